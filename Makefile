@@ -1,0 +1,41 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+# Both go through `make install`, which creates .venv and installs the pinned set.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+
+.PHONY: install system-deps run test test-fast bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages the sandbox and the browser tests need; installed only when missing.
+system-deps:
+	@bash .ci/system-deps
+
+run: install
+	mkdir -p var
+	$(BIN)/theater app --port $(PORT)
+
+test: install system-deps
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not e2e"
+
+bench: install
+	$(BIN)/python benchmarks/generate.py
+	$(BIN)/python benchmarks/grade.py
+	$(BIN)/python benchmarks/app.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
