@@ -1,0 +1,628 @@
+"""One registry of exercise checks, shared by the app's exercises, the grader and the tests.
+
+A check is data (id, tiered hints, known passing and failing answers) plus a small scoring
+function `func(answer, truth) -> float | (float, message)` that returns partial credit in [0, 1]
+or raises `Incorrect` with a message for the learner. `run_check` wraps every call so that a bad
+answer never raises and no message ever contains the expected value.
+
+Scoring rules (also in docs/instructors.md):
+- flag sets (`detect.*`): F1 of the flagged ids against the hidden ids; full credit from
+  F1 >= FLAG_FULL_F1, proportional below (score = min(1, F1 / FLAG_FULL_F1)).
+- estimates (`measure.*`, `goodhart.*`): full credit within a tolerance of the truth, falling
+  linearly to 0 at a documented error (see `ESTIMATE_RULES`).
+- the weekly table (`explore.weekly_usage_output`): the share of (week, team, column) cells that
+  agree with the truth, rows missing on either side counted as zeros.
+- labelled sessions (`spot.label_sessions`): the share of sessions labelled as the logs show.
+- dashboard design (`metrics.dashboard_design`): the share of design criteria met.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+CORRECT = "correct"
+INCORRECT = "incorrect"
+NOT_ATTEMPTED = "not_attempted"
+
+FLAG_FULL_F1 = 0.8
+WEEKLY_KEYS = ("week", "team")
+WEEKLY_VALUES = ("ai_events", "ai_users", "closed_items")
+
+
+class Incorrect(AssertionError):
+    """Shown to the learner: a failed check, not a crash."""
+
+
+@dataclass(frozen=True)
+class Result:
+    status: str
+    score: float
+    message: str
+
+    @property
+    def correct(self) -> bool:
+        return self.status == CORRECT
+
+
+@dataclass(frozen=True)
+class Example:
+    """A known answer for a check, with the truth it is compared against."""
+
+    answer: Any
+    truth: Any
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    func: Callable[[Any, Any], float | tuple[float, str]]
+    hints: tuple[str, ...]
+    passing: tuple[Example, ...]
+    failing: tuple[Example, ...]
+    pass_mark: float = 1.0
+    summary: str = ""
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def check(
+    check_id: str,
+    *,
+    hints: Iterable[str],
+    passing: Iterable[Example | tuple[Any, Any]],
+    failing: Iterable[Example | tuple[Any, Any]],
+    pass_mark: float = 1.0,
+) -> Callable[[Callable[[Any, Any], Any]], Callable[[Any, Any], Any]]:
+    """Register a scoring function under a fixed id, with its hints and known examples."""
+
+    def register(func: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        if check_id in CHECKS:
+            raise ValueError(f"check {check_id!r} is registered twice")
+        CHECKS[check_id] = Check(
+            id=check_id,
+            func=func,
+            hints=tuple(hints),
+            passing=tuple(e if isinstance(e, Example) else Example(*e) for e in passing),
+            failing=tuple(e if isinstance(e, Example) else Example(*e) for e in failing),
+            pass_mark=pass_mark,
+            summary=(func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else "",
+        )
+        return func
+
+    return register
+
+
+def is_empty(answer: Any) -> bool:
+    """An answer that says nothing (None, blank, an empty container or table, NaN)."""
+    if answer is None:
+        return True
+    if isinstance(answer, str):
+        return not answer.strip()
+    if isinstance(answer, pd.DataFrame | pd.Series):
+        return answer.empty
+    if isinstance(answer, np.ndarray):
+        return answer.size == 0
+    if isinstance(answer, float) and math.isnan(answer):
+        return True
+    if isinstance(answer, Mapping | list | tuple | set | frozenset):
+        return len(answer) == 0
+    return False
+
+
+def run_check(check_id: str, answer: Any, truth: Any) -> Result:
+    """Score an answer; never raises for a bad answer and never reveals the truth."""
+    try:
+        chk = CHECKS[check_id]
+    except KeyError:
+        raise KeyError(f"unknown check {check_id!r}; known: {', '.join(sorted(CHECKS))}") from None
+    if is_empty(answer):
+        return Result(NOT_ATTEMPTED, 0.0, "No answer yet: nothing to check.")
+    try:
+        outcome = chk.func(answer, truth)
+    except Incorrect as exc:
+        return Result(INCORRECT, 0.0, str(exc) or "Not right yet.")
+    except Exception as exc:  # a malformed answer must not crash the app or the grader
+        return Result(
+            INCORRECT,
+            0.0,
+            f"Your answer could not be checked ({type(exc).__name__}): check its type and shape.",
+        )
+    score, message = outcome if isinstance(outcome, tuple) else (outcome, "")
+    score = _clip_score(score)
+    status = CORRECT if score >= chk.pass_mark - 1e-9 else INCORRECT
+    if not message:
+        message = "Correct." if status == CORRECT else f"Partly right: {score:.0%} of the credit."
+    return Result(status, score, message)
+
+
+def _clip_score(score: Any) -> float:
+    value = float(score)
+    if math.isnan(value):
+        return 0.0
+    return min(1.0, max(0.0, value))
+
+
+# ---------------------------------------------------------------------------------------------
+# answer normalisers: turn what a learner may reasonably hand in into one shape, or say what's wrong
+
+
+def as_id_set(answer: Any, what: str = "employee ids") -> set[str]:
+    """A collection of ids (list, set, Series, array, JSON text, or a table with an id column)."""
+    if isinstance(answer, str):
+        text = answer.strip()
+        if text.startswith("["):
+            try:
+                answer = json.loads(text)
+            except json.JSONDecodeError:
+                raise Incorrect(f"Expected a list of {what}; the text is not a valid JSON list.") from None
+        else:
+            answer = [part for part in text.replace(",", " ").split() if part]
+    if isinstance(answer, pd.DataFrame):
+        id_cols = [c for c in answer.columns if str(c).endswith("_id")]
+        if len(id_cols) != 1:
+            raise Incorrect(f"Expected a list of {what}; a table needs exactly one *_id column.")
+        answer = answer[id_cols[0]]
+    if isinstance(answer, Mapping):
+        raise Incorrect(f"Expected a list of {what}, not a dictionary.")
+    if isinstance(answer, numbers.Number | bool):
+        raise Incorrect(f"Expected a list of {what}, not a single number.")
+    if isinstance(answer, pd.Series | np.ndarray):
+        answer = list(answer)
+    if not isinstance(answer, Iterable):
+        raise Incorrect(f"Expected a list of {what}, not {type(answer).__name__}.")
+    ids: set[str] = set()
+    for item in answer:
+        if isinstance(item, np.generic):
+            item = item.item()
+        if not isinstance(item, str):
+            raise Incorrect(f"Expected {what} as text (like 'E00042'); found a {type(item).__name__}.")
+        if item.strip():
+            ids.add(item.strip())
+    return ids
+
+
+def as_number(answer: Any, what: str) -> float:
+    """One finite number; text that parses as a number is accepted."""
+    if isinstance(answer, np.generic):
+        answer = answer.item()
+    if isinstance(answer, bool):
+        raise Incorrect(f"Expected {what} as a number, not True/False.")
+    if isinstance(answer, str):
+        try:
+            answer = float(answer.strip().rstrip("%"))
+        except ValueError:
+            raise Incorrect(f"Expected {what} as a number; the text is not one.") from None
+    if isinstance(answer, Mapping | list | tuple | set | pd.Series | pd.DataFrame | np.ndarray):
+        raise Incorrect(f"Expected {what} as a single number, not a {type(answer).__name__}.")
+    if not isinstance(answer, numbers.Real):
+        raise Incorrect(f"Expected {what} as a number, not {type(answer).__name__}.")
+    value = float(answer)
+    if not math.isfinite(value):
+        raise Incorrect(f"Expected {what} as a finite number.")
+    return value
+
+
+def _truth_number(truth: Any) -> tuple[float, Mapping[str, float]]:
+    """A truth given as a number, or as {'value': v, 'full_within': a, 'zero_at': b}."""
+    if isinstance(truth, Mapping):
+        return float(truth["value"]), truth
+    return float(truth), {}
+
+
+def f1_score(flagged: set[str], truth: set[str]) -> tuple[float, float, float]:
+    """(precision, recall, F1) of a set of flags against the true set."""
+    hits = len(flagged & truth)
+    precision = hits / len(flagged) if flagged else 0.0
+    recall = hits / len(truth) if truth else (1.0 if not flagged else 0.0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def linear_credit(error: float, full_within: float, zero_at: float) -> float:
+    """Full credit up to `full_within`, falling linearly to 0 at `zero_at`."""
+    if error <= full_within:
+        return 1.0
+    if error >= zero_at:
+        return 0.0
+    return 1.0 - (error - full_within) / (zero_at - full_within)
+
+
+def _flag_message(flagged: set[str], truth: set[str], group: str) -> tuple[float, str]:
+    precision, recall, f1 = f1_score(flagged, truth)
+    score = min(1.0, f1 / FLAG_FULL_F1)
+    if score >= 1.0:
+        return score, f"F1 {f1:.2f}: your flags separate the {group} well."
+    if precision < recall:
+        lean = f"more of your flags land on people who are not {group} than you miss"
+    elif recall < precision:
+        lean = f"you miss more {group} than you wrongly flag"
+    else:
+        lean = "misses and wrong flags are about even"
+    return score, f"F1 {f1:.2f} ({len(flagged)} flagged): {lean}."
+
+
+# ---------------------------------------------------------------------------------------------
+# the checks
+
+
+def _frame_from_answer(answer: Any) -> pd.DataFrame:
+    if isinstance(answer, pd.DataFrame):
+        return answer.copy()
+    if isinstance(answer, list) and answer and all(isinstance(r, Mapping) for r in answer):
+        return pd.DataFrame(answer)
+    raise Incorrect(f"Expected a table (a pandas DataFrame), not a {type(answer).__name__}.")
+
+
+def _normalise_weekly(frame: pd.DataFrame, who: str) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    if set(WEEKLY_KEYS) - set(frame.columns) and "week" in (frame.index.names or []):
+        frame = frame.reset_index()
+        frame.columns = [str(c).strip().lower() for c in frame.columns]
+    missing = [c for c in (*WEEKLY_KEYS, *WEEKLY_VALUES) if c not in frame.columns]
+    if missing:
+        raise Incorrect(f"{who} is missing the column(s): {', '.join(missing)}.")
+    weeks = pd.to_datetime(frame["week"].astype("string"), errors="coerce")
+    if weeks.isna().any():
+        raise Incorrect(f"{who}: some `week` values are not dates (use the Monday, e.g. 2025-03-03).")
+    if (weeks.dt.dayofweek != 0).any():
+        raise Incorrect(f"{who}: `week` must be the Monday that starts each week.")
+    out = pd.DataFrame(
+        {
+            "week": weeks.dt.strftime("%Y-%m-%d"),
+            "team": frame["team"].astype("string").str.strip(),
+        }
+    )
+    for col in WEEKLY_VALUES:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        if values.isna().any():
+            raise Incorrect(f"{who}: column `{col}` must hold numbers only.")
+        out[col] = values.astype(float)
+    if out.duplicated(list(WEEKLY_KEYS)).any():
+        raise Incorrect(f"{who} has more than one row for the same week and team: aggregate them.")
+    return out
+
+
+@check(
+    "explore.weekly_usage_output",
+    hints=[
+        "Both tables need the team: join ai_events and work_items to employees on employee_id.",
+        "A week is the Monday that starts it: `ts.dt.to_period('W').dt.start_time`.",
+        "Output counts work items whose closed_at falls in the week and whose status is closed "
+        "or merged; abandoned work is not output. ai_users counts distinct employees.",
+    ],
+    passing=[
+        (
+            pd.DataFrame(
+                {"week": ["2025-01-06", "2025-01-06"], "team": ["Payments", "Search"],
+                 "ai_events": [10, 3], "ai_users": [4, 1], "closed_items": [5, 0]}
+            ),
+            pd.DataFrame(
+                {"week": ["2025-01-06", "2025-01-06"], "team": ["Payments", "Search"],
+                 "ai_events": [10, 3], "ai_users": [4, 1], "closed_items": [5, 0]}
+            ),
+        ),
+        Example(
+            pd.DataFrame(
+                {"week": pd.to_datetime(["2025-01-06"]), "team": ["Payments"],
+                 "ai_events": [10], "ai_users": [4], "closed_items": [5], "extra": [1]}
+            ),
+            pd.DataFrame(
+                {"week": ["2025-01-06", "2025-01-13"], "team": ["Payments", "Payments"],
+                 "ai_events": [10, 0], "ai_users": [4, 0], "closed_items": [5, 0]}
+            ),
+            "datetime weeks, an extra column and an omitted all-zero row are fine",
+        ),
+    ],
+    failing=[
+        Example(
+            pd.DataFrame({"week": ["2025-01-06"], "team": ["Payments"], "ai_events": [10]}),
+            pd.DataFrame({"week": ["2025-01-06"], "team": ["Payments"], "ai_events": [10],
+                          "ai_users": [4], "closed_items": [5]}),
+            "missing columns",
+        ),
+        Example(
+            pd.DataFrame({"week": ["2025-01-07"], "team": ["Payments"], "ai_events": [10],
+                          "ai_users": [4], "closed_items": [5]}),
+            pd.DataFrame({"week": ["2025-01-06"], "team": ["Payments"], "ai_events": [10],
+                          "ai_users": [4], "closed_items": [5]}),
+            "week not a Monday",
+        ),
+        Example(
+            pd.DataFrame({"week": ["2025-01-06"], "team": ["Payments"], "ai_events": [10],
+                          "ai_users": [10], "closed_items": [7]}),
+            pd.DataFrame({"week": ["2025-01-06"], "team": ["Payments"], "ai_events": [10],
+                          "ai_users": [4], "closed_items": [5]}),
+            "two of three cells wrong",
+        ),
+        Example("a table", pd.DataFrame({"week": ["2025-01-06"]}), "wrong type"),
+    ],
+)
+def weekly_usage_output(answer: Any, truth: pd.DataFrame) -> tuple[float, str]:
+    """The per-week, per-team table of AI usage beside closed work, compared cell by cell."""
+    mine = _normalise_weekly(_frame_from_answer(answer), "Your table")
+    expected = _normalise_weekly(truth, "The truth table")
+    merged = mine.merge(expected, on=list(WEEKLY_KEYS), how="outer", suffixes=("_a", "_t"))
+    merged = merged.fillna(0.0)
+    agreement: dict[str, float] = {}
+    for col in WEEKLY_VALUES:
+        agreement[col] = float(np.isclose(merged[f"{col}_a"], merged[f"{col}_t"], atol=1e-6).mean())
+    score = sum(agreement.values()) / len(agreement)
+    if score >= 1.0:
+        return 1.0, "Every cell of your weekly table agrees with the logs."
+    worst = min(agreement, key=agreement.get)
+    extra = len(mine.merge(expected, on=list(WEEKLY_KEYS), how="left", indicator=True)
+                .query("_merge == 'left_only'"))
+    message = f"{score:.0%} of the cells agree; `{worst}` is the column that disagrees most."
+    if extra:
+        message += f" {extra} of your week/team rows have no activity in the logs (check the join)."
+    return score, message
+
+
+def _as_session_labels(answer: Any) -> dict[int, bool]:
+    if isinstance(answer, pd.Series):
+        answer = answer.to_dict()
+    if isinstance(answer, pd.DataFrame):
+        if not {"session_id", "is_theater"} <= set(answer.columns):
+            raise Incorrect("Expected a table with columns session_id and is_theater.")
+        answer = dict(zip(answer["session_id"], answer["is_theater"], strict=True))
+    if not isinstance(answer, Mapping):
+        raise Incorrect("Expected a mapping of session id to your label (theater or genuine).")
+    labels: dict[int, bool] = {}
+    for key, value in answer.items():
+        try:
+            session = int(key)
+        except (TypeError, ValueError):
+            raise Incorrect("Session ids must be whole numbers.") from None
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in {"theater", "theatre", "performative", "true", "yes"}:
+                value = True
+            elif word in {"genuine", "real", "false", "no"}:
+                value = False
+            else:
+                raise Incorrect("Label each session 'theater' or 'genuine'.")
+        if isinstance(value, np.generic):
+            value = value.item()
+        if value is None:
+            continue
+        if not isinstance(value, bool | int) or value not in (0, 1):
+            raise Incorrect("Label each session 'theater' or 'genuine'.")
+        labels[session] = bool(value)
+    return labels
+
+
+@check(
+    "spot.label_sessions",
+    hints=[
+        "Look at what happened to the output: accepted, reused, linked to a merged work item?",
+        "Near-duplicate prompts on a document the person wrote themselves rarely move work.",
+        "Bursts just before a dashboard refresh or a reporting deadline are a warning sign.",
+    ],
+    passing=[
+        ({1: True, 2: False, 3: True, 4: False}, {1: True, 2: False, 3: True, 4: False}),
+        Example({"1": "theater", "2": "genuine", "3": "theater", "4": "theater"},
+                {1: True, 2: False, 3: True, 4: False}, "3 of 4 (string labels) passes"),
+    ],
+    failing=[
+        ({1: False, 2: True, 3: False, 4: True}, {1: True, 2: False, 3: True, 4: False}),
+        Example({1: "maybe"}, {1: True}, "unknown label word"),
+        Example(["theater"], {1: True}, "a list instead of a mapping"),
+    ],
+    pass_mark=0.75,
+)
+def label_sessions(answer: Any, truth: Mapping[int, bool]) -> tuple[float, str]:
+    """The share of sampled sessions the learner labels as the hidden truth does."""
+    labels = _as_session_labels(answer)
+    expected = {int(k): bool(v) for k, v in truth.items()}
+    unknown = set(labels) - set(expected)
+    if unknown:
+        raise Incorrect(f"{len(unknown)} labelled session(s) are not in the sample shown to you.")
+    agree = sum(labels.get(session) == value for session, value in expected.items())
+    score = agree / len(expected)
+    unlabelled = len(set(expected) - set(labels))
+    message = f"{agree} of {len(expected)} sessions labelled as the logs show."
+    if unlabelled:
+        message += f" {unlabelled} left unlabelled."
+    return score, message
+
+
+def _flag_check(group: str) -> Callable[[Any, Any], tuple[float, str]]:
+    def score(answer: Any, truth: Iterable[str]) -> tuple[float, str]:
+        return _flag_message(as_id_set(answer), {str(t) for t in truth}, group)
+
+    return score
+
+
+_TRUTH_12 = {f"E{n:05d}" for n in range(1, 11)}
+
+
+@check(
+    "detect.flag_tokenmaxxers",
+    hints=[
+        "Token volume and session counts alone do not separate them: that is the lesson.",
+        "Compare what was asked with what was kept: acceptance and reuse of output.",
+        "Link sessions to work items: is the usage connected to anything that closed or merged?",
+    ],
+    passing=[
+        (sorted(_TRUTH_12), _TRUTH_12),
+        Example(sorted(_TRUTH_12)[:8], _TRUTH_12, "8 of 10 found, no false flags: F1 0.89"),
+        Example(pd.Series(sorted(_TRUTH_12)), _TRUTH_12, "a pandas Series of ids"),
+    ],
+    failing=[
+        Example(["E00001", "E00050", "E00051", "E00052"], _TRUTH_12, "mostly false accusations"),
+        Example([1, 2, 3], _TRUTH_12, "numbers instead of ids"),
+        Example({"E00001": True}, _TRUTH_12, "a dict"),
+    ],
+)
+def flag_tokenmaxxers(answer: Any, truth: Iterable[str]) -> tuple[float, str]:
+    """F1 of the flagged employee ids against the hidden tokenmaxxers."""
+    return _flag_check("tokenmaxxers")(answer, truth)
+
+
+@check(
+    "detect.flag_converts",
+    hints=[
+        "A convert's early weeks look like a tokenmaxxer's; their later weeks look genuine.",
+        "Compare each person's acceptance and linked work before and after a change point.",
+        "Look for usage that became more varied and more connected to merged work over time.",
+    ],
+    passing=[
+        (["E00003", "E00007"], {"E00003", "E00007"}),
+        Example("E00003, E00007", {"E00003", "E00007"}, "comma-separated text"),
+    ],
+    failing=[
+        Example(["E00001", "E00002", "E00004", "E00005"], {"E00003", "E00007"}, "all wrong"),
+        Example(42, {"E00003"}, "a number"),
+    ],
+)
+def flag_converts(answer: Any, truth: Iterable[str]) -> tuple[float, str]:
+    """F1 of the flagged employee ids against the hidden converts."""
+    return _flag_check("converts")(answer, truth)
+
+
+@dataclass(frozen=True)
+class EstimateRule:
+    """Full credit within `full_within` of the truth, linearly down to 0 at `zero_at`."""
+
+    what: str
+    full_within: float
+    zero_at: float
+    unit: str
+
+
+ESTIMATE_RULES: dict[str, EstimateRule] = {
+    "measure.theater_share": EstimateRule("the theater share", 0.05, 0.25, "share points"),
+    "measure.productivity_effect": EstimateRule("the productivity effect", 5.0, 25.0, "percentage points"),
+    "goodhart.collapse_point": EstimateRule("the collapse point", 0.1, 0.3, "incentive units"),
+}
+
+
+def _estimate(check_id: str, value: float, truth: Any) -> tuple[float, str]:
+    rule = ESTIMATE_RULES[check_id]
+    expected, overrides = _truth_number(truth)
+    full = float(overrides.get("full_within", rule.full_within))
+    zero = float(overrides.get("zero_at", rule.zero_at))
+    error = abs(value - expected)
+    score = linear_credit(error, full, zero)
+    if score >= 1.0:
+        return 1.0, f"Your estimate of {rule.what} is within the tolerance ({full:g} {rule.unit})."
+    direction = "high" if value > expected else "low"
+    size = "far" if score == 0.0 else "somewhat"
+    return score, f"Your estimate of {rule.what} is {size} too {direction}; full credit within {full:g} {rule.unit}."
+
+
+@check(
+    "measure.theater_share",
+    hints=[
+        "Only events on or after the mandate date count.",
+        "Which events would have happened without the mandate? Think about who produced them and "
+        "whether their output was kept or linked to work.",
+        "Estimate per employee group, then weight each group by its share of post-mandate events.",
+    ],
+    passing=[(0.31, 0.30), ("0.28", 0.30), Example(0.41, {"value": 0.30, "full_within": 0.12}, "wider tolerance")],
+    failing=[
+        Example(0.9, 0.30, "far too high"),
+        Example(30, 0.30, "a percentage instead of a share"),
+        Example(-0.1, 0.30, "negative"),
+        Example([0.3], 0.30, "a list"),
+    ],
+)
+def theater_share(answer: Any, truth: Any) -> tuple[float, str]:
+    """The estimated share (0–1) of post-mandate AI events that are theater."""
+    value = as_number(answer, "the theater share")
+    if 1.0 < value <= 100.0:
+        raise Incorrect("That looks like a percentage: give the theater share between 0 and 1.")
+    if not 0.0 <= value <= 1.0:
+        raise Incorrect("A share lies between 0 and 1.")
+    return _estimate("measure.theater_share", value, truth)
+
+
+@check(
+    "measure.productivity_effect",
+    hints=[
+        "Compare closed or merged work per person per week before and after the mandate.",
+        "Non-users are your control group: their change is what would have happened anyway.",
+        "Take the ratio of the two changes: (after/before for users) / (after/before for "
+        "non-users), minus 1, in percent.",
+    ],
+    passing=[(12.0, 10.0), ("-3%", 0.0)],
+    failing=[
+        Example(60.0, 10.0, "far too high"),
+        Example("about ten", 10.0, "words"),
+        Example(float("inf"), 10.0, "infinite"),
+    ],
+)
+def productivity_effect(answer: Any, truth: Any) -> tuple[float, str]:
+    """The estimated difference-in-differences change in weekly closed work, in percent."""
+    value = as_number(answer, "the productivity effect (in percent)")
+    return _estimate("measure.productivity_effect", value, truth)
+
+
+@check(
+    "goodhart.collapse_point",
+    hints=[
+        "Watch the correlation between usage and output as you raise the reward for usage.",
+        "The collapse point is where the correlation first falls below half its starting value.",
+    ],
+    passing=[(0.42, 0.4), Example(0.55, {"value": 0.4, "full_within": 0.2}, "wider tolerance")],
+    failing=[Example(0.9, 0.4, "far off"), Example("high", 0.4, "words")],
+)
+def collapse_point(answer: Any, truth: Any) -> tuple[float, str]:
+    """The incentive strength at which usage stops tracking output in the simulator."""
+    value = as_number(answer, "the collapse point")
+    return _estimate("goodhart.collapse_point", value, truth)
+
+
+DASHBOARD_MIN, DASHBOARD_MAX = 2, 5
+
+
+@check(
+    "metrics.dashboard_design",
+    hints=[
+        "A metric that is cheap to move without doing the work will be moved without the work.",
+        "Put at least one outcome on the dashboard, and a guardrail that catches gaming it.",
+        "Keep it short: between 2 and 5 metrics that leaders can actually discuss.",
+    ],
+    passing=[
+        (["merged_prs_per_engineer", "rework_rate", "cycle_time"], None),
+        (["cycle_time", "change_failure_rate"], None),
+    ],
+    failing=[
+        Example(["ai_sessions_per_user", "tokens_per_user", "active_ai_users"], None, "activity only"),
+        Example(["merged_prs_per_engineer"], None, "a single metric, no guardrail"),
+        Example(["no_such_metric"], None, "unknown metric id"),
+    ],
+)
+def dashboard_design(answer: Any, truth: Any) -> tuple[float, str]:
+    """The share of design criteria a proposed dashboard meets (outcome, guardrail, no gameable target, size)."""
+    from exercises.metrics import METRIC_CATALOGUE
+
+    catalogue = truth if isinstance(truth, Mapping) and truth else METRIC_CATALOGUE
+    chosen = as_id_set(answer, "metric ids")
+    unknown = sorted(chosen - set(catalogue))
+    if unknown:
+        raise Incorrect(f"Unknown metric id(s): {', '.join(unknown)}. Pick ids from the catalogue.")
+    metrics = [catalogue[m] for m in chosen]
+    criteria = {
+        "it includes at least one outcome metric": any(m.kind == "outcome" for m in metrics),
+        "it includes a quality guardrail": any(m.kind == "quality" for m in metrics),
+        "no metric on it is easy to game once it becomes a target": all(m.survives_target for m in metrics),
+        f"it has between {DASHBOARD_MIN} and {DASHBOARD_MAX} metrics": DASHBOARD_MIN <= len(metrics) <= DASHBOARD_MAX,
+    }
+    met = [c for c, ok in criteria.items() if ok]
+    score = len(met) / len(criteria)
+    if score >= 1.0:
+        return 1.0, "A dashboard that survives being a target: outcomes with a guardrail, nothing cheap to game."
+    missing = [c for c, ok in criteria.items() if not ok]
+    return score, "Not yet. Check that " + "; and that ".join(missing) + "."

@@ -1,0 +1,175 @@
+"""Every registered check meets its own known passing and failing answers, and never leaks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from exercises import checks
+from exercises.checks import CHECKS, CORRECT, INCORRECT, NOT_ATTEMPTED, run_check
+from exercises.metrics import KINDS, METRIC_CATALOGUE
+
+FIXED_IDS = {
+    "explore.weekly_usage_output",
+    "spot.label_sessions",
+    "detect.flag_tokenmaxxers",
+    "detect.flag_converts",
+    "measure.theater_share",
+    "measure.productivity_effect",
+    "goodhart.collapse_point",
+    "metrics.dashboard_design",
+}
+
+PASSING = [(c.id, i, ex) for c in CHECKS.values() for i, ex in enumerate(c.passing)]
+FAILING = [(c.id, i, ex) for c in CHECKS.values() for i, ex in enumerate(c.failing)]
+
+
+def test_registry_holds_exactly_the_fixed_check_ids():
+    assert set(CHECKS) == FIXED_IDS
+
+
+@pytest.mark.parametrize("check_id", sorted(FIXED_IDS))
+def test_every_check_has_tiered_hints_and_examples_both_ways(check_id):
+    chk = CHECKS[check_id]
+    assert len(chk.hints) >= 2
+    assert chk.passing and chk.failing
+    assert chk.summary
+
+
+@pytest.mark.parametrize(("check_id", "index", "example"), PASSING, ids=lambda v: str(v)[:40])
+def test_passing_example_is_marked_correct(check_id, index, example):
+    result = run_check(check_id, example.answer, example.truth)
+    assert result.status == CORRECT, result.message
+    assert 0.0 < result.score <= 1.0
+    assert result.message
+
+
+@pytest.mark.parametrize(("check_id", "index", "example"), FAILING, ids=lambda v: str(v)[:40])
+def test_failing_example_is_marked_incorrect_with_a_message(check_id, index, example):
+    result = run_check(check_id, example.answer, example.truth)
+    assert result.status == INCORRECT
+    assert 0.0 <= result.score < 1.0
+    assert result.message and "Traceback" not in result.message
+
+
+@pytest.mark.parametrize("check_id", sorted(FIXED_IDS))
+@pytest.mark.parametrize("empty", [None, "", "   ", [], set(), {}, pd.DataFrame(), float("nan")], ids=repr)
+def test_empty_answers_are_not_attempted(check_id, empty):
+    truth = CHECKS[check_id].passing[0].truth
+    result = run_check(check_id, empty, truth)
+    assert result.status == NOT_ATTEMPTED
+    assert result.score == 0.0
+
+
+class Weird:
+    """An answer whose comparisons always say yes and whose conversions explode."""
+
+    def __eq__(self, other):
+        return True
+
+    def __hash__(self):
+        return 0
+
+    def __iter__(self):
+        raise RuntimeError("boom")
+
+    def __float__(self):
+        raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("check_id", sorted(FIXED_IDS))
+@pytest.mark.parametrize("bad", [Weird(), object(), 3.5, b"bytes", [[1, 2]], {"a": {"b": 1}}], ids=repr)
+def test_bad_answers_never_raise_and_never_pass(check_id, bad):
+    truth = CHECKS[check_id].passing[0].truth
+    result = run_check(check_id, bad, truth)
+    assert result.status in (INCORRECT, NOT_ATTEMPTED)
+    assert result.score < 1.0 or check_id.startswith("measure")
+
+
+def test_unknown_check_id_is_a_programming_error():
+    with pytest.raises(KeyError, match="unknown check"):
+        run_check("no.such", 1, 1)
+
+
+def test_estimate_messages_never_print_the_expected_value():
+    truth = 0.3172
+    for answer in (0.01, 0.2, 0.5, 0.99):
+        message = run_check("measure.theater_share", answer, truth).message
+        assert "0.317" not in message and "31.7" not in message and "32%" not in message
+
+
+def test_flag_messages_do_not_list_the_hidden_ids():
+    truth = {"E00011", "E00012", "E00013"}
+    message = run_check("detect.flag_tokenmaxxers", ["E00011", "E00099"], truth).message
+    assert "E00012" not in message and "E00013" not in message
+
+
+def test_f1_credit_is_proportional_below_the_full_mark():
+    truth = {f"E{i:05d}" for i in range(10)}
+    flagged = sorted(truth)[:5]  # precision 1, recall 0.5, F1 2/3
+    result = run_check("detect.flag_tokenmaxxers", flagged, truth)
+    assert result.score == pytest.approx((2 / 3) / checks.FLAG_FULL_F1)
+    assert result.status == INCORRECT
+
+
+def test_estimate_credit_falls_linearly_between_tolerance_and_zero_point():
+    rule = checks.ESTIMATE_RULES["measure.productivity_effect"]
+    midway = 10.0 + (rule.full_within + rule.zero_at) / 2
+    assert run_check("measure.productivity_effect", midway, 10.0).score == pytest.approx(0.5)
+    assert run_check("measure.productivity_effect", 10.0 + rule.zero_at, 10.0).score == 0.0
+    assert run_check("measure.productivity_effect", 10.0 - rule.full_within, 10.0).score == 1.0
+
+
+def test_weekly_table_scores_the_share_of_agreeing_cells():
+    truth = pd.DataFrame(
+        {"week": ["2025-01-06", "2025-01-13"], "team": ["A", "A"],
+         "ai_events": [4, 6], "ai_users": [2, 3], "closed_items": [1, 2]}
+    )
+    answer = truth.copy()
+    answer.loc[1, "closed_items"] = 9
+    result = run_check("explore.weekly_usage_output", answer, truth)
+    assert result.score == pytest.approx(5 / 6)
+    assert "closed_items" in result.message
+
+
+def test_weekly_table_with_duplicate_rows_is_incorrect_with_a_reason():
+    truth = pd.DataFrame({"week": ["2025-01-06"], "team": ["A"], "ai_events": [4], "ai_users": [2],
+                          "closed_items": [1]})
+    answer = pd.concat([truth, truth])
+    result = run_check("explore.weekly_usage_output", answer, truth)
+    assert result.status == INCORRECT and "more than one row" in result.message
+
+
+def test_numpy_scalars_and_arrays_are_accepted():
+    assert run_check("measure.theater_share", np.float64(0.3), 0.3).status == CORRECT
+    ids = np.array(["E00001", "E00002"])
+    assert run_check("detect.flag_converts", ids, {"E00001", "E00002"}).status == CORRECT
+
+
+def test_theater_share_given_as_percentage_is_explained():
+    result = run_check("measure.theater_share", 30, 0.3)
+    assert result.status == INCORRECT and "percentage" in result.message
+
+
+def test_dashboard_names_the_criteria_it_misses():
+    result = run_check("metrics.dashboard_design", ["merged_prs_per_engineer", "tokens_per_user"], None)
+    assert result.status == INCORRECT
+    assert "guardrail" in result.message and "game" in result.message
+    assert 0 < result.score < 1
+
+
+def test_metric_catalogue_is_consistent():
+    assert {m.kind for m in METRIC_CATALOGUE.values()} <= set(KINDS)
+    assert all(m.why and m.name for m in METRIC_CATALOGUE.values())
+    assert any(m.survives_target for m in METRIC_CATALOGUE.values())
+    assert not all(m.survives_target for m in METRIC_CATALOGUE.values())
+    assert not any(m.survives_target for m in METRIC_CATALOGUE.values() if m.kind == "activity")
+
+
+def test_scores_are_finite_and_clipped():
+    assert checks._clip_score(float("nan")) == 0.0
+    assert checks._clip_score(3) == 1.0
+    assert math.isfinite(run_check("goodhart.collapse_point", 1e300, 0.4).score)
