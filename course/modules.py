@@ -11,6 +11,7 @@ This module never imports streamlit: pages call it, tests call it, and so does t
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -701,3 +702,8 @@ def pre_post_test() -> list[Question]:
     """The short misconception test taken before module 1 and again after the capstone."""
     return load_pre_post_test()
 
+
+
+def content_dir_from_env() -> Path:
+    """THEATER_CONTENT_DIR lets an author preview modules from another folder; default: the package's."""
+    return Path(os.environ.get("THEATER_CONTENT_DIR") or CONTENT_DIR)
