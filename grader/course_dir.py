@@ -1,0 +1,275 @@
+"""An instructor's course directory: nbgrader's layout plus our settings and the course secret.
+
+Layout (see docs/instructors.md):
+    nbgrader_config.py   nbgrader's settings (root, course id, gradebook URL, stubs, late penalties)
+    theater.toml         our settings: course id, dataset defaults and per-assignment overrides
+    .theater/secret      the course secret (mode 0600): learners' dataset seeds derive from it
+    source/ release/ outbound/ submitted/ autograded/ feedback/ gradebook.db
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import stat
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datasets.errors import UserError
+from exercises.assignments import SOURCE_DIR, Assignment, DataSpec, load_assignment
+
+SETTINGS_FILE = "theater.toml"
+NBGRADER_CONFIG = "nbgrader_config.py"
+STATE_DIR = ".theater"
+SECRET_FILE = "secret"
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+LAYOUT = ("source", "release", "outbound", "submitted", "autograded", "feedback")
+
+
+class CourseError(UserError):
+    """The course directory is missing, incomplete or unsafe."""
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    course_id: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def secret_path(self) -> Path:
+        return self.state_dir / SECRET_FILE
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.root / 'gradebook.db'}"
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    def assignment(self, name: str) -> Assignment:
+        """The course's copy of an assignment (source/<name>/assignment.yaml)."""
+        if not ID_PATTERN.match(name):
+            raise CourseError(f"{name!r} is not a valid assignment name")
+        folder = self.root / "source" / name
+        if not (folder / "assignment.yaml").is_file():
+            known = ", ".join(sorted(p.parent.name for p in (self.root / "source").glob("*/assignment.yaml")))
+            raise CourseError(f"no assignment {name!r} in {self.root / 'source'} (known: {known or 'none'})")
+        return load_assignment(folder)
+
+    def data_spec(self, assignment: Assignment) -> DataSpec:
+        """The dataset a learner gets: assignment.yaml, then theater.toml [data], then [assignments.NAME.data]."""
+        release = self.release_record(assignment.name)
+        if release is not None:
+            return DataSpec(**release["data"])
+        spec = assignment.data.updated(self.settings.get("data"))
+        per_assignment = (self.settings.get("assignments") or {}).get(assignment.name) or {}
+        return spec.updated(per_assignment.get("data"))
+
+    def release_record_path(self, assignment: str) -> Path:
+        return self.state_dir / "releases" / f"{assignment}.json"
+
+    def release_record(self, assignment: str) -> dict[str, Any] | None:
+        """What was released for an assignment (its dataset spec), so grading regenerates the same data."""
+        path = self.release_record_path(assignment)
+        if not path.is_file():
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def assignment_setting(self, assignment: str, key: str, default: Any = None) -> Any:
+        return ((self.settings.get("assignments") or {}).get(assignment) or {}).get(key, default)
+
+
+def _default_course_id(root: Path) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", root.name).strip("-.") or "course"
+    return cleaned[:64]
+
+
+def _settings_text(course_id: str) -> str:
+    return f'''# Signal or Theater course settings. See docs/instructors.md.
+course_id = "{course_id}"
+
+# Dataset of every learner, for all assignments (overrides each assignment.yaml `data:`).
+# Uncomment to change; profile is one of datasets/profiles/*.yaml.
+[data]
+# profile = "mandate-bigco"
+# employees = 150
+# days = 180
+# format = "csv"        # csv or parquet
+
+# Per-assignment settings, e.g. a bigger company and a due date for `detect`:
+# [assignments.detect]
+# due = "2026-12-01 17:00:00 UTC"
+# [assignments.detect.data]
+# employees = 200
+'''
+
+
+def _nbgrader_config_text(course_id: str) -> str:
+    return f'''"""nbgrader settings for this course (written by `theater course init`)."""
+import os
+
+c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.root = HERE
+c.CourseDirectory.course_id = "{course_id}"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
+
+# Student stubs are a comment only: a learner who skips a part can still run the notebook.
+c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE"}}
+# Kernels stop at once after autograding (a graceful shutdown sometimes stalls for seconds).
+c.Execute.shutdown_kernel = "immediate"
+
+# Late penalties: nbgrader's late-submission plugin. Due dates come from theater.toml
+# ([assignments.NAME] due = "..."); the penalty is applied at grading and again at export.
+# Zero credit for anything late:
+# c.LateSubmissionPlugin.penalty_method = "zero"
+# Or a percentage of the score per started day late (our plugin, capped at the score):
+# c.AssignLatePenalties.plugin_class = "grader.export.PercentPerDayLate"
+# c.PercentPerDayLate.percent_per_day = 10
+'''
+
+
+def _copy_sources(destination: Path, source_dir: Path) -> None:
+    for folder in sorted(p for p in source_dir.iterdir() if (p / "assignment.yaml").is_file()):
+        shutil.copytree(
+            folder,
+            destination / folder.name,
+            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "answers", "data"),
+        )
+
+
+def init_course(directory: Path | str, course_id: str | None = None, source_dir: Path | None = None) -> Course:
+    """Create a course directory; refuses to touch a directory that already holds anything."""
+    root = Path(directory).expanduser().resolve()
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise CourseError(f"{root} already exists and is not empty: choose a new directory")
+    course_id = course_id or _default_course_id(root)
+    if not ID_PATTERN.match(course_id):
+        raise CourseError(f"course id {course_id!r} may only use letters, digits, '.', '_' and '-'")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CourseError(f"cannot create {root}: {exc.strerror}") from None
+    try:
+        for name in LAYOUT:
+            (root / name).mkdir()
+        state = root / STATE_DIR
+        state.mkdir(mode=0o700)
+        os.chmod(state, 0o700)
+        fd = os.open(state / SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        os.chmod(state / SECRET_FILE, 0o600)
+        (root / SETTINGS_FILE).write_text(_settings_text(course_id), encoding="utf-8")
+        (root / NBGRADER_CONFIG).write_text(_nbgrader_config_text(course_id), encoding="utf-8")
+        _copy_sources(root / "source", source_dir or SOURCE_DIR)
+        course = open_course(root)
+        gradebook(course).close()  # create and stamp gradebook.db now, not halfway through a release
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)  # nothing half-made is left behind
+        raise
+    return course
+
+
+def open_course(root: Path | str) -> Course:
+    """Read a course directory's theater.toml."""
+    root = Path(root).expanduser().resolve()
+    settings_path = root / SETTINGS_FILE
+    if not settings_path.is_file():
+        raise CourseError(f"{root} is not a course directory (no {SETTINGS_FILE}); run `theater course init DIR`")
+    try:
+        settings = tomllib.loads(settings_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CourseError(f"{settings_path}: invalid TOML ({exc})") from None
+    course_id = str(settings.get("course_id") or _default_course_id(root))
+    return Course(root=root, course_id=course_id, settings=settings)
+
+
+def find_course(start: Path | str | None = None, course: Path | str | None = None) -> Course:
+    """The course given by --course, else the nearest directory at or above `start` with a theater.toml."""
+    if course is not None:
+        return open_course(course)
+    here = Path(start or Path.cwd()).expanduser().resolve()
+    for folder in (here, *here.parents):
+        if (folder / SETTINGS_FILE).is_file():
+            return open_course(folder)
+    raise CourseError(f"no course directory at or above {here}: pass --course DIR or run `theater course init DIR`")
+
+
+def load_secret(course: Course) -> str:
+    """The course secret; refuses one that others can read."""
+    path = course.secret_path
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise CourseError(f"{path} is missing: this course cannot regenerate its learners' data") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise CourseError(f"{path} is readable by others: run `chmod 600 {path}`")
+    secret = path.read_text(encoding="utf-8").strip()
+    if not secret:
+        raise CourseError(f"{path} is empty")
+    return secret
+
+
+def validate_learner_id(learner_id: str) -> str:
+    if not isinstance(learner_id, str) or not ID_PATTERN.match(learner_id) or learner_id in {".", ".."}:
+        raise CourseError(f"{learner_id!r} is not a valid learner id (letters, digits, '.', '_', '-'; 1–64)")
+    return learner_id
+
+
+def learner_company(course: Course, assignment: Assignment, learner_id: str) -> Any:
+    """The learner's company for an assignment, WITH labels: what assign releases and grade scores against."""
+    from datasets.api import generate_company, learner_seed
+
+    validate_learner_id(learner_id)
+    spec = course.data_spec(assignment)
+    seed = learner_seed(secret=load_secret(course), learner_id=learner_id)
+    return generate_company(profile=spec.profile, employees=spec.employees, days=spec.days, seed=seed)
+
+
+def nbgrader_tools_on_path() -> None:
+    """nbgrader runs the `alembic` script to stamp a new gradebook; make sure our venv's scripts are found."""
+    scripts = str(Path(sys.executable).parent)
+    if shutil.which("alembic") is None and (Path(scripts) / "alembic").exists():
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
+def nbgrader_config(course: Course) -> Any:
+    """nbgrader's traitlets Config from the course's nbgrader_config.py, root pinned to the course."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    nbgrader_tools_on_path()
+    config = Config()
+    if (course.root / NBGRADER_CONFIG).is_file():
+        try:
+            config = PyFileConfigLoader(NBGRADER_CONFIG, path=str(course.root)).load_config()
+        except Exception as exc:
+            raise CourseError(f"{course.root / NBGRADER_CONFIG}: cannot be loaded ({type(exc).__name__}: {exc})") from None
+    config.CourseDirectory.root = str(course.root)
+    config.CourseDirectory.course_id = course.course_id
+    if "db_url" not in config.CourseDirectory:
+        config.CourseDirectory.db_url = course.db_url
+    config.Exchange.root = str(course.state_dir / "exchange")  # never a shared system folder
+    return config
+
+
+def gradebook(course: Course) -> Any:
+    """nbgrader's Gradebook for the course (use as a context manager)."""
+    from nbgrader.api import Gradebook
+
+    nbgrader_tools_on_path()
+    return Gradebook(str(nbgrader_config(course).CourseDirectory.db_url), course.course_id)
