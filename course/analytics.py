@@ -1,0 +1,336 @@
+"""Class-level learning analytics for instructors: aggregates only, never a single learner.
+
+The course teaches that monitoring must be aggregate with a minimum group size of 5, and its own
+analytics follow the rule: a group of fewer than 5 learners is hidden, and a hidden cell is never
+recoverable from what is shown (complementary cells are hidden as well, and a row whose hidden
+cells could still be worked out from its total is hidden entirely). Pure pandas, no streamlit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from course.progress import SCORED_KINDS, mastery_level
+
+MIN_GROUP_SIZE = 5
+RETEACH_SHARE = 0.30
+MASTERY_LEVELS = ("not started", "attempted", "familiar", "proficient", "mastered")
+CHOICE_KINDS = ("quiz", "retrieval", "prediction", "pretest", "posttest", "review")
+HINT_LEVELS = ("no hint", "hint tier 1", "hint tier 2", "hint tier 3+")
+HIDDEN_LABEL = "hidden"
+
+
+def _pinned(values: list[int], hidden: list[bool], k: int) -> bool:
+    """Whether some hidden cell could be worked out exactly from what is shown.
+
+    An onlooker knows the total, every shown cell (zeros are shown), that a hidden cell holds
+    at least 1, and at most k-1 or the smallest cell still shown (a cell hidden to protect
+    another is always the smallest shown one), whichever is larger. A cell is pinned when
+    those bounds leave it a single possible value.
+    """
+    hidden_values = [v for v, h in zip(values, hidden) if h]
+    hidden_sum, n_hidden = sum(hidden_values), len(hidden_values)
+    shown_positive = [v for v, h in zip(values, hidden) if not h and v > 0]
+    ceiling = min(shown_positive) if shown_positive else hidden_sum
+    high_each = min(max(k - 1, ceiling), hidden_sum)
+    low = max(1, hidden_sum - (n_hidden - 1) * high_each)
+    high = min(high_each, hidden_sum - (n_hidden - 1))
+    return high <= low
+
+
+def suppress_partition(counts: pd.Series | Mapping[Any, int],
+                       k: int = MIN_GROUP_SIZE) -> pd.Series:
+    """Counts of one group split into categories, with every unsafe cell set to <NA>.
+
+    Cells of 1..k-1 are hidden; then the smallest shown cells are hidden too until the hidden
+    cells add up to at least k and none of them can be pinned down from the total. If that is
+    impossible, or the whole group is smaller than k, every cell is hidden. Zeros stay shown.
+    """
+    series = counts if isinstance(counts, pd.Series) else pd.Series(dict(counts), dtype="int64")
+    values = [int(v) for v in series.tolist()]
+    hidden = [0 < v < k for v in values]
+    everything_hidden = sum(values) < k
+    while any(hidden) and not everything_hidden:
+        hidden_sum = sum(v for v, h in zip(values, hidden) if h)
+        if hidden_sum >= k and not _pinned(values, hidden, k):
+            break
+        candidates = [(v, i) for i, (v, h) in enumerate(zip(values, hidden)) if not h and v > 0]
+        if not candidates:
+            everything_hidden = True
+            break
+        hidden[min(candidates)[1]] = True
+    shown = [pd.NA if everything_hidden or h else v for v, h in zip(values, hidden)]
+    return pd.Series(shown, index=series.index, dtype="Int64")
+
+
+def group_size_shown(n: int, k: int = MIN_GROUP_SIZE) -> int | None:
+    """A group's size, or None when the group is too small to report on."""
+    return int(n) if n >= k else None
+
+
+# --------------------------------------------------------------------------- class progress
+def _class_ids(attempts: pd.DataFrame, learner_ids: list[str] | None) -> list[str]:
+    ids = set(attempts["learner_id"].astype(str)) if len(attempts) else set()
+    return sorted(ids | set(learner_ids or []))
+
+
+def learner_mastery(attempts: pd.DataFrame, learner_ids: list[str] | None = None,
+                    items_per_module: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """Mastery level of every learner in every module (an intermediate: never shown as such)."""
+    ids = _class_ids(attempts, learner_ids)
+    modules = sorted(set(attempts["module_id"].astype(str)) if len(attempts) else set()
+                     | set(items_per_module or {}))
+    rows = []
+    grouped = {key: group for key, group in attempts.groupby(["learner_id", "module_id"])} \
+        if len(attempts) else {}
+    for module_id in modules:
+        for learner_id in ids:
+            group = grouped.get((learner_id, module_id))
+            if group is None or group.empty:
+                rows.append((learner_id, module_id, "not started"))
+                continue
+            scored = group[group["kind"].isin(SCORED_KINDS)]
+            latest = scored.groupby("item_id", sort=False)["score"].last().fillna(0.0)
+            scores = [float(v) for v in latest]
+            expected = (items_per_module or {}).get(module_id, len(scores))
+            scores += [0.0] * max(0, expected - len(scores))
+            reviewed = bool(group.loc[group["kind"] == "review", "correct"]
+                            .fillna(False).astype(bool).any())
+            level = mastery_level(scores, reviewed) if scores else "attempted"
+            rows.append((learner_id, module_id, level))
+    return pd.DataFrame(rows, columns=["learner_id", "module_id", "mastery"])
+
+
+def class_progress(attempts: pd.DataFrame, learner_ids: list[str] | None = None,
+                   items_per_module: Mapping[str, int] | None = None,
+                   k: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Per module, how many learners sit at each mastery level; small cells hidden."""
+    levels = learner_mastery(attempts, learner_ids, items_per_module)
+    columns = ["module_id", "learners", *MASTERY_LEVELS]
+    if levels.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for module_id, group in levels.groupby("module_id", sort=True):
+        counts = group["mastery"].value_counts().reindex(MASTERY_LEVELS, fill_value=0)
+        shown = suppress_partition(counts, k)
+        rows.append({"module_id": module_id, "learners": group_size_shown(len(group), k),
+                     **shown.to_dict()})
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in columns[1:]:
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+# --------------------------------------------------------------------------- answer spreads
+def first_answers(attempts: pd.DataFrame, kinds: tuple[str, ...] = CHOICE_KINDS) -> pd.DataFrame:
+    """Each learner's first answer to each multiple-choice question: the unprompted belief."""
+    chosen = attempts[attempts["kind"].isin(kinds) & attempts["answer"].notna()]
+    ordered = chosen.sort_values("created_at", kind="stable")
+    return ordered.drop_duplicates(["learner_id", "module_id", "item_id", "kind"], keep="first")
+
+
+def answer_spreads(attempts: pd.DataFrame, questions: Mapping[tuple[str, str], Any] | None = None,
+                   k: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """How the class answered each question, option by option, with the misconception of each.
+
+    `questions` maps (module_id, item_id) to a course Question so that options nobody chose
+    still appear; without it the options are those seen in the answers.
+    """
+    columns = ["module_id", "item_id", "kind", "respondents", "option", "correct",
+               "misconception", "count", "share"]
+    firsts = first_answers(attempts)
+    rows: list[dict] = []
+    for (module_id, item_id, kind), group in firsts.groupby(["module_id", "item_id", "kind"],
+                                                            sort=True):
+        question = (questions or {}).get((str(module_id), str(item_id)))
+        options = _option_table(group, question)
+        counts = group["answer"].astype(str).value_counts().reindex(options.index, fill_value=0)
+        shown = suppress_partition(counts, k)
+        respondents = group_size_shown(len(group), k)
+        for option, meta in options.iterrows():
+            count = shown[option]
+            rows.append({
+                "module_id": module_id, "item_id": item_id, "kind": kind,
+                "respondents": respondents, "option": option, "correct": bool(meta["correct"]),
+                "misconception": meta["misconception"], "count": count,
+                "share": (None if pd.isna(count) or respondents is None
+                          else round(int(count) / respondents, 3)),
+            })
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["respondents"] = frame["respondents"].astype("Int64")
+    frame["count"] = frame["count"].astype("Int64")
+    frame["share"] = frame["share"].astype("Float64")
+    return frame
+
+
+def _option_table(group: pd.DataFrame, question: Any | None) -> pd.DataFrame:
+    """Option text → whether it is right and the misconception it reveals."""
+    meta: dict[str, dict] = {}
+    if question is not None:
+        for option in question.options:
+            meta[option.text] = {"correct": option.text == question.answer,
+                                 "misconception": option.misconception}
+    for answer, rows in group.groupby(group["answer"].astype(str), sort=True):
+        if answer in meta:
+            continue
+        tags = rows["misconception"].dropna()
+        meta[answer] = {"correct": bool(rows["correct"].fillna(False).astype(bool).any()),
+                        "misconception": str(tags.mode().iloc[0]) if len(tags) else None}
+    return pd.DataFrame.from_dict(meta, orient="index", columns=["correct", "misconception"])
+
+
+def reteach_flags(spreads: pd.DataFrame, share: float = RETEACH_SHARE) -> pd.DataFrame:
+    """Questions where one wrong answer is popular: name the misconception to re-teach."""
+    columns = ["module_id", "item_id", "kind", "option", "misconception", "share", "flag"]
+    wrong = spreads[~spreads["correct"].astype(bool) & spreads["share"].notna()]
+    rows = []
+    for _, group in wrong.groupby(["module_id", "item_id", "kind"], sort=True):
+        top = group.sort_values("share", ascending=False).iloc[0]
+        if float(top["share"]) >= share:
+            label = top["misconception"] if pd.notna(top["misconception"]) else top["option"]
+            rows.append({"module_id": top["module_id"], "item_id": top["item_id"],
+                         "kind": top["kind"], "option": top["option"],
+                         "misconception": top["misconception"], "share": float(top["share"]),
+                         "flag": f"re-teach: {label}"})
+    return pd.DataFrame(rows, columns=columns)
+
+
+# --------------------------------------------------------------------------- pre/post gain
+@dataclass(frozen=True)
+class GainSummary:
+    """The class's pre/post-test result; every figure is None when fewer than k took both."""
+
+    learners: int | None
+    pre_mean: float | None
+    post_mean: float | None
+    mean_gain: float | None
+    normalized_gain: float | None
+
+    @property
+    def shown(self) -> bool:
+        return self.learners is not None
+
+
+def _test_scores(attempts: pd.DataFrame, kind: str) -> pd.Series:
+    firsts = first_answers(attempts, (kind,))
+    if firsts.empty:
+        return pd.Series(dtype="float64")
+    score = firsts["score"].astype("Float64").fillna(
+        firsts["correct"].astype("boolean").astype("Float64")).fillna(0.0)
+    return score.groupby(firsts["learner_id"]).mean().astype("float64")
+
+
+def pre_post_gain(attempts: pd.DataFrame, k: int = MIN_GROUP_SIZE) -> GainSummary:
+    """Mean pre- and post-test score of learners who took both, and the normalized gain."""
+    pre, post = _test_scores(attempts, "pretest"), _test_scores(attempts, "posttest")
+    paired = pre.index.intersection(post.index)
+    if len(paired) < k:
+        return GainSummary(None, None, None, None, None)
+    pre_mean, post_mean = float(pre[paired].mean()), float(post[paired].mean())
+    normalized = (post_mean - pre_mean) / (1.0 - pre_mean) if pre_mean < 1.0 else None
+    return GainSummary(len(paired), round(pre_mean, 3), round(post_mean, 3),
+                       round(post_mean - pre_mean, 3),
+                       None if normalized is None else round(normalized, 3))
+
+
+# --------------------------------------------------------------------------- hint use
+def hint_use(hints: pd.DataFrame, attempts: pd.DataFrame, k: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Per module, learners who worked on it split by the deepest hint tier they opened."""
+    columns = ["module_id", "learners", *HINT_LEVELS, "hints_per_learner"]
+    active = pd.concat([attempts[["learner_id", "module_id"]], hints[["learner_id", "module_id"]]]
+                       ).drop_duplicates() if len(attempts) or len(hints) else None
+    if active is None or active.empty:
+        return pd.DataFrame(columns=columns)
+    deepest = hints.groupby(["learner_id", "module_id"])["tier"].max() if len(hints) else None
+    total = hints.groupby(["learner_id", "module_id"]).size() if len(hints) else None
+    rows = []
+    for module_id, group in active.groupby("module_id", sort=True):
+        keys = list(zip(group["learner_id"], group["module_id"]))
+        tiers = [int(deepest.get(key, 0)) if deepest is not None else 0 for key in keys]
+        level = [HINT_LEVELS[min(t, 3)] for t in tiers]
+        counts = pd.Series(level).value_counts().reindex(HINT_LEVELS, fill_value=0)
+        n = len(keys)
+        used = sum(int(total.get(key, 0)) for key in keys) if total is not None else 0
+        rows.append({"module_id": module_id, "learners": group_size_shown(n, k),
+                     **suppress_partition(counts, k).to_dict(),
+                     "hints_per_learner": round(used / n, 2) if n >= k else None})
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in columns[1:-1]:
+        frame[column] = frame[column].astype("Int64")
+    frame["hints_per_learner"] = frame["hints_per_learner"].astype("Float64")
+    return frame
+
+
+# --------------------------------------------------------------------------- loading, report
+@dataclass
+class ClassData:
+    """Everything the analytics read, loaded once: attempts, hints and the class list."""
+
+    attempts: pd.DataFrame
+    hints: pd.DataFrame
+    learner_ids: list[str] = field(default_factory=list)
+
+
+def load_class_data(store: Any, include_workshops: bool = False) -> ClassData:
+    """Read the whole class from a ProgressStore; workshop answers are left out by default."""
+    from course import progress
+
+    attempts = store.attempts_frame()
+    if not include_workshops and len(attempts):
+        attempts = attempts[attempts["workshop_code"].isna()]
+    with store.engine.connect() as conn:
+        hint_rows = conn.execute(sa.select(progress.hints.c.learner_id, progress.hints.c.module_id,
+                                           progress.hints.c.item_id, progress.hints.c.tier))
+        hints = pd.DataFrame(hint_rows.fetchall(),
+                             columns=["learner_id", "module_id", "item_id", "tier"])
+        ids = [str(row[0]) for row in conn.execute(sa.select(progress.learners.c.learner_id))]
+    return ClassData(attempts.reset_index(drop=True), hints, ids)
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    progress: pd.DataFrame
+    spreads: pd.DataFrame
+    reteach: pd.DataFrame
+    gain: GainSummary
+    hints: pd.DataFrame
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table of the report by name, ready for export."""
+        gain = pd.DataFrame([{"learners": self.gain.learners, "pre_mean": self.gain.pre_mean,
+                              "post_mean": self.gain.post_mean, "mean_gain": self.gain.mean_gain,
+                              "normalized_gain": self.gain.normalized_gain}])
+        return {"class_progress": self.progress, "answer_spreads": self.spreads,
+                "reteach": self.reteach, "pre_post_gain": gain, "hint_use": self.hints}
+
+
+def class_report(data: ClassData, modules: list[Any] | None = None,
+                 k: int = MIN_GROUP_SIZE) -> ClassReport:
+    """All instructor aggregates at once; `modules` (course Modules) adds unchosen options."""
+    questions: dict[tuple[str, str], Any] = {}
+    items: dict[str, int] | None = None
+    if modules:
+        items = {}
+        for module in modules:
+            for question in (*module.quiz, *module.retrieval):
+                questions[(module.id, question.id)] = question
+            items[module.id] = len(module.quiz) + (1 if module.exercise is not None else 0)
+    spreads = answer_spreads(data.attempts, questions, k)
+    return ClassReport(class_progress(data.attempts, data.learner_ids, items, k), spreads,
+                       reteach_flags(spreads), pre_post_gain(data.attempts, k),
+                       hint_use(data.hints, data.attempts, k))
+
+
+def to_csv(frame: pd.DataFrame) -> bytes:
+    """CSV of an aggregate table; a hidden cell is written as the word 'hidden'."""
+    shown = frame.astype(object)
+    for column in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[column]) and \
+                not pd.api.types.is_bool_dtype(frame[column]):
+            shown[column] = shown[column].where(frame[column].notna(), HIDDEN_LABEL)
+    return shown.to_csv(index=False).encode("utf-8")
