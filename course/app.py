@@ -1,0 +1,29 @@
+"""Signal or Theater: the course app's router (`streamlit run course/app.py`)."""
+
+import streamlit as st
+
+from course.app_pages import common
+
+st.set_page_config(page_title="Signal or Theater", page_icon=":material/insights:",
+                   layout="wide")
+
+common.get_config()
+warning = common.store_warning()
+if warning and not st.session_state.get("_store_warning_shown"):
+    st.warning(warning, icon=":material/database:")
+    st.session_state["_store_warning_shown"] = True
+
+page = st.navigation(common.build_navigation())
+common.go_home_after_sign_in(page)
+common.select_module(page)
+common.track_page(page)
+with st.sidebar:
+    learner = common.learner_id()
+    role = common.staff_role()
+    if learner or role:
+        who = ", ".join(x for x in (learner and f"learner **{learner}**", role) if x)
+        st.caption(f"Signed in as {who}")
+        if st.button("Sign out", key="sidebar_sign_out", icon=":material/logout:"):
+            common.sign_out()
+            st.rerun()
+page.run()

@@ -1,0 +1,242 @@
+"""Shared page plumbing: cached config, store, modules and company; navigation; page timing.
+
+Pages stay thin: they read state through these helpers, call pure functions in course/*.py,
+and render. Nothing here decides what is right or wrong; it only wires state to widgets.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from course import data as course_data
+from course.config import AppConfig, ConfigError, announce_staff_password, load_config
+from course.progress import ProgressError, ProgressStore, open_progress_store
+
+PAGES_DIR = Path(__file__).parent
+LEARNER_KEY = "learner_id"
+STAFF_ROLE_KEY = "staff_role"          # the key course.auth keeps the signed-in staff role under
+PAGES_KEY = "_pages_by_url"
+MODULE_PAGES_KEY = "_module_by_url"
+CLOCK_KEY = "_page_clock"
+GO_HOME_KEY = "_go_home"
+IDLE_CAP_SECONDS = 300.0               # a tab left open overnight is not study time
+FLUSH_SECONDS = 60.0
+
+
+# ----------------------------------------------------------------------------- cached resources
+
+@st.cache_resource(show_spinner=False)
+def _config_for(home: str) -> AppConfig:
+    config = load_config(Path(home) if home else None)
+    announce_staff_password(config)
+    return config
+
+
+def get_config() -> AppConfig:
+    """The app's config; a broken config file stops the page with a clear message."""
+    try:
+        return _config_for(os.environ.get("THEATER_HOME", ""))
+    except ConfigError as error:
+        st.error(f"The course configuration cannot be used: {error}")
+        st.stop()
+        raise
+
+
+@st.cache_resource(show_spinner=False)
+def _store_for(url: str) -> tuple[ProgressStore, str | None]:
+    try:
+        return open_progress_store(url)
+    except (ProgressError, OSError) as error:
+        fallback = ProgressStore("sqlite://")
+        return fallback, (f"{error} Your answers in this session are kept in memory only and will "
+                          "be lost when the app restarts.")
+
+
+def get_store() -> ProgressStore:
+    store, _ = _store_for(get_config().database_url)
+    return store
+
+
+def store_warning() -> str | None:
+    """A message about the progress database to show once per session, if anything went wrong."""
+    return _store_for(get_config().database_url)[1]
+
+
+def get_modules() -> tuple[list, list]:
+    """(modules, content errors); a missing content package shows as one error."""
+    try:
+        from course.modules import content_dir_from_env, load_modules_cached
+    except ImportError as error:  # the content loader is part of the app; say so plainly
+        return [], [f"The course content loader cannot be imported: {error}"]
+    return load_modules_cached(content_dir_from_env())
+
+
+@st.cache_resource(show_spinner="Generating your company's logs (first sign-in only)…",
+                   max_entries=32)
+def _company_for(home: str, learner_id: str, profile: str, employees: int, days: int) -> Any:
+    return course_data.generate_learner_company(get_config(), learner_id)
+
+
+def get_company(learner_id: str) -> Any:
+    """The learner's company with labels held in server memory only; generated once, then cached."""
+    config = get_config()
+    return _company_for(str(config.home), learner_id, config.profile, config.employees,
+                        config.days)
+
+
+def company_key(learner_id: str) -> str:
+    """A cache key that changes whenever the learner's company would."""
+    config = get_config()
+    return f"{config.home}|{learner_id}|{config.profile}|{config.employees}|{config.days}"
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def chart_result(chart_id: str, key: str, _company: Any):
+    """Chart builders are pure and pre-aggregate, so their results cache per learner company."""
+    from course.charts import CHARTS
+
+    return CHARTS[chart_id](_company)
+
+
+# ----------------------------------------------------------------------------- session helpers
+
+def learner_id() -> str | None:
+    return st.session_state.get(LEARNER_KEY)
+
+
+def staff_role() -> str | None:
+    role = st.session_state.get(STAFF_ROLE_KEY)
+    return role if isinstance(role, str) else None
+
+
+def require_learner() -> str:
+    """Stop the page with a pointer to sign-in when nobody is signed in."""
+    learner = learner_id()
+    if not learner:
+        st.info("Sign in with your learner id to see this page.")
+        page = page_for("signin")
+        if page is not None:
+            st.page_link(page, label="Go to sign-in", icon=":material/login:")
+        st.stop()
+    return learner
+
+
+def page_for(url_path: str):
+    """The navigation page object for a url path (pages sharing one file need the object)."""
+    return st.session_state.get(PAGES_KEY, {}).get(url_path)
+
+
+def current_module_id() -> str | None:
+    return st.session_state.get("current_module_id")
+
+
+def module_url(module_id: str) -> str:
+    return f"module-{module_id}"
+
+
+# ----------------------------------------------------------------------------- navigation
+
+def _page(file: str, title: str, url_path: str, icon: str, default: bool = False):
+    return st.Page(str(PAGES_DIR / file), title=title, url_path=url_path, icon=icon,
+                   default=default)
+
+
+def build_navigation() -> dict[str, list]:
+    """Pages for whoever is signed in: sign-in only, a learner's course, and staff pages."""
+    learner = learner_id()
+    role = staff_role()
+    pages: dict[str, list] = {}
+    signin = _page("signin.py", "Sign in" if not learner else "Account & data", "signin",
+                   ":material/login:", default=not learner and not role)
+    module_by_url: dict[str, str] = {}
+    if learner:
+        modules, _ = get_modules()
+        course_pages = [_page("home.py", "Home", "home", ":material/home:", default=True)]
+        for module in modules:
+            url = module_url(module.id)
+            module_by_url[url] = module.id
+            course_pages.append(_page("module.py", f"{module.number}. {module.title}", url,
+                                      ":material/menu_book:"))
+        course_pages.append(_page("capstone.py", "Capstone", "capstone", ":material/flag:"))
+        pages["Course"] = course_pages
+        you = [_page("my_learning.py", "My learning", "my-learning", ":material/insights:"),
+               signin]
+        if (PAGES_DIR / "workshop_join.py").exists():
+            you.append(_page("workshop_join.py", "Join a workshop", "workshop",
+                             ":material/groups:"))
+        pages["You"] = you
+    else:
+        pages["Start"] = [signin]
+    if role:
+        staff = []
+        if role == "instructor" and (PAGES_DIR / "instructor.py").exists():
+            staff.append(_page("instructor.py", "Instructor", "instructor", ":material/school:",
+                               default=not learner))
+        if (PAGES_DIR / "workshop_host.py").exists():
+            staff.append(_page("workshop_host.py", "Run a workshop", "workshop-host",
+                               ":material/co_present:",
+                               default=not learner and not any(p._default for p in staff)))
+        if staff:
+            pages["Staff"] = staff
+            if not learner:
+                pages["Start"] = [signin]
+    if not any(p._default for group in pages.values() for p in group):
+        first = next(iter(pages.values()))[0]
+        first._default = True
+    st.session_state[PAGES_KEY] = {p._url_path: p for group in pages.values() for p in group}
+    st.session_state[MODULE_PAGES_KEY] = module_by_url
+    return pages
+
+
+def go_home_after_sign_in(page) -> None:
+    """After a sign-in, leave the sign-in page for the signed-in person's default page."""
+    if st.session_state.pop(GO_HOME_KEY, False) and page._url_path == "signin":
+        target = next((p for p in st.session_state.get(PAGES_KEY, {}).values() if p._default),
+                      None)
+        if target is not None and target._url_path != "signin":
+            st.switch_page(target)
+
+
+def select_module(page) -> None:
+    """Tell the module page which module the current url stands for."""
+    st.session_state["current_module_id"] = st.session_state.get(MODULE_PAGES_KEY, {}).get(
+        page._url_path)
+
+
+def track_page(page) -> None:
+    """Record time on pages: an arrival row (for resume) and the seconds spent when leaving."""
+    learner = learner_id()
+    if not learner:
+        return
+    now = time.monotonic()
+    url = page._url_path
+    clock = st.session_state.get(CLOCK_KEY)
+    store = get_store()
+    try:
+        if clock is None:
+            store.record_page_view(learner, url, 0.0)
+            st.session_state[CLOCK_KEY] = {"page": url, "last": now, "seconds": 0.0}
+            return
+        clock["seconds"] += min(now - clock["last"], IDLE_CAP_SECONDS)
+        clock["last"] = now
+        if clock["page"] != url:
+            if clock["seconds"] > 0:
+                store.record_page_view(learner, clock["page"], clock["seconds"])
+            store.record_page_view(learner, url, 0.0)
+            st.session_state[CLOCK_KEY] = {"page": url, "last": now, "seconds": 0.0}
+        elif clock["seconds"] >= FLUSH_SECONDS:
+            store.record_page_view(learner, url, clock["seconds"])
+            clock["seconds"] = 0.0
+    except ProgressError as error:
+        st.warning(str(error))
+
+
+def sign_out() -> None:
+    """Forget who is signed in (their progress stays in the store)."""
+    for key in (LEARNER_KEY, STAFF_ROLE_KEY, CLOCK_KEY, "current_module_id"):
+        st.session_state.pop(key, None)

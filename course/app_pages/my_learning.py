@@ -1,0 +1,68 @@
+"""My learning: the learner's own activity beside their outcomes — the course's lesson, applied to itself."""
+
+import altair as alt
+import streamlit as st
+
+from course.app_pages import common
+from course.charts import PALETTE
+from course.progress import learning_mirror, pre_post_scores
+
+learner = common.require_learner()
+store = common.get_store()
+modules, _ = common.get_modules()
+
+st.title("My learning")
+st.markdown(
+    "This page is yours alone: instructors and trainers only ever see groups of five or more. "
+    "It puts what you *did* (time on pages, attempts, hints) beside what you *achieved* "
+    "(mastery, exercise scores) — the same activity-versus-outcome question the course asks of "
+    "AI dashboards. Lots of activity is not the same as learning.")
+
+summary = store.learner_summary(learner)
+cols = st.columns(4)
+cols[0].metric("Minutes in the course", f"{summary['seconds_total'] / 60:.0f}")
+cols[1].metric("Answers submitted", summary["attempts_total"])
+cols[2].metric("Hints opened", summary["hints_total"])
+levels = [m for m in summary["mastery"].values() if m in ("proficient", "mastered")]
+cols[3].metric("Modules proficient or better", f"{len(levels)} of {len(modules)}")
+
+mirror = learning_mirror(store, learner, modules)
+if mirror.empty:
+    st.info("No modules yet.")
+else:
+    activity = mirror.melt(id_vars=["module"], value_vars=["minutes_on_page", "attempts",
+                                                           "hints_opened"],
+                           var_name="activity", value_name="amount")
+    names = ["minutes_on_page", "attempts", "hints_opened"]
+    chart = alt.Chart(activity).mark_bar().encode(
+        y=alt.Y("module:N", title=None, sort=list(mirror["module"])),
+        x=alt.X("amount:Q", title="Activity"),
+        color=alt.Color("activity:N", scale=alt.Scale(domain=names, range=list(PALETTE.values())[:3]),
+                        title=None, legend=alt.Legend(orient="top")),
+        yOffset="activity:N",
+        tooltip=["module:N", "activity:N", "amount:Q"])
+    text = chart.mark_text(align="left", dx=3, color="#333333").encode(text="amount:Q")
+    st.altair_chart((chart + text).properties(height=max(160, 60 * len(mirror))),
+                    width="stretch")
+    busiest = mirror.sort_values("attempts", ascending=False).iloc[0]
+    st.markdown(
+        f"**What it shows:** you spent {mirror['minutes_on_page'].sum():.0f} minutes on module "
+        f"pages and submitted {int(mirror['attempts'].sum())} answers; your most active module "
+        f"was *{busiest['module']}* ({int(busiest['attempts'])} answers, mastery "
+        f"**{busiest['mastery']}**). Compare activity with the mastery column below.")
+    st.dataframe(mirror.drop(columns=["module_id"]), hide_index=True, width="stretch")
+
+try:
+    from course.modules import pre_post_test
+    answers = {q.id: q.answer for q in pre_post_test()}
+except Exception:  # the test is optional content; its absence must not hide the rest
+    answers = {}
+if answers:
+    scores = pre_post_scores(store, learner, answers)
+    st.subheader("Before and after")
+    left, right = st.columns(2)
+    left.metric("Pre-test", "not taken" if scores["pretest"] is None else f"{scores['pretest']:.0%}")
+    right.metric("Post-test", "not taken" if scores["posttest"] is None
+                 else f"{scores['posttest']:.0%}",
+                 delta=None if None in scores.values()
+                 else f"{100 * (scores['posttest'] - scores['pretest']):+.0f} points")

@@ -1,0 +1,91 @@
+"""Sign-in: learners get their private company; staff sign in with the staff password."""
+
+import streamlit as st
+
+from course import data as course_data
+from course.app_pages import common
+from datasets.errors import UserError
+
+config = common.get_config()
+learner = common.learner_id()
+
+st.title("Signal or Theater")
+st.markdown("Learn to tell AI use that **improves outcomes** from AI use that only **documents "
+            "activity** — on the logs of your own synthetic company.")
+
+
+def _zip_maker(fmt: str, learner: str):
+    def make() -> bytes:
+        return course_data.company_zip(config, learner, common.get_company(learner), fmt)
+    return make
+
+
+if learner:
+    st.subheader(f"Signed in as {learner}")
+    try:
+        company = common.get_company(learner)
+    except UserError as error:
+        st.error(str(error))
+        st.stop()
+    sizes = course_data.company_size(company)
+    st.markdown(
+        "Your company: " + ", ".join(f"**{n:,}** {name.replace('_', ' ')} rows"
+                                     for name, n in sizes.items())
+        + ". The files hold no labels: who is genuine and who performs stays hidden, as it "
+          "would at work.")
+    left, right = st.columns(2)
+    left.download_button("Download CSV files (zip)", data=_zip_maker("csv", learner),
+                         file_name=f"company-{learner}-csv.zip", mime="application/zip",
+                         icon=":material/download:", key="download_csv")
+    right.download_button("Download Parquet files (zip)", data=_zip_maker("parquet", learner),
+                          file_name=f"company-{learner}-parquet.zip", mime="application/zip",
+                          icon=":material/download:", key="download_parquet")
+    home = common.page_for("home")
+    if home is not None:
+        st.page_link(home, label="Go to the course", icon=":material/arrow_forward:")
+    if st.button("Sign out", key="signout_account"):
+        common.sign_out()
+        st.rerun()
+    st.stop()
+
+learner_tab, staff_tab = st.tabs(["Learner", "Instructor or trainer"])
+with learner_tab:
+    with st.form("learner_sign_in"):
+        raw_id = st.text_input("Learner id", placeholder="e.g. ada.lovelace",
+                               help="The id your instructor or trainer gave you. Your company's "
+                                    "data is generated from it, so keep using the same one.")
+        code = (st.text_input("Course code", type="password") if config.course_code else None)
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        try:
+            learner_id = course_data.validate_learner_id(raw_id, config, code)
+            common.get_company(learner_id)
+            common.get_store().ensure_learner(learner_id)
+        except UserError as error:
+            st.error(str(error), icon=":material/error:")
+        else:
+            st.session_state[common.LEARNER_KEY] = learner_id
+            st.session_state[common.GO_HOME_KEY] = True
+            st.rerun()
+
+with staff_tab:
+    with st.form("staff_sign_in"):
+        role = st.selectbox("Role", ["instructor", "trainer"])
+        password = st.text_input("Staff password", type="password")
+        staff_submitted = st.form_submit_button("Sign in as staff")
+    if staff_submitted:
+        try:
+            from course.auth import sign_in
+        except ImportError:
+            ok = bool(password) and password == config.staff_password
+            message = "Signed in." if ok else "Wrong password."
+            if ok:
+                st.session_state[common.STAFF_ROLE_KEY] = role
+        else:
+            outcome = sign_in(st.session_state, role, password, config)
+            ok, message = outcome.ok, outcome.message
+        if ok:
+            st.session_state[common.GO_HOME_KEY] = True
+            st.rerun()
+        else:
+            st.error(message, icon=":material/lock:")

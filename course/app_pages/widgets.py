@@ -1,0 +1,339 @@
+"""Widgets that replace lesson directives: questions, predict-then-reveal charts, the simulator,
+exercises. They record every attempt and hint; the scoring itself lives in pure modules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from course import data as course_data
+from course import simulator as sim
+from course.app_pages import common
+from datasets.errors import UserError
+
+KIND_LABEL = {"quiz": "Check answer", "retrieval": "Check answer", "prediction": "Commit my prediction",
+              "pretest": "Save answer", "posttest": "Save answer", "review": "Check answer"}
+
+
+def last_attempts(learner: str, module_id: str) -> dict[tuple[str, str], dict]:
+    """The learner's latest attempt per (kind, item) in a module: restores state after a reload."""
+    frame = common.get_store().attempts_frame(module_id=module_id, learner_id=learner)
+    if frame.empty:
+        return {}
+    latest = frame.groupby(["kind", "item_id"], sort=False).tail(1)
+    return {(row.kind, row.item_id): row._asdict() for row in latest.itertuples(index=False)}
+
+
+def _record(learner: str, module_id: str, item_id: str, kind: str, answer: Any,
+            correct: bool | None, score: float | None, misconception: str | None) -> None:
+    try:
+        common.get_store().record_attempt(learner, module_id, item_id, kind, answer, correct,
+                                          score, misconception,
+                                          st.session_state.get("workshop_code"))
+    except UserError as error:
+        st.warning(f"Your answer was checked but could not be saved: {error}")
+
+
+def _show_feedback(feedback, chosen: str | None, kind: str) -> None:
+    if kind in ("pretest", "posttest"):
+        st.caption(f"Saved: {chosen}")
+        return
+    if feedback.correct:
+        st.success(f"**Right.** {feedback.message}", icon=":material/check_circle:")
+    else:
+        st.error(f"**Not quite.** {feedback.message}", icon=":material/cancel:")
+        if feedback.misconception:
+            st.caption(f"The idea behind that answer: *{feedback.misconception.replace('-', ' ')}*")
+
+
+def question(q, module_id: str, kind: str, learner: str, previous: dict | None = None) -> bool:
+    """A multiple-choice question with explained feedback; True once the learner has answered."""
+    from course.modules import score_answer
+
+    key = f"{kind}:{module_id}:{q.id}"
+    state = st.session_state.setdefault("_answers", {})
+    with st.form(f"form:{key}", border=True):
+        st.markdown(f"**{q.prompt}**")
+        options = [o.text for o in q.options]
+        choice = st.radio("Your answer", options, index=None, key=f"choice:{key}",
+                          label_visibility="collapsed")
+        submitted = st.form_submit_button(KIND_LABEL.get(kind, "Check answer"))
+    if submitted:
+        if choice is None:
+            st.warning("Choose one of the options first.")
+        else:
+            feedback = score_answer(q, choice)
+            _record(learner, module_id, q.id, kind, choice, feedback.correct,
+                    1.0 if feedback.correct else 0.0, feedback.misconception)
+            state[key] = (choice, feedback)
+    if key in state:
+        choice, feedback = state[key]
+        _show_feedback(feedback, choice, kind)
+        return True
+    if previous is not None and previous.get("answer") is not None:
+        feedback = score_answer(q, previous["answer"])
+        st.caption(f"Earlier you answered: *{previous['answer']}* "
+                   f"({'right' if feedback.correct else 'not right'}). You can answer again.")
+        return True
+    return False
+
+
+def pre_post_test(kind: str, learner: str) -> None:
+    """The short misconception test (before module 1, after the capstone); no feedback on it."""
+    try:
+        from course.modules import pre_post_test as load_test
+        questions = load_test()
+    except (ImportError, UserError) as error:
+        st.info(f"The {kind} is not available: {error}")
+        return
+    title = "Before you start: a 3-minute check" if kind == "pretest" else "After the course"
+    with st.container(border=True):
+        st.subheader(title)
+        st.caption("Answer from what you think now; there is no score. Comparing it with the same "
+                   "questions at the end shows what the course changed.")
+        answered = [question(q, kind, kind, learner) for q in questions]
+        if kind == "pretest" and not all(answered):
+            if st.button("Skip the pre-test for now", key="skip_pretest"):
+                st.session_state["pretest_skipped"] = True
+                st.rerun()
+
+
+# ----------------------------------------------------------------------------- charts
+
+def chart_block(chart_id: str, ref, module_id: str, learner: str, previous: dict) -> None:
+    """Predict first (when the chart asks for it), then reveal the chart, summary and table."""
+    from course.charts import CHARTS
+
+    if ref is not None and ref.predict is not None:
+        st.markdown("**Predict before you look.** The chart appears once you commit.")
+        committed = question(ref.predict, module_id, "prediction", learner,
+                             previous.get(("prediction", ref.predict.id)))
+        if not committed:
+            return
+    if chart_id not in CHARTS:
+        st.error(f"This lesson refers to a chart '{chart_id}' the app does not know.")
+        return
+    try:
+        company = common.get_company(learner)
+        result = common.chart_result(chart_id, common.company_key(learner), company)
+    except UserError as error:
+        st.error(str(error))
+        return
+    render_chart(result, chart_id, ref.takeaway if ref is not None else None)
+
+
+def render_chart(result, key: str, takeaway: str | None = None) -> None:
+    st.altair_chart(result.chart, width="stretch", key=f"chart:{key}")
+    st.markdown(f"**What the chart shows:** {result.summary}")
+    if takeaway:
+        st.info(takeaway, icon=":material/lightbulb:")
+    with st.expander("Data table for this chart"):
+        st.dataframe(result.table, hide_index=True, width="stretch")
+
+
+# ----------------------------------------------------------------------------- simulator
+
+STAGE_TEXT = {
+    "metric": "Usage is measured and shown. Nobody is rewarded for it.",
+    "incentive": "Usage is rewarded; people use the tools more on real work.",
+    "gaming": "The reward also buys performative usage from those willing to game it.",
+    "combined": "Gaming spreads as it pays, and performing takes time from real work.",
+    "sandbox": "Every control is yours.",
+}
+
+
+def simulator_block(stage: str, module_id: str, gate_open: bool = True) -> None:
+    """One stage of the Goodhart simulator; revealed after the prediction just before it."""
+    from course.charts import simulator_chart
+
+    if stage not in sim.STAGES:
+        st.error(f"Unknown simulator stage '{stage}'.")
+        return
+    if not gate_open:
+        st.caption(":material/lock: Answer the prediction above to run this stage of the "
+                   "simulator.")
+        return
+    with st.container(border=True):
+        st.markdown(f"**Goodhart simulator — {stage}.** {STAGE_TEXT[stage]}")
+        defaults = sim.SimParams(stage=stage)
+        values: dict[str, Any] = {"stage": stage}
+        if stage != "metric":
+            values["reward"] = st.slider(
+                "How strongly usage is rewarded", 0.0, 1.0,
+                0.8 if stage == "combined" else defaults.reward, 0.01,
+                key=f"sim:{module_id}:{stage}:reward",
+                help="0 = usage is not rewarded at all; 1 = usage is heavily rewarded")
+        if stage == "sandbox":
+            cols = st.columns(3)
+            values["gamers_share"] = cols[0].slider(
+                "Share willing to game at the start", 0.0, 1.0, defaults.gamers_share, 0.05,
+                key=f"sim:{module_id}:gamers")
+            values["gaming_cost"] = cols[1].slider(
+                "Output lost to performing", 0.0, 1.0, defaults.gaming_cost, 0.05,
+                key=f"sim:{module_id}:cost")
+            values["spread"] = cols[2].slider(
+                "How fast gaming spreads", 0.0, 1.0, defaults.spread, 0.05,
+                key=f"sim:{module_id}:spread")
+            st.caption("The exercise asks for the collapse point with these three at their "
+                       f"starting values ({defaults.gamers_share}, {defaults.gaming_cost}, "
+                       f"{defaults.spread}).")
+        params = sim.SimParams(**values)
+        result = _simulate(params)
+        cols = st.columns(3)
+        cols[0].metric("Usage change", f"{result.usage_change_pct:+.0f}%")
+        cols[1].metric("Output change", f"{result.output_change_pct:+.1f}%")
+        cols[2].metric("Usage–output correlation", f"{result.final_correlation:.2f}",
+                       delta=f"{result.final_correlation - result.baseline_correlation:+.2f} "
+                             "since the reward", delta_color="off")
+        render_chart(simulator_chart(result, params), f"sim:{module_id}:{stage}")
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _simulate(params: sim.SimParams) -> sim.SimResult:
+    return sim.simulate(params)
+
+
+# ----------------------------------------------------------------------------- exercises
+
+def _exercise_input(exercise, learner: str, company) -> Any:
+    """The answer widget for the exercise's kind; returns the answer in the check's shape."""
+    key = f"exercise:{exercise.id}"
+    kind = exercise.kind
+    if exercise.check in ("goodhart.collapse_point", "measure.theater_share",
+                          "measure.productivity_effect") or kind in ("goodhart_sim", "estimate"):
+        label = {"goodhart.collapse_point": "Collapse point (reward strength, 0–1)",
+                 "measure.theater_share": "Theater share of post-mandate AI events (0–1)",
+                 "measure.productivity_effect": "Productivity effect (percent)"}.get(
+            exercise.check, "Your estimate")
+        return st.number_input(label, value=None, step=0.01, key=f"{key}:number",
+                               placeholder="type a number")
+    if exercise.check == "spot.label_sessions" or kind == "label_sessions":
+        sample = _session_sample(learner, company)
+        st.caption("Each row is one AI session from your company. Label it from what the logs "
+                   "show: accepted output, prompts on your own documents, repeated prompts, "
+                   "whether work was linked to it.")
+        shown = sample.drop(columns=[c for c in ("employee_id",) if c in sample.columns])
+        shown = shown.assign(label=pd.Series([None] * len(shown), dtype="object"))
+        edited = st.data_editor(
+            shown, hide_index=True, key=f"{key}:editor", disabled=list(shown.columns[:-1]),
+            column_config={"label": st.column_config.SelectboxColumn(
+                "Your label", options=["theater", "genuine"], required=False)})
+        return {int(row.session_id): row.label for row in edited.itertuples(index=False)
+                if row.label in ("theater", "genuine")}
+    if exercise.check.startswith("detect.") or kind in ("flag_employees", "flag_converts"):
+        features = _features(learner, company)
+        st.caption("Observable features per employee (no labels). Sort the columns, then list "
+                   "the employee ids you flag.")
+        st.dataframe(features, hide_index=True, width="stretch", height=260)
+        text = st.text_area("Employee ids you flag (comma or space separated)",
+                            key=f"{key}:ids", placeholder="E00012, E00057 …")
+        return text
+    if exercise.check == "metrics.dashboard_design" or kind == "choose_metrics":
+        from exercises.metrics import METRIC_CATALOGUE
+
+        names = {m.id: f"{m.name} ({m.kind})" for m in METRIC_CATALOGUE.values()}
+        return st.multiselect("Metrics on your dashboard", list(names), format_func=names.get,
+                              key=f"{key}:metrics")
+    if exercise.check == "explore.weekly_usage_output":
+        upload = st.file_uploader("Upload your weekly table as CSV (columns week, team, "
+                                  "ai_events, ai_users, closed_items)", type=["csv"],
+                                  key=f"{key}:upload")
+        return pd.read_csv(upload) if upload is not None else None
+    st.info("This exercise is done in the notebook: download it from the Capstone page.")
+    return None
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _session_sample_cached(key: str, _company) -> pd.DataFrame:
+    from exercises.truth import sample_sessions
+
+    return sample_sessions(_company, n=8, seed=abs(hash(key)) % (2 ** 31))
+
+
+def _session_sample(learner: str, company) -> pd.DataFrame:
+    return _session_sample_cached(common.company_key(learner), company)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _features_cached(key: str, _company) -> pd.DataFrame:
+    from course.charts import employee_features
+
+    return employee_features(_company)
+
+
+def _features(learner: str, company) -> pd.DataFrame:
+    return _features_cached(common.company_key(learner), company)
+
+
+def exercise_block(exercise, module_id: str, learner: str, previous: dict) -> None:
+    """Prompt, answer widget, check (against truth held in server memory), tiered hints, solution."""
+    from exercises.checks import run_check
+
+    if exercise is None:
+        return
+    key = f"exercise:{exercise.id}"
+    with st.container(border=True):
+        st.markdown(f"#### Exercise\n{exercise.prompt}")
+        try:
+            company = common.get_company(learner)
+        except UserError as error:
+            st.error(str(error))
+            return
+        answer = _exercise_input(exercise, learner, company)
+        if st.button("Check my answer", key=f"{key}:check", type="primary"):
+            try:
+                truth = course_data.exercise_truth(exercise.check, company, answer)
+                result = run_check(exercise.check, answer, truth)
+            except UserError as error:
+                st.error(f"This exercise cannot be checked right now: {error}")
+                return
+            if result.status != "not_attempted":
+                _record(learner, module_id, exercise.id, "exercise", _answer_text(answer),
+                        result.status == "correct", result.score, None)
+            st.session_state[f"{key}:result"] = result
+        result = st.session_state.get(f"{key}:result")
+        if result is not None:
+            if result.status == "correct":
+                st.success(f"**Correct** ({result.score:.0%}). {result.message}",
+                           icon=":material/check_circle:")
+            elif result.status == "not_attempted":
+                st.info(result.message)
+            else:
+                st.error(f"**Not yet** ({result.score:.0%}). {result.message}",
+                         icon=":material/cancel:")
+        elif ("exercise", exercise.id) in previous:
+            earlier = previous[("exercise", exercise.id)]
+            st.caption(f"Your last checked answer scored {float(earlier['score'] or 0):.0%}.")
+        _hints(exercise, module_id, learner, key)
+
+
+def _hints(exercise, module_id: str, learner: str, key: str) -> None:
+    shown = st.session_state.get(f"{key}:hints", 0)
+    for tier, hint in enumerate(exercise.hints[:shown], start=1):
+        st.info(f"Hint {tier}: {hint}", icon=":material/help:")
+    cols = st.columns(2)
+    if shown < len(exercise.hints):
+        if cols[0].button(f"Show hint {shown + 1} of {len(exercise.hints)}", key=f"{key}:hint"):
+            common.get_store().record_hint(learner, module_id, exercise.id, shown + 1)
+            st.session_state[f"{key}:hints"] = shown + 1
+            st.rerun()
+    if st.session_state.get(f"{key}:solution"):
+        st.markdown(f"**Solution.** {exercise.solution}")
+    elif cols[1].button("Show the solution", key=f"{key}:show_solution"):
+        common.get_store().record_hint(learner, module_id, exercise.id, len(exercise.hints) + 1)
+        st.session_state[f"{key}:solution"] = True
+        st.rerun()
+
+
+def _answer_text(answer: Any) -> str | None:
+    """A compact text of the answer for the progress store (tables are summarised by shape)."""
+    if answer is None:
+        return None
+    if isinstance(answer, pd.DataFrame):
+        return f"table {answer.shape[0]}x{answer.shape[1]}"
+    if isinstance(answer, (dict, list, tuple, set)):
+        return json.dumps(sorted(answer) if isinstance(answer, set) else answer, default=str)[:2000]
+    return str(answer)[:2000]

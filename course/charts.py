@@ -1,0 +1,623 @@
+"""Chart builders: the learner's company in, a pre-aggregated Altair chart + text summary + table out.
+
+Every chart is built from at most a few thousand pre-aggregated rows (never raw events), uses the
+Okabe-Ito colours that reach 3:1 on white, never relies on colour alone (dash, shape or labels
+carry the same information), and hides any group of fewer than MIN_GROUP employees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+PALETTE: dict[str, str] = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "bluish_green": "#009E73",
+    "reddish_purple": "#CC79A7",
+}
+SERIES_COLORS = list(PALETTE.values())
+MIN_GROUP = 5
+MAX_MARKS = 5000
+DEADLINE_TYPES = ("reporting_deadline", "dashboard_refresh")
+
+
+@dataclass(frozen=True)
+class ChartResult:
+    chart: alt.TopLevelMixin
+    summary: str
+    table: pd.DataFrame
+
+
+ChartBuilder = Callable[[Any], ChartResult]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _scale(domain: list[str]) -> alt.Scale:
+    return alt.Scale(domain=domain, range=SERIES_COLORS[:len(domain)])
+
+
+def _dash(domain: list[str]) -> alt.Scale:
+    dashes = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]]
+    return alt.Scale(domain=domain, range=dashes[:len(domain)])
+
+
+def _shape(domain: list[str]) -> alt.Scale:
+    return alt.Scale(domain=domain, range=["circle", "square", "triangle-up", "diamond"][:len(domain)])
+
+
+def suppress_small_groups(frame: pd.DataFrame, count_column: str = "employees") -> tuple[pd.DataFrame, int]:
+    """Drop rows that describe fewer than MIN_GROUP employees; return the rest and how many went."""
+    small = frame[count_column] < MIN_GROUP
+    return frame.loc[~small].reset_index(drop=True), int(small.sum())
+
+
+def mandate_date(company: Any) -> pd.Timestamp | None:
+    """The mandate from the calendar, else from the company's meta."""
+    calendar = getattr(company, "calendar", None)
+    if calendar is not None and len(calendar):
+        rows = calendar[calendar["event_type"] == "mandate"]
+        if len(rows):
+            return pd.Timestamp(rows["date"].iloc[0])
+    value = (getattr(company, "meta", None) or {}).get("mandate_date")
+    return pd.Timestamp(value) if value else None
+
+
+def _split_date(company: Any) -> pd.Timestamp:
+    """The mandate, or the middle of the data when there is none."""
+    found = mandate_date(company)
+    if found is not None:
+        return found
+    stamps = pd.to_datetime(company.ai_events["timestamp"])
+    return stamps.min() + (stamps.max() - stamps.min()) / 2
+
+
+def _week(stamps: pd.Series) -> pd.Series:
+    stamps = pd.to_datetime(stamps)
+    return (stamps - pd.to_timedelta(stamps.dt.weekday, unit="D")).dt.normalize()
+
+
+def _closed_work(company: Any) -> pd.DataFrame:
+    items = company.work_items
+    done = items[items["status"].isin(["closed", "merged"]) & items["closed_at"].notna()]
+    return done.assign(closed_at=pd.to_datetime(done["closed_at"]))
+
+
+def _pct_change(after: float, before: float) -> float:
+    return float("nan") if not before else 100.0 * (after / before - 1.0)
+
+
+def _fmt_pct(value: float) -> str:
+    return "an unknown amount" if not np.isfinite(value) else f"{value:+.0f}%"
+
+
+def _mandate_rule(when: pd.Timestamp | None, label: str = "mandate") -> alt.Chart | None:
+    if when is None:
+        return None
+    frame = pd.DataFrame({"date": [when], "label": [label]})
+    rule = alt.Chart(frame).mark_rule(color="#555555", strokeDash=[4, 4]).encode(x="date:T")
+    text = alt.Chart(frame).mark_text(align="left", dx=4, dy=-6, color="#333333").encode(
+        x="date:T", y=alt.value(8), text="label:N")
+    return rule + text
+
+
+# ----------------------------------------------------------------------------- per-employee features
+
+def employee_features(company: Any) -> pd.DataFrame:
+    """Observable signals per employee (no labels): the table learners flag employees from."""
+    events = company.ai_events
+    employees = company.employees[["employee_id", "team"]].copy()
+    split = _split_date(company)
+    stamps = pd.to_datetime(events["timestamp"])
+    days = max(1.0, (stamps.max() - stamps.min()).days / 7.0) if len(events) else 1.0
+    tokens = events["tokens_in"].astype("float64") + events["tokens_out"].astype("float64")
+    fingerprint_counts = events.groupby(["employee_id", "prompt_fingerprint"])["event_id"].transform("size")
+    frame = pd.DataFrame({
+        "employee_id": events["employee_id"],
+        "tokens": tokens,
+        "accepted": events["accepted"].astype("float64"),
+        "self_authored": events["doc_authored_by_self"].astype("float64"),
+        "repeated_prompt": (fingerprint_counts > 1).astype("float64"),
+        "after": (stamps >= split).astype("float64"),
+        "session_id": events["session_id"],
+    })
+    grouped = frame.groupby("employee_id")
+    features = pd.DataFrame({
+        "ai_events": grouped.size(),
+        "sessions": grouped["session_id"].nunique(),
+        "tokens_per_week": (grouped["tokens"].sum() / days).round(0),
+        "acceptance_rate": grouped["accepted"].mean().round(2),
+        "self_authored_share": grouped["self_authored"].mean().round(2),
+        "repeated_prompt_share": grouped["repeated_prompt"].mean().round(2),
+        "share_after_mandate": grouped["after"].mean().round(2),
+    })
+    linked = company.work_items["linked_session_id"].dropna().astype("int64").unique()
+    sessions = frame.drop_duplicates("session_id")
+    sessions = sessions.assign(linked=sessions["session_id"].isin(linked).astype("float64"))
+    features["linked_session_share"] = sessions.groupby("employee_id")["linked"].mean().round(2)
+    closed = _closed_work(company).groupby("employee_id").size()
+    out = employees.merge(features, left_on="employee_id", right_index=True, how="left")
+    out["closed_items"] = out["employee_id"].map(closed).fillna(0).astype("int64")
+    counts = ["ai_events", "sessions", "tokens_per_week"]
+    out[counts] = out[counts].fillna(0)
+    return out.reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- the charts
+
+def adoption_vs_output(company: Any) -> ChartResult:
+    """Usage and closed work on one time axis: the 'dashboards up, output flat' picture."""
+    n_employees = max(1, len(company.employees))
+    events = company.ai_events
+    usage = events.groupby(_week(events["timestamp"])).size() / n_employees
+    closed = _closed_work(company)
+    output = closed.groupby(_week(closed["closed_at"])).size() / n_employees
+    weeks = usage.index.union(output.index)
+    usage, output = usage.reindex(weeks, fill_value=0.0), output.reindex(weeks, fill_value=0.0)
+    split = _split_date(company)
+    before = weeks < split
+    base_u = usage[before].mean() if before.any() else usage.iloc[0]
+    base_o = output[before].mean() if before.any() else output.iloc[0]
+    table = pd.DataFrame({
+        "week": weeks,
+        "ai_events_per_employee": usage.to_numpy().round(2),
+        "closed_items_per_employee": output.to_numpy().round(3),
+    })
+    names = ["AI usage", "Closed work"]
+    long = pd.concat([
+        pd.DataFrame({"week": weeks, "series": names[0],
+                      "index": (100 * usage / base_u if base_u else usage * 0).to_numpy().round(1)}),
+        pd.DataFrame({"week": weeks, "series": names[1],
+                      "index": (100 * output / base_o if base_o else output * 0).to_numpy().round(1)}),
+    ])
+    lines = alt.Chart(long).mark_line(point=True, strokeWidth=2.5).encode(
+        x=alt.X("week:T", title="Week"),
+        y=alt.Y("index:Q", title="Index (weeks before the mandate = 100)"),
+        color=alt.Color("series:N", scale=_scale(names), title=None, legend=alt.Legend(orient="top")),
+        strokeDash=alt.StrokeDash("series:N", scale=_dash(names), title=None),
+        shape=alt.Shape("series:N", scale=_shape(names), title=None),
+        tooltip=["week:T", "series:N", alt.Tooltip("index:Q", format=".0f")],
+    )
+    rule = _mandate_rule(mandate_date(company))
+    chart = (lines + rule if rule is not None else lines).properties(height=320)
+    u_change = _pct_change(usage[~before].mean(), base_u) if (~before).any() else float("nan")
+    o_change = _pct_change(output[~before].mean(), base_o) if (~before).any() else float("nan")
+    summary = (f"After the mandate ({split.date()}), AI events per employee changed by "
+               f"{_fmt_pct(u_change)} compared with the weeks before, while closed work per "
+               f"employee changed by {_fmt_pct(o_change)}.")
+    return ChartResult(chart, summary, table)
+
+
+def tokens_by_archetype_hidden(company: Any) -> ChartResult:
+    """Token volume per employee by team, with no labels: volume alone does not sort people."""
+    features = employee_features(company)
+    users = features[features["ai_events"] > 0]
+    grouped = users.groupby("team")["tokens_per_week"]
+    table = pd.DataFrame({
+        "employees": grouped.size(),
+        "p25": grouped.quantile(0.25).round(0),
+        "median": grouped.median().round(0),
+        "p75": grouped.quantile(0.75).round(0),
+        "p90": grouped.quantile(0.90).round(0),
+    }).reset_index()
+    table, hidden = suppress_small_groups(table)
+    table = table.sort_values("median", ascending=False).reset_index(drop=True)
+    base = alt.Chart(table).encode(y=alt.Y("team:N", sort=list(table["team"]), title=None))
+    box = base.mark_bar(color=PALETTE["blue"], opacity=0.35, height=18).encode(
+        x=alt.X("p25:Q", title="Tokens per employee per week"), x2="p75:Q",
+        tooltip=["team:N", "employees:Q", "p25:Q", "median:Q", "p75:Q", "p90:Q"])
+    median = base.mark_tick(color=PALETTE["blue"], thickness=3, size=22).encode(x="median:Q")
+    p90 = base.mark_point(shape="diamond", color=PALETTE["vermillion"], filled=True, size=80).encode(
+        x="p90:Q")
+    label = base.mark_text(align="left", dx=6, color="#333333").encode(
+        x="p90:Q", text=alt.Text("p90:Q", format=",.0f"))
+    chart = (box + median + p90 + label).properties(height=max(120, 36 * len(table)))
+    if len(table):
+        within = float((table["p90"] / table["p25"].clip(lower=1)).median())
+        between = float(table["median"].max() / max(1.0, table["median"].min()))
+        summary = (f"Within a typical team the top tenth of users burn about {within:.1f}× the "
+                   f"tokens of the bottom quarter, while team medians differ only {between:.1f}×: "
+                   "volume varies most between people, and nothing in it says whose use is real.")
+    else:
+        summary = "No team has enough AI users to show without identifying people."
+    if hidden:
+        summary += f" {hidden} team(s) with fewer than {MIN_GROUP} users are hidden."
+    return ChartResult(chart, summary, table)
+
+
+def acceptance_vs_tokens(company: Any) -> ChartResult:
+    """Each AI user's token volume against how often their AI output is kept."""
+    features = employee_features(company)
+    users = features[features["ai_events"] > 0][["tokens_per_week", "acceptance_rate"]].copy()
+    if len(users) > MAX_MARKS:   # bin instead of plotting more than MAX_MARKS points
+        users["tokens_per_week"] = np.exp(np.round(np.log(users["tokens_per_week"].clip(lower=1)), 1))
+        users["acceptance_rate"] = users["acceptance_rate"].round(2)
+        users = users.value_counts().rename("employees").reset_index()
+    else:
+        users = users.assign(employees=1)
+    table = users.reset_index(drop=True)
+    chart = alt.Chart(table).mark_point(filled=True, opacity=0.6, color=PALETTE["blue"],
+                                        shape="circle").encode(
+        x=alt.X("tokens_per_week:Q", scale=alt.Scale(type="log"), title="Tokens per week (log scale)"),
+        y=alt.Y("acceptance_rate:Q", title="Share of AI output accepted or kept",
+                axis=alt.Axis(format="%")),
+        size=alt.Size("employees:Q", legend=None),
+        tooltip=["tokens_per_week:Q", alt.Tooltip("acceptance_rate:Q", format=".0%"), "employees:Q"],
+    ).properties(height=320)
+    if len(table) >= 3:
+        r = float(np.corrcoef(np.log(table["tokens_per_week"].clip(lower=1)),
+                              table["acceptance_rate"])[0, 1])
+        top = table["tokens_per_week"] >= table["tokens_per_week"].quantile(0.9)
+        summary = (f"Across {len(features[features['ai_events'] > 0])} AI users the correlation "
+                   f"between token volume (log) and acceptance is {r:+.2f}; the top tenth by tokens "
+                   f"keep {table.loc[top, 'acceptance_rate'].mean():.0%} of their AI output against "
+                   f"{table.loc[~top, 'acceptance_rate'].mean():.0%} for everyone else.")
+    else:
+        summary = "Too few AI users to compare token volume with acceptance."
+    return ChartResult(chart, summary, table)
+
+
+def self_authored_share(company: Any) -> ChartResult:
+    """How much of each person's AI use is about documents they wrote themselves."""
+    features = employee_features(company)
+    shares = features.loc[features["ai_events"] > 0, "self_authored_share"].clip(0, 1)
+    bins = np.minimum((shares * 10).astype(int), 9)
+    table = pd.DataFrame({"bin": np.arange(10)})
+    table["share_from"] = table["bin"] / 10
+    table["label"] = [f"{b * 10}–{b * 10 + 10}%" for b in table["bin"]]
+    table["employees"] = table["bin"].map(bins.value_counts()).fillna(0).astype("int64")
+    hidden = int(((table["employees"] > 0) & (table["employees"] < MIN_GROUP)).sum())
+    table = table[(table["employees"] == 0) | (table["employees"] >= MIN_GROUP)].drop(columns="bin")
+    bars = alt.Chart(table).mark_bar(color=PALETTE["blue"]).encode(
+        x=alt.X("label:N", sort=list(table["label"]),
+                title="Share of an employee's prompts about documents they wrote themselves"),
+        y=alt.Y("employees:Q", title="Employees"),
+        tooltip=["label:N", "employees:Q"])
+    text = bars.mark_text(dy=-6, color="#333333").encode(text="employees:Q")
+    chart = (bars + text).properties(height=300)
+    high = int(table.loc[table["share_from"] >= 0.5, "employees"].sum())
+    summary = (f"{high} of {len(shares)} AI users direct at least half of their prompts at "
+               "documents they wrote themselves — summarising your own text is a classic way to "
+               "produce usage without new value.")
+    if hidden:
+        summary += f" {hidden} bar(s) with fewer than {MIN_GROUP} employees are hidden."
+    return ChartResult(chart, summary, table.reset_index(drop=True))
+
+
+def deadline_bursts(company: Any) -> ChartResult:
+    """AI events per working day by days left until the next deadline or dashboard refresh."""
+    events = company.ai_events
+    cal = company.calendar
+    deadlines = pd.to_datetime(cal.loc[cal["event_type"].isin(DEADLINE_TYPES), "date"]).sort_values()
+    days = pd.to_datetime(events["timestamp"]).dt.normalize()
+    daily = days.value_counts().sort_index()
+    daily = daily[daily.index.weekday < 5]
+    if deadlines.empty or daily.empty:
+        table = pd.DataFrame({"days_to_deadline": [], "events_per_day": [], "days": []})
+        chart = alt.Chart(table).mark_line()
+        return ChartResult(chart, "This company's calendar has no deadlines or dashboard refreshes.",
+                           table)
+    positions = np.searchsorted(deadlines.to_numpy(), daily.index.to_numpy())
+    valid = positions < len(deadlines)
+    next_deadline = deadlines.to_numpy()[positions[valid]]
+    gap = (next_deadline - daily.index.to_numpy()[valid]) / np.timedelta64(1, "D")
+    frame = pd.DataFrame({"days_to_deadline": gap.astype(int), "events": daily.to_numpy()[valid]})
+    frame = frame[frame["days_to_deadline"] <= 14]
+    grouped = frame.groupby("days_to_deadline")["events"]
+    table = pd.DataFrame({"events_per_day": grouped.mean().round(1), "days": grouped.size()}).reset_index()
+    line = alt.Chart(table).mark_line(point=alt.OverlayMarkDef(shape="square", size=60),
+                                      color=PALETTE["vermillion"], strokeWidth=2.5).encode(
+        x=alt.X("days_to_deadline:Q", scale=alt.Scale(reverse=True),
+                title="Days until the next deadline or dashboard refresh"),
+        y=alt.Y("events_per_day:Q", title="AI events per working day"),
+        tooltip=["days_to_deadline:Q", "events_per_day:Q", "days:Q"])
+    chart = line.properties(height=300)
+    near = table.loc[table["days_to_deadline"] <= 2, "events_per_day"].mean()
+    far = table.loc[table["days_to_deadline"] >= 7, "events_per_day"].mean()
+    ratio = near / far if far and np.isfinite(far) and far > 0 else float("nan")
+    summary = (f"In the last two days before a deadline or dashboard refresh the company logs "
+               f"{near:.0f} AI events per working day, "
+               + (f"{ratio:.1f}× the level a week or more earlier" if np.isfinite(ratio)
+                  else "with no earlier days to compare")
+               + ": bursts timed to what gets reported are a sign of usage made for the dashboard.")
+    return ChartResult(chart, summary, table)
+
+
+def sessions_linked_to_work(company: Any) -> ChartResult:
+    """Weekly AI sessions and the share of them that fed a ticket, pull request or document."""
+    events = company.ai_events
+    sessions = events.groupby("session_id")["timestamp"].min()
+    linked = set(company.work_items["linked_session_id"].dropna().astype("int64"))
+    frame = pd.DataFrame({"week": _week(sessions), "linked": sessions.index.isin(linked)})
+    grouped = frame.groupby("week")["linked"]
+    table = pd.DataFrame({"sessions": grouped.size(), "linked_share": grouped.mean().round(3)}).reset_index()
+    bars = alt.Chart(table).mark_bar(color=PALETTE["blue"], opacity=0.5).encode(
+        x=alt.X("week:T", title="Week"), y=alt.Y("sessions:Q", title="AI sessions (bars)"),
+        tooltip=["week:T", "sessions:Q", alt.Tooltip("linked_share:Q", format=".0%")])
+    line = alt.Chart(table).mark_line(color=PALETTE["vermillion"], strokeDash=[6, 3], strokeWidth=2.5,
+                                      point=alt.OverlayMarkDef(shape="triangle-up", size=50,
+                                                               color=PALETTE["vermillion"])).encode(
+        x="week:T", y=alt.Y("linked_share:Q", title="Share linked to work (dashed line)",
+                            axis=alt.Axis(format="%")))
+    layers = [bars, line]
+    rule = _mandate_rule(mandate_date(company))
+    chart = alt.layer(*layers).resolve_scale(y="independent")
+    if rule is not None:
+        chart = alt.layer(chart, rule)
+    chart = chart.properties(height=320)
+    split = _split_date(company)
+    before, after = table[table["week"] < split], table[table["week"] >= split]
+    def _share(part: pd.DataFrame) -> float:
+        return float((part["sessions"] * part["linked_share"]).sum() / max(1, part["sessions"].sum()))
+    summary = (f"Weekly sessions went from {before['sessions'].mean():.0f} before the mandate to "
+               f"{after['sessions'].mean():.0f} after it, while the share of sessions that fed a "
+               f"work item went from {_share(before):.0%} to {_share(after):.0%}."
+               if len(before) and len(after) else
+               f"{_share(table):.0%} of AI sessions fed a ticket, pull request or document.")
+    return ChartResult(chart, summary, table)
+
+
+def cycle_time_before_after(company: Any) -> ChartResult:
+    """Median cycle time by kind of work, before and after the mandate."""
+    done = _closed_work(company)
+    done = done[done["cycle_time_hours"].notna()]
+    split = _split_date(company)
+    done = done.assign(period=np.where(pd.to_datetime(done["created_at"]) < split,
+                                       "before mandate", "after mandate"))
+    grouped = done.groupby(["kind", "period"])
+    table = pd.DataFrame({"median_hours": grouped["cycle_time_hours"].median().round(1),
+                          "items": grouped.size(),
+                          "employees": grouped["employee_id"].nunique()}).reset_index()
+    table, hidden = suppress_small_groups(table)
+    periods = ["before mandate", "after mandate"]
+    bars = alt.Chart(table).mark_bar().encode(
+        x=alt.X("kind:N", title="Kind of work"),
+        xOffset=alt.XOffset("period:N", sort=periods),
+        y=alt.Y("median_hours:Q", title="Median cycle time (hours)"),
+        color=alt.Color("period:N", scale=_scale(periods), sort=periods, title=None,
+                        legend=alt.Legend(orient="top")),
+        opacity=alt.Opacity("period:N", scale=alt.Scale(domain=periods, range=[0.55, 1.0]), legend=None),
+        tooltip=["kind:N", "period:N", "median_hours:Q", "items:Q"])
+    text = alt.Chart(table).mark_text(dy=-6, color="#333333", fontSize=10).encode(
+        x="kind:N", xOffset=alt.XOffset("period:N", sort=periods), y="median_hours:Q",
+        text=alt.Text("period_short:N"))
+    table_with_short = table.assign(period_short=table["period"].str.split().str[0])
+    text = text.properties(data=table_with_short)
+    chart = (bars + text).properties(height=300)
+    parts = []
+    for kind, rows in table.groupby("kind"):
+        values = dict(zip(rows["period"], rows["median_hours"]))
+        if len(values) == 2:
+            parts.append(f"{kind.replace('_', ' ')}s {values['before mandate']:.0f} → "
+                         f"{values['after mandate']:.0f} h")
+    summary = ("Median cycle time before → after the mandate: " + "; ".join(parts) + "."
+               if parts else "Not enough closed work on both sides of the mandate to compare.")
+    if hidden:
+        summary += f" {hidden} group(s) with fewer than {MIN_GROUP} employees are hidden."
+    return ChartResult(chart, summary, table)
+
+
+def _detector_scores(company: Any) -> pd.DataFrame:
+    features = employee_features(company)
+    users = features[features["ai_events"] > 0].copy()
+    users["token_score"] = users["tokens_per_week"].rank(pct=True)
+    users["outcome_score"] = ((1 - users["acceptance_rate"]) + (1 - users["linked_session_share"].fillna(0))
+                              + users["self_authored_share"] + users["repeated_prompt_share"]).rank(pct=True)
+    labels = getattr(company, "labels", None)
+    if labels is None or not len(labels):
+        raise ValueError("the detector chart needs the company's labels (held in server memory)")
+    truth = set(labels.loc[labels["archetype"] == "tokenmaxxer", "employee_id"])
+    users["is_tokenmaxxer"] = users["employee_id"].isin(truth)
+    return users
+
+
+def detector_tradeoff(company: Any) -> ChartResult:
+    """Precision and recall of a token-count detector against an outcome-linked one."""
+    users = _detector_scores(company)
+    positives = max(1, int(users["is_tokenmaxxer"].sum()))
+    rows = []
+    names = {"token_score": "Token count", "outcome_score": "Outcome-linked features"}
+    for column, name in names.items():
+        ranked = users.sort_values(column, ascending=False)
+        hits = ranked["is_tokenmaxxer"].to_numpy().cumsum()
+        for share in np.arange(0.05, 1.0001, 0.05):
+            k = max(1, int(round(share * len(ranked))))
+            rows.append({"detector": name, "flagged_share": round(float(share), 2), "flagged": k,
+                         "precision": round(hits[k - 1] / k, 3),
+                         "recall": round(hits[k - 1] / positives, 3)})
+    table = pd.DataFrame(rows)
+    domain = list(names.values())
+    chart = alt.Chart(table).mark_line(point=True, strokeWidth=2.5).encode(
+        x=alt.X("recall:Q", title="Recall: share of tokenmaxxers caught", axis=alt.Axis(format="%")),
+        y=alt.Y("precision:Q", title="Precision: share of flags that are right", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("detector:N", scale=_scale(domain), title=None, legend=alt.Legend(orient="top")),
+        strokeDash=alt.StrokeDash("detector:N", scale=_dash(domain), title=None),
+        shape=alt.Shape("detector:N", scale=_shape(domain), title=None),
+        order="flagged_share:Q",
+        tooltip=["detector:N", "flagged:Q", alt.Tooltip("precision:Q", format=".0%"),
+                 alt.Tooltip("recall:Q", format=".0%")],
+    ).properties(height=320)
+    def precision_at_half(name: str) -> float:
+        part = table[(table["detector"] == name) & (table["recall"] >= 0.5)]
+        return float(part["precision"].iloc[0]) if len(part) else float("nan")
+    token_p, outcome_p = precision_at_half(domain[0]), precision_at_half(domain[1])
+    false_flags = int(round((1 - token_p) * positives / 2 / max(token_p, 1e-9))) if token_p > 0 else 0
+    summary = (f"To catch half of the tokenmaxxers, flagging by token count is right "
+               f"{token_p:.0%} of the time, outcome-linked features {outcome_p:.0%}; with the token "
+               f"detector that is about {false_flags} people wrongly accused on the way.")
+    return ChartResult(chart, summary, table)
+
+
+def _monthly_categories(company: Any) -> pd.DataFrame:
+    events = company.ai_events
+    month = pd.to_datetime(events["timestamp"]).dt.to_period("M").dt.start_time
+    linked = set(company.work_items["linked_session_id"].dropna().astype("int64"))
+    frame = pd.DataFrame({"employee_id": events["employee_id"], "month": month,
+                          "accepted": events["accepted"].astype("float64"),
+                          "linked": events["session_id"].isin(linked).astype("float64")})
+    per = frame.groupby(["employee_id", "month"]).agg(accepted=("accepted", "mean"),
+                                                      linked=("linked", "mean"),
+                                                      events=("accepted", "size")).reset_index()
+    per["category"] = np.where((per["accepted"] >= 0.4) | (per["linked"] >= 0.2),
+                               "outcome-linked use", "activity without outcome")
+    months = sorted(per["month"].unique())
+    everyone = pd.MultiIndex.from_product([company.employees["employee_id"], months],
+                                          names=["employee_id", "month"]).to_frame(index=False)
+    full = everyone.merge(per, on=["employee_id", "month"], how="left")
+    full["category"] = full["category"].fillna("no AI use")
+    return full
+
+
+def cohort_flows(company: Any) -> ChartResult:
+    """Each month, how many people use AI in ways linked to outcomes, only perform it, or not at all."""
+    full = _monthly_categories(company)
+    categories = ["outcome-linked use", "activity without outcome", "no AI use"]
+    table = full.groupby(["month", "category"]).size().rename("employees").reset_index()
+    table, hidden = suppress_small_groups(table)
+    chart = alt.Chart(table).mark_bar().encode(
+        x=alt.X("yearmonth(month):O", title="Month"),
+        y=alt.Y("employees:Q", title="Employees", stack="zero"),
+        color=alt.Color("category:N", scale=_scale(categories), sort=categories, title=None,
+                        legend=alt.Legend(orient="top")),
+        order=alt.Order("category_order:Q"),
+        tooltip=["yearmonth(month):O", "category:N", "employees:Q"])
+    table = table.assign(category_order=table["category"].map({c: i for i, c in enumerate(categories)}))
+    chart = chart.properties(data=table)
+    labels = alt.Chart(table).mark_text(color="white", fontSize=11).encode(
+        x="yearmonth(month):O", y=alt.Y("employees:Q", stack="zero", bandPosition=0.5),
+        detail="category:N", order=alt.Order("category_order:Q"),
+        text=alt.Text("short:N"))
+    shorts = {"outcome-linked use": "linked", "activity without outcome": "activity", "no AI use": "none"}
+    labels = labels.properties(data=table.assign(short=table["category"].map(shorts)))
+    chart = alt.layer(chart, labels).properties(height=320)
+    months = sorted(full["month"].unique())
+    first, last = full[full["month"] == months[0]], full[full["month"] == months[-1]]
+    moved = first.merge(last, on="employee_id", suffixes=("_first", "_last"))
+    converts = int(((moved["category_first"] == "activity without outcome")
+                    & (moved["category_last"] == "outcome-linked use")).sum())
+    calcified = int(((moved["category_first"] == "activity without outcome")
+                     & (moved["category_last"] == "activity without outcome")).sum())
+    def shown(n: int) -> str:
+        return str(n) if n >= MIN_GROUP or n == 0 else f"fewer than {MIN_GROUP}"
+    summary = (f"Between the first and the last month, {shown(converts)} people moved from activity "
+               f"without outcome to outcome-linked use (converts), while {shown(calcified)} stayed in "
+               "activity without outcome (calcified).")
+    table = table.drop(columns="category_order")
+    if hidden:
+        summary += f" {hidden} cell(s) with fewer than {MIN_GROUP} employees are hidden."
+    return ChartResult(chart, summary, table)
+
+
+def perception_vs_measured(company: Any) -> ChartResult:
+    """Per team: how much faster people say AI makes them, against the measured change in output."""
+    survey = company.survey
+    latest = survey[pd.to_datetime(survey["survey_date"]) == pd.to_datetime(survey["survey_date"]).max()]
+    teams = company.employees[["employee_id", "team"]]
+    perceived = latest.merge(teams, on="employee_id").groupby("team").agg(
+        perceived_speedup_pct=("perceived_speedup_pct", "mean"), employees=("employee_id", "nunique"))
+    done = _closed_work(company).merge(teams, on="employee_id")
+    split = _split_date(company)
+    start, end = pd.to_datetime(done["created_at"]).min(), done["closed_at"].max()
+    weeks_before = max(1e-9, (split - start).days / 7.0)
+    weeks_after = max(1e-9, (end - split).days / 7.0)
+    after = done["closed_at"] >= split
+    rate_before = done[~after].groupby("team").size() / weeks_before
+    rate_after = done[after].groupby("team").size() / weeks_after
+    measured = (100 * (rate_after / rate_before - 1)).rename("measured_change_pct")
+    table = perceived.join(measured, how="inner").reset_index()
+    table, hidden = suppress_small_groups(table)
+    table = table.round({"perceived_speedup_pct": 1, "measured_change_pct": 1})
+    lo = float(min(table[["perceived_speedup_pct", "measured_change_pct"]].min().min(), 0)) if len(table) else 0
+    hi = float(max(table[["perceived_speedup_pct", "measured_change_pct"]].max().max(), 10)) if len(table) else 10
+    diagonal = alt.Chart(pd.DataFrame({"x": [lo, hi], "y": [lo, hi]})).mark_line(
+        color="#777777", strokeDash=[4, 4]).encode(x="x:Q", y="y:Q")
+    points = alt.Chart(table).mark_point(filled=True, size=120, shape="diamond",
+                                         color=PALETTE["reddish_purple"]).encode(
+        x=alt.X("perceived_speedup_pct:Q", title="Perceived speed-up from AI (survey, %)"),
+        y=alt.Y("measured_change_pct:Q", title="Measured change in closed work per week (%)"),
+        tooltip=["team:N", "employees:Q", "perceived_speedup_pct:Q", "measured_change_pct:Q"])
+    labels = points.mark_text(align="left", dx=8, color="#333333").encode(text="team:N")
+    chart = (diagonal + points + labels).properties(height=320)
+    if len(table):
+        summary = (f"Teams report feeling {table['perceived_speedup_pct'].mean():.0f}% faster on "
+                   f"average, while their closed work per week changed by "
+                   f"{table['measured_change_pct'].mean():+.0f}%; points below the dashed line are "
+                   "teams that feel faster than they measure.")
+    else:
+        summary = "No team is large enough to compare perception with measured output."
+    if hidden:
+        summary += f" {hidden} team(s) with fewer than {MIN_GROUP} employees are hidden."
+    return ChartResult(chart, summary, table)
+
+
+def goodhart_simulator(company: Any = None) -> ChartResult:
+    """The simulator's default run (it does not depend on the company)."""
+    from course.simulator import SimParams, simulate
+
+    params = SimParams()
+    return simulator_chart(simulate(params), params)
+
+
+def simulator_chart(result, params) -> ChartResult:
+    """Usage and output indexed to the weeks before the reward, beside the usage–output correlation."""
+    from course.simulator import COLLAPSE_FRACTION, describe
+
+    weekly = result.weekly
+    before = weekly[~weekly["rewarded"]]
+    names = ["Usage", "Output"]
+    long = pd.concat([
+        pd.DataFrame({"week": weekly["week"], "series": "Usage",
+                      "index": (100 * weekly["usage"] / before["usage"].mean()).round(1)}),
+        pd.DataFrame({"week": weekly["week"], "series": "Output",
+                      "index": (100 * weekly["output"] / before["output"].mean()).round(1)}),
+    ])
+    reward_rule = alt.Chart(pd.DataFrame({"week": [params.reward_week + 1], "label": ["reward starts"]}))
+    rule = reward_rule.mark_rule(color="#555555", strokeDash=[4, 4]).encode(x="week:Q")
+    rule_text = reward_rule.mark_text(align="left", dx=4, color="#333333").encode(
+        x="week:Q", y=alt.value(10), text="label:N")
+    lines = alt.Chart(long).mark_line(strokeWidth=2.5).encode(
+        x=alt.X("week:Q", title="Week"),
+        y=alt.Y("index:Q", title="Index (weeks before the reward = 100)"),
+        color=alt.Color("series:N", scale=_scale(names), title=None, legend=alt.Legend(orient="top")),
+        strokeDash=alt.StrokeDash("series:N", scale=_dash(names), title=None),
+        tooltip=["week:Q", "series:N", "index:Q"])
+    left = (lines + rule + rule_text).properties(title="Usage and output", height=260, width=320)
+    threshold = COLLAPSE_FRACTION * result.baseline_correlation
+    corr = alt.Chart(weekly).mark_line(color=PALETTE["bluish_green"], strokeWidth=2.5,
+                                       point=alt.OverlayMarkDef(shape="square", size=30,
+                                                                color=PALETTE["bluish_green"])).encode(
+        x=alt.X("week:Q", title="Week"),
+        y=alt.Y("correlation:Q", title="Usage–output correlation", scale=alt.Scale(domain=[-0.2, 1])),
+        tooltip=["week:Q", alt.Tooltip("correlation:Q", format=".2f")])
+    half = alt.Chart(pd.DataFrame({"y": [threshold], "label": ["half the starting value"]}))
+    half_rule = half.mark_rule(color=PALETTE["vermillion"], strokeDash=[2, 2]).encode(y="y:Q")
+    half_text = half.mark_text(align="left", x=4, dy=-6, color=PALETTE["vermillion"]).encode(
+        y="y:Q", text="label:N")
+    right = (corr + half_rule + half_text + rule).properties(title="Does usage still track output?",
+                                                            height=260, width=320)
+    chart = alt.hconcat(left, right)
+    table = weekly.assign(usage=weekly["usage"].round(2), output=weekly["output"].round(2),
+                          correlation=weekly["correlation"].round(3))
+    return ChartResult(chart, describe(result, params), table)
+
+
+CHARTS: dict[str, ChartBuilder] = {
+    "adoption_vs_output": adoption_vs_output,
+    "tokens_by_archetype_hidden": tokens_by_archetype_hidden,
+    "acceptance_vs_tokens": acceptance_vs_tokens,
+    "self_authored_share": self_authored_share,
+    "deadline_bursts": deadline_bursts,
+    "sessions_linked_to_work": sessions_linked_to_work,
+    "cycle_time_before_after": cycle_time_before_after,
+    "detector_tradeoff": detector_tradeoff,
+    "cohort_flows": cohort_flows,
+    "perception_vs_measured": perception_vs_measured,
+    "goodhart_simulator": goodhart_simulator,
+}

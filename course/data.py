@@ -1,0 +1,127 @@
+"""The learner's private company: generated from the course secret and their id, cached under var/."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from course.config import AppConfig
+from datasets.errors import UserError
+
+LEARNER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
+DEFAULT_LEARNER = "default"
+PUBLIC_TABLES = ("employees", "ai_events", "work_items", "calendar", "survey")
+
+
+class SignInError(UserError):
+    """The learner id or course code cannot be accepted."""
+
+
+class DataUnavailable(UserError):
+    """The company generator is not installed or failed."""
+
+
+def validate_learner_id(raw: str | None, config: AppConfig, course_code: str | None = None) -> str:
+    """Return the cleaned id, or say exactly what is wrong with it."""
+    learner_id = (raw or "").strip()
+    if not learner_id:
+        raise SignInError("Enter your learner id (the one your instructor gave you).")
+    if not LEARNER_ID_PATTERN.match(learner_id):
+        raise SignInError(
+            f"'{learner_id[:70]}' is not a valid learner id: use 2–64 letters, digits, '.', '_', "
+            "'-' or '@', starting with a letter or digit.")
+    if config.course_code and (course_code or "").strip() != config.course_code:
+        raise SignInError("That course code is not right for this course. Check the code your "
+                          "instructor or trainer gave you.")
+    if config.learners is not None and learner_id not in config.learners:
+        raise SignInError(f"'{learner_id}' is not on this course's list of learners. Check the "
+                          "spelling, or ask your instructor to add you.")
+    return learner_id
+
+
+def _api():
+    try:
+        from datasets import api
+    except ImportError as exc:
+        raise DataUnavailable("The company generator (datasets.api) is not available in this "
+                              f"installation: {exc}. Run `make install`.") from exc
+    return api
+
+
+def learner_dir(config: AppConfig, learner_id: str) -> Path:
+    return config.data_dir / learner_id
+
+
+def generate_learner_company(config: AppConfig, learner_id: str) -> Any:
+    """Generate the learner's company (labels stay in memory) and write the label-free files once."""
+    api = _api()
+    seed = api.learner_seed(secret=config.course_secret, learner_id=learner_id)
+    try:
+        company = api.generate_company(profile=config.profile, employees=config.employees,
+                                       days=config.days, seed=seed)
+    except UserError:
+        raise
+    except Exception as exc:  # the generator's bug must not look like the learner's fault
+        raise DataUnavailable(f"Generating your company failed ({exc.__class__.__name__}: {exc}). "
+                              "Tell your instructor.") from exc
+    out = learner_dir(config, learner_id)
+    if not (out / "manifest.json").exists():
+        if out.exists():
+            shutil.rmtree(out)  # an interrupted earlier write; the data is regenerated identically
+        out.parent.mkdir(parents=True, exist_ok=True)
+        api.write_company(company, out, fmt="parquet", with_labels=False)
+    return company
+
+
+def company_zip(config: AppConfig, learner_id: str, company: Any, fmt: str) -> bytes:
+    """The learner's tables as a zip of CSV or Parquet files, never with labels."""
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"fmt must be csv or parquet, got {fmt!r}")
+    api = _api()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"company-{learner_id}"
+        api.write_company(company, out, fmt=fmt, with_labels=False)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(out.rglob("*")):
+                if path.is_file():
+                    if path.stem in ("labels", "event_labels"):
+                        continue
+                    archive.write(path, path.relative_to(out.parent))
+        return buffer.getvalue()
+
+
+def company_size(company: Any) -> dict[str, int]:
+    """Row counts of the public tables, for the sign-in confirmation."""
+    return {name: int(len(getattr(company, name))) for name in PUBLIC_TABLES
+            if getattr(company, name, None) is not None}
+
+
+def exercise_truth(check_id: str, company: Any, answer: Any = None) -> Any:
+    """The hidden truth for a check, computed in server memory from the labelled company."""
+    from exercises import truth
+
+    if check_id == "goodhart.collapse_point":
+        from course.simulator import SimParams, goodhart_collapse_point
+
+        return goodhart_collapse_point(SimParams(stage="sandbox"))
+    if check_id == "spot.label_sessions":
+        ids = list(answer) if isinstance(answer, dict) else []
+        return truth.session_theater_labels(company, ids)
+    builders = {
+        "explore.weekly_usage_output": truth.weekly_usage_output,
+        "detect.flag_tokenmaxxers": truth.tokenmaxxer_ids,
+        "detect.flag_converts": truth.convert_ids,
+        "measure.theater_share": truth.theater_share,
+        "measure.productivity_effect": truth.productivity_effect,
+    }
+    if check_id == "metrics.dashboard_design":
+        return None
+    if check_id not in builders:
+        raise DataUnavailable(f"no truth is defined for the check '{check_id}'")
+    return builders[check_id](company)

@@ -1,0 +1,288 @@
+"""The progress store: every attempt, hint and page visit, so learners resume and see themselves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from datasets.errors import UserError
+
+ATTEMPT_KINDS = ("quiz", "retrieval", "prediction", "exercise", "pretest", "posttest", "review")
+SCORED_KINDS = ("quiz", "exercise")
+ATTEMPT_COLUMNS = ["learner_id", "module_id", "item_id", "kind", "answer", "correct", "score",
+                   "misconception", "workshop_code", "created_at"]
+
+metadata = sa.MetaData()
+learners = sa.Table(
+    "learners", metadata,
+    sa.Column("learner_id", sa.String(64), primary_key=True),
+    sa.Column("display_name", sa.String(200)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+attempts = sa.Table(
+    "attempts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("learner_id", sa.String(64), nullable=False, index=True),
+    sa.Column("module_id", sa.String(100), nullable=False, index=True),
+    sa.Column("item_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("answer", sa.Text),
+    sa.Column("correct", sa.Boolean),
+    sa.Column("score", sa.Float),
+    sa.Column("misconception", sa.String(200)),
+    sa.Column("workshop_code", sa.String(50), index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+page_views = sa.Table(
+    "page_views", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("learner_id", sa.String(64), nullable=False, index=True),
+    sa.Column("page", sa.String(200), nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+hints = sa.Table(
+    "hints", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("learner_id", sa.String(64), nullable=False, index=True),
+    sa.Column("module_id", sa.String(100), nullable=False),
+    sa.Column("item_id", sa.String(200), nullable=False),
+    sa.Column("tier", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+
+class ProgressError(UserError):
+    """The progress database cannot be opened or written."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def default_url() -> str:
+    """SQLite under the app's home (var/ unless THEATER_HOME says otherwise)."""
+    from course.config import default_home
+
+    home = default_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'progress.sqlite'}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def mastery_level(scores: list[float], reviewed_correct: bool) -> str:
+    """Khan-style levels: <70% attempted, 70–99% familiar, 100% proficient, + review = mastered."""
+    if not scores:
+        return "not started"
+    share = sum(scores) / len(scores)
+    if share < 0.7:
+        return "attempted"
+    if share < 1.0 - 1e-9:
+        return "familiar"
+    return "mastered" if reviewed_correct else "proficient"
+
+
+class ProgressStore:
+    """Attempts, hints and page time in one database (SQLite by default, any SQLAlchemy URL)."""
+
+    def __init__(self, url: str | None = None):
+        self.url = url or default_url()
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.sqlite_path = (Path(parsed.database) if self.is_sqlite and parsed.database
+                            and parsed.database != ":memory:" else None)
+        if self.sqlite_path is not None:
+            self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict = {}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 5}
+        self.engine: sa.Engine = sa.create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            with self.engine.begin() as conn:
+                if self.is_sqlite:
+                    status = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+                    if status != "ok":
+                        raise sa.exc.DatabaseError("PRAGMA quick_check", None, Exception(status))
+                metadata.create_all(conn)
+        except sa.exc.DatabaseError as exc:
+            self.engine.dispose()
+            where = self.sqlite_path or parsed.render_as_string(hide_password=True)
+            raise ProgressError(f"The progress database {where} cannot be read "
+                                f"({exc.orig or exc.__class__.__name__}).") from exc
+
+    def _insert(self, table: sa.Table, **values) -> None:
+        values.setdefault("created_at", _now())
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(table.insert().values(**values))
+        except sa.exc.DatabaseError as exc:
+            raise ProgressError(f"Could not save progress ({exc.orig or exc}).") from exc
+
+    def ensure_learner(self, learner_id: str, display_name: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(learners.c.learner_id)
+                                  .where(learners.c.learner_id == learner_id)).first()
+            if exists is None:
+                conn.execute(learners.insert().values(learner_id=learner_id,
+                                                      display_name=display_name,
+                                                      created_at=_now()))
+            elif display_name:
+                conn.execute(learners.update().where(learners.c.learner_id == learner_id)
+                             .values(display_name=display_name))
+
+    def record_attempt(self, learner_id: str, module_id: str, item_id: str, kind: str,
+                       answer: str | None, correct: bool | None, score: float | None,
+                       misconception: str | None, workshop_code: str | None = None) -> None:
+        if kind not in ATTEMPT_KINDS:
+            raise ValueError(f"unknown attempt kind {kind!r}; expected one of {ATTEMPT_KINDS}")
+        self._insert(attempts, learner_id=learner_id, module_id=module_id, item_id=item_id,
+                     kind=kind, answer=None if answer is None else str(answer), correct=correct,
+                     score=None if score is None else float(score), misconception=misconception,
+                     workshop_code=workshop_code)
+
+    def record_page_view(self, learner_id: str, page: str, seconds: float) -> None:
+        self._insert(page_views, learner_id=learner_id, page=page, seconds=max(0.0, float(seconds)))
+
+    def record_hint(self, learner_id: str, module_id: str, item_id: str, tier: int) -> None:
+        self._insert(hints, learner_id=learner_id, module_id=module_id, item_id=item_id,
+                     tier=int(tier))
+
+    def _frame(self, query: sa.Select) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def attempts_frame(self, module_id: str | None = None,
+                       learner_id: str | None = None) -> pd.DataFrame:
+        query = sa.select(*[attempts.c[name] for name in ATTEMPT_COLUMNS]).order_by(attempts.c.id)
+        if module_id is not None:
+            query = query.where(attempts.c.module_id == module_id)
+        if learner_id is not None:
+            query = query.where(attempts.c.learner_id == learner_id)
+        return self._frame(query)
+
+    def page_views_frame(self, learner_id: str) -> pd.DataFrame:
+        return self._frame(sa.select(page_views.c.page, page_views.c.seconds,
+                                     page_views.c.created_at)
+                           .where(page_views.c.learner_id == learner_id)
+                           .order_by(page_views.c.id))
+
+    def hints_frame(self, learner_id: str) -> pd.DataFrame:
+        return self._frame(sa.select(hints.c.module_id, hints.c.item_id, hints.c.tier,
+                                     hints.c.created_at)
+                           .where(hints.c.learner_id == learner_id).order_by(hints.c.id))
+
+    def learner_summary(self, learner_id: str,
+                        items_per_module: dict[str, int] | None = None) -> dict:
+        """Per module: attempts, latest score per scored item, mastery; plus the page to resume."""
+        frame = self.attempts_frame(learner_id=learner_id)
+        views = self.page_views_frame(learner_id)
+        modules: dict[str, dict] = {}
+        for module_id, group in frame.groupby("module_id", sort=False):
+            scored = group[group["kind"].isin(SCORED_KINDS)]
+            latest = scored.groupby("item_id", sort=False)["score"].last().fillna(0.0)
+            item_scores = {str(k): float(v) for k, v in latest.items()}
+            expected = (items_per_module or {}).get(str(module_id), len(item_scores))
+            scores = list(item_scores.values()) + [0.0] * max(0, expected - len(item_scores))
+            reviews = group[group["kind"] == "review"]
+            modules[str(module_id)] = {
+                "attempts": int(len(group)),
+                "correct": int(group["correct"].fillna(False).astype(bool).sum()),
+                "item_scores": item_scores,
+                "mastery": mastery_level(scores, bool(reviews["correct"].fillna(False).any())),
+                "last_at": group["created_at"].max(),
+            }
+        for module_id in items_per_module or {}:
+            modules.setdefault(module_id, {"attempts": 0, "correct": 0, "item_scores": {},
+                                           "mastery": "not started", "last_at": None})
+        last_page = str(views["page"].iloc[-1]) if len(views) else None
+        return {
+            "learner_id": learner_id,
+            "modules": modules,
+            "mastery": {mid: info["mastery"] for mid, info in modules.items()},
+            "last_page": last_page,
+            "seconds_total": float(views["seconds"].sum()) if len(views) else 0.0,
+            "attempts_total": int(len(frame)),
+            "hints_total": int(len(self.hints_frame(learner_id))),
+        }
+
+
+def open_progress_store(url: str) -> tuple[ProgressStore, str | None]:
+    """Open the store; a corrupted SQLite file is moved aside (never deleted) and a fresh one made."""
+    try:
+        return ProgressStore(url), None
+    except ProgressError as error:
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite" or not parsed.database or \
+                parsed.database == ":memory:":
+            raise
+        path = Path(parsed.database)
+        stamp = _now().strftime("%Y%m%dT%H%M%S")
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+        shutil.move(str(path), str(aside))
+        for suffix in ("-wal", "-shm"):
+            extra = path.with_name(path.name + suffix)
+            if extra.exists():
+                shutil.move(str(extra), str(aside.with_name(aside.name + suffix)))
+        store = ProgressStore(url)
+        return store, (f"{error} It was moved aside to {aside} (nothing was deleted) and a fresh "
+                       "progress database was started.")
+
+
+def learning_mirror(store: ProgressStore, learner_id: str, modules: list) -> pd.DataFrame:
+    """One row per module: the learner's activity (minutes, attempts, hints) beside outcomes."""
+    items = {m.id: len(m.quiz) + (1 if m.exercise else 0) for m in modules}
+    summary = store.learner_summary(learner_id, items)
+    views = store.page_views_frame(learner_id)
+    hints_frame = store.hints_frame(learner_id)
+    attempts_frame = store.attempts_frame(learner_id=learner_id)
+    minutes = (views.groupby("page")["seconds"].sum() / 60.0) if len(views) else pd.Series(dtype=float)
+    rows = []
+    for module in modules:
+        info = summary["modules"].get(module.id, {})
+        mine = attempts_frame[attempts_frame["module_id"] == module.id]
+        exercise = mine[mine["kind"] == "exercise"]
+        scored = mine[mine["kind"].isin(SCORED_KINDS)]
+        rows.append({
+            "module": f"{module.number}. {module.title}",
+            "module_id": module.id,
+            "minutes_on_page": round(float(minutes.get(f"module-{module.id}", 0.0)), 1),
+            "attempts": int(len(mine)),
+            "hints_opened": int((hints_frame["module_id"] == module.id).sum()) if len(hints_frame) else 0,
+            "first_try_right": (round(float(scored.groupby("item_id")["correct"].first()
+                                            .fillna(False).astype(bool).mean()), 2)
+                                if len(scored) else None),
+            "best_exercise_score": (round(float(exercise["score"].max()), 2)
+                                    if len(exercise) and exercise["score"].notna().any() else None),
+            "mastery": info.get("mastery", "not started"),
+        })
+    return pd.DataFrame(rows)
+
+
+def pre_post_scores(store: ProgressStore, learner_id: str, answers: dict[str, str]) -> dict:
+    """Share right on the pre-test and post-test (latest answer per question); None if not taken."""
+    frame = store.attempts_frame(learner_id=learner_id)
+    result: dict[str, float | None] = {}
+    for kind in ("pretest", "posttest"):
+        part = frame[frame["kind"] == kind]
+        if part.empty:
+            result[kind] = None
+            continue
+        latest = part.groupby("item_id")["answer"].last()
+        result[kind] = round(float(sum(answers.get(q) == a for q, a in latest.items())
+                                   / max(1, len(answers))), 2)
+    return result
