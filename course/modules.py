@@ -215,11 +215,28 @@ def _identifier(data: dict, key: str, where: str) -> str:
     return value
 
 
+MODULE_FIELDS = frozenset({"id", "title", "minutes", "framing_questions", "objectives", "new_concepts",
+                           "key_points", "sources", "retrieval", "quiz", "charts", "exercise",
+                           "simulator_minutes"})
+QUESTION_FIELDS = frozenset({"id", "prompt", "options", "answer", "objective", "explain"})
+OPTION_FIELDS = frozenset({"text", "misconception", "feedback"})
+CHART_FIELDS = frozenset({"id", "takeaway", "predict", "minutes"})
+EXERCISE_FIELDS = frozenset({"id", "kind", "check", "prompt", "hints", "solution", "objective", "minutes"})
+
+
+def _no_unknown_fields(data: dict, allowed: frozenset[str], where: str) -> None:
+    """A misspelt field would otherwise be ignored silently."""
+    unknown = sorted(str(k) for k in data if k not in allowed)
+    if unknown:
+        raise _Invalid(f"{where}: unknown field(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+
+
 def _parse_question(raw: Any, where: str) -> Question:
     if not isinstance(raw, dict):
         raise _Invalid(f"{where} must be a mapping with id, prompt, options, answer, objective, explain")
     qid = _identifier(raw, "id", where)
     where = f"{where} '{qid}'"
+    _no_unknown_fields(raw, QUESTION_FIELDS, where)
     prompt = _text(raw, "prompt", where)
     answer = _text(raw, "answer", where)
     objective = _text(raw, "objective", where)
@@ -234,6 +251,7 @@ def _parse_question(raw: Any, where: str) -> Question:
         if isinstance(opt, (str, int, float)):
             text, misconception, feedback = str(opt).strip(), None, ""
         elif isinstance(opt, dict):
+            _no_unknown_fields(opt, OPTION_FIELDS, f"{where} option {i + 1}")
             text = _text(opt, "text", f"{where} option {i + 1}")
             misconception = _text(opt, "misconception", f"{where} option {i + 1}", required=False) or None
             feedback = _text(opt, "feedback", f"{where} option {i + 1}", required=False)
@@ -371,6 +389,7 @@ def _parse_module(path: Path) -> Module:
         raise _Invalid(f"front matter is not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise _Invalid("front matter must be a YAML mapping of fields")
+    _no_unknown_fields(data, MODULE_FIELDS, "front matter")
 
     module_id = _identifier(data, "id", "front matter")
     if module_id != slug:
@@ -405,6 +424,7 @@ def _parse_module(path: Path) -> Module:
     for i, raw in enumerate(raw_charts):
         where = f"chart {i + 1}"
         chart_id = _text(raw, "id", where)
+        _no_unknown_fields(raw, CHART_FIELDS, f"{where} '{chart_id}'")
         if chart_id not in CHART_IDS:
             raise _Invalid(f"{where}: unknown chart id '{chart_id}' (known: {', '.join(sorted(CHART_IDS))})")
         predict = raw.get("predict")
@@ -423,6 +443,7 @@ def _parse_module(path: Path) -> Module:
     if raw_ex is not None:
         where = "exercise"
         kind = _text(raw_ex, "kind", where)
+        _no_unknown_fields(raw_ex, EXERCISE_FIELDS, where)
         if kind not in EXERCISE_KINDS:
             raise _Invalid(f"exercise: unknown kind '{kind}' (known: {', '.join(sorted(EXERCISE_KINDS))})")
         check = _text(raw_ex, "check", where)

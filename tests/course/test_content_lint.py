@@ -1,0 +1,725 @@
+"""Content lint: every checkable criterion of the course-quality standard, run on every module.
+
+Each rule is a function `(module, all_modules) -> list[str]` of problems. The shipped modules must
+give none; each rule also has a test showing it fires on a deliberately broken module, so no rule
+can pass vacuously.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from course.modules import (
+    CHECK_IDS,
+    EXERCISE_KINDS,
+    SIMULATOR_STAGES,
+    Module,
+    Question,
+    load_modules,
+    minutes_between_checks,
+    module_minutes,
+    pre_post_test,
+)
+
+ACTION_VERBS = frozenset("""
+analyse analyze apply argue assess build calculate choose classify compare compute construct
+contrast critique decide defend describe design detect diagnose distinguish estimate evaluate
+explain flag identify interpret justify label link list locate measure name plan predict propose
+quantify rank read recognise recognize redesign select separate summarise summarize trace use
+""".split())
+MAX_MINUTES_BETWEEN_CHECKS = 15.0
+MISCONCEPTION_TAG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+FIGURE = re.compile(r"(?<![\w.])[-−+]?\d+(?:\.\d+)?\s?%")
+CITATION_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+LEARNER_VALUE = re.compile(r"\d+\.\d+|\d+\s?%")
+DIRECTIVE = re.compile(r"^\s*<!--\s*([A-Za-z_]+)\s*(?::\s*(.*?))?\s*-->\s*$")
+
+Rule = Callable[[Module, list[Module]], list[str]]
+
+
+def _directives(module: Module) -> list[tuple[str, str, int, int]]:
+    """(kind, arg, section index, line index) for every directive, in lesson order."""
+    found = []
+    for s_index, section in enumerate(module.sections):
+        for l_index, line in enumerate(section.body_md.splitlines()):
+            m = DIRECTIVE.match(line)
+            if m:
+                found.append((m.group(1), (m.group(2) or "").strip(), s_index, l_index))
+    return found
+
+
+def _own_questions(module: Module) -> list[Question]:
+    return list(module.quiz) + [c.predict for c in module.charts if c.predict is not None]
+
+
+# --------------------------------------------------------------------------- §1 module shape
+
+def rule_framing_questions(module: Module, _: list[Module]) -> list[str]:
+    n = len(module.framing_questions)
+    problems = [] if 1 <= n <= 3 else [f"has {n} framing questions; 1-3 are expected"]
+    problems += [f"framing question '{q}' is not a question" for q in module.framing_questions
+                 if not q.rstrip().endswith("?")]
+    return problems
+
+
+def rule_objectives_start_with_action_verb(module: Module, _: list[Module]) -> list[str]:
+    n = len(module.objectives)
+    problems = [] if 2 <= n <= 4 else [f"has {n} objectives; 2-4 are expected"]
+    for o in module.objectives:
+        first = re.split(r"\W+", o.text.strip(), maxsplit=1)[0].lower()
+        if first not in ACTION_VERBS:
+            problems.append(f"objective '{o.id}' starts with '{first}', not an action verb")
+    return problems
+
+
+def rule_key_points(module: Module, _: list[Module]) -> list[str]:
+    n = len(module.key_points)
+    return [] if 2 <= n <= 6 else [f"has {n} key points; 2-6 are expected"]
+
+
+def rule_minutes_in_range_and_honest(module: Module, _: list[Module]) -> list[str]:
+    problems = []
+    if not 20 <= module.minutes <= 60:
+        problems.append(f"declares {module.minutes} minutes; a module takes 20-60")
+    estimate = module_minutes(module)
+    if not 0.6 * module.minutes <= estimate <= 1.25 * module.minutes:
+        problems.append(f"declares {module.minutes} minutes but its content adds up to about "
+                        f"{estimate:.0f} (reading at 200 words/min plus declared interactive minutes)")
+    return problems
+
+
+def rule_few_new_concepts(module: Module, _: list[Module]) -> list[str]:
+    n = len(module.new_concepts)
+    return [] if 1 <= n <= 4 else [f"declares {n} new concepts; 1-4 are expected"]
+
+
+# --------------------------------------------------------------------------- §2 alignment
+
+def rule_every_objective_assessed(module: Module, _: list[Module]) -> list[str]:
+    assessed = {q.objective for q in _own_questions(module)}
+    if module.exercise is not None:
+        assessed.add(module.exercise.objective)
+    return [f"objective '{o.id}' is assessed by no question or exercise"
+            for o in module.objectives if o.id not in assessed]
+
+
+def rule_quiz_has_three_questions(module: Module, _: list[Module]) -> list[str]:
+    return [] if len(module.quiz) >= 3 else [f"has {len(module.quiz)} quiz questions; at least 3 are expected"]
+
+
+def rule_every_item_placed_once(module: Module, _: list[Module]) -> list[str]:
+    refs = [f"{k}:{a}" if a else k for k, a, _, _ in _directives(module)]
+    expected = [f"quiz:{q.id}" for q in module.quiz] + [f"chart:{c.id}" for c in module.charts]
+    expected += ["exercise"] if module.exercise else []
+    problems = [f"'{e}' appears {refs.count(e)} times in the lesson; once is expected"
+                for e in expected if refs.count(e) != 1]
+    stages = [r for r in refs if r.startswith("simulator:")]
+    problems += [f"'{s}' appears more than once" for s in sorted(set(stages)) if stages.count(s) > 1]
+    return problems
+
+
+# --------------------------------------------------------------------------- §3 check often
+
+def rule_check_often(module: Module, _: list[Module]) -> list[str]:
+    longest = max(minutes_between_checks(module))
+    if longest > MAX_MINUTES_BETWEEN_CHECKS:
+        return [f"has {longest:.1f} minutes of content without a check (at most "
+                f"{MAX_MINUTES_BETWEEN_CHECKS:.0f})"]
+    return []
+
+
+# --------------------------------------------------------------------------- §4 diagnostic multiple choice
+
+def _question_problems(q: Question) -> list[str]:
+    problems = []
+    if not 3 <= len(q.options) <= 5:
+        problems.append(f"question '{q.id}' has {len(q.options)} options; 3-5 are expected")
+    wrong = [o for o in q.options if o.text != q.answer]
+    for o in wrong:
+        if not o.misconception:
+            problems.append(f"question '{q.id}': wrong option '{o.text}' has no misconception tag")
+        elif not MISCONCEPTION_TAG.match(o.misconception):
+            problems.append(f"question '{q.id}': misconception tag '{o.misconception}' is not kebab-case")
+        if not o.feedback:
+            problems.append(f"question '{q.id}': wrong option '{o.text}' has no feedback of its own")
+    feedbacks = [o.feedback for o in wrong if o.feedback]
+    if len(set(feedbacks)) != len(feedbacks):
+        problems.append(f"question '{q.id}': two wrong options share the same feedback")
+    if any(q.answer in o.feedback for o in wrong):
+        problems.append(f"question '{q.id}': a wrong option's feedback prints the right answer")
+    return problems
+
+
+def rule_diagnostic_options(module: Module, _: list[Module]) -> list[str]:
+    problems = []
+    for q in _own_questions(module) + list(module.retrieval):
+        problems += _question_problems(q)
+    return problems
+
+
+def rule_answer_position_varies(module: Module, _: list[Module]) -> list[str]:
+    questions = _own_questions(module) + list(module.retrieval)
+    positions = {[o.text for o in q.options].index(q.answer) for q in questions}
+    if len(questions) >= 4 and len(positions) == 1:
+        return [f"the right answer is always option {positions.pop() + 1}"]
+    return []
+
+
+# --------------------------------------------------------------------------- §5, §6 predict, then observe
+
+def rule_prediction_before_every_result(module: Module, _: list[Module]) -> list[str]:
+    problems = [f"chart '{c.id}' reveals a result but asks for no prediction first"
+                for c in module.charts if c.predict is None]
+    directives = _directives(module)
+    for i, (kind, arg, section, _) in enumerate(directives):
+        if kind != "simulator" or arg == "sandbox":
+            continue
+        before = directives[i - 1] if i > 0 else None
+        if before is None or before[0] != "quiz" or before[2] != section:
+            problems.append(f"simulator stage '{arg}' is not directly preceded by a prediction question")
+    return problems
+
+
+def rule_simulator_built_one_mechanic_at_a_time(module: Module, _: list[Module]) -> list[str]:
+    stages = [arg for kind, arg, _, _ in _directives(module) if kind == "simulator"]
+    if not stages:
+        return []
+    if stages != list(SIMULATOR_STAGES):
+        return [f"simulator stages appear as {stages}; expected {list(SIMULATOR_STAGES)} in that "
+                "order (the free sandbox last)"]
+    return []
+
+
+# --------------------------------------------------------------------------- §8 feedback loop
+
+def rule_exercise_feedback_loop(module: Module, _: list[Module]) -> list[str]:
+    ex = module.exercise
+    if ex is None:
+        return ["has no hands-on exercise"]
+    problems = []
+    if ex.kind not in EXERCISE_KINDS:
+        problems.append(f"exercise kind '{ex.kind}' is not one the app renders")
+    if not 2 <= len(ex.hints) <= 3:
+        problems.append(f"exercise has {len(ex.hints)} hints; 2-3 tiered hints are expected")
+    if len(set(ex.hints)) != len(ex.hints):
+        problems.append("exercise repeats a hint")
+    if LEARNER_VALUE.search(ex.solution):
+        problems.append("exercise solution contains a specific value; it must explain the method")
+    if len(ex.solution.split()) < 25:
+        problems.append("exercise solution is too short to explain the method")
+    return problems
+
+
+def rule_check_ids_registered(module: Module, _: list[Module]) -> list[str]:
+    if module.exercise is None:
+        return []
+    registry = set(CHECK_IDS)
+    if importlib.util.find_spec("exercises.checks") is not None:
+        registry &= set(importlib.import_module("exercises.checks").CHECKS)
+    check = module.exercise.check
+    return [] if check in registry else [f"exercise check '{check}' is not in exercises.checks.CHECKS"]
+
+
+# --------------------------------------------------------------------------- §10 retrieval
+
+def rule_retrieval_on_earlier_modules(module: Module, all_modules: list[Module]) -> list[str]:
+    numbers = {m.id: m.number for m in all_modules}
+    if module.number == min(numbers.values(), default=module.number):
+        return [f"the first module has {len(module.retrieval)} retrieval questions; it should have none"] \
+            if module.retrieval else []
+    problems = [] if 2 <= len(module.retrieval) <= 3 else [
+        f"has {len(module.retrieval)} retrieval questions; 2-3 on earlier modules are expected"]
+    for q in module.retrieval:
+        owner = q.objective.partition(":")[0]
+        if numbers.get(owner, module.number) >= module.number:
+            problems.append(f"retrieval question '{q.id}' is about '{owner}', not an earlier module")
+    return problems
+
+
+# --------------------------------------------------------------------------- §11 text alternatives
+
+def rule_chart_takeaways(module: Module, _: list[Module]) -> list[str]:
+    problems = []
+    for c in module.charts:
+        sentences = len(SENTENCE_END.findall(c.takeaway.strip() + " "))
+        if not 1 <= sentences <= 2 or len(c.takeaway) > 320:
+            problems.append(f"chart '{c.id}' takeaway should be 1-2 sentences (has {sentences}, "
+                            f"{len(c.takeaway)} characters)")
+    return problems
+
+
+def rule_chart_ids_exist(module: Module, _: list[Module]) -> list[str]:
+    charts = _charts_module()
+    return [f"chart '{c.id}' is not in course.charts.CHARTS" for c in module.charts
+            if c.id not in charts.CHARTS and c.id != "goodhart_simulator"]
+
+
+# --------------------------------------------------------------------------- sources
+
+def rule_figures_are_cited(module: Module, _: list[Module]) -> list[str]:
+    problems = [] if module.sources else ["lists no sources"]
+    for section in module.sections:
+        for paragraph in re.split(r"\n\s*\n", section.body_md):
+            figure = FIGURE.search(paragraph)
+            if figure and not CITATION_YEAR.search(paragraph):
+                problems.append(f"section '{section.title}': the figure '{figure.group(0)}' has no "
+                                "citation (Author, year) in its paragraph")
+    return problems
+
+
+RULES: dict[str, Rule] = {
+    name.removeprefix("rule_"): func for name, func in sorted(globals().items())
+    if name.startswith("rule_") and callable(func)
+}
+NEEDS_CHARTS = {"chart_ids_exist"}
+
+
+def _charts_module():
+    if importlib.util.find_spec("course.charts") is None:
+        pytest.skip("course/charts.py does not exist yet, so chart ids cannot be checked against CHARTS")
+    return importlib.import_module("course.charts")
+
+
+# --------------------------------------------------------------------------- the shipped content
+
+SHIPPED, LOAD_ERRORS = load_modules()
+
+
+def test_every_shipped_module_loads():
+    assert [str(e) for e in LOAD_ERRORS] == []
+    assert len(SHIPPED) >= 7
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+@pytest.mark.parametrize("module", SHIPPED, ids=[m.id for m in SHIPPED])
+def test_shipped_module_meets_rule(module, rule):
+    assert RULES[rule](module, SHIPPED) == []
+
+
+def test_misconception_tags_are_reused_consistently_across_modules():
+    """The same misconception keeps one tag, so answer spreads add up across modules."""
+    tags: dict[str, set[str]] = {}
+    for m in SHIPPED:
+        for q in _own_questions(m) + list(m.retrieval):
+            for o in q.options:
+                if o.misconception:
+                    tags.setdefault(o.misconception, set()).add(m.id)
+    assert tags, "no misconception tags found"
+    shared = [t for t, mods in tags.items() if len(mods) > 1]
+    assert shared, "no misconception is revisited in a later module"
+
+
+def test_pre_post_test_is_a_diagnostic_misconception_test():
+    questions = pre_post_test()
+    assert 5 <= len(questions) <= 6
+    problems = [p for q in questions for p in _question_problems(q)]
+    assert problems == []
+    objectives = {q.objective for q in questions}
+    assert {"usage-not-outcome", "averages-hide-skew", "target-gets-gamed"} <= objectives
+
+
+def _contrast_on_white(hex_colour: str) -> float:
+    """WCAG 2.x contrast ratio of a colour against white."""
+    channels = [int(hex_colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return 1.05 / (luminance + 0.05)
+
+
+def test_contrast_formula_matches_published_okabe_ito_values():
+    assert _contrast_on_white("#0072B2") == pytest.approx(5.2, abs=0.05)
+    assert _contrast_on_white("#D55E00") == pytest.approx(3.9, abs=0.05)
+    assert _contrast_on_white("#E69F00") < 3.0           # orange fails on white
+    assert _contrast_on_white("#000000") == pytest.approx(21.0)
+
+
+def test_chart_palette_reaches_three_to_one_on_white():
+    charts = _charts_module()
+    palette = getattr(charts, "PALETTE", None)
+    if palette is None:
+        pytest.skip("course.charts exposes no PALETTE to check")
+    colours = list(palette.values()) if isinstance(palette, dict) else list(palette)
+    assert colours
+    low = {c: round(_contrast_on_white(c), 2) for c in colours if _contrast_on_white(c) < 3.0}
+    assert low == {}
+
+
+# --------------------------------------------------------------------------- each rule can fail
+
+CLEAN_FIRST = """\
+---
+id: first
+title: First
+minutes: 20
+framing_questions:
+  - Why count?
+objectives:
+  - {id: explain, text: Explain why a count is a proxy.}
+  - {id: predict, text: Predict what a reward does to usage.}
+new_concepts: [Proxy]
+key_points: [Counts are proxies., Rewards bend counts.]
+sources: ["Goodhart, C. (1975)."]
+simulator_minutes: {metric: 1, incentive: 1, gaming: 1, combined: 1, sandbox: 1}
+charts:
+  - id: adoption_vs_output
+    takeaway: Usage climbs while output stays flat.
+    predict:
+      id: guess
+      prompt: What happens to output?
+      objective: predict
+      answer: Flat
+      explain: Usage was rewarded, not output.
+      options:
+        - {text: Doubles, misconception: usage-equals-value, feedback: Usage is not output.}
+        - {text: Flat}
+        - {text: Halves, misconception: theater-destroys-output, feedback: Theater is cheap.}
+quiz:
+  - id: q1
+    prompt: Sessions doubled. What do you know?
+    objective: explain
+    answer: Nothing yet
+    explain: You need an outcome.
+    options:
+      - {text: Nothing yet}
+      - {text: Value doubled, misconception: usage-equals-value, feedback: A count is not value.}
+      - {text: Value fell, misconception: all-use-is-theater, feedback: Much use is real.}
+  - id: q2
+    prompt: A reward for usage arrives. Prediction?
+    objective: predict
+    answer: Usage rises more than output
+    explain: People produce what is counted.
+    options:
+      - {text: Output rises as much, misconception: usage-equals-value, feedback: Extra sessions help less.}
+      - {text: Usage rises more than output}
+      - {text: Nothing changes, misconception: metric-immune-if-unofficial, feedback: People respond to counts.}
+  - id: q3
+    prompt: Gaming starts. The correlation?
+    objective: predict
+    answer: Falls
+    explain: Gamed usage carries no output.
+    options:
+      - {text: Rises, misconception: more-usage-better-signal, feedback: More usage is not more signal.}
+      - {text: Unchanged, misconception: noise-averages-out, feedback: Gaming is not random noise.}
+      - {text: Falls}
+  - id: q4
+    prompt: Everything combined. Dashboard?
+    objective: predict
+    answer: "Usage up, output flat"
+    explain: The count no longer tracks value.
+    options:
+      - {text: Both up, misconception: usage-equals-value, feedback: That is the sponsors' hope.}
+      - {text: "Usage up, output flat"}
+      - {text: Usage down, misconception: mandates-reduce-usage, feedback: Rewarded usage rarely falls.}
+exercise:
+  id: collapse
+  kind: goodhart_sim
+  check: goodhart.collapse_point
+  objective: predict
+  minutes: 5
+  prompt: Find the collapse point.
+  hints: [Read the correlation with no reward., Halve it and raise the reward slowly.]
+  solution: Read the correlation with no reward as the baseline, halve it, then raise the reward in small steps and report the first setting where the correlation is below that threshold, because gamed usage grows while output does not.
+---
+## Proxies
+
+A count stands in for value.
+
+<!-- quiz: q1 -->
+
+<!-- chart: adoption_vs_output -->
+
+The lines diverge.
+
+## The simulator
+
+<!-- quiz: q2 -->
+<!-- simulator: metric -->
+<!-- quiz: q3 -->
+<!-- simulator: incentive -->
+
+Text between stages.
+
+<!-- quiz: q4 -->
+<!-- simulator: gaming -->
+<!-- quiz: guess-again -->
+<!-- simulator: combined -->
+<!-- simulator: sandbox -->
+<!-- exercise -->
+"""
+
+CLEAN_SECOND = """\
+---
+id: second
+title: Second
+minutes: 20
+framing_questions:
+  - What does theater look like?
+objectives:
+  - {id: label, text: Label a session from its log.}
+  - {id: justify, text: Justify combining signals.}
+new_concepts: [Log signature]
+key_points: [Signals leave traces., Combine them.]
+sources: ["METR (2025)."]
+retrieval:
+  - id: r1
+    prompt: Back in module 1, what is a count?
+    objective: first:explain
+    answer: A proxy
+    explain: It stands in for value.
+    options:
+      - {text: The value itself, misconception: usage-equals-value, feedback: It only stands in.}
+      - {text: A proxy}
+      - {text: Noise, misconception: logs-say-nothing, feedback: Counts carry signal.}
+  - id: r2
+    prompt: Back in module 1, what does a reward do?
+    objective: first:predict
+    answer: Bends the count
+    explain: People produce what is counted.
+    options:
+      - {text: Bends the count}
+      - {text: Nothing, misconception: metric-immune-if-unofficial, feedback: People respond.}
+      - {text: Improves it, misconception: more-data-fixes-proxy, feedback: More is not better.}
+charts:
+  - id: deadline_bursts
+    takeaway: Usage spikes before deadlines.
+    predict:
+      id: when
+      prompt: When does performed usage pile up?
+      objective: label
+      answer: Before deadlines
+      explain: It is timed for its audience.
+      options:
+        - {text: Evenly, misconception: usage-follows-work, feedback: Look for spikes.}
+        - {text: After deadlines, misconception: theater-is-idle-time, feedback: Nobody is watching then.}
+        - {text: Before deadlines}
+quiz:
+  - id: s1
+    prompt: Same prompt forty times. Signal?
+    objective: label
+    answer: Near-duplicates
+    explain: Real tasks vary.
+    options:
+      - {text: Skill, misconception: volume-means-skill, feedback: Skill shows in kept output.}
+      - {text: Near-duplicates}
+      - {text: A bug, misconception: anomalies-are-bugs, feedback: It is a known behaviour.}
+  - id: s2
+    prompt: Why combine signals?
+    objective: justify
+    answer: Each alone misfires
+    explain: Agreement is rare among genuine sessions.
+    options:
+      - {text: Each alone misfires}
+      - {text: More features always help, misconception: more-features-better, feedback: Not always.}
+      - {text: Tactics change, misconception: gaming-is-random, feedback: That is not the core reason.}
+  - id: s3
+    prompt: Self-authored summary, no link. Label?
+    objective: label
+    answer: Theater if other signals agree
+    explain: Require agreement.
+    options:
+      - {text: Always theater, misconception: one-signal-proof, feedback: One signal is not proof.}
+      - {text: Always genuine, misconception: story-over-evidence, feedback: A story fits anything.}
+      - {text: Theater if other signals agree}
+exercise:
+  id: spot
+  kind: label_sessions
+  check: spot.label_sessions
+  objective: label
+  minutes: 8
+  prompt: Label the sessions.
+  hints: [Start with the outcome evidence., Then input and timing.]
+  solution: Look first at outcome evidence such as acceptance and linked work, then at input evidence such as self-authored documents and repeated prompts, then at timing, and label theater only when several signals agree.
+---
+## Signals
+
+Sessions leave traces in the log.
+
+<!-- quiz: s1 -->
+
+<!-- chart: deadline_bursts -->
+
+<!-- quiz: s2 -->
+
+## Practice
+
+<!-- quiz: s3 -->
+
+<!-- exercise -->
+"""
+
+
+def _fix_first(text: str) -> str:
+    """The clean first module needs its combined-stage prediction declared."""
+    extra = """  - id: guess-again
+    prompt: Combined, what now?
+    objective: explain
+    answer: Correlation near zero
+    explain: The count stops ranking people by value.
+    options:
+      - {text: Correlation holds, misconception: usage-equals-value, feedback: Gaming breaks it.}
+      - {text: Correlation rises, misconception: more-usage-better-signal, feedback: More usage is not signal.}
+      - {text: Correlation near zero}
+"""
+    return text.replace("exercise:\n  id: collapse", extra + "exercise:\n  id: collapse")
+
+
+def _write_course(root: Path, first: str, second: str) -> list[Module]:
+    for folder, text in (("01-first", first), ("02-second", second)):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / "module.md").write_text(text, encoding="utf-8")
+    modules, errors = load_modules(root)
+    assert [str(e) for e in errors] == []
+    return modules
+
+
+def _lint(modules: list[Module], rule: str) -> list[str]:
+    return [p for m in modules for p in RULES[rule](m, modules)]
+
+
+def test_clean_fixture_course_passes_every_rule(tmp_path):
+    modules = _write_course(tmp_path, _fix_first(CLEAN_FIRST), CLEAN_SECOND)
+    for rule in sorted(set(RULES) - NEEDS_CHARTS):
+        assert _lint(modules, rule) == [], rule
+
+
+def _drop_block(header: str) -> Callable[[str], str]:
+    """A mutation removing a YAML block: the header line and every more-indented line after it."""
+    def mutate(text: str) -> str:
+        lines = text.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.rstrip() == header.rstrip())
+        depth = len(header) - len(header.lstrip())
+        end = start + 1
+        while end < len(lines) and (len(lines[end]) - len(lines[end].lstrip()) > depth
+                                    or (depth == 0 and lines[end].startswith("  "))):
+            end += 1
+        return "\n".join(lines[:start] + lines[end:]) + "\n"
+    return mutate
+
+
+def _swap(*pairs: tuple[str, str]) -> Callable[[str], str]:
+    """A mutation replacing each old text (which must be present) by the new one."""
+    def mutate(text: str) -> str:
+        for old, new in pairs:
+            assert old in text, f"mutation text not found: {old!r}"
+            text = text.replace(old, new, 1)
+        return text
+    return mutate
+
+
+EXTRA_OBJECTIVES = "".join(f"  - {{id: extra{i}, text: Explain extra {i}.}}\n" for i in range(3))
+
+# (rule, which module to break, mutation of its text): each mutation must make that rule fire.
+BREAKS: list[tuple[str, int, Callable[[str], str]]] = [
+    ("framing_questions", 1, _swap(("  - Why count?\n", "  - Why count?\n  - Why a?\n  - Why b?\n  - Why c?\n"))),
+    ("framing_questions", 1, _swap(("  - Why count?\n", "  - Counting matters.\n"))),
+    ("objectives_start_with_action_verb", 1, _swap(("text: Explain why a count", "text: Understanding why a count"))),
+    ("objectives_start_with_action_verb", 2, _swap(("  - {id: justify, text: Justify combining signals.}\n",
+                                                    "  - {id: justify, text: Justify combining signals.}\n"
+                                                    + EXTRA_OBJECTIVES))),
+    ("key_points", 1, _swap(("key_points: [Counts are proxies., Rewards bend counts.]",
+                             "key_points: [Counts are proxies.]"))),
+    ("minutes_in_range_and_honest", 1, _swap(("minutes: 20", "minutes: 90"))),
+    ("minutes_in_range_and_honest", 2, _swap(("minutes: 20", "minutes: 59"))),
+    ("few_new_concepts", 1, _swap(("new_concepts: [Proxy]", "new_concepts: [A, B, C, D, E]"))),
+    ("every_objective_assessed", 2, _swap(("objective: justify\n    answer: Each", "objective: label\n    answer: Each"))),
+    ("quiz_has_three_questions", 2, lambda t: _swap(("\n<!-- quiz: s3 -->\n", "\n"))(_drop_block("  - id: s3")(t))),
+    ("every_item_placed_once", 2, _swap(("<!-- quiz: s2 -->", "<!-- quiz: s1 -->"))),
+    ("check_often", 2, _swap(("Sessions leave traces in the log.", "word " * 3200))),
+    ("diagnostic_options", 2, _swap((", misconception: anomalies-are-bugs", ""))),
+    ("diagnostic_options", 2, _swap((", feedback: It is a known behaviour.}", "}"))),
+    ("diagnostic_options", 2, _swap(("misconception: anomalies-are-bugs", "misconception: Anomalies Are Bugs"))),
+    ("diagnostic_options", 2, _swap(("feedback: Skill shows in kept output.}", "feedback: It is a known behaviour.}"))),
+    ("diagnostic_options", 1, _swap(("      - {text: Value fell, misconception: all-use-is-theater, "
+                                      "feedback: Much use is real.}\n", ""))),
+    ("diagnostic_options", 2, _swap(("feedback: Look for spikes.}", "feedback: Say Before deadlines.}"))),
+    ("prediction_before_every_result", 2, _drop_block("    predict:")),
+    ("prediction_before_every_result", 1, _swap(("<!-- quiz: q3 -->\n<!-- simulator: incentive -->",
+                                                 "<!-- simulator: incentive -->\n<!-- quiz: q3 -->"))),
+    ("simulator_built_one_mechanic_at_a_time", 1, _swap(("<!-- simulator: sandbox -->\n", ""))),
+    ("simulator_built_one_mechanic_at_a_time", 1, _swap(("<!-- simulator: metric -->", "<!-- simulator: combined -->"),
+                                                        ("<!-- simulator: combined -->\n<!-- simulator: sandbox",
+                                                         "<!-- simulator: metric -->\n<!-- simulator: sandbox"))),
+    ("exercise_feedback_loop", 2, _swap(("hints: [Start with the outcome evidence., Then input and timing.]",
+                                         "hints: [Start with the outcome evidence.]"))),
+    ("exercise_feedback_loop", 2, _swap(("then at timing, and label", "then at timing (about 0.3 of sessions), and label"))),
+    ("exercise_feedback_loop", 2, _swap(("solution: Look first at outcome evidence such as acceptance and linked work, "
+                                         "then at input evidence such as self-authored documents and repeated prompts, "
+                                         "then at timing, and label theater only when several signals agree.",
+                                         "solution: Use the logs."))),
+    ("retrieval_on_earlier_modules", 2, _swap(("objective: first:predict", "objective: second:label"))),
+    ("retrieval_on_earlier_modules", 2, _drop_block("retrieval:")),
+    ("chart_takeaways", 1, _swap(("takeaway: Usage climbs while output stays flat.",
+                                  "takeaway: Usage climbs. Output stays flat. Nobody notices. For months."))),
+    ("figures_are_cited", 2, _swap(("Sessions leave traces in the log.", "Developers were 19% slower."))),
+    ("figures_are_cited", 2, _swap(('sources: ["METR (2025)."]', "sources: []"))),
+]
+
+
+@pytest.mark.parametrize(("rule", "which", "mutate"), BREAKS, ids=[f"{b[0]}-{i}" for i, b in enumerate(BREAKS)])
+def test_rule_fires_on_a_deliberately_broken_module(tmp_path, rule, which, mutate):
+    first, second = _fix_first(CLEAN_FIRST), CLEAN_SECOND
+    if which == 1:
+        first = mutate(first)
+    else:
+        second = mutate(second)
+    modules = _write_course(tmp_path, first, second)
+    assert _lint(modules, rule), f"rule '{rule}' did not fire"
+
+
+def test_every_rule_has_a_breaking_example():
+    """Rules broken by a dedicated test below are listed by name."""
+    dedicated = {"check_ids_registered", "chart_ids_exist", "answer_position_varies"}
+    assert set(RULES) - {b[0] for b in BREAKS} - dedicated == set()
+
+
+def test_answer_always_in_the_same_position_is_flagged(tmp_path):
+    from dataclasses import replace
+
+    modules = _write_course(tmp_path, _fix_first(CLEAN_FIRST), CLEAN_SECOND)
+
+    def right_first(q: Question) -> Question:
+        right = [o for o in q.options if o.text == q.answer]
+        return replace(q, options=tuple(right + [o for o in q.options if o.text != q.answer]))
+
+    m = modules[1]
+    broken = replace(m, quiz=tuple(map(right_first, m.quiz)), retrieval=tuple(map(right_first, m.retrieval)),
+                     charts=tuple(replace(c, predict=right_first(c.predict)) for c in m.charts))
+    assert RULES["answer_position_varies"](m, modules) == []
+    assert RULES["answer_position_varies"](broken, modules)
+
+
+def test_retrieval_in_the_first_module_is_flagged(tmp_path):
+    modules = _write_course(tmp_path, _fix_first(CLEAN_FIRST), CLEAN_SECOND)
+    first, second = modules
+    problems = RULES["retrieval_on_earlier_modules"](first.__class__(**{**first.__dict__, "retrieval": second.retrieval}), modules)
+    assert problems and "should have none" in problems[0]
+
+
+def test_a_missing_exercise_is_flagged(tmp_path):
+    modules = _write_course(tmp_path, _fix_first(CLEAN_FIRST), CLEAN_SECOND)
+    without = modules[1].__class__(**{**modules[1].__dict__, "exercise": None})
+    assert RULES["exercise_feedback_loop"](without, modules) == ["has no hands-on exercise"]
+
+
+def test_unregistered_check_id_is_flagged(tmp_path):
+    from dataclasses import replace
+
+    modules = _write_course(tmp_path, _fix_first(CLEAN_FIRST), CLEAN_SECOND)
+    broken = replace(modules[1], exercise=replace(modules[1].exercise, check="spot.nowhere"))
+    assert RULES["check_ids_registered"](broken, modules)
+
+
+def test_unknown_chart_id_is_flagged_once_charts_exist(tmp_path):
+    from dataclasses import replace
+
+    modules = _write_course(tmp_path, _fix_first(CLEAN_FIRST), CLEAN_SECOND)
+    chart = replace(modules[1].charts[0], id="no_such_chart")
+    broken = replace(modules[1], charts=(chart,))
+    assert RULES["chart_ids_exist"](broken, modules)
