@@ -1,0 +1,264 @@
+"""Live workshops: codes, joining, answering, the room's aggregate, closing, concurrency."""
+
+import datetime as dt
+import threading
+
+import pytest
+
+from course.progress import ProgressStore
+from course.workshop import (CODE_ALPHABET, CODE_LENGTH, RoundQuestion, WorkshopError,
+                             WorkshopStore, available_scenarios, normalize_code, question_choices)
+
+QUESTION = RoundQuestion(
+    key="m1/proxy", prompt="Sessions doubled after the mandate. What do you know?",
+    options=("Value doubled", "Nothing about value yet", "Teams got lazier"),
+    answer="Nothing about value yet",
+    misconceptions=("usage-is-value", None, "activity-means-effort"))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 3, 2, 9, 0)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path):
+    progress = ProgressStore(f"sqlite:///{tmp_path / 'progress.sqlite'}")
+    yield WorkshopStore(progress.engine)
+    progress.engine.dispose()
+
+
+@pytest.fixture
+def room(store):
+    workshop = store.create_workshop("mandate-bigco", "Board room")
+    return store, workshop
+
+
+def answer_all(store, workshop, round_, choices):
+    for i, option in enumerate(choices):
+        person = store.join(workshop.code, f"p{i}")
+        store.submit_answer(workshop.code, person.token, round_.id, option)
+
+
+def test_join_code_uses_only_unambiguous_characters(store):
+    codes = {store.create_workshop("startup").code for _ in range(20)}
+    assert len(codes) == 20
+    for code in codes:
+        assert len(code) == CODE_LENGTH and set(code) <= set(CODE_ALPHABET)
+    assert not set("0O1IL") & set(CODE_ALPHABET)
+
+
+def test_code_typed_in_lower_case_with_spaces_still_joins(room):
+    store, workshop = room
+    typed = f" {workshop.code[:3].lower()}-{workshop.code[3:].lower()} "
+    assert normalize_code(typed) == workshop.code
+    assert store.join(typed, "Ada").code == workshop.code
+
+
+def test_unknown_code_gives_a_clear_message(store):
+    with pytest.raises(WorkshopError, match="No workshop has the code ZZZZZZ"):
+        store.join("zzzzzz", "Ada")
+
+
+def test_unknown_scenario_is_refused(store):
+    with pytest.raises(WorkshopError, match="Unknown scenario"):
+        store.create_workshop("no-such-company")
+    assert "mandate-bigco" in available_scenarios()
+
+
+def test_joining_a_closed_workshop_is_refused(room):
+    store, workshop = room
+    store.close_workshop(workshop.code)
+    with pytest.raises(WorkshopError, match="closed"):
+        store.join(workshop.code, "Ada")
+    assert workshop.code not in {w.code for w in store.active_workshops()}
+
+
+def test_workshop_expires_by_itself(tmp_path):
+    clock = Clock()
+    progress = ProgressStore(f"sqlite:///{tmp_path / 'p.sqlite'}")
+    store = WorkshopStore(progress.engine, clock=clock)
+    workshop = store.create_workshop("consultancy", hours=2)
+    store.join(workshop.code, "early")
+    clock.now += dt.timedelta(hours=2, minutes=1)
+    with pytest.raises(WorkshopError, match="expired"):
+        store.join(workshop.code, "late")
+    assert store.active_workshops() == []
+    progress.engine.dispose()
+
+
+def test_nicknames_are_unique_per_room_regardless_of_case(room):
+    store, workshop = room
+    store.join(workshop.code, "Ada")
+    with pytest.raises(WorkshopError, match="already taken"):
+        store.join(workshop.code, "  ada ")
+    with pytest.raises(WorkshopError, match="nickname"):
+        store.join(workshop.code, "   ")
+
+
+def test_answers_stay_hidden_until_five_people_answered(room):
+    store, workshop = room
+    round_ = store.open_question(workshop.code, QUESTION.key, QUESTION)
+    answer_all(store, workshop, round_, ["Nothing about value yet"] * 4)
+    waiting = store.aggregate(round_.id)
+    assert not waiting.shown and waiting.waiting_for == 1
+    assert "Waiting for 1 more answer" in waiting.status
+    assert waiting.table().empty and all(o.count is None for o in waiting.options)
+
+
+def test_room_aggregate_counts_answers_per_option_once_enough_answered(room):
+    store, workshop = room
+    round_ = store.open_question(workshop.code, QUESTION.key, QUESTION)
+    answer_all(store, workshop, round_, ["Value doubled"] * 6 + ["Nothing about value yet"] * 9)
+    aggregate = store.aggregate(round_.id)
+    assert aggregate.shown and aggregate.answers == 15 and aggregate.participants == 15
+    counts = {o.option: o.count for o in aggregate.options}
+    assert counts == {"Value doubled": 6, "Nothing about value yet": 9, "Teams got lazier": 0}
+    wrong = next(o for o in aggregate.options if o.option == "Value doubled")
+    assert wrong.misconception == "usage-is-value" and not wrong.correct
+
+
+def test_small_option_counts_in_the_room_are_hidden_with_a_complement(room):
+    store, workshop = room
+    round_ = store.open_question(workshop.code, QUESTION.key, QUESTION)
+    answer_all(store, workshop, round_, ["Value doubled"] * 2 + ["Nothing about value yet"] * 8
+               + ["Teams got lazier"] * 6)
+    counts = {o.option: o.count for o in store.aggregate(round_.id).options}
+    assert counts["Value doubled"] is None and counts["Teams got lazier"] is None
+    assert counts["Nothing about value yet"] == 8
+
+
+def test_changing_an_answer_counts_once(room):
+    store, workshop = room
+    round_ = store.open_question(workshop.code, QUESTION.key, QUESTION)
+    ada = store.join(workshop.code, "Ada")
+    assert not store.submit_answer(workshop.code, ada.token, round_.id, "Value doubled")
+    assert store.submit_answer(workshop.code, ada.token, round_.id, "Nothing about value yet")
+    assert store.aggregate(round_.id).answers == 1
+    assert store.my_answer(ada.token, round_.id) == "Nothing about value yet"
+
+
+def test_closed_question_takes_no_more_answers(room):
+    store, workshop = room
+    round_ = store.open_question(workshop.code, QUESTION.key, QUESTION)
+    ada = store.join(workshop.code, "Ada")
+    store.close_question(workshop.code)
+    assert store.current_round(workshop.code) is None
+    assert store.latest_round(workshop.code).id == round_.id
+    with pytest.raises(WorkshopError, match="closed"):
+        store.submit_answer(workshop.code, ada.token, round_.id, "Value doubled")
+
+
+def test_opening_a_new_question_closes_the_previous_one(room):
+    store, workshop = room
+    first = store.open_question(workshop.code, QUESTION.key, QUESTION)
+    second = store.open_question(workshop.code, "m1/other", QUESTION)
+    assert second.seq == first.seq + 1
+    assert store.get_round(first.id).closed_at is not None
+    assert store.current_round(workshop.code).id == second.id
+
+
+def test_answer_must_be_one_of_the_options(room):
+    store, workshop = room
+    round_ = store.open_question(workshop.code, QUESTION.key, QUESTION)
+    ada = store.join(workshop.code, "Ada")
+    with pytest.raises(WorkshopError, match="options"):
+        store.submit_answer(workshop.code, ada.token, round_.id, "Something else")
+
+
+def test_token_of_another_room_is_refused(store):
+    first = store.create_workshop("startup")
+    second = store.create_workshop("startup")
+    ada = store.join(first.code, "Ada")
+    with pytest.raises(WorkshopError, match="join again"):
+        store.participant(second.code, ada.token)
+
+
+def test_room_pre_post_gain_needs_five_paired_participants(room):
+    store, workshop = room
+    pre = store.open_question(workshop.code, "pretest/usage", QUESTION)
+    people = [store.join(workshop.code, f"p{i}") for i in range(6)]
+    for person in people:
+        store.submit_answer(workshop.code, person.token, pre.id, "Value doubled")
+    post = store.open_question(workshop.code, "posttest/usage", QUESTION)
+    for person in people[:4]:
+        store.submit_answer(workshop.code, person.token, post.id, "Nothing about value yet")
+    assert not store.gain(workshop.code).shown
+    store.submit_answer(workshop.code, people[4].token, post.id, "Nothing about value yet")
+    gain = store.gain(workshop.code)
+    assert gain.learners == 5 and gain.pre_mean == 0.0 and gain.post_mean == 1.0
+
+
+def test_question_choices_cover_modules_and_both_test_stages():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Module:
+        id: str
+        number: int
+        title: str
+        retrieval: tuple
+        quiz: tuple
+
+    @dataclass
+    class Question:
+        id: str
+        prompt: str
+
+    module = Module("m1", 1, "The metric", (), (Question("proxy", "What do you know?"),))
+    choices = question_choices([module], [Question("usage", "Usage is value?")])
+    assert set(choices) == {"pretest/usage", "posttest/usage", "m1/proxy"}
+    assert choices["m1/proxy"][0].startswith("Module 1")
+
+
+@pytest.mark.slow
+def test_many_participants_answering_at_once_all_count(room):
+    store, workshop = room
+    round_ = store.open_question(workshop.code, QUESTION.key, QUESTION)
+    people = [store.join(workshop.code, f"p{i}") for i in range(24)]
+    errors: list[Exception] = []
+    barrier = threading.Barrier(len(people))
+
+    def answer(person, option):
+        try:
+            barrier.wait()
+            store.submit_answer(workshop.code, person.token, round_.id, option)
+            store.submit_answer(workshop.code, person.token, round_.id, option)
+        except Exception as exc:  # noqa: BLE001 - collected and reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=answer, args=(p, QUESTION.options[i % 3]))
+               for i, p in enumerate(people)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    aggregate = store.aggregate(round_.id)
+    assert aggregate.answers == 24
+    assert [o.count for o in aggregate.options] == [8, 8, 8]
+
+
+@pytest.mark.slow
+def test_many_participants_joining_at_once_get_distinct_seats(room):
+    store, workshop = room
+    joined, errors = [], []
+    barrier = threading.Barrier(16)
+
+    def join(i):
+        try:
+            barrier.wait()
+            joined.append(store.join(workshop.code, f"n{i}"))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=join, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len({p.token for p in joined}) == 16
+    assert store.participant_count(workshop.code) == 16
