@@ -1,0 +1,481 @@
+"""The public API of the synthetic company: generate, write, load, and derive a learner's seed.
+
+The contract (tables, columns, files) is docs/data-model.md; the app, the notebooks and the grader
+all go through these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from datasets import pipeline
+from datasets.errors import UserError
+from datasets.scenario import Scenario, load_scenario
+from datasets.schemas import (ALL_TABLES, ARROW_COLUMNS, DATE_COLUMNS, LABEL_TABLES, NULLABLE_INT_COLUMNS,
+                              PUBLIC_TABLES, arrow_schema, check_references, validate_table)
+
+MANIFEST = "manifest.json"
+MANIFEST_KIND = "signal-or-theater company"
+FORMATS = ("parquet", "csv")
+EXPORTS = ("github-copilot", "openai-usage", "m365-copilot")
+MAX_EMPLOYEES = 1_000_000
+MAX_DAYS = 3660
+EVENTS_PER_CHUNK = 1_500_000
+PROGRESS_EVENTS = 2_000_000
+PARQUET_OPTIONS = {"compression": "zstd", "store_schema": False, "write_statistics": True}
+
+
+class GenerationError(UserError):
+    """Arguments that cannot describe a company (sizes, seed, start date)."""
+
+
+class OutputError(UserError):
+    """The output folder cannot be written, or holds something we must not overwrite."""
+
+
+@dataclass
+class Company:
+    """One synthetic company: public tables, the hidden truth, and facts about how it was made."""
+
+    employees: pd.DataFrame
+    ai_events: pd.DataFrame
+    work_items: pd.DataFrame
+    calendar: pd.DataFrame
+    survey: pd.DataFrame
+    labels: pd.DataFrame | None = None
+    event_labels: pd.DataFrame | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def tables(self, with_labels: bool = False) -> dict[str, pd.DataFrame]:
+        names = ALL_TABLES if with_labels else PUBLIC_TABLES
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+
+# --------------------------------------------------------------------------- seeds
+
+def learner_seed(secret: str, learner_id: str) -> int:
+    """HMAC-SHA256(secret, learner id), first 8 bytes, masked to 63 bits: unguessable without the secret."""
+    if not secret:
+        raise GenerationError("a course secret is needed to derive a learner's seed")
+    if not str(learner_id).strip():
+        raise GenerationError("a learner id is needed to derive a learner's seed")
+    digest = hmac.new(secret.encode("utf-8"), str(learner_id).encode("utf-8"), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+
+
+# --------------------------------------------------------------------------- generation
+
+def _check_arguments(employees: Any, days: Any, seed: Any, start_date: Any) -> tuple[int, int, int, date | None]:
+    def whole(name: str, value: Any, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            try:
+                as_int = int(value)
+            except (TypeError, ValueError):
+                raise GenerationError(f"{name} must be a whole number, got {value!r}") from None
+            if as_int != value:
+                raise GenerationError(f"{name} must be a whole number, got {value!r}")
+            value = as_int
+        if not low <= value <= high:
+            raise GenerationError(f"{name} must be between {low} and {high:,}, got {value}")
+        return value
+
+    employees = whole("employees", employees, 1, MAX_EMPLOYEES)
+    days = whole("days", days, 1, MAX_DAYS)
+    seed = whole("seed", seed, 0, 2**63 - 1)
+    if start_date is not None and not isinstance(start_date, date):
+        try:
+            start_date = date.fromisoformat(str(start_date))
+        except ValueError:
+            raise GenerationError(f"start_date must be a date (YYYY-MM-DD), got {start_date!r}") from None
+    return employees, days, seed, start_date
+
+
+def _context(profile: str | Scenario, employees: Any, days: Any, seed: Any,
+             start_date: Any) -> pipeline.Context:
+    employees, days, seed, start_date = _check_arguments(employees, days, seed, start_date)
+    scenario = load_scenario(profile)
+    return pipeline.build_context(scenario, employees, days, seed, start_date or scenario.start_date)
+
+
+def _meta(ctx: pipeline.Context) -> dict[str, Any]:
+    tl = ctx.timeline
+    mandate = None if tl.mandate_day is None else (tl.start + timedelta(days=tl.mandate_day)).isoformat()
+    return {
+        "profile": ctx.scenario.name,
+        "description": ctx.scenario.description.strip(),
+        "employees": len(ctx.population),
+        "days": tl.days,
+        "start_date": tl.start.isoformat(),
+        "end_date": (tl.start + timedelta(days=tl.days - 1)).isoformat(),
+        "mandate_date": mandate,
+        "mandate_strength": ctx.scenario.mandate.strength,
+        "generator_version": pipeline.GENERATOR_VERSION,
+    }
+
+
+def generate_company(profile: str | Scenario, employees: int, days: int, seed: int,
+                     start_date: date | str | None = None) -> Company:
+    """A whole company in memory, labels included, checked against the schemas."""
+    ctx = _context(profile, employees, days, seed, start_date)
+    parts = list(pipeline.iter_blocks(ctx, blocks_per_chunk=ctx.blocks))
+    chunk = parts[0]
+    tables = {
+        "employees": ctx.population.table,
+        "calendar": ctx.timeline.calendar,
+        "labels": pipeline.labels_table(ctx),
+        **{name: to_pandas(name, chunk[name]) for name in ("ai_events", "work_items", "survey", "event_labels")},
+    }
+    for name, frame in tables.items():
+        tables[name] = validate_table(name, frame)
+    check_references(tables)
+    return Company(**tables, meta=_meta(ctx))
+
+
+# --------------------------------------------------------------------------- conversions
+
+def to_pandas(name: str, table: pa.Table) -> pd.DataFrame:
+    """Arrow -> pandas with the contract's dtypes (text as str, times as ns, nullable ints as Int64)."""
+    table = to_arrow_plain(name, table)
+    nullable_ints = set(NULLABLE_INT_COLUMNS.get(name, []))
+    frame = table.to_pandas(date_as_object=False, types_mapper=None)
+    for column in nullable_ints:
+        frame[column] = table.column(column).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    for column in DATE_COLUMNS[name]:
+        frame[column] = frame[column].astype("datetime64[ns]")
+    for column, kind, _ in ARROW_COLUMNS[name]:
+        if kind == pa.string():
+            frame[column] = frame[column].astype("str")
+    return frame
+
+
+def to_arrow_plain(name: str, table: pa.Table) -> pa.Table:
+    """Any representation of a table (pandas-made or streamed dictionaries) -> the canonical types."""
+    schema = arrow_schema(name)
+    columns = []
+    for column, kind in zip(schema.names, schema.types):
+        values = table.column(column)
+        if pa.types.is_dictionary(values.type):
+            values = values.cast(values.type.value_type)
+        if values.type != kind:
+            values = values.cast(kind)
+        columns.append(values)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def from_pandas(name: str, frame: pd.DataFrame) -> pa.Table:
+    """pandas -> Arrow with the contract's types (dates as date32)."""
+    data = {}
+    for column, kind, _ in ARROW_COLUMNS[name]:
+        series = frame[column]
+        if kind == pa.date32():
+            data[column] = pa.array(pd.to_datetime(series).dt.date.to_numpy(dtype=object), type=kind,
+                                    from_pandas=True)
+        elif kind == pa.string():
+            data[column] = pa.array(series.astype(object).where(series.notna(), None).to_numpy(), type=kind)
+        else:
+            data[column] = pa.array(series, type=kind, from_pandas=True)
+    return pa.table(data, schema=arrow_schema(name))
+
+
+def to_arrow_streamed(name: str, table: pa.Table) -> pa.Table:
+    """Canonical -> the dictionary-encoded types used when streaming large tables to Parquet."""
+    schema = arrow_schema(name, streamed=True)
+    columns = []
+    for column, kind in zip(schema.names, schema.types):
+        values = table.column(column)
+        if values.type != kind:
+            if pa.types.is_dictionary(kind) and not pa.types.is_dictionary(values.type):
+                values = values.dictionary_encode()
+            values = values.cast(kind)
+        columns.append(values)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+# --------------------------------------------------------------------------- writing
+
+def _for_csv(table: pa.Table) -> pa.Table:
+    """Whole-second timestamps read better in CSV and lose nothing (events are on whole seconds)."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_timestamp(column.type):
+            column = column.cast(pa.timestamp("s"), safe=False)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def _write_table(name: str, table: pa.Table, folder: Path, fmt: str) -> Path:
+    path = folder / f"{name}.{fmt}"
+    if fmt == "parquet":
+        pq.write_table(to_arrow_streamed(name, table), path, **PARQUET_OPTIONS)
+    else:
+        pacsv.write_csv(_for_csv(to_arrow_plain(name, table)), path)
+    return path
+
+
+def _manifest(meta: dict[str, Any], fmt: str, rows: dict[str, int], with_labels: bool,
+              exports: list[str]) -> dict[str, Any]:
+    public = {name: rows[name] for name in PUBLIC_TABLES}
+    return {
+        "kind": MANIFEST_KIND,
+        **{key: meta[key] for key in ("profile", "description", "employees", "days", "start_date",
+                                      "end_date", "mandate_date", "generator_version")},
+        "format": fmt,
+        "files": {f"{name}.{fmt}": {"table": name, "rows": count} for name, count in public.items()},
+        "label_files": [f"{name}.{fmt}" for name in LABEL_TABLES] if with_labels else [],
+        "exports": exports,
+    }
+
+
+def _is_previous_output(folder: Path) -> bool:
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("kind") == MANIFEST_KIND
+
+
+def _prepare_output(out_dir: str | os.PathLike[str], fmt: str, export: str | None) -> Path:
+    if fmt not in FORMATS:
+        raise OutputError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if export is not None and export not in EXPORTS:
+        raise OutputError(f"export must be one of {', '.join(EXPORTS)}, got {export!r}")
+    out = Path(out_dir).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not _is_previous_output(out):
+        raise OutputError(f"{out} is not empty and does not hold a generated company; "
+                          "choose a new or empty folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {out.parent}: {exc.strerror or exc}") from None
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write into {out.parent}: permission denied")
+    return out
+
+
+class _AtomicFolder:
+    """Write into a hidden sibling folder; on success swap it in, on failure leave nothing behind."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        try:
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+        except OSError as exc:
+            raise OutputError(f"cannot write into {self.out.parent}: {exc.strerror or exc}") from None
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.tmp is not None
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        self.tmp.chmod(0o755)
+        old = None
+        if self.out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.parent))
+            old.rmdir()
+            self.out.rename(old)
+        try:
+            self.tmp.rename(self.out)
+        except OSError:
+            if old is not None:
+                old.rename(self.out)
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _call_export(company: Company, kind: str, folder: Path) -> None:
+    try:
+        from datasets.exports import write_export
+    except ImportError as exc:
+        raise OutputError(f"exports are not available in this installation: {exc}") from None
+    write_export(company, kind, folder)
+
+
+def write_company(company: Company, out_dir: str | os.PathLike[str], fmt: Literal["parquet", "csv"] = "parquet",
+                  with_labels: bool = False, export: str | None = None) -> Path:
+    """Write the tables (and optionally labels and a vendor-shaped export) atomically; returns the folder."""
+    out = _prepare_output(out_dir, fmt, export)
+    if with_labels and (company.labels is None or company.event_labels is None):
+        raise OutputError("this company has no labels to write (it was loaded without them)")
+    tables = company.tables(with_labels=with_labels)
+    for name, frame in tables.items():
+        validate_table(name, frame)
+    check_references(tables)
+    with _AtomicFolder(out) as tmp:
+        rows = {}
+        for name, frame in tables.items():
+            _write_table(name, from_pandas(name, frame), tmp, fmt)
+            rows[name] = len(frame)
+        if export:
+            _call_export(company, export, tmp)
+        manifest = _manifest(company.meta, fmt, rows, with_labels, [export] if export else [])
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return out
+
+
+def generate_to_dir(profile: str | Scenario, employees: int, days: int, seed: int,
+                    out_dir: str | os.PathLike[str], fmt: Literal["parquet", "csv"] = "parquet",
+                    with_labels: bool = False, export: str | None = None,
+                    progress: bool | None = None, start_date: date | str | None = None) -> Path:
+    """Generate and write a company of any size chunk by chunk, with bounded memory.
+
+    The tables are the same as generate_company's for the same arguments. `progress=None` shows a
+    progress bar only for large companies.
+    """
+    ctx = _context(profile, employees, days, seed, start_date)
+    out = _prepare_output(out_dir, fmt, export)
+    estimate = pipeline.BLOCK_EMPLOYEES * ctx.timeline.days * 5
+    blocks_per_chunk = max(1, EVENTS_PER_CHUNK // max(estimate, 1))
+    expected_events = len(ctx.population) * ctx.timeline.days * 5
+    show = progress if progress is not None else expected_events >= PROGRESS_EVENTS
+    meta = _meta(ctx)
+    streamed = ("ai_events", "work_items", "survey", "event_labels")
+    static = {"employees": ctx.population.table, "calendar": ctx.timeline.calendar}
+    if with_labels:
+        static["labels"] = pipeline.labels_table(ctx)
+    for name, frame in static.items():
+        validate_table(name, frame)
+    check_references(static)
+    employee_ids = set(ctx.population.table["employee_id"])
+
+    with _AtomicFolder(out) as tmp:
+        rows = {name: len(frame) for name, frame in static.items()}
+        for name, frame in static.items():
+            _write_table(name, from_pandas(name, frame), tmp, fmt)
+        writers: dict[str, Any] = {}
+        bar = _progress_bar(show, len(ctx.population))
+        try:
+            for chunk in pipeline.iter_blocks(ctx, blocks_per_chunk=blocks_per_chunk):
+                _check_chunk(chunk, employee_ids)
+                for name in streamed:
+                    if name == "event_labels" and not with_labels:
+                        continue
+                    _append(writers, name, chunk[name], tmp, fmt)
+                    rows[name] = rows.get(name, 0) + chunk[name].num_rows
+                if bar is not None:
+                    bar.update(min(blocks_per_chunk * pipeline.BLOCK_EMPLOYEES, bar.total - bar.n))
+        finally:
+            for writer in writers.values():
+                writer.close()
+            if bar is not None:
+                bar.close()
+        for name in streamed:
+            if name not in writers and (name != "event_labels" or with_labels):
+                _write_table(name, to_arrow_plain(name, pipeline._empty_survey()) if name == "survey"
+                             else pa.Table.from_pylist([], schema=arrow_schema(name)), tmp, fmt)
+                rows.setdefault(name, 0)
+        if export:
+            _call_export(load_company(tmp, with_labels=False), export, tmp)
+        manifest = _manifest(meta, fmt, rows, with_labels, [export] if export else [])
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return out
+
+
+def _progress_bar(show: bool, total: int):
+    if not show:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, unit="employee", desc="generating", leave=False)
+
+
+def _check_chunk(chunk: dict[str, pa.Table], employee_ids: set[str]) -> None:
+    """Each streamed chunk is schema-checked (and its references) before it is written."""
+    frames = {name: to_pandas(name, table) for name, table in chunk.items()}
+    for name, frame in frames.items():
+        validate_table(name, frame)
+    employees = pd.DataFrame({"employee_id": pd.array(sorted(employee_ids), dtype="str"),
+                              "manager_id": pd.array([None] * len(employee_ids), dtype="str")})
+    check_references({"employees": employees, **frames})
+
+
+class _CsvAppender:
+    def __init__(self, path: Path):
+        self.handle = open(path, "wb")
+        self.header = True
+
+    def write(self, table: pa.Table) -> None:
+        pacsv.write_csv(table, self.handle, write_options=pacsv.WriteOptions(include_header=self.header))
+        self.header = False
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _append(writers: dict[str, Any], name: str, table: pa.Table, folder: Path, fmt: str) -> None:
+    if fmt == "parquet":
+        if name not in writers:
+            writers[name] = pq.ParquetWriter(folder / f"{name}.parquet", arrow_schema(name, streamed=True),
+                                             **PARQUET_OPTIONS)
+        writers[name].write_table(to_arrow_streamed(name, table))
+    else:
+        if name not in writers:
+            writers[name] = _CsvAppender(folder / f"{name}.csv")
+        writers[name].write(_for_csv(to_arrow_plain(name, table)))
+
+
+# --------------------------------------------------------------------------- loading
+
+def _read_table(name: str, path: Path) -> pa.Table:
+    schema = arrow_schema(name)
+    if path.suffix == ".parquet":
+        table = pq.read_table(path)
+    else:
+        types = {column: (pa.timestamp("s") if pa.types.is_timestamp(kind) else kind)
+                 for column, kind in zip(schema.names, schema.types)}
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False))
+    missing = [column for column in schema.names if column not in table.column_names]
+    if missing:
+        raise OutputError(f"{path}: missing column(s) {', '.join(missing)}")
+    return to_arrow_plain(name, table.select(schema.names))
+
+
+def load_company(directory: str | os.PathLike[str], with_labels: bool = True) -> Company:
+    """Read a folder written by write_company/generate_to_dir back into a Company (labels if present)."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise OutputError(f"{folder} is not a folder with a generated company")
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OutputError(f"{folder} has no {MANIFEST}: it does not hold a generated company") from None
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{folder / MANIFEST} cannot be read: {exc}") from None
+    fmt = manifest.get("format", "parquet")
+    tables: dict[str, pd.DataFrame | None] = {}
+    for name in ALL_TABLES:
+        path = folder / f"{name}.{fmt}"
+        if name in LABEL_TABLES and (not with_labels or not path.exists()):
+            tables[name] = None
+            continue
+        if not path.exists():
+            raise OutputError(f"{folder} is missing {path.name}")
+        try:
+            frame = to_pandas(name, _read_table(name, path))
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise OutputError(f"{path} cannot be read: {exc}") from None
+        tables[name] = validate_table(name, frame)
+    meta = {key: manifest.get(key) for key in ("profile", "description", "employees", "days", "start_date",
+                                               "end_date", "mandate_date", "generator_version")}
+    return Company(**tables, meta=meta)  # type: ignore[arg-type]

@@ -1,0 +1,781 @@
+"""The one generation pipeline: scenario -> seeded RNG -> employees -> archetypes -> AI events ->
+work items -> survey -> labels.
+
+Everything per event is vectorised numpy; Faker only fills the name pools. Employees are generated
+in fixed blocks of BLOCK_EMPLOYEES, each with its own RNG stream derived from (seed, block), so
+the same company comes out whether it is built in memory at once or streamed to disk in chunks.
+
+How the lesson is planted (the behaviour model):
+- Every AI session is either genuine or performative. An employee's share of performative
+  sessions depends on their archetype and on the period (before/after the mandate, before/after a
+  convert's conversion); `event_labels.is_theater` is exactly that mode.
+- Volume does not tell the modes apart: tokenmaxxers produce about as many events, sessions and
+  tokens as genuine adopters over the period.
+- What does: performative output is rarely accepted, is more often about documents the person wrote
+  themselves, reuses a few near-identical prompts, bunches up before dashboard refreshes and
+  reporting deadlines, and seldom feeds a work item that gets merged or closed. Each employee has
+  independent habits on each of these, so no single one separates the archetypes well, while
+  several together do.
+- Output (work items) follows archetype and period, not usage: genuine adopters and converts
+  (after converting) gain after the mandate, performative users lose a little time, and quiet
+  experts are faster throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datasets.provider import company_faker, name_pools
+from datasets.scenario import ARCHETYPES, Scenario
+
+GENERATOR_VERSION = "1.0"
+BLOCK_EMPLOYEES = 200
+NS_PER_SECOND = 1_000_000_000
+SECONDS_PER_DAY = 86_400
+BACKLOG_DAYS = 28  # work created before the period so that closures are steady from day one
+SURVEY_EVERY_DAYS = 28
+DOCS_PER_EMPLOYEE = 40
+COMPANY_PROMPT_POOL = 400
+
+GENUINE, TOKENMAXXER, CONVERT, NON_USER, QUIET_EXPERT = range(5)
+ENGINEERING, BUSINESS, MANAGEMENT = range(3)
+
+TOOLS = ("ide-assistant", "chat-assistant", "office-copilot", "cli-agent")
+FEATURES = ("code_completion", "chat", "summarize", "draft", "agent_edit", "review")
+CATEGORIES = ("code", "summarize", "draft", "question", "analysis", "rewrite")
+WORK_KINDS = ("ticket", "pull_request", "document")
+WORK_STATUSES = ("open", "closed", "merged", "abandoned")
+CALENDAR_TYPES = ("mandate", "dashboard_refresh", "reporting_deadline", "review_cycle", "holiday")
+
+# Feature mix of a session by role group and mode (genuine, performative), before per-person taste.
+FEATURE_MIX = np.array([
+    [[0.42, 0.20, 0.06, 0.05, 0.15, 0.12], [0.34, 0.24, 0.12, 0.07, 0.13, 0.10]],
+    [[0.00, 0.34, 0.24, 0.28, 0.00, 0.14], [0.00, 0.34, 0.32, 0.24, 0.00, 0.10]],
+    [[0.02, 0.32, 0.28, 0.26, 0.00, 0.12], [0.00, 0.32, 0.34, 0.24, 0.00, 0.10]],
+])
+# Tool by role group and feature.
+TOOL_BY_FEATURE = np.array([
+    [[1, 0, 0, 0], [0.35, 0.65, 0, 0], [0, 0.5, 0.5, 0], [0, 0.4, 0.6, 0], [0.35, 0, 0, 0.65],
+     [0.8, 0.2, 0, 0]],
+    [[1, 0, 0, 0], [0, 0.6, 0.4, 0], [0, 0.35, 0.65, 0], [0, 0.3, 0.7, 0], [0, 0, 0, 1],
+     [0, 0.3, 0.7, 0]],
+    [[1, 0, 0, 0], [0, 0.55, 0.45, 0], [0, 0.3, 0.7, 0], [0, 0.3, 0.7, 0], [0, 0, 0, 1],
+     [0, 0.3, 0.7, 0]],
+])
+# Prompt category by feature.
+CATEGORY_BY_FEATURE = np.array([
+    [0.92, 0.00, 0.00, 0.08, 0.00, 0.00],
+    [0.15, 0.05, 0.05, 0.45, 0.25, 0.05],
+    [0.00, 0.85, 0.00, 0.10, 0.05, 0.00],
+    [0.00, 0.00, 0.70, 0.00, 0.00, 0.30],
+    [0.70, 0.00, 0.00, 0.00, 0.10, 0.20],
+    [0.20, 0.00, 0.00, 0.00, 0.50, 0.30],
+])
+DOC_PROBABILITY = np.array([1.0, 0.35, 1.0, 0.9, 1.0, 1.0])
+ACCEPT_BY_FEATURE = np.array([0.8, 1.1, 1.05, 1.1, 0.95, 1.0])
+# Median tokens and log-sd per feature: (in, sigma_in, out, sigma_out).
+TOKENS = np.array([
+    [350, 0.7, 45, 0.8], [450, 1.0, 380, 0.9], [2400, 1.1, 320, 0.7], [300, 0.9, 650, 0.8],
+    [3500, 1.0, 1400, 1.0], [1600, 0.9, 280, 0.8],
+])
+WORK_KIND_MIX = np.array([[0.35, 0.55, 0.10], [0.45, 0.0, 0.55], [0.40, 0.0, 0.60]])
+CYCLE_MEDIAN_HOURS = np.array([40.0, 26.0, 50.0])
+ROLE_USAGE = np.array([1.15, 0.9, 0.7])
+ROLE_OUTPUT = np.array([1.3, 1.1, 0.7])
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Days of the period and the company calendar that shapes behaviour."""
+
+    start: date
+    days: int
+    day_kind: np.ndarray  # 0 business day, 1 weekend, 2 holiday; index 0 = start
+    mandate_day: int | None
+    burst_factor_base: np.ndarray  # per day: burst-window multiplier for performative sessions
+    survey_days: np.ndarray
+    calendar: pd.DataFrame
+
+    @property
+    def start_ns(self) -> int:
+        return int(np.datetime64(self.start, "ns").astype(np.int64))
+
+
+@dataclass
+class Population:
+    """Employees and every per-person trait the event generator needs (one row per employee)."""
+
+    table: pd.DataFrame
+    archetype: np.ndarray
+    convert_day: np.ndarray
+    traits: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.archetype)
+
+
+def _rng(seed: int, *stream: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed & (2**63 - 1), *stream])))
+
+
+def _mix64(values: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser: a fast, well-spread hash for synthetic prompt fingerprints."""
+    z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z & np.uint64(2**63 - 1)).astype(np.int64)
+
+
+def _beta(rng: np.random.Generator, mean: np.ndarray | float, concentration: float,
+          size: int) -> np.ndarray:
+    mean = np.clip(np.broadcast_to(mean, (size,)), 1e-3, 1 - 1e-3)
+    return rng.beta(mean * concentration, (1 - mean) * concentration)
+
+
+def _sample_rows(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
+    """One categorical draw per row of a (n, k) probability matrix."""
+    cumulative = np.cumsum(probabilities, axis=1)
+    cumulative /= cumulative[:, -1:]
+    draws = rng.random((probabilities.shape[0], 1))
+    return np.minimum((draws > cumulative).sum(axis=1), probabilities.shape[1] - 1).astype(np.int8)
+
+
+def _apportion(weights: np.ndarray, total: int) -> np.ndarray:
+    """Integer counts proportional to weights that add up to total (largest remainder)."""
+    weights = np.asarray(weights, dtype=float)
+    if total == 0 or weights.sum() == 0:
+        return np.zeros(len(weights), dtype=np.int64)
+    exact = weights / weights.sum() * total
+    counts = np.floor(exact).astype(np.int64)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: total - counts.sum()]] += 1
+    return counts
+
+
+def role_group(role: str) -> int:
+    """Engineers write code; managers write documents; everyone else is business staff."""
+    lowered = role.lower()
+    if any(word in lowered for word in ("manager", "partner", "director", "head")):
+        return MANAGEMENT
+    if any(word in lowered for word in ("engineer", "developer")):
+        return ENGINEERING
+    return BUSINESS
+
+
+# --------------------------------------------------------------------------- timeline
+
+def mandate_day_of(scenario: Scenario, days: int, start: date) -> int | None:
+    at = scenario.mandate.at
+    if at is None:
+        return None
+    if isinstance(at, date):
+        offset = (at - start).days
+        return offset if 0 <= offset < days else None
+    return int(round(float(at) * days)) if days > 1 else None
+
+
+def build_timeline(scenario: Scenario, days: int, start: date) -> Timeline:
+    """Business days, holidays, the mandate and the deadlines performative users aim at."""
+    dates = [start + timedelta(days=offset) for offset in range(days)]
+    holidays = set(scenario.holidays)
+    day_kind = np.zeros(days, dtype=np.int8)
+    for offset, day in enumerate(dates):
+        if day.strftime("%m-%d") in holidays:
+            day_kind[offset] = 2
+        elif day.weekday() >= 5:
+            day_kind[offset] = 1
+    business = day_kind == 0
+    mandate_day = mandate_day_of(scenario, days, start)
+    cadence = scenario.cadence
+    rows: list[tuple[date, str, str]] = []
+
+    if mandate_day is not None:
+        rows.append((dates[mandate_day], "mandate",
+                     "Leadership starts tracking AI usage per employee and asks everyone to use AI daily"))
+    refresh_days: list[int] = []
+    if mandate_day is not None:
+        refresh_days = list(range(mandate_day + cadence.dashboard_refresh_days, days,
+                                  cadence.dashboard_refresh_days))
+        rows += [(dates[d], "dashboard_refresh", "AI adoption dashboard refreshed for leadership")
+                 for d in refresh_days]
+    deadline_days: list[int] = []
+    if cadence.reporting_deadline != "none":
+        months = 3 if cadence.reporting_deadline == "quarterly" else 1
+        for offset, day in enumerate(dates):
+            next_day = day + timedelta(days=1)
+            if next_day.month != day.month and day.month % months == 0:
+                last_business = offset
+                while last_business > 0 and not business[last_business]:
+                    last_business -= 1
+                deadline_days.append(last_business)
+        deadline_days = sorted(set(deadline_days))
+        label = "Quarterly" if months == 3 else "Monthly"
+        rows += [(dates[d], "reporting_deadline", f"{label} report on team productivity and AI adoption due")
+                 for d in deadline_days]
+    review_days = list(range(cadence.review_cycle_days - 7, days, cadence.review_cycle_days))
+    rows += [(dates[d], "review_cycle", "Performance review cycle opens") for d in review_days]
+    rows += [(dates[d], "holiday", "Public holiday") for d in range(days) if day_kind[d] == 2]
+
+    burst = np.zeros(days, dtype=bool)
+    window = cadence.burst_window_days
+    business_index = np.flatnonzero(business)
+    for target in refresh_days + deadline_days + review_days:
+        before = business_index[business_index < target][-window:] if target in refresh_days else \
+            business_index[business_index <= target][-window:]
+        burst[before] = True
+    factor = np.zeros(days)
+    split = mandate_day if mandate_day is not None else days
+    for lo, hi in ((0, split), (split, days)):
+        period_business = business[lo:hi]
+        period_burst = burst[lo:hi] & period_business
+        if period_burst.any():
+            factor[lo:hi] = np.where(period_burst, period_business.sum() / period_burst.sum(), 0.0)
+        else:
+            factor[lo:hi] = 1.0
+
+    survey_days = np.arange(SURVEY_EVERY_DAYS // 2, days, SURVEY_EVERY_DAYS)
+    survey_days = np.array([_next_business(business, d) for d in survey_days], dtype=np.int64)
+    survey_days = np.unique(survey_days[survey_days < days])
+
+    calendar = pd.DataFrame(rows, columns=["date", "event_type", "description"])
+    calendar["date"] = pd.to_datetime(calendar["date"]).astype("datetime64[ns]")
+    calendar["event_type"] = calendar["event_type"].astype("str")
+    calendar["description"] = calendar["description"].astype("str")
+    type_order = {name: rank for rank, name in enumerate(CALENDAR_TYPES)}
+    calendar = calendar.assign(_rank=calendar["event_type"].map(type_order)) \
+        .sort_values(["date", "_rank"], kind="stable").drop(columns="_rank").reset_index(drop=True)
+    return Timeline(start=start, days=days, day_kind=day_kind, mandate_day=mandate_day,
+                    burst_factor_base=factor, survey_days=survey_days, calendar=calendar)
+
+
+def _next_business(business: np.ndarray, day: int) -> int:
+    while day < len(business) and not business[day]:
+        day += 1
+    return day
+
+
+# --------------------------------------------------------------------------- employees
+
+def build_population(scenario: Scenario, employees: int, seed: int, timeline: Timeline) -> Population:
+    """The employees table plus hidden per-person traits, from the company-level RNG stream."""
+    rng = _rng(seed, 1)
+    n = employees
+    archetype_counts = _apportion(np.array([scenario.archetype_mix[a] for a in ARCHETYPES]), n)
+    archetype = rng.permutation(np.repeat(np.arange(len(ARCHETYPES), dtype=np.int8), archetype_counts))
+
+    team_weights = np.array([team.weight for team in scenario.teams])
+    team_of = rng.permutation(np.repeat(np.arange(len(scenario.teams)), _apportion(team_weights, n)))
+    roles = np.empty(n, dtype=object)
+    for t, team in enumerate(scenario.teams):
+        members = np.flatnonzero(team_of == t)
+        names = list(team.roles)
+        weights = np.array([team.roles[r] for r in names], dtype=float)
+        roles[members] = np.array(names, dtype=object)[rng.choice(len(names), size=len(members),
+                                                                   p=weights / weights.sum())]
+    group = np.array([role_group(r) for r in roles], dtype=np.int8) if n else np.zeros(0, np.int8)
+
+    fake = company_faker(int(rng.integers(0, 2**31)))
+    first, last = name_pools(fake, 400)
+    first_pick = rng.integers(0, len(first), n)
+    last_pick = rng.integers(0, len(last), n)
+    names, emails, seen = [], [], {}
+    for f, l in zip(first_pick, last_pick):
+        name = f"{first[f]} {last[l]}"
+        local = "".join(ch for ch in f"{first[f]}.{last[l]}".lower() if ch.isalnum() or ch == ".")
+        count = seen.get(local, 0)
+        seen[local] = count + 1
+        names.append(name)
+        emails.append(f"{local}{count + 1 if count else ''}@{scenario.email_domain}")
+
+    manager = _managers(rng, team_of, group, scenario.manager_span)
+    tenure_days = np.minimum(rng.lognormal(np.log(3 * 365), 0.8, n), 25 * 365).astype(np.int64) + 1
+    hire = np.datetime64(timeline.start, "D") - tenure_days.astype("timedelta64[D]")
+    ids = _format_ids("E", np.arange(1, n + 1), 5)
+    table = pd.DataFrame({
+        "employee_id": pd.array(ids, dtype="str"),
+        "name": pd.array(names, dtype="str"),
+        "email": pd.array(emails, dtype="str"),
+        "team": pd.array([scenario.teams[t].name for t in team_of], dtype="str"),
+        "role": pd.array(list(roles), dtype="str"),
+        "manager_id": pd.array([ids[m] if m >= 0 else None for m in manager], dtype="str"),
+        "hire_date": hire.astype("datetime64[ns]"),
+    })
+
+    convert_day = np.full(n, -1, dtype=np.int64)
+    mandate = timeline.mandate_day if timeline.mandate_day is not None else 0
+    converts = np.flatnonzero(archetype == CONVERT)
+    lo = mandate + max(10, int(0.2 * (timeline.days - mandate)))
+    hi = max(lo + 1, timeline.days - max(5, int(0.1 * timeline.days)))
+    convert_day[converts] = rng.integers(lo, hi, len(converts))
+
+    traits = _traits(rng, archetype, group, scenario)
+    traits["group"] = group
+    return Population(table=table, archetype=archetype, convert_day=convert_day, traits=traits)
+
+
+def _managers(rng: np.random.Generator, team_of: np.ndarray, group: np.ndarray, span: int) -> np.ndarray:
+    """Each team has a lead (a manager where there is one); leads report to the company head."""
+    n = len(team_of)
+    manager = np.full(n, -1, dtype=np.int64)
+    leads = []
+    for t in np.unique(team_of):
+        members = np.flatnonzero(team_of == t)
+        managerial = members[group[members] == MANAGEMENT]
+        lead = int(managerial[0]) if len(managerial) else int(members[0])
+        leads.append(lead)
+        others = members[members != lead]
+        for start in range(0, len(others), span):
+            chunk = others[start:start + span]
+            boss = lead if start == 0 else int(others[start - span])
+            manager[chunk] = boss
+    if leads:
+        head = leads[0]
+        for lead in leads[1:]:
+            manager[lead] = head
+    return manager
+
+
+def _traits(rng: np.random.Generator, archetype: np.ndarray, group: np.ndarray,
+            scenario: Scenario) -> dict[str, np.ndarray]:
+    """Per-person habits, each drawn independently so no single habit gives an archetype away."""
+    n = len(archetype)
+    noise = scenario.noise
+    strength = scenario.mandate.strength
+    is_ = {a: archetype == a for a in range(5)}
+
+    perf_pre_mean = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
+                              [0.35, 0.8, 0.03], 0.04)
+    perf_post_mean = np.select(
+        [is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
+        [0.35 + (0.80 - 0.35) * strength, 0.8, 0.05], 0.04 + 0.08 * strength)
+    usage_pre = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
+                          [0.35, 0.0, 0.3], 1.0)
+    usage_post = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
+                           [0.35 + 1.15 * strength, 0.04 * strength, 0.32], 1.0 + 0.25 * strength)
+    output_gain = np.select([is_[GENUINE] | is_[CONVERT], is_[QUIET_EXPERT]],
+                            [rng.normal(0.11, 0.04, n).clip(0.0, None), np.zeros(n)], 0.0)
+    output_loss = np.where(is_[TOKENMAXXER] | is_[CONVERT], rng.normal(0.06, 0.02, n).clip(0.0, None), 0.0)
+    output_base = np.where(is_[QUIET_EXPERT], 1.0 + rng.normal(0.25, 0.06, n).clip(0.05, None), 1.0)
+    acc_gen_mean = np.where(is_[QUIET_EXPERT], 0.6, 0.42)
+
+    traits = {
+        "usage_rate": 8.0 * ROLE_USAGE[group] * rng.lognormal(0.0, 0.55 * noise, n),
+        "usage_pre": usage_pre, "usage_post": usage_post,
+        "perf_pre": _beta(rng, perf_pre_mean, 14, n),
+        "perf_post": _beta(rng, perf_post_mean, 14, n),
+        "perf_converted": _beta(rng, 0.04 + 0.08 * strength, 14, n),
+        "acc_gen": _beta(rng, acc_gen_mean, 14 / noise, n),
+        "acc_perf": _beta(rng, 0.14, 14 / noise, n),
+        "self_gen": _beta(rng, 0.22, 8 / noise, n),
+        "self_perf": _beta(rng, 0.60, 8 / noise, n),
+        "reuse_gen": _beta(rng, 0.15, 8 / noise, n),
+        "reuse_perf": _beta(rng, 0.55, 8 / noise, n),
+        "pool_gen": rng.integers(25, 80, n),
+        "pool_perf": rng.integers(3, 12, n),
+        "burst": _beta(rng, 0.45, 4 / noise, n),
+        "link": _beta(rng, 0.75, 8, n),
+        "token_scale": rng.lognormal(0.0, 0.3, n),
+        "hour_shift": rng.normal(0.0, 0.8, n),
+        "output_rate": 1.0 * ROLE_OUTPUT[group] * rng.lognormal(0.0, 0.35, n),
+        "output_base": output_base, "output_gain": output_gain, "output_loss": output_loss,
+        "cycle_scale": rng.lognormal(0.0, 0.25, n) * np.where(is_[QUIET_EXPERT], 0.75, 1.0),
+        "obliged": np.select(
+            [is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
+            [_beta(rng, 0.38, 5, n), _beta(rng, 0.45, 5, n), _beta(rng, 0.05, 5, n)],
+            _beta(rng, 0.14, 5, n)),
+        "speed_bias": rng.normal(0.0, 8.0, n),
+        "satisfaction": rng.normal(0.0, 0.6, n),
+    }
+    mix = FEATURE_MIX[group]  # (n, 2, F)
+    taste = rng.gamma(np.maximum(mix * 30, 1e-9))
+    traits["feature_mix"] = taste / taste.sum(axis=2, keepdims=True)
+    return traits
+
+
+def _format_ids(prefix: str, numbers: np.ndarray, width: int) -> list[str]:
+    return _format_ids_arrow(prefix, numbers, width).to_pylist()
+
+
+def _format_ids_arrow(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    """Zero-padded ids like E00042, formatted in Arrow's C++ kernels instead of Python."""
+    text = pc.utf8_lpad(pc.cast(pa.array(numbers, type=pa.int64()), pa.string()), width=width, padding="0")
+    return pc.binary_join_element_wise(pa.scalar(prefix), text, "")
+
+
+# --------------------------------------------------------------------------- per block
+
+@dataclass
+class Context:
+    """What every block needs: the scenario, the seed and the company-level pieces."""
+
+    scenario: Scenario
+    seed: int
+    timeline: Timeline
+    population: Population
+    employee_ids: pa.Array
+
+    @property
+    def blocks(self) -> int:
+        return -(-len(self.population) // BLOCK_EMPLOYEES)
+
+
+@dataclass
+class Offsets:
+    """Running id counters, so ids are global and independent of chunking."""
+
+    event: int = 0
+    session: int = 0
+    work_item: int = 0
+
+
+def build_context(scenario: Scenario, employees: int, days: int, seed: int, start: date) -> Context:
+    timeline = build_timeline(scenario, days, start)
+    population = build_population(scenario, employees, seed, timeline)
+    ids = pa.array(population.table["employee_id"].to_numpy(dtype=object), type=pa.string())
+    return Context(scenario=scenario, seed=seed, timeline=timeline, population=population,
+                   employee_ids=ids)
+
+
+def _period_matrices(ctx: Context, members: np.ndarray, days: np.ndarray) -> dict[str, np.ndarray]:
+    """Per (employee, day) usage level and performative share for this block."""
+    tl = ctx.timeline
+    tr = ctx.population.traits
+    mandate = tl.mandate_day if tl.mandate_day is not None else tl.days * 10
+    archetype = ctx.population.archetype[members][:, None]
+    convert_day = ctx.population.convert_day[members][:, None]
+    d = days[None, :]
+    ramp = np.clip((d - mandate) / 10.0, 0.0, 1.0)
+    usage = tr["usage_pre"][members][:, None] * (1 - ramp) + tr["usage_post"][members][:, None] * ramp
+    perf = tr["perf_pre"][members][:, None] * (1 - ramp) + tr["perf_post"][members][:, None] * ramp
+    converted = (archetype == CONVERT) & (d >= convert_day)
+    genuine_post = 1.0 + 0.25 * ctx.scenario.mandate.strength
+    usage = np.where(converted, genuine_post, usage)
+    perf = np.where(converted, tr["perf_converted"][members][:, None], perf)
+
+    gain_ramp = np.clip((d - mandate) / 30.0, 0.0, 1.0)
+    convert_ramp = np.clip((d - convert_day) / 30.0, 0.0, 1.0)
+    gain = np.where(archetype == CONVERT, convert_ramp * (convert_day >= 0), gain_ramp)
+    output = tr["output_base"][members][:, None] * (
+        1.0 + tr["output_gain"][members][:, None] * gain
+        - tr["output_loss"][members][:, None] * np.where(converted, 0.0, ramp))
+    return {"usage": usage, "perf": perf, "output": output}
+
+
+def generate_block(ctx: Context, block: int, offsets: Offsets) -> dict[str, pa.Table]:
+    """All rows that belong to one block of employees; advances the id offsets."""
+    rng = _rng(ctx.seed, 2, block)
+    n_total = len(ctx.population)
+    members = np.arange(block * BLOCK_EMPLOYEES, min((block + 1) * BLOCK_EMPLOYEES, n_total))
+    tl = ctx.timeline
+    tr = ctx.population.traits
+    days = np.arange(tl.days)
+    day_weight = np.choose(tl.day_kind, [1.0, 0.04, 0.03])
+    level = _period_matrices(ctx, members, days)
+
+    events, sessions = _events(ctx, rng, members, level, day_weight, offsets)
+    work = _work_items(ctx, rng, members, level, sessions, offsets)
+    survey = _survey(ctx, rng, members)
+    return {"ai_events": events, "work_items": work, "survey": survey,
+            "event_labels": pa.table({"event_id": events.column("event_id"),
+                                      "is_theater": sessions["event_mode"].astype(bool)})}
+
+
+EVENTS_PER_SESSION = 3.5
+
+
+def _events(ctx: Context, rng: np.random.Generator, members: np.ndarray, level: dict[str, np.ndarray],
+            day_weight: np.ndarray, offsets: Offsets) -> tuple[pa.Table, dict[str, np.ndarray]]:
+    tl = ctx.timeline
+    tr = ctx.population.traits
+    nb = len(members)
+    rate = tr["usage_rate"][members][:, None] * level["usage"] * day_weight[None, :] / EVENTS_PER_SESSION
+    burst = tr["burst"][members][:, None]
+    perf_rate = rate * level["perf"] * ((1.0 - burst) + burst * tl.burst_factor_base[None, :])
+    gen_rate = rate * (1.0 - level["perf"])
+    counts = rng.poisson(np.stack([gen_rate, perf_rate], axis=-1))  # (nb, days, 2)
+    flat = counts.reshape(-1)
+    cell = np.repeat(np.arange(flat.size, dtype=np.int64), flat)
+    s_emp = (cell // (tl.days * 2)).astype(np.int64)
+    s_day = ((cell // 2) % tl.days).astype(np.int64)
+    s_mode = (cell % 2).astype(np.int8)
+    n_sess = len(cell)
+
+    # start of each session: a two-peak working day, shifted per person
+    morning = rng.random(n_sess) < 0.55
+    hour = np.where(morning, rng.normal(10.2, 1.3, n_sess), rng.normal(14.8, 1.6, n_sess))
+    hour = np.clip(hour + tr["hour_shift"][members][s_emp], 6.5, 21.5)
+    start = s_day * SECONDS_PER_DAY + (hour * 3600).astype(np.int64)
+    n_ev = rng.geometric(1.0 / EVENTS_PER_SESSION, n_sess).astype(np.int64)
+    total_events = int(n_ev.sum())
+    gaps = rng.exponential(80.0, total_events).astype(np.int64) + 5
+    ev_sess = np.repeat(np.arange(n_sess, dtype=np.int64), n_ev)
+    first_event = np.cumsum(n_ev) - n_ev
+    gap_cum = np.cumsum(gaps)
+    offset_in_session = gap_cum - np.repeat(gap_cum[first_event] if n_sess else gap_cum[:0], n_ev)
+    duration = (gap_cum[first_event + n_ev - 1] - gap_cum[first_event]) if n_sess else np.zeros(0, np.int64)
+
+    # order sessions by (employee, start) and push overlapping ones later so times never go back
+    key = (s_emp << 34) + start
+    order = np.argsort(key, kind="stable")
+    inv = np.empty_like(order)
+    inv[order] = np.arange(n_sess)
+    key_sorted = key[order]
+    spacing = np.cumsum(duration[order] + 60) - (duration[order] + 60)
+    adjusted = spacing + np.maximum.accumulate(key_sorted - spacing) if n_sess else key_sorted
+    start_sorted = adjusted - (s_emp[order] << 34)
+    s_emp, s_day, s_mode = s_emp[order], s_day[order], s_mode[order]
+    n_ev_sorted = n_ev[order]
+    # rebuild event arrays in sorted session order
+    first_sorted = first_event[order]
+    ev_index = np.repeat(first_sorted - (np.cumsum(n_ev_sorted) - n_ev_sorted), n_ev_sorted) + \
+        np.arange(total_events, dtype=np.int64)
+    offset_in_session = offset_in_session[ev_index]
+    ev_sess = np.repeat(np.arange(n_sess, dtype=np.int64), n_ev_sorted)
+    del inv
+
+    # session-level attributes
+    group = tr["group"][members][s_emp]
+    mix = tr["feature_mix"][members][s_emp, s_mode]
+    s_feature = _sample_rows(rng, mix)
+    s_tool = _sample_rows(rng, TOOL_BY_FEATURE[group, s_feature])
+    has_doc = rng.random(n_sess) < DOC_PROBABILITY[s_feature]
+    self_p = np.where(s_mode == 1, tr["self_perf"][members][s_emp], tr["self_gen"][members][s_emp])
+    s_self = has_doc & (rng.random(n_sess) < self_p)
+    global_emp = members[s_emp]
+    n_total = len(ctx.population)
+    other = (global_emp + 1 + rng.integers(0, max(n_total - 1, 1), n_sess)) % n_total
+    owner = np.where(s_self, global_emp, other)
+    s_doc = np.where(has_doc, owner * DOCS_PER_EMPLOYEE + rng.integers(0, DOCS_PER_EMPLOYEE, n_sess), -1)
+
+    # event-level attributes
+    e_emp = s_emp[ev_sess]
+    e_mode = s_mode[ev_sess]
+    e_feature = s_feature[ev_sess]
+    category = _sample_rows(rng, CATEGORY_BY_FEATURE[e_feature])
+    scale = tr["token_scale"][members][e_emp]
+    tok = TOKENS[e_feature]
+    tokens_in = np.maximum(1, (tok[:, 0] * scale * np.exp(tok[:, 1] * rng.standard_normal(total_events)))
+                           .astype(np.int64))
+    tokens_out = np.maximum(1, (tok[:, 2] * scale * np.exp(tok[:, 3] * rng.standard_normal(total_events)))
+                            .astype(np.int64))
+    acc_p = np.where(e_mode == 1, tr["acc_perf"][members][e_emp], tr["acc_gen"][members][e_emp])
+    accepted = rng.random(total_events) < np.clip(acc_p * ACCEPT_BY_FEATURE[e_feature], 0.0, 0.98)
+
+    reuse_p = np.where(e_mode == 1, tr["reuse_perf"][members][e_emp], tr["reuse_gen"][members][e_emp])
+    pool = np.where(e_mode == 1, tr["pool_perf"][members][e_emp], tr["pool_gen"][members][e_emp])
+    draw = rng.random(total_events)
+    personal = draw < reuse_p
+    shared = ~personal & (draw < reuse_p + 0.04)
+    salt = int(_mix64(np.array([ctx.seed & (2**63 - 1)]))[0])
+    template = (rng.random(total_events) * pool).astype(np.int64)
+    personal_key = (members[e_emp].astype(np.int64) << 22) + (e_mode.astype(np.int64) << 20) + template
+    fingerprint = rng.integers(0, 2**63 - 1, total_events, dtype=np.int64)
+    fingerprint = np.where(personal, _mix64(personal_key ^ salt), fingerprint)
+    shared_key = (np.int64(1) << 60) + rng.integers(0, COMPANY_PROMPT_POOL, total_events)
+    fingerprint = np.where(shared, _mix64(shared_key ^ salt), fingerprint)
+
+    timestamp = tl.start_ns + (start_sorted[ev_sess] + offset_in_session) * NS_PER_SECOND
+    event_id = offsets.event + 1 + np.arange(total_events, dtype=np.int64)
+    session_id = offsets.session + 1 + np.arange(n_sess, dtype=np.int64)
+    e_doc = s_doc[ev_sess]
+    doc_mask = e_doc < 0
+    doc_ids = _format_ids_arrow("D", np.maximum(e_doc, 0), 7)
+    doc_ids = pc.if_else(pa.array(doc_mask), pa.scalar(None, pa.string()), doc_ids)
+
+    table = pa.table({
+        "event_id": event_id,
+        "employee_id": pa.DictionaryArray.from_arrays(pa.array(members[e_emp].astype(np.int32)),
+                                                      ctx.employee_ids),
+        "timestamp": pa.array(timestamp.astype("datetime64[ns]")),
+        "tool": _dictionary(s_tool[ev_sess], TOOLS),
+        "feature": _dictionary(e_feature, FEATURES),
+        "session_id": session_id[ev_sess],
+        "prompt_category": _dictionary(category, CATEGORIES),
+        "prompt_fingerprint": fingerprint,
+        "document_id": doc_ids,
+        "doc_authored_by_self": s_self[ev_sess],
+        "tokens_in": tokens_in,
+        "tokens_out": tokens_out,
+        "accepted": accepted,
+    })
+    offsets.event += total_events
+    offsets.session += n_sess
+    sessions = {"emp": s_emp, "start": start_sorted, "mode": s_mode, "id": session_id,
+                "event_mode": e_mode}
+    return table, sessions
+
+
+def _dictionary(codes: np.ndarray, values: tuple[str, ...]) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int8)), pa.array(values))
+
+
+def _work_items(ctx: Context, rng: np.random.Generator, members: np.ndarray,
+                level: dict[str, np.ndarray], sessions: dict[str, np.ndarray],
+                offsets: Offsets) -> pa.Table:
+    tl = ctx.timeline
+    tr = ctx.population.traits
+    nb = len(members)
+    backlog_kind = _backlog_day_kind(tl)
+    all_kind = np.concatenate([backlog_kind, tl.day_kind])
+    weight = np.choose(all_kind, [1.0, 0.05, 0.02])
+    output = np.concatenate([np.repeat(level["output"][:, :1], BACKLOG_DAYS, axis=1), level["output"]], axis=1)
+    rate = tr["output_rate"][members][:, None] * output * weight[None, :]
+    counts = rng.poisson(rate).reshape(-1)
+    cell = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+    total_days = BACKLOG_DAYS + tl.days
+    w_emp = cell // total_days
+    w_day = cell % total_days - BACKLOG_DAYS
+    n = len(cell)
+    hour = np.clip(rng.normal(12.5, 2.3, n) + tr["hour_shift"][members][w_emp], 7.0, 20.0)
+    created = w_day * SECONDS_PER_DAY + (hour * 3600).astype(np.int64)
+    order = np.argsort((w_emp << 34) + created + (np.int64(BACKLOG_DAYS) * SECONDS_PER_DAY), kind="stable")
+    w_emp, w_day, created = w_emp[order], w_day[order], created[order]
+
+    group = tr["group"][members][w_emp]
+    kind = _sample_rows(rng, WORK_KIND_MIX[group])
+    cycle_hours = CYCLE_MEDIAN_HOURS[kind] * tr["cycle_scale"][members][w_emp] * \
+        np.exp(0.9 * rng.standard_normal(n))
+    cycle_hours = np.round(np.maximum(cycle_hours, 0.25), 2)
+    closed = created + (cycle_hours * 3600).astype(np.int64)
+    end = tl.days * SECONDS_PER_DAY
+    abandoned = rng.random(n) < 0.04
+    is_open = closed >= end
+    status = np.where(is_open, 0, np.where(abandoned, 3, np.where(kind == 1, 2, 1))).astype(np.int8)
+
+    # link to the latest genuine (or occasionally performative) session in the 36 hours before
+    candidate = (sessions["mode"] == 0) | (rng.random(len(sessions["mode"])) < 0.12)
+    c_key = (sessions["emp"][candidate] << 34) + sessions["start"][candidate] + BACKLOG_DAYS * SECONDS_PER_DAY
+    c_id = sessions["id"][candidate]
+    c_mode = sessions["mode"][candidate]
+    i_key = (w_emp << 34) + created + BACKLOG_DAYS * SECONDS_PER_DAY
+    pos = np.searchsorted(c_key, i_key, side="right") - 1
+    valid = pos >= 0
+    pos_safe = np.maximum(pos, 0)
+    gap = i_key - (c_key[pos_safe] if len(c_key) else np.zeros(n, np.int64))
+    same_person = valid & (gap >= 0) & (gap < 36 * 3600) if len(c_key) else np.zeros(n, bool)
+    linked = same_person & (rng.random(n) < tr["link"][members][w_emp])
+    linked_session = np.where(linked, c_id[pos_safe] if len(c_id) else 0, 0)
+    linked_perf = linked & ((c_mode[pos_safe] == 1) if len(c_mode) else False)
+
+    rework_p = 0.06 + 0.18 * linked_perf + 0.03 * (ctx.population.archetype[members][w_emp] == TOKENMAXXER)
+    rework = (status == 1) | (status == 2)
+    rework &= rng.random(n) < rework_p
+
+    # keep work created in the period, and backlog work that closes inside it
+    keep = (w_day >= 0) | (~is_open & (closed >= 0))
+    idx = np.flatnonzero(keep)
+    n_keep = len(idx)
+    item_numbers = offsets.work_item + 1 + np.arange(n_keep, dtype=np.int64)
+    offsets.work_item += n_keep
+    closed_mask = is_open[idx]
+    cycle = pa.array(cycle_hours[idx], mask=closed_mask)
+    closed_ns = pa.array((tl.start_ns + closed[idx] * NS_PER_SECOND).astype("datetime64[ns]"), mask=closed_mask)
+    return pa.table({
+        "work_item_id": _format_ids_arrow("W", item_numbers, 6),
+        "employee_id": pa.DictionaryArray.from_arrays(pa.array(members[w_emp[idx]].astype(np.int32)),
+                                                      ctx.employee_ids),
+        "kind": _dictionary(kind[idx], WORK_KINDS),
+        "created_at": pa.array((tl.start_ns + created[idx] * NS_PER_SECOND).astype("datetime64[ns]")),
+        "closed_at": closed_ns,
+        "status": _dictionary(status[idx], WORK_STATUSES),
+        "cycle_time_hours": cycle,
+        "rework": rework[idx],
+        "linked_session_id": pa.array(linked_session[idx], mask=~linked[idx]),
+    })
+
+
+def _backlog_day_kind(tl: Timeline) -> np.ndarray:
+    offsets = np.arange(-BACKLOG_DAYS, 0)
+    weekday = (np.datetime64(tl.start, "D") + offsets).astype("datetime64[D]").view(np.int64)
+    weekday = (weekday + 3) % 7  # 1970-01-01 was a Thursday
+    return np.where(weekday >= 5, 1, 0).astype(np.int8)
+
+
+def _survey(ctx: Context, rng: np.random.Generator, members: np.ndarray) -> pa.Table:
+    """Monthly self-reports: perception tracks usage and pressure, not measured output."""
+    tl = ctx.timeline
+    tr = ctx.population.traits
+    nb, ns = len(members), len(tl.survey_days)
+    if nb == 0 or ns == 0:
+        return _empty_survey()
+    archetype = ctx.population.archetype[members][:, None]
+    convert_day = ctx.population.convert_day[members][:, None]
+    day = tl.survey_days[None, :]
+    mandate = tl.mandate_day if tl.mandate_day is not None else tl.days * 10
+    after = day >= mandate
+    converted = (archetype == CONVERT) & (day >= convert_day)
+    performative = ((archetype == TOKENMAXXER) | (archetype == CONVERT)) & ~converted
+    months_after = np.clip((day - mandate) / 30.0, 0.0, None)
+    strength = ctx.scenario.mandate.strength
+    base = np.select(
+        [performative & after, performative, converted, archetype == NON_USER,
+         archetype == QUIET_EXPERT, after],
+        [16.0, 3.0, 20.0, 2.0 * after, 9.0, 18.0], 12.0)
+    perceived = base + 1.5 * strength * months_after * (archetype != NON_USER) + \
+        tr["speed_bias"][members][:, None] + rng.normal(0.0, 6.0, (nb, ns))
+    obliged_p = np.where(after, tr["obliged"][members][:, None], 0.2 * tr["obliged"][members][:, None])
+    obliged_p = np.where(converted, 0.15, obliged_p)
+    obliged = rng.random((nb, ns)) < obliged_p
+    satisfaction = np.select([performative & after, archetype == NON_USER], [3.0, 3.2], 3.8) + \
+        tr["satisfaction"][members][:, None] + rng.normal(0.0, 0.7, (nb, ns))
+    satisfaction = np.clip(np.rint(satisfaction), 1, 5).astype(np.int64)
+    responded = rng.random((nb, ns)) < 0.85
+    emp_idx, survey_idx = np.nonzero(responded)
+    dates = (np.datetime64(tl.start, "D") + tl.survey_days[survey_idx]).astype("datetime64[ns]")
+    return pa.table({
+        "employee_id": pa.DictionaryArray.from_arrays(pa.array(members[emp_idx].astype(np.int32)),
+                                                      ctx.employee_ids),
+        "survey_date": pa.array(dates),
+        "perceived_speedup_pct": np.round(perceived[emp_idx, survey_idx], 1),
+        "uses_ai_because_obliged": obliged[emp_idx, survey_idx],
+        "satisfaction": satisfaction[emp_idx, survey_idx],
+    })
+
+
+def _empty_survey() -> pa.Table:
+    return pa.table({
+        "employee_id": pa.array([], pa.string()), "survey_date": pa.array([], pa.timestamp("ns")),
+        "perceived_speedup_pct": pa.array([], pa.float64()),
+        "uses_ai_because_obliged": pa.array([], pa.bool_()), "satisfaction": pa.array([], pa.int64()),
+    })
+
+
+def iter_blocks(ctx: Context, blocks_per_chunk: int = 1) -> Iterator[dict[str, pa.Table]]:
+    """Blocks in order, concatenated `blocks_per_chunk` at a time, with global ids."""
+    offsets = Offsets()
+    pending: list[dict[str, pa.Table]] = []
+    for block in range(ctx.blocks):
+        pending.append(generate_block(ctx, block, offsets))
+        if len(pending) == blocks_per_chunk:
+            yield _concat(pending)
+            pending = []
+    if pending:
+        yield _concat(pending)
+
+
+def _concat(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    if len(parts) == 1:
+        return parts[0]
+    return {name: pa.concat_tables([part[name] for part in parts]).combine_chunks()
+            for name in parts[0]}
+
+
+def labels_table(ctx: Context) -> pd.DataFrame:
+    """Per-employee truth: archetype and, for converts, the day they turned genuine."""
+    pop = ctx.population
+    convert_date = pd.Series(pd.NaT, index=range(len(pop)), dtype="datetime64[ns]")
+    has = pop.convert_day >= 0
+    convert_date[has] = (np.datetime64(ctx.timeline.start, "D") + pop.convert_day[has]).astype("datetime64[ns]")
+    return pd.DataFrame({
+        "employee_id": pop.table["employee_id"],
+        "archetype": pd.array([ARCHETYPES[a] for a in pop.archetype], dtype="str"),
+        "convert_date": convert_date.to_numpy(),
+    })

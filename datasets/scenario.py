@@ -1,0 +1,140 @@
+"""Company scenarios: a validated description of one synthetic company, loaded from YAML."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from datasets.errors import UserError
+
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+ARCHETYPES = ("genuine", "tokenmaxxer", "convert", "non_user", "quiet_expert")
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class ScenarioError(UserError):
+    """A profile that does not exist or does not describe a valid company."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Mandate(_Strict):
+    """When leadership starts tracking AI usage and pressing staff to use it, and how hard."""
+
+    at: Fraction | date | None = Field(
+        default=0.4, description="fraction of the period (0–1) or a calendar date; null: no mandate")
+    strength: Fraction = 0.8
+
+
+class Team(_Strict):
+    name: str = Field(min_length=1)
+    weight: float = Field(gt=0)
+    roles: dict[str, float] = Field(min_length=1, description="role name -> weight inside the team")
+
+    @field_validator("roles")
+    @classmethod
+    def _positive_weights(cls, roles: dict[str, float]) -> dict[str, float]:
+        for role, weight in roles.items():
+            if weight <= 0:
+                raise ValueError(f"role {role!r} needs a positive weight, got {weight}")
+        return roles
+
+
+class Cadence(_Strict):
+    """Reporting rhythm that performative users time their bursts to."""
+
+    dashboard_refresh_days: int = Field(default=14, ge=1, le=92)
+    reporting_deadline: Literal["monthly", "quarterly", "none"] = "monthly"
+    review_cycle_days: int = Field(default=91, ge=7, le=400)
+    burst_window_days: int = Field(default=2, ge=1, le=5)
+
+
+class Scenario(_Strict):
+    """Everything that makes one company different from another; behaviour lives in the pipeline."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    start_date: date = date(2026, 1, 5)
+    archetype_mix: dict[str, float]
+    mandate: Mandate = Mandate()
+    cadence: Cadence = Cadence()
+    holidays: list[Annotated[str, Field(pattern=r"^\d{2}-\d{2}$")]] = Field(
+        default_factory=list, description="MM-DD of public holidays, repeated every year")
+    noise: float = Field(default=1.0, ge=0.2, le=3.0)
+    teams: list[Team] = Field(min_length=1)
+    email_domain: str = Field(default="example.com", pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
+    manager_span: int = Field(default=7, ge=2, le=30)
+
+    @field_validator("archetype_mix")
+    @classmethod
+    def _mix_is_a_distribution(cls, mix: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(mix) - set(ARCHETYPES))
+        if unknown:
+            raise ValueError(f"unknown archetype(s) {unknown}; use {list(ARCHETYPES)}")
+        if any(value < 0 for value in mix.values()):
+            raise ValueError("archetype shares cannot be negative")
+        total = sum(mix.values())
+        if abs(total - 1.0) > 0.01:
+            raise ValueError(f"archetype shares must add up to 1, they add up to {total:.3f}")
+        return {name: float(mix.get(name, 0.0)) / total for name in ARCHETYPES}
+
+    @field_validator("holidays")
+    @classmethod
+    def _real_days(cls, holidays: list[str]) -> list[str]:
+        for text in holidays:
+            month, day = (int(part) for part in text.split("-"))
+            try:
+                date(2024, month, day)  # a leap year accepts 02-29
+            except ValueError:
+                raise ValueError(f"holiday {text!r} is not a calendar day (MM-DD)") from None
+        return holidays
+
+    @model_validator(mode="after")
+    def _unique_team_names(self) -> "Scenario":
+        names = [team.name for team in self.teams]
+        if len(set(names)) != len(names):
+            raise ValueError("team names must be unique")
+        return self
+
+
+def available_profiles() -> list[str]:
+    """Profile names shipped with the project, for help texts and error messages."""
+    return sorted(path.stem for path in PROFILES_DIR.glob("*.yaml"))
+
+
+def load_scenario(profile: str | Path | Scenario) -> Scenario:
+    """A Scenario from a profile name, a YAML path, or an existing Scenario."""
+    if isinstance(profile, Scenario):
+        return profile
+    path = Path(profile)
+    if path.suffix not in (".yaml", ".yml"):
+        path = PROFILES_DIR / f"{profile}.yaml"
+        if not path.is_file():
+            raise ScenarioError(
+                f"unknown profile {str(profile)!r}: choose one of {', '.join(available_profiles())}")
+    if not path.is_file():
+        raise ScenarioError(f"profile file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ScenarioError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read the profile: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: a profile must be a YAML mapping of settings")
+    data.setdefault("name", path.stem)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ScenarioError(f"{path}: field '{field}': {first['msg']}") from None

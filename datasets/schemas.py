@@ -1,0 +1,192 @@
+"""pandera schemas of every table, the Arrow types files are written with, and integrity checks.
+
+Tables are checked here before anything is written, so a bug in the generator shows up as a clear
+schema failure instead of a quietly broken dataset in a learner's hands.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as arrow
+
+from datasets.errors import UserError
+
+PUBLIC_TABLES = ("employees", "ai_events", "work_items", "calendar", "survey")
+LABEL_TABLES = ("labels", "event_labels")
+ALL_TABLES = PUBLIC_TABLES + LABEL_TABLES
+
+TOOLS = ["ide-assistant", "chat-assistant", "office-copilot", "cli-agent"]
+FEATURES = ["code_completion", "chat", "summarize", "draft", "agent_edit", "review"]
+CATEGORIES = ["code", "summarize", "draft", "question", "analysis", "rewrite"]
+WORK_KINDS = ["ticket", "pull_request", "document"]
+WORK_STATUSES = ["open", "closed", "merged", "abandoned"]
+CALENDAR_TYPES = ["mandate", "dashboard_refresh", "reporting_deadline", "review_cycle", "holiday"]
+ARCHETYPE_NAMES = ["genuine", "tokenmaxxer", "convert", "non_user", "quiet_expert"]
+
+
+class SchemaViolation(UserError):
+    """Generated or loaded data that breaks the data contract (docs/data-model.md)."""
+
+
+STRING = arrow.string()
+DICT8 = arrow.dictionary(arrow.int8(), arrow.string())
+DICT32 = arrow.dictionary(arrow.int32(), arrow.string())
+NS = arrow.timestamp("ns")
+DATE = arrow.date32()
+
+# name -> [(column, arrow type in memory/files, arrow type when streamed as a dictionary)]
+ARROW_COLUMNS: dict[str, list[tuple[str, arrow.DataType, arrow.DataType]]] = {
+    "employees": [
+        ("employee_id", STRING, STRING), ("name", STRING, STRING), ("email", STRING, STRING),
+        ("team", STRING, DICT32), ("role", STRING, DICT32), ("manager_id", STRING, STRING),
+        ("hire_date", DATE, DATE),
+    ],
+    "ai_events": [
+        ("event_id", arrow.int64(), arrow.int64()), ("employee_id", STRING, DICT32),
+        ("timestamp", NS, NS), ("tool", STRING, DICT8), ("feature", STRING, DICT8),
+        ("session_id", arrow.int64(), arrow.int64()), ("prompt_category", STRING, DICT8),
+        ("prompt_fingerprint", arrow.int64(), arrow.int64()), ("document_id", STRING, STRING),
+        ("doc_authored_by_self", arrow.bool_(), arrow.bool_()),
+        ("tokens_in", arrow.int64(), arrow.int64()), ("tokens_out", arrow.int64(), arrow.int64()),
+        ("accepted", arrow.bool_(), arrow.bool_()),
+    ],
+    "work_items": [
+        ("work_item_id", STRING, STRING), ("employee_id", STRING, DICT32), ("kind", STRING, DICT8),
+        ("created_at", NS, NS), ("closed_at", NS, NS), ("status", STRING, DICT8),
+        ("cycle_time_hours", arrow.float64(), arrow.float64()), ("rework", arrow.bool_(), arrow.bool_()),
+        ("linked_session_id", arrow.int64(), arrow.int64()),
+    ],
+    "calendar": [("date", DATE, DATE), ("event_type", STRING, STRING), ("description", STRING, STRING)],
+    "survey": [
+        ("employee_id", STRING, DICT32), ("survey_date", DATE, DATE),
+        ("perceived_speedup_pct", arrow.float64(), arrow.float64()),
+        ("uses_ai_because_obliged", arrow.bool_(), arrow.bool_()),
+        ("satisfaction", arrow.int64(), arrow.int64()),
+    ],
+    "labels": [("employee_id", STRING, STRING), ("archetype", STRING, DICT8), ("convert_date", DATE, DATE)],
+    "event_labels": [("event_id", arrow.int64(), arrow.int64()), ("is_theater", arrow.bool_(), arrow.bool_())],
+}
+DATE_COLUMNS = {name: [c for c, t, _ in cols if t == DATE] for name, cols in ARROW_COLUMNS.items()}
+NULLABLE_INT_COLUMNS = {"work_items": ["linked_session_id"]}
+
+
+def arrow_schema(name: str, streamed: bool = False) -> arrow.Schema:
+    """The Arrow schema a table is written with (dictionary-encoded text when streamed)."""
+    return arrow.schema([(col, streamed_type if streamed else plain)
+                         for col, plain, streamed_type in ARROW_COLUMNS[name]])
+
+
+def _id(pattern: str) -> list[pa.Check]:
+    return [pa.Check.str_matches(pattern)]
+
+
+_EMPLOYEE_ID = r"^E\d{5,}$"
+_TEXT = "str"
+_TIME = "datetime64[ns]"
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    "employees": pa.DataFrameSchema({
+        "employee_id": pa.Column(_TEXT, _id(_EMPLOYEE_ID), unique=True),
+        "name": pa.Column(_TEXT, pa.Check.str_length(min_value=3)),
+        "email": pa.Column(_TEXT, pa.Check.str_matches(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"), unique=True),
+        "team": pa.Column(_TEXT, pa.Check.str_length(min_value=1)),
+        "role": pa.Column(_TEXT, pa.Check.str_length(min_value=1)),
+        "manager_id": pa.Column(_TEXT, _id(_EMPLOYEE_ID), nullable=True),
+        "hire_date": pa.Column(_TIME),
+    }, strict=True, ordered=True),
+    "ai_events": pa.DataFrameSchema({
+        "event_id": pa.Column("int64", pa.Check.ge(1), unique=True),
+        "employee_id": pa.Column(_TEXT, _id(_EMPLOYEE_ID)),
+        "timestamp": pa.Column(_TIME),
+        "tool": pa.Column(_TEXT, pa.Check.isin(TOOLS)),
+        "feature": pa.Column(_TEXT, pa.Check.isin(FEATURES)),
+        "session_id": pa.Column("int64", pa.Check.ge(1)),
+        "prompt_category": pa.Column(_TEXT, pa.Check.isin(CATEGORIES)),
+        "prompt_fingerprint": pa.Column("int64", pa.Check.ge(0)),
+        "document_id": pa.Column(_TEXT, _id(r"^D\d{7,}$"), nullable=True),
+        "doc_authored_by_self": pa.Column(bool),
+        "tokens_in": pa.Column("int64", pa.Check.ge(1)),
+        "tokens_out": pa.Column("int64", pa.Check.ge(1)),
+        "accepted": pa.Column(bool),
+    }, strict=True, ordered=True),
+    "work_items": pa.DataFrameSchema({
+        "work_item_id": pa.Column(_TEXT, _id(r"^W\d{6,}$"), unique=True),
+        "employee_id": pa.Column(_TEXT, _id(_EMPLOYEE_ID)),
+        "kind": pa.Column(_TEXT, pa.Check.isin(WORK_KINDS)),
+        "created_at": pa.Column(_TIME),
+        "closed_at": pa.Column(_TIME, nullable=True),
+        "status": pa.Column(_TEXT, pa.Check.isin(WORK_STATUSES)),
+        "cycle_time_hours": pa.Column(float, pa.Check.gt(0), nullable=True),
+        "rework": pa.Column(bool),
+        "linked_session_id": pa.Column("Int64", pa.Check.ge(1), nullable=True),
+    }, strict=True, ordered=True, checks=[
+        pa.Check(lambda df: (df["closed_at"].isna() | (df["closed_at"] >= df["created_at"])),
+                 error="closed_at must not be before created_at"),
+        pa.Check(lambda df: df["closed_at"].isna() == (df["status"] == "open"),
+                 error="exactly the open items have no closed_at"),
+    ]),
+    "calendar": pa.DataFrameSchema({
+        "date": pa.Column(_TIME),
+        "event_type": pa.Column(_TEXT, pa.Check.isin(CALENDAR_TYPES)),
+        "description": pa.Column(_TEXT),
+    }, strict=True, ordered=True),
+    "survey": pa.DataFrameSchema({
+        "employee_id": pa.Column(_TEXT, _id(_EMPLOYEE_ID)),
+        "survey_date": pa.Column(_TIME),
+        "perceived_speedup_pct": pa.Column(float, pa.Check.in_range(-100, 300)),
+        "uses_ai_because_obliged": pa.Column(bool),
+        "satisfaction": pa.Column("int64", pa.Check.in_range(1, 5)),
+    }, strict=True, ordered=True, unique=["employee_id", "survey_date"]),
+    "labels": pa.DataFrameSchema({
+        "employee_id": pa.Column(_TEXT, _id(_EMPLOYEE_ID), unique=True),
+        "archetype": pa.Column(_TEXT, pa.Check.isin(ARCHETYPE_NAMES)),
+        "convert_date": pa.Column(_TIME, nullable=True),
+    }, strict=True, ordered=True, checks=[
+        pa.Check(lambda df: df["convert_date"].notna() == (df["archetype"] == "convert"),
+                 error="exactly the converts have a convert_date"),
+    ]),
+    "event_labels": pa.DataFrameSchema({
+        "event_id": pa.Column("int64", pa.Check.ge(1), unique=True),
+        "is_theater": pa.Column(bool),
+    }, strict=True, ordered=True),
+}
+
+
+def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Check one table against its schema; a violation is reported with the table and column."""
+    try:
+        return SCHEMAS[name].validate(frame, lazy=False)
+    except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
+        first_line = str(exc).strip().splitlines()[0][:300]
+        raise SchemaViolation(f"table '{name}' breaks the data contract: {first_line}") from exc
+
+
+def check_references(tables: dict[str, Any]) -> None:
+    """Ids that point at other tables must exist there (employees, managers, sessions, events)."""
+    employees = tables.get("employees")
+    if employees is None:
+        return
+    known = set(employees["employee_id"])
+    problems = []
+    managers = employees["manager_id"].dropna()
+    if not set(managers) <= known:
+        problems.append("employees.manager_id names someone who is not an employee")
+    for name in ("ai_events", "work_items", "survey", "labels"):
+        frame = tables.get(name)
+        if frame is not None and len(frame) and not set(frame["employee_id"].unique()) <= known:
+            problems.append(f"{name}.employee_id names someone who is not an employee")
+    events, work = tables.get("ai_events"), tables.get("work_items")
+    if events is not None and work is not None:
+        linked = work["linked_session_id"].dropna()
+        if len(linked) and not set(linked.unique()) <= set(events["session_id"].unique()):
+            problems.append("work_items.linked_session_id names a session with no AI events")
+    event_labels = tables.get("event_labels")
+    if events is not None and event_labels is not None:
+        if len(event_labels) != len(events) or not (
+                event_labels["event_id"].to_numpy() == events["event_id"].to_numpy()).all():
+            problems.append("event_labels does not have one row per ai_events row")
+    if problems:
+        raise SchemaViolation("; ".join(problems))
