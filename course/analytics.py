@@ -8,6 +8,8 @@ cells could still be worked out from its total is hidden entirely). Pure pandas,
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,7 @@ from course.progress import SCORED_KINDS, mastery_level
 MIN_GROUP_SIZE = 5
 RETEACH_SHARE = 0.30
 MASTERY_LEVELS = ("not started", "attempted", "familiar", "proficient", "mastered")
+TEST_KINDS = ("pretest", "posttest")
 CHOICE_KINDS = ("quiz", "retrieval", "prediction", "pretest", "posttest", "review")
 HINT_LEVELS = ("no hint", "hint tier 1", "hint tier 2", "hint tier 3+")
 HIDDEN_LABEL = "hidden"
@@ -83,6 +86,7 @@ def learner_mastery(attempts: pd.DataFrame, learner_ids: list[str] | None = None
                     items_per_module: Mapping[str, int] | None = None) -> pd.DataFrame:
     """Mastery level of every learner in every module (an intermediate: never shown as such)."""
     ids = _class_ids(attempts, learner_ids)
+    attempts = attempts[~attempts["kind"].isin(TEST_KINDS)] if len(attempts) else attempts
     modules = sorted(set(attempts["module_id"].astype(str)) if len(attempts) else set()
                      | set(items_per_module or {}))
     rows = []
@@ -242,6 +246,7 @@ def pre_post_gain(attempts: pd.DataFrame, k: int = MIN_GROUP_SIZE) -> GainSummar
 def hint_use(hints: pd.DataFrame, attempts: pd.DataFrame, k: int = MIN_GROUP_SIZE) -> pd.DataFrame:
     """Per module, learners who worked on it split by the deepest hint tier they opened."""
     columns = ["module_id", "learners", *HINT_LEVELS, "hints_per_learner"]
+    attempts = attempts[~attempts["kind"].isin(TEST_KINDS)] if len(attempts) else attempts
     active = pd.concat([attempts[["learner_id", "module_id"]], hints[["learner_id", "module_id"]]]
                        ).drop_duplicates() if len(attempts) or len(hints) else None
     if active is None or active.empty:
@@ -326,11 +331,29 @@ def class_report(data: ClassData, modules: list[Any] | None = None,
                        hint_use(data.hints, data.attempts, k))
 
 
-def to_csv(frame: pd.DataFrame) -> bytes:
-    """CSV of an aggregate table; a hidden cell is written as the word 'hidden'."""
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table as shown and exported: a hidden count reads 'hidden', never a number or blank."""
     shown = frame.astype(object)
     for column in frame.columns:
         if pd.api.types.is_numeric_dtype(frame[column]) and \
                 not pd.api.types.is_bool_dtype(frame[column]):
             shown[column] = shown[column].where(frame[column].notna(), HIDDEN_LABEL)
-    return shown.to_csv(index=False).encode("utf-8")
+    return shown.where(shown.notna(), "")
+
+
+def to_csv(frame: pd.DataFrame) -> bytes:
+    """CSV of an aggregate table; a hidden cell is written as the word 'hidden'."""
+    return display_frame(frame).to_csv(index=False).encode("utf-8")
+
+
+def report_zip(report: ClassReport) -> bytes:
+    """Every aggregate table of the report as CSV files in one zip, for the course records."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, table in report.tables().items():
+            archive.writestr(f"{name}.csv", to_csv(table))
+        archive.writestr("README.txt", (
+            "Aggregates of the course's learning analytics. Groups of fewer than "
+            f"{MIN_GROUP_SIZE} learners are hidden, and so are cells that would let a hidden one "
+            "be worked out by subtraction; such cells read 'hidden'. No learner ids are included.\n"))
+    return buffer.getvalue()

@@ -22,7 +22,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from course.analytics import MIN_GROUP_SIZE, GainSummary, pre_post_gain, suppress_partition
+from course.analytics import (MIN_GROUP_SIZE, RETEACH_SHARE, GainSummary, pre_post_gain,
+                              suppress_partition)
 from datasets.errors import UserError
 
 # No 0/O, 1/I/L: a code read aloud or from a projector is typed right the first time.
@@ -223,6 +224,15 @@ class RoomAggregate:
             return f"{self.answers} answers"
         more = self.waiting_for
         return f"Waiting for {more} more answer{'s' if more != 1 else ''} before showing the spread."
+
+    @property
+    def popular_wrong_answer(self) -> OptionCount | None:
+        """The most chosen wrong option when it is shown and worth re-teaching (≥ RETEACH_SHARE)."""
+        wrong = [o for o in self.options if not o.correct and o.count]
+        top = max(wrong, key=lambda o: o.count, default=None)
+        if top is None or top.count / self.answers < RETEACH_SHARE:
+            return None
+        return top
 
     def table(self) -> pd.DataFrame:
         """One row per option; a hidden count is <NA>. Empty until enough people answered."""

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
-from course.analytics import (HIDDEN_LABEL, MIN_GROUP_SIZE, answer_spreads, class_progress,
+from course.analytics import (HIDDEN_LABEL, MIN_GROUP_SIZE, ClassData, answer_spreads,
+                              class_progress, report_zip,
                               class_report, hint_use, load_class_data, pre_post_gain,
                               reteach_flags, suppress_partition, to_csv)
 from course.progress import ATTEMPT_COLUMNS, ProgressStore
@@ -284,3 +285,23 @@ def test_csv_export_marks_hidden_cells_and_never_holds_learner_ids():
     text = to_csv(spreads).decode()
     assert HIDDEN_LABEL in text
     assert "L000" not in text and "learner_id" not in text
+
+
+def test_pre_and_post_test_are_not_counted_as_modules_but_their_takers_are_in_the_class():
+    rows = progress_rows(5, 0, 0)
+    rows.append(attempt("Lpre", "pretest", "t0", "pretest", "a", False, 0.0))
+    table = class_progress(frame(rows), items_per_module={"m1": 4}).set_index("module_id")
+    assert list(table.index) == ["m1"]
+    assert table.loc["m1", "learners"] == 6
+
+
+def test_report_zip_holds_every_table_as_csv():
+    import io
+    import zipfile
+
+    data = ClassData(frame(spread_answers({"Value doubled": 6, "Nothing about value yet": 6})),
+                     pd.DataFrame(columns=["learner_id", "module_id", "item_id", "tier"]))
+    archive = zipfile.ZipFile(io.BytesIO(report_zip(class_report(data))))
+    assert {"class_progress.csv", "answer_spreads.csv", "reteach.csv", "pre_post_gain.csv",
+            "hint_use.csv", "README.txt"} <= set(archive.namelist())
+    assert "L000" not in b"".join(archive.read(n) for n in archive.namelist()).decode()

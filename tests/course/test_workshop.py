@@ -262,3 +262,16 @@ def test_many_participants_joining_at_once_get_distinct_seats(room):
         thread.join()
     assert errors == [] and len({p.token for p in joined}) == 16
     assert store.participant_count(workshop.code) == 16
+
+
+def test_popular_wrong_answer_is_pointed_out_for_discussion(room):
+    store, workshop = room
+    round_ = store.open_question(workshop.code, QUESTION.key, QUESTION)
+    answer_all(store, workshop, round_, ["Value doubled"] * 6 + ["Nothing about value yet"] * 7)
+    top = store.aggregate(round_.id).popular_wrong_answer
+    assert top is not None and top.misconception == "usage-is-value"
+    other = store.open_question(workshop.code, "m1/again", QUESTION)
+    for i in range(13):
+        person = store.join(workshop.code, f"q{i}")
+        store.submit_answer(workshop.code, person.token, other.id, "Nothing about value yet")
+    assert store.aggregate(other.id).popular_wrong_answer is None

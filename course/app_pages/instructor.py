@@ -1,0 +1,118 @@
+"""Instructor: how the class is doing, in aggregates of at least 5 learners, and what to re-teach."""
+
+import pandas as pd
+import streamlit as st
+
+from course import analytics, auth
+from course.app_pages import common
+from course.modules import pre_post_test
+from datasets.errors import UserError
+
+config = common.get_config()
+st.title("Instructor: how the class is doing")
+
+if not auth.require_role(st.session_state, "instructor"):
+    st.info("This page is for instructors. Sign in with the staff password.")
+    with st.form("instructor_sign_in"):
+        password = st.text_input("Staff password", type="password")
+        submitted = st.form_submit_button("Sign in as instructor", type="primary")
+    if submitted:
+        outcome = auth.sign_in(st.session_state, "instructor", password, config)
+        if outcome.ok:
+            st.rerun()
+        st.error(outcome.message, icon=":material/lock:")
+    st.stop()
+
+K = analytics.MIN_GROUP_SIZE
+st.caption(
+    f"Everything here is aggregate. A group of fewer than {K} learners is hidden, and so is any "
+    "cell that would let a hidden one be worked out by subtraction: those cells read "
+    f"'{analytics.HIDDEN_LABEL}'. No page shows a single learner's answers; the course asks you "
+    "to evaluate the teaching, not to rank people.")
+
+modules, content_errors = common.get_modules()
+titles = {m.id: f"{m.number}. {m.title}" for m in modules}
+prompts = {(m.id, q.id): q.prompt for m in modules for q in (*m.quiz, *m.retrieval)}
+try:
+    test_questions = {q.id: q.prompt for q in pre_post_test()}
+except UserError:  # a broken pre/post-test file only loses the prompt texts on this page
+    test_questions = {}
+
+if st.button("Refresh", icon=":material/refresh:"):
+    st.rerun()
+data = analytics.load_class_data(common.get_store())
+report = analytics.class_report(data, modules)
+
+
+def labelled(frame):
+    """Module titles instead of ids where the content knows them."""
+    shown = analytics.display_frame(frame)
+    if "module_id" in shown:
+        shown.insert(0, "module", shown["module_id"].map(lambda m: titles.get(m, m)))
+        shown = shown.drop(columns="module_id")
+    return shown
+
+
+st.header("Re-teach")
+if report.reteach.empty:
+    st.write("No question has a wrong answer chosen by "
+             f"{analytics.RETEACH_SHARE:.0%} or more of at least {K} respondents.")
+for flag in report.reteach.itertuples():
+    prompt = prompts.get((flag.module_id, flag.item_id)) or test_questions.get(flag.item_id,
+                                                                               flag.item_id)
+    st.warning(f"**{flag.flag}** — {flag.share:.0%} chose \u201c{flag.option}\u201d on "
+               f"\u201c{prompt}\u201d ({titles.get(flag.module_id, flag.module_id)}, "
+               f"{flag.kind}).", icon=":material/school:")
+
+st.header("Class progress by module")
+st.caption("Learners at each mastery level: attempted below 70%, familiar 70–99%, proficient "
+           "100%, mastered = proficient and right again in a later review.")
+if report.progress.empty:
+    st.write("No learner has signed in yet.")
+else:
+    st.dataframe(labelled(report.progress), hide_index=True, width="stretch")
+
+st.header("Pre/post test")
+gain = report.gain
+if not gain.shown:
+    st.write(f"Shown once at least {K} learners have taken both the pre-test and the post-test.")
+else:
+    cols = st.columns(4)
+    cols[0].metric("Learners with both tests", gain.learners)
+    cols[1].metric("Pre-test mean", f"{gain.pre_mean:.0%}")
+    cols[2].metric("Post-test mean", f"{gain.post_mean:.0%}",
+                   delta=f"{100 * gain.mean_gain:+.0f} points")
+    cols[3].metric("Normalized gain", "n/a" if gain.normalized_gain is None
+                   else f"{gain.normalized_gain:.2f}",
+                   help="(post − pre) / (1 − pre): the share of the possible improvement made.")
+
+st.header("Answer spreads")
+st.caption("Each learner's first answer to each question, with the misconception each wrong "
+           "option reveals.")
+spreads = report.spreads
+if spreads.empty:
+    st.write("No answers yet.")
+for (module_id, item_id, kind), group in spreads.groupby(["module_id", "item_id", "kind"],
+                                                         sort=False):
+    prompt = prompts.get((module_id, item_id)) or test_questions.get(item_id, item_id)
+    respondents = group["respondents"].iloc[0]
+    size = f"fewer than {K} answered" if pd.isna(respondents) else f"{respondents} answered"
+    with st.expander(f"{titles.get(module_id, module_id)} · {kind} · {prompt} ({size})"):
+        table = analytics.display_frame(group[["option", "correct", "misconception", "count",
+                                               "share"]])
+        table["correct"] = table["correct"].map({True: "right answer", False: ""})
+        st.dataframe(table, hide_index=True, width="stretch")
+
+st.header("Hint use")
+if report.hints.empty:
+    st.write("No hints or exercise attempts yet.")
+else:
+    st.dataframe(labelled(report.hints), hide_index=True, width="stretch")
+
+st.header("Export")
+st.download_button("Download all aggregates (CSV files in a zip)",
+                   data=analytics.report_zip(report), file_name="class-aggregates.zip",
+                   mime="application/zip", icon=":material/download:")
+if content_errors:
+    st.caption(f"{len(content_errors)} module file(s) could not be loaded; their questions show "
+               "by id.")

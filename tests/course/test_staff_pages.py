@@ -1,0 +1,160 @@
+"""Instructor and workshop pages render through AppTest, gate on the staff password, never leak."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from course.progress import ProgressStore
+from course.workshop import WorkshopStore
+
+PAGES = Path(__file__).resolve().parents[2] / "course" / "app_pages"
+APP = str(PAGES.parent / "app.py")
+TIMEOUT = 60
+
+
+def page(name: str, **state) -> AppTest:
+    at = AppTest.from_file(str(PAGES / name), default_timeout=TIMEOUT)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.error] + \
+            [w.value for w in at.warning] + [i.value for i in at.info] + \
+            [c.value for c in at.caption] + [s.value for s in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+def seed_class(home: Path, learners: int = 8) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    store = ProgressStore(f"sqlite:///{home / 'progress.sqlite'}")
+    for i in range(learners):
+        learner = f"secret-learner-{i}"
+        store.ensure_learner(learner)
+        wrong = i < learners // 2
+        store.record_attempt(learner, "m-proxy", "proxy", "quiz",
+                             "Value doubled" if wrong else "Nothing about value yet", not wrong,
+                             0.0 if wrong else 1.0, "usage-is-value" if wrong else None)
+        store.record_attempt(learner, "pretest", "t1", "pretest", "a", False, 0.0, None)
+        store.record_attempt(learner, "posttest", "t1", "posttest", "b", True, 1.0, None)
+    store.engine.dispose()
+
+
+@pytest.mark.parametrize("name", ["instructor.py", "workshop_host.py"])
+def test_staff_page_without_sign_in_shows_only_the_sign_in_form(app_home, name):
+    at = page(name).run()
+    assert not at.exception
+    assert len(at.text_input) == 1 and at.text_input[0].label == "Staff password"
+    assert not at.dataframe
+
+
+@pytest.mark.parametrize("name", ["instructor.py", "workshop_host.py"])
+def test_wrong_staff_password_shows_an_error(app_home, name):
+    at = page(name).run()
+    at.text_input[0].input("not-the-password")
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("Wrong password" in e.value for e in at.error)
+    assert "staff_role" not in at.session_state
+
+
+def test_right_password_opens_the_instructor_page(app_home):
+    seed_class(app_home)
+    at = page("instructor.py").run()
+    at.text_input[0].input("staff-secret")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["staff_role"] == "instructor"
+    assert [h.value for h in at.header][:2] == ["Re-teach", "Class progress by module"]
+
+
+def test_trainer_cannot_open_instructor_analytics(app_home):
+    at = page("instructor.py", staff_role="trainer").run()
+    assert not at.exception
+    assert at.text_input[0].label == "Staff password" and not at.header
+
+
+def test_instructor_page_shows_reteach_flag_and_no_learner_ids(app_home):
+    seed_class(app_home, learners=10)
+    at = page("instructor.py", staff_role="instructor").run()
+    assert not at.exception
+    assert any("re-teach: usage-is-value" in w.value for w in at.warning)
+    shown = texts(at) + "".join(df.value.to_csv() for df in at.dataframe)
+    assert "secret-learner" not in shown
+    assert any(m.label == "Learners with both tests" for m in at.metric)
+
+
+def test_instructor_page_hides_a_small_class(app_home):
+    seed_class(app_home, learners=3)
+    at = page("instructor.py", staff_role="instructor").run()
+    assert not at.exception
+    assert not at.warning, "a re-teach flag from 3 learners would single them out"
+    progress = at.dataframe[0].value
+    assert set(progress["learners"]) == {"hidden"}
+
+
+def test_trainer_creates_a_workshop_and_opens_a_question(app_home):
+    at = page("workshop_host.py", staff_role="trainer").run()
+    assert not at.exception
+    at.text_input[0].input("Offsite")
+    at.button[0].click().run()
+    assert not at.exception
+    code = at.session_state["workshop_host_code"]
+    assert code in texts(at)
+    open_button = next(b for b in at.button if b.label == "Open this question")
+    open_button.click().run()
+    assert not at.exception
+    assert any("Waiting for 5 more answers" in i.value for i in at.info)
+    assert any(t.label == "Pause live updates" for t in at.toggle)
+    at.toggle[0].set_value(True).run()
+    assert not at.exception
+
+
+def test_participant_joins_answers_and_sees_the_spread_after_five(app_home):
+    app_home.mkdir(parents=True, exist_ok=True)
+    progress = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}")
+    rooms = WorkshopStore(progress.engine)
+    room = rooms.create_workshop("startup", "Test room")
+    from course.workshop import RoundQuestion
+
+    question = RoundQuestion("m1/proxy", "Usage doubled. What do you know?",
+                             ("Value doubled", "Nothing about value yet"),
+                             "Nothing about value yet", ("usage-is-value", None))
+    current = rooms.open_question(room.code, question.key, question)
+    for i in range(4):
+        other = rooms.join(room.code, f"other{i}")
+        rooms.submit_answer(room.code, other.token, current.id, "Nothing about value yet")
+
+    at = page("workshop_join.py").run()
+    assert not at.exception
+    at.text_input[0].input(room.code.lower())
+    at.text_input[1].input("Ada")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Usage doubled" in texts(at)
+    at.radio[0].set_value("Value doubled")
+    next(b for b in at.button if b.label == "Send answer").click().run()
+    assert not at.exception
+    assert rooms.aggregate(current.id).answers == 5
+    assert "How the room answered" in texts(at)
+    progress.engine.dispose()
+
+
+def test_joining_an_unknown_code_shows_a_clear_message(app_home):
+    at = page("workshop_join.py").run()
+    at.text_input[0].input("QQQQQQ")
+    at.text_input[1].input("Ada")
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("No workshop has the code QQQQQQ" in e.value for e in at.error)
+
+
+def test_router_opens_the_instructor_page_for_a_signed_in_instructor(app_home):
+    seed_class(app_home)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["staff_role"] = "instructor"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Instructor: how the class is doing"
