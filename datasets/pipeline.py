@@ -359,7 +359,7 @@ def _traits(rng: np.random.Generator, archetype: np.ndarray, group: np.ndarray,
     usage_pre = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
                           [0.35, 0.0, 0.3], 1.0)
     usage_post = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
-                           [0.35 + 1.15 * strength, 0.04 * strength, 0.32], 1.0 + 0.25 * strength)
+                           [0.35 + 1.35 * strength, 0.04 * strength, 0.32], 1.0 + 0.25 * strength)
     output_gain = np.select([is_[GENUINE] | is_[CONVERT], is_[QUIET_EXPERT]],
                             [rng.normal(0.11, 0.04, n).clip(0.0, None), np.zeros(n)], 0.0)
     output_loss = np.where(is_[TOKENMAXXER] | is_[CONVERT], rng.normal(0.06, 0.02, n).clip(0.0, None), 0.0)
@@ -372,16 +372,18 @@ def _traits(rng: np.random.Generator, archetype: np.ndarray, group: np.ndarray,
         "perf_pre": _beta(rng, perf_pre_mean, 14, n),
         "perf_post": _beta(rng, perf_post_mean, 14, n),
         "perf_converted": _beta(rng, 0.04 + 0.08 * strength, 14, n),
-        "acc_gen": _beta(rng, acc_gen_mean, 14 / noise, n),
-        "acc_perf": _beta(rng, 0.14, 14 / noise, n),
-        "self_gen": _beta(rng, 0.22, 8 / noise, n),
-        "self_perf": _beta(rng, 0.60, 8 / noise, n),
-        "reuse_gen": _beta(rng, 0.15, 8 / noise, n),
-        "reuse_perf": _beta(rng, 0.55, 8 / noise, n),
+        "acc_gen": _beta(rng, acc_gen_mean, 9 / noise, n),
+        "acc_perf": _beta(rng, 0.16, 9 / noise, n),
+        "self_gen": _beta(rng, 0.22, 6 / noise, n),
+        "self_perf": _beta(rng, 0.50, 6 / noise, n),
+        "reuse_gen": _beta(rng, 0.15, 5 / noise, n),
+        "reuse_perf": _beta(rng, 0.45, 5 / noise, n),
         "pool_gen": rng.integers(25, 80, n),
         "pool_perf": rng.integers(3, 12, n),
-        "burst": _beta(rng, 0.45, 4 / noise, n),
+        "burst": _beta(rng, 0.30, 2.5 / noise, n),
+        "burst_gen": _beta(rng, 0.07, 3 / noise, n),
         "link": _beta(rng, 0.75, 8, n),
+        "rework": _beta(rng, 0.07, 30 / noise, n),
         "token_scale": rng.lognormal(0.0, 0.3, n),
         "hour_shift": rng.normal(0.0, 0.8, n),
         "output_rate": 1.0 * ROLE_OUTPUT[group] * rng.lognormal(0.0, 0.35, n),
@@ -499,7 +501,8 @@ def _events(ctx: Context, rng: np.random.Generator, members: np.ndarray, level: 
     rate = tr["usage_rate"][members][:, None] * level["usage"] * day_weight[None, :] / EVENTS_PER_SESSION
     burst = tr["burst"][members][:, None]
     perf_rate = rate * level["perf"] * ((1.0 - burst) + burst * tl.burst_factor_base[None, :])
-    gen_rate = rate * (1.0 - level["perf"])
+    gen_burst = tr["burst_gen"][members][:, None]
+    gen_rate = rate * (1.0 - level["perf"]) * ((1.0 - gen_burst) + gen_burst * tl.burst_factor_base[None, :])
     counts = rng.poisson(np.stack([gen_rate, perf_rate], axis=-1))  # (nb, days, 2)
     flat = counts.reshape(-1)
     cell = np.repeat(np.arange(flat.size, dtype=np.int64), flat)
@@ -665,7 +668,8 @@ def _work_items(ctx: Context, rng: np.random.Generator, members: np.ndarray,
     linked_session = np.where(linked, c_id[pos_safe] if len(c_id) else 0, 0)
     linked_perf = linked & ((c_mode[pos_safe] == 1) if len(c_mode) else False)
 
-    rework_p = 0.06 + 0.18 * linked_perf + 0.03 * (ctx.population.archetype[members][w_emp] == TOKENMAXXER)
+    rework_p = tr["rework"][members][w_emp] + 0.10 * linked_perf + \
+        0.015 * (ctx.population.archetype[members][w_emp] == TOKENMAXXER)
     rework = (status == 1) | (status == 2)
     rework &= rng.random(n) < rework_p
 
