@@ -1,8 +1,15 @@
 """Signal or Theater: the course app's router (`streamlit run course/app.py`)."""
 
-import streamlit as st
+import sys
 
-from course.app_pages import common
+# jsonschema (pulled in by Altair) builds an IRI grammar with lark at import when the optional
+# rfc3987_syntax package is installed: 3–8 s on every cold start, for a format check charts never
+# use. Marking it absent makes jsonschema skip that check.
+sys.modules.setdefault("rfc3987_syntax", None)
+
+import streamlit as st  # noqa: E402
+
+from course.app_pages import common  # noqa: E402
 
 st.set_page_config(page_title="Signal or Theater", page_icon=":material/insights:",
                    layout="wide")

@@ -109,8 +109,22 @@ def _mandate_rule(when: pd.Timestamp | None, label: str = "mandate") -> alt.Char
 
 # ----------------------------------------------------------------------------- per-employee features
 
+_FEATURE_CACHE: dict[int, tuple[Any, pd.DataFrame]] = {}
+
+
 def employee_features(company: Any) -> pd.DataFrame:
     """Observable signals per employee (no labels): the table learners flag employees from."""
+    hit = _FEATURE_CACHE.get(id(company))
+    if hit is not None and hit[0] is company:
+        return hit[1].copy()
+    features = _employee_features(company)
+    if len(_FEATURE_CACHE) >= 8:
+        _FEATURE_CACHE.clear()
+    _FEATURE_CACHE[id(company)] = (company, features)
+    return features.copy()
+
+
+def _employee_features(company: Any) -> pd.DataFrame:
     events = company.ai_events
     employees = company.employees[["employee_id", "team"]].copy()
     split = _split_date(company)
@@ -524,11 +538,16 @@ def perception_vs_measured(company: Any) -> ChartResult:
         perceived_speedup_pct=("perceived_speedup_pct", "mean"), employees=("employee_id", "nunique"))
     done = _closed_work(company).merge(teams, on="employee_id")
     split = _split_date(company)
-    start, end = pd.to_datetime(done["created_at"]).min(), done["closed_at"].max()
+    # the first four weeks are warm-up: work opened before the data starts is not in it
+    start = pd.to_datetime(done["created_at"]).min() + pd.Timedelta(days=28)
+    end = done["closed_at"].max()
+    if start >= split:
+        start = pd.to_datetime(done["created_at"]).min()
     weeks_before = max(1e-9, (split - start).days / 7.0)
     weeks_after = max(1e-9, (end - split).days / 7.0)
     after = done["closed_at"] >= split
-    rate_before = done[~after].groupby("team").size() / weeks_before
+    before = (done["closed_at"] >= start) & ~after
+    rate_before = done[before].groupby("team").size() / weeks_before
     rate_after = done[after].groupby("team").size() / weeks_after
     measured = (100 * (rate_after / rate_before - 1)).rename("measured_change_pct")
     table = perceived.join(measured, how="inner").reset_index()

@@ -1,0 +1,210 @@
+"""Every learner page renders with AppTest; sign-in, quizzes, exercises and bad input behave."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
+
+from conftest import APP
+from course.modules import CONTENT_DIR, load_modules
+from course.progress import ProgressStore
+
+TIMEOUT = 120
+PAGES = ["app_pages/home.py", "app_pages/module.py", "app_pages/capstone.py",
+         "app_pages/my_learning.py", "app_pages/signin.py"]
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    return at
+
+
+def _sign_in(at: AppTest, learner: str = "ada", code: str | None = None) -> AppTest:
+    inputs = [t for t in at.text_input if t.label == "Learner id"]
+    inputs[0].input(learner)
+    if code is not None:
+        [t for t in at.text_input if t.label == "Course code"][0].input(code)
+    [b for b in at.button if b.label == "Sign in"][0].click().run()
+    return at
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def _submit(at: AppTest, form_key: str) -> AppTest:
+    [b for b in at.button if b.proto.form_id == form_key][0].click().run()
+    return at
+
+
+def _first_module():
+    modules, _ = load_modules(CONTENT_DIR)
+    return modules[0]
+
+
+def test_signed_out_visitors_see_only_the_sign_in_page(app_home):
+    at = _app()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Signal or Theater"]
+    assert any(t.label == "Learner id" for t in at.text_input)
+
+
+def test_sign_in_generates_the_company_and_lands_on_home(app_home):
+    at = _sign_in(_app())
+    assert not at.exception and not _errors(at)
+    assert at.session_state["learner_id"] == "ada"
+    assert [t.value for t in at.title] == ["Your course"]
+    assert (app_home / "data" / "learners" / "ada" / "manifest.json").exists()
+    assert not list((app_home / "data" / "learners" / "ada").glob("*labels*"))
+
+
+@pytest.mark.parametrize("bad, message", [("", "Enter your learner id"),
+                                          ("ada lovelace!", "not a valid learner id")])
+def test_invalid_learner_id_gets_a_clear_message(app_home, bad, message):
+    at = _sign_in(_app(), bad)
+    assert not at.exception
+    assert any(message in e for e in _errors(at))
+    assert "learner_id" not in at.session_state
+
+
+def test_learner_not_on_the_roster_is_told_so(app_home):
+    app_home.mkdir(parents=True, exist_ok=True)
+    (app_home / "config.yaml").write_text("learners: [ada]\n")
+    at = _sign_in(_app(), "mallory")
+    assert any("not on this course's list" in e for e in _errors(at))
+    assert "learner_id" not in at.session_state
+
+
+def test_course_code_is_required_when_configured(app_home):
+    app_home.mkdir(parents=True, exist_ok=True)
+    (app_home / "config.yaml").write_text("course_code: SPRING26\n")
+    at = _sign_in(_app(), "ada", "WRONG")
+    assert any("course code is not right" in e for e in _errors(at))
+    at = _sign_in(at, "ada", "SPRING26")
+    assert at.session_state["learner_id"] == "ada"
+
+
+@pytest.mark.slow
+def test_every_learner_page_renders_without_exception(app_home):
+    at = _sign_in(_app())
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert not _errors(at), (page, _errors(at))
+        assert at.title, page
+
+
+@pytest.mark.slow
+def test_every_module_renders(app_home):
+    at = _sign_in(_app())
+    modules, _ = load_modules(CONTENT_DIR)
+    for module in modules:
+        at.switch_page("app_pages/module.py")
+        at._page_hash = calc_hash(f"module-{module.id}")   # one file serves every module's url
+        at.run()
+        assert not at.exception, (module.id, at.exception)
+        assert [t.value for t in at.title] == [f"{module.number}. {module.title}"]
+
+
+def test_quiz_answered_wrong_then_right_shows_the_matching_feedback(app_home):
+    module = _first_module()
+    question = module.quiz[0]
+    wrong = next(o for o in question.options if o.text != question.answer)
+    at = _sign_in(_app())
+    at.switch_page("app_pages/module.py").run()
+    key = f"quiz:{module.id}:{question.id}"
+    at.radio(key=f"choice:{key}").set_value(wrong.text)
+    _submit(at, f"form:{key}")
+    assert any(wrong.feedback in e for e in _errors(at))
+    at.radio(key=f"choice:{key}").set_value(question.answer)
+    _submit(at, f"form:{key}")
+    assert any(question.explain in s.value for s in at.success)
+    frame = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}").attempts_frame(module.id)
+    mine = frame[frame["item_id"] == question.id]
+    assert list(mine["correct"]) == [False, True]
+    assert list(mine["misconception"])[0] == wrong.misconception
+
+
+def test_chart_appears_only_after_the_prediction_is_committed(app_home):
+    module = _first_module()
+    ref = next(c for c in module.charts if c.predict is not None)
+    at = _sign_in(_app())
+    at.switch_page("app_pages/module.py").run()
+    charts_before = len(at.get("vega_lite_chart"))
+    key = f"prediction:{module.id}:{ref.predict.id}"
+    at.radio(key=f"choice:{key}").set_value(ref.predict.answer)
+    _submit(at, f"form:{key}")
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == charts_before + 1
+    assert any("What the chart shows" in m.value for m in at.markdown)
+
+
+def test_progress_is_kept_for_the_next_session(app_home):
+    module = _first_module()
+    question = module.quiz[0]
+    at = _sign_in(_app())
+    at.switch_page("app_pages/module.py").run()
+    key = f"quiz:{module.id}:{question.id}"
+    at.radio(key=f"choice:{key}").set_value(question.answer)
+    _submit(at, f"form:{key}")
+    later = _sign_in(_app())
+    assert not later.exception
+    later.switch_page("app_pages/module.py").run()
+    assert any("Earlier you answered" in c.value for c in later.caption)
+
+
+def test_exercise_check_gives_feedback_and_is_recorded(app_home):
+    module = _first_module()
+    assert module.exercise is not None
+    at = _sign_in(_app())
+    at.switch_page("app_pages/module.py").run()
+    number = [n for n in at.number_input if n.key == f"exercise:{module.exercise.id}:number"]
+    if not number:
+        pytest.skip(f"module 1's exercise kind {module.exercise.kind} has no number input")
+    number[0].set_value(0.95)
+    at.button(key=f"exercise:{module.exercise.id}:check").click().run()
+    assert not at.exception
+    assert any("Not yet" in e for e in _errors(at))
+    at.button(key=f"exercise:{module.exercise.id}:hint").click().run()
+    assert any(module.exercise.hints[0] in i.value for i in at.info)
+
+
+def test_a_broken_module_file_is_named_and_the_others_still_work(app_home, tmp_path, monkeypatch):
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT_DIR, content)
+    broken = content / "09-broken-module"
+    broken.mkdir()
+    (broken / "module.md").write_text("---\nid: broken-module\ntitle: [unclosed\n---\nBody\n")
+    monkeypatch.setenv("THEATER_CONTENT_DIR", str(content))
+    at = _sign_in(_app())
+    assert not at.exception
+    assert any(str(broken / "module.md") in e for e in _errors(at))
+    at.switch_page("app_pages/module.py").run()
+    assert not at.exception and not _errors(at)
+
+
+def test_a_corrupted_progress_database_is_moved_aside_and_the_app_still_works(app_home):
+    app_home.mkdir(parents=True, exist_ok=True)
+    (app_home / "progress.sqlite").write_bytes(b"garbage, not sqlite" * 100)
+    at = _app()
+    assert not at.exception
+    assert any("moved aside" in w.value for w in at.warning)
+    assert list(app_home.glob("progress.sqlite.corrupt-*"))
+    at = _sign_in(at)
+    assert at.session_state["learner_id"] == "ada" and not _errors(at)
+
+
+def test_staff_password_is_checked(app_home):
+    at = _app()
+    [t for t in at.text_input if t.label == "Staff password"][0].input("wrong")
+    [b for b in at.button if b.label == "Sign in as staff"][0].click().run()
+    assert any("Wrong password" in e for e in _errors(at))
+    [t for t in at.text_input if t.label == "Staff password"][0].input("staff-secret")
+    [b for b in at.button if b.label == "Sign in as staff"][0].click().run()
+    assert at.session_state["staff_role"] == "instructor"
+    assert not at.exception

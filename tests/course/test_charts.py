@@ -1,0 +1,111 @@
+import json
+
+import pandas as pd
+import pytest
+
+from course.charts import (CHARTS, MAX_MARKS, MIN_GROUP, PALETTE, employee_features,
+                           suppress_small_groups)
+from course.simulator import SimParams, simulate
+
+GREYS = {"#555555", "#333333", "#777777", "white"}
+CONTENT_CHART_IDS = {
+    "adoption_vs_output", "tokens_by_archetype_hidden", "acceptance_vs_tokens",
+    "self_authored_share", "deadline_bursts", "sessions_linked_to_work",
+    "cycle_time_before_after", "detector_tradeoff", "cohort_flows", "perception_vs_measured",
+    "goodhart_simulator",
+}
+
+
+def _colours(spec) -> set[str]:
+    found: set[str] = set()
+    def walk(node, key=None):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, k)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+        elif isinstance(node, str) and key in ("color", "fill", "stroke", "range") and (
+                node.startswith("#") or node == "white"):
+            found.add(node)
+    walk(spec)
+    return found
+
+
+def _rows(spec) -> int:
+    return sum(len(rows) for rows in spec.get("datasets", {}).values())
+
+
+def test_every_chart_id_the_content_may_use_has_a_builder():
+    assert set(CHARTS) == CONTENT_CHART_IDS
+
+
+@pytest.fixture(scope="module")
+def results(small_company):
+    return {chart_id: build(small_company) for chart_id, build in CHARTS.items()}
+
+
+@pytest.mark.parametrize("chart_id", sorted(CONTENT_CHART_IDS))
+def test_chart_is_small_coloured_from_the_palette_and_summarised(results, chart_id):
+    result = results[chart_id]
+    spec = result.chart.to_dict()
+    assert 0 < _rows(spec) <= MAX_MARKS
+    assert _colours(spec) <= set(PALETTE.values()) | GREYS
+    assert len(result.summary) > 40 and "nan" not in result.summary.lower()
+    assert isinstance(result.table, pd.DataFrame) and 0 < len(result.table) <= MAX_MARKS
+
+
+@pytest.mark.parametrize("chart_id", ["adoption_vs_output", "detector_tradeoff", "goodhart_simulator"])
+def test_multi_series_charts_do_not_rely_on_colour_alone(results, chart_id):
+    text = json.dumps(results[chart_id].chart.to_dict())
+    assert "strokeDash" in text
+
+
+def test_palette_is_the_okabe_ito_colours_that_reach_3_to_1():
+    assert set(PALETTE.values()) == {"#0072B2", "#D55E00", "#009E73", "#CC79A7"}
+
+
+def test_teams_below_the_minimum_group_size_are_hidden(results, small_company):
+    small_team = "Tiny Team"
+    assert (small_company.employees["team"] == small_team).sum() < MIN_GROUP
+    for chart_id in ("tokens_by_archetype_hidden", "perception_vs_measured"):
+        table = results[chart_id].table
+        assert small_team not in set(table["team"])
+        assert (table["employees"] >= MIN_GROUP).all()
+        assert "hidden" in results[chart_id].summary
+
+
+def test_cells_under_five_employees_are_suppressed(results):
+    for chart_id in ("cohort_flows", "cycle_time_before_after"):
+        assert (results[chart_id].table["employees"] >= MIN_GROUP).all()
+
+
+def test_suppress_small_groups_reports_how_many_it_hid():
+    frame = pd.DataFrame({"team": ["a", "b", "c"], "employees": [4, 5, 12]})
+    kept, hidden = suppress_small_groups(frame)
+    assert list(kept["team"]) == ["b", "c"] and hidden == 1
+
+
+def test_adoption_chart_summary_states_both_changes(results):
+    summary = results["adoption_vs_output"].summary
+    assert "AI events per employee changed by" in summary and "closed work" in summary
+
+
+def test_employee_features_hold_no_labels(small_company):
+    features = employee_features(small_company)
+    assert not {"archetype", "is_theater"} & set(features.columns)
+    assert len(features) == len(small_company.employees)
+    assert features["acceptance_rate"].dropna().between(0, 1).all()
+
+
+def test_detector_chart_compares_two_detectors(results):
+    table = results["detector_tradeoff"].table
+    assert set(table["detector"]) == {"Token count", "Outcome-linked features"}
+    assert table["precision"].between(0, 1).all() and table["recall"].between(0, 1).all()
+
+
+def test_simulator_chart_marks_the_reward_and_the_half_line():
+    result = CHARTS["goodhart_simulator"](None)
+    text = json.dumps(result.chart.to_dict())
+    assert "reward starts" in text and "half the starting value" in text
+    assert len(result.table) == SimParams().weeks == len(simulate(SimParams()).weekly)

@@ -1,0 +1,126 @@
+import sqlite3
+from types import SimpleNamespace
+
+import pytest
+
+from course.progress import (ProgressError, ProgressStore, learning_mirror, mastery_level,
+                             open_progress_store, pre_post_scores)
+
+
+@pytest.fixture
+def url(tmp_path):
+    return f"sqlite:///{tmp_path / 'progress.sqlite'}"
+
+
+def test_attempts_are_recorded_with_every_column(url):
+    store = ProgressStore(url)
+    store.ensure_learner("ada", "Ada")
+    store.record_attempt("ada", "m1", "proxy", "quiz", "Value doubled", False, 0.0,
+                         "usage-equals-value", workshop_code="ROOM1")
+    frame = store.attempts_frame()
+    assert list(frame.columns) == ["learner_id", "module_id", "item_id", "kind", "answer", "correct",
+                                   "score", "misconception", "workshop_code", "created_at"]
+    row = frame.iloc[0]
+    assert (row.learner_id, row.item_id, row.misconception, row.workshop_code) == (
+        "ada", "proxy", "usage-equals-value", "ROOM1")
+    assert not row.correct
+
+
+def test_progress_survives_a_restart(url):
+    first = ProgressStore(url)
+    first.record_attempt("ada", "m1", "q1", "quiz", "a", True, 1.0, None)
+    first.record_page_view("ada", "module-m1", 12.5)
+    first.engine.dispose()
+    reopened = ProgressStore(url)
+    summary = reopened.learner_summary("ada", {"m1": 2})
+    assert summary["modules"]["m1"]["item_scores"] == {"q1": 1.0}
+    assert summary["last_page"] == "module-m1"
+    assert summary["seconds_total"] == pytest.approx(12.5)
+
+
+def test_sqlite_store_uses_wal(url):
+    store = ProgressStore(url)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_unknown_attempt_kind_is_refused(url):
+    with pytest.raises(ValueError, match="unknown attempt kind"):
+        ProgressStore(url).record_attempt("ada", "m1", "q1", "guess", "a", True, 1.0, None)
+
+
+def test_summary_uses_latest_score_per_item_and_counts_unanswered_items(url):
+    store = ProgressStore(url)
+    store.record_attempt("ada", "m1", "q1", "quiz", "x", False, 0.0, "m")
+    store.record_attempt("ada", "m1", "q1", "quiz", "y", True, 1.0, None)
+    store.record_attempt("ada", "m1", "q2", "quiz", "y", True, 1.0, None)
+    summary = store.learner_summary("ada", {"m1": 3, "m2": 1})
+    assert summary["modules"]["m1"]["mastery"] == "attempted"      # 2 of 3 items right
+    assert summary["modules"]["m2"]["mastery"] == "not started"
+    store.record_attempt("ada", "m1", "q3", "exercise", "0.3", True, 1.0, None)
+    assert store.learner_summary("ada", {"m1": 3})["mastery"]["m1"] == "proficient"
+    store.record_attempt("ada", "m1", "q1", "review", "y", True, 1.0, None)
+    assert store.learner_summary("ada", {"m1": 3})["mastery"]["m1"] == "mastered"
+
+
+@pytest.mark.parametrize("scores, reviewed, level", [
+    ([], False, "not started"), ([0.5, 0.5], False, "attempted"), ([1, 1, 0.5], False, "familiar"),
+    ([1, 1], False, "proficient"), ([1, 1], True, "mastered"), ([0.6], True, "attempted"),
+])
+def test_mastery_levels_follow_the_course_thresholds(scores, reviewed, level):
+    assert mastery_level(scores, reviewed) == level
+
+
+def test_a_corrupted_database_is_moved_aside_not_deleted(tmp_path):
+    path = tmp_path / "progress.sqlite"
+    path.write_bytes(b"this is not a database" * 200)
+    with pytest.raises(ProgressError, match="cannot be read"):
+        ProgressStore(f"sqlite:///{path}")
+    store, message = open_progress_store(f"sqlite:///{path}")
+    aside = list(tmp_path.glob("progress.sqlite.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_bytes().startswith(b"this is not a database")
+    assert "moved aside" in message and str(aside[0]) in message
+    store.record_attempt("ada", "m1", "q1", "quiz", "a", True, 1.0, None)
+    assert len(store.attempts_frame()) == 1
+
+
+def test_a_healthy_database_opens_without_a_message(url):
+    ProgressStore(url).record_attempt("ada", "m1", "q1", "quiz", "a", True, 1.0, None)
+    store, message = open_progress_store(url)
+    assert message is None and len(store.attempts_frame()) == 1
+
+
+def test_other_modules_can_add_tables_to_the_engine(url):
+    store = ProgressStore(url)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE workshop_rooms (code TEXT)")
+    assert sqlite3.connect(url.removeprefix("sqlite:///")).execute(
+        "SELECT count(*) FROM workshop_rooms").fetchone() == (0,)
+
+
+def test_learning_mirror_puts_activity_beside_outcomes(url):
+    store = ProgressStore(url)
+    module = SimpleNamespace(id="m1", number=1, title="One", quiz=[1, 2], exercise=object())
+    store.record_page_view("ada", "module-m1", 120)
+    store.record_attempt("ada", "m1", "q1", "quiz", "a", False, 0.0, "x")
+    store.record_attempt("ada", "m1", "q1", "quiz", "b", True, 1.0, None)
+    store.record_attempt("ada", "m1", "ex", "exercise", "0.4", False, 0.5, None)
+    store.record_hint("ada", "m1", "ex", 1)
+    store.record_attempt("bob", "m1", "q1", "quiz", "b", True, 1.0, None)   # someone else
+    row = learning_mirror(store, "ada", [module]).iloc[0]
+    assert row["minutes_on_page"] == 2.0
+    assert row["attempts"] == 3 and row["hints_opened"] == 1
+    assert row["best_exercise_score"] == 0.5
+    assert row["first_try_right"] == 0.0
+    assert row["mastery"] == "attempted"
+
+
+def test_pre_post_scores_compare_latest_answers(url):
+    store = ProgressStore(url)
+    answers = {"a": "yes", "b": "no"}
+    store.record_attempt("ada", "pretest", "a", "pretest", "no", None, None, None)
+    store.record_attempt("ada", "pretest", "b", "pretest", "no", None, None, None)
+    assert pre_post_scores(store, "ada", answers) == {"pretest": 0.5, "posttest": None}
+    store.record_attempt("ada", "posttest", "a", "posttest", "yes", None, None, None)
+    store.record_attempt("ada", "posttest", "b", "posttest", "no", None, None, None)
+    assert pre_post_scores(store, "ada", answers)["posttest"] == 1.0
