@@ -25,6 +25,7 @@ import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import numpy as np
@@ -178,13 +179,22 @@ def _write_atomic(path: Path, chunks: Iterable[str], *, encoding: str = "utf-8")
     return path
 
 
+def _plain_column(series: pd.Series) -> list:
+    """A column as Python values, fast: days become int nanoseconds, text becomes str."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.to_numpy(dtype="datetime64[ns]").view("int64").tolist()
+    if isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(series):
+        return series.to_numpy(dtype=object).tolist()
+    return series.to_numpy().tolist()
+
+
 def _groups(frame: pd.DataFrame, keys: list[str], columns: list[str]) -> dict[tuple, list[dict]]:
     """Rows of an aggregated frame as lists of dicts keyed by `keys` (one Python step per row)."""
-    records = frame[columns].to_dict("records")
-    key_rows = frame[keys].itertuples(index=False, name=None)
+    values = [_plain_column(frame[column]) for column in columns]
+    key_rows = zip(*(_plain_column(frame[key]) for key in keys))
     grouped: dict[tuple, list[dict]] = {}
-    for key, record in zip(key_rows, records):
-        grouped.setdefault(key, []).append(record)
+    for key, row in zip(key_rows, zip(*values)):
+        grouped.setdefault(key, []).append(dict(zip(columns, row)))
     return grouped
 
 
@@ -326,8 +336,17 @@ def copilot_records(company: Company) -> Iterator[dict[str, Any]]:
     frame = frame.sort_values(["day", "github_login"], kind="stable")
 
     features = _groups(by_feature, keys, ["feature", *COPILOT_FEATURE_COUNTS])
-    for row in frame.itertuples(index=False):
-        key = (row.employee_id, row.day)
+    frame["day_ns"] = frame["day"]
+    columns = [
+        "employee_id", "day_ns", "day_text", "github_user_id", "github_login", "language", "ide_choice",
+        "used_agent", "used_chat", "used_cli", "used_copilot_code_review_active", "ide_sampled_at",
+        "request_count", "session_count", "prompt_tokens_sum", "output_tokens_sum", "cli_sampled_at",
+        *COPILOT_FEATURE_COUNTS,
+    ]
+    plain = {column: _plain_column(frame[column]) for column in columns}
+    for values in zip(*plain.values()):
+        row = SimpleNamespace(**dict(zip(columns, values)))
+        key = (row.employee_id, row.day_ns)
         counts = {name: int(getattr(row, name)) for name in COPILOT_FEATURE_COUNTS}
         feature_rows = features.get(key, [])
         record: dict[str, Any] = {
@@ -468,7 +487,7 @@ def openai_pages(company: Company) -> list[dict[str, Any]]:
                         "batch": None,
                         "service_tier": None,
                     }
-                    for row in by_day.get((day,), [])
+                    for row in by_day.get((day.value,), [])
                 ],
             }
         )
@@ -487,7 +506,7 @@ def write_openai_usage(company: Company, out_dir: Path) -> list[Path]:
     """OpenAI /v1/organization/usage/completions responses, one JSON file per page."""
     paths = []
     for number, page in enumerate(openai_pages(company), start=1):
-        text = json.dumps(page, indent=2) + "\n"
+        text = json.dumps(page) + "\n"
         paths.append(_write_atomic(Path(out_dir) / f"openai-usage-completions-page-{number:03d}.json", [text]))
     return paths
 

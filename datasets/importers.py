@@ -48,6 +48,10 @@ class ExportFormatError(UserError):
     """A file is not a readable export of the expected shape; the message names file and place."""
 
 
+class UnknownExportError(ExportFormatError):
+    """A well-formed file that is none of the known exports (e.g. a company folder's manifest)."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading helpers
 
@@ -238,6 +242,9 @@ def read_openai_usage(path: Path) -> pd.DataFrame:
     loaded = _load_json(path)
     if isinstance(loaded, dict) and "data" in loaded:
         buckets = loaded["data"]
+    elif isinstance(loaded, list) and all(isinstance(item, dict) and "data" in item for item in loaded):
+        # several response pages saved together
+        buckets = [bucket for page in loaded for bucket in (page["data"] or [])]
     elif isinstance(loaded, list):
         buckets = loaded
     else:
@@ -401,7 +408,7 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
         if kind:
             return kind
     known = ", ".join(sorted(IMPORTERS))
-    raise ExportFormatError(f"{path}: cannot tell which export this is; pass kind= one of: {known}")
+    raise UnknownExportError(f"{path}: cannot tell which export this is; pass kind= one of: {known}")
 
 
 def _export_files(folder: Path) -> list[Path]:
@@ -417,16 +424,28 @@ def _export_files(folder: Path) -> list[Path]:
 def read_export(path: str | os.PathLike[str], kind: str | None = None) -> pd.DataFrame:
     """Read one export file, or every export file of a folder, into the tidy per-user-per-day table.
 
-    `kind` is one of `IMPORTERS`; without it each file's kind is detected from its content.
+    `kind` is one of `IMPORTERS`; without it each file's kind is detected from its content, and in
+    a folder only the files detected as exports (of `kind`, if given) are read, so a generated
+    company's folder with its tables and manifest can be passed as it is.
     """
     path = Path(path)
     if kind is not None and kind not in IMPORTERS:
         known = ", ".join(sorted(IMPORTERS))
         raise ExportFormatError(f"unknown export kind {kind!r}; choose one of: {known}")
-    if path.is_dir():
-        return read_exports(_export_files(path), kind=kind)
-    reader = IMPORTERS[kind or detect_kind(path)]
-    return reader(path)
+    if not path.is_dir():
+        return IMPORTERS[kind or detect_kind(path)](path)
+    detected = []
+    for file in _export_files(path):
+        try:
+            file_kind = detect_kind(file)
+        except UnknownExportError:
+            continue
+        if kind is None or file_kind == kind:
+            detected.append((file, file_kind))
+    if not detected:
+        wanted = f"{kind} export" if kind else "known export"
+        raise ExportFormatError(f"{path}: no file in this folder is a {wanted}")
+    return _combine(pd.concat([IMPORTERS[k](f) for f, k in detected], ignore_index=True))
 
 
 def read_exports(paths: Iterable[str | os.PathLike[str]], kind: str | None = None) -> pd.DataFrame:

@@ -294,3 +294,23 @@ def test_unknown_kind_and_empty_folder_are_user_errors(tmp_path):
         read_export(tmp_path, kind="slack")
     with pytest.raises(UserError, match="no export files"):
         read_export(tmp_path)
+
+
+def test_a_generated_company_folder_reads_only_its_export_files(tmp_path):
+    api = pytest.importorskip("datasets.api", reason="the generator is not available")
+    company = api.generate_company(profile="startup", employees=12, days=14, seed=2)
+    out = api.write_company(company, tmp_path / "company", fmt="csv")
+    write_export(company, "openai-usage", out)
+    write_export(company, "m365-copilot", out)
+    tidy = read_export(out)
+    assert set(tidy["source"]) == {"openai-usage", "m365-copilot"}
+    assert set(read_export(out, kind="openai-usage")["source"]) == {"openai-usage"}
+    with pytest.raises(UserError, match="no file in this folder is a github-copilot export"):
+        read_export(out, kind="github-copilot")
+
+
+def test_openai_pages_saved_together_as_one_list_are_read(exported, tmp_path):
+    pages = [json.loads(p.read_text()) for p in sorted(exported["openai-usage"].iterdir())]
+    path = tmp_path / "all-pages.json"
+    path.write_text(json.dumps(pages))
+    pd.testing.assert_frame_equal(read_export(path), read_export(exported["openai-usage"]))
