@@ -336,9 +336,8 @@ def copilot_records(company: Company) -> Iterator[dict[str, Any]]:
     frame = frame.sort_values(["day", "github_login"], kind="stable")
 
     features = _groups(by_feature, keys, ["feature", *COPILOT_FEATURE_COUNTS])
-    frame["day_ns"] = frame["day"]
     columns = [
-        "employee_id", "day_ns", "day_text", "github_user_id", "github_login", "language", "ide_choice",
+        "employee_id", "day", "day_text", "github_user_id", "github_login", "language", "ide_choice",
         "used_agent", "used_chat", "used_cli", "used_copilot_code_review_active", "ide_sampled_at",
         "request_count", "session_count", "prompt_tokens_sum", "output_tokens_sum", "cli_sampled_at",
         *COPILOT_FEATURE_COUNTS,
@@ -346,7 +345,7 @@ def copilot_records(company: Company) -> Iterator[dict[str, Any]]:
     plain = {column: _plain_column(frame[column]) for column in columns}
     for values in zip(*plain.values()):
         row = SimpleNamespace(**dict(zip(columns, values)))
-        key = (row.employee_id, row.day_ns)
+        key = (row.employee_id, row.day)
         counts = {name: int(getattr(row, name)) for name in COPILOT_FEATURE_COUNTS}
         feature_rows = features.get(key, [])
         record: dict[str, Any] = {
