@@ -1,0 +1,66 @@
+"""`theater generate` through the real CLI entry point: one clear line and nothing half-written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grader.cli import main
+
+
+def _args(out, *extra):
+    return ["generate", "--profile", "startup", "--employees", "20", "--days", "14", "--out", str(out), *extra]
+
+
+def test_generate_writes_a_company(tmp_path, capsys):
+    out = tmp_path / "company"
+    assert main(_args(out, "--seed", "3", "--with-labels", "--format", "csv")) == 0
+    assert json.loads((out / "manifest.json").read_text())["format"] == "csv"
+    assert (out / "labels.csv").exists()
+    assert str(out) in capsys.readouterr().out
+
+
+def test_learner_and_secret_derive_the_seed(tmp_path):
+    from datasets.api import learner_seed
+
+    assert main(_args(tmp_path / "a", "--learner", "ada", "--secret", "s")) == 0
+    assert main(_args(tmp_path / "b", "--seed", str(learner_seed("s", "ada")))) == 0
+    assert (tmp_path / "a" / "ai_events.parquet").read_bytes() == (tmp_path / "b" / "ai_events.parquet").read_bytes()
+
+
+@pytest.mark.parametrize("argv_tail, message", [
+    (["--seed", "1", "--profile", "nope"], "unknown profile 'nope'"),
+    (["--seed", "1", "--employees", "-4"], "employees must be between"),
+    (["--seed", "1", "--days", "0"], "days must be between"),
+    ([], "give --seed N, or --learner ID with --secret S"),
+    (["--seed", "1", "--learner", "ada", "--secret", "s"], "not both"),
+    (["--learner", "ada"], "go together"),
+])
+def test_bad_input_is_one_line_a_non_zero_exit_and_no_folder(tmp_path, capsys, argv_tail, message):
+    out = tmp_path / "company"
+    assert main(_args(out) + argv_tail) != 0
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_invalid_yaml_profile_is_reported_with_its_path(tmp_path, capsys):
+    profile = tmp_path / "mine.yaml"
+    profile.write_text("archetype_mix: {genuine: 1.0\n")
+    out = tmp_path / "company"
+    assert main(["generate", "--profile", str(profile), "--employees", "5", "--days", "5", "--seed", "1",
+                 "--out", str(out)]) != 0
+    err = capsys.readouterr().err
+    assert "invalid YAML" in err and str(profile) in err
+    assert not out.exists()
+
+
+def test_unwritable_out_is_refused(tmp_path, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    assert main(_args(blocker / "company", "--seed", "1")) != 0
+    assert "cannot create" in capsys.readouterr().err
+    assert main(_args(blocker, "--seed", "1")) != 0
+    assert "is not a folder" in capsys.readouterr().err
+    assert blocker.read_text() == "not a folder"

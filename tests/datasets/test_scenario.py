@@ -1,0 +1,67 @@
+"""Profiles load and validate; a broken profile names its file and the field that is wrong."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from datasets.scenario import Scenario, ScenarioError, available_profiles, load_scenario
+
+
+def test_the_three_shipped_profiles_load():
+    assert {"mandate-bigco", "startup", "consultancy"} <= set(available_profiles())
+    for name in available_profiles():
+        scenario = load_scenario(name)
+        assert abs(sum(scenario.archetype_mix.values()) - 1.0) < 1e-9
+        assert scenario.teams
+
+
+def test_mandate_bigco_has_thirty_percent_obliged_users_and_a_strong_mid_period_mandate():
+    scenario = load_scenario("mandate-bigco")
+    obliged = scenario.archetype_mix["tokenmaxxer"] + scenario.archetype_mix["convert"]
+    assert obliged == pytest.approx(0.30)
+    assert 0.2 < scenario.mandate.at < 0.8 and scenario.mandate.strength >= 0.8
+
+
+def test_mandate_can_be_a_date():
+    assert load_scenario("consultancy").mandate.at == date(2026, 3, 2)
+
+
+def test_unknown_profile_lists_the_known_ones():
+    with pytest.raises(ScenarioError, match="unknown profile 'nope'.*mandate-bigco"):
+        load_scenario("nope")
+
+
+def test_invalid_yaml_names_the_file_and_the_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("archetype_mix:\n  genuine: [0.5\nteams: {\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert str(path) in str(caught.value) and "line" in str(caught.value)
+
+
+@pytest.mark.parametrize("body, field", [
+    ("archetype_mix: {genuine: 0.5, tokenmaxxer: 0.2}\nteams: [{name: A, weight: 1, roles: {Analyst: 1}}]\n",
+     "archetype_mix"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: -1, roles: {Analyst: 1}}]\n", "teams.0.weight"),
+    ("archetype_mix: {genuine: 1.0}\nmandate: {at: 1.5}\nteams: [{name: A, weight: 1, roles: {Analyst: 1}}]\n",
+     "mandate.at"),
+    ("archetype_mix: {wizard: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: 1}}]\n", "archetype_mix"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: 1}}]\ncolour: blue\n", "colour"),
+    ("archetype_mix: {genuine: 1.0}\nholidays: ['02-30']\nteams: [{name: A, weight: 1, roles: {Analyst: 1}}]\n",
+     "holidays"),
+])
+def test_bad_values_name_the_file_and_the_field(tmp_path, body, field):
+    path = tmp_path / "custom.yaml"
+    path.write_text(body)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    message = str(caught.value)
+    assert str(path) in message and f"'{field}" in message
+
+
+def test_a_scenario_object_is_used_as_is():
+    scenario = Scenario(name="tiny", archetype_mix={"genuine": 1.0},
+                        teams=[{"name": "A", "weight": 1, "roles": {"Analyst": 1}}])
+    assert load_scenario(scenario) is scenario
