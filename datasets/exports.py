@@ -416,7 +416,7 @@ def write_github_copilot(company: Company, out_dir: Path) -> list[Path]:
 
 def openai_results(company: Company) -> pd.DataFrame:
     """One row per day, user and model with the completions usage counts, sorted."""
-    events = _tool_events(company, "openai-usage")
+    events = _tool_events(company, "openai-usage").sort_values(["timestamp", "event_id"], kind="stable")
     ids = vendor_identities(company.employees).set_index("employee_id")["openai_user_id"]
     session_share = (_stable_hash(events["session_id"].astype("int64")) % np.uint64(100)).astype("int64")
     thresholds = np.array([share for _, share in OPENAI_MODELS])

@@ -329,3 +329,12 @@ def test_a_company_without_ai_use_exports_empty_but_well_formed_files(tmp_path):
     (m365,) = write_export(idle, "m365-copilot", tmp_path / "m365")
     report = pd.read_csv(m365, dtype=str, keep_default_na=False)
     assert len(report) == len(idle.employees) and (report["Last Activity Date"] == "").all()
+
+
+@pytest.mark.parametrize("kind", sorted(EXPORTERS))
+def test_row_order_of_the_events_does_not_change_the_files(kind, tmp_path):
+    shuffled = small_company()
+    shuffled.ai_events = shuffled.ai_events.sample(frac=1.0, random_state=1)
+    assert digest(write_export(small_company(), kind, tmp_path / "sorted")) == digest(
+        write_export(shuffled, kind, tmp_path / "shuffled")
+    )
