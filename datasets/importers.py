@@ -196,11 +196,13 @@ def read_github_copilot(path: Path) -> pd.DataFrame:
     text = _read_text(path)
     if text.lstrip().startswith("["):
         loaded = _load_json(path, text)
-        records = [(f"record {n}", r) for n, r in enumerate(loaded, start=1) if isinstance(r, dict)]
+        records = [(f"record {n}", r) for n, r in enumerate(loaded, start=1)]
     else:
         records = [(f"line {n}", r) for n, r in _ndjson_records(path, text)]
     rows = []
     for where, record in records:
+        if not isinstance(record, dict):
+            raise ExportFormatError(f"{path}: {where}: expected a JSON object (not a {COPILOT_SHAPE})")
         _require(path, where, record, ("day", "user_login", "user_initiated_interaction_count"), COPILOT_SHAPE)
         completions = 0.0
         for feature in record.get("totals_by_feature") or []:

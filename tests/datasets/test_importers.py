@@ -314,3 +314,15 @@ def test_openai_pages_saved_together_as_one_list_are_read(exported, tmp_path):
     path = tmp_path / "all-pages.json"
     path.write_text(json.dumps(pages))
     pd.testing.assert_frame_equal(read_export(path), read_export(exported["openai-usage"]))
+
+
+def test_copilot_json_array_is_read_and_non_objects_are_named(tmp_path):
+    record = {"day": "2025-10-01", "user_login": "a", "user_initiated_interaction_count": 2,
+              "code_acceptance_activity_count": 1, "loc_added_sum": 8}
+    path = tmp_path / "users.json"
+    path.write_text(json.dumps([record]))
+    assert detect_kind(path) == "github-copilot"
+    assert read_export(path)[["interactions", "acceptances", "lines_added"]].iloc[0].tolist() == [2, 1, 8]
+    path.write_text(json.dumps([record, 5]))
+    with pytest.raises(UserError, match=r"users\.json: record 2: expected a JSON object"):
+        read_export(path)
