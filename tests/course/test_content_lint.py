@@ -61,6 +61,10 @@ def _own_questions(module: Module) -> list[Question]:
 
 # --------------------------------------------------------------------------- §1 module shape
 
+def rule_sections_have_headings(module: Module, _: list[Module]) -> list[str]:
+    return [f"section {i + 1} has no '## ' heading" for i, s in enumerate(module.sections) if not s.title]
+
+
 def rule_framing_questions(module: Module, _: list[Module]) -> list[str]:
     n = len(module.framing_questions)
     problems = [] if 1 <= n <= 3 else [f"has {n} framing questions; 1-3 are expected"]
@@ -619,6 +623,7 @@ EXTRA_OBJECTIVES = "".join(f"  - {{id: extra{i}, text: Explain extra {i}.}}\n" f
 BREAKS: list[tuple[str, int, Callable[[str], str]]] = [
     ("framing_questions", 1, _swap(("  - Why count?\n", "  - Why count?\n  - Why a?\n  - Why b?\n  - Why c?\n"))),
     ("framing_questions", 1, _swap(("  - Why count?\n", "  - Counting matters.\n"))),
+    ("sections_have_headings", 2, _swap(("---\n## Signals\n", "---\nAn untitled opening.\n\n## Signals\n"))),
     ("objectives_start_with_action_verb", 1, _swap(("text: Explain why a count", "text: Understanding why a count"))),
     ("objectives_start_with_action_verb", 2, _swap(("  - {id: justify, text: Justify combining signals.}\n",
                                                     "  - {id: justify, text: Justify combining signals.}\n"

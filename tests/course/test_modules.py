@@ -342,3 +342,44 @@ def test_minutes_between_checks_resets_at_each_check(tmp_path):
 
 def test_default_content_dir_is_inside_the_package():
     assert CONTENT_DIR == Path(__file__).resolve().parents[2] / "course" / "content"
+
+
+def test_two_modules_with_the_same_number_keep_the_first_and_report_the_second(tmp_path):
+    later = write_module(tmp_path, "01-sample")
+    write_module(tmp_path, "01-other", front=GOOD_FRONT.replace("id: sample", "id: other"))
+    modules, errors = load_modules(tmp_path)
+    assert [m.id for m in modules] == ["other"]          # folders are read in name order
+    assert len(errors) == 1 and "module number 01 is already used by 01-other" in errors[0].problem
+    assert errors[0].path == later
+
+
+def test_get_module_of_a_broken_module_raises_its_content_error(tmp_path):
+    write_module(tmp_path, "01-sample", front=GOOD_FRONT.replace("title: A sample module\n", ""))
+    with pytest.raises(ContentError, match="missing required field 'title'"):
+        get_module("sample", tmp_path)
+
+
+def test_a_missing_content_folder_is_one_error_not_a_crash(tmp_path):
+    modules, errors = load_modules(tmp_path / "nowhere")
+    assert modules == [] and "does not exist" in errors[0].problem
+
+
+def test_content_dir_from_env_prefers_the_environment(tmp_path, monkeypatch):
+    from course.modules import content_dir_from_env
+
+    monkeypatch.delenv("THEATER_CONTENT_DIR", raising=False)
+    assert content_dir_from_env() == CONTENT_DIR
+    monkeypatch.setenv("THEATER_CONTENT_DIR", str(tmp_path))
+    assert content_dir_from_env() == tmp_path
+
+
+def test_every_shipped_question_scores_right_and_wrong_with_its_own_feedback():
+    modules, _ = load_modules()
+    for module in modules:
+        for q in module.all_questions():
+            assert score_answer(q, q.answer).correct
+            for option in q.options:
+                if option.text != q.answer:
+                    feedback = score_answer(q, option.text)
+                    assert not feedback.correct
+                    assert (feedback.message, feedback.misconception) == (option.feedback, option.misconception)
