@@ -15,6 +15,7 @@ st.set_page_config(page_title="Signal or Theater", page_icon=":material/insights
                    layout="wide")
 
 common.get_config()
+common.ensure_default_dataset()
 warning = common.store_warning()
 if warning and not st.session_state.get("_store_warning_shown"):
     st.warning(warning, icon=":material/database:")

@@ -18,6 +18,7 @@ def run_app(port: int = 8501, headless: bool = True) -> int:
         "--server.port", str(port),
         "--server.headless", "true" if headless else "false",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
     ]
     return subprocess.call(cmd, env=os.environ.copy())
 

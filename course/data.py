@@ -57,6 +57,28 @@ def learner_dir(config: AppConfig, learner_id: str) -> Path:
     return config.data_dir / learner_id
 
 
+def ensure_default_dataset(config: AppConfig) -> Path:
+    """The course's default company (label-free files), generated on the app's first start."""
+    out = config.home / "data" / DEFAULT_LEARNER
+    if (out / "manifest.json").exists():
+        return out
+    api = _api()
+    seed = api.learner_seed(secret=config.course_secret, learner_id=DEFAULT_LEARNER)
+    try:
+        company = api.generate_company(profile=config.profile, employees=config.employees,
+                                       days=config.days, seed=seed)
+    except UserError:
+        raise
+    except Exception as exc:
+        raise DataUnavailable(f"generating the default company failed ({exc.__class__.__name__}: "
+                              f"{exc})") from exc
+    if out.exists():
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    api.write_company(company, out, fmt="parquet", with_labels=False)
+    return out
+
+
 def generate_learner_company(config: AppConfig, learner_id: str) -> Any:
     """Generate the learner's company (labels stay in memory) and write the label-free files once."""
     api = _api()
@@ -125,3 +147,30 @@ def exercise_truth(check_id: str, company: Any, answer: Any = None) -> Any:
     if check_id not in builders:
         raise DataUnavailable(f"no truth is defined for the check '{check_id}'")
     return builders[check_id](company)
+
+
+SOLUTION_BLOCK = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?",
+                            re.S | re.M)
+HIDDEN_TESTS_BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?",
+                                re.S | re.M)
+MARKDOWN_SOLUTION = re.compile(r"=== BEGIN MARK SCHEME ===.*?=== END MARK SCHEME ===", re.S)
+
+
+def learner_notebook(path: Path) -> bytes:
+    """An nbgrader source notebook as learners may see it: solutions and hidden tests removed."""
+    import nbformat
+
+    notebook = nbformat.read(str(path), as_version=4)
+    for cell in notebook.cells:
+        source = cell.get("source", "")
+        if cell.get("cell_type") == "code":
+            source = SOLUTION_BLOCK.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n", source)
+            source = HIDDEN_TESTS_BLOCK.sub("", source)
+            cell["outputs"] = []
+            cell["execution_count"] = None
+        elif "BEGIN SOLUTION" in source or "BEGIN MARK SCHEME" in source:
+            source = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "YOUR ANSWER HERE", source,
+                            flags=re.S)
+            source = MARKDOWN_SOLUTION.sub("", source)
+        cell["source"] = source
+    return nbformat.writes(notebook).encode("utf-8")

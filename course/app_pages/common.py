@@ -16,6 +16,7 @@ import streamlit as st
 from course import data as course_data
 from course.config import AppConfig, ConfigError, announce_staff_password, load_config
 from course.progress import ProgressError, ProgressStore, open_progress_store
+from datasets.errors import UserError
 
 PAGES_DIR = Path(__file__).parent
 LEARNER_KEY = "learner_id"
@@ -65,6 +66,21 @@ def get_store() -> ProgressStore:
 def store_warning() -> str | None:
     """A message about the progress database to show once per session, if anything went wrong."""
     return _store_for(get_config().database_url)[1]
+
+
+@st.cache_resource(show_spinner="Preparing the default company dataset (first start only)…")
+def _default_dataset(home: str) -> str | None:
+    try:
+        return str(course_data.ensure_default_dataset(get_config()))
+    except UserError as error:
+        return f"The default dataset could not be prepared: {error}"
+
+
+def ensure_default_dataset() -> None:
+    """Generate var/data/default once per installation; a failure is reported, not fatal."""
+    result = _default_dataset(str(get_config().home))
+    if result and not Path(result).exists():
+        st.sidebar.warning(result)
 
 
 def get_modules() -> tuple[list, list]:
@@ -162,7 +178,7 @@ def build_navigation() -> dict[str, list]:
             module_by_url[url] = module.id
             course_pages.append(_page("module.py", f"{module.number}. {module.title}", url,
                                       ":material/menu_book:"))
-        course_pages.append(_page("capstone.py", "Capstone", "capstone", ":material/flag:"))
+        course_pages.append(_page("capstone.py", "Capstone notebook & data", "capstone", ":material/download:"))
         pages["Course"] = course_pages
         you = [_page("my_learning.py", "My learning", "my-learning", ":material/insights:"),
                signin]

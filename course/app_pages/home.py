@@ -27,7 +27,9 @@ elif modules:
                      icon=":material/play_arrow:")
 
 pretest_done = bool(len(store.attempts_frame(module_id="pretest", learner_id=learner)))
-if not pretest_done and not st.session_state.get("pretest_skipped"):
+if st.session_state.pop("pretest_saved", False):
+    st.success("Thank you: your answers are saved. You will meet the same questions at the end.")
+elif not pretest_done and not st.session_state.get("pretest_skipped"):
     widgets.pre_post_test("pretest", learner)
 
 st.subheader("Progress by module")

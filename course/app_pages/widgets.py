@@ -82,23 +82,36 @@ def question(q, module_id: str, kind: str, learner: str, previous: dict | None =
 
 
 def pre_post_test(kind: str, learner: str) -> None:
-    """The short misconception test (before module 1, after the capstone); no feedback on it."""
+    """The short misconception test (before module 1, after the capstone): one form, no scores."""
     try:
         from course.modules import pre_post_test as load_test
         questions = load_test()
     except (ImportError, UserError) as error:
         st.info(f"The {kind} is not available: {error}")
         return
-    title = "Before you start: a 3-minute check" if kind == "pretest" else "After the course"
-    with st.container(border=True):
+    title = ("Before you start: a 3-minute check" if kind == "pretest"
+             else "After the course: the same questions again")
+    with st.form(f"form:{kind}", border=True):
         st.subheader(title)
-        st.caption("Answer from what you think now; there is no score. Comparing it with the same "
-                   "questions at the end shows what the course changed.")
-        answered = [question(q, kind, kind, learner) for q in questions]
-        if kind == "pretest" and not all(answered):
-            if st.button("Skip the pre-test for now", key="skip_pretest"):
-                st.session_state["pretest_skipped"] = True
-                st.rerun()
+        st.caption("Answer from what you think now; there is no score and no feedback here. "
+                   "Comparing it with the same questions at the end shows what the course changed.")
+        choices = {}
+        for number, q in enumerate(questions, start=1):
+            choices[q.id] = st.radio(f"{number}. {q.prompt}", [o.text for o in q.options],
+                                     index=None, key=f"choice:{kind}:{q.id}")
+        submitted = st.form_submit_button("Save my answers", type="primary")
+    if submitted:
+        answered = {qid: choice for qid, choice in choices.items() if choice is not None}
+        if not answered:
+            st.warning("Choose at least one answer, or skip the check for now.")
+        for qid, choice in answered.items():
+            _record(learner, kind, qid, kind, choice, None, None, None)
+        if answered:
+            st.session_state[f"{kind}_saved"] = True
+            st.rerun()
+    if kind == "pretest" and st.button("Skip the check for now", key="skip_pretest"):
+        st.session_state["pretest_skipped"] = True
+        st.rerun()
 
 
 # ----------------------------------------------------------------------------- charts
