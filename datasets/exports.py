@@ -206,16 +206,18 @@ def vendor_identities(employees: pd.DataFrame) -> pd.DataFrame:
     """How each employee appears in each vendor's export, for joining exports back to people.
 
     Columns: employee_id, email, display_name, github_user_id, github_login, openai_user_id.
-    A GitHub login is the email's local part with other characters turned into hyphens (a
-    numeric suffix makes clashes unique); an OpenAI user id is an opaque `user-…` string.
+    A GitHub login is the email's local part with other characters turned into hyphens (a later
+    employee with the same login gets their employee id appended); an OpenAI user id is an
+    opaque `user-…` string.
     """
     ordered = employees.sort_values("employee_id", kind="stable").reset_index(drop=True)
     hashes = _stable_hash(ordered["employee_id"].astype("string"))
     local = ordered["email"].astype("string").str.split("@").str[0].str.lower()
     login = local.str.replace(r"[^a-z0-9]+", "-", regex=True).str.strip("-")
     login = login.where(login.str.len() > 0, "user")
-    clash_number = login.groupby(login).cumcount()
-    login = login.where(clash_number == 0, login + "-" + (clash_number + 1).astype("string"))
+    first_holder = login.groupby(login).cumcount() == 0
+    employee_suffix = ordered["employee_id"].astype("string").str.lower().str.replace(r"[^a-z0-9]+", "-", regex=True)
+    login = login.where(first_holder, login + "-" + employee_suffix)
     return pd.DataFrame(
         {
             "employee_id": ordered["employee_id"].astype("string"),
