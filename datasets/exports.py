@@ -55,6 +55,7 @@ COPILOT_IDES: tuple[tuple[str, str, str, str], ...] = (
 )
 COPILOT_LANGUAGES: tuple[str, ...] = ("python", "typescript", "java", "go", "sql", "csharp", "kotlin")
 COPILOT_CLI_VERSION = "0.0.354"
+COPILOT_RECORDS_PER_CHUNK = 50_000  # records turned into Python objects at a time (bounded memory)
 COPILOT_FEATURE_COUNTS = (
     "code_acceptance_activity_count",
     "code_generation_activity_count",
@@ -146,7 +147,8 @@ def _tool_events(company: Company, kind: str) -> pd.DataFrame:
     """The events a vendor sees, with a normalised `day` column."""
     events = company.ai_events
     picked = events.loc[events["tool"].isin(EXPORT_TOOLS[kind])].copy()
-    picked["day"] = picked["timestamp"].dt.normalize()
+    picked["employee_id"] = picked["employee_id"].astype("string")
+    picked["day"] = picked["timestamp"].astype("datetime64[ns]").dt.normalize()
     return picked
 
 
@@ -335,75 +337,92 @@ def copilot_records(company: Company) -> Iterator[dict[str, Any]]:
     )
     frame["ide_choice"] = ide_choice.astype("int64")
     frame["language"] = np.asarray(COPILOT_LANGUAGES, dtype=object)[language_choice.astype("int64")]
-    frame = frame.sort_values(["day", "github_login"], kind="stable")
+    frame = frame.sort_values(["day", "github_login"], kind="stable", ignore_index=True)
+    frame["record"] = np.arange(len(frame), dtype="int64")
 
-    features = _groups(by_feature, keys, ["feature", *COPILOT_FEATURE_COUNTS])
+    # feature rows in record order, so each chunk of records takes one contiguous slice of them
+    by_feature["employee_id"] = by_feature["employee_id"].astype("string")
+    by_feature = by_feature.merge(frame[["employee_id", "day", "record"]], on=keys, how="left")
+    by_feature = by_feature.sort_values(["record", "feature"], kind="stable", ignore_index=True)
+    record_of_feature = by_feature["record"].to_numpy()
     columns = [
-        "employee_id", "day", "day_text", "github_user_id", "github_login", "language", "ide_choice",
+        "record", "day_text", "github_user_id", "github_login", "language", "ide_choice",
         "used_agent", "used_chat", "used_cli", "used_copilot_code_review_active", "ide_sampled_at",
         "request_count", "session_count", "prompt_tokens_sum", "output_tokens_sum", "cli_sampled_at",
         *COPILOT_FEATURE_COUNTS,
     ]
-    plain = {column: _plain_column(frame[column]) for column in columns}
-    for values in zip(*plain.values()):
-        row = SimpleNamespace(**dict(zip(columns, values)))
-        key = (row.employee_id, row.day)
-        counts = {name: int(getattr(row, name)) for name in COPILOT_FEATURE_COUNTS}
-        feature_rows = features.get(key, [])
-        record: dict[str, Any] = {
-            "day": row.day_text,
-            "enterprise_id": enterprise_id,
-            "organization_id": organization_id,
-            "user_id": int(row.github_user_id),
-            "user_login": row.github_login,
-            **counts,
-            "used_agent": bool(row.used_agent),
-            "used_chat": bool(row.used_chat),
-            "used_cli": bool(row.used_cli),
-            "used_copilot_code_review_active": bool(row.used_copilot_code_review_active),
-            "used_copilot_code_review_passive": False,
-            "totals_by_feature": feature_rows,
-            "totals_by_ide": [],
-            "totals_by_language_feature": [
-                {
-                    "language": row.language,
-                    **{k: v for k, v in feat.items() if k != "user_initiated_interaction_count"},
-                }
-                for feat in feature_rows
-                if feat["feature"] != "agent_edit"
-            ],
-            "totals_by_language_model": [],
-            "totals_by_model_feature": [],
-        }
-        if feature_rows:
-            ide_name, ide_version, plugin, plugin_version = COPILOT_IDES[row.ide_choice]
-            record["totals_by_ide"] = [
-                {
-                    "ide": ide_name,
-                    "last_known_ide_version": {"ide_version": ide_version, "sampled_at": row.ide_sampled_at},
-                    "last_known_plugin_version": {
-                        "plugin": plugin,
-                        "plugin_version": plugin_version,
-                        "sampled_at": row.ide_sampled_at,
-                    },
-                    **counts,
-                }
-            ]
-        if row.used_cli:
-            requests = int(row.request_count)
-            prompt_tokens, output_tokens = int(row.prompt_tokens_sum), int(row.output_tokens_sum)
-            record["totals_by_cli"] = {
-                "last_known_cli_version": {"cli_version": COPILOT_CLI_VERSION, "sampled_at": row.cli_sampled_at},
-                "prompt_count": requests,
-                "request_count": requests,
-                "session_count": int(row.session_count),
-                "token_usage": {
-                    "avg_tokens_per_request": round((prompt_tokens + output_tokens) / requests, 1),
-                    "output_tokens_sum": output_tokens,
-                    "prompt_tokens_sum": prompt_tokens,
-                },
+    for first in range(0, len(frame), COPILOT_RECORDS_PER_CHUNK):
+        last = min(first + COPILOT_RECORDS_PER_CHUNK, len(frame))
+        low, high = np.searchsorted(record_of_feature, [first, last])
+        features = _groups(by_feature.iloc[low:high], ["record"], ["feature", *COPILOT_FEATURE_COUNTS])
+        part = frame.iloc[first:last]
+        plain = [_plain_column(part[column]) for column in columns]
+        for values in zip(*plain):
+            yield _copilot_record(
+                SimpleNamespace(**dict(zip(columns, values))), features, enterprise_id, organization_id
+            )
+
+
+def _copilot_record(
+    row: SimpleNamespace, features: dict[tuple, list[dict]], enterprise_id: str, organization_id: str
+) -> dict[str, Any]:
+    """One user-day record in the documented shape, from its aggregated row and feature rows."""
+    feature_rows = features.get((row.record,), [])
+    counts = {name: int(getattr(row, name)) for name in COPILOT_FEATURE_COUNTS}
+    record: dict[str, Any] = {
+        "day": row.day_text,
+        "enterprise_id": enterprise_id,
+        "organization_id": organization_id,
+        "user_id": int(row.github_user_id),
+        "user_login": row.github_login,
+        **counts,
+        "used_agent": bool(row.used_agent),
+        "used_chat": bool(row.used_chat),
+        "used_cli": bool(row.used_cli),
+        "used_copilot_code_review_active": bool(row.used_copilot_code_review_active),
+        "used_copilot_code_review_passive": False,
+        "totals_by_feature": feature_rows,
+        "totals_by_ide": [],
+        "totals_by_language_feature": [
+            {
+                "language": row.language,
+                **{k: v for k, v in feat.items() if k != "user_initiated_interaction_count"},
             }
-        yield record
+            for feat in feature_rows
+            if feat["feature"] != "agent_edit"
+        ],
+        "totals_by_language_model": [],
+        "totals_by_model_feature": [],
+    }
+    if feature_rows:
+        ide_name, ide_version, plugin, plugin_version = COPILOT_IDES[row.ide_choice]
+        record["totals_by_ide"] = [
+            {
+                "ide": ide_name,
+                "last_known_ide_version": {"ide_version": ide_version, "sampled_at": row.ide_sampled_at},
+                "last_known_plugin_version": {
+                    "plugin": plugin,
+                    "plugin_version": plugin_version,
+                    "sampled_at": row.ide_sampled_at,
+                },
+                **counts,
+            }
+        ]
+    if row.used_cli:
+        requests = int(row.request_count)
+        prompt_tokens, output_tokens = int(row.prompt_tokens_sum), int(row.output_tokens_sum)
+        record["totals_by_cli"] = {
+            "last_known_cli_version": {"cli_version": COPILOT_CLI_VERSION, "sampled_at": row.cli_sampled_at},
+            "prompt_count": requests,
+            "request_count": requests,
+            "session_count": int(row.session_count),
+            "token_usage": {
+                "avg_tokens_per_request": round((prompt_tokens + output_tokens) / requests, 1),
+                "output_tokens_sum": output_tokens,
+                "prompt_tokens_sum": prompt_tokens,
+            },
+        }
+    return record
 
 
 def write_github_copilot(company: Company, out_dir: Path) -> list[Path]:
@@ -453,54 +472,57 @@ def openai_results(company: Company) -> pd.DataFrame:
     return results
 
 
-def openai_pages(company: Company) -> list[dict[str, Any]]:
-    """The completions usage response pages: every day of the period is a bucket, empty or not."""
+def _openai_bucket(day: pd.Timestamp, rows: list[dict]) -> dict[str, Any]:
+    """One daily bucket; only the group_by fields (user_id, model) are filled, as the API does."""
+    start_time = int(day.timestamp())
+    return {
+        "object": "bucket",
+        "start_time": start_time,
+        "end_time": start_time + 86_400,
+        "results": [
+            {
+                "object": "organization.usage.completions.result",
+                "input_tokens": int(row["input_tokens"]),
+                "output_tokens": int(row["output_tokens"]),
+                "input_cached_tokens": int(row["input_cached_tokens"]),
+                "input_audio_tokens": 0,
+                "output_audio_tokens": 0,
+                "num_model_requests": int(row["num_model_requests"]),
+                "project_id": None,
+                "user_id": row["user_id"],
+                "api_key_id": None,
+                "model": row["model"],
+                "batch": None,
+                "service_tier": None,
+            }
+            for row in rows
+        ],
+    }
+
+
+def openai_pages(company: Company) -> Iterator[dict[str, Any]]:
+    """The completions usage response pages, one at a time: every day of the period is a bucket."""
     start, days = _period(company)
     results = openai_results(company)
-    by_day = _groups(
-        results,
-        ["day"],
-        ["input_tokens", "output_tokens", "input_cached_tokens", "num_model_requests", "user_id", "model"],
-    )
-    buckets = []
-    for offset in range(days):
-        day = start + pd.Timedelta(days=offset)
-        start_time = int(day.timestamp())
-        buckets.append(
-            {
-                "object": "bucket",
-                "start_time": start_time,
-                "end_time": start_time + 86_400,
-                "results": [
-                    {
-                        "object": "organization.usage.completions.result",
-                        "input_tokens": int(row["input_tokens"]),
-                        "output_tokens": int(row["output_tokens"]),
-                        "input_cached_tokens": int(row["input_cached_tokens"]),
-                        "input_audio_tokens": 0,
-                        "output_audio_tokens": 0,
-                        "num_model_requests": int(row["num_model_requests"]),
-                        # only the group_by fields (user_id, model) are filled, as the API does
-                        "project_id": None,
-                        "user_id": row["user_id"],
-                        "api_key_id": None,
-                        "model": row["model"],
-                        "batch": None,
-                        "service_tier": None,
-                    }
-                    for row in by_day.get((day.value,), [])
-                ],
-            }
+    result_days = results["day"].to_numpy(dtype="datetime64[ns]").view("int64")
+    period = [start + pd.Timedelta(days=offset) for offset in range(days)]
+    for first in range(0, days, OPENAI_BUCKETS_PER_PAGE):
+        page_days = period[first : first + OPENAI_BUCKETS_PER_PAGE]
+        after = page_days[-1] + pd.Timedelta(days=1)
+        low, high = np.searchsorted(result_days, [page_days[0].value, after.value])
+        by_day = _groups(
+            results.iloc[low:high],
+            ["day"],
+            ["input_tokens", "output_tokens", "input_cached_tokens", "num_model_requests", "user_id", "model"],
         )
-    pages = []
-    for first in range(0, len(buckets), OPENAI_BUCKETS_PER_PAGE):
-        chunk = buckets[first : first + OPENAI_BUCKETS_PER_PAGE]
-        following = buckets[first + OPENAI_BUCKETS_PER_PAGE : first + OPENAI_BUCKETS_PER_PAGE + 1]
-        cursor = (
-            base64.b64encode(f"bucket:{following[0]['start_time']}".encode()).decode() if following else None
-        )
-        pages.append({"object": "page", "data": chunk, "has_more": bool(following), "next_page": cursor})
-    return pages
+        has_more = first + OPENAI_BUCKETS_PER_PAGE < days
+        cursor = base64.b64encode(f"bucket:{int(after.timestamp())}".encode()).decode() if has_more else None
+        yield {
+            "object": "page",
+            "data": [_openai_bucket(day, by_day.get((day.value,), [])) for day in page_days],
+            "has_more": has_more,
+            "next_page": cursor,
+        }
 
 
 def write_openai_usage(company: Company, out_dir: Path) -> list[Path]:

@@ -338,3 +338,12 @@ def test_row_order_of_the_events_does_not_change_the_files(kind, tmp_path):
     assert digest(write_export(small_company(), kind, tmp_path / "sorted")) == digest(
         write_export(shuffled, kind, tmp_path / "shuffled")
     )
+
+
+def test_copilot_records_built_in_small_chunks_give_the_same_file(tmp_path, monkeypatch):
+    import datasets.exports as exports
+
+    whole = write_export(small_company(), "github-copilot", tmp_path / "whole")
+    monkeypatch.setattr(exports, "COPILOT_RECORDS_PER_CHUNK", 7)
+    chunked = write_export(small_company(), "github-copilot", tmp_path / "chunked")
+    assert digest(whole) == digest(chunked)
