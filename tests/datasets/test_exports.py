@@ -347,3 +347,19 @@ def test_copilot_records_built_in_small_chunks_give_the_same_file(tmp_path, monk
     monkeypatch.setattr(exports, "COPILOT_RECORDS_PER_CHUNK", 7)
     chunked = write_export(small_company(), "github-copilot", tmp_path / "chunked")
     assert digest(whole) == digest(chunked)
+
+
+def test_m365_period_longer_than_180_days_reports_only_the_last_180(tmp_path):
+    long = small_company(days=200, events=3000)
+    events = long.ai_events
+    early = events["timestamp"] < pd.Timestamp(long.meta["start_date"]) + pd.Timedelta(days=15)
+    office_of_first = (events["employee_id"] == "E00001") & (events["tool"] == "office-copilot")
+    long.ai_events = events[~office_of_first | early]  # E00001 used office Copilot only early on
+    assert (long.ai_events["employee_id"].eq("E00001") & long.ai_events["tool"].eq("office-copilot")).any()
+    (path,) = write_export(long, "m365-copilot", tmp_path)
+    report = pd.read_csv(path, dtype=str, keep_default_na=False).set_index("User Principal Name")
+    assert set(report["Report Period"]) == {"180"}
+    last_day = pd.Timestamp(long.meta["start_date"]) + pd.Timedelta(days=199)
+    assert set(report["Report Refresh Date"]) == {last_day.strftime("%Y-%m-%d")}
+    assert report.loc["ann.lee@example.com", "Last Activity Date"] == ""
+    assert report.loc["ann_lee@example.com", "Last Activity Date"] != ""
