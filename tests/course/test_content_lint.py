@@ -757,3 +757,42 @@ def test_chart_registry_read_from_source_matches_the_imported_module():
     charts = importlib.import_module("course.charts")
     assert registry["CHARTS"] == set(charts.CHARTS)
     assert registry["PALETTE"] == getattr(charts, "PALETTE", None)
+
+
+SEED_ARTICLE = Path(__file__).resolve().parents[3] / "shared" / "seed" / "adoption-theater-article.txt"
+COPY_RUN = 8   # words in a row shared with the seed article that count as copying
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower().replace("’", "'"))
+
+
+def _authored_text(module: Module) -> str:
+    """Everything the module's author wrote, except the source list (titles are quoted there)."""
+    parts = [module.title, *module.framing_questions, *(o.text for o in module.objectives),
+             *module.key_points, *(s.body_md for s in module.sections), *(c.takeaway for c in module.charts)]
+    for q in _own_questions(module) + list(module.retrieval):
+        parts += [q.prompt, q.explain, *(o.text for o in q.options), *(o.feedback for o in q.options)]
+    if module.exercise:
+        parts += [module.exercise.prompt, module.exercise.solution, *module.exercise.hints]
+    return "\n".join(parts)
+
+
+def _copied_runs(text: str, source_words: list[str], n: int = COPY_RUN) -> list[str]:
+    grams = {tuple(source_words[i:i + n]) for i in range(len(source_words) - n + 1)}
+    words = _words(text)
+    return [" ".join(words[i:i + n]) for i in range(len(words) - n + 1) if tuple(words[i:i + n]) in grams]
+
+
+def test_copy_detector_finds_a_pasted_sentence():
+    source = _words("The quick brown fox jumps over the lazy dog near the quiet river bank today.")
+    assert _copied_runs("As they say, the fox jumps over the lazy dog near the quiet river.", source)
+    assert _copied_runs("A fox leapt across a sleeping dog by the water.", source) == []
+
+
+@pytest.mark.parametrize("module", SHIPPED, ids=[m.id for m in SHIPPED])
+def test_module_text_is_written_not_pasted_from_the_seed_article(module):
+    if not SEED_ARTICLE.exists():
+        pytest.skip(f"the seed article is not at {SEED_ARTICLE}")
+    source = _words(SEED_ARTICLE.read_text(encoding="utf-8"))
+    assert _copied_runs(_authored_text(module), source) == []
