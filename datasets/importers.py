@@ -299,7 +299,15 @@ AMAZON_Q_SHAPE = "Amazon Q Developer user activity report"
 
 def read_amazon_q(path: Path) -> pd.DataFrame:
     """Amazon Q per-user daily CSV: chat, inline and inline-chat counts summed into tidy counts."""
-    frame = _csv_frame(path, ("UserId", "Date"), AMAZON_Q_SHAPE)
+    frame = _csv_frame(path, (), AMAZON_Q_SHAPE)
+    # the columns are matched whatever their case (Athena tables over these files lower-case them)
+    canonical = {name.lower(): name for names in AMAZON_Q_COUNTS.values() for name in names}
+    canonical.update({"userid": "UserId", "date": "Date"})
+    frame = frame.rename(columns=lambda column: canonical.get(column.lower(), column))
+    missing = [column for column in ("UserId", "Date") if column not in frame.columns]
+    if missing:
+        names = ", ".join(repr(column) for column in missing)
+        raise ExportFormatError(f"{path}: missing column(s) {names} (not an {AMAZON_Q_SHAPE})")
     tidy = pd.DataFrame({"user": frame["UserId"].str.strip(), "day": _csv_dates(path, frame, "Date")})
     if tidy["day"].isna().any():
         row = int(np.flatnonzero(tidy["day"].isna().to_numpy())[0])
@@ -394,7 +402,7 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
         names = {name.strip() for name in header}
         if "User Principal Name" in names:
             return "m365-copilot"
-        if {"UserId", "Date"} <= names:
+        if {"userid", "date"} <= {name.lower() for name in names}:
             return "amazon-q"
     else:
         first_line = text.lstrip().split("\n", 1)[0]

@@ -326,3 +326,18 @@ def test_copilot_json_array_is_read_and_non_objects_are_named(tmp_path):
     path.write_text(json.dumps([record, 5]))
     with pytest.raises(UserError, match=r"users\.json: record 2: expected a JSON object"):
         read_export(path)
+
+
+def test_amazon_q_month_first_dates_and_lower_case_headers_are_read(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text("userid,date,chat_messagessent,inline_acceptancecount\nu1,05-14-2025,4,2\n")
+    tidy = read_export(path)
+    assert tidy["day"].tolist() == [pd.Timestamp("2025-05-14")]
+    assert tidy[["interactions", "acceptances"]].iloc[0].tolist() == [4, 2]
+
+
+def test_amazon_q_csv_without_user_column_is_named(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text("Date,Chat_MessagesSent\n2025-05-14,3\n")
+    with pytest.raises(UserError, match=r"q\.csv: missing column\(s\) 'UserId'"):
+        read_export(path, kind="amazon-q")
