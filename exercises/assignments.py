@@ -289,3 +289,16 @@ def read_artifact(folder: Path | str, part: GradedPart) -> Any:
         return _READERS[part.reader](path, part)
     except Exception:  # malformed artifacts are "not attempted", never a crash of the batch
         return None
+
+
+def score_parts(assignment: Assignment, folder: Path | str, company: Any) -> dict[str, Any]:
+    """grade_id -> checks.Result for each graded part: the learner's artifact against the truth."""
+    from exercises.checks import run_check
+
+    results = {}
+    truths: dict[str, Any] = {}
+    for part in assignment.graded:
+        if part.truth not in truths:
+            truths[part.truth] = TRUTHS[part.truth](company)
+        results[part.grade_id] = run_check(part.check, read_artifact(folder, part), truths[part.truth])
+    return results

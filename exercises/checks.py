@@ -7,7 +7,8 @@ answer never raises and no message ever contains the expected value.
 
 Scoring rules (also in docs/instructors.md):
 - flag sets (`detect.*`): F1 of the flagged ids against the hidden ids; full credit from
-  F1 >= FLAG_FULL_F1, proportional below (score = min(1, F1 / FLAG_FULL_F1)).
+  F1 >= FLAG_FULL_F1 (0.7), none at or below FLAG_ZERO_F1 (0.3, about what flagging every AI
+  user scores), linear in between.
 - estimates (`measure.*`, `goodhart.*`): full credit within a tolerance of the truth, falling
   linearly to 0 at a documented error (see `ESTIMATE_RULES`).
 - the weekly table (`explore.weekly_usage_output`): the share of (week, team, column) cells that
@@ -32,7 +33,8 @@ CORRECT = "correct"
 INCORRECT = "incorrect"
 NOT_ATTEMPTED = "not_attempted"
 
-FLAG_FULL_F1 = 0.8
+FLAG_FULL_F1 = 0.7
+FLAG_ZERO_F1 = 0.3
 WEEKLY_KEYS = ("week", "team")
 WEEKLY_VALUES = ("ai_events", "ai_users", "closed_items")
 
@@ -239,7 +241,7 @@ def linear_credit(error: float, full_within: float, zero_at: float) -> float:
 
 def _flag_message(flagged: set[str], truth: set[str], group: str) -> tuple[float, str]:
     precision, recall, f1 = f1_score(flagged, truth)
-    score = min(1.0, f1 / FLAG_FULL_F1)
+    score = linear_credit(FLAG_FULL_F1 - min(f1, FLAG_FULL_F1), 0.0, FLAG_FULL_F1 - FLAG_ZERO_F1)
     if score >= 1.0:
         return score, f"F1 {f1:.2f}: your flags separate the {group} well."
     if precision < recall:
@@ -501,9 +503,13 @@ class EstimateRule:
     unit: str
 
 
+# Calibrated on the mandate-bigco profile (150 employees, 180 days, 24 seeds): the reference
+# solution of `measure` lands within 0.047 of the theater share and 5.4 points of the
+# productivity effect on every seed; the truth itself moves by a few points between companies
+# of this size, so a tighter tolerance would grade noise.
 ESTIMATE_RULES: dict[str, EstimateRule] = {
     "measure.theater_share": EstimateRule("the theater share", 0.05, 0.25, "share points"),
-    "measure.productivity_effect": EstimateRule("the productivity effect", 5.0, 25.0, "percentage points"),
+    "measure.productivity_effect": EstimateRule("the productivity effect", 6.0, 25.0, "percentage points"),
     "goodhart.collapse_point": EstimateRule("the collapse point", 0.1, 0.3, "incentive units"),
 }
 

@@ -107,12 +107,19 @@ def test_flag_messages_do_not_list_the_hidden_ids():
     assert "E00012" not in message and "E00013" not in message
 
 
-def test_f1_credit_is_proportional_below_the_full_mark():
+def test_f1_credit_is_linear_between_the_zero_and_full_marks():
     truth = {f"E{i:05d}" for i in range(10)}
-    flagged = sorted(truth)[:5]  # precision 1, recall 0.5, F1 2/3
+    flagged = sorted(truth)[:4]  # precision 1, recall 0.4, F1 4/7
     result = run_check("detect.flag_tokenmaxxers", flagged, truth)
-    assert result.score == pytest.approx((2 / 3) / checks.FLAG_FULL_F1)
+    expected = (4 / 7 - checks.FLAG_ZERO_F1) / (checks.FLAG_FULL_F1 - checks.FLAG_ZERO_F1)
+    assert result.score == pytest.approx(expected)
     assert result.status == INCORRECT
+
+
+def test_flagging_everyone_earns_nothing():
+    truth = {f"E{i:05d}" for i in range(20)}
+    everyone = [f"E{i:05d}" for i in range(100)]  # precision 0.2, recall 1, F1 1/3
+    assert run_check("detect.flag_tokenmaxxers", everyone, truth).score < 0.1
 
 
 def test_estimate_credit_falls_linearly_between_tolerance_and_zero_point():
