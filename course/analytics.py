@@ -332,12 +332,16 @@ def class_report(data: ClassData, modules: list[Any] | None = None,
 
 
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The table as shown and exported: a hidden count reads 'hidden', never a number or blank."""
+    """The table as shown and exported: a hidden count reads 'hidden', never a number or blank.
+
+    Counts become text so that a column mixing numbers and 'hidden' stays one type.
+    """
     shown = frame.astype(object)
     for column in frame.columns:
         if pd.api.types.is_numeric_dtype(frame[column]) and \
                 not pd.api.types.is_bool_dtype(frame[column]):
-            shown[column] = shown[column].where(frame[column].notna(), HIDDEN_LABEL)
+            shown[column] = [HIDDEN_LABEL if pd.isna(v) else f"{v:g}" if isinstance(v, float)
+                             else str(v) for v in frame[column].tolist()]
     return shown.where(shown.notna(), "")
 
 

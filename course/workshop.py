@@ -355,6 +355,15 @@ class WorkshopStore:
                                 "pick another.") from None
         return Participant(token, workshop.code, clean)
 
+    def participant_by_token(self, token: str) -> Participant:
+        """The seat a returning browser holds (its token survives a page reload in the URL)."""
+        query = sa.select(workshop_participants).where(workshop_participants.c.token == token)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise WorkshopError("That workshop seat no longer exists; join again with the code.")
+        return Participant(row.token, row.code, row.nickname)
+
     def participant(self, code: str, token: str) -> Participant:
         """The participant behind a session token, checked against the room it was issued for."""
         query = sa.select(workshop_participants).where(

@@ -32,6 +32,7 @@ st.caption(
 
 modules, content_errors = common.get_modules()
 titles = {m.id: f"{m.number}. {m.title}" for m in modules}
+order = {m.id: m.number for m in modules}
 prompts = {(m.id, q.id): q.prompt for m in modules for q in (*m.quiz, *m.retrieval)}
 try:
     test_questions = {q.id: q.prompt for q in pre_post_test()}
@@ -48,6 +49,8 @@ def labelled(frame):
     """Module titles instead of ids where the content knows them."""
     shown = analytics.display_frame(frame)
     if "module_id" in shown:
+        shown = shown.iloc[sorted(range(len(shown)), key=lambda i: (
+            order.get(shown["module_id"].iloc[i], len(order)), shown["module_id"].iloc[i]))]
         shown.insert(0, "module", shown["module_id"].map(lambda m: titles.get(m, m)))
         shown = shown.drop(columns="module_id")
     return shown
@@ -92,8 +95,9 @@ st.caption("Each learner's first answer to each question, with the misconception
 spreads = report.spreads
 if spreads.empty:
     st.write("No answers yet.")
-for (module_id, item_id, kind), group in spreads.groupby(["module_id", "item_id", "kind"],
-                                                         sort=False):
+groups = sorted(spreads.groupby(["module_id", "item_id", "kind"], sort=False),
+                key=lambda item: (order.get(item[0][0], len(order)), item[0][0]))
+for (module_id, item_id, kind), group in groups:
     prompt = prompts.get((module_id, item_id)) or test_questions.get(item_id, item_id)
     respondents = group["respondents"].iloc[0]
     size = f"fewer than {K} answered" if pd.isna(respondents) else f"{respondents} answered"

@@ -127,7 +127,8 @@ def live_view() -> None:
         return
     table = aggregate.table()
     table["answer"] = table["correct"].map({True: "right answer", False: ""})
-    table["count"] = table["count"].astype(object).where(table["count"].notna(), "hidden")
+    table["count"] = ["hidden" if pd.isna(n) else str(n) for n in table["count"].tolist()]
+    table["misconception"] = table["misconception"].fillna("")
     st.dataframe(table[["option", "count", "answer", "misconception"]], hide_index=True,
                  width="stretch")
     hidden = [o for o in aggregate.options if o.count is None]

@@ -7,6 +7,7 @@ from course.app_pages import common
 from datasets.errors import UserError
 
 SEAT_KEY = "workshop_seat"          # (code, token, nickname) of this browser session's seat
+SEAT_PARAM = "seat"                 # the seat token in the URL, so a reload keeps the seat
 REFRESH_SECONDS = 3
 
 config = common.get_config()
@@ -20,6 +21,14 @@ def _workshops(url: str) -> workshop.WorkshopStore:
 
 rooms = _workshops(config.database_url)
 seat = st.session_state.get(SEAT_KEY)
+if seat is None and st.query_params.get(SEAT_PARAM):
+    try:
+        returning = rooms.participant_by_token(st.query_params[SEAT_PARAM])
+    except UserError:
+        del st.query_params[SEAT_PARAM]
+    else:
+        seat = (returning.code, returning.token, returning.nickname)
+        st.session_state[SEAT_KEY] = seat
 
 if seat is None:
     st.markdown("Type the code on the trainer's screen and pick a nickname. The nickname can be "
@@ -36,6 +45,7 @@ if seat is None:
         else:
             st.session_state[SEAT_KEY] = (participant.code, participant.token,
                                           participant.nickname)
+            st.query_params[SEAT_PARAM] = participant.token
             st.rerun()
     st.stop()
 
@@ -45,6 +55,7 @@ try:
     rooms.participant(code, token)
 except UserError as error:
     st.session_state.pop(SEAT_KEY, None)
+    st.query_params.pop(SEAT_PARAM, None)
     st.error(str(error))
     st.stop()
 
@@ -52,6 +63,7 @@ st.caption(f"Workshop **{room.code}** · {room.title} · scenario **{room.scenar
            f"**{nickname}**")
 if st.button("Leave the workshop"):
     st.session_state.pop(SEAT_KEY, None)
+    st.query_params.pop(SEAT_PARAM, None)
     st.rerun()
 paused = st.toggle("Pause live updates", key="workshop_join_paused",
                    help=f"This page checks for the trainer's next question every "

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -25,6 +26,12 @@ def texts(at: AppTest) -> str:
             [w.value for w in at.warning] + [i.value for i in at.info] + \
             [c.value for c in at.caption] + [s.value for s in at.success]
     return "\n".join(str(p) for p in parts)
+
+
+def assert_tables_convert_to_arrow(at: AppTest) -> None:
+    """The browser gets each table as Arrow: a column mixing numbers and text would break it."""
+    for frame in at.dataframe:
+        pa.Table.from_pandas(frame.value)
 
 
 def seed_class(home: Path, learners: int = 8) -> None:
@@ -84,6 +91,7 @@ def test_instructor_page_shows_reteach_flag_and_no_learner_ids(app_home):
     shown = texts(at) + "".join(df.value.to_csv() for df in at.dataframe)
     assert "secret-learner" not in shown
     assert any(m.label == "Learners with both tests" for m in at.metric)
+    assert_tables_convert_to_arrow(at)
 
 
 def test_instructor_page_hides_a_small_class(app_home):
@@ -93,6 +101,7 @@ def test_instructor_page_hides_a_small_class(app_home):
     assert not at.warning, "a re-teach flag from 3 learners would single them out"
     progress = at.dataframe[0].value
     assert set(progress["learners"]) == {"hidden"}
+    assert_tables_convert_to_arrow(at)
 
 
 def test_trainer_creates_a_workshop_and_opens_a_question(app_home):
@@ -158,3 +167,18 @@ def test_router_opens_the_instructor_page_for_a_signed_in_instructor(app_home):
     at.run()
     assert not at.exception
     assert at.title[0].value == "Instructor: how the class is doing"
+
+
+def test_a_reloaded_join_page_keeps_the_seat_from_its_address(app_home):
+    app_home.mkdir(parents=True, exist_ok=True)
+    progress = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}")
+    rooms = WorkshopStore(progress.engine)
+    room = rooms.create_workshop("consultancy", "Reload room")
+    seat = rooms.join(room.code, "Grace")
+    at = page("workshop_join.py")
+    at.query_params["seat"] = seat.token
+    at.run()
+    assert not at.exception
+    assert "you are **Grace**" in texts(at)
+    assert any("Waiting for the trainer's first question" in i.value for i in at.info)
+    progress.engine.dispose()

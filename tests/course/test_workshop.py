@@ -275,3 +275,11 @@ def test_popular_wrong_answer_is_pointed_out_for_discussion(room):
         person = store.join(workshop.code, f"q{i}")
         store.submit_answer(workshop.code, person.token, other.id, "Nothing about value yet")
     assert store.aggregate(other.id).popular_wrong_answer is None
+
+
+def test_a_seat_is_found_again_by_its_token_alone(room):
+    store, workshop = room
+    ada = store.join(workshop.code, "Ada")
+    assert store.participant_by_token(ada.token) == ada
+    with pytest.raises(WorkshopError, match="join again"):
+        store.participant_by_token("not-a-token")
