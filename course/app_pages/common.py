@@ -147,6 +147,12 @@ def page_for(url_path: str):
     return st.session_state.get(PAGES_KEY, {}).get(url_path)
 
 
+def workshop_code() -> str | None:
+    """The live workshop this browser session has joined, if any (its answers count there too)."""
+    seat = st.session_state.get("workshop_seat")
+    return seat[0] if isinstance(seat, (tuple, list)) and seat else None
+
+
 def current_module_id() -> str | None:
     return st.session_state.get("current_module_id")
 
@@ -187,7 +193,11 @@ def build_navigation() -> dict[str, list]:
                              ":material/groups:"))
         pages["You"] = you
     else:
-        pages["Start"] = [signin]
+        start = [signin]
+        if (PAGES_DIR / "workshop_join.py").exists():   # participants join with a code only
+            start.append(_page("workshop_join.py", "Join a workshop", "workshop",
+                               ":material/groups:"))
+        pages["Start"] = start
     if role:
         staff = []
         if role == "instructor" and (PAGES_DIR / "instructor.py").exists():
@@ -199,8 +209,6 @@ def build_navigation() -> dict[str, list]:
                                default=not learner and not any(p._default for p in staff)))
         if staff:
             pages["Staff"] = staff
-            if not learner:
-                pages["Start"] = [signin]
     if not any(p._default for group in pages.values() for p in group):
         first = next(iter(pages.values()))[0]
         first._default = True

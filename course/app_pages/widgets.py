@@ -32,7 +32,7 @@ def _record(learner: str, module_id: str, item_id: str, kind: str, answer: Any,
     try:
         common.get_store().record_attempt(learner, module_id, item_id, kind, answer, correct,
                                           score, misconception,
-                                          st.session_state.get("workshop_code"))
+                                          common.workshop_code())
     except UserError as error:
         st.warning(f"Your answer was checked but could not be saved: {error}")
 
@@ -228,14 +228,20 @@ def _exercise_input(exercise, learner: str, company) -> Any:
         st.caption("Each row is one AI session from your company. Label it from what the logs "
                    "show: accepted output, prompts on your own documents, repeated prompts, "
                    "whether work was linked to it.")
-        shown = sample.drop(columns=[c for c in ("employee_id",) if c in sample.columns])
-        shown = shown.assign(label=pd.Series([None] * len(shown), dtype="object"))
-        edited = st.data_editor(
-            shown, hide_index=True, key=f"{key}:editor", disabled=list(shown.columns[:-1]),
-            column_config={"label": st.column_config.SelectboxColumn(
-                "Your label", options=["theater", "genuine"], required=False)})
-        return {int(row.session_id): row.label for row in edited.itertuples(index=False)
-                if row.label in ("theater", "genuine")}
+        order = ["session_id", "events", "prompt_category", "accepted_share", "distinct_prompts",
+                 "self_authored_share", "linked_work_items", "tokens_in", "tokens_out",
+                 "started_at", "tool"]
+        shown = sample[[c for c in order if c in sample.columns]]
+        st.dataframe(shown, hide_index=True, width="stretch")
+        labels: dict[int, str] = {}
+        cols = st.columns(2)
+        for index, session in enumerate(shown["session_id"]):
+            choice = cols[index % 2].radio(
+                f"Session {int(session)}", ["genuine", "theater"], index=None, horizontal=True,
+                key=f"{key}:session:{int(session)}")
+            if choice is not None:
+                labels[int(session)] = choice
+        return labels
     if exercise.check.startswith("detect.") or kind in ("flag_employees", "flag_converts"):
         features = _features(learner, company)
         st.caption("Observable features per employee (no labels). Sort the columns, then list "
@@ -261,9 +267,9 @@ def _exercise_input(exercise, learner: str, company) -> Any:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _session_sample_cached(key: str, _company) -> pd.DataFrame:
-    from exercises.truth import sample_sessions
+    import zlib
 
-    return sample_sessions(_company, n=8, seed=abs(hash(key)) % (2 ** 31))
+    return course_data.session_sample(_company, n=8, seed=zlib.crc32(key.encode()))
 
 
 def _session_sample(learner: str, company) -> pd.DataFrame:

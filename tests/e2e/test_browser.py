@@ -94,7 +94,7 @@ def _shot(page, name: str) -> None:
     height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
                            " return m ? m.scrollHeight : document.body.scrollHeight; }")
     page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 12000)})
-    page.wait_for_timeout(600)
+    page.wait_for_timeout(2500)   # elements below the old fold render after the resize
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     page.set_viewport_size(size)
 
