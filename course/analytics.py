@@ -84,30 +84,41 @@ def _class_ids(attempts: pd.DataFrame, learner_ids: list[str] | None) -> list[st
 
 def learner_mastery(attempts: pd.DataFrame, learner_ids: list[str] | None = None,
                     items_per_module: Mapping[str, int] | None = None) -> pd.DataFrame:
-    """Mastery level of every learner in every module (an intermediate: never shown as such)."""
+    """Mastery level of every learner in every module (an intermediate: never shown as such).
+
+    Same rule as the learner's own progress: the latest score of each scored item, unanswered
+    expected items count as 0, and a correct later review turns proficient into mastered.
+    """
     ids = _class_ids(attempts, learner_ids)
     attempts = attempts[~attempts["kind"].isin(TEST_KINDS)] if len(attempts) else attempts
-    modules = sorted(set(attempts["module_id"].astype(str)) if len(attempts) else set()
+    modules = sorted((set(attempts["module_id"].astype(str)) if len(attempts) else set())
                      | set(items_per_module or {}))
+    columns = ["learner_id", "module_id", "mastery"]
+    if not ids or not modules:
+        return pd.DataFrame(columns=columns)
+    keys = ["learner_id", "module_id"]
+    started = set(map(tuple, attempts[keys].astype(str).drop_duplicates().to_numpy())) \
+        if len(attempts) else set()
+    scored = attempts[attempts["kind"].isin(SCORED_KINDS)]
+    latest = scored.groupby([*keys, "item_id"], sort=False)["score"].last().fillna(0.0)
+    item_scores = {(str(k[0]), str(k[1])): [float(v) for v in values]
+                   for k, values in latest.groupby(level=keys).agg(list).items()}
+    reviewed = attempts[(attempts["kind"] == "review")
+                        & attempts["correct"].fillna(False).astype(bool)]
+    reviewed_keys = set(map(tuple, reviewed[keys].astype(str).to_numpy()))
     rows = []
-    grouped = {key: group for key, group in attempts.groupby(["learner_id", "module_id"])} \
-        if len(attempts) else {}
     for module_id in modules:
+        expected = (items_per_module or {}).get(module_id)
         for learner_id in ids:
-            group = grouped.get((learner_id, module_id))
-            if group is None or group.empty:
+            key = (learner_id, module_id)
+            if key not in started:
                 rows.append((learner_id, module_id, "not started"))
                 continue
-            scored = group[group["kind"].isin(SCORED_KINDS)]
-            latest = scored.groupby("item_id", sort=False)["score"].last().fillna(0.0)
-            scores = [float(v) for v in latest]
-            expected = (items_per_module or {}).get(module_id, len(scores))
-            scores += [0.0] * max(0, expected - len(scores))
-            reviewed = bool(group.loc[group["kind"] == "review", "correct"]
-                            .fillna(False).astype(bool).any())
-            level = mastery_level(scores, reviewed) if scores else "attempted"
+            scores = item_scores.get(key, [])
+            scores = scores + [0.0] * max(0, (expected or 0) - len(scores))
+            level = mastery_level(scores, key in reviewed_keys) if scores else "attempted"
             rows.append((learner_id, module_id, level))
-    return pd.DataFrame(rows, columns=["learner_id", "module_id", "mastery"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def class_progress(attempts: pd.DataFrame, learner_ids: list[str] | None = None,
@@ -147,13 +158,17 @@ def answer_spreads(attempts: pd.DataFrame, questions: Mapping[tuple[str, str], A
     """
     columns = ["module_id", "item_id", "kind", "respondents", "option", "correct",
                "misconception", "count", "share"]
-    firsts = first_answers(attempts)
+    firsts = first_answers(attempts).copy()
+    firsts["answer"] = firsts["answer"].astype(str)
+    firsts["correct"] = firsts["correct"].fillna(False).astype(bool)
+    keys = ["module_id", "item_id", "kind"]
+    seen_all = firsts.groupby([*keys, "answer"], sort=True).agg(
+        correct=("correct", "any"), misconception=("misconception", "first"))
     rows: list[dict] = []
-    for (module_id, item_id, kind), group in firsts.groupby(["module_id", "item_id", "kind"],
-                                                            sort=True):
+    for (module_id, item_id, kind), group in firsts.groupby(keys, sort=True):
         question = (questions or {}).get((str(module_id), str(item_id)))
-        options = _option_table(group, question)
-        counts = group["answer"].astype(str).value_counts().reindex(options.index, fill_value=0)
+        options = _option_table(seen_all.loc[(module_id, item_id, kind)], question)
+        counts = group["answer"].value_counts().reindex(options.index, fill_value=0)
         shown = suppress_partition(counts, k)
         respondents = group_size_shown(len(group), k)
         for option, meta in options.iterrows():
@@ -172,19 +187,20 @@ def answer_spreads(attempts: pd.DataFrame, questions: Mapping[tuple[str, str], A
     return frame
 
 
-def _option_table(group: pd.DataFrame, question: Any | None) -> pd.DataFrame:
-    """Option text → whether it is right and the misconception it reveals."""
+def _option_table(seen: pd.DataFrame, question: Any | None) -> pd.DataFrame:
+    """Option text → whether it is right and the misconception it reveals.
+
+    `seen` holds the answers given (index: answer text; columns correct, misconception); the
+    question, when known, adds the options nobody chose and is trusted over recorded tags.
+    """
     meta: dict[str, dict] = {}
     if question is not None:
         for option in question.options:
             meta[option.text] = {"correct": option.text == question.answer,
                                  "misconception": option.misconception}
-    for answer, rows in group.groupby(group["answer"].astype(str), sort=True):
-        if answer in meta:
-            continue
-        tags = rows["misconception"].dropna()
-        meta[answer] = {"correct": bool(rows["correct"].fillna(False).astype(bool).any()),
-                        "misconception": str(tags.mode().iloc[0]) if len(tags) else None}
+    for answer, row in seen.iterrows():
+        meta.setdefault(str(answer), {"correct": bool(row["correct"]),
+                                      "misconception": row["misconception"]})
     return pd.DataFrame.from_dict(meta, orient="index", columns=["correct", "misconception"])
 
 
@@ -251,8 +267,9 @@ def hint_use(hints: pd.DataFrame, attempts: pd.DataFrame, k: int = MIN_GROUP_SIZ
                        ).drop_duplicates() if len(attempts) or len(hints) else None
     if active is None or active.empty:
         return pd.DataFrame(columns=columns)
-    deepest = hints.groupby(["learner_id", "module_id"])["tier"].max() if len(hints) else None
-    total = hints.groupby(["learner_id", "module_id"]).size() if len(hints) else None
+    deepest = hints.groupby(["learner_id", "module_id"])["tier"].max().to_dict() \
+        if len(hints) else None
+    total = hints.groupby(["learner_id", "module_id"]).size().to_dict() if len(hints) else None
     rows = []
     for module_id, group in active.groupby("module_id", sort=True):
         keys = list(zip(group["learner_id"], group["module_id"]))
