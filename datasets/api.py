@@ -12,21 +12,25 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from datasets import pipeline
 from datasets.errors import UserError
 from datasets.scenario import Scenario, load_scenario
-from datasets.schemas import (ALL_TABLES, ARROW_COLUMNS, DATE_COLUMNS, LABEL_TABLES, NULLABLE_INT_COLUMNS,
-                              PUBLIC_TABLES, arrow_schema, check_references, validate_table)
+from datasets.schemas import (ALL_TABLES, ARROW_COLUMNS, CATEGORIES, DATE_COLUMNS, FEATURES, LABEL_TABLES,
+                              NULLABLE_INT_COLUMNS, PUBLIC_TABLES, TOOLS, WORK_KINDS, WORK_STATUSES,
+                              SchemaViolation, arrow_schema, check_references, validate_table)
 
 MANIFEST = "manifest.json"
 MANIFEST_KIND = "signal-or-theater company"
@@ -34,9 +38,27 @@ FORMATS = ("parquet", "csv")
 EXPORTS = ("github-copilot", "openai-usage", "m365-copilot")
 MAX_EMPLOYEES = 1_000_000
 MAX_DAYS = 3660
-EVENTS_PER_CHUNK = 1_500_000
 PROGRESS_EVENTS = 2_000_000
-PARQUET_OPTIONS = {"compression": "zstd", "store_schema": False, "write_statistics": True}
+FULL_CHECK_EVENTS = 3_000_000  # below this, every streamed block also runs the pandera schemas
+NULLABLE_COLUMNS = {("employees", "manager_id"), ("ai_events", "document_id"), ("work_items", "closed_at"),
+                    ("work_items", "cycle_time_hours"), ("work_items", "linked_session_id"),
+                    ("labels", "convert_date")}
+ALLOWED_VALUES = {"tool": set(TOOLS), "feature": set(FEATURES), "prompt_category": set(CATEGORIES),
+                  "kind": set(WORK_KINDS), "status": set(WORK_STATUSES)}
+
+
+DELTA_COLUMNS = ("event_id", "session_id", "tokens_in", "tokens_out")
+
+
+def parquet_options(name: str) -> dict[str, Any]:
+    """Snappy pages; dictionaries for text; delta encoding for ids and counts (faster and smaller)."""
+    text = [column for column, plain, _ in ARROW_COLUMNS[name] if plain == pa.string()]
+    delta = {column: "DELTA_BINARY_PACKED" for column, _, _ in ARROW_COLUMNS[name] if column in DELTA_COLUMNS}
+    options: dict[str, Any] = {"compression": "snappy", "store_schema": False, "use_dictionary": text or False,
+                               "write_statistics": True}
+    if delta:
+        options["column_encoding"] = delta
+    return options
 
 
 class GenerationError(UserError):
@@ -131,8 +153,7 @@ def generate_company(profile: str | Scenario, employees: int, days: int, seed: i
                      start_date: date | str | None = None) -> Company:
     """A whole company in memory, labels included, checked against the schemas."""
     ctx = _context(profile, employees, days, seed, start_date)
-    parts = list(pipeline.iter_blocks(ctx, blocks_per_chunk=ctx.blocks))
-    chunk = parts[0]
+    chunk = pipeline.concat_blocks(list(pipeline.iter_blocks(ctx)))
     tables = {
         "employees": ctx.population.table,
         "calendar": ctx.timeline.calendar,
@@ -220,7 +241,7 @@ def _for_csv(table: pa.Table) -> pa.Table:
 def _write_table(name: str, table: pa.Table, folder: Path, fmt: str) -> Path:
     path = folder / f"{name}.{fmt}"
     if fmt == "parquet":
-        pq.write_table(to_arrow_streamed(name, table), path, **PARQUET_OPTIONS)
+        pq.write_table(to_arrow_streamed(name, table), path, **parquet_options(name))
     else:
         pacsv.write_csv(_for_csv(to_arrow_plain(name, table)), path)
     return path
@@ -338,19 +359,20 @@ def generate_to_dir(profile: str | Scenario, employees: int, days: int, seed: in
                     out_dir: str | os.PathLike[str], fmt: Literal["parquet", "csv"] = "parquet",
                     with_labels: bool = False, export: str | None = None,
                     progress: bool | None = None, start_date: date | str | None = None) -> Path:
-    """Generate and write a company of any size chunk by chunk, with bounded memory.
+    """Generate and write a company of any size block by block, with bounded memory.
 
-    The tables are the same as generate_company's for the same arguments. `progress=None` shows a
-    progress bar only for large companies.
+    The tables are the same as generate_company's for the same arguments: each block of employees
+    has its own random stream, and the blocks are written in order as Parquet row groups or CSV
+    appends. A writer thread encodes one block while the next is generated. Every block passes
+    Arrow-level checks of the schema rules; the full pandera schemas run on the first block, and
+    on every block of small companies. `progress=None` shows a progress bar for large companies.
     """
     ctx = _context(profile, employees, days, seed, start_date)
     out = _prepare_output(out_dir, fmt, export)
-    estimate = pipeline.BLOCK_EMPLOYEES * ctx.timeline.days * 5
-    blocks_per_chunk = max(1, EVENTS_PER_CHUNK // max(estimate, 1))
     expected_events = len(ctx.population) * ctx.timeline.days * 5
     show = progress if progress is not None else expected_events >= PROGRESS_EVENTS
-    meta = _meta(ctx)
-    streamed = ("ai_events", "work_items", "survey", "event_labels")
+    full_checks = expected_events < FULL_CHECK_EVENTS
+    streamed = ["ai_events", "work_items", "survey"] + (["event_labels"] if with_labels else [])
     static = {"employees": ctx.population.table, "calendar": ctx.timeline.calendar}
     if with_labels:
         static["labels"] = pipeline.labels_table(ctx)
@@ -363,31 +385,33 @@ def generate_to_dir(profile: str | Scenario, employees: int, days: int, seed: in
         rows = {name: len(frame) for name, frame in static.items()}
         for name, frame in static.items():
             _write_table(name, from_pandas(name, frame), tmp, fmt)
-        writers: dict[str, Any] = {}
+        writers = {name: _open_writer(name, tmp, fmt) for name in streamed}
         bar = _progress_bar(show, len(ctx.population))
+        checker = _ChunkChecker(ctx)
+        pending: Future | None = None
         try:
-            for chunk in pipeline.iter_blocks(ctx, blocks_per_chunk=blocks_per_chunk):
-                _check_chunk(chunk, employee_ids)
-                for name in streamed:
-                    if name == "event_labels" and not with_labels:
-                        continue
-                    _append(writers, name, chunk[name], tmp, fmt)
-                    rows[name] = rows.get(name, 0) + chunk[name].num_rows
-                if bar is not None:
-                    bar.update(min(blocks_per_chunk * pipeline.BLOCK_EMPLOYEES, bar.total - bar.n))
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                for block, chunk in enumerate(pipeline.iter_blocks(ctx)):
+                    checker.check(chunk)
+                    if full_checks or block == 0:
+                        _check_chunk_with_pandera(chunk, employee_ids)
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(_write_chunk, writers, chunk, streamed)
+                    for name in streamed:
+                        rows[name] = rows.get(name, 0) + chunk[name].num_rows
+                    if bar is not None:
+                        bar.update(min(pipeline.BLOCK_EMPLOYEES, bar.total - bar.n))
+                if pending is not None:
+                    pending.result()
         finally:
             for writer in writers.values():
                 writer.close()
             if bar is not None:
                 bar.close()
-        for name in streamed:
-            if name not in writers and (name != "event_labels" or with_labels):
-                _write_table(name, to_arrow_plain(name, pipeline._empty_survey()) if name == "survey"
-                             else pa.Table.from_pylist([], schema=arrow_schema(name)), tmp, fmt)
-                rows.setdefault(name, 0)
         if export:
             _call_export(load_company(tmp, with_labels=False), export, tmp)
-        manifest = _manifest(meta, fmt, rows, with_labels, [export] if export else [])
+        manifest = _manifest(_meta(ctx), fmt, rows, with_labels, [export] if export else [])
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return out
 
@@ -399,8 +423,13 @@ def _progress_bar(show: bool, total: int):
     return tqdm(total=total, unit="employee", desc="generating", leave=False)
 
 
-def _check_chunk(chunk: dict[str, pa.Table], employee_ids: set[str]) -> None:
-    """Each streamed chunk is schema-checked (and its references) before it is written."""
+def _write_chunk(writers: dict[str, Any], chunk: dict[str, pa.Table], names: list[str]) -> None:
+    for name in names:
+        writers[name].write(name, chunk[name])
+
+
+def _check_chunk_with_pandera(chunk: dict[str, pa.Table], employee_ids: set[str]) -> None:
+    """The full pandera schemas and reference checks on one streamed chunk."""
     frames = {name: to_pandas(name, table) for name, table in chunk.items()}
     for name, frame in frames.items():
         validate_table(name, frame)
@@ -409,29 +438,100 @@ def _check_chunk(chunk: dict[str, pa.Table], employee_ids: set[str]) -> None:
     check_references({"employees": employees, **frames})
 
 
+class _ChunkChecker:
+    """The schema rules as Arrow compute checks: cheap enough to run on every block of a huge company."""
+
+    def __init__(self, ctx: pipeline.Context):
+        self.last_event = 0
+        self.last_work_item = ""
+        self.first_ns = ctx.timeline.start_ns - pipeline.BACKLOG_DAYS * 86_400 * 10**9
+        self.end_ns = ctx.timeline.start_ns + (ctx.timeline.days + 1) * 86_400 * 10**9
+
+    def _fail(self, table: str, rule: str) -> None:
+        raise SchemaViolation(f"table '{table}' breaks the data contract: {rule}")
+
+    def check(self, chunk: dict[str, pa.Table]) -> None:
+        for name, table in chunk.items():
+            for column, plain, _ in ARROW_COLUMNS[name]:
+                values = table.column(column)
+                nullable = (name, column) in NULLABLE_COLUMNS
+                if not nullable and values.null_count:
+                    self._fail(name, f"column '{column}' has missing values")
+                allowed = ALLOWED_VALUES.get(column)
+                if allowed is not None and pa.types.is_dictionary(values.type):
+                    for piece in values.chunks:
+                        if not set(piece.dictionary.to_pylist()) <= allowed:
+                            self._fail(name, f"column '{column}' has a value outside {sorted(allowed)}")
+        events = chunk["ai_events"]
+        if events.num_rows:
+            ids = events.column("event_id").to_numpy()
+            if ids[0] <= self.last_event or (len(ids) > 1 and (np.diff(ids) <= 0).any()):
+                self._fail("ai_events", "event_id must be unique")
+            self.last_event = int(ids[-1])
+            for column in ("tokens_in", "tokens_out", "session_id"):
+                if pc.min(events.column(column)).as_py() < 1:
+                    self._fail("ai_events", f"{column} must be at least 1")
+            stamps = pc.min_max(events.column("timestamp").cast(pa.int64()))
+            if stamps["min"].as_py() < self.first_ns or stamps["max"].as_py() > self.end_ns:
+                self._fail("ai_events", "timestamp outside the period")
+        work = chunk["work_items"]
+        if work.num_rows:
+            created = work.column("created_at").cast(pa.int64())
+            closed = work.column("closed_at").cast(pa.int64())
+            if pc.any(pc.less(closed, created)).as_py():
+                self._fail("work_items", "closed_at must not be before created_at")
+            is_open = pc.equal(work.column("status").cast(pa.string()), "open")
+            if not pc.all(pc.equal(is_open, pc.is_null(closed))).as_py():
+                self._fail("work_items", "exactly the open items have no closed_at")
+            linked = work.column("linked_session_id").drop_null().to_numpy()
+            sessions = events.column("session_id").to_numpy()  # non-decreasing by construction
+            found = np.searchsorted(sessions, linked).clip(0, max(len(sessions) - 1, 0))
+            if len(linked) and (not len(sessions) or (sessions[found] != linked).any()):
+                self._fail("work_items", "linked_session_id names a session with no AI events")
+            first_id = work.column("work_item_id")[0].as_py()
+            if (len(first_id), first_id) <= (len(self.last_work_item), self.last_work_item):
+                self._fail("work_items", "work_item_id must be unique")
+            last_id = work.column("work_item_id")[-1].as_py()
+            self.last_work_item = last_id
+        survey = chunk["survey"]
+        if survey.num_rows:
+            bounds = pc.min_max(survey.column("satisfaction"))
+            if bounds["min"].as_py() < 1 or bounds["max"].as_py() > 5:
+                self._fail("survey", "satisfaction must be between 1 and 5")
+        labels = chunk["event_labels"]
+        if labels.num_rows != events.num_rows or not labels.column("event_id").equals(events.column("event_id")):
+            self._fail("event_labels", "one row per ai_events row")
+
+
 class _CsvAppender:
     def __init__(self, path: Path):
         self.handle = open(path, "wb")
         self.header = True
 
-    def write(self, table: pa.Table) -> None:
-        pacsv.write_csv(table, self.handle, write_options=pacsv.WriteOptions(include_header=self.header))
+    def write(self, name: str, table: pa.Table) -> None:
+        pacsv.write_csv(_for_csv(to_arrow_plain(name, table)), self.handle,
+                        write_options=pacsv.WriteOptions(include_header=self.header))
         self.header = False
 
     def close(self) -> None:
         self.handle.close()
 
 
-def _append(writers: dict[str, Any], name: str, table: pa.Table, folder: Path, fmt: str) -> None:
+class _ParquetAppender:
+    def __init__(self, name: str, path: Path):
+        self.writer = pq.ParquetWriter(path, arrow_schema(name, streamed=True), **parquet_options(name))
+
+    def write(self, name: str, table: pa.Table) -> None:
+        self.writer.write_table(to_arrow_streamed(name, table))
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _open_writer(name: str, folder: Path, fmt: str):
     if fmt == "parquet":
-        if name not in writers:
-            writers[name] = pq.ParquetWriter(folder / f"{name}.parquet", arrow_schema(name, streamed=True),
-                                             **PARQUET_OPTIONS)
-        writers[name].write_table(to_arrow_streamed(name, table))
-    else:
-        if name not in writers:
-            writers[name] = _CsvAppender(folder / f"{name}.csv")
-        writers[name].write(_for_csv(to_arrow_plain(name, table)))
+        return _ParquetAppender(name, folder / f"{name}.parquet")
+    return _CsvAppender(folder / f"{name}.csv")
 
 
 # --------------------------------------------------------------------------- loading

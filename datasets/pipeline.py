@@ -140,12 +140,20 @@ def _beta(rng: np.random.Generator, mean: np.ndarray | float, concentration: flo
     return rng.beta(mean * concentration, (1 - mean) * concentration)
 
 
-def _sample_rows(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
-    """One categorical draw per row of a (n, k) probability matrix."""
-    cumulative = np.cumsum(probabilities, axis=1)
+def _sample_rows(rng: np.random.Generator, table: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """One categorical draw per element, from the probability row `table[row]`.
+
+    Each row's cumulative distribution is shifted by its row number, so all rows form one sorted
+    array and a single searchsorted does every draw without an (n, k) temporary.
+    """
+    rows, k = table.shape
+    cumulative = np.cumsum(table, axis=1)
     cumulative /= cumulative[:, -1:]
-    draws = rng.random((probabilities.shape[0], 1))
-    return np.minimum((draws > cumulative).sum(axis=1), probabilities.shape[1] - 1).astype(np.int8)
+    cumulative[:, -1] = 1.0
+    flat = (cumulative + np.arange(rows)[:, None]).ravel()
+    row = row.astype(np.int64)
+    picks = np.searchsorted(flat, row + rng.random(len(row)), side="right") - row * k
+    return np.minimum(picks, k - 1).astype(np.int8)
 
 
 def _apportion(weights: np.ndarray, total: int) -> np.ndarray:
@@ -361,8 +369,8 @@ def _traits(rng: np.random.Generator, archetype: np.ndarray, group: np.ndarray,
     usage_post = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
                            [0.35 + 1.35 * strength, 0.04 * strength, 0.32], 1.0 + 0.25 * strength)
     output_gain = np.select([is_[GENUINE] | is_[CONVERT], is_[QUIET_EXPERT]],
-                            [rng.normal(0.11, 0.04, n).clip(0.0, None), np.zeros(n)], 0.0)
-    output_loss = np.where(is_[TOKENMAXXER] | is_[CONVERT], rng.normal(0.06, 0.02, n).clip(0.0, None), 0.0)
+                            [rng.normal(0.08, 0.03, n).clip(0.0, None), np.zeros(n)], 0.0)
+    output_loss = np.where(is_[TOKENMAXXER] | is_[CONVERT], rng.normal(0.07, 0.02, n).clip(0.0, None), 0.0)
     output_base = np.where(is_[QUIET_EXPERT], 1.0 + rng.normal(0.25, 0.06, n).clip(0.05, None), 1.0)
     acc_gen_mean = np.where(is_[QUIET_EXPERT], 0.6, 0.42)
 
@@ -516,88 +524,89 @@ def _events(ctx: Context, rng: np.random.Generator, members: np.ndarray, level: 
     hour = np.where(morning, rng.normal(10.2, 1.3, n_sess), rng.normal(14.8, 1.6, n_sess))
     hour = np.clip(hour + tr["hour_shift"][members][s_emp], 6.5, 21.5)
     start = s_day * SECONDS_PER_DAY + (hour * 3600).astype(np.int64)
+
+    # sessions in (employee, start) order; then events, so ids grow with time inside a person
+    order = np.argsort((s_emp << 34) + start, kind="stable")
+    s_emp, s_mode, start = s_emp[order], s_mode[order], start[order]
     n_ev = rng.geometric(1.0 / EVENTS_PER_SESSION, n_sess).astype(np.int64)
     total_events = int(n_ev.sum())
-    gaps = rng.exponential(80.0, total_events).astype(np.int64) + 5
     ev_sess = np.repeat(np.arange(n_sess, dtype=np.int64), n_ev)
     first_event = np.cumsum(n_ev) - n_ev
-    gap_cum = np.cumsum(gaps)
-    offset_in_session = gap_cum - np.repeat(gap_cum[first_event] if n_sess else gap_cum[:0], n_ev)
-    duration = (gap_cum[first_event + n_ev - 1] - gap_cum[first_event]) if n_sess else np.zeros(0, np.int64)
-
-    # order sessions by (employee, start) and push overlapping ones later so times never go back
+    gap_cum = np.cumsum(rng.exponential(80.0, total_events).astype(np.int64) + 5)
+    gap_cum -= gap_cum[0] if total_events else 0
+    session_base = gap_cum[first_event] if n_sess else np.zeros(0, np.int64)
+    offset_in_session = gap_cum - session_base[ev_sess]
+    duration = (gap_cum[first_event + n_ev - 1] - session_base) if n_sess else np.zeros(0, np.int64)
+    # push a session that would overlap the previous one of the same person to just after it
     key = (s_emp << 34) + start
-    order = np.argsort(key, kind="stable")
-    inv = np.empty_like(order)
-    inv[order] = np.arange(n_sess)
-    key_sorted = key[order]
-    spacing = np.cumsum(duration[order] + 60) - (duration[order] + 60)
-    adjusted = spacing + np.maximum.accumulate(key_sorted - spacing) if n_sess else key_sorted
-    start_sorted = adjusted - (s_emp[order] << 34)
-    s_emp, s_day, s_mode = s_emp[order], s_day[order], s_mode[order]
-    n_ev_sorted = n_ev[order]
-    # rebuild event arrays in sorted session order
-    first_sorted = first_event[order]
-    ev_index = np.repeat(first_sorted - (np.cumsum(n_ev_sorted) - n_ev_sorted), n_ev_sorted) + \
-        np.arange(total_events, dtype=np.int64)
-    offset_in_session = offset_in_session[ev_index]
-    ev_sess = np.repeat(np.arange(n_sess, dtype=np.int64), n_ev_sorted)
-    del inv
+    spacing = np.cumsum(duration + 60) - (duration + 60)
+    if n_sess:
+        start = spacing + np.maximum.accumulate(key - spacing) - (s_emp << 34)
 
-    # session-level attributes
-    group = tr["group"][members][s_emp]
-    mix = tr["feature_mix"][members][s_emp, s_mode]
-    s_feature = _sample_rows(rng, mix)
-    s_tool = _sample_rows(rng, TOOL_BY_FEATURE[group, s_feature])
+    # session-level attributes (one sitting: one feature, one tool, one document, one mode)
+    emp_traits = {name: tr[name][members] for name in (
+        "group", "self_perf", "self_gen", "acc_perf", "acc_gen", "reuse_perf", "reuse_gen",
+        "pool_perf", "pool_gen", "token_scale")}
+    group = emp_traits["group"][s_emp]
+    performative = s_mode == 1
+    s_feature = _sample_rows(rng, tr["feature_mix"][members].reshape(nb * 2, -1), s_emp * 2 + s_mode)
+    s_tool = _sample_rows(rng, TOOL_BY_FEATURE.reshape(-1, len(TOOLS)),
+                          group.astype(np.int64) * len(FEATURES) + s_feature)
     has_doc = rng.random(n_sess) < DOC_PROBABILITY[s_feature]
-    self_p = np.where(s_mode == 1, tr["self_perf"][members][s_emp], tr["self_gen"][members][s_emp])
+    self_p = np.where(performative, emp_traits["self_perf"][s_emp], emp_traits["self_gen"][s_emp])
     s_self = has_doc & (rng.random(n_sess) < self_p)
     global_emp = members[s_emp]
     n_total = len(ctx.population)
     other = (global_emp + 1 + rng.integers(0, max(n_total - 1, 1), n_sess)) % n_total
     owner = np.where(s_self, global_emp, other)
     s_doc = np.where(has_doc, owner * DOCS_PER_EMPLOYEE + rng.integers(0, DOCS_PER_EMPLOYEE, n_sess), -1)
+    s_accept = np.clip(np.where(performative, emp_traits["acc_perf"][s_emp], emp_traits["acc_gen"][s_emp])
+                       * ACCEPT_BY_FEATURE[s_feature], 0.0, 0.98)
+    s_reuse = np.where(performative, emp_traits["reuse_perf"][s_emp], emp_traits["reuse_gen"][s_emp])
+    s_pool = np.where(performative, emp_traits["pool_perf"][s_emp], emp_traits["pool_gen"][s_emp])
+    s_scale = emp_traits["token_scale"][s_emp]
 
-    # event-level attributes
-    e_emp = s_emp[ev_sess]
-    e_mode = s_mode[ev_sess]
+    # event-level attributes, gathered from their session
     e_feature = s_feature[ev_sess]
-    category = _sample_rows(rng, CATEGORY_BY_FEATURE[e_feature])
-    scale = tr["token_scale"][members][e_emp]
-    tok = TOKENS[e_feature]
-    tokens_in = np.maximum(1, (tok[:, 0] * scale * np.exp(tok[:, 1] * rng.standard_normal(total_events)))
+    category = _sample_rows(rng, CATEGORY_BY_FEATURE, e_feature)
+    tok = TOKENS[s_feature]
+    e_scale_in = (tok[:, 0] * s_scale)[ev_sess]
+    e_sigma_in = tok[:, 1][ev_sess]
+    tokens_in = np.maximum(1, (e_scale_in * np.exp(e_sigma_in * rng.standard_normal(total_events)))
                            .astype(np.int64))
-    tokens_out = np.maximum(1, (tok[:, 2] * scale * np.exp(tok[:, 3] * rng.standard_normal(total_events)))
-                            .astype(np.int64))
-    acc_p = np.where(e_mode == 1, tr["acc_perf"][members][e_emp], tr["acc_gen"][members][e_emp])
-    accepted = rng.random(total_events) < np.clip(acc_p * ACCEPT_BY_FEATURE[e_feature], 0.0, 0.98)
+    tokens_out = np.maximum(1, ((tok[:, 2] * s_scale)[ev_sess] *
+                                np.exp(tok[:, 3][ev_sess] * rng.standard_normal(total_events))).astype(np.int64))
+    accepted = rng.random(total_events) < s_accept[ev_sess]
 
-    reuse_p = np.where(e_mode == 1, tr["reuse_perf"][members][e_emp], tr["reuse_gen"][members][e_emp])
-    pool = np.where(e_mode == 1, tr["pool_perf"][members][e_emp], tr["pool_gen"][members][e_emp])
+    # prompt fingerprints: a person's few templates, the company's common prompts, or unique
     draw = rng.random(total_events)
-    personal = draw < reuse_p
-    shared = ~personal & (draw < reuse_p + 0.04)
-    salt = int(_mix64(np.array([ctx.seed & (2**63 - 1)]))[0])
-    template = (rng.random(total_events) * pool).astype(np.int64)
-    personal_key = (members[e_emp].astype(np.int64) << 22) + (e_mode.astype(np.int64) << 20) + template
+    reuse = s_reuse[ev_sess]
+    personal = np.flatnonzero(draw < reuse)
+    shared = np.flatnonzero((draw >= reuse) & (draw < reuse + 0.04))
+    salt = np.int64(_mix64(np.array([ctx.seed & (2**63 - 1)]))[0])
     fingerprint = rng.integers(0, 2**63 - 1, total_events, dtype=np.int64)
-    fingerprint = np.where(personal, _mix64(personal_key ^ salt), fingerprint)
-    shared_key = (np.int64(1) << 60) + rng.integers(0, COMPANY_PROMPT_POOL, total_events)
-    fingerprint = np.where(shared, _mix64(shared_key ^ salt), fingerprint)
+    p_sess = ev_sess[personal]
+    template = (rng.random(len(personal)) * s_pool[p_sess]).astype(np.int64)
+    personal_key = (global_emp[p_sess].astype(np.int64) << 22) + (s_mode[p_sess].astype(np.int64) << 20) + template
+    fingerprint[personal] = _mix64(personal_key ^ salt)
+    shared_key = (np.int64(1) << 60) + rng.integers(0, COMPANY_PROMPT_POOL, len(shared))
+    fingerprint[shared] = _mix64(shared_key ^ salt)
 
-    timestamp = tl.start_ns + (start_sorted[ev_sess] + offset_in_session) * NS_PER_SECOND
+    timestamp = tl.start_ns + (start[ev_sess] + offset_in_session) * NS_PER_SECOND
     event_id = offsets.event + 1 + np.arange(total_events, dtype=np.int64)
     session_id = offsets.session + 1 + np.arange(n_sess, dtype=np.int64)
-    e_doc = s_doc[ev_sess]
-    doc_mask = e_doc < 0
-    doc_ids = _format_ids_arrow("D", np.maximum(e_doc, 0), 7)
-    doc_ids = pc.if_else(pa.array(doc_mask), pa.scalar(None, pa.string()), doc_ids)
+    # documents as a dictionary of the ones this block touches: each id is formatted once
+    unique_docs, doc_code = np.unique(s_doc, return_inverse=True)
+    with_doc = unique_docs >= 0
+    doc_code = doc_code - (~with_doc).sum()
+    doc_ids = pa.DictionaryArray.from_arrays(
+        pa.array(doc_code.astype(np.int32)[ev_sess], mask=(~has_doc)[ev_sess]),
+        _format_ids_arrow("D", unique_docs[with_doc], 7))
 
     table = pa.table({
         "event_id": event_id,
-        "employee_id": pa.DictionaryArray.from_arrays(pa.array(members[e_emp].astype(np.int32)),
-                                                      ctx.employee_ids),
-        "timestamp": pa.array(timestamp.astype("datetime64[ns]")),
+        "employee_id": _block_employees(ctx, members, s_emp.astype(np.int32)[ev_sess]),
+        "timestamp": pa.array(timestamp.view("datetime64[ns]")),
         "tool": _dictionary(s_tool[ev_sess], TOOLS),
         "feature": _dictionary(e_feature, FEATURES),
         "session_id": session_id[ev_sess],
@@ -611,9 +620,14 @@ def _events(ctx: Context, rng: np.random.Generator, members: np.ndarray, level: 
     })
     offsets.event += total_events
     offsets.session += n_sess
-    sessions = {"emp": s_emp, "start": start_sorted, "mode": s_mode, "id": session_id,
-                "event_mode": e_mode}
+    sessions = {"emp": s_emp, "start": start, "mode": s_mode, "id": session_id,
+                "event_mode": s_mode[ev_sess]}
     return table, sessions
+
+
+def _block_employees(ctx: Context, members: np.ndarray, local: np.ndarray) -> pa.DictionaryArray:
+    """Employee ids as codes into this block's own ids (members are consecutive)."""
+    return pa.DictionaryArray.from_arrays(pa.array(local), ctx.employee_ids.slice(int(members[0]), len(members)))
 
 
 def _dictionary(codes: np.ndarray, values: tuple[str, ...]) -> pa.DictionaryArray:
@@ -643,11 +657,18 @@ def _work_items(ctx: Context, rng: np.random.Generator, members: np.ndarray,
     w_emp, w_day, created = w_emp[order], w_day[order], created[order]
 
     group = tr["group"][members][w_emp]
-    kind = _sample_rows(rng, WORK_KIND_MIX[group])
+    kind = _sample_rows(rng, WORK_KIND_MIX, group)
     cycle_hours = CYCLE_MEDIAN_HOURS[kind] * tr["cycle_scale"][members][w_emp] * \
         np.exp(0.9 * rng.standard_normal(n))
-    cycle_hours = np.round(np.maximum(cycle_hours, 0.25), 2)
-    closed = created + (cycle_hours * 3600).astype(np.int64)
+    closed = created + (np.maximum(cycle_hours, 0.25) * 3600).astype(np.int64)
+    # work is closed on business days: a closure that lands on a weekend or holiday waits for the next one
+    closed_day = np.clip(closed // SECONDS_PER_DAY + BACKLOG_DAYS, 0, total_days - 1)
+    next_business = _next_business_days(all_kind)
+    moved = next_business[closed_day] != closed_day
+    morning = (next_business[closed_day] - BACKLOG_DAYS) * SECONDS_PER_DAY + 9 * 3600 + \
+        rng.integers(0, 7200, n)
+    closed = np.where(moved & (closed // SECONDS_PER_DAY < tl.days), morning, closed)
+    cycle_hours = np.round((closed - created) / 3600.0, 2)
     end = tl.days * SECONDS_PER_DAY
     abandoned = rng.random(n) < 0.04
     is_open = closed >= end
@@ -684,8 +705,7 @@ def _work_items(ctx: Context, rng: np.random.Generator, members: np.ndarray,
     closed_ns = pa.array((tl.start_ns + closed[idx] * NS_PER_SECOND).astype("datetime64[ns]"), mask=closed_mask)
     return pa.table({
         "work_item_id": _format_ids_arrow("W", item_numbers, 6),
-        "employee_id": pa.DictionaryArray.from_arrays(pa.array(members[w_emp[idx]].astype(np.int32)),
-                                                      ctx.employee_ids),
+        "employee_id": _block_employees(ctx, members, w_emp[idx].astype(np.int32)),
         "kind": _dictionary(kind[idx], WORK_KINDS),
         "created_at": pa.array((tl.start_ns + created[idx] * NS_PER_SECOND).astype("datetime64[ns]")),
         "closed_at": closed_ns,
@@ -694,6 +714,13 @@ def _work_items(ctx: Context, rng: np.random.Generator, members: np.ndarray,
         "rework": rework[idx],
         "linked_session_id": pa.array(linked_session[idx], mask=~linked[idx]),
     })
+
+
+def _next_business_days(day_kind: np.ndarray) -> np.ndarray:
+    """For each day index, the first business day on or after it (the last day maps to itself)."""
+    days = np.arange(len(day_kind))
+    candidate = np.where(day_kind == 0, days, len(day_kind) - 1)
+    return np.minimum.accumulate(candidate[::-1])[::-1]
 
 
 def _backlog_day_kind(tl: Timeline) -> np.ndarray:
@@ -735,8 +762,7 @@ def _survey(ctx: Context, rng: np.random.Generator, members: np.ndarray) -> pa.T
     emp_idx, survey_idx = np.nonzero(responded)
     dates = (np.datetime64(tl.start, "D") + tl.survey_days[survey_idx]).astype("datetime64[ns]")
     return pa.table({
-        "employee_id": pa.DictionaryArray.from_arrays(pa.array(members[emp_idx].astype(np.int32)),
-                                                      ctx.employee_ids),
+        "employee_id": _block_employees(ctx, members, emp_idx.astype(np.int32)),
         "survey_date": pa.array(dates),
         "perceived_speedup_pct": np.round(perceived[emp_idx, survey_idx], 1),
         "uses_ai_because_obliged": obliged[emp_idx, survey_idx],
@@ -752,24 +778,24 @@ def _empty_survey() -> pa.Table:
     })
 
 
-def iter_blocks(ctx: Context, blocks_per_chunk: int = 1) -> Iterator[dict[str, pa.Table]]:
-    """Blocks in order, concatenated `blocks_per_chunk` at a time, with global ids."""
+def iter_blocks(ctx: Context) -> Iterator[dict[str, pa.Table]]:
+    """The blocks in order, with global ids (each block's random stream is its own)."""
     offsets = Offsets()
-    pending: list[dict[str, pa.Table]] = []
     for block in range(ctx.blocks):
-        pending.append(generate_block(ctx, block, offsets))
-        if len(pending) == blocks_per_chunk:
-            yield _concat(pending)
-            pending = []
-    if pending:
-        yield _concat(pending)
+        yield generate_block(ctx, block, offsets)
 
 
-def _concat(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+def concat_blocks(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    """Blocks glued into whole tables (dictionary columns decoded to plain text)."""
     if len(parts) == 1:
         return parts[0]
-    return {name: pa.concat_tables([part[name] for part in parts]).combine_chunks()
-            for name in parts[0]}
+    return {name: pa.concat_tables([_decoded(part[name]) for part in parts]) for name in parts[0]}
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    columns = [column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+               for column in table.columns]
+    return pa.Table.from_arrays(columns, names=table.column_names)
 
 
 def labels_table(ctx: Context) -> pd.DataFrame:

@@ -48,7 +48,7 @@ ARROW_COLUMNS: dict[str, list[tuple[str, arrow.DataType, arrow.DataType]]] = {
         ("event_id", arrow.int64(), arrow.int64()), ("employee_id", STRING, DICT32),
         ("timestamp", NS, NS), ("tool", STRING, DICT8), ("feature", STRING, DICT8),
         ("session_id", arrow.int64(), arrow.int64()), ("prompt_category", STRING, DICT8),
-        ("prompt_fingerprint", arrow.int64(), arrow.int64()), ("document_id", STRING, STRING),
+        ("prompt_fingerprint", arrow.int64(), arrow.int64()), ("document_id", STRING, DICT32),
         ("doc_authored_by_self", arrow.bool_(), arrow.bool_()),
         ("tokens_in", arrow.int64(), arrow.int64()), ("tokens_out", arrow.int64(), arrow.int64()),
         ("accepted", arrow.bool_(), arrow.bool_()),

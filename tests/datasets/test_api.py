@@ -53,9 +53,8 @@ def test_two_learners_get_different_data():
     assert not ada.employees["name"].equals(grace.employees["name"])
 
 
-def test_chunked_generation_gives_the_same_tables_as_in_memory(tmp_path, monkeypatch):
-    monkeypatch.setattr(api, "EVENTS_PER_CHUNK", 1)  # one block of employees per chunk
-    monkeypatch.setattr(api.pipeline, "BLOCK_EMPLOYEES", 16)
+def test_streamed_generation_gives_the_same_tables_as_in_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(api.pipeline, "BLOCK_EMPLOYEES", 16)  # many blocks for a small company
     folder = generate_to_dir("mandate-bigco", 50, 40, 21, tmp_path / "chunked", with_labels=True)
     in_memory = generate_company("mandate-bigco", 50, 40, 21)
     loaded = load_company(folder)
@@ -63,13 +62,33 @@ def test_chunked_generation_gives_the_same_tables_as_in_memory(tmp_path, monkeyp
         pd.testing.assert_frame_equal(getattr(loaded, name), getattr(in_memory, name), obj=name)
 
 
-def test_block_size_not_chunk_size_defines_the_data(tmp_path, monkeypatch):
-    monkeypatch.setattr(api.pipeline, "BLOCK_EMPLOYEES", 16)
-    monkeypatch.setattr(api, "EVENTS_PER_CHUNK", 1)
-    one = load_company(generate_to_dir("startup", 40, 20, 2, tmp_path / "one"))
-    monkeypatch.setattr(api, "EVENTS_PER_CHUNK", 10**9)
-    many = load_company(generate_to_dir("startup", 40, 20, 2, tmp_path / "many"))
-    pd.testing.assert_frame_equal(one.ai_events, many.ai_events)
+def test_streamed_csv_with_the_default_block_size_matches_in_memory(tmp_path):
+    employees = api.pipeline.BLOCK_EMPLOYEES + 7
+    folder = generate_to_dir("startup", employees, 8, 2, tmp_path / "csv", fmt="csv", with_labels=True)
+    loaded = load_company(folder)
+    in_memory = generate_company("startup", employees, 8, 2)
+    for name in PUBLIC_TABLES + LABEL_TABLES:
+        pd.testing.assert_frame_equal(getattr(loaded, name), getattr(in_memory, name), obj=name)
+
+
+def test_a_block_that_breaks_the_schema_stops_the_write(tmp_path, monkeypatch):
+    real = api.pipeline.generate_block
+
+    def corrupt(ctx, block, offsets):
+        tables = real(ctx, block, offsets)
+        if block == 1:
+            events = tables["ai_events"]
+            tokens = events.column("tokens_in").to_numpy().copy()
+            tokens[0] = 0
+            tables["ai_events"] = events.set_column(events.column_names.index("tokens_in"), "tokens_in",
+                                                    api.pa.array(tokens))
+        return tables
+
+    monkeypatch.setattr(api.pipeline, "BLOCK_EMPLOYEES", 10)
+    monkeypatch.setattr(api.pipeline, "generate_block", corrupt)
+    with pytest.raises(UserError, match="tokens_in"):
+        generate_to_dir("startup", 30, 10, 1, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_write_and_load_round_trip_keeps_every_table_and_dtype(tmp_path, small_company):
