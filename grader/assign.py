@@ -132,7 +132,12 @@ def generate_student_version(course: Course, assignment: Assignment) -> Path:
 
 def _record_release(course: Course, assignment: Assignment, release: Path) -> None:
     record_path = course.release_record_path(assignment.name)
-    record = course.release_record(assignment.name) or {"data": course.data_spec(assignment).as_dict()}
+    from datasets.pipeline import GENERATOR_VERSION
+
+    record = course.release_record(assignment.name) or {
+        "data": course.data_spec(assignment).as_dict(),
+        "generator_version": GENERATOR_VERSION,
+    }
     notebook = (release / assignment.notebook).read_bytes()
     record["notebook_sha256"] = hashlib.sha256(notebook).hexdigest()
     record_path.parent.mkdir(parents=True, exist_ok=True)

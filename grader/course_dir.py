@@ -230,11 +230,25 @@ def validate_learner_id(learner_id: str) -> str:
     return learner_id
 
 
+def check_generator(course: Course, assignment: Assignment) -> None:
+    """Refuse to regenerate data with a generator other than the one that made the release."""
+    from datasets.pipeline import GENERATOR_VERSION
+
+    record = course.release_record(assignment.name) or {}
+    released = record.get("generator_version")
+    if released and released != GENERATOR_VERSION:
+        raise CourseError(
+            f"{assignment.name} was released with generator {released}, this installation has "
+            f"{GENERATOR_VERSION}: grade with the version that made the release"
+        )
+
+
 def learner_company(course: Course, assignment: Assignment, learner_id: str) -> Any:
     """The learner's company for an assignment, WITH labels: what assign releases and grade scores against."""
     from datasets.api import generate_company, learner_seed
 
     validate_learner_id(learner_id)
+    check_generator(course, assignment)
     spec = course.data_spec(assignment)
     seed = learner_seed(secret=load_secret(course), learner_id=learner_id)
     return generate_company(profile=spec.profile, employees=spec.employees, days=spec.days, seed=seed)

@@ -1,0 +1,279 @@
+"""Collect submissions into nbgrader's layout: submitted/<learner>/<assignment>/<notebook>.ipynb.
+
+Accepted sources:
+- an LMS download zip or folder with Canvas naming, `name_userid_attemptid_file.ipynb` (also
+  `name_LATE_userid_attemptid_file.ipynb`); userid is matched to the roster's `lms_user_id`, then
+  to the learner id, then `name` to the roster's last+first name;
+- folders per learner, `learnerid/notebook.ipynb` or `learnerid/assignment/notebook.ipynb`
+  (nbgrader's own layout; a `timestamp.txt` beside the notebook is kept);
+- loose files named after the learner, `learnerid.ipynb`.
+The latest attempt per learner wins (attempt number, then time). Files that match nobody are
+reported, never silently dropped; non-notebooks are skipped and reported. Members of a zip are
+read as bytes and written only to paths we build, so `../` names cannot escape (zip-slip).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from datasets.errors import UserError
+from grader.course_dir import Course, find_course, gradebook
+
+CANVAS_NAME = re.compile(
+    r"^(?P<name>[A-Za-z0-9-]+)_(?:(?P<late>LATE)_)?(?P<userid>\d+)_(?P<attempt>\d+)_(?P<file>.+)$"
+)
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+IGNORED_PARTS = {"__MACOSX", ".ipynb_checkpoints"}
+
+
+class CollectError(UserError):
+    """The submission source cannot be read."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One notebook found in the source, before matching."""
+
+    origin: str  # the name in the zip or folder, for reports
+    learner_hint: str | None  # an id-like token found in the name
+    lms_user_id: str | None
+    name_hint: str | None
+    attempt: int
+    timestamp: datetime
+    read: object = field(repr=False, compare=False)  # () -> bytes
+
+
+@dataclass
+class CollectReport:
+    assignment: str
+    collected: dict[str, Path] = field(default_factory=dict)
+    unmatched: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{self.assignment}: collected {len(self.collected)} submission(s)"]
+        if self.unmatched:
+            parts.append(f"{len(self.unmatched)} unmatched: {', '.join(self.unmatched)}")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped: " + ", ".join(f"{n} ({why})" for n, why in self.skipped))
+        return "; ".join(parts)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _candidate(parts: tuple[str, ...], timestamp: datetime, read, sibling_timestamp: str | None,
+               origin: str | None = None) -> Candidate:
+    """Read what a path tells about whose notebook it is."""
+    origin = origin or "/".join(parts)
+    filename = parts[-1]
+    match = CANVAS_NAME.match(filename)
+    if match:
+        return Candidate(origin, match["userid"], match["userid"], match["name"], int(match["attempt"]), timestamp, read)
+    if sibling_timestamp:
+        try:
+            timestamp = datetime.strptime(sibling_timestamp.strip(), TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            from nbgrader.utils import parse_utc
+
+            try:
+                timestamp = parse_utc(sibling_timestamp.strip()).replace(tzinfo=UTC)
+            except (ValueError, OverflowError):
+                pass
+    stem = filename.rsplit(".", 1)[0]
+    return Candidate(origin, "/".join((*parts[:-1], stem)), None, None, 0, timestamp, read)
+
+
+def _from_zip(path: Path) -> tuple[list[Candidate], list[tuple[str, str]]]:
+    candidates: list[Candidate] = []
+    skipped: list[tuple[str, str]] = []
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CollectError(f"{path}: not a readable zip file ({exc})") from None
+    infos = [i for i in archive.infolist() if not i.is_dir()]
+    stamps = {}
+    for info in infos:
+        parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+        if parts and parts[-1] == "timestamp.txt" and info.file_size < 1024:
+            stamps[parts[:-1]] = archive.read(info).decode("utf-8", "replace")
+    for info in infos:
+        parts = tuple(p for p in PurePosixPath(info.filename.replace("\\", "/")).parts if p not in ("", "/"))
+        if not parts or IGNORED_PARTS & set(parts) or parts[-1] == "timestamp.txt":
+            continue
+        if not parts[-1].lower().endswith(".ipynb"):
+            skipped.append((info.filename, "not a notebook"))
+            continue
+        if info.file_size > MAX_NOTEBOOK_BYTES:
+            skipped.append((info.filename, "larger than 50 MB"))
+            continue
+        when = datetime(*info.date_time, tzinfo=UTC)
+        safe = tuple(p for p in parts if p not in ("..", "."))
+        candidates.append(_candidate(safe, when, lambda info=info: archive.read(info), stamps.get(parts[:-1]),
+                                     origin=info.filename))
+    return candidates, skipped
+
+
+def _from_folder(root: Path) -> tuple[list[Candidate], list[tuple[str, str]]]:
+    candidates: list[Candidate] = []
+    skipped: list[tuple[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_PARTS and not d.startswith("."))
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            relative = full.relative_to(root).parts
+            if name == "timestamp.txt" or name.startswith("."):
+                continue
+            if full.is_symlink():
+                skipped.append(("/".join(relative), "a symbolic link"))
+                continue
+            if not name.lower().endswith(".ipynb"):
+                skipped.append(("/".join(relative), "not a notebook"))
+                continue
+            if full.stat().st_size > MAX_NOTEBOOK_BYTES:
+                skipped.append(("/".join(relative), "larger than 50 MB"))
+                continue
+            stamp_file = full.parent / "timestamp.txt"
+            stamp = stamp_file.read_text(encoding="utf-8", errors="replace") if stamp_file.is_file() else None
+            when = datetime.fromtimestamp(full.stat().st_mtime, tz=UTC)
+            candidates.append(_candidate(relative, when, lambda full=full: full.read_bytes(), stamp))
+    return candidates, skipped
+
+
+@dataclass(frozen=True)
+class _Roster:
+    ids: frozenset[str]
+    by_lms: dict[str, str]
+    by_name: dict[str, str]
+
+
+def _roster(course: Course) -> _Roster:
+    with gradebook(course) as gb:
+        students = [(s.id, s.lms_user_id, s.first_name, s.last_name) for s in gb.students]
+    by_name: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    for sid, _, first, last in students:
+        key = _squash(f"{last or ''}{first or ''}")
+        if key:
+            if key in by_name:
+                ambiguous.add(key)
+            by_name[key] = sid
+    for key in ambiguous:
+        by_name.pop(key)
+    return _Roster(
+        ids=frozenset(s[0] for s in students),
+        by_lms={str(lms): sid for sid, lms, _, _ in students if lms},
+        by_name=by_name,
+    )
+
+
+def _match(candidate: Candidate, roster: _Roster, assignment: str) -> str | None:
+    if candidate.lms_user_id:
+        if candidate.lms_user_id in roster.by_lms:
+            return roster.by_lms[candidate.lms_user_id]
+        if candidate.lms_user_id in roster.ids:
+            return candidate.lms_user_id
+        return roster.by_name.get(_squash(candidate.name_hint or ""))
+    tokens = (candidate.learner_hint or "").split("/")
+    for token in tokens:
+        if token in roster.ids:
+            return token
+    stem = tokens[-1] if tokens else ""
+    for suffix in (f"_{assignment}", f"-{assignment}"):
+        if stem.endswith(suffix) and stem[: -len(suffix)] in roster.ids:
+            return stem[: -len(suffix)]
+    return None
+
+
+def _write_submission(course: Course, learner: str, assignment: str, notebook: str,
+                      content: bytes, timestamp: datetime) -> Path:
+    """Swap in submitted/<learner>/<assignment>/ atomically: notebook + nbgrader's timestamp.txt."""
+    target = course.path("submitted", learner, assignment)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{assignment}-", dir=target.parent))
+    try:
+        (building / notebook).write_bytes(content)
+        (building / "timestamp.txt").write_text(timestamp.strftime(TIMESTAMP_FORMAT), encoding="utf-8")
+        if target.exists():
+            old = target.with_name(f".{assignment}.replaced")
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+            building.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            building.rename(target)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return target / notebook
+
+
+def _existing_timestamp(course: Course, learner: str, assignment: str) -> datetime | None:
+    stamp = course.path("submitted", learner, assignment, "timestamp.txt")
+    if not stamp.is_file():
+        return None
+    try:
+        return datetime.strptime(stamp.read_text(encoding="utf-8").strip(), TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _looks_like_notebook(content: bytes) -> bool:
+    try:
+        data = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("cells"), list)
+
+
+def collect(course: Course | Path | str | None, source: Path | str, assignment: str) -> CollectReport:
+    """Copy the latest submission of every matched learner into submitted/; report the rest."""
+    course = course if isinstance(course, Course) else find_course(course=course)
+    spec = course.assignment(assignment)
+    source = Path(source).expanduser()
+    if not source.exists():
+        raise CollectError(f"{source}: no such file or folder")
+    if source.is_dir():
+        candidates, skipped = _from_folder(source)
+    elif zipfile.is_zipfile(source):
+        candidates, skipped = _from_zip(source)
+    else:
+        raise CollectError(f"{source}: expected a folder of submissions or a .zip file")
+    report = CollectReport(assignment=assignment, skipped=skipped)
+    roster = _roster(course)
+    best: dict[str, Candidate] = {}
+    for candidate in candidates:
+        learner = _match(candidate, roster, assignment)
+        if learner is None:
+            report.unmatched.append(candidate.origin)
+            continue
+        current = best.get(learner)
+        if current is None or (candidate.attempt, candidate.timestamp) > (current.attempt, current.timestamp):
+            if current is not None:
+                report.skipped.append((current.origin, f"an earlier attempt of {learner}"))
+            best[learner] = candidate
+        else:
+            report.skipped.append((candidate.origin, f"an earlier attempt of {learner}"))
+    for learner, candidate in sorted(best.items()):
+        previous = _existing_timestamp(course, learner, assignment)
+        if previous is not None and previous > candidate.timestamp:
+            report.skipped.append((candidate.origin, f"older than the submission of {learner} already collected"))
+            continue
+        content = candidate.read()
+        if not _looks_like_notebook(content):
+            report.warnings.append(f"{candidate.origin}: not a valid notebook; collected, it will grade with a comment")
+        report.collected[learner] = _write_submission(
+            course, learner, assignment, spec.notebook, content, candidate.timestamp
+        )
+    return report

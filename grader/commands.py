@@ -1,0 +1,133 @@
+"""`theater course init | assign | collect | grade | feedback | export`: one documented function each.
+
+Every command but `course init` works on a course directory: `--course DIR`, or the nearest
+folder at or above the current directory that holds a theater.toml.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from datasets.errors import UserError
+
+
+class GradeUnavailable(UserError):
+    """The autograder module is not installed in this checkout."""
+
+
+def _add_course_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--course", metavar="DIR", type=Path, default=None,
+                        help="the course directory (default: found from the current directory)")
+
+
+def _course(args: argparse.Namespace):
+    from grader.course_dir import find_course
+
+    return find_course(course=args.course)
+
+
+def _cmd_course_init(args: argparse.Namespace) -> int:
+    from grader.course_dir import init_course
+
+    course = init_course(args.directory, course_id=args.course_id)
+    print(f"created course {course.course_id!r} in {course.root}")
+    print(f"assignments: {', '.join(sorted(p.name for p in (course.root / 'source').iterdir() if p.is_dir()))}")
+    print(f"next: theater assign explore --roster roster.csv --course {course.root}")
+    return 0
+
+
+def _cmd_assign(args: argparse.Namespace) -> int:
+    from grader.assign import assign
+
+    report = assign(_course(args), args.assignment, args.roster, progress=not args.quiet)
+    print(report.summary())
+    return 0
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from grader.collect import collect
+
+    report = collect(_course(args), args.source, args.assignment)
+    print(report.summary())
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    return 1 if report.unmatched and not report.collected else 0
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    try:
+        from grader.grade import grade
+    except ModuleNotFoundError as exc:
+        if exc.name != "grader.grade":
+            raise
+        raise GradeUnavailable("the autograder (grader/grade.py) is not available in this installation") from None
+    if args.workers < 1:
+        raise UserError("--workers must be at least 1")
+    learners = args.learner or None
+    report = grade(_course(args).root, args.assignment, workers=args.workers, learners=learners,
+                   progress=not args.quiet)
+    summary = getattr(report, "summary", None)
+    print(summary() if callable(summary) else report)
+    return 0
+
+
+def _cmd_feedback(args: argparse.Namespace) -> int:
+    from grader.feedback import feedback
+
+    report = feedback(_course(args), args.assignment, learners=args.learner or None)
+    print(report.summary())
+    return 1 if report.failed and not report.written else 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from grader.export import export_grades
+
+    path = export_grades(_course(args), fmt=args.format, to=args.to, assignments=args.assignment or None)
+    print(f"grades written to {path}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the instructor workflow commands to the `theater` CLI."""
+    course = subparsers.add_parser("course", help="create an instructor's course directory")
+    course_sub = course.add_subparsers(dest="course_command", metavar="ACTION", required=True)
+    init = course_sub.add_parser("init", help="create a new nbgrader course directory with a course secret")
+    init.add_argument("directory", type=Path, metavar="DIR")
+    init.add_argument("--course-id", default=None, help="nbgrader course id (default: the folder name)")
+    init.set_defaults(func=_cmd_course_init)
+
+    assign = subparsers.add_parser("assign", help="release an assignment: one folder per learner with their own data")
+    assign.add_argument("assignment", metavar="ASSIGNMENT")
+    assign.add_argument("--roster", required=True, type=Path,
+                        help="nbgrader's student CSV: id,first_name,last_name,email[,lms_user_id]")
+    assign.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_course_option(assign)
+    assign.set_defaults(func=_cmd_assign)
+
+    collect = subparsers.add_parser("collect", help="copy submissions (folder or LMS zip) into submitted/")
+    collect.add_argument("source", type=Path, metavar="SOURCE")
+    collect.add_argument("--assignment", required=True)
+    _add_course_option(collect)
+    collect.set_defaults(func=_cmd_collect)
+
+    grade = subparsers.add_parser("grade", help="autograde submissions in a sandbox, in parallel")
+    grade.add_argument("assignment", metavar="ASSIGNMENT")
+    grade.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
+    grade.add_argument("--learner", action="append", help="grade only this learner (repeatable)")
+    grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_course_option(grade)
+    grade.set_defaults(func=_cmd_grade)
+
+    feedback = subparsers.add_parser("feedback", help="HTML feedback per learner, without hidden tests")
+    feedback.add_argument("assignment", metavar="ASSIGNMENT")
+    feedback.add_argument("--learner", action="append", help="only this learner (repeatable)")
+    _add_course_option(feedback)
+    feedback.set_defaults(func=_cmd_feedback)
+
+    export = subparsers.add_parser("export", help="export grades as nbgrader CSV or a Canvas gradebook CSV")
+    export.add_argument("--format", choices=("nbgrader", "canvas"), default="nbgrader")
+    export.add_argument("--to", type=Path, default=Path("grades.csv"), metavar="FILE")
+    export.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    _add_course_option(export)
+    export.set_defaults(func=_cmd_export)

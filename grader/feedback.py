@@ -1,0 +1,308 @@
+"""Feedback pages: each learner's graded notebook as HTML, with nothing a learner must not see.
+
+nbgrader's own feedback shows hidden test source, and tracebacks from hidden tests quote their
+lines even when the source is stripped. Here, in order, before rendering with nbgrader's
+feedback template:
+1. `strip_hidden_tests`: hidden regions are cut from every autograder-test cell;
+2. `redact_test_outputs`: errors and stderr in test cells become one sanitised line (a public
+   check's message is kept only when that message is visible in the cell's public part);
+3. `redact_leaks`: any output anywhere that quotes a hidden test line (e.g. a learner cell that
+   printed IPython's input history) is replaced;
+4. `annotate_parts`: scores from nbgrader's gradebook go on the test cells, and after each
+   graded cell a short note with our partial credit and the check's message;
+5. a last check that the course secret does not appear in the page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from datasets.errors import UserError
+from exercises.assignments import Assignment, score_parts
+from grader.course_dir import Course, find_course, gradebook, learner_company, load_secret
+
+BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
+END_HIDDEN = "END HIDDEN TESTS"
+MIN_LEAK_LINE = 12  # shorter hidden lines (e.g. `)`) would match innocent output
+
+
+class FeedbackError(UserError):
+    """Feedback cannot be generated for this assignment."""
+
+
+@dataclass
+class FeedbackReport:
+    assignment: str
+    written: dict[str, Path] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        text = f"{self.assignment}: feedback for {len(self.written)} learner(s)"
+        if self.failed:
+            text += "; failed: " + ", ".join(f"{k} ({v})" for k, v in sorted(self.failed.items()))
+        return text
+
+
+def _meta(cell: Any) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def _is_test_cell(cell: Any) -> bool:
+    meta = _meta(cell)
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.get("cell_type") == "code"
+
+
+def split_hidden(source: str) -> tuple[str, list[str]]:
+    """(source without hidden regions, the hidden lines)."""
+    kept: list[str] = []
+    hidden: list[str] = []
+    inside = False
+    for line in source.split("\n"):
+        if BEGIN_HIDDEN in line:
+            inside = True
+            continue
+        if END_HIDDEN in line:
+            inside = False
+            continue
+        (hidden if inside else kept).append(line)
+    return "\n".join(kept).rstrip("\n"), hidden
+
+
+def strip_hidden_tests(nb: Any) -> set[str]:
+    """Cut hidden regions from test cells; returns the distinctive hidden lines for leak checks."""
+    hidden_lines: set[str] = set()
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code" or not _meta(cell).get("grade"):
+            continue
+        public, hidden = split_hidden(cell.source)
+        cell.source = public
+        hidden_lines.update(h.strip() for h in hidden if len(h.strip()) >= MIN_LEAK_LINE)
+    return hidden_lines
+
+
+def _stream_text(text: Any) -> str:
+    return "".join(text) if isinstance(text, list) else str(text or "")
+
+
+def redact_test_outputs(nb: Any) -> None:
+    """Replace errors and stderr in test cells by one line that quotes nothing hidden."""
+    for cell in nb.cells:
+        if not _is_test_cell(cell):
+            continue
+        kept = []
+        failure: str | None = None
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                message = str(output.get("evalue", "")).strip()
+                kind = str(output.get("ename", "")).strip()
+                visible = message and message in cell.source
+                failure = f"A check failed: {message}" if visible else f"A check in this cell failed ({kind or 'error'})."
+            elif output.get("output_type") == "stream" and output.get("name") == "stderr":
+                continue
+            else:
+                kept.append(output)
+        if failure:
+            kept.append(nbformat.v4.new_output("stream", name="stdout", text=failure + "\n"))
+        cell.outputs = kept
+
+
+def _output_texts(output: Any) -> list[str]:
+    texts = []
+    if output.get("output_type") == "stream":
+        texts.append(_stream_text(output.get("text")))
+    if output.get("output_type") == "error":
+        texts.extend(output.get("traceback", []))
+        texts.append(str(output.get("evalue", "")))
+    for value in (output.get("data") or {}).values():
+        texts.append(value if isinstance(value, str) else json.dumps(value))
+    return texts
+
+
+def redact_leaks(nb: Any, hidden_lines: set[str]) -> int:
+    """Replace any output that quotes a hidden test line; returns how many were replaced."""
+    if not hidden_lines:
+        return 0
+    replaced = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        outputs = []
+        for output in cell.get("outputs", []):
+            text = "\n".join(_output_texts(output))
+            if any(line in text for line in hidden_lines):
+                replaced += 1
+                outputs.append(nbformat.v4.new_output(
+                    "stream", name="stdout", text="[output removed: it quoted hidden test code]\n"))
+            else:
+                outputs.append(output)
+        cell.outputs = outputs
+    return replaced
+
+
+@dataclass(frozen=True)
+class PartNote:
+    grade_id: str
+    score: float | None
+    max_score: float
+    message: str
+
+
+def annotate_parts(nb: Any, notes: dict[str, PartNote]) -> None:
+    """Put scores on grade cells and a note with the partial credit after each graded cell."""
+    cells = []
+    for cell in nb.cells:
+        cells.append(cell)
+        meta = _meta(cell)
+        if not meta.get("grade"):
+            continue
+        note = notes.get(str(meta.get("grade_id")))
+        meta["score"] = note.score if note and note.score is not None else 0.0
+        meta["points"] = note.max_score if note else float(meta.get("points", 0))
+        if note is None:
+            continue
+        shown = "not graded yet" if note.score is None else f"{note.score:.2f} / {note.max_score:g}"
+        text = f"**Scored by the grader, outside your notebook: {shown}.**"
+        if note.message:
+            text += f" {note.message}"
+        cells.append(nbformat.v4.new_markdown_cell(text))
+    nb.cells = cells
+
+
+def _record(course: Course, assignment: str, learner: str) -> dict[str, Any]:
+    path = course.state_dir / "grading" / assignment / f"{learner}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _record_messages(record: dict[str, Any]) -> dict[str, str]:
+    """Per-part messages from the grading record, whichever of the usual shapes it has."""
+    parts = record.get("parts") or {}
+    messages: dict[str, str] = {}
+    items = parts.items() if isinstance(parts, dict) else ((p.get("grade_id"), p) for p in parts if isinstance(p, dict))
+    for grade_id, part in items:
+        if isinstance(part, dict):
+            message = part.get("message") or part.get("comment")
+            if grade_id and message:
+                messages[str(grade_id)] = str(message)
+    return messages
+
+
+def _record_comments(record: dict[str, Any]) -> list[str]:
+    comments = record.get("comments") or []
+    return [str(c) for c in comments] if isinstance(comments, list) else [str(comments)]
+
+
+def _gradebook_scores(course: Course, assignment: Assignment, learner: str) -> tuple[dict[str, tuple[float | None, float]], float]:
+    """grade_id -> (score, max_score) from nbgrader's gradebook, and the late penalty."""
+    from nbgrader.api import MissingEntry
+
+    scores: dict[str, tuple[float | None, float]] = {}
+    penalty = 0.0
+    notebook_id = Path(assignment.notebook).stem
+    with gradebook(course) as gb:
+        for part in assignment.graded:
+            try:
+                grade = gb.find_grade(part.grade_id, notebook_id, assignment.name, learner)
+            except MissingEntry:
+                continue
+            scores[part.grade_id] = (grade.score, float(grade.max_score))
+        try:
+            submitted = gb.find_submission_notebook(notebook_id, assignment.name, learner)
+            penalty = float(submitted.late_submission_penalty or 0.0)
+        except MissingEntry:
+            pass
+    return scores, penalty
+
+
+def _render(nb: Any, title: str, score: float, max_score: float, penalty: float) -> str:
+    from nbconvert.exporters import HTMLExporter
+    from traitlets.config import Config
+
+    import nbgrader
+
+    templates = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+    css = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "static" / "node_modules" / "bootstrap" / "dist" / "css"
+    config = Config()
+    config.HTMLExporter.template_name = "feedback"
+    config.HTMLExporter.extra_template_basedirs = [str(templates)]
+    config.HTMLExporter.extra_template_paths = [str(css)]
+    exporter = HTMLExporter(config=config)
+    resources = {"nbgrader": {"notebook": title, "score": score, "max_score": max_score, "late_penalty": penalty}}
+    html, _ = exporter.from_notebook_node(nb, resources=resources)
+    return html
+
+
+def feedback_for(course: Course, assignment: Assignment, learner: str, secret: str | None = None) -> Path:
+    """Write feedback/<learner>/<assignment>/<notebook>.html for one autograded submission."""
+    source = course.path("autograded", learner, assignment.name, assignment.notebook)
+    try:
+        nb = nbformat.read(source, as_version=4)
+    except Exception as exc:
+        raise FeedbackError(f"{source}: cannot be read ({type(exc).__name__})") from None
+    hidden_lines = strip_hidden_tests(nb)
+    redact_test_outputs(nb)
+    redact_leaks(nb, hidden_lines)
+
+    scores, penalty = _gradebook_scores(course, assignment, learner)
+    record = _record(course, assignment.name, learner)
+    messages = _record_messages(record)
+    if len(messages) < len(assignment.graded):
+        try:
+            results = score_parts(assignment, source.parent, learner_company(course, assignment, learner))
+        except UserError:
+            results = {}
+        for grade_id, result in results.items():
+            messages.setdefault(grade_id, result.message)
+    notes = {
+        part.grade_id: PartNote(part.grade_id, scores.get(part.grade_id, (None, part.points))[0],
+                                scores.get(part.grade_id, (None, part.points))[1], messages.get(part.grade_id, ""))
+        for part in assignment.graded
+    }
+    annotate_parts(nb, notes)
+    comments = _record_comments(record)
+    if comments:
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell("**Notes from the grader:**\n\n" + "\n".join(f"- {c}" for c in comments)))
+
+    total = sum(n.score or 0.0 for n in notes.values())
+    html = _render(nb, Path(assignment.notebook).stem, max(0.0, total - penalty), assignment.max_score, penalty)
+    secret = secret or load_secret(course)
+    if secret in html:
+        html = html.replace(secret, "[redacted]")
+    target = course.path("feedback", learner, assignment.name, Path(assignment.notebook).stem + ".html")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".feedback-", suffix=".html")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(html)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
+    return target
+
+
+def feedback(course: Course | Path | str | None, assignment: str, learners: list[str] | None = None) -> FeedbackReport:
+    """HTML feedback for every autograded submission of an assignment; one failure never stops the rest."""
+    course = course if isinstance(course, Course) else find_course(course=course)
+    spec = course.assignment(assignment)
+    graded_root = course.path("autograded")
+    found = sorted(p.parent.parent.name for p in graded_root.glob(f"*/{assignment}/{spec.notebook}"))
+    if learners:
+        found = [learner for learner in found if learner in set(learners)]
+    if not found:
+        raise FeedbackError(f"no autograded submissions of {assignment!r} yet: run `theater grade {assignment}` first")
+    secret = load_secret(course)
+    report = FeedbackReport(assignment=assignment)
+    for learner in found:
+        try:
+            report.written[learner] = feedback_for(course, spec, learner, secret)
+        except UserError as exc:
+            report.failed[learner] = str(exc)
+    return report
