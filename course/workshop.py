@@ -35,6 +35,11 @@ NICKNAME_MAX = 24
 FALLBACK_SCENARIOS = ("mandate-bigco", "startup", "consultancy")
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "datasets" / "profiles"
 TEST_STAGES = ("pretest", "posttest")
+# Charts a trainer can project from the room's shared company (all aggregate, no labels shown).
+ROOM_CHARTS = ("adoption_vs_output", "sessions_linked_to_work", "cycle_time_before_after",
+               "acceptance_vs_tokens", "deadline_bursts", "perception_vs_measured")
+ROOM_EMPLOYEES = 150
+ROOM_DAYS = 180
 
 metadata = sa.MetaData()
 workshops = sa.Table(
@@ -169,6 +174,14 @@ class Workshop:
 
     def is_open(self, now: dt.datetime) -> bool:
         return self.closed_at is None and now < self.expires_at
+
+
+def room_company(scenario: str, seed: int, employees: int = ROOM_EMPLOYEES,
+                 days: int = ROOM_DAYS) -> Any:
+    """The one company the whole room discusses: the workshop's scenario and seed."""
+    from datasets.api import generate_company
+
+    return generate_company(profile=scenario, employees=employees, days=days, seed=seed)
 
 
 @dataclass(frozen=True)

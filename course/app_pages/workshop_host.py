@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from course import auth, workshop
-from course.app_pages import common
+from course.app_pages import common, widgets
 from course.modules import pre_post_test
 from datasets.errors import UserError
 
@@ -79,6 +79,33 @@ else:
                 f"{room.code}</p>", unsafe_allow_html=True)
 st.caption(f"{room.title} · scenario **{room.scenario}** · closes at {room.expires_at:%H:%M} UTC. "
            "Participants choose a nickname; nobody, you included, sees who answered what.")
+
+
+
+@st.cache_resource(show_spinner="Generating the room's company…", max_entries=8)
+def _room_company(scenario: str, seed: int):
+    return workshop.room_company(scenario, seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _room_chart(chart_id: str, scenario: str, seed: int):
+    from course.charts import CHARTS
+
+    return CHARTS[chart_id](_room_company(scenario, seed))
+
+
+if st.toggle("Show the room's company", key="workshop_show_company",
+             help="Charts of the workshop's synthetic company, the same for everyone: put them "
+                  "on the projector."):
+    with st.container(border=True):
+        chart_id = st.selectbox("Chart", workshop.ROOM_CHARTS,
+                                format_func=lambda c: c.replace("_", " ").capitalize())
+        try:
+            result = _room_chart(chart_id, room.scenario, room.seed)
+        except UserError as error:
+            st.error(str(error))
+        else:
+            widgets.render_chart(result, f"room:{chart_id}")
 
 modules, _ = common.get_modules()
 try:

@@ -182,3 +182,13 @@ def test_a_reloaded_join_page_keeps_the_seat_from_its_address(app_home):
     assert "you are **Grace**" in texts(at)
     assert any("Waiting for the trainer's first question" in i.value for i in at.info)
     progress.engine.dispose()
+
+
+@pytest.mark.slow
+def test_trainer_can_project_a_chart_of_the_rooms_company(app_home):
+    at = page("workshop_host.py", staff_role="trainer").run()
+    at.button[0].click().run()
+    toggle = next(t for t in at.toggle if t.label == "Show the room's company")
+    toggle.set_value(True).run()
+    assert not at.exception
+    assert any("What the chart shows" in m.value for m in at.markdown)

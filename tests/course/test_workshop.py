@@ -283,3 +283,14 @@ def test_a_seat_is_found_again_by_its_token_alone(room):
     assert store.participant_by_token(ada.token) == ada
     with pytest.raises(WorkshopError, match="join again"):
         store.participant_by_token("not-a-token")
+
+
+@pytest.mark.slow
+def test_everyone_in_a_room_gets_the_same_company(room):
+    from course.workshop import room_company
+
+    _, workshop = room
+    first = room_company(workshop.scenario, workshop.seed, employees=30, days=40)
+    second = room_company(workshop.scenario, workshop.seed, employees=30, days=40)
+    assert first.meta["profile"] == "mandate-bigco"
+    assert first.ai_events.equals(second.ai_events)
