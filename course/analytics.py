@@ -314,6 +314,17 @@ def load_class_data(store: Any, include_workshops: bool = False) -> ClassData:
     return ClassData(attempts.reset_index(drop=True), hints, ids)
 
 
+def class_fingerprint(store: Any) -> tuple:
+    """Changes whenever anything the report reads changes: a cheap key for caching the report."""
+    from course import progress
+
+    with store.engine.connect() as conn:
+        return tuple(
+            tuple(conn.execute(sa.select(sa.func.count(), sa.func.max(table.c[column]))).one())
+            for table, column in ((progress.attempts, "id"), (progress.hints, "id"),
+                                  (progress.learners, "learner_id")))
+
+
 @dataclass(frozen=True)
 class ClassReport:
     progress: pd.DataFrame

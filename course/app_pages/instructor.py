@@ -41,8 +41,17 @@ except UserError:  # a broken pre/post-test file only loses the prompt texts on 
 
 if st.button("Refresh", icon=":material/refresh:"):
     st.rerun()
-data = analytics.load_class_data(common.get_store())
-report = analytics.class_report(data, modules)
+
+
+@st.cache_data(show_spinner="Summarising the class…", max_entries=4)
+def _report(url: str, fingerprint: tuple, content_key: tuple, _modules: list):
+    """Recomputed only when an attempt, hint or learner was added (or the content changed)."""
+    return analytics.class_report(analytics.load_class_data(common.get_store()), _modules)
+
+
+store = common.get_store()
+report = _report(config.database_url, analytics.class_fingerprint(store),
+                 tuple((m.id, len(m.quiz)) for m in modules), modules)
 
 
 def labelled(frame):

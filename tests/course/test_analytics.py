@@ -305,3 +305,16 @@ def test_report_zip_holds_every_table_as_csv():
     assert {"class_progress.csv", "answer_spreads.csv", "reteach.csv", "pre_post_gain.csv",
             "hint_use.csv", "README.txt"} <= set(archive.namelist())
     assert "L000" not in b"".join(archive.read(n) for n in archive.namelist()).decode()
+
+
+def test_class_fingerprint_changes_when_the_class_does(tmp_path):
+    from course.analytics import class_fingerprint
+
+    store = ProgressStore(f"sqlite:///{tmp_path / 'progress.sqlite'}")
+    before = class_fingerprint(store)
+    assert class_fingerprint(store) == before
+    store.record_attempt("L1", "m1", "proxy", "quiz", "x", False, 0.0, None)
+    after_attempt = class_fingerprint(store)
+    store.record_hint("L1", "m1", "ex", 1)
+    assert len({before, after_attempt, class_fingerprint(store)}) == 3
+    store.engine.dispose()
