@@ -409,10 +409,10 @@ def generate_to_dir(profile: str | Scenario, employees: int, days: int, seed: in
                 writer.close()
             if bar is not None:
                 bar.close()
-        if export:
-            _call_export(load_company(tmp, with_labels=False), export, tmp)
         manifest = _manifest(_meta(ctx), fmt, rows, with_labels, [export] if export else [])
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if export:  # exports read the whole event table back: they are for classroom-sized companies
+            _call_export(load_company(tmp, with_labels=False), export, tmp)
     return out
 
 

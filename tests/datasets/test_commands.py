@@ -64,3 +64,13 @@ def test_unwritable_out_is_refused(tmp_path, capsys):
     assert main(_args(blocker, "--seed", "1")) != 0
     assert "is not a folder" in capsys.readouterr().err
     assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("kind", ["github-copilot", "openai-usage", "m365-copilot"])
+def test_export_adds_vendor_files_next_to_the_tables(tmp_path, kind):
+    out = tmp_path / "company"
+    assert main(_args(out, "--seed", "4", "--export", kind)) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["exports"] == [kind]
+    tables = {f"{name}.parquet" for name in ("employees", "ai_events", "work_items", "calendar", "survey")}
+    assert set(p.name for p in out.iterdir()) - tables - {"manifest.json"}, "no export file was written"
