@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from course import auth, workshop
-from course.app_pages import common, widgets
+from course.app_pages import common
 from course.modules import pre_post_test
 from datasets.errors import UserError
 
@@ -88,10 +88,12 @@ def _room_company(scenario: str, seed: int):
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _room_chart(chart_id: str, scenario: str, seed: int):
+def _room_chart(chart_id: str, scenario: str, seed: int) -> tuple[dict, str, pd.DataFrame]:
+    """(Vega-Lite spec, one-line summary, data table) of one chart of the room's company."""
     from course.charts import CHARTS
 
-    return CHARTS[chart_id](_room_company(scenario, seed))
+    result = CHARTS[chart_id](_room_company(scenario, seed))
+    return result.chart.to_dict(), result.summary, result.table
 
 
 if st.toggle("Show the room's company", key="workshop_show_company",
@@ -101,11 +103,14 @@ if st.toggle("Show the room's company", key="workshop_show_company",
         chart_id = st.selectbox("Chart", workshop.ROOM_CHARTS,
                                 format_func=lambda c: c.replace("_", " ").capitalize())
         try:
-            result = _room_chart(chart_id, room.scenario, room.seed)
+            spec, summary, table = _room_chart(chart_id, room.scenario, room.seed)
         except UserError as error:
             st.error(str(error))
         else:
-            widgets.render_chart(result, f"room:{chart_id}")
+            st.vega_lite_chart(spec=spec, width="stretch", key=f"room_chart:{chart_id}")
+            st.markdown(f"**What the chart shows:** {summary}")
+            with st.expander("Data table for this chart"):
+                st.dataframe(table, hide_index=True, width="stretch")
 
 modules, _ = common.get_modules()
 try:

@@ -192,3 +192,11 @@ def test_trainer_can_project_a_chart_of_the_rooms_company(app_home):
     toggle.set_value(True).run()
     assert not at.exception
     assert any("What the chart shows" in m.value for m in at.markdown)
+
+
+def test_router_offers_join_a_workshop_without_any_sign_in(app_home):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    from course.app_pages.common import PAGES_KEY
+
+    assert "workshop" in at.session_state[PAGES_KEY]
