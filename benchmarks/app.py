@@ -35,7 +35,7 @@ def bench(employees: int | None, days: int | None, label: str) -> None:
     from streamlit.testing.v1 import AppTest
     from streamlit.util import calc_hash
 
-    from course.modules import content_dir_from_env, load_modules
+    from course.modules import content_dir_from_env, load_modules, score_answer
 
     with tempfile.TemporaryDirectory() as home:
         os.environ["THEATER_HOME"] = home
@@ -56,7 +56,7 @@ def bench(employees: int | None, days: int | None, label: str) -> None:
         print(f"\n{label}: {len(company.employees):,} employees, {events:,} AI events")
         print(f"  first start (default dataset prepared): {first:6.2f} s")
         print(f"  sign-in (company generated + cached):   {sign_in:6.2f} s")
-        print(f"  {'page':<42}{'cold':>8}{'warm':>8}")
+        print(f"  {'page':<42}{'cold':>8}{'warm':>8}{'charts shown':>14}{'warm':>8}")
         modules, _ = load_modules(content_dir_from_env())
         targets = [(p, None) for p in STATIC_PAGES] + [("app_pages/module.py", m) for m in modules]
         for page, module in targets:
@@ -66,8 +66,27 @@ def bench(employees: int | None, days: int | None, label: str) -> None:
             cold = _timed_run(at)
             warm = _timed_run(at)
             name = page if module is None else f"module {module.number}: {module.id}"
+            revealed = ""
+            if module is not None:   # commit every prediction and quiz so all charts/simulators show
+                answers = dict(at.session_state["_answers"]) if "_answers" in at.session_state else {}
+                for question in module.all_questions():
+                    for kind in ("prediction", "quiz"):
+                        answers[f"{kind}:{module.id}:{question.id}"] = (
+                            question.answer, score_answer(question, question.answer))
+                at.session_state["_answers"] = answers
+                shown_cold = _timed_run(at)
+                shown_warm = _timed_run(at)
+                revealed = f"{shown_cold:14.2f}{shown_warm:8.2f}"
+                warm = max(warm, shown_warm)
             flag = "" if warm <= 1.0 else "  (over the 1 s goal)"
-            print(f"  {name:<42}{cold:8.2f}{warm:8.2f}{flag}")
+            print(f"  {name:<42}{cold:8.2f}{warm:8.2f}{revealed}{flag}")
+        print(f"  {'chart builder (uncached)':<42}{'time':>8}")
+        from course.charts import CHARTS
+
+        for chart_id, build in CHARTS.items():
+            start = time.perf_counter()
+            build(company)
+            print(f"  {chart_id:<42}{time.perf_counter() - start:8.2f}")
 
 
 def main() -> None:

@@ -151,6 +151,14 @@ def _employee_features(company: Any) -> pd.DataFrame:
         "repeated_prompt_share": grouped["repeated_prompt"].mean().round(2),
         "share_after_mandate": grouped["after"].mean().round(2),
     })
+    if len(events):   # converts change over time: acceptance in the last third minus the first
+        first_cut = stamps.min() + (stamps.max() - stamps.min()) / 3
+        last_cut = stamps.min() + 2 * (stamps.max() - stamps.min()) / 3
+        early = frame[(stamps < first_cut).to_numpy()].groupby("employee_id")["accepted"].mean()
+        late = frame[(stamps >= last_cut).to_numpy()].groupby("employee_id")["accepted"].mean()
+        features["acceptance_change"] = (late - early).reindex(features.index).round(2)
+    else:
+        features["acceptance_change"] = np.nan
     linked = company.work_items["linked_session_id"].dropna().astype("int64").unique()
     sessions = frame.drop_duplicates("session_id")
     sessions = sessions.assign(linked=sessions["session_id"].isin(linked).astype("float64"))
@@ -391,7 +399,7 @@ def cycle_time_before_after(company: Any) -> ChartResult:
     table, hidden = suppress_small_groups(table)
     periods = ["before mandate", "after mandate"]
     bars = alt.Chart(table).mark_bar().encode(
-        x=alt.X("kind:N", title="Kind of work"),
+        x=alt.X("kind:N", title="Kind of work", axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("period:N", sort=periods),
         y=alt.Y("median_hours:Q", title="Median cycle time (hours)"),
         color=alt.Color("period:N", scale=_scale(periods), sort=periods, title=None,

@@ -112,11 +112,13 @@ def company_key(learner_id: str) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def chart_result(chart_id: str, key: str, _company: Any):
-    """Chart builders are pure and pre-aggregate, so their results cache per learner company."""
+def chart_payload(chart_id: str, key: str, _company: Any) -> tuple[dict, str, Any]:
+    """(Vega-Lite spec, summary, table) per chart and company: built and validated once, then
+    served from the cache (Altair's schema validation costs more than the aggregation)."""
     from course.charts import CHARTS
 
-    return CHARTS[chart_id](_company)
+    result = CHARTS[chart_id](_company)
+    return result.chart.to_dict(), result.summary, result.table
 
 
 # ----------------------------------------------------------------------------- session helpers

@@ -131,20 +131,22 @@ def chart_block(chart_id: str, ref, module_id: str, learner: str, previous: dict
         return
     try:
         company = common.get_company(learner)
-        result = common.chart_result(chart_id, common.company_key(learner), company)
+        spec, summary, table = common.chart_payload(chart_id, common.company_key(learner), company)
     except UserError as error:
         st.error(str(error))
         return
-    render_chart(result, chart_id, ref.takeaway if ref is not None else None)
+    render_chart(spec, summary, table, chart_id, ref.takeaway if ref is not None else None)
 
 
-def render_chart(result, key: str, takeaway: str | None = None) -> None:
-    st.altair_chart(result.chart, width="stretch", key=f"chart:{key}")
-    st.markdown(f"**What the chart shows:** {result.summary}")
+def render_chart(spec: dict, summary: str, table: pd.DataFrame, key: str,
+                 takeaway: str | None = None) -> None:
+    """The chart, then the same information as text: a summary, the takeaway, the data table."""
+    st.vega_lite_chart(spec=spec, width="stretch", key=f"chart:{key}")
+    st.markdown(f"**What the chart shows:** {summary}")
     if takeaway:
         st.info(takeaway, icon=":material/lightbulb:")
     with st.expander("Data table for this chart"):
-        st.dataframe(result.table, hide_index=True, width="stretch")
+        st.dataframe(table, hide_index=True, width="stretch")
 
 
 # ----------------------------------------------------------------------------- simulator
@@ -160,8 +162,6 @@ STAGE_TEXT = {
 
 def simulator_block(stage: str, module_id: str, gate_open: bool = True) -> None:
     """One stage of the Goodhart simulator; revealed after the prediction just before it."""
-    from course.charts import simulator_chart
-
     if stage not in sim.STAGES:
         st.error(f"Unknown simulator stage '{stage}'.")
         return
@@ -194,19 +194,24 @@ def simulator_block(stage: str, module_id: str, gate_open: bool = True) -> None:
                        f"starting values ({defaults.gamers_share}, {defaults.gaming_cost}, "
                        f"{defaults.spread}).")
         params = sim.SimParams(**values)
-        result = _simulate(params)
+        result, spec, summary, table = _simulation(params)
         cols = st.columns(3)
         cols[0].metric("Usage change", f"{result.usage_change_pct:+.0f}%")
         cols[1].metric("Output change", f"{result.output_change_pct:+.1f}%")
         cols[2].metric("Usage–output correlation", f"{result.final_correlation:.2f}",
                        delta=f"{result.final_correlation - result.baseline_correlation:+.2f} "
                              "since the reward", delta_color="off")
-        render_chart(simulator_chart(result, params), f"sim:{module_id}:{stage}")
+        render_chart(spec, summary, table, f"sim:{module_id}:{stage}")
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _simulate(params: sim.SimParams) -> sim.SimResult:
-    return sim.simulate(params)
+def _simulation(params: sim.SimParams) -> tuple[sim.SimResult, dict, str, pd.DataFrame]:
+    """One simulator run and its chart spec, cached per parameter set (sliders revisit values)."""
+    from course.charts import simulator_chart
+
+    result = sim.simulate(params)
+    chart = simulator_chart(result, params)
+    return result, chart.chart.to_dict(), chart.summary, chart.table
 
 
 # ----------------------------------------------------------------------------- exercises
@@ -243,13 +248,7 @@ def _exercise_input(exercise, learner: str, company) -> Any:
                 labels[int(session)] = choice
         return labels
     if exercise.check.startswith("detect.") or kind in ("flag_employees", "flag_converts"):
-        features = _features(learner, company)
-        st.caption("Observable features per employee (no labels). Sort the columns, then list "
-                   "the employee ids you flag.")
-        st.dataframe(features, hide_index=True, width="stretch", height=260)
-        text = st.text_area("Employee ids you flag (comma or space separated)",
-                            key=f"{key}:ids", placeholder="E00012, E00057 …")
-        return text
+        return _flag_by_rule(_features(learner, company), key)
     if exercise.check == "metrics.dashboard_design" or kind == "choose_metrics":
         from exercises.metrics import METRIC_CATALOGUE
 
@@ -263,6 +262,44 @@ def _exercise_input(exercise, learner: str, company) -> Any:
         return pd.read_csv(upload) if upload is not None else None
     st.info("This exercise is done in the notebook: download it from the Capstone page.")
     return None
+
+
+RULE_FEATURES = {
+    "acceptance_rate": "Share of AI output kept",
+    "linked_session_share": "Share of sessions that fed a work item",
+    "self_authored_share": "Share of prompts on own documents",
+    "repeated_prompt_share": "Share of repeated prompts",
+    "tokens_per_week": "Tokens per week",
+    "share_after_mandate": "Share of AI events after the mandate",
+    "acceptance_change": "Change in share kept (last third − first third)",
+}
+
+
+def _flag_by_rule(features: pd.DataFrame, key: str) -> list[str]:
+    """Build a detector as ranges on observable features; the employees inside every range are flagged."""
+    st.caption("Build your detector: pick features, then narrow each range. Everyone whose "
+               "features fall inside every range is flagged. The table shows observable features "
+               "only — no labels.")
+    chosen = st.multiselect("Features your detector uses", list(RULE_FEATURES),
+                            format_func=RULE_FEATURES.get, key=f"{key}:features")
+    users = features[features["ai_events"] > 0]
+    mask = pd.Series(True, index=users.index)
+    for column in chosen:
+        values = users[column].dropna()
+        low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+        if high <= low:
+            high = low + 1.0
+        step = 0.01 if high - low <= 2 else max(1.0, round((high - low) / 200))
+        picked = st.slider(RULE_FEATURES[column], low, high, (low, high), step=step,
+                           key=f"{key}:range:{column}")
+        mask &= users[column].between(picked[0], picked[1])
+    flagged = users.loc[mask, "employee_id"].tolist() if chosen else []
+    st.markdown(f"**{len(flagged)}** of {len(users)} AI users flagged.")
+    shown = features.assign(flagged=features["employee_id"].isin(set(flagged)))
+    shown = shown.sort_values(["flagged", "employee_id"], ascending=[False, True])
+    st.dataframe(shown[["flagged", "employee_id", "team", *RULE_FEATURES, "closed_items"]],
+                 hide_index=True, width="stretch", height=260)
+    return flagged
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -208,3 +208,45 @@ def test_staff_password_is_checked(app_home):
     [b for b in at.button if b.label == "Sign in as staff"][0].click().run()
     assert at.session_state["staff_role"] == "instructor"
     assert not at.exception
+
+
+def _open_module(at: AppTest, module) -> AppTest:
+    at.switch_page("app_pages/module.py")
+    at._page_hash = calc_hash(f"module-{module.id}")   # one file serves every module's url
+    return at.run()
+
+
+def test_detector_exercise_flags_by_feature_ranges_and_is_checked(app_home):
+    modules, _ = load_modules(CONTENT_DIR)
+    module = next((m for m in modules if m.exercise and m.exercise.check.startswith("detect.")), None)
+    if module is None:
+        pytest.skip("no module has a detector exercise")
+    key = f"exercise:{module.exercise.id}"
+    at = _open_module(_sign_in(_app()), module)
+    at.multiselect(key=f"{key}:features").select("acceptance_rate").run()
+    at.slider(key=f"{key}:range:acceptance_rate").set_range(0.0, 0.2).run()
+    flagged_line = next(m.value for m in at.markdown if "AI users flagged" in m.value)
+    assert not flagged_line.startswith("**0**")
+    at.button(key=f"{key}:check").click().run()
+    assert not at.exception
+    assert at.error or at.success
+    frame = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}").attempts_frame(module.id)
+    assert list(frame.loc[frame["kind"] == "exercise", "item_id"]) == [module.exercise.id]
+
+
+def test_session_labelling_exercise_is_checked_against_hidden_labels(app_home):
+    modules, _ = load_modules(CONTENT_DIR)
+    module = next((m for m in modules if m.exercise and m.exercise.check == "spot.label_sessions"),
+                  None)
+    if module is None:
+        pytest.skip("no module has the session labelling exercise")
+    key = f"exercise:{module.exercise.id}"
+    at = _open_module(_sign_in(_app()), module)
+    radios = [r for r in at.radio if r.key and r.key.startswith(f"{key}:session:")]
+    assert len(radios) == 8
+    for radio in radios:
+        radio.set_value("theater")
+    at.button(key=f"{key}:check").click().run()
+    assert not at.exception
+    messages = [e.value for e in at.error] + [s.value for s in at.success]
+    assert any("%" in m for m in messages)

@@ -42,7 +42,8 @@ def app_url(tmp_path_factory):
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "course" / "app.py"),
          "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+         "--client.toolbarMode", "minimal"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -107,6 +108,19 @@ def _sign_in(page, url: str, learner: str) -> None:
     _settle(page)
 
 
+def _commit_predictions(page) -> int:
+    """Commit the first option of every chart prediction so the screenshots show the charts."""
+    forms = page.get_by_test_id("stForm").filter(
+        has=page.get_by_role("button", name="Commit my prediction"))
+    for index in range(forms.count()):
+        form = forms.nth(index)
+        form.get_by_role("radio").first.click(force=True)
+        form.get_by_role("button", name="Commit my prediction").click()
+        page.wait_for_timeout(800)
+        _settle(page)
+    return forms.count()
+
+
 def _open(page, link_text: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_text(link_text, exact=False).first.click()
     _settle(page)
@@ -154,6 +168,9 @@ def test_screenshot_of_every_page(app_url, browser):
     for module in modules:
         _open(page, module.title)
         page.get_by_role("heading", name=f"{module.number}. {module.title}").wait_for()
+        assert not page.get_by_test_id("stException").count()
+        predictions = _commit_predictions(page)
+        assert page.get_by_test_id("stVegaLiteChart").count() >= predictions
         assert not page.get_by_test_id("stException").count()
         _shot(page, f"10-module-{module.number:02d}")
     for index, (link, name) in enumerate([("Capstone", "capstone"), ("My learning", "my-learning"),
