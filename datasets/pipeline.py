@@ -78,6 +78,17 @@ CATEGORY_BY_FEATURE = np.array([
     [0.70, 0.00, 0.00, 0.00, 0.10, 0.20],
     [0.20, 0.00, 0.00, 0.00, 0.50, 0.30],
 ])
+LOOKUP_BINS = 4096
+
+
+def _lookup_table(probabilities: np.ndarray, bins: int = LOOKUP_BINS) -> np.ndarray:
+    """Inverse CDFs quantised into `bins` equal steps: one gather per draw instead of a search."""
+    cumulative = np.cumsum(probabilities, axis=1) / probabilities.sum(axis=1, keepdims=True)
+    midpoints = (np.arange(bins) + 0.5) / bins
+    return np.stack([np.searchsorted(row, midpoints, side="right") for row in cumulative]).astype(np.int8)
+
+
+CATEGORY_LOOKUP = _lookup_table(CATEGORY_BY_FEATURE)
 DOC_PROBABILITY = np.array([1.0, 0.35, 1.0, 0.9, 1.0, 1.0])
 ACCEPT_BY_FEATURE = np.array([0.8, 1.1, 1.05, 1.1, 0.95, 1.0])
 # Median tokens and log-sd per feature: (in, sigma_in, out, sigma_out).
@@ -363,11 +374,11 @@ def _traits(rng: np.random.Generator, archetype: np.ndarray, group: np.ndarray,
                               [0.35, 0.8, 0.03], 0.04)
     perf_post_mean = np.select(
         [is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
-        [0.35 + (0.80 - 0.35) * strength, 0.8, 0.05], 0.04 + 0.08 * strength)
+        [0.35 + (0.85 - 0.35) * strength, 0.8, 0.05], 0.04 + 0.08 * strength)
     usage_pre = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
-                          [0.35, 0.0, 0.3], 1.0)
+                          [0.5, 0.0, 0.3], 1.0)
     usage_post = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
-                           [0.35 + 1.35 * strength, 0.04 * strength, 0.32], 1.0 + 0.25 * strength)
+                           [1.2 * (1.0 + 0.25 * strength), 0.04 * strength, 0.32], 1.0 + 0.25 * strength)
     output_gain = np.select([is_[GENUINE] | is_[CONVERT], is_[QUIET_EXPERT]],
                             [rng.normal(0.08, 0.03, n).clip(0.0, None), np.zeros(n)], 0.0)
     output_loss = np.where(is_[TOKENMAXXER] | is_[CONVERT], rng.normal(0.07, 0.02, n).clip(0.0, None), 0.0)
@@ -378,7 +389,7 @@ def _traits(rng: np.random.Generator, archetype: np.ndarray, group: np.ndarray,
         "usage_rate": 8.0 * ROLE_USAGE[group] * rng.lognormal(0.0, 0.55 * noise, n),
         "usage_pre": usage_pre, "usage_post": usage_post,
         "perf_pre": _beta(rng, perf_pre_mean, 14, n),
-        "perf_post": _beta(rng, perf_post_mean, 14, n),
+        "perf_post": _beta(rng, perf_post_mean, 20, n),
         "perf_converted": _beta(rng, 0.04 + 0.08 * strength, 14, n),
         "acc_gen": _beta(rng, acc_gen_mean, 9 / noise, n),
         "acc_perf": _beta(rng, 0.16, 9 / noise, n),
@@ -521,7 +532,7 @@ def _events(ctx: Context, rng: np.random.Generator, members: np.ndarray, level: 
 
     # start of each session: a two-peak working day, shifted per person
     morning = rng.random(n_sess) < 0.55
-    hour = np.where(morning, rng.normal(10.2, 1.3, n_sess), rng.normal(14.8, 1.6, n_sess))
+    hour = np.where(morning, 10.2, 14.8) + np.where(morning, 1.3, 1.6) * rng.standard_normal(n_sess)
     hour = np.clip(hour + tr["hour_shift"][members][s_emp], 6.5, 21.5)
     start = s_day * SECONDS_PER_DAY + (hour * 3600).astype(np.int64)
 
@@ -568,19 +579,18 @@ def _events(ctx: Context, rng: np.random.Generator, members: np.ndarray, level: 
 
     # event-level attributes, gathered from their session
     e_feature = s_feature[ev_sess]
-    category = _sample_rows(rng, CATEGORY_BY_FEATURE, e_feature)
-    tok = TOKENS[s_feature]
-    e_scale_in = (tok[:, 0] * s_scale)[ev_sess]
-    e_sigma_in = tok[:, 1][ev_sess]
-    tokens_in = np.maximum(1, (e_scale_in * np.exp(e_sigma_in * rng.standard_normal(total_events)))
-                           .astype(np.int64))
-    tokens_out = np.maximum(1, ((tok[:, 2] * s_scale)[ev_sess] *
-                                np.exp(tok[:, 3][ev_sess] * rng.standard_normal(total_events))).astype(np.int64))
-    accepted = rng.random(total_events) < s_accept[ev_sess]
+    category = CATEGORY_LOOKUP[e_feature, rng.integers(0, LOOKUP_BINS, total_events, dtype=np.int16)]
+    tok = TOKENS[s_feature].astype(np.float32)
+    s_scale = s_scale.astype(np.float32)
+    tokens_in = np.maximum(1, ((tok[:, 0] * s_scale)[ev_sess] * np.exp(
+        tok[:, 1][ev_sess] * rng.standard_normal(total_events, dtype=np.float32))).astype(np.int64))
+    tokens_out = np.maximum(1, ((tok[:, 2] * s_scale)[ev_sess] * np.exp(
+        tok[:, 3][ev_sess] * rng.standard_normal(total_events, dtype=np.float32))).astype(np.int64))
+    accepted = rng.random(total_events, dtype=np.float32) < s_accept.astype(np.float32)[ev_sess]
 
     # prompt fingerprints: a person's few templates, the company's common prompts, or unique
-    draw = rng.random(total_events)
-    reuse = s_reuse[ev_sess]
+    draw = rng.random(total_events, dtype=np.float32)
+    reuse = s_reuse.astype(np.float32)[ev_sess]
     personal = np.flatnonzero(draw < reuse)
     shared = np.flatnonzero((draw >= reuse) & (draw < reuse + 0.04))
     salt = np.int64(_mix64(np.array([ctx.seed & (2**63 - 1)]))[0])
@@ -675,7 +685,7 @@ def _work_items(ctx: Context, rng: np.random.Generator, members: np.ndarray,
     status = np.where(is_open, 0, np.where(abandoned, 3, np.where(kind == 1, 2, 1))).astype(np.int8)
 
     # link to the latest genuine (or occasionally performative) session in the 36 hours before
-    candidate = (sessions["mode"] == 0) | (rng.random(len(sessions["mode"])) < 0.12)
+    candidate = (sessions["mode"] == 0) | (rng.random(len(sessions["mode"])) < 0.05)
     c_key = (sessions["emp"][candidate] << 34) + sessions["start"][candidate] + BACKLOG_DAYS * SECONDS_PER_DAY
     c_id = sessions["id"][candidate]
     c_mode = sessions["mode"][candidate]
