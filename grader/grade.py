@@ -1,0 +1,577 @@
+"""`theater grade`: sandboxed, parallel, resumable autograding into nbgrader's gradebook.
+
+For each submitted/<learner>/<assignment>/ notebook, in a process pool:
+1. repair: the notebook is rebuilt on the released student version — read-only and test cells
+   come from the release (as nbgrader's OverwriteCells does, but never with hidden tests: nothing
+   hidden is ever inside the sandbox), answer cells from the learner; malformed files are graded
+   with a clear comment instead of crashing the batch;
+2. execute in the sandbox (grader.sandbox) with only the learner's released data bound in;
+3. score, in the grader process: the answer artifacts against that learner's truth regenerated
+   from the course secret (exercises.checks), written into the graded cells as partial credit.
+The main process then writes autograded/<learner>/<assignment>/, the gradebook, and finally a
+grading record (.theater/grading/<assignment>/<learner>.json) — atomically, in that order. A
+submission whose record matches its content is not graded again, so a batch killed halfway and
+run again loses nothing and counts nothing twice.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+
+from datasets.errors import UserError
+from grader.copydetect import detect_copies
+from grader.integrity import Flag, edited_cells, scan_outputs, scan_sources
+from grader.sandbox import Limits, probe_isolation, run_notebook_sandboxed
+from grader.scoring import PartScore, fill_grade_cells, jsonable, score_submission
+
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+RECORD_VERSION = 1
+COPY_READERS = ("json_set", "json_number")
+
+
+class GradeError(UserError):
+    """The assignment cannot be graded (not released, unknown, no course)."""
+
+
+@dataclass
+class LearnerGrade:
+    learner: str
+    score: float
+    max_score: float
+    parts: dict[str, float] = field(default_factory=dict)
+    status: str = "graded"  # graded | resumed | error
+    isolation: str = ""
+    isolation_detail: str = ""
+    integrity_flags: list[str] = field(default_factory=list)
+    copy_flags: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class GradeReport:
+    assignment: str
+    isolation: str
+    learners: dict[str, LearnerGrade] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> dict[str, LearnerGrade]:
+        return {k: v for k, v in self.learners.items() if v.status == "error"}
+
+    def summary(self) -> str:
+        graded = sum(1 for g in self.learners.values() if g.status == "graded")
+        resumed = sum(1 for g in self.learners.values() if g.status == "resumed")
+        flagged = sum(1 for g in self.learners.values() if g.integrity_flags or g.copy_flags)
+        isolations = sorted({g.isolation for g in self.learners.values() if g.isolation}) or [self.isolation]
+        text = (f"{self.assignment}: {graded} graded, {resumed} unchanged since last run, "
+                f"{len(self.errors)} failed, {flagged} flagged for review; isolation: {', '.join(isolations)}; "
+                f"{self.seconds:.1f} s")
+        for learner, g in sorted(self.learners.items()):
+            line = f"\n  {learner}: {g.score:g}/{g.max_score:g} [{g.status}, {g.isolation or '-'}]"
+            notes = g.comments + [f"integrity: {f}" for f in g.integrity_flags] + [f"copy: {f}" for f in g.copy_flags]
+            if notes:
+                line += " — " + "; ".join(notes)
+            text += line
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"assignment": self.assignment, "isolation": self.isolation, "seconds": self.seconds,
+                "learners": {k: asdict(v) for k, v in self.learners.items()}}
+
+
+# ---------------------------------------------------------------------------------------------
+# repair
+
+
+def _nbgrader_meta(cell: Any) -> dict:
+    meta = cell.get("metadata", {}) if isinstance(cell, dict) else {}
+    value = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
+    return value if isinstance(value, dict) else {}
+
+
+def _source_text(cell: Any) -> str:
+    source = cell.get("source", "") if isinstance(cell, dict) else ""
+    if isinstance(source, list):
+        source = "".join(str(s) for s in source)
+    return source if isinstance(source, str) else ""
+
+
+def _clean_cell(cell: NotebookNode) -> NotebookNode:
+    """A copy without outputs or execution counts: nothing the learner computed survives into grading."""
+    copy = nbformat.from_dict(json.loads(json.dumps(cell)))
+    if copy.get("cell_type") == "code":
+        copy["outputs"] = []
+        copy["execution_count"] = None
+    copy.pop("attachments", None) if copy.get("cell_type") == "code" else None
+    return copy
+
+
+def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookNode, list[str], list[Flag], list[tuple[str, str]]]:
+    """Rebuild a submission on the released notebook.
+
+    Returns the notebook to run, comments for the learner, integrity flags (edited read-only
+    cells) and the learner-written code cells as (where, source) for the static scan.
+    """
+    comments: list[str] = []
+    learner_cells: list[dict] = []
+    if raw is None:
+        comments.append("no notebook was submitted: graded as an empty submission")
+    elif len(raw) > MAX_NOTEBOOK_BYTES:
+        comments.append(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB: graded as empty")
+    else:
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            data = None
+            comments.append("the notebook file is not valid JSON: graded as empty")
+        if data is not None:
+            if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+                comments.append("the file is not a Jupyter notebook (no cell list): graded as empty")
+            else:
+                if data.get("nbformat") != 4:
+                    comments.append(f"notebook format {data.get('nbformat')!r} is not 4: cells were read as far as possible")
+                learner_cells = [c for c in data["cells"] if isinstance(c, dict)]
+                if not learner_cells:
+                    comments.append("the notebook has no cells: graded as empty")
+
+    release_ids = [(_nbgrader_meta(c).get("grade_id"), c) for c in student.cells]
+    by_id = {gid: cell for gid, cell in release_ids if gid}
+    locked_reference = {gid: _source_text(c) for gid, c in by_id.items()
+                        if not _nbgrader_meta(c).get("solution")}
+    chosen: dict[str, dict] = {}
+    extras: dict[str | None, list[dict]] = {}
+    submitted_locked: list[tuple[str, str]] = []
+    last: str | None = None
+    duplicates: set[str] = set()
+    for cell in learner_cells:
+        gid = _nbgrader_meta(cell).get("grade_id")
+        if isinstance(gid, str) and gid in by_id:
+            if gid in chosen:
+                duplicates.add(gid)
+                continue
+            chosen[gid] = cell
+            last = gid
+            if gid in locked_reference:
+                submitted_locked.append((gid, _source_text(cell)))
+        else:
+            extras.setdefault(last, []).append(cell)
+    if duplicates:
+        comments.append(f"duplicated cells ignored (first copy kept): {', '.join(sorted(duplicates))}")
+
+    flags = edited_cells(submitted_locked, locked_reference)
+    if learner_cells:
+        missing_locked = sorted(set(locked_reference) - set(chosen))
+        if missing_locked:
+            comments.append(f"deleted read-only cells were restored: {', '.join(missing_locked)}")
+
+    cells: list[NotebookNode] = []
+    learner_code: list[tuple[str, str]] = []
+    missing_answers, retyped = [], []
+
+    def add_extras(after: str | None) -> None:
+        for index, extra in enumerate(extras.get(after, [])):
+            ctype = extra.get("cell_type")
+            if ctype not in ("code", "markdown", "raw"):
+                continue
+            source = _source_text(extra)
+            if ctype == "code":
+                new = nbformat.v4.new_code_cell(source)
+                learner_code.append((f"added cell after {after or 'start'} #{index + 1}", source))
+            elif ctype == "markdown":
+                new = nbformat.v4.new_markdown_cell(source)
+            else:
+                new = nbformat.v4.new_raw_cell(source)
+            cells.append(new)  # no nbgrader metadata: an added cell can never carry points
+
+    add_extras(None)
+    for gid, reference in release_ids:
+        cell = _clean_cell(reference)
+        meta = _nbgrader_meta(reference)
+        if gid and meta.get("solution") and gid in chosen:
+            theirs = chosen[gid]
+            if theirs.get("cell_type") != reference.get("cell_type"):
+                retyped.append(gid)
+            else:
+                cell["source"] = _source_text(theirs)
+                if cell.get("cell_type") == "code":
+                    learner_code.append((gid, cell["source"]))
+        elif gid and meta.get("solution") and learner_cells:
+            missing_answers.append(gid)
+        cells.append(cell)
+        if gid:
+            add_extras(gid)
+    if missing_answers:
+        comments.append(f"answer cells missing from the submission (left empty): {', '.join(missing_answers)}")
+    if retyped:
+        comments.append(f"answer cells whose type was changed (left empty): {', '.join(retyped)}")
+    if flags:
+        comments.append(f"edited read-only cells were restored: {', '.join(f.where for f in flags)}")
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=json.loads(json.dumps(student.get("metadata", {}))))
+    return nb, comments, flags, learner_code
+
+
+# ---------------------------------------------------------------------------------------------
+# one submission, in a worker process
+
+
+@dataclass
+class Job:
+    course_root: str
+    assignment: str
+    learner: str
+    submitted_dir: str
+    student_json: str
+    data_dir: str | None
+    limits: Limits
+    isolation: str
+
+
+@dataclass
+class Outcome:
+    learner: str
+    ok: bool
+    notebook_json: str = ""
+    parts: dict[str, dict] = field(default_factory=dict)
+    comments: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    isolation: str = ""
+    isolation_detail: str = ""
+    answers: dict[str, Any] = field(default_factory=dict)
+    truths: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str = ""
+
+
+_COMPANIES: dict[tuple[str, str, str], Any] = {}
+
+
+def _company(course: Any, assignment: Any, learner: str) -> Any:
+    """The learner's company with labels, generated once per worker process."""
+    from grader.course_dir import learner_company
+
+    key = (str(course.root), assignment.name, learner)
+    if key not in _COMPANIES:
+        _COMPANIES.clear()
+        _COMPANIES[key] = learner_company(course, assignment, learner)
+    return _COMPANIES[key]
+
+
+def _materialise_data(course: Any, assignment: Any, learner: str, into: Path) -> Path:
+    """The learner's released data without labels, when outbound/ no longer holds it."""
+    from datasets.api import write_company
+
+    spec = course.data_spec(assignment)
+    target = into / "data"
+    write_company(_company(course, assignment, learner), target, fmt=spec.format, with_labels=False)
+    return target
+
+
+def grade_one(job: Job) -> Outcome:
+    """Repair, run in the sandbox, score outside it. Never raises: failures become an Outcome."""
+    started = time.monotonic()
+    outcome = Outcome(learner=job.learner, ok=False)
+    scratch = Path(tempfile.mkdtemp(prefix="theater-grade-"))
+    try:
+        from grader.course_dir import open_course
+
+        course = open_course(job.course_root)
+        assignment = course.assignment(job.assignment)
+        student = nbformat.reads(job.student_json, as_version=4)
+        path = Path(job.submitted_dir) / assignment.notebook
+        raw: bytes | None = None
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_NOTEBOOK_BYTES + 1)
+        nb, comments, flags, learner_code = repair_notebook(raw, student)
+        flags = flags + scan_sources(learner_code)
+        workdir = scratch / "work"
+        workdir.mkdir()
+        data_dir = Path(job.data_dir) if job.data_dir else _materialise_data(course, assignment, job.learner, scratch)
+        run = run_notebook_sandboxed(nb, workdir, data_dir, job.limits, job.isolation)
+        comments += run.problems
+        flags += scan_outputs(run.notebook)
+        truths: dict[str, Any] = {}
+        scores, answers = score_submission(assignment, workdir, _company(course, assignment, job.learner), truths)
+        fill_grade_cells(run.notebook, scores)
+        _add_grader_notes(run.notebook, comments, flags)
+        outcome.notebook_json = nbformat.writes(run.notebook)
+        outcome.parts = {k: asdict(v) for k, v in scores.items()}
+        outcome.comments = comments
+        outcome.flags = [str(f) for f in flags]
+        outcome.isolation = run.isolation
+        outcome.isolation_detail = run.isolation_detail
+        for part in assignment.graded:
+            if part.reader in COPY_READERS:
+                outcome.answers[part.grade_id] = jsonable(answers.get(part.grade_id))
+                outcome.truths[part.grade_id] = jsonable(truths.get(part.truth))
+        outcome.ok = True
+    except Exception as exc:  # noqa: BLE001 - one submission never stops the batch
+        outcome.error = f"{type(exc).__name__}: {str(exc)[:300]}"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _add_grader_notes(nb: NotebookNode, comments: list[str], flags: list[Flag]) -> None:
+    """A first markdown cell telling the learner what the grader did to their submission."""
+    if not comments and not flags:
+        return
+    lines = ["**Grader notes**", ""]
+    lines += [f"- {c}" for c in comments]
+    lines += [f"- integrity: {f}" for f in flags]
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("\n".join(lines)))
+
+
+# ---------------------------------------------------------------------------------------------
+# the batch, in the main process
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _student_version(course: Any, assignment: Any) -> NotebookNode:
+    """The released notebook (no solutions, no hidden tests); refuses an unreleased assignment."""
+    release = course.path("release", assignment.name, assignment.notebook)
+    if not release.is_file():
+        raise GradeError(f"{assignment.name} has not been released (no {release}): run `theater assign` first")
+    return nbformat.read(release, as_version=4)
+
+
+def _submission_digest(submitted_dir: Path, notebook: str, fingerprint: str) -> str:
+    """What a grading record is valid for: the submission's bytes, its timestamp and the release."""
+    digest = hashlib.sha256(fingerprint.encode())
+    for name in (notebook, "timestamp.txt"):
+        path = submitted_dir / name
+        digest.update(name.encode())
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def _record_path(course: Any, assignment: str, learner: str) -> Path:
+    return course.state_dir / "grading" / assignment / f"{learner}.json"
+
+
+def _read_record(path: Path) -> dict | None:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("version") == RECORD_VERSION else None
+
+
+def _timestamp(submitted_dir: Path) -> Any:
+    from nbgrader.utils import parse_utc
+
+    path = submitted_dir / "timestamp.txt"
+    if not path.is_file():
+        return None
+    try:
+        return parse_utc(path.read_text(encoding="utf-8").strip())
+    except Exception:  # noqa: BLE001 - an unreadable timestamp means "on time", as in nbgrader
+        return None
+
+
+def _save_to_gradebook(course: Any, assignment: Any, learner: str, parts: dict[str, dict], submitted_dir: Path) -> None:
+    """Partial credit into nbgrader's gradebook in one transaction (set, never add: safe to repeat)."""
+    from grader.course_dir import gradebook
+
+    notebook_id = Path(assignment.notebook).stem
+    with warnings.catch_warnings(), gradebook(course) as gb:
+        warnings.simplefilter("ignore")  # nbgrader's update_or_create_submission trips SQLAlchemy warnings
+        gb.update_or_create_student(learner)
+        stamp = _timestamp(submitted_dir)
+        if stamp is not None:
+            gb.update_or_create_submission(assignment.name, learner, timestamp=stamp)
+        else:
+            gb.update_or_create_submission(assignment.name, learner)
+        for grade_id, part in parts.items():
+            grade = gb.find_grade(grade_id, notebook_id, assignment.name, learner)
+            grade.auto_score = float(part["points"])
+            grade.needs_manual_grade = grade.manual_score is not None
+        gb.db.commit()
+
+
+def _commit(course: Any, assignment: Any, outcome: Outcome, submitted_dir: Path, digest: str) -> LearnerGrade:
+    """autograded/ notebook, then gradebook, then the record: a kill between steps only repeats work."""
+    learner = outcome.learner
+    target = course.path("autograded", learner, assignment.name)
+    target.mkdir(parents=True, exist_ok=True)
+    _atomic_write(target / assignment.notebook, outcome.notebook_json.encode("utf-8"))
+    stamp = submitted_dir / "timestamp.txt"
+    if stamp.is_file() and not stamp.is_symlink():
+        _atomic_write(target / "timestamp.txt", stamp.read_bytes()[:200])
+    _save_to_gradebook(course, assignment, learner, outcome.parts, submitted_dir)
+    grade = LearnerGrade(
+        learner=learner,
+        score=round(sum(p["points"] for p in outcome.parts.values()), 4),
+        max_score=assignment.max_score,
+        parts={k: p["points"] for k, p in outcome.parts.items()},
+        isolation=outcome.isolation,
+        isolation_detail=outcome.isolation_detail,
+        integrity_flags=list(outcome.flags),
+        comments=list(outcome.comments),
+        seconds=round(outcome.seconds, 2),
+    )
+    record = {"version": RECORD_VERSION, "digest": digest, "grade": asdict(grade),
+              "answers": outcome.answers, "truths": outcome.truths,
+              "checks": {p.grade_id: p.check for p in assignment.graded}}
+    _atomic_write(_record_path(course, assignment.name, learner), json.dumps(record, indent=1).encode("utf-8"))
+    return grade
+
+
+def _learners(course: Any, assignment: str, only: list[str] | None) -> list[str]:
+    from grader.course_dir import validate_learner_id
+
+    submitted = course.path("submitted")
+    found = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir())
+    if only is None:
+        return [learner for learner in found if _valid_id(learner)]
+    for learner in only:
+        validate_learner_id(learner)
+    missing = sorted(set(only) - set(found))
+    if missing:
+        raise GradeError(f"no submission of {assignment} for: {', '.join(missing)}")
+    return sorted(set(only))
+
+
+def _valid_id(learner: str) -> bool:
+    from grader.course_dir import ID_PATTERN
+
+    return bool(ID_PATTERN.match(learner)) and learner not in (".", "..")
+
+
+def grade(
+    course_dir: Path | str,
+    assignment: str,
+    workers: int = 2,
+    learners: list[str] | None = None,
+    progress: bool = True,
+    limits: Limits | None = None,
+    isolation: str | None = None,
+) -> GradeReport:
+    """Grade every submission of `assignment` (or only `learners`); resumable, never stops on one bad submission."""
+    from grader.course_dir import check_generator, load_secret, open_course
+
+    started = time.monotonic()
+    if workers < 1:
+        raise GradeError("--workers must be at least 1")
+    course = open_course(course_dir)
+    spec = course.assignment(assignment)
+    load_secret(course)  # fail early and clearly if the truth cannot be regenerated
+    check_generator(course, spec)
+    student = _student_version(course, spec)
+    student_json = nbformat.writes(student)
+    fingerprint = hashlib.sha256((student_json + json.dumps(course.data_spec(spec).as_dict())).encode()).hexdigest()
+    isolation = isolation or probe_isolation()
+    limits = limits or Limits()
+    report = GradeReport(assignment=assignment, isolation=isolation)
+
+    jobs: list[tuple[Job, str]] = []
+    records: dict[str, dict] = {}
+    for learner in _learners(course, assignment, learners):
+        submitted_dir = course.path("submitted", learner, assignment)
+        digest = _submission_digest(submitted_dir, spec.notebook, fingerprint)
+        record = _read_record(_record_path(course, assignment, learner))
+        autograded = course.path("autograded", learner, assignment, spec.notebook)
+        if record and record.get("digest") == digest and autograded.is_file():
+            grade_entry = LearnerGrade(**{**record["grade"], "status": "resumed", "copy_flags": []})
+            report.learners[learner] = grade_entry
+            records[learner] = record
+            continue
+        data_dir = course.path("outbound", learner, assignment, "data")
+        jobs.append((Job(
+            course_root=str(course.root), assignment=assignment, learner=learner,
+            submitted_dir=str(submitted_dir), student_json=student_json,
+            data_dir=str(data_dir) if data_dir.is_dir() else None, limits=limits, isolation=isolation,
+        ), digest))
+
+    bar = None
+    if progress and jobs:
+        from tqdm import tqdm
+
+        tqdm.monitor_interval = 0  # no monitor thread in a process that starts workers
+        bar = tqdm(total=len(jobs), desc=f"grade {assignment}", unit="notebook")
+    try:
+        for job, digest, outcome in _run_jobs(jobs, workers):
+            submitted_dir = Path(job.submitted_dir)
+            if outcome.ok:
+                grade_entry = _commit(course, spec, outcome, submitted_dir, digest)
+                records[job.learner] = _read_record(_record_path(course, assignment, job.learner)) or {}
+            else:
+                grade_entry = LearnerGrade(learner=job.learner, score=0.0, max_score=spec.max_score,
+                                           status="error", seconds=round(outcome.seconds, 2),
+                                           comments=[f"not graded, will be retried on the next run: {outcome.error}"])
+            report.learners[job.learner] = grade_entry
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    _flag_copies(report, records)
+    report.seconds = round(time.monotonic() - started, 2)
+    return report
+
+
+def _run_jobs(jobs: list[tuple[Job, str]], workers: int):
+    """Yield (job, digest, outcome) as submissions finish; a crashed worker fails only its jobs."""
+    if workers == 1 or len(jobs) <= 1:
+        for job, digest in jobs:
+            yield job, digest, grade_one(job)
+        return
+    context = multiprocessing.get_context("forkserver")  # workers never inherit zmq/asyncio state
+    context.set_forkserver_preload(["grader.grade"])
+    with futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        pending = {pool.submit(grade_one, job): (job, digest) for job, digest in jobs}
+        for future in futures.as_completed(pending):
+            job, digest = pending[future]
+            try:
+                outcome = future.result()
+            except Exception as exc:  # noqa: BLE001 - a dead worker process
+                outcome = Outcome(learner=job.learner, ok=False, error=f"worker failed: {type(exc).__name__}")
+            yield job, digest, outcome
+
+
+def _flag_copies(report: GradeReport, records: dict[str, dict]) -> None:
+    """Copy detection across every graded learner (this run's and earlier runs' records)."""
+    answers = {k: r.get("answers") or {} for k, r in records.items()}
+    truths = {k: r.get("truths") or {} for k, r in records.items()}
+    checks: dict[str, str] = {}
+    for record in records.values():
+        checks.update(record.get("checks") or {})
+    if len(records) < 2:
+        return
+    for flag in detect_copies(answers, truths, checks):
+        if flag.learner in report.learners:
+            report.learners[flag.learner].copy_flags.append(str(flag))

@@ -1,0 +1,102 @@
+"""Scores computed by the grader process, never by learner code, and written where nbgrader reads them.
+
+nbgrader reads a numeric `execute_result` in an autograder-test cell as partial credit; we put
+ours there (with a one-line note), replacing whatever the kernel printed in that cell, so the
+autograded notebook, the gradebook and nbgrader's own `determine_grade` all agree.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+
+from exercises.assignments import Assignment, read_artifact
+from exercises.checks import run_check
+from exercises.truth import TRUTHS
+
+SCORE_DIGITS = 4
+
+
+@dataclass(frozen=True)
+class PartScore:
+    grade_id: str
+    points: float
+    max_points: float
+    status: str
+    message: str
+
+
+def score_submission(assignment: Assignment, folder: Path, company: Any,
+                     truth_cache: dict[str, Any] | None = None) -> tuple[dict[str, PartScore], dict[str, Any]]:
+    """Each graded part's credit from the learner's artifact against the truth; also the answers read."""
+    truths = truth_cache if truth_cache is not None else {}
+    scores: dict[str, PartScore] = {}
+    answers: dict[str, Any] = {}
+    for part in assignment.graded:
+        if part.truth not in truths:
+            truths[part.truth] = TRUTHS[part.truth](company)
+        answer = read_artifact(folder, part)
+        answers[part.grade_id] = answer
+        result = run_check(part.check, answer, truths[part.truth])
+        fraction = min(1.0, max(0.0, float(result.score))) if math.isfinite(result.score) else 0.0
+        scores[part.grade_id] = PartScore(
+            grade_id=part.grade_id,
+            points=round(fraction * part.points, SCORE_DIGITS),
+            max_points=part.points,
+            status=result.status,
+            message=result.message,
+        )
+    return scores, answers
+
+
+def jsonable(value: Any) -> Any:
+    """Answers and truths as JSON (for the instructor-only grading record), or None when not simple."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(float(value)) else None
+    if isinstance(value, set | frozenset):
+        return sorted(str(v) for v in value)
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value] if all(isinstance(v, str | int | float) for v in value) else None
+    if isinstance(value, dict):
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            return None
+        return value
+    return None
+
+
+def grade_cell_outputs(score: PartScore) -> list[NotebookNode]:
+    """What a graded cell shows after grading: the note, then the partial credit nbgrader reads."""
+    note = (f"Scored by the grader outside your notebook: {score.points:g} / {score.max_points:g} points. "
+            f"{score.message}".strip())
+    return [
+        nbformat.v4.new_output("stream", name="stdout", text=note + "\n"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": f"{score.points:g}"}, execution_count=None),
+    ]
+
+
+def fill_grade_cells(nb: NotebookNode, scores: dict[str, PartScore]) -> None:
+    """Replace each graded cell's outputs with our score; the kernel's own checks become a plain note."""
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        grade_id = meta.get("grade_id")
+        if cell.get("cell_type") != "code" or not meta.get("grade") or grade_id not in scores:
+            continue
+        formative = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                formative.append(f"{out.get('ename')}: {str(out.get('evalue'))[:300]}")
+        outputs = grade_cell_outputs(scores[grade_id])
+        if formative:
+            text = "Your notebook's own checks in this cell reported: " + "; ".join(formative) + "\n"
+            outputs.insert(0, nbformat.v4.new_output("stream", name="stdout", text=text))
+        cell["outputs"] = outputs
