@@ -107,7 +107,7 @@ def question_view() -> None:
     mine = rooms.my_answer(token, current.id)
     options = list(current.question.options)
     with st.form(f"answer_{current.id}"):
-        choice = st.radio("Your answer", options,
+        choice = st.radio("Your answer", options, key=f"workshop_choice_{current.id}",
                           index=options.index(mine) if mine in options else None)
         send = st.form_submit_button("Send answer" if mine is None else "Change my answer",
                                      type="primary")

@@ -200,3 +200,19 @@ def test_router_offers_join_a_workshop_without_any_sign_in(app_home):
     from course.app_pages.common import PAGES_KEY
 
     assert "workshop" in at.session_state[PAGES_KEY]
+
+
+def test_closing_the_workshop_keeps_its_spreads_for_the_debrief(app_home):
+    at = page("workshop_host.py", staff_role="trainer").run()
+    at.button[0].click().run()
+    code = at.session_state["workshop_host_code"]
+    next(b for b in at.button if b.label == "Open this question").click().run()
+    next(b for b in at.button if b.label == "Close the workshop").click().run()
+    assert not at.exception
+    assert any(f"Workshop {code} is closed" in w.value for w in at.warning)
+    assert not any(b.label == "Open this question" for b in at.button)
+    joiner = page("workshop_join.py").run()
+    joiner.text_input[0].input(code)
+    joiner.text_input[1].input("Late")
+    joiner.button[0].click().run()
+    assert any("has been closed" in e.value for e in joiner.error)
