@@ -30,7 +30,8 @@ def _course(args: argparse.Namespace):
 def _cmd_course_init(args: argparse.Namespace) -> int:
     from grader.course_dir import init_course
 
-    course = init_course(args.directory, course_id=args.course_id)
+    data = {"profile": args.profile, "employees": args.employees, "days": args.days, "format": args.format}
+    course = init_course(args.directory, course_id=args.course_id, data=data)
     print(f"created course {course.course_id!r} in {course.root}")
     print(f"assignments: {', '.join(sorted(p.name for p in (course.root / 'source').iterdir() if p.is_dir()))}")
     print(f"next: theater assign explore --roster roster.csv --course {course.root}")
@@ -95,6 +96,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     init = course_sub.add_parser("init", help="create a new nbgrader course directory with a course secret")
     init.add_argument("directory", type=Path, metavar="DIR")
     init.add_argument("--course-id", default=None, help="nbgrader course id (default: the folder name)")
+    init.add_argument("--profile", default=None, help="company profile of every learner's dataset")
+    init.add_argument("--employees", type=int, default=None, help="employees per learner's company")
+    init.add_argument("--days", type=int, default=None, help="days of logs per learner's company")
+    init.add_argument("--format", choices=("csv", "parquet"), default=None, help="data file format")
     init.set_defaults(func=_cmd_course_init)
 
     assign = subparsers.add_parser("assign", help="release an assignment: one folder per learner with their own data")

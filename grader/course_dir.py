@@ -96,17 +96,25 @@ def _default_course_id(root: Path) -> str:
     return cleaned[:64]
 
 
-def _settings_text(course_id: str) -> str:
+def _data_lines(data: Mapping[str, Any] | None) -> str:
+    defaults = {"profile": "mandate-bigco", "employees": 150, "days": 180, "format": "csv"}
+    lines = []
+    for key, default in defaults.items():
+        value = (data or {}).get(key)
+        shown = value if value is not None else default
+        literal = f'"{shown}"' if isinstance(shown, str) else str(int(shown))
+        lines.append(f"{'' if value is not None else '# '}{key} = {literal}")
+    return "\n".join(lines)
+
+
+def _settings_text(course_id: str, data: Mapping[str, Any] | None = None) -> str:
     return f'''# Signal or Theater course settings. See docs/instructors.md.
 course_id = "{course_id}"
 
 # Dataset of every learner, for all assignments (overrides each assignment.yaml `data:`).
-# Uncomment to change; profile is one of datasets/profiles/*.yaml.
+# Uncomment to change; profile is one of datasets/profiles/*.yaml, format csv or parquet.
 [data]
-# profile = "mandate-bigco"
-# employees = 150
-# days = 180
-# format = "csv"        # csv or parquet
+{_data_lines(data)}
 
 # Per-assignment settings, e.g. a bigger company and a due date for `detect`:
 # [assignments.detect]
@@ -151,9 +159,19 @@ def _copy_sources(destination: Path, source_dir: Path) -> None:
         )
 
 
-def init_course(directory: Path | str, course_id: str | None = None, source_dir: Path | None = None) -> Course:
-    """Create a course directory; refuses to touch a directory that already holds anything."""
+def init_course(directory: Path | str, course_id: str | None = None, source_dir: Path | None = None,
+                data: Mapping[str, Any] | None = None) -> Course:
+    """Create a course directory; refuses to touch a directory that already holds anything.
+
+    `data` sets the course-wide dataset (profile, employees, days, format) in theater.toml.
+    """
     root = Path(directory).expanduser().resolve()
+    data = {k: v for k, v in (data or {}).items() if v is not None}
+    DataSpec().updated(data)  # validate before anything is created
+    if "profile" in data:
+        from datasets.scenario import load_scenario
+
+        load_scenario(data["profile"])  # an unknown profile is a clear error now, not at release
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise CourseError(f"{root} already exists and is not empty: choose a new directory")
     course_id = course_id or _default_course_id(root)
@@ -173,7 +191,7 @@ def init_course(directory: Path | str, course_id: str | None = None, source_dir:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(secrets.token_hex(32) + "\n")
         os.chmod(state / SECRET_FILE, 0o600)
-        (root / SETTINGS_FILE).write_text(_settings_text(course_id), encoding="utf-8")
+        (root / SETTINGS_FILE).write_text(_settings_text(course_id, data), encoding="utf-8")
         (root / NBGRADER_CONFIG).write_text(_nbgrader_config_text(course_id), encoding="utf-8")
         _copy_sources(root / "source", source_dir or SOURCE_DIR)
         course = open_course(root)
@@ -281,9 +299,38 @@ def nbgrader_config(course: Course) -> Any:
     return config
 
 
+def ensure_gradebook(db_url: str) -> None:
+    """Create and stamp an empty gradebook in-process.
+
+    nbgrader stamps a new database by running the `alembic` command in a subprocess, which costs
+    seconds (more on a loaded machine). Same tables, same stamp, no subprocess.
+    """
+    import nbgrader
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(db_url, future=True)
+    try:
+        if inspect(engine).get_table_names():
+            return
+        settings = AlembicConfig()
+        settings.set_main_option("script_location", str(Path(nbgrader.__file__).parent / "alembic"))
+        head = ScriptDirectory.from_config(settings).get_current_head()
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
+    finally:
+        engine.dispose()
+
+
 def gradebook(course: Course) -> Any:
     """nbgrader's Gradebook for the course (use as a context manager)."""
     from nbgrader.api import Gradebook
 
     nbgrader_tools_on_path()
-    return Gradebook(str(nbgrader_config(course).CourseDirectory.db_url), course.course_id)
+    db_url = str(nbgrader_config(course).CourseDirectory.db_url)
+    ensure_gradebook(db_url)
+    return Gradebook(db_url, course.course_id)

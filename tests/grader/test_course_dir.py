@@ -1,0 +1,159 @@
+"""The course directory: nbgrader's layout, our settings, and a secret only its owner can read."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from exercises.assignments import DataSpec
+from grader.course_dir import (
+    CourseError,
+    find_course,
+    init_course,
+    learner_company,
+    load_secret,
+    nbgrader_config,
+    open_course,
+    validate_learner_id,
+)
+
+
+@pytest.fixture
+def course(tmp_path):
+    return init_course(tmp_path / "course", data={"employees": 40, "days": 60})
+
+
+def test_init_creates_nbgrader_layout_config_and_sources(course):
+    root = course.root
+    for name in ("source", "release", "outbound", "submitted", "autograded", "feedback"):
+        assert (root / name).is_dir()
+    assert (root / "gradebook.db").is_file()
+    assert {p.name for p in (root / "source").iterdir()} >= {"explore", "detect", "measure"}
+    assert (root / "source" / "detect" / "detect.ipynb").is_file()
+    config = nbgrader_config(course)
+    assert config.CourseDirectory.root == str(root)
+    assert config.CourseDirectory.course_id == "course"
+    assert config.CourseDirectory.db_url.endswith("gradebook.db")
+    assert config.ClearSolutions.code_stub == {"python": "# YOUR CODE HERE"}
+
+
+def test_secret_is_readable_by_its_owner_only(course):
+    mode = stat.S_IMODE(course.secret_path.stat().st_mode)
+    assert mode == 0o600
+    assert stat.S_IMODE(course.state_dir.stat().st_mode) == 0o700
+    secret = load_secret(course)
+    assert len(secret) == 64
+    assert secret not in (course.root / "theater.toml").read_text()
+    assert secret not in (course.root / "nbgrader_config.py").read_text()
+
+
+def test_two_courses_get_different_secrets(tmp_path):
+    a = init_course(tmp_path / "a")
+    b = init_course(tmp_path / "b")
+    assert load_secret(a) != load_secret(b)
+
+
+def test_secret_readable_by_others_is_refused(course):
+    os.chmod(course.secret_path, 0o644)
+    with pytest.raises(CourseError, match="chmod 600"):
+        load_secret(course)
+
+
+def test_missing_secret_is_a_clear_error(course):
+    course.secret_path.unlink()
+    with pytest.raises(CourseError, match="missing"):
+        load_secret(course)
+
+
+def test_init_refuses_a_directory_that_holds_anything(tmp_path):
+    target = tmp_path / "busy"
+    target.mkdir()
+    (target / "notes.txt").write_text("keep me")
+    with pytest.raises(CourseError, match="not empty"):
+        init_course(target)
+    assert [p.name for p in target.iterdir()] == ["notes.txt"]
+
+
+def test_init_refuses_an_existing_course(course):
+    with pytest.raises(CourseError, match="not empty"):
+        init_course(course.root)
+
+
+def test_init_with_unknown_profile_creates_nothing(tmp_path):
+    with pytest.raises(Exception, match="nosuchprofile"):
+        init_course(tmp_path / "c", data={"profile": "nosuchprofile"})
+    assert not (tmp_path / "c").exists()
+
+
+def test_init_rejects_bad_course_id(tmp_path):
+    with pytest.raises(CourseError, match="course id"):
+        init_course(tmp_path / "c", course_id="has space")
+
+
+def test_find_course_walks_up_from_a_subfolder(course):
+    deep = course.root / "submitted" / "ada"
+    deep.mkdir(parents=True)
+    assert find_course(start=deep).root == course.root
+
+
+def test_find_course_honours_an_explicit_directory(course, tmp_path):
+    assert find_course(start=tmp_path, course=course.root).root == course.root
+
+
+def test_find_course_without_a_course_says_how_to_make_one(tmp_path):
+    with pytest.raises(CourseError, match="course init"):
+        find_course(start=tmp_path)
+    with pytest.raises(CourseError, match="not a course directory"):
+        find_course(course=tmp_path)
+
+
+def test_dataset_settings_layer_assignment_course_and_per_assignment(course):
+    detect = course.assignment("detect")
+    assert course.data_spec(detect) == DataSpec("mandate-bigco", 40, 60, "csv")
+    toml = course.root / "theater.toml"
+    toml.write_text(toml.read_text() + '\n[assignments.detect.data]\nemployees = 55\nformat = "parquet"\n')
+    course = open_course(course.root)
+    assert course.data_spec(detect) == DataSpec("mandate-bigco", 55, 60, "parquet")
+    assert course.data_spec(course.assignment("explore")).employees == 40
+
+
+def test_release_record_pins_the_dataset_after_release(course):
+    explore = course.assignment("explore")
+    record = course.release_record_path("explore")
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"data": {"profile": "mandate-bigco", "employees": 33, "days": 44, "format": "csv"}}))
+    assert course.data_spec(explore) == DataSpec("mandate-bigco", 33, 44, "csv")
+
+
+def test_unknown_assignment_lists_the_known_ones(course):
+    with pytest.raises(CourseError, match="known: detect, explore, measure"):
+        course.assignment("nope")
+
+
+@pytest.mark.parametrize("bad", ["", "..", "a/b", "x" * 65, "ada lovelace", "../etc"])
+def test_invalid_learner_ids_are_refused(bad):
+    with pytest.raises(CourseError):
+        validate_learner_id(bad)
+
+
+def test_learner_company_is_private_and_reproducible(course):
+    explore = course.assignment("explore")
+    ada = learner_company(course, explore, "ada")
+    again = learner_company(course, explore, "ada")
+    bob = learner_company(course, explore, "bob")
+    assert len(ada.employees) == 40 and ada.labels is not None
+    assert ada.ai_events.equals(again.ai_events)
+    assert not ada.ai_events["tokens_in"].equals(bob.ai_events["tokens_in"])
+
+
+def test_learner_company_refuses_a_different_generator_version(course):
+    explore = course.assignment("explore")
+    record = course.release_record_path("explore")
+    record.parent.mkdir(parents=True)
+    spec = {"profile": "mandate-bigco", "employees": 40, "days": 60, "format": "csv"}
+    record.write_text(json.dumps({"data": spec, "generator_version": "0.0-old"}))
+    with pytest.raises(CourseError, match="generator 0.0-old"):
+        learner_company(course, explore, "ada")
