@@ -7,6 +7,7 @@ state and call these functions to decide; the password itself is never stored, l
 from __future__ import annotations
 
 import hmac
+import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ SESSION_THROTTLE_KEY = "staff_sign_in_throttle"
 MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 300.0
 LOCKOUT_SECONDS = 60.0
+# A new browser tab is a new session, so the whole app also counts failures: heavy guessing from
+# many sessions at once slows every staff sign-in down for a minute, whatever the session.
+PROCESS_MAX_FAILURES = 30
 
 
 class AuthError(UserError):
@@ -57,15 +61,21 @@ class SignInThrottle:
         """How long this session must still wait before another attempt is checked."""
         return max(0.0, self.locked_until - now)
 
+    max_failures: int = MAX_FAILURES
+
     def record_failure(self, now: float) -> None:
         self.failures = [t for t in self.failures if now - t < FAILURE_WINDOW_SECONDS] + [now]
-        if len(self.failures) >= MAX_FAILURES:
+        if len(self.failures) >= self.max_failures:
             self.locked_until = now + LOCKOUT_SECONDS
             self.failures = []
 
     def record_success(self) -> None:
         self.failures = []
         self.locked_until = 0.0
+
+
+_process_throttle = SignInThrottle(max_failures=PROCESS_MAX_FAILURES)
+_process_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -75,20 +85,25 @@ class SignInOutcome:
 
 
 def sign_in(session: MutableMapping, role: str, password: str | None, config: HasStaffPassword,
-            clock: Callable[[], float] = time.monotonic) -> SignInOutcome:
+            clock: Callable[[], float] = time.monotonic,
+            process_throttle: SignInThrottle | None = None) -> SignInOutcome:
     """Check a sign-in for this session, throttled; on success the session holds the role."""
+    shared = _process_throttle if process_throttle is None else process_throttle
     throttle = session.get(SESSION_THROTTLE_KEY)
     if not isinstance(throttle, SignInThrottle):
         throttle = SignInThrottle()
         session[SESSION_THROTTLE_KEY] = throttle
     now = clock()
-    wait = throttle.seconds_locked(now)
+    with _process_lock:
+        wait = max(throttle.seconds_locked(now), shared.seconds_locked(now))
     if wait > 0:
         return SignInOutcome(False, f"Too many wrong passwords. Try again in {int(wait) + 1} s.")
     if authenticate(role, password, config):
         throttle.record_success()
         session[SESSION_ROLE_KEY] = role
         return SignInOutcome(True, f"Signed in as {role}.")
+    with _process_lock:
+        shared.record_failure(now)
     throttle.record_failure(now)
     wait = throttle.seconds_locked(now)
     if wait > 0:

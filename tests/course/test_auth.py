@@ -10,6 +10,15 @@ from course.auth import (LOCKOUT_SECONDS, MAX_FAILURES, SESSION_ROLE_KEY, AuthEr
 CONFIG = SimpleNamespace(staff_password="correct horse battery")
 
 
+@pytest.fixture(autouse=True)
+def fresh_process_throttle(monkeypatch):
+    """Each test starts with an app that has seen no failed sign-ins (and its own clock)."""
+    import course.auth
+
+    monkeypatch.setattr(course.auth, "_process_throttle",
+                        course.auth.SignInThrottle(max_failures=course.auth.PROCESS_MAX_FAILURES))
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -91,3 +100,18 @@ def test_throttle_is_per_session():
     for _ in range(MAX_FAILURES):
         sign_in(locked_session, "trainer", "nope", CONFIG, clock=clock)
     assert sign_in({}, "trainer", "correct horse battery", CONFIG, clock=clock).ok
+
+
+def test_guessing_from_many_sessions_slows_down_every_sign_in():
+    from course.auth import PROCESS_MAX_FAILURES, SignInThrottle
+
+    shared = SignInThrottle(max_failures=PROCESS_MAX_FAILURES)
+    clock = FakeClock()
+    for _ in range(PROCESS_MAX_FAILURES):
+        sign_in({}, "trainer", "guess", CONFIG, clock=clock, process_throttle=shared)
+    blocked = sign_in({}, "trainer", "correct horse battery", CONFIG, clock=clock,
+                      process_throttle=shared)
+    assert not blocked.ok and "Too many" in blocked.message
+    clock.now += LOCKOUT_SECONDS + 1
+    assert sign_in({}, "trainer", "correct horse battery", CONFIG, clock=clock,
+                   process_throttle=shared).ok
