@@ -350,7 +350,8 @@ def class_report(data: ClassData, modules: list[Any] | None = None,
     if modules:
         items = {}
         for module in modules:
-            for question in (*module.quiz, *module.retrieval):
+            predictions = tuple(c.predict for c in module.charts if c.predict is not None)
+            for question in (*module.quiz, *module.retrieval, *predictions):
                 questions[(module.id, question.id)] = question
             items[module.id] = len(module.quiz) + (1 if module.exercise is not None else 0)
     spreads = answer_spreads(data.attempts, questions, k)

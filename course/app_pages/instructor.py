@@ -33,7 +33,8 @@ st.caption(
 modules, content_errors = common.get_modules()
 titles = {m.id: f"{m.number}. {m.title}" for m in modules}
 order = {m.id: m.number for m in modules}
-prompts = {(m.id, q.id): q.prompt for m in modules for q in (*m.quiz, *m.retrieval)}
+prompts = {(m.id, q.id): q.prompt for m in modules
+           for q in (*m.quiz, *m.retrieval, *(c.predict for c in m.charts if c.predict))}
 try:
     test_questions = {q.id: q.prompt for q in pre_post_test()}
 except UserError:  # a broken pre/post-test file only loses the prompt texts on this page

@@ -318,3 +318,21 @@ def test_class_fingerprint_changes_when_the_class_does(tmp_path):
     store.record_hint("L1", "m1", "ex", 1)
     assert len({before, after_attempt, class_fingerprint(store)}) == 3
     store.engine.dispose()
+
+
+def test_report_with_the_real_course_lists_every_option_of_an_answered_question():
+    from course.modules import load_modules
+
+    modules, _ = load_modules()
+    module = modules[0]
+    question = module.quiz[0]
+    wrong = next(o for o in question.options if o.text != question.answer)
+    rows = [attempt(f"L{i}", module.id, question.id, "quiz", wrong.text, False, 0.0,
+                    wrong.misconception, minutes=i) for i in range(6)]
+    data = ClassData(frame(rows), pd.DataFrame(columns=["learner_id", "module_id", "item_id",
+                                                        "tier"]))
+    report = class_report(data, modules)
+    spread = report.spreads[report.spreads["item_id"] == question.id]
+    assert set(spread["option"]) == {o.text for o in question.options}
+    assert report.reteach["flag"].tolist() == [f"re-teach: {wrong.misconception}"]
+    assert set(report.progress["module_id"]) == {m.id for m in modules}
