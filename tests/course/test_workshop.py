@@ -1,6 +1,7 @@
 """Live workshops: codes, joining, answering, the room's aggregate, closing, concurrency."""
 
 import datetime as dt
+import os
 import threading
 
 import pytest
@@ -294,3 +295,32 @@ def test_everyone_in_a_room_gets_the_same_company(room):
     second = room_company(workshop.scenario, workshop.seed, employees=30, days=40)
     assert first.meta["profile"] == "mandate-bigco"
     assert first.ai_events.equals(second.ai_events)
+
+
+POSTGRES_URL = os.environ.get("THEATER_TEST_POSTGRES_URL")
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="set THEATER_TEST_POSTGRES_URL to an empty "
+                                             "PostgreSQL database to run")
+def test_a_whole_workshop_runs_on_postgresql():
+    progress = ProgressStore(POSTGRES_URL)
+    store = WorkshopStore(progress.engine)
+    workshop = store.create_workshop("startup", "On PostgreSQL")
+    round_ = store.open_question(workshop.code, QUESTION.key, QUESTION)
+    people = [store.join(workshop.code, f"pg{i}") for i in range(12)]
+    with pytest.raises(WorkshopError, match="already taken"):
+        store.join(workshop.code, "PG0")
+    threads = [threading.Thread(target=store.submit_answer,
+                                args=(workshop.code, p.token, round_.id, QUESTION.options[i % 2]))
+               for i, p in enumerate(people)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store.submit_answer(workshop.code, people[0].token, round_.id, QUESTION.options[0])
+    aggregate = store.aggregate(round_.id)
+    assert aggregate.answers == 12 and [o.count for o in aggregate.options] == [6, 6, 0]
+    store.close_workshop(workshop.code)
+    with pytest.raises(WorkshopError, match="closed"):
+        store.join(workshop.code, "late")
+    progress.engine.dispose()
