@@ -1,0 +1,201 @@
+"""assignment.yaml parsing, the source notebooks' nbgrader structure, and defensive artifact reading."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import nbformat
+import pandas as pd
+import pytest
+from nbgrader.nbgraderformat import MetadataValidator
+
+from exercises.assignments import (
+    SOURCE_DIR,
+    AssignmentError,
+    GradedPart,
+    list_assignments,
+    load_assignment,
+    read_artifact,
+    score_parts,
+    validate_notebook,
+)
+
+ASSIGNMENTS = list_assignments()
+GOOD_YAML = """\
+title: T
+notebook: t.ipynb
+graded:
+  - {grade_id: g, artifact: answers/x.json, reader: json_set, check: detect.flag_tokenmaxxers, truth: tokenmaxxer_ids, points: 2}
+"""
+
+
+def test_the_three_assignments_exist():
+    assert set(ASSIGNMENTS) >= {"explore", "detect", "measure"}
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_source_assignment_is_valid_and_its_grade_cells_match(name):
+    assignment = load_assignment(SOURCE_DIR / name)
+    validate_notebook(assignment)
+    assert assignment.title and assignment.max_score > 0
+
+
+def _cells(name):
+    assignment = load_assignment(SOURCE_DIR / name)
+    nb = nbformat.read(assignment.notebook_path, as_version=4)
+    MetadataValidator().validate_nb(nb)
+    return nb.cells
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_notebook_follows_nbgrader_conventions(name):
+    cells = _cells(name)
+    metas = [c.metadata.get("nbgrader", {}) for c in cells]
+    ids = [m["grade_id"] for m in metas if m]
+    assert len(ids) == len(set(ids))
+    setup = [c for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
+    assert setup and setup[0].metadata.nbgrader["locked"], "the data-loading cell is read-only"
+    for cell in cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION") == 1
+        if meta.get("grade"):
+            assert meta["points"] > 0 and meta["locked"]
+            assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source
+            public = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+            assert "assert" in public, "each graded cell has visible (formative) checks"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_notebook_fades_from_worked_to_partly_filled_to_blank_with_a_skip_path(name):
+    cells = _cells(name)
+    intro = cells[0].source
+    assert "Skip path" in intro and "graded" in intro.lower()
+    worked = [c for c in cells if "worked" in c.metadata.get("nbgrader", {}).get("grade_id", "")]
+    solutions = [c for c in cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert worked, "a worked example"
+    partly = [c for c in solutions if not c.source.lstrip().startswith("### BEGIN SOLUTION")]
+    blank = [c for c in solutions if c.source.lstrip().startswith("### BEGIN SOLUTION")]
+    assert partly and blank
+    assert cells.index(worked[0]) < cells.index(partly[0]) < cells.index(blank[-1])
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_public_tests_check_shape_not_values(name):
+    """Visible tests must not give the answer away: no literal expected scores or ids."""
+    for cell in _cells(name):
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            public = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+            assert not re.search(r"[\[{(,]\s*['\"]E\d{5}", public), "no literal collection of ids"
+            assert not re.search(r"==\s*-?\d+\.\d", public), "no comparison with a literal expected number"
+
+
+def _write(tmp_path, text, notebook=True):
+    folder = tmp_path / "myassign"
+    folder.mkdir(exist_ok=True)
+    (folder / "assignment.yaml").write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("title: [unclosed", "invalid YAML"),
+        ("- a list", "mapping at the top level"),
+        ("title: T\nnotebook: t.ipynb\n", "missing `graded`"),
+        (GOOD_YAML.replace("detect.flag_tokenmaxxers", "detect.nope"), "unknown check 'detect.nope'"),
+        (GOOD_YAML.replace("tokenmaxxer_ids", "secret_ids"), "unknown truth function"),
+        (GOOD_YAML.replace("answers/x.json", "../../x.json"), "relative path inside"),
+        (GOOD_YAML.replace("answers/x.json", "/etc/passwd"), "relative path inside"),
+        (GOOD_YAML.replace("json_set", "pickle"), "reader must be one of"),
+        (GOOD_YAML.replace("points: 2", "points: 0"), "points must be a positive"),
+        (GOOD_YAML.replace("t.ipynb", "t.py"), "ending in .ipynb"),
+        (GOOD_YAML + "data: {employees: -3}\n", "data.employees"),
+        (GOOD_YAML + "data: {format: xlsx}\n", "data.format"),
+    ],
+)
+def test_bad_assignment_yaml_names_the_file_and_the_problem(tmp_path, text, problem):
+    folder = _write(tmp_path, text)
+    with pytest.raises(AssignmentError) as info:
+        load_assignment(folder)
+    assert problem in str(info.value)
+    assert str(folder / "assignment.yaml") in str(info.value)
+
+
+def test_notebook_whose_points_disagree_with_the_yaml_is_refused(tmp_path):
+    folder = _write(tmp_path, GOOD_YAML)
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("assert True")
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": "g",
+                                 "points": 3, "schema_version": 3}
+    nb.cells = [cell]
+    nbformat.write(nb, folder / "t.ipynb")
+    with pytest.raises(AssignmentError, match="3 points"):
+        validate_notebook(load_assignment(folder))
+
+
+def test_extra_grade_cells_are_refused_because_their_points_would_come_from_the_kernel(tmp_path):
+    folder = _write(tmp_path, GOOD_YAML)
+    nb = nbformat.v4.new_notebook()
+    for grade_id, points in (("g", 2), ("sneaky", 5)):
+        cell = nbformat.v4.new_code_cell("pass")
+        cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": grade_id,
+                                     "points": points, "schema_version": 3}
+        nb.cells.append(cell)
+    nbformat.write(nb, folder / "t.ipynb")
+    with pytest.raises(AssignmentError, match="sneaky"):
+        validate_notebook(load_assignment(folder))
+
+
+def _part(reader, artifact="answers/a.json", key=None):
+    return GradedPart("g", artifact, reader, "detect.flag_tokenmaxxers", "tokenmaxxer_ids", 1.0, key)
+
+
+def test_artifacts_are_read_by_kind(tmp_path):
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "a.json").write_text(json.dumps(["E00001", "E00002"]))
+    assert read_artifact(tmp_path, _part("json_set")) == ["E00001", "E00002"]
+    (answers / "e.json").write_text(json.dumps({"theater_share": 0.3, "other": "x"}))
+    assert read_artifact(tmp_path, _part("json_number", "answers/e.json", "theater_share")) == 0.3
+    assert read_artifact(tmp_path, _part("json_number", "answers/e.json", "other")) is None
+    assert read_artifact(tmp_path, _part("json_object", "answers/e.json"))["other"] == "x"
+    pd.DataFrame({"week": ["2026-01-05"], "team": ["A"]}).to_csv(answers / "w.csv", index=False)
+    assert list(read_artifact(tmp_path, _part("csv_frame", "answers/w.csv")).columns) == ["week", "team"]
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"{not json", b"\xff\xfe\x00garbage", b"NaN", b'"a string"', b"[1, 2", b"1e999"]
+)
+def test_malformed_artifacts_read_as_not_attempted(tmp_path, content):
+    (tmp_path / "answers").mkdir()
+    (tmp_path / "answers" / "a.json").write_bytes(content)
+    for reader in ("json_set", "json_number", "json_object", "csv_frame"):
+        value = read_artifact(tmp_path, _part(reader))
+        assert value is None or reader == "csv_frame"
+
+
+def test_missing_artifact_is_none(tmp_path):
+    assert read_artifact(tmp_path, _part("json_set")) is None
+
+
+def test_artifact_symlinked_outside_the_folder_is_not_followed(tmp_path):
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps(["E00001"]))
+    folder = tmp_path / "sub"
+    (folder / "answers").mkdir(parents=True)
+    (folder / "answers" / "a.json").symlink_to(secret)
+    assert read_artifact(folder, _part("json_set")) is None
+
+
+def test_score_parts_scores_each_graded_part_against_its_truth(company, tmp_path):
+    measure = load_assignment(SOURCE_DIR / "measure")
+    (tmp_path / "answers").mkdir()
+    (tmp_path / "answers" / "estimates.json").write_text(
+        json.dumps({"theater_share": 4 / 6, "productivity_effect_pct": 85.0})
+    )
+    company.work_items.loc[company.work_items["work_item_id"] == "W6", "status"] = "abandoned"  # effect +100%
+    results = score_parts(measure, tmp_path, company)
+    assert results["theater_share"].score == 1.0
+    assert 0.0 < results["productivity_effect"].score < 1.0

@@ -1,0 +1,87 @@
+"""The reference solutions earn full marks through our own scoring; untouched student versions earn nothing.
+
+Each notebook runs in a real Jupyter kernel on a learner-sized company written as plain CSV files,
+exactly as a learner receives it (no labels, no seed), and its artifacts are scored outside the
+kernel against the labels, as the grader does.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+from datasets.api import generate_company, write_company
+from exercises.assignments import SOURCE_DIR, list_assignments, load_assignment, score_parts
+from exercises.checks import NOT_ATTEMPTED, run_check
+from exercises.truth import tokenmaxxer_ids
+
+pytestmark = pytest.mark.slow
+
+SEED = 20261125
+
+
+@pytest.fixture(scope="module")
+def company():
+    return generate_company("mandate-bigco", employees=150, days=180, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def released_data(company, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("release") / "data"
+    write_company(company, folder, fmt="csv", with_labels=False)
+    return folder
+
+
+def _run(notebook, folder):
+    client = NotebookClient(notebook, timeout=180, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(folder)}})
+    client.execute()
+    return [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def _workspace(tmp_path, released_data, name):
+    folder = tmp_path / name
+    folder.mkdir()
+    shutil.copytree(released_data, folder / "data")
+    assert not list((folder / "data").glob("*labels*")), "a release never holds labels"
+    return folder
+
+
+@pytest.mark.parametrize("name", list_assignments())
+def test_reference_solution_scores_full_marks(name, company, released_data, tmp_path):
+    assignment = load_assignment(SOURCE_DIR / name)
+    folder = _workspace(tmp_path, released_data, name)
+    notebook = nbformat.read(assignment.notebook_path, as_version=4)
+    errors = _run(notebook, folder)
+    assert not errors, [f"{e['ename']}: {e['evalue']}" for e in errors]
+    results = score_parts(assignment, folder, company)
+    assert {k: r.score for k, r in results.items()} == {p.grade_id: 1.0 for p in assignment.graded}, results
+
+
+@pytest.mark.parametrize("name", list_assignments())
+def test_untouched_student_version_earns_nothing(name, company, released_data, tmp_path):
+    assignment = load_assignment(SOURCE_DIR / name)
+    folder = _workspace(tmp_path, released_data, name)
+    notebook = nbformat.read(assignment.notebook_path, as_version=4)
+    resources = {"language": "python"}
+    ClearSolutions(code_stub={"python": "# YOUR CODE HERE"}).preprocess(notebook, resources)
+    ClearHiddenTests().preprocess(notebook, resources)
+    source = "\n".join(c.source for c in notebook.cells)
+    assert "BEGIN SOLUTION" not in source and "HIDDEN TESTS" not in source
+    _run(notebook, folder)
+    results = score_parts(assignment, folder, company)
+    assert all(r.score < 1.0 for r in results.values())
+    assert any(r.status == NOT_ATTEMPTED for r in results.values())
+
+
+def test_flagging_the_heaviest_token_users_earns_little(company):
+    """The lesson, as a grade: the usage dashboard's favourites are not the tokenmaxxers."""
+    events = company.ai_events
+    tokens = (events["tokens_in"] + events["tokens_out"]).groupby(events["employee_id"]).sum()
+    truth = tokenmaxxer_ids(company)
+    top = tokens.sort_values(ascending=False).index[: len(truth)]
+    assert run_check("detect.flag_tokenmaxxers", list(top), truth).score < 0.5
