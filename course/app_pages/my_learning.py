@@ -30,12 +30,14 @@ mirror = learning_mirror(store, learner, modules)
 if mirror.empty:
     st.info("No modules yet.")
 else:
-    activity = mirror.melt(id_vars=["module"], value_vars=["minutes_on_page", "attempts",
-                                                           "hints_opened"],
-                           var_name="activity", value_name="amount")
-    names = ["minutes_on_page", "attempts", "hints_opened"]
+    names = ["minutes on the page", "answers submitted", "hints opened"]
+    activity = mirror.rename(columns=dict(zip(["minutes_on_page", "attempts", "hints_opened"],
+                                              names)))
+    activity = activity.melt(id_vars=["module"], value_vars=names, var_name="activity",
+                             value_name="amount")
     chart = alt.Chart(activity).mark_bar().encode(
-        y=alt.Y("module:N", title=None, sort=list(mirror["module"])),
+        y=alt.Y("module:N", title=None, sort=list(mirror["module"]),
+                axis=alt.Axis(labelLimit=260)),
         x=alt.X("amount:Q", title="Activity"),
         color=alt.Color("activity:N", scale=alt.Scale(domain=names, range=list(PALETTE.values())[:3]),
                         title=None, legend=alt.Legend(orient="top")),
@@ -46,7 +48,7 @@ else:
                     width="stretch")
     busiest = mirror.sort_values("attempts", ascending=False).iloc[0]
     st.markdown(
-        f"**What it shows:** you spent {mirror['minutes_on_page'].sum():.0f} minutes on module "
+        f"**What it shows:** you spent about {mirror['minutes_on_page'].sum():.0f} minute(s) on module "
         f"pages and submitted {int(mirror['attempts'].sum())} answers; your most active module "
         f"was *{busiest['module']}* ({int(busiest['attempts'])} answers, mastery "
         f"**{busiest['mastery']}**). Compare activity with the mastery column below.")

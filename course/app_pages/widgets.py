@@ -68,6 +68,10 @@ def question(q, module_id: str, kind: str, learner: str, previous: dict | None =
             feedback = score_answer(q, choice)
             _record(learner, module_id, q.id, kind, choice, feedback.correct,
                     1.0 if feedback.correct else 0.0, feedback.misconception)
+            reviewed_module = q.objective.partition(":")[0] if ":" in q.objective else None
+            if kind == "retrieval" and reviewed_module:   # a later, mixed review of that module
+                _record(learner, reviewed_module, q.id, "review", choice, feedback.correct,
+                        1.0 if feedback.correct else 0.0, feedback.misconception)
             state[key] = (choice, feedback)
     if key in state:
         choice, feedback = state[key]

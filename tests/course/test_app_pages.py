@@ -250,3 +250,19 @@ def test_session_labelling_exercise_is_checked_against_hidden_labels(app_home):
     assert not at.exception
     messages = [e.value for e in at.error] + [s.value for s in at.success]
     assert any("%" in m for m in messages)
+
+
+def test_a_retrieval_question_counts_as_a_review_of_its_module(app_home):
+    modules, _ = load_modules(CONTENT_DIR)
+    module = next((m for m in modules if m.retrieval), None)
+    if module is None:
+        pytest.skip("no module has retrieval questions")
+    question = module.retrieval[0]
+    reviewed = question.objective.partition(":")[0]
+    at = _open_module(_sign_in(_app()), module)
+    key = f"retrieval:{module.id}:{question.id}"
+    at.radio(key=f"choice:{key}").set_value(question.answer)
+    _submit(at, f"form:{key}")
+    frame = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}").attempts_frame()
+    review = frame[frame["kind"] == "review"]
+    assert list(review["module_id"]) == [reviewed] and list(review["correct"]) == [True]

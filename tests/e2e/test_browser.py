@@ -123,6 +123,7 @@ def _commit_predictions(page) -> int:
 
 def _open(page, link_text: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_text(link_text, exact=False).first.click()
+    page.wait_for_timeout(1500)   # the rerun starts a moment after the click
     _settle(page)
 
 
@@ -173,9 +174,12 @@ def test_screenshot_of_every_page(app_url, browser):
         assert page.get_by_test_id("stVegaLiteChart").count() >= predictions
         assert not page.get_by_test_id("stException").count()
         _shot(page, f"10-module-{module.number:02d}")
-    for index, (link, name) in enumerate([("Capstone", "capstone"), ("My learning", "my-learning"),
-                                          ("Account & data", "account")]):
+    for index, (link, name, heading) in enumerate([
+            ("Capstone notebook", "capstone", "Capstone: your notebook and your data"),
+            ("My learning", "my-learning", "My learning"),
+            ("Account & data", "account", "Signed in as grace")]):
         _open(page, link)
+        page.get_by_role("heading", name=heading).wait_for()
         assert not page.get_by_test_id("stException").count(), link
         _shot(page, f"2{index}-{name}")
     page.close()
