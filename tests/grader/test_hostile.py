@@ -1,0 +1,131 @@
+"""The hostile corpus graded in one batch with honest submissions: no attack pays, nothing leaks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from exercises.checks import run_check
+from grader.assign import assign
+from grader.course_dir import gradebook, init_course, load_secret
+from grader.grade import grade
+from grader.sandbox import Limits
+from hostile.corpus import BASELINE_IDS, NOTEBOOKS, all_names
+
+SOURCE = Path(__file__).resolve().parents[2] / "exercises" / "source" / "detect" / "detect.ipynb"
+LIMITS = Limits(cell_timeout=20, notebook_timeout=90, output_bytes=100_000)
+EXPECTED_FLAGS = {
+    "input_transformer": "ipython-hook",
+    "ast_transformer": "ipython-hook",
+    "pre_run_cell_peek": "ipython-hook",
+    "monkeypatch_isclose": "monkeypatch",
+    "monkeypatch_numpy_testing": "monkeypatch",
+    "monkeypatch_builtins": "monkeypatch",
+    "always_equal_answer": "always-equal",
+    "read_course_files": "outside-folder",
+    "write_outside": "outside-folder",
+    "network": "network",
+    "os_exit": "process-control",
+    "tamper_points_and_grade_cell": "edited-read-only-cell",
+}
+pytestmark = pytest.mark.slow
+
+
+def _place(course_root: Path, learner: str, notebook: Path) -> None:
+    target = course_root / "submitted" / learner / "detect"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(notebook, target / "detect.ipynb")
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile") / "course"
+    course = init_course(root, data={"employees": 60, "days": 120})
+    roster = root.parent / "roster.csv"
+    roster.write_text("id,first_name,last_name,email\nhonest,H,L,h@example.org\nright,R,L,r@example.org\n")
+    assign(course, "detect", roster)
+    _place(root, "honest", NOTEBOOKS / "baseline.ipynb")
+    _place(root, "right", SOURCE)
+    before = grade(root, "detect", workers=2, progress=False, limits=LIMITS)
+    for name in all_names():
+        _place(root, name.replace("_", "-"), NOTEBOOKS / f"{name}.ipynb")
+    shutil.rmtree(course.state_dir / "grading")  # the honest ones are graded again, beside the attacks
+    after = grade(root, "detect", workers=2, progress=False, limits=LIMITS)
+    return {"root": root, "course": course, "before": before, "after": after}
+
+
+def _baseline_points(root: Path, learner: str) -> float:
+    record = json.loads((root / ".theater" / "grading" / "detect" / f"{learner}.json").read_text())
+    truth = record["truths"]["flagged_tokenmaxxers"]
+    return round(run_check("detect.flag_tokenmaxxers", BASELINE_IDS, truth).score * 6, 4)
+
+
+def test_the_batch_completes_and_every_submission_is_graded(batch):
+    report = batch["after"]
+    assert set(report.learners) == {"honest", "right"} | {n.replace("_", "-") for n in all_names()}
+    assert report.errors == {}
+    assert all(g.isolation for g in report.learners.values())
+    assert report.learners["right"].score == 6
+
+
+def test_no_attack_scores_more_than_the_honest_wrong_answer(batch):
+    report = batch["after"]
+    for name in all_names():
+        learner = name.replace("_", "-")
+        assert report.learners[learner].score <= _baseline_points(batch["root"], learner) + 1e-9, name
+
+
+def test_the_gradebook_holds_exactly_the_reported_scores(batch):
+    with gradebook(batch["course"]) as gb:
+        for learner, result in batch["after"].learners.items():
+            assert gb.find_submission("detect", learner).score == pytest.approx(result.score), learner
+
+
+def test_honest_grades_do_not_change_when_graded_beside_attacks(batch):
+    for learner in ("honest", "right"):
+        assert batch["after"].learners[learner].score == batch["before"].learners[learner].score
+    assert batch["after"].learners["honest"].score == _baseline_points(batch["root"], "honest")
+
+
+def test_nothing_secret_reaches_any_output_or_feedback(batch):
+    from grader.feedback import feedback
+
+    root = batch["root"]
+    feedback(batch["course"], "detect")
+    secret = load_secret(batch["course"])
+    source = json.loads(SOURCE.read_text())
+    hidden = []
+    for cell in source["cells"]:
+        text = "".join(cell["source"])
+        if "BEGIN HIDDEN TESTS" in text:
+            region = text.split("BEGIN HIDDEN TESTS", 1)[1].split("END HIDDEN TESTS", 1)[0]
+            hidden += [line.strip() for line in region.splitlines() if len(line.strip()) > 12]
+    assert hidden, "the source notebook should have hidden tests to protect"
+    files = list((root / "autograded").rglob("*")) + list((root / "feedback").rglob("*"))
+    assert any(f.suffix == ".html" for f in files)
+    for path in files:
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert secret not in text, path
+            for line in hidden:
+                assert line not in text, (path, line)
+
+
+def test_attacks_leave_the_course_and_system_untouched(batch):
+    root = batch["root"]
+    assert not Path("/usr/pwned").exists() and not Path("/etc/pwned").exists()
+    assert not list(root.rglob("pwned"))
+    assert (root / "source" / "detect" / "detect.ipynb").is_file()
+    assert (root / "outbound" / "honest" / "detect" / "data").is_dir()
+    assert "pwned" not in (root / "gradebook.db").read_bytes().decode("latin-1")
+
+
+def test_tampering_is_flagged_for_the_instructor(batch):
+    report = batch["after"]
+    for name, kind in EXPECTED_FLAGS.items():
+        flags = report.learners[name.replace("_", "-")].integrity_flags
+        assert any(flag.startswith(kind) for flag in flags), (name, flags)
+    assert report.learners["honest"].integrity_flags == []
