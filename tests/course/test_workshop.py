@@ -1,7 +1,6 @@
 """Live workshops: codes, joining, answering, the room's aggregate, closing, concurrency."""
 
 import datetime as dt
-import os
 import threading
 
 import pytest
@@ -297,13 +296,9 @@ def test_everyone_in_a_room_gets_the_same_company(room):
     assert first.ai_events.equals(second.ai_events)
 
 
-POSTGRES_URL = os.environ.get("THEATER_TEST_POSTGRES_URL")
-
-
-@pytest.mark.skipif(not POSTGRES_URL, reason="set THEATER_TEST_POSTGRES_URL to an empty "
-                                             "PostgreSQL database to run")
-def test_a_whole_workshop_runs_on_postgresql():
-    progress = ProgressStore(POSTGRES_URL)
+@pytest.mark.slow
+def test_a_whole_workshop_runs_on_postgresql(postgres_url):
+    progress = ProgressStore(postgres_url)
     store = WorkshopStore(progress.engine)
     workshop = store.create_workshop("startup", "On PostgreSQL")
     round_ = store.open_question(workshop.code, QUESTION.key, QUESTION)

@@ -1,0 +1,39 @@
+"""The progress store on a real PostgreSQL server, as a multi-replica deployment runs it."""
+
+import pytest
+
+from course.progress import ProgressStore
+
+pytestmark = pytest.mark.slow
+
+
+def test_progress_on_postgresql_survives_a_restart(postgres_url):
+    first = ProgressStore(postgres_url)
+    first.ensure_learner("ada", "Ada")
+    first.record_attempt("ada", "metric-became-mission", "proxy", "quiz", "Nothing about value yet",
+                         True, 1.0, None)
+    first.record_attempt("ada", "metric-became-mission", "variants", "quiz", "Extremal",
+                         False, 0.0, "confuses-causal-and-extremal")
+    first.record_page_view("ada", "module:metric-became-mission", 42.5)
+    first.record_hint("ada", "metric-became-mission", "exercise", 1)
+    first.engine.dispose()
+
+    restarted = ProgressStore(postgres_url)
+    attempts = restarted.attempts_frame()
+    assert list(attempts["item_id"]) == ["proxy", "variants"]
+    assert attempts["correct"].tolist() == [True, False]
+    summary = restarted.learner_summary("ada")
+    assert summary["attempts_total"] == 2
+    assert summary["hints_total"] == 1
+    assert summary["last_page"] == "module:metric-became-mission"
+    assert summary["seconds_total"] == pytest.approx(42.5)
+    restarted.engine.dispose()
+
+
+def test_two_replicas_share_one_postgresql_store(postgres_url):
+    replica_a, replica_b = ProgressStore(postgres_url), ProgressStore(postgres_url)
+    replica_a.ensure_learner("grace")
+    replica_b.record_attempt("grace", "anatomy-of-tokenmaxxing", "burst", "quiz", "b", True, 1.0, None)
+    assert len(replica_a.attempts_frame()) == 1
+    replica_a.engine.dispose()
+    replica_b.engine.dispose()
