@@ -187,6 +187,7 @@ def init_course(directory: Path | str, course_id: str | None = None, source_dir:
         state = root / STATE_DIR
         state.mkdir(mode=0o700)
         os.chmod(state, 0o700)
+        (state / "exchange").mkdir()  # nbgrader's exchange lives here, never in a shared system folder
         fd = os.open(state / SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(secrets.token_hex(32) + "\n")
