@@ -11,8 +11,8 @@ from pathlib import Path
 APP = Path(__file__).with_name("app.py")
 
 
-def run_app(port: int = 8501, headless: bool = True) -> int:
-    """Run `streamlit run course/app.py`; state goes under var/ unless THEATER_HOME says otherwise."""
+def run_app(port: int = 8501, headless: bool = True, home: str | None = None) -> int:
+    """Run `streamlit run course/app.py`; state lives under var/ unless home or THEATER_HOME is set."""
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.port", str(port),
@@ -20,10 +20,18 @@ def run_app(port: int = 8501, headless: bool = True) -> int:
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
     ]
-    return subprocess.call(cmd, env=os.environ.copy())
+    env = os.environ.copy()
+    if home:
+        env["THEATER_HOME"] = str(Path(home).expanduser().resolve())
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:   # Ctrl-C stops the app; that is not an error
+        return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     app = subparsers.add_parser("app", help="start the course app (http://localhost:8501)")
     app.add_argument("--port", type=int, default=8501)
-    app.set_defaults(func=lambda a: run_app(port=a.port))
+    app.add_argument("--home", default=None,
+                     help="folder for the app's state (default: var/, or $THEATER_HOME)")
+    app.set_defaults(func=lambda a: run_app(port=a.port, home=a.home))

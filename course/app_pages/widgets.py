@@ -145,7 +145,7 @@ def chart_block(chart_id: str, ref, module_id: str, learner: str, previous: dict
 def render_chart(spec: dict, summary: str, table: pd.DataFrame, key: str,
                  takeaway: str | None = None) -> None:
     """The chart, then the same information as text: a summary, the takeaway, the data table."""
-    st.vega_lite_chart(spec=spec, width="stretch", key=f"chart:{key}")
+    st.vega_lite_chart(spec=spec, width="stretch", key=f"chart:{key}", alt=summary)
     st.markdown(f"**What the chart shows:** {summary}")
     if takeaway:
         st.info(takeaway, icon=":material/lightbulb:")

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -32,8 +33,11 @@ class FakeCompany:
     meta: dict = field(default_factory=dict)
 
 
+@lru_cache(maxsize=16)
 def make_company(employees: int = 60, days: int = 70, seed: int = 1) -> FakeCompany:
-    """Employees with archetypes, AI events whose signals follow them, work items, calendar."""
+    """Employees with archetypes, AI events whose signals follow them, work items, calendar.
+
+    Cached: callers only read it, and building one takes about a second."""
     rng = np.random.default_rng(seed)
     start = pd.Timestamp("2026-01-05")
     mandate = start + pd.Timedelta(days=days // 2)
