@@ -186,6 +186,14 @@ class ProgressStore:
                                      hints.c.created_at)
                            .where(hints.c.learner_id == learner_id).order_by(hints.c.id))
 
+    def resume_page(self, learner_id: str, skip: tuple[str, ...] = ("home", "signin")) -> str | None:
+        """The last page the learner visited other than the ones in skip (home, sign-in)."""
+        query = (sa.select(page_views.c.page)
+                 .where(page_views.c.learner_id == learner_id, page_views.c.page.not_in(skip))
+                 .order_by(page_views.c.id.desc()).limit(1))
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
     def learner_summary(self, learner_id: str,
                         items_per_module: dict[str, int] | None = None) -> dict:
         """Per module: attempts, latest score per scored item, mastery; plus the page to resume."""

@@ -15,8 +15,8 @@ for error in errors:
 items = {m.id: len(m.quiz) + (1 if m.exercise else 0) for m in modules}
 summary = store.learner_summary(learner, items)
 
-last = summary["last_page"]
-resume = common.page_for(last) if last and last not in ("home", "signin") else None
+last = store.resume_page(learner)
+resume = common.page_for(last) if last else None
 if resume is not None:
     st.page_link(resume, label=f"Resume where you left off: {resume.title}",
                  icon=":material/play_arrow:")

@@ -14,7 +14,11 @@ module_id = common.current_module_id()
 modules, errors = common.get_modules()
 module = next((m for m in modules if m.id == module_id), None)
 if module is None:
-    st.error(f"The module '{module_id}' is not available. Pick a module from the menu.")
+    broken = [e for e in errors if module_id and module_id in str(getattr(e, "path", ""))]
+    for error in broken:
+        st.error(f"This module cannot be shown: {error}", icon=":material/error:")
+    if not broken:
+        st.error(f"The module '{module_id}' is not available. Pick a module from the menu.")
     st.stop()
 
 previous = widgets.last_attempts(learner, module.id)

@@ -266,3 +266,12 @@ def test_a_retrieval_question_counts_as_a_review_of_its_module(app_home):
     frame = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}").attempts_frame()
     review = frame[frame["kind"] == "review"]
     assert list(review["module_id"]) == [reviewed] and list(review["correct"]) == [True]
+
+
+def test_home_offers_to_resume_the_last_module_visited(app_home):
+    modules, _ = load_modules(CONTENT_DIR)
+    module = modules[1] if len(modules) > 1 else modules[0]
+    at = _open_module(_sign_in(_app()), module)
+    at.switch_page("app_pages/home.py").run()
+    links = [p for p in at.get("page_link") if "Resume where you left off" in p.proto.label]
+    assert links and module.title in links[0].proto.label

@@ -124,3 +124,12 @@ def test_pre_post_scores_compare_latest_answers(url):
     store.record_attempt("ada", "posttest", "a", "posttest", "yes", None, None, None)
     store.record_attempt("ada", "posttest", "b", "posttest", "no", None, None, None)
     assert pre_post_scores(store, "ada", answers)["posttest"] == 1.0
+
+
+def test_resume_page_skips_home_and_sign_in(url):
+    store = ProgressStore(url)
+    assert store.resume_page("ada") is None
+    for page in ("signin", "home", "module-m2", "home", "capstone", "home"):
+        store.record_page_view("ada", page, 1.0)
+    store.record_page_view("bob", "module-m9", 1.0)
+    assert store.resume_page("ada") == "capstone"

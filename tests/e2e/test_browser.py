@@ -155,6 +155,7 @@ def test_learner_signs_in_answers_a_quiz_and_finds_progress_after_reload(app_url
     page.get_by_role("textbox", name="Learner id").wait_for(timeout=60_000)
     _sign_in(page, app_url, "ada")
     assert page.get_by_text("1 of", exact=False).first.is_visible()
+    assert page.get_by_text(f"Resume where you left off: {module.number}.", exact=False).is_visible()
     _open(page, module.title)
     page.get_by_text("Earlier you answered", exact=False).first.wait_for(timeout=30_000)
     page.close()
