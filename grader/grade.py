@@ -200,6 +200,8 @@ def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookN
 
     add_extras(None)
     for gid, reference in release_ids:
+        if not gid and learner_cells:
+            continue  # cells nbgrader does not manage are the learner's own (kept among the extras)
         cell = _clean_cell(reference)
         meta = _nbgrader_meta(reference)
         if gid and meta.get("solution") and gid in chosen:
@@ -302,11 +304,15 @@ def grade_one(job: Job) -> Outcome:
         workdir = scratch / "work"
         workdir.mkdir()
         data_dir = Path(job.data_dir) if job.data_dir else _materialise_data(course, assignment, job.learner, scratch)
-        run = run_notebook_sandboxed(nb, workdir, data_dir, job.limits, job.isolation)
+        with futures.ThreadPoolExecutor(max_workers=1) as helper:
+            # the truth is regenerated while the kernel runs (it mostly waits on another process)
+            company = helper.submit(_company, course, assignment, job.learner)
+            run = run_notebook_sandboxed(nb, workdir, data_dir, job.limits, job.isolation)
+            company = company.result()
         comments += run.problems
         flags += scan_outputs(run.notebook)
         truths: dict[str, Any] = {}
-        scores, answers = score_submission(assignment, workdir, _company(course, assignment, job.learner), truths)
+        scores, answers = score_submission(assignment, workdir, company, truths)
         fill_grade_cells(run.notebook, scores)
         _add_grader_notes(run.notebook, comments, flags)
         outcome.notebook_json = nbformat.writes(run.notebook)

@@ -1,0 +1,238 @@
+"""grade(): repair of malformed notebooks, scores in the gradebook, resume after a kill, copy flags."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.utils import determine_grade
+
+from exercises.truth import tokenmaxxer_ids
+from grader.assign import assign
+from grader.course_dir import gradebook, init_course, learner_company
+from grader.grade import GradeError, grade, repair_notebook
+from grader.sandbox import ISOLATION_RLIMITS, Limits
+from hostile.corpus import BASELINE, NOTEBOOKS
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE = ROOT / "exercises" / "source" / "detect" / "detect.ipynb"
+LIMITS = Limits(cell_timeout=30, notebook_timeout=90)
+
+
+def _student() -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOKS / "baseline.ipynb", as_version=4)
+
+
+def _ids(nb: nbformat.NotebookNode) -> list:
+    return [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+
+
+# ---------------------------------------------------------------------------------------------
+# repair (no kernel)
+
+
+def test_repair_keeps_answers_and_restores_read_only_cells():
+    student = _student()
+    submitted = json.loads((NOTEBOOKS / "baseline.ipynb").read_text())
+    setup = next(c for c in submitted["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup")
+    setup["source"] = "print('I rewrote the setup')"
+    nb, comments, flags, code = repair_notebook(json.dumps(submitted).encode(), student)
+    assert _ids(nb) == _ids(student)
+    restored = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    assert "I rewrote" not in restored.source
+    assert [f.kind for f in flags] == ["edited-read-only-cell"]
+    assert any(where == "part3-detector" and "E00001" in src for where, src in code)
+    assert any("restored" in c for c in comments)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (b"{not json", "not valid JSON"),
+    (json.dumps({"nbformat": 4, "cells": []}).encode(), "no cells"),
+    (json.dumps({"hello": "world"}).encode(), "not a Jupyter notebook"),
+    (None, "no notebook was submitted"),
+    (b" " * (21 * 1024 * 1024), "larger than"),
+])
+def test_repair_turns_unusable_files_into_an_empty_submission_with_a_comment(raw, expected):
+    nb, comments, _flags, code = repair_notebook(raw, _student())
+    assert _ids(nb) == _ids(_student())
+    assert any(expected in c for c in comments)
+    assert code == []
+
+
+def test_repair_handles_deleted_duplicated_and_retyped_cells():
+    student = _student()
+    submitted = json.loads((NOTEBOOKS / "baseline.ipynb").read_text())
+    cells = submitted["cells"]
+    answer = next(c for c in cells if c["metadata"].get("nbgrader", {}).get("grade_id") == "part3-detector")
+    features = next(c for c in cells if c["metadata"].get("nbgrader", {}).get("grade_id") == "part2-features")
+    features["cell_type"] = "markdown"
+    features.pop("outputs", None)
+    features.pop("execution_count", None)
+    cells.insert(cells.index(answer) + 1, json.loads(json.dumps(answer)))  # duplicated
+    submitted["cells"] = [c for c in cells if c["metadata"].get("nbgrader", {}).get("grade_id") != "setup"]
+    submitted["nbformat"] = 3
+    nb, comments, _flags, _code = repair_notebook(json.dumps(submitted).encode(), student)
+    text = " ".join(comments)
+    assert _ids(nb) == _ids(student)
+    assert "format 3" in text and "duplicated" in text and "setup" in text and "type was changed" in text
+
+
+def test_added_cells_keep_their_place_but_never_carry_points():
+    submitted = json.loads((NOTEBOOKS / "extra_graded_cell.ipynb").read_text())
+    nb, _comments, _flags, code = repair_notebook(json.dumps(submitted).encode(), _student())
+    assert "bonus" not in _ids(nb)
+    assert nb.cells[-1].source == "100" and "nbgrader" not in nb.cells[-1].metadata
+    assert any(src == "100" for _where, src in code)
+
+
+# ---------------------------------------------------------------------------------------------
+# grading a small class
+
+
+def _place(root: Path, learner: str, content: bytes | Path, timestamp: str | None = None) -> None:
+    target = root / "submitted" / learner / "detect"
+    target.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, Path):
+        shutil.copy(content, target / "detect.ipynb")
+    else:
+        (target / "detect.ipynb").write_bytes(content)
+    if timestamp:
+        (target / "timestamp.txt").write_text(timestamp)
+
+
+def _with_answer(ids: list[str]) -> bytes:
+    text = (NOTEBOOKS / "baseline.ipynb").read_text()
+    return text.replace(json.dumps(BASELINE)[1:-1], json.dumps(f"flagged = {ids!r}\n")[1:-1]).encode()
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grade") / "course"
+    course = init_course(root, data={"employees": 60, "days": 120})
+    roster = root.parent / "roster.csv"
+    roster.write_text("id,first_name,last_name,email\nright,R,L,r@example.org\nwrong,W,L,w@example.org\n")
+    assign(course, "detect", roster)
+    right_truth = sorted(tokenmaxxer_ids(learner_company(course, course.assignment("detect"), "right")))
+    _place(root, "right", SOURCE, "2026-11-20 10:00:00.000000 UTC")
+    _place(root, "wrong", NOTEBOOKS / "baseline.ipynb")
+    _place(root, "copier", _with_answer(right_truth))
+    _place(root, "broken", b"{this is not a notebook")
+    huge = json.loads((NOTEBOOKS / "baseline.ipynb").read_text())
+    huge["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x" * (5 * 1024 * 1024)}]
+    _place(root, "huge-outputs", json.dumps(huge).encode())
+    report = grade(root, "detect", workers=2, progress=False, limits=LIMITS)
+    return {"root": root, "course": course, "report": report, "right_truth": right_truth}
+
+
+@pytest.mark.slow
+def test_class_is_graded_with_comments_for_broken_submissions(course):
+    report = course["report"]
+    assert report.errors == {}
+    assert report.learners["right"].score >= 3 > report.learners["wrong"].score
+    assert report.learners["copier"].score == 0  # right answer for someone else's data
+    assert report.learners["broken"].score == 0
+    assert any("not valid JSON" in c for c in report.learners["broken"].comments)
+    assert report.learners["huge-outputs"].score == report.learners["wrong"].score
+    assert all(g.isolation == report.isolation for g in report.learners.values())
+    assert "graded" in report.summary()
+
+
+@pytest.mark.slow
+def test_scores_land_in_nbgrader_gradebook_and_agree_with_the_notebook(course):
+    root = course["root"]
+    with gradebook(course["course"]) as gb:
+        for learner, result in course["report"].learners.items():
+            submission = gb.find_submission("detect", learner)
+            assert submission.score == pytest.approx(result.score)
+            assert submission.max_score == 6
+        assert gb.find_submission("detect", "right").timestamp is not None
+    nb = nbformat.read(root / "autograded" / "right" / "detect" / "detect.ipynb", as_version=4)
+    graded = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "flagged_tokenmaxxers")
+    assert determine_grade(graded)[0] == course["report"].learners["right"].score
+    assert (root / "autograded" / "right" / "detect" / "timestamp.txt").is_file()
+
+
+@pytest.mark.slow
+def test_copy_detection_names_the_learner_whose_data_the_answer_fits(course):
+    flags = course["report"].learners["copier"].copy_flags
+    assert len(flags) == 1 and "right" in flags[0]
+    assert course["report"].learners["right"].copy_flags == []
+    autograded = (course["root"] / "autograded" / "copier" / "detect" / "detect.ipynb").read_text()
+    assert "right's data" not in autograded  # instructor-only
+
+
+@pytest.mark.slow
+def test_second_run_resumes_and_only_regrades_changed_submissions(course):
+    root = course["root"]
+    again = grade(root, "detect", workers=2, progress=False, limits=LIMITS)
+    assert {g.status for g in again.learners.values()} == {"resumed"}
+    assert again.learners["copier"].copy_flags  # copy detection also covers resumed records
+    _place(root, "wrong", SOURCE)
+    third = grade(root, "detect", workers=2, progress=False, limits=LIMITS)
+    assert third.learners["wrong"].status == "graded" and third.learners["wrong"].score >= 3
+    assert sum(g.status == "graded" for g in third.learners.values()) == 1
+    with gradebook(course["course"]) as gb:
+        assert gb.find_submission("detect", "wrong").score == third.learners["wrong"].score
+
+
+def test_unknown_learner_and_unreleased_assignment_are_user_errors(course):
+    with pytest.raises(GradeError, match="no submission"):
+        grade(course["root"], "detect", learners=["nobody"], progress=False)
+    with pytest.raises(GradeError, match="not been released"):
+        grade(course["root"], "measure", progress=False)
+
+
+@pytest.mark.slow
+def test_fallback_isolation_is_reported(course):
+    report = grade(course["root"], "detect", workers=1, learners=["right"], progress=False, limits=LIMITS,
+                   isolation=ISOLATION_RLIMITS)
+    assert report.learners["right"].status == "resumed"  # same submission: not graded twice
+    shutil.rmtree(course["root"] / ".theater" / "grading" / "detect")
+    report = grade(course["root"], "detect", workers=1, learners=["right"], progress=False, limits=LIMITS,
+                   isolation=ISOLATION_RLIMITS)
+    assert report.learners["right"].isolation == ISOLATION_RLIMITS
+    assert "fallback" in report.learners["right"].isolation_detail
+    assert report.learners["right"].score == course["report"].learners["right"].score
+
+
+KILL_SCRIPT = """
+import sys
+from grader.grade import grade
+from grader.sandbox import Limits
+if __name__ == "__main__":
+    grade(sys.argv[1], "detect", workers=2, progress=False, limits=Limits(cell_timeout=30, notebook_timeout=90))
+"""
+
+
+@pytest.mark.slow
+def test_killed_mid_batch_then_rerun_loses_nothing_and_counts_nothing_twice(course, tmp_path):
+    root = course["root"]
+    records = root / ".theater" / "grading" / "detect"
+    shutil.rmtree(records, ignore_errors=True)
+    script = tmp_path / "run_grade.py"
+    script.write_text(KILL_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), str(root)], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not (records.is_dir() and any(records.glob("*.json"))):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.stem for p in records.glob("*.json")}
+    assert 0 < len(done_before) < 5
+    report = grade(root, "detect", workers=2, progress=False, limits=LIMITS)
+    assert report.errors == {}
+    assert {k for k, g in report.learners.items() if g.status == "resumed"} == done_before
+    with gradebook(course["course"]) as gb:
+        submissions = gb.assignment_submissions("detect")
+        assert sorted(s.student.id for s in submissions) == sorted(report.learners)
+        for learner, result in report.learners.items():
+            assert gb.find_submission("detect", learner).score == pytest.approx(result.score)
