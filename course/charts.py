@@ -58,6 +58,19 @@ def suppress_small_groups(frame: pd.DataFrame, count_column: str = "employees") 
     return frame.loc[~small].reset_index(drop=True), int(small.sum())
 
 
+def suppress_with_complement(frame: pd.DataFrame, group: str,
+                             count_column: str = "employees") -> tuple[pd.DataFrame, int]:
+    """Hide cells under MIN_GROUP, and when a group (whose total is known) would lose only one
+    cell, hide its next-smallest cell too, so the hidden one cannot be found by subtraction."""
+    hide = frame[count_column] < MIN_GROUP
+    for _, rows in frame.groupby(group):
+        hidden = hide.loc[rows.index]
+        if hidden.sum() == 1 and (~hidden).sum() >= 1:
+            visible = rows.loc[~hidden, count_column]
+            hide.loc[visible.idxmin()] = True
+    return frame.loc[~hide].reset_index(drop=True), int(hide.sum())
+
+
 def mandate_date(company: Any) -> pd.Timestamp | None:
     """The mandate from the calendar, else from the company's meta."""
     calendar = getattr(company, "calendar", None)
@@ -502,7 +515,7 @@ def cohort_flows(company: Any) -> ChartResult:
     full = _monthly_categories(company)
     categories = ["outcome-linked use", "activity without outcome", "no AI use"]
     table = full.groupby(["month", "category"]).size().rename("employees").reset_index()
-    table, hidden = suppress_small_groups(table)
+    table, hidden = suppress_with_complement(table, "month")
     chart = alt.Chart(table).mark_bar().encode(
         x=alt.X("yearmonth(month):O", title="Month"),
         y=alt.Y("employees:Q", title="Employees", stack="zero"),
@@ -533,7 +546,8 @@ def cohort_flows(company: Any) -> ChartResult:
                "activity without outcome (calcified).")
     table = table.drop(columns="category_order")
     if hidden:
-        summary += f" {hidden} cell(s) with fewer than {MIN_GROUP} employees are hidden."
+        summary += (f" {hidden} cell(s) are hidden: fewer than {MIN_GROUP} employees, or the "
+                    "cell that would reveal one by subtraction.")
     return ChartResult(chart, summary, table)
 
 

@@ -56,10 +56,8 @@ def question(q, module_id: str, kind: str, learner: str, previous: dict | None =
     key = f"{kind}:{module_id}:{q.id}"
     state = st.session_state.setdefault("_answers", {})
     with st.form(f"form:{key}", border=True):
-        st.markdown(f"**{q.prompt}**")
         options = [o.text for o in q.options]
-        choice = st.radio("Your answer", options, index=None, key=f"choice:{key}",
-                          label_visibility="collapsed")
+        choice = st.radio(f"**{q.prompt}**", options, index=None, key=f"choice:{key}")
         submitted = st.form_submit_button(KIND_LABEL.get(kind, "Check answer"))
     if submitted:
         if choice is None:
@@ -256,7 +254,7 @@ def _exercise_input(exercise, learner: str, company) -> Any:
     if exercise.check == "metrics.dashboard_design" or kind == "choose_metrics":
         from exercises.metrics import METRIC_CATALOGUE
 
-        names = {m.id: f"{m.name} ({m.kind})" for m in METRIC_CATALOGUE.values()}
+        names = {m.id: m.name for m in METRIC_CATALOGUE.values()}   # judging the kind is the task
         return st.multiselect("Metrics on your dashboard", list(names), format_func=names.get,
                               key=f"{key}:metrics")
     if exercise.check == "explore.weekly_usage_output":

@@ -109,3 +109,15 @@ def test_simulator_chart_marks_the_reward_and_the_half_line():
     text = json.dumps(result.chart.to_dict())
     assert "reward starts" in text and "half the starting value" in text
     assert len(result.table) == SimParams().weeks == len(simulate(SimParams()).weekly)
+
+
+def test_a_lone_small_cell_takes_its_smallest_neighbour_with_it():
+    from course.charts import suppress_with_complement
+
+    frame = pd.DataFrame({"month": ["m1"] * 3 + ["m2"] * 3,
+                          "category": ["a", "b", "c"] * 2,
+                          "employees": [3, 40, 12, 30, 40, 12]})
+    kept, hidden = suppress_with_complement(frame, "month")
+    assert hidden == 2
+    assert list(kept.loc[kept["month"] == "m1", "category"]) == ["b"]
+    assert len(kept[kept["month"] == "m2"]) == 3
