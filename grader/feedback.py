@@ -125,10 +125,26 @@ def _output_texts(output: Any) -> list[str]:
     return texts
 
 
+LEAK_WINDOW = 24  # a quoted fragment this long of a hidden line counts as a leak
+
+
+def _fragments(lines: set[str]) -> set[str]:
+    """Overlapping fragments of the hidden lines, so that quoting part of a line is caught too."""
+    pieces: set[str] = set()
+    for line in lines:
+        if len(line) <= LEAK_WINDOW:
+            pieces.add(line)
+            continue
+        pieces.update(line[i:i + LEAK_WINDOW] for i in range(0, len(line) - LEAK_WINDOW + 1, 4))
+        pieces.add(line[-LEAK_WINDOW:])
+    return pieces
+
+
 def redact_leaks(nb: Any, hidden_lines: set[str]) -> int:
-    """Replace any output that quotes a hidden test line; returns how many were replaced."""
+    """Replace any output that quotes (part of) a hidden test line; returns how many were replaced."""
     if not hidden_lines:
         return 0
+    fragments = _fragments(hidden_lines)
     replaced = 0
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
@@ -136,7 +152,7 @@ def redact_leaks(nb: Any, hidden_lines: set[str]) -> int:
         outputs = []
         for output in cell.get("outputs", []):
             text = "\n".join(_output_texts(output))
-            if any(line in text for line in hidden_lines):
+            if any(piece in text for piece in fragments):
                 replaced += 1
                 outputs.append(nbformat.v4.new_output(
                     "stream", name="stdout", text="[output removed: it quoted hidden test code]\n"))
