@@ -56,9 +56,9 @@ CALENDAR_TYPES = ("mandate", "dashboard_refresh", "reporting_deadline", "review_
 
 # Feature mix of a session by role group and mode (genuine, performative), before per-person taste.
 FEATURE_MIX = np.array([
-    [[0.42, 0.20, 0.06, 0.05, 0.15, 0.12], [0.34, 0.24, 0.12, 0.07, 0.13, 0.10]],
-    [[0.00, 0.34, 0.24, 0.28, 0.00, 0.14], [0.00, 0.34, 0.32, 0.24, 0.00, 0.10]],
-    [[0.02, 0.32, 0.28, 0.26, 0.00, 0.12], [0.00, 0.32, 0.34, 0.24, 0.00, 0.10]],
+    [[0.42, 0.20, 0.06, 0.05, 0.15, 0.12], [0.36, 0.24, 0.10, 0.07, 0.13, 0.10]],
+    [[0.00, 0.34, 0.24, 0.28, 0.00, 0.14], [0.00, 0.36, 0.29, 0.25, 0.00, 0.10]],
+    [[0.02, 0.32, 0.28, 0.26, 0.00, 0.12], [0.00, 0.34, 0.32, 0.24, 0.00, 0.10]],
 ])
 # Tool by role group and feature.
 TOOL_BY_FEATURE = np.array([
@@ -362,6 +362,11 @@ def _managers(rng: np.random.Generator, team_of: np.ndarray, group: np.ndarray, 
     return manager
 
 
+def genuine_usage_after(strength: float) -> float:
+    """Genuine adopters use AI more once it is encouraged (and licensed); tokenmaxxers track this norm."""
+    return 1.0 + 0.4 * strength
+
+
 def _traits(rng: np.random.Generator, archetype: np.ndarray, group: np.ndarray,
             scenario: Scenario) -> dict[str, np.ndarray]:
     """Per-person habits, each drawn independently so no single habit gives an archetype away."""
@@ -376,9 +381,9 @@ def _traits(rng: np.random.Generator, archetype: np.ndarray, group: np.ndarray,
         [is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
         [0.35 + (0.85 - 0.35) * strength, 0.8, 0.05], 0.04 + 0.08 * strength)
     usage_pre = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
-                          [0.5, 0.0, 0.3], 1.0)
+                          [0.75, 0.0, 0.3], 1.0)
     usage_post = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
-                           [1.2 * (1.0 + 0.25 * strength), 0.04 * strength, 0.32], 1.0 + 0.25 * strength)
+                           [1.1 * genuine_usage_after(strength), 0.04 * strength, 0.32], genuine_usage_after(strength))
     output_gain = np.select([is_[GENUINE] | is_[CONVERT], is_[QUIET_EXPERT]],
                             [rng.normal(0.08, 0.03, n).clip(0.0, None), np.zeros(n)], 0.0)
     output_loss = np.where(is_[TOKENMAXXER] | is_[CONVERT], rng.normal(0.07, 0.02, n).clip(0.0, None), 0.0)
@@ -477,7 +482,7 @@ def _period_matrices(ctx: Context, members: np.ndarray, days: np.ndarray) -> dic
     usage = tr["usage_pre"][members][:, None] * (1 - ramp) + tr["usage_post"][members][:, None] * ramp
     perf = tr["perf_pre"][members][:, None] * (1 - ramp) + tr["perf_post"][members][:, None] * ramp
     converted = (archetype == CONVERT) & (d >= convert_day)
-    genuine_post = 1.0 + 0.25 * ctx.scenario.mandate.strength
+    genuine_post = genuine_usage_after(ctx.scenario.mandate.strength)
     usage = np.where(converted, genuine_post, usage)
     perf = np.where(converted, tr["perf_converted"][members][:, None], perf)
 
