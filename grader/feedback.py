@@ -170,8 +170,16 @@ class PartNote:
     message: str
 
 
+GRADER_NOTE = "Scored by the grader"
+
+
+def _has_grader_note(cell: Any) -> bool:
+    return any(GRADER_NOTE in "\n".join(_output_texts(o)) for o in cell.get("outputs", []))
+
+
 def annotate_parts(nb: Any, notes: dict[str, PartNote]) -> None:
-    """Put scores on grade cells and a note with the partial credit after each graded cell."""
+    """Put scores on grade cells, and a note with the partial credit after each graded cell
+    that does not already carry the grader's own note."""
     cells = []
     for cell in nb.cells:
         cells.append(cell)
@@ -181,10 +189,10 @@ def annotate_parts(nb: Any, notes: dict[str, PartNote]) -> None:
         note = notes.get(str(meta.get("grade_id")))
         meta["score"] = note.score if note and note.score is not None else 0.0
         meta["points"] = note.max_score if note else float(meta.get("points", 0))
-        if note is None:
+        if note is None or _has_grader_note(cell):
             continue
         shown = "not graded yet" if note.score is None else f"{note.score:.2f} / {note.max_score:g}"
-        text = f"**Scored by the grader, outside your notebook: {shown}.**"
+        text = f"**{GRADER_NOTE}, outside your notebook: {shown}.**"
         if note.message:
             text += f" {note.message}"
         cells.append(nbformat.v4.new_markdown_cell(text))
@@ -214,7 +222,9 @@ def _record_messages(record: dict[str, Any]) -> dict[str, str]:
 
 
 def _record_comments(record: dict[str, Any]) -> list[str]:
-    comments = record.get("comments") or []
+    """Comments for the learner (never integrity or copy flags: those are for the instructor)."""
+    grade = record.get("grade") if isinstance(record.get("grade"), dict) else {}
+    comments = record.get("comments") or grade.get("comments") or []
     return [str(c) for c in comments] if isinstance(comments, list) else [str(comments)]
 
 
@@ -272,9 +282,11 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
     scores, penalty = _gradebook_scores(course, assignment, learner)
     record = _record(course, assignment.name, learner)
     messages = _record_messages(record)
-    if len(messages) < len(assignment.graded):
+    folder = source.parent
+    has_artifacts = all((folder / part.artifact).exists() for part in assignment.graded)
+    if len(messages) < len(assignment.graded) and has_artifacts:
         try:
-            results = score_parts(assignment, source.parent, learner_company(course, assignment, learner))
+            results = score_parts(assignment, folder, learner_company(course, assignment, learner))
         except UserError:
             results = {}
         for grade_id, result in results.items():
@@ -285,7 +297,8 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
         for part in assignment.graded
     }
     annotate_parts(nb, notes)
-    comments = _record_comments(record)
+    shown = "\n".join(c.source for c in nb.cells)
+    comments = [c for c in _record_comments(record) if c not in shown]
     if comments:
         nb.cells.insert(0, nbformat.v4.new_markdown_cell("**Notes from the grader:**\n\n" + "\n".join(f"- {c}" for c in comments)))
 

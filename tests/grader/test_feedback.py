@@ -23,17 +23,26 @@ def graded_course(tmp_path_factory):
     course = init_course(tmp_path_factory.mktemp("fb") / "course", data={"employees": 20, "days": 30})
     explore = course.assignment("explore")
     with gradebook(course) as gb:
-        for learner in ("ada", "bob"):
+        for learner in ("ada", "bob", "cyd"):
             gb.update_or_create_student(learner)
     generate_student_version(course, explore)
     secret = load_secret(course)
-    for learner in ("ada", "bob"):
+    for learner in ("ada", "bob", "cyd"):
         folder = course.path("autograded", learner, "explore")
         folder.mkdir(parents=True)
         nb = nbformat.read(explore.notebook_path, as_version=4)
         for cell in nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id == "weekly_table":
+            if grade_id == "weekly_table" and learner == "cyd":  # as grader/grade.py leaves it
+                cell.outputs = [
+                    nbformat.v4.new_output("stream", name="stdout", text=(
+                        "Your notebook's own checks in this cell reported: AssertionError: "
+                        "every AI event belongs to one week and team\n")),
+                    nbformat.v4.new_output("stream", name="stdout", text=(
+                        "Scored by the grader outside your notebook: 3 / 6 points. Half the cells agree.\n")),
+                    nbformat.v4.new_output("execute_result", data={"text/plain": "3"}, execution_count=None),
+                ]
+            elif grade_id == "weekly_table":
                 cell.outputs = [nbformat.v4.new_output(
                     "error", ename="AssertionError", evalue="every AI event belongs to one week and team",
                     traceback=["Traceback", f"----> 3 {HIDDEN_LINE}", "AssertionError"])]
@@ -50,7 +59,7 @@ def graded_course(tmp_path_factory):
         with gradebook(course) as gb:
             gb.add_submission("explore", learner)
             grade = gb.find_grade("weekly_table", "explore", "explore", learner)
-            grade.auto_score = 4.0 if learner == "ada" else 0.0
+            grade.auto_score = {"ada": 4.0, "bob": 0.0, "cyd": 3.0}[learner]
             gb.db.commit()
     record = course.state_dir / "grading" / "explore" / "bob.json"
     record.parent.mkdir(parents=True)
@@ -66,13 +75,13 @@ def _html(course, learner):
 
 def test_feedback_is_written_per_learner(graded_course):
     course, report = graded_course
-    assert sorted(report.written) == ["ada", "bob"] and not report.failed
+    assert sorted(report.written) == ["ada", "bob", "cyd"] and not report.failed
     assert _html(course, "ada").lstrip().lower().startswith("<!doctype html")
 
 
 def test_feedback_has_no_hidden_test_source_or_hidden_lines(graded_course):
     course, _ = graded_course
-    for learner in ("ada", "bob"):
+    for learner in ("ada", "bob", "cyd"):
         html = _html(course, learner)
         assert "HIDDEN TESTS" not in html
         assert "belongs to one week and team" not in html
@@ -80,7 +89,8 @@ def test_feedback_has_no_hidden_test_source_or_hidden_lines(graded_course):
         assert 'load(&quot;ai_events&quot;)' not in html and 'load("ai_events")' not in html
         assert "----&gt;" not in html and "---->" not in html
         assert "output removed: it quoted hidden test code" in html
-        assert "A check in this cell failed (AssertionError)" in html
+        if learner != "cyd":
+            assert "A check in this cell failed (AssertionError)" in html
 
 
 def test_feedback_shows_partial_credit_and_the_checks_message(graded_course):
@@ -90,6 +100,13 @@ def test_feedback_shows_partial_credit_and_the_checks_message(graded_course):
     assert "of the cells agree" in ada and "closed_items" in ada
     bob = _html(course, "bob")
     assert "0.00 / 6" in bob and "No answer yet" in bob and "Graded in a bubblewrap sandbox." in bob
+
+
+def test_graders_own_note_is_kept_and_not_repeated(graded_course):
+    course, _ = graded_course
+    cyd = _html(course, "cyd")
+    assert cyd.count("Scored by the grader") == 1
+    assert "Half the cells agree." in cyd
 
 
 def test_feedback_never_contains_the_course_secret(graded_course):
@@ -112,7 +129,7 @@ def test_unreadable_autograded_notebook_fails_alone(graded_course):
     (broken / "explore.ipynb").write_text("not json")
     try:
         report = feedback(course, "explore")
-        assert "zed" in report.failed and sorted(report.written) == ["ada", "bob"]
+        assert "zed" in report.failed and sorted(report.written) == ["ada", "bob", "cyd"]
     finally:
         shutil.rmtree(course.path("autograded", "zed"))
 
