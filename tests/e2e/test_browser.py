@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -183,6 +184,11 @@ def test_screenshot_of_every_page(app_url, browser):
         page.get_by_role("heading", name=heading).wait_for()
         assert not page.get_by_test_id("stException").count(), link
         _shot(page, f"2{index}-{name}")
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Download CSV files (zip)").click()
+    names = zipfile.ZipFile(download.value.path()).namelist()
+    assert any(name.endswith("ai_events.csv") for name in names)
+    assert not any("label" in name for name in names)
     page.close()
 
     staff = browser.new_page(viewport={"width": 1280, "height": 900})
