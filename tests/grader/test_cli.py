@@ -1,0 +1,132 @@
+"""The instructor's workflow through the `theater` CLI: init -> assign -> collect -> grade -> feedback -> export."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import zipfile
+
+import pytest
+
+from exercises.assignments import SOURCE_DIR
+from grader.cli import main
+
+ROSTER = "id,first_name,last_name,email,lms_user_id\nada,Ada,Lovelace,ada@x.org,5001\nbob,Bob,Builder,bob@x.org,5002\n"
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line_error(err: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_full_workflow_from_init_to_export(tmp_path, capsys, monkeypatch):
+    course = tmp_path / "course"
+    code, out, _ = _run(capsys, "course", "init", course, "--employees", 40, "--days", 60)
+    assert code == 0 and "created course" in out
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER)
+
+    monkeypatch.chdir(course / "source")  # every command finds the course from here
+    code, out, _ = _run(capsys, "assign", "explore", "--roster", roster, "--quiet")
+    assert code == 0 and "released to 2 learner(s)" in out
+
+    inbox = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(inbox, "w") as archive:  # ada hands in the reference solution, bob the blank notebook
+        archive.write(SOURCE_DIR / "explore" / "explore.ipynb", "lovelaceada_5001_7_explore.ipynb")
+        archive.write(course / "release" / "explore" / "explore.ipynb", "builderbob_5002_3_explore.ipynb")
+        archive.writestr("nobody_9_1_explore.ipynb", "{}")
+    code, out, _ = _run(capsys, "collect", inbox, "--assignment", "explore")
+    assert code == 0 and "collected 2 submission(s)" in out and "1 unmatched" in out
+
+    code, out, err = _run(capsys, "grade", "explore", "--workers", 2, "--quiet")
+    assert code == 0, err
+    assert "ada: 6/6" in out and "bob: 0/6" in out
+
+    code, out, _ = _run(capsys, "feedback", "explore")
+    assert code == 0 and "feedback for 2 learner(s)" in out
+    html = (course / "feedback" / "ada" / "explore" / "explore.html").read_text()
+    assert "HIDDEN TESTS" not in html and (course / ".theater" / "secret").read_text().strip() not in html
+
+    grades = tmp_path / "grades.csv"
+    code, out, _ = _run(capsys, "export", "--format", "nbgrader", "--to", grades)
+    assert code == 0
+    rows = {r["student_id"]: r for r in csv.DictReader(grades.open())}
+    assert rows["ada"]["score"] == "6" and rows["bob"]["score"] == "0" and rows["ada"]["max_score"] == "6"
+    code, _, _ = _run(capsys, "export", "--format", "canvas", "--to", tmp_path / "canvas.csv", "--course", course)
+    assert code == 0
+    canvas = list(csv.reader((tmp_path / "canvas.csv").open()))
+    assert canvas[0][-1] == "explore" and canvas[1][0] == "Points Possible"
+
+
+def test_course_init_refuses_an_existing_course_in_one_line(tmp_path, capsys):
+    assert _run(capsys, "course", "init", tmp_path / "c", "--employees", 20, "--days", 30)[0] == 0
+    code, _, err = _run(capsys, "course", "init", tmp_path / "c")
+    assert code == 2 and "not empty" in err
+    _one_line_error(err)
+
+
+def test_commands_outside_a_course_say_how_to_make_one(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for argv in (("assign", "explore", "--roster", "r.csv"), ("collect", "x", "--assignment", "explore"),
+                 ("grade", "explore"), ("feedback", "explore"), ("export", "--to", "g.csv")):
+        code, _, err = _run(capsys, *argv)
+        assert code == 2, argv
+        assert "course init" in err
+        _one_line_error(err)
+
+
+def test_bad_roster_is_one_line_naming_the_row(tmp_path, capsys):
+    _run(capsys, "course", "init", tmp_path / "c", "--employees", 20, "--days", 30)
+    roster = tmp_path / "r.csv"
+    roster.write_text("id\nada\nada\n")
+    code, _, err = _run(capsys, "assign", "explore", "--roster", roster, "--course", tmp_path / "c")
+    assert code == 2 and "row 3" in err
+    _one_line_error(err)
+    assert not list((tmp_path / "c" / "outbound").iterdir())
+
+
+def test_unknown_assignment_lists_the_known_ones(tmp_path, capsys):
+    _run(capsys, "course", "init", tmp_path / "c")
+    code, _, err = _run(capsys, "feedback", "nope", "--course", tmp_path / "c")
+    assert code == 2 and "known: detect, explore, measure" in err
+    _one_line_error(err)
+
+
+def test_grade_passes_its_options_to_the_grader(tmp_path, capsys, monkeypatch):
+    import grader.grade
+
+    _run(capsys, "course", "init", tmp_path / "c")
+    calls = []
+
+    class Report:
+        def summary(self):
+            return "graded"
+
+    def fake_grade(course_dir, assignment, workers, learners, progress):
+        calls.append((str(course_dir), assignment, workers, learners, progress))
+        return Report()
+
+    monkeypatch.setattr(grader.grade, "grade", fake_grade)
+    code, out, _ = _run(capsys, "grade", "detect", "--workers", 3, "--learner", "ada", "--quiet",
+                        "--course", tmp_path / "c")
+    assert code == 0 and out.strip() == "graded"
+    assert calls == [(str((tmp_path / "c").resolve()), "detect", 3, ["ada"], False)]
+    code, _, err = _run(capsys, "grade", "detect", "--workers", 0, "--course", tmp_path / "c")
+    assert code == 2 and "at least 1" in err
+
+
+def test_collect_with_only_unmatched_files_exits_non_zero(tmp_path, capsys):
+    _run(capsys, "course", "init", tmp_path / "c")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(SOURCE_DIR / "explore" / "explore.ipynb", inbox / "stranger.ipynb")
+    code, out, _ = _run(capsys, "collect", inbox, "--assignment", "explore", "--course", tmp_path / "c")
+    assert code == 1 and "unmatched: stranger.ipynb" in out
