@@ -127,21 +127,30 @@ def session_theater_labels(company: Any, session_ids: Any) -> dict[int, bool]:
     return {int(k): bool(v) for k, v in present.items()}
 
 
-def _session_summary(company: Any) -> pd.DataFrame:
+def _most_common(events: pd.DataFrame, column: str) -> pd.Series:
+    """Per session, the most frequent value of a column (ties: the alphabetically first)."""
+    counts = events.groupby(["session_id", column], observed=True).size().rename("n").reset_index()
+    counts = counts.sort_values(["session_id", "n", column], ascending=[True, False, True])
+    return counts.drop_duplicates("session_id").set_index("session_id")[column].astype("string")
+
+
+def _session_summary(company: Any, session_ids: Any = None) -> pd.DataFrame:
     events = company.ai_events
+    if session_ids is not None:
+        events = events[events["session_id"].isin(set(int(s) for s in session_ids))]
     grouped = events.groupby("session_id")
     summary = grouped.agg(
         employee_id=("employee_id", "first"),
         started_at=("timestamp", "min"),
         events=("event_id", "size"),
-        tool=("tool", lambda s: s.mode().iat[0]),
-        prompt_category=("prompt_category", lambda s: s.mode().iat[0]),
         tokens_in=("tokens_in", "sum"),
         tokens_out=("tokens_out", "sum"),
         accepted_share=("accepted", "mean"),
         distinct_prompts=("prompt_fingerprint", "nunique"),
         self_authored_share=("doc_authored_by_self", "mean"),
     )
+    summary.insert(3, "tool", _most_common(events, "tool").reindex(summary.index))
+    summary.insert(4, "prompt_category", _most_common(events, "prompt_category").reindex(summary.index))
     linked = company.work_items["linked_session_id"].dropna().astype("int64")
     summary["linked_work_items"] = linked.value_counts().reindex(summary.index, fill_value=0).astype("int64")
     summary["accepted_share"] = summary["accepted_share"].astype(float).round(2)
@@ -162,7 +171,7 @@ def sample_sessions(company: Any, n: int, seed: int) -> pd.DataFrame:
         [rng.choice(theater, n_theater, replace=False), rng.choice(genuine, n_genuine, replace=False)]
     )
     rng.shuffle(picked)
-    summary = _session_summary(company).loc[picked]
+    summary = _session_summary(company, picked).loc[picked]
     return summary.reset_index()
 
 
