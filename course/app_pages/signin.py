@@ -28,8 +28,10 @@ if learner:
         st.error(str(error))
         st.stop()
     sizes = course_data.company_size(company)
+    nouns = {"employees": "employees", "ai_events": "AI events", "work_items": "work items",
+             "calendar": "calendar entries", "survey": "survey answers"}
     st.markdown(
-        "Your company: " + ", ".join(f"**{n:,}** {name.replace('_', ' ')} rows"
+        "Your company: " + ", ".join(f"**{n:,}** {nouns.get(name, name)}"
                                      for name, n in sizes.items())
         + ". The files hold no labels: who is genuine and who performs stays hidden, as it "
           "would at work.")
@@ -43,9 +45,6 @@ if learner:
     home = common.page_for("home")
     if home is not None:
         st.page_link(home, label="Go to the course", icon=":material/arrow_forward:")
-    if st.button("Sign out", key="signout_account"):
-        common.sign_out()
-        st.rerun()
     st.stop()
 
 learner_tab, staff_tab = st.tabs(["Learner", "Instructor or trainer"])
