@@ -33,10 +33,11 @@ def test_token_volume_and_session_count_do_not_separate_tokenmaxxers(held_out_co
     assert _separation(features[volume], positive) <= 0.65
 
 
-def test_reference_detector_separates_on_a_seed_it_was_not_tuned_on(tuning_company, held_out_company):
-    train, train_y = _tokenmaxxers_vs_genuine(tuning_company, employee_features(tuning_company, since=None))
+@pytest.mark.parametrize("since", ["mandate", None])
+def test_reference_detector_separates_on_a_seed_it_was_not_tuned_on(tuning_company, held_out_company, since):
+    train, train_y = _tokenmaxxers_vs_genuine(tuning_company, employee_features(tuning_company, since=since))
     detector = fit_reference_detector(train, train_y)
-    test, test_y = _tokenmaxxers_vs_genuine(held_out_company, employee_features(held_out_company, since=None))
+    test, test_y = _tokenmaxxers_vs_genuine(held_out_company, employee_features(held_out_company, since=since))
     assert roc_auc(detector.score(test), test_y) >= 0.9
     assert all(detector.weights[name] != 0 for name in OUTCOME_FEATURES)
 
