@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from datasets.api import EXPORTS, FORMATS, GenerationError, generate_to_dir, learner_seed
@@ -51,5 +52,9 @@ def run_generate(args: argparse.Namespace) -> int:
     out = generate_to_dir(args.profile, args.employees, args.days, seed, args.out, fmt=args.format,
                           with_labels=args.with_labels, export=args.export,
                           progress=False if args.quiet else None, start_date=args.start_date)
-    print(f"wrote {out}")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    rows = {entry["table"]: entry["rows"] for entry in manifest["files"].values()}
+    print(f"wrote {out}: {rows['employees']:,} employees, {rows['ai_events']:,} AI events, "
+          f"{rows['work_items']:,} work items ({manifest['profile']}, {manifest['start_date']} to "
+          f"{manifest['end_date']}{', with labels' if args.with_labels else ''})")
     return 0

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datasets.provider import company_faker, name_pools
-from datasets.scenario import ARCHETYPES, Scenario
+from datasets.scenario import ARCHETYPES, Scenario, default_teams
 
 GENERATOR_VERSION = "1.0"
 BLOCK_EMPLOYEES = 200
@@ -290,10 +290,11 @@ def build_population(scenario: Scenario, employees: int, seed: int, timeline: Ti
     archetype_counts = _apportion(np.array([scenario.archetype_mix[a] for a in ARCHETYPES]), n)
     archetype = rng.permutation(np.repeat(np.arange(len(ARCHETYPES), dtype=np.int8), archetype_counts))
 
-    team_weights = np.array([team.weight for team in scenario.teams])
-    team_of = rng.permutation(np.repeat(np.arange(len(scenario.teams)), _apportion(team_weights, n)))
+    teams = scenario.teams or default_teams()
+    team_weights = np.array([team.weight for team in teams])
+    team_of = rng.permutation(np.repeat(np.arange(len(teams)), _apportion(team_weights, n)))
     roles = np.empty(n, dtype=object)
-    for t, team in enumerate(scenario.teams):
+    for t, team in enumerate(teams):
         members = np.flatnonzero(team_of == t)
         names = list(team.roles)
         weights = np.array([team.roles[r] for r in names], dtype=float)
@@ -322,7 +323,7 @@ def build_population(scenario: Scenario, employees: int, seed: int, timeline: Ti
         "employee_id": pd.array(ids, dtype="str"),
         "name": pd.array(names, dtype="str"),
         "email": pd.array(emails, dtype="str"),
-        "team": pd.array([scenario.teams[t].name for t in team_of], dtype="str"),
+        "team": pd.array([teams[t].name for t in team_of], dtype="str"),
         "role": pd.array(list(roles), dtype="str"),
         "manager_id": pd.array([ids[m] if m >= 0 else None for m in manager], dtype="str"),
         "hire_date": hire.astype("datetime64[ns]"),

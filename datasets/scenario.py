@@ -68,7 +68,8 @@ class Scenario(_Strict):
     holidays: list[Annotated[str, Field(pattern=r"^\d{2}-\d{2}$")]] = Field(
         default_factory=list, description="MM-DD of public holidays, repeated every year")
     noise: float = Field(default=1.0, ge=0.2, le=3.0)
-    teams: list[Team] = Field(min_length=1)
+    teams: list[Team] = Field(default_factory=list,
+                              description="teams with weighted roles; empty: the Faker provider's vocabulary")
     email_domain: str = Field(default="example.com", pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
     manager_span: int = Field(default=7, ge=2, le=30)
 
@@ -102,6 +103,14 @@ class Scenario(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("team names must be unique")
         return self
+
+
+def default_teams() -> list[Team]:
+    """Teams and roles from the company Faker provider's weighted vocabularies."""
+    from datasets.provider import CompanyProvider
+
+    return [Team(name=name, weight=weight, roles=dict(CompanyProvider.roles))
+            for name, weight in CompanyProvider.teams.items()]
 
 
 def available_profiles() -> list[str]:

@@ -65,3 +65,15 @@ def test_a_scenario_object_is_used_as_is():
     scenario = Scenario(name="tiny", archetype_mix={"genuine": 1.0},
                         teams=[{"name": "A", "weight": 1, "roles": {"Analyst": 1}}])
     assert load_scenario(scenario) is scenario
+
+
+def test_a_profile_without_teams_uses_the_provider_vocabulary(tmp_path):
+    from datasets.api import generate_company
+    from datasets.provider import CompanyProvider
+
+    path = tmp_path / "plain.yaml"
+    path.write_text("archetype_mix: {genuine: 0.6, tokenmaxxer: 0.4}\n")
+    company = generate_company(load_scenario(path), 80, 10, 1)
+    assert set(company.employees["team"]) <= set(CompanyProvider.teams)
+    assert set(company.employees["role"]) <= set(CompanyProvider.roles)
+    assert company.employees["team"].nunique() > 5
