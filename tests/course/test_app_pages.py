@@ -275,3 +275,37 @@ def test_home_offers_to_resume_the_last_module_visited(app_home):
     at.switch_page("app_pages/home.py").run()
     links = [p for p in at.get("page_link") if "Resume where you left off" in p.proto.label]
     assert links and module.title in links[0].proto.label
+
+
+def _answer_exercise(at: AppTest, exercise) -> None:
+    """Give the exercise a well-formed answer through its own widgets."""
+    key = f"exercise:{exercise.id}"
+    numbers = [n for n in at.number_input if n.key == f"{key}:number"]
+    if numbers:
+        numbers[0].set_value(0.5)
+    elif any(r.key and r.key.startswith(f"{key}:session:") for r in at.radio):
+        for radio in [r for r in at.radio if r.key and r.key.startswith(f"{key}:session:")]:
+            radio.set_value("genuine")
+    elif any(m.key == f"{key}:features" for m in at.multiselect):
+        at.multiselect(key=f"{key}:features").select("acceptance_rate").run()
+        at.slider(key=f"{key}:range:acceptance_rate").set_range(0.0, 0.3)
+    else:
+        from exercises.metrics import METRIC_CATALOGUE
+
+        first, second = list(METRIC_CATALOGUE)[:2]
+        at.multiselect(key=f"{key}:metrics").select(first).select(second)
+
+
+@pytest.mark.slow
+def test_every_module_exercise_checks_a_well_formed_answer(app_home):
+    modules, _ = load_modules(CONTENT_DIR)
+    at = _sign_in(_app())
+    checked = []
+    for module in [m for m in modules if m.exercise is not None]:
+        _open_module(at, module)
+        _answer_exercise(at, module.exercise)
+        at.button(key=f"exercise:{module.exercise.id}:check").click().run()
+        assert not at.exception, (module.id, at.exception)
+        checked.append(module.exercise.id)
+    frame = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}").attempts_frame()
+    assert sorted(frame.loc[frame["kind"] == "exercise", "item_id"]) == sorted(checked)
