@@ -388,22 +388,24 @@ def generate_to_dir(profile: str | Scenario, employees: int, days: int, seed: in
         writers = {name: _open_writer(name, tmp, fmt) for name in streamed}
         bar = _progress_bar(show, len(ctx.population))
         checker = _ChunkChecker(ctx)
-        pending: Future | None = None
+        lanes = _writer_lanes(streamed)
+        pending: list[Future] = []
         try:
-            with ThreadPoolExecutor(max_workers=1) as pool:
+            with ThreadPoolExecutor(max_workers=1) as first, ThreadPoolExecutor(max_workers=1) as second:
+                pools = (first, second)
                 for block, chunk in enumerate(pipeline.iter_blocks(ctx)):
                     checker.check(chunk)
                     if full_checks or block == 0:
                         _check_chunk_with_pandera(chunk, employee_ids)
-                    if pending is not None:
-                        pending.result()
-                    pending = pool.submit(_write_chunk, writers, chunk, streamed)
+                    for future in pending:  # at most one block waits to be written: bounded memory
+                        future.result()
+                    pending = [pool.submit(_write_chunk, writers, chunk, lane) for pool, lane in zip(pools, lanes)]
                     for name in streamed:
                         rows[name] = rows.get(name, 0) + chunk[name].num_rows
                     if bar is not None:
                         bar.update(min(pipeline.BLOCK_EMPLOYEES, bar.total - bar.n))
-                if pending is not None:
-                    pending.result()
+                for future in pending:
+                    future.result()
         finally:
             for writer in writers.values():
                 writer.close()
@@ -421,6 +423,11 @@ def _progress_bar(show: bool, total: int):
         return None
     from tqdm import tqdm
     return tqdm(total=total, unit="employee", desc="generating", leave=False)
+
+
+def _writer_lanes(streamed: list[str]) -> tuple[list[str], list[str]]:
+    """Two writer threads: the big event table alone, everything else together (each file keeps one writer)."""
+    return [name for name in streamed if name == "ai_events"], [name for name in streamed if name != "ai_events"]
 
 
 def _write_chunk(writers: dict[str, Any], chunk: dict[str, pa.Table], names: list[str]) -> None:
