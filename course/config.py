@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def default_home() -> Path:
     return Path(env).expanduser().resolve() if env else REPO_ROOT / "var"
 
 
-def _read_or_create_secret(path: Path, make: callable) -> tuple[str, bool]:
+def _read_or_create_secret(path: Path, make: Callable[[], str]) -> tuple[str, bool]:
     """A secret is generated once and kept (mode 0600) so restarts keep learners' datasets."""
     if path.exists():
         value = path.read_text(encoding="utf-8").strip()

@@ -7,7 +7,6 @@ import pytest
 from course import data as course_data
 from course.config import load_config
 from course.data import SignInError, validate_learner_id
-from fakes import fake_api
 from exercises.checks import run_check
 
 
