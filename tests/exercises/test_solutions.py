@@ -85,3 +85,15 @@ def test_flagging_the_heaviest_token_users_earns_little(company):
     truth = tokenmaxxer_ids(company)
     top = tokens.sort_values(ascending=False).index[: len(truth)]
     assert run_check("detect.flag_tokenmaxxers", list(top), truth).score < 0.5
+
+
+def test_a_half_finished_measure_notebook_still_earns_the_part_it_answers(company, released_data, tmp_path):
+    assignment = load_assignment(SOURCE_DIR / "measure")
+    folder = _workspace(tmp_path, released_data, "measure")
+    notebook = nbformat.read(assignment.notebook_path, as_version=4)
+    effect_cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "part2-effect")
+    effect_cell.source = effect_cell.source.split("### BEGIN SOLUTION")[0] + "# YOUR CODE HERE"
+    _run(notebook, folder)
+    results = score_parts(assignment, folder, company)
+    assert results["theater_share"].score == 1.0
+    assert results["productivity_effect"].status == NOT_ATTEMPTED
