@@ -10,6 +10,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 import streamlit as st  # noqa: E402
 
 from course.app_pages import common  # noqa: E402
+from datasets.errors import UserError  # noqa: E402
 
 st.set_page_config(page_title="Signal or Theater", page_icon=":material/insights:",
                    layout="wide")
@@ -34,4 +35,7 @@ with st.sidebar:
         if st.button("Sign out", key="sidebar_sign_out", icon=":material/logout:"):
             common.sign_out()
             st.rerun()
-page.run()
+try:
+    page.run()
+except UserError as error:   # a problem the user can act on: one clear line, never a traceback
+    st.error(str(error), icon=":material/error:")

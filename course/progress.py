@@ -133,6 +133,12 @@ class ProgressStore:
             raise ProgressError(f"Could not save progress ({exc.orig or exc}).") from exc
 
     def ensure_learner(self, learner_id: str, display_name: str | None = None) -> None:
+        try:
+            self._ensure_learner(learner_id, display_name)
+        except sa.exc.DatabaseError as exc:
+            raise ProgressError(f"Could not save the learner ({exc.orig or exc}).") from exc
+
+    def _ensure_learner(self, learner_id: str, display_name: str | None) -> None:
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(learners.c.learner_id)
                                   .where(learners.c.learner_id == learner_id)).first()
@@ -162,9 +168,12 @@ class ProgressStore:
                      tier=int(tier))
 
     def _frame(self, query: sa.Select) -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            result = conn.execute(query)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execute(query)
+                return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        except sa.exc.DatabaseError as exc:
+            raise ProgressError(f"Could not read progress ({exc.orig or exc}).") from exc
 
     def attempts_frame(self, module_id: str | None = None,
                        learner_id: str | None = None) -> pd.DataFrame:
@@ -191,8 +200,11 @@ class ProgressStore:
         query = (sa.select(page_views.c.page)
                  .where(page_views.c.learner_id == learner_id, page_views.c.page.not_in(skip))
                  .order_by(page_views.c.id.desc()).limit(1))
-        with self.engine.connect() as conn:
-            return conn.execute(query).scalar()
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(query).scalar()
+        except sa.exc.DatabaseError as exc:
+            raise ProgressError(f"Could not read progress ({exc.orig or exc}).") from exc
 
     def learner_summary(self, learner_id: str,
                         items_per_module: dict[str, int] | None = None) -> dict:

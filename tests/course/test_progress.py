@@ -133,3 +133,19 @@ def test_resume_page_skips_home_and_sign_in(url):
         store.record_page_view("ada", page, 1.0)
     store.record_page_view("bob", "module-m9", 1.0)
     assert store.resume_page("ada") == "capstone"
+
+
+def test_a_database_that_breaks_while_running_gives_a_progress_error(tmp_path):
+    path = tmp_path / "progress.sqlite"
+    store = ProgressStore(f"sqlite:///{path}")
+    store.record_attempt("ada", "m1", "q1", "quiz", "a", True, 1.0, None)
+    store.engine.dispose()
+    for extra in tmp_path.glob("progress.sqlite*"):
+        extra.unlink()
+    path.write_bytes(b"overwritten with junk" * 500)
+    with pytest.raises(ProgressError):
+        store.learner_summary("ada")
+    with pytest.raises(ProgressError):
+        store.record_attempt("ada", "m1", "q1", "quiz", "a", True, 1.0, None)
+    with pytest.raises(ProgressError):
+        store.resume_page("ada")
