@@ -184,6 +184,19 @@ def _employee_features(company: Any) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def flag_by_ranges(features: pd.DataFrame, ranges: dict[str, tuple[float, float]]) -> list[str]:
+    """A learner's detector: AI users whose every chosen feature lies in its range are flagged.
+
+    No ranges flags nobody; a missing value never satisfies a range."""
+    if not ranges:
+        return []
+    users = features[features["ai_events"] > 0]
+    mask = pd.Series(True, index=users.index)
+    for column, (low, high) in ranges.items():
+        mask &= users[column].between(low, high).fillna(False).astype(bool)
+    return users.loc[mask, "employee_id"].tolist()
+
+
 # ----------------------------------------------------------------------------- the charts
 
 def adoption_vs_output(company: Any) -> ChartResult:

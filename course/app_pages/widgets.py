@@ -284,18 +284,19 @@ def _flag_by_rule(features: pd.DataFrame, key: str) -> list[str]:
                "only — no labels.")
     chosen = st.multiselect("Features your detector uses", list(RULE_FEATURES),
                             format_func=RULE_FEATURES.get, key=f"{key}:features")
+    from course.charts import flag_by_ranges
+
     users = features[features["ai_events"] > 0]
-    mask = pd.Series(True, index=users.index)
+    ranges: dict[str, tuple[float, float]] = {}
     for column in chosen:
         values = users[column].dropna()
         low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
         if high <= low:
             high = low + 1.0
         step = 0.01 if high - low <= 2 else max(1.0, round((high - low) / 200))
-        picked = st.slider(RULE_FEATURES[column], low, high, (low, high), step=step,
-                           key=f"{key}:range:{column}")
-        mask &= users[column].between(picked[0], picked[1])
-    flagged = users.loc[mask, "employee_id"].tolist() if chosen else []
+        ranges[column] = st.slider(RULE_FEATURES[column], low, high, (low, high), step=step,
+                                   key=f"{key}:range:{column}")
+    flagged = flag_by_ranges(features, ranges)
     st.markdown(f"**{len(flagged)}** of {len(users)} AI users flagged.")
     shown = features.assign(flagged=features["employee_id"].isin(set(flagged)))
     shown = shown.sort_values(["flagged", "employee_id"], ascending=[False, True])

@@ -121,3 +121,15 @@ def test_a_lone_small_cell_takes_its_smallest_neighbour_with_it():
     assert hidden == 2
     assert list(kept.loc[kept["month"] == "m1", "category"]) == ["b"]
     assert len(kept[kept["month"] == "m2"]) == 3
+
+
+def test_flag_by_ranges_flags_users_inside_every_range():
+    from course.charts import flag_by_ranges
+
+    features = pd.DataFrame({"employee_id": ["E1", "E2", "E3", "E4"], "ai_events": [5, 5, 5, 0],
+                             "acceptance_rate": [0.1, 0.5, None, 0.1],
+                             "tokens_per_week": [900.0, 900.0, 900.0, 0.0]})
+    assert flag_by_ranges(features, {}) == []
+    assert flag_by_ranges(features, {"acceptance_rate": (0.0, 0.2)}) == ["E1"]
+    assert flag_by_ranges(features, {"acceptance_rate": (0.0, 1.0),
+                                     "tokens_per_week": (1000.0, 2000.0)}) == []
