@@ -11,7 +11,7 @@ from datasets.api import generate_company
 def test_events_happen_on_working_days_and_hours(small_company):
     stamps = small_company.ai_events["timestamp"]
     holidays = pd.to_datetime(small_company.calendar.loc[small_company.calendar["event_type"] == "holiday", "date"])
-    on_weekdays = (stamps.dt.dayofweek < 5) & ~stamps.dt.normalize().isin(holidays)
+    on_weekdays = (stamps.dt.day_of_week < 5) & ~stamps.dt.normalize().isin(holidays)
     assert on_weekdays.mean() > 0.95
     assert stamps.dt.hour.between(7, 19).mean() > 0.95
 
@@ -21,7 +21,7 @@ def test_holidays_are_quiet():
     per_day = company.ai_events["timestamp"].dt.normalize().value_counts()
     holiday = pd.Timestamp("2026-05-25")
     assert "holiday" in set(company.calendar["event_type"])
-    weekdays = per_day[per_day.index.dayofweek < 5]
+    weekdays = per_day[per_day.index.day_of_week < 5]
     assert per_day.get(holiday, 0) < 0.1 * weekdays.median()
 
 
