@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from datasets.api import EXPORTS, FORMATS, GenerationError, generate_to_dir, learner_seed
 from datasets.scenario import available_profiles
+
+SECRET_ENV = "THEATER_SECRET"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--days", required=True, type=int, metavar="N", help="length of the period in days")
     parser.add_argument("--seed", type=int, metavar="N", help="random seed (or use --learner and --secret)")
     parser.add_argument("--learner", metavar="ID", help="derive the seed from this learner id and --secret")
-    parser.add_argument("--secret", metavar="S", help="course secret used with --learner")
+    parser.add_argument("--secret", metavar="S",
+                        help=f"course secret used with --learner (default: ${SECRET_ENV}, which keeps it "
+                             "out of the shell history)")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="new or empty output folder")
     parser.add_argument("--format", choices=FORMATS, default="parquet", help="file format (default parquet)")
     parser.add_argument("--with-labels", action="store_true",
@@ -36,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def seed_from_args(seed: int | None, learner: str | None, secret: str | None) -> int:
     """Exactly one source of randomness: a seed, or a learner id with the course secret."""
+    if secret is None and learner is not None and seed is None:
+        secret = os.environ.get(SECRET_ENV) or None
     if seed is not None and (learner is not None or secret is not None):
         raise GenerationError("give either --seed or --learner with --secret, not both")
     if seed is not None:

@@ -21,6 +21,14 @@ def test_generate_writes_a_company(tmp_path, capsys):
     assert str(out) in capsys.readouterr().out
 
 
+def test_the_secret_can_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("THEATER_SECRET", "s")
+    assert main(_args(tmp_path / "env", "--learner", "ada")) == 0
+    assert main(_args(tmp_path / "flag", "--learner", "ada", "--secret", "s")) == 0
+    assert (tmp_path / "env" / "ai_events.parquet").read_bytes() == \
+        (tmp_path / "flag" / "ai_events.parquet").read_bytes()
+
+
 def test_learner_and_secret_derive_the_seed(tmp_path):
     from datasets.api import learner_seed
 
@@ -37,7 +45,8 @@ def test_learner_and_secret_derive_the_seed(tmp_path):
     (["--seed", "1", "--learner", "ada", "--secret", "s"], "not both"),
     (["--learner", "ada"], "go together"),
 ])
-def test_bad_input_is_one_line_a_non_zero_exit_and_no_folder(tmp_path, capsys, argv_tail, message):
+def test_bad_input_is_one_line_a_non_zero_exit_and_no_folder(tmp_path, capsys, monkeypatch, argv_tail, message):
+    monkeypatch.delenv("THEATER_SECRET", raising=False)
     out = tmp_path / "company"
     assert main(_args(out) + argv_tail) != 0
     err = capsys.readouterr().err.strip()
