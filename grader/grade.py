@@ -35,12 +35,14 @@ from nbformat import NotebookNode
 from datasets.errors import UserError
 from grader.copydetect import detect_copies
 from grader.integrity import Flag, edited_cells, scan_outputs, scan_sources
-from grader.sandbox import Limits, probe_isolation, run_notebook_sandboxed
+from grader.sandbox import Limits, RunResult, probe_isolation, run_notebook_sandboxed
 from grader.scoring import PartScore, fill_grade_cells, jsonable, score_submission
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+LARGE_NOTEBOOK_BYTES = 2 * 1024 * 1024
 RECORD_VERSION = 1
 COPY_READERS = ("json_set", "json_number")
+NOT_RUN = "not-run"  # isolation of a submission with nothing of the learner's to execute
 
 
 class GradeError(UserError):
@@ -146,6 +148,9 @@ def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookN
                 if data.get("nbformat") != 4:
                     comments.append(f"notebook format {data.get('nbformat')!r} is not 4: cells were read as far as possible")
                 learner_cells = [c for c in data["cells"] if isinstance(c, dict)]
+                if len(raw) > LARGE_NOTEBOOK_BYTES:
+                    comments.append(f"the submitted notebook holds {len(raw) / 2**20:.1f} MB of outputs or data: "
+                                    "they were discarded and the notebook was run afresh")
                 if not learner_cells:
                     comments.append("the notebook has no cells: graded as empty")
 
@@ -180,7 +185,8 @@ def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookN
             comments.append(f"deleted read-only cells were restored: {', '.join(missing_locked)}")
 
     cells: list[NotebookNode] = []
-    learner_code: list[tuple[str, str]] = []
+    learner_code: list[tuple[str, str]] = []  # code the learner wrote or changed: scanned, and worth running
+    released_free_code = {_source_text(c).strip() for gid, c in release_ids if not gid and c.get("cell_type") == "code"}
     missing_answers, retyped = [], []
 
     def add_extras(after: str | None) -> None:
@@ -191,7 +197,8 @@ def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookN
             source = _source_text(extra)
             if ctype == "code":
                 new = nbformat.v4.new_code_cell(source)
-                learner_code.append((f"added cell after {after or 'start'} #{index + 1}", source))
+                if source.strip() not in released_free_code:
+                    learner_code.append((f"added cell after {after or 'start'} #{index + 1}", source))
             elif ctype == "markdown":
                 new = nbformat.v4.new_markdown_cell(source)
             else:
@@ -210,7 +217,7 @@ def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookN
                 retyped.append(gid)
             else:
                 cell["source"] = _source_text(theirs)
-                if cell.get("cell_type") == "code":
+                if cell.get("cell_type") == "code" and cell["source"].strip() != _source_text(reference).strip():
                     learner_code.append((gid, cell["source"]))
         elif gid and meta.get("solution") and learner_cells:
             missing_answers.append(gid)
@@ -303,12 +310,17 @@ def grade_one(job: Job) -> Outcome:
         flags = flags + scan_sources(learner_code)
         workdir = scratch / "work"
         workdir.mkdir()
-        data_dir = Path(job.data_dir) if job.data_dir else _materialise_data(course, assignment, job.learner, scratch)
-        with futures.ThreadPoolExecutor(max_workers=1) as helper:
-            # the truth is regenerated while the kernel runs (it mostly waits on another process)
-            company = helper.submit(_company, course, assignment, job.learner)
-            run = run_notebook_sandboxed(nb, workdir, data_dir, job.limits, job.isolation)
-            company = company.result()
+        if learner_code:
+            data_dir = Path(job.data_dir) if job.data_dir else _materialise_data(course, assignment, job.learner, scratch)
+            with futures.ThreadPoolExecutor(max_workers=1) as helper:
+                # the truth is regenerated while the kernel runs (it mostly waits on another process)
+                company = helper.submit(_company, course, assignment, job.learner)
+                run = run_notebook_sandboxed(nb, workdir, data_dir, job.limits, job.isolation)
+                company = company.result()
+        else:  # nbgrader's "No response": nothing the learner wrote would run, so nothing runs
+            company = _company(course, assignment, job.learner)
+            run = RunResult(notebook=nb, isolation=NOT_RUN,
+                            problems=["no response: no answer cell differs from the released notebook, so it was not run"])
         comments += run.problems
         flags += scan_outputs(run.notebook)
         truths: dict[str, Any] = {}
@@ -320,7 +332,7 @@ def grade_one(job: Job) -> Outcome:
         outcome.comments = comments
         outcome.flags = [str(f) for f in flags]
         outcome.isolation = run.isolation
-        outcome.isolation_detail = run.isolation_detail
+        outcome.isolation_detail = run.isolation_detail if run.isolation != NOT_RUN else "not executed (no response)"
         for part in assignment.graded:
             if part.reader in COPY_READERS:
                 outcome.answers[part.grade_id] = jsonable(answers.get(part.grade_id))

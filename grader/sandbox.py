@@ -58,6 +58,8 @@ class Limits:
     file_bytes: int = 64 * 1024**2
     open_files: int = 256
     tmp_bytes: int = 64 * 1024**2
+    folder_bytes: int = 256 * 1024**2  # the writable working folder lives on the grader's disk
+    folder_entries: int = 5000
 
 
 @dataclass
@@ -346,6 +348,9 @@ def run_notebook_sandboxed(
     watchdog = threading.Timer(limits.notebook_timeout + 10, _kill_kernel_process, args=(km, result))
     watchdog.daemon = True
     watchdog.start()
+    finished = threading.Event()
+    guard = threading.Thread(target=_guard_folder, args=(workdir, limits, km, result, finished), daemon=True)
+    guard.start()
     try:
         client.execute(cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except CellTimeoutError:
@@ -363,6 +368,7 @@ def run_notebook_sandboxed(
     finally:
         atexit.unregister(client._cleanup_kernel)
         watchdog.cancel()
+        finished.set()
         process_group = getattr(km.provisioner, "pgid", None)
         _shutdown(km)
         if isolation != ISOLATION_BWRAP:  # no PID namespace takes the kernel's children down with it
@@ -386,6 +392,40 @@ def _kill_kernel_process(km: KernelManager, result: RunResult) -> None:
         result.timed_out = True
         result.problems.append("execution stopped: the notebook exceeded its total time limit")
         process.kill()
+
+
+def _folder_usage(folder: Path, max_entries: int) -> tuple[int, int]:
+    """Bytes and entries under the working folder (data/ excluded), stopping early past max_entries."""
+    total, entries = 0, 0
+    stack = [str(folder)]
+    while stack and entries <= max_entries:
+        try:
+            with os.scandir(stack.pop()) as listing:
+                for entry in listing:
+                    entries += 1
+                    if entry.is_dir(follow_symlinks=False):
+                        if not (entry.name == "data" and os.path.dirname(entry.path) == str(folder)):
+                            stack.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            continue
+    return total, entries
+
+
+def _guard_folder(folder: Path, limits: Limits, km: KernelManager, result: RunResult,
+                  finished: threading.Event) -> None:
+    """Stop a notebook that fills the grader's disk with many files (RLIMIT_FSIZE caps only each one)."""
+    while not finished.wait(1.0):
+        size, entries = _folder_usage(folder, limits.folder_entries)
+        if size > limits.folder_bytes or entries > limits.folder_entries:
+            process = getattr(km.provisioner, "process", None)
+            if process is not None and process.poll() is None:
+                result.problems.append(
+                    f"execution stopped: the working folder exceeded {limits.folder_bytes // 2**20} MB "
+                    f"or {limits.folder_entries} files")
+                process.kill()
+            return
 
 
 def _shutdown(km: KernelManager) -> None:

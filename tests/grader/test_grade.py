@@ -18,17 +18,22 @@ from nbgrader.utils import determine_grade
 from exercises.truth import tokenmaxxer_ids
 from grader.assign import assign
 from grader.course_dir import gradebook, init_course, learner_company
-from grader.grade import GradeError, grade, repair_notebook
+from grader.grade import NOT_RUN, GradeError, grade, repair_notebook
 from grader.sandbox import ISOLATION_RLIMITS, Limits
 from hostile.corpus import BASELINE, NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "exercises" / "source" / "detect" / "detect.ipynb"
 LIMITS = Limits(cell_timeout=30, notebook_timeout=90)
+pytestmark = pytest.mark.xdist_group("grading-batches")  # batches share one xdist worker (2 cores)
 
 
 def _student() -> nbformat.NotebookNode:
-    return nbformat.read(NOTEBOOKS / "baseline.ipynb", as_version=4)
+    """The released notebook: the corpus baseline with its answer put back to the stub."""
+    nb = nbformat.read(NOTEBOOKS / "baseline.ipynb", as_version=4)
+    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "part3-detector")
+    answer.source = answer.source.replace(BASELINE, "# YOUR CODE HERE\n")
+    return nb
 
 
 def _ids(nb: nbformat.NotebookNode) -> list:
@@ -49,7 +54,8 @@ def test_repair_keeps_answers_and_restores_read_only_cells():
     restored = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
     assert "I rewrote" not in restored.source
     assert [f.kind for f in flags] == ["edited-read-only-cell"]
-    assert any(where == "part3-detector" and "E00001" in src for where, src in code)
+    assert [where for where, _src in code] == ["part3-detector"]  # unchanged cells are not the learner's code
+    assert "E00001" in code[0][1]
     assert any("restored" in c for c in comments)
 
 
@@ -141,7 +147,10 @@ def test_class_is_graded_with_comments_for_broken_submissions(course):
     assert report.learners["broken"].score == 0
     assert any("not valid JSON" in c for c in report.learners["broken"].comments)
     assert report.learners["huge-outputs"].score == report.learners["wrong"].score
-    assert all(g.isolation == report.isolation for g in report.learners.values())
+    assert any("run afresh" in c for c in report.learners["huge-outputs"].comments)
+    assert report.learners["broken"].isolation == NOT_RUN  # nothing of the learner's to run
+    assert any("no response" in c for c in report.learners["broken"].comments)
+    assert all(g.isolation == report.isolation for k, g in report.learners.items() if k != "broken")
     assert "graded" in report.summary()
 
 

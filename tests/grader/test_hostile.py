@@ -31,7 +31,8 @@ EXPECTED_FLAGS = {
     "os_exit": "process-control",
     "tamper_points_and_grade_cell": "edited-read-only-cell",
 }
-pytestmark = pytest.mark.slow
+# one xdist worker runs every grading batch: they each use two kernels, and the machine has two cores
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading-batches")]
 
 
 def _place(course_root: Path, learner: str, notebook: Path) -> None:

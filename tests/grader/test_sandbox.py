@@ -169,3 +169,14 @@ def test_bwrap_kernel_runs_under_a_private_uid_when_root(course):
     assert run.private_uid == (os.geteuid() == 0)
     assert (uid != 0) == run.private_uid
     assert "bubblewrap" in run.isolation_detail
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_filling_the_disk_with_many_files_is_stopped(course):
+    limits = Limits(cell_timeout=30, notebook_timeout=60, folder_bytes=20 * 1024**2, folder_entries=500)
+    nb = _notebook("import os\nfor i in range(100000):\n    open(f'answers/f{i}', 'w').write('x' * 100000)",
+                   "print('never')")
+    run = run_notebook_sandboxed(nb, course["work"], None, limits)
+    assert any("working folder exceeded" in p for p in run.problems)
+    assert run.seconds < 30

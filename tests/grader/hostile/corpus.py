@@ -127,6 +127,11 @@ ATTACKS: dict[str, dict[str, str]] = {
         "    except OSError as exc:\n"
         "        print('refused', path, type(exc).__name__)\n"
     )},
+    "disk_fill": {"added": (
+        "for i in range(100_000):\n"
+        "    with open(f'answers/junk{i}.bin', 'w') as handle:\n"
+        "        handle.write('x' * 1_000_000)\n"
+    )},
     "huge_answers_file": {"answer": (
         "with open('answers/flagged.json', 'w') as handle:\n"
         "    handle.write('[' + ', '.join(['\"E00001\"'] * 20_000_000) + ']')\n"
