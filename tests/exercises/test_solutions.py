@@ -97,3 +97,15 @@ def test_a_half_finished_measure_notebook_still_earns_the_part_it_answers(compan
     results = score_parts(assignment, folder, company)
     assert results["theater_share"].score == 1.0
     assert results["productivity_effect"].status == NOT_ATTEMPTED
+
+
+def test_notebooks_read_parquet_releases_too(company, tmp_path):
+    assignment = load_assignment(SOURCE_DIR / "explore")
+    folder = tmp_path / "parquet"
+    folder.mkdir()
+    write_company(company, folder / "data", fmt="parquet", with_labels=False)
+    assert not list((folder / "data").glob("*.csv"))
+    notebook = nbformat.read(assignment.notebook_path, as_version=4)
+    errors = _run(notebook, folder)
+    assert not errors, [f"{e['ename']}: {e['evalue']}" for e in errors]
+    assert score_parts(assignment, folder, company)["weekly_table"].score == 1.0
