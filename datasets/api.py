@@ -18,19 +18,16 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from datasets import pipeline
 from datasets.errors import UserError
 from datasets.scenario import Scenario, load_scenario
-from datasets.schemas import (ALL_TABLES, ARROW_COLUMNS, CATEGORIES, DATE_COLUMNS, FEATURES, LABEL_TABLES,
-                              NULLABLE_INT_COLUMNS, PUBLIC_TABLES, TOOLS, WORK_KINDS, WORK_STATUSES,
-                              SchemaViolation, arrow_schema, check_references, validate_table)
+from datasets.schemas import (ALL_TABLES, LABEL_TABLES, PUBLIC_TABLES, StreamChecker, check_references,
+                              validate_table)
+from datasets.tables import from_pandas, open_writer, read_table, to_pandas
+from datasets.tables import write_table as _write_table
 
 MANIFEST = "manifest.json"
 MANIFEST_KIND = "signal-or-theater company"
@@ -40,25 +37,7 @@ MAX_EMPLOYEES = 1_000_000
 MAX_DAYS = 3660
 PROGRESS_EVENTS = 2_000_000
 FULL_CHECK_EVENTS = 3_000_000  # below this, every streamed block also runs the pandera schemas
-NULLABLE_COLUMNS = {("employees", "manager_id"), ("ai_events", "document_id"), ("work_items", "closed_at"),
-                    ("work_items", "cycle_time_hours"), ("work_items", "linked_session_id"),
-                    ("labels", "convert_date")}
-ALLOWED_VALUES = {"tool": set(TOOLS), "feature": set(FEATURES), "prompt_category": set(CATEGORIES),
-                  "kind": set(WORK_KINDS), "status": set(WORK_STATUSES)}
 
-
-DELTA_COLUMNS = ("event_id", "session_id", "tokens_in", "tokens_out")
-
-
-def parquet_options(name: str) -> dict[str, Any]:
-    """Snappy pages; dictionaries for text; delta encoding for ids and counts (faster and smaller)."""
-    text = [column for column, plain, _ in ARROW_COLUMNS[name] if plain == pa.string()]
-    delta = {column: "DELTA_BINARY_PACKED" for column, _, _ in ARROW_COLUMNS[name] if column in DELTA_COLUMNS}
-    options: dict[str, Any] = {"compression": "snappy", "store_schema": False, "use_dictionary": text or False,
-                               "write_statistics": True}
-    if delta:
-        options["column_encoding"] = delta
-    return options
 
 
 class GenerationError(UserError):
@@ -164,87 +143,6 @@ def generate_company(profile: str | Scenario, employees: int, days: int, seed: i
         tables[name] = validate_table(name, frame)
     check_references(tables)
     return Company(**tables, meta=_meta(ctx))
-
-
-# --------------------------------------------------------------------------- conversions
-
-def to_pandas(name: str, table: pa.Table) -> pd.DataFrame:
-    """Arrow -> pandas with the contract's dtypes (text as str, times as ns, nullable ints as Int64)."""
-    table = to_arrow_plain(name, table)
-    nullable_ints = set(NULLABLE_INT_COLUMNS.get(name, []))
-    frame = table.to_pandas(date_as_object=False, types_mapper=None)
-    for column in nullable_ints:
-        frame[column] = table.column(column).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-    for column in DATE_COLUMNS[name]:
-        frame[column] = frame[column].astype("datetime64[ns]")
-    for column, kind, _ in ARROW_COLUMNS[name]:
-        if kind == pa.string():
-            frame[column] = frame[column].astype("str")
-    return frame
-
-
-def to_arrow_plain(name: str, table: pa.Table) -> pa.Table:
-    """Any representation of a table (pandas-made or streamed dictionaries) -> the canonical types."""
-    schema = arrow_schema(name)
-    columns = []
-    for column, kind in zip(schema.names, schema.types):
-        values = table.column(column)
-        if pa.types.is_dictionary(values.type):
-            values = values.cast(values.type.value_type)
-        if values.type != kind:
-            values = values.cast(kind)
-        columns.append(values)
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-def from_pandas(name: str, frame: pd.DataFrame) -> pa.Table:
-    """pandas -> Arrow with the contract's types (dates as date32)."""
-    data = {}
-    for column, kind, _ in ARROW_COLUMNS[name]:
-        series = frame[column]
-        if kind == pa.date32():
-            data[column] = pa.array(pd.to_datetime(series).dt.date.to_numpy(dtype=object), type=kind,
-                                    from_pandas=True)
-        elif kind == pa.string():
-            data[column] = pa.array(series.astype(object).where(series.notna(), None).to_numpy(), type=kind)
-        else:
-            data[column] = pa.array(series, type=kind, from_pandas=True)
-    return pa.table(data, schema=arrow_schema(name))
-
-
-def to_arrow_streamed(name: str, table: pa.Table) -> pa.Table:
-    """Canonical -> the dictionary-encoded types used when streaming large tables to Parquet."""
-    schema = arrow_schema(name, streamed=True)
-    columns = []
-    for column, kind in zip(schema.names, schema.types):
-        values = table.column(column)
-        if values.type != kind:
-            if pa.types.is_dictionary(kind) and not pa.types.is_dictionary(values.type):
-                values = values.dictionary_encode()
-            values = values.cast(kind)
-        columns.append(values)
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-# --------------------------------------------------------------------------- writing
-
-def _for_csv(table: pa.Table) -> pa.Table:
-    """Whole-second timestamps read better in CSV and lose nothing (events are on whole seconds)."""
-    columns = []
-    for column in table.columns:
-        if pa.types.is_timestamp(column.type):
-            column = column.cast(pa.timestamp("s"), safe=False)
-        columns.append(column)
-    return pa.Table.from_arrays(columns, names=table.column_names)
-
-
-def _write_table(name: str, table: pa.Table, folder: Path, fmt: str) -> Path:
-    path = folder / f"{name}.{fmt}"
-    if fmt == "parquet":
-        pq.write_table(to_arrow_streamed(name, table), path, **parquet_options(name))
-    else:
-        pacsv.write_csv(_for_csv(to_arrow_plain(name, table)), path)
-    return path
 
 
 def _manifest(meta: dict[str, Any], fmt: str, rows: dict[str, int], with_labels: bool,
@@ -385,9 +283,9 @@ def generate_to_dir(profile: str | Scenario, employees: int, days: int, seed: in
         rows = {name: len(frame) for name, frame in static.items()}
         for name, frame in static.items():
             _write_table(name, from_pandas(name, frame), tmp, fmt)
-        writers = {name: _open_writer(name, tmp, fmt) for name in streamed}
+        writers = {name: open_writer(name, tmp, fmt) for name in streamed}
         bar = _progress_bar(show, len(ctx.population))
-        checker = _ChunkChecker(ctx)
+        checker = StreamChecker(ctx.timeline.start_ns, ctx.timeline.days, pipeline.BACKLOG_DAYS)
         lanes = _writer_lanes(streamed)
         pending: list[Future] = []
         try:
@@ -445,118 +343,7 @@ def _check_chunk_with_pandera(chunk: dict[str, pa.Table], employee_ids: set[str]
     check_references({"employees": employees, **frames})
 
 
-class _ChunkChecker:
-    """The schema rules as Arrow compute checks: cheap enough to run on every block of a huge company."""
-
-    def __init__(self, ctx: pipeline.Context):
-        self.last_event = 0
-        self.last_work_item = ""
-        self.first_ns = ctx.timeline.start_ns - pipeline.BACKLOG_DAYS * 86_400 * 10**9
-        self.end_ns = ctx.timeline.start_ns + (ctx.timeline.days + 1) * 86_400 * 10**9
-
-    def _fail(self, table: str, rule: str) -> None:
-        raise SchemaViolation(f"table '{table}' breaks the data contract: {rule}")
-
-    def check(self, chunk: dict[str, pa.Table]) -> None:
-        for name, table in chunk.items():
-            for column, plain, _ in ARROW_COLUMNS[name]:
-                values = table.column(column)
-                nullable = (name, column) in NULLABLE_COLUMNS
-                if not nullable and values.null_count:
-                    self._fail(name, f"column '{column}' has missing values")
-                allowed = ALLOWED_VALUES.get(column)
-                if allowed is not None and pa.types.is_dictionary(values.type):
-                    for piece in values.chunks:
-                        if not set(piece.dictionary.to_pylist()) <= allowed:
-                            self._fail(name, f"column '{column}' has a value outside {sorted(allowed)}")
-        events = chunk["ai_events"]
-        if events.num_rows:
-            ids = events.column("event_id").to_numpy()
-            if ids[0] <= self.last_event or (len(ids) > 1 and (np.diff(ids) <= 0).any()):
-                self._fail("ai_events", "event_id must be unique")
-            self.last_event = int(ids[-1])
-            for column in ("tokens_in", "tokens_out", "session_id"):
-                if pc.min(events.column(column)).as_py() < 1:
-                    self._fail("ai_events", f"{column} must be at least 1")
-            stamps = pc.min_max(events.column("timestamp").cast(pa.int64()))
-            if stamps["min"].as_py() < self.first_ns or stamps["max"].as_py() > self.end_ns:
-                self._fail("ai_events", "timestamp outside the period")
-        work = chunk["work_items"]
-        if work.num_rows:
-            created = work.column("created_at").cast(pa.int64())
-            closed = work.column("closed_at").cast(pa.int64())
-            if pc.any(pc.less(closed, created)).as_py():
-                self._fail("work_items", "closed_at must not be before created_at")
-            is_open = pc.equal(work.column("status").cast(pa.string()), "open")
-            if not pc.all(pc.equal(is_open, pc.is_null(closed))).as_py():
-                self._fail("work_items", "exactly the open items have no closed_at")
-            linked = work.column("linked_session_id").drop_null().to_numpy()
-            sessions = events.column("session_id").to_numpy()  # non-decreasing by construction
-            found = np.searchsorted(sessions, linked).clip(0, max(len(sessions) - 1, 0))
-            if len(linked) and (not len(sessions) or (sessions[found] != linked).any()):
-                self._fail("work_items", "linked_session_id names a session with no AI events")
-            first_id = work.column("work_item_id")[0].as_py()
-            if (len(first_id), first_id) <= (len(self.last_work_item), self.last_work_item):
-                self._fail("work_items", "work_item_id must be unique")
-            last_id = work.column("work_item_id")[-1].as_py()
-            self.last_work_item = last_id
-        survey = chunk["survey"]
-        if survey.num_rows:
-            bounds = pc.min_max(survey.column("satisfaction"))
-            if bounds["min"].as_py() < 1 or bounds["max"].as_py() > 5:
-                self._fail("survey", "satisfaction must be between 1 and 5")
-        labels = chunk["event_labels"]
-        if labels.num_rows != events.num_rows or not labels.column("event_id").equals(events.column("event_id")):
-            self._fail("event_labels", "one row per ai_events row")
-
-
-class _CsvAppender:
-    def __init__(self, path: Path):
-        self.handle = open(path, "wb")
-        self.header = True
-
-    def write(self, name: str, table: pa.Table) -> None:
-        pacsv.write_csv(_for_csv(to_arrow_plain(name, table)), self.handle,
-                        write_options=pacsv.WriteOptions(include_header=self.header))
-        self.header = False
-
-    def close(self) -> None:
-        self.handle.close()
-
-
-class _ParquetAppender:
-    def __init__(self, name: str, path: Path):
-        self.writer = pq.ParquetWriter(path, arrow_schema(name, streamed=True), **parquet_options(name))
-
-    def write(self, name: str, table: pa.Table) -> None:
-        self.writer.write_table(to_arrow_streamed(name, table))
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def _open_writer(name: str, folder: Path, fmt: str):
-    if fmt == "parquet":
-        return _ParquetAppender(name, folder / f"{name}.parquet")
-    return _CsvAppender(folder / f"{name}.csv")
-
-
 # --------------------------------------------------------------------------- loading
-
-def _read_table(name: str, path: Path) -> pa.Table:
-    schema = arrow_schema(name)
-    if path.suffix == ".parquet":
-        table = pq.read_table(path)
-    else:
-        types = {column: (pa.timestamp("s") if pa.types.is_timestamp(kind) else kind)
-                 for column, kind in zip(schema.names, schema.types)}
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False))
-    missing = [column for column in schema.names if column not in table.column_names]
-    if missing:
-        raise OutputError(f"{path}: missing column(s) {', '.join(missing)}")
-    return to_arrow_plain(name, table.select(schema.names))
-
 
 def load_company(directory: str | os.PathLike[str], with_labels: bool = True) -> Company:
     """Read a folder written by write_company/generate_to_dir back into a Company (labels if present)."""
@@ -579,7 +366,7 @@ def load_company(directory: str | os.PathLike[str], with_labels: bool = True) ->
         if not path.exists():
             raise OutputError(f"{folder} is missing {path.name}")
         try:
-            frame = to_pandas(name, _read_table(name, path))
+            frame = to_pandas(name, read_table(name, path))
         except (pa.ArrowInvalid, OSError) as exc:
             raise OutputError(f"{path} cannot be read: {exc}") from None
         tables[name] = validate_table(name, frame)

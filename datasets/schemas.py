@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as arrow
+import pyarrow.compute as pc
 
 from datasets.errors import UserError
 
@@ -190,3 +192,75 @@ def check_references(tables: dict[str, Any]) -> None:
             problems.append("event_labels does not have one row per ai_events row")
     if problems:
         raise SchemaViolation("; ".join(problems))
+
+
+NULLABLE_COLUMNS = {("employees", "manager_id"), ("ai_events", "document_id"), ("work_items", "closed_at"),
+                    ("work_items", "cycle_time_hours"), ("work_items", "linked_session_id"),
+                    ("labels", "convert_date")}
+ALLOWED_VALUES = {"tool": set(TOOLS), "feature": set(FEATURES), "prompt_category": set(CATEGORIES),
+                  "kind": set(WORK_KINDS), "status": set(WORK_STATUSES)}
+
+
+class StreamChecker:
+    """The schema rules as Arrow compute checks: cheap enough to run on every block of a huge company."""
+
+    def __init__(self, start_ns: int, days: int, backlog_days: int):
+        self.last_event = 0
+        self.last_work_item = ""
+        self.first_ns = start_ns - backlog_days * 86_400 * 10**9
+        self.end_ns = start_ns + (days + 1) * 86_400 * 10**9
+
+    def _fail(self, table: str, rule: str) -> None:
+        raise SchemaViolation(f"table '{table}' breaks the data contract: {rule}")
+
+    def check(self, chunk: dict[str, arrow.Table]) -> None:
+        for name, table in chunk.items():
+            for column, plain, _ in ARROW_COLUMNS[name]:
+                values = table.column(column)
+                nullable = (name, column) in NULLABLE_COLUMNS
+                if not nullable and values.null_count:
+                    self._fail(name, f"column '{column}' has missing values")
+                allowed = ALLOWED_VALUES.get(column)
+                if allowed is not None and arrow.types.is_dictionary(values.type):
+                    for piece in values.chunks:
+                        if not set(piece.dictionary.to_pylist()) <= allowed:
+                            self._fail(name, f"column '{column}' has a value outside {sorted(allowed)}")
+        events = chunk["ai_events"]
+        if events.num_rows:
+            ids = events.column("event_id").to_numpy()
+            if ids[0] <= self.last_event or (len(ids) > 1 and (np.diff(ids) <= 0).any()):
+                self._fail("ai_events", "event_id must be unique")
+            self.last_event = int(ids[-1])
+            for column in ("tokens_in", "tokens_out", "session_id"):
+                if pc.min(events.column(column)).as_py() < 1:
+                    self._fail("ai_events", f"{column} must be at least 1")
+            stamps = pc.min_max(events.column("timestamp").cast(arrow.int64()))
+            if stamps["min"].as_py() < self.first_ns or stamps["max"].as_py() > self.end_ns:
+                self._fail("ai_events", "timestamp outside the period")
+        work = chunk["work_items"]
+        if work.num_rows:
+            created = work.column("created_at").cast(arrow.int64())
+            closed = work.column("closed_at").cast(arrow.int64())
+            if pc.any(pc.less(closed, created)).as_py():
+                self._fail("work_items", "closed_at must not be before created_at")
+            is_open = pc.equal(work.column("status").cast(arrow.string()), "open")
+            if not pc.all(pc.equal(is_open, pc.is_null(closed))).as_py():
+                self._fail("work_items", "exactly the open items have no closed_at")
+            linked = work.column("linked_session_id").drop_null().to_numpy()
+            sessions = events.column("session_id").to_numpy()  # non-decreasing by construction
+            found = np.searchsorted(sessions, linked).clip(0, max(len(sessions) - 1, 0))
+            if len(linked) and (not len(sessions) or (sessions[found] != linked).any()):
+                self._fail("work_items", "linked_session_id names a session with no AI events")
+            first_id = work.column("work_item_id")[0].as_py()
+            if (len(first_id), first_id) <= (len(self.last_work_item), self.last_work_item):
+                self._fail("work_items", "work_item_id must be unique")
+            last_id = work.column("work_item_id")[-1].as_py()
+            self.last_work_item = last_id
+        survey = chunk["survey"]
+        if survey.num_rows:
+            bounds = pc.min_max(survey.column("satisfaction"))
+            if bounds["min"].as_py() < 1 or bounds["max"].as_py() > 5:
+                self._fail("survey", "satisfaction must be between 1 and 5")
+        labels = chunk["event_labels"]
+        if labels.num_rows != events.num_rows or not labels.column("event_id").equals(events.column("event_id")):
+            self._fail("event_labels", "one row per ai_events row")
