@@ -652,8 +652,8 @@ def simulator_chart(result, params) -> ChartResult:
         tooltip=["week:Q", alt.Tooltip("correlation:Q", format=".2f")])
     half = alt.Chart(pd.DataFrame({"y": [threshold], "label": ["half the starting value"]}))
     half_rule = half.mark_rule(color=PALETTE["vermillion"], strokeDash=[2, 2]).encode(y="y:Q")
-    half_text = half.mark_text(align="left", x=4, dy=-6, color=PALETTE["vermillion"]).encode(
-        y="y:Q", text="label:N")
+    half_text = half.mark_text(align="right", dx=-4, dy=-6, color=PALETTE["vermillion"]).encode(
+        x=alt.value("width"), y="y:Q", text="label:N")
     right = (corr + half_rule + half_text + rule).properties(title="Does usage still track output?",
                                                             height=260, width=320)
     chart = alt.hconcat(left, right)

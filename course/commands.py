@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 APP = Path(__file__).with_name("app.py")
+# Streamlit's default red gives white button text 3.2:1; Okabe-Ito blue gives 5.2:1 (WCAG AA).
+THEME_FLAGS = ("--theme.primaryColor", "#0072B2")
 
 
 def run_app(port: int = 8501, headless: bool = True, home: str | None = None) -> int:
@@ -19,6 +21,7 @@ def run_app(port: int = 8501, headless: bool = True, home: str | None = None) ->
         "--server.headless", "true" if headless else "false",
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "minimal",
+        *THEME_FLAGS,
     ]
     env = os.environ.copy()
     if home:

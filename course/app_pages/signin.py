@@ -55,6 +55,8 @@ with learner_tab:
                                     "data is generated from it, so keep using the same one.")
         code = (st.text_input("Course code", type="password") if config.course_code else None)
         submitted = st.form_submit_button("Sign in", type="primary")
+    st.caption("On your first sign-in the app generates your own company's logs (a few "
+               "seconds). The same id always gives the same company, so your work carries over.")
     if submitted:
         try:
             learner_id = course_data.validate_learner_id(raw_id, config, code)

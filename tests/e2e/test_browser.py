@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from course.commands import THEME_FLAGS
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -44,7 +46,7 @@ def app_url(tmp_path_factory):
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "course" / "app.py"),
          "--server.port", str(port), "--server.headless", "true",
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-         "--client.toolbarMode", "minimal"],
+         "--client.toolbarMode", "minimal", *THEME_FLAGS],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
