@@ -185,3 +185,20 @@ def test_export_is_written_inside_the_same_atomic_folder(tmp_path, monkeypatch, 
     assert json.loads((folder / "manifest.json").read_text())["exports"] == ["github-copilot"]
     with pytest.raises(OutputError, match="export must be one of"):
         write_company(small_company, tmp_path / "other", export="slack")
+
+
+# The grader regenerates a learner's labels long after the release: the same version must give
+# the same data. Update this digest only together with GENERATOR_VERSION.
+DATA_DIGEST = {"1.1": "1c68647a4b737119b4cf88d9cf0d9492f17c076a3068dfbf13b9f771f4670d94"}
+
+
+def test_generator_version_changes_whenever_the_data_does():
+    from datasets.pipeline import GENERATOR_VERSION
+
+    company = generate_company("mandate-bigco", 40, 30, 12345)
+    digest = hashlib.sha256()
+    for name, frame in company.tables(with_labels=True).items():
+        digest.update(name.encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    assert DATA_DIGEST.get(GENERATOR_VERSION) == digest.hexdigest(), \
+        "the generated data changed: bump GENERATOR_VERSION and record the new digest"
