@@ -108,6 +108,8 @@ class ProgressStore:
         kwargs: dict = {}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 5}
+            if self.sqlite_path is None:   # in memory: one shared connection, or each thread
+                kwargs["poolclass"] = sa.pool.StaticPool   # would see its own empty database
         self.engine: sa.Engine = sa.create_engine(self.url, **kwargs)
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)

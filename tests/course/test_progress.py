@@ -149,3 +149,14 @@ def test_a_database_that_breaks_while_running_gives_a_progress_error(tmp_path):
         store.record_attempt("ada", "m1", "q1", "quiz", "a", True, 1.0, None)
     with pytest.raises(ProgressError):
         store.resume_page("ada")
+
+
+def test_an_in_memory_store_is_shared_between_threads():
+    import threading
+
+    store = ProgressStore("sqlite://")
+    worker = threading.Thread(target=store.record_attempt,
+                              args=("ada", "m1", "q1", "quiz", "a", True, 1.0, None))
+    worker.start()
+    worker.join()
+    assert len(store.attempts_frame()) == 1
