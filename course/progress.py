@@ -253,6 +253,8 @@ def open_progress_store(url: str) -> tuple[ProgressStore, str | None]:
                 parsed.database == ":memory:":
             raise
         path = Path(parsed.database)
+        if not path.is_file():   # not a damaged file (a folder, no permission): nothing to move
+            raise
         stamp = _now().strftime("%Y%m%dT%H%M%S")
         aside = path.with_name(f"{path.name}.corrupt-{stamp}")
         shutil.move(str(path), str(aside))

@@ -308,3 +308,16 @@ def test_every_module_exercise_checks_a_well_formed_answer(app_home):
         checked.append(module.exercise.id)
     frame = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}").attempts_frame()
     assert sorted(frame.loc[frame["kind"] == "exercise", "item_id"]) == sorted(checked)
+
+
+def test_an_unusable_database_location_falls_back_to_memory_with_a_warning(app_home, monkeypatch,
+                                                                            tmp_path):
+    folder = tmp_path / "a-folder-not-a-database"
+    folder.mkdir()
+    monkeypatch.setenv("THEATER_DATABASE_URL", f"sqlite:///{folder}")
+    at = _app()
+    assert not at.exception
+    assert any("kept in memory only" in w.value for w in at.warning)
+    assert folder.is_dir()
+    at = _sign_in(at)
+    assert at.session_state["learner_id"] == "ada" and not _errors(at)
