@@ -321,3 +321,23 @@ def test_an_unusable_database_location_falls_back_to_memory_with_a_warning(app_h
     assert folder.is_dir()
     at = _sign_in(at)
     assert at.session_state["learner_id"] == "ada" and not _errors(at)
+
+
+def test_pre_test_answers_are_saved_and_shown_against_the_post_test(app_home):
+    from course.modules import pre_post_test
+
+    questions = pre_post_test()
+    at = _sign_in(_app())
+    for q in questions:
+        at.radio(key=f"choice:pretest:{q.id}").set_value(q.options[0].text)
+    _submit(at, "form:pretest")
+    assert any("answers are saved" in s.value for s in at.success)
+    assert not any(r.key == f"choice:pretest:{questions[0].id}" for r in at.radio)
+    at.switch_page("app_pages/capstone.py").run()
+    for q in questions:
+        at.radio(key=f"choice:posttest:{q.id}").set_value(q.answer)
+    _submit(at, "form:posttest")
+    at.switch_page("app_pages/my_learning.py").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Post-test"] == "100%"
+    assert metrics["Pre-test"] != "not taken"
