@@ -46,8 +46,8 @@ def roc_auc(scores: Any, positive: Any) -> float:
 
 
 def burst_days(calendar: pd.DataFrame, start: Any, end: Any,
-               window: int = BURST_WINDOW_BUSINESS_DAYS) -> pd.DatetimeIndex:
-    """Business days in the `window` business days up to each refresh, deadline or review date."""
+               window: int = BURST_WINDOW_BUSINESS_DAYS) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    """The burst days (the `window` business days up to each refresh, deadline or review) and all business days."""
     holidays = pd.to_datetime(calendar.loc[calendar["event_type"] == "holiday", "date"])
     business = pd.bdate_range(pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize())
     business = business[~business.isin(holidays)]
