@@ -36,7 +36,7 @@ from datasets.errors import UserError
 from grader.copydetect import detect_copies
 from grader.integrity import Flag, edited_cells, scan_outputs, scan_sources
 from grader.sandbox import Limits, RunResult, probe_isolation, run_notebook_sandboxed
-from grader.scoring import PartScore, fill_grade_cells, jsonable, score_submission
+from grader.scoring import fill_grade_cells, jsonable, score_submission
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 LARGE_NOTEBOOK_BYTES = 2 * 1024 * 1024
@@ -119,7 +119,6 @@ def _clean_cell(cell: NotebookNode) -> NotebookNode:
     if copy.get("cell_type") == "code":
         copy["outputs"] = []
         copy["execution_count"] = None
-    copy.pop("attachments", None) if copy.get("cell_type") == "code" else None
     return copy
 
 
