@@ -1,4 +1,4 @@
-"""`theater generate`: the command-line face of datasets.api.generate_to_dir."""
+"""`theater generate` and `theater import`: the command-line faces of datasets.api and datasets.importers."""
 
 from __future__ import annotations
 
@@ -38,6 +38,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_generate)
 
+    importer = subparsers.add_parser(
+        "import",
+        help="read real AI-usage exports into one per-user-per-day CSV",
+        description="Read vendor exports (GitHub Copilot NDJSON, OpenAI usage pages, Microsoft 365 Copilot "
+                    "CSV, Amazon Q Developer CSV, Claude Code analytics) into one tidy table: user, day, "
+                    "source, interactions, acceptances, tokens_in, tokens_out, lines_added.",
+    )
+    importer.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="export files or folders")
+    importer.add_argument("--kind", help="the export kind, when it should not be detected from the content")
+    importer.add_argument("--out", required=True, type=Path, metavar="FILE.csv", help="where to write the table")
+    importer.set_defaults(func=run_import)
+
 
 def seed_from_args(seed: int | None, learner: str | None, secret: str | None) -> int:
     """Exactly one source of randomness: a seed, or a learner id with the course secret."""
@@ -64,4 +76,21 @@ def run_generate(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {rows['employees']:,} employees, {rows['ai_events']:,} AI events, "
           f"{rows['work_items']:,} work items ({manifest['profile']}, {manifest['start_date']} to "
           f"{manifest['end_date']}{', with labels' if args.with_labels else ''})")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from datasets.importers import read_exports
+
+    table = read_exports(args.paths, kind=args.kind)
+    out: Path = args.out
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        table.to_csv(partial, index=False)
+        os.replace(partial, out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise GenerationError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    sources = ", ".join(sorted(table["source"].unique()))
+    print(f"wrote {args.out}: {len(table):,} user-days of {table['user'].nunique():,} users ({sources})")
     return 0

@@ -1,0 +1,29 @@
+"""`theater import`: real exports in, one tidy CSV out, one-line errors on bad files."""
+
+import pandas as pd
+
+from datasets.api import generate_company, write_company
+from grader.cli import main
+
+
+def test_import_reads_a_generated_export_into_a_tidy_csv(tmp_path, capsys):
+    company = generate_company("startup", employees=30, days=40, seed=11)
+    folder = write_company(company, tmp_path / "co", fmt="csv", export="github-copilot")
+    out = tmp_path / "tidy.csv"
+    assert main(["import", str(folder), "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["user", "day", "source", "interactions", "acceptances",
+                                   "tokens_in", "tokens_out", "lines_added"]
+    assert set(table["source"]) == {"github-copilot"}
+    assert table["interactions"].sum() > 0
+    assert "user-days" in capsys.readouterr().out
+
+
+def test_import_of_malformed_json_is_one_line_and_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "usage.ndjson"
+    bad.write_text('{"day": "2026-01-05"\n')
+    out = tmp_path / "tidy.csv"
+    assert main(["import", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("theater import: error:") and "not valid JSON" in err and "\n" not in err
+    assert not out.exists() and not list(tmp_path.glob(".*partial"))
