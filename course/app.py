@@ -22,8 +22,10 @@ if warning and not st.session_state.get("_store_warning_shown"):
     st.warning(warning, icon=":material/database:")
     st.session_state["_store_warning_shown"] = True
 
+common.restore_sign_in()
 page = st.navigation(common.build_navigation())
 common.go_home_after_sign_in(page)
+common.keep_sign_in_in_url()
 common.select_module(page)
 common.track_page(page)
 with st.sidebar:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import re
 import shutil
@@ -46,6 +48,25 @@ def validate_learner_id(raw: str | None, config: AppConfig, course_code: str | N
         raise SignInError(f"'{learner_id}' is not on this course's list of learners. Check the "
                           "spelling, or ask your instructor to add you.")
     return learner_id
+
+
+def sign_in_token(config: AppConfig, learner_id: str) -> str:
+    """A reload-proof sign-in for the url: the id plus an HMAC only this course's secret makes."""
+    digest = hmac.new(config.course_secret.encode(), f"sign-in:{learner_id}".encode(),
+                      hashlib.sha256).hexdigest()[:20]
+    return f"{learner_id}.{digest}"
+
+
+def learner_from_token(config: AppConfig, token: str | None) -> str | None:
+    """The learner id a token was made for, or None when it is not one of ours."""
+    if not token or "." not in token:
+        return None
+    learner_id = token.rsplit(".", 1)[0]
+    if not LEARNER_ID_PATTERN.match(learner_id):
+        return None
+    if config.learners is not None and learner_id not in config.learners:
+        return None
+    return learner_id if hmac.compare_digest(sign_in_token(config, learner_id), token) else None
 
 
 def _api():

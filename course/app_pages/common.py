@@ -262,7 +262,31 @@ def track_page(page) -> None:
         st.warning(str(error))
 
 
+TOKEN_PARAM = "u"
+
+
+def restore_sign_in() -> None:
+    """A reload starts a new session: the signed token in the url signs the learner back in."""
+    if learner_id() is None:
+        restored = course_data.learner_from_token(get_config(), st.query_params.get(TOKEN_PARAM))
+        if restored is not None:
+            st.session_state[LEARNER_KEY] = restored
+        elif TOKEN_PARAM in st.query_params:
+            del st.query_params[TOKEN_PARAM]
+
+
+def keep_sign_in_in_url() -> None:
+    """Put the token back after page switches (Streamlit clears query parameters on them)."""
+    learner = learner_id()
+    if learner is not None:
+        token = course_data.sign_in_token(get_config(), learner)
+        if st.query_params.get(TOKEN_PARAM) != token:
+            st.query_params[TOKEN_PARAM] = token
+
+
 def sign_out() -> None:
     """Forget who is signed in (their progress stays in the store)."""
     for key in (LEARNER_KEY, STAFF_ROLE_KEY, CLOCK_KEY, "current_module_id"):
         st.session_state.pop(key, None)
+    if TOKEN_PARAM in st.query_params:
+        del st.query_params[TOKEN_PARAM]

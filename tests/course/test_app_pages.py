@@ -341,3 +341,19 @@ def test_pre_test_answers_are_saved_and_shown_against_the_post_test(app_home):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Post-test"] == "100%"
     assert metrics["Pre-test"] != "not taken"
+
+
+def test_a_reload_with_the_signed_url_token_keeps_the_learner_signed_in(app_home):
+    at = _sign_in(_app())
+    token = at.query_params["u"]
+    assert token[0].startswith("ada.") if isinstance(token, list) else token.startswith("ada.")
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    reloaded.query_params["u"] = token[0] if isinstance(token, list) else token
+    reloaded.run()
+    assert reloaded.session_state["learner_id"] == "ada"
+    assert [t.value for t in reloaded.title] == ["Your course"]
+    forged = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    forged.query_params["u"] = "ada.0000000000"
+    forged.run()
+    assert "learner_id" not in forged.session_state
+    assert [t.value for t in forged.title] == ["Signal or Theater"]

@@ -116,3 +116,15 @@ def test_learner_notebook_strips_solutions_and_hidden_tests(tmp_path):
     text = course_data.learner_notebook(path).decode()
     assert "42" not in text and "BEGIN" not in text
     assert "# YOUR CODE HERE" in text and "assert x" in text and "YOUR ANSWER HERE" in text
+
+
+def test_sign_in_token_round_trips_and_cannot_be_forged(config, tmp_path):
+    token = course_data.sign_in_token(config, "ada")
+    assert course_data.learner_from_token(config, token) == "ada"
+    assert course_data.learner_from_token(config, "bob" + token[3:]) is None
+    tampered = token[:-1] + ("1" if token[-1] != "1" else "2")
+    assert course_data.learner_from_token(config, tampered) is None
+    assert course_data.learner_from_token(config, None) is None
+    assert course_data.learner_from_token(config, "no-dot-here") is None
+    other = load_config(tmp_path / "other-course")
+    assert course_data.learner_from_token(other, token) is None

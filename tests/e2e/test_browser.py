@@ -131,6 +131,7 @@ def _open(page, link_text: str) -> None:
 
 
 def test_learner_signs_in_answers_a_quiz_and_finds_progress_after_reload(app_url, browser):
+    """Sign in, answer, reload (still signed in, answer kept), sign out, sign in again."""
     from course.modules import CONTENT_DIR, load_modules
 
     modules, _ = load_modules(CONTENT_DIR)
@@ -154,13 +155,21 @@ def test_learner_signs_in_answers_a_quiz_and_finds_progress_after_reload(app_url
     _settle(page)
     _shot(page, f"02-module-{module.number:02d}")
 
-    page.reload()
-    page.get_by_role("textbox", name="Learner id").wait_for(timeout=60_000)
-    _sign_in(page, app_url, "ada")
+    page.reload()   # a new Streamlit session: the signed token in the url keeps ada signed in
+    page.get_by_role("heading", name=f"{module.number}. {module.title}").wait_for(timeout=60_000)
+    page.get_by_text("Earlier you answered", exact=False).first.wait_for(timeout=30_000)
+    _open(page, "Home")
+    page.get_by_role("heading", name="Your course").wait_for()
     assert page.get_by_text("1 of", exact=False).first.is_visible()
     assert page.get_by_text(f"Resume where you left off: {module.number}.", exact=False).is_visible()
-    _open(page, module.title)
-    page.get_by_text("Earlier you answered", exact=False).first.wait_for(timeout=30_000)
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("textbox", name="Learner id").wait_for(timeout=30_000)
+    _settle(page)
+    page.reload()   # signed out stays signed out
+    page.get_by_role("textbox", name="Learner id").wait_for(timeout=60_000)
+    _sign_in(page, app_url, "ada")   # and signing in again finds the same progress
+    assert page.get_by_text("1 of", exact=False).first.is_visible()
     page.close()
 
 
