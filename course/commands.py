@@ -1,4 +1,4 @@
-"""`theater app`: start the course app on its embedded defaults."""
+"""`theater app` starts the course app; `theater workshop` lets a trainer manage live rooms from a shell."""
 
 from __future__ import annotations
 
@@ -38,3 +38,54 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     app.add_argument("--home", default=None,
                      help="folder for the app's state (default: var/, or $THEATER_HOME)")
     app.set_defaults(func=lambda a: run_app(port=a.port, home=a.home))
+    _register_workshop(subparsers)
+
+
+def _workshop_store(home: str | None):
+    """The app's own workshop store, on the database its config names."""
+    from course.config import load_config
+    from course.progress import ProgressStore
+    from course.workshop import WorkshopStore
+
+    config = load_config(Path(home).expanduser().resolve() if home else None)
+    return WorkshopStore(ProgressStore(config.database_url).engine)
+
+
+def workshop_create(scenario: str, title: str | None, hours: float, home: str | None) -> int:
+    """Open a room before the session starts, so the join code can go on the first slide."""
+    from course.workshop import DEFAULT_HOURS
+
+    room = _workshop_store(home).create_workshop(scenario, title, hours if hours else DEFAULT_HOURS)
+    print(f"{room.code}  {room.title} ({room.scenario}), open until {room.expires_at:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+def workshop_list(home: str | None) -> int:
+    rooms = _workshop_store(home).active_workshops()
+    if not rooms:
+        print("no open workshops")
+    for room in rooms:
+        print(f"{room.code}  {room.title} ({room.scenario}), open until {room.expires_at:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+def workshop_close(code: str, home: str | None) -> int:
+    store = _workshop_store(home)
+    store.close_workshop(code)
+    print(f"closed {store.get_workshop(code).code}")
+    return 0
+
+
+def _register_workshop(subparsers: argparse._SubParsersAction) -> None:
+    workshop = subparsers.add_parser("workshop", help="create, list and close live workshop rooms")
+    workshop.add_argument("--home", default=None, help="the app's state folder (default: var/, or $THEATER_HOME)")
+    actions = workshop.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = actions.add_parser("create", help="open a room and print its join code")
+    create.add_argument("--scenario", default="mandate-bigco", help="company profile the room works on")
+    create.add_argument("--title", default=None)
+    create.add_argument("--hours", type=float, default=0, help="how long the room stays open")
+    create.set_defaults(func=lambda a: workshop_create(a.scenario, a.title, a.hours, a.home))
+    actions.add_parser("list", help="rooms still open").set_defaults(func=lambda a: workshop_list(a.home))
+    close = actions.add_parser("close", help="close a room (no more joins or answers)")
+    close.add_argument("code")
+    close.set_defaults(func=lambda a: workshop_close(a.code, a.home))
