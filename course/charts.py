@@ -314,25 +314,33 @@ def acceptance_vs_tokens(company: Any) -> ChartResult:
 def self_authored_share(company: Any) -> ChartResult:
     """How much of each person's AI use is about documents they wrote themselves."""
     features = employee_features(company)
-    shares = features.loc[features["ai_events"] > 0, "self_authored_share"].clip(0, 1)
+    shares = features.loc[features["ai_events"] > 0, "self_authored_share"].dropna().clip(0, 1)
     bins = np.minimum((shares * 10).astype(int), 9)
-    table = pd.DataFrame({"bin": np.arange(10)})
-    table["share_from"] = table["bin"] / 10
-    table["label"] = [f"{b * 10}–{b * 10 + 10}%" for b in table["bin"]]
-    table["employees"] = table["bin"].map(bins.value_counts()).fillna(0).astype("int64")
+    counts = [int((bins == b).sum()) for b in range(10)]
+    edges = list(range(11))          # bin b spans edges[b]..edges[b + 1] tenths
+    while len(counts) > 1 and counts[-1] < MIN_GROUP:
+        last = counts.pop()          # top-code sparse high bins into one open-ended bar
+        counts[-1] += last
+        edges.pop(-2)
+    table = pd.DataFrame({
+        "share_from": [edges[b] / 10 for b in range(len(counts))],
+        "label": [f"{edges[b] * 10}–{edges[b + 1] * 10}%" for b in range(len(counts))],
+        "employees": counts,
+    })
     hidden = int(((table["employees"] > 0) & (table["employees"] < MIN_GROUP)).sum())
-    table = table[(table["employees"] == 0) | (table["employees"] >= MIN_GROUP)].drop(columns="bin")
+    table = table[(table["employees"] == 0) | (table["employees"] >= MIN_GROUP)]
     bars = alt.Chart(table).mark_bar(color=PALETTE["blue"]).encode(
-        x=alt.X("label:N", sort=list(table["label"]),
+        x=alt.X("label:N", sort=list(table["label"]), axis=alt.Axis(labelAngle=0),
                 title="Share of an employee's prompts about documents they wrote themselves"),
         y=alt.Y("employees:Q", title="Employees"),
         tooltip=["label:N", "employees:Q"])
     text = bars.mark_text(dy=-6, color="#333333").encode(text="employees:Q")
     chart = (bars + text).properties(height=300)
-    high = int(table.loc[table["share_from"] >= 0.5, "employees"].sum())
-    summary = (f"{high} of {len(shares)} AI users direct at least half of their prompts at "
-               "documents they wrote themselves — summarising your own text is a classic way to "
-               "produce usage without new value.")
+    high = int((shares >= 0.5).sum())
+    high_text = str(high) if high == 0 or high >= MIN_GROUP else f"fewer than {MIN_GROUP}"
+    summary = (f"{high_text} of {len(shares)} AI users direct at least half of their prompts at "
+               f"documents they wrote themselves, {int((shares < 0.2).sum())} less than a fifth — "
+               "summarising your own text is a classic way to produce usage without new value.")
     if hidden:
         summary += f" {hidden} bar(s) with fewer than {MIN_GROUP} employees are hidden."
     return ChartResult(chart, summary, table.reset_index(drop=True))

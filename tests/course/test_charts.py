@@ -133,3 +133,14 @@ def test_flag_by_ranges_flags_users_inside_every_range():
     assert flag_by_ranges(features, {"acceptance_rate": (0.0, 0.2)}) == ["E1"]
     assert flag_by_ranges(features, {"acceptance_rate": (0.0, 1.0),
                                      "tokens_per_week": (1000.0, 2000.0)}) == []
+
+
+def test_self_authored_histogram_top_codes_sparse_high_bins(results, small_company):
+    table = results["self_authored_share"].table
+    features = employee_features(small_company)
+    users = int(features.loc[features["ai_events"] > 0, "self_authored_share"].notna().sum())
+    assert table["employees"].iloc[-1] >= MIN_GROUP
+    assert table["label"].iloc[-1].endswith("100%")
+    shown = int(table["employees"].sum())
+    assert shown <= users and (users - shown) < MIN_GROUP * 10
+    assert ((table["employees"] == 0) | (table["employees"] >= MIN_GROUP)).all()
