@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from course.progress import SCORED_KINDS, mastery_level
+from course.modules import mastery
+from course.progress import SCORED_KINDS
 
 MIN_GROUP_SIZE = 5
 RETEACH_SHARE = 0.30
@@ -116,7 +117,7 @@ def learner_mastery(attempts: pd.DataFrame, learner_ids: list[str] | None = None
                 continue
             scores = item_scores.get(key, [])
             scores = scores + [0.0] * max(0, (expected or 0) - len(scores))
-            level = mastery_level(scores, key in reviewed_keys) if scores else "attempted"
+            level = mastery(scores, key in reviewed_keys) if scores else "attempted"
             rows.append((learner_id, module_id, level))
     return pd.DataFrame(rows, columns=columns)
 

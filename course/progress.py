@@ -10,6 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from course.modules import mastery
 from datasets.errors import UserError
 
 ATTEMPT_KINDS = ("quiz", "retrieval", "prediction", "exercise", "pretest", "posttest", "review")
@@ -80,18 +81,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def mastery_level(scores: list[float], reviewed_correct: bool) -> str:
-    """Khan-style levels: <70% attempted, 70–99% familiar, 100% proficient, + review = mastered."""
-    if not scores:
-        return "not started"
-    share = sum(scores) / len(scores)
-    if share < 0.7:
-        return "attempted"
-    if share < 1.0 - 1e-9:
-        return "familiar"
-    return "mastered" if reviewed_correct else "proficient"
 
 
 class ProgressStore:
@@ -225,7 +214,8 @@ class ProgressStore:
                 "attempts": int(len(group)),
                 "correct": int(group["correct"].fillna(False).astype(bool).sum()),
                 "item_scores": item_scores,
-                "mastery": mastery_level(scores, bool(reviews["correct"].fillna(False).any())),
+                "mastery": mastery([min(1.0, max(0.0, x)) for x in scores],
+                                   bool(reviews["correct"].fillna(False).any())),
                 "last_at": group["created_at"].max(),
             }
         for module_id in items_per_module or {}:

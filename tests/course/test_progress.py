@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from course.progress import (ProgressError, ProgressStore, learning_mirror, mastery_level,
+from course.progress import (ProgressError, ProgressStore, learning_mirror,
                              open_progress_store, pre_post_scores)
 
 
@@ -61,14 +61,6 @@ def test_summary_uses_latest_score_per_item_and_counts_unanswered_items(url):
     assert store.learner_summary("ada", {"m1": 3})["mastery"]["m1"] == "proficient"
     store.record_attempt("ada", "m1", "q1", "review", "y", True, 1.0, None)
     assert store.learner_summary("ada", {"m1": 3})["mastery"]["m1"] == "mastered"
-
-
-@pytest.mark.parametrize("scores, reviewed, level", [
-    ([], False, "not started"), ([0.5, 0.5], False, "attempted"), ([1, 1, 0.5], False, "familiar"),
-    ([1, 1], False, "proficient"), ([1, 1], True, "mastered"), ([0.6], True, "attempted"),
-])
-def test_mastery_levels_follow_the_course_thresholds(scores, reviewed, level):
-    assert mastery_level(scores, reviewed) == level
 
 
 def test_a_corrupted_database_is_moved_aside_not_deleted(tmp_path):
