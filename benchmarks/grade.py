@@ -138,6 +138,8 @@ def main() -> int:
     print("  (nbgrader scores inside the learner's kernel: a wrong answer of the right shape passes its\n"
           "   checks; ours scores the answer against the learner's hidden truth outside the kernel)")
     print(f"errors in our run: {len(report.errors)}")
+    for learner, failed in list(report.errors.items())[:3]:
+        print(f"  {learner}: {'; '.join(failed.comments)}")
     return 0
 
 

@@ -419,27 +419,35 @@ def _timestamp(submitted_dir: Path) -> Any:
         return None
 
 
-def _save_to_gradebook(course: Any, assignment: Any, learner: str, parts: dict[str, dict], submitted_dir: Path) -> None:
+def _save_to_gradebook(gb: Any, assignment: Any, learner: str, parts: dict[str, dict], submitted_dir: Path) -> None:
     """Partial credit into nbgrader's gradebook in one transaction (set, never add: safe to repeat)."""
-    from grader.course_dir import gradebook
-
     notebook_id = Path(assignment.notebook).stem
-    with warnings.catch_warnings(), gradebook(course) as gb:
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nbgrader's update_or_create_submission trips SQLAlchemy warnings
-        gb.update_or_create_student(learner)
-        stamp = _timestamp(submitted_dir)
-        if stamp is not None:
-            gb.update_or_create_submission(assignment.name, learner, timestamp=stamp)
-        else:
-            gb.update_or_create_submission(assignment.name, learner)
-        for grade_id, part in parts.items():
-            grade = gb.find_grade(grade_id, notebook_id, assignment.name, learner)
-            grade.auto_score = float(part["points"])
-            grade.needs_manual_grade = grade.manual_score is not None
-        gb.db.commit()
+        try:
+            _set_scores(gb, assignment, notebook_id, learner, parts, submitted_dir)
+        except BaseException:
+            gb.db.rollback()
+            raise
 
 
-def _commit(course: Any, assignment: Any, outcome: Outcome, submitted_dir: Path, digest: str) -> LearnerGrade:
+def _set_scores(gb: Any, assignment: Any, notebook_id: str, learner: str, parts: dict[str, dict],
+                submitted_dir: Path) -> None:
+    """The student, the submission (with its timestamp) and each part's auto score."""
+    gb.update_or_create_student(learner)
+    stamp = _timestamp(submitted_dir)
+    if stamp is not None:
+        gb.update_or_create_submission(assignment.name, learner, timestamp=stamp)
+    else:
+        gb.update_or_create_submission(assignment.name, learner)
+    for grade_id, part in parts.items():
+        grade = gb.find_grade(grade_id, notebook_id, assignment.name, learner)
+        grade.auto_score = float(part["points"])
+        grade.needs_manual_grade = grade.manual_score is not None
+    gb.db.commit()
+
+
+def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_dir: Path, digest: str) -> LearnerGrade:
     """autograded/ notebook, then gradebook, then the record: a kill between steps only repeats work."""
     learner = outcome.learner
     target = course.path("autograded", learner, assignment.name)
@@ -448,7 +456,7 @@ def _commit(course: Any, assignment: Any, outcome: Outcome, submitted_dir: Path,
     stamp = submitted_dir / "timestamp.txt"
     if stamp.is_file() and not stamp.is_symlink():
         _atomic_write(target / "timestamp.txt", stamp.read_bytes()[:200])
-    _save_to_gradebook(course, assignment, learner, outcome.parts, submitted_dir)
+    _save_to_gradebook(gb, assignment, learner, outcome.parts, submitted_dir)
     grade = LearnerGrade(
         learner=learner,
         score=round(sum(p["points"] for p in outcome.parts.values()), 4),
@@ -498,7 +506,7 @@ def grade(
     isolation: str | None = None,
 ) -> GradeReport:
     """Grade every submission of `assignment` (or only `learners`); resumable, never stops on one bad submission."""
-    from grader.course_dir import check_generator, load_secret, open_course
+    from grader.course_dir import check_generator, gradebook, load_secret, open_course
 
     started = time.monotonic()
     if workers < 1:
@@ -539,11 +547,14 @@ def grade(
 
         tqdm.monitor_interval = 0  # no monitor thread in a process that starts workers
         bar = tqdm(total=len(jobs), desc=f"grade {assignment}", unit="notebook")
+    book = None  # one gradebook connection for the batch, opened when there is something to save
     try:
         for job, digest, outcome in _run_jobs(jobs, workers):
             submitted_dir = Path(job.submitted_dir)
             if outcome.ok:
-                grade_entry = _commit(course, spec, outcome, submitted_dir, digest)
+                if book is None:
+                    book = gradebook(course)
+                grade_entry = _commit(book, course, spec, outcome, submitted_dir, digest)
                 records[job.learner] = _read_record(_record_path(course, assignment, job.learner)) or {}
             else:
                 grade_entry = LearnerGrade(learner=job.learner, score=0.0, max_score=spec.max_score,
@@ -553,6 +564,8 @@ def grade(
             if bar is not None:
                 bar.update(1)
     finally:
+        if book is not None:
+            book.close()
         if bar is not None:
             bar.close()
 
@@ -568,7 +581,7 @@ def _run_jobs(jobs: list[tuple[Job, str]], workers: int):
             yield job, digest, grade_one(job)
         return
     context = multiprocessing.get_context("forkserver")  # workers never inherit zmq/asyncio state
-    context.set_forkserver_preload(["grader.grade"])
+    context.set_forkserver_preload(["grader.grade", "grader.course_dir", "datasets.api", "exercises.truth"])
     with futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
         pending = {pool.submit(grade_one, job): (job, digest) for job, digest in jobs}
         for future in futures.as_completed(pending):

@@ -143,7 +143,7 @@ def test_class_is_graded_with_comments_for_broken_submissions(course):
     report = course["report"]
     assert report.errors == {}
     assert report.learners["right"].score >= 3 > report.learners["wrong"].score
-    assert report.learners["copier"].score == 0  # right answer for someone else's data
+    assert report.learners["copier"].score < 3  # the right answer for someone else's data
     assert report.learners["broken"].score == 0
     assert any("not valid JSON" in c for c in report.learners["broken"].comments)
     assert report.learners["huge-outputs"].score == report.learners["wrong"].score
