@@ -257,7 +257,8 @@ def tokens_by_archetype_hidden(company: Any) -> ChartResult:
     table, hidden = suppress_small_groups(table)
     table = table.sort_values("median", ascending=False).reset_index(drop=True)
     base = alt.Chart(table).encode(y=alt.Y("team:N", sort=list(table["team"]), title=None))
-    box = base.mark_bar(color=PALETTE["blue"], opacity=0.35, height=18).encode(
+    box = base.mark_bar(color=PALETTE["blue"], opacity=0.35, stroke=PALETTE["blue"],
+                         strokeWidth=1.5, height=18).encode(
         x=alt.X("p25:Q", title="Tokens per employee per week"), x2="p75:Q",
         tooltip=["team:N", "employees:Q", "p25:Q", "median:Q", "p75:Q", "p90:Q"])
     median = base.mark_tick(color=PALETTE["blue"], thickness=3, size=22).encode(x="median:Q")
@@ -290,7 +291,8 @@ def acceptance_vs_tokens(company: Any) -> ChartResult:
     else:
         users = users.assign(employees=1)
     table = users.reset_index(drop=True)
-    chart = alt.Chart(table).mark_point(filled=True, opacity=0.6, color=PALETTE["blue"],
+    chart = alt.Chart(table).mark_point(filled=True, opacity=0.6, color=PALETTE["blue"], stroke=PALETTE["blue"],
+                                        strokeWidth=1, strokeOpacity=1,
                                         shape="circle").encode(
         x=alt.X("tokens_per_week:Q", scale=alt.Scale(type="log"), title="Tokens per week (log scale)"),
         y=alt.Y("acceptance_rate:Q", title="Share of AI output accepted or kept",
@@ -393,7 +395,8 @@ def sessions_linked_to_work(company: Any) -> ChartResult:
     frame = pd.DataFrame({"week": _week(sessions), "linked": sessions.index.isin(linked)})
     grouped = frame.groupby("week")["linked"]
     table = pd.DataFrame({"sessions": grouped.size(), "linked_share": grouped.mean().round(3)}).reset_index()
-    bars = alt.Chart(table).mark_bar(color=PALETTE["blue"], opacity=0.5).encode(
+    bars = alt.Chart(table).mark_bar(color=PALETTE["blue"], opacity=0.5, stroke=PALETTE["blue"],
+                                     strokeWidth=1).encode(
         x=alt.X("week:T", title="Week"), y=alt.Y("sessions:Q", title="AI sessions (bars)"),
         tooltip=["week:T", "sessions:Q", alt.Tooltip("linked_share:Q", format=".0%")])
     line = alt.Chart(table).mark_line(color=PALETTE["vermillion"], strokeDash=[6, 3], strokeWidth=2.5,
@@ -438,7 +441,6 @@ def cycle_time_before_after(company: Any) -> ChartResult:
         y=alt.Y("median_hours:Q", title="Median cycle time (hours)"),
         color=alt.Color("period:N", scale=_scale(periods), sort=periods, title=None,
                         legend=alt.Legend(orient="top")),
-        opacity=alt.Opacity("period:N", scale=alt.Scale(domain=periods, range=[0.55, 1.0]), legend=None),
         tooltip=["kind:N", "period:N", "median_hours:Q", "items:Q"])
     text = alt.Chart(table).mark_text(dy=-6, color="#333333", fontSize=10).encode(
         x="kind:N", xOffset=alt.XOffset("period:N", sort=periods), y="median_hours:Q",

@@ -144,3 +144,26 @@ def test_self_authored_histogram_top_codes_sparse_high_bins(results, small_compa
     shown = int(table["employees"].sum())
     assert shown <= users and (users - shown) < MIN_GROUP * 10
     assert ((table["employees"] == 0) | (table["employees"] >= MIN_GROUP)).all()
+
+
+def _marks(node):
+    """Every mark definition in a Vega-Lite spec, layered or not."""
+    if isinstance(node, dict):
+        if isinstance(node.get("mark"), (dict, str)):
+            yield node["mark"] if isinstance(node["mark"], dict) else {"type": node["mark"]}, node
+        for value in node.values():
+            yield from _marks(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _marks(value)
+
+
+@pytest.mark.parametrize("chart_id", sorted(CONTENT_CHART_IDS))
+def test_faded_marks_keep_a_full_strength_outline(results, chart_id):
+    """A translucent fill falls under 3:1 on white; its outline must still reach it (COURSE-QUALITY §12)."""
+    for mark, view in _marks(results[chart_id].chart.to_dict()):
+        assert "opacity" not in view.get("encoding", {}), f"{chart_id}: opacity used as an encoding"
+        faded = min(mark.get("opacity", 1), mark.get("fillOpacity", 1)) < 1
+        if faded and mark.get("type") not in ("rule", "text"):
+            assert mark.get("stroke") in PALETTE.values(), f"{chart_id}: faded {mark.get('type')} without outline"
+            assert mark.get("strokeOpacity", 1) == 1
