@@ -126,13 +126,33 @@ def _kernel_env() -> dict[str, str]:
     }
 
 
-def _rlimit_prefix(limits: Limits) -> list[str]:
-    """`prlimit` arguments applied to the sandbox launcher and inherited by everything inside."""
+def _tasks_of_current_user() -> int:
+    """Threads and processes already running under our uid (RLIMIT_NPROC counts them all)."""
+    import psutil
+
+    uid, total = os.getuid(), 0
+    for proc in psutil.process_iter(["uids", "num_threads"]):
+        try:
+            if proc.info["uids"] and proc.info["uids"].real == uid:
+                total += proc.info["num_threads"] or 1
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return total
+
+
+def _rlimit_prefix(limits: Limits, uid: int | None) -> list[str]:
+    """`prlimit` arguments applied to the sandbox launcher and inherited by everything inside.
+
+    RLIMIT_NPROC counts every task of a uid: with a private uid it is the sandbox's own budget;
+    without one (not root) the budget comes on top of what the grader's user already runs.
+    """
+    processes = limits.processes if uid is not None or os.geteuid() == 0 else \
+        limits.processes + _tasks_of_current_user()
     return [
         "prlimit",
         f"--as={limits.memory_bytes}",
         f"--cpu={limits.cpu_seconds}",
-        f"--nproc={limits.processes}",
+        f"--nproc={processes}",
         f"--fsize={limits.file_bytes}",
         f"--nofile={limits.open_files}",
         "--core=0",
@@ -157,7 +177,7 @@ def bwrap_command(
     uid: int | None,
 ) -> list[str]:
     """The full launcher: rlimits, then bubblewrap with nothing of the course bound in, then `inner`."""
-    args = _rlimit_prefix(limits) + [
+    args = _rlimit_prefix(limits, uid) + [
         "bwrap",
         "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
         "--die-with-parent", "--new-session",
@@ -181,7 +201,7 @@ def bwrap_command(
 def fallback_command(inner: list[str], limits: Limits, uid: int | None) -> list[str]:
     """Without namespaces: rlimits, an unprivileged uid where possible and an empty environment."""
     env = ["env", "-i"] + [f"{key}={value}" for key, value in _kernel_env().items()]
-    return _rlimit_prefix(limits) + _drop_privileges_prefix(uid) + env + inner
+    return _rlimit_prefix(limits, uid) + _drop_privileges_prefix(uid) + env + inner
 
 
 def _reachable_by_anyone(path: str) -> bool:

@@ -15,17 +15,17 @@ import nbformat
 import pytest
 from nbgrader.utils import determine_grade
 
+from exercises.checks import run_check
 from exercises.truth import tokenmaxxer_ids
 from grader.assign import assign
 from grader.course_dir import gradebook, init_course, learner_company
 from grader.grade import NOT_RUN, GradeError, grade, repair_notebook
 from grader.sandbox import ISOLATION_RLIMITS, Limits
-from hostile.corpus import BASELINE, NOTEBOOKS
+from hostile.corpus import BASELINE, BASELINE_IDS, NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "exercises" / "source" / "detect" / "detect.ipynb"
 LIMITS = Limits(cell_timeout=30, notebook_timeout=90)
-pytestmark = pytest.mark.xdist_group("grading-batches")  # batches share one xdist worker (2 cores)
 
 
 def _student() -> nbformat.NotebookNode:
@@ -103,6 +103,13 @@ def test_added_cells_keep_their_place_but_never_carry_points():
 # grading a small class
 
 
+def _baseline_points(root: Path, learner: str) -> float:
+    """What the corpus's honest-but-wrong guess earns on this learner's data."""
+    record = json.loads((root / ".theater" / "grading" / "detect" / f"{learner}.json").read_text())
+    truth = record["truths"]["flagged_tokenmaxxers"]
+    return round(run_check("detect.flag_tokenmaxxers", BASELINE_IDS, truth).score * 6, 4)
+
+
 def _place(root: Path, learner: str, content: bytes | Path, timestamp: str | None = None) -> None:
     target = root / "submitted" / learner / "detect"
     target.mkdir(parents=True, exist_ok=True)
@@ -119,8 +126,17 @@ def _with_answer(ids: list[str]) -> bytes:
     return text.replace(json.dumps(BASELINE)[1:-1], json.dumps(f"flagged = {ids!r}\n")[1:-1]).encode()
 
 
+_BUILT: dict[str, dict] = {}  # xdist may set a module fixture up again after a chunk: build once per worker
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
+    if "course" not in _BUILT:
+        _BUILT["course"] = _graded_class(tmp_path_factory)
+    return _BUILT["course"]
+
+
+def _graded_class(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("grade") / "course"
     course = init_course(root, data={"employees": 60, "days": 120})
     roster = root.parent / "roster.csv"
@@ -146,7 +162,8 @@ def test_class_is_graded_with_comments_for_broken_submissions(course):
     assert report.learners["copier"].score < 3  # the right answer for someone else's data
     assert report.learners["broken"].score == 0
     assert any("not valid JSON" in c for c in report.learners["broken"].comments)
-    assert report.learners["huge-outputs"].score == report.learners["wrong"].score
+    assert report.learners["huge-outputs"].score == _baseline_points(course["root"], "huge-outputs")
+    assert report.learners["wrong"].score == _baseline_points(course["root"], "wrong")
     assert any("run afresh" in c for c in report.learners["huge-outputs"].comments)
     assert report.learners["broken"].isolation == NOT_RUN  # nothing of the learner's to run
     assert any("no response" in c for c in report.learners["broken"].comments)
