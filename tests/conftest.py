@@ -1,4 +1,4 @@
-"""Fixtures shared by every part's tests: a throwaway PostgreSQL server.
+"""Fixtures shared by every part's tests: a throwaway PostgreSQL server, a clean `__main__`.
 
 The progress store and the workshop store promise to work on any SQLAlchemy URL, PostgreSQL
 included, so the suite starts a real server (Debian's `postgresql`, installed by
@@ -18,6 +18,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module() -> Iterator[None]:
+    """Streamlit's AppTest installs a page script as `__main__` and leaves it there; a process
+    pool started later in the same worker (the grader's) would re-run that page in every child."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
 
 
 def _postgres_bin() -> Path | None:
