@@ -35,6 +35,11 @@ ALLOWED_PATH_PREFIXES = ("data/", "answers/", "./data", "./answers", "/tmp/")
 OUTSIDE_PATH = re.compile(r"^(/|\.\./|~)")
 
 
+def _looks_like_a_path(value: str) -> bool:
+    """'../.theater/secret' or 'gradebook.db' is worth a flag; a sentence that says 'secret' is not."""
+    return " " not in value.strip() and ("/" in value or "." in value or value.lower() in SENSITIVE_WORDS)
+
+
 @dataclass(frozen=True)
 class Flag:
     """One finding: what kind of tampering, where, and the evidence in a few words."""
@@ -148,7 +153,7 @@ class _Scanner(ast.NodeVisitor):
         if isinstance(node.value, str) and 0 < len(node.value) < 300:
             value = node.value
             lowered = value.lower()
-            if any(word in lowered for word in SENSITIVE_WORDS):
+            if any(word in lowered for word in SENSITIVE_WORDS) and _looks_like_a_path(value):
                 self.flag("outside-folder", f"refers to {value!r}")
             elif OUTSIDE_PATH.match(value) and not value.startswith(ALLOWED_PATH_PREFIXES) \
                     and "\n" not in value and " " not in value.strip():

@@ -24,6 +24,7 @@ def _kinds(*sources: str) -> set[str]:
     ("class A:\n    def __eq__(self, other):\n        return True", "always-equal"),
     ("class A(str):\n    __eq__ = lambda self, other: True", "always-equal"),
     ("open('../../../.theater/secret').read()", "outside-folder"),
+    ("open('gradebook.db', 'rb')", "outside-folder"),
     ("open('/etc/passwd').read()", "outside-folder"),
     ("exec(bytes.fromhex('7072696e74').decode())", "dynamic-code"),
     ("import os\nos._exit(0)", "process-control"),
@@ -67,3 +68,7 @@ def test_blocked_access_in_outputs_is_flagged():
                                            text="[Errno 2] No such file or directory: '/submission/data/x.csv'")]
     flags = scan_outputs(nbformat.v4.new_notebook(cells=[cell]))
     assert [f.detail for f in flags] == ["blocked access to '/usr/pwned'"]
+
+
+def test_prose_that_mentions_a_secret_is_not_a_path():
+    assert "outside-folder" not in _kinds("print('no secret here: the gradebook is the instructor\\'s')")
