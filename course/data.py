@@ -174,30 +174,25 @@ def exercise_truth(check_id: str, company: Any, answer: Any = None) -> Any:
     return builders[check_id](company)
 
 
-SOLUTION_BLOCK = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?",
-                            re.S | re.M)
-HIDDEN_TESTS_BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?",
-                                re.S | re.M)
-MARKDOWN_SOLUTION = re.compile(r"=== BEGIN MARK SCHEME ===.*?=== END MARK SCHEME ===", re.S)
-
-
 def learner_notebook(path: Path) -> bytes:
-    """An nbgrader source notebook as learners may see it: solutions and hidden tests removed."""
+    """An nbgrader source notebook exactly as `nbgrader generate_assignment` releases it.
+
+    nbgrader's own preprocessors, in its own order (without the gradebook step), so a notebook
+    downloaded here carries the same stubs, locks and checksums as the instructor's release and
+    grades the same way when it is submitted.
+    """
     import nbformat
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
+                                        ClearOutput, ClearSolutions, ComputeChecksums, LockCells)
+
+    from exercises.assignments import CODE_STUB
 
     notebook = nbformat.read(str(path), as_version=4)
-    for cell in notebook.cells:
-        source = cell.get("source", "")
-        if cell.get("cell_type") == "code":
-            source = SOLUTION_BLOCK.sub(lambda m: f"{m.group(1)}# YOUR CODE HERE\n", source)
-            source = HIDDEN_TESTS_BLOCK.sub("", source)
-            cell["outputs"] = []
-            cell["execution_count"] = None
-        elif "BEGIN SOLUTION" in source or "BEGIN MARK SCHEME" in source:
-            source = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "YOUR ANSWER HERE", source,
-                            flags=re.S)
-            source = MARKDOWN_SOLUTION.sub("", source)
-        cell["source"] = source
+    resources: dict = {}
+    for step in (LockCells(), ClearSolutions(code_stub={"python": CODE_STUB}), ClearOutput(), CheckCellMetadata(),
+                 ComputeChecksums(), ClearHiddenTests(), ClearMarkScheme(), ComputeChecksums(),
+                 CheckCellMetadata()):
+        notebook, resources = step.preprocess(notebook, resources)
     return nbformat.writes(notebook).encode("utf-8")
 
 

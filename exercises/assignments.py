@@ -29,6 +29,8 @@ READERS = ("json_set", "json_number", "json_object", "csv_frame")
 DATA_FORMATS = ("csv", "parquet")
 MAX_ARTIFACT_BYTES = 20 * 1024 * 1024
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# What a learner sees in place of a solution: a comment only, so a skipped part still runs.
+CODE_STUB = "# YOUR CODE HERE"
 
 
 class AssignmentError(UserError):

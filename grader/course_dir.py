@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from datasets.errors import UserError
-from exercises.assignments import SOURCE_DIR, Assignment, DataSpec, load_assignment
+from exercises.assignments import CODE_STUB, SOURCE_DIR, Assignment, DataSpec, load_assignment
 
 SETTINGS_FILE = "theater.toml"
 NBGRADER_CONFIG = "nbgrader_config.py"
@@ -136,7 +136,7 @@ c.CourseDirectory.course_id = "{course_id}"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
 
 # Student stubs are a comment only: a learner who skips a part can still run the notebook.
-c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE"}}
+c.ClearSolutions.code_stub = {{"python": {CODE_STUB!r}}}
 # Kernels stop at once after autograding (a graceful shutdown sometimes stalls for seconds).
 c.Execute.shutdown_kernel = "immediate"
 
