@@ -10,10 +10,8 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from course.config import AppConfig
@@ -194,28 +192,3 @@ def learner_notebook(path: Path) -> bytes:
                  CheckCellMetadata()):
         notebook, resources = step.preprocess(notebook, resources)
     return nbformat.writes(notebook).encode("utf-8")
-
-
-def session_sample(company: Any, n: int, seed: int) -> pd.DataFrame:
-    """A balanced sample of sessions to label, computed on only the picked sessions' events.
-
-    exercises.truth.sample_sessions summarises every session of the company first (over a minute
-    on 150k events); picking first and summarising only the sample gives the same kind of table.
-    """
-    from exercises import truth
-
-    labels = truth.session_theater_series(company)
-    rng = np.random.default_rng(seed)
-    theater = labels.index[labels.to_numpy()].to_numpy()
-    genuine = labels.index[~labels.to_numpy()].to_numpy()
-    want_theater = min(len(theater), n // 2 + n % 2)
-    want_genuine = min(len(genuine), n - want_theater)
-    picked = np.concatenate([rng.choice(theater, want_theater, replace=False),
-                             rng.choice(genuine, want_genuine, replace=False)])
-    events = company.ai_events[company.ai_events["session_id"].isin(picked)]
-    event_labels = company.event_labels[company.event_labels["event_id"].isin(events["event_id"])]
-    subset = SimpleNamespace(ai_events=events, event_labels=event_labels,
-                             work_items=company.work_items, labels=company.labels,
-                             employees=company.employees, calendar=company.calendar,
-                             meta=getattr(company, "meta", {}))
-    return truth.sample_sessions(subset, len(picked), seed)

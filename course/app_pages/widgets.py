@@ -309,7 +309,9 @@ def _flag_by_rule(features: pd.DataFrame, key: str) -> list[str]:
 def _session_sample_cached(key: str, _company) -> pd.DataFrame:
     import zlib
 
-    return course_data.session_sample(_company, n=8, seed=zlib.crc32(key.encode()))
+    from exercises.truth import sample_sessions
+
+    return sample_sessions(_company, n=8, seed=zlib.crc32(key.encode()))
 
 
 def _session_sample(learner: str, company) -> pd.DataFrame:

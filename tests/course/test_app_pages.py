@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
-from conftest import APP
 from course.modules import CONTENT_DIR, load_modules
 from course.progress import ProgressStore
+
+APP = str(Path(__file__).resolve().parents[2] / "course" / "app.py")
 
 TIMEOUT = 120
 PAGES = ["app_pages/home.py", "app_pages/module.py", "app_pages/capstone.py",
