@@ -144,6 +144,24 @@ def require_learner() -> str:
     return learner
 
 
+def require_staff(role: str, audience: str) -> None:
+    """Stop the page behind the staff sign-in form unless this session holds `role`."""
+    from course import auth
+
+    if auth.require_role(st.session_state, role):
+        return
+    st.info(f"This page is for {audience}. Sign in with the staff password.")
+    with st.form(f"{role}_sign_in"):
+        password = st.text_input("Staff password", type="password")
+        submitted = st.form_submit_button(f"Sign in as {role}", type="primary")
+    if submitted:
+        outcome = auth.sign_in(st.session_state, role, password, get_config())
+        if outcome.ok:
+            st.rerun()
+        st.error(outcome.message, icon=":material/lock:")
+    st.stop()
+
+
 def page_for(url_path: str):
     """The navigation page object for a url path (pages sharing one file need the object)."""
     return st.session_state.get(PAGES_KEY, {}).get(url_path)

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from course import analytics, auth
+from course import analytics
 from course.app_pages import common
 from course.modules import pre_post_test
 from datasets.errors import UserError
@@ -11,17 +11,7 @@ from datasets.errors import UserError
 config = common.get_config()
 st.title("Instructor: how the class is doing")
 
-if not auth.require_role(st.session_state, "instructor"):
-    st.info("This page is for instructors. Sign in with the staff password.")
-    with st.form("instructor_sign_in"):
-        password = st.text_input("Staff password", type="password")
-        submitted = st.form_submit_button("Sign in as instructor", type="primary")
-    if submitted:
-        outcome = auth.sign_in(st.session_state, "instructor", password, config)
-        if outcome.ok:
-            st.rerun()
-        st.error(outcome.message, icon=":material/lock:")
-    st.stop()
+common.require_staff("instructor", "instructors")
 
 K = analytics.MIN_GROUP_SIZE
 st.caption(

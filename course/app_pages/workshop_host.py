@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from course import auth, workshop
+from course import workshop
 from course.app_pages import common
 from course.modules import pre_post_test
 from datasets.errors import UserError
@@ -14,17 +14,7 @@ REFRESH_SECONDS = 3
 config = common.get_config()
 st.title("Run a live workshop")
 
-if not auth.require_role(st.session_state, "trainer"):
-    st.info("This page is for trainers and instructors. Sign in with the staff password.")
-    with st.form("trainer_sign_in"):
-        password = st.text_input("Staff password", type="password")
-        submitted = st.form_submit_button("Sign in as trainer", type="primary")
-    if submitted:
-        outcome = auth.sign_in(st.session_state, "trainer", password, config)
-        if outcome.ok:
-            st.rerun()
-        st.error(outcome.message, icon=":material/lock:")
-    st.stop()
+common.require_staff("trainer", "trainers and instructors")
 
 
 @st.cache_resource(show_spinner=False)
