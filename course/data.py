@@ -80,47 +80,37 @@ def learner_dir(config: AppConfig, learner_id: str) -> Path:
     return config.data_dir / learner_id
 
 
-def ensure_default_dataset(config: AppConfig) -> Path:
-    """The course's default company (label-free files), generated on the app's first start."""
-    out = config.home / "data" / DEFAULT_LEARNER
-    if (out / "manifest.json").exists():
-        return out
+def _generate_and_store(config: AppConfig, owner: str, out: Path, failure: str) -> Any:
+    """Generate `owner`'s company (labels stay in memory) and write its label-free files once."""
     api = _api()
-    seed = api.learner_seed(secret=config.course_secret, learner_id=DEFAULT_LEARNER)
-    try:
-        company = api.generate_company(profile=config.profile, employees=config.employees,
-                                       days=config.days, seed=seed)
-    except UserError:
-        raise
-    except Exception as exc:
-        raise DataUnavailable(f"generating the default company failed ({exc.__class__.__name__}: "
-                              f"{exc})") from exc
-    if out.exists():
-        shutil.rmtree(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    api.write_company(company, out, fmt="parquet", with_labels=False)
-    return out
-
-
-def generate_learner_company(config: AppConfig, learner_id: str) -> Any:
-    """Generate the learner's company (labels stay in memory) and write the label-free files once."""
-    api = _api()
-    seed = api.learner_seed(secret=config.course_secret, learner_id=learner_id)
+    seed = api.learner_seed(secret=config.course_secret, learner_id=owner)
     try:
         company = api.generate_company(profile=config.profile, employees=config.employees,
                                        days=config.days, seed=seed)
     except UserError:
         raise
     except Exception as exc:  # the generator's bug must not look like the learner's fault
-        raise DataUnavailable(f"Generating your company failed ({exc.__class__.__name__}: {exc}). "
-                              "Tell your instructor.") from exc
-    out = learner_dir(config, learner_id)
+        raise DataUnavailable(f"{failure} ({exc.__class__.__name__}: {exc}).") from exc
     if not (out / "manifest.json").exists():
         if out.exists():
             shutil.rmtree(out)  # an interrupted earlier write; the data is regenerated identically
         out.parent.mkdir(parents=True, exist_ok=True)
         api.write_company(company, out, fmt="parquet", with_labels=False)
     return company
+
+
+def ensure_default_dataset(config: AppConfig) -> Path:
+    """The course's default company (label-free files), generated on the app's first start."""
+    out = config.home / "data" / DEFAULT_LEARNER
+    if not (out / "manifest.json").exists():
+        _generate_and_store(config, DEFAULT_LEARNER, out, "Generating the default company failed")
+    return out
+
+
+def generate_learner_company(config: AppConfig, learner_id: str) -> Any:
+    """Generate the learner's company (labels stay in memory) and write the label-free files once."""
+    return _generate_and_store(config, learner_id, learner_dir(config, learner_id),
+                               "Generating your company failed; tell your instructor")
 
 
 def company_zip(config: AppConfig, learner_id: str, company: Any, fmt: str) -> bytes:
