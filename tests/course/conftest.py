@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fakes import fake_api, make_company  # noqa: E402
+from tests.course.fakes import fake_api, make_company
 
 APP = str(Path(__file__).resolve().parents[2] / "course" / "app.py")
 

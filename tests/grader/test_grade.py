@@ -21,7 +21,7 @@ from grader.assign import assign
 from grader.course_dir import gradebook, init_course, learner_company
 from grader.grade import NOT_RUN, GradeError, grade, repair_notebook
 from grader.sandbox import ISOLATION_RLIMITS, Limits
-from hostile.corpus import BASELINE, BASELINE_IDS, NOTEBOOKS
+from tests.grader.hostile.corpus import BASELINE, BASELINE_IDS, NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "exercises" / "source" / "detect" / "detect.ipynb"

@@ -15,7 +15,7 @@ from grader.assign import assign
 from grader.course_dir import gradebook, init_course, load_secret
 from grader.grade import grade
 from grader.sandbox import Limits
-from hostile.corpus import BASELINE_IDS, NOTEBOOKS, all_names
+from tests.grader.hostile.corpus import BASELINE_IDS, NOTEBOOKS, all_names
 
 SOURCE = Path(__file__).resolve().parents[2] / "exercises" / "source" / "detect" / "detect.ipynb"
 LIMITS = Limits(cell_timeout=20, notebook_timeout=90, output_bytes=100_000)
