@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from course.modules import mastery
 from course.progress import SCORED_KINDS
+from datasets.errors import UserError
 
 MIN_GROUP_SIZE = 5
 RETEACH_SHARE = 0.30
@@ -237,24 +238,47 @@ class GainSummary:
         return self.learners is not None
 
 
-def _test_scores(attempts: pd.DataFrame, kind: str) -> pd.Series:
+def _test_objective_scores(attempts: pd.DataFrame, kind: str,
+                           objective_of: Mapping[str, str]) -> pd.Series:
+    """Score per (learner, objective) on one test: the first answer to each question counts."""
     firsts = first_answers(attempts, (kind,))
     if firsts.empty:
         return pd.Series(dtype="float64")
     score = firsts["score"].astype("Float64").fillna(
-        firsts["correct"].astype("boolean").astype("Float64")).fillna(0.0)
-    return score.groupby(firsts["learner_id"]).mean().astype("float64")
+        firsts["correct"].astype("boolean").astype("Float64")).fillna(0.0).astype("float64")
+    objective = firsts["item_id"].map(lambda item: objective_of.get(item, item))
+    return score.groupby([firsts["learner_id"], objective]).mean()
 
 
-def pre_post_gain(attempts: pd.DataFrame, k: int = MIN_GROUP_SIZE) -> GainSummary:
-    """Mean pre- and post-test score of learners who took both, and the normalized gain."""
-    pre, post = _test_scores(attempts, "pretest"), _test_scores(attempts, "posttest")
+def _pre_post_objectives() -> dict[str, str]:
+    """Question id -> objective for both forms of the shipped test ({} if it cannot be read)."""
+    try:
+        from course.modules import pre_post_test
+        return {q.id: q.objective for q in pre_post_test()}
+    except UserError:
+        return {}
+
+
+def pre_post_gain(attempts: pd.DataFrame, k: int = MIN_GROUP_SIZE,
+                  objective_of: Mapping[str, str] | None = None) -> GainSummary:
+    """Mean pre- and post-test score of learners who took both, and the normalized gain.
+
+    The pre- and post-test are parallel forms (different questions on the same objectives), so
+    like is compared with like per objective: for each learner only the objectives answered on
+    both tests count, on both sides. An item id without a known objective stands for itself.
+    """
+    objective_of = _pre_post_objectives() if objective_of is None else objective_of
+    pre = _test_objective_scores(attempts, "pretest", objective_of)
+    post = _test_objective_scores(attempts, "posttest", objective_of)
     paired = pre.index.intersection(post.index)
-    if len(paired) < k:
+    learners = paired.get_level_values(0).unique() if len(paired) else []
+    if len(learners) < k:
         return GainSummary(None, None, None, None, None)
-    pre_mean, post_mean = float(pre[paired].mean()), float(post[paired].mean())
+    pre_by_learner = pre[paired].groupby(level=0).mean()
+    post_by_learner = post[paired].groupby(level=0).mean()
+    pre_mean, post_mean = float(pre_by_learner.mean()), float(post_by_learner.mean())
     normalized = (post_mean - pre_mean) / (1.0 - pre_mean) if pre_mean < 1.0 else None
-    return GainSummary(len(paired), round(pre_mean, 3), round(post_mean, 3),
+    return GainSummary(len(learners), round(pre_mean, 3), round(post_mean, 3),
                        round(post_mean - pre_mean, 3),
                        None if normalized is None else round(normalized, 3))
 

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, object] = {
     "employees": 200,
     "days": 180,
     "learners": None,
+    "attempt_budget": 3,
 }
 
 
@@ -44,6 +45,7 @@ class AppConfig:
     days: int
     learners: frozenset[str] | None = None
     staff_password_created: bool = False
+    attempt_budget: int = 3          # checked attempts per in-app exercise before the solution shows
 
     @property
     def data_dir(self) -> Path:
@@ -136,6 +138,7 @@ def load_config(home: Path | None = None) -> AppConfig:
         days=_positive_int(settings["days"], "days", path),
         learners=_roster(settings["learners"], path),
         staff_password_created=created,
+        attempt_budget=_positive_int(settings["attempt_budget"], "attempt_budget", path),
     )
 
 

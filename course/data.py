@@ -137,14 +137,18 @@ def company_size(company: Any) -> dict[str, int]:
             if getattr(company, name, None) is not None}
 
 
-def exercise_truth(check_id: str, company: Any, answer: Any = None) -> Any:
-    """The hidden truth for a check, computed in server memory from the labelled company."""
+def exercise_truth(check_id: str, company: Any, answer: Any = None,
+                   simulator_params: Any = None) -> Any:
+    """The hidden truth for a check, computed in server memory from the labelled company.
+
+    `simulator_params` are the learner's own sandbox settings (course.simulator.learner_params).
+    """
     from exercises import truth
 
     if check_id == "goodhart.collapse_point":
-        from course.simulator import SimParams, goodhart_collapse_point
+        from course.simulator import DEFAULT_PARAMS, goodhart_collapse_point
 
-        return goodhart_collapse_point(SimParams(stage="sandbox"))
+        return goodhart_collapse_point(simulator_params or DEFAULT_PARAMS)
     if check_id == "spot.label_sessions":
         ids = list(answer) if isinstance(answer, dict) else []
         return truth.session_theater_labels(company, ids)

@@ -693,7 +693,32 @@ def module_minutes(module: Module) -> float:
 
 # --------------------------------------------------------------------------- pre/post test
 
-def load_pre_post_test(path: Path | None = None) -> list[Question]:
+PRE_POST_FORMS = ("A", "B")
+
+
+@dataclass(frozen=True)
+class PrePostTest:
+    """Two parallel forms of the misconception test: one question per objective in each form.
+
+    The two questions of an objective test the same idea on a different surface, so a learner
+    who takes form A before the course and form B after it (or the other way round) is measured
+    on the ideas, not on remembering the items.
+    """
+
+    objectives: tuple[Objective, ...]
+    forms: dict[str, tuple[Question, ...]]
+
+    def all_questions(self) -> list[Question]:
+        return [q for form in PRE_POST_FORMS for q in self.forms[form]]
+
+    def form_of(self, question_id: str) -> str | None:
+        for form, questions in self.forms.items():
+            if any(q.id == question_id for q in questions):
+                return form
+        return None
+
+
+def load_pre_post_forms(path: Path | None = None) -> PrePostTest:
     """The misconception test as data; a problem becomes ContentError with the file's path."""
     path = Path(path) if path is not None else CONTENT_DIR / PRE_POST_TEST_FILE
     try:
@@ -704,28 +729,52 @@ def load_pre_post_test(path: Path | None = None) -> list[Question]:
         raise ContentError(path, f"not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
     try:
         if not isinstance(data, dict):
-            raise _Invalid("must be a mapping with 'objectives' and 'questions'")
-        objectives = data.get("objectives") or []
-        if not isinstance(objectives, list):
+            raise _Invalid("must be a mapping with 'objectives' and 'forms'")
+        _no_unknown_fields(data, frozenset({"objectives", "forms"}), "pre/post test")
+        raw_objectives = data.get("objectives") or []
+        if not isinstance(raw_objectives, list):
             raise _Invalid("'objectives' must be a list")
-        objective_ids = {_identifier(o, "id", f"objective {i + 1}") for i, o in enumerate(objectives)}
-        questions = _parse_questions(_require(data, "questions", "pre/post test"), "questions")
-        if not questions:
-            raise _Invalid("the test has no questions")
-        for q in questions:
-            if q.objective not in objective_ids:
-                raise _Invalid(f"question '{q.id}' names unknown objective '{q.objective}'")
-        if len({q.id for q in questions}) != len(questions):
-            raise _Invalid("two questions share an id")
+        objectives = tuple(Objective(id=_identifier(o, "id", f"objective {i + 1}"),
+                                     text=_text(o, "text", f"objective {i + 1}"))
+                           for i, o in enumerate(raw_objectives))
+        objective_ids = {o.id for o in objectives}
+        raw_forms = _require(data, "forms", "pre/post test")
+        if not isinstance(raw_forms, dict) or sorted(map(str, raw_forms)) != list(PRE_POST_FORMS):
+            raise _Invalid(f"'forms' must map exactly the forms {', '.join(PRE_POST_FORMS)} to questions")
+        forms: dict[str, tuple[Question, ...]] = {}
+        for form in PRE_POST_FORMS:
+            questions = _parse_questions(raw_forms[form], f"form {form}")
+            if not questions:
+                raise _Invalid(f"form {form} has no questions")
+            for q in questions:
+                if q.objective not in objective_ids:
+                    raise _Invalid(f"question '{q.id}' names unknown objective '{q.objective}'")
+            covered = [q.objective for q in questions]
+            if len(set(covered)) != len(covered):
+                raise _Invalid(f"form {form} asks about one objective twice: one question per objective")
+            forms[form] = questions
+        a_objectives = {q.objective for q in forms["A"]}
+        b_objectives = {q.objective for q in forms["B"]}
+        if a_objectives != b_objectives:
+            lonely = sorted(a_objectives ^ b_objectives)
+            raise _Invalid("the forms must be parallel: objective(s) "
+                           f"{', '.join(lonely)} are tested in one form only")
+        ids = [q.id for form in PRE_POST_FORMS for q in forms[form]]
+        if len(set(ids)) != len(ids):
+            raise _Invalid("two questions share an id (ids must differ across the forms too)")
     except _Invalid as exc:
         raise ContentError(path, str(exc)) from None
-    return list(questions)
+    return PrePostTest(objectives=objectives, forms=forms)
+
+
+def load_pre_post_test(path: Path | None = None) -> list[Question]:
+    """Every question of both forms (A then B): ids are unique across the forms."""
+    return load_pre_post_forms(path).all_questions()
 
 
 def pre_post_test() -> list[Question]:
-    """The short misconception test taken before module 1 and again after the capstone."""
+    """The short misconception test: one form before module 1, the other after the capstone."""
     return load_pre_post_test()
-
 
 
 def content_dir_from_env() -> Path:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from course.modules import mastery
+from course.practice import mastery_item_scores
 from datasets.errors import UserError
 
 ATTEMPT_KINDS = ("quiz", "retrieval", "prediction", "exercise", "pretest", "posttest", "review")
@@ -205,8 +206,7 @@ class ProgressStore:
         modules: dict[str, dict] = {}
         for module_id, group in frame.groupby("module_id", sort=False):
             scored = group[group["kind"].isin(SCORED_KINDS)]
-            latest = scored.groupby("item_id", sort=False)["score"].last().fillna(0.0)
-            item_scores = {str(k): float(v) for k, v in latest.items()}
+            item_scores = mastery_item_scores(scored)   # best once passed, else the latest
             expected = (items_per_module or {}).get(str(module_id), len(item_scores))
             scores = list(item_scores.values()) + [0.0] * max(0, expected - len(item_scores))
             reviews = group[group["kind"] == "review"]

@@ -15,6 +15,7 @@ Pure numpy; the same parameters always give the same numbers.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -127,6 +128,36 @@ def simulate(params: SimParams) -> SimResult:
     )
 
 
+# Each learner's sandbox starts from their own population and settings, so the collapse point the
+# exercise asks for differs between learners by more than the check's tolerance: a classmate's
+# answer, or one remembered from an earlier run of the course, earns nothing.
+VARIANT_RANGES: dict[str, tuple[float, float]] = {
+    "gamers_share": (0.1, 0.6),
+    "gaming_cost": (0.25, 0.95),
+    "spread": (0.1, 0.9),
+}
+VARIANT_STEP = 0.05              # the sandbox sliders' step, so a variant is reachable by hand
+VARIANT_REWARD_WEEKS = (8, 16)
+DEFAULT_PARAMS = SimParams(stage="sandbox")
+
+
+def learner_params(key: bytes | None) -> SimParams:
+    """The sandbox's starting settings for one learner (key: course.practice.variant_key)."""
+    from course.practice import keyed_unit
+
+    if key is None:
+        return DEFAULT_PARAMS
+    values: dict[str, float | int] = {}
+    for name, (low, high) in VARIANT_RANGES.items():
+        steps = round((high - low) / VARIANT_STEP)
+        values[name] = round(low + VARIANT_STEP * int(keyed_unit(key, name) * (steps + 1)), 2)
+    first, last = VARIANT_REWARD_WEEKS
+    values["reward_week"] = first + int(keyed_unit(key, "reward_week") * (last - first + 1))
+    values["seed"] = int(keyed_unit(key, "population") * 2 ** 31)
+    return replace(DEFAULT_PARAMS, **values)
+
+
+@functools.lru_cache(maxsize=256)
 def goodhart_collapse_point(params: SimParams | None = None) -> float:
     """The smallest reward (0–1, step 0.01) at which the correlation falls below half its start.
 

@@ -9,8 +9,10 @@ Scoring rules (also in docs/instructors.md):
 - flag sets (`detect.*`): F1 of the flagged ids against the hidden ids; full credit from
   F1 >= FLAG_FULL_F1 (0.7), none at or below FLAG_ZERO_F1 (0.3, about what flagging every AI
   user scores), linear in between.
-- estimates (`measure.*`, `goodhart.*`): full credit within a tolerance of the truth, falling
+- estimates (`measure.*`): full credit within a tolerance of the truth, falling
   linearly to 0 at a documented error (see `ESTIMATE_RULES`).
+- the simulator's collapse point (`goodhart.collapse_point`): all or nothing, right only from the
+  true point up to COLLAPSE_FULL_WITHIN above it (below it the correlation has not collapsed).
 - the weekly table (`explore.weekly_usage_output`): the share of (week, team, column) cells that
   agree with the truth, rows missing on either side counted as zeros.
 - labelled sessions (`spot.label_sessions`): the share of sessions labelled as the logs show.
@@ -510,7 +512,6 @@ class EstimateRule:
 ESTIMATE_RULES: dict[str, EstimateRule] = {
     "measure.theater_share": EstimateRule("the theater share", 0.05, 0.25, "share points"),
     "measure.productivity_effect": EstimateRule("the productivity effect", 6.0, 25.0, "percentage points"),
-    "goodhart.collapse_point": EstimateRule("the collapse point", 0.1, 0.3, "incentive units"),
 }
 
 
@@ -575,19 +576,46 @@ def productivity_effect(answer: Any, truth: Any) -> tuple[float, str]:
     return _estimate("measure.productivity_effect", value, truth)
 
 
+COLLAPSE_FULL_WITHIN = 0.02     # two steps of the reward slider above the true point
+COLLAPSE_GRID = 0.01             # the truth lies on the slider's grid; below it by more is "not yet"
+
+
 @check(
     "goodhart.collapse_point",
     hints=[
         "Watch the correlation between usage and output as you raise the reward for usage.",
         "The collapse point is where the correlation first falls below half its starting value.",
     ],
-    passing=[(0.42, 0.4), Example(0.55, {"value": 0.4, "full_within": 0.2}, "wider tolerance")],
-    failing=[Example(0.9, 0.4, "far off"), Example("high", 0.4, "words")],
+    passing=[
+        (0.42, 0.4),
+        Example(0.4, {"value": 0.4}, "exactly the first collapsed setting"),
+        Example(0.55, {"value": 0.4, "full_within": 0.2}, "wider tolerance"),
+    ],
+    failing=[
+        Example(0.9, 0.4, "far off"),
+        Example(0.5, 0.4, "collapsed there, but not the first setting that collapses"),
+        Example(0.2, 0.3, "below the collapse point: the correlation is still above half there"),
+        Example(0.28, 0.3, "just below the collapse point is not collapsed either"),
+        Example(1.5, 0.4, "a reward strength above 1"),
+        Example("high", 0.4, "words"),
+    ],
 )
 def collapse_point(answer: Any, truth: Any) -> tuple[float, str]:
-    """The incentive strength at which usage stops tracking output in the simulator."""
+    """The incentive strength at which usage stops tracking output in the simulator.
+
+    The definition is one-sided: below the true point the correlation is still above half its
+    starting value, so such an answer is wrong however close it is. Credit is all or nothing and
+    the message never says which side an answer is on, so a few attempts cannot bisect the truth.
+    """
     value = as_number(answer, "the collapse point")
-    return _estimate("goodhart.collapse_point", value, truth)
+    if not 0.0 <= value <= 1.0:
+        raise Incorrect("The reward strength lies between 0 and 1.")
+    expected, overrides = _truth_number(truth)
+    full = float(overrides.get("full_within", COLLAPSE_FULL_WITHIN))
+    if expected - COLLAPSE_GRID / 2 <= value <= expected + full + 1e-9:
+        return 1.0, "That is where usage stops tracking output: the first reward with the correlation below half."
+    return 0.0, ("That is not the collapse point. At the reward you gave, compare the correlation with "
+                 "half its value at zero reward, and check the settings just below it as well.")
 
 
 DASHBOARD_MIN, DASHBOARD_MAX = 2, 5

@@ -53,7 +53,7 @@ def render_item(kind: str, arg: str, gate_open: bool) -> bool:
             ref = next((c for c in module.charts if c.id == arg), None)
             widgets.chart_block(arg, ref, module.id, learner, previous)
         elif kind == "simulator":
-            widgets.simulator_block(arg, module.id, gate_open)
+            widgets.simulator_block(arg, module.id, gate_open, learner)
         elif kind == "exercise":
             widgets.exercise_block(module.exercise, module.id, learner, previous)
     except UserError as error:

@@ -55,13 +55,19 @@ else:
     st.dataframe(mirror.drop(columns=["module_id"]), hide_index=True, width="stretch")
 
 try:
-    from course.modules import pre_post_test
-    answers = {q.id: q.answer for q in pre_post_test()}
+    from course.modules import load_pre_post_forms
+    from course.practice import pre_post_forms
+    forms = load_pre_post_forms().forms
 except Exception:  # the test is optional content; its absence must not hide the rest
-    answers = {}
-if answers:
-    scores = pre_post_scores(store, learner, answers)
+    forms = {}
+if forms:
+    # Each test is scored against the form this learner took, on the objectives both forms share.
+    pre_form, post_form = pre_post_forms(learner)
+    scores = {kind: pre_post_scores(store, learner, {q.id: q.answer for q in forms[form]})[kind]
+              for kind, form in (("pretest", pre_form), ("posttest", post_form))}
     st.subheader("Before and after")
+    st.caption("The two tests ask about the same ideas with different questions, so a higher "
+               "score afterwards is not just remembering the first test.")
     left, right = st.columns(2)
     left.metric("Pre-test", "not taken" if scores["pretest"] is None else f"{scores['pretest']:.0%}")
     right.metric("Post-test", "not taken" if scores["posttest"] is None

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from course import data as course_data
+from course import practice
 from course import simulator as sim
 from course.app_pages import common
 from datasets.errors import UserError
@@ -56,7 +57,7 @@ def question(q, module_id: str, kind: str, learner: str, previous: dict | None =
     key = f"{kind}:{module_id}:{q.id}"
     state = st.session_state.setdefault("_answers", {})
     with st.form(f"form:{key}", border=True):
-        options = [o.text for o in q.options]
+        options = [o.text for o in practice.shuffled(q.options, learner, q.id)]
         choice = st.radio(f"**{q.prompt}**", options, index=None, key=f"choice:{key}")
         submitted = st.form_submit_button(KIND_LABEL.get(kind, "Check answer"))
     if submitted:
@@ -84,30 +85,40 @@ def question(q, module_id: str, kind: str, learner: str, previous: dict | None =
 
 
 def pre_post_test(kind: str, learner: str) -> None:
-    """The short misconception test (before module 1, after the capstone): one form, no scores."""
+    """The short misconception test (before module 1, after the capstone): one form, no feedback.
+
+    The pre- and post-test are two parallel forms; which one comes first is counterbalanced
+    across learners (course.practice.pre_post_forms), so the gain is not the memory of an item.
+    """
     try:
-        from course.modules import pre_post_test as load_test
-        questions = load_test()
+        from course.modules import load_pre_post_forms
+        forms = load_pre_post_forms()
     except (ImportError, UserError) as error:
         st.info(f"The {kind} is not available: {error}")
         return
+    form = practice.pre_post_forms(learner)[0 if kind == "pretest" else 1]
+    questions = forms.forms[form]
     title = ("Before you start: a 3-minute check" if kind == "pretest"
-             else "After the course: the same questions again")
+             else "After the course: the same ideas, new questions")
     with st.form(f"form:{kind}", border=True):
         st.subheader(title)
         st.caption("Answer from what you think now; there is no score and no feedback here. "
-                   "Comparing it with the same questions at the end shows what the course changed.")
+                   "Comparing it with a parallel set of questions at the other end of the course "
+                   "shows what the course changed.")
         choices = {}
         for number, q in enumerate(questions, start=1):
-            choices[q.id] = st.radio(f"{number}. {q.prompt}", [o.text for o in q.options],
+            choices[q.id] = st.radio(f"{number}. {q.prompt}",
+                                     [o.text for o in practice.shuffled(q.options, learner, q.id)],
                                      index=None, key=f"choice:{kind}:{q.id}")
         submitted = st.form_submit_button("Save my answers", type="primary")
     if submitted:
         answered = {qid: choice for qid, choice in choices.items() if choice is not None}
         if not answered:
             st.warning("Choose at least one answer, or skip the check for now.")
+        by_id = {q.id: q for q in questions}
         for qid, choice in answered.items():
-            _record(learner, kind, qid, kind, choice, None, None, None)
+            right = choice == by_id[qid].answer     # stored for the class gain, never shown here
+            _record(learner, kind, qid, kind, choice, right, 1.0 if right else 0.0, None)
         if answered:
             st.session_state[f"{kind}_saved"] = True
             st.rerun()
@@ -162,8 +173,19 @@ STAGE_TEXT = {
 }
 
 
-def simulator_block(stage: str, module_id: str, gate_open: bool = True) -> None:
-    """One stage of the Goodhart simulator; revealed after the prediction just before it."""
+def simulator_params(learner: str) -> sim.SimParams:
+    """The learner's own sandbox population and starting settings (the exercise's variant)."""
+    secret = common.get_config().course_secret
+    return sim.learner_params(practice.variant_key(secret, learner, "goodhart-simulator"))
+
+
+def simulator_block(stage: str, module_id: str, gate_open: bool = True,
+                    learner: str | None = None) -> None:
+    """One stage of the Goodhart simulator; revealed after the prediction just before it.
+
+    The earlier stages run the same population for everyone (the lesson's shared picture); the
+    sandbox runs the learner's own variant, the one the exercise asks about.
+    """
     if stage not in sim.STAGES:
         st.error(f"Unknown simulator stage '{stage}'.")
         return
@@ -173,7 +195,8 @@ def simulator_block(stage: str, module_id: str, gate_open: bool = True) -> None:
         return
     with st.container(border=True):
         st.markdown(f"**Goodhart simulator — {stage}.** {STAGE_TEXT[stage]}")
-        defaults = sim.SimParams(stage=stage)
+        defaults = (simulator_params(learner) if stage == "sandbox" and learner
+                    else sim.SimParams(stage=stage))
         values: dict[str, Any] = {"stage": stage}
         if stage != "metric":
             values["reward"] = st.slider(
@@ -192,10 +215,13 @@ def simulator_block(stage: str, module_id: str, gate_open: bool = True) -> None:
             values["spread"] = cols[2].slider(
                 "How fast gaming spreads", 0.0, 1.0, defaults.spread, 0.05,
                 key=f"sim:{module_id}:spread")
-            st.caption("The exercise asks for the collapse point with these three at their "
-                       f"starting values ({defaults.gamers_share}, {defaults.gaming_cost}, "
-                       f"{defaults.spread}).")
-        params = sim.SimParams(**values)
+            st.caption("This sandbox is your own: its workers and starting values differ from "
+                       "your classmates'. The exercise asks for the collapse point with these three "
+                       f"at their starting values ({defaults.gamers_share:g}, "
+                       f"{defaults.gaming_cost:g}, {defaults.spread:g}).")
+        from dataclasses import replace
+
+        params = replace(defaults, **values)
         result, spec, summary, table = _simulation(params)
         cols = st.columns(3)
         cols[0].metric("Usage change", f"{result.usage_change_pct:+.0f}%")
@@ -218,10 +244,43 @@ def _simulation(params: sim.SimParams) -> tuple[sim.SimResult, dict, str, pd.Dat
 
 # ----------------------------------------------------------------------------- exercises
 
+def _degenerate_answer(exercise, answer: Any, learner: str, company) -> str | None:
+    """Why an answer is refused before scoring (it then costs no attempt), or None."""
+    if exercise.check == "measure.productivity_effect" and isinstance(answer, dict):
+        events = _features(learner, company)["ai_events"]
+        size = practice.comparison_group_size(events, answer["comparison_group"])
+        return practice.comparison_group_problem(size, len(events))
+    return None
+
+
+def _scored_part(answer: Any) -> Any:
+    """The part of an answer the registry's check scores (the estimate of a designed estimate)."""
+    if isinstance(answer, dict) and "estimate" in answer:
+        return answer["estimate"]
+    return answer
+
+
+def _comparison_estimate(key: str, learner: str, company) -> dict | None:
+    """Module 3: the learner names their comparison group (its size is shown), then the estimate."""
+    events = _features(learner, company)["ai_events"]
+    groups = practice.COMPARISON_GROUPS
+    choice = st.radio("Your comparison group (the non-users)", list(groups),
+                      format_func=lambda g: groups[g][0], key=f"{key}:group")
+    size = practice.comparison_group_size(events, choice)
+    st.caption(f"In your company this definition selects **{size}** of {len(events)} people.")
+    estimate = st.number_input("Productivity effect (percent)", value=None, step=0.1,
+                               key=f"{key}:number", placeholder="type a number")
+    if estimate is None:
+        return None
+    return {"comparison_group": choice, "estimate": estimate}
+
+
 def _exercise_input(exercise, learner: str, company) -> Any:
     """The answer widget for the exercise's kind; returns the answer in the check's shape."""
     key = f"exercise:{exercise.id}"
     kind = exercise.kind
+    if exercise.check == "measure.productivity_effect":
+        return _comparison_estimate(key, learner, company)
     if exercise.check in ("goodhart.collapse_point", "measure.theater_share",
                           "measure.productivity_effect") or kind in ("goodhart_sim", "estimate"):
         label = {"goodhart.collapse_point": "Collapse point (reward strength, 0–1)",
@@ -277,6 +336,11 @@ RULE_FEATURES = {
 }
 
 
+def rule_slider_step(low: float, high: float) -> float:
+    """A float step for a float range slider (Streamlit refuses an int step with float bounds)."""
+    return 0.01 if high - low <= 2 else float(max(1, round((high - low) / 200)))
+
+
 def _flag_by_rule(features: pd.DataFrame, key: str) -> list[str]:
     """Build a detector as ranges on observable features; the employees inside every range are flagged."""
     st.caption("Build your detector: pick features, then narrow each range. Everyone whose "
@@ -293,7 +357,7 @@ def _flag_by_rule(features: pd.DataFrame, key: str) -> list[str]:
         low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
         if high <= low:
             high = low + 1.0
-        step = 0.01 if high - low <= 2 else max(1.0, round((high - low) / 200))
+        step = rule_slider_step(low, high)
         ranges[column] = st.slider(RULE_FEATURES[column], low, high, (low, high), step=step,
                                    key=f"{key}:range:{column}")
     flagged = flag_by_ranges(features, ranges)
@@ -329,13 +393,28 @@ def _features(learner: str, company) -> pd.DataFrame:
     return _features_cached(common.company_key(learner), company)
 
 
+def _exercise_scores(learner: str, module_id: str, exercise_id: str) -> list[float | None]:
+    """The learner's checked attempts at one exercise, oldest first."""
+    frame = common.get_store().attempts_frame(module_id=module_id, learner_id=learner)
+    if frame.empty:
+        return []
+    mine = frame[(frame["kind"] == "exercise") & (frame["item_id"] == exercise_id)]
+    return [None if pd.isna(s) else float(s) for s in mine["score"]]
+
+
 def exercise_block(exercise, module_id: str, learner: str, previous: dict) -> None:
-    """Prompt, answer widget, check (against truth held in server memory), tiered hints, solution."""
-    from exercises.checks import run_check
+    """Prompt, answer widget, check (against truth held in server memory), tiered hints, solution.
+
+    Checks are budgeted (AppConfig.attempt_budget); once the budget is spent the solution shows.
+    Feedback is banded, never a score to solve for. After a success checking is free practice.
+    """
+    from exercises.checks import CHECKS, run_check
 
     if exercise is None:
         return
     key = f"exercise:{exercise.id}"
+    budget = common.get_config().attempt_budget
+    pass_mark = CHECKS[exercise.check].pass_mark
     with st.container(border=True):
         st.markdown(f"#### Exercise\n{exercise.prompt}")
         try:
@@ -344,34 +423,44 @@ def exercise_block(exercise, module_id: str, learner: str, previous: dict) -> No
             st.error(str(error))
             return
         answer = _exercise_input(exercise, learner, company)
-        if st.button("Check my answer", key=f"{key}:check", type="primary"):
+        state = practice.attempt_state(_exercise_scores(learner, module_id, exercise.id),
+                                       pass_mark, budget)
+        clicked = st.button("Check my answer", key=f"{key}:check", type="primary",
+                            disabled=not state.can_check)
+        if clicked and state.can_check:
             try:
-                truth = course_data.exercise_truth(exercise.check, company, answer)
-                result = run_check(exercise.check, answer, truth)
+                truth = course_data.exercise_truth(exercise.check, company, answer,
+                                                   simulator_params=simulator_params(learner))
+                problem = _degenerate_answer(exercise, answer, learner, company)
+                result = (practice.Rejected(problem) if problem
+                          else run_check(exercise.check, _scored_part(answer), truth))
             except UserError as error:
                 st.error(f"This exercise cannot be checked right now: {error}")
                 return
-            if result.status != "not_attempted":
+            if result.status != "not_attempted" and not problem:
                 _record(learner, module_id, exercise.id, "exercise", _answer_text(answer),
                         result.status == "correct", result.score, None)
+                state = practice.attempt_state(
+                    _exercise_scores(learner, module_id, exercise.id), pass_mark, budget)
             st.session_state[f"{key}:result"] = result
         result = st.session_state.get(f"{key}:result")
         if result is not None:
-            if result.status == "correct":
-                st.success(f"**Correct** ({result.score:.0%}). {result.message}",
-                           icon=":material/check_circle:")
-            elif result.status == "not_attempted":
-                st.info(result.message)
+            band, text = practice.learner_feedback(exercise.check, result)
+            if band == "correct":
+                st.success(f"**Correct.** {text}", icon=":material/check_circle:")
+            elif band == "not_attempted":
+                st.info(text)
             else:
-                st.error(f"**Not yet** ({result.score:.0%}). {result.message}",
-                         icon=":material/cancel:")
+                st.error(f"**Not yet.** {text}", icon=":material/cancel:")
         elif ("exercise", exercise.id) in previous:
             earlier = previous[("exercise", exercise.id)]
-            st.caption(f"Your last checked answer scored {float(earlier['score'] or 0):.0%}.")
-        _hints(exercise, module_id, learner, key)
+            band, text = practice.feedback_band(float(earlier["score"] or 0))
+            st.caption(f"Your last checked answer: {text}")
+        st.caption(practice.budget_message(state))
+        _hints(exercise, module_id, learner, key, state.solution_unlocked)
 
 
-def _hints(exercise, module_id: str, learner: str, key: str) -> None:
+def _hints(exercise, module_id: str, learner: str, key: str, solution_unlocked: bool) -> None:
     shown = st.session_state.get(f"{key}:hints", 0)
     for tier, hint in enumerate(exercise.hints[:shown], start=1):
         st.info(f"Hint {tier}: {hint}", icon=":material/help:")
@@ -381,9 +470,9 @@ def _hints(exercise, module_id: str, learner: str, key: str) -> None:
             common.get_store().record_hint(learner, module_id, exercise.id, shown + 1)
             st.session_state[f"{key}:hints"] = shown + 1
             st.rerun()
-    if st.session_state.get(f"{key}:solution"):
+    if solution_unlocked or st.session_state.get(f"{key}:solution"):
         st.markdown(f"**Solution.** {exercise.solution}")
-    elif cols[1].button("Show the solution", key=f"{key}:show_solution"):
+    elif cols[1].button("Give up and show the solution", key=f"{key}:show_solution"):
         common.get_store().record_hint(learner, module_id, exercise.id, len(exercise.hints) + 1)
         st.session_state[f"{key}:solution"] = True
         st.rerun()

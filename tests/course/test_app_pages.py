@@ -250,7 +250,10 @@ def test_session_labelling_exercise_is_checked_against_hidden_labels(app_home):
     at.button(key=f"{key}:check").click().run()
     assert not at.exception
     messages = [e.value for e in at.error] + [s.value for s in at.success]
-    assert any("%" in m for m in messages)
+    from course.practice import FEEDBACK_BANDS
+
+    assert any(band[2] in m for m in messages for band in FEEDBACK_BANDS)
+    assert not any("%" in m for m in messages)   # banded: no exact score to solve for
 
 
 def test_a_retrieval_question_counts_as_a_review_of_its_module(app_home):
@@ -326,17 +329,21 @@ def test_an_unusable_database_location_falls_back_to_memory_with_a_warning(app_h
 
 
 def test_pre_test_answers_are_saved_and_shown_against_the_post_test(app_home):
-    from course.modules import pre_post_test
+    from course.modules import load_pre_post_forms
+    from course.practice import pre_post_forms
 
-    questions = pre_post_test()
+    forms = load_pre_post_forms().forms
+    pre_form, post_form = pre_post_forms("ada")
+    assert pre_form != post_form
     at = _sign_in(_app())
-    for q in questions:
+    assert not any(r.key == f"choice:pretest:{q.id}" for q in forms[post_form] for r in at.radio)
+    for q in forms[pre_form]:
         at.radio(key=f"choice:pretest:{q.id}").set_value(q.options[0].text)
     _submit(at, "form:pretest")
     assert any("answers are saved" in s.value for s in at.success)
-    assert not any(r.key == f"choice:pretest:{questions[0].id}" for r in at.radio)
+    assert not any(r.key == f"choice:pretest:{forms[pre_form][0].id}" for r in at.radio)
     at.switch_page("app_pages/capstone.py").run()
-    for q in questions:
+    for q in forms[post_form]:
         at.radio(key=f"choice:posttest:{q.id}").set_value(q.answer)
     _submit(at, "form:posttest")
     at.switch_page("app_pages/my_learning.py").run()
@@ -359,3 +366,65 @@ def test_a_reload_with_the_signed_url_token_keeps_the_learner_signed_in(app_home
     forged.run()
     assert "learner_id" not in forged.session_state
     assert [t.value for t in forged.title] == ["Signal or Theater"]
+
+
+def _module_with_check(check_id: str):
+    modules, _ = load_modules(CONTENT_DIR)
+    module = next((m for m in modules if m.exercise and m.exercise.check == check_id), None)
+    if module is None:
+        pytest.skip(f"no module has the {check_id} exercise")
+    return module
+
+
+def test_every_detector_feature_can_be_chosen_without_an_exception(app_home):
+    """Issue 10: 'Tokens per week' made a float-range slider with an int step and crashed."""
+    from course.app_pages.widgets import RULE_FEATURES
+
+    module = _module_with_check("detect.flag_tokenmaxxers")
+    key = f"exercise:{module.exercise.id}"
+    at = _open_module(_sign_in(_app()), module)
+    for feature in RULE_FEATURES:
+        at.multiselect(key=f"{key}:features").set_value([feature]).run()
+        assert not at.exception, (feature, at.exception)
+        slider = at.slider(key=f"{key}:range:{feature}")
+        low, high = slider.min, slider.max
+        slider.set_range(low, high).run()                      # the widest range
+        assert not at.exception, (feature, at.exception)
+        at.slider(key=f"{key}:range:{feature}").set_range(high, high).run()   # the narrowest
+        assert not at.exception, (feature, at.exception)
+    at.multiselect(key=f"{key}:features").set_value(list(RULE_FEATURES)).run()
+    assert not at.exception
+
+
+def test_after_the_attempt_budget_the_check_closes_and_the_solution_shows(app_home):
+    module = _module_with_check("goodhart.collapse_point")
+    key = f"exercise:{module.exercise.id}"
+    at = _open_module(_sign_in(_app()), module)
+    assert not any(module.exercise.solution in m.value for m in at.markdown)
+    for _ in range(3):
+        at.number_input(key=f"{key}:number").set_value(0.99)
+        at.button(key=f"{key}:check").click().run()
+        assert not at.exception
+    assert at.button(key=f"{key}:check").disabled
+    assert any(module.exercise.solution in m.value for m in at.markdown)
+    assert any("used your 3 checked attempts" in c.value for c in at.caption)
+    at.button(key=f"{key}:check").click().run()                 # a disabled button records nothing
+    frame = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}").attempts_frame(module.id)
+    assert (frame["kind"] == "exercise").sum() == 3
+
+
+def test_a_one_person_comparison_group_is_refused_without_costing_an_attempt(app_home):
+    module = _module_with_check("measure.productivity_effect")
+    key = f"exercise:{module.exercise.id}"
+    at = _open_module(_sign_in(_app()), module)
+    at.radio(key=f"{key}:group").set_value("no-events").run()
+    at.number_input(key=f"{key}:number").set_value(85.0)
+    at.button(key=f"{key}:check").click().run()
+    assert not at.exception
+    assert any("comparison group holds" in e for e in _errors(at))
+    frame = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}").attempts_frame(module.id)
+    assert (frame["kind"] == "exercise").sum() == 0
+    at.radio(key=f"{key}:group").set_value("tenth-of-median").run()
+    at.button(key=f"{key}:check").click().run()
+    frame = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}").attempts_frame(module.id)
+    assert (frame["kind"] == "exercise").sum() == 1

@@ -14,6 +14,7 @@ from course.modules import (
     Module,
     get_module,
     load_modules,
+    load_pre_post_forms,
     load_pre_post_test,
     mastery,
     minutes_between_checks,
@@ -306,22 +307,54 @@ def test_mastery_rejects_scores_outside_zero_to_one(bad):
         mastery(bad, False)
 
 
-def test_pre_post_test_has_five_or_six_diagnostic_questions():
-    questions = pre_post_test()
-    assert 5 <= len(questions) <= 6
-    for q in questions:
-        wrong = [o for o in q.options if o.text != q.answer]
-        assert 3 <= len(q.options) <= 5
-        assert all(o.misconception and o.feedback for o in wrong)
+def test_pre_post_test_has_two_parallel_forms_of_five_or_six_diagnostic_questions():
+    test = load_pre_post_forms()
+    assert set(test.forms) == {"A", "B"}
+    for questions in test.forms.values():
+        assert 5 <= len(questions) <= 6
+        for q in questions:
+            wrong = [o for o in q.options if o.text != q.answer]
+            assert 3 <= len(q.options) <= 5
+            assert all(o.misconception and o.feedback for o in wrong)
+    assert len(pre_post_test()) == sum(len(f) for f in test.forms.values())
+
+
+def test_parallel_forms_ask_the_same_objectives_with_different_questions():
+    test = load_pre_post_forms()
+    a, b = test.forms["A"], test.forms["B"]
+    assert sorted(q.objective for q in a) == sorted(q.objective for q in b)
+    by_objective = {q.objective: q for q in b}
+    for q in a:
+        twin = by_objective[q.objective]
+        assert twin.prompt != q.prompt and twin.answer != q.answer
+        assert not {o.text for o in q.options} & {o.text for o in twin.options}
+
+
+_FORM = ("    {form}:\n      - id: {qid}\n        prompt: p\n        objective: {objective}\n"
+         "        answer: a\n        explain: e\n        options: [a, b, c]\n")
+
+
+def _test_file(tmp_path, a_objective="o1", b_objective="o1", b_id="q2"):
+    path = tmp_path / "pre-post-test.yaml"
+    path.write_text("objectives:\n  - {id: o1, text: one}\n  - {id: o2, text: two}\nforms:\n"
+                    + _FORM.format(form="A", qid="q1", objective=a_objective)
+                    + _FORM.format(form="B", qid=b_id, objective=b_objective))
+    return path
 
 
 def test_broken_pre_post_test_reports_its_path(tmp_path):
-    path = tmp_path / "pre-post-test.yaml"
-    path.write_text("objectives: []\nquestions:\n  - id: q\n    prompt: p\n    objective: nowhere\n"
-                    "    answer: a\n    explain: e\n    options: [a, b]\n")
+    path = _test_file(tmp_path, a_objective="nowhere")
     with pytest.raises(ContentError, match="unknown objective 'nowhere'") as caught:
         load_pre_post_test(path)
     assert str(caught.value).startswith(str(path))
+
+
+def test_forms_that_are_not_parallel_are_refused(tmp_path):
+    assert len(load_pre_post_test(_test_file(tmp_path))) == 2
+    with pytest.raises(ContentError, match="parallel: objective"):
+        load_pre_post_test(_test_file(tmp_path, b_objective="o2"))
+    with pytest.raises(ContentError, match="share an id"):
+        load_pre_post_test(_test_file(tmp_path, b_id="q1"))
 
 
 def test_reading_minutes_counts_words_at_two_hundred_per_minute_and_skips_directives():

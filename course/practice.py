@@ -1,0 +1,228 @@
+"""Per-learner practice rules: shuffled options, test forms, attempt budgets, mastery, feedback bands.
+
+Everything here must be the same on every reload for one learner yet differ between learners, so
+it is derived from keyed BLAKE2b hashes of the learner id (never Python's `hash()`, which is
+salted per process). Pure logic: the pages call it, the tests call it, nothing imports streamlit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_ATTEMPT_BUDGET = 3          # checked attempts per exercise before the solution is shown
+FORM_ORDERS = (("A", "B"), ("B", "A"))
+
+_SHUFFLE_KEY = b"signal-or-theater/quiz-options/v1"
+_FORM_KEY = b"signal-or-theater/test-forms/v1"
+
+
+def keyed_unit(key: bytes, *parts: str) -> float:
+    """A number in [0, 1) fixed by (key, parts) and unpredictable without the key."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), key=key[:64], digest_size=8)
+    return int.from_bytes(digest.digest(), "big") / 2.0 ** 64
+
+
+def variant_key(course_secret: str, learner_id: str, purpose: str) -> bytes:
+    """The key of one learner's variant of one exercise: HMAC of the course secret, never the seed."""
+    return hmac.new(course_secret.encode("utf-8"), f"variant:{purpose}:{learner_id}".encode("utf-8"),
+                    hashlib.sha256).digest()
+
+
+def shuffled(items: Sequence[T], learner_id: str, item_id: str) -> list[T]:
+    """`items` in a per-learner order that survives reloads (options of one quiz question)."""
+    ranks = [keyed_unit(_SHUFFLE_KEY, learner_id, item_id, str(i)) for i in range(len(items))]
+    return [item for _, item in sorted(zip(ranks, items, strict=True), key=lambda pair: pair[0])]
+
+
+def pre_post_forms(learner_id: str) -> tuple[str, str]:
+    """(pre-test form, post-test form): half of the learners take A then B, the other half B then A."""
+    return FORM_ORDERS[int(keyed_unit(_FORM_KEY, learner_id) * 2)]
+
+
+@dataclass(frozen=True)
+class AttemptState:
+    """Where a learner stands on one exercise, from their checked attempts in order."""
+
+    checked: int                 # attempts before the first success (exploration after it is free)
+    succeeded: bool
+    best: float | None
+    budget: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.budget - self.checked)
+
+    @property
+    def can_check(self) -> bool:
+        """Checking stays open until the budget is spent; after a success it is free exploration."""
+        return self.succeeded or self.remaining > 0
+
+    @property
+    def solution_unlocked(self) -> bool:
+        return self.succeeded or self.remaining == 0
+
+
+def attempt_state(scores: Sequence[float | None], pass_mark: float = 1.0,
+                  budget: int = DEFAULT_ATTEMPT_BUDGET) -> AttemptState:
+    """Count checked attempts up to the first success; `scores` are in the order they were made."""
+    if budget < 1:
+        raise ValueError(f"the attempt budget must be at least 1, got {budget}")
+    checked, succeeded, best = 0, False, None
+    for score in scores:
+        value = _valid_score(score)
+        best = value if best is None else max(best, value)
+        if not succeeded:
+            checked += 1
+            succeeded = value >= pass_mark - 1e-9
+    return AttemptState(checked=checked, succeeded=succeeded, best=best, budget=budget)
+
+
+def mastery_item_score(scores: Sequence[float | None], pass_mark: float = 1.0) -> float:
+    """The score an item contributes to mastery: the best once it has been passed, else the latest.
+
+    A learner who succeeds and then explores (tries a worse answer to see what happens) keeps
+    the mastery they earned; before a success the latest attempt is what they know now.
+    """
+    values = [_valid_score(s) for s in scores]
+    if not values:
+        return 0.0
+    best = max(values)
+    return best if best >= pass_mark - 1e-9 else values[-1]
+
+
+def _number_or_none(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):     # None, pandas' NA
+        return None
+    return None if math.isnan(number) else number
+
+
+def _valid_score(score: float | None) -> float:
+    if score is None or (isinstance(score, float) and math.isnan(score)):
+        return 0.0
+    return min(1.0, max(0.0, float(score)))
+
+
+# Banded feedback: the learner sees which band their answer falls in, never the exact credit,
+# so two or three attempts cannot be solved for the expected value.
+FEEDBACK_BANDS = (
+    (1.0, "correct", "Within the tolerance."),
+    (0.5, "close", "Close, but outside the tolerance."),
+    (0.0, "off", "Off by more than the tolerance allows."),
+)
+
+
+def feedback_band(score: float) -> tuple[str, str]:
+    """(band id, sentence) for a score in [0, 1]; no direction, no exact figure."""
+    value = _valid_score(score)
+    for floor, band, sentence in FEEDBACK_BANDS:
+        if value >= floor - 1e-9:
+            return band, sentence
+    return FEEDBACK_BANDS[-1][1], FEEDBACK_BANDS[-1][2]
+
+
+def budget_message(state: AttemptState) -> str:
+    """One line under the check button: how many checked attempts are left, and what then."""
+    if state.succeeded:
+        return ("Solved. Further checks are practice: they never lower the mastery you earned.")
+    if state.remaining == 0:
+        return (f"You have used your {state.budget} checked attempts, so the solution is shown "
+                "below. Work through it, then try the idea on the next module.")
+    return (f"{state.remaining} of {state.budget} checked attempts left; after that the solution "
+            "is shown.")
+
+
+# Checks whose messages are safe to show in the app: they teach without a figure or a direction
+# to search along. For the others the learner sees the band only (the exact score stays in the
+# progress store for the instructor).
+MESSAGE_SHOWN = frozenset({"goodhart.collapse_point", "metrics.dashboard_design",
+                           "explore.weekly_usage_output"})
+
+
+def learner_feedback(check_id: str, result) -> tuple[str, str]:
+    """(band, text) the app shows for a checked answer: `result` is exercises.checks.Result."""
+    if result.status == "not_attempted":
+        return "not_attempted", result.message
+    if result.status == "rejected" or check_id in MESSAGE_SHOWN:
+        band = "correct" if result.status == "correct" else "off"
+        return band, result.message
+    if result.status == "correct":
+        return "correct", feedback_band(1.0)[1]
+    band, text = feedback_band(min(result.score, 0.99))
+    return band, text
+
+
+# ----------------------------------------------------------------------------- degenerate answers
+
+MIN_COMPARISON_GROUP = 10     # fewer people than this and one person's month moves the answer
+
+# The comparison group of module 3's estimate, as the learner may define it. The notebook and the
+# lesson use "fewer than a tenth of the median person's AI events"; "no AI events at all" is the
+# tempting definition that leaves almost nobody in most companies.
+COMPARISON_GROUPS: dict[str, tuple[str, float]] = {
+    "tenth-of-median": ("Fewer than a tenth of the median person's AI events", 0.1),
+    "no-events": ("No AI events at all", 0.0),
+    "quarter-of-median": ("Fewer than a quarter of the median person's AI events", 0.25),
+}
+
+
+def comparison_group_size(events_per_person, definition: str) -> int:
+    """How many people a comparison-group definition selects (events_per_person: every employee)."""
+    if definition not in COMPARISON_GROUPS:
+        raise ValueError(f"unknown comparison group {definition!r}")
+    share = COMPARISON_GROUPS[definition][1]
+    events = [float(e) for e in events_per_person]
+    if share == 0.0:
+        return sum(1 for e in events if e == 0)
+    ordered = sorted(events)
+    middle = len(ordered) // 2
+    median = (ordered[middle] if len(ordered) % 2
+              else (ordered[middle - 1] + ordered[middle]) / 2) if ordered else 0.0
+    return sum(1 for e in events if e < share * median)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An answer refused before it is scored: it does not use up an attempt."""
+
+    message: str
+    status: str = "rejected"
+    score: float = 0.0
+
+    @property
+    def correct(self) -> bool:
+        return False
+
+
+def comparison_group_problem(size: int, total: int) -> str | None:
+    """Why a comparison group is too small to mean anything, or None when it will do."""
+    if size >= MIN_COMPARISON_GROUP:
+        return None
+    people = "nobody" if size == 0 else ("1 person" if size == 1 else f"{size} people")
+    return (f"Your comparison group holds {people} of {total}: their change in output is mostly "
+            "chance, so it cannot show what would have happened anyway. Choose a definition that "
+            f"keeps at least {MIN_COMPARISON_GROUP} people, such as fewer than a tenth of the "
+            "median person's AI events. This answer did not use up an attempt.")
+
+
+def mastery_item_scores(scored) -> dict[str, float]:
+    """Per item of a module, the score mastery counts (see mastery_item_score).
+
+    `scored`: the learner's scored attempts of one module (a progress-store frame with item_id,
+    score and correct, oldest first). Success is the recorded `correct` flag, so an exercise with
+    a pass mark below 100% counts as passed when the check said so.
+    """
+    out: dict[str, float] = {}
+    for item_id, group in scored.groupby("item_id", sort=False):
+        values = [_valid_score(_number_or_none(s)) for s in group["score"]]
+        passed = [_number_or_none(c) == 1.0 for c in group["correct"].astype(object)]
+        out[str(item_id)] = max(values) if any(passed) else (values[-1] if values else 0.0)
+    return out
