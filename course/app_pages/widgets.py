@@ -443,6 +443,8 @@ def exercise_block(exercise, module_id: str, learner: str, previous: dict) -> No
                 state = practice.attempt_state(
                     _exercise_scores(learner, module_id, exercise.id), pass_mark, budget)
             st.session_state[f"{key}:result"] = result
+            if not state.can_check:          # the budget just ran out: redraw with the check closed
+                st.rerun()
         result = st.session_state.get(f"{key}:result")
         if result is not None:
             band, text = practice.learner_feedback(exercise.check, result)

@@ -178,6 +178,27 @@ def rule_answer_position_varies(module: Module, _: list[Module]) -> list[str]:
     return []
 
 
+MAX_LONGEST_RIGHT_SHARE = 1 / 3
+
+
+def right_answer_is_longest(q: Question) -> bool:
+    """The cue test-wise learners use: the right option is at least as long as every other."""
+    return all(len(q.answer) >= len(o.text) for o in q.options)
+
+
+def _length_cue_problems(questions: list[Question], where: str) -> list[str]:
+    longest = [q.id for q in questions if right_answer_is_longest(q)]
+    if questions and len(longest) > MAX_LONGEST_RIGHT_SHARE * len(questions):
+        return [f"{where}: the right option is the longest in {len(longest)} of {len(questions)} "
+                f"questions (at most a third may be): {', '.join(longest)}; shorten the answer or "
+                "write a fuller distractor"]
+    return []
+
+
+def rule_right_answer_not_the_longest(module: Module, _: list[Module]) -> list[str]:
+    return _length_cue_problems(_own_questions(module) + list(module.retrieval), "module")
+
+
 # --------------------------------------------------------------------------- §5, §6 predict, then observe
 
 def rule_prediction_before_every_result(module: Module, _: list[Module]) -> list[str]:
@@ -343,12 +364,22 @@ def test_misconception_tags_are_reused_consistently_across_modules():
 
 
 def test_pre_post_test_is_a_diagnostic_misconception_test():
-    questions = pre_post_test()
-    assert 5 <= len(questions) <= 6
-    problems = [p for q in questions for p in _question_problems(q)]
-    assert problems == []
-    objectives = {q.objective for q in questions}
-    assert {"usage-not-outcome", "averages-hide-skew", "target-gets-gamed"} <= objectives
+    from course.modules import load_pre_post_forms
+
+    for form, questions in load_pre_post_forms().forms.items():
+        questions = list(questions)
+        assert 5 <= len(questions) <= 6, form
+        problems = [p for q in questions for p in _question_problems(q)]
+        problems += _length_cue_problems(questions, f"form {form}")
+        assert problems == []
+        objectives = {q.objective for q in questions}
+        assert {"usage-not-outcome", "averages-hide-skew", "target-gets-gamed"} <= objectives
+
+
+def test_the_right_option_is_the_longest_in_at_most_a_third_of_all_items():
+    questions = [q for m in SHIPPED for q in _own_questions(m) + list(m.retrieval)] + pre_post_test()
+    longest = [q.id for q in questions if right_answer_is_longest(q)]
+    assert len(longest) <= len(questions) / 3, longest
 
 
 def _contrast_on_white(hex_colour: str) -> float:
@@ -421,7 +452,7 @@ quiz:
     answer: Usage rises more than output
     explain: People produce what is counted.
     options:
-      - {text: Output rises as much, misconception: usage-equals-value, feedback: Extra sessions help less.}
+      - {text: Output rises just as much as usage does, misconception: usage-equals-value, feedback: Extra sessions help less.}
       - {text: Usage rises more than output}
       - {text: Nothing changes, misconception: metric-immune-if-unofficial, feedback: People respond to counts.}
   - id: q3
@@ -431,7 +462,7 @@ quiz:
     explain: Gamed usage carries no output.
     options:
       - {text: Rises, misconception: more-usage-better-signal, feedback: More usage is not more signal.}
-      - {text: Unchanged, misconception: noise-averages-out, feedback: Gaming is not random noise.}
+      - {text: Unchanged since noise averages out, misconception: noise-averages-out, feedback: Gaming is not random noise.}
       - {text: Falls}
   - id: q4
     prompt: Everything combined. Dashboard?
@@ -522,7 +553,7 @@ charts:
       explain: It is timed for its audience.
       options:
         - {text: Evenly, misconception: usage-follows-work, feedback: Look for spikes.}
-        - {text: After deadlines, misconception: theater-is-idle-time, feedback: Nobody is watching then.}
+        - {text: After deadlines when people have time, misconception: theater-is-idle-time, feedback: Nobody is watching then.}
         - {text: Before deadlines}
 quiz:
   - id: s1
@@ -531,7 +562,7 @@ quiz:
     answer: Near-duplicates
     explain: Real tasks vary.
     options:
-      - {text: Skill, misconception: volume-means-skill, feedback: Skill shows in kept output.}
+      - {text: Skill with a well-tuned workflow, misconception: volume-means-skill, feedback: Skill shows in kept output.}
       - {text: Near-duplicates}
       - {text: A bug, misconception: anomalies-are-bugs, feedback: It is a known behaviour.}
   - id: s2
@@ -701,7 +732,8 @@ def test_rule_fires_on_a_deliberately_broken_module(tmp_path, rule, which, mutat
 
 def test_every_rule_has_a_breaking_example():
     """Rules broken by a dedicated test below are listed by name."""
-    dedicated = {"check_ids_registered", "chart_ids_exist", "answer_position_varies"}
+    dedicated = {"check_ids_registered", "chart_ids_exist", "answer_position_varies",
+                 "right_answer_not_the_longest"}
     assert set(RULES) - {b[0] for b in BREAKS} - dedicated == set()
 
 
@@ -719,6 +751,25 @@ def test_answer_always_in_the_same_position_is_flagged(tmp_path):
                      charts=tuple(replace(c, predict=right_first(c.predict)) for c in m.charts))
     assert RULES["answer_position_varies"](m, modules) == []
     assert RULES["answer_position_varies"](broken, modules)
+
+
+def test_right_option_longest_in_most_questions_is_flagged(tmp_path):
+    from dataclasses import replace
+
+    modules = _write_course(tmp_path, _fix_first(CLEAN_FIRST), CLEAN_SECOND)
+
+    def right_longest(q: Question) -> Question:
+        padded = q.answer + ", as the evidence in the logs clearly and consistently shows"
+        options = tuple(replace(o, text=padded) if o.text == q.answer else o for o in q.options)
+        return replace(q, answer=padded, options=options)
+
+    m = modules[1]
+    broken = replace(m, quiz=tuple(map(right_longest, m.quiz)),
+                     retrieval=tuple(map(right_longest, m.retrieval)),
+                     charts=tuple(replace(c, predict=right_longest(c.predict)) for c in m.charts))
+    assert RULES["right_answer_not_the_longest"](m, modules) == []
+    problems = RULES["right_answer_not_the_longest"](broken, modules)
+    assert problems and "at most a third" in problems[0]
 
 
 def test_retrieval_in_the_first_module_is_flagged(tmp_path):
