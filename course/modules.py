@@ -41,7 +41,7 @@ EXERCISE_KINDS = frozenset({
     "choose_metrics",
 })
 SIMULATOR_STAGES = ("metric", "incentive", "gaming", "combined", "sandbox")
-DIRECTIVE_KINDS = ("chart", "quiz", "exercise", "simulator")
+DIRECTIVE_KINDS = ("chart", "quiz", "exercise", "simulator", "game")
 
 # libyaml's parser is about ten times faster than the pure-Python one; same results.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -51,6 +51,7 @@ QUIZ_MINUTES = 1.0            # reading a question, answering, reading the feedb
 DEFAULT_CHART_MINUTES = 2.0
 DEFAULT_SIMULATOR_MINUTES = 3.0
 DEFAULT_EXERCISE_MINUTES = 10.0
+DEFAULT_GAME_MINUTES = 5.0
 
 MODULE_DIR_PATTERN = re.compile(r"^(\d{2})-([a-z0-9]+(?:-[a-z0-9]+)*)$")
 DIRECTIVE_PATTERN = re.compile(r"^\s*<!--\s*([A-Za-z_]+)\s*(?::\s*(.*?))?\s*-->\s*$")
@@ -111,6 +112,21 @@ class Exercise:
 
 
 @dataclass(frozen=True)
+class CheckerGame:
+    """The words around course.checker_game: a visible checker to game, then the hidden check."""
+
+    prompt: str
+    target: float               # the dashboard's target, sessions per person per week
+    real_label: str
+    padded_label: str
+    visible_pass: str           # shown when the dashboard turns green
+    hidden_intro: str           # shown beside the hidden check's button
+    lesson: str                 # shown after the hidden check
+    objective: str
+    minutes: float = DEFAULT_GAME_MINUTES
+
+
+@dataclass(frozen=True)
 class Section:
     title: str
     body_md: str
@@ -137,6 +153,7 @@ class Module:
     path: Path
     new_concepts: tuple[str, ...] = ()
     simulator_minutes: tuple[tuple[str, float], ...] = ()   # (stage, minutes) as declared
+    checker_game: CheckerGame | None = None
 
     def question(self, question_id: str) -> Question:
         """Any question of this module by id: quiz, retrieval or a chart's prediction."""
@@ -220,11 +237,13 @@ def _identifier(data: dict, key: str, where: str) -> str:
 
 MODULE_FIELDS = frozenset({"id", "title", "minutes", "framing_questions", "objectives", "new_concepts",
                            "key_points", "sources", "retrieval", "quiz", "charts", "exercise",
-                           "simulator_minutes"})
+                           "simulator_minutes", "checker_game"})
 QUESTION_FIELDS = frozenset({"id", "prompt", "options", "answer", "objective", "explain"})
 OPTION_FIELDS = frozenset({"text", "misconception", "feedback"})
 CHART_FIELDS = frozenset({"id", "takeaway", "predict", "minutes"})
 EXERCISE_FIELDS = frozenset({"id", "kind", "check", "prompt", "hints", "solution", "objective", "minutes"})
+GAME_FIELDS = frozenset({"prompt", "target", "real_label", "padded_label", "visible_pass",
+                         "hidden_intro", "lesson", "objective", "minutes"})
 
 
 def _no_unknown_fields(data: dict, allowed: frozenset[str], where: str) -> None:
@@ -308,18 +327,20 @@ def _item_ref(kind: str, arg: str, line_no: int) -> str:
     if kind not in DIRECTIVE_KINDS:
         raise _Invalid(f"line {line_no}: unknown directive '{kind}' "
                        f"(known: {', '.join(DIRECTIVE_KINDS)})")
-    if kind == "exercise":
+    if kind in ("exercise", "game"):
         if arg:
-            raise _Invalid(f"line {line_no}: the exercise directive takes no argument")
-        return "exercise"
+            raise _Invalid(f"line {line_no}: the {kind} directive takes no argument")
+        return kind
     if not arg:
         raise _Invalid(f"line {line_no}: directive '{kind}' needs an argument, e.g. <!-- {kind}: ID -->")
     return f"{kind}:{arg}"
 
 
 def _item_minutes(item: str, charts: dict[str, ChartRef], exercise: Exercise | None,
-                  simulator: dict[str, float]) -> float:
+                  simulator: dict[str, float], game: CheckerGame | None = None) -> float:
     kind, _, arg = item.partition(":")
+    if kind == "game":
+        return game.minutes if game else 0.0
     if kind == "quiz":
         return QUIZ_MINUTES
     if kind == "chart":
@@ -463,6 +484,29 @@ def _parse_module(path: Path) -> Module:
         if exercise.objective not in objective_ids:
             raise _Invalid(f"exercise names unknown objective '{exercise.objective}'")
 
+    game = None
+    raw_game = data.get("checker_game")
+    if raw_game is not None:
+        where = "checker_game"
+        if not isinstance(raw_game, dict):
+            raise _Invalid("checker_game must be a mapping with prompt, target, labels and texts")
+        _no_unknown_fields(raw_game, GAME_FIELDS, where)
+        target = raw_game.get("target")
+        if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target <= 60:
+            raise _Invalid("checker_game: target must be a number of sessions between 0 and 60")
+        game = CheckerGame(
+            prompt=_text(raw_game, "prompt", where), target=float(target),
+            real_label=_text(raw_game, "real_label", where),
+            padded_label=_text(raw_game, "padded_label", where),
+            visible_pass=_text(raw_game, "visible_pass", where),
+            hidden_intro=_text(raw_game, "hidden_intro", where),
+            lesson=_text(raw_game, "lesson", where),
+            objective=_text(raw_game, "objective", where),
+            minutes=_minutes(raw_game, "minutes", where, DEFAULT_GAME_MINUTES),
+        )
+        if game.objective not in objective_ids:
+            raise _Invalid(f"checker_game names unknown objective '{game.objective}'")
+
     simulator: dict[str, float] = {}
     raw_sim = data.get("simulator_minutes") or {}
     if not isinstance(raw_sim, dict):
@@ -497,13 +541,15 @@ def _parse_module(path: Path) -> Module:
                 raise _Invalid(f"line {line_no}: quiz question '{arg}' is not declared under 'quiz'")
             if kind == "exercise" and exercise is None:
                 raise _Invalid(f"line {line_no}: exercise directive but no 'exercise' in the front matter")
+            if kind == "game" and game is None:
+                raise _Invalid(f"line {line_no}: game directive but no 'checker_game' in the front matter")
             if kind == "simulator" and arg not in SIMULATOR_STAGES:
                 raise _Invalid(f"line {line_no}: unknown simulator stage '{arg}' "
                                f"(known: {', '.join(SIMULATOR_STAGES)})")
         body_md = "\n".join(lines).strip("\n")
         item_refs = tuple(ref for ref, _ in items)
         minutes = reading_minutes(body_md) + sum(
-            _item_minutes(ref, chart_by_id, exercise, simulator) for ref in item_refs)
+            _item_minutes(ref, chart_by_id, exercise, simulator, game) for ref in item_refs)
         sections.append(Section(title=section_title, body_md=body_md, minutes=round(minutes, 2), items=item_refs))
     if not sections:
         raise _Invalid("the lesson body is empty")
@@ -513,7 +559,7 @@ def _parse_module(path: Path) -> Module:
         framing_questions=framing, objectives=tuple(objectives), retrieval=retrieval, quiz=quiz,
         charts=tuple(charts), exercise=exercise, sections=tuple(sections), key_points=key_points,
         sources=sources, path=path, new_concepts=new_concepts,
-        simulator_minutes=tuple(simulator.items()),
+        simulator_minutes=tuple(simulator.items()), checker_game=game,
     )
 
 
@@ -644,7 +690,7 @@ def mastery(scores: list[float], reviewed_correct: bool) -> str:
 def is_check(item: str, module: Module) -> bool:
     """Items where the learner answers something: a quiz, the exercise, a chart's prediction."""
     kind, _, arg = item.partition(":")
-    if kind in ("quiz", "exercise"):
+    if kind in ("quiz", "exercise", "game"):
         return True
     if kind == "chart":
         try:
@@ -680,7 +726,7 @@ def minutes_between_checks(module: Module) -> list[float]:
                 if ref.startswith("chart:"):
                     current += charts[ref.partition(":")[2]].minutes
             else:
-                current += _item_minutes(ref, charts, module.exercise, simulator)
+                current += _item_minutes(ref, charts, module.exercise, simulator, module.checker_game)
         current += reading_minutes("\n".join(segment)) + reading_minutes(section.title)
     stretches.append(round(current, 2))
     return stretches

@@ -56,6 +56,8 @@ def render_item(kind: str, arg: str, gate_open: bool) -> bool:
             widgets.simulator_block(arg, module.id, gate_open, learner)
         elif kind == "exercise":
             widgets.exercise_block(module.exercise, module.id, learner, previous)
+        elif kind == "game":
+            widgets.checker_game_block(module.checker_game, module.id, learner)
     except UserError as error:
         st.error(str(error))
     return True

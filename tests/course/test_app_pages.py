@@ -440,3 +440,24 @@ def test_a_too_small_comparison_group_is_refused_without_costing_an_attempt(app_
     at.button(key=f"{key}:check").click().run()
     frame = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}").attempts_frame(module.id)
     assert (frame["kind"] == "exercise").sum() == 1
+
+
+def test_the_checker_game_can_be_gamed_then_the_hidden_check_shows_the_cost(app_home):
+    modules, _ = load_modules(CONTENT_DIR)
+    module = next((m for m in modules if m.checker_game is not None), None)
+    if module is None:
+        pytest.skip("no module has the checker game")
+    key = f"game:{module.id}"
+    at = _open_module(_sign_in(_app()), module)
+    at.button(key=f"{key}:visible").click().run()
+    assert any("Not green yet" in w.value for w in at.warning)
+    at.slider(key=f"{key}:padded").set_value(30).run()
+    at.button(key=f"{key}:visible").click().run()
+    assert any(module.checker_game.visible_pass in s.value for s in at.success)
+    at.button(key=f"{key}:hidden").click().run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Your plan: dashboard"] == "100%"
+    assert metrics["Your plan: the hidden team's output"].startswith("-")
+    assert any("delivers less" in e for e in _errors(at))
+    assert any(module.checker_game.lesson in i.value for i in at.info)

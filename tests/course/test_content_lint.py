@@ -124,6 +124,7 @@ def rule_every_item_placed_once(module: Module, _: list[Module]) -> list[str]:
     refs = [f"{k}:{a}" if a else k for k, a, _, _ in _directives(module)]
     expected = [f"quiz:{q.id}" for q in module.quiz] + [f"chart:{c.id}" for c in module.charts]
     expected += ["exercise"] if module.exercise else []
+    expected += ["game"] if module.checker_game else []
     problems = [f"'{e}' appears {refs.count(e)} times in the lesson; once is expected"
                 for e in expected if refs.count(e) != 1]
     stages = [r for r in refs if r.startswith("simulator:")]

@@ -416,3 +416,19 @@ def test_every_shipped_question_scores_right_and_wrong_with_its_own_feedback():
                     feedback = score_answer(q, option.text)
                     assert not feedback.correct
                     assert (feedback.message, feedback.misconception) == (option.feedback, option.misconception)
+
+
+def test_a_checker_game_with_a_bad_target_names_the_field(tmp_path):
+    from course.modules import CONTENT_DIR, parse_module
+
+    source = (CONTENT_DIR / "01-metric-became-mission" / "module.md").read_text(encoding="utf-8")
+    folder = tmp_path / "01-metric-became-mission"
+    folder.mkdir()
+    (folder / "module.md").write_text(source.replace("  target: 25\n", "  target: lots\n"),
+                                      encoding="utf-8")
+    with pytest.raises(ContentError, match="checker_game: target"):
+        parse_module(folder / "module.md")
+    (folder / "module.md").write_text(source.replace("<!-- game -->", "<!-- game: now -->"),
+                                      encoding="utf-8")
+    with pytest.raises(ContentError, match="the game directive takes no argument"):
+        parse_module(folder / "module.md")
