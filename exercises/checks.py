@@ -576,7 +576,7 @@ def productivity_effect(answer: Any, truth: Any) -> tuple[float, str]:
     return _estimate("measure.productivity_effect", value, truth)
 
 
-COLLAPSE_FULL_WITHIN = 0.02     # two steps of the reward slider above the true point
+COLLAPSE_FULL_WITHIN = 0.01     # one step of the reward slider above the true point (display rounding)
 COLLAPSE_GRID = 0.01             # the truth lies on the slider's grid; below it by more is "not yet"
 
 
@@ -587,13 +587,13 @@ COLLAPSE_GRID = 0.01             # the truth lies on the slider's grid; below it
         "The collapse point is where the correlation first falls below half its starting value.",
     ],
     passing=[
-        (0.42, 0.4),
+        (0.41, 0.4),
         Example(0.4, {"value": 0.4}, "exactly the first collapsed setting"),
         Example(0.55, {"value": 0.4, "full_within": 0.2}, "wider tolerance"),
     ],
     failing=[
         Example(0.9, 0.4, "far off"),
-        Example(0.5, 0.4, "collapsed there, but not the first setting that collapses"),
+        Example(0.45, 0.4, "collapsed there, but not the first setting that collapses"),
         Example(0.2, 0.3, "below the collapse point: the correlation is still above half there"),
         Example(0.28, 0.3, "just below the collapse point is not collapsed either"),
         Example(1.5, 0.4, "a reward strength above 1"),

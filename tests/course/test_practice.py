@@ -142,7 +142,7 @@ def test_collapse_points_spread_wider_than_the_tolerance_so_no_shared_answer_wor
     best_constant = max(passes(c).mean() for c in np.round(np.arange(0, 1.001, 0.01), 2))
     classmate = np.mean([passes(points[i])[np.arange(len(points)) != i].mean()
                          for i in range(len(points))])
-    assert best_constant <= 0.35 and classmate <= 0.25, (best_constant, classmate)
+    assert best_constant <= 0.3 and classmate <= 0.2, (best_constant, classmate)
 
 
 def test_an_answer_below_the_collapse_point_is_refused_even_when_close():
