@@ -236,6 +236,23 @@ def test_pre_post_gain_over_learners_who_took_both():
     assert gain.normalized_gain == pytest.approx(1.0)
 
 
+def test_gain_compares_parallel_forms_objective_by_objective():
+    """Form A before, form B after (or the reverse): only objectives answered on both count."""
+    objective_of = {"a1": "usage", "a2": "skew", "b1": "usage", "b2": "skew"}
+    rows = []
+    for i in range(6):
+        pre, post = (("a1", "a2"), ("b1", "b2")) if i % 2 else (("b1", "b2"), ("a1", "a2"))
+        rows.append(attempt(f"L{i}", "pretest", pre[0], "pretest", "x", False, 0.0))
+        rows.append(attempt(f"L{i}", "pretest", pre[1], "pretest", "x", True, 1.0))
+        # the post-test answers only the first objective: the second is left out on both sides
+        rows.append(attempt(f"L{i}", "posttest", post[0], "posttest", "x", True, 1.0, minutes=50))
+    gain = pre_post_gain(frame(rows), objective_of=objective_of)
+    assert gain.learners == 6
+    assert gain.pre_mean == 0.0 and gain.post_mean == 1.0 and gain.mean_gain == 1.0
+    unpaired = pre_post_gain(frame(rows), objective_of={})      # item ids differ: nothing pairs
+    assert not unpaired.shown
+
+
 def test_gain_is_hidden_under_five_paired_learners():
     rows = []
     for i in range(4):

@@ -341,6 +341,9 @@ def test_pre_test_answers_are_saved_and_shown_against_the_post_test(app_home):
         at.radio(key=f"choice:pretest:{q.id}").set_value(q.options[0].text)
     _submit(at, "form:pretest")
     assert any("answers are saved" in s.value for s in at.success)
+    saved = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}").attempts_frame("pretest")
+    right = {q.id: q.options[0].text == q.answer for q in forms[pre_form]}
+    assert dict(zip(saved["item_id"], saved["correct"].astype(bool))) == right   # for the class gain
     assert not any(r.key == f"choice:pretest:{forms[pre_form][0].id}" for r in at.radio)
     at.switch_page("app_pages/capstone.py").run()
     for q in forms[post_form]:
