@@ -338,6 +338,14 @@ class _AtomicFolder:
                 old.rename(old.with_name(f"{self.out.name}.kept-{old.name.rsplit('-', 1)[-1]}"))
 
 
+def _export_builder(kind: str, employees: pd.DataFrame, meta: dict[str, Any]):
+    try:
+        from datasets.exports import ExportBuilder
+    except ImportError as exc:
+        raise OutputError(f"exports are not available in this installation: {exc}") from None
+    return ExportBuilder(kind, employees=employees, meta=meta)
+
+
 def _call_export(company: Company, kind: str, folder: Path) -> list[Path]:
     try:
         from datasets.exports import write_export
@@ -393,6 +401,8 @@ def generate_to_dir(profile: str | Scenario, employees: int, days: int, seed: in
     check_references(static)
     employee_ids = set(ctx.population.table["employee_id"])
 
+    exporter = _export_builder(export, ctx.population.table, _meta(ctx)) if export else None
+
     with _AtomicFolder(out) as tmp:
         rows = {name: len(frame) for name, frame in static.items()}
         for name, frame in static.items():
@@ -409,6 +419,8 @@ def generate_to_dir(profile: str | Scenario, employees: int, days: int, seed: in
                     checker.check(chunk)
                     if full_checks or block == 0:
                         _check_chunk_with_pandera(chunk, employee_ids)
+                    if exporter is not None:  # the export streams too: only per-user-day sums are kept
+                        exporter.add(to_pandas("ai_events", chunk["ai_events"]))
                     for future in pending:  # at most one block waits to be written: bounded memory
                         future.result()
                     pending = [pool.submit(_write_chunk, writers, chunk, lane) for pool, lane in zip(pools, lanes)]
@@ -423,12 +435,9 @@ def generate_to_dir(profile: str | Scenario, employees: int, days: int, seed: in
                 writer.close()
             if bar is not None:
                 bar.close()
-        manifest = _manifest(_meta(ctx), fmt, rows, with_labels, [export] if export else [], [])
+        export_files = exporter.write(tmp) if exporter is not None else []
+        manifest = _manifest(_meta(ctx), fmt, rows, with_labels, [export] if export else [], export_files)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        if export:  # exports read the whole event table back: they are for classroom-sized companies
-            export_files = _call_export(load_company(tmp, with_labels=False), export, tmp)
-            manifest = _manifest(_meta(ctx), fmt, rows, with_labels, [export], export_files)
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return out
 
 
