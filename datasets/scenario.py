@@ -142,9 +142,10 @@ def load_scenario(profile: str | Path | Scenario) -> Scenario:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ScenarioError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line, always
+        raise ScenarioError(f"{path}: invalid YAML{where}: {problem}") from None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ScenarioError(f"{path}: cannot read the profile: {exc}") from None
+        raise ScenarioError(f"{path}: cannot read the profile: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: a profile must be a YAML mapping of settings")
     data.setdefault("name", path.stem)
