@@ -299,8 +299,11 @@ class _Sink:
         return tidy
 
 
-def _csv_rows(path: Path, shape: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """Header and (line, cells) of a CSV file, streamed; the delimiter is sniffed from the header."""
+def _csv_rows(path: Path, shape: str, header_of: Callable[[list[str]], list[str]]
+              ) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """Header and (line, cells) of a CSV file, streamed; the delimiter is sniffed from the header.
+
+    `header_of` checks the header (raising for missing columns) and may rename its columns."""
     head = _head(path)
     first_line = head.splitlines()[0] if head.splitlines() else ""
     delimiter = max(CSV_DELIMITERS, key=first_line.count)
@@ -316,7 +319,11 @@ def _csv_rows(path: Path, shape: str) -> tuple[list[str], Iterator[tuple[int, li
     if header is None or not any(cell.strip() for cell in header):
         handle.close()
         raise ExportFormatError(f"{path}: the file is empty")
-    header = [cell.strip() for cell in header]
+    try:
+        header = header_of([cell.strip() for cell in header])
+    except BaseException:
+        handle.close()
+        raise
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         line = 1
@@ -470,12 +477,14 @@ M365_DATES = _Dates(("%Y-%m-%d",), "the report's form YYYY-MM-DD (02/10/2026 cou
 
 def _m365_records(path: Path, sink: _Sink) -> None:
     """One row per user and day that appears as any last-activity date; no counts exist."""
-    header, rows = _csv_rows(path, M365_SHAPE)
-    missing = [column for column in ("User Principal Name", "Last Activity Date") if column not in header]
-    if missing:
-        rows.close()
-        names = ", ".join(repr(column) for column in missing)
-        raise ExportFormatError(f"{path}: missing column(s) {names} (not a {M365_SHAPE})")
+    def check(header: list[str]) -> list[str]:
+        missing = [column for column in ("User Principal Name", "Last Activity Date") if column not in header]
+        if missing:
+            names = ", ".join(repr(column) for column in missing)
+            raise ExportFormatError(f"{path}: missing column(s) {names} (not a {M365_SHAPE})")
+        return header
+
+    header, rows = _csv_rows(path, M365_SHAPE, check)
     user_at = header.index("User Principal Name")
     date_columns = [(i, column) for i, column in enumerate(header) if column.endswith("Last Activity Date")]
     for line, cells in rows:
@@ -497,16 +506,19 @@ AMAZON_Q_DATES = _Dates(("%m-%d-%Y", "%Y-%m-%d"), "the form MM-DD-YYYY (or YYYY-
 
 def _amazon_q_records(path: Path, sink: _Sink) -> None:
     """Amazon Q per-user daily CSV: chat, inline and inline-chat counts summed into tidy counts."""
-    header, rows = _csv_rows(path, AMAZON_Q_SHAPE)
     # the columns are matched whatever their case (Athena tables over these files lower-case them)
     canonical = {name.lower(): name for names in AMAZON_Q_COUNTS.values() for name in names}
     canonical.update({"userid": "UserId", "date": "Date"})
-    header = [canonical.get(column.lower(), column) for column in header]
-    missing = [column for column in ("UserId", "Date") if column not in header]
-    if missing:
-        rows.close()
-        names = ", ".join(repr(column) for column in missing)
-        raise ExportFormatError(f"{path}: missing column(s) {names} (not an {AMAZON_Q_SHAPE})")
+
+    def check(header: list[str]) -> list[str]:
+        header = [canonical.get(column.lower(), column) for column in header]
+        missing = [column for column in ("UserId", "Date") if column not in header]
+        if missing:
+            names = ", ".join(repr(column) for column in missing)
+            raise ExportFormatError(f"{path}: missing column(s) {names} (not an {AMAZON_Q_SHAPE})")
+        return header
+
+    header, rows = _csv_rows(path, AMAZON_Q_SHAPE, check)
     user_at, date_at = header.index("UserId"), header.index("Date")
     targets = {target: [(header.index(c), c) for c in columns if c in header]
                for target, columns in AMAZON_Q_COUNTS.items()}
