@@ -176,7 +176,12 @@ def _looks_like_ndjson(text: str) -> bool:
         return True
     lines = [line for line in text.splitlines() if line.strip()][:2]
     if len(lines) == 2 and lines[0].lstrip().startswith("{") and lines[0].rstrip() != "{":
-        return _first_line_is_object(lines[1])
+        if not _first_line_is_object(lines[1]):
+            return False
+        try:  # a small document laid out with one object per line is still one document
+            _parse_json(text)
+        except (ValueError, RecursionError):
+            return True
     return False
 
 

@@ -486,3 +486,10 @@ def test_messages_name_the_real_command_line_option(tmp_path):
     assert "kind=" not in str(caught.value)
     with pytest.raises(UserError, match="--kind takes one of"):
         read_export(path, kind="slack")
+
+
+def test_a_json_document_with_one_object_per_line_is_not_mistaken_for_ndjson(tmp_path):
+    path = tmp_path / "claude.json"
+    record = {"date": "2026-01-15", "actor": {"type": "user_actor", "email_address": "ada@example.com"}}
+    path.write_text('{"data": [\n' + json.dumps(record) + "\n]}\n")
+    assert read_export(path)["user"].tolist() == ["ada@example.com"]
