@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -78,10 +83,51 @@ def default_url() -> str:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+# Messages of lock contention that a later attempt gets past: SQLite's lock, PostgreSQL's deadlock
+# and serialization failures, and a server briefly out of connections.
+RETRYABLE = ("database is locked", "database table is locked", "busy", "deadlock detected",
+             "could not serialize", "too many clients", "already exists")
+RETRY_ATTEMPTS = 12
+T = TypeVar("T")
+
+
+def _retryable(exc: sa.exc.DBAPIError) -> bool:
+    text = str(exc.orig or exc).lower()
+    return any(words in text for words in RETRYABLE)
+
+
+def with_retry(action: Callable[[], T], attempts: int = RETRY_ATTEMPTS, base: float = 0.01) -> T:
+    """Run a database write, retrying with exponential backoff and jitter while the database is
+    locked by other writers; other errors, and the last failed attempt, are raised."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
+            if attempt == attempts - 1 or not _retryable(exc):
+                raise
+            time.sleep(min(1.0, base * 2 ** attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def learner_upsert(dialect: str, learner_id: str, display_name: str | None) -> sa.Executable:
+    """INSERT … ON CONFLICT for SQLite and PostgreSQL: no check-then-insert race between sign-ins."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        raise ProgressError(f"The progress store supports SQLite and PostgreSQL, not {dialect}.")
+    statement = insert(learners).values(learner_id=learner_id, display_name=display_name, created_at=_now())
+    if display_name:
+        return statement.on_conflict_do_update(index_elements=[learners.c.learner_id],
+                                               set_={"display_name": statement.excluded.display_name})
+    return statement.on_conflict_do_nothing(index_elements=[learners.c.learner_id])
 
 
 class ProgressStore:
@@ -104,43 +150,52 @@ class ProgressStore:
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            with self.engine.begin() as conn:
-                if self.is_sqlite:
-                    status = conn.exec_driver_sql("PRAGMA quick_check").scalar()
-                    if status != "ok":
-                        raise sa.exc.DatabaseError("PRAGMA quick_check", None, Exception(status))
-                metadata.create_all(conn)
+            with_retry(self._create_tables)
         except sa.exc.DatabaseError as exc:
             self.engine.dispose()
             where = self.sqlite_path or parsed.render_as_string(hide_password=True)
             raise ProgressError(f"The progress database {where} cannot be read "
                                 f"({exc.orig or exc.__class__.__name__}).") from exc
 
+    @contextmanager
+    def _write_transaction(self) -> Iterator[sa.Connection]:
+        """A transaction that takes SQLite's write lock up front (BEGIN IMMEDIATE), so it waits for
+        other writers (busy_timeout) instead of failing when it turns from reading to writing."""
+        with self.engine.begin() as conn:
+            if self.is_sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+
+    def _create_tables(self) -> None:
+        with self._write_transaction() as conn:
+            if self.is_sqlite:
+                status = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+                if status != "ok":
+                    raise sa.exc.DatabaseError("PRAGMA quick_check", None, Exception(status))
+            metadata.create_all(conn)
+
+    def _write(self, *statements: sa.Executable) -> None:
+        """Run statements in one write transaction, retried while other writers hold the lock."""
+        def run() -> None:
+            with self._write_transaction() as conn:
+                for statement in statements:
+                    conn.execute(statement)
+        with_retry(run)
+
     def _insert(self, table: sa.Table, **values) -> None:
         values.setdefault("created_at", _now())
         try:
-            with self.engine.begin() as conn:
-                conn.execute(table.insert().values(**values))
+            self._write(table.insert().values(**values))
         except sa.exc.DatabaseError as exc:
             raise ProgressError(f"Could not save progress ({exc.orig or exc}).") from exc
 
     def ensure_learner(self, learner_id: str, display_name: str | None = None) -> None:
+        """Create the learner if new (or rename them): one upsert, so two first sign-ins at once
+        never fail on the primary key."""
         try:
-            self._ensure_learner(learner_id, display_name)
+            self._write(learner_upsert(self.engine.dialect.name, learner_id, display_name))
         except sa.exc.DatabaseError as exc:
             raise ProgressError(f"Could not save the learner ({exc.orig or exc}).") from exc
-
-    def _ensure_learner(self, learner_id: str, display_name: str | None) -> None:
-        with self.engine.begin() as conn:
-            exists = conn.execute(sa.select(learners.c.learner_id)
-                                  .where(learners.c.learner_id == learner_id)).first()
-            if exists is None:
-                conn.execute(learners.insert().values(learner_id=learner_id,
-                                                      display_name=display_name,
-                                                      created_at=_now()))
-            elif display_name:
-                conn.execute(learners.update().where(learners.c.learner_id == learner_id)
-                             .values(display_name=display_name))
 
     def record_attempt(self, learner_id: str, module_id: str, item_id: str, kind: str,
                        answer: str | None, correct: bool | None, score: float | None,

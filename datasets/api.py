@@ -6,12 +6,13 @@ all go through these functions.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
-import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -21,7 +22,7 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow as pa
 
-from datasets import pipeline
+from datasets import atomic, pipeline
 from datasets.errors import UserError
 from datasets.scenario import Scenario, load_scenario
 from datasets.schemas import (ALL_TABLES, LABEL_TABLES, PUBLIC_TABLES, StreamChecker, check_references,
@@ -35,6 +36,8 @@ FORMATS = ("parquet", "csv")
 EXPORTS = ("github-copilot", "openai-usage", "m365-copilot")
 MAX_EMPLOYEES = 1_000_000
 MAX_DAYS = 3660
+EARLIEST_START = date(1970, 1, 1)  # event timestamps are nanoseconds since 1970 in int64:
+LATEST_END = date(2200, 12, 31)    # they end in 2262, so the period stays well inside
 PROGRESS_EVENTS = 2_000_000
 FULL_CHECK_EVENTS = 3_000_000  # below this, every streamed block also runs the pandera schemas
 
@@ -109,7 +112,23 @@ def _context(profile: str | Scenario, employees: Any, days: Any, seed: Any,
              start_date: Any) -> pipeline.Context:
     employees, days, seed, start_date = _check_arguments(employees, days, seed, start_date)
     scenario = load_scenario(profile)
-    return pipeline.build_context(scenario, employees, days, seed, start_date or scenario.start_date)
+    start = start_date or scenario.start_date
+    _check_period(scenario, start, days)
+    return pipeline.build_context(scenario, employees, days, seed, start)
+
+
+def _check_period(scenario: Scenario, start: date, days: int) -> None:
+    """The period must fit the timestamps of the files, and a mandate on a date must fall inside it."""
+    last = date.max if start > date.max - timedelta(days=days - 1) else start + timedelta(days=days - 1)
+    if start < EARLIEST_START or last > LATEST_END:
+        raise GenerationError(f"the period {start.isoformat()} plus {days} days must lie between "
+                              f"{EARLIEST_START.isoformat()} and {LATEST_END.isoformat()}")
+    at = scenario.mandate.at
+    if isinstance(at, date) and not start <= at <= last:
+        raise GenerationError(
+            f"the profile's mandate date {at.isoformat()} is outside the period {start.isoformat()} to "
+            f"{last.isoformat()}: choose --start-date/--days that include it, or give mandate.at as a "
+            "fraction of the period (or null for no mandate)")
 
 
 def _meta(ctx: pipeline.Context) -> dict[str, Any]:
@@ -146,7 +165,7 @@ def generate_company(profile: str | Scenario, employees: int, days: int, seed: i
 
 
 def _manifest(meta: dict[str, Any], fmt: str, rows: dict[str, int], with_labels: bool,
-              exports: list[str]) -> dict[str, Any]:
+              exports: list[str], export_files: list[Path]) -> dict[str, Any]:
     public = {name: rows[name] for name in PUBLIC_TABLES}
     return {
         "kind": MANIFEST_KIND,
@@ -156,15 +175,70 @@ def _manifest(meta: dict[str, Any], fmt: str, rows: dict[str, int], with_labels:
         "files": {f"{name}.{fmt}": {"table": name, "rows": count} for name, count in public.items()},
         "label_files": [f"{name}.{fmt}" for name in LABEL_TABLES] if with_labels else [],
         "exports": exports,
+        "export_files": sorted(path.name for path in export_files),
     }
 
 
-def _is_previous_output(folder: Path) -> bool:
+_LEGACY_EXPORT_FILE = re.compile(r"^(copilot-usage-users\.ndjson|openai-usage-completions-page-\d{3}\.json"
+                                 r"|m365-copilot-usage-user-detail\.csv)$")
+
+
+def _owned_names(folder: Path, manifest: dict[str, Any]) -> set[str]:
+    """The files a manifest says generate wrote: the only ones it may ever replace or delete."""
+    names = {MANIFEST}
+    files = manifest.get("files")
+    if isinstance(files, dict):
+        names.update(str(name) for name in files)
+    for key in ("label_files", "export_files"):
+        listed = manifest.get(key)
+        if isinstance(listed, list):
+            names.update(str(name) for name in listed)
+    if "export_files" not in manifest and manifest.get("exports"):  # written before exports were listed
+        names.update(entry.name for entry in folder.iterdir() if _LEGACY_EXPORT_FILE.match(entry.name))
+    return {name for name in names if name and "/" not in name and name not in (".", "..")}
+
+
+def _read_manifest(folder: Path) -> dict[str, Any] | None:
     try:
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("kind") == MANIFEST_KIND
+        return None
+    return data if isinstance(data, dict) and data.get("kind") == MANIFEST_KIND else None
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """Entries of a folder that generate did not write (everything, if it holds no company)."""
+    entries = sorted(entry.name for entry in folder.iterdir())
+    manifest = _read_manifest(folder)
+    owned = _owned_names(folder, manifest) if manifest is not None else set()
+    return [name for name in entries if name not in owned or not (folder / name).is_file()
+            or (folder / name).is_symlink()]
+
+
+def _refuse_foreign(out: Path) -> None:
+    foreign = _foreign_entries(out)
+    if not foreign:
+        return
+    shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+    if _read_manifest(out) is None:
+        raise OutputError(f"{out} is not empty and does not hold a generated company ({shown}); "
+                          "choose a new or empty folder")
+    raise OutputError(f"{out} holds files generate did not write ({shown}); generate never deletes them: "
+                      "move them elsewhere or choose another --out")
+
+
+def _delete_owned(folder: Path) -> None:
+    """Remove the files a (stale or replaced) output folder's manifest lists, then the folder if empty."""
+    manifest = _read_manifest(folder)
+    if manifest is not None:
+        for name in sorted(_owned_names(folder, manifest) - {MANIFEST}) + [MANIFEST]:
+            path = folder / name
+            if path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 def _prepare_output(out_dir: str | os.PathLike[str], fmt: str, export: str | None) -> Path:
@@ -173,62 +247,111 @@ def _prepare_output(out_dir: str | os.PathLike[str], fmt: str, export: str | Non
     if export is not None and export not in EXPORTS:
         raise OutputError(f"export must be one of {', '.join(EXPORTS)}, got {export!r}")
     out = Path(out_dir).expanduser().absolute()
-    if out.exists() and not out.is_dir():
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise OutputError(f"{out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not _is_previous_output(out):
-        raise OutputError(f"{out} is not empty and does not hold a generated company; "
-                          "choose a new or empty folder")
+    try:
+        if out.is_dir():
+            _refuse_foreign(out)
+    except OSError as exc:
+        raise OutputError(_environment_message(out, exc, "read")) from None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create {out.parent}: {exc.strerror or exc}") from None
+        raise OutputError(_environment_message(out.parent, exc, "create")) from None
     if not os.access(out.parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write into {out.parent}: permission denied")
+    atomic.clean_stale(out, _delete_owned)
     return out
 
 
+_ENVIRONMENT_HINTS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+
+
+def _environment_message(out: Path, exc: OSError, verb: str = "write") -> str:
+    """One line for a problem of the machine, not of the project: full disk, read-only, permissions."""
+    hint = _ENVIRONMENT_HINTS.get(exc.errno or 0)
+    if hint is None:
+        text = str(exc)
+        hint = next((hint for code, hint in _ENVIRONMENT_HINTS.items() if os.strerror(code) in text),
+                    exc.strerror or text or type(exc).__name__)
+    return f"cannot {verb} {out}: {hint}"
+
+
 class _AtomicFolder:
-    """Write into a hidden sibling folder; on success swap it in, on failure leave nothing behind."""
+    """Write into a hidden locked sibling folder; on success swap it in, on failure leave nothing behind.
+
+    The swap is one atomic exchange of the two folders (datasets.atomic), so readers see the old
+    company or the new one, never a missing or half-written folder. Only files the previous
+    manifest lists are then deleted; a file the user added meanwhile is moved into the new folder.
+    """
 
     def __init__(self, out: Path):
         self.out = out
-        self.tmp: Path | None = None
+        self._tmp: atomic.LockedTempDir | None = None
 
     def __enter__(self) -> Path:
         try:
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+            self._tmp = atomic.LockedTempDir(self.out)
         except OSError as exc:
-            raise OutputError(f"cannot write into {self.out.parent}: {exc.strerror or exc}") from None
-        return self.tmp
+            raise OutputError(_environment_message(self.out, exc)) from None
+        return self._tmp.path
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        assert self.tmp is not None
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        self.tmp.chmod(0o755)
-        old = None
-        if self.out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.parent))
-            old.rmdir()
-            self.out.rename(old)
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        assert self._tmp is not None
+        tmp = self._tmp.path
         try:
-            self.tmp.rename(self.out)
-        except OSError:
-            if old is not None:
-                old.rename(self.out)
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            if exc_type is None:
+                self._swap(tmp)
+                return False
+        except BaseException as error:
+            exc = error
+        finally:
+            self._tmp.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise OutputError(_environment_message(self.out, exc)) from None
+        if exc_type is None:
+            raise exc
+        return False
+
+    def _swap(self, tmp: Path) -> None:
+        tmp.chmod(0o755)
+        if self.out.exists():
+            _refuse_foreign(self.out)  # again: the user may have added files while we generated
+        old = atomic.replace_folder(tmp, self.out)
+        if old is None:
+            return
+        _delete_owned(old)
+        if old.exists():  # something appeared between the check and the swap: keep it, in the new folder
+            for entry in sorted(old.iterdir()):
+                if not (self.out / entry.name).exists():
+                    entry.rename(self.out / entry.name)
+            try:
+                old.rmdir()
+            except OSError:
+                old.rename(old.with_name(f"{self.out.name}.kept-{old.name.rsplit('-', 1)[-1]}"))
 
 
-def _call_export(company: Company, kind: str, folder: Path) -> None:
+def _export_builder(kind: str, employees: pd.DataFrame, meta: dict[str, Any]):
+    try:
+        from datasets.exports import ExportBuilder
+    except ImportError as exc:
+        raise OutputError(f"exports are not available in this installation: {exc}") from None
+    return ExportBuilder(kind, employees=employees, meta=meta)
+
+
+def _call_export(company: Company, kind: str, folder: Path) -> list[Path]:
     try:
         from datasets.exports import write_export
     except ImportError as exc:
         raise OutputError(f"exports are not available in this installation: {exc}") from None
-    write_export(company, kind, folder)
+    return list(write_export(company, kind, folder) or [])
 
 
 def write_company(company: Company, out_dir: str | os.PathLike[str], fmt: Literal["parquet", "csv"] = "parquet",
@@ -246,9 +369,8 @@ def write_company(company: Company, out_dir: str | os.PathLike[str], fmt: Litera
         for name, frame in tables.items():
             _write_table(name, from_pandas(name, frame), tmp, fmt)
             rows[name] = len(frame)
-        if export:
-            _call_export(company, export, tmp)
-        manifest = _manifest(company.meta, fmt, rows, with_labels, [export] if export else [])
+        export_files = _call_export(company, export, tmp) if export else []
+        manifest = _manifest(company.meta, fmt, rows, with_labels, [export] if export else [], export_files)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return out
 
@@ -279,6 +401,8 @@ def generate_to_dir(profile: str | Scenario, employees: int, days: int, seed: in
     check_references(static)
     employee_ids = set(ctx.population.table["employee_id"])
 
+    exporter = _export_builder(export, ctx.population.table, _meta(ctx)) if export else None
+
     with _AtomicFolder(out) as tmp:
         rows = {name: len(frame) for name, frame in static.items()}
         for name, frame in static.items():
@@ -295,6 +419,8 @@ def generate_to_dir(profile: str | Scenario, employees: int, days: int, seed: in
                     checker.check(chunk)
                     if full_checks or block == 0:
                         _check_chunk_with_pandera(chunk, employee_ids)
+                    if exporter is not None:  # the export streams too: only per-user-day sums are kept
+                        exporter.add(to_pandas("ai_events", chunk["ai_events"]))
                     for future in pending:  # at most one block waits to be written: bounded memory
                         future.result()
                     pending = [pool.submit(_write_chunk, writers, chunk, lane) for pool, lane in zip(pools, lanes)]
@@ -309,10 +435,9 @@ def generate_to_dir(profile: str | Scenario, employees: int, days: int, seed: in
                 writer.close()
             if bar is not None:
                 bar.close()
-        manifest = _manifest(_meta(ctx), fmt, rows, with_labels, [export] if export else [])
+        export_files = exporter.write(tmp) if exporter is not None else []
+        manifest = _manifest(_meta(ctx), fmt, rows, with_labels, [export] if export else [], export_files)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        if export:  # exports read the whole event table back: they are for classroom-sized companies
-            _call_export(load_company(tmp, with_labels=False), export, tmp)
     return out
 
 

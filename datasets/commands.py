@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from datasets.api import EXPORTS, FORMATS, GenerationError, generate_to_dir, learner_seed
+from datasets.importers import IMPORTERS
 from datasets.scenario import available_profiles
 
 SECRET_ENV = "THEATER_SECRET"
@@ -46,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "source, interactions, acceptances, tokens_in, tokens_out, lines_added.",
     )
     importer.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="export files or folders")
-    importer.add_argument("--kind", help="the export kind, when it should not be detected from the content")
+    importer.add_argument("--kind", choices=sorted(IMPORTERS),
+                          help="the export kind, when it should not be detected from the content")
     importer.add_argument("--out", required=True, type=Path, metavar="FILE.csv", help="where to write the table")
     importer.set_defaults(func=run_import)
 
@@ -92,5 +94,8 @@ def run_import(args: argparse.Namespace) -> int:
         partial.unlink(missing_ok=True)
         raise GenerationError(f"cannot write {out}: {exc.strerror or exc}") from exc
     sources = ", ".join(sorted(table["source"].unique()))
-    print(f"wrote {args.out}: {len(table):,} user-days of {table['user'].nunique():,} users ({sources})")
+    duplicates = table.attrs.get("duplicates", 0)
+    note = (f"; {duplicates:,} duplicate record(s) (same user, day and source, e.g. overlapping exports) "
+            "counted once" if duplicates else "")
+    print(f"wrote {args.out}: {len(table):,} user-days of {table['user'].nunique():,} users ({sources}){note}")
     return 0

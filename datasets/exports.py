@@ -143,18 +143,17 @@ def _period(company: Company) -> tuple[pd.Timestamp, int]:
     return pd.Timestamp(start).normalize(), int(days)
 
 
-def _tool_events(company: Company, kind: str) -> pd.DataFrame:
+def _tool_events(events: pd.DataFrame, kind: str) -> pd.DataFrame:
     """The events a vendor sees, with a normalised `day` column."""
-    events = company.ai_events
     picked = events.loc[events["tool"].isin(EXPORT_TOOLS[kind])].copy()
     picked["employee_id"] = picked["employee_id"].astype("string")
     picked["day"] = picked["timestamp"].astype("datetime64[ns]").dt.normalize()
     return picked
 
 
-def _company_number(company: Company, salt: str) -> str:
+def _company_number(meta: dict[str, Any], salt: str) -> str:
     """A stable numeric id for the enterprise or organization, derived from the profile name."""
-    profile = str((getattr(company, "meta", None) or {}).get("profile", "company"))
+    profile = str((meta or {}).get("profile", "company"))
     return str(100_000 + zlib.crc32(f"{salt}:{profile}".encode()) % 900_000)
 
 
@@ -282,23 +281,48 @@ def _copilot_feature_rows(ide: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([prompts, edits], ignore_index=True)
 
 
-def copilot_records(company: Company) -> Iterator[dict[str, Any]]:
-    """The Copilot usage-metrics user records, sorted by day then user login."""
-    events = _tool_events(company, "github-copilot")
-    ids = vendor_identities(company.employees).set_index("employee_id")
-    enterprise_id = _company_number(company, "enterprise")
-    organization_id = _company_number(company, "organization")
+def _copilot_partial(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.DataFrame]:
+    """Per employee-day aggregates of one block of Copilot events (a block holds whole employees)."""
     keys = ["employee_id", "day"]
-
     ide = events.loc[events["tool"] == "ide-assistant"]
     cli = events.loc[events["tool"] == "cli-agent"]
-
     by_feature = (
         _copilot_feature_rows(ide)
         .groupby(keys + ["feature"], sort=True, observed=True)[list(COPILOT_FEATURE_COUNTS)]
         .sum()
+        .astype("int32")  # per employee-day counts: small, and half the memory of int64
         .reset_index()
     )
+    reviewed = ide.loc[ide["feature"] == "review"].groupby(keys).size()
+    ide_last = ide.groupby(keys)["timestamp"].max()
+    cli_totals = cli.groupby(keys, sort=True).agg(
+        session_count=("session_id", "nunique"),
+        request_count=("event_id", "size"),
+        prompt_tokens_sum=("tokens_in", "sum"),
+        output_tokens_sum=("tokens_out", "sum"),
+        cli_last=("timestamp", "max"),
+    )
+    return by_feature, reviewed, ide_last, cli_totals
+
+
+def copilot_records(company: Company) -> Iterator[dict[str, Any]]:
+    """The Copilot usage-metrics user records, sorted by day then user login."""
+    builder = ExportBuilder("github-copilot", company)
+    builder.add(company.ai_events)
+    return builder.copilot_records()
+
+
+def _copilot_records(parts: list, employees: pd.DataFrame, meta: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    ids = vendor_identities(employees).set_index("employee_id")
+    enterprise_id = _company_number(meta, "enterprise")
+    organization_id = _company_number(meta, "organization")
+    keys = ["employee_id", "day"]
+    by_feature = pd.concat([part[0] for part in parts], ignore_index=True).sort_values(
+        keys + ["feature"], kind="stable", ignore_index=True)
+    reviewed = pd.concat([part[1] for part in parts]).sort_index()
+    ide_last = pd.concat([part[2] for part in parts]).sort_index()
+    cli_totals = pd.concat([part[3] for part in parts]).sort_index()
+
     totals = by_feature.groupby(keys, sort=True)[list(COPILOT_FEATURE_COUNTS)].sum()
     mode_counts = by_feature.pivot_table(
         index=keys, columns="feature", values="user_initiated_interaction_count", aggfunc="sum"
@@ -309,17 +333,9 @@ def copilot_records(company: Company) -> Iterator[dict[str, Any]]:
     totals["used_agent"] = mode_counts.get(
         "chat_panel_agent_mode", pd.Series(dtype=float)
     ).reindex(totals.index).fillna(0).gt(0)
-    reviewed = ide.loc[ide["feature"] == "review"].groupby(keys).size()
     totals["used_copilot_code_review_active"] = reviewed.reindex(totals.index).fillna(0).gt(0)
-    totals["ide_sampled_at"] = _iso_millis(ide.groupby(keys)["timestamp"].max()).reindex(totals.index)
+    totals["ide_sampled_at"] = _iso_millis(ide_last).reindex(totals.index)
 
-    cli_totals = cli.groupby(keys, sort=True).agg(
-        session_count=("session_id", "nunique"),
-        request_count=("event_id", "size"),
-        prompt_tokens_sum=("tokens_in", "sum"),
-        output_tokens_sum=("tokens_out", "sum"),
-        cli_last=("timestamp", "max"),
-    )
     cli_totals["cli_sampled_at"] = _iso_millis(cli_totals["cli_last"])
 
     day_users = totals.index.union(cli_totals.index).sort_values()
@@ -427,7 +443,11 @@ def _copilot_record(
 
 def write_github_copilot(company: Company, out_dir: Path) -> list[Path]:
     """GitHub Copilot usage metrics, users report: one JSON object per line, keys sorted."""
-    lines = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n" for record in copilot_records(company))
+    return _write_copilot(copilot_records(company), out_dir)
+
+
+def _write_copilot(records: Iterable[dict[str, Any]], out_dir: Path) -> list[Path]:
+    lines = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n" for record in records)
     return [_write_atomic(Path(out_dir) / "copilot-usage-users.ndjson", lines)]
 
 
@@ -435,10 +455,9 @@ def write_github_copilot(company: Company, out_dir: Path) -> list[Path]:
 # OpenAI organization usage: completions, daily buckets grouped by user and model
 
 
-def openai_results(company: Company) -> pd.DataFrame:
-    """One row per day, user and model with the completions usage counts, sorted."""
-    events = _tool_events(company, "openai-usage").sort_values(["timestamp", "event_id"], kind="stable")
-    ids = vendor_identities(company.employees).set_index("employee_id")["openai_user_id"]
+def _openai_partial(events: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+    """Per day, user and model sums of one block of chat events (a block holds whole employees)."""
+    events = events.sort_values(["timestamp", "event_id"], kind="stable")
     session_share = (_stable_hash(events["session_id"].astype("int64")) % np.uint64(100)).astype("int64")
     thresholds = np.array([share for _, share in OPENAI_MODELS])
     model_index = np.searchsorted(thresholds, session_share, side="right")
@@ -459,7 +478,7 @@ def openai_results(company: Company) -> pd.DataFrame:
             "input_cached_tokens": cached,
         }
     )
-    results = (
+    return (
         usage.groupby(["day", "user_id", "model"], sort=True)
         .agg(
             input_tokens=("input_tokens", "sum"),
@@ -469,7 +488,13 @@ def openai_results(company: Company) -> pd.DataFrame:
         )
         .reset_index()
     )
-    return results
+
+
+def openai_results(company: Company) -> pd.DataFrame:
+    """One row per day, user and model with the completions usage counts, sorted."""
+    builder = ExportBuilder("openai-usage", company)
+    builder.add(company.ai_events)
+    return builder.openai_results()
 
 
 def _openai_bucket(day: pd.Timestamp, rows: list[dict]) -> dict[str, Any]:
@@ -502,8 +527,12 @@ def _openai_bucket(day: pd.Timestamp, rows: list[dict]) -> dict[str, Any]:
 
 def openai_pages(company: Company) -> Iterator[dict[str, Any]]:
     """The completions usage response pages, one at a time: every day of the period is a bucket."""
-    start, days = _period(company)
-    results = openai_results(company)
+    builder = ExportBuilder("openai-usage", company)
+    builder.add(company.ai_events)
+    return _openai_pages(builder.openai_results(), *_period(company))
+
+
+def _openai_pages(results: pd.DataFrame, start: pd.Timestamp, days: int) -> Iterator[dict[str, Any]]:
     result_days = results["day"].to_numpy(dtype="datetime64[ns]").view("int64")
     period = [start + pd.Timedelta(days=offset) for offset in range(days)]
     for first in range(0, days, OPENAI_BUCKETS_PER_PAGE):
@@ -527,8 +556,12 @@ def openai_pages(company: Company) -> Iterator[dict[str, Any]]:
 
 def write_openai_usage(company: Company, out_dir: Path) -> list[Path]:
     """OpenAI /v1/organization/usage/completions responses, one JSON file per page."""
+    return _write_openai_pages(openai_pages(company), out_dir)
+
+
+def _write_openai_pages(pages: Iterable[dict[str, Any]], out_dir: Path) -> list[Path]:
     paths = []
-    for number, page in enumerate(openai_pages(company), start=1):
+    for number, page in enumerate(pages, start=1):
         text = json.dumps(page) + "\n"
         paths.append(_write_atomic(Path(out_dir) / f"openai-usage-completions-page-{number:03d}.json", [text]))
     return paths
@@ -538,13 +571,14 @@ def write_openai_usage(company: Company, out_dir: Path) -> list[Path]:
 # Microsoft 365 Copilot usage report: last activity dates only
 
 
-def m365_report(company: Company) -> pd.DataFrame:
-    """The getMicrosoft365CopilotUsageUserDetail table: one row per enabled user, dates as text."""
-    start, days = _period(company)
+def _m365_window(start: pd.Timestamp, days: int) -> tuple[int, pd.Timestamp, pd.Timestamp]:
     period = next((p for p in M365_PERIODS if p >= days), M365_PERIODS[-1])
     last_day = start + pd.Timedelta(days=days - 1)
-    window_start = last_day - pd.Timedelta(days=period - 1)
-    events = _tool_events(company, "m365-copilot")
+    return period, last_day, last_day - pd.Timedelta(days=period - 1)
+
+
+def _m365_partial(events: pd.DataFrame, window_start: pd.Timestamp) -> pd.Series:
+    """Last day per employee and app in one block of office events (a block holds whole employees)."""
     events = events.loc[events["day"] >= window_start]
     category = events["prompt_category"].astype("string").fillna("question").to_numpy(dtype=object)
     second = (events["session_id"].to_numpy(dtype="int64") % 2).astype(bool)
@@ -555,9 +589,21 @@ def m365_report(company: Company) -> pd.DataFrame:
     app = np.full(len(events), "Copilot Chat", dtype=object)
     app[known] = np.where(second[known], second_app[codes[known]], first_app[codes[known]])
     activity = pd.DataFrame({"employee_id": events["employee_id"].to_numpy(), "app": app, "day": events["day"].to_numpy()})
+    return activity.groupby(["employee_id", "app"])["day"].max()
+
+
+def m365_report(company: Company) -> pd.DataFrame:
+    """The getMicrosoft365CopilotUsageUserDetail table: one row per enabled user, dates as text."""
+    builder = ExportBuilder("m365-copilot", company)
+    builder.add(company.ai_events)
+    return builder.m365_report()
+
+
+def _m365_report(parts: list[pd.Series], employees: pd.DataFrame, start: pd.Timestamp, days: int) -> pd.DataFrame:
+    period, last_day, _ = _m365_window(start, days)
     app_names = [column.removesuffix(" Last Activity Date").removesuffix(" Copilot") for column in M365_APP_COLUMNS]
-    last = activity.groupby(["employee_id", "app"])["day"].max().unstack("app")
-    ids = vendor_identities(company.employees)
+    last = pd.concat(parts).unstack("app")
+    ids = vendor_identities(employees)
     per_app = last.reindex(index=ids["employee_id"].to_numpy(), columns=app_names)
     per_app = per_app.apply(lambda dates: pd.to_datetime(dates))
     report = pd.DataFrame(
@@ -576,8 +622,12 @@ def m365_report(company: Company) -> pd.DataFrame:
 
 def write_m365_copilot(company: Company, out_dir: Path) -> list[Path]:
     """The Microsoft 365 Copilot usage user-detail CSV, as the admin centre downloads it."""
+    return _write_m365(m365_report(company), out_dir)
+
+
+def _write_m365(report: pd.DataFrame, out_dir: Path) -> list[Path]:
     buffer = io.StringIO()
-    m365_report(company).to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    report.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     path = Path(out_dir) / "m365-copilot-usage-user-detail.csv"
     return [_write_atomic(path, [buffer.getvalue()], encoding="utf-8-sig")]
 
@@ -592,18 +642,73 @@ EXPORTERS: dict[str, Callable[[Company, Path], list[Path]]] = {
 }
 
 
+def _check_kind(kind: str) -> None:
+    if kind not in EXPORTERS:
+        known = ", ".join(sorted(EXPORTERS))
+        raise ExportError(f"unknown export kind {kind!r}; choose one of: {known}")
+
+
+class ExportBuilder:
+    """One vendor export built from blocks of events, so a company of any size streams through.
+
+    Each block must hold all events of its employees (the generator's blocks do: a block is a set
+    of employees). `add` keeps only per employee-day aggregates, which are far smaller than the
+    events; `write` finishes them into the vendor's files. The files are byte-identical to those
+    written from the whole event table at once.
+    """
+
+    def __init__(self, kind: str, company: Company | None = None, *, employees: pd.DataFrame | None = None,
+                 meta: dict[str, Any] | None = None):
+        _check_kind(kind)
+        self.kind = kind
+        self.employees = company.employees if company is not None else employees
+        self.meta = (getattr(company, "meta", None) or {}) if company is not None else (meta or {})
+        if company is not None:
+            self.start, self.days = _period(company)
+        else:
+            self.start, self.days = pd.Timestamp(self.meta["start_date"]).normalize(), int(self.meta["days"])
+        self._window_start = _m365_window(self.start, self.days)[2]
+        self._openai_ids = (vendor_identities(self.employees).set_index("employee_id")["openai_user_id"]
+                            if kind == "openai-usage" else None)
+        self.parts: list = []
+
+    def add(self, events: pd.DataFrame) -> None:
+        picked = _tool_events(events, self.kind)
+        if self.kind == "github-copilot":
+            self.parts.append(_copilot_partial(picked))
+        elif self.kind == "openai-usage":
+            self.parts.append(_openai_partial(picked, self._openai_ids))
+        else:
+            self.parts.append(_m365_partial(picked, self._window_start))
+
+    def copilot_records(self) -> Iterator[dict[str, Any]]:
+        return _copilot_records(self.parts, self.employees, self.meta)
+
+    def openai_results(self) -> pd.DataFrame:
+        return pd.concat(self.parts, ignore_index=True).sort_values(
+            ["day", "user_id", "model"], kind="stable", ignore_index=True)
+
+    def m365_report(self) -> pd.DataFrame:
+        return _m365_report(self.parts, self.employees, self.start, self.days)
+
+    def write(self, out_dir: str | os.PathLike[str]) -> list[Path]:
+        out = Path(out_dir)
+        if self.kind == "github-copilot":
+            return _write_copilot(self.copilot_records(), out)
+        if self.kind == "openai-usage":
+            return _write_openai_pages(_openai_pages(self.openai_results(), self.start, self.days), out)
+        return _write_m365(self.m365_report(), out)
+
+
 def write_export(company: Company, kind: str, out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write one vendor-shaped export of the company's events into `out_dir`; return the files."""
-    try:
-        exporter = EXPORTERS[kind]
-    except KeyError:
-        known = ", ".join(sorted(EXPORTERS))
-        raise ExportError(f"unknown export kind {kind!r}; choose one of: {known}") from None
-    return exporter(company, Path(out_dir))
+    _check_kind(kind)
+    return EXPORTERS[kind](company, Path(out_dir))
 
 
 __all__ = [
     "EXPORTERS",
+    "ExportBuilder",
     "EXPORT_TOOLS",
     "ExportError",
     "copilot_records",

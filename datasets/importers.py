@@ -8,15 +8,23 @@ detail (CSV), Amazon Q Developer user activity (CSV) and Anthropic Claude Code a
 The tidy table has the columns of `TIDY_COLUMNS`: `user` is the vendor's own identity (login,
 email or user id), `day` a date, `source` the export kind, and the counts are NaN wherever the
 source does not report such a count — an export that only knows dates stays honest about that.
+
+Files are read as streams (NDJSON and CSV line by line), so memory grows with the number of
+user-days, not with the size of the file. Each vendor's records have a natural key (user, day and
+what the vendor splits a day by); a record seen again — the same export given twice, or two
+exports that overlap — is counted once, and the number of such duplicates is kept in
+`table.attrs["duplicates"]`. Dates follow each vendor's documented format; counts must be
+finite and non-negative; every required field must be present.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
+import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -55,47 +63,144 @@ class UnknownExportError(ExportFormatError):
 # ---------------------------------------------------------------------------------------------
 # Reading helpers
 
+KIND_OPTION = "--kind"  # the CLI option (keyword `kind=` in Python)
+CSV_DELIMITERS = ",;\t|"
+FIRST_DAY = date(1990, 1, 1)  # no AI-usage export predates this; a Unix time outside is a wrong unit
+LAST_DAY = date(2200, 12, 31)
 
-def _read_text(path: Path) -> str:
-    """The file's text, or a UserError saying why it cannot be read."""
+
+def _check_file(path: Path) -> None:
     if not path.exists():
         raise ExportFormatError(f"{path}: no such file")
     if path.is_dir():
         raise ExportFormatError(f"{path}: is a folder, expected an export file")
+
+
+def _open_text(path: Path):
+    _check_file(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        return path.open("r", encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise ExportFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every line, counting only real line breaks, streamed."""
+    number = 0
+    try:
+        with _open_text(path) as handle:
+            for number, line in enumerate(handle, start=1):
+                yield number, line
+    except UnicodeDecodeError as exc:
+        raise ExportFormatError(f"{path}: line {number + 1}: not UTF-8 text (byte {exc.start} of the line)") from None
+    except OSError as exc:
+        raise ExportFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _head(path: Path, size: int = 64 * 1024) -> str:
+    """The start of the file, to tell its kind and shape; an empty file is an error."""
+    _check_file(path)
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(size)
+    except OSError as exc:
+        raise ExportFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    text = raw.decode("utf-8-sig", errors="ignore")
+    if not text.strip():
+        if path.stat().st_size <= size:
+            raise ExportFormatError(f"{path}: the file is empty")
+    return text
+
+
+def _read_text(path: Path) -> str:
+    """The whole file (for JSON documents, which cannot be streamed line by line)."""
+    _head(path)
+    try:
+        return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ExportFormatError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ExportFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if not text.strip():
-        raise ExportFormatError(f"{path}: the file is empty")
-    return text
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _parse_json(text: str) -> Any:
+    """JSON without NaN/Infinity literals; numbers too large for a float (1e400) stay infinite,
+    and are refused as counts later."""
+    return json.loads(text, parse_constant=_reject_constant)
 
 
 def _load_json(path: Path, text: str | None = None) -> Any:
     """Parse a whole JSON document, pointing at the line of a syntax error."""
     text = _read_text(path) if text is None else text
     try:
-        return json.loads(text)
+        return _parse_json(text)
     except json.JSONDecodeError as exc:
         raise ExportFormatError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except (ValueError, RecursionError) as exc:
+        raise ExportFormatError(f"{path}: not valid JSON ({exc})") from None
 
 
-def _ndjson_records(path: Path, text: str) -> list[tuple[int, dict]]:
-    """(line number, object) for every non-blank line of an NDJSON file."""
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+def _ndjson_records(path: Path) -> Iterator[tuple[str, dict]]:
+    """("line N", object) for every non-blank line of an NDJSON file, streamed."""
+    for number, line in _lines(path):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _parse_json(line)
         except json.JSONDecodeError as exc:
             raise ExportFormatError(f"{path}: line {number}: not valid JSON ({exc.msg})") from None
+        except (ValueError, RecursionError) as exc:
+            raise ExportFormatError(f"{path}: line {number}: not valid JSON ({exc})") from None
         if not isinstance(record, dict):
             raise ExportFormatError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
-        records.append((number, record))
-    return records
+        yield f"line {number}", record
+
+
+def _first_line_is_object(text: str) -> bool:
+    """NDJSON: the first non-blank line is a whole JSON object (a pretty-printed document's is "{")."""
+    line = text.lstrip().split("\n", 1)[0]
+    try:
+        return isinstance(_parse_json(line), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _looks_like_ndjson(text: str) -> bool:
+    """The first line is an object, or is broken while the next line is a whole object on its own
+    (so the first bad line is reported, not a confusing error further down the file)."""
+    if _first_line_is_object(text):
+        return True
+    lines = [line for line in text.splitlines() if line.strip()][:2]
+    if len(lines) == 2 and lines[0].lstrip().startswith("{") and lines[0].rstrip() != "{":
+        if not _first_line_is_object(lines[1]):
+            return False
+        try:  # a small document laid out with one object per line is still one document
+            _parse_json(text)
+        except (ValueError, RecursionError):
+            return True
+    return False
+
+
+def _json_records(path: Path, pick: Callable[[Any], list | None], shape: str) -> Iterator[tuple[str, dict]]:
+    """Records of a JSON document (`pick` finds the list in it) or of an NDJSON file, streamed."""
+    head = _head(path)
+    if head.lstrip()[:1] == "{" and _looks_like_ndjson(head):
+        yield from _ndjson_records(path)
+        return
+    loaded = _load_json(path)
+    items = pick(loaded)
+    if items is None and isinstance(loaded, dict):
+        items = [loaded]
+    if not isinstance(items, list):
+        raise ExportFormatError(f"{path}: expected a list of records (not a {shape})")
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise ExportFormatError(f"{path}: record {number}: expected a JSON object (not a {shape})")
+        yield f"record {number}", item
 
 
 def _require(path: Path, where: str, record: dict, fields: Iterable[str], shape: str) -> None:
@@ -105,146 +210,235 @@ def _require(path: Path, where: str, record: dict, fields: Iterable[str], shape:
             raise ExportFormatError(f"{path}: {where}: missing field {field!r} (not a {shape})")
 
 
-def _number(path: Path, where: str, value: Any, field: str) -> float:
-    """A count from the file; None counts as missing (NaN), text or objects are an error."""
+def _count(path: Path, where: str, value: Any, field: str, *, optional: bool = False) -> float:
+    """A count from the file: a finite, non-negative number. None is missing: NaN when optional."""
     if value is None:
-        return np.nan
+        if optional:
+            return np.nan
+        raise ExportFormatError(f"{path}: {where}: field {field!r} is null, expected a number")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ExportFormatError(f"{path}: {where}: field {field!r} is not a number ({value!r})")
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ExportFormatError(f"{path}: {where}: field {field!r} is not a finite number ({value!r})")
+    if number < 0:
+        raise ExportFormatError(f"{path}: {where}: field {field!r} is negative ({value!r})")
+    return number
 
 
-def _day(path: Path, where: str, value: Any, field: str) -> pd.Timestamp:
-    """A calendar day from a `YYYY-MM-DD` (or ISO timestamp) field."""
+def _text(path: Path, where: str, value: Any, field: str) -> str:
+    """A required identity (login, email): a non-empty string, never null turned into "None"."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+        raise ExportFormatError(f"{path}: {where}: field {field!r} must be a non-empty text, got {value!r}")
+    return str(value).strip()
+
+
+class _Dates:
+    """Dates in one vendor's documented formats, parsed once per distinct text."""
+
+    def __init__(self, formats: tuple[str, ...], described: str, timestamps: bool = False):
+        self.formats = formats
+        self.described = described
+        self.timestamps = timestamps
+        self.cache: dict[str, date] = {}
+
+    def parse(self, path: Path, where: str, value: Any, field: str, noun: str = "field") -> date:
+        if isinstance(value, str):
+            known = self.cache.get(value)
+            if known is not None:
+                return known
+            text = value.strip()
+            for fmt in self.formats:
+                try:
+                    day = datetime.strptime(text, fmt).date()
+                    break
+                except ValueError:
+                    continue
+            else:
+                day = self._timestamp(text) if self.timestamps else None
+            if day is not None and FIRST_DAY <= day <= LAST_DAY:
+                self.cache[value] = day
+                return day
+        raise ExportFormatError(f"{path}: {where}: {noun} {field!r} is not a date in {self.described} ({value!r})")
+
+    @staticmethod
+    def _timestamp(text: str) -> date | None:
+        try:
+            stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if stamp.tzinfo is not None:
+            stamp = stamp.astimezone(timezone.utc)
+        return stamp.date()
+
+
+class _Sink:
+    """Records keyed by the vendor's natural key: a key seen again keeps the later record and is
+    counted as a duplicate (the same export given twice, overlapping exports)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple, tuple] = {}
+        self.duplicates = 0
+        self.records = 0
+
+    def add(self, key: tuple, user: str, day: date, source: str, counts: tuple[float, ...]) -> None:
+        self.records += 1
+        natural = (source, *key)
+        if natural in self.rows:
+            self.duplicates += 1
+        self.rows[natural] = (user, day, source, *counts)
+
+    def table(self) -> pd.DataFrame:
+        frame = pd.DataFrame(list(self.rows.values()), columns=TIDY_COLUMNS)
+        self.rows.clear()
+        frame["user"] = frame["user"].astype("string")
+        frame["day"] = pd.to_datetime(frame["day"]).astype("datetime64[ns]")
+        for column in COUNT_COLUMNS:
+            frame[column] = pd.to_numeric(frame[column]).astype("float64")
+        frame["source"] = frame["source"].astype("string")
+        tidy = frame.groupby(["user", "day", "source"], sort=True)[COUNT_COLUMNS].sum(min_count=1).reset_index()
+        tidy["user"] = tidy["user"].astype("string")
+        tidy["source"] = tidy["source"].astype("string")
+        tidy = tidy[TIDY_COLUMNS]
+        tidy.attrs["duplicates"] = self.duplicates
+        return tidy
+
+
+def _csv_rows(path: Path, shape: str, header_of: Callable[[list[str]], list[str]]
+              ) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """Header and (line, cells) of a CSV file, streamed; the delimiter is sniffed from the header.
+
+    `header_of` checks the header (raising for missing columns) and may rename its columns."""
+    head = _head(path)
+    first_line = head.splitlines()[0] if head.splitlines() else ""
+    delimiter = max(CSV_DELIMITERS, key=first_line.count)
+    if first_line.count(delimiter) == 0:
+        delimiter = ","
+    handle = _open_text(path)
+    reader = csv.reader(handle, delimiter=delimiter)
     try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        stamp = pd.NaT
-    if not isinstance(value, str) or pd.isna(stamp):
-        raise ExportFormatError(f"{path}: {where}: field {field!r} is not a date ({value!r})")
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.normalize()
-
-
-def _tidy(rows: list[dict] | pd.DataFrame, source: str) -> pd.DataFrame:
-    """Rows with user, day and counts -> the tidy table, one row per user and day, sorted."""
-    frame = pd.DataFrame(rows)
-    for column in ["user", "day", *COUNT_COLUMNS]:
-        if column not in frame:
-            frame[column] = np.nan
-    frame["source"] = source
-    frame["user"] = frame["user"].astype("string")
-    frame["day"] = pd.to_datetime(frame["day"]).astype("datetime64[ns]")
-    for column in COUNT_COLUMNS:
-        frame[column] = pd.to_numeric(frame[column]).astype("float64")
-    tidy = (
-        frame.groupby(["user", "day", "source"], sort=True)[COUNT_COLUMNS]
-        .sum(min_count=1)
-        .reset_index()
-    )
-    tidy["source"] = tidy["source"].astype("string")
-    return tidy[TIDY_COLUMNS]
-
-
-def _csv_frame(path: Path, required: Iterable[str], shape: str) -> pd.DataFrame:
-    """A CSV export as text columns, after checking its header names the required columns."""
-    text = _read_text(path)
+        header = next(reader, None)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        handle.close()
+        raise ExportFormatError(f"{path}: line 1: not a readable CSV header ({exc})") from None
+    if header is None or not any(cell.strip() for cell in header):
+        handle.close()
+        raise ExportFormatError(f"{path}: the file is empty")
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, csv.Error) as exc:
-        raise ExportFormatError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    frame.columns = [str(column).strip() for column in frame.columns]
-    missing = [column for column in required if column not in frame.columns]
-    if missing:
-        names = ", ".join(repr(column) for column in missing)
-        raise ExportFormatError(f"{path}: missing column(s) {names} (not a {shape})")
-    return frame
+        header = header_of([cell.strip() for cell in header])
+    except BaseException:
+        handle.close()
+        raise
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        line = 1
+        try:
+            with handle:
+                for cells in reader:
+                    line = reader.line_num
+                    if not any(cell.strip() for cell in cells):
+                        continue
+                    if len(cells) != len(header):
+                        raise ExportFormatError(f"{path}: line {line}: {len(cells)} cells, the header has "
+                                                f"{len(header)} (not a {shape})")
+                    yield line, cells
+        except csv.Error as exc:
+            raise ExportFormatError(f"{path}: line {line + 1}: not a readable CSV ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ExportFormatError(f"{path}: line {line + 1}: not UTF-8 text (byte {exc.start})") from None
+
+    return header, rows()
 
 
-def _csv_dates(path: Path, frame: pd.DataFrame, column: str) -> pd.Series:
-    """A CSV date column (blank allowed) as timestamps; names the first bad cell by line."""
-    text = frame[column].str.strip()
-    parsed = pd.to_datetime(text.where(text != ""), errors="coerce", format="mixed")
-    bad = parsed.isna() & (text != "")
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ExportFormatError(f"{path}: line {row + 2}: column {column!r} is not a date ({text.iloc[row]!r})")
-    return parsed.dt.normalize()
-
-
-def _csv_numbers(path: Path, frame: pd.DataFrame, column: str) -> pd.Series:
-    """A CSV count column (blank means 0) as floats; names the first bad cell by line."""
-    text = frame[column].str.strip()
-    numbers = pd.to_numeric(text.where(text != "", "0"), errors="coerce")
-    bad = numbers.isna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ExportFormatError(f"{path}: line {row + 2}: column {column!r} is not a number ({text.iloc[row]!r})")
-    return numbers.astype("float64")
+def _csv_count(path: Path, line: int, text: str, column: str) -> float:
+    """A CSV count (blank means 0): finite and non-negative."""
+    text = text.strip()
+    if not text:
+        return 0.0
+    try:
+        number = float(text)
+    except ValueError:
+        raise ExportFormatError(f"{path}: line {line}: column {column!r} is not a number ({text!r})") from None
+    if not math.isfinite(number) or number < 0:
+        raise ExportFormatError(f"{path}: line {line}: column {column!r} is not a finite non-negative number "
+                                f"({text!r})")
+    return number
 
 
 # ---------------------------------------------------------------------------------------------
-# One reader per export kind
+# One reader per export kind: each streams records into a sink
 
 
+NO_COUNTS = (np.nan,) * len(COUNT_COLUMNS)
 COPILOT_SHAPE = "GitHub Copilot usage-metrics user record"
+COPILOT_DATES = _Dates(("%Y-%m-%d",), "the form YYYY-MM-DD")
+COPILOT_REQUIRED = ("day", "user_login", "user_initiated_interaction_count", "code_acceptance_activity_count")
 
 
-def read_github_copilot(path: Path) -> pd.DataFrame:
+def _copilot_records(path: Path, sink: _Sink) -> None:
     """Copilot users report: prompts, completions shown and CLI prompts count as interactions."""
-    text = _read_text(path)
-    if text.lstrip().startswith("["):
-        loaded = _load_json(path, text)
-        records = [(f"record {n}", r) for n, r in enumerate(loaded, start=1)]
-    else:
-        records = [(f"line {n}", r) for n, r in _ndjson_records(path, text)]
-    rows = []
-    for where, record in records:
-        if not isinstance(record, dict):
-            raise ExportFormatError(f"{path}: {where}: expected a JSON object (not a {COPILOT_SHAPE})")
-        _require(path, where, record, ("day", "user_login", "user_initiated_interaction_count"), COPILOT_SHAPE)
-        completions = 0.0
-        for feature in record.get("totals_by_feature") or []:
-            if isinstance(feature, dict) and feature.get("feature") == "code_completion":
-                completions += _number(
-                    path, where, feature.get("code_generation_activity_count", 0), "code_generation_activity_count"
-                )
+    def pick(loaded: Any) -> list | None:
+        return loaded if isinstance(loaded, list) else None
+
+    for where, record in _json_records(path, pick, COPILOT_SHAPE):
+        _require(path, where, record, COPILOT_REQUIRED, COPILOT_SHAPE)
+        user = _text(path, where, record["user_login"], "user_login")
+        day = COPILOT_DATES.parse(path, where, record["day"], "day")
+        features = record.get("totals_by_feature")
+        if features is not None and not isinstance(features, list):
+            raise ExportFormatError(f"{path}: {where}: field 'totals_by_feature' is not a list")
+        if features:
+            completions = sum(
+                _count(path, where, feature.get("code_generation_activity_count", 0),
+                       "totals_by_feature.code_generation_activity_count")
+                for feature in features if isinstance(feature, dict) and feature.get("feature") == "code_completion")
+        else:  # no per-feature breakdown: the day-level count is all there is
+            completions = _count(path, where, record.get("code_generation_activity_count", 0),
+                                 "code_generation_activity_count")
         cli = record.get("totals_by_cli") or {}
+        if not isinstance(cli, dict):
+            raise ExportFormatError(f"{path}: {where}: field 'totals_by_cli' is not an object")
         tokens = cli.get("token_usage") or {}
-        cli_prompts = _number(path, where, cli.get("prompt_count", 0), "totals_by_cli.prompt_count")
-        rows.append(
-            {
-                "user": str(record["user_login"]),
-                "day": _day(path, where, record["day"], "day"),
-                "interactions": _number(
-                    path, where, record["user_initiated_interaction_count"], "user_initiated_interaction_count"
-                )
-                + completions
-                + (0.0 if np.isnan(cli_prompts) else cli_prompts),
-                "acceptances": _number(
-                    path, where, record.get("code_acceptance_activity_count"), "code_acceptance_activity_count"
-                ),
-                # only the CLI reports tokens; IDE usage has none, so no CLI means unknown
-                "tokens_in": _number(path, where, tokens.get("prompt_tokens_sum"), "prompt_tokens_sum"),
-                "tokens_out": _number(path, where, tokens.get("output_tokens_sum"), "output_tokens_sum"),
-                "lines_added": _number(path, where, record.get("loc_added_sum"), "loc_added_sum"),
-            }
-        )
-    if not rows:
-        raise ExportFormatError(f"{path}: no records (not a {COPILOT_SHAPE} file)")
-    return _tidy(rows, "github-copilot")
+        if not isinstance(tokens, dict):
+            raise ExportFormatError(f"{path}: {where}: field 'totals_by_cli.token_usage' is not an object")
+        cli_prompts = _count(path, where, cli.get("prompt_count", 0), "totals_by_cli.prompt_count", optional=True)
+        interactions = (_count(path, where, record["user_initiated_interaction_count"],
+                               "user_initiated_interaction_count")
+                        + completions + (0.0 if np.isnan(cli_prompts) else cli_prompts))
+        sink.add((user, day), user, day, "github-copilot", (
+            interactions,
+            _count(path, where, record["code_acceptance_activity_count"], "code_acceptance_activity_count"),
+            # only the CLI reports tokens; IDE usage has none, so no CLI means unknown
+            _count(path, where, tokens.get("prompt_tokens_sum"), "prompt_tokens_sum", optional=True),
+            _count(path, where, tokens.get("output_tokens_sum"), "output_tokens_sum", optional=True),
+            _count(path, where, record.get("loc_added_sum"), "loc_added_sum", optional=True),
+        ))
 
 
 OPENAI_SHAPE = "OpenAI organization usage completions page"
+OPENAI_RESULT_KEY = ("project_id", "api_key_id", "model", "batch", "service_tier")
 
 
-def read_openai_usage(path: Path) -> pd.DataFrame:
+def _unix_day(path: Path, where: str, value: Any, field: str) -> tuple[int, date]:
+    """A Unix time in seconds; one in milliseconds (13 digits) is recognised and converted."""
+    seconds = _count(path, where, value, field)
+    if seconds != int(seconds):
+        raise ExportFormatError(f"{path}: {where}: field {field!r} is not a whole Unix time ({value!r})")
+    if seconds >= 1e11:  # later than the year 5000 in seconds: the API's seconds were saved as milliseconds
+        seconds = seconds / 1000
+    day = datetime.fromtimestamp(int(seconds), tz=timezone.utc).date() if seconds < 1e11 else None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        raise ExportFormatError(f"{path}: {where}: field {field!r} is not a Unix time in seconds or "
+                                f"milliseconds between {FIRST_DAY} and {LAST_DAY} ({value!r})")
+    return int(seconds), day
+
+
+def _openai_records(path: Path, sink: _Sink) -> None:
     """Completions usage buckets (any width) summed per user and UTC day across models."""
     loaded = _load_json(path)
     if isinstance(loaded, dict) and "data" in loaded:
         buckets = loaded["data"]
-    elif isinstance(loaded, list) and all(isinstance(item, dict) and "data" in item for item in loaded):
+    elif isinstance(loaded, list) and loaded and all(isinstance(item, dict) and "data" in item for item in loaded):
         # several response pages saved together
         buckets = [bucket for page in loaded for bucket in (page["data"] or [])]
     elif isinstance(loaded, list):
@@ -253,119 +447,184 @@ def read_openai_usage(path: Path) -> pd.DataFrame:
         raise ExportFormatError(f"{path}: expected a page with a 'data' list of buckets (not an {OPENAI_SHAPE})")
     if not isinstance(buckets, list):
         raise ExportFormatError(f"{path}: 'data' is not a list (not an {OPENAI_SHAPE})")
-    rows = []
     for number, bucket in enumerate(buckets, start=1):
         where = f"bucket {number}"
         if not isinstance(bucket, dict):
             raise ExportFormatError(f"{path}: {where}: expected a JSON object (not an {OPENAI_SHAPE})")
         _require(path, where, bucket, ("start_time", "results"), OPENAI_SHAPE)
-        start = _number(path, where, bucket["start_time"], "start_time")
-        day = pd.Timestamp(int(start), unit="s").normalize()
-        for index, result in enumerate(bucket["results"] or [], start=1):
+        start, day = _unix_day(path, where, bucket["start_time"], "start_time")
+        results = bucket["results"] or []
+        if not isinstance(results, list):
+            raise ExportFormatError(f"{path}: {where}: field 'results' is not a list")
+        for index, result in enumerate(results, start=1):
             spot = f"{where} result {index}"
             if not isinstance(result, dict):
                 raise ExportFormatError(f"{path}: {spot}: expected a JSON object (not an {OPENAI_SHAPE})")
             _require(path, spot, result, ("input_tokens", "output_tokens", "num_model_requests"), OPENAI_SHAPE)
-            rows.append(
-                {
-                    "user": result.get("user_id") or UNATTRIBUTED,
-                    "day": day,
-                    "interactions": _number(path, spot, result["num_model_requests"], "num_model_requests"),
-                    "tokens_in": _number(path, spot, result["input_tokens"], "input_tokens"),
-                    "tokens_out": _number(path, spot, result["output_tokens"], "output_tokens"),
-                }
-            )
-    return _tidy(rows, "openai-usage")
+            user = result.get("user_id")
+            user = UNATTRIBUTED if user is None else _text(path, spot, user, "user_id")
+            key = (start, user, *(str(result.get(name)) for name in OPENAI_RESULT_KEY))
+            sink.add(key, user, day, "openai-usage", (
+                _count(path, spot, result["num_model_requests"], "num_model_requests"),
+                np.nan,
+                _count(path, spot, result["input_tokens"], "input_tokens"),
+                _count(path, spot, result["output_tokens"], "output_tokens"),
+                np.nan,
+            ))
 
 
 M365_SHAPE = "Microsoft 365 Copilot usage user-detail report"
+# The Graph report writes ISO dates. Slashed dates (a spreadsheet re-save) are ambiguous —
+# 02/10/2026 is 2 October in most of the world and February 10 in the US — so they are refused.
+M365_DATES = _Dates(("%Y-%m-%d",), "the report's form YYYY-MM-DD (02/10/2026 could be either day or month "
+                                   "first: download the report again, or convert it)")
 
 
-def read_m365_copilot(path: Path) -> pd.DataFrame:
+def _m365_records(path: Path, sink: _Sink) -> None:
     """One row per user and day that appears as any last-activity date; no counts exist."""
-    frame = _csv_frame(path, ("User Principal Name", "Last Activity Date"), M365_SHAPE)
-    date_columns = [column for column in frame.columns if column.endswith("Last Activity Date")]
-    parts = [
-        pd.DataFrame({"user": frame["User Principal Name"].str.strip(), "day": _csv_dates(path, frame, column)})
-        for column in date_columns
-    ]
-    activity = pd.concat(parts, ignore_index=True).dropna(subset=["day"])
-    activity = activity.loc[activity["user"] != ""].drop_duplicates()
-    return _tidy(activity, "m365-copilot")
+    def check(header: list[str]) -> list[str]:
+        missing = [column for column in ("User Principal Name", "Last Activity Date") if column not in header]
+        if missing:
+            names = ", ".join(repr(column) for column in missing)
+            raise ExportFormatError(f"{path}: missing column(s) {names} (not a {M365_SHAPE})")
+        return header
+
+    header, rows = _csv_rows(path, M365_SHAPE, check)
+    user_at = header.index("User Principal Name")
+    date_columns = [(i, column) for i, column in enumerate(header) if column.endswith("Last Activity Date")]
+    for line, cells in rows:
+        dates = [(column, cells[i].strip()) for i, column in date_columns if cells[i].strip()]
+        sink.records += not dates  # a user who never used Copilot is a record too
+        if not dates:
+            continue
+        user = cells[user_at].strip()
+        if not user:
+            raise ExportFormatError(f"{path}: line {line}: column 'User Principal Name' is blank")
+        for column, text in dates:
+            day = M365_DATES.parse(path, f"line {line}", text, column, "column").isoformat()
+            sink.add((user, day), user, date.fromisoformat(day), "m365-copilot", NO_COUNTS)
 
 
 AMAZON_Q_SHAPE = "Amazon Q Developer user activity report"
+AMAZON_Q_DATES = _Dates(("%m-%d-%Y", "%Y-%m-%d"), "the form MM-DD-YYYY (or YYYY-MM-DD)")
 
 
-def read_amazon_q(path: Path) -> pd.DataFrame:
+def _amazon_q_records(path: Path, sink: _Sink) -> None:
     """Amazon Q per-user daily CSV: chat, inline and inline-chat counts summed into tidy counts."""
-    frame = _csv_frame(path, (), AMAZON_Q_SHAPE)
     # the columns are matched whatever their case (Athena tables over these files lower-case them)
     canonical = {name.lower(): name for names in AMAZON_Q_COUNTS.values() for name in names}
     canonical.update({"userid": "UserId", "date": "Date"})
-    frame = frame.rename(columns=lambda column: canonical.get(column.lower(), column))
-    missing = [column for column in ("UserId", "Date") if column not in frame.columns]
-    if missing:
-        names = ", ".join(repr(column) for column in missing)
-        raise ExportFormatError(f"{path}: missing column(s) {names} (not an {AMAZON_Q_SHAPE})")
-    tidy = pd.DataFrame({"user": frame["UserId"].str.strip(), "day": _csv_dates(path, frame, "Date")})
-    if tidy["day"].isna().any():
-        row = int(np.flatnonzero(tidy["day"].isna().to_numpy())[0])
-        raise ExportFormatError(f"{path}: line {row + 2}: column 'Date' is blank")
-    for target, columns in AMAZON_Q_COUNTS.items():
-        present = [column for column in columns if column in frame.columns]
-        tidy[target] = sum(_csv_numbers(path, frame, column) for column in present) if present else np.nan
-    return _tidy(tidy, "amazon-q")
+
+    def check(header: list[str]) -> list[str]:
+        header = [canonical.get(column.lower(), column) for column in header]
+        missing = [column for column in ("UserId", "Date") if column not in header]
+        if missing:
+            names = ", ".join(repr(column) for column in missing)
+            raise ExportFormatError(f"{path}: missing column(s) {names} (not an {AMAZON_Q_SHAPE})")
+        return header
+
+    header, rows = _csv_rows(path, AMAZON_Q_SHAPE, check)
+    user_at, date_at = header.index("UserId"), header.index("Date")
+    targets = {target: [(header.index(c), c) for c in columns if c in header]
+               for target, columns in AMAZON_Q_COUNTS.items()}
+    for line, cells in rows:
+        user = cells[user_at].strip()
+        if not user:
+            raise ExportFormatError(f"{path}: line {line}: column 'UserId' is blank")
+        if not cells[date_at].strip():
+            raise ExportFormatError(f"{path}: line {line}: column 'Date' is blank")
+        day = AMAZON_Q_DATES.parse(path, f"line {line}", cells[date_at], "Date", "column")
+        counts = {target: (sum(_csv_count(path, line, cells[i], column) for i, column in present)
+                           if present else np.nan) for target, present in targets.items()}
+        sink.add((user, day), user, day, "amazon-q",
+                 (counts["interactions"], counts["acceptances"], np.nan, np.nan, counts["lines_added"]))
 
 
 CLAUDE_SHAPE = "Claude Code analytics report"
+CLAUDE_DATES = _Dates(("%Y-%m-%d",), "the form YYYY-MM-DD or an ISO timestamp", timestamps=True)
 
 
-def read_claude_code(path: Path) -> pd.DataFrame:
-    """Claude Code daily records: tool proposals as interactions, accepted ones as acceptances."""
-    text = _read_text(path)
-    try:
-        loaded = json.loads(text)
-    except json.JSONDecodeError:
-        # not one JSON document: one record per line (daily pulls appended to a file)
-        records = [(f"line {n}", r) for n, r in _ndjson_records(path, text)]
-    else:
-        items = loaded.get("data") if isinstance(loaded, dict) else loaded
-        if not isinstance(items, list):
-            raise ExportFormatError(f"{path}: expected a 'data' list of records (not a {CLAUDE_SHAPE})")
-        records = [(f"record {n}", r) for n, r in enumerate(items, start=1)]
-    rows = []
+def _claude_flat(records: Iterator[tuple[str, dict]], path: Path) -> Iterator[tuple[str, dict]]:
+    """Daily pulls appended one response page per line: each page's records in turn."""
     for where, record in records:
-        if not isinstance(record, dict):
-            raise ExportFormatError(f"{path}: {where}: expected a JSON object (not a {CLAUDE_SHAPE})")
+        if "date" not in record and isinstance(record.get("data"), list):
+            for number, item in enumerate(record["data"], start=1):
+                if not isinstance(item, dict):
+                    raise ExportFormatError(f"{path}: {where} record {number}: expected a JSON object "
+                                            f"(not a {CLAUDE_SHAPE})")
+                yield f"{where} record {number}", item
+        else:
+            yield where, record
+
+
+def _claude_records(path: Path, sink: _Sink) -> None:
+    """Claude Code daily records: tool proposals as interactions, accepted ones as acceptances."""
+    def pick(loaded: Any) -> list | None:
+        return loaded.get("data") if isinstance(loaded, dict) else loaded
+
+    for where, record in _claude_flat(_json_records(path, pick, CLAUDE_SHAPE), path):
         _require(path, where, record, ("date", "actor"), CLAUDE_SHAPE)
         actor = record["actor"] if isinstance(record["actor"], dict) else {}
         user = actor.get("email_address") or actor.get("api_key_name")
         if not user:
             raise ExportFormatError(f"{path}: {where}: actor has neither 'email_address' nor 'api_key_name'")
-        actions = [a for a in (record.get("tool_actions") or {}).values() if isinstance(a, dict)]
-        accepted = sum(_number(path, where, a.get("accepted", 0), "accepted") for a in actions)
-        rejected = sum(_number(path, where, a.get("rejected", 0), "rejected") for a in actions)
-        models = [m for m in record.get("model_breakdown") or [] if isinstance(m, dict)]
-        tokens = [m.get("tokens") or {} for m in models]
-        lines = ((record.get("core_metrics") or {}).get("lines_of_code") or {}).get("added")
-        rows.append(
-            {
-                "user": str(user),
-                "day": _day(path, where, record["date"], "date"),
-                "interactions": accepted + rejected if actions else np.nan,
-                "acceptances": accepted if actions else np.nan,
-                "tokens_in": sum(_number(path, where, t.get("input", 0), "tokens.input") for t in tokens)
-                if models
-                else np.nan,
-                "tokens_out": sum(_number(path, where, t.get("output", 0), "tokens.output") for t in tokens)
-                if models
-                else np.nan,
-                "lines_added": _number(path, where, lines, "lines_of_code.added"),
-            }
-        )
-    return _tidy(rows, "claude-code")
+        user = _text(path, where, user, "actor")
+        day = CLAUDE_DATES.parse(path, where, record["date"], "date")
+        tool_actions = record.get("tool_actions") or {}
+        if not isinstance(tool_actions, dict):
+            raise ExportFormatError(f"{path}: {where}: field 'tool_actions' is not an object")
+        actions = [a for a in tool_actions.values() if isinstance(a, dict)]
+        accepted = sum(_count(path, where, a.get("accepted", 0), "accepted") for a in actions)
+        rejected = sum(_count(path, where, a.get("rejected", 0), "rejected") for a in actions)
+        breakdown = record.get("model_breakdown") or []
+        models = [m for m in breakdown if isinstance(m, dict)] if isinstance(breakdown, list) else []
+        tokens = [m.get("tokens") if isinstance(m.get("tokens"), dict) else {} for m in models]
+        core = record.get("core_metrics") if isinstance(record.get("core_metrics"), dict) else {}
+        lines = core.get("lines_of_code") if isinstance(core.get("lines_of_code"), dict) else {}
+        key = (user, day, str(record.get("terminal_type")), str(record.get("customer_type")))
+        sink.add(key, user, day, "claude-code", (
+            accepted + rejected if actions else np.nan,
+            accepted if actions else np.nan,
+            sum(_count(path, where, t.get("input", 0), "tokens.input") for t in tokens) if models else np.nan,
+            sum(_count(path, where, t.get("output", 0), "tokens.output") for t in tokens) if models else np.nan,
+            _count(path, where, lines.get("added"), "lines_of_code.added", optional=True),
+        ))
 
+
+READERS: dict[str, Callable[[Path, _Sink], None]] = {
+    "github-copilot": _copilot_records,
+    "openai-usage": _openai_records,
+    "m365-copilot": _m365_records,
+    "amazon-q": _amazon_q_records,
+    "claude-code": _claude_records,
+}
+SHAPES = {"github-copilot": COPILOT_SHAPE, "openai-usage": OPENAI_SHAPE, "m365-copilot": M365_SHAPE,
+          "amazon-q": AMAZON_Q_SHAPE, "claude-code": CLAUDE_SHAPE}
+
+
+def _read_into(path: Path, kind: str, sink: _Sink) -> None:
+    """Stream one file into the sink; a file without a single record is an error."""
+    before = sink.records
+    READERS[kind](path, sink)
+    if sink.records == before:
+        raise ExportFormatError(f"{path}: no records (an empty {SHAPES[kind]})")
+
+
+def _reader(kind: str) -> Callable[[Path], pd.DataFrame]:
+    def read(path: Path) -> pd.DataFrame:
+        sink = _Sink()
+        _read_into(Path(path), kind, sink)
+        return sink.table()
+    read.__name__ = f"read_{kind.replace('-', '_')}"
+    read.__doc__ = READERS[kind].__doc__
+    return read
+
+
+read_github_copilot = _reader("github-copilot")
+read_openai_usage = _reader("openai-usage")
+read_m365_copilot = _reader("m365-copilot")
+read_amazon_q = _reader("amazon-q")
+read_claude_code = _reader("claude-code")
 
 IMPORTERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "github-copilot": read_github_copilot,
@@ -393,32 +652,40 @@ def _json_kind(item: Any) -> str | None:
     return None
 
 
+def _unknown(path: Path) -> UnknownExportError:
+    known = ", ".join(sorted(IMPORTERS))
+    return UnknownExportError(f"{path}: cannot tell which export this is; use {KIND_OPTION} with one of: {known}")
+
+
 def detect_kind(path: str | os.PathLike[str]) -> str:
     """Tell which vendor export a file is from its header or first record."""
     path = Path(path)
-    text = _read_text(path)
-    if path.suffix.lower() == ".csv":
-        header = next(csv.reader(io.StringIO(text)), [])
-        names = {name.strip() for name in header}
+    head = _head(path)
+    start = head.lstrip()[:1]
+    if start not in ("{", "["):
+        lines = head.splitlines()
+        first_line = lines[0] if lines else ""
+        delimiter = max(CSV_DELIMITERS, key=first_line.count)
+        names = {cell.strip() for cell in next(csv.reader([first_line], delimiter=delimiter), [])}
         if "User Principal Name" in names:
             return "m365-copilot"
         if {"userid", "date"} <= {name.lower() for name in names}:
             return "amazon-q"
+        raise _unknown(path)
+    if start == "{" and _first_line_is_object(head):
+        first: Any = _parse_json(head.lstrip().split("\n", 1)[0])
+    elif start == "{" and _looks_like_ndjson(head):
+        first = next(_ndjson_records(path))[1]  # reports the broken first line
     else:
-        first_line = text.lstrip().split("\n", 1)[0]
-        try:
-            first = json.loads(first_line)
-        except json.JSONDecodeError:
-            first = _load_json(path, text)
-        if isinstance(first, list):
-            first = first[0] if first else None
-        if isinstance(first, dict) and isinstance(first.get("data"), list) and first.get("object") != "page":
-            first = first["data"][0] if first["data"] else {"object": "page"}
-        kind = _json_kind(first)
-        if kind:
-            return kind
-    known = ", ".join(sorted(IMPORTERS))
-    raise UnknownExportError(f"{path}: cannot tell which export this is; pass kind= one of: {known}")
+        first = _load_json(path)
+    if isinstance(first, list):
+        first = first[0] if first else None
+    if isinstance(first, dict) and isinstance(first.get("data"), list) and first.get("object") != "page":
+        first = first["data"][0] if first["data"] else {"object": "page"}
+    kind = _json_kind(first)
+    if kind:
+        return kind
+    raise _unknown(path)
 
 
 def _export_files(folder: Path) -> list[Path]:
@@ -431,19 +698,16 @@ def _export_files(folder: Path) -> list[Path]:
     return files
 
 
-def read_export(path: str | os.PathLike[str], kind: str | None = None) -> pd.DataFrame:
-    """Read one export file, or every export file of a folder, into the tidy per-user-per-day table.
-
-    `kind` is one of `IMPORTERS`; without it each file's kind is detected from its content, and in
-    a folder only the files detected as exports (of `kind`, if given) are read, so a generated
-    company's folder with its tables and manifest can be passed as it is.
-    """
-    path = Path(path)
+def _check_kind(kind: str | None) -> None:
     if kind is not None and kind not in IMPORTERS:
         known = ", ".join(sorted(IMPORTERS))
-        raise ExportFormatError(f"unknown export kind {kind!r}; choose one of: {known}")
+        raise ExportFormatError(f"unknown export kind {kind!r}; {KIND_OPTION} takes one of: {known}")
+
+
+def _files_of(path: Path, kind: str | None) -> list[tuple[Path, str]]:
+    """(file, kind) to read for one path: the file itself, or a folder's files of a known kind."""
     if not path.is_dir():
-        return IMPORTERS[kind or detect_kind(path)](path)
+        return [(path, kind or detect_kind(path))]
     detected = []
     for file in _export_files(path):
         try:
@@ -455,25 +719,36 @@ def read_export(path: str | os.PathLike[str], kind: str | None = None) -> pd.Dat
     if not detected:
         wanted = f"{kind} export" if kind else "known export"
         raise ExportFormatError(f"{path}: no file in this folder is a {wanted}")
-    return _combine(pd.concat([IMPORTERS[k](f) for f, k in detected], ignore_index=True))
+    return detected
+
+
+def read_export(path: str | os.PathLike[str], kind: str | None = None) -> pd.DataFrame:
+    """Read one export file, or every export file of a folder, into the tidy per-user-per-day table.
+
+    `kind` is one of `IMPORTERS`; without it each file's kind is detected from its content, and in
+    a folder only the files detected as exports (of `kind`, if given) are read, so a generated
+    company's folder with its tables and manifest can be passed as it is.
+    """
+    return read_exports([path], kind)
 
 
 def read_exports(paths: Iterable[str | os.PathLike[str]], kind: str | None = None) -> pd.DataFrame:
-    """Several exports (pages, days, vendors) in one tidy table; rows of a same user-day-source add up."""
-    frames = [read_export(path, kind) for path in paths]
-    if not frames:
+    """Several exports (pages, days, vendors) in one tidy table.
+
+    Records of one user-day add up (one OpenAI bucket per hour, several Claude terminals); a record
+    seen twice by its natural key counts once, and `attrs["duplicates"]` says how many were dropped.
+    """
+    _check_kind(kind)
+    files = [item for path in paths for item in _files_of(Path(path), kind)]
+    if not files:
         raise ExportFormatError("no export files given")
-    return _combine(pd.concat(frames, ignore_index=True))
-
-
-def _combine(frame: pd.DataFrame) -> pd.DataFrame:
-    """Sum rows that share user, day and source (e.g. one OpenAI page per month)."""
-    combined = (
-        frame.groupby(["user", "day", "source"], sort=True)[COUNT_COLUMNS].sum(min_count=1).reset_index()
-    )
-    combined["user"] = combined["user"].astype("string")
-    combined["source"] = combined["source"].astype("string")
-    return combined[TIDY_COLUMNS]
+    sink = _Sink()
+    for file, file_kind in files:
+        _read_into(file, file_kind, sink)
+    table = sink.table()
+    if table.empty:
+        raise ExportFormatError("the exports hold no activity: no user has a day of use in them")
+    return table
 
 
 __all__ = [

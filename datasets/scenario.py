@@ -22,7 +22,7 @@ class ScenarioError(UserError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Mandate(_Strict):
@@ -35,15 +35,15 @@ class Mandate(_Strict):
 
 class Team(_Strict):
     name: str = Field(min_length=1)
-    weight: float = Field(gt=0)
+    weight: float = Field(gt=0, le=1e6)
     roles: dict[str, float] = Field(min_length=1, description="role name -> weight inside the team")
 
     @field_validator("roles")
     @classmethod
     def _positive_weights(cls, roles: dict[str, float]) -> dict[str, float]:
         for role, weight in roles.items():
-            if weight <= 0:
-                raise ValueError(f"role {role!r} needs a positive weight, got {weight}")
+            if not 0 < weight <= 1e6:
+                raise ValueError(f"role {role!r} needs a positive finite weight up to 1e6, got {weight}")
         return roles
 
 
@@ -113,6 +113,13 @@ def default_teams() -> list[Team]:
             for name, weight in CompanyProvider.teams.items()]
 
 
+class _TextDatesLoader(yaml.SafeLoader):
+    """YAML with dates left as text, so pydantic names the field of `start_date: 2026-02-30`."""
+
+
+_TextDatesLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)
+
+
 def available_profiles() -> list[str]:
     """Profile names shipped with the project, for help texts and error messages."""
     return sorted(path.stem for path in PROFILES_DIR.glob("*.yaml"))
@@ -131,13 +138,14 @@ def load_scenario(profile: str | Path | Scenario) -> Scenario:
     if not path.is_file():
         raise ScenarioError(f"profile file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_TextDatesLoader)  # noqa: S506 (safe)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ScenarioError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read the profile: {exc}") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line, always
+        raise ScenarioError(f"{path}: invalid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ScenarioError(f"{path}: cannot read the profile: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: a profile must be a YAML mapping of settings")
     data.setdefault("name", path.stem)

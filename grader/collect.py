@@ -18,12 +18,14 @@ import json
 import os
 import re
 import shutil
-import tempfile
+import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from datasets import atomic
 from datasets.errors import UserError
 from grader.course_dir import Course, find_course, gradebook
 
@@ -95,22 +97,62 @@ def _candidate(parts: tuple[str, ...], timestamp: datetime, read, sibling_timest
     return Candidate(origin, "/".join((*parts[:-1], stem)), None, None, 0, timestamp, read)
 
 
+class _UnreadableMember(Exception):
+    """One submission that cannot be read: reported and skipped, the rest are still collected."""
+
+
+def _read_limited(stream) -> bytes:
+    """Read at most MAX_NOTEBOOK_BYTES of inflated data, counting bytes as they come (headers can lie)."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = stream.read(1024 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > MAX_NOTEBOOK_BYTES:
+            raise _UnreadableMember("larger than 50 MB")
+        chunks.append(chunk)
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    try:
+        with archive.open(info) as stream:
+            return _read_limited(stream)
+    except _UnreadableMember:
+        raise
+    except RuntimeError as exc:  # encrypted members
+        raise _UnreadableMember(f"cannot be read from the zip: {exc}") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError) as exc:
+        raise _UnreadableMember(f"a corrupt zip member ({type(exc).__name__}: {exc})") from None
+
+
+def _is_symlink_member(info: zipfile.ZipInfo) -> bool:
+    return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
+
+
 def _from_zip(path: Path) -> tuple[list[Candidate], list[tuple[str, str]]]:
     candidates: list[Candidate] = []
     skipped: list[tuple[str, str]] = []
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise CollectError(f"{path}: not a readable zip file ({exc})") from None
-    infos = [i for i in archive.infolist() if not i.is_dir()]
     stamps = {}
     for info in infos:
         parts = PurePosixPath(info.filename.replace("\\", "/")).parts
-        if parts and parts[-1] == "timestamp.txt" and info.file_size < 1024:
-            stamps[parts[:-1]] = archive.read(info).decode("utf-8", "replace")
+        if parts and parts[-1] == "timestamp.txt" and info.file_size < 1024 and not _is_symlink_member(info):
+            try:
+                stamps[parts[:-1]] = _read_member(archive, info)[:1024].decode("utf-8", "replace")
+            except _UnreadableMember:
+                pass
     for info in infos:
         parts = tuple(p for p in PurePosixPath(info.filename.replace("\\", "/")).parts if p not in ("", "/"))
         if not parts or IGNORED_PARTS & set(parts) or parts[-1] == "timestamp.txt":
+            continue
+        if _is_symlink_member(info):
+            skipped.append((info.filename, "a symbolic link"))
             continue
         if not parts[-1].lower().endswith(".ipynb"):
             skipped.append((info.filename, "not a notebook"))
@@ -118,11 +160,22 @@ def _from_zip(path: Path) -> tuple[list[Candidate], list[tuple[str, str]]]:
         if info.file_size > MAX_NOTEBOOK_BYTES:
             skipped.append((info.filename, "larger than 50 MB"))
             continue
-        when = datetime(*info.date_time, tzinfo=UTC)
+        try:
+            when = datetime(*info.date_time, tzinfo=UTC)
+        except ValueError:
+            when = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
         safe = tuple(p for p in parts if p not in ("..", "."))
-        candidates.append(_candidate(safe, when, lambda info=info: archive.read(info), stamps.get(parts[:-1]),
-                                     origin=info.filename))
+        candidates.append(_candidate(safe, when, lambda info=info: _read_member(archive, info),
+                                     stamps.get(parts[:-1]), origin=info.filename))
     return candidates, skipped
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        with path.open("rb") as stream:
+            return _read_limited(stream)
+    except OSError as exc:
+        raise _UnreadableMember(f"cannot be read: {exc.strerror or exc}") from None
 
 
 def _from_folder(root: Path) -> tuple[list[Candidate], list[tuple[str, str]]]:
@@ -147,7 +200,7 @@ def _from_folder(root: Path) -> tuple[list[Candidate], list[tuple[str, str]]]:
             stamp_file = full.parent / "timestamp.txt"
             stamp = stamp_file.read_text(encoding="utf-8", errors="replace") if stamp_file.is_file() else None
             when = datetime.fromtimestamp(full.stat().st_mtime, tz=UTC)
-            candidates.append(_candidate(relative, when, lambda full=full: full.read_bytes(), stamp))
+            candidates.append(_candidate(relative, when, lambda full=full: _read_file(full), stamp))
     return candidates, skipped
 
 
@@ -198,24 +251,32 @@ def _match(candidate: Candidate, roster: _Roster, assignment: str) -> str | None
 
 def _write_submission(course: Course, learner: str, assignment: str, notebook: str,
                       content: bytes, timestamp: datetime) -> Path:
-    """Swap in submitted/<learner>/<assignment>/ atomically: notebook + nbgrader's timestamp.txt."""
+    """Swap in submitted/<learner>/<assignment>/ atomically: notebook + nbgrader's timestamp.txt.
+
+    Built in a locked hidden sibling and exchanged in one step (datasets.atomic); what a killed
+    collection left behind is removed first, so a reader sees the old submission or the new one.
+    """
     target = course.path("submitted", learner, assignment)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{assignment}-", dir=target.parent))
     try:
-        (building / notebook).write_bytes(content)
-        (building / "timestamp.txt").write_text(timestamp.strftime(TIMESTAMP_FORMAT), encoding="utf-8")
-        if target.exists():
-            old = target.with_name(f".{assignment}.replaced")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic.clean_stale(target)
+        building = atomic.LockedTempDir(target)
+    except OSError as exc:
+        raise CollectError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        (building.path / notebook).write_bytes(content)
+        (building.path / "timestamp.txt").write_text(timestamp.strftime(TIMESTAMP_FORMAT), encoding="utf-8")
+        old = atomic.replace_folder(building.path, target)
+        if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-            building.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            building.rename(target)
+    except OSError as exc:
+        shutil.rmtree(building.path, ignore_errors=True)
+        raise CollectError(f"cannot write {target}: {exc.strerror or exc}") from None
     except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
+        shutil.rmtree(building.path, ignore_errors=True)
         raise
+    finally:
+        building.close()
     return target / notebook
 
 
@@ -252,25 +313,31 @@ def collect(course: Course | Path | str | None, source: Path | str, assignment: 
         raise CollectError(f"{source}: expected a folder of submissions or a .zip file")
     report = CollectReport(assignment=assignment, skipped=skipped)
     roster = _roster(course)
-    best: dict[str, Candidate] = {}
+    attempts: dict[str, list[Candidate]] = {}
     for candidate in candidates:
         learner = _match(candidate, roster, assignment)
         if learner is None:
             report.unmatched.append(candidate.origin)
             continue
-        current = best.get(learner)
-        if current is None or (candidate.attempt, candidate.timestamp) > (current.attempt, current.timestamp):
-            if current is not None:
-                report.skipped.append((current.origin, f"an earlier attempt of {learner}"))
-            best[learner] = candidate
-        else:
-            report.skipped.append((candidate.origin, f"an earlier attempt of {learner}"))
-    for learner, candidate in sorted(best.items()):
+        attempts.setdefault(learner, []).append(candidate)
+    for learner, found in sorted(attempts.items()):
+        found.sort(key=lambda c: (c.attempt, c.timestamp), reverse=True)
+        chosen: tuple[Candidate, bytes] | None = None
+        for candidate in found:
+            if chosen is not None:
+                report.skipped.append((candidate.origin, f"an earlier attempt of {learner}"))
+                continue
+            try:
+                chosen = (candidate, candidate.read())
+            except _UnreadableMember as exc:  # reported; an earlier attempt may still be readable
+                report.skipped.append((candidate.origin, str(exc)))
+        if chosen is None:
+            continue
+        candidate, content = chosen
         previous = _existing_timestamp(course, learner, assignment)
         if previous is not None and previous > candidate.timestamp:
             report.skipped.append((candidate.origin, f"older than the submission of {learner} already collected"))
             continue
-        content = candidate.read()
         if not _looks_like_notebook(content):
             report.warnings.append(f"{candidate.origin}: not a valid notebook; collected, it will grade with a comment")
         report.collected[learner] = _write_submission(

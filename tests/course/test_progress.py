@@ -2,8 +2,9 @@ import sqlite3
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 
-from course.progress import (ProgressError, ProgressStore, learning_mirror,
+from course.progress import (ProgressError, ProgressStore, learner_upsert, learners, learning_mirror,
                              open_progress_store, pre_post_scores)
 
 
@@ -151,4 +152,85 @@ def test_an_in_memory_store_is_shared_between_threads():
                               args=("ada", "m1", "q1", "quiz", "a", True, 1.0, None))
     worker.start()
     worker.join()
+    assert len(store.attempts_frame()) == 1
+
+
+@pytest.mark.slow
+def test_fifty_processes_write_at_once_without_failures_or_lost_updates(tmp_path):
+    from tests.course.progress_writers import WRITES_PER_PROCESS, run_writers
+
+    url = f"sqlite:///{tmp_path / 'progress.sqlite'}"
+    ProgressStore(url).engine.dispose()
+    assert run_writers(url, 50) == []
+    store = ProgressStore(url)
+    attempts = store.attempts_frame()
+    assert len(attempts) == 50 * WRITES_PER_PROCESS
+    assert attempts.groupby("learner_id").size().eq(WRITES_PER_PROCESS).all()
+    assert len(store.page_views_frame("shared")) == 50 * len(range(0, WRITES_PER_PROCESS, 5))
+    with store.engine.connect() as conn:
+        names = dict(conn.execute(sa.select(learners.c.learner_id, learners.c.display_name)).all())
+    assert len(names) == 51 + WRITES_PER_PROCESS and names["p7"] == "Process 7" and names["shared"] is None
+
+
+def test_sign_in_is_one_dialect_upsert_and_keeps_the_latest_name(tmp_path):
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    url = f"sqlite:///{tmp_path / 'p.sqlite'}"
+    first, second = ProgressStore(url), ProgressStore(url)
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        plain = str(learner_upsert(dialect.name, "ada", None).compile(dialect=dialect))
+        named = str(learner_upsert(dialect.name, "ada", "Ada").compile(dialect=dialect))
+        assert "ON CONFLICT (learner_id) DO NOTHING" in plain
+        assert "ON CONFLICT (learner_id) DO UPDATE SET display_name" in named
+    first.ensure_learner("ada")
+    second.ensure_learner("ada")
+    second.ensure_learner("ada", "Ada L.")
+    first.ensure_learner("ada")           # no name: keeps the one given
+    with first.engine.connect() as conn:
+        assert conn.execute(sa.select(learners.c.display_name)).all() == [("Ada L.",)]
+
+
+def test_a_locked_database_is_retried_with_growing_backoff_and_other_errors_are_not(monkeypatch):
+    from course import progress
+
+    sleeps: list[float] = []
+    monkeypatch.setattr(progress.time, "sleep", sleeps.append)
+    monkeypatch.setattr(progress.random, "random", lambda: 0.5)
+    locked = sa.exc.OperationalError("INSERT", None, Exception("database is locked"))
+    outcomes = [locked, locked, locked, "saved"]
+
+    def write():
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert progress.with_retry(write) == "saved"
+    assert sleeps == [0.01, 0.02, 0.04]
+    with pytest.raises(sa.exc.OperationalError, match="locked"):
+        progress.with_retry(lambda: (_ for _ in ()).throw(locked), attempts=4)
+    assert len(sleeps) == 3 + 3
+    broken = sa.exc.OperationalError("INSERT", None, Exception("no such table: attempts"))
+    with pytest.raises(sa.exc.OperationalError, match="no such table"):
+        progress.with_retry(lambda: (_ for _ in ()).throw(broken))
+    assert len(sleeps) == 6
+
+
+def test_a_write_blocked_past_every_retry_is_one_clear_progress_error(tmp_path, monkeypatch):
+    from course import progress
+
+    store = ProgressStore(f"sqlite:///{tmp_path / 'p.sqlite'}")
+    monkeypatch.setattr(progress.time, "sleep", lambda seconds: None)
+    blocker = sqlite3.connect(tmp_path / "p.sqlite", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")   # another writer holds the lock and never lets go
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA busy_timeout=1")   # the pooled connection gives up quickly
+    monkeypatch.setattr(progress, "RETRY_ATTEMPTS", 3)
+    monkeypatch.setattr(progress.with_retry, "__defaults__", (3, 0.0))
+    try:
+        with pytest.raises(ProgressError, match="locked"):
+            store.record_attempt("ada", "m", "q", "quiz", "a", True, 1.0, None)
+    finally:
+        blocker.execute("ROLLBACK")
+    store.record_attempt("ada", "m", "q", "quiz", "a", True, 1.0, None)
     assert len(store.attempts_frame()) == 1

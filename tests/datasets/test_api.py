@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from datasets import api
-from datasets.api import (Company, OutputError, generate_company, generate_to_dir, learner_seed, load_company,
+from datasets.api import (Company, GenerationError, OutputError, generate_company, generate_to_dir, learner_seed, load_company,
                           write_company)
 from datasets.errors import UserError
 from datasets.schemas import LABEL_TABLES, PUBLIC_TABLES
+
+
+def _hashes_of_files(folder: Path) -> dict[str, str]:
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
 def _hashes(folder: Path) -> dict[str, str]:
@@ -29,8 +36,8 @@ def test_same_arguments_give_byte_identical_files(tmp_path, fmt):
 
 
 def test_in_memory_writes_are_byte_identical_too(tmp_path):
-    company_a = generate_company("consultancy", 30, 20, 8)
-    company_b = generate_company("consultancy", 30, 20, 8)
+    company_a = generate_company("consultancy", 30, 60, 8)
+    company_b = generate_company("consultancy", 30, 60, 8)
     assert _hashes(write_company(company_a, tmp_path / "a")) == _hashes(write_company(company_b, tmp_path / "b"))
 
 
@@ -142,13 +149,130 @@ def test_a_failure_half_way_leaves_nothing_behind(tmp_path, monkeypatch, small_c
     def broken(name, table, folder, fmt):
         calls.append(name)
         if len(calls) == 3:
-            raise OSError("disk full")
+            raise OSError(errno.ENOSPC, "No space left on device")
         (folder / f"{name}.{fmt}").write_bytes(b"partial")
 
     monkeypatch.setattr(api, "_write_table", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="disk is full"):
         write_company(small_company, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("code", "words"), [(errno.ENOSPC, "the disk is full"),
+                                             (errno.EROFS, "the file system is read-only"),
+                                             (errno.EACCES, "permission denied")])
+def test_environment_errors_of_the_streamed_writer_are_one_clear_line(tmp_path, monkeypatch, code, words):
+    def failing(name, folder, fmt):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(api, "open_writer", failing)
+    with pytest.raises(OutputError, match=words) as caught:
+        generate_to_dir("startup", 10, 10, 1, tmp_path / "out")
+    assert "\n" not in str(caught.value) and "internal" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_arrow_error_that_only_names_the_errno_in_its_text_is_recognised(tmp_path, monkeypatch):
+    def failing(name, folder, fmt):
+        raise api.pa.ArrowIOError("IOError: error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    monkeypatch.setattr(api, "open_writer", failing)
+    with pytest.raises(OutputError, match="the disk is full"):
+        generate_to_dir("startup", 10, 10, 1, tmp_path / "out")
+
+
+def test_regenerating_keeps_nothing_it_did_not_write_and_refuses_to_delete_user_files(tmp_path):
+    out = generate_to_dir("startup", 10, 10, 1, tmp_path / "company", with_labels=True)
+    (out / "analysis.ipynb").write_text("my notebook")
+    (out / "work").mkdir()
+    (out / "work" / "notes.txt").write_text("notes")
+    before = _hashes_of_files(out)
+    with pytest.raises(OutputError, match="did not write.*analysis.ipynb.*work"):
+        generate_to_dir("startup", 10, 10, 2, out)
+    assert _hashes_of_files(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["company"]
+
+
+def test_regenerating_replaces_exactly_the_files_the_manifest_lists(tmp_path):
+    out = generate_to_dir("startup", 10, 10, 1, tmp_path / "company", with_labels=True, export="m365-copilot")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["export_files"] == ["m365-copilot-usage-user-detail.csv"]
+    generate_to_dir("startup", 10, 10, 2, out, fmt="csv")
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{name}.csv" for name in PUBLIC_TABLES]
+                                                           + ["manifest.json"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["company"]
+
+
+def test_a_manifest_cannot_claim_a_user_file_outside_the_folder(tmp_path):
+    out = generate_to_dir("startup", 10, 10, 1, tmp_path / "company")
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["label_files"] = ["../thesis.docx"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "thesis.docx").write_text("precious")
+    generate_to_dir("startup", 10, 10, 2, out)
+    assert (tmp_path / "thesis.docx").read_text() == "precious"
+
+
+def test_a_file_added_while_generating_is_kept_in_the_new_folder(tmp_path, monkeypatch):
+    out = generate_to_dir("startup", 10, 10, 1, tmp_path / "company")
+    real = api._refuse_foreign
+    calls = []
+
+    def add_file_after_the_last_check(folder):
+        real(folder)
+        calls.append(folder)
+        if len(calls) == 2:  # the check just before the swap passed; the user saves a file now
+            (folder / "late.ipynb").write_text("saved just now")
+
+    monkeypatch.setattr(api, "_refuse_foreign", add_file_after_the_last_check)
+    generate_to_dir("startup", 10, 10, 2, out)
+    assert (out / "late.ipynb").read_text() == "saved just now"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["company"]
+
+
+def test_stale_temporary_folders_of_killed_runs_are_cleaned_but_not_a_live_one(tmp_path):
+    from datasets import atomic
+
+    target = tmp_path / "company"
+    stale = tmp_path / ".company.tmp-dead1"
+    stale.mkdir()
+    (stale / "ai_events.parquet").write_bytes(b"x" * 1000)
+    live = atomic.LockedTempDir(target)
+    (live.path / "ai_events.parquet").write_bytes(b"being written")
+    other = tmp_path / ".other.tmp-1"
+    other.mkdir()
+    try:
+        generate_to_dir("startup", 10, 10, 1, target)
+        names = sorted(p.name for p in tmp_path.iterdir())
+        assert names == sorted(["company", live.path.name, ".other.tmp-1"])
+    finally:
+        live.close()
+
+
+def test_the_swap_is_one_atomic_exchange(tmp_path):
+    from datasets import atomic
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (first / "marker").write_text("a")
+    assert atomic.exchange(first, second)  # Linux, where the project runs
+    assert (second / "marker").read_text() == "a" and not (first / "marker").exists()
+
+
+def test_start_dates_that_cannot_hold_the_period_are_user_errors(tmp_path):
+    for start in ("9999-12-28", "1850-01-01", "2026-02-30"):
+        with pytest.raises(GenerationError, match="period|date"):
+            generate_to_dir("startup", 10, 10, 1, tmp_path / "out", start_date=start)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_mandate_date_outside_the_period_is_an_error_not_silently_dropped():
+    with pytest.raises(GenerationError, match="mandate date 2026-03-02 is outside the period"):
+        generate_company("consultancy", 10, 20, 1)
+    with pytest.raises(GenerationError, match="mandate date"):
+        generate_company("consultancy", 10, 60, 1, start_date="2026-03-03")
+    assert generate_company("consultancy", 10, 60, 1).meta["mandate_date"] == "2026-03-02"
 
 
 def test_bad_arguments_are_user_errors():

@@ -83,3 +83,58 @@ def test_export_adds_vendor_files_next_to_the_tables(tmp_path, kind):
     assert manifest["exports"] == [kind]
     tables = {f"{name}.parquet" for name in ("employees", "ai_events", "work_items", "calendar", "survey")}
     assert set(p.name for p in out.iterdir()) - tables - {"manifest.json"}, "no export file was written"
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    (["--start-date", "9999-12-28"], "the period 9999-12-28 plus 14 days must lie between"),
+    (["--start-date", "2026-02-30"], "start_date must be a date"),
+])
+def test_impossible_start_dates_are_one_line_and_exit_2(tmp_path, capsys, extra, words):
+    assert main(_args(tmp_path / "company", "--seed", "1", *extra)) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1 and "internal error" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_profile_with_a_nan_weight_is_one_line_and_exit_2(tmp_path, capsys):
+    profile = tmp_path / "nan.yaml"
+    profile.write_text("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: .nan, roles: {Analyst: 1}}]\n")
+    args = _args(tmp_path / "company", "--seed", "1")
+    args[args.index("startup")] = str(profile)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "teams.0.weight" in err and "internal error" not in err
+
+
+def test_a_full_disk_is_one_line_and_exit_2_not_an_internal_error(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from datasets import api
+
+    def full(name, table, folder, fmt):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(api, "_write_table", full)
+    assert main(_args(tmp_path / "company", "--seed", "1")) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "the disk is full" in err
+    assert "internal error" not in err and "please report" not in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_the_system_will_not_let_us_write_is_one_line(tmp_path, capsys):
+    import shutil
+    import subprocess
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(locked)]).returncode != 0:
+        pytest.skip("needs chattr on a file system with the immutable flag")
+    try:
+        assert main(_args(locked / "company", "--seed", "1")) == 2
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
+    err = capsys.readouterr().err
+    assert "cannot write" in err and ("not permitted" in err or "permission denied" in err)
+    assert "internal error" not in err and err.count("\n") == 1
+    assert list(locked.iterdir()) == []

@@ -363,3 +363,16 @@ def test_m365_period_longer_than_180_days_reports_only_the_last_180(tmp_path):
     assert set(report["Report Refresh Date"]) == {last_day.strftime("%Y-%m-%d")}
     assert report.loc["ann.lee@example.com", "Last Activity Date"] == ""
     assert report.loc["ann_lee@example.com", "Last Activity Date"] != ""
+
+
+@pytest.mark.parametrize("kind", ["github-copilot", "openai-usage", "m365-copilot"])
+def test_a_streamed_export_is_byte_identical_to_one_from_the_whole_company(tmp_path, monkeypatch, kind):
+    from datasets import api
+
+    monkeypatch.setattr(api.pipeline, "BLOCK_EMPLOYEES", 7)  # many blocks
+    streamed = api.generate_to_dir("mandate-bigco", 30, 40, 3, tmp_path / "streamed", export=kind)
+    whole = api.write_company(api.generate_company("mandate-bigco", 30, 40, 3), tmp_path / "whole", export=kind)
+    names = json.loads((streamed / "manifest.json").read_text())["export_files"]
+    assert names and names == json.loads((whole / "manifest.json").read_text())["export_files"]
+    for name in names:
+        assert (streamed / name).read_bytes() == (whole / name).read_bytes(), name

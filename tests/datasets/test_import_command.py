@@ -27,3 +27,23 @@ def test_import_of_malformed_json_is_one_line_and_writes_nothing(tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert err.startswith("theater import: error:") and "not valid JSON" in err and "\n" not in err
     assert not out.exists() and not list(tmp_path.glob(".*partial"))
+
+
+def test_import_notes_duplicates_counted_once(tmp_path, capsys):
+    export = tmp_path / "users.ndjson"
+    export.write_text('{"day": "2025-10-01", "user_login": "ada", "user_initiated_interaction_count": 3, '
+                      '"code_acceptance_activity_count": 1}\n')
+    out = tmp_path / "tidy.csv"
+    assert main(["import", str(export), str(export), "--out", str(out)]) == 0
+    assert "1 duplicate record(s)" in capsys.readouterr().out
+    assert pd.read_csv(out)["interactions"].tolist() == [3]
+
+
+def test_import_kind_choices_are_the_importers(tmp_path, capsys):
+    export = tmp_path / "x.csv"
+    export.write_text("a\n")
+    try:
+        main(["import", str(export), "--kind", "slack", "--out", str(tmp_path / "o.csv")])
+    except SystemExit as exc:
+        assert exc.code == 2
+    assert "invalid choice: 'slack'" in capsys.readouterr().err

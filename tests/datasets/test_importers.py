@@ -239,15 +239,17 @@ def test_bad_ndjson_line_is_named_by_number(exported, tmp_path):
 
 def test_copilot_record_without_login_is_named_by_line(tmp_path):
     path = tmp_path / "users.ndjson"
-    path.write_text('{"day": "2025-10-01", "user_login": "a", "user_initiated_interaction_count": 1}\n'
-                    '{"day": "2025-10-01", "user_initiated_interaction_count": 1}\n')
+    path.write_text('{"day": "2025-10-01", "user_login": "a", "user_initiated_interaction_count": 1, '
+                    '"code_acceptance_activity_count": 0}\n'
+                    '{"day": "2025-10-01", "user_initiated_interaction_count": 1, "code_acceptance_activity_count": 0}\n')
     with pytest.raises(UserError, match=r"users\.ndjson: line 2: missing field 'user_login'"):
         read_export(path, kind="github-copilot")
 
 
 def test_copilot_count_that_is_text_is_rejected(tmp_path):
     path = tmp_path / "users.ndjson"
-    path.write_text('{"day": "2025-10-01", "user_login": "a", "user_initiated_interaction_count": "many"}\n')
+    path.write_text('{"day": "2025-10-01", "user_login": "a", "user_initiated_interaction_count": "many", '
+                    '"code_acceptance_activity_count": 0}\n')
     with pytest.raises(UserError, match=r"line 1: field 'user_initiated_interaction_count' is not a number"):
         read_export(path, kind="github-copilot")
 
@@ -341,3 +343,153 @@ def test_amazon_q_csv_without_user_column_is_named(tmp_path):
     path.write_text("Date,Chat_MessagesSent\n2025-05-14,3\n")
     with pytest.raises(UserError, match=r"q\.csv: missing column\(s\) 'UserId'"):
         read_export(path, kind="amazon-q")
+
+
+# ----- hostile and real-world input -------------------------------------------------------------
+
+
+def _copilot_line(day: str, login: str = "ada", interactions: int = 3, accepted: int = 1, **extra) -> str:
+    record = {"day": day, "user_login": login, "user_initiated_interaction_count": interactions,
+              "code_acceptance_activity_count": accepted, "loc_added_sum": 5, **extra}
+    return json.dumps(record)
+
+
+def test_the_same_export_given_twice_is_counted_once_with_a_note(exported):
+    folder = exported["github-copilot"]
+    once = read_export(folder)
+    twice = read_exports([folder, folder])
+    pd.testing.assert_frame_equal(twice, once)
+    assert once.attrs["duplicates"] == 0 and twice.attrs["duplicates"] == len(once)
+
+
+def test_overlapping_exports_do_not_double_the_shared_days(tmp_path):
+    first, second = tmp_path / "oct1-3.ndjson", tmp_path / "oct2-4.ndjson"
+    first.write_text("\n".join(_copilot_line(f"2025-10-0{d}") for d in (1, 2, 3)) + "\n")
+    second.write_text("\n".join(_copilot_line(f"2025-10-0{d}") for d in (2, 3, 4)) + "\n")
+    tidy = read_exports([first, second])
+    assert tidy["interactions"].tolist() == [3, 3, 3, 3]
+    assert tidy.attrs["duplicates"] == 2
+
+
+def test_m365_day_first_dates_are_refused_not_turned_into_another_day(tmp_path):
+    path = tmp_path / "m365.csv"
+    path.write_text("User Principal Name,Last Activity Date\nada@example.com,02/10/2026\n")
+    with pytest.raises(UserError, match=r"line 2: column 'Last Activity Date' is not a date in the report's "
+                                        r"form YYYY-MM-DD.*'02/10/2026'"):
+        read_export(path)
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ("-4", "is negative"), ("NaN", "not valid JSON"), ("Infinity", "not valid JSON"),
+    ("1e400", "not a finite number"), ("null", "is null"), ("true", "is not a number"),
+])
+def test_copilot_counts_must_be_finite_and_non_negative(tmp_path, value, words):
+    path = tmp_path / "users.ndjson"
+    path.write_text(_copilot_line("2025-10-01") + "\n"
+                    + _copilot_line("2025-10-02").replace('"code_acceptance_activity_count": 1',
+                                                          f'"code_acceptance_activity_count": {value}') + "\n")
+    with pytest.raises(UserError, match=rf"users\.ndjson: line 2: .*{words}"):
+        read_export(path, kind="github-copilot")
+
+
+@pytest.mark.parametrize("cell", ["-1", "nan", "inf", "1e400", "NaN"])
+def test_csv_counts_must_be_finite_and_non_negative(tmp_path, cell):
+    path = tmp_path / "q.csv"
+    path.write_text(f"UserId,Date,Chat_MessagesSent\nu1,2025-05-14,3\nu2,2025-05-14,{cell}\n")
+    with pytest.raises(UserError, match=r"q\.csv: line 3: column 'Chat_MessagesSent'"):
+        read_export(path)
+
+
+def test_a_renamed_acceptance_field_is_an_error_not_nan(tmp_path):
+    path = tmp_path / "users.ndjson"
+    path.write_text(_copilot_line("2025-10-01").replace("code_acceptance_activity_count", "code_acceptances") + "\n")
+    with pytest.raises(UserError, match=r"users\.ndjson: line 1: missing field 'code_acceptance_activity_count'"):
+        read_export(path, kind="github-copilot")
+
+
+@pytest.mark.parametrize("login", ["null", '""', "  ", "{}"])
+def test_a_null_or_blank_login_never_becomes_a_user(tmp_path, login):
+    path = tmp_path / "users.ndjson"
+    path.write_text(_copilot_line("2025-10-01").replace('"user_login": "ada"', f'"user_login": {json.dumps(login) if login.strip() == "" else login}') + "\n")
+    with pytest.raises(UserError, match=r"line 1: field 'user_login' must be a non-empty text"):
+        read_export(path, kind="github-copilot")
+
+
+def test_semicolon_csv_with_a_bom_is_detected_and_read(tmp_path):
+    m365 = tmp_path / "m365.csv"
+    m365.write_bytes("\ufeffUser Principal Name;Display Name;Last Activity Date\r\nada@example.com;Ada;2026-02-10\r\n"
+                     .encode("utf-8"))
+    q = tmp_path / "q.csv"
+    q.write_bytes("\ufeffUserId;Date;Chat_MessagesSent\nu1;05-14-2025;4\n".encode("utf-8"))
+    assert detect_kind(m365) == "m365-copilot" and detect_kind(q) == "amazon-q"
+    tidy = read_exports([m365, q])
+    assert tidy["user"].tolist() == ["ada@example.com", "u1"]
+    assert tidy["day"].tolist() == [pd.Timestamp("2026-02-10"), pd.Timestamp("2025-05-14")]
+    assert tidy["interactions"].iloc[1] == 4
+
+
+def test_openai_timestamps_in_milliseconds_are_read_as_the_same_day(tmp_path):
+    def page(start):
+        return {"object": "page", "data": [{"object": "bucket", "start_time": start, "end_time": start + 86400,
+                                            "results": [{"input_tokens": 5, "output_tokens": 1,
+                                                         "num_model_requests": 1, "user_id": "u"}]}]}
+    seconds, millis = tmp_path / "s.json", tmp_path / "ms.json"
+    seconds.write_text(json.dumps(page(1_730_419_200)))
+    millis.write_text(json.dumps(page(1_730_419_200_000)))
+    assert read_export(millis)["day"].tolist() == read_export(seconds)["day"].tolist() == [pd.Timestamp("2024-11-01")]
+    seconds.write_text(json.dumps(page(42)))
+    with pytest.raises(UserError, match=r"bucket 1: field 'start_time' is not a Unix time"):
+        read_export(seconds)
+
+
+def test_copilot_day_level_generation_count_is_kept_without_a_feature_breakdown(tmp_path):
+    path = tmp_path / "users.ndjson"
+    path.write_text(_copilot_line("2025-10-01", interactions=2, code_generation_activity_count=7) + "\n"
+                    + _copilot_line("2025-10-02", interactions=2, code_generation_activity_count=7,
+                                    totals_by_feature=[{"feature": "code_completion",
+                                                        "code_generation_activity_count": 4}]) + "\n")
+    assert read_export(path)["interactions"].tolist() == [9, 6]
+
+
+def test_the_first_bad_ndjson_line_is_the_one_reported(tmp_path):
+    path = tmp_path / "users.ndjson"
+    path.write_text('{"day": "2025-10-01", "user_login": "ada"\n' + _copilot_line("2025-10-02") + "\n")
+    with pytest.raises(UserError, match=r"users\.ndjson: line 1: not valid JSON"):
+        read_export(path)
+    weird = json.dumps({"day": "2025-10-01", "user_login": "a\u2028b", "user_initiated_interaction_count": 1,
+                        "code_acceptance_activity_count": 0}, ensure_ascii=False)
+    path.write_text(weird + "\n" + _copilot_line("2025-10-02") + "\n" + "{broken\n")
+    with pytest.raises(UserError, match=r"users\.ndjson: line 3: not valid JSON"):
+        read_export(path)
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("m365.csv", "User Principal Name,Last Activity Date\n"),
+    ("q.csv", "UserId,Date,Chat_MessagesSent\n"),
+    ("page.json", '{"object": "page", "data": []}'),
+    ("claude.json", '{"data": []}'),
+])
+def test_an_export_without_records_is_a_clear_error(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    kind = {"m365.csv": "m365-copilot", "q.csv": "amazon-q", "page.json": "openai-usage",
+            "claude.json": "claude-code"}[name]
+    with pytest.raises(UserError, match=rf"{name.replace('.', '[.]')}: no records"):
+        read_export(path, kind=kind)
+
+
+def test_messages_name_the_real_command_line_option(tmp_path):
+    path = tmp_path / "mystery.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(UserError, match="use --kind with one of") as caught:
+        read_export(path)
+    assert "kind=" not in str(caught.value)
+    with pytest.raises(UserError, match="--kind takes one of"):
+        read_export(path, kind="slack")
+
+
+def test_a_json_document_with_one_object_per_line_is_not_mistaken_for_ndjson(tmp_path):
+    path = tmp_path / "claude.json"
+    record = {"date": "2026-01-15", "actor": {"type": "user_actor", "email_address": "ada@example.com"}}
+    path.write_text('{"data": [\n' + json.dumps(record) + "\n]}\n")
+    assert read_export(path)["user"].tolist() == ["ada@example.com"]

@@ -51,6 +51,17 @@ def test_invalid_yaml_names_the_file_and_the_line(tmp_path):
     ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: 1}}]\ncolour: blue\n", "colour"),
     ("archetype_mix: {genuine: 1.0}\nholidays: ['02-30']\nteams: [{name: A, weight: 1, roles: {Analyst: 1}}]\n",
      "holidays"),
+    ("start_date: 2026-02-30\narchetype_mix: {genuine: 1.0}\n", "start_date"),
+    ("start_date: 2026-13-01\narchetype_mix: {genuine: 1.0}\n", "start_date"),
+    ("archetype_mix: {genuine: 1.0}\nmandate: {at: 2026-02-30}\n", "mandate.at"),
+    ("archetype_mix: {genuine: .nan, non_user: 1.0}\n", "archetype_mix"),
+    ("archetype_mix: {genuine: .inf}\n", "archetype_mix"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: .nan, roles: {Analyst: 1}}]\n", "teams.0.weight"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: .inf, roles: {Analyst: 1}}]\n", "teams.0.weight"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: .nan}}]\n", "teams.0.roles"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: -.inf}}]\n", "teams.0.roles"),
+    ("archetype_mix: {genuine: 1.0}\nmandate: {strength: .nan}\n", "mandate.strength"),
+    ("archetype_mix: {genuine: 1.0}\nnoise: .nan\n", "noise"),
 ])
 def test_bad_values_name_the_file_and_the_field(tmp_path, body, field):
     path = tmp_path / "custom.yaml"
@@ -77,3 +88,10 @@ def test_a_profile_without_teams_uses_the_provider_vocabulary(tmp_path):
     assert set(company.employees["team"]) <= set(CompanyProvider.teams)
     assert set(company.employees["role"]) <= set(CompanyProvider.roles)
     assert company.employees["team"].nunique() > 5
+
+
+def test_a_valid_yaml_date_still_loads_as_a_date(tmp_path):
+    path = tmp_path / "dated.yaml"
+    path.write_text("start_date: 2026-02-02\narchetype_mix: {genuine: 1.0}\nmandate: {at: 2026-03-02}\n")
+    scenario = load_scenario(path)
+    assert scenario.start_date == date(2026, 2, 2) and scenario.mandate.at == date(2026, 3, 2)

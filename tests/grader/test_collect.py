@@ -150,3 +150,101 @@ def test_summary_lists_what_happened(course, tmp_path):
     report = collect(course, _zip(tmp_path / "s.zip", {"nobody_1_1_x.ipynb": _notebook("x")}), "detect")
     assert report.summary() == "detect: collected 0 submission(s); 1 unmatched: nobody_1_1_x.ipynb"
     json.dumps(report.skipped)
+
+
+def _corrupt_member(path, name: str) -> None:
+    """Flip bytes in the middle of one member's compressed data."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+    data = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for offset in range(start + 5, start + min(info.compress_size - 2, 40)):
+        data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_one_corrupt_member_is_reported_and_the_rest_are_collected(course, tmp_path):
+    source = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(source, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("ada/detect.ipynb", _notebook("ada " * 200))
+        archive.writestr("bob/detect.ipynb", _notebook("bob " * 200))
+        archive.writestr("cyd/detect.ipynb", _notebook("cyd " * 200))
+    _corrupt_member(source, "bob/detect.ipynb")
+    report = collect(course, source, "detect")
+    assert sorted(report.collected) == ["ada", "cyd"]
+    reasons = dict(report.skipped)
+    assert "corrupt zip member" in reasons["bob/detect.ipynb"]
+    assert not course.path("submitted", "bob").exists()
+    assert "bob/detect.ipynb (a corrupt zip member" in report.summary()
+
+
+def test_a_corrupt_latest_attempt_falls_back_to_the_earlier_readable_one(course, tmp_path):
+    source = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(source, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("lovelaceada_5001_11_detect.ipynb", _notebook("ada first " * 50))
+        archive.writestr("lovelaceada_5001_12_detect.ipynb", _notebook("ada second " * 50))
+    _corrupt_member(source, "lovelaceada_5001_12_detect.ipynb")
+    report = collect(course, source, "detect")
+    assert _marker(course.path("submitted", "ada", "detect", "detect.ipynb")).startswith("answer = 'ada first")
+    assert "corrupt" in dict(report.skipped)["lovelaceada_5001_12_detect.ipynb"]
+
+
+def test_a_member_whose_header_understates_its_size_is_not_collected(course, tmp_path, monkeypatch):
+    import struct
+
+    from grader import collect as collect_module
+
+    monkeypatch.setattr(collect_module, "MAX_NOTEBOOK_BYTES", 1024 * 1024)
+    source = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(source, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("ada/detect.ipynb", b"{" + b" " * (8 * 1024 * 1024) + b"}")
+        archive.writestr("cyd/detect.ipynb", _notebook("cyd"))
+    data = bytearray(source.read_bytes())
+    with zipfile.ZipFile(source) as archive:
+        info = archive.getinfo("ada/detect.ipynb")
+    struct.pack_into("<I", data, info.header_offset + 22, 1000)  # local header: uncompressed size
+    central = data.find(b"PK\x01\x02")
+    struct.pack_into("<I", data, central + 24, 1000)  # central directory: uncompressed size
+    source.write_bytes(bytes(data))
+    report = collect(course, source, "detect")
+    assert sorted(report.collected) == ["cyd"]
+    assert "ada/detect.ipynb" in dict(report.skipped)
+
+
+def test_the_size_limit_counts_inflated_bytes_not_the_header(monkeypatch):
+    import io
+
+    from grader import collect as collect_module
+
+    monkeypatch.setattr(collect_module, "MAX_NOTEBOOK_BYTES", 3 * 1024 * 1024)
+    with pytest.raises(collect_module._UnreadableMember, match="larger than 50 MB"):
+        collect_module._read_limited(io.BytesIO(b"x" * (3 * 1024 * 1024 + 1)))
+    assert len(collect_module._read_limited(io.BytesIO(b"x" * (3 * 1024 * 1024)))) == 3 * 1024 * 1024
+
+
+def test_symlink_members_of_a_zip_are_refused_and_reported(course, tmp_path):
+    import stat
+
+    source = tmp_path / "links.zip"
+    with zipfile.ZipFile(source, "w") as archive:
+        link = zipfile.ZipInfo("ada/detect.ipynb")
+        link.create_system = 3
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, "/etc/passwd")
+        archive.writestr("bob/detect.ipynb", _notebook("bob"))
+    report = collect(course, source, "detect")
+    assert sorted(report.collected) == ["bob"]
+    assert dict(report.skipped)["ada/detect.ipynb"] == "a symbolic link"
+
+
+def test_a_killed_collection_leaves_no_half_written_submission(course, tmp_path):
+    source = _zip(tmp_path / "s.zip", {"ada/detect.ipynb": _notebook("ada new")})
+    target = course.path("submitted", "ada", "detect")
+    target.mkdir(parents=True)
+    (target / "detect.ipynb").write_bytes(_notebook("ada old"))
+    stale = target.parent / ".detect.tmp-killed"
+    stale.mkdir()
+    (stale / "detect.ipynb").write_bytes(b"{half")
+    collect(course, source, "detect")
+    assert _marker(target / "detect.ipynb") == "answer = 'ada new'"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["detect"]

@@ -1,0 +1,266 @@
+"""Property-based tests: whatever a user feeds the readers, they give a correct table or one clear
+UserError — never another exception, never a NaN or negative count, never a user called "None"."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from datasets.errors import UserError
+from datasets.importers import COUNT_COLUMNS, TIDY_COLUMNS, read_export
+from datasets.scenario import Scenario, load_scenario
+
+SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _check_tidy(table: pd.DataFrame) -> None:
+    """What every successful import guarantees."""
+    assert list(table.columns) == TIDY_COLUMNS
+    assert len(table) > 0
+    assert not table.duplicated(["user", "day", "source"]).any()
+    assert table["day"].dtype == "datetime64[ns]" and table["day"].notna().all()
+    users = table["user"].astype(str)
+    assert (users.str.strip() != "").all() and not users.isin(["None", "nan", "<NA>"]).any()
+    for column in COUNT_COLUMNS:
+        values = table[column].to_numpy(dtype="float64")
+        known = values[~np.isnan(values)]
+        assert np.isfinite(known).all() and (known >= 0).all(), column
+
+
+def _read(path: Path, kind: str | None = None) -> None:
+    try:
+        table = read_export(path, kind=kind)
+    except UserError as error:
+        message = str(error)
+        assert message and "\n" not in message.strip()
+        return
+    _check_tidy(table)
+
+
+# ----- values that real exports hold, and the hostile ones around them ---------------------------
+
+counts = st.one_of(
+    st.integers(min_value=-5, max_value=10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([None, True, "3", "", [], {}]),
+)
+days = st.one_of(
+    st.dates().map(lambda day: day.isoformat()),
+    st.sampled_from(["2025-10-01", "2025-02-30", "02/10/2026", "10-01-2025", "", "yesterday",
+                     "2025-10-01T09:00:00Z"]),
+    st.none(), st.integers(),
+)
+logins = st.one_of(st.text(max_size=12), st.none(), st.integers(), st.sampled_from(["ada", "  ", "a\u2028b"]))
+
+copilot_records = st.fixed_dictionaries(
+    {},
+    optional={
+        "day": days,
+        "user_login": logins,
+        "user_initiated_interaction_count": counts,
+        "code_acceptance_activity_count": counts,
+        "code_generation_activity_count": counts,
+        "loc_added_sum": counts,
+        "totals_by_feature": st.one_of(st.none(), st.lists(st.fixed_dictionaries(
+            {"feature": st.sampled_from(["code_completion", "agent_edit", "chat_panel_ask_mode"])},
+            optional={"code_generation_activity_count": counts}), max_size=3), st.just("x")),
+        "totals_by_cli": st.one_of(st.none(), st.fixed_dictionaries({}, optional={
+            "prompt_count": counts,
+            "token_usage": st.one_of(st.none(), st.fixed_dictionaries(
+                {}, optional={"prompt_tokens_sum": counts, "output_tokens_sum": counts}))})),
+    },
+)
+
+
+def _dumps(record) -> str:
+    return json.dumps(record, allow_nan=True, ensure_ascii=False)
+
+
+@SETTINGS
+@given(records=st.lists(copilot_records, max_size=6), as_array=st.booleans())
+def test_any_copilot_export_gives_a_correct_table_or_one_clear_error(tmp_path, records, as_array):
+    path = tmp_path / "users.json"
+    path.write_text(_dumps(records) if as_array else "\n".join(_dumps(r) for r in records) + "\n", encoding="utf-8")
+    _read(path)
+    _read(path, "github-copilot")
+
+
+openai_results = st.fixed_dictionaries({}, optional={
+    "input_tokens": counts, "output_tokens": counts, "num_model_requests": counts,
+    "user_id": st.one_of(st.none(), st.text(max_size=8), st.integers()),
+    "model": st.one_of(st.none(), st.text(max_size=5)),
+})
+openai_pages = st.fixed_dictionaries({"object": st.just("page")}, optional={
+    "data": st.one_of(st.none(), st.lists(st.fixed_dictionaries({}, optional={
+        "start_time": st.one_of(st.integers(min_value=-10**14, max_value=10**14), counts),
+        "results": st.one_of(st.none(), st.lists(openai_results, max_size=3), st.just({})),
+    }), max_size=4)),
+})
+
+
+@SETTINGS
+@given(page=openai_pages)
+def test_any_openai_page_gives_a_correct_table_or_one_clear_error(tmp_path, page):
+    path = tmp_path / "page.json"
+    path.write_text(_dumps(page), encoding="utf-8")
+    _read(path, "openai-usage")
+
+
+claude_records = st.fixed_dictionaries({}, optional={
+    "date": days,
+    "actor": st.one_of(st.none(), st.text(max_size=4), st.fixed_dictionaries({}, optional={
+        "email_address": logins, "api_key_name": logins})),
+    "tool_actions": st.one_of(st.none(), st.just([]), st.dictionaries(
+        st.sampled_from(["edit_tool", "write_tool"]),
+        st.fixed_dictionaries({}, optional={"accepted": counts, "rejected": counts}), max_size=2)),
+    "model_breakdown": st.one_of(st.none(), st.just({}), st.lists(st.fixed_dictionaries({}, optional={
+        "tokens": st.one_of(st.none(), st.fixed_dictionaries({}, optional={"input": counts, "output": counts}))}),
+        max_size=2)),
+    "core_metrics": st.one_of(st.none(), st.fixed_dictionaries({}, optional={
+        "lines_of_code": st.one_of(st.none(), st.fixed_dictionaries({}, optional={"added": counts}))})),
+})
+
+
+@SETTINGS
+@given(records=st.lists(claude_records, max_size=5), wrapped=st.booleans())
+def test_any_claude_code_report_gives_a_correct_table_or_one_clear_error(tmp_path, records, wrapped):
+    path = tmp_path / "claude.json"
+    path.write_text(_dumps({"data": records} if wrapped else records), encoding="utf-8")
+    _read(path, "claude-code")
+
+
+cells = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=10),
+    st.sampled_from(["2026-02-10", "02/10/2026", "05-14-2025", "-1", "nan", "1e400", "inf", "3", "", " 4 "]),
+)
+
+
+@SETTINGS
+@given(header=st.sampled_from([
+    ["User Principal Name", "Display Name", "Last Activity Date", "Word Copilot Last Activity Date"],
+    ["UserId", "Date", "Chat_MessagesSent", "Inline_AcceptanceCount", "Chat_AICodeLines"],
+    ["userid", "date", "chat_messagessent"],
+    ["Name", "Email"],
+]), rows=st.lists(st.lists(cells, min_size=0, max_size=6), max_size=6),
+    delimiter=st.sampled_from([",", ";", "\t"]), bom=st.booleans())
+def test_any_csv_export_gives_a_correct_table_or_one_clear_error(tmp_path, header, rows, delimiter, bom):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter)
+    writer.writerow(header)
+    writer.writerows(rows)
+    path = tmp_path / "report.csv"
+    path.write_text(("\ufeff" if bom else "") + buffer.getvalue(), encoding="utf-8")
+    _read(path)
+
+
+@SETTINGS
+@given(content=st.binary(max_size=300), suffix=st.sampled_from([".csv", ".json", ".ndjson"]))
+def test_any_bytes_give_a_correct_table_or_one_clear_error(tmp_path, content, suffix):
+    path = tmp_path / f"export{suffix}"
+    path.write_bytes(content)
+    _read(path)
+
+
+# ----- the profile loader ---------------------------------------------------------------------------
+
+numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(min_value=-10, max_value=10**9),
+                    st.text(max_size=5), st.none())
+profiles = st.fixed_dictionaries({}, optional={
+    "start_date": st.one_of(st.dates().map(str), st.sampled_from(["2026-02-30", "9999-12-28", "soon"]), numbers),
+    "archetype_mix": st.one_of(numbers, st.dictionaries(
+        st.sampled_from(["genuine", "tokenmaxxer", "convert", "non_user", "quiet_expert", "wizard"]), numbers,
+        max_size=5), st.just({"genuine": 0.5, "non_user": 0.5})),
+    "mandate": st.one_of(numbers, st.fixed_dictionaries({}, optional={
+        "at": st.one_of(numbers, st.dates().map(str)), "strength": numbers})),
+    "noise": numbers,
+    "manager_span": numbers,
+    "holidays": st.one_of(numbers, st.lists(st.text(max_size=6), max_size=3)),
+    "teams": st.one_of(numbers, st.lists(st.fixed_dictionaries(
+        {"name": st.text(max_size=4)}, optional={"weight": numbers, "roles": st.dictionaries(
+            st.text(min_size=1, max_size=4), numbers, max_size=2)}), max_size=3)),
+    "colour": st.text(max_size=3),
+})
+
+
+@SETTINGS
+@given(profile=profiles)
+def test_any_profile_loads_into_a_valid_scenario_or_one_clear_error(tmp_path, profile):
+    path = tmp_path / "custom.yaml"
+    path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
+    try:
+        scenario = load_scenario(path)
+    except UserError as error:
+        assert str(path) in str(error) and "\n" not in str(error)
+        return
+    assert isinstance(scenario, Scenario)
+    assert math.isclose(sum(scenario.archetype_mix.values()), 1.0)
+    for team in scenario.teams:
+        assert math.isfinite(team.weight) and team.weight > 0
+        assert all(math.isfinite(w) and w > 0 for w in team.roles.values())
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(max_size=200))
+def test_any_yaml_text_loads_or_is_one_clear_error(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("profile") / "custom.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_scenario(path)
+    except UserError as error:
+        assert "\n" not in str(error)
+
+
+@settings(max_examples=25, deadline=None)
+@given(start=st.dates(), days=st.integers(min_value=1, max_value=40),
+       at=st.one_of(st.none(), st.floats(min_value=0, max_value=1), st.dates()))
+def test_any_period_and_mandate_generate_a_company_or_one_clear_error(start, days, at):
+    from datasets.api import generate_company
+
+    scenario = load_scenario("startup").model_copy(update={"mandate": load_scenario("startup").mandate
+                                                          .model_copy(update={"at": at})})
+    try:
+        company = generate_company(scenario, 4, days, 1, start_date=start)
+    except UserError as error:
+        assert "\n" not in str(error)
+        return
+    assert company.meta["start_date"] == start.isoformat()
+    if isinstance(at, type(start)):
+        assert company.meta["mandate_date"] == at.isoformat()
+
+
+# ----- the roster reader ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def read_roster():
+    from grader.assign import read_roster
+
+    return read_roster
+
+
+@SETTINGS
+@given(rows=st.lists(st.lists(cells, max_size=5), max_size=5),
+       header=st.sampled_from([["id", "first_name", "last_name", "email"], ["id"], ["ID", "Email"], ["name"]]))
+def test_any_roster_csv_gives_learners_or_one_clear_error(tmp_path, read_roster, rows, header):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    path = tmp_path / "roster.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    try:
+        learners = read_roster(path)
+    except UserError as error:
+        assert "\n" not in str(error)
+        return
+    ids = [learner.id for learner in learners]
+    assert ids and len(set(ids)) == len(ids) and all(ids)
