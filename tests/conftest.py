@@ -65,7 +65,7 @@ def postgres_server() -> Iterator[str]:
                          "--no-sync", "-E", "UTF8"]),
         check=True, capture_output=True,
     )
-    options = f"-k {sockets} -c listen_addresses='' -c fsync=off -c max_connections=60"
+    options = f"-k {sockets} -c listen_addresses='' -c fsync=off -c max_connections=200"
     subprocess.run(
         _as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l",
                          str(root / "server.log"), "start"]),
