@@ -49,38 +49,63 @@ def seed_class(home: Path, learners: int = 8) -> None:
     store.engine.dispose()
 
 
+def sign_in_form(at: AppTest, name: str, password: str) -> AppTest:
+    [t for t in at.text_input if t.label == "Staff account"][0].input(name)
+    [t for t in at.text_input if t.label == "Password"][0].input(password)
+    [b for b in at.button if b.label == "Sign in"][0].click().run()
+    return at
+
+
 @pytest.mark.parametrize("name", ["instructor.py", "workshop_host.py"])
 def test_staff_page_without_sign_in_shows_only_the_sign_in_form(app_home, name):
     at = page(name).run()
     assert not at.exception
-    assert len(at.text_input) == 1 and at.text_input[0].label == "Staff password"
+    assert [t.label for t in at.text_input] == ["Staff account", "Password"]
     assert not at.dataframe
 
 
 @pytest.mark.parametrize("name", ["instructor.py", "workshop_host.py"])
-def test_wrong_staff_password_shows_an_error(app_home, name):
-    at = page(name).run()
-    at.text_input[0].input("not-the-password")
-    at.button[0].click().run()
+def test_staff_pages_refuse_a_signed_in_learner(app_home, name):
+    seed_class(app_home)
+    at = page(name, learner_id="secret-learner-1").run()
     assert not at.exception
-    assert any("Wrong password" in e.value for e in at.error)
+    assert [t.label for t in at.text_input] == ["Staff account", "Password"]
+    assert not at.dataframe and not at.header
+
+
+@pytest.mark.parametrize("name", ["instructor.py", "workshop_host.py"])
+def test_wrong_staff_password_shows_an_error(app_home, name):
+    at = sign_in_form(page(name).run(), "staff", "not-the-password")
+    assert not at.exception
+    assert any("Wrong account or password" in e.value for e in at.error)
     assert "staff_role" not in at.session_state
 
 
 def test_right_password_opens_the_instructor_page(app_home):
     seed_class(app_home)
-    at = page("instructor.py").run()
-    at.text_input[0].input("staff-secret")
-    at.button[0].click().run()
+    at = sign_in_form(page("instructor.py").run(), "staff", "staff-secret")
     assert not at.exception
     assert at.session_state["staff_role"] == "instructor"
+    assert at.session_state["staff_user"] == "staff"
     assert [h.value for h in at.header][:2] == ["Re-teach", "Class progress by module"]
+
+
+def test_a_trainer_account_cannot_open_instructor_analytics(app_home):
+    from course.auth import add_staff
+    from course.config import load_config
+
+    add_staff(load_config().staff_path, "tom", "trainer", "trainer password")
+    at = sign_in_form(page("instructor.py").run(), "tom", "trainer password")
+    assert not at.exception and not at.header
+    assert any("trainer account" in e.value for e in at.error)
+    host = page("workshop_host.py", staff_role="trainer", staff_user="tom").run()
+    assert not host.exception and "Staff account" not in [t.label for t in host.text_input]
 
 
 def test_trainer_cannot_open_instructor_analytics(app_home):
     at = page("instructor.py", staff_role="trainer").run()
     assert not at.exception
-    assert at.text_input[0].label == "Staff password" and not at.header
+    assert at.text_input[0].label == "Staff account" and not at.header
 
 
 def test_instructor_page_shows_reteach_flag_and_no_learner_ids(app_home):
