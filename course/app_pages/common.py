@@ -134,18 +134,20 @@ def learner_id() -> str | None:
 
 
 def client_id() -> str:
-    """Who is knocking, for sign-in throttling: the connection's address, else this session."""
-    ip = None
+    """Who is knocking, for sign-in throttling: this browser session (and its address if known).
+
+    Not the address alone: behind a reverse proxy every visitor shares the proxy's address, and
+    one visitor's wrong guesses must never lock out everyone. Guessing from many sessions is
+    still bounded by the per-account throttle (course.auth)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    session = ctx.session_id if ctx is not None else "none"
     try:
         ip = st.context.ip_address
     except Exception:  # no client context (scripts, tests)
         ip = None
-    if ip:
-        return f"ip:{ip}"
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    return f"session:{ctx.session_id if ctx is not None else 'none'}"
+    return f"session:{session}@{ip}" if isinstance(ip, str) and ip else f"session:{session}"
 
 
 def staff_accounts() -> dict:
