@@ -34,11 +34,13 @@ def run_app(port: int = 8501, headless: bool = True, home: str | None = None,
     if course:
         env["THEATER_COURSE"] = str(Path(course).expanduser().resolve())
     _check_course(env)
-    os.umask(0o077)  # everything the app creates (progress.sqlite, learner data) is private
+    umask = os.umask(0o077)  # the app inherits it: progress.sqlite, learner data are private
     try:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:   # Ctrl-C stops the app; that is not an error
         return 0
+    finally:
+        os.umask(umask)
 
 
 def _check_course(env: dict[str, str]) -> None:
@@ -126,19 +128,22 @@ def users_remove(name: str, home: str | None = None, course: str | None = None) 
 def _register_users(subparsers: argparse._SubParsersAction) -> None:
     from course.auth import ROLES
 
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--home", default=None, help="the app's state folder (default: var/, or $THEATER_HOME)")
+    where.add_argument("--course", default=None, metavar="DIR",
+                       help="the course directory (default: the one `theater app` serves)")
     users = subparsers.add_parser("users", help="staff accounts (instructors, trainers) of the app's course")
-    users.add_argument("--home", default=None, help="the app's state folder (default: var/, or $THEATER_HOME)")
-    users.add_argument("--course", default=None, metavar="DIR", help="the course directory the app serves")
     actions = users.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = actions.add_parser("add", help="create an account (password prompted, or generated and shown once)")
+    add = actions.add_parser("add", parents=[where],
+                             help="create an account (password prompted, or generated and shown once)")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--generate", action="store_true", help="generate the password and print it once")
     add.add_argument("--replace", action="store_true", help="reset an existing account's password")
     add.set_defaults(func=lambda a: users_add(a.name, a.role, a.home, a.course, a.generate, a.replace))
-    actions.add_parser("list", help="accounts and their roles").set_defaults(
+    actions.add_parser("list", parents=[where], help="accounts and their roles").set_defaults(
         func=lambda a: users_list(a.home, a.course))
-    remove = actions.add_parser("remove", help="delete an account")
+    remove = actions.add_parser("remove", parents=[where], help="delete an account")
     remove.add_argument("name")
     remove.set_defaults(func=lambda a: users_remove(a.name, a.home, a.course))
 
