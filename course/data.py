@@ -79,9 +79,10 @@ def sign_in_token(config: AppConfig, learner_id: str) -> str:
     return auth.make_token(config.session_key, LEARNER_TOKEN, learner_id, version)
 
 
-def learner_from_token(config: AppConfig, token: str | None) -> str | None:
-    """The learner id a token was made for, or None when it is not one of ours or is stale."""
-    content = auth.read_token(config.session_key, token, _max_age(config))
+def learner_from_token(config: AppConfig, token: str | None, max_age_share: float = 1.0) -> str | None:
+    """The learner id a token was made for, or None when it is not one of ours or is stale
+    (older than `max_age_share` of the session length)."""
+    content = auth.read_token(config.session_key, token, _max_age(config) * max_age_share)
     if content is None:
         return None
     kind, learner_id, version = content

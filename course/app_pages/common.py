@@ -333,9 +333,11 @@ def keep_sign_in_in_url() -> None:
     """Put the token back after page switches (Streamlit clears query parameters on them)."""
     learner = learner_id()
     if learner is not None:
-        token = course_data.sign_in_token(get_config(), learner)
-        if st.query_params.get(TOKEN_PARAM) != token:
-            st.query_params[TOKEN_PARAM] = token
+        config = get_config()
+        current = st.query_params.get(TOKEN_PARAM)
+        # a token past half its life is renewed, so an active learner is not signed out mid-course
+        if course_data.learner_from_token(config, current, max_age_share=0.5) != learner:
+            st.query_params[TOKEN_PARAM] = course_data.sign_in_token(config, learner)
 
 
 def sign_out() -> None:

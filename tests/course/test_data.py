@@ -240,3 +240,13 @@ def test_once_a_roster_exists_self_study_tokens_of_others_stop_working(config):
     stranger = course_data.sign_in_token(config, "eve")
     issue_access_codes(config.access_codes_path, ["ada"])
     assert course_data.learner_from_token(config, stranger) is None
+
+
+def test_a_token_past_half_its_life_counts_as_due_for_renewal(config, monkeypatch):
+    import time
+
+    token = course_data.sign_in_token(config, "ada")
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + config.session_hours * 3600 * 0.6)
+    assert course_data.learner_from_token(config, token) == "ada"
+    assert course_data.learner_from_token(config, token, max_age_share=0.5) is None
