@@ -73,25 +73,30 @@ class AssignReport:
         return "\n".join(lines)
 
 
-def write_codes(path: Path, learners: list[Learner], codes: dict[str, str]) -> Path:
-    """Add newly issued codes to the instructor's hand-out CSV (0600), keeping rows already there."""
-    from grader.course_dir import write_private
-
+def codes_csv(learners: list[Learner], codes: dict[str, str], earlier: str = "") -> str:
+    """The hand-out CSV (id,first_name,last_name,email,access_code): `earlier` rows, then the new codes."""
     rows: dict[str, list[str]] = {}
-    if path.is_file():
-        for row in list(csv.reader(path.read_text(encoding="utf-8").splitlines()))[1:]:
-            if row:
-                rows[row[0]] = row
+    for row in list(csv.reader(earlier.splitlines()))[1:]:
+        if row:
+            rows[row[0]] = row
     by_id = {learner.id: learner for learner in learners}
     for learner_id, code in codes.items():
-        learner = by_id[learner_id]
+        learner = by_id.get(learner_id, Learner(learner_id))
         rows[learner_id] = [learner_id, learner.first_name, learner.last_name, learner.email, code]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["id", "first_name", "last_name", "email", "access_code"])
     writer.writerows(rows[key] for key in sorted(rows))
+    return buffer.getvalue()
+
+
+def write_codes(path: Path, learners: list[Learner], codes: dict[str, str]) -> Path:
+    """Add newly issued codes to the instructor's hand-out CSV (0600), keeping rows already there."""
+    from grader.course_dir import write_private
+
+    earlier = path.read_text(encoding="utf-8") if path.is_file() else ""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_private(path, buffer.getvalue())
+    write_private(path, codes_csv(learners, codes, earlier))
     return path
 
 
