@@ -173,7 +173,7 @@ def _describe_check(check: Any) -> str:
     if name == "str_matches":
         return f"matches `{stats.get('pattern')}`"
     if name == "str_length":
-        return f"at least {stats.get('min_value')} characters"
+        return f"at least {stats.get('min_value')} character(s)"
     if name == "in_range":
         return f"from {stats.get('min_value')} to {stats.get('max_value')}"
     labels = {"greater_than_or_equal_to": "at least", "greater_than": "more than"}

@@ -128,3 +128,15 @@ def test_staff_sign_in_is_locked_per_client_not_for_everyone(app_home, monkeypat
     next(b for b in colleague.button if b.label == "Sign in as staff").click().run()
     assert colleague.session_state["staff_role"] == "instructor"
     assert colleague.session_state["staff_user"] == "staff"
+
+
+def test_the_apps_files_are_private(app_home):
+    import stat
+
+    learner_sign_in(run_app(), "ada")
+    assert stat.S_IMODE((app_home / "progress.sqlite").stat().st_mode) == 0o600
+    assert stat.S_IMODE(app_home.stat().st_mode) == 0o700
+    course = app_home / "course"
+    assert stat.S_IMODE(course.stat().st_mode) == 0o700
+    for secret in ("secret", "session_key"):
+        assert stat.S_IMODE((course / ".theater" / secret).stat().st_mode) == 0o600
