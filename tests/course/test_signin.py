@@ -140,3 +140,13 @@ def test_the_apps_files_are_private(app_home):
     assert stat.S_IMODE(course.stat().st_mode) == 0o700
     for secret in ("secret", "session_key"):
         assert stat.S_IMODE((course / ".theater" / secret).stat().st_mode) == 0o600
+
+
+def test_capstone_page_offers_each_course_assignment_as_a_zip(app_home):
+    at = learner_sign_in(run_app(), "ada")
+    at.switch_page("app_pages/capstone.py").run()
+    assert not at.exception
+    labels = [b.proto.label for b in at.get("download_button")]
+    for name in ("explore", "detect", "measure"):
+        assert any(f"({name}.zip)" in label for label in labels), labels
+    assert any("CSV files" in label for label in labels)
