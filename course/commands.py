@@ -33,14 +33,11 @@ def run_app(port: int = 8501, headless: bool = True, home: str | None = None,
         env["THEATER_HOME"] = str(Path(home).expanduser().resolve())
     if course:
         env["THEATER_COURSE"] = str(Path(course).expanduser().resolve())
-    _check_course(env)
-    umask = os.umask(0o077)  # the app inherits it: progress.sqlite, learner data are private
+    _check_course(env)  # var/ and the course are made 0700 here, so all the app writes there is private
     try:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:   # Ctrl-C stops the app; that is not an error
         return 0
-    finally:
-        os.umask(umask)
 
 
 def _check_course(env: dict[str, str]) -> None:
