@@ -206,7 +206,8 @@ def verify_staff(accounts: Mapping[str, StaffAccount], name: str | None,
     if account is None:
         _verify(STAFF_HASHER, _DUMMY_HASH, password or "")
         return None
-    return account if password and _verify(STAFF_HASHER, account.password_hash, password) else None
+    matches = _verify(STAFF_HASHER, account.password_hash, password or "")
+    return account if password and matches else None
 
 
 # ----------------------------------------------------------------------------- access codes
@@ -430,3 +431,22 @@ def read_token(key: str, token: str | None, max_age_seconds: float) -> tuple[str
     if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, str) for v in value)):
         return None
     return value[0], value[1], value[2]
+
+
+STAFF_TOKEN = "staff"
+
+
+def staff_token(key: str, account: StaffAccount) -> str:
+    """A reload token for a signed-in staff member (same key and expiry rules as learners')."""
+    return make_token(key, STAFF_TOKEN, account.name, account.version)
+
+
+def staff_from_token(key: str, token: str | None, accounts: Mapping[str, StaffAccount],
+                     max_age_seconds: float) -> StaffAccount | None:
+    """The account a staff token was made for, unless it expired, the account is gone or its
+    password changed since (a new password signs every old reload link out)."""
+    content = read_token(key, token, max_age_seconds)
+    if content is None or content[0] != STAFF_TOKEN:
+        return None
+    account = accounts.get(content[1])
+    return account if account is not None and account.version == content[2] else None

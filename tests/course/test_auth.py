@@ -175,3 +175,18 @@ def test_tokens_carry_their_subject_expire_and_need_the_key():
     assert read_token("key-1", token, -1) is None, "older than max_age is refused"
     for junk in (None, "", "x" * 2000, "a.b.c", 42):
         assert read_token("key-1", junk, 60) is None
+
+
+def test_staff_tokens_end_with_a_new_password_or_a_removed_account(staff_file):
+    from course.auth import staff_from_token, staff_token
+
+    accounts = load_staff(staff_file)
+    token = staff_token("key", accounts["ines"])
+    assert staff_from_token("key", token, accounts, 60).name == "ines"
+    assert staff_from_token("other-key", token, accounts, 60) is None
+    assert staff_from_token("key", make_token("key", "learner", "ines", ""), accounts, 60) is None
+    add_staff(staff_file, "ines", "instructor", "a brand new password", replace=True)
+    assert staff_from_token("key", token, load_staff(staff_file), 60) is None
+    tom = staff_token("key", accounts["tom"])
+    remove_staff(staff_file, "tom")
+    assert staff_from_token("key", tom, load_staff(staff_file), 60) is None
