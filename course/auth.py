@@ -1,17 +1,39 @@
-"""Staff sign-in for the instructor and trainer pages: one shared password, checked in constant time.
+"""Who is who: staff accounts, learners' access codes, sign-in throttling and signed sign-in tokens.
 
-Everything here is pure: pages keep a `SignInThrottle` and the signed-in role in their session
-state and call these functions to decide; the password itself is never stored, logged or echoed.
+Everything here is pure (no Streamlit): pages pass in the session mapping, the client they serve
+and the course's files, and these functions decide. Secrets are stored only as argon2 hashes, in
+files only their owner can read; a plaintext password or code is never stored, logged or echoed.
+
+- Staff accounts (`theater users add NAME --role instructor|trainer`) live in the course's
+  `.theater/staff.json`. THEATER_STAFF_PASSWORD, the old single staff password, still works as an
+  account named `staff` (instructor); an old var/staff_password file is migrated into one.
+- Access codes (`theater assign --roster`) live in `.theater/access_codes.json`; once a course has
+  any, a learner signs in with their id AND their code.
+- Wrong guesses are counted per client and per account, never for the whole app, so a flood of
+  wrong passwords from somewhere cannot lock every staff member out.
+- Sign-in tokens (for a reload) are signed with the course's session key, never the data secret,
+  and expire; changing a password or re-issuing a code invalidates the tokens made before.
 """
 
 from __future__ import annotations
 
-import hmac
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import UTC, datetime
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from datasets.errors import UserError
 
@@ -22,46 +44,247 @@ ROLE_GRANTS: dict[str, frozenset[str]] = {
     "trainer": frozenset({"trainer"}),
 }
 SESSION_ROLE_KEY = "staff_role"
-SESSION_THROTTLE_KEY = "staff_sign_in_throttle"
-MAX_FAILURES = 5
+SESSION_USER_KEY = "staff_user"
+LEGACY_ACCOUNT = "staff"
+STAFF_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MIN_PASSWORD_LENGTH = 10
+
+# Staff passwords are chosen by people: OWASP's argon2id minimum (19 MiB, 2 passes).
+STAFF_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+# Access codes are 60 random bits, so a lighter hash is as safe and keeps a 500-learner roster fast.
+CODE_HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read aloud and typed safely
+CODE_LENGTH = 12
+
+MAX_CLIENT_FAILURES = 5
+MAX_ACCOUNT_FAILURES = 10
 FAILURE_WINDOW_SECONDS = 300.0
 LOCKOUT_SECONDS = 60.0
-# A new browser tab is a new session, so the whole app also counts failures: heavy guessing from
-# many sessions at once slows every staff sign-in down for a minute, whatever the session.
-PROCESS_MAX_FAILURES = 30
+TOKEN_SALT = "signal-or-theater sign-in"
+DEFAULT_TOKEN_HOURS = 12.0
 
 
 class AuthError(UserError):
-    """A staff sign-in that cannot be accepted (unknown role, too many attempts)."""
+    """A staff account or access code that cannot be created or used; the message says why."""
 
 
-class HasStaffPassword(Protocol):
-    staff_password: str
+# ----------------------------------------------------------------------------- files
 
 
-def authenticate(role: str, password: str | None, config: HasStaffPassword) -> bool:
-    """True when the role exists and the password matches; the comparison leaks no timing."""
+def _write_private(path: Path, data: Mapping) -> None:
+    from grader.course_dir import write_private
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise AuthError(f"{path}: cannot be read ({exc.__class__.__name__}); restore it from a backup") from None
+    if not isinstance(loaded, dict):
+        raise AuthError(f"{path}: expected a JSON object; restore it from a backup")
+    return loaded
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One writer at a time (the CLI and the app may both change a credentials file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "r+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _verify(hasher: PasswordHasher, stored: str, given: str) -> bool:
+    try:
+        return hasher.verify(stored, given)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _version(stored_hash: str) -> str:
+    """A short fingerprint of a stored hash: tokens carry it, so a new password voids old tokens."""
+    return hashlib.sha256(stored_hash.encode()).hexdigest()[:12]
+
+
+# ----------------------------------------------------------------------------- staff accounts
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    name: str
+    role: str
+    password_hash: str
+
+    @property
+    def version(self) -> str:
+        return _version(self.password_hash)
+
+
+def _check_role(role: str) -> str:
     if role not in ROLES:
         raise AuthError(f"Unknown staff role {role!r}; choose one of: {', '.join(ROLES)}.")
-    expected = (getattr(config, "staff_password", "") or "").encode("utf-8")
-    given = (password or "").encode("utf-8")
-    if not expected:
+    return role
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not STAFF_NAME_PATTERN.match(name):
+        raise AuthError(f"{name!r} is not a valid account name: 1-64 letters, digits, '.', '_', '-' "
+                        "or '@', starting with a letter or digit")
+    return name
+
+
+def load_staff(path: Path, legacy_password: str | None = None) -> dict[str, StaffAccount]:
+    """The course's staff accounts; the old single staff password (if set) as instructor `staff`."""
+    accounts = {}
+    for name, record in (_read_json(path).get("accounts") or {}).items():
+        if isinstance(record, dict) and record.get("role") in ROLES and record.get("hash"):
+            accounts[name] = StaffAccount(name, record["role"], record["hash"])
+    if legacy_password and LEGACY_ACCOUNT not in accounts:
+        accounts[LEGACY_ACCOUNT] = StaffAccount(LEGACY_ACCOUNT, "instructor",
+                                                _legacy_hash(legacy_password))
+    return accounts
+
+
+_legacy_hashes: dict[str, str] = {}
+
+
+def _legacy_hash(password: str) -> str:
+    """Hash the environment's password once per process (it is the same on every page load)."""
+    key = hashlib.sha256(password.encode()).hexdigest()
+    if key not in _legacy_hashes:
+        _legacy_hashes[key] = STAFF_HASHER.hash(password)
+    return _legacy_hashes[key]
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def add_staff(path: Path, name: str, role: str, password: str, replace: bool = False) -> StaffAccount:
+    """Create (or with `replace`, reset) a staff account; the password is stored argon2-hashed."""
+    _check_name(name)
+    _check_role(role)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    with _locked(path):
+        data = _read_json(path)
+        accounts = data.setdefault("accounts", {})
+        if name in accounts and not replace:
+            raise AuthError(f"a staff account {name!r} exists already; pass --replace to set a new password")
+        account = StaffAccount(name, role, STAFF_HASHER.hash(password))
+        accounts[name] = {"role": role, "hash": account.password_hash,
+                          "changed": datetime.now(UTC).isoformat(timespec="seconds")}
+        _write_private(path, data)
+    return account
+
+
+def remove_staff(path: Path, name: str) -> None:
+    with _locked(path):
+        data = _read_json(path)
+        if name not in (data.get("accounts") or {}):
+            raise AuthError(f"no staff account {name!r}")
+        del data["accounts"][name]
+        _write_private(path, data)
+
+
+_DUMMY_HASH = STAFF_HASHER.hash("not-an-account-" + secrets.token_hex(8))
+
+
+def verify_staff(accounts: Mapping[str, StaffAccount], name: str | None,
+                 password: str | None) -> StaffAccount | None:
+    """The account when the password matches; an unknown name costs the same time as a known one."""
+    account = accounts.get((name or "").strip())
+    if account is None:
+        _verify(STAFF_HASHER, _DUMMY_HASH, password or "")
+        return None
+    matches = _verify(STAFF_HASHER, account.password_hash, password or "")
+    return account if password and matches else None
+
+
+# ----------------------------------------------------------------------------- access codes
+
+
+def normalise_code(code: str | None) -> str:
+    """Codes are shown as XXXX-XXXX-XXXX; case, spaces and dashes do not matter when typed."""
+    return re.sub(r"[\s-]+", "", code or "").upper()
+
+
+def new_access_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
+
+
+def load_access_codes(path: Path) -> dict[str, str]:
+    """learner id -> argon2 hash of their code; empty for a course without a roster."""
+    return {str(k): str(v) for k, v in (_read_json(path).get("learners") or {}).items()}
+
+
+def issue_access_codes(path: Path, learner_ids: Iterable[str],
+                       reissue: Iterable[str] = ()) -> dict[str, str]:
+    """New codes for the learners who have none (and those in `reissue`): learner id -> code.
+
+    Only hashes are kept; the returned plaintext codes are the instructor's to hand out. A learner
+    who already has a code keeps it, so running `assign` again for the next assignment changes
+    nothing; a re-issued code replaces the old one (and signs that learner out everywhere).
+    """
+    learner_ids = list(learner_ids)
+    again = set(reissue)
+    unknown = sorted(again - set(learner_ids))
+    if unknown:
+        raise AuthError(f"cannot re-issue a code for {', '.join(unknown)}: not on the roster")
+    with _locked(path):
+        data = _read_json(path)
+        stored = data.setdefault("learners", {})
+        issued = {}
+        for learner in learner_ids:
+            if learner in stored and learner not in again:
+                continue
+            code = new_access_code()
+            stored[learner] = CODE_HASHER.hash(normalise_code(code))
+            issued[learner] = code
+        if issued:
+            _write_private(path, data)
+    return issued
+
+
+_DUMMY_CODE_HASH = CODE_HASHER.hash(normalise_code(new_access_code()))
+
+
+def verify_access_code(codes: Mapping[str, str], learner_id: str, code: str | None) -> bool:
+    stored = codes.get(learner_id)
+    if stored is None:
+        _verify(CODE_HASHER, _DUMMY_CODE_HASH, normalise_code(code))
         return False
-    return hmac.compare_digest(given, expected)
+    return bool(code) and _verify(CODE_HASHER, stored, normalise_code(code))
+
+
+def code_version(codes: Mapping[str, str], learner_id: str) -> str:
+    stored = codes.get(learner_id)
+    return _version(stored) if stored else ""
+
+
+# ----------------------------------------------------------------------------- throttling
 
 
 @dataclass
-class SignInThrottle:
-    """Failed attempts of one browser session; after MAX_FAILURES in the window it locks briefly."""
+class Throttle:
+    """Recent failures of one client or one account; after `max_failures` in the window it locks."""
 
+    max_failures: int
     failures: list[float] = field(default_factory=list)
     locked_until: float = 0.0
 
     def seconds_locked(self, now: float) -> float:
-        """How long this session must still wait before another attempt is checked."""
         return max(0.0, self.locked_until - now)
-
-    max_failures: int = MAX_FAILURES
 
     def record_failure(self, now: float) -> None:
         self.failures = [t for t in self.failures if now - t < FAILURE_WINDOW_SECONDS] + [now]
@@ -69,13 +292,43 @@ class SignInThrottle:
             self.locked_until = now + LOCKOUT_SECONDS
             self.failures = []
 
-    def record_success(self) -> None:
-        self.failures = []
-        self.locked_until = 0.0
+    def idle(self, now: float) -> bool:
+        return self.seconds_locked(now) == 0 and all(now - t >= FAILURE_WINDOW_SECONDS for t in self.failures)
 
 
-_process_throttle = SignInThrottle(max_failures=PROCESS_MAX_FAILURES)
-_process_lock = threading.Lock()
+class ThrottleBook:
+    """Throttles per client and per account (never one for everybody), shared by all sessions."""
+
+    def __init__(self) -> None:
+        self._throttles: dict[tuple[str, str], Throttle] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, key: tuple[str, str]) -> Throttle:
+        if key not in self._throttles:
+            limit = MAX_CLIENT_FAILURES if key[0] == "client" else MAX_ACCOUNT_FAILURES
+            self._throttles[key] = Throttle(max_failures=limit)
+        return self._throttles[key]
+
+    def wait(self, keys: Iterable[tuple[str, str]], now: float) -> float:
+        with self._lock:
+            return max((self._get(k).seconds_locked(now) for k in keys), default=0.0)
+
+    def failure(self, keys: Iterable[tuple[str, str]], now: float) -> float:
+        """Count a failure for each key; returns how long the caller is now locked out."""
+        with self._lock:
+            for key in keys:
+                self._get(key).record_failure(now)
+            if len(self._throttles) > 10_000:  # forget clients that stopped guessing long ago
+                self._throttles = {k: t for k, t in self._throttles.items() if not t.idle(now)}
+            return max(self._get(k).seconds_locked(now) for k in keys)
+
+    def success(self, keys: Iterable[tuple[str, str]]) -> None:
+        with self._lock:
+            for key in keys:
+                self._throttles.pop(key, None)
+
+
+THROTTLES = ThrottleBook()
 
 
 @dataclass(frozen=True)
@@ -84,41 +337,116 @@ class SignInOutcome:
     message: str
 
 
-def sign_in(session: MutableMapping, role: str, password: str | None, config: HasStaffPassword,
-            clock: Callable[[], float] = time.monotonic,
-            process_throttle: SignInThrottle | None = None) -> SignInOutcome:
-    """Check a sign-in for this session, throttled; on success the session holds the role."""
-    shared = _process_throttle if process_throttle is None else process_throttle
-    throttle = session.get(SESSION_THROTTLE_KEY)
-    if not isinstance(throttle, SignInThrottle):
-        throttle = SignInThrottle()
-        session[SESSION_THROTTLE_KEY] = throttle
+def _throttle_keys(client: str, account_kind: str, account: str) -> list[tuple[str, str]]:
+    return [("client", client or "unknown"), (f"{account_kind}-account", account)]
+
+
+def sign_in(session: MutableMapping, name: str | None, password: str | None,
+            accounts: Mapping[str, StaffAccount], client: str,
+            throttles: ThrottleBook | None = None,
+            clock: Callable[[], float] = time.monotonic) -> SignInOutcome:
+    """Check a staff sign-in, throttled per client and per account; on success the session holds
+    the account's role (SESSION_ROLE_KEY) and name (SESSION_USER_KEY)."""
+    book = THROTTLES if throttles is None else throttles
+    name = (name or "").strip()
+    keys = _throttle_keys(client, "staff", name)
     now = clock()
-    with _process_lock:
-        wait = max(throttle.seconds_locked(now), shared.seconds_locked(now))
+    wait = book.wait(keys, now)
     if wait > 0:
         return SignInOutcome(False, f"Too many wrong passwords. Try again in {int(wait) + 1} s.")
-    if authenticate(role, password, config):
-        throttle.record_success()
-        session[SESSION_ROLE_KEY] = role
-        return SignInOutcome(True, f"Signed in as {role}.")
-    with _process_lock:
-        shared.record_failure(now)
-    throttle.record_failure(now)
-    wait = throttle.seconds_locked(now)
+    if not accounts:
+        return SignInOutcome(False, "No staff account exists yet. Whoever runs the app creates one "
+                                    "with `theater users add NAME --role instructor`.")
+    account = verify_staff(accounts, name, password)
+    if account is not None:
+        book.success(keys)
+        session[SESSION_ROLE_KEY] = account.role
+        session[SESSION_USER_KEY] = account.name
+        return SignInOutcome(True, f"Signed in as {account.name} ({account.role}).")
+    wait = book.failure(keys, now)
     if wait > 0:
-        return SignInOutcome(False, f"Wrong password. Too many attempts: wait {int(wait)} s.")
-    return SignInOutcome(False, "Wrong password. Ask the course owner for the staff password "
-                                "(it is printed to the app's console on first start).")
+        return SignInOutcome(False, f"Wrong account or password. Too many attempts: wait {int(wait)} s.")
+    return SignInOutcome(False, "Wrong account or password. Ask whoever runs the app to create "
+                                "or reset your account (`theater users add`).")
+
+
+def check_learner_code(learner_id: str, code: str | None, codes: Mapping[str, str], client: str,
+                       throttles: ThrottleBook | None = None,
+                       clock: Callable[[], float] = time.monotonic) -> SignInOutcome:
+    """A rostered learner's access code, throttled per client and per learner id like staff."""
+    book = THROTTLES if throttles is None else throttles
+    keys = _throttle_keys(client, "learner", learner_id)
+    now = clock()
+    wait = book.wait(keys, now)
+    if wait > 0:
+        return SignInOutcome(False, f"Too many wrong codes. Try again in {int(wait) + 1} s.")
+    if verify_access_code(codes, learner_id, code):
+        book.success(keys)
+        return SignInOutcome(True, "")
+    wait = book.failure(keys, now)
+    if wait > 0:
+        return SignInOutcome(False, f"Wrong learner id or access code. Too many attempts: wait {int(wait)} s.")
+    return SignInOutcome(False, "Wrong learner id or access code. Use the code your instructor gave "
+                                "you; ask them for a new one if you lost it.")
 
 
 def sign_out(session: MutableMapping) -> None:
     session.pop(SESSION_ROLE_KEY, None)
+    session.pop(SESSION_USER_KEY, None)
 
 
 def require_role(session: Mapping, role: str) -> bool:
     """Whether the signed-in staff role (if any) may open a page meant for `role`."""
-    if role not in ROLES:
-        raise AuthError(f"Unknown staff role {role!r}; choose one of: {', '.join(ROLES)}.")
+    _check_role(role)
     current = session.get(SESSION_ROLE_KEY)
     return isinstance(current, str) and role in ROLE_GRANTS.get(current, frozenset())
+
+
+def staff_user(session: Mapping) -> str | None:
+    """The signed-in staff account's name, for pages that record who did what."""
+    user = session.get(SESSION_USER_KEY)
+    return user if isinstance(user, str) else None
+
+
+# ----------------------------------------------------------------------------- tokens
+
+
+def _serializer(key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt=TOKEN_SALT)
+
+
+def make_token(key: str, kind: str, subject: str, version: str = "") -> str:
+    """A signed, timestamped token for `subject` (a learner id or staff account) of `kind`."""
+    return _serializer(key).dumps([kind, subject, version])
+
+
+def read_token(key: str, token: str | None, max_age_seconds: float) -> tuple[str, str, str] | None:
+    """(kind, subject, version) of a token this key signed less than max_age ago, else None."""
+    if not token or not isinstance(token, str) or len(token) > 1000:
+        return None
+    try:
+        value = _serializer(key).loads(token, max_age=max_age_seconds)
+    except BadSignature:  # SignatureExpired is a BadSignature too
+        return None
+    if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, str) for v in value)):
+        return None
+    return value[0], value[1], value[2]
+
+
+STAFF_TOKEN = "staff"
+
+
+def staff_token(key: str, account: StaffAccount) -> str:
+    """A reload token for a signed-in staff member (same key and expiry rules as learners')."""
+    return make_token(key, STAFF_TOKEN, account.name, account.version)
+
+
+def staff_from_token(key: str, token: str | None, accounts: Mapping[str, StaffAccount],
+                     max_age_seconds: float) -> StaffAccount | None:
+    """The account a staff token was made for, unless it expired, the account is gone or its
+    password changed since (a new password signs every old reload link out)."""
+    content = read_token(key, token, max_age_seconds)
+    if content is None or content[0] != STAFF_TOKEN:
+        return None
+    account = accounts.get(content[1])
+    return account if account is not None and account.version == content[2] else None

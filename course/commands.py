@@ -13,8 +13,13 @@ APP = Path(__file__).with_name("app.py")
 THEME_FLAGS = ("--theme.primaryColor", "#0072B2")
 
 
-def run_app(port: int = 8501, headless: bool = True, home: str | None = None) -> int:
-    """Run `streamlit run course/app.py`; state lives under var/ unless home or THEATER_HOME is set."""
+def run_app(port: int = 8501, headless: bool = True, home: str | None = None,
+            course: str | None = None) -> int:
+    """Run `streamlit run course/app.py`; state lives under var/ unless home or THEATER_HOME is set.
+
+    `course` is the instructor's course directory to serve (else `course:` in var/config.yaml,
+    else var/course/, created on first start). The course is checked before Streamlit starts, so a
+    wrong path is one clear error, not a broken page."""
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.port", str(port),
@@ -26,10 +31,24 @@ def run_app(port: int = 8501, headless: bool = True, home: str | None = None) ->
     env = os.environ.copy()
     if home:
         env["THEATER_HOME"] = str(Path(home).expanduser().resolve())
+    if course:
+        env["THEATER_COURSE"] = str(Path(course).expanduser().resolve())
+    _check_course(env)  # var/ and the course are made 0700 here, so all the app writes there is private
     try:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:   # Ctrl-C stops the app; that is not an error
         return 0
+
+
+def _check_course(env: dict[str, str]) -> None:
+    """Open (or on the embedded default, create) the course the app will serve; say which."""
+    from course.config import announce, load_config
+
+    home = env.get("THEATER_HOME")
+    config = load_config(Path(home) if home else None, env.get("THEATER_COURSE") or None)
+    announce(config)
+    print(f"Signal or Theater: serving the course {config.course.course_id!r} in {config.course.root}",
+          file=sys.stderr, flush=True)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,8 +56,93 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     app.add_argument("--port", type=int, default=8501)
     app.add_argument("--home", default=None,
                      help="folder for the app's state (default: var/, or $THEATER_HOME)")
-    app.set_defaults(func=lambda a: run_app(port=a.port, home=a.home))
+    app.add_argument("--course", default=None, metavar="DIR",
+                     help="the instructor's course directory to serve (default: `course:` in "
+                          "var/config.yaml, else var/course/, created on first start)")
+    app.set_defaults(func=lambda a: run_app(port=a.port, home=a.home, course=a.course))
     _register_workshop(subparsers)
+    _register_users(subparsers)
+
+
+# ----------------------------------------------------------------------------- theater users
+
+def _users_path(home: str | None, course: str | None) -> Path:
+    """The staff accounts file of the course the app serves (same rules as `theater app`)."""
+    from course.config import load_config
+
+    config = load_config(Path(home).expanduser().resolve() if home else None, course)
+    return config.staff_path
+
+
+def _new_password(generate: bool) -> tuple[str, bool]:
+    """Prompted twice on a terminal; generated (and printed once) with --generate or without one."""
+    import getpass
+
+    from course.auth import generate_password
+    from datasets.errors import UserError
+
+    if generate or not sys.stdin.isatty():
+        return generate_password(), True
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat it: "):
+        raise UserError("the two passwords differ; nothing was changed")
+    return first, False
+
+
+def users_add(name: str, role: str, home: str | None = None, course: str | None = None,
+              generate: bool = False, replace: bool = False) -> int:
+    """Create a staff account (or reset its password with `replace`); the password is stored hashed."""
+    from course.auth import add_staff
+
+    path = _users_path(home, course)
+    password, generated = _new_password(generate)
+    add_staff(path, name, role, password, replace=replace)
+    print(f"{'reset' if replace else 'created'} {role} account {name!r} in {path}")
+    if generated:
+        print(f"password (shown once, stored only hashed): {password}")
+    return 0
+
+
+def users_list(home: str | None = None, course: str | None = None) -> int:
+    from course.auth import load_staff
+
+    accounts = load_staff(_users_path(home, course))
+    if not accounts:
+        print("no staff accounts; create one with `theater users add NAME --role instructor`")
+    for account in sorted(accounts.values(), key=lambda a: a.name):
+        print(f"{account.name}  {account.role}")
+    return 0
+
+
+def users_remove(name: str, home: str | None = None, course: str | None = None) -> int:
+    from course.auth import remove_staff
+
+    remove_staff(_users_path(home, course), name)
+    print(f"removed {name!r}")
+    return 0
+
+
+def _register_users(subparsers: argparse._SubParsersAction) -> None:
+    from course.auth import ROLES
+
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--home", default=None, help="the app's state folder (default: var/, or $THEATER_HOME)")
+    where.add_argument("--course", default=None, metavar="DIR",
+                       help="the course directory (default: the one `theater app` serves)")
+    users = subparsers.add_parser("users", help="staff accounts (instructors, trainers) of the app's course")
+    actions = users.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", parents=[where],
+                             help="create an account (password prompted, or generated and shown once)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--generate", action="store_true", help="generate the password and print it once")
+    add.add_argument("--replace", action="store_true", help="reset an existing account's password")
+    add.set_defaults(func=lambda a: users_add(a.name, a.role, a.home, a.course, a.generate, a.replace))
+    actions.add_parser("list", parents=[where], help="accounts and their roles").set_defaults(
+        func=lambda a: users_list(a.home, a.course))
+    remove = actions.add_parser("remove", parents=[where], help="delete an account")
+    remove.add_argument("name")
+    remove.set_defaults(func=lambda a: users_remove(a.name, a.home, a.course))
 
 
 def _workshop_store(home: str | None):

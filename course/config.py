@@ -1,30 +1,46 @@
-"""Where the app keeps its state and which secrets it uses: embedded defaults under var/."""
+"""Where the app keeps its state and which course it serves.
+
+The app serves ONE course directory (grader/course_dir.py), the same one `theater assign` and
+`theater grade` work on, so the app, the grader and the workshop share one secret, one learner-id
+rule and one data spec. Which course: `theater app --course DIR` (THEATER_COURSE), else `course:`
+in var/config.yaml, else var/course/, created on first start (self-study needs nothing).
+
+An app home made by an earlier version (var/course_secret, var/staff_password) is migrated on
+first start: its secret and company size go into var/course/ so every learner keeps their company,
+and the shared staff password becomes the instructor account `staff`.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from datasets.errors import UserError
+from exercises.assignments import DataSpec
+from grader.course_dir import (Course, CourseError, init_course, load_secret, make_private,
+                               open_course)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = "config.yaml"
-SECRET_FILE = "course_secret"
-STAFF_PASSWORD_FILE = "staff_password"
+DEFAULT_COURSE_DIR = "course"
+LEGACY_SECRET_FILE = "course_secret"
+LEGACY_STAFF_PASSWORD_FILE = "staff_password"
+LEGACY_EMPLOYEES = 200  # the app's company size before it served a course directory
+DATA_KEYS = ("profile", "employees", "days")
 
 DEFAULTS: dict[str, object] = {
+    "course": None,
     "database_url": None,
     "course_code": None,
-    "profile": "mandate-bigco",
-    "employees": 200,
-    "days": 180,
-    "learners": None,
+    "session_hours": 12,
+    "profile": None,
+    "employees": None,
+    "days": None,
     "attempt_budget": 3,
 }
 
@@ -37,43 +53,50 @@ class ConfigError(UserError):
 class AppConfig:
     home: Path
     database_url: str
-    course_secret: str
+    course: Course
+    course_secret: str = field(repr=False)
+    session_key: str = field(repr=False)
     course_code: str | None
-    staff_password: str
-    profile: str
-    employees: int
-    days: int
-    learners: frozenset[str] | None = None
-    staff_password_created: bool = False
+    session_hours: float
+    legacy_staff_password: str | None = field(default=None, repr=False)
+    notices: tuple[str, ...] = ()
     attempt_budget: int = 3          # checked attempts per in-app exercise before the solution shows
+
+    @property
+    def data_spec(self) -> DataSpec:
+        """The company every learner works on in the app: the course's [data] in theater.toml."""
+        return self.course.course_data_spec()
+
+    @property
+    def profile(self) -> str:
+        return self.data_spec.profile
+
+    @property
+    def employees(self) -> int:
+        return self.data_spec.employees
+
+    @property
+    def days(self) -> int:
+        return self.data_spec.days
 
     @property
     def data_dir(self) -> Path:
         """Generated learner companies live here, one folder per learner."""
         return self.home / "data" / "learners"
 
+    @property
+    def access_codes_path(self) -> Path:
+        return self.course.access_codes_path
+
+    @property
+    def staff_path(self) -> Path:
+        return self.course.staff_path
+
 
 def default_home() -> Path:
     """var/ of the checkout, unless THEATER_HOME points elsewhere."""
     env = os.environ.get("THEATER_HOME")
     return Path(env).expanduser().resolve() if env else REPO_ROOT / "var"
-
-
-def _read_or_create_secret(path: Path, make: Callable[[], str]) -> tuple[str, bool]:
-    """A secret is generated once and kept (mode 0600) so restarts keep learners' datasets."""
-    if path.exists():
-        value = path.read_text(encoding="utf-8").strip()
-        if value:
-            return value, False
-    value = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
-    os.replace(tmp, path)
-    os.chmod(path, 0o600)
-    return value, True
 
 
 def _read_config_file(path: Path) -> dict:
@@ -85,6 +108,11 @@ def _read_config_file(path: Path) -> dict:
         raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, found {type(loaded).__name__}")
+    if "learners" in loaded:
+        raise ConfigError(
+            f"{path}: `learners` is no longer used: a course's learners sign in with personal access "
+            "codes. Remove it and run `theater assign ASSIGNMENT --roster roster.csv` on the course "
+            "to register them and issue their codes (see docs/app.md).")
     unknown = set(loaded) - set(DEFAULTS)
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; "
@@ -92,58 +120,154 @@ def _read_config_file(path: Path) -> dict:
     return loaded
 
 
-def _positive_int(value: object, name: str, path: Path) -> int:
+def _positive_number(value: object, name: str, path: Path) -> float:
     try:
-        number = int(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ConfigError(f"{path}: {name} must be a whole number, got {value!r}") from None
-    if number <= 0:
-        raise ConfigError(f"{path}: {name} must be positive, got {number}")
+        raise ConfigError(f"{path}: {name} must be a number, got {value!r}") from None
+    if not number > 0:
+        raise ConfigError(f"{path}: {name} must be positive, got {value!r}")
     return number
 
 
-def _roster(value: object, path: Path) -> frozenset[str] | None:
-    """An optional list of learner ids the course admits; None admits any well-formed id."""
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
-        raise ConfigError(f"{path}: learners must be a list of learner ids")
-    return frozenset(str(v).strip() for v in value)
+def _positive_whole(value: object, name: str, path: Path) -> int:
+    number = _positive_number(value, name, path)
+    if number != int(number):
+        raise ConfigError(f"{path}: {name} must be a whole number, got {value!r}")
+    return int(number)
 
 
-def load_config(home: Path | None = None) -> AppConfig:
-    """Read var/config.yaml (optional), create the secrets on first use, apply env overrides."""
+def _data_settings(settings: dict, path: Path) -> dict:
+    """profile/employees/days from config.yaml: used once, to create var/course/ (migration)."""
+    data = {k: settings[k] for k in DATA_KEYS if settings.get(k) is not None}
+    for key in ("employees", "days"):
+        if key in data:
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{path}: {key} must be a whole number, got {value!r}")
+            if value <= 0:
+                raise ConfigError(f"{path}: {key} must be positive, got {value}")
+    return data
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.chmod(path, 0o700)
+    except PermissionError:  # a folder someone else owns: we cannot tighten it, and must not fail
+        pass
+
+
+def _embedded_course(home: Path, data: dict, notices: list[str]) -> Course:
+    """var/course/: created on first start, taking over an earlier version's secret and size."""
+    root = home / DEFAULT_COURSE_DIR
+    if (root / "theater.toml").is_file():
+        return open_course(root)
+    legacy_secret_path = home / LEGACY_SECRET_FILE
+    legacy_secret = None
+    if legacy_secret_path.is_file():
+        legacy_secret = legacy_secret_path.read_text(encoding="utf-8").strip() or None
+    if legacy_secret and "employees" not in data:
+        data = {**data, "employees": LEGACY_EMPLOYEES}  # keep every learner's company as it was
+    try:
+        course = init_course(root, course_id="self-study", data=data, secret=legacy_secret,
+                             create_gradebook=False)
+    except CourseError as error:
+        raise ConfigError(f"cannot create the app's course in {root}: {error}") from None
+    if legacy_secret:
+        legacy_secret_path.unlink()
+        notices.append(f"Signal or Theater: moved {legacy_secret_path} into the course directory "
+                       f"{root} (learners keep their companies).")
+    return course
+
+
+def _session_key(course: Course) -> str:
+    """The key that signs sign-in tokens, made once per course (0600), never the data secret."""
+    from grader.course_dir import write_private
+
+    path = course.session_key_path
+    if not path.is_file():
+        try:
+            write_private(path, secrets.token_urlsafe(48) + "\n", exclusive=True)
+        except FileExistsError:  # another replica made it a moment ago
+            pass
+    key = path.read_text(encoding="utf-8").strip()
+    if not key:
+        raise ConfigError(f"{path} is empty: delete it and restart (everyone signs in again)")
+    return key
+
+
+def _migrate_staff_password(home: Path, course: Course, notices: list[str]) -> None:
+    """An earlier version's shared staff password becomes the instructor account `staff`."""
+    from course.auth import LEGACY_ACCOUNT, AuthError, add_staff, load_staff
+
+    legacy = home / LEGACY_STAFF_PASSWORD_FILE
+    if not legacy.is_file():
+        return
+    password = legacy.read_text(encoding="utf-8").strip()
+    if password and LEGACY_ACCOUNT not in load_staff(course.staff_path):
+        try:
+            add_staff(course.staff_path, LEGACY_ACCOUNT, "instructor", password)
+        except AuthError as error:  # e.g. shorter than today's minimum: say so, keep the file
+            notices.append(f"Signal or Theater: {legacy} was not migrated ({error}); create an "
+                           "account with `theater users add NAME --role instructor`.")
+            return
+        notices.append(f"Signal or Theater: the staff password in {legacy} is now the password of "
+                       f"the instructor account '{LEGACY_ACCOUNT}' (stored hashed); the file was removed.")
+    legacy.unlink()
+
+
+def load_config(home: Path | None = None, course: Path | str | None = None) -> AppConfig:
+    """Read var/config.yaml (optional), open or create the course, apply env overrides."""
     home = Path(home) if home is not None else default_home()
-    home.mkdir(parents=True, exist_ok=True)
+    _private_dir(home)
     path = home / CONFIG_FILE
     settings = {**DEFAULTS, **_read_config_file(path)}
-    secret, _ = _read_or_create_secret(home / SECRET_FILE, lambda: secrets.token_hex(32))
-    env_password = os.environ.get("THEATER_STAFF_PASSWORD")
-    if env_password:
-        password, created = env_password, False
+    data = _data_settings(settings, path)
+    notices: list[str] = []
+    chosen = course or os.environ.get("THEATER_COURSE") or settings["course"]
+    if chosen:
+        root = Path(str(chosen)).expanduser()
+        if not root.is_absolute():
+            root = (home / root).resolve()
+        try:
+            the_course = open_course(root)
+        except CourseError as error:
+            raise ConfigError(f"the course {root} cannot be served: {error}") from None
     else:
-        password, created = _read_or_create_secret(
-            home / STAFF_PASSWORD_FILE, lambda: secrets.token_urlsafe(12))
+        the_course = _embedded_course(home, data, notices)
+    spec = the_course.course_data_spec()
+    differs = {k: v for k, v in data.items() if getattr(spec, k) != v}
+    if differs:
+        raise ConfigError(
+            f"{path}: {', '.join(sorted(differs))} now belong to the course: set them under [data] in "
+            f"{the_course.root / 'theater.toml'} and remove them from {CONFIG_FILE}")
+    try:
+        secret = load_secret(the_course)
+    except CourseError as error:
+        raise ConfigError(str(error)) from None
+    _migrate_staff_password(home, the_course, notices)
     database_url = (os.environ.get("THEATER_DATABASE_URL") or settings["database_url"]
                     or f"sqlite:///{home / 'progress.sqlite'}")
+    progress_file = home / "progress.sqlite"
+    if progress_file.exists():
+        make_private(progress_file)
     code = os.environ.get("THEATER_COURSE_CODE", settings["course_code"])
     return AppConfig(
         home=home,
         database_url=str(database_url),
+        course=the_course,
         course_secret=secret,
+        session_key=_session_key(the_course),
         course_code=str(code).strip() if code else None,
-        staff_password=password,
-        profile=str(settings["profile"]),
-        employees=_positive_int(settings["employees"], "employees", path),
-        days=_positive_int(settings["days"], "days", path),
-        learners=_roster(settings["learners"], path),
-        staff_password_created=created,
-        attempt_budget=_positive_int(settings["attempt_budget"], "attempt_budget", path),
+        session_hours=_positive_number(settings["session_hours"], "session_hours", path),
+        legacy_staff_password=os.environ.get("THEATER_STAFF_PASSWORD") or None,
+        notices=tuple(notices),
+        attempt_budget=_positive_whole(settings["attempt_budget"], "attempt_budget", path),
     )
 
 
-def announce_staff_password(config: AppConfig) -> None:
-    """Print the generated staff password once, to the console that started the app."""
-    if config.staff_password_created:
-        print(f"Signal or Theater: staff password (kept in {config.home / STAFF_PASSWORD_FILE}): "
-              f"{config.staff_password}", file=sys.stderr, flush=True)
+def announce(config: AppConfig) -> None:
+    """Say once, on the console that started the app, what a migration changed."""
+    for notice in config.notices:
+        print(notice, file=sys.stderr, flush=True)

@@ -1,11 +1,13 @@
-"""The learner's private company: generated from the course secret and their id, cached under var/."""
+"""The learner's private company and downloads: one course's secret, id rule and data spec.
+
+Everything a learner gets comes from the course directory the app serves (course.config), through
+the same functions `theater assign` and the grader use (grader.course_dir), so the data a learner
+downloads here is byte for byte the data released to them and regenerated for grading.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
-import re
 import shutil
 import tempfile
 import zipfile
@@ -14,57 +16,82 @@ from typing import Any
 
 import pandas as pd
 
+from course import auth
 from course.config import AppConfig
 from datasets.errors import UserError
+from grader.course_dir import LEARNER_ID_RULE, company_for_spec, is_learner_id, write_learner_data
 
-LEARNER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 DEFAULT_LEARNER = "default"
 PUBLIC_TABLES = ("employees", "ai_events", "work_items", "calendar", "survey")
+DICTIONARY_FILE = "DATA_DICTIONARY.md"
+LEARNER_TOKEN = "learner"
 
 
 class SignInError(UserError):
-    """The learner id or course code cannot be accepted."""
+    """The learner id, access code or course code cannot be accepted."""
 
 
 class DataUnavailable(UserError):
     """The company generator is not installed or failed."""
 
 
+def has_roster(config: AppConfig) -> bool:
+    """Whether the course's learners sign in with access codes (issued by `theater assign`)."""
+    return bool(auth.load_access_codes(config.access_codes_path))
+
+
 def validate_learner_id(raw: str | None, config: AppConfig, course_code: str | None = None) -> str:
-    """Return the cleaned id, or say exactly what is wrong with it."""
+    """Return the cleaned id, or say exactly what is wrong with it (the access code is checked by
+    `sign_in_learner`)."""
     learner_id = (raw or "").strip()
     if not learner_id:
         raise SignInError("Enter your learner id (the one your instructor gave you).")
-    if not LEARNER_ID_PATTERN.match(learner_id):
-        raise SignInError(
-            f"'{learner_id[:70]}' is not a valid learner id: use 2–64 letters, digits, '.', '_', "
-            "'-' or '@', starting with a letter or digit.")
+    if not is_learner_id(learner_id):
+        hint = " (no '@': use your user name, not your e-mail address)" if "@" in learner_id else ""
+        raise SignInError(f"'{learner_id[:70]}' is not a valid learner id: use {LEARNER_ID_RULE}{hint}.")
     if config.course_code and (course_code or "").strip() != config.course_code:
         raise SignInError("That course code is not right for this course. Check the code your "
                           "instructor or trainer gave you.")
-    if config.learners is not None and learner_id not in config.learners:
-        raise SignInError(f"'{learner_id}' is not on this course's list of learners. Check the "
-                          "spelling, or ask your instructor to add you.")
     return learner_id
 
 
+def sign_in_learner(config: AppConfig, raw_id: str | None, access_code: str | None,
+                    course_code: str | None, client: str,
+                    throttles: auth.ThrottleBook | None = None) -> str:
+    """The learner id when this person may sign in as it: with a roster, only with their own code."""
+    learner_id = validate_learner_id(raw_id, config, course_code)
+    codes = auth.load_access_codes(config.access_codes_path)
+    if codes:
+        outcome = auth.check_learner_code(learner_id, access_code, codes, client, throttles)
+        if not outcome.ok:
+            raise SignInError(outcome.message)
+    return learner_id
+
+
+def _max_age(config: AppConfig) -> float:
+    return config.session_hours * 3600.0
+
+
 def sign_in_token(config: AppConfig, learner_id: str) -> str:
-    """A reload-proof sign-in for the url: the id plus an HMAC only this course's secret makes."""
-    digest = hmac.new(config.course_secret.encode(), f"sign-in:{learner_id}".encode(),
-                      hashlib.sha256).hexdigest()[:20]
-    return f"{learner_id}.{digest}"
+    """A reload-proof sign-in for the url, signed with the session key (never the data secret);
+    it expires after `session_hours` and when the learner's access code is re-issued."""
+    version = auth.code_version(auth.load_access_codes(config.access_codes_path), learner_id)
+    return auth.make_token(config.session_key, LEARNER_TOKEN, learner_id, version)
 
 
-def learner_from_token(config: AppConfig, token: str | None) -> str | None:
-    """The learner id a token was made for, or None when it is not one of ours."""
-    if not token or "." not in token:
+def learner_from_token(config: AppConfig, token: str | None, max_age_share: float = 1.0) -> str | None:
+    """The learner id a token was made for, or None when it is not one of ours or is stale
+    (older than `max_age_share` of the session length)."""
+    content = auth.read_token(config.session_key, token, _max_age(config) * max_age_share)
+    if content is None:
         return None
-    learner_id = token.rsplit(".", 1)[0]
-    if not LEARNER_ID_PATTERN.match(learner_id):
+    kind, learner_id, version = content
+    if kind != LEARNER_TOKEN or not is_learner_id(learner_id):
         return None
-    if config.learners is not None and learner_id not in config.learners:
+    codes = auth.load_access_codes(config.access_codes_path)
+    if codes and (learner_id not in codes or auth.code_version(codes, learner_id) != version):
         return None
-    return learner_id if hmac.compare_digest(sign_in_token(config, learner_id), token) else None
+    return learner_id
 
 
 def _api():
@@ -83,10 +110,8 @@ def learner_dir(config: AppConfig, learner_id: str) -> Path:
 def _generate_and_store(config: AppConfig, owner: str, out: Path, failure: str) -> Any:
     """Generate `owner`'s company (labels stay in memory) and write its label-free files once."""
     api = _api()
-    seed = api.learner_seed(secret=config.course_secret, learner_id=owner)
     try:
-        company = api.generate_company(profile=config.profile, employees=config.employees,
-                                       days=config.days, seed=seed)
+        company = company_for_spec(config.course, config.data_spec, owner, api=api)
     except UserError:
         raise
     except Exception as exc:  # the generator's bug must not look like the learner's fault
@@ -113,22 +138,123 @@ def generate_learner_company(config: AppConfig, learner_id: str) -> Any:
                                "Generating your company failed; tell your instructor")
 
 
+def data_dictionary() -> str:
+    """What every column means, generated from datasets/schemas.py (the contract the data obeys)."""
+    from datasets import schemas
+
+    lines = ["# Data dictionary", "",
+             "Your company's tables, one file each in `data/`. Generated from the schemas the data",
+             "is checked against, so it is always current. `manifest.json` says which company this",
+             "is (profile, size, dates). There are no labels: who is genuine is for you to find out.", ""]
+    for table in PUBLIC_TABLES:
+        schema = schemas.SCHEMAS[table]
+        lines += [f"## {table}", "", "| column | type | empty allowed | values |", "|---|---|---|---|"]
+        for name, plain, _ in schemas.ARROW_COLUMNS[table]:
+            column = schema.columns[name]
+            rules = []
+            if column.unique:
+                rules.append("unique")
+            for check in column.checks:
+                rules.append(_describe_check(check))
+            lines.append(f"| `{name}` | {plain} | {'yes' if column.nullable else 'no'} | "
+                         f"{'; '.join(r for r in rules if r) or ''} |")
+        for check in schema.checks:
+            if check.error:
+                lines.append(f"\nRule: {check.error}.")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _describe_check(check: Any) -> str:
+    stats = getattr(check, "statistics", None) or {}
+    name = getattr(check, "name", "")
+    if name == "isin":
+        return "one of " + ", ".join(f"`{v}`" for v in stats.get("allowed_values", []))
+    if name == "str_matches":
+        return f"matches `{stats.get('pattern')}`"
+    if name == "str_length":
+        return f"at least {stats.get('min_value')} character(s)"
+    if name == "in_range":
+        return f"from {stats.get('min_value')} to {stats.get('max_value')}"
+    labels = {"greater_than_or_equal_to": "at least", "greater_than": "more than"}
+    if name in labels:
+        return f"{labels[name]} {stats.get('min_value')}"
+    return name or ""
+
+
+def _zip_folder(folder: Path, top: str) -> bytes:
+    """The folder's files under `top/` in a zip, in a fixed order (same input, same zip)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.stem not in ("labels", "event_labels"):
+                info = zipfile.ZipInfo(f"{top}/{path.relative_to(folder).as_posix()}",
+                                       date_time=(2026, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
 def company_zip(config: AppConfig, learner_id: str, company: Any, fmt: str) -> bytes:
-    """The learner's tables as a zip of CSV or Parquet files, never with labels."""
+    """The learner's tables as CSV or Parquet, never with labels: `company-<id>/data/` plus the
+    data dictionary, so a notebook placed in `company-<id>/` finds `data/` beside it."""
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be csv or parquet, got {fmt!r}")
     api = _api()
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / f"company-{learner_id}"
-        api.write_company(company, out, fmt=fmt, with_labels=False)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(out.rglob("*")):
-                if path.is_file():
-                    if path.stem in ("labels", "event_labels"):
-                        continue
-                    archive.write(path, path.relative_to(out.parent))
-        return buffer.getvalue()
+        out = Path(tmp)
+        api.write_company(company, out / "data", fmt=fmt, with_labels=False)
+        (out / DICTIONARY_FILE).write_text(data_dictionary(), encoding="utf-8")
+        return _zip_folder(out, f"company-{learner_id}")
+
+
+def course_assignments(config: AppConfig) -> list[Any]:
+    """The course's assignments (source/*/assignment.yaml), in name order; broken ones skipped."""
+    from exercises.assignments import AssignmentError
+
+    found = []
+    for folder in sorted((config.course.root / "source").glob("*/assignment.yaml")):
+        try:
+            found.append(config.course.assignment(folder.parent.name))
+        except (AssignmentError, UserError):
+            continue
+    return found
+
+
+def assignment_notebook(config: AppConfig, assignment: Any) -> bytes:
+    """The notebook as released (release/<name>/ when `assign` ran), else made the same way."""
+    released = config.course.path("release", assignment.name, assignment.notebook)
+    if released.is_file():
+        return released.read_bytes()
+    return learner_notebook(assignment.notebook_path)
+
+
+def assignment_zip(config: AppConfig, assignment: Any, learner_id: str, company: Any = None) -> bytes:
+    """Everything to do an assignment at home, laid out to run as-is: `<assignment>/` holding the
+    notebook, `data/` (the learner's own files, exactly as `theater assign` releases them) and the
+    data dictionary. `company` may be the learner's cached company when it has the same spec."""
+    from exercises.assignments import ASSIGNMENT_FILE
+
+    spec = config.course.data_spec(assignment)
+    same = (spec.profile, spec.employees, spec.days) == (config.profile, config.employees, config.days)
+    api = _api()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        released = config.course.path("release", assignment.name)
+        if released.is_dir():
+            for item in released.iterdir():
+                if item.name in (ASSIGNMENT_FILE, "data", "answers"):
+                    continue
+                if item.is_dir():
+                    shutil.copytree(item, out / item.name)
+                else:
+                    shutil.copy2(item, out / item.name)
+        (out / assignment.notebook).write_bytes(assignment_notebook(config, assignment))
+        write_learner_data(config.course, assignment, learner_id, out / "data",
+                           company=company if same else None, api=api)
+        (out / DICTIONARY_FILE).write_text(data_dictionary(), encoding="utf-8")
+        return _zip_folder(out, assignment.name)
 
 
 def company_size(company: Any) -> dict[str, int]:

@@ -8,14 +8,19 @@ Order of work, and why:
 4. record the dataset spec in .theater/releases/<assignment>.json, so grading regenerates exactly
    the data that was released even if theater.toml changes later;
 5. per learner, build outbound/<learner>/<assignment>/ in a temporary folder (student notebook +
-   data/ without labels; never the seed, the secret or assignment.yaml) and swap it in.
-Re-running is safe: the same roster gives byte-identical folders; new learners are added.
+   data/ without labels; never the seed, the secret or assignment.yaml) and swap it in;
+6. issue a personal access code to each learner who has none yet (the app's sign-in), stored
+   argon2-hashed in .theater/access_codes.json; the new codes go to a CSV only the instructor
+   can read (access-codes.csv in the course, mode 0600) for handing out.
+Re-running is safe: the same roster gives byte-identical folders; new learners are added and get
+codes, learners who have a code keep it.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import shutil
 import tempfile
@@ -24,7 +29,8 @@ from pathlib import Path
 
 from datasets.errors import UserError
 from exercises.assignments import ASSIGNMENT_FILE, Assignment, validate_notebook
-from grader.course_dir import ID_PATTERN, Course, find_course, gradebook, learner_company, nbgrader_config
+from grader.course_dir import (LEARNER_ID_RULE, Course, find_course, gradebook, is_learner_id, nbgrader_config,
+                               write_learner_data)
 
 ROSTER_COLUMNS = ("id", "first_name", "last_name", "email")
 OPTIONAL_COLUMNS = ("lms_user_id",)
@@ -47,14 +53,63 @@ class Learner:
     lms_user_id: str = ""
 
 
+CODES_FILE = "access-codes.csv"
+
+
 @dataclass
 class AssignReport:
     assignment: str
     released: list[str] = field(default_factory=list)
     outbound: Path | None = None
+    codes_issued: list[str] = field(default_factory=list)
+    codes_file: Path | None = None
 
     def summary(self) -> str:
-        return f"{self.assignment}: released to {len(self.released)} learner(s) in {self.outbound}"
+        lines = [f"{self.assignment}: released to {len(self.released)} learner(s) in {self.outbound}"]
+        if self.codes_issued:
+            lines.append(f"{len(self.codes_issued)} new access code(s) for the app's sign-in written to "
+                         f"{self.codes_file} (only you can read it): hand each learner their code, then "
+                         "delete the file; codes are stored hashed and cannot be shown again")
+        return "\n".join(lines)
+
+
+def codes_csv(learners: list[Learner], codes: dict[str, str], earlier: str = "") -> str:
+    """The hand-out CSV (id,first_name,last_name,email,access_code): `earlier` rows, then the new codes."""
+    rows: dict[str, list[str]] = {}
+    for row in list(csv.reader(earlier.splitlines()))[1:]:
+        if row:
+            rows[row[0]] = row
+    by_id = {learner.id: learner for learner in learners}
+    for learner_id, code in codes.items():
+        learner = by_id.get(learner_id, Learner(learner_id))
+        rows[learner_id] = [learner_id, learner.first_name, learner.last_name, learner.email, code]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "first_name", "last_name", "email", "access_code"])
+    writer.writerows(rows[key] for key in sorted(rows))
+    return buffer.getvalue()
+
+
+def write_codes(path: Path, learners: list[Learner], codes: dict[str, str]) -> Path:
+    """Add newly issued codes to the instructor's hand-out CSV (0600), keeping rows already there."""
+    from grader.course_dir import write_private
+
+    earlier = path.read_text(encoding="utf-8") if path.is_file() else ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private(path, codes_csv(learners, codes, earlier))
+    return path
+
+
+def issue_codes(course: Course, learners: list[Learner], codes_file: Path | None = None,
+                reissue: list[str] | tuple[str, ...] = ()) -> tuple[list[str], Path | None]:
+    """Access codes for learners who have none (and those named in `reissue`); see the module doc."""
+    from course.auth import issue_access_codes
+
+    issued = issue_access_codes(course.access_codes_path, [learner.id for learner in learners], reissue)
+    if not issued:
+        return [], None
+    path = Path(codes_file) if codes_file is not None else course.path(CODES_FILE)
+    return sorted(issued), write_codes(path, learners, issued)
 
 
 def read_roster(path: Path | str) -> list[Learner]:
@@ -84,10 +139,8 @@ def read_roster(path: Path | str) -> list[Learner]:
             raise RosterError(f"{path}: row {number} has {len(row)} field(s), the header has {len(header)}")
         record = {key: value.strip() for key, value in zip(header, row, strict=True)}
         learner_id = record["id"]
-        if not ID_PATTERN.match(learner_id) or learner_id in {".", ".."}:
-            raise RosterError(
-                f"{path}: row {number}: id {learner_id!r} must be 1-64 letters, digits, '.', '_' or '-'"
-            )
+        if not is_learner_id(learner_id):
+            raise RosterError(f"{path}: row {number}: id {learner_id!r} must be {LEARNER_ID_RULE}")
         if learner_id in seen:
             raise RosterError(f"{path}: row {number}: id {learner_id!r} repeats row {seen[learner_id]}")
         if record.get("email") and "@" not in record["email"]:
@@ -147,8 +200,6 @@ def _record_release(course: Course, assignment: Assignment, release: Path) -> No
 
 
 def _build_outbound(course: Course, assignment: Assignment, release: Path, learner: Learner) -> Path:
-    from datasets.api import write_company
-
     target = course.path("outbound", learner.id, assignment.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{assignment.name}-", dir=target.parent))
@@ -160,9 +211,7 @@ def _build_outbound(course: Course, assignment: Assignment, release: Path, learn
                 shutil.copytree(item, building / item.name)
             else:
                 shutil.copy2(item, building / item.name)
-        spec = course.data_spec(assignment)
-        company = learner_company(course, assignment, learner.id)
-        write_company(company, building / "data", fmt=spec.format, with_labels=False)
+        write_learner_data(course, assignment, learner.id, building / "data")
         old = None
         if target.exists():
             old = target.with_name(f".{target.name}.old")
@@ -182,8 +231,11 @@ def assign(
     assignment: str,
     roster_csv: Path | str,
     progress: bool = False,
+    codes_file: Path | str | None = None,
+    reissue_codes: list[str] | tuple[str, ...] = (),
 ) -> AssignReport:
-    """Release an assignment to every learner on the roster (safe to run again)."""
+    """Release an assignment to every learner on the roster (safe to run again) and issue access
+    codes to learners who have none (`reissue_codes`: learners whose code is replaced)."""
     course = course if isinstance(course, Course) else find_course(course=course)
     spec_assignment = course.assignment(assignment)
     validate_notebook(spec_assignment)
@@ -200,4 +252,6 @@ def assign(
     for learner in iterator:
         _build_outbound(course, spec_assignment, release, learner)
         report.released.append(learner.id)
+    report.codes_issued, report.codes_file = issue_codes(
+        course, learners, Path(codes_file) if codes_file else None, reissue_codes)
     return report

@@ -41,7 +41,8 @@ def _cmd_course_init(args: argparse.Namespace) -> int:
 def _cmd_assign(args: argparse.Namespace) -> int:
     from grader.assign import assign
 
-    report = assign(_course(args), args.assignment, args.roster, progress=not args.quiet)
+    report = assign(_course(args), args.assignment, args.roster, progress=not args.quiet,
+                    codes_file=args.codes, reissue_codes=args.reissue_code or ())
     print(report.summary())
     return 0
 
@@ -107,6 +108,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     assign.add_argument("--roster", required=True, type=Path,
                         help="nbgrader's student CSV: id,first_name,last_name,email[,lms_user_id]")
     assign.add_argument("--quiet", action="store_true", help="no progress bar")
+    assign.add_argument("--codes", type=Path, default=None, metavar="FILE",
+                        help="where new access codes are written (default: access-codes.csv in the course)")
+    assign.add_argument("--reissue-code", action="append", metavar="LEARNER",
+                        help="give this learner a new access code, voiding the old one (repeatable)")
     _add_course_option(assign)
     assign.set_defaults(func=_cmd_assign)
 

@@ -30,6 +30,13 @@ NBGRADER_CONFIG = "nbgrader_config.py"
 STATE_DIR = ".theater"
 SECRET_FILE = "secret"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# The one learner-id rule of the app, `assign`, the grader and the workshop: an id is a folder name
+# under outbound/ and submitted/, so it starts with a letter or digit (never "." or a hidden folder).
+LEARNER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+LEARNER_ID_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+SESSION_KEY_FILE = "session_key"
+ACCESS_CODES_FILE = "access_codes.json"
+STAFF_FILE = "staff.json"
 LAYOUT = ("source", "release", "outbound", "submitted", "autograded", "feedback")
 
 
@@ -50,6 +57,28 @@ class Course:
     @property
     def secret_path(self) -> Path:
         return self.state_dir / SECRET_FILE
+
+    @property
+    def session_key_path(self) -> Path:
+        """The key that signs sign-in tokens: its own, never the data secret."""
+        return self.state_dir / SESSION_KEY_FILE
+
+    @property
+    def access_codes_path(self) -> Path:
+        """Learners' access codes, argon2-hashed (issued by `theater assign --roster`)."""
+        return self.state_dir / ACCESS_CODES_FILE
+
+    @property
+    def staff_path(self) -> Path:
+        """Staff accounts with argon2-hashed passwords (`theater users add`)."""
+        return self.state_dir / STAFF_FILE
+
+    def course_data_spec(self) -> DataSpec:
+        """The course-wide dataset: DataSpec defaults, then theater.toml [data].
+
+        The app's learner company uses it; an assignment uses it too unless its assignment.yaml
+        or [assignments.NAME.data] says otherwise (see `data_spec`)."""
+        return DataSpec().updated(self.settings.get("data"))
 
     @property
     def db_url(self) -> str:
@@ -159,11 +188,52 @@ def _copy_sources(destination: Path, source_dir: Path) -> None:
         )
 
 
+def write_private(path: Path, text: str, exclusive: bool = False) -> None:
+    """Write a file only its owner can read (0600), atomically unless `exclusive` (create-only)."""
+    if exclusive:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(path, 0o600)
+        return
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def make_private(path: Path) -> None:
+    """0700 for a folder, 0600 for a file (SQLite's -wal/-shm/-journal companions too)."""
+    for candidate in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        try:
+            os.chmod(candidate, 0o700 if candidate.is_dir() else 0o600)
+        except FileNotFoundError:
+            pass
+
+
+def sqlite_file(db_url: str) -> Path | None:
+    """The file behind a sqlite:/// url (None for memory or another database)."""
+    prefix = "sqlite:///"
+    if not db_url.startswith(prefix) or db_url[len(prefix):] in ("", ":memory:"):
+        return None
+    return Path(db_url[len(prefix):].split("?", 1)[0])
+
+
 def init_course(directory: Path | str, course_id: str | None = None, source_dir: Path | None = None,
-                data: Mapping[str, Any] | None = None) -> Course:
+                data: Mapping[str, Any] | None = None, secret: str | None = None,
+                create_gradebook: bool = True) -> Course:
     """Create a course directory; refuses to touch a directory that already holds anything.
 
-    `data` sets the course-wide dataset (profile, employees, days, format) in theater.toml.
+    `data` sets the course-wide dataset (profile, employees, days, format) in theater.toml;
+    `secret` keeps an existing secret (the app's former var/course_secret) instead of a new one.
+    `create_gradebook=False` leaves gradebook.db to the first `assign` (the app's embedded course
+    starts faster; `gradebook()` creates it on first use either way).
     """
     root = Path(directory).expanduser().resolve()
     data = {k: v for k, v in (data or {}).items() if v is not None}
@@ -177,8 +247,18 @@ def init_course(directory: Path | str, course_id: str | None = None, source_dir:
     course_id = course_id or _default_course_id(root)
     if not ID_PATTERN.match(course_id):
         raise CourseError(f"course id {course_id!r} may only use letters, digits, '.', '_' and '-'")
+    umask = os.umask(0o077)  # every folder 0700 and file 0600: learners' data, grades, the secret
+    try:
+        return _init_course(root, course_id, source_dir, data, secret, create_gradebook)
+    finally:
+        os.umask(umask)
+
+
+def _init_course(root: Path, course_id: str, source_dir: Path | None, data: Mapping[str, Any],
+                 secret: str | None, create_gradebook: bool) -> Course:
     try:
         root.mkdir(parents=True, exist_ok=True)
+        os.chmod(root, 0o700)  # the course holds learners' data, grades and the secret
     except OSError as exc:
         raise CourseError(f"cannot create {root}: {exc.strerror}") from None
     try:
@@ -188,15 +268,13 @@ def init_course(directory: Path | str, course_id: str | None = None, source_dir:
         state.mkdir(mode=0o700)
         os.chmod(state, 0o700)
         (state / "exchange").mkdir()  # nbgrader's exchange lives here, never in a shared system folder
-        fd = os.open(state / SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-        os.chmod(state / SECRET_FILE, 0o600)
+        write_private(state / SECRET_FILE, (secret or secrets.token_hex(32)) + "\n", exclusive=True)
         (root / SETTINGS_FILE).write_text(_settings_text(course_id, data), encoding="utf-8")
         (root / NBGRADER_CONFIG).write_text(_nbgrader_config_text(course_id), encoding="utf-8")
         _copy_sources(root / "source", source_dir or SOURCE_DIR)
         course = open_course(root)
-        gradebook(course).close()  # create and stamp gradebook.db now, not halfway through a release
+        if create_gradebook:
+            gradebook(course).close()  # create and stamp gradebook.db now, not halfway through a release
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)  # nothing half-made is left behind
         raise
@@ -243,9 +321,14 @@ def load_secret(course: Course) -> str:
     return secret
 
 
+def is_learner_id(learner_id: object) -> bool:
+    """The one learner-id rule (LEARNER_ID_PATTERN), shared by the app, assign, grade and workshop."""
+    return isinstance(learner_id, str) and bool(LEARNER_ID_PATTERN.match(learner_id))
+
+
 def validate_learner_id(learner_id: str) -> str:
-    if not isinstance(learner_id, str) or not ID_PATTERN.match(learner_id) or learner_id in {".", ".."}:
-        raise CourseError(f"{learner_id!r} is not a valid learner id (letters, digits, '.', '_', '-'; 1–64)")
+    if not is_learner_id(learner_id):
+        raise CourseError(f"{learner_id!r} is not a valid learner id ({LEARNER_ID_RULE})")
     return learner_id
 
 
@@ -262,15 +345,38 @@ def check_generator(course: Course, assignment: Assignment) -> None:
         )
 
 
-def learner_company(course: Course, assignment: Assignment, learner_id: str) -> Any:
-    """The learner's company for an assignment, WITH labels: what assign releases and grade scores against."""
-    from datasets.api import generate_company, learner_seed
+def company_for_spec(course: Course, spec: DataSpec, learner_id: str, api: Any = None) -> Any:
+    """A learner's company, WITH labels, for a dataset spec: seeded by HMAC(course secret, id).
+
+    `api` is datasets.api unless a caller passes a stand-in with the same functions (app tests)."""
+    if api is None:
+        from datasets import api
 
     validate_learner_id(learner_id)
+    seed = api.learner_seed(secret=load_secret(course), learner_id=learner_id)
+    return api.generate_company(profile=spec.profile, employees=spec.employees, days=spec.days, seed=seed)
+
+
+def learner_company(course: Course, assignment: Assignment, learner_id: str) -> Any:
+    """The learner's company for an assignment, WITH labels: what assign releases and grade scores against."""
+    validate_learner_id(learner_id)
+    check_generator(course, assignment)
+    return company_for_spec(course, course.data_spec(assignment), learner_id)
+
+
+def write_learner_data(course: Course, assignment: Assignment, learner_id: str, folder: Path,
+                       company: Any = None, api: Any = None) -> Path:
+    """The learner's data/ for an assignment, without labels: the files `assign` releases, the app's
+    download holds and the grader mounts are all written by this one function."""
+    if api is None:
+        from datasets import api
+
     check_generator(course, assignment)
     spec = course.data_spec(assignment)
-    seed = learner_seed(secret=load_secret(course), learner_id=learner_id)
-    return generate_company(profile=spec.profile, employees=spec.employees, days=spec.days, seed=seed)
+    if company is None:
+        company = company_for_spec(course, spec, learner_id, api=api)
+    api.write_company(company, folder, fmt=spec.format, with_labels=False)
+    return folder
 
 
 def nbgrader_tools_on_path() -> None:
@@ -325,6 +431,9 @@ def ensure_gradebook(db_url: str) -> None:
             connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
     finally:
         engine.dispose()
+        path = sqlite_file(db_url)
+        if path is not None:
+            make_private(path)  # grades and names are nobody else's business
 
 
 def gradebook(course: Course) -> Any:

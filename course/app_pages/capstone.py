@@ -1,13 +1,9 @@
 """Capstone materials: the notebook and the learner's dataset to take away, and the closing test."""
 
-from pathlib import Path
-
 import streamlit as st
 
 from course import data as course_data
 from course.app_pages import common, widgets
-
-SOURCE_DIR = Path(__file__).resolve().parents[2] / "exercises" / "source"
 
 learner = common.require_learner()
 config = common.get_config()
@@ -26,34 +22,33 @@ if capstone is not None:
         st.page_link(page, label=f"Read the capstone brief and check your estimate in the app: "
                                  f"{capstone.title}", icon=":material/arrow_forward:")
 
-every_notebook = sorted(SOURCE_DIR.glob("*/*.ipynb"))
-notebooks = [p for p in every_notebook if "capstone" in str(p).lower()] or every_notebook
+assignments = course_data.course_assignments(config)
+st.subheader("1. Your assignments: notebook and data")
+st.caption("Each zip unpacks to one folder holding the notebook, your company's files in `data/` "
+           "(no labels) and `DATA_DICTIONARY.md`. Open the notebook from that folder and it runs "
+           "as it is. These are exactly the files your instructor releases to you.")
+if not assignments:
+    st.info("This course has no assignments yet; your instructor releases them.")
+for assignment in assignments:
+    st.download_button(f"Download {assignment.title} ({assignment.name}.zip)",
+                       data=lambda a=assignment: course_data.assignment_zip(
+                           config, a, learner, common.get_company(learner)),
+                       file_name=f"{assignment.name}-{learner}.zip", mime="application/zip",
+                       key=f"assignment:{assignment.name}", icon=":material/description:")
+
+st.subheader("2. Just your company's files")
+st.caption("The same tables you explored in the app, without any labels, with the data dictionary.")
 left, right = st.columns(2)
-with left:
-    st.subheader("1. The notebook")
-    if notebooks:
-        for path in notebooks:
-            st.download_button(f"Download {path.parent.name}/{path.name}",
-                               data=lambda p=path: course_data.learner_notebook(p),
-                               file_name=path.name,
-                               mime="application/x-ipynb+json", key=f"nb:{path.parent.name}:{path.name}",
-                               icon=":material/description:")
-    else:
-        st.info("Your instructor releases the capstone notebook with the assignment; this "
-                "installation does not bundle it.")
-with right:
-    st.subheader("2. Your company's files")
-    st.caption("The same tables you explored in the app, without any labels.")
-    st.download_button("Download Parquet files (zip)",
-                       data=lambda: course_data.company_zip(config, learner,
-                                                            common.get_company(learner), "parquet"),
-                       file_name=f"company-{learner}-parquet.zip", mime="application/zip",
-                       key="capstone_parquet", icon=":material/download:")
-    st.download_button("Download CSV files (zip)",
-                       data=lambda: course_data.company_zip(config, learner,
-                                                            common.get_company(learner), "csv"),
-                       file_name=f"company-{learner}-csv.zip", mime="application/zip",
-                       key="capstone_csv", icon=":material/download:")
+left.download_button("Download Parquet files (zip)",
+                     data=lambda: course_data.company_zip(config, learner,
+                                                          common.get_company(learner), "parquet"),
+                     file_name=f"company-{learner}-parquet.zip", mime="application/zip",
+                     key="capstone_parquet", icon=":material/download:")
+right.download_button("Download CSV files (zip)",
+                      data=lambda: course_data.company_zip(config, learner,
+                                                           common.get_company(learner), "csv"),
+                      file_name=f"company-{learner}-csv.zip", mime="application/zip",
+                      key="capstone_csv", icon=":material/download:")
 
 st.subheader("3. After the course")
 if st.session_state.pop("posttest_saved", False):

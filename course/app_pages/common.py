@@ -14,13 +14,15 @@ from typing import Any
 import streamlit as st
 
 from course import data as course_data
-from course.config import AppConfig, ConfigError, announce_staff_password, load_config
+from course.config import AppConfig, ConfigError, announce, load_config
 from course.progress import ProgressError, ProgressStore, open_progress_store
 from datasets.errors import UserError
+from grader.course_dir import make_private, sqlite_file
 
 PAGES_DIR = Path(__file__).parent
 LEARNER_KEY = "learner_id"
 STAFF_ROLE_KEY = "staff_role"          # the key course.auth keeps the signed-in staff role under
+STAFF_USER_KEY = "staff_user"          # ... and the signed-in staff account's name
 PAGES_KEY = "_pages_by_url"
 MODULE_PAGES_KEY = "_module_by_url"
 CLOCK_KEY = "_page_clock"
@@ -32,16 +34,16 @@ FLUSH_SECONDS = 60.0
 # ----------------------------------------------------------------------------- cached resources
 
 @st.cache_resource(show_spinner=False)
-def _config_for(home: str) -> AppConfig:
-    config = load_config(Path(home) if home else None)
-    announce_staff_password(config)
+def _config_for(home: str, course: str) -> AppConfig:
+    config = load_config(Path(home) if home else None, course or None)
+    announce(config)
     return config
 
 
 def get_config() -> AppConfig:
     """The app's config; a broken config file stops the page with a clear message."""
     try:
-        return _config_for(os.environ.get("THEATER_HOME", ""))
+        return _config_for(os.environ.get("THEATER_HOME", ""), os.environ.get("THEATER_COURSE", ""))
     except ConfigError as error:
         st.error(f"The course configuration cannot be used: {error}")
         st.stop()
@@ -51,7 +53,11 @@ def get_config() -> AppConfig:
 @st.cache_resource(show_spinner=False)
 def _store_for(url: str) -> tuple[ProgressStore, str | None]:
     try:
-        return open_progress_store(url)
+        opened = open_progress_store(url)
+        path = sqlite_file(url)
+        if path is not None:
+            make_private(path)  # learners' answers are nobody else's business
+        return opened
     except (ProgressError, OSError) as error:
         fallback = ProgressStore("sqlite://")
         return fallback, (f"{error} Your answers in this session are kept in memory only and will "
@@ -94,21 +100,21 @@ def get_modules() -> tuple[list, list]:
 
 @st.cache_resource(show_spinner="Generating your company's logs (first sign-in only)…",
                    max_entries=32)
-def _company_for(home: str, learner_id: str, profile: str, employees: int, days: int) -> Any:
+def _company_for(course: str, learner_id: str, profile: str, employees: int, days: int) -> Any:
     return course_data.generate_learner_company(get_config(), learner_id)
 
 
 def get_company(learner_id: str) -> Any:
     """The learner's company with labels held in server memory only; generated once, then cached."""
     config = get_config()
-    return _company_for(str(config.home), learner_id, config.profile, config.employees,
+    return _company_for(str(config.course.root), learner_id, config.profile, config.employees,
                         config.days)
 
 
 def company_key(learner_id: str) -> str:
     """A cache key that changes whenever the learner's company would."""
     config = get_config()
-    return f"{config.home}|{learner_id}|{config.profile}|{config.employees}|{config.days}"
+    return f"{config.course.root}|{learner_id}|{config.profile}|{config.employees}|{config.days}"
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -125,6 +131,31 @@ def chart_payload(chart_id: str, key: str, _company: Any) -> tuple[dict, str, An
 
 def learner_id() -> str | None:
     return st.session_state.get(LEARNER_KEY)
+
+
+def client_id() -> str:
+    """Who is knocking, for sign-in throttling: this browser session (and its address if known).
+
+    Not the address alone: behind a reverse proxy every visitor shares the proxy's address, and
+    one visitor's wrong guesses must never lock out everyone. Guessing from many sessions is
+    still bounded by the per-account throttle (course.auth)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    session = ctx.session_id if ctx is not None else "none"
+    try:
+        ip = st.context.ip_address
+    except Exception:  # no client context (scripts, tests)
+        ip = None
+    return f"session:{session}@{ip}" if isinstance(ip, str) and ip else f"session:{session}"
+
+
+def staff_accounts() -> dict:
+    """The course's staff accounts (re-read on each sign-in, so `theater users add` takes effect)."""
+    from course import auth
+
+    config = get_config()
+    return auth.load_staff(config.staff_path, config.legacy_staff_password)
 
 
 def staff_role() -> str | None:
@@ -150,15 +181,20 @@ def require_staff(role: str, audience: str) -> None:
 
     if auth.require_role(st.session_state, role):
         return
-    st.info(f"This page is for {audience}. Sign in with the staff password.")
+    st.info(f"This page is for {audience}. Sign in with your staff account.")
     with st.form(f"{role}_sign_in"):
-        password = st.text_input("Staff password", type="password")
-        submitted = st.form_submit_button(f"Sign in as {role}", type="primary")
+        name = st.text_input("Staff account")
+        password = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        outcome = auth.sign_in(st.session_state, role, password, get_config())
-        if outcome.ok:
+        outcome = auth.sign_in(st.session_state, name, password, staff_accounts(), client_id())
+        if outcome.ok and auth.require_role(st.session_state, role):
             st.rerun()
-        st.error(outcome.message, icon=":material/lock:")
+        if outcome.ok:
+            st.error(f"The account {name.strip()} is a {staff_role()} account: this page is for "
+                     f"{audience}.", icon=":material/lock:")
+        else:
+            st.error(outcome.message, icon=":material/lock:")
     st.stop()
 
 
@@ -297,14 +333,16 @@ def keep_sign_in_in_url() -> None:
     """Put the token back after page switches (Streamlit clears query parameters on them)."""
     learner = learner_id()
     if learner is not None:
-        token = course_data.sign_in_token(get_config(), learner)
-        if st.query_params.get(TOKEN_PARAM) != token:
-            st.query_params[TOKEN_PARAM] = token
+        config = get_config()
+        current = st.query_params.get(TOKEN_PARAM)
+        # a token past half its life is renewed, so an active learner is not signed out mid-course
+        if course_data.learner_from_token(config, current, max_age_share=0.5) != learner:
+            st.query_params[TOKEN_PARAM] = course_data.sign_in_token(config, learner)
 
 
 def sign_out() -> None:
     """Forget who is signed in (their progress stays in the store)."""
-    for key in (LEARNER_KEY, STAFF_ROLE_KEY, CLOCK_KEY, "current_module_id"):
+    for key in (LEARNER_KEY, STAFF_ROLE_KEY, STAFF_USER_KEY, CLOCK_KEY, "current_module_id"):
         st.session_state.pop(key, None)
     if TOKEN_PARAM in st.query_params:
         del st.query_params[TOKEN_PARAM]

@@ -1,4 +1,4 @@
-"""Sign-in: learners get their private company; staff sign in with the staff password."""
+"""Sign-in: learners (with their access code when the course has a roster) and staff accounts."""
 
 import streamlit as st
 
@@ -47,19 +47,28 @@ if learner:
         st.page_link(home, label="Go to the course", icon=":material/arrow_forward:")
     st.stop()
 
+rostered = course_data.has_roster(config)
 learner_tab, staff_tab = st.tabs(["Learner", "Instructor or trainer"])
 with learner_tab:
     with st.form("learner_sign_in"):
         raw_id = st.text_input("Learner id", placeholder="e.g. ada.lovelace",
                                help="The id your instructor or trainer gave you. Your company's "
                                     "data is generated from it, so keep using the same one.")
+        access_code = (st.text_input("Access code", type="password", placeholder="XXXX-XXXX-XXXX",
+                                     help="Your personal code from your instructor: it proves "
+                                          "the id is yours.") if rostered else None)
         code = (st.text_input("Course code", type="password") if config.course_code else None)
         submitted = st.form_submit_button("Sign in", type="primary")
-    st.caption("On your first sign-in the app generates your own company's logs (a few "
-               "seconds). The same id always gives the same company, so your work carries over.")
+    if rostered:
+        st.caption("This course has a class list: sign in with your id and the personal access "
+                   "code your instructor gave you.")
+    else:
+        st.caption("On your first sign-in the app generates your own company's logs (a few "
+                   "seconds). The same id always gives the same company, so your work carries over.")
     if submitted:
         try:
-            learner_id = course_data.validate_learner_id(raw_id, config, code)
+            learner_id = course_data.sign_in_learner(config, raw_id, access_code, code,
+                                                     common.client_id())
             common.get_company(learner_id)
             common.get_store().ensure_learner(learner_id)
         except UserError as error:
@@ -71,22 +80,18 @@ with learner_tab:
 
 with staff_tab:
     with st.form("staff_sign_in"):
-        role = st.selectbox("Role", ["instructor", "trainer"])
-        password = st.text_input("Staff password", type="password")
+        name = st.text_input("Staff account")
+        password = st.text_input("Password", type="password")
         staff_submitted = st.form_submit_button("Sign in as staff")
+    st.caption("Staff accounts are created by whoever runs the app: "
+               "`theater users add NAME --role instructor` (or `trainer`).")
     if staff_submitted:
-        try:
-            from course.auth import sign_in
-        except ImportError:
-            ok = bool(password) and password == config.staff_password
-            message = "Signed in." if ok else "Wrong password."
-            if ok:
-                st.session_state[common.STAFF_ROLE_KEY] = role
-        else:
-            outcome = sign_in(st.session_state, role, password, config)
-            ok, message = outcome.ok, outcome.message
-        if ok:
+        from course.auth import sign_in
+
+        outcome = sign_in(st.session_state, name, password, common.staff_accounts(),
+                          common.client_id())
+        if outcome.ok:
             st.session_state[common.GO_HOME_KEY] = True
             st.rerun()
         else:
-            st.error(message, icon=":material/lock:")
+            st.error(outcome.message, icon=":material/lock:")

@@ -1,51 +1,137 @@
+"""The app serves one course directory: the embedded default, a given one, and an old var/ migrated."""
+
 import stat
 
 import pytest
 
+from course.auth import LEGACY_ACCOUNT, load_staff, verify_staff
 from course.config import ConfigError, load_config
+from grader.course_dir import init_course, load_secret
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
     for name in ("THEATER_HOME", "THEATER_STAFF_PASSWORD", "THEATER_DATABASE_URL",
-                 "THEATER_COURSE_CODE"):
+                 "THEATER_COURSE_CODE", "THEATER_COURSE"):
         monkeypatch.delenv(name, raising=False)
 
 
-def test_defaults_put_everything_under_the_home(tmp_path):
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_defaults_put_everything_under_the_home_and_create_a_course(tmp_path):
     config = load_config(tmp_path)
     assert config.database_url == f"sqlite:///{tmp_path / 'progress.sqlite'}"
-    assert config.profile == "mandate-bigco" and config.course_code is None
-    assert config.data_dir == tmp_path / "data" / "learners"
-    assert config.staff_password_created
+    assert config.course.root == tmp_path / "course"
+    assert (config.course.root / "theater.toml").is_file()
+    assert config.course_secret == load_secret(config.course)
+    assert (config.profile, config.employees, config.days) == ("mandate-bigco", 150, 180)
+    assert config.course_code is None and config.data_dir == tmp_path / "data" / "learners"
 
 
-def test_secrets_are_created_once_private_and_kept(tmp_path):
+def test_the_app_uses_the_same_data_spec_as_the_courses_assignments(tmp_path):
+    config = load_config(tmp_path)
+    for name in ("explore", "detect", "measure"):
+        spec = config.course.data_spec(config.course.assignment(name))
+        assert (spec.profile, spec.employees, spec.days) == (config.profile, config.employees, config.days)
+
+
+def test_secret_and_session_key_are_created_once_private_and_different(tmp_path):
     first = load_config(tmp_path)
     second = load_config(tmp_path)
     assert first.course_secret == second.course_secret and len(first.course_secret) >= 32
-    assert first.staff_password == second.staff_password and not second.staff_password_created
-    for name in ("course_secret", "staff_password"):
-        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+    assert first.session_key == second.session_key and first.session_key != first.course_secret
+    assert first.course.session_key_path.is_file()
+    for path in (first.course.secret_path, first.course.session_key_path):
+        assert mode(path) == 0o600
+    for folder in (tmp_path, first.course.root, first.course.state_dir):
+        assert mode(folder) == 0o700
+
+
+def test_secrets_never_show_in_the_configs_repr(tmp_path, monkeypatch):
+    monkeypatch.setenv("THEATER_STAFF_PASSWORD", "pw-in-the-env")
+    config = load_config(tmp_path)
+    shown = repr(config)
+    assert config.course_secret not in shown and config.session_key not in shown
+    assert "pw-in-the-env" not in shown
+
+
+def test_an_instructors_course_is_served_as_it_is(tmp_path, monkeypatch):
+    course = init_course(tmp_path / "spring", data={"employees": 60, "days": 90}, create_gradebook=False)
+    config = load_config(tmp_path / "home", course=course.root)
+    assert config.course.root == course.root and config.course_secret == load_secret(course)
+    assert (config.employees, config.days) == (60, 90)
+    assert not (tmp_path / "home" / "course").exists()
+    monkeypatch.setenv("THEATER_COURSE", str(course.root))
+    assert load_config(tmp_path / "home2").course.root == course.root
+
+
+def test_config_file_can_name_the_course(tmp_path):
+    course = init_course(tmp_path / "spring", create_gradebook=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.yaml").write_text(f"course: {course.root}\ncourse_code: ABC\nsession_hours: 2\n")
+    config = load_config(home)
+    assert config.course.root == course.root
+    assert config.course_code == "ABC" and config.session_hours == 2
+
+
+def test_a_folder_that_is_not_a_course_is_one_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="theater course init"):
+        load_config(tmp_path / "home", course=tmp_path / "empty")
+
+
+def test_an_old_app_home_keeps_its_secret_size_and_staff_password(tmp_path):
+    """var/ of the earlier app (its own secret, 200 employees, a plain staff password) migrates."""
+    (tmp_path / "course_secret").write_text("ab" * 32 + "\n")
+    (tmp_path / "staff_password").write_text("old-shared-password\n")
+    config = load_config(tmp_path)
+    assert config.course_secret == "ab" * 32
+    assert config.employees == 200, "learners keep the company they already had"
+    assert not (tmp_path / "course_secret").exists() and not (tmp_path / "staff_password").exists()
+    accounts = load_staff(config.staff_path)
+    assert accounts[LEGACY_ACCOUNT].role == "instructor"
+    assert verify_staff(accounts, LEGACY_ACCOUNT, "old-shared-password")
+    assert "old-shared-password" not in config.staff_path.read_text()
+    assert mode(config.staff_path) == 0o600
+    assert any("moved" in n for n in config.notices) and any("staff" in n for n in config.notices)
+
+
+def test_an_old_config_files_company_size_moves_into_the_course(tmp_path):
+    (tmp_path / "config.yaml").write_text("employees: 50\ndays: 90\n")
+    config = load_config(tmp_path)
+    assert (config.employees, config.days) == (50, 90)
+    assert 'employees = 50' in (config.course.root / "theater.toml").read_text()
+    (tmp_path / "config.yaml").write_text("employees: 70\n")
+    with pytest.raises(ConfigError, match=r"theater.toml"):
+        load_config(tmp_path)
+
+
+def test_the_old_single_staff_password_from_the_environment_still_signs_in(tmp_path, monkeypatch):
+    monkeypatch.setenv("THEATER_STAFF_PASSWORD", "from-the-env")
+    config = load_config(tmp_path)
+    accounts = load_staff(config.staff_path, config.legacy_staff_password)
+    assert verify_staff(accounts, LEGACY_ACCOUNT, "from-the-env").role == "instructor"
 
 
 def test_environment_overrides(tmp_path, monkeypatch):
     monkeypatch.setenv("THEATER_HOME", str(tmp_path / "elsewhere"))
-    monkeypatch.setenv("THEATER_STAFF_PASSWORD", "pw")
     monkeypatch.setenv("THEATER_DATABASE_URL", "sqlite:///:memory:")
     monkeypatch.setenv("THEATER_COURSE_CODE", "SPRING")
     config = load_config()
     assert config.home == (tmp_path / "elsewhere").resolve()
-    assert config.staff_password == "pw" and not (config.home / "staff_password").exists()
     assert config.database_url == "sqlite:///:memory:" and config.course_code == "SPRING"
 
 
-def test_config_file_sets_course_code_size_and_roster(tmp_path):
-    (tmp_path / "config.yaml").write_text(
-        "course_code: ABC\nemployees: 50\ndays: 90\nlearners: [ada, bob]\n")
-    config = load_config(tmp_path)
-    assert (config.course_code, config.employees, config.days) == ("ABC", 50, 90)
-    assert config.learners == frozenset({"ada", "bob"})
+def test_an_existing_progress_database_is_made_private(tmp_path):
+    tmp_path.mkdir(exist_ok=True)
+    db = tmp_path / "progress.sqlite"
+    db.write_bytes(b"")
+    db.chmod(0o644)
+    load_config(tmp_path)
+    assert mode(db) == 0o600
 
 
 @pytest.mark.parametrize("text, message", [
@@ -54,7 +140,8 @@ def test_config_file_sets_course_code_size_and_roster(tmp_path):
     ("colour: blue\n", "unknown setting"),
     ("employees: -3\n", "must be positive"),
     ("days: many\n", "whole number"),
-    ("learners: ada\n", "list of learner ids"),
+    ("learners: [ada]\n", "access codes"),
+    ("session_hours: 0\n", "must be positive"),
 ])
 def test_a_bad_config_file_is_named_with_what_is_wrong(tmp_path, text, message):
     (tmp_path / "config.yaml").write_text(text)

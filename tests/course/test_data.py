@@ -19,29 +19,67 @@ def config(app_home):
 
 
 @pytest.mark.parametrize("raw, cleaned", [(" ada ", "ada"), ("ada.lovelace", "ada.lovelace"),
-                                          ("s1234567", "s1234567"), ("a@uni.edu", "a@uni.edu")])
+                                          ("s1234567", "s1234567"), ("a", "a"), ("x_1-y", "x_1-y")])
 def test_valid_learner_ids_are_accepted_and_trimmed(config, raw, cleaned):
     assert validate_learner_id(raw, config) == cleaned
 
 
 @pytest.mark.parametrize("raw, message", [
-    ("", "Enter your learner id"), (None, "Enter your learner id"), ("a", "not a valid"),
+    ("", "Enter your learner id"), (None, "Enter your learner id"), (".hidden", "not a valid"),
     ("../etc", "not a valid"), ("ada lovelace", "not a valid"), ("x" * 80, "not a valid"),
+    ("a@uni.edu", "no '@'"), ("..", "not a valid"), ("-x", "not a valid"),
 ])
 def test_invalid_learner_ids_say_what_is_wrong(config, raw, message):
     with pytest.raises(SignInError, match=message):
         validate_learner_id(raw, config)
 
 
-def test_roster_and_course_code_are_enforced(app_home):
+@pytest.mark.parametrize("learner", ["ada", "a", "x_1-y", "s1234567", "A.B"])
+def test_app_and_grader_share_one_learner_id_rule(config, learner):
+    """An id the app accepts is one `theater assign` and the grader accept, and the reverse."""
+    from grader.course_dir import validate_learner_id as grader_rule
+
+    assert validate_learner_id(learner, config) == grader_rule(learner)
+
+
+@pytest.mark.parametrize("learner", [".hidden", "a@b.c", "", "..", "a b", "_x"])
+def test_ids_the_grader_refuses_the_app_refuses_too(config, learner):
+    from grader.course_dir import CourseError, validate_learner_id as grader_rule
+
+    with pytest.raises(CourseError):
+        grader_rule(learner)
+    with pytest.raises(SignInError):
+        validate_learner_id(learner, config)
+
+
+def test_course_code_is_enforced(app_home):
     app_home.mkdir(parents=True, exist_ok=True)
-    (app_home / "config.yaml").write_text("course_code: C1\nlearners: [ada]\n")
+    (app_home / "config.yaml").write_text("course_code: C1\n")
     config = load_config()
     assert validate_learner_id("ada", config, "C1") == "ada"
     with pytest.raises(SignInError, match="course code"):
         validate_learner_id("ada", config, "C2")
-    with pytest.raises(SignInError, match="not on this course's list"):
-        validate_learner_id("eve", config, "C1")
+
+
+def test_with_a_roster_only_the_learners_own_code_signs_them_in(config):
+    from course.auth import ThrottleBook, issue_access_codes
+
+    codes = issue_access_codes(config.access_codes_path, ["ada", "bob"])
+    book = ThrottleBook()
+    assert course_data.has_roster(config)
+    assert course_data.sign_in_learner(config, "ada", codes["ada"], None, "c1", book) == "ada"
+    typed = codes["ada"].lower().replace("-", " ")  # case, spaces and dashes do not matter
+    assert course_data.sign_in_learner(config, " ada ", typed, None, "c1", book) == "ada"
+    for wrong in (None, "", codes["bob"], "ABCD-EFGH-JKMN"):
+        with pytest.raises(SignInError, match="Wrong learner id or access code"):
+            course_data.sign_in_learner(config, "ada", wrong, None, f"client-{wrong}", book)
+    with pytest.raises(SignInError, match="Wrong learner id or access code"):
+        course_data.sign_in_learner(config, "eve", codes["ada"], None, "c2", book)
+
+
+def test_self_study_needs_no_code(config):
+    assert not course_data.has_roster(config)
+    assert course_data.sign_in_learner(config, "ada", None, None, "c1") == "ada"
 
 
 def test_learner_company_is_written_once_without_labels(config):
@@ -62,12 +100,36 @@ def test_two_learners_get_different_companies(config):
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_download_zip_holds_the_public_tables_and_no_labels(config, fmt):
+def test_download_zip_holds_data_beside_the_dictionary_and_no_labels(config, fmt):
     company = course_data.generate_learner_company(config, "ada")
     archive = zipfile.ZipFile(io.BytesIO(course_data.company_zip(config, "ada", company, fmt)))
-    names = {name.rsplit("/", 1)[-1] for name in archive.namelist()}
-    assert {f"{t}.{fmt}" for t in course_data.PUBLIC_TABLES} <= names
+    names = set(archive.namelist())
+    assert {f"company-ada/data/{t}.{fmt}" for t in course_data.PUBLIC_TABLES} <= names
+    assert "company-ada/DATA_DICTIONARY.md" in names
     assert not any("label" in name for name in names)
+
+
+def test_data_dictionary_is_generated_from_the_schemas():
+    from datasets import schemas
+
+    text = course_data.data_dictionary()
+    for table in course_data.PUBLIC_TABLES:
+        assert f"## {table}" in text
+        for column, _, _ in schemas.ARROW_COLUMNS[table]:
+            assert f"| `{column}` |" in text, (table, column)
+    assert "`tokenmaxxer`" not in text and "labels" not in text.split("no labels")[-1]
+    assert "one of `ticket`, `pull_request`, `document`" in text
+
+
+def test_assignment_zip_unpacks_to_notebook_data_and_dictionary(config):
+    explore = config.course.assignment("explore")
+    archive = zipfile.ZipFile(io.BytesIO(course_data.assignment_zip(config, explore, "ada")))
+    names = set(archive.namelist())
+    assert "explore/explore.ipynb" in names and "explore/DATA_DICTIONARY.md" in names
+    assert {f"explore/data/{t}.csv" for t in course_data.PUBLIC_TABLES} <= names
+    assert not any("label" in n or n.endswith("assignment.yaml") for n in names)
+    notebook = archive.read("explore/explore.ipynb").decode()
+    assert "BEGIN SOLUTION" not in notebook and "BEGIN HIDDEN TESTS" not in notebook
 
 
 def test_default_dataset_is_generated_once(config):
@@ -120,10 +182,71 @@ def test_learner_notebook_is_what_nbgrader_releases(assignment):
 def test_sign_in_token_round_trips_and_cannot_be_forged(config, tmp_path):
     token = course_data.sign_in_token(config, "ada")
     assert course_data.learner_from_token(config, token) == "ada"
-    assert course_data.learner_from_token(config, "bob" + token[3:]) is None
-    tampered = token[:-1] + ("1" if token[-1] != "1" else "2")
+    import base64
+
+    payload, stamp, signature = token.split(".")
+    bob = base64.urlsafe_b64encode(b'["learner","bob",""]').decode().rstrip("=")
+    assert course_data.learner_from_token(config, f"{bob}.{stamp}.{signature}") is None
+    middle = len(token) - 10  # inside the signature (its last character also holds padding bits)
+    tampered = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1:]
     assert course_data.learner_from_token(config, tampered) is None
     assert course_data.learner_from_token(config, None) is None
     assert course_data.learner_from_token(config, "no-dot-here") is None
     other = load_config(tmp_path / "other-course")
     assert course_data.learner_from_token(other, token) is None
+
+
+def test_sign_in_token_is_not_signed_with_the_data_secret(config):
+    """The data secret seeds every company: a token must never be made, or checkable, with it."""
+    import hashlib
+    import hmac
+
+    from itsdangerous import URLSafeTimedSerializer
+
+    from course.auth import TOKEN_SALT
+
+    assert config.session_key != config.course_secret
+    old_style = "ada." + hmac.new(config.course_secret.encode(), b"sign-in:ada",
+                                  hashlib.sha256).hexdigest()[:20]
+    with_secret = URLSafeTimedSerializer(config.course_secret, salt=TOKEN_SALT).dumps(["learner", "ada", ""])
+    assert course_data.learner_from_token(config, old_style) is None
+    assert course_data.learner_from_token(config, with_secret) is None
+
+
+def test_sign_in_token_expires(config, monkeypatch):
+    import time
+
+    token = course_data.sign_in_token(config, "ada")
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + config.session_hours * 3600 - 60)
+    assert course_data.learner_from_token(config, token) == "ada"
+    monkeypatch.setattr(time, "time", lambda: now + config.session_hours * 3600 + 60)
+    assert course_data.learner_from_token(config, token) is None
+
+
+def test_a_reissued_code_voids_the_learners_tokens(config):
+    from course.auth import issue_access_codes
+
+    issue_access_codes(config.access_codes_path, ["ada", "bob"])
+    ada, bob = (course_data.sign_in_token(config, x) for x in ("ada", "bob"))
+    issue_access_codes(config.access_codes_path, ["ada", "bob"], reissue=["ada"])
+    assert course_data.learner_from_token(config, ada) is None
+    assert course_data.learner_from_token(config, bob) == "bob"
+
+
+def test_once_a_roster_exists_self_study_tokens_of_others_stop_working(config):
+    from course.auth import issue_access_codes
+
+    stranger = course_data.sign_in_token(config, "eve")
+    issue_access_codes(config.access_codes_path, ["ada"])
+    assert course_data.learner_from_token(config, stranger) is None
+
+
+def test_a_token_past_half_its_life_counts_as_due_for_renewal(config, monkeypatch):
+    import time
+
+    token = course_data.sign_in_token(config, "ada")
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + config.session_hours * 3600 * 0.6)
+    assert course_data.learner_from_token(config, token) == "ada"
+    assert course_data.learner_from_token(config, token, max_age_share=0.5) is None

@@ -49,38 +49,63 @@ def seed_class(home: Path, learners: int = 8) -> None:
     store.engine.dispose()
 
 
+def sign_in_form(at: AppTest, name: str, password: str) -> AppTest:
+    [t for t in at.text_input if t.label == "Staff account"][0].input(name)
+    [t for t in at.text_input if t.label == "Password"][0].input(password)
+    [b for b in at.button if b.label == "Sign in"][0].click().run()
+    return at
+
+
 @pytest.mark.parametrize("name", ["instructor.py", "workshop_host.py"])
 def test_staff_page_without_sign_in_shows_only_the_sign_in_form(app_home, name):
     at = page(name).run()
     assert not at.exception
-    assert len(at.text_input) == 1 and at.text_input[0].label == "Staff password"
+    assert [t.label for t in at.text_input] == ["Staff account", "Password"]
     assert not at.dataframe
 
 
 @pytest.mark.parametrize("name", ["instructor.py", "workshop_host.py"])
-def test_wrong_staff_password_shows_an_error(app_home, name):
-    at = page(name).run()
-    at.text_input[0].input("not-the-password")
-    at.button[0].click().run()
+def test_staff_pages_refuse_a_signed_in_learner(app_home, name):
+    seed_class(app_home)
+    at = page(name, learner_id="secret-learner-1").run()
     assert not at.exception
-    assert any("Wrong password" in e.value for e in at.error)
+    assert [t.label for t in at.text_input] == ["Staff account", "Password"]
+    assert not at.dataframe and not at.header
+
+
+@pytest.mark.parametrize("name", ["instructor.py", "workshop_host.py"])
+def test_wrong_staff_password_shows_an_error(app_home, name):
+    at = sign_in_form(page(name).run(), "staff", "not-the-password")
+    assert not at.exception
+    assert any("Wrong account or password" in e.value for e in at.error)
     assert "staff_role" not in at.session_state
 
 
 def test_right_password_opens_the_instructor_page(app_home):
     seed_class(app_home)
-    at = page("instructor.py").run()
-    at.text_input[0].input("staff-secret")
-    at.button[0].click().run()
+    at = sign_in_form(page("instructor.py").run(), "staff", "staff-secret")
     assert not at.exception
     assert at.session_state["staff_role"] == "instructor"
+    assert at.session_state["staff_user"] == "staff"
     assert [h.value for h in at.header][:2] == ["Re-teach", "Class progress by module"]
+
+
+def test_a_trainer_account_cannot_open_instructor_analytics(app_home):
+    from course.auth import add_staff
+    from course.config import load_config
+
+    add_staff(load_config().staff_path, "tom", "trainer", "trainer password")
+    at = sign_in_form(page("instructor.py").run(), "tom", "trainer password")
+    assert not at.exception and not at.header
+    assert any("trainer account" in e.value for e in at.error)
+    host = page("workshop_host.py", staff_role="trainer", staff_user="tom").run()
+    assert not host.exception and "Staff account" not in [t.label for t in host.text_input]
 
 
 def test_trainer_cannot_open_instructor_analytics(app_home):
     at = page("instructor.py", staff_role="trainer").run()
     assert not at.exception
-    assert at.text_input[0].label == "Staff password" and not at.header
+    assert at.text_input[0].label == "Staff account" and not at.header
 
 
 def test_instructor_page_shows_reteach_flag_and_no_learner_ids(app_home):
@@ -216,3 +241,37 @@ def test_closing_the_workshop_keeps_its_spreads_for_the_debrief(app_home):
     joiner.text_input[1].input("Late")
     joiner.button[0].click().run()
     assert any("has been closed" in e.value for e in joiner.error)
+
+
+def test_instructor_issues_access_codes_and_reissues_a_lost_one(app_home):
+    from course.auth import ThrottleBook, check_learner_code, load_access_codes
+    from course.config import load_config
+
+    at = page("instructor.py", staff_role="instructor", staff_user="ines").run()
+    area = next(t for t in at.text_area if t.label.startswith("Learner ids"))
+    area.input("id,first_name\nada,Ada\nbob,Bob\n")
+    next(b for b in at.button if b.label.startswith("Issue codes")).click().run()
+    assert not at.exception
+    assert any("2 new code(s) issued" in s.value for s in at.success)
+    handout = at.session_state["_new_codes_csv"].splitlines()
+    codes = {row.split(",")[0]: row.split(",")[-1] for row in handout[1:]}
+    path = load_config().access_codes_path
+    assert check_learner_code("ada", codes["ada"], load_access_codes(path), "c", ThrottleBook()).ok
+    assert codes["ada"] not in path.read_text()
+    at = page("instructor.py", staff_role="instructor").run()
+    next(s for s in at.selectbox if s.label.startswith("Learner who lost")).set_value("ada")
+    next(b for b in at.button if b.label.startswith("Issue a new code")).click().run()
+    new = next(s.value for s in at.success if "New access code for ada" in s.value).split("**")[1]
+    now = load_access_codes(path)
+    assert check_learner_code("ada", new, now, "c", ThrottleBook()).ok
+    assert not check_learner_code("ada", codes["ada"], now, "c2", ThrottleBook()).ok
+    assert check_learner_code("bob", codes["bob"], now, "c3", ThrottleBook()).ok
+
+
+def test_access_codes_refuse_bad_ids_and_trainers(app_home):
+    at = page("instructor.py", staff_role="instructor").run()
+    next(t for t in at.text_area if t.label.startswith("Learner ids")).input("ada\nbad id\n")
+    next(b for b in at.button if b.label.startswith("Issue codes")).click().run()
+    assert any("Not a valid learner id: bad id" in e.value for e in at.error)
+    trainer = page("instructor.py", staff_role="trainer").run()
+    assert not trainer.text_area, "a trainer sees only the sign-in form"

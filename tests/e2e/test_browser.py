@@ -206,7 +206,8 @@ def test_screenshot_of_every_page(app_url, browser):
     staff.goto(app_url)
     _settle(staff)
     staff.get_by_role("tab", name="Instructor or trainer").click()
-    staff.get_by_role("textbox", name="Staff password").fill(STAFF_PASSWORD)
+    staff.get_by_role("textbox", name="Staff account").fill("staff")  # THEATER_STAFF_PASSWORD's account
+    staff.get_by_role("textbox", name="Password").fill(STAFF_PASSWORD)
     staff.get_by_role("button", name="Sign in as staff").click()
     _settle(staff)
     assert not staff.get_by_test_id("stException").count()
