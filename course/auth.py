@@ -6,7 +6,9 @@ state and call these functions to decide; the password itself is never stored, l
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping
@@ -22,6 +24,9 @@ ROLE_GRANTS: dict[str, frozenset[str]] = {
     "trainer": frozenset({"trainer"}),
 }
 SESSION_ROLE_KEY = "staff_role"
+SESSION_ACCOUNT_KEY = "staff_account"   # who opened a workshop room: rooms belong to this name
+SESSION_KEY_FILE = "session_key"       # signs staff sign-in tokens; never the data secret
+STAFF_TOKEN_MAX_AGE = 12 * 3600        # a reload the next morning asks for the password again
 SESSION_THROTTLE_KEY = "staff_sign_in_throttle"
 MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 300.0
@@ -114,6 +119,43 @@ def sign_in(session: MutableMapping, role: str, password: str | None, config: Ha
 
 def sign_out(session: MutableMapping) -> None:
     session.pop(SESSION_ROLE_KEY, None)
+    session.pop(SESSION_ACCOUNT_KEY, None)
+
+
+def _token_serializer(config):
+    """Signs staff tokens with a key of their own (var/session_key, made once), bound to the
+    current staff password: changing the password ends every staff session."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    from course.config import _read_or_create_secret
+
+    key, _ = _read_or_create_secret(config.home / SESSION_KEY_FILE, lambda: secrets.token_hex(32))
+    return URLSafeTimedSerializer(key, salt="staff-sign-in"), hmac.new(
+        key.encode(), (config.staff_password or "").encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def staff_token(config, role: str, account: str | None) -> str:
+    """A signed, expiring token for the url, so a trainer's reload keeps them signed in."""
+    serializer, password_tag = _token_serializer(config)
+    return serializer.dumps({"role": role, "account": account or "", "pw": password_tag})
+
+
+def staff_from_token(config, token: str | None,
+                     max_age: float = STAFF_TOKEN_MAX_AGE) -> tuple[str, str | None] | None:
+    """(role, account) of a valid token; None when forged, expired or from an old password."""
+    from itsdangerous import BadSignature
+
+    if not token or not isinstance(token, str) or len(token) > 1000:
+        return None
+    serializer, password_tag = _token_serializer(config)
+    try:
+        data = serializer.loads(token, max_age=max_age)
+    except BadSignature:   # includes SignatureExpired
+        return None
+    if not isinstance(data, dict) or data.get("role") not in ROLES or \
+            not hmac.compare_digest(str(data.get("pw", "")), password_tag):
+        return None
+    return data["role"], (str(data.get("account") or "") or None)
 
 
 def require_role(session: Mapping, role: str) -> bool:

@@ -281,30 +281,56 @@ def track_page(page) -> None:
 
 
 TOKEN_PARAM = "u"
+STAFF_TOKEN_PARAM = "staff"
 
 
 def restore_sign_in() -> None:
-    """A reload starts a new session: the signed token in the url signs the learner back in."""
+    """A reload starts a new session: the signed tokens in the url sign the learner and the
+    staff member (a trainer reloading the projector tab mid-session) back in."""
+    from course import auth
+
     if learner_id() is None:
         restored = course_data.learner_from_token(get_config(), st.query_params.get(TOKEN_PARAM))
         if restored is not None:
             st.session_state[LEARNER_KEY] = restored
         elif TOKEN_PARAM in st.query_params:
             del st.query_params[TOKEN_PARAM]
+    if staff_role() is None and STAFF_TOKEN_PARAM in st.query_params:
+        staff = auth.staff_from_token(get_config(), st.query_params.get(STAFF_TOKEN_PARAM))
+        if staff is not None:
+            st.session_state[STAFF_ROLE_KEY], account = staff
+            if account:
+                st.session_state[auth.SESSION_ACCOUNT_KEY] = account
+        else:
+            del st.query_params[STAFF_TOKEN_PARAM]
 
 
 def keep_sign_in_in_url() -> None:
-    """Put the token back after page switches (Streamlit clears query parameters on them)."""
+    """Put the tokens back after page switches (Streamlit clears query parameters on them)."""
+    from course import auth
+
     learner = learner_id()
     if learner is not None:
         token = course_data.sign_in_token(get_config(), learner)
         if st.query_params.get(TOKEN_PARAM) != token:
             st.query_params[TOKEN_PARAM] = token
+    role = staff_role()
+    if role is not None:
+        key = "_staff_token"
+        account = st.session_state.get(auth.SESSION_ACCOUNT_KEY)
+        cached = st.session_state.get(key)
+        if not cached or cached[0] != (role, account):
+            cached = ((role, account), auth.staff_token(get_config(), role, account))
+            st.session_state[key] = cached
+        if st.query_params.get(STAFF_TOKEN_PARAM) != cached[1]:
+            st.query_params[STAFF_TOKEN_PARAM] = cached[1]
 
 
 def sign_out() -> None:
     """Forget who is signed in (their progress stays in the store)."""
-    for key in (LEARNER_KEY, STAFF_ROLE_KEY, CLOCK_KEY, "current_module_id"):
+    for key in (LEARNER_KEY, STAFF_ROLE_KEY, "staff_account", "_staff_token", CLOCK_KEY,
+                "current_module_id"):
         st.session_state.pop(key, None)
-    if TOKEN_PARAM in st.query_params:
-        del st.query_params[TOKEN_PARAM]
+    for param in (TOKEN_PARAM, STAFF_TOKEN_PARAM):
+        if param in st.query_params:
+            del st.query_params[param]
