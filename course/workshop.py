@@ -300,6 +300,12 @@ class Round:
     def revealed(self) -> bool:
         return self.revealed_at is not None
 
+    @property
+    def room_sees_spread(self) -> bool:
+        """Participants and the projector see the spread only once voting closed, so nobody's
+        vote follows the room's (the first vote of peer instruction must be their own)."""
+        return not self.is_open
+
     def seconds_left(self, now: dt.datetime) -> float | None:
         """Seconds until the timer closes the question; None without a timer or once closed."""
         if self.closes_at is None or not self.is_open:
@@ -369,6 +375,25 @@ class RoomAggregate:
         frame = pd.DataFrame([{**o.__dict__, "share": self.share(o)} for o in self.options])
         frame["count"] = frame["count"].astype("Int64")
         return frame[columns]
+
+
+def join_url(app_url: str, code: str) -> str:
+    """The address a phone opens to join: the app's join page with the code filled in."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(app_url or "http://localhost:8501/")
+    return urlunsplit((parts.scheme or "http", parts.netloc, "/workshop", f"code={code}", ""))
+
+
+def join_qr_png(url: str, scale: int = 12) -> bytes:
+    """A QR code of the join link (segno), large enough to scan from the back of a room."""
+    import io
+
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="png", scale=scale, border=2)
+    return buffer.getvalue()
 
 
 def _retry(action: Callable[[], Any], attempts: int = 12) -> Any:

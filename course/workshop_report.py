@@ -43,8 +43,11 @@ def spread_chart(aggregate: RoomAggregate, revealed: bool = False, font_size: in
                  width: int | str = "container") -> alt.Chart:
     """Horizontal bars of the room's answers with each option's share written on its bar."""
     frame = spread_frame(aggregate, revealed)
-    colors = alt.Scale(domain=[OTHER_LABEL, RIGHT_LABEL],
-                       range=[PALETTE["blue"], PALETTE["bluish_green"]])
+    # Before the reveal the spec does not even name a right answer (a projector's page source
+    # is as visible as its pixels).
+    colors = alt.Scale(domain=[OTHER_LABEL, RIGHT_LABEL] if revealed else [OTHER_LABEL],
+                       range=[PALETTE["blue"], PALETTE["bluish_green"]] if revealed
+                       else [PALETTE["blue"]])
     y = alt.Y("option:N", sort=alt.SortField("order"), title=None,
               axis=alt.Axis(labelExpr="datum.label", labelFontSize=font_size, labelLimit=1200))
     base = alt.Chart(frame).encode(y=y)
@@ -58,13 +61,15 @@ def spread_chart(aggregate: RoomAggregate, revealed: bool = False, font_size: in
     labels = base.mark_text(align="left", dx=8, fontSize=font_size, fontWeight="bold",
                             color="#222222").encode(x="share:Q", text="text:N")
     # A right answer also carries a word, not only a colour.
-    ticks = base.transform_filter(alt.datum.group == RIGHT_LABEL).mark_text(
-        align="right", dx=-8, fontSize=font_size, color="white", fontWeight="bold").encode(
-        x="share:Q", text=alt.value("✓"))
+    layers = [bars, labels]
+    if revealed:
+        layers.append(base.transform_filter(alt.datum.group == RIGHT_LABEL).mark_text(
+            align="right", dx=-8, fontSize=font_size, color="white", fontWeight="bold").encode(
+            x="share:Q", text=alt.value("✓")))
     rows = len(frame)
     label_lines = max((len(label) for label in frame["label"]), default=1)
     height = max(160, rows * max(2 * font_size, label_lines * font_size * 1.3) * 1.6)
-    return (bars + labels + ticks).properties(width=width, height=int(height))
+    return alt.layer(*layers).properties(width=width, height=int(height))
 
 
 def shift_frame(first: RoomAggregate, second: RoomAggregate, revealed: bool) -> pd.DataFrame:

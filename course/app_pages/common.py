@@ -227,6 +227,9 @@ def build_navigation() -> dict[str, list]:
             staff.append(_page("workshop_host.py", "Run a workshop", "workshop-host",
                                ":material/co_present:",
                                default=not learner and not any(p._default for p in staff)))
+        if (PAGES_DIR / "workshop_present.py").exists():   # the projector's view of a room
+            staff.append(_page("workshop_present.py", "Presenter view", "workshop-present",
+                               ":material/tv:"))
         if staff:
             pages["Staff"] = staff
     if not any(p._default for group in pages.values() for p in group):
