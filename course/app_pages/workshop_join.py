@@ -132,8 +132,11 @@ def question_view() -> None:
         choice = st.radio("Your answer", options, key=f"workshop_choice_{current.id}",
                           index=options.index(mine) if mine in options else None,
                           horizontal=current.question.kind == "scale")
-        send = st.form_submit_button("Send answer" if mine is None else "Change my answer",
-                                     type="primary")
+        # A fixed key and label keep the button's identity across reruns: a change sent before
+        # the page updated after the first answer still reaches this button (a label that
+        # changed after the first answer made such a change vanish).
+        send = st.form_submit_button("Send my answer", type="primary",
+                                     key=f"workshop_send_{current.id}")
     if send:
         if choice is None:
             st.error("Choose one of the options first.")

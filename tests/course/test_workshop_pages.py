@@ -111,7 +111,7 @@ def test_phone_sees_no_spread_while_voting_then_answer_and_explanation_on_reveal
     at = _join(room.code, "Ada")
     assert "Usage doubled" in texts(at)
     at.radio[0].set_value("Value doubled")
-    button(at, "Send answer").click().run()
+    button(at, "Send my answer").click().run()
     assert not at.exception and rooms.aggregate(current.id).answers == 6
     assert "How the room answered" not in texts(at)      # vote 1 is nobody's but your own
     assert not at.get("vega_lite_chart")
@@ -248,3 +248,20 @@ def test_a_reload_keeps_the_trainer_signed_in(app_home, rooms):
     forged.query_params["staff"] = token[:-3] + "abc"
     forged.run()
     assert "staff_role" not in forged.session_state
+
+
+def test_the_send_button_keeps_its_identity_so_a_quick_change_is_not_lost(app_home, rooms):
+    """A browser that sends a changed answer before the page updated refers to the widgets it
+    has: if the button's identity changed after the first answer, the change was dropped."""
+    room = rooms.create_workshop("startup", owner="Grace")
+    current = rooms.open_question(room.code, QUESTION.key, QUESTION)
+    at = _join(room.code, "Ada")
+    first_ids = (at.radio[0].id, button(at, "Send my answer").id)
+    at.radio[0].set_value("Value doubled")
+    button(at, "Send my answer").click().run()
+    assert (at.radio[0].id, button(at, "Send my answer").id) == first_ids
+    at.radio[0].set_value("Nothing about value yet")
+    button(at, "Send my answer").click().run()
+    assert rooms.my_answer(at.session_state["workshop_seat"][1], current.id) == \
+        "Nothing about value yet"
+    assert rooms.answer_changes(current.id) == 2
