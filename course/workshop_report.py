@@ -25,6 +25,14 @@ def _wrap(text: str, width: int = LABEL_WIDTH) -> list[str]:
     return textwrap.wrap(text, width) or [text]
 
 
+def _option_axis(frame: pd.DataFrame, font_size: int) -> alt.Y:
+    """Options top to bottom in the question's order, long ones wrapped over several lines."""
+    order = list(dict.fromkeys(frame.sort_values("order")["label"]))
+    return alt.Y("label:N", sort=order, title=None,
+                 axis=alt.Axis(labelExpr="split(datum.label, '\\n')", labelFontSize=font_size,
+                               labelColor="#222222", labelLimit=2000, labelPadding=8))
+
+
 def spread_frame(aggregate: RoomAggregate, revealed: bool) -> pd.DataFrame:
     """One row per option with count, share and a label; the right answer is marked only when
     `revealed` (a projector must not give the answer away while the room still thinks)."""
@@ -32,7 +40,8 @@ def spread_frame(aggregate: RoomAggregate, revealed: bool) -> pd.DataFrame:
     for order, option in enumerate(aggregate.options):
         share = aggregate.share(option)
         right = revealed and option.correct
-        rows.append({"order": order, "option": option.option, "label": _wrap(option.option),
+        rows.append({"order": order, "option": option.option,
+                     "label": "\n".join(_wrap(option.option)),
                      "count": option.count, "share": share,
                      "text": "" if share is None else f"{share:.0%} ({option.count})",
                      "group": RIGHT_LABEL if right else OTHER_LABEL})
@@ -48,8 +57,7 @@ def spread_chart(aggregate: RoomAggregate, revealed: bool = False, font_size: in
     colors = alt.Scale(domain=[OTHER_LABEL, RIGHT_LABEL] if revealed else [OTHER_LABEL],
                        range=[PALETTE["blue"], PALETTE["bluish_green"]] if revealed
                        else [PALETTE["blue"]])
-    y = alt.Y("option:N", sort=alt.SortField("order"), title=None,
-              axis=alt.Axis(labelExpr="datum.label", labelFontSize=font_size, labelLimit=1200))
+    y = _option_axis(frame, font_size)
     base = alt.Chart(frame).encode(y=y)
     bars = base.mark_bar(height={"band": 0.7}).encode(
         x=alt.X("share:Q", title=None, scale=alt.Scale(domain=[0, 1]),
@@ -67,7 +75,7 @@ def spread_chart(aggregate: RoomAggregate, revealed: bool = False, font_size: in
             align="right", dx=-8, fontSize=font_size, color="white", fontWeight="bold").encode(
             x="share:Q", text=alt.value("✓")))
     rows = len(frame)
-    label_lines = max((len(label) for label in frame["label"]), default=1)
+    label_lines = max((label.count("\n") + 1 for label in frame["label"]), default=1)
     height = max(160, rows * max(2 * font_size, label_lines * font_size * 1.3) * 1.6)
     return alt.layer(*layers).properties(width=width, height=int(height))
 
@@ -78,8 +86,8 @@ def shift_frame(first: RoomAggregate, second: RoomAggregate, revealed: bool) -> 
     for vote, aggregate in (("vote 1", first), ("vote 2", second)):
         for order, option in enumerate(aggregate.options):
             share = aggregate.share(option)
-            rows.append({"order": order, "option": option.option, "label": _wrap(option.option),
-                         "vote": vote, "share": share, "count": option.count,
+            rows.append({"order": order, "option": option.option,
+                         "label": "\n".join(_wrap(option.option)), "vote": vote, "share": share, "count": option.count,
                          "text": "" if share is None else f"{share:.0%}",
                          "right": bool(revealed and option.correct)})
     return pd.DataFrame(rows)
@@ -90,11 +98,9 @@ def shift_chart(first: RoomAggregate, second: RoomAggregate, revealed: bool = Fa
     """Peer instruction's shift: per option a vote-1 and a vote-2 bar, each labelled."""
     frame = shift_frame(first, second, revealed)
     if revealed:
-        frame["option"] = [f"✓ {o}" if r else o for o, r in zip(frame["option"], frame["right"])]
-        frame["label"] = [[f"✓ {l[0]}", *l[1:]] if r else l
-                          for l, r in zip(frame["label"], frame["right"])]
-    y = alt.Y("option:N", sort=alt.SortField("order"), title=None,
-              axis=alt.Axis(labelExpr="datum.label", labelFontSize=font_size, labelLimit=1200))
+        frame["label"] = [f"✓ {label}" if right else label
+                          for label, right in zip(frame["label"], frame["right"])]
+    y = _option_axis(frame, font_size)
     votes = alt.Scale(domain=["vote 1", "vote 2"], range=["#9BB8D3", PALETTE["blue"]])
     base = alt.Chart(frame).encode(y=y, yOffset=alt.YOffset("vote:N", sort=["vote 1", "vote 2"]))
     bars = base.mark_bar().encode(

@@ -40,30 +40,36 @@ if st.query_params.get(ROOM_PARAM) != room.code:
 
 # The projector shows the room, not the app: no sidebar, no header, large type.
 st.markdown("""<style>
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header {display: none;}
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header,
+[data-testid="stElementToolbar"] {display: none !important;}
 [data-testid="stMainBlockContainer"] {padding-top: 1.5rem; max-width: 100%;}
-.present-question {font-size: 2.6rem; font-weight: 700; line-height: 1.2; margin: 0 0 .6rem 0;}
-.present-status {font-size: 2.2rem; margin: .2rem 0 1rem 0;}
-.present-code {font-size: 3.4rem; font-weight: 800; letter-spacing: .35rem; margin: 0;}
-.present-small {font-size: 1.5rem; margin: .2rem 0;}
-.present-answer {font-size: 2.2rem; margin: .6rem 0;}
 </style>""", unsafe_allow_html=True)
+STYLES = {   # inline: Streamlit's own paragraph style would win over a class
+    "present-question": "font-size:3rem;font-weight:700;line-height:1.2;margin:0 0 1rem 0",
+    "present-status": "font-size:2.4rem;margin:.2rem 0 1rem 0",
+    "present-code": "font-size:4rem;font-weight:800;letter-spacing:.4rem;margin:0;line-height:1.1",
+    "present-small": "font-size:2rem;margin:.3rem 0;line-height:1.3",
+    "present-answer": "font-size:2.6rem;font-weight:700;margin:.8rem 0",
+    "present-note": "font-size:1.3rem;color:#444444;margin:.2rem 0",
+}
 
 link = workshop.join_url(st.context.url or "", room.code)
 main, side = st.columns([4, 1], gap="large")
 with side:
     if room.is_open(workshop.utcnow()):
-        st.markdown(f"<p class='present-small'>Join at</p><p class='present-code'>{room.code}</p>",
+        st.markdown(f"<p style='{STYLES['present-small']}'>Join with the code</p>"
+                    f"<p style='{STYLES['present-code']}'>{room.code}</p>",
                     unsafe_allow_html=True)
-        st.image(workshop.join_qr_png(link), width="stretch",
-                 caption=f"Scan to join, or open {link}")
+        st.image(workshop.join_qr_png(link), width="stretch")
+        st.markdown(f"<p style='{STYLES['present-small']};font-size:1.3rem'>Scan to join, or "
+                    f"open<br>{html.escape(link)}</p>", unsafe_allow_html=True)
     else:
-        st.markdown("<p class='present-small'>This workshop has closed.</p>",
+        st.markdown(f"<p style='{STYLES['present-small']}'>This workshop has closed.</p>",
                     unsafe_allow_html=True)
 
 
 def _big(text: str, css: str) -> None:
-    st.markdown(f"<p class='{css}'>{html.escape(text)}</p>", unsafe_allow_html=True)
+    st.markdown(f"<p style='{STYLES[css]}'>{html.escape(text)}</p>", unsafe_allow_html=True)
 
 
 def board() -> None:
@@ -98,7 +104,7 @@ def board() -> None:
         chart = report.spread_chart(aggregate, latest.revealed, font_size=FONT)
         summary = report.spread_summary(aggregate, latest.revealed)
     st.vega_lite_chart(chart.to_dict(), width="stretch")
-    st.caption(summary)
+    _big(summary, "present-note")
     if latest.revealed and latest.question.has_answer:
         _big(f"✓ {latest.question.answer}", "present-answer")
         if latest.question.explanation:
