@@ -13,6 +13,7 @@ Every answer and every change of it is kept in an append-only log.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import secrets
@@ -271,9 +272,11 @@ class Workshop:
         return self.closed_at or self.expires_at
 
 
+@functools.lru_cache(maxsize=4)
 def room_company(scenario: str, seed: int, employees: int = ROOM_EMPLOYEES,
                  days: int = ROOM_DAYS) -> Any:
-    """The one company the whole room discusses: the workshop's scenario and seed."""
+    """The one company the whole room discusses: the workshop's scenario and seed (generated
+    once per process and shared by the trainer's and the projector's pages; read-only)."""
     from datasets.api import generate_company
 
     return generate_company(profile=scenario, employees=employees, days=days, seed=seed)

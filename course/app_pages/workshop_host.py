@@ -111,9 +111,9 @@ st.markdown(f":material/tv: [Presenter view for the projector](./workshop-presen
             "projector and go full screen)")
 
 
-@st.cache_resource(show_spinner="Generating the room's company…", max_entries=8)
 def _room_company(scenario: str, seed: int):
-    return workshop.room_company(scenario, seed)
+    with st.spinner("Generating the room's company (once per workshop)…"):
+        return workshop.room_company(scenario, seed)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -169,6 +169,20 @@ if is_open:
                 st.rerun()
         else:
             st.write("No questions are available: the course content did not load.")
+        if st.button("Ask the board question: which dashboard number to believe?",
+                     icon=":material/dashboard:",
+                     help="The projector shows the room company's adoption dashboard; the "
+                          "reveal tells the truth from the company's hidden labels."):
+            from course.workshop_board import BOARD_KEY, board_question
+
+            try:
+                with st.spinner("Reading the room's company…"):
+                    board, _ = board_question(_room_company(room.scenario, room.seed))
+            except UserError as error:
+                st.error(str(error))
+            else:
+                rooms.open_question(room.code, BOARD_KEY, board, seconds=TIMER_CHOICES[timer])
+                st.rerun()
         latest = rooms.latest_round(room.code)
         if latest is not None and not latest.is_open:
             steps = st.columns(2)

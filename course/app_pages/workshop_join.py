@@ -123,6 +123,8 @@ def question_view() -> None:
         return
     vote = f" (vote {current.vote}: answer again after the discussion)" if current.vote > 1 else ""
     st.markdown(f"**Question {current.seq}{vote}:** {current.question.prompt}")
+    if current.question.kind == "board":
+        st.caption("The dashboard is on the projector.")
     seconds = current.seconds_left(workshop.utcnow())
     if seconds is not None:
         st.caption(f"Closes in about {int(seconds)} s.")

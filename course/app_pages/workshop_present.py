@@ -68,8 +68,18 @@ with side:
                     unsafe_allow_html=True)
 
 
+@st.cache_data(show_spinner="Drawing the room company's dashboard…", max_entries=8)
+def _dashboard(scenario: str, seed: int) -> tuple[dict, str]:
+    """The adoption dashboard the board question asks about: the room's own company."""
+    from course.charts import CHARTS
+
+    result = CHARTS["adoption_vs_output"](workshop.room_company(scenario, seed))
+    return result.chart.to_dict(), result.summary
+
+
 def _big(text: str, css: str) -> None:
-    st.markdown(f"<p style='{STYLES[css]}'>{html.escape(text)}</p>", unsafe_allow_html=True)
+    st.markdown(f"<p style='{STYLES[css]}'>{html.escape(text, quote=False)}</p>",
+                unsafe_allow_html=True)
 
 
 def board() -> None:
@@ -82,6 +92,10 @@ def board() -> None:
         return
     vote = f" · vote {latest.vote}" if latest.vote > 1 else ""
     _big(f"{latest.seq}{vote}. {latest.question.prompt}", "present-question")
+    if latest.question.kind == "board" and (latest.is_open or not latest.revealed):
+        spec, summary = _dashboard(room.scenario, room.seed)
+        st.vega_lite_chart(spec, width="stretch", key="board_dashboard")
+        _big(summary, "present-note")
     if latest.is_open:
         answered = rooms.answer_count(latest.id)
         seconds = latest.seconds_left(workshop.utcnow())
@@ -94,17 +108,18 @@ def board() -> None:
     _big(f"{aggregate.answers} of {participants} answered · voting closed", "present-status")
     if not aggregate.shown:
         _big(aggregate.status, "present-small")
-        return
-    first = rooms.get_round(latest.first_vote_id) if latest.first_vote_id else None
-    if first is not None:
-        first_aggregate = rooms.aggregate(first.id, round_=first)
-        chart = report.shift_chart(first_aggregate, aggregate, latest.revealed, font_size=FONT)
-        summary = report.shift_summary(first_aggregate, aggregate, latest.revealed)
     else:
-        chart = report.spread_chart(aggregate, latest.revealed, font_size=FONT)
-        summary = report.spread_summary(aggregate, latest.revealed)
-    st.vega_lite_chart(chart.to_dict(), width="stretch")
-    _big(summary, "present-note")
+        first = rooms.get_round(latest.first_vote_id) if latest.first_vote_id else None
+        if first is not None:
+            first_aggregate = rooms.aggregate(first.id, round_=first)
+            chart = report.shift_chart(first_aggregate, aggregate, latest.revealed,
+                                       font_size=FONT)
+            summary = report.shift_summary(first_aggregate, aggregate, latest.revealed)
+        else:
+            chart = report.spread_chart(aggregate, latest.revealed, font_size=FONT)
+            summary = report.spread_summary(aggregate, latest.revealed)
+        st.vega_lite_chart(chart.to_dict(), width="stretch")
+        _big(summary, "present-note")
     if latest.revealed and latest.question.has_answer:
         _big(f"✓ {latest.question.answer}", "present-answer")
         if latest.question.explanation:

@@ -259,3 +259,21 @@ def test_export_and_summary_hold_counts_never_who_answered(store):
     assert all(p.nickname not in summary for p in people)
     back = pd.read_csv(__import__("io").StringIO(csv))
     assert len(back) == len(frame)
+
+
+# ----------------------------------------------------------------------------- the board question
+
+def test_board_question_reveals_the_truth_of_the_rooms_company(small_company):
+    from course.workshop_board import board_question
+    from exercises import truth
+
+    question, figures = board_question(small_company)
+    assert figures.theater_share == truth.theater_share(small_company)
+    assert figures.measured_effect == truth.productivity_effect(small_company)
+    assert question.kind == "board" and len(question.options) == 3
+    assert question.answer.startswith("Closed work per week")
+    assert f"{figures.theater_share:.0%} of the AI activity" in question.explanation
+    assert f"{figures.measured_effect:+.0f}%" in question.explanation
+    assert question.misconception_words(question.options[0]) == "usage equals value"
+    weekly = truth.weekly_usage_output(small_company)
+    assert 0 < figures.weekly_users <= 1 and not weekly.empty

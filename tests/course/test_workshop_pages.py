@@ -265,3 +265,25 @@ def test_the_send_button_keeps_its_identity_so_a_quick_change_is_not_lost(app_ho
     assert rooms.my_answer(at.session_state["workshop_seat"][1], current.id) == \
         "Nothing about value yet"
     assert rooms.answer_changes(current.id) == 2
+
+
+def test_board_question_shows_the_dashboard_then_the_truth(app_home, rooms, monkeypatch,
+                                                           small_company):
+    import course.workshop
+
+    monkeypatch.setattr(course.workshop, "room_company", lambda scenario, seed: small_company)
+    at = trainer().run()
+    at.button[0].click().run()
+    code = at.session_state["workshop_host_code"]
+    button(at, "Ask the board question: which dashboard number to believe?").click().run()
+    assert not at.exception
+    board = rooms.current_round(code)
+    assert board.question.kind == "board"
+    presenter = _presenter(code)
+    assert not presenter.exception
+    assert "adoption dashboard" in texts(presenter)
+    assert "AI events per employee changed" in texts(presenter)     # the chart's summary
+    assert "hidden labels" not in texts(presenter)                    # truth only on reveal
+    rooms.reveal(code, board.id)
+    presenter.run()
+    assert "The truth, from this company's hidden labels" in texts(presenter)
