@@ -97,6 +97,7 @@ class Client:
     on_text: object = None
     ws: object = None
     nickname: str = ""
+    values: dict[str, tuple[str, object]] = field(default_factory=dict)  # id → current value
     errors: int = 0
 
     async def connect(self) -> None:
@@ -112,7 +113,14 @@ class Client:
         state.page_name = self.page
         state.fragment_id = fragment_id
         state.is_auto_rerun = auto
+        # Like a browser: every rerun carries the current value of every widget, and a
+        # button's trigger only on the rerun its press causes.
         for widget_id, kind, value in widget_states:
+            if kind != "trigger_value":
+                self.values[widget_id] = (kind, value)
+        triggers = [(w, k, v) for w, k, v in widget_states if k == "trigger_value"]
+        for widget_id, kind, value in [*((w, k, v) for w, (k, v) in self.values.items()),
+                                       *triggers]:
             widget = state.widget_states.widgets.add()
             widget.id = widget_id
             setattr(widget, kind, value)
