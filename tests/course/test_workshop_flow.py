@@ -277,3 +277,33 @@ def test_board_question_reveals_the_truth_of_the_rooms_company(small_company):
     assert question.misconception_words(question.options[0]) == "usage equals value"
     weekly = truth.weekly_usage_output(small_company)
     assert 0 < figures.weekly_users <= 1 and not weekly.empty
+
+
+def test_a_post_test_spread_and_the_gain_line_tell_the_same_story(store):
+    """16 of 20 right on the post-test used to show every count as hidden while the gain line
+    below it ('45% → 80%') gave them away; now the spread is shown and agrees with the gain."""
+    room = store.create_workshop("startup")
+    people = [store.join(room.code, f"p{i}") for i in range(20)]
+    pre = store.open_question(room.code, "pretest/proxy", QUESTION)
+    for i, person in enumerate(people):
+        store.submit_answer(room.code, person.token, pre.id, QUESTION.options[int(i < 9)])
+    post = store.open_question(room.code, "posttest/proxy", QUESTION)
+    for i, person in enumerate(people):
+        store.submit_answer(room.code, person.token, post.id, QUESTION.options[int(i < 16)])
+    spread = store.aggregate(post.id)
+    assert [o.count for o in spread.options] == [4, 16, 0]
+    gain = store.gain(room.code)
+    assert gain.shown and (gain.pre_mean, gain.post_mean) == (0.45, 0.80)
+    assert spread.share(spread.options[1]) == gain.post_mean
+
+
+def test_no_gain_line_until_five_people_took_both_tests(store):
+    room = store.create_workshop("startup")
+    people = [store.join(room.code, f"p{i}") for i in range(6)]
+    pre = store.open_question(room.code, "pretest/proxy", QUESTION)
+    for person in people[:4]:
+        store.submit_answer(room.code, person.token, pre.id, QUESTION.options[1])
+    post = store.open_question(room.code, "posttest/proxy", QUESTION)
+    for person in people:
+        store.submit_answer(room.code, person.token, post.id, QUESTION.options[1])
+    assert not store.gain(room.code).shown
