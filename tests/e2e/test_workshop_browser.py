@@ -18,7 +18,8 @@ from course import auth, commands
 from course.config import load_config
 from course.progress import ProgressStore
 from course.workshop import RoundQuestion, WorkshopStore
-from tests.e2e.test_browser import ROOT, SCREENSHOTS, STAFF_PASSWORD, _free_port, browser  # noqa: F401
+from tests.e2e.test_browser import (ROOT, SCREENSHOTS, STAFF_PASSWORD, _free_port,  # noqa: F401
+                                    _settle, browser)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -113,3 +114,34 @@ def test_presenter_view_at_projector_size(live_room, browser):  # noqa: F811
     page.screenshot(path=str(SCREENSHOTS / "workshop-presenter-revealed.png"))
     assert "value depends on whether" in page.inner_text("body")
     page.close()
+
+
+def test_control_view_and_a_phone_after_the_reveal(live_room, browser):  # noqa: F811
+    url, rooms, room, token = live_room
+    trainer = browser.new_page(viewport={"width": 1440, "height": 900})
+    # A reload keeps the sign-in (for staff who are not learners the control view is the
+    # app's default page, at the root address).
+    trainer.goto(f"{url}/?staff={token}")
+    go = trainer.get_by_role("button", name="Go to this workshop")
+    go.wait_for(timeout=60_000)
+    _settle(trainer)
+    go.click()
+    _wait_text(trainer, "Ask the room")
+    trainer.wait_for_timeout(3000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    trainer.screenshot(path=str(SCREENSHOTS / "workshop-control.png"), full_page=True)
+    assert "Presenter view for the projector" in trainer.inner_text("body")
+    trainer.close()
+
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(f"{url}/workshop?code={room.code}")             # what the QR code opens
+    phone.get_by_role("textbox", name="Nickname").fill("Ada")
+    phone.get_by_role("button", name="Join").click()
+    _wait_text(phone, "you are")
+    latest = rooms.latest_round(room.code)
+    if latest is not None and latest.revealed:
+        _wait_text(phone, "Right answer")
+        phone.wait_for_timeout(2000)
+        phone.screenshot(path=str(SCREENSHOTS / "workshop-phone-revealed.png"), full_page=True)
+        assert "value depends on whether" in phone.inner_text("body")
+    phone.close()
