@@ -304,6 +304,8 @@ def restore_sign_in() -> None:
             st.session_state[STAFF_ROLE_KEY], account = staff
             if account:
                 st.session_state[auth.SESSION_ACCOUNT_KEY] = account
+            # Keep this token (not a fresh one): a sign-in lasts 12 hours from the password.
+            st.session_state["_staff_token"] = (staff, st.query_params.get(STAFF_TOKEN_PARAM))
         else:
             del st.query_params[STAFF_TOKEN_PARAM]
 

@@ -244,6 +244,8 @@ def test_a_reload_keeps_the_trainer_signed_in(app_home, rooms):
     assert reloaded.session_state["staff_role"] == "trainer"
     assert reloaded.session_state["staff_account"] == "Grace"
     assert "workshop-present" in reloaded.session_state[PAGES_KEY]
+    again = reloaded.query_params["staff"]
+    assert (again[0] if isinstance(again, list) else again) == token   # no sliding expiry
     forged = AppTest.from_file(APP, default_timeout=TIMEOUT)
     forged.query_params["staff"] = token[:-3] + "abc"
     forged.run()
