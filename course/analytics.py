@@ -73,6 +73,20 @@ def suppress_partition(counts: pd.Series | Mapping[Any, int],
     return pd.Series(shown, index=series.index, dtype="Int64")
 
 
+def poll_spread(counts: pd.Series | Mapping[Any, int], k: int = MIN_GROUP_SIZE) -> pd.Series:
+    """A live poll's answer counts: all shown once k have answered, none before.
+
+    A poll answer is not data about a person: the room answered anonymously, nicknames are never
+    linked to answers, so once k people answered every option's count and share is shown (a
+    hidden 35% misconception is exactly what a trainer must see). Data about people — progress,
+    staff analytics — keeps `suppress_partition`'s rule of k with complementary suppression.
+    """
+    series = counts if isinstance(counts, pd.Series) else pd.Series(dict(counts), dtype="int64")
+    if int(series.sum()) >= k:
+        return series.astype("Int64")
+    return pd.Series(pd.NA, index=series.index, dtype="Int64")
+
+
 def group_size_shown(n: int, k: int = MIN_GROUP_SIZE) -> int | None:
     """A group's size, or None when the group is too small to report on."""
     return int(n) if n >= k else None

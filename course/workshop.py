@@ -2,14 +2,18 @@
 
 Participants need no account and give no real identity. The room only ever sees aggregates:
 nobody, not even the trainer, sees who answered what, and an answer spread appears only once
-at least 5 people have answered (smaller option counts hidden as in the instructor analytics).
-State lives in the progress database (its own tables), so several app replicas can share a room
-on PostgreSQL, and SQLite in WAL mode takes participants answering at the same moment.
+at least 5 people have answered (then every option's count: a poll answer is not data about a
+person, see analytics.poll_spread). Participants see a spread only after the question closes,
+so a first vote is never swayed by the room, and the right answer only once the trainer reveals
+it. State lives in the progress database (its own tables), so several app replicas can share a
+room on PostgreSQL, and SQLite in WAL mode takes participants answering at the same moment.
+Every answer and every change of it is kept in an append-only log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import secrets
@@ -22,8 +26,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from course.analytics import (MIN_GROUP_SIZE, RETEACH_SHARE, GainSummary, pre_post_gain,
-                              suppress_partition)
+from course.analytics import (MIN_GROUP_SIZE, RETEACH_SHARE, GainSummary, poll_spread,
+                              pre_post_gain)
 from datasets.errors import UserError
 
 # No 0/O, 1/I/L: a code read aloud or from a projector is typed right the first time.
@@ -40,6 +44,10 @@ ROOM_CHARTS = ("adoption_vs_output", "sessions_linked_to_work", "cycle_time_befo
                "acceptance_vs_tokens", "deadline_bursts", "perception_vs_measured")
 ROOM_EMPLOYEES = 150
 ROOM_DAYS = 180
+OWNER_MAX = 64
+QUESTION_KINDS = ("choice", "scale", "board")
+SCALE_OPTIONS = ("1", "2", "3", "4", "5")
+MAX_TIMER_SECONDS = 3600
 
 metadata = sa.MetaData()
 workshops = sa.Table(
@@ -51,6 +59,7 @@ workshops = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("expires_at", sa.DateTime, nullable=False),
     sa.Column("closed_at", sa.DateTime),
+    sa.Column("owner", sa.String(OWNER_MAX), index=True),
 )
 workshop_rounds = sa.Table(
     "workshop_rounds", metadata,
@@ -62,6 +71,10 @@ workshop_rounds = sa.Table(
     sa.Column("question_json", sa.Text, nullable=False),
     sa.Column("opened_at", sa.DateTime, nullable=False),
     sa.Column("closed_at", sa.DateTime),
+    sa.Column("closes_at", sa.DateTime),          # the timer: no answers taken from then on
+    sa.Column("revealed_at", sa.DateTime),        # right answer shown to the room from then on
+    sa.Column("vote", sa.Integer),                # 2 on a peer-instruction revote
+    sa.Column("first_vote_id", sa.Integer),       # the revote's first round
     sa.UniqueConstraint("code", "seq", name="uq_workshop_round_seq"),
 )
 workshop_participants = sa.Table(
@@ -86,6 +99,28 @@ workshop_answers = sa.Table(
     sa.Column("answered_at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("round_id", "token", name="uq_workshop_answer"),
 )
+# Every answer sent, changes included, in arrival order: the current answer above is the last.
+workshop_answer_log = sa.Table(
+    "workshop_answer_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("round_id", sa.Integer, sa.ForeignKey("workshop_rounds.id"), nullable=False,
+              index=True),
+    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("answered_at", sa.DateTime, nullable=False),
+)
+# Questions a trainer wrote for a room, kept with it.
+workshop_questions = sa.Table(
+    "workshop_questions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("code", sa.String(CODE_LENGTH), sa.ForeignKey("workshops.code"), nullable=False,
+              index=True),
+    sa.Column("question_json", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+# Columns added after the first release, created on an older database when it is opened.
+_ADDED_COLUMNS = {"workshops": ("owner",),
+                  "workshop_rounds": ("closes_at", "revealed_at", "vote", "first_vote_id")}
 
 
 class WorkshopError(UserError):
@@ -119,15 +154,33 @@ class RoundQuestion:
     key: str
     prompt: str
     options: tuple[str, ...]
-    answer: str
+    answer: str | None                       # None: an opinion or a 1–5 scale, nothing is right
     misconceptions: tuple[str | None, ...]
+    explanation: str = ""                    # why the right answer is right (the content's text)
+    feedback: tuple[str, ...] = ()           # per option: what the content says to someone who chose it
+    kind: str = "choice"                     # choice, scale or board (see QUESTION_KINDS)
 
     @classmethod
     def from_question(cls, key: str, question: Any) -> RoundQuestion:
-        """From a course Question (course.modules): its options, right answer and misconceptions."""
+        """From a course Question (course.modules): options, right answer, misconceptions, texts."""
         return cls(key=key, prompt=question.prompt,
                    options=tuple(o.text for o in question.options), answer=question.answer,
-                   misconceptions=tuple(o.misconception for o in question.options))
+                   misconceptions=tuple(o.misconception for o in question.options),
+                   explanation=getattr(question, "explain", "") or "",
+                   feedback=tuple(getattr(o, "feedback", "") or "" for o in question.options))
+
+    @property
+    def has_answer(self) -> bool:
+        return self.answer is not None
+
+    def misconception_words(self, option: str) -> str | None:
+        """The misconception a wrong option reveals, in words ('usage-equals-value' → 'usage
+        equals value'), for a room that never sees the content's tags."""
+        code = dict(zip(self.options, self.misconceptions)).get(option)
+        return misconception_in_words(code)
+
+    def feedback_for(self, option: str) -> str:
+        return dict(zip(self.options, self.feedback)).get(option, "")
 
     @property
     def stage(self) -> str | None:
@@ -137,13 +190,52 @@ class RoundQuestion:
 
     def to_json(self) -> str:
         return json.dumps({"key": self.key, "prompt": self.prompt, "options": list(self.options),
-                           "answer": self.answer, "misconceptions": list(self.misconceptions)})
+                           "answer": self.answer, "misconceptions": list(self.misconceptions),
+                           "explanation": self.explanation, "feedback": list(self.feedback),
+                           "kind": self.kind})
 
     @classmethod
     def from_json(cls, text: str) -> RoundQuestion:
         data = json.loads(text)
         return cls(data["key"], data["prompt"], tuple(data["options"]), data["answer"],
-                   tuple(data["misconceptions"]))
+                   tuple(data["misconceptions"]), data.get("explanation", ""),
+                   tuple(data.get("feedback", ())), data.get("kind", "choice"))
+
+
+def misconception_in_words(code: str | None) -> str | None:
+    """A content tag such as 'transition-cost-excuse' as words: 'transition cost excuse'."""
+    if not code:
+        return None
+    return re.sub(r"[-_]+", " ", code).strip()
+
+
+def trainer_question(prompt: str, kind: str, options: Iterable[str] = (),
+                     answer: str | None = None, explanation: str = "") -> RoundQuestion:
+    """A question the trainer writes for the room: multiple choice (with or without a right
+    answer) or a 1–5 scale; checked here so the page only shows the one message."""
+    clean_prompt = " ".join((prompt or "").split())
+    if not clean_prompt:
+        raise WorkshopError("Write the question first.")
+    if len(clean_prompt) > 500:
+        raise WorkshopError("Keep the question under 500 characters.")
+    if kind == "scale":
+        texts: tuple[str, ...] = SCALE_OPTIONS
+        answer = None
+    elif kind == "choice":
+        texts = tuple(dict.fromkeys(t for t in (" ".join(o.split()) for o in options) if t))
+        if not 2 <= len(texts) <= 8:
+            raise WorkshopError("A multiple-choice question needs 2 to 8 different options.")
+        if any(len(t) > 200 for t in texts):
+            raise WorkshopError("Keep each option under 200 characters.")
+        answer = " ".join(answer.split()) if answer else None
+        if answer is not None and answer not in texts:
+            raise WorkshopError(f"The right answer {answer!r} is not one of the options.")
+    else:
+        raise WorkshopError(f"Unknown question kind {kind!r}; choose choice or scale.")
+    key = "room/" + re.sub(r"[^a-z0-9]+", "-", clean_prompt.lower()).strip("-")[:60]
+    return RoundQuestion(key=key, prompt=clean_prompt, options=texts, answer=answer,
+                         misconceptions=(None,) * len(texts),
+                         explanation=" ".join((explanation or "").split()), kind=kind)
 
 
 def question_choices(modules: Iterable[Any], test_questions: Iterable[Any] = ()
@@ -171,14 +263,20 @@ class Workshop:
     created_at: dt.datetime
     expires_at: dt.datetime
     closed_at: dt.datetime | None
+    owner: str | None = None
 
     def is_open(self, now: dt.datetime) -> bool:
         return self.closed_at is None and now < self.expires_at
 
+    def ended_at(self) -> dt.datetime:
+        return self.closed_at or self.expires_at
 
+
+@functools.lru_cache(maxsize=4)
 def room_company(scenario: str, seed: int, employees: int = ROOM_EMPLOYEES,
                  days: int = ROOM_DAYS) -> Any:
-    """The one company the whole room discusses: the workshop's scenario and seed."""
+    """The one company the whole room discusses: the workshop's scenario and seed (generated
+    once per process and shared by the trainer's and the projector's pages; read-only)."""
     from datasets.api import generate_company
 
     return generate_company(profile=scenario, employees=employees, days=days, seed=seed)
@@ -192,10 +290,30 @@ class Round:
     question: RoundQuestion
     opened_at: dt.datetime
     closed_at: dt.datetime | None
+    closes_at: dt.datetime | None = None
+    revealed_at: dt.datetime | None = None
+    vote: int = 1
+    first_vote_id: int | None = None
 
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+    @property
+    def revealed(self) -> bool:
+        return self.revealed_at is not None
+
+    @property
+    def room_sees_spread(self) -> bool:
+        """Participants and the projector see the spread only once voting closed, so nobody's
+        vote follows the room's (the first vote of peer instruction must be their own)."""
+        return not self.is_open
+
+    def seconds_left(self, now: dt.datetime) -> float | None:
+        """Seconds until the timer closes the question; None without a timer or once closed."""
+        if self.closes_at is None or not self.is_open:
+            return None
+        return max(0.0, (self.closes_at - now).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -208,9 +326,9 @@ class Participant:
 @dataclass(frozen=True)
 class OptionCount:
     option: str
-    count: int | None          # None: hidden (too few answers to show safely)
+    count: int | None          # None: hidden (fewer than MIN_GROUP_SIZE answers so far)
     correct: bool
-    misconception: str | None
+    misconception: str | None  # in words (see misconception_in_words)
 
 
 @dataclass(frozen=True)
@@ -234,29 +352,54 @@ class RoomAggregate:
     @property
     def status(self) -> str:
         if self.shown:
-            return f"{self.answers} answers"
+            return f"{self.answers} of {self.participants} answered"
         more = self.waiting_for
         return f"Waiting for {more} more answer{'s' if more != 1 else ''} before showing the spread."
 
     @property
     def popular_wrong_answer(self) -> OptionCount | None:
         """The most chosen wrong option when it is shown and worth re-teaching (≥ RETEACH_SHARE)."""
+        if not self.round.question.has_answer:
+            return None
         wrong = [o for o in self.options if not o.correct and o.count]
         top = max(wrong, key=lambda o: o.count, default=None)
         if top is None or top.count / self.answers < RETEACH_SHARE:
             return None
         return top
 
+    def share(self, option: OptionCount) -> float | None:
+        return None if option.count is None or not self.answers else option.count / self.answers
+
     def table(self) -> pd.DataFrame:
-        """One row per option; a hidden count is <NA>. Empty until enough people answered."""
+        """One row per option with count and share. Empty until enough people answered."""
+        columns = ["option", "count", "share", "correct", "misconception"]
         if not self.shown:
-            return pd.DataFrame(columns=["option", "count", "correct", "misconception"])
-        frame = pd.DataFrame([o.__dict__ for o in self.options])
+            return pd.DataFrame(columns=columns)
+        frame = pd.DataFrame([{**o.__dict__, "share": self.share(o)} for o in self.options])
         frame["count"] = frame["count"].astype("Int64")
-        return frame
+        return frame[columns]
 
 
-def _retry(action: Callable[[], Any], attempts: int = 8) -> Any:
+def join_url(app_url: str, code: str) -> str:
+    """The address a phone opens to join: the app's join page with the code filled in."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(app_url or "http://localhost:8501/")
+    return urlunsplit((parts.scheme or "http", parts.netloc, "/workshop", f"code={code}", ""))
+
+
+def join_qr_png(url: str, scale: int = 12) -> bytes:
+    """A QR code of the join link (segno), large enough to scan from the back of a room."""
+    import io
+
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="png", scale=scale, border=2)
+    return buffer.getvalue()
+
+
+def _retry(action: Callable[[], Any], attempts: int = 12) -> Any:
     """Run a write, retrying briefly when SQLite reports another writer holding the lock."""
     for attempt in range(attempts):
         try:
@@ -268,6 +411,16 @@ def _retry(action: Callable[[], Any], attempts: int = 8) -> Any:
     return None  # unreachable: the last attempt either returns or raises
 
 
+def clean_owner(raw: str | None) -> str:
+    """A staff account name as rooms store it: trimmed, single spaces, case kept for display."""
+    name = " ".join((raw or "").split())
+    if not name:
+        raise WorkshopError("Give your staff account name: the rooms you open belong to it.")
+    if len(name) > OWNER_MAX or any(not ch.isprintable() for ch in name):
+        raise WorkshopError(f"A staff account name is at most {OWNER_MAX} printable characters.")
+    return name
+
+
 class WorkshopStore:
     """Workshops, rounds, participants and answers on the progress store's engine."""
 
@@ -275,11 +428,12 @@ class WorkshopStore:
         self.engine = engine
         self.clock = clock
         metadata.create_all(engine)
+        self._add_missing_columns()
 
     # ---------------------------------------------------------------- trainer side
     def create_workshop(self, scenario: str, title: str | None = None,
-                        hours: float = DEFAULT_HOURS) -> Workshop:
-        """A new room with a fresh join code; it closes by itself after `hours`."""
+                        hours: float = DEFAULT_HOURS, owner: str | None = None) -> Workshop:
+        """A new room with a fresh join code, belonging to `owner`; it closes after `hours`."""
         scenarios = available_scenarios()
         if scenario not in scenarios:
             raise WorkshopError(f"Unknown scenario {scenario!r}; choose one of: "
@@ -287,13 +441,15 @@ class WorkshopStore:
         if not 0 < hours <= MAX_HOURS:
             raise WorkshopError(f"A workshop lasts between a minute and {MAX_HOURS:g} hours; "
                                 f"got {hours:g}.")
+        owner = clean_owner(owner) if owner is not None else None
         now = self.clock()
         clean_title = (title or "").strip()[:200] or f"Workshop {now:%Y-%m-%d}"
         for _ in range(20):
             code = new_code()
             row = {"code": code, "title": clean_title, "scenario": scenario,
                    "seed": secrets.randbelow(2**31), "created_at": now,
-                   "expires_at": now + dt.timedelta(hours=hours), "closed_at": None}
+                   "expires_at": now + dt.timedelta(hours=hours), "closed_at": None,
+                   "owner": owner}
             try:
                 _retry(lambda: self._execute(workshops.insert().values(**row)))
             except sa.exc.IntegrityError:
@@ -301,32 +457,51 @@ class WorkshopStore:
             return Workshop(**row)
         raise WorkshopError("Could not find a free join code; close some old workshops.")
 
-    def close_workshop(self, code: str) -> None:
+    def owned_workshop(self, code: str, owner: str) -> Workshop:
+        """The room, if `owner` opened it; another staff account gets the same answer as for a
+        code that does not exist, so rooms of others cannot even be found by trying codes."""
         workshop = self.get_workshop(code)
+        if workshop.owner is not None and workshop.owner.casefold() != owner.casefold():
+            raise WorkshopError(f"No workshop of yours has the code {workshop.code}.")
+        return workshop
+
+    def close_workshop(self, code: str, owner: str | None = None) -> None:
+        workshop = self.get_workshop(code) if owner is None else self.owned_workshop(code, owner)
         now = self.clock()
         self._close_open_rounds(workshop.code, now)
         if workshop.closed_at is None:
             _retry(lambda: self._execute(workshops.update().where(workshops.c.code == workshop.code)
                                          .values(closed_at=now)))
 
-    def active_workshops(self) -> list[Workshop]:
-        """Rooms still open, newest first: a trainer who reloaded the page picks theirs again."""
+    def active_workshops(self, owner: str | None = None) -> list[Workshop]:
+        """Rooms still open, newest first (only `owner`'s when given)."""
         now = self.clock()
-        query = (sa.select(workshops).where(workshops.c.closed_at.is_(None),
-                                            workshops.c.expires_at > now)
-                 .order_by(workshops.c.created_at.desc()))
+        return [w for w in self.workshop_history(owner) if w.is_open(now)]
+
+    def workshop_history(self, owner: str | None = None) -> list[Workshop]:
+        """Every room, open or closed, newest first (only `owner`'s when given): a closed room's
+        results stay reachable for the debrief and the export."""
+        query = sa.select(workshops).order_by(workshops.c.created_at.desc())
+        if owner is not None:
+            query = query.where(sa.func.lower(workshops.c.owner) == owner.casefold())
         with self.engine.connect() as conn:
             return [Workshop(**row._mapping) for row in conn.execute(query)]
 
-    def open_question(self, code: str, question_key: str, question: Any) -> Round:
-        """Ask the room a question; the previous question, if still open, closes first."""
+    def open_question(self, code: str, question_key: str, question: Any,
+                      seconds: float | None = None, first_vote_id: int | None = None) -> Round:
+        """Ask the room a question (the previous one, if still open, closes first). With `seconds`
+        a timer closes it by itself; `first_vote_id` makes it the revote of that round."""
         workshop = self._open_workshop(code)
         snapshot = replace(question, key=question_key) if isinstance(question, RoundQuestion) \
             else RoundQuestion.from_question(question_key, question)
-        if len(snapshot.options) < 2 or snapshot.answer not in snapshot.options:
+        if len(snapshot.options) < 2 or (snapshot.answer is not None
+                                         and snapshot.answer not in snapshot.options):
             raise WorkshopError(f"Question {question_key!r} needs at least two options and its "
                                 "answer among them.")
+        if seconds is not None and not 5 <= seconds <= MAX_TIMER_SECONDS:
+            raise WorkshopError(f"A timer runs 5 to {MAX_TIMER_SECONDS} seconds; got {seconds:g}.")
         now = self.clock()
+        closes_at = now + dt.timedelta(seconds=seconds) if seconds else None
 
         def write() -> int:
             with self.engine.begin() as conn:
@@ -338,16 +513,59 @@ class WorkshopStore:
                                     .where(workshop_rounds.c.code == workshop.code)).scalar()
                 result = conn.execute(workshop_rounds.insert().values(
                     code=workshop.code, seq=(last or 0) + 1, question_key=snapshot.key,
-                    question_json=snapshot.to_json(), opened_at=now, closed_at=None))
+                    question_json=snapshot.to_json(), opened_at=now, closed_at=None,
+                    closes_at=closes_at, vote=2 if first_vote_id else 1,
+                    first_vote_id=first_vote_id))
                 return int(result.inserted_primary_key[0])
 
         round_id = _retry(write)
         return self.get_round(round_id)
 
+    def revote(self, code: str, first_round_id: int, seconds: float | None = None) -> Round:
+        """Peer instruction's second vote on the same question, after the room discussed it."""
+        first = self.get_round(first_round_id)
+        if first.code != normalize_code(code):
+            raise WorkshopError("That question was asked in another room.")
+        if first.vote != 1:
+            raise WorkshopError("Only a first vote can be voted on again.")
+        if first.revealed:
+            raise WorkshopError("The answer is already revealed: a second vote would measure "
+                                "nothing. Ask a new question instead.")
+        return self.open_question(code, first.question.key, first.question, seconds=seconds,
+                                  first_vote_id=first.id)
+
     def close_question(self, code: str) -> None:
         """Stop taking answers for the open question (the spread stays visible)."""
         workshop = self.get_workshop(code)
         self._close_open_rounds(workshop.code, self.clock())
+
+    def reveal(self, code: str, round_id: int) -> None:
+        """Show the room the right answer and the explanation (closing the question first);
+        a revote's first vote is revealed with it."""
+        round_ = self.get_round(round_id)
+        if round_.code != normalize_code(code):
+            raise WorkshopError("That question was asked in another room.")
+        now = self.clock()
+        if round_.is_open:
+            self._close_open_rounds(round_.code, now)
+        ids = [round_.id] + ([round_.first_vote_id] if round_.first_vote_id else [])
+        _retry(lambda: self._execute(workshop_rounds.update()
+                                     .where(workshop_rounds.c.id.in_(ids),
+                                            workshop_rounds.c.revealed_at.is_(None))
+                                     .values(revealed_at=now)))
+
+    def save_question(self, code: str, question: RoundQuestion) -> None:
+        """Keep a trainer-written question with the room, to ask now or later."""
+        workshop = self.get_workshop(code)
+        _retry(lambda: self._execute(workshop_questions.insert().values(
+            code=workshop.code, question_json=question.to_json(), created_at=self.clock())))
+
+    def saved_questions(self, code: str) -> list[RoundQuestion]:
+        query = (sa.select(workshop_questions.c.question_json)
+                 .where(workshop_questions.c.code == normalize_code(code))
+                 .order_by(workshop_questions.c.id))
+        with self.engine.connect() as conn:
+            return [RoundQuestion.from_json(text) for text in conn.execute(query).scalars()]
 
     # ---------------------------------------------------------------- participant side
     def join(self, code: str, nickname: str) -> Participant:
@@ -389,7 +607,10 @@ class WorkshopStore:
         return Participant(row.token, row.code, row.nickname)
 
     def submit_answer(self, code: str, token: str, round_id: int, answer: str) -> bool:
-        """Record (or change) a participant's answer to the open question; True if correct."""
+        """Record (or change) a participant's answer to the open question; True if correct.
+
+        One transaction logs the answer and upserts the current one, so a change sent a moment
+        after the first answer can never be overtaken by it: the last write is the answer."""
         self._open_workshop(code)
         participant = self.participant(code, token)
         current = self.current_round(participant.code)
@@ -399,17 +620,14 @@ class WorkshopStore:
             raise WorkshopError("Choose one of the options shown.")
         correct = answer == current.question.answer
         now = self.clock()
+        values = {"round_id": round_id, "token": token, "answer": answer, "correct": correct,
+                  "answered_at": now}
 
         def write() -> None:
-            try:
-                self._execute(workshop_answers.insert().values(
-                    round_id=round_id, token=token, answer=answer, correct=correct,
-                    answered_at=now))
-            except sa.exc.IntegrityError:
-                self._execute(workshop_answers.update()
-                              .where(workshop_answers.c.round_id == round_id,
-                                     workshop_answers.c.token == token)
-                              .values(answer=answer, correct=correct, answered_at=now))
+            with self.engine.begin() as conn:
+                conn.execute(workshop_answer_log.insert().values(
+                    round_id=round_id, token=token, answer=answer, answered_at=now))
+                conn.execute(self._upsert_answer(values))
 
         _retry(write)
         return correct
@@ -419,6 +637,13 @@ class WorkshopStore:
                                                            workshop_answers.c.token == token)
         with self.engine.connect() as conn:
             return conn.execute(query).scalar()
+
+    def answer_changes(self, round_id: int) -> int:
+        """How many answers were sent to a round, changes included (the log's length)."""
+        query = sa.select(sa.func.count()).select_from(workshop_answer_log).where(
+            workshop_answer_log.c.round_id == round_id)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     # ---------------------------------------------------------------- reading
     def get_workshop(self, code: str) -> Workshop:
@@ -438,28 +663,44 @@ class WorkshopStore:
                                .where(workshop_rounds.c.id == round_id)).first()
         if row is None:
             raise WorkshopError(f"No such question round ({round_id}).")
-        return self._round(row)
+        return self._timed(self._round(row))
 
     def current_round(self, code: str) -> Round | None:
-        """The question taking answers now, if any."""
-        query = (sa.select(workshop_rounds)
-                 .where(workshop_rounds.c.code == normalize_code(code),
-                        workshop_rounds.c.closed_at.is_(None))
-                 .order_by(workshop_rounds.c.seq.desc()).limit(1))
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else self._round(row)
+        """The question taking answers now, if any; one whose timer ran out is closed here."""
+        latest = self._latest_stored_round(code)
+        if latest is None or not latest.is_open:
+            return None
+        if latest.closes_at is not None and self.clock() >= latest.closes_at:
+            _retry(lambda: self._execute(workshop_rounds.update()
+                                         .where(workshop_rounds.c.id == latest.id,
+                                                workshop_rounds.c.closed_at.is_(None))
+                                         .values(closed_at=latest.closes_at)))
+            return None
+        return latest
 
     def rounds(self, code: str) -> list[Round]:
         query = (sa.select(workshop_rounds).where(workshop_rounds.c.code == normalize_code(code))
                  .order_by(workshop_rounds.c.seq))
         with self.engine.connect() as conn:
-            return [self._round(row) for row in conn.execute(query)]
+            return [self._timed(self._round(row)) for row in conn.execute(query)]
 
     def latest_round(self, code: str) -> Round | None:
         """The open question, or else the last one asked (its spread stays up for discussion)."""
-        rounds = self.rounds(code)
-        return rounds[-1] if rounds else None
+        latest = self._latest_stored_round(code)
+        return None if latest is None else self._timed(latest)
+
+    def _latest_stored_round(self, code: str) -> Round | None:
+        query = (sa.select(workshop_rounds).where(workshop_rounds.c.code == normalize_code(code))
+                 .order_by(workshop_rounds.c.seq.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else self._round(row)
+
+    def _timed(self, round_: Round) -> Round:
+        """A round whose timer ran out reads as closed at that moment, written or not yet."""
+        if round_.is_open and round_.closes_at is not None and self.clock() >= round_.closes_at:
+            return replace(round_, closed_at=round_.closes_at)
+        return round_
 
     def participant_count(self, code: str) -> int:
         query = sa.select(sa.func.count()).select_from(workshop_participants).where(
@@ -467,26 +708,33 @@ class WorkshopStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
-    def aggregate(self, round_id: int, min_group: int = MIN_GROUP_SIZE) -> RoomAggregate:
-        """Answer counts per option for one round, hidden below the minimum group size."""
-        current = self.get_round(round_id)
+    def answer_count(self, round_id: int) -> int:
+        """Answers in so far: the one cheap figure a projector refreshes while a vote runs."""
+        query = sa.select(sa.func.count()).select_from(workshop_answers).where(
+            workshop_answers.c.round_id == round_id)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def aggregate(self, round_id: int, min_group: int = MIN_GROUP_SIZE,
+                  round_: Round | None = None) -> RoomAggregate:
+        """Answer counts per option for one round, all shown from `min_group` answers on."""
+        current = round_ if round_ is not None else self.get_round(round_id)
         query = (sa.select(workshop_answers.c.answer, sa.func.count())
-                 .where(workshop_answers.c.round_id == round_id)
+                 .where(workshop_answers.c.round_id == current.id)
                  .group_by(workshop_answers.c.answer))
         with self.engine.connect() as conn:
             raw = {answer: int(n) for answer, n in conn.execute(query)}
         question = current.question
         counts = pd.Series({option: raw.get(option, 0) for option in question.options},
                            dtype="int64")
-        total = int(counts.sum())
-        shown = suppress_partition(counts, min_group) if total >= min_group else \
-            pd.Series(pd.NA, index=counts.index, dtype="Int64")
+        shown = poll_spread(counts, min_group)
         options = tuple(
             OptionCount(option, None if pd.isna(shown[option]) else int(shown[option]),
-                        option == question.answer, misconception)
-            for option, misconception in zip(question.options, question.misconceptions))
-        return RoomAggregate(current, self.participant_count(current.code), total, options,
-                             min_group)
+                        question.has_answer and option == question.answer,
+                        question.misconception_words(option))
+            for option in question.options)
+        return RoomAggregate(current, self.participant_count(current.code), int(counts.sum()),
+                             options, min_group)
 
     def gain(self, code: str, min_group: int = MIN_GROUP_SIZE) -> GainSummary:
         """The room's pre/post-test gain, over participants who answered both (≥ min_group)."""
@@ -509,6 +757,33 @@ class WorkshopStore:
         return pre_post_gain(frame, min_group)
 
     # ---------------------------------------------------------------- internals
+    def _upsert_answer(self, values: dict) -> sa.Executable:
+        """INSERT … ON CONFLICT (round, participant) DO UPDATE: one atomic statement."""
+        changes = {k: values[k] for k in ("answer", "correct", "answered_at")}
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            raise WorkshopError(f"Live workshops need SQLite or PostgreSQL, not {dialect}.")
+        return insert(workshop_answers).values(**values).on_conflict_do_update(
+            index_elements=["round_id", "token"], set_=changes)
+
+    def _add_missing_columns(self) -> None:
+        """A database made by an earlier version gets the columns added since (all nullable)."""
+        inspector = sa.inspect(self.engine)
+        for table_name, names in _ADDED_COLUMNS.items():
+            existing = {c["name"] for c in inspector.get_columns(table_name)}
+            table = metadata.tables[table_name]
+            for name in names:
+                if name in existing:
+                    continue
+                column = table.c[name]
+                kind = column.type.compile(dialect=self.engine.dialect)
+                with self.engine.begin() as conn:
+                    conn.execute(sa.text(f'ALTER TABLE {table_name} ADD COLUMN "{name}" {kind}'))
+
     def _execute(self, statement: sa.Executable) -> None:
         with self.engine.begin() as conn:
             conn.execute(statement)
@@ -531,4 +806,5 @@ class WorkshopStore:
     @staticmethod
     def _round(row: Any) -> Round:
         return Round(row.id, row.code, row.seq, RoundQuestion.from_json(row.question_json),
-                     row.opened_at, row.closed_at)
+                     row.opened_at, row.closed_at, row.closes_at, row.revealed_at,
+                     row.vote or 1, row.first_vote_id)

@@ -263,6 +263,9 @@ def build_navigation() -> dict[str, list]:
             staff.append(_page("workshop_host.py", "Run a workshop", "workshop-host",
                                ":material/co_present:",
                                default=not learner and not any(p._default for p in staff)))
+        if (PAGES_DIR / "workshop_present.py").exists():   # the projector's view of a room
+            staff.append(_page("workshop_present.py", "Presenter view", "workshop-present",
+                               ":material/tv:"))
         if staff:
             pages["Staff"] = staff
     if not any(p._default for group in pages.values() for p in group):
@@ -317,20 +320,46 @@ def track_page(page) -> None:
 
 
 TOKEN_PARAM = "u"
+STAFF_TOKEN_PARAM = "staff"
 
 
 def restore_sign_in() -> None:
-    """A reload starts a new session: the signed token in the url signs the learner back in."""
+    """A reload starts a new session: the signed tokens in the url sign the learner and the
+    staff member (a trainer reloading the projector tab mid-session) back in."""
+    from course import auth
+
     if learner_id() is None:
         restored = course_data.learner_from_token(get_config(), st.query_params.get(TOKEN_PARAM))
         if restored is not None:
             st.session_state[LEARNER_KEY] = restored
         elif TOKEN_PARAM in st.query_params:
             del st.query_params[TOKEN_PARAM]
+    if staff_role() is None and STAFF_TOKEN_PARAM in st.query_params:
+        config = get_config()
+        account = auth.staff_from_token(config.session_key, st.query_params.get(STAFF_TOKEN_PARAM),
+                                        staff_accounts(), config.session_hours * 3600.0)
+        if account is not None:
+            st.session_state[STAFF_ROLE_KEY] = account.role
+            st.session_state[STAFF_USER_KEY] = account.name
+        else:
+            del st.query_params[STAFF_TOKEN_PARAM]
+
+
+def staff_token() -> str | None:
+    """A signed reload token for the signed-in staff account (for the url and the presenter link)."""
+    from course import auth
+
+    name = st.session_state.get(STAFF_USER_KEY)
+    account = staff_accounts().get(name) if isinstance(name, str) else None
+    if account is None:
+        return None
+    return auth.staff_token(get_config().session_key, account)
 
 
 def keep_sign_in_in_url() -> None:
-    """Put the token back after page switches (Streamlit clears query parameters on them)."""
+    """Put the tokens back after page switches (Streamlit clears query parameters on them)."""
+    from course import auth
+
     learner = learner_id()
     if learner is not None:
         config = get_config()
@@ -338,11 +367,21 @@ def keep_sign_in_in_url() -> None:
         # a token past half its life is renewed, so an active learner is not signed out mid-course
         if course_data.learner_from_token(config, current, max_age_share=0.5) != learner:
             st.query_params[TOKEN_PARAM] = course_data.sign_in_token(config, learner)
+    if staff_role() is not None:
+        config = get_config()
+        current = st.query_params.get(STAFF_TOKEN_PARAM)
+        account = auth.staff_from_token(config.session_key, current, staff_accounts(),
+                                        config.session_hours * 1800.0)   # renewed past half its life
+        if account is None or account.name != st.session_state.get(STAFF_USER_KEY):
+            token = staff_token()
+            if token is not None:
+                st.query_params[STAFF_TOKEN_PARAM] = token
 
 
 def sign_out() -> None:
     """Forget who is signed in (their progress stays in the store)."""
     for key in (LEARNER_KEY, STAFF_ROLE_KEY, STAFF_USER_KEY, CLOCK_KEY, "current_module_id"):
         st.session_state.pop(key, None)
-    if TOKEN_PARAM in st.query_params:
-        del st.query_params[TOKEN_PARAM]
+    for param in (TOKEN_PARAM, STAFF_TOKEN_PARAM):
+        if param in st.query_params:
+            del st.query_params[param]

@@ -1,15 +1,22 @@
-"""Run a live workshop: show the join code, open and close questions, watch the room's answers."""
+"""The trainer's control view: open and close questions, run peer instruction, watch the room.
+
+The projector gets the presenter view (workshop_present.py); this page is for the trainer's own
+screen, so it shows the room's spread live and the right answer before the reveal.
+"""
 
 import pandas as pd
 import streamlit as st
 
-from course import workshop
+from course import auth, workshop
+from course import workshop_report as report
 from course.app_pages import common
 from course.modules import pre_post_test
 from datasets.errors import UserError
 
 HOST_CODE_KEY = "workshop_host_code"
 REFRESH_SECONDS = 3
+TIMER_CHOICES = {"no timer": None, "30 s": 30, "60 s": 60, "90 s": 90, "2 min": 120,
+                 "3 min": 180, "5 min": 300}
 
 config = common.get_config()
 st.title("Run a live workshop")
@@ -23,9 +30,24 @@ def _workshops(url: str) -> workshop.WorkshopStore:
 
 
 rooms = _workshops(config.database_url)
+
+owner = st.session_state.get(auth.SESSION_USER_KEY)
+if not owner:
+    st.warning("Rooms belong to the staff account that opens them, and this session holds no "
+               "account name. Sign out and sign in again with your staff account.")
+    st.stop()
+
 code = st.session_state.get(HOST_CODE_KEY)
 
+
+def _room_label(room: workshop.Workshop) -> str:
+    state = (f"open until {room.expires_at:%H:%M} UTC" if room.is_open(workshop.utcnow())
+             else f"closed {room.ended_at():%Y-%m-%d %H:%M} UTC")
+    return f"{room.code} · {room.title} · {room.scenario} · {state}"
+
+
 if not code:
+    st.caption(f"Staff account **{owner}**")
     st.subheader("Start a workshop")
     with st.form("create_workshop"):
         title = st.text_input("Title", placeholder="e.g. Leadership offsite: AI metrics")
@@ -37,44 +59,50 @@ if not code:
         create = st.form_submit_button("Create workshop and get a join code", type="primary")
     if create:
         try:
-            created = rooms.create_workshop(scenario, title, hours=float(hours))
+            created = rooms.create_workshop(scenario, title, hours=float(hours), owner=owner)
         except UserError as error:
             st.error(str(error))
         else:
             st.session_state[HOST_CODE_KEY] = created.code
             st.rerun()
-    active = rooms.active_workshops()
-    if active:
-        st.subheader("Or continue an open workshop")
-        labels = {w.code: f"{w.code} · {w.title} · {w.scenario} · until {w.expires_at:%H:%M} UTC"
-                  for w in active}
-        chosen = st.selectbox("Open workshops", list(labels), format_func=labels.get)
-        if st.button("Continue this workshop"):
-            st.session_state[HOST_CODE_KEY] = chosen
+    history = rooms.workshop_history(owner)
+    if history:
+        st.subheader("Your workshops")
+        st.caption("Open ones to continue, closed ones for the debrief and the export.")
+        labels = {w.code: _room_label(w) for w in history}
+        picked = st.selectbox("Workshop", list(labels), format_func=labels.get)
+        if st.button("Go to this workshop"):
+            st.session_state[HOST_CODE_KEY] = picked
             st.rerun()
     st.stop()
 
 try:
-    room = rooms.get_workshop(code)
+    room = rooms.owned_workshop(code, owner)
 except UserError as error:
     st.session_state.pop(HOST_CODE_KEY, None)
     st.error(str(error))
     st.stop()
 
-if not room.is_open(workshop.utcnow()):
+is_open = room.is_open(workshop.utcnow())
+if not is_open:
     st.warning(f"Workshop {room.code} is closed. Its answers stay below for the debrief.")
 else:
     st.markdown("Participants open **Join a workshop** in this app and type the code")
     st.markdown(f"<p style='font-size:3.5rem;font-weight:700;letter-spacing:0.3rem;margin:0'>"
                 f"{room.code}</p>", unsafe_allow_html=True)
-st.caption(f"{room.title} · scenario **{room.scenario}** · closes at {room.expires_at:%H:%M} UTC. "
-           "Participants choose a nickname; nobody, you included, sees who answered what.")
+st.caption(f"{room.title} · scenario **{room.scenario}** · "
+           f"{'closes' if is_open else 'closed'} at {room.ended_at():%H:%M} UTC · staff account "
+           f"**{owner}**. Participants choose a nickname; nobody, you included, sees who "
+           "answered what.")
+presenter_token = common.staff_token() or ""
+st.markdown(f":material/tv: [Presenter view for the projector](./workshop-present?room="
+            f"{room.code}&staff={presenter_token}) (opens in a new tab: drag it to the "
+            "projector and go full screen)")
 
 
-
-@st.cache_resource(show_spinner="Generating the room's company…", max_entries=8)
 def _room_company(scenario: str, seed: int):
-    return workshop.room_company(scenario, seed)
+    with st.spinner("Generating the room's company (once per workshop)…"):
+        return workshop.room_company(scenario, seed)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -109,21 +137,74 @@ except UserError as error:
     tests = []
     st.caption(f"The pre/post test could not be loaded: {error}")
 choices = workshop.question_choices(modules, tests)
+for number, own in enumerate(rooms.saved_questions(room.code), start=1):
+    choices[f"{own.key}#{number}"] = (f"Your question {number}: {own.prompt}", own)
 
-if room.is_open(workshop.utcnow()):
+timer = "no timer"
+if is_open:
     with st.container(border=True):
         st.subheader("Ask the room")
         if choices:
             key = st.selectbox("Question", list(choices), format_func=lambda k: choices[k][0])
+            timer = st.radio("Timer (closes the question by itself)", list(TIMER_CHOICES),
+                             horizontal=True, key="workshop_timer")
             ask, stop = st.columns(2)
             if ask.button("Open this question", type="primary", icon=":material/play_arrow:"):
-                rooms.open_question(room.code, key, choices[key][1])
+                rooms.open_question(room.code, key.split("#", 1)[0], choices[key][1],
+                                    seconds=TIMER_CHOICES[timer])
                 st.rerun()
             if stop.button("Close the question", icon=":material/stop:"):
                 rooms.close_question(room.code)
                 st.rerun()
         else:
             st.write("No questions are available: the course content did not load.")
+        if st.button("Ask the board question: which dashboard number to believe?",
+                     icon=":material/dashboard:",
+                     help="The projector shows the room company's adoption dashboard; the "
+                          "reveal tells the truth from the company's hidden labels."):
+            from course.workshop_board import BOARD_KEY, board_question
+
+            try:
+                with st.spinner("Reading the room's company…"):
+                    board, _ = board_question(_room_company(room.scenario, room.seed))
+            except UserError as error:
+                st.error(str(error))
+            else:
+                rooms.open_question(room.code, BOARD_KEY, board, seconds=TIMER_CHOICES[timer])
+                st.rerun()
+        latest = rooms.latest_round(room.code)
+        if latest is not None and not latest.is_open:
+            steps = st.columns(2)
+            if latest.vote == 1 and not latest.revealed and latest.question.has_answer and \
+                    steps[0].button("Vote again on this question (peer instruction)",
+                                    icon=":material/replay:"):
+                rooms.revote(room.code, latest.id, seconds=TIMER_CHOICES[timer])
+                st.rerun()
+            if latest.question.has_answer and not latest.revealed and \
+                    steps[1].button("Reveal the answer to the room", icon=":material/visibility:"):
+                rooms.reveal(room.code, latest.id)
+                st.rerun()
+        with st.expander("Write your own question"):
+            with st.form("own_question", clear_on_submit=True):
+                prompt = st.text_area("Question", max_chars=500)
+                kind = st.radio("Kind", ["choice", "scale"], horizontal=True,
+                                format_func={"choice": "multiple choice",
+                                             "scale": "scale from 1 to 5"}.get)
+                options = st.text_area("Options, one per line (multiple choice)")
+                right = st.text_input("Right answer, copied from the options (leave empty for "
+                                      "an opinion question)")
+                explanation = st.text_area("Explanation shown when you reveal the answer")
+                save = st.form_submit_button("Save the question with this room")
+            if save:
+                try:
+                    written = workshop.trainer_question(prompt, kind, options.splitlines(),
+                                                        right or None, explanation)
+                    rooms.save_question(room.code, written)
+                except UserError as error:
+                    st.error(str(error))
+                else:
+                    st.success("Saved: pick it under Question above.")
+                    st.rerun()
 
 paused = st.toggle("Pause live updates", key="workshop_host_paused",
                    help=f"The view below refreshes every {REFRESH_SECONDS} s; pause it to read "
@@ -131,36 +212,43 @@ paused = st.toggle("Pause live updates", key="workshop_host_paused",
 
 
 def live_view() -> None:
-    """The room now: participants, answers in, and the spread once enough people answered."""
+    """The room now, for the trainer only: the spread live, the right answer marked."""
     latest = rooms.latest_round(room.code)
     participants = rooms.participant_count(room.code)
     if latest is None:
         st.metric("Participants", participants)
         st.write("No question asked yet.")
         return
-    aggregate = rooms.aggregate(latest.id)
+    aggregate = rooms.aggregate(latest.id, round_=latest)
     state = "open: taking answers" if latest.is_open else "closed"
-    st.markdown(f"**Question {latest.seq}** ({state}): {latest.question.prompt}")
-    left, right = st.columns(2)
+    if latest.revealed:
+        state += ", answer revealed"
+    vote = f", vote {latest.vote}" if latest.vote > 1 else ""
+    st.markdown(f"**Question {latest.seq}{vote}** ({state}): {latest.question.prompt}")
+    left, middle, right = st.columns(3)
     left.metric("Participants", participants)
-    right.metric("Answers", aggregate.answers)
+    middle.metric("Answered", f"{aggregate.answers} of {participants}")
+    seconds = latest.seconds_left(workshop.utcnow())
+    if seconds is not None:
+        right.metric("Closes in", f"{int(seconds)} s")
     if not aggregate.shown:
         st.info(aggregate.status, icon=":material/hourglass_top:")
         return
-    table = aggregate.table()
-    table["answer"] = table["correct"].map({True: "right answer", False: ""})
-    table["count"] = ["hidden" if pd.isna(n) else str(n) for n in table["count"].tolist()]
-    table["misconception"] = table["misconception"].fillna("")
-    st.dataframe(table[["option", "count", "answer", "misconception"]], hide_index=True,
-                 width="stretch")
-    hidden = [o for o in aggregate.options if o.count is None]
-    if hidden:
-        st.caption(f"'hidden': fewer than {aggregate.min_group} people, or a count that would "
-                   "reveal one by subtraction.")
+    first = rooms.get_round(latest.first_vote_id) if latest.first_vote_id else None
+    if first is not None:
+        first_aggregate = rooms.aggregate(first.id, round_=first)
+        st.vega_lite_chart(report.shift_chart(first_aggregate, aggregate, revealed=True)
+                           .to_dict(), width="stretch")
+        st.caption(report.shift_summary(first_aggregate, aggregate, revealed=True))
+    else:
+        st.vega_lite_chart(report.spread_chart(aggregate, revealed=True).to_dict(),
+                           width="stretch")
+        st.caption(report.spread_summary(aggregate, revealed=True))
     top = aggregate.popular_wrong_answer
     if top is not None:
-        st.warning(f"Worth discussing: {top.count} of {aggregate.answers} chose "
-                   f"\u201c{top.option}\u201d ({top.misconception or 'a wrong answer'}).")
+        named = f" — {top.misconception}" if top.misconception else ""
+        st.warning(f"Worth discussing: {aggregate.share(top):.0%} ({top.count} of "
+                   f"{aggregate.answers}) chose \u201c{top.option}\u201d{named}.")
     gain = rooms.gain(room.code)
     if gain.shown:
         st.markdown(f"**Pre/post test in this room** ({gain.learners} people took both): "
@@ -174,20 +262,32 @@ if len(history) > 1:
     with st.expander("Earlier questions"):
         rows = []
         for past in history[:-1]:
-            aggregate = rooms.aggregate(past.id)
-            counts = {o.option: ("hidden" if o.count is None else o.count)
-                      for o in aggregate.options} if aggregate.shown else {}
-            rows.append({"question": f"{past.seq}. {past.question.prompt}",
+            aggregate = rooms.aggregate(past.id, round_=past)
+            rows.append({"question": report.round_label(past),
                          "answers": str(aggregate.answers) if aggregate.shown
                          else f"fewer than {aggregate.min_group}",
-                         "spread": "; ".join(f"{k}: {v}" for k, v in counts.items())})
+                         "spread": report.spread_summary(aggregate, revealed=True)
+                         if aggregate.shown else ""})
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+if history:
+    with st.container(border=True):
+        st.markdown("**Results of this workshop** (counts per option only; nobody's answers)")
+        csv_col, summary_col = st.columns(2)
+        csv_col.download_button("Download the results (CSV)", report.results_csv(rooms, room),
+                                file_name=f"workshop-{room.code}.csv", mime="text/csv",
+                                on_click="ignore", icon=":material/download:")
+        summary_col.download_button("Download a one-page summary (Markdown)",
+                                    report.room_summary(rooms, room).encode("utf-8"),
+                                    file_name=f"workshop-{room.code}-summary.md",
+                                    mime="text/markdown", on_click="ignore",
+                                    icon=":material/description:")
 
 st.divider()
 left, right = st.columns(2)
-if room.is_open(workshop.utcnow()) and left.button("Close the workshop", icon=":material/lock:"):
-    rooms.close_workshop(room.code)
+if is_open and left.button("Close the workshop", icon=":material/lock:"):
+    rooms.close_workshop(room.code, owner=owner)
     st.rerun()
-if right.button("Leave this view (the workshop stays open)"):
+if right.button("Back to my workshops (this one stays as it is)"):
     st.session_state.pop(HOST_CODE_KEY, None)
     st.rerun()

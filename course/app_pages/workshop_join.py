@@ -1,14 +1,19 @@
-"""Join a live workshop with the trainer's code and any nickname, answer, see the room's spread."""
+"""Join a live workshop with the trainer's code and any nickname, answer, see the room's spread
+once voting closed and the answer with its explanation once the trainer reveals it."""
 
 import streamlit as st
 
 from course import workshop
+from course import workshop_report as report
 from course.app_pages import common
 from datasets.errors import UserError
 
 SEAT_KEY = "workshop_seat"          # (code, token, nickname) of this browser session's seat
 SEAT_PARAM = "seat"                 # the seat token in the URL, so a reload keeps the seat
-REFRESH_SECONDS = 3
+CODE_PARAM = "code"                 # the join link / QR code fills the code in
+# Every open phone reruns its fragment this often: 50 phones at 4 s cost the server about as much
+# as the projector and the trainer together, and a new question still reaches all within 5 s.
+REFRESH_SECONDS = 4
 
 config = common.get_config()
 st.title("Join a workshop")
@@ -34,7 +39,8 @@ if seat is None:
     st.markdown("Type the code on the trainer's screen and pick a nickname. The nickname can be "
                 "anything: nobody sees who answered what, only how the room answered.")
     with st.form("join_workshop"):
-        code = st.text_input("Workshop code", max_chars=12, placeholder="e.g. K7Q2MX")
+        code = st.text_input("Workshop code", max_chars=12, placeholder="e.g. K7Q2MX",
+                             value=workshop.normalize_code(st.query_params.get(CODE_PARAM))[:12])
         nickname = st.text_input("Nickname", max_chars=workshop.NICKNAME_MAX)
         join = st.form_submit_button("Join", type="primary")
     if join:
@@ -45,6 +51,7 @@ if seat is None:
         else:
             st.session_state[SEAT_KEY] = (participant.code, participant.token,
                                           participant.nickname)
+            st.query_params.pop(CODE_PARAM, None)
             st.query_params[SEAT_PARAM] = participant.token
             st.rerun()
     st.stop()
@@ -59,8 +66,7 @@ except UserError as error:
     st.error(str(error))
     st.stop()
 
-st.caption(f"Workshop **{room.code}** · {room.title} · scenario **{room.scenario}** · you are "
-           f"**{nickname}**")
+st.caption(f"Workshop **{room.code}** · {room.title} · you are **{nickname}**")
 if st.button("Leave the workshop"):
     st.session_state.pop(SEAT_KEY, None)
     st.query_params.pop(SEAT_PARAM, None)
@@ -72,17 +78,34 @@ if paused:
     st.button("Check for a new question now", icon=":material/refresh:")
 
 
-def show_spread(round_: workshop.Round) -> None:
-    """The room's answers once enough people answered; the right one only after closing."""
-    aggregate = rooms.aggregate(round_.id)
+def show_result(round_: workshop.Round) -> None:
+    """After voting closed: how the room answered; after the reveal, the answer and why."""
+    mine = rooms.my_answer(token, round_.id)
+    question = round_.question
+    if round_.revealed and question.has_answer:
+        st.success(f"Right answer: \u201c{question.answer}\u201d", icon=":material/check_circle:")
+        if question.explanation:
+            st.markdown(question.explanation)
+        if mine is not None and mine != question.answer:
+            words = question.misconception_words(mine)
+            note = question.feedback_for(mine)
+            st.markdown(f"You answered \u201c{mine}\u201d"
+                        + (f" — a common misconception: *{words}*." if words else ".")
+                        + (f" {note}" if note else ""))
+        elif mine is not None:
+            st.markdown(f"You answered \u201c{mine}\u201d: right.")
+    elif mine is not None:
+        st.markdown(f"You answered \u201c{mine}\u201d." + (
+            " The trainer reveals the answer after the discussion." if question.has_answer
+            else ""))
+    aggregate = rooms.aggregate(round_.id, round_=round_)
     if not aggregate.shown:
         st.info(aggregate.status, icon=":material/hourglass_top:")
         return
     st.markdown(f"**How the room answered** ({aggregate.answers} answers)")
-    for option in aggregate.options:
-        count = "hidden (a small group)" if option.count is None else option.count
-        mark = " ✓ right answer" if option.correct and not round_.is_open else ""
-        st.markdown(f"- {option.option}: **{count}**{mark}")
+    st.vega_lite_chart(report.spread_chart(aggregate, round_.revealed, font_size=14).to_dict(),
+                       width="stretch")
+    st.caption(report.spread_summary(aggregate, round_.revealed))
 
 
 def question_view() -> None:
@@ -90,27 +113,34 @@ def question_view() -> None:
     if not room.is_open(workshop.utcnow()):
         st.warning("This workshop has closed. Thank you for taking part!")
         return
-    current = rooms.current_round(room.code)
+    latest = rooms.latest_round(room.code)          # one query per refresh, the common case
+    current = latest if latest is not None and latest.is_open else None
     if current is None:
-        latest = rooms.latest_round(room.code)
         if latest is None:
             st.info("Waiting for the trainer's first question…", icon=":material/hourglass_top:")
             return
-        st.markdown(f"**Question {latest.seq}** (closed): {latest.question.prompt}")
-        mine = rooms.my_answer(token, latest.id)
-        if mine is not None:
-            verdict = "right" if mine == latest.question.answer else "not the right answer"
-            st.markdown(f"You answered \u201c{mine}\u201d: {verdict}.")
-        show_spread(latest)
+        vote = f", vote {latest.vote}" if latest.vote > 1 else ""
+        st.markdown(f"**Question {latest.seq}{vote}** (voting closed): {latest.question.prompt}")
+        show_result(latest)
         return
-    st.markdown(f"**Question {current.seq}:** {current.question.prompt}")
+    vote = f" (vote {current.vote}: answer again after the discussion)" if current.vote > 1 else ""
+    st.markdown(f"**Question {current.seq}{vote}:** {current.question.prompt}")
+    if current.question.kind == "board":
+        st.caption("The dashboard is on the projector.")
+    seconds = current.seconds_left(workshop.utcnow())
+    if seconds is not None:
+        st.caption(f"Closes in about {int(seconds)} s.")
     mine = rooms.my_answer(token, current.id)
     options = list(current.question.options)
     with st.form(f"answer_{current.id}"):
         choice = st.radio("Your answer", options, key=f"workshop_choice_{current.id}",
-                          index=options.index(mine) if mine in options else None)
-        send = st.form_submit_button("Send answer" if mine is None else "Change my answer",
-                                     type="primary")
+                          index=options.index(mine) if mine in options else None,
+                          horizontal=current.question.kind == "scale")
+        # A fixed key and label keep the button's identity across reruns: a change sent before
+        # the page updated after the first answer still reaches this button (a label that
+        # changed after the first answer made such a change vanish).
+        send = st.form_submit_button("Send my answer", type="primary",
+                                     key=f"workshop_send_{current.id}")
     if send:
         if choice is None:
             st.error("Choose one of the options first.")
@@ -122,9 +152,8 @@ def question_view() -> None:
             else:
                 mine = choice
     if mine is not None:
-        st.success(f"Your answer \u201c{mine}\u201d is in. You can change it until the trainer "
-                   "closes the question.", icon=":material/check:")
-        show_spread(current)
+        st.success(f"Your answer \u201c{mine}\u201d is in. You can change it until voting "
+                   "closes; the room's answers appear then.", icon=":material/check:")
 
 
 st.fragment(run_every=None if paused else REFRESH_SECONDS)(question_view)()

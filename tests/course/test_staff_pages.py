@@ -129,53 +129,6 @@ def test_instructor_page_hides_a_small_class(app_home):
     assert_tables_convert_to_arrow(at)
 
 
-def test_trainer_creates_a_workshop_and_opens_a_question(app_home):
-    at = page("workshop_host.py", staff_role="trainer").run()
-    assert not at.exception
-    at.text_input[0].input("Offsite")
-    at.button[0].click().run()
-    assert not at.exception
-    code = at.session_state["workshop_host_code"]
-    assert code in texts(at)
-    open_button = next(b for b in at.button if b.label == "Open this question")
-    open_button.click().run()
-    assert not at.exception
-    assert any("Waiting for 5 more answers" in i.value for i in at.info)
-    assert any(t.label == "Pause live updates" for t in at.toggle)
-    at.toggle[0].set_value(True).run()
-    assert not at.exception
-
-
-def test_participant_joins_answers_and_sees_the_spread_after_five(app_home):
-    app_home.mkdir(parents=True, exist_ok=True)
-    progress = ProgressStore(f"sqlite:///{app_home / 'progress.sqlite'}")
-    rooms = WorkshopStore(progress.engine)
-    room = rooms.create_workshop("startup", "Test room")
-    from course.workshop import RoundQuestion
-
-    question = RoundQuestion("m1/proxy", "Usage doubled. What do you know?",
-                             ("Value doubled", "Nothing about value yet"),
-                             "Nothing about value yet", ("usage-is-value", None))
-    current = rooms.open_question(room.code, question.key, question)
-    for i in range(4):
-        other = rooms.join(room.code, f"other{i}")
-        rooms.submit_answer(room.code, other.token, current.id, "Nothing about value yet")
-
-    at = page("workshop_join.py").run()
-    assert not at.exception
-    at.text_input[0].input(room.code.lower())
-    at.text_input[1].input("Ada")
-    at.button[0].click().run()
-    assert not at.exception
-    assert "Usage doubled" in texts(at)
-    at.radio[0].set_value("Value doubled")
-    next(b for b in at.button if b.label == "Send answer").click().run()
-    assert not at.exception
-    assert rooms.aggregate(current.id).answers == 5
-    assert "How the room answered" in texts(at)
-    progress.engine.dispose()
-
-
 def test_joining_an_unknown_code_shows_a_clear_message(app_home):
     at = page("workshop_join.py").run()
     at.text_input[0].input("QQQQQQ")
@@ -209,38 +162,12 @@ def test_a_reloaded_join_page_keeps_the_seat_from_its_address(app_home):
     progress.engine.dispose()
 
 
-@pytest.mark.slow
-def test_trainer_can_project_a_chart_of_the_rooms_company(app_home):
-    at = page("workshop_host.py", staff_role="trainer").run()
-    at.button[0].click().run()
-    toggle = next(t for t in at.toggle if t.label == "Show the room's company")
-    toggle.set_value(True).run()
-    assert not at.exception
-    assert any("What the chart shows" in m.value for m in at.markdown)
-
-
 def test_router_offers_join_a_workshop_without_any_sign_in(app_home):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
     from course.app_pages.common import PAGES_KEY
 
     assert "workshop" in at.session_state[PAGES_KEY]
-
-
-def test_closing_the_workshop_keeps_its_spreads_for_the_debrief(app_home):
-    at = page("workshop_host.py", staff_role="trainer").run()
-    at.button[0].click().run()
-    code = at.session_state["workshop_host_code"]
-    next(b for b in at.button if b.label == "Open this question").click().run()
-    next(b for b in at.button if b.label == "Close the workshop").click().run()
-    assert not at.exception
-    assert any(f"Workshop {code} is closed" in w.value for w in at.warning)
-    assert not any(b.label == "Open this question" for b in at.button)
-    joiner = page("workshop_join.py").run()
-    joiner.text_input[0].input(code)
-    joiner.text_input[1].input("Late")
-    joiner.button[0].click().run()
-    assert any("has been closed" in e.value for e in joiner.error)
 
 
 def test_instructor_issues_access_codes_and_reissues_a_lost_one(app_home):

@@ -118,17 +118,34 @@ def test_room_aggregate_counts_answers_per_option_once_enough_answered(room):
     counts = {o.option: o.count for o in aggregate.options}
     assert counts == {"Value doubled": 6, "Nothing about value yet": 9, "Teams got lazier": 0}
     wrong = next(o for o in aggregate.options if o.option == "Value doubled")
-    assert wrong.misconception == "usage-is-value" and not wrong.correct
+    assert wrong.misconception == "usage is value" and not wrong.correct
 
 
-def test_small_option_counts_in_the_room_are_hidden_with_a_complement(room):
+def test_a_poll_shows_every_option_once_five_answered_even_small_ones(room):
+    """A poll answer is anonymous, not data about a person: a 7-of-20 misconception must show
+    (it used to be suppressed, and 'worth discussing' never appeared)."""
     store, workshop = room
     round_ = store.open_question(workshop.code, QUESTION.key, QUESTION)
-    answer_all(store, workshop, round_, ["Value doubled"] * 2 + ["Nothing about value yet"] * 8
-               + ["Teams got lazier"] * 6)
-    counts = {o.option: o.count for o in store.aggregate(round_.id).options}
-    assert counts["Value doubled"] is None and counts["Teams got lazier"] is None
-    assert counts["Nothing about value yet"] == 8
+    answer_all(store, workshop, round_, ["Value doubled"] * 7 + ["Nothing about value yet"] * 12
+               + ["Teams got lazier"] * 1)
+    aggregate = store.aggregate(round_.id)
+    counts = {o.option: o.count for o in aggregate.options}
+    assert counts == {"Value doubled": 7, "Nothing about value yet": 12, "Teams got lazier": 1}
+    assert [round(aggregate.share(o), 2) for o in aggregate.options] == [0.35, 0.6, 0.05]
+    assert aggregate.popular_wrong_answer.option == "Value doubled"
+    assert aggregate.status == "20 of 20 answered"
+
+
+def test_data_about_people_keeps_complementary_suppression():
+    """Only polls changed: staff analytics still hide small cells and their complement."""
+    import pandas as pd
+
+    from course.analytics import poll_spread, suppress_partition
+
+    counts = pd.Series({"a": 2, "b": 8, "c": 6})
+    assert suppress_partition(counts).isna().tolist() == [True, False, True]
+    assert poll_spread(counts).tolist() == [2, 8, 6]
+    assert poll_spread(pd.Series({"a": 1, "b": 3})).isna().all()
 
 
 def test_changing_an_answer_counts_once(room):
@@ -269,7 +286,7 @@ def test_popular_wrong_answer_is_pointed_out_for_discussion(room):
     round_ = store.open_question(workshop.code, QUESTION.key, QUESTION)
     answer_all(store, workshop, round_, ["Value doubled"] * 6 + ["Nothing about value yet"] * 7)
     top = store.aggregate(round_.id).popular_wrong_answer
-    assert top is not None and top.misconception == "usage-is-value"
+    assert top is not None and top.misconception == "usage is value"
     other = store.open_question(workshop.code, "m1/again", QUESTION)
     for i in range(13):
         person = store.join(workshop.code, f"q{i}")

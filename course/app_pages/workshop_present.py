@@ -1,0 +1,133 @@
+"""The presenter view for the projector: the question, how many answered, the room's bars once
+voting closed, the right answer only once revealed. No controls, nothing of the next question."""
+
+import html
+
+import streamlit as st
+
+from course import auth, workshop
+from course import workshop_report as report
+from course.app_pages import common
+from datasets.errors import UserError
+
+HOST_CODE_KEY = "workshop_host_code"
+ROOM_PARAM = "room"
+REFRESH_SECONDS = 2
+FONT = 30            # chart text in px: readable from the back of a room at 1920×1080
+
+config = common.get_config()
+common.require_staff("trainer", "trainers and instructors")
+
+
+@st.cache_resource(show_spinner=False)
+def _workshops(url: str) -> workshop.WorkshopStore:
+    return workshop.WorkshopStore(common.get_store().engine)
+
+
+rooms = _workshops(config.database_url)
+owner = st.session_state.get(auth.SESSION_USER_KEY)
+code = st.query_params.get(ROOM_PARAM) or st.session_state.get(HOST_CODE_KEY)
+if not owner or not code:
+    st.info("Open the presenter view from **Run a workshop**: it shows the room you run there.")
+    st.stop()
+try:
+    room = rooms.owned_workshop(code, owner)
+except UserError as error:
+    st.error(str(error))
+    st.stop()
+if st.query_params.get(ROOM_PARAM) != room.code:
+    st.query_params[ROOM_PARAM] = room.code
+
+# The projector shows the room, not the app: no sidebar, no header, large type.
+st.markdown("""<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header,
+[data-testid="stElementToolbar"] {display: none !important;}
+[data-testid="stMainBlockContainer"] {padding-top: 1.5rem; max-width: 100%;}
+</style>""", unsafe_allow_html=True)
+STYLES = {   # inline: Streamlit's own paragraph style would win over a class
+    "present-question": "font-size:3rem;font-weight:700;line-height:1.2;margin:0 0 1rem 0",
+    "present-status": "font-size:2.4rem;margin:.2rem 0 1rem 0",
+    "present-code": "font-size:4rem;font-weight:800;letter-spacing:.4rem;margin:0;line-height:1.1",
+    "present-small": "font-size:2rem;margin:.3rem 0;line-height:1.3",
+    "present-answer": "font-size:2.6rem;font-weight:700;margin:.8rem 0",
+    "present-note": "font-size:1.3rem;color:#444444;margin:.2rem 0",
+}
+
+link = workshop.join_url(st.context.url or "", room.code)
+main, side = st.columns([4, 1], gap="large")
+with side:
+    if room.is_open(workshop.utcnow()):
+        st.markdown(f"<p style='{STYLES['present-small']}'>Join with the code</p>"
+                    f"<p style='{STYLES['present-code']}'>{room.code}</p>",
+                    unsafe_allow_html=True)
+        st.image(workshop.join_qr_png(link), width="stretch")
+        st.markdown(f"<p style='{STYLES['present-small']};font-size:1.3rem'>Scan to join, or "
+                    f"open<br>{html.escape(link)}</p>", unsafe_allow_html=True)
+    else:
+        st.markdown(f"<p style='{STYLES['present-small']}'>This workshop has closed.</p>",
+                    unsafe_allow_html=True)
+
+
+@st.cache_data(show_spinner="Drawing the room company's dashboard…", max_entries=8)
+def _dashboard(scenario: str, seed: int) -> tuple[dict, str]:
+    """The adoption dashboard the board question asks about: the room's own company."""
+    from course.charts import CHARTS
+
+    result = CHARTS["adoption_vs_output"](workshop.room_company(scenario, seed))
+    return result.chart.to_dict(), result.summary
+
+
+def _big(text: str, css: str) -> None:
+    st.markdown(f"<p style='{STYLES[css]}'>{html.escape(text, quote=False)}</p>",
+                unsafe_allow_html=True)
+
+
+def board() -> None:
+    """What the room may see now; refreshed every REFRESH_SECONDS without reloading the page."""
+    latest = rooms.latest_round(room.code)
+    participants = rooms.participant_count(room.code)
+    if latest is None:
+        _big(room.title, "present-question")
+        _big(f"{participants} joined · the first question comes soon", "present-status")
+        return
+    vote = f" · vote {latest.vote}" if latest.vote > 1 else ""
+    _big(f"{latest.seq}{vote}. {latest.question.prompt}", "present-question")
+    if latest.question.kind == "board" and (latest.is_open or not latest.revealed):
+        spec, summary = _dashboard(room.scenario, room.seed)
+        st.vega_lite_chart(spec, width="stretch", key="board_dashboard")
+        _big(summary, "present-note")
+    if latest.is_open:
+        answered = rooms.answer_count(latest.id)
+        seconds = latest.seconds_left(workshop.utcnow())
+        timer = f" · {int(seconds)} s left" if seconds is not None else ""
+        _big(f"{answered} of {participants} answered{timer}", "present-status")
+        for letter, option in zip("ABCDEFGH", latest.question.options):
+            _big(f"{letter}. {option}", "present-small")
+        return
+    aggregate = rooms.aggregate(latest.id, round_=latest)
+    _big(f"{aggregate.answers} of {participants} answered · voting closed", "present-status")
+    if not aggregate.shown:
+        _big(aggregate.status, "present-small")
+    else:
+        first = rooms.get_round(latest.first_vote_id) if latest.first_vote_id else None
+        if first is not None:
+            first_aggregate = rooms.aggregate(first.id, round_=first)
+            chart = report.shift_chart(first_aggregate, aggregate, latest.revealed,
+                                       font_size=FONT)
+            summary = report.shift_summary(first_aggregate, aggregate, latest.revealed)
+        else:
+            chart = report.spread_chart(aggregate, latest.revealed, font_size=FONT)
+            summary = report.spread_summary(aggregate, latest.revealed)
+        st.vega_lite_chart(chart.to_dict(), width="stretch")
+        _big(summary, "present-note")
+    if latest.revealed and latest.question.has_answer:
+        _big(f"✓ {latest.question.answer}", "present-answer")
+        if latest.question.explanation:
+            _big(latest.question.explanation, "present-small")
+        top = aggregate.popular_wrong_answer
+        if top is not None and top.misconception:
+            _big(f"Worth discussing: “{top.option}” — {top.misconception}", "present-small")
+
+
+with main:
+    st.fragment(run_every=REFRESH_SECONDS)(board)()

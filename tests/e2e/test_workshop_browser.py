@@ -1,0 +1,148 @@
+"""The presenter view in a real browser at projector size (1920×1080), with the shipped settings.
+
+Screenshots go to var/screenshots/workshop-*.png for people to look at: the question open, the
+room's bars after voting closed (no answer marked), and after the reveal.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from course import auth, commands
+from course.config import load_config
+from course.progress import ProgressStore
+from course.workshop import RoundQuestion, WorkshopStore
+from tests.e2e.test_browser import (ROOT, SCREENSHOTS, STAFF_PASSWORD, _free_port,  # noqa: F401
+                                    _settle, browser)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
+QUESTION = RoundQuestion(
+    "m1/proxy", "After the mandate, AI sessions per employee doubled. What do you know about "
+    "the value AI creates?",
+    ("Value doubled", "Nothing about value yet", "Teams got lazier"), "Nothing about value yet",
+    ("usage-equals-value", None, "activity-means-effort"),
+    explanation="Usage answered the mandate directly; value depends on whether the sessions "
+                "touched real work.")
+
+
+@pytest.fixture(scope="module")
+def live_room(tmp_path_factory):
+    """The app as `theater app` starts it, and a room with 20 answers on its database."""
+    home = tmp_path_factory.mktemp("workshop-home")
+    port = _free_port()
+    env = {**os.environ, "THEATER_HOME": str(home), "THEATER_STAFF_PASSWORD": STAFF_PASSWORD}
+    log = open(home / "app.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "course" / "app.py"),
+         "--server.port", str(port), "--server.headless", "true", *commands.streamlit_flags()],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    os.environ["THEATER_STAFF_PASSWORD"] = STAFF_PASSWORD
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the app did not start:\n" + (home / "app.log").read_text())
+                time.sleep(0.5)
+        config = load_config(home)
+        progress = ProgressStore(config.database_url)
+        rooms = WorkshopStore(progress.engine)
+        room = rooms.create_workshop("startup", "Leadership offsite", owner="Grace")
+        account = auth.add_staff(config.staff_path, "Grace", "trainer", "a-long-trainer-password")
+        token = auth.staff_token(config.session_key, account)
+        yield url, rooms, room, token
+        progress.engine.dispose()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _wait_text(page, text: str, timeout: float = 30_000) -> None:
+    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
+
+
+def test_presenter_view_at_projector_size(live_room, browser):  # noqa: F811
+    url, rooms, room, token = live_room
+    current = rooms.open_question(room.code, QUESTION.key, QUESTION)
+    people = [rooms.join(room.code, f"p{i}") for i in range(20)]
+    for i, person in enumerate(people[:14]):
+        rooms.submit_answer(room.code, person.token, current.id,
+                            QUESTION.options[0] if i < 7 else QUESTION.options[1])
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(f"{url}/workshop-present?room={room.code}&staff={token}")
+    _wait_text(page, "14 of 20 answered")
+    page.wait_for_timeout(1500)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "workshop-presenter-open.png"))
+    body = page.inner_text("body")
+    assert QUESTION.prompt in body and room.code in body
+    assert "right answer" not in body.lower() and "✓" not in body
+    buttons = page.get_by_role("button")
+    labels = [buttons.nth(i).get_attribute("aria-label") or buttons.nth(i).inner_text()
+              for i in range(buttons.count())]
+    assert [x for x in labels if buttons.nth(labels.index(x)).is_visible()] == [], labels
+    assert page.locator("img").count() >= 1                  # the join QR code
+
+    for person in people[14:]:
+        rooms.submit_answer(room.code, person.token, current.id, QUESTION.options[1])
+    rooms.close_question(room.code)
+    _wait_text(page, "voting closed")
+    page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(SCREENSHOTS / "workshop-presenter-closed.png"))
+    body = page.inner_text("body")
+    assert "20 of 20 answered" in body and "✓" not in body
+    assert "35%" in body or "35%" in page.content()
+
+    rooms.reveal(room.code, current.id)
+    _wait_text(page, "✓ Nothing about value yet")
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(SCREENSHOTS / "workshop-presenter-revealed.png"))
+    assert "value depends on whether" in page.inner_text("body")
+    page.close()
+
+
+def test_control_view_and_a_phone_after_the_reveal(live_room, browser):  # noqa: F811
+    url, rooms, room, token = live_room
+    trainer = browser.new_page(viewport={"width": 1440, "height": 900})
+    # A reload keeps the sign-in (for staff who are not learners the control view is the
+    # app's default page, at the root address).
+    trainer.goto(f"{url}/?staff={token}")
+    go = trainer.get_by_role("button", name="Go to this workshop")
+    go.wait_for(timeout=60_000)
+    _settle(trainer)
+    go.click()
+    _wait_text(trainer, "Ask the room")
+    trainer.wait_for_timeout(3000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    trainer.screenshot(path=str(SCREENSHOTS / "workshop-control.png"), full_page=True)
+    assert "Presenter view for the projector" in trainer.inner_text("body")
+    trainer.close()
+
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(f"{url}/workshop?code={room.code}")             # what the QR code opens
+    phone.get_by_role("textbox", name="Nickname").fill("Ada")
+    phone.get_by_role("button", name="Join").click()
+    _wait_text(phone, "you are")
+    latest = rooms.latest_round(room.code)
+    if latest is not None and latest.revealed:
+        _wait_text(phone, "Right answer")
+        phone.wait_for_timeout(2000)
+        phone.screenshot(path=str(SCREENSHOTS / "workshop-phone-revealed.png"), full_page=True)
+        assert "value depends on whether" in phone.inner_text("body")
+    phone.close()
