@@ -21,7 +21,7 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow as pa
 
-from datasets import pipeline
+from datasets import pipeline, variation
 from datasets.errors import UserError
 from datasets.scenario import Scenario, load_scenario
 from datasets.schemas import (ALL_TABLES, LABEL_TABLES, PUBLIC_TABLES, StreamChecker, check_references,
@@ -108,7 +108,7 @@ def _check_arguments(employees: Any, days: Any, seed: Any, start_date: Any) -> t
 def _context(profile: str | Scenario, employees: Any, days: Any, seed: Any,
              start_date: Any) -> pipeline.Context:
     employees, days, seed, start_date = _check_arguments(employees, days, seed, start_date)
-    scenario = load_scenario(profile)
+    scenario = variation.for_seed(load_scenario(profile), seed)  # each seed draws its own company
     return pipeline.build_context(scenario, employees, days, seed, start_date or scenario.start_date)
 
 

@@ -379,7 +379,7 @@ def _traits(rng: np.random.Generator, archetype: np.ndarray, group: np.ndarray,
     usage_post = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
                            [1.1 * genuine_usage_after(strength), 0.04 * strength, 0.32], genuine_usage_after(strength))
     output_gain = np.select([is_[GENUINE] | is_[CONVERT], is_[QUIET_EXPERT]],
-                            [rng.normal(0.08, 0.03, n).clip(0.0, None), np.zeros(n)], 0.0)
+                            [rng.normal(scenario.productivity_gain, 0.03, n).clip(-0.5, None), np.zeros(n)], 0.0)
     output_loss = np.where(is_[TOKENMAXXER] | is_[CONVERT], rng.normal(0.07, 0.02, n).clip(0.0, None), 0.0)
     output_base = np.where(is_[QUIET_EXPERT], 1.0 + rng.normal(0.25, 0.06, n).clip(0.05, None), 1.0)
     acc_gen_mean = np.where(is_[QUIET_EXPERT], 0.6, 0.42)

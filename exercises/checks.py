@@ -533,13 +533,14 @@ class EstimateRule:
     unit: str
 
 
-# Calibrated on the mandate-bigco profile (150 employees, 180 days, 24 seeds): the reference
-# solution of `measure` lands within 0.047 of the theater share and 5.4 points of the
-# productivity effect on every seed; the truth itself moves by a few points between companies
-# of this size, so a tighter tolerance would grade noise.
+# Calibrated on mandate-bigco companies (150 employees, 180 days) drawn per learner across the
+# ranges of datasets/variation.py: the reference solution of `measure` lands within 0.07 of the
+# theater share on 90% of 45 learners (median 0.03) and within 6 points of the productivity effect
+# on 90% (median 2). The truths spread over about 0.1-0.5 and -25 to +55 points, so neither a
+# constant nor a classmate's answer lands inside these tolerances often (benchmarks/guessing.py).
 ESTIMATE_RULES: dict[str, EstimateRule] = {
-    "measure.theater_share": EstimateRule("the theater share", 0.05, 0.25, "share points"),
-    "measure.productivity_effect": EstimateRule("the productivity effect", 6.0, 25.0, "percentage points"),
+    "measure.theater_share": EstimateRule("the theater share", 0.07, 0.12, "share points"),
+    "measure.productivity_effect": EstimateRule("the productivity effect", 6.0, 10.0, "percentage points"),
     "goodhart.collapse_point": EstimateRule("the collapse point", 0.1, 0.3, "incentive units"),
 }
 
