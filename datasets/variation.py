@@ -34,7 +34,7 @@ class Range:
 
 
 RANGES: dict[str, Range] = {
-    "performative_share": Range(0.04, 0.56, "share of staff who perform AI use (tokenmaxxers + converts)"),
+    "performative_share": Range(0.12, 0.56, "share of staff who perform AI use (tokenmaxxers + converts)"),
     "convert_fraction": Range(0.20, 0.50, "of the performers, the share who later turn genuine"),
     "non_user_share": Range(0.10, 0.22, "share of staff who do not use AI"),
     "quiet_expert_share": Range(0.04, 0.10, "share of quiet experts (fast, light users)"),
