@@ -535,11 +535,11 @@ class EstimateRule:
 
 # Calibrated with benchmarks/guessing.py on 50 learners' mandate-bigco companies (150 employees,
 # 180 days, drawn per seed across the ranges of datasets/variation.py). The truths spread over
-# about 0.14-0.55 (theater share) and -17 to +57 points (effect). The measure notebook's reference
-# solution lands within these tolerances for 80% / 72% of learners (median errors 0.035 and 2.7
-# points; it shrinks large effects towards zero) and earns 86% of the points; the best constant
-# pair earns 41%, a classmate's answers 34%. Wider tolerances pay the reference more and guessing
-# more (0.08/0.12 and 8/12 points: 89%, 46%, 37%); narrower ones would grade estimation noise.
+# about 0.2-0.55 (theater share) and -17 to +60 points (effect). The measure notebook's reference
+# solution earns 88% of these points (median errors 0.033 and 3.2 points; it shrinks large effects
+# towards zero, 90th percentile error 11 points); the best constant pair earns 46% (theater share
+# 66%, effect 25%), a classmate's answers 37%. Wider tolerances pay the reference and guesses more
+# (0.08/0.12 and 8/12 points: about 91%, 50%); narrower ones would grade estimation noise.
 ESTIMATE_RULES: dict[str, EstimateRule] = {
     "measure.theater_share": EstimateRule("the theater share", 0.07, 0.12, "share points"),
     "measure.productivity_effect": EstimateRule("the productivity effect", 6.0, 10.0, "percentage points"),
