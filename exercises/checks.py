@@ -539,7 +539,7 @@ class EstimateRule:
 # solution earns 88% of these points (median errors 0.033 and 3.2 points; it shrinks large effects
 # towards zero, 90th percentile error 11 points); the best constant pair earns 46% (theater share
 # 66%, effect 25%), a classmate's answers 37%. Wider tolerances pay the reference and guesses more
-# (0.08/0.12 and 8/12 points: about 91%, 50%); narrower ones would grade estimation noise.
+# (0.08/0.12 and 8/12 points: reference 92%, constant 50%, copy 40%); narrower ones would grade noise.
 ESTIMATE_RULES: dict[str, EstimateRule] = {
     "measure.theater_share": EstimateRule("the theater share", 0.07, 0.12, "share points"),
     "measure.productivity_effect": EstimateRule("the productivity effect", 6.0, 10.0, "percentage points"),
