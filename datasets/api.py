@@ -22,7 +22,7 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow as pa
 
-from datasets import atomic, pipeline
+from datasets import atomic, pipeline, variation
 from datasets.errors import UserError
 from datasets.scenario import Scenario, load_scenario
 from datasets.schemas import (ALL_TABLES, LABEL_TABLES, PUBLIC_TABLES, StreamChecker, check_references,
@@ -113,7 +113,8 @@ def _context(profile: str | Scenario, employees: Any, days: Any, seed: Any,
     employees, days, seed, start_date = _check_arguments(employees, days, seed, start_date)
     scenario = load_scenario(profile)
     start = start_date or scenario.start_date
-    _check_period(scenario, start, days)
+    _check_period(scenario, start, days)   # the profile as written: a date it names must fit
+    scenario = variation.for_seed(scenario, seed)  # each seed draws its own company
     return pipeline.build_context(scenario, employees, days, seed, start)
 
 

@@ -32,10 +32,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datasets.keyed import derive_key, keyed_int, keyed_stream, keyed_words
 from datasets.provider import company_faker, name_pools
 from datasets.scenario import ARCHETYPES, Scenario, default_teams
 
-GENERATOR_VERSION = "1.1"  # bump whenever the same arguments would give different data (the grader checks it)
+GENERATOR_VERSION = "2.0"  # bump whenever the same arguments would give different data (the grader checks it)
 BLOCK_EMPLOYEES = 200
 NS_PER_SECOND = 1_000_000_000
 SECONDS_PER_DAY = 86_400
@@ -43,6 +44,7 @@ BACKLOG_DAYS = 28  # work created before the period so that closures are steady 
 SURVEY_EVERY_DAYS = 28
 DOCS_PER_EMPLOYEE = 40
 COMPANY_PROMPT_POOL = 400
+TEMPLATE_SLOTS = 80  # above the largest personal prompt pool (pool_gen < 80)
 
 GENUINE, TOKENMAXXER, CONVERT, NON_USER, QUIET_EXPERT = range(5)
 ENGINEERING, BUSINESS, MANAGEMENT = range(3)
@@ -134,15 +136,6 @@ class Population:
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed & (2**63 - 1), *stream])))
-
-
-def _mix64(values: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser: a fast, well-spread hash for synthetic prompt fingerprints."""
-    z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z & np.uint64(2**63 - 1)).astype(np.int64)
 
 
 def _beta(rng: np.random.Generator, mean: np.ndarray | float, concentration: float,
@@ -302,7 +295,7 @@ def build_population(scenario: Scenario, employees: int, seed: int, timeline: Ti
                                                                    p=weights / weights.sum())]
     group = np.array([role_group(r) for r in roles], dtype=np.int8) if n else np.zeros(0, np.int8)
 
-    fake = company_faker(int(rng.integers(0, 2**31)))
+    fake = company_faker(keyed_int(seed, "faker", bits=31))  # names are released: no raw draw of `rng`
     first, last = name_pools(fake, 400)
     first_pick = rng.integers(0, len(first), n)
     last_pick = rng.integers(0, len(last), n)
@@ -386,7 +379,7 @@ def _traits(rng: np.random.Generator, archetype: np.ndarray, group: np.ndarray,
     usage_post = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
                            [1.1 * genuine_usage_after(strength), 0.04 * strength, 0.32], genuine_usage_after(strength))
     output_gain = np.select([is_[GENUINE] | is_[CONVERT], is_[QUIET_EXPERT]],
-                            [rng.normal(0.08, 0.03, n).clip(0.0, None), np.zeros(n)], 0.0)
+                            [rng.normal(scenario.productivity_gain, 0.03, n).clip(-0.5, None), np.zeros(n)], 0.0)
     output_loss = np.where(is_[TOKENMAXXER] | is_[CONVERT], rng.normal(0.07, 0.02, n).clip(0.0, None), 0.0)
     output_base = np.where(is_[QUIET_EXPERT], 1.0 + rng.normal(0.25, 0.06, n).clip(0.05, None), 1.0)
     acc_gen_mean = np.where(is_[QUIET_EXPERT], 0.6, 0.42)
@@ -507,7 +500,7 @@ def generate_block(ctx: Context, block: int, offsets: Offsets) -> dict[str, pa.T
     day_weight = np.choose(tl.day_kind, [1.0, 0.04, 0.03])
     level = _period_matrices(ctx, members, days)
 
-    events, sessions = _events(ctx, rng, members, level, day_weight, offsets)
+    events, sessions = _events(ctx, rng, block, members, level, day_weight, offsets)
     work = _work_items(ctx, rng, members, level, sessions, offsets)
     survey = _survey(ctx, rng, members)
     return {"ai_events": events, "work_items": work, "survey": survey,
@@ -518,8 +511,8 @@ def generate_block(ctx: Context, block: int, offsets: Offsets) -> dict[str, pa.T
 EVENTS_PER_SESSION = 3.5
 
 
-def _events(ctx: Context, rng: np.random.Generator, members: np.ndarray, level: dict[str, np.ndarray],
-            day_weight: np.ndarray, offsets: Offsets) -> tuple[pa.Table, dict[str, np.ndarray]]:
+def _events(ctx: Context, rng: np.random.Generator, block: int, members: np.ndarray,
+            level: dict[str, np.ndarray], day_weight: np.ndarray, offsets: Offsets) -> tuple[pa.Table, dict[str, np.ndarray]]:
     tl = ctx.timeline
     tr = ctx.population.traits
     nb = len(members)
@@ -594,19 +587,25 @@ def _events(ctx: Context, rng: np.random.Generator, members: np.ndarray, level: 
         tok[:, 3][ev_sess] * rng.standard_normal(total_events, dtype=np.float32))).astype(np.int64))
     accepted = rng.random(total_events, dtype=np.float32) < s_accept.astype(np.float32)[ev_sess]
 
-    # prompt fingerprints: a person's few templates, the company's common prompts, or unique
+    # prompt fingerprints: a person's few templates, the company's common prompts, or unique.
+    # Every value is a keyed hash (or a draw from a stream seeded by one) of what the prompt IS:
+    # (employee, template slot) or (company, common prompt). The session's mode is not an input,
+    # so nothing released can be inverted to the mode or the seed (see datasets/keyed.py).
     draw = rng.random(total_events, dtype=np.float32)
     reuse = s_reuse.astype(np.float32)[ev_sess]
     personal = np.flatnonzero(draw < reuse)
     shared = np.flatnonzero((draw >= reuse) & (draw < reuse + 0.04))
-    salt = np.int64(_mix64(np.array([ctx.seed & (2**63 - 1)]))[0])
-    fingerprint = rng.integers(0, 2**63 - 1, total_events, dtype=np.int64)
+    unique = np.ones(total_events, dtype=bool)
+    unique[personal] = False
+    unique[shared] = False
+    fingerprint = np.empty(total_events, dtype=np.int64)
+    fingerprint[unique] = keyed_stream(ctx.seed, "unique-prompts", block).integers(
+        0, 2**63 - 1, int(unique.sum()), dtype=np.int64)
     p_sess = ev_sess[personal]
     template = (rng.random(len(personal)) * s_pool[p_sess]).astype(np.int64)
-    personal_key = (global_emp[p_sess].astype(np.int64) << 22) + (s_mode[p_sess].astype(np.int64) << 20) + template
-    fingerprint[personal] = _mix64(personal_key ^ salt)
-    shared_key = (np.int64(1) << 60) + rng.integers(0, COMPANY_PROMPT_POOL, len(shared))
-    fingerprint[shared] = _mix64(shared_key ^ salt)
+    fingerprint[personal] = _template_fingerprints(ctx.seed, members)[s_emp[p_sess], template]
+    fingerprint[shared] = keyed_words(derive_key(ctx.seed, "prompt-templates"), b"company", COMPANY_PROMPT_POOL)[
+        rng.integers(0, COMPANY_PROMPT_POOL, len(shared))]
 
     timestamp = tl.start_ns + (start[ev_sess] + offset_in_session) * NS_PER_SECOND
     event_id = offsets.event + 1 + np.arange(total_events, dtype=np.int64)
@@ -639,6 +638,13 @@ def _events(ctx: Context, rng: np.random.Generator, members: np.ndarray, level: 
     sessions = {"emp": s_emp, "start": start, "mode": s_mode, "id": session_id,
                 "event_mode": s_mode[ev_sess]}
     return table, sessions
+
+
+def _template_fingerprints(seed: int, members: np.ndarray) -> np.ndarray:
+    """(len(members), TEMPLATE_SLOTS) keyed fingerprints of each employee's prompt templates."""
+    key = derive_key(seed, "prompt-templates")
+    return np.stack([keyed_words(key, b"employee" + int(e).to_bytes(8, "big"), TEMPLATE_SLOTS)
+                     for e in members]) if len(members) else np.zeros((0, TEMPLATE_SLOTS), np.int64)
 
 
 def _block_employees(ctx: Context, members: np.ndarray, local: np.ndarray) -> pa.DictionaryArray:

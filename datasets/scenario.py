@@ -72,6 +72,11 @@ class Scenario(_Strict):
                               description="teams with weighted roles; empty: the Faker provider's vocabulary")
     email_domain: str = Field(default="example.com", pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
     manager_span: int = Field(default=7, ge=2, le=30)
+    productivity_gain: float = Field(
+        default=0.08, ge=-0.5, le=1.0,
+        description="genuine adopters' mean output change once AI use settles in (0.08: +8%)")
+    vary: bool = Field(default=True, description="draw the company per seed (datasets/variation.py); "
+                                                 "false: generate the scenario exactly as written")
 
     @field_validator("archetype_mix")
     @classmethod

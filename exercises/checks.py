@@ -37,6 +37,7 @@ NOT_ATTEMPTED = "not_attempted"
 
 FLAG_FULL_F1 = 0.7
 FLAG_ZERO_F1 = 0.3
+FLAG_MARGIN = 0.15  # full credit needs at least this much F1 above flagging every AI user
 WEEKLY_KEYS = ("week", "team")
 WEEKLY_VALUES = ("ai_events", "ai_users", "closed_items")
 
@@ -241,18 +242,47 @@ def linear_credit(error: float, full_within: float, zero_at: float) -> float:
     return 1.0 - (error - full_within) / (zero_at - full_within)
 
 
-def _flag_message(flagged: set[str], truth: set[str], group: str) -> tuple[float, str]:
-    precision, recall, f1 = f1_score(flagged, truth)
-    score = linear_credit(FLAG_FULL_F1 - min(f1, FLAG_FULL_F1), 0.0, FLAG_FULL_F1 - FLAG_ZERO_F1)
+def chance_f1(truth: Any) -> float:
+    """F1 of flagging every AI user: the best any strategy blind to the signals can do.
+
+    Flagging more people at random only raises recall, so flagging everyone who used AI is the
+    best blind F1. The truth carries how many AI users there were (exercises.truth.EmployeeGroup,
+    or a mapping with `ai_users`); without it (an old record), 0.
+    """
+    size = len(_truth_ids(truth))
+    users = truth.get("ai_users") if isinstance(truth, Mapping) else getattr(truth, "ai_users", None)
+    if not users or not size:
+        return 0.0
+    return 2 * size / (int(users) + size)
+
+
+def _truth_ids(truth: Any) -> set[str]:
+    if isinstance(truth, Mapping):
+        truth = truth.get("ids", ())
+    return {str(t) for t in truth}
+
+
+def flag_thresholds(truth: Any) -> tuple[float, float]:
+    """(zero, full): no credit at or below the F1 of flagging every AI user, full from FLAG_FULL_F1 or
+    FLAG_MARGIN above that floor, linear in between."""
+    zero = max(FLAG_ZERO_F1, chance_f1(truth))
+    return zero, max(FLAG_FULL_F1, zero + FLAG_MARGIN)
+
+
+def _flag_message(flagged: set[str], truth: Any, group: str) -> tuple[float, str]:
+    precision, recall, f1 = f1_score(flagged, _truth_ids(truth))
+    zero, full = flag_thresholds(truth)
+    score = linear_credit(full - min(f1, full), 0.0, full - zero)
     if score >= 1.0:
-        return score, f"F1 {f1:.2f}: your flags separate the {group} well."
+        return score, f"Your flags separate the {group} well."
+    band = "no better than flagging every AI user" if score == 0.0 else "better than chance, not yet reliable"
     if precision < recall:
         lean = f"more of your flags land on people who are not {group} than you miss"
     elif recall < precision:
         lean = f"you miss more {group} than you wrongly flag"
     else:
         lean = "misses and wrong flags are about even"
-    return score, f"F1 {f1:.2f} ({len(flagged)} flagged): {lean}."
+    return score, f"Your flags are {band} ({len(flagged)} flagged): {lean}."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,8 +472,8 @@ def label_sessions(answer: Any, truth: Mapping[int, bool]) -> tuple[float, str]:
 
 
 def _flag_check(group: str) -> Callable[[Any, Any], tuple[float, str]]:
-    def score(answer: Any, truth: Iterable[str]) -> tuple[float, str]:
-        return _flag_message(as_id_set(answer), {str(t) for t in truth}, group)
+    def score(answer: Any, truth: Any) -> tuple[float, str]:
+        return _flag_message(as_id_set(answer), truth, group)
 
     return score
 
@@ -505,28 +535,42 @@ class EstimateRule:
     unit: str
 
 
-# Calibrated on the mandate-bigco profile (150 employees, 180 days, 24 seeds): the reference
-# solution of `measure` lands within 0.047 of the theater share and 5.4 points of the
-# productivity effect on every seed; the truth itself moves by a few points between companies
-# of this size, so a tighter tolerance would grade noise.
+# Calibrated with benchmarks/guessing.py on 50 learners' mandate-bigco companies (150 employees,
+# 180 days, drawn per seed across the ranges of datasets/variation.py). The truths spread over
+# about 0.2-0.55 (theater share) and -17 to +60 points (effect). The measure notebook's reference
+# solution earns 88% of these points (median errors 0.033 and 3.2 points; it shrinks large effects
+# towards zero, 90th percentile error 11 points); the best constant pair earns 46% (theater share
+# 66%, effect 25%), a classmate's answers 37%. Wider tolerances pay the reference and guesses more
+# (0.08/0.12 and 8/12 points: reference 92%, constant 50%, copy 40%); narrower ones would grade noise.
 ESTIMATE_RULES: dict[str, EstimateRule] = {
-    "measure.theater_share": EstimateRule("the theater share", 0.05, 0.25, "share points"),
-    "measure.productivity_effect": EstimateRule("the productivity effect", 6.0, 25.0, "percentage points"),
+    "measure.theater_share": EstimateRule("the theater share", 0.07, 0.12, "share points"),
+    "measure.productivity_effect": EstimateRule("the productivity effect", 6.0, 10.0, "percentage points"),
 }
 
 
+def estimate_band(error: float, full: float, zero: float) -> str:
+    """The band a learner sees: within the tolerance, close, or off by more than the zero-credit error."""
+    if error <= full:
+        return "within"
+    return "close" if error < zero else "far"
+
+
 def _estimate(check_id: str, value: float, truth: Any) -> tuple[float, str]:
+    """Linear credit for the gradebook; the message names only the band, never a direction or
+    the credit, so no answer can be solved for from what the learner is shown."""
     rule = ESTIMATE_RULES[check_id]
     expected, overrides = _truth_number(truth)
     full = float(overrides.get("full_within", rule.full_within))
     zero = float(overrides.get("zero_at", rule.zero_at))
     error = abs(value - expected)
     score = linear_credit(error, full, zero)
-    if score >= 1.0:
+    band = estimate_band(error, full, zero)
+    if band == "within":
         return 1.0, f"Your estimate of {rule.what} is within the tolerance ({full:g} {rule.unit})."
-    direction = "high" if value > expected else "low"
-    size = "far" if score == 0.0 else "somewhat"
-    return score, f"Your estimate of {rule.what} is {size} too {direction}; full credit within {full:g} {rule.unit}."
+    if band == "close":
+        return score, (f"Your estimate of {rule.what} is close, but off by more than the tolerance "
+                       f"({full:g} {rule.unit}): partial credit.")
+    return score, f"Your estimate of {rule.what} is off by more than {zero:g} {rule.unit}: no credit."
 
 
 @check(

@@ -175,19 +175,42 @@ def sample_sessions(company: Any, n: int, seed: int) -> pd.DataFrame:
     return summary.reset_index()
 
 
+class EmployeeGroup(frozenset):
+    """The hidden ids of one group, plus how many employees used AI at all (public, from the logs).
+
+    A plain frozenset everywhere; `ai_users` lets the `detect` checks give no credit to flagging
+    every AI user (exercises.checks.chance_f1).
+    """
+
+    ai_users: int | None = None
+
+    def __new__(cls, ids: Any = (), ai_users: int | None = None) -> "EmployeeGroup":
+        group = super().__new__(cls, ids)
+        group.ai_users = ai_users
+        return group
+
+    def __reduce__(self):
+        return (EmployeeGroup, (set(self), self.ai_users))
+
+
 def _archetype_ids(company: Any, archetype: str) -> set[str]:
     labels = _labels(company)
     return set(labels.loc[labels["archetype"] == archetype, "employee_id"].astype(str))
 
 
-def tokenmaxxer_ids(company: Any) -> set[str]:
+def _group(company: Any, archetype: str) -> EmployeeGroup:
+    users = int(company.ai_events["employee_id"].nunique())
+    return EmployeeGroup(_archetype_ids(company, archetype), ai_users=users)
+
+
+def tokenmaxxer_ids(company: Any) -> EmployeeGroup:
     """Employees whose AI use is performative throughout."""
-    return _archetype_ids(company, "tokenmaxxer")
+    return _group(company, "tokenmaxxer")
 
 
-def convert_ids(company: Any) -> set[str]:
+def convert_ids(company: Any) -> EmployeeGroup:
     """Employees whose performative use later became genuine."""
-    return _archetype_ids(company, "convert")
+    return _group(company, "convert")
 
 
 def theater_share(company: Any) -> float:

@@ -1,22 +1,38 @@
-"""Copy detection: an answer that fits another learner's data better than the learner's own.
+"""Copy detection that accuses only the improbable.
 
-Every learner has a private company, so a copied answer scores well against the *source's*
-hidden truth and poorly against the copier's. For each graded part we score each learner's
-answer against every other learner's truth with the same check the grader uses; a clearly better
-fit elsewhere is flagged with the other learner's id. Flags are for the instructor only: they
-never go into a learner's feedback (they would name another learner).
+Every learner has a private company, and the companies differ (datasets/variation.py), so honest
+answers spread across the class. A match is evidence of copying only when it would be unlikely
+between honest learners of *this* class:
+
+- numbers: two answers (or an answer and a classmate's hidden truth) closer than the precision
+  they are written with, judged against the spread of the class's truths — the chance that honest
+  answers land that close is erf(d / 2s) (d: the distance, at least the answers' rounding step;
+  s: a robust spread of the truths). Two learners who both write 0.3 are not accused; two who both
+  write 0.30718254 are.
+- id sets: the overlap of two sets of flagged ids, against the hypergeometric chance of so many
+  shared ids among the ids seen in the class.
+
+The chance is multiplied by the number of comparisons in the class (Bonferroni) and a flag needs
+it below ALPHA. The flag also needs direction: the flagged learner's answer fits the classmate's
+data at least as well as their own (an answer copied from the source fits the source's data), so
+the source is not accused. Flags are for the instructor only: they never go into a learner's
+feedback (they would name another learner).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from exercises.checks import run_check
+import numpy as np
 
-MIN_OTHER_SCORE = 0.5  # the answer must fit the other learner's data reasonably well …
-MIN_MARGIN = 0.25  # … and clearly better than the learner's own
+from exercises.checks import Incorrect, as_id_set, as_number, run_check
+
+ALPHA = 0.01  # chance, over the whole class, of accusing someone whose answers match by luck
+MIN_MARGIN = 0.25  # an answer that fits a classmate's data must fit it this much better than its own
 
 
 @dataclass(frozen=True)
@@ -26,10 +42,69 @@ class CopyFlag:
     other: str
     own_score: float
     other_score: float
+    kind: str = "data"  # "data": fits the classmate's hidden truth; "answer": matches their answer
+    chance: float = 0.0
 
     def __str__(self) -> str:
-        return (f"{self.grade_id}: answer fits {self.other}'s data ({self.other_score:.2f}) "
-                f"better than the learner's own ({self.own_score:.2f})")
+        what = f"fits {self.other}'s data" if self.kind == "data" else f"matches {self.other}'s answer"
+        return (f"{self.grade_id}: answer {what} ({self.other_score:.2f} on {self.other}'s data, "
+                f"{self.own_score:.2f} on the learner's own); chance of so close a match by luck "
+                f"about {self.chance:.1g}")
+
+
+def _decimals(value: float) -> int:
+    text = repr(float(value))
+    if "e" in text or "E" in text:
+        mantissa, exponent = re.split("[eE]", text)
+        return max(0, len(mantissa.split(".")[1]) if "." in mantissa else 0) - int(exponent)
+    return len(text.split(".")[1].rstrip("0")) if "." in text else 0
+
+
+def _step(*values: float) -> float:
+    """The rounding step of the least precise value: a match finer than this means nothing."""
+    return 10.0 ** -min(_decimals(v) for v in values)
+
+
+def _spread(values: list[float]) -> float:
+    """A robust spread of the class's truths (MAD scaled to a standard deviation)."""
+    array = np.asarray(values, dtype=float)
+    if len(array) < 2:
+        return float("nan")
+    mad = 1.4826 * float(np.median(np.abs(array - np.median(array))))
+    return mad if mad > 0 else float(array.std())
+
+
+def number_match_chance(a: float, b: float, spread: float) -> float:
+    """Chance that two honest numbers with this class spread land at least this close."""
+    if not spread or not math.isfinite(spread):
+        return 1.0
+    distance = max(abs(a - b), _step(a, b))
+    return math.erf(distance / (2.0 * spread))
+
+
+def set_overlap_chance(a: set[str], b: set[str], population: int) -> float:
+    """Hypergeometric chance that a random set of |a| ids shares at least |a & b| with b."""
+    shared, n, k = len(a & b), len(a), len(b)
+    population = max(population, n, k)
+    if shared == 0 or not n or not k:
+        return 1.0
+    total = math.comb(population, n)
+    tail = sum(math.comb(k, x) * math.comb(population - k, n - x) for x in range(shared, min(n, k) + 1))
+    return tail / total
+
+
+def _as_number(value: Any) -> float | None:
+    try:
+        return as_number(value, "an estimate")
+    except Incorrect:
+        return None
+
+
+def _as_ids(value: Any) -> set[str] | None:
+    try:
+        return as_id_set(value)
+    except Incorrect:
+        return None
 
 
 def detect_copies(
@@ -37,21 +112,57 @@ def detect_copies(
     truths: Mapping[str, Mapping[str, Any]],
     checks: Mapping[str, str],
 ) -> list[CopyFlag]:
-    """answers[learner][grade_id], truths[learner][grade_id], checks[grade_id] -> flags, best match per part."""
+    """answers[learner][grade_id], truths[learner][grade_id], checks[grade_id] -> flags, the most
+    improbable match per learner and part."""
     flags: list[CopyFlag] = []
-    for learner, parts in sorted(answers.items()):
-        for grade_id, answer in sorted(parts.items()):
-            if answer is None or grade_id not in checks or grade_id not in truths.get(learner, {}):
+    for grade_id, check_id in sorted(checks.items()):
+        given = {k: v[grade_id] for k, v in answers.items() if v.get(grade_id) is not None}
+        known = {k: v[grade_id] for k, v in truths.items() if v.get(grade_id) is not None}
+        if not given or len(known) < 2:
+            continue
+        comparisons = max(len(known) * (len(known) - 1), 1)
+        chance = _chance_function(given, known)
+        for learner, answer in sorted(given.items()):
+            if learner not in known:
                 continue
-            check_id = checks[grade_id]
-            own = run_check(check_id, answer, truths[learner][grade_id]).score
-            best: tuple[float, str] | None = None
-            for other, other_truths in truths.items():
-                if other == learner or grade_id not in other_truths:
+            own = run_check(check_id, answer, known[learner]).score
+            best: CopyFlag | None = None
+            for other in sorted(known):
+                if other == learner:
                     continue
-                score = run_check(check_id, answer, other_truths[grade_id]).score
-                if best is None or score > best[0]:
-                    best = (score, other)
-            if best and best[0] >= MIN_OTHER_SCORE and best[0] - own >= MIN_MARGIN:
-                flags.append(CopyFlag(learner, grade_id, best[1], round(own, 3), round(best[0], 3)))
-    return flags
+                fit = run_check(check_id, answer, known[other]).score
+                candidates = [("data", chance(answer, known[other]), fit >= own + MIN_MARGIN and fit >= 0.5)]
+                if other in given:
+                    candidates.append(("answer", chance(answer, given[other]), fit >= own))
+                for kind, p, directed in candidates:
+                    p = min(1.0, p * comparisons)
+                    if directed and p < ALPHA and (best is None or p < best.chance):
+                        best = CopyFlag(learner, grade_id, other, round(own, 3), round(fit, 3), kind, p)
+            if best is not None:
+                flags.append(best)
+    return sorted(flags, key=lambda f: (f.learner, f.grade_id))
+
+
+def _chance_function(given: Mapping[str, Any], known: Mapping[str, Any]):
+    """How to judge a match for this part: numbers against the truths' spread, or id-set overlap."""
+    truth_numbers = [_as_number(t["value"] if isinstance(t, Mapping) and "value" in t else t)
+                     for t in known.values()]
+    if all(v is not None for v in truth_numbers):
+        spread = _spread([v for v in truth_numbers if v is not None])
+
+        def numbers(a: Any, b: Any) -> float:
+            x = _as_number(a)
+            y = _as_number(b["value"] if isinstance(b, Mapping) and "value" in b else b)
+            return 1.0 if x is None or y is None else number_match_chance(x, y, spread)
+
+        return numbers
+    seen: set[str] = set()
+    for value in (*given.values(), *known.values()):
+        seen |= _as_ids(value.get("ids", ()) if isinstance(value, Mapping) else value) or set()
+
+    def id_sets(a: Any, b: Any) -> float:
+        x = _as_ids(a)
+        y = _as_ids(b.get("ids", ()) if isinstance(b, Mapping) else b)
+        return 1.0 if not x or not y else set_overlap_chance(x, y, len(seen))
+
+    return id_sets

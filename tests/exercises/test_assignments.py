@@ -193,7 +193,7 @@ def test_score_parts_scores_each_graded_part_against_its_truth(company, tmp_path
     measure = load_assignment(SOURCE_DIR / "measure")
     (tmp_path / "answers").mkdir()
     (tmp_path / "answers" / "estimates.json").write_text(
-        json.dumps({"theater_share": 4 / 6, "productivity_effect_pct": 85.0})
+        json.dumps({"theater_share": 4 / 6, "productivity_effect_pct": 92.0})
     )
     company.work_items.loc[company.work_items["work_item_id"] == "W6", "status"] = "abandoned"  # effect +100%
     results = score_parts(measure, tmp_path, company)

@@ -1,0 +1,100 @@
+"""Per-learner scenario draws: every learner's company is a different company.
+
+A profile names a kind of company (its teams, calendar, holidays, e-mail domain). What a graded
+estimate depends on — how many people perform AI use, how hard the mandate pushes and when, how
+much genuine use helps, how the teams are sized — is drawn per seed from the ranges in RANGES,
+with keyed uniform draws (datasets.keyed: a learner cannot work back from their scenario to the
+seed). The ranges are wider than the grading tolerances, so neither the best single constant
+answer nor a classmate's answer earns real credit (benchmarks/guessing.py prints the figures),
+and narrow enough that the lesson holds everywhere inside them (tests/datasets/test_lesson.py
+runs at their extremes). docs/data-model.md lists them.
+
+A scenario with `vary: false` is generated exactly as written (demos, tests of a fixed company).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from datasets.keyed import keyed_uniform
+from datasets.scenario import Scenario, default_teams
+
+PURPOSE = "scenario-variation"
+
+
+@dataclass(frozen=True)
+class Range:
+    low: float
+    high: float
+    what: str
+
+    def at(self, u: float) -> float:
+        return self.low + (self.high - self.low) * u
+
+
+RANGES: dict[str, Range] = {
+    "performative_share": Range(0.12, 0.56, "share of staff who perform AI use (tokenmaxxers + converts)"),
+    "convert_fraction": Range(0.20, 0.50, "of the performers, the share who later turn genuine"),
+    "non_user_share": Range(0.10, 0.22, "share of staff who do not use AI"),
+    "quiet_expert_share": Range(0.04, 0.10, "share of quiet experts (fast, light users)"),
+    "mandate_at": Range(0.30, 0.45, "when the mandate starts, as a fraction of the period"),
+    "mandate_strength": Range(0.70, 1.00, "how hard the mandate pushes (0-1)"),
+    "productivity_gain": Range(-0.25, 0.65, "genuine adopters' mean output change once AI use settles in"),
+    "team_weight_log": Range(-0.7, 0.7, "log-factor applied to each team's size"),
+    "manager_span": Range(4, 12, "people per manager"),
+}
+
+
+def draws(seed: int) -> dict[str, float]:
+    """One uniform draw in [0, 1) per varied quantity, keyed by the seed."""
+    return {name: keyed_uniform(seed, PURPOSE, name) for name in RANGES}
+
+
+def at_draws(scenario: Scenario, u: dict[str, float], team_u: list[float] | None = None) -> Scenario:
+    """The scenario with every varied quantity set from the uniform draws `u` (name -> [0, 1]);
+    `team_u` scales each team's size (default: as written)."""
+    value = {name: RANGES[name].at(u[name]) for name in RANGES}
+    performers = value["performative_share"]
+    converts = performers * value["convert_fraction"]
+    non_users, quiet = value["non_user_share"], value["quiet_expert_share"]
+    mix = {"genuine": 1.0 - performers - non_users - quiet, "tokenmaxxer": performers - converts,
+           "convert": converts, "non_user": non_users, "quiet_expert": quiet}
+    teams = list(scenario.teams or default_teams())
+    if team_u is not None:
+        teams = [team.model_copy(update={"weight": team.weight * math.exp(RANGES["team_weight_log"].at(t))})
+                 for team, t in zip(teams, team_u, strict=True)]
+    mandate = scenario.mandate.model_copy(update={
+        "at": round(value["mandate_at"], 4) if scenario.mandate.at is not None else None,
+        "strength": round(value["mandate_strength"], 4)})
+    return scenario.model_copy(update={
+        "archetype_mix": {name: round(share, 6) for name, share in mix.items()},
+        "mandate": mandate,
+        "productivity_gain": round(value["productivity_gain"], 4),
+        "teams": teams,
+        "manager_span": int(round(value["manager_span"])),
+        "vary": False,  # drawn once: generating it again keeps these values
+    })
+
+
+def for_seed(scenario: Scenario, seed: int) -> Scenario:
+    """The learner's own scenario: the profile with the varied quantities drawn from the seed."""
+    if not scenario.vary:
+        return scenario
+    teams = scenario.teams or default_teams()
+    team_u = [keyed_uniform(seed, PURPOSE, f"team:{team.name}") for team in teams]
+    return at_draws(scenario, draws(seed), team_u)
+
+
+def extremes(scenario: Scenario) -> dict[str, Scenario]:
+    """The corners of the ranges that stress the lesson most, for tests."""
+    low = dict.fromkeys(RANGES, 0.0)
+    high = dict.fromkeys(RANGES, 1.0)
+    return {
+        "fewest performers, weakest push": at_draws(scenario, {**high, "performative_share": 0.0,
+                                                                "mandate_strength": 0.0}),
+        "most performers, strongest push": at_draws(scenario, {**low, "performative_share": 1.0,
+                                                                "mandate_strength": 1.0}),
+        "most performers, weakest push, late mandate": at_draws(scenario, {**low, "performative_share": 1.0,
+                                                                            "mandate_at": 1.0}),
+    }
