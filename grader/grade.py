@@ -33,6 +33,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from datasets.errors import UserError
+from exercises.assignments import json_depth
 from grader.copydetect import detect_copies
 from grader.integrity import Flag, edited_cells, scan_outputs, scan_sources
 from grader.sandbox import Limits, RunResult, probe_isolation, run_notebook_sandboxed
@@ -40,6 +41,8 @@ from grader.scoring import fill_grade_cells, jsonable, score_submission
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 LARGE_NOTEBOOK_BYTES = 2 * 1024 * 1024
+MAX_NOTEBOOK_DEPTH = 64  # a notebook's JSON nests about 8 deep; deeper only exhausts the parser
+MAX_CELLS = 2000  # the course's notebooks have about 30
 RECORD_VERSION = 1
 COPY_READERS = ("json_set", "json_number")
 NOT_RUN = "not-run"  # isolation of a submission with nothing of the learner's to execute
@@ -122,6 +125,12 @@ def _clean_cell(cell: NotebookNode) -> NotebookNode:
     return copy
 
 
+def _answered(cell: dict, reference: dict) -> bool:
+    """An answer cell copy that holds something other than the released stub."""
+    source = _source_text(cell).strip()
+    return bool(source) and source != _source_text(reference).strip()
+
+
 def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookNode, list[str], list[Flag], list[tuple[str, str]]]:
     """Rebuild a submission on the released notebook.
 
@@ -135,14 +144,20 @@ def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookN
     elif len(raw) > MAX_NOTEBOOK_BYTES:
         comments.append(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB: graded as empty")
     else:
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            data = None
-            comments.append("the notebook file is not valid JSON: graded as empty")
+        data = None
+        depth = json_depth(raw)
+        if depth > MAX_NOTEBOOK_DEPTH:
+            comments.append(f"the notebook file nests {depth:,} levels deep; at most {MAX_NOTEBOOK_DEPTH}: graded as empty")
+        else:
+            try:
+                data = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                comments.append("the notebook file is not valid JSON: graded as empty")
         if data is not None:
             if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
                 comments.append("the file is not a Jupyter notebook (no cell list): graded as empty")
+            elif len(data["cells"]) > MAX_CELLS:
+                comments.append(f"the notebook has {len(data['cells']):,} cells; at most {MAX_CELLS:,}: graded as empty")
             else:
                 if data.get("nbformat") != 4:
                     comments.append(f"notebook format {data.get('nbformat')!r} is not 4: cells were read as far as possible")
@@ -167,6 +182,9 @@ def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookN
         if isinstance(gid, str) and gid in by_id:
             if gid in chosen:
                 duplicates.add(gid)
+                if gid not in locked_reference and not _answered(chosen[gid], by_id[gid]) \
+                        and _answered(cell, by_id[gid]):
+                    chosen[gid] = cell  # an empty first copy must not hide the answer written below it
                 continue
             chosen[gid] = cell
             last = gid
@@ -175,7 +193,8 @@ def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookN
         else:
             extras.setdefault(last, []).append(cell)
     if duplicates:
-        comments.append(f"duplicated cells ignored (first copy kept): {', '.join(sorted(duplicates))}")
+        comments.append("duplicated cells: one copy of each was kept (the first one holding an answer): "
+                        f"{', '.join(sorted(duplicates))}")
 
     flags = edited_cells(submitted_locked, locked_reference)
     if learner_cells:
@@ -414,7 +433,8 @@ def _timestamp(submitted_dir: Path) -> Any:
     if not path.is_file():
         return None
     try:
-        return parse_utc(path.read_text(encoding="utf-8").strip())
+        with open(path, "rb") as handle:  # a timestamp is one short line; never parse more
+            return parse_utc(handle.read(200).decode("utf-8").strip())
     except Exception:  # noqa: BLE001 - an unreadable timestamp means "on time", as in nbgrader
         return None
 

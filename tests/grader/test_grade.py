@@ -65,6 +65,9 @@ def test_repair_keeps_answers_and_restores_read_only_cells():
     (json.dumps({"hello": "world"}).encode(), "not a Jupyter notebook"),
     (None, "no notebook was submitted"),
     (b" " * (21 * 1024 * 1024), "larger than"),
+    (b"[" * 500_000 + b"]" * 500_000, "nests 500,000 levels deep; at most 64"),
+    (json.dumps({"nbformat": 4, "cells": [{"cell_type": "raw", "source": ""}] * 50_000}).encode(),
+     "has 50,000 cells; at most 2,000"),
 ])
 def test_repair_turns_unusable_files_into_an_empty_submission_with_a_comment(raw, expected):
     nb, comments, _flags, code = repair_notebook(raw, _student())
@@ -89,6 +92,18 @@ def test_repair_handles_deleted_duplicated_and_retyped_cells():
     text = " ".join(comments)
     assert _ids(nb) == _ids(student)
     assert "format 3" in text and "duplicated" in text and "setup" in text and "type was changed" in text
+
+
+def test_a_duplicated_answer_cell_keeps_the_copy_with_content():
+    student = _student()
+    submitted = json.loads((NOTEBOOKS / "duplicated_answer_cell.ipynb").read_text())
+    copies = [c for c in submitted["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "part3-detector"]
+    assert len(copies) == 2 and "YOUR CODE HERE" in "".join(copies[0]["source"])
+    nb, comments, _flags, code = repair_notebook(json.dumps(submitted).encode(), student)
+    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "part3-detector")
+    assert "E00001" in answer.source and "YOUR CODE HERE" not in answer.source
+    assert any(where == "part3-detector" and "E00001" in src for where, src in code)
+    assert any("duplicated" in c and "part3-detector" in c for c in comments)
 
 
 def test_added_cells_keep_their_place_but_never_carry_points():
