@@ -439,13 +439,19 @@ def _timestamp(submitted_dir: Path) -> Any:
         return None
 
 
-def _save_to_gradebook(gb: Any, assignment: Any, learner: str, parts: dict[str, dict], submitted_dir: Path) -> None:
-    """Partial credit into nbgrader's gradebook in one transaction (set, never add: safe to repeat)."""
+def _save_to_gradebook(gb: Any, assignment: Any, learner: str, parts: dict[str, dict], submitted_dir: Path,
+                       late: Any = None) -> None:
+    """Partial credit, then the late penalty, into nbgrader's gradebook (set, never add: safe to repeat)."""
+    from grader.export import set_late_penalty
+
     notebook_id = Path(assignment.notebook).stem
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nbgrader's update_or_create_submission trips SQLAlchemy warnings
         try:
             _set_scores(gb, assignment, notebook_id, learner, parts, submitted_dir)
+            if late is not None:  # the penalty depends on the score just committed
+                set_late_penalty(late, gb.find_submission(assignment.name, learner))
+                gb.db.commit()
         except BaseException:
             gb.db.rollback()
             raise
@@ -467,7 +473,8 @@ def _set_scores(gb: Any, assignment: Any, notebook_id: str, learner: str, parts:
     gb.db.commit()
 
 
-def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_dir: Path, digest: str) -> LearnerGrade:
+def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_dir: Path, digest: str,
+            late: Any = None) -> LearnerGrade:
     """autograded/ notebook, then gradebook, then the record: a kill between steps only repeats work."""
     learner = outcome.learner
     target = course.path("autograded", learner, assignment.name)
@@ -476,7 +483,7 @@ def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_d
     stamp = submitted_dir / "timestamp.txt"
     if stamp.is_file() and not stamp.is_symlink():
         _atomic_write(target / "timestamp.txt", stamp.read_bytes()[:200])
-    _save_to_gradebook(gb, assignment, learner, outcome.parts, submitted_dir)
+    _save_to_gradebook(gb, assignment, learner, outcome.parts, submitted_dir, late)
     grade = LearnerGrade(
         learner=learner,
         score=round(sum(p["points"] for p in outcome.parts.values()), 4),
@@ -493,6 +500,18 @@ def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_d
               "checks": {p.grade_id: p.check for p in assignment.graded}}
     _atomic_write(_record_path(course, assignment.name, learner), json.dumps(record, indent=1).encode("utf-8"))
     return grade
+
+
+def _open_gradebook(course: Any, assignment: Any) -> tuple[Any, Any]:
+    """The batch's gradebook connection, with theater.toml's due date, and the course's late-penalty plugin."""
+    from grader.course_dir import gradebook
+    from grader.export import late_plugin
+
+    book = gradebook(course)
+    due = course.assignment_setting(assignment.name, "due")
+    if due:
+        book.update_or_create_assignment(assignment.name, duedate=str(due))
+    return book, late_plugin(course)
 
 
 def _learners(course: Any, assignment: str, only: list[str] | None) -> list[str]:
@@ -526,7 +545,7 @@ def grade(
     isolation: str | None = None,
 ) -> GradeReport:
     """Grade every submission of `assignment` (or only `learners`); resumable, never stops on one bad submission."""
-    from grader.course_dir import check_generator, gradebook, load_secret, open_course
+    from grader.course_dir import check_generator, load_secret, open_course
 
     started = time.monotonic()
     if workers < 1:
@@ -567,14 +586,14 @@ def grade(
 
         tqdm.monitor_interval = 0  # no monitor thread in a process that starts workers
         bar = tqdm(total=len(jobs), desc=f"grade {assignment}", unit="notebook")
-    book = None  # one gradebook connection for the batch, opened when there is something to save
+    book = late = None  # one gradebook connection for the batch, opened when there is something to save
     try:
         for job, digest, outcome in _run_jobs(jobs, workers):
             submitted_dir = Path(job.submitted_dir)
             if outcome.ok:
                 if book is None:
-                    book = gradebook(course)
-                grade_entry = _commit(book, course, spec, outcome, submitted_dir, digest)
+                    book, late = _open_gradebook(course, spec)
+                grade_entry = _commit(book, course, spec, outcome, submitted_dir, digest, late)
                 records[job.learner] = _read_record(_record_path(course, assignment, job.learner)) or {}
             else:
                 grade_entry = LearnerGrade(learner=job.learner, score=0.0, max_score=spec.max_score,

@@ -114,6 +114,33 @@ def test_added_cells_keep_their_place_but_never_carry_points():
     assert any(src == "100" for _where, src in code)
 
 
+def test_the_late_penalty_is_set_when_grading_not_only_at_export(tmp_path):
+    from grader.assign import generate_student_version
+    from grader.course_dir import open_course
+    from grader.grade import _open_gradebook, _save_to_gradebook
+
+    course = init_course(tmp_path / "course", data={"employees": 20, "days": 30})
+    with open(course.root / "theater.toml", "a") as handle:
+        handle.write('\n[assignments.explore]\ndue = "2026-03-01 12:00:00 UTC"\n')
+    with open(course.root / "nbgrader_config.py", "a") as handle:
+        handle.write('\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+    course = open_course(course.root)
+    explore = course.assignment("explore")
+    generate_student_version(course, explore)
+    for learner, stamp in (("ada", "2026-03-01 11:00:00 UTC"), ("bob", "2026-03-02 13:00:00 UTC")):
+        submitted = course.path("submitted", learner, "explore")
+        submitted.mkdir(parents=True)
+        (submitted / "timestamp.txt").write_text(stamp)
+        book, late = _open_gradebook(course, explore)
+        try:
+            _save_to_gradebook(book, explore, learner, {"weekly_table": {"points": 4.0}}, submitted, late)
+        finally:
+            book.close()
+    with gradebook(course) as gb:
+        assert gb.find_submission_notebook("explore", "explore", "ada").late_submission_penalty is None
+        assert gb.find_submission_notebook("explore", "explore", "bob").late_submission_penalty == 4.0
+
+
 # ---------------------------------------------------------------------------------------------
 # grading a small class
 
