@@ -160,7 +160,9 @@ def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookN
                 comments.append(f"the notebook has {len(data['cells']):,} cells; at most {MAX_CELLS:,}: graded as empty")
             else:
                 if data.get("nbformat") != 4:
-                    comments.append(f"notebook format {data.get('nbformat')!r} is not 4: cells were read as far as possible")
+                    version = data.get("nbformat")
+                    shown = version if isinstance(version, int) else repr(str(version)[:20])
+                    comments.append(f"notebook format {shown} is not 4: cells were read as far as possible")
                 learner_cells = [c for c in data["cells"] if isinstance(c, dict)]
                 if len(raw) > LARGE_NOTEBOOK_BYTES:
                     comments.append(f"the submitted notebook holds {len(raw) / 2**20:.1f} MB of outputs or data: "
@@ -371,7 +373,9 @@ def _add_grader_notes(nb: NotebookNode, comments: list[str], flags: list[Flag]) 
     lines = ["**Grader notes**", ""]
     lines += [f"- {c}" for c in comments]
     lines += [f"- integrity: {f}" for f in flags]
-    nb.cells.insert(0, nbformat.v4.new_markdown_cell("\n".join(lines)))
+    cell = nbformat.v4.new_markdown_cell("\n".join(lines))
+    cell.metadata["theater"] = {"kind": "grader"}  # feedback trusts only this mark; added cells never carry metadata
+    nb.cells.insert(0, cell)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -495,7 +499,7 @@ def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_d
         comments=list(outcome.comments),
         seconds=round(outcome.seconds, 2),
     )
-    record = {"version": RECORD_VERSION, "digest": digest, "grade": asdict(grade),
+    record = {"version": RECORD_VERSION, "digest": digest, "grade": asdict(grade), "parts": outcome.parts,
               "answers": outcome.answers, "truths": outcome.truths,
               "checks": {p.grade_id: p.check for p in assignment.graded}}
     _atomic_write(_record_path(course, assignment.name, learner), json.dumps(record, indent=1).encode("utf-8"))
