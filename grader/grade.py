@@ -22,6 +22,8 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import time
 import warnings
@@ -617,6 +619,27 @@ def grade(
     return report
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Worker initializer: be killed when the process that started us dies, even by SIGKILL.
+
+    A worker's parent is multiprocessing's fork server, which exits as soon as `theater grade`
+    does; without this a `kill -9` of the grader would leave its workers (and their memory) behind.
+    Their sandboxes follow them (bubblewrap's --die-with-parent). Linux only; elsewhere a no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return
+    if os.getppid() == 1:  # the parent died before the signal was armed
+        os._exit(1)
+
+
 def _run_jobs(jobs: list[tuple[Job, str]], workers: int):
     """Yield (job, digest, outcome) as submissions finish; a crashed worker fails only its jobs."""
     if workers == 1 or len(jobs) <= 1:
@@ -624,8 +647,10 @@ def _run_jobs(jobs: list[tuple[Job, str]], workers: int):
             yield job, digest, grade_one(job)
         return
     context = multiprocessing.get_context("forkserver")  # workers never inherit zmq/asyncio state
-    context.set_forkserver_preload(["grader.grade", "grader.course_dir", "datasets.api", "exercises.truth"])
-    with futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+    context.set_forkserver_preload(["grader.grade", "grader.course_dir", "datasets.api", "exercises.truth",
+                                    "grader.forkserver_guard"])
+    with futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
+                                     initializer=die_with_parent) as pool:
         pending = {pool.submit(grade_one, job): (job, digest) for job, digest in jobs}
         for future in futures.as_completed(pending):
             job, digest = pending[future]

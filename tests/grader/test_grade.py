@@ -304,3 +304,72 @@ def test_killed_mid_batch_then_rerun_loses_nothing_and_counts_nothing_twice(cour
         assert sorted(s.student.id for s in submissions) == sorted(report.learners)
         for learner, result in report.learners.items():
             assert gb.find_submission("detect", learner).score == pytest.approx(result.score)
+
+
+@pytest.mark.slow
+def test_workers_die_with_a_killed_grader(tmp_path):
+    """`kill -9` of `theater grade` mid-batch leaves no worker process (nor sandbox) running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    root = tmp_path / "course"
+    course = init_course(root, data={"employees": 20, "days": 30})
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id\nloop1\nloop2\n")
+    assign(course, "detect", roster)
+    for learner in ("loop1", "loop2"):
+        _place(root, learner, NOTEBOOKS / "infinite_loop.ipynb")
+    theater = Path(sys.executable).parent / "theater"
+    grader = subprocess.Popen([str(theater), "grade", "detect", "--course", str(root), "--workers", "2", "--quiet"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        parent = psutil.Process(grader.pid)
+        deadline = time.monotonic() + 120
+        descendants: list[psutil.Process] = []
+        while time.monotonic() < deadline:  # until both workers run a sandboxed kernel
+            descendants = parent.children(recursive=True)
+            if sum(1 for p in descendants if _safe_name(p) == "bwrap") >= 2:
+                break
+            time.sleep(0.5)
+        assert sum(1 for p in descendants if _safe_name(p) == "bwrap") >= 2, [_safe_name(p) for p in descendants]
+        os.kill(grader.pid, signal.SIGKILL)
+        grader.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(p) for p in descendants):
+            time.sleep(0.5)
+        assert [(p.pid, _safe_name(p), _safe_cmd(p)) for p in descendants if _alive(p)] == []
+    finally:
+        if grader.poll() is None:
+            grader.kill()
+
+
+def _safe_name(process) -> str:
+    import psutil
+
+    try:
+        return process.name()
+    except psutil.Error:
+        return ""
+
+
+def _safe_cmd(process) -> str:
+    import psutil
+
+    try:
+        return " ".join(process.cmdline())[:120]
+    except psutil.Error:
+        return ""
+
+
+def _alive(process) -> bool:
+    import psutil
+
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
