@@ -196,3 +196,24 @@ def test_learner_html_reaches_feedback_only_as_text(batch):
     assert forged and all("theater-learner" in classes and "theater-grader" not in classes for classes in forged)
     ours = "".join(text for text, classes in page.texts if "theater-grader" in classes)
     assert "Scored by the grader, outside your notebook:" in ours and "6 / 6" not in ours
+
+
+def test_a_very_wide_answers_csv_is_refused_quickly_with_a_message(tmp_path):
+    """`explore` reads a CSV: the reported 19 MB, 2.3-million-column file, written by a graded notebook."""
+    course = init_course(tmp_path / "course", data={"employees": 20, "days": 30})
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id\nwide\n")
+    assign(course, "explore", roster)
+    nb = json.loads((course.root / "release" / "explore" / "explore.ipynb").read_text())
+    answer = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "part3-weekly")
+    answer["source"] = ("with open(ANSWERS / 'weekly.csv', 'w') as handle:\n"
+                        "    handle.write('col,' * 2_299_999 + 'col\\n' + '1.0,' * 2_299_999 + '1.0\\n')\n")
+    target = course.root / "submitted" / "wide" / "explore"
+    target.mkdir(parents=True)
+    (target / "explore.ipynb").write_text(json.dumps(nb))
+    report = grade(course.root, "explore", workers=1, progress=False, limits=LIMITS)
+    result = report.learners["wide"]
+    assert result.status == "graded" and result.score == 0
+    record = json.loads((course.state_dir / "grading" / "explore" / "wide.json").read_text())
+    assert record["parts"]["weekly_table"]["message"] == \
+        "Not scored: answers/weekly.csv is 17.5 MB; the grader reads at most 5.0 MB."
