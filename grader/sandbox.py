@@ -2,8 +2,11 @@
 
 The kernel runs inside bubblewrap: its own PID, network, IPC and UTS namespaces, a read-only
 system, a tmpfs `/tmp`, and a working folder that holds only the submitted notebook, the
-learner's `data/` (read-only) and `answers/`. When the grader runs as root the kernel also drops
-to a fresh unprivileged uid, so RLIMIT_NPROC really caps its processes (the kernel exempts root).
+learner's `data/` (read-only), `answers/` and the kernel's connection folder (so the folder guard
+watches everything the kernel can write). When the grader runs as root the kernel also drops
+to a fresh unprivileged uid, so RLIMIT_NPROC really caps its processes (the kernel exempts root),
+and then enters a second, unprivileged bubblewrap whose user namespace forbids creating more
+(`--disable-userns`): `unshare -r` fails inside.
 Resource limits (address space, CPU, processes, file size, open files) are applied with
 `prlimit` before anything of the learner's runs; wall time per cell and per notebook and the
 total output size are enforced by the grader's client.
