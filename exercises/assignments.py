@@ -7,6 +7,8 @@ read it, the check (exercises.checks) and the truth function (exercises.truth) t
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import re
@@ -16,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import nbformat
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -27,7 +30,6 @@ SOURCE_DIR = Path(__file__).resolve().parent / "source"
 ASSIGNMENT_FILE = "assignment.yaml"
 READERS = ("json_set", "json_number", "json_object", "csv_frame")
 DATA_FORMATS = ("csv", "parquet")
-MAX_ARTIFACT_BYTES = 20 * 1024 * 1024
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # What a learner sees in place of a solution: a comment only, so a skipped part still runs.
 CODE_STUB = "# YOUR CODE HERE"
@@ -228,7 +230,26 @@ def list_assignments(source_dir: Path | str = SOURCE_DIR) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# reading artifacts written by learner code: defensive, never raises, None = not attempted
+# reading artifacts written by learner code: outside the sandbox, so under size, shape and nesting
+# limits that bound the grader's time and memory; never raises, None = not attempted
+
+
+@dataclass(frozen=True)
+class ArtifactLimits:
+    """What the grader agrees to parse. The course's answers are a few kilobytes; these leave a wide margin."""
+
+    json_bytes: int = 1024 * 1024
+    json_depth: int = 32
+    csv_bytes: int = 5 * 1024 * 1024
+    csv_columns: int = 64
+    csv_rows: int = 100_000
+
+
+ARTIFACT_LIMITS = ArtifactLimits()
+
+
+class ArtifactRejected(ValueError):
+    """An answers file the grader refuses to parse; the message names the file and the limit."""
 
 
 def _artifact_path(folder: Path, relative: str) -> Path | None:
@@ -242,25 +263,56 @@ def _artifact_path(folder: Path, relative: str) -> Path | None:
         return None
     if not resolved.is_relative_to(folder) or not resolved.is_file():
         return None
-    if resolved.stat().st_size > MAX_ARTIFACT_BYTES:
-        return None
     return resolved
 
 
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+def _read_capped(path: Path, relative: str, cap: int) -> bytes:
+    """The file's bytes, refusing (before reading it) one larger than `cap`."""
+    size = path.stat().st_size
+    if size > cap:
+        raise ArtifactRejected(f"{relative} is {_size(size)}; the grader reads at most {_size(cap)}.")
+    with open(path, "rb") as handle:
+        data = handle.read(cap + 1)
+    if len(data) > cap:  # grew while we looked
+        raise ArtifactRejected(f"{relative} is larger than {_size(cap)}, the most the grader reads.")
+    return data
 
 
-def _json_set(path: Path, part: GradedPart) -> list | None:
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB" if n >= 2**10 else f"{n} bytes"
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_OPENERS = np.frombuffer(b"[{", dtype=np.uint8)
+
+
+def json_depth(data: bytes) -> int:
+    """How deeply arrays and objects nest in JSON text (brackets inside strings do not count)."""
+    brackets = np.frombuffer(re.sub(rb"[^\[\]{}]", b"", _JSON_STRING.sub(b"", data)), dtype=np.uint8)
+    if not brackets.size:
+        return 0
+    steps = np.where(np.isin(brackets, _OPENERS), 1, -1)
+    return int(np.cumsum(steps).max())
+
+
+def _read_json(path: Path, relative: str, limits: ArtifactLimits) -> Any:
+    data = _read_capped(path, relative, limits.json_bytes)
+    depth = json_depth(data)
+    if depth > limits.json_depth:
+        raise ArtifactRejected(f"{relative} nests lists or objects {depth:,} deep; at most {limits.json_depth}.")
+    return json.loads(data.decode("utf-8"))
+
+
+def _json_set(path: Path, part: GradedPart, limits: ArtifactLimits) -> list | None:
     """A JSON list of ids, as written; the check names any item of the wrong type."""
-    data = _read_json(path)
+    data = _read_json(path, part.artifact, limits)
     if isinstance(data, Mapping) and part.key:
         data = data.get(part.key)
     return data if isinstance(data, list) else None
 
 
-def _json_number(path: Path, part: GradedPart) -> float | None:
-    data = _read_json(path)
+def _json_number(path: Path, part: GradedPart, limits: ArtifactLimits) -> float | None:
+    data = _read_json(path, part.artifact, limits)
     if isinstance(data, Mapping):
         data = data.get(part.key) if part.key else None
     if isinstance(data, bool) or not isinstance(data, int | float):
@@ -269,27 +321,47 @@ def _json_number(path: Path, part: GradedPart) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _json_object(path: Path, part: GradedPart) -> dict | None:
-    data = _read_json(path)
+def _json_object(path: Path, part: GradedPart, limits: ArtifactLimits) -> dict | None:
+    data = _read_json(path, part.artifact, limits)
     return dict(data) if isinstance(data, Mapping) else None
 
 
-def _csv_frame(path: Path, part: GradedPart) -> pd.DataFrame | None:
-    frame = pd.read_csv(path)
+def _csv_frame(path: Path, part: GradedPart, limits: ArtifactLimits) -> pd.DataFrame | None:
+    """A table, after its header and line count are checked against the limits (pandas never sees a huge one)."""
+    data = _read_capped(path, part.artifact, limits.csv_bytes)
+    header = data.split(b"\n", 1)[0]
+    if header.count(b",") + 1 > limits.csv_columns:
+        columns = len(next(csv.reader([header.decode("utf-8", errors="replace")]), []))
+        if columns > limits.csv_columns:
+            raise ArtifactRejected(f"{part.artifact} has {columns:,} columns; at most {limits.csv_columns}.")
+    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    if lines - 1 > limits.csv_rows:
+        raise ArtifactRejected(f"{part.artifact} has {lines - 1:,} rows; at most {limits.csv_rows:,}.")
+    frame = pd.read_csv(io.BytesIO(data), nrows=limits.csv_rows)
     return frame if len(frame.columns) else None
 
 
 _READERS = {"json_set": _json_set, "json_number": _json_number, "json_object": _json_object, "csv_frame": _csv_frame}
 
 
-def read_artifact(folder: Path | str, part: GradedPart) -> Any:
-    """The learner's answer for one graded part, or None when it is missing or malformed."""
+def load_artifact(folder: Path | str, part: GradedPart, limits: ArtifactLimits = ARTIFACT_LIMITS) -> Any:
+    """The learner's answer for one graded part, None when missing or malformed; ArtifactRejected past a limit."""
     path = _artifact_path(Path(folder), part.artifact)
     if path is None:
         return None
     try:
-        return _READERS[part.reader](path, part)
+        return _READERS[part.reader](path, part, limits)
+    except ArtifactRejected:
+        raise
     except Exception:  # malformed artifacts are "not attempted", never a crash of the batch
+        return None
+
+
+def read_artifact(folder: Path | str, part: GradedPart, limits: ArtifactLimits = ARTIFACT_LIMITS) -> Any:
+    """The learner's answer for one graded part, or None when it is missing, malformed or past a limit."""
+    try:
+        return load_artifact(folder, part, limits)
+    except ArtifactRejected:
         return None
 
 

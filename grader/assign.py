@@ -132,6 +132,7 @@ def read_roster(path: Path | str) -> list[Learner]:
         raise RosterError(f"{path}: row 1 has unknown column(s) {', '.join(unknown)}")
     learners: list[Learner] = []
     seen: dict[str, int] = {}
+    seen_lms: dict[str, int] = {}  # an LMS user id names one learner: a repeat would file work under another
     for number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -145,7 +146,13 @@ def read_roster(path: Path | str) -> list[Learner]:
             raise RosterError(f"{path}: row {number}: id {learner_id!r} repeats row {seen[learner_id]}")
         if record.get("email") and "@" not in record["email"]:
             raise RosterError(f"{path}: row {number}: email {record['email']!r} is not an address")
+        lms_user_id = record.get("lms_user_id", "")
+        if lms_user_id and lms_user_id in seen_lms:
+            raise RosterError(f"{path}: row {number}: lms_user_id {lms_user_id!r} repeats row {seen_lms[lms_user_id]}: "
+                              "each learner needs their own LMS user id")
         seen[learner_id] = number
+        if lms_user_id:
+            seen_lms[lms_user_id] = number
         learners.append(Learner(**{k: v for k, v in record.items()}))
     if not learners:
         raise RosterError(f"{path}: the roster has a header but no learners")
@@ -155,6 +162,7 @@ def read_roster(path: Path | str) -> list[Learner]:
 def _register_learners(course: Course, assignment: Assignment, learners: list[Learner]) -> None:
     due = course.assignment_setting(assignment.name, "due")
     with gradebook(course) as gb:
+        _refuse_taken_lms_ids(gb, learners)
         for learner in learners:
             details = {
                 "first_name": learner.first_name or None,
@@ -166,6 +174,16 @@ def _register_learners(course: Course, assignment: Assignment, learners: list[Le
             gb.update_or_create_student(learner.id, **details)
         if due:
             gb.update_or_create_assignment(assignment.name, duedate=str(due))
+
+
+def _refuse_taken_lms_ids(gb, learners: list[Learner]) -> None:
+    """An LMS user id already held by another learner in the gradebook is an error, before anything is written."""
+    holders = {s.lms_user_id: s.id for s in gb.students if s.lms_user_id}
+    for learner in learners:
+        holder = holders.get(learner.lms_user_id) if learner.lms_user_id else None
+        if holder is not None and holder != learner.id:
+            raise RosterError(f"lms_user_id {learner.lms_user_id!r} of {learner.id!r} already belongs to {holder!r} "
+                              "in the gradebook: each learner needs their own LMS user id")
 
 
 def generate_student_version(course: Course, assignment: Assignment) -> Path:

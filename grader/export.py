@@ -63,7 +63,7 @@ class Row:
     max_score: float
 
 
-def _late_plugin(course: Course) -> LateSubmissionPlugin:
+def late_plugin(course: Course) -> LateSubmissionPlugin:
     """The late-submission plugin configured for the course (nbgrader's default: no penalty)."""
     from nbgrader.preprocessors import AssignLatePenalties
 
@@ -72,21 +72,29 @@ def _late_plugin(course: Course) -> LateSubmissionPlugin:
     return preprocessor.plugin_inst
 
 
+def set_late_penalty(plugin: LateSubmissionPlugin, submission: Any) -> bool:
+    """Set a submission's notebooks' late penalty from its timestamp and due date; True when it is late.
+
+    Used by grading (so feedback shows the penalty at once) and again by export (due dates may change).
+    """
+    seconds = float(submission.total_seconds_late or 0.0)
+    for notebook in submission.notebooks:
+        penalty = None
+        if seconds > 0:
+            penalty = plugin.late_submission_penalty(submission.student.id, notebook.score, seconds)
+            penalty = None if penalty is None else max(0.0, min(float(penalty), notebook.score))
+        notebook.late_submission_penalty = penalty
+    return seconds > 0
+
+
 def apply_late_penalties(course: Course) -> int:
     """Set each late submitted notebook's penalty with the configured plugin; returns how many are late."""
-    plugin = _late_plugin(course)
+    plugin = late_plugin(course)
     late = 0
     with gradebook(course) as gb:
         for assignment in gb.assignments:
             for submission in assignment.submissions:
-                seconds = float(submission.total_seconds_late or 0.0)
-                for notebook in submission.notebooks:
-                    penalty = None
-                    if seconds > 0:
-                        penalty = plugin.late_submission_penalty(submission.student.id, notebook.score, seconds)
-                        penalty = None if penalty is None else max(0.0, min(float(penalty), notebook.score))
-                    notebook.late_submission_penalty = penalty
-                late += seconds > 0
+                late += set_late_penalty(plugin, submission)
         gb.db.commit()
     return late
 

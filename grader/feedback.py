@@ -1,22 +1,27 @@
 """Feedback pages: each learner's graded notebook as HTML, with nothing a learner must not see.
 
 nbgrader's own feedback shows hidden test source, and tracebacks from hidden tests quote their
-lines even when the source is stripped. Here, in order, before rendering with nbgrader's
-feedback template:
+lines even when the source is stripped. Here, in order, before rendering with our feedback
+template (nbgrader's layout, grader/templates/theater_feedback.html.j2):
 1. `strip_hidden_tests`: hidden regions are cut from every autograder-test cell;
 2. `redact_test_outputs`: errors and stderr in test cells become one sanitised line (a public
    check's message is kept only when that message is visible in the cell's public part);
 3. `redact_leaks`: any output anywhere that quotes a hidden test line (e.g. a learner cell that
    printed IPython's input history) is replaced;
-4. `annotate_parts`: scores from nbgrader's gradebook go on the test cells, and after each
-   graded cell a short note with our partial credit and the check's message;
-5. a last check that the course secret does not appear in the page.
+4. `as_learner_text`: what the learner wrote or printed is shown as text — outputs keep only their
+   plain-text form, and markdown the release did not contain is shown as written, in a frame that
+   says it is the learner's — so no learner HTML, script or forged "grader" block reaches the page;
+5. `annotate_parts`: each graded part gets a band ("full marks", "close", "partly", "not yet") and
+   the check's message, never points: exact scores stay in the gradebook and the export;
+6. the rendered body goes through nh3 (an allow-list HTML sanitiser) and the course secret is
+   redacted if it appears anywhere.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,31 +176,111 @@ class PartNote:
 
 
 GRADER_NOTE = "Scored by the grader"
+BANDS = ((1.0 - 1e-9, "full marks"), (0.75 - 1e-9, "close"), (1e-9, "partly"))  # lower bounds, as shares
+NOT_YET = "not yet"
+NOT_GRADED = "not graded yet"
+OWN_NOTE = re.compile(GRADER_NOTE + r" outside your notebook: \S+ / \S+ points\.(.*)", re.S)  # grader/scoring.py
+CREDIT_FIGURE = re.compile(r"[^.]*\d+(?:\.\d+)?\s*%\s+of the credit[^.]*\.?\s*")
 
 
-def _has_grader_note(cell: Any) -> bool:
-    return any(GRADER_NOTE in "\n".join(_output_texts(o)) for o in cell.get("outputs", []))
+def band(score: float | None, max_score: float) -> str:
+    """The band a learner sees for a score: coarse enough that no answer can be solved for from it."""
+    if score is None:
+        return NOT_GRADED
+    fraction = score / max_score if max_score > 0 else 0.0
+    for lower, label in BANDS:
+        if fraction >= lower:
+            return label
+    return NOT_YET
+
+
+def _learner_message(message: str) -> str:
+    """A check's message without a stated share of the credit (that would give the points back)."""
+    return " ".join(CREDIT_FIGURE.sub(" ", message).split())
+
+
+def _theater(cell: Any) -> dict:
+    meta = cell.setdefault("metadata", {})
+    if not isinstance(meta.get("theater"), dict):
+        meta["theater"] = {}
+    return meta["theater"]  # (a NotebookNode copies what is assigned to it: return the stored one)
+
+
+def _is_grader_cell(cell: Any) -> bool:
+    """Our own notes: only grader/grade.py sets this metadata (cells a learner adds are rebuilt without any)."""
+    meta = cell.get("metadata", {}).get("theater")
+    return isinstance(meta, dict) and meta.get("kind") == "grader"
+
+
+def _plain_outputs(outputs: list) -> list:
+    """Outputs as text only: streams and errors as they are (escaped when rendered), rich data as its text/plain."""
+    kept = []
+    for output in outputs:
+        kind = output.get("output_type")
+        if kind in ("stream", "error"):
+            kept.append(output)
+        elif kind in ("execute_result", "display_data"):
+            data = output.get("data") or {}
+            text = data.get("text/plain")
+            if isinstance(text, list):
+                text = "".join(str(t) for t in text)
+            if not isinstance(text, str) or not text:
+                text = f"[{', '.join(sorted(map(str, data))) or 'empty'} output, not shown in feedback]"
+            kept.append(nbformat.v4.new_output("stream", name="stdout", text=text.rstrip("\n") + "\n"))
+    return kept
+
+
+def as_learner_text(nb: Any, released_markdown: set[str]) -> None:
+    """Mark every cell whose content the learner controls so it renders as text, never as HTML.
+
+    Trusted markdown is exactly what the release holds: nbgrader's read-only cells (restored from
+    the release when grading) and unchanged copies of the release's other markdown cells.
+    """
+    for cell in nb.cells:
+        kind = cell.get("cell_type")
+        if kind == "code":
+            cell.outputs = _plain_outputs(cell.get("outputs", []))
+        elif kind == "markdown" and not _is_grader_cell(cell):
+            meta = _meta(cell)
+            if meta.get("solution"):
+                _theater(cell).update(kind="learner", label="Your answer")
+            elif not meta and cell.source.strip() not in released_markdown:
+                _theater(cell).update(kind="learner", label="Your text")
+            else:
+                cell.get("metadata", {}).pop("theater", None)
 
 
 def annotate_parts(nb: Any, notes: dict[str, PartNote]) -> None:
-    """Put scores on grade cells, and a note with the partial credit after each graded cell
-    that does not already carry the grader's own note."""
+    """A band on each graded cell, its own points note and numeric result removed, and after it our note."""
     cells = []
     for cell in nb.cells:
         cells.append(cell)
         meta = _meta(cell)
         if not meta.get("grade"):
             continue
+        meta.pop("score", None)
+        meta.pop("points", None)
         note = notes.get(str(meta.get("grade_id")))
-        meta["score"] = note.score if note and note.score is not None else 0.0
-        meta["points"] = note.max_score if note else float(meta.get("points", 0))
-        if note is None or _has_grader_note(cell):
-            continue
-        shown = "not graded yet" if note.score is None else f"{note.score:.2f} / {note.max_score:g}"
-        text = f"**{GRADER_NOTE}, outside your notebook: {shown}.**"
-        if note.message:
-            text += f" {note.message}"
-        cells.append(nbformat.v4.new_markdown_cell(text))
+        label = band(note.score, note.max_score) if note else NOT_GRADED
+        _theater(cell)["band"] = label
+        message = note.message if note else ""
+        if cell.get("cell_type") == "code":
+            kept = []
+            for output in cell.get("outputs", []):
+                text = _stream_text(output.get("text")) if output.get("output_type") == "stream" else ""
+                found = OWN_NOTE.search(text)
+                if found and not message:
+                    message = found.group(1).strip()  # the check's message, without our points
+                if text and not found:
+                    kept.append(output)
+            cell.outputs = kept
+        message = _learner_message(message)
+        text = f"{GRADER_NOTE}, outside your notebook: {label}."
+        if message:
+            text += "\n" + message
+        part = nbformat.v4.new_markdown_cell(text)
+        part.metadata["theater"] = {"kind": "part", "band": label}
+        cells.append(part)
     nb.cells = cells
 
 
@@ -250,7 +335,32 @@ def _gradebook_scores(course: Course, assignment: Assignment, learner: str) -> t
     return scores, penalty
 
 
-def _render(nb: Any, title: str, score: float, max_score: float, penalty: float) -> str:
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATE_FILE = "theater_feedback.html.j2"
+ALLOWED_TAGS = {"a", "b", "blockquote", "br", "code", "del", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+                "hr", "i", "img", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody",
+                "td", "th", "thead", "tr", "ul"}
+ALLOWED_ATTRIBUTES = {"*": {"class"}, "a": {"href", "name", "title"}, "img": {"src", "alt", "title"},
+                      "div": {"class", "id"}, "td": {"class", "colspan", "rowspan"}, "th": {"class", "colspan", "rowspan"}}
+BODY = re.compile(r"(<body[^>]*>)(.*)(</body>)", re.S | re.I)
+
+
+def sanitise_body(html: str) -> str:
+    """Run the page body through nh3's allow-list: no script, iframe, event handler or javascript: URL survives.
+
+    The head (styles and layout written by the template, nothing from the notebook) is kept as is.
+    """
+    import nh3
+
+    match = BODY.search(html)
+    if match is None:
+        return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes={"http", "https", "mailto", "data"})
+    body = nh3.clean(match.group(2), tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                     url_schemes={"http", "https", "mailto", "data"})
+    return html[:match.start(2)] + body + html[match.end(2):]
+
+
+def _render(nb: Any, title: str, total_band: str, late: bool) -> str:
     from nbconvert.exporters import HTMLExporter
     from traitlets.config import Config
 
@@ -260,12 +370,22 @@ def _render(nb: Any, title: str, score: float, max_score: float, penalty: float)
     css = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "static" / "node_modules" / "bootstrap" / "dist" / "css"
     config = Config()
     config.HTMLExporter.template_name = "feedback"
+    config.HTMLExporter.template_file = TEMPLATE_FILE
     config.HTMLExporter.extra_template_basedirs = [str(templates)]
-    config.HTMLExporter.extra_template_paths = [str(css)]
+    config.HTMLExporter.extra_template_paths = [str(TEMPLATES), str(css)]
     exporter = HTMLExporter(config=config)
-    resources = {"nbgrader": {"notebook": title, "score": score, "max_score": max_score, "late_penalty": penalty}}
+    resources = {"theater": {"title": title, "band": total_band, "late": late}, "nbgrader": {"notebook": title}}
     html, _ = exporter.from_notebook_node(nb, resources=resources)
-    return html
+    return sanitise_body(html)
+
+
+def _released_markdown(course: Course, assignment: Assignment) -> set[str]:
+    release = course.path("release", assignment.name, assignment.notebook)
+    try:
+        nb = nbformat.read(release, as_version=4)
+    except Exception:  # noqa: BLE001 - without the release nothing counts as the instructor's text
+        return set()
+    return {c.source.strip() for c in nb.cells if c.get("cell_type") == "markdown"}
 
 
 def feedback_for(course: Course, assignment: Assignment, learner: str, secret: str | None = None) -> Path:
@@ -296,14 +416,19 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
                                 scores.get(part.grade_id, (None, part.points))[1], messages.get(part.grade_id, ""))
         for part in assignment.graded
     }
+    as_learner_text(nb, _released_markdown(course, assignment))
     annotate_parts(nb, notes)
-    shown = "\n".join(c.source for c in nb.cells)
+    shown = "\n".join(c.source for c in nb.cells if _is_grader_cell(c))
     comments = [c for c in _record_comments(record) if c not in shown]
     if comments:
-        nb.cells.insert(0, nbformat.v4.new_markdown_cell("**Notes from the grader:**\n\n" + "\n".join(f"- {c}" for c in comments)))
+        cell = nbformat.v4.new_markdown_cell("\n".join(comments))
+        cell.metadata["theater"] = {"kind": "grader"}
+        nb.cells.insert(0, cell)
 
     total = sum(n.score or 0.0 for n in notes.values())
-    html = _render(nb, Path(assignment.notebook).stem, max(0.0, total - penalty), assignment.max_score, penalty)
+    graded = any(n.score is not None for n in notes.values())
+    total_band = band(max(0.0, total - penalty) if graded else None, assignment.max_score)
+    html = _render(nb, Path(assignment.notebook).stem, total_band, penalty > 0)
     secret = secret or load_secret(course)
     if secret in html:
         html = html.replace(secret, "[redacted]")

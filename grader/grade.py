@@ -22,6 +22,8 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import time
 import warnings
@@ -33,6 +35,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from datasets.errors import UserError
+from exercises.assignments import json_depth
 from grader.copydetect import detect_copies
 from grader.integrity import Flag, edited_cells, scan_outputs, scan_sources
 from grader.sandbox import Limits, RunResult, probe_isolation, run_notebook_sandboxed
@@ -40,6 +43,8 @@ from grader.scoring import fill_grade_cells, jsonable, score_submission
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 LARGE_NOTEBOOK_BYTES = 2 * 1024 * 1024
+MAX_NOTEBOOK_DEPTH = 64  # a notebook's JSON nests about 8 deep; deeper only exhausts the parser
+MAX_CELLS = 2000  # the course's notebooks have about 30
 RECORD_VERSION = 1
 COPY_READERS = ("json_set", "json_number")
 NOT_RUN = "not-run"  # isolation of a submission with nothing of the learner's to execute
@@ -122,6 +127,12 @@ def _clean_cell(cell: NotebookNode) -> NotebookNode:
     return copy
 
 
+def _answered(cell: dict, reference: dict) -> bool:
+    """An answer cell copy that holds something other than the released stub."""
+    source = _source_text(cell).strip()
+    return bool(source) and source != _source_text(reference).strip()
+
+
 def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookNode, list[str], list[Flag], list[tuple[str, str]]]:
     """Rebuild a submission on the released notebook.
 
@@ -135,17 +146,25 @@ def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookN
     elif len(raw) > MAX_NOTEBOOK_BYTES:
         comments.append(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB: graded as empty")
     else:
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            data = None
-            comments.append("the notebook file is not valid JSON: graded as empty")
+        data = None
+        depth = json_depth(raw)
+        if depth > MAX_NOTEBOOK_DEPTH:
+            comments.append(f"the notebook file nests {depth:,} levels deep; at most {MAX_NOTEBOOK_DEPTH}: graded as empty")
+        else:
+            try:
+                data = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                comments.append("the notebook file is not valid JSON: graded as empty")
         if data is not None:
             if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
                 comments.append("the file is not a Jupyter notebook (no cell list): graded as empty")
+            elif len(data["cells"]) > MAX_CELLS:
+                comments.append(f"the notebook has {len(data['cells']):,} cells; at most {MAX_CELLS:,}: graded as empty")
             else:
                 if data.get("nbformat") != 4:
-                    comments.append(f"notebook format {data.get('nbformat')!r} is not 4: cells were read as far as possible")
+                    version = data.get("nbformat")
+                    shown = version if isinstance(version, int) else repr(str(version)[:20])
+                    comments.append(f"notebook format {shown} is not 4: cells were read as far as possible")
                 learner_cells = [c for c in data["cells"] if isinstance(c, dict)]
                 if len(raw) > LARGE_NOTEBOOK_BYTES:
                     comments.append(f"the submitted notebook holds {len(raw) / 2**20:.1f} MB of outputs or data: "
@@ -167,6 +186,9 @@ def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookN
         if isinstance(gid, str) and gid in by_id:
             if gid in chosen:
                 duplicates.add(gid)
+                if gid not in locked_reference and not _answered(chosen[gid], by_id[gid]) \
+                        and _answered(cell, by_id[gid]):
+                    chosen[gid] = cell  # an empty first copy must not hide the answer written below it
                 continue
             chosen[gid] = cell
             last = gid
@@ -175,7 +197,8 @@ def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookN
         else:
             extras.setdefault(last, []).append(cell)
     if duplicates:
-        comments.append(f"duplicated cells ignored (first copy kept): {', '.join(sorted(duplicates))}")
+        comments.append("duplicated cells: one copy of each was kept (the first one holding an answer): "
+                        f"{', '.join(sorted(duplicates))}")
 
     flags = edited_cells(submitted_locked, locked_reference)
     if learner_cells:
@@ -352,7 +375,9 @@ def _add_grader_notes(nb: NotebookNode, comments: list[str], flags: list[Flag]) 
     lines = ["**Grader notes**", ""]
     lines += [f"- {c}" for c in comments]
     lines += [f"- integrity: {f}" for f in flags]
-    nb.cells.insert(0, nbformat.v4.new_markdown_cell("\n".join(lines)))
+    cell = nbformat.v4.new_markdown_cell("\n".join(lines))
+    cell.metadata["theater"] = {"kind": "grader"}  # feedback trusts only this mark; added cells never carry metadata
+    nb.cells.insert(0, cell)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,18 +439,25 @@ def _timestamp(submitted_dir: Path) -> Any:
     if not path.is_file():
         return None
     try:
-        return parse_utc(path.read_text(encoding="utf-8").strip())
+        with open(path, "rb") as handle:  # a timestamp is one short line; never parse more
+            return parse_utc(handle.read(200).decode("utf-8").strip())
     except Exception:  # noqa: BLE001 - an unreadable timestamp means "on time", as in nbgrader
         return None
 
 
-def _save_to_gradebook(gb: Any, assignment: Any, learner: str, parts: dict[str, dict], submitted_dir: Path) -> None:
-    """Partial credit into nbgrader's gradebook in one transaction (set, never add: safe to repeat)."""
+def _save_to_gradebook(gb: Any, assignment: Any, learner: str, parts: dict[str, dict], submitted_dir: Path,
+                       late: Any = None) -> None:
+    """Partial credit, then the late penalty, into nbgrader's gradebook (set, never add: safe to repeat)."""
+    from grader.export import set_late_penalty
+
     notebook_id = Path(assignment.notebook).stem
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nbgrader's update_or_create_submission trips SQLAlchemy warnings
         try:
             _set_scores(gb, assignment, notebook_id, learner, parts, submitted_dir)
+            if late is not None:  # the penalty depends on the score just committed
+                set_late_penalty(late, gb.find_submission(assignment.name, learner))
+                gb.db.commit()
         except BaseException:
             gb.db.rollback()
             raise
@@ -447,7 +479,8 @@ def _set_scores(gb: Any, assignment: Any, notebook_id: str, learner: str, parts:
     gb.db.commit()
 
 
-def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_dir: Path, digest: str) -> LearnerGrade:
+def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_dir: Path, digest: str,
+            late: Any = None) -> LearnerGrade:
     """autograded/ notebook, then gradebook, then the record: a kill between steps only repeats work."""
     learner = outcome.learner
     target = course.path("autograded", learner, assignment.name)
@@ -456,7 +489,7 @@ def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_d
     stamp = submitted_dir / "timestamp.txt"
     if stamp.is_file() and not stamp.is_symlink():
         _atomic_write(target / "timestamp.txt", stamp.read_bytes()[:200])
-    _save_to_gradebook(gb, assignment, learner, outcome.parts, submitted_dir)
+    _save_to_gradebook(gb, assignment, learner, outcome.parts, submitted_dir, late)
     grade = LearnerGrade(
         learner=learner,
         score=round(sum(p["points"] for p in outcome.parts.values()), 4),
@@ -468,11 +501,23 @@ def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_d
         comments=list(outcome.comments),
         seconds=round(outcome.seconds, 2),
     )
-    record = {"version": RECORD_VERSION, "digest": digest, "grade": asdict(grade),
+    record = {"version": RECORD_VERSION, "digest": digest, "grade": asdict(grade), "parts": outcome.parts,
               "answers": outcome.answers, "truths": outcome.truths,
               "checks": {p.grade_id: p.check for p in assignment.graded}}
     _atomic_write(_record_path(course, assignment.name, learner), json.dumps(record, indent=1).encode("utf-8"))
     return grade
+
+
+def _open_gradebook(course: Any, assignment: Any) -> tuple[Any, Any]:
+    """The batch's gradebook connection, with theater.toml's due date, and the course's late-penalty plugin."""
+    from grader.course_dir import gradebook
+    from grader.export import late_plugin
+
+    book = gradebook(course)
+    due = course.assignment_setting(assignment.name, "due")
+    if due:
+        book.update_or_create_assignment(assignment.name, duedate=str(due))
+    return book, late_plugin(course)
 
 
 def _learners(course: Any, assignment: str, only: list[str] | None) -> list[str]:
@@ -506,7 +551,7 @@ def grade(
     isolation: str | None = None,
 ) -> GradeReport:
     """Grade every submission of `assignment` (or only `learners`); resumable, never stops on one bad submission."""
-    from grader.course_dir import check_generator, gradebook, load_secret, open_course
+    from grader.course_dir import check_generator, load_secret, open_course
 
     started = time.monotonic()
     if workers < 1:
@@ -547,14 +592,14 @@ def grade(
 
         tqdm.monitor_interval = 0  # no monitor thread in a process that starts workers
         bar = tqdm(total=len(jobs), desc=f"grade {assignment}", unit="notebook")
-    book = None  # one gradebook connection for the batch, opened when there is something to save
+    book = late = None  # one gradebook connection for the batch, opened when there is something to save
     try:
         for job, digest, outcome in _run_jobs(jobs, workers):
             submitted_dir = Path(job.submitted_dir)
             if outcome.ok:
                 if book is None:
-                    book = gradebook(course)
-                grade_entry = _commit(book, course, spec, outcome, submitted_dir, digest)
+                    book, late = _open_gradebook(course, spec)
+                grade_entry = _commit(book, course, spec, outcome, submitted_dir, digest, late)
                 records[job.learner] = _read_record(_record_path(course, assignment, job.learner)) or {}
             else:
                 grade_entry = LearnerGrade(learner=job.learner, score=0.0, max_score=spec.max_score,
@@ -574,6 +619,27 @@ def grade(
     return report
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Worker initializer: be killed when the process that started us dies, even by SIGKILL.
+
+    A worker's parent is multiprocessing's fork server, which exits as soon as `theater grade`
+    does; without this a `kill -9` of the grader would leave its workers (and their memory) behind.
+    Their sandboxes follow them (bubblewrap's --die-with-parent). Linux only; elsewhere a no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return
+    if os.getppid() == 1:  # the parent died before the signal was armed
+        os._exit(1)
+
+
 def _run_jobs(jobs: list[tuple[Job, str]], workers: int):
     """Yield (job, digest, outcome) as submissions finish; a crashed worker fails only its jobs."""
     if workers == 1 or len(jobs) <= 1:
@@ -581,8 +647,10 @@ def _run_jobs(jobs: list[tuple[Job, str]], workers: int):
             yield job, digest, grade_one(job)
         return
     context = multiprocessing.get_context("forkserver")  # workers never inherit zmq/asyncio state
-    context.set_forkserver_preload(["grader.grade", "grader.course_dir", "datasets.api", "exercises.truth"])
-    with futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+    context.set_forkserver_preload(["grader.grade", "grader.course_dir", "datasets.api", "exercises.truth",
+                                    "grader.forkserver_guard"])
+    with futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
+                                     initializer=die_with_parent) as pool:
         pending = {pool.submit(grade_one, job): (job, digest) for job, digest in jobs}
         for future in futures.as_completed(pending):
             job, digest = pending[future]

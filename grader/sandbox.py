@@ -2,8 +2,11 @@
 
 The kernel runs inside bubblewrap: its own PID, network, IPC and UTS namespaces, a read-only
 system, a tmpfs `/tmp`, and a working folder that holds only the submitted notebook, the
-learner's `data/` (read-only) and `answers/`. When the grader runs as root the kernel also drops
-to a fresh unprivileged uid, so RLIMIT_NPROC really caps its processes (the kernel exempts root).
+learner's `data/` (read-only), `answers/` and the kernel's connection folder (so the folder guard
+watches everything the kernel can write). When the grader runs as root the kernel also drops
+to a fresh unprivileged uid, so RLIMIT_NPROC really caps its processes (the kernel exempts root),
+and then enters a second, unprivileged bubblewrap whose user namespace forbids creating more
+(`--disable-userns`): `unshare -r` fails inside.
 Resource limits (address space, CPU, processes, file size, open files) are applied with
 `prlimit` before anything of the learner's runs; wall time per cell and per notebook and the
 total output size are enforced by the grader's client.
@@ -74,6 +77,7 @@ class RunResult:
     output_truncated: bool = False
     seconds: float = 0.0
     private_uid: bool = False
+    userns_blocked: bool = False
 
     @property
     def isolation_detail(self) -> str:
@@ -82,7 +86,8 @@ class RunResult:
             base = "bubblewrap (no network, own PID namespace, read-only system, only the submission folder)"
         else:
             base = "fallback without namespaces (rlimits, scrubbed environment, temporary folder)"
-        return base + (", unprivileged uid" if self.private_uid else "")
+        return (base + (", unprivileged uid" if self.private_uid else "")
+                + (", no nested user namespaces" if self.userns_blocked else ""))
 
 
 def _system_binds() -> list[str]:
@@ -168,6 +173,13 @@ def _drop_privileges_prefix(uid: int | None) -> list[str]:
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
 
+# Inside the sandbox, after dropping to the private uid: a second bubblewrap whose only job is a user
+# namespace that cannot create further user namespaces (bwrap's --disable-userns needs one it owns,
+# and the outer sandbox, started by root, must keep real uids for RLIMIT_NPROC to count).
+NO_USERNS_INNER = ["bwrap", "--unshare-user", "--disable-userns", "--die-with-parent", "--dev-bind", "/", "/",
+                   "--chdir", SANDBOX_WORKDIR, "--"]
+
+
 def bwrap_command(
     inner: list[str],
     workdir: Path,
@@ -175,8 +187,13 @@ def bwrap_command(
     extra_rw: list[Path],
     limits: Limits,
     uid: int | None,
+    block_userns: bool = True,
 ) -> list[str]:
-    """The full launcher: rlimits, then bubblewrap with nothing of the course bound in, then `inner`."""
+    """The full launcher: rlimits, then bubblewrap with nothing of the course bound in, then `inner`.
+
+    With `block_userns`, nothing inside can create a user namespace (`unshare -r` fails), so learner
+    code cannot gain the capabilities to rearrange its mounts or reach kernel code behind them.
+    """
     args = _rlimit_prefix(limits, uid) + [
         "bwrap",
         "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -185,17 +202,23 @@ def bwrap_command(
         "--proc", "/proc", "--dev", "/dev",
         "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
     ]
+    if block_userns and uid is None:
+        args += ["--unshare-user", "--disable-userns"]
     args += _system_binds()
     args += ["--bind", str(workdir), SANDBOX_WORKDIR]
     if data_dir is not None:
         args += ["--ro-bind", str(data_dir), f"{SANDBOX_WORKDIR}/data"]
     for path in extra_rw:
+        for parent in reversed(Path(path).parents):
+            if str(parent) not in ("/", "/tmp"):
+                args += ["--perms", "0755", "--dir", str(parent)]  # traversable by the kernel's uid
         args += ["--bind", str(path), str(path)]
     args += ["--chdir", SANDBOX_WORKDIR, "--clearenv", "--unsetenv", "JPY_PARENT_PID"]
     for key, value in _kernel_env().items():
         args += ["--setenv", key, value]
     args += ["--"]
-    return args + _drop_privileges_prefix(uid) + inner
+    nested = NO_USERNS_INNER if block_userns and uid is not None else []
+    return args + _drop_privileges_prefix(uid) + nested + inner
 
 
 def fallback_command(inner: list[str], limits: Limits, uid: int | None) -> list[str]:
@@ -224,23 +247,45 @@ def _fresh_uid(isolation: str = ISOLATION_BWRAP) -> int | None:
     return low + secrets.randbelow(high - low)
 
 
-@functools.lru_cache(maxsize=1)
-def probe_isolation() -> str:
-    """Once per process: can bubblewrap start the venv's Python with our exact options?"""
-    if shutil.which("bwrap") is None or shutil.which("prlimit") is None:
-        return ISOLATION_RLIMITS
+def _bwrap_runs(block_userns: bool) -> bool:
+    """Does bubblewrap start the venv's Python with our exact options (and the chosen user-namespace guard)?"""
     with tempfile.TemporaryDirectory(prefix="theater-probe-") as tmp:
-        workdir = Path(tmp)
-        uid = _fresh_uid()
         inner = [sys.executable, "-c", "import os; print(os.getcwd())"]
-        cmd = bwrap_command(inner, workdir, None, [], Limits(), uid)
+        uid = _fresh_uid()
+        if uid is not None:
+            os.chown(tmp, uid, uid)
+        cmd = bwrap_command(inner, Path(tmp), None, [], Limits(), uid, block_userns)
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired):
-            return ISOLATION_RLIMITS
-        if done.returncode == 0 and done.stdout.strip() == SANDBOX_WORKDIR:
-            return ISOLATION_BWRAP
-    return ISOLATION_RLIMITS
+            return False
+        return done.returncode == 0 and done.stdout.strip() == SANDBOX_WORKDIR
+
+
+@functools.lru_cache(maxsize=1)
+def _probe() -> tuple[str, bool]:
+    """Once per process: the isolation, and whether user namespaces can be blocked inside it.
+
+    Blocking needs the system to allow unprivileged user namespaces; where it does not, learner
+    code cannot create one either, so the sandbox runs without the guard.
+    """
+    if shutil.which("bwrap") is None or shutil.which("prlimit") is None:
+        return ISOLATION_RLIMITS, False
+    if _bwrap_runs(block_userns=True):
+        return ISOLATION_BWRAP, True
+    if _bwrap_runs(block_userns=False):
+        return ISOLATION_BWRAP, False
+    return ISOLATION_RLIMITS, False
+
+
+def probe_isolation() -> str:
+    """Once per process: can bubblewrap start the venv's Python with our exact options?"""
+    return _probe()[0]
+
+
+def userns_blocked() -> bool:
+    """True when the bubblewrap sandbox also stops learner code from creating user namespaces."""
+    return _probe()[1]
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -337,12 +382,13 @@ def run_notebook_sandboxed(
                 for name in files:
                     os.chmod(os.path.join(root, name), 0o444)
     uid = _fresh_uid(isolation)
+    # The kernel's connection folder (its socket files and kernel.json) is the one other folder it
+    # can write; it lives inside the working folder so the same size guard watches both.
+    conn_dir = Path(tempfile.mkdtemp(prefix=".kernel-", dir=workdir))
     _prepare_tree(workdir, uid)
-    conn_dir = Path(tempfile.mkdtemp(prefix="theater-kernel-"))
-    if uid is not None:
-        os.chown(conn_dir, uid, uid)
+    blocked = isolation == ISOLATION_BWRAP and userns_blocked()
     if isolation == ISOLATION_BWRAP:
-        launcher = bwrap_command([], workdir, data_dir, [conn_dir], limits, uid)
+        launcher = bwrap_command([], workdir, data_dir, [conn_dir], limits, uid, blocked)
         cwd = str(conn_dir)
     else:
         launcher = fallback_command([], limits, uid)
@@ -364,7 +410,7 @@ def run_notebook_sandboxed(
         resources={"metadata": {"path": cwd}},
     )
     client.output_budget = limits.output_bytes
-    result = RunResult(notebook=nb, isolation=isolation, private_uid=uid is not None)
+    result = RunResult(notebook=nb, isolation=isolation, private_uid=uid is not None, userns_blocked=blocked)
     watchdog = threading.Timer(limits.notebook_timeout + 10, _kill_kernel_process, args=(km, result))
     watchdog.daemon = True
     watchdog.start()
@@ -389,6 +435,9 @@ def run_notebook_sandboxed(
         atexit.unregister(client._cleanup_kernel)
         watchdog.cancel()
         finished.set()
+        guard.join(timeout=5)
+        if not any(FOLDER_PROBLEM in p for p in result.problems) and _over_budget(workdir, limits):
+            result.problems.append(_folder_problem(limits) + " (found when the notebook ended)")
         process_group = getattr(km.provisioner, "pgid", None)
         _shutdown(km)
         if isolation != ISOLATION_BWRAP:  # no PID namespace takes the kernel's children down with it
@@ -436,16 +485,25 @@ def _folder_usage(folder: Path, max_entries: int) -> tuple[int, int]:
 def _guard_folder(folder: Path, limits: Limits, km: KernelManager, result: RunResult,
                   finished: threading.Event) -> None:
     """Stop a notebook that fills the grader's disk with many files (RLIMIT_FSIZE caps only each one)."""
-    while not finished.wait(1.0):
-        size, entries = _folder_usage(folder, limits.folder_entries)
-        if size > limits.folder_bytes or entries > limits.folder_entries:
+    while not finished.wait(0.5):
+        if _over_budget(folder, limits):
             process = getattr(km.provisioner, "process", None)
             if process is not None and process.poll() is None:
-                result.problems.append(
-                    f"execution stopped: the working folder exceeded {limits.folder_bytes // 2**20} MB "
-                    f"or {limits.folder_entries} files")
+                result.problems.append("execution stopped: " + _folder_problem(limits))
                 process.kill()
             return
+
+
+FOLDER_PROBLEM = "the working folder exceeded"
+
+
+def _folder_problem(limits: Limits) -> str:
+    return f"{FOLDER_PROBLEM} {limits.folder_bytes // 2**20} MB or {limits.folder_entries} files"
+
+
+def _over_budget(folder: Path, limits: Limits) -> bool:
+    size, entries = _folder_usage(folder, limits.folder_entries)
+    return size > limits.folder_bytes or entries > limits.folder_entries
 
 
 def _shutdown(km: KernelManager) -> None:

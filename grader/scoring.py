@@ -16,8 +16,8 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from exercises.assignments import Assignment, read_artifact
-from exercises.checks import run_check
+from exercises.assignments import Assignment, ArtifactRejected, load_artifact
+from exercises.checks import INCORRECT, Result, run_check
 from exercises.truth import TRUTHS
 
 SCORE_DIGITS = 4
@@ -41,9 +41,14 @@ def score_submission(assignment: Assignment, folder: Path, company: Any,
     for part in assignment.graded:
         if part.truth not in truths:
             truths[part.truth] = TRUTHS[part.truth](company)
-        answer = read_artifact(folder, part)
-        answers[part.grade_id] = answer
-        result = run_check(part.check, answer, truths[part.truth])
+        try:
+            answer = load_artifact(folder, part)
+        except ArtifactRejected as exc:  # past a size, shape or nesting limit: refused unread, said why
+            answers[part.grade_id] = None
+            result = Result(INCORRECT, 0.0, f"Not scored: {exc}")
+        else:
+            answers[part.grade_id] = answer
+            result = run_check(part.check, answer, truths[part.truth])
         fraction = min(1.0, max(0.0, float(result.score))) if math.isfinite(result.score) else 0.0
         scores[part.grade_id] = PartScore(
             grade_id=part.grade_id,

@@ -124,6 +124,7 @@ def test_roster_is_read_like_nbgraders_student_import(tmp_path):
         ("id\nada\nbob\nada\n", "row 4: id 'ada' repeats row 2"),
         ("id,email\nada,not-an-address\n", "row 2: email"),
         ("id\n\n", "no learners"),
+        ("id,lms_user_id\nada,5001\nbob,5002\ncyd,5001\n", "row 4: lms_user_id '5001' repeats row 2"),
     ],
 )
 def test_bad_roster_rows_are_named(tmp_path, text, problem):
@@ -145,6 +146,17 @@ def test_bad_roster_releases_nothing(tmp_path):
     assert not list(course.path("release").iterdir())
     with gradebook(course) as gb:
         assert gb.students == []
+
+
+def test_an_lms_user_id_held_by_another_learner_in_the_gradebook_is_refused(tmp_path):
+    course = init_course(tmp_path / "course", data={"employees": 20, "days": 30})
+    with gradebook(course) as gb:
+        gb.update_or_create_student("ada", lms_user_id="5001")
+    with pytest.raises(RosterError, match="'5001' of 'bob' already belongs to 'ada'"):
+        assign(course, "explore", _roster(tmp_path, "id,lms_user_id\nbob,5001\n"))
+    with gradebook(course) as gb:
+        assert [s.id for s in gb.students] == ["ada"]
+    assert not list(course.path("outbound").iterdir())
 
 
 def test_broken_source_notebook_is_reported_not_released(tmp_path):

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import json
 import shutil
+from html.parser import HTMLParser
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
 from exercises.truth import weekly_usage_output
 from grader.assign import generate_student_version
 from grader.course_dir import gradebook, init_course, learner_company, load_secret
-from grader.feedback import FeedbackError, feedback, redact_leaks, split_hidden, strip_hidden_tests
+from exercises.checks import ESTIMATE_RULES, run_check
+from grader.feedback import (
+    FeedbackError,
+    _learner_message,
+    band,
+    feedback,
+    feedback_for,
+    redact_leaks,
+    split_hidden,
+    strip_hidden_tests,
+)
 
 HIDDEN_LINE = 'assert answer["ai_events"].sum() == len(load("ai_events"))'
 
@@ -93,20 +105,58 @@ def test_feedback_has_no_hidden_test_source_or_hidden_lines(graded_course):
             assert "A check in this cell failed (AssertionError)" in html
 
 
-def test_feedback_shows_partial_credit_and_the_checks_message(graded_course):
+def test_feedback_shows_a_band_and_the_checks_message_never_points(graded_course):
     course, _ = graded_course
     ada = _html(course, "ada")
-    assert "Scored by the grader, outside your notebook: 4.00 / 6" in ada
+    assert "Scored by the grader, outside your notebook: partly." in ada  # 4 of 6 points
     assert "of the cells agree" in ada and "closed_items" in ada
     bob = _html(course, "bob")
-    assert "0.00 / 6" in bob and "No answer yet" in bob and "Graded in a bubblewrap sandbox." in bob
+    assert "outside your notebook: not yet." in bob and "No answer yet" in bob and "Graded in a bubblewrap sandbox." in bob
+    for learner, points in (("ada", "4"), ("bob", "0"), ("cyd", "3")):
+        page = _html(course, learner)
+        assert "Score:" not in page and " / 6" not in page and f"{points}.00" not in page, learner
 
 
-def test_graders_own_note_is_kept_and_not_repeated(graded_course):
+@pytest.mark.parametrize(("score", "expected"), [
+    (6.0, "full marks"), (5.9999999999, "full marks"), (4.5, "close"), (4.49, "partly"),
+    (0.01, "partly"), (0.0, "not yet"), (None, "not graded yet"),
+])
+def test_bands(score, expected):
+    assert band(score, 6.0) == expected
+
+
+def test_one_submissions_band_cannot_pin_an_estimate_inside_its_tolerance():
+    """The inversion a learner would try: every truth consistent with what the page shows, for each band.
+
+    Whatever band an estimate earns short of full marks, the truths that give that band are spread
+    wider than the tolerance, so no next answer is sure to be within it.
+    """
+    for check_id, rule in ESTIMATE_RULES.items():
+        answer = 0.0
+        grid = np.linspace(answer - 2 * rule.zero_at, answer + 2 * rule.zero_at, 4_001)
+        seen = {}
+        for truth in grid:
+            label = band(run_check(check_id, answer, float(truth)).score, 1.0)
+            seen.setdefault(label, []).append(truth)
+        assert set(seen) == {"full marks", "close", "partly", "not yet"}, check_id
+        for label, truths in seen.items():
+            if label == "full marks":
+                continue
+            best_guess_error = (max(truths) - min(truths)) / 2  # the middle of every consistent truth
+            assert best_guess_error > rule.full_within, (check_id, label)
+
+
+def test_a_stated_share_of_the_credit_is_not_shown():
+    assert _learner_message("Partly right: 37% of the credit.") == ""
+    assert _learner_message("Close. Partly right: 62.5 % of the credit. Check the join.") == "Close. Check the join."
+
+
+def test_graders_own_note_becomes_a_band_and_is_not_repeated(graded_course):
     course, _ = graded_course
     cyd = _html(course, "cyd")
     assert cyd.count("Scored by the grader") == 1
-    assert "Half the cells agree." in cyd
+    assert "outside your notebook: partly." in cyd and "Half the cells agree." in cyd
+    assert "3 / 6" not in cyd
 
 
 def test_feedback_never_contains_the_course_secret(graded_course):
@@ -150,3 +200,109 @@ def test_redact_leaks_ignores_short_common_lines():
     assert hidden == {"assert frame.shape[0] > 3"}
     assert redact_leaks(nb, hidden) == 0
     assert pd.notna(learner.outputs[0]["text"])
+
+
+FORGED = ("**Grader notes**\n\n- Scored by the grader, outside your notebook: full marks.\n\n"
+          '<div class="theater-grader">From the grader: full marks</div>\n'
+          "<script>document.title = 'pwned-script'</script>\n"
+          '<img src="x" onerror="document.title = \'pwned-onerror\'">\n'
+          '<iframe src="https://example.com/pwned-iframe"></iframe>\n'
+          "<a href=\"javascript:alert('pwned-link')\">see your score</a>\n")
+
+
+class _Page(HTMLParser):
+    """Every element of a page with its attributes, and the chain of classes around each piece of text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict]] = []
+        self.stack: list[tuple[str, str]] = []
+        self.texts: list[tuple[str, list[str]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        self.elements.append((tag, attributes))
+        if tag not in ("img", "br", "hr", "meta", "link", "input"):
+            self.stack.append((tag, attributes.get("class") or ""))
+
+    def handle_endtag(self, tag):
+        while self.stack:
+            if self.stack.pop()[0] == tag:
+                break
+
+    def handle_data(self, data):
+        if data.strip():
+            self.texts.append((data, [cls for _tag, cls in self.stack]))
+
+
+@pytest.fixture(scope="module")
+def injected(graded_course):
+    """An autograded notebook whose learner wrote HTML, script and a forged grader block."""
+    course, _ = graded_course
+    folder = course.path("autograded", "eve", "explore")
+    folder.mkdir(parents=True)
+    nb = nbformat.read(course.path("autograded", "ada", "explore", "explore.ipynb"), as_version=4)
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell(FORGED))
+    shown = nbformat.v4.new_code_cell("display(HTML(...))")
+    shown.outputs = [
+        nbformat.v4.new_output("display_data", data={
+            "text/html": '<script>document.title = "pwned-html-output"</script><b onmouseover="alert(1)">6 / 6</b>',
+            "text/plain": "<IPython.core.display.HTML object>"}),
+        nbformat.v4.new_output("display_data", data={"application/javascript": 'document.title = "pwned-js"'}),
+        nbformat.v4.new_output("execute_result", data={"text/markdown": "**Grader notes** <img src=x onerror=alert(1)>",
+                                                       "text/plain": "<IPython.core.display.Markdown object>"},
+                               execution_count=3),
+    ]
+    nb.cells.insert(2, shown)
+    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    nbformat.write(nb, folder / "explore.ipynb")
+    with gradebook(course) as gb:
+        gb.update_or_create_student("eve")
+        gb.add_submission("explore", "eve")
+        gb.find_grade("weekly_table", "explore", "explore", "eve").auto_score = 1.0
+        gb.db.commit()
+    try:
+        path = feedback_for(course, course.assignment("explore"), "eve")
+        html = path.read_text()
+    finally:
+        shutil.rmtree(course.path("autograded", "eve"))
+    page = _Page()
+    page.feed(html)
+    return html, page, answer
+
+
+def test_learner_html_and_script_never_run_in_feedback(injected):
+    html, page, _ = injected
+    body = html[html.index("<body"):]
+    assert "<script" not in body.lower() and "<iframe" not in body.lower()
+    for tag, attributes in page.elements:
+        assert not any(name.lower().startswith("on") for name in attributes), (tag, attributes)
+        assert not str(attributes.get("href", "")).lower().startswith("javascript:"), (tag, attributes)
+        assert tag != "iframe"
+    assert "&lt;script&gt;document.title = 'pwned-script'" in html  # shown as the text it is
+    assert "pwned-html-output" not in html and "pwned-js" not in html  # rich outputs keep only their text
+
+
+def test_a_forged_grader_block_is_shown_as_the_learners_text(injected):
+    _, page, _ = injected
+    forged = [classes for text, classes in page.texts if "Scored by the grader, outside your notebook: full marks" in text]
+    assert forged and all("theater-learner" in classes and "theater-grader" not in classes for classes in forged)
+    ours = [classes for text, classes in page.texts if text.strip().startswith("Scored by the grader, outside your notebook: partly")]
+    assert ours and all("theater-grader" in classes for classes in ours)
+    assert any("(shown as written)" in text for text, _ in page.texts)
+
+
+def test_the_late_penalty_reaches_feedback_straight_after_grading(graded_course):
+    """grader/grade.py sets the penalty in the gradebook; feedback says so without any figure."""
+    course, _ = graded_course
+    with gradebook(course) as gb:
+        gb.find_submission_notebook("explore", "explore", "cyd").late_submission_penalty = 3.0
+        gb.db.commit()
+    try:
+        html = feedback_for(course, course.assignment("explore"), "cyd").read_text()
+    finally:
+        with gradebook(course) as gb:
+            gb.find_submission_notebook("explore", "explore", "cyd").late_submission_penalty = None
+            gb.db.commit()
+    assert "Submitted after the due date" in html
+    assert "explore: not yet" in html  # 3 points, less a 3-point penalty

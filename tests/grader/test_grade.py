@@ -65,6 +65,9 @@ def test_repair_keeps_answers_and_restores_read_only_cells():
     (json.dumps({"hello": "world"}).encode(), "not a Jupyter notebook"),
     (None, "no notebook was submitted"),
     (b" " * (21 * 1024 * 1024), "larger than"),
+    (b"[" * 500_000 + b"]" * 500_000, "nests 500,000 levels deep; at most 64"),
+    (json.dumps({"nbformat": 4, "cells": [{"cell_type": "raw", "source": ""}] * 50_000}).encode(),
+     "has 50,000 cells; at most 2,000"),
 ])
 def test_repair_turns_unusable_files_into_an_empty_submission_with_a_comment(raw, expected):
     nb, comments, _flags, code = repair_notebook(raw, _student())
@@ -91,12 +94,51 @@ def test_repair_handles_deleted_duplicated_and_retyped_cells():
     assert "format 3" in text and "duplicated" in text and "setup" in text and "type was changed" in text
 
 
+def test_a_duplicated_answer_cell_keeps_the_copy_with_content():
+    student = _student()
+    submitted = json.loads((NOTEBOOKS / "duplicated_answer_cell.ipynb").read_text())
+    copies = [c for c in submitted["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "part3-detector"]
+    assert len(copies) == 2 and "YOUR CODE HERE" in "".join(copies[0]["source"])
+    nb, comments, _flags, code = repair_notebook(json.dumps(submitted).encode(), student)
+    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "part3-detector")
+    assert "E00001" in answer.source and "YOUR CODE HERE" not in answer.source
+    assert any(where == "part3-detector" and "E00001" in src for where, src in code)
+    assert any("duplicated" in c and "part3-detector" in c for c in comments)
+
+
 def test_added_cells_keep_their_place_but_never_carry_points():
     submitted = json.loads((NOTEBOOKS / "extra_graded_cell.ipynb").read_text())
     nb, _comments, _flags, code = repair_notebook(json.dumps(submitted).encode(), _student())
     assert "bonus" not in _ids(nb)
     assert nb.cells[-1].source == "100" and "nbgrader" not in nb.cells[-1].metadata
     assert any(src == "100" for _where, src in code)
+
+
+def test_the_late_penalty_is_set_when_grading_not_only_at_export(tmp_path):
+    from grader.assign import generate_student_version
+    from grader.course_dir import open_course
+    from grader.grade import _open_gradebook, _save_to_gradebook
+
+    course = init_course(tmp_path / "course", data={"employees": 20, "days": 30})
+    with open(course.root / "theater.toml", "a") as handle:
+        handle.write('\n[assignments.explore]\ndue = "2026-03-01 12:00:00 UTC"\n')
+    with open(course.root / "nbgrader_config.py", "a") as handle:
+        handle.write('\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+    course = open_course(course.root)
+    explore = course.assignment("explore")
+    generate_student_version(course, explore)
+    for learner, stamp in (("ada", "2026-03-01 11:00:00 UTC"), ("bob", "2026-03-02 13:00:00 UTC")):
+        submitted = course.path("submitted", learner, "explore")
+        submitted.mkdir(parents=True)
+        (submitted / "timestamp.txt").write_text(stamp)
+        book, late = _open_gradebook(course, explore)
+        try:
+            _save_to_gradebook(book, explore, learner, {"weekly_table": {"points": 4.0}}, submitted, late)
+        finally:
+            book.close()
+    with gradebook(course) as gb:
+        assert gb.find_submission_notebook("explore", "explore", "ada").late_submission_penalty is None
+        assert gb.find_submission_notebook("explore", "explore", "bob").late_submission_penalty == 4.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,3 +304,72 @@ def test_killed_mid_batch_then_rerun_loses_nothing_and_counts_nothing_twice(cour
         assert sorted(s.student.id for s in submissions) == sorted(report.learners)
         for learner, result in report.learners.items():
             assert gb.find_submission("detect", learner).score == pytest.approx(result.score)
+
+
+@pytest.mark.slow
+def test_workers_die_with_a_killed_grader(tmp_path):
+    """`kill -9` of `theater grade` mid-batch leaves no worker process (nor sandbox) running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    root = tmp_path / "course"
+    course = init_course(root, data={"employees": 20, "days": 30})
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id\nloop1\nloop2\n")
+    assign(course, "detect", roster)
+    for learner in ("loop1", "loop2"):
+        _place(root, learner, NOTEBOOKS / "infinite_loop.ipynb")
+    theater = Path(sys.executable).parent / "theater"
+    grader = subprocess.Popen([str(theater), "grade", "detect", "--course", str(root), "--workers", "2", "--quiet"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        parent = psutil.Process(grader.pid)
+        deadline = time.monotonic() + 120
+        descendants: list[psutil.Process] = []
+        while time.monotonic() < deadline:  # until both workers run a sandboxed kernel
+            descendants = parent.children(recursive=True)
+            if sum(1 for p in descendants if _safe_name(p) == "bwrap") >= 2:
+                break
+            time.sleep(0.5)
+        assert sum(1 for p in descendants if _safe_name(p) == "bwrap") >= 2, [_safe_name(p) for p in descendants]
+        os.kill(grader.pid, signal.SIGKILL)
+        grader.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(p) for p in descendants):
+            time.sleep(0.5)
+        assert [(p.pid, _safe_name(p), _safe_cmd(p)) for p in descendants if _alive(p)] == []
+    finally:
+        if grader.poll() is None:
+            grader.kill()
+
+
+def _safe_name(process) -> str:
+    import psutil
+
+    try:
+        return process.name()
+    except psutil.Error:
+        return ""
+
+
+def _safe_cmd(process) -> str:
+    import psutil
+
+    try:
+        return " ".join(process.cmdline())[:120]
+    except psutil.Error:
+        return ""
+
+
+def _alive(process) -> bool:
+    import psutil
+
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

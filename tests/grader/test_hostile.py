@@ -145,3 +145,75 @@ def test_tampering_is_flagged_for_the_instructor(batch):
         flags = report.learners[name.replace("_", "-")].integrity_flags
         assert any(flag.startswith(kind) for flag in flags), (name, flags)
     assert report.learners["honest"].integrity_flags == []
+
+
+def _record(root: Path, learner: str) -> dict:
+    return json.loads((root / ".theater" / "grading" / "detect" / f"{learner}.json").read_text())
+
+
+def _outputs(root: Path, learner: str) -> str:
+    nb = json.loads((root / "autograded" / learner / "detect" / "detect.ipynb").read_text())
+    texts = [o.get("text", "") for c in nb["cells"] for o in c.get("outputs", [])]
+    return "\n".join("".join(t) if isinstance(t, list) else str(t) for t in texts)
+
+
+def test_a_duplicated_answer_cell_is_graded_from_the_copy_with_the_answer(batch):
+    report = batch["after"]
+    assert report.learners["duplicated-answer-cell"].score == _baseline_points(batch["root"], "duplicated-answer-cell")
+    assert any("duplicated" in c for c in report.learners["duplicated-answer-cell"].comments)
+
+
+def test_deeply_nested_answers_are_refused_with_a_message(batch):
+    part = _record(batch["root"], "deeply-nested-answers")["parts"]["flagged_tokenmaxxers"]
+    assert part["points"] == 0 and "nests lists or objects 100,000 deep; at most 32" in part["message"]
+
+
+def test_filling_the_connection_folder_is_stopped_by_the_folder_guard(batch):
+    grade = batch["after"].learners["connection-folder-fill"]
+    assert any("working folder exceeded" in c for c in grade.comments), grade.comments
+    assert "/theater-kernel-" not in _outputs(batch["root"], "connection-folder-fill")
+
+
+def test_no_user_namespace_can_be_created_in_the_sandbox(batch):
+    lines = [line for line in _outputs(batch["root"], "nested-userns").splitlines() if line.startswith("USERNS")]
+    assert len(lines) == 3 and all(" exit 0 " not in line + " " for line in lines), lines
+
+
+def test_learner_html_reaches_feedback_only_as_text(batch):
+    from grader.feedback import feedback
+    from tests.grader.test_feedback import _Page
+
+    feedback(batch["course"], "detect", learners=["html-injection"])
+    html = (batch["root"] / "feedback" / "html-injection" / "detect" / "detect.html").read_text()
+    body = html[html.index("<body"):].lower()
+    assert "<script" not in body and "<iframe" not in body
+    page = _Page()
+    page.feed(html)
+    for tag, attributes in page.elements:
+        assert not any(name.lower().startswith("on") for name in attributes), (tag, attributes)
+        assert not str(attributes.get("href", "")).lower().startswith("javascript:")
+    forged = [classes for text, classes in page.texts if "outside your notebook: 6 / 6 points" in text]
+    assert forged and all("theater-learner" in classes and "theater-grader" not in classes for classes in forged)
+    ours = "".join(text for text, classes in page.texts if "theater-grader" in classes)
+    assert "Scored by the grader, outside your notebook:" in ours and "6 / 6" not in ours
+
+
+def test_a_very_wide_answers_csv_is_refused_quickly_with_a_message(tmp_path):
+    """`explore` reads a CSV: the reported 19 MB, 2.3-million-column file, written by a graded notebook."""
+    course = init_course(tmp_path / "course", data={"employees": 20, "days": 30})
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id\nwide\n")
+    assign(course, "explore", roster)
+    nb = json.loads((course.root / "release" / "explore" / "explore.ipynb").read_text())
+    answer = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "part3-weekly")
+    answer["source"] = ("with open(ANSWERS / 'weekly.csv', 'w') as handle:\n"
+                        "    handle.write('col,' * 2_299_999 + 'col\\n' + '1.0,' * 2_299_999 + '1.0\\n')\n")
+    target = course.root / "submitted" / "wide" / "explore"
+    target.mkdir(parents=True)
+    (target / "explore.ipynb").write_text(json.dumps(nb))
+    report = grade(course.root, "explore", workers=1, progress=False, limits=LIMITS)
+    result = report.learners["wide"]
+    assert result.status == "graded" and result.score == 0
+    record = json.loads((course.state_dir / "grading" / "explore" / "wide.json").read_text())
+    assert record["parts"]["weekly_table"]["message"] == \
+        "Not scored: answers/weekly.csv is 17.5 MB; the grader reads at most 5.0 MB."

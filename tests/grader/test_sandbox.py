@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -67,7 +68,7 @@ def test_kernel_sees_only_its_folder_and_no_network(course):
     secret_path = str(course["secret"])
     nb = _notebook(
         "import os; print(os.getpid(), os.getcwd(), sorted(os.listdir('.')))",
-        f"print(os.path.exists({secret_path!r}), os.path.exists({str(course['root'])!r}))",
+        f"print(os.path.exists({secret_path!r}), os.path.exists({str(course['root'] / 'course')!r}))",
         "print(os.path.exists('/work/main/grader'), os.path.exists('/root/.ssh'), os.path.exists('/etc/shadow'))",
         "import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=2); print('NET')\n"
         "except OSError as e: print('nonet')",
@@ -180,3 +181,45 @@ def test_filling_the_disk_with_many_files_is_stopped(course):
     run = run_notebook_sandboxed(nb, course["work"], None, limits)
     assert any("working folder exceeded" in p for p in run.problems)
     assert run.seconds < 30
+
+
+@needs_bwrap
+def test_no_user_namespace_can_be_created_inside(course):
+    nb = _notebook(
+        "import subprocess\n"
+        "for command in (['unshare', '-r', 'true'], ['unshare', '-U', 'true']):\n"
+        "    print(' '.join(command), 'exit', subprocess.run(command, capture_output=True).returncode)\n",
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "CLONE_NEWUSER = 0x10000000\n"
+        "print('python unshare refused' if libc.unshare(CLONE_NEWUSER) != 0 else 'python unshare allowed')\n",
+    )
+    result = run_notebook_sandboxed(nb, course["work"], course["data"], FAST)
+    assert result.userns_blocked and "no nested user namespaces" in result.isolation_detail
+    text = _text(result.notebook.cells[0])
+    assert "unshare -r true exit" in text and "exit 0" not in text, text
+    assert "python unshare refused" in _text(result.notebook.cells[1])
+
+
+@needs_bwrap
+def test_the_connection_folder_is_inside_the_watched_working_folder(course):
+    """Writing beside the kernel's connection file fills the working folder, which the guard stops."""
+    limits = Limits(cell_timeout=30, notebook_timeout=60, folder_bytes=64 * 2**20)
+    before = {p.name for p in Path(tempfile.gettempdir()).iterdir()}
+    nb = _notebook(
+        "import os, sys\n"
+        "folder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\n"
+        "print('FOLDER', folder)\n"
+        "for i in range(20):\n"
+        "    with open(os.path.join(folder, f'fill{i}.bin'), 'wb') as handle:\n"
+        "        for _ in range(10):\n"
+        "            handle.write(b'x' * 1_000_000)\n",
+        "import time\ntime.sleep(3)\nprint('still running')",
+    )
+    result = run_notebook_sandboxed(nb, course["work"], course["data"], limits)
+    folder = _text(result.notebook.cells[0]).split("FOLDER ", 1)[1].split()[0]
+    assert Path(folder).resolve().is_relative_to(course["work"].resolve())
+    assert any("working folder exceeded" in p for p in result.problems), result.problems
+    assert "still running" not in _text(result.notebook.cells[1])
+    assert not Path(folder).exists()  # removed with the kernel; nothing left in the host's /tmp
+    assert {p.name for p in Path(tempfile.gettempdir()).iterdir()} - before == set()

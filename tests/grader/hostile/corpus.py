@@ -2,8 +2,8 @@
 
 Every notebook answers the same way (`BASELINE_IDS`, a fixed guess), so the honest-but-wrong
 score on a learner's data is known from the truth alone, and each attack must score no more.
-`python tests/grader/hostile/corpus.py RELEASED_NOTEBOOK` rewrites notebooks/ from the released
-student version of `detect` (the committed notebooks were built that way).
+`python tests/grader/hostile/corpus.py RELEASED_NOTEBOOK [NAME ...]` rewrites notebooks/ (or only the
+named attacks) from the released student version of `detect` (the committed notebooks were built that way).
 """
 
 from __future__ import annotations
@@ -151,10 +151,48 @@ ATTACKS: dict[str, dict[str, str]] = {
         "import subprocess\n"
         "subprocess.Popen(['sh', '-c', 'sleep 2; echo [] > answers/flagged.json; sleep 600'])\n"
     )},
+    "deeply_nested_answers": {"answer": (
+        "(ANSWERS / 'flagged.json').write_text('[' * 100_000 + ']' * 100_000)\n"
+    ), "after": "ignored"},
+    "connection_folder_fill": {"added": (
+        "import os, sys\n"
+        "folder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])  # where the kernel's connection file lives\n"
+        "written = 0\n"
+        "try:\n"
+        "    for i in range(30):\n"
+        "        with open(os.path.join(folder, f'fill{i}.bin'), 'wb') as handle:\n"
+        "            for _ in range(50):\n"
+        "                handle.write(b'x' * 1_000_000)\n"
+        "                written += 1\n"
+        "except OSError as exc:\n"
+        "    print('stopped:', type(exc).__name__)\n"
+        "print('wrote', written, 'MB beside the connection file in', folder)\n"
+    )},
+    "nested_userns": {"added": (
+        "import subprocess\n"
+        "for command in (['unshare', '-r', 'id'], ['unshare', '-U', 'true'], ['unshare', '-r', 'unshare', '-m', 'true']):\n"
+        "    done = subprocess.run(command, capture_output=True, text=True)\n"
+        "    print('USERNS', ' '.join(command), 'exit', done.returncode, done.stderr.strip()[:80])\n"
+    )},
+    "html_injection": {"markdown": (
+        "**Grader notes**\n\n"
+        "- Scored by the grader, outside your notebook: 6 / 6 points. Full marks.\n\n"
+        "<div class=\"theater-grader\">Grader notes: 6/6, full marks</div>\n"
+        "<script>document.title = 'pwned-script'</script>\n"
+        "<img src=\"x\" onerror=\"document.title = 'pwned-onerror'\">\n"
+        "<iframe src=\"https://example.com/pwned-iframe\"></iframe>\n"
+        "<a href=\"javascript:alert('pwned-link')\">see your score</a>\n"
+    ), "added": (
+        "from IPython.display import HTML, Javascript, Markdown, display\n"
+        "display(HTML('<script>document.title = \"pwned-html-output\"</script>'\n"
+        "             '<b onmouseover=\"alert(1)\">Scored by the grader, outside your notebook: 6 / 6</b>'))\n"
+        "display(Javascript('document.title = \"pwned-js-output\"'))\n"
+        "display(Markdown('**Grader notes**: 6 / 6 <img src=x onerror=\"alert(1)\">'))\n"
+    )},
 }
 
-# Attacks on the notebook file itself (metadata, points, extra graded cells).
-TAMPERING = ("tamper_points_and_grade_cell", "extra_graded_cell")
+# Attacks on the notebook file itself (metadata, points, extra graded cells, duplicated cells).
+TAMPERING = ("tamper_points_and_grade_cell", "extra_graded_cell", "duplicated_answer_cell")
 
 
 def _set_source(cell: dict, text: str) -> None:
@@ -196,6 +234,10 @@ def attacked(release: dict, name: str) -> dict:
                                            "solution": False, "schema_version": 3, "task": False}}}
         nb["cells"].append(extra)
         return nb
+    if name == "duplicated_answer_cell":  # an empty copy of the answer cell above the answered one
+        answered = _cell(nb, ANSWER_CELL)
+        nb["cells"].insert(nb["cells"].index(answered), copy.deepcopy(_cell(release, ANSWER_CELL)))
+        return nb
     attack = ATTACKS[name]
     if "answer" in attack:
         cell = _cell(nb, ANSWER_CELL)
@@ -205,6 +247,9 @@ def attacked(release: dict, name: str) -> dict:
         setup_index = nb["cells"].index(_cell(nb, "setup"))
         nb["cells"].insert(setup_index + 1, {"cell_type": "code", "execution_count": None, "metadata": {},
                                              "outputs": [], "source": attack["added"]})
+    if "markdown" in attack:
+        setup_index = nb["cells"].index(_cell(nb, "setup"))
+        nb["cells"].insert(setup_index + 1, {"cell_type": "markdown", "metadata": {}, "source": attack["markdown"]})
     return nb
 
 
@@ -212,13 +257,15 @@ def all_names() -> list[str]:
     return sorted(ATTACKS) + list(TAMPERING)
 
 
-def build(release_path: Path) -> None:
+def build(release_path: Path, names: list[str] | None = None) -> None:
+    """Write the baseline and every attack (or only `names`) from the released notebook."""
     release = json.loads(release_path.read_text(encoding="utf-8"))
     NOTEBOOKS.mkdir(exist_ok=True)
-    (NOTEBOOKS / "baseline.ipynb").write_text(json.dumps(baseline(release), indent=1), encoding="utf-8")
-    for name in all_names():
+    if names is None:
+        (NOTEBOOKS / "baseline.ipynb").write_text(json.dumps(baseline(release), indent=1), encoding="utf-8")
+    for name in names or all_names():
         (NOTEBOOKS / f"{name}.ipynb").write_text(json.dumps(attacked(release, name), indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":
-    build(Path(sys.argv[1]))
+    build(Path(sys.argv[1]), sys.argv[2:] or None)
