@@ -397,7 +397,7 @@ def weekly_usage_output(answer: Any, truth: pd.DataFrame) -> tuple[float, str]:
     worst = min(agreement, key=agreement.get)
     extra = len(mine.merge(expected, on=list(WEEKLY_KEYS), how="left", indicator=True)
                 .query("_merge == 'left_only'"))
-    message = f"{score:.0%} of the cells agree; `{worst}` is the column that disagrees most."
+    message = f"Some cells disagree with the logs; `{worst}` is the column that disagrees most."
     if extra:
         message += f" {extra} of your week/team rows have no activity in the logs (check the join)."
     return score, message

@@ -109,7 +109,7 @@ def test_feedback_shows_a_band_and_the_checks_message_never_points(graded_course
     course, _ = graded_course
     ada = _html(course, "ada")
     assert "Scored by the grader, outside your notebook: partly." in ada  # 4 of 6 points
-    assert "of the cells agree" in ada and "closed_items" in ada
+    assert "disagree with the logs" in ada and "closed_items" in ada
     bob = _html(course, "bob")
     assert "outside your notebook: not yet." in bob and "No answer yet" in bob and "Graded in a bubblewrap sandbox." in bob
     for learner, points in (("ada", "4"), ("bob", "0"), ("cyd", "3")):
