@@ -64,9 +64,11 @@ def at_draws(scenario: Scenario, u: dict[str, float], team_u: list[float] | None
     if team_u is not None:
         teams = [team.model_copy(update={"weight": team.weight * math.exp(RANGES["team_weight_log"].at(t))})
                  for team, t in zip(teams, team_u, strict=True)]
+    at = scenario.mandate.at
+    if isinstance(at, float):        # a fraction is drawn; a calendar date the profile names is kept
+        at = round(value["mandate_at"], 4)
     mandate = scenario.mandate.model_copy(update={
-        "at": round(value["mandate_at"], 4) if scenario.mandate.at is not None else None,
-        "strength": round(value["mandate_strength"], 4)})
+        "at": at, "strength": round(value["mandate_strength"], 4)})
     return scenario.model_copy(update={
         "archetype_mix": {name: round(share, 6) for name, share in mix.items()},
         "mandate": mandate,
