@@ -17,8 +17,9 @@ How the lesson is planted (the behaviour model):
   independent habits on each of these, so no single one separates the archetypes well, while
   several together do.
 - Output (work items) follows archetype and period, not usage: genuine adopters and converts
-  (after converting) gain after the mandate, performative users lose a little time, and quiet
-  experts are faster throughout.
+  (after converting) change their output after the mandate by the scenario's productivity_gain
+  (negative in some drawn companies: AI can cost time), performative users lose a little time,
+  and quiet experts are faster throughout.
 """
 
 from __future__ import annotations

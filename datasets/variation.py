@@ -4,9 +4,9 @@ A profile names a kind of company (its teams, calendar, holidays, e-mail domain)
 estimate depends on — how many people perform AI use, how hard the mandate pushes and when, how
 much genuine use helps, how the teams are sized — is drawn per seed from the ranges in RANGES,
 with keyed uniform draws (datasets.keyed: a learner cannot work back from their scenario to the
-seed). The ranges are wider than the grading tolerances, so neither the best single constant
-answer nor a classmate's answer earns real credit (benchmarks/guessing.py prints the figures),
-and narrow enough that the lesson holds everywhere inside them (tests/datasets/test_lesson.py
+seed). The ranges are wider than the grading tolerances, so the best single constant answer and
+a classmate's answer earn much less than they did (benchmarks/guessing.py prints the figures; the
+theater share, bounded and noisy to estimate, stays the weak part), and narrow enough that the lesson holds everywhere inside them (tests/datasets/test_lesson.py
 runs at their extremes). docs/data-model.md lists them.
 
 A scenario with `vary: false` is generated exactly as written (demos, tests of a fixed company).

@@ -538,10 +538,10 @@ class EstimateRule:
 # Calibrated with benchmarks/guessing.py on 50 learners' mandate-bigco companies (150 employees,
 # 180 days, drawn per seed across the ranges of datasets/variation.py). The truths spread over
 # about 0.2-0.55 (theater share) and -17 to +60 points (effect). The measure notebook's reference
-# solution earns 88% of these points (median errors 0.033 and 3.2 points; it shrinks large effects
-# towards zero, 90th percentile error 11 points); the best constant pair earns 46% (theater share
-# 66%, effect 25%), a classmate's answers 37%. Wider tolerances pay the reference and guesses more
-# (0.08/0.12 and 8/12 points: reference 92%, constant 50%, copy 40%); narrower ones would grade noise.
+# solution earns 96% of these points (errors: share median 0.033, 90th percentile 0.079; effect
+# median 2.5, 90th percentile 6.0 points); the best constant pair earns 46% (theater share 66%,
+# effect 25%), a classmate's answers 36%. Narrower tolerances buy little: effect 5/8 points gives
+# the constant 23% and the reference 90%; share 0.05/0.09 gives the constant 47%, the reference 86%.
 ESTIMATE_RULES: dict[str, EstimateRule] = {
     "measure.theater_share": EstimateRule("the theater share", 0.07, 0.12, "share points"),
     "measure.productivity_effect": EstimateRule("the productivity effect", 6.0, 10.0, "percentage points"),
