@@ -69,6 +69,18 @@ def get_store() -> ProgressStore:
     return store
 
 
+@st.cache_resource(show_spinner=False)
+def _workshops_for(url: str):
+    from course.workshop import WorkshopStore
+
+    return WorkshopStore(get_store().engine)
+
+
+def workshop_store():
+    """The live rooms, in the progress database (one store shared by every workshop page)."""
+    return _workshops_for(get_config().database_url)
+
+
 def store_warning() -> str | None:
     """A message about the progress database to show once per session, if anything went wrong."""
     return _store_for(get_config().database_url)[1]

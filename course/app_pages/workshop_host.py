@@ -24,12 +24,7 @@ st.title("Run a live workshop")
 common.require_staff("trainer", "trainers and instructors")
 
 
-@st.cache_resource(show_spinner=False)
-def _workshops(url: str) -> workshop.WorkshopStore:
-    return workshop.WorkshopStore(common.get_store().engine)
-
-
-rooms = _workshops(config.database_url)
+rooms = common.workshop_store()
 
 owner = st.session_state.get(auth.SESSION_USER_KEY)
 if not owner:

@@ -19,12 +19,7 @@ config = common.get_config()
 st.title("Join a workshop")
 
 
-@st.cache_resource(show_spinner=False)
-def _workshops(url: str) -> workshop.WorkshopStore:
-    return workshop.WorkshopStore(common.get_store().engine)
-
-
-rooms = _workshops(config.database_url)
+rooms = common.workshop_store()
 seat = st.session_state.get(SEAT_KEY)
 if seat is None and st.query_params.get(SEAT_PARAM):
     try:

@@ -19,12 +19,7 @@ config = common.get_config()
 common.require_staff("trainer", "trainers and instructors")
 
 
-@st.cache_resource(show_spinner=False)
-def _workshops(url: str) -> workshop.WorkshopStore:
-    return workshop.WorkshopStore(common.get_store().engine)
-
-
-rooms = _workshops(config.database_url)
+rooms = common.workshop_store()
 owner = st.session_state.get(auth.SESSION_USER_KEY)
 code = st.query_params.get(ROOM_PARAM) or st.session_state.get(HOST_CODE_KEY)
 if not owner or not code:
