@@ -56,6 +56,7 @@ COPILOT_IDES: tuple[tuple[str, str, str, str], ...] = (
 COPILOT_LANGUAGES: tuple[str, ...] = ("python", "typescript", "java", "go", "sql", "csharp", "kotlin")
 COPILOT_CLI_VERSION = "0.0.354"
 COPILOT_RECORDS_PER_CHUNK = 50_000  # records turned into Python objects at a time (bounded memory)
+COPILOT_WINDOW_DAYS = 28  # days of records finished at a time (memory bounded by the window)
 COPILOT_FEATURE_COUNTS = (
     "code_acceptance_activity_count",
     "code_generation_activity_count",
@@ -313,15 +314,46 @@ def copilot_records(company: Company) -> Iterator[dict[str, Any]]:
 
 
 def _copilot_records(parts: list, employees: pd.DataFrame, meta: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Records in (day, login) order, finished one window of days at a time: every aggregate is per
+    employee-day, so a window needs only its own rows and memory stays bounded by the window."""
     ids = vendor_identities(employees).set_index("employee_id")
     enterprise_id = _company_number(meta, "enterprise")
     organization_id = _company_number(meta, "organization")
+    days = [part[0]["day"] for part in parts] + [part[3].index.get_level_values("day") for part in parts]
+    days = [d for d in days if len(d)]
+    if not days:
+        return
+    first = min(d.min() for d in days)
+    last = max(d.max() for d in days)
+    window = pd.Timedelta(days=COPILOT_WINDOW_DAYS)
+    start = first
+    while start <= last:
+        end = start + window
+
+        def rows(frame: pd.DataFrame, days: pd.Series | pd.Index) -> pd.DataFrame:
+            inside = (days >= start) & (days < end)
+            return frame[np.asarray(inside)]
+
+        yield from _copilot_window_records(
+            [rows(part[0], part[0]["day"]) for part in parts],
+            [rows(part[1], part[1].index.get_level_values("day")) for part in parts],
+            [rows(part[2], part[2].index.get_level_values("day")) for part in parts],
+            [rows(part[3], part[3].index.get_level_values("day")) for part in parts],
+            ids, enterprise_id, organization_id)
+        start = end
+
+
+def _copilot_window_records(feature_parts: list, reviewed_parts: list, ide_parts: list, cli_parts: list,
+                            ids: pd.DataFrame, enterprise_id: str, organization_id: str
+                            ) -> Iterator[dict[str, Any]]:
     keys = ["employee_id", "day"]
-    by_feature = pd.concat([part[0] for part in parts], ignore_index=True).sort_values(
+    by_feature = pd.concat(feature_parts, ignore_index=True).sort_values(
         keys + ["feature"], kind="stable", ignore_index=True)
-    reviewed = pd.concat([part[1] for part in parts]).sort_index()
-    ide_last = pd.concat([part[2] for part in parts]).sort_index()
-    cli_totals = pd.concat([part[3] for part in parts]).sort_index()
+    if by_feature.empty and all(part.empty for part in cli_parts):
+        return
+    reviewed = pd.concat(reviewed_parts).sort_index()
+    ide_last = pd.concat(ide_parts).sort_index()
+    cli_totals = pd.concat(cli_parts).sort_index()
 
     totals = by_feature.groupby(keys, sort=True)[list(COPILOT_FEATURE_COUNTS)].sum()
     mode_counts = by_feature.pivot_table(
