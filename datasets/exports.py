@@ -564,38 +564,54 @@ def openai_pages(company: Company) -> Iterator[dict[str, Any]]:
     return _openai_pages(builder.openai_results(), *_period(company))
 
 
-def _openai_pages(results: pd.DataFrame, start: pd.Timestamp, days: int) -> Iterator[dict[str, Any]]:
+def _openai_page_specs(results: pd.DataFrame, start: pd.Timestamp, days: int
+                       ) -> Iterator[tuple[Iterator[dict[str, Any]], bool, str | None]]:
+    """Per page: its buckets (made one day at a time, when asked for), has_more and the cursor."""
     result_days = results["day"].to_numpy(dtype="datetime64[ns]").view("int64")
+    columns = ["input_tokens", "output_tokens", "input_cached_tokens", "num_model_requests", "user_id", "model"]
+
+    def buckets(page_days: list[pd.Timestamp]) -> Iterator[dict[str, Any]]:
+        for day in page_days:
+            low, high = np.searchsorted(result_days, [day.value, (day + pd.Timedelta(days=1)).value])
+            rows = _groups(results.iloc[low:high], ["day"], columns).get((day.value,), [])
+            yield _openai_bucket(day, rows)
+
     period = [start + pd.Timedelta(days=offset) for offset in range(days)]
     for first in range(0, days, OPENAI_BUCKETS_PER_PAGE):
         page_days = period[first : first + OPENAI_BUCKETS_PER_PAGE]
         after = page_days[-1] + pd.Timedelta(days=1)
-        low, high = np.searchsorted(result_days, [page_days[0].value, after.value])
-        by_day = _groups(
-            results.iloc[low:high],
-            ["day"],
-            ["input_tokens", "output_tokens", "input_cached_tokens", "num_model_requests", "user_id", "model"],
-        )
         has_more = first + OPENAI_BUCKETS_PER_PAGE < days
         cursor = base64.b64encode(f"bucket:{int(after.timestamp())}".encode()).decode() if has_more else None
-        yield {
-            "object": "page",
-            "data": [_openai_bucket(day, by_day.get((day.value,), [])) for day in page_days],
-            "has_more": has_more,
-            "next_page": cursor,
-        }
+        yield buckets(page_days), has_more, cursor
+
+
+def _openai_pages(results: pd.DataFrame, start: pd.Timestamp, days: int) -> Iterator[dict[str, Any]]:
+    for buckets, has_more, cursor in _openai_page_specs(results, start, days):
+        yield {"object": "page", "data": list(buckets), "has_more": has_more, "next_page": cursor}
+
+
+def _page_text(buckets: Iterator[dict[str, Any]], has_more: bool, cursor: str | None) -> Iterator[str]:
+    """The text of `json.dumps(page)`, written a bucket at a time: a page of a large company never
+    sits in memory whole."""
+    yield '{"object": "page", "data": ['
+    for number, bucket in enumerate(buckets):
+        yield (", " if number else "") + json.dumps(bucket)
+    yield f'], "has_more": {json.dumps(has_more)}, "next_page": {json.dumps(cursor)}}}\n'
 
 
 def write_openai_usage(company: Company, out_dir: Path) -> list[Path]:
     """OpenAI /v1/organization/usage/completions responses, one JSON file per page."""
-    return _write_openai_pages(openai_pages(company), out_dir)
+    builder = ExportBuilder("openai-usage", company)
+    builder.add(company.ai_events)
+    return builder.write(out_dir)
 
 
-def _write_openai_pages(pages: Iterable[dict[str, Any]], out_dir: Path) -> list[Path]:
+def _write_openai_pages(specs: Iterable[tuple[Iterator[dict[str, Any]], bool, str | None]],
+                        out_dir: Path) -> list[Path]:
     paths = []
-    for number, page in enumerate(pages, start=1):
-        text = json.dumps(page) + "\n"
-        paths.append(_write_atomic(Path(out_dir) / f"openai-usage-completions-page-{number:03d}.json", [text]))
+    for number, (buckets, has_more, cursor) in enumerate(specs, start=1):
+        paths.append(_write_atomic(Path(out_dir) / f"openai-usage-completions-page-{number:03d}.json",
+                                   _page_text(buckets, has_more, cursor)))
     return paths
 
 
@@ -702,6 +718,11 @@ class ExportBuilder:
         self._window_start = _m365_window(self.start, self.days)[2]
         self._openai_ids = (vendor_identities(self.employees).set_index("employee_id")["openai_user_id"]
                             if kind == "openai-usage" else None)
+        # Kept per user-day-model, text columns as categoricals in sorted order: a fraction of the
+        # memory of Python strings, and sorting by their codes is sorting by the text.
+        self._openai_text = ({"user_id": sorted(set(self._openai_ids)),
+                              "model": sorted(name for name, _ in OPENAI_MODELS)}
+                             if kind == "openai-usage" else None)
         self.parts: list = []
 
     def add(self, events: pd.DataFrame) -> None:
@@ -709,7 +730,10 @@ class ExportBuilder:
         if self.kind == "github-copilot":
             self.parts.append(_copilot_partial(picked))
         elif self.kind == "openai-usage":
-            self.parts.append(_openai_partial(picked, self._openai_ids))
+            part = _openai_partial(picked, self._openai_ids)
+            for column, categories in self._openai_text.items():
+                part[column] = pd.Categorical(part[column], categories=categories)
+            self.parts.append(part)
         else:
             self.parts.append(_m365_partial(picked, self._window_start))
 
@@ -728,7 +752,7 @@ class ExportBuilder:
         if self.kind == "github-copilot":
             return _write_copilot(self.copilot_records(), out)
         if self.kind == "openai-usage":
-            return _write_openai_pages(_openai_pages(self.openai_results(), self.start, self.days), out)
+            return _write_openai_pages(_openai_page_specs(self.openai_results(), self.start, self.days), out)
         return _write_m365(self.m365_report(), out)
 
 
