@@ -42,3 +42,26 @@ def run_writers(url: str, processes: int) -> list[str]:
         found.append(failures.get())
     found += [f"process exited with {w.exitcode}" for w in workers if w.exitcode != 0]
     return found
+
+
+def fifty_writers_leave_everything(url: str) -> dict:
+    """Run 50 writers on an empty store at `url`, check that nothing failed or was lost, and
+    return the learners' names (learner id -> display name) for further checks."""
+    import sqlalchemy as sa
+
+    from course.progress import ProgressStore, learners
+
+    ProgressStore(url).engine.dispose()
+    assert run_writers(url, 50) == []
+    store = ProgressStore(url)
+    try:
+        attempts = store.attempts_frame()
+        assert len(attempts) == 50 * WRITES_PER_PROCESS
+        assert attempts.groupby("learner_id").size().eq(WRITES_PER_PROCESS).all()
+        assert len(store.page_views_frame("shared")) == 50 * len(range(0, WRITES_PER_PROCESS, 5))
+        with store.engine.connect() as conn:
+            names = dict(conn.execute(sa.select(learners.c.learner_id, learners.c.display_name)).all())
+    finally:
+        store.engine.dispose()
+    assert len(names) == 51 + WRITES_PER_PROCESS and names["p7"] == "Process 7"
+    return names

@@ -40,19 +40,6 @@ def test_two_replicas_share_one_postgresql_store(postgres_url):
 
 
 def test_fifty_processes_write_one_postgresql_store_without_failures_or_lost_updates(postgres_url):
-    import sqlalchemy as sa
+    from tests.course.progress_writers import fifty_writers_leave_everything
 
-    from course.progress import learners
-    from tests.course.progress_writers import WRITES_PER_PROCESS, run_writers
-
-    ProgressStore(postgres_url).engine.dispose()
-    assert run_writers(postgres_url, 50) == []
-    store = ProgressStore(postgres_url)
-    attempts = store.attempts_frame()
-    assert len(attempts) == 50 * WRITES_PER_PROCESS
-    assert attempts.groupby("learner_id").size().eq(WRITES_PER_PROCESS).all()
-    assert len(store.page_views_frame("shared")) == 50 * len(range(0, WRITES_PER_PROCESS, 5))
-    with store.engine.connect() as conn:
-        names = dict(conn.execute(sa.select(learners.c.learner_id, learners.c.display_name)).all())
-    assert len(names) == 51 + WRITES_PER_PROCESS and names["p7"] == "Process 7"
-    store.engine.dispose()
+    fifty_writers_leave_everything(postgres_url)

@@ -8,27 +8,13 @@ import pytest
 from course.progress import ProgressStore
 from course.workshop import (CODE_ALPHABET, CODE_LENGTH, RoundQuestion, WorkshopError,
                              WorkshopStore, available_scenarios, normalize_code, question_choices)
+from tests.course.workshop_fixtures import Clock, store  # noqa: F401 - the fixture
 
 QUESTION = RoundQuestion(
     key="m1/proxy", prompt="Sessions doubled after the mandate. What do you know?",
     options=("Value doubled", "Nothing about value yet", "Teams got lazier"),
     answer="Nothing about value yet",
     misconceptions=("usage-is-value", None, "activity-means-effort"))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 3, 2, 9, 0)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@pytest.fixture
-def store(tmp_path):
-    progress = ProgressStore(f"sqlite:///{tmp_path / 'progress.sqlite'}")
-    yield WorkshopStore(progress.engine)
-    progress.engine.dispose()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from course.workshop import (RoundQuestion, WorkshopError, WorkshopStore, miscon
                              trainer_question)
 from course.workshop_report import (results_csv, room_results, room_summary, shift_chart,
                                     shift_frame, spread_chart, spread_frame)
+from tests.course.workshop_fixtures import Clock, store  # noqa: F401 - the fixture
 
 QUESTION = RoundQuestion(
     key="m1/proxy", prompt="Sessions doubled after the mandate. What do you know?",
@@ -22,21 +23,6 @@ QUESTION = RoundQuestion(
     misconceptions=("usage-equals-value", None, "transition-cost-excuse"),
     explanation="Usage answered the mandate; value depends on whether it touched real work.",
     feedback=("Check whether output moved too.", "", "Theater is cheap; expect flat output."))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 3, 2, 9, 0)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@pytest.fixture
-def store(tmp_path):
-    progress = ProgressStore(f"sqlite:///{tmp_path / 'progress.sqlite'}")
-    yield WorkshopStore(progress.engine)
-    progress.engine.dispose()
 
 
 def _room_of_answers(store, code, round_, answers):

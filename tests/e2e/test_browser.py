@@ -6,6 +6,7 @@ download is never used. Screenshots of every page go to var/screenshots/ for peo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,18 +37,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    """The app started with `streamlit run` on a free port, its state in a temporary home."""
-    home = tmp_path_factory.mktemp("home")
+@contextlib.contextmanager
+def running_app(home: Path, flags: list[str]) -> Iterator[str]:
+    """The app started with `streamlit run` on a free port, its state in `home`; yields its url."""
     port = _free_port()
     env = {**os.environ, "THEATER_HOME": str(home), "THEATER_STAFF_PASSWORD": STAFF_PASSWORD}
     log = open(home / "app.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "course" / "app.py"),
-         "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-         "--client.toolbarMode", "minimal", *THEME_FLAGS],
+         "--server.port", str(port), "--server.headless", "true", *flags],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -69,6 +68,15 @@ def app_url(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The app with the course's theme, its state in a temporary home."""
+    with running_app(tmp_path_factory.mktemp("home"),
+                     ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+                      "--client.toolbarMode", "minimal", *THEME_FLAGS]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

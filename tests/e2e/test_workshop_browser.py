@@ -7,10 +7,6 @@ room's bars after voting closed (no answer marked), and after the reveal.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
@@ -18,8 +14,8 @@ from course import auth, commands
 from course.config import load_config
 from course.progress import ProgressStore
 from course.workshop import RoundQuestion, WorkshopStore
-from tests.e2e.test_browser import (ROOT, SCREENSHOTS, STAFF_PASSWORD, _free_port,  # noqa: F401
-                                    _settle, browser)
+from tests.e2e.test_browser import (SCREENSHOTS, STAFF_PASSWORD, _settle, browser,  # noqa: F401
+                                    running_app)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -36,25 +32,8 @@ QUESTION = RoundQuestion(
 def live_room(tmp_path_factory):
     """The app as `theater app` starts it, and a room with 20 answers on its database."""
     home = tmp_path_factory.mktemp("workshop-home")
-    port = _free_port()
-    env = {**os.environ, "THEATER_HOME": str(home), "THEATER_STAFF_PASSWORD": STAFF_PASSWORD}
-    log = open(home / "app.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "course" / "app.py"),
-         "--server.port", str(port), "--server.headless", "true", *commands.streamlit_flags()],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     os.environ["THEATER_STAFF_PASSWORD"] = STAFF_PASSWORD
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the app did not start:\n" + (home / "app.log").read_text())
-                time.sleep(0.5)
+    with running_app(home, commands.streamlit_flags()) as url:
         config = load_config(home)
         progress = ProgressStore(config.database_url)
         rooms = WorkshopStore(progress.engine)
@@ -63,13 +42,6 @@ def live_room(tmp_path_factory):
         token = auth.staff_token(config.session_key, account)
         yield url, rooms, room, token
         progress.engine.dispose()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def _wait_text(page, text: str, timeout: float = 30_000) -> None:
