@@ -67,7 +67,9 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, int | float):
         return float(value) if math.isfinite(float(value)) else None
     if isinstance(value, set | frozenset):
-        return sorted(str(v) for v in value)
+        ids = sorted(str(v) for v in value)
+        users = getattr(value, "ai_users", None)  # a detect truth: keep the floor its checks use
+        return ids if users is None else {"ids": ids, "ai_users": int(users)}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value] if all(isinstance(v, str | int | float) for v in value) else None
     if isinstance(value, dict):
