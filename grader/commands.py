@@ -68,7 +68,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         raise UserError("--workers must be at least 1")
     learners = args.learner or None
     report = grade(_course(args).root, args.assignment, workers=args.workers, learners=learners,
-                   progress=not args.quiet)
+                   progress=not args.quiet, force=args.force)
     summary = getattr(report, "summary", None)
     print(summary() if callable(summary) else report)
     return 0
@@ -126,6 +126,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     grade.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
     grade.add_argument("--learner", action="append", help="grade only this learner (repeatable)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    grade.add_argument("--force", action="store_true",
+                       help="regrade submissions already graded (by default an unchanged submission is kept)")
     _add_course_option(grade)
     grade.set_defaults(func=_cmd_grade)
 

@@ -29,7 +29,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import nbformat
 from nbformat import NotebookNode
@@ -549,8 +549,15 @@ def grade(
     progress: bool = True,
     limits: Limits | None = None,
     isolation: str | None = None,
+    force: bool = False,
+    on_result: Callable[[LearnerGrade, int, int], None] | None = None,
 ) -> GradeReport:
-    """Grade every submission of `assignment` (or only `learners`); resumable, never stops on one bad submission."""
+    """Grade every submission of `assignment` (or only `learners`); resumable, never stops on one bad submission.
+
+    `force` regrades submissions whose record says they are already graded (a changed check, a
+    disputed grade); `on_result(grade, done, total)` is called as each submission is committed, so
+    the app can draw a live progress bar with the same function the CLI runs.
+    """
     from grader.course_dir import check_generator, load_secret, open_course
 
     started = time.monotonic()
@@ -574,7 +581,7 @@ def grade(
         digest = _submission_digest(submitted_dir, spec.notebook, fingerprint)
         record = _read_record(_record_path(course, assignment, learner))
         autograded = course.path("autograded", learner, assignment, spec.notebook)
-        if record and record.get("digest") == digest and autograded.is_file():
+        if not force and record and record.get("digest") == digest and autograded.is_file():
             grade_entry = LearnerGrade(**{**record["grade"], "status": "resumed", "copy_flags": []})
             report.learners[learner] = grade_entry
             records[learner] = record
@@ -586,6 +593,7 @@ def grade(
             data_dir=str(data_dir) if data_dir.is_dir() else None, limits=limits, isolation=isolation,
         ), digest))
 
+    resumed = len(report.learners)
     bar = None
     if progress and jobs:
         from tqdm import tqdm
@@ -608,6 +616,8 @@ def grade(
             report.learners[job.learner] = grade_entry
             if bar is not None:
                 bar.update(1)
+            if on_result is not None:
+                on_result(grade_entry, len(report.learners) - resumed, len(jobs))
     finally:
         if book is not None:
             book.close()

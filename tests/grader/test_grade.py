@@ -251,6 +251,20 @@ def test_second_run_resumes_and_only_regrades_changed_submissions(course):
         assert gb.find_submission("detect", "wrong").score == third.learners["wrong"].score
 
 
+@pytest.mark.slow
+def test_force_regrades_one_graded_learner_and_reports_each_result(course):
+    root = course["root"]
+    seen: list[tuple[str, int, int]] = []
+    report = grade(root, "detect", workers=1, progress=False, limits=LIMITS, learners=["right"], force=True,
+                   on_result=lambda g, done, total: seen.append((g.learner, done, total)))
+    assert report.learners["right"].status == "graded"  # graded again although nothing changed
+    assert seen == [("right", 1, 1)]
+    assert report.learners["right"].score == course["report"].learners["right"].score
+    quiet: list = []
+    grade(root, "detect", workers=1, progress=False, limits=LIMITS, learners=["right"], on_result=quiet.append)
+    assert quiet == []  # without force an unchanged submission is resumed, not graded
+
+
 def test_unknown_learner_and_unreleased_assignment_are_user_errors(course):
     with pytest.raises(GradeError, match="no submission"):
         grade(course["root"], "detect", learners=["nobody"], progress=False)
