@@ -620,6 +620,72 @@ def productivity_effect(answer: Any, truth: Any) -> tuple[float, str]:
     return _estimate("measure.productivity_effect", value, truth)
 
 
+# The measure report is one finding: how much of the adoption is theater, and what the genuine use
+# did to delivered work. Its keys in answers/estimates.json, with the check that scores each number.
+FINDING_PARTS: dict[str, str] = {
+    "theater_share": "measure.theater_share",
+    "productivity_effect_pct": "measure.productivity_effect",
+}
+
+
+@check(
+    "measure.finding",
+    hints=[
+        "The finding has two numbers and both count: a right share with a wrong effect (or the "
+        "reverse) tells the board the wrong story, so it earns nothing.",
+        "Theater share: of the AI events on or after the mandate, the share that is performance. "
+        "Effect: the genuine users' change in closed work per person per week, relative to non-users.",
+        "Write both with the notebook's cell into answers/estimates.json, keys theater_share and "
+        "productivity_effect_pct.",
+    ],
+    passing=[
+        ({"theater_share": 0.31, "productivity_effect_pct": 12.0},
+         {"theater_share": 0.30, "productivity_effect_pct": 10.0}),
+        Example({"theater_share": "0.28", "productivity_effect_pct": "-3%"},
+                {"theater_share": 0.30, "productivity_effect_pct": 0.0}, "numbers as text"),
+    ],
+    failing=[
+        Example({"theater_share": 0.30, "productivity_effect_pct": 40.0},
+                {"theater_share": 0.30, "productivity_effect_pct": 10.0}, "right share, wrong effect"),
+        Example({"theater_share": 0.60, "productivity_effect_pct": 10.0},
+                {"theater_share": 0.30, "productivity_effect_pct": 10.0}, "right effect, wrong share"),
+        Example({"theater_share": 0.30}, {"theater_share": 0.30, "productivity_effect_pct": 10.0},
+                "the effect is missing"),
+        Example({"theater_share": 30, "productivity_effect_pct": 10.0},
+                {"theater_share": 0.30, "productivity_effect_pct": 10.0}, "a percentage for the share"),
+        Example([0.3, 10.0], {"theater_share": 0.30, "productivity_effect_pct": 10.0}, "a list, not keyed"),
+    ],
+)
+def measure_finding(answer: Any, truth: Mapping[str, Any]) -> tuple[float, str]:
+    """The theater share and the productivity effect as one finding: the credit of each number, multiplied.
+
+    A report is right only when both numbers are right, so one lucky number earns nothing and a
+    guess has to land inside two tolerances at once. Each number keeps its own band in the message
+    (no credit, no direction): the learner learns which number to revisit, not where the truth is.
+    """
+    if isinstance(answer, str):
+        try:
+            answer = json.loads(answer)
+        except json.JSONDecodeError:
+            raise Incorrect("Expected the two estimates as a JSON object; the text is not valid JSON.") from None
+    if not isinstance(answer, Mapping):
+        raise Incorrect("Expected the two estimates as an object with the keys "
+                        + " and ".join(FINDING_PARTS) + f", not a {type(answer).__name__}.")
+    missing = [key for key in FINDING_PARTS if is_empty(answer.get(key))]
+    if missing:
+        raise Incorrect(f"The finding needs both numbers; {' and '.join(missing)} is missing. "
+                        "One number alone earns nothing.")
+    credit, messages = 1.0, []
+    for key, check_id in FINDING_PARTS.items():
+        outcome = CHECKS[check_id].func(answer[key], truth[key])
+        score, message = outcome if isinstance(outcome, tuple) else (outcome, "")
+        credit *= _clip_score(score)
+        messages.append(message)
+    if credit >= 1.0:
+        return 1.0, " ".join(messages)
+    return credit, " ".join(messages) + " The finding earns credit only as far as both numbers are right."
+
+
 COLLAPSE_FULL_WITHIN = 0.01     # one step of the reward slider above the true point (display rounding)
 COLLAPSE_GRID = 0.01             # the truth lies on the slider's grid; below it by more is "not yet"
 

@@ -255,10 +255,16 @@ def productivity_effect(company: Any) -> float:
     return float(100.0 * ((g_post / g_pre) / (n_post / n_pre) - 1.0))
 
 
+def measure_finding(company: Any) -> dict[str, float]:
+    """The measure report's two numbers, keyed as the learner writes them in answers/estimates.json."""
+    return {"theater_share": theater_share(company), "productivity_effect_pct": productivity_effect(company)}
+
+
 TRUTHS = {
     "weekly_usage_output": weekly_usage_output,
     "tokenmaxxer_ids": tokenmaxxer_ids,
     "convert_ids": convert_ids,
     "theater_share": theater_share,
     "productivity_effect": productivity_effect,
+    "measure_finding": measure_finding,
 }
