@@ -544,7 +544,7 @@ class EstimateRule:
 # percentile 6.0 points): its reference solution earns 93% of the finding (measure.finding: the
 # product of the two credits), the best constant pair 19% in hindsight, a classmate's answers 10%.
 # Tighter tolerances trade about one for one: share 0.06/0.12 gives the constant -1 point and the
-# reference -1.6; effect 5/9, -1.5 and -3.6 (docs/grading.md).
+# reference -1.6; effect 5/9, -1 and -3.6 (docs/grading.md).
 ESTIMATE_RULES: dict[str, EstimateRule] = {
     "measure.theater_share": EstimateRule("the theater share", 0.07, 0.12, "share points"),
     "measure.productivity_effect": EstimateRule("the productivity effect", 6.0, 10.0, "percentage points"),
