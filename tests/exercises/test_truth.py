@@ -38,6 +38,12 @@ def test_productivity_effect_is_the_ratio_difference_in_differences(company):
     assert truth.productivity_effect(company) == pytest.approx(100.0)
 
 
+def test_the_measure_finding_holds_both_numbers_keyed_as_the_learner_writes_them(company):
+    finding = truth.measure_finding(company)
+    assert finding == {"theater_share": pytest.approx(4 / 6), "productivity_effect_pct": pytest.approx(0.0)}
+    assert run_check("measure.finding", dict(finding), finding).score == 1.0
+
+
 def test_archetype_truths_read_the_labels(company):
     assert truth.tokenmaxxer_ids(company) == {"E2"}
     assert truth.convert_ids(company) == {"E4"}
