@@ -77,14 +77,15 @@ def _problem(error: Mapping[str, Any]) -> tuple[tuple[int | str, ...], str]:
         return loc[:-1], f"missing required field '{loc[-1]}'"
     if kind == "extra_forbidden":  # models list the allowed names themselves; this is the fallback
         return loc[:-1], f"unknown field '{loc[-1]}'"
-    if kind in ("string_type", "int_type", "float_type", "list_type", "tuple_type", "dict_type", "model_type",
+    if kind in ("string_type", "int_type", "int_parsing", "int_from_float", "float_type", "float_parsing", "list_type", "tuple_type", "dict_type", "model_type",
                 "dataclass_type", "model_attributes_type", "dataclass_exact_type"):
         if isinstance(value, bool):
             return loc, "must be text (quote yes/no/true/false: YAML reads them as booleans)" \
                 if kind == "string_type" else f"must not be {str(value).lower()} (a YAML boolean)"
         if kind == "string_type" and isinstance(value, Mapping):
             return loc, "must be text (quote it: an unquoted ': ' makes YAML read a mapping)"
-        wanted = {"string_type": "text", "int_type": "a whole number", "float_type": "a number",
+        wanted = {"string_type": "text", "int_type": "a whole number", "int_parsing": "a whole number",
+                  "int_from_float": "a whole number", "float_type": "a number", "float_parsing": "a number",
                   "list_type": "a list", "tuple_type": "a list", "dict_type": "a mapping"}.get(kind, "a mapping of fields")
         return loc, f"must be {wanted}, not {_shown(value)}"
     if kind == "string_too_short" and isinstance(value, str) and not value.strip():
@@ -109,11 +110,11 @@ def describe(exc: ValidationError, data: Any = None, context: str = "") -> str:
     errors = exc.errors()
     loc, what = _problem(errors[0])
     where = field_path(loc)
-    place = f"field '{where}'{_ids_along(data, loc)}" if where else (context or "the file")
-    if context and where:
-        place = f"{context}: {place}"
+    place = f"field '{where}'{_ids_along(data, loc)}" if where else ""
+    if context:
+        place = f"{context}: {place}" if place else context
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-    return " ".join(f"{place}: {what}{more}".split())
+    return " ".join(f"{place + ': ' if place else ''}{what}{more}".split())
 
 
 def invalid_file(path: Path | str, exc: ValidationError, error_class: type[E] = InvalidFile,  # type: ignore[assignment]
