@@ -505,11 +505,20 @@ def roster_entries(course) -> list[RosterEntry]:
                 for s in gb.students]
 
 
-def learner_for_identity(identity: Mapping, roster: Iterable[RosterEntry], settings) -> str:
+def learner_for_identity(identity: Mapping, roster: Iterable[RosterEntry], settings,
+                         max_age_seconds: float | None = None, now: float | None = None) -> str:
     """The roster learner an OIDC identity (st.user) is, matched by e-mail (case-insensitive, and only
-    when the provider has not said it is unverified) or by LMS user id; OidcRefused otherwise."""
+    when the provider has not said it is unverified) or by LMS user id; OidcRefused otherwise.
+
+    Streamlit keeps the identity in a cookie without checking its age, so an identity issued
+    (`iat`) more than `max_age_seconds` ago is refused like an expired sign-in token."""
     if identity.get("is_logged_in") is not True:
         raise OidcRefused("You are not signed in with your identity provider.")
+    issued = identity.get("iat")
+    if max_age_seconds is not None and isinstance(issued, int | float) and not isinstance(issued, bool):
+        if (time.time() if now is None else now) - float(issued) > max_age_seconds:
+            raise OidcRefused(f"Your sign-in with your identity provider is older than "
+                              f"{max_age_seconds / 3600:g} hours: sign out of it, then sign in again.")
     claim = settings.claim_name
     value = identity.get(claim)
     if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():

@@ -33,7 +33,8 @@ provider = _oidc()
 oidc_refusal = None
 if not learner and provider is not None and st.user.get("is_logged_in") is True:
     try:
-        oidc_learner = auth.learner_for_identity(st.user, auth.roster_entries(config.course), config.oidc)
+        oidc_learner = auth.learner_for_identity(st.user, auth.roster_entries(config.course), config.oidc,
+                                                 max_age_seconds=config.session_hours * 3600.0)
         _start_learner_session(oidc_learner)
     except UserError as error:
         oidc_refusal = str(error)

@@ -6,6 +6,7 @@ seeds st.user as a signed-in identity would (no identity provider is contacted).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,13 @@ def test_two_roster_rows_with_one_email_are_refused_not_guessed():
 def test_an_identity_that_proves_nothing_gets_no_learner(identity):
     with pytest.raises(OidcRefused):
         learner_for_identity(identity, ROSTER, OidcSettings())
+
+
+def test_an_identity_issued_longer_ago_than_a_session_lasts_must_sign_in_again():
+    identity = signed_in(email="bob@uni.edu", iat=1_000_000)
+    assert learner_for_identity(identity, ROSTER, OidcSettings(), max_age_seconds=3600, now=1_000_000 + 3599) == "bob"
+    with pytest.raises(OidcRefused, match="older than 1 hours"):
+        learner_for_identity(identity, ROSTER, OidcSettings(), max_age_seconds=3600, now=1_000_000 + 3601)
 
 
 def test_matching_by_lms_user_id_compares_the_configured_claim_exactly():
@@ -137,17 +145,18 @@ def test_with_oidc_configured_the_provider_button_starts_st_login(class_list, mo
 
 
 def test_a_signed_in_identity_on_the_roster_gets_that_learners_session(class_list):
-    at = run_app(user=signed_in(email="ADA@uni.edu"), secrets=AUTH)
+    at = run_app(user=signed_in(email="ADA@uni.edu", iat=int(time.time())), secrets=AUTH)
     assert not at.exception
     assert at.session_state["learner_id"] == "ada"
 
 
-@pytest.mark.parametrize(("email", "message"), [
-    ("eve@uni.edu", "not on this course's class list"),
-    ("twins@uni.edu", "share the e-mail address"),
+@pytest.mark.parametrize(("email", "message", "age"), [
+    ("eve@uni.edu", "not on this course's class list", 0),
+    ("twins@uni.edu", "share the e-mail address", 0),
+    ("ada@uni.edu", "older than 12 hours", 13 * 3600),   # the app's default session_hours is 12
 ])
-def test_a_signed_in_identity_off_the_roster_or_ambiguous_gets_nothing(class_list, email, message):
-    at = run_app(user=signed_in(email=email), secrets=AUTH)
+def test_a_signed_in_identity_off_the_roster_ambiguous_or_stale_gets_nothing(class_list, email, message, age):
+    at = run_app(user=signed_in(email=email, iat=int(time.time()) - age), secrets=AUTH)
     assert not at.exception
     assert "learner_id" not in at.session_state
     assert any(message in e.value for e in at.error)
