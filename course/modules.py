@@ -23,21 +23,19 @@ from pydantic import (AfterValidator, BeforeValidator, Field, Strict, StringCons
                       field_validator, model_validator)
 
 from datasets.validation import FileModel, FileRecord, InvalidFile, file_record, invalid_file
-from exercises.checks import CHECKS
 
 CONTENT_DIR = Path(__file__).with_name("content")
 PRE_POST_TEST_FILE = "pre-post-test.yaml"
 
 # The fixed vocabularies shared with the app and the exercises registry (see docs/writing-modules.md).
 # Adding a chart, an exercise kind or a simulator stage is one line here (and its widget in the app);
-# a check id is registered once, in exercises.checks.
+# a check id is registered once, in exercises.checks (CHECK_IDS below reads that registry).
 CHART_IDS = frozenset({
     "adoption_vs_output", "tokens_by_archetype_hidden", "acceptance_vs_tokens",
     "self_authored_share", "deadline_bursts", "sessions_linked_to_work",
     "cycle_time_before_after", "detector_tradeoff", "cohort_flows", "perception_vs_measured",
     "goodhart_simulator",
 })
-CHECK_IDS = frozenset(CHECKS)
 ExerciseKind = Literal[
     "goodhart_sim",
     "label_sessions",
@@ -185,6 +183,19 @@ class CheckerGame(FileRecord):
     minutes: Minutes = DEFAULT_GAME_MINUTES
 
 
+def _check_ids() -> frozenset[str]:
+    """The ids of exercises.checks.CHECKS, imported when a module is parsed (it needs numpy and pandas)."""
+    from exercises.checks import CHECKS
+
+    return frozenset(CHECKS)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CHECK_IDS":  # `from course.modules import CHECK_IDS` stays the registry's ids
+        return _check_ids()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _registered(value: str, registry: frozenset[str], noun: str) -> str:
     if value not in registry:
         raise ValueError(f"unknown {noun} '{value}' (known: {', '.join(sorted(registry))})")
@@ -223,7 +234,7 @@ class FrontMatter(FileModel):
     @classmethod
     def _known_check(cls, exercise: Exercise | None) -> Exercise | None:
         if exercise is not None:
-            _registered(exercise.check, CHECK_IDS, "check id")
+            _registered(exercise.check, _check_ids(), "check id")
         return exercise
 
     @model_validator(mode="after")
