@@ -171,3 +171,13 @@ def test_staff_keep_their_accounts_when_oidc_is_configured(class_list):
     next(b for b in at.button if b.label == "Sign in as staff").click().run()
     assert not at.exception
     assert at.session_state["staff_role"] == "instructor" and "learner_id" not in at.session_state
+
+
+def test_signing_out_ends_the_oidc_session_so_nobody_is_signed_straight_back_in(class_list):
+    at = run_app(user=signed_in(email="ada@uni.edu", iat=int(time.time())), secrets=AUTH)
+    assert at.session_state["learner_id"] == "ada"
+    next(b for b in at.sidebar.button if b.label == "Sign out").click().run()
+    assert not at.exception
+    assert at.user.get("is_logged_in") is False, "st.logout() was called"
+    assert "learner_id" not in at.session_state
+    assert "Sign in with your institution account" in labels(at)
