@@ -88,7 +88,7 @@ class DataSpec(FileRecord):
         try:
             return _DATA_SPEC.validate_python({**self.as_dict(), **dict(overrides)})
         except ValidationError as exc:
-            raise AssignmentError(f"dataset settings: {describe(exc, context='data')}") from None
+            raise AssignmentError(f"dataset settings: {describe(exc)}") from None
 
     def as_dict(self) -> dict[str, Any]:
         return {"profile": self.profile, "employees": self.employees, "days": self.days, "format": self.format}

@@ -105,7 +105,7 @@ def test_data_spec_and_graded_part_keep_their_positional_constructors_and_valida
     assert GradedPart("g", "a.json", "json_set", "detect.flag_tokenmaxxers", "tokenmaxxer_ids", 1.0).points == 1.0
     with pytest.raises(ValueError, match="xlsx"):
         DataSpec("startup", 40, 60, "xlsx")
-    with pytest.raises(AssignmentError, match=r"dataset settings: data: field 'employees': must be a whole number"):
+    with pytest.raises(AssignmentError, match=r"dataset settings: field 'employees': must be a whole number"):
         DataSpec().updated({"employees": "many"})
 
 
