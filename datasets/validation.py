@@ -90,6 +90,9 @@ def _problem(error: Mapping[str, Any]) -> tuple[tuple[int | str, ...], str]:
         return loc, f"must be {wanted}, not {_shown(value)}"
     if kind == "string_too_short" and isinstance(value, str) and not value.strip():
         return loc, "is empty"
+    if kind == "too_short":
+        least = (error.get("ctx") or {}).get("min_length", 1)
+        return loc, f"must have at least {least} entr{'y' if least == 1 else 'ies'}"
     if kind in ("value_error", "assertion_error"):
         message = message.split(", ", 1)[1] if ", " in message else message
         return loc, message

@@ -59,6 +59,7 @@ def _one_line(error: UserError, path: Path) -> str:
      "front matter: field 'objectives[2].id' (id 'Bad Id'): 'Bad Id' must be lower-case letters"),
     (lambda d: d.update(simulator_minutes={"turbo": 2}),
      "front matter: field 'simulator_minutes': unknown key 'turbo' (known: metric, incentive"),
+    (lambda d: d.update(objectives=[]), "front matter: field 'objectives': must have at least 1 entry"),
     (lambda d: d.update(checker_game={"prompt": "p"}),
      "front matter: field 'checker_game': missing required field 'target'"),
 ])
