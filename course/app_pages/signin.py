@@ -89,7 +89,7 @@ with learner_tab:
             if st.button(provider.label, type="primary", icon=":material/login:", key="oidc_sign_in"):
                 st.login(provider.login_name)
             st.caption("Use the account your school or company gave you: the app finds you on the "
-                       "class list by it. No account? Use your learner id and access code below.")
+                       "class list by it. No such account? Sign in with your learner id below.")
     with st.form("learner_sign_in"):
         raw_id = st.text_input("Learner id", placeholder="e.g. ada.lovelace",
                                help="The id your instructor or trainer gave you. Your company's "
