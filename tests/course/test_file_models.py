@@ -218,3 +218,20 @@ def test_the_error_adapter_names_nested_fields_like_an_author_reads_them():
     assert field_path(("quiz", 0, "options", 2, "text")) == "quiz[0].options[2].text"
     assert field_path(()) == ""
     assert re.fullmatch(r"graded\[1\]", field_path(("graded", 1)))
+
+
+GOOD_PRE_POST = {"objectives": [{"id": "o1", "text": "one"}],
+                 "forms": {form: [{"id": f"q{form}", "prompt": "p", "objective": "o1", "answer": "a",
+                                   "explain": "e", "options": ["a", {"text": "b", "misconception": "m"}]}]
+                           for form in ("A", "B")}}
+
+
+@FUZZ
+@given(doc=mutated(GOOD_PRE_POST))
+def test_no_malformed_pre_post_test_gives_a_traceback(tmp_path, doc):
+    path = tmp_path / "pre-post-test.yaml"
+    path.write_text(_dump(doc), encoding="utf-8")
+    try:
+        load_pre_post_forms(path)
+    except ContentError as error:
+        _one_line(error, path)
