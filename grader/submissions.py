@@ -48,6 +48,8 @@ SUBMISSIONS_DIR = "submissions"
 QUEUE_DIR = "grading-queue"
 STATUS_FILE = "status.json"
 ATTEMPT_PREFIX = "attempt-"
+DEFAULT_ATTEMPTS = 3  # as the app's in-app checks (attempt_budget)
+UNLIMITED = "unlimited"
 LOG = logging.getLogger(__name__)
 
 
@@ -107,11 +109,17 @@ def _parse_due(raw: Any, assignment: str) -> datetime | None:
 
 
 def policy(course: Course, assignment: str) -> Policy:
-    """The submission policy of an assignment: theater.toml `due` and `attempts`, the late plugin."""
-    limit = course.assignment_setting(assignment, "attempts")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+    """The submission policy of an assignment: theater.toml `due` and `attempts`, the late plugin.
+
+    Every graded attempt shows the learner a band per part, so attempts are limited by default
+    (DEFAULT_ATTEMPTS): unlimited resubmission would let a learner bisect an estimate's band edges.
+    `attempts = "unlimited"` lifts the limit where no part is an estimate."""
+    limit = course.assignment_setting(assignment, "attempts", DEFAULT_ATTEMPTS)
+    if limit == UNLIMITED:
+        limit = None
+    elif isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise CourseError(f"theater.toml [assignments.{assignment}] attempts = {limit!r}: "
-                          "a whole number of at least 1 (leave it out for no limit)")
+                          f"a whole number of at least 1, or \"{UNLIMITED}\"")
     return Policy(assignment=assignment, due=_parse_due(course.assignment_setting(assignment, "due"), assignment),
                   attempts=limit, late_penalty=_late_penalty_text(course))
 

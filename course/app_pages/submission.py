@@ -92,7 +92,10 @@ def submit_section(assignment, learner: str) -> None:
         st.caption(f"{left} attempt(s) left.")
     if left is None or left > 0:
         with st.form(f"submit:{assignment.name}", clear_on_submit=True):
-            upload = st.file_uploader(f"Your {assignment.notebook}", key=f"upload:{assignment.name}")
+            upload = st.file_uploader(
+                f"Your {assignment.notebook}", key=f"upload:{assignment.name}",
+                max_upload_size=submissions.MAX_NOTEBOOK_BYTES // 2**20,
+                help="The notebook as saved by Jupyter (File > Save) from this assignment's download.")
             sent = st.form_submit_button("Submit for grading", type="primary", icon=":material/upload:")
         if sent:
             if upload is None:

@@ -37,7 +37,8 @@ NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def released_template(tmp_path_factory):
-    course = init_course(tmp_path_factory.mktemp("template") / "course", data={"employees": 20, "days": 30})
+    course = init_course(tmp_path_factory.mktemp("template") / "course", data={"employees": 40, "days": 60},
+                         secret="submissions-test-secret")  # a fixed company: the real grading test is stable
     generate_student_version(course, course.assignment("detect"))
     return course.root
 
@@ -224,8 +225,20 @@ def test_late_work_is_accepted_marked_and_the_penalty_stated(course):
     assert [s.late for s in list_submissions(course, "detect")] == [True, False]
 
 
+def test_attempts_are_limited_by_default_and_can_be_lifted(course):
+    assert policy(course, "detect").attempts == 3  # bands per attempt: unlimited tries would bisect estimates
+    for minute in range(3):
+        submit(course, "detect", "ada", _notebook(course), now=NOW + timedelta(minutes=minute))
+    with pytest.raises(SubmissionError, match="used all 3 attempt"):
+        submit(course, "detect", "ada", _notebook(course), now=NOW + timedelta(minutes=5))
+    course = _settings(course, '[assignments.detect]\nattempts = "unlimited"')
+    assert policy(course, "detect").attempts is None
+    assert "unlimited attempts" in policy(course, "detect").describe()
+    assert submit(course, "detect", "ada", _notebook(course), now=NOW + timedelta(minutes=6)).number == 4
+
+
 @pytest.mark.parametrize("setting, message", [
-    ("attempts = 0", "at least 1"), ('attempts = "three"', "whole number"), ('due = "someday"', "is not a date"),
+    ("attempts = 0", "at least 1"), ('attempts = "three"', "whole number"), ("attempts = 2.5", "whole number"), ('due = "someday"', "is not a date"),
 ])
 def test_a_bad_policy_in_theater_toml_is_a_clear_course_error(course, setting, message):
     course = _settings(course, f"[assignments.detect]\n{setting}")
@@ -309,3 +322,27 @@ def test_a_grading_error_is_recorded_for_staff_and_can_be_retried(course):
 
     GradingQueue(course, grade_function=raises).run_next()
     assert "the sandbox is missing" in queue_status(course, "detect", "ada").error
+
+
+@pytest.mark.slow
+def test_real_grading_of_a_late_submission_shows_bands_and_the_penalty(course):
+    """The queue runs the real grade(): sandbox, scoring outside the kernel, the course's late plugin."""
+    from grader.submissions import learner_result
+
+    course = _settings(course, '[assignments.detect]\ndue = "2026-11-20 09:00:00 UTC"')
+    (course.root / "nbgrader_config.py").write_text(
+        (course.root / "nbgrader_config.py").read_text()
+        + '\nc.AssignLatePenalties.plugin_class = "grader.export.PercentPerDayLate"\n'
+        + "c.PercentPerDayLate.percent_per_day = 100\n")
+    solved = (ROOT / "exercises" / "source" / "detect" / "detect.ipynb").read_bytes()
+    assert submit(course, "detect", "ada", solved, now=NOW).late
+    assert GradingQueue(course).run_next()
+    assert queue_status(course, "detect", "ada").state == "graded"
+    result = learner_result(course, "detect", "ada")
+    assert [p.grade_id for p in result.parts] == ["flagged_tokenmaxxers"]
+    assert result.parts[0].band in ("full marks", "close", "partly"), result  # the reference earns credit
+    assert result.late and result.band == "not yet", result  # 100% a day late: the whole score is taken off
+    assert result.attempt == 1
+    text = repr(result)
+    assert not re.search(r"\d\s*(/|of)\s*\d|points", text)
+    assert learner_result(course, "detect", "bob") is None
