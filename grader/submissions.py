@@ -311,7 +311,8 @@ def _job_key(path: Path) -> tuple[str, str] | None:
 
 
 def _pending(course: Course) -> list[Path]:
-    return sorted(p for p in _queue_dir(course).glob("*.json") if _job_key(p) is not None)
+    folder = course.state_dir / QUEUE_DIR  # read only: never created by a look
+    return sorted(p for p in folder.glob("*.json") if _job_key(p) is not None) if folder.is_dir() else []
 
 
 def _is_claimed(path: Path) -> bool:
@@ -476,7 +477,7 @@ class GradingQueue:
                       seconds=round(time.monotonic() - started, 2), at=datetime.now(UTC).isoformat())
 
     def run(self) -> None:
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and self.course.state_dir.is_dir():  # a removed course ends it
             try:
                 busy = self.run_next()
             except Exception:  # noqa: BLE001 - the worker outlives a bad job (e.g. a full disk)
