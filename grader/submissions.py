@@ -195,7 +195,7 @@ def _assignment_cell_ids(course: Course, spec: Assignment) -> set[str]:
 
 def check_notebook(course: Course, spec: Assignment, data: bytes, filename: str | None = None) -> None:
     """Refuse, with one message, an upload that is not this assignment's notebook."""
-    what = f"'{filename}'" if filename else "The upload"
+    what = f"'{Path(filename).name[:80]}'" if filename else "The upload"
     if not data:
         raise SubmissionError(f"{what} is empty: choose your saved {spec.notebook}.")
     if len(data) > MAX_NOTEBOOK_BYTES:
