@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import parse_qs, urlparse
 from pathlib import Path
 
 import pytest
 
 from course import commands
-from grader.course_dir import init_course
+from course.auth import issue_access_codes
+from grader.course_dir import init_course, open_course
 from tests.e2e.test_browser import _open, _settle, _shot, browser, running_app  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,8 +49,8 @@ def _detect_box(page):
             .filter(has=page.locator("input[type=file]")).last)
 
 
-def test_learner_uploads_a_notebook_and_sees_the_score(small_course_app, browser, tmp_path):  # noqa: F811
-    url, _home = small_course_app
+def test_learner_uploads_a_notebook_sees_the_score_and_nobody_else_sees_it(small_course_app, browser, tmp_path):  # noqa: F811
+    url, home = small_course_app
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     _sign_in(page, url, "ada")
     _open(page, "Capstone notebook")  # the sidebar keeps the session (a typed url would sign out)
@@ -85,3 +87,21 @@ def test_learner_uploads_a_notebook_and_sees_the_score(small_course_app, browser
     _open(other, "Capstone notebook")
     _detect_box(other).get_by_text("Policy: no deadline").wait_for(timeout=30_000)
     assert "Your result" not in other.content() and "You have submitted" not in other.content()
+
+    # ada types the instructor's url (with her own sign-in token): no staff page, no class data
+    token = parse_qs(urlparse(page.url).query)["u"][0]
+    page.goto(f"{url}/instructor?u={token}")
+    _settle(page)
+    assert "how the class is doing" not in page.content() and "Class progress" not in page.content()
+
+    # once the course has a roster, knowing ada's id without her access code gets nothing of hers
+    issue_access_codes(open_course(home / "course").access_codes_path, ["ada", "bob"])
+    stranger = browser.new_page(viewport={"width": 1280, "height": 900})
+    stranger.goto(url)
+    stranger.get_by_role("textbox", name="Learner id").fill("ada")
+    stranger.get_by_role("textbox", name="Access code").fill("WRONG-CODE-0000")
+    stranger.get_by_role("button", name="Sign in", exact=True).click()
+    stranger.locator("[data-testid='stAlert']").first.wait_for(timeout=30_000)  # the refusal
+    _settle(stranger)
+    assert not stranger.get_by_role("heading", name="Your course").count()
+    assert "Your result" not in stranger.content() and "Flagged tokenmaxxers" not in stranger.content()
