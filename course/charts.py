@@ -127,13 +127,13 @@ def adoption_vs_output(company: Company) -> ChartResult:
     """Usage and closed work on one time axis: the 'dashboards up, output flat' picture."""
     n_employees = max(1, len(company.employees))
     events = company.ai_events
-    usage = events.groupby(week_start(events["timestamp"])).size() / n_employees
+    weeks = measures.complete_weeks(company)
+    usage = events.groupby(week_start(events["timestamp"])).size().reindex(weeks, fill_value=0) / n_employees
     closed = closed_work(company.work_items)
-    output = closed.groupby(week_start(closed["closed_at"])).size() / n_employees
-    weeks = usage.index.union(output.index)
-    usage, output = usage.reindex(weeks, fill_value=0.0), output.reindex(weeks, fill_value=0.0)
+    output = closed.groupby(week_start(closed["closed_at"])).size().reindex(weeks, fill_value=0) / n_employees
     split = split_date(company)
-    before = weeks < split
+    # the week the mandate falls in is partly both: it counts on neither side
+    before, after = weeks + pd.Timedelta(days=7) <= split, weeks >= split
     base_u = usage[before].mean() if before.any() else usage.iloc[0]
     base_o = output[before].mean() if before.any() else output.iloc[0]
     table = pd.DataFrame({
@@ -158,11 +158,11 @@ def adoption_vs_output(company: Company) -> ChartResult:
     )
     rule = _mandate_rule(mandate_date(company))
     chart = (lines + rule if rule is not None else lines).properties(height=320)
-    u_change = _pct_change(usage[~before].mean(), base_u) if (~before).any() else float("nan")
-    o_change = _pct_change(output[~before].mean(), base_o) if (~before).any() else float("nan")
-    summary = (f"After the mandate ({split.date()}), AI events per employee changed by "
-               f"{_fmt_pct(u_change)} compared with the weeks before, while closed work per "
-               f"employee changed by {_fmt_pct(o_change)}.")
+    u_change = _pct_change(usage[after].mean(), base_u) if after.any() else float("nan")
+    o_change = _pct_change(output[after].mean(), base_o) if after.any() else float("nan")
+    summary = (f"In the whole weeks after the mandate ({split.date()}), AI events per employee "
+               f"changed by {_fmt_pct(u_change)} compared with the weeks before, while closed work "
+               f"per employee changed by {_fmt_pct(o_change)}.")
     return ChartResult(chart, summary, table)
 
 
@@ -324,11 +324,12 @@ def deadline_bursts(company: Company) -> ChartResult:
 
 
 def sessions_linked_to_work(company: Company) -> ChartResult:
-    """Weekly AI sessions and the share of them that fed a ticket, pull request or document."""
+    """Weekly AI sessions and the share of them that fed closed or merged work."""
     events = company.ai_events
     sessions = events.groupby("session_id")["timestamp"].min()
     linked = measures.delivered_sessions(company.work_items)
     frame = pd.DataFrame({"week": week_start(sessions), "linked": sessions.index.isin(linked)})
+    frame = frame[frame["week"].isin(measures.complete_weeks(company))]
     grouped = frame.groupby("week")["linked"]
     table = pd.DataFrame({"sessions": grouped.size(), "linked_share": grouped.mean().round(3)}).reset_index()
     bars = alt.Chart(table).mark_bar(color=PALETTE["blue"], opacity=0.5, stroke=PALETTE["blue"],
@@ -347,14 +348,15 @@ def sessions_linked_to_work(company: Company) -> ChartResult:
         chart = alt.layer(chart, rule)
     chart = chart.properties(height=320)
     split = split_date(company)
-    before, after = table[table["week"] < split], table[table["week"] >= split]
+    before = table[table["week"] + pd.Timedelta(days=7) <= split]
+    after = table[table["week"] >= split]
     def _share(part: pd.DataFrame) -> float:
         return float((part["sessions"] * part["linked_share"]).sum() / max(1, part["sessions"].sum()))
     summary = (f"Weekly sessions went from {before['sessions'].mean():.0f} before the mandate to "
-               f"{after['sessions'].mean():.0f} after it, while the share of sessions that fed a "
-               f"work item went from {_share(before):.0%} to {_share(after):.0%}."
+               f"{after['sessions'].mean():.0f} after it, while the share of sessions that fed closed or "
+               f"merged work went from {_share(before):.0%} to {_share(after):.0%}."
                if len(before) and len(after) else
-               f"{_share(table):.0%} of AI sessions fed a ticket, pull request or document.")
+               f"{_share(table):.0%} of AI sessions fed closed or merged work.")
     return ChartResult(chart, summary, table)
 
 
@@ -537,20 +539,15 @@ def perception_vs_measured(company: Company) -> ChartResult:
     perceived = latest.merge(teams, on="employee_id").groupby("team").agg(
         perceived_speedup_pct=("perceived_speedup_pct", "mean"), employees=("employee_id", "nunique"))
     done = closed_work(company.work_items).merge(teams, on="employee_id")
-    split = split_date(company)
-    # the first four weeks are warm-up: work opened before the data starts is not in it
-    start = pd.to_datetime(done["created_at"]).min() + pd.Timedelta(days=28)
-    end = done["closed_at"].max()
-    if start >= split:
-        start = pd.to_datetime(done["created_at"]).min()
-    weeks_before = max(1e-9, (split - start).days / 7.0)
-    weeks_after = max(1e-9, (end - split).days / 7.0)
-    after = done["closed_at"] >= split
-    before = (done["closed_at"] >= start) & ~after
-    rate_before = done[before].groupby("team").size() / weeks_before
-    rate_after = done[after].groupby("team").size() / weeks_after
-    measured = (100 * (rate_after / rate_before - 1)).rename("measured_change_pct")
-    table = perceived.join(measured, how="inner").reset_index()
+    start, end = measures.data_period(company)
+    done = done[(done["closed_at"] >= start) & (done["closed_at"] < end)]
+    weeks = measures.period_weeks(company)
+    counts = (done.groupby(["team", measures.period(done["closed_at"], company).to_numpy()]).size()
+              .unstack(fill_value=0).reindex(columns=list(measures.PERIODS), fill_value=0))
+    rate_before = counts[BEFORE] / max(weeks[BEFORE], 1e-9)
+    rate_after = counts[AFTER] / max(weeks[AFTER], 1e-9)
+    measured = (100 * (rate_after / rate_before - 1)).replace([np.inf, -np.inf], np.nan)
+    table = perceived.join(measured.rename("measured_change_pct").dropna(), how="inner").reset_index()
     table, hidden = suppress_small_groups(table)
     table = table.round({"perceived_speedup_pct": 1, "measured_change_pct": 1})
     lo = float(min(table[["perceived_speedup_pct", "measured_change_pct"]].min().min(), 0)) if len(table) else 0
@@ -565,10 +562,11 @@ def perception_vs_measured(company: Company) -> ChartResult:
     labels = points.mark_text(align="left", dx=8, color="#333333").encode(text="team:N")
     chart = (diagonal + points + labels).properties(height=320)
     if len(table):
+        below = int((table["measured_change_pct"] < table["perceived_speedup_pct"]).sum())
         summary = (f"Teams report feeling {table['perceived_speedup_pct'].mean():.0f}% faster on "
                    f"average, while their closed work per week changed by "
-                   f"{table['measured_change_pct'].mean():+.0f}%; points below the dashed line are "
-                   "teams that feel faster than they measure.")
+                   f"{table['measured_change_pct'].mean():+.0f}%; {below} of {len(table)} teams sit "
+                   "below the dashed line, feeling faster than they measure.")
     else:
         summary = "No team is large enough to compare perception with measured output."
     if hidden:

@@ -14,7 +14,8 @@ grader's truth and the worked examples cannot drift apart on what a word means:
   did not deliver anything, so it does not count);
 - non-user: an employee with fewer than a tenth of the median employee's AI events (over everyone,
   people with no events counted as 0) — "no events at all" leaves almost nobody to compare with;
-- complete month: a calendar month the data covers from its first to its last day.
+- complete week / month: a week (Monday to Sunday) or calendar month the data covers whole; charts
+  drop the cut ones at either end, which would otherwise read as a fall in activity.
 
 The notebooks cannot import this module (learners get plain files), so they spell the same
 definitions in pandas; tests/datasets/test_measures.py runs their cells and checks they agree.
@@ -114,6 +115,13 @@ def period_weeks(company: Company) -> dict[str, float]:
     start, end = data_period(company)
     split = min(max(split_date(company), start), end)
     return {BEFORE: (split - start) / pd.Timedelta(days=7), AFTER: (end - split) / pd.Timedelta(days=7)}
+
+
+def complete_weeks(company: Company) -> pd.DatetimeIndex:
+    """Mondays of the weeks the data covers from Monday to Sunday (a cut week reads as a drop)."""
+    start, end = data_period(company)
+    first = start + pd.Timedelta(days=(7 - start.weekday()) % 7)
+    return pd.date_range(first, end - pd.Timedelta(days=7), freq="7D")
 
 
 def complete_months(company: Company) -> list[pd.Timestamp]:
