@@ -26,7 +26,7 @@ PALETTE: dict[str, str] = {
 SERIES_COLORS = list(PALETTE.values())
 MIN_GROUP = 5
 MAX_MARKS = 5000
-DEADLINE_TYPES = ("reporting_deadline", "dashboard_refresh")
+DEADLINE_TYPES = measures.DEADLINE_TYPES
 
 
 @dataclass(frozen=True)

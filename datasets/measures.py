@@ -31,6 +31,7 @@ import pandas as pd
 
 from datasets.schemas import OUTPUT_STATUSES
 
+DEADLINE_TYPES = ("reporting_deadline", "dashboard_refresh")   # the calendar rows usage is shown at
 NON_USER_SHARE = 0.1       # a non-user has fewer than this share of the median person's AI events
 BEFORE, AFTER = "before mandate", "after mandate"
 PERIODS = (BEFORE, AFTER)

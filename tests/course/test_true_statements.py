@@ -312,6 +312,15 @@ def test_chart_summaries_state_the_learners_numbers(learner):
     token_precision = numbers(results["detector_tradeoff"].summary)[0]
     assert token_precision == pytest.approx(100 * hits[half] / (half + 1), abs=6)
 
+    done = c.work_items[c.work_items["status"].isin(["closed", "merged"])].dropna(subset=["cycle_time_hours"])
+    after = pd.to_datetime(done["created_at"]) >= measures.mandate_date(c)
+    medians = done.groupby(["kind", after])["cycle_time_hours"].median()
+    for kind, before_h, after_h in re.findall(r"(\w+ ?\w*)s (\d+) → (\d+) h",
+                                             results["cycle_time_before_after"].summary):
+        kind = kind.strip().replace(" ", "_")
+        assert float(before_h) == pytest.approx(medians[(kind, False)], abs=1)
+        assert float(after_h) == pytest.approx(medians[(kind, True)], abs=1)
+
     months = measures.complete_months(c)
     assert pd.Timestamp(months[0]).strftime("%B %Y") in results["cohort_flows"].summary
     assert pd.Timestamp(months[-1]).strftime("%B %Y") in results["cohort_flows"].summary
