@@ -22,13 +22,14 @@ import pytest
 from course.charts import CHARTS, MIN_GROUP, employee_features, precision_at_recall, self_authored_gap
 from course.modules import load_modules
 from datasets import measures
+from exercises.assignments import DataSpec
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("true_statements")]
 
 PROFILES = ("mandate-bigco", "startup", "consultancy")
 LEARNERS = tuple(f"learner-{i:02d}" for i in range(20))
 SECRET = "statements-test-secret"
-EMPLOYEES, DAYS = 150, 180     # the course's default data spec (grader.course_dir)
+EMPLOYEES, DAYS = DataSpec().employees, DataSpec().days     # the course's default size
 
 
 @cache
@@ -326,3 +327,16 @@ def test_chart_summaries_state_the_learners_numbers(learner):
     assert pd.Timestamp(months[-1]).strftime("%B %Y") in results["cohort_flows"].summary
     shown = pd.to_datetime(results["cohort_flows"].table["month"]).unique()
     assert set(shown) <= set(months), "a month the data covers only in part is drawn as a full bar"
+
+
+def test_the_old_fixed_texts_issue_10_found_false_are_caught():
+    """The checks can fail: the takeaways the course used to show are false for some learners."""
+    def separate_self_authored_group(learner: str) -> bool:       # module 2's old takeaway
+        return not self_authored_one_hump(learner)
+    def output_barely_moves(learner: str) -> bool:                # module 1's old takeaway
+        return abs(usage_output_change(company(learner))[1]) <= 5
+    def most_teams_below_the_line(learner: str) -> bool:          # module 3's old takeaway
+        table = charts(learner)["perception_vs_measured"].table
+        return (table["measured_change_pct"] < table["perceived_speedup_pct"]).mean() > 0.5
+    for old in (separate_self_authored_group, output_barely_moves, most_teams_below_the_line):
+        assert not all(old(learner) for learner in LEARNERS), old.__name__
