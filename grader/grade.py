@@ -1,17 +1,20 @@
 """`theater grade`: sandboxed, parallel, resumable autograding into nbgrader's gradebook.
 
-For each submitted/<learner>/<assignment>/ notebook, in a process pool:
+For each submitted/<learner>/<assignment>/ notebook, one Dask task runs `grade_one` on a worker
+(an embedded LocalCluster, or an existing cluster named by --scheduler / theater.toml):
 1. repair: the notebook is rebuilt on the released student version — read-only and test cells
    come from the release (as nbgrader's OverwriteCells does, but never with hidden tests: nothing
    hidden is ever inside the sandbox), answer cells from the learner; malformed files are graded
    with a clear comment instead of crashing the batch;
 2. execute in the sandbox (grader.sandbox) with only the learner's released data bound in;
-3. score, in the grader process: the answer artifacts against that learner's truth regenerated
-   from the course secret (exercises.checks), written into the graded cells as partial credit.
-The main process then writes autograded/<learner>/<assignment>/, the gradebook, and finally a
-grading record (.theater/grading/<assignment>/<learner>.json) — atomically, in that order. A
-submission whose record matches its content is not graded again, so a batch killed halfway and
-run again loses nothing and counts nothing twice.
+3. score, in the worker but outside the kernel: the answer artifacts against that learner's truth
+   regenerated from the learner's seed (exercises.checks), written into the graded cells as
+   partial credit.
+The task carries everything it needs (`Job`), so a worker needs neither the course directory nor
+the course secret. Only the submitting process then writes autograded/<learner>/<assignment>/,
+the gradebook, and finally a grading record (.theater/grading/<assignment>/<learner>.json) —
+atomically, in that order. A submission whose record matches its content is not graded again,
+so a batch killed halfway (or a worker lost) and run again loses nothing and counts nothing twice.
 """
 
 from __future__ import annotations
