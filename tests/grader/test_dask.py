@@ -228,3 +228,30 @@ def _roster(folder: Path) -> Path:
     path = folder / "roster.csv"
     path.write_text("id\nada\n")
     return path
+
+
+def test_the_courses_scheduler_setting_is_read_and_checked(tmp_path):
+    from grader.grade import grading_scheduler
+
+    course = init_course(tmp_path / "course", data={"employees": 20, "days": 30})
+    assert grading_scheduler(course) is None
+    settings = course.root / "theater.toml"
+    base = settings.read_text()
+    for value, expected in (('"tcp://10.1.2.3:8786"', "tcp://10.1.2.3:8786"), ('"local"', None)):
+        settings.write_text(base + f"\n[grading]\nscheduler = {value}\n")
+        assert grading_scheduler(open_course(course.root)) == expected
+    settings.write_text(base + '\n[grading]\nscheduler = "10.1.2.3"\n')
+    with pytest.raises(GradeError, match=r"theater.toml \[grading\] scheduler: '10.1.2.3' is not a Dask scheduler"):
+        grading_scheduler(open_course(course.root))
+
+
+def test_a_worker_with_another_generator_refuses_the_job():
+    from exercises.assignments import DataSpec, load_assignment
+    from grader.grade import Job, grade_one
+
+    job = Job(assignment=load_assignment(ROOT / "exercises" / "source" / "detect"), learner="ada",
+              notebook=SOURCE.read_bytes(), student_json=SOURCE.read_text(), data=DataSpec(employees=20, days=30),
+              seed=1, generator_version="0.9", limits=LIMITS, isolation="rlimits")
+    outcome = grade_one(job)
+    assert not outcome.ok and "generator" in outcome.error and "0.9" in outcome.error
+    assert outcome.notebook_json == "" and outcome.parts == {}
