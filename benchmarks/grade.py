@@ -130,7 +130,7 @@ class ExternalCluster:
         dask = str(Path(sys.executable).parent / "dask")
         started = time.monotonic()
         self.processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                            "--no-dashboard"], stdout=open(logs / "scheduler.log", "wb"),
+                                            "--no-dashboard", "--dashboard-address", "127.0.0.1:0"], stdout=open(logs / "scheduler.log", "wb"),
                                            stderr=subprocess.STDOUT, start_new_session=True)]
         for index in range(workers):
             self.processes.append(subprocess.Popen(

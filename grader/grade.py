@@ -611,7 +611,9 @@ def _dask_client(workers: int, jobs: int, scheduler: str | None) -> Iterator[Any
         # and exit as soon as this process is gone, even after a kill -9 (distributed's parent pipe).
         with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
             cluster = LocalCluster(n_workers=min(workers, jobs), threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                                   host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                                   # its health/metrics server on a free local port, never a fixed one
+                                   scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
         try:
             with Client(cluster) as client:
                 yield client

@@ -53,7 +53,7 @@ class Cluster:
         self.processes: list[subprocess.Popen] = []
         env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "2"}
         self._start(["scheduler", "--host", "127.0.0.1", "--port", self.address.rsplit(":", 1)[1],
-                     "--no-dashboard"], "scheduler", env, sandboxed=False)
+                     "--no-dashboard", "--dashboard-address", "127.0.0.1:0"], "scheduler", env, sandboxed=False)
         self.worker_env = env
         for _ in range(workers):
             self.add_worker()
