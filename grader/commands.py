@@ -66,9 +66,14 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         raise GradeUnavailable("the autograder (grader/grade.py) is not available in this installation") from None
     if args.workers < 1:
         raise UserError("--workers must be at least 1")
+    from grader.grade import grading_scheduler, scheduler_address
+
     learners = args.learner or None
-    report = grade(_course(args).root, args.assignment, workers=args.workers, learners=learners,
-                   progress=not args.quiet, force=args.force)
+    course = _course(args)
+    # --scheduler beats theater.toml's [grading] scheduler; "local" grades on this machine either way
+    scheduler = scheduler_address(args.scheduler) if args.scheduler else grading_scheduler(course)
+    report = grade(course.root, args.assignment, workers=args.workers, learners=learners,
+                   progress=not args.quiet, force=args.force, scheduler=scheduler)
     summary = getattr(report, "summary", None)
     print(summary() if callable(summary) else report)
     return 0
@@ -123,7 +128,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     grade = subparsers.add_parser("grade", help="autograde submissions in a sandbox, in parallel")
     grade.add_argument("assignment", metavar="ASSIGNMENT")
-    grade.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
+    grade.add_argument("--workers", type=int, default=2,
+                       help="worker processes on this machine (default 2; ignored with a cluster)")
+    grade.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="grade on an existing Dask cluster, e.g. tcp://host:8786 (default: theater.toml's "
+                            "[grading] scheduler, else this machine; \"local\" forces this machine)")
     grade.add_argument("--learner", action="append", help="grade only this learner (repeatable)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.add_argument("--force", action="store_true",

@@ -345,16 +345,29 @@ def check_generator(course: Course, assignment: Assignment) -> None:
         )
 
 
-def company_for_spec(course: Course, spec: DataSpec, learner_id: str, api: Any = None) -> Any:
-    """A learner's company, WITH labels, for a dataset spec: seeded by HMAC(course secret, id).
-
-    `api` is datasets.api unless a caller passes a stand-in with the same functions (app tests)."""
+def learner_seed(course: Course, learner_id: str, api: Any = None) -> int:
+    """HMAC(course secret, id): regenerates this learner's company and no one else's (what a grading
+    worker is given instead of the course secret)."""
     if api is None:
         from datasets import api
 
     validate_learner_id(learner_id)
-    seed = api.learner_seed(secret=load_secret(course), learner_id=learner_id)
+    return api.learner_seed(secret=load_secret(course), learner_id=learner_id)
+
+
+def company_for_seed(spec: DataSpec, seed: int, api: Any = None) -> Any:
+    """The company, WITH labels, that a dataset spec and a learner's seed describe."""
+    if api is None:
+        from datasets import api
+
     return api.generate_company(profile=spec.profile, employees=spec.employees, days=spec.days, seed=seed)
+
+
+def company_for_spec(course: Course, spec: DataSpec, learner_id: str, api: Any = None) -> Any:
+    """A learner's company, WITH labels, for a dataset spec: seeded by HMAC(course secret, id).
+
+    `api` is datasets.api unless a caller passes a stand-in with the same functions (app tests)."""
+    return company_for_seed(spec, learner_seed(course, learner_id, api=api), api=api)
 
 
 def learner_company(course: Course, assignment: Assignment, learner_id: str) -> Any:
@@ -375,6 +388,14 @@ def write_learner_data(course: Course, assignment: Assignment, learner_id: str, 
     spec = course.data_spec(assignment)
     if company is None:
         company = company_for_spec(course, spec, learner_id, api=api)
+    return write_spec_data(spec, company, folder, api=api)
+
+
+def write_spec_data(spec: DataSpec, company: Any, folder: Path, api: Any = None) -> Path:
+    """A company's tables as a learner receives them: the spec's format, never the labels."""
+    if api is None:
+        from datasets import api
+
     api.write_company(company, folder, fmt=spec.format, with_labels=False)
     return folder
 

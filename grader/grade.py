@@ -1,44 +1,48 @@
 """`theater grade`: sandboxed, parallel, resumable autograding into nbgrader's gradebook.
 
-For each submitted/<learner>/<assignment>/ notebook, in a process pool:
+For each submitted/<learner>/<assignment>/ notebook, one Dask task runs `grade_one` on a worker
+(an embedded LocalCluster, or an existing cluster named by --scheduler / theater.toml):
 1. repair: the notebook is rebuilt on the released student version — read-only and test cells
    come from the release (as nbgrader's OverwriteCells does, but never with hidden tests: nothing
    hidden is ever inside the sandbox), answer cells from the learner; malformed files are graded
    with a clear comment instead of crashing the batch;
 2. execute in the sandbox (grader.sandbox) with only the learner's released data bound in;
-3. score, in the grader process: the answer artifacts against that learner's truth regenerated
-   from the course secret (exercises.checks), written into the graded cells as partial credit.
-The main process then writes autograded/<learner>/<assignment>/, the gradebook, and finally a
-grading record (.theater/grading/<assignment>/<learner>.json) — atomically, in that order. A
-submission whose record matches its content is not graded again, so a batch killed halfway and
-run again loses nothing and counts nothing twice.
+3. score, in the worker but outside the kernel: the answer artifacts against that learner's truth
+   regenerated from the learner's seed (exercises.checks), written into the graded cells as
+   partial credit.
+The task carries everything it needs (`Job`), so a worker needs neither the course directory nor
+the course secret. Only the submitting process then writes autograded/<learner>/<assignment>/,
+the gradebook, and finally a grading record (.theater/grading/<assignment>/<learner>.json) —
+atomically, in that order. A submission whose record matches its content is not graded again,
+so a batch killed halfway (or a worker lost) and run again loses nothing and counts nothing twice.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
 import hashlib
 import json
-import multiprocessing
+import logging
 import os
 import shutil
-import signal
-import sys
+import socket
 import tempfile
+import uuid
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import nbformat
 from nbformat import NotebookNode
 
 from datasets.errors import UserError
-from exercises.assignments import json_depth
+from exercises.assignments import Assignment, DataSpec, json_depth
 from grader.copydetect import detect_copies
 from grader.integrity import Flag, edited_cells, scan_outputs, scan_sources
-from grader.sandbox import Limits, RunResult, probe_isolation, run_notebook_sandboxed
+from grader.sandbox import ISOLATION_BWRAP, Limits, RunResult, probe_isolation, run_notebook_sandboxed
 from grader.scoring import fill_grade_cells, jsonable, score_submission
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -262,14 +266,23 @@ def repair_notebook(raw: bytes | None, student: NotebookNode) -> tuple[NotebookN
 
 @dataclass
 class Job:
-    course_root: str
-    assignment: str
+    """Everything a worker needs to grade one submission, so it can run on a machine without the course.
+
+    It never holds the course secret: `seed` (HMAC(secret, learner)) regenerates this learner's
+    company and no one else's. `data_dir` is the released data on the grader's own disk, set only
+    when the worker shares that disk (in-process and the embedded LocalCluster).
+    """
+
+    assignment: Assignment
     learner: str
-    submitted_dir: str
-    student_json: str
-    data_dir: str | None
+    notebook: bytes | None  # the submitted file, at most MAX_NOTEBOOK_BYTES + 1 bytes; None if absent
+    student_json: str  # the released student version
+    data: DataSpec
+    seed: int
+    generator_version: str
     limits: Limits
-    isolation: str
+    isolation: str  # what the grader requires; a worker that cannot provide it refuses the job
+    data_dir: str | None = None
 
 
 @dataclass
@@ -286,61 +299,77 @@ class Outcome:
     truths: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     error: str = ""
+    worker: str = ""
 
 
-_COMPANIES: dict[tuple[str, str, str], Any] = {}
+_COMPANIES: dict[tuple[DataSpec, int], Any] = {}
 
 
-def _company(course: Any, assignment: Any, learner: str) -> Any:
+def _company(spec: DataSpec, seed: int) -> Any:
     """The learner's company with labels, generated once per worker process."""
-    from grader.course_dir import learner_company
+    from grader.course_dir import company_for_seed
 
-    key = (str(course.root), assignment.name, learner)
+    key = (spec, seed)
     if key not in _COMPANIES:
         _COMPANIES.clear()
-        _COMPANIES[key] = learner_company(course, assignment, learner)
+        _COMPANIES[key] = company_for_seed(spec, seed)
     return _COMPANIES[key]
 
 
-def _materialise_data(course: Any, assignment: Any, learner: str, into: Path) -> Path:
-    """The learner's released data without labels, when outbound/ no longer holds it."""
-    from datasets.api import write_company
+def _write_data(spec: DataSpec, seed: int, into: Path) -> Path:
+    """The learner's released data without labels, regenerated where outbound/ is not at hand."""
+    from grader.course_dir import write_spec_data
 
-    spec = course.data_spec(assignment)
-    target = into / "data"
-    write_company(_company(course, assignment, learner), target, fmt=spec.format, with_labels=False)
-    return target
+    return write_spec_data(spec, _company(spec, seed), into / "data")
+
+
+def _materialise_data(course: Any, assignment: Any, learner: str, into: Path) -> Path:
+    """What a worker without the course writes for `learner` (the app's tests compare it to the release)."""
+    from grader.course_dir import check_generator, learner_seed
+
+    check_generator(course, assignment)
+    return _write_data(course.data_spec(assignment), learner_seed(course, learner), into)
+
+
+def _refusal(job: Job) -> str:
+    """Why this worker must not grade the job (empty when it may): a weaker sandbox or another generator."""
+    from datasets.pipeline import GENERATOR_VERSION
+
+    here = socket.gethostname()
+    if job.isolation == ISOLATION_BWRAP and probe_isolation() != ISOLATION_BWRAP:
+        return (f"worker {here} cannot run the bubblewrap sandbox (install bubblewrap, or check that it may "
+                "create namespaces): not graded without it")
+    if job.generator_version != GENERATOR_VERSION:
+        return (f"worker {here} has dataset generator {GENERATOR_VERSION}, the release was made with "
+                f"{job.generator_version}: install the grader's version of theater on the worker")
+    return ""
 
 
 def grade_one(job: Job) -> Outcome:
     """Repair, run in the sandbox, score outside it. Never raises: failures become an Outcome."""
     started = time.monotonic()
-    outcome = Outcome(learner=job.learner, ok=False)
+    outcome = Outcome(learner=job.learner, ok=False, worker=socket.gethostname())
     scratch = Path(tempfile.mkdtemp(prefix="theater-grade-"))
     try:
-        from grader.course_dir import open_course
-
-        course = open_course(job.course_root)
-        assignment = course.assignment(job.assignment)
+        refusal = _refusal(job)
+        if refusal:
+            outcome.error = refusal
+            return outcome
+        assignment = job.assignment
         student = nbformat.reads(job.student_json, as_version=4)
-        path = Path(job.submitted_dir) / assignment.notebook
-        raw: bytes | None = None
-        if path.is_file() and not path.is_symlink():
-            with open(path, "rb") as handle:
-                raw = handle.read(MAX_NOTEBOOK_BYTES + 1)
-        nb, comments, flags, learner_code = repair_notebook(raw, student)
+        nb, comments, flags, learner_code = repair_notebook(job.notebook, student)
         flags = flags + scan_sources(learner_code)
         workdir = scratch / "work"
         workdir.mkdir()
         if learner_code:
-            data_dir = Path(job.data_dir) if job.data_dir else _materialise_data(course, assignment, job.learner, scratch)
+            data_dir = Path(job.data_dir) if job.data_dir else _write_data(job.data, job.seed, scratch)
             with futures.ThreadPoolExecutor(max_workers=1) as helper:
                 # the truth is regenerated while the kernel runs (it mostly waits on another process)
-                company = helper.submit(_company, course, assignment, job.learner)
+                company = helper.submit(_company, job.data, job.seed)
                 run = run_notebook_sandboxed(nb, workdir, data_dir, job.limits, job.isolation)
                 company = company.result()
         else:  # nbgrader's "No response": nothing the learner wrote would run, so nothing runs
-            company = _company(course, assignment, job.learner)
+            company = _company(job.data, job.seed)
             run = RunResult(notebook=nb, isolation=NOT_RUN,
                             problems=["no response: no answer cell differs from the released notebook, so it was not run"])
         comments += run.problems
@@ -521,12 +550,13 @@ def _open_gradebook(course: Any, assignment: Any) -> tuple[Any, Any]:
 
 
 def _learners(course: Any, assignment: str, only: list[str] | None) -> list[str]:
-    from grader.course_dir import validate_learner_id
+    """Learners with a submission: folders named by the one learner-id rule (others are not learners)."""
+    from grader.course_dir import is_learner_id, validate_learner_id
 
     submitted = course.path("submitted")
     found = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir())
     if only is None:
-        return [learner for learner in found if _valid_id(learner)]
+        return [learner for learner in found if is_learner_id(learner)]
     for learner in only:
         validate_learner_id(learner)
     missing = sorted(set(only) - set(found))
@@ -535,10 +565,138 @@ def _learners(course: Any, assignment: str, only: list[str] | None) -> list[str]
     return sorted(set(only))
 
 
-def _valid_id(learner: str) -> bool:
-    from grader.course_dir import ID_PATTERN
+# ---------------------------------------------------------------------------------------------
+# where the grading runs: in this process, an embedded Dask LocalCluster, or an existing cluster
 
-    return bool(ID_PATTERN.match(learner)) and learner not in (".", "..")
+LOCAL_SCHEDULER = "local"  # `--scheduler local` / scheduler = "local": the embedded LocalCluster
+SCHEDULER_SCHEMES = ("tcp://", "tls://", "ucx://", "ws://", "wss://", "inproc://")
+CONNECT_TIMEOUT = 10  # seconds to reach a scheduler before saying it is unreachable
+WORKER_WAIT = 60  # seconds to wait for a cluster's first worker
+ALLOWED_FAILURES = 2  # a submission whose worker dies 3 times is reported, not tried forever
+
+
+def scheduler_address(value: Any, where: str = "--scheduler") -> str | None:
+    """A Dask scheduler address as given by a user; None for "local" (this machine) or nothing."""
+    if value is None or value == "" or value == LOCAL_SCHEDULER:
+        return None
+    if not isinstance(value, str) or not value.startswith(SCHEDULER_SCHEMES) or len(value) > 300 \
+            or any(c.isspace() for c in value) or "://" == value[-3:]:
+        raise GradeError(f"{where}: {str(value)[:80]!r} is not a Dask scheduler address "
+                         f"(like tcp://host:8786, or \"{LOCAL_SCHEDULER}\" for this machine)")
+    return value
+
+
+def grading_scheduler(course: Any) -> str | None:
+    """Where the course's grading runs: theater.toml's `[grading] scheduler`, or None for this machine.
+
+    The app and `theater grade` pass it to `grade(..., scheduler=...)`.
+    """
+    from grader.course_dir import SETTINGS_FILE
+
+    section = course.settings.get("grading") or {}
+    where = f"{course.root / SETTINGS_FILE} [grading] scheduler"
+    if not isinstance(section, dict):
+        raise GradeError(f"{course.root / SETTINGS_FILE}: [grading] must be a table")
+    return scheduler_address(section.get("scheduler"), where)
+
+
+@contextlib.contextmanager
+def _dask_client(workers: int, jobs: int, scheduler: str | None) -> Iterator[Any]:
+    """A Dask client: on an embedded LocalCluster (one single-threaded process per worker) or `scheduler`."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler is None:
+        # The scheduler runs in this process, so its settings are ours; workers are its child processes
+        # and exit as soon as this process is gone, even after a kill -9 (distributed's parent pipe).
+        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+            cluster = LocalCluster(n_workers=min(workers, jobs), threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                                   # its health/metrics server on a free local port, never a fixed one
+                                   scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise GradeError(f"cannot reach the Dask scheduler at {scheduler}: {reason}") from None
+    try:
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT)
+        except TimeoutError:
+            raise GradeError(f"the Dask scheduler at {scheduler} has had no worker for {WORKER_WAIT} s: "
+                             f"start `dask worker {scheduler}` on a machine with bubblewrap") from None
+        yield client
+    finally:
+        client.close()
+
+
+def _run_jobs(jobs: Iterable[tuple[Job, Any]], count: int, workers: int,
+              scheduler: str | None = None) -> Iterator[tuple[Any, Outcome]]:
+    """Yield (tag, outcome) as submissions finish; a task that fails or kills its worker fails only itself.
+
+    One submission with no cluster named is graded in this process (no cluster to start). Otherwise
+    each job is a Dask task; at most two per worker thread are handed out at a time, so a big class
+    never holds every notebook in memory at once.
+    """
+    if scheduler is None and (workers == 1 or count <= 1):
+        for job, tag in jobs:
+            yield tag, grade_one(job)
+        return
+    from distributed import as_completed
+
+    with _dask_client(workers, count, scheduler) as client:
+        queue = iter(jobs)
+        tags: dict[str, tuple[str, Any]] = {}
+        running = as_completed()
+
+        def submit_next() -> bool:
+            item = next(queue, None)
+            if item is None:
+                return False
+            job, tag = item
+            key = f"grade-{job.assignment.name}-{job.learner}-{uuid.uuid4().hex[:12]}"
+            tags[key] = (job.learner, tag)
+            running.add(client.submit(grade_one, job, key=key, pure=False))
+            return True
+
+        window = max(2, 2 * sum(client.nthreads().values()))
+        while len(tags) < window and submit_next():
+            pass
+        for future in running:
+            learner, tag = tags.pop(future.key)
+            try:
+                outcome = future.result()
+            except Exception as exc:  # noqa: BLE001 - a task that raised, or whose workers kept dying
+                outcome = Outcome(learner=learner, ok=False,
+                                  error=f"the cluster could not grade it: {type(exc).__name__}: {str(exc)[:300]}")
+            future.release()
+            window = max(window, 2 * sum(client.nthreads().values()))  # a cluster may grow while grading
+            while len(tags) < window and submit_next():
+                pass
+            yield tag, outcome
+
+
+@dataclass
+class _Pending:
+    """A submission to grade and what its grading record will be valid for."""
+
+    learner: str
+    submitted_dir: Path
+    digest: str
+
+
+def _read_notebook(path: Path) -> bytes | None:
+    """The submitted notebook's bytes, one more than the size limit at most (repair refuses bigger ones)."""
+    if not path.is_file() or path.is_symlink():
+        return None
+    with open(path, "rb") as handle:
+        return handle.read(MAX_NOTEBOOK_BYTES + 1)
 
 
 def grade(
@@ -551,30 +709,40 @@ def grade(
     isolation: str | None = None,
     force: bool = False,
     on_result: Callable[[LearnerGrade, int, int], None] | None = None,
+    scheduler: str | None = None,
 ) -> GradeReport:
     """Grade every submission of `assignment` (or only `learners`); resumable, never stops on one bad submission.
 
     `force` regrades submissions whose record says they are already graded (a changed check, a
     disputed grade); `on_result(grade, done, total)` is called as each submission is committed, so
     the app can draw a live progress bar with the same function the CLI runs.
+    `scheduler` sends the work to an existing Dask cluster (tcp://host:port, see
+    `grading_scheduler`); without one, `workers` processes of an embedded LocalCluster grade it, or
+    this process alone for a single submission. Only this process writes the gradebook and records.
+    A cluster's workers must provide the bubblewrap sandbox unless `isolation` says otherwise.
     """
-    from grader.course_dir import check_generator, load_secret, open_course
+    from datasets.pipeline import GENERATOR_VERSION
+    from grader.course_dir import check_generator, learner_seed, load_secret, open_course
 
     started = time.monotonic()
     if workers < 1:
         raise GradeError("--workers must be at least 1")
+    scheduler = scheduler_address(scheduler)
     course = open_course(course_dir)
     spec = course.assignment(assignment)
     load_secret(course)  # fail early and clearly if the truth cannot be regenerated
     check_generator(course, spec)
     student = _student_version(course, spec)
     student_json = nbformat.writes(student)
-    fingerprint = hashlib.sha256((student_json + json.dumps(course.data_spec(spec).as_dict())).encode()).hexdigest()
-    isolation = isolation or probe_isolation()
+    data_spec = course.data_spec(spec)
+    fingerprint = hashlib.sha256((student_json + json.dumps(data_spec.as_dict())).encode()).hexdigest()
+    # On this machine the sandbox is what the probe finds (a fallback is named per learner); a cluster's
+    # workers must each provide bubblewrap, or refuse the job.
+    isolation = isolation or (ISOLATION_BWRAP if scheduler else probe_isolation())
     limits = limits or Limits()
     report = GradeReport(assignment=assignment, isolation=isolation)
 
-    jobs: list[tuple[Job, str]] = []
+    pending: list[_Pending] = []
     records: dict[str, dict] = {}
     for learner in _learners(course, assignment, learners):
         submitted_dir = course.path("submitted", learner, assignment)
@@ -586,38 +754,43 @@ def grade(
             report.learners[learner] = grade_entry
             records[learner] = record
             continue
-        data_dir = course.path("outbound", learner, assignment, "data")
-        jobs.append((Job(
-            course_root=str(course.root), assignment=assignment, learner=learner,
-            submitted_dir=str(submitted_dir), student_json=student_json,
-            data_dir=str(data_dir) if data_dir.is_dir() else None, limits=limits, isolation=isolation,
-        ), digest))
+        pending.append(_Pending(learner, submitted_dir, digest))
+
+    def jobs() -> Iterator[tuple[Job, _Pending]]:
+        """Built as they are handed out: each notebook is read when its task is submitted."""
+        for item in pending:
+            released = course.path("outbound", item.learner, assignment, "data")
+            shared_disk = scheduler is None and released.is_dir()  # a remote worker regenerates the data
+            yield Job(assignment=spec, learner=item.learner,
+                      notebook=_read_notebook(item.submitted_dir / spec.notebook), student_json=student_json,
+                      data=data_spec, seed=learner_seed(course, item.learner),
+                      generator_version=GENERATOR_VERSION, limits=limits, isolation=isolation,
+                      data_dir=str(released) if shared_disk else None), item
 
     resumed = len(report.learners)
     bar = None
-    if progress and jobs:
+    if progress and pending:
         from tqdm import tqdm
 
         tqdm.monitor_interval = 0  # no monitor thread in a process that starts workers
-        bar = tqdm(total=len(jobs), desc=f"grade {assignment}", unit="notebook")
+        bar = tqdm(total=len(pending), desc=f"grade {assignment}", unit="notebook")
     book = late = None  # one gradebook connection for the batch, opened when there is something to save
     try:
-        for job, digest, outcome in _run_jobs(jobs, workers):
-            submitted_dir = Path(job.submitted_dir)
+        for item, outcome in _run_jobs(jobs(), len(pending), workers, scheduler):
             if outcome.ok:
                 if book is None:
                     book, late = _open_gradebook(course, spec)
-                grade_entry = _commit(book, course, spec, outcome, submitted_dir, digest, late)
-                records[job.learner] = _read_record(_record_path(course, assignment, job.learner)) or {}
+                grade_entry = _commit(book, course, spec, outcome, item.submitted_dir, item.digest, late)
+                records[item.learner] = _read_record(_record_path(course, assignment, item.learner)) or {}
             else:
-                grade_entry = LearnerGrade(learner=job.learner, score=0.0, max_score=spec.max_score,
+                grade_entry = LearnerGrade(learner=item.learner, score=0.0, max_score=spec.max_score,
                                            status="error", seconds=round(outcome.seconds, 2),
                                            comments=[f"not graded, will be retried on the next run: {outcome.error}"])
-            report.learners[job.learner] = grade_entry
+            report.learners[item.learner] = grade_entry
             if bar is not None:
                 bar.update(1)
             if on_result is not None:
-                on_result(grade_entry, len(report.learners) - resumed, len(jobs))
+                on_result(grade_entry, len(report.learners) - resumed, len(pending))
     finally:
         if book is not None:
             book.close()
@@ -627,48 +800,6 @@ def grade(
     _flag_copies(report, records)
     report.seconds = round(time.monotonic() - started, 2)
     return report
-
-
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """Worker initializer: be killed when the process that started us dies, even by SIGKILL.
-
-    A worker's parent is multiprocessing's fork server, which exits as soon as `theater grade`
-    does; without this a `kill -9` of the grader would leave its workers (and their memory) behind.
-    Their sandboxes follow them (bubblewrap's --die-with-parent). Linux only; elsewhere a no-op.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        return
-    if os.getppid() == 1:  # the parent died before the signal was armed
-        os._exit(1)
-
-
-def _run_jobs(jobs: list[tuple[Job, str]], workers: int):
-    """Yield (job, digest, outcome) as submissions finish; a crashed worker fails only its jobs."""
-    if workers == 1 or len(jobs) <= 1:
-        for job, digest in jobs:
-            yield job, digest, grade_one(job)
-        return
-    context = multiprocessing.get_context("forkserver")  # workers never inherit zmq/asyncio state
-    context.set_forkserver_preload(["grader.grade", "grader.course_dir", "datasets.api", "exercises.truth",
-                                    "grader.forkserver_guard"])
-    with futures.ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
-                                     initializer=die_with_parent) as pool:
-        pending = {pool.submit(grade_one, job): (job, digest) for job, digest in jobs}
-        for future in futures.as_completed(pending):
-            job, digest = pending[future]
-            try:
-                outcome = future.result()
-            except Exception as exc:  # noqa: BLE001 - a dead worker process
-                outcome = Outcome(learner=job.learner, ok=False, error=f"worker failed: {type(exc).__name__}")
-            yield job, digest, outcome
 
 
 def _flag_copies(report: GradeReport, records: dict[str, dict]) -> None:

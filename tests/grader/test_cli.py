@@ -110,17 +110,39 @@ def test_grade_passes_its_options_to_the_grader(tmp_path, capsys, monkeypatch):
         def summary(self):
             return "graded"
 
-    def fake_grade(course_dir, assignment, workers, learners, progress):
-        calls.append((str(course_dir), assignment, workers, learners, progress))
+    def fake_grade(course_dir, assignment, workers, learners, progress, force, scheduler):
+        calls.append((str(course_dir), assignment, workers, learners, progress, force, scheduler))
         return Report()
 
     monkeypatch.setattr(grader.grade, "grade", fake_grade)
-    code, out, _ = _run(capsys, "grade", "detect", "--workers", 3, "--learner", "ada", "--quiet",
+    code, out, _ = _run(capsys, "grade", "detect", "--workers", 3, "--learner", "ada", "--quiet", "--force",
                         "--course", tmp_path / "c")
     assert code == 0 and out.strip() == "graded"
-    assert calls == [(str((tmp_path / "c").resolve()), "detect", 3, ["ada"], False)]
+    assert calls == [(str((tmp_path / "c").resolve()), "detect", 3, ["ada"], False, True, None)]
     code, _, err = _run(capsys, "grade", "detect", "--workers", 0, "--course", tmp_path / "c")
     assert code == 2 and "at least 1" in err
+
+
+def test_grade_sends_work_to_the_courses_scheduler_unless_told_otherwise(tmp_path, capsys, monkeypatch):
+    import grader.grade
+
+    _run(capsys, "course", "init", tmp_path / "c")
+    with open(tmp_path / "c" / "theater.toml", "a") as handle:
+        handle.write('\n[grading]\nscheduler = "tcp://grading.example.org:8786"\n')
+    seen = []
+
+    class Report:
+        def summary(self):
+            return "graded"
+
+    monkeypatch.setattr(grader.grade, "grade", lambda *a, scheduler, **k: seen.append(scheduler) or Report())
+    for extra in ((), ("--scheduler", "tcp://10.0.0.5:8786"), ("--scheduler", "local")):
+        code, _, _ = _run(capsys, "grade", "detect", "--course", tmp_path / "c", *extra)
+        assert code == 0
+    assert seen == ["tcp://grading.example.org:8786", "tcp://10.0.0.5:8786", None]
+    code, _, err = _run(capsys, "grade", "detect", "--course", tmp_path / "c", "--scheduler", "grading-box")
+    assert code == 2 and "not a Dask scheduler address" in err
+    _one_line_error(err)
 
 
 def test_collect_with_only_unmatched_files_exits_non_zero(tmp_path, capsys):

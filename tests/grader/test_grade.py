@@ -387,3 +387,13 @@ def _alive(process) -> bool:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def test_only_folders_named_by_the_learner_id_rule_are_graded(tmp_path):
+    from grader.course_dir import open_course
+    from grader.grade import _learners
+
+    course = init_course(tmp_path / "course", data={"employees": 20, "days": 30})
+    for folder in ("ada", "_draft", "-x", "b.o.b"):
+        (course.root / "submitted" / folder / "detect").mkdir(parents=True)
+    assert _learners(open_course(course.root), "detect", None) == ["ada", "b.o.b"]
