@@ -402,10 +402,16 @@ GradeFunction = Callable[..., Any]
 class GradingQueue:
     """Takes jobs off the course's queue and grades them with grader.grade.grade, one at a time.
 
-    `grade_options` returns extra keyword arguments for grade() for each job (e.g. a Dask scheduler,
-    `lambda: {"scheduler": grading_scheduler(course)}`); `grade_function` is grade() unless a test
-    passes a stand-in with the same signature.
+    `grade_options` returns extra keyword arguments for grade() for each job; by default the course's
+    Dask scheduler (theater.toml `[grading] scheduler`, read afresh for each job), so the app grades
+    where `theater grade` does. `grade_function` is grade() unless a test passes a stand-in.
     """
+
+    def _course_grading(self) -> dict[str, Any]:
+        """The course's own grading engine: its scheduler, or None (this process for one submission)."""
+        from grader.grade import grading_scheduler
+
+        return {"scheduler": grading_scheduler(self.course)}
 
     def __init__(self, course: Course, grade_function: GradeFunction | None = None,
                  grade_options: Callable[[], dict[str, Any]] | None = None, poll_seconds: float = 1.0,
@@ -413,7 +419,7 @@ class GradingQueue:
         self.course = course
         self.self_study = self_study  # release an unreleased assignment before grading it
         self.grade_function = grade_function
-        self.grade_options = grade_options or (lambda: {})
+        self.grade_options = grade_options or self._course_grading
         self.poll_seconds = poll_seconds
         self.wake = threading.Event()
         self.stopping = threading.Event()

@@ -263,6 +263,23 @@ def test_queued_work_survives_a_restart_and_is_graded_by_the_next_worker(course)
     assert queue_status(course, "detect", "ada").attempt == 1
 
 
+def test_the_queue_grades_where_the_course_says(course):
+    """Without grade_options the app grades on the course's own engine: theater.toml [grading]."""
+    settings = course.root / "theater.toml"
+    original = settings.read_text()
+    try:
+        submit(course, "detect", "ada", _notebook(course), now=NOW)
+        fake = FakeGrade()
+        assert GradingQueue(open_course(course.root), grade_function=fake).run_next()
+        assert fake.calls[-1][2]["scheduler"] is None  # no cluster named: this machine
+        settings.write_text(original + '\n[grading]\nscheduler = "tcp://127.0.0.1:8786"\n')
+        submit(course, "detect", "ada", _notebook(course), now=NOW)
+        assert GradingQueue(open_course(course.root), grade_function=fake).run_next()
+        assert fake.calls[-1][2]["scheduler"] == "tcp://127.0.0.1:8786"
+    finally:
+        settings.write_text(original)
+
+
 def test_a_job_whose_worker_was_killed_is_graded_again(course):
     submit(course, "detect", "ada", _notebook(course), now=NOW)
     job = next((course.state_dir / "grading-queue").glob("*.json"))
