@@ -1,0 +1,156 @@
+"""Overrides are nbgrader's manual grade + manual comment: they survive regrading and reach export and
+feedback, on SQLite and on PostgreSQL gradebooks."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from grader.assign import assign
+from grader.cli import main
+from grader.course_dir import gradebook
+from grader.export import export_grades
+from grader.overrides import (OverrideError, answer_cells, clear_override, join_comment, override, overrides,
+                              split_comment)
+from tests.grader.gradebook_fixtures import ROSTER, autograde as _autograde, small_course as _course
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def measured(request, tmp_path):
+    """A released `measure` (two parts grading one answer cell) with ada and bob autograded."""
+    db_url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    course = _course(tmp_path / "course", db_url)
+    assign(course, "measure", ROSTER)
+    _autograde(course, "measure", "ada", {"theater_share": 1.0, "productivity_effect": 4.0})
+    _autograde(course, "measure", "bob", {"theater_share": 4.0, "productivity_effect": 0.0})
+    return course
+
+
+@pytest.fixture(scope="module")
+def one_graded(tmp_path_factory):
+    """ada autograded on `measure` (SQLite), shared by tests that must leave it unchanged."""
+    course = _course(tmp_path_factory.mktemp("overrides") / "course")
+    assign(course, "measure", ROSTER)
+    _autograde(course, "measure", "ada", {"theater_share": 1.0, "productivity_effect": 4.0})
+    return course
+
+
+def _score(course, learner, part):
+    with gradebook(course) as gb:
+        return gb.find_grade(part, "measure", "measure", learner).score
+
+
+def _export(course, tmp_path, fmt="nbgrader"):
+    with open(export_grades(course, fmt=fmt, to=tmp_path / f"{fmt}.csv"), newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_override_wins_survives_a_regrade_and_reaches_the_export(measured, tmp_path):
+    done = override(measured, "measure", "ada", "theater_share", 3.5, "The grader misread your JSON key.")
+    assert (done.score, done.auto_score, done.max_score) == (3.5, 1.0, 4.0)
+    assert _score(measured, "ada", "theater_share") == 3.5
+    _autograde(measured, "measure", "ada", {"theater_share": 0.5, "productivity_effect": 4.0})  # a forced regrade
+    assert _score(measured, "ada", "theater_share") == 3.5
+    [kept] = overrides(measured, "measure")
+    assert (kept.learner, kept.part, kept.score, kept.auto_score) == ("ada", "theater_share", 3.5, 0.5)
+    assert kept.comment == "The grader misread your JSON key."
+    assert kept.regraded_since  # nbgrader's needs_manual_grade: the autograder ran after the override
+    rows = {r[3]: r for r in _export(measured, tmp_path)[1:]}
+    assert float(rows["ada"][9]) == 7.5 and float(rows["bob"][9]) == 4.0  # score column: 3.5 + 4
+    canvas = _export(measured, tmp_path, "canvas")
+    assert [r[-1] for r in canvas if r[2] == "ada"] == ["7.5"]
+
+
+def test_two_parts_of_one_answer_cell_keep_their_own_comments(measured):
+    override(measured, "measure", "bob", "theater_share", 2.0, "Right method, rounding slip.")
+    override(measured, "measure", "bob", "productivity_effect", 1.0, "Partial credit for the control group.")
+    comments = {o.part: o.comment for o in overrides(measured, "measure")}
+    assert comments == {"theater_share": "Right method, rounding slip.",
+                        "productivity_effect": "Partial credit for the control group."}
+    clear_override(measured, "measure", "bob", "theater_share")
+    assert _score(measured, "bob", "theater_share") == 4.0  # the autograder's score again
+    assert [(o.part, o.comment) for o in overrides(measured, "measure")] == [
+        ("productivity_effect", "Partial credit for the control group.")]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("ada", "theater_share", 5, "too much"), "between 0 and 4"),
+    (("ada", "theater_share", -1, "negative"), "between 0 and 4"),
+    (("ada", "theater_share", float("nan"), "nan"), "between 0 and 4"),
+    (("ada", "theater_share", "lots", "words"), "must be a number"),
+    (("ada", "nonsense", 1, "unknown part"), "no graded part 'nonsense'"),
+    (("ada", "theater_share", 1, "   "), "give a comment"),
+    (("cyd", "theater_share", 1, "not on the roster"), "cyd has no graded submission of measure"),
+    (("../x", "theater_share", 1, "bad id"), "not a valid learner id"),
+])
+def test_bad_overrides_are_one_clear_error_and_change_nothing(one_graded, args, message):
+    course = one_graded
+    with pytest.raises(OverrideError if "learner id" not in message else Exception, match=message):
+        override(course, "measure", *args)
+    assert overrides(course, "measure") == []
+
+
+def test_answer_cells_map_each_part_to_the_answer_cell_it_grades(one_graded):
+    course = one_graded
+    assert answer_cells(course.assignment("measure")) == {"theater_share": "part3-share",
+                                                          "productivity_effect": "part3-share"}
+    assert answer_cells(course.assignment("detect")) == {"flagged_tokenmaxxers": "part3-detector"}
+
+
+def test_hand_written_formgrader_lines_are_kept():
+    parts, other = split_comment("Nice work overall.\n[theater_share] Misread key.")
+    assert parts == {"theater_share": "Misread key."} and other == ["Nice work overall."]
+    assert join_comment({}, other) == "Nice work overall."
+
+
+def test_cli_override_and_clear(measured, capsys):
+    root = str(measured.root)
+    code = main(["override", "measure", "ada", "theater_share", "2", "--comment", "Checked by hand.", "--course", root])
+    out, err = capsys.readouterr()
+    assert code == 0 and "2/4 (autograder: 1); kept when regraded" in out, err
+    assert _score(measured, "ada", "theater_share") == 2.0
+    code = main(["override", "measure", "ada", "theater_share", "9", "--comment", "x", "--course", root])
+    _out, err = capsys.readouterr()
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "between 0 and 4" in err
+    code = main(["override", "measure", "ada", "theater_share", "--clear", "--course", root])
+    assert code == 0 and _score(measured, "ada", "theater_share") == 1.0
+
+
+def test_feedback_shows_the_overridden_band_and_the_reason_never_points(measured):
+    from grader.feedback import feedback
+
+    before = feedback(measured, "measure", learners=["bob"]).written["bob"].read_text()
+    assert "outside your notebook: not yet" in before  # bob's productivity effect earned nothing
+    override(measured, "measure", "bob", "productivity_effect", 4.0, "Your method is right; the data file was stale.")
+    html = feedback(measured, "measure", learners=["bob"]).written["bob"].read_text()
+    assert "outside your notebook: not yet" not in html
+    assert "Your instructor: Your method is right; the data file was stale." in html
+    assert "4 / 4" not in html and "4.0" not in html
+
+
+@pytest.mark.slow
+def test_an_override_survives_a_real_forced_regrade(tmp_path):
+    """The whole path: grade in the sandbox, override, `grade(force=True)`, export."""
+    import shutil
+
+    from exercises.assignments import SOURCE_DIR
+    from grader.grade import grade
+    from grader.sandbox import Limits
+
+    course = _course(tmp_path / "course")
+    assign(course, "explore", ROSTER[:1])
+    folder = course.path("submitted", "ada", "explore")
+    folder.mkdir(parents=True)
+    shutil.copy(SOURCE_DIR / "explore" / "explore.ipynb", folder / "explore.ipynb")
+    limits = Limits(cell_timeout=60, notebook_timeout=120)
+    first = grade(course.root, "explore", workers=1, progress=False, limits=limits)
+    assert first.learners["ada"].score == 6
+    override(course, "explore", "ada", "weekly_table", 2.5, "Handed in after the solutions were shown.")
+    again = grade(course.root, "explore", workers=1, progress=False, limits=limits, force=True)
+    assert again.learners["ada"].status == "graded"  # really graded again
+    with gradebook(course) as gb:
+        grade_row = gb.find_grade("weekly_table", "explore", "explore", "ada")
+        assert (grade_row.auto_score, grade_row.manual_score, grade_row.score) == (6.0, 2.5, 2.5)
+    rows = _export(course, tmp_path)
+    assert [float(r[9]) for r in rows[1:] if r[3] == "ada"] == [2.5]
