@@ -10,7 +10,9 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-BAR_HEIGHT = 34
+BAR_HEIGHT = 48
+FRAME_HEIGHT = 100  # title and x axis: the app fits the whole chart, frame included, into `height`
+NICE_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 RIGHT_COLOUR = "#2e7d32"
 BAND_COLOURS = ["#c62828", "#ef6c00", "#f9a825", "#6a1b9a", "#1565c0", "#546e7a", "#8d6e63", "#00838f"]
 
@@ -18,7 +20,7 @@ BAND_COLOURS = ["#c62828", "#ef6c00", "#f9a825", "#6a1b9a", "#1565c0", "#546e7a"
 def score_distribution(frame: pd.DataFrame, max_score: float) -> alt.Chart:
     """How many learners scored in each tenth of the points (after the late penalty)."""
     scores = pd.DataFrame({"score": pd.to_numeric(frame["score"], errors="coerce").dropna()})
-    step = max(max_score / 10.0, 0.5)
+    step = min(NICE_STEPS, key=lambda s: abs(s - max_score / 10.0))  # about ten bins on round numbers
     return (
         alt.Chart(scores, title="Score distribution (after late penalties)")
         .mark_bar(color="#1565c0")
@@ -45,7 +47,7 @@ def part_difficulty(difficulty: pd.DataFrame) -> alt.Chart:
             tooltip=["part", "learners", alt.Tooltip("mean share of points:Q", format=".0%"),
                      alt.Tooltip("full marks:Q", format=".0%", title="full marks")],
         )
-        .properties(height=max(BAR_HEIGHT * len(difficulty), 60))
+        .properties(height=FRAME_HEIGHT + BAR_HEIGHT * len(difficulty))
     )
 
 
@@ -64,10 +66,10 @@ def answer_spread(spread: pd.DataFrame) -> alt.Chart:
             y=alt.Y("part:N", title=None),
             x=alt.X("share:Q", stack="normalize", axis=alt.Axis(format="%"), title="share of graded learners"),
             color=alt.Color("band:N", scale=alt.Scale(domain=domain, range=colours),
-                            legend=alt.Legend(orient="bottom", columns=3, title="answer band", labelLimit=260)),
+                            legend=alt.Legend(orient="right", title="answer band", labelLimit=220)),
             order=alt.Order("order:Q"),
             tooltip=["part", "band", "learners", alt.Tooltip("share:Q", format=".0%"),
                      alt.Tooltip("misconception:N", title="what it suggests")],
         )
-        .properties(height=max(BAR_HEIGHT * spread["part"].nunique(), 60))
+        .properties(height=FRAME_HEIGHT + max(BAR_HEIGHT * spread["part"].nunique(), 18 * len(domain)))
     )

@@ -56,9 +56,9 @@ else:
         st.write("No grading records yet.")
     else:
         st.altair_chart(gradebook_charts.answer_spread(spread), width="stretch")
-        st.dataframe(spread.drop(columns="correct"), hide_index=True, width="stretch",
-                     column_config={"share": st.column_config.NumberColumn(format="percent"),
-                                    "misconception": st.column_config.TextColumn("what it suggests", width="large")})
+        table = spread.drop(columns="correct").rename(columns={"misconception": "what it suggests"})
+        table["share"] = table["share"].map("{:.0%}".format)
+        st.table(table.set_index(["part", "band"]))  # a static table wraps the long readings
 
     st.subheader("Integrity and copy flags")
     flags = review.flags_frame(course, assignment)
@@ -67,8 +67,7 @@ else:
     else:
         st.caption("For you only: learners never see flags (a copy flag names another learner). Review each "
                    "before acting; an override below is the way to change a score.")
-        st.dataframe(flags, hide_index=True, width="stretch",
-                     column_config={"detail": st.column_config.TextColumn(width="large")})
+        st.table(flags.set_index(["learner", "kind"]))
 
     # ------------------------------------------------------------------------- overrides
     st.header("Override a score")

@@ -273,7 +273,7 @@ def test_gradebook_shows_exact_scores_charts_spread_and_flags(graded):
     assert table.loc["ada", "theater_share"] == 1.0 and table.loc["ada", "total"] == 5.0
     assert table.loc["bob", "score"] == 4.0
     assert len(at.get("vega_lite_chart")) == 3  # distribution, difficulty, spread
-    spread = at.dataframe[1].value
+    spread = at.table[0].value.reset_index()
     bands = dict(zip(zip(spread["part"], spread["band"]), spread["learners"], strict=True))
     assert bands[("theater_share", "too high (far)")] == 1 and bands[("theater_share", "within the tolerance")] == 1
     assert bands[("productivity_effect", "too high (far)")] == 1
