@@ -33,10 +33,12 @@ def shown(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-@pytest.fixture
-def served(app_home, tmp_path, monkeypatch):
-    """The app serves a small course directory (as `theater app --course DIR`)."""
-    course = small_course(tmp_path / "course")
+@pytest.fixture(params=["sqlite"])
+def served(request, app_home, tmp_path, monkeypatch):
+    """The app serves a small course directory (as `theater app --course DIR`); a test parametrised
+    indirectly with "postgresql" gets nbgrader's gradebook on PostgreSQL."""
+    db_url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    course = small_course(tmp_path / "course", db_url)
     monkeypatch.setenv("THEATER_COURSE", str(course.root))
     return course
 
@@ -69,7 +71,7 @@ def _only_the_sign_in_form(at: AppTest) -> None:
 @pytest.mark.parametrize("name", INSTRUCTOR_PAGES)
 @pytest.mark.parametrize("who", [{}, {"learner_id": "ada"}, {"staff_role": "trainer", "staff_user": "tom"}],
                          ids=["nobody", "learner", "trainer"])
-def test_instructor_pages_give_anyone_else_only_the_sign_in_form(graded, name, who):
+def test_instructor_pages_give_anyone_else_only_the_sign_in_form(served, name, who):
     _only_the_sign_in_form(page(name, **who).run())
 
 
@@ -283,6 +285,7 @@ def test_gradebook_shows_exact_scores_charts_spread_and_flags(graded):
         pa.Table.from_pandas(frame.value)
 
 
+@pytest.mark.parametrize("served", ["sqlite", "postgresql"], indirect=True)
 def test_override_in_the_app_is_what_the_gradebook_and_export_use(graded):
     at = page("instructor_gradebook.py", **SIGNED_IN).run()
     next(s for s in at.selectbox if s.label == "Learner").set_value("bob")
