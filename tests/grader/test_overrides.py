@@ -147,8 +147,12 @@ def test_an_override_survives_a_real_forced_regrade(tmp_path):
     first = grade(course.root, "explore", workers=1, progress=False, limits=limits)
     assert first.learners["ada"].score == 6
     override(course, "explore", "ada", "weekly_table", 2.5, "Handed in after the solutions were shown.")
-    again = grade(course.root, "explore", workers=1, progress=False, limits=limits, force=True)
-    assert again.learners["ada"].status == "graded"  # really graded again
+    from grader import runs
+
+    run, started = runs.start(course.root, "explore", force=True)  # the app's path: grade() in a thread
+    run.thread.join(600)
+    assert started and run.error is None and (run.done, run.total) == (1, 1)
+    assert run.report.learners["ada"].status == "graded"  # really graded again
     with gradebook(course) as gb:
         grade_row = gb.find_grade("weekly_table", "explore", "explore", "ada")
         assert (grade_row.auto_score, grade_row.manual_score, grade_row.score) == (6.0, 2.5, 2.5)
