@@ -450,3 +450,95 @@ def staff_from_token(key: str, token: str | None, accounts: Mapping[str, StaffAc
         return None
     account = accounts.get(content[1])
     return account if account is not None and account.version == content[2] else None
+
+
+# ----------------------------------------------------------------------------- OIDC sign-in
+#
+# With Streamlit's st.login configured ([auth] in .streamlit/secrets.toml), a learner signs in with
+# their identity provider and is the roster learner whose e-mail (or LMS user id) the provider
+# vouches for. Nobody off the roster gets a learner session; staff keep their accounts.
+
+OIDC_PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+
+
+class OidcRefused(AuthError):
+    """A signed-in identity that maps to no learner, or to more than one."""
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    learner_id: str
+    email: str = ""
+    lms_user_id: str = ""
+
+
+@dataclass(frozen=True)
+class OidcProvider:
+    """A provider st.login can use: `login_name` is st.login's argument (None: the default [auth])."""
+
+    login_name: str | None
+    label: str
+
+
+def oidc_provider(auth_section: Mapping | None, settings) -> OidcProvider | None:
+    """The provider when secrets.toml's [auth] is complete for it and Authlib is installed; else None
+    (OIDC off: self-study stays one click, rostered courses use access codes)."""
+    import importlib.util
+
+    if not isinstance(auth_section, Mapping) or importlib.util.find_spec("authlib") is None:
+        return None
+    if not auth_section.get("redirect_uri") or not auth_section.get("cookie_secret"):
+        return None
+    name = settings.provider
+    keys = auth_section.get(name) if name else auth_section
+    if not isinstance(keys, Mapping) or not all(keys.get(key) for key in OIDC_PROVIDER_KEYS):
+        return None
+    return OidcProvider(login_name=name, label=settings.label)
+
+
+def roster_entries(course) -> list[RosterEntry]:
+    """The learners `theater assign --roster` imported into the course's gradebook."""
+    from grader.course_dir import gradebook
+
+    with gradebook(course) as gb:
+        return [RosterEntry(str(s.id), (s.email or "").strip(), str(s.lms_user_id or "").strip())
+                for s in gb.students]
+
+
+def learner_for_identity(identity: Mapping, roster: Iterable[RosterEntry], settings,
+                         max_age_seconds: float | None = None, now: float | None = None) -> str:
+    """The roster learner an OIDC identity (st.user) is, matched by e-mail (case-insensitive, and only
+    when the provider has not said it is unverified) or by LMS user id; OidcRefused otherwise.
+
+    Streamlit keeps the identity in a cookie without checking its age, so an identity issued
+    (`iat`) more than `max_age_seconds` ago is refused like an expired sign-in token."""
+    if identity.get("is_logged_in") is not True:
+        raise OidcRefused("You are not signed in with your identity provider.")
+    issued = identity.get("iat")
+    if max_age_seconds is not None and isinstance(issued, int | float) and not isinstance(issued, bool):
+        if (time.time() if now is None else now) - float(issued) > max_age_seconds:
+            raise OidcRefused(f"Your sign-in with your identity provider is older than "
+                              f"{max_age_seconds / 3600:g} hours: sign out of it, then sign in again.")
+    claim = settings.claim_name
+    value = identity.get(claim)
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+        raise OidcRefused(f"Your identity provider did not send your {claim}, so the app cannot find "
+                          "you on the class list. Ask whoever runs the app to check its OIDC settings.")
+    value = str(value).strip()
+    if settings.match == "email":
+        if identity.get("email_verified") is False:
+            raise OidcRefused("Your identity provider has not verified your e-mail address. Verify it "
+                              "there, or sign in with the access code your instructor gave you.")
+        wanted = value.casefold()
+        matches = sorted({entry.learner_id for entry in roster if entry.email.casefold() == wanted})
+        what = "e-mail address"
+    else:
+        matches = sorted({entry.learner_id for entry in roster if entry.lms_user_id == value})
+        what = "LMS user id"
+    if not matches:
+        raise OidcRefused(f"{value} is not on this course's class list. Ask your instructor to add your "
+                          f"{what} to the roster (`theater assign --roster`), or sign in with your access code.")
+    if len(matches) > 1:
+        raise OidcRefused(f"{len(matches)} learners on this course's class list share the {what} {value}, "
+                          "so the app cannot tell which one you are. Ask your instructor to fix the roster.")
+    return matches[0]

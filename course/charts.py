@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import altair as alt
 import numpy as np
 import pandas as pd
+
+from datasets import measures
+from datasets.measures import AFTER, BEFORE, Company, closed_work, mandate_date, split_date, week_start
 
 PALETTE: dict[str, str] = {
     "blue": "#0072B2",
@@ -24,7 +26,7 @@ PALETTE: dict[str, str] = {
 SERIES_COLORS = list(PALETTE.values())
 MIN_GROUP = 5
 MAX_MARKS = 5000
-DEADLINE_TYPES = ("reporting_deadline", "dashboard_refresh")
+DEADLINE_TYPES = measures.DEADLINE_TYPES
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class ChartResult:
     table: pd.DataFrame
 
 
-ChartBuilder = Callable[[Any], ChartResult]
+ChartBuilder = Callable[[Company], ChartResult]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -71,37 +73,6 @@ def suppress_with_complement(frame: pd.DataFrame, group: str,
     return frame.loc[~hide].reset_index(drop=True), int(hide.sum())
 
 
-def mandate_date(company: Any) -> pd.Timestamp | None:
-    """The mandate from the calendar, else from the company's meta."""
-    calendar = getattr(company, "calendar", None)
-    if calendar is not None and len(calendar):
-        rows = calendar[calendar["event_type"] == "mandate"]
-        if len(rows):
-            return pd.Timestamp(rows["date"].iloc[0])
-    value = (getattr(company, "meta", None) or {}).get("mandate_date")
-    return pd.Timestamp(value) if value else None
-
-
-def _split_date(company: Any) -> pd.Timestamp:
-    """The mandate, or the middle of the data when there is none."""
-    found = mandate_date(company)
-    if found is not None:
-        return found
-    stamps = pd.to_datetime(company.ai_events["timestamp"])
-    return stamps.min() + (stamps.max() - stamps.min()) / 2
-
-
-def _week(stamps: pd.Series) -> pd.Series:
-    stamps = pd.to_datetime(stamps)
-    return (stamps - pd.to_timedelta(stamps.dt.weekday, unit="D")).dt.normalize()
-
-
-def _closed_work(company: Any) -> pd.DataFrame:
-    items = company.work_items
-    done = items[items["status"].isin(["closed", "merged"]) & items["closed_at"].notna()]
-    return done.assign(closed_at=pd.to_datetime(done["closed_at"]))
-
-
 def _pct_change(after: float, before: float) -> float:
     return float("nan") if not before else 100.0 * (after / before - 1.0)
 
@@ -122,66 +93,19 @@ def _mandate_rule(when: pd.Timestamp | None, label: str = "mandate") -> alt.Char
 
 # ----------------------------------------------------------------------------- per-employee features
 
-_FEATURE_CACHE: dict[int, tuple[Any, pd.DataFrame]] = {}
+_FEATURE_CACHE: dict[int, tuple[Company, pd.DataFrame]] = {}
 
 
-def employee_features(company: Any) -> pd.DataFrame:
-    """Observable signals per employee (no labels): the table learners flag employees from."""
+def employee_features(company: Company) -> pd.DataFrame:
+    """Observable signals per employee (no labels), from datasets.measures; cached per company."""
     hit = _FEATURE_CACHE.get(id(company))
     if hit is not None and hit[0] is company:
         return hit[1].copy()
-    features = _employee_features(company)
+    features = measures.employee_features(company)
     if len(_FEATURE_CACHE) >= 8:
         _FEATURE_CACHE.clear()
     _FEATURE_CACHE[id(company)] = (company, features)
     return features.copy()
-
-
-def _employee_features(company: Any) -> pd.DataFrame:
-    events = company.ai_events
-    employees = company.employees[["employee_id", "team"]].copy()
-    split = _split_date(company)
-    stamps = pd.to_datetime(events["timestamp"])
-    days = max(1.0, (stamps.max() - stamps.min()).days / 7.0) if len(events) else 1.0
-    tokens = events["tokens_in"].astype("float64") + events["tokens_out"].astype("float64")
-    fingerprint_counts = events.groupby(["employee_id", "prompt_fingerprint"])["event_id"].transform("size")
-    frame = pd.DataFrame({
-        "employee_id": events["employee_id"],
-        "tokens": tokens,
-        "accepted": events["accepted"].astype("float64"),
-        "self_authored": events["doc_authored_by_self"].astype("float64"),
-        "repeated_prompt": (fingerprint_counts > 1).astype("float64"),
-        "after": (stamps >= split).astype("float64"),
-        "session_id": events["session_id"],
-    })
-    grouped = frame.groupby("employee_id")
-    features = pd.DataFrame({
-        "ai_events": grouped.size(),
-        "sessions": grouped["session_id"].nunique(),
-        "tokens_per_week": (grouped["tokens"].sum() / days).round(0),
-        "acceptance_rate": grouped["accepted"].mean().round(2),
-        "self_authored_share": grouped["self_authored"].mean().round(2),
-        "repeated_prompt_share": grouped["repeated_prompt"].mean().round(2),
-        "share_after_mandate": grouped["after"].mean().round(2),
-    })
-    if len(events):   # converts change over time: acceptance in the last third minus the first
-        first_cut = stamps.min() + (stamps.max() - stamps.min()) / 3
-        last_cut = stamps.min() + 2 * (stamps.max() - stamps.min()) / 3
-        early = frame[(stamps < first_cut).to_numpy()].groupby("employee_id")["accepted"].mean()
-        late = frame[(stamps >= last_cut).to_numpy()].groupby("employee_id")["accepted"].mean()
-        features["acceptance_change"] = (late - early).reindex(features.index).round(2)
-    else:
-        features["acceptance_change"] = np.nan
-    linked = company.work_items["linked_session_id"].dropna().astype("int64").unique()
-    sessions = frame.drop_duplicates("session_id")
-    sessions = sessions.assign(linked=sessions["session_id"].isin(linked).astype("float64"))
-    features["linked_session_share"] = sessions.groupby("employee_id")["linked"].mean().round(2)
-    closed = _closed_work(company).groupby("employee_id").size()
-    out = employees.merge(features, left_on="employee_id", right_index=True, how="left")
-    out["closed_items"] = out["employee_id"].map(closed).fillna(0).astype("int64")
-    counts = ["ai_events", "sessions", "tokens_per_week"]
-    out[counts] = out[counts].fillna(0)
-    return out.reset_index(drop=True)
 
 
 def flag_by_ranges(features: pd.DataFrame, ranges: dict[str, tuple[float, float]]) -> list[str]:
@@ -199,17 +123,17 @@ def flag_by_ranges(features: pd.DataFrame, ranges: dict[str, tuple[float, float]
 
 # ----------------------------------------------------------------------------- the charts
 
-def adoption_vs_output(company: Any) -> ChartResult:
+def adoption_vs_output(company: Company) -> ChartResult:
     """Usage and closed work on one time axis: the 'dashboards up, output flat' picture."""
     n_employees = max(1, len(company.employees))
     events = company.ai_events
-    usage = events.groupby(_week(events["timestamp"])).size() / n_employees
-    closed = _closed_work(company)
-    output = closed.groupby(_week(closed["closed_at"])).size() / n_employees
-    weeks = usage.index.union(output.index)
-    usage, output = usage.reindex(weeks, fill_value=0.0), output.reindex(weeks, fill_value=0.0)
-    split = _split_date(company)
-    before = weeks < split
+    weeks = measures.complete_weeks(company)
+    usage = events.groupby(week_start(events["timestamp"])).size().reindex(weeks, fill_value=0) / n_employees
+    closed = closed_work(company.work_items)
+    output = closed.groupby(week_start(closed["closed_at"])).size().reindex(weeks, fill_value=0) / n_employees
+    split = split_date(company)
+    # the week the mandate falls in is partly both: it counts on neither side
+    before, after = weeks + pd.Timedelta(days=7) <= split, weeks >= split
     base_u = usage[before].mean() if before.any() else usage.iloc[0]
     base_o = output[before].mean() if before.any() else output.iloc[0]
     table = pd.DataFrame({
@@ -234,15 +158,15 @@ def adoption_vs_output(company: Any) -> ChartResult:
     )
     rule = _mandate_rule(mandate_date(company))
     chart = (lines + rule if rule is not None else lines).properties(height=320)
-    u_change = _pct_change(usage[~before].mean(), base_u) if (~before).any() else float("nan")
-    o_change = _pct_change(output[~before].mean(), base_o) if (~before).any() else float("nan")
-    summary = (f"After the mandate ({split.date()}), AI events per employee changed by "
-               f"{_fmt_pct(u_change)} compared with the weeks before, while closed work per "
-               f"employee changed by {_fmt_pct(o_change)}.")
+    u_change = _pct_change(usage[after].mean(), base_u) if after.any() else float("nan")
+    o_change = _pct_change(output[after].mean(), base_o) if after.any() else float("nan")
+    summary = (f"In the whole weeks after the mandate ({split.date()}), AI events per employee "
+               f"changed by {_fmt_pct(u_change)} compared with the weeks before, while closed work "
+               f"per employee changed by {_fmt_pct(o_change)}.")
     return ChartResult(chart, summary, table)
 
 
-def tokens_by_archetype_hidden(company: Any) -> ChartResult:
+def tokens_by_archetype_hidden(company: Company) -> ChartResult:
     """Token volume per employee by team, with no labels: volume alone does not sort people."""
     features = employee_features(company)
     users = features[features["ai_events"] > 0]
@@ -280,7 +204,7 @@ def tokens_by_archetype_hidden(company: Any) -> ChartResult:
     return ChartResult(chart, summary, table)
 
 
-def acceptance_vs_tokens(company: Any) -> ChartResult:
+def acceptance_vs_tokens(company: Company) -> ChartResult:
     """Each AI user's token volume against how often their AI output is kept."""
     features = employee_features(company)
     users = features[features["ai_events"] > 0][["tokens_per_week", "acceptance_rate"]].copy()
@@ -313,10 +237,13 @@ def acceptance_vs_tokens(company: Any) -> ChartResult:
     return ChartResult(chart, summary, table)
 
 
-def self_authored_share(company: Any) -> ChartResult:
+def self_authored_share(company: Company) -> ChartResult:
     """How much of each person's AI use is about documents they wrote themselves."""
     features = employee_features(company)
-    shares = features.loc[features["ai_events"] > 0, "self_authored_share"].dropna().clip(0, 1)
+    # a non-user's share rests on a handful of prompts: it is noise, so only regular users count
+    regular = ~measures.non_users(features.set_index("employee_id")["ai_events"]).to_numpy()
+    shares = features.loc[regular & (features["ai_events"] > 0).to_numpy(),
+                          "self_authored_share"].dropna().clip(0, 1)
     bins = np.minimum((shares * 10).astype(int), 9)
     counts = [int((bins == b).sum()) for b in range(10)]
     edges = list(range(11))          # bin b spans edges[b]..edges[b + 1] tenths
@@ -340,15 +267,24 @@ def self_authored_share(company: Any) -> ChartResult:
     chart = (bars + text).properties(height=300)
     high = int((shares >= 0.5).sum())
     high_text = str(high) if high == 0 or high >= MIN_GROUP else f"fewer than {MIN_GROUP}"
-    summary = (f"{high_text} of {len(shares)} AI users direct at least half of their prompts at "
-               f"documents they wrote themselves, {int((shares < 0.2).sum())} less than a fifth — "
-               "summarising your own text is a classic way to produce usage without new value.")
+    summary = (f"{high_text} of {len(shares)} regular AI users direct at least half of their prompts "
+               f"at documents they wrote themselves, {int((shares < 0.2).sum())} less than a fifth; "
+               f"half of them sit below {shares.median():.0%}. ")
+    summary += ("The bars form one hump with a tail to the right: no empty gap sets a group apart."
+                if not self_authored_gap(counts) else
+                "An empty gap in the bars sets a group at high shares apart from the rest.")
     if hidden:
         summary += f" {hidden} bar(s) with fewer than {MIN_GROUP} employees are hidden."
     return ChartResult(chart, summary, table.reset_index(drop=True))
 
 
-def deadline_bursts(company: Any) -> ChartResult:
+def self_authored_gap(counts: list[int]) -> bool:
+    """Whether a histogram's bars have an empty bin between two occupied ones (a separate group)."""
+    occupied = [i for i, n in enumerate(counts) if n > 0]
+    return bool(occupied) and any(counts[i] == 0 for i in range(occupied[0], occupied[-1] + 1))
+
+
+def deadline_bursts(company: Company) -> ChartResult:
     """AI events per working day by days left until the next deadline or dashboard refresh."""
     events = company.ai_events
     cal = company.calendar
@@ -387,12 +323,13 @@ def deadline_bursts(company: Any) -> ChartResult:
     return ChartResult(chart, summary, table)
 
 
-def sessions_linked_to_work(company: Any) -> ChartResult:
-    """Weekly AI sessions and the share of them that fed a ticket, pull request or document."""
+def sessions_linked_to_work(company: Company) -> ChartResult:
+    """Weekly AI sessions and the share of them that fed closed or merged work."""
     events = company.ai_events
     sessions = events.groupby("session_id")["timestamp"].min()
-    linked = set(company.work_items["linked_session_id"].dropna().astype("int64"))
-    frame = pd.DataFrame({"week": _week(sessions), "linked": sessions.index.isin(linked)})
+    linked = measures.delivered_sessions(company.work_items)
+    frame = pd.DataFrame({"week": week_start(sessions), "linked": sessions.index.isin(linked)})
+    frame = frame[frame["week"].isin(measures.complete_weeks(company))]
     grouped = frame.groupby("week")["linked"]
     table = pd.DataFrame({"sessions": grouped.size(), "linked_share": grouped.mean().round(3)}).reset_index()
     bars = alt.Chart(table).mark_bar(color=PALETTE["blue"], opacity=0.5, stroke=PALETTE["blue"],
@@ -410,31 +347,30 @@ def sessions_linked_to_work(company: Any) -> ChartResult:
     if rule is not None:
         chart = alt.layer(chart, rule)
     chart = chart.properties(height=320)
-    split = _split_date(company)
-    before, after = table[table["week"] < split], table[table["week"] >= split]
+    split = split_date(company)
+    before = table[table["week"] + pd.Timedelta(days=7) <= split]
+    after = table[table["week"] >= split]
     def _share(part: pd.DataFrame) -> float:
         return float((part["sessions"] * part["linked_share"]).sum() / max(1, part["sessions"].sum()))
     summary = (f"Weekly sessions went from {before['sessions'].mean():.0f} before the mandate to "
-               f"{after['sessions'].mean():.0f} after it, while the share of sessions that fed a "
-               f"work item went from {_share(before):.0%} to {_share(after):.0%}."
+               f"{after['sessions'].mean():.0f} after it, while the share of sessions that fed closed or "
+               f"merged work went from {_share(before):.0%} to {_share(after):.0%}."
                if len(before) and len(after) else
-               f"{_share(table):.0%} of AI sessions fed a ticket, pull request or document.")
+               f"{_share(table):.0%} of AI sessions fed closed or merged work.")
     return ChartResult(chart, summary, table)
 
 
-def cycle_time_before_after(company: Any) -> ChartResult:
+def cycle_time_before_after(company: Company) -> ChartResult:
     """Median cycle time by kind of work, before and after the mandate."""
-    done = _closed_work(company)
+    done = closed_work(company.work_items)
     done = done[done["cycle_time_hours"].notna()]
-    split = _split_date(company)
-    done = done.assign(period=np.where(pd.to_datetime(done["created_at"]) < split,
-                                       "before mandate", "after mandate"))
+    done = done.assign(period=measures.period(done["created_at"], company))
     grouped = done.groupby(["kind", "period"])
     table = pd.DataFrame({"median_hours": grouped["cycle_time_hours"].median().round(1),
                           "items": grouped.size(),
                           "employees": grouped["employee_id"].nunique()}).reset_index()
     table, hidden = suppress_small_groups(table)
-    periods = ["before mandate", "after mandate"]
+    periods = list(measures.PERIODS)
     bars = alt.Chart(table).mark_bar().encode(
         x=alt.X("kind:N", title="Kind of work", axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("period:N", sort=periods),
@@ -452,8 +388,7 @@ def cycle_time_before_after(company: Any) -> ChartResult:
     for kind, rows in table.groupby("kind"):
         values = dict(zip(rows["period"], rows["median_hours"]))
         if len(values) == 2:
-            parts.append(f"{kind.replace('_', ' ')}s {values['before mandate']:.0f} → "
-                         f"{values['after mandate']:.0f} h")
+            parts.append(f"{kind.replace('_', ' ')}s {values[BEFORE]:.0f} → {values[AFTER]:.0f} h")
     summary = ("Median cycle time before → after the mandate: " + "; ".join(parts) + "."
                if parts else "Not enough closed work on both sides of the mandate to compare.")
     if hidden:
@@ -461,21 +396,34 @@ def cycle_time_before_after(company: Any) -> ChartResult:
     return ChartResult(chart, summary, table)
 
 
-def _detector_scores(company: Any) -> pd.DataFrame:
+def _detector_scores(company: Company) -> pd.DataFrame:
+    """Every AI user's token rank and outcome-linked score (the reference detector, untrained: no
+    labels go into the score), beside the hidden truth the chart is scored against."""
+    from datasets import reference
+
     features = employee_features(company)
     users = features[features["ai_events"] > 0].copy()
     users["token_score"] = users["tokens_per_week"].rank(pct=True)
-    users["outcome_score"] = ((1 - users["acceptance_rate"]) + (1 - users["linked_session_share"].fillna(0))
-                              + users["self_authored_share"] + users["repeated_prompt_share"]).rank(pct=True)
+    outcome = reference.employee_features(company)
+    score = reference.default_detector(outcome).score(outcome)
+    # people with no AI events since the mandate have no performed use to find: they rank last
+    users["outcome_score"] = users["employee_id"].map(score).fillna(float(score.min()) - 1.0).astype(float)
     labels = getattr(company, "labels", None)
     if labels is None or not len(labels):
         raise ValueError("the detector chart needs the company's labels (held in server memory)")
-    truth = set(labels.loc[labels["archetype"] == "tokenmaxxer", "employee_id"])
-    users["is_tokenmaxxer"] = users["employee_id"].isin(truth)
+    archetype = users["employee_id"].map(labels.set_index("employee_id")["archetype"])
+    users["is_tokenmaxxer"] = (archetype == "tokenmaxxer").to_numpy()
+    users["is_genuine"] = (archetype == "genuine").to_numpy()
     return users
 
 
-def detector_tradeoff(company: Any) -> ChartResult:
+def precision_at_recall(table: pd.DataFrame, detector: str, recall: float = 0.5) -> float:
+    """The precision of a detector's first threshold that reaches `recall` (a detector_tradeoff table)."""
+    part = table[(table["detector"] == detector) & (table["recall"] >= recall)]
+    return float(part["precision"].iloc[0]) if len(part) else float("nan")
+
+
+def detector_tradeoff(company: Company) -> ChartResult:
     """Precision and recall of a token-count detector against an outcome-linked one."""
     users = _detector_scores(company)
     positives = max(1, int(users["is_tokenmaxxer"].sum()))
@@ -502,21 +450,27 @@ def detector_tradeoff(company: Any) -> ChartResult:
         tooltip=["detector:N", "flagged:Q", alt.Tooltip("precision:Q", format=".0%"),
                  alt.Tooltip("recall:Q", format=".0%")],
     ).properties(height=320)
-    def precision_at_half(name: str) -> float:
-        part = table[(table["detector"] == name) & (table["recall"] >= 0.5)]
-        return float(part["precision"].iloc[0]) if len(part) else float("nan")
-    token_p, outcome_p = precision_at_half(domain[0]), precision_at_half(domain[1])
+    token_p, outcome_p = (precision_at_recall(table, name) for name in domain)
     false_flags = int(round((1 - token_p) * positives / 2 / max(token_p, 1e-9))) if token_p > 0 else 0
+    pairs = users[users["is_tokenmaxxer"] | users["is_genuine"]]
     summary = (f"To catch half of the tokenmaxxers, flagging by token count is right "
                f"{token_p:.0%} of the time, outcome-linked features {outcome_p:.0%}; with the token "
                f"detector that is about {false_flags} people wrongly accused on the way.")
+    if pairs["is_tokenmaxxer"].any() and pairs["is_genuine"].any():
+        from datasets.reference import roc_auc
+
+        token_auc = roc_auc(pairs["token_score"], pairs["is_tokenmaxxer"])
+        outcome_auc = roc_auc(pairs["outcome_score"], pairs["is_tokenmaxxer"])
+        summary += (f" Of all pairs of a tokenmaxxer and a genuine adopter, the outcome-linked score "
+                    f"ranks the tokenmaxxer higher in {outcome_auc:.0%}, the token count in "
+                    f"{token_auc:.0%}.")
     return ChartResult(chart, summary, table)
 
 
-def _monthly_categories(company: Any) -> pd.DataFrame:
+def _monthly_categories(company: Company) -> pd.DataFrame:
     events = company.ai_events
     month = pd.to_datetime(events["timestamp"]).dt.to_period("M").dt.start_time
-    linked = set(company.work_items["linked_session_id"].dropna().astype("int64"))
+    linked = measures.delivered_sessions(company.work_items)
     frame = pd.DataFrame({"employee_id": events["employee_id"], "month": month,
                           "accepted": events["accepted"].astype("float64"),
                           "linked": events["session_id"].isin(linked).astype("float64")})
@@ -525,7 +479,9 @@ def _monthly_categories(company: Any) -> pd.DataFrame:
                                                       events=("accepted", "size")).reset_index()
     per["category"] = np.where((per["accepted"] >= 0.4) | (per["linked"] >= 0.2),
                                "outcome-linked use", "activity without outcome")
-    months = sorted(per["month"].unique())
+    # a month the data covers only in part would look like a fall in use: only whole months count
+    months = measures.complete_months(company) or sorted(per["month"].unique())
+    per = per[per["month"].isin(months)]
     everyone = pd.MultiIndex.from_product([company.employees["employee_id"], months],
                                           names=["employee_id", "month"]).to_frame(index=False)
     full = everyone.merge(per, on=["employee_id", "month"], how="left")
@@ -533,7 +489,7 @@ def _monthly_categories(company: Any) -> pd.DataFrame:
     return full
 
 
-def cohort_flows(company: Any) -> ChartResult:
+def cohort_flows(company: Company) -> ChartResult:
     """Each month, how many people use AI in ways linked to outcomes, only perform it, or not at all."""
     full = _monthly_categories(company)
     categories = ["outcome-linked use", "activity without outcome", "no AI use"]
@@ -564,7 +520,8 @@ def cohort_flows(company: Any) -> ChartResult:
                      & (moved["category_last"] == "activity without outcome")).sum())
     def shown(n: int) -> str:
         return str(n) if n >= MIN_GROUP or n == 0 else f"fewer than {MIN_GROUP}"
-    summary = (f"Between the first and the last month, {shown(converts)} people moved from activity "
+    summary = (f"Between the first and the last full month ({pd.Timestamp(months[0]):%B %Y} and "
+               f"{pd.Timestamp(months[-1]):%B %Y}), {shown(converts)} people moved from activity "
                f"without outcome to outcome-linked use (converts), while {shown(calcified)} stayed in "
                "activity without outcome (calcified).")
     table = table.drop(columns="category_order")
@@ -574,28 +531,23 @@ def cohort_flows(company: Any) -> ChartResult:
     return ChartResult(chart, summary, table)
 
 
-def perception_vs_measured(company: Any) -> ChartResult:
+def perception_vs_measured(company: Company) -> ChartResult:
     """Per team: how much faster people say AI makes them, against the measured change in output."""
     survey = company.survey
     latest = survey[pd.to_datetime(survey["survey_date"]) == pd.to_datetime(survey["survey_date"]).max()]
     teams = company.employees[["employee_id", "team"]]
     perceived = latest.merge(teams, on="employee_id").groupby("team").agg(
         perceived_speedup_pct=("perceived_speedup_pct", "mean"), employees=("employee_id", "nunique"))
-    done = _closed_work(company).merge(teams, on="employee_id")
-    split = _split_date(company)
-    # the first four weeks are warm-up: work opened before the data starts is not in it
-    start = pd.to_datetime(done["created_at"]).min() + pd.Timedelta(days=28)
-    end = done["closed_at"].max()
-    if start >= split:
-        start = pd.to_datetime(done["created_at"]).min()
-    weeks_before = max(1e-9, (split - start).days / 7.0)
-    weeks_after = max(1e-9, (end - split).days / 7.0)
-    after = done["closed_at"] >= split
-    before = (done["closed_at"] >= start) & ~after
-    rate_before = done[before].groupby("team").size() / weeks_before
-    rate_after = done[after].groupby("team").size() / weeks_after
-    measured = (100 * (rate_after / rate_before - 1)).rename("measured_change_pct")
-    table = perceived.join(measured, how="inner").reset_index()
+    done = closed_work(company.work_items).merge(teams, on="employee_id")
+    start, end = measures.data_period(company)
+    done = done[(done["closed_at"] >= start) & (done["closed_at"] < end)]
+    weeks = measures.period_weeks(company)
+    counts = (done.groupby(["team", measures.period(done["closed_at"], company).to_numpy()]).size()
+              .unstack(fill_value=0).reindex(columns=list(measures.PERIODS), fill_value=0))
+    rate_before = counts[BEFORE] / max(weeks[BEFORE], 1e-9)
+    rate_after = counts[AFTER] / max(weeks[AFTER], 1e-9)
+    measured = (100 * (rate_after / rate_before - 1)).replace([np.inf, -np.inf], np.nan)
+    table = perceived.join(measured.rename("measured_change_pct").dropna(), how="inner").reset_index()
     table, hidden = suppress_small_groups(table)
     table = table.round({"perceived_speedup_pct": 1, "measured_change_pct": 1})
     lo = float(min(table[["perceived_speedup_pct", "measured_change_pct"]].min().min(), 0)) if len(table) else 0
@@ -610,10 +562,11 @@ def perception_vs_measured(company: Any) -> ChartResult:
     labels = points.mark_text(align="left", dx=8, color="#333333").encode(text="team:N")
     chart = (diagonal + points + labels).properties(height=320)
     if len(table):
+        below = int((table["measured_change_pct"] < table["perceived_speedup_pct"]).sum())
         summary = (f"Teams report feeling {table['perceived_speedup_pct'].mean():.0f}% faster on "
                    f"average, while their closed work per week changed by "
-                   f"{table['measured_change_pct'].mean():+.0f}%; points below the dashed line are "
-                   "teams that feel faster than they measure.")
+                   f"{table['measured_change_pct'].mean():+.0f}%; {below} of {len(table)} teams sit "
+                   "below the dashed line, feeling faster than they measure.")
     else:
         summary = "No team is large enough to compare perception with measured output."
     if hidden:
@@ -621,7 +574,7 @@ def perception_vs_measured(company: Any) -> ChartResult:
     return ChartResult(chart, summary, table)
 
 
-def goodhart_simulator(company: Any = None) -> ChartResult:
+def goodhart_simulator(company: Company | None = None) -> ChartResult:
     """The simulator's default run (it does not depend on the company)."""
     from course.simulator import SimParams, simulate
 
@@ -634,7 +587,9 @@ def simulator_chart(result, params) -> ChartResult:
     from course.simulator import COLLAPSE_FRACTION, describe
 
     weekly = result.weekly
-    before = weekly[~weekly["rewarded"]]
+    before = weekly[weekly["week"] <= params.reward_week]
+    rewarded = params.effective_reward > 0
+    baseline = "weeks before the reward" if rewarded else f"first {params.reward_week} weeks"
     names = ["Usage", "Output"]
     long = pd.concat([
         pd.DataFrame({"week": weekly["week"], "series": "Usage",
@@ -642,17 +597,19 @@ def simulator_chart(result, params) -> ChartResult:
         pd.DataFrame({"week": weekly["week"], "series": "Output",
                       "index": (100 * weekly["output"] / before["output"].mean()).round(1)}),
     ])
-    reward_rule = alt.Chart(pd.DataFrame({"week": [params.reward_week + 1], "label": ["reward starts"]}))
-    rule = reward_rule.mark_rule(color="#555555", strokeDash=[4, 4]).encode(x="week:Q")
-    rule_text = reward_rule.mark_text(align="left", dx=4, color="#333333").encode(
-        x="week:Q", y=alt.value(10), text="label:N")
     lines = alt.Chart(long).mark_line(strokeWidth=2.5).encode(
         x=alt.X("week:Q", title="Week"),
-        y=alt.Y("index:Q", title="Index (weeks before the reward = 100)"),
+        y=alt.Y("index:Q", title=f"Index ({baseline} = 100)"),
         color=alt.Color("series:N", scale=_scale(names), title=None, legend=alt.Legend(orient="top")),
         strokeDash=alt.StrokeDash("series:N", scale=_dash(names), title=None),
         tooltip=["week:Q", "series:N", "index:Q"])
-    left = (lines + rule + rule_text).properties(title="Usage and output", height=260, width=320)
+    if rewarded:   # no reward, no line saying one starts
+        reward_rule = alt.Chart(pd.DataFrame({"week": [params.reward_week + 1], "label": ["reward starts"]}))
+        rule = reward_rule.mark_rule(color="#555555", strokeDash=[4, 4]).encode(x="week:Q")
+        rule_text = reward_rule.mark_text(align="left", dx=4, color="#333333").encode(
+            x="week:Q", y=alt.value(10), text="label:N")
+        lines = lines + rule + rule_text
+    left = lines.properties(title="Usage and output", height=260, width=320)
     threshold = COLLAPSE_FRACTION * result.baseline_correlation
     corr = alt.Chart(weekly).mark_line(color=PALETTE["bluish_green"], strokeWidth=2.5,
                                        point=alt.OverlayMarkDef(shape="square", size=30,
@@ -664,8 +621,8 @@ def simulator_chart(result, params) -> ChartResult:
     half_rule = half.mark_rule(color=PALETTE["vermillion"], strokeDash=[2, 2]).encode(y="y:Q")
     half_text = half.mark_text(align="right", dx=-4, dy=-6, color=PALETTE["vermillion"]).encode(
         x=alt.value("width"), y="y:Q", text="label:N")
-    right = (corr + half_rule + half_text + rule).properties(title="Does usage still track output?",
-                                                            height=260, width=320)
+    right = alt.layer(corr, half_rule, half_text, *([rule] if rewarded else [])).properties(
+        title="Does usage still track output?", height=260, width=320)
     chart = alt.hconcat(left, right)
     table = weekly.assign(usage=weekly["usage"].round(2), output=weekly["output"].round(2),
                           correlation=weekly["correlation"].round(3))

@@ -18,9 +18,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import Annotated, Any, Literal
+
 import yaml
+from pydantic import Field, Strict, StringConstraints, ValidationError, field_validator, model_validator
 
 from datasets.errors import UserError
+from datasets.validation import FileModel, InvalidFile, invalid_file
 from exercises.assignments import DataSpec
 from grader.course_dir import (Course, CourseError, init_course, load_secret, make_private,
                                open_course)
@@ -33,20 +37,66 @@ LEGACY_STAFF_PASSWORD_FILE = "staff_password"
 LEGACY_EMPLOYEES = 200  # the app's company size before it served a course directory
 DATA_KEYS = ("profile", "employees", "days")
 
-DEFAULTS: dict[str, object] = {
-    "course": None,
-    "database_url": None,
-    "course_code": None,
-    "session_hours": 12,
-    "profile": None,
-    "employees": None,
-    "days": None,
-    "attempt_budget": 3,
-}
+PositiveNumber = Annotated[float, Strict(), Field(gt=0)]
+PositiveWhole = Annotated[int, Strict(), Field(gt=0)]
+
+
+class OidcSettings(FileModel):
+    """How a learner's identity from the provider (st.user) finds them on the course's roster."""
+
+    provider: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]+$")] | None = Field(
+        default=None, description="a provider [auth.NAME] of .streamlit/secrets.toml; none: [auth] itself")
+    match: Literal["email", "lms_user_id"] = "email"
+    claim: Annotated[str, StringConstraints(min_length=1)] | None = Field(
+        default=None, description="the ID-token claim to compare; default: email, or sub for lms_user_id")
+    label: Annotated[str, StringConstraints(min_length=1)] = "Sign in with your institution account"
+
+    @property
+    def claim_name(self) -> str:
+        return self.claim or ("email" if self.match == "email" else "sub")
+
+
+class ConfigFile(FileModel):
+    """var/config.yaml: every setting is optional (docs/app.md)."""
+
+    course: Annotated[str, StringConstraints(min_length=1)] | None = None
+    database_url: Annotated[str, StringConstraints(min_length=1)] | None = None
+    course_code: str | None = None
+    session_hours: PositiveNumber = 12
+    profile: Annotated[str, StringConstraints(min_length=1)] | None = None
+    employees: PositiveWhole | None = None
+    days: PositiveWhole | None = None
+    attempt_budget: PositiveWhole = 3
+    oidc: OidcSettings = OidcSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "learners" in data:
+            raise ValueError(
+                "`learners` is no longer used: a course's learners sign in with personal access "
+                "codes. Remove it and run `theater assign ASSIGNMENT --roster roster.csv` on the course "
+                "to register them and issue their codes (see docs/app.md).")
+        unknown = sorted(str(key) for key in data if key not in cls.model_fields) if isinstance(data, dict) else []
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(cls.model_fields)}")
+        return data
+
+    @field_validator("oidc", mode="before")
+    @classmethod
+    def _null_is_default(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+DEFAULTS: dict[str, object] = ConfigFile().model_dump()
 
 
 class ConfigError(UserError):
     """The app's config file exists but cannot be used."""
+
+
+class InvalidConfig(InvalidFile, ConfigError):
+    """config.yaml does not validate: names the file and the setting (datasets.validation)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +111,7 @@ class AppConfig:
     legacy_staff_password: str | None = field(default=None, repr=False)
     notices: tuple[str, ...] = ()
     attempt_budget: int = 3          # checked attempts per in-app exercise before the solution shows
+    oidc: OidcSettings = OidcSettings()   # how an OIDC sign-in finds the learner (course.auth)
 
     @property
     def data_spec(self) -> DataSpec:
@@ -99,55 +150,23 @@ def default_home() -> Path:
     return Path(env).expanduser().resolve() if env else REPO_ROOT / "var"
 
 
-def _read_config_file(path: Path) -> dict:
+def _read_config_file(path: Path) -> ConfigFile:
     if not path.exists():
-        return {}
+        return ConfigFile()
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
+    except (OSError, UnicodeDecodeError, RecursionError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__})") from None
+    if loaded is None:
+        return ConfigFile()
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, found {type(loaded).__name__}")
-    if "learners" in loaded:
-        raise ConfigError(
-            f"{path}: `learners` is no longer used: a course's learners sign in with personal access "
-            "codes. Remove it and run `theater assign ASSIGNMENT --roster roster.csv` on the course "
-            "to register them and issue their codes (see docs/app.md).")
-    unknown = set(loaded) - set(DEFAULTS)
-    if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; "
-                          f"known: {', '.join(DEFAULTS)}")
-    return loaded
-
-
-def _positive_number(value: object, name: str, path: Path) -> float:
     try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ConfigError(f"{path}: {name} must be a number, got {value!r}") from None
-    if not number > 0:
-        raise ConfigError(f"{path}: {name} must be positive, got {value!r}")
-    return number
-
-
-def _positive_whole(value: object, name: str, path: Path) -> int:
-    number = _positive_number(value, name, path)
-    if number != int(number):
-        raise ConfigError(f"{path}: {name} must be a whole number, got {value!r}")
-    return int(number)
-
-
-def _data_settings(settings: dict, path: Path) -> dict:
-    """profile/employees/days from config.yaml: used once, to create var/course/ (migration)."""
-    data = {k: settings[k] for k in DATA_KEYS if settings.get(k) is not None}
-    for key in ("employees", "days"):
-        if key in data:
-            value = data[key]
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{path}: {key} must be a whole number, got {value!r}")
-            if value <= 0:
-                raise ConfigError(f"{path}: {key} must be positive, got {value}")
-    return data
+        return ConfigFile.model_validate(loaded)
+    except ValidationError as exc:
+        raise invalid_file(path, exc, InvalidConfig, loaded) from None
 
 
 def _private_dir(path: Path) -> None:
@@ -222,10 +241,10 @@ def load_config(home: Path | None = None, course: Path | str | None = None) -> A
     home = Path(home) if home is not None else default_home()
     _private_dir(home)
     path = home / CONFIG_FILE
-    settings = {**DEFAULTS, **_read_config_file(path)}
-    data = _data_settings(settings, path)
+    settings = _read_config_file(path)
+    data = {key: getattr(settings, key) for key in DATA_KEYS if getattr(settings, key) is not None}
     notices: list[str] = []
-    chosen = course or os.environ.get("THEATER_COURSE") or settings["course"]
+    chosen = course or os.environ.get("THEATER_COURSE") or settings.course
     if chosen:
         root = Path(str(chosen)).expanduser()
         if not root.is_absolute():
@@ -247,12 +266,12 @@ def load_config(home: Path | None = None, course: Path | str | None = None) -> A
     except CourseError as error:
         raise ConfigError(str(error)) from None
     _migrate_staff_password(home, the_course, notices)
-    database_url = (os.environ.get("THEATER_DATABASE_URL") or settings["database_url"]
+    database_url = (os.environ.get("THEATER_DATABASE_URL") or settings.database_url
                     or f"sqlite:///{home / 'progress.sqlite'}")
     progress_file = home / "progress.sqlite"
     if progress_file.exists():
         make_private(progress_file)
-    code = os.environ.get("THEATER_COURSE_CODE", settings["course_code"])
+    code = os.environ.get("THEATER_COURSE_CODE", settings.course_code)
     return AppConfig(
         home=home,
         database_url=str(database_url),
@@ -260,10 +279,11 @@ def load_config(home: Path | None = None, course: Path | str | None = None) -> A
         course_secret=secret,
         session_key=_session_key(the_course),
         course_code=str(code).strip() if code else None,
-        session_hours=_positive_number(settings["session_hours"], "session_hours", path),
+        session_hours=float(settings.session_hours),
         legacy_staff_password=os.environ.get("THEATER_STAFF_PASSWORD") or None,
         notices=tuple(notices),
-        attempt_budget=_positive_whole(settings["attempt_budget"], "attempt_budget", path),
+        attempt_budget=settings.attempt_budget,
+        oidc=settings.oidc,
     )
 
 

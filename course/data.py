@@ -148,7 +148,8 @@ def data_dictionary() -> str:
              "is (profile, size, dates). There are no labels: who is genuine is for you to find out.", ""]
     for table in PUBLIC_TABLES:
         schema = schemas.SCHEMAS[table]
-        lines += [f"## {table}", "", "| column | type | empty allowed | values |", "|---|---|---|---|"]
+        lines += [f"## {table}", "", "| column | meaning | type | empty allowed | values |",
+                  "|---|---|---|---|---|"]
         for name, plain, _ in schemas.ARROW_COLUMNS[table]:
             column = schema.columns[name]
             rules = []
@@ -156,7 +157,8 @@ def data_dictionary() -> str:
                 rules.append("unique")
             for check in column.checks:
                 rules.append(_describe_check(check))
-            lines.append(f"| `{name}` | {plain} | {'yes' if column.nullable else 'no'} | "
+            lines.append(f"| `{name}` | {column.description or ''} | {plain} | "
+                         f"{'yes' if column.nullable else 'no'} | "
                          f"{'; '.join(r for r in rules if r) or ''} |")
         for check in schema.checks:
             if check.error:

@@ -5,42 +5,48 @@ Markdown lesson split into sections on `## ` headings. Directives alone on a lin
 app puts a widget: `<!-- chart: ID -->`, `<!-- quiz: ID -->`, `<!-- exercise -->`,
 `<!-- simulator: STAGE -->`. docs/writing-modules.md is the author's reference.
 
+The front matter is validated by pydantic models (FrontMatter and its parts); a problem becomes
+one ContentError naming the file and the field (datasets.validation.invalid_file).
 This module never imports streamlit: pages call it, tests call it, and so does the content lint.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
+from pydantic import (AfterValidator, BeforeValidator, Field, Strict, StringConstraints, ValidationError,
+                      field_validator, model_validator)
 
-from datasets.errors import UserError
+from datasets.validation import FileModel, FileRecord, InvalidFile, file_record, invalid_file
 
 CONTENT_DIR = Path(__file__).with_name("content")
 PRE_POST_TEST_FILE = "pre-post-test.yaml"
 
 # The fixed vocabularies shared with the app and the exercises registry (see docs/writing-modules.md).
+# Adding a chart, an exercise kind or a simulator stage is one line here (and its widget in the app);
+# a check id is registered once, in exercises.checks (CHECK_IDS below reads that registry).
 CHART_IDS = frozenset({
     "adoption_vs_output", "tokens_by_archetype_hidden", "acceptance_vs_tokens",
     "self_authored_share", "deadline_bursts", "sessions_linked_to_work",
     "cycle_time_before_after", "detector_tradeoff", "cohort_flows", "perception_vs_measured",
     "goodhart_simulator",
 })
-CHECK_IDS = frozenset({
-    "explore.weekly_usage_output", "spot.label_sessions", "detect.flag_tokenmaxxers",
-    "detect.flag_converts", "measure.theater_share", "measure.productivity_effect",
-    "goodhart.collapse_point", "metrics.dashboard_design",
-})
-EXERCISE_KINDS = frozenset({
-    "goodhart_sim", "label_sessions", "estimate", "flag_employees", "flag_converts",
+ExerciseKind = Literal[
+    "goodhart_sim",
+    "label_sessions",
+    "estimate",
+    "flag_employees",
+    "flag_converts",
     "choose_metrics",
-})
-SIMULATOR_STAGES = ("metric", "incentive", "gaming", "combined", "sandbox")
+]
+EXERCISE_KINDS = frozenset(get_args(ExerciseKind))
+SimulatorStage = Literal["metric", "incentive", "gaming", "combined", "sandbox"]
+SIMULATOR_STAGES: tuple[str, ...] = get_args(SimulatorStage)
 DIRECTIVE_KINDS = ("chart", "quiz", "exercise", "simulator", "game")
 
 # libyaml's parser is about ten times faster than the pure-Python one; same results.
@@ -59,71 +65,200 @@ ID_PATTERN = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 QUALIFIED_OBJECTIVE_PATTERN = re.compile(r"^([a-z0-9-]+):([a-z0-9_-]+)$")
 
 
-class ContentError(UserError):
-    """A module file an author must fix; the other modules still load."""
-
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+class ContentError(InvalidFile):
+    """A module file an author must fix; the other modules still load. `problem` says what and where."""
 
 
-@dataclass(frozen=True)
-class Option:
-    text: str
-    misconception: str | None   # None on the right answer
-    feedback: str
+# --------------------------------------------------------------------------- field types
+
+def _none_is_empty(value: Any) -> Any:
+    """`quiz:` with nothing after it is YAML's null: the same as no entries."""
+    return () if value is None else value
 
 
-@dataclass(frozen=True)
-class Question:
-    id: str
-    prompt: str
-    options: tuple[Option, ...]
-    answer: str
-    objective: str              # an objective id of this module; "module-id:objective-id" in retrieval
-    explain: str
+def _none_is_blank(value: Any) -> Any:
+    return "" if value is None else value
 
 
-@dataclass(frozen=True)
-class Objective:
-    id: str
-    text: str
+def _identifier_rule(value: str) -> str:
+    if not ID_PATTERN.match(value):
+        raise ValueError(f"'{value}' must be lower-case letters, digits, '-' or '_'")
+    return value
 
 
-@dataclass(frozen=True)
-class ChartRef:
-    id: str                     # a key of course.charts.CHARTS
-    takeaway: str
-    predict: Question | None
-    minutes: float = DEFAULT_CHART_MINUTES
+Text = Annotated[str, StringConstraints(min_length=1)]
+OptionalText = Annotated[str, BeforeValidator(_none_is_blank)]
+Identifier = Annotated[str, StringConstraints(min_length=1), AfterValidator(_identifier_rule)]
+Minutes = Annotated[float, Strict(), Field(ge=0)]
+Texts = Annotated[tuple[Text, ...], BeforeValidator(_none_is_empty)]
 
 
-@dataclass(frozen=True)
-class Exercise:
-    id: str
-    kind: str
-    check: str
-    prompt: str
-    hints: tuple[str, ...]
-    solution: str
-    objective: str
-    minutes: float = DEFAULT_EXERCISE_MINUTES
+# --------------------------------------------------------------------------- the module's parts
+
+@file_record
+class Option(FileRecord):
+    text: Text
+    misconception: str | None = None   # None on the right answer
+    feedback: OptionalText = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_text_is_an_option(cls, data: Any) -> Any:
+        """`- Flat` is an option without feedback, like `- text: Flat`."""
+        return {"text": data} if isinstance(data, str | int | float) else data
+
+    @field_validator("misconception", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
-@dataclass(frozen=True)
-class CheckerGame:
+@file_record
+class Question(FileRecord):
+    id: Identifier
+    prompt: Text
+    options: Annotated[tuple[Option, ...], Field(min_length=1)]
+    answer: Text
+    objective: Text             # an objective id of this module; "module-id:objective-id" in retrieval
+    explain: Text
+
+    @model_validator(mode="after")
+    def _answer_is_one_unmarked_option(self) -> Question:
+        texts = [o.text for o in self.options]
+        if len(set(texts)) != len(texts):
+            raise ValueError("two options have the same text")
+        if self.answer not in texts:
+            raise ValueError(f"answer '{self.answer}' is not among the options")
+        right = self.options[texts.index(self.answer)]
+        if right.misconception is not None:
+            raise ValueError("the right answer must not carry a misconception tag")
+        if not right.feedback:  # the right answer's feedback is the explanation unless written
+            options = list(self.options)
+            options[texts.index(self.answer)] = Option(text=right.text, feedback=self.explain)
+            object.__setattr__(self, "options", tuple(options))
+        return self
+
+
+Questions = Annotated[tuple[Question, ...], BeforeValidator(_none_is_empty)]
+
+
+@file_record
+class Objective(FileRecord):
+    id: Identifier
+    text: Text
+
+
+@file_record
+class ChartRef(FileRecord):
+    id: Text                    # a key of course.charts.CHARTS (CHART_IDS)
+    takeaway: Text
+    predict: Question | None = None
+    minutes: Minutes = DEFAULT_CHART_MINUTES
+
+
+@file_record
+class Exercise(FileRecord):
+    id: Identifier
+    kind: ExerciseKind
+    check: Text                 # a key of exercises.checks.CHECKS (CHECK_IDS)
+    prompt: Text
+    hints: Texts
+    solution: Text
+    objective: Text
+    minutes: Minutes = DEFAULT_EXERCISE_MINUTES
+
+
+@file_record
+class CheckerGame(FileRecord):
     """The words around course.checker_game: a visible checker to game, then the hidden check."""
 
-    prompt: str
-    target: float               # the dashboard's target, sessions per person per week
-    real_label: str
-    padded_label: str
-    visible_pass: str           # shown when the dashboard turns green
-    hidden_intro: str           # shown beside the hidden check's button
-    lesson: str                 # shown after the hidden check
-    objective: str
-    minutes: float = DEFAULT_GAME_MINUTES
+    prompt: Text
+    target: Annotated[float, Strict(), Field(gt=0, le=60)]   # the dashboard's target, sessions per person per week
+    real_label: Text
+    padded_label: Text
+    visible_pass: Text          # shown when the dashboard turns green
+    hidden_intro: Text          # shown beside the hidden check's button
+    lesson: Text                # shown after the hidden check
+    objective: Text
+    minutes: Minutes = DEFAULT_GAME_MINUTES
+
+
+def _check_ids() -> frozenset[str]:
+    """The ids of exercises.checks.CHECKS, imported when a module is parsed (it needs numpy and pandas)."""
+    from exercises.checks import CHECKS
+
+    return frozenset(CHECKS)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CHECK_IDS":  # `from course.modules import CHECK_IDS` stays the registry's ids
+        return _check_ids()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _registered(value: str, registry: frozenset[str], noun: str) -> str:
+    if value not in registry:
+        raise ValueError(f"unknown {noun} '{value}' (known: {', '.join(sorted(registry))})")
+    return value
+
+
+class FrontMatter(FileModel):
+    """A module.md's YAML front matter (docs/writing-modules.md), checked field by field."""
+
+    id: Identifier
+    title: Text
+    minutes: Annotated[int, Strict(), Field(gt=0)]
+    framing_questions: tuple[Text, ...]
+    objectives: Annotated[tuple[Objective, ...], Field(min_length=1)]
+    new_concepts: Texts = ()
+    key_points: tuple[Text, ...]
+    sources: Texts = ()
+    retrieval: Questions = ()
+    quiz: Questions = ()
+    charts: Annotated[tuple[ChartRef, ...], BeforeValidator(_none_is_empty)] = ()
+    exercise: Exercise | None = None
+    simulator_minutes: Annotated[dict[SimulatorStage, Minutes], BeforeValidator(
+        lambda value: {} if value is None else value)] = {}
+    checker_game: CheckerGame | None = None
+
+    @field_validator("charts")
+    @classmethod
+    def _known_charts(cls, charts: tuple[ChartRef, ...]) -> tuple[ChartRef, ...]:
+        for chart in charts:
+            _registered(chart.id, CHART_IDS, "chart id")
+        if len({c.id for c in charts}) != len(charts):
+            raise ValueError("a chart is listed twice in 'charts'")
+        return charts
+
+    @field_validator("exercise")
+    @classmethod
+    def _known_check(cls, exercise: Exercise | None) -> Exercise | None:
+        if exercise is not None:
+            _registered(exercise.check, _check_ids(), "check id")
+        return exercise
+
+    @model_validator(mode="after")
+    def _objectives_and_ids_agree(self) -> FrontMatter:
+        objective_ids = {o.id for o in self.objectives}
+        if len(objective_ids) != len(self.objectives):
+            raise ValueError("two objectives share an id")
+        own = list(self.quiz) + [c.predict for c in self.charts if c.predict is not None]
+        for q in own:
+            if q.objective not in objective_ids:
+                raise ValueError(f"question '{q.id}' names unknown objective '{q.objective}' "
+                                 f"(this module's objectives: {', '.join(sorted(objective_ids))})")
+        for q in self.retrieval:
+            if not QUALIFIED_OBJECTIVE_PATTERN.match(q.objective):
+                raise ValueError(f"retrieval question '{q.id}' must name an earlier module's objective "
+                                 f"as 'module-id:objective-id', not '{q.objective}'")
+        ids = [q.id for q in own + list(self.retrieval)]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"question id used twice: {', '.join(duplicates)}")
+        for name, part in (("exercise", self.exercise), ("checker_game", self.checker_game)):
+            if part is not None and part.objective not in objective_ids:
+                raise ValueError(f"{name} names unknown objective '{part.objective}'")
+        return self
 
 
 @dataclass(frozen=True)
@@ -180,128 +315,9 @@ class Feedback:
     misconception: str | None
 
 
-# --------------------------------------------------------------------------- field readers
 
 class _Invalid(Exception):
     """Raised inside parsing; turned into a ContentError carrying the file's path."""
-
-
-def _require(data: dict, key: str, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise _Invalid(f"{where} must be a mapping")
-    if key not in data or data[key] is None:
-        raise _Invalid(f"{where} is missing required field '{key}'")
-    return data[key]
-
-
-def _text(data: dict, key: str, where: str, required: bool = True, default: str = "") -> str:
-    value = _require(data, key, where) if required else data.get(key, default)
-    if value is None:
-        value = default
-    if isinstance(value, bool):
-        raise _Invalid(f"{where}: field '{key}' must be text (quote yes/no/true/false: YAML reads them as booleans)")
-    if not isinstance(value, (str, int, float)):
-        raise _Invalid(f"{where}: field '{key}' must be text")
-    value = str(value).strip()
-    if required and not value:
-        raise _Invalid(f"{where}: field '{key}' is empty")
-    return value
-
-
-def _text_list(data: dict, key: str, where: str, required: bool = True) -> tuple[str, ...]:
-    value = _require(data, key, where) if required else (data.get(key) or [])
-    if isinstance(value, str) or not isinstance(value, list):
-        raise _Invalid(f"{where}: field '{key}' must be a list")
-    out = []
-    for i, item in enumerate(value):
-        if not isinstance(item, (str, int, float)) or isinstance(item, bool) or not str(item).strip():
-            hint = " (quote it: an unquoted ': ' makes YAML read a mapping)" if isinstance(item, dict) else ""
-            raise _Invalid(f"{where}: {key}[{i}] must be non-empty text{hint}")
-        out.append(str(item).strip())
-    return tuple(out)
-
-
-def _minutes(data: dict, key: str, where: str, default: float) -> float:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise _Invalid(f"{where}: field '{key}' must be a non-negative number of minutes")
-    return float(value)
-
-
-def _identifier(data: dict, key: str, where: str) -> str:
-    value = _text(data, key, where)
-    if not ID_PATTERN.match(value):
-        raise _Invalid(f"{where}: {key} '{value}' must be lower-case letters, digits, '-' or '_'")
-    return value
-
-
-MODULE_FIELDS = frozenset({"id", "title", "minutes", "framing_questions", "objectives", "new_concepts",
-                           "key_points", "sources", "retrieval", "quiz", "charts", "exercise",
-                           "simulator_minutes", "checker_game"})
-QUESTION_FIELDS = frozenset({"id", "prompt", "options", "answer", "objective", "explain"})
-OPTION_FIELDS = frozenset({"text", "misconception", "feedback"})
-CHART_FIELDS = frozenset({"id", "takeaway", "predict", "minutes"})
-EXERCISE_FIELDS = frozenset({"id", "kind", "check", "prompt", "hints", "solution", "objective", "minutes"})
-GAME_FIELDS = frozenset({"prompt", "target", "real_label", "padded_label", "visible_pass",
-                         "hidden_intro", "lesson", "objective", "minutes"})
-
-
-def _no_unknown_fields(data: dict, allowed: frozenset[str], where: str) -> None:
-    """A misspelt field would otherwise be ignored silently."""
-    unknown = sorted(str(k) for k in data if k not in allowed)
-    if unknown:
-        raise _Invalid(f"{where}: unknown field(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
-
-
-def _parse_question(raw: Any, where: str) -> Question:
-    if not isinstance(raw, dict):
-        raise _Invalid(f"{where} must be a mapping with id, prompt, options, answer, objective, explain")
-    qid = _identifier(raw, "id", where)
-    where = f"{where} '{qid}'"
-    _no_unknown_fields(raw, QUESTION_FIELDS, where)
-    prompt = _text(raw, "prompt", where)
-    answer = _text(raw, "answer", where)
-    objective = _text(raw, "objective", where)
-    explain = _text(raw, "explain", where)
-    raw_options = _require(raw, "options", where)
-    if not isinstance(raw_options, list) or not raw_options:
-        raise _Invalid(f"{where}: options must be a non-empty list")
-    options: list[Option] = []
-    for i, opt in enumerate(raw_options):
-        if isinstance(opt, bool):
-            raise _Invalid(f"{where}: option {i + 1} must be text (quote yes/no/true/false: YAML reads them as booleans)")
-        if isinstance(opt, (str, int, float)):
-            text, misconception, feedback = str(opt).strip(), None, ""
-        elif isinstance(opt, dict):
-            _no_unknown_fields(opt, OPTION_FIELDS, f"{where} option {i + 1}")
-            text = _text(opt, "text", f"{where} option {i + 1}")
-            misconception = _text(opt, "misconception", f"{where} option {i + 1}", required=False) or None
-            feedback = _text(opt, "feedback", f"{where} option {i + 1}", required=False)
-        else:
-            raise _Invalid(f"{where}: option {i + 1} must be text or a mapping with text/misconception/feedback")
-        if not text:
-            raise _Invalid(f"{where}: option {i + 1} is empty")
-        options.append(Option(text=text, misconception=misconception, feedback=feedback))
-    texts = [o.text for o in options]
-    if len(set(texts)) != len(texts):
-        raise _Invalid(f"{where}: two options have the same text")
-    if answer not in texts:
-        raise _Invalid(f"{where}: answer '{answer}' is not among the options")
-    right = options[texts.index(answer)]
-    if right.misconception is not None:
-        raise _Invalid(f"{where}: the right answer must not carry a misconception tag")
-    if not right.feedback:
-        options[texts.index(answer)] = Option(text=right.text, misconception=None, feedback=explain)
-    return Question(id=qid, prompt=prompt, options=tuple(options), answer=answer,
-                    objective=objective, explain=explain)
-
-
-def _parse_questions(raw: Any, key: str) -> tuple[Question, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise _Invalid(f"'{key}' must be a list of questions")
-    return tuple(_parse_question(q, f"{key} question {i + 1}") for i, q in enumerate(raw))
 
 
 # --------------------------------------------------------------------------- lesson body
@@ -385,6 +401,8 @@ def _split_front_matter(text: str) -> tuple[str, str, int]:
     raise _Invalid("front matter is not closed: add a line '---' after it")
 
 
+
+
 def parse_module(path: Path) -> Module:
     """Read and validate one module.md; a problem becomes ContentError('<path>: <problem>')."""
     path = Path(path)
@@ -398,6 +416,19 @@ def parse_module(path: Path) -> Module:
         raise ContentError(path, "the file is not UTF-8 text") from None
 
 
+def _load_yaml(text: str, first_line: int = 1) -> Any:
+    """YAML as data; a syntax error names its line in the file (front matter starts on line 2)."""
+    try:
+        return yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + first_line}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise _Invalid(f"not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise _Invalid("not valid YAML: nested too deeply") from None
+
+
 def _parse_module(path: Path) -> Module:
     m = MODULE_DIR_PATTERN.match(path.parent.name)
     if not m:
@@ -405,132 +436,21 @@ def _parse_module(path: Path) -> Module:
     number, slug = int(m.group(1)), m.group(2)
     front_text, body, body_first_line = _split_front_matter(path.read_text(encoding="utf-8"))
     try:
-        data = yaml.load(front_text, Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 2}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise _Invalid(f"front matter is not valid YAML{where}: {problem}") from None
+        data = _load_yaml(front_text, first_line=2)
+    except _Invalid as exc:
+        raise _Invalid(f"front matter is {exc}") from None
     if not isinstance(data, dict):
         raise _Invalid("front matter must be a YAML mapping of fields")
-    _no_unknown_fields(data, MODULE_FIELDS, "front matter")
+    try:
+        front = FrontMatter.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_file(path, exc, ContentError, data, context="front matter") from None
+    if front.id != slug:
+        raise _Invalid(f"id '{front.id}' must equal the folder's slug '{slug}'")
 
-    module_id = _identifier(data, "id", "front matter")
-    if module_id != slug:
-        raise _Invalid(f"id '{module_id}' must equal the folder's slug '{slug}'")
-    title = _text(data, "title", "front matter")
-    minutes_raw = _require(data, "minutes", "front matter")
-    if isinstance(minutes_raw, bool) or not isinstance(minutes_raw, int) or minutes_raw <= 0:
-        raise _Invalid("front matter: 'minutes' must be a positive whole number")
-    framing = _text_list(data, "framing_questions", "front matter")
-    key_points = _text_list(data, "key_points", "front matter")
-    sources = _text_list(data, "sources", "front matter", required=False)
-    new_concepts = _text_list(data, "new_concepts", "front matter", required=False)
-
-    raw_objectives = _require(data, "objectives", "front matter")
-    if not isinstance(raw_objectives, list) or not raw_objectives:
-        raise _Invalid("front matter: 'objectives' must be a non-empty list")
-    objectives = []
-    for i, raw in enumerate(raw_objectives):
-        objectives.append(Objective(id=_identifier(raw, "id", f"objective {i + 1}"),
-                                    text=_text(raw, "text", f"objective {i + 1}")))
-    objective_ids = {o.id for o in objectives}
-    if len(objective_ids) != len(objectives):
-        raise _Invalid("two objectives share an id")
-
-    quiz = _parse_questions(data.get("quiz"), "quiz")
-    retrieval = _parse_questions(data.get("retrieval"), "retrieval")
-
-    charts: list[ChartRef] = []
-    raw_charts = data.get("charts") or []
-    if not isinstance(raw_charts, list):
-        raise _Invalid("'charts' must be a list")
-    for i, raw in enumerate(raw_charts):
-        where = f"chart {i + 1}"
-        chart_id = _text(raw, "id", where)
-        _no_unknown_fields(raw, CHART_FIELDS, f"{where} '{chart_id}'")
-        if chart_id not in CHART_IDS:
-            raise _Invalid(f"{where}: unknown chart id '{chart_id}' (known: {', '.join(sorted(CHART_IDS))})")
-        predict = raw.get("predict")
-        charts.append(ChartRef(
-            id=chart_id,
-            takeaway=_text(raw, "takeaway", f"{where} '{chart_id}'"),
-            predict=_parse_question(predict, f"chart '{chart_id}' predict") if predict is not None else None,
-            minutes=_minutes(raw, "minutes", where, DEFAULT_CHART_MINUTES),
-        ))
-    chart_by_id = {c.id: c for c in charts}
-    if len(chart_by_id) != len(charts):
-        raise _Invalid("a chart is listed twice in 'charts'")
-
-    exercise = None
-    raw_ex = data.get("exercise")
-    if raw_ex is not None:
-        where = "exercise"
-        kind = _text(raw_ex, "kind", where)
-        _no_unknown_fields(raw_ex, EXERCISE_FIELDS, where)
-        if kind not in EXERCISE_KINDS:
-            raise _Invalid(f"exercise: unknown kind '{kind}' (known: {', '.join(sorted(EXERCISE_KINDS))})")
-        check = _text(raw_ex, "check", where)
-        if check not in CHECK_IDS:
-            raise _Invalid(f"exercise: unknown check id '{check}' (known: {', '.join(sorted(CHECK_IDS))})")
-        exercise = Exercise(
-            id=_identifier(raw_ex, "id", where), kind=kind, check=check,
-            prompt=_text(raw_ex, "prompt", where),
-            hints=_text_list(raw_ex, "hints", where),
-            solution=_text(raw_ex, "solution", where),
-            objective=_text(raw_ex, "objective", where),
-            minutes=_minutes(raw_ex, "minutes", where, DEFAULT_EXERCISE_MINUTES),
-        )
-        if exercise.objective not in objective_ids:
-            raise _Invalid(f"exercise names unknown objective '{exercise.objective}'")
-
-    game = None
-    raw_game = data.get("checker_game")
-    if raw_game is not None:
-        where = "checker_game"
-        if not isinstance(raw_game, dict):
-            raise _Invalid("checker_game must be a mapping with prompt, target, labels and texts")
-        _no_unknown_fields(raw_game, GAME_FIELDS, where)
-        target = raw_game.get("target")
-        if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target <= 60:
-            raise _Invalid("checker_game: target must be a number of sessions between 0 and 60")
-        game = CheckerGame(
-            prompt=_text(raw_game, "prompt", where), target=float(target),
-            real_label=_text(raw_game, "real_label", where),
-            padded_label=_text(raw_game, "padded_label", where),
-            visible_pass=_text(raw_game, "visible_pass", where),
-            hidden_intro=_text(raw_game, "hidden_intro", where),
-            lesson=_text(raw_game, "lesson", where),
-            objective=_text(raw_game, "objective", where),
-            minutes=_minutes(raw_game, "minutes", where, DEFAULT_GAME_MINUTES),
-        )
-        if game.objective not in objective_ids:
-            raise _Invalid(f"checker_game names unknown objective '{game.objective}'")
-
-    simulator: dict[str, float] = {}
-    raw_sim = data.get("simulator_minutes") or {}
-    if not isinstance(raw_sim, dict):
-        raise _Invalid("'simulator_minutes' must map a stage to minutes")
-    for stage in raw_sim:
-        if stage not in SIMULATOR_STAGES:
-            raise _Invalid(f"simulator_minutes: unknown stage '{stage}' (known: {', '.join(SIMULATOR_STAGES)})")
-        simulator[stage] = _minutes(raw_sim, stage, "simulator_minutes", DEFAULT_SIMULATOR_MINUTES)
-
-    own_questions = list(quiz) + [c.predict for c in charts if c.predict is not None]
-    for q in own_questions:
-        if q.objective not in objective_ids:
-            raise _Invalid(f"question '{q.id}' names unknown objective '{q.objective}' "
-                           f"(this module's objectives: {', '.join(sorted(objective_ids))})")
-    for q in retrieval:
-        if not QUALIFIED_OBJECTIVE_PATTERN.match(q.objective):
-            raise _Invalid(f"retrieval question '{q.id}' must name an earlier module's objective "
-                           f"as 'module-id:objective-id', not '{q.objective}'")
-    all_ids = [q.id for q in own_questions + list(retrieval)]
-    duplicates = sorted({i for i in all_ids if all_ids.count(i) > 1})
-    if duplicates:
-        raise _Invalid(f"question id used twice: {', '.join(duplicates)}")
-
-    quiz_ids = {q.id for q in quiz}
+    chart_by_id = {c.id: c for c in front.charts}
+    quiz_ids = {q.id for q in front.quiz}
+    simulator = dict(front.simulator_minutes)
     sections: list[Section] = []
     for section_title, lines, items in _split_sections(body, body_first_line):
         for ref, line_no in items:
@@ -539,9 +459,9 @@ def _parse_module(path: Path) -> Module:
                 raise _Invalid(f"line {line_no}: chart '{arg}' is not declared under 'charts'")
             if kind == "quiz" and arg not in quiz_ids:
                 raise _Invalid(f"line {line_no}: quiz question '{arg}' is not declared under 'quiz'")
-            if kind == "exercise" and exercise is None:
+            if kind == "exercise" and front.exercise is None:
                 raise _Invalid(f"line {line_no}: exercise directive but no 'exercise' in the front matter")
-            if kind == "game" and game is None:
+            if kind == "game" and front.checker_game is None:
                 raise _Invalid(f"line {line_no}: game directive but no 'checker_game' in the front matter")
             if kind == "simulator" and arg not in SIMULATOR_STAGES:
                 raise _Invalid(f"line {line_no}: unknown simulator stage '{arg}' "
@@ -549,17 +469,18 @@ def _parse_module(path: Path) -> Module:
         body_md = "\n".join(lines).strip("\n")
         item_refs = tuple(ref for ref, _ in items)
         minutes = reading_minutes(body_md) + sum(
-            _item_minutes(ref, chart_by_id, exercise, simulator, game) for ref in item_refs)
+            _item_minutes(ref, chart_by_id, front.exercise, simulator, front.checker_game) for ref in item_refs)
         sections.append(Section(title=section_title, body_md=body_md, minutes=round(minutes, 2), items=item_refs))
     if not sections:
         raise _Invalid("the lesson body is empty")
 
     return Module(
-        id=module_id, number=number, slug=slug, title=title, minutes=minutes_raw,
-        framing_questions=framing, objectives=tuple(objectives), retrieval=retrieval, quiz=quiz,
-        charts=tuple(charts), exercise=exercise, sections=tuple(sections), key_points=key_points,
-        sources=sources, path=path, new_concepts=new_concepts,
-        simulator_minutes=tuple(simulator.items()), checker_game=game,
+        id=front.id, number=number, slug=slug, title=front.title, minutes=front.minutes,
+        framing_questions=front.framing_questions, objectives=front.objectives,
+        retrieval=front.retrieval, quiz=front.quiz, charts=front.charts, exercise=front.exercise,
+        sections=tuple(sections), key_points=front.key_points, sources=front.sources, path=path,
+        new_concepts=front.new_concepts, simulator_minutes=tuple(simulator.items()),
+        checker_game=front.checker_game,
     )
 
 
@@ -764,53 +685,57 @@ class PrePostTest:
         return None
 
 
+
+
+class PrePostFile(FileModel):
+    """pre-post-test.yaml: the objectives, then forms A and B asking one question per objective each."""
+
+    objectives: Annotated[tuple[Objective, ...], BeforeValidator(_none_is_empty)] = ()
+    forms: dict[Literal["A", "B"], Annotated[tuple[Question, ...], Field(min_length=1)]]
+
+    @model_validator(mode="after")
+    def _parallel_forms(self) -> PrePostFile:
+        if sorted(self.forms) != list(PRE_POST_FORMS):
+            raise ValueError(f"'forms' must map exactly the forms {', '.join(PRE_POST_FORMS)} to questions")
+        objective_ids = {o.id for o in self.objectives}
+        for form in PRE_POST_FORMS:
+            for q in self.forms[form]:
+                if q.objective not in objective_ids:
+                    raise ValueError(f"question '{q.id}' names unknown objective '{q.objective}'")
+            covered = [q.objective for q in self.forms[form]]
+            if len(set(covered)) != len(covered):
+                raise ValueError(f"form {form} asks about one objective twice: one question per objective")
+        a_objectives = {q.objective for q in self.forms["A"]}
+        b_objectives = {q.objective for q in self.forms["B"]}
+        if a_objectives != b_objectives:
+            lonely = sorted(a_objectives ^ b_objectives)
+            raise ValueError("the forms must be parallel: objective(s) "
+                             f"{', '.join(lonely)} are tested in one form only")
+        ids = [q.id for form in PRE_POST_FORMS for q in self.forms[form]]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two questions share an id (ids must differ across the forms too)")
+        return self
+
+
 def load_pre_post_forms(path: Path | None = None) -> PrePostTest:
     """The misconception test as data; a problem becomes ContentError with the file's path."""
     path = Path(path) if path is not None else CONTENT_DIR / PRE_POST_TEST_FILE
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+        data = _load_yaml(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ContentError(path, f"cannot read the file ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise ContentError(path, f"not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    try:
-        if not isinstance(data, dict):
-            raise _Invalid("must be a mapping with 'objectives' and 'forms'")
-        _no_unknown_fields(data, frozenset({"objectives", "forms"}), "pre/post test")
-        raw_objectives = data.get("objectives") or []
-        if not isinstance(raw_objectives, list):
-            raise _Invalid("'objectives' must be a list")
-        objectives = tuple(Objective(id=_identifier(o, "id", f"objective {i + 1}"),
-                                     text=_text(o, "text", f"objective {i + 1}"))
-                           for i, o in enumerate(raw_objectives))
-        objective_ids = {o.id for o in objectives}
-        raw_forms = _require(data, "forms", "pre/post test")
-        if not isinstance(raw_forms, dict) or sorted(map(str, raw_forms)) != list(PRE_POST_FORMS):
-            raise _Invalid(f"'forms' must map exactly the forms {', '.join(PRE_POST_FORMS)} to questions")
-        forms: dict[str, tuple[Question, ...]] = {}
-        for form in PRE_POST_FORMS:
-            questions = _parse_questions(raw_forms[form], f"form {form}")
-            if not questions:
-                raise _Invalid(f"form {form} has no questions")
-            for q in questions:
-                if q.objective not in objective_ids:
-                    raise _Invalid(f"question '{q.id}' names unknown objective '{q.objective}'")
-            covered = [q.objective for q in questions]
-            if len(set(covered)) != len(covered):
-                raise _Invalid(f"form {form} asks about one objective twice: one question per objective")
-            forms[form] = questions
-        a_objectives = {q.objective for q in forms["A"]}
-        b_objectives = {q.objective for q in forms["B"]}
-        if a_objectives != b_objectives:
-            lonely = sorted(a_objectives ^ b_objectives)
-            raise _Invalid("the forms must be parallel: objective(s) "
-                           f"{', '.join(lonely)} are tested in one form only")
-        ids = [q.id for form in PRE_POST_FORMS for q in forms[form]]
-        if len(set(ids)) != len(ids):
-            raise _Invalid("two questions share an id (ids must differ across the forms too)")
+    except UnicodeDecodeError:
+        raise ContentError(path, "the file is not UTF-8 text") from None
     except _Invalid as exc:
         raise ContentError(path, str(exc)) from None
-    return PrePostTest(objectives=objectives, forms=forms)
+    if not isinstance(data, dict):
+        raise ContentError(path, "must be a mapping with 'objectives' and 'forms'")
+    try:
+        parsed = PrePostFile.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_file(path, exc, ContentError, data, context="pre/post test") from None
+    return PrePostTest(objectives=parsed.objectives,
+                       forms={form: parsed.forms[form] for form in PRE_POST_FORMS})
 
 
 def load_pre_post_test(path: Path | None = None) -> list[Question]:

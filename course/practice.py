@@ -14,6 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+import pandas as pd
+
+from datasets.measures import NON_USER_SHARE, non_users
+
 T = TypeVar("T")
 
 DEFAULT_ATTEMPT_BUDGET = 3          # checked attempts per exercise before the solution is shown
@@ -168,7 +172,7 @@ MIN_COMPARISON_GROUP = 10     # fewer people than this and one person's month mo
 # lesson use "fewer than a tenth of the median person's AI events"; "no AI events at all" is the
 # tempting definition that leaves almost nobody in most companies.
 COMPARISON_GROUPS: dict[str, tuple[str, float]] = {
-    "tenth-of-median": ("Fewer than a tenth of the median person's AI events", 0.1),
+    "tenth-of-median": ("Fewer than a tenth of the median person's AI events", NON_USER_SHARE),
     "no-events": ("No AI events at all", 0.0),
     "quarter-of-median": ("Fewer than a quarter of the median person's AI events", 0.25),
 }
@@ -178,15 +182,8 @@ def comparison_group_size(events_per_person, definition: str) -> int:
     """How many people a comparison-group definition selects (events_per_person: every employee)."""
     if definition not in COMPARISON_GROUPS:
         raise ValueError(f"unknown comparison group {definition!r}")
-    share = COMPARISON_GROUPS[definition][1]
-    events = [float(e) for e in events_per_person]
-    if share == 0.0:
-        return sum(1 for e in events if e == 0)
-    ordered = sorted(events)
-    middle = len(ordered) // 2
-    median = (ordered[middle] if len(ordered) % 2
-              else (ordered[middle - 1] + ordered[middle]) / 2) if ordered else 0.0
-    return sum(1 for e in events if e < share * median)
+    events = pd.Series([float(e) for e in events_per_person], dtype="float64")
+    return int(non_users(events, COMPARISON_GROUPS[definition][1]).sum())
 
 
 @dataclass(frozen=True)

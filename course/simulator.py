@@ -40,6 +40,11 @@ class SimParams:
     noise: float = 0.25          # week-to-week noise in measured output
     seed: int = 7
 
+    @property
+    def effective_reward(self) -> float:
+        """The reward the simulation applies: none at the "metric" stage, whatever `reward` says."""
+        return 0.0 if self.stage == "metric" else self.reward
+
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
@@ -90,7 +95,7 @@ def simulate(params: SimParams) -> SimResult:
     since = np.clip(t - params.reward_week, 0, None)
     ramp = np.where(t >= params.reward_week, 1.0 - np.exp(-(since + 1) / 6.0), 0.0)
     stage = params.stage
-    reward = params.reward if stage != "metric" else 0.0
+    reward = params.effective_reward
 
     genuine_t = genuine * (1.0 + 0.6 * reward * ramp)                   # incentive: more real use
     output = 10.0 * value + 0.15 * genuine + 0.05 * (genuine_t - genuine)  # diminishing returns
@@ -116,7 +121,7 @@ def simulate(params: SimParams) -> SimResult:
         "usage": usage_mean,
         "output": output_mean,
         "correlation": correlation,
-        "rewarded": (t[:, 0] >= params.reward_week),
+        "rewarded": (t[:, 0] >= params.reward_week) & (reward > 0),
     })
     base_usage, base_output = usage_mean[before].mean(), output_mean[before].mean()
     return SimResult(
@@ -186,10 +191,18 @@ def reward_sweep(params: SimParams | None = None, steps: int = 21) -> pd.DataFra
 
 def describe(result: SimResult, params: SimParams) -> str:
     """One-paragraph text summary of a run, shown under the chart."""
-    return (f"With usage rewarded at {params.reward:.2f} from week {params.reward_week + 1}, mean "
-            f"usage changed by {result.usage_change_pct:+.0f}% and mean output by "
-            f"{result.output_change_pct:+.1f}%. The usage–output correlation went from "
-            f"{result.baseline_correlation:.2f} before the reward to "
-            f"{result.final_correlation:.2f} at the end"
+    reward = params.effective_reward
+    if reward > 0:
+        opening = (f"With usage rewarded at {reward:.2f} from week {params.reward_week + 1}, mean "
+                   f"usage changed by {result.usage_change_pct:+.0f}% and mean output by "
+                   f"{result.output_change_pct:+.1f}%. The usage–output correlation went from "
+                   f"{result.baseline_correlation:.2f} before the reward to ")
+    else:
+        opening = (f"With usage measured but never rewarded, mean usage changed by "
+                   f"{result.usage_change_pct:+.0f}% and mean output by "
+                   f"{result.output_change_pct:+.1f}% between the first {params.reward_week} weeks "
+                   f"and the last {FINAL_WEEKS}. The usage–output correlation went from "
+                   f"{result.baseline_correlation:.2f} in the first weeks to ")
+    return (opening + f"{result.final_correlation:.2f} at the end"
             + (" — usage no longer tells you who produces value." if result.collapsed
                else " — usage still roughly tracks output."))

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from datasets.measures import Company, linked_session_share, mandate_date
+
 OUTCOME_FEATURES = ("acceptance_rate", "self_doc_share", "near_duplicate_rate", "deadline_burst_ratio",
                     "linked_session_share")
 VOLUME_FEATURES = ("total_tokens", "sessions", "events")
@@ -59,13 +61,7 @@ def burst_days(calendar: pd.DataFrame, start: Any, end: Any,
     return business[sorted(chosen)], business
 
 
-def mandate_date(company: Any) -> pd.Timestamp | None:
-    """The mandate day from the calendar, if the company has one."""
-    rows = company.calendar.loc[company.calendar["event_type"] == "mandate", "date"]
-    return pd.Timestamp(rows.min()).normalize() if len(rows) else None
-
-
-def employee_features(company: Any, since: Any = "mandate") -> pd.DataFrame:
+def employee_features(company: Company, since: Any = "mandate") -> pd.DataFrame:
     """One row per employee with events: volume baseline and the outcome-linked features.
 
     `since="mandate"` uses the events from the mandate on (where performative use concentrates);
@@ -99,11 +95,7 @@ def employee_features(company: Any, since: Any = "mandate") -> pd.DataFrame:
     features["deadline_burst_ratio"] = (per_burst + 0.5 / max(len(bursts), 1)) / \
         (per_other + 0.5 / max(len(business) - len(bursts), 1))
 
-    delivered = work[work["status"].isin(["merged", "closed"])]["linked_session_id"].dropna()
-    linked_sessions = events.loc[events["session_id"].isin(set(delivered.astype("int64"))),
-                                 ["employee_id", "session_id"]].drop_duplicates()
-    features["linked_session_share"] = (linked_sessions.groupby("employee_id").size()
-                                        .reindex(features.index, fill_value=0) / features["sessions"])
+    features["linked_session_share"] = linked_session_share(events, work).reindex(features.index)
     features.index.name = "employee_id"
     return features
 

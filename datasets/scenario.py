@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from datasets.errors import UserError
+from datasets.validation import InvalidFile, invalid_file
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 ARCHETYPES = ("genuine", "tokenmaxxer", "convert", "non_user", "quiet_expert")
@@ -19,6 +20,10 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 class ScenarioError(UserError):
     """A profile that does not exist or does not describe a valid company."""
+
+
+class InvalidScenario(InvalidFile, ScenarioError):
+    """A profile file that does not validate: names the file and the field (datasets.validation)."""
 
 
 class _Strict(BaseModel):
@@ -157,6 +162,4 @@ def load_scenario(profile: str | Path | Scenario) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise ScenarioError(f"{path}: field '{field}': {first['msg']}") from None
+        raise invalid_file(path, exc, InvalidScenario, data) from None

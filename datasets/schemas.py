@@ -25,6 +25,7 @@ FEATURES = ["code_completion", "chat", "summarize", "draft", "agent_edit", "revi
 CATEGORIES = ["code", "summarize", "draft", "question", "analysis", "rewrite"]
 WORK_KINDS = ["ticket", "pull_request", "document"]
 WORK_STATUSES = ["open", "closed", "merged", "abandoned"]
+OUTPUT_STATUSES = ("closed", "merged")    # the statuses of work that counts as output (datasets.measures)
 CALENDAR_TYPES = ["mandate", "dashboard_refresh", "reporting_deadline", "review_cycle", "holiday"]
 ARCHETYPE_NAMES = ["genuine", "tokenmaxxer", "convert", "non_user", "quiet_expert"]
 
@@ -38,6 +39,69 @@ DICT8 = arrow.dictionary(arrow.int8(), arrow.string())
 DICT32 = arrow.dictionary(arrow.int32(), arrow.string())
 NS = arrow.timestamp("ns")
 DATE = arrow.date32()
+
+# What each public column means: the learner's data dictionary (course.data.data_dictionary) and
+# the schemas below carry these, so the prose cannot drift from the contract.
+DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "employees": {
+        "employee_id": "The employee, stable within a company; every other table joins on it.",
+        "name": "Made-up full name.",
+        "email": "Made-up work address.",
+        "team": "The team the employee belongs to.",
+        "role": "Job title.",
+        "manager_id": "The employee's manager (another employee_id); empty for the top of the tree.",
+        "hire_date": "The day the employee joined.",
+    },
+    "ai_events": {
+        "event_id": "One AI interaction (a prompt and its answer).",
+        "employee_id": "Who made the request.",
+        "timestamp": "When (UTC, no time zone). A week is the Monday that starts it.",
+        "tool": "Which AI tool was used.",
+        "feature": "Which feature of the tool.",
+        "session_id": "Events of one sitting share it; work_items.linked_session_id points here.",
+        "prompt_category": "What kind of request it was.",
+        "prompt_fingerprint": "Near-duplicate prompts of one person share a fingerprint.",
+        "document_id": "The document or file the prompt was about, if any.",
+        "doc_authored_by_self": "True when the employee wrote that document themselves.",
+        "tokens_in": "Tokens sent to the model.",
+        "tokens_out": "Tokens the model returned.",
+        "accepted": "True when the output was accepted, kept or reused.",
+    },
+    "work_items": {
+        "work_item_id": "One ticket, pull request or document.",
+        "employee_id": "Its owner.",
+        "kind": "Ticket, pull request or document.",
+        "created_at": "When the work was opened.",
+        "closed_at": "When it was closed, merged, published or abandoned; empty while open.",
+        "status": "Closed and merged work is output (closed work); open and abandoned work is not.",
+        "cycle_time_hours": "Hours from created_at to closed_at; empty while open.",
+        "rework": "True when the work was reopened, reverted or rewritten after closing.",
+        "linked_session_id": "The AI session that fed this item, if any. A session is linked to "
+                             "work when closed or merged work names it here.",
+    },
+    "calendar": {
+        "date": "The day.",
+        "event_type": "The mandate (the day AI use was required), a dashboard refresh, a "
+                      "reporting deadline, a review cycle or a holiday.",
+        "description": "What happened, in words.",
+    },
+    "survey": {
+        "employee_id": "Who answered.",
+        "survey_date": "When the survey ran.",
+        "perceived_speedup_pct": "How much faster AI makes them, as they see it (can be negative).",
+        "uses_ai_because_obliged": "True when they say they use AI because they must.",
+        "satisfaction": "Satisfaction with the AI tools, 1 (low) to 5 (high).",
+    },
+    "labels": {
+        "employee_id": "The employee.",
+        "archetype": "Hidden truth: how the employee really uses AI.",
+        "convert_date": "Hidden truth: when a convert's use turned genuine.",
+    },
+    "event_labels": {
+        "event_id": "The AI event.",
+        "is_theater": "Hidden truth: True when the event was performed for the count.",
+    },
+}
 
 # name -> [(column, arrow type in memory/files, arrow type when streamed as a dictionary)]
 ARROW_COLUMNS: dict[str, list[tuple[str, arrow.DataType, arrow.DataType]]] = {
@@ -155,6 +219,12 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         "is_theater": pa.Column(bool),
     }, strict=True, ordered=True),
 }
+
+
+for _table, _schema in SCHEMAS.items():
+    SCHEMAS[_table] = _schema.update_columns(
+        {column: {"description": text} for column, text in DESCRIPTIONS[_table].items()})
+del _table, _schema
 
 
 def validate_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -15,21 +15,26 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import nbformat
 import numpy as np
 import pandas as pd
 import yaml
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints,
+                      TypeAdapter, ValidationError, field_validator)
 
 from datasets.errors import UserError
+from datasets.validation import STRICT_FILE, FileRecord, InvalidFile, describe, file_record, invalid_file
 from exercises.checks import CHECKS
 from exercises.truth import TRUTHS
 
 SOURCE_DIR = Path(__file__).resolve().parent / "source"
 ASSIGNMENT_FILE = "assignment.yaml"
-READERS = ("json_set", "json_number", "json_object", "csv_frame")
-DATA_FORMATS = ("csv", "parquet")
+Reader = Literal["json_set", "json_number", "json_object", "csv_frame"]
+READERS: tuple[str, ...] = get_args(Reader)
+DataFormat = Literal["csv", "parquet"]
+DATA_FORMATS: tuple[str, ...] = get_args(DataFormat)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # What a learner sees in place of a solution: a comment only, so a skipped part still runs.
 CODE_STUB = "# YOUR CODE HERE"
@@ -39,38 +44,89 @@ class AssignmentError(UserError):
     """assignment.yaml or its notebook is not usable; the message names the file and the problem."""
 
 
-@dataclass(frozen=True)
-class DataSpec:
+class InvalidAssignment(InvalidFile, AssignmentError):
+    """assignment.yaml does not validate: names the file and the field (datasets.validation)."""
+
+
+def _registered(registry: Mapping[str, Any], noun: str):
+    def check(value: str) -> str:
+        if value not in registry:
+            raise ValueError(f"unknown {noun} {value!r}")
+        return value
+    return AfterValidator(check)
+
+
+def _safe_relative(path: str) -> str:
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts or "\\" in path:
+        raise ValueError(f"artifact {path!r} must be a relative path inside the notebook folder")
+    return str(pure)
+
+
+def _notebook_file(name: str) -> str:
+    if "/" in name or "\\" in name or not name.endswith(".ipynb"):
+        raise ValueError("notebook must be a file name ending in .ipynb")
+    return name
+
+
+PositiveWhole = Annotated[int, Strict(), Field(ge=1)]
+
+
+@file_record
+class DataSpec(FileRecord):
     """The learner's dataset: generator profile, size and file format."""
 
-    profile: str = "mandate-bigco"
-    employees: int = 150
-    days: int = 180
-    format: str = "csv"
+    profile: Annotated[str, StringConstraints(min_length=1)] = "mandate-bigco"
+    employees: PositiveWhole = 150
+    days: PositiveWhole = 180
+    format: DataFormat = "csv"
 
     def updated(self, overrides: Mapping[str, Any] | None) -> DataSpec:
         """A copy with the given keys replaced (unknown keys are an error, to catch typos)."""
         if not overrides:
             return self
-        unknown = set(overrides) - {"profile", "employees", "days", "format"}
-        if unknown:
-            raise AssignmentError(f"unknown dataset setting(s): {', '.join(sorted(unknown))}")
-        merged = {**self.as_dict(), **dict(overrides)}
-        return _data_spec(merged, "dataset settings")
+        try:
+            return _DATA_SPEC.validate_python({**self.as_dict(), **dict(overrides)})
+        except ValidationError as exc:
+            raise AssignmentError(f"dataset settings: {describe(exc)}") from None
 
     def as_dict(self) -> dict[str, Any]:
         return {"profile": self.profile, "employees": self.employees, "days": self.days, "format": self.format}
 
 
-@dataclass(frozen=True)
-class GradedPart:
-    grade_id: str
-    artifact: str
-    reader: str
-    check: str
-    truth: str
-    points: float
+_DATA_SPEC = TypeAdapter(DataSpec)
+
+
+@file_record
+class GradedPart(FileRecord):
+    """One autograded cell: the artifact the learner's code writes and how to score it."""
+
+    grade_id: Annotated[str, StringConstraints(min_length=1)]
+    artifact: Annotated[str, AfterValidator(_safe_relative)]
+    reader: Reader
+    check: Annotated[str, _registered(CHECKS, "check")]
+    truth: Annotated[str, _registered(TRUTHS, "truth function")]
+    points: Annotated[float, Strict(), Field(gt=0)]
     key: str | None = None  # for json_number: the key inside a JSON object holding the number
+
+
+class AssignmentFile(BaseModel):
+    """assignment.yaml as written; keys beyond these are kept in Assignment.extra."""
+
+    model_config = ConfigDict(**{**STRICT_FILE, "extra": "allow", "frozen": True})
+
+    title: Annotated[str, StringConstraints(min_length=1)]
+    notebook: Annotated[str, AfterValidator(_notebook_file)]
+    data: Annotated[DataSpec, BeforeValidator(lambda value: {} if value is None else value)] = DataSpec()
+    graded: Annotated[tuple[GradedPart, ...], Field(min_length=1)]
+
+    @field_validator("graded")
+    @classmethod
+    def _unique_grade_ids(cls, graded: tuple[GradedPart, ...]) -> tuple[GradedPart, ...]:
+        ids = [part.grade_id for part in graded]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a grade_id appears twice in graded")
+        return graded
 
 
 @dataclass(frozen=True)
@@ -92,60 +148,6 @@ class Assignment:
         return float(sum(part.points for part in self.graded))
 
 
-def _data_spec(raw: Any, where: str) -> DataSpec:
-    if raw is None:
-        return DataSpec()
-    if not isinstance(raw, Mapping):
-        raise AssignmentError(f"{where}: `data` must be a mapping (profile, employees, days, format)")
-    spec = {**DataSpec().as_dict(), **raw}
-    if not isinstance(spec["profile"], str) or not spec["profile"]:
-        raise AssignmentError(f"{where}: data.profile must be a profile name")
-    for key in ("employees", "days"):
-        value = spec[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise AssignmentError(f"{where}: data.{key} must be a positive whole number, not {value!r}")
-    if spec["format"] not in DATA_FORMATS:
-        raise AssignmentError(f"{where}: data.format must be one of {', '.join(DATA_FORMATS)}")
-    return DataSpec(spec["profile"], spec["employees"], spec["days"], spec["format"])
-
-
-def _safe_relative(path: str, where: str) -> str:
-    pure = PurePosixPath(path)
-    if pure.is_absolute() or ".." in pure.parts or not pure.parts or "\\" in path:
-        raise AssignmentError(f"{where}: artifact {path!r} must be a relative path inside the notebook folder")
-    return str(pure)
-
-
-def _graded_part(raw: Any, index: int, where: str) -> GradedPart:
-    label = f"{where}: graded[{index}]"
-    if not isinstance(raw, Mapping):
-        raise AssignmentError(f"{label} must be a mapping")
-    missing = [k for k in ("grade_id", "artifact", "reader", "check", "truth", "points") if k not in raw]
-    if missing:
-        raise AssignmentError(f"{label} is missing {', '.join(missing)}")
-    if raw["reader"] not in READERS:
-        raise AssignmentError(f"{label}: reader must be one of {', '.join(READERS)}, not {raw['reader']!r}")
-    if raw["check"] not in CHECKS:
-        raise AssignmentError(f"{label}: unknown check {raw['check']!r}")
-    if raw["truth"] not in TRUTHS:
-        raise AssignmentError(f"{label}: unknown truth function {raw['truth']!r}")
-    points = raw["points"]
-    if isinstance(points, bool) or not isinstance(points, int | float) or not points > 0 or not math.isfinite(points):
-        raise AssignmentError(f"{label}: points must be a positive number")
-    key = raw.get("key")
-    if key is not None and not isinstance(key, str):
-        raise AssignmentError(f"{label}: key must be text")
-    return GradedPart(
-        grade_id=str(raw["grade_id"]),
-        artifact=_safe_relative(str(raw["artifact"]), label),
-        reader=raw["reader"],
-        check=raw["check"],
-        truth=raw["truth"],
-        points=float(points),
-        key=key,
-    )
-
-
 def load_assignment(path: Path | str) -> Assignment:
     """Parse and validate an assignment folder (or its assignment.yaml)."""
     path = Path(path)
@@ -158,32 +160,25 @@ def load_assignment(path: Path | str) -> Assignment:
         raise AssignmentError(f"{where}: no such file") from None
     except yaml.YAMLError as exc:
         raise AssignmentError(f"{where}: invalid YAML ({str(exc).splitlines()[0]})") from None
+    except (OSError, UnicodeDecodeError, RecursionError) as exc:
+        raise AssignmentError(f"{where}: cannot be read ({type(exc).__name__})") from None
     if not isinstance(raw, Mapping):
         raise AssignmentError(f"{where}: expected a mapping at the top level")
-    for key in ("title", "notebook", "graded"):
-        if key not in raw:
-            raise AssignmentError(f"{where}: missing `{key}`")
-    notebook = str(raw["notebook"])
-    if "/" in notebook or not notebook.endswith(".ipynb"):
-        raise AssignmentError(f"{where}: notebook must be a file name ending in .ipynb")
-    if not isinstance(raw["graded"], list) or not raw["graded"]:
-        raise AssignmentError(f"{where}: graded must be a non-empty list")
-    graded = tuple(_graded_part(entry, i, where) for i, entry in enumerate(raw["graded"]))
-    ids = [part.grade_id for part in graded]
-    if len(set(ids)) != len(ids):
-        raise AssignmentError(f"{where}: a grade_id appears twice in graded")
+    try:
+        parsed = AssignmentFile.model_validate(raw)
+    except ValidationError as exc:
+        raise invalid_file(yaml_path, exc, InvalidAssignment, raw) from None
     name = folder.name
     if not NAME_PATTERN.match(name):
         raise AssignmentError(f"{where}: the folder name {name!r} is not a valid assignment name")
-    known = {"title", "notebook", "data", "graded"}
     return Assignment(
         name=name,
-        title=str(raw["title"]),
-        notebook=notebook,
-        data=_data_spec(raw.get("data"), where),
-        graded=graded,
+        title=parsed.title,
+        notebook=parsed.notebook,
+        data=parsed.data,
+        graded=parsed.graded,
         folder=folder,
-        extra={k: v for k, v in raw.items() if k not in known},
+        extra=dict(parsed.model_extra or {}),
     )
 
 

@@ -9,8 +9,10 @@ Scoring rules (also in docs/instructors.md):
 - flag sets (`detect.*`): F1 of the flagged ids against the hidden ids; full credit from
   F1 >= FLAG_FULL_F1 (0.7), none at or below FLAG_ZERO_F1 (0.3, about what flagging every AI
   user scores), linear in between.
-- estimates (`measure.*`): full credit within a tolerance of the truth, falling
-  linearly to 0 at a documented error (see `ESTIMATE_RULES`).
+- estimates (`measure.theater_share`, `measure.productivity_effect`): full credit within a
+  tolerance of the truth, falling linearly to 0 at a documented error (see `ESTIMATE_RULES`).
+- the measure finding (`measure.finding`, what the grader scores): both estimates as one answer,
+  credit = the share's credit x the effect's, so one number right and the other wrong earns nothing.
 - the simulator's collapse point (`goodhart.collapse_point`): all or nothing, right only from the
   true point up to COLLAPSE_FULL_WITHIN above it (below it the correlation has not collapsed).
 - the weekly table (`explore.weekly_usage_output`): the share of (week, team, column) cells that
@@ -537,11 +539,12 @@ class EstimateRule:
 
 # Calibrated with benchmarks/guessing.py on 50 learners' mandate-bigco companies (150 employees,
 # 180 days, drawn per seed across the ranges of datasets/variation.py). The truths spread over
-# about 0.2-0.55 (theater share) and -17 to +60 points (effect). The measure notebook's reference
-# solution earns 96% of these points (errors: share median 0.033, 90th percentile 0.079; effect
-# median 2.5, 90th percentile 6.0 points); the best constant pair earns 46% (theater share 66%,
-# effect 25%), a classmate's answers 36%. Narrower tolerances buy little: effect 5/8 points gives
-# the constant 23% and the reference 90%; share 0.05/0.09 gives the constant 47%, the reference 86%.
+# about 0.2-0.55 (theater share) and -17 to +60 points (effect). The tolerances follow the measure
+# notebook's own errors (share: median 0.033, 90th percentile 0.079; effect: median 2.5, 90th
+# percentile 6.0 points): its reference solution earns 93% of the finding (measure.finding: the
+# product of the two credits), the best constant pair 19% in hindsight, a classmate's answers 10%.
+# Tighter tolerances trade about one for one: share 0.06/0.12 gives the constant -1 point and the
+# reference -1.6; effect 5/9, -1 and -3.6 (docs/grading.md).
 ESTIMATE_RULES: dict[str, EstimateRule] = {
     "measure.theater_share": EstimateRule("the theater share", 0.07, 0.12, "share points"),
     "measure.productivity_effect": EstimateRule("the productivity effect", 6.0, 10.0, "percentage points"),
@@ -618,6 +621,73 @@ def productivity_effect(answer: Any, truth: Any) -> tuple[float, str]:
     """The estimated difference-in-differences change in weekly closed work, in percent."""
     value = as_number(answer, "the productivity effect (in percent)")
     return _estimate("measure.productivity_effect", value, truth)
+
+
+# The measure report is one finding: how much of the adoption is theater, and what the genuine use
+# did to delivered work. Its keys in answers/estimates.json, with the check that scores each number.
+FINDING_PARTS: dict[str, str] = {
+    "theater_share": "measure.theater_share",
+    "productivity_effect_pct": "measure.productivity_effect",
+}
+
+
+@check(
+    "measure.finding",
+    hints=[
+        "The finding has two numbers and both count: a right share with a wrong effect (or the "
+        "reverse) tells the board the wrong story, so it earns nothing.",
+        "Theater share: of the AI events on or after the mandate, the share that is performance. "
+        "Effect: the genuine users' change in closed work per person per week, relative to non-users.",
+        "Write both with the notebook's cell into answers/estimates.json, keys theater_share and "
+        "productivity_effect_pct.",
+    ],
+    passing=[
+        ({"theater_share": 0.31, "productivity_effect_pct": 12.0},
+         {"theater_share": 0.30, "productivity_effect_pct": 10.0}),
+        Example({"theater_share": "0.28", "productivity_effect_pct": "-3%"},
+                {"theater_share": 0.30, "productivity_effect_pct": 0.0}, "numbers as text"),
+    ],
+    failing=[
+        Example({"theater_share": 0.30, "productivity_effect_pct": 40.0},
+                {"theater_share": 0.30, "productivity_effect_pct": 10.0}, "right share, wrong effect"),
+        Example({"theater_share": 0.60, "productivity_effect_pct": 10.0},
+                {"theater_share": 0.30, "productivity_effect_pct": 10.0}, "right effect, wrong share"),
+        Example({"theater_share": 0.30}, {"theater_share": 0.30, "productivity_effect_pct": 10.0},
+                "the effect is missing"),
+        Example({"theater_share": 30, "productivity_effect_pct": 10.0},
+                {"theater_share": 0.30, "productivity_effect_pct": 10.0}, "a percentage for the share"),
+        Example([0.3, 10.0], {"theater_share": 0.30, "productivity_effect_pct": 10.0}, "a list, not keyed"),
+    ],
+)
+def measure_finding(answer: Any, truth: Mapping[str, Any]) -> tuple[float, str]:
+    """The theater share and the productivity effect as one finding: the credit of each number, multiplied.
+
+    A report is right only when both numbers are right, so one lucky number earns nothing and a
+    guess has to land inside two tolerances at once. Each number keeps its own band in the message
+    (no credit, no direction): the learner learns which number to revisit, not where the truth is.
+    """
+    if isinstance(answer, str):
+        try:
+            answer = json.loads(answer)
+        except json.JSONDecodeError:
+            raise Incorrect("Expected the two estimates as a JSON object; the text is not valid JSON.") from None
+    if not isinstance(answer, Mapping):
+        raise Incorrect("Expected the two estimates as an object with the keys "
+                        + " and ".join(FINDING_PARTS) + f", not a {type(answer).__name__}.")
+    missing = [key for key in FINDING_PARTS if is_empty(answer.get(key))]
+    if missing:
+        raise Incorrect(f"The finding needs both numbers; {' and '.join(missing)} "
+                        f"{'is' if len(missing) == 1 else 'are'} missing. "
+                        "One number alone earns nothing.")
+    credit, messages = 1.0, []
+    for key, check_id in FINDING_PARTS.items():
+        outcome = CHECKS[check_id].func(answer[key], truth[key])
+        score, message = outcome if isinstance(outcome, tuple) else (outcome, "")
+        credit *= _clip_score(score)
+        messages.append(message)
+    if credit >= 1.0:
+        return 1.0, " ".join(messages)
+    return credit, " ".join(messages) + " The finding earns credit only as far as both numbers are right."
 
 
 COLLAPSE_FULL_WITHIN = 0.01     # one step of the reward slider above the true point (display rounding)

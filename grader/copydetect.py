@@ -9,6 +9,9 @@ between honest learners of *this* class:
   answers land that close is erf(d / 2s) (d: the distance, at least the answers' rounding step;
   s: a robust spread of the truths). Two learners who both write 0.3 are not accused; two who both
   write 0.30718254 are.
+- an estimate pair (`measure`'s finding, an object of numbers): each number as above, against the
+  spread of its own truths; the chances multiply (the numbers come from different analyses), so
+  a pair copied to a few digits is improbable even when each number alone would not be.
 - id sets: the overlap of two sets of flagged ids, against the hypergeometric chance of so many
   shared ids among the ids seen in the class.
 
@@ -143,8 +146,33 @@ def detect_copies(
     return sorted(flags, key=lambda f: (f.learner, f.grade_id))
 
 
+def _number_keys(known: Mapping[str, Any]) -> list[str]:
+    """The keys every truth holds as a number, when the truths are objects of numbers (an estimate pair)."""
+    if not all(isinstance(t, Mapping) and t and "value" not in t and "ids" not in t for t in known.values()):
+        return []
+    keys = set.intersection(*(set(t) for t in known.values()))
+    return sorted(k for k in keys if all(_as_number(t[k]) is not None for t in known.values()))
+
+
 def _chance_function(given: Mapping[str, Any], known: Mapping[str, Any]):
-    """How to judge a match for this part: numbers against the truths' spread, or id-set overlap."""
+    """How to judge a match for this part: numbers against the truths' spread, several numbers (an
+    estimate pair) as independent numbers whose chances multiply, or id-set overlap."""
+    keys = _number_keys(known)
+    if keys:
+        spreads = {key: _spread([_as_number(t[key]) for t in known.values()]) for key in keys}
+
+        def estimates(a: Any, b: Any) -> float:
+            if not isinstance(a, Mapping) or not isinstance(b, Mapping):
+                return 1.0
+            chance, compared = 1.0, 0
+            for key in keys:
+                x, y = _as_number(a.get(key)), _as_number(b.get(key))
+                if x is not None and y is not None:  # a number left out is no evidence either way
+                    chance *= number_match_chance(x, y, spreads[key])
+                    compared += 1
+            return chance if compared else 1.0
+
+        return estimates
     truth_numbers = [_as_number(t["value"] if isinstance(t, Mapping) and "value" in t else t)
                      for t in known.values()]
     if all(v is not None for v in truth_numbers):

@@ -46,7 +46,7 @@ LARGE_NOTEBOOK_BYTES = 2 * 1024 * 1024
 MAX_NOTEBOOK_DEPTH = 64  # a notebook's JSON nests about 8 deep; deeper only exhausts the parser
 MAX_CELLS = 2000  # the course's notebooks have about 30
 RECORD_VERSION = 1
-COPY_READERS = ("json_set", "json_number")
+COPY_READERS = ("json_set", "json_number", "json_object")
 NOT_RUN = "not-run"  # isolation of a submission with nothing of the learner's to execute
 
 

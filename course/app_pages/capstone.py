@@ -3,7 +3,7 @@
 import streamlit as st
 
 from course import data as course_data
-from course.app_pages import common, widgets
+from course.app_pages import common, submission, widgets
 
 learner = common.require_learner()
 config = common.get_config()
@@ -23,18 +23,23 @@ if capstone is not None:
                                  f"{capstone.title}", icon=":material/arrow_forward:")
 
 assignments = course_data.course_assignments(config)
-st.subheader("1. Your assignments: notebook and data")
+st.subheader("1. Your assignments: download, work, submit")
 st.caption("Each zip unpacks to one folder holding the notebook, your company's files in `data/` "
            "(no labels) and `DATA_DICTIONARY.md`. Open the notebook from that folder and it runs "
-           "as it is. These are exactly the files your instructor releases to you.")
+           "as it is. These are exactly the files your instructor releases to you. When you are "
+           "done, save the notebook and submit it below: it is graded on your own company's hidden "
+           "truth, and your result appears here.")
 if not assignments:
     st.info("This course has no assignments yet; your instructor releases them.")
 for assignment in assignments:
-    st.download_button(f"Download {assignment.title} ({assignment.name}.zip)",
-                       data=lambda a=assignment: course_data.assignment_zip(
-                           config, a, learner, common.get_company(learner)),
-                       file_name=f"{assignment.name}-{learner}.zip", mime="application/zip",
-                       key=f"assignment:{assignment.name}", icon=":material/description:")
+    with st.container(border=True):
+        st.markdown(f"**{assignment.title}**")
+        st.download_button(f"Download {assignment.title} ({assignment.name}.zip)",
+                           data=lambda a=assignment: course_data.assignment_zip(
+                               config, a, learner, common.get_company(learner)),
+                           file_name=f"{assignment.name}-{learner}.zip", mime="application/zip",
+                           key=f"assignment:{assignment.name}", icon=":material/description:")
+        submission.submit_section(assignment, learner)
 
 st.subheader("2. Just your company's files")
 st.caption("The same tables you explored in the app, without any labels, with the data dictionary.")

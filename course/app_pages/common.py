@@ -407,3 +407,5 @@ def sign_out() -> None:
     for param in (TOKEN_PARAM, STAFF_TOKEN_PARAM):
         if param in st.query_params:
             del st.query_params[param]
+    if st.user.get("is_logged_in") is True:  # signed in with an identity provider (OIDC): end that too,
+        st.logout()                          # or the sign-in page would sign the learner straight back in

@@ -1,13 +1,43 @@
-"""Sign-in: learners (with their access code when the course has a roster) and staff accounts."""
+"""Sign-in: learners (with their access code when the course has a roster, or with their identity
+provider when OIDC is configured) and staff accounts."""
 
 import streamlit as st
 
+from course import auth
 from course import data as course_data
 from course.app_pages import common
 from datasets.errors import UserError
 
 config = common.get_config()
 learner = common.learner_id()
+
+
+def _oidc() -> auth.OidcProvider | None:
+    """The identity provider of .streamlit/secrets.toml [auth], or None when it is not configured."""
+    try:
+        section = st.secrets.get("auth") if st.secrets.load_if_toml_exists() else None
+    except (FileNotFoundError, KeyError, TypeError, ValueError):  # a secrets.toml Streamlit cannot read
+        section = None
+    return auth.oidc_provider(section, config.oidc)
+
+
+def _start_learner_session(learner_id: str) -> None:
+    common.get_company(learner_id)
+    common.get_store().ensure_learner(learner_id)
+    st.session_state[common.LEARNER_KEY] = learner_id
+    st.session_state[common.GO_HOME_KEY] = True
+    st.rerun()
+
+
+provider = _oidc()
+oidc_refusal = None
+if not learner and provider is not None and st.user.get("is_logged_in") is True:
+    try:
+        oidc_learner = auth.learner_for_identity(st.user, auth.roster_entries(config.course), config.oidc,
+                                                 max_age_seconds=config.session_hours * 3600.0)
+        _start_learner_session(oidc_learner)
+    except UserError as error:
+        oidc_refusal = str(error)
 
 st.title("Signal or Theater")
 st.markdown("Learn to tell AI use that **improves outcomes** from AI use that only **documents "
@@ -50,6 +80,16 @@ if learner:
 rostered = course_data.has_roster(config)
 learner_tab, staff_tab = st.tabs(["Learner", "Instructor or trainer"])
 with learner_tab:
+    if provider is not None:
+        if oidc_refusal:
+            st.error(oidc_refusal, icon=":material/person_off:")
+            if st.button("Sign out of the identity provider", key="oidc_sign_out"):
+                st.logout()
+        else:
+            if st.button(provider.label, type="primary", icon=":material/login:", key="oidc_sign_in"):
+                st.login(provider.login_name)
+            st.caption("Use the account your school or company gave you: the app finds you on the "
+                       "class list by it. No such account? Sign in with your learner id below.")
     with st.form("learner_sign_in"):
         raw_id = st.text_input("Learner id", placeholder="e.g. ada.lovelace",
                                help="The id your instructor or trainer gave you. Your company's "
@@ -69,14 +109,9 @@ with learner_tab:
         try:
             learner_id = course_data.sign_in_learner(config, raw_id, access_code, code,
                                                      common.client_id())
-            common.get_company(learner_id)
-            common.get_store().ensure_learner(learner_id)
+            _start_learner_session(learner_id)
         except UserError as error:
             st.error(str(error), icon=":material/error:")
-        else:
-            st.session_state[common.LEARNER_KEY] = learner_id
-            st.session_state[common.GO_HOME_KEY] = True
-            st.rerun()
 
 with staff_tab:
     with st.form("staff_sign_in"):
@@ -86,10 +121,8 @@ with staff_tab:
     st.caption("Staff accounts are created by whoever runs the app: "
                "`theater users add NAME --role instructor` (or `trainer`).")
     if staff_submitted:
-        from course.auth import sign_in
-
-        outcome = sign_in(st.session_state, name, password, common.staff_accounts(),
-                          common.client_id())
+        outcome = auth.sign_in(st.session_state, name, password, common.staff_accounts(),
+                               common.client_id())
         if outcome.ok:
             st.session_state[common.GO_HOME_KEY] = True
             st.rerun()

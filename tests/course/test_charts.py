@@ -111,6 +111,32 @@ def test_simulator_chart_marks_the_reward_and_the_half_line():
     assert len(result.table) == SimParams().weeks == len(simulate(SimParams()).weekly)
 
 
+def test_the_metric_stage_shows_no_reward_because_there_is_none():
+    from course.charts import simulator_chart
+
+    params = SimParams(stage="metric")                 # reward keeps its default 0.5, unused here
+    result = simulator_chart(simulate(params), params)
+    text = json.dumps(result.chart.to_dict())
+    assert "reward starts" not in text and "weeks before the reward" not in text
+    assert "never rewarded" in result.summary and "rewarded at" not in result.summary
+    assert not result.table["rewarded"].any()
+    rewarded = SimParams(stage="incentive")
+    assert "rewarded at 0.50" in simulator_chart(simulate(rewarded), rewarded).summary
+
+
+def test_the_detector_chart_scores_with_the_reference_detector(small_company):
+    """The outcome-linked line ranks by datasets.reference's score: its AUC, not a weaker stand-in."""
+    from course.charts import _detector_scores
+    from datasets import reference
+
+    users = _detector_scores(small_company).set_index("employee_id")
+    features = reference.employee_features(small_company)
+    expected = reference.default_detector(features).score(features)
+    common = expected.index.intersection(users.index)
+    assert len(common) > 10
+    assert (users.loc[common, "outcome_score"] == expected[common]).all()
+
+
 def test_a_lone_small_cell_takes_its_smallest_neighbour_with_it():
     from course.charts import suppress_with_complement
 

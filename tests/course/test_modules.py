@@ -155,7 +155,8 @@ def test_right_option_without_feedback_falls_back_to_the_explanation(tmp_path):
         (GOOD_FRONT.replace("framing_questions:", "framing_question:"), GOOD_BODY, "unknown field(s) framing_question"),
         (GOOD_FRONT.replace("    explain: Activity", "    explian: x\n    explain: Activity"), GOOD_BODY,
          "unknown field(s) explian"),
-        (GOOD_FRONT.replace("minutes: 25", "minutes: soon"), GOOD_BODY, "'minutes' must be a positive whole number"),
+        (GOOD_FRONT.replace("minutes: 25", "minutes: soon"), GOOD_BODY, "field 'minutes': must be a whole number, not 'soon'"),
+        (GOOD_FRONT.replace("minutes: 25", "minutes: 0"), GOOD_BODY, "field 'minutes': must be greater than 0, not 0"),
         (GOOD_FRONT.replace("key_points:\n  - Counts are proxies.", "key_points:\n  - Counts: proxies."),
          GOOD_BODY, "quote it"),
     ],
@@ -426,7 +427,7 @@ def test_a_checker_game_with_a_bad_target_names_the_field(tmp_path):
     folder.mkdir()
     (folder / "module.md").write_text(source.replace("  target: 25\n", "  target: lots\n"),
                                       encoding="utf-8")
-    with pytest.raises(ContentError, match="checker_game: target"):
+    with pytest.raises(ContentError, match=r"field 'checker_game.target': must be a number"):
         parse_module(folder / "module.md")
     (folder / "module.md").write_text(source.replace("<!-- game -->", "<!-- game: now -->"),
                                       encoding="utf-8")

@@ -44,7 +44,7 @@ def test_invalid_yaml_names_the_file_and_the_line(tmp_path):
 @pytest.mark.parametrize("body, field", [
     ("archetype_mix: {genuine: 0.5, tokenmaxxer: 0.2}\nteams: [{name: A, weight: 1, roles: {Analyst: 1}}]\n",
      "archetype_mix"),
-    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: -1, roles: {Analyst: 1}}]\n", "teams.0.weight"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: -1, roles: {Analyst: 1}}]\n", "teams[0].weight"),
     ("archetype_mix: {genuine: 1.0}\nmandate: {at: 1.5}\nteams: [{name: A, weight: 1, roles: {Analyst: 1}}]\n",
      "mandate.at"),
     ("archetype_mix: {wizard: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: 1}}]\n", "archetype_mix"),
@@ -56,10 +56,10 @@ def test_invalid_yaml_names_the_file_and_the_line(tmp_path):
     ("archetype_mix: {genuine: 1.0}\nmandate: {at: 2026-02-30}\n", "mandate.at"),
     ("archetype_mix: {genuine: .nan, non_user: 1.0}\n", "archetype_mix"),
     ("archetype_mix: {genuine: .inf}\n", "archetype_mix"),
-    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: .nan, roles: {Analyst: 1}}]\n", "teams.0.weight"),
-    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: .inf, roles: {Analyst: 1}}]\n", "teams.0.weight"),
-    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: .nan}}]\n", "teams.0.roles"),
-    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: -.inf}}]\n", "teams.0.roles"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: .nan, roles: {Analyst: 1}}]\n", "teams[0].weight"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: .inf, roles: {Analyst: 1}}]\n", "teams[0].weight"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: .nan}}]\n", "teams[0].roles"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: -.inf}}]\n", "teams[0].roles"),
     ("archetype_mix: {genuine: 1.0}\nmandate: {strength: .nan}\n", "mandate.strength"),
     ("archetype_mix: {genuine: 1.0}\nnoise: .nan\n", "noise"),
 ])

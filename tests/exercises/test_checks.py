@@ -19,6 +19,7 @@ FIXED_IDS = {
     "detect.flag_converts",
     "measure.theater_share",
     "measure.productivity_effect",
+    "measure.finding",
     "goodhart.collapse_point",
     "metrics.dashboard_design",
 }
@@ -134,6 +135,43 @@ def test_estimate_credit_falls_linearly_between_tolerance_and_zero_point():
     assert run_check("measure.productivity_effect", midway, 10.0).score == pytest.approx(0.5)
     assert run_check("measure.productivity_effect", 10.0 + rule.zero_at, 10.0).score == 0.0
     assert run_check("measure.productivity_effect", 10.0 - rule.full_within, 10.0).score == 1.0
+
+
+FINDING_TRUTH = {"theater_share": 0.30, "productivity_effect_pct": 10.0}
+
+
+def test_the_finding_earns_the_product_of_its_two_numbers_credits():
+    share_rule = checks.ESTIMATE_RULES["measure.theater_share"]
+    effect_rule = checks.ESTIMATE_RULES["measure.productivity_effect"]
+    half_share = 0.30 + (share_rule.full_within + share_rule.zero_at) / 2
+    half_effect = 10.0 - (effect_rule.full_within + effect_rule.zero_at) / 2
+    answer = {"theater_share": half_share, "productivity_effect_pct": half_effect}
+    assert run_check("measure.finding", answer, FINDING_TRUTH).score == pytest.approx(0.25)
+    both_within = {"theater_share": 0.30 + share_rule.full_within, "productivity_effect_pct": 10.0 - effect_rule.full_within}
+    assert run_check("measure.finding", both_within, FINDING_TRUTH).status == CORRECT
+    one_far = {"theater_share": 0.30, "productivity_effect_pct": 10.0 + effect_rule.zero_at}
+    result = run_check("measure.finding", one_far, FINDING_TRUTH)
+    assert result.score == 0.0 and "within the tolerance" in result.message and "no credit" in result.message
+
+
+def test_the_finding_names_a_missing_or_malformed_number():
+    result = run_check("measure.finding", {"productivity_effect_pct": 10.0}, FINDING_TRUTH)
+    assert result.status == INCORRECT and "theater_share is missing" in result.message
+    result = run_check("measure.finding", {"theater_share": 30, "productivity_effect_pct": 10.0}, FINDING_TRUTH)
+    assert result.status == INCORRECT and "percentage" in result.message
+    result = run_check("measure.finding", {"theater_share": 0.3, "productivity_effect_pct": "ten"}, FINDING_TRUTH)
+    assert result.status == INCORRECT and "productivity effect" in result.message
+    # extra keys are ignored; JSON text is read
+    answer = {"theater_share": 0.3, "productivity_effect_pct": 10.0, "note": "see reflection"}
+    assert run_check("measure.finding", answer, FINDING_TRUTH).status == CORRECT
+    assert run_check("measure.finding", '{"theater_share": 0.3, "productivity_effect_pct": 10}', FINDING_TRUTH).status == CORRECT
+
+
+def test_the_finding_message_never_prints_either_expected_value():
+    truth = {"theater_share": 0.3172, "productivity_effect_pct": 13.46}
+    for share, effect in ((0.01, -30.0), (0.2, 5.0), (0.5, 13.0), (0.99, 60.0)):
+        message = run_check("measure.finding", {"theater_share": share, "productivity_effect_pct": effect}, truth).message
+        assert "0.317" not in message and "31.7" not in message and "13.4" not in message and "13.5" not in message
 
 
 def test_weekly_table_scores_the_share_of_agreeing_cells():

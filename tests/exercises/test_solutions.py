@@ -87,7 +87,8 @@ def test_flagging_the_heaviest_token_users_earns_little(company):
     assert run_check("detect.flag_tokenmaxxers", list(top), truth).score < 0.5
 
 
-def test_a_half_finished_measure_notebook_still_earns_the_part_it_answers(company, released_data, tmp_path):
+def test_a_half_finished_measure_notebook_earns_nothing_and_is_told_what_is_missing(company, released_data, tmp_path):
+    """The two numbers are one finding: a share without an effect tells the board nothing it can act on."""
     assignment = load_assignment(SOURCE_DIR / "measure")
     folder = _workspace(tmp_path, released_data, "measure")
     notebook = nbformat.read(assignment.notebook_path, as_version=4)
@@ -95,8 +96,8 @@ def test_a_half_finished_measure_notebook_still_earns_the_part_it_answers(compan
     effect_cell.source = effect_cell.source.split("### BEGIN SOLUTION")[0] + "# YOUR CODE HERE"
     _run(notebook, folder)
     results = score_parts(assignment, folder, company)
-    assert results["theater_share"].score == 1.0
-    assert results["productivity_effect"].status == NOT_ATTEMPTED
+    assert results["measure_finding"].score == 0.0
+    assert "productivity_effect_pct is missing" in results["measure_finding"].message
 
 
 def test_notebooks_read_parquet_releases_too(company, tmp_path):

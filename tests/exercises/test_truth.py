@@ -38,6 +38,12 @@ def test_productivity_effect_is_the_ratio_difference_in_differences(company):
     assert truth.productivity_effect(company) == pytest.approx(100.0)
 
 
+def test_the_measure_finding_holds_both_numbers_keyed_as_the_learner_writes_them(company):
+    finding = truth.measure_finding(company)
+    assert finding == {"theater_share": pytest.approx(4 / 6), "productivity_effect_pct": pytest.approx(0.0)}
+    assert run_check("measure.finding", dict(finding), finding).score == 1.0
+
+
 def test_archetype_truths_read_the_labels(company):
     assert truth.tokenmaxxer_ids(company) == {"E2"}
     assert truth.convert_ids(company) == {"E4"}
@@ -54,7 +60,8 @@ def test_session_sample_is_balanced_and_carries_no_labels(company):
     labels = truth.session_theater_labels(company, sample["session_id"])
     assert sum(labels.values()) == 2
     everything = truth.sample_sessions(company, n=6, seed=1).set_index("session_id")
-    assert everything["linked_work_items"].to_dict() == {1: 1, 2: 1, 3: 1, 4: 0, 5: 0, 6: 0}
+    # session 3 fed only W7, which was abandoned: not delivered work, so not linked
+    assert everything["linked_work_items"].to_dict() == {1: 1, 2: 1, 3: 0, 4: 0, 5: 0, 6: 0}
     again = truth.sample_sessions(company, n=4, seed=7)
     assert again["session_id"].tolist() == sample["session_id"].tolist()
 

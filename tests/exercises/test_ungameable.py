@@ -113,3 +113,55 @@ def test_reading_only_the_messages_a_learner_cannot_solve_for_the_truth(check_id
     left = _consistent(check_id, probes, grid, seen)
     assert np.isclose(left, truth, atol=0.03).any()  # the truth is among them
     assert left.max() - left.min() > rule.full_within, (left.min(), left.max())
+
+
+# --------------------------------------------------------------------------- the measure finding
+
+FINDING_TRUTH = {"theater_share": 0.37, "productivity_effect_pct": 13.7}
+
+
+def _finding(share: float, effect: float) -> dict[str, float]:
+    return {"theater_share": float(share), "productivity_effect_pct": float(effect)}
+
+
+def test_finding_messages_are_bands_for_each_number_without_credit_or_direction():
+    share_rule = ESTIMATE_RULES["measure.theater_share"]
+    effect_rule = ESTIMATE_RULES["measure.productivity_effect"]
+    tolerances = {f"{r.full_within:g}" for r in (share_rule, effect_rule)} | {f"{r.zero_at:g}" for r in (share_rule, effect_rule)}
+    messages = set()
+    for share in np.linspace(0.37 - 0.2, 0.37 + 0.2, 9):
+        for effect in np.linspace(13.7 - 15, 13.7 + 15, 9):
+            result = run_check("measure.finding", _finding(share, effect), FINDING_TRUTH)
+            text = result.message
+            for tolerance in sorted(tolerances, key=len, reverse=True):
+                text = text.replace(tolerance, "")
+            assert not NUMBER.search(text), result.message
+            assert not DIRECTION.search(text.replace("more than", "")), result.message
+            messages.add(result.message)
+            expected = (linear_credit(abs(share - 0.37), share_rule.full_within, share_rule.zero_at)
+                        * linear_credit(abs(effect - 13.7), effect_rule.full_within, effect_rule.zero_at))
+            assert result.score == pytest.approx(expected)
+    assert len(messages) == 9  # three bands for each number, the same text either side of the truth
+
+
+def test_reading_only_the_finding_messages_a_learner_cannot_solve_for_either_number():
+    """Three probes of the pair, each bisecting what is still possible: neither number is pinned."""
+    share_rule = ESTIMATE_RULES["measure.theater_share"]
+    effect_rule = ESTIMATE_RULES["measure.productivity_effect"]
+    shares = np.round(np.arange(0.0, 1.0001, 0.01), 4)
+    effects = np.round(np.arange(13.7 - 30, 13.7 + 30, 0.5), 4)
+    grid = [(s, e) for s in shares for e in effects]
+    probes = [(0.5, 30.0)]
+    seen = [run_check("measure.finding", _finding(*probes[0]), FINDING_TRUTH).message]
+
+    def consistent():
+        return [t for t in grid if all(run_check("measure.finding", _finding(*p), _finding(*t)).message == m
+                                       for p, m in zip(probes, seen, strict=True))]
+
+    for _ in range(2):
+        left = np.array(consistent())
+        probes.append((float(np.median(left[:, 0])), float(np.median(left[:, 1]))))
+        seen.append(run_check("measure.finding", _finding(*probes[-1]), FINDING_TRUTH).message)
+    left = np.array(consistent())
+    assert np.isclose(left, [0.37, 13.7], atol=[0.006, 0.3]).all(axis=1).any()  # the truth is among them
+    assert np.ptp(left[:, 0]) > share_rule.full_within and np.ptp(left[:, 1]) > effect_rule.full_within

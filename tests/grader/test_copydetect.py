@@ -7,8 +7,7 @@ import pytest
 
 from grader.copydetect import ALPHA, detect_copies, number_match_chance, set_overlap_chance
 
-CHECKS = {"flagged": "detect.flag_tokenmaxxers", "share": "measure.theater_share",
-          "effect": "measure.productivity_effect"}
+CHECKS = {"flagged": "detect.flag_tokenmaxxers", "finding": "measure.finding"}
 IDS = [f"E{n:05d}" for n in range(1, 151)]
 
 
@@ -21,13 +20,19 @@ def _honest_class(rng: np.random.Generator, learners: int = 30) -> tuple[dict, d
         true_ids = set(rng.choice(IDS, int(rng.uniform(0.03, 0.4) * len(IDS)), replace=False))
         found = {i for i in true_ids if rng.random() < 0.8}
         wrong = set(rng.choice(sorted(set(IDS) - true_ids), max(1, len(true_ids) // 5), replace=False))
-        truths[name] = {"share": share, "effect": effect, "flagged": sorted(true_ids)}
-        answers[name] = {"share": float(np.clip(share + rng.normal(0, 0.03), 0, 1)),
-                         "effect": effect + rng.normal(0, 3.0), "flagged": sorted(found | wrong)}
+        truths[name] = {"finding": _pair(share, effect), "flagged": sorted(true_ids)}
+        estimate = _pair(float(np.clip(share + rng.normal(0, 0.03), 0, 1)), effect + rng.normal(0, 3.0))
         if i % 3 == 0:  # some learners round what they hand in: coincidences become likely, still honest
-            answers[name] = {**answers[name], "share": round(answers[name]["share"], 2),
-                             "effect": round(answers[name]["effect"])}
+            estimate = _pair(round(estimate["theater_share"], 2), round(estimate["productivity_effect_pct"]))
+        elif i % 3 == 1:  # others round one number only
+            estimate = _pair(round(estimate["theater_share"], 3), estimate["productivity_effect_pct"])
+        answers[name] = {"finding": estimate, "flagged": sorted(found | wrong)}
     return answers, truths
+
+
+def _pair(share: float, effect: float) -> dict[str, float]:
+    """The measure finding as answers/estimates.json holds it."""
+    return {"theater_share": share, "productivity_effect_pct": effect}
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -36,14 +41,36 @@ def test_honest_learners_in_a_30_learner_class_raise_no_flag(seed):
     assert detect_copies(answers, truths, CHECKS) == []
 
 
-def test_an_exact_copy_of_a_classmates_estimate_is_flagged_and_the_source_is_not():
+def test_an_exact_copy_of_a_classmates_finding_is_flagged_and_the_source_is_not():
     answers, truths = _honest_class(np.random.default_rng(100))
-    source = answers["learner01"]
-    answers["learner02"] = {**answers["learner02"], "share": source["share"], "effect": source["effect"]}
+    answers["learner02"] = {**answers["learner02"], "finding": dict(answers["learner01"]["finding"])}
     flags = detect_copies(answers, truths, CHECKS)
-    assert {(f.learner, f.grade_id, f.other, f.kind) for f in flags} == {
-        ("learner02", "share", "learner01", "answer"), ("learner02", "effect", "learner01", "answer")}
-    assert all(f.chance < ALPHA for f in flags) and "learner01's answer" in str(flags[0])
+    assert [(f.learner, f.grade_id, f.other, f.kind) for f in flags] == [("learner02", "finding", "learner01", "answer")]
+    assert flags[0].chance < ALPHA and "learner01's answer" in str(flags[0])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_pair_copied_to_a_few_digits_is_flagged_though_each_number_alone_is_not(seed):
+    """Copying, say, 0.412 and 23.7: either number alone could be a coincidence in a class, both together not."""
+    answers, truths = _honest_class(np.random.default_rng(200 + seed))
+    honest = answers["learner10"]["finding"]
+    source = answers["learner10"]["finding"] = _pair(round(honest["theater_share"], 3),
+                                                     round(honest["productivity_effect_pct"], 1))
+    answers["learner11"] = {**answers["learner11"], "finding": dict(source)}
+    share_only = {k: {"share": v["finding"]["theater_share"]} for k, v in answers.items()}
+    share_truths = {k: {"share": v["finding"]["theater_share"]} for k, v in truths.items()}
+    assert detect_copies(share_only, share_truths, {"share": "measure.theater_share"}) == []
+    flags = detect_copies(answers, truths, CHECKS)
+    assert [(f.learner, f.other) for f in flags] == [("learner11", "learner10")]
+
+
+def test_a_copied_pair_with_one_number_changed_still_counts_the_other():
+    answers, truths = _honest_class(np.random.default_rng(103))
+    source = answers["learner05"]["finding"]  # written to full precision
+    answers["learner06"] = {**answers["learner06"], "finding": _pair(source["theater_share"],
+                                                                     source["productivity_effect_pct"] + 4.0)}
+    flags = detect_copies(answers, truths, CHECKS)
+    assert [(f.learner, f.other) for f in flags] == [("learner06", "learner05")]
 
 
 def test_a_copied_flag_set_is_attributed_to_its_source():
@@ -56,10 +83,10 @@ def test_a_copied_flag_set_is_attributed_to_its_source():
 def test_an_answer_that_is_a_classmates_hidden_truth_is_flagged():
     answers, truths = _honest_class(np.random.default_rng(102))
     answers["learner04"] = {**answers["learner04"], "flagged": truths["learner09"]["flagged"],
-                            "share": truths["learner09"]["share"]}
+                            "finding": dict(truths["learner09"]["finding"])}
     flags = {(f.learner, f.grade_id, f.other, f.kind) for f in detect_copies(answers, truths, CHECKS)}
     assert ("learner04", "flagged", "learner09", "data") in flags
-    assert ("learner04", "share", "learner09", "data") in flags
+    assert ("learner04", "finding", "learner09", "data") in flags
     assert all(learner == "learner04" for learner, *_ in flags)
 
 
@@ -76,6 +103,11 @@ def test_missing_answers_and_truths_raise_no_flag():
     answers = {"ada": {"flagged": ["E00001"]}, "bob": {"flagged": None}, "cy": {}}
     truths = {"ada": {"flagged": ["E00001", "E00002"]}, "bob": {"flagged": ["E00010"]}}
     assert detect_copies(answers, truths, CHECKS) == []
+    # a finding with a number missing, or not an object at all, is compared on what it holds
+    truths = {name: {"finding": _pair(s, e)} for name, s, e in (("ada", 0.2, 5.0), ("bob", 0.5, 40.0), ("cy", 0.35, 20.0))}
+    answers = {"ada": {"finding": {"theater_share": 0.31}}, "bob": {"finding": {"theater_share": 0.31}},
+               "cy": {"finding": [0.3, 20.0]}}
+    assert detect_copies(answers, truths, {"finding": "measure.finding"}) == []
 
 
 def test_chances():

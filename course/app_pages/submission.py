@@ -1,0 +1,116 @@
+"""The Submit section of an assignment (not a page): upload, the course's policy, the queue, the result.
+
+Everything it shows and stores comes from grader/submissions.py, always for the signed-in learner
+passed in by the page; results are bands and the checks' messages, never points.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from course import data as course_data
+from course.app_pages import common
+from datasets.errors import UserError
+from grader import submissions
+
+POLL_SECONDS = 1.0
+BAND_ICONS = {"full marks": ":material/check_circle:", "close": ":material/adjust:",
+              "partly": ":material/incomplete_circle:", "not yet": ":material/radio_button_unchecked:"}
+
+
+def _part_title(grade_id: str) -> str:
+    return grade_id.replace("_", " ").replace("-", " ").capitalize()
+
+
+def _show_result(result: submissions.LearnerResult) -> None:
+    attempt = f" (attempt {result.attempt})" if result.attempt else ""
+    st.markdown(f"**Your result{attempt}: {result.band}**")
+    if result.late:
+        st.caption("Submitted after the due date: the course's late penalty is applied to this result.")
+    for part in result.parts:
+        st.markdown(f"{BAND_ICONS.get(part.band, '')} {_part_title(part.grade_id)}: **{part.band}**")
+        if part.message:
+            st.text(part.message)  # the check's message, as plain text
+    if result.comments:
+        with st.expander("Grader notes"):
+            for comment in result.comments:
+                st.text(comment)
+    st.caption("Bands, not points: the exact points are in your instructor's gradebook.")
+
+
+def _status(assignment, learner: str, busy_before: bool) -> None:
+    """Queue position or grading with a spinner, then the result; polls while the work is under way."""
+    course = common.get_config().course
+    status = submissions.queue_status(course, assignment.name, learner)
+    busy = status.state in ("queued", "grading")
+    if busy_before and not busy:
+        st.rerun()  # done: redraw the whole section (attempts left, result) without polling
+    if status.state == "queued":
+        ahead = f"{status.ahead} ahead of you" if status.ahead else "you are next"
+        st.status(f"Queued for grading ({ahead})", state="running")
+    elif status.state == "grading":
+        st.status("Grading your notebook: running it in the sandbox and scoring it", state="running")
+    elif status.state == "error":
+        st.error("Your notebook could not be graded. This is a problem on our side, not in your work: "
+                 "your instructor can see what went wrong. Try again; it uses no attempt.",
+                 icon=":material/error:")
+        if st.button("Grade it again", key=f"retry:{assignment.name}"):
+            submissions.retry(course, assignment.name, learner)
+            st.rerun()
+    if status.state in ("graded", "error", "queued", "grading"):
+        result = submissions.learner_result(course, assignment.name, learner)
+        if result is not None:
+            if busy:
+                st.caption("Your previous result, until the new one is ready:")
+            _show_result(result)
+
+
+def submit_section(assignment, learner: str) -> None:
+    """Upload a notebook for `assignment` as `learner` (the signed-in id) and follow its grading."""
+    config = common.get_config()
+    course = config.course
+    self_study = not course_data.has_roster(config)
+    try:
+        rules = submissions.policy(course, assignment.name)
+    except UserError as error:
+        st.error(f"Submissions are closed: {error}")
+        return
+    if not self_study and not submissions.is_released(course, assignment.name):
+        st.info("Submissions open when your instructor releases this assignment.")
+        return
+    submissions.start_worker(course, self_study=self_study)
+    done = submissions.attempts(course, assignment.name, learner)
+    left = rules.attempts_left(len(done))
+    st.caption(f"Policy: {rules.describe()}")
+    if done:
+        last = done[-1]
+        late = " (late)" if last.late else ""
+        left_text = "" if left is None else f"; {left} attempt(s) left"
+        st.caption(f"You have submitted {len(done)} time(s); the last at {last.timestamp:%Y-%m-%d %H:%M} UTC"
+                   f"{late}{left_text}.")
+    elif left is not None:
+        st.caption(f"{left} attempt(s) left.")
+    if left is None or left > 0:
+        with st.form(f"submit:{assignment.name}", clear_on_submit=True):
+            upload = st.file_uploader(
+                f"Your {assignment.notebook}", key=f"upload:{assignment.name}",
+                max_upload_size=submissions.MAX_NOTEBOOK_BYTES // 2**20,
+                help="The notebook as saved by Jupyter (File > Save) from this assignment's download.")
+            sent = st.form_submit_button("Submit for grading", type="primary", icon=":material/upload:")
+        if sent:
+            if upload is None:
+                st.error(f"Choose your {assignment.notebook} first, then press Submit.")
+            else:
+                try:
+                    attempt = submissions.submit(course, assignment.name, learner, upload.getvalue(),
+                                                 filename=upload.name, self_study=self_study)
+                except UserError as error:
+                    st.error(str(error), icon=":material/block:")
+                else:
+                    late = " It is after the due date: the late penalty applies." if attempt.late else ""
+                    st.success(f"Attempt {attempt.number} received at {attempt.timestamp:%H:%M:%S} UTC.{late}",
+                               icon=":material/inbox:")
+    else:
+        st.warning(f"You have used all {rules.attempts} attempt(s): your last submission stands.")
+    busy = submissions.queue_status(course, assignment.name, learner).state in ("queued", "grading")
+    st.fragment(run_every=POLL_SECONDS if busy else None)(_status)(assignment, learner, busy)

@@ -1,0 +1,168 @@
+"""The Submit section of the capstone page: only the signed-in learner's own submissions and results."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from course.config import load_config
+from grader import submissions
+from grader.assign import generate_student_version
+from grader.course_dir import gradebook, init_course, open_course
+from grader.grade import GradeReport, LearnerGrade
+
+APP = str(Path(__file__).resolve().parents[2] / "course" / "app.py")
+CAPSTONE = "app_pages/capstone.py"
+TIMEOUT = 120
+MESSAGE = "Your flagged set overlaps the truth well."
+
+
+def _grade_into_gradebook(course_dir, assignment, learners=None, force=False, on_result=None, progress=True,
+                          workers=2, **options):
+    """A stand-in for grader.grade.grade: 5 of 6 points into the gradebook and a grading record."""
+    course = open_course(course_dir)
+    learner = learners[0]
+    with gradebook(course) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nbgrader's update_or_create_submission trips SQLAlchemy warnings
+        gb.update_or_create_student(learner)
+        gb.update_or_create_submission(assignment, learner)
+        gb.find_grade("flagged_tokenmaxxers", "detect", assignment, learner).auto_score = 5.0
+        gb.db.commit()
+    record = course.state_dir / "grading" / assignment / f"{learner}.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"version": 1, "parts": {"flagged_tokenmaxxers": {
+        "points": 5.0, "message": MESSAGE + " You earn 83% of the credit."}}}))
+    entry = LearnerGrade(learner=learner, score=5.0, max_score=6.0)
+    if on_result:
+        on_result(entry, 1, 1)
+    return GradeReport(assignment=assignment, isolation="test", learners={learner: entry})
+
+
+class ManualQueue(submissions.GradingQueue):
+    """The page's worker, run by hand (`run_next`) so each test sees every state in turn."""
+
+    def start(self):
+        return self
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    """`detect` released once (nbgrader takes seconds): its release folder and gradebook, to copy."""
+    course = init_course(tmp_path_factory.mktemp("release") / "course")
+    generate_student_version(course, course.assignment("detect"))
+    return course
+
+
+@pytest.fixture
+def course(app_home, released):
+    """The app's course with `detect` released; grading is the stand-in above, run by hand in the tests."""
+    course = load_config().course
+    shutil.copytree(released.path("release"), course.path("release"), dirs_exist_ok=True)
+    shutil.copy2(released.root / "gradebook.db", course.root / "gradebook.db")
+    worker = ManualQueue(course, grade_function=_grade_into_gradebook)
+    submissions._WORKERS[course.root] = worker  # the page finds this process's worker already there
+    yield course
+    submissions._WORKERS.pop(course.root, None)
+
+
+def _page(learner: str | None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if learner is not None:
+        next(t for t in at.text_input if t.label == "Learner id").input(learner)
+        next(b for b in at.button if b.label == "Sign in").click().run()
+    at.switch_page(CAPSTONE).run()
+    assert not at.exception
+    return at
+
+
+def _text(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "text", "info", "success", "warning", "error")
+             for e in getattr(at, kind)]
+    parts += [s.proto.label for s in at.get("expandable")]
+    return "\n".join(str(p) for p in parts)
+
+
+def _forms(at: AppTest) -> list[str]:
+    return [f.proto.form.form_id for f in at.get("form")]
+
+
+def _notebook(course) -> bytes:
+    return course.path("release", "detect", "detect.ipynb").read_bytes()
+
+
+def test_signed_out_visitors_get_no_submit_section(course):
+    at = AppTest.from_file(str(Path(APP).parent / CAPSTONE), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert not at.get("file_uploader") and not at.get("form")
+    assert any("Sign in" in i.value for i in at.info)
+
+
+def test_policy_queue_and_banded_result_for_the_learner_and_nothing_for_another(course):
+    (course.root / "theater.toml").write_text((course.root / "theater.toml").read_text()
+                                             + '\n[assignments.detect]\nattempts = 3\ndue = "2030-01-01 12:00:00 UTC"\n')
+    at = _page("ada")
+    text = _text(at)
+    assert "Policy: due 2030-01-01 12:00 UTC; 3 attempt(s)" in text
+    assert "3 attempt(s) left." in text
+    assert "submit:detect" in _forms(at)
+    assert len(at.get("file_uploader")) == 3  # one per assignment of the self-study course
+
+    submissions.submit(course, "detect", "ada", _notebook(course), filename="detect.ipynb")
+    at.run()
+    assert any("Queued for grading (you are next)" in s.label for s in at.status)
+    assert "2 attempt(s) left" in _text(at)
+    assert submissions._WORKERS[course.root].run_next()
+    at.run()
+    text = _text(at)
+    assert "Your result (attempt 1): close" in text
+    assert "Flagged tokenmaxxers: **close**" in text
+    assert MESSAGE in text
+    assert "83%" not in text and "5.0" not in text and "/ 6" not in text and "5 of 6" not in text
+
+    other = _page("bob")
+    text = _text(other)
+    assert "Your result" not in text and MESSAGE not in text and "You have submitted" not in text
+    assert not other.status
+
+
+def test_an_exhausted_attempt_limit_hides_the_upload_and_says_why(course):
+    (course.root / "theater.toml").write_text((course.root / "theater.toml").read_text()
+                                             + "\n[assignments.detect]\nattempts = 1\n")
+    submissions.submit(course, "detect", "ada", _notebook(course), filename="detect.ipynb")
+    at = _page("ada")
+    assert any("used all 1 attempt(s)" in w.value for w in at.warning)
+    assert "submit:detect" not in _forms(at)
+
+
+def test_a_grading_error_says_could_not_be_graded_and_retry_requeues(course):
+    submissions.submit(course, "detect", "ada", _notebook(course), filename="detect.ipynb")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Traceback (most recent call last): secret detail")
+
+    submissions.GradingQueue(course, grade_function=broken).run_next()
+    at = _page("ada")
+    assert any("could not be graded" in e.value for e in at.error)
+    assert "Traceback" not in _text(at) and "secret detail" not in _text(at)
+    next(b for b in at.button if b.label == "Grade it again").click().run()
+    assert submissions.queue_status(course, "detect", "ada").state == "queued"
+    assert len(submissions.attempts(course, "detect", "ada")) == 1
+
+
+def test_a_course_with_a_roster_keeps_unreleased_assignments_closed(course):
+    from course.auth import issue_access_codes
+
+    codes = issue_access_codes(course.access_codes_path, ["ada"])
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    next(t for t in at.text_input if t.label == "Learner id").input("ada")
+    next(t for t in at.text_input if t.label == "Access code").input(codes["ada"])
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    at.switch_page(CAPSTONE).run()
+    assert not at.exception
+    assert sum("Submissions open when your instructor releases" in i.value for i in at.info) == 2
+    assert [f for f in _forms(at) if f.startswith("submit:")] == ["submit:detect"]
