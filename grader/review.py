@@ -6,8 +6,9 @@ grading records in .theater/grading/<assignment>/<learner>.json (per part: statu
 message; for number and id-set answers also the answer and the hidden truth). Exact scores are
 for staff only: learners see bands (grader.feedback.band).
 
-"Misconception" is only what a check can tell. For a number (measure's estimates) that is the
-direction and size of the error against the check's own tolerance; for a set of flagged ids
+"Misconception" is only what a check can tell. For a number (each of the two numbers of measure's
+finding, read on its own) that is the direction and size of the error against the check's own
+tolerance; for a set of flagged ids
 (detect) it is precision against recall and whether the learner flagged about as many people as
 used AI at all; for the weekly table it is the column the check says disagrees most. Each band
 carries the reading the assignment's hints support, worded as a likely cause, not a verdict.
@@ -25,7 +26,8 @@ from typing import Any
 import pandas as pd
 
 from exercises.assignments import Assignment
-from exercises.checks import ESTIMATE_RULES, Incorrect, as_id_set, as_number, f1_score, flag_thresholds
+from exercises.checks import (ESTIMATE_RULES, FINDING_PARTS, Incorrect, as_id_set, as_number, f1_score,
+                             flag_thresholds)
 from grader.course_dir import Course, gradebook
 
 NO_SUBMISSION = "no submission"
@@ -351,6 +353,24 @@ def read_message(check: str, status: str, message: str) -> Reading:
 
 
 GROUPS = {"detect.flag_tokenmaxxers": "tokenmaxxers", "detect.flag_converts": "converts"}
+FINDING_CHECK = "measure.finding"
+MISSING_NUMBER = Reading("number missing", "the finding lacks this number: one number alone earns nothing")
+
+
+def finding_readings(answer: Any, truth: Any) -> list[tuple[str, Reading]]:
+    """measure's finding holds two numbers scored together: each is read on its own, so the spread
+    shows which number a class gets wrong."""
+    if not isinstance(answer, Mapping):
+        return [("", UNREADABLE)]
+    found = []
+    for key, check_id in FINDING_PARTS.items():
+        value = answer.get(key)
+        expected = truth.get(key) if isinstance(truth, Mapping) else None
+        if value is None or expected is None:
+            found.append((key, MISSING_NUMBER if value is None else UNREADABLE))
+        else:
+            found.append((key, read_estimate(check_id, value, expected)))
+    return found
 
 
 def reading(part_check: str, part_record: Mapping[str, Any], answer: Any, truth: Any) -> Reading:
@@ -382,13 +402,18 @@ def answer_spread(course: Course, assignment: str) -> pd.DataFrame:
             part_record = parts.get(part.grade_id)
             if not isinstance(part_record, Mapping):
                 continue
-            found = reading(part.check, part_record, answers.get(part.grade_id), truths.get(part.grade_id))
-            key = (part.grade_id, found.band)
-            entry = counts.setdefault(key, {"part": part.grade_id, "band": found.band,
-                                            "misconception": found.misconception, "correct": found.correct,
-                                            "learners": 0})
-            entry["learners"] += 1
-            totals[part.grade_id] = totals.get(part.grade_id, 0) + 1
+            answer, truth = answers.get(part.grade_id), truths.get(part.grade_id)
+            if part.check == FINDING_CHECK and answer is not None:
+                pieces = [(f"{part.grade_id}: {key}" if key else part.grade_id, found)
+                          for key, found in finding_readings(answer, truth)]
+            else:
+                pieces = [(part.grade_id, reading(part.check, part_record, answer, truth))]
+            for label, found in pieces:
+                entry = counts.setdefault((label, found.band), {
+                    "part": label, "band": found.band, "misconception": found.misconception,
+                    "correct": found.correct, "learners": 0})
+                entry["learners"] += 1
+                totals[label] = totals.get(label, 0) + 1
     rows = sorted(counts.values(), key=lambda e: (e["part"], not e["correct"], -e["learners"], e["band"]))
     for entry in rows:
         entry["share"] = entry["learners"] / totals[entry["part"]]

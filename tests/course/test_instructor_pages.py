@@ -45,15 +45,15 @@ def served(request, app_home, tmp_path, monkeypatch):
 
 @pytest.fixture
 def graded(served):
-    """`measure` released to ada and bob and autograded: ada 5/8, bob 4/8."""
+    """`measure` released to ada and bob and autograded: ada 5/8 (share too high), bob 4/8 (effect too high)."""
     import_roster(served, ROSTER)
     assign(served, "measure", ROSTER)
-    autograde(served, "measure", "ada", {"theater_share": 1.0, "productivity_effect": 4.0},
-              answers={"theater_share": 0.9, "productivity_effect": 12.0},
-              truths={"theater_share": 0.3, "productivity_effect": 10.0})
-    autograde(served, "measure", "bob", {"theater_share": 4.0, "productivity_effect": 0.0},
-              answers={"theater_share": 0.31, "productivity_effect": 60.0},
-              truths={"theater_share": 0.32, "productivity_effect": 5.0})
+    autograde(served, "measure", "ada", {"measure_finding": 5.0},
+              answers={"measure_finding": {"theater_share": 0.9, "productivity_effect_pct": 12.0}},
+              truths={"measure_finding": {"theater_share": 0.3, "productivity_effect_pct": 10.0}})
+    autograde(served, "measure", "bob", {"measure_finding": 4.0},
+              answers={"measure_finding": {"theater_share": 0.31, "productivity_effect_pct": 60.0}},
+              truths={"measure_finding": {"theater_share": 0.32, "productivity_effect_pct": 5.0}})
     return served
 
 
@@ -272,13 +272,14 @@ def test_gradebook_shows_exact_scores_charts_spread_and_flags(graded):
     at = page("instructor_gradebook.py", **SIGNED_IN).run()
     assert not at.exception
     table = at.dataframe[0].value.set_index("learner")
-    assert table.loc["ada", "theater_share"] == 1.0 and table.loc["ada", "total"] == 5.0
+    assert table.loc["ada", "measure_finding"] == 5.0 and table.loc["ada", "total"] == 5.0
     assert table.loc["bob", "score"] == 4.0
     assert len(at.get("vega_lite_chart")) == 3  # distribution, difficulty, spread
     spread = at.table[0].value.reset_index()
     bands = dict(zip(zip(spread["part"], spread["band"]), spread["learners"], strict=True))
-    assert bands[("theater_share", "too high (far)")] == 1 and bands[("theater_share", "within the tolerance")] == 1
-    assert bands[("productivity_effect", "too high (far)")] == 1
+    share, effect = "measure_finding: theater_share", "measure_finding: productivity_effect_pct"
+    assert bands[(share, "too high (far)")] == 1 and bands[(share, "within the tolerance")] == 1
+    assert bands[(effect, "too high (far)")] == 1 and bands[(effect, "within the tolerance")] == 1
     import pyarrow as pa
 
     for frame in at.dataframe:
@@ -289,21 +290,21 @@ def test_gradebook_shows_exact_scores_charts_spread_and_flags(graded):
 def test_override_in_the_app_is_what_the_gradebook_and_export_use(graded):
     at = page("instructor_gradebook.py", **SIGNED_IN).run()
     next(s for s in at.selectbox if s.label == "Learner").set_value("bob")
-    next(s for s in at.selectbox if s.label == "Part").set_value("productivity_effect")
+    next(s for s in at.selectbox if s.label == "Part").set_value("measure_finding")
     next(n for n in at.number_input if n.label == "Points").set_value(3.0)
     next(t for t in at.text_input if t.label.startswith("Why")).input("Right method; a stale data file.")
     next(b for b in at.button if b.label == "Save override").click().run()
     assert not at.exception
     table = at.dataframe[0].value.set_index("learner")
-    assert table.loc["bob", "productivity_effect"] == 3.0 and table.loc["bob", "total"] == 7.0
-    assert "productivity_effect" in table.loc["bob", "overridden"]
+    assert table.loc["bob", "measure_finding"] == 3.0 and table.loc["bob", "total"] == 3.0
+    assert "measure_finding" in table.loc["bob", "overridden"]
     assert "Right method; a stale data file." in shown(at)
     with gradebook(graded) as gb:
-        assert gb.find_grade("productivity_effect", "measure", "measure", "bob").manual_score == 3.0
+        assert gb.find_grade("measure_finding", "measure", "measure", "bob").manual_score == 3.0
     next(b for b in at.button if b.label == "Prepare the CSV files").click().run()
     assert [d.label for d in at.get("download_button")] == ["nbgrader CSV", "Canvas gradebook CSV"]
     next(b for b in at.button if b.label == "Remove").click().run()
-    assert at.dataframe[0].value.set_index("learner").loc["bob", "productivity_effect"] == 0.0
+    assert at.dataframe[0].value.set_index("learner").loc["bob", "measure_finding"] == 4.0
 
 
 def test_an_override_without_a_reason_is_refused_in_one_line(graded):
@@ -312,7 +313,7 @@ def test_an_override_without_a_reason_is_refused_in_one_line(graded):
     [error] = at.error
     assert "give a comment saying why" in error.value
     with gradebook(graded) as gb:
-        assert gb.find_grade("theater_share", "measure", "measure", "ada").manual_score is None
+        assert gb.find_grade("measure_finding", "measure", "measure", "ada").manual_score is None
 
 
 def test_release_feedback_writes_pages_and_offers_them(graded):

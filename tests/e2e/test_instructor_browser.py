@@ -20,12 +20,12 @@ def graded_app(tmp_path_factory):
     course = small_course(root / "course")
     codes = import_roster(course, ROSTER)
     assign(course, "measure", ROSTER)
-    autograde(course, "measure", "ada", {"theater_share": 1.5, "productivity_effect": 4.0},
-              answers={"theater_share": 0.9, "productivity_effect": 12.0},
-              truths={"theater_share": 0.3, "productivity_effect": 10.0})
-    autograde(course, "measure", "bob", {"theater_share": 4.0, "productivity_effect": 0.0},
-              answers={"theater_share": 0.31, "productivity_effect": 60.0},
-              truths={"theater_share": 0.32, "productivity_effect": 5.0})
+    autograde(course, "measure", "ada", {"measure_finding": 5.0},
+              answers={"measure_finding": {"theater_share": 0.9, "productivity_effect_pct": 12.0}},
+              truths={"measure_finding": {"theater_share": 0.3, "productivity_effect_pct": 10.0}})
+    autograde(course, "measure", "bob", {"measure_finding": 4.0},
+              answers={"measure_finding": {"theater_share": 0.31, "productivity_effect_pct": 60.0}},
+              truths={"measure_finding": {"theater_share": 0.32, "productivity_effect_pct": 5.0}})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("THEATER_COURSE", str(course.root))
         home = root / "home"
@@ -85,7 +85,7 @@ def test_instructor_sees_the_gradebook_and_a_learner_typing_its_url_gets_nothing
         _settle(learner, 120_000)
         learner.get_by_text("Page not found").wait_for(timeout=60_000)
         body = learner.get_by_test_id("stMain").inner_text()
-        assert "Gradebook" not in body and "bob" not in body and "theater_share" not in body
+        assert "Gradebook" not in body and "bob" not in body and "measure_finding" not in body
         assert not learner.get_by_role("textbox", name="Staff account").is_visible() or path == "instructor"
     _shot(learner, "43-learner-typing-an-instructor-url")
     learner.close()

@@ -18,12 +18,12 @@ from tests.grader.gradebook_fixtures import ROSTER, autograde as _autograde, sma
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def measured(request, tmp_path):
-    """A released `measure` (two parts grading one answer cell) with ada and bob autograded."""
+    """A released `measure` (its finding, 8 points) with ada and bob autograded."""
     db_url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
     course = _course(tmp_path / "course", db_url)
     assign(course, "measure", ROSTER)
-    _autograde(course, "measure", "ada", {"theater_share": 1.0, "productivity_effect": 4.0})
-    _autograde(course, "measure", "bob", {"theater_share": 4.0, "productivity_effect": 0.0})
+    _autograde(course, "measure", "ada", {"measure_finding": 5.0})
+    _autograde(course, "measure", "bob", {"measure_finding": 0.0})
     return course
 
 
@@ -32,7 +32,7 @@ def one_graded(tmp_path_factory):
     """ada autograded on `measure` (SQLite), shared by tests that must leave it unchanged."""
     course = _course(tmp_path_factory.mktemp("overrides") / "course")
     assign(course, "measure", ROSTER)
-    _autograde(course, "measure", "ada", {"theater_share": 1.0, "productivity_effect": 4.0})
+    _autograde(course, "measure", "ada", {"measure_finding": 5.0})
     return course
 
 
@@ -47,42 +47,44 @@ def _export(course, tmp_path, fmt="nbgrader"):
 
 
 def test_override_wins_survives_a_regrade_and_reaches_the_export(measured, tmp_path):
-    done = override(measured, "measure", "ada", "theater_share", 3.5, "The grader misread your JSON key.")
-    assert (done.score, done.auto_score, done.max_score) == (3.5, 1.0, 4.0)
-    assert _score(measured, "ada", "theater_share") == 3.5
-    _autograde(measured, "measure", "ada", {"theater_share": 0.5, "productivity_effect": 4.0})  # a forced regrade
-    assert _score(measured, "ada", "theater_share") == 3.5
+    done = override(measured, "measure", "ada", "measure_finding", 7.5, "The grader misread your JSON key.")
+    assert (done.score, done.auto_score, done.max_score) == (7.5, 5.0, 8.0)
+    assert _score(measured, "ada", "measure_finding") == 7.5
+    _autograde(measured, "measure", "ada", {"measure_finding": 2.0})  # what a forced regrade writes
+    assert _score(measured, "ada", "measure_finding") == 7.5
     [kept] = overrides(measured, "measure")
-    assert (kept.learner, kept.part, kept.score, kept.auto_score) == ("ada", "theater_share", 3.5, 0.5)
+    assert (kept.learner, kept.part, kept.score, kept.auto_score) == ("ada", "measure_finding", 7.5, 2.0)
     assert kept.comment == "The grader misread your JSON key."
     assert kept.regraded_since  # nbgrader's needs_manual_grade: the autograder ran after the override
     rows = {r[3]: r for r in _export(measured, tmp_path)[1:]}
-    assert float(rows["ada"][9]) == 7.5 and float(rows["bob"][9]) == 4.0  # score column: 3.5 + 4
+    assert float(rows["ada"][9]) == 7.5 and float(rows["bob"][9]) == 0.0  # the score column
     canvas = _export(measured, tmp_path, "canvas")
     assert [r[-1] for r in canvas if r[2] == "ada"] == ["7.5"]
 
 
-def test_two_parts_of_one_answer_cell_keep_their_own_comments(measured):
-    override(measured, "measure", "bob", "theater_share", 2.0, "Right method, rounding slip.")
-    override(measured, "measure", "bob", "productivity_effect", 1.0, "Partial credit for the control group.")
-    comments = {o.part: o.comment for o in overrides(measured, "measure")}
-    assert comments == {"theater_share": "Right method, rounding slip.",
-                        "productivity_effect": "Partial credit for the control group."}
-    clear_override(measured, "measure", "bob", "theater_share")
-    assert _score(measured, "bob", "theater_share") == 4.0  # the autograder's score again
-    assert [(o.part, o.comment) for o in overrides(measured, "measure")] == [
-        ("productivity_effect", "Partial credit for the control group.")]
+def test_clearing_keeps_lines_written_by_hand_in_nbgraders_formgrader(measured):
+    with gradebook(measured) as gb:
+        gb.find_comment("part3-share", "measure", "measure", "bob").manual_comment = "Good plots."
+        gb.db.commit()
+    override(measured, "measure", "bob", "measure_finding", 4.0, "Half credit: the effect was in the text.")
+    [done] = overrides(measured, "measure")
+    assert done.comment == "Half credit: the effect was in the text. Good plots."
+    clear_override(measured, "measure", "bob", "measure_finding")
+    assert _score(measured, "bob", "measure_finding") == 0.0  # the autograder's score again
+    assert overrides(measured, "measure") == []
+    with gradebook(measured) as gb:
+        assert gb.find_comment("part3-share", "measure", "measure", "bob").manual_comment == "Good plots."
 
 
 @pytest.mark.parametrize("args, message", [
-    (("ada", "theater_share", 5, "too much"), "between 0 and 4"),
-    (("ada", "theater_share", -1, "negative"), "between 0 and 4"),
-    (("ada", "theater_share", float("nan"), "nan"), "between 0 and 4"),
-    (("ada", "theater_share", "lots", "words"), "must be a number"),
+    (("ada", "measure_finding", 9, "too much"), "between 0 and 8"),
+    (("ada", "measure_finding", -1, "negative"), "between 0 and 8"),
+    (("ada", "measure_finding", float("nan"), "nan"), "between 0 and 8"),
+    (("ada", "measure_finding", "lots", "words"), "must be a number"),
     (("ada", "nonsense", 1, "unknown part"), "no graded part 'nonsense'"),
-    (("ada", "theater_share", 1, "   "), "give a comment"),
-    (("cyd", "theater_share", 1, "not on the roster"), "cyd has no graded submission of measure"),
-    (("../x", "theater_share", 1, "bad id"), "not a valid learner id"),
+    (("ada", "measure_finding", 1, "   "), "give a comment"),
+    (("cyd", "measure_finding", 1, "not on the roster"), "cyd has no graded submission of measure"),
+    (("../x", "measure_finding", 1, "bad id"), "not a valid learner id"),
 ])
 def test_bad_overrides_are_one_clear_error_and_change_nothing(one_graded, args, message):
     course = one_graded
@@ -93,8 +95,7 @@ def test_bad_overrides_are_one_clear_error_and_change_nothing(one_graded, args, 
 
 def test_answer_cells_map_each_part_to_the_answer_cell_it_grades(one_graded):
     course = one_graded
-    assert answer_cells(course.assignment("measure")) == {"theater_share": "part3-share",
-                                                          "productivity_effect": "part3-share"}
+    assert answer_cells(course.assignment("measure")) == {"measure_finding": "part3-share"}
     assert answer_cells(course.assignment("detect")) == {"flagged_tokenmaxxers": "part3-detector"}
 
 
@@ -106,27 +107,28 @@ def test_hand_written_formgrader_lines_are_kept():
 
 def test_cli_override_and_clear(measured, capsys):
     root = str(measured.root)
-    code = main(["override", "measure", "ada", "theater_share", "2", "--comment", "Checked by hand.", "--course", root])
+    code = main(["override", "measure", "ada", "measure_finding", "2", "--comment", "Checked by hand.",
+                 "--course", root])
     out, err = capsys.readouterr()
-    assert code == 0 and "2/4 (autograder: 1); kept when regraded" in out, err
-    assert _score(measured, "ada", "theater_share") == 2.0
-    code = main(["override", "measure", "ada", "theater_share", "9", "--comment", "x", "--course", root])
+    assert code == 0 and "2/8 (autograder: 5); kept when regraded" in out, err
+    assert _score(measured, "ada", "measure_finding") == 2.0
+    code = main(["override", "measure", "ada", "measure_finding", "9", "--comment", "x", "--course", root])
     _out, err = capsys.readouterr()
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "between 0 and 4" in err
-    code = main(["override", "measure", "ada", "theater_share", "--clear", "--course", root])
-    assert code == 0 and _score(measured, "ada", "theater_share") == 1.0
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "between 0 and 8" in err
+    code = main(["override", "measure", "ada", "measure_finding", "--clear", "--course", root])
+    assert code == 0 and _score(measured, "ada", "measure_finding") == 5.0
 
 
 def test_feedback_shows_the_overridden_band_and_the_reason_never_points(measured):
     from grader.feedback import feedback
 
     before = feedback(measured, "measure", learners=["bob"]).written["bob"].read_text()
-    assert "outside your notebook: not yet" in before  # bob's productivity effect earned nothing
-    override(measured, "measure", "bob", "productivity_effect", 4.0, "Your method is right; the data file was stale.")
+    assert "outside your notebook: not yet" in before  # bob's finding earned nothing
+    override(measured, "measure", "bob", "measure_finding", 8.0, "Your method is right; the data file was stale.")
     html = feedback(measured, "measure", learners=["bob"]).written["bob"].read_text()
     assert "outside your notebook: not yet" not in html
     assert "Your instructor: Your method is right; the data file was stale." in html
-    assert "4 / 4" not in html and "4.0" not in html
+    assert "8 / 8" not in html and "8.0" not in html
 
 
 @pytest.mark.slow

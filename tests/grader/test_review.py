@@ -119,12 +119,21 @@ def test_answer_spread_counts_learners_per_band_with_shares(course):
 
 
 def test_part_difficulty_is_the_mean_share_of_points(course):
-    frame = pd.DataFrame({"learner": ["a", "b", "c"], "theater_share": [4.0, 2.0, 0.0],
-                          "productivity_effect": [4.0, 4.0, None]})
+    frame = pd.DataFrame({"learner": ["a", "b", "c"], "measure_finding": [8.0, 4.0, None]})
     difficulty = review.part_difficulty(frame, course.assignment("measure")).set_index("part")
-    assert difficulty.loc["theater_share", "mean share of points"] == pytest.approx(0.5)
-    assert difficulty.loc["productivity_effect", "full marks"] == 1.0
-    assert difficulty.loc["productivity_effect", "learners"] == 2
+    assert difficulty.loc["measure_finding", "mean share of points"] == pytest.approx(0.75)
+    assert difficulty.loc["measure_finding", "full marks"] == 0.5
+    assert difficulty.loc["measure_finding", "learners"] == 2
+
+
+def test_the_finding_is_read_one_number_at_a_time():
+    found = dict(review.finding_readings({"theater_share": 30, "productivity_effect_pct": 12.0},
+                                         {"theater_share": 0.3, "productivity_effect_pct": 10.0}))
+    assert found["theater_share"].band == "a percentage, not a share"
+    assert found["productivity_effect_pct"].correct
+    missing = dict(review.finding_readings({"theater_share": 0.3}, {"theater_share": 0.3, "productivity_effect_pct": 1}))
+    assert missing["productivity_effect_pct"].band == "number missing"
+    assert review.finding_readings([0.3, 10.0], {})[0][1].band == "answer could not be read"
 
 
 def test_flags_frame_lists_integrity_flags_for_the_instructor(course):
