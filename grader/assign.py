@@ -121,6 +121,18 @@ def read_roster(path: Path | str) -> list[Learner]:
         raise RosterError(f"{path}: no such roster file") from None
     except UnicodeDecodeError:
         raise RosterError(f"{path}: not a UTF-8 text file") from None
+    return parse_roster(text, str(path))
+
+
+def parse_roster(text: str | bytes, path: str = "roster") -> list[Learner]:
+    """The roster rules of `read_roster` for text already in hand (an upload in the app);
+    `path` names the file in messages."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise RosterError(f"{path}: not a UTF-8 text file") from None
+    text = text.removeprefix("\ufeff")
     rows = list(csv.reader(text.splitlines()))
     if not rows:
         raise RosterError(f"{path}: the roster is empty")
@@ -159,8 +171,8 @@ def read_roster(path: Path | str) -> list[Learner]:
     return learners
 
 
-def _register_learners(course: Course, assignment: Assignment, learners: list[Learner]) -> None:
-    due = course.assignment_setting(assignment.name, "due")
+def _register_learners(course: Course, assignment: Assignment | None, learners: list[Learner]) -> None:
+    due = course.assignment_setting(assignment.name, "due") if assignment is not None else None
     with gradebook(course) as gb:
         _refuse_taken_lms_ids(gb, learners)
         for learner in learners:
@@ -172,8 +184,24 @@ def _register_learners(course: Course, assignment: Assignment, learners: list[Le
             if learner.lms_user_id:
                 details["lms_user_id"] = learner.lms_user_id
             gb.update_or_create_student(learner.id, **details)
-        if due:
+        if due and assignment is not None:
             gb.update_or_create_assignment(assignment.name, duedate=str(due))
+
+
+def import_roster(course: Course, learners: list[Learner]) -> dict[str, str]:
+    """Add (or update) the roster's learners in the gradebook and issue access codes to those
+    who have none, without releasing anything; returns the new codes (to hand out, never stored)."""
+    from course.auth import issue_access_codes
+
+    _register_learners(course, None, learners)
+    return issue_access_codes(course.access_codes_path, [learner.id for learner in learners])
+
+
+def roster(course: Course) -> list[Learner]:
+    """The learners in the course's gradebook (what `import_roster` and `assign` registered)."""
+    with gradebook(course) as gb:
+        return [Learner(s.id, s.first_name or "", s.last_name or "", s.email or "", s.lms_user_id or "")
+                for s in sorted(gb.students, key=lambda s: s.id)]
 
 
 def _refuse_taken_lms_ids(gb, learners: list[Learner]) -> None:
@@ -247,17 +275,21 @@ def _build_outbound(course: Course, assignment: Assignment, release: Path, learn
 def assign(
     course: Course | Path | str | None,
     assignment: str,
-    roster_csv: Path | str,
+    roster_csv: Path | str | list[Learner],
     progress: bool = False,
     codes_file: Path | str | None = None,
     reissue_codes: list[str] | tuple[str, ...] = (),
 ) -> AssignReport:
     """Release an assignment to every learner on the roster (safe to run again) and issue access
-    codes to learners who have none (`reissue_codes`: learners whose code is replaced)."""
+    codes to learners who have none (`reissue_codes`: learners whose code is replaced).
+
+    `roster_csv` is a roster file, or learners already read (the app releases to `roster(course)`)."""
     course = course if isinstance(course, Course) else find_course(course=course)
     spec_assignment = course.assignment(assignment)
     validate_notebook(spec_assignment)
-    learners = read_roster(roster_csv)
+    learners = list(roster_csv) if isinstance(roster_csv, list) else read_roster(roster_csv)
+    if not learners:
+        raise RosterError("the roster has no learners: import a roster first")
     _register_learners(course, spec_assignment, learners)
     release = generate_student_version(course, spec_assignment)
     _record_release(course, spec_assignment, release)

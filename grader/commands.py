@@ -95,6 +95,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_override(args: argparse.Namespace) -> int:
+    from grader.overrides import clear_override, override
+
+    course = _course(args)
+    if args.clear:
+        clear_override(course, args.assignment, args.learner, args.part)
+        print(f"{args.assignment}/{args.learner}/{args.part}: override removed, the autograder's score counts")
+        return 0
+    if args.score is None:
+        raise UserError("give a SCORE (or --clear to remove an override)")
+    done = override(course, args.assignment, args.learner, args.part, args.score, args.comment or "")
+    print(f"{done.assignment}/{done.learner}/{done.part}: {done.score:g}/{done.max_score:g} "
+          f"(autograder: {'-' if done.auto_score is None else format(done.auto_score, 'g')}); kept when regraded")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the instructor workflow commands to the `theater` CLI."""
     course = subparsers.add_parser("course", help="create an instructor's course directory")
@@ -145,6 +161,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     feedback.add_argument("--learner", action="append", help="only this learner (repeatable)")
     _add_course_option(feedback)
     feedback.set_defaults(func=_cmd_feedback)
+
+    override = subparsers.add_parser("override", help="set a part's score by hand, with a comment; survives regrading")
+    override.add_argument("assignment", metavar="ASSIGNMENT")
+    override.add_argument("learner", metavar="LEARNER")
+    override.add_argument("part", metavar="PART", help="the graded part's grade_id (see assignment.yaml)")
+    override.add_argument("score", metavar="SCORE", nargs="?", help="points for the part")
+    override.add_argument("--comment", help="why (the learner reads it in their feedback); required with SCORE")
+    override.add_argument("--clear", action="store_true", help="remove the override: the autograder's score counts")
+    _add_course_option(override)
+    override.set_defaults(func=_cmd_override)
 
     export = subparsers.add_parser("export", help="export grades as nbgrader CSV or a Canvas gradebook CSV")
     export.add_argument("--format", choices=("nbgrader", "canvas"), default="nbgrader")

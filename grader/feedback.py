@@ -313,14 +313,19 @@ def _record_comments(record: dict[str, Any]) -> list[str]:
     return [str(c) for c in comments] if isinstance(comments, list) else [str(comments)]
 
 
-def _gradebook_scores(course: Course, assignment: Assignment, learner: str) -> tuple[dict[str, tuple[float | None, float]], float]:
-    """grade_id -> (score, max_score) from nbgrader's gradebook, and the late penalty."""
+def _gradebook_scores(course: Course, assignment: Assignment,
+                      learner: str) -> tuple[dict[str, tuple[float | None, float]], float, dict[str, str]]:
+    """grade_id -> (score, max_score) from nbgrader's gradebook (an instructor's override wins, as in
+    nbgrader), the late penalty, and the instructor's reason for each overridden part."""
     from nbgrader.api import MissingEntry
+
+    from grader.overrides import part_comments
 
     scores: dict[str, tuple[float | None, float]] = {}
     penalty = 0.0
     notebook_id = Path(assignment.notebook).stem
     with gradebook(course) as gb:
+        comments = part_comments(gb, assignment, learner)
         for part in assignment.graded:
             try:
                 grade = gb.find_grade(part.grade_id, notebook_id, assignment.name, learner)
@@ -332,7 +337,7 @@ def _gradebook_scores(course: Course, assignment: Assignment, learner: str) -> t
             penalty = float(submitted.late_submission_penalty or 0.0)
         except MissingEntry:
             pass
-    return scores, penalty
+    return scores, penalty, comments
 
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -399,7 +404,7 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
     redact_test_outputs(nb)
     redact_leaks(nb, hidden_lines)
 
-    scores, penalty = _gradebook_scores(course, assignment, learner)
+    scores, penalty, instructor_notes = _gradebook_scores(course, assignment, learner)
     record = _record(course, assignment.name, learner)
     messages = _record_messages(record)
     folder = source.parent
@@ -411,6 +416,8 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
             results = {}
         for grade_id, result in results.items():
             messages.setdefault(grade_id, result.message)
+    for grade_id, note in instructor_notes.items():  # the override's reason, after the check's message
+        messages[grade_id] = " ".join(x for x in (messages.get(grade_id, ""), f"Your instructor: {note}") if x)
     notes = {
         part.grade_id: PartNote(part.grade_id, scores.get(part.grade_id, (None, part.points))[0],
                                 scores.get(part.grade_id, (None, part.points))[1], messages.get(part.grade_id, ""))

@@ -236,6 +236,14 @@ def _page(file: str, title: str, url_path: str, icon: str, default: bool = False
                    default=default)
 
 
+INSTRUCTOR_PAGES = (
+    ("instructor.py", "Class analytics", "instructor", ":material/school:"),
+    ("instructor_roster.py", "Roster & access codes", "instructor-roster", ":material/badge:"),
+    ("instructor_assignments.py", "Assignments & grading", "instructor-assignments", ":material/grading:"),
+    ("instructor_gradebook.py", "Gradebook", "instructor-gradebook", ":material/table_chart:"),
+)
+
+
 def build_navigation() -> dict[str, list]:
     """Pages for whoever is signed in: sign-in only, a learner's course, and staff pages."""
     learner = learner_id()
@@ -268,9 +276,11 @@ def build_navigation() -> dict[str, list]:
         pages["Start"] = start
     if role:
         staff = []
-        if role == "instructor" and (PAGES_DIR / "instructor.py").exists():
-            staff.append(_page("instructor.py", "Instructor", "instructor", ":material/school:",
-                               default=not learner))
+        if role == "instructor":   # grading pages are for instructors only, never trainers
+            for file, title, url, icon in INSTRUCTOR_PAGES:
+                if (PAGES_DIR / file).exists():
+                    staff.append(_page(file, title, url, icon,
+                                       default=not learner and url == "instructor"))
         if (PAGES_DIR / "workshop_host.py").exists():
             staff.append(_page("workshop_host.py", "Run a workshop", "workshop-host",
                                ":material/co_present:",

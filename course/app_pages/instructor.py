@@ -1,14 +1,14 @@
-"""Instructor: how the class is doing (aggregates of at least 5 learners), what to re-teach, access codes."""
+"""Instructor: how the class is doing in the course modules (aggregates of at least 5 learners), what to re-teach.
+
+The roster and access codes, assignments and the gradebook have their own instructor pages."""
 
 import pandas as pd
 import streamlit as st
 
-from course import analytics, auth
+from course import analytics
 from course.app_pages import common
 from course.modules import pre_post_test
 from datasets.errors import UserError
-from grader.assign import Learner, codes_csv
-from grader.course_dir import is_learner_id
 
 config = common.get_config()
 st.title("Instructor: how the class is doing")
@@ -122,38 +122,3 @@ st.download_button("Download all aggregates (CSV files in a zip)",
 if content_errors:
     st.caption(f"{len(content_errors)} module file(s) could not be loaded; their questions show "
                "by id.")
-
-st.header("Access codes")
-
-issued_codes = auth.load_access_codes(config.access_codes_path)
-st.caption(f"{len(issued_codes)} learner(s) have a personal access code. Once any learner has one, "
-           "everybody signs in with their id and their own code. `theater assign ASSIGNMENT "
-           "--roster roster.csv` issues codes too (and releases the assignment).")
-with st.form("issue_codes"):
-    ids_text = st.text_area("Learner ids (one per line, or the roster CSV's first column)",
-                            help="Learners who already have a code keep it.")
-    issue = st.form_submit_button("Issue codes to those who have none")
-if issue:
-    wanted = []
-    for line in ids_text.splitlines():
-        learner = line.split(",")[0].strip()
-        if learner and learner != "id" and learner not in wanted:
-            wanted.append(learner)
-    bad = [x for x in wanted if not is_learner_id(x)]
-    if bad:
-        st.error(f"Not a valid learner id: {', '.join(bad[:5])}. Nothing was issued.")
-    elif wanted:
-        new = auth.issue_access_codes(config.access_codes_path, [*issued_codes, *wanted])
-        st.session_state["_new_codes_csv"] = codes_csv([Learner(x) for x in wanted], new)
-        st.success(f"{len(new)} new code(s) issued; {len(wanted) - len(new)} learner(s) already had one.")
-if st.session_state.get("_new_codes_csv"):
-    st.download_button("Download the new codes (CSV, shown only in this session)",
-                       data=st.session_state["_new_codes_csv"], file_name="access-codes.csv",
-                       mime="text/csv", icon=":material/key:")
-if issued_codes:
-    with st.form("reissue_code"):
-        who = st.selectbox("Learner who lost their code", sorted(issued_codes))
-        reissue = st.form_submit_button("Issue a new code (the old one stops working)")
-    if reissue:
-        new = auth.issue_access_codes(config.access_codes_path, sorted(issued_codes), reissue=[who])
-        st.success(f"New access code for {who}: **{new[who]}** (shown once).")

@@ -168,37 +168,3 @@ def test_router_offers_join_a_workshop_without_any_sign_in(app_home):
     from course.app_pages.common import PAGES_KEY
 
     assert "workshop" in at.session_state[PAGES_KEY]
-
-
-def test_instructor_issues_access_codes_and_reissues_a_lost_one(app_home):
-    from course.auth import ThrottleBook, check_learner_code, load_access_codes
-    from course.config import load_config
-
-    at = page("instructor.py", staff_role="instructor", staff_user="ines").run()
-    area = next(t for t in at.text_area if t.label.startswith("Learner ids"))
-    area.input("id,first_name\nada,Ada\nbob,Bob\n")
-    next(b for b in at.button if b.label.startswith("Issue codes")).click().run()
-    assert not at.exception
-    assert any("2 new code(s) issued" in s.value for s in at.success)
-    handout = at.session_state["_new_codes_csv"].splitlines()
-    codes = {row.split(",")[0]: row.split(",")[-1] for row in handout[1:]}
-    path = load_config().access_codes_path
-    assert check_learner_code("ada", codes["ada"], load_access_codes(path), "c", ThrottleBook()).ok
-    assert codes["ada"] not in path.read_text()
-    at = page("instructor.py", staff_role="instructor").run()
-    next(s for s in at.selectbox if s.label.startswith("Learner who lost")).set_value("ada")
-    next(b for b in at.button if b.label.startswith("Issue a new code")).click().run()
-    new = next(s.value for s in at.success if "New access code for ada" in s.value).split("**")[1]
-    now = load_access_codes(path)
-    assert check_learner_code("ada", new, now, "c", ThrottleBook()).ok
-    assert not check_learner_code("ada", codes["ada"], now, "c2", ThrottleBook()).ok
-    assert check_learner_code("bob", codes["bob"], now, "c3", ThrottleBook()).ok
-
-
-def test_access_codes_refuse_bad_ids_and_trainers(app_home):
-    at = page("instructor.py", staff_role="instructor").run()
-    next(t for t in at.text_area if t.label.startswith("Learner ids")).input("ada\nbad id\n")
-    next(b for b in at.button if b.label.startswith("Issue codes")).click().run()
-    assert any("Not a valid learner id: bad id" in e.value for e in at.error)
-    trainer = page("instructor.py", staff_role="trainer").run()
-    assert not trainer.text_area, "a trainer sees only the sign-in form"

@@ -1,0 +1,144 @@
+"""Instructor: the gradebook with exact scores, charts of the class, overrides, feedback and export."""
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+import streamlit as st
+
+from course import gradebook_charts
+from course.app_pages.instructor_common import choose_assignment, one_line, open_page
+from datasets.errors import UserError
+from grader import review
+from grader.export import export_grades
+from grader.feedback import feedback
+from grader.overrides import clear_override, override, overrides
+
+course = open_page("Gradebook")
+released = review.released(course)
+assignment = choose_assignment(course, released)
+if assignment is None:
+    st.info("No assignment has been released yet: release one on the Assignments page.")
+    st.stop()
+spec = course.assignment(assignment)
+frame = review.gradebook_frame(course, assignment)
+st.caption("Exact scores are for staff: learners see only bands (full marks, close, partly, not yet) "
+           "in their feedback. An override wins over the autograder and survives regrading.")
+
+if frame.empty:
+    st.info(f"No graded submission of {assignment} yet: grade on the Assignments page.")
+else:
+    cols = st.columns(4)
+    cols[0].metric("Graded learners", len(frame))
+    cols[1].metric("Median score", f"{frame['score'].median():.1f} / {spec.max_score:g}")
+    cols[2].metric("Overridden", int((frame["overridden"] != "").sum()))
+    cols[3].metric("Flagged", int(((frame["integrity flags"] > 0) | (frame["copy flags"] > 0)).sum()))
+    st.dataframe(frame, hide_index=True, width="stretch", height=min(35 * (len(frame) + 1) + 3, 1100),
+                 column_config={"max": None})
+
+    st.header("The class")
+    left, right = st.columns(2)
+    with left:
+        st.altair_chart(gradebook_charts.score_distribution(frame, spec.max_score), width="stretch")
+    with right:
+        difficulty = review.part_difficulty(frame, spec)
+        if not difficulty.empty:
+            st.altair_chart(gradebook_charts.part_difficulty(difficulty), width="stretch")
+
+    st.subheader("The spread of answers")
+    st.caption("What the checks can tell about each wrong answer: for estimates, the direction and size of the "
+               "error against the tolerance; for flagged ids, wrong flags against misses and whether everyone "
+               "who used AI was flagged; for tables, the column that disagrees most. 'What it suggests' is a "
+               "likely cause, for re-teaching, not a verdict on a learner.")
+    spread = review.answer_spread(course, assignment)
+    if spread.empty:
+        st.write("No grading records yet.")
+    else:
+        st.altair_chart(gradebook_charts.answer_spread(spread), width="stretch")
+        table = spread.drop(columns="correct").rename(columns={"misconception": "what it suggests"})
+        table["share"] = table["share"].map("{:.0%}".format)
+        st.table(table.set_index(["part", "band"]))  # a static table wraps the long readings
+
+    st.subheader("Integrity and copy flags")
+    flags = review.flags_frame(course, assignment)
+    if flags.empty:
+        st.write("No flags.")
+    else:
+        st.caption("For you only: learners never see flags (a copy flag names another learner). Review each "
+                   "before acting; an override below is the way to change a score.")
+        st.table(flags.set_index(["learner", "kind"]))
+
+    # ------------------------------------------------------------------------- overrides
+    st.header("Override a score")
+    parts = {p.grade_id: p.points for p in spec.graded}
+    with st.form("override"):
+        c1, c2, c3 = st.columns(3)
+        learner = c1.selectbox("Learner", frame["learner"].tolist())
+        part = c2.selectbox("Part", list(parts))
+        score = c3.number_input("Points", min_value=0.0, max_value=float(max(parts.values())), step=0.5)
+        comment = st.text_input("Why (the learner reads this in their feedback)")
+        save = st.form_submit_button("Save override", type="primary")
+    if save:
+        try:
+            done = override(course, assignment, learner, part, score, comment)
+        except UserError as error:
+            st.error(one_line(error), icon=":material/error:")
+        else:
+            st.success(f"{learner} · {part}: {done.score:g} of {done.max_score:g} (autograder: "
+                       f"{'-' if done.auto_score is None else format(done.auto_score, 'g')}). Write feedback "
+                       "again for the learner to see it.")
+            st.rerun()
+    existing = overrides(course, assignment)
+    for item in existing:
+        c1, c2 = st.columns([5, 1])
+        review_note = " · regraded since: review" if item.regraded_since else ""
+        c1.write(f"**{item.learner}** · {item.part}: {item.score:g} of {item.max_score:g} (autograder "
+                 f"{'-' if item.auto_score is None else format(item.auto_score, 'g')}) — {item.comment}{review_note}")
+        if c2.button("Remove", key=f"clear_{item.learner}_{item.part}"):
+            try:
+                clear_override(course, assignment, item.learner, item.part)
+            except UserError as error:
+                st.error(one_line(error), icon=":material/error:")
+            else:
+                st.rerun()
+
+# ----------------------------------------------------------------------------- feedback and export
+st.header("Feedback")
+st.caption("Writes each graded learner's feedback page (feedback/<learner>/<assignment>/), as `theater feedback`: "
+           "bands and the checks' messages, overrides' comments, never points, hidden tests or flags.")
+if st.button(f"Release feedback for {assignment}", icon=":material/rate_review:"):
+    try:
+        written = feedback(course, assignment)
+    except UserError as error:
+        st.error(one_line(error), icon=":material/error:")
+    else:
+        (st.warning if written.failed else st.success)(written.summary())
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for who, path in sorted(written.written.items()):
+                archive.write(path, f"{who}/{assignment}/{path.name}")
+        st.session_state["_feedback_zip"] = (assignment, buffer.getvalue())
+kept = st.session_state.get("_feedback_zip")
+if kept and kept[0] == assignment:
+    st.download_button("Download the feedback pages (zip)", data=kept[1], file_name=f"feedback-{assignment}.zip",
+                       mime="application/zip", icon=":material/download:")
+
+st.header("Export grades")
+st.caption("As `theater export`: every assignment in the gradebook, late penalties applied by nbgrader's plugin.")
+if st.button("Prepare the CSV files", icon=":material/table:"):
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            files = {fmt: export_grades(course, fmt=fmt, to=Path(folder) / f"{fmt}.csv").read_bytes()
+                     for fmt in ("nbgrader", "canvas")}
+    except UserError as error:
+        st.error(one_line(error), icon=":material/error:")
+    else:
+        st.session_state["_exports"] = files
+exports = st.session_state.get("_exports")
+if exports:
+    c1, c2 = st.columns(2)
+    c1.download_button("nbgrader CSV", data=exports["nbgrader"], file_name="grades-nbgrader.csv", mime="text/csv",
+                       icon=":material/download:")
+    c2.download_button("Canvas gradebook CSV", data=exports["canvas"], file_name="grades-canvas.csv",
+                       mime="text/csv", icon=":material/download:")

@@ -1,0 +1,75 @@
+"""Instructor: the roster (nbgrader's student CSV, as `theater assign --roster`) and access codes."""
+
+import pandas as pd
+import streamlit as st
+
+from course import auth
+from course.app_pages.instructor_common import one_line, open_page
+from datasets.errors import UserError
+from grader.assign import codes_csv, import_roster, parse_roster, roster
+
+course = open_page("Roster and access codes")
+NEW_CODES_KEY = "_new_codes_csv"
+
+st.caption("The same roster file and rules as `theater assign ASSIGNMENT --roster roster.csv`: "
+           "id,first_name,last_name,email[,lms_user_id]. Importing adds or updates learners in the "
+           "gradebook and issues a personal access code to each learner who has none; it releases "
+           "nothing (release on the Assignments page).")
+
+with st.form("import_roster", clear_on_submit=True):
+    upload = st.file_uploader("Roster CSV", type=["csv"])
+    imported = st.form_submit_button("Import roster", type="primary", icon=":material/upload:")
+if imported:
+    if upload is None:
+        st.error("Choose a roster CSV file first.")
+    else:
+        try:
+            learners = parse_roster(upload.getvalue(), upload.name)
+            codes = import_roster(course, learners)
+        except UserError as error:
+            st.error(one_line(error), icon=":material/error:")
+        else:
+            st.success(f"{len(learners)} learner(s) imported from {upload.name}; {len(codes)} new access "
+                       f"code(s) issued, {len(learners) - len(codes)} learner(s) already had one.")
+            if codes:
+                st.session_state[NEW_CODES_KEY] = codes_csv(learners, codes)
+
+if st.session_state.get(NEW_CODES_KEY):
+    st.download_button("Download the new codes (CSV; codes are stored hashed and shown only in this session)",
+                       data=st.session_state[NEW_CODES_KEY], file_name="access-codes.csv", mime="text/csv",
+                       icon=":material/key:")
+
+learners = roster(course)
+issued = auth.load_access_codes(course.access_codes_path)
+st.header(f"Learners ({len(learners)})")
+if not learners:
+    st.write("No learner on the roster yet: import a roster CSV above.")
+else:
+    st.dataframe(pd.DataFrame({
+        "id": [x.id for x in learners],
+        "name": [" ".join(p for p in (x.first_name, x.last_name) if p) for x in learners],
+        "email": [x.email for x in learners],
+        "LMS user id": [x.lms_user_id for x in learners],
+        "access code": ["issued" if x.id in issued else "none" for x in learners],
+    }), hide_index=True, width="stretch")
+    without = [x for x in learners if x.id not in issued]
+    if without and st.button(f"Issue codes to the {len(without)} learner(s) without one", icon=":material/key:"):
+        try:
+            codes = auth.issue_access_codes(course.access_codes_path, [x.id for x in learners])
+        except UserError as error:
+            st.error(one_line(error), icon=":material/error:")
+        else:
+            st.session_state[NEW_CODES_KEY] = codes_csv(learners, codes)
+            st.rerun()
+
+    st.subheader("A learner lost their code")
+    with st.form("reissue_code"):
+        who = st.selectbox("Learner", [x.id for x in learners])
+        reissue = st.form_submit_button("Issue a new code (the old one stops working)")
+    if reissue:
+        try:
+            codes = auth.issue_access_codes(course.access_codes_path, [who], reissue=[who])
+        except UserError as error:
+            st.error(one_line(error), icon=":material/error:")
+        else:
+            st.success(f"New access code for {who}: **{codes[who]}** (shown once; it signs them out everywhere).")

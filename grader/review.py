@@ -1,0 +1,420 @@
+"""What an instructor reviews after grading: submissions, the gradebook, the spread of wrong answers.
+
+Read-only views over the files and tables the CLI writes: submitted/<learner>/<assignment>/ with
+nbgrader's timestamp.txt, nbgrader's gradebook (scores, overrides, late penalties) and the
+grading records in .theater/grading/<assignment>/<learner>.json (per part: status and the check's
+message; for number and id-set answers also the answer and the hidden truth). Exact scores are
+for staff only: learners see bands (grader.feedback.band).
+
+"Misconception" is only what a check can tell. For a number (each of the two numbers of measure's
+finding, read on its own) that is the direction and size of the error against the check's own
+tolerance; for a set of flagged ids
+(detect) it is precision against recall and whether the learner flagged about as many people as
+used AI at all; for the weekly table it is the column the check says disagrees most. Each band
+carries the reading the assignment's hints support, worded as a likely cause, not a verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from exercises.assignments import Assignment
+from exercises.checks import (ESTIMATE_RULES, FINDING_PARTS, Incorrect, as_id_set, as_number, f1_score,
+                             flag_thresholds)
+from grader.course_dir import Course, gradebook
+
+NO_SUBMISSION = "no submission"
+NOT_GRADED = "not graded"
+GRADED = "graded"
+CHANGED = "resubmitted since grading"
+EVERY_USER_SHARE = 0.8  # flagging at least this share of all AI users is flagging by usage alone
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    from nbgrader.utils import parse_utc
+
+    if not text:
+        return None
+    try:
+        value = parse_utc(str(text).strip())
+    except (ValueError, OverflowError, TypeError):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def due_date(course: Course, assignment: str) -> datetime | None:
+    """theater.toml's due date, else the gradebook's (what grading and export use)."""
+    due = _parse_time(course.assignment_setting(assignment, "due"))
+    if due is not None:
+        return due
+    from nbgrader.api import MissingEntry
+
+    with gradebook(course) as gb:
+        try:
+            stored = gb.find_assignment(assignment).duedate
+        except MissingEntry:
+            return None
+    return None if stored is None else stored.replace(tzinfo=UTC)
+
+
+def submission_time(folder: Path) -> datetime | None:
+    """nbgrader's timestamp.txt (written by the server or by `collect`), else None."""
+    stamp = folder / "timestamp.txt"
+    if not stamp.is_file() or stamp.is_symlink():
+        return None
+    with open(stamp, "rb") as handle:
+        return _parse_time(handle.read(200).decode("utf-8", "replace"))
+
+
+def records(course: Course, assignment: str) -> dict[str, dict]:
+    """The grading records of an assignment, by learner (unreadable ones are skipped)."""
+    found: dict[str, dict] = {}
+    for path in sorted((course.state_dir / "grading" / assignment).glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict):
+            found[path.stem] = record
+    return found
+
+
+def released(course: Course) -> list[str]:
+    """Assignments released so far (nbgrader's release/ holds their student version)."""
+    return sorted(p.name for p in course.path("release").iterdir() if p.is_dir()) \
+        if course.path("release").is_dir() else []
+
+
+def assignments(course: Course) -> list[str]:
+    return sorted(p.parent.name for p in course.path("source").glob("*/assignment.yaml"))
+
+
+# ----------------------------------------------------------------------------- submissions
+
+
+@dataclass(frozen=True)
+class Submission:
+    learner: str
+    submitted_at: datetime | None
+    late_by_hours: float | None  # None: on time or no due date / no submission
+    status: str  # no submission | not graded | graded | resubmitted since grading
+    feedback: bool
+
+
+def submissions(course: Course, assignment: str, learners: list[str] | None = None) -> list[Submission]:
+    """Everyone on the roster (and anyone who submitted): when, how late, graded or not."""
+    spec = course.assignment(assignment)
+    due = due_date(course, assignment)
+    root = course.path("submitted")
+    submitted = {p.parent.name for p in root.glob(f"*/{assignment}") if p.is_dir()} if root.is_dir() else set()
+    everyone = sorted(set(learners or ()) | submitted)
+    rows = []
+    for learner in everyone:
+        folder = course.path("submitted", learner, assignment)
+        feedback = course.path("feedback", learner, assignment, Path(spec.notebook).stem + ".html").is_file()
+        if learner not in submitted:
+            rows.append(Submission(learner, None, None, NO_SUBMISSION, feedback))
+            continue
+        when = submission_time(folder)
+        late = None
+        if when is not None and due is not None and when > due:
+            late = round((when - due).total_seconds() / 3600.0, 1)
+        record = course.state_dir / "grading" / assignment / f"{learner}.json"
+        if not record.is_file():
+            status = NOT_GRADED
+        else:
+            newest = max((p.stat().st_mtime for p in (folder / spec.notebook, folder / "timestamp.txt") if p.is_file()),
+                         default=0.0)
+            status = CHANGED if newest > record.stat().st_mtime else GRADED
+        rows.append(Submission(learner, when, late, status, feedback))
+    return rows
+
+
+def submissions_frame(rows: list[Submission]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "learner": [r.learner for r in rows],
+        "submitted (UTC)": [r.submitted_at.strftime("%Y-%m-%d %H:%M") if r.submitted_at else "" for r in rows],
+        "late": [f"{r.late_by_hours:g} h late" if r.late_by_hours else "" for r in rows],
+        "status": [r.status for r in rows],
+        "feedback": ["written" if r.feedback else "" for r in rows],
+    })
+
+
+# ----------------------------------------------------------------------------- the gradebook
+
+
+def copy_flags(found: Mapping[str, dict]) -> dict[str, list[str]]:
+    """Copy detection over the records, as grading reports it (grader.copydetect)."""
+    from grader.copydetect import detect_copies
+
+    answers = {k: r.get("answers") or {} for k, r in found.items()}
+    truths = {k: r.get("truths") or {} for k, r in found.items()}
+    checks: dict[str, str] = {}
+    for record in found.values():
+        checks.update(record.get("checks") or {})
+    flags: dict[str, list[str]] = {}
+    if len(found) < 2:
+        return flags
+    for flag in detect_copies(answers, truths, checks):
+        flags.setdefault(flag.learner, []).append(str(flag))
+    return flags
+
+
+def _grade_rows(course: Course, assignment: str) -> list[tuple]:
+    """(learner, part, auto, manual, needs review, late penalty) of every graded part, in one query
+    (one lookup per learner and part takes seconds for a class of 30)."""
+    from nbgrader.api import Assignment as Released
+    from nbgrader.api import BaseCell, Grade, Student, SubmittedAssignment, SubmittedNotebook
+
+    with gradebook(course) as gb:
+        return (gb.db.query(Student.id, BaseCell.name, Grade.auto_score, Grade.manual_score,
+                            Grade.needs_manual_grade, SubmittedNotebook.late_submission_penalty)
+                .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
+                .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+                .join(Released, SubmittedAssignment.assignment_id == Released.id)
+                .join(Student, SubmittedAssignment.student_id == Student.id)
+                .join(BaseCell, Grade.cell_id == BaseCell.id)
+                .filter(Released.name == assignment)
+                .all())
+
+
+def gradebook_frame(course: Course, assignment: str) -> pd.DataFrame:
+    """One row per learner with a graded submission: each part's score (an override wins, as in
+    nbgrader's Grade.score), the total, the late penalty, the final score, overrides and flags."""
+    spec = course.assignment(assignment)
+    parts = [p.grade_id for p in spec.graded]
+    found = records(course, assignment)
+    copies = copy_flags(found)
+    learners: dict[str, dict[str, Any]] = {}
+    for learner, part, auto, manual, review_needed, penalty in _grade_rows(course, assignment):
+        if part not in parts:
+            continue
+        entry = learners.setdefault(learner, {"scores": {}, "overridden": [], "review": False,
+                                              "penalty": float(penalty or 0.0)})
+        score = manual if manual is not None else auto
+        entry["scores"][part] = None if score is None else float(score)
+        if manual is not None:
+            entry["overridden"].append(part)
+            entry["review"] |= bool(review_needed)
+    rows = []
+    for learner, entry in sorted(learners.items()):
+        scores = entry["scores"]
+        if all(v is None for v in scores.values()):
+            continue
+        raw = sum(v for v in scores.values() if v is not None)
+        record = found.get(learner, {})
+        grade_info = record.get("grade") if isinstance(record.get("grade"), dict) else {}
+        rows.append({
+            "learner": learner, **{part: scores.get(part) for part in parts},
+            "total": raw, "late penalty": entry["penalty"], "score": max(0.0, raw - entry["penalty"]),
+            "max": spec.max_score,
+            "overridden": ", ".join(sorted(entry["overridden"])) + (" (regraded since: review)" if entry["review"] else ""),
+            "integrity flags": len(grade_info.get("integrity_flags") or []),
+            "copy flags": len(copies.get(learner, [])),
+        })
+    columns = ["learner", *parts, "total", "late penalty", "score", "max", "overridden", "integrity flags",
+               "copy flags"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def flags_frame(course: Course, assignment: str) -> pd.DataFrame:
+    """Every integrity and copy flag, one row each, for the instructor to review (never shown to learners)."""
+    found = records(course, assignment)
+    rows = []
+    for learner, record in sorted(found.items()):
+        grade_info = record.get("grade") if isinstance(record.get("grade"), dict) else {}
+        for flag in grade_info.get("integrity_flags") or []:
+            rows.append({"learner": learner, "kind": "integrity", "detail": str(flag)})
+    for learner, flags in sorted(copy_flags(found).items()):
+        for flag in flags:
+            rows.append({"learner": learner, "kind": "copy", "detail": flag})
+    return pd.DataFrame(rows, columns=["learner", "kind", "detail"])
+
+
+def part_difficulty(frame: pd.DataFrame, assignment: Assignment) -> pd.DataFrame:
+    """Per part: mean share of the points and share of learners with full marks."""
+    rows = []
+    for part in assignment.graded:
+        scores = pd.to_numeric(frame.get(part.grade_id, pd.Series(dtype=float)), errors="coerce").dropna()
+        if scores.empty:
+            continue
+        share = scores / part.points
+        rows.append({"part": part.grade_id, "learners": int(len(scores)), "mean share of points": float(share.mean()),
+                     "full marks": float((share >= 1.0 - 1e-9).mean())})
+    return pd.DataFrame(rows, columns=["part", "learners", "mean share of points", "full marks"])
+
+
+# ----------------------------------------------------------------------------- the spread of answers
+
+
+@dataclass(frozen=True)
+class Reading:
+    band: str
+    misconception: str
+    correct: bool = False
+
+
+NOT_ATTEMPTED = Reading("no answer", "nothing handed in for this part (or the answer file was missing)")
+UNREADABLE = Reading("answer could not be read", "the answer file has the wrong type or shape: the notebook's "
+                     "`save_answer` cell was changed or skipped")
+
+ESTIMATE_READINGS = {
+    "measure.theater_share": {
+        "high": "counts genuine use as theater: e.g. all post-mandate growth, or every event of anyone "
+                "who looks like a tokenmaxxer, converts' later weeks included",
+        "low": "counts only the most blatant theater: misses quieter tokenmaxxing or converts' early weeks",
+    },
+    "measure.productivity_effect": {
+        "high": "credits AI with change that happened anyway: no control group, or users compared before/after only",
+        "low": "subtracts too much: a control group that is not comparable, or abandoned work counted as output",
+    },
+}
+WEEKLY_READINGS = {
+    "closed_items": "output counted wrongly: abandoned items included, or weeks taken from the wrong date",
+    "ai_users": "users counted wrongly: events counted instead of distinct people",
+    "ai_events": "events lost or counted twice in the join to employees",
+}
+
+
+def _value(truth: Any) -> Any:
+    return truth["value"] if isinstance(truth, Mapping) and "value" in truth else truth
+
+
+def read_estimate(check: str, answer: Any, truth: Any) -> Reading:
+    """Direction and size of a number's error against the check's tolerance."""
+    rule = ESTIMATE_RULES.get(check)
+    try:
+        value = as_number(answer, "an estimate")
+        expected = float(_value(truth))
+    except (Incorrect, TypeError, ValueError):
+        return UNREADABLE
+    if check == "measure.theater_share" and 1.0 < value <= 100.0:
+        return Reading("a percentage, not a share", "gave the share in percent (e.g. 30 for 0.30)")
+    full = float(truth.get("full_within", rule.full_within)) if isinstance(truth, Mapping) and rule else \
+        (rule.full_within if rule else 0.0)
+    zero = float(truth.get("zero_at", rule.zero_at)) if isinstance(truth, Mapping) and rule else \
+        (rule.zero_at if rule else 0.0)
+    error = value - expected
+    if abs(error) <= full:
+        return Reading("within the tolerance", "", correct=True)
+    side = "high" if error > 0 else "low"
+    size = "close" if abs(error) < zero else "far"
+    readings = ESTIMATE_READINGS.get(check, {})
+    return Reading(f"too {side} ({size})", readings.get(side, f"estimates too {side}"))
+
+
+def read_flags(answer: Any, truth: Any, group: str) -> Reading:
+    """Precision against recall, and whether the flags are simply every AI user."""
+    try:
+        flagged = as_id_set(answer)
+    except Incorrect:
+        return UNREADABLE
+    ids = truth.get("ids", ()) if isinstance(truth, Mapping) else truth
+    true_ids = {str(t) for t in ids or ()}
+    users = truth.get("ai_users") if isinstance(truth, Mapping) else None
+    precision, recall, f1 = f1_score(flagged, true_ids)
+    _zero, full = flag_thresholds(truth if isinstance(truth, Mapping) else true_ids)
+    if f1 >= full - 1e-9:
+        return Reading("separates them well", "", correct=True)
+    if users and len(flagged) >= EVERY_USER_SHARE * int(users):
+        return Reading("flagged about every AI user", "reads any AI use as theater: volume alone is not the signal")
+    if precision < 0.5 * recall:
+        return Reading("too many flags", f"mistakes heavy genuine users for {group}: token volume and session "
+                       "counts do not separate them")
+    if recall < 0.5 * precision:
+        return Reading("too few flags", f"flags only the most extreme cases and misses most {group}")
+    return Reading("partly right", f"some {group} found, with as many misses as wrong flags")
+
+
+def read_message(check: str, status: str, message: str) -> Reading:
+    """For answers the record does not keep (tables): the check's own message, grouped."""
+    if status == "correct":
+        return Reading("correct", "", correct=True)
+    if status == "not_attempted":
+        return NOT_ATTEMPTED
+    if check == "explore.weekly_usage_output":
+        for column, reading in WEEKLY_READINGS.items():
+            if f"`{column}` is the column" in message:
+                return Reading(f"`{column}` wrong most", reading)
+        if "missing the column" in message:
+            return Reading("columns missing", "the table lacks required columns")
+    text = message.split(":")[0].strip() or status
+    return Reading(text[:80], "see the check's message")
+
+
+GROUPS = {"detect.flag_tokenmaxxers": "tokenmaxxers", "detect.flag_converts": "converts"}
+FINDING_CHECK = "measure.finding"
+MISSING_NUMBER = Reading("number missing", "the finding lacks this number: one number alone earns nothing")
+
+
+def finding_readings(answer: Any, truth: Any) -> list[tuple[str, Reading]]:
+    """measure's finding holds two numbers scored together: each is read on its own, so the spread
+    shows which number a class gets wrong."""
+    if not isinstance(answer, Mapping):
+        return [("", UNREADABLE)]
+    found = []
+    for key, check_id in FINDING_PARTS.items():
+        value = answer.get(key)
+        expected = truth.get(key) if isinstance(truth, Mapping) else None
+        if value is None or expected is None:
+            found.append((key, MISSING_NUMBER if value is None else UNREADABLE))
+        else:
+            found.append((key, read_estimate(check_id, value, expected)))
+    return found
+
+
+def reading(part_check: str, part_record: Mapping[str, Any], answer: Any, truth: Any) -> Reading:
+    """One learner's answer to one part, as a band with what it suggests."""
+    status = str(part_record.get("status", ""))
+    if status == "not_attempted":
+        return NOT_ATTEMPTED
+    if answer is None and truth is None:
+        return read_message(part_check, status, str(part_record.get("message", "")))
+    if answer is None:
+        return UNREADABLE if status else NOT_ATTEMPTED
+    if part_check in ESTIMATE_RULES:
+        return read_estimate(part_check, answer, truth)
+    if part_check in GROUPS:
+        return read_flags(answer, truth, GROUPS[part_check])
+    return read_message(part_check, status, str(part_record.get("message", "")))
+
+
+def answer_spread(course: Course, assignment: str) -> pd.DataFrame:
+    """Per part and band: how many learners, their share, and the misconception it suggests."""
+    spec = course.assignment(assignment)
+    counts: dict[tuple[str, str], dict[str, Any]] = {}
+    totals: dict[str, int] = {}
+    for _learner, record in sorted(records(course, assignment).items()):
+        parts = record.get("parts") or {}
+        answers = record.get("answers") or {}
+        truths = record.get("truths") or {}
+        for part in spec.graded:
+            part_record = parts.get(part.grade_id)
+            if not isinstance(part_record, Mapping):
+                continue
+            answer, truth = answers.get(part.grade_id), truths.get(part.grade_id)
+            if part.check == FINDING_CHECK and answer is not None:
+                pieces = [(f"{part.grade_id}: {key}" if key else part.grade_id, found)
+                          for key, found in finding_readings(answer, truth)]
+            else:
+                pieces = [(part.grade_id, reading(part.check, part_record, answer, truth))]
+            for label, found in pieces:
+                entry = counts.setdefault((label, found.band), {
+                    "part": label, "band": found.band, "misconception": found.misconception,
+                    "correct": found.correct, "learners": 0})
+                entry["learners"] += 1
+                totals[label] = totals.get(label, 0) + 1
+    rows = sorted(counts.values(), key=lambda e: (e["part"], not e["correct"], -e["learners"], e["band"]))
+    for entry in rows:
+        entry["share"] = entry["learners"] / totals[entry["part"]]
+    return pd.DataFrame(rows, columns=["part", "band", "misconception", "correct", "learners", "share"])

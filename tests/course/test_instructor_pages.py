@@ -1,0 +1,331 @@
+"""The instructor area through AppTest: every page, every access rule, the CLI's functions underneath."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from grader.assign import assign, import_roster, roster
+from grader.course_dir import gradebook
+from tests.grader.gradebook_fixtures import ROSTER, autograde, small_course
+
+PAGES = Path(__file__).resolve().parents[2] / "course" / "app_pages"
+APP = str(PAGES.parent / "app.py")
+TIMEOUT = 120
+INSTRUCTOR_PAGES = ["instructor.py", "instructor_roster.py", "instructor_assignments.py", "instructor_gradebook.py"]
+ROSTER_CSV = b"id,first_name,last_name,email\nada,Ada,Lovelace,ada@x.org\nbob,Bob,Builder,bob@x.org\n"
+SIGNED_IN = {"staff_role": "instructor", "staff_user": "staff"}
+
+
+def page(name: str, **state) -> AppTest:
+    at = AppTest.from_file(str(PAGES / name), default_timeout=TIMEOUT)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at
+
+
+def shown(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.error] + [w.value for w in at.warning] + \
+            [i.value for i in at.info] + [c.value for c in at.caption] + [s.value for s in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.fixture(params=["sqlite"])
+def served(request, app_home, tmp_path, monkeypatch):
+    """The app serves a small course directory (as `theater app --course DIR`); a test parametrised
+    indirectly with "postgresql" gets nbgrader's gradebook on PostgreSQL."""
+    db_url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    course = small_course(tmp_path / "course", db_url)
+    monkeypatch.setenv("THEATER_COURSE", str(course.root))
+    return course
+
+
+@pytest.fixture
+def graded(served):
+    """`measure` released to ada and bob and autograded: ada 5/8 (share too high), bob 4/8 (effect too high)."""
+    import_roster(served, ROSTER)
+    assign(served, "measure", ROSTER)
+    autograde(served, "measure", "ada", {"measure_finding": 5.0},
+              answers={"measure_finding": {"theater_share": 0.9, "productivity_effect_pct": 12.0}},
+              truths={"measure_finding": {"theater_share": 0.3, "productivity_effect_pct": 10.0}})
+    autograde(served, "measure", "bob", {"measure_finding": 4.0},
+              answers={"measure_finding": {"theater_share": 0.31, "productivity_effect_pct": 60.0}},
+              truths={"measure_finding": {"theater_share": 0.32, "productivity_effect_pct": 5.0}})
+    return served
+
+
+# ----------------------------------------------------------------------------- access
+
+
+def _only_the_sign_in_form(at: AppTest) -> None:
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["Staff account", "Password"]
+    assert not at.dataframe and not at.header and not at.metric and not at.selectbox
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.get("file_uploader") and not at.get("download_button")
+
+
+@pytest.mark.parametrize("name", INSTRUCTOR_PAGES)
+@pytest.mark.parametrize("who", [{}, {"learner_id": "ada"}, {"staff_role": "trainer", "staff_user": "tom"}],
+                         ids=["nobody", "learner", "trainer"])
+def test_instructor_pages_give_anyone_else_only_the_sign_in_form(served, name, who):
+    _only_the_sign_in_form(page(name, **who).run())
+
+
+@pytest.mark.parametrize("name", INSTRUCTOR_PAGES[1:])
+def test_a_trainer_account_signing_in_is_refused_grading_pages(served, name):
+    from course.auth import add_staff
+    from course.config import load_config
+
+    add_staff(load_config().staff_path, "tom", "trainer", "trainer password")
+    at = page(name).run()
+    [t for t in at.text_input if t.label == "Staff account"][0].input("tom")
+    [t for t in at.text_input if t.label == "Password"][0].input("trainer password")
+    [b for b in at.button if b.label == "Sign in"][0].click().run()
+    assert not at.exception and not at.header and not at.dataframe
+    assert any("trainer account" in e.value for e in at.error)
+
+
+def test_the_instructor_signs_in_on_a_grading_page(graded):
+    at = page("instructor_gradebook.py").run()
+    [t for t in at.text_input if t.label == "Staff account"][0].input("staff")
+    [t for t in at.text_input if t.label == "Password"][0].input("staff-secret")
+    [b for b in at.button if b.label == "Sign in"][0].click().run()
+    assert not at.exception and at.session_state["staff_role"] == "instructor"
+    assert at.dataframe
+
+
+def test_navigation_offers_grading_pages_to_instructors_only(served):
+    from course.app_pages.common import PAGES_KEY
+
+    instructor = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    instructor.session_state["staff_role"] = "instructor"
+    instructor.run()
+    assert {"instructor", "instructor-roster", "instructor-assignments", "instructor-gradebook"} <= \
+        set(instructor.session_state[PAGES_KEY])
+    trainer = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    trainer.session_state["staff_role"] = "trainer"
+    trainer.run()
+    assert not any(url.startswith("instructor") for url in trainer.session_state[PAGES_KEY])
+
+
+def test_a_learner_has_no_instructor_page_to_switch_to(graded):
+    """A learner's navigation holds no instructor page, so its url leads nowhere (the browser test
+    types the url itself)."""
+    from course.app_pages.common import PAGES_KEY
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["learner_id"] = "ada"
+    at.run()
+    assert not any(url.startswith("instructor") for url in at.session_state[PAGES_KEY])
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("app_pages/instructor_gradebook.py")
+
+
+# ----------------------------------------------------------------------------- roster
+
+
+def test_roster_import_lists_learners_and_hands_out_codes_once(served):
+    from course.auth import ThrottleBook, check_learner_code, load_access_codes
+
+    at = page("instructor_roster.py", **SIGNED_IN).run()
+    at.get("file_uploader")[0].set_value(("roster.csv", ROSTER_CSV, "text/csv"))
+    next(b for b in at.button if b.label == "Import roster").click().run()
+    assert not at.exception
+    assert any("2 learner(s) imported from roster.csv; 2 new access code(s)" in s.value for s in at.success)
+    table = at.dataframe[0].value
+    assert table["id"].tolist() == ["ada", "bob"] and set(table["access code"]) == {"issued"}
+    handout = at.session_state["_new_codes_csv"].splitlines()
+    codes = {row.split(",")[0]: row.split(",")[-1] for row in handout[1:]}
+    stored = load_access_codes(served.access_codes_path)
+    assert check_learner_code("ada", codes["ada"], stored, "c", ThrottleBook()).ok
+    assert codes["ada"] not in served.access_codes_path.read_text()
+    assert [x.id for x in roster(served)] == ["ada", "bob"]  # in nbgrader's gradebook, as `assign` puts them
+
+    next(s for s in at.selectbox if s.label == "Learner").set_value("ada")
+    next(b for b in at.button if b.label.startswith("Issue a new code")).click().run()
+    new = next(s.value for s in at.success if "New access code for ada" in s.value).split("**")[1]
+    now = load_access_codes(served.access_codes_path)
+    assert check_learner_code("ada", new, now, "c2", ThrottleBook()).ok
+    assert not check_learner_code("ada", codes["ada"], now, "c3", ThrottleBook()).ok
+    assert check_learner_code("bob", codes["bob"], now, "c4", ThrottleBook()).ok
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"id,first_name\nada,Ada\nada,Again\n", "roster.csv: row 3: id 'ada' repeats row 2"),
+    (b"id,first_name\nbad id,Bad\n", "roster.csv: row 2: id 'bad id' must be"),
+    (b"name,email\nada,ada@x.org\n", "row 1 must be a header with an `id` column"),
+    (b"\xff\xfe\x00binary", "roster.csv: not a UTF-8 text file"),
+])
+def test_a_bad_roster_is_one_clear_line_and_imports_nothing(served, content, message):
+    at = page("instructor_roster.py", **SIGNED_IN).run()
+    at.get("file_uploader")[0].set_value(("roster.csv", content, "text/csv"))
+    next(b for b in at.button if b.label == "Import roster").click().run()
+    assert not at.exception
+    [error] = at.error
+    assert message in error.value and "\n" not in error.value
+    assert roster(served) == [] and not served.access_codes_path.exists()
+
+
+# ----------------------------------------------------------------------------- assignments
+
+
+def test_release_shows_what_was_released_and_submissions_their_state(served):
+    import_roster(served, ROSTER)
+    at = page("instructor_assignments.py", **SIGNED_IN).run()
+    next(s for s in at.selectbox if s.label == "Assignment").set_value("detect").run()
+    next(b for b in at.button if b.label.startswith("Release detect to the 2")).click().run()
+    assert not at.exception
+    assert any("detect released to 2 learner(s)" in s.value and "ada, bob" in s.value for s in at.success)
+    assert served.path("outbound", "bob", "detect", "data").is_dir()
+    assert "Released: Detect the theater" in shown(at.run())
+    folder = served.path("submitted", "ada", "detect")
+    folder.mkdir(parents=True)
+    (folder / "detect.ipynb").write_text("{}")
+    (folder / "timestamp.txt").write_text("2026-03-01 09:00:00.000000 UTC")
+    at.run()
+    table = at.dataframe[0].value.set_index("learner")
+    assert table.loc["ada", "status"] == "not graded" and table.loc["bob", "status"] == "no submission"
+    assert next(m for m in at.metric if m.label == "Submitted").value == "1 of 2"
+
+
+def test_grading_runs_in_the_background_with_a_progress_bar(served, monkeypatch):
+    """The page starts grader.grade.grade (what `theater grade` runs) with the learner and --force chosen."""
+    import grader.grade
+    from grader.grade import GradeReport, LearnerGrade
+
+    calls = []
+
+    def slow_grade(root, assignment, workers, learners, progress, force, on_result):
+        calls.append((assignment, learners, force, progress))
+        for done, who in enumerate(learners or ["ada", "bob"], start=1):
+            time.sleep(0.3)
+            on_result(LearnerGrade(who, 3.0, 6.0), done, len(learners or ["ada", "bob"]))
+        report = GradeReport(assignment, "bubblewrap")
+        report.learners = {w: LearnerGrade(w, 3.0, 6.0) for w in learners or ["ada", "bob"]}
+        return report
+
+    monkeypatch.setattr(grader.grade, "grade", slow_grade)
+    import_roster(served, ROSTER)
+    for who in ("ada", "bob"):
+        folder = served.path("submitted", who, "detect")
+        folder.mkdir(parents=True)
+        (folder / "detect.ipynb").write_text("{}")
+    at = page("instructor_assignments.py", **SIGNED_IN).run()
+    next(s for s in at.selectbox if s.label == "Assignment").set_value("detect").run()
+    next(r for r in at.radio if r.label == "Grade").set_value("one learner")
+    next(s for s in at.selectbox if s.label.startswith("Learner")).set_value("bob")
+    next(c for c in at.checkbox if c.label.startswith("Regrade")).check()
+    next(b for b in at.button if b.label == "Grade").click().run()
+    assert not at.exception
+    assert calls == [("detect", ["bob"], True, False)]
+    from grader import runs
+
+    run = runs.current(served.root, "detect")
+    run.thread.join(10)
+    at.run()
+    assert any("detect: 1 graded" in s.value for s in at.success)
+
+
+def test_one_grading_run_per_assignment_at_a_time(tmp_path):
+    import threading
+
+    from grader import runs
+
+    gate = threading.Event()
+
+    def blocked(*args, on_result, **kwargs):
+        gate.wait(10)
+        return None
+
+    first, started = runs.start(tmp_path, "detect", grade=blocked)
+    second, again = runs.start(tmp_path, "detect", force=True, grade=blocked)
+    other, other_started = runs.start(tmp_path, "measure", grade=blocked)
+    assert started and not again and second is first and other_started and other is not first
+    gate.set()
+    first.thread.join(10)
+    other.thread.join(10)
+    third, restarted = runs.start(tmp_path, "detect", grade=blocked)
+    assert restarted and third is not first
+    third.thread.join(10)
+
+
+def test_a_failed_grading_run_says_why_in_one_line(tmp_path):
+    from datasets.errors import UserError
+    from grader import runs
+
+    def refuses(*args, **kwargs):
+        raise UserError("detect has not been released (no release/detect/detect.ipynb): run `theater assign` first")
+
+    run, _ = runs.start(tmp_path, "detect", grade=refuses)
+    run.thread.join(10)
+    assert run.finished and run.error.startswith("detect has not been released")
+
+
+# ----------------------------------------------------------------------------- gradebook
+
+
+def test_gradebook_shows_exact_scores_charts_spread_and_flags(graded):
+    at = page("instructor_gradebook.py", **SIGNED_IN).run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("learner")
+    assert table.loc["ada", "measure_finding"] == 5.0 and table.loc["ada", "total"] == 5.0
+    assert table.loc["bob", "score"] == 4.0
+    assert len(at.get("vega_lite_chart")) == 3  # distribution, difficulty, spread
+    spread = at.table[0].value.reset_index()
+    bands = dict(zip(zip(spread["part"], spread["band"]), spread["learners"], strict=True))
+    share, effect = "measure_finding: theater_share", "measure_finding: productivity_effect_pct"
+    assert bands[(share, "too high (far)")] == 1 and bands[(share, "within the tolerance")] == 1
+    assert bands[(effect, "too high (far)")] == 1 and bands[(effect, "within the tolerance")] == 1
+    import pyarrow as pa
+
+    for frame in at.dataframe:
+        pa.Table.from_pandas(frame.value)
+
+
+@pytest.mark.parametrize("served", ["sqlite", "postgresql"], indirect=True)
+def test_override_in_the_app_is_what_the_gradebook_and_export_use(graded):
+    at = page("instructor_gradebook.py", **SIGNED_IN).run()
+    next(s for s in at.selectbox if s.label == "Learner").set_value("bob")
+    next(s for s in at.selectbox if s.label == "Part").set_value("measure_finding")
+    next(n for n in at.number_input if n.label == "Points").set_value(3.0)
+    next(t for t in at.text_input if t.label.startswith("Why")).input("Right method; a stale data file.")
+    next(b for b in at.button if b.label == "Save override").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("learner")
+    assert table.loc["bob", "measure_finding"] == 3.0 and table.loc["bob", "total"] == 3.0
+    assert "measure_finding" in table.loc["bob", "overridden"]
+    assert "Right method; a stale data file." in shown(at)
+    with gradebook(graded) as gb:
+        assert gb.find_grade("measure_finding", "measure", "measure", "bob").manual_score == 3.0
+    next(b for b in at.button if b.label == "Prepare the CSV files").click().run()
+    assert [d.label for d in at.get("download_button")] == ["nbgrader CSV", "Canvas gradebook CSV"]
+    next(b for b in at.button if b.label == "Remove").click().run()
+    assert at.dataframe[0].value.set_index("learner").loc["bob", "measure_finding"] == 4.0
+
+
+def test_an_override_without_a_reason_is_refused_in_one_line(graded):
+    at = page("instructor_gradebook.py", **SIGNED_IN).run()
+    next(b for b in at.button if b.label == "Save override").click().run()
+    [error] = at.error
+    assert "give a comment saying why" in error.value
+    with gradebook(graded) as gb:
+        assert gb.find_grade("measure_finding", "measure", "measure", "ada").manual_score is None
+
+
+def test_release_feedback_writes_pages_and_offers_them(graded):
+    at = page("instructor_gradebook.py", **SIGNED_IN).run()
+    next(b for b in at.button if b.label.startswith("Release feedback")).click().run()
+    assert not at.exception
+    assert any("measure: feedback for 2 learner(s)" in s.value for s in at.success)
+    assert graded.path("feedback", "ada", "measure", "measure.html").is_file()
+    assert any(d.label.startswith("Download the feedback pages") for d in at.get("download_button"))
+
+
+def test_gradebook_before_any_release_says_what_to_do(served):
+    at = page("instructor_gradebook.py", **SIGNED_IN).run()
+    assert not at.exception
+    assert any("No assignment has been released yet" in i.value for i in at.info)

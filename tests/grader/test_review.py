@@ -1,0 +1,142 @@
+"""The instructor's review: submissions (when, late, graded), the gradebook frame, and the answer bands."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pandas as pd
+import pytest
+
+from exercises.checks import ESTIMATE_RULES
+from grader import review
+from grader.course_dir import init_course, open_course
+
+DETECT_TRUTH = {"ids": [f"E{n:05d}" for n in range(1, 11)], "ai_users": 60}
+
+
+def _submit(course, learner, assignment, stamp):
+    folder = course.path("submitted", learner, assignment)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{assignment}.ipynb").write_text("{}")
+    (folder / "timestamp.txt").write_text(stamp)
+    return folder
+
+
+def _record(course, assignment, learner, parts, answers=None, truths=None, flags=()):
+    path = course.state_dir / "grading" / assignment / f"{learner}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": 1, "parts": parts, "answers": answers or {}, "truths": truths or {},
+                                "grade": {"integrity_flags": list(flags)},
+                                "checks": {"flagged_tokenmaxxers": "detect.flag_tokenmaxxers"}}))
+    return path
+
+
+@pytest.fixture
+def course(tmp_path):
+    course = init_course(tmp_path / "course", data={"employees": 20, "days": 30})
+    with open(course.root / "theater.toml", "a") as handle:
+        handle.write('\n[assignments.detect]\ndue = "2026-03-01 12:00:00 UTC"\n')
+    return open_course(course.root)
+
+
+def test_submissions_say_when_how_late_and_whether_graded(course):
+    _submit(course, "ada", "detect", "2026-03-01 11:00:00.000000 UTC")
+    bob = _submit(course, "bob", "detect", "2026-03-02 14:30:00.000000 UTC")
+    _record(course, "detect", "ada", {})
+    old = _record(course, "detect", "bob", {})
+    past = time.time() - 60
+    os.utime(old, (past, past))  # bob handed in again after being graded
+    os.utime(bob / "detect.ipynb", None)
+    rows = {r.learner: r for r in review.submissions(course, "detect", ["ada", "bob", "cyd"])}
+    assert rows["ada"].status == review.GRADED and rows["ada"].late_by_hours is None
+    assert rows["bob"].status == review.CHANGED and rows["bob"].late_by_hours == 26.5
+    assert rows["cyd"].status == review.NO_SUBMISSION and rows["cyd"].submitted_at is None
+    frame = review.submissions_frame(list(rows.values()))
+    assert frame.loc[frame["learner"] == "bob", "late"].item() == "26.5 h late"
+
+
+def test_a_submission_without_a_record_is_not_graded(course):
+    _submit(course, "dee", "detect", "garbage timestamp")
+    [row] = review.submissions(course, "detect")
+    assert row.status == review.NOT_GRADED and row.submitted_at is None and row.late_by_hours is None
+
+
+SHARE = ESTIMATE_RULES["measure.theater_share"]
+
+
+@pytest.mark.parametrize("answer, band", [
+    (0.30 + SHARE.full_within / 2, "within the tolerance"),
+    (0.30 + (SHARE.full_within + SHARE.zero_at) / 2, "too high (close)"),
+    (0.30 - (SHARE.full_within + SHARE.zero_at) / 2, "too low (close)"),
+    (0.9, "too high (far)"),
+    (0.30 - SHARE.zero_at - 0.01, "too low (far)"),
+    (30, "a percentage, not a share"),
+    ("about a third", "answer could not be read"),
+])
+def test_estimates_are_read_by_direction_and_tolerance(answer, band):
+    assert review.read_estimate("measure.theater_share", answer, 0.30).band == band
+
+
+def test_an_estimate_band_carries_the_misconception_it_suggests():
+    high = review.read_estimate("measure.productivity_effect", 40.0, 10.0)
+    assert high.band == "too high (far)" and "control group" in high.misconception
+    assert review.read_estimate("measure.productivity_effect", 12.0, 10.0).correct
+
+
+def test_flags_are_read_against_the_flag_everyone_floor():
+    truth = DETECT_TRUTH
+    everyone = [f"E{n:05d}" for n in range(1, 55)]
+    assert review.read_flags(everyone, truth, "tokenmaxxers").band == "flagged about every AI user"
+    assert review.read_flags(truth["ids"], truth, "tokenmaxxers").correct
+    many = truth["ids"][:5] + [f"E{n:05d}" for n in range(100, 125)]
+    assert review.read_flags(many, truth, "tokenmaxxers").band == "too many flags"
+    assert review.read_flags(truth["ids"][:2], truth, "tokenmaxxers").band == "too few flags"
+    assert review.read_flags(42, truth, "tokenmaxxers").band == "answer could not be read"
+
+
+def test_weekly_table_is_read_from_the_checks_message():
+    found = review.read_message("explore.weekly_usage_output", "incorrect",
+                                "Some cells disagree with the logs; `ai_users` is the column that disagrees most.")
+    assert found.band == "`ai_users` wrong most" and "distinct people" in found.misconception
+    assert review.read_message("explore.weekly_usage_output", "not_attempted", "").band == "no answer"
+
+
+def test_answer_spread_counts_learners_per_band_with_shares(course):
+    right = {"flagged_tokenmaxxers": {"status": "correct", "points": 6, "message": ""}}
+    wrong = {"flagged_tokenmaxxers": {"status": "incorrect", "points": 0, "message": ""}}
+    everyone = [f"E{n:05d}" for n in range(1, 60)]
+    _record(course, "detect", "ada", right, {"flagged_tokenmaxxers": DETECT_TRUTH["ids"]},
+            {"flagged_tokenmaxxers": DETECT_TRUTH})
+    for learner in ("bob", "cyd", "dee"):
+        _record(course, "detect", learner, wrong, {"flagged_tokenmaxxers": everyone},
+                {"flagged_tokenmaxxers": DETECT_TRUTH})
+    spread = review.answer_spread(course, "detect")
+    assert spread[["band", "learners"]].values.tolist() == [["separates them well", 1],
+                                                            ["flagged about every AI user", 3]]
+    assert spread["share"].tolist() == [0.25, 0.75]
+
+
+def test_part_difficulty_is_the_mean_share_of_points(course):
+    frame = pd.DataFrame({"learner": ["a", "b", "c"], "measure_finding": [8.0, 4.0, None]})
+    difficulty = review.part_difficulty(frame, course.assignment("measure")).set_index("part")
+    assert difficulty.loc["measure_finding", "mean share of points"] == pytest.approx(0.75)
+    assert difficulty.loc["measure_finding", "full marks"] == 0.5
+    assert difficulty.loc["measure_finding", "learners"] == 2
+
+
+def test_the_finding_is_read_one_number_at_a_time():
+    found = dict(review.finding_readings({"theater_share": 30, "productivity_effect_pct": 12.0},
+                                         {"theater_share": 0.3, "productivity_effect_pct": 10.0}))
+    assert found["theater_share"].band == "a percentage, not a share"
+    assert found["productivity_effect_pct"].correct
+    missing = dict(review.finding_readings({"theater_share": 0.3}, {"theater_share": 0.3, "productivity_effect_pct": 1}))
+    assert missing["productivity_effect_pct"].band == "number missing"
+    assert review.finding_readings([0.3, 10.0], {})[0][1].band == "answer could not be read"
+
+
+def test_flags_frame_lists_integrity_flags_for_the_instructor(course):
+    _record(course, "detect", "ada", {}, flags=["monkeypatch at part3-detector: replaces np.isclose"])
+    flags = review.flags_frame(course, "detect")
+    assert flags.values.tolist() == [["ada", "integrity", "monkeypatch at part3-detector: replaces np.isclose"]]
