@@ -58,6 +58,20 @@ def current(course_root: Path | str, assignment: str) -> GradingRun | None:
         return _RUNS.get(_key(course_root, assignment))
 
 
+def _course_scheduler(course_root: Path | str) -> str | None:
+    """Where `theater grade` would grade this course: its [grading] scheduler, else this machine.
+
+    A folder that is not a course gives None; grade() then says what is wrong with it."""
+    from grader.course_dir import open_course
+    from grader.grade import grading_scheduler
+
+    try:
+        course = open_course(course_root)
+    except UserError:
+        return None
+    return grading_scheduler(course)
+
+
 def start(course_root: Path | str, assignment: str, learners: list[str] | None = None, force: bool = False,
           grade: Callable[..., Any] | None = None, workers: int = 2) -> tuple[GradingRun, bool]:
     """Start grading in a thread; (run, started). A run of the same assignment still going is
@@ -74,8 +88,9 @@ def start(course_root: Path | str, assignment: str, learners: list[str] | None =
 
     def work() -> None:
         try:
+            scheduler = _course_scheduler(run.course_root)
             run.report = grade(run.course_root, assignment, workers=workers, learners=run.learners,
-                               progress=False, force=force, on_result=run.on_result)
+                               progress=False, force=force, on_result=run.on_result, scheduler=scheduler)
         except UserError as error:
             run.error = str(error)
         except Exception as error:  # noqa: BLE001 - reported on the page; the app keeps running

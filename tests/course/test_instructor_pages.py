@@ -199,7 +199,7 @@ def test_grading_runs_in_the_background_with_a_progress_bar(served, monkeypatch)
 
     calls = []
 
-    def slow_grade(root, assignment, workers, learners, progress, force, on_result):
+    def slow_grade(root, assignment, workers, learners, progress, force, on_result, scheduler):
         calls.append((assignment, learners, force, progress))
         for done, who in enumerate(learners or ["ada", "bob"], start=1):
             time.sleep(0.3)
@@ -251,6 +251,23 @@ def test_one_grading_run_per_assignment_at_a_time(tmp_path):
     third, restarted = runs.start(tmp_path, "detect", grade=blocked)
     assert restarted and third is not first
     third.thread.join(10)
+
+
+def test_a_grading_run_grades_where_the_course_says(tmp_path):
+    from grader import runs
+    from grader.course_dir import init_course
+
+    course = init_course(tmp_path / "course")
+    (course.root / "theater.toml").write_text(
+        (course.root / "theater.toml").read_text() + '\n[grading]\nscheduler = "tcp://127.0.0.1:8786"\n')
+    seen = {}
+
+    def records(*args, **kwargs):
+        seen.update(kwargs)
+
+    run, _ = runs.start(course.root, "detect", grade=records)
+    run.thread.join(10)
+    assert seen["scheduler"] == "tcp://127.0.0.1:8786" and not run.error
 
 
 def test_a_failed_grading_run_says_why_in_one_line(tmp_path):
