@@ -123,6 +123,18 @@ def get_company(learner_id: str) -> Any:
                         config.days)
 
 
+@st.cache_resource(show_spinner="Preparing the labelled practice company (once per course)…",
+                   max_entries=4)
+def _practice_for(course: str, profile: str, employees: int, days: int) -> Any:
+    return course_data.practice_company(get_config())
+
+
+def get_practice_company() -> Any:
+    """The course's labelled practice company (the detectors' trade-off is shown on it)."""
+    config = get_config()
+    return _practice_for(str(config.course.root), config.profile, config.employees, config.days)
+
+
 def company_key(learner_id: str) -> str:
     """A cache key that changes whenever the learner's company would."""
     config = get_config()
