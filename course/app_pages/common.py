@@ -6,8 +6,10 @@ and render. Nothing here decides what is right or wrong; it only wires state to 
 
 from __future__ import annotations
 
+import copy
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -141,14 +143,43 @@ def company_key(learner_id: str) -> str:
     return f"{config.course.root}|{learner_id}|{config.profile}|{config.employees}|{config.days}"
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def chart_payload(chart_id: str, key: str, _company: Any) -> tuple[dict, str, Any]:
-    """(Vega-Lite spec, summary, table) per chart and company: built and validated once, then
-    served from the cache (Altair's schema validation costs more than the aggregation)."""
+@dataclass(frozen=True)
+class ChartPayload:
+    """A chart ready to send: its spec without data, the data already as Arrow IPC bytes (what
+    Streamlit would otherwise convert on every rerun), the summary and the table as Arrow."""
+
+    spec: dict
+    datasets: dict[str, bytes]
+    summary: str
+    table: Any
+
+    def vega_spec(self) -> dict:
+        """A fresh spec for st.vega_lite_chart (it moves the datasets out of the dict it gets)."""
+        spec = copy.deepcopy(self.spec)
+        if self.datasets:
+            spec["datasets"] = dict(self.datasets)
+        return spec
+
+
+def prepare_chart(spec: dict, summary: str, table: Any) -> ChartPayload:
+    import pyarrow as pa
+    from streamlit import dataframe_util
+
+    datasets = {str(name): dataframe_util.convert_anything_to_arrow_bytes(values)
+                for name, values in spec.get("datasets", {}).items()}
+    bare = {key: value for key, value in spec.items() if key != "datasets"}
+    arrow = pa.Table.from_pandas(table, preserve_index=False) if table is not None else None
+    return ChartPayload(bare, datasets, summary, arrow)
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def chart_payload(chart_id: str, key: str, _company: Any) -> ChartPayload:
+    """One chart of one company, built, validated and converted once, then shared read-only
+    (Altair's validation and the Arrow conversion cost more than the aggregation)."""
     from course.charts import CHARTS
 
     result = CHARTS[chart_id](_company)
-    return result.chart.to_dict(), result.summary, result.table
+    return prepare_chart(result.chart.to_dict(), result.summary, result.table)
 
 
 # ----------------------------------------------------------------------------- session helpers

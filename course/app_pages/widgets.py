@@ -145,22 +145,22 @@ def chart_block(chart_id: str, ref, module_id: str, learner: str, previous: dict
         return
     try:
         company = common.get_company(learner)
-        spec, summary, table = common.chart_payload(chart_id, common.company_key(learner), company)
+        payload = common.chart_payload(chart_id, common.company_key(learner), company)
     except UserError as error:
         st.error(str(error))
         return
-    render_chart(spec, summary, table, chart_id, ref.takeaway if ref is not None else None)
+    render_chart(payload, chart_id, ref.takeaway if ref is not None else None)
 
 
-def render_chart(spec: dict, summary: str, table: pd.DataFrame, key: str,
-                 takeaway: str | None = None) -> None:
+def render_chart(payload: common.ChartPayload, key: str, takeaway: str | None = None) -> None:
     """The chart, then the same information as text: a summary, the takeaway, the data table."""
-    st.vega_lite_chart(spec=spec, width="stretch", key=f"chart:{key}", alt=summary)
-    st.markdown(f"**What the chart shows:** {summary}")
+    st.vega_lite_chart(spec=payload.vega_spec(), width="stretch", key=f"chart:{key}",
+                       alt=payload.summary)
+    st.markdown(f"**What the chart shows:** {payload.summary}")
     if takeaway:
         st.info(takeaway, icon=":material/lightbulb:")
     with st.expander("Data table for this chart"):
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(payload.table, hide_index=True, width="stretch")
 
 
 # ----------------------------------------------------------------------------- simulator
@@ -196,51 +196,58 @@ def simulator_block(stage: str, module_id: str, gate_open: bool = True,
         return
     with st.container(border=True):
         st.markdown(f"**Goodhart simulator — {stage}.** {STAGE_TEXT[stage]}")
-        defaults = (simulator_params(learner) if stage == "sandbox" and learner
-                    else sim.SimParams(stage=stage))
-        values: dict[str, Any] = {"stage": stage}
-        if stage != "metric":
-            values["reward"] = st.slider(
-                "How strongly usage is rewarded", 0.0, 1.0,
-                0.8 if stage == "combined" else defaults.reward, 0.01,
-                key=f"sim:{module_id}:{stage}:reward",
-                help="0 = usage is not rewarded at all; 1 = usage is heavily rewarded")
-        if stage == "sandbox":
-            cols = st.columns(3)
-            values["gamers_share"] = cols[0].slider(
-                "Share willing to game at the start", 0.0, 1.0, defaults.gamers_share, 0.05,
-                key=f"sim:{module_id}:gamers")
-            values["gaming_cost"] = cols[1].slider(
-                "Output lost to performing", 0.0, 1.0, defaults.gaming_cost, 0.05,
-                key=f"sim:{module_id}:cost")
-            values["spread"] = cols[2].slider(
-                "How fast gaming spreads", 0.0, 1.0, defaults.spread, 0.05,
-                key=f"sim:{module_id}:spread")
-            st.caption("This sandbox is your own: its workers and starting values differ from "
-                       "your classmates'. The exercise asks for the collapse point with these three "
-                       f"at their starting values ({defaults.gamers_share:g}, "
-                       f"{defaults.gaming_cost:g}, {defaults.spread:g}).")
-        from dataclasses import replace
+        _simulator_stage(stage, module_id, learner)
 
-        params = replace(defaults, **values)
-        result, spec, summary, table = _simulation(params)
+
+@st.fragment
+def _simulator_stage(stage: str, module_id: str, learner: str | None) -> None:
+    """The stage's sliders and run: a fragment, so moving a slider reruns only this stage."""
+    defaults = (simulator_params(learner) if stage == "sandbox" and learner
+                else sim.SimParams(stage=stage))
+    values: dict[str, Any] = {"stage": stage}
+    if stage != "metric":
+        values["reward"] = st.slider(
+            "How strongly usage is rewarded", 0.0, 1.0,
+            0.8 if stage == "combined" else defaults.reward, 0.01,
+            key=f"sim:{module_id}:{stage}:reward",
+            help="0 = usage is not rewarded at all; 1 = usage is heavily rewarded")
+    if stage == "sandbox":
         cols = st.columns(3)
-        cols[0].metric("Usage change", f"{result.usage_change_pct:+.0f}%")
-        cols[1].metric("Output change", f"{result.output_change_pct:+.1f}%")
-        cols[2].metric("Usage–output correlation", f"{result.final_correlation:.2f}",
-                       delta=f"{result.final_correlation - result.baseline_correlation:+.2f} "
-                             "since the reward", delta_color="off")
-        render_chart(spec, summary, table, f"sim:{module_id}:{stage}")
+        values["gamers_share"] = cols[0].slider(
+            "Share willing to game at the start", 0.0, 1.0, defaults.gamers_share, 0.05,
+            key=f"sim:{module_id}:gamers")
+        values["gaming_cost"] = cols[1].slider(
+            "Output lost to performing", 0.0, 1.0, defaults.gaming_cost, 0.05,
+            key=f"sim:{module_id}:cost")
+        values["spread"] = cols[2].slider(
+            "How fast gaming spreads", 0.0, 1.0, defaults.spread, 0.05,
+            key=f"sim:{module_id}:spread")
+        st.caption("This sandbox is your own: its workers and starting values differ from "
+                   "your classmates'. The exercise asks for the collapse point with these three "
+                   f"at their starting values ({defaults.gamers_share:g}, "
+                   f"{defaults.gaming_cost:g}, {defaults.spread:g}).")
+    from dataclasses import replace
+
+    params = replace(defaults, **values)
+    result, payload = _simulation(params)
+    cols = st.columns(3)
+    cols[0].metric("Usage change", f"{result.usage_change_pct:+.0f}%")
+    cols[1].metric("Output change", f"{result.output_change_pct:+.1f}%")
+    cols[2].metric("Usage–output correlation", f"{result.final_correlation:.2f}",
+                   delta=f"{result.final_correlation - result.baseline_correlation:+.2f} "
+                         "since the reward", delta_color="off")
+    render_chart(payload, f"sim:{module_id}:{stage}")
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _simulation(params: sim.SimParams) -> tuple[sim.SimResult, dict, str, pd.DataFrame]:
-    """One simulator run and its chart spec, cached per parameter set (sliders revisit values)."""
+@st.cache_resource(show_spinner=False, max_entries=512)
+def _simulation(params: sim.SimParams) -> tuple[sim.SimResult, common.ChartPayload]:
+    """One simulator run and its chart, cached per parameter set (sliders revisit values) and
+    shared read-only."""
     from course.charts import simulator_chart
 
     result = sim.simulate(params)
     chart = simulator_chart(result, params)
-    return result, chart.chart.to_dict(), chart.summary, chart.table
+    return result, common.prepare_chart(chart.chart.to_dict(), chart.summary, chart.table)
 
 
 # ----------------------------------------------------------------------------- the checker game
@@ -341,8 +348,7 @@ def _comparison_estimate(key: str, learner: str, company) -> dict | None:
                        key=f"{key}:lowest", format="%.2f")
     users = _genuine_looking(learner, company, lowest) - comparison
     st.caption(f"Your users: **{len(users)}** people.")
-    rates = tools.group_rates(company,
-                              {"your users": users, "comparison group": comparison})
+    rates = _group_rates(learner, company, choice, round(float(lowest), 2))
     st.dataframe(rates.rename(columns={"before": "closed work per person-week, before the mandate",
                                        "after": "closed work per person-week, after"}),
                  hide_index=True, width="stretch")
@@ -358,6 +364,18 @@ def _comparison_estimate(key: str, learner: str, company) -> dict | None:
 @st.cache_data(show_spinner=False, max_entries=256)
 def _genuine_looking_cached(key: str, lowest: float, _company) -> set[str]:
     return tools.genuine_looking_users(_company, lowest)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _group_rates_cached(key: str, choice: str, lowest: float, _company) -> pd.DataFrame:
+    features = _features_cached(key, _company)
+    comparison = tools.comparison_group_ids(features, choice)
+    users = _genuine_looking_cached(key, lowest, _company) - comparison
+    return tools.group_rates(_company, {"your users": users, "comparison group": comparison})
+
+
+def _group_rates(learner: str, company, choice: str, lowest: float) -> pd.DataFrame:
+    return _group_rates_cached(common.company_key(learner), choice, lowest, company)
 
 
 def _genuine_looking(learner: str, company, lowest: float) -> set[str]:
