@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,10 +120,51 @@ def _company_for(course: str, learner_id: str, profile: str, employees: int, day
 
 
 def get_company(learner_id: str) -> Any:
-    """The learner's company with labels held in server memory only; generated once, then cached."""
+    """The learner's company with labels held in server memory only; generated once, then cached.
+    The first time, its charts are prepared in the background (see warm_up)."""
     config = get_config()
-    return _company_for(str(config.course.root), learner_id, config.profile, config.employees,
-                        config.days)
+    company = _company_for(str(config.course.root), learner_id, config.profile, config.employees,
+                           config.days)
+    warm_up(company_key(learner_id), company)
+    return company
+
+
+_WARMED: set[str] = set()
+_WARM_LOCK = threading.Lock()
+
+
+def warm_up(key: str, company: Any) -> None:
+    """Build a company's charts (and the detector exercises' practice data) in a background
+    thread, once per company: a learner reads for a while before the first prediction, so the
+    reveal then finds the chart ready instead of building it on the click."""
+    with _WARM_LOCK:
+        if key in _WARMED:
+            return
+        if len(_WARMED) > 1024:
+            _WARMED.clear()
+        _WARMED.add(key)
+
+    def build() -> None:
+        from course.charts import CHARTS
+
+        for chart_id in CHARTS:
+            try:
+                chart_payload(chart_id, key, company)
+            except Exception:     # the page shows the error when the learner gets there
+                continue
+        try:
+            from course.app_pages import widgets
+
+            widgets.warm_up_exercises(key, company)
+        except Exception:
+            pass
+
+    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+    thread = threading.Thread(target=build, name=f"warm-up {key[-40:]}", daemon=True)
+    if get_script_run_ctx() is not None:
+        add_script_run_ctx(thread)
+    thread.start()
 
 
 @st.cache_resource(show_spinner="Preparing the labelled practice company (once per course)…",

@@ -647,6 +647,27 @@ def _weekly_signals_cached(key: str, _company) -> tools.WeeklySignals:
     return tools.weekly_signals(_company)
 
 
+def warm_up_exercises(key: str, company) -> None:
+    """The detector exercises' data for one company, and the shared practice company."""
+    _features_cached(key, company)
+    _weekly_signals_cached(key, company)
+    _practice_cached(_practice_key())
+    for stage in sim.STAGES:                   # the shared simulator stages, at their defaults
+        if stage != "sandbox":
+            _simulation(_stage_params(stage, None, {}))
+
+
+def _stage_params(stage: str, learner: str | None, values: dict) -> sim.SimParams:
+    """A stage's parameters: its defaults (the learner's own in the sandbox), then the sliders."""
+    from dataclasses import replace
+
+    defaults = (simulator_params(learner) if stage == "sandbox" and learner
+                else sim.SimParams(stage=stage))
+    if stage == "combined" and "reward" not in values:
+        values = {**values, "reward": 0.8}
+    return replace(defaults, **values)
+
+
 def _weekly_signals(learner: str, company) -> tools.WeeklySignals:
     return _weekly_signals_cached(common.company_key(learner), company)
 
