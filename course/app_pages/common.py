@@ -125,7 +125,7 @@ def get_company(learner_id: str) -> Any:
     config = get_config()
     company = _company_for(str(config.course.root), learner_id, config.profile, config.employees,
                            config.days)
-    warm_up(company_key(learner_id), company)
+    warm_up(company_key(learner_id), company, learner_id)
     return company
 
 
@@ -133,7 +133,7 @@ _WARMED: set[str] = set()
 _WARM_LOCK = threading.Lock()
 
 
-def warm_up(key: str, company: Any) -> None:
+def warm_up(key: str, company: Any, learner: str) -> None:
     """Build a company's charts (and the detector exercises' practice data) in a background
     thread, once per company: a learner reads for a while before the first prediction, so the
     reveal then finds the chart ready instead of building it on the click."""
@@ -155,7 +155,7 @@ def warm_up(key: str, company: Any) -> None:
         try:
             from course.app_pages import widgets
 
-            widgets.warm_up_exercises(key, company)
+            widgets.warm_up_exercises(key, company, learner)
         except Exception:
             pass
 

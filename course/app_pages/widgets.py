@@ -647,14 +647,14 @@ def _weekly_signals_cached(key: str, _company) -> tools.WeeklySignals:
     return tools.weekly_signals(_company)
 
 
-def warm_up_exercises(key: str, company) -> None:
-    """The detector exercises' data for one company, and the shared practice company."""
+def warm_up_exercises(key: str, company, learner: str) -> None:
+    """The detector exercises' data for one company, the shared practice company and the
+    simulator stages (the shared ones and the learner's own sandbox) at their defaults."""
     _features_cached(key, company)
     _weekly_signals_cached(key, company)
     _practice_cached(_practice_key())
-    for stage in sim.STAGES:                   # the shared simulator stages, at their defaults
-        if stage != "sandbox":
-            _simulation(_stage_params(stage, None, {}))
+    for stage in sim.STAGES:
+        _simulation(_stage_params(stage, learner, {}))
 
 
 def _stage_params(stage: str, learner: str | None, values: dict) -> sim.SimParams:
