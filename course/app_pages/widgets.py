@@ -601,8 +601,9 @@ def _change_point_detector(learner: str, company, key: str) -> list[str]:
         tools.change_points(practice, signal, method, practice_split), min_rise, max_before)
     truth = _practice_truth("detect.flag_converts")
     _practice_panel(tools.trade_off(practice_flags, truth), len(truth), "converts")
-    st.markdown(f"**In your company: {len(flagged)}** of {len(points)} AI users flagged. "
-                "Their weekly level against everyone else's:")
+    st.markdown(f"**In your company: {len(flagged)}** of {len(points)} AI users flagged "
+                "(people with under a tenth of the median person's AI events are non-users and "
+                "left out). Their weekly level against the other AI users':")
     st.vega_lite_chart(_timeline_spec(tools.group_timeline(signals, signal, flagged),
                                       tools.SIGNALS[signal].split(" (")[0]),
                        width="stretch", key=f"{key}:timeline")
