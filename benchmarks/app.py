@@ -1,105 +1,289 @@
-"""Print how long every page of the course app takes under AppTest (goal: ≤1 s once warm).
+"""Print how long the course app's pages take with N learners at once, against a real server
+(goal, issue 10: every module page ≤ 1 s warm and the first chart reveal ≤ 1.5 s on the default
+company with 2 learners).
 
-Runs on the default learner dataset (config defaults) and on a company of about one million AI
-events. Each page is timed twice: cold (first visit, caches empty) and warm (the next rerun).
-Usage: python benchmarks/app.py [--big-employees 1300] [--skip-big]
+The app runs as a deployment runs it (`theater app`'s flags). Each learner is a Streamlit websocket
+client speaking the app's own protocol (as benchmarks/workshop.py does): it sends the reruns a
+browser tab sends — open a page, submit a prediction form, move an exercise slider (a fragment
+rerun) — and times each until the server says the run finished. The learners go through the
+course together, every step at the same moment (a barrier), so each figure is taken while the other
+learner's page runs too. Per module page: cold (first visit), warm (the next visit), each
+prediction or quiz submitted (the first reveal of a chart is a prediction's submit) and one
+exercise input change. Figures are the slowest learner's. The machine's load average is printed
+before and after: the machine these run on is shared.
+
+Usage: python benchmarks/app.py [--learners 2] [--employees N --days D]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.modules.setdefault("rfc3987_syntax", None)   # as course/app.py does: skip a slow grammar build
-
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "course" / "app.py")
-STATIC_PAGES = ["app_pages/home.py", "app_pages/capstone.py", "app_pages/my_learning.py",
-                "app_pages/signin.py"]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import websockets  # noqa: E402
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+
+from workshop import _free_port, start_server  # noqa: E402
+
+INPUT_KINDS = ("radio", "slider", "number_input", "button", "checkbox", "multiselect")
 
 
-def _timed_run(at) -> float:
-    start = time.perf_counter()
-    at.run()
-    elapsed = time.perf_counter() - start
-    if at.exception:
-        raise RuntimeError(f"page raised: {at.exception[0].value}")
-    return elapsed
+@dataclass
+class Widget:
+    id: str
+    kind: str
+    label: str
+    form_id: str
+    fragment_id: str
+    options: tuple[str, ...] = ()
+    bounds: tuple[float, float] = (0.0, 1.0)
 
 
-def bench(employees: int | None, days: int | None, label: str) -> None:
-    from streamlit.testing.v1 import AppTest
-    from streamlit.util import calc_hash
+@dataclass
+class Session:
+    """One browser tab of one learner."""
 
-    from course.modules import content_dir_from_env, load_modules, score_answer
+    url: str
+    query: str
+    ws: object = None
+    widgets: dict[str, Widget] = field(default_factory=dict)
+    values: dict[str, tuple[str, object]] = field(default_factory=dict)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    exceptions: list[str] = field(default_factory=list)
+    page: str = ""
 
-    with tempfile.TemporaryDirectory() as home:
-        os.environ["THEATER_HOME"] = home
-        os.environ.setdefault("THEATER_STAFF_PASSWORD", "benchmark")
-        if employees:
-            Path(home, "config.yaml").write_text(f"employees: {employees}\ndays: {days}\n")
-        at = AppTest.from_file(APP, default_timeout=600)
+    async def connect(self) -> None:
+        self.ws = await websockets.connect(f"{self.url}/_stcore/stream", max_size=2**26)
+        asyncio.get_running_loop().create_task(self._receive())
+
+    async def run(self, page: str, changes: list[tuple[str, str, object]] = (),
+                  fragment_id: str = "") -> float:
+        """One rerun (a page visit, a form submit, a widget change); seconds until it finished."""
+        if page != self.page:
+            self.values.clear()            # a new page: the browser forgets the old page's widgets
+            self.widgets.clear()
+        self.page = page
+        msg = BackMsg()
+        state = msg.rerun_script
+        state.query_string = self.query
+        state.page_name = page
+        state.fragment_id = fragment_id
+        for widget_id, kind, value in changes:
+            if kind != "trigger_value":
+                self.values[widget_id] = (kind, value)
+        sent = [*((w, k, v) for w, (k, v) in self.values.items()),
+                *((w, k, v) for w, k, v in changes if k == "trigger_value")]
+        for widget_id, kind, value in sent:
+            widget = state.widget_states.widgets.add()
+            widget.id = widget_id
+            if kind == "double_array_value":
+                widget.double_array_value.data.extend(value)
+            else:
+                setattr(widget, kind, value)
+        self.finished.clear()
         start = time.perf_counter()
-        at.run()
-        first = time.perf_counter() - start
-        [t for t in at.text_input if t.label == "Learner id"][0].input("bench")
-        [b for b in at.button if b.label == "Sign in"][0].click()
-        sign_in = _timed_run(at)
-        from course.app_pages import common
+        await self.ws.send(msg.SerializeToString())
+        await asyncio.wait_for(self.finished.wait(), timeout=300)
+        return time.perf_counter() - start
 
-        company = common.get_company("bench")
-        events = len(company.ai_events)
-        print(f"\n{label}: {len(company.employees):,} employees, {events:,} AI events")
-        print(f"  first start (default dataset prepared): {first:6.2f} s")
-        print(f"  sign-in (company generated + cached):   {sign_in:6.2f} s")
-        print(f"  {'page':<42}{'cold':>8}{'warm':>8}{'charts shown':>14}{'warm':>8}")
+    async def _receive(self) -> None:
+        try:
+            async for raw in self.ws:
+                msg = ForwardMsg()
+                msg.ParseFromString(raw)
+                kind = msg.WhichOneof("type")
+                if kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+                    self._element(msg.delta.new_element, msg.delta.fragment_id)
+                elif kind == "script_finished":
+                    self.finished.set()
+        except websockets.ConnectionClosed:
+            self.finished.set()
+
+    def _element(self, element, fragment_id: str) -> None:
+        kind = element.WhichOneof("type")
+        if kind == "exception":
+            self.exceptions.append(f"{self.page}: {element.exception.type}: "
+                                   f"{element.exception.message} "
+                                   f"{list(element.exception.stack_trace)[-3:]}")
+        if kind not in INPUT_KINDS:
+            return
+        proto = getattr(element, kind)
+        widget = Widget(proto.id, kind, proto.label, getattr(proto, "form_id", ""), fragment_id)
+        if kind == "radio":
+            widget.options = tuple(proto.options)
+        if kind == "slider":
+            widget.bounds = (proto.min, proto.max)
+        self.widgets[proto.id] = widget
+
+    def forms(self, prefix: str) -> list[tuple[Widget, Widget]]:
+        """(radio, submit button) of each one-question form whose id starts with `prefix`."""
+        pairs = []
+        for widget in self.widgets.values():
+            if widget.kind == "radio" and widget.form_id.startswith(prefix):
+                submit = next((w for w in self.widgets.values() if w.kind == "button"
+                               and w.form_id == widget.form_id), None)
+                if submit is not None:
+                    pairs.append((widget, submit))
+        return pairs
+
+
+async def learner_course(session: Session, modules: list, barrier: "Barrier",
+                         times: dict[str, dict[str, list[float]]]) -> None:
+    def note(page: str, what: str, seconds: float) -> None:
+        times.setdefault(page, {}).setdefault(what, []).append(seconds)
+
+    await session.connect()
+    await barrier.wait()
+    note("sign-in + company", "cold", await session.run("signin"))
+    for page in ("home", "capstone", "my-learning"):
+        await barrier.wait()
+        note(page, "cold", await session.run(page))
+        await barrier.wait()
+        note(page, "warm", await session.run(page))
+    for module in modules:
+        page = f"module-{module.id}"
+        label = f"module {module.number}: {module.id}"
+        await barrier.wait()
+        note(label, "cold", await session.run(page))
+        await barrier.wait()
+        note(label, "warm", await session.run(page))
+        done: set[str] = set()
+        for kind in ("retrieval", "prediction", "quiz"):
+            while True:                     # answering one form can reveal the next (gates)
+                pending = [p for p in session.forms(f"form:{kind}:") if p[0].form_id not in done]
+                await barrier.wait()
+                if not pending:
+                    await barrier.wait()
+                    break
+                radio, submit = pending[0]
+                done.add(radio.form_id)
+                seconds = await session.run(page, [(radio.id, "string_value", radio.options[0]),
+                                                   (submit.id, "trigger_value", True)])
+                note(label, "reveal" if kind == "prediction" else "answer", seconds)
+                await barrier.wait()
+        await barrier.wait()
+        note(label, "revealed warm", await session.run(page))
+        sliders = [w for w in session.widgets.values()
+                   if w.kind == "slider" and w.id.endswith(tuple(f":{s}" for s in (
+                       "threshold", "rise", "lowest", "reward")))]
+        await barrier.wait()
+        if sliders:
+            slider = sliders[0]
+            note(label, "exercise click", await session.run(
+                page, [(slider.id, "double_array_value", [slider.bounds[1]])],
+                fragment_id=slider.fragment_id))
+        await barrier.wait()
+
+
+class Barrier:
+    """Every learner's next step starts together (asyncio has no barrier before 3.11's TaskGroup)."""
+
+    def __init__(self, parties: int) -> None:
+        self.parties, self.count, self.generation = parties, 0, 0
+        self.condition = asyncio.Condition()
+
+    async def wait(self) -> None:
+        async with self.condition:
+            generation = self.generation
+            self.count += 1
+            if self.count == self.parties:
+                self.count, self.generation = 0, self.generation + 1
+                self.condition.notify_all()
+                return
+            await self.condition.wait_for(lambda: self.generation != generation)
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1/5/15 min) on {os.cpu_count()} cores"
+
+
+async def bench(learners: int, employees: int | None, days: int | None) -> None:
+    from course import data as course_data
+    from course.config import load_config
+    from course.modules import content_dir_from_env, load_modules
+
+    home = Path(tempfile.mkdtemp(prefix="theater-bench-app-"))
+    if employees:
+        (home / "config.yaml").write_text(f"employees: {employees}\ndays: {days or 180}\n")
+    print(f"load average before: {_load()}")
+    port = _free_port()
+    start = time.perf_counter()
+    server = start_server(home, port, defaults=False)
+    print(f"server up (default dataset prepared on first page): {time.perf_counter() - start:.1f} s")
+    try:
+        os.environ["THEATER_HOME"] = str(home)
+        config = load_config(home)
         modules, _ = load_modules(content_dir_from_env())
-        targets = [(p, None) for p in STATIC_PAGES] + [("app_pages/module.py", m) for m in modules]
-        for page, module in targets:
-            at.switch_page(page)
-            if module is not None:
-                at._page_hash = calc_hash(f"module-{module.id}")
-            cold = _timed_run(at)
-            warm = _timed_run(at)
-            name = page if module is None else f"module {module.number}: {module.id}"
-            revealed = ""
-            if module is not None:   # commit every prediction and quiz so all charts/simulators show
-                answers = dict(at.session_state["_answers"]) if "_answers" in at.session_state else {}
-                for question in module.all_questions():
-                    for kind in ("prediction", "quiz"):
-                        answers[f"{kind}:{module.id}:{question.id}"] = (
-                            question.answer, score_answer(question, question.answer))
-                at.session_state["_answers"] = answers
-                shown_cold = _timed_run(at)
-                shown_warm = _timed_run(at)
-                revealed = f"{shown_cold:14.2f}{shown_warm:8.2f}"
-                warm = max(warm, shown_warm)
-            flag = "" if warm <= 1.0 else "  (over the 1 s goal)"
-            print(f"  {name:<42}{cold:8.2f}{warm:8.2f}{revealed}{flag}")
-        print(f"  {'chart builder (uncached)':<42}{'time':>8}")
-        from course.charts import CHARTS
+        barrier = Barrier(learners)
+        sessions = [Session(f"ws://127.0.0.1:{port}",
+                            f"u={course_data.sign_in_token(config, f'bench{n + 1}')}")
+                    for n in range(learners)]
+        per_learner: list[dict] = [{} for _ in sessions]
+        await asyncio.gather(*(learner_course(s, modules, barrier, t)
+                               for s, t in zip(sessions, per_learner)))
+        errors = [e for s in sessions for e in s.exceptions]
+        if errors:
+            print(f"PAGES RAISED ({len(errors)}): {errors[0]}")
+        report(per_learner, learners, employees)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"load average after: {_load()}")
 
-        for chart_id, build in CHARTS.items():
-            start = time.perf_counter()
-            build(company)
-            print(f"  {chart_id:<42}{time.perf_counter() - start:8.2f}")
+
+def report(per_learner: list[dict], learners: int, employees: int | None) -> None:
+    columns = ["cold", "warm", "reveal", "answer", "revealed warm", "exercise click"]
+    print(f"\n{'default company' if not employees else f'{employees} employees'}, {learners} "
+          "learner(s) at once; seconds, the slowest learner (reveal/answer: the slowest submit)")
+    print(f"  {'page':<40}" + "".join(f"{c:>15}" for c in columns))
+    warm, reveal, clicks, answers = [], [], [], []
+    for page in per_learner[0]:
+        row = {c: max((max(t[page][c]) for t in per_learner if c in t.get(page, {})), default=None)
+               for c in columns}
+        module = page.startswith("module")
+        if module:
+            warm.append(max(v for v in (row["warm"], row["revealed warm"]) if v is not None))
+            if row["reveal"] is not None:
+                reveal.append(row["reveal"])
+            if row["exercise click"] is not None:
+                clicks.append(row["exercise click"])
+            answers += [x for t in per_learner for x in t[page].get("answer", [])]
+        over = module and (warm[-1] > 1.0 or (row["reveal"] or 0) > 1.5)
+        print(f"  {page:<40}" + "".join(f"{'':>15}" if row[c] is None else f"{row[c]:15.2f}"
+                                        for c in columns) + ("  (over the goal)" if over else ""))
+    print(f"  module pages warm:       median {statistics.median(warm):.2f} s, max {max(warm):.2f} s"
+          " (goal ≤ 1 s)")
+    if reveal:
+        print(f"  first chart reveal:      median {statistics.median(reveal):.2f} s, "
+              f"max {max(reveal):.2f} s (goal ≤ 1.5 s)")
+    if answers:
+        print(f"  quiz answer click:       median {statistics.median(answers):.2f} s, "
+              f"max {max(answers):.2f} s")
+    if clicks:
+        print(f"  exercise input change:   median {statistics.median(clicks):.2f} s, "
+              f"max {max(clicks):.2f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--big-employees", type=int, default=1300,
-                        help="employees in the large company (1300 × 180 days ≈ 1M events)")
-    parser.add_argument("--big-days", type=int, default=180)
-    parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--learners", type=int, default=2, help="simulated learners at once")
+    parser.add_argument("--employees", type=int, help="company size (default: the course's)")
+    parser.add_argument("--days", type=int)
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
-    bench(None, None, "default dataset")
-    if not args.skip_big:
-        bench(args.big_employees, args.big_days, "large company")
+    asyncio.run(bench(args.learners, args.employees, args.days))
 
 
 if __name__ == "__main__":

@@ -138,6 +138,24 @@ def generate_learner_company(config: AppConfig, learner_id: str) -> Any:
                                "Generating your company failed; tell your instructor")
 
 
+PRACTICE_COMPANY = "practice company"   # not a valid learner id: no learner ever gets its seed
+
+
+def practice_company(config: AppConfig) -> Any:
+    """A labelled company of the course's spec that nobody is graded on: the detector exercises
+    show their precision and recall here, never on the learner's own company."""
+    api = _api()
+    try:
+        seed = api.learner_seed(secret=config.course_secret, learner_id=PRACTICE_COMPANY)
+        return api.generate_company(profile=config.profile, employees=config.employees,
+                                    days=config.days, seed=seed)
+    except UserError:
+        raise
+    except Exception as exc:
+        raise DataUnavailable(f"Generating the practice company failed ({exc.__class__.__name__}: "
+                              f"{exc}).") from exc
+
+
 def data_dictionary() -> str:
     """What every column means, generated from datasets/schemas.py (the contract the data obeys)."""
     from datasets import schemas

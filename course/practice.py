@@ -223,3 +223,22 @@ def mastery_item_scores(scored) -> dict[str, float]:
         passed = [_number_or_none(c) == 1.0 for c in group["correct"].astype(object)]
         out[str(item_id)] = max(values) if any(passed) else (values[-1] if values else 0.0)
     return out
+
+
+def user_group_problem(size: int, total: int) -> str | None:
+    """Why the group of outcome-linked users is too small to compare, or None when it will do."""
+    if size >= MIN_COMPARISON_GROUP:
+        return None
+    people = "nobody" if size == 0 else ("1 person" if size == 1 else f"{size} people")
+    return (f"Your group of users holds {people} of {total}: one person's month would move the "
+            f"answer. Keep a larger share until it holds at least "
+            f"{MIN_COMPARISON_GROUP} people. This answer did not use up an attempt.")
+
+
+def blind_flags_problem(flagged: int, ai_users: int) -> str | None:
+    """Flagging every AI user (or more) is not a detector: refused before scoring."""
+    if ai_users and flagged >= ai_users:
+        return (f"Your detector flags all {ai_users} AI users: that accuses everyone and finds "
+                "nobody. Raise the threshold or tighten the rule. This answer did not use up an "
+                "attempt.")
+    return None

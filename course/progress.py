@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import shutil
 import time
@@ -62,6 +63,13 @@ hints = sa.Table(
     sa.Column("tier", sa.Integer, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+exercise_inputs = sa.Table(
+    "exercise_inputs", metadata,
+    sa.Column("learner_id", sa.String(64), primary_key=True),
+    sa.Column("item_id", sa.String(200), primary_key=True),
+    sa.Column("inputs", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
 
 
 class ProgressError(UserError):
@@ -115,15 +123,19 @@ def with_retry(action: Callable[[], T], attempts: int = RETRY_ATTEMPTS, base: fl
     raise AssertionError("unreachable")
 
 
-def learner_upsert(dialect: str, learner_id: str, display_name: str | None) -> sa.Executable:
-    """INSERT … ON CONFLICT for SQLite and PostgreSQL: no check-then-insert race between sign-ins."""
+def _dialect_insert(dialect: str, table: sa.Table):
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     elif dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         raise ProgressError(f"The progress store supports SQLite and PostgreSQL, not {dialect}.")
-    statement = insert(learners).values(learner_id=learner_id, display_name=display_name, created_at=_now())
+    return insert(table)
+
+
+def learner_upsert(dialect: str, learner_id: str, display_name: str | None) -> sa.Executable:
+    """INSERT … ON CONFLICT for SQLite and PostgreSQL: no check-then-insert race between sign-ins."""
+    statement = _dialect_insert(dialect, learners).values(learner_id=learner_id, display_name=display_name, created_at=_now())
     if display_name:
         return statement.on_conflict_do_update(index_elements=[learners.c.learner_id],
                                                set_={"display_name": statement.excluded.display_name})
@@ -196,6 +208,37 @@ class ProgressStore:
             self._write(learner_upsert(self.engine.dialect.name, learner_id, display_name))
         except sa.exc.DatabaseError as exc:
             raise ProgressError(f"Could not save the learner ({exc.orig or exc}).") from exc
+
+    def save_inputs(self, learner_id: str, item_id: str, inputs: dict) -> None:
+        """Keep the learner's current exercise inputs (one row per learner and exercise, replaced
+        on each change), so a reload or a later visit puts their work back."""
+        text = json.dumps(inputs, sort_keys=True, default=str)
+        statement = _dialect_insert(self.engine.dialect.name, exercise_inputs).values(
+            learner_id=learner_id, item_id=item_id, inputs=text, updated_at=_now())
+        statement = statement.on_conflict_do_update(
+            index_elements=[exercise_inputs.c.learner_id, exercise_inputs.c.item_id],
+            set_={"inputs": statement.excluded.inputs, "updated_at": statement.excluded.updated_at})
+        try:
+            self._write(statement)
+        except sa.exc.DatabaseError as exc:
+            raise ProgressError(f"Could not save your inputs ({exc.orig or exc}).") from exc
+
+    def load_inputs(self, learner_id: str, item_id: str) -> dict | None:
+        """The inputs last saved for this learner and exercise, or None."""
+        query = sa.select(exercise_inputs.c.inputs).where(
+            exercise_inputs.c.learner_id == learner_id, exercise_inputs.c.item_id == item_id)
+        try:
+            with self.engine.connect() as conn:
+                text = conn.execute(query).scalar()
+        except sa.exc.DatabaseError as exc:
+            raise ProgressError(f"Could not read progress ({exc.orig or exc}).") from exc
+        if text is None:
+            return None
+        try:
+            saved = json.loads(text)
+        except ValueError:
+            return None
+        return saved if isinstance(saved, dict) else None
 
     def record_attempt(self, learner_id: str, module_id: str, item_id: str, kind: str,
                        answer: str | None, correct: bool | None, score: float | None,

@@ -6,8 +6,11 @@ and render. Nothing here decides what is right or wrong; it only wires state to 
 
 from __future__ import annotations
 
+import copy
 import os
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +120,63 @@ def _company_for(course: str, learner_id: str, profile: str, employees: int, day
 
 
 def get_company(learner_id: str) -> Any:
-    """The learner's company with labels held in server memory only; generated once, then cached."""
+    """The learner's company with labels held in server memory only; generated once, then cached.
+    The first time, its charts are prepared in the background (see warm_up)."""
     config = get_config()
-    return _company_for(str(config.course.root), learner_id, config.profile, config.employees,
-                        config.days)
+    company = _company_for(str(config.course.root), learner_id, config.profile, config.employees,
+                           config.days)
+    warm_up(company_key(learner_id), company, learner_id)
+    return company
+
+
+_WARMED: set[str] = set()
+_WARM_LOCK = threading.Lock()
+
+
+def warm_up(key: str, company: Any, learner: str) -> None:
+    """Build a company's charts (and the detector exercises' practice data) in a background
+    thread, once per company: a learner reads for a while before the first prediction, so the
+    reveal then finds the chart ready instead of building it on the click."""
+    with _WARM_LOCK:
+        if key in _WARMED:
+            return
+        if len(_WARMED) > 1024:
+            _WARMED.clear()
+        _WARMED.add(key)
+
+    def build() -> None:
+        from course.charts import CHARTS
+
+        for chart_id in CHARTS:
+            try:
+                chart_payload(chart_id, key, company)
+            except Exception:     # the page shows the error when the learner gets there
+                continue
+        try:
+            from course.app_pages import widgets
+
+            widgets.warm_up_exercises(key, company, learner)
+        except Exception:
+            pass
+
+    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+    thread = threading.Thread(target=build, name=f"warm-up {key[-40:]}", daemon=True)
+    if get_script_run_ctx() is not None:
+        add_script_run_ctx(thread)
+    thread.start()
+
+
+@st.cache_resource(show_spinner="Preparing the labelled practice company (once per course)…",
+                   max_entries=4)
+def _practice_for(course: str, profile: str, employees: int, days: int) -> Any:
+    return course_data.practice_company(get_config())
+
+
+def get_practice_company() -> Any:
+    """The course's labelled practice company (the detectors' trade-off is shown on it)."""
+    config = get_config()
+    return _practice_for(str(config.course.root), config.profile, config.employees, config.days)
 
 
 def company_key(learner_id: str) -> str:
@@ -129,14 +185,43 @@ def company_key(learner_id: str) -> str:
     return f"{config.course.root}|{learner_id}|{config.profile}|{config.employees}|{config.days}"
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def chart_payload(chart_id: str, key: str, _company: Any) -> tuple[dict, str, Any]:
-    """(Vega-Lite spec, summary, table) per chart and company: built and validated once, then
-    served from the cache (Altair's schema validation costs more than the aggregation)."""
+@dataclass(frozen=True)
+class ChartPayload:
+    """A chart ready to send: its spec without data, the data already as Arrow IPC bytes (what
+    Streamlit would otherwise convert on every rerun), the summary and the table as Arrow."""
+
+    spec: dict
+    datasets: dict[str, bytes]
+    summary: str
+    table: Any
+
+    def vega_spec(self) -> dict:
+        """A fresh spec for st.vega_lite_chart (it moves the datasets out of the dict it gets)."""
+        spec = copy.deepcopy(self.spec)
+        if self.datasets:
+            spec["datasets"] = dict(self.datasets)
+        return spec
+
+
+def prepare_chart(spec: dict, summary: str, table: Any) -> ChartPayload:
+    import pyarrow as pa
+    from streamlit import dataframe_util
+
+    datasets = {str(name): dataframe_util.convert_anything_to_arrow_bytes(values)
+                for name, values in spec.get("datasets", {}).items()}
+    bare = {key: value for key, value in spec.items() if key != "datasets"}
+    arrow = pa.Table.from_pandas(table, preserve_index=False) if table is not None else None
+    return ChartPayload(bare, datasets, summary, arrow)
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def chart_payload(chart_id: str, key: str, _company: Any) -> ChartPayload:
+    """One chart of one company, built, validated and converted once, then shared read-only
+    (Altair's validation and the Arrow conversion cost more than the aggregation)."""
     from course.charts import CHARTS
 
     result = CHARTS[chart_id](_company)
-    return result.chart.to_dict(), result.summary, result.table
+    return prepare_chart(result.chart.to_dict(), result.summary, result.table)
 
 
 # ----------------------------------------------------------------------------- session helpers

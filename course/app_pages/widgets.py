@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from course import data as course_data
+from course import exercise_tools as tools
 from course import practice
 from course import simulator as sim
 from course.app_pages import common
@@ -144,22 +145,22 @@ def chart_block(chart_id: str, ref, module_id: str, learner: str, previous: dict
         return
     try:
         company = common.get_company(learner)
-        spec, summary, table = common.chart_payload(chart_id, common.company_key(learner), company)
+        payload = common.chart_payload(chart_id, common.company_key(learner), company)
     except UserError as error:
         st.error(str(error))
         return
-    render_chart(spec, summary, table, chart_id, ref.takeaway if ref is not None else None)
+    render_chart(payload, chart_id, ref.takeaway if ref is not None else None)
 
 
-def render_chart(spec: dict, summary: str, table: pd.DataFrame, key: str,
-                 takeaway: str | None = None) -> None:
+def render_chart(payload: common.ChartPayload, key: str, takeaway: str | None = None) -> None:
     """The chart, then the same information as text: a summary, the takeaway, the data table."""
-    st.vega_lite_chart(spec=spec, width="stretch", key=f"chart:{key}", alt=summary)
-    st.markdown(f"**What the chart shows:** {summary}")
+    st.vega_lite_chart(spec=payload.vega_spec(), width="stretch", key=f"chart:{key}",
+                       alt=payload.summary)
+    st.markdown(f"**What the chart shows:** {payload.summary}")
     if takeaway:
         st.info(takeaway, icon=":material/lightbulb:")
     with st.expander("Data table for this chart"):
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(payload.table, hide_index=True, width="stretch")
 
 
 # ----------------------------------------------------------------------------- simulator
@@ -195,51 +196,58 @@ def simulator_block(stage: str, module_id: str, gate_open: bool = True,
         return
     with st.container(border=True):
         st.markdown(f"**Goodhart simulator — {stage}.** {STAGE_TEXT[stage]}")
-        defaults = (simulator_params(learner) if stage == "sandbox" and learner
-                    else sim.SimParams(stage=stage))
-        values: dict[str, Any] = {"stage": stage}
-        if stage != "metric":
-            values["reward"] = st.slider(
-                "How strongly usage is rewarded", 0.0, 1.0,
-                0.8 if stage == "combined" else defaults.reward, 0.01,
-                key=f"sim:{module_id}:{stage}:reward",
-                help="0 = usage is not rewarded at all; 1 = usage is heavily rewarded")
-        if stage == "sandbox":
-            cols = st.columns(3)
-            values["gamers_share"] = cols[0].slider(
-                "Share willing to game at the start", 0.0, 1.0, defaults.gamers_share, 0.05,
-                key=f"sim:{module_id}:gamers")
-            values["gaming_cost"] = cols[1].slider(
-                "Output lost to performing", 0.0, 1.0, defaults.gaming_cost, 0.05,
-                key=f"sim:{module_id}:cost")
-            values["spread"] = cols[2].slider(
-                "How fast gaming spreads", 0.0, 1.0, defaults.spread, 0.05,
-                key=f"sim:{module_id}:spread")
-            st.caption("This sandbox is your own: its workers and starting values differ from "
-                       "your classmates'. The exercise asks for the collapse point with these three "
-                       f"at their starting values ({defaults.gamers_share:g}, "
-                       f"{defaults.gaming_cost:g}, {defaults.spread:g}).")
-        from dataclasses import replace
+        _simulator_stage(stage, module_id, learner)
 
-        params = replace(defaults, **values)
-        result, spec, summary, table = _simulation(params)
+
+@st.fragment
+def _simulator_stage(stage: str, module_id: str, learner: str | None) -> None:
+    """The stage's sliders and run: a fragment, so moving a slider reruns only this stage."""
+    defaults = (simulator_params(learner) if stage == "sandbox" and learner
+                else sim.SimParams(stage=stage))
+    values: dict[str, Any] = {"stage": stage}
+    if stage != "metric":
+        values["reward"] = st.slider(
+            "How strongly usage is rewarded", 0.0, 1.0,
+            0.8 if stage == "combined" else defaults.reward, 0.01,
+            key=f"sim:{module_id}:{stage}:reward",
+            help="0 = usage is not rewarded at all; 1 = usage is heavily rewarded")
+    if stage == "sandbox":
         cols = st.columns(3)
-        cols[0].metric("Usage change", f"{result.usage_change_pct:+.0f}%")
-        cols[1].metric("Output change", f"{result.output_change_pct:+.1f}%")
-        cols[2].metric("Usage–output correlation", f"{result.final_correlation:.2f}",
-                       delta=f"{result.final_correlation - result.baseline_correlation:+.2f} "
-                             "since the reward", delta_color="off")
-        render_chart(spec, summary, table, f"sim:{module_id}:{stage}")
+        values["gamers_share"] = cols[0].slider(
+            "Share willing to game at the start", 0.0, 1.0, defaults.gamers_share, 0.05,
+            key=f"sim:{module_id}:gamers")
+        values["gaming_cost"] = cols[1].slider(
+            "Output lost to performing", 0.0, 1.0, defaults.gaming_cost, 0.05,
+            key=f"sim:{module_id}:cost")
+        values["spread"] = cols[2].slider(
+            "How fast gaming spreads", 0.0, 1.0, defaults.spread, 0.05,
+            key=f"sim:{module_id}:spread")
+        st.caption("This sandbox is your own: its workers and starting values differ from "
+                   "your classmates'. The exercise asks for the collapse point with these three "
+                   f"at their starting values ({defaults.gamers_share:g}, "
+                   f"{defaults.gaming_cost:g}, {defaults.spread:g}).")
+    from dataclasses import replace
+
+    params = replace(defaults, **values)
+    result, payload = _simulation(params)
+    cols = st.columns(3)
+    cols[0].metric("Usage change", f"{result.usage_change_pct:+.0f}%")
+    cols[1].metric("Output change", f"{result.output_change_pct:+.1f}%")
+    cols[2].metric("Usage–output correlation", f"{result.final_correlation:.2f}",
+                   delta=f"{result.final_correlation - result.baseline_correlation:+.2f} "
+                         "since the reward", delta_color="off")
+    render_chart(payload, f"sim:{module_id}:{stage}")
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _simulation(params: sim.SimParams) -> tuple[sim.SimResult, dict, str, pd.DataFrame]:
-    """One simulator run and its chart spec, cached per parameter set (sliders revisit values)."""
+@st.cache_resource(show_spinner=False, max_entries=512)
+def _simulation(params: sim.SimParams) -> tuple[sim.SimResult, common.ChartPayload]:
+    """One simulator run and its chart, cached per parameter set (sliders revisit values) and
+    shared read-only."""
     from course.charts import simulator_chart
 
     result = sim.simulate(params)
     chart = simulator_chart(result, params)
-    return result, chart.chart.to_dict(), chart.summary, chart.table
+    return result, common.prepare_chart(chart.chart.to_dict(), chart.summary, chart.table)
 
 
 # ----------------------------------------------------------------------------- the checker game
@@ -299,9 +307,15 @@ def checker_game_block(game, module_id: str, learner: str) -> None:
 def _degenerate_answer(exercise, answer: Any, learner: str, company) -> str | None:
     """Why an answer is refused before scoring (it then costs no attempt), or None."""
     if exercise.check == "measure.productivity_effect" and isinstance(answer, dict):
-        events = _features(learner, company)["ai_events"]
-        size = practice.comparison_group_size(events, answer["comparison_group"])
-        return practice.comparison_group_problem(size, len(events))
+        features = _features(learner, company)
+        size = practice.comparison_group_size(features["ai_events"], answer["comparison_group"])
+        problem = practice.comparison_group_problem(size, len(features))
+        if problem is None and "users" in answer:
+            problem = practice.user_group_problem(int(answer["users"]), len(features))
+        return problem
+    if exercise.check.startswith("detect.") and isinstance(answer, list) and answer:
+        users = int((_features(learner, company)["ai_events"] > 0).sum())
+        return practice.blind_flags_problem(len(set(answer)), users)
     return None
 
 
@@ -313,18 +327,59 @@ def _scored_part(answer: Any) -> Any:
 
 
 def _comparison_estimate(key: str, learner: str, company) -> dict | None:
-    """Module 3: the learner names their comparison group (its size is shown), then the estimate."""
-    events = _features(learner, company)["ai_events"]
+    """Module 3 in the app: the learner defines both groups (their sizes are shown), reads the
+    groups' closed work per person per week before and after the mandate, and gives the estimate."""
+    features = _features(learner, company)
     groups = practice.COMPARISON_GROUPS
+    st.caption("Do it here, or in pandas: your company's tables (`ai_events`, `work_items`, "
+               "`employees`, `calendar`) are in the zip on the *Account & data* page, under "
+               "`company-<your id>/data/`; the *measure* notebook on the Capstone page uses the "
+               "same definitions.")
+    _init(f"{key}:group", "tenth-of-median")
     choice = st.radio("Your comparison group (the non-users)", list(groups),
                       format_func=lambda g: groups[g][0], key=f"{key}:group")
-    size = practice.comparison_group_size(events, choice)
-    st.caption(f"In your company this definition selects **{size}** of {len(events)} people.")
-    estimate = st.number_input("Productivity effect (percent)", value=None, step=0.1,
-                               key=f"{key}:number", placeholder="type a number")
+    comparison = tools.comparison_group_ids(features, choice)
+    st.caption(f"In your company this definition selects **{len(comparison)}** of "
+               f"{len(features)} people.")
+    _init(f"{key}:lowest", 1.0)
+    lowest = st.slider("Your users: among people with at least the median number of AI events "
+                       "since the mandate, keep the share whose habits since then look least "
+                       "performed (the habit score of the detect notebook)", 0.05, 1.0, step=0.05,
+                       key=f"{key}:lowest", format="%.2f")
+    users = _genuine_looking(learner, company, lowest) - comparison
+    st.caption(f"Your users: **{len(users)}** people.")
+    rates = _group_rates(learner, company, choice, round(float(lowest), 2))
+    st.dataframe(rates.rename(columns={"before": "closed work per person-week, before the mandate",
+                                       "after": "closed work per person-week, after"}),
+                 hide_index=True, width="stretch")
+    _init(f"{key}:number", None)
+    estimate = st.number_input("Productivity effect (percent)", step=0.1, key=f"{key}:number",
+                               placeholder="type a number")
     if estimate is None:
         return None
-    return {"comparison_group": choice, "estimate": estimate}
+    return {"comparison_group": choice, "lowest_habit_share": lowest, "users": len(users),
+            "estimate": estimate}
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _genuine_looking_cached(key: str, lowest: float, _company) -> set[str]:
+    return tools.genuine_looking_users(_company, lowest)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _group_rates_cached(key: str, choice: str, lowest: float, _company) -> pd.DataFrame:
+    features = _features_cached(key, _company)
+    comparison = tools.comparison_group_ids(features, choice)
+    users = _genuine_looking_cached(key, lowest, _company) - comparison
+    return tools.group_rates(_company, {"your users": users, "comparison group": comparison})
+
+
+def _group_rates(learner: str, company, choice: str, lowest: float) -> pd.DataFrame:
+    return _group_rates_cached(common.company_key(learner), choice, lowest, company)
+
+
+def _genuine_looking(learner: str, company, lowest: float) -> set[str]:
+    return _genuine_looking_cached(common.company_key(learner), round(float(lowest), 2), company)
 
 
 def _exercise_input(exercise, learner: str, company) -> Any:
@@ -360,8 +415,10 @@ def _exercise_input(exercise, learner: str, company) -> Any:
             if choice is not None:
                 labels[int(session)] = choice
         return labels
-    if exercise.check.startswith("detect.") or kind in ("flag_employees", "flag_converts"):
-        return _flag_by_rule(_features(learner, company), key)
+    if exercise.check == "detect.flag_converts" or kind == "flag_converts":
+        return _change_point_detector(learner, company, key)
+    if exercise.check.startswith("detect.") or kind == "flag_employees":
+        return _score_detector(learner, company, key)
     if exercise.check == "metrics.dashboard_design" or kind == "choose_metrics":
         from exercises.metrics import METRIC_CATALOGUE
 
@@ -377,48 +434,243 @@ def _exercise_input(exercise, learner: str, company) -> Any:
     return None
 
 
-RULE_FEATURES = {
-    "acceptance_rate": "Share of AI output kept",
-    "linked_session_share": "Share of sessions that fed a work item",
-    "self_authored_share": "Share of prompts on own documents",
-    "repeated_prompt_share": "Share of repeated prompts",
-    "tokens_per_week": "Tokens per week",
-    "share_after_mandate": "Share of AI events after the mandate",
-    "acceptance_change": "Change in share kept (last third − first third)",
-}
+# ----------------------------------------------------------------------------- detectors
+
+def _init(key: str, default: Any) -> None:
+    """A widget's starting value, set through session state so a restored value is never
+    overridden and Streamlit never sees a default and a state value for one widget."""
+    if key not in st.session_state:
+        st.session_state[key] = default
 
 
-def rule_slider_step(low: float, high: float) -> float:
-    """A float step for a float range slider (Streamlit refuses an int step with float bounds)."""
-    return 0.01 if high - low <= 2 else float(max(1, round((high - low) / 200)))
+def _pct(value: float) -> str:
+    return f"{value:.0%}"
 
 
-def _flag_by_rule(features: pd.DataFrame, key: str) -> list[str]:
-    """Build a detector as ranges on observable features; the employees inside every range are flagged."""
-    st.caption("Build your detector: pick features, then narrow each range. Everyone whose "
-               "features fall inside every range is flagged. The table shows observable features "
-               "only — no labels.")
-    chosen = st.multiselect("Features your detector uses", list(RULE_FEATURES),
-                            format_func=RULE_FEATURES.get, key=f"{key}:features")
-    from course.charts import flag_by_ranges
+def _practice_panel(result: tools.TradeOff, positives: int, group: str) -> None:
+    """What the current settings do on the labelled practice company."""
+    st.markdown(f"**On the labelled practice company** ({positives} {group} among its people), "
+                "the same settings give:")
+    cols = st.columns(4)
+    cols[0].metric("Flagged", f"{result.flagged}")
+    cols[1].metric("Precision", _pct(result.precision),
+                   help="Share of flags that are right: the rest are false accusations")
+    cols[2].metric("Recall", _pct(result.recall), help=f"Share of the {group} caught")
+    cols[3].metric("F1", f"{result.f1:.2f}", help="Balances precision and recall")
 
-    users = features[features["ai_events"] > 0]
-    ranges: dict[str, tuple[float, float]] = {}
-    for column in chosen:
-        values = users[column].dropna()
-        low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
-        if high <= low:
-            high = low + 1.0
-        step = rule_slider_step(low, high)
-        ranges[column] = st.slider(RULE_FEATURES[column], low, high, (low, high), step=step,
-                                   key=f"{key}:range:{column}")
-    flagged = flag_by_ranges(features, ranges)
-    st.markdown(f"**{len(flagged)}** of {len(users)} AI users flagged.")
-    shown = features.assign(flagged=features["employee_id"].isin(set(flagged)))
-    shown = shown.sort_values(["flagged", "employee_id"], ascending=[False, True])
-    st.dataframe(shown[["flagged", "employee_id", "team", *RULE_FEATURES, "closed_items"]],
+
+def _tradeoff_spec(curve: pd.DataFrame, threshold: float) -> dict:
+    """Precision, recall and F1 against the threshold, with a rule at the learner's threshold."""
+    long = curve.melt(id_vars=["threshold", "flagged"], value_vars=["precision", "recall", "f1"],
+                      var_name="measure", value_name="value")
+    return {
+        "height": 240,
+        "layer": [
+            {"data": {"values": long.to_dict("records")},
+             "mark": {"type": "line", "strokeWidth": 2.5},
+             "encoding": {
+                 "x": {"field": "threshold", "type": "quantitative", "title": "Threshold"},
+                 "y": {"field": "value", "type": "quantitative", "title": "On the practice company",
+                       "axis": {"format": "%"}, "scale": {"domain": [0, 1]}},
+                 "color": {"field": "measure", "type": "nominal", "title": None,
+                           "scale": {"domain": ["precision", "recall", "f1"],
+                                     "range": [common_palette(0), common_palette(1),
+                                               common_palette(2)]},
+                           "legend": {"orient": "top"}},
+                 "strokeDash": {"field": "measure", "type": "nominal", "title": None,
+                                "scale": {"domain": ["precision", "recall", "f1"],
+                                          "range": [[1, 0], [6, 3], [2, 2]]}},
+                 "tooltip": [{"field": "threshold", "type": "quantitative"},
+                             {"field": "measure", "type": "nominal"},
+                             {"field": "value", "type": "quantitative", "format": ".0%"},
+                             {"field": "flagged", "type": "quantitative"}]}},
+            {"data": {"values": [{"threshold": threshold}]},
+             "mark": {"type": "rule", "color": "#333333", "strokeWidth": 2},
+             "encoding": {"x": {"field": "threshold", "type": "quantitative"}}},
+        ],
+    }
+
+
+def common_palette(index: int) -> str:
+    from course.charts import SERIES_COLORS
+
+    return SERIES_COLORS[index % len(SERIES_COLORS)]
+
+
+def _score_detector(learner: str, company, key: str) -> list[str]:
+    """Module 4: a weighted score from features the learner picks, and a threshold on it."""
+    st.caption("Build your detector as a score: pick features and give each a weight. A positive "
+               "weight says a *higher* value looks more performed, a negative one a *lower* value. "
+               "Each feature is put on a 0–1 scale (shares as they are, counts as their rank), the "
+               "score is their weighted mean — 1 means every chosen feature at its performed end — "
+               "and everyone above your threshold is flagged. The table shows observable features only — no labels.")
+    _init(f"{key}:features", [])
+    chosen = st.multiselect("Features in your score", list(tools.SCORE_FEATURES),
+                            format_func=tools.SCORE_FEATURES.get, key=f"{key}:features")
+    weights: dict[str, float] = {}
+    cols = st.columns(3)
+    for index, column in enumerate(chosen):
+        _init(f"{key}:weight:{column}", 1.0)
+        weights[column] = cols[index % 3].slider(
+            f"Weight: {tools.SCORE_FEATURES[column]}", *tools.WEIGHT_RANGE, step=0.5,
+            key=f"{key}:weight:{column}")
+    _init(f"{key}:active", True)
+    active = st.checkbox("Score only people with real usage (at least half the median AI user's "
+                         "events)", key=f"{key}:active")
+    _init(f"{key}:threshold", 0.8)
+    threshold = st.slider("Threshold: flag everyone whose score is above it",
+                          *tools.THRESHOLD_RANGE, step=0.01, key=f"{key}:threshold")
+    features = _features(learner, company)
+    users = int((features["ai_events"] > 0).sum())
+    if not any(weights.values()):
+        st.info("Pick at least one feature with a weight other than 0 to build a score.")
+        return []
+    score = tools.weighted_score(features, weights, active)
+    flagged = tools.flag_above(score, threshold)
+    practice_score = tools.weighted_score(_practice_features(), weights, active)
+    truth = _practice_truth("detect.flag_tokenmaxxers")
+    _practice_panel(tools.trade_off(tools.flag_above(practice_score, threshold), truth),
+                    len(truth), "tokenmaxxers")
+    st.vega_lite_chart(_tradeoff_spec(tools.threshold_curve(practice_score, truth), threshold),
+                       width="stretch", key=f"{key}:tradeoff")
+    st.markdown(f"**In your company: {len(flagged)}** of {users} AI users flagged.")
+    shown = features.merge(score.round(2).reset_index(), on="employee_id", how="left")
+    shown = shown.assign(flagged=shown["employee_id"].isin(set(flagged)))
+    shown = shown.sort_values(["score", "employee_id"], ascending=[False, True], na_position="last")
+    st.dataframe(shown[["flagged", "score", "employee_id", "team", *tools.SCORE_FEATURES]],
                  hide_index=True, width="stretch", height=260)
     return flagged
+
+
+def _timeline_spec(timeline: pd.DataFrame, label: str) -> dict:
+    frame = timeline.assign(week=timeline["week"].astype(str))
+    return {
+        "height": 220,
+        "data": {"values": frame.to_dict("records")},
+        "mark": {"type": "line", "point": True, "strokeWidth": 2.5},
+        "encoding": {
+            "x": {"field": "week", "type": "temporal", "title": "Week"},
+            "y": {"field": "level", "type": "quantitative", "title": label,
+                  "axis": {"format": "%"}, "scale": {"domain": [0, 1]}},
+            "color": {"field": "group", "type": "nominal", "title": None,
+                      "scale": {"range": [common_palette(0), common_palette(1)]},
+                      "legend": {"orient": "top"}},
+            "strokeDash": {"field": "group", "type": "nominal", "title": None,
+                           "scale": {"range": [[1, 0], [6, 3]]}},
+            "tooltip": [{"field": "week", "type": "temporal"}, {"field": "group", "type": "nominal"},
+                        {"field": "level", "type": "quantitative", "format": ".0%"},
+                        {"field": "people", "type": "quantitative"}],
+        },
+    }
+
+
+def _change_point_detector(learner: str, company, key: str) -> list[str]:
+    """Module 5: per-person weekly series, a change point, and a rule on the rise at it."""
+    st.caption("Each AI user's weeks, one series per person. Choose the signal to follow and how "
+               "to find the change; then say how large a lasting rise counts as a conversion and "
+               "how low the level must have been before it (genuine adopters start high, "
+               "calcified performers never rise).")
+    _init(f"{key}:signal", "accepted")
+    signal = st.radio("Signal", list(tools.SIGNALS), format_func=tools.SIGNALS.get,
+                      key=f"{key}:signal")
+    _init(f"{key}:method", "fixed_week")
+    method = st.radio("How to find the change", list(tools.METHODS),
+                      format_func=tools.METHODS.get, key=f"{key}:method")
+    signals = _weekly_signals(learner, company)
+    split = None
+    if method == "fixed_week" and len(signals.weeks) > 1:
+        last = len(signals.weeks) - 1
+        _init(f"{key}:week", max(1, last // 2))
+        split = st.slider("The week the change happens for everyone (week number)", 1,
+                          max(2, last), key=f"{key}:week")
+        split = min(split, last)
+        st.caption(f"Week {split + 1} starts on {signals.weeks[split]:%Y-%m-%d}; the weeks before "
+                   "it are compared with it and the weeks after.")
+    cols = st.columns(2)
+    _init(f"{key}:rise", 0.2)
+    min_rise = cols[0].slider("Smallest rise that counts as a conversion", 0.0, 0.5, step=0.01,
+                              key=f"{key}:rise")
+    _init(f"{key}:before", 0.4)
+    max_before = cols[1].slider("Highest level before the change", 0.0, 1.0, step=0.05,
+                                key=f"{key}:before")
+    points = tools.change_points(signals, signal, method, split)
+    flagged = tools.flag_converts(points, min_rise, max_before)
+    practice = _practice_signals()
+    practice_split = None if split is None else min(split, max(1, len(practice.weeks) - 1))
+    practice_flags = tools.flag_converts(
+        tools.change_points(practice, signal, method, practice_split), min_rise, max_before)
+    truth = _practice_truth("detect.flag_converts")
+    _practice_panel(tools.trade_off(practice_flags, truth), len(truth), "converts")
+    st.markdown(f"**In your company: {len(flagged)}** of {len(points)} AI users flagged "
+                "(people with under a tenth of the median person's AI events are non-users and "
+                "left out). Their weekly level against the other AI users':")
+    st.vega_lite_chart(_timeline_spec(tools.group_timeline(signals, signal, flagged),
+                                      tools.SIGNALS[signal].split(" (")[0]),
+                       width="stretch", key=f"{key}:timeline")
+    shown = points.assign(flagged=points["employee_id"].isin(set(flagged)))
+    shown = shown.sort_values(["flagged", "rise"], ascending=[False, False], na_position="last")
+    st.dataframe(shown[["flagged", "employee_id", "change_week", "before", "after", "rise"]],
+                 hide_index=True, width="stretch", height=260)
+    return flagged
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _practice_cached(course_key: str) -> dict:
+    """The practice company's features, weekly signals and truths (read-only, shared)."""
+    from course.charts import employee_features
+    from exercises import truth
+
+    company = common.get_practice_company()
+    return {"features": employee_features(company), "signals": tools.weekly_signals(company),
+            "detect.flag_tokenmaxxers": truth.tokenmaxxer_ids(company),
+            "detect.flag_converts": truth.convert_ids(company)}
+
+
+def _practice_key() -> str:
+    config = common.get_config()
+    return f"{config.course.root}|{config.profile}|{config.employees}|{config.days}"
+
+
+def _practice_features() -> pd.DataFrame:
+    return _practice_cached(_practice_key())["features"]
+
+
+def _practice_signals() -> tools.WeeklySignals:
+    return _practice_cached(_practice_key())["signals"]
+
+
+def _practice_truth(check_id: str) -> set[str]:
+    return set(_practice_cached(_practice_key())[check_id])
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _weekly_signals_cached(key: str, _company) -> tools.WeeklySignals:
+    return tools.weekly_signals(_company)
+
+
+def warm_up_exercises(key: str, company, learner: str) -> None:
+    """The detector exercises' data for one company, the shared practice company and the
+    simulator stages (the shared ones and the learner's own sandbox) at their defaults."""
+    _features_cached(key, company)
+    _weekly_signals_cached(key, company)
+    _practice_cached(_practice_key())
+    for stage in sim.STAGES:
+        _simulation(_stage_params(stage, learner, {}))
+
+
+def _stage_params(stage: str, learner: str | None, values: dict) -> sim.SimParams:
+    """A stage's parameters: its defaults (the learner's own in the sandbox), then the sliders."""
+    from dataclasses import replace
+
+    defaults = (simulator_params(learner) if stage == "sandbox" and learner
+                else sim.SimParams(stage=stage))
+    if stage == "combined" and "reward" not in values:
+        values = {**values, "reward": 0.8}
+    return replace(defaults, **values)
+
+
+def _weekly_signals(learner: str, company) -> tools.WeeklySignals:
+    return _weekly_signals_cached(common.company_key(learner), company)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -454,64 +706,150 @@ def _exercise_scores(learner: str, module_id: str, exercise_id: str) -> list[flo
     return [None if pd.isna(s) else float(s) for s in mine["score"]]
 
 
+# Session-state suffixes of an exercise that are not the learner's inputs (buttons, results).
+NOT_INPUTS = frozenset({"check", "hint", "show_solution", "result", "hints", "solution", "upload",
+                        "saved_inputs", "tradeoff", "timeline"})
+
+
+def _rerun_exercise() -> None:
+    """Rerun only the exercise when this run is the exercise fragment's own, else the page
+    (Streamlit refuses a fragment-scoped rerun during a full run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    st.rerun(scope="fragment" if ctx is not None and ctx.fragment_ids_this_run else "app")
+
+
+def _input_keys(key: str) -> list[str]:
+    prefix = f"{key}:"
+    return sorted(k for k in st.session_state
+                  if isinstance(k, str) and k.startswith(prefix)
+                  and k[len(prefix):].partition(":")[0] not in NOT_INPUTS)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _restore_inputs(key: str, learner: str, item_id: str) -> dict:
+    """Put the learner's saved inputs back into session state (read once per session; again only
+    for widgets Streamlit forgot, e.g. after visiting another page)."""
+    saved = st.session_state.get(f"{key}:saved_inputs")
+    if saved is None:
+        try:
+            saved = common.get_store().load_inputs(learner, item_id) or {}
+        except UserError:
+            saved = {}
+        st.session_state[f"{key}:saved_inputs"] = saved
+    for name, value in saved.items():
+        if name not in st.session_state and name.startswith(f"{key}:"):
+            st.session_state[name] = value
+    return saved
+
+
+def _save_inputs(key: str, learner: str, item_id: str, saved: dict) -> None:
+    """Write the inputs when they changed since the last save (one row per learner and exercise)."""
+    current = {name: st.session_state[name] for name in _input_keys(key)
+               if _jsonable(st.session_state[name])}
+    if current == saved:
+        return
+    try:
+        common.get_store().save_inputs(learner, item_id, current)
+        st.session_state[f"{key}:saved_inputs"] = current
+    except UserError as error:
+        st.caption(f"Your inputs could not be saved for later: {error}")
+
+
+def _forget_inputs(key: str, learner: str, item_id: str) -> None:
+    for name in _input_keys(key):
+        del st.session_state[name]
+    st.session_state[f"{key}:saved_inputs"] = {}
+    try:
+        common.get_store().save_inputs(learner, item_id, {})
+    except UserError:
+        pass
+
+
 def exercise_block(exercise, module_id: str, learner: str, previous: dict) -> None:
     """Prompt, answer widget, check (against truth held in server memory), tiered hints, solution.
 
+    A fragment: moving a slider or clicking check reruns only the exercise, not the lesson.
     Checks are budgeted (AppConfig.attempt_budget); once the budget is spent the solution shows.
     Feedback is banded, never a score to solve for. After a success checking is free practice.
+    The inputs are saved per learner and put back on a reload.
     """
-    from exercises.checks import CHECKS, run_check
-
     if exercise is None:
         return
-    key = f"exercise:{exercise.id}"
-    budget = common.get_config().attempt_budget
-    pass_mark = CHECKS[exercise.check].pass_mark
     with st.container(border=True):
         st.markdown(f"#### Exercise\n{exercise.prompt}")
-        try:
-            company = common.get_company(learner)
-        except UserError as error:
-            st.error(str(error))
-            return
+        _exercise_fragment(exercise, module_id, learner, previous)
+
+
+@st.fragment
+def _exercise_fragment(exercise, module_id: str, learner: str, previous: dict) -> None:
+    from streamlit.errors import StreamlitAPIException
+
+    from exercises.checks import CHECKS, run_check
+
+    key = f"exercise:{exercise.id}"
+    item_id = f"{module_id}:{exercise.id}"
+    budget = common.get_config().attempt_budget
+    pass_mark = CHECKS[exercise.check].pass_mark
+    try:
+        company = common.get_company(learner)
+    except UserError as error:
+        st.error(str(error))
+        return
+    saved = _restore_inputs(key, learner, item_id)
+    try:
         answer = _exercise_input(exercise, learner, company)
-        state = practice.attempt_state(_exercise_scores(learner, module_id, exercise.id),
-                                       pass_mark, budget)
-        clicked = st.button("Check my answer", key=f"{key}:check", type="primary",
-                            disabled=not state.can_check)
-        if clicked and state.can_check:
-            try:
-                truth = course_data.exercise_truth(exercise.check, company, answer,
-                                                   simulator_params=simulator_params(learner))
-                problem = _degenerate_answer(exercise, answer, learner, company)
-                result = (practice.Rejected(problem) if problem
-                          else run_check(exercise.check, _scored_part(answer), truth))
-            except UserError as error:
-                st.error(f"This exercise cannot be checked right now: {error}")
-                return
-            if result.status != "not_attempted" and not problem:
-                _record(learner, module_id, exercise.id, "exercise", _answer_text(answer),
-                        result.status == "correct", result.score, None)
-                state = practice.attempt_state(
-                    _exercise_scores(learner, module_id, exercise.id), pass_mark, budget)
-            st.session_state[f"{key}:result"] = result
-            if not state.can_check:          # the budget just ran out: redraw with the check closed
-                st.rerun()
-        result = st.session_state.get(f"{key}:result")
-        if result is not None:
-            band, text = practice.learner_feedback(exercise.check, result)
-            if band == "correct":
-                st.success(f"**Correct.** {text}", icon=":material/check_circle:")
-            elif band == "not_attempted":
-                st.info(text)
-            else:
-                st.error(f"**Not yet.** {text}", icon=":material/cancel:")
-        elif ("exercise", exercise.id) in previous:
-            earlier = previous[("exercise", exercise.id)]
-            band, text = practice.feedback_band(float(earlier["score"] or 0))
-            st.caption(f"Your last checked answer: {text}")
-        st.caption(practice.budget_message(state))
-        _hints(exercise, module_id, learner, key, state.solution_unlocked)
+    except StreamlitAPIException:
+        if not saved:
+            raise
+        _forget_inputs(key, learner, item_id)   # inputs saved by an older version of the exercise
+        _rerun_exercise()
+    _save_inputs(key, learner, item_id, saved)
+    state = practice.attempt_state(_exercise_scores(learner, module_id, exercise.id),
+                                   pass_mark, budget)
+    clicked = st.button("Check my answer", key=f"{key}:check", type="primary",
+                        disabled=not state.can_check)
+    if clicked and state.can_check:
+        try:
+            truth = course_data.exercise_truth(exercise.check, company, answer,
+                                               simulator_params=simulator_params(learner))
+            problem = _degenerate_answer(exercise, answer, learner, company)
+            result = (practice.Rejected(problem) if problem
+                      else run_check(exercise.check, _scored_part(answer), truth))
+        except UserError as error:
+            st.error(f"This exercise cannot be checked right now: {error}")
+            return
+        if result.status != "not_attempted" and not problem:
+            _record(learner, module_id, exercise.id, "exercise", _answer_text(answer),
+                    result.status == "correct", result.score, None)
+            state = practice.attempt_state(
+                _exercise_scores(learner, module_id, exercise.id), pass_mark, budget)
+        st.session_state[f"{key}:result"] = result
+        if not state.can_check:          # the budget just ran out: redraw with the check closed
+            _rerun_exercise()
+    result = st.session_state.get(f"{key}:result")
+    if result is not None:
+        band, text = practice.learner_feedback(exercise.check, result)
+        if band == "correct":
+            st.success(f"**Correct.** {text}", icon=":material/check_circle:")
+        elif band == "not_attempted":
+            st.info(text)
+        else:
+            st.error(f"**Not yet.** {text}", icon=":material/cancel:")
+    elif ("exercise", exercise.id) in previous:
+        earlier = previous[("exercise", exercise.id)]
+        band, text = practice.feedback_band(float(earlier["score"] or 0))
+        st.caption(f"Your last checked answer: {text}")
+    st.caption(practice.budget_message(state))
+    _hints(exercise, module_id, learner, key, state.solution_unlocked)
 
 
 def _hints(exercise, module_id: str, learner: str, key: str, solution_unlocked: bool) -> None:
@@ -523,13 +861,13 @@ def _hints(exercise, module_id: str, learner: str, key: str, solution_unlocked: 
         if cols[0].button(f"Show hint {shown + 1} of {len(exercise.hints)}", key=f"{key}:hint"):
             common.get_store().record_hint(learner, module_id, exercise.id, shown + 1)
             st.session_state[f"{key}:hints"] = shown + 1
-            st.rerun()
+            _rerun_exercise()
     if solution_unlocked or st.session_state.get(f"{key}:solution"):
         st.markdown(f"**Solution.** {exercise.solution}")
     elif cols[1].button("Give up and show the solution", key=f"{key}:show_solution"):
         common.get_store().record_hint(learner, module_id, exercise.id, len(exercise.hints) + 1)
         st.session_state[f"{key}:solution"] = True
-        st.rerun()
+        _rerun_exercise()
 
 
 def _answer_text(answer: Any) -> str | None:

@@ -225,3 +225,25 @@ def test_a_write_blocked_past_every_retry_is_one_clear_progress_error(tmp_path, 
         blocker.execute("ROLLBACK")
     store.record_attempt("ada", "m", "q", "quiz", "a", True, 1.0, None)
     assert len(store.attempts_frame()) == 1
+
+
+def exercise_inputs_are_kept_and_replaced(url: str) -> None:
+    """Saved inputs come back after a restart; saving again replaces them; learners are apart."""
+    first = ProgressStore(url)
+    assert first.load_inputs("ada", "building-a-detector:flag-tokenmaxxers") is None
+    first.save_inputs("ada", "building-a-detector:flag-tokenmaxxers",
+                      {"features": ["acceptance_rate"], "weight:acceptance_rate": -1.5})
+    first.save_inputs("ada", "building-a-detector:flag-tokenmaxxers",
+                      {"features": ["acceptance_rate", "linked_session_share"], "threshold": 0.7})
+    first.save_inputs("grace", "building-a-detector:flag-tokenmaxxers", {"threshold": 2.0})
+    first.engine.dispose()
+    restarted = ProgressStore(url)
+    assert restarted.load_inputs("ada", "building-a-detector:flag-tokenmaxxers") == {
+        "features": ["acceptance_rate", "linked_session_share"], "threshold": 0.7}
+    assert restarted.load_inputs("grace", "building-a-detector:flag-tokenmaxxers") == {"threshold": 2.0}
+    assert restarted.load_inputs("ada", "other:exercise") is None
+    restarted.engine.dispose()
+
+
+def test_exercise_inputs_survive_a_restart_on_sqlite(tmp_path):
+    exercise_inputs_are_kept_and_replaced(f"sqlite:///{tmp_path / 'progress.sqlite'}")

@@ -43,3 +43,9 @@ def test_fifty_processes_write_one_postgresql_store_without_failures_or_lost_upd
     from tests.course.progress_writers import fifty_writers_leave_everything
 
     fifty_writers_leave_everything(postgres_url)
+
+
+def test_exercise_inputs_survive_a_restart_on_postgresql(postgres_url):
+    from tests.course.test_progress import exercise_inputs_are_kept_and_replaced
+
+    exercise_inputs_are_kept_and_replaced(postgres_url)
