@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from course import charts
+from datasets import measures
 from exercises.checks import f1_score
 
 # Per-employee features a score may use (columns of charts.employee_features). The learner picks
 # the weights, including their sign: which direction means "performed" is part of the lesson.
 SCORE_FEATURES: dict[str, str] = {
     "acceptance_rate": "Share of AI output kept",
-    "linked_session_share": "Share of sessions that fed a work item",
+    "linked_session_share": "Share of sessions that fed closed or merged work",
     "self_authored_share": "Share of prompts on own documents",
     "repeated_prompt_share": "Share of repeated prompts",
     "tokens_per_week": "Tokens per week",
@@ -117,14 +118,14 @@ SIGNALS: dict[str, str] = {
               "own documents, prompts not repeated)",
     "outcome_linked": "Outcome-linked share (mean of output kept and sessions linked to work)",
     "accepted": "Share of AI output kept",
-    "linked": "Share of sessions that fed a work item",
+    "linked": "Share of sessions that fed closed or merged work",
 }
 METHODS: dict[str, str] = {
     "detected": "A change point found per person (the week that best splits their series)",
     "fixed_week": "A before/after split at one week you choose, the same for everyone",
 }
 MIN_SIDE_WEEKS = 3                 # a change point needs at least this many weeks on each side
-NON_USER_SHARE = 0.1               # fewer than a tenth of the median person's events: a non-user
+NON_USER_SHARE = measures.NON_USER_SHARE  # the one definition of a non-user (datasets/measures.py)
 
 
 @dataclass(frozen=True)
@@ -157,23 +158,22 @@ class WeeklySignals:
 
 
 def weekly_signals(company: Any) -> WeeklySignals:
-    """Each AI user's weekly events, kept outputs, events in sessions linked to work items,
+    """Each AI user's weekly events, kept outputs, events in sessions that fed closed work,
     prompts on their own documents and repeated prompts."""
     events = company.ai_events
-    linked_sessions = company.work_items["linked_session_id"].dropna().astype("int64").unique()
+    linked_sessions = measures.delivered_sessions(company.work_items)  # fed closed work: the one definition
     repeats = events.groupby(["employee_id", "prompt_fingerprint"])["event_id"].transform("size")
     frame = pd.DataFrame({
         "employee_id": events["employee_id"].astype(str),
-        "week": charts._week(events["timestamp"]),
+        "week": measures.week_start(events["timestamp"]),
         "events": 1.0,
         "accepted": events["accepted"].astype("float64"),
         "linked": events["session_id"].isin(linked_sessions).astype("float64"),
         "own_document": events["doc_authored_by_self"].astype("float64"),
         "repeated": (repeats > 1).astype("float64"),
     })
-    per_person = frame.groupby("employee_id").size().reindex(
-        company.employees["employee_id"].astype(str), fill_value=0)
-    users = per_person[per_person >= max(1.0, NON_USER_SHARE * per_person.median())].index
+    per_person = measures.events_per_person(company)
+    users = per_person[~measures.non_users(per_person) & (per_person > 0)].index.astype(str)
     frame = frame[frame["employee_id"].isin(users)]
     columns = ["events", "accepted", "linked", "own_document", "repeated"]
     sums = frame.groupby(["employee_id", "week"])[columns].sum()
@@ -272,8 +272,6 @@ def habit_scores(company: Any, people: Iterable[str] | None = None,
     the measure notebook's habit score: kept output, prompts on own documents, prompt variety,
     sessions that fed closed work and use near deadlines, each as its distance from the median
     in standard deviations among the people scored."""
-    from exercises.truth import closed_output
-
     events = company.ai_events
     stamps = pd.to_datetime(events["timestamp"])
     keep = pd.Series(True, index=events.index)
@@ -286,7 +284,7 @@ def habit_scores(company: Any, people: Iterable[str] | None = None,
     deadlines = pd.to_datetime(calendar.loc[calendar["event_type"].isin(
         ["dashboard_refresh", "reporting_deadline"]), "date"])
     near_days = {day - pd.Timedelta(days=k) for day in deadlines for k in range(3)}
-    fed_work = set(closed_output(company.work_items)["linked_session_id"].dropna().astype("int64"))
+    fed_work = measures.delivered_sessions(company.work_items)
     frame = pd.DataFrame({"employee_id": events["employee_id"].astype(str),
                           "accepted": events["accepted"].astype("float64"),
                           "self_doc": events["doc_authored_by_self"].astype("float64"),
@@ -311,9 +309,7 @@ def habit_scores(company: Any, people: Iterable[str] | None = None,
 def genuine_looking_users(company: Any, lowest_share: float) -> set[str]:
     """The measure notebook's user group: among people with at least the median number of AI
     events since the mandate, the `lowest_share` whose habits since then look least performed."""
-    from exercises.truth import mandate_date
-
-    since = mandate_date(company)
+    since = measures.mandate_date(company)
     habits = habit_scores(company, since=since)
     if habits.empty:
         return set()
@@ -325,16 +321,14 @@ def genuine_looking_users(company: Any, lowest_share: float) -> set[str]:
 
 def group_rates(company: Any, groups: Mapping[str, set[str]]) -> pd.DataFrame:
     """Closed or merged work per person per week, before and after the mandate, per group."""
-    from exercises.truth import data_period, mandate_date, weekly_output_rate
-
-    mandate = mandate_date(company)
-    start, end = data_period(company)
+    mandate = measures.mandate_date(company)
+    start, end = measures.data_period(company)
     if mandate is None:
         mandate = start + (end - start) / 2
     rows = []
     for name, ids in groups.items():
-        before = weekly_output_rate(company, ids, start, mandate)
-        after = weekly_output_rate(company, ids, mandate, end)
+        before = measures.weekly_output_rate(company, ids, start, mandate)
+        after = measures.weekly_output_rate(company, ids, mandate, end)
         rows.append({"group": name, "people": len(ids), "before": round(before, 3),
                      "after": round(after, 3)})
     return pd.DataFrame(rows)
