@@ -563,7 +563,7 @@ def learner_result(course: Course, assignment: str, learner: str) -> LearnerResu
     if status.get("state") != "graded":
         return None
     spec = course.assignment(assignment)
-    scores, penalty = feedback._gradebook_scores(course, spec, learner)
+    scores, penalty, instructor_notes = feedback._gradebook_scores(course, spec, learner)
     record = feedback._record(course, assignment, learner)
     messages = feedback._record_messages(record)
     parts = []
@@ -571,8 +571,10 @@ def learner_result(course: Course, assignment: str, learner: str) -> LearnerResu
     for part in spec.graded:
         score, max_score = scores.get(part.grade_id, (None, part.points))
         total += score or 0.0
-        parts.append(PartResult(part.grade_id, feedback.band(score, max_score),
-                                feedback._learner_message(messages.get(part.grade_id, ""))))
+        message = feedback._learner_message(messages.get(part.grade_id, ""))
+        note = instructor_notes.get(part.grade_id)  # an override's reason, as the feedback page shows it
+        message = " ".join(x for x in (message, note and f"Your instructor: {note}") if x)
+        parts.append(PartResult(part.grade_id, feedback.band(score, max_score), message))
     graded = any(score is not None for score, _ in scores.values())
     return LearnerResult(
         attempt=status.get("attempt"),

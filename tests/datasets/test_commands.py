@@ -103,7 +103,7 @@ def test_a_profile_with_a_nan_weight_is_one_line_and_exit_2(tmp_path, capsys):
     args[args.index("startup")] = str(profile)
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "teams.0.weight" in err and "internal error" not in err
+    assert "teams[0].weight" in err and "internal error" not in err
 
 
 def test_a_full_disk_is_one_line_and_exit_2_not_an_internal_error(tmp_path, capsys, monkeypatch):

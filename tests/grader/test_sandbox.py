@@ -202,9 +202,13 @@ def test_no_user_namespace_can_be_created_inside(course):
 
 
 @needs_bwrap
-def test_the_connection_folder_is_inside_the_watched_working_folder(course):
+def test_the_connection_folder_is_inside_the_watched_working_folder(course, tmp_path, monkeypatch):
     """Writing beside the kernel's connection file fills the working folder, which the guard stops."""
     limits = Limits(cell_timeout=30, notebook_timeout=60, folder_bytes=64 * 2**20)
+    host_tmp = tmp_path / "host-tmp"  # this test's own /tmp: other tests grading in parallel write to the real one
+    host_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(host_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(host_tmp))
     before = {p.name for p in Path(tempfile.gettempdir()).iterdir()}
     nb = _notebook(
         "import os, sys\n"
