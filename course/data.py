@@ -298,18 +298,14 @@ def exercise_truth(check_id: str, company: Any, answer: Any = None,
     if check_id == "spot.label_sessions":
         ids = list(answer) if isinstance(answer, dict) else []
         return truth.session_theater_labels(company, ids)
-    builders = {
-        "explore.weekly_usage_output": truth.weekly_usage_output,
-        "detect.flag_tokenmaxxers": truth.tokenmaxxer_ids,
-        "detect.flag_converts": truth.convert_ids,
-        "measure.theater_share": truth.theater_share,
-        "measure.productivity_effect": truth.productivity_effect,
-    }
+    from exercises.checks import CHECKS
+
     if check_id == "metrics.dashboard_design":
         return None
-    if check_id not in builders:
+    registered = CHECKS[check_id].truth if check_id in CHECKS else None
+    if registered is None:
         raise DataUnavailable(f"no truth is defined for the check '{check_id}'")
-    return builders[check_id](company)
+    return truth.TRUTHS[registered](company)  # the pairing lives once, in the check's registry entry
 
 
 def learner_notebook(path: Path) -> bytes:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints,
-                      TypeAdapter, ValidationError, field_validator)
+                      TypeAdapter, ValidationError, field_validator, model_validator)
 
 from datasets.errors import UserError
 from datasets.validation import STRICT_FILE, FileRecord, InvalidFile, describe, file_record, invalid_file
@@ -108,6 +108,24 @@ class GradedPart(FileRecord):
     truth: Annotated[str, _registered(TRUTHS, "truth function")]
     points: Annotated[float, Strict(), Field(gt=0)]
     key: str | None = None  # for json_number: the key inside a JSON object holding the number
+
+    @model_validator(mode="before")
+    @classmethod
+    def _truth_from_the_check(cls, values: Any) -> Any:
+        """`truth` may be left out of assignment.yaml: the check's registry entry names it."""
+        if isinstance(values, dict) and values.get("truth") is None and values.get("check") in CHECKS:
+            registered = CHECKS[values["check"]].truth
+            if registered is not None:
+                values = {**values, "truth": registered}
+        return values
+
+    @model_validator(mode="after")
+    def _truth_agrees_with_the_check(self) -> GradedPart:
+        registered = CHECKS[self.check].truth
+        if registered is not None and self.truth != registered:
+            raise ValueError(f"the check {self.check} scores against the truth {registered!r}, not "
+                             f"{self.truth!r} (leave truth out: the check's registry entry names it)")
+        return self
 
 
 class AssignmentFile(BaseModel):

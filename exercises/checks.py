@@ -77,6 +77,7 @@ class Check:
     failing: tuple[Example, ...]
     pass_mark: float = 1.0
     summary: str = ""
+    truth: str | None = None  # the exercises.truth.TRUTHS entry it scores against; None: not the company alone
 
 
 CHECKS: dict[str, Check] = {}
@@ -89,8 +90,12 @@ def check(
     passing: Iterable[Example | tuple[Any, Any]],
     failing: Iterable[Example | tuple[Any, Any]],
     pass_mark: float = 1.0,
+    truth: str | None = None,
 ) -> Callable[[Callable[[Any, Any], Any]], Callable[[Any, Any], Any]]:
-    """Register a scoring function under a fixed id, with its hints and known examples."""
+    """Register a scoring function under a fixed id, with its hints, known examples and the truth
+    it scores against (a name in exercises.truth.TRUTHS), so that the app, assignment.yaml and the
+    tests read one entry instead of retyping the pairing. `truth=None` marks a check whose truth is
+    not a function of the company alone (the learner's own sessions or simulator, or no truth)."""
 
     def register(func: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         if check_id in CHECKS:
@@ -103,6 +108,7 @@ def check(
             failing=tuple(e if isinstance(e, Example) else Example(*e) for e in failing),
             pass_mark=pass_mark,
             summary=(func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else "",
+            truth=truth,
         )
         return func
 
@@ -331,6 +337,7 @@ def _normalise_weekly(frame: pd.DataFrame, who: str) -> pd.DataFrame:
 
 @check(
     "explore.weekly_usage_output",
+    truth="weekly_usage_output",
     hints=[
         "Both tables need the team: join ai_events and work_items to employees on employee_id.",
         "A week is the Monday that starts it: `ts.dt.to_period('W').dt.start_time`.",
@@ -485,6 +492,7 @@ _TRUTH_12 = {f"E{n:05d}" for n in range(1, 11)}
 
 @check(
     "detect.flag_tokenmaxxers",
+    truth="tokenmaxxer_ids",
     hints=[
         "Token volume and session counts alone do not separate them: that is the lesson.",
         "Compare what was asked with what was kept: acceptance and reuse of output.",
@@ -508,6 +516,7 @@ def flag_tokenmaxxers(answer: Any, truth: Iterable[str]) -> tuple[float, str]:
 
 @check(
     "detect.flag_converts",
+    truth="convert_ids",
     hints=[
         "A convert's early weeks look like a tokenmaxxer's; their later weeks look genuine.",
         "Compare each person's acceptance and linked work before and after a change point.",
@@ -578,6 +587,7 @@ def _estimate(check_id: str, value: float, truth: Any) -> tuple[float, str]:
 
 @check(
     "measure.theater_share",
+    truth="theater_share",
     hints=[
         "Only events on or after the mandate date count.",
         "Which events would have happened without the mandate? Think about who produced them and "
@@ -604,6 +614,7 @@ def theater_share(answer: Any, truth: Any) -> tuple[float, str]:
 
 @check(
     "measure.productivity_effect",
+    truth="productivity_effect",
     hints=[
         "Compare closed or merged work per person per week before and after the mandate.",
         "Non-users are your control group: their change is what would have happened anyway.",
@@ -633,6 +644,7 @@ FINDING_PARTS: dict[str, str] = {
 
 @check(
     "measure.finding",
+    truth="measure_finding",
     hints=[
         "The finding has two numbers and both count: a right share with a wrong effect (or the "
         "reverse) tells the board the wrong story, so it earns nothing.",

@@ -618,12 +618,11 @@ def _change_point_detector(learner: str, company, key: str) -> list[str]:
 def _practice_cached(course_key: str) -> dict:
     """The practice company's features, weekly signals and truths (read-only, shared)."""
     from course.charts import employee_features
-    from exercises import truth
 
     company = common.get_practice_company()
     return {"features": employee_features(company), "signals": tools.weekly_signals(company),
-            "detect.flag_tokenmaxxers": truth.tokenmaxxer_ids(company),
-            "detect.flag_converts": truth.convert_ids(company)}
+            **{check_id: course_data.exercise_truth(check_id, company)
+               for check_id in ("detect.flag_tokenmaxxers", "detect.flag_converts")}}
 
 
 def _practice_key() -> str:

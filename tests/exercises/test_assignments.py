@@ -106,6 +106,8 @@ def _write(tmp_path, text, notebook=True):
         ("title: T\nnotebook: t.ipynb\n", "missing required field 'graded'"),
         (GOOD_YAML.replace("detect.flag_tokenmaxxers", "detect.nope"), "unknown check 'detect.nope'"),
         (GOOD_YAML.replace("tokenmaxxer_ids", "secret_ids"), "unknown truth function"),
+        (GOOD_YAML.replace("tokenmaxxer_ids", "convert_ids"),
+         "the check detect.flag_tokenmaxxers scores against the truth 'tokenmaxxer_ids', not 'convert_ids'"),
         (GOOD_YAML.replace("answers/x.json", "../../x.json"), "relative path inside"),
         (GOOD_YAML.replace("answers/x.json", "/etc/passwd"), "relative path inside"),
         (GOOD_YAML.replace("json_set", "pickle"), "field 'graded[0].reader': unknown reader 'pickle' (known: json_set"),
@@ -123,6 +125,12 @@ def test_bad_assignment_yaml_names_the_file_and_the_problem(tmp_path, text, prob
         load_assignment(folder)
     assert problem in str(info.value)
     assert str(folder / "assignment.yaml") in str(info.value)
+
+
+def test_a_part_without_truth_takes_the_one_its_check_is_registered_with(tmp_path):
+    folder = _write(tmp_path, GOOD_YAML.replace(", truth: tokenmaxxer_ids", ""))
+    assert "truth" not in (folder / "assignment.yaml").read_text()
+    assert load_assignment(folder).graded[0].truth == "tokenmaxxer_ids"
 
 
 def test_notebook_whose_points_disagree_with_the_yaml_is_refused(tmp_path):

@@ -224,3 +224,13 @@ def test_scores_are_finite_and_clipped():
     assert checks._clip_score(float("nan")) == 0.0
     assert checks._clip_score(3) == 1.0
     assert math.isfinite(run_check("goodhart.collapse_point", 1e300, 0.4).score)
+
+
+def test_every_registered_truth_is_a_truth_function_and_every_company_truth_is_registered():
+    """The check -> truth pairing lives once, in the registry: the app and assignment.yaml read it."""
+    from exercises.truth import TRUTHS
+
+    paired = {c.id: c.truth for c in checks.CHECKS.values() if c.truth is not None}
+    assert set(paired.values()) <= set(TRUTHS)
+    assert set(TRUTHS) == set(paired.values())  # no truth function that no check scores against
+    assert paired["measure.finding"] == "measure_finding" and paired["detect.flag_converts"] == "convert_ids"
