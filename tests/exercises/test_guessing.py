@@ -23,7 +23,7 @@ from datasets.api import generate_company, learner_seed
 from exercises import truth
 from exercises.checks import FINDING_PARTS, run_check
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("guessing")]  # the class is drawn once, on one worker
 
 KEYS = tuple(FINDING_PARTS)  # theater_share, productivity_effect_pct
 GRIDS = (np.linspace(0.0, 1.0, 101), np.linspace(-40.0, 80.0, 121))

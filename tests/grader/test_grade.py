@@ -171,6 +171,10 @@ def _with_answer(ids: list[str]) -> bytes:
 _BUILT: dict[str, dict] = {}  # xdist may set a module fixture up again after a chunk: build once per worker
 
 
+# the graded class is built once: every test of this file runs on one xdist worker (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("graded-class")
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     if "course" not in _BUILT:

@@ -33,7 +33,7 @@ EXPECTED_FLAGS = {
     "os_exit": "process-control",
     "tamper_points_and_grade_cell": "edited-read-only-cell",
 }
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile")]  # one worker grades the batch; the other goes on
 
 
 def _place(course_root: Path, learner: str, notebook: Path) -> None:
