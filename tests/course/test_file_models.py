@@ -85,7 +85,7 @@ def test_a_malformed_pre_post_test_names_the_file_and_the_field(tmp_path):
     (lambda d: d["graded"][0].update(artifact="../../etc/passwd"),
      "field 'graded[0].artifact' (id"),
     (lambda d: d["data"].update(days=0), "field 'data.days': must be greater than or equal to 1, not 0"),
-    (lambda d: d["graded"][0].pop("truth"), "field 'graded[0]': missing required field 'truth'"),
+    (lambda d: d["graded"][0].pop("check"), "field 'graded[0]': missing required field 'check'"),
     (lambda d: d["graded"][0].update(colour="blue"), "field 'graded[0]': unknown field(s) colour (allowed:"),
     (lambda d: d["graded"].append(dict(d["graded"][0])), "field 'graded': a grade_id appears twice"),
 ])

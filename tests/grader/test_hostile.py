@@ -59,7 +59,9 @@ def batch(tmp_path_factory):
 
 def _grade_batch(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("hostile") / "course"
-    course = init_course(root, data={"employees": 60, "days": 120})
+    # a fixed secret: a fixed company, on which the reference solution separates the groups well (at 60
+    # employees a few drawn companies leave even the careful solution below half marks)
+    course = init_course(root, data={"employees": 60, "days": 120}, secret="graded-class-2")
     roster = root.parent / "roster.csv"
     roster.write_text("id,first_name,last_name,email\nhonest,H,L,h@example.org\nright,R,L,r@example.org\n")
     assign(course, "detect", roster)

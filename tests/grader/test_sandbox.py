@@ -213,7 +213,8 @@ def test_the_connection_folder_is_inside_the_watched_working_folder(course, tmp_
     nb = _notebook(
         "import os, sys\n"
         "folder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\n"
-        "print('FOLDER', folder)\n"
+        "print('FOLDER', folder, flush=True)\n"
+        "import time; time.sleep(1)  # the printed folder reaches the grader before the guard stops the kernel\n"
         "for i in range(20):\n"
         "    with open(os.path.join(folder, f'fill{i}.bin'), 'wb') as handle:\n"
         "        for _ in range(10):\n"
@@ -221,6 +222,7 @@ def test_the_connection_folder_is_inside_the_watched_working_folder(course, tmp_
         "import time\ntime.sleep(3)\nprint('still running')",
     )
     result = run_notebook_sandboxed(nb, course["work"], course["data"], limits)
+    assert "FOLDER " in _text(result.notebook.cells[0]), result.problems
     folder = _text(result.notebook.cells[0]).split("FOLDER ", 1)[1].split()[0]
     assert Path(folder).resolve().is_relative_to(course["work"].resolve())
     assert any("working folder exceeded" in p for p in result.problems), result.problems
