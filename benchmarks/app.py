@@ -29,13 +29,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import websockets  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
-from workshop import _free_port, start_server  # noqa: E402
+from benchmarks.workshop import _free_port, start_server  # noqa: E402
 
 INPUT_KINDS = ("radio", "slider", "number_input", "button", "checkbox", "multiselect")
 
