@@ -4,8 +4,9 @@ For a class of learners (seeds derived from one course secret, so each company i
 ranges of datasets/variation.py) it prints, side by side, as a share of the finding's points
 (measure.finding: the theater share's credit times the productivity effect's):
   1. the best single constant pair of answers (searched over a grid in hindsight: an upper bound),
-     and the best pair for one half of the class scored on the other half (a pair a learner could
-     really have picked);
+     the best pair for one half of the class scored on the other half, and the best pair over
+     another --pool companies drawn from other seeds (what a learner with the open generator can
+     find at home without knowing any classmate's truth);
   2. a classmate's answers: their reference-solution answers, the same with a little noise added,
      and their exact truths (a perfect classmate);
   3. the midpoints of the generator's ranges (performer share and productivity gain);
@@ -114,6 +115,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--profile", default="mandate-bigco")
     parser.add_argument("--secret", default="benchmark-course-secret")
+    parser.add_argument("--pool", type=int, default=50, help="companies a learner generates at home (0: skip)")
     parser.add_argument("--save", type=Path, help="also write the truths and reference answers (.npz)")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -123,6 +125,9 @@ def main() -> None:
         truths.append((truth.theater_share(company), truth.productivity_effect(company)))
         refs.append(reference_answers(company))
     truths_a, refs_a = np.array(truths), np.array(refs)
+    home = np.array([(truth.theater_share(c), truth.productivity_effect(c)) for c in (
+        generate_company(args.profile, args.employees, args.days, learner_seed("a learner's own pool", f"c{i}"))
+        for i in range(args.pool))]).reshape(-1, 2)
     if args.save:
         np.savez(args.save, truths=truths_a, references=refs_a)
     n = len(truths_a)
@@ -143,6 +148,8 @@ def main() -> None:
     rows = [
         (f"best constant pair {pair[0]:.3f}, {pair[1]:+.1f}", joint_constant, separate_constant),
         ("the best pair for the other half", held_out_constant(truths_a), float("nan")),
+        *([(f"the best pair over {len(home)} companies of one's own",
+            finding_scores(np.tile(best_constant(home)[2], (n, 1)), truths_a).mean(), float("nan"))] if len(home) else []),
         ("a classmate's reference answers", classmates(refs_a, truths_a, finding_scores),
          classmates(refs_a, truths_a, separate)),
         ("the same with noise (0.03, 3 points)", classmates(noisy, truths_a, finding_scores),
@@ -153,9 +160,9 @@ def main() -> None:
          finding_scores(np.tile(MIDPOINT, (n, 1)), truths_a).mean(), separate(np.tile(MIDPOINT, (n, 1)), truths_a).mean()),
         ("the reference solution", finding_scores(refs_a, truths_a).mean(), separate(refs_a, truths_a).mean()),
     ]
-    print(f"{'share of the finding points':>42}  {'as one finding':>14}  {'per number (old)':>16}")
+    print(f"{'share of the finding points':>44}  {'as one finding':>14}  {'per number (old)':>16}")
     for label, joint, per_number in rows:
-        print(f"{label:>42}  {joint:14.1%}  " + (f"{per_number:16.1%}" if np.isfinite(per_number) else ""))
+        print(f"{label:>44}  {joint:14.1%}  " + (f"{per_number:16.1%}" if np.isfinite(per_number) else ""))
     reference = finding_scores(refs_a, truths_a)
     print(f"reference solution: lowest learner {reference.min():.0%}, {np.mean(reference >= 0.999):.0%} at full marks")
 

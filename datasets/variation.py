@@ -5,9 +5,10 @@ estimate depends on — how many people perform AI use, how hard the mandate pus
 much genuine use helps, how the teams are sized — is drawn per seed from the ranges in RANGES,
 with keyed uniform draws (datasets.keyed: a learner cannot work back from their scenario to the
 seed). The ranges are wider than the grading tolerances, so the best single constant answer and
-a classmate's answer earn much less than they did (benchmarks/guessing.py prints the figures; the
-theater share, bounded and noisy to estimate, stays the weak part), and narrow enough that the lesson holds everywhere inside them (tests/datasets/test_lesson.py
-runs at their extremes). docs/data-model.md lists them.
+a classmate's answer earn little (benchmarks/guessing.py prints the figures), and narrow enough
+that the lesson holds everywhere inside them (tests/datasets/test_lesson.py runs at their
+extremes; widening them was measured to break the measure notebook's effect estimate where
+performers are many and the gain is large). docs/data-model.md lists them.
 
 A scenario with `vary: false` is generated exactly as written (demos, tests of a fixed company).
 """

@@ -3,11 +3,12 @@
 Before per-learner variation one constant pair earned ~98% of the estimate points and a classmate's
 numbers ~94%; with the variation but each number scored on its own, 46% and 36% (the theater share
 spreads over only ~0.2-0.55). Scored as one finding, a guess has to land inside both tolerances at
-once: a classmate's answers, noisy copies, the ranges' midpoints and shares of other quantities all
-stay under 20%. The best constant pair chosen in hindsight for one class sits at the line (0.20 on
-this class, 0.19 on the benchmark's; the best pair over 170 pooled companies earns 0.167 there;
-docs/grading.md): the theater share is the weak factor, and tolerances cannot buy margin without
-failing the reference solution as much. benchmarks/guessing.py prints the figures for
+once, and the notebook's two-habit share method (no pull towards the middle) allows a share
+tolerance of 0.05: a classmate's answers, noisy copies, the ranges' midpoints and shares of other
+quantities stay far under 20%; the pair a learner could find with the open generator (the best
+pair for another class) earns 15% here; the best pair chosen in hindsight for this very class,
+which needs every classmate's truth, 19.6% (16% on the benchmark's class, median 18% over classes
+of 50 drawn from 180 pooled companies; docs/grading.md). benchmarks/guessing.py prints the figures for
 learner-sized companies beside the reference solution's.
 """
 
@@ -20,6 +21,7 @@ import pytest
 from benchmarks.guessing import reference_answers
 from datasets import variation
 from datasets.api import generate_company, learner_seed
+from datasets.scenario import load_scenario
 from exercises import truth
 from exercises.checks import FINDING_PARTS, run_check
 
@@ -28,10 +30,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("guessing")]  # the clas
 KEYS = tuple(FINDING_PARTS)  # theater_share, productivity_effect_pct
 GRIDS = (np.linspace(0.0, 1.0, 101), np.linspace(-40.0, 80.0, 121))
 TARGET = 0.20  # issue 8: a constant and a classmate's answers each earn at most 20% of the points
-# The best constant pair in hindsight measured 0.2025 on this class (0.191 on the benchmark's 50
-# learner-sized companies; about 0.19 for 130 pooled companies): held here just above the target, so
-# that a change that makes guessing pay more fails, while the target itself is not met with margin.
-CONSTANT_CEILING = 0.21
+# What a learner can really pick: the best pair over another class of generated companies (measured
+# 0.150 on this class). The best pair in hindsight for this class measured 0.196.
+CHOSEN_ELSEWHERE_CEILING = 0.16
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,13 @@ def truths(class_companies):
     return [truth.measure_finding(c) for c in class_companies]
 
 
+@pytest.fixture(scope="module")
+def other_class_truths():
+    """Another class, as a learner with the public generator could make at home."""
+    return [truth.measure_finding(generate_company("mandate-bigco", 60, 120, learner_seed("guessing-test", f"pool{i}")))
+            for i in range(50)]
+
+
 def _pair(share: float, effect: float) -> dict[str, float]:
     return dict(zip(KEYS, (float(share), float(effect))))
 
@@ -52,18 +60,34 @@ def _mean_score(answers, truths) -> float:
     return float(np.mean([run_check("measure.finding", a, t).score for a, t in zip(answers, truths, strict=True)]))
 
 
-def test_the_best_constant_pair_earns_little(truths):
-    # the finding's credit is the product of the two numbers' own checks, so the grid search runs
-    # on each check once per value and learner; the best pair is then scored with the real check
-    credit = [np.array([[run_check(check_id, float(v), t[key]).score for t in truths] for v in grid])
-              for grid, (key, check_id) in zip(GRIDS, FINDING_PARTS.items(), strict=True)]
+def _credit_grid(truths) -> list[np.ndarray]:
+    """Per grid value and learner, each number's own credit (the finding's credit is their product)."""
+    return [np.array([[run_check(check_id, float(v), t[key]).score for t in truths] for v in grid])
+            for grid, (key, check_id) in zip(GRIDS, FINDING_PARTS.items(), strict=True)]
+
+
+def _best_pair(truths) -> tuple[dict[str, float], float]:
+    credit = _credit_grid(truths)
     joint = credit[0] @ credit[1].T / len(truths)
     i, j = np.unravel_index(joint.argmax(), joint.shape)
-    best = _mean_score([_pair(GRIDS[0][i], GRIDS[1][j])] * len(truths), truths)
-    assert best == pytest.approx(joint[i, j])
-    assert best <= CONSTANT_CEILING, (GRIDS[0][i], GRIDS[1][j], best)
+    return _pair(GRIDS[0][i], GRIDS[1][j]), float(joint[i, j])
+
+
+def test_the_best_constant_pair_in_hindsight_earns_little(truths):
+    # the grid search runs on each number's check once per value and learner; the best pair is
+    # then scored with the real check
+    pair, expected = _best_pair(truths)
+    best = _mean_score([pair] * len(truths), truths)
+    assert best == pytest.approx(expected)
+    assert best <= TARGET, (pair, best)
     # scored per number, the same class would have paid a constant far more: the product is the guard
-    assert max(credit[0].mean(axis=1)) > 0.5
+    assert max(_credit_grid(truths)[0].mean(axis=1)) > 0.4
+
+
+def test_the_best_pair_a_learner_could_find_earns_little(truths, other_class_truths):
+    """A learner generates companies at home, finds the pair that does best there, and submits it."""
+    pair, _ = _best_pair(other_class_truths)
+    assert _mean_score([pair] * len(truths), truths) <= CHOSEN_ELSEWHERE_CEILING, pair
 
 
 def test_the_midpoints_of_the_generators_ranges_earn_little(truths):
@@ -76,7 +100,7 @@ def test_a_classmates_exact_answers_earn_little(truths):
     n = len(truths)
     copied = np.mean([_mean_score([truths[(i + shift) % n] for i in range(n)], truths) for shift in (1, 7, 19)])
     spread = pd.DataFrame(truths).agg(np.ptp)
-    assert spread["theater_share"] > 3 * 0.07 and spread["productivity_effect_pct"] > 4 * 6.0
+    assert spread["theater_share"] > 4 * 0.05 and spread["productivity_effect_pct"] > 4 * 6.0
     assert copied <= TARGET, copied
 
 
@@ -97,19 +121,25 @@ def test_one_number_right_and_the_other_guessed_earns_little(truths):
     assert np.mean([run_check("measure.finding", {KEYS[0]: t[KEYS[0]]}, t).score for t in truths]) == 0.0
 
 
-def test_the_reference_solution_earns_high_credit_on_drawn_companies():
-    """Learner-sized companies drawn as learners get them (the benchmark: 93% over 50, 97% over 30 more).
+def _reference_score(company) -> float:
+    share, effect = reference_answers(company)
+    return run_check("measure.finding", _pair(share, effect), truth.measure_finding(company)).score
 
-    Not at the corners of the ranges (every quantity extreme at once): there the notebook's share
-    method is off by 0.05-0.14 (it pulls shares towards the middle) and the finding earns 0-95%.
-    docs/grading.md says so.
-    """
-    scores = []
-    for i in range(3):
-        company = generate_company("mandate-bigco", 150, 180, learner_seed("guessing-test", f"r{i}"))
-        share, effect = reference_answers(company)
-        scores.append(run_check("measure.finding", _pair(share, effect), truth.measure_finding(company)).score)
+
+def test_the_reference_solution_earns_high_credit_on_drawn_companies():
+    """Learner-sized companies drawn as learners get them (the benchmark: 92% over 50)."""
+    scores = [_reference_score(generate_company("mandate-bigco", 150, 180, learner_seed("guessing-test", f"r{i}")))
+              for i in range(3)]
     assert np.mean(scores) >= 0.85, scores
+
+
+@pytest.mark.parametrize("corner", list(variation.extremes(load_scenario("mandate-bigco"))))
+def test_the_reference_solution_holds_at_the_corners_of_the_ranges(corner):
+    """Every varied quantity extreme at once: the share method has no pull towards the middle, so
+    the finding stays right where theater is rarest and most common (measured 0.91-1.0; the
+    acceptance-only method it replaced was 0.05-0.14 off there and earned 0-95%)."""
+    scenario = variation.extremes(load_scenario("mandate-bigco"))[corner]
+    assert _reference_score(generate_company(scenario, 150, 180, 11)) >= 0.85
 
 
 def _after_mandate(company) -> pd.DataFrame:
