@@ -49,18 +49,27 @@ MIDPOINT = (RANGES["performative_share"].at(0.5), 100 * RANGES["productivity_gai
 NOISE = (0.03, 3.0)  # a copier hiding the copy: about the reference's own error on each number
 
 
-def reference_answers(company) -> tuple[float, float]:
-    """The measure notebook's solution cells, run on the company's public tables."""
-    cells = [c for c in nbformat.read(NOTEBOOK, as_version=4).cells
+def run_solution(notebook: Path, company) -> dict:
+    """A notebook's code cells with their solutions, run in this process on the company's public
+    tables (no labels); returns the variables they leave. Setup and grade cells are skipped (they
+    read files), and answers go to a temporary folder."""
+    cells = [c for c in nbformat.read(notebook, as_version=4).cells
              if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade_id") not in SKIP
              and not c.metadata.get("nbgrader", {}).get("grade")]
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "manifest.json").write_text(json.dumps(company.meta))
-        scope = {"pd": pd, "json": json, "Path": Path, "DATA": Path(folder), "employees": company.employees,
-                 "ai_events": company.ai_events, "work_items": company.work_items, "calendar": company.calendar}
+        scope = {"pd": pd, "json": json, "Path": Path, "DATA": Path(folder), "ANSWERS": Path(folder),
+                 "employees": company.employees, "ai_events": company.ai_events,
+                 "work_items": company.work_items, "calendar": company.calendar}
         with contextlib.redirect_stdout(io.StringIO()):
             for cell in cells:
                 exec(cell.source, scope)  # noqa: S102 - our own solution notebook
+    return scope
+
+
+def reference_answers(company) -> tuple[float, float]:
+    """The measure notebook's solution cells, run on the company's public tables."""
+    scope = run_solution(NOTEBOOK, company)
     return float(scope["theater_share"]), float(scope["productivity_effect_pct"])
 
 

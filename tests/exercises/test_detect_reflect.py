@@ -23,7 +23,13 @@ def test_reflect_cell_runs_without_a_variable_named_score(capsys):
 
 
 def test_reflect_cell_counts_flags_per_threshold_from_the_score(capsys):
-    score = pd.Series([0.5, 1.2, 1.7, 2.2, 3.0], index=[f"E0000{i}" for i in range(5)])
+    """Thresholds follow the score's own scale (its median up to its 95th percentile)."""
+    score = pd.Series([0.1 * i for i in range(1, 11)], index=[f"E000{i:02d}" for i in range(10)])
     exec(_reflect_cell(), {"pd": pd, "score": score})
     lines = capsys.readouterr().out.splitlines()
-    assert lines == ["1.0 4 flagged", "1.5 3 flagged", "2.0 2 flagged", "2.5 1 flagged"]
+    assert lines == ["0.55 5 flagged", "0.685 4 flagged", "0.82 2 flagged", "0.91 1 flagged", "0.955 1 flagged"]
+
+
+def test_reflect_cell_says_so_for_a_score_without_values(capsys):
+    exec(_reflect_cell(), {"pd": pd, "score": pd.Series([float("nan")] * 3)})
+    assert "named `score`" in capsys.readouterr().out
