@@ -27,7 +27,7 @@ run: install
 	$(BIN)/theater app --port $(PORT)
 
 test: install system-deps
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=15  # the slowest tests: the suite should stay under 15 minutes on 2 cores
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not e2e"
@@ -36,6 +36,8 @@ bench: install
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/grade.py
 	$(BIN)/python benchmarks/app.py
+	$(BIN)/python benchmarks/guessing.py
+	$(BIN)/python benchmarks/detect_reference.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -264,19 +264,37 @@ def group_timeline(signals: WeeklySignals, signal: str, flagged: Iterable[str]) 
 # ----------------------------------------------------------------------------- module 3 groups
 
 HABITS = ("accept", "self_doc", "variety", "linked", "near")
+# How much each habit counts towards "looks performed", as in the detect and measure notebooks: a
+# negative weight counts the share's complement (output thrown away, repeated prompts, sessions that
+# fed no shipped work). The better a habit separates the two kinds of use, the more it counts.
+PERFORMED_WEIGHTS: dict[str, float] = {"accept": -1.0, "self_doc": 1.0, "variety": -2.0, "linked": -1.5,
+                                       "near": 0.5}
+# The measure notebook's genuine-looking users: performed score at most this in both halves of the
+# time since the mandate (strict: performers and converts let in pull the effect towards zero).
+GENUINE_AT_MOST = 0.44
+
+
+def performed_score(habits: pd.DataFrame) -> pd.Series:
+    """Per person, the weighted mean of the habits as shares that look performed (0-1, the same
+    scale in every company); a missing habit counts as the middle."""
+    total = sum(abs(w) * (habits[h].fillna(0.5) if w > 0 else 1.0 - habits[h].fillna(0.5))
+                for h, w in PERFORMED_WEIGHTS.items())
+    return (total / sum(abs(w) for w in PERFORMED_WEIGHTS.values())).rename("performed")
 
 
 def habit_scores(company: Any, people: Iterable[str] | None = None,
-                 since: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Per person: AI events and how performative their AI use looks (`score`, higher = more),
-    the measure notebook's habit score: kept output, prompts on own documents, prompt variety,
-    sessions that fed closed work and use near deadlines, each as its distance from the median
-    in standard deviations among the people scored."""
+                 since: pd.Timestamp | None = None, until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Per person: AI events and how performative their AI use looks, from kept output, prompts on
+    own documents, prompt variety, sessions that fed closed work and use near deadlines: `performed`
+    (the habits as shares, weighted; the measure notebook's toolbox) and `score` (each habit's
+    distance from the median in standard deviations among the people scored)."""
     events = company.ai_events
     stamps = pd.to_datetime(events["timestamp"])
     keep = pd.Series(True, index=events.index)
     if since is not None:
         keep &= stamps >= since
+    if until is not None:
+        keep &= stamps < until
     if people is not None:
         keep &= events["employee_id"].astype(str).isin({str(p) for p in people})
     events, stamps = events[keep], stamps[keep]
@@ -303,20 +321,27 @@ def habit_scores(company: Any, people: Iterable[str] | None = None,
     })
     z = (habits[list(HABITS)] - habits[list(HABITS)].median()) / habits[list(HABITS)].std()
     habits["score"] = -z["accept"] + z["self_doc"] - z["variety"] - z["linked"] + z["near"]
+    habits["performed"] = performed_score(habits)
     return habits
 
 
-def genuine_looking_users(company: Any, lowest_share: float) -> set[str]:
+def genuine_looking_users(company: Any, most_performed: float = GENUINE_AT_MOST) -> set[str]:
     """The measure notebook's user group: among people with at least the median number of AI
-    events since the mandate, the `lowest_share` whose habits since then look least performed."""
+    events since the mandate, those whose habits look performed at most `most_performed` in each
+    half of the time since then (a convert looks performed in the first half)."""
     since = measures.mandate_date(company)
+    if since is None:
+        return set()
     habits = habit_scores(company, since=since)
     if habits.empty:
         return set()
-    real = habits[habits["events"] >= habits["events"].median()].index
-    rescored = habit_scores(company, people=real, since=since)
-    cut = rescored["score"].quantile(min(1.0, max(0.0, float(lowest_share))))
-    return set(rescored.index[rescored["score"] <= cut].astype(str))
+    active = habits.index[habits["events"] >= habits["events"].median()]
+    halfway = since + (measures.data_period(company)[1] - since) / 2
+    early = habit_scores(company, since=since, until=halfway)["performed"]
+    late = habit_scores(company, since=halfway)["performed"]
+    cut = float(most_performed)
+    looks_genuine = (early.reindex(active) <= cut) & (late.reindex(active) <= cut)  # no use in a half: unknown
+    return set(active[looks_genuine.to_numpy()].astype(str))
 
 
 def group_rates(company: Any, groups: Mapping[str, set[str]]) -> pd.DataFrame:

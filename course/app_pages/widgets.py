@@ -341,14 +341,14 @@ def _comparison_estimate(key: str, learner: str, company) -> dict | None:
     comparison = tools.comparison_group_ids(features, choice)
     st.caption(f"In your company this definition selects **{len(comparison)}** of "
                f"{len(features)} people.")
-    _init(f"{key}:lowest", 1.0)
-    lowest = st.slider("Your users: among people with at least the median number of AI events "
-                       "since the mandate, keep the share whose habits since then look least "
-                       "performed (the habit score of the detect notebook)", 0.05, 1.0, step=0.05,
-                       key=f"{key}:lowest", format="%.2f")
-    users = _genuine_looking(learner, company, lowest) - comparison
+    _init(f"{key}:performed", 1.0)
+    most = st.slider("Your users: among people with at least the median number of AI events since "
+                     "the mandate, keep those whose habits look performed at most this much in both "
+                     "halves of the time since then (0–1, the detect notebook's scale)", 0.2, 1.0,
+                     step=0.02, key=f"{key}:performed", format="%.2f")
+    users = _genuine_looking(learner, company, most) - comparison
     st.caption(f"Your users: **{len(users)}** people.")
-    rates = _group_rates(learner, company, choice, round(float(lowest), 2))
+    rates = _group_rates(learner, company, choice, round(float(most), 2))
     st.dataframe(rates.rename(columns={"before": "closed work per person-week, before the mandate",
                                        "after": "closed work per person-week, after"}),
                  hide_index=True, width="stretch")
@@ -357,29 +357,29 @@ def _comparison_estimate(key: str, learner: str, company) -> dict | None:
                                placeholder="type a number")
     if estimate is None:
         return None
-    return {"comparison_group": choice, "lowest_habit_share": lowest, "users": len(users),
+    return {"comparison_group": choice, "most_performed": most, "users": len(users),
             "estimate": estimate}
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _genuine_looking_cached(key: str, lowest: float, _company) -> set[str]:
-    return tools.genuine_looking_users(_company, lowest)
+def _genuine_looking_cached(key: str, most: float, _company) -> set[str]:
+    return tools.genuine_looking_users(_company, most)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _group_rates_cached(key: str, choice: str, lowest: float, _company) -> pd.DataFrame:
+def _group_rates_cached(key: str, choice: str, most: float, _company) -> pd.DataFrame:
     features = _features_cached(key, _company)
     comparison = tools.comparison_group_ids(features, choice)
-    users = _genuine_looking_cached(key, lowest, _company) - comparison
+    users = _genuine_looking_cached(key, most, _company) - comparison
     return tools.group_rates(_company, {"your users": users, "comparison group": comparison})
 
 
-def _group_rates(learner: str, company, choice: str, lowest: float) -> pd.DataFrame:
-    return _group_rates_cached(common.company_key(learner), choice, lowest, company)
+def _group_rates(learner: str, company, choice: str, most: float) -> pd.DataFrame:
+    return _group_rates_cached(common.company_key(learner), choice, most, company)
 
 
-def _genuine_looking(learner: str, company, lowest: float) -> set[str]:
-    return _genuine_looking_cached(common.company_key(learner), round(float(lowest), 2), company)
+def _genuine_looking(learner: str, company, most: float) -> set[str]:
+    return _genuine_looking_cached(common.company_key(learner), round(float(most), 2), company)
 
 
 def _exercise_input(exercise, learner: str, company) -> Any:

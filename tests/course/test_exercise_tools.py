@@ -107,8 +107,8 @@ def test_the_solutions_settings_pass_on_drawn_companies_and_the_naive_ones_do_no
             flags = tools.flag_converts(points, min_rise=0.06, max_before=0.55)
             scores[name].append(run_check("detect.flag_converts", flags, converts).score)
         comparison = tools.comparison_group_ids(features, "tenth-of-median")
-        for name, share in (("effect", 0.35), ("all_users", 1.0)):
-            users = tools.genuine_looking_users(company, share) - comparison
+        for name, most in (("effect", tools.GENUINE_AT_MOST), ("all_users", 1.0)):
+            users = tools.genuine_looking_users(company, most) - comparison
             rates = tools.group_rates(company, {"u": users, "c": comparison}).set_index("group")
             ratio = rates["after"] / rates["before"]
             estimate = 100 * (ratio["u"] / ratio["c"] - 1)

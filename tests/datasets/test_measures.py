@@ -143,3 +143,20 @@ def test_detect_worked_example_links_sessions_as_the_measures_do(company, releas
     shares = measures.linked_session_share(recent, space["work_items"])
     pd.testing.assert_series_equal(space["features"]["linked"].sort_index(), shares.sort_index(),
                                    check_names=False)
+
+
+def test_measure_groups_and_detect_scale_agree_with_module_three(company, released):
+    """The measure notebook's groups are the app's module 3 groups at the notebook's cut, and its
+    `performed` scale is the detect notebook's (same habits, same weights)."""
+    from course import exercise_tools as tools
+
+    cells, space = _cells("measure/measure.ipynb"), {}
+    for grade_id in ("setup", "toolbox", "part1-worked", "part2-effect"):
+        exec(cells[grade_id], space)   # noqa: S102  (our own source notebook)
+    assert space["genuine_users"] == tools.genuine_looking_users(company, tools.GENUINE_AT_MOST)
+    assert "0.44" in cells["part2-effect"] and tools.GENUINE_AT_MOST == 0.44
+    assert space["non_users"] == measures.non_user_ids(company)
+    assert space["WEIGHTS"] == tools.PERFORMED_WEIGHTS
+    detect = _cells("detect/detect.ipynb")["part3-detector"]
+    for habit, weight in {"repeated": 2, "unlinked": 1.5, "discarded": 1, "self_doc": 1, "near": 0.5}.items():
+        assert f'"{habit}": {weight}' in detect
