@@ -41,6 +41,15 @@ ChartBuilder = Callable[[Company], ChartResult]
 
 # ----------------------------------------------------------------------------- helpers
 
+def _hidden(count: int, noun: str) -> str:
+    """'1 team ... is' / '3 teams ... are' for the small-group notes under the charts."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _are(count: int) -> str:
+    return "is" if count == 1 else "are"
+
+
 def _scale(domain: list[str]) -> alt.Scale:
     return alt.Scale(domain=domain, range=SERIES_COLORS[:len(domain)])
 
@@ -200,7 +209,7 @@ def tokens_by_archetype_hidden(company: Company) -> ChartResult:
     else:
         summary = "No team has enough AI users to show without identifying people."
     if hidden:
-        summary += f" {hidden} team(s) with fewer than {MIN_GROUP} users are hidden."
+        summary += f" {_hidden(hidden, 'team')} with fewer than {MIN_GROUP} users {_are(hidden)} hidden."
     return ChartResult(chart, summary, table)
 
 
@@ -274,7 +283,7 @@ def self_authored_share(company: Company) -> ChartResult:
                 if not self_authored_gap(counts) else
                 "An empty gap in the bars sets a group at high shares apart from the rest.")
     if hidden:
-        summary += f" {hidden} bar(s) with fewer than {MIN_GROUP} employees are hidden."
+        summary += f" {_hidden(hidden, 'bar')} with fewer than {MIN_GROUP} employees {_are(hidden)} hidden."
     return ChartResult(chart, summary, table.reset_index(drop=True))
 
 
@@ -392,7 +401,7 @@ def cycle_time_before_after(company: Company) -> ChartResult:
     summary = ("Median cycle time before → after the mandate: " + "; ".join(parts) + "."
                if parts else "Not enough closed work on both sides of the mandate to compare.")
     if hidden:
-        summary += f" {hidden} group(s) with fewer than {MIN_GROUP} employees are hidden."
+        summary += f" {_hidden(hidden, 'group')} with fewer than {MIN_GROUP} employees {_are(hidden)} hidden."
     return ChartResult(chart, summary, table)
 
 
@@ -526,7 +535,7 @@ def cohort_flows(company: Company) -> ChartResult:
                "activity without outcome (calcified).")
     table = table.drop(columns="category_order")
     if hidden:
-        summary += (f" {hidden} cell(s) are hidden: fewer than {MIN_GROUP} employees, or the "
+        summary += (f" {_hidden(hidden, 'cell')} {_are(hidden)} hidden: fewer than {MIN_GROUP} employees, or the "
                     "cell that would reveal one by subtraction.")
     return ChartResult(chart, summary, table)
 
@@ -557,9 +566,15 @@ def perception_vs_measured(company: Company) -> ChartResult:
     points = alt.Chart(table).mark_point(filled=True, size=120, shape="diamond",
                                          color=PALETTE["reddish_purple"]).encode(
         x=alt.X("perceived_speedup_pct:Q", title="Perceived speed-up from AI (survey, %)"),
-        y=alt.Y("measured_change_pct:Q", title="Measured change in closed work per week (%)"),
+        y=alt.Y("measured_change_pct:Q", title="Measured change in closed work (%)"),
         tooltip=["team:N", "employees:Q", "perceived_speedup_pct:Q", "measured_change_pct:Q"])
-    labels = points.mark_text(align="left", dx=8, color="#333333").encode(text="team:N")
+    # labels point away from the right edge so a team far to the right keeps its name in view
+    middle = (lo + hi) / 2
+    right_of = alt.datum.perceived_speedup_pct > middle
+    labels = (points.mark_text(align="left", dx=8, color="#333333").encode(text="team:N")
+              .transform_filter(~right_of)
+              + points.mark_text(align="right", dx=-8, color="#333333").encode(text="team:N")
+              .transform_filter(right_of))
     chart = (diagonal + points + labels).properties(height=320)
     if len(table):
         below = int((table["measured_change_pct"] < table["perceived_speedup_pct"]).sum())
@@ -570,7 +585,7 @@ def perception_vs_measured(company: Company) -> ChartResult:
     else:
         summary = "No team is large enough to compare perception with measured output."
     if hidden:
-        summary += f" {hidden} team(s) with fewer than {MIN_GROUP} employees are hidden."
+        summary += f" {_hidden(hidden, 'team')} with fewer than {MIN_GROUP} employees {_are(hidden)} hidden."
     return ChartResult(chart, summary, table)
 
 
