@@ -393,7 +393,17 @@ def queue_status(course: Course, assignment: str, learner: str) -> QueueStatus:
     status = _read_status(course, assignment, learner)
     if status.get("state") in ("graded", "error"):
         return QueueStatus(status["state"], attempt=status.get("attempt"), error=str(status.get("error", "")))
+    if _graded_outside_the_app(course, assignment, learner, status):
+        return QueueStatus("graded")
     return QueueStatus("none")
+
+
+def _graded_outside_the_app(course: Course, assignment: str, learner: str, status: dict[str, Any]) -> bool:
+    """A submission the app never queued (collected from an LMS, graded with `theater grade`) that
+    has a grading record: the learner sees its result too."""
+    from grader import feedback
+
+    return not status and bool(feedback._record(course, assignment, learner).get("parts"))
 
 
 GradeFunction = Callable[..., Any]
@@ -560,7 +570,7 @@ def learner_result(course: Course, assignment: str, learner: str) -> LearnerResu
     from grader import feedback
 
     status = _read_status(course, assignment, learner)
-    if status.get("state") != "graded":
+    if status.get("state") != "graded" and not _graded_outside_the_app(course, assignment, learner, status):
         return None
     spec = course.assignment(assignment)
     scores, penalty, instructor_notes = feedback._gradebook_scores(course, spec, learner)

@@ -363,3 +363,25 @@ def test_real_grading_of_a_late_submission_shows_bands_and_the_penalty(course):
     text = repr(result)
     assert not re.search(r"\d\s*(/|of)\s*\d|points", text)
     assert learner_result(course, "detect", "bob") is None
+
+
+def test_a_submission_graded_from_the_cli_shows_its_result_on_the_learners_page(course):
+    """Collected from an LMS and graded with `theater grade`, never queued by the app: the learner
+    still sees the banded result, and nobody else's."""
+    from grader.grade import grade
+    from grader.submissions import learner_result
+
+    target = course.root / "submitted" / "ada" / "detect"
+    target.mkdir(parents=True)
+    shutil.copy(ROOT / "exercises" / "source" / "detect" / "detect.ipynb", target / "detect.ipynb")
+    assert queue_status(course, "detect", "ada").state == "none"
+    assert learner_result(course, "detect", "ada") is None
+    grade(course.root, "detect", learners=["ada"], progress=False)
+    assert queue_status(course, "detect", "ada").state == "graded"
+    result = learner_result(course, "detect", "ada")
+    assert result is not None and result.attempt is None
+    assert [p.grade_id for p in result.parts] == ["flagged_tokenmaxxers"]
+    assert result.parts[0].band in ("full marks", "close", "partly"), result
+    assert not re.search(r"\d\s*(/|of)\s*\d|points", repr(result))
+    assert queue_status(course, "detect", "bob").state == "none"
+    assert learner_result(course, "detect", "bob") is None
