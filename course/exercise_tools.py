@@ -68,11 +68,16 @@ def weighted_score(features: pd.DataFrame, weights: Mapping[str, float],
     used = {column: float(w) for column, w in weights.items() if w and column in SCORE_FEATURES}
     if not used or people.empty:         # no score: nobody is scored, so nobody is flagged
         return pd.Series(dtype="float64", name="score")
-    total = pd.Series(0.0, index=people.index)
-    for column, weight in used.items():
-        scaled = feature_scale(people[column], column).fillna(0.5)
-        total += abs(weight) * (scaled if weight > 0 else 1.0 - scaled)
-    return (total / sum(abs(w) for w in used.values())).rename("score")
+    scaled = pd.DataFrame({column: feature_scale(people[column], column) for column in used}, index=people.index)
+    return weighted_share_mean(scaled, used).rename("score")
+
+
+def weighted_share_mean(shares: pd.DataFrame, weights: Mapping[str, float]) -> pd.Series:
+    """The weighted mean of 0-1 columns: a negative weight counts 1 minus the column (a low value
+    looks performed), a missing value counts as the middle of the scale."""
+    total = sum(abs(w) * (shares[c].fillna(0.5) if w > 0 else 1.0 - shares[c].fillna(0.5))
+                for c, w in weights.items())
+    return total / sum(abs(w) for w in weights.values())
 
 
 def flag_above(score: pd.Series, threshold: float) -> list[str]:
@@ -263,7 +268,6 @@ def group_timeline(signals: WeeklySignals, signal: str, flagged: Iterable[str]) 
 
 # ----------------------------------------------------------------------------- module 3 groups
 
-HABITS = ("accept", "self_doc", "variety", "linked", "near")
 # How much each habit counts towards "looks performed", as in the detect and measure notebooks: a
 # negative weight counts the share's complement (output thrown away, repeated prompts, sessions that
 # fed no shipped work). The better a habit separates the two kinds of use, the more it counts.
@@ -277,17 +281,14 @@ GENUINE_AT_MOST = 0.44
 def performed_score(habits: pd.DataFrame) -> pd.Series:
     """Per person, the weighted mean of the habits as shares that look performed (0-1, the same
     scale in every company); a missing habit counts as the middle."""
-    total = sum(abs(w) * (habits[h].fillna(0.5) if w > 0 else 1.0 - habits[h].fillna(0.5))
-                for h, w in PERFORMED_WEIGHTS.items())
-    return (total / sum(abs(w) for w in PERFORMED_WEIGHTS.values())).rename("performed")
+    return weighted_share_mean(habits, PERFORMED_WEIGHTS).rename("performed")
 
 
-def habit_scores(company: Any, people: Iterable[str] | None = None,
-                 since: pd.Timestamp | None = None, until: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Per person: AI events and how performative their AI use looks, from kept output, prompts on
-    own documents, prompt variety, sessions that fed closed work and use near deadlines: `performed`
-    (the habits as shares, weighted; the measure notebook's toolbox) and `score` (each habit's
-    distance from the median in standard deviations among the people scored)."""
+def habit_scores(company: Any, since: pd.Timestamp | None = None,
+                 until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Per person, from AI events in [since, until): the event count, the five habits (kept output,
+    prompts on own documents, prompt variety, sessions that fed closed work, use near deadlines)
+    and `performed`, their weighted mean as shares (the measure notebook's toolbox)."""
     events = company.ai_events
     stamps = pd.to_datetime(events["timestamp"])
     keep = pd.Series(True, index=events.index)
@@ -295,8 +296,6 @@ def habit_scores(company: Any, people: Iterable[str] | None = None,
         keep &= stamps >= since
     if until is not None:
         keep &= stamps < until
-    if people is not None:
-        keep &= events["employee_id"].astype(str).isin({str(p) for p in people})
     events, stamps = events[keep], stamps[keep]
     calendar = company.calendar
     deadlines = pd.to_datetime(calendar.loc[calendar["event_type"].isin(
@@ -319,8 +318,6 @@ def habit_scores(company: Any, people: Iterable[str] | None = None,
         "near": grouped["near"].mean(),
         "linked": frame.drop_duplicates("session_id").groupby("employee_id")["linked"].mean(),
     })
-    z = (habits[list(HABITS)] - habits[list(HABITS)].median()) / habits[list(HABITS)].std()
-    habits["score"] = -z["accept"] + z["self_doc"] - z["variety"] - z["linked"] + z["near"]
     habits["performed"] = performed_score(habits)
     return habits
 
