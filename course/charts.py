@@ -69,17 +69,30 @@ def suppress_small_groups(frame: pd.DataFrame, count_column: str = "employees") 
     return frame.loc[~small].reset_index(drop=True), int(small.sum())
 
 
-def suppress_with_complement(frame: pd.DataFrame, group: str,
-                             count_column: str = "employees") -> tuple[pd.DataFrame, int]:
-    """Hide cells under MIN_GROUP, and when a group (whose total is known) would lose only one
-    cell, hide its next-smallest cell too, so the hidden one cannot be found by subtraction."""
-    hide = frame[count_column] < MIN_GROUP
-    for _, rows in frame.groupby(group):
-        hidden = hide.loc[rows.index]
-        if hidden.sum() == 1 and (~hidden).sum() >= 1:
-            visible = rows.loc[~hidden, count_column]
-            hide.loc[visible.idxmin()] = True
-    return frame.loc[~hide].reset_index(drop=True), int(hide.sum())
+MERGED_COLOR = "#8c8c8c"
+
+
+def merge_small_cells(frame: pd.DataFrame, group: str, category: str, order: list[str],
+                      count_column: str = "employees") -> tuple[pd.DataFrame, list]:
+    """Within each group, draw a cell under MIN_GROUP together with the next-smallest cell (again
+    until every drawn cell has MIN_GROUP or more): the small cell cannot be read off, even by
+    subtraction from a known total, and no larger cell disappears to protect it. Returns the frame
+    and the groups where cells were merged."""
+    rows, merged_in = [], []
+    for key, cells in frame.groupby(group, sort=True):
+        parts = [([c], int(n)) for c, n in zip(cells[category], cells[count_column])]
+        merged = False
+        while len(parts) > 1 and min(n for _, n in parts) < MIN_GROUP:
+            parts.sort(key=lambda part: part[1])
+            (first, a), (second, b) = parts[0], parts[1]
+            parts = [(first + second, a + b)] + parts[2:]
+            merged = True
+        if merged:
+            merged_in.append(key)
+        for names, n in parts:
+            names = sorted(names, key=order.index)
+            rows.append({group: key, category: " + ".join(names), count_column: n})
+    return pd.DataFrame(rows, columns=[group, category, count_column]), merged_in
 
 
 def _pct_change(after: float, before: float) -> float:
@@ -175,6 +188,17 @@ def adoption_vs_output(company: Company) -> ChartResult:
     return ChartResult(chart, summary, table)
 
 
+def between_team_share(users: pd.DataFrame) -> float:
+    """The share of the variance of log token volume that lies between team means (eta squared):
+    a spread statistic that compares like with like, unlike a ratio of team medians."""
+    logs = np.log1p(users["tokens_per_week"].astype(float))
+    total = float(((logs - logs.mean()) ** 2).sum())
+    if total <= 0:
+        return 0.0
+    means = logs.groupby(users["team"]).transform("mean")
+    return float(((means - logs.mean()) ** 2).sum() / total)
+
+
 def tokens_by_archetype_hidden(company: Company) -> ChartResult:
     """Token volume per employee by team, with no labels: volume alone does not sort people."""
     features = employee_features(company)
@@ -202,10 +226,13 @@ def tokens_by_archetype_hidden(company: Company) -> ChartResult:
     chart = (box + median + p90 + label).properties(height=max(120, 36 * len(table)))
     if len(table):
         within = float((table["p90"] / table["p25"].clip(lower=1)).median())
-        between = float(table["median"].max() / max(1.0, table["median"].min()))
+        share = between_team_share(users[users["team"].isin(set(table["team"]))])
+        spread = (f"{share:.0%} lies between teams and {1 - share:.0%} between people in the "
+                  "same team: volume varies most between people" if share < 0.5 else
+                  f"{share:.0%} lies between teams: volume varies most between teams")
         summary = (f"Within a typical team the top tenth of users burn about {within:.1f}× the "
-                   f"tokens of the bottom quarter, while team medians differ only {between:.1f}×: "
-                   "volume varies most between people, and nothing in it says whose use is real.")
+                   f"tokens of the bottom quarter. Of all the variation in (log) token volume, "
+                   f"{spread}, and nothing in it says whose use is real.")
     else:
         summary = "No team has enough AI users to show without identifying people."
     if hidden:
@@ -503,22 +530,26 @@ def cohort_flows(company: Company) -> ChartResult:
     full = _monthly_categories(company)
     categories = ["outcome-linked use", "activity without outcome", "no AI use"]
     table = full.groupby(["month", "category"]).size().rename("employees").reset_index()
-    table, hidden = suppress_with_complement(table, "month")
+    table, merged_months = merge_small_cells(table, "month", "category", categories)
+    drawn = categories + sorted(set(table["category"]) - set(categories))
+    colours = alt.Scale(domain=drawn, range=SERIES_COLORS[:len(categories)]
+                        + [MERGED_COLOR] * (len(drawn) - len(categories)))
     chart = alt.Chart(table).mark_bar().encode(
         x=alt.X("yearmonth(month):O", title="Month"),
         y=alt.Y("employees:Q", title="Employees", stack="zero"),
-        color=alt.Color("category:N", scale=_scale(categories), sort=categories, title=None,
-                        legend=alt.Legend(orient="top")),
+        color=alt.Color("category:N", scale=colours, sort=drawn, title=None,
+                        legend=alt.Legend(orient="top", labelLimit=320)),
         order=alt.Order("category_order:Q"),
         tooltip=["yearmonth(month):O", "category:N", "employees:Q"])
-    table = table.assign(category_order=table["category"].map({c: i for i, c in enumerate(categories)}))
+    table = table.assign(category_order=table["category"].map({c: i for i, c in enumerate(drawn)}))
     chart = chart.properties(data=table)
     labels = alt.Chart(table).mark_text(color="white", fontSize=11).encode(
         x="yearmonth(month):O", y=alt.Y("employees:Q", stack="zero", bandPosition=0.5),
         detail="category:N", order=alt.Order("category_order:Q"),
         text=alt.Text("short:N"))
     shorts = {"outcome-linked use": "linked", "activity without outcome": "activity", "no AI use": "none"}
-    labels = labels.properties(data=table.assign(short=table["category"].map(shorts)))
+    short = table["category"].map(lambda name: "+".join(shorts[part] for part in name.split(" + ")))
+    labels = labels.properties(data=table.assign(short=short))
     chart = alt.layer(chart, labels).properties(height=320)
     months = sorted(full["month"].unique())
     first, last = full[full["month"] == months[0]], full[full["month"] == months[-1]]
@@ -534,9 +565,11 @@ def cohort_flows(company: Company) -> ChartResult:
                f"without outcome to outcome-linked use (converts), while {shown(calcified)} stayed in "
                "activity without outcome (calcified).")
     table = table.drop(columns="category_order")
-    if hidden:
-        summary += (f" {_hidden(hidden, 'cell')} {_are(hidden)} hidden: fewer than {MIN_GROUP} employees, or the "
-                    "cell that would reveal one by subtraction.")
+    if merged_months:
+        names = ", ".join(f"{pd.Timestamp(m):%B %Y}" for m in merged_months)
+        summary += (f" In {names} a group of fewer than {MIN_GROUP} people is drawn together with "
+                    "the next-smallest group (a grey bar labelled with both), so it cannot be read "
+                    "off and no larger group is left out.")
     return ChartResult(chart, summary, table)
 
 

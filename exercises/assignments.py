@@ -137,6 +137,15 @@ class AssignmentFile(BaseModel):
     notebook: Annotated[str, AfterValidator(_notebook_file)]
     data: Annotated[DataSpec, BeforeValidator(lambda value: {} if value is None else value)] = DataSpec()
     graded: Annotated[tuple[GradedPart, ...], Field(min_length=1)]
+    # how long the notebook takes a first-time learner, low and high, setup included
+    minutes: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] | None = None
+
+    @field_validator("minutes")
+    @classmethod
+    def _low_then_high(cls, minutes: tuple[int, int] | None) -> tuple[int, int] | None:
+        if minutes is not None and minutes[0] > minutes[1]:
+            raise ValueError("write minutes as [low, high], the low figure first")
+        return minutes
 
     @field_validator("graded")
     @classmethod
@@ -156,6 +165,7 @@ class Assignment:
     graded: tuple[GradedPart, ...]
     folder: Path
     extra: Mapping[str, Any] = field(default_factory=dict)
+    minutes: tuple[int, int] | None = None
 
     @property
     def notebook_path(self) -> Path:
@@ -197,6 +207,7 @@ def load_assignment(path: Path | str) -> Assignment:
         graded=parsed.graded,
         folder=folder,
         extra=dict(parsed.model_extra or {}),
+        minutes=parsed.minutes,
     )
 
 

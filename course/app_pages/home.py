@@ -2,7 +2,9 @@
 
 import streamlit as st
 
+from course import data as course_data
 from course.app_pages import common, widgets
+from course.time_plan import time_plan
 
 learner = common.require_learner()
 store = common.get_store()
@@ -28,11 +30,13 @@ elif modules:
 
 pretest_done = bool(len(store.attempts_frame(module_id="pretest", learner_id=learner)))
 if st.session_state.pop("pretest_saved", False):
-    st.success("Thank you: your answers are saved. You will meet the same questions at the end.")
+    st.success("Thank you: your answers are saved. At the end you take a parallel test: new "
+               "questions on the same ideas, so a higher score is not just remembering these.")
 elif not pretest_done and not st.session_state.get("pretest_skipped"):
     widgets.pre_post_test("pretest", learner)
 
 st.subheader("Progress by module")
+st.caption(time_plan(modules, course_data.course_assignments(common.get_config())))
 if not modules:
     st.info("No modules are available yet.")
 LEVEL_SHARE = {"not started": 0.0, "attempted": 0.25, "familiar": 0.6, "proficient": 0.85,

@@ -62,6 +62,8 @@ def test_sign_in_generates_the_company_and_lands_on_home(app_home):
     assert [t.value for t in at.title] == ["Your course"]
     assert (app_home / "data" / "learners" / "ada" / "manifest.json").exists()
     assert not list((app_home / "data" / "learners" / "ada").glob("*labels*"))
+    plan = [c.value for c in at.caption if "in all" in c.value]
+    assert plan and "graded notebooks" in plan[0], "home states the time with the notebooks"
 
 
 @pytest.mark.parametrize("bad, message", [("", "Enter your learner id"),

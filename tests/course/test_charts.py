@@ -137,16 +137,22 @@ def test_the_detector_chart_scores_with_the_reference_detector(small_company):
     assert (users.loc[common, "outcome_score"] == expected[common]).all()
 
 
-def test_a_lone_small_cell_takes_its_smallest_neighbour_with_it():
-    from course.charts import suppress_with_complement
+def test_a_small_cell_is_drawn_with_the_next_smallest_and_nothing_larger_disappears():
+    from course.charts import merge_small_cells
 
-    frame = pd.DataFrame({"month": ["m1"] * 3 + ["m2"] * 3,
-                          "category": ["a", "b", "c"] * 2,
-                          "employees": [3, 40, 12, 30, 40, 12]})
-    kept, hidden = suppress_with_complement(frame, "month")
-    assert hidden == 2
-    assert list(kept.loc[kept["month"] == "m1", "category"]) == ["b"]
-    assert len(kept[kept["month"] == "m2"]) == 3
+    order = ["a", "b", "c"]
+    frame = pd.DataFrame({"month": ["m1"] * 3 + ["m2"] * 3 + ["m3"] * 3,
+                          "category": order * 3,
+                          "employees": [72, 74, 4, 30, 40, 12, 2, 1, 147]})
+    drawn, merged = merge_small_cells(frame, "month", "category", order)
+    m1 = drawn[drawn["month"] == "m1"].set_index("category")["employees"].to_dict()
+    assert m1 == {"a + c": 76, "b": 74}           # the 4 rides with the 72; the 74 stays in view
+    assert len(drawn[drawn["month"] == "m2"]) == 3
+    m3 = drawn[drawn["month"] == "m3"].set_index("category")["employees"].to_dict()
+    assert m3 == {"a + b + c": 150}                # 2 + 1 is still under five: merged again
+    assert merged == ["m1", "m3"]
+    assert (drawn["employees"] >= 5).all()
+    assert drawn.groupby("month")["employees"].sum().tolist() == [150, 82, 150]
 
 
 def test_flag_by_ranges_flags_users_inside_every_range():

@@ -162,11 +162,17 @@ def volume_spreads_within_teams(learner: str) -> bool:
     from datasets.reference import roc_auc
 
     table = charts(learner)["tokens_by_archetype_hidden"].table
-    within = (table["p90"] / table["p25"].clip(lower=1)).median()
-    between = table["median"].max() / max(1.0, table["median"].min())
     users = employee_features(company(learner)).merge(company(learner).labels, on="employee_id")
+    shown = users[(users["ai_events"] > 0) & users["team"].isin(set(table["team"]))]
+    logs = np.log1p(shown["tokens_per_week"].to_numpy(float))
+    teams = shown["team"].to_numpy()
+    within = sum(((logs[teams == t] - logs[teams == t].mean()) ** 2).sum() for t in set(teams))
+    total = ((logs - logs.mean()) ** 2).sum()
+    between_share = 1 - within / total                     # the same split, summed the other way
+    stated = numbers(charts(learner)["tokens_by_archetype_hidden"].summary)[1]
     pair = users[users["archetype"].isin(["tokenmaxxer", "genuine"]) & (users["ai_events"] > 0)]
-    return within > between and roc_auc(pair["tokens_per_week"], pair["archetype"] == "tokenmaxxer") < 0.75
+    return (between_share < 0.5 and stated == pytest.approx(100 * between_share, abs=1)
+            and roc_auc(pair["tokens_per_week"], pair["archetype"] == "tokenmaxxer") < 0.75)
 
 
 def acceptance_differs_at_equal_volume(learner: str) -> bool:
@@ -327,6 +333,10 @@ def test_chart_summaries_state_the_learners_numbers(learner):
     assert pd.Timestamp(months[-1]).strftime("%B %Y") in results["cohort_flows"].summary
     shown = pd.to_datetime(results["cohort_flows"].table["month"]).unique()
     assert set(shown) <= set(months), "a month the data covers only in part is drawn as a full bar"
+    cohort = results["cohort_flows"].table
+    assert (cohort.groupby("month")["employees"].sum() == len(c.employees)).all(), \
+        "every employee is drawn in every month: no group disappears to protect a smaller one"
+    assert (cohort["employees"] >= MIN_GROUP).all()
 
 
 def test_the_old_fixed_texts_issue_10_found_false_are_caught():
