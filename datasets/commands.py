@@ -81,14 +81,44 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_import(args: argparse.Namespace) -> int:
-    from datasets.importers import read_exports
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-    table = read_exports(args.paths, kind=args.kind)
+
+def spreadsheet_safe(table):
+    """Text cells a spreadsheet would run as a formula (=, +, -, @, tab, CR first) get a leading
+    apostrophe, the OWASP advice for CSV files that people open in Excel or Sheets."""
+    safe = table.copy()
+    for column in safe.columns:
+        if safe[column].dtype.kind in "OSU" or str(safe[column].dtype).startswith("string"):
+            values = safe[column].astype("string")
+            risky = values.str.startswith(FORMULA_START).fillna(False)
+            safe[column] = values.where(~risky, "'" + values)
+    return safe
+
+
+def _inputs_of(paths: list[Path]) -> set[Path]:
+    found = set()
+    for path in paths:
+        if path.is_dir():
+            found.update(p.resolve() for p in path.iterdir() if p.is_file())
+        elif path.exists():
+            found.add(path.resolve())
+    return found
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from datasets.importers import ExportFormatError, read_exports
+
     out: Path = args.out
+    if out.exists() and out.resolve() in _inputs_of(args.paths):
+        raise ExportFormatError(f"--out {out} is one of the exports being read; writing there would "
+                                "destroy it: choose another file")
+    if out.is_dir():
+        raise ExportFormatError(f"--out {out} is a folder; give a file name such as {out / 'usage.csv'}")
+    table = read_exports(args.paths, kind=args.kind)
     partial = out.with_name(f".{out.name}.partial")
     try:
-        table.to_csv(partial, index=False)
+        spreadsheet_safe(table).to_csv(partial, index=False)
         os.replace(partial, out)
     except OSError as exc:
         partial.unlink(missing_ok=True)
@@ -98,4 +128,13 @@ def run_import(args: argparse.Namespace) -> int:
     note = (f"; {duplicates:,} duplicate record(s) (same user, day and source, e.g. overlapping exports) "
             "counted once" if duplicates else "")
     print(f"wrote {args.out}: {len(table):,} user-days of {table['user'].nunique():,} users ({sources}){note}")
+    conflicts = table.attrs.get("conflicts", [])
+    if conflicts:
+        print(f"{len(conflicts):,} of the duplicates disagree on their counts; the record read later was kept:")
+        for line in conflicts[:5]:
+            print(f"  {line}")
+        if len(conflicts) > 5:
+            print(f"  ... and {len(conflicts) - 5:,} more")
+    for line in table.attrs.get("skipped", []):
+        print(f"skipped {line}")
     return 0

@@ -20,9 +20,12 @@ finite and non-negative; every required field must be present.
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import math
 import os
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -35,8 +38,10 @@ from datasets.errors import UserError
 
 TIDY_COLUMNS = ["user", "day", "source", "interactions", "acceptances", "tokens_in", "tokens_out", "lines_added"]
 COUNT_COLUMNS = TIDY_COLUMNS[3:]
-EXPORT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")
+EXPORT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")   # each also read gzipped (".ndjson.gz")
 UNATTRIBUTED = "(unattributed)"
+MAX_COUNT = 1e15       # no day of one person's use comes near this; larger is a corrupt file
+CSV_COUNT = re.compile(r"[0-9]+(?:\.0*)?")   # ASCII digits only: no "1_000", no other scripts
 
 # Amazon Q Developer user activity CSV: which metric columns make up each tidy count.
 AMAZON_Q_COUNTS: dict[str, tuple[str, ...]] = {
@@ -74,11 +79,32 @@ def _check_file(path: Path) -> None:
         raise ExportFormatError(f"{path}: no such file")
     if path.is_dir():
         raise ExportFormatError(f"{path}: is a folder, expected an export file")
+    if not path.is_file():   # a FIFO or a device would block or never end
+        raise ExportFormatError(f"{path}: is not a regular file (a pipe or a device?); save the export "
+                                "to a file first")
+
+
+def _gzipped(path: Path) -> bool:
+    return path.suffix.lower() == ".gz"
+
+
+def export_suffix(path: Path) -> str:
+    """The export's own suffix, looking through a final ".gz" (usage.ndjson.gz -> .ndjson)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _open_binary(path: Path):
+    return gzip.open(path, "rb") if _gzipped(path) else path.open("rb")
 
 
 def _open_text(path: Path):
     _check_file(path)
     try:
+        if _gzipped(path):
+            return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
         return path.open("r", encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise ExportFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
@@ -93,22 +119,21 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line
     except UnicodeDecodeError as exc:
         raise ExportFormatError(f"{path}: line {number + 1}: not UTF-8 text (byte {exc.start} of the line)") from None
-    except OSError as exc:
-        raise ExportFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (OSError, EOFError) as exc:      # gzip: a truncated or corrupt archive
+        raise ExportFormatError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
 
 
 def _head(path: Path, size: int = 64 * 1024) -> str:
     """The start of the file, to tell its kind and shape; an empty file is an error."""
     _check_file(path)
     try:
-        with path.open("rb") as handle:
+        with _open_binary(path) as handle:
             raw = handle.read(size)
-    except OSError as exc:
-        raise ExportFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (OSError, EOFError) as exc:
+        raise ExportFormatError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
     text = raw.decode("utf-8-sig", errors="ignore")
-    if not text.strip():
-        if path.stat().st_size <= size:
-            raise ExportFormatError(f"{path}: the file is empty")
+    if not text.strip() and len(raw) < size:
+        raise ExportFormatError(f"{path}: the file is empty")
     return text
 
 
@@ -116,11 +141,12 @@ def _read_text(path: Path) -> str:
     """The whole file (for JSON documents, which cannot be streamed line by line)."""
     _head(path)
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        with _open_binary(path) as handle:
+            return handle.read().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ExportFormatError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise ExportFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (OSError, EOFError) as exc:
+        raise ExportFormatError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
 
 
 def _reject_constant(name: str) -> float:
@@ -217,20 +243,42 @@ def _count(path: Path, where: str, value: Any, field: str, *, optional: bool = F
             return np.nan
         raise ExportFormatError(f"{path}: {where}: field {field!r} is null, expected a number")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ExportFormatError(f"{path}: {where}: field {field!r} is not a number ({value!r})")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ExportFormatError(f"{path}: {where}: field {field!r} is not a finite number ({value!r})")
+        raise ExportFormatError(f"{path}: {where}: field {field!r} is not a number ({_shown(value)})")
+    try:
+        number = float(value)
+    except OverflowError:       # an integer with hundreds of digits
+        number = math.inf
+    if not math.isfinite(number) or number > MAX_COUNT:
+        raise ExportFormatError(f"{path}: {where}: field {field!r} is not a finite number small enough to "
+                                f"be a count ({_shown(value)})")
     if number < 0:
-        raise ExportFormatError(f"{path}: {where}: field {field!r} is negative ({value!r})")
+        raise ExportFormatError(f"{path}: {where}: field {field!r} is negative ({_shown(value)})")
+    if number != int(number):
+        raise ExportFormatError(f"{path}: {where}: field {field!r} is not a whole count ({_shown(value)})")
     return number
+
+
+def _shown(value: Any) -> str:
+    """A value for a message, cut short (a 400-digit number must not fill the screen)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def identity(text: str) -> str:
+    """One spelling per person: Unicode NFC, zero-width characters removed, outer space stripped,
+    so an id typed or exported two ways (NFD "é", a stray zero-width space) is one user."""
+    return unicodedata.normalize("NFC", text).translate(ZERO_WIDTH).strip()
 
 
 def _text(path: Path, where: str, value: Any, field: str) -> str:
     """A required identity (login, email): a non-empty string, never null turned into "None"."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
-        raise ExportFormatError(f"{path}: {where}: field {field!r} must be a non-empty text, got {value!r}")
-    return str(value).strip()
+    text = identity(str(value)) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if not text:
+        raise ExportFormatError(f"{path}: {where}: field {field!r} must be a non-empty text, got {_shown(value)}")
+    return text
 
 
 class _Dates:
@@ -278,19 +326,31 @@ class _Sink:
 
     def __init__(self) -> None:
         self.rows: dict[tuple, tuple] = {}
+        self.origin: dict[tuple, str] = {}
         self.duplicates = 0
+        self.conflicts: list[str] = []   # duplicates whose counts differ: which record won, and why
         self.records = 0
+        self.current = ""                # the file being read, for the conflict messages
+        self.coverage: dict[str, list[tuple[str, tuple, int, int]]] = {}  # see _check_overlap
 
     def add(self, key: tuple, user: str, day: date, source: str, counts: tuple[float, ...]) -> None:
         self.records += 1
         natural = (source, *key)
+        row = (user, day, source, *counts)
         if natural in self.rows:
             self.duplicates += 1
-        self.rows[natural] = (user, day, source, *counts)
+            if not _same_counts(self.rows[natural][3:], counts):
+                self.conflicts.append(
+                    f"{user} on {day} ({source}): {self.origin[natural]} and {self.current} disagree; "
+                    f"kept {self.current}, read later (files are read in the order given, a folder's "
+                    "in name order)")
+        self.rows[natural] = row
+        self.origin[natural] = self.current
 
     def table(self) -> pd.DataFrame:
         frame = pd.DataFrame(list(self.rows.values()), columns=TIDY_COLUMNS)
         self.rows.clear()
+        self.origin.clear()
         frame["user"] = frame["user"].astype("string")
         frame["day"] = pd.to_datetime(frame["day"]).astype("datetime64[ns]")
         for column in COUNT_COLUMNS:
@@ -300,8 +360,20 @@ class _Sink:
         tidy["user"] = tidy["user"].astype("string")
         tidy["source"] = tidy["source"].astype("string")
         tidy = tidy[TIDY_COLUMNS]
+        counts = tidy[COUNT_COLUMNS].to_numpy(dtype=float)
+        overflow = np.isinf(counts) | (counts > MAX_COUNT)
+        if overflow.any():
+            row, column = map(int, np.argwhere(overflow)[0])
+            raise ExportFormatError(f"{tidy['user'].iloc[row]} on {tidy['day'].iloc[row]:%Y-%m-%d}: the "
+                                    f"{COUNT_COLUMNS[column]} of the day's records add up to more than "
+                                    "this importer can hold; the exports are corrupt or counted twice")
         tidy.attrs["duplicates"] = self.duplicates
+        tidy.attrs["conflicts"] = list(self.conflicts)
         return tidy
+
+
+def _same_counts(first: tuple, second: tuple) -> bool:
+    return all((a == b) or (a != a and b != b) for a, b in zip(first, second, strict=True))  # NaN == NaN
 
 
 def _csv_rows(path: Path, shape: str, header_of: Callable[[list[str]], list[str]]
@@ -324,6 +396,12 @@ def _csv_rows(path: Path, shape: str, header_of: Callable[[list[str]], list[str]
     if header is None or not any(cell.strip() for cell in header):
         handle.close()
         raise ExportFormatError(f"{path}: the file is empty")
+    names = [cell.strip() for cell in header]
+    twice = sorted({name for name in names if name and names.count(name) > 1})
+    if twice:
+        handle.close()
+        raise ExportFormatError(f"{path}: line 1: the column(s) {', '.join(map(repr, twice))} appear more "
+                                "than once; which one holds the data is ambiguous")
     try:
         header = header_of([cell.strip() for cell in header])
     except BaseException:
@@ -355,13 +433,13 @@ def _csv_count(path: Path, line: int, text: str, column: str) -> float:
     text = text.strip()
     if not text:
         return 0.0
-    try:
-        number = float(text)
-    except ValueError:
-        raise ExportFormatError(f"{path}: line {line}: column {column!r} is not a number ({text!r})") from None
-    if not math.isfinite(number) or number < 0:
-        raise ExportFormatError(f"{path}: line {line}: column {column!r} is not a finite non-negative number "
-                                f"({text!r})")
+    if not CSV_COUNT.fullmatch(text):
+        raise ExportFormatError(f"{path}: line {line}: column {column!r} is not a number written as a whole "
+                                f"count in digits 0-9 ({_shown(text)})")
+    number = float(text)
+    if not math.isfinite(number) or number > MAX_COUNT:
+        raise ExportFormatError(f"{path}: line {line}: column {column!r} is not a count this importer can "
+                                f"hold ({_shown(text)})")
     return number
 
 
@@ -416,7 +494,8 @@ def _copilot_records(path: Path, sink: _Sink) -> None:
 
 
 OPENAI_SHAPE = "OpenAI organization usage completions page"
-OPENAI_RESULT_KEY = ("project_id", "api_key_id", "model", "batch", "service_tier")
+OPENAI_COUNT_FIELDS = frozenset({"input_tokens", "output_tokens", "input_cached_tokens", "input_audio_tokens",
+                                 "output_audio_tokens", "num_model_requests", "object"})
 
 
 def _unix_day(path: Path, where: str, value: Any, field: str) -> tuple[int, date]:
@@ -431,6 +510,36 @@ def _unix_day(path: Path, where: str, value: Any, field: str) -> tuple[int, date
         raise ExportFormatError(f"{path}: {where}: field {field!r} is not a Unix time in seconds or "
                                 f"milliseconds between {FIRST_DAY} and {LAST_DAY} ({value!r})")
     return int(seconds), day
+
+
+def _bucket_width(path: Path, where: str, bucket: dict, start: int) -> int:
+    if bucket.get("end_time") is None:
+        return 0
+    end, _ = _unix_day(path, where, bucket["end_time"], "end_time")
+    return end - start
+
+
+def _check_overlap(path: Path, sink: _Sink, layout: tuple, start: int, end: int) -> None:
+    """Two exports of the same period with another bucket width or grouping would each count every
+    request once, so their sum counts it twice: refuse, naming both files."""
+    seen = sink.coverage.setdefault("openai-usage", [])
+    for other, other_layout, first, last in seen:
+        if other != str(path) and other_layout != layout and start < last and end > first:
+            raise ExportFormatError(
+                f"{path}: covers the same hours as {other} with another bucket width or grouping "
+                f"({_layout(layout)} against {_layout(other_layout)}); adding both would count each "
+                "request twice: import one of them")
+    for index, (other, other_layout, first, last) in enumerate(seen):
+        if other == str(path) and other_layout == layout:
+            seen[index] = (other, layout, min(first, start), max(last, end))
+            return
+    seen.append((str(path), layout, start, end))
+
+
+def _layout(layout: tuple) -> str:
+    width, fields = layout
+    names = {60: "1m", 3600: "1h", 86400: "1d"}
+    return f"buckets of {names.get(width, f'{width} s')}, grouped by {', '.join(fields) or 'nothing'}"
 
 
 def _openai_records(path: Path, sink: _Sink) -> None:
@@ -463,7 +572,12 @@ def _openai_records(path: Path, sink: _Sink) -> None:
             _require(path, spot, result, ("input_tokens", "output_tokens", "num_model_requests"), OPENAI_SHAPE)
             user = result.get("user_id")
             user = UNATTRIBUTED if user is None else _text(path, spot, user, "user_id")
-            key = (start, user, *(str(result.get(name)) for name in OPENAI_RESULT_KEY))
+            # whatever the export was grouped by (project, key, model, api_source, ...) splits a bucket
+            grouping = tuple(sorted((name, str(value)) for name, value in result.items()
+                                    if name not in OPENAI_COUNT_FIELDS and name != "user_id"))
+            width = _bucket_width(path, where, bucket, start)
+            _check_overlap(path, sink, (width, tuple(n for n, _ in grouping)), start, start + max(width, 1))
+            key = (start, user, grouping)
             sink.add(key, user, day, "openai-usage", (
                 _count(path, spot, result["num_model_requests"], "num_model_requests"),
                 np.nan,
@@ -497,12 +611,13 @@ def _m365_records(path: Path, sink: _Sink) -> None:
         sink.records += not dates  # a user who never used Copilot is a record too
         if not dates:
             continue
-        user = cells[user_at].strip()
+        user = identity(cells[user_at])
         if not user:
             raise ExportFormatError(f"{path}: line {line}: column 'User Principal Name' is blank")
-        for column, text in dates:
-            day = M365_DATES.parse(path, f"line {line}", text, column, "column").isoformat()
-            sink.add((user, day), user, date.fromisoformat(day), "m365-copilot", NO_COUNTS)
+        # the overall Last Activity Date repeats one of the per-app dates: a day is one record
+        days = {M365_DATES.parse(path, f"line {line}", text, column, "column") for column, text in dates}
+        for day in sorted(days):
+            sink.add((user, day.isoformat()), user, day, "m365-copilot", NO_COUNTS)
 
 
 AMAZON_Q_SHAPE = "Amazon Q Developer user activity report"
@@ -528,7 +643,7 @@ def _amazon_q_records(path: Path, sink: _Sink) -> None:
     targets = {target: [(header.index(c), c) for c in columns if c in header]
                for target, columns in AMAZON_Q_COUNTS.items()}
     for line, cells in rows:
-        user = cells[user_at].strip()
+        user = identity(cells[user_at])
         if not user:
             raise ExportFormatError(f"{path}: line {line}: column 'UserId' is blank")
         if not cells[date_at].strip():
@@ -605,6 +720,7 @@ SHAPES = {"github-copilot": COPILOT_SHAPE, "openai-usage": OPENAI_SHAPE, "m365-c
 def _read_into(path: Path, kind: str, sink: _Sink) -> None:
     """Stream one file into the sink; a file without a single record is an error."""
     before = sink.records
+    sink.current = str(path)
     READERS[kind](path, sink)
     if sink.records == before:
         raise ExportFormatError(f"{path}: no records (an empty {SHAPES[kind]})")
@@ -691,7 +807,7 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
 def _export_files(folder: Path) -> list[Path]:
     """The export files of a folder, in name order (hidden and temporary files skipped)."""
     files = sorted(
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in EXPORT_SUFFIXES
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and export_suffix(p) in EXPORT_SUFFIXES
     )
     if not files:
         raise ExportFormatError(f"{folder}: no export files ({', '.join(EXPORT_SUFFIXES)}) in this folder")
@@ -704,18 +820,30 @@ def _check_kind(kind: str | None) -> None:
         raise ExportFormatError(f"unknown export kind {kind!r}; {KIND_OPTION} takes one of: {known}")
 
 
-def _files_of(path: Path, kind: str | None) -> list[tuple[Path, str]]:
-    """(file, kind) to read for one path: the file itself, or a folder's files of a known kind."""
+def _files_of(path: Path, kind: str | None, skipped: list[str] | None = None) -> list[tuple[Path, str]]:
+    """(file, kind) to read for one path: the file itself, or a folder's files of a known kind.
+    What a folder holds and is not read goes into `skipped`, each with its reason."""
     if not path.is_dir():
         return [(path, kind or detect_kind(path))]
+    skipped = [] if skipped is None else skipped
+    for other in sorted(path.iterdir()):
+        if other.name.startswith("."):
+            continue
+        if other.is_dir():
+            skipped.append(f"{other}: a folder (folders are not read recursively)")
+        elif export_suffix(other) not in EXPORT_SUFFIXES:
+            skipped.append(f"{other}: not an export file ({', '.join(EXPORT_SUFFIXES)}, optionally .gz)")
     detected = []
     for file in _export_files(path):
         try:
             file_kind = detect_kind(file)
         except UnknownExportError:
+            skipped.append(f"{file}: not one of the known exports ({', '.join(sorted(IMPORTERS))})")
             continue
         if kind is None or file_kind == kind:
             detected.append((file, file_kind))
+        else:
+            skipped.append(f"{file}: a {file_kind} export, not {kind}")
     if not detected:
         wanted = f"{kind} export" if kind else "known export"
         raise ExportFormatError(f"{path}: no file in this folder is a {wanted}")
@@ -739,7 +867,8 @@ def read_exports(paths: Iterable[str | os.PathLike[str]], kind: str | None = Non
     seen twice by its natural key counts once, and `attrs["duplicates"]` says how many were dropped.
     """
     _check_kind(kind)
-    files = [item for path in paths for item in _files_of(Path(path), kind)]
+    skipped: list[str] = []
+    files = [item for path in paths for item in _files_of(Path(path), kind, skipped)]
     if not files:
         raise ExportFormatError("no export files given")
     sink = _Sink()
@@ -748,6 +877,8 @@ def read_exports(paths: Iterable[str | os.PathLike[str]], kind: str | None = Non
     table = sink.table()
     if table.empty:
         raise ExportFormatError("the exports hold no activity: no user has a day of use in them")
+    table.attrs["skipped"] = skipped
+    table.attrs["files"] = [str(file) for file, _ in files]
     return table
 
 
@@ -757,6 +888,7 @@ __all__ = [
     "TIDY_COLUMNS",
     "ExportFormatError",
     "detect_kind",
+    "identity",
     "read_export",
     "read_exports",
 ]
