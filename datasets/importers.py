@@ -3,7 +3,8 @@ on an organisation's own data.
 
 Supported shapes (see docs/exports.md): GitHub Copilot usage metrics (NDJSON users report),
 OpenAI organization usage completions (JSON pages of buckets), Microsoft 365 Copilot usage user
-detail (CSV), Amazon Q Developer user activity (CSV) and Anthropic Claude Code analytics (JSON).
+detail (CSV), Amazon Q Developer user activity (CSV), Anthropic Claude Code analytics (JSON) and
+Cursor's Admin API daily usage data (JSON).
 
 The tidy table has the columns of `TIDY_COLUMNS`: `user` is the vendor's own identity (login,
 email or user id), `day` a date, `source` the export kind, and the counts are NaN wherever the
@@ -659,14 +660,16 @@ CLAUDE_SHAPE = "Claude Code analytics report"
 CLAUDE_DATES = _Dates(("%Y-%m-%d",), "the form YYYY-MM-DD or an ISO timestamp", timestamps=True)
 
 
-def _claude_flat(records: Iterator[tuple[str, dict]], path: Path) -> Iterator[tuple[str, dict]]:
-    """Daily pulls appended one response page per line: each page's records in turn."""
+def _flat_pages(records: Iterator[tuple[str, dict]], path: Path, shape: str,
+                own_field: str) -> Iterator[tuple[str, dict]]:
+    """Daily pulls appended one response page per line (or one page saved on one line): each
+    page's records in turn. A line holding `own_field` is a record, not a page."""
     for where, record in records:
-        if "date" not in record and isinstance(record.get("data"), list):
+        if own_field not in record and isinstance(record.get("data"), list):
             for number, item in enumerate(record["data"], start=1):
                 if not isinstance(item, dict):
                     raise ExportFormatError(f"{path}: {where} record {number}: expected a JSON object "
-                                            f"(not a {CLAUDE_SHAPE})")
+                                            f"(not a {shape})")
                 yield f"{where} record {number}", item
         else:
             yield where, record
@@ -677,7 +680,7 @@ def _claude_records(path: Path, sink: _Sink) -> None:
     def pick(loaded: Any) -> list | None:
         return loaded.get("data") if isinstance(loaded, dict) else loaded
 
-    for where, record in _claude_flat(_json_records(path, pick, CLAUDE_SHAPE), path):
+    for where, record in _flat_pages(_json_records(path, pick, CLAUDE_SHAPE), path, CLAUDE_SHAPE, "date"):
         _require(path, where, record, ("date", "actor"), CLAUDE_SHAPE)
         actor = record["actor"] if isinstance(record["actor"], dict) else {}
         user = actor.get("email_address") or actor.get("api_key_name")
@@ -706,15 +709,55 @@ def _claude_records(path: Path, sink: _Sink) -> None:
         ))
 
 
+CURSOR_SHAPE = "Cursor Admin API daily usage data"
+CURSOR_DATES = _Dates(("%Y-%m-%d",), "the form YYYY-MM-DD")
+# What Cursor counts per user-day (Admin API, POST /teams/daily-usage-data), by tidy count.
+CURSOR_COUNTS: dict[str, tuple[str, ...]] = {
+    "interactions": ("composerRequests", "chatRequests", "agentRequests", "cmdkUsages", "bugbotUsages",
+                     "totalTabsShown"),
+    "acceptances": ("totalAccepts", "totalTabsAccepted"),
+    "lines_added": ("acceptedLinesAdded",),
+}
+
+
+def _cursor_day(path: Path, where: str, record: dict) -> date:
+    """`date` is epoch milliseconds in the Admin API; some exports add a `day` string instead."""
+    if record.get("date") is not None:
+        milliseconds = _count(path, where, record["date"], "date")
+        return _unix_day(path, where, milliseconds, "date")[1]
+    if record.get("day") is not None:
+        return CURSOR_DATES.parse(path, where, record["day"], "day")
+    raise ExportFormatError(f"{path}: {where}: missing field 'date' (not a {CURSOR_SHAPE})")
+
+
+def _cursor_records(path: Path, sink: _Sink) -> None:
+    """Cursor daily usage per user: requests and tab completions shown as interactions, accepts and
+    tab acceptances as acceptances, accepted AI lines as lines added; no tokens per day."""
+    def pick(loaded: Any) -> list | None:
+        return loaded.get("data") if isinstance(loaded, dict) else loaded
+
+    for where, record in _flat_pages(_json_records(path, pick, CURSOR_SHAPE), path, CURSOR_SHAPE, "email"):
+        if "email" not in record and "userId" not in record:
+            raise ExportFormatError(f"{path}: {where}: missing field 'email' (not a {CURSOR_SHAPE})")
+        user = _text(path, where, record.get("email") or record.get("userId"), "email")
+        day = _cursor_day(path, where, record)
+        counts = {target: (sum(_count(path, where, record.get(name) or 0, name) for name in names)
+                           if any(name in record for name in names) else np.nan)
+                  for target, names in CURSOR_COUNTS.items()}
+        sink.add((user, day), user, day, "cursor",
+                 (counts["interactions"], counts["acceptances"], np.nan, np.nan, counts["lines_added"]))
+
+
 READERS: dict[str, Callable[[Path, _Sink], None]] = {
     "github-copilot": _copilot_records,
     "openai-usage": _openai_records,
     "m365-copilot": _m365_records,
     "amazon-q": _amazon_q_records,
     "claude-code": _claude_records,
+    "cursor": _cursor_records,
 }
 SHAPES = {"github-copilot": COPILOT_SHAPE, "openai-usage": OPENAI_SHAPE, "m365-copilot": M365_SHAPE,
-          "amazon-q": AMAZON_Q_SHAPE, "claude-code": CLAUDE_SHAPE}
+          "amazon-q": AMAZON_Q_SHAPE, "claude-code": CLAUDE_SHAPE, "cursor": CURSOR_SHAPE}
 
 
 def _read_into(path: Path, kind: str, sink: _Sink) -> None:
@@ -741,6 +784,7 @@ read_openai_usage = _reader("openai-usage")
 read_m365_copilot = _reader("m365-copilot")
 read_amazon_q = _reader("amazon-q")
 read_claude_code = _reader("claude-code")
+read_cursor = _reader("cursor")
 
 IMPORTERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "github-copilot": read_github_copilot,
@@ -748,6 +792,7 @@ IMPORTERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "m365-copilot": read_m365_copilot,
     "amazon-q": read_amazon_q,
     "claude-code": read_claude_code,
+    "cursor": read_cursor,
 }
 
 
@@ -765,6 +810,9 @@ def _json_kind(item: Any) -> str | None:
         return "openai-usage"
     if "actor" in item and "date" in item:
         return "claude-code"
+    if ("email" in item or "userId" in item) and any(name in item for names in CURSOR_COUNTS.values()
+                                                     for name in names):
+        return "cursor"
     return None
 
 

@@ -181,3 +181,37 @@ def test_openai_exports_of_one_period_with_other_bucket_widths_are_refused(tmp_p
     hourly.write_text(json.dumps(_openai_page([result], start=1759276800 + 3600, width=3600)))
     with pytest.raises(UserError, match="would count each request twice"):
         read_exports([daily, hourly])
+
+
+def _cursor_day(email: str, day_ms: int, **counts) -> dict:
+    base = {"date": day_ms, "userId": 17, "email": email, "isActive": True, "totalLinesAdded": 40,
+            "acceptedLinesAdded": 12, "totalAccepts": 3, "totalRejects": 1, "totalTabsShown": 20,
+            "totalTabsAccepted": 6, "composerRequests": 2, "chatRequests": 4, "agentRequests": 1,
+            "cmdkUsages": 0, "bugbotUsages": 0, "mostUsedModel": "claude-4-sonnet"}
+    return {**base, **counts}
+
+
+def test_a_cursor_daily_usage_export_is_detected_and_read(tmp_path):
+    path = tmp_path / "cursor-daily-usage.json"
+    october_first_ms = 1759276800000
+    path.write_text(json.dumps({"data": [_cursor_day("ada@x.org", october_first_ms),
+                                         _cursor_day("bo@x.org", october_first_ms + 86_400_000,
+                                                     chatRequests=9)],
+                                "period": {"startDate": october_first_ms, "endDate": october_first_ms}}))
+    table = read_exports([path]).set_index("user")
+    assert set(table["source"]) == {"cursor"}
+    assert table.loc["ada@x.org", "interactions"] == 2 + 4 + 1 + 20
+    assert table.loc["ada@x.org", "acceptances"] == 3 + 6
+    assert table.loc["ada@x.org", "lines_added"] == 12
+    assert str(table.loc["bo@x.org", "day"].date()) == "2025-10-02"
+    assert table.loc["bo@x.org", "interactions"] == 2 + 9 + 1 + 20
+    assert table["tokens_in"].isna().all()
+
+
+def test_a_cursor_record_without_a_date_names_the_record(tmp_path):
+    record = _cursor_day("ada@x.org", 0)
+    del record["date"]
+    path = tmp_path / "cursor.json"
+    path.write_text(json.dumps({"data": [record]}))
+    with pytest.raises(UserError, match="record 1: missing field 'date'"):
+        read_exports([path], kind="cursor")
