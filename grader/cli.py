@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from datasets.errors import UserError
 
-COMMAND_MODULES = ("datasets.commands", "course.commands", "grader.commands")
+COMMAND_MODULES = ("datasets.commands", "course.commands", "course.audit_command", "grader.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:
