@@ -225,7 +225,7 @@ def _cautions(audit: Audit, usage: pd.DataFrame) -> None:
     ]
 
 
-def _chart(weekly: pd.DataFrame) -> alt.Chart:
+def weekly_chart(weekly: pd.DataFrame) -> alt.Chart:
     """AI interactions and delivered work per week, each indexed to its first weeks' mean (= 100)."""
     org = weekly.groupby("week")[["interactions", "delivered"]].sum(min_count=1).reset_index()
     long = org.melt("week", var_name="series", value_name="value").dropna()
@@ -252,7 +252,7 @@ def audit_html(audit: Audit, title: str = "AI usage beside delivered work") -> s
     def items(lines: list[str]) -> str:
         return "".join(f"<li>{html.escape(line)}</li>" for line in lines)
 
-    chart = _svg(_chart(audit.weekly)) if len(audit.weekly) else ""
+    chart = _svg(weekly_chart(audit.weekly)) if len(audit.weekly) else ""
     table = audit.weekly.copy().dropna(axis="columns", how="all")
     if len(table):
         for column in ("interactions", "delivered", "incidents"):

@@ -111,3 +111,14 @@ def test_weeks_the_files_cover_in_part_are_left_out_and_said_so():
     assert weeks.min() == pd.Timestamp("2025-10-06") and weeks.max() == pd.Timestamp("2025-12-01")
     assert any("cover only in part" in line for line in audit.dropped)
     assert any("changed by +0%" in line for line in audit.findings), audit.findings
+
+
+def test_the_audit_page_is_behind_the_staff_sign_in(app_home):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.course.test_staff_pages import PAGES, TIMEOUT
+
+    at = AppTest.from_file(str(PAGES / "audit_logs.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any(t.label == "Staff account" for t in at.text_input)
+    assert "Build the report" not in [b.label for b in at.button]

@@ -1,0 +1,87 @@
+"""Staff: audit your own logs. Upload usage exports and delivery files; get the team-level report
+that `theater audit` writes. Nothing uploaded is kept: the files live in a temporary folder for the
+length of one run, and only the team-week aggregates are shown."""
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from course.app_pages import common
+from datasets.errors import UserError
+
+st.title("Audit your own logs")
+common.require_staff("trainer", "trainers and instructors")
+
+st.markdown(
+    "Upload your organisation's AI-usage exports (GitHub Copilot, OpenAI, Microsoft 365, Amazon Q, "
+    "Claude Code, Cursor) and the delivery data your teams already have (a `gh pr list --json` "
+    "export, a Jira issues CSV, an incident list), with a roster of who is in which team. The "
+    "report joins them by **team and week**, never by person, leaves out teams under five people, "
+    "and says what the data cannot show without a rollout or a pilot.")
+st.caption("Privacy: the files are read in a temporary folder that is deleted when the report is "
+           "ready; nothing you upload is stored by the app. The report holds team-week aggregates "
+           "only. The same report from a shell: `theater audit FILES --roster roster.csv --html "
+           "audit.html` (docs/exports.md).")
+
+with st.form("audit"):
+    files = st.file_uploader("Usage exports and delivery files", accept_multiple_files=True,
+                             type=["ndjson", "jsonl", "json", "csv", "gz"])
+    roster_file = st.file_uploader("Roster (CSV: team, and user / login / email)", type=["csv"])
+    title = st.text_input("Report title", value="AI usage beside delivered work")
+    run = st.form_submit_button("Build the report", type="primary", icon=":material/analytics:")
+
+if run:
+    if not files:
+        st.error("Choose at least one usage export first.", icon=":material/error:")
+        st.stop()
+    from course.audit import audit_html, build_audit
+    from course.audit_command import split_inputs
+    from datasets.importers import read_exports
+    from datasets.outcomes import read_outcomes, read_roster
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="theater-audit-") as tmp:
+            folder = Path(tmp)
+            for upload in files:
+                (folder / Path(upload.name).name).write_bytes(upload.getvalue())
+            roster = None
+            if roster_file is not None:
+                roster_path = folder / "roster" / "roster.csv"
+                roster_path.parent.mkdir()
+                roster_path.write_bytes(roster_file.getvalue())
+                roster = read_roster(roster_path)
+            usage_files, outcome_files, skipped = split_inputs([folder])
+            if not usage_files:
+                raise UserError("none of the files is an AI-usage export `theater import` reads")
+            audit = build_audit(read_exports(usage_files), read_outcomes(outcome_files), roster)
+            page = audit_html(audit, title or "AI usage beside delivered work")
+    except UserError as error:
+        st.error(" ".join(str(error).split()).replace(str(folder) + "/", ""), icon=":material/error:")
+        st.stop()
+    st.session_state["_audit_report"] = (audit, page, [line.replace(str(folder) + "/", "") for line in skipped])
+
+if "_audit_report" in st.session_state:
+    audit, page, skipped = st.session_state["_audit_report"]
+    from course.audit import weekly_chart
+
+    st.subheader("What the data shows")
+    for line in audit.findings:
+        st.markdown(f"- {line}")
+    if len(audit.weekly):
+        st.altair_chart(weekly_chart(audit.weekly), width="stretch")
+        st.caption("AI interactions and delivered work per whole week, each as an index of its "
+                   "first four weeks (= 100), over the teams shown.")
+    st.subheader("Where the usual numbers mislead")
+    for line in audit.cautions:
+        st.markdown(f"- {line}")
+    st.subheader("What would show the effect")
+    for line in audit.design:
+        st.markdown(f"- {line}")
+    st.subheader("What was left out, and why")
+    for line in audit.dropped + skipped or ["Nothing."]:
+        st.markdown(f"- {line}")
+    with st.expander("Team-week table"):
+        st.dataframe(audit.weekly, hide_index=True, width="stretch")
+    st.download_button("Download the report (self-contained HTML)", data=page, file_name="audit.html",
+                       mime="text/html", icon=":material/download:")
