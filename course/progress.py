@@ -45,7 +45,13 @@ attempts = sa.Table(
     sa.Column("misconception", sa.String(200)),
     sa.Column("workshop_code", sa.String(50), index=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # The number of a budgeted exercise check (1 .. budget) among the learner's checks of that item;
+    # NULL for every other attempt, for practice checks after a success and for rows written before
+    # the column existed. The unique index below makes two checks with one number impossible.
+    sa.Column("check_no", sa.Integer),
 )
+CHECK_NUMBER_INDEX = sa.Index("ux_attempts_check_no", attempts.c.learner_id, attempts.c.module_id,
+                              attempts.c.item_id, attempts.c.kind, attempts.c.check_no, unique=True)
 page_views = sa.Table(
     "page_views", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -142,6 +148,20 @@ def learner_upsert(dialect: str, learner_id: str, display_name: str | None) -> s
     return statement.on_conflict_do_nothing(index_elements=[learners.c.learner_id])
 
 
+def _upgrade_attempts(conn: sa.Connection) -> None:
+    """Bring an `attempts` table made before budgeted checks were numbered up to date: a nullable
+    column (old rows keep NULL) and its unique index. Safe to run on every open."""
+    columns = {column["name"] for column in sa.inspect(conn).get_columns("attempts")}
+    if "check_no" not in columns:
+        conn.exec_driver_sql("ALTER TABLE attempts ADD COLUMN check_no INTEGER")
+    CHECK_NUMBER_INDEX.create(conn, checkfirst=True)
+
+
+def _duplicate_number(exc: sa.exc.IntegrityError) -> bool:
+    text = str(exc.orig or exc).lower()
+    return "unique" in text or "duplicate key" in text
+
+
 class ProgressStore:
     """Attempts, hints and page time in one database (SQLite by default, any SQLAlchemy URL)."""
 
@@ -185,6 +205,7 @@ class ProgressStore:
                 if status != "ok":
                     raise sa.exc.DatabaseError("PRAGMA quick_check", None, Exception(status))
             metadata.create_all(conn)
+            _upgrade_attempts(conn)
 
     def _write(self, *statements: sa.Executable) -> None:
         """Run statements in one write transaction, retried while other writers hold the lock."""
@@ -249,6 +270,53 @@ class ProgressStore:
                      kind=kind, answer=None if answer is None else str(answer), correct=correct,
                      score=None if score is None else float(score), misconception=misconception,
                      workshop_code=workshop_code)
+
+    def record_checked_attempt(self, learner_id: str, module_id: str, item_id: str,
+                               answer: str | None, correct: bool, score: float | None, *,
+                               budget: int, workshop_code: str | None = None) -> int | None:
+        """Record one checked attempt at an exercise if the budget allows it; None when it is spent.
+
+        Returns the check's number (1 .. budget), or 0 for a practice check after a success
+        (unlimited, never counted). Counting and writing are one transaction, and the number is
+        held by a unique index, so checks sent at once from many tabs or replicas never exceed the
+        budget: of two checks that counted the same attempts, the second's insert fails and it
+        counts again. Attempts recorded before numbering existed are counted too.
+        """
+        if budget < 1:
+            raise ValueError(f"the attempt budget must be at least 1, got {budget}")
+        mine = sa.and_(attempts.c.learner_id == learner_id, attempts.c.module_id == module_id,
+                       attempts.c.item_id == item_id, attempts.c.kind == "exercise")
+        values = dict(learner_id=learner_id, module_id=module_id, item_id=item_id, kind="exercise",
+                      answer=None if answer is None else str(answer), correct=bool(correct),
+                      score=None if score is None else float(score), misconception=None,
+                      workshop_code=workshop_code)
+
+        def claim() -> int | None:
+            with self._write_transaction() as conn:
+                passed = [row.correct for row in
+                          conn.execute(sa.select(attempts.c.correct).where(mine))]
+                if any(passed):
+                    number, check_no = 0, None        # solved already: a free practice check
+                else:
+                    number = check_no = len(passed) + 1
+                    if number > budget:
+                        return None
+                conn.execute(attempts.insert().values(**values, check_no=check_no,
+                                                      created_at=_now()))
+                return number
+
+        try:
+            for _ in range(budget + RETRY_ATTEMPTS):
+                try:
+                    return with_retry(claim)
+                except sa.exc.IntegrityError as exc:
+                    if not _duplicate_number(exc):
+                        raise
+                    # another check took this number first: count again
+            raise ProgressError("Could not save the check: too many checks of this exercise "
+                                "arrived at once.")
+        except sa.exc.DatabaseError as exc:
+            raise ProgressError(f"Could not save progress ({exc.orig or exc}).") from exc
 
     def record_page_view(self, learner_id: str, page: str, seconds: float) -> None:
         self._insert(page_views, learner_id=learner_id, page=page, seconds=max(0.0, float(seconds)))

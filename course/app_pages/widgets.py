@@ -827,10 +827,18 @@ def _exercise_fragment(exercise, module_id: str, learner: str, previous: dict) -
             st.error(f"This exercise cannot be checked right now: {error}")
             return
         if result.status != "not_attempted" and not problem:
-            _record(learner, module_id, exercise.id, "exercise", _answer_text(answer),
-                    result.status == "correct", result.score, None)
+            try:   # counted atomically: checks sent at once from several tabs never pass the budget
+                counted = common.get_store().record_checked_attempt(
+                    learner, module_id, exercise.id, _answer_text(answer),
+                    result.status == "correct", result.score, budget=budget,
+                    workshop_code=common.workshop_code())
+            except UserError as error:
+                st.error(f"Your check could not be saved, so its result is not shown: {error}")
+                return
             state = practice.attempt_state(
                 _exercise_scores(learner, module_id, exercise.id), pass_mark, budget)
+            if counted is None:          # the budget was spent meanwhile (another tab): no result
+                result = None
         st.session_state[f"{key}:result"] = result
         if not state.can_check:          # the budget just ran out: redraw with the check closed
             _rerun_exercise()
