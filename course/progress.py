@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from course.modules import mastery
-from course.practice import mastery_item_scores
+from course.practice import mastery_item_scores, reviews_passed
 from datasets.errors import UserError
 
 ATTEMPT_KINDS = ("quiz", "retrieval", "prediction", "exercise", "pretest", "posttest", "review")
@@ -366,13 +366,14 @@ class ProgressStore:
 
     def learner_summary(self, learner_id: str,
                         items_per_module: dict[str, int] | None = None) -> dict:
-        """Per module: attempts, latest score per scored item, mastery; plus the page to resume."""
+        """Per module: attempts, the score mastery counts per scored item (a question's first
+        answer, an exercise's best once passed), mastery; plus the page to resume."""
         frame = self.attempts_frame(learner_id=learner_id)
         views = self.page_views_frame(learner_id)
         modules: dict[str, dict] = {}
         for module_id, group in frame.groupby("module_id", sort=False):
             scored = group[group["kind"].isin(SCORED_KINDS)]
-            item_scores = mastery_item_scores(scored)   # best once passed, else the latest
+            item_scores = mastery_item_scores(scored)
             expected = (items_per_module or {}).get(str(module_id), len(item_scores))
             scores = list(item_scores.values()) + [0.0] * max(0, expected - len(item_scores))
             reviews = group[group["kind"] == "review"]
@@ -381,7 +382,7 @@ class ProgressStore:
                 "correct": int(group["correct"].fillna(False).astype(bool).sum()),
                 "item_scores": item_scores,
                 "mastery": mastery([min(1.0, max(0.0, x)) for x in scores],
-                                   bool(reviews["correct"].fillna(False).any())),
+                                   reviews_passed(reviews)),
                 "last_at": group["created_at"].max(),
             }
         for module_id in items_per_module or {}:

@@ -50,18 +50,26 @@ def test_unknown_attempt_kind_is_refused(url):
         ProgressStore(url).record_attempt("ada", "m1", "q1", "guess", "a", True, 1.0, None)
 
 
-def test_summary_uses_latest_score_per_item_and_counts_unanswered_items(url):
+def test_summary_counts_a_questions_first_answer_and_unanswered_items(url):
     store = ProgressStore(url)
     store.record_attempt("ada", "m1", "q1", "quiz", "x", False, 0.0, "m")
-    store.record_attempt("ada", "m1", "q1", "quiz", "y", True, 1.0, None)
+    store.record_attempt("ada", "m1", "q1", "quiz", "y", True, 1.0, None)   # practice: not counted
     store.record_attempt("ada", "m1", "q2", "quiz", "y", True, 1.0, None)
+    store.record_attempt("ada", "m1", "q2", "quiz", "x", False, 0.0, "m")   # practice: not counted
     summary = store.learner_summary("ada", {"m1": 3, "m2": 1})
-    assert summary["modules"]["m1"]["mastery"] == "attempted"      # 2 of 3 items right
+    assert summary["modules"]["m1"]["item_scores"] == {"q1": 0.0, "q2": 1.0}
+    assert summary["modules"]["m1"]["mastery"] == "attempted"      # 1 of 3 items right
     assert summary["modules"]["m2"]["mastery"] == "not started"
-    store.record_attempt("ada", "m1", "q3", "exercise", "0.3", True, 1.0, None)
-    assert store.learner_summary("ada", {"m1": 3})["mastery"]["m1"] == "proficient"
-    store.record_attempt("ada", "m1", "q1", "review", "y", True, 1.0, None)
-    assert store.learner_summary("ada", {"m1": 3})["mastery"]["m1"] == "mastered"
+    store.record_attempt("grace", "m1", "q1", "quiz", "y", True, 1.0, None)
+    store.record_attempt("grace", "m1", "q2", "quiz", "y", True, 1.0, None)
+    store.record_attempt("grace", "m1", "q3", "exercise", "0.3", False, 0.4, None)
+    store.record_attempt("grace", "m1", "q3", "exercise", "0.5", True, 1.0, None)  # budgeted checks
+    assert store.learner_summary("grace", {"m1": 3})["mastery"]["m1"] == "proficient"
+    store.record_attempt("grace", "m1", "r1", "review", "x", False, 0.0, "m")
+    store.record_attempt("grace", "m1", "r1", "review", "y", True, 1.0, None)  # a re-answer
+    assert store.learner_summary("grace", {"m1": 3})["mastery"]["m1"] == "proficient"
+    store.record_attempt("grace", "m1", "r2", "review", "y", True, 1.0, None)
+    assert store.learner_summary("grace", {"m1": 3})["mastery"]["m1"] == "mastered"
 
 
 def test_a_corrupted_database_is_moved_aside_not_deleted(tmp_path):
