@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from course.modules import mastery
+from course.practice import mastery_scores, reviews_passed
 from course.progress import SCORED_KINDS
 from datasets.errors import UserError
 
@@ -102,8 +103,10 @@ def learner_mastery(attempts: pd.DataFrame, learner_ids: list[str] | None = None
                     items_per_module: Mapping[str, int] | None = None) -> pd.DataFrame:
     """Mastery level of every learner in every module (an intermediate: never shown as such).
 
-    Same rule as the learner's own progress: the latest score of each scored item, unanswered
-    expected items count as 0, and a correct later review turns proficient into mastered.
+    Same rule as the learner's own progress (course.practice.mastery_scores): a question counts
+    its first answer, an exercise its best score once passed (else its latest), unanswered
+    expected items count as 0, and a later review answered right the first time turns
+    proficient into mastered.
     """
     ids = _class_ids(attempts, learner_ids)
     attempts = attempts[~attempts["kind"].isin(TEST_KINDS)] if len(attempts) else attempts
@@ -115,13 +118,15 @@ def learner_mastery(attempts: pd.DataFrame, learner_ids: list[str] | None = None
     keys = ["learner_id", "module_id"]
     started = set(map(tuple, attempts[keys].astype(str).drop_duplicates().to_numpy())) \
         if len(attempts) else set()
-    scored = attempts[attempts["kind"].isin(SCORED_KINDS)]
-    latest = scored.groupby([*keys, "item_id"], sort=False)["score"].last().fillna(0.0)
-    item_scores = {(str(k[0]), str(k[1])): [float(v) for v in values]
-                   for k, values in latest.groupby(level=keys).agg(list).items()}
-    reviewed = attempts[(attempts["kind"] == "review")
-                        & attempts["correct"].fillna(False).astype(bool)]
-    reviewed_keys = set(map(tuple, reviewed[keys].astype(str).to_numpy()))
+    attempts = attempts.astype({key: str for key in keys}) if len(attempts) else attempts
+    scored = attempts[attempts["kind"].isin(SCORED_KINDS)] if len(attempts) else attempts
+    counted = mastery_scores(scored, keys) if len(scored) else pd.Series(dtype="float64")
+    item_scores = ({(str(k[0]), str(k[1])): [float(v) for v in values]
+                    for k, values in counted.groupby(level=keys).agg(list).items()}
+                   if len(counted) else {})
+    reviews = attempts[attempts["kind"] == "review"] if len(attempts) else attempts
+    passed = reviews_passed(reviews, keys) if len(reviews) else pd.Series([], dtype=bool)
+    reviewed_keys = {(str(k[0]), str(k[1])) for k, ok in passed.items() if ok}
     rows = []
     for module_id in modules:
         expected = (items_per_module or {}).get(module_id)

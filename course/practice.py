@@ -89,7 +89,7 @@ def attempt_state(scores: Sequence[float | None], pass_mark: float = 1.0,
 
 
 def mastery_item_score(scores: Sequence[float | None], pass_mark: float = 1.0) -> float:
-    """The score an item contributes to mastery: the best once it has been passed, else the latest.
+    """The score an exercise contributes to mastery: the best once passed, else the latest.
 
     A learner who succeeds and then explores (tries a worse answer to see what happens) keeps
     the mastery they earned; before a success the latest attempt is what they know now.
@@ -210,19 +210,57 @@ def comparison_group_problem(size: int, total: int) -> str | None:
             "median person's AI events. This answer did not use up an attempt.")
 
 
-def mastery_item_scores(scored) -> dict[str, float]:
-    """Per item of a module, the score mastery counts (see mastery_item_score).
+# Kinds whose first answer is the one mastery counts: a question shows its explained feedback at
+# once, so a second answer is practice (answering until right would make every learner proficient).
+FIRST_ANSWER_KINDS = ("quiz", "retrieval", "review")
+
+
+def _passed(correct) -> bool:
+    return _number_or_none(correct) == 1.0
+
+
+def mastery_scores(scored: pd.DataFrame, keys: Sequence[str] = ()) -> pd.Series:
+    """Per (keys..., item_id), the score mastery counts, from attempts oldest first.
+
+    A question (quiz, retrieval, review) counts its first answer; later answers are practice.
+    An exercise counts its best score once it has been passed (the recorded `correct` flag, so a
+    pass mark below 100% counts as passed when the check said so), else its latest.
+    """
+    index = [*keys, "item_id"]
+    if scored.empty:
+        return pd.Series(dtype="float64")
+    frame = scored[[*index, "kind"]].copy()
+    frame["_score"] = [_valid_score(_number_or_none(s)) for s in scored["score"]]
+    frame["_passed"] = [_passed(c) for c in scored["correct"].astype(object)]
+    groups = frame.groupby(index, sort=False)
+    first, last = groups["_score"].first(), groups["_score"].last()
+    exercise_rule = groups["_score"].max().where(groups["_passed"].any(), last)
+    question = groups["kind"].first().isin(FIRST_ANSWER_KINDS)
+    return first.where(question, exercise_rule).astype("float64")
+
+
+def mastery_item_scores(scored: pd.DataFrame) -> dict[str, float]:
+    """Per item of one learner's module, the score mastery counts (see mastery_scores).
 
     `scored`: the learner's scored attempts of one module (a progress-store frame with item_id,
-    score and correct, oldest first). Success is the recorded `correct` flag, so an exercise with
-    a pass mark below 100% counts as passed when the check said so.
+    kind, score and correct, oldest first).
     """
-    out: dict[str, float] = {}
-    for item_id, group in scored.groupby("item_id", sort=False):
-        values = [_valid_score(_number_or_none(s)) for s in group["score"]]
-        passed = [_number_or_none(c) == 1.0 for c in group["correct"].astype(object)]
-        out[str(item_id)] = max(values) if any(passed) else (values[-1] if values else 0.0)
-    return out
+    scores = mastery_scores(scored)
+    return {str(key[0] if isinstance(key, tuple) else key): float(value)
+            for key, value in scores.items()}
+
+
+def reviews_passed(reviews: pd.DataFrame, keys: Sequence[str] = ()) -> pd.Series | bool:
+    """Whether a later, mixed review of a module was answered right, per keys (or overall when
+    keys is empty): the first answer to each review item counts, like any question's."""
+    if reviews.empty:
+        return False if not keys else pd.Series([], dtype=bool)
+    frame = reviews[[*keys, "item_id"]].copy()
+    frame["_passed"] = [_passed(c) for c in reviews["correct"].astype(object)]
+    first = frame.groupby([*keys, "item_id"], sort=False)["_passed"].first()
+    if not keys:
+        return bool(first.any())
+    return first.groupby(level=list(keys), sort=False).any()
 
 
 def user_group_problem(size: int, total: int) -> str | None:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from course.modules import mastery
-from course.practice import mastery_item_scores
+from course.practice import mastery_item_scores, reviews_passed
 from datasets.errors import UserError
 
 ATTEMPT_KINDS = ("quiz", "retrieval", "prediction", "exercise", "pretest", "posttest", "review")
@@ -45,7 +45,13 @@ attempts = sa.Table(
     sa.Column("misconception", sa.String(200)),
     sa.Column("workshop_code", sa.String(50), index=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # The number of a budgeted exercise check (1 .. budget) among the learner's checks of that item;
+    # NULL for every other attempt, for practice checks after a success and for rows written before
+    # the column existed. The unique index below makes two checks with one number impossible.
+    sa.Column("check_no", sa.Integer),
 )
+CHECK_NUMBER_INDEX = sa.Index("ux_attempts_check_no", attempts.c.learner_id, attempts.c.module_id,
+                              attempts.c.item_id, attempts.c.kind, attempts.c.check_no, unique=True)
 page_views = sa.Table(
     "page_views", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -142,6 +148,20 @@ def learner_upsert(dialect: str, learner_id: str, display_name: str | None) -> s
     return statement.on_conflict_do_nothing(index_elements=[learners.c.learner_id])
 
 
+def _upgrade_attempts(conn: sa.Connection) -> None:
+    """Bring an `attempts` table made before budgeted checks were numbered up to date: a nullable
+    column (old rows keep NULL) and its unique index. Safe to run on every open."""
+    columns = {column["name"] for column in sa.inspect(conn).get_columns("attempts")}
+    if "check_no" not in columns:
+        conn.exec_driver_sql("ALTER TABLE attempts ADD COLUMN check_no INTEGER")
+    CHECK_NUMBER_INDEX.create(conn, checkfirst=True)
+
+
+def _duplicate_number(exc: sa.exc.IntegrityError) -> bool:
+    text = str(exc.orig or exc).lower()
+    return "unique" in text or "duplicate key" in text
+
+
 class ProgressStore:
     """Attempts, hints and page time in one database (SQLite by default, any SQLAlchemy URL)."""
 
@@ -185,6 +205,7 @@ class ProgressStore:
                 if status != "ok":
                     raise sa.exc.DatabaseError("PRAGMA quick_check", None, Exception(status))
             metadata.create_all(conn)
+            _upgrade_attempts(conn)
 
     def _write(self, *statements: sa.Executable) -> None:
         """Run statements in one write transaction, retried while other writers hold the lock."""
@@ -250,6 +271,53 @@ class ProgressStore:
                      score=None if score is None else float(score), misconception=misconception,
                      workshop_code=workshop_code)
 
+    def record_checked_attempt(self, learner_id: str, module_id: str, item_id: str,
+                               answer: str | None, correct: bool, score: float | None, *,
+                               budget: int, workshop_code: str | None = None) -> int | None:
+        """Record one checked attempt at an exercise if the budget allows it; None when it is spent.
+
+        Returns the check's number (1 .. budget), or 0 for a practice check after a success
+        (unlimited, never counted). Counting and writing are one transaction, and the number is
+        held by a unique index, so checks sent at once from many tabs or replicas never exceed the
+        budget: of two checks that counted the same attempts, the second's insert fails and it
+        counts again. Attempts recorded before numbering existed are counted too.
+        """
+        if budget < 1:
+            raise ValueError(f"the attempt budget must be at least 1, got {budget}")
+        mine = sa.and_(attempts.c.learner_id == learner_id, attempts.c.module_id == module_id,
+                       attempts.c.item_id == item_id, attempts.c.kind == "exercise")
+        values = dict(learner_id=learner_id, module_id=module_id, item_id=item_id, kind="exercise",
+                      answer=None if answer is None else str(answer), correct=bool(correct),
+                      score=None if score is None else float(score), misconception=None,
+                      workshop_code=workshop_code)
+
+        def claim() -> int | None:
+            with self._write_transaction() as conn:
+                passed = [row.correct for row in
+                          conn.execute(sa.select(attempts.c.correct).where(mine))]
+                if any(passed):
+                    number, check_no = 0, None        # solved already: a free practice check
+                else:
+                    number = check_no = len(passed) + 1
+                    if number > budget:
+                        return None
+                conn.execute(attempts.insert().values(**values, check_no=check_no,
+                                                      created_at=_now()))
+                return number
+
+        try:
+            for _ in range(budget + RETRY_ATTEMPTS):
+                try:
+                    return with_retry(claim)
+                except sa.exc.IntegrityError as exc:
+                    if not _duplicate_number(exc):
+                        raise
+                    # another check took this number first: count again
+            raise ProgressError("Could not save the check: too many checks of this exercise "
+                                "arrived at once.")
+        except sa.exc.DatabaseError as exc:
+            raise ProgressError(f"Could not save progress ({exc.orig or exc}).") from exc
+
     def record_page_view(self, learner_id: str, page: str, seconds: float) -> None:
         self._insert(page_views, learner_id=learner_id, page=page, seconds=max(0.0, float(seconds)))
 
@@ -298,13 +366,14 @@ class ProgressStore:
 
     def learner_summary(self, learner_id: str,
                         items_per_module: dict[str, int] | None = None) -> dict:
-        """Per module: attempts, latest score per scored item, mastery; plus the page to resume."""
+        """Per module: attempts, the score mastery counts per scored item (a question's first
+        answer, an exercise's best once passed), mastery; plus the page to resume."""
         frame = self.attempts_frame(learner_id=learner_id)
         views = self.page_views_frame(learner_id)
         modules: dict[str, dict] = {}
         for module_id, group in frame.groupby("module_id", sort=False):
             scored = group[group["kind"].isin(SCORED_KINDS)]
-            item_scores = mastery_item_scores(scored)   # best once passed, else the latest
+            item_scores = mastery_item_scores(scored)
             expected = (items_per_module or {}).get(str(module_id), len(item_scores))
             scores = list(item_scores.values()) + [0.0] * max(0, expected - len(item_scores))
             reviews = group[group["kind"] == "review"]
@@ -313,7 +382,7 @@ class ProgressStore:
                 "correct": int(group["correct"].fillna(False).astype(bool).sum()),
                 "item_scores": item_scores,
                 "mastery": mastery([min(1.0, max(0.0, x)) for x in scores],
-                                   bool(reviews["correct"].fillna(False).any())),
+                                   reviews_passed(reviews)),
                 "last_at": group["created_at"].max(),
             }
         for module_id in items_per_module or {}:

@@ -51,8 +51,15 @@ def _show_feedback(feedback, chosen: str | None, kind: str) -> None:
             st.caption(f"The idea behind that answer: *{feedback.misconception.replace('-', ' ')}*")
 
 
+FIRST_ANSWER_NOTE = "Your first answer counts towards mastery; answering again is practice."
+
+
 def question(q, module_id: str, kind: str, learner: str, previous: dict | None = None) -> bool:
-    """A multiple-choice question with explained feedback; True once the learner has answered."""
+    """A multiple-choice question with explained feedback; True once the learner has answered.
+
+    Every answer is recorded; for a quiz or retrieval question mastery counts the first one
+    (course.practice.mastery_scores), and the page says so once the learner has answered.
+    """
     from course.modules import score_answer
 
     key = f"{kind}:{module_id}:{q.id}"
@@ -73,14 +80,18 @@ def question(q, module_id: str, kind: str, learner: str, previous: dict | None =
                 _record(learner, reviewed_module, q.id, "review", choice, feedback.correct,
                         1.0 if feedback.correct else 0.0, feedback.misconception)
             state[key] = (choice, feedback)
+    practice_note = FIRST_ANSWER_NOTE if kind in practice.FIRST_ANSWER_KINDS else ""
     if key in state:
         choice, feedback = state[key]
         _show_feedback(feedback, choice, kind)
+        if practice_note:
+            st.caption(practice_note)
         return True
     if previous is not None and previous.get("answer") is not None:
         feedback = score_answer(q, previous["answer"])
         st.caption(f"Earlier you answered: *{previous['answer']}* "
-                   f"({'right' if feedback.correct else 'not right'}). You can answer again.")
+                   f"({'right' if feedback.correct else 'not right'}). "
+                   + (practice_note or "You can answer again."))
         return True
     return False
 
@@ -827,10 +838,18 @@ def _exercise_fragment(exercise, module_id: str, learner: str, previous: dict) -
             st.error(f"This exercise cannot be checked right now: {error}")
             return
         if result.status != "not_attempted" and not problem:
-            _record(learner, module_id, exercise.id, "exercise", _answer_text(answer),
-                    result.status == "correct", result.score, None)
+            try:   # counted atomically: checks sent at once from several tabs never pass the budget
+                counted = common.get_store().record_checked_attempt(
+                    learner, module_id, exercise.id, _answer_text(answer),
+                    result.status == "correct", result.score, budget=budget,
+                    workshop_code=common.workshop_code())
+            except UserError as error:
+                st.error(f"Your check could not be saved, so its result is not shown: {error}")
+                return
             state = practice.attempt_state(
                 _exercise_scores(learner, module_id, exercise.id), pass_mark, budget)
+            if counted is None:          # the budget was spent meanwhile (another tab): no result
+                result = None
         st.session_state[f"{key}:result"] = result
         if not state.can_check:          # the budget just ran out: redraw with the check closed
             _rerun_exercise()

@@ -169,6 +169,32 @@ def test_class_progress_of_a_tiny_class_shows_nothing():
     assert table.drop(columns="module_id").isna().all(axis=None)
 
 
+def test_class_mastery_counts_first_answers_so_re_answering_until_right_is_not_proficient():
+    from course.analytics import learner_mastery
+
+    rows = []
+    for n in range(3):
+        steady = f"S{n}"   # right the first time on every question, then a right review
+        rows += [attempt(steady, "m1", q, "quiz", "x", True, 1.0, minutes=i)
+                 for i, q in enumerate(("q1", "q2"))]
+        rows.append(attempt(steady, "m1", "r1", "review", "x", True, 1.0, minutes=5))
+        guesser = f"G{n}"  # wrong first, then re-answered until right; the review likewise
+        for i, q in enumerate(("q1", "q2")):
+            rows += [attempt(guesser, "m1", q, "quiz", "y", False, 0.0, minutes=i),
+                     attempt(guesser, "m1", q, "quiz", "x", True, 1.0, minutes=i + 1)]
+        rows += [attempt(guesser, "m1", "r1", "review", "y", False, 0.0, minutes=5),
+                 attempt(guesser, "m1", "r1", "review", "x", True, 1.0, minutes=6)]
+        solver = f"X{n}"   # a quiz right first, an exercise passed on its second check
+        rows += [attempt(solver, "m1", "q1", "quiz", "x", True, 1.0),
+                 attempt(solver, "m1", "ex", "exercise", "0.1", False, 0.3, minutes=1),
+                 attempt(solver, "m1", "ex", "exercise", "0.2", True, 1.0, minutes=2),
+                 attempt(solver, "m1", "ex", "exercise", "0.9", False, 0.0, minutes=3)]
+    levels = learner_mastery(frame(rows), items_per_module={"m1": 2}).set_index("learner_id")
+    assert set(levels.loc[[f"S{n}" for n in range(3)], "mastery"]) == {"mastered"}
+    assert set(levels.loc[[f"G{n}" for n in range(3)], "mastery"]) == {"attempted"}
+    assert set(levels.loc[[f"X{n}" for n in range(3)], "mastery"]) == {"proficient"}
+
+
 # --------------------------------------------------------------------------- spreads
 def test_answer_spread_names_the_misconception_of_each_wrong_option():
     spreads = answer_spreads(frame(spread_answers({"Value doubled": 7,

@@ -93,6 +93,41 @@ def test_progress_mastery_does_not_drop_when_a_learner_explores_after_succeeding
     assert store.learner_summary("bob")["mastery"]["m1"] == "attempted"
 
 
+def _attempts(*rows):
+    return pd.DataFrame(rows, columns=["item_id", "kind", "score", "correct"])
+
+
+def test_a_question_counts_its_first_answer_and_an_exercise_its_best_once_passed():
+    scored = _attempts(("q1", "quiz", 0.0, False), ("q1", "quiz", 0.0, False),
+                       ("q1", "quiz", 1.0, True),            # answered until right: still 0
+                       ("q2", "quiz", 1.0, True), ("q2", "quiz", 0.0, False),
+                       ("ex", "exercise", 0.4, False), ("ex", "exercise", 1.0, True),
+                       ("ex", "exercise", 0.0, False),
+                       ("ex2", "exercise", 0.9, False), ("ex2", "exercise", 0.4, False))
+    assert practice.mastery_item_scores(scored) == {"q1": 0.0, "q2": 1.0, "ex": 1.0, "ex2": 0.4}
+    assert practice.mastery_item_scores(scored.iloc[0:0]) == {}
+
+
+def test_a_review_counts_when_one_of_its_items_was_right_the_first_time():
+    retried = _attempts(("r1", "review", 0.0, False), ("r1", "review", 1.0, True))
+    assert practice.reviews_passed(retried) is False
+    assert practice.reviews_passed(pd.concat([retried, _attempts(("r2", "review", 1.0, True))]))
+    assert practice.reviews_passed(retried.iloc[0:0]) is False
+
+
+def test_answering_every_option_until_right_does_not_make_a_learner_proficient(tmp_path):
+    from course.progress import ProgressStore
+
+    store = ProgressStore(f"sqlite:///{tmp_path / 'p.sqlite'}")
+    for qid in ("q1", "q2", "q3"):
+        for option in ("wrong", "also wrong", "right"):
+            store.record_attempt("eve", "m1", qid, "quiz", option, option == "right",
+                                 1.0 if option == "right" else 0.0, None)
+    summary = store.learner_summary("eve", {"m1": 3})
+    assert summary["mastery"]["m1"] == "attempted"
+    assert summary["modules"]["m1"]["attempts"] == 9     # every answer is still recorded
+
+
 @pytest.mark.parametrize("score, band", [(1.0, "correct"), (0.8, "close"), (0.5, "close"),
                                          (0.49, "off"), (0.0, "off")])
 def test_feedback_bands_hide_the_exact_score(score, band):

@@ -50,18 +50,26 @@ def test_unknown_attempt_kind_is_refused(url):
         ProgressStore(url).record_attempt("ada", "m1", "q1", "guess", "a", True, 1.0, None)
 
 
-def test_summary_uses_latest_score_per_item_and_counts_unanswered_items(url):
+def test_summary_counts_a_questions_first_answer_and_unanswered_items(url):
     store = ProgressStore(url)
     store.record_attempt("ada", "m1", "q1", "quiz", "x", False, 0.0, "m")
-    store.record_attempt("ada", "m1", "q1", "quiz", "y", True, 1.0, None)
+    store.record_attempt("ada", "m1", "q1", "quiz", "y", True, 1.0, None)   # practice: not counted
     store.record_attempt("ada", "m1", "q2", "quiz", "y", True, 1.0, None)
+    store.record_attempt("ada", "m1", "q2", "quiz", "x", False, 0.0, "m")   # practice: not counted
     summary = store.learner_summary("ada", {"m1": 3, "m2": 1})
-    assert summary["modules"]["m1"]["mastery"] == "attempted"      # 2 of 3 items right
+    assert summary["modules"]["m1"]["item_scores"] == {"q1": 0.0, "q2": 1.0}
+    assert summary["modules"]["m1"]["mastery"] == "attempted"      # 1 of 3 items right
     assert summary["modules"]["m2"]["mastery"] == "not started"
-    store.record_attempt("ada", "m1", "q3", "exercise", "0.3", True, 1.0, None)
-    assert store.learner_summary("ada", {"m1": 3})["mastery"]["m1"] == "proficient"
-    store.record_attempt("ada", "m1", "q1", "review", "y", True, 1.0, None)
-    assert store.learner_summary("ada", {"m1": 3})["mastery"]["m1"] == "mastered"
+    store.record_attempt("grace", "m1", "q1", "quiz", "y", True, 1.0, None)
+    store.record_attempt("grace", "m1", "q2", "quiz", "y", True, 1.0, None)
+    store.record_attempt("grace", "m1", "q3", "exercise", "0.3", False, 0.4, None)
+    store.record_attempt("grace", "m1", "q3", "exercise", "0.5", True, 1.0, None)  # budgeted checks
+    assert store.learner_summary("grace", {"m1": 3})["mastery"]["m1"] == "proficient"
+    store.record_attempt("grace", "m1", "r1", "review", "x", False, 0.0, "m")
+    store.record_attempt("grace", "m1", "r1", "review", "y", True, 1.0, None)  # a re-answer
+    assert store.learner_summary("grace", {"m1": 3})["mastery"]["m1"] == "proficient"
+    store.record_attempt("grace", "m1", "r2", "review", "y", True, 1.0, None)
+    assert store.learner_summary("grace", {"m1": 3})["mastery"]["m1"] == "mastered"
 
 
 def test_a_corrupted_database_is_moved_aside_not_deleted(tmp_path):
@@ -247,3 +255,103 @@ def exercise_inputs_are_kept_and_replaced(url: str) -> None:
 
 def test_exercise_inputs_survive_a_restart_on_sqlite(tmp_path):
     exercise_inputs_are_kept_and_replaced(f"sqlite:///{tmp_path / 'progress.sqlite'}")
+
+
+def checked_attempts_follow_the_budget(url: str) -> None:
+    """Checks are numbered up to the budget, then refused with nothing written; after a success
+    further checks are free practice; learners and exercises have budgets of their own."""
+    store = ProgressStore(url)
+    got = [store.record_checked_attempt("ada", "m1", "ex", str(i), False, 0.2, budget=3)
+           for i in range(5)]
+    assert got == [1, 2, 3, None, None]
+    assert store.record_checked_attempt("ada", "m1", "other", "1", False, 0.2, budget=3) == 1
+    assert store.record_checked_attempt("bob", "m1", "ex", "1", False, 0.2, budget=3) == 1
+    assert store.record_checked_attempt("bob", "m1", "ex", "2", True, 1.0, budget=3) == 2
+    assert [store.record_checked_attempt("bob", "m1", "ex", "3", False, 0.0, budget=3)
+            for _ in range(4)] == [0, 0, 0, 0]
+    frame = store.attempts_frame(learner_id="ada")
+    assert (frame["item_id"] == "ex").sum() == 3 and set(frame["kind"]) == {"exercise"}
+    assert len(store.attempts_frame(learner_id="bob")) == 6
+    with pytest.raises(ValueError, match="at least 1"):
+        store.record_checked_attempt("ada", "m1", "ex", "1", False, 0.2, budget=0)
+    store.engine.dispose()
+
+
+def test_checked_attempts_follow_the_budget_on_sqlite(url):
+    checked_attempts_follow_the_budget(url)
+
+
+def two_checks_with_one_number_are_refused_by_the_database(url: str) -> None:
+    from course.progress import attempts
+
+    store = ProgressStore(url)
+    assert store.record_checked_attempt("ada", "m1", "ex", "1", False, 0.2, budget=3) == 1
+    row = dict(learner_id="ada", module_id="m1", item_id="ex", kind="exercise", answer="2",
+               correct=False, score=0.2, check_no=1, created_at=sa.func.now())
+    with pytest.raises(sa.exc.IntegrityError):
+        with store.engine.begin() as conn:
+            conn.execute(attempts.insert().values(**row))
+    with store.engine.begin() as conn:   # unnumbered attempts (quizzes, practice) are not limited
+        for _ in range(2):
+            conn.execute(attempts.insert().values(**{**row, "check_no": None}))
+    store.engine.dispose()
+
+
+def test_two_checks_with_one_number_are_refused_by_sqlite(url):
+    two_checks_with_one_number_are_refused_by_the_database(url)
+
+
+# The attempts table as the store created it before budgeted checks were numbered.
+LEGACY = sa.MetaData()
+sa.Table(
+    "attempts", LEGACY,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("learner_id", sa.String(64), nullable=False, index=True),
+    sa.Column("module_id", sa.String(100), nullable=False, index=True),
+    sa.Column("item_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("answer", sa.Text),
+    sa.Column("correct", sa.Boolean),
+    sa.Column("score", sa.Float),
+    sa.Column("misconception", sa.String(200)),
+    sa.Column("workshop_code", sa.String(50), index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+
+def a_store_made_by_the_old_schema_is_upgraded_on_open(url: str) -> None:
+    """A database written before checks were numbered opens, keeps its rows, gains the numbered
+    column and its unique index, and counts its old checks against the budget."""
+    import datetime as dt
+
+    old = sa.create_engine(url)
+    LEGACY.create_all(old)
+    now = dt.datetime(2026, 11, 1, 9, 0)
+    with old.begin() as conn:
+        conn.execute(LEGACY.tables["attempts"].insert(), [
+            dict(learner_id="ada", module_id="m1", item_id="q1", kind="quiz", answer="a",
+                 correct=True, score=1.0, created_at=now),
+            dict(learner_id="ada", module_id="m1", item_id="ex", kind="exercise", answer="0.1",
+                 correct=False, score=0.2, created_at=now),
+            dict(learner_id="ada", module_id="m1", item_id="ex", kind="exercise", answer="0.2",
+                 correct=False, score=0.5, created_at=now),
+        ])
+    old.dispose()
+    store = ProgressStore(url)
+    inspector = sa.inspect(store.engine)
+    assert "check_no" in {c["name"] for c in inspector.get_columns("attempts")}
+    assert any(ix["name"] == "ux_attempts_check_no" and ix["unique"]
+               for ix in inspector.get_indexes("attempts"))
+    assert list(store.attempts_frame()["answer"]) == ["a", "0.1", "0.2"]
+    assert store.record_checked_attempt("ada", "m1", "ex", "0.3", False, 0.5, budget=3) == 3
+    assert store.record_checked_attempt("ada", "m1", "ex", "0.4", True, 1.0, budget=3) is None
+    store.engine.dispose()
+    again = ProgressStore(url)   # opening an upgraded store again changes nothing
+    assert len(again.attempts_frame()) == 4
+    assert again.learner_summary("ada", {"m1": 2})["modules"]["m1"]["item_scores"] == {
+        "q1": 1.0, "ex": 0.5}
+    again.engine.dispose()
+
+
+def test_a_sqlite_store_made_by_the_old_schema_is_upgraded_on_open(url):
+    a_store_made_by_the_old_schema_is_upgraded_on_open(url)

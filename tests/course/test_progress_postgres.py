@@ -49,3 +49,21 @@ def test_exercise_inputs_survive_a_restart_on_postgresql(postgres_url):
     from tests.course.test_progress import exercise_inputs_are_kept_and_replaced
 
     exercise_inputs_are_kept_and_replaced(postgres_url)
+
+
+def test_checked_attempts_follow_the_budget_on_postgresql(postgres_url):
+    from tests.course.test_progress import checked_attempts_follow_the_budget
+
+    checked_attempts_follow_the_budget(postgres_url)
+
+
+def test_two_checks_with_one_number_are_refused_by_postgresql(postgres_url):
+    from tests.course.test_progress import two_checks_with_one_number_are_refused_by_the_database
+
+    two_checks_with_one_number_are_refused_by_the_database(postgres_url)
+
+
+def test_a_postgresql_store_made_by_the_old_schema_is_upgraded_on_open(postgres_url):
+    from tests.course.test_progress import a_store_made_by_the_old_schema_is_upgraded_on_open
+
+    a_store_made_by_the_old_schema_is_upgraded_on_open(postgres_url)
