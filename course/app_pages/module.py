@@ -89,7 +89,9 @@ st.header("Key points", divider="gray")
 st.markdown("\n".join(f"- {p}" for p in module.key_points))
 if module.sources:
     with st.expander("Sources"):
-        st.markdown("\n".join(f"- {s}" for s in module.sources))
+        from course.evidence import cited
+
+        st.markdown("\n".join(f"- {s}" for s in cited(module.sources)))
 
 position = [m.id for m in modules].index(module.id)
 if position + 1 < len(modules):
