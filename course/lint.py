@@ -84,8 +84,8 @@ def rank_spread_problems(questions: Sequence[Question], where: str) -> list[str]
                 ids = [q.id for q in questions if len(q.options) == n and rank in key_length_rank(q)]
                 problems.append(
                     f"{where}: the right option is the {names[rank]} of {n} options in {float(keys):.1f} "
-                    f"of {count} such questions (at most 40% may be): {', '.join(ids)}; vary which "
-                    "option is the longest")
+                    f"of {count} such questions (at most 40% may be): {', '.join(ids)}; in some of "
+                    "them make a distractor longer or shorter than the right option")
     return problems
 
 
@@ -97,9 +97,11 @@ ABSOLUTE_WORDS = (
     "almost all", "nobody", "no one", "none", "cannot", "can't", "only", "immediately",
     "guarantee", "guarantees", "definitely", "completely", "entirely",
 )
-_ABSOLUTE = re.compile(r"(?<![\w'’-])(?:" + "|".join(
-    re.escape(w).replace(r"\ ", r"\s+").replace("'", "['’]") for w in sorted(ABSOLUTE_WORDS, key=len, reverse=True)
-) + r")(?![\w'’-])", re.IGNORECASE)
+# Whole words only ("all" is not in "allow"), longest first so "almost all" wins over "all"; a
+# phrase matches across any spacing, and "can't" with either apostrophe.
+_ALTERNATIVES = "|".join(re.escape(w).replace(r"\ ", r"\s+").replace("'", "['’]")
+                         for w in sorted(ABSOLUTE_WORDS, key=len, reverse=True))
+_ABSOLUTE = re.compile(rf"(?<![\w'’-])(?:{_ALTERNATIVES})(?![\w'’-])", re.IGNORECASE)
 
 MAX_ONE_SIDED_ABSOLUTE_SHARE = Fraction(3, 20)   # 15% of items
 

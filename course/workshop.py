@@ -531,7 +531,8 @@ class WorkshopStore:
         workshop = self._open_workshop(code)
         snapshot = replace(question, key=question_key) if isinstance(question, RoundQuestion) \
             else RoundQuestion.from_question(question_key, question)
-        snapshot = snapshot.in_room_order(workshop.code)
+        if first_vote_id is None:     # a revote keeps the first vote's order, whatever it was
+            snapshot = snapshot.in_room_order(workshop.code)
         if len(snapshot.options) < 2 or (snapshot.answer is not None
                                          and snapshot.answer not in snapshot.options):
             raise WorkshopError(f"Question {question_key!r} needs at least two options and its "

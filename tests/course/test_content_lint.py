@@ -2,7 +2,8 @@
 
 Each rule is a function `(module, all_modules) -> list[str]` of problems. The shipped modules must
 give none; each rule also has a test showing it fires on a deliberately broken module, so no rule
-can pass vacuously.
+can pass vacuously. The quiz-cue rules (the key's length rank, absolute words) look at all
+items of the course at once, so they live in course/lint.py and are run on the shipped course here.
 """
 
 from __future__ import annotations

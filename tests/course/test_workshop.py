@@ -417,3 +417,24 @@ def test_a_trainers_own_question_and_a_scale_keep_their_written_order(store):
         assert written.in_room_order(code) == written and scale.in_room_order(code) == scale
     workshop = store.create_workshop("startup")
     assert store.open_question(workshop.code, written.key, written).question.options == written.options
+
+
+def test_a_revote_keeps_the_order_its_first_vote_was_asked_in(store):
+    """A round stored before rooms had their own order keeps its order for the second vote, so
+    the shift between the votes is read on one list."""
+    from course.workshop import workshop_rounds
+
+    key, (_, question) = next((k, c) for k, c in _course_choices().items() if len(c[1].options) == 3)
+    file_order = RoundQuestion.from_question(key, question)
+    for _ in range(20):   # a room whose own order differs from the file's, so the check can fail
+        workshop = store.create_workshop("startup")
+        if file_order.in_room_order(workshop.code).options != file_order.options:
+            break
+    assert file_order.in_room_order(workshop.code).options != file_order.options
+    first = store.open_question(workshop.code, key, question)
+    with store.engine.begin() as conn:
+        conn.execute(workshop_rounds.update().where(workshop_rounds.c.id == first.id)
+                     .values(question_json=file_order.to_json()))
+    store.close_question(workshop.code)
+    second = store.revote(workshop.code, first.id)
+    assert second.question.options == file_order.options
