@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from course.analytics import (MIN_GROUP_SIZE, RETEACH_SHARE, GainSummary, poll_spread,
                               pre_post_gain)
+from course.practice import keyed_unit
 from datasets.errors import UserError
 
 # No 0/O, 1/I/L: a code read aloud or from a projector is typed right the first time.
@@ -47,6 +48,9 @@ ROOM_DAYS = 180
 OWNER_MAX = 64
 QUESTION_KINDS = ("choice", "scale", "board")
 SCALE_OPTIONS = ("1", "2", "3", "4", "5")
+OPTION_LETTERS = "ABCDEFGH"            # a question has at most 8 options (trainer_question)
+TRAINER_KEY_PREFIX = "room/"          # questions a trainer wrote keep the order they were written in
+_ROOM_ORDER_KEY = b"signal-or-theater/workshop-options/v1"
 MAX_TIMER_SECONDS = 3600
 
 metadata = sa.MetaData()
@@ -182,6 +186,39 @@ class RoundQuestion:
     def feedback_for(self, option: str) -> str:
         return dict(zip(self.options, self.feedback)).get(option, "")
 
+    def lettered(self) -> tuple[tuple[str, str], ...]:
+        """(letter, option) in the room's order: 'B' means one option on every screen of a room."""
+        return tuple(zip(OPTION_LETTERS, self.options))
+
+    def letter_of(self, option: str) -> str:
+        return dict((text, letter) for letter, text in self.lettered()).get(option, "")
+
+    @property
+    def shuffles(self) -> bool:
+        """Whether a room sees this question's options in its own order: course items do; a
+        1-5 scale, the board question and a trainer's own question keep their written order."""
+        return self.kind == "choice" and not self.key.startswith(TRAINER_KEY_PREFIX)
+
+    def in_room_order(self, code: str) -> RoundQuestion:
+        """The options (with their tags and feedback) in this room's order for this question.
+
+        The order comes from a keyed hash of the room code, the question key and each option's
+        text, so the projector, the phones and the trainer, who all read the stored snapshot, see
+        one order; ordering an already ordered question changes nothing (a revote keeps it); and
+        across rooms the right answer lands in every position, not where the file put it.
+        """
+        if not self.shuffles:
+            return self
+        room = normalize_code(code)
+        rank = {text: keyed_unit(_ROOM_ORDER_KEY, room, self.key, text) for text in self.options}
+        order = sorted(range(len(self.options)), key=lambda i: (rank[self.options[i]], i))
+
+        def reorder(values: tuple) -> tuple:
+            return tuple(values[i] for i in order) if len(values) == len(self.options) else values
+
+        return replace(self, options=reorder(self.options),
+                       misconceptions=reorder(self.misconceptions), feedback=reorder(self.feedback))
+
     @property
     def stage(self) -> str | None:
         """'pretest' or 'posttest' for a pre/post-test item, None for a module question."""
@@ -232,7 +269,7 @@ def trainer_question(prompt: str, kind: str, options: Iterable[str] = (),
             raise WorkshopError(f"The right answer {answer!r} is not one of the options.")
     else:
         raise WorkshopError(f"Unknown question kind {kind!r}; choose choice or scale.")
-    key = "room/" + re.sub(r"[^a-z0-9]+", "-", clean_prompt.lower()).strip("-")[:60]
+    key = TRAINER_KEY_PREFIX + re.sub(r"[^a-z0-9]+", "-", clean_prompt.lower()).strip("-")[:60]
     return RoundQuestion(key=key, prompt=clean_prompt, options=texts, answer=answer,
                          misconceptions=(None,) * len(texts),
                          explanation=" ".join((explanation or "").split()), kind=kind)
@@ -494,6 +531,8 @@ class WorkshopStore:
         workshop = self._open_workshop(code)
         snapshot = replace(question, key=question_key) if isinstance(question, RoundQuestion) \
             else RoundQuestion.from_question(question_key, question)
+        if first_vote_id is None:     # a revote keeps the first vote's order, whatever it was
+            snapshot = snapshot.in_room_order(workshop.code)
         if len(snapshot.options) < 2 or (snapshot.answer is not None
                                          and snapshot.answer not in snapshot.options):
             raise WorkshopError(f"Question {question_key!r} needs at least two options and its "

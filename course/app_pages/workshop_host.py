@@ -220,6 +220,12 @@ def live_view() -> None:
         state += ", answer revealed"
     vote = f", vote {latest.vote}" if latest.vote > 1 else ""
     st.markdown(f"**Question {latest.seq}{vote}** ({state}): {latest.question.prompt}")
+    if latest.question.kind != "scale":
+        # The room's order, lettered as on the projector and the phones; the key marked for the
+        # trainer alone.
+        st.markdown("  \n".join(
+            f"{letter}. {option}" + (" ✓ (right answer)" if option == latest.question.answer else "")
+            for letter, option in latest.question.lettered()))
     left, middle, right = st.columns(3)
     left.metric("Participants", participants)
     middle.metric("Answered", f"{aggregate.answers} of {participants}")

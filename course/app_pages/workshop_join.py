@@ -128,8 +128,13 @@ def question_view() -> None:
     mine = rooms.my_answer(token, current.id)
     options = list(current.question.options)
     with st.form(f"answer_{current.id}"):
+        # Letters as on the projector (the room's own order of the options); the answer sent is
+        # the option's text, so counts and exports never depend on the order.
+        lettered = current.question.kind != "scale"
         choice = st.radio("Your answer", options, key=f"workshop_choice_{current.id}",
                           index=options.index(mine) if mine in options else None,
+                          format_func=(lambda o: f"{current.question.letter_of(o)}. {o}")
+                          if lettered else str,
                           horizontal=current.question.kind == "scale")
         # A fixed key and label keep the button's identity across reruns: a change sent before
         # the page updated after the first answer still reaches this button (a label that

@@ -96,7 +96,7 @@ def board() -> None:
         seconds = latest.seconds_left(workshop.utcnow())
         timer = f" · {int(seconds)} s left" if seconds is not None else ""
         _big(f"{answered} of {participants} answered{timer}", "present-status")
-        for letter, option in zip("ABCDEFGH", latest.question.options):
+        for letter, option in latest.question.lettered():
             _big(f"{letter}. {option}", "present-small")
         return
     aggregate = rooms.aggregate(latest.id, round_=latest)

@@ -2,7 +2,8 @@
 
 Each rule is a function `(module, all_modules) -> list[str]` of problems. The shipped modules must
 give none; each rule also has a test showing it fires on a deliberately broken module, so no rule
-can pass vacuously.
+can pass vacuously. The quiz-cue rules (the key's length rank, absolute words) look at all
+items of the course at once, so they live in course/lint.py and are run on the shipped course here.
 """
 
 from __future__ import annotations
@@ -13,12 +14,26 @@ import importlib
 import importlib.util
 import re
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
+from course.lint import (
+    ABSOLUTE_WORDS,
+    absolute_side,
+    absolute_word_problems,
+    absolute_words,
+    course_cue_problems,
+    key_length_rank,
+    longest_cue_problems,
+    module_questions,
+    rank_spread_problems,
+    right_answer_is_longest,
+)
 from course.modules import (
     CHECK_IDS,
+    Option,
     EXERCISE_KINDS,
     SIMULATOR_STAGES,
     Module,
@@ -179,25 +194,8 @@ def rule_answer_position_varies(module: Module, _: list[Module]) -> list[str]:
     return []
 
 
-MAX_LONGEST_RIGHT_SHARE = 1 / 3
-
-
-def right_answer_is_longest(q: Question) -> bool:
-    """The cue test-wise learners use: the right option is at least as long as every other."""
-    return all(len(q.answer) >= len(o.text) for o in q.options)
-
-
-def _length_cue_problems(questions: list[Question], where: str) -> list[str]:
-    longest = [q.id for q in questions if right_answer_is_longest(q)]
-    if questions and len(longest) > MAX_LONGEST_RIGHT_SHARE * len(questions):
-        return [f"{where}: the right option is the longest in {len(longest)} of {len(questions)} "
-                f"questions (at most a third may be): {', '.join(longest)}; shorten the answer or "
-                "write a fuller distractor"]
-    return []
-
-
 def rule_right_answer_not_the_longest(module: Module, _: list[Module]) -> list[str]:
-    return _length_cue_problems(_own_questions(module) + list(module.retrieval), "module")
+    return longest_cue_problems(_own_questions(module) + list(module.retrieval), "module")
 
 
 # --------------------------------------------------------------------------- §5, §6 predict, then observe
@@ -371,7 +369,7 @@ def test_pre_post_test_is_a_diagnostic_misconception_test():
         questions = list(questions)
         assert 5 <= len(questions) <= 6, form
         problems = [p for q in questions for p in _question_problems(q)]
-        problems += _length_cue_problems(questions, f"form {form}")
+        problems += longest_cue_problems(questions, f"form {form}")
         assert problems == []
         objectives = {q.objective for q in questions}
         assert {"usage-not-outcome", "averages-hide-skew", "target-gets-gamed"} <= objectives
@@ -381,6 +379,75 @@ def test_the_right_option_is_the_longest_in_at_most_a_third_of_all_items():
     questions = [q for m in SHIPPED for q in _own_questions(m) + list(m.retrieval)] + pre_post_test()
     longest = [q.id for q in questions if right_answer_is_longest(q)]
     assert len(longest) <= len(questions) / 3, longest
+
+
+def test_shipped_items_give_no_quiz_cue():
+    """Over every module item together, and over the pre/post forms together: the key's length
+    rank is spread, it is the longest in at most a third, and absolute words do not tell it."""
+    assert course_cue_problems(SHIPPED, pre_post_test()) == []
+
+
+def test_the_cue_rules_see_every_multiple_choice_item():
+    items = module_questions(SHIPPED)
+    kinds = {"quiz": sum(len(m.quiz) for m in SHIPPED), "retrieval": sum(len(m.retrieval) for m in SHIPPED),
+             "prediction": sum(c.predict is not None for m in SHIPPED for c in m.charts)}
+    assert len(items) == sum(kinds.values()) and all(kinds.values())
+    assert {q.id for q in items} >= {"predict-metric", "predict-dashboard", "r1-proxy"}   # simulator, chart, retrieval
+
+
+def _item(qid: str, key: str, *wrong: str) -> Question:
+    options = [Option(text=key)] + [Option(text=w, misconception="some-idea", feedback=f"Not {i}.")
+                                    for i, w in enumerate(wrong)]
+    return Question(id=qid, prompt="Which?", options=tuple(options), answer=key, objective="o", explain="Because.")
+
+
+def test_key_length_rank_splits_ties_between_the_places_they_share():
+    assert key_length_rank(_item("a", "bb", "a", "ccc")) == {1: 1}
+    assert key_length_rank(_item("a", "a", "bb", "ccc", "dddd")) == {0: 1}
+    assert key_length_rank(_item("a", "cc", "a", "bb")) == {1: Fraction(1, 2), 2: Fraction(1, 2)}
+    assert key_length_rank(_item("a", "75%", "50%", "67%")) == {r: Fraction(1, 3) for r in range(3)}
+
+
+def test_keys_piled_on_one_length_rank_are_flagged():
+    middle = [_item(f"m{i}", "a middle one", "short", "the longest option of all here") for i in range(10)]
+    problems = rank_spread_problems(middle, "modules")
+    assert len(problems) == 1 and "middle of 3 options in 10.0 of 10" in problems[0]
+    spread = [_item(f"s{i}", key, *others) for i, (key, *others) in enumerate(
+        [("x", "yy", "zzz"), ("yy", "x", "zzz"), ("zzz", "x", "yy")] * 4)]
+    assert rank_spread_problems(spread, "modules") == []
+    four = [_item(f"f{i}", "ccc", "a", "bb", "dddd") for i in range(5)] + \
+        [_item(f"g{i}", "a", "bb", "ccc", "dddd") for i in range(5)]
+    assert [p for p in rank_spread_problems(four, "modules") if "second-longest" in p]   # 5 of 10 > 40%
+    assert rank_spread_problems([_item("lone", "x", "yy", "zzz", "wwww", "vvvvv")], "modules") == []
+
+
+def test_absolute_words_are_found_as_whole_words_and_phrases():
+    assert absolute_words("You can’t tell; nothing more is needed, ALL of it") == ["can't", "nothing more", "all"]
+    assert absolute_words("Allow for overall small teams; everyday use") == []
+    assert absolute_words("Almost all of them") == ["almost all"]
+    assert "only" in ABSOLUTE_WORDS and "never" in ABSOLUTE_WORDS
+
+
+def test_absolute_words_in_distractors_only_are_flagged():
+    cue = [_item(f"c{i}", "Some do, some do not", "Everyone does", "Nobody ever does") for i in range(4)]
+    plain = [_item(f"p{i}", "It rose", "It fell", "It held") for i in range(16)]
+    assert absolute_side(cue[0]) == "distractors" and absolute_side(plain[0]) is None
+    problems = absolute_word_problems(cue + plain, "modules")
+    assert any("only distractors carry" in p and "4 of 20" in p for p in problems)      # over 15%
+    assert any("must not pay" in p for p in problems)                                   # 4 against 0
+    assert [p for p in absolute_word_problems(cue[:3] + plain[:17], "modules") if "must not pay" in p]
+    definite = [_item(f"k{i}", "Only the outcome can tell", "The count rose", "Ask the team") for i in range(6)]
+    assert absolute_side(definite[0]) == "key"
+    assert absolute_word_problems(cue[:3] + definite[:3] + plain[:14], "modules") == []  # 3 and 3 of 20
+    problems = absolute_word_problems(cue[:3] + definite + plain[:11], "modules")        # 6 keys of 20
+    assert len(problems) == 1 and "only the right option carries" in problems[0]
+
+
+def test_absolute_words_on_both_sides_are_no_cue():
+    both = _item("b", "It can never show value alone", "It always shows value", "It shows some value")
+    assert absolute_side(both) == "key"      # the hedged distractor is left out by "pick the absolute"
+    balanced = _item("n", "It can never show value alone", "It always shows value", "It only shows cost")
+    assert absolute_side(balanced) is None
 
 
 def _contrast_on_white(hex_colour: str) -> float:

@@ -7,7 +7,8 @@ import pytest
 
 from course.progress import ProgressStore
 from course.workshop import (CODE_ALPHABET, CODE_LENGTH, RoundQuestion, WorkshopError,
-                             WorkshopStore, available_scenarios, normalize_code, question_choices)
+                             WorkshopStore, available_scenarios, misconception_in_words, normalize_code,
+                             question_choices)
 from tests.course.workshop_fixtures import Clock, store  # noqa: F401 - the fixture
 
 QUESTION = RoundQuestion(
@@ -117,7 +118,8 @@ def test_a_poll_shows_every_option_once_five_answered_even_small_ones(room):
     aggregate = store.aggregate(round_.id)
     counts = {o.option: o.count for o in aggregate.options}
     assert counts == {"Value doubled": 7, "Nothing about value yet": 12, "Teams got lazier": 1}
-    assert [round(aggregate.share(o), 2) for o in aggregate.options] == [0.35, 0.6, 0.05]
+    assert {o.option: round(aggregate.share(o), 2) for o in aggregate.options} == {
+        "Value doubled": 0.35, "Nothing about value yet": 0.6, "Teams got lazier": 0.05}
     assert aggregate.popular_wrong_answer.option == "Value doubled"
     assert aggregate.status == "20 of 20 answered"
 
@@ -317,8 +319,122 @@ def test_a_whole_workshop_runs_on_postgresql(postgres_url):
         thread.join()
     store.submit_answer(workshop.code, people[0].token, round_.id, QUESTION.options[0])
     aggregate = store.aggregate(round_.id)
-    assert aggregate.answers == 12 and [o.count for o in aggregate.options] == [6, 6, 0]
+    assert aggregate.answers == 12 and {o.option: o.count for o in aggregate.options} == dict(
+        zip(QUESTION.options, [6, 6, 0]))
     store.close_workshop(workshop.code)
     with pytest.raises(WorkshopError, match="closed"):
         store.join(workshop.code, "late")
     progress.engine.dispose()
+
+
+# ----------------------------------------------------------------------------- options in a room's order
+
+def _course_choices():
+    from course.modules import load_modules, pre_post_test
+
+    modules, errors = load_modules()
+    assert errors == []
+    return question_choices(modules, pre_post_test())
+
+
+ROOM_CODES = tuple("".join(CODE_ALPHABET[(7 * i + 3 * j * j + i * j) % len(CODE_ALPHABET)]
+                           for j in range(CODE_LENGTH)) for i in range(30))
+
+
+def test_across_rooms_the_right_answer_lands_in_every_position():
+    """In file order the key was option B or C in 53 of 70 askable items; a room's own order
+    must put it in each position about equally often."""
+    positions: dict[int, list[int]] = {}
+    file_order: dict[int, list[int]] = {}
+    for key, (_, question) in _course_choices().items():
+        texts = [o.text for o in question.options]
+        file_order.setdefault(len(texts), []).append(texts.index(question.answer))
+        orders = set()
+        for code in ROOM_CODES:
+            asked = RoundQuestion.from_question(key, question).in_room_order(code)
+            assert sorted(asked.options) == sorted(texts)
+            orders.add(asked.options)
+            positions.setdefault(len(texts), []).append(asked.options.index(asked.answer))
+        assert len(orders) > 1, f"{key} is asked in one order in every room"
+    for n, seen in positions.items():
+        shares = [seen.count(p) / len(seen) for p in range(n)]
+        assert all(abs(share - 1 / n) < 0.06 for share in shares), (n, shares)
+    three = file_order[3]
+    assert max(three.count(p) for p in range(3)) / len(three) > 0.4   # what the shuffle removes
+
+
+def test_a_room_keeps_one_order_for_a_question_and_its_revote(store):
+    key, (_, question) = next((k, c) for k, c in _course_choices().items() if len(c[1].options) == 3)
+    file_order = tuple(o.text for o in question.options)
+    for _ in range(20):   # a room whose order differs from the file's, so the check can fail
+        workshop = store.create_workshop("startup")
+        expected = RoundQuestion.from_question(key, question).in_room_order(workshop.code)
+        if expected.options != file_order:
+            break
+    assert expected.options != file_order
+    first = store.open_question(workshop.code, key, question)
+    assert first.question.options == expected.options
+    assert store.get_round(first.id).question.options == expected.options
+    assert store.current_round(workshop.code).question.options == expected.options
+    store.close_question(workshop.code)
+    second = store.revote(workshop.code, first.id)
+    assert second.question.options == expected.options
+    again = store.open_question(workshop.code, key, question)
+    assert again.question.options == expected.options
+    # tags and feedback travel with their option
+    for option in question.options:
+        assert again.question.misconception_words(option.text) == misconception_in_words(option.misconception)
+        if option.text != question.answer:
+            assert again.question.feedback_for(option.text) == option.feedback
+    others = {RoundQuestion.from_question(key, question).in_room_order(code).options for code in ROOM_CODES}
+    assert len(others) > 1
+
+
+def test_answers_are_counted_on_the_option_chosen_whatever_its_position(store):
+    from course.workshop_report import room_results
+
+    key, (_, question) = next((k, c) for k, c in _course_choices().items() if len(c[1].options) == 4)
+    workshop = store.create_workshop("startup")
+    round_ = store.open_question(workshop.code, key, question)
+    wrong = next(o.text for o in question.options if o.text != question.answer)
+    answer_all(store, workshop, round_, [question.answer] * 6 + [wrong] * 3)
+    aggregate = store.aggregate(round_.id)
+    counts = {o.option: (o.count, o.correct) for o in aggregate.options}
+    assert counts[question.answer] == (6, True) and counts[wrong] == (3, False)
+    assert sum(c for c, _ in counts.values()) == 9
+    rows = room_results(store, store.get_workshop(workshop.code))
+    right = rows[rows["right_answer"] == True]  # noqa: E712 - a pandas mask
+    assert right["option"].tolist() == [question.answer] and right["count"].tolist() == [6]
+    assert rows.loc[rows["option"] == wrong, "count"].tolist() == [3]
+
+
+def test_a_trainers_own_question_and_a_scale_keep_their_written_order(store):
+    from course.workshop import trainer_question
+
+    written = trainer_question("How many teams use it?", "choice", ["0-2", "3-5", "6-9", "10 or more"], "3-5")
+    scale = trainer_question("How useful was that?", "scale")
+    for code in ROOM_CODES[:10]:
+        assert written.in_room_order(code) == written and scale.in_room_order(code) == scale
+    workshop = store.create_workshop("startup")
+    assert store.open_question(workshop.code, written.key, written).question.options == written.options
+
+
+def test_a_revote_keeps_the_order_its_first_vote_was_asked_in(store):
+    """A round stored before rooms had their own order keeps its order for the second vote, so
+    the shift between the votes is read on one list."""
+    from course.workshop import workshop_rounds
+
+    key, (_, question) = next((k, c) for k, c in _course_choices().items() if len(c[1].options) == 3)
+    file_order = RoundQuestion.from_question(key, question)
+    for _ in range(20):   # a room whose own order differs from the file's, so the check can fail
+        workshop = store.create_workshop("startup")
+        if file_order.in_room_order(workshop.code).options != file_order.options:
+            break
+    assert file_order.in_room_order(workshop.code).options != file_order.options
+    first = store.open_question(workshop.code, key, question)
+    with store.engine.begin() as conn:
+        conn.execute(workshop_rounds.update().where(workshop_rounds.c.id == first.id)
+                     .values(question_json=file_order.to_json()))
+    store.close_question(workshop.code)
+    second = store.revote(workshop.code, first.id)
+    assert second.question.options == file_order.options

@@ -289,3 +289,36 @@ def test_board_question_shows_the_dashboard_then_the_truth(app_home, rooms, monk
     rooms.reveal(code, board.id)
     presenter.run()
     assert "The truth, from this company's hidden labels" in texts(presenter)
+
+
+def test_phone_projector_and_trainer_show_the_rooms_one_order_of_the_options(app_home, rooms):
+    """A course question reaches the room in its own order; every screen letters it the same
+    way, so 'option B' means one option, and an answer sent from the phone counts on it."""
+    at = trainer().run()
+    at.button[0].click().run()
+    code = at.session_state["workshop_host_code"]
+    button(at, "Open this question").click().run()
+    assert not at.exception
+    asked = rooms.current_round(code).question
+    assert asked.shuffles and len(asked.options) >= 3
+    lettered = [f"{letter}. {option}" for letter, option in asked.lettered()]
+    trainer_lines = [line.removesuffix(" ✓ (right answer)") for m in at.markdown
+                     for line in str(m.value).split("  \n") if line[:3] in {f"{x}. " for x in "ABCDEFGH"}]
+    assert trainer_lines == lettered
+    assert f"{asked.letter_of(asked.answer)}. {asked.answer} ✓ (right answer)" in texts(at)
+
+    phone = _join(code, "Ada")
+    assert phone.radio[0].options == lettered
+    projector = _presenter(code)
+    shown = texts(projector)
+    positions = [shown.index(f">{line}<") for line in lettered]
+    assert positions == sorted(positions)                 # same letters, same order
+    assert "right answer" not in shown.lower()
+
+    phone.radio[0].set_value(asked.answer)
+    button(phone, "Send my answer").click().run()
+    assert not phone.exception
+    counts = {o.option: (o.count, o.correct) for o in rooms.aggregate(rooms.current_round(code).id,
+                                                                        min_group=1).options}
+    assert counts[asked.answer] == (1, True)
+    assert sum(c for c, _ in counts.values()) == 1
