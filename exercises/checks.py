@@ -756,12 +756,14 @@ DASHBOARD_MIN, DASHBOARD_MAX = 2, 5
         "Keep it short: between 2 and 5 metrics that leaders can actually discuss.",
     ],
     passing=[
-        (["merged_prs_per_engineer", "rework_rate", "cycle_time"], None),
+        (["customer_fix_time", "rework_rate", "cycle_time"], None),
         (["cycle_time", "change_failure_rate"], None),
     ],
     failing=[
         Example(["ai_sessions_per_user", "tokens_per_user", "active_ai_users"], None, "activity only"),
-        Example(["merged_prs_per_engineer"], None, "a single metric, no guardrail"),
+        Example(["cycle_time"], None, "a single metric, no guardrail"),
+        Example(["merged_prs_per_team", "rework_rate", "cycle_time"], None, "an output count as a target"),
+        Example(["ai_linked_merged_share", "change_failure_rate"], None, "an attribution share as the outcome"),
         Example(["no_such_metric"], None, "unknown metric id"),
     ],
 )

@@ -1,15 +1,18 @@
 """Candidate dashboard metrics, and whether each one survives being made a target (Goodhart).
 
 Used by the `metrics.dashboard_design` check and by the course's "metrics that survive" module.
-`kind` is one of: activity (counts what people do), outcome (what the work delivers), quality (a
-guardrail that catches gaming an outcome), perception (what people say).
+`kind` is one of: activity (counts what people do with the tools), output (counts of delivered
+items, which the SPACE framework also files under activity), outcome (what the work does for its
+users: speed and problems solved), quality (a guardrail that catches gaming an outcome),
+perception (what people say). Counts of output are watched by team beside a guardrail, never made
+a target: splitting work raises them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("activity", "outcome", "quality", "perception")
+KINDS = ("activity", "output", "outcome", "quality", "perception")
 
 
 @dataclass(frozen=True)
@@ -36,22 +39,31 @@ _METRICS = (
     ),
     Metric(
         "suggestion_acceptance_rate", "Suggestion acceptance rate", "activity", False,
-        "It tracks how productive people feel more than how productive they are, and accepting "
-        "then deleting games it.",
+        "A signal close to the outcome while nobody is rewarded for it; it matched how productive "
+        "developers felt (Ziegler et al., 2022), and accepting then deleting games it.",
     ),
     Metric(
-        "merged_prs_per_engineer", "Merged pull requests per engineer per week", "outcome", True,
-        "Harder to fake than activity, especially when paired with rework so that splitting or "
-        "rushing work shows up.",
+        "merged_prs_per_team", "Merged pull requests per team per week", "output", False,
+        "A count of output: splitting work raises it. Worth watching by team beside rework, but as "
+        "a target it rewards smaller pull requests, not more value.",
     ),
     Metric(
         "cycle_time", "Median cycle time from start to merge or close", "outcome", True,
         "Faster delivery of the same work is the benefit we want; pair it with quality.",
     ),
     Metric(
-        "closed_tickets_per_team", "Closed tickets per team per week", "outcome", True,
-        "Team-level output: less exposed to individual gaming and to ticket splitting if rework "
-        "is watched too.",
+        "closed_tickets_per_team", "Closed tickets per team per week", "output", False,
+        "Team-level output, less exposed to one person's gaming; made a target, tickets get split "
+        "and closed early.",
+    ),
+    Metric(
+        "customer_fix_time", "Time from a customer's reported problem to the fix in use", "outcome", True,
+        "Customers open the reports, so the clock starts without the team; rushing a fix shows up "
+        "as the problem coming back.",
+    ),
+    Metric(
+        "customer_reported_defects", "Defects reported by customers per release", "quality", True,
+        "Customers find what reached them; neither padding work nor splitting it lowers the count.",
     ),
     Metric(
         "rework_rate", "Share of work reopened, reverted or rewritten", "quality", True,
@@ -67,8 +79,14 @@ _METRICS = (
         "a poor target.",
     ),
     Metric(
-        "ai_linked_merged_share", "Share of merged work fed by an AI session", "outcome", True,
-        "It asks whether AI use reached delivered work, so padding sessions does not move it.",
+        "ai_linked_merged_share", "Share of merged work fed by an AI session", "activity", False,
+        "Useful for diagnosis while nobody is rewarded for it; made a target, it rises when people "
+        "open a session for every pull request, which is AI use attached to work, not value.",
+    ),
+    Metric(
+        "ai_cost_per_merged_item", "AI spend per merged pull request or closed ticket", "activity", False,
+        "Tells leaders what the tools cost per item delivered, which they will ask; as a target, "
+        "splitting items lowers it.",
     ),
 )
 
