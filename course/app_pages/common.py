@@ -370,6 +370,7 @@ def build_navigation() -> dict[str, list]:
             staff.append(_page("workshop_host.py", "Run a workshop", "workshop-host",
                                ":material/co_present:",
                                default=not learner and not any(p._default for p in staff)))
+        staff.append(_page("workshop_kit.py", "Workshop kit", "workshop-kit", ":material/menu_book:"))
         staff.append(_page("audit_logs.py", "Audit your own logs", "audit-logs", ":material/analytics:"))
         if (PAGES_DIR / "workshop_present.py").exists():   # the projector's view of a room
             staff.append(_page("workshop_present.py", "Presenter view", "workshop-present",
