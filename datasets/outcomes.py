@@ -124,6 +124,9 @@ def _csv_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         raise ExportFormatError(f"{path}: cannot read as CSV ({exc})") from None
     if not header:
         raise ExportFormatError(f"{path}: the file is empty")
+    for line, cells in rows:
+        if len(cells) != len(header):
+            raise ExportFormatError(f"{path}: line {line}: {len(cells)} cells, the header has {len(header)}")
     return header, rows
 
 
@@ -147,8 +150,6 @@ def read_jira_issues(path: Path) -> list[dict]:
                                 "issues export)")
     out = []
     for line, cells in rows:
-        if len(cells) != len(header):
-            raise ExportFormatError(f"{path}: line {line}: {len(cells)} cells, the header has {len(header)}")
         if not cells[resolved_at].strip():
             continue
         resolved = _when(path, f"line {line}", cells[resolved_at], "Resolved", JIRA_FORMATS)
@@ -170,8 +171,6 @@ def read_incidents(path: Path) -> list[dict]:
                                 "column")
     out = []
     for line, cells in rows:
-        if len(cells) != len(header):
-            raise ExportFormatError(f"{path}: line {line}: {len(cells)} cells, the header has {len(header)}")
         team = identity(cells[team_at])
         if not team:
             raise ExportFormatError(f"{path}: line {line}: the team is blank")
@@ -244,8 +243,6 @@ def read_roster(path: Path) -> Roster:
     teams: dict[str, str] = {}
     sizes: dict[str, int] = {}
     for line, cells in rows:
-        if len(cells) != len(header):
-            raise ExportFormatError(f"{path}: line {line}: {len(cells)} cells, the header has {len(header)}")
         team = identity(cells[team_at])
         if not team:
             raise ExportFormatError(f"{path}: line {line}: the team is blank")
