@@ -6,9 +6,10 @@ import datetime as dt
 import json
 import random
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -80,6 +81,11 @@ exercise_inputs = sa.Table(
 
 class ProgressError(UserError):
     """The progress database cannot be opened or written."""
+
+
+class DatabaseBusy(ProgressError):
+    """Another program holds the database's lock: nothing is wrong with the data, so nothing is
+    moved or replaced; the caller waits, retries later or names the other program."""
 
 
 def _now() -> dt.datetime:
@@ -165,7 +171,7 @@ def _duplicate_number(exc: sa.exc.IntegrityError) -> bool:
 class ProgressStore:
     """Attempts, hints and page time in one database (SQLite by default, any SQLAlchemy URL)."""
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, open_attempts: int = RETRY_ATTEMPTS):
         self.url = url or default_url()
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -182,10 +188,14 @@ class ProgressStore:
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            with_retry(self._create_tables)
+            with_retry(self._create_tables, attempts=open_attempts)
         except sa.exc.DatabaseError as exc:
             self.engine.dispose()
             where = self.sqlite_path or parsed.render_as_string(hide_password=True)
+            if _retryable(exc):
+                raise DatabaseBusy(f"The progress database {where} is locked by another program "
+                                   "(another app, a backup, or a shell with sqlite3 open). Nothing was "
+                                   "changed; stop that program, or reload this page in a minute.") from exc
             raise ProgressError(f"The progress database {where} cannot be read "
                                 f"({exc.orig or exc.__class__.__name__}).") from exc
 
@@ -400,10 +410,25 @@ class ProgressStore:
         }
 
 
-def open_progress_store(url: str) -> tuple[ProgressStore, str | None]:
-    """Open the store; a corrupted SQLite file is moved aside (never deleted) and a fresh one made."""
+def sqlite_damage(path: Path) -> str | None:
+    """What SQLite's own check says is wrong with the file, or None when it is sound (or merely
+    locked by another program, which is not damage)."""
     try:
-        return ProgressStore(url), None
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as connection:
+            status = connection.execute("PRAGMA quick_check").fetchone()
+    except sqlite3.DatabaseError as exc:
+        text = str(exc).lower()
+        return None if ("locked" in text or "busy" in text) else str(exc)
+    return None if status and status[0] == "ok" else (status[0] if status else "no answer")
+
+
+def open_progress_store(url: str, open_attempts: int = RETRY_ATTEMPTS) -> tuple[ProgressStore, str | None]:
+    """Open the store. A file that SQLite's own check finds damaged is moved aside (never deleted)
+    and a fresh one made; a database another program has locked is left alone (DatabaseBusy)."""
+    try:
+        return ProgressStore(url, open_attempts), None
+    except DatabaseBusy:
+        raise
     except ProgressError as error:
         parsed = make_url(url)
         if parsed.get_backend_name() != "sqlite" or not parsed.database or \
@@ -411,6 +436,8 @@ def open_progress_store(url: str) -> tuple[ProgressStore, str | None]:
             raise
         path = Path(parsed.database)
         if not path.is_file():   # not a damaged file (a folder, no permission): nothing to move
+            raise
+        if sqlite_damage(path) is None:   # sound after all: never swap in an empty database
             raise
         stamp = _now().strftime("%Y%m%dT%H%M%S")
         aside = path.with_name(f"{path.name}.corrupt-{stamp}")

@@ -355,3 +355,29 @@ def a_store_made_by_the_old_schema_is_upgraded_on_open(url: str) -> None:
 
 def test_a_sqlite_store_made_by_the_old_schema_is_upgraded_on_open(url):
     a_store_made_by_the_old_schema_is_upgraded_on_open(url)
+
+
+def test_a_database_locked_by_another_program_is_left_alone_not_moved_aside(tmp_path):
+    """Contention is not corruption: a healthy database under another program's write lock is
+    neither moved nor replaced; the error says what holds it."""
+    import sqlite3
+
+    from course.progress import DatabaseBusy
+
+    path = tmp_path / "progress.sqlite"
+    url = f"sqlite:///{path}"
+    store = ProgressStore(url)
+    store.record_attempt("ada", "m1", "q1", "quiz", "a", True, 1.0, None)
+    store.engine.dispose()
+    holder = sqlite3.connect(path, timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(DatabaseBusy, match="locked by another program"):
+            open_progress_store(url, open_attempts=1)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert not list(tmp_path.glob("progress.sqlite.corrupt-*"))
+    reopened, message = open_progress_store(url)
+    assert message is None
+    assert len(reopened.attempts_frame(learner_id="ada")) == 1
