@@ -65,12 +65,13 @@ def main() -> None:
     started = time.perf_counter()
     drawn, rules = [], []
     for i in range(args.learners):
-        company = generate_company("mandate-bigco", args.employees, args.days, learner_seed(args.secret, f"learner{i:03d}"))
+        seed = learner_seed(args.secret, f"learner{i:03d}")
+        company = generate_company("mandate-bigco", args.employees, args.days, seed)
         drawn.append(scores(company))
         if args.rules:
             frame = label_rules.session_links(company)
-            rules.append(label_rules.best_rule(frame, label_rules.session_theater(company, frame["session_id"].to_numpy()),
-                                               company=i))
+            theater = label_rules.session_theater(company, frame["session_id"].to_numpy())
+            rules.append(label_rules.best_rule(frame, theater, company=i))
     drawn = np.array(drawn)
     print(f"learners: {len(drawn)} (mandate-bigco, {args.employees} employees, {args.days} days), "
           f"{time.perf_counter() - started:.0f} s")
@@ -85,8 +86,9 @@ def main() -> None:
           f"replaced detector {drawn[:, 3].min():.0f}-{drawn[:, 3].max():.0f} ({spread[1]:.2f})")
     if rules:
         precision = np.array([rule.precision for rule in rules])
+        best = max(rules, key=lambda rule: rule.precision)
         print(f"most precise link rule per company (>= 5% of theater sessions): precision median "
-              f"{np.median(precision):.3f}, max {precision.max():.3f}; the best: {max(rules, key=lambda r: r.precision)}")
+              f"{np.median(precision):.3f}, max {precision.max():.3f}; the best: {best}")
     for name, scenario in variation.extremes(load_scenario("mandate-bigco")).items():
         new, old, n_new, n_old, n_true = scores(generate_company(scenario, args.employees, args.days, 11))
         print(f"corner '{name}': reference {new:.0%} ({n_new} flagged), replaced {old:.0%} ({n_old}), "

@@ -60,7 +60,8 @@ def session_links(company: Company) -> pd.DataFrame:
                               "employee_id": events["employee_id"].astype(str).to_numpy(), "ts": ts.to_numpy()})
                 .groupby("session_id").agg(employee_id=("employee_id", "first"), start=("ts", "min"))
                 .reset_index())
-    people = {e: i for i, e in enumerate(sorted(set(sessions["employee_id"]) | set(company.work_items["employee_id"].astype(str))))}
+    everyone = set(sessions["employee_id"]) | set(company.work_items["employee_id"].astype(str))
+    people = {e: i for i, e in enumerate(sorted(everyone))}
     s_emp = sessions["employee_id"].map(people).to_numpy(np.int64)
     s_key = (s_emp << 34) + sessions["start"].to_numpy(np.int64)
     order = np.argsort(s_key, kind="stable")
