@@ -36,8 +36,9 @@ import pyarrow.compute as pc
 from datasets.keyed import derive_key, keyed_int, keyed_stream, keyed_words
 from datasets.provider import company_faker, name_pools
 from datasets.scenario import ARCHETYPES, Scenario, default_teams
+from datasets.variation import feeds_work
 
-GENERATOR_VERSION = "2.0"  # bump whenever the same arguments would give different data (the grader checks it)
+GENERATOR_VERSION = "2.1"  # bump whenever the same arguments would give different data (the grader checks it)
 BLOCK_EMPLOYEES = 200
 NS_PER_SECOND = 1_000_000_000
 SECONDS_PER_DAY = 86_400
@@ -401,7 +402,7 @@ def _traits(rng: np.random.Generator, archetype: np.ndarray, group: np.ndarray,
         "pool_perf": rng.integers(3, 12, n),
         "burst": _beta(rng, 0.30, 2.5 / noise, n),
         "burst_gen": _beta(rng, 0.07, 3 / noise, n),
-        "link": _beta(rng, 0.75, 8, n),
+        "link": 1.0 - 0.4 * (1.0 - _beta(rng, 0.75, 8, n)),  # 0.6-1, mean 0.9
         "rework": _beta(rng, 0.07, 30 / noise, n),
         "token_scale": rng.lognormal(0.0, 0.3, n),
         "hour_shift": rng.normal(0.0, 0.8, n),
@@ -502,7 +503,7 @@ def generate_block(ctx: Context, block: int, offsets: Offsets) -> dict[str, pa.T
     level = _period_matrices(ctx, members, days)
 
     events, sessions = _events(ctx, rng, block, members, level, day_weight, offsets)
-    work = _work_items(ctx, rng, members, level, sessions, offsets)
+    work = _work_items(ctx, rng, block, members, level, sessions, offsets)
     survey = _survey(ctx, rng, members)
     return {"ai_events": events, "work_items": work, "survey": survey,
             "event_labels": pa.table({"event_id": events.column("event_id"),
@@ -657,7 +658,7 @@ def _dictionary(codes: np.ndarray, values: tuple[str, ...]) -> pa.DictionaryArra
     return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int8)), pa.array(values))
 
 
-def _work_items(ctx: Context, rng: np.random.Generator, members: np.ndarray,
+def _work_items(ctx: Context, rng: np.random.Generator, block: int, members: np.ndarray,
                 level: dict[str, np.ndarray], sessions: dict[str, np.ndarray],
                 offsets: Offsets) -> pa.Table:
     tl = ctx.timeline
@@ -697,8 +698,13 @@ def _work_items(ctx: Context, rng: np.random.Generator, members: np.ndarray,
     is_open = closed >= end
     status = np.where(is_open, 0, np.where(abandoned, 3, np.where(kind == 1, 2, 1))).astype(np.int8)
 
-    # link to the latest genuine (or occasionally performative) session in the 36 hours before
-    candidate = (sessions["mode"] == 0) | (rng.random(len(sessions["mode"])) < 0.05)
+    # link to the latest session in the 36 hours before that fed work. Whether a session fed work is
+    # one keyed draw per session, with a chance that depends on its mode and is drawn per company
+    # (datasets/variation.py feeds_work): genuine sessions feed work more often, but neither mode
+    # always or never does, so a session an item passes over (or that no item names) is only
+    # likelier, never certain, to be performative (tests/datasets/test_no_label_rule.py searches).
+    feeds = np.array(feeds_work(ctx.seed))
+    candidate = keyed_stream(ctx.seed, "work-links", block).random(len(sessions["mode"])) < feeds[sessions["mode"]]
     c_key = (sessions["emp"][candidate] << 34) + sessions["start"][candidate] + BACKLOG_DAYS * SECONDS_PER_DAY
     c_id = sessions["id"][candidate]
     c_mode = sessions["mode"][candidate]

@@ -47,6 +47,20 @@ RANGES: dict[str, Range] = {
 }
 
 
+# How often a session feeds work, per mode: drawn per company (not part of a scenario), so how
+# linked a company's sessions are overall says little about its theater share unless compared
+# within the company. The work-items stage of datasets/pipeline.py draws each session from them.
+LINK_RANGES: dict[str, Range] = {
+    "feeds_work_genuine": Range(0.40, 0.65, "chance that a genuine session fed work"),
+    "feeds_work_performative": Range(0.02, 0.12, "chance that a performative session fed work"),
+}
+
+
+def feeds_work(seed: int) -> tuple[float, float]:
+    """(genuine, performative) chance that a session fed work, keyed by the seed."""
+    return tuple(LINK_RANGES[name].at(keyed_uniform(seed, PURPOSE, name)) for name in LINK_RANGES)
+
+
 def draws(seed: int) -> dict[str, float]:
     """One uniform draw in [0, 1) per varied quantity, keyed by the seed."""
     return {name: keyed_uniform(seed, PURPOSE, name) for name in RANGES}

@@ -37,6 +37,18 @@ def test_the_draw_is_the_seeds_own_and_inside_the_ranges(profile):
     assert len({s.manager_span for s in drawn}) >= 5
 
 
+def test_how_often_sessions_feed_work_is_drawn_per_company():
+    """A company-wide linked share must not map onto the theater share through fixed chances."""
+    chances = [variation.feeds_work(learner_seed("course secret", f"learner{i}")) for i in range(50)]
+    assert variation.feeds_work(learner_seed("course secret", "learner0")) == chances[0]
+    genuine, performative = (variation.LINK_RANGES[name] for name in ("feeds_work_genuine", "feeds_work_performative"))
+    for g, p in chances:
+        assert genuine.low <= g <= genuine.high and performative.low <= p <= performative.high
+        assert 0 < p < g < 1  # genuine sessions feed work more often, but neither mode always or never does
+    spread = max(g for g, _ in chances) - min(g for g, _ in chances)
+    assert spread > 0.7 * (genuine.high - genuine.low)
+
+
 def test_a_fixed_scenario_is_generated_as_written(profile):
     fixed = profile.model_copy(update={"vary": False})
     assert variation.for_seed(fixed, 7) is fixed
