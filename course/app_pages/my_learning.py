@@ -36,8 +36,8 @@ st.title("My learning")
 st.markdown(
     "This page is yours alone: instructors and trainers only ever see groups of five or more. "
     "It puts what you *did* (time on pages, attempts, hints) beside what you *achieved* "
-    "(mastery, how close your exercise answers came) — the same activity-versus-outcome question the course asks of "
-    "AI dashboards. Lots of activity is not the same as learning.")
+    "(mastery, how close your exercise answers came) — the same activity-versus-outcome "
+    "question the course asks of AI dashboards. Lots of activity is not the same as learning.")
 
 summary = store.learner_summary(learner)
 cols = st.columns(4)

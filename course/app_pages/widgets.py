@@ -416,8 +416,8 @@ def _exercise_input(exercise, learner: str, company) -> Any:
                                placeholder="type a number")
     if exercise.check == "spot.label_sessions" or kind == "label_sessions":
         sample = _session_sample(learner, company)
-        st.caption("Each row is one AI session from your practice company. Label it from what the logs "
-                   "show: accepted output, prompts on your own documents, repeated prompts, "
+        st.caption("Each row is one AI session from your practice company. Label it from what "
+                   "the logs show: accepted output, prompts on your own documents, repeated prompts, "
                    "whether work was linked to it.")
         order = ["session_id", "events", "prompt_category", "accepted_share", "distinct_prompts",
                  "self_authored_share", "linked_work_items", "tokens_in", "tokens_out",
