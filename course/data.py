@@ -203,8 +203,9 @@ def practice_zip(config: AppConfig, learner_id: str, company: Any, fmt: str = "c
     return company_zip(config, f"practice-{learner_id}", released(company), fmt)
 
 
-TUNING_COMPANY = "practice company"   # not a valid learner id: no learner ever gets its seed
-PRACTICE_COMPANY = TUNING_COMPANY     # the name it had before learners had their own
+# Not a valid learner id (a space), so no learner ever gets its seed; the words are the HMAC input
+# the course's tuning company has always been drawn from, so it stays the same company.
+TUNING_COMPANY = "practice company"
 
 
 def tuning_company(config: AppConfig) -> Any:
@@ -217,9 +218,6 @@ def tuning_company(config: AppConfig) -> Any:
     checking the flags on another is the lesson itself: a detector is judged on people it was not
     tuned on."""
     return _generate(config, TUNING_COMPANY, "Generating the labelled tuning company failed")
-
-
-practice_company = tuning_company     # the earlier name of the same company
 
 
 def data_dictionary() -> str:
