@@ -434,7 +434,8 @@ def cycle_time_before_after(company: Company) -> ChartResult:
 
 def _detector_scores(company: Company) -> pd.DataFrame:
     """Every AI user's token rank and outcome-linked score (the reference detector, untrained: no
-    labels go into the score), beside the hidden truth the chart is scored against."""
+    labels go into the score), beside the hidden truth the chart is scored against: a labelled
+    (practice) company only, see NEEDS_LABELS."""
     from datasets import reference
 
     features = employee_features(company)
@@ -444,9 +445,10 @@ def _detector_scores(company: Company) -> pd.DataFrame:
     score = reference.default_detector(outcome).score(outcome)
     # people with no AI events since the mandate have no performed use to find: they rank last
     users["outcome_score"] = users["employee_id"].map(score).fillna(float(score.min()) - 1.0).astype(float)
-    labels = getattr(company, "labels", None)
+    labels = company.labels   # an AttributeError on a graded company (the app holds no labels)
     if labels is None or not len(labels):
-        raise ValueError("the detector chart needs the company's labels (held in server memory)")
+        raise ValueError("the detector chart needs the practice company's labels (held in server "
+                         "memory)")
     archetype = users["employee_id"].map(labels.set_index("employee_id")["archetype"])
     users["is_tokenmaxxer"] = (archetype == "tokenmaxxer").to_numpy()
     users["is_genuine"] = (archetype == "genuine").to_numpy()
@@ -690,3 +692,8 @@ CHARTS: dict[str, ChartBuilder] = {
     "perception_vs_measured": perception_vs_measured,
     "goodhart_simulator": goodhart_simulator,
 }
+
+# Charts built from hidden labels. The app builds them on the learner's practice company only:
+# the graded company it holds has no labels (course.data.ReleasedCompany), so a chart missing
+# from this set that reaches for labels fails instead of showing the graded truth.
+NEEDS_LABELS: frozenset[str] = frozenset({"detector_tradeoff"})

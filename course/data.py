@@ -11,6 +11,7 @@ import io
 import shutil
 import tempfile
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ import pandas as pd
 from course import auth
 from course.config import AppConfig
 from datasets.errors import UserError
-from grader.course_dir import LEARNER_ID_RULE, company_for_spec, is_learner_id, write_learner_data
+from grader.course_dir import (LEARNER_ID_RULE, company_for_seed, company_for_spec, is_learner_id,
+                               write_learner_data)
 
 DEFAULT_LEARNER = "default"
 PUBLIC_TABLES = ("employees", "ai_events", "work_items", "calendar", "survey")
@@ -107,21 +109,58 @@ def learner_dir(config: AppConfig, learner_id: str) -> Path:
     return config.data_dir / learner_id
 
 
-def _generate_and_store(config: AppConfig, owner: str, out: Path, failure: str) -> Any:
-    """Generate `owner`'s company (labels stay in memory) and write its label-free files once."""
+@dataclass(frozen=True, eq=False)
+class ReleasedCompany:
+    """A graded company as the app may hold it: the released tables and the manifest facts, and
+    nothing else. There is no `labels` or `event_labels` attribute at all, so a chart, check or
+    summary that reaches for the hidden truth of a company a learner is graded on fails loudly
+    (AttributeError) instead of leaking it. Everything that needs labels runs on the learner's
+    practice company (`learner_practice_company`)."""
+
+    employees: pd.DataFrame
+    ai_events: pd.DataFrame
+    work_items: pd.DataFrame
+    calendar: pd.DataFrame
+    survey: pd.DataFrame
+    meta: dict = field(default_factory=dict)
+
+    def tables(self, with_labels: bool = False) -> dict[str, pd.DataFrame]:
+        """The released tables (what datasets.api.write_company writes); never labels."""
+        if with_labels:
+            raise DataUnavailable("a graded company in the app holds no labels")
+        return {name: getattr(self, name) for name in PUBLIC_TABLES}
+
+
+def released(company: Any) -> ReleasedCompany:
+    """The released part of a generated company; its labels are left behind (and freed)."""
+    return ReleasedCompany(**{name: getattr(company, name) for name in PUBLIC_TABLES},
+                           meta=dict(getattr(company, "meta", None) or {}))
+
+
+def _generate(config: AppConfig, owner: str, failure: str) -> Any:
+    """The labelled company of the course's data spec for `owner` (seeded by the course's HMAC)."""
     api = _api()
     try:
-        company = company_for_spec(config.course, config.data_spec, owner, api=api)
+        if is_learner_id(owner):
+            return company_for_spec(config.course, config.data_spec, owner, api=api)
+        seed = api.learner_seed(secret=config.course_secret, learner_id=owner)
+        return company_for_seed(config.data_spec, seed, api=api)
     except UserError:
         raise
     except Exception as exc:  # the generator's bug must not look like the learner's fault
         raise DataUnavailable(f"{failure} ({exc.__class__.__name__}: {exc}).") from exc
+
+
+def _generate_and_store(config: AppConfig, owner: str, out: Path, failure: str) -> ReleasedCompany:
+    """Generate `owner`'s company, write its label-free files once, and keep the released tables
+    only (the labels are dropped before the company is returned)."""
+    company = _generate(config, owner, failure)
     if not (out / "manifest.json").exists():
         if out.exists():
             shutil.rmtree(out)  # an interrupted earlier write; the data is regenerated identically
         out.parent.mkdir(parents=True, exist_ok=True)
-        api.write_company(company, out, fmt="parquet", with_labels=False)
-    return company
+        _api().write_company(company, out, fmt="parquet", with_labels=False)
+    return released(company)
 
 
 def ensure_default_dataset(config: AppConfig) -> Path:
@@ -132,28 +171,53 @@ def ensure_default_dataset(config: AppConfig) -> Path:
     return out
 
 
-def generate_learner_company(config: AppConfig, learner_id: str) -> Any:
-    """Generate the learner's company (labels stay in memory) and write the label-free files once."""
+def generate_learner_company(config: AppConfig, learner_id: str) -> ReleasedCompany:
+    """The learner's GRADED company as the app holds it: the released tables only, exactly the
+    ones `theater assign` releases and the grader regenerates (its label-free files are written
+    once). Its labels never stay in the app's memory."""
     return _generate_and_store(config, learner_id, learner_dir(config, learner_id),
                                "Generating your company failed; tell your instructor")
 
 
-PRACTICE_COMPANY = "practice company"   # not a valid learner id: no learner ever gets its seed
+PRACTICE_PREFIX = "practice:"   # ':' is not allowed in a learner id: no learner ever gets this seed
 
 
-def practice_company(config: AppConfig) -> Any:
-    """A labelled company of the course's spec that nobody is graded on: the detector exercises
-    show their precision and recall here, never on the learner's own company."""
-    api = _api()
-    try:
-        seed = api.learner_seed(secret=config.course_secret, learner_id=PRACTICE_COMPANY)
-        return api.generate_company(profile=config.profile, employees=config.employees,
-                                    days=config.days, seed=seed)
-    except UserError:
-        raise
-    except Exception as exc:
-        raise DataUnavailable(f"Generating the practice company failed ({exc.__class__.__name__}: "
-                              f"{exc}).") from exc
+def practice_owner(learner_id: str) -> str:
+    """The HMAC owner of a learner's practice company ('practice:<id>'), which is never a valid
+    learner id, so the practice company is never anyone's graded company."""
+    return f"{PRACTICE_PREFIX}{learner_id}"
+
+
+def learner_practice_company(config: AppConfig, learner_id: str) -> Any:
+    """The learner's PRACTICE company, labels included (held in server memory only): the course's
+    data spec and profile, a different keyed variant (HMAC of the course secret and
+    'practice:<id>'). Every in-app check, every chart or sentence that needs labels and every
+    takeaway about hidden groups runs on it, so nothing the app shows or checks depends on the
+    hidden truth of the company the learner's notebooks are graded on."""
+    return _generate(config, practice_owner(learner_id),
+                     "Generating your practice company failed; tell your instructor")
+
+
+def practice_zip(config: AppConfig, learner_id: str, company: Any, fmt: str = "csv") -> bytes:
+    """The practice company's released tables, for the exercises done in pandas (no labels)."""
+    return company_zip(config, f"practice-{learner_id}", released(company), fmt)
+
+
+# Not a valid learner id (a space), so no learner ever gets its seed; the words are the HMAC input
+# the course's tuning company has always been drawn from, so it stays the same company.
+TUNING_COMPANY = "practice company"
+
+
+def tuning_company(config: AppConfig) -> Any:
+    """One labelled company of the course's spec for the whole class, nobody's graded or practice
+    company: the detector exercises show precision, recall and F1 of the learner's settings on it.
+
+    It stays separate from the learner's practice company on purpose. The detector exercises are
+    checked on the practice company's hidden labels; if F1 were shown on that same company, the
+    check would only repeat what the panel already says. Tuning on one labelled company and
+    checking the flags on another is the lesson itself: a detector is judged on people it was not
+    tuned on."""
+    return _generate(config, TUNING_COMPANY, "Generating the labelled tuning company failed")
 
 
 def data_dictionary() -> str:
@@ -288,8 +352,13 @@ def exercise_truth(check_id: str, company: Any, answer: Any = None,
     """The hidden truth for a check, computed in server memory from the labelled company.
 
     `simulator_params` are the learner's own sandbox settings (course.simulator.learner_params).
+    `company` is the learner's practice company: a graded company (ReleasedCompany) has no truth
+    to give and is refused.
     """
     from exercises import truth
+
+    if isinstance(company, ReleasedCompany):
+        raise TypeError("exercise_truth needs the labelled practice company, never a graded one")
 
     if check_id == "goodhart.collapse_point":
         from course.simulator import DEFAULT_PARAMS, goodhart_collapse_point

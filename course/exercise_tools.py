@@ -2,8 +2,9 @@
 
 Module 4 builds a weighted score from per-employee features and flags everyone above a
 threshold; module 5 follows each person's weekly outcome-linked signals and flags those whose
-level rose at a change point. Both show their trade-off (precision, recall, F1, flag count) on a
-labelled practice company, never on the learner's own company, whose truth the check holds.
+level rose at a change point. Both show their trade-off (precision, recall, F1, flag count) on
+the course's labelled tuning company; the learner's flags are made on their practice company and
+checked against its hidden truth. The graded company's truth is never used in the app.
 Module 3's estimate gets its group rates here (closed work per person per week, before and
 after the mandate), so it can be done in the app with the notebook's definitions.
 """

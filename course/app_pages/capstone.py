@@ -13,14 +13,17 @@ st.title("Capstone: your notebook and your data")
 st.markdown(
     "The capstone asks how much of your company's AI activity since the mandate is theater, and "
     "what AI really did to output. You work in a notebook on your own company's files; your "
-    "instructor grades the notebook against hidden truth that only the grader can regenerate.")
+    "instructor grades the notebook against hidden truth that only the grader can regenerate. "
+    "The app never checks an answer about your own company: the capstone module's in-app check "
+    "runs on your practice company, and your results here are bands, never points.")
 
 capstone = next((m for m in modules if m.id == "capstone"), None)
 if capstone is not None:
     page = common.page_for(common.module_url(capstone.id))
     if page is not None:
-        st.page_link(page, label=f"Read the capstone brief and check your estimate in the app: "
-                                 f"{capstone.title}", icon=":material/arrow_forward:")
+        st.page_link(page, label=f"Read the capstone brief and try the estimate on your "
+                                 f"practice company: {capstone.title}",
+                     icon=":material/arrow_forward:")
 
 assignments = course_data.course_assignments(config)
 st.subheader("1. Your assignments: download, work, submit")

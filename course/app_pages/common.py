@@ -120,44 +120,80 @@ def _company_for(course: str, learner_id: str, profile: str, employees: int, day
 
 
 def get_company(learner_id: str) -> Any:
-    """The learner's company with labels held in server memory only; generated once, then cached.
-    The first time, its charts are prepared in the background (see warm_up)."""
+    """The learner's GRADED company as the app sees it: released tables only (a
+    course.data.ReleasedCompany, with no labels attribute at all); generated once, then cached.
+    Charts built from released tables show it. The first time, its charts and the learner's
+    practice company are prepared in the background (see warm_up)."""
     config = get_config()
     company = _company_for(str(config.course.root), learner_id, config.profile, config.employees,
                            config.days)
-    warm_up(company_key(learner_id), company, learner_id)
+    warm_up(learner_id, company)
     return company
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _practice_company_for(course: str, learner_id: str, profile: str, employees: int,
+                          days: int) -> Any:
+    return course_data.learner_practice_company(get_config(), learner_id)
+
+
+def get_practice_company(learner_id: str) -> Any:
+    """The learner's PRACTICE company, labels held in server memory only: every in-app check,
+    every chart that needs labels and every sentence about hidden groups uses it, never the
+    graded company. Generated once per learner (in the background after sign-in), then cached."""
+    config = get_config()
+    args = (str(config.course.root), learner_id, config.profile, config.employees, config.days)
+    with st.spinner("Preparing your practice company (once)…"):
+        return _practice_company_for(*args)
+
+
+def practice_key(learner_id: str) -> str:
+    """The cache key of the learner's practice company (never equal to a graded company's)."""
+    return company_key(course_data.practice_owner(learner_id))
 
 
 _WARMED: set[str] = set()
 _WARM_LOCK = threading.Lock()
 
 
-def warm_up(key: str, company: Any, learner: str) -> None:
-    """Build a company's charts (and the detector exercises' practice data) in a background
-    thread, once per company: a learner reads for a while before the first prediction, so the
-    reveal then finds the chart ready instead of building it on the click."""
+def warm_up(learner: str, graded: Any) -> None:
+    """Prepare a learner's practice company, the charts of both companies and the exercises'
+    data in a background thread, once per learner: a learner reads for a while before the first
+    prediction or exercise, so the reveal then finds everything ready instead of building it on
+    the click. Charts that need labels are built on the practice company only."""
+    key = company_key(learner)
     with _WARM_LOCK:
         if key in _WARMED:
             return
         if len(_WARMED) > 1024:
             _WARMED.clear()
         _WARMED.add(key)
+    config = get_config()
+    args = (str(config.course.root), learner, config.profile, config.employees, config.days)
 
     def build() -> None:
-        from course.charts import CHARTS
+        from course.charts import CHARTS, NEEDS_LABELS
 
-        for chart_id in CHARTS:
-            try:
-                chart_payload(chart_id, key, company)
-            except Exception:     # the page shows the error when the learner gets there
-                continue
         try:
-            from course.app_pages import widgets
+            practice = _practice_company_for(*args)
+        except Exception:     # the page shows the error when the learner gets there
+            practice = None
+        for chart_id in CHARTS:
+            target, target_key = ((practice, practice_key(learner)) if chart_id in NEEDS_LABELS
+                                  else (graded, key))
+            if target is None:
+                continue
+            try:
+                chart_payload(chart_id, target_key, target)
+            except Exception:
+                continue
+        if practice is not None:
+            try:
+                from course.app_pages import widgets
 
-            widgets.warm_up_exercises(key, company, learner)
-        except Exception:
-            pass
+                widgets.warm_up_exercises(learner, practice)
+            except Exception:
+                pass
 
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
@@ -167,16 +203,17 @@ def warm_up(key: str, company: Any, learner: str) -> None:
     thread.start()
 
 
-@st.cache_resource(show_spinner="Preparing the labelled practice company (once per course)…",
+@st.cache_resource(show_spinner="Preparing the labelled tuning company (once per course)…",
                    max_entries=4)
-def _practice_for(course: str, profile: str, employees: int, days: int) -> Any:
-    return course_data.practice_company(get_config())
+def _tuning_for(course: str, profile: str, employees: int, days: int) -> Any:
+    return course_data.tuning_company(get_config())
 
 
-def get_practice_company() -> Any:
-    """The course's labelled practice company (the detectors' trade-off is shown on it)."""
+def get_tuning_company() -> Any:
+    """The course's one labelled tuning company (the detectors' precision, recall and F1 are
+    shown on it; see course.data.tuning_company for why it is not the practice company)."""
     config = get_config()
-    return _practice_for(str(config.course.root), config.profile, config.employees, config.days)
+    return _tuning_for(str(config.course.root), config.profile, config.employees, config.days)
 
 
 def company_key(learner_id: str) -> str:

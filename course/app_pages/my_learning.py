@@ -5,7 +5,28 @@ import streamlit as st
 
 from course.app_pages import common
 from course.charts import PALETTE
+from course.practice import feedback_band
 from course.progress import learning_mirror, pre_post_scores
+
+# What a learner sees of an exercise: its band, never the exact score (that stays in the progress
+# store and on the instructor's pages). An exact score in the "close" band would give the distance
+# to the hidden truth, which is what the banded feedback exists to withhold.
+EXERCISE_BANDS = {"correct": "within the tolerance", "close": "close", "off": "off"}
+
+
+def exercise_band(score) -> str:
+    """The band of the learner's best checked answer, in words ('not checked yet' without one)."""
+    if score is None or score != score:    # None or NaN
+        return "not checked yet"
+    band, _ = feedback_band(float(score))
+    return EXERCISE_BANDS.get(band, band)
+
+
+def share_in_words(share) -> str:
+    """A share of questions right at the first try, in whole percent ('none answered' without)."""
+    if share is None or share != share:
+        return "none answered"
+    return f"{float(share):.0%}"
 
 learner = common.require_learner()
 store = common.get_store()
@@ -15,8 +36,8 @@ st.title("My learning")
 st.markdown(
     "This page is yours alone: instructors and trainers only ever see groups of five or more. "
     "It puts what you *did* (time on pages, attempts, hints) beside what you *achieved* "
-    "(mastery, exercise scores) — the same activity-versus-outcome question the course asks of "
-    "AI dashboards. Lots of activity is not the same as learning.")
+    "(mastery, how close your exercise answers came) — the same activity-versus-outcome "
+    "question the course asks of AI dashboards. Lots of activity is not the same as learning.")
 
 summary = store.learner_summary(learner)
 cols = st.columns(4)
@@ -52,7 +73,19 @@ else:
         f"pages and submitted {int(mirror['attempts'].sum())} answers; your most active module "
         f"was *{busiest['module']}* ({int(busiest['attempts'])} answers, mastery "
         f"**{busiest['mastery']}**). Compare activity with the mastery column below.")
-    st.dataframe(mirror.drop(columns=["module_id"]), hide_index=True, width="stretch")
+    shown = mirror.drop(columns=["module_id"])
+    if "first_try_right" in shown:
+        shown["first_try_right"] = shown["first_try_right"].map(share_in_words)
+    if "best_exercise_score" in shown:
+        shown["best_exercise_check"] = shown.pop("best_exercise_score").map(exercise_band)
+    shown = shown.rename(columns={
+        "minutes_on_page": "minutes on the page", "hints_opened": "hints opened",
+        "first_try_right": "questions right at the first try",
+        "best_exercise_check": "best exercise check"})
+    st.dataframe(shown, hide_index=True, width="stretch")
+    st.caption("Exercises show the band of your best checked answer (within the tolerance, close, "
+               "off), never a score: your graded notebooks are scored on your own company, and "
+               "the exercises on your practice company.")
 
 try:
     from course.modules import load_pre_post_forms

@@ -154,13 +154,31 @@ def chart_block(chart_id: str, ref, module_id: str, learner: str, previous: dict
     if chart_id not in CHARTS:
         st.error(f"This lesson refers to a chart '{chart_id}' the app does not know.")
         return
+    from course.charts import NEEDS_LABELS
+
     try:
-        company = common.get_company(learner)
-        payload = common.chart_payload(chart_id, common.company_key(learner), company)
+        if chart_id in NEEDS_LABELS:   # labels exist only on the practice company
+            company, key = common.get_practice_company(learner), common.practice_key(learner)
+        else:
+            company, key = common.get_company(learner), common.company_key(learner)
+        payload = common.chart_payload(chart_id, key, company)
     except UserError as error:
         st.error(str(error))
         return
+    if chart_id in NEEDS_LABELS:
+        st.caption(PRACTICE_CHART_NOTE)
     render_chart(payload, chart_id, ref.takeaway if ref is not None else None)
+
+
+PRACTICE_CHART_NOTE = (":material/science: This chart uses your **practice company**: a second "
+                       "company of the same kind as yours, made for you alone, whose hidden "
+                       "labels the app may use. Your own company's hidden truth never reaches "
+                       "the app; your notebooks are graded on it.")
+PRACTICE_EXERCISE_NOTE = (":material/science: This exercise uses your **practice company**: a "
+                          "second company of the same kind as yours, made for you alone. Its data "
+                          "is shown here and your answer is checked against its hidden truth; "
+                          "your graded notebooks use your own company, whose answers the app "
+                          "never checks.")
 
 
 def render_chart(payload: common.ChartPayload, key: str, takeaway: str | None = None) -> None:
@@ -342,15 +360,15 @@ def _comparison_estimate(key: str, learner: str, company) -> dict | None:
     groups' closed work per person per week before and after the mandate, and gives the estimate."""
     features = _features(learner, company)
     groups = practice.COMPARISON_GROUPS
-    st.caption("Do it here, or in pandas: your company's tables (`ai_events`, `work_items`, "
-               "`employees`, `calendar`) are in the zip on the *Account & data* page, under "
-               "`company-<your id>/data/`; the *measure* notebook on the Capstone page uses the "
-               "same definitions.")
+    st.caption("Do it here, or in pandas: your practice company's tables (`ai_events`, "
+               "`work_items`, `employees`, `calendar`) are in the practice zip below this "
+               "exercise, under `company-practice-<your id>/data/`; the *measure* notebook on the "
+               "Capstone page uses the same definitions on your own company.")
     _init(f"{key}:group", "tenth-of-median")
     choice = st.radio("Your comparison group (the non-users)", list(groups),
                       format_func=lambda g: groups[g][0], key=f"{key}:group")
     comparison = tools.comparison_group_ids(features, choice)
-    st.caption(f"In your company this definition selects **{len(comparison)}** of "
+    st.caption(f"In your practice company this definition selects **{len(comparison)}** of "
                f"{len(features)} people.")
     _init(f"{key}:performed", 1.0)
     most = st.slider("Your users: among people with at least the median number of AI events since "
@@ -386,11 +404,11 @@ def _group_rates_cached(key: str, choice: str, most: float, _company) -> pd.Data
 
 
 def _group_rates(learner: str, company, choice: str, most: float) -> pd.DataFrame:
-    return _group_rates_cached(common.company_key(learner), choice, most, company)
+    return _group_rates_cached(common.practice_key(learner), choice, most, company)
 
 
 def _genuine_looking(learner: str, company, most: float) -> set[str]:
-    return _genuine_looking_cached(common.company_key(learner), round(float(most), 2), company)
+    return _genuine_looking_cached(common.practice_key(learner), round(float(most), 2), company)
 
 
 def _exercise_input(exercise, learner: str, company) -> Any:
@@ -409,8 +427,8 @@ def _exercise_input(exercise, learner: str, company) -> Any:
                                placeholder="type a number")
     if exercise.check == "spot.label_sessions" or kind == "label_sessions":
         sample = _session_sample(learner, company)
-        st.caption("Each row is one AI session from your company. Label it from what the logs "
-                   "show: accepted output, prompts on your own documents, repeated prompts, "
+        st.caption("Each row is one AI session from your practice company. Label it from what "
+                   "the logs show: accepted output, prompts on your own documents, repeated prompts, "
                    "whether work was linked to it.")
         order = ["session_id", "events", "prompt_category", "accepted_share", "distinct_prompts",
                  "self_authored_share", "linked_work_items", "tokens_in", "tokens_out",
@@ -458,10 +476,10 @@ def _pct(value: float) -> str:
     return f"{value:.0%}"
 
 
-def _practice_panel(result: tools.TradeOff, positives: int, group: str) -> None:
-    """What the current settings do on the labelled practice company."""
-    st.markdown(f"**On the labelled practice company** ({positives} {group} among its people), "
-                "the same settings give:")
+def _tuning_panel(result: tools.TradeOff, positives: int, group: str) -> None:
+    """What the current settings do on the course's labelled tuning company."""
+    st.markdown(f"**On the labelled tuning company** (the same for the whole class; {positives} "
+                f"{group} among its people), the same settings give:")
     cols = st.columns(4)
     cols[0].metric("Flagged", f"{result.flagged}")
     cols[1].metric("Precision", _pct(result.precision),
@@ -481,7 +499,7 @@ def _tradeoff_spec(curve: pd.DataFrame, threshold: float) -> dict:
              "mark": {"type": "line", "strokeWidth": 2.5},
              "encoding": {
                  "x": {"field": "threshold", "type": "quantitative", "title": "Threshold"},
-                 "y": {"field": "value", "type": "quantitative", "title": "On the practice company",
+                 "y": {"field": "value", "type": "quantitative", "title": "On the tuning company",
                        "axis": {"format": "%"}, "scale": {"domain": [0, 1]}},
                  "color": {"field": "measure", "type": "nominal", "title": None,
                            "scale": {"domain": ["precision", "recall", "f1"],
@@ -538,13 +556,13 @@ def _score_detector(learner: str, company, key: str) -> list[str]:
         return []
     score = tools.weighted_score(features, weights, active)
     flagged = tools.flag_above(score, threshold)
-    practice_score = tools.weighted_score(_practice_features(), weights, active)
-    truth = _practice_truth("detect.flag_tokenmaxxers")
-    _practice_panel(tools.trade_off(tools.flag_above(practice_score, threshold), truth),
-                    len(truth), "tokenmaxxers")
-    st.vega_lite_chart(_tradeoff_spec(tools.threshold_curve(practice_score, truth), threshold),
+    tuning_score = tools.weighted_score(_tuning_features(), weights, active)
+    truth = _tuning_truth("detect.flag_tokenmaxxers")
+    _tuning_panel(tools.trade_off(tools.flag_above(tuning_score, threshold), truth),
+                  len(truth), "tokenmaxxers")
+    st.vega_lite_chart(_tradeoff_spec(tools.threshold_curve(tuning_score, truth), threshold),
                        width="stretch", key=f"{key}:tradeoff")
-    st.markdown(f"**In your company: {len(flagged)}** of {users} AI users flagged.")
+    st.markdown(f"**In your practice company: {len(flagged)}** of {users} AI users flagged.")
     shown = features.merge(score.round(2).reset_index(), on="employee_id", how="left")
     shown = shown.assign(flagged=shown["employee_id"].isin(set(flagged)))
     shown = shown.sort_values(["score", "employee_id"], ascending=[False, True], na_position="last")
@@ -606,13 +624,13 @@ def _change_point_detector(learner: str, company, key: str) -> list[str]:
                                 key=f"{key}:before")
     points = tools.change_points(signals, signal, method, split)
     flagged = tools.flag_converts(points, min_rise, max_before)
-    practice = _practice_signals()
-    practice_split = None if split is None else min(split, max(1, len(practice.weeks) - 1))
-    practice_flags = tools.flag_converts(
-        tools.change_points(practice, signal, method, practice_split), min_rise, max_before)
-    truth = _practice_truth("detect.flag_converts")
-    _practice_panel(tools.trade_off(practice_flags, truth), len(truth), "converts")
-    st.markdown(f"**In your company: {len(flagged)}** of {len(points)} AI users flagged "
+    tuning = _tuning_signals()
+    tuning_split = None if split is None else min(split, max(1, len(tuning.weeks) - 1))
+    tuning_flags = tools.flag_converts(
+        tools.change_points(tuning, signal, method, tuning_split), min_rise, max_before)
+    truth = _tuning_truth("detect.flag_converts")
+    _tuning_panel(tools.trade_off(tuning_flags, truth), len(truth), "converts")
+    st.markdown(f"**In your practice company: {len(flagged)}** of {len(points)} AI users flagged "
                 "(people with under a tenth of the median person's AI events are non-users and "
                 "left out). Their weekly level against the other AI users':")
     st.vega_lite_chart(_timeline_spec(tools.group_timeline(signals, signal, flagged),
@@ -626,31 +644,31 @@ def _change_point_detector(learner: str, company, key: str) -> list[str]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _practice_cached(course_key: str) -> dict:
-    """The practice company's features, weekly signals and truths (read-only, shared)."""
+def _tuning_cached(course_key: str) -> dict:
+    """The tuning company's features, weekly signals and truths (read-only, shared)."""
     from course.charts import employee_features
 
-    company = common.get_practice_company()
+    company = common.get_tuning_company()
     return {"features": employee_features(company), "signals": tools.weekly_signals(company),
             **{check_id: course_data.exercise_truth(check_id, company)
                for check_id in ("detect.flag_tokenmaxxers", "detect.flag_converts")}}
 
 
-def _practice_key() -> str:
+def _tuning_key() -> str:
     config = common.get_config()
     return f"{config.course.root}|{config.profile}|{config.employees}|{config.days}"
 
 
-def _practice_features() -> pd.DataFrame:
-    return _practice_cached(_practice_key())["features"]
+def _tuning_features() -> pd.DataFrame:
+    return _tuning_cached(_tuning_key())["features"]
 
 
-def _practice_signals() -> tools.WeeklySignals:
-    return _practice_cached(_practice_key())["signals"]
+def _tuning_signals() -> tools.WeeklySignals:
+    return _tuning_cached(_tuning_key())["signals"]
 
 
-def _practice_truth(check_id: str) -> set[str]:
-    return set(_practice_cached(_practice_key())[check_id])
+def _tuning_truth(check_id: str) -> set[str]:
+    return set(_tuning_cached(_tuning_key())[check_id])
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -658,12 +676,14 @@ def _weekly_signals_cached(key: str, _company) -> tools.WeeklySignals:
     return tools.weekly_signals(_company)
 
 
-def warm_up_exercises(key: str, company, learner: str) -> None:
-    """The detector exercises' data for one company, the shared practice company and the
+def warm_up_exercises(learner: str, company) -> None:
+    """The exercises' data on the learner's practice company, the shared tuning company and the
     simulator stages (the shared ones and the learner's own sandbox) at their defaults."""
+    key = common.practice_key(learner)
     _features_cached(key, company)
     _weekly_signals_cached(key, company)
-    _practice_cached(_practice_key())
+    _session_sample_cached(key, company)
+    _tuning_cached(_tuning_key())
     for stage in sim.STAGES:
         _simulation(_stage_params(stage, learner, {}))
 
@@ -680,7 +700,7 @@ def _stage_params(stage: str, learner: str | None, values: dict) -> sim.SimParam
 
 
 def _weekly_signals(learner: str, company) -> tools.WeeklySignals:
-    return _weekly_signals_cached(common.company_key(learner), company)
+    return _weekly_signals_cached(common.practice_key(learner), company)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -693,7 +713,7 @@ def _session_sample_cached(key: str, _company) -> pd.DataFrame:
 
 
 def _session_sample(learner: str, company) -> pd.DataFrame:
-    return _session_sample_cached(common.company_key(learner), company)
+    return _session_sample_cached(common.practice_key(learner), company)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -704,7 +724,7 @@ def _features_cached(key: str, _company) -> pd.DataFrame:
 
 
 def _features(learner: str, company) -> pd.DataFrame:
-    return _features_cached(common.company_key(learner), company)
+    return _features_cached(common.practice_key(learner), company)
 
 
 def _exercise_scores(learner: str, module_id: str, exercise_id: str) -> list[float | None]:
@@ -718,7 +738,7 @@ def _exercise_scores(learner: str, module_id: str, exercise_id: str) -> list[flo
 
 # Session-state suffixes of an exercise that are not the learner's inputs (buttons, results).
 NOT_INPUTS = frozenset({"check", "hint", "show_solution", "result", "hints", "solution", "upload",
-                        "saved_inputs", "tradeoff", "timeline"})
+                        "saved_inputs", "tradeoff", "timeline", "practice_zip"})
 
 
 def _rerun_exercise() -> None:
@@ -796,7 +816,29 @@ def exercise_block(exercise, module_id: str, learner: str, previous: dict) -> No
         return
     with st.container(border=True):
         st.markdown(f"#### Exercise\n{exercise.prompt}")
+        if uses_practice_company(exercise.check):
+            st.caption(PRACTICE_EXERCISE_NOTE)
+        if exercise.check in PANDAS_CHECKS:
+            st.download_button(
+                "Download your practice company's tables (CSV zip)",
+                data=lambda: course_data.practice_zip(common.get_config(), learner,
+                                                      common.get_practice_company(learner), "csv"),
+                file_name=f"company-practice-{learner}-csv.zip", mime="application/zip",
+                key=f"exercise:{exercise.id}:practice_zip", icon=":material/download:")
         _exercise_fragment(exercise, module_id, learner, previous)
+
+
+# Checks that need no company at all (the simulator's own variant, a choice from a catalogue).
+COMPANY_FREE_CHECKS = frozenset({"goodhart.collapse_point", "metrics.dashboard_design"})
+# Checks whose work can be done in pandas: the practice company's tables are offered beside them.
+PANDAS_CHECKS = frozenset({"measure.productivity_effect", "measure.theater_share",
+                           "explore.weekly_usage_output"})
+
+
+def uses_practice_company(check_id: str) -> bool:
+    """Whether an exercise shows company data and is checked against a company's truth: then it
+    is always the learner's practice company, never the graded one."""
+    return check_id not in COMPANY_FREE_CHECKS
 
 
 @st.fragment
@@ -809,8 +851,9 @@ def _exercise_fragment(exercise, module_id: str, learner: str, previous: dict) -
     item_id = f"{module_id}:{exercise.id}"
     budget = common.get_config().attempt_budget
     pass_mark = CHECKS[exercise.check].pass_mark
-    try:
-        company = common.get_company(learner)
+    try:   # the data shown and the truth checked: the practice company, never the graded one
+        company = (common.get_practice_company(learner) if uses_practice_company(exercise.check)
+                   else None)
     except UserError as error:
         st.error(str(error))
         return

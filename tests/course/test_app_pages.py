@@ -234,7 +234,7 @@ def test_detector_exercise_flags_by_a_score_and_is_checked(app_home):
     at.slider(key=f"{key}:weight:acceptance_rate").set_value(-1.0)
     at.slider(key=f"{key}:threshold").set_value(0.5).run()
     flagged_line = next(m.value for m in at.markdown if "AI users flagged" in m.value)
-    assert "**In your company: 0**" not in flagged_line
+    assert "**In your practice company: 0**" not in flagged_line
     at.button(key=f"{key}:check").click().run()
     assert not at.exception
     assert at.error or at.success

@@ -90,7 +90,51 @@ def test_learner_company_is_written_once_without_labels(config):
     stamp = (folder / "manifest.json").stat().st_mtime_ns
     course_data.generate_learner_company(config, "ada")
     assert (folder / "manifest.json").stat().st_mtime_ns == stamp
-    assert len(company.labels)            # the labels exist, in memory only
+
+
+def test_the_apps_graded_company_holds_the_released_tables_and_no_labels_at_all(config):
+    """The app's copy of the company a learner is graded on has no labels attribute, so a chart
+    or check that reaches for them fails instead of leaking the graded truth."""
+    company = course_data.generate_learner_company(config, "ada")
+    assert not hasattr(company, "labels") and not hasattr(company, "event_labels")
+    with pytest.raises(AttributeError):
+        company.labels
+    assert set(company.tables()) == set(course_data.PUBLIC_TABLES)
+    with pytest.raises(course_data.DataUnavailable):
+        company.tables(with_labels=True)
+    with pytest.raises(TypeError, match="practice company"):
+        course_data.exercise_truth("detect.flag_tokenmaxxers", company)
+    from course.charts import detector_tradeoff
+
+    with pytest.raises(AttributeError, match="labels"):
+        detector_tradeoff(company)
+
+
+def test_the_practice_company_is_a_keyed_variant_nobody_is_graded_on(config):
+    """Same spec, different seed: HMAC of 'practice:<id>', never a valid learner id."""
+    from grader.course_dir import is_learner_id
+
+    graded = course_data.generate_learner_company(config, "ada")
+    practice = course_data.learner_practice_company(config, "ada")
+    assert course_data.practice_owner("ada") == "practice:ada"
+    assert not is_learner_id(course_data.practice_owner("ada"))
+    assert len(practice.labels)            # its labels exist, in server memory only
+    assert not practice.ai_events["tokens_in"].equals(graded.ai_events["tokens_in"])
+    again = course_data.learner_practice_company(config, "ada")
+    assert again.ai_events["tokens_in"].equals(practice.ai_events["tokens_in"])
+    bob = course_data.learner_practice_company(config, "bob")
+    assert not bob.ai_events["tokens_in"].equals(practice.ai_events["tokens_in"])
+    tuning = course_data.tuning_company(config)
+    assert not tuning.ai_events["tokens_in"].equals(practice.ai_events["tokens_in"])
+    assert not list(course_data.learner_dir(config, "ada").parent.glob("practice*"))
+
+
+def test_the_practice_zip_holds_released_tables_only(config):
+    practice = course_data.learner_practice_company(config, "ada")
+    archive = zipfile.ZipFile(io.BytesIO(course_data.practice_zip(config, "ada", practice)))
+    names = set(archive.namelist())
+    assert {f"company-practice-ada/data/{t}.csv" for t in course_data.PUBLIC_TABLES} <= names
+    assert not any("label" in name for name in names)
 
 
 def test_two_learners_get_different_companies(config):

@@ -36,7 +36,7 @@ def test_every_score_feature_weight_and_threshold_runs(app_home):
     at.multiselect(key=f"{key}:features").set_value(list(tools.SCORE_FEATURES)).run()
     at.checkbox(key=f"{key}:active").uncheck().run()
     _ok(at, "all features, everyone scored")
-    assert any("On the labelled practice company" in m.value for m in at.markdown)
+    assert any("On the labelled tuning company" in m.value for m in at.markdown)
     assert {m.label for m in at.metric} >= {"Precision", "Recall", "F1", "Flagged"}
 
 
@@ -53,7 +53,7 @@ def test_a_score_detector_is_checked_and_flagging_everyone_is_refused(app_home):
     assert any("flags all" in e.value for e in at.error)
     assert _exercise_rows(app_home, module) == 0          # refused: no attempt used
     at.slider(key=f"{key}:threshold").set_value(0.6).run()
-    assert "**In your company: 0**" not in next(m.value for m in at.markdown
+    assert "**In your practice company: 0**" not in next(m.value for m in at.markdown
                                                 if "AI users flagged" in m.value)
     at.button(key=f"{key}:check").click().run()
     _ok(at, "a real detector")
@@ -92,7 +92,10 @@ def test_module_3_is_done_in_the_app_and_a_tiny_user_group_is_refused(app_home):
     module = _module_with_check("measure.productivity_effect")
     key = f"exercise:{module.exercise.id}"
     at = _open_module(_sign_in(_app()), module)
-    assert any("Account & data" in c.value for c in at.caption)       # where the data is
+    assert any("practice zip below" in c.value for c in at.caption)   # where the data is
+    assert any("uses your **practice company**" in c.value for c in at.caption)
+    assert any(b.proto.label.startswith("Download your practice company's tables")
+               for b in at.get("download_button"))
     for group in practice.COMPARISON_GROUPS:
         at.radio(key=f"{key}:group").set_value(group)
         for most in (0.2, 0.44, 1.0):
