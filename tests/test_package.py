@@ -1,0 +1,194 @@
+"""What the package ships: each assignment's student version, never a solution, a hidden test or a
+source notebook; and an installation built from it makes courses and downloads without them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import textwrap
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from exercises.assignments import CODE_STUB, SOURCE_DIR, list_assignments, load_assignment
+from exercises.student_version import (HIDDEN_BEGIN, HIDDEN_END, RELEASE_DIR, SOLUTION_BEGIN, SOLUTION_END,
+                                       instructor_markers, student_version_bytes)
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = list_assignments(SOURCE_DIR)
+NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "var", "build", "dist", "*.egg-info", "__pycache__",
+                                    ".pytest_cache", "*.pyc", ".ipynb_checkpoints", "node_modules")
+
+
+def _solution_lines() -> set[str]:
+    """Distinctive lines of the sources' solution regions: what pasting a solution would need."""
+    lines: set[str] = set()
+    for name in NAMES:
+        notebook = nbformat.read(load_assignment(SOURCE_DIR / name).notebook_path, as_version=4)
+        for cell in notebook.cells:
+            inside = False
+            for line in cell.source.split("\n"):
+                if SOLUTION_BEGIN in line or HIDDEN_BEGIN in line:
+                    inside = True
+                elif SOLUTION_END in line or HIDDEN_END in line:
+                    inside = False
+                elif inside and len(line.strip()) >= 30:
+                    lines.add(line.strip())
+    return lines
+
+
+def test_the_markers_are_nbgraders_own():
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+    solutions, tests = ClearSolutions(), ClearHiddenTests()
+    assert (SOLUTION_BEGIN, SOLUTION_END) == (solutions.begin_solution_delimeter, solutions.end_solution_delimeter)
+    assert (HIDDEN_BEGIN, HIDDEN_END) == (tests.begin_test_delimeter, tests.end_test_delimeter)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_committed_student_version_is_what_its_source_produces(name):
+    """exercises/release/ cannot drift from exercises/source/: regenerate with
+    `python -m exercises.student_version` after editing a source notebook."""
+    assignment = load_assignment(SOURCE_DIR / name)
+    committed = RELEASE_DIR / name / assignment.notebook
+    assert committed.is_file(), f"{committed} is missing: run python -m exercises.student_version"
+    assert committed.read_bytes() == student_version_bytes(assignment.notebook_path), (
+        f"{committed} differs from its source: run python -m exercises.student_version")
+
+
+def test_every_assignment_and_only_those_have_a_committed_student_version():
+    assert sorted(p.name for p in RELEASE_DIR.iterdir() if p.is_dir()) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_student_version_holds_no_solution_and_no_hidden_test(name):
+    text = (RELEASE_DIR / name / f"{name}.ipynb").read_text(encoding="utf-8")
+    assert not [marker for marker in instructor_markers() if marker in text]
+    assert not [line for line in _solution_lines() if line in text]
+    assert CODE_STUB in text
+
+
+def test_the_solutions_are_distinctive_enough_to_be_searched_for():
+    """The searches below look for these lines: without them they could not fail."""
+    source = load_assignment(SOURCE_DIR / "measure").notebook_path.read_text(encoding="utf-8")
+    assert len(_solution_lines()) >= 20 and all(marker in source for marker in instructor_markers())
+
+
+# ----------------------------------------------------------------------------- built distributions
+
+
+def _copy_of_the_project(target: Path) -> Path:
+    """The project's files in a fresh folder: a build writes build/ and *.egg-info beside the sources."""
+    shutil.copytree(ROOT, target, ignore=NOT_COPIED)
+    return target
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    """The wheel and the sdist, built from a copy of the project the way `pip` and PyPI tooling do."""
+    work = tmp_path_factory.mktemp("build")
+    project = _copy_of_the_project(work / "project")
+    dist = work / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(project)],
+                   check=True, capture_output=True, timeout=900)
+    subprocess.run([sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(dist)!r})"],
+                   cwd=project, check=True, capture_output=True, timeout=600)
+    wheel = next(dist.glob("*.whl"))
+    sdist = next(dist.glob("*.tar.gz"))
+    return {"wheel": wheel, "sdist": sdist, "dist": dist}
+
+
+def _members(path: Path) -> dict[str, bytes]:
+    if path.suffix == ".whl":
+        with zipfile.ZipFile(path) as archive:
+            return {name: archive.read(name) for name in archive.namelist() if not name.endswith("/")}
+    with tarfile.open(path) as archive:
+        return {member.name.split("/", 1)[1]: archive.extractfile(member).read()  # type: ignore[union-attr]
+                for member in archive.getmembers() if member.isfile()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["wheel", "sdist"])
+def test_the_built_package_carries_student_versions_only(built, kind):
+    files = _members(built[kind])
+    markers = [marker.encode() for marker in (*instructor_markers(), "BEGIN SOLUTION", "BEGIN HIDDEN TESTS",
+                                                "END SOLUTION")]
+    leaks = sorted({name for name, data in files.items() for marker in markers if marker in data})
+    assert not leaks, f"{kind} holds instructor material in {leaks}"
+    solution_lines = [line.encode() for line in _solution_lines()]
+    pasted = sorted({name for name, data in files.items() for line in solution_lines if line in data})
+    assert not pasted, f"{kind} holds solution code in {pasted}"
+    assert not [name for name in files if name.startswith("exercises/source/") and name.endswith(".ipynb")]
+    for name in NAMES:
+        assert files.get(f"exercises/release/{name}/{name}.ipynb") == (RELEASE_DIR / name / f"{name}.ipynb").read_bytes()
+        assert f"exercises/source/{name}/assignment.yaml" in files
+    assert "course/content/pre-post-test.yaml" in files  # the app scores the test server-side (docs/instructors.md)
+
+
+INSTALLED_CHECK = textwrap.dedent('''
+    import json, sys
+    from pathlib import Path
+    import grader, exercises.student_version as sv
+    from course import config as app_config, data as course_data
+    from grader.assign import AssignError, assign, generate_student_version
+    from grader.cli import main
+    from grader.course_dir import init_course
+
+    out, here = {}, Path(sys.argv[1])
+    out["imported_from"] = grader.__file__
+    out["init_without_sources"] = main(["course", "init", str(here / "instructor")])
+    out["left_behind"] = (here / "instructor").exists()
+    out["init_with_sources"] = main(["course", "init", str(here / "with-sources"), "--source", sys.argv[2]])
+    copied = here / "with-sources" / "source" / "measure" / "measure.ipynb"
+    out["copied_source_has_markers"] = all(m in copied.read_text() for m in sv.instructor_markers())
+
+    app = app_config.load_config(here / "app-home")  # the app's own course, as on a first start
+    course = app.course
+    out["app_course_notebooks"] = sorted(str(p.relative_to(course.root)) for p in course.root.glob("source/*/*.ipynb"))
+    measure = course.assignment("measure")
+    download = course_data.assignment_notebook(app, measure).decode()
+    out["download_markers"] = [m for m in sv.instructor_markers() if m in download]
+    release = generate_student_version(course, measure)  # what a self-study submission triggers
+    out["release_is_packaged"] = (release / "measure.ipynb").read_bytes() == Path(sv.RELEASE_DIR, "measure", "measure.ipynb").read_bytes()
+    from grader.course_dir import gradebook
+    with gradebook(course) as gb:
+        out["gradebook_cell"] = gb.find_grade_cell("measure_finding", "measure", "measure").max_score
+    roster = here / "roster.csv"
+    roster.write_text("id\\nada\\n")
+    try:
+        assign(course, "detect", roster)
+        out["assign_without_sources"] = "released"
+    except AssignError as exc:
+        out["assign_without_sources"] = str(exc)
+    out["assign_with_sources"] = assign(course, "detect", roster, source_dir=sys.argv[2]).released
+    print(json.dumps(out))
+''')
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_makes_courses_and_downloads_without_solutions(built, tmp_path, capfd):
+    """Installed from the wheel alone: `course init` asks for the sources, the app's own course
+    releases and downloads the shipped student versions, `assign` needs --source DIR."""
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target),
+                    str(built["wheel"])], check=True, capture_output=True, timeout=600)
+    run = subprocess.run([sys.executable, "-c", INSTALLED_CHECK, str(tmp_path / "w"), str(ROOT / "exercises" / "source")],
+                         env={**{k: v for k, v in os.environ.items() if not k.startswith("THEATER_")}, "PYTHONPATH": str(target)}, capture_output=True,
+                         text=True, timeout=900, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["imported_from"].startswith(str(target)), out["imported_from"]
+    assert out["init_without_sources"] != 0 and not out["left_behind"]
+    message = [line for line in run.stderr.splitlines() if line.startswith("theater course: error")]
+    assert len(message) == 1 and "--source DIR" in message[0] and "student notebooks only" in message[0], run.stderr
+    assert out["init_with_sources"] == 0 and out["copied_source_has_markers"]
+    assert out["app_course_notebooks"] == []  # assignment.yaml only: no notebook with solutions anywhere
+    assert out["download_markers"] == [] and out["release_is_packaged"] and out["gradebook_cell"] == 8.0
+    assert "--source DIR" in out["assign_without_sources"], out["assign_without_sources"]
+    assert out["assign_with_sources"] == ["ada"]
