@@ -192,3 +192,43 @@ def test_an_installed_wheel_makes_courses_and_downloads_without_solutions(built,
     assert out["download_markers"] == [] and out["release_is_packaged"] and out["gradebook_cell"] == 8.0
     assert "--source DIR" in out["assign_without_sources"], out["assign_without_sources"]
     assert out["assign_with_sources"] == ["ada"]
+
+
+# ----------------------------------------------------------------------------- the app's downloads
+
+
+@pytest.fixture(params=["checkout", "installed"])
+def app_config(request, tmp_path, monkeypatch):
+    """The app's own course, made from a checkout or (exercises/source without notebooks) an installed package."""
+    import course.data
+    from course.config import load_config
+    from grader import course_dir
+    from tests.course.fakes import fake_api
+
+    for name in ("THEATER_DATABASE_URL", "THEATER_COURSE_CODE", "THEATER_COURSE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("THEATER_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(course.data, "_api", lambda: fake_api())
+    if request.param == "installed":
+        folder = tmp_path / "installed-source"
+        for name in NAMES:
+            (folder / name).mkdir(parents=True)
+            shutil.copy(SOURCE_DIR / name / "assignment.yaml", folder / name / "assignment.yaml")
+        monkeypatch.setattr(course_dir, "SOURCE_DIR", folder)
+    return load_config()
+
+
+def test_the_apps_downloads_hold_the_student_version_only(app_config):
+    import io
+
+    from course import data as course_data
+
+    for assignment in course_data.course_assignments(app_config):
+        archive = zipfile.ZipFile(io.BytesIO(course_data.assignment_zip(app_config, assignment, "ada")))
+        for name in archive.namelist():
+            data = archive.read(name)
+            assert not [m for m in instructor_markers() if m.encode() in data], (assignment.name, name)
+            assert not [line for line in _solution_lines() if line.encode() in data], (assignment.name, name)
+        notebook = archive.read(f"{assignment.name}/{assignment.notebook}")
+        shipped = RELEASE_DIR / assignment.name / assignment.notebook
+        assert nbformat.reads(notebook.decode(), as_version=4).cells == nbformat.read(shipped, as_version=4).cells
