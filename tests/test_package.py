@@ -91,14 +91,18 @@ def _copy_of_the_project(target: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Path]:
-    """The wheel and the sdist, built from a copy of the project the way `pip` and PyPI tooling do."""
+    """The wheel and the sdist, built from a copy of the project: the wheel by pip in its isolated
+    build environment (pyproject's build requirements, from the package index as `make install`
+    gets them), the sdist by setuptools' PEP 517 backend."""
     work = tmp_path_factory.mktemp("build")
     project = _copy_of_the_project(work / "project")
     dist = work / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(project)],
-                   check=True, capture_output=True, timeout=900)
-    subprocess.run([sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(dist)!r})"],
-                   cwd=project, check=True, capture_output=True, timeout=600)
+    for command, where in (
+            ([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(project)], work),
+            ([sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(dist)!r})"],
+             project)):
+        run = subprocess.run(command, cwd=where, capture_output=True, text=True, timeout=900)
+        assert run.returncode == 0, f"{command[2:4]} failed: {run.stderr[-2000:]}"
     wheel = next(dist.glob("*.whl"))
     sdist = next(dist.glob("*.tar.gz"))
     return {"wheel": wheel, "sdist": sdist, "dist": dist}
@@ -114,6 +118,7 @@ def _members(path: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("package-build")  # the distributions are built once, on one worker
 @pytest.mark.parametrize("kind", ["wheel", "sdist"])
 def test_the_built_package_carries_student_versions_only(built, kind):
     files = _members(built[kind])
@@ -172,6 +177,7 @@ INSTALLED_CHECK = textwrap.dedent('''
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("package-build")
 def test_an_installed_wheel_makes_courses_and_downloads_without_solutions(built, tmp_path, capfd):
     """Installed from the wheel alone: `course init` asks for the sources, the app's own course
     releases and downloads the shipped student versions, `assign` needs --source DIR."""
