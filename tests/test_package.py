@@ -238,3 +238,56 @@ def test_the_apps_downloads_hold_the_student_version_only(app_config):
         notebook = archive.read(f"{assignment.name}/{assignment.notebook}")
         shipped = RELEASE_DIR / assignment.name / assignment.notebook
         assert nbformat.reads(notebook.decode(), as_version=4).cells == nbformat.read(shipped, as_version=4).cells
+
+
+def _sent(at) -> str:
+    """Everything the rendered page sends to the browser: every element's message, as text."""
+    from google.protobuf.json_format import MessageToDict
+
+    def walk(node):
+        yield node
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from strings(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+
+    parts = []
+    for node in walk(at._tree):
+        proto = getattr(node, "proto", None)
+        if proto is not None and hasattr(proto, "DESCRIPTOR"):
+            parts.extend(strings(MessageToDict(proto)))
+    return "\n".join(parts)
+
+
+def test_the_shipped_pre_post_key_never_reaches_a_learners_page(app_config):
+    """The app keeps the pre/post test's key to score it on the server: the page sends the prompts
+    and the options, never which option is right, an explanation or a wrong option's feedback,
+    neither before nor after the learner answers."""
+    from streamlit.testing.v1 import AppTest
+
+    from course.modules import load_pre_post_forms
+    from course.practice import pre_post_forms
+
+    questions = load_pre_post_forms().forms[pre_post_forms("ada")[0]]
+    at = AppTest.from_file(str(ROOT / "course" / "app.py"), default_timeout=120).run()
+    next(t for t in at.text_input if t.label == "Learner id").input("ada")
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    hidden = {q.explain for q in questions} | {o.feedback for q in questions for o in q.options if o.feedback}
+    hidden |= {o.misconception for q in questions for o in q.options if getattr(o, "misconception", None)}
+    page = _sent(at)
+    assert len(hidden) > len(questions)
+    assert all(q.prompt in page and all(o.text in page for o in q.options) for q in questions)  # what is sent is seen
+    assert not [text for text in hidden if text in page]
+    for q in questions:
+        at.radio(key=f"choice:pretest:{q.id}").set_value(q.answer)
+    next(b for b in at.button if b.proto.form_id == "form:pretest").click().run()
+    assert not at.exception and any("saved" in s.value for s in at.success)
+    assert not [text for text in hidden if text in _sent(at)]
