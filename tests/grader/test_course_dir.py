@@ -233,3 +233,22 @@ def test_the_apps_course_without_sources_releases_the_shipped_student_version(in
     assert SOLUTION_BEGIN in course.path("source", "detect", "detect.ipynb").read_text(encoding="utf-8")
     released = course.path("outbound", "ada", "detect", "detect.ipynb").read_text(encoding="utf-8")
     assert not [marker for marker in instructor_markers() if marker in released]
+
+
+@pytest.mark.slow
+def test_a_self_study_submission_is_graded_in_a_course_without_sources(installed, tmp_path):
+    """The app's course on an installed package: the first submission releases the shipped student
+    version, and the grader scores it into the gradebook that release recorded."""
+    from grader.course_dir import gradebook
+    from grader.submissions import GradingQueue, submit
+
+    course = init_course(tmp_path / "c", data={"employees": 30, "days": 40}, create_gradebook=False)
+    notebook = (RELEASE_DIR / "explore" / "explore.ipynb").read_bytes()
+    submit(course, "explore", "ada", notebook, filename="explore.ipynb", self_study=True)
+    queue = GradingQueue(course, self_study=True)
+    assert queue.run_next()
+    status = json.loads((course.state_dir / "submissions" / "explore" / "ada" / "status.json").read_text())
+    assert status["state"] == "graded", status
+    assert course.path("release", "explore", "explore.ipynb").read_bytes() == notebook
+    with gradebook(course) as gb:
+        assert gb.find_grade("weekly_table", "explore", "explore", "ada").score == 0.0  # nothing answered
