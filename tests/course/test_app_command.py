@@ -101,3 +101,26 @@ def test_the_servers_exit_code_is_the_apps():
     assert commands.run_server([sys.executable, "-c", "raise SystemExit(7)"], dict(os.environ)) == 7
     killed = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
     assert commands.run_server(killed, dict(os.environ)) == 128 + signal.SIGKILL
+
+
+def test_a_server_that_ignores_the_stop_signal_is_killed_after_the_grace_period(tmp_path):
+    ready = tmp_path / "ready"
+    server = (f"import pathlib, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+              f"pathlib.Path({str(ready)!r}).touch(); time.sleep(600)")
+    wrapper = (f"import os, sys; from course.commands import run_server; "
+               f"sys.exit(run_server([sys.executable, '-c', {server!r}], dict(os.environ), grace=1.0))")
+    app = subprocess.Popen([sys.executable, "-c", wrapper], env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert time.monotonic() < deadline and app.poll() is None
+        time.sleep(0.1)
+    children = psutil.Process(app.pid).children()
+    time.sleep(0.3)  # run_server sets its handlers right after starting the server, which is up by now
+    app.send_signal(signal.SIGTERM)
+    try:
+        assert app.wait(timeout=30) == 128 + signal.SIGKILL
+        assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children)
+    finally:
+        for child in children:
+            if child.is_running():
+                child.kill()
