@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 APP = Path(__file__).with_name("app.py")
@@ -49,9 +51,41 @@ def run_app(port: int = 8501, headless: bool = True, home: str | None = None,
         env["THEATER_COURSE"] = str(Path(course).expanduser().resolve())
     _check_course(env)  # var/ and the course are made 0700 here, so all the app writes there is private
     try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:   # Ctrl-C stops the app; that is not an error
+        return run_server(cmd, env)
+    except KeyboardInterrupt:   # Ctrl-C before the server started stops the app; that is not an error
         return 0
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_GRACE_SECONDS = 20.0  # Streamlit stops in about a second; one that hangs is killed after this
+
+
+def run_server(cmd: list[str], env: dict[str, str], grace: float = STOP_GRACE_SECONDS) -> int:
+    """Run the server as our child and stop with it: SIGTERM or SIGINT (a service manager, a container
+    stop, Ctrl-C) is passed on to it, we wait for it to exit (killing it after `grace` seconds) and
+    return its exit code (128 + the signal's number when a signal ended it), so no server is left
+    holding the port after `theater app` is gone."""
+    child = subprocess.Popen(cmd, env=env)
+    stopping: list[float] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        stopping.append(time.monotonic())
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {number: signal.signal(number, forward) for number in STOP_SIGNALS}
+    try:
+        while True:
+            try:
+                code = child.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if stopping and time.monotonic() - stopping[0] > grace:
+                    child.kill()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return 128 - code if code < 0 else code
 
 
 def _check_course(env: dict[str, str]) -> None:

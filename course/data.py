@@ -307,11 +307,14 @@ def course_assignments(config: AppConfig) -> list[Any]:
 
 
 def assignment_notebook(config: AppConfig, assignment: Any) -> bytes:
-    """The notebook as released (release/<name>/ when `assign` ran), else made the same way."""
+    """The notebook as released (release/<name>/ when `assign` ran), else its student version made
+    the same way (or the one the installation carries): never a notebook that holds solutions."""
+    from exercises.student_version import student_notebook
+
     released = config.course.path("release", assignment.name, assignment.notebook)
     if released.is_file():
         return released.read_bytes()
-    return learner_notebook(assignment.notebook_path)
+    return student_notebook(assignment)
 
 
 def assignment_zip(config: AppConfig, assignment: Any, learner_id: str, company: Any = None) -> bytes:
@@ -378,22 +381,8 @@ def exercise_truth(check_id: str, company: Any, answer: Any = None,
 
 
 def learner_notebook(path: Path) -> bytes:
-    """An nbgrader source notebook exactly as `nbgrader generate_assignment` releases it.
+    """An nbgrader source notebook exactly as `nbgrader generate_assignment` releases it
+    (exercises.student_version: the one pipeline that makes every student version)."""
+    from exercises.student_version import student_version_bytes
 
-    nbgrader's own preprocessors, in its own order (without the gradebook step), so a notebook
-    downloaded here carries the same stubs, locks and checksums as the instructor's release and
-    grades the same way when it is submitted.
-    """
-    import nbformat
-    from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
-                                        ClearOutput, ClearSolutions, ComputeChecksums, LockCells)
-
-    from exercises.assignments import CODE_STUB
-
-    notebook = nbformat.read(str(path), as_version=4)
-    resources: dict = {}
-    for step in (LockCells(), ClearSolutions(code_stub={"python": CODE_STUB}), ClearOutput(), CheckCellMetadata(),
-                 ComputeChecksums(), ClearHiddenTests(), ClearMarkScheme(), ComputeChecksums(),
-                 CheckCellMetadata()):
-        notebook, resources = step.preprocess(notebook, resources)
-    return nbformat.writes(notebook).encode("utf-8")
+    return student_version_bytes(path)

@@ -3,8 +3,9 @@
 Order of work, and why:
 1. read and validate the roster first, so a bad row stops everything before anything is written;
 2. add the learners (and the due date) to nbgrader's gradebook;
-3. run nbgrader's generate_assignment in-process (release/<assignment>/: solutions and hidden
-   tests removed, checksums recorded);
+3. run nbgrader's generate_assignment in-process on the course's source notebook (release/<assignment>/:
+   solutions and hidden tests removed, checksums recorded); a course without one stops here and
+   asks for `--source DIR` (the installed package carries student versions only);
 4. record the dataset spec in .theater/releases/<assignment>.json, so grading regenerates exactly
    the data that was released even if theater.toml changes later;
 5. per learner, build outbound/<learner>/<assignment>/ in a temporary folder (student notebook +
@@ -42,6 +43,31 @@ class RosterError(UserError):
 
 class AssignError(UserError):
     """nbgrader could not generate the student version."""
+
+
+MISSING_SOURCE = ("releasing to a roster needs the source notebook of {name!r} (with its solutions and "
+                  "hidden tests), which this installation does not carry: run `theater assign {name} "
+                  "--roster ROSTER --source DIR`, DIR holding {name}/ with its assignment.yaml and source "
+                  "notebook, such as exercises/source in a checkout of the project's repository")
+
+
+def install_source(course: Course, assignment: Assignment, source_dir: Path | str) -> Assignment:
+    """Copy an assignment's source notebook (and its other files) from an instructor's folder into
+    the course's source/<name>/; the course's own assignment.yaml is kept when it has one."""
+    from grader.course_dir import CourseError, checked_source, source_folders
+
+    matches = [folder for folder in source_folders(source_dir) if folder.name == assignment.name]
+    if not matches:
+        raise CourseError(f"{source_dir} holds no folder {assignment.name}/ with an assignment.yaml")
+    checked_source(matches[0])
+    for item in matches[0].iterdir():
+        if item.name in (ASSIGNMENT_FILE, "answers", "data", ".ipynb_checkpoints", "__pycache__"):
+            continue
+        if item.is_dir():
+            shutil.copytree(item, assignment.folder / item.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(item, assignment.folder / item.name)
+    return course.assignment(assignment.name)
 
 
 @dataclass(frozen=True)
@@ -215,9 +241,16 @@ def _refuse_taken_lms_ids(gb, learners: list[Learner]) -> None:
 
 
 def generate_student_version(course: Course, assignment: Assignment) -> Path:
-    """nbgrader generate_assignment, in-process; returns release/<assignment>/."""
+    """nbgrader generate_assignment, in-process; returns release/<assignment>/.
+
+    A course made without source notebooks (the app's own course on an installed package) releases
+    the student version the installation carries instead (`release_packaged_version`)."""
     from nbgrader.apps import NbGraderAPI
 
+    from exercises.student_version import has_source_notebook
+
+    if not has_source_notebook(assignment):
+        return release_packaged_version(course, assignment)
     api = NbGraderAPI(config=nbgrader_config(course))
     result = api.generate_assignment(assignment.name, force=True, create=True)
     if not result.get("success"):
@@ -226,6 +259,39 @@ def generate_student_version(course: Course, assignment: Assignment) -> Path:
     release = course.path("release", assignment.name)
     if not (release / assignment.notebook).is_file():
         raise AssignError(f"nbgrader generated no {assignment.notebook} in {release}")
+    return release
+
+
+def release_packaged_version(course: Course, assignment: Assignment) -> Path:
+    """release/<assignment>/ from the student version this installation carries (exercises/release),
+    with its cells recorded in the gradebook by nbgrader's own SaveCells, as generate_assignment does.
+
+    Nothing is cleared here: the notebook never held a solution or a hidden test."""
+    import nbformat
+    from nbgrader.preprocessors import SaveCells
+
+    from exercises.assignments import AssignmentError
+    from exercises.student_version import packaged_student_notebook
+
+    try:
+        path = packaged_student_notebook(assignment)
+    except AssignmentError as exc:
+        raise AssignError(f"{exc}; {MISSING_SOURCE.format(name=assignment.name)}") from None
+    data = path.read_bytes()
+    notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+    with gradebook(course) as gb:
+        gb.update_or_create_assignment(assignment.name)
+    resources = {"nbgrader": {"notebook": Path(assignment.notebook).stem, "assignment": assignment.name,
+                              "db_url": str(nbgrader_config(course).CourseDirectory.db_url)}}
+    try:
+        SaveCells().preprocess(notebook, resources)
+    except RuntimeError as exc:  # cells added or removed under existing submissions
+        raise AssignError(f"cannot release {assignment.name!r}: {exc}") from None
+    release = course.path("release", assignment.name)
+    release.mkdir(parents=True, exist_ok=True)
+    tmp = release / f".{assignment.notebook}.tmp"
+    tmp.write_bytes(data)
+    tmp.replace(release / assignment.notebook)
     return release
 
 
@@ -279,13 +345,25 @@ def assign(
     progress: bool = False,
     codes_file: Path | str | None = None,
     reissue_codes: list[str] | tuple[str, ...] = (),
+    source_dir: Path | str | None = None,
 ) -> AssignReport:
     """Release an assignment to every learner on the roster (safe to run again) and issue access
     codes to learners who have none (`reissue_codes`: learners whose code is replaced).
 
+    The student version is made from the course's source notebook (source/<name>/, copied there by
+    `course init`), or first copied in from `source_dir`, an instructor's folder of assignment
+    folders (`--source DIR`); without either, it stops and says so.
+
     `roster_csv` is a roster file, or learners already read (the app releases to `roster(course)`)."""
     course = course if isinstance(course, Course) else find_course(course=course)
     spec_assignment = course.assignment(assignment)
+    if source_dir is not None:
+        spec_assignment = install_source(course, spec_assignment, source_dir)
+    from exercises.student_version import has_source_notebook
+
+    if not has_source_notebook(spec_assignment):
+        raise AssignError(f"{spec_assignment.notebook_path} is missing (or is a student version): "
+                          + MISSING_SOURCE.format(name=assignment))
     validate_notebook(spec_assignment)
     learners = list(roster_csv) if isinstance(roster_csv, list) else read_roster(roster_csv)
     if not learners:

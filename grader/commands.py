@@ -31,7 +31,8 @@ def _cmd_course_init(args: argparse.Namespace) -> int:
     from grader.course_dir import init_course
 
     data = {"profile": args.profile, "employees": args.employees, "days": args.days, "format": args.format}
-    course = init_course(args.directory, course_id=args.course_id, data=data)
+    course = init_course(args.directory, course_id=args.course_id, data=data, source_dir=args.source,
+                         require_sources=True)
     print(f"created course {course.course_id!r} in {course.root}")
     print(f"assignments: {', '.join(sorted(p.name for p in (course.root / 'source').iterdir() if p.is_dir()))}")
     print(f"next: theater assign explore --roster roster.csv --course {course.root}")
@@ -42,7 +43,7 @@ def _cmd_assign(args: argparse.Namespace) -> int:
     from grader.assign import assign
 
     report = assign(_course(args), args.assignment, args.roster, progress=not args.quiet,
-                    codes_file=args.codes, reissue_codes=args.reissue_code or ())
+                    codes_file=args.codes, reissue_codes=args.reissue_code or (), source_dir=args.source)
     print(report.summary())
     return 0
 
@@ -122,6 +123,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     init.add_argument("--employees", type=int, default=None, help="employees per learner's company")
     init.add_argument("--days", type=int, default=None, help="days of logs per learner's company")
     init.add_argument("--format", choices=("csv", "parquet"), default=None, help="data file format")
+    init.add_argument("--source", type=Path, default=None, metavar="DIR",
+                      help="the instructor's source notebooks: a folder of <name>/assignment.yaml + notebook "
+                           "(default: exercises/source of the repository checkout; an installed package "
+                           "carries the student versions only)")
     init.set_defaults(func=_cmd_course_init)
 
     assign = subparsers.add_parser("assign", help="release an assignment: one folder per learner with their own data")
@@ -133,6 +138,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="where new access codes are written (default: access-codes.csv in the course)")
     assign.add_argument("--reissue-code", action="append", metavar="LEARNER",
                         help="give this learner a new access code, voiding the old one (repeatable)")
+    assign.add_argument("--source", type=Path, default=None, metavar="DIR",
+                        help="copy the assignment's source notebook from DIR/<assignment>/ into the course "
+                             "first (needed when the course was made without the source notebooks)")
     _add_course_option(assign)
     assign.set_defaults(func=_cmd_assign)
 

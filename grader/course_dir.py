@@ -179,13 +179,70 @@ c.Execute.shutdown_kernel = "immediate"
 '''
 
 
-def _copy_sources(destination: Path, source_dir: Path) -> None:
-    for folder in sorted(p for p in source_dir.iterdir() if (p / "assignment.yaml").is_file()):
-        shutil.copytree(
-            folder,
-            destination / folder.name,
-            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "answers", "data"),
-        )
+MISSING_SOURCES = (
+    "this installation carries the student notebooks only, not the source notebooks (with solutions "
+    "and hidden tests) that {what}: pass --source DIR, a folder of assignment folders such as "
+    "exercises/source in a checkout of the project's repository (each <name>/ holding assignment.yaml "
+    "and the notebook it names)"
+)
+_COPY_IGNORE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "answers", "data")
+
+
+def source_folders(source_dir: Path | str) -> list[Path]:
+    """The assignment folders (holding an assignment.yaml) of an instructor's source folder.
+
+    `source_dir` is such a folder, or a checkout of the project's repository (its exercises/source)."""
+    root = Path(source_dir).expanduser()
+    if not root.is_dir():
+        raise CourseError(f"{root}: no such folder (--source names the instructor's assignment folders)")
+    folders = sorted(p.parent for p in root.glob("*/assignment.yaml"))
+    if not folders and (root / "exercises" / "source").is_dir():
+        folders = sorted(p.parent for p in (root / "exercises" / "source").glob("*/assignment.yaml"))
+    if not folders:
+        raise CourseError(f"{root} holds no assignment folders (<name>/assignment.yaml and its notebook)")
+    return folders
+
+
+def checked_source(folder: Path) -> Assignment:
+    """An instructor's assignment folder whose notebook is a source (solutions not yet cleared)."""
+    from exercises.assignments import validate_notebook
+    from exercises.student_version import has_source_notebook
+
+    assignment = load_assignment(folder)
+    validate_notebook(assignment)
+    if not has_source_notebook(assignment):
+        raise CourseError(f"{assignment.notebook_path} is a student version (its solutions are cleared): "
+                          "a course needs the source notebook with the solutions and hidden tests")
+    return assignment
+
+
+def _installed_sources() -> bool:
+    """Whether exercises/source/ holds every assignment's source notebook (a checkout) or only its
+    assignment.yaml (an installed package, which ships the student versions instead)."""
+    from exercises.student_version import has_source_notebook
+
+    folders = sorted(p.parent for p in SOURCE_DIR.glob("*/assignment.yaml"))
+    return bool(folders) and all(has_source_notebook(load_assignment(folder)) for folder in folders)
+
+
+def _copy_sources(destination: Path, source_dir: Path | None, require_sources: bool) -> None:
+    """source/<name>/ of a new course: the instructor's folder, else the checkout's exercises/source,
+    else (only where `require_sources` is off) each assignment.yaml alone: its student version is then
+    the one this installation carries (exercises/release), released without nbgrader's clearing steps."""
+    if source_dir is not None:
+        for folder in source_folders(source_dir):
+            checked_source(folder)
+            shutil.copytree(folder, destination / folder.name, ignore=_COPY_IGNORE)
+        return
+    if _installed_sources():
+        for folder in sorted(p.parent for p in SOURCE_DIR.glob("*/assignment.yaml")):
+            shutil.copytree(folder, destination / folder.name, ignore=_COPY_IGNORE)
+        return
+    if require_sources:
+        raise CourseError(MISSING_SOURCES.format(what="`theater course init` copies into a course"))
+    for folder in sorted(p.parent for p in SOURCE_DIR.glob("*/assignment.yaml")):
+        (destination / folder.name).mkdir()
+        shutil.copy2(folder / "assignment.yaml", destination / folder.name / "assignment.yaml")
 
 
 def write_private(path: Path, text: str, exclusive: bool = False) -> None:
@@ -227,8 +284,14 @@ def sqlite_file(db_url: str) -> Path | None:
 
 def init_course(directory: Path | str, course_id: str | None = None, source_dir: Path | None = None,
                 data: Mapping[str, Any] | None = None, secret: str | None = None,
-                create_gradebook: bool = True) -> Course:
+                create_gradebook: bool = True, require_sources: bool = False) -> Course:
     """Create a course directory; refuses to touch a directory that already holds anything.
+
+    The assignments come from `source_dir` (an instructor's folder, `--source DIR`), else from the
+    checkout's exercises/source. An installed package has no source notebooks: then
+    `require_sources` (what `theater course init` sets) stops with a message naming the fix, and
+    without it (the app's own course) each assignment is released from the student version the
+    package carries, and `theater assign` asks for the sources.
 
     `data` sets the course-wide dataset (profile, employees, days, format) in theater.toml;
     `secret` keeps an existing secret (the app's former var/course_secret) instead of a new one.
@@ -249,13 +312,13 @@ def init_course(directory: Path | str, course_id: str | None = None, source_dir:
         raise CourseError(f"course id {course_id!r} may only use letters, digits, '.', '_' and '-'")
     umask = os.umask(0o077)  # every folder 0700 and file 0600: learners' data, grades, the secret
     try:
-        return _init_course(root, course_id, source_dir, data, secret, create_gradebook)
+        return _init_course(root, course_id, source_dir, data, secret, create_gradebook, require_sources)
     finally:
         os.umask(umask)
 
 
 def _init_course(root: Path, course_id: str, source_dir: Path | None, data: Mapping[str, Any],
-                 secret: str | None, create_gradebook: bool) -> Course:
+                 secret: str | None, create_gradebook: bool, require_sources: bool) -> Course:
     try:
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o700)  # the course holds learners' data, grades and the secret
@@ -271,7 +334,7 @@ def _init_course(root: Path, course_id: str, source_dir: Path | None, data: Mapp
         write_private(state / SECRET_FILE, (secret or secrets.token_hex(32)) + "\n", exclusive=True)
         (root / SETTINGS_FILE).write_text(_settings_text(course_id, data), encoding="utf-8")
         (root / NBGRADER_CONFIG).write_text(_nbgrader_config_text(course_id), encoding="utf-8")
-        _copy_sources(root / "source", source_dir or SOURCE_DIR)
+        _copy_sources(root / "source", source_dir, require_sources)
         course = open_course(root)
         if create_gradebook:
             gradebook(course).close()  # create and stamp gradebook.db now, not halfway through a release

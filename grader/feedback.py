@@ -8,11 +8,13 @@ template (nbgrader's layout, grader/templates/theater_feedback.html.j2):
    check's message is kept only when that message is visible in the cell's public part);
 3. `redact_leaks`: any output anywhere that quotes a hidden test line (e.g. a learner cell that
    printed IPython's input history) is replaced;
-4. `as_learner_text`: what the learner wrote or printed is shown as text — outputs keep only their
+4. `annotate_parts`: each graded part gets a band ("full marks", "close", "partly", "not yet") and
+   the check's message, never points: its cell loses the grader's note and the numeric result
+   nbgrader reads as partial credit (before step 5, which would make that result a line of text),
+   so exact scores stay in the gradebook and the export;
+5. `as_learner_text`: what the learner wrote or printed is shown as text — outputs keep only their
    plain-text form, and markdown the release did not contain is shown as written, in a frame that
    says it is the learner's — so no learner HTML, script or forged "grader" block reaches the page;
-5. `annotate_parts`: each graded part gets a band ("full marks", "close", "partly", "not yet") and
-   the check's message, never points: exact scores stay in the gradebook and the export;
 6. the rendered body goes through nh3 (an allow-list HTML sanitiser) and the course secret is
    redacted if it appears anywhere.
 """
@@ -31,10 +33,11 @@ import nbformat
 
 from datasets.errors import UserError
 from exercises.assignments import Assignment, score_parts
+from exercises.student_version import HIDDEN_BEGIN, HIDDEN_END
 from grader.course_dir import Course, find_course, gradebook, learner_company, load_secret
 
-BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
-END_HIDDEN = "END HIDDEN TESTS"
+BEGIN_HIDDEN = HIDDEN_BEGIN  # nbgrader's markers (exercises.student_version)
+END_HIDDEN = HIDDEN_END
 MIN_LEAK_LINE = 12  # shorter hidden lines (e.g. `)`) would match innocent output
 
 
@@ -180,6 +183,7 @@ BANDS = ((1.0 - 1e-9, "full marks"), (0.75 - 1e-9, "close"), (1e-9, "partly"))  
 NOT_YET = "not yet"
 NOT_GRADED = "not graded yet"
 OWN_NOTE = re.compile(GRADER_NOTE + r" outside your notebook: \S+ / \S+ points\.(.*)", re.S)  # grader/scoring.py
+BARE_NUMBER = re.compile(r"^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*$")
 CREDIT_FIGURE = re.compile(r"[^.]*\d+(?:\.\d+)?\s*%\s+of the credit[^.]*\.?\s*")
 
 
@@ -212,6 +216,13 @@ def _is_grader_cell(cell: Any) -> bool:
     return isinstance(meta, dict) and meta.get("kind") == "grader"
 
 
+def _is_part_note(cell: Any) -> bool:
+    """A graded part's band and message, added by `annotate_parts` (a learner's cell never keeps this kind:
+    every cell the learner adds is rebuilt without metadata when grading)."""
+    meta = cell.get("metadata", {}).get("theater")
+    return isinstance(meta, dict) and meta.get("kind") == "part" and not _meta(cell)
+
+
 def _plain_outputs(outputs: list) -> list:
     """Outputs as text only: streams and errors as they are (escaped when rendered), rich data as its text/plain."""
     kept = []
@@ -240,7 +251,7 @@ def as_learner_text(nb: Any, released_markdown: set[str]) -> None:
         kind = cell.get("cell_type")
         if kind == "code":
             cell.outputs = _plain_outputs(cell.get("outputs", []))
-        elif kind == "markdown" and not _is_grader_cell(cell):
+        elif kind == "markdown" and not _is_grader_cell(cell) and not _is_part_note(cell):
             meta = _meta(cell)
             if meta.get("solution"):
                 _theater(cell).update(kind="learner", label="Your answer")
@@ -267,11 +278,13 @@ def annotate_parts(nb: Any, notes: dict[str, PartNote]) -> None:
         if cell.get("cell_type") == "code":
             kept = []
             for output in cell.get("outputs", []):
+                # Only text survives here: the numeric result nbgrader reads as partial credit (and any
+                # other rich output) is the exact score, and so is a line that is only a number.
                 text = _stream_text(output.get("text")) if output.get("output_type") == "stream" else ""
                 found = OWN_NOTE.search(text)
                 if found and not message:
                     message = found.group(1).strip()  # the check's message, without our points
-                if text and not found:
+                if text and not found and not BARE_NUMBER.match(text):
                     kept.append(output)
             cell.outputs = kept
         message = _learner_message(message)
@@ -423,8 +436,10 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
                                 scores.get(part.grade_id, (None, part.points))[1], messages.get(part.grade_id, ""))
         for part in assignment.graded
     }
-    as_learner_text(nb, _released_markdown(course, assignment))
+    # The graded cells' own outputs go first, while nbgrader's numeric result is still an execute_result;
+    # then the learner's outputs become text (as_learner_text would turn that result into a stream).
     annotate_parts(nb, notes)
+    as_learner_text(nb, _released_markdown(course, assignment))
     shown = "\n".join(c.source for c in nb.cells if _is_grader_cell(c))
     comments = [c for c in _record_comments(record) if c not in shown]
     if comments:

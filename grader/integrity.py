@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from nbformat import NotebookNode
 
+from exercises.student_version import HIDDEN_BEGIN, HIDDEN_END
+
 HOOK_ATTRIBUTES = {
     "input_transformers_cleanup": "IPython input transformer",
     "input_transformers_post": "IPython input transformer",
@@ -206,7 +208,7 @@ def scan_outputs(nb: NotebookNode) -> list[Flag]:
     return _unique(flags)
 
 
-HIDDEN_REGION = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
+HIDDEN_REGION = re.compile(rf"^[ \t]*### {HIDDEN_BEGIN}.*?^[ \t]*### {HIDDEN_END}[^\n]*\n?", re.M | re.S)
 
 
 def _comparable(source: str) -> str:

@@ -47,7 +47,9 @@ class Override:
 
 def answer_cells(assignment: Assignment) -> dict[str, str | None]:
     """grade_id of each graded part -> the answer (solution) cell before it in the notebook, if any."""
-    nb = nbformat.read(assignment.notebook_path, as_version=4)
+    from exercises.student_version import notebook_for_cells
+
+    nb = nbformat.read(notebook_for_cells(assignment), as_version=4)
     last: str | None = None
     found: dict[str, str | None] = {}
     wanted = {part.grade_id for part in assignment.graded}

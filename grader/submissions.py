@@ -185,12 +185,27 @@ def notebook_cell_ids(data: Any) -> set[str]:
 
 
 def _assignment_cell_ids(course: Course, spec: Assignment) -> set[str]:
+    from exercises.student_version import notebook_for_cells
+
     released = course.path("release", spec.name, spec.notebook)
-    source = released if released.is_file() else spec.notebook_path
     try:
+        source = released if released.is_file() else notebook_for_cells(spec)
         return notebook_cell_ids(json.loads(source.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
+    except (OSError, ValueError, UserError):
         return {part.grade_id for part in spec.graded}
+
+
+def _belongs_to(ids: set[str], candidates: dict[str, tuple[Assignment, set[str]]]) -> Assignment | None:
+    """The assignment a notebook's cell ids point to: the one most of whose own cells (those no other
+    assignment has, such as its answer and graded cells) it holds; cells several notebooks share
+    (`setup`, `part2-progress`) say nothing."""
+    best, best_count = None, 0
+    for name, (assignment, cell_ids) in candidates.items():
+        others = set().union(*(other for key, (_, other) in candidates.items() if key != name))
+        count = len(ids & (cell_ids - others))
+        if count > best_count:
+            best, best_count = assignment, count
+    return best
 
 
 def check_notebook(course: Course, spec: Assignment, data: bytes, filename: str | None = None) -> None:
@@ -214,7 +229,7 @@ def check_notebook(course: Course, spec: Assignment, data: bytes, filename: str 
     if len(notebook["cells"]) > MAX_CELLS:
         raise SubmissionError(f"{what} has {len(notebook['cells']):,} cells; at most {MAX_CELLS:,}.")
     ids = notebook_cell_ids(notebook)
-    others: dict[str, tuple[Assignment, set[str]]] = {}
+    candidates: dict[str, tuple[Assignment, set[str]]] = {spec.name: (spec, _assignment_cell_ids(course, spec))}
     for folder in sorted((course.root / "source").glob("*/assignment.yaml")):
         if folder.parent.name == spec.name:
             continue
@@ -222,14 +237,15 @@ def check_notebook(course: Course, spec: Assignment, data: bytes, filename: str 
             other = course.assignment(folder.parent.name)
         except UserError:
             continue
-        others[other.name] = (other, _assignment_cell_ids(course, other))
-    shared = set().union(*(other_ids for _, other_ids in others.values()))
-    if ids & (_assignment_cell_ids(course, spec) - shared):  # cells only this assignment has (not "setup")
+        candidates[other.name] = (other, _assignment_cell_ids(course, other))
+    shared = set().union(*(cell_ids for name, (_, cell_ids) in candidates.items() if name != spec.name))
+    if ids & (candidates[spec.name][1] - shared):  # cells only this assignment has (not "setup")
         return
-    for other, other_ids in others.values():
-        if ids & (other_ids - _assignment_cell_ids(course, spec)):
-            raise SubmissionError(f"{what} is the notebook of '{other.title}' ({other.notebook}), "
-                                  f"not of '{spec.title}': upload {spec.notebook}.")
+    owner = _belongs_to(ids, candidates)
+    if owner is not None and owner.name != spec.name:
+        raise SubmissionError(f"{what} is the notebook of '{owner.title}' ({owner.notebook}), "
+                              f"not of '{spec.title}', the assignment you uploaded it to: upload "
+                              f"{spec.notebook} here, or this notebook to '{owner.title}'.")
     raise SubmissionError(f"{what} has none of the cells of '{spec.title}': upload {spec.notebook} from "
                           "this assignment's download (its answer cells carry the ids the grader needs).")
 

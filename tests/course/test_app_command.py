@@ -1,12 +1,23 @@
 import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
 
 from course import commands
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_theater_app_runs_streamlit_on_the_router_with_the_given_home(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(commands.subprocess, "call",
-                        lambda cmd, env: calls.append((cmd, env)) or 0)
+    monkeypatch.setattr(commands, "run_server", lambda cmd, env: calls.append((cmd, env)) or 0)
     parser = argparse.ArgumentParser()
     commands.register(parser.add_subparsers())
     args = parser.parse_args(["app", "--port", "8600", "--home", str(tmp_path)])
@@ -24,7 +35,7 @@ def test_theater_app_passes_the_deployment_settings_of_the_shipped_config(monkey
     from pathlib import Path
 
     calls = []
-    monkeypatch.setattr(commands.subprocess, "call", lambda cmd, env: calls.append(cmd) or 0)
+    monkeypatch.setattr(commands, "run_server", lambda cmd, env: calls.append(cmd) or 0)
     commands.run_app(port=8601)
     cmd = calls[0]
     assert cmd[cmd.index("--runner.postScriptGC") + 1] == "false"
@@ -35,3 +46,81 @@ def test_theater_app_passes_the_deployment_settings_of_the_shipped_config(monkey
             for name, value in values.items()}
     for name, value in commands.APP_SETTINGS.items():
         assert str(flat[name]).lower() == value.lower(), name
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _start_app(tmp_path: Path, port: int) -> tuple[subprocess.Popen, psutil.Process]:
+    """`theater app` on `port`, once Streamlit says it serves (it sets up its own signal handlers
+    right after that line: a signal before them would end it by default, with no clean exit)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    app = subprocess.Popen([sys.executable, "-m", "grader.cli", "app", "--port", str(port), "--home", str(tmp_path)],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 180
+    for line in app.stdout:  # type: ignore[union-attr]
+        if "You can now view" in line or time.monotonic() > deadline:
+            break
+    assert app.poll() is None, f"theater app exited with {app.returncode} before serving"
+    while not _listening(port):
+        assert time.monotonic() < deadline, "theater app did not start serving in 180 s"
+        time.sleep(0.2)
+    time.sleep(1.0)
+    children = psutil.Process(app.pid).children(recursive=True)
+    assert children, "the server runs as a child of theater app"
+    return app, children[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_to_theater_app_stops_its_streamlit_child_and_frees_the_port(tmp_path, stop):
+    port = _free_port()
+    app, server = _start_app(tmp_path, port)
+    try:
+        app.send_signal(stop)
+        code = app.wait(timeout=60)
+        assert not server.is_running() or server.status() == psutil.STATUS_ZOMBIE, "Streamlit outlived theater app"
+        assert not _listening(port), f"port {port} is still taken after theater app exited"
+        assert code == 0, f"theater app exited with {code}, not with Streamlit's own code (0 on a clean stop)"
+    finally:
+        for process in (server, psutil.Process(app.pid) if app.poll() is None else None):
+            if process is not None and process.is_running():
+                process.kill()
+
+
+def test_the_servers_exit_code_is_the_apps():
+    assert commands.run_server([sys.executable, "-c", "raise SystemExit(7)"], dict(os.environ)) == 7
+    killed = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+    assert commands.run_server(killed, dict(os.environ)) == 128 + signal.SIGKILL
+
+
+def test_a_server_that_ignores_the_stop_signal_is_killed_after_the_grace_period(tmp_path):
+    ready = tmp_path / "ready"
+    server = (f"import pathlib, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+              f"pathlib.Path({str(ready)!r}).touch(); time.sleep(600)")
+    wrapper = (f"import os, sys; from course.commands import run_server; "
+               f"sys.exit(run_server([sys.executable, '-c', {server!r}], dict(os.environ), grace=1.0))")
+    app = subprocess.Popen([sys.executable, "-c", wrapper], env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert time.monotonic() < deadline and app.poll() is None
+        time.sleep(0.1)
+    children = psutil.Process(app.pid).children()
+    time.sleep(0.3)  # run_server sets its handlers right after starting the server, which is up by now
+    app.send_signal(signal.SIGTERM)
+    try:
+        assert app.wait(timeout=30) == 128 + signal.SIGKILL
+        assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children)
+    finally:
+        for child in children:
+            if child.is_running():
+                child.kill()

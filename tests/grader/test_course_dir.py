@@ -157,3 +157,98 @@ def test_learner_company_refuses_a_different_generator_version(course):
     record.write_text(json.dumps({"data": spec, "generator_version": "0.0-old"}))
     with pytest.raises(CourseError, match="generator 0.0-old"):
         learner_company(course, explore, "ada")
+
+
+# ----------------------------------------------------------------------------- where the sources come from
+
+from pathlib import Path  # noqa: E402
+import shutil  # noqa: E402
+
+from exercises.assignments import SOURCE_DIR  # noqa: E402
+from exercises.student_version import RELEASE_DIR, SOLUTION_BEGIN, instructor_markers  # noqa: E402
+from grader import course_dir  # noqa: E402
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch):
+    """exercises/source/ as an installed package holds it: each assignment.yaml, no notebook."""
+    folder = tmp_path / "installed-source"
+    for yaml_path in SOURCE_DIR.glob("*/assignment.yaml"):
+        (folder / yaml_path.parent.name).mkdir(parents=True)
+        shutil.copy(yaml_path, folder / yaml_path.parent.name / "assignment.yaml")
+    monkeypatch.setattr(course_dir, "SOURCE_DIR", folder)
+    return folder
+
+
+def test_an_instructors_course_without_source_notebooks_stops_naming_the_fix(installed, tmp_path, capsys):
+    from grader.cli import main
+
+    with pytest.raises(CourseError, match=r"student notebooks only.*--source DIR") as error:
+        init_course(tmp_path / "c", require_sources=True)
+    assert "\n" not in str(error.value) and not (tmp_path / "c").exists()
+    assert main(["course", "init", str(tmp_path / "d")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--source DIR" in err[0] and not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("where", ["exercises/source", "."])
+def test_source_dir_copies_the_instructors_notebooks(installed, tmp_path, where):
+    course = init_course(tmp_path / "c", source_dir=CHECKOUT / where, require_sources=True)
+    for name in ("detect", "explore", "measure"):
+        text = course.path("source", name, f"{name}.ipynb").read_text(encoding="utf-8")
+        assert all(marker in text for marker in instructor_markers()), name
+
+
+def test_student_versions_are_refused_as_sources(installed, tmp_path):
+    folder = tmp_path / "students"
+    for name in ("detect", "explore", "measure"):
+        (folder / name).mkdir(parents=True)
+        shutil.copy(SOURCE_DIR / name / "assignment.yaml", folder / name)
+        shutil.copy(RELEASE_DIR / name / f"{name}.ipynb", folder / name)
+    with pytest.raises(CourseError, match="is a student version"):
+        init_course(tmp_path / "c", source_dir=folder)
+    with pytest.raises(CourseError, match="no such folder"):
+        init_course(tmp_path / "d", source_dir=tmp_path / "nowhere")
+
+
+def test_the_apps_course_without_sources_releases_the_shipped_student_version(installed, tmp_path):
+    from grader.assign import AssignError, assign, generate_student_version
+    from grader.course_dir import gradebook
+
+    course = init_course(tmp_path / "c", data={"employees": 20, "days": 30})
+    assert not list(course.root.glob("source/*/*.ipynb"))  # no notebook that could hold a solution
+    release = generate_student_version(course, course.assignment("measure"))  # a self-study release
+    assert (release / "measure.ipynb").read_bytes() == (RELEASE_DIR / "measure" / "measure.ipynb").read_bytes()
+    with gradebook(course) as gb:
+        assert gb.find_grade_cell("measure_finding", "measure", "measure").max_score == 8.0
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id\nada\n", encoding="utf-8")
+    with pytest.raises(AssignError, match=r"source notebook of 'detect'.*--source DIR") as error:
+        assign(course, "detect", roster)
+    assert "\n" not in str(error.value) and not course.path("outbound", "ada").exists()
+    report = assign(course, "detect", roster, source_dir=CHECKOUT / "exercises" / "source")
+    assert report.released == ["ada"]
+    assert SOLUTION_BEGIN in course.path("source", "detect", "detect.ipynb").read_text(encoding="utf-8")
+    released = course.path("outbound", "ada", "detect", "detect.ipynb").read_text(encoding="utf-8")
+    assert not [marker for marker in instructor_markers() if marker in released]
+
+
+@pytest.mark.slow
+def test_a_self_study_submission_is_graded_in_a_course_without_sources(installed, tmp_path):
+    """The app's course on an installed package: the first submission releases the shipped student
+    version, and the grader scores it into the gradebook that release recorded."""
+    from grader.course_dir import gradebook
+    from grader.submissions import GradingQueue, submit
+
+    course = init_course(tmp_path / "c", data={"employees": 30, "days": 40}, create_gradebook=False)
+    notebook = (RELEASE_DIR / "explore" / "explore.ipynb").read_bytes()
+    submit(course, "explore", "ada", notebook, filename="explore.ipynb", self_study=True)
+    queue = GradingQueue(course, self_study=True)
+    assert queue.run_next()
+    status = json.loads((course.state_dir / "submissions" / "explore" / "ada" / "status.json").read_text())
+    assert status["state"] == "graded", status
+    assert course.path("release", "explore", "explore.ipynb").read_bytes() == notebook
+    with gradebook(course) as gb:
+        assert gb.find_grade("weekly_table", "explore", "explore", "ada").score == 0.0  # nothing answered

@@ -15,6 +15,7 @@ from exercises.truth import weekly_usage_output
 from grader.assign import generate_student_version
 from grader.course_dir import gradebook, init_course, learner_company, load_secret
 from exercises.checks import ESTIMATE_RULES, run_check
+from grader.scoring import PartScore, grade_cell_outputs
 from grader.feedback import (
     FeedbackError,
     _learner_message,
@@ -27,25 +28,30 @@ from grader.feedback import (
 )
 
 HIDDEN_LINE = 'assert answer["ai_events"].sum() == len(load("ai_events"))'
+LEARNERS = ("ada", "bob", "cyd", "dee")
+DEE_POINTS = 3.5232  # dee's graded cell as grader/scoring.py fills it: a note and the exact points
 
 
 @pytest.fixture(scope="module")
 def graded_course(tmp_path_factory):
-    """A course where ada's and bob's explore submissions look as they do after autograding."""
+    """A course where each learner's explore submission looks as it does after autograding."""
     course = init_course(tmp_path_factory.mktemp("fb") / "course", data={"employees": 20, "days": 30})
     explore = course.assignment("explore")
     with gradebook(course) as gb:
-        for learner in ("ada", "bob", "cyd"):
+        for learner in LEARNERS:
             gb.update_or_create_student(learner)
     generate_student_version(course, explore)
     secret = load_secret(course)
-    for learner in ("ada", "bob", "cyd"):
+    for learner in LEARNERS:
         folder = course.path("autograded", learner, "explore")
         folder.mkdir(parents=True)
         nb = nbformat.read(explore.notebook_path, as_version=4)
         for cell in nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id == "weekly_table" and learner == "cyd":  # as grader/grade.py leaves it
+            if grade_id == "weekly_table" and learner == "dee":  # exactly what grader/scoring.py writes
+                cell.outputs = grade_cell_outputs(PartScore("weekly_table", DEE_POINTS, 6.0, "partial",
+                                                            "Some cells disagree with the logs."))
+            elif grade_id == "weekly_table" and learner == "cyd":  # as grader/grade.py leaves it
                 cell.outputs = [
                     nbformat.v4.new_output("stream", name="stdout", text=(
                         "Your notebook's own checks in this cell reported: AssertionError: "
@@ -71,7 +77,7 @@ def graded_course(tmp_path_factory):
         with gradebook(course) as gb:
             gb.add_submission("explore", learner)
             grade = gb.find_grade("weekly_table", "explore", "explore", learner)
-            grade.auto_score = {"ada": 4.0, "bob": 0.0, "cyd": 3.0}[learner]
+            grade.auto_score = {"ada": 4.0, "bob": 0.0, "cyd": 3.0, "dee": DEE_POINTS}[learner]
             gb.db.commit()
     record = course.state_dir / "grading" / "explore" / "bob.json"
     record.parent.mkdir(parents=True)
@@ -87,7 +93,7 @@ def _html(course, learner):
 
 def test_feedback_is_written_per_learner(graded_course):
     course, report = graded_course
-    assert sorted(report.written) == ["ada", "bob", "cyd"] and not report.failed
+    assert sorted(report.written) == list(LEARNERS) and not report.failed
     assert _html(course, "ada").lstrip().lower().startswith("<!doctype html")
 
 
@@ -151,6 +157,20 @@ def test_a_stated_share_of_the_credit_is_not_shown():
     assert _learner_message("Close. Partly right: 62.5 % of the credit. Check the join.") == "Close. Check the join."
 
 
+def test_the_graded_cells_exact_points_never_reach_the_page(graded_course):
+    """The graded cell holds nbgrader's partial credit as a numeric result: the page shows its band only."""
+    course, _ = graded_course
+    dee = _html(course, "dee")
+    assert "outside your notebook: partly." in dee and "Some cells disagree with the logs." in dee
+    exact = f"{DEE_POINTS:g}"
+    assert exact not in dee and f"<pre>{exact}" not in dee, "the exact points are on the learner's page"
+    assert "3.52" not in dee and "58.7" not in dee  # rounded, or as a share of the 6 points
+    for learner in ("ada", "cyd"):
+        page = _html(course, learner)
+        graded = page[page.index('id="weekly_table"'):] if 'id="weekly_table"' in page else page
+        assert "<pre>3\n" not in graded and "<pre>4\n" not in graded, learner
+
+
 def test_graders_own_note_becomes_a_band_and_is_not_repeated(graded_course):
     course, _ = graded_course
     cyd = _html(course, "cyd")
@@ -179,7 +199,7 @@ def test_unreadable_autograded_notebook_fails_alone(graded_course):
     (broken / "explore.ipynb").write_text("not json")
     try:
         report = feedback(course, "explore")
-        assert "zed" in report.failed and sorted(report.written) == ["ada", "bob", "cyd"]
+        assert "zed" in report.failed and sorted(report.written) == list(LEARNERS)
     finally:
         shutil.rmtree(course.path("autograded", "zed"))
 

@@ -139,6 +139,25 @@ def test_another_assignments_notebook_is_refused_by_name(course):
     _nothing_stored(course)
 
 
+TITLES = {"detect": "Detect the theater", "explore": "Explore your company", "measure": "Measure it"}
+
+
+@pytest.mark.parametrize(("notebook", "target"), [(a, b) for a in TITLES for b in TITLES if a != b])
+def test_another_assignments_notebook_is_refused_naming_where_it_belongs_and_where_it_went(
+        course, notebook, target):
+    """explore and detect share cells (setup, part2-progress): the message still names the notebook's own
+    assignment, from the cells only it has, and the assignment it was uploaded to."""
+    data = (ROOT / "exercises" / "release" / notebook / f"{notebook}.ipynb").read_bytes()
+    with pytest.raises(SubmissionError) as error:
+        submit(course, target, "ada", data, now=NOW, filename=f"{notebook}.ipynb", self_study=True)
+    message = str(error.value)
+    assert f"is the notebook of '{TITLES[notebook]}' ({notebook}.ipynb), not of '{TITLES[target]}'" in message
+    assert f"upload {target}.ipynb here" in message
+    others = set(TITLES) - {notebook, target}
+    assert not any(TITLES[other] in message for other in others), message
+    _nothing_stored(course)
+
+
 @pytest.mark.parametrize("learner", ["", "../bob", ".hidden", "a/b", "x" * 65, None])
 def test_only_a_valid_signed_in_id_can_submit(course, learner):
     with pytest.raises(SubmissionError, match="valid learner id"):
