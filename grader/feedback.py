@@ -12,7 +12,9 @@ template (nbgrader's layout, grader/templates/theater_feedback.html.j2):
    plain-text form, and markdown the release did not contain is shown as written, in a frame that
    says it is the learner's — so no learner HTML, script or forged "grader" block reaches the page;
 5. `annotate_parts`: each graded part gets a band ("full marks", "close", "partly", "not yet") and
-   the check's message, never points: exact scores stay in the gradebook and the export;
+   the check's message, never points: exact scores stay in the gradebook and the export. Before the
+   learner's submission is final (grader.submissions.release) a part gets only its answer's form
+   (found without the truth) and the page says when the bands appear;
 6. the rendered body goes through nh3 (an allow-list HTML sanitiser) and the course secret is
    redacted if it appears anywhere.
 """
@@ -173,6 +175,7 @@ class PartNote:
     score: float | None
     max_score: float
     message: str
+    label: str = ""  # shown instead of the band (the answer's form, before the submission is final)
 
 
 GRADER_NOTE = "Scored by the grader"
@@ -261,7 +264,7 @@ def annotate_parts(nb: Any, notes: dict[str, PartNote]) -> None:
         meta.pop("score", None)
         meta.pop("points", None)
         note = notes.get(str(meta.get("grade_id")))
-        label = band(note.score, note.max_score) if note else NOT_GRADED
+        label = (note.label or band(note.score, note.max_score)) if note else NOT_GRADED
         _theater(cell)["band"] = label
         message = note.message if note else ""
         if cell.get("cell_type") == "code":
@@ -269,7 +272,7 @@ def annotate_parts(nb: Any, notes: dict[str, PartNote]) -> None:
             for output in cell.get("outputs", []):
                 text = _stream_text(output.get("text")) if output.get("output_type") == "stream" else ""
                 found = OWN_NOTE.search(text)
-                if found and not message:
+                if found and not message and not (note and note.label):
                     message = found.group(1).strip()  # the check's message, without our points
                 if text and not found:
                     kept.append(output)
@@ -365,7 +368,7 @@ def sanitise_body(html: str) -> str:
     return html[:match.start(2)] + body + html[match.end(2):]
 
 
-def _render(nb: Any, title: str, total_band: str, late: bool) -> str:
+def _render(nb: Any, title: str, total_band: str, late: bool, final: bool = True) -> str:
     from nbconvert.exporters import HTMLExporter
     from traitlets.config import Config
 
@@ -379,7 +382,8 @@ def _render(nb: Any, title: str, total_band: str, late: bool) -> str:
     config.HTMLExporter.extra_template_basedirs = [str(templates)]
     config.HTMLExporter.extra_template_paths = [str(TEMPLATES), str(css)]
     exporter = HTMLExporter(config=config)
-    resources = {"theater": {"title": title, "band": total_band, "late": late}, "nbgrader": {"notebook": title}}
+    resources = {"theater": {"title": title, "band": total_band, "late": late, "final": final},
+                 "nbgrader": {"notebook": title}}
     html, _ = exporter.from_notebook_node(nb, resources=resources)
     return sanitise_body(html)
 
@@ -423,10 +427,17 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
                                 scores.get(part.grade_id, (None, part.points))[1], messages.get(part.grade_id, ""))
         for part in assignment.graded
     }
+    from grader.submissions import CHECKED, learner_view, release
+
+    held = release(course, assignment.name, learner)
+    if not held.final:  # the same validity report as the app's: each answer's form, no band
+        view = learner_view(assignment, scores, penalty, record, instructor_notes, held)
+        notes = {p.grade_id: PartNote(p.grade_id, None, notes[p.grade_id].max_score, p.message, label=p.band)
+                 for p in view.parts}
     as_learner_text(nb, _released_markdown(course, assignment))
     annotate_parts(nb, notes)
     shown = "\n".join(c.source for c in nb.cells if _is_grader_cell(c))
-    comments = [c for c in _record_comments(record) if c not in shown]
+    comments = [c for c in _record_comments(record) if c not in shown] + ([] if held.final else [held.why])
     if comments:
         cell = nbformat.v4.new_markdown_cell("\n".join(comments))
         cell.metadata["theater"] = {"kind": "grader"}
@@ -434,8 +445,8 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
 
     total = sum(n.score or 0.0 for n in notes.values())
     graded = any(n.score is not None for n in notes.values())
-    total_band = band(max(0.0, total - penalty) if graded else None, assignment.max_score)
-    html = _render(nb, Path(assignment.notebook).stem, total_band, penalty > 0)
+    total_band = band(max(0.0, total - penalty) if graded else None, assignment.max_score) if held.final else CHECKED
+    html = _render(nb, Path(assignment.notebook).stem, total_band, penalty > 0, held.final)
     secret = secret or load_secret(course)
     if secret in html:
         html = html.replace(secret, "[redacted]")
