@@ -215,8 +215,9 @@ def _final_attempt(course: Course, assignment: str, learner: str) -> int | None:
 
 
 def _collected(course: Course, assignment: str, learner: str) -> bool:
-    """A current submission that did not come through the app (collected by the instructor)."""
-    return course.path("submitted", learner, assignment).is_dir()
+    """A submission that did not come through the app (collected by the instructor), once there is
+    no attempt in the app's history: submitted or graded all the same."""
+    return any(course.path(stage, learner, assignment).is_dir() for stage in ("submitted", "autograded"))
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ def release(course: Course, assignment: str, learner: str, now: datetime | None 
         return Release(True, f"You made attempt {final} final.")
     if rules.attempts is not None and len(done) >= rules.attempts:
         return Release(True, f"Attempt {done[-1].number} was your last: it is final.")
-    if not done:  # graded without an app attempt: collected by the instructor, never replaced in the app
+    if not done and _collected(course, assignment, learner):  # never replaced in the app
         return Release(True, "Your instructor collected this submission: it is final.")
     ways = []
     if rules.attempts is not None:
