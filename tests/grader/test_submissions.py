@@ -518,3 +518,28 @@ def test_before_it_is_final_the_view_is_the_same_whatever_the_truth():
                 banded.add(repr(learner_view(measure, scores, 0.0, record, {}, Release(True, ""))))
         assert len(views) == 1, views
         assert answer != answers[0] or len(banded) > 3  # the bands do depend on the truth: they wait
+
+
+def test_theater_feedback_holds_the_bands_of_a_submission_that_is_not_final(course):
+    """The CLI's feedback page follows the app: the answer's form until final, the band after."""
+    from grader.feedback import feedback
+
+    submit(course, "detect", "ada", _notebook(course), now=NOW)
+    message = "Your flags are better than chance, not yet reliable (9 flagged)."
+    _graded(course, "ada", 2.0, message)
+    folder = course.path("autograded", "ada", "detect")
+    folder.mkdir(parents=True)
+    shutil.copy(course.path("release", "detect", "detect.ipynb"), folder / "detect.ipynb")
+    page = course.path("feedback", "ada", "detect", "detect.html")
+
+    feedback(course, "detect")
+    held = page.read_text()
+    assert "outside your notebook: well formed." in held and "Found, and in the form the check reads." in held
+    assert "Bands appear once your submission is final" in held and "bands appear once your submission is final" in held
+    assert "better than chance" not in held and "detect: checked" in held
+
+    finalise(course, "detect", "ada")
+    feedback(course, "detect")
+    released = page.read_text()
+    assert "better than chance" in released and "You made attempt 1 final." not in released
+    assert "outside your notebook: not graded yet." in released  # this test's gradebook holds no score
