@@ -427,11 +427,13 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
                                 scores.get(part.grade_id, (None, part.points))[1], messages.get(part.grade_id, ""))
         for part in assignment.graded
     }
-    from grader.submissions import CHECKED, learner_view, release
+    from grader.submissions import CHECKED, learner_view, release, submitted_late
 
     held = release(course, assignment.name, learner)
+    late = penalty > 0
     if not held.final:  # the same validity report as the app's: each answer's form, no band
-        view = learner_view(assignment, scores, penalty, record, instructor_notes, held)
+        late = submitted_late(course, assignment.name, learner)
+        view = learner_view(assignment, scores, penalty, record, instructor_notes, held, late=late)
         notes = {p.grade_id: PartNote(p.grade_id, None, notes[p.grade_id].max_score, p.message, label=p.band)
                  for p in view.parts}
     as_learner_text(nb, _released_markdown(course, assignment))
@@ -446,7 +448,7 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
     total = sum(n.score or 0.0 for n in notes.values())
     graded = any(n.score is not None for n in notes.values())
     total_band = band(max(0.0, total - penalty) if graded else None, assignment.max_score) if held.final else CHECKED
-    html = _render(nb, Path(assignment.notebook).stem, total_band, penalty > 0, held.final)
+    html = _render(nb, Path(assignment.notebook).stem, total_band, late, held.final)
     secret = secret or load_secret(course)
     if secret in html:
         html = html.replace(secret, "[redacted]")

@@ -703,12 +703,14 @@ def _form(part: dict[str, Any]) -> tuple[str, str]:
 
 def learner_view(spec: Assignment, scores: dict[str, tuple[float | None, float]], penalty: float,
                  record: dict[str, Any], instructor_notes: dict[str, str], shown: Release,
-                 attempt: int | None = None) -> LearnerResult:
+                 attempt: int | None = None, late: bool = False) -> LearnerResult:
     """The learner's view of one graded submission (pure: learner_result reads its inputs).
 
     Before the submission is final only what the grader found without the learner's truth: each
-    part's form, the grader's notes on running the notebook, lateness. Once final: the bands and
-    the checks' messages (without a stated credit), and an instructor's override notes."""
+    part's form, the grader's notes on running the notebook, and `late` (from its timestamp: a
+    penalty is a share of the score, so "a penalty was applied" would say the score is not 0).
+    Once final: the bands and the checks' messages (without a stated credit), whether a late
+    penalty was applied, and an instructor's override notes."""
     from grader import feedback
 
     comments = feedback._record_comments(record)
@@ -718,7 +720,7 @@ def learner_view(spec: Assignment, scores: dict[str, tuple[float | None, float]]
         for part in spec.graded:
             label, message = _form(parts_record.get(part.grade_id) or {})
             parts.append(PartResult(part.grade_id, label, message))
-        return LearnerResult(attempt=attempt, band=CHECKED, late=penalty > 0, parts=parts, comments=comments,
+        return LearnerResult(attempt=attempt, band=CHECKED, late=late, parts=parts, comments=comments,
                              final=False, why=shown.why)
     messages = feedback._record_messages(record)
     parts = []
@@ -754,7 +756,15 @@ def learner_result(course: Course, assignment: str, learner: str, now: datetime 
     scores, penalty, instructor_notes = feedback._gradebook_scores(course, spec, learner)
     record = feedback._record(course, assignment, learner)
     return learner_view(spec, scores, penalty, record, instructor_notes, release(course, assignment, learner, now),
-                        attempt=status.get("attempt"))
+                        attempt=status.get("attempt"), late=submitted_late(course, assignment, learner))
+
+
+def submitted_late(course: Course, assignment: str, learner: str) -> bool:
+    """Whether the learner's current submission came after the due date (its timestamp, not its penalty)."""
+    stamp = _read_stamp(course.path("submitted", learner, assignment, "timestamp.txt"))
+    if stamp is None:
+        stamp = _read_stamp(course.path("autograded", learner, assignment, "timestamp.txt"))
+    return stamp is not None and policy(course, assignment).is_late(stamp)
 
 
 # ----------------------------------------------------------------------------- for staff

@@ -362,7 +362,7 @@ def test_real_grading_of_a_late_submission_shows_its_form_then_bands_and_the_pen
     assert GradingQueue(course).run_next()
     assert queue_status(course, "detect", "ada").state == "graded"
     checked = learner_result(course, "detect", "ada", now=NOW)
-    assert not checked.final and checked.band == CHECKED, checked
+    assert not checked.final and checked.band == CHECKED and checked.late, checked
     assert [(p.grade_id, p.band) for p in checked.parts] == [("flagged_tokenmaxxers", "well formed")]
     assert "separate" not in repr(checked) and "better than chance" not in repr(checked)  # no check message
     result = learner_result(course, "detect", "ada", now=NOW + timedelta(days=DEFAULT_LATE_DAYS, hours=1))
@@ -514,9 +514,11 @@ def test_before_it_is_final_the_view_is_the_same_whatever_the_truth():
                 score = score_part(part, answer, {"theater_share": share, "productivity_effect_pct": effect})
                 record = {"parts": {part.grade_id: score.__dict__}, "comments": []}
                 scores = {part.grade_id: (score.points, part.points)}
-                views.add(repr(learner_view(measure, scores, 0.0, record, {}, Release(False, "later"))))
+                penalty = 0.1 * score.points  # late: the plugin takes a share of the score
+                views.add(repr(learner_view(measure, scores, penalty, record, {}, Release(False, "later"), late=True)))
                 banded.add(repr(learner_view(measure, scores, 0.0, record, {}, Release(True, ""))))
         assert len(views) == 1, views
+        assert "late=True" in views.pop()  # from the timestamp, whatever the penalty
         assert answer != answers[0] or len(banded) > 3  # the bands do depend on the truth: they wait
 
 
