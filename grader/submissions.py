@@ -244,7 +244,9 @@ def release(course: Course, assignment: str, learner: str, now: datetime | None 
     title = course.assignment(assignment).title
     done = attempts(course, assignment, learner)
     if rules.is_closed(now):
-        return Release(True, f"'{title}' closed on {rules.closes:%Y-%m-%d %H:%M} UTC: your last submission is final.")
+        after = ("your last submission is final" if done or _collected(course, assignment, learner)
+                 else "it takes no more submissions")
+        return Release(True, f"'{title}' closed on {rules.closes:%Y-%m-%d %H:%M} UTC: {after}.")
     final = _final_attempt(course, assignment, learner)
     if final is not None:
         return Release(True, f"You made attempt {final} final.")

@@ -445,6 +445,8 @@ def test_bands_appear_once_the_submission_is_final_and_nothing_replaces_it(cours
     with pytest.raises(SubmissionError, match="used all 2|final: it stands|closed on"):
         submit(course, "detect", "ada", _notebook(course), now=later)
     assert release(course, "detect", "bob", now=later).final is (how == "closed")  # closed: for everyone
+    if how == "closed":
+        assert "it takes no more submissions" in release(course, "detect", "bob", now=later).why
 
 
 def test_an_assignment_closes_a_week_after_its_due_date_unless_the_course_says_when(course):
