@@ -12,21 +12,32 @@ ranges of datasets/variation.py) it prints, side by side, as a share of the find
   3. the midpoints of the generator's ranges (performer share and productivity gain);
   4. the reference solution of exercises/source/measure (what a careful learner earns);
 and, for comparison, the same strategies scored per number as before (the mean of the two credits),
-with the spread of the truths and of the reference's errors. Figures, never asserts.
+with the spread of the truths and of the reference's errors. Then, per feedback channel, as a share
+of the reference's points:
+  5. an adaptive prober on submission feedback (every allowed attempt a probe, a prior from the
+     --pool companies generated at home; see "the adaptive prober" below), under the old policy
+     (bands on every attempt) and the course's (a validity report until the submission is final),
+     beside what its prior alone gives (its best answer before any feedback).
+The home companies are drawn with a random secret (printed; --pool-secret repeats a run).
+Figures, never asserts.
 
     .venv/bin/python benchmarks/guessing.py [--learners 50] [--employees 150] [--days 180]
                                             [--profile mandate-bigco] [--secret S] [--save F.npz]
+                                            [--pool 50] [--pool-secret S] [--attempts 3] [--particles 20000]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
+import secrets
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import nbformat
@@ -39,7 +50,11 @@ sys.path.insert(0, str(ROOT))
 from datasets.api import generate_company, learner_seed  # noqa: E402
 from datasets.variation import RANGES  # noqa: E402
 from exercises import truth  # noqa: E402
+from exercises.assignments import load_assignment  # noqa: E402
 from exercises.checks import ESTIMATE_RULES, FINDING_PARTS, linear_credit, run_check  # noqa: E402
+from grader.feedback import BANDS  # noqa: E402
+from grader.scoring import SCORE_DIGITS, score_part  # noqa: E402
+from grader.submissions import DEFAULT_ATTEMPTS, Release, learner_view  # noqa: E402
 
 NOTEBOOK = ROOT / "exercises" / "source" / "measure" / "measure.ipynb"
 SKIP = {"setup", "write-estimates"}  # and every grade cell: they read the answers file
@@ -117,6 +132,179 @@ def classmates(answers: np.ndarray, truths: np.ndarray, score) -> float:
     return float(np.mean([score(np.roll(answers, shift, axis=0), truths).mean() for shift in range(1, n)]))
 
 
+# ------------------------------------------------------------------ the adaptive prober (submissions)
+# A learner who does no analysis, holds a prior from companies generated at home with the open
+# generator, and uses every allowed submission of `measure` as a probe: after each graded attempt
+# it keeps the truth pairs (drawn from the prior) that would have shown exactly what its page
+# showed, chooses the next answer by expected information or expected final credit, and hands in
+# the answer with the highest expected credit under what is left. What a page shows is produced by
+# the real code: grader.scoring.score_part (credit, message and the answer's form), then
+# grader.submissions.learner_view, under the old policy (bands on every attempt) or the course's
+# (a validity report until the submission is final, bands after).
+
+MEASURE = load_assignment(ROOT / "exercises" / "source" / "measure" / "assignment.yaml")
+PART = MEASURE.graded[0]
+RULES = tuple(ESTIMATE_RULES[check_id] for check_id in FINDING_PARTS.values())
+BANDS_EVERY_ATTEMPT = "bands on every attempt (old)"
+HELD_UNTIL_FINAL = "validity until final (new)"
+POLICIES = (BANDS_EVERY_ATTEMPT, HELD_UNTIL_FINAL)
+FINAL_GRIDS = (np.linspace(0.0, 1.0, 201), np.linspace(-60.0, 120.0, 361))
+PROBE_GRIDS = (np.linspace(0.0, 1.0, 51), np.linspace(-60.0, 120.0, 61))
+
+
+def shown(policy: str, answer, truth_pair, final: bool) -> str:
+    """What the learner's page shows for one graded attempt, as text, made by the real code."""
+    score = score_part(PART, dict(zip(KEYS, map(float, answer))), dict(zip(KEYS, map(float, truth_pair))))
+    record = {"parts": {PART.grade_id: asdict(score)}, "comments": []}
+    view = learner_view(MEASURE, {PART.grade_id: (score.points, PART.points)}, 0.0, record, {},
+                        Release(final or policy == BANDS_EVERY_ATTEMPT, ""))
+    return repr((view.band, [(p.band, p.message) for p in view.parts]))
+
+
+def prior_particles(home: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n truth pairs drawn from a Gaussian kernel density over the home companies' (Scott's bandwidth)."""
+    width = len(home) ** (-1 / 6) * home.std(axis=0, ddof=1)
+    drawn = home[rng.integers(len(home), size=n)] + rng.normal(size=(n, 2)) * width
+    drawn[:, 0] = drawn[:, 0].clip(0.0, 1.0)
+    return drawn
+
+
+def _credit(values: np.ndarray, truths: np.ndarray, rule) -> np.ndarray:
+    """One number's credit, values x truths (the check's linear rule)."""
+    error = np.abs(values[:, None] - truths[None, :])
+    return np.clip(1 - (error - rule.full_within) / (rule.zero_at - rule.full_within), 0.0, 1.0)
+
+
+_BEST: dict[bytes, tuple[np.ndarray, float]] = {}  # by the particles' bytes: a posterior that did not move
+
+
+def best_answer(particles: np.ndarray) -> tuple[np.ndarray, float]:
+    """The pair with the highest expected finding credit over the particles, and that expectation."""
+    key = hashlib.blake2b(np.ascontiguousarray(particles).tobytes(), digest_size=16).digest()
+    if key not in _BEST:
+        if len(_BEST) > 64:
+            _BEST.clear()
+        _BEST[key] = _best_answer(particles)
+    return _BEST[key]
+
+
+def _best_answer(particles: np.ndarray) -> tuple[np.ndarray, float]:
+    share = _credit(FINAL_GRIDS[0], particles[:, 0], RULES[0])
+    effect = _credit(FINAL_GRIDS[1], particles[:, 1], RULES[1])
+    expected = share @ effect.T / len(particles)
+    i, j = np.unravel_index(expected.argmax(), expected.shape)
+    return np.array([FINAL_GRIDS[0][i], FINAL_GRIDS[1][j]]), float(expected[i, j])
+
+
+def band_codes(answers: np.ndarray, particles: np.ndarray) -> np.ndarray:
+    """What the old policy's page tells apart, answers x particles, as integers: each number's band
+    (within / close / far: exercises.checks.estimate_band) and the finding's band
+    (grader.feedback.band on the points as the grader rounds them). `tests/exercises/test_guessing.py`
+    checks that equal codes are exactly equal pages."""
+    code = np.zeros((len(answers), len(particles)), dtype=np.int64)
+    credit = np.ones(code.shape)
+    for k, rule in enumerate(RULES):
+        error = np.abs(answers[:, k][:, None] - particles[None, :, k])
+        code = code * 3 + (error > rule.full_within) + (error >= rule.zero_at)
+        credit = credit * np.clip(1 - (error - rule.full_within) / (rule.zero_at - rule.full_within), 0.0, 1.0)
+    fraction = np.round(credit * PART.points, SCORE_DIGITS) / PART.points
+    band = np.full(code.shape, len(BANDS))
+    for index, (lower, _) in reversed(list(enumerate(BANDS))):
+        band = np.where(fraction >= lower, index, band)
+    return code * (len(BANDS) + 1) + band
+
+
+def pages(policy: str, answer: np.ndarray, particles: np.ndarray) -> list[str]:
+    """The page one answer shows for each particle: the real page of one particle per band code
+    (a page depends on the truth only through what band_codes tells apart; the test checks it)."""
+    codes = band_codes(answer[None, :], particles)[0]
+    known = {c: shown(policy, answer, particles[np.argmax(codes == c)], final=False) for c in np.unique(codes)}
+    return [known[c] for c in codes]
+
+
+def _predicted(policy: str, candidates: np.ndarray, particles: np.ndarray) -> np.ndarray:
+    """The page each candidate answer would show for each particle, as integer codes."""
+    if policy == BANDS_EVERY_ATTEMPT:
+        return band_codes(candidates, particles)  # the codes are the pages
+    ids: dict[str, int] = {}
+    return np.array([[ids.setdefault(page, len(ids)) for page in pages(policy, c, particles)] for c in candidates])
+
+
+def _entropy(codes: np.ndarray) -> np.ndarray:
+    """Per candidate (row), the entropy of what the page would show: the information a probe can bring."""
+    _, index = np.unique(codes, return_inverse=True)
+    index = index.reshape(codes.shape)
+    kinds = index.max() + 1
+    counts = np.bincount((index + kinds * np.arange(len(codes))[:, None]).ravel(),
+                         minlength=kinds * len(codes)).reshape(len(codes), kinds) / codes.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.where(counts > 0, counts * np.log(counts), 0.0).sum(axis=1)
+
+
+def _expected_final(codes: np.ndarray, share: np.ndarray, effect: np.ndarray) -> float:
+    """The expected credit of the best final answer after seeing what one probe shows (share, effect:
+    each number's credit per final value and particle)."""
+    total = 0.0
+    for code in np.unique(codes):
+        inside = codes == code
+        total += (share[:, inside] @ effect[:, inside].T).max()
+    return total / len(codes)
+
+
+def choose_probe(policy: str, particles: np.ndarray, probes_left: int, rng: np.random.Generator,
+                 sample: int = 600, shortlist: int = 20) -> np.ndarray:
+    """The next probe: the most informative answer (over a grid spanning what is still possible);
+    for the last probe, of the most informative, the one after which the best final answer has the
+    highest expected credit."""
+    some = particles[rng.choice(len(particles), min(sample, len(particles)), replace=False)]
+    low, high = np.quantile(particles, [0.005, 0.995], axis=0)
+    grid = np.array([(s, e) for s in PROBE_GRIDS[0] for e in PROBE_GRIDS[1]
+                     if low[0] - 0.1 <= s <= high[0] + 0.1 and low[1] - 10 <= e <= high[1] + 10])
+    if policy != BANDS_EVERY_ATTEMPT:  # a real page per answer and band code: fewer answers
+        grid = grid[rng.choice(len(grid), min(24, len(grid)), replace=False)]
+    codes = _predicted(policy, grid, some)
+    information = _entropy(codes)
+    if information.max() <= 1e-12:  # nothing the page shows depends on the truth: probing is useless
+        return best_answer(particles)[0]
+    if probes_left > 1:
+        return grid[information.argmax()]
+    share = _credit(FINAL_GRIDS[0][::4], some[:, 0], RULES[0])
+    effect = _credit(FINAL_GRIDS[1][::4], some[:, 1], RULES[1])
+    top = np.argsort(information)[::-1][:shortlist]
+    return grid[top[np.argmax([_expected_final(codes[i], share, effect) for i in top])]]
+
+
+def probe_learner(policy: str, truth_pair, prior: np.ndarray, attempts: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """One learner's attempts: probes, then the final answer; returns it and how many particles were left."""
+    particles = prior
+    for attempt in range(1, attempts + 1):
+        if attempt == attempts:
+            answer = best_answer(particles)[0]
+        else:
+            answer = choose_probe(policy, particles, attempts - attempt, rng)
+        seen = shown(policy, answer, truth_pair, final=attempt == attempts)
+        if attempt == attempts:
+            return answer, len(particles)
+        keep = np.array([page == seen for page in pages(policy, answer, particles)])
+        if keep.any():  # the truth lies outside the prior's draws: keep what was known
+            particles = particles[keep]
+    raise ValueError("attempts must be at least 1")
+
+
+def prober_answers(policy: str, truths: np.ndarray, home: np.ndarray, attempts: int = DEFAULT_ATTEMPTS,
+                   particles: int = 20000, seed: int = 0) -> np.ndarray:
+    """The prober's final answer (the graded one), per learner."""
+    rng = np.random.default_rng(seed)
+    prior = prior_particles(home, particles, rng)
+    return np.array([probe_learner(policy, t, prior, attempts, rng)[0] for t in truths])
+
+
+def prober_scores(policy: str, truths: np.ndarray, home: np.ndarray, attempts: int = DEFAULT_ATTEMPTS,
+                  particles: int = 20000, seed: int = 0) -> np.ndarray:
+    """The finding's credit the prober's final answer earns, per learner (the real check)."""
+    return finding_scores(prober_answers(policy, truths, home, attempts, particles, seed), truths)
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=50)
@@ -125,6 +313,9 @@ def main() -> None:
     parser.add_argument("--profile", default="mandate-bigco")
     parser.add_argument("--secret", default="benchmark-course-secret")
     parser.add_argument("--pool", type=int, default=50, help="companies a learner generates at home (0: skip)")
+    parser.add_argument("--pool-secret", default=None, help="the home companies' secret (default: random)")
+    parser.add_argument("--attempts", type=int, default=DEFAULT_ATTEMPTS, help="submissions the prober may make")
+    parser.add_argument("--particles", type=int, default=20000, help="truth pairs the prober draws from its prior")
     parser.add_argument("--save", type=Path, help="also write the truths and reference answers (.npz)")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -134,8 +325,9 @@ def main() -> None:
         truths.append((truth.theater_share(company), truth.productivity_effect(company)))
         refs.append(reference_answers(company))
     truths_a, refs_a = np.array(truths), np.array(refs)
+    pool_secret = args.pool_secret or secrets.token_hex(16)
     home = np.array([(truth.theater_share(c), truth.productivity_effect(c)) for c in (
-        generate_company(args.profile, args.employees, args.days, learner_seed("a learner's own pool", f"c{i}"))
+        generate_company(args.profile, args.employees, args.days, learner_seed(pool_secret, f"c{i}"))
         for i in range(args.pool))]).reshape(-1, 2)
     if args.save:
         np.savez(args.save, truths=truths_a, references=refs_a)
@@ -174,6 +366,20 @@ def main() -> None:
         print(f"{label:>44}  {joint:14.1%}  " + (f"{per_number:16.1%}" if np.isfinite(per_number) else ""))
     reference = finding_scores(refs_a, truths_a)
     print(f"reference solution: lowest learner {reference.min():.0%}, {np.mean(reference >= 0.999):.0%} at full marks")
+    if len(home) < 2:
+        return
+    print(f"\nthe adaptive prober: {args.attempts} submissions each, a prior from {len(home)} companies generated "
+          f"at home (secret {pool_secret}), {args.particles} particles")
+    print(f"{'channel':>44}  {'% of reference':>14}  {'full marks':>10}  {'time':>6}")
+    prior_only = finding_scores(np.tile(best_answer(prior_particles(home, args.particles, np.random.default_rng(0)))[0],
+                                        (n, 1)), truths_a)  # the prober's own prior, drawn as it draws it
+    print(f"{'its prior alone (no feedback)':>44}  {prior_only.mean() / reference.mean():14.1%}  "
+          f"{np.mean(prior_only >= 0.999):10.0%}")
+    for name in POLICIES:
+        began = time.perf_counter()
+        scores = prober_scores(name, truths_a, home, args.attempts, args.particles)
+        print(f"{'submission feedback, ' + name:>44}  {scores.mean() / reference.mean():14.1%}  "
+              f"{np.mean(scores >= 0.999):10.0%}  {time.perf_counter() - began:5.0f}s")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ template (nbgrader's layout, grader/templates/theater_feedback.html.j2):
 4. `annotate_parts`: each graded part gets a band ("full marks", "close", "partly", "not yet") and
    the check's message, never points: its cell loses the grader's note and the numeric result
    nbgrader reads as partial credit (before step 5, which would make that result a line of text),
-   so exact scores stay in the gradebook and the export;
+   so exact scores stay in the gradebook and the export. Before the learner's submission is final
+   (grader.submissions.release) a part gets only its answer's form (found without the truth) and
+   the page says when the bands appear;
 5. `as_learner_text`: what the learner wrote or printed is shown as text — outputs keep only their
    plain-text form, and markdown the release did not contain is shown as written, in a frame that
    says it is the learner's — so no learner HTML, script or forged "grader" block reaches the page;
@@ -176,6 +178,7 @@ class PartNote:
     score: float | None
     max_score: float
     message: str
+    label: str = ""  # shown instead of the band (the answer's form, before the submission is final)
 
 
 GRADER_NOTE = "Scored by the grader"
@@ -272,7 +275,7 @@ def annotate_parts(nb: Any, notes: dict[str, PartNote]) -> None:
         meta.pop("score", None)
         meta.pop("points", None)
         note = notes.get(str(meta.get("grade_id")))
-        label = band(note.score, note.max_score) if note else NOT_GRADED
+        label = (note.label or band(note.score, note.max_score)) if note else NOT_GRADED
         _theater(cell)["band"] = label
         message = note.message if note else ""
         if cell.get("cell_type") == "code":
@@ -282,7 +285,7 @@ def annotate_parts(nb: Any, notes: dict[str, PartNote]) -> None:
                 # other rich output) is the exact score, and so is a line that is only a number.
                 text = _stream_text(output.get("text")) if output.get("output_type") == "stream" else ""
                 found = OWN_NOTE.search(text)
-                if found and not message:
+                if found and not message and not (note and note.label):
                     message = found.group(1).strip()  # the check's message, without our points
                 if text and not found and not BARE_NUMBER.match(text):
                     kept.append(output)
@@ -378,7 +381,7 @@ def sanitise_body(html: str) -> str:
     return html[:match.start(2)] + body + html[match.end(2):]
 
 
-def _render(nb: Any, title: str, total_band: str, late: bool) -> str:
+def _render(nb: Any, title: str, total_band: str, late: bool, final: bool = True) -> str:
     from nbconvert.exporters import HTMLExporter
     from traitlets.config import Config
 
@@ -392,7 +395,8 @@ def _render(nb: Any, title: str, total_band: str, late: bool) -> str:
     config.HTMLExporter.extra_template_basedirs = [str(templates)]
     config.HTMLExporter.extra_template_paths = [str(TEMPLATES), str(css)]
     exporter = HTMLExporter(config=config)
-    resources = {"theater": {"title": title, "band": total_band, "late": late}, "nbgrader": {"notebook": title}}
+    resources = {"theater": {"title": title, "band": total_band, "late": late, "final": final},
+                 "nbgrader": {"notebook": title}}
     html, _ = exporter.from_notebook_node(nb, resources=resources)
     return sanitise_body(html)
 
@@ -436,12 +440,21 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
                                 scores.get(part.grade_id, (None, part.points))[1], messages.get(part.grade_id, ""))
         for part in assignment.graded
     }
+    from grader.submissions import CHECKED, learner_view, release, submitted_late
+
+    held = release(course, assignment.name, learner)
+    late = penalty > 0
+    if not held.final:  # the same validity report as the app's: each answer's form, no band
+        late = submitted_late(course, assignment.name, learner)
+        view = learner_view(assignment, scores, penalty, record, instructor_notes, held, late=late)
+        notes = {p.grade_id: PartNote(p.grade_id, None, notes[p.grade_id].max_score, p.message, label=p.band)
+                 for p in view.parts}
     # The graded cells' own outputs go first, while nbgrader's numeric result is still an execute_result;
     # then the learner's outputs become text (as_learner_text would turn that result into a stream).
     annotate_parts(nb, notes)
     as_learner_text(nb, _released_markdown(course, assignment))
     shown = "\n".join(c.source for c in nb.cells if _is_grader_cell(c))
-    comments = [c for c in _record_comments(record) if c not in shown]
+    comments = [c for c in _record_comments(record) if c not in shown] + ([] if held.final else [held.why])
     if comments:
         cell = nbformat.v4.new_markdown_cell("\n".join(comments))
         cell.metadata["theater"] = {"kind": "grader"}
@@ -449,8 +462,8 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
 
     total = sum(n.score or 0.0 for n in notes.values())
     graded = any(n.score is not None for n in notes.values())
-    total_band = band(max(0.0, total - penalty) if graded else None, assignment.max_score)
-    html = _render(nb, Path(assignment.notebook).stem, total_band, penalty > 0)
+    total_band = band(max(0.0, total - penalty) if graded else None, assignment.max_score) if held.final else CHECKED
+    html = _render(nb, Path(assignment.notebook).stem, total_band, late, held.final)
     secret = secret or load_secret(course)
     if secret in html:
         html = html.replace(secret, "[redacted]")

@@ -16,11 +16,17 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from exercises.assignments import Assignment, ArtifactRejected, load_artifact
-from exercises.checks import INCORRECT, Result, run_check
+from exercises.assignments import Assignment, ArtifactRejected, GradedPart, load_artifact
+from exercises.checks import CHECKS, INCORRECT, Incorrect, is_empty, run_check
 from exercises.truth import TRUTHS
 
 SCORE_DIGITS = 4
+# What an answer's form can be, found without the learner's truth (grader.submissions shows only
+# this before a submission is final).
+WELL_FORMED = "well formed"
+MISSING = "missing"
+MALFORMED = "not in the expected form"
+NOT_READ = "not read"
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,36 @@ class PartScore:
     max_points: float
     status: str
     message: str
+    form: str = WELL_FORMED  # WELL_FORMED, MISSING, MALFORMED or NOT_READ: never depends on the truth
+    form_message: str = ""
+
+
+def answer_form(check_id: str, answer: Any) -> tuple[str, str]:
+    """(form, message) of an answer, found without the learner's truth.
+
+    The check runs against the truth of its own first known passing example, so only its reading
+    and range rules can object (a list where ids are expected, a share above 1, a missing number):
+    whatever it says depends on the answer alone, never on how close the answer is."""
+    if is_empty(answer):
+        return MISSING, "No answer was found, or its file could not be read: the notebook's last cells write it."
+    check = CHECKS[check_id]
+    try:
+        check.func(answer, check.passing[0].truth)
+    except Incorrect as exc:
+        return MALFORMED, str(exc) or "The answer is not in the form the check reads."
+    except Exception as exc:  # noqa: BLE001 - a malformed answer is a message, never a crash
+        return MALFORMED, f"Your answer could not be read ({type(exc).__name__}): check its type and shape."
+    return WELL_FORMED, "Found, and in the form the check reads."
+
+
+def score_part(part: GradedPart, answer: Any, truth: Any) -> PartScore:
+    """One graded part: the check's credit against the truth, and the answer's form without it."""
+    result = run_check(part.check, answer, truth)
+    fraction = min(1.0, max(0.0, float(result.score))) if math.isfinite(result.score) else 0.0
+    form, form_message = answer_form(part.check, answer)
+    return PartScore(grade_id=part.grade_id, points=round(fraction * part.points, SCORE_DIGITS),
+                     max_points=part.points, status=result.status, message=result.message,
+                     form=form, form_message=form_message)
 
 
 def score_submission(assignment: Assignment, folder: Path, company: Any,
@@ -45,18 +81,11 @@ def score_submission(assignment: Assignment, folder: Path, company: Any,
             answer = load_artifact(folder, part)
         except ArtifactRejected as exc:  # past a size, shape or nesting limit: refused unread, said why
             answers[part.grade_id] = None
-            result = Result(INCORRECT, 0.0, f"Not scored: {exc}")
+            scores[part.grade_id] = PartScore(part.grade_id, 0.0, part.points, INCORRECT, f"Not scored: {exc}",
+                                              NOT_READ, f"Not read: {exc}")
         else:
             answers[part.grade_id] = answer
-            result = run_check(part.check, answer, truths[part.truth])
-        fraction = min(1.0, max(0.0, float(result.score))) if math.isfinite(result.score) else 0.0
-        scores[part.grade_id] = PartScore(
-            grade_id=part.grade_id,
-            points=round(fraction * part.points, SCORE_DIGITS),
-            max_points=part.points,
-            status=result.status,
-            message=result.message,
-        )
+            scores[part.grade_id] = score_part(part, answer, truths[part.truth])
     return scores, answers
 
 

@@ -13,12 +13,23 @@ Grading is queued: one job file per waiting submission in `.theater/grading-queu
 enqueue time so the oldest goes first. A worker claims a job by holding an flock on its file while
 it grades, then deletes it. The queue lives on disk, so an app restart loses nothing: a job whose
 worker died is unlocked and the next worker takes it. Each app process runs one worker thread
-(`start_worker`), which calls the same `grader.grade.grade` as `theater grade`. Every learner-facing
-result is a band per part and for the total (grader.feedback's bands and messages): exact points
-stay in the gradebook for staff.
+(`start_worker`), which calls the same `grader.grade.grade` as `theater grade`.
 
-Public API (also for the instructor pages): `policy`, `submit`, `attempts`, `list_submissions`,
-`queue_status`, `learner_result`, `retry`, `is_released`, `GradingQueue`, `start_worker`, `stop_worker`.
+What a learner sees of a graded attempt depends on whether their submission is final (`release`):
+- before (it can still be replaced): a validity report per graded part — the notebook ran, the answer
+  file was found and is in the form its check reads (grader.scoring.answer_form, found without the
+  learner's truth) — and no band: bands on every attempt would let a few submissions narrow an
+  estimate down to its hidden value (benchmarks/guessing.py measures that prober);
+- once final (the last allowed attempt, a submission the learner marked final with `finalise`, one
+  collected by the instructor, or any submission after the assignment closes): a band per part
+  and for the total (grader.feedback's bands and messages). Exact points stay in the gradebook.
+An assignment closes at theater.toml's `closes`, else DEFAULT_LATE_DAYS after its `due` date; with
+neither it never closes by date, and bands appear per learner (after their last attempt, or when
+they mark a submission final).
+
+Public API (also for the instructor pages): `policy`, `submit`, `finalise`, `release`, `attempts`,
+`list_submissions`, `queue_status`, `learner_result`, `learner_view`, `retry`, `is_released`,
+`GradingQueue`, `start_worker`, `stop_worker`.
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +61,9 @@ STATUS_FILE = "status.json"
 ATTEMPT_PREFIX = "attempt-"
 DEFAULT_ATTEMPTS = 3  # as the app's in-app checks (attempt_budget)
 UNLIMITED = "unlimited"
+DEFAULT_LATE_DAYS = 7  # an assignment with a due date and no `closes` takes late work this long
+FINAL_FILE = "final.json"  # in a learner's history: the attempt they made final
+CHECKED = "checked"  # the total's label before the submission is final: no band yet
 LOG = logging.getLogger(__name__)
 
 
@@ -68,6 +82,7 @@ class Policy:
     due: datetime | None
     attempts: int | None  # None: no limit
     late_penalty: str  # in words, e.g. "10% of the score per started day late"
+    closes: datetime | None = None  # no submission after it; every submission is final then
 
     def attempts_left(self, used: int) -> int | None:
         return None if self.attempts is None else max(0, self.attempts - used)
@@ -75,10 +90,19 @@ class Policy:
     def is_late(self, when: datetime) -> bool:
         return self.due is not None and when > self.due
 
+    def is_closed(self, when: datetime) -> bool:
+        return self.closes is not None and when >= self.closes
+
     def describe(self) -> str:
         due = f"due {self.due:%Y-%m-%d %H:%M} UTC" if self.due else "no deadline"
         tries = f"{self.attempts} attempt(s)" if self.attempts is not None else "unlimited attempts"
-        late = f"; late work is accepted: {self.late_penalty}" if self.due else ""
+        closes = f"{self.closes:%Y-%m-%d %H:%M} UTC" if self.closes else ""
+        if self.due and self.closes and self.closes > self.due:
+            late = f"; late work is accepted until {closes}: {self.late_penalty}"
+        elif self.due:
+            late = "; no late work"
+        else:
+            late = f"; closes {closes}" if closes else ""
         return f"{due}; {tries}{late}."
 
 
@@ -96,7 +120,7 @@ def _late_penalty_text(course: Course) -> str:
     return f"the course's late penalty ({type(plugin).__name__})"
 
 
-def _parse_due(raw: Any, assignment: str) -> datetime | None:
+def _parse_due(raw: Any, assignment: str, key: str = "due") -> datetime | None:
     if raw in (None, ""):
         return None
     from nbgrader.utils import parse_utc
@@ -104,24 +128,32 @@ def _parse_due(raw: Any, assignment: str) -> datetime | None:
     try:
         return parse_utc(str(raw)).replace(tzinfo=UTC)
     except (ValueError, OverflowError):
-        raise CourseError(f"theater.toml [assignments.{assignment}] due = {raw!r} is not a date "
+        raise CourseError(f"theater.toml [assignments.{assignment}] {key} = {raw!r} is not a date "
                           "(e.g. \"2026-12-01 17:00:00 UTC\")") from None
 
 
 def policy(course: Course, assignment: str) -> Policy:
-    """The submission policy of an assignment: theater.toml `due` and `attempts`, the late plugin.
+    """The submission policy of an assignment: theater.toml `due`, `closes` and `attempts`, the late plugin.
 
-    Every graded attempt shows the learner a band per part, so attempts are limited by default
-    (DEFAULT_ATTEMPTS): unlimited resubmission would let a learner bisect an estimate's band edges.
-    `attempts = "unlimited"` lifts the limit where no part is an estimate."""
+    Attempts are limited by default (DEFAULT_ATTEMPTS), so every learner's bands appear after their
+    last attempt even in a course without dates; `attempts = "unlimited"` lifts the limit (bands then
+    appear when the learner marks a submission final, or when the assignment closes). The assignment
+    closes at `closes`, else DEFAULT_LATE_DAYS after `due`, else never."""
     limit = course.assignment_setting(assignment, "attempts", DEFAULT_ATTEMPTS)
     if limit == UNLIMITED:
         limit = None
     elif isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise CourseError(f"theater.toml [assignments.{assignment}] attempts = {limit!r}: "
                           f"a whole number of at least 1, or \"{UNLIMITED}\"")
-    return Policy(assignment=assignment, due=_parse_due(course.assignment_setting(assignment, "due"), assignment),
-                  attempts=limit, late_penalty=_late_penalty_text(course))
+    due = _parse_due(course.assignment_setting(assignment, "due"), assignment)
+    closes = _parse_due(course.assignment_setting(assignment, "closes"), assignment, "closes")
+    if closes is None and due is not None:
+        closes = due + timedelta(days=DEFAULT_LATE_DAYS)
+    if closes is not None and due is not None and closes < due:
+        raise CourseError(f"theater.toml [assignments.{assignment}] closes = {closes:%Y-%m-%d %H:%M} UTC "
+                          f"is before its due date ({due:%Y-%m-%d %H:%M} UTC)")
+    return Policy(assignment=assignment, due=due, attempts=limit, late_penalty=_late_penalty_text(course),
+                  closes=closes)
 
 
 # ----------------------------------------------------------------------------- storage
@@ -170,6 +202,89 @@ def attempts(course: Course, assignment: str, learner: str) -> list[Attempt]:
             continue
         found.append(Attempt(int(suffix), stamp, rules.is_late(stamp), path))
     return found
+
+
+def _final_attempt(course: Course, assignment: str, learner: str) -> int | None:
+    """The attempt the learner made final (`finalise`), if any."""
+    try:
+        data = json.loads((_history(course, assignment, learner) / FINAL_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    number = data.get("attempt") if isinstance(data, dict) else None
+    return number if isinstance(number, int) and not isinstance(number, bool) else None
+
+
+def _collected(course: Course, assignment: str, learner: str) -> bool:
+    """A submission that did not come through the app (collected by the instructor), once there is
+    no attempt in the app's history: submitted or graded all the same."""
+    return any(course.path(stage, learner, assignment).is_dir() for stage in ("submitted", "autograded"))
+
+
+@dataclass(frozen=True)
+class Release:
+    """Whether a learner's submission is final, so its bands may be shown, and why or when."""
+
+    final: bool
+    why: str  # for the learner: why the result is shown, or when it will be and why not yet
+
+
+WHY_NOT_YET = ("Until then each attempt shows only whether your notebook ran and whether its answers are in "
+               "the expected form: bands on every attempt would let a few submissions narrow an estimate down "
+               "to its hidden value.")
+
+
+def release(course: Course, assignment: str, learner: str, now: datetime | None = None) -> Release:
+    """Whether the learner's current submission is final: it can no longer be replaced.
+
+    Final once the assignment has closed, once the learner has used their last attempt or marked a
+    submission final, and for a submission the instructor collected (never through the app). Before
+    that the learner sees a validity report, never a band (see the module's docstring)."""
+    rules = policy(course, assignment)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    title = course.assignment(assignment).title
+    done = attempts(course, assignment, learner)
+    if rules.is_closed(now):
+        after = ("your last submission is final" if done or _collected(course, assignment, learner)
+                 else "it takes no more submissions")
+        return Release(True, f"'{title}' closed on {rules.closes:%Y-%m-%d %H:%M} UTC: {after}.")
+    final = _final_attempt(course, assignment, learner)
+    if final is not None:
+        return Release(True, f"You made attempt {final} final.")
+    if rules.attempts is not None and len(done) >= rules.attempts:
+        return Release(True, f"Attempt {done[-1].number} was your last: it is final.")
+    if not done and _collected(course, assignment, learner):  # never replaced in the app
+        return Release(True, "Your instructor collected this submission: it is final.")
+    ways = []
+    if rules.attempts is not None:
+        left = rules.attempts_left(len(done))
+        ways.append(f"after your last attempt ({left} left)")
+    ways.append("when you make a submission final")
+    if rules.closes is not None:
+        ways.append(f"when the assignment closes on {rules.closes:%Y-%m-%d %H:%M} UTC")
+    when = ", ".join(ways[:-1]) + " or " + ways[-1] if len(ways) > 1 else ways[0]
+    return Release(False, f"Bands appear once your submission is final: {when}. {WHY_NOT_YET}")
+
+
+def finalise(course: Course, assignment: str, learner: str, now: datetime | None = None) -> int:
+    """Make the learner's last attempt final (no further submission is accepted); returns its number."""
+    if not is_learner_id(learner):
+        raise SubmissionError("You are not signed in with a valid learner id.")
+    spec = course.assignment(assignment)
+    history = _history(course, assignment, learner)
+    with _locked(history):
+        done = attempts(course, assignment, learner)
+        if not done:
+            raise SubmissionError(f"You have not submitted '{spec.title}' yet: there is nothing to make final.")
+        existing = _final_attempt(course, assignment, learner)
+        if existing is not None:
+            return existing
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        data = json.dumps({"attempt": done[-1].number, "at": now.isoformat()})
+        tmp = history / f".{FINAL_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(data, encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        tmp.replace(history / FINAL_FILE)
+    return done[-1].number
 
 
 def notebook_cell_ids(data: Any) -> set[str]:
@@ -272,8 +387,8 @@ def submit(course: Course, assignment: str, learner: str, data: bytes, now: date
     """Store a learner's notebook as a new attempt and queue it for grading.
 
     `learner` must be the signed-in id (never a form field). Raises SubmissionError with a message for
-    the learner (not a notebook, another assignment's notebook, over the attempt limit, not released
-    yet unless `self_study`); nothing is stored then. `now` is the server's clock (tests pass their own).
+    the learner (not a notebook, another assignment's notebook, over the attempt limit, closed, made
+    final, not released yet unless `self_study`); nothing is stored then. `now` is the server's clock (tests pass their own).
     """
     if not is_learner_id(learner):
         raise SubmissionError("You are not signed in with a valid learner id.")
@@ -289,6 +404,16 @@ def submit(course: Course, assignment: str, learner: str, data: bytes, now: date
         if rules.attempts is not None and len(done) >= rules.attempts:
             raise SubmissionError(f"You have used all {rules.attempts} attempt(s) for '{spec.title}': "
                                   "your last submission stands. Ask your instructor if you need another.")
+        if rules.is_closed(now):
+            raise SubmissionError(f"'{spec.title}' closed on {rules.closes:%Y-%m-%d %H:%M} UTC: "
+                                  "your last submission stands. Ask your instructor if you need another.")
+        final = _final_attempt(course, assignment, learner)
+        if final is not None:
+            raise SubmissionError(f"You made attempt {final} of '{spec.title}' final: it stands. "
+                                  "Ask your instructor if you need another.")
+        if not done and _collected(course, assignment, learner):
+            raise SubmissionError(f"Your instructor collected your submission of '{spec.title}': it is final. "
+                                  "Ask your instructor if you need another.")
         number = (done[-1].number if done else 0) + 1
         building = Path(tempfile.mkdtemp(prefix=".attempt-", dir=history))
         try:
@@ -566,31 +691,55 @@ def _wake_workers(course: Course) -> None:
 @dataclass(frozen=True)
 class PartResult:
     grade_id: str
-    band: str  # grader.feedback.band: full marks / close / partly / not yet
+    band: str  # final: grader.feedback.band (full marks / close / partly / not yet); before: the answer's form
     message: str
 
 
 @dataclass(frozen=True)
 class LearnerResult:
-    """What a learner may see of their graded submission: bands and messages, never points."""
+    """What a learner may see of their graded submission: never points; bands only once it is final."""
 
     attempt: int | None
-    band: str  # of the total, after any late penalty
+    band: str  # of the total, after any late penalty; CHECKED before the submission is final
     late: bool
     parts: list[PartResult] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
+    final: bool = True
+    why: str = ""  # Release.why: why bands are shown, or when they will be
 
 
-def learner_result(course: Course, assignment: str, learner: str) -> LearnerResult | None:
-    """The learner's banded result for their last graded submission (None before the first)."""
+def _form(part: dict[str, Any]) -> tuple[str, str]:
+    """A part's form from its grading record (a record from before forms were recorded: its status only)."""
+    from grader import scoring
+
+    if isinstance(part.get("form"), str):
+        return part["form"], str(part.get("form_message") or "")
+    if part.get("status") == "not_attempted":
+        return scoring.MISSING, "No answer was found."
+    return "received", "Its form is reported with the result."
+
+
+def learner_view(spec: Assignment, scores: dict[str, tuple[float | None, float]], penalty: float,
+                 record: dict[str, Any], instructor_notes: dict[str, str], shown: Release,
+                 attempt: int | None = None, late: bool = False) -> LearnerResult:
+    """The learner's view of one graded submission (pure: learner_result reads its inputs).
+
+    Before the submission is final only what the grader found without the learner's truth: each
+    part's form, the grader's notes on running the notebook, and `late` (from its timestamp: a
+    penalty is a share of the score, so "a penalty was applied" would say the score is not 0).
+    Once final: the bands and the checks' messages (without a stated credit), whether a late
+    penalty was applied, and an instructor's override notes."""
     from grader import feedback
 
-    status = _read_status(course, assignment, learner)
-    if status.get("state") != "graded" and not _graded_outside_the_app(course, assignment, learner, status):
-        return None
-    spec = course.assignment(assignment)
-    scores, penalty, instructor_notes = feedback._gradebook_scores(course, spec, learner)
-    record = feedback._record(course, assignment, learner)
+    comments = feedback._record_comments(record)
+    parts_record = record.get("parts") if isinstance(record.get("parts"), dict) else {}
+    if not shown.final:
+        parts = []
+        for part in spec.graded:
+            label, message = _form(parts_record.get(part.grade_id) or {})
+            parts.append(PartResult(part.grade_id, label, message))
+        return LearnerResult(attempt=attempt, band=CHECKED, late=late, parts=parts, comments=comments,
+                             final=False, why=shown.why)
     messages = feedback._record_messages(record)
     parts = []
     total = 0.0
@@ -603,12 +752,37 @@ def learner_result(course: Course, assignment: str, learner: str) -> LearnerResu
         parts.append(PartResult(part.grade_id, feedback.band(score, max_score), message))
     graded = any(score is not None for score, _ in scores.values())
     return LearnerResult(
-        attempt=status.get("attempt"),
+        attempt=attempt,
         band=feedback.band(max(0.0, total - penalty) if graded else None, spec.max_score),
         late=penalty > 0,
         parts=parts,
-        comments=feedback._record_comments(record),
+        comments=comments,
+        final=True,
+        why=shown.why,
     )
+
+
+def learner_result(course: Course, assignment: str, learner: str, now: datetime | None = None) -> LearnerResult | None:
+    """The learner's result for their last graded submission (None before the first): a validity
+    report until the submission is final, bands after (`release`)."""
+    from grader import feedback
+
+    status = _read_status(course, assignment, learner)
+    if status.get("state") != "graded" and not _graded_outside_the_app(course, assignment, learner, status):
+        return None
+    spec = course.assignment(assignment)
+    scores, penalty, instructor_notes = feedback._gradebook_scores(course, spec, learner)
+    record = feedback._record(course, assignment, learner)
+    return learner_view(spec, scores, penalty, record, instructor_notes, release(course, assignment, learner, now),
+                        attempt=status.get("attempt"), late=submitted_late(course, assignment, learner))
+
+
+def submitted_late(course: Course, assignment: str, learner: str) -> bool:
+    """Whether the learner's current submission came after the due date (its timestamp, not its penalty)."""
+    stamp = _read_stamp(course.path("submitted", learner, assignment, "timestamp.txt"))
+    if stamp is None:
+        stamp = _read_stamp(course.path("autograded", learner, assignment, "timestamp.txt"))
+    return stamp is not None and policy(course, assignment).is_late(stamp)
 
 
 # ----------------------------------------------------------------------------- for staff

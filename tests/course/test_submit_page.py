@@ -20,6 +20,7 @@ APP = str(Path(__file__).resolve().parents[2] / "course" / "app.py")
 CAPSTONE = "app_pages/capstone.py"
 TIMEOUT = 120
 MESSAGE = "Your flagged set overlaps the truth well."
+FORM_MESSAGE = "Found, and in the form the check reads."
 
 
 def _grade_into_gradebook(course_dir, assignment, learners=None, force=False, on_result=None, progress=True,
@@ -36,7 +37,8 @@ def _grade_into_gradebook(course_dir, assignment, learners=None, force=False, on
     record = course.state_dir / "grading" / assignment / f"{learner}.json"
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps({"version": 1, "parts": {"flagged_tokenmaxxers": {
-        "points": 5.0, "message": MESSAGE + " You earn 83% of the credit."}}}))
+        "points": 5.0, "message": MESSAGE + " You earn 83% of the credit.", "form": "well formed",
+        "form_message": FORM_MESSAGE}}}))
     entry = LearnerGrade(learner=learner, score=5.0, max_score=6.0)
     if on_result:
         on_result(entry, 1, 1)
@@ -102,14 +104,15 @@ def test_signed_out_visitors_get_no_submit_section(course):
     assert any("Sign in" in i.value for i in at.info)
 
 
-def test_policy_queue_and_banded_result_for_the_learner_and_nothing_for_another(course):
+def test_policy_queue_validity_then_bands_for_the_learner_and_nothing_for_another(course):
     (course.root / "theater.toml").write_text((course.root / "theater.toml").read_text()
                                              + '\n[assignments.detect]\nattempts = 3\ndue = "2030-01-01 12:00:00 UTC"\n')
     at = _page("ada")
     text = _text(at)
-    assert "Policy: due 2030-01-01 12:00 UTC; 3 attempt(s)" in text
+    assert "Policy: due 2030-01-01 12:00 UTC; 3 attempt(s); late work is accepted until 2030-01-08 12:00 UTC" in text
     assert "3 attempt(s) left." in text
-    assert "submit:detect" in _forms(at)
+    assert "Bands appear once your submission is final" in text  # said before the first upload, with why
+    assert "submit:detect" in _forms(at) and "finalise:detect" not in _forms(at)
     assert len(at.get("file_uploader")) == 3  # one per assignment of the self-study course
 
     submissions.submit(course, "detect", "ada", _notebook(course), filename="detect.ipynb")
@@ -118,16 +121,39 @@ def test_policy_queue_and_banded_result_for_the_learner_and_nothing_for_another(
     assert "2 attempt(s) left" in _text(at)
     assert submissions._WORKERS[course.root].run_next()
     at.run()
+    text = _text(at)  # before the submission is final: what the grader found, no band
+    assert "Your submission (attempt 1) was checked" in text
+    assert "Flagged tokenmaxxers: **well formed**" in text and FORM_MESSAGE in text
+    assert "ran in the grader's sandbox" in text
+    assert "after your last attempt (2 left), when you make a submission final or when the assignment " \
+           "closes on 2030-01-08 12:00 UTC" in text
+    assert "narrow an estimate down to its hidden value" in text
+    assert MESSAGE not in text and "close" not in text.replace("closes", "")
+    assert "finalise:detect" in _forms(at)
+
+    next(c for c in at.checkbox if "final submission" in c.label).check()
+    next(b for b in at.button if b.label.startswith("Make attempt 1 final")).click().run()
+    assert not at.exception
     text = _text(at)
     assert "Your result (attempt 1): close" in text
     assert "Flagged tokenmaxxers: **close**" in text
-    assert MESSAGE in text
+    assert MESSAGE in text and "You made attempt 1 final." in text
     assert "83%" not in text and "5.0" not in text and "/ 6" not in text and "5 of 6" not in text
+    assert "submit:detect" not in _forms(at) and "finalise:detect" not in _forms(at)
 
     other = _page("bob")
     text = _text(other)
     assert "Your result" not in text and MESSAGE not in text and "You have submitted" not in text
-    assert not other.status
+    assert "was checked" not in text and not other.status
+
+
+def test_making_a_submission_final_needs_the_box_ticked(course):
+    submissions.submit(course, "detect", "ada", _notebook(course), filename="detect.ipynb")
+    at = _page("ada")
+    next(b for b in at.button if b.label.startswith("Make attempt 1 final")).click().run()
+    assert any("Tick the box first" in e.value for e in at.error)
+    assert not submissions.release(course, "detect", "ada").final
+    assert "submit:detect" in _forms(at)
 
 
 def test_an_exhausted_attempt_limit_hides_the_upload_and_says_why(course):

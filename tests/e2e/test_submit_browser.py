@@ -49,7 +49,7 @@ def _detect_box(page):
             .filter(has=page.locator("input[type=file]")).last)
 
 
-def test_learner_uploads_a_notebook_sees_the_score_and_nobody_else_sees_it(small_course_app, browser, tmp_path):  # noqa: F811
+def test_learner_uploads_a_notebook_sees_its_form_then_makes_it_final_and_nobody_else_sees_it(small_course_app, browser, tmp_path):  # noqa: F811
     url, home = small_course_app
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     _sign_in(page, url, "ada")
@@ -71,10 +71,17 @@ def test_learner_uploads_a_notebook_sees_the_score_and_nobody_else_sees_it(small
     box.get_by_role("button", name="Submit for grading").click()
     box.get_by_text("Attempt 1 received").wait_for(timeout=30_000)
     page.get_by_text("Grading your notebook").first.wait_for(timeout=60_000)  # the page polls by itself
-    result = page.get_by_text("Your result (attempt 1):")
-    result.wait_for(timeout=240_000)
+    checked = page.get_by_text("Your submission (attempt 1) was checked")
+    checked.wait_for(timeout=240_000)
     seconds = time.monotonic() - started
-    print(f"\nupload to score in the browser: {seconds:.1f} s (first submission releases the assignment)")
+    print(f"\nupload to result in the browser: {seconds:.1f} s (first submission releases the assignment)")
+    text = _detect_box(page).inner_text()  # not final yet: the answer's form, no band
+    assert "Flagged tokenmaxxers: well formed" in text and "Bands appear once your submission is final" in text
+    assert not re.search(r"full marks|partly|not yet", text), text
+    _detect_box(page).get_by_text("I will not submit again").click()
+    _detect_box(page).get_by_role("button", name="Make attempt 1 final and see its bands").click()
+    result = page.get_by_text("Your result (attempt 1):")
+    result.wait_for(timeout=60_000)
     assert re.search(r"Your result \(attempt 1\): (full marks|close|partly)", result.inner_text())
     assert re.search(r"Flagged tokenmaxxers: (full marks|close|partly)", _detect_box(page).inner_text())
     text = _detect_box(page).inner_text()

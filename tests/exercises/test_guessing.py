@@ -10,6 +10,11 @@ pair for another class) earns 15% here; the best pair chosen in hindsight for th
 which needs every classmate's truth, 19.6% (16% on the benchmark's class, median 18% over classes
 of 50 drawn from 180 pooled companies; docs/grading.md). benchmarks/guessing.py prints the figures for
 learner-sized companies beside the reference solution's.
+
+Submission feedback is a channel of its own: a prober that uses every allowed submission as a probe
+(a prior from companies generated at home, the truths consistent with each page kept) earned most
+of the reference's points while every attempt showed bands. Bands now wait until the submission is
+final (grader/submissions.py), and the same prober earns no more than its prior gives it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks import guessing
 from benchmarks.guessing import reference_answers
 from datasets import variation
 from datasets.api import generate_company, learner_seed
@@ -163,3 +169,47 @@ def test_a_share_of_a_different_quantity_earns_little_even_beside_the_true_effec
     """The effect exactly right (the attacker's best case) cannot carry a share of something else."""
     answers = [_pair(share_of(c), t["productivity_effect_pct"]) for c, t in zip(class_companies, truths, strict=True)]
     assert _mean_score(answers, truths) <= 0.35
+
+
+# ------------------------------------------------------------- the adaptive prober on submission feedback
+
+PROBED = 20  # learners of the class the prober plays (every allowed submission each)
+PARTICLES = 4000  # truth pairs it draws from its prior
+
+
+@pytest.fixture(scope="module")
+def probed(class_companies, truths, other_class_truths):
+    """The first learners' truths and reference scores; the prior: the other class, generated at home."""
+    companies = class_companies[:PROBED]
+    pairs = np.array([[t[key] for key in KEYS] for t in truths[:PROBED]])
+    reference = guessing.finding_scores(np.array([reference_answers(c) for c in companies]), pairs)
+    home = np.array([[t[key] for key in KEYS] for t in other_class_truths])
+    return pairs, reference, home
+
+
+def test_the_probers_model_of_a_page_is_the_page():
+    """Equal band codes are equal pages and different codes different pages (the real page, made by
+    grader.scoring and grader.submissions), so the prober's likelihood is exact."""
+    rng = np.random.default_rng(3)
+    answers = np.column_stack([rng.uniform(0.1, 0.6, 300), rng.uniform(-30, 80, 300)])
+    truths_ = answers + rng.normal(0, [0.06, 8.0], answers.shape)
+    truths_[:, 0] = truths_[:, 0].clip(0, 1)
+    codes = [guessing.band_codes(a[None, :], t[None, :])[0, 0] for a, t in zip(answers, truths_)]
+    pages = [guessing.shown(guessing.BANDS_EVERY_ATTEMPT, a, t, final=False) for a, t in zip(answers, truths_)]
+    assert len(set(codes)) > 8
+    assert len(set(zip(codes, pages))) == len(set(codes)) == len(set(pages))
+
+
+def test_the_adaptive_prober_earns_little_once_bands_wait_for_the_final_submission(probed):
+    """The prober's final answer, scored by the real check: at most 20% of the reference under the
+    course's policy, where it learns nothing (its answer is its prior's best for every learner);
+    while every attempt showed bands the same prober earned far more."""
+    pairs, reference, home = probed
+    held = guessing.prober_answers(guessing.HELD_UNTIL_FINAL, pairs, home, particles=PARTICLES)
+    prior = guessing.prior_particles(home, PARTICLES, np.random.default_rng(0))
+    assert np.array_equal(held, np.tile(guessing.best_answer(prior)[0], (len(pairs), 1)))
+    held_scores = guessing.finding_scores(held, pairs)
+    banded = guessing.prober_scores(guessing.BANDS_EVERY_ATTEMPT, pairs, home, particles=PARTICLES)
+    assert held_scores.mean() <= TARGET * reference.mean(), (held_scores.mean(), reference.mean())
+    assert banded.mean() >= 2 * TARGET * reference.mean(), (banded.mean(), reference.mean())
+    assert banded.mean() >= held_scores.mean() + 0.25

@@ -142,26 +142,3 @@ def test_finding_messages_are_bands_for_each_number_without_credit_or_direction(
                         * linear_credit(abs(effect - 13.7), effect_rule.full_within, effect_rule.zero_at))
             assert result.score == pytest.approx(expected)
     assert len(messages) == 9  # three bands for each number, the same text either side of the truth
-
-
-def test_reading_only_the_finding_messages_a_learner_cannot_solve_for_either_number():
-    """Three probes of the pair, each bisecting what is still possible: neither number is pinned."""
-    share_rule = ESTIMATE_RULES["measure.theater_share"]
-    effect_rule = ESTIMATE_RULES["measure.productivity_effect"]
-    shares = np.round(np.arange(0.0, 1.0001, 0.01), 4)
-    effects = np.round(np.arange(13.7 - 30, 13.7 + 30, 0.5), 4)
-    grid = [(s, e) for s in shares for e in effects]
-    probes = [(0.5, 30.0)]
-    seen = [run_check("measure.finding", _finding(*probes[0]), FINDING_TRUTH).message]
-
-    def consistent():
-        return [t for t in grid if all(run_check("measure.finding", _finding(*p), _finding(*t)).message == m
-                                       for p, m in zip(probes, seen, strict=True))]
-
-    for _ in range(2):
-        left = np.array(consistent())
-        probes.append((float(np.median(left[:, 0])), float(np.median(left[:, 1]))))
-        seen.append(run_check("measure.finding", _finding(*probes[-1]), FINDING_TRUTH).message)
-    left = np.array(consistent())
-    assert np.isclose(left, [0.37, 13.7], atol=[0.006, 0.3]).all(axis=1).any()  # the truth is among them
-    assert np.ptp(left[:, 0]) > share_rule.full_within and np.ptp(left[:, 1]) > effect_rule.full_within

@@ -21,12 +21,19 @@ from grader.collect import TIMESTAMP_FORMAT
 from grader.course_dir import CourseError, init_course, open_course
 from grader.grade import GradeReport, LearnerGrade
 from grader.submissions import (
+    CHECKED,
+    DEFAULT_LATE_DAYS,
     GradingQueue,
+    Release,
     SubmissionError,
     attempts,
+    finalise,
+    learner_result,
+    learner_view,
     list_submissions,
     policy,
     queue_status,
+    release,
     retry,
     submit,
 )
@@ -245,7 +252,7 @@ def test_late_work_is_accepted_marked_and_the_penalty_stated(course):
 
 
 def test_attempts_are_limited_by_default_and_can_be_lifted(course):
-    assert policy(course, "detect").attempts == 3  # bands per attempt: unlimited tries would bisect estimates
+    assert policy(course, "detect").attempts == 3  # so bands appear after the third, even without dates
     for minute in range(3):
         submit(course, "detect", "ada", _notebook(course), now=NOW + timedelta(minutes=minute))
     with pytest.raises(SubmissionError, match="used all 3 attempt"):
@@ -361,10 +368,9 @@ def test_a_grading_error_is_recorded_for_staff_and_can_be_retried(course):
 
 
 @pytest.mark.slow
-def test_real_grading_of_a_late_submission_shows_bands_and_the_penalty(course):
-    """The queue runs the real grade(): sandbox, scoring outside the kernel, the course's late plugin."""
-    from grader.submissions import learner_result
-
+def test_real_grading_of_a_late_submission_shows_its_form_then_bands_and_the_penalty(course):
+    """The queue runs the real grade(): sandbox, scoring outside the kernel, the course's late plugin.
+    Before the assignment closes the learner sees the answer's form; after it, the bands."""
     course = _settings(course, '[assignments.detect]\ndue = "2026-11-20 09:00:00 UTC"')
     (course.root / "nbgrader_config.py").write_text(
         (course.root / "nbgrader_config.py").read_text()
@@ -374,13 +380,18 @@ def test_real_grading_of_a_late_submission_shows_bands_and_the_penalty(course):
     assert submit(course, "detect", "ada", solved, now=NOW).late
     assert GradingQueue(course).run_next()
     assert queue_status(course, "detect", "ada").state == "graded"
-    result = learner_result(course, "detect", "ada")
+    checked = learner_result(course, "detect", "ada", now=NOW)
+    assert not checked.final and checked.band == CHECKED and checked.late, checked
+    assert [(p.grade_id, p.band) for p in checked.parts] == [("flagged_tokenmaxxers", "well formed")]
+    assert "separate" not in repr(checked) and "better than chance" not in repr(checked)  # no check message
+    result = learner_result(course, "detect", "ada", now=NOW + timedelta(days=DEFAULT_LATE_DAYS, hours=1))
+    assert result.final and "closed on 2026-11-27 09:00 UTC" in result.why
     assert [p.grade_id for p in result.parts] == ["flagged_tokenmaxxers"]
     assert result.parts[0].band in ("full marks", "close", "partly"), result  # the reference earns credit
     assert result.late and result.band == "not yet", result  # 100% a day late: the whole score is taken off
     assert result.attempt == 1
-    text = repr(result)
-    assert not re.search(r"\d\s*(/|of)\s*\d|points", text)
+    for shown in (checked, result):
+        assert not re.search(r"\d\s*(/|of)\s*\d|points", repr(shown))
     assert learner_result(course, "detect", "bob") is None
 
 
@@ -404,3 +415,154 @@ def test_a_submission_graded_from_the_cli_shows_its_result_on_the_learners_page(
     assert not re.search(r"\d\s*(/|of)\s*\d|points", repr(result))
     assert queue_status(course, "detect", "bob").state == "none"
     assert learner_result(course, "detect", "bob") is None
+
+
+# ----------------------------------------------------------------------------- what is shown, and when
+
+
+def _graded(course, learner: str, points: float, message: str, form: str = "well formed",
+            form_message: str = "Found, and in the form the check reads."):
+    """The queue's status and a grading record as grade() leaves them (the gradebook stays empty)."""
+    GradingQueue(course, grade_function=FakeGrade()).run_next()
+    record = course.state_dir / "grading" / "detect" / f"{learner}.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"version": 1, "comments": [], "parts": {"flagged_tokenmaxxers": {
+        "points": points, "max_points": 6.0, "status": "incorrect", "message": message,
+        "form": form, "form_message": form_message}}}))
+
+
+def test_before_the_submission_is_final_the_learner_sees_only_its_form(course):
+    submit(course, "detect", "ada", _notebook(course), now=NOW)
+    _graded(course, "ada", 2.0, "Your flags are better than chance, not yet reliable (9 flagged).")
+    result = learner_result(course, "detect", "ada", now=NOW)
+    assert not result.final and result.band == CHECKED
+    assert [(p.band, p.message) for p in result.parts] == [("well formed", "Found, and in the form the check reads.")]
+    assert "better than chance" not in repr(result)
+    assert "after your last attempt (2 left)" in result.why and "when you make a submission final" in result.why
+    assert "narrow an estimate down" in result.why  # the page says why
+
+
+@pytest.mark.parametrize("how", ["last attempt", "finalised", "closed"])
+def test_bands_appear_once_the_submission_is_final_and_nothing_replaces_it(course, how):
+    course = _settings(course, '[assignments.detect]\nattempts = 2\ndue = "2026-11-21 10:00:00 UTC"\n'
+                               'closes = "2026-11-22 10:00:00 UTC"')
+    submit(course, "detect", "ada", _notebook(course), now=NOW)
+    later = NOW
+    if how == "last attempt":
+        submit(course, "detect", "ada", _notebook(course), now=NOW + timedelta(minutes=1))
+    elif how == "finalised":
+        assert not release(course, "detect", "ada", now=NOW).final
+        assert finalise(course, "detect", "ada", now=NOW) == 1
+    else:
+        later = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    _graded(course, "ada", 2.0, "Your flags are better than chance, not yet reliable (9 flagged).")
+    result = learner_result(course, "detect", "ada", now=later)
+    assert result.final, result
+    assert result.parts[0].message == "Your flags are better than chance, not yet reliable (9 flagged)."
+    assert {"last attempt": "was your last", "finalised": "made attempt 1 final",
+            "closed": "closed on 2026-11-22 10:00 UTC"}[how] in result.why
+    with pytest.raises(SubmissionError, match="used all 2|final: it stands|closed on"):
+        submit(course, "detect", "ada", _notebook(course), now=later)
+    assert release(course, "detect", "bob", now=later).final is (how == "closed")  # closed: for everyone
+    if how == "closed":
+        assert "it takes no more submissions" in release(course, "detect", "bob", now=later).why
+
+
+def test_an_assignment_closes_a_week_after_its_due_date_unless_the_course_says_when(course):
+    assert policy(course, "detect").closes is None  # no date: final per learner (last attempt, or made final)
+    assert "after your last attempt (3 left)" in release(course, "detect", "ada", now=NOW).why
+    dated = _settings(course, '[assignments.detect]\ndue = "2026-11-20 09:00:00 UTC"')
+    rules = policy(dated, "detect")
+    assert rules.closes == rules.due + timedelta(days=DEFAULT_LATE_DAYS)
+    assert "late work is accepted until 2026-11-27 09:00 UTC" in rules.describe()
+    submit(dated, "detect", "ada", _notebook(dated), now=rules.closes - timedelta(seconds=1))  # late, accepted
+    with pytest.raises(SubmissionError, match="closed on 2026-11-27 09:00 UTC"):
+        submit(dated, "detect", "bob", _notebook(dated), now=rules.closes)
+    assert list_submissions(dated, "detect")[0].late
+
+
+def test_with_unlimited_attempts_and_no_dates_bands_wait_for_the_learner_to_make_one_final(course):
+    course = _settings(course, '[assignments.detect]\nattempts = "unlimited"')
+    for minute in range(5):
+        submit(course, "detect", "ada", _notebook(course), now=NOW + timedelta(minutes=minute))
+    shown = release(course, "detect", "ada", now=NOW + timedelta(days=365))
+    assert not shown.final and "last attempt" not in shown.why and "make a submission final" in shown.why
+    assert finalise(course, "detect", "ada") == 5
+    assert release(course, "detect", "ada").final
+    with pytest.raises(SubmissionError, match="made attempt 5 of 'Detect the theater' final"):
+        submit(course, "detect", "ada", _notebook(course))
+
+
+def test_a_submission_cannot_be_made_final_before_there_is_one(course):
+    with pytest.raises(SubmissionError, match="nothing to make final"):
+        finalise(course, "detect", "ada")
+    with pytest.raises(SubmissionError, match="valid learner id"):
+        finalise(course, "detect", "../bob")
+
+
+@pytest.mark.parametrize("setting, message", [
+    ('closes = "soon"', "closes = 'soon' is not a date"),
+    ('due = "2026-11-20 09:00:00 UTC"\ncloses = "2026-11-19 09:00:00 UTC"', "is before its due date"),
+])
+def test_a_bad_closing_date_is_a_clear_course_error(course, setting, message):
+    course = _settings(course, f"[assignments.detect]\n{setting}")
+    with pytest.raises(CourseError, match=message):
+        policy(course, "detect")
+
+
+def test_a_collected_submission_is_final_and_the_app_takes_no_other(course):
+    target = course.path("submitted", "ada", "detect")
+    target.mkdir(parents=True)
+    (target / "detect.ipynb").write_bytes(_notebook(course))
+    assert release(course, "detect", "ada", now=NOW).final
+    with pytest.raises(SubmissionError, match="collected your submission"):
+        submit(course, "detect", "ada", _notebook(course), now=NOW)
+
+
+def test_before_it_is_final_the_view_is_the_same_whatever_the_truth():
+    """The validity report is made from the answer alone: every truth shows the same page."""
+    from exercises.assignments import load_assignment
+    from grader.scoring import score_part
+
+    measure = load_assignment(ROOT / "exercises" / "source" / "measure" / "assignment.yaml")
+    part = measure.graded[0]
+    answers = [{"theater_share": 0.3, "productivity_effect_pct": 12.0}, {"theater_share": 30, "productivity_effect_pct": 1},
+               {"theater_share": 0.3}, None]
+    for answer in answers:
+        views, banded = set(), set()
+        for share in (0.05, 0.28, 0.31, 0.5, 0.9):
+            for effect in (-20.0, 10.0, 13.0, 40.0):
+                score = score_part(part, answer, {"theater_share": share, "productivity_effect_pct": effect})
+                record = {"parts": {part.grade_id: score.__dict__}, "comments": []}
+                scores = {part.grade_id: (score.points, part.points)}
+                penalty = 0.1 * score.points  # late: the plugin takes a share of the score
+                views.add(repr(learner_view(measure, scores, penalty, record, {}, Release(False, "later"), late=True)))
+                banded.add(repr(learner_view(measure, scores, 0.0, record, {}, Release(True, ""))))
+        assert len(views) == 1, views
+        assert "late=True" in views.pop()  # from the timestamp, whatever the penalty
+        assert answer != answers[0] or len(banded) > 3  # the bands do depend on the truth: they wait
+
+
+def test_theater_feedback_holds_the_bands_of_a_submission_that_is_not_final(course):
+    """The CLI's feedback page follows the app: the answer's form until final, the band after."""
+    from grader.feedback import feedback
+
+    submit(course, "detect", "ada", _notebook(course), now=NOW)
+    message = "Your flags are better than chance, not yet reliable (9 flagged)."
+    _graded(course, "ada", 2.0, message)
+    folder = course.path("autograded", "ada", "detect")
+    folder.mkdir(parents=True)
+    shutil.copy(course.path("release", "detect", "detect.ipynb"), folder / "detect.ipynb")
+    page = course.path("feedback", "ada", "detect", "detect.html")
+
+    feedback(course, "detect")
+    held = page.read_text()
+    assert "outside your notebook: well formed." in held and "Found, and in the form the check reads." in held
+    assert "Bands appear once your submission is final" in held and "bands appear once your submission is final" in held
+    assert "better than chance" not in held and "detect: checked" in held
+
+    finalise(course, "detect", "ada")
+    feedback(course, "detect")
+    released = page.read_text()
+    assert "better than chance" in released and "You made attempt 1 final." not in released
+    assert "outside your notebook: not graded yet." in released  # this test's gradebook holds no score
