@@ -574,9 +574,19 @@ def staff_user_name() -> str | None:
 
 
 def keep_sign_in_in_url() -> None:
-    """Put the handles back after page switches (Streamlit clears query parameters on them)."""
+    """Put the handles back after page switches (Streamlit clears query parameters on them).
+    A sign-in this browser session holds without a server-side session yet gets one here."""
     from course import auth
 
+    learner = learner_id()
+    if learner is not None and not st.session_state.get(LEARNER_HANDLE_KEY):
+        start_learner_session(learner)
+    name = staff_user_name()
+    if staff_role() is not None and name and not st.session_state.get(STAFF_HANDLE_KEY):
+        account = staff_accounts().get(name)
+        if account is not None:
+            st.session_state[STAFF_HANDLE_KEY] = auth.staff_session(get_sessions(), account,
+                                                                    client_address())
     for key, param in ((LEARNER_HANDLE_KEY, TOKEN_PARAM), (auth.SESSION_HANDLE_KEY, STAFF_TOKEN_PARAM),
                        (PRESENTER_HANDLE_KEY, PRESENTER_PARAM)):
         handle = st.session_state.get(key)

@@ -57,12 +57,13 @@ else:
         "last used": [_age(r.last_seen) for r in active],
         "ends by": [f"{r.expires_at:%Y-%m-%d %H:%M} UTC" for r in active],
     }), hide_index=True, width="stretch")
-    labels = {r.id: f"{r.short_id} · {r.who} · {r.role}{' ' + r.scope if r.scope else ''}"
-              + (" (this session)" if r.id == mine_id else "") for r in active}
+    by_label = {f"{r.short_id} · {r.who} · {r.role}{' ' + r.scope if r.scope else ''}"
+                + (" (this session)" if r.id == mine_id else ""): r.id for r in active}
     with st.form("revoke_session"):
-        chosen = st.selectbox("Session", list(labels), format_func=labels.get)
+        label = st.selectbox("Session", list(by_label))
         revoke = st.form_submit_button("Revoke this session", icon=":material/block:")
-    if revoke:
+    if revoke and label in by_label:
+        chosen = by_label[label]
         ended = sessions.revoke_id(chosen, f"revoked by {common.staff_user_name() or 'an instructor'}")
         st.session_state[FLASH_KEY] = (f"Session {chosen[:10]} revoked: its link now opens the "
                                        "sign-in page." if ended else f"Session {chosen[:10]} had already ended.")

@@ -91,8 +91,8 @@ st.caption(f"{room.title} · scenario **{room.scenario}** · "
            "answered what.")
 if is_open:   # a link that shows this room and nothing else, and ends when the room closes
     presenter = common.presenter_link(room)
-    st.markdown(f":material/tv: [Presenter view for the projector](./workshop-present?"
-                f"{common.PRESENTER_PARAM}={presenter}) (opens in a new tab: drag it to the "
+    st.markdown(f":material/tv: [Presenter view for the projector](./workshop-present?room="
+                f"{room.code}&{common.PRESENTER_PARAM}={presenter}) (opens in a new tab: drag it to the "
                 "projector and go full screen; the link shows this room only, grants nothing "
                 "else and stops working when the workshop closes)")
 

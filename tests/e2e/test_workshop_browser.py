@@ -13,6 +13,7 @@ import pytest
 from course import auth, commands
 from course.config import load_config
 from course.progress import ProgressStore
+from course.sessions import SessionStore
 from course.workshop import RoundQuestion, WorkshopStore
 from tests.e2e.test_browser import (SCREENSHOTS, STAFF_PASSWORD, _settle, browser,  # noqa: F401
                                     running_app)
@@ -38,8 +39,9 @@ def live_room(tmp_path_factory):
         progress = ProgressStore(config.database_url)
         rooms = WorkshopStore(progress.engine)
         room = rooms.create_workshop("startup", "Leadership offsite", owner="Grace")
-        account = auth.add_staff(config.staff_path, "Grace", "trainer", "a-long-trainer-password")
-        token = auth.staff_token(config.session_key, account)
+        auth.add_staff(config.staff_path, "Grace", "trainer", "a-long-trainer-password")
+        token = auth.presenter_session(SessionStore(progress.engine), room.code, "Grace",
+                                       room.expires_at)   # the presenter link of Run a workshop
         yield url, rooms, room, token
         progress.engine.dispose()
 
@@ -56,7 +58,7 @@ def test_presenter_view_at_projector_size(live_room, browser):  # noqa: F811
         rooms.submit_answer(room.code, person.token, current.id,
                             QUESTION.options[0] if i < 7 else QUESTION.options[1])
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
-    page.goto(f"{url}/workshop-present?room={room.code}&staff={token}")
+    page.goto(f"{url}/workshop-present?room={room.code}&view={token}")
     _wait_text(page, "14 of 20 answered")
     page.wait_for_timeout(1500)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
