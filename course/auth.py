@@ -410,6 +410,21 @@ class ThrottleBook:
 THROTTLES = ThrottleBook()
 
 
+def client_address(headers: Mapping[str, str] | None, proxy_header: str | None,
+                   peer: str | None) -> str:
+    """The client's address: with a reverse proxy (`proxy_header`, e.g. X-Forwarded-For), the last
+    entry of that header, which the proxy itself appended; else the websocket peer's address."""
+    if proxy_header and headers is not None:
+        try:
+            value = headers.get(proxy_header)
+        except Exception:   # a header mapping that cannot be read is no address
+            value = None
+        last = value.split(",")[-1].strip() if isinstance(value, str) else ""
+        if last:
+            return last[:100]
+    return peer[:100] if isinstance(peer, str) and peer else ""
+
+
 @dataclass(frozen=True)
 class SignInOutcome:
     ok: bool

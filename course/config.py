@@ -249,11 +249,12 @@ def load_config(home: Path | None = None, course: Path | str | None = None) -> A
     settings = _read_config_file(path)
     data = {key: getattr(settings, key) for key in DATA_KEYS if getattr(settings, key) is not None}
     notices: list[str] = []
-    chosen = course or os.environ.get("THEATER_COURSE") or settings.course
+    given = course or os.environ.get("THEATER_COURSE")   # on the command line: from where it was typed
+    chosen = given or settings.course                      # in config.yaml: from the app home
     if chosen:
         root = Path(str(chosen)).expanduser()
         if not root.is_absolute():
-            root = (home / root).resolve()
+            root = ((Path.cwd() if given else home) / root).resolve()
         try:
             the_course = open_course(root)
         except CourseError as error:

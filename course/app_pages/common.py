@@ -238,19 +238,13 @@ def client_address() -> str:
     Behind a reverse proxy every visitor shares the proxy's address: set `client_address_header`
     (e.g. X-Forwarded-For) in var/config.yaml and the last entry of that header, the address the
     proxy saw, is used instead. Without an address all sessions share one key ("")."""
-    header = get_config().client_address_header
-    if header:
-        try:
-            value = st.context.headers.get(header)
-        except Exception:  # no client context (scripts, tests)
-            value = None
-        if isinstance(value, str) and value.split(",")[-1].strip():
-            return value.split(",")[-1].strip()[:100]
+    from course import auth
+
     try:
-        ip = st.context.ip_address
-    except Exception:
-        ip = None
-    return ip[:100] if isinstance(ip, str) and ip else ""
+        headers, peer = st.context.headers, st.context.ip_address
+    except Exception:  # no client context (scripts, tests)
+        headers, peer = {}, None
+    return auth.client_address(headers, get_config().client_address_header, peer)
 
 
 @st.cache_resource(show_spinner=False)
@@ -357,7 +351,7 @@ def build_navigation() -> dict[str, list]:
     pages: dict[str, list] = {}
     projector = presenter_room() if not role else None
     signin = _page("signin.py", "Sign in" if not learner else "Account & data", "signin",
-                   ":material/login:", default=not learner and not role and not projector)
+                   ":material/login:", default=not learner and not role)
     module_by_url: dict[str, str] = {}
     if learner:
         modules, _ = get_modules()
@@ -381,9 +375,10 @@ def build_navigation() -> dict[str, list]:
             start.append(_page("workshop_join.py", "Join a workshop", "workshop",
                                ":material/groups:"))
         pages["Start"] = start
-    if projector:   # a presenter link: the projector's view of one room, and nothing else
+    if projector:   # a presenter link: the projector's view of one room, and nothing else (not the
+        # default page: that one answers at the root address, not at workshop-present)
         pages["Projector"] = [_page("workshop_present.py", "Presenter view", "workshop-present",
-                                    ":material/tv:", default=not learner)]
+                                    ":material/tv:")]
     if role:
         staff = []
         if role == "instructor":   # grading pages are for instructors only, never trainers

@@ -249,3 +249,18 @@ def test_two_thousand_course_code_guesses_take_days_not_milliseconds():
         check_course_code(f"G{tried}", "SPRING", "203.0.113.9", book, clock)
         tried += 1
     assert clock.now - start > 86400 * 5
+
+
+@pytest.mark.parametrize("headers, header, peer, expected", [
+    ({}, None, "10.0.0.5", "10.0.0.5"),
+    ({"X-Forwarded-For": "203.0.113.9"}, None, "10.0.0.1", "10.0.0.1"),     # no proxy configured
+    ({"X-Forwarded-For": "1.2.3.4, 203.0.113.9"}, "X-Forwarded-For", "10.0.0.1", "203.0.113.9"),
+    ({"X-Forwarded-For": " "}, "X-Forwarded-For", "10.0.0.1", "10.0.0.1"),
+    ({}, "X-Forwarded-For", "10.0.0.1", "10.0.0.1"),
+    ({}, None, None, ""),
+])
+def test_the_client_address_honours_a_configured_proxy_header_only(headers, header, peer, expected):
+    """The proxy appends the address it saw: the last entry; earlier ones are the client's to choose."""
+    from course.auth import client_address
+
+    assert client_address(headers, header, peer) == expected

@@ -315,6 +315,7 @@ def test_a_presenter_link_shows_its_room_only_opens_no_staff_page_and_ends_with_
     projector.query_params["view"] = handle
     projector.query_params["room"] = other.code       # an edited url: still its own room only
     projector.run()
+    projector.switch_page("app_pages/workshop_present.py").run()   # the link's workshop-present
     assert not projector.exception
     assert code in texts(projector) and other.code not in texts(projector)
     assert "staff_role" not in projector.session_state and "staff_user" not in projector.session_state

@@ -39,10 +39,12 @@ def live_room(tmp_path_factory):
         progress = ProgressStore(config.database_url)
         rooms = WorkshopStore(progress.engine)
         room = rooms.create_workshop("startup", "Leadership offsite", owner="Grace")
-        auth.add_staff(config.staff_path, "Grace", "trainer", "a-long-trainer-password")
-        token = auth.presenter_session(SessionStore(progress.engine), room.code, "Grace",
-                                       room.expires_at)   # the presenter link of Run a workshop
-        yield url, rooms, room, token
+        account = auth.add_staff(config.staff_path, "Grace", "trainer", "a-long-trainer-password")
+        sessions = SessionStore(progress.engine)
+        presenter = auth.presenter_session(sessions, room.code, "Grace",
+                                           room.expires_at)   # the presenter link of Run a workshop
+        staff = auth.staff_session(sessions, account)         # Grace signed in (her url's handle)
+        yield url, rooms, room, presenter, staff
         progress.engine.dispose()
 
 
@@ -51,7 +53,7 @@ def _wait_text(page, text: str, timeout: float = 30_000) -> None:
 
 
 def test_presenter_view_at_projector_size(live_room, browser):  # noqa: F811
-    url, rooms, room, token = live_room
+    url, rooms, room, token, _ = live_room
     current = rooms.open_question(room.code, QUESTION.key, QUESTION)
     people = [rooms.join(room.code, f"p{i}") for i in range(20)]
     for i, person in enumerate(people[:14]):
@@ -92,7 +94,7 @@ def test_presenter_view_at_projector_size(live_room, browser):  # noqa: F811
 
 
 def test_control_view_and_a_phone_after_the_reveal(live_room, browser):  # noqa: F811
-    url, rooms, room, token = live_room
+    url, rooms, room, _, token = live_room
     trainer = browser.new_page(viewport={"width": 1440, "height": 900})
     # A reload keeps the sign-in (for staff who are not learners the control view is the
     # app's default page, at the root address).
