@@ -292,6 +292,7 @@ MAX_LOCK_SECONDS = 900.0
 FAILURE_MEMORY_SECONDS = 6 * 3600.0  # a key with no failure for this long starts again from zero (> the longest lock)
 KNOWN_CLIENT_SECONDS = 30 * 86400.0  # a successful sign-in makes its address the owner's for this long
 MAX_LOCK_EVENTS = 500
+SHARED_SECRETS = frozenset({"course-code"})
 
 log = logging.getLogger("course.auth")
 
@@ -316,7 +317,8 @@ class Throttle:
         self.last_failure = now
         if self.count < self.free:
             return 0.0
-        seconds = min(MAX_LOCK_SECONDS, BASE_LOCK_SECONDS * 2 ** (self.count - self.free))
+        doublings = min(self.count - self.free, 30)   # 2 s × 2^30 is far past the cap already
+        seconds = min(MAX_LOCK_SECONDS, BASE_LOCK_SECONDS * 2.0 ** doublings)
         self.locked_until = max(self.locked_until, now + seconds)
         return seconds
 
@@ -376,7 +378,8 @@ class ThrottleBook:
         """Count a wrong guess under every key; returns how long this client is now locked out."""
         new_locks = []
         with self._lock:
-            for key in self._keys(kind, account, client, False):
+            # a secret the whole class shares (the course code) has no owner: no account-wide key
+            for key in self._keys(kind, account, client, kind in SHARED_SECRETS):
                 throttle = self._get(key)
                 seconds = throttle.record_failure(now)
                 if seconds:
