@@ -157,11 +157,16 @@ def load_staff(path: Path, legacy_password: str | None = None) -> dict[str, Staf
 _legacy_hashes: dict[str, str] = {}
 
 
+_LEGACY_SALT = hashlib.sha256(b"signal-or-theater legacy staff password").digest()[:16]
+
+
 def _legacy_hash(password: str) -> str:
-    """Hash the environment's password once per process (it is the same on every page load)."""
+    """Hash the environment's password once per process (it is the same on every page load).
+    The salt is fixed, so every process and replica gets the same hash, hence the same version:
+    a restart or another replica does not end the account's sessions."""
     key = hashlib.sha256(password.encode()).hexdigest()
     if key not in _legacy_hashes:
-        _legacy_hashes[key] = STAFF_HASHER.hash(password)
+        _legacy_hashes[key] = STAFF_HASHER.hash(password, salt=_LEGACY_SALT)
     return _legacy_hashes[key]
 
 

@@ -131,11 +131,12 @@ class SessionStore:
 
     def create(self, kind: str, who: str, role: str, *, credential: str = "", client: str = "",
                scope: str | None = None, expires_at: dt.datetime | None = None) -> str:
-        """A new session; returns its handle (shown once, to the browser, never stored)."""
+        """A new session; returns its handle (shown once, to the browser, never stored). It ends
+        `absolute_seconds` from now, or at `expires_at` when given (a presenter link: its room's end)."""
         if kind not in KINDS:
             raise ValueError(f"unknown session kind {kind!r}")
         now = self.clock()
-        end = now + self.absolute if expires_at is None else min(expires_at, now + self.absolute * 6)
+        end = now + self.absolute if expires_at is None else expires_at
         handle = secrets.token_urlsafe(HANDLE_BYTES)
         self._execute(sessions.insert().values(
             id=session_id(handle), kind=kind, who=who[:200], role=role, scope=scope,

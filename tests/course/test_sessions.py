@@ -207,3 +207,18 @@ def test_once_a_roster_exists_self_study_sessions_of_others_stop_working(config,
     stranger = course_data.sign_in_token(config, "eve", store)
     auth.issue_access_codes(config.access_codes_path, ["ada"])
     assert course_data.learner_from_token(config, stranger, store) is None
+
+
+def test_the_environments_staff_password_keeps_its_sessions_across_restarts_and_replicas(store, tmp_path):
+    """THEATER_STAFF_PASSWORD's account is hashed in memory by each process: the same password
+    must give the same version everywhere, or every restart would sign its sessions out."""
+    from course.auth import LEGACY_ACCOUNT, _legacy_hashes
+
+    path = tmp_path / "none" / "staff.json"
+    handle = auth.staff_session(store, auth.load_staff(path, "the environment's password")[LEGACY_ACCOUNT])
+    _legacy_hashes.clear()                    # another process
+    again = auth.load_staff(path, "the environment's password")
+    assert auth.staff_from_session(store, handle, again).name == LEGACY_ACCOUNT
+    _legacy_hashes.clear()
+    changed = auth.load_staff(path, "a new environment password")
+    assert auth.staff_from_session(store, handle, changed) is None
