@@ -225,10 +225,15 @@ async def bench(learners: int, employees: int | None, days: int | None) -> None:
     try:
         os.environ["THEATER_HOME"] = str(home)
         config = load_config(home)
+        from course.progress import ProgressStore
+        from course.sessions import SessionStore
+
+        handles = SessionStore(ProgressStore(config.database_url).engine,
+                               config.session_idle_hours * 3600, config.session_hours * 3600)
         modules, _ = load_modules(content_dir_from_env())
         barrier = Barrier(learners)
         sessions = [Session(f"ws://127.0.0.1:{port}",
-                            f"u={course_data.sign_in_token(config, f'bench{n + 1}')}")
+                            f"u={course_data.sign_in_token(config, f'bench{n + 1}', handles)}")
                     for n in range(learners)]
         per_learner: list[dict] = [{} for _ in sessions]
         await asyncio.gather(*(learner_course(s, modules, barrier, t)

@@ -44,6 +44,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from course import auth, commands  # noqa: E402
 from course.config import load_config  # noqa: E402
 from course.progress import ProgressStore  # noqa: E402
+from course.sessions import SessionStore  # noqa: E402
 from course.workshop import RoundQuestion, WorkshopStore  # noqa: E402
 
 PASSWORD = "bench-staff-password"
@@ -259,11 +260,12 @@ async def run(participants: int, defaults: bool, idle_seconds: float,
         progress = ProgressStore(config.database_url)
         rooms = WorkshopStore(progress.engine)
         room = rooms.create_workshop("startup", "Benchmark room", owner="bench")
-        account = auth.add_staff(config.staff_path, "bench", "trainer", PASSWORD, replace=True)
-        token = auth.staff_token(config.session_key, account)
+        auth.add_staff(config.staff_path, "bench", "trainer", PASSWORD, replace=True)
+        token = auth.presenter_session(SessionStore(progress.engine), room.code, "bench",
+                                       room.expires_at)
 
         board_counts: list[tuple[float, int]] = []
-        board = Client(url, "workshop-present", f"room={room.code}&staff={token}")
+        board = Client(url, "workshop-present", f"room={room.code}&view={token}")
         board.on_text = lambda t, text: (m := ANSWERED.search(text)) and board_counts.append(
             (t, int(m.group(1))))
         await board.connect()

@@ -1,4 +1,4 @@
-"""Who is who: staff accounts, learners' access codes, sign-in throttling and signed sign-in tokens.
+"""Who is who: staff accounts, learners' access codes, sign-in throttling and server-side sessions.
 
 Everything here is pure (no Streamlit): pages pass in the session mapping, the client they serve
 and the course's files, and these functions decide. Secrets are stored only as argon2 hashes, in
@@ -9,10 +9,13 @@ files only their owner can read; a plaintext password or code is never stored, l
   account named `staff` (instructor); an old var/staff_password file is migrated into one.
 - Access codes (`theater assign --roster`) live in `.theater/access_codes.json`; once a course has
   any, a learner signs in with their id AND their code.
-- Wrong guesses are counted per client and per account, never for the whole app, so a flood of
-  wrong passwords from somewhere cannot lock every staff member out.
-- Sign-in tokens (for a reload) are signed with the course's session key, never the data secret,
-  and expire; changing a password or re-issuing a code invalidates the tokens made before.
+- Wrong guesses are counted per account and client address, never for the whole app, with an
+  exponential back-off; an account's owner on their usual address is never locked out by someone
+  else's guesses (see "throttling" below). Every lock is logged (logger `course.auth`) and listed
+  for instructors.
+- A sign-in opens a server-side session (course.sessions): the URL carries a random handle, never
+  a signed credential. Sign-out revokes it; a new password or a re-issued code ends every session
+  made before (each session keeps the version of the credential it was made with).
 """
 
 from __future__ import annotations
@@ -20,20 +23,22 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import hmac
 import json
+import logging
 import os
 import re
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from datasets.errors import UserError
 
@@ -45,6 +50,7 @@ ROLE_GRANTS: dict[str, frozenset[str]] = {
 }
 SESSION_ROLE_KEY = "staff_role"
 SESSION_USER_KEY = "staff_user"
+SESSION_HANDLE_KEY = "_staff_session"   # the handle of the staff sign-in's server-side session
 LEGACY_ACCOUNT = "staff"
 STAFF_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD_LENGTH = 10
@@ -56,12 +62,6 @@ CODE_HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read aloud and typed safely
 CODE_LENGTH = 12
 
-MAX_CLIENT_FAILURES = 5
-MAX_ACCOUNT_FAILURES = 10
-FAILURE_WINDOW_SECONDS = 300.0
-LOCKOUT_SECONDS = 60.0
-TOKEN_SALT = "signal-or-theater sign-in"
-DEFAULT_TOKEN_HOURS = 12.0
 
 
 class AuthError(UserError):
@@ -111,7 +111,7 @@ def _verify(hasher: PasswordHasher, stored: str, given: str) -> bool:
 
 
 def _version(stored_hash: str) -> str:
-    """A short fingerprint of a stored hash: tokens carry it, so a new password voids old tokens."""
+    """A short fingerprint of a stored hash: sessions keep it, so a new password ends old sessions."""
     return hashlib.sha256(stored_hash.encode()).hexdigest()[:12]
 
 
@@ -157,11 +157,16 @@ def load_staff(path: Path, legacy_password: str | None = None) -> dict[str, Staf
 _legacy_hashes: dict[str, str] = {}
 
 
+_LEGACY_SALT = hashlib.sha256(b"signal-or-theater legacy staff password").digest()[:16]
+
+
 def _legacy_hash(password: str) -> str:
-    """Hash the environment's password once per process (it is the same on every page load)."""
+    """Hash the environment's password once per process (it is the same on every page load).
+    The salt is fixed, so every process and replica gets the same hash, hence the same version:
+    a restart or another replica does not end the account's sessions."""
     key = hashlib.sha256(password.encode()).hexdigest()
     if key not in _legacy_hashes:
-        _legacy_hashes[key] = STAFF_HASHER.hash(password)
+        _legacy_hashes[key] = STAFF_HASHER.hash(password, salt=_LEGACY_SALT)
     return _legacy_hashes[key]
 
 
@@ -273,124 +278,266 @@ def code_version(codes: Mapping[str, str], learner_id: str) -> str:
 
 
 # ----------------------------------------------------------------------------- throttling
+#
+# Wrong guesses are counted under three keys, each with its own free allowance and then an
+# exponential back-off (BASE_LOCK_SECONDS doubling per further failure, up to MAX_LOCK_SECONDS):
+#   pair     one account from one client address: slows whoever guesses from there;
+#   address  one client address over every account: slows spraying many accounts (and course codes);
+#   account  one account from everywhere: past its allowance, addresses that are not the owner's
+#            (no recent successful sign-in for that account) back off; the owner's address does not,
+#            so nobody can keep the owner out by guessing from elsewhere.
+# A client is its address (course.app_pages.common.client_address), never the websocket session:
+# a new session per guess would otherwise start every count at zero.
+
+FREE_PAIR_FAILURES = 5
+FREE_ADDRESS_FAILURES = 20
+FREE_ACCOUNT_FAILURES = 10
+BASE_LOCK_SECONDS = 2.0
+MAX_LOCK_SECONDS = 900.0
+FAILURE_MEMORY_SECONDS = 6 * 3600.0  # a key with no failure for this long starts again from zero (> the longest lock)
+KNOWN_CLIENT_SECONDS = 30 * 86400.0  # a successful sign-in makes its address the owner's for this long
+MAX_LOCK_EVENTS = 500
+SHARED_SECRETS = frozenset({"course-code"})
+
+log = logging.getLogger("course.auth")
 
 
 @dataclass
 class Throttle:
-    """Recent failures of one client or one account; after `max_failures` in the window it locks."""
+    """Failures under one key; past `free` failures each further one locks for twice as long."""
 
-    max_failures: int
-    failures: list[float] = field(default_factory=list)
+    free: int
+    count: int = 0
+    last_failure: float = float("-inf")
     locked_until: float = 0.0
 
     def seconds_locked(self, now: float) -> float:
         return max(0.0, self.locked_until - now)
 
-    def record_failure(self, now: float) -> None:
-        self.failures = [t for t in self.failures if now - t < FAILURE_WINDOW_SECONDS] + [now]
-        if len(self.failures) >= self.max_failures:
-            self.locked_until = now + LOCKOUT_SECONDS
-            self.failures = []
+    def record_failure(self, now: float) -> float:
+        """Count one failure; returns the length of a lock it starts (0: none)."""
+        if now - self.last_failure > FAILURE_MEMORY_SECONDS:
+            self.count = 0
+        self.count += 1
+        self.last_failure = now
+        if self.count < self.free:
+            return 0.0
+        doublings = min(self.count - self.free, 30)   # 2 s × 2^30 is far past the cap already
+        seconds = min(MAX_LOCK_SECONDS, BASE_LOCK_SECONDS * 2.0 ** doublings)
+        self.locked_until = max(self.locked_until, now + seconds)
+        return seconds
 
     def idle(self, now: float) -> bool:
-        return self.seconds_locked(now) == 0 and all(now - t >= FAILURE_WINDOW_SECONDS for t in self.failures)
+        return self.seconds_locked(now) == 0 and now - self.last_failure > FAILURE_MEMORY_SECONDS
+
+
+@dataclass(frozen=True)
+class LockEvent:
+    """One lock, for the staff's list and the app log: what was locked, from where, for how long."""
+
+    at: float                # wall-clock time (time.time())
+    scope: str               # pair | address | account
+    kind: str                # staff | learner | course-code
+    account: str
+    client: str
+    seconds: float
+    failures: int
 
 
 class ThrottleBook:
-    """Throttles per client and per account (never one for everybody), shared by all sessions."""
+    """Throttles per (account, address), per address and per account, shared by all sessions of
+    one app process; it also remembers which addresses signed which accounts in lately."""
 
     def __init__(self) -> None:
-        self._throttles: dict[tuple[str, str], Throttle] = {}
+        self._throttles: dict[tuple[str, ...], Throttle] = {}
+        self._known: dict[tuple[str, str, str], float] = {}
         self._lock = threading.Lock()
+        self.events: deque[LockEvent] = deque(maxlen=MAX_LOCK_EVENTS)
 
-    def _get(self, key: tuple[str, str]) -> Throttle:
+    @staticmethod
+    def _free(key: tuple[str, ...]) -> int:
+        return {"pair": FREE_PAIR_FAILURES, "address": FREE_ADDRESS_FAILURES,
+                "account": FREE_ACCOUNT_FAILURES}[key[0]]
+
+    def _get(self, key: tuple[str, ...]) -> Throttle:
         if key not in self._throttles:
-            limit = MAX_CLIENT_FAILURES if key[0] == "client" else MAX_ACCOUNT_FAILURES
-            self._throttles[key] = Throttle(max_failures=limit)
+            self._throttles[key] = Throttle(free=self._free(key))
         return self._throttles[key]
 
-    def wait(self, keys: Iterable[tuple[str, str]], now: float) -> float:
-        with self._lock:
-            return max((self._get(k).seconds_locked(now) for k in keys), default=0.0)
+    @staticmethod
+    def _keys(kind: str, account: str, client: str, known: bool) -> list[tuple[str, ...]]:
+        keys = [("pair", kind, account, client), ("address", client)]
+        return keys if known else keys + [("account", kind, account)]
 
-    def failure(self, keys: Iterable[tuple[str, str]], now: float) -> float:
-        """Count a failure for each key; returns how long the caller is now locked out."""
+    def is_known(self, kind: str, account: str, client: str, now: float) -> bool:
         with self._lock:
-            for key in keys:
-                self._get(key).record_failure(now)
-            if len(self._throttles) > 10_000:  # forget clients that stopped guessing long ago
+            seen = self._known.get((kind, account, client))
+        return seen is not None and now - seen < KNOWN_CLIENT_SECONDS
+
+    def wait(self, kind: str, account: str, client: str, now: float, known: bool = False) -> float:
+        """Seconds this client must wait before it may try `account` again."""
+        with self._lock:
+            return max(self._get(k).seconds_locked(now) for k in self._keys(kind, account, client, known))
+
+    def failure(self, kind: str, account: str, client: str, now: float, known: bool = False) -> float:
+        """Count a wrong guess under every key; returns how long this client is now locked out."""
+        new_locks = []
+        with self._lock:
+            # a secret the whole class shares (the course code) has no owner: no account-wide key
+            for key in self._keys(kind, account, client, kind in SHARED_SECRETS):
+                throttle = self._get(key)
+                seconds = throttle.record_failure(now)
+                if seconds:
+                    new_locks.append(LockEvent(time.time(), key[0], kind, account, client, seconds,
+                                               throttle.count))
+            if len(self._throttles) > 10_000:  # forget keys that stopped failing long ago
                 self._throttles = {k: t for k, t in self._throttles.items() if not t.idle(now)}
-            return max(self._get(k).seconds_locked(now) for k in keys)
+            wait = max(self._get(k).seconds_locked(now) for k in self._keys(kind, account, client, known))
+            self.events.extend(new_locks)
+        for event in new_locks:
+            log.warning("sign-in lock: %s %s=%r from %s for %.0f s after %d wrong guesses",
+                        event.scope, event.kind, event.account, event.client or "unknown address",
+                        event.seconds, event.failures)
+        return wait
 
-    def success(self, keys: Iterable[tuple[str, str]]) -> None:
+    def success(self, kind: str, account: str, client: str, now: float) -> None:
+        """The right secret from this client: its own count restarts and its address becomes known
+        for `account`. Others' counts stay (the owner signing in does not end someone's guessing)."""
         with self._lock:
-            for key in keys:
-                self._throttles.pop(key, None)
+            self._throttles.pop(("pair", kind, account, client), None)
+            if client:
+                if len(self._known) > 50_000:
+                    self._known = {k: t for k, t in self._known.items() if now - t < KNOWN_CLIENT_SECONDS}
+                self._known[(kind, account, client)] = now
+
+    def recent_locks(self) -> list[LockEvent]:
+        with self._lock:
+            return list(reversed(self.events))
 
 
 THROTTLES = ThrottleBook()
+
+
+def client_address(headers: Mapping[str, str] | None, proxy_header: str | None,
+                   peer: str | None) -> str:
+    """The client's address: with a reverse proxy (`proxy_header`, e.g. X-Forwarded-For), the last
+    entry of that header, which the proxy itself appended; else the websocket peer's address."""
+    if proxy_header and headers is not None:
+        try:
+            value = headers.get(proxy_header)
+        except Exception:   # a header mapping that cannot be read is no address
+            value = None
+        last = value.split(",")[-1].strip() if isinstance(value, str) else ""
+        if last:
+            return last[:100]
+    return peer[:100] if isinstance(peer, str) and peer else ""
 
 
 @dataclass(frozen=True)
 class SignInOutcome:
     ok: bool
     message: str
+    handle: str | None = None
 
 
-def _throttle_keys(client: str, account_kind: str, account: str) -> list[tuple[str, str]]:
-    return [("client", client or "unknown"), (f"{account_kind}-account", account)]
+def _wait_text(seconds: float) -> str:
+    seconds = int(seconds) + 1
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60 + 1} min"
+
+
+def _known(book: ThrottleBook, sessions, kind: str, account: str, client: str, now: float) -> bool:
+    """The owner's address: a recent successful sign-in from it (this process, or the session store)."""
+    if not client or not account:
+        return False
+    if book.is_known(kind, account, client, now):
+        return True
+    return sessions is not None and sessions.known_client(kind, account, client)
 
 
 def sign_in(session: MutableMapping, name: str | None, password: str | None,
             accounts: Mapping[str, StaffAccount], client: str,
             throttles: ThrottleBook | None = None,
-            clock: Callable[[], float] = time.monotonic) -> SignInOutcome:
-    """Check a staff sign-in, throttled per client and per account; on success the session holds
-    the account's role (SESSION_ROLE_KEY) and name (SESSION_USER_KEY)."""
+            clock: Callable[[], float] = time.monotonic, sessions=None) -> SignInOutcome:
+    """Check a staff sign-in, throttled per account and client address; on success the session
+    holds the account's role (SESSION_ROLE_KEY) and name (SESSION_USER_KEY) and, with a session
+    store (course.sessions), the handle of a new server-side session (SESSION_HANDLE_KEY)."""
     book = THROTTLES if throttles is None else throttles
-    name = (name or "").strip()
-    keys = _throttle_keys(client, "staff", name)
+    name = (name or "").strip()[:64]
     now = clock()
-    wait = book.wait(keys, now)
+    known = _known(book, sessions, "staff", name, client, now)
+    wait = book.wait("staff", name, client, now, known)
     if wait > 0:
-        return SignInOutcome(False, f"Too many wrong passwords. Try again in {int(wait) + 1} s.")
+        return SignInOutcome(False, f"Too many wrong passwords. Try again in {_wait_text(wait)}.")
     if not accounts:
         return SignInOutcome(False, "No staff account exists yet. Whoever runs the app creates one "
                                     "with `theater users add NAME --role instructor`.")
     account = verify_staff(accounts, name, password)
     if account is not None:
-        book.success(keys)
+        book.success("staff", name, client, now)
+        handle = None
+        if sessions is not None:
+            handle = sessions.create("staff", account.name, account.role, credential=account.version,
+                                     client=client)
+            session[SESSION_HANDLE_KEY] = handle
         session[SESSION_ROLE_KEY] = account.role
         session[SESSION_USER_KEY] = account.name
-        return SignInOutcome(True, f"Signed in as {account.name} ({account.role}).")
-    wait = book.failure(keys, now)
+        return SignInOutcome(True, f"Signed in as {account.name} ({account.role}).", handle)
+    wait = book.failure("staff", name, client, now, known)
     if wait > 0:
-        return SignInOutcome(False, f"Wrong account or password. Too many attempts: wait {int(wait)} s.")
+        return SignInOutcome(False, f"Wrong account or password. Too many attempts: wait {_wait_text(wait)}.")
     return SignInOutcome(False, "Wrong account or password. Ask whoever runs the app to create "
                                 "or reset your account (`theater users add`).")
 
 
 def check_learner_code(learner_id: str, code: str | None, codes: Mapping[str, str], client: str,
                        throttles: ThrottleBook | None = None,
-                       clock: Callable[[], float] = time.monotonic) -> SignInOutcome:
-    """A rostered learner's access code, throttled per client and per learner id like staff."""
+                       clock: Callable[[], float] = time.monotonic, sessions=None) -> SignInOutcome:
+    """A rostered learner's access code, throttled per learner id and client address like staff."""
     book = THROTTLES if throttles is None else throttles
-    keys = _throttle_keys(client, "learner", learner_id)
     now = clock()
-    wait = book.wait(keys, now)
+    known = _known(book, sessions, "learner", learner_id, client, now)
+    wait = book.wait("learner", learner_id, client, now, known)
     if wait > 0:
-        return SignInOutcome(False, f"Too many wrong codes. Try again in {int(wait) + 1} s.")
+        return SignInOutcome(False, f"Too many wrong codes. Try again in {_wait_text(wait)}.")
     if verify_access_code(codes, learner_id, code):
-        book.success(keys)
+        book.success("learner", learner_id, client, now)
         return SignInOutcome(True, "")
-    wait = book.failure(keys, now)
+    wait = book.failure("learner", learner_id, client, now, known)
     if wait > 0:
-        return SignInOutcome(False, f"Wrong learner id or access code. Too many attempts: wait {int(wait)} s.")
+        return SignInOutcome(False, f"Wrong learner id or access code. Too many attempts: wait {_wait_text(wait)}.")
     return SignInOutcome(False, "Wrong learner id or access code. Use the code your instructor gave "
                                 "you; ask them for a new one if you lost it.")
 
 
-def sign_out(session: MutableMapping) -> None:
+COURSE_CODE_ACCOUNT = "course"
+
+
+def check_course_code(given: str | None, expected: str, client: str,
+                      throttles: ThrottleBook | None = None,
+                      clock: Callable[[], float] = time.monotonic) -> SignInOutcome:
+    """The course code, throttled per client address like a password (it is shared by the whole
+    class, so no address is its owner's: each address backs off on its own wrong guesses)."""
+    book = THROTTLES if throttles is None else throttles
+    now = clock()
+    # every address counts as known: one address's guesses never slow another's sign-in
+    wait = book.wait("course-code", COURSE_CODE_ACCOUNT, client, now, known=True)
+    if wait > 0:
+        return SignInOutcome(False, f"Too many wrong course codes. Try again in {_wait_text(wait)}.")
+    if hmac.compare_digest((given or "").strip().encode(), expected.encode()):
+        return SignInOutcome(True, "")
+    wait = book.failure("course-code", COURSE_CODE_ACCOUNT, client, now, known=True)
+    if wait > 0:
+        return SignInOutcome(False, f"That course code is not right for this course. Too many "
+                                    f"attempts: wait {_wait_text(wait)}.")
+    return SignInOutcome(False, "That course code is not right for this course. Check the code your "
+                                "instructor or trainer gave you.")
+
+
+def sign_out(session: MutableMapping, sessions=None) -> None:
+    """Forget the staff sign-in here and end its server-side session (the old URL stops working)."""
+    handle = session.pop(SESSION_HANDLE_KEY, None)
+    if sessions is not None and handle:
+        sessions.revoke(handle, "signed out")
     session.pop(SESSION_ROLE_KEY, None)
     session.pop(SESSION_USER_KEY, None)
 
@@ -408,48 +555,45 @@ def staff_user(session: Mapping) -> str | None:
     return user if isinstance(user, str) else None
 
 
-# ----------------------------------------------------------------------------- tokens
+# ----------------------------------------------------------------------------- sessions
 
 
-def _serializer(key: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(key, salt=TOKEN_SALT)
+def staff_session(sessions, account: StaffAccount, client: str = "") -> str:
+    """A new server-side session for a signed-in staff account; returns its handle."""
+    return sessions.create("staff", account.name, account.role, credential=account.version,
+                           client=client)
 
 
-def make_token(key: str, kind: str, subject: str, version: str = "") -> str:
-    """A signed, timestamped token for `subject` (a learner id or staff account) of `kind`."""
-    return _serializer(key).dumps([kind, subject, version])
-
-
-def read_token(key: str, token: str | None, max_age_seconds: float) -> tuple[str, str, str] | None:
-    """(kind, subject, version) of a token this key signed less than max_age ago, else None."""
-    if not token or not isinstance(token, str) or len(token) > 1000:
+def staff_from_session(sessions, handle: str | None,
+                       accounts: Mapping[str, StaffAccount]) -> StaffAccount | None:
+    """The account an active staff session belongs to, unless the account is gone or its password
+    changed since the sign-in (then the session is revoked: a new password signs every old link out)."""
+    record = sessions.lookup(handle, kind="staff")
+    if record is None:
         return None
-    try:
-        value = _serializer(key).loads(token, max_age=max_age_seconds)
-    except BadSignature:  # SignatureExpired is a BadSignature too
+    account = accounts.get(record.who)
+    if account is None:
+        sessions.revoke(handle, "account removed")
         return None
-    if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, str) for v in value)):
+    if account.version != record.credential:
+        sessions.revoke_user("staff", account.name, "password changed", account.version)
         return None
-    return value[0], value[1], value[2]
+    return account
 
 
-STAFF_TOKEN = "staff"
+PRESENTER_ROLE = "presenter"
 
 
-def staff_token(key: str, account: StaffAccount) -> str:
-    """A reload token for a signed-in staff member (same key and expiry rules as learners')."""
-    return make_token(key, STAFF_TOKEN, account.name, account.version)
+def presenter_session(sessions, room_code: str, owner: str, expires_at) -> str:
+    """A read-only link for the projector: it shows room `room_code` and nothing else, and ends
+    when the room closes or expires (`expires_at`)."""
+    return sessions.create("presenter", owner, PRESENTER_ROLE, scope=room_code, expires_at=expires_at)
 
 
-def staff_from_token(key: str, token: str | None, accounts: Mapping[str, StaffAccount],
-                     max_age_seconds: float) -> StaffAccount | None:
-    """The account a staff token was made for, unless it expired, the account is gone or its
-    password changed since (a new password signs every old reload link out)."""
-    content = read_token(key, token, max_age_seconds)
-    if content is None or content[0] != STAFF_TOKEN:
-        return None
-    account = accounts.get(content[1])
-    return account if account is not None and account.version == content[2] else None
+def presenter_room(sessions, handle: str | None) -> str | None:
+    """The room an active presenter link shows, or None."""
+    record = sessions.lookup(handle, kind="presenter")
+    return record.scope if record is not None else None
 
 
 # ----------------------------------------------------------------------------- OIDC sign-in

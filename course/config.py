@@ -62,7 +62,10 @@ class ConfigFile(FileModel):
     course: Annotated[str, StringConstraints(min_length=1)] | None = None
     database_url: Annotated[str, StringConstraints(min_length=1)] | None = None
     course_code: str | None = None
-    session_hours: PositiveNumber = 12
+    session_hours: PositiveNumber = 12          # a sign-in's absolute lifetime
+    session_idle_hours: PositiveNumber = 2      # ... and how long it lasts unused
+    client_address_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]+$")] | None = Field(
+        default=None, description="a reverse proxy's header naming the client, e.g. X-Forwarded-For")
     profile: Annotated[str, StringConstraints(min_length=1)] | None = None
     employees: PositiveWhole | None = None
     days: PositiveWhole | None = None
@@ -112,6 +115,8 @@ class AppConfig:
     notices: tuple[str, ...] = ()
     attempt_budget: int = 3          # checked attempts per in-app exercise before the solution shows
     oidc: OidcSettings = OidcSettings()   # how an OIDC sign-in finds the learner (course.auth)
+    session_idle_hours: float = 2.0       # a session unused this long ends (course.sessions)
+    client_address_header: str | None = None   # the proxy's client header, e.g. X-Forwarded-For
 
     @property
     def data_spec(self) -> DataSpec:
@@ -244,11 +249,12 @@ def load_config(home: Path | None = None, course: Path | str | None = None) -> A
     settings = _read_config_file(path)
     data = {key: getattr(settings, key) for key in DATA_KEYS if getattr(settings, key) is not None}
     notices: list[str] = []
-    chosen = course or os.environ.get("THEATER_COURSE") or settings.course
+    given = course or os.environ.get("THEATER_COURSE")   # on the command line: from where it was typed
+    chosen = given or settings.course                      # in config.yaml: from the app home
     if chosen:
         root = Path(str(chosen)).expanduser()
         if not root.is_absolute():
-            root = (home / root).resolve()
+            root = ((Path.cwd() if given else home) / root).resolve()
         try:
             the_course = open_course(root)
         except CourseError as error:
@@ -284,6 +290,8 @@ def load_config(home: Path | None = None, course: Path | str | None = None) -> A
         notices=tuple(notices),
         attempt_budget=settings.attempt_budget,
         oidc=settings.oidc,
+        session_idle_hours=float(settings.session_idle_hours),
+        client_address_header=settings.client_address_header,
     )
 
 

@@ -42,58 +42,58 @@ def has_roster(config: AppConfig) -> bool:
     return bool(auth.load_access_codes(config.access_codes_path))
 
 
-def validate_learner_id(raw: str | None, config: AppConfig, course_code: str | None = None) -> str:
+def validate_learner_id(raw: str | None, config: AppConfig, course_code: str | None = None,
+                        client: str = "", throttles: auth.ThrottleBook | None = None) -> str:
     """Return the cleaned id, or say exactly what is wrong with it (the access code is checked by
-    `sign_in_learner`)."""
+    `sign_in_learner`). Wrong course codes are throttled per client address like passwords."""
     learner_id = (raw or "").strip()
     if not learner_id:
         raise SignInError("Enter your learner id (the one your instructor gave you).")
     if not is_learner_id(learner_id):
         hint = " (no '@': use your user name, not your e-mail address)" if "@" in learner_id else ""
         raise SignInError(f"'{learner_id[:70]}' is not a valid learner id: use {LEARNER_ID_RULE}{hint}.")
-    if config.course_code and (course_code or "").strip() != config.course_code:
-        raise SignInError("That course code is not right for this course. Check the code your "
-                          "instructor or trainer gave you.")
-    return learner_id
-
-
-def sign_in_learner(config: AppConfig, raw_id: str | None, access_code: str | None,
-                    course_code: str | None, client: str,
-                    throttles: auth.ThrottleBook | None = None) -> str:
-    """The learner id when this person may sign in as it: with a roster, only with their own code."""
-    learner_id = validate_learner_id(raw_id, config, course_code)
-    codes = auth.load_access_codes(config.access_codes_path)
-    if codes:
-        outcome = auth.check_learner_code(learner_id, access_code, codes, client, throttles)
+    if config.course_code:
+        outcome = auth.check_course_code(course_code, config.course_code, client, throttles)
         if not outcome.ok:
             raise SignInError(outcome.message)
     return learner_id
 
 
-def _max_age(config: AppConfig) -> float:
-    return config.session_hours * 3600.0
+def sign_in_learner(config: AppConfig, raw_id: str | None, access_code: str | None,
+                    course_code: str | None, client: str,
+                    throttles: auth.ThrottleBook | None = None, sessions=None) -> str:
+    """The learner id when this person may sign in as it: with a roster, only with their own code.
+    `client` is the client's address (throttling); `sessions` (course.sessions) tells which
+    addresses signed this learner in lately, so others' guesses never lock those out."""
+    learner_id = validate_learner_id(raw_id, config, course_code, client, throttles)
+    codes = auth.load_access_codes(config.access_codes_path)
+    if codes:
+        outcome = auth.check_learner_code(learner_id, access_code, codes, client, throttles,
+                                          sessions=sessions)
+        if not outcome.ok:
+            raise SignInError(outcome.message)
+    return learner_id
 
 
-def sign_in_token(config: AppConfig, learner_id: str) -> str:
-    """A reload-proof sign-in for the url, signed with the session key (never the data secret);
-    it expires after `session_hours` and when the learner's access code is re-issued."""
+def sign_in_token(config: AppConfig, learner_id: str, sessions, client: str = "") -> str:
+    """Open a server-side session for a signed-in learner; returns the handle the url carries.
+    The session keeps the version of the learner's access code, so a re-issued code ends it."""
     version = auth.code_version(auth.load_access_codes(config.access_codes_path), learner_id)
-    return auth.make_token(config.session_key, LEARNER_TOKEN, learner_id, version)
+    return sessions.create(LEARNER_TOKEN, learner_id, "learner", credential=version, client=client)
 
 
-def learner_from_token(config: AppConfig, token: str | None, max_age_share: float = 1.0) -> str | None:
-    """The learner id a token was made for, or None when it is not one of ours or is stale
-    (older than `max_age_share` of the session length)."""
-    content = auth.read_token(config.session_key, token, _max_age(config) * max_age_share)
-    if content is None:
-        return None
-    kind, learner_id, version = content
-    if kind != LEARNER_TOKEN or not is_learner_id(learner_id):
+def learner_from_token(config: AppConfig, token: str | None, sessions) -> str | None:
+    """The learner an active session handle belongs to, or None (signed out, idle, expired, or the
+    access code was re-issued since: then every session of that learner is revoked)."""
+    record = sessions.lookup(token, kind=LEARNER_TOKEN)
+    if record is None or not is_learner_id(record.who):
         return None
     codes = auth.load_access_codes(config.access_codes_path)
-    if codes and (learner_id not in codes or auth.code_version(codes, learner_id) != version):
+    current = auth.code_version(codes, record.who)
+    if codes and (record.who not in codes or current != record.credential):
+        sessions.revoke_user(LEARNER_TOKEN, record.who, "access code changed", current)
         return None
-    return learner_id
+    return record.who
 
 
 def _api():

@@ -26,6 +26,7 @@ PAGES_DIR = Path(__file__).parent
 LEARNER_KEY = "learner_id"
 STAFF_ROLE_KEY = "staff_role"          # the key course.auth keeps the signed-in staff role under
 STAFF_USER_KEY = "staff_user"          # ... and the signed-in staff account's name
+STAFF_HANDLE_KEY = "_staff_session"    # ... and its server-side session's handle
 PAGES_KEY = "_pages_by_url"
 MODULE_PAGES_KEY = "_module_by_url"
 CLOCK_KEY = "_page_clock"
@@ -267,21 +268,33 @@ def learner_id() -> str | None:
     return st.session_state.get(LEARNER_KEY)
 
 
-def client_id() -> str:
-    """Who is knocking, for sign-in throttling: this browser session (and its address if known).
+def client_address() -> str:
+    """Who is knocking, for sign-in throttling: the client's address, never the browser session
+    (a fresh websocket session per guess would start every count at zero).
 
-    Not the address alone: behind a reverse proxy every visitor shares the proxy's address, and
-    one visitor's wrong guesses must never lock out everyone. Guessing from many sessions is
-    still bounded by the per-account throttle (course.auth)."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    Behind a reverse proxy every visitor shares the proxy's address: set `client_address_header`
+    (e.g. X-Forwarded-For) in var/config.yaml and the last entry of that header, the address the
+    proxy saw, is used instead. Without an address all sessions share one key ("")."""
+    from course import auth
 
-    ctx = get_script_run_ctx()
-    session = ctx.session_id if ctx is not None else "none"
     try:
-        ip = st.context.ip_address
+        headers, peer = st.context.headers, st.context.ip_address
     except Exception:  # no client context (scripts, tests)
-        ip = None
-    return f"session:{session}@{ip}" if isinstance(ip, str) and ip else f"session:{session}"
+        headers, peer = {}, None
+    return auth.client_address(headers, get_config().client_address_header, peer)
+
+
+@st.cache_resource(show_spinner=False)
+def _sessions_for(url: str, idle_hours: float, absolute_hours: float):
+    from course.sessions import SessionStore
+
+    return SessionStore(get_store().engine, idle_hours * 3600.0, absolute_hours * 3600.0)
+
+
+def get_sessions():
+    """The server-side sign-in sessions (course.sessions), in the progress database."""
+    config = get_config()
+    return _sessions_for(config.database_url, config.session_idle_hours, config.session_hours)
 
 
 def staff_accounts() -> dict:
@@ -321,7 +334,8 @@ def require_staff(role: str, audience: str) -> None:
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        outcome = auth.sign_in(st.session_state, name, password, staff_accounts(), client_id())
+        outcome = auth.sign_in(st.session_state, name, password, staff_accounts(), client_address(),
+                               sessions=get_sessions())
         if outcome.ok and auth.require_role(st.session_state, role):
             st.rerun()
         if outcome.ok:
@@ -363,6 +377,7 @@ INSTRUCTOR_PAGES = (
     ("instructor_roster.py", "Roster & access codes", "instructor-roster", ":material/badge:"),
     ("instructor_assignments.py", "Assignments & grading", "instructor-assignments", ":material/grading:"),
     ("instructor_gradebook.py", "Gradebook", "instructor-gradebook", ":material/table_chart:"),
+    ("instructor_sessions.py", "Sign-in sessions", "instructor-sessions", ":material/key:"),
 )
 
 
@@ -371,6 +386,7 @@ def build_navigation() -> dict[str, list]:
     learner = learner_id()
     role = staff_role()
     pages: dict[str, list] = {}
+    projector = presenter_room() if not role else None
     signin = _page("signin.py", "Sign in" if not learner else "Account & data", "signin",
                    ":material/login:", default=not learner and not role)
     module_by_url: dict[str, str] = {}
@@ -396,6 +412,10 @@ def build_navigation() -> dict[str, list]:
             start.append(_page("workshop_join.py", "Join a workshop", "workshop",
                                ":material/groups:"))
         pages["Start"] = start
+    if projector:   # a presenter link: the projector's view of one room, and nothing else (not the
+        # default page: that one answers at the root address, not at workshop-present)
+        pages["Projector"] = [_page("workshop_present.py", "Presenter view", "workshop-present",
+                                    ":material/tv:")]
     if role:
         staff = []
         if role == "instructor":   # grading pages are for instructors only, never trainers
@@ -467,69 +487,160 @@ def track_page(page) -> None:
 
 TOKEN_PARAM = "u"
 STAFF_TOKEN_PARAM = "staff"
+PRESENTER_PARAM = "view"
+LEARNER_HANDLE_KEY = "_learner_session"   # the learner sign-in's session handle (course.sessions)
+PRESENTER_HANDLE_KEY = "_presenter_session"
+PRESENTER_ROOM_KEY = "_presenter_room"
+
+
+def _param(name: str) -> str | None:
+    value = st.query_params.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _drop_param(name: str) -> None:
+    if name in st.query_params:
+        del st.query_params[name]
+
+
+def start_learner_session(learner: str) -> None:
+    """A learner just signed in: open their server-side session; the url will carry its handle."""
+    handle = course_data.sign_in_token(get_config(), learner, get_sessions(), client_address())
+    st.session_state[LEARNER_HANDLE_KEY] = handle
+    st.session_state[LEARNER_KEY] = learner
+
+
+def _end_learner_here() -> None:
+    for key in (LEARNER_KEY, LEARNER_HANDLE_KEY, CLOCK_KEY, "current_module_id"):
+        st.session_state.pop(key, None)
+    _drop_param(TOKEN_PARAM)
+
+
+def _end_staff_here() -> None:
+    for key in (STAFF_ROLE_KEY, STAFF_USER_KEY, STAFF_HANDLE_KEY):
+        st.session_state.pop(key, None)
+    _drop_param(STAFF_TOKEN_PARAM)
 
 
 def restore_sign_in() -> None:
-    """A reload starts a new session: the signed tokens in the url sign the learner and the
-    staff member (a trainer reloading the projector tab mid-session) back in."""
+    """On every run: the session handles in this browser session (or, on a reload, in the url)
+    must still stand for an active server-side session, or the sign-in here ends too (signed out
+    in another tab, revoked by an instructor, idle, expired, a new password or access code)."""
     from course import auth
 
-    if learner_id() is None:
-        restored = course_data.learner_from_token(get_config(), st.query_params.get(TOKEN_PARAM))
-        if restored is not None:
+    config = get_config()
+    sessions = get_sessions()
+    handle = st.session_state.get(LEARNER_HANDLE_KEY)
+    if handle is None and learner_id() is None:
+        handle = _param(TOKEN_PARAM)
+    if handle is not None:
+        restored = course_data.learner_from_token(config, handle, sessions)
+        if restored is None:
+            _end_learner_here()
+        else:
             st.session_state[LEARNER_KEY] = restored
-        elif TOKEN_PARAM in st.query_params:
-            del st.query_params[TOKEN_PARAM]
-    if staff_role() is None and STAFF_TOKEN_PARAM in st.query_params:
-        config = get_config()
-        account = auth.staff_from_token(config.session_key, st.query_params.get(STAFF_TOKEN_PARAM),
-                                        staff_accounts(), config.session_hours * 3600.0)
-        if account is not None:
+            st.session_state[LEARNER_HANDLE_KEY] = handle
+    elif learner_id() is None:
+        _drop_param(TOKEN_PARAM)
+
+    handle = st.session_state.get(auth.SESSION_HANDLE_KEY)
+    if handle is None and staff_role() is None:
+        handle = _param(STAFF_TOKEN_PARAM)
+    if handle is not None:
+        account = auth.staff_from_session(sessions, handle, staff_accounts())
+        if account is None:
+            _end_staff_here()
+        else:
             st.session_state[STAFF_ROLE_KEY] = account.role
             st.session_state[STAFF_USER_KEY] = account.name
+            st.session_state[auth.SESSION_HANDLE_KEY] = handle
+    elif staff_role() is None:
+        _drop_param(STAFF_TOKEN_PARAM)
+
+    handle = st.session_state.get(PRESENTER_HANDLE_KEY) or _param(PRESENTER_PARAM)
+    if handle is not None:
+        room = auth.presenter_room(sessions, handle)
+        if room is None:
+            st.session_state.pop(PRESENTER_HANDLE_KEY, None)
+            st.session_state.pop(PRESENTER_ROOM_KEY, None)
+            _drop_param(PRESENTER_PARAM)
         else:
-            del st.query_params[STAFF_TOKEN_PARAM]
+            st.session_state[PRESENTER_HANDLE_KEY] = handle
+            st.session_state[PRESENTER_ROOM_KEY] = room
 
 
-def staff_token() -> str | None:
-    """A signed reload token for the signed-in staff account (for the url and the presenter link)."""
+def presenter_room() -> str | None:
+    """The room this browser session's presenter link shows (a projector), or None."""
+    room = st.session_state.get(PRESENTER_ROOM_KEY)
+    return room if isinstance(room, str) else None
+
+
+def presenter_link_active() -> bool:
+    """Whether the presenter link still stands (checked on each refresh of the projector)."""
     from course import auth
 
+    room = auth.presenter_room(get_sessions(), st.session_state.get(PRESENTER_HANDLE_KEY))
+    return room is not None and room == presenter_room()
+
+
+def presenter_link(room) -> str:
+    """A handle for the projector that shows `room` and nothing else, made once per room and
+    browser session (a new one when the old one ended); the room's closing ends it."""
+    from course import auth
+
+    links = st.session_state.setdefault("_presenter_links", {})
+    sessions = get_sessions()
+    handle = links.get(room.code)
+    if handle is None or auth.presenter_room(sessions, handle) != room.code:
+        handle = auth.presenter_session(sessions, room.code, staff_user_name() or "", room.expires_at)
+        links[room.code] = handle
+    return handle
+
+
+def end_presenter_links(room_code: str) -> None:
+    """The room closed: every presenter link of it stops working."""
+    get_sessions().revoke_scope(room_code, "room closed")
+
+
+def staff_user_name() -> str | None:
     name = st.session_state.get(STAFF_USER_KEY)
-    account = staff_accounts().get(name) if isinstance(name, str) else None
-    if account is None:
-        return None
-    return auth.staff_token(get_config().session_key, account)
+    return name if isinstance(name, str) else None
 
 
 def keep_sign_in_in_url() -> None:
-    """Put the tokens back after page switches (Streamlit clears query parameters on them)."""
+    """Put the handles back after page switches (Streamlit clears query parameters on them).
+    A sign-in this browser session holds without a server-side session yet gets one here."""
     from course import auth
 
     learner = learner_id()
-    if learner is not None:
-        config = get_config()
-        current = st.query_params.get(TOKEN_PARAM)
-        # a token past half its life is renewed, so an active learner is not signed out mid-course
-        if course_data.learner_from_token(config, current, max_age_share=0.5) != learner:
-            st.query_params[TOKEN_PARAM] = course_data.sign_in_token(config, learner)
-    if staff_role() is not None:
-        config = get_config()
-        current = st.query_params.get(STAFF_TOKEN_PARAM)
-        account = auth.staff_from_token(config.session_key, current, staff_accounts(),
-                                        config.session_hours * 1800.0)   # renewed past half its life
-        if account is None or account.name != st.session_state.get(STAFF_USER_KEY):
-            token = staff_token()
-            if token is not None:
-                st.query_params[STAFF_TOKEN_PARAM] = token
+    if learner is not None and not st.session_state.get(LEARNER_HANDLE_KEY):
+        start_learner_session(learner)
+    name = staff_user_name()
+    if staff_role() is not None and name and not st.session_state.get(STAFF_HANDLE_KEY):
+        account = staff_accounts().get(name)
+        if account is not None:
+            st.session_state[STAFF_HANDLE_KEY] = auth.staff_session(get_sessions(), account,
+                                                                    client_address())
+    for key, param in ((LEARNER_HANDLE_KEY, TOKEN_PARAM), (auth.SESSION_HANDLE_KEY, STAFF_TOKEN_PARAM),
+                       (PRESENTER_HANDLE_KEY, PRESENTER_PARAM)):
+        handle = st.session_state.get(key)
+        if isinstance(handle, str) and _param(param) != handle:
+            st.query_params[param] = handle
 
 
 def sign_out() -> None:
-    """Forget who is signed in (their progress stays in the store)."""
-    for key in (LEARNER_KEY, STAFF_ROLE_KEY, STAFF_USER_KEY, CLOCK_KEY, "current_module_id"):
-        st.session_state.pop(key, None)
-    for param in (TOKEN_PARAM, STAFF_TOKEN_PARAM):
-        if param in st.query_params:
-            del st.query_params[param]
+    """End the sign-ins of this browser session, server-side too: the old url then opens the
+    sign-in page anywhere (their progress stays in the store)."""
+    from course import auth
+
+    sessions = get_sessions()
+    learner_handle = st.session_state.get(LEARNER_HANDLE_KEY) or _param(TOKEN_PARAM)
+    if learner_handle:
+        sessions.revoke(learner_handle, "signed out")
+    staff_handle = st.session_state.get(auth.SESSION_HANDLE_KEY) or _param(STAFF_TOKEN_PARAM)
+    if staff_handle:
+        sessions.revoke(staff_handle, "signed out")
+    _end_learner_here()
+    _end_staff_here()
     if st.user.get("is_logged_in") is True:  # signed in with an identity provider (OIDC): end that too,
         st.logout()                          # or the sign-in page would sign the learner straight back in

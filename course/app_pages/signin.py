@@ -24,7 +24,7 @@ def _oidc() -> auth.OidcProvider | None:
 def _start_learner_session(learner_id: str) -> None:
     common.get_company(learner_id)
     common.get_store().ensure_learner(learner_id)
-    st.session_state[common.LEARNER_KEY] = learner_id
+    common.start_learner_session(learner_id)
     st.session_state[common.GO_HOME_KEY] = True
     st.rerun()
 
@@ -108,7 +108,8 @@ with learner_tab:
     if submitted:
         try:
             learner_id = course_data.sign_in_learner(config, raw_id, access_code, code,
-                                                     common.client_id())
+                                                     common.client_address(),
+                                                     sessions=common.get_sessions())
             _start_learner_session(learner_id)
         except UserError as error:
             st.error(str(error), icon=":material/error:")
@@ -122,7 +123,7 @@ with staff_tab:
                "`theater users add NAME --role instructor` (or `trainer`).")
     if staff_submitted:
         outcome = auth.sign_in(st.session_state, name, password, common.staff_accounts(),
-                               common.client_id())
+                               common.client_address(), sessions=common.get_sessions())
         if outcome.ok:
             st.session_state[common.GO_HOME_KEY] = True
             st.rerun()

@@ -89,10 +89,12 @@ st.caption(f"{room.title} · scenario **{room.scenario}** · "
            f"{'closes' if is_open else 'closed'} at {room.ended_at():%H:%M} UTC · staff account "
            f"**{owner}**. Participants choose a nickname; nobody, you included, sees who "
            "answered what.")
-presenter_token = common.staff_token() or ""
-st.markdown(f":material/tv: [Presenter view for the projector](./workshop-present?room="
-            f"{room.code}&staff={presenter_token}) (opens in a new tab: drag it to the "
-            "projector and go full screen)")
+if is_open:   # a link that shows this room and nothing else, and ends when the room closes
+    presenter = common.presenter_link(room)
+    st.markdown(f":material/tv: [Presenter view for the projector](./workshop-present?room="
+                f"{room.code}&{common.PRESENTER_PARAM}={presenter}) (opens in a new tab: drag it to the "
+                "projector and go full screen; the link shows this room only, grants nothing "
+                "else and stops working when the workshop closes)")
 
 
 def _room_company(scenario: str, seed: int):
@@ -288,6 +290,7 @@ st.divider()
 left, right = st.columns(2)
 if is_open and left.button("Close the workshop", icon=":material/lock:"):
     rooms.close_workshop(room.code, owner=owner)
+    common.end_presenter_links(room.code)
     st.rerun()
 if right.button("Back to my workshops (this one stays as it is)"):
     st.session_state.pop(HOST_CODE_KEY, None)

@@ -1,5 +1,9 @@
 """The presenter view for the projector: the question, how many answered, the room's bars once
-voting closed, the right answer only once revealed. No controls, nothing of the next question."""
+voting closed, the right answer only once revealed. No controls, nothing of the next question.
+
+Opened by a signed-in trainer (their own rooms), or by a presenter link (`?view=HANDLE`, made on
+Run a workshop): that link shows its one room, read-only, grants no staff page, and ends when the
+room closes."""
 
 import html
 
@@ -16,22 +20,42 @@ REFRESH_SECONDS = 2
 FONT = 30            # chart text in px: readable from the back of a room at 1920×1080
 
 config = common.get_config()
-common.require_staff("trainer", "trainers and instructors")
+linked_room = None if common.staff_role() else common.presenter_room()
+if linked_room is None:
+    common.require_staff("trainer", "trainers and instructors")
 
 
 rooms = common.workshop_store()
-owner = st.session_state.get(auth.SESSION_USER_KEY)
-code = st.query_params.get(ROOM_PARAM) or st.session_state.get(HOST_CODE_KEY)
-if not owner or not code:
-    st.info("Open the presenter view from **Run a workshop**: it shows the room you run there.")
-    st.stop()
-try:
-    room = rooms.owned_workshop(code, owner)
-except UserError as error:
-    st.error(str(error))
-    st.stop()
-if st.query_params.get(ROOM_PARAM) != room.code:
-    st.query_params[ROOM_PARAM] = room.code
+
+
+def _link_ended() -> None:
+    st.info("This presenter link has ended (the workshop closed). Open a new one from "
+            "**Run a workshop**.")
+
+
+if linked_room is not None:     # a presenter link: its own room, whatever the url says
+    try:
+        room = rooms.get_workshop(linked_room)
+    except UserError:
+        _link_ended()
+        st.stop()
+    if not room.is_open(workshop.utcnow()):
+        common.end_presenter_links(room.code)
+        _link_ended()
+        st.stop()
+else:
+    owner = st.session_state.get(auth.SESSION_USER_KEY)
+    code = st.query_params.get(ROOM_PARAM) or st.session_state.get(HOST_CODE_KEY)
+    if not owner or not code:
+        st.info("Open the presenter view from **Run a workshop**: it shows the room you run there.")
+        st.stop()
+    try:
+        room = rooms.owned_workshop(code, owner)
+    except UserError as error:
+        st.error(str(error))
+        st.stop()
+    if st.query_params.get(ROOM_PARAM) != room.code:
+        st.query_params[ROOM_PARAM] = room.code
 
 # The projector shows the room, not the app: no sidebar, no header, large type.
 st.markdown("""<style>
@@ -79,6 +103,11 @@ def _big(text: str, css: str) -> None:
 
 def board() -> None:
     """What the room may see now; refreshed every REFRESH_SECONDS without reloading the page."""
+    if linked_room is not None and not (common.presenter_link_active()
+                                        and rooms.get_workshop(room.code).is_open(workshop.utcnow())):
+        common.end_presenter_links(room.code)
+        _link_ended()
+        return
     latest = rooms.latest_round(room.code)
     participants = rooms.participant_count(room.code)
     if latest is None:

@@ -1,13 +1,15 @@
-"""Staff accounts, access codes, throttling per client and per account, signed expiring tokens."""
+"""Staff accounts, access codes, and throttling per account and client address that an attacker
+cannot turn against the account's owner."""
 
 import json
 import stat
 
 import pytest
 
-from course.auth import (LOCKOUT_SECONDS, MAX_ACCOUNT_FAILURES, MAX_CLIENT_FAILURES, SESSION_ROLE_KEY,
-                         SESSION_USER_KEY, AuthError, ThrottleBook, add_staff, check_learner_code,
-                         issue_access_codes, load_access_codes, load_staff, make_token, read_token,
+from course.auth import (BASE_LOCK_SECONDS, FAILURE_MEMORY_SECONDS, FREE_ACCOUNT_FAILURES,
+                         FREE_ADDRESS_FAILURES, FREE_PAIR_FAILURES, MAX_LOCK_SECONDS, SESSION_ROLE_KEY,
+                         SESSION_USER_KEY, AuthError, ThrottleBook, add_staff, check_course_code,
+                         check_learner_code, issue_access_codes, load_access_codes, load_staff,
                          remove_staff, require_role, sign_in, sign_out, staff_user, verify_staff)
 
 PASSWORD = "correct horse battery"
@@ -98,26 +100,69 @@ def test_an_account_is_not_overwritten_unless_asked_and_can_be_removed(staff_fil
         remove_staff(staff_file, "tom")
 
 
-def test_a_client_is_locked_out_after_repeated_failures_even_with_the_right_password(accounts):
+def test_an_address_is_locked_out_after_repeated_failures_even_with_the_right_password(accounts):
     book, clock = ThrottleBook(), FakeClock()
-    for _ in range(MAX_CLIENT_FAILURES):
-        assert not sign_in({}, "ines", "nope", accounts, "guesser", book, clock).ok
-    locked = sign_in({}, "ines", PASSWORD, accounts, "guesser", book, clock)
+    for _ in range(FREE_PAIR_FAILURES):
+        assert not sign_in({}, "ines", "nope", accounts, "10.0.0.66", book, clock).ok
+    locked = sign_in({}, "ines", PASSWORD, accounts, "10.0.0.66", book, clock)
     assert not locked.ok and "Too many" in locked.message
-    assert sign_in({}, "ines", PASSWORD, accounts, "colleague", book, clock).ok, \
-        "another client is not locked out by one client's guessing"
-    clock.now += LOCKOUT_SECONDS + 1
-    assert sign_in({}, "ines", PASSWORD, accounts, "guesser", book, clock).ok
+    assert sign_in({}, "ines", PASSWORD, accounts, "10.0.0.5", book, clock).ok, \
+        "another address is not locked out by one address's guessing"
+    clock.now += BASE_LOCK_SECONDS + 0.1
+    assert sign_in({}, "ines", PASSWORD, accounts, "10.0.0.66", book, clock).ok
 
 
-def test_guessing_one_account_from_many_clients_locks_only_that_account(accounts):
+def test_the_back_off_doubles_with_each_further_wrong_guess_up_to_a_cap(accounts):
     book, clock = ThrottleBook(), FakeClock()
-    for i in range(MAX_ACCOUNT_FAILURES):
-        sign_in({}, "ines", "guess", accounts, f"client-{i}", book, clock)
-    assert not sign_in({}, "ines", PASSWORD, accounts, "fresh", book, clock).ok
-    assert sign_in({}, "tom", "trainer password", accounts, "fresh", book, clock).ok
-    clock.now += LOCKOUT_SECONDS + 1
-    assert sign_in({}, "ines", PASSWORD, accounts, "fresh", book, clock).ok
+    locks = []
+    for _ in range(FREE_PAIR_FAILURES + 12):
+        sign_in({}, "ines", "nope", accounts, "10.0.0.66", book, clock)
+        wait = book.wait("staff", "ines", "10.0.0.66", clock.now)
+        locks.append(wait)
+        clock.now += wait + 0.01          # the guesser waits out each lock, then guesses again
+    assert locks[:FREE_PAIR_FAILURES - 1] == [0.0] * (FREE_PAIR_FAILURES - 1)
+    assert locks[FREE_PAIR_FAILURES - 1:FREE_PAIR_FAILURES + 3] == [BASE_LOCK_SECONDS * 2 ** i for i in range(4)]
+    assert max(locks) == pytest.approx(MAX_LOCK_SECONDS)
+    # 17 guesses cost the guesser over an hour; without back-off they would take seconds
+    assert sum(locks) > 3600
+
+
+def test_guesses_from_many_addresses_do_not_lock_the_owner_out(accounts):
+    """The attack of a fresh session (here: a fresh address) per guess: past the account's
+    allowance, unknown addresses back off, but the owner's usual address signs in at once."""
+    book, clock = ThrottleBook(), FakeClock()
+    assert sign_in({}, "ines", PASSWORD, accounts, "10.0.0.5", book, clock).ok   # the owner, yesterday
+    clock.now += 86400
+    for i in range(FREE_ACCOUNT_FAILURES * 3):
+        sign_in({}, "ines", "guess", accounts, f"203.0.113.{i}", book, clock)
+        clock.now += 1
+    assert not sign_in({}, "ines", PASSWORD, accounts, "198.51.100.1", book, clock).ok, \
+        "an address that never signed ines in backs off while ines is under attack"
+    assert sign_in({}, "ines", PASSWORD, accounts, "10.0.0.5", book, clock).ok, \
+        "the owner's address is not locked out by guesses from elsewhere"
+    assert sign_in({}, "tom", "trainer password", accounts, "198.51.100.1", book, clock).ok
+
+
+def test_the_owner_known_to_the_session_store_is_not_locked_out_after_a_restart(accounts, tmp_path):
+    import sqlalchemy as sa
+
+    from course.sessions import SessionStore
+
+    store = SessionStore(sa.create_engine(f"sqlite:///{tmp_path / 's.sqlite'}"))
+    assert sign_in({}, "ines", PASSWORD, accounts, "10.0.0.5", ThrottleBook(), sessions=store).ok
+    book, clock = ThrottleBook(), FakeClock()          # a restarted app: nothing in memory
+    for i in range(FREE_ACCOUNT_FAILURES * 2):
+        sign_in({}, "ines", "guess", accounts, f"203.0.113.{i}", book, clock, sessions=store)
+    assert not sign_in({}, "ines", PASSWORD, accounts, "198.51.100.1", book, clock, sessions=store).ok
+    assert sign_in({}, "ines", PASSWORD, accounts, "10.0.0.5", book, clock, sessions=store).ok
+
+
+def test_one_address_spraying_many_accounts_backs_off(accounts):
+    book, clock = ThrottleBook(), FakeClock()
+    for i in range(FREE_ADDRESS_FAILURES):
+        sign_in({}, f"made-up-{i}", "guess", accounts, "203.0.113.9", book, clock)
+    refused = sign_in({}, "ines", PASSWORD, accounts, "203.0.113.9", book, clock)
+    assert not refused.ok and "Too many" in refused.message
 
 
 def test_thirty_wrong_passwords_never_lock_out_every_staff_member(accounts):
@@ -131,10 +176,23 @@ def test_thirty_wrong_passwords_never_lock_out_every_staff_member(accounts):
 
 def test_failures_spread_over_a_long_time_do_not_lock(accounts):
     book, clock = ThrottleBook(), FakeClock()
-    for _ in range(MAX_ACCOUNT_FAILURES * 2):
+    for _ in range(FREE_ACCOUNT_FAILURES * 2):
         sign_in({}, "ines", "nope", accounts, "c1", book, clock)
-        clock.now += 3600
+        clock.now += FAILURE_MEMORY_SECONDS + 1
     assert sign_in({}, "ines", PASSWORD, accounts, "c1", book, clock).ok
+
+
+def test_every_lock_is_logged_and_listed_for_staff(accounts, caplog):
+    book, clock = ThrottleBook(), FakeClock()
+    with caplog.at_level("WARNING", logger="course.auth"):
+        for _ in range(FREE_PAIR_FAILURES):
+            sign_in({}, "ines", "nope", accounts, "10.0.0.66", book, clock)
+    [event] = book.recent_locks()
+    assert (event.scope, event.kind, event.account, event.client, event.seconds) == \
+        ("pair", "staff", "ines", "10.0.0.66", BASE_LOCK_SECONDS)
+    assert any("sign-in lock" in r.message and "10.0.0.66" in r.message and "ines" in r.message
+               for r in caplog.records)
+    assert "nope" not in caplog.text, "a guessed password is never logged"
 
 
 def test_access_codes_are_hashed_private_kept_and_reissued_on_request(tmp_path):
@@ -157,36 +215,52 @@ def test_access_codes_are_hashed_private_kept_and_reissued_on_request(tmp_path):
         issue_access_codes(path, ["ada"], reissue=["zed"])
 
 
-def test_guessing_a_learners_code_is_throttled_per_learner(tmp_path):
+def test_guessing_a_learners_code_is_throttled_per_learner_but_not_on_their_own_address(tmp_path):
     path = tmp_path / "codes.json"
     codes_issued = issue_access_codes(path, ["ada", "bob"])
     codes = load_access_codes(path)
     book, clock = ThrottleBook(), FakeClock()
-    for i in range(MAX_ACCOUNT_FAILURES):
+    assert check_learner_code("ada", codes_issued["ada"], codes, "10.0.0.5", book, clock).ok
+    for i in range(FREE_ACCOUNT_FAILURES):
         check_learner_code("ada", f"GUESS-{i}", codes, f"client-{i}", book, clock)
     assert not check_learner_code("ada", codes_issued["ada"], codes, "new", book, clock).ok
+    assert check_learner_code("ada", codes_issued["ada"], codes, "10.0.0.5", book, clock).ok
     assert check_learner_code("bob", codes_issued["bob"], codes, "new", book, clock).ok
 
 
-def test_tokens_carry_their_subject_expire_and_need_the_key():
-    token = make_token("key-1", "learner", "ada", "v1")
-    assert read_token("key-1", token, 60) == ("learner", "ada", "v1")
-    assert read_token("key-2", token, 60) is None
-    assert read_token("key-1", token, -1) is None, "older than max_age is refused"
-    for junk in (None, "", "x" * 2000, "a.b.c", 42):
-        assert read_token("key-1", junk, 60) is None
+def test_course_codes_are_throttled_per_address():
+    book, clock = ThrottleBook(), FakeClock()
+    for i in range(FREE_PAIR_FAILURES):
+        assert not check_course_code(f"GUESS{i}", "SPRING", "203.0.113.9", book, clock).ok
+    refused = check_course_code("SPRING", "SPRING", "203.0.113.9", book, clock)
+    assert not refused.ok and "Too many wrong course codes" in refused.message
+    assert check_course_code(" SPRING ", "SPRING", "10.0.0.5", book, clock).ok, \
+        "a classmate on another address is not slowed down"
+    clock.now += BASE_LOCK_SECONDS + 0.1
+    assert check_course_code("SPRING", "SPRING", "203.0.113.9", book, clock).ok
 
 
-def test_staff_tokens_end_with_a_new_password_or_a_removed_account(staff_file):
-    from course.auth import staff_from_token, staff_token
+def test_two_thousand_course_code_guesses_take_days_not_milliseconds():
+    book, clock = ThrottleBook(), FakeClock()
+    start = clock.now
+    for tried in range(2000):     # a patient guesser: waits out every lock, never gives up
+        clock.now += book.wait("course-code", "course", "203.0.113.9", clock.now, known=True)
+        outcome = check_course_code(f"G{tried}", "SPRING", "203.0.113.9", book, clock)
+        assert not outcome.ok and "course code" in outcome.message
+    assert clock.now - start > 86400 * 18, "at most one guess per 15 minutes at the cap"
+    assert {e.scope for e in book.recent_locks()} == {"pair", "address"}, "no owner: no account key"
 
-    accounts = load_staff(staff_file)
-    token = staff_token("key", accounts["ines"])
-    assert staff_from_token("key", token, accounts, 60).name == "ines"
-    assert staff_from_token("other-key", token, accounts, 60) is None
-    assert staff_from_token("key", make_token("key", "learner", "ines", ""), accounts, 60) is None
-    add_staff(staff_file, "ines", "instructor", "a brand new password", replace=True)
-    assert staff_from_token("key", token, load_staff(staff_file), 60) is None
-    tom = staff_token("key", accounts["tom"])
-    remove_staff(staff_file, "tom")
-    assert staff_from_token("key", tom, load_staff(staff_file), 60) is None
+
+@pytest.mark.parametrize("headers, header, peer, expected", [
+    ({}, None, "10.0.0.5", "10.0.0.5"),
+    ({"X-Forwarded-For": "203.0.113.9"}, None, "10.0.0.1", "10.0.0.1"),     # no proxy configured
+    ({"X-Forwarded-For": "1.2.3.4, 203.0.113.9"}, "X-Forwarded-For", "10.0.0.1", "203.0.113.9"),
+    ({"X-Forwarded-For": " "}, "X-Forwarded-For", "10.0.0.1", "10.0.0.1"),
+    ({}, "X-Forwarded-For", "10.0.0.1", "10.0.0.1"),
+    ({}, None, None, ""),
+])
+def test_the_client_address_honours_a_configured_proxy_header_only(headers, header, peer, expected):
+    """The proxy appends the address it saw: the last entry; earlier ones are the client's to choose."""
+    from course.auth import client_address
+
+    assert client_address(headers, header, peer) == expected

@@ -78,6 +78,37 @@ def test_config_file_can_name_the_course(tmp_path):
     assert config.course_code == "ABC" and config.session_hours == 2
 
 
+def test_a_relative_course_on_the_command_line_is_from_the_working_directory(tmp_path, monkeypatch):
+    """`theater users add NAME --course .` in the course folder means that folder, not var/."""
+    course = init_course(tmp_path / "spring", create_gradebook=False)
+    monkeypatch.chdir(course.root)
+    assert load_config(tmp_path / "home", course=".").course.root == course.root
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("THEATER_COURSE", "spring")
+    assert load_config(tmp_path / "home2").course.root == course.root
+    monkeypatch.delenv("THEATER_COURSE")
+    home = tmp_path / "home3"
+    home.mkdir()
+    init_course(home / "autumn", create_gradebook=False)
+    (home / "config.yaml").write_text("course: autumn\n")     # in config.yaml: from the app home
+    assert load_config(home).course.root == (home / "autumn").resolve()
+
+
+def test_session_lifetimes_and_the_proxy_header_are_settings(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    default = load_config(home)
+    assert (default.session_hours, default.session_idle_hours, default.client_address_header) == (12, 2, None)
+    (home / "config.yaml").write_text("session_hours: 8\nsession_idle_hours: 0.5\n"
+                                      "client_address_header: X-Forwarded-For\n")
+    config = load_config(home)
+    assert (config.session_hours, config.session_idle_hours, config.client_address_header) == \
+        (8, 0.5, "X-Forwarded-For")
+    (home / "config.yaml").write_text("client_address_header: 'X-Forwarded-For: evil'\n")
+    with pytest.raises(ConfigError, match="client_address_header"):
+        load_config(home)
+
+
 def test_a_folder_that_is_not_a_course_is_one_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="theater course init"):

@@ -15,7 +15,8 @@ from tests.grader.gradebook_fixtures import ROSTER, autograde, small_course
 PAGES = Path(__file__).resolve().parents[2] / "course" / "app_pages"
 APP = str(PAGES.parent / "app.py")
 TIMEOUT = 120
-INSTRUCTOR_PAGES = ["instructor.py", "instructor_roster.py", "instructor_assignments.py", "instructor_gradebook.py"]
+INSTRUCTOR_PAGES = ["instructor.py", "instructor_roster.py", "instructor_assignments.py", "instructor_gradebook.py",
+                    "instructor_sessions.py"]
 ROSTER_CSV = b"id,first_name,last_name,email\nada,Ada,Lovelace,ada@x.org\nbob,Bob,Builder,bob@x.org\n"
 SIGNED_IN = {"staff_role": "instructor", "staff_user": "staff"}
 

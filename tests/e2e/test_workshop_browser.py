@@ -13,6 +13,7 @@ import pytest
 from course import auth, commands
 from course.config import load_config
 from course.progress import ProgressStore
+from course.sessions import SessionStore
 from course.workshop import RoundQuestion, WorkshopStore
 from tests.e2e.test_browser import (SCREENSHOTS, STAFF_PASSWORD, _settle, browser,  # noqa: F401
                                     running_app)
@@ -39,8 +40,11 @@ def live_room(tmp_path_factory):
         rooms = WorkshopStore(progress.engine)
         room = rooms.create_workshop("startup", "Leadership offsite", owner="Grace")
         account = auth.add_staff(config.staff_path, "Grace", "trainer", "a-long-trainer-password")
-        token = auth.staff_token(config.session_key, account)
-        yield url, rooms, room, token
+        sessions = SessionStore(progress.engine)
+        presenter = auth.presenter_session(sessions, room.code, "Grace",
+                                           room.expires_at)   # the presenter link of Run a workshop
+        staff = auth.staff_session(sessions, account)         # Grace signed in (her url's handle)
+        yield url, rooms, room, presenter, staff
         progress.engine.dispose()
 
 
@@ -49,14 +53,14 @@ def _wait_text(page, text: str, timeout: float = 30_000) -> None:
 
 
 def test_presenter_view_at_projector_size(live_room, browser):  # noqa: F811
-    url, rooms, room, token = live_room
+    url, rooms, room, token, _ = live_room
     current = rooms.open_question(room.code, QUESTION.key, QUESTION)
     people = [rooms.join(room.code, f"p{i}") for i in range(20)]
     for i, person in enumerate(people[:14]):
         rooms.submit_answer(room.code, person.token, current.id,
                             QUESTION.options[0] if i < 7 else QUESTION.options[1])
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
-    page.goto(f"{url}/workshop-present?room={room.code}&staff={token}")
+    page.goto(f"{url}/workshop-present?room={room.code}&view={token}")
     _wait_text(page, "14 of 20 answered")
     page.wait_for_timeout(1500)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -90,7 +94,7 @@ def test_presenter_view_at_projector_size(live_room, browser):  # noqa: F811
 
 
 def test_control_view_and_a_phone_after_the_reveal(live_room, browser):  # noqa: F811
-    url, rooms, room, token = live_room
+    url, rooms, room, _, token = live_room
     trainer = browser.new_page(viewport={"width": 1440, "height": 900})
     # A reload keeps the sign-in (for staff who are not learners the control view is the
     # app's default page, at the root address).
