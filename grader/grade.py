@@ -716,6 +716,7 @@ def grade(
     force: bool = False,
     on_result: Callable[[LearnerGrade, int, int], None] | None = None,
     scheduler: str | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> GradeReport:
     """Grade every submission of `assignment` (or only `learners`); resumable, never stops on one bad submission.
 
@@ -725,6 +726,8 @@ def grade(
     `scheduler` sends the work to an existing Dask cluster (tcp://host:port, see
     `grading_scheduler`); without one, `workers` processes of an embedded LocalCluster grade it, or
     this process alone for a single submission. Only this process writes the gradebook and records.
+    `should_stop()` is asked before each commit: once it says yes, nothing more is committed and the
+    cluster is closed (a cancelled run; the next run grades the rest).
     A cluster's workers must provide the bubblewrap sandbox unless `isolation` says otherwise.
     """
     from datasets.pipeline import GENERATOR_VERSION
@@ -781,8 +784,11 @@ def grade(
         tqdm.monitor_interval = 0  # no monitor thread in a process that starts workers
         bar = tqdm(total=len(pending), desc=f"grade {assignment}", unit="notebook")
     book = late = None  # one gradebook connection for the batch, opened when there is something to save
+    results = _run_jobs(jobs(), len(pending), workers, scheduler)
     try:
-        for item, outcome in _run_jobs(jobs(), len(pending), workers, scheduler):
+        for item, outcome in results:
+            if should_stop is not None and should_stop():
+                break
             if outcome.ok:
                 if book is None:
                     book, late = _open_gradebook(course, spec)
@@ -798,6 +804,7 @@ def grade(
             if on_result is not None:
                 on_result(grade_entry, len(report.learners) - resumed, len(pending))
     finally:
+        results.close()  # the cluster, if one was started, is closed here
         if book is not None:
             book.close()
         if bar is not None:

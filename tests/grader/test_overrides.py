@@ -4,6 +4,7 @@ feedback, on SQLite and on PostgreSQL gradebooks."""
 from __future__ import annotations
 
 import csv
+import time
 
 import pytest
 
@@ -151,10 +152,13 @@ def test_an_override_survives_a_real_forced_regrade(tmp_path):
     override(course, "explore", "ada", "weekly_table", 2.5, "Handed in after the solutions were shown.")
     from grader import runs
 
-    run, started = runs.start(course.root, "explore", force=True)  # the app's path: grade() in a thread
-    run.thread.join(600)
-    assert started and run.error is None and (run.done, run.total) == (1, 1)
-    assert run.report.learners["ada"].status == "graded"  # really graded again
+    run, started = runs.start(course.root, "explore", force=True)  # the app's path: a grading batch
+    deadline = time.monotonic() + 600
+    while not run.finished and time.monotonic() < deadline:
+        time.sleep(0.5)
+        run = runs.current(course.root, "explore")
+    assert started and run.state == runs.FINISHED and run.error is None and (run.done, run.total) == (1, 1)
+    assert run.summary.startswith("explore: 1 graded")  # really graded again
     with gradebook(course) as gb:
         grade_row = gb.find_grade("weekly_table", "explore", "explore", "ada")
         assert (grade_row.auto_score, grade_row.manual_score, grade_row.score) == (6.0, 2.5, 2.5)
