@@ -164,3 +164,34 @@ def test_an_override_survives_a_real_forced_regrade(tmp_path):
         assert (grade_row.auto_score, grade_row.manual_score, grade_row.score) == (6.0, 2.5, 2.5)
     rows = _export(course, tmp_path)
     assert [float(r[9]) for r in rows[1:] if r[3] == "ada"] == [2.5]
+
+
+def test_an_override_of_a_late_submission_sets_its_penalty_so_gradebook_feedback_and_export_agree(tmp_path):
+    """pdubois's case: 40 h late, autograded 0 (penalty 0), overridden to 8: 10 %/day x 2 days = 1.6 off."""
+    from grader import review
+    from grader.feedback import _gradebook_scores
+
+    course = _course(tmp_path / "course")
+    with open(course.root / "theater.toml", "a") as handle:
+        handle.write('\n[assignments.measure]\ndue = "2026-12-05 17:00:00 UTC"\n')
+    with open(course.root / "nbgrader_config.py", "a") as handle:
+        handle.write('\nc.AssignLatePenalties.plugin_class = "grader.export.PercentPerDayLate"\n')
+    from grader.course_dir import open_course
+
+    course = open_course(course.root)
+    assign(course, "measure", ROSTER)
+    _autograde(course, "measure", "ada", {"measure_finding": 0.0}, stamp="2026-12-07 09:15:00.000000 UTC")
+    spec = course.assignment("measure")
+
+    def figures():
+        page = review.gradebook_frame(course, "measure").set_index("learner")
+        _, penalty, _ = _gradebook_scores(course, spec, "ada")
+        exported = {r[3]: r for r in _export(course, tmp_path)[1:]}["ada"]
+        return (float(page.loc["ada", "late penalty"]), float(page.loc["ada", "score"]), penalty,
+                float(exported[8]), float(exported[9]))
+
+    assert figures() == (0.0, 0.0, 0.0, 0.0, 0.0)
+    override(course, "measure", "ada", "measure_finding", 8.0, "The method is right.")
+    assert figures() == (1.6, 6.4, 1.6, 1.6, 6.4)
+    clear_override(course, "measure", "ada", "measure_finding")
+    assert figures() == (0.0, 0.0, 0.0, 0.0, 0.0)
