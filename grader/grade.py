@@ -77,6 +77,8 @@ class LearnerGrade:
     copy_flags: list[str] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    final: float | None = None  # what export writes: overrides win, the late penalty off (None: as `score`)
+    adjustments: list[str] = field(default_factory=list)  # why `final` differs from the autograder's `score`
 
 
 @dataclass
@@ -99,8 +101,11 @@ class GradeReport:
                 f"{len(self.errors)} failed, {flagged} flagged for review; isolation: {', '.join(isolations)}; "
                 f"{self.seconds:.1f} s")
         for learner, g in sorted(self.learners.items()):
-            line = f"\n  {learner}: {g.score:g}/{g.max_score:g} [{g.status}, {g.isolation or '-'}]"
-            notes = g.comments + [f"integrity: {f}" for f in g.integrity_flags] + [f"copy: {f}" for f in g.copy_flags]
+            shown = g.score if g.final is None or not g.adjustments else g.final
+            line = f"\n  {learner}: {shown:g}/{g.max_score:g} [{g.status}, {g.isolation or '-'}]"
+            notes = ([f"autograder {g.score:g}, " + ", ".join(g.adjustments)] if g.adjustments and g.final is not None
+                     else [])
+            notes += g.comments + [f"integrity: {f}" for f in g.integrity_flags] + [f"copy: {f}" for f in g.copy_flags]
             if notes:
                 line += " — " + "; ".join(notes)
             text += line
@@ -811,8 +816,41 @@ def grade(
             bar.close()
 
     _flag_copies(report, records)
+    _final_scores(course, spec, report)
     report.seconds = round(time.monotonic() - started, 2)
     return report
+
+
+def _final_scores(course: Any, assignment: Any, report: GradeReport) -> None:
+    """Each learner's score as the gradebook and export have it: an instructor's override wins per
+    part (nbgrader's Grade.score), then the stored late penalty comes off; the summary shows it."""
+    from nbgrader.api import MissingEntry
+
+    from grader.course_dir import gradebook
+
+    learners = sorted(k for k, g in report.learners.items() if g.status != "error")
+    if not learners:
+        return
+    notebook_id = Path(assignment.notebook).stem
+    with gradebook(course) as gb:
+        for learner in learners:
+            entry = report.learners[learner]
+            try:
+                notebook = gb.find_submission_notebook(notebook_id, assignment.name, learner)
+            except MissingEntry:
+                continue
+            overridden = []
+            for part in assignment.graded:
+                try:
+                    row = gb.find_grade(part.grade_id, notebook_id, assignment.name, learner)
+                except MissingEntry:
+                    continue
+                if row.manual_score is not None:
+                    overridden.append(f"{part.grade_id} {float(row.manual_score):g}")
+            penalty = float(notebook.late_submission_penalty or 0.0)
+            entry.final = round(max(0.0, float(notebook.score) - penalty), 4)
+            entry.adjustments = ([f"override {', '.join(overridden)}"] if overridden else []) + \
+                                ([f"late penalty {penalty:g}"] if penalty else [])
 
 
 def _flag_copies(report: GradeReport, records: dict[str, dict]) -> None:
