@@ -212,10 +212,15 @@ def start(course_root: Path | str, assignment: str, learners: list[str] | None =
         # the batch imports the grader this process imported, whatever the folder it starts in
         code = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (code, os.environ.get("PYTHONPATH")) if p)}
-        with open(log_path(root, assignment), "ab") as log:
-            # its own session: the app's terminal, its Ctrl-C and its exit do not stop a batch
-            subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                             pass_fds=(fd,), start_new_session=True, cwd=root, env=env)
+        try:
+            with open(log_path(root, assignment), "wb") as log:  # the latest run's output
+                # its own session: the app's terminal, its Ctrl-C and its exit do not stop a batch
+                subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 pass_fds=(fd,), start_new_session=True, cwd=root, env=env)
+        except OSError as error:
+            run.state, run.ended = FAILED, time.time()
+            run.error = f"the grading process could not be started: {error.strerror or error}"
+            _write_status(run)
     finally:
         os.close(fd)  # the batch holds the lock now (its inherited descriptor shares it)
     return run, True
@@ -310,9 +315,10 @@ def run_batch(course_root: str, assignment: str, run_id: str, learners: list[str
             _write_status(run)
             watcher.start()
             try:
-                scheduler = grading_scheduler(open_course(course_root))
+                course = open_course(course_root)
             except UserError:
-                scheduler = None  # grade() says what is wrong with the course
+                course = None  # grade() says what is wrong with the course
+            scheduler = grading_scheduler(course) if course is not None else None  # a bad address: one line
             report = grade(course_root, assignment, workers=workers, learners=learners, progress=False,
                            force=force, on_result=on_result, scheduler=scheduler, should_stop=stop.is_set)
             if stop.is_set():

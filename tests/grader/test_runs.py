@@ -199,3 +199,12 @@ def test_a_run_whose_process_died_is_reported_not_shown_as_running(tmp_path):
     run = runs.current(tmp_path, "detect")
     assert run.finished and run.state == runs.FAILED and "grading again resumes the rest" in run.error
     assert json.loads(runs.status_path(tmp_path, "detect").read_text())["state"] == runs.RUNNING
+
+
+def test_a_bad_scheduler_in_the_course_is_one_line_not_a_silent_local_run(tmp_path):
+    course = init_course(tmp_path / "course")
+    with open(course.root / "theater.toml", "a") as handle:
+        handle.write('\n[grading]\nscheduler = "nowhere"\n')
+    runs.start(course.root, "detect")
+    run = _wait(course.root, 120)
+    assert run.state == runs.FAILED and "is not a Dask scheduler address" in run.error, run.error
