@@ -60,7 +60,7 @@ def test_override_wins_survives_a_regrade_and_reaches_the_export(measured, tmp_p
     rows = {r[3]: r for r in _export(measured, tmp_path)[1:]}
     assert float(rows["ada"][9]) == 7.5 and float(rows["bob"][9]) == 0.0  # the score column
     canvas = _export(measured, tmp_path, "canvas")
-    assert [r[-1] for r in canvas if r[2] == "ada"] == ["7.5"]
+    assert [r[-1] for r in canvas if r[0] == "Lovelace, Ada"] == ["7.5"]
 
 
 def test_clearing_keeps_lines_written_by_hand_in_nbgraders_formgrader(measured):
