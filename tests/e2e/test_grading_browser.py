@@ -37,7 +37,7 @@ def _grade_every_submission(page, force: bool) -> str:
     form = page.get_by_test_id("stForm")
     if force:
         form.get_by_text("Regrade submissions already graded").click()
-    form.get_by_role("button", name="Grade").click()
+    form.get_by_role("button", name="Grade", exact=True).click()
     page.get_by_text("Grading detect:").first.wait_for(timeout=120_000)  # the live progress bar
     page.wait_for_function(  # an earlier run's result is gone while this one grades
         "() => ![...document.querySelectorAll('[data-testid=\"stAlert\"]')]"
