@@ -220,6 +220,35 @@ def test_grading_runs_in_a_batch_with_the_learner_and_force_chosen(served):
     assert any(b.label == "Grade" for b in at.button)  # the form is back
 
 
+def test_a_run_going_shows_its_progress_and_cancel_asks_it_to_stop(served):
+    """A batch found running (here: its status file and lock, as a live batch leaves them, e.g.
+    after the app restarted) is followed with a progress bar; Cancel names that run for it to stop."""
+    import fcntl
+    import os
+
+    from grader import runs
+
+    import_roster(served, ROSTER)
+    folder = served.path("submitted", "ada", "detect")
+    folder.mkdir(parents=True)
+    (folder / "detect.ipynb").write_text("{}")
+    runs._write_status(runs.GradingRun(str(served.root.resolve()), "detect", run_id="r1", state=runs.RUNNING,
+                                       pid=os.getpid(), done=1, total=3, last="ada: graded"))
+    lock = runs._open_lock(served.root, "detect")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # what the live batch holds
+    try:
+        at = page("instructor_assignments.py", **SIGNED_IN).run()
+        next(s for s in at.selectbox if s.label == "Assignment").set_value("detect").run()
+        assert not at.exception
+        [bar] = at.get("progress")
+        assert "Grading detect: 1 of 3 submission(s) graded" in bar.proto.text and "ada: graded" in bar.proto.text
+        assert not any(b.label == "Grade" for b in at.button)  # no second run while one is going
+        next(b for b in at.button if b.label == "Cancel grading").click().run()
+        assert runs._cancelled_at(served.root, "detect", "r1") is not None
+    finally:
+        os.close(lock)
+
+
 # ----------------------------------------------------------------------------- gradebook
 
 
