@@ -182,7 +182,8 @@ def _canvas_table(rows: list[Row], ids: dict[str, str] | None = None) -> list[li
     assignments = sorted({r.assignment for r in rows})
     maxima = {r.assignment: r.max_score for r in rows}
     headers = [f"{a} ({ids[a]})" if a in ids else a for a in assignments]
-    table = [list(CANVAS_FIXED) + headers, ["Points Possible", "", "", "", ""] + [_cell(maxima[a]) for a in assignments]]
+    table = [list(CANVAS_FIXED) + headers,
+             ["Points Possible", "", "", "", ""] + [_cell(maxima[a]) for a in assignments]]
     learners: dict[str, dict[str, Row]] = {}
     for row in rows:
         learners.setdefault(row.student_id, {})[row.assignment] = row

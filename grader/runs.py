@@ -346,7 +346,8 @@ def run_batch(course_root: str, assignment: str, run_id: str, learners: list[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader.runs", description="grade one assignment as the app's batch")
+    parser = argparse.ArgumentParser(prog="python -m grader.runs",
+                                     description="grade one assignment as the app's batch")
     parser.add_argument("course")
     parser.add_argument("assignment")
     parser.add_argument("--run-id", required=True)

@@ -7,6 +7,7 @@ re-imported the app's `__main__` would never start.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -111,7 +112,7 @@ def _grade_from_an_app(root: Path, tmp_path: Path) -> runs.GradingRun:
         app.wait(30)
         run = _wait(root)
     finally:
-        with __import__("contextlib").suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(app.pid, signal.SIGKILL)
         app.wait(30)
     assert run.run_id == run_id
