@@ -162,14 +162,19 @@ def test_the_app_grades_a_class_on_the_dask_cluster_the_course_names(tmp_path):
         cluster.close()
 
 
-@pytest.mark.slow
-def test_one_run_per_assignment_and_cancel_stops_the_batch_and_its_kernel(tmp_path):
-    root = tmp_path / "course"
+def _class_with_an_endless_loop(root: Path) -> None:
+    """ada hands in the reference solution, mia an answer cell that never ends."""
     _build_class(root, {"ada": SOURCE, "mia": "release"})
     looping = nbformat.read(root / "submitted" / "mia" / "detect" / "detect.ipynb", as_version=4)
     answer = next(c for c in looping.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
     answer.source = "while True:\n    pass\n"
     nbformat.write(looping, root / "submitted" / "mia" / "detect" / "detect.ipynb")
+
+
+@pytest.mark.slow
+def test_one_run_per_assignment_and_cancel_stops_the_batch_and_its_kernel(tmp_path):
+    root = tmp_path / "course"
+    _class_with_an_endless_loop(root)
     first, started = runs.start(root, "detect", learners=["mia"])
     second, again = runs.start(root, "detect", force=True)
     assert started and not again and second.run_id == first.run_id
@@ -185,6 +190,21 @@ def test_one_run_per_assignment_and_cancel_stops_the_batch_and_its_kernel(tmp_pa
     assert restarted and third.run_id != first.run_id
     done = _wait(root)
     assert done.state == runs.FINISHED and done.summary.startswith("detect: 1 graded"), done
+
+
+@pytest.mark.slow
+def test_cancel_on_a_local_cluster_keeps_what_was_graded_and_closes_the_cluster(tmp_path):
+    root = tmp_path / "course"
+    _class_with_an_endless_loop(root)
+    runs.start(root, "detect")  # two submissions: a LocalCluster of two workers
+    running = _wait(root, 600, until=lambda run: run.done >= 1 or run.finished)
+    assert running.last == "ada: graded", running
+    assert runs.cancel(root, "detect")
+    run = _wait(root, 90)
+    assert run.state == runs.CANCELLED and run.done == 1, runs.log_path(root, "detect").read_text()
+    assert _gone(running.pid)  # the batch, its workers, mia's sandbox
+    records = sorted(p.stem for p in (root / ".theater" / "grading" / "detect").glob("*.json"))
+    assert records == ["ada"]  # mia was never committed: the next run grades her
 
 
 def test_a_failed_run_says_why_in_one_line(tmp_path):
