@@ -19,19 +19,25 @@ import os
 import re
 import shutil
 import stat
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from datasets import atomic
 from datasets.errors import UserError
 from grader.course_dir import Course, find_course, gradebook
 
+# Canvas's submissions download names each file `sortablename[_LATE]_userid_attachmentid_display`:
+# the sortable name lower-cased with everything but Ruby's [[:word:]] removed, so Unicode letters,
+# digits and marks stay (müllerłukasiewiczzoë), as may `_` and `-`.
 CANVAS_NAME = re.compile(
-    r"^(?P<name>[A-Za-z0-9-]+)_(?:(?P<late>LATE)_)?(?P<userid>\d+)_(?P<attempt>\d+)_(?P<file>.+)$"
+    r"^(?P<name>[\w-]+?)_(?:(?P<late>LATE)_)?(?P<userid>\d+)_(?P<attempt>\d+)_(?P<file>.+)$"
 )
+SAME_TIME_SECONDS = 120  # folder times this close together, all after the due date: copied, not submitted
+UTF8_FLAG = 0x800  # a zip member whose name is UTF-8 says so; rubyzip (Canvas) may not
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 IGNORED_PARTS = {"__MACOSX", ".ipynb_checkpoints"}
@@ -52,6 +58,8 @@ class Candidate:
     attempt: int
     timestamp: datetime
     read: object = field(repr=False, compare=False)  # () -> bytes
+    late: bool | None = None  # Canvas's LATE token: the LMS's own verdict (None: not a Canvas name)
+    stamped: bool = False  # the time comes from a timestamp.txt, not from a file's time
 
 
 @dataclass
@@ -72,29 +80,45 @@ class CollectReport:
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
+    """A name as Canvas writes it in file names: case-folded letters and digits only (any script)."""
+    return re.sub(r"[\W_]", "", unicodedata.normalize("NFC", text).casefold())
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """The member's name; a UTF-8 name stored without the zip's UTF-8 flag is read as UTF-8."""
+    name = info.filename
+    if not info.flag_bits & UTF8_FLAG and not name.isascii():
+        try:
+            name = name.encode("cp437").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return unicodedata.normalize("NFC", name)
 
 
 def _candidate(parts: tuple[str, ...], timestamp: datetime, read, sibling_timestamp: str | None,
                origin: str | None = None) -> Candidate:
     """Read what a path tells about whose notebook it is."""
     origin = origin or "/".join(parts)
-    filename = parts[-1]
+    filename = unicodedata.normalize("NFC", parts[-1])
     match = CANVAS_NAME.match(filename)
     if match:
-        return Candidate(origin, match["userid"], match["userid"], match["name"], int(match["attempt"]), timestamp, read)
+        return Candidate(origin, match["userid"], match["userid"], match["name"], int(match["attempt"]), timestamp,
+                         read, late=bool(match["late"]))
+    stamped = False
     if sibling_timestamp:
         try:
             timestamp = datetime.strptime(sibling_timestamp.strip(), TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+            stamped = True
         except ValueError:
             from nbgrader.utils import parse_utc
 
             try:
                 timestamp = parse_utc(sibling_timestamp.strip()).replace(tzinfo=UTC)
+                stamped = True
             except (ValueError, OverflowError):
                 pass
     stem = filename.rsplit(".", 1)[0]
-    return Candidate(origin, "/".join((*parts[:-1], stem)), None, None, 0, timestamp, read)
+    return Candidate(origin, "/".join((*parts[:-1], stem)), None, None, 0, timestamp, read, stamped=stamped)
 
 
 class _UnreadableMember(Exception):
@@ -141,24 +165,25 @@ def _from_zip(path: Path) -> tuple[list[Candidate], list[tuple[str, str]]]:
         raise CollectError(f"{path}: not a readable zip file ({exc})") from None
     stamps = {}
     for info in infos:
-        parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+        parts = PurePosixPath(_member_name(info).replace("\\", "/")).parts
         if parts and parts[-1] == "timestamp.txt" and info.file_size < 1024 and not _is_symlink_member(info):
             try:
                 stamps[parts[:-1]] = _read_member(archive, info)[:1024].decode("utf-8", "replace")
             except _UnreadableMember:
                 pass
     for info in infos:
-        parts = tuple(p for p in PurePosixPath(info.filename.replace("\\", "/")).parts if p not in ("", "/"))
+        name = _member_name(info)
+        parts = tuple(p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", "/"))
         if not parts or IGNORED_PARTS & set(parts) or parts[-1] == "timestamp.txt":
             continue
         if _is_symlink_member(info):
-            skipped.append((info.filename, "a symbolic link"))
+            skipped.append((name, "a symbolic link"))
             continue
         if not parts[-1].lower().endswith(".ipynb"):
-            skipped.append((info.filename, "not a notebook"))
+            skipped.append((name, "not a notebook"))
             continue
         if info.file_size > MAX_NOTEBOOK_BYTES:
-            skipped.append((info.filename, "larger than 50 MB"))
+            skipped.append((name, "larger than 50 MB"))
             continue
         try:
             when = datetime(*info.date_time, tzinfo=UTC)
@@ -166,7 +191,7 @@ def _from_zip(path: Path) -> tuple[list[Candidate], list[tuple[str, str]]]:
             when = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
         safe = tuple(p for p in parts if p not in ("..", "."))
         candidates.append(_candidate(safe, when, lambda info=info: _read_member(archive, info),
-                                     stamps.get(parts[:-1]), origin=info.filename))
+                                     stamps.get(parts[:-1]), origin=name))
     return candidates, skipped
 
 
@@ -320,6 +345,11 @@ def collect(course: Course | Path | str | None, source: Path | str, assignment: 
             report.unmatched.append(candidate.origin)
             continue
         attempts.setdefault(learner, []).append(candidate)
+    from grader.review import due_date
+
+    due = due_date(course, assignment)
+    late_marked: list[str] = []
+    file_times: list[datetime] = []
     for learner, found in sorted(attempts.items()):
         found.sort(key=lambda c: (c.attempt, c.timestamp), reverse=True)
         chosen: tuple[Candidate, bytes] | None = None
@@ -334,13 +364,52 @@ def collect(course: Course | Path | str | None, source: Path | str, assignment: 
         if chosen is None:
             continue
         candidate, content = chosen
+        timestamp = _submission_time(candidate, due)
         previous = _existing_timestamp(course, learner, assignment)
-        if previous is not None and previous > candidate.timestamp:
+        if previous is not None and previous > timestamp:
             report.skipped.append((candidate.origin, f"older than the submission of {learner} already collected"))
             continue
         if not _looks_like_notebook(content):
             report.warnings.append(f"{candidate.origin}: not a valid notebook; collected, it will grade with a comment")
-        report.collected[learner] = _write_submission(
-            course, learner, assignment, spec.notebook, content, candidate.timestamp
-        )
+        report.collected[learner] = _write_submission(course, learner, assignment, spec.notebook, content, timestamp)
+        if candidate.late:
+            late_marked.append(learner)
+        elif candidate.late is None and not candidate.stamped:
+            file_times.append(candidate.timestamp)
+    report.warnings += _time_warnings(assignment, due, late_marked, file_times)
     return report
+
+
+def _submission_time(candidate: Candidate, due: datetime | None) -> datetime:
+    """When the submission counts as handed in, for nbgrader's late penalty.
+
+    A Canvas download writes every member with the time of the download, so a Canvas name's zip
+    time says nothing: its `LATE` token is the LMS's verdict. On time: the due date at the latest;
+    LATE: one second after it (one started day late, as far as the file tells). Other files keep
+    their timestamp.txt or their own time."""
+    if candidate.late is None or due is None:
+        return candidate.timestamp
+    if candidate.late:
+        return due + timedelta(seconds=1)
+    return min(candidate.timestamp, due)
+
+
+def _time_warnings(assignment: str, due: datetime | None, late_marked: list[str],
+                   file_times: list[datetime]) -> list[str]:
+    warnings = []
+    if late_marked and due is None:
+        warnings.append(f"Canvas marks {len(late_marked)} submission(s) LATE ({', '.join(late_marked)}), but "
+                        f"{assignment} has no due date, so no late penalty applies: set [assignments.{assignment}] "
+                        "due in theater.toml")
+    elif late_marked:
+        warnings.append(f"Canvas marks {len(late_marked)} submission(s) LATE ({', '.join(late_marked)}): recorded as "
+                        "handed in just after the due date (one day late); for a later time write it into "
+                        f"submitted/<learner>/{assignment}/timestamp.txt, or override the grade")
+    if due is not None and len(file_times) >= 2 and min(file_times) > due \
+            and max(file_times) - min(file_times) <= timedelta(seconds=SAME_TIME_SECONDS):
+        warnings.append(f"all {len(file_times)} submissions carry the same file time "
+                        f"({min(file_times):%Y-%m-%d %H:%M} UTC), after the due date: that looks like the time "
+                        "they were copied or downloaded, not submitted, and every one will count as late. "
+                        "Copy with times kept (cp -p, rsync -t), add a timestamp.txt per learner, or use the "
+                        "LMS's own download")
+    return warnings

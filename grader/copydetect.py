@@ -17,8 +17,9 @@ between honest learners of *this* class:
 
 The chance is multiplied by the number of comparisons in the class (Bonferroni) and a flag needs
 it below ALPHA. The flag also needs direction: the flagged learner's answer fits the classmate's
-data at least as well as their own (an answer copied from the source fits the source's data), so
-the source is not accused. Flags are for the instructor only: they never go into a learner's
+data better than their own (an answer copied from the source fits the source's data), or, when
+both fits reach the check's cap, lies closer to the classmate's truth than to their own; so the
+source is not accused. Flags are for the instructor only: they never go into a learner's
 feedback (they would name another learner).
 """
 
@@ -125,6 +126,7 @@ def detect_copies(
             continue
         comparisons = max(len(known) * (len(known) - 1), 1)
         chance = _chance_function(given, known)
+        distance = _distance_function(given, known)
         for learner, answer in sorted(given.items()):
             if learner not in known:
                 continue
@@ -136,7 +138,9 @@ def detect_copies(
                 fit = run_check(check_id, answer, known[other]).score
                 candidates = [("data", chance(answer, known[other]), fit >= own + MIN_MARGIN and fit >= 0.5)]
                 if other in given:
-                    candidates.append(("answer", chance(answer, given[other]), fit >= own))
+                    candidates.append(("answer", chance(answer, given[other]),
+                                       _copied_from(fit, own, distance(answer, known[other]),
+                                                    distance(answer, known[learner]))))
                 for kind, p, directed in candidates:
                     p = min(1.0, p * comparisons)
                     if directed and p < ALPHA and (best is None or p < best.chance):
@@ -144,6 +148,54 @@ def detect_copies(
             if best is not None:
                 flags.append(best)
     return sorted(flags, key=lambda f: (f.learner, f.grade_id))
+
+
+def _copied_from(fit: float, own: float, to_other: float, to_own: float) -> bool:
+    """Direction of an answer that matches a classmate's: it fits the classmate's data better than
+    the learner's own, or, when the two fits tie (both at full marks, the check's cap), it lies
+    closer to the classmate's truth. The source's answer was worked out on the source's data, so it
+    lies closer to the source's own truth: the source is not accused."""
+    if fit != own:
+        return fit > own
+    return to_other < to_own
+
+
+def _distance_function(given: Mapping[str, Any], known: Mapping[str, Any]):
+    """How far an answer lies from a truth, uncapped (a check's score stops at full marks): numbers
+    in units of the class's spread of truths, summed over an estimate pair; id sets as 1 − Jaccard."""
+    keys = _number_keys(known)
+    if keys:
+        spreads = {key: _spread([_as_number(t[key]) for t in known.values()]) for key in keys}
+
+        def estimates(a: Any, b: Any) -> float:
+            if not isinstance(a, Mapping) or not isinstance(b, Mapping):
+                return math.inf
+            total, compared = 0.0, 0
+            for key in keys:
+                x, y = _as_number(a.get(key)), _as_number(b.get(key))
+                if x is not None and y is not None:
+                    total += abs(x - y) / (spreads[key] if spreads[key] and math.isfinite(spreads[key]) else 1.0)
+                    compared += 1
+            return total if compared else math.inf
+
+        return estimates
+    truth_numbers = [_as_number(t["value"] if isinstance(t, Mapping) and "value" in t else t)
+                     for t in known.values()]
+    if all(v is not None for v in truth_numbers):
+
+        def numbers(a: Any, b: Any) -> float:
+            x = _as_number(a)
+            y = _as_number(b["value"] if isinstance(b, Mapping) and "value" in b else b)
+            return math.inf if x is None or y is None else abs(x - y)
+
+        return numbers
+
+    def id_sets(a: Any, b: Any) -> float:
+        x = _as_ids(a)
+        y = _as_ids(b.get("ids", ()) if isinstance(b, Mapping) else b)
+        return math.inf if not x or not y else 1.0 - len(x & y) / len(x | y)
+
+    return id_sets
 
 
 def _number_keys(known: Mapping[str, Any]) -> list[str]:

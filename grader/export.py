@@ -61,6 +61,9 @@ class Row:
     late_submission_penalty: float
     score: float
     max_score: float
+    submitted: bool = True  # False: no submission (nbgrader's export counts it 0, Canvas's is blank)
+    section: str = ""
+    sis_user_id: str = ""
 
 
 def late_plugin(course: Course) -> LateSubmissionPlugin:
@@ -99,10 +102,20 @@ def apply_late_penalties(course: Course) -> int:
     return late
 
 
+def _roster_details(course: Course) -> dict[str, tuple[str, str]]:
+    """learner -> (section, SIS user id), where the roster gives them (otherwise blank)."""
+    from grader.assign import roster
+
+    return {learner.id: (str(getattr(learner, "section", "") or ""), str(getattr(learner, "sis_user_id", "") or ""))
+            for learner in roster(course)}
+
+
 def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Row]:
-    """One row per learner and assignment; no submission counts as 0, as in nbgrader's export."""
+    """One row per learner and assignment; no submission counts as 0, as in nbgrader's export
+    (`submitted` says which rows had none)."""
     from nbgrader.api import MissingEntry
 
+    details = _roster_details(course)
     rows: list[Row] = []
     with gradebook(course) as gb:
         for assignment in sorted(gb.assignments, key=lambda a: a.name):
@@ -112,17 +125,19 @@ def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Row
                 try:
                     submission = gb.find_submission(assignment.name, student.id)
                 except MissingEntry:
-                    raw, penalty, timestamp = 0.0, 0.0, None
+                    raw, penalty, timestamp, submitted = 0.0, 0.0, None, False
                 else:
                     raw = float(submission.score)
                     penalty = float(submission.late_submission_penalty or 0.0)
-                    timestamp = submission.timestamp
+                    timestamp, submitted = submission.timestamp, True
+                section, sis_user_id = details.get(student.id, ("", ""))
                 rows.append(Row(
                     assignment=assignment.name, duedate=assignment.duedate, timestamp=timestamp,
                     student_id=student.id, last_name=student.last_name or "", first_name=student.first_name or "",
                     email=student.email or "", lms_user_id=student.lms_user_id or "",
                     raw_score=raw, late_submission_penalty=penalty, score=max(0.0, raw - penalty),
-                    max_score=float(assignment.max_score),
+                    max_score=float(assignment.max_score), submitted=submitted, section=section,
+                    sis_user_id=sis_user_id,
                 ))
     return rows
 
@@ -142,11 +157,33 @@ def _nbgrader_table(rows: list[Row]) -> list[list[str]]:
     return table
 
 
-def _canvas_table(rows: list[Row]) -> list[list[str]]:
-    """Canvas's gradebook import shape: fixed columns, a Points Possible row, one column per assignment."""
+def canvas_ids(course: Course, assignments: list[str]) -> dict[str, str]:
+    """theater.toml's `[assignments.NAME] canvas_id` of each assignment that has one."""
+    found = {}
+    for name in assignments:
+        value = course.assignment_setting(name, "canvas_id")
+        if value is None or value == "":
+            continue
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit() or not 0 < int(text) < 10**15:
+            raise ExportError(f"theater.toml [assignments.{name}] canvas_id: {str(value)[:40]!r} is not a Canvas "
+                              "assignment id (the number in the assignment's Canvas address, /assignments/<id>)")
+        found[name] = str(int(text))
+    return found
+
+
+def _canvas_table(rows: list[Row], ids: dict[str, str] | None = None) -> list[list[str]]:
+    """Canvas's gradebook import shape: fixed columns, a Points Possible row, one column per assignment.
+
+    A column is `Name (assignment_id)` when the course knows the Canvas id, as Canvas's own export
+    writes it (Canvas matches that to the existing assignment; a bare name creates a new one). No
+    submission is blank (Canvas keeps it "missing"), never a 0."""
+    ids = ids or {}
     assignments = sorted({r.assignment for r in rows})
     maxima = {r.assignment: r.max_score for r in rows}
-    table = [list(CANVAS_FIXED) + assignments, ["Points Possible", "", "", "", ""] + [_cell(maxima[a]) for a in assignments]]
+    headers = [f"{a} ({ids[a]})" if a in ids else a for a in assignments]
+    table = [list(CANVAS_FIXED) + headers,
+             ["Points Possible", "", "", "", ""] + [_cell(maxima[a]) for a in assignments]]
     learners: dict[str, dict[str, Row]] = {}
     for row in rows:
         learners.setdefault(row.student_id, {})[row.assignment] = row
@@ -154,8 +191,8 @@ def _canvas_table(rows: list[Row]) -> list[list[str]]:
         per = learners[student_id]
         any_row = next(iter(per.values()))
         name = ", ".join(part for part in (any_row.last_name, any_row.first_name) if part) or student_id
-        table.append([name, any_row.lms_user_id, student_id, any_row.email, ""] +
-                     [_cell(per[a].score) if a in per else "" for a in assignments])
+        table.append([name, any_row.lms_user_id, any_row.sis_user_id, any_row.email, any_row.section] +
+                     [_cell(per[a].score) if a in per and per[a].submitted else "" for a in assignments])
     return table
 
 
@@ -169,7 +206,8 @@ def export_grades(course: Course | Path | str | None, fmt: str = "nbgrader", to:
     rows = grade_rows(course, assignments)
     if not rows:
         raise ExportError("nothing to export: the gradebook has no learners or no assignments yet")
-    table = _nbgrader_table(rows) if fmt == "nbgrader" else _canvas_table(rows)
+    table = _nbgrader_table(rows) if fmt == "nbgrader" else \
+        _canvas_table(rows, canvas_ids(course, sorted({r.assignment for r in rows})))
     target = Path(to).expanduser()
     if target.is_dir():
         raise ExportError(f"{target} is a folder: give a file name, e.g. {target / 'grades.csv'}")

@@ -77,6 +77,8 @@ class LearnerGrade:
     copy_flags: list[str] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    final: float | None = None  # what export writes: overrides win, the late penalty off (None: as `score`)
+    adjustments: list[str] = field(default_factory=list)  # why `final` differs from the autograder's `score`
 
 
 @dataclass
@@ -99,8 +101,11 @@ class GradeReport:
                 f"{len(self.errors)} failed, {flagged} flagged for review; isolation: {', '.join(isolations)}; "
                 f"{self.seconds:.1f} s")
         for learner, g in sorted(self.learners.items()):
-            line = f"\n  {learner}: {g.score:g}/{g.max_score:g} [{g.status}, {g.isolation or '-'}]"
-            notes = g.comments + [f"integrity: {f}" for f in g.integrity_flags] + [f"copy: {f}" for f in g.copy_flags]
+            shown = g.score if g.final is None or not g.adjustments else g.final
+            line = f"\n  {learner}: {shown:g}/{g.max_score:g} [{g.status}, {g.isolation or '-'}]"
+            notes = ([f"autograder {g.score:g}, " + ", ".join(g.adjustments)] if g.adjustments and g.final is not None
+                     else [])
+            notes += g.comments + [f"integrity: {f}" for f in g.integrity_flags] + [f"copy: {f}" for f in g.copy_flags]
             if notes:
                 line += " — " + "; ".join(notes)
             text += line
@@ -716,6 +721,7 @@ def grade(
     force: bool = False,
     on_result: Callable[[LearnerGrade, int, int], None] | None = None,
     scheduler: str | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> GradeReport:
     """Grade every submission of `assignment` (or only `learners`); resumable, never stops on one bad submission.
 
@@ -725,6 +731,8 @@ def grade(
     `scheduler` sends the work to an existing Dask cluster (tcp://host:port, see
     `grading_scheduler`); without one, `workers` processes of an embedded LocalCluster grade it, or
     this process alone for a single submission. Only this process writes the gradebook and records.
+    `should_stop()` is asked before each commit: once it says yes, nothing more is committed and the
+    cluster is closed (a cancelled run; the next run grades the rest).
     A cluster's workers must provide the bubblewrap sandbox unless `isolation` says otherwise.
     """
     from datasets.pipeline import GENERATOR_VERSION
@@ -781,8 +789,11 @@ def grade(
         tqdm.monitor_interval = 0  # no monitor thread in a process that starts workers
         bar = tqdm(total=len(pending), desc=f"grade {assignment}", unit="notebook")
     book = late = None  # one gradebook connection for the batch, opened when there is something to save
+    results = _run_jobs(jobs(), len(pending), workers, scheduler)
     try:
-        for item, outcome in _run_jobs(jobs(), len(pending), workers, scheduler):
+        for item, outcome in results:
+            if should_stop is not None and should_stop():
+                break
             if outcome.ok:
                 if book is None:
                     book, late = _open_gradebook(course, spec)
@@ -798,14 +809,48 @@ def grade(
             if on_result is not None:
                 on_result(grade_entry, len(report.learners) - resumed, len(pending))
     finally:
+        results.close()  # the cluster, if one was started, is closed here
         if book is not None:
             book.close()
         if bar is not None:
             bar.close()
 
     _flag_copies(report, records)
+    _final_scores(course, spec, report)
     report.seconds = round(time.monotonic() - started, 2)
     return report
+
+
+def _final_scores(course: Any, assignment: Any, report: GradeReport) -> None:
+    """Each learner's score as the gradebook and export have it: an instructor's override wins per
+    part (nbgrader's Grade.score), then the stored late penalty comes off; the summary shows it."""
+    from nbgrader.api import MissingEntry
+
+    from grader.course_dir import gradebook
+
+    learners = sorted(k for k, g in report.learners.items() if g.status != "error")
+    if not learners:
+        return
+    notebook_id = Path(assignment.notebook).stem
+    with gradebook(course) as gb:
+        for learner in learners:
+            entry = report.learners[learner]
+            try:
+                notebook = gb.find_submission_notebook(notebook_id, assignment.name, learner)
+            except MissingEntry:
+                continue
+            overridden = []
+            for part in assignment.graded:
+                try:
+                    row = gb.find_grade(part.grade_id, notebook_id, assignment.name, learner)
+                except MissingEntry:
+                    continue
+                if row.manual_score is not None:
+                    overridden.append(f"{part.grade_id} {float(row.manual_score):g}")
+            penalty = float(notebook.late_submission_penalty or 0.0)
+            entry.final = round(max(0.0, float(notebook.score) - penalty), 4)
+            entry.adjustments = ([f"override {', '.join(overridden)}"] if overridden else []) + \
+                                ([f"late penalty {penalty:g}"] if penalty else [])
 
 
 def _flag_copies(report: GradeReport, records: dict[str, dict]) -> None:

@@ -5,7 +5,9 @@ nbgrader's `Grade.score` prefers over `auto_score`, and a reason in `Comment.man
 answer cell the part grades (nbgrader keeps comments on answer cells only). Grading writes only
 `auto_score`, so a regrade updates the autograder's figure beside the override and leaves the
 override in force; nbgrader then marks the part `needs_manual_grade`, which the gradebook shows as
-"regraded since the override: review". Export and feedback read `Grade.score`, so both use it.
+"regraded since the override: review". Export and feedback read `Grade.score`, so both use it,
+and an override (or its removal) sets the submission's late penalty again on the new score, so
+the gradebook page, feedback and `theater export` show one figure.
 
 Two parts can grade one answer cell (measure's two estimates), so each part's reason is one line
 of that cell's manual comment, `[grade_id] reason`; lines written by hand in nbgrader's formgrader
@@ -109,6 +111,19 @@ def _grade_row(gb, assignment: Assignment, learner: str, part: str):
         raise OverrideError(f"{learner} has no graded submission of {assignment.name}: grade it first") from None
 
 
+def _reapply_late_penalty(course: Course, gb, assignment: Assignment, learner: str) -> None:
+    """The submission's late penalty again, on its new score: the gradebook, feedback and export
+    read the stored penalty, so it must follow every override (as grading and export set it)."""
+    from grader.export import late_plugin, set_late_penalty
+
+    gb.db.commit()
+    submission = gb.find_submission(assignment.name, learner)
+    for notebook in submission.notebooks:
+        gb.db.refresh(notebook)  # its score is computed from the grades just changed
+    set_late_penalty(late_plugin(course), submission)
+    gb.db.commit()
+
+
 def override(course: Course, assignment: str, learner: str, part: str, score: float, comment: str) -> Override:
     """Set a part's score by hand, with the reason the learner will read in their feedback."""
     spec = course.assignment(assignment)
@@ -134,7 +149,7 @@ def override(course: Course, assignment: str, learner: str, part: str, score: fl
             parts, other = split_comment(row.manual_comment)
             parts[part] = comment
             row.manual_comment = join_comment(parts, other)
-        gb.db.commit()
+        _reapply_late_penalty(course, gb, spec, learner)
         return Override(assignment, learner, part, score, grade.auto_score, float(grade.max_score), comment, False)
 
 
@@ -152,7 +167,7 @@ def clear_override(course: Course, assignment: str, learner: str, part: str) -> 
             parts, other = split_comment(row.manual_comment)
             parts.pop(part, None)
             row.manual_comment = join_comment(parts, other)
-        gb.db.commit()
+        _reapply_late_penalty(course, gb, spec, learner)
 
 
 def part_comments(gb, assignment: Assignment, learner: str) -> dict[str, str]:

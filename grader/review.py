@@ -190,7 +190,8 @@ def _grade_rows(course: Course, assignment: str) -> list[tuple]:
 
 def gradebook_frame(course: Course, assignment: str) -> pd.DataFrame:
     """One row per learner with a graded submission: each part's score (an override wins, as in
-    nbgrader's Grade.score), the total, the late penalty, the final score, overrides and flags."""
+    nbgrader's Grade.score), the total, the late penalty, the final score, overrides, flags and the
+    grader's notes (the comments the learner's feedback shows)."""
     spec = course.assignment(assignment)
     parts = [p.grade_id for p in spec.graded]
     found = records(course, assignment)
@@ -221,9 +222,11 @@ def gradebook_frame(course: Course, assignment: str) -> pd.DataFrame:
             "overridden": ", ".join(sorted(entry["overridden"])) + (" (regraded since: review)" if entry["review"] else ""),
             "integrity flags": len(grade_info.get("integrity_flags") or []),
             "copy flags": len(copies.get(learner, [])),
+            # what the learner's feedback says the grader did: a time-out, the memory limit, a repair
+            "grader notes": "; ".join(str(c) for c in grade_info.get("comments") or []),
         })
     columns = ["learner", *parts, "total", "late penalty", "score", "max", "overridden", "integrity flags",
-               "copy flags"]
+               "copy flags", "grader notes"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -390,7 +393,8 @@ def reading(part_check: str, part_record: Mapping[str, Any], answer: Any, truth:
 
 
 def answer_spread(course: Course, assignment: str) -> pd.DataFrame:
-    """Per part and band: how many learners, their share, and the misconception it suggests."""
+    """Per part and band: how many learners, their share of the learners graded on that part (or
+    number of a finding), and the misconception it suggests."""
     spec = course.assignment(assignment)
     counts: dict[tuple[str, str], dict[str, Any]] = {}
     totals: dict[str, int] = {}
@@ -403,9 +407,15 @@ def answer_spread(course: Course, assignment: str) -> pd.DataFrame:
             if not isinstance(part_record, Mapping):
                 continue
             answer, truth = answers.get(part.grade_id), truths.get(part.grade_id)
-            if part.check == FINDING_CHECK and answer is not None:
-                pieces = [(f"{part.grade_id}: {key}" if key else part.grade_id, found)
-                          for key, found in finding_readings(answer, truth)]
+            if part.check == FINDING_CHECK:
+                # each number is a row group of its own, over every learner graded on the part: a
+                # learner with no readable finding counts once in each (so shares add up to 1)
+                if isinstance(answer, Mapping):
+                    readings = finding_readings(answer, truth)
+                else:
+                    whole = reading(part.check, part_record, answer, truth) if answer is None else UNREADABLE
+                    readings = [(key, whole) for key in FINDING_PARTS]
+                pieces = [(f"{part.grade_id}: {key}", found) for key, found in readings]
             else:
                 pieces = [(part.grade_id, reading(part.check, part_record, answer, truth))]
             for label, found in pieces:

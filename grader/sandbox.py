@@ -427,7 +427,8 @@ def run_notebook_sandboxed(
         result.problems.append(f"execution stopped: a cell exceeded the {which} time limit ({budget:.0f} s)")
     except DeadKernelError:
         result.kernel_died = True
-        result.problems.append("the kernel died during execution (exit, crash or resource limit)")
+        result.problems.append("the kernel died during execution (exit, crash or resource limit: "
+                               f"{_gigabytes(limits.memory_bytes)} of memory, {limits.cpu_seconds} s of CPU)")
     except RuntimeError as exc:  # kernel failed to start or stopped answering
         result.kernel_died = True
         result.problems.append(f"the kernel could not run the notebook: {str(exc)[:200]}")
@@ -447,11 +448,29 @@ def run_notebook_sandboxed(
         shutil.rmtree(conn_dir, ignore_errors=True)
         if uid is not None:
             _restore_owner(workdir)
+    if _ran_out_of_memory(result.notebook):
+        result.problems.append(memory_note(limits))
     if client.truncated:
         result.output_truncated = True
         result.problems.append(f"output truncated after {limits.output_bytes} bytes")
     result.seconds = time.monotonic() - started
     return result
+
+
+def _gigabytes(size: int) -> str:
+    return f"{size / 1024**3:g} GB"
+
+
+def memory_note(limits: Limits) -> str:
+    """The grader note of a notebook that hit the memory limit (a time-out has one too)."""
+    return (f"a cell ran out of memory (MemoryError): the grader runs a notebook in "
+            f"{_gigabytes(limits.memory_bytes)} of address space, and Python, pandas and your data "
+            "already use part of it; use smaller arrays, or delete what you no longer need")
+
+
+def _ran_out_of_memory(nb: NotebookNode) -> bool:
+    return any(out.get("output_type") == "error" and out.get("ename") == "MemoryError"
+               for cell in nb.get("cells", []) if cell.get("cell_type") == "code" for out in cell.get("outputs", []))
 
 
 def _kill_kernel_process(km: KernelManager, result: RunResult) -> None:

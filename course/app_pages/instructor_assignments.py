@@ -62,6 +62,8 @@ else:
 
 # ----------------------------------------------------------------------------- grading
 st.header("Grade")
+st.caption("Grading runs as a process of its own (`theater grade`, on the course's Dask cluster or this "
+           "machine's): it goes on if you leave this page or the app restarts, and this page follows it.")
 run = runs.current(course.root, assignment)
 if not submitted:
     st.write("Nothing to grade yet.")
@@ -87,18 +89,24 @@ def progress() -> None:
         done = f"{current.done} of {current.total}" if current.total else "starting"
         st.progress(current.fraction, text=f"Grading {assignment}: {done} submission(s) graded "
                                            f"({current.seconds:.0f} s){' · ' + current.last if current.last else ''}")
+        if st.button("Cancel grading", icon=":material/cancel:",
+                     help="Submissions graded so far are kept; the next run grades the others."):
+            runs.cancel(course.root, assignment)
+            st.toast("Cancelling: the run stops after closing its workers.")
         return
-    if st.session_state.get("_graded_run_seen") != current.started:
-        st.session_state["_graded_run_seen"] = current.started
+    if st.session_state.get("_graded_run_seen") != current.run_id:
+        st.session_state["_graded_run_seen"] = current.run_id
         st.rerun(scope="app")  # the submissions table above shows the new state
-    if current.error:
+    if current.state == runs.CANCELLED:
+        st.warning(f"Grading cancelled after {current.done} submission(s): those are graded; "
+                   "grading again grades the others.", icon=":material/cancel:")
+    elif current.error:
         st.error(f"Grading stopped: {one_line(current.error)}", icon=":material/error:")
-    elif current.report is not None:
-        report = current.report
-        st.success(report.summary().splitlines()[0], icon=":material/task_alt:")
-        if report.errors:
+    elif current.summary:
+        st.success(current.summary, icon=":material/task_alt:")
+        if current.not_graded:
             st.warning("Not graded (retried on the next run): " + "; ".join(
-                f"{k}: {v.comments[0] if v.comments else 'error'}" for k, v in sorted(report.errors.items())))
+                f"{k}: {v}" for k, v in sorted(current.not_graded.items())))
 
 
 progress()

@@ -193,23 +193,11 @@ def test_release_shows_what_was_released_and_submissions_their_state(served):
     assert next(m for m in at.metric if m.label == "Submitted").value == "1 of 2"
 
 
-def test_grading_runs_in_the_background_with_a_progress_bar(served, monkeypatch):
-    """The page starts grader.grade.grade (what `theater grade` runs) with the learner and --force chosen."""
-    import grader.grade
-    from grader.grade import GradeReport, LearnerGrade
+def test_grading_runs_in_a_batch_with_the_learner_and_force_chosen(served):
+    """The page starts a grading batch (grader.runs: `theater grade` in a process of its own) with the
+    learner and --force chosen, then shows how it ended (here: detect was never released)."""
+    from grader import runs
 
-    calls = []
-
-    def slow_grade(root, assignment, workers, learners, progress, force, on_result, scheduler):
-        calls.append((assignment, learners, force, progress))
-        for done, who in enumerate(learners or ["ada", "bob"], start=1):
-            time.sleep(0.3)
-            on_result(LearnerGrade(who, 3.0, 6.0), done, len(learners or ["ada", "bob"]))
-        report = GradeReport(assignment, "bubblewrap")
-        report.learners = {w: LearnerGrade(w, 3.0, 6.0) for w in learners or ["ada", "bob"]}
-        return report
-
-    monkeypatch.setattr(grader.grade, "grade", slow_grade)
     import_roster(served, ROSTER)
     for who in ("ada", "bob"):
         folder = served.path("submitted", who, "detect")
@@ -222,65 +210,44 @@ def test_grading_runs_in_the_background_with_a_progress_bar(served, monkeypatch)
     next(c for c in at.checkbox if c.label.startswith("Regrade")).check()
     next(b for b in at.button if b.label == "Grade").click().run()
     assert not at.exception
-    assert calls == [("detect", ["bob"], True, False)]
-    from grader import runs
-
     run = runs.current(served.root, "detect")
-    run.thread.join(10)
+    assert run is not None and (run.learners, run.force) == (["bob"], True)
+    deadline = time.monotonic() + TIMEOUT
+    while not run.finished and time.monotonic() < deadline:
+        time.sleep(0.3)
+        run = runs.current(served.root, "detect")
     at.run()
-    assert any("detect: 1 graded" in s.value for s in at.success)
+    assert any("Grading stopped: detect has not been released" in e.value for e in at.error)
+    assert any(b.label == "Grade" for b in at.button)  # the form is back
 
 
-def test_one_grading_run_per_assignment_at_a_time(tmp_path):
-    import threading
+def test_a_run_going_shows_its_progress_and_cancel_asks_it_to_stop(served):
+    """A batch found running (here: its status file and lock, as a live batch leaves them, e.g.
+    after the app restarted) is followed with a progress bar; Cancel names that run for it to stop."""
+    import fcntl
+    import os
 
     from grader import runs
 
-    gate = threading.Event()
-
-    def blocked(*args, on_result, **kwargs):
-        gate.wait(10)
-        return None
-
-    first, started = runs.start(tmp_path, "detect", grade=blocked)
-    second, again = runs.start(tmp_path, "detect", force=True, grade=blocked)
-    other, other_started = runs.start(tmp_path, "measure", grade=blocked)
-    assert started and not again and second is first and other_started and other is not first
-    gate.set()
-    first.thread.join(10)
-    other.thread.join(10)
-    third, restarted = runs.start(tmp_path, "detect", grade=blocked)
-    assert restarted and third is not first
-    third.thread.join(10)
-
-
-def test_a_grading_run_grades_where_the_course_says(tmp_path):
-    from grader import runs
-    from grader.course_dir import init_course
-
-    course = init_course(tmp_path / "course")
-    (course.root / "theater.toml").write_text(
-        (course.root / "theater.toml").read_text() + '\n[grading]\nscheduler = "tcp://127.0.0.1:8786"\n')
-    seen = {}
-
-    def records(*args, **kwargs):
-        seen.update(kwargs)
-
-    run, _ = runs.start(course.root, "detect", grade=records)
-    run.thread.join(10)
-    assert seen["scheduler"] == "tcp://127.0.0.1:8786" and not run.error
-
-
-def test_a_failed_grading_run_says_why_in_one_line(tmp_path):
-    from datasets.errors import UserError
-    from grader import runs
-
-    def refuses(*args, **kwargs):
-        raise UserError("detect has not been released (no release/detect/detect.ipynb): run `theater assign` first")
-
-    run, _ = runs.start(tmp_path, "detect", grade=refuses)
-    run.thread.join(10)
-    assert run.finished and run.error.startswith("detect has not been released")
+    import_roster(served, ROSTER)
+    folder = served.path("submitted", "ada", "detect")
+    folder.mkdir(parents=True)
+    (folder / "detect.ipynb").write_text("{}")
+    runs._write_status(runs.GradingRun(str(served.root.resolve()), "detect", run_id="r1", state=runs.RUNNING,
+                                       pid=os.getpid(), done=1, total=3, last="ada: graded"))
+    lock = runs._open_lock(served.root, "detect")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # what the live batch holds
+    try:
+        at = page("instructor_assignments.py", **SIGNED_IN).run()
+        next(s for s in at.selectbox if s.label == "Assignment").set_value("detect").run()
+        assert not at.exception
+        [bar] = at.get("progress")
+        assert "Grading detect: 1 of 3 submission(s) graded" in bar.proto.text and "ada: graded" in bar.proto.text
+        assert not any(b.label == "Grade" for b in at.button)  # no second run while one is going
+        next(b for b in at.button if b.label == "Cancel grading").click().run()
+        assert runs._cancelled_at(served.root, "detect", "r1") is not None
+    finally:
+        os.close(lock)
 
 
 # ----------------------------------------------------------------------------- gradebook

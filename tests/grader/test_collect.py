@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import zipfile
 
@@ -248,3 +249,122 @@ def test_a_killed_collection_leaves_no_half_written_submission(course, tmp_path)
     collect(course, source, "detect")
     assert _marker(target / "detect.ipynb") == "answer = 'ada new'"
     assert sorted(p.name for p in target.parent.iterdir()) == ["detect"]
+
+
+# ----------------------------------------------------------------------------- Canvas names and times
+
+DUE = "2026-12-05 17:00:00 UTC"
+DOWNLOADED = (2026, 12, 6, 19, 54, 0)  # Canvas writes every member with the time of the download
+
+
+def _with_due(course):
+    from grader.course_dir import open_course
+
+    with open(course.root / "theater.toml", "a") as handle:
+        handle.write(f'\n[assignments.detect]\ndue = "{DUE}"\n')
+    return open_course(course.root)
+
+
+def _canvas_zip(path, members: dict[str, bytes], utf8_flag: bool = True):
+    """A zip as Canvas's download: every member stamped with the download time; rubyzip may store
+    UTF-8 names without the zip's UTF-8 flag (`utf8_flag=False`)."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=DOWNLOADED), content)
+    if not utf8_flag:
+        data = bytearray(path.read_bytes())
+        for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            at = data.find(signature)
+            while at >= 0:
+                flags = int.from_bytes(data[at + offset:at + offset + 2], "little") & ~0x800
+                data[at + offset:at + offset + 2] = flags.to_bytes(2, "little")
+                at = data.find(signature, at + 4)
+        path.write_bytes(bytes(data))
+        with zipfile.ZipFile(path) as archive:
+            assert not any(i.flag_bits & 0x800 for i in archive.infolist())
+    return path
+
+
+@pytest.mark.parametrize("utf8_flag", [True, False], ids=["utf8-flag", "rubyzip-no-flag"])
+def test_a_canvas_name_in_any_script_is_matched_by_the_lms_user_id(course, tmp_path, utf8_flag):
+    with gradebook(course) as gb:
+        gb.update_or_create_student("dmueller", first_name="Zoë", last_name="Müller-Łukasiewicz",
+                                    lms_user_id="70104")
+    name = "müllerłukasiewiczzoë_70104_90028_detect (1).ipynb"
+    report = collect(course, _canvas_zip(tmp_path / "s.zip", {name: _notebook("zoë")}, utf8_flag), "detect")
+    assert report.unmatched == [] and list(report.collected) == ["dmueller"]
+    assert _marker(course.path("submitted", "dmueller", "detect", "detect.ipynb")) == "answer = 'zoë'"
+
+
+def test_a_canvas_name_in_any_script_is_matched_by_name_without_an_lms_id(course, tmp_path):
+    with gradebook(course) as gb:
+        gb.update_or_create_student("zoe", first_name="Zoë", last_name="Müller-Łukasiewicz")
+        gb.update_or_create_student("zoe2", first_name="Zoe", last_name="Muller-Lukasiewicz")
+    report = collect(course, _canvas_zip(tmp_path / "s.zip", {
+        "müllerłukasiewiczzoë_70104_90028_detect.ipynb": _notebook("one"),
+        "mullerlukasiewiczzoe_70105_90029_detect.ipynb": _notebook("two"),
+    }), "detect")
+    assert report.unmatched == [] and sorted(report.collected) == ["zoe", "zoe2"]  # no folding of ë into e
+    assert _marker(course.path("submitted", "zoe", "detect", "detect.ipynb")) == "answer = 'one'"
+
+
+def _stamp(course, learner):
+    from grader.review import submission_time
+
+    return submission_time(course.path("submitted", learner, "detect"))
+
+
+def test_canvas_lateness_comes_from_the_late_token_never_from_the_download_time(course, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    course = _with_due(course)
+    report = collect(course, _canvas_zip(tmp_path / "s.zip", {
+        "lovelaceada_5001_11_detect.ipynb": _notebook("on time"),
+        "builderbob_LATE_7002_31_detect.ipynb": _notebook("late"),
+    }), "detect")
+    due = datetime(2026, 12, 5, 17, tzinfo=UTC)
+    assert sorted(report.collected) == ["ada", "bob"]
+    assert _stamp(course, "ada") <= due  # downloaded after the due date, but Canvas says on time
+    assert _stamp(course, "bob") == due + timedelta(seconds=1)
+    assert any("LATE (bob)" in w and "one day late" in w for w in report.warnings)
+    assert not any("same file time" in w for w in report.warnings)
+
+
+def test_a_late_canvas_submission_pays_the_courses_late_penalty(course, tmp_path):
+    from grader.export import PercentPerDayLate
+
+    course = _with_due(course)
+    collect(course, _canvas_zip(tmp_path / "s.zip", {"builderbob_LATE_7002_31_detect.ipynb": _notebook("x"),
+                                                      "lovelaceada_5001_11_detect.ipynb": _notebook("y")}), "detect")
+    from grader.review import due_date
+
+    due = due_date(course, "detect")
+    late = (_stamp(course, "bob") - due).total_seconds()
+    assert PercentPerDayLate().late_submission_penalty("bob", 6.0, late) == pytest.approx(0.6)
+    assert (_stamp(course, "ada") - due).total_seconds() <= 0
+
+
+def test_late_tokens_without_a_due_date_say_so(course, tmp_path):
+    report = collect(course, _canvas_zip(tmp_path / "s.zip", {"builderbob_LATE_7002_31_detect.ipynb": _notebook("x")}),
+                     "detect")
+    assert any("has no due date" in w and "[assignments.detect]" in w for w in report.warnings)
+
+
+def test_a_folder_whose_files_all_carry_one_time_after_the_due_date_is_warned_about(course, tmp_path):
+    course = _with_due(course)
+    source = tmp_path / "copied"
+    copied = time.mktime((2026, 12, 6, 19, 54, 0, 0, 0, -1))
+    for learner in ("ada", "bob", "cyd"):
+        (source / learner).mkdir(parents=True)
+        (source / learner / "detect.ipynb").write_bytes(_notebook(learner))
+        os.utime(source / learner / "detect.ipynb", (copied, copied))
+    report = collect(course, source, "detect")
+    assert len(report.collected) == 3
+    assert any("same file time" in w and "cp -p" in w for w in report.warnings)
+    # times kept (spread, some before the due date): no warning
+    for number, learner in enumerate(("ada", "bob", "cyd")):
+        when = time.mktime((2026, 12, 4 + number, 10, 0, 0, 0, 0, -1))
+        os.utime(source / learner / "detect.ipynb", (when, when))
+    shutil.rmtree(course.path("submitted"))
+    again = collect(course, source, "detect")
+    assert len(again.collected) == 3 and not any("same file time" in w for w in again.warnings)

@@ -115,3 +115,27 @@ def test_chances():
     assert number_match_chance(0.30718254, 0.30718254, 0.15) < 1e-6
     assert set_overlap_chance({"a", "b"}, {"a", "b"}, 150) == pytest.approx(1 / (150 * 149 / 2))
     assert set_overlap_chance({"a"}, {"b"}, 150) == 1.0
+
+
+def test_when_both_fits_reach_full_marks_only_the_copier_is_accused():
+    """Two learners whose truths lie close: bchen's own answer, pasted by qali, earns full marks on
+    both companies; it lies closer to bchen's truth, so qali copied it from bchen, not the reverse."""
+    truths = {"bchen": {"finding": _pair(0.278, 31.3)}, "qali": {"finding": _pair(0.318, 35.6)}}
+    answer = _pair(0.2791, 31.27)
+    answers = {"bchen": {"finding": dict(answer)}, "qali": {"finding": dict(answer)}}
+    from exercises.checks import run_check
+
+    assert run_check(CHECKS["finding"], answer, truths["qali"]["finding"]).score == 1.0  # both at the cap
+    assert run_check(CHECKS["finding"], answer, truths["bchen"]["finding"]).score == 1.0
+    flags = detect_copies(answers, truths, {"finding": CHECKS["finding"]})
+    assert [(f.learner, f.other, f.kind) for f in flags] == [("qali", "bchen", "answer")]
+
+
+def test_when_both_fits_reach_full_marks_in_a_class_the_source_is_not_accused():
+    answers, truths = _honest_class(np.random.default_rng(104))
+    source = truths["learner03"]["finding"]
+    truths["learner04"]["finding"] = _pair(source["theater_share"] + 0.01, source["productivity_effect_pct"] + 1.0)
+    answers["learner03"]["finding"] = _pair(source["theater_share"] + 0.0021, source["productivity_effect_pct"] - 0.37)
+    answers["learner04"]["finding"] = dict(answers["learner03"]["finding"])
+    flags = [f for f in detect_copies(answers, truths, CHECKS) if f.grade_id == "finding"]
+    assert [(f.learner, f.other) for f in flags] == [("learner04", "learner03")]

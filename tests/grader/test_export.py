@@ -92,9 +92,46 @@ def test_canvas_format_has_points_possible_and_one_column_per_assignment(course,
     rows = _rows(export_grades(course, "canvas", tmp_path / "canvas.csv"))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "explore"]
     assert rows[1][0] == "Points Possible" and rows[1][-1] == "6"
-    by_sis = {r[2]: r for r in rows[2:]}
-    assert by_sis["ada"][:2] == ["Lovelace, Ada", "5001"] and by_sis["ada"][-1] == "4.5"
-    assert by_sis["cyd"][-1] == "0"
+    by_name = {r[0]: r for r in rows[2:]}
+    assert by_name["Lovelace, Ada"] == ["Lovelace, Ada", "5001", "", "ada@x.org", "", "4.5"]
+    assert by_name["Charisse, Cyd"][-1] == ""  # no submission: blank (Canvas's "missing"), not a graded 0
+    assert by_name["Builder, Jr., Bob"][2] == ""  # no SIS id is known: none is made up
+
+
+def test_canvas_headers_carry_the_canvas_assignment_id_the_course_gives(course, tmp_path):
+    with open(course.root / "theater.toml", "a") as handle:
+        handle.write('\n[assignments.explore]\ncanvas_id = 123456\n')
+    rows = _rows(export_grades(open_course(course.root), "canvas", tmp_path / "canvas.csv"))
+    assert rows[0][-1] == "explore (123456)"
+    assert rows[1][-1] == "6"
+
+
+@pytest.mark.parametrize("value", ['"soon"', "-4", "true", '"12 34"'])
+def test_a_canvas_id_that_is_not_a_number_is_one_clear_error(course, tmp_path, value):
+    with open(course.root / "theater.toml", "a") as handle:
+        handle.write(f'\n[assignments.explore]\ncanvas_id = {value}\n')
+    with pytest.raises(ExportError, match=r"\[assignments.explore\] canvas_id: .* is not a Canvas assignment id"):
+        export_grades(open_course(course.root), "canvas", tmp_path / "canvas.csv")
+
+
+def test_canvas_section_and_sis_id_come_from_the_roster_when_it_has_them(course, tmp_path, monkeypatch):
+    """A roster that knows sections and SIS ids (grader.assign.roster's learners carry `section` and
+    `sis_user_id`) fills Canvas's Section and SIS User ID; learners without them stay blank."""
+    from dataclasses import dataclass
+
+    import grader.assign
+
+    @dataclass(frozen=True)
+    class Known:
+        id: str
+        section: str = ""
+        sis_user_id: str = ""
+
+    monkeypatch.setattr(grader.assign, "roster", lambda course: [Known("ada", "Tuesday lab", "S-0001"), Known("bob")])
+    rows = _rows(export_grades(course, "canvas", tmp_path / "canvas.csv"))
+    by_name = {r[0]: r for r in rows[2:]}
+    assert by_name["Lovelace, Ada"][1:5] == ["5001", "S-0001", "ada@x.org", "Tuesday lab"]
+    assert by_name["Builder, Jr., Bob"][2] == "" and by_name["Builder, Jr., Bob"][4] == ""
 
 
 def test_export_errors_are_clear(course, tmp_path):

@@ -4,6 +4,7 @@ feedback, on SQLite and on PostgreSQL gradebooks."""
 from __future__ import annotations
 
 import csv
+import time
 
 import pytest
 
@@ -59,7 +60,7 @@ def test_override_wins_survives_a_regrade_and_reaches_the_export(measured, tmp_p
     rows = {r[3]: r for r in _export(measured, tmp_path)[1:]}
     assert float(rows["ada"][9]) == 7.5 and float(rows["bob"][9]) == 0.0  # the score column
     canvas = _export(measured, tmp_path, "canvas")
-    assert [r[-1] for r in canvas if r[2] == "ada"] == ["7.5"]
+    assert [r[-1] for r in canvas if r[0] == "Lovelace, Ada"] == ["7.5"]
 
 
 def test_clearing_keeps_lines_written_by_hand_in_nbgraders_formgrader(measured):
@@ -151,12 +152,54 @@ def test_an_override_survives_a_real_forced_regrade(tmp_path):
     override(course, "explore", "ada", "weekly_table", 2.5, "Handed in after the solutions were shown.")
     from grader import runs
 
-    run, started = runs.start(course.root, "explore", force=True)  # the app's path: grade() in a thread
-    run.thread.join(600)
-    assert started and run.error is None and (run.done, run.total) == (1, 1)
-    assert run.report.learners["ada"].status == "graded"  # really graded again
+    run, started = runs.start(course.root, "explore", force=True)  # the app's path: a grading batch
+    deadline = time.monotonic() + 600
+    while not run.finished and time.monotonic() < deadline:
+        time.sleep(0.5)
+        run = runs.current(course.root, "explore")
+    assert started and run.state == runs.FINISHED and run.error is None and (run.done, run.total) == (1, 1)
+    assert run.summary.startswith("explore: 1 graded")  # really graded again
     with gradebook(course) as gb:
         grade_row = gb.find_grade("weekly_table", "explore", "explore", "ada")
         assert (grade_row.auto_score, grade_row.manual_score, grade_row.score) == (6.0, 2.5, 2.5)
     rows = _export(course, tmp_path)
     assert [float(r[9]) for r in rows[1:] if r[3] == "ada"] == [2.5]
+
+
+def test_an_override_of_a_late_submission_sets_its_penalty_so_gradebook_feedback_and_export_agree(tmp_path):
+    """pdubois's case: 40 h late, autograded 0 (penalty 0), overridden to 8: 10 %/day x 2 days = 1.6 off."""
+    from grader import review
+    from grader.feedback import _gradebook_scores
+
+    course = _course(tmp_path / "course")
+    with open(course.root / "theater.toml", "a") as handle:
+        handle.write('\n[assignments.measure]\ndue = "2026-12-05 17:00:00 UTC"\n')
+    with open(course.root / "nbgrader_config.py", "a") as handle:
+        handle.write('\nc.AssignLatePenalties.plugin_class = "grader.export.PercentPerDayLate"\n')
+    from grader.course_dir import open_course
+
+    course = open_course(course.root)
+    assign(course, "measure", ROSTER)
+    _autograde(course, "measure", "ada", {"measure_finding": 0.0}, stamp="2026-12-07 09:15:00.000000 UTC")
+    spec = course.assignment("measure")
+
+    def figures():
+        page = review.gradebook_frame(course, "measure").set_index("learner")
+        _, penalty, _ = _gradebook_scores(course, spec, "ada")
+        exported = {r[3]: r for r in _export(course, tmp_path)[1:]}["ada"]
+        return (float(page.loc["ada", "late penalty"]), float(page.loc["ada", "score"]), penalty,
+                float(exported[8]), float(exported[9]))
+
+    assert figures() == (0.0, 0.0, 0.0, 0.0, 0.0)
+    override(course, "measure", "ada", "measure_finding", 8.0, "The method is right.")
+    assert figures() == (1.6, 6.4, 1.6, 1.6, 6.4)
+    # `theater grade`'s summary shows the same figure, and why it is not the autograder's
+    from grader.grade import grade
+
+    report = grade(course.root, "measure", workers=1, progress=False, force=True)
+    line = next(x for x in report.summary().splitlines() if x.strip().startswith("ada:"))
+    assert line.strip().startswith("ada: 6.4/8 [graded")
+    assert "autograder 0, override measure_finding 8, late penalty 1.6" in line
+    assert figures() == (1.6, 6.4, 1.6, 1.6, 6.4)
+    clear_override(course, "measure", "ada", "measure_finding")
+    assert figures() == (0.0, 0.0, 0.0, 0.0, 0.0)

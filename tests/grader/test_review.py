@@ -140,3 +140,44 @@ def test_flags_frame_lists_integrity_flags_for_the_instructor(course):
     _record(course, "detect", "ada", {}, flags=["monkeypatch at part3-detector: replaces np.isclose"])
     flags = review.flags_frame(course, "detect")
     assert flags.values.tolist() == [["ada", "integrity", "monkeypatch at part3-detector: replaces np.isclose"]]
+
+
+def test_the_spread_of_a_finding_counts_every_graded_learner_in_each_number(course):
+    """Three learners handed in no finding, one a list, two a finding: each number's shares are of
+    the six graded learners (no "no answer: 3 learners = 100%")."""
+    checks = {"measure_finding": "measure.finding"}
+    right = {"measure_finding": {"status": "correct", "points": 8, "message": ""}}
+    none = {"measure_finding": {"status": "not_attempted", "points": 0, "message": ""}}
+    truth = {"theater_share": 0.3, "productivity_effect_pct": 10.0}
+    for learner in ("ada", "bob"):
+        path = _record(course, "measure", learner, right, {"measure_finding": dict(truth)}, {"measure_finding": truth})
+        path.write_text(json.dumps({**json.loads(path.read_text()), "checks": checks}))
+    for learner, answer in (("cyd", None), ("dee", None), ("eve", None), ("fay", [0.3, 10.0])):
+        parts = none if answer is None else {"measure_finding": {"status": "incorrect", "points": 0, "message": ""}}
+        path = _record(course, "measure", learner, parts, {"measure_finding": answer}, {"measure_finding": truth})
+        path.write_text(json.dumps({**json.loads(path.read_text()), "checks": checks}))
+    spread = review.answer_spread(course, "measure")
+    for number in ("theater_share", "productivity_effect_pct"):
+        rows = spread[spread["part"] == f"measure_finding: {number}"]
+        assert rows["learners"].sum() == 6 and rows["share"].sum() == pytest.approx(1.0)
+        shares = dict(zip(rows["band"], rows["share"], strict=True))
+        assert shares == {"within the tolerance": pytest.approx(2 / 6), "no answer": pytest.approx(3 / 6),
+                          "answer could not be read": pytest.approx(1 / 6)}
+    assert set(spread["part"]) == {"measure_finding: theater_share", "measure_finding: productivity_effect_pct"}
+
+
+def test_the_gradebook_shows_the_grader_notes_the_feedback_shows(tmp_path):
+    from grader.assign import assign
+    from tests.grader.gradebook_fixtures import ROSTER, autograde, small_course
+
+    course = small_course(tmp_path / "course")
+    assign(course, "measure", ROSTER)
+    autograde(course, "measure", "ada", {"measure_finding": 0.0})
+    autograde(course, "measure", "bob", {"measure_finding": 8.0})
+    record = course.state_dir / "grading" / "measure" / "ada.json"
+    data = json.loads(record.read_text())
+    data["grade"]["comments"] = ["a cell ran out of memory (MemoryError): the grader runs a notebook in 3 GB …"]
+    record.write_text(json.dumps(data))
+    frame = review.gradebook_frame(course, "measure").set_index("learner")
+    assert frame.loc["ada", "grader notes"].startswith("a cell ran out of memory (MemoryError)")
+    assert frame.loc["bob", "grader notes"] == ""

@@ -120,6 +120,21 @@ def test_memory_bomb_raises_memory_error_inside(course):
     run = run_notebook_sandboxed(nb, course["work"], course["data"], FAST)
     assert _text(run.notebook.cells[0]).startswith("MemoryError")
     assert _text(run.notebook.cells[1]).strip() == "alive"
+    # the learner's feedback and the instructor's view get a grader note, as for a time-out
+    assert [p for p in run.problems if "ran out of memory" in p] == [
+        "a cell ran out of memory (MemoryError): the grader runs a notebook in 3 GB of address space, and "
+        "Python, pandas and your data already use part of it; use smaller arrays, or delete what you no "
+        "longer need"]
+
+
+def test_a_notebook_without_a_memory_error_gets_no_memory_note():
+    from grader.sandbox import _ran_out_of_memory
+
+    nb = _notebook("x = 1", "raise ValueError('no')")
+    nb.cells[1].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="no", traceback=[])]
+    assert not _ran_out_of_memory(nb)
+    nb.cells[0].outputs = [nbformat.v4.new_output("error", ename="MemoryError", evalue="", traceback=[])]
+    assert _ran_out_of_memory(nb)
 
 
 @pytest.mark.slow
