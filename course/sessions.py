@@ -104,13 +104,13 @@ class SessionStore:
     """Sessions in the progress database; idle and absolute lifetimes in seconds."""
 
     def __init__(self, engine: sa.Engine, idle_seconds: float = 2 * 3600.0,
-                 absolute_seconds: float = 12 * 3600.0, clock: Callable[[], dt.datetime] = utcnow):
+                 absolute_seconds: float = 12 * 3600.0, clock: Callable[[], dt.datetime] | None = None):
         if idle_seconds <= 0 or absolute_seconds <= 0:
             raise ValueError("session lifetimes must be positive")
         self.engine = engine
         self.idle = dt.timedelta(seconds=idle_seconds)
         self.absolute = dt.timedelta(seconds=absolute_seconds)
-        self.clock = clock
+        self.clock = clock or (lambda: utcnow())   # looked up at each call, so a test can move it
         self.is_sqlite = engine.dialect.name == "sqlite"
         _retry(lambda: metadata.create_all(engine))
 

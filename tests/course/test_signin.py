@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def test_a_classmates_id_without_their_code_gets_nothing_of_theirs(roster, code)
     assert any("Sign in" in i.value for i in capstone.info)
 
 
-def test_guessing_codes_locks_the_client_out(roster):
+def test_guessing_codes_locks_the_client_out(roster, held_clock):
     at = run_app()
     for i in range(FREE_PAIR_FAILURES):
         learner_sign_in(at, "ada", f"GUES-SGUE-SS{i:02d}")
@@ -101,15 +102,19 @@ def test_a_reload_with_the_token_keeps_a_rostered_learner_in_until_their_code_is
     assert "u" not in reloaded.query_params
 
 
-def test_a_reload_token_expires(app_home):
+def test_a_reload_token_expires(app_home, monkeypatch):
+    from course import sessions
+
     app_home.mkdir(parents=True, exist_ok=True)
-    (app_home / "config.yaml").write_text("session_hours: 0.0001\n")  # 0.36 s
+    (app_home / "config.yaml").write_text("session_hours: 1\n")
     token = token_of(learner_sign_in(run_app(), "ada"))
-    time.sleep(2.1)
+    assert run_app(token).session_state["learner_id"] == "ada"
+    later = sessions.utcnow() + dt.timedelta(hours=1, minutes=1)     # past the absolute lifetime
+    monkeypatch.setattr(sessions, "utcnow", lambda: later)
     assert "learner_id" not in run_app(token).session_state
 
 
-def test_staff_sign_in_is_locked_per_client_not_for_everyone(app_home, monkeypatch):
+def test_staff_sign_in_is_locked_per_client_not_for_everyone(app_home, monkeypatch, held_clock):
     guesser = run_app()
     for _ in range(FREE_PAIR_FAILURES):
         field(guesser, "Staff account").input("staff")
@@ -240,7 +245,17 @@ def test_an_instructor_revokes_a_staff_session_from_the_sessions_page(app_home):
     assert "staff_role" not in trainer.session_state
 
 
-def test_guesses_from_many_sessions_on_another_address_do_not_lock_the_owner_out(app_home, monkeypatch):
+@pytest.fixture
+def held_clock(monkeypatch):
+    """The throttles' clock held still, so a lock cannot run out while a slow machine renders."""
+    from course import auth
+
+    frozen = time.monotonic()
+    monkeypatch.setattr(auth, "throttle_clock", lambda: frozen)
+
+
+def test_guesses_from_many_sessions_on_another_address_do_not_lock_the_owner_out(app_home, monkeypatch,
+                                                                                   held_clock):
     from course.app_pages import common
 
     monkeypatch.setattr(common, "client_address", lambda: "10.0.0.5")     # the owner's office
@@ -260,7 +275,7 @@ def test_guesses_from_many_sessions_on_another_address_do_not_lock_the_owner_out
     assert not errors(owner) and owner.session_state["staff_role"] == "instructor"
 
 
-def test_a_learners_code_guessed_from_elsewhere_does_not_lock_them_out(roster, monkeypatch):
+def test_a_learners_code_guessed_from_elsewhere_does_not_lock_them_out(roster, monkeypatch, held_clock):
     from course.app_pages import common
 
     monkeypatch.setattr(common, "client_address", lambda: "10.0.0.5")
@@ -274,7 +289,7 @@ def test_a_learners_code_guessed_from_elsewhere_does_not_lock_them_out(roster, m
     assert not errors(owner) and owner.session_state["learner_id"] == "ada"
 
 
-def test_wrong_course_codes_back_off(app_home):
+def test_wrong_course_codes_back_off(app_home, held_clock):
     app_home.mkdir(parents=True, exist_ok=True)
     (app_home / "config.yaml").write_text("course_code: SPRING\n")
     at = run_app()

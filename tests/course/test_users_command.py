@@ -60,14 +60,14 @@ def test_users_work_on_the_course_given(tmp_path, capsys):
 def test_theater_app_serves_the_given_course(tmp_path, monkeypatch):
     course = init_course(tmp_path / "spring", create_gradebook=False)
     calls = []
-    monkeypatch.setattr(commands.subprocess, "call", lambda cmd, env: calls.append(env) or 0)
+    monkeypatch.setattr(commands, "run_server", lambda cmd, env: calls.append(env) or 0)
     assert main(["app", "--course", str(course.root)]) == 0
     assert calls[0]["THEATER_COURSE"] == str(course.root)
 
 
 def test_theater_app_refuses_a_folder_that_is_not_a_course(tmp_path, monkeypatch, capsys):
     calls = []
-    monkeypatch.setattr(commands.subprocess, "call", lambda cmd, env: calls.append(env) or 0)
+    monkeypatch.setattr(commands, "run_server", lambda cmd, env: calls.append(env) or 0)
     (tmp_path / "nothing").mkdir()
     assert main(["app", "--course", str(tmp_path / "nothing")]) == 2
     assert not calls and "theater course init" in capsys.readouterr().err
