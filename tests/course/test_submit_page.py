@@ -161,7 +161,7 @@ def test_an_exhausted_attempt_limit_hides_the_upload_and_says_why(course):
                                              + "\n[assignments.detect]\nattempts = 1\n")
     submissions.submit(course, "detect", "ada", _notebook(course), filename="detect.ipynb")
     at = _page("ada")
-    assert any("used all 1 attempt(s)" in w.value for w in at.warning)
+    assert any("used all 1 attempt(s)" in w.value for w in at.warning), _text(at)[:1500]
     assert "submit:detect" not in _forms(at)
 
 
