@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,6 +197,12 @@ def _embedded_course(home: Path, data: dict, notices: list[str]) -> Course:
     try:
         course = init_course(root, course_id="self-study", data=data, secret=legacy_secret,
                              create_gradebook=False)
+    except FileExistsError:   # another thread or process is creating the same course right now
+        for _ in range(50):
+            if (root / "theater.toml").is_file():
+                return open_course(root)
+            time.sleep(0.1)
+        raise ConfigError(f"the app's course in {root} is half made; remove the folder and start again") from None
     except CourseError as error:
         raise ConfigError(f"cannot create the app's course in {root}: {error}") from None
     if legacy_secret:
