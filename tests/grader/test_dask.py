@@ -102,7 +102,7 @@ class Cluster:
 
 
 def _build_class(root: Path) -> None:
-    course = init_course(root, data={"employees": 60, "days": 120})
+    course = init_course(root, data={"employees": 60, "days": 120}, secret="graded-class-2")  # fixed: see test_runs
     roster = root.parent / "roster.csv"
     roster.write_text("id\n" + "".join(f"{learner}\n" for learner in CLASS))
     assign(course, "detect", roster, progress=False)

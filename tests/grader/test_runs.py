@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.xdist_group("dask-cluster"),
               pytest.mark.skipif(shutil.which("bwrap") is None, reason="grading needs bubblewrap")]
 
 ROOT = Path(__file__).resolve().parents[2]
+FIXED_SECRET = "graded-class-2"  # the secret tests/grader/test_grade.py grades its class with
 SOURCE = ROOT / "exercises" / "source" / "detect" / "detect.ipynb"
 # six submissions: three reference solutions and an honest-but-wrong one run in the sandbox, an
 # unchanged release and a broken file are graded without running anything
@@ -48,7 +49,9 @@ APP = textwrap.dedent('''
 
 
 def _build_class(root: Path, learners: dict) -> None:
-    course = init_course(root, data={"employees": 60, "days": 120})
+    # a fixed secret: the reference must score full marks on these learners' companies, and on a small
+    # company a random one can now and then draw a company where it scores less (seen once in CI)
+    course = init_course(root, data={"employees": 60, "days": 120}, secret=FIXED_SECRET)
     roster = root.parent / "roster.csv"
     roster.write_text("id\n" + "".join(f"{learner}\n" for learner in learners))
     assign(course, "detect", roster, progress=False)
