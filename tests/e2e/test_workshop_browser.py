@@ -15,8 +15,7 @@ from course.config import load_config
 from course.progress import ProgressStore
 from course.sessions import SessionStore
 from course.workshop import RoundQuestion, WorkshopStore
-from tests.e2e.test_browser import (SCREENSHOTS, STAFF_PASSWORD, _settle, browser,  # noqa: F401
-                                    running_app)
+from tests.e2e.support import SCREENSHOTS, STAFF_PASSWORD, _settle, running_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -52,7 +51,7 @@ def _wait_text(page, text: str, timeout: float = 30_000) -> None:
     page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
 
 
-def test_presenter_view_at_projector_size(live_room, browser):  # noqa: F811
+def test_presenter_view_at_projector_size(live_room, browser):
     url, rooms, room, token, _ = live_room
     current = rooms.open_question(room.code, QUESTION.key, QUESTION)
     people = [rooms.join(room.code, f"p{i}") for i in range(20)]
@@ -93,7 +92,7 @@ def test_presenter_view_at_projector_size(live_room, browser):  # noqa: F811
     page.close()
 
 
-def test_control_view_and_a_phone_after_the_reveal(live_room, browser):  # noqa: F811
+def test_control_view_and_a_phone_after_the_reveal(live_room, browser):
     url, rooms, room, _, token = live_room
     trainer = browser.new_page(viewport={"width": 1440, "height": 900})
     # A reload keeps the sign-in (for staff who are not learners the control view is the
