@@ -198,7 +198,7 @@ def parse_roster(text: str | bytes, path: str = "roster") -> list[Learner]:
 
 
 def _register_learners(course: Course, assignment: Assignment | None, learners: list[Learner]) -> None:
-    due = course.assignment_setting(assignment.name, "due") if assignment is not None else None
+    due = course.settings_for(assignment.name).due if assignment is not None else None
     with gradebook(course) as gb:
         _refuse_taken_lms_ids(gb, learners)
         for learner in learners:
@@ -211,7 +211,7 @@ def _register_learners(course: Course, assignment: Assignment | None, learners: 
                 details["lms_user_id"] = learner.lms_user_id
             gb.update_or_create_student(learner.id, **details)
         if due and assignment is not None:
-            gb.update_or_create_assignment(assignment.name, duedate=str(due))
+            gb.update_or_create_assignment(assignment.name, duedate=f"{due:%Y-%m-%d %H:%M:%S} UTC")
 
 
 def import_roster(course: Course, learners: list[Learner]) -> dict[str, str]:

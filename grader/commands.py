@@ -1,4 +1,5 @@
-"""`theater course init | assign | collect | grade | feedback | export`: one documented function each.
+"""`theater course init | assign | collect | grade | feedback | override | extend | export`: one
+documented function each.
 
 Every command but `course init` works on a course directory: `--course DIR`, or the nearest
 folder at or above the current directory that holds a theater.toml.
@@ -112,6 +113,20 @@ def _cmd_override(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_extend(args: argparse.Namespace) -> int:
+    from grader.deadlines import extend
+
+    dates = extend(_course(args), args.assignment, args.learner, until=args.until, days=args.days, clear=args.clear)
+    if args.clear:
+        print(f"{args.assignment}/{args.learner}: extension removed, the class's dates apply")
+    else:
+        due = f"{dates.due:%Y-%m-%d %H:%M} UTC" if dates.due else "no due date"
+        closes = f"; closes for them {dates.closes:%Y-%m-%d %H:%M} UTC" if dates.closes else ""
+        print(f"{args.assignment}/{args.learner}: due {due}{closes} (theater.toml "
+              f"[assignments.{args.assignment}.extensions])")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the instructor workflow commands to the `theater` CLI."""
     course = subparsers.add_parser("course", help="create an instructor's course directory")
@@ -179,6 +194,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     override.add_argument("--clear", action="store_true", help="remove the override: the autograder's score counts")
     _add_course_option(override)
     override.set_defaults(func=_cmd_override)
+
+    extend = subparsers.add_parser("extend", help="give a learner their own due date for an assignment")
+    extend.add_argument("assignment", metavar="ASSIGNMENT")
+    extend.add_argument("learner", metavar="LEARNER")
+    when = extend.add_mutually_exclusive_group(required=True)
+    when.add_argument("--until", metavar="DATE", help='their own due date, e.g. "2026-12-10 17:00 UTC"')
+    when.add_argument("--days", type=float, metavar="N", help="N days after the assignment's due date")
+    when.add_argument("--clear", action="store_true", help="remove the extension: the class's dates apply")
+    _add_course_option(extend)
+    extend.set_defaults(func=_cmd_extend)
 
     export = subparsers.add_parser("export", help="export grades as nbgrader CSV or a Canvas gradebook CSV")
     export.add_argument("--format", choices=("nbgrader", "canvas"), default="nbgrader")

@@ -91,12 +91,16 @@ def set_late_penalty(plugin: LateSubmissionPlugin, submission: Any) -> bool:
 
 
 def apply_late_penalties(course: Course) -> int:
-    """Set each late submitted notebook's penalty with the configured plugin; returns how many are late."""
-    plugin = late_plugin(course)
+    """Set each late submitted notebook's penalty with the assignment's plugin, against each learner's
+    own due date (grader.deadlines: extensions); returns how many are late."""
+    from grader.deadlines import late_plugin_for, sync_extension
+
     late = 0
     with gradebook(course) as gb:
         for assignment in gb.assignments:
+            plugin = late_plugin_for(course, assignment.name)
             for submission in assignment.submissions:
+                sync_extension(course, submission)
                 late += set_late_penalty(plugin, submission)
         gb.db.commit()
     return late
@@ -159,17 +163,8 @@ def _nbgrader_table(rows: list[Row]) -> list[list[str]]:
 
 def canvas_ids(course: Course, assignments: list[str]) -> dict[str, str]:
     """theater.toml's `[assignments.NAME] canvas_id` of each assignment that has one."""
-    found = {}
-    for name in assignments:
-        value = course.assignment_setting(name, "canvas_id")
-        if value is None or value == "":
-            continue
-        text = str(value).strip()
-        if isinstance(value, bool) or not text.isdigit() or not 0 < int(text) < 10**15:
-            raise ExportError(f"theater.toml [assignments.{name}] canvas_id: {str(value)[:40]!r} is not a Canvas "
-                              "assignment id (the number in the assignment's Canvas address, /assignments/<id>)")
-        found[name] = str(int(text))
-    return found
+    ids = {name: course.settings_for(name).canvas_id for name in assignments}  # checked at open
+    return {name: value for name, value in ids.items() if value is not None}
 
 
 def _canvas_table(rows: list[Row], ids: dict[str, str] | None = None) -> list[list[str]]:

@@ -82,7 +82,7 @@ def submit_section(assignment, learner: str) -> None:
     course = config.course
     self_study = not course_data.has_roster(config)
     try:
-        rules = submissions.policy(course, assignment.name)
+        rules = submissions.policy(course, assignment.name, learner)  # their own dates (extensions)
     except UserError as error:
         st.error(f"Submissions are closed: {error}")
         return

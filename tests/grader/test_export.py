@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from grader.assign import generate_student_version
-from grader.course_dir import gradebook, init_course, open_course
+from grader.course_dir import CourseError, gradebook, init_course, open_course
 from grader.export import NBGRADER_COLUMNS, ExportError, PercentPerDayLate, export_grades
 
 DUE = datetime(2026, 3, 1, 12, 0, 0)
@@ -110,8 +110,8 @@ def test_canvas_headers_carry_the_canvas_assignment_id_the_course_gives(course, 
 def test_a_canvas_id_that_is_not_a_number_is_one_clear_error(course, tmp_path, value):
     with open(course.root / "theater.toml", "a") as handle:
         handle.write(f'\n[assignments.explore]\ncanvas_id = {value}\n')
-    with pytest.raises(ExportError, match=r"\[assignments.explore\] canvas_id: .* is not a Canvas assignment id"):
-        export_grades(open_course(course.root), "canvas", tmp_path / "canvas.csv")
+    with pytest.raises(CourseError, match=r"\[assignments.explore\] canvas_id: .* is not a Canvas assignment id"):
+        open_course(course.root)  # checked once, when the course opens
 
 
 def test_canvas_section_and_sis_id_come_from_the_roster_when_it_has_them(course, tmp_path, monkeypatch):
