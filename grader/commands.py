@@ -92,7 +92,8 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from grader.export import export_grades
 
-    path = export_grades(_course(args), fmt=args.format, to=args.to, assignments=args.assignment or None)
+    path = export_grades(_course(args), fmt=args.format, to=args.to, assignments=args.assignment or None,
+                         sections=args.section or None)
     print(f"grades written to {path}")
     return 0
 
@@ -147,7 +148,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     assign = subparsers.add_parser("assign", help="release an assignment: one folder per learner with their own data")
     assign.add_argument("assignment", metavar="ASSIGNMENT")
     assign.add_argument("--roster", required=True, type=Path,
-                        help="nbgrader's student CSV: id,first_name,last_name,email[,lms_user_id]")
+                        help="nbgrader's student CSV: id,first_name,last_name,email[,lms_user_id,section,sis_user_id]")
     assign.add_argument("--quiet", action="store_true", help="no progress bar")
     assign.add_argument("--codes", type=Path, default=None, metavar="FILE",
                         help="where new access codes are written (default: access-codes.csv in the course)")
@@ -209,5 +210,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--format", choices=("nbgrader", "canvas"), default="nbgrader")
     export.add_argument("--to", type=Path, default=Path("grades.csv"), metavar="FILE")
     export.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    export.add_argument("--section", action="append", help="only learners of this roster section (repeatable)")
     _add_course_option(export)
     export.set_defaults(func=_cmd_export)

@@ -11,6 +11,7 @@ from course import gradebook_charts
 from course.app_pages.instructor_common import choose_assignment, one_line, open_page
 from datasets.errors import UserError
 from grader import review
+from grader.assign import sections, with_sections
 from grader.export import export_grades
 from grader.feedback import feedback
 from grader.overrides import clear_override, override, overrides
@@ -23,6 +24,11 @@ if assignment is None:
     st.stop()
 spec = course.assignment(assignment)
 frame = review.gradebook_frame(course, assignment)
+section = None
+if course_sections := sections(course):
+    chosen = st.selectbox("Section", ["All sections", *course_sections], key="_gradebook_section")
+    section = None if chosen == "All sections" else chosen
+    frame = with_sections(course, frame, section)
 st.caption("Exact scores are for staff: learners see only bands (full marks, close, partly, not yet) "
            "in their feedback. An override wins over the autograder and survives regrading.")
 
@@ -61,7 +67,7 @@ else:
         st.table(table.set_index(["part", "band"]))  # a static table wraps the long readings
 
     st.subheader("Integrity and copy flags")
-    flags = review.flags_frame(course, assignment)
+    flags = with_sections(course, review.flags_frame(course, assignment), section)
     if flags.empty:
         st.write("No flags.")
     else:
@@ -125,17 +131,20 @@ if kept and kept[0] == assignment:
                        mime="application/zip", icon=":material/download:")
 
 st.header("Export grades")
-st.caption("As `theater export`: every assignment in the gradebook, late penalties applied by nbgrader's plugin.")
+st.caption("As `theater export`: every assignment in the gradebook, late penalties applied by nbgrader's plugin"
+           + (f", learners of section {section} only." if section else "."))
 if st.button("Prepare the CSV files", icon=":material/table:"):
     try:
         with tempfile.TemporaryDirectory() as folder:
-            files = {fmt: export_grades(course, fmt=fmt, to=Path(folder) / f"{fmt}.csv").read_bytes()
+            files = {fmt: export_grades(course, fmt=fmt, to=Path(folder) / f"{fmt}.csv",
+                                        sections=[section] if section else None).read_bytes()
                      for fmt in ("nbgrader", "canvas")}
     except UserError as error:
         st.error(one_line(error), icon=":material/error:")
     else:
-        st.session_state["_exports"] = files
-exports = st.session_state.get("_exports")
+        st.session_state["_exports"] = (section, files)
+kept_exports = st.session_state.get("_exports")
+exports = kept_exports[1] if kept_exports and kept_exports[0] == section else None
 if exports:
     c1, c2 = st.columns(2)
     c1.download_button("nbgrader CSV", data=exports["nbgrader"], file_name="grades-nbgrader.csv", mime="text/csv",
