@@ -7,16 +7,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from course import gradebook_charts
+from course import auth, gradebook_charts
 from course.app_pages.instructor_common import choose_assignment, one_line, open_page
 from datasets.errors import UserError
-from grader import review
+from grader import regrades, review
 from grader.assign import sections, with_sections
 from grader.export import export_grades
 from grader.feedback import feedback
 from grader.overrides import clear_override, override, overrides
 
-course = open_page("Gradebook")
+course = open_page("Gradebook", "instructor_gradebook.py")
 released = review.released(course)
 assignment = choose_assignment(course, released)
 if assignment is None:
@@ -104,6 +104,31 @@ else:
         if c2.button("Remove", key=f"clear_{item.learner}_{item.part}"):
             try:
                 clear_override(course, assignment, item.learner, item.part)
+            except UserError as error:
+                st.error(one_line(error), icon=":material/error:")
+            else:
+                st.rerun()
+
+# ----------------------------------------------------------------------------- regrade requests
+st.header("Regrade requests")
+queue = regrades.open_requests(course)
+mine = [r for r in queue if r.assignment == assignment]
+others = len(queue) - len(mine)
+st.caption(f"{len(mine)} open for {assignment}" + (f", {others} for other assignments" if others else "")
+           + ". Learners send them from their final result; your answer is what they read beside it. "
+             "To change a score, override it above first.")
+for request in mine:
+    with st.container(border=True):
+        st.markdown(f"**{request.learner}** · request {request.number} · {request.requested_at[:16].replace('T', ' ')} UTC")
+        st.text(request.text)  # the learner's words, as plain text
+        with st.form(f"resolve:{request.assignment}:{request.learner}", clear_on_submit=True):
+            note = st.text_area("Your answer (the learner reads it)", max_chars=regrades.MAX_TEXT,
+                                key=f"resolve-note:{request.assignment}:{request.learner}")
+            answered = st.form_submit_button("Resolve with this answer", icon=":material/done:")
+        if answered:
+            try:
+                regrades.resolve(course, request.assignment, request.learner, note,
+                                 by=auth.staff_user(st.session_state) or "staff")
             except UserError as error:
                 st.error(one_line(error), icon=":material/error:")
             else:

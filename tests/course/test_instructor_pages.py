@@ -90,6 +90,52 @@ def test_a_trainer_account_signing_in_is_refused_grading_pages(served, name):
     assert any("trainer account" in e.value for e in at.error)
 
 
+TA = {"staff_role": "ta", "staff_user": "tia"}
+
+
+@pytest.mark.parametrize("name", ["instructor.py", "instructor_roster.py", "instructor_sessions.py"])
+def test_a_teaching_assistant_gets_only_the_sign_in_form_on_pages_that_change_the_course(served, name):
+    _only_the_sign_in_form(page(name, **TA).run())
+
+
+def test_a_teaching_assistant_sees_the_gradebook_and_overrides_but_is_refused_the_roster(graded):
+    from course.auth import add_staff
+    from course.config import load_config
+
+    add_staff(load_config().staff_path, "tia", "ta", "assistant password")
+    at = page("instructor_gradebook.py").run()
+    [t for t in at.text_input if t.label == "Staff account"][0].input("tia")
+    [t for t in at.text_input if t.label == "Password"][0].input("assistant password")
+    [b for b in at.button if b.label == "Sign in"][0].click().run()
+    assert not at.exception and at.session_state["staff_role"] == "ta"
+    table = at.dataframe[0].value.set_index("learner")
+    assert table.loc["ada", "measure_finding"] == 5.0
+    next(s for s in at.selectbox if s.label == "Learner").set_value("bob")
+    next(n for n in at.number_input if n.label == "Points").set_value(6.0)
+    next(t for t in at.text_input if t.label.startswith("Why")).input("The effect is right on the learner's own data.")
+    next(b for b in at.button if b.label == "Save override").click().run()
+    assert not at.exception
+    with gradebook(graded) as gb:
+        assert gb.find_grade("measure_finding", "measure", "measure", "bob").manual_score == 6.0
+
+    roster_page = page("instructor_roster.py").run()
+    [t for t in roster_page.text_input if t.label == "Staff account"][0].input("tia")
+    [t for t in roster_page.text_input if t.label == "Password"][0].input("assistant password")
+    [b for b in roster_page.button if b.label == "Sign in"][0].click().run()
+    assert not roster_page.exception and not roster_page.dataframe and not roster_page.get("file_uploader")
+    assert any("ta account" in e.value and "for instructors" in e.value for e in roster_page.error)
+
+
+def test_a_teaching_assistant_grades_on_the_assignments_page_but_cannot_release(served):
+    import_roster(served, ROSTER)
+    at = page("instructor_assignments.py", **TA).run()
+    assert not at.exception
+    assert not any(b.label.startswith("Release ") for b in at.button)
+    assert "Releasing (and the access codes it issues) is for instructors" in shown(at)
+    instructor = page("instructor_assignments.py", **SIGNED_IN).run()
+    assert any(b.label.startswith("Release ") for b in instructor.button)
+
+
 def test_the_instructor_signs_in_on_a_grading_page(graded):
     at = page("instructor_gradebook.py").run()
     [t for t in at.text_input if t.label == "Staff account"][0].input("staff")
