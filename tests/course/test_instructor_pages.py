@@ -338,6 +338,23 @@ def test_override_in_the_app_is_what_the_gradebook_and_export_use(graded):
     assert at.dataframe[0].value.set_index("learner").loc["bob", "measure_finding"] == 4.0
 
 
+def test_the_gradebook_shows_one_section_and_exports_only_its_learners(graded):
+    from grader.assign import parse_roster
+
+    import_roster(graded, parse_roster("id,first_name,last_name,email,section\n"
+                                       "ada,Ada,Lovelace,ada@x.org,Tuesday lab\nbob,Bob,Builder,bob@x.org,Thursday lab\n"))
+    at = page("instructor_gradebook.py", **SIGNED_IN).run()
+    table = at.dataframe[0].value
+    assert dict(zip(table["learner"], table["section"], strict=True)) == {"ada": "Tuesday lab", "bob": "Thursday lab"}
+    next(s for s in at.selectbox if s.label == "Section").set_value("Thursday lab").run()
+    assert not at.exception and at.dataframe[0].value["learner"].tolist() == ["bob"]
+    next(b for b in at.button if b.label == "Prepare the CSV files").click().run()
+    canvas = next(d for d in at.get("download_button") if d.label == "Canvas gradebook CSV")
+    assert canvas is not None
+    exported = at.session_state["_exports"][1]["canvas"].decode("utf-8").splitlines()
+    assert len(exported) == 3 and exported[2].startswith('"Builder, Bob"') and "Thursday lab" in exported[2]
+
+
 def test_an_override_without_a_reason_is_refused_in_one_line(graded):
     at = page("instructor_gradebook.py", **SIGNED_IN).run()
     next(b for b in at.button if b.label == "Save override").click().run()
