@@ -13,6 +13,7 @@ from course import data as course_data
 from course.app_pages import common
 from datasets.errors import UserError
 from grader import submissions
+from grader.deadlines import deadlines
 
 POLL_SECONDS = 1.0
 BAND_ICONS = {"full marks": ":material/check_circle:", "close": ":material/adjust:",
@@ -126,6 +127,8 @@ def submit_section(assignment, learner: str) -> None:
     left = rules.attempts_left(len(done))
     shown = submissions.release(course, assignment.name, learner)
     st.caption(f"Policy: {rules.describe()}")
+    if deadlines(course, assignment.name, learner).extended:
+        st.caption("Your instructor gave you an extension: these dates are your own.")
     if done:
         last = done[-1]
         late = " (late)" if last.late else ""

@@ -204,6 +204,7 @@ def test_the_policy_line_shows_the_learners_own_extended_due_date(course):
     ada, bob = _text(_page("ada")), _text(_page("bob"))
     assert "Policy: due 2030-01-04 12:00 UTC; 3 attempt(s); late work is accepted until 2030-01-11 12:00 UTC" in ada
     assert "Policy: due 2030-01-01 12:00 UTC; 3 attempt(s); late work is accepted until 2030-01-08 12:00 UTC" in bob
+    assert "gave you an extension" in ada and "extension" not in bob
 
 
 def _final_result(course, learner: str) -> None:
