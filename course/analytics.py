@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -244,13 +245,19 @@ def reteach_flags(spreads: pd.DataFrame, share: float = RETEACH_SHARE) -> pd.Dat
 # --------------------------------------------------------------------------- pre/post gain
 @dataclass(frozen=True)
 class GainSummary:
-    """The class's pre/post-test result; every figure is None when fewer than k took both."""
+    """The class's pre/post-test result; every figure is None when fewer than k took both.
+
+    `gain_low`/`gain_high` bound the mean gain (post − pre, as shares) with a 95% interval: a class
+    of twelve that gained ten points may have gained nothing, and the page must say so.
+    """
 
     learners: int | None
     pre_mean: float | None
     post_mean: float | None
     mean_gain: float | None
     normalized_gain: float | None
+    gain_low: float | None = None
+    gain_high: float | None = None
 
     @property
     def shown(self) -> bool:
@@ -297,9 +304,29 @@ def pre_post_gain(attempts: pd.DataFrame, k: int = MIN_GROUP_SIZE,
     post_by_learner = post[paired].groupby(level=0).mean()
     pre_mean, post_mean = float(pre_by_learner.mean()), float(post_by_learner.mean())
     normalized = (post_mean - pre_mean) / (1.0 - pre_mean) if pre_mean < 1.0 else None
+    low, high = mean_interval((post_by_learner - pre_by_learner.reindex(post_by_learner.index)).to_numpy())
     return GainSummary(len(learners), round(pre_mean, 3), round(post_mean, 3),
                        round(post_mean - pre_mean, 3),
-                       None if normalized is None else round(normalized, 3))
+                       None if normalized is None else round(normalized, 3),
+                       round(low, 3), round(high, 3))
+
+
+GAIN_RESAMPLES = 4000
+
+
+def mean_interval(values: Any, level: float = 0.95, resamples: int = GAIN_RESAMPLES) -> tuple[float, float]:
+    """A percentile bootstrap interval for the mean of per-learner values, resampling learners.
+
+    Fixed-seeded, so the same class shows the same interval on every page load; learners are the
+    unit because one learner's answers are not independent of each other.
+    """
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        raise ValueError("no values to bound")
+    rng = np.random.default_rng(20261207)
+    means = data[rng.integers(0, data.size, size=(resamples, data.size))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
 
 
 # --------------------------------------------------------------------------- hint use

@@ -279,6 +279,27 @@ def test_gain_compares_parallel_forms_objective_by_objective():
     assert not unpaired.shown
 
 
+def _class_gaining(changes: list[int], items: int = 12) -> list[dict]:
+    """One learner per entry of `changes`: 4 of 12 right before, 4 + change right after."""
+    rows = []
+    for i, change in enumerate(changes):
+        for j in range(items):
+            rows.append(attempt(f"L{i}", "pretest", f"t{j}", "pretest", "a", j < 4, float(j < 4), minutes=j))
+            right = j < 4 + change
+            rows.append(attempt(f"L{i}", "posttest", f"t{j}", "posttest", "a", right, float(right),
+                                minutes=100 + j))
+    return rows
+
+
+def test_the_gain_carries_an_interval_that_includes_zero_when_the_class_may_not_have_gained():
+    mixed = pre_post_gain(frame(_class_gaining([3, -3, 2, -2, 1, -1, 0, 0])))
+    assert mixed.mean_gain == 0.0
+    assert mixed.gain_low < 0.0 < mixed.gain_high     # no gain is not ruled out
+    clear = pre_post_gain(frame(_class_gaining([3, 4, 2, 3, 5, 3, 4, 2])))
+    assert clear.gain_low > 0.0 and clear.gain_low <= clear.mean_gain <= clear.gain_high
+    assert pre_post_gain(frame(_class_gaining([3, 4, 2, 3, 5, 3, 4, 2]))) == clear   # stable per load
+
+
 def test_gain_is_hidden_under_five_paired_learners():
     rows = []
     for i in range(4):
