@@ -98,6 +98,17 @@ else:
                   "the interval includes no gain at all, so this class's result could be chance.")
                + " Reported for the class only, never per learner.")
 
+shift = report.misconceptions
+if gain.shown and len(shift):
+    st.subheader("Which misconceptions moved")
+    st.caption("Share of the learners who took both tests whose first answer carried each "
+               "misconception, on the pre-test and on the post-test (groups under "
+               f"{K} are not shown).")
+    st.dataframe(shift.rename(columns={"before": "pre-test", "after": "post-test"}),
+                 hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="percent")
+                                for c in ("pre-test", "post-test", "change")})
+
 st.header("Answer spreads")
 st.caption("Each learner's first answer to each question, with the misconception each wrong "
            "option reveals.")

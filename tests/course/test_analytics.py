@@ -300,6 +300,30 @@ def test_the_gain_carries_an_interval_that_includes_zero_when_the_class_may_not_
     assert pre_post_gain(frame(_class_gaining([3, 4, 2, 3, 5, 3, 4, 2]))) == clear   # stable per load
 
 
+def test_misconception_shift_counts_learners_who_took_both_forms_of_the_shipped_test():
+    from course.analytics import misconception_shift
+    from course.modules import load_pre_post_forms
+
+    forms = load_pre_post_forms().forms
+    a = next(q for q in forms["A"] if q.id == "pp-usage-outcome")
+    b = next(q for q in forms["B"] if q.id == "pb-usage-outcome")
+    equals_value = {q.id: next(o.text for o in q.options if o.misconception == "usage-equals-value")
+                    for q in (a, b)}
+    rows = []
+    for i in range(8):   # 6 of 8 read usage as value before, 2 of 8 after
+        rows.append(attempt(f"L{i}", "pretest", a.id, "pretest",
+                            equals_value[a.id] if i < 6 else a.answer, i >= 6))
+        rows.append(attempt(f"L{i}", "posttest", b.id, "posttest",
+                            equals_value[b.id] if i < 2 else b.answer, i >= 2, minutes=60))
+    rows.append(attempt("Lpre", "pretest", a.id, "pretest", equals_value[a.id], False))  # one test only
+    shift = misconception_shift(frame(rows)).set_index("misconception")
+    assert shift.loc["usage-equals-value", "learners"] == 8
+    assert shift.loc["usage-equals-value", "before"] == 0.75 and shift.loc["usage-equals-value", "after"] == 0.25
+    assert shift.loc["adoption-is-success", "before"] == 0.0      # offered in both forms, chosen by none
+    small = misconception_shift(frame(rows[:8]))                  # 4 paired learners: nothing shown
+    assert small.empty
+
+
 def test_gain_is_hidden_under_five_paired_learners():
     rows = []
     for i in range(4):
