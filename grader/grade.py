@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import stat
@@ -359,6 +360,10 @@ def _refusal(job: Job) -> str:
 
 
 SCRATCH_PREFIX = "theater-grade-"
+# Before folders carried their host and process (theater-grade-<8 random characters>): one that old
+# is no running grade's (every run has a time limit far below this).
+_LEGACY_SCRATCH = re.compile(r"theater-grade-[a-z0-9_]{8}")
+LEGACY_SCRATCH_SECONDS = 24 * 3600
 
 
 def _scratch_prefix() -> str:
@@ -391,15 +396,19 @@ def remove_stale_scratch(folder: Path | None = None) -> list[Path]:
     base = Path(folder) if folder is not None else Path(tempfile.gettempdir())
     prefix = _scratch_prefix()
     removed: list[Path] = []
-    for path in base.glob(f"{prefix}*"):
-        pid = path.name[len(prefix):].split("-", 1)[0]
-        if not pid.isdigit() or _process_alive(int(pid)):
-            continue
+    for path in base.glob(f"{SCRATCH_PREFIX}*"):
         try:
             info = path.lstat()
         except OSError:
             continue
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            continue
+        if path.name.startswith(prefix):
+            pid = path.name[len(prefix):].split("-", 1)[0]
+            if not pid.isdigit() or _process_alive(int(pid)):
+                continue
+        elif not (_LEGACY_SCRATCH.fullmatch(path.name)
+                  and time.time() - info.st_mtime > LEGACY_SCRATCH_SECONDS):
             continue
         shutil.rmtree(path, ignore_errors=True)
         if not path.exists():

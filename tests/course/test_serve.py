@@ -88,6 +88,8 @@ def test_theater_app_closes_metrics_listens_locally_and_grades_what_was_queued_b
         _wait_for(lambda: _get(port, "/_stcore/health") == 200, 60, "the health check never answered")
         assert _get(port, "/_stcore/metrics") == 404
         assert _get(port, "/_stcore/metrics/") in (404, 307)   # a redirect to the closed path at most
+        assert _get(port, "/_stcore/%6Detrics") == 404         # percent-encoded: the same path
+        assert _get(port, "/_stcore/metrics?families=session_events") == 404
         server = psutil.Process(app.pid).children(recursive=True)[0]
         listening = {c.laddr.ip for c in server.net_connections("inet") if c.status == psutil.CONN_LISTEN}
         assert listening == {"127.0.0.1"}, listening

@@ -67,6 +67,17 @@ def test_folders_of_live_processes_other_hosts_and_strangers_stay(scratch_root):
     assert (target / "keep.txt").read_text() == "keep"
 
 
+def test_a_day_old_folder_from_before_folders_named_their_process_is_removed(scratch_root):
+    old, recent = scratch_root / "theater-grade-k2j4_x9a", scratch_root / "theater-grade-p0q1r2s3"
+    for folder in (old, recent):
+        folder.mkdir()
+        (folder / "detect.ipynb").write_text("{}")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    assert remove_stale_scratch() == [old]
+    assert recent.is_dir()   # could still be a running grade of an older version
+
+
 def test_grading_a_submission_first_clears_stale_folders_and_leaves_none_of_its_own(scratch_root):
     stale = _killed_grade(scratch_root)
     job = Job(assignment=None, learner="ada", notebook=b"{}", student_json="{}", data=None, seed=1,
