@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from datasets.errors import UserError
+
+if TYPE_CHECKING:
+    from course.config import AppConfig
 
 APP = Path(__file__).with_name("app.py")
 # The settings of .streamlit/config.toml (which explains them), passed as flags too so they hold
@@ -35,6 +42,9 @@ def streamlit_flags(settings: dict[str, str] = APP_SETTINGS) -> list[str]:
     return [part for name, value in settings.items() for part in (f"--{name}", value)]
 
 
+LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")   # reachable from this machine only
+
+
 def run_app(port: int = 8501, headless: bool = True, home: str | None = None,
             course: str | None = None, address: str | None = None) -> int:
     """Run the course app's server (course.serve: `streamlit run course/app.py` with Streamlit's
@@ -50,8 +60,13 @@ def run_app(port: int = 8501, headless: bool = True, home: str | None = None,
         env["THEATER_HOME"] = str(Path(home).expanduser().resolve())
     if course:
         env["THEATER_COURSE"] = str(Path(course).expanduser().resolve())
+    from course.config import ADDRESS_PATTERN
+
     config = _check_course(env)  # var/ and the course are made 0700 here, so all the app writes there is private
     listen = address or config.address
+    if not re.fullmatch(ADDRESS_PATTERN, listen):
+        raise UserError(f"--address {listen!r} is not a network address: give an IP address or a host "
+                        "name, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)")
     cmd = [
         sys.executable, "-m", "course.serve", "run", str(APP),
         "--server.port", str(port),
@@ -66,9 +81,6 @@ def run_app(port: int = 8501, headless: bool = True, home: str | None = None,
         return run_server(cmd, env)
     except KeyboardInterrupt:   # Ctrl-C before the server started stops the app; that is not an error
         return 0
-
-
-LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -103,7 +115,7 @@ def run_server(cmd: list[str], env: dict[str, str], grace: float = STOP_GRACE_SE
     return 128 - code if code < 0 else code
 
 
-def _check_course(env: dict[str, str]):
+def _check_course(env: dict[str, str]) -> AppConfig:
     """Open (or on the embedded default, create) the course the app will serve; say which."""
     from course.config import announce, load_config
 
@@ -147,7 +159,6 @@ def _new_password(generate: bool) -> tuple[str, bool]:
     import getpass
 
     from course.auth import generate_password
-    from datasets.errors import UserError
 
     if generate or not sys.stdin.isatty():
         return generate_password(), True

@@ -39,6 +39,7 @@ LEGACY_EMPLOYEES = 200  # the app's company size before it served a course direc
 DATA_KEYS = ("profile", "employees", "days")
 
 LOCAL_ADDRESS = "127.0.0.1"   # the server's default address: reachable from this machine only
+ADDRESS_PATTERN = r"^[A-Za-z0-9.:-]+$"   # an IPv4 or IPv6 address or a host name, nothing else
 PositiveNumber = Annotated[float, Strict(), Field(gt=0)]
 PositiveWhole = Annotated[int, Strict(), Field(gt=0)]
 
@@ -68,7 +69,7 @@ class ConfigFile(FileModel):
     session_idle_hours: PositiveNumber = 2      # ... and how long it lasts unused
     client_address_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]+$")] | None = Field(
         default=None, description="a reverse proxy's header naming the client, e.g. X-Forwarded-For")
-    address: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:-]+$")] = Field(
+    address: Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN)] = Field(
         default=LOCAL_ADDRESS, description="where `theater app` listens: 127.0.0.1 is this machine "
         "only (behind a reverse proxy on the same host); 0.0.0.0 every network interface")
     profile: Annotated[str, StringConstraints(min_length=1)] | None = None

@@ -79,6 +79,14 @@ def test_the_app_listens_on_this_machine_only_unless_told_otherwise(monkeypatch,
     assert [_flag(cmd, "server.address") for cmd in calls] == ["127.0.0.1", "0.0.0.0", "10.0.0.5"]
 
 
+def test_a_bad_address_on_the_command_line_is_one_clear_error(monkeypatch, tmp_path):
+    from datasets.errors import UserError
+
+    monkeypatch.setattr(commands, "run_server", lambda cmd, env: pytest.fail("started anyway"))
+    with pytest.raises(UserError, match="not a network address"):
+        commands.run_app(home=str(tmp_path), address="0.0.0.0 --server.enableCORS=false")
+
+
 def test_a_bad_address_in_the_config_is_one_clear_error(tmp_path):
     from course.config import ConfigError, load_config
 
