@@ -103,8 +103,9 @@ def main(argv: list[str]) -> None:
     close_endpoints()
     try:
         start_grading(os.environ.get("THEATER_HOME") or None, os.environ.get("THEATER_COURSE") or None)
-    except UserError as error:  # the app's pages show what is wrong with the course; serve anyway
-        print(f"Signal or Theater: grading not started: {error}", file=sys.stderr, flush=True)
+    except (UserError, OSError) as error:  # the pages show what is wrong with the course; serve anyway
+        print(f"Signal or Theater: grading not started ({error}); the Capstone page starts it on "
+              "its first visit", file=sys.stderr, flush=True)
     from streamlit.web import cli
 
     sys.argv = ["streamlit", *argv]
