@@ -193,9 +193,12 @@ class ProgressStore:
             self.engine.dispose()
             where = self.sqlite_path or parsed.render_as_string(hide_password=True)
             if _retryable(exc):
-                raise DatabaseBusy(f"The progress database {where} is locked by another program "
-                                   "(another app, a backup, or a shell with sqlite3 open). Nothing was "
-                                   "changed; stop that program, or reload this page in a minute.") from exc
+                holders = lock_holders(self.sqlite_path) if self.sqlite_path is not None else []
+                held = (f"held by {', '.join(holders)}" if holders else
+                        "another app, a backup, or a shell with sqlite3 open")
+                raise DatabaseBusy(f"The progress database {where} is busy: it is locked by another "
+                                   f"program ({held}). Nothing was changed; stop that program, or "
+                                   "try again in a minute.") from exc
             raise ProgressError(f"The progress database {where} cannot be read "
                                 f"({exc.orig or exc.__class__.__name__}).") from exc
 
@@ -408,6 +411,49 @@ class ProgressStore:
             "attempts_total": int(len(frame)),
             "hints_total": int(len(self.hints_frame(learner_id))),
         }
+
+
+PROC_LOCKS = Path("/proc/locks")
+
+
+def lock_holders(path: Path, locks: Path = PROC_LOCKS) -> list[str]:
+    """The programs holding a lock on an SQLite file (or its -wal/-shm), as "name (pid N)", those
+    with a write lock first; Linux only (/proc/locks), empty elsewhere or when nothing is found."""
+    import os
+
+    import psutil
+
+    files: set[tuple[int, int, int]] = set()
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            info = os.stat(f"{path}{suffix}")
+        except OSError:
+            continue
+        files.add((os.major(info.st_dev), os.minor(info.st_dev), info.st_ino))
+    try:
+        lines = locks.read_text().splitlines()
+    except OSError:
+        return []
+    writers: list[int] = []
+    readers: list[int] = []
+    for line in lines:
+        fields = line.split()
+        if "->" in fields:        # a waiter on someone else's lock, not a holder
+            continue
+        try:
+            kind, pid, where = fields[3], int(fields[4]), fields[5].split(":")
+            key = (int(where[0], 16), int(where[1], 16), int(where[2]))
+        except (IndexError, ValueError):
+            continue
+        if key in files:
+            (writers if kind == "WRITE" else readers).append(pid)
+    names = []
+    for pid in dict.fromkeys(writers + readers):
+        try:
+            names.append(f"{psutil.Process(pid).name()} (pid {pid})")
+        except psutil.Error:
+            names.append(f"pid {pid}")
+    return names
 
 
 def sqlite_damage(path: Path) -> str | None:
