@@ -73,18 +73,25 @@ STYLES = {   # inline: Streamlit's own paragraph style would win over a class
 }
 
 link = workshop.join_url(st.context.url or "", room.code)
-main, side = st.columns([4, 1], gap="large")
-with side:
-    if room.is_open(workshop.utcnow()):
+
+
+def join_panel(now_room: workshop.Workshop) -> None:
+    """The code, the QR code and the link while the room takes people in; once it closed, only
+    that it closed (a QR code left on the wall would send late-comers to a dead room)."""
+    if now_room.is_open(workshop.utcnow()):
         st.markdown(f"<p style='{STYLES['present-small']}'>Join with the code</p>"
-                    f"<p style='{STYLES['present-code']}'>{room.code}</p>",
+                    f"<p style='{STYLES['present-code']}'>{now_room.code}</p>",
                     unsafe_allow_html=True)
-        st.image(workshop.join_qr_png(link), width="stretch")
+        st.image(_qr(link), width="stretch")
         st.markdown(f"<p style='{STYLES['present-small']};font-size:1.3rem'>Scan to join, or "
                     f"open<br>{html.escape(link)}</p>", unsafe_allow_html=True)
     else:
-        st.markdown(f"<p style='{STYLES['present-small']}'>This workshop has closed.</p>",
-                    unsafe_allow_html=True)
+        _big("This workshop has closed.", "present-small")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _qr(url: str) -> bytes:
+    return workshop.join_qr_png(url)
 
 
 @st.cache_data(show_spinner="Drawing the room company's dashboard…", max_entries=8)
@@ -101,14 +108,37 @@ def _big(text: str, css: str) -> None:
                 unsafe_allow_html=True)
 
 
-def board() -> None:
-    """What the room may see now; refreshed every REFRESH_SECONDS without reloading the page."""
-    if linked_room is not None and not (common.presenter_link_active()
-                                        and rooms.get_workshop(room.code).is_open(workshop.utcnow())):
+def screen() -> None:
+    """What the room may see now; refreshed every REFRESH_SECONDS without reloading the page, the
+    room's state included, so a close or a pause shows on the projector within one refresh."""
+    try:
+        now_room, latest = rooms.room_now(room.code)
+    except UserError:
+        now_room, latest = None, None
+    if now_room is None or not now_room.is_open(workshop.utcnow()):
+        if linked_room is not None:
+            common.end_presenter_links(room.code)
+        _big("This workshop has closed. Thank you for taking part!", "present-question")
+        if linked_room is not None or now_room is None:
+            _link_ended()
+            return
+    elif linked_room is not None and not common.presenter_link_active():
         common.end_presenter_links(room.code)
         _link_ended()
         return
-    latest = rooms.latest_round(room.code)
+    main, side = st.columns([4, 1], gap="large")
+    with side:
+        join_panel(now_room)
+    with main:
+        if now_room.paused:
+            _big("⏸ Paused: eyes on the front", "present-question")
+            _big("Voting resumes when the trainer says so.", "present-status")
+            return
+        board(latest)
+
+
+def board(latest: workshop.Round | None) -> None:
+    """The question, how many answered, the bars once voting closed, the answer once revealed."""
     participants = rooms.participant_count(room.code)
     if latest is None:
         _big(room.title, "present-question")
@@ -153,5 +183,4 @@ def board() -> None:
             _big(f"Worth discussing: “{top.option}” — {top.misconception}", "present-small")
 
 
-with main:
-    st.fragment(run_every=REFRESH_SECONDS)(board)()
+st.fragment(run_every=REFRESH_SECONDS)(screen)()
