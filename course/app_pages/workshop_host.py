@@ -151,6 +151,34 @@ choices = workshop.question_choices(modules, tests)
 for number, own in enumerate(rooms.saved_questions(room.code), start=1):
     choices[f"{own.key}#{number}"] = (f"Your question {number}: {own.prompt}", own)
 
+def goodhart_live(room: workshop.Workshop, seconds: int | None) -> None:
+    """Module 1's simulator in room mode: the room predicts a stage's number as a range, sees
+    its spread, and the reveal runs the stage on the room's own population."""
+    from course import workshop_simulator as live
+
+    try:
+        content = live.load_simulator_room()
+    except UserError as error:
+        st.caption(f"Goodhart live is not available: {error}")
+        return
+    asked = {r.question.key for r in rooms.rounds(room.code)}
+    names = [s.stage for s in content.stages]
+    pending = [n for n in names if live.KEY_PREFIX + n not in asked]
+    pick, go = st.columns([2, 1], vertical_alignment="bottom")
+    stage = pick.selectbox(
+        "Goodhart live: the room predicts a stage of the simulator", names,
+        index=names.index(pending[0]) if pending else 0, key="workshop_simulator_stage",
+        format_func=lambda n: f"Stage {names.index(n) + 1}: {n}"
+        + (" (asked)" if live.KEY_PREFIX + n in asked else ""),
+        help="Ask before the stage is shown; close, discuss, then reveal: the projector runs "
+             "the stage on this room's company and marks the range it landed in.")
+    if go.button("Ask this stage", icon=":material/query_stats:"):
+        question = live.stage_question(content.stage(stage), room.seed)
+        rooms.open_question(room.code, question.key, question, seconds=seconds)
+        st.session_state.pop("workshop_simulator_stage", None)   # offer the next stage
+        st.rerun()
+
+
 timer = "no timer"
 if is_open and not room.paused:
     with st.container(border=True):
@@ -183,6 +211,7 @@ if is_open and not room.paused:
             else:
                 rooms.open_question(room.code, BOARD_KEY, board, seconds=TIMER_CHOICES[timer])
                 st.rerun()
+        goodhart_live(room, TIMER_CHOICES[timer])
         latest = rooms.latest_round(room.code)
         if latest is not None and not latest.is_open:
             steps = st.columns(2)

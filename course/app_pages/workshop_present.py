@@ -103,6 +103,17 @@ def _dashboard(scenario: str, seed: int) -> tuple[dict, str]:
     return result.chart.to_dict(), result.summary
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _simulator_stage(key: str, seed: int) -> dict | None:
+    """The revealed stage of Goodhart live, run on the room's population (module 1's chart)."""
+    from course import workshop_simulator as live
+
+    try:
+        return live.stage_chart(key, seed).chart.to_dict()
+    except UserError:
+        return None
+
+
 def _big(text: str, css: str) -> None:
     st.markdown(f"<p style='{STYLES[css]}'>{html.escape(text, quote=False)}</p>",
                 unsafe_allow_html=True)
@@ -174,6 +185,10 @@ def board(latest: workshop.Round | None) -> None:
             summary = report.spread_summary(aggregate, latest.revealed)
         st.vega_lite_chart(chart.to_dict(), width="stretch")
         _big(summary, "present-note")
+    if latest.revealed and latest.question.kind == "simulator":
+        spec = _simulator_stage(latest.question.key, room.seed)
+        if spec is not None:
+            st.vega_lite_chart(spec, width="stretch", key="simulator_stage")
     if latest.revealed and latest.question.has_answer:
         _big(f"✓ {latest.question.answer}", "present-answer")
         if latest.question.explanation:
