@@ -85,8 +85,6 @@ def join_panel(now_room: workshop.Workshop) -> None:
         st.image(_qr(link), width="stretch")
         st.markdown(f"<p style='{STYLES['present-small']};font-size:1.3rem'>Scan to join, or "
                     f"open<br>{html.escape(link)}</p>", unsafe_allow_html=True)
-    else:
-        _big("This workshop has closed.", "present-small")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
