@@ -213,3 +213,27 @@ def test_a_store_deletes_expired_rooms_when_it_starts(tmp_path):
     assert restarted.workshop_history() == []
     assert _rows(restarted, workshop_participants) == 0
     progress.engine.dispose()
+
+
+def test_pause_timed_close_seat_and_delete_on_postgresql(postgres_url):
+    """PostgreSQL checks the foreign keys the deletion must respect, and types the timer's CASE."""
+    clock = Clock()
+    progress = ProgressStore(postgres_url)
+    store = WorkshopStore(progress.engine, clock=clock)
+    room = store.create_workshop("startup", owner="Grace")
+    round_ = store.open_question(room.code, QUESTION.key, QUESTION, seconds=30)
+    ada = store.join(room.code, "Ada")
+    assert store.join(room.code, "ADA", ada.seat_code).token == ada.token
+    store.submit_answer(room.code, ada.token, round_.id, QUESTION.options[0])
+    clock.now += dt.timedelta(seconds=10)
+    store.pause_workshop(room.code)
+    clock.now += dt.timedelta(minutes=2)
+    store.resume_workshop(room.code)
+    clock.now += dt.timedelta(minutes=5)
+    store.close_workshop(room.code)
+    resumed_at = round_.opened_at + dt.timedelta(seconds=10, minutes=2)
+    assert store.get_round(round_.id).closed_at == resumed_at + dt.timedelta(seconds=20)
+    store.delete_workshop(room.code, owner="Grace")
+    assert store.workshop_history() == []
+    assert _rows(store, workshop_answer_log) == 0 and _rows(store, workshop_participants) == 0
+    progress.engine.dispose()
