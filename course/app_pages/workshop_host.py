@@ -90,8 +90,10 @@ if not is_open:
                f"{room.deleted_after():%Y-%m-%d}, when the room, its answers and its nicknames "
                "are deleted.")
 elif room.paused:
+    waiting = (f" The open question's timer waits with {room.paused_timer_seconds:.0f} s left."
+               if room.paused_timer_seconds is not None else "")
     st.info("The room is **paused**: phones and the projector say so and no answers are "
-            "taken; a timed question keeps the seconds it had left.", icon=":material/pause_circle:")
+            f"taken.{waiting}", icon=":material/pause_circle:")
     if st.button("Resume the room", type="primary", icon=":material/play_arrow:"):
         rooms.resume_workshop(room.code, owner=owner)
         st.rerun()

@@ -69,10 +69,11 @@ def test_the_trainer_pauses_and_resumes_the_room(app_home, rooms):
     at = trainer().run()
     at.button[0].click().run()
     code = at.session_state["workshop_host_code"]
+    at.radio[0].set_value("60 s")
     button(at, "Open this question").click().run()
     button(at, "Pause the room").click().run()
     assert not at.exception and rooms.get_workshop(code).paused
-    assert "room is **paused**" in texts(at)
+    assert "room is **paused**" in texts(at) and "timer waits with" in texts(at)
     assert not any(b.label == "Open this question" for b in at.button)
     button(at, "Resume the room").click().run()
     assert not at.exception and not rooms.get_workshop(code).paused
