@@ -141,10 +141,19 @@ def stage_question(stage: StageQuestion, room_seed: int) -> RoundQuestion:
                          kind=KIND)
 
 
-def stage_chart(stage_name: str, room_seed: int):
-    """The stage's chart (module 1's), for the projector once the answer is revealed."""
+def stage_chart(stage_name: str, room_seed: int, font_size: int = 0):
+    """The stage's chart (module 1's), for the projector once the answer is revealed; with
+    `font_size` its two panels grow and its text is set in that size (the back of a room)."""
     from course.charts import simulator_chart
 
     stage = load_simulator_room().stage(stage_name)
     params = stage_params(stage, room_seed)
-    return simulator_chart(sim.simulate(params), params)
+    result = simulator_chart(sim.simulate(params), params)
+    if font_size:
+        chart = result.chart.copy()
+        chart.hconcat = [panel.properties(width=font_size * 18, height=font_size * 16)
+                         for panel in chart.hconcat]
+        chart = (chart.configure_axis(labelFontSize=font_size * 0.8, titleFontSize=font_size * 0.8)
+                 .configure_title(fontSize=font_size).configure_legend(labelFontSize=font_size * 0.8))
+        result = replace(result, chart=chart)
+    return result

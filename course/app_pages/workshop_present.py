@@ -18,6 +18,7 @@ HOST_CODE_KEY = "workshop_host_code"
 ROOM_PARAM = "room"
 REFRESH_SECONDS = 2
 FONT = 30            # chart text in px: readable from the back of a room at 1920×1080
+STAGE_FONT = 18      # a revealed simulator stage: two panels beside the room's spread
 
 config = common.get_config()
 linked_room = None if common.staff_role() else common.presenter_room()
@@ -107,7 +108,7 @@ def _simulator_stage(key: str, seed: int) -> dict | None:
     from course import workshop_simulator as live
 
     try:
-        return live.stage_chart(key, seed).chart.to_dict()
+        return live.stage_chart(key, seed, font_size=STAGE_FONT).chart.to_dict()
     except UserError:
         return None
 
@@ -146,6 +147,24 @@ def screen() -> None:
         board(latest)
 
 
+def simulator_reveal(latest: workshop.Round, aggregate: workshop.RoomAggregate) -> None:
+    """A revealed Goodhart live stage on one 1080p screen: the range and the value first, then
+    the room's spread beside the stage's run on the room's own population."""
+    _big(f"✓ {latest.question.answer}", "present-answer")
+    _big(latest.question.explanation, "present-note")
+    spread, run = st.columns([2, 3], gap="large")
+    with spread:
+        if aggregate.shown:
+            st.vega_lite_chart(report.spread_chart(aggregate, True, font_size=20).to_dict(),
+                               width="stretch")
+        else:
+            _big(aggregate.status, "present-small")
+    with run:
+        spec = _simulator_stage(latest.question.key, room.seed)
+        if spec is not None:
+            st.vega_lite_chart(spec, key="simulator_stage")
+
+
 def board(latest: workshop.Round | None) -> None:
     """The question, how many answered, the bars once voting closed, the answer once revealed."""
     participants = rooms.participant_count(room.code)
@@ -169,6 +188,9 @@ def board(latest: workshop.Round | None) -> None:
         return
     aggregate = rooms.aggregate(latest.id, round_=latest)
     _big(f"{aggregate.answers} of {participants} answered · voting closed", "present-status")
+    if latest.revealed and latest.question.kind == "simulator":
+        simulator_reveal(latest, aggregate)
+        return
     if not aggregate.shown:
         _big(aggregate.status, "present-small")
     else:
@@ -183,10 +205,6 @@ def board(latest: workshop.Round | None) -> None:
             summary = report.spread_summary(aggregate, latest.revealed)
         st.vega_lite_chart(chart.to_dict(), width="stretch")
         _big(summary, "present-note")
-    if latest.revealed and latest.question.kind == "simulator":
-        spec = _simulator_stage(latest.question.key, room.seed)
-        if spec is not None:
-            st.vega_lite_chart(spec, width="stretch", key="simulator_stage")
     if latest.revealed and latest.question.has_answer:
         _big(f"✓ {latest.question.answer}", "present-answer")
         if latest.question.explanation:

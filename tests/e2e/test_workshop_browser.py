@@ -165,3 +165,32 @@ def test_pause_and_close_reach_a_phone_and_the_projector_without_a_reload(live_r
     print(f"close reached the phone and the projector in {elapsed:.1f} s")
     phone.close()
     projector.close()
+
+
+def test_goodhart_live_reveal_fits_the_projector(live_room, browser):
+    """A revealed simulator stage: the range marked, the value said, module 1's chart for the
+    room's population, at 1920×1080 (screenshot var/screenshots/workshop-goodhart-live.png)."""
+    from course import workshop_simulator as live
+
+    url, rooms, _, _, _ = live_room
+    room = rooms.create_workshop("startup", "Goodhart live", owner="Grace")
+    link = auth.presenter_session(SessionStore(rooms.engine), room.code, "Grace", room.expires_at)
+    question = live.stage_question(live.load_simulator_room().stage("combined"), room.seed)
+    asked = rooms.open_question(room.code, question.key, question)
+    for i in range(12):
+        person = rooms.join(room.code, f"g{i}")
+        rooms.submit_answer(room.code, person.token, asked.id, question.options[i % 4])
+    rooms.close_question(room.code)
+    rooms.reveal(room.code, asked.id)
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(f"{url}/workshop-present?room={room.code}&view={link}")
+    _wait_text(page, f"✓ {question.answer}")
+    charts = page.locator("[data-testid='stVegaLiteChart']")
+    charts.nth(1).wait_for(timeout=30_000)
+    page.wait_for_timeout(2500)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "workshop-goodhart-live.png"))
+    assert "In this room's company" in page.inner_text("body")
+    box = charts.nth(1).bounding_box()
+    assert box["x"] + box["width"] <= 1920, box              # the stage's chart is not cut off
+    page.close()
