@@ -7,7 +7,9 @@ person, see analytics.poll_spread). Participants see a spread only after the que
 so a first vote is never swayed by the room, and the right answer only once the trainer reveals
 it. State lives in the progress database (its own tables), so several app replicas can share a
 room on PostgreSQL, and SQLite in WAL mode takes participants answering at the same moment.
-Every answer and every change of it is kept in an append-only log.
+Every answer and every change of it is kept in an append-only log, until the room is deleted:
+by its trainer once closed, or by the store RETENTION_DAYS after it ended, answers, log and
+nicknames together.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ MAX_TIMER_SECONDS = 3600
 # A closed or expired room, with its answers and nicknames, is deleted this many days after it
 # ended (docs/workshops.md, "After the session"): long enough for a debrief and the export.
 RETENTION_DAYS = 30
-SEAT_CODE_LENGTH = 6       # 31**6 ≈ 900 million codes: a nickname's seat cannot be guessed
+# 31**6 ≈ 900 million codes: at 100 tries a second a held seat would take months to guess, far
+# longer than a room is open.
+SEAT_CODE_LENGTH = 6
 
 metadata = sa.MetaData()
 workshops = sa.Table(
@@ -170,7 +174,7 @@ class RoundQuestion:
     misconceptions: tuple[str | None, ...]
     explanation: str = ""                    # why the right answer is right (the content's text)
     feedback: tuple[str, ...] = ()           # per option: what the content says to someone who chose it
-    kind: str = "choice"                     # choice, scale or board (see QUESTION_KINDS)
+    kind: str = "choice"                     # choice, scale, board or simulator (QUESTION_KINDS)
 
     @classmethod
     def from_question(cls, key: str, question: Any) -> RoundQuestion:
