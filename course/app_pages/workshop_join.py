@@ -69,7 +69,9 @@ except UserError as error:
 st.caption(f"Workshop **{room.code}** · {room.title} · you are **{nickname}**"
            + (f" · seat code **{me.seat_code}** (to continue on another device, join there with "
               "the same nickname and this code)" if me.seat_code else ""))
-if st.button("Leave the workshop"):
+if st.button("Leave the workshop", help="Frees this device. To come back, on this device or "
+                                          "another, join with the same nickname and your seat "
+                                          "code: your answers stay yours and count once."):
     st.session_state.pop(SEAT_KEY, None)
     st.query_params.pop(SEAT_PARAM, None)
     st.rerun()
