@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from course.modules import mastery
 from course.practice import mastery_item_scores, reviews_passed
 from datasets.errors import UserError
+from datasets.filelocks import lock_holders
 
 ATTEMPT_KINDS = ("quiz", "retrieval", "prediction", "exercise", "pretest", "posttest", "review")
 SCORED_KINDS = ("quiz", "exercise")
@@ -411,49 +412,6 @@ class ProgressStore:
             "attempts_total": int(len(frame)),
             "hints_total": int(len(self.hints_frame(learner_id))),
         }
-
-
-PROC_LOCKS = Path("/proc/locks")
-
-
-def lock_holders(path: Path, locks: Path = PROC_LOCKS) -> list[str]:
-    """The programs holding a lock on an SQLite file (or its -wal/-shm), as "name (pid N)", those
-    with a write lock first; Linux only (/proc/locks), empty elsewhere or when nothing is found."""
-    import os
-
-    import psutil
-
-    files: set[tuple[int, int, int]] = set()
-    for suffix in ("", "-wal", "-shm"):
-        try:
-            info = os.stat(f"{path}{suffix}")
-        except OSError:
-            continue
-        files.add((os.major(info.st_dev), os.minor(info.st_dev), info.st_ino))
-    try:
-        lines = locks.read_text().splitlines()
-    except OSError:
-        return []
-    writers: list[int] = []
-    readers: list[int] = []
-    for line in lines:
-        fields = line.split()
-        if "->" in fields:        # a waiter on someone else's lock, not a holder
-            continue
-        try:
-            kind, pid, where = fields[3], int(fields[4]), fields[5].split(":")
-            key = (int(where[0], 16), int(where[1], 16), int(where[2]))
-        except (IndexError, ValueError):
-            continue
-        if key in files:
-            (writers if kind == "WRITE" else readers).append(pid)
-    names = []
-    for pid in dict.fromkeys(writers + readers):
-        try:
-            names.append(f"{psutil.Process(pid).name()} (pid {pid})")
-        except psutil.Error:
-            names.append(f"pid {pid}")
-    return names
 
 
 def sqlite_damage(path: Path) -> str | None:
