@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from datasets.errors import UserError
+from datasets.filelocks import busy_message, is_locked_error
 from exercises.assignments import CODE_STUB, SOURCE_DIR, Assignment, DataSpec, load_assignment
 from grader.settings import AssignmentSettings, CourseSettings, validate_settings
 
@@ -534,5 +535,23 @@ def gradebook(course: Course) -> Any:
 
     nbgrader_tools_on_path()
     db_url = str(nbgrader_config(course).CourseDirectory.db_url)
-    ensure_gradebook(db_url)
-    return Gradebook(db_url, course.course_id)
+    try:
+        ensure_gradebook(db_url)
+        return Gradebook(db_url, course.course_id)
+    except Exception as exc:
+        if is_locked_error(exc):
+            raise GradebookBusy(gradebook_busy_message(db_url)) from None
+        raise
+
+
+class GradebookBusy(CourseError):
+    """Another program holds the gradebook's SQLite lock: contention, never treated as damage."""
+
+
+def gradebook_busy_message(db_url: str) -> str:
+    """The busy line for a gradebook URL, naming the program that holds an SQLite file's lock."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    path = url.database if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") else None
+    return busy_message("The gradebook", path)

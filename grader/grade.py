@@ -25,8 +25,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import socket
+import stat
 import sys
 import tempfile
 import uuid
@@ -58,6 +60,7 @@ MAX_NOTEBOOK_DEPTH = 64  # a notebook's JSON nests about 8 deep; deeper only exh
 MAX_CELLS = 2000  # the course's notebooks have about 30
 RECORD_VERSION = 1
 COPY_READERS = ("json_set", "json_number", "json_object")
+LOG = logging.getLogger(__name__)
 NOT_RUN = "not-run"  # isolation of a submission with nothing of the learner's to execute
 
 
@@ -357,11 +360,71 @@ def _refusal(job: Job) -> str:
     return ""
 
 
+SCRATCH_PREFIX = "theater-grade-"
+# Before folders carried their host and process (theater-grade-<8 random characters>): one that old
+# is no running grade's (every run has a time limit far below this).
+_LEGACY_SCRATCH = re.compile(r"theater-grade-[a-z0-9_]{8}")
+LEGACY_SCRATCH_SECONDS = 24 * 3600
+
+
+def _scratch_prefix() -> str:
+    """theater-grade-<host>-: a temporary folder shared by several machines keeps each host's apart."""
+    return f"{SCRATCH_PREFIX}{hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]}-"
+
+
+def new_scratch() -> Path:
+    """A private temporary folder for one submission's run, named after this host and process
+    (theater-grade-<host>-<pid>-…) so a later run can tell one whose grading was killed from one
+    still in use."""
+    return Path(tempfile.mkdtemp(prefix=f"{_scratch_prefix()}{os.getpid()}-"))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_scratch(folder: Path | None = None) -> list[Path]:
+    """Delete the scratch folders of gradings on this host whose process is gone: a grade killed
+    mid-run (a stopped app, a lost Dask worker, kill -9) cannot clean up after itself, and its folder
+    holds the learner's notebook and data. Only our own folders (this user's, this host's, a dead
+    process's; never a symlink) are touched. Returns the folders removed."""
+    base = Path(folder) if folder is not None else Path(tempfile.gettempdir())
+    prefix = _scratch_prefix()
+    removed: list[Path] = []
+    for path in base.glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            continue
+        if path.name.startswith(prefix):
+            pid = path.name[len(prefix):].split("-", 1)[0]
+            if not pid.isdigit() or _process_alive(int(pid)):
+                continue
+        elif not (_LEGACY_SCRATCH.fullmatch(path.name)
+                  and time.time() - info.st_mtime > LEGACY_SCRATCH_SECONDS):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed.append(path)
+    if removed:
+        LOG.warning("removed %d scratch folder(s) left by killed gradings", len(removed))
+    return removed
+
+
 def grade_one(job: Job) -> Outcome:
     """Repair, run in the sandbox, score outside it. Never raises: failures become an Outcome."""
     started = time.monotonic()
     outcome = Outcome(learner=job.learner, ok=False, worker=socket.gethostname())
-    scratch = Path(tempfile.mkdtemp(prefix="theater-grade-"))
+    remove_stale_scratch()  # a killed grade's folder on this host goes before a new one is made
+    scratch = new_scratch()
     try:
         refusal = _refusal(job)
         if refusal:

@@ -377,3 +377,33 @@ def test_gradebook_before_any_release_says_what_to_do(served):
     at = page("instructor_gradebook.py", **SIGNED_IN).run()
     assert not at.exception
     assert any("No assignment has been released yet" in i.value for i in at.info)
+
+
+# ----------------------------------------------------------------------------- pre/post result
+
+
+def test_the_class_page_shows_the_pre_post_gain_with_its_interval_and_the_misconceptions_that_moved(app_home):
+    from course.config import load_config
+    from course.modules import load_pre_post_forms
+    from course.practice import pre_post_forms
+    from course.progress import ProgressStore
+
+    forms = load_pre_post_forms().forms
+    store = ProgressStore(load_config(app_home).database_url)
+    for i in range(6):
+        learner = f"learner{i}"
+        store.ensure_learner(learner)
+        pre, post = pre_post_forms(learner)
+        for q in forms[pre]:   # everyone picks the first wrong option before, the key after
+            wrong = next(o for o in q.options if o.text != q.answer)
+            store.record_attempt(learner, "pretest", q.id, "pretest", wrong.text, False, 0.0, wrong.misconception)
+        for q in forms[post]:
+            store.record_attempt(learner, "posttest", q.id, "posttest", q.answer, True, 1.0, None)
+    store.engine.dispose()
+    at = page("instructor.py", **SIGNED_IN).run()
+    assert not at.exception
+    text = shown(at)
+    assert "95% interval from +100 to +100" in text and "whole interval is above zero" in text
+    assert "Which misconceptions moved" in [s.value for s in at.subheader]
+    moved = next(d.value for d in at.dataframe if "misconception" in d.value.columns)
+    assert (moved["post-test"] == 0).all() and (moved["pre-test"] > 0).any()

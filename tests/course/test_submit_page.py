@@ -147,6 +147,21 @@ def test_policy_queue_validity_then_bands_for_the_learner_and_nothing_for_anothe
     assert "was checked" not in text and not other.status
 
 
+def test_an_upload_over_the_limit_is_refused_on_receipt_and_nothing_is_stored(course):
+    """The browser's 20 MB check is not the only one: what reaches the page is measured again."""
+    at = _page("ada")
+    big = b" " * (submissions.MAX_NOTEBOOK_BYTES + 1)
+    next(u for u in at.get("file_uploader") if u.proto.form_id == "submit:detect").set_value(
+        ("detect.ipynb", big, "application/x-ipynb+json"))
+    next(b for b in at.button if b.proto.form_id == "submit:detect").click().run()
+    assert not at.exception
+    assert any("at most 20 MB" in e.value for e in at.error), _text(at)
+    assert not any("received" in s.value for s in at.success)
+    assert submissions.attempts(course, "detect", "ada") == []
+    assert not course.path("submitted", "ada").exists()
+    assert submissions.queue_status(course, "detect", "ada").state == "none"
+
+
 def test_making_a_submission_final_needs_the_box_ticked(course):
     submissions.submit(course, "detect", "ada", _notebook(course), filename="detect.ipynb")
     at = _page("ada")
