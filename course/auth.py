@@ -566,6 +566,12 @@ def require_role(session: Mapping, role: str) -> bool:
     return isinstance(current, str) and role in ROLE_GRANTS.get(current, frozenset())
 
 
+def has_grant(role: str | None, grant: str) -> bool:
+    """Whether a staff role carries a grant (ROLE_GRANTS): an instructor can do what a TA or a
+    trainer does; a TA grades; a trainer runs workshops."""
+    return isinstance(role, str) and grant in ROLE_GRANTS.get(role, frozenset())
+
+
 def role_may_open(role: str | None, page_file: str) -> bool:
     """Whether a staff role may open a grading page (by its file name, STAFF_PAGE_ROLES)."""
     return isinstance(role, str) and STAFF_PAGE_ROLES.get(page_file, "instructor") in ROLE_GRANTS.get(role, frozenset())

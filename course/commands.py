@@ -208,7 +208,7 @@ def _register_users(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--home", default=None, help="the app's state folder (default: var/, or $THEATER_HOME)")
     where.add_argument("--course", default=None, metavar="DIR",
                        help="the course directory (default: the one `theater app` serves)")
-    users = subparsers.add_parser("users", help="staff accounts (instructors, trainers) of the app's course")
+    users = subparsers.add_parser("users", help="staff accounts (instructors, teaching assistants, trainers) of the app's course")
     actions = users.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = actions.add_parser("add", parents=[where],
                              help="create an account (password prompted, or generated and shown once)")

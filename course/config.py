@@ -193,7 +193,10 @@ def _embedded_course(home: Path, data: dict, notices: list[str]) -> Course:
     """var/course/: created on first start, taking over an earlier version's secret and size."""
     root = home / DEFAULT_COURSE_DIR
     if (root / "theater.toml").is_file():
-        return open_course(root)
+        try:
+            return open_course(root)
+        except CourseError as error:   # e.g. a value in theater.toml its settings model refuses
+            raise ConfigError(f"the app's course in {root} cannot be opened: {error}") from None
     legacy_secret_path = home / LEGACY_SECRET_FILE
     legacy_secret = None
     if legacy_secret_path.is_file():

@@ -358,11 +358,15 @@ def require_staff(role: str, audience: str) -> None:
         if outcome.ok and auth.require_role(st.session_state, role):
             st.rerun()
         if outcome.ok:
-            st.error(f"The account {name.strip()} is a {staff_role()} account: this page is for "
+            role_name = ROLE_NAMES.get(staff_role(), staff_role())
+            st.error(f"The account {name.strip()} is {role_name} account: this page is for "
                      f"{audience}.", icon=":material/lock:")
         else:
             st.error(outcome.message, icon=":material/lock:")
     st.stop()
+
+
+ROLE_NAMES = {"instructor": "an instructor", "ta": "a teaching assistant's", "trainer": "a trainer"}
 
 
 def page_for(url_path: str):
@@ -402,6 +406,8 @@ INSTRUCTOR_PAGES = (
 
 def build_navigation() -> dict[str, list]:
     """Pages for whoever is signed in: sign-in only, a learner's course, and staff pages."""
+    from course import auth
+
     learner = learner_id()
     role = staff_role()
     pages: dict[str, list] = {}
@@ -437,20 +443,24 @@ def build_navigation() -> dict[str, list]:
                                     ":material/tv:")]
     if role:
         staff = []
-        if role == "instructor":   # grading pages are for instructors only, never trainers
-            for file, title, url, icon in INSTRUCTOR_PAGES:
-                if (PAGES_DIR / file).exists():
-                    staff.append(_page(file, title, url, icon,
-                                       default=not learner and url == "instructor"))
-        if (PAGES_DIR / "workshop_host.py").exists():
-            staff.append(_page("workshop_host.py", "Run a workshop", "workshop-host",
-                               ":material/co_present:",
-                               default=not learner and not any(p._default for p in staff)))
-        staff.append(_page("workshop_kit.py", "Workshop kit", "workshop-kit", ":material/menu_book:"))
-        staff.append(_page("audit_logs.py", "Audit your own logs", "audit-logs", ":material/analytics:"))
-        if (PAGES_DIR / "workshop_present.py").exists():   # the projector's view of a room
-            staff.append(_page("workshop_present.py", "Presenter view", "workshop-present",
-                               ":material/tv:"))
+        # grading pages for the roles auth.STAFF_PAGE_ROLES lets open them (instructors all, a TA
+        # the gradebook and assignments), never trainers; the pages' own gate reads the same table
+        grading = [entry for entry in INSTRUCTOR_PAGES
+                   if (PAGES_DIR / entry[0]).exists() and auth.role_may_open(role, entry[0])]
+        home_url = "instructor" if any(url == "instructor" for _, _, url, _ in grading) else \
+            next((url for _, _, url, _ in grading), None)
+        for file, title, url, icon in grading:
+            staff.append(_page(file, title, url, icon, default=not learner and url == home_url))
+        if auth.has_grant(role, "trainer"):   # workshops are for trainers (and instructors), not TAs
+            if (PAGES_DIR / "workshop_host.py").exists():
+                staff.append(_page("workshop_host.py", "Run a workshop", "workshop-host",
+                                   ":material/co_present:",
+                                   default=not learner and not any(p._default for p in staff)))
+            staff.append(_page("workshop_kit.py", "Workshop kit", "workshop-kit", ":material/menu_book:"))
+            staff.append(_page("audit_logs.py", "Audit your own logs", "audit-logs", ":material/analytics:"))
+            if (PAGES_DIR / "workshop_present.py").exists():   # the projector's view of a room
+                staff.append(_page("workshop_present.py", "Presenter view", "workshop-present",
+                                   ":material/tv:"))
         if staff:
             pages["Staff"] = staff
     if not any(p._default for group in pages.values() for p in group):

@@ -123,7 +123,7 @@ def test_a_teaching_assistant_sees_the_gradebook_and_overrides_but_is_refused_th
     [t for t in roster_page.text_input if t.label == "Password"][0].input("assistant password")
     [b for b in roster_page.button if b.label == "Sign in"][0].click().run()
     assert not roster_page.exception and not roster_page.dataframe and not roster_page.get("file_uploader")
-    assert any("ta account" in e.value and "for instructors" in e.value for e in roster_page.error)
+    assert any("a teaching assistant's account" in e.value and "for instructors" in e.value for e in roster_page.error)
 
 
 def test_a_teaching_assistant_grades_on_the_assignments_page_but_cannot_release(served):
@@ -157,6 +157,16 @@ def test_navigation_offers_grading_pages_to_instructors_only(served):
     trainer.session_state["staff_role"] = "trainer"
     trainer.run()
     assert not any(url.startswith("instructor") for url in trainer.session_state[PAGES_KEY])
+    ta = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    ta.session_state["staff_role"] = "ta"
+    ta.run()
+    assert not ta.exception
+    offered = set(ta.session_state[PAGES_KEY])
+    assert {"instructor-gradebook", "instructor-assignments"} <= offered      # a TA grades
+    assert not {"instructor", "instructor-roster", "instructor-sessions"} & offered
+    assert not {"workshop-host", "workshop-kit", "workshop-present", "audit-logs"} & offered  # runs no room
+    assert ta.session_state[PAGES_KEY]["instructor-gradebook"]._default or \
+        ta.session_state[PAGES_KEY]["instructor-assignments"]._default
 
 
 def test_a_learner_has_no_instructor_page_to_switch_to(graded):
