@@ -23,7 +23,7 @@ if assignment is None:
     st.stop()
 spec = course.assignment(assignment)
 frame = review.gradebook_frame(course, assignment)
-st.caption("Exact scores are for staff: learners see only bands (full marks, close, partly, not yet) "
+st.caption("Exact scores are for staff: learners see only bands (full marks, close, not yet) "
            "in their feedback. An override wins over the autograder and survives regrading.")
 
 if frame.empty:

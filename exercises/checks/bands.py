@@ -23,6 +23,7 @@ class Band:
 
     id: str
     floor: float
+    name: str       # the band in words (My learning)
     sentence: str   # the app: a sentence under the checked answer
     label: str      # notebook feedback and the submission page: a short label
 
@@ -30,9 +31,9 @@ class Band:
         return credit >= self.floor * (1.0 - EPSILON)
 
 
-WITHIN = Band("within", 1.0, "Within the tolerance.", "full marks")
-CLOSE = Band("close", EPSILON, "Close, but outside the tolerance.", "close")
-OFF = Band("off", 0.0, "Off by more than the tolerance allows.", "not yet")
+WITHIN = Band("within", 1.0, "within the tolerance", "Within the tolerance.", "full marks")
+CLOSE = Band("close", EPSILON, "close", "Close, but outside the tolerance.", "close")
+OFF = Band("off", 0.0, "off", "Off by more than the tolerance allows.", "not yet")
 LADDER: tuple[Band, ...] = (WITHIN, CLOSE, OFF)
 
 
