@@ -36,7 +36,7 @@ class Reading:
     """What an instructor needs to read one answer, returned by the check beside the learner's
     message: the band, and the quantities behind it. Never shown to a learner."""
 
-    kind: str                          # estimate | finding | flags | table | labels | collapse | design
+    kind: str                          # estimate | finding | flags | table | labels | collapse | design | answer
     band: str                          # a band id of the check's ladder (within | close | off)
     problem: str = ""                  # why the answer was not scored as given: unreadable, percentage, ...
     value: float | None = None         # the learner's number
@@ -245,18 +245,17 @@ def run_check(check_id: str, answer: Any, truth: Any,
         raise KeyError(f"unknown check {check_id!r}; known: {', '.join(sorted(CHECKS))}") from None
     if is_empty(answer):
         return Result(NOT_ATTEMPTED, 0.0, "No answer yet: nothing to check.")
-    kind = chk.widget.kind
     try:
         outcome = score_with(chk, answer, truth, tolerance)
     except Incorrect as exc:
-        reading = exc.reading or Reading(kind, chk.ladder[-1].id, problem=UNREADABLE)
+        reading = exc.reading or Reading("answer", chk.ladder[-1].id, problem=UNREADABLE)
         return Result(INCORRECT, 0.0, str(exc) or "Not right yet.", reading)
     except Exception as exc:  # a malformed answer must not crash the app or the grader
         return Result(
             INCORRECT,
             0.0,
             f"Your answer could not be checked ({type(exc).__name__}): check its type and shape.",
-            Reading(kind, chk.ladder[-1].id, problem=UNREADABLE),
+            Reading("answer", chk.ladder[-1].id, problem=UNREADABLE),
         )
     if isinstance(outcome, tuple) and len(outcome) == 3:
         score, message, reading = outcome
@@ -268,7 +267,7 @@ def run_check(check_id: str, answer: Any, truth: Any,
     if not message:
         message = "Correct." if status == CORRECT else f"Partly right: {score:.0%} of the credit."
     band = band_of_credit(score, chk.ladder).id
-    reading = replace(reading, band=band) if reading is not None else Reading(kind, band)
+    reading = replace(reading, band=band) if reading is not None else Reading("answer", band)
     return Result(status, score, message, reading)
 
 

@@ -199,14 +199,12 @@ def measure_finding(answer: Any, truth: Mapping[str, Any],
         raise Incorrect("Expected the two estimates as an object with the keys "
                         + " and ".join(FINDING_PARTS) + f", not a {type(answer).__name__}.")
     missing = [key for key in FINDING_PARTS if is_empty(answer.get(key))]
-    if missing:
-        parts = {key: Reading("estimate", "off", problem=MISSING_NUMBER) for key in missing}
-        raise Incorrect(f"The finding needs both numbers; {' and '.join(missing)} "
-                        f"{'is' if len(missing) == 1 else 'are'} missing. "
-                        "One number alone earns nothing.", Reading("finding", "off", parts=parts))
-    credit, messages, parts = 1.0, [], {}
+    parts = {key: Reading("estimate", "off", problem=MISSING_NUMBER) for key in missing}
+    credit, messages = 1.0, []
     refused: Incorrect | None = None   # the first number that could not be read, said to the learner
     for key, check_id in FINDING_PARTS.items():
+        if key in missing:
+            continue
         try:
             score, message, parts[key] = CHECKS[check_id].func(answer[key], truth[key], tolerance=tolerance)
         except Incorrect as exc:
@@ -215,6 +213,10 @@ def measure_finding(answer: Any, truth: Mapping[str, Any],
             continue
         credit *= clip_score(score)
         messages.append(message)
+    if missing:
+        raise Incorrect(f"The finding needs both numbers; {' and '.join(missing)} "
+                        f"{'is' if len(missing) == 1 else 'are'} missing. "
+                        "One number alone earns nothing.", Reading("finding", "off", parts=parts))
     if refused is not None:
         raise Incorrect(str(refused), Reading("finding", "off", parts=parts))
     reading = Reading("finding", "", parts=parts)
