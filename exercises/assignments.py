@@ -144,7 +144,10 @@ class GradedPart(FileRecord):
         numbers = list(CHECKS[values["check"]].tolerances)
         if not numbers:
             raise ValueError(f"the check {values['check']} has no tolerance to override")
-        if {"full_within", "zero_at"} & set(given) and len(numbers) == 1:
+        if {"full_within", "zero_at"} & set(given):
+            if len(numbers) > 1:
+                raise ValueError(f"the check {values['check']} scores {len(numbers)} numbers: give the tolerance "
+                                 f"of each by name ({', '.join(numbers)})")
             return {**values, "tolerance": {numbers[0]: given}}
         return values
 
