@@ -120,6 +120,12 @@ class Example:
     note: str = ""
 
 
+# Where a check's truth comes from: the company's hidden labels (then `truth` names the
+# exercises.truth.TRUTHS function), the learner's own simulator settings, the sample of sessions
+# shown to the learner, or the metric catalogue (no hidden truth at all).
+TruthSource = Literal["company", "simulator", "session_sample", "catalogue"]
+TRUTH_SOURCES: tuple[str, ...] = TruthSource.__args__  # type: ignore[attr-defined]
+
 WidgetKind = Literal["number", "comparison_estimate", "label_sessions", "flag_employees",
                      "flag_converts", "choose_metrics", "upload_table", "notebook"]
 WIDGET_KINDS: tuple[str, ...] = WidgetKind.__args__  # type: ignore[attr-defined]
@@ -150,10 +156,10 @@ class Check:
     visibility: Visibility = "band"
     pass_mark: float = 1.0
     summary: str = ""
-    # the exercises.truth.TRUTHS entry it scores against; None: not the company alone (the learner's
-    # sessions or simulator, or no truth), see `truth_source`
+    # the exercises.truth.TRUTHS entry it scores against; None when the truth is not the company's
+    # (then `truth_source` says where it comes from)
     truth: str | None = None
-    truth_source: str = "company"
+    truth_source: TruthSource = "company"
     tolerances: Mapping[str, Tolerance] = field(default_factory=dict)  # per number of the answer
     ladder: tuple[Band, ...] = LADDER
     misconceptions: Mapping[str, str] = field(default_factory=dict)    # reading key -> likely cause
@@ -176,7 +182,7 @@ def check(
     visibility: Visibility = "band",
     pass_mark: float = 1.0,
     truth: str | None = None,
-    truth_source: str = "company",
+    truth_source: TruthSource = "company",
     tolerances: Mapping[str, Tolerance] | None = None,
     misconceptions: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -185,6 +191,9 @@ def check(
     instead of retyping the pairing. A check with `tolerances` takes them as a keyword argument."""
     if visibility not in VISIBILITIES:
         raise ValueError(f"check {check_id!r}: visibility must be one of {VISIBILITIES}")
+    if truth_source not in TRUTH_SOURCES or (truth is None) == (truth_source == "company"):
+        raise ValueError(f"check {check_id!r}: a company truth names its TRUTHS function; any other "
+                         f"truth_source is one of {TRUTH_SOURCES[1:]}")
 
     def register(func: Callable[..., Any]) -> Callable[..., Any]:
         if check_id in CHECKS:
@@ -200,7 +209,7 @@ def check(
             pass_mark=pass_mark,
             summary=(func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else "",
             truth=truth,
-            truth_source="company" if truth is not None else truth_source,
+            truth_source=truth_source,
             tolerances=dict(tolerances or {}),
             misconceptions=dict(misconceptions or {}),
         )
@@ -287,6 +296,6 @@ def as_dict(reading: Reading | None) -> dict[str, Any] | None:
     return None if reading is None else reading.to_dict()
 
 
-__all__ = ["CHECKS", "CORRECT", "INCORRECT", "NOT_ATTEMPTED", "VISIBILITIES", "WIDGET_KINDS", "AppWidget",
+__all__ = ["CHECKS", "CORRECT", "INCORRECT", "NOT_ATTEMPTED", "TRUTH_SOURCES", "VISIBILITIES", "WIDGET_KINDS", "AppWidget",
            "Check", "Example", "Incorrect", "Reading", "Result", "UNREADABLE", "as_dict", "check",
            "clip_score", "is_empty", "run_check", "score_with"]

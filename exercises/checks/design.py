@@ -13,7 +13,7 @@ DASHBOARD_MIN, DASHBOARD_MAX = 2, 5
 
 @check(
     "metrics.dashboard_design",
-    truth_source="the metric catalogue (exercises.metrics)",
+    truth_source="catalogue",
     widget=AppWidget("choose_metrics", company=False),
     visibility="message",
     hints=[

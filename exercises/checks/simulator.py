@@ -14,7 +14,7 @@ COLLAPSE_GRID = 0.01             # the truth lies on the slider's grid; below it
 
 @check(
     "goodhart.collapse_point",
-    truth_source="the learner's own simulator settings",
+    truth_source="simulator",
     widget=AppWidget("number", label="Collapse point (reward strength, 0–1)", company=False),
     visibility="message",
     hints=[

@@ -172,7 +172,7 @@ def _as_session_labels(answer: Any) -> dict[int, bool]:
 
 @check(
     "spot.label_sessions",
-    truth_source="the sample of sessions shown to the learner",
+    truth_source="session_sample",
     widget=AppWidget("label_sessions"),
     hints=[
         "Look at what happened to the output: accepted, reused, linked to a merged work item?",

@@ -243,7 +243,8 @@ def test_every_check_is_one_complete_record(check_id):
     credit is read on, what a learner may see, the app widget, and the misconceptions or
     tolerances the instructor's reading relies on."""
     chk = CHECKS[check_id]
-    assert chk.truth or chk.truth_source != "company", "a check needs a truth or says where it comes from"
+    assert chk.truth_source in checks.TRUTH_SOURCES
+    assert (chk.truth is not None) == (chk.truth_source == "company"), "a company truth is named"
     assert [b.id for b in chk.ladder] == ["within", "close", "off"]
     assert chk.ladder is checks.LADDER                          # one ladder, not a copy
     assert chk.visibility in checks.VISIBILITIES
