@@ -291,11 +291,6 @@ def clip_score(score: Any) -> float:
 _clip_score = clip_score  # the name the tests and older code use
 
 
-def as_dict(reading: Reading | None) -> dict[str, Any] | None:
-    """A result's reading for a JSON record."""
-    return None if reading is None else reading.to_dict()
-
-
 __all__ = ["CHECKS", "CORRECT", "INCORRECT", "NOT_ATTEMPTED", "TRUTH_SOURCES", "VISIBILITIES", "WIDGET_KINDS", "AppWidget",
-           "Check", "Example", "Incorrect", "Reading", "Result", "UNREADABLE", "as_dict", "check",
+           "Check", "Example", "Incorrect", "Reading", "Result", "UNREADABLE", "check",
            "clip_score", "is_empty", "run_check", "score_with"]
