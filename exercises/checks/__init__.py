@@ -32,7 +32,8 @@ from exercises.checks.design import DASHBOARD_MAX, DASHBOARD_MIN, dashboard_desi
 __all__ = [
     "CHECKS", "CLOSE", "COLLAPSE_FULL_WITHIN", "COLLAPSE_GRID", "CORRECT", "DASHBOARD_MAX", "DASHBOARD_MIN",
     "ESTIMATE_RULES", "FINDING_PARTS", "FLAG_FULL_F1", "FLAG_MARGIN", "FLAG_ZERO_F1", "INCORRECT", "LADDER",
-    "NOT_ATTEMPTED", "OFF", "TRUTH_SOURCES", "UNREADABLE", "VISIBILITIES", "WEEKLY_KEYS", "WEEKLY_VALUES", "WIDGET_KINDS", "WITHIN",
+    "NOT_ATTEMPTED", "OFF", "TRUTH_SOURCES", "UNREADABLE", "VISIBILITIES", "WEEKLY_KEYS", "WEEKLY_VALUES",
+    "WIDGET_KINDS", "WITHIN",
     "AppWidget", "Band", "Check", "EstimateRule", "Example", "Incorrect", "Reading", "Result", "Tolerance",
     "_clip_score", "as_id_set", "as_number", "band_by_id", "band_of_credit", "chance_f1", "check", "clip_score",
     "collapse_point", "dashboard_design", "default_tolerance", "estimate_band", "f1_score", "flag_converts",

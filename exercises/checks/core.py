@@ -291,6 +291,7 @@ def clip_score(score: Any) -> float:
 _clip_score = clip_score  # the name the tests and older code use
 
 
-__all__ = ["CHECKS", "CORRECT", "INCORRECT", "NOT_ATTEMPTED", "TRUTH_SOURCES", "VISIBILITIES", "WIDGET_KINDS", "AppWidget",
+__all__ = ["CHECKS", "CORRECT", "INCORRECT", "NOT_ATTEMPTED", "TRUTH_SOURCES", "VISIBILITIES", "WIDGET_KINDS",
+           "AppWidget",
            "Check", "Example", "Incorrect", "Reading", "Result", "UNREADABLE", "check",
            "clip_score", "is_empty", "run_check", "score_with"]

@@ -53,6 +53,7 @@ def dashboard_design(answer: Any, truth: Any) -> tuple[float, str, Reading]:
     score = len(met) / len(criteria)
     reading = Reading("design", "", agreed=len(met), total=len(criteria))
     if score >= 1.0:
-        return 1.0, "A dashboard that survives being a target: outcomes with a guardrail, nothing cheap to game.", reading
+        return 1.0, ("A dashboard that survives being a target: outcomes with a guardrail, nothing cheap "
+                     "to game."), reading
     missing = [c for c, ok in criteria.items() if not ok]
     return score, "Not yet. Check that " + "; and that ".join(missing) + ".", reading
