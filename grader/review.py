@@ -157,8 +157,9 @@ def submissions_frame(rows: list[Submission]) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- the gradebook
 
 
-def copy_flags(found: Mapping[str, dict]) -> dict[str, list[str]]:
-    """Copy detection over the records, as grading reports it (grader.copydetect)."""
+def copy_flags(found: Mapping[str, dict], spec: Assignment | None = None) -> dict[str, list[str]]:
+    """Copy detection over the records, as grading reports it (grader.copydetect), with each graded
+    part's own tolerance when the assignment is given."""
     from grader.copydetect import detect_copies
 
     answers = {k: r.get("answers") or {} for k, r in found.items()}
@@ -169,7 +170,8 @@ def copy_flags(found: Mapping[str, dict]) -> dict[str, list[str]]:
     flags: dict[str, list[str]] = {}
     if len(found) < 2:
         return flags
-    for flag in detect_copies(answers, truths, checks):
+    tolerances = {p.grade_id: p.tolerances for p in spec.graded} if spec is not None else None
+    for flag in detect_copies(answers, truths, checks, tolerances):
         flags.setdefault(flag.learner, []).append(str(flag))
     return flags
 
@@ -199,7 +201,7 @@ def gradebook_frame(course: Course, assignment: str) -> pd.DataFrame:
     spec = course.assignment(assignment)
     parts = [p.grade_id for p in spec.graded]
     found = records(course, assignment)
-    copies = copy_flags(found)
+    copies = copy_flags(found, spec)
     learners: dict[str, dict[str, Any]] = {}
     for learner, part, auto, manual, review_needed, penalty in _grade_rows(course, assignment):
         if part not in parts:
@@ -242,7 +244,7 @@ def flags_frame(course: Course, assignment: str) -> pd.DataFrame:
         grade_info = record.get("grade") if isinstance(record.get("grade"), dict) else {}
         for flag in grade_info.get("integrity_flags") or []:
             rows.append({"learner": learner, "kind": "integrity", "detail": str(flag)})
-    for learner, flags in sorted(copy_flags(found).items()):
+    for learner, flags in sorted(copy_flags(found, course.assignment(assignment)).items()):
         for flag in flags:
             rows.append({"learner": learner, "kind": "copy", "detail": flag})
     return pd.DataFrame(rows, columns=["learner", "kind", "detail"])
