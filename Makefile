@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+# Where `make run` listens: empty is 127.0.0.1, this machine only; `make run ADDRESS=0.0.0.0` for every interface.
+ADDRESS ?=
 
 .PHONY: install system-deps run test test-fast bench clean
 
@@ -24,7 +26,7 @@ system-deps:
 
 run: install
 	mkdir -p var
-	$(BIN)/theater app --port $(PORT)
+	$(BIN)/theater app --port $(PORT) $(if $(ADDRESS),--address $(ADDRESS))
 
 test: install system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=15  # the slowest tests: the suite should stay under 15 minutes on 2 cores

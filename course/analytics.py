@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -244,13 +245,19 @@ def reteach_flags(spreads: pd.DataFrame, share: float = RETEACH_SHARE) -> pd.Dat
 # --------------------------------------------------------------------------- pre/post gain
 @dataclass(frozen=True)
 class GainSummary:
-    """The class's pre/post-test result; every figure is None when fewer than k took both."""
+    """The class's pre/post-test result; every figure is None when fewer than k took both.
+
+    `gain_low`/`gain_high` bound the mean gain (post − pre, as shares) with a 95% interval: a class
+    of twelve that gained ten points may have gained nothing, and the page must say so.
+    """
 
     learners: int | None
     pre_mean: float | None
     post_mean: float | None
     mean_gain: float | None
     normalized_gain: float | None
+    gain_low: float | None = None
+    gain_high: float | None = None
 
     @property
     def shown(self) -> bool:
@@ -297,9 +304,76 @@ def pre_post_gain(attempts: pd.DataFrame, k: int = MIN_GROUP_SIZE,
     post_by_learner = post[paired].groupby(level=0).mean()
     pre_mean, post_mean = float(pre_by_learner.mean()), float(post_by_learner.mean())
     normalized = (post_mean - pre_mean) / (1.0 - pre_mean) if pre_mean < 1.0 else None
+    low, high = mean_interval((post_by_learner - pre_by_learner.reindex(post_by_learner.index)).to_numpy())
     return GainSummary(len(learners), round(pre_mean, 3), round(post_mean, 3),
                        round(post_mean - pre_mean, 3),
-                       None if normalized is None else round(normalized, 3))
+                       None if normalized is None else round(normalized, 3),
+                       round(low, 3), round(high, 3))
+
+
+def misconception_shift(attempts: pd.DataFrame, questions: Any = None,
+                        k: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Per misconception tag of the pre/post test: the share of learners holding it before and after.
+
+    Only learners who took both tests count. A learner "holds" a tag on a test when their first
+    answer to a question picked an option carrying it; the share is over learners whose form offered
+    such an option, so a tag that only one form offers is left out (nothing to compare). A share over
+    fewer than k learners is not shown. This is what a trainer reads to see which ideas moved.
+    """
+    columns = ["misconception", "learners", "before", "after", "change"]
+    if questions is None:
+        try:
+            from course.modules import pre_post_test
+            questions = pre_post_test()
+        except UserError:
+            return pd.DataFrame(columns=columns)
+    tag_of = {(q.id, o.text): o.misconception for q in questions for o in q.options if o.misconception}
+    offered: dict[str, set[str]] = {}
+    for q in questions:
+        for o in q.options:
+            if o.misconception:
+                offered.setdefault(q.id, set()).add(o.misconception)
+    firsts = first_answers(attempts, TEST_KINDS) if len(attempts) else pd.DataFrame()
+    if firsts.empty:
+        return pd.DataFrame(columns=columns)
+    took = firsts.groupby("learner_id")["kind"].nunique()
+    firsts = firsts[firsts["learner_id"].isin(took.index[took == len(TEST_KINDS)])]
+    share: dict[tuple[str, str], tuple[int, int]] = {}   # (tag, kind) -> (holding, exposed)
+    for (learner, kind), group in firsts.groupby(["learner_id", "kind"]):
+        exposed = set().union(*(offered.get(item, set()) for item in group["item_id"]))
+        holding = {tag_of.get((item, answer)) for item, answer in zip(group["item_id"], group["answer"])}
+        for tag in exposed:
+            held, seen = share.get((tag, kind), (0, 0))
+            share[(tag, kind)] = (held + (tag in holding), seen + 1)
+    rows = []
+    for tag in sorted({tag for tag, _ in share}):
+        (held_pre, seen_pre), (held_post, seen_post) = (share.get((tag, kind), (0, 0)) for kind in TEST_KINDS)
+        seen = min(seen_pre, seen_post)
+        if seen < k:
+            continue
+        before, after = held_pre / seen_pre, held_post / seen_post
+        rows.append({"misconception": tag, "learners": seen, "before": round(before, 3),
+                     "after": round(after, 3), "change": round(after - before, 3)})
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values("change", kind="stable", ignore_index=True) if len(frame) else frame
+
+
+GAIN_RESAMPLES = 4000
+
+
+def mean_interval(values: Any, level: float = 0.95, resamples: int = GAIN_RESAMPLES) -> tuple[float, float]:
+    """A percentile bootstrap interval for the mean of per-learner values, resampling learners.
+
+    Fixed-seeded, so the same class shows the same interval on every page load; learners are the
+    unit because one learner's answers are not independent of each other.
+    """
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        raise ValueError("no values to bound")
+    rng = np.random.default_rng(20261207)
+    means = data[rng.integers(0, data.size, size=(resamples, data.size))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
 
 
 # --------------------------------------------------------------------------- hint use
@@ -376,14 +450,17 @@ class ClassReport:
     reteach: pd.DataFrame
     gain: GainSummary
     hints: pd.DataFrame
+    misconceptions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report by name, ready for export."""
         gain = pd.DataFrame([{"learners": self.gain.learners, "pre_mean": self.gain.pre_mean,
                               "post_mean": self.gain.post_mean, "mean_gain": self.gain.mean_gain,
+                              "gain_low": self.gain.gain_low, "gain_high": self.gain.gain_high,
                               "normalized_gain": self.gain.normalized_gain}])
         return {"class_progress": self.progress, "answer_spreads": self.spreads,
-                "reteach": self.reteach, "pre_post_gain": gain, "hint_use": self.hints}
+                "reteach": self.reteach, "pre_post_gain": gain, "hint_use": self.hints,
+                "misconception_shift": self.misconceptions}
 
 
 def class_report(data: ClassData, modules: list[Any] | None = None,
@@ -401,7 +478,7 @@ def class_report(data: ClassData, modules: list[Any] | None = None,
     spreads = answer_spreads(data.attempts, questions, k)
     return ClassReport(class_progress(data.attempts, data.learner_ids, items, k), spreads,
                        reteach_flags(spreads), pre_post_gain(data.attempts, k),
-                       hint_use(data.hints, data.attempts, k))
+                       hint_use(data.hints, data.attempts, k), misconception_shift(data.attempts, k=k))
 
 
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,7 @@ Everything here is pure (no Streamlit): pages pass in the session mapping, the c
 and the course's files, and these functions decide. Secrets are stored only as argon2 hashes, in
 files only their owner can read; a plaintext password or code is never stored, logged or echoed.
 
-- Staff accounts (`theater users add NAME --role instructor|trainer`) live in the course's
+- Staff accounts (`theater users add NAME --role instructor|ta|trainer`) live in the course's
   `.theater/staff.json`. THEATER_STAFF_PASSWORD, the old single staff password, still works as an
   account named `staff` (instructor); an old var/staff_password file is migrated into one.
 - Access codes (`theater assign --roster`) live in `.theater/access_codes.json`; once a course has
@@ -42,11 +42,23 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from datasets.errors import UserError
 
-ROLES = ("instructor", "trainer")
-# An instructor also runs workshops; a trainer sees only the workshop pages.
+ROLES = ("instructor", "ta", "trainer")
+# An instructor also grades and runs workshops. A teaching assistant ("ta") grades: the gradebook,
+# grading runs, overrides, feedback, export and regrade requests, never the course's settings,
+# releases, roster, access codes, sign-in sessions or staff. A trainer sees only the workshop pages.
 ROLE_GRANTS: dict[str, frozenset[str]] = {
-    "instructor": frozenset({"instructor", "trainer"}),
+    "instructor": frozenset({"instructor", "ta", "trainer"}),
+    "ta": frozenset({"ta"}),
     "trainer": frozenset({"trainer"}),
+}
+# The role each grading page is meant for: its gate (course/app_pages/instructor_common.open_page)
+# and the staff navigation both read this table, so a page is never listed for a role it refuses.
+STAFF_PAGE_ROLES: dict[str, str] = {
+    "instructor.py": "instructor",
+    "instructor_roster.py": "instructor",
+    "instructor_assignments.py": "ta",   # a TA grades here; releasing stays with instructors
+    "instructor_gradebook.py": "ta",
+    "instructor_sessions.py": "instructor",
 }
 SESSION_ROLE_KEY = "staff_role"
 SESSION_USER_KEY = "staff_user"
@@ -552,6 +564,11 @@ def require_role(session: Mapping, role: str) -> bool:
     _check_role(role)
     current = session.get(SESSION_ROLE_KEY)
     return isinstance(current, str) and role in ROLE_GRANTS.get(current, frozenset())
+
+
+def role_may_open(role: str | None, page_file: str) -> bool:
+    """Whether a staff role may open a grading page (by its file name, STAFF_PAGE_ROLES)."""
+    return isinstance(role, str) and STAFF_PAGE_ROLES.get(page_file, "instructor") in ROLE_GRANTS.get(role, frozenset())
 
 
 def staff_user(session: Mapping) -> str | None:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from datasets.errors import UserError
+
+if TYPE_CHECKING:
+    from course.config import AppConfig
 
 APP = Path(__file__).with_name("app.py")
 # The settings of .streamlit/config.toml (which explains them), passed as flags too so they hold
@@ -20,6 +27,10 @@ APP_SETTINGS: dict[str, str] = {
     "server.runOnSave": "false",
     "browser.gatherUsageStats": "false",
     "client.toolbarMode": "minimal",
+    # The upload limit enforced by the server, not only by the page's uploader: the course's 20 MB
+    # notebook limit (grader.grade.MAX_NOTEBOOK_BYTES; Streamlit's own default is 200 MB).
+    "server.maxUploadSize": "20",
+    "server.enableXsrfProtection": "true",   # Streamlit's default, kept whatever a user config says
     # Streamlit's default red gives white button text 3.2:1; Okabe-Ito blue gives 5.2:1 (WCAG AA).
     "theme.primaryColor": "#0072B2",
 }
@@ -31,25 +42,41 @@ def streamlit_flags(settings: dict[str, str] = APP_SETTINGS) -> list[str]:
     return [part for name, value in settings.items() for part in (f"--{name}", value)]
 
 
+LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")   # reachable from this machine only
+
+
 def run_app(port: int = 8501, headless: bool = True, home: str | None = None,
-            course: str | None = None) -> int:
-    """Run `streamlit run course/app.py`; state lives under var/ unless home or THEATER_HOME is set.
+            course: str | None = None, address: str | None = None) -> int:
+    """Run the course app's server (course.serve: `streamlit run course/app.py` with Streamlit's
+    metrics endpoint closed and the grading worker started); state lives under var/ unless home
+    or THEATER_HOME is set.
 
     `course` is the instructor's course directory to serve (else `course:` in var/config.yaml,
     else var/course/, created on first start). The course is checked before Streamlit starts, so a
-    wrong path is one clear error, not a broken page."""
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.port", str(port),
-        "--server.headless", "true" if headless else "false",
-        *streamlit_flags(),
-    ]
+    wrong path is one clear error, not a broken page. `address` is where the server listens (else
+    `address:` in var/config.yaml, else 127.0.0.1: this machine only)."""
     env = os.environ.copy()
     if home:
         env["THEATER_HOME"] = str(Path(home).expanduser().resolve())
     if course:
         env["THEATER_COURSE"] = str(Path(course).expanduser().resolve())
-    _check_course(env)  # var/ and the course are made 0700 here, so all the app writes there is private
+    from course.config import ADDRESS_PATTERN
+
+    config = _check_course(env)  # var/ and the course are made 0700 here, so all the app writes there is private
+    listen = address or config.address
+    if not re.fullmatch(ADDRESS_PATTERN, listen):
+        raise UserError(f"--address {listen!r} is not a network address: give an IP address or a host "
+                        "name, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)")
+    cmd = [
+        sys.executable, "-m", "course.serve", "run", str(APP),
+        "--server.port", str(port),
+        "--server.address", listen,
+        "--server.headless", "true" if headless else "false",
+        *streamlit_flags(),
+    ]
+    print(f"Signal or Theater: listening on {listen}:{port}"
+          + (" (this machine only; --address 0.0.0.0 for every network interface)"
+             if listen in LOCAL_ADDRESSES else ""), file=sys.stderr, flush=True)
     try:
         return run_server(cmd, env)
     except KeyboardInterrupt:   # Ctrl-C before the server started stops the app; that is not an error
@@ -88,7 +115,7 @@ def run_server(cmd: list[str], env: dict[str, str], grace: float = STOP_GRACE_SE
     return 128 - code if code < 0 else code
 
 
-def _check_course(env: dict[str, str]) -> None:
+def _check_course(env: dict[str, str]) -> AppConfig:
     """Open (or on the embedded default, create) the course the app will serve; say which."""
     from course.config import announce, load_config
 
@@ -97,6 +124,7 @@ def _check_course(env: dict[str, str]) -> None:
     announce(config)
     print(f"Signal or Theater: serving the course {config.course.course_id!r} in {config.course.root}",
           file=sys.stderr, flush=True)
+    return config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -107,7 +135,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     app.add_argument("--course", default=None, metavar="DIR",
                      help="the instructor's course directory to serve (default: `course:` in "
                           "var/config.yaml, else var/course/, created on first start)")
-    app.set_defaults(func=lambda a: run_app(port=a.port, home=a.home, course=a.course))
+    app.add_argument("--address", default=None,
+                     help="the network address to listen on (default: `address:` in var/config.yaml, "
+                          "else 127.0.0.1, this machine only; 0.0.0.0 for every interface)")
+    app.set_defaults(func=lambda a: run_app(port=a.port, home=a.home, course=a.course,
+                                            address=a.address))
     _register_workshop(subparsers)
     _register_users(subparsers)
 
@@ -127,7 +159,6 @@ def _new_password(generate: bool) -> tuple[str, bool]:
     import getpass
 
     from course.auth import generate_password
-    from datasets.errors import UserError
 
     if generate or not sys.stdin.isatty():
         return generate_password(), True

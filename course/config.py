@@ -38,6 +38,8 @@ LEGACY_STAFF_PASSWORD_FILE = "staff_password"
 LEGACY_EMPLOYEES = 200  # the app's company size before it served a course directory
 DATA_KEYS = ("profile", "employees", "days")
 
+LOCAL_ADDRESS = "127.0.0.1"   # the server's default address: reachable from this machine only
+ADDRESS_PATTERN = r"^[A-Za-z0-9.:-]+$"   # an IPv4 or IPv6 address or a host name, nothing else
 PositiveNumber = Annotated[float, Strict(), Field(gt=0)]
 PositiveWhole = Annotated[int, Strict(), Field(gt=0)]
 
@@ -67,6 +69,9 @@ class ConfigFile(FileModel):
     session_idle_hours: PositiveNumber = 2      # ... and how long it lasts unused
     client_address_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]+$")] | None = Field(
         default=None, description="a reverse proxy's header naming the client, e.g. X-Forwarded-For")
+    address: Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN)] = Field(
+        default=LOCAL_ADDRESS, description="where `theater app` listens: 127.0.0.1 is this machine "
+        "only (behind a reverse proxy on the same host); 0.0.0.0 every network interface")
     profile: Annotated[str, StringConstraints(min_length=1)] | None = None
     employees: PositiveWhole | None = None
     days: PositiveWhole | None = None
@@ -118,6 +123,7 @@ class AppConfig:
     oidc: OidcSettings = OidcSettings()   # how an OIDC sign-in finds the learner (course.auth)
     session_idle_hours: float = 2.0       # a session unused this long ends (course.sessions)
     client_address_header: str | None = None   # the proxy's client header, e.g. X-Forwarded-For
+    address: str = LOCAL_ADDRESS               # where `theater app` listens (docs/app.md, Security)
 
     @property
     def data_spec(self) -> DataSpec:
@@ -299,6 +305,7 @@ def load_config(home: Path | None = None, course: Path | str | None = None) -> A
         oidc=settings.oidc,
         session_idle_hours=float(settings.session_idle_hours),
         client_address_header=settings.client_address_header,
+        address=settings.address,
     )
 
 

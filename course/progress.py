@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from course.modules import mastery
 from course.practice import mastery_item_scores, reviews_passed
 from datasets.errors import UserError
+from datasets.filelocks import lock_holders
 
 ATTEMPT_KINDS = ("quiz", "retrieval", "prediction", "exercise", "pretest", "posttest", "review")
 SCORED_KINDS = ("quiz", "exercise")
@@ -193,9 +194,12 @@ class ProgressStore:
             self.engine.dispose()
             where = self.sqlite_path or parsed.render_as_string(hide_password=True)
             if _retryable(exc):
-                raise DatabaseBusy(f"The progress database {where} is locked by another program "
-                                   "(another app, a backup, or a shell with sqlite3 open). Nothing was "
-                                   "changed; stop that program, or reload this page in a minute.") from exc
+                holders = lock_holders(self.sqlite_path) if self.sqlite_path is not None else []
+                held = (f"held by {', '.join(holders)}" if holders else
+                        "another app, a backup, or a shell with sqlite3 open")
+                raise DatabaseBusy(f"The progress database {where} is busy: it is locked by another "
+                                   f"program ({held}). Nothing was changed; stop that program, or "
+                                   "try again in a minute.") from exc
             raise ProgressError(f"The progress database {where} cannot be read "
                                 f"({exc.orig or exc.__class__.__name__}).") from exc
 

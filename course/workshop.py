@@ -7,7 +7,9 @@ person, see analytics.poll_spread). Participants see a spread only after the que
 so a first vote is never swayed by the room, and the right answer only once the trainer reveals
 it. State lives in the progress database (its own tables), so several app replicas can share a
 room on PostgreSQL, and SQLite in WAL mode takes participants answering at the same moment.
-Every answer and every change of it is kept in an append-only log.
+Every answer and every change of it is kept in an append-only log, until the room is deleted:
+by its trainer once closed, or by the store RETENTION_DAYS after it ended, answers, log and
+nicknames together.
 """
 
 from __future__ import annotations
@@ -46,12 +48,18 @@ ROOM_CHARTS = ("adoption_vs_output", "sessions_linked_to_work", "cycle_time_befo
 ROOM_EMPLOYEES = 150
 ROOM_DAYS = 180
 OWNER_MAX = 64
-QUESTION_KINDS = ("choice", "scale", "board")
+QUESTION_KINDS = ("choice", "scale", "board", "simulator")
 SCALE_OPTIONS = ("1", "2", "3", "4", "5")
 OPTION_LETTERS = "ABCDEFGH"            # a question has at most 8 options (trainer_question)
 TRAINER_KEY_PREFIX = "room/"          # questions a trainer wrote keep the order they were written in
 _ROOM_ORDER_KEY = b"signal-or-theater/workshop-options/v1"
 MAX_TIMER_SECONDS = 3600
+# A closed or expired room, with its answers and nicknames, is deleted this many days after it
+# ended (docs/workshops.md, "After the session"): long enough for a debrief and the export.
+RETENTION_DAYS = 30
+# 31**6 ≈ 900 million codes: at 100 tries a second a held seat would take months to guess, far
+# longer than a room is open.
+SEAT_CODE_LENGTH = 6
 
 metadata = sa.MetaData()
 workshops = sa.Table(
@@ -64,6 +72,8 @@ workshops = sa.Table(
     sa.Column("expires_at", sa.DateTime, nullable=False),
     sa.Column("closed_at", sa.DateTime),
     sa.Column("owner", sa.String(OWNER_MAX), index=True),
+    sa.Column("paused_at", sa.DateTime),            # the trainer paused the room: no voting
+    sa.Column("paused_timer_seconds", sa.Float),    # what the open question's timer had left
 )
 workshop_rounds = sa.Table(
     "workshop_rounds", metadata,
@@ -89,6 +99,7 @@ workshop_participants = sa.Table(
     sa.Column("nickname", sa.String(NICKNAME_MAX), nullable=False),
     sa.Column("nickname_key", sa.String(NICKNAME_MAX), nullable=False),
     sa.Column("joined_at", sa.DateTime, nullable=False),
+    sa.Column("seat_code", sa.String(SEAT_CODE_LENGTH)),   # re-claims the seat on another device
     sa.UniqueConstraint("code", "nickname_key", name="uq_workshop_nickname"),
 )
 workshop_answers = sa.Table(
@@ -123,8 +134,9 @@ workshop_questions = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 # Columns added after the first release, created on an older database when it is opened.
-_ADDED_COLUMNS = {"workshops": ("owner",),
-                  "workshop_rounds": ("closes_at", "revealed_at", "vote", "first_vote_id")}
+_ADDED_COLUMNS = {"workshops": ("owner", "paused_at", "paused_timer_seconds"),
+                  "workshop_rounds": ("closes_at", "revealed_at", "vote", "first_vote_id"),
+                  "workshop_participants": ("seat_code",)}
 
 
 class WorkshopError(UserError):
@@ -162,7 +174,7 @@ class RoundQuestion:
     misconceptions: tuple[str | None, ...]
     explanation: str = ""                    # why the right answer is right (the content's text)
     feedback: tuple[str, ...] = ()           # per option: what the content says to someone who chose it
-    kind: str = "choice"                     # choice, scale or board (see QUESTION_KINDS)
+    kind: str = "choice"                     # choice, scale, board or simulator (QUESTION_KINDS)
 
     @classmethod
     def from_question(cls, key: str, question: Any) -> RoundQuestion:
@@ -301,12 +313,22 @@ class Workshop:
     expires_at: dt.datetime
     closed_at: dt.datetime | None
     owner: str | None = None
+    paused_at: dt.datetime | None = None
+    paused_timer_seconds: float | None = None
 
     def is_open(self, now: dt.datetime) -> bool:
         return self.closed_at is None and now < self.expires_at
 
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
+
     def ended_at(self) -> dt.datetime:
         return self.closed_at or self.expires_at
+
+    def deleted_after(self) -> dt.datetime:
+        """When the room, its answers and its nicknames are deleted (RETENTION_DAYS after it ended)."""
+        return self.ended_at() + dt.timedelta(days=RETENTION_DAYS)
 
 
 @functools.lru_cache(maxsize=4)
@@ -358,6 +380,7 @@ class Participant:
     token: str
     code: str
     nickname: str
+    seat_code: str = ""          # typed with the nickname on another device: the same seat
 
 
 @dataclass(frozen=True)
@@ -448,6 +471,13 @@ def _retry(action: Callable[[], Any], attempts: int = 12) -> Any:
     return None  # unreachable: the last attempt either returns or raises
 
 
+def _closing_time(now: dt.datetime) -> sa.ColumnElement:
+    """The closing time to record for a round closed `now`: the moment its timer ran out if that
+    came first, so exports say when voting ended, not when the trainer next pressed a button."""
+    timer = workshop_rounds.c.closes_at
+    return sa.case((sa.and_(timer.is_not(None), timer < now), timer), else_=now)
+
+
 def clean_owner(raw: str | None) -> str:
     """A staff account name as rooms store it: trimmed, single spaces, case kept for display."""
     name = " ".join((raw or "").split())
@@ -466,6 +496,7 @@ class WorkshopStore:
         self.clock = clock
         metadata.create_all(engine)
         self._add_missing_columns()
+        self.delete_expired_workshops()
 
     # ---------------------------------------------------------------- trainer side
     def create_workshop(self, scenario: str, title: str | None = None,
@@ -510,6 +541,86 @@ class WorkshopStore:
             _retry(lambda: self._execute(workshops.update().where(workshops.c.code == workshop.code)
                                          .values(closed_at=now)))
 
+    def pause_workshop(self, code: str, owner: str | None = None) -> None:
+        """Stop the room: no answers are taken, phones and the projector say it is paused, and
+        an open question's timer stops with what it had left (resume_workshop restarts it)."""
+        workshop = self._owned_open(code, owner)
+        if workshop.paused:
+            return
+        current = self.current_round(workshop.code)      # a timer that already ran out closes
+        now = self.clock()
+        left = None if current is None else current.seconds_left(now)
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                if left is not None:
+                    conn.execute(workshop_rounds.update()
+                                 .where(workshop_rounds.c.id == current.id)
+                                 .values(closes_at=None))
+                conn.execute(workshops.update().where(workshops.c.code == workshop.code)
+                             .values(paused_at=now, paused_timer_seconds=left))
+
+        _retry(write)
+
+    def resume_workshop(self, code: str, owner: str | None = None) -> None:
+        """Take answers again; a question that was timed gets the seconds it had left."""
+        workshop = self._owned_open(code, owner)
+        if not workshop.paused:
+            return
+        latest = self._latest_stored_round(workshop.code)
+        now = self.clock()
+        left = workshop.paused_timer_seconds
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                if latest is not None and latest.is_open and left is not None:
+                    conn.execute(workshop_rounds.update()
+                                 .where(workshop_rounds.c.id == latest.id)
+                                 .values(closes_at=now + dt.timedelta(seconds=left)))
+                conn.execute(workshops.update().where(workshops.c.code == workshop.code)
+                             .values(paused_at=None, paused_timer_seconds=None))
+
+        _retry(write)
+
+    def delete_workshop(self, code: str, owner: str | None = None) -> None:
+        """Delete a closed room now: its questions, answers, answer log and nicknames."""
+        workshop = self.get_workshop(code) if owner is None else self.owned_workshop(code, owner)
+        if workshop.is_open(self.clock()):
+            raise WorkshopError(f"Workshop {workshop.code} is still open; close it before "
+                                "deleting it.")
+        self._delete_rooms([workshop.code])
+
+    def delete_expired_workshops(self) -> int:
+        """Delete every room that ended more than RETENTION_DAYS ago; how many were deleted."""
+        cutoff = self.clock() - dt.timedelta(days=RETENTION_DAYS)
+        ended = sa.func.coalesce(workshops.c.closed_at, workshops.c.expires_at)
+        with self.engine.connect() as conn:
+            codes = list(conn.execute(sa.select(workshops.c.code).where(ended < cutoff)).scalars())
+        if codes:
+            self._delete_rooms(codes)
+        return len(codes)
+
+    def _delete_rooms(self, codes: list[str]) -> None:
+        """Rows go child first (PostgreSQL checks the foreign keys); on SQLite the freed pages
+        are overwritten, so a copy of the database file does not keep the nicknames either."""
+        rounds = sa.select(workshop_rounds.c.id).where(workshop_rounds.c.code.in_(codes))
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                if self.engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql("PRAGMA secure_delete = ON")
+                for table in (workshop_answers, workshop_answer_log):
+                    conn.execute(table.delete().where(table.c.round_id.in_(rounds)))
+                for table in (workshop_participants, workshop_questions, workshop_rounds):
+                    conn.execute(table.delete().where(table.c.code.in_(codes)))
+                conn.execute(workshops.delete().where(workshops.c.code.in_(codes)))
+
+        _retry(write)
+
+    def _owned_open(self, code: str, owner: str | None) -> Workshop:
+        workshop = self.get_workshop(code) if owner is None else self.owned_workshop(code, owner)
+        return self._open_workshop(workshop.code)
+
     def active_workshops(self, owner: str | None = None) -> list[Workshop]:
         """Rooms still open, newest first (only `owner`'s when given)."""
         now = self.clock()
@@ -529,6 +640,8 @@ class WorkshopStore:
         """Ask the room a question (the previous one, if still open, closes first). With `seconds`
         a timer closes it by itself; `first_vote_id` makes it the revote of that round."""
         workshop = self._open_workshop(code)
+        if workshop.paused:
+            raise WorkshopError("The room is paused: resume it before asking a question.")
         snapshot = replace(question, key=question_key) if isinstance(question, RoundQuestion) \
             else RoundQuestion.from_question(question_key, question)
         if first_vote_id is None:     # a revote keeps the first vote's order, whatever it was
@@ -547,7 +660,7 @@ class WorkshopStore:
                 conn.execute(workshop_rounds.update()
                              .where(workshop_rounds.c.code == workshop.code,
                                     workshop_rounds.c.closed_at.is_(None))
-                             .values(closed_at=now))
+                             .values(closed_at=_closing_time(now)))
                 last = conn.execute(sa.select(sa.func.max(workshop_rounds.c.seq))
                                     .where(workshop_rounds.c.code == workshop.code)).scalar()
                 result = conn.execute(workshop_rounds.insert().values(
@@ -607,23 +720,44 @@ class WorkshopStore:
             return [RoundQuestion.from_json(text) for text in conn.execute(query).scalars()]
 
     # ---------------------------------------------------------------- participant side
-    def join(self, code: str, nickname: str) -> Participant:
-        """Enter a room with a nickname; no real name or account is needed."""
+    def join(self, code: str, nickname: str, seat_code: str | None = None) -> Participant:
+        """Enter a room with a nickname; no real name or account is needed.
+
+        The new seat gets a short seat code. Someone switching device types the same nickname
+        with that code and gets the same seat back (the same answers, counted once); the
+        nickname alone never takes a seat that is already held."""
         workshop = self._open_workshop(code)
         clean = " ".join((nickname or "").split())
         if not clean:
             raise WorkshopError("Choose a nickname (any name you like; it need not be your own).")
         if len(clean) > NICKNAME_MAX or any(not ch.isprintable() for ch in clean):
             raise WorkshopError(f"A nickname is at most {NICKNAME_MAX} printable characters.")
+        typed_seat = normalize_code(seat_code)
+        if typed_seat:
+            return self._reclaim_seat(workshop.code, clean, typed_seat)
         token = secrets.token_urlsafe(24)
+        seat = "".join(secrets.choice(CODE_ALPHABET) for _ in range(SEAT_CODE_LENGTH))
         row = {"token": token, "code": workshop.code, "nickname": clean,
-               "nickname_key": clean.casefold(), "joined_at": self.clock()}
+               "nickname_key": clean.casefold(), "joined_at": self.clock(), "seat_code": seat}
         try:
             _retry(lambda: self._execute(workshop_participants.insert().values(**row)))
         except sa.exc.IntegrityError:
-            raise WorkshopError(f"The nickname {clean!r} is already taken in this room; "
-                                "pick another.") from None
-        return Participant(token, workshop.code, clean)
+            raise WorkshopError(f"The nickname {clean!r} is already taken in this room; pick "
+                                "another, or, if it is yours from another device, type its "
+                                "seat code too.") from None
+        return Participant(token, workshop.code, clean, seat)
+
+    def _reclaim_seat(self, code: str, nickname: str, seat_code: str) -> Participant:
+        query = sa.select(workshop_participants).where(
+            workshop_participants.c.code == code,
+            workshop_participants.c.nickname_key == nickname.casefold())
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or not row.seat_code or \
+                not secrets.compare_digest(row.seat_code, seat_code[:SEAT_CODE_LENGTH * 2]):
+            raise WorkshopError(f"No seat {nickname!r} with that seat code is in this room. "
+                                "Check both on your other device, or join with a new nickname.")
+        return Participant(row.token, row.code, row.nickname, row.seat_code)
 
     def participant_by_token(self, token: str) -> Participant:
         """The seat a returning browser holds (its token survives a page reload in the URL)."""
@@ -632,7 +766,7 @@ class WorkshopStore:
             row = conn.execute(query).first()
         if row is None:
             raise WorkshopError("That workshop seat no longer exists; join again with the code.")
-        return Participant(row.token, row.code, row.nickname)
+        return Participant(row.token, row.code, row.nickname, row.seat_code or "")
 
     def participant(self, code: str, token: str) -> Participant:
         """The participant behind a session token, checked against the room it was issued for."""
@@ -643,14 +777,16 @@ class WorkshopStore:
             row = conn.execute(query).first()
         if row is None:
             raise WorkshopError("You are not in this workshop any more; join again with the code.")
-        return Participant(row.token, row.code, row.nickname)
+        return Participant(row.token, row.code, row.nickname, row.seat_code or "")
 
     def submit_answer(self, code: str, token: str, round_id: int, answer: str) -> bool:
         """Record (or change) a participant's answer to the open question; True if correct.
 
         One transaction logs the answer and upserts the current one, so a change sent a moment
         after the first answer can never be overtaken by it: the last write is the answer."""
-        self._open_workshop(code)
+        if self._open_workshop(code).paused:
+            raise WorkshopError("The trainer has paused the room; send your answer again once "
+                                "it resumes.")
         participant = self.participant(code, token)
         current = self.current_round(participant.code)
         if current is None or current.id != round_id:
@@ -727,6 +863,20 @@ class WorkshopStore:
         """The open question, or else the last one asked (its spread stays up for discussion)."""
         latest = self._latest_stored_round(code)
         return None if latest is None else self._timed(latest)
+
+    def room_now(self, code: str) -> tuple[Workshop, Round | None]:
+        """The room as it stands (open, paused or closed) and its latest question, read together
+        on every refresh of a phone or the projector, so a close or a pause reaches them."""
+        clean = normalize_code(code)
+        rounds = (sa.select(workshop_rounds).where(workshop_rounds.c.code == clean)
+                  .order_by(workshop_rounds.c.seq.desc()).limit(1))
+        with self.engine.connect() as conn:
+            room = conn.execute(sa.select(workshops).where(workshops.c.code == clean)).first()
+            latest = conn.execute(rounds).first() if room is not None else None
+        if room is None:
+            raise WorkshopError(f"Workshop {clean} no longer exists: its trainer deleted it or "
+                                f"it ended more than {RETENTION_DAYS} days ago.")
+        return Workshop(**room._mapping), None if latest is None else self._timed(self._round(latest))
 
     def _latest_stored_round(self, code: str) -> Round | None:
         query = (sa.select(workshop_rounds).where(workshop_rounds.c.code == normalize_code(code))
@@ -837,10 +987,16 @@ class WorkshopStore:
         return workshop
 
     def _close_open_rounds(self, code: str, now: dt.datetime) -> None:
-        _retry(lambda: self._execute(workshop_rounds.update()
-                                     .where(workshop_rounds.c.code == code,
-                                            workshop_rounds.c.closed_at.is_(None))
-                                     .values(closed_at=now)))
+        def write() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(workshop_rounds.update()
+                             .where(workshop_rounds.c.code == code,
+                                    workshop_rounds.c.closed_at.is_(None))
+                             .values(closed_at=_closing_time(now)))
+                conn.execute(workshops.update().where(workshops.c.code == code)
+                             .values(paused_timer_seconds=None))   # no open question, no timer
+
+        _retry(write)
 
     @staticmethod
     def _round(row: Any) -> Round:

@@ -105,9 +105,13 @@ def load_kit(path: Path = KIT_FILE) -> Kit:
 
 
 def unknown_questions(kit: Kit, choices: dict) -> list[str]:
-    """Questions the kit asks that the room cannot open (keys of course.workshop.question_choices)."""
+    """Questions the kit asks that the room cannot open: not a key of
+    course.workshop.question_choices, the board question or a stage of Goodhart live."""
+    from course.workshop_simulator import load_simulator_room
+
+    room_modes = {BOARD, *(stage.key for stage in load_simulator_room().stages)}
     return [f"{block.id}: {key}" for block in kit.blocks for key in block.ask
-            if key != BOARD and key not in choices]
+            if key not in room_modes and key not in choices]
 
 
 def leader_brief_html(kit: Kit) -> str:

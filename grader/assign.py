@@ -34,7 +34,12 @@ from grader.course_dir import (LEARNER_ID_RULE, Course, find_course, gradebook, 
                                write_learner_data)
 
 ROSTER_COLUMNS = ("id", "first_name", "last_name", "email")
-OPTIONAL_COLUMNS = ("lms_user_id",)
+OPTIONAL_COLUMNS = ("lms_user_id", "section", "sis_user_id")
+# nbgrader's gradebook has no place for these: they live beside it, in .theater/roster.json
+DETAIL_COLUMNS = ("section", "sis_user_id")
+ROSTER_DETAILS_FILE = "roster.json"
+MAX_SECTION = 100  # characters of a section name (Canvas's are course-section names)
+MAX_SIS_USER_ID = 64
 
 
 class RosterError(UserError):
@@ -77,6 +82,9 @@ class Learner:
     last_name: str = ""
     email: str = ""
     lms_user_id: str = ""
+    # None: not known (an import without the column keeps what an earlier one gave; "" clears it)
+    section: str | None = None
+    sis_user_id: str | None = None  # the institution's id (Canvas's "SIS User ID")
 
 
 CODES_FILE = "access-codes.csv"
@@ -139,7 +147,8 @@ def issue_codes(course: Course, learners: list[Learner], codes_file: Path | None
 
 
 def read_roster(path: Path | str) -> list[Learner]:
-    """nbgrader's student-import CSV (id,first_name,last_name,email[,lms_user_id]), validated row by row."""
+    """nbgrader's student-import CSV (id,first_name,last_name,email[,lms_user_id,section,sis_user_id]),
+    validated row by row."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -171,6 +180,7 @@ def parse_roster(text: str | bytes, path: str = "roster") -> list[Learner]:
     learners: list[Learner] = []
     seen: dict[str, int] = {}
     seen_lms: dict[str, int] = {}  # an LMS user id names one learner: a repeat would file work under another
+    seen_sis: dict[str, int] = {}
     for number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -188,17 +198,77 @@ def parse_roster(text: str | bytes, path: str = "roster") -> list[Learner]:
         if lms_user_id and lms_user_id in seen_lms:
             raise RosterError(f"{path}: row {number}: lms_user_id {lms_user_id!r} repeats row {seen_lms[lms_user_id]}: "
                               "each learner needs their own LMS user id")
+        for column, limit in (("section", MAX_SECTION), ("sis_user_id", MAX_SIS_USER_ID)):
+            value = record.get(column, "")
+            if len(value) > limit or any(not ch.isprintable() for ch in value):
+                raise RosterError(f"{path}: row {number}: {column} must be at most {limit} printable characters")
+        sis_user_id = record.get("sis_user_id", "")
+        if sis_user_id and sis_user_id in seen_sis:
+            raise RosterError(f"{path}: row {number}: sis_user_id {sis_user_id!r} repeats row {seen_sis[sis_user_id]}")
         seen[learner_id] = number
         if lms_user_id:
             seen_lms[lms_user_id] = number
+        if sis_user_id:
+            seen_sis[sis_user_id] = number
         learners.append(Learner(**{k: v for k, v in record.items()}))
     if not learners:
         raise RosterError(f"{path}: the roster has a header but no learners")
     return learners
 
 
+def roster_details_path(course: Course) -> Path:
+    return course.state_dir / ROSTER_DETAILS_FILE
+
+
+def roster_details(course: Course) -> dict[str, dict[str, str]]:
+    """learner -> {"section": ..., "sis_user_id": ...} as the last roster imports gave them."""
+    try:
+        data = json.loads(roster_details_path(course).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {learner: {key: str(value) for key, value in details.items() if key in DETAIL_COLUMNS and value}
+            for learner, details in data.items() if isinstance(details, dict) and is_learner_id(learner)}
+
+
+def _save_details(course: Course, learners: list[Learner]) -> None:
+    """Keep each learner's section and SIS id where the roster gives the column (blank clears it)."""
+    given = [learner for learner in learners if learner.section is not None or learner.sis_user_id is not None]
+    if not given:
+        return
+    from grader.course_dir import write_private
+
+    details = roster_details(course)
+    for learner in given:
+        mine = details.setdefault(learner.id, {})
+        for column in DETAIL_COLUMNS:
+            value = getattr(learner, column)
+            if value is not None:
+                mine[column] = value
+        details[learner.id] = {key: value for key, value in mine.items() if value}
+    write_private(roster_details_path(course), json.dumps({k: v for k, v in sorted(details.items()) if v},
+                                                          indent=1, ensure_ascii=False) + "\n")
+
+
+def sections(course: Course) -> list[str]:
+    """The sections the roster names, sorted (empty when it names none)."""
+    return sorted({details["section"] for details in roster_details(course).values() if details.get("section")})
+
+
+def with_sections(course: Course, frame, section: str | None = None):
+    """A table with a `learner` column, with each learner's section beside it (only `section`'s rows if given)."""
+    if frame is None or "learner" not in getattr(frame, "columns", ()):
+        return frame
+    details = roster_details(course)
+    frame = frame.copy()
+    frame.insert(1, "section", [details.get(learner, {}).get("section", "") for learner in frame["learner"]])
+    return frame[frame["section"] == section].reset_index(drop=True) if section else frame
+
+
 def _register_learners(course: Course, assignment: Assignment | None, learners: list[Learner]) -> None:
-    due = course.assignment_setting(assignment.name, "due") if assignment is not None else None
+    due = course.settings_for(assignment.name).due if assignment is not None else None
+    _refuse_taken_sis_ids(course, learners)
     with gradebook(course) as gb:
         _refuse_taken_lms_ids(gb, learners)
         for learner in learners:
@@ -211,7 +281,8 @@ def _register_learners(course: Course, assignment: Assignment | None, learners: 
                 details["lms_user_id"] = learner.lms_user_id
             gb.update_or_create_student(learner.id, **details)
         if due and assignment is not None:
-            gb.update_or_create_assignment(assignment.name, duedate=str(due))
+            gb.update_or_create_assignment(assignment.name, duedate=f"{due:%Y-%m-%d %H:%M:%S} UTC")
+    _save_details(course, learners)
 
 
 def import_roster(course: Course, learners: list[Learner]) -> dict[str, str]:
@@ -225,9 +296,23 @@ def import_roster(course: Course, learners: list[Learner]) -> dict[str, str]:
 
 def roster(course: Course) -> list[Learner]:
     """The learners in the course's gradebook (what `import_roster` and `assign` registered)."""
+    details = roster_details(course)
     with gradebook(course) as gb:
-        return [Learner(s.id, s.first_name or "", s.last_name or "", s.email or "", s.lms_user_id or "")
+        return [Learner(s.id, s.first_name or "", s.last_name or "", s.email or "", s.lms_user_id or "",
+                        section=details.get(s.id, {}).get("section"),
+                        sis_user_id=details.get(s.id, {}).get("sis_user_id"))
                 for s in sorted(gb.students, key=lambda s: s.id)]
+
+
+def _refuse_taken_sis_ids(course: Course, learners: list[Learner]) -> None:
+    """A SIS user id already held by another learner is an error, before anything is written."""
+    holders = {details["sis_user_id"]: learner for learner, details in roster_details(course).items()
+               if details.get("sis_user_id")}
+    for learner in learners:
+        holder = holders.get(learner.sis_user_id) if learner.sis_user_id else None
+        if holder is not None and holder != learner.id:
+            raise RosterError(f"sis_user_id {learner.sis_user_id!r} of {learner.id!r} already belongs to {holder!r}: "
+                              "each learner needs their own SIS user id")
 
 
 def _refuse_taken_lms_ids(gb, learners: list[Learner]) -> None:

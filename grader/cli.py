@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from datasets.errors import UserError
+from datasets.filelocks import busy_message, is_locked_error
 
 COMMAND_MODULES = ("datasets.commands", "course.commands", "course.audit_command", "grader.commands")
 
@@ -50,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"theater {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: still one line unless --debug
+        if is_locked_error(exc) and not args.debug:   # a database locked mid-command is contention
+            print(f"theater {args.command}: error: {busy_message('A database of the course', None)}",
+                  file=sys.stderr)
+            return 1
         if args.debug:
             raise
         print(

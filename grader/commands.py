@@ -1,4 +1,5 @@
-"""`theater course init | assign | collect | grade | feedback | export`: one documented function each.
+"""`theater course init | assign | collect | grade | feedback | override | extend | export`: one
+documented function each.
 
 Every command but `course init` works on a course directory: `--course DIR`, or the nearest
 folder at or above the current directory that holds a theater.toml.
@@ -91,7 +92,8 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from grader.export import export_grades
 
-    path = export_grades(_course(args), fmt=args.format, to=args.to, assignments=args.assignment or None)
+    path = export_grades(_course(args), fmt=args.format, to=args.to, assignments=args.assignment or None,
+                         sections=args.section or None)
     print(f"grades written to {path}")
     return 0
 
@@ -109,6 +111,20 @@ def _cmd_override(args: argparse.Namespace) -> int:
     done = override(course, args.assignment, args.learner, args.part, args.score, args.comment or "")
     print(f"{done.assignment}/{done.learner}/{done.part}: {done.score:g}/{done.max_score:g} "
           f"(autograder: {'-' if done.auto_score is None else format(done.auto_score, 'g')}); kept when regraded")
+    return 0
+
+
+def _cmd_extend(args: argparse.Namespace) -> int:
+    from grader.deadlines import extend
+
+    dates = extend(_course(args), args.assignment, args.learner, until=args.until, days=args.days, clear=args.clear)
+    if args.clear:
+        print(f"{args.assignment}/{args.learner}: extension removed, the class's dates apply")
+    else:
+        due = f"{dates.due:%Y-%m-%d %H:%M} UTC" if dates.due else "no due date"
+        closes = f"; closes for them {dates.closes:%Y-%m-%d %H:%M} UTC" if dates.closes else ""
+        print(f"{args.assignment}/{args.learner}: due {due}{closes} (theater.toml "
+              f"[assignments.{args.assignment}.extensions])")
     return 0
 
 
@@ -132,7 +148,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     assign = subparsers.add_parser("assign", help="release an assignment: one folder per learner with their own data")
     assign.add_argument("assignment", metavar="ASSIGNMENT")
     assign.add_argument("--roster", required=True, type=Path,
-                        help="nbgrader's student CSV: id,first_name,last_name,email[,lms_user_id]")
+                        help="nbgrader's student CSV: id,first_name,last_name,email[,lms_user_id,section,sis_user_id]")
     assign.add_argument("--quiet", action="store_true", help="no progress bar")
     assign.add_argument("--codes", type=Path, default=None, metavar="FILE",
                         help="where new access codes are written (default: access-codes.csv in the course)")
@@ -180,9 +196,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_course_option(override)
     override.set_defaults(func=_cmd_override)
 
+    extend = subparsers.add_parser("extend", help="give a learner their own due date for an assignment")
+    extend.add_argument("assignment", metavar="ASSIGNMENT")
+    extend.add_argument("learner", metavar="LEARNER")
+    when = extend.add_mutually_exclusive_group(required=True)
+    when.add_argument("--until", metavar="DATE", help='their own due date, e.g. "2026-12-10 17:00 UTC"')
+    when.add_argument("--days", type=float, metavar="N", help="N days after the assignment's due date")
+    when.add_argument("--clear", action="store_true", help="remove the extension: the class's dates apply")
+    _add_course_option(extend)
+    extend.set_defaults(func=_cmd_extend)
+
     export = subparsers.add_parser("export", help="export grades as nbgrader CSV or a Canvas gradebook CSV")
     export.add_argument("--format", choices=("nbgrader", "canvas"), default="nbgrader")
     export.add_argument("--to", type=Path, default=Path("grades.csv"), metavar="FILE")
     export.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    export.add_argument("--section", action="append", help="only learners of this roster section (repeatable)")
     _add_course_option(export)
     export.set_defaults(func=_cmd_export)

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from datasets.errors import UserError
+from datasets.filelocks import busy_message, is_locked_error
 from exercises.assignments import CODE_STUB, SOURCE_DIR, Assignment, DataSpec, load_assignment
+from grader.settings import AssignmentSettings, CourseSettings, validate_settings
 
 SETTINGS_FILE = "theater.toml"
 NBGRADER_CONFIG = "nbgrader_config.py"
@@ -48,7 +50,8 @@ class CourseError(UserError):
 class Course:
     root: Path
     course_id: str
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)  # theater.toml as parsed, for other tables' readers
+    config: CourseSettings = field(default_factory=CourseSettings)  # the same, typed and checked at open
 
     @property
     def state_dir(self) -> Path:
@@ -78,7 +81,7 @@ class Course:
 
         The app's learner company uses it; an assignment uses it too unless its assignment.yaml
         or [assignments.NAME.data] says otherwise (see `data_spec`)."""
-        return DataSpec().updated(self.settings.get("data"))
+        return DataSpec().updated(self.config.data.as_overrides())
 
     @property
     def db_url(self) -> str:
@@ -102,9 +105,8 @@ class Course:
         release = self.release_record(assignment.name)
         if release is not None:
             return DataSpec(**release["data"])
-        spec = assignment.data.updated(self.settings.get("data"))
-        per_assignment = (self.settings.get("assignments") or {}).get(assignment.name) or {}
-        return spec.updated(per_assignment.get("data"))
+        spec = assignment.data.updated(self.config.data.as_overrides())
+        return spec.updated(self.settings_for(assignment.name).data.as_overrides())
 
     def release_record_path(self, assignment: str) -> Path:
         return self.state_dir / "releases" / f"{assignment}.json"
@@ -116,7 +118,12 @@ class Course:
             return None
         return json.loads(path.read_text(encoding="utf-8"))
 
+    def settings_for(self, assignment: str) -> AssignmentSettings:
+        """theater.toml's [assignments.NAME], typed (every key at its default when the table is absent)."""
+        return self.config.assignment(assignment)
+
     def assignment_setting(self, assignment: str, key: str, default: Any = None) -> Any:
+        """A key of [assignments.NAME] as written in theater.toml (`settings_for` gives it typed)."""
         return ((self.settings.get("assignments") or {}).get(assignment) or {}).get(key, default)
 
 
@@ -345,7 +352,8 @@ def _init_course(root: Path, course_id: str, source_dir: Path | None, data: Mapp
 
 
 def open_course(root: Path | str) -> Course:
-    """Read a course directory's theater.toml."""
+    """Read a course directory's theater.toml and check it once (grader.settings): a bad value is one
+    CourseError naming the file, table and key, before anything else happens."""
     root = Path(root).expanduser().resolve()
     settings_path = root / SETTINGS_FILE
     if not settings_path.is_file():
@@ -354,8 +362,9 @@ def open_course(root: Path | str) -> Course:
         settings = tomllib.loads(settings_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise CourseError(f"{settings_path}: invalid TOML ({exc})") from None
-    course_id = str(settings.get("course_id") or _default_course_id(root))
-    return Course(root=root, course_id=course_id, settings=settings)
+    config = validate_settings(settings, settings_path, CourseError)
+    course_id = str(config.course_id or _default_course_id(root))
+    return Course(root=root, course_id=course_id, settings=settings, config=config)
 
 
 def find_course(start: Path | str | None = None, course: Path | str | None = None) -> Course:
@@ -526,5 +535,23 @@ def gradebook(course: Course) -> Any:
 
     nbgrader_tools_on_path()
     db_url = str(nbgrader_config(course).CourseDirectory.db_url)
-    ensure_gradebook(db_url)
-    return Gradebook(db_url, course.course_id)
+    try:
+        ensure_gradebook(db_url)
+        return Gradebook(db_url, course.course_id)
+    except Exception as exc:
+        if is_locked_error(exc):
+            raise GradebookBusy(gradebook_busy_message(db_url)) from None
+        raise
+
+
+class GradebookBusy(CourseError):
+    """Another program holds the gradebook's SQLite lock: contention, never treated as damage."""
+
+
+def gradebook_busy_message(db_url: str) -> str:
+    """The busy line for a gradebook URL, naming the program that holds an SQLite file's lock."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    path = url.database if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") else None
+    return busy_message("The gradebook", path)

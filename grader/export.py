@@ -91,12 +91,16 @@ def set_late_penalty(plugin: LateSubmissionPlugin, submission: Any) -> bool:
 
 
 def apply_late_penalties(course: Course) -> int:
-    """Set each late submitted notebook's penalty with the configured plugin; returns how many are late."""
-    plugin = late_plugin(course)
+    """Set each late submitted notebook's penalty with the assignment's plugin, against each learner's
+    own due date (grader.deadlines: extensions); returns how many are late."""
+    from grader.deadlines import late_plugin_for, sync_extension
+
     late = 0
     with gradebook(course) as gb:
         for assignment in gb.assignments:
+            plugin = late_plugin_for(course, assignment.name)
             for submission in assignment.submissions:
+                sync_extension(course, submission)
                 late += set_late_penalty(plugin, submission)
         gb.db.commit()
     return late
@@ -104,10 +108,10 @@ def apply_late_penalties(course: Course) -> int:
 
 def _roster_details(course: Course) -> dict[str, tuple[str, str]]:
     """learner -> (section, SIS user id), where the roster gives them (otherwise blank)."""
-    from grader.assign import roster
+    from grader.assign import roster_details
 
-    return {learner.id: (str(getattr(learner, "section", "") or ""), str(getattr(learner, "sis_user_id", "") or ""))
-            for learner in roster(course)}
+    return {learner: (details.get("section", ""), details.get("sis_user_id", ""))
+            for learner, details in roster_details(course).items()}
 
 
 def grade_rows(course: Course, assignments: list[str] | None = None) -> list[Row]:
@@ -159,17 +163,8 @@ def _nbgrader_table(rows: list[Row]) -> list[list[str]]:
 
 def canvas_ids(course: Course, assignments: list[str]) -> dict[str, str]:
     """theater.toml's `[assignments.NAME] canvas_id` of each assignment that has one."""
-    found = {}
-    for name in assignments:
-        value = course.assignment_setting(name, "canvas_id")
-        if value is None or value == "":
-            continue
-        text = str(value).strip()
-        if isinstance(value, bool) or not text.isdigit() or not 0 < int(text) < 10**15:
-            raise ExportError(f"theater.toml [assignments.{name}] canvas_id: {str(value)[:40]!r} is not a Canvas "
-                              "assignment id (the number in the assignment's Canvas address, /assignments/<id>)")
-        found[name] = str(int(text))
-    return found
+    ids = {name: course.settings_for(name).canvas_id for name in assignments}  # checked at open
+    return {name: value for name, value in ids.items() if value is not None}
 
 
 def _canvas_table(rows: list[Row], ids: dict[str, str] | None = None) -> list[list[str]]:
@@ -196,16 +191,32 @@ def _canvas_table(rows: list[Row], ids: dict[str, str] | None = None) -> list[li
     return table
 
 
+def in_sections(course: Course, rows: list[Row], sections: list[str] | None) -> list[Row]:
+    """The rows of learners in the given sections of the roster (all rows without `sections`)."""
+    if not sections:
+        return rows
+    from grader.assign import sections as known_sections
+
+    known = known_sections(course)
+    unknown = sorted(set(sections) - set(known))
+    if unknown:
+        raise ExportError(f"no section {', '.join(map(repr, unknown))} on the roster "
+                          f"(known: {', '.join(known) or 'none: import a roster with a section column'})")
+    return [row for row in rows if row.section in sections]
+
+
 def export_grades(course: Course | Path | str | None, fmt: str = "nbgrader", to: Path | str = "grades.csv",
-                  assignments: list[str] | None = None) -> Path:
-    """Write the course's grades as CSV (atomically); returns the file written."""
+                  assignments: list[str] | None = None, sections: list[str] | None = None) -> Path:
+    """Write the course's grades as CSV (atomically), only for learners in `sections` if given;
+    returns the file written."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     course = course if isinstance(course, Course) else find_course(course=course)
     apply_late_penalties(course)
-    rows = grade_rows(course, assignments)
+    rows = in_sections(course, grade_rows(course, assignments), sections)
     if not rows:
-        raise ExportError("nothing to export: the gradebook has no learners or no assignments yet")
+        raise ExportError("nothing to export: the gradebook has no learners or no assignments yet"
+                          + (" in these sections" if sections else ""))
     table = _nbgrader_table(rows) if fmt == "nbgrader" else \
         _canvas_table(rows, canvas_ids(course, sorted({r.assignment for r in rows})))
     target = Path(to).expanduser()

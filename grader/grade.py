@@ -25,8 +25,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import socket
+import stat
 import sys
 import tempfile
 import uuid
@@ -50,6 +52,7 @@ from grader.copydetect import detect_copies
 from grader.integrity import Flag, edited_cells, scan_outputs, scan_sources
 from grader.sandbox import ISOLATION_BWRAP, Limits, RunResult, probe_isolation, run_notebook_sandboxed
 from grader.scoring import fill_grade_cells, jsonable, score_submission
+from grader.settings import LOCAL_SCHEDULER, SCHEDULER_SCHEMES, check_scheduler  # noqa: F401 (names kept here)
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 LARGE_NOTEBOOK_BYTES = 2 * 1024 * 1024
@@ -57,6 +60,7 @@ MAX_NOTEBOOK_DEPTH = 64  # a notebook's JSON nests about 8 deep; deeper only exh
 MAX_CELLS = 2000  # the course's notebooks have about 30
 RECORD_VERSION = 1
 COPY_READERS = ("json_set", "json_number", "json_object")
+LOG = logging.getLogger(__name__)
 NOT_RUN = "not-run"  # isolation of a submission with nothing of the learner's to execute
 
 
@@ -356,11 +360,71 @@ def _refusal(job: Job) -> str:
     return ""
 
 
+SCRATCH_PREFIX = "theater-grade-"
+# Before folders carried their host and process (theater-grade-<8 random characters>): one that old
+# is no running grade's (every run has a time limit far below this).
+_LEGACY_SCRATCH = re.compile(r"theater-grade-[a-z0-9_]{8}")
+LEGACY_SCRATCH_SECONDS = 24 * 3600
+
+
+def _scratch_prefix() -> str:
+    """theater-grade-<host>-: a temporary folder shared by several machines keeps each host's apart."""
+    return f"{SCRATCH_PREFIX}{hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]}-"
+
+
+def new_scratch() -> Path:
+    """A private temporary folder for one submission's run, named after this host and process
+    (theater-grade-<host>-<pid>-…) so a later run can tell one whose grading was killed from one
+    still in use."""
+    return Path(tempfile.mkdtemp(prefix=f"{_scratch_prefix()}{os.getpid()}-"))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_scratch(folder: Path | None = None) -> list[Path]:
+    """Delete the scratch folders of gradings on this host whose process is gone: a grade killed
+    mid-run (a stopped app, a lost Dask worker, kill -9) cannot clean up after itself, and its folder
+    holds the learner's notebook and data. Only our own folders (this user's, this host's, a dead
+    process's; never a symlink) are touched. Returns the folders removed."""
+    base = Path(folder) if folder is not None else Path(tempfile.gettempdir())
+    prefix = _scratch_prefix()
+    removed: list[Path] = []
+    for path in base.glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            continue
+        if path.name.startswith(prefix):
+            pid = path.name[len(prefix):].split("-", 1)[0]
+            if not pid.isdigit() or _process_alive(int(pid)):
+                continue
+        elif not (_LEGACY_SCRATCH.fullmatch(path.name)
+                  and time.time() - info.st_mtime > LEGACY_SCRATCH_SECONDS):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed.append(path)
+    if removed:
+        LOG.warning("removed %d scratch folder(s) left by killed gradings", len(removed))
+    return removed
+
+
 def grade_one(job: Job) -> Outcome:
     """Repair, run in the sandbox, score outside it. Never raises: failures become an Outcome."""
     started = time.monotonic()
     outcome = Outcome(learner=job.learner, ok=False, worker=socket.gethostname())
-    scratch = Path(tempfile.mkdtemp(prefix="theater-grade-"))
+    remove_stale_scratch()  # a killed grade's folder on this host goes before a new one is made
+    scratch = new_scratch()
     try:
         refusal = _refusal(job)
         if refusal:
@@ -486,7 +550,7 @@ def _timestamp(submitted_dir: Path) -> Any:
 
 
 def _save_to_gradebook(gb: Any, assignment: Any, learner: str, parts: dict[str, dict], submitted_dir: Path,
-                       late: Any = None) -> None:
+                       late: Any = None, extension: Any = None) -> None:
     """Partial credit, then the late penalty, into nbgrader's gradebook (set, never add: safe to repeat)."""
     from grader.export import set_late_penalty
 
@@ -494,7 +558,7 @@ def _save_to_gradebook(gb: Any, assignment: Any, learner: str, parts: dict[str, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nbgrader's update_or_create_submission trips SQLAlchemy warnings
         try:
-            _set_scores(gb, assignment, notebook_id, learner, parts, submitted_dir)
+            _set_scores(gb, assignment, notebook_id, learner, parts, submitted_dir, extension)
             if late is not None:  # the penalty depends on the score just committed
                 set_late_penalty(late, gb.find_submission(assignment.name, learner))
                 gb.db.commit()
@@ -504,14 +568,14 @@ def _save_to_gradebook(gb: Any, assignment: Any, learner: str, parts: dict[str, 
 
 
 def _set_scores(gb: Any, assignment: Any, notebook_id: str, learner: str, parts: dict[str, dict],
-                submitted_dir: Path) -> None:
-    """The student, the submission (with its timestamp) and each part's auto score."""
+                submitted_dir: Path, extension: Any = None) -> None:
+    """The student, the submission (with its timestamp and the learner's extension) and each part's auto score."""
     gb.update_or_create_student(learner)
     stamp = _timestamp(submitted_dir)
     if stamp is not None:
-        gb.update_or_create_submission(assignment.name, learner, timestamp=stamp)
+        gb.update_or_create_submission(assignment.name, learner, timestamp=stamp, extension=extension)
     else:
-        gb.update_or_create_submission(assignment.name, learner)
+        gb.update_or_create_submission(assignment.name, learner, extension=extension)
     for grade_id, part in parts.items():
         grade = gb.find_grade(grade_id, notebook_id, assignment.name, learner)
         grade.auto_score = float(part["points"])
@@ -529,7 +593,10 @@ def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_d
     stamp = submitted_dir / "timestamp.txt"
     if stamp.is_file() and not stamp.is_symlink():
         _atomic_write(target / "timestamp.txt", stamp.read_bytes()[:200])
-    _save_to_gradebook(gb, assignment, learner, outcome.parts, submitted_dir, late)
+    from grader.deadlines import gradebook_extension
+
+    extension = gradebook_extension(course, assignment.name, learner, gb.find_assignment(assignment.name).duedate)
+    _save_to_gradebook(gb, assignment, learner, outcome.parts, submitted_dir, late, extension)
     grade = LearnerGrade(
         learner=learner,
         score=round(sum(p["points"] for p in outcome.parts.values()), 4),
@@ -551,13 +618,13 @@ def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_d
 def _open_gradebook(course: Any, assignment: Any) -> tuple[Any, Any]:
     """The batch's gradebook connection, with theater.toml's due date, and the course's late-penalty plugin."""
     from grader.course_dir import gradebook
-    from grader.export import late_plugin
+    from grader.deadlines import late_plugin_for
 
     book = gradebook(course)
-    due = course.assignment_setting(assignment.name, "due")
+    due = course.settings_for(assignment.name).due
     if due:
-        book.update_or_create_assignment(assignment.name, duedate=str(due))
-    return book, late_plugin(course)
+        book.update_or_create_assignment(assignment.name, duedate=f"{due:%Y-%m-%d %H:%M:%S} UTC")
+    return book, late_plugin_for(course, assignment.name)
 
 
 def _learners(course: Any, assignment: str, only: list[str] | None) -> list[str]:
@@ -579,8 +646,6 @@ def _learners(course: Any, assignment: str, only: list[str] | None) -> list[str]
 # ---------------------------------------------------------------------------------------------
 # where the grading runs: in this process, an embedded Dask LocalCluster, or an existing cluster
 
-LOCAL_SCHEDULER = "local"  # `--scheduler local` / scheduler = "local": the embedded LocalCluster
-SCHEDULER_SCHEMES = ("tcp://", "tls://", "ucx://", "ws://", "wss://", "inproc://")
 CONNECT_TIMEOUT = 10  # seconds to reach a scheduler before saying it is unreachable
 WORKER_WAIT = 60  # seconds to wait for a cluster's first worker
 ALLOWED_FAILURES = 2  # a submission whose worker dies 3 times is reported, not tried forever
@@ -588,13 +653,10 @@ ALLOWED_FAILURES = 2  # a submission whose worker dies 3 times is reported, not 
 
 def scheduler_address(value: Any, where: str = "--scheduler") -> str | None:
     """A Dask scheduler address as given by a user; None for "local" (this machine) or nothing."""
-    if value is None or value == "" or value == LOCAL_SCHEDULER:
-        return None
-    if not isinstance(value, str) or not value.startswith(SCHEDULER_SCHEMES) or len(value) > 300 \
-            or any(c.isspace() for c in value) or "://" == value[-3:]:
-        raise GradeError(f"{where}: {str(value)[:80]!r} is not a Dask scheduler address "
-                         f"(like tcp://host:8786, or \"{LOCAL_SCHEDULER}\" for this machine)")
-    return value
+    try:
+        return check_scheduler(value)
+    except ValueError as exc:
+        raise GradeError(f"{where}: {exc}") from None
 
 
 def grading_scheduler(course: Any) -> str | None:
@@ -602,13 +664,7 @@ def grading_scheduler(course: Any) -> str | None:
 
     The app and `theater grade` pass it to `grade(..., scheduler=...)`.
     """
-    from grader.course_dir import SETTINGS_FILE
-
-    section = course.settings.get("grading") or {}
-    where = f"{course.root / SETTINGS_FILE} [grading] scheduler"
-    if not isinstance(section, dict):
-        raise GradeError(f"{course.root / SETTINGS_FILE}: [grading] must be a table")
-    return scheduler_address(section.get("scheduler"), where)
+    return scheduler_address(course.config.grading.scheduler)  # checked when the course opened
 
 
 @contextlib.contextmanager

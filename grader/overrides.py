@@ -114,13 +114,15 @@ def _grade_row(gb, assignment: Assignment, learner: str, part: str):
 def _reapply_late_penalty(course: Course, gb, assignment: Assignment, learner: str) -> None:
     """The submission's late penalty again, on its new score: the gradebook, feedback and export
     read the stored penalty, so it must follow every override (as grading and export set it)."""
-    from grader.export import late_plugin, set_late_penalty
+    from grader.deadlines import late_plugin_for, sync_extension
+    from grader.export import set_late_penalty
 
     gb.db.commit()
     submission = gb.find_submission(assignment.name, learner)
     for notebook in submission.notebooks:
         gb.db.refresh(notebook)  # its score is computed from the grades just changed
-    set_late_penalty(late_plugin(course), submission)
+    sync_extension(course, submission)
+    set_late_penalty(late_plugin_for(course, assignment.name), submission)
     gb.db.commit()
 
 

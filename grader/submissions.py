@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from datasets.errors import UserError
 from exercises.assignments import Assignment, json_depth
 from grader.collect import TIMESTAMP_FORMAT, CollectError, _write_submission
 from grader.course_dir import Course, CourseError, is_learner_id
+from grader.deadlines import DEFAULT_LATE_DAYS, deadlines, late_plugin_for  # noqa: F401 (DEFAULT_LATE_DAYS: API)
 from grader.grade import MAX_CELLS, MAX_NOTEBOOK_BYTES, MAX_NOTEBOOK_DEPTH
 
 SUBMISSIONS_DIR = "submissions"
@@ -61,7 +62,6 @@ STATUS_FILE = "status.json"
 ATTEMPT_PREFIX = "attempt-"
 DEFAULT_ATTEMPTS = 3  # as the app's in-app checks (attempt_budget)
 UNLIMITED = "unlimited"
-DEFAULT_LATE_DAYS = 7  # an assignment with a due date and no `closes` takes late work this long
 FINAL_FILE = "final.json"  # in a learner's history: the attempt they made final
 CHECKED = "checked"  # the total's label before the submission is final: no band yet
 LOG = logging.getLogger(__name__)
@@ -106,10 +106,10 @@ class Policy:
         return f"{due}; {tries}{late}."
 
 
-def _late_penalty_text(course: Course) -> str:
-    from grader.export import PercentPerDayLate, late_plugin
+def _late_penalty_text(course: Course, assignment: str) -> str:
+    from grader.export import PercentPerDayLate
 
-    plugin = late_plugin(course)
+    plugin = late_plugin_for(course, assignment)
     if isinstance(plugin, PercentPerDayLate):
         return f"{plugin.percent_per_day:g}% of the score per started day late"
     method = getattr(plugin, "penalty_method", "none")
@@ -120,40 +120,19 @@ def _late_penalty_text(course: Course) -> str:
     return f"the course's late penalty ({type(plugin).__name__})"
 
 
-def _parse_due(raw: Any, assignment: str, key: str = "due") -> datetime | None:
-    if raw in (None, ""):
-        return None
-    from nbgrader.utils import parse_utc
-
-    try:
-        return parse_utc(str(raw)).replace(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise CourseError(f"theater.toml [assignments.{assignment}] {key} = {raw!r} is not a date "
-                          "(e.g. \"2026-12-01 17:00:00 UTC\")") from None
-
-
-def policy(course: Course, assignment: str) -> Policy:
-    """The submission policy of an assignment: theater.toml `due`, `closes` and `attempts`, the late plugin.
+def policy(course: Course, assignment: str, learner: str | None = None) -> Policy:
+    """The submission policy of an assignment for a learner: theater.toml `due`, `closes` (moved by
+    the learner's extension, grader.deadlines) and `attempts`, and the late plugin.
 
     Attempts are limited by default (DEFAULT_ATTEMPTS), so every learner's bands appear after their
     last attempt even in a course without dates; `attempts = "unlimited"` lifts the limit (bands then
     appear when the learner marks a submission final, or when the assignment closes). The assignment
     closes at `closes`, else DEFAULT_LATE_DAYS after `due`, else never."""
-    limit = course.assignment_setting(assignment, "attempts", DEFAULT_ATTEMPTS)
-    if limit == UNLIMITED:
-        limit = None
-    elif isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise CourseError(f"theater.toml [assignments.{assignment}] attempts = {limit!r}: "
-                          f"a whole number of at least 1, or \"{UNLIMITED}\"")
-    due = _parse_due(course.assignment_setting(assignment, "due"), assignment)
-    closes = _parse_due(course.assignment_setting(assignment, "closes"), assignment, "closes")
-    if closes is None and due is not None:
-        closes = due + timedelta(days=DEFAULT_LATE_DAYS)
-    if closes is not None and due is not None and closes < due:
-        raise CourseError(f"theater.toml [assignments.{assignment}] closes = {closes:%Y-%m-%d %H:%M} UTC "
-                          f"is before its due date ({due:%Y-%m-%d %H:%M} UTC)")
-    return Policy(assignment=assignment, due=due, attempts=limit, late_penalty=_late_penalty_text(course),
-                  closes=closes)
+    limit = course.settings_for(assignment).attempts  # checked when the course opened
+    limit = DEFAULT_ATTEMPTS if limit is None else None if limit == UNLIMITED else limit
+    dates = deadlines(course, assignment, learner)
+    return Policy(assignment=assignment, due=dates.due, attempts=limit,
+                  late_penalty=_late_penalty_text(course, assignment), closes=dates.closes)
 
 
 # ----------------------------------------------------------------------------- storage
@@ -191,8 +170,8 @@ def _read_stamp(path: Path) -> datetime | None:
 
 
 def attempts(course: Course, assignment: str, learner: str) -> list[Attempt]:
-    """Every attempt stored for a learner, oldest first (`late` against today's due date)."""
-    rules = policy(course, assignment)
+    """Every attempt stored for a learner, oldest first (`late` against their due date today)."""
+    rules = policy(course, assignment, learner)
     found = []
     folder = _history(course, assignment, learner)
     for path in sorted(folder.glob(f"{ATTEMPT_PREFIX}*")) if folder.is_dir() else ():
@@ -239,7 +218,7 @@ def release(course: Course, assignment: str, learner: str, now: datetime | None 
     Final once the assignment has closed, once the learner has used their last attempt or marked a
     submission final, and for a submission the instructor collected (never through the app). Before
     that the learner sees a validity report, never a band (see the module's docstring)."""
-    rules = policy(course, assignment)
+    rules = policy(course, assignment, learner)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     title = course.assignment(assignment).title
     done = attempts(course, assignment, learner)
@@ -396,7 +375,7 @@ def submit(course: Course, assignment: str, learner: str, data: bytes, now: date
     if not self_study and not is_released(course, assignment):
         raise SubmissionError(f"'{spec.title}' is not open for submissions yet: your instructor has not released it.")
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    rules = policy(course, assignment)
+    rules = policy(course, assignment, learner)
     check_notebook(course, spec, data, filename)
     history = _history(course, assignment, learner)
     with _locked(history):
@@ -782,7 +761,7 @@ def submitted_late(course: Course, assignment: str, learner: str) -> bool:
     stamp = _read_stamp(course.path("submitted", learner, assignment, "timestamp.txt"))
     if stamp is None:
         stamp = _read_stamp(course.path("autograded", learner, assignment, "timestamp.txt"))
-    return stamp is not None and policy(course, assignment).is_late(stamp)
+    return stamp is not None and policy(course, assignment, learner).is_late(stamp)
 
 
 # ----------------------------------------------------------------------------- for staff
@@ -803,9 +782,9 @@ def list_submissions(course: Course, assignment: str) -> list[SubmissionSummary]
     course.assignment(assignment)
     learners = {p.name for p in (course.state_dir / SUBMISSIONS_DIR / assignment).glob("*") if p.is_dir()}
     learners |= {p.parent.name for p in course.path("submitted").glob(f"*/{assignment}") if p.is_dir()}
-    rules = policy(course, assignment)
     summaries = []
     for learner in sorted(learner for learner in learners if is_learner_id(learner)):
+        rules = policy(course, assignment, learner)
         stamp = _read_stamp(course.path("submitted", learner, assignment, "timestamp.txt"))
         status = queue_status(course, assignment, learner)
         summaries.append(SubmissionSummary(learner, len(attempts(course, assignment, learner)), stamp,

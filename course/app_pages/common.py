@@ -18,7 +18,8 @@ import streamlit as st
 
 from course import data as course_data
 from course.config import AppConfig, ConfigError, announce, load_config
-from course.progress import ProgressError, ProgressStore, open_progress_store
+from course.progress import (RETRY_ATTEMPTS, DatabaseBusy, ProgressError, ProgressStore,
+                             open_progress_store)
 from datasets.errors import UserError
 from grader.course_dir import make_private, sqlite_file
 
@@ -54,23 +55,41 @@ def get_config() -> AppConfig:
         raise
 
 
-@st.cache_resource(show_spinner=False)
+STORE_OPEN_ATTEMPTS = RETRY_ATTEMPTS   # how long a page waits for a database another program locks
+
+
+@st.cache_resource(show_spinner="Opening the progress database…")
 def _store_for(url: str) -> tuple[ProgressStore, str | None]:
+    """The progress store, once per process. A busy database raises (and is not cached: the next
+    page run tries again); one that cannot be used at all is replaced by a store in memory, with a
+    warning that says so."""
     try:
-        opened = open_progress_store(url)
+        opened = open_progress_store(url, STORE_OPEN_ATTEMPTS)
         path = sqlite_file(url)
         if path is not None:
             make_private(path)  # learners' answers are nobody else's business
         return opened
+    except DatabaseBusy:
+        raise
     except (ProgressError, OSError) as error:
         fallback = ProgressStore("sqlite://")
         return fallback, (f"{error} Your answers in this session are kept in memory only and will "
                           "be lost when the app restarts.")
 
 
+def _opened_store() -> tuple[ProgressStore, str | None]:
+    """The store and its warning; while another program holds the database the page stops with
+    that message (held by whom, try again), and never works on an empty stand-in."""
+    try:
+        return _store_for(get_config().database_url)
+    except DatabaseBusy as error:
+        st.error(str(error), icon=":material/hourglass_top:")
+        st.stop()
+        raise
+
+
 def get_store() -> ProgressStore:
-    store, _ = _store_for(get_config().database_url)
-    return store
+    return _opened_store()[0]
 
 
 @st.cache_resource(show_spinner=False)
@@ -87,7 +106,7 @@ def workshop_store():
 
 def store_warning() -> str | None:
     """A message about the progress database to show once per session, if anything went wrong."""
-    return _store_for(get_config().database_url)[1]
+    return _opened_store()[1]
 
 
 @st.cache_resource(show_spinner="Preparing the default company dataset (first start only)…")

@@ -86,10 +86,28 @@ else:
     cols[0].metric("Learners with both tests", gain.learners)
     cols[1].metric("Pre-test mean", f"{gain.pre_mean:.0%}")
     cols[2].metric("Post-test mean", f"{gain.post_mean:.0%}",
-                   delta=f"{100 * gain.mean_gain:+.0f} points")
+                   delta=f"{100 * gain.mean_gain:+.0f} points",
+                   help=f"95% interval of the class's gain: {100 * gain.gain_low:+.0f} to "
+                        f"{100 * gain.gain_high:+.0f} points (learners resampled).")
     cols[3].metric("Normalized gain", "n/a" if gain.normalized_gain is None
                    else f"{gain.normalized_gain:.2f}",
                    help="(post − pre) / (1 − pre): the share of the possible improvement made.")
+    st.caption(f"The class gained {100 * gain.mean_gain:+.0f} points, with a 95% interval from "
+               f"{100 * gain.gain_low:+.0f} to {100 * gain.gain_high:+.0f}: "
+               + ("the whole interval is above zero." if gain.gain_low > 0 else
+                  "the interval includes no gain at all, so this class's result could be chance.")
+               + " Reported for the class only, never per learner.")
+
+shift = report.misconceptions
+if gain.shown and len(shift):
+    st.subheader("Which misconceptions moved")
+    st.caption("Share of the learners who took both tests whose first answer carried each "
+               "misconception, on the pre-test and on the post-test (groups under "
+               f"{K} are not shown).")
+    st.dataframe(shift.rename(columns={"before": "pre-test", "after": "post-test"}),
+                 hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="percent")
+                                for c in ("pre-test", "post-test", "change")})
 
 st.header("Answer spreads")
 st.caption("Each learner's first answer to each question, with the misconception each wrong "

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from course.app_pages.instructor_common import choose_assignment, one_line, open_page
+from course.app_pages.instructor_common import choose_assignment, is_instructor, one_line, open_page
 from datasets.errors import UserError
 from grader import review, runs
 from grader.assign import assign, roster
 
-course = open_page("Assignments: release, submissions, grading")
+course = open_page("Assignments: release, submissions, grading", "instructor_assignments.py")
 assignment = choose_assignment(course)
 if assignment is None:
     st.info(f"The course has no assignments in {course.path('source')}.")
@@ -28,7 +28,9 @@ if record:
 else:
     st.caption(f"Not released yet. Releasing runs `theater assign {assignment}` for the roster: nbgrader's "
                "student version, then one folder per learner in outbound/ with their own data.")
-if not ids:
+if not is_instructor():
+    st.caption("Releasing (and the access codes it issues) is for instructors; you can grade below.")
+elif not ids:
     st.warning("No learner on the roster: import a roster on the Roster page first.")
 elif st.button(f"Release {assignment} to the {len(ids)} learner(s) on the roster", type="primary",
                icon=":material/send:"):

@@ -9,12 +9,26 @@ from course.app_pages import common
 ASSIGNMENT_KEY = "_instructor_assignment"
 
 
-def open_page(title: str):
-    """The page title, then the instructor gate (trainers and learners get the sign-in form only);
-    returns the course the app serves."""
+AUDIENCES = {"instructor": "instructors", "ta": "instructors and teaching assistants"}
+
+
+def open_page(title: str, page_file: str | None = None):
+    """The page title, then the gate of the role the page is meant for (course.auth.STAFF_PAGE_ROLES:
+    instructors only, or instructors and teaching assistants; everyone else gets the sign-in form
+    only); returns the course the app serves."""
+    from course.auth import STAFF_PAGE_ROLES
+
     st.title(title)
-    common.require_staff("instructor", "instructors")
+    role = STAFF_PAGE_ROLES.get(page_file or "", "instructor")
+    common.require_staff(role, AUDIENCES[role])
     return common.get_config().course
+
+
+def is_instructor() -> bool:
+    """Whether the signed-in staff member may change the course (release, roster, settings), not only grade."""
+    from course import auth
+
+    return auth.require_role(st.session_state, "instructor")
 
 
 def choose_assignment(course, only: list[str] | None = None, label: str = "Assignment") -> str | None:

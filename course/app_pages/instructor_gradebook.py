@@ -7,15 +7,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from course import gradebook_charts
+from course import auth, gradebook_charts
 from course.app_pages.instructor_common import choose_assignment, one_line, open_page
 from datasets.errors import UserError
-from grader import review
+from grader import regrades, review
+from grader.assign import sections, with_sections
 from grader.export import export_grades
 from grader.feedback import feedback
 from grader.overrides import clear_override, override, overrides
 
-course = open_page("Gradebook")
+course = open_page("Gradebook", "instructor_gradebook.py")
 released = review.released(course)
 assignment = choose_assignment(course, released)
 if assignment is None:
@@ -23,6 +24,11 @@ if assignment is None:
     st.stop()
 spec = course.assignment(assignment)
 frame = review.gradebook_frame(course, assignment)
+section = None
+if course_sections := sections(course):
+    chosen = st.selectbox("Section", ["All sections", *course_sections], key="_gradebook_section")
+    section = None if chosen == "All sections" else chosen
+    frame = with_sections(course, frame, section)
 st.caption("Exact scores are for staff: learners see only bands (full marks, close, not yet) "
            "in their feedback. An override wins over the autograder and survives regrading.")
 
@@ -61,7 +67,7 @@ else:
         st.table(table.set_index(["part", "band"]))  # a static table wraps the long readings
 
     st.subheader("Integrity and copy flags")
-    flags = review.flags_frame(course, assignment)
+    flags = with_sections(course, review.flags_frame(course, assignment), section)
     if flags.empty:
         st.write("No flags.")
     else:
@@ -103,6 +109,31 @@ else:
             else:
                 st.rerun()
 
+# ----------------------------------------------------------------------------- regrade requests
+st.header("Regrade requests")
+queue = regrades.open_requests(course)
+mine = [r for r in queue if r.assignment == assignment]
+others = len(queue) - len(mine)
+st.caption(f"{len(mine)} open for {assignment}" + (f", {others} for other assignments" if others else "")
+           + ". Learners send them from their final result; your answer is what they read beside it. "
+             "To change a score, override it above first.")
+for request in mine:
+    with st.container(border=True):
+        st.markdown(f"**{request.learner}** · request {request.number} · {request.requested_at[:16].replace('T', ' ')} UTC")
+        st.text(request.text)  # the learner's words, as plain text
+        with st.form(f"resolve:{request.assignment}:{request.learner}", clear_on_submit=True):
+            note = st.text_area("Your answer (the learner reads it)", max_chars=regrades.MAX_TEXT,
+                                key=f"resolve-note:{request.assignment}:{request.learner}")
+            answered = st.form_submit_button("Resolve with this answer", icon=":material/done:")
+        if answered:
+            try:
+                regrades.resolve(course, request.assignment, request.learner, note,
+                                 by=auth.staff_user(st.session_state) or "staff")
+            except UserError as error:
+                st.error(one_line(error), icon=":material/error:")
+            else:
+                st.rerun()
+
 # ----------------------------------------------------------------------------- feedback and export
 st.header("Feedback")
 st.caption("Writes each graded learner's feedback page (feedback/<learner>/<assignment>/), as `theater feedback`: "
@@ -125,17 +156,20 @@ if kept and kept[0] == assignment:
                        mime="application/zip", icon=":material/download:")
 
 st.header("Export grades")
-st.caption("As `theater export`: every assignment in the gradebook, late penalties applied by nbgrader's plugin.")
+st.caption("As `theater export`: every assignment in the gradebook, late penalties applied by nbgrader's plugin"
+           + (f", learners of section {section} only." if section else "."))
 if st.button("Prepare the CSV files", icon=":material/table:"):
     try:
         with tempfile.TemporaryDirectory() as folder:
-            files = {fmt: export_grades(course, fmt=fmt, to=Path(folder) / f"{fmt}.csv").read_bytes()
+            files = {fmt: export_grades(course, fmt=fmt, to=Path(folder) / f"{fmt}.csv",
+                                        sections=[section] if section else None).read_bytes()
                      for fmt in ("nbgrader", "canvas")}
     except UserError as error:
         st.error(one_line(error), icon=":material/error:")
     else:
-        st.session_state["_exports"] = files
-exports = st.session_state.get("_exports")
+        st.session_state["_exports"] = (section, files)
+kept_exports = st.session_state.get("_exports")
+exports = kept_exports[1] if kept_exports and kept_exports[0] == section else None
 if exports:
     c1, c2 = st.columns(2)
     c1.download_button("nbgrader CSV", data=exports["nbgrader"], file_name="grades-nbgrader.csv", mime="text/csv",

@@ -12,7 +12,7 @@ course = open_page("Roster and access codes")
 NEW_CODES_KEY = "_new_codes_csv"
 
 st.caption("The same roster file and rules as `theater assign ASSIGNMENT --roster roster.csv`: "
-           "id,first_name,last_name,email[,lms_user_id]. Importing adds or updates learners in the "
+           "id,first_name,last_name,email[,lms_user_id,section,sis_user_id]. Importing adds or updates learners in the "
            "gradebook and issues a personal access code to each learner who has none; it releases "
            "nothing (release on the Assignments page).")
 
@@ -50,6 +50,8 @@ else:
         "name": [" ".join(p for p in (x.first_name, x.last_name) if p) for x in learners],
         "email": [x.email for x in learners],
         "LMS user id": [x.lms_user_id for x in learners],
+        "section": [x.section or "" for x in learners],
+        "SIS user id": [x.sis_user_id or "" for x in learners],
         "access code": ["issued" if x.id in issued else "none" for x in learners],
     }), hide_index=True, width="stretch")
     without = [x for x in learners if x.id not in issued]

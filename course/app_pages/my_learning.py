@@ -93,16 +93,15 @@ try:
 except Exception:  # the test is optional content; its absence must not hide the rest
     forms = {}
 if forms:
-    # Each test is scored against the form this learner took, on the objectives both forms share.
+    # The learner sees which tests they took, not a score: the test measures the course, and its
+    # result is reported for the class with an interval (the instructor's page), never per learner.
     pre_form, post_form = pre_post_forms(learner)
-    scores = {kind: pre_post_scores(store, learner, {q.id: q.answer for q in forms[form]})[kind]
-              for kind, form in (("pretest", pre_form), ("posttest", post_form))}
+    taken = {kind: pre_post_scores(store, learner, {q.id: q.answer for q in forms[form]})[kind] is not None
+             for kind, form in (("pretest", pre_form), ("posttest", post_form))}
     st.subheader("Before and after")
-    st.caption("The two tests ask about the same ideas with different questions, so a higher "
-               "score afterwards is not just remembering the first test.")
+    st.caption("The two tests ask about the same ideas with different questions. They measure "
+               "the course, not you: your answers count only in the class's result, which your "
+               "instructor sees for groups of at least five.")
     left, right = st.columns(2)
-    left.metric("Pre-test", "not taken" if scores["pretest"] is None else f"{scores['pretest']:.0%}")
-    right.metric("Post-test", "not taken" if scores["posttest"] is None
-                 else f"{scores['posttest']:.0%}",
-                 delta=None if None in scores.values()
-                 else f"{100 * (scores['posttest'] - scores['pretest']):+.0f} points")
+    left.metric("Pre-test", "taken" if taken["pretest"] else "not taken")
+    right.metric("Post-test", "taken" if taken["posttest"] else "not taken")

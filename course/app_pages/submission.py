@@ -13,6 +13,7 @@ from course import data as course_data
 from course.app_pages import common
 from datasets.errors import UserError
 from grader import submissions
+from grader.deadlines import deadlines
 
 POLL_SECONDS = 1.0
 BAND_ICONS = {"full marks": ":material/check_circle:", "close": ":material/adjust:",
@@ -74,6 +75,38 @@ def _status(assignment, learner: str, busy_before: bool) -> None:
             if busy:
                 st.caption("Your previous result, until the new one is ready:")
             _show_result(result)
+            if result.final and not busy:
+                _regrade_section(course, assignment, learner)
+
+
+def _regrade_section(course, assignment, learner: str) -> None:
+    """The learner's regrade requests about this result, their answers, and a form to send one."""
+    from grader import regrades
+
+    for request in regrades.requests_of(course, assignment.name, learner):
+        with st.container(border=True):
+            st.caption(f"Your regrade request {request.number} ({request.requested_at[:16].replace('T', ' ')} UTC):")
+            st.text(request.text)  # plain text, as written
+            if request.is_open:
+                st.caption("With your instructor: their answer will appear here.")
+            else:
+                st.markdown("**Your instructor's answer:**")
+                st.text(request.note)
+    why_not = regrades.can_request(course, assignment.name, learner)
+    if why_not:
+        return
+    with st.expander("Ask for a regrade"):
+        with st.form(f"regrade:{assignment.name}", clear_on_submit=True):
+            text = st.text_area("What should your instructor look at again, and why?", max_chars=regrades.MAX_TEXT,
+                                key=f"regrade-text:{assignment.name}")
+            sent = st.form_submit_button("Send regrade request", icon=":material/flag:")
+        if sent:
+            try:
+                regrades.request_regrade(course, assignment.name, learner, text)
+            except UserError as error:
+                st.error(str(error), icon=":material/block:")
+            else:
+                st.rerun()
 
 
 def submit_section(assignment, learner: str) -> None:
@@ -82,7 +115,7 @@ def submit_section(assignment, learner: str) -> None:
     course = config.course
     self_study = not course_data.has_roster(config)
     try:
-        rules = submissions.policy(course, assignment.name)
+        rules = submissions.policy(course, assignment.name, learner)  # their own dates (extensions)
     except UserError as error:
         st.error(f"Submissions are closed: {error}")
         return
@@ -94,6 +127,8 @@ def submit_section(assignment, learner: str) -> None:
     left = rules.attempts_left(len(done))
     shown = submissions.release(course, assignment.name, learner)
     st.caption(f"Policy: {rules.describe()}")
+    if deadlines(course, assignment.name, learner).extended:
+        st.caption("Your instructor gave you an extension: these dates are your own.")
     if done:
         last = done[-1]
         late = " (late)" if last.late else ""

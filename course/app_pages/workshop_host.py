@@ -42,6 +42,9 @@ def _room_label(room: workshop.Workshop) -> str:
 
 
 if not code:
+    deleted = st.session_state.pop("workshop_deleted", None)
+    if deleted:
+        st.success(f"Workshop {deleted} is deleted: its answers and nicknames are gone.")
     st.caption(f"Staff account **{owner}**")
     st.subheader("Start a workshop")
     with st.form("create_workshop"):
@@ -60,10 +63,13 @@ if not code:
         else:
             st.session_state[HOST_CODE_KEY] = created.code
             st.rerun()
+    rooms.delete_expired_workshops()
     history = rooms.workshop_history(owner)
     if history:
         st.subheader("Your workshops")
-        st.caption("Open ones to continue, closed ones for the debrief and the export.")
+        st.caption(f"Open ones to continue, closed ones for the debrief and the export. A room "
+                   f"is deleted, answers and nicknames with it, {workshop.RETENTION_DAYS} days "
+                   "after it closed.")
         labels = {w.code: _room_label(w) for w in history}
         picked = st.selectbox("Workshop", list(labels), format_func=labels.get)
         if st.button("Go to this workshop"):
@@ -80,7 +86,17 @@ except UserError as error:
 
 is_open = room.is_open(workshop.utcnow())
 if not is_open:
-    st.warning(f"Workshop {room.code} is closed. Its answers stay below for the debrief.")
+    st.warning(f"Workshop {room.code} is closed. Its answers stay below for the debrief until "
+               f"{room.deleted_after():%Y-%m-%d}, when the room, its answers and its nicknames "
+               "are deleted.")
+elif room.paused:
+    waiting = (f" The open question's timer waits with {room.paused_timer_seconds:.0f} s left."
+               if room.paused_timer_seconds is not None else "")
+    st.info("The room is **paused**: phones and the projector say so and no answers are "
+            f"taken.{waiting}", icon=":material/pause_circle:")
+    if st.button("Resume the room", type="primary", icon=":material/play_arrow:"):
+        rooms.resume_workshop(room.code, owner=owner)
+        st.rerun()
 else:
     st.markdown("Participants open **Join a workshop** in this app and type the code")
     st.markdown(f"<p style='font-size:3.5rem;font-weight:700;letter-spacing:0.3rem;margin:0'>"
@@ -137,8 +153,36 @@ choices = workshop.question_choices(modules, tests)
 for number, own in enumerate(rooms.saved_questions(room.code), start=1):
     choices[f"{own.key}#{number}"] = (f"Your question {number}: {own.prompt}", own)
 
+def goodhart_live(room: workshop.Workshop, seconds: int | None) -> None:
+    """Module 1's simulator in room mode: the room predicts a stage's number as a range, sees
+    its spread, and the reveal runs the stage on the room's own population."""
+    from course import workshop_simulator as live
+
+    try:
+        content = live.load_simulator_room()
+    except UserError as error:
+        st.caption(f"Goodhart live is not available: {error}")
+        return
+    asked = {r.question.key for r in rooms.rounds(room.code)}
+    names = [s.stage for s in content.stages]
+    pending = [n for n in names if live.KEY_PREFIX + n not in asked]
+    pick, go = st.columns([2, 1], vertical_alignment="bottom")
+    stage = pick.selectbox(
+        "Goodhart live: the room predicts a stage of the simulator", names,
+        index=names.index(pending[0]) if pending else 0, key="workshop_simulator_stage",
+        format_func=lambda n: f"Stage {names.index(n) + 1}: {n}"
+        + (" (asked)" if live.KEY_PREFIX + n in asked else ""),
+        help="Ask before the stage is shown; close, discuss, then reveal: the projector runs "
+             "the stage on this room's company and marks the range it landed in.")
+    if go.button("Ask this stage", icon=":material/query_stats:"):
+        question = live.stage_question(content.stage(stage), room.seed)
+        rooms.open_question(room.code, question.key, question, seconds=seconds)
+        st.session_state.pop("workshop_simulator_stage", None)   # offer the next stage
+        st.rerun()
+
+
 timer = "no timer"
-if is_open:
+if is_open and not room.paused:
     with st.container(border=True):
         st.subheader("Ask the room")
         if choices:
@@ -169,6 +213,7 @@ if is_open:
             else:
                 rooms.open_question(room.code, BOARD_KEY, board, seconds=TIMER_CHOICES[timer])
                 st.rerun()
+        goodhart_live(room, TIMER_CHOICES[timer])
         latest = rooms.latest_round(room.code)
         if latest is not None and not latest.is_open:
             steps = st.columns(2)
@@ -287,7 +332,12 @@ if history:
                                     icon=":material/description:")
 
 st.divider()
-left, right = st.columns(2)
+left, middle, right = st.columns(3)
+if is_open and not room.paused and middle.button(
+        "Pause the room", icon=":material/pause:",
+        help="Stops voting and tells every phone and the projector: eyes on the front."):
+    rooms.pause_workshop(room.code, owner=owner)
+    st.rerun()
 if is_open and left.button("Close the workshop", icon=":material/lock:"):
     rooms.close_workshop(room.code, owner=owner)
     common.end_presenter_links(room.code)
@@ -295,3 +345,16 @@ if is_open and left.button("Close the workshop", icon=":material/lock:"):
 if right.button("Back to my workshops (this one stays as it is)"):
     st.session_state.pop(HOST_CODE_KEY, None)
     st.rerun()
+if not is_open:
+    with st.expander("Delete this workshop now"):
+        st.write("Deletes the room's questions, every answer and every nickname at once, instead "
+                 f"of on {room.deleted_after():%Y-%m-%d}. Download the results first if you need "
+                 "them: this cannot be undone.")
+        sure = st.checkbox(f"Yes, delete workshop {room.code} and all its answers",
+                           key=f"workshop_delete_sure_{room.code}")
+        if st.button("Delete the workshop", type="primary", disabled=not sure,
+                     icon=":material/delete:"):
+            rooms.delete_workshop(room.code, owner=owner)
+            st.session_state.pop(HOST_CODE_KEY, None)
+            st.session_state["workshop_deleted"] = room.code
+            st.rerun()

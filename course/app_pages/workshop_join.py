@@ -37,10 +37,15 @@ if seat is None:
         code = st.text_input("Workshop code", max_chars=12, placeholder="e.g. K7Q2MX",
                              value=workshop.normalize_code(st.query_params.get(CODE_PARAM))[:12])
         nickname = st.text_input("Nickname", max_chars=workshop.NICKNAME_MAX)
+        seat_code = st.text_input("Seat code (only to continue a seat from another device)",
+                                  max_chars=workshop.SEAT_CODE_LENGTH + 4,
+                                  help="Shown under your nickname on the device you joined "
+                                       "with: the same nickname and seat code give you the same "
+                                       "seat, so you are counted once.")
         join = st.form_submit_button("Join", type="primary")
     if join:
         try:
-            participant = rooms.join(code, nickname)
+            participant = rooms.join(code, nickname, seat_code)
         except UserError as error:
             st.error(str(error), icon=":material/error:")
         else:
@@ -53,16 +58,20 @@ if seat is None:
 
 code, token, nickname = seat
 try:
-    room = rooms.get_workshop(code)
-    rooms.participant(code, token)
+    room, _ = rooms.room_now(code)       # a deleted room says so (not "no such code")
+    me = rooms.participant(code, token)
 except UserError as error:
     st.session_state.pop(SEAT_KEY, None)
     st.query_params.pop(SEAT_PARAM, None)
     st.error(str(error))
     st.stop()
 
-st.caption(f"Workshop **{room.code}** · {room.title} · you are **{nickname}**")
-if st.button("Leave the workshop"):
+st.caption(f"Workshop **{room.code}** · {room.title} · you are **{nickname}**"
+           + (f" · seat code **{me.seat_code}** (to continue on another device, join there with "
+              "the same nickname and this code)" if me.seat_code else ""))
+if st.button("Leave the workshop", help="Frees this device. To come back, on this device or "
+                                          "another, join with the same nickname and your seat "
+                                          "code: your answers stay yours and count once."):
     st.session_state.pop(SEAT_KEY, None)
     st.query_params.pop(SEAT_PARAM, None)
     st.rerun()
@@ -105,10 +114,22 @@ def show_result(round_: workshop.Round) -> None:
 
 def question_view() -> None:
     """The open question to answer, or the last one's result while the trainer prepares."""
-    if not room.is_open(workshop.utcnow()):
-        st.warning("This workshop has closed. Thank you for taking part!")
+    try:
+        now_room, latest = rooms.room_now(room.code)   # the room itself too: a close or a
+    except UserError as error:                         # pause must reach this phone
+        st.warning(str(error))
         return
-    latest = rooms.latest_round(room.code)          # one query per refresh, the common case
+    if not now_room.is_open(workshop.utcnow()):
+        st.warning("This workshop has closed. Thank you for taking part!",
+                   icon=":material/lock:")
+        if latest is not None and not latest.is_open:
+            st.markdown(f"**Last question** ({latest.seq}): {latest.question.prompt}")
+            show_result(latest)
+        return
+    if now_room.paused:
+        st.info("The trainer has paused the room: eyes on the front. Voting resumes when the "
+                "trainer says so.", icon=":material/pause_circle:")
+        return
     current = latest if latest is not None and latest.is_open else None
     if current is None:
         if latest is None:

@@ -18,6 +18,7 @@ HOST_CODE_KEY = "workshop_host_code"
 ROOM_PARAM = "room"
 REFRESH_SECONDS = 2
 FONT = 30            # chart text in px: readable from the back of a room at 1920×1080
+STAGE_FONT = 18      # a revealed simulator stage: two panels beside the room's spread
 
 config = common.get_config()
 linked_room = None if common.staff_role() else common.presenter_room()
@@ -73,18 +74,23 @@ STYLES = {   # inline: Streamlit's own paragraph style would win over a class
 }
 
 link = workshop.join_url(st.context.url or "", room.code)
-main, side = st.columns([4, 1], gap="large")
-with side:
-    if room.is_open(workshop.utcnow()):
+
+
+def join_panel(now_room: workshop.Workshop) -> None:
+    """The code, the QR code and the link while the room takes people in; once it closed, only
+    that it closed (a QR code left on the wall would send late-comers to a dead room)."""
+    if now_room.is_open(workshop.utcnow()):
         st.markdown(f"<p style='{STYLES['present-small']}'>Join with the code</p>"
-                    f"<p style='{STYLES['present-code']}'>{room.code}</p>",
+                    f"<p style='{STYLES['present-code']}'>{now_room.code}</p>",
                     unsafe_allow_html=True)
-        st.image(workshop.join_qr_png(link), width="stretch")
+        st.image(_qr(link), width="stretch")
         st.markdown(f"<p style='{STYLES['present-small']};font-size:1.3rem'>Scan to join, or "
                     f"open<br>{html.escape(link)}</p>", unsafe_allow_html=True)
-    else:
-        st.markdown(f"<p style='{STYLES['present-small']}'>This workshop has closed.</p>",
-                    unsafe_allow_html=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _qr(url: str) -> bytes:
+    return workshop.join_qr_png(url)
 
 
 @st.cache_data(show_spinner="Drawing the room company's dashboard…", max_entries=8)
@@ -96,19 +102,71 @@ def _dashboard(scenario: str, seed: int) -> tuple[dict, str]:
     return result.chart.to_dict(), result.summary
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _simulator_stage(key: str, seed: int) -> dict | None:
+    """The revealed stage of Goodhart live, run on the room's population (module 1's chart)."""
+    from course import workshop_simulator as live
+
+    try:
+        return live.stage_chart(key, seed, font_size=STAGE_FONT).chart.to_dict()
+    except UserError:
+        return None
+
+
 def _big(text: str, css: str) -> None:
     st.markdown(f"<p style='{STYLES[css]}'>{html.escape(text, quote=False)}</p>",
                 unsafe_allow_html=True)
 
 
-def board() -> None:
-    """What the room may see now; refreshed every REFRESH_SECONDS without reloading the page."""
-    if linked_room is not None and not (common.presenter_link_active()
-                                        and rooms.get_workshop(room.code).is_open(workshop.utcnow())):
+def screen() -> None:
+    """What the room may see now; refreshed every REFRESH_SECONDS without reloading the page, the
+    room's state included, so a close or a pause shows on the projector within one refresh."""
+    try:
+        now_room, latest = rooms.room_now(room.code)
+    except UserError:
+        now_room, latest = None, None
+    if now_room is None or not now_room.is_open(workshop.utcnow()):
+        if linked_room is not None:
+            common.end_presenter_links(room.code)
+        _big("This workshop has closed. Thank you for taking part!", "present-question")
+        if linked_room is not None or now_room is None:
+            _link_ended()
+            return
+    elif linked_room is not None and not common.presenter_link_active():
         common.end_presenter_links(room.code)
         _link_ended()
         return
-    latest = rooms.latest_round(room.code)
+    main, side = st.columns([4, 1], gap="large")
+    with side:
+        join_panel(now_room)
+    with main:
+        if now_room.paused:
+            _big("⏸ Paused: eyes on the front", "present-question")
+            _big("Voting resumes when the trainer says so.", "present-status")
+            return
+        board(latest)
+
+
+def simulator_reveal(latest: workshop.Round, aggregate: workshop.RoomAggregate) -> None:
+    """A revealed Goodhart live stage on one 1080p screen: the range and the value first, then
+    the room's spread beside the stage's run on the room's own population."""
+    _big(f"✓ {latest.question.answer}", "present-answer")
+    _big(latest.question.explanation, "present-note")
+    spread, run = st.columns([2, 3], gap="large")
+    with spread:
+        if aggregate.shown:
+            st.vega_lite_chart(report.spread_chart(aggregate, True, font_size=20).to_dict(),
+                               width="stretch")
+        else:
+            _big(aggregate.status, "present-small")
+    with run:
+        spec = _simulator_stage(latest.question.key, room.seed)
+        if spec is not None:
+            st.vega_lite_chart(spec, key="simulator_stage")
+
+
+def board(latest: workshop.Round | None) -> None:
+    """The question, how many answered, the bars once voting closed, the answer once revealed."""
     participants = rooms.participant_count(room.code)
     if latest is None:
         _big(room.title, "present-question")
@@ -130,6 +188,9 @@ def board() -> None:
         return
     aggregate = rooms.aggregate(latest.id, round_=latest)
     _big(f"{aggregate.answers} of {participants} answered · voting closed", "present-status")
+    if latest.revealed and latest.question.kind == "simulator":
+        simulator_reveal(latest, aggregate)
+        return
     if not aggregate.shown:
         _big(aggregate.status, "present-small")
     else:
@@ -153,5 +214,4 @@ def board() -> None:
             _big(f"Worth discussing: “{top.option}” — {top.misconception}", "present-small")
 
 
-with main:
-    st.fragment(run_every=REFRESH_SECONDS)(board)()
+st.fragment(run_every=REFRESH_SECONDS)(screen)()

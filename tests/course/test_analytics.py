@@ -279,6 +279,51 @@ def test_gain_compares_parallel_forms_objective_by_objective():
     assert not unpaired.shown
 
 
+def _class_gaining(changes: list[int], items: int = 12) -> list[dict]:
+    """One learner per entry of `changes`: 4 of 12 right before, 4 + change right after."""
+    rows = []
+    for i, change in enumerate(changes):
+        for j in range(items):
+            rows.append(attempt(f"L{i}", "pretest", f"t{j}", "pretest", "a", j < 4, float(j < 4), minutes=j))
+            right = j < 4 + change
+            rows.append(attempt(f"L{i}", "posttest", f"t{j}", "posttest", "a", right, float(right),
+                                minutes=100 + j))
+    return rows
+
+
+def test_the_gain_carries_an_interval_that_includes_zero_when_the_class_may_not_have_gained():
+    mixed = pre_post_gain(frame(_class_gaining([3, -3, 2, -2, 1, -1, 0, 0])))
+    assert mixed.mean_gain == 0.0
+    assert mixed.gain_low < 0.0 < mixed.gain_high     # no gain is not ruled out
+    clear = pre_post_gain(frame(_class_gaining([3, 4, 2, 3, 5, 3, 4, 2])))
+    assert clear.gain_low > 0.0 and clear.gain_low <= clear.mean_gain <= clear.gain_high
+    assert pre_post_gain(frame(_class_gaining([3, 4, 2, 3, 5, 3, 4, 2]))) == clear   # stable per load
+
+
+def test_misconception_shift_counts_learners_who_took_both_forms_of_the_shipped_test():
+    from course.analytics import misconception_shift
+    from course.modules import load_pre_post_forms
+
+    forms = load_pre_post_forms().forms
+    a = next(q for q in forms["A"] if q.id == "pp-usage-outcome")
+    b = next(q for q in forms["B"] if q.id == "pb-usage-outcome")
+    equals_value = {q.id: next(o.text for o in q.options if o.misconception == "usage-equals-value")
+                    for q in (a, b)}
+    rows = []
+    for i in range(8):   # 6 of 8 read usage as value before, 2 of 8 after
+        rows.append(attempt(f"L{i}", "pretest", a.id, "pretest",
+                            equals_value[a.id] if i < 6 else a.answer, i >= 6))
+        rows.append(attempt(f"L{i}", "posttest", b.id, "posttest",
+                            equals_value[b.id] if i < 2 else b.answer, i >= 2, minutes=60))
+    rows.append(attempt("Lpre", "pretest", a.id, "pretest", equals_value[a.id], False))  # one test only
+    shift = misconception_shift(frame(rows)).set_index("misconception")
+    assert shift.loc["usage-equals-value", "learners"] == 8
+    assert shift.loc["usage-equals-value", "before"] == 0.75 and shift.loc["usage-equals-value", "after"] == 0.25
+    assert shift.loc["adoption-is-success", "before"] == 0.0      # offered in both forms, chosen by none
+    small = misconception_shift(frame(rows[:8]))                  # 4 paired learners: nothing shown
+    assert small.empty
+
+
 def test_gain_is_hidden_under_five_paired_learners():
     rows = []
     for i in range(4):

@@ -23,7 +23,7 @@ def test_theater_app_runs_streamlit_on_the_router_with_the_given_home(monkeypatc
     args = parser.parse_args(["app", "--port", "8600", "--home", str(tmp_path)])
     assert args.func(args) == 0
     cmd, env = calls[0]
-    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("course/app.py")
+    assert cmd[1:4] == ["-m", "course.serve", "run"] and cmd[4].endswith("course/app.py")
     assert cmd[cmd.index("--server.port") + 1] == "8600"
     assert env["THEATER_HOME"] == str(tmp_path.resolve())
 
@@ -46,6 +46,53 @@ def test_theater_app_passes_the_deployment_settings_of_the_shipped_config(monkey
             for name, value in values.items()}
     for name, value in commands.APP_SETTINGS.items():
         assert str(flat[name]).lower() == value.lower(), name
+
+
+def _flag(cmd: list[str], name: str) -> str:
+    return cmd[cmd.index(f"--{name}") + 1]
+
+
+def test_the_server_refuses_uploads_over_the_courses_notebook_limit(monkeypatch):
+    """Streamlit's own limit is 200 MB: without the flag the server took a 60 MB body that the
+    page's uploader would have refused."""
+    from grader.grade import MAX_NOTEBOOK_BYTES
+
+    calls = []
+    monkeypatch.setattr(commands, "run_server", lambda cmd, env: calls.append(cmd) or 0)
+    commands.run_app(port=8601)
+    assert int(_flag(calls[0], "server.maxUploadSize")) * 2**20 == MAX_NOTEBOOK_BYTES
+    assert _flag(calls[0], "server.enableXsrfProtection") == "true"
+
+
+def test_the_app_listens_on_this_machine_only_unless_told_otherwise(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(commands, "run_server", lambda cmd, env: calls.append(cmd) or 0)
+    parser = argparse.ArgumentParser()
+    commands.register(parser.add_subparsers())
+    home = tmp_path / "home"
+    for extra in ([], ["--address", "0.0.0.0"]):
+        args = parser.parse_args(["app", "--home", str(home), *extra])
+        assert args.func(args) == 0
+    (home / "config.yaml").write_text("address: 10.0.0.5\n")
+    args = parser.parse_args(["app", "--home", str(home)])
+    assert args.func(args) == 0
+    assert [_flag(cmd, "server.address") for cmd in calls] == ["127.0.0.1", "0.0.0.0", "10.0.0.5"]
+
+
+def test_a_bad_address_on_the_command_line_is_one_clear_error(monkeypatch, tmp_path):
+    from datasets.errors import UserError
+
+    monkeypatch.setattr(commands, "run_server", lambda cmd, env: pytest.fail("started anyway"))
+    with pytest.raises(UserError, match="not a network address"):
+        commands.run_app(home=str(tmp_path), address="0.0.0.0 --server.enableCORS=false")
+
+
+def test_a_bad_address_in_the_config_is_one_clear_error(tmp_path):
+    from course.config import ConfigError, load_config
+
+    (tmp_path / "config.yaml").write_text("address: '0.0.0.0; rm -rf /'\n")
+    with pytest.raises(ConfigError, match="address"):
+        load_config(tmp_path)
 
 
 def _free_port() -> int:

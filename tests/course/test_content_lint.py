@@ -362,17 +362,45 @@ def test_misconception_tags_are_reused_consistently_across_modules():
     assert shared, "no misconception is revisited in a later module"
 
 
+# Where each pre/post objective is taught: the module and a phrase of its lesson text.
+PRE_POST_TAUGHT_AS = {
+    "usage-not-outcome": ("metric-became-mission", "Those numbers count activity"),
+    "target-gets-gamed": ("metric-became-mission", "When the measure becomes the target"),
+    "averages-hide-skew": ("metric-became-mission", "the typical person, the median"),
+    "volume-not-intent": ("anatomy-of-tokenmaxxing", "can burn the same tokens"),
+    "signals-agree": ("anatomy-of-tokenmaxxing", "Why one signal is never enough"),
+    "self-report-drifts": ("activity-vs-outcome", "believed they"),
+    "need-comparison": ("activity-vs-outcome", "When is a comparison fair?"),
+    "selection-into-use": ("activity-vs-outcome", "People choose."),
+    "offer-versus-use": ("activity-vs-outcome", "effect of *offering*"),
+    "cost-of-accusation": ("building-a-detector", "false accusations"),
+    "converts-change": ("converts-and-calcification", "convert"),
+    "guardrail-pairs": ("activity-vs-outcome", "guardrail"),
+}
+
+
 def test_pre_post_test_is_a_diagnostic_misconception_test():
     from course.modules import load_pre_post_forms
 
-    for form, questions in load_pre_post_forms().forms.items():
+    test = load_pre_post_forms()
+    for form, questions in test.forms.items():
         questions = list(questions)
-        assert 5 <= len(questions) <= 6, form
+        assert len(questions) >= 12, f"form {form}: at least twelve questions"
+        assert {len(q.options) for q in questions} == {4}, f"form {form}: four options each"
         problems = [p for q in questions for p in _question_problems(q)]
         problems += longest_cue_problems(questions, f"form {form}")
         assert problems == []
         objectives = {q.objective for q in questions}
         assert {"usage-not-outcome", "averages-hide-skew", "target-gets-gamed"} <= objectives
+        # every wrong option names the misconception it reveals: the trainer sees which ones moved
+        assert all(o.misconception for q in questions for o in q.options if o.text != q.answer)
+    # every objective is taught: its lesson text is where the table says, so the test cannot
+    # ask about something the course never covers
+    lessons = {m.id: " ".join(m.path.read_text(encoding="utf-8").split("\n---\n", 1)[-1].lower().split())
+               for m in SHIPPED}
+    for objective, (module_id, phrase) in PRE_POST_TAUGHT_AS.items():
+        assert phrase.lower() in lessons[module_id], f"{objective}: not taught in {module_id}"
+    assert set(PRE_POST_TAUGHT_AS) == {o.id for o in test.objectives}
 
 
 def test_the_right_option_is_the_longest_in_at_most_a_third_of_all_items():

@@ -90,6 +90,52 @@ def test_a_trainer_account_signing_in_is_refused_grading_pages(served, name):
     assert any("trainer account" in e.value for e in at.error)
 
 
+TA = {"staff_role": "ta", "staff_user": "tia"}
+
+
+@pytest.mark.parametrize("name", ["instructor.py", "instructor_roster.py", "instructor_sessions.py"])
+def test_a_teaching_assistant_gets_only_the_sign_in_form_on_pages_that_change_the_course(served, name):
+    _only_the_sign_in_form(page(name, **TA).run())
+
+
+def test_a_teaching_assistant_sees_the_gradebook_and_overrides_but_is_refused_the_roster(graded):
+    from course.auth import add_staff
+    from course.config import load_config
+
+    add_staff(load_config().staff_path, "tia", "ta", "assistant password")
+    at = page("instructor_gradebook.py").run()
+    [t for t in at.text_input if t.label == "Staff account"][0].input("tia")
+    [t for t in at.text_input if t.label == "Password"][0].input("assistant password")
+    [b for b in at.button if b.label == "Sign in"][0].click().run()
+    assert not at.exception and at.session_state["staff_role"] == "ta"
+    table = at.dataframe[0].value.set_index("learner")
+    assert table.loc["ada", "measure_finding"] == 5.0
+    next(s for s in at.selectbox if s.label == "Learner").set_value("bob")
+    next(n for n in at.number_input if n.label == "Points").set_value(6.0)
+    next(t for t in at.text_input if t.label.startswith("Why")).input("The effect is right on the learner's own data.")
+    next(b for b in at.button if b.label == "Save override").click().run()
+    assert not at.exception
+    with gradebook(graded) as gb:
+        assert gb.find_grade("measure_finding", "measure", "measure", "bob").manual_score == 6.0
+
+    roster_page = page("instructor_roster.py").run()
+    [t for t in roster_page.text_input if t.label == "Staff account"][0].input("tia")
+    [t for t in roster_page.text_input if t.label == "Password"][0].input("assistant password")
+    [b for b in roster_page.button if b.label == "Sign in"][0].click().run()
+    assert not roster_page.exception and not roster_page.dataframe and not roster_page.get("file_uploader")
+    assert any("ta account" in e.value and "for instructors" in e.value for e in roster_page.error)
+
+
+def test_a_teaching_assistant_grades_on_the_assignments_page_but_cannot_release(served):
+    import_roster(served, ROSTER)
+    at = page("instructor_assignments.py", **TA).run()
+    assert not at.exception
+    assert not any(b.label.startswith("Release ") for b in at.button)
+    assert "Releasing (and the access codes it issues) is for instructors" in shown(at)
+    instructor = page("instructor_assignments.py", **SIGNED_IN).run()
+    assert any(b.label.startswith("Release ") for b in instructor.button)
+
+
 def test_the_instructor_signs_in_on_a_grading_page(graded):
     at = page("instructor_gradebook.py").run()
     [t for t in at.text_input if t.label == "Staff account"][0].input("staff")
@@ -292,6 +338,23 @@ def test_override_in_the_app_is_what_the_gradebook_and_export_use(graded):
     assert at.dataframe[0].value.set_index("learner").loc["bob", "measure_finding"] == 4.0
 
 
+def test_the_gradebook_shows_one_section_and_exports_only_its_learners(graded):
+    from grader.assign import parse_roster
+
+    import_roster(graded, parse_roster("id,first_name,last_name,email,section\n"
+                                       "ada,Ada,Lovelace,ada@x.org,Tuesday lab\nbob,Bob,Builder,bob@x.org,Thursday lab\n"))
+    at = page("instructor_gradebook.py", **SIGNED_IN).run()
+    table = at.dataframe[0].value
+    assert dict(zip(table["learner"], table["section"], strict=True)) == {"ada": "Tuesday lab", "bob": "Thursday lab"}
+    next(s for s in at.selectbox if s.label == "Section").set_value("Thursday lab").run()
+    assert not at.exception and at.dataframe[0].value["learner"].tolist() == ["bob"]
+    next(b for b in at.button if b.label == "Prepare the CSV files").click().run()
+    canvas = next(d for d in at.get("download_button") if d.label == "Canvas gradebook CSV")
+    assert canvas is not None
+    exported = at.session_state["_exports"][1]["canvas"].decode("utf-8").splitlines()
+    assert len(exported) == 3 and exported[2].startswith('"Builder, Bob"') and "Thursday lab" in exported[2]
+
+
 def test_an_override_without_a_reason_is_refused_in_one_line(graded):
     at = page("instructor_gradebook.py", **SIGNED_IN).run()
     next(b for b in at.button if b.label == "Save override").click().run()
@@ -314,3 +377,33 @@ def test_gradebook_before_any_release_says_what_to_do(served):
     at = page("instructor_gradebook.py", **SIGNED_IN).run()
     assert not at.exception
     assert any("No assignment has been released yet" in i.value for i in at.info)
+
+
+# ----------------------------------------------------------------------------- pre/post result
+
+
+def test_the_class_page_shows_the_pre_post_gain_with_its_interval_and_the_misconceptions_that_moved(app_home):
+    from course.config import load_config
+    from course.modules import load_pre_post_forms
+    from course.practice import pre_post_forms
+    from course.progress import ProgressStore
+
+    forms = load_pre_post_forms().forms
+    store = ProgressStore(load_config(app_home).database_url)
+    for i in range(6):
+        learner = f"learner{i}"
+        store.ensure_learner(learner)
+        pre, post = pre_post_forms(learner)
+        for q in forms[pre]:   # everyone picks the first wrong option before, the key after
+            wrong = next(o for o in q.options if o.text != q.answer)
+            store.record_attempt(learner, "pretest", q.id, "pretest", wrong.text, False, 0.0, wrong.misconception)
+        for q in forms[post]:
+            store.record_attempt(learner, "posttest", q.id, "posttest", q.answer, True, 1.0, None)
+    store.engine.dispose()
+    at = page("instructor.py", **SIGNED_IN).run()
+    assert not at.exception
+    text = shown(at)
+    assert "95% interval from +100 to +100" in text and "whole interval is above zero" in text
+    assert "Which misconceptions moved" in [s.value for s in at.subheader]
+    moved = next(d.value for d in at.dataframe if "misconception" in d.value.columns)
+    assert (moved["post-test"] == 0).all() and (moved["pre-test"] > 0).any()

@@ -308,14 +308,14 @@ def test_mastery_rejects_scores_outside_zero_to_one(bad):
         mastery(bad, False)
 
 
-def test_pre_post_test_has_two_parallel_forms_of_five_or_six_diagnostic_questions():
+def test_pre_post_test_has_two_parallel_forms_of_twelve_four_option_questions():
     test = load_pre_post_forms()
     assert set(test.forms) == {"A", "B"}
     for questions in test.forms.values():
-        assert 5 <= len(questions) <= 6
+        assert len(questions) >= 12
         for q in questions:
             wrong = [o for o in q.options if o.text != q.answer]
-            assert 3 <= len(q.options) <= 5
+            assert len(q.options) == 4
             assert all(o.misconception and o.feedback for o in wrong)
     assert len(pre_post_test()) == sum(len(f) for f in test.forms.values())
 

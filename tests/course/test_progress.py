@@ -381,3 +381,27 @@ def test_a_database_locked_by_another_program_is_left_alone_not_moved_aside(tmp_
     reopened, message = open_progress_store(url)
     assert message is None
     assert len(reopened.attempts_frame(learner_id="ada")) == 1
+
+
+def test_a_busy_database_names_the_program_holding_its_lock(tmp_path):
+    """"locked by another program" is not enough to act on: the message says which one."""
+    import subprocess
+    import sys
+
+    from course.progress import DatabaseBusy
+
+    path = tmp_path / "progress.sqlite"
+    url = f"sqlite:///{path}"
+    ProgressStore(url).engine.dispose()
+    code = ("import sqlite3, sys, time; db = sqlite3.connect(sys.argv[1], timeout=0); "
+            "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(DatabaseBusy) as busy:
+            open_progress_store(url, open_attempts=1)
+    finally:
+        holder.kill()
+        holder.wait(10)
+    assert f"(pid {holder.pid})" in str(busy.value) and "is busy" in str(busy.value), busy.value
+    assert not list(tmp_path.glob("progress.sqlite.corrupt-*"))

@@ -147,6 +147,21 @@ def test_policy_queue_validity_then_bands_for_the_learner_and_nothing_for_anothe
     assert "was checked" not in text and not other.status
 
 
+def test_an_upload_over_the_limit_is_refused_on_receipt_and_nothing_is_stored(course):
+    """The browser's 20 MB check is not the only one: what reaches the page is measured again."""
+    at = _page("ada")
+    big = b" " * (submissions.MAX_NOTEBOOK_BYTES + 1)
+    next(u for u in at.get("file_uploader") if u.proto.form_id == "submit:detect").set_value(
+        ("detect.ipynb", big, "application/x-ipynb+json"))
+    next(b for b in at.button if b.proto.form_id == "submit:detect").click().run()
+    assert not at.exception
+    assert any("at most 20 MB" in e.value for e in at.error), _text(at)
+    assert not any("received" in s.value for s in at.success)
+    assert submissions.attempts(course, "detect", "ada") == []
+    assert not course.path("submitted", "ada").exists()
+    assert submissions.queue_status(course, "detect", "ada").state == "none"
+
+
 def test_making_a_submission_final_needs_the_box_ticked(course):
     submissions.submit(course, "detect", "ada", _notebook(course), filename="detect.ipynb")
     at = _page("ada")
@@ -192,3 +207,90 @@ def test_a_course_with_a_roster_keeps_unreleased_assignments_closed(course):
     assert not at.exception
     assert sum("Submissions open when your instructor releases" in i.value for i in at.info) == 2
     assert [f for f in _forms(at) if f.startswith("submit:")] == ["submit:detect"]
+
+
+# ----------------------------------------------------------------------------- extensions and regrades
+
+
+def test_the_policy_line_shows_the_learners_own_extended_due_date(course):
+    (course.root / "theater.toml").write_text((course.root / "theater.toml").read_text()
+                                             + '\n[assignments.detect]\ndue = "2030-01-01 12:00:00 UTC"\n'
+                                               '[assignments.detect.extensions]\nada = "+3d"\n')
+    ada, bob = _text(_page("ada")), _text(_page("bob"))
+    assert "Policy: due 2030-01-04 12:00 UTC; 3 attempt(s); late work is accepted until 2030-01-11 12:00 UTC" in ada
+    assert "Policy: due 2030-01-01 12:00 UTC; 3 attempt(s); late work is accepted until 2030-01-08 12:00 UTC" in bob
+    assert "gave you an extension" in ada and "extension" not in bob
+
+
+def _final_result(course, learner: str) -> None:
+    submissions.submit(course, "detect", learner, _notebook(course), filename="detect.ipynb")
+    assert submissions._WORKERS[course.root].run_next()
+    submissions.finalise(course, "detect", learner)
+
+
+def _staff_gradebook(**state) -> AppTest:
+    at = AppTest.from_file(str(Path(APP).parent / "app_pages" / "instructor_gradebook.py"), default_timeout=TIMEOUT)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def test_a_regrade_request_reaches_the_staff_queue_and_the_answer_reaches_the_learner(course):
+    from grader import regrades
+
+    submissions.submit(course, "detect", "ada", _notebook(course), filename="detect.ipynb")
+    assert submissions._WORKERS[course.root].run_next()
+    at = _page("ada")
+    assert "regrade:detect" not in _forms(at)  # not before the result is final
+    submissions.finalise(course, "detect", "ada")
+    at.run()
+    assert "regrade:detect" in _forms(at)
+    next(t for t in at.text_area if t.label.startswith("What should your instructor")).input(
+        "My flagged set follows the brief's rule <b>exactly</b>; please look at part 3 again.")
+    next(b for b in at.button if b.label == "Send regrade request").click().run()
+    assert not at.exception
+    text = _text(at)
+    assert "<b>exactly</b>" in text and "With your instructor" in text  # shown as typed, as plain text
+    assert "regrade:detect" not in _forms(at)  # one open request at a time
+    assert [r.learner for r in regrades.open_requests(course)] == ["ada"]
+    assert "Your regrade request" not in _text(_page("bob"))  # nobody else sees it
+
+    staff = _staff_gradebook(staff_role="ta", staff_user="tia")
+    assert not staff.exception
+    assert any("<b>exactly</b>" in t.value for t in staff.text) and "1 open for detect" in _text(staff)
+    next(t for t in staff.text_area if t.label.startswith("Your answer")).input(
+        "Part 3 is scored against the hidden truth; your set misses two of the heaviest users.")
+    next(b for b in staff.button if b.label == "Resolve with this answer").click().run()
+    assert not staff.exception and "0 open for detect" in _text(staff)
+    [done] = regrades.requests_of(course, "detect", "ada")
+    assert done.status == regrades.RESOLVED and done.resolved_by == "tia"
+
+    at.run()
+    text = _text(at)
+    assert "Your instructor's answer" in text and "misses two of the heaviest users" in text
+    assert "regrade:detect" in _forms(at)  # answered: another request may follow
+
+
+def test_a_regrade_request_is_refused_when_empty_too_long_or_too_many(course):
+    from grader import regrades
+
+    with pytest.raises(regrades.RegradeError, match="final graded result"):
+        regrades.request_regrade(course, "detect", "ada", "Please look again.")
+    _final_result(course, "ada")
+    for text, message in (("   ", "cannot be empty"), ("x" * 1001, "1001 characters long: keep it to 1000"),
+                          ("bad\x1b[31m", "control characters")):
+        with pytest.raises(regrades.RegradeError, match=message):
+            regrades.request_regrade(course, "detect", "ada", text)
+    for number in range(1, regrades.MAX_REQUESTS + 1):
+        regrades.request_regrade(course, "detect", "ada", f"Request {number}")
+        with pytest.raises(regrades.RegradeError, match="is with your instructor"):
+            regrades.request_regrade(course, "detect", "ada", "Another one")
+        regrades.resolve(course, "detect", "ada", f"Answer {number}", by="ines")
+    with pytest.raises(regrades.RegradeError, match=f"sent {regrades.MAX_REQUESTS} regrade requests"):
+        regrades.request_regrade(course, "detect", "ada", "One more")
+    with pytest.raises(regrades.RegradeError, match="no open regrade request"):
+        regrades.resolve(course, "detect", "ada", "Nothing to answer", by="ines")
+    with pytest.raises(regrades.RegradeError, match="valid learner id"):
+        regrades.request_regrade(course, "detect", "../ada", "Please")
+    path = course.state_dir / "regrades" / "detect" / "ada.json"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"

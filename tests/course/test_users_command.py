@@ -71,3 +71,13 @@ def test_theater_app_refuses_a_folder_that_is_not_a_course(tmp_path, monkeypatch
     (tmp_path / "nothing").mkdir()
     assert main(["app", "--course", str(tmp_path / "nothing")]) == 2
     assert not calls and "theater course init" in capsys.readouterr().err
+
+
+def test_users_add_creates_a_teaching_assistant_account(home, capsys):
+    assert main(["users", "add", "tia", "--role", "ta", "--generate"]) == 0
+    password = capsys.readouterr().out.split("stored only hashed): ")[1].strip()
+    path = home / "course" / ".theater" / "staff.json"
+    assert verify_staff(load_staff(path), "tia", password).role == "ta"
+    with pytest.raises(SystemExit):  # argparse refuses an unknown role before anything is written
+        main(["users", "add", "tim", "--role", "janitor", "--generate"])
+    assert "tim" not in load_staff(path)

@@ -86,12 +86,19 @@ def test_an_older_database_gets_the_new_columns(tmp_path):
         conn.execute(sa.text("CREATE TABLE workshops (code VARCHAR(6) PRIMARY KEY, title TEXT, "
                              "scenario TEXT, seed BIGINT, created_at DATETIME, expires_at "
                              "DATETIME, closed_at DATETIME)"))
+        conn.execute(sa.text("CREATE TABLE workshop_participants (token VARCHAR(64) PRIMARY "
+                             "KEY, code VARCHAR(6), nickname VARCHAR(24), nickname_key "
+                             "VARCHAR(24), joined_at DATETIME, UNIQUE (code, nickname_key))"))
         conn.execute(sa.text("INSERT INTO workshops VALUES ('ABCDEF', 'Old', 'startup', 1, "
                              "'2026-01-01 09:00:00', '2099-01-01 09:00:00', NULL)"))
     store = WorkshopStore(engine)
     old = store.get_workshop("ABCDEF")
-    assert old.owner is None and old.title == "Old"
+    assert old.owner is None and old.title == "Old" and not old.paused
     store.open_question("ABCDEF", QUESTION.key, QUESTION, seconds=60)
+    store.pause_workshop("ABCDEF")
+    store.resume_workshop("ABCDEF")
+    ada = store.join("ABCDEF", "Ada")                 # the seat code column was added
+    assert store.join("ABCDEF", "ada", ada.seat_code).token == ada.token
 
 
 # ----------------------------------------------------------------------------- ownership, history

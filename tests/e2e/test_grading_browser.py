@@ -12,24 +12,11 @@ import shutil
 import pytest
 
 from grader.course_dir import gradebook, open_course
-from tests.e2e.test_browser import (CHROMIUM, CHROMIUM_ARGS, STAFF_PASSWORD, THEME_FLAGS, _open, _settle, _shot,
-                                    running_app)
+from tests.e2e.support import STAFF_PASSWORD, THEME_FLAGS, _open, _settle, _shot, running_app
 from tests.grader.test_runs import CLASS, _build_class
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("browser"),
               pytest.mark.skipif(shutil.which("bwrap") is None, reason="grading needs bubblewrap")]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (make system-deps installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _grade_every_submission(page, force: bool) -> str:

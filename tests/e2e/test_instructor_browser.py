@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from grader.assign import assign, import_roster
-from tests.e2e.test_browser import (CHROMIUM, CHROMIUM_ARGS, STAFF_PASSWORD, THEME_FLAGS, _open, _settle, _shot,
-                                    running_app)
+from tests.e2e.support import STAFF_PASSWORD, THEME_FLAGS, _open, _settle, _shot, running_app
 from tests.grader.gradebook_fixtures import ROSTER, autograde, small_course
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("browser")]
@@ -33,18 +32,6 @@ def graded_app(tmp_path_factory):
         with running_app(home, ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
                                 "--client.toolbarMode", "minimal", *THEME_FLAGS]) as url:
             yield url, codes
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (make system-deps installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_instructor_sees_the_gradebook_and_a_learner_typing_its_url_gets_nothing(graded_app, browser):

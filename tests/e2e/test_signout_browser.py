@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_browser import (STAFF_PASSWORD, _settle, _sign_in, browser,  # noqa: F401
-                                    running_app)
+from tests.e2e.support import STAFF_PASSWORD, _settle, _sign_in, running_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -28,7 +27,7 @@ def _sign_out(page) -> None:
     _settle(page)
 
 
-def _lands_on_sign_in(browser, url: str) -> str:  # noqa: F811
+def _lands_on_sign_in(browser, url: str) -> str:
     """Open `url` in a fresh browser context (no cookies, no storage); returns the page's text."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
@@ -44,7 +43,7 @@ def _lands_on_sign_in(browser, url: str) -> str:  # noqa: F811
         context.close()
 
 
-def test_a_learners_old_url_after_sign_out_opens_the_sign_in_page(app_url, browser):  # noqa: F811
+def test_a_learners_old_url_after_sign_out_opens_the_sign_in_page(app_url, browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     _sign_in(page, app_url, "ada")
@@ -58,7 +57,7 @@ def test_a_learners_old_url_after_sign_out_opens_the_sign_in_page(app_url, brows
     _lands_on_sign_in(browser, signed_in_url)
 
 
-def test_an_instructors_old_url_after_sign_out_opens_no_staff_page(app_url, browser):  # noqa: F811
+def test_an_instructors_old_url_after_sign_out_opens_no_staff_page(app_url, browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(app_url)

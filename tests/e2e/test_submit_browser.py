@@ -16,7 +16,7 @@ import pytest
 from course import commands
 from course.auth import issue_access_codes
 from grader.course_dir import init_course, open_course
-from tests.e2e.test_browser import _open, _settle, _shot, browser, running_app  # noqa: F401
+from tests.e2e.support import _open, _settle, _shot, running_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLVED = ROOT / "exercises" / "source" / "detect" / "detect.ipynb"  # the instructor's worked solution
@@ -49,7 +49,7 @@ def _detect_box(page):
             .filter(has=page.locator("input[type=file]")).last)
 
 
-def test_learner_uploads_a_notebook_sees_its_form_then_makes_it_final_and_nobody_else_sees_it(small_course_app, browser, tmp_path):  # noqa: F811
+def test_learner_uploads_a_notebook_sees_its_form_then_makes_it_final_and_nobody_else_sees_it(small_course_app, browser, tmp_path):
     url, home = small_course_app
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     _sign_in(page, url, "ada")

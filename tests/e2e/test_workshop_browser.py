@@ -15,8 +15,7 @@ from course.config import load_config
 from course.progress import ProgressStore
 from course.sessions import SessionStore
 from course.workshop import RoundQuestion, WorkshopStore
-from tests.e2e.test_browser import (SCREENSHOTS, STAFF_PASSWORD, _settle, browser,  # noqa: F401
-                                    running_app)
+from tests.e2e.support import SCREENSHOTS, STAFF_PASSWORD, _settle, running_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -48,11 +47,15 @@ def live_room(tmp_path_factory):
         progress.engine.dispose()
 
 
+PHONE_REFRESH_SECONDS = 4        # REFRESH_SECONDS of course/app_pages/workshop_join.py (a page
+                                 # script: importing it would run it)
+
+
 def _wait_text(page, text: str, timeout: float = 30_000) -> None:
     page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
 
 
-def test_presenter_view_at_projector_size(live_room, browser):  # noqa: F811
+def test_presenter_view_at_projector_size(live_room, browser):
     url, rooms, room, token, _ = live_room
     current = rooms.open_question(room.code, QUESTION.key, QUESTION)
     people = [rooms.join(room.code, f"p{i}") for i in range(20)]
@@ -93,7 +96,7 @@ def test_presenter_view_at_projector_size(live_room, browser):  # noqa: F811
     page.close()
 
 
-def test_control_view_and_a_phone_after_the_reveal(live_room, browser):  # noqa: F811
+def test_control_view_and_a_phone_after_the_reveal(live_room, browser):
     url, rooms, room, _, token = live_room
     trainer = browser.new_page(viewport={"width": 1440, "height": 900})
     # A reload keeps the sign-in (for staff who are not learners the control view is the
@@ -122,3 +125,72 @@ def test_control_view_and_a_phone_after_the_reveal(live_room, browser):  # noqa:
         phone.screenshot(path=str(SCREENSHOTS / "workshop-phone-revealed.png"), full_page=True)
         assert "value depends on whether" in phone.inner_text("body")
     phone.close()
+
+
+def test_pause_and_close_reach_a_phone_and_the_projector_without_a_reload(live_room, browser):
+    """The pages refresh in fragments: each refresh must re-read the room itself, or a close
+    never reaches a phone and the projector keeps its QR code (as a trainer once found)."""
+    import time
+
+    url, rooms, _, _, _ = live_room
+    room = rooms.create_workshop("startup", "Closing time", owner="Grace")
+    link = auth.presenter_session(SessionStore(rooms.engine), room.code, "Grace", room.expires_at)
+    rooms.open_question(room.code, QUESTION.key, QUESTION)
+    projector = browser.new_page(viewport={"width": 1920, "height": 1080})
+    projector.goto(f"{url}/workshop-present?room={room.code}&view={link}")
+    _wait_text(projector, "0 of 0 answered")
+    assert projector.locator("[data-testid='stImage']").count() == 1      # the QR code
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(f"{url}/workshop?code={room.code}")
+    phone.get_by_role("textbox", name="Nickname").fill("Ada")
+    phone.get_by_role("button", name="Join").click()
+    _wait_text(phone, "Send my answer")
+
+    within = (PHONE_REFRESH_SECONDS + 4) * 1000        # one refresh and the page's own work
+    rooms.pause_workshop(room.code, owner="Grace")
+    _wait_text(phone, "paused the room", timeout=within)
+    _wait_text(projector, "Paused: eyes on the front", timeout=within)
+    rooms.resume_workshop(room.code, owner="Grace")
+    _wait_text(phone, "Send my answer", timeout=within)
+
+    rooms.close_workshop(room.code, owner="Grace")
+    started = time.monotonic()
+    _wait_text(phone, "This workshop has closed", timeout=within)
+    _wait_text(projector, "This workshop has closed", timeout=within)
+    elapsed = time.monotonic() - started
+    projector.wait_for_timeout(500)
+    assert projector.locator("[data-testid='stImage']").count() == 0     # no QR code left
+    assert room.code not in projector.inner_text("body")
+    assert phone.get_by_role("button", name="Send my answer").count() == 0
+    print(f"close reached the phone and the projector in {elapsed:.1f} s")
+    phone.close()
+    projector.close()
+
+
+def test_goodhart_live_reveal_fits_the_projector(live_room, browser):
+    """A revealed simulator stage: the range marked, the value said, module 1's chart for the
+    room's population, at 1920×1080 (screenshot var/screenshots/workshop-goodhart-live.png)."""
+    from course import workshop_simulator as live
+
+    url, rooms, _, _, _ = live_room
+    room = rooms.create_workshop("startup", "Goodhart live", owner="Grace")
+    link = auth.presenter_session(SessionStore(rooms.engine), room.code, "Grace", room.expires_at)
+    question = live.stage_question(live.load_simulator_room().stage("combined"), room.seed)
+    asked = rooms.open_question(room.code, question.key, question)
+    for i in range(12):
+        person = rooms.join(room.code, f"g{i}")
+        rooms.submit_answer(room.code, person.token, asked.id, question.options[i % 4])
+    rooms.close_question(room.code)
+    rooms.reveal(room.code, asked.id)
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(f"{url}/workshop-present?room={room.code}&view={link}")
+    _wait_text(page, f"✓ {question.answer}")
+    charts = page.locator("[data-testid='stVegaLiteChart']")
+    charts.nth(1).wait_for(timeout=30_000)
+    page.wait_for_timeout(2500)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "workshop-goodhart-live.png"))
+    assert "In this room's company" in page.inner_text("body")
+    box = charts.nth(1).bounding_box()
+    assert box["x"] + box["width"] <= 1920, box              # the stage's chart is not cut off
+    page.close()

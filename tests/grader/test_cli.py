@@ -152,3 +152,32 @@ def test_collect_with_only_unmatched_files_exits_non_zero(tmp_path, capsys):
     shutil.copy(SOURCE_DIR / "explore" / "explore.ipynb", inbox / "stranger.ipynb")
     code, out, _ = _run(capsys, "collect", inbox, "--assignment", "explore", "--course", tmp_path / "c")
     assert code == 1 and "unmatched: stranger.ipynb" in out
+
+
+def test_a_gradebook_locked_by_another_program_is_one_line_naming_it_and_is_left_alone(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from grader.course_dir import gradebook, init_course
+
+    course = init_course(tmp_path / "course", data={"employees": 20, "days": 30})
+    with gradebook(course):
+        pass
+    db = course.root / "gradebook.db"
+    before = db.read_bytes()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1]); "
+         "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(120)", str(db)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        code, _, err = _run(capsys, "export", "--course", course.root, "--to", tmp_path / "grades.csv")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code != 0
+    _one_line_error(err)
+    assert "gradebook" in err and "is busy" in err and f"pid {holder.pid}" in err
+    assert "internal error" not in err
+    assert db.read_bytes() == before and not (tmp_path / "grades.csv").exists()   # nothing moved or written
+    assert sorted(p.name for p in course.root.glob("gradebook.db*")) == ["gradebook.db"]

@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 from grader.assign import assign
-from grader.course_dir import gradebook, init_course, open_course
+from grader.course_dir import CourseError, gradebook, init_course, open_course
 from grader.grade import NOT_RUN, GradeError, grade
 from grader.sandbox import ISOLATION_BWRAP, Limits
 from tests.grader.hostile.corpus import NOTEBOOKS
@@ -241,8 +241,8 @@ def test_the_courses_scheduler_setting_is_read_and_checked(tmp_path):
         settings.write_text(base + f"\n[grading]\nscheduler = {value}\n")
         assert grading_scheduler(open_course(course.root)) == expected
     settings.write_text(base + '\n[grading]\nscheduler = "10.1.2.3"\n')
-    with pytest.raises(GradeError, match=r"theater.toml \[grading\] scheduler: '10.1.2.3' is not a Dask scheduler"):
-        grading_scheduler(open_course(course.root))
+    with pytest.raises(CourseError, match=r"theater.toml \[grading\] scheduler: '10.1.2.3' is not a Dask scheduler"):
+        open_course(course.root)  # checked once, when the course opens
 
 
 def test_a_worker_with_another_generator_refuses_the_job():

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from grader.assign import generate_student_version
-from grader.course_dir import gradebook, init_course, open_course
+from grader.course_dir import CourseError, gradebook, init_course, open_course
 from grader.export import NBGRADER_COLUMNS, ExportError, PercentPerDayLate, export_grades
 
 DUE = datetime(2026, 3, 1, 12, 0, 0)
@@ -110,28 +110,9 @@ def test_canvas_headers_carry_the_canvas_assignment_id_the_course_gives(course, 
 def test_a_canvas_id_that_is_not_a_number_is_one_clear_error(course, tmp_path, value):
     with open(course.root / "theater.toml", "a") as handle:
         handle.write(f'\n[assignments.explore]\ncanvas_id = {value}\n')
-    with pytest.raises(ExportError, match=r"\[assignments.explore\] canvas_id: .* is not a Canvas assignment id"):
-        export_grades(open_course(course.root), "canvas", tmp_path / "canvas.csv")
+    with pytest.raises(CourseError, match=r"\[assignments.explore\] canvas_id: .* is not a Canvas assignment id"):
+        open_course(course.root)  # checked once, when the course opens
 
-
-def test_canvas_section_and_sis_id_come_from_the_roster_when_it_has_them(course, tmp_path, monkeypatch):
-    """A roster that knows sections and SIS ids (grader.assign.roster's learners carry `section` and
-    `sis_user_id`) fills Canvas's Section and SIS User ID; learners without them stay blank."""
-    from dataclasses import dataclass
-
-    import grader.assign
-
-    @dataclass(frozen=True)
-    class Known:
-        id: str
-        section: str = ""
-        sis_user_id: str = ""
-
-    monkeypatch.setattr(grader.assign, "roster", lambda course: [Known("ada", "Tuesday lab", "S-0001"), Known("bob")])
-    rows = _rows(export_grades(course, "canvas", tmp_path / "canvas.csv"))
-    by_name = {r[0]: r for r in rows[2:]}
-    assert by_name["Lovelace, Ada"][1:5] == ["5001", "S-0001", "ada@x.org", "Tuesday lab"]
-    assert by_name["Builder, Jr., Bob"][2] == "" and by_name["Builder, Jr., Bob"][4] == ""
 
 
 def test_export_errors_are_clear(course, tmp_path):
@@ -147,3 +128,42 @@ def test_empty_gradebook_has_nothing_to_export(tmp_path):
     course = init_course(tmp_path / "empty")
     with pytest.raises(ExportError, match="nothing to export"):
         export_grades(course, "nbgrader", tmp_path / "g.csv")
+
+
+def _with_sections(course):
+    from grader.assign import import_roster, parse_roster
+
+    import_roster(course, parse_roster("id,first_name,last_name,email,lms_user_id,section,sis_user_id\n"
+                                       "ada,Ada,Lovelace,ada@x.org,5001,Tuesday,S-1\n"
+                                       "bob,Bob,\"Builder, Jr.\",bob@x.org,,Thursday,S-2\n"
+                                       "cyd,Cyd,Charisse,,,Tuesday,\n"))
+    return course
+
+
+def test_canvas_csv_fills_section_and_sis_user_id_from_the_roster(course, tmp_path):
+    rows = _rows(export_grades(_with_sections(course), "canvas", tmp_path / "canvas.csv"))
+    by_name = {r[0]: r for r in rows[2:]}
+    assert by_name["Lovelace, Ada"][:5] == ["Lovelace, Ada", "5001", "S-1", "ada@x.org", "Tuesday"]
+    assert by_name["Builder, Jr., Bob"][2] == "S-2" and by_name["Builder, Jr., Bob"][4] == "Thursday"
+    assert by_name["Charisse, Cyd"][2] == "" and by_name["Charisse, Cyd"][4] == "Tuesday"
+
+
+def test_export_of_one_section_has_only_its_learners(course, tmp_path):
+    _with_sections(course)
+    rows = _rows(export_grades(course, "nbgrader", tmp_path / "g.csv", sections=["Tuesday"]))
+    assert sorted(r[3] for r in rows[1:]) == ["ada", "cyd"]
+    canvas = _rows(export_grades(course, "canvas", tmp_path / "c.csv", sections=["Thursday"]))
+    assert [r[0] for r in canvas[2:]] == ["Builder, Jr., Bob"] and canvas[1][0] == "Points Possible"
+    with pytest.raises(ExportError, match=r"no section 'Monday' on the roster \(known: Thursday, Tuesday\)"):
+        export_grades(course, "nbgrader", tmp_path / "m.csv", sections=["Monday"])
+
+
+def test_theater_export_takes_a_section(course, tmp_path, capsys):
+    from grader.cli import main
+
+    _with_sections(course)
+    target = tmp_path / "t.csv"
+    assert main(["export", "--section", "Thursday", "--to", str(target), "--course", str(course.root)]) == 0
+    assert [r[3] for r in _rows(target)[1:]] == ["bob"]
+    assert main(["export", "--section", "Sunday", "--to", str(target), "--course", str(course.root)]) != 0
+    assert "no section 'Sunday'" in capsys.readouterr().err

@@ -267,9 +267,8 @@ def test_attempts_are_limited_by_default_and_can_be_lifted(course):
     ("attempts = 0", "at least 1"), ('attempts = "three"', "whole number"), ("attempts = 2.5", "whole number"), ('due = "someday"', "is not a date"),
 ])
 def test_a_bad_policy_in_theater_toml_is_a_clear_course_error(course, setting, message):
-    course = _settings(course, f"[assignments.detect]\n{setting}")
-    with pytest.raises(CourseError, match=message):
-        policy(course, "detect")
+    with pytest.raises(CourseError, match=r"theater.toml \[assignments.detect\].*" + message):
+        _settings(course, f"[assignments.detect]\n{setting}")  # checked once, when the course opens
 
 
 # ----------------------------------------------------------------------------- queue
@@ -501,13 +500,12 @@ def test_a_submission_cannot_be_made_final_before_there_is_one(course):
 
 
 @pytest.mark.parametrize("setting, message", [
-    ('closes = "soon"', "closes = 'soon' is not a date"),
+    ('closes = "soon"', "closes: 'soon' is not a date"),
     ('due = "2026-11-20 09:00:00 UTC"\ncloses = "2026-11-19 09:00:00 UTC"', "is before its due date"),
 ])
 def test_a_bad_closing_date_is_a_clear_course_error(course, setting, message):
-    course = _settings(course, f"[assignments.detect]\n{setting}")
-    with pytest.raises(CourseError, match=message):
-        policy(course, "detect")
+    with pytest.raises(CourseError, match=r"theater.toml \[assignments.detect\].*" + message):
+        _settings(course, f"[assignments.detect]\n{setting}")
 
 
 def test_a_collected_submission_is_final_and_the_app_takes_no_other(course):

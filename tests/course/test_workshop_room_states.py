@@ -1,0 +1,135 @@
+"""What the pages show as a room pauses, closes and is deleted, and a seat moving device."""
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from course.workshop import RETENTION_DAYS, workshops
+from tests.course.test_staff_pages import texts
+from tests.course.test_workshop_pages import (QUESTION, _join, _presenter, button,  # noqa: F401
+                                              rooms, trainer)
+
+
+def test_a_phone_says_the_workshop_closed_and_keeps_the_last_result(app_home, rooms):
+    room = rooms.create_workshop("startup", owner="Grace")
+    current = rooms.open_question(room.code, QUESTION.key, QUESTION)
+    phone = _join(room.code, "Ada")
+    assert phone.radio
+    rooms.close_workshop(room.code, owner="Grace")
+    phone.run()
+    assert not phone.exception
+    assert any("This workshop has closed" in w.value for w in phone.warning)
+    assert not phone.radio and not any(b.label == "Send my answer" for b in phone.button)
+    assert f"Last question** ({current.seq})" in texts(phone)
+
+
+def test_a_phone_says_the_room_is_paused_and_offers_no_vote_until_it_resumes(app_home, rooms):
+    room = rooms.create_workshop("startup", owner="Grace")
+    rooms.open_question(room.code, QUESTION.key, QUESTION)
+    phone = _join(room.code, "Ada")
+    rooms.pause_workshop(room.code, owner="Grace")
+    phone.run()
+    assert not phone.exception
+    assert any("paused the room" in i.value for i in phone.info) and not phone.radio
+    rooms.resume_workshop(room.code, owner="Grace")
+    phone.run()
+    assert phone.radio and "paused the room" not in texts(phone)
+
+
+def test_a_deleted_room_tells_the_phone_instead_of_failing(app_home, rooms):
+    room = rooms.create_workshop("startup", owner="Grace")
+    phone = _join(room.code, "Ada")
+    rooms.close_workshop(room.code)
+    rooms.delete_workshop(room.code)
+    phone.run()
+    assert not phone.exception
+    assert "no longer exists" in texts(phone)
+    assert "workshop_seat" not in phone.session_state      # back to the join form
+
+
+def test_the_projector_drops_the_qr_code_once_the_room_closed(app_home, rooms):
+    room = rooms.create_workshop("startup", owner="Grace")
+    rooms.open_question(room.code, QUESTION.key, QUESTION)
+    projector = _presenter(room.code)
+    assert len(projector.get("image")) == 1
+    rooms.pause_workshop(room.code, owner="Grace")
+    projector.run()
+    assert "Paused" in texts(projector) and QUESTION.prompt not in texts(projector)
+    assert len(projector.get("image")) == 1                  # people may still join a pause
+    rooms.resume_workshop(room.code, owner="Grace")
+    rooms.close_workshop(room.code, owner="Grace")
+    projector.run()
+    assert not projector.exception
+    assert not projector.get("image") and room.code not in texts(projector).replace(
+        f"room={room.code}", "")
+    assert "This workshop has closed" in texts(projector)
+
+
+def test_the_trainer_pauses_and_resumes_the_room(app_home, rooms):
+    at = trainer().run()
+    at.button[0].click().run()
+    code = at.session_state["workshop_host_code"]
+    at.radio[0].set_value("60 s")
+    button(at, "Open this question").click().run()
+    button(at, "Pause the room").click().run()
+    assert not at.exception and rooms.get_workshop(code).paused
+    assert "room is **paused**" in texts(at) and "timer waits with" in texts(at)
+    assert not any(b.label == "Open this question" for b in at.button)
+    button(at, "Resume the room").click().run()
+    assert not at.exception and not rooms.get_workshop(code).paused
+    assert any(b.label == "Open this question" for b in at.button)
+
+
+def test_the_trainer_deletes_a_closed_room_after_confirming(app_home, rooms):
+    at = trainer().run()
+    at.button[0].click().run()
+    code = at.session_state["workshop_host_code"]
+    assert not any(b.label == "Delete the workshop" for b in at.button)   # not while open
+    button(at, "Close the workshop").click().run()
+    assert f"until {(rooms.get_workshop(code).closed_at + dt.timedelta(days=RETENTION_DAYS)):%Y-%m-%d}" \
+        in texts(at)
+    delete = button(at, "Delete the workshop")
+    assert delete.disabled                                # nothing goes without the tick
+    next(c for c in at.checkbox if code in c.label).check().run()
+    button(at, "Delete the workshop").click().run()
+    assert not at.exception
+    assert f"Workshop {code} is deleted" in texts(at)
+    assert rooms.workshop_history("Grace") == []
+
+
+def test_listing_rooms_deletes_those_past_their_retention(app_home, rooms):
+    old = rooms.create_workshop("startup", "Last quarter", owner="Grace")
+    recent = rooms.create_workshop("startup", "Last week", owner="Grace")
+    rooms.join(old.code, "Ada")
+    long_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=RETENTION_DAYS + 1)
+    with rooms.engine.begin() as conn:
+        conn.execute(sa.update(workshops).where(workshops.c.code == old.code)
+                     .values(closed_at=long_ago, created_at=long_ago))
+    at = trainer().run()
+    assert not at.exception
+    history = next(s for s in at.selectbox if s.label == "Workshop")
+    assert [o.split(" · ")[0] for o in history.options] == [recent.code]
+    assert f"{RETENTION_DAYS} days after it closed" in texts(at)
+    assert rooms.participant_count(old.code) == 0
+
+
+def test_a_second_device_takes_the_same_seat_with_the_seat_code(app_home, rooms):
+    room = rooms.create_workshop("startup", owner="Grace")
+    current = rooms.open_question(room.code, QUESTION.key, QUESTION)
+    phone = _join(room.code, "Ada")
+    seat = rooms.participant_by_token(phone.session_state["workshop_seat"][1])
+    assert f"seat code **{seat.seat_code}**" in texts(phone)
+    phone.radio[0].set_value("Value doubled")
+    button(phone, "Send my answer").click().run()
+
+    laptop = _join(room.code, "Ada")                      # the nickname alone: refused
+    assert "already taken" in texts(laptop) and "workshop_seat" not in laptop.session_state
+    laptop.text_input[2].input(seat.seat_code.lower())
+    laptop.button[0].click().run()
+    assert not laptop.exception
+    assert laptop.session_state["workshop_seat"][1] == seat.token
+    assert laptop.radio[0].value == "Value doubled"      # the seat's answer, on the new device
+    laptop.radio[0].set_value("Nothing about value yet")
+    button(laptop, "Send my answer").click().run()
+    aggregate = rooms.aggregate(current.id, min_group=1)
+    assert aggregate.answers == 1 and aggregate.participants == 1

@@ -1,0 +1,112 @@
+"""What the browser tests share: the app on a free port, Debian's Chromium, waiting and screenshots.
+
+Debian's Chromium (/usr/bin/chromium) is driven through Playwright; Playwright's own browser
+download is never used. Screenshots go to var/screenshots/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from course.commands import THEME_FLAGS  # noqa: F401  (the tests start the app with the course's theme)
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / "var" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+STAFF_PASSWORD = "e2e-staff-password"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(home: Path, flags: list[str]) -> Iterator[str]:
+    """The app started with `streamlit run` on a free port, its state in `home`; yields its url."""
+    port = _free_port()
+    env = {**os.environ, "THEATER_HOME": str(home), "THEATER_STAFF_PASSWORD": STAFF_PASSWORD}
+    log = open(home / "app.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "course" / "app.py"),
+         "--server.port", str(port), "--server.headless", "true", *flags],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the app did not start:\n" + (home / "app.log").read_text())
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _settle(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has finished running the script (no 'Running…' status)."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    page.wait_for_timeout(400)
+
+
+def _shot(page, name: str) -> None:
+    """The whole page: Streamlit scrolls inside its main pane, so grow the viewport to fit it."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                           " return m ? m.scrollHeight : document.body.scrollHeight; }")
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 12000)})
+    page.wait_for_timeout(2500)   # elements below the old fold render after the resize
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size(size)
+
+
+def _sign_in(page, url: str, learner: str) -> None:
+    page.goto(url)
+    page.get_by_role("textbox", name="Learner id").fill(learner)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_role("heading", name="Your course").wait_for(timeout=90_000)
+    _settle(page)
+
+
+def _commit_predictions(page) -> int:
+    """Commit the first option of every chart prediction so the screenshots show the charts."""
+    forms = page.get_by_test_id("stForm").filter(
+        has=page.get_by_role("button", name="Commit my prediction"))
+    for index in range(forms.count()):
+        form = forms.nth(index)
+        form.get_by_role("radio").first.click(force=True)
+        form.get_by_role("button", name="Commit my prediction").click()
+        page.wait_for_timeout(800)
+        _settle(page)
+    return forms.count()
+
+
+def _open(page, link_text: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_text(link_text, exact=False).first.click()
+    page.wait_for_timeout(1500)   # the rerun starts a moment after the click
+    _settle(page)
