@@ -198,7 +198,7 @@ def _best_answer(particles: np.ndarray) -> tuple[np.ndarray, float]:
 
 def band_codes(answers: np.ndarray, particles: np.ndarray) -> np.ndarray:
     """What the old policy's page tells apart, answers x particles, as integers: each number's band
-    (within / close / far: exercises.checks.estimate_band) and the finding's band
+    (within / close / off: the one ladder of exercises.checks.bands) and the finding's band
     (grader.feedback.band on the points as the grader rounds them). `tests/exercises/test_guessing.py`
     checks that equal codes are exactly equal pages."""
     code = np.zeros((len(answers), len(particles)), dtype=np.int64)

@@ -360,24 +360,23 @@ def exercise_truth(check_id: str, company: Any, answer: Any = None,
     """
     from exercises import truth
 
+    from exercises.checks import CHECKS
+
     if isinstance(company, ReleasedCompany):
         raise TypeError("exercise_truth needs the labelled practice company, never a graded one")
-
-    if check_id == "goodhart.collapse_point":
+    if check_id not in CHECKS:
+        raise DataUnavailable(f"no truth is defined for the check '{check_id}'")
+    check = CHECKS[check_id]   # where the truth comes from lives once, on the check's record
+    if check.truth_source == "simulator":
         from course.simulator import DEFAULT_PARAMS, goodhart_collapse_point
 
         return goodhart_collapse_point(simulator_params or DEFAULT_PARAMS)
-    if check_id == "spot.label_sessions":
+    if check.truth_source == "session_sample":
         ids = list(answer) if isinstance(answer, dict) else []
         return truth.session_theater_labels(company, ids)
-    from exercises.checks import CHECKS
-
-    if check_id == "metrics.dashboard_design":
+    if check.truth_source == "catalogue":
         return None
-    registered = CHECKS[check_id].truth if check_id in CHECKS else None
-    if registered is None:
-        raise DataUnavailable(f"no truth is defined for the check '{check_id}'")
-    return truth.TRUTHS[registered](company)  # the pairing lives once, in the check's registry entry
+    return truth.TRUTHS[check.truth](company)
 
 
 def learner_notebook(path: Path) -> bytes:

@@ -17,6 +17,7 @@ from typing import TypeVar
 import pandas as pd
 
 from datasets.measures import NON_USER_SHARE, non_users
+from exercises.checks import CHECKS, LADDER, OFF, WITHIN, band_of_credit
 
 T = TypeVar("T")
 
@@ -116,21 +117,15 @@ def _valid_score(score: float | None) -> float:
 
 
 # Banded feedback: the learner sees which band their answer falls in, never the exact credit,
-# so two or three attempts cannot be solved for the expected value.
-FEEDBACK_BANDS = (
-    (1.0, "correct", "Within the tolerance."),
-    (0.5, "close", "Close, but outside the tolerance."),
-    (0.0, "off", "Off by more than the tolerance allows."),
-)
+# so two or three attempts cannot be solved for the expected value. The bands are the one ladder
+# every surface uses (exercises.checks.bands): (floor, band id, sentence) here.
+FEEDBACK_BANDS = tuple((band.floor, band.id, band.sentence) for band in LADDER)
 
 
 def feedback_band(score: float) -> tuple[str, str]:
     """(band id, sentence) for a score in [0, 1]; no direction, no exact figure."""
-    value = _valid_score(score)
-    for floor, band, sentence in FEEDBACK_BANDS:
-        if value >= floor - 1e-9:
-            return band, sentence
-    return FEEDBACK_BANDS[-1][1], FEEDBACK_BANDS[-1][2]
+    band = band_of_credit(_valid_score(score))
+    return band.id, band.sentence
 
 
 def budget_message(state: AttemptState) -> str:
@@ -144,24 +139,20 @@ def budget_message(state: AttemptState) -> str:
             "is shown.")
 
 
-# Checks whose messages are safe to show in the app: they teach without a figure or a direction
-# to search along. For the others the learner sees the band only (the exact score stays in the
-# progress store for the instructor).
-MESSAGE_SHOWN = frozenset({"goodhart.collapse_point", "metrics.dashboard_design",
-                           "explore.weekly_usage_output"})
-
-
 def learner_feedback(check_id: str, result) -> tuple[str, str]:
-    """(band, text) the app shows for a checked answer: `result` is exercises.checks.Result."""
+    """(band, text) the app shows for a checked answer: `result` is exercises.checks.Result.
+
+    What may be shown is the check record's `visibility`: its own message (a check whose messages
+    teach without a figure or a direction to search along), or the band alone (the exact score
+    stays in the progress store for the instructor)."""
     if result.status == "not_attempted":
         return "not_attempted", result.message
-    if result.status == "rejected" or check_id in MESSAGE_SHOWN:
-        band = "correct" if result.status == "correct" else "off"
+    if result.status == "rejected" or CHECKS[check_id].visibility == "message":
+        band = WITHIN.id if result.status == "correct" else OFF.id
         return band, result.message
     if result.status == "correct":
-        return "correct", feedback_band(1.0)[1]
-    band, text = feedback_band(min(result.score, 0.99))
-    return band, text
+        return feedback_band(1.0)
+    return feedback_band(min(result.score, 0.99))
 
 
 # ----------------------------------------------------------------------------- degenerate answers

@@ -26,7 +26,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from datasets.errors import UserError
 from datasets.validation import STRICT_FILE, FileRecord, InvalidFile, describe, file_record, invalid_file
-from exercises.checks import CHECKS
+from exercises.checks import CHECKS, Tolerance
 from exercises.truth import TRUTHS
 
 SOURCE_DIR = Path(__file__).resolve().parent / "source"
@@ -98,8 +98,30 @@ _DATA_SPEC = TypeAdapter(DataSpec)
 
 
 @file_record
+class ToleranceSpec(FileRecord):
+    """A number's tolerance in assignment.yaml: full credit within `full_within` of the truth,
+    none from `zero_at`, linear in between (in the number's own unit)."""
+
+    full_within: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    zero_at: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+    @model_validator(mode="after")
+    def _zero_beyond_full(self) -> ToleranceSpec:
+        if self.zero_at <= self.full_within:
+            raise ValueError(f"zero_at ({self.zero_at:g}) must be larger than full_within ({self.full_within:g})")
+        return self
+
+    def as_tolerance(self) -> Tolerance:
+        return Tolerance(float(self.full_within), float(self.zero_at))
+
+
+@file_record
 class GradedPart(FileRecord):
-    """One autograded cell: the artifact the learner's code writes and how to score it."""
+    """One autograded cell: the artifact the learner's code writes and how to score it.
+
+    `tolerance` overrides the check's default tolerance for this part, per number of the answer
+    (the keys of the check record's `tolerances`); a check with one number may give
+    `{full_within, zero_at}` directly."""
 
     grade_id: Annotated[str, StringConstraints(min_length=1)]
     artifact: Annotated[str, AfterValidator(_safe_relative)]
@@ -108,6 +130,40 @@ class GradedPart(FileRecord):
     truth: Annotated[str, _registered(TRUTHS, "truth function")]
     points: Annotated[float, Strict(), Field(gt=0)]
     key: str | None = None  # for json_number: the key inside a JSON object holding the number
+    tolerance: dict[str, ToleranceSpec] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tolerance_of_the_only_number(cls, values: Any) -> Any:
+        """`tolerance: {full_within, zero_at}` names the check's only number."""
+        if not isinstance(values, dict) or not isinstance(values.get("tolerance"), dict):
+            return values
+        given = values["tolerance"]
+        if values.get("check") not in CHECKS:
+            return values
+        numbers = list(CHECKS[values["check"]].tolerances)
+        if not numbers:
+            raise ValueError(f"the check {values['check']} has no tolerance to override")
+        if {"full_within", "zero_at"} & set(given):
+            if len(numbers) > 1:
+                raise ValueError(f"the check {values['check']} scores {len(numbers)} numbers: give the tolerance "
+                                 f"of each by name ({', '.join(numbers)})")
+            return {**values, "tolerance": {numbers[0]: given}}
+        return values
+
+    @model_validator(mode="after")
+    def _tolerance_names_the_checks_numbers(self) -> GradedPart:
+        numbers = CHECKS[self.check].tolerances
+        unknown = sorted(set(self.tolerance or {}) - set(numbers))
+        if unknown:
+            raise ValueError(f"tolerance for {', '.join(unknown)}: the check {self.check} has a tolerance for "
+                             f"{', '.join(numbers)} only")
+        return self
+
+    @property
+    def tolerances(self) -> dict[str, Tolerance]:
+        """This part's tolerance overrides, as the check takes them (run_check's `tolerance`)."""
+        return {name: spec.as_tolerance() for name, spec in (self.tolerance or {}).items()}
 
     @model_validator(mode="before")
     @classmethod
@@ -398,5 +454,6 @@ def score_parts(assignment: Assignment, folder: Path | str, company: Any) -> dic
     for part in assignment.graded:
         if part.truth not in truths:
             truths[part.truth] = TRUTHS[part.truth](company)
-        results[part.grade_id] = run_check(part.check, read_artifact(folder, part), truths[part.truth])
+        results[part.grade_id] = run_check(part.check, read_artifact(folder, part), truths[part.truth],
+                                           tolerance=part.tolerances)
     return results

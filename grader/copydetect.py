@@ -115,9 +115,11 @@ def detect_copies(
     answers: Mapping[str, Mapping[str, Any]],
     truths: Mapping[str, Mapping[str, Any]],
     checks: Mapping[str, str],
+    tolerances: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[CopyFlag]:
     """answers[learner][grade_id], truths[learner][grade_id], checks[grade_id] -> flags, the most
-    improbable match per learner and part."""
+    improbable match per learner and part. `tolerances[grade_id]`: a graded part's own tolerance
+    (GradedPart.tolerances), so a fit is scored as the part is graded."""
     flags: list[CopyFlag] = []
     for grade_id, check_id in sorted(checks.items()):
         given = {k: v[grade_id] for k, v in answers.items() if v.get(grade_id) is not None}
@@ -127,15 +129,16 @@ def detect_copies(
         comparisons = max(len(known) * (len(known) - 1), 1)
         chance = _chance_function(given, known)
         distance = _distance_function(given, known)
+        tolerance = (tolerances or {}).get(grade_id)
         for learner, answer in sorted(given.items()):
             if learner not in known:
                 continue
-            own = run_check(check_id, answer, known[learner]).score
+            own = run_check(check_id, answer, known[learner], tolerance=tolerance).score
             best: CopyFlag | None = None
             for other in sorted(known):
                 if other == learner:
                     continue
-                fit = run_check(check_id, answer, known[other]).score
+                fit = run_check(check_id, answer, known[other], tolerance=tolerance).score
                 candidates = [("data", chance(answer, known[other]), fit >= own + MIN_MARGIN and fit >= 0.5)]
                 if other in given:
                     candidates.append(("answer", chance(answer, given[other]),

@@ -8,8 +8,8 @@ template (nbgrader's layout, grader/templates/theater_feedback.html.j2):
    check's message is kept only when that message is visible in the cell's public part);
 3. `redact_leaks`: any output anywhere that quotes a hidden test line (e.g. a learner cell that
    printed IPython's input history) is replaced;
-4. `annotate_parts`: each graded part gets a band ("full marks", "close", "partly", "not yet") and
-   the check's message, never points: its cell loses the grader's note and the numeric result
+4. `annotate_parts`: each graded part gets a band ("full marks", "close", "not yet": the one ladder
+   of exercises.checks.bands) and the check's message, never points: its cell loses the grader's note and the numeric result
    nbgrader reads as partial credit (before step 5, which would make that result a line of text),
    so exact scores stay in the gradebook and the export. Before the learner's submission is final
    (grader.submissions.release) a part gets only its answer's form (found without the truth) and
@@ -35,6 +35,7 @@ import nbformat
 
 from datasets.errors import UserError
 from exercises.assignments import Assignment, score_parts
+from exercises.checks.bands import EPSILON, LADDER, band_of_credit
 from exercises.student_version import HIDDEN_BEGIN, HIDDEN_END
 from grader.course_dir import Course, find_course, gradebook, learner_company, load_secret
 
@@ -182,8 +183,9 @@ class PartNote:
 
 
 GRADER_NOTE = "Scored by the grader"
-BANDS = ((1.0 - 1e-9, "full marks"), (0.75 - 1e-9, "close"), (1e-9, "partly"))  # lower bounds, as shares
-NOT_YET = "not yet"
+# The one ladder (exercises.checks.bands), as (lower bound as a share, label) above its last rung
+BANDS = tuple((band.floor * (1.0 - EPSILON), band.label) for band in LADDER[:-1])
+NOT_YET = LADDER[-1].label
 NOT_GRADED = "not graded yet"
 OWN_NOTE = re.compile(GRADER_NOTE + r" outside your notebook: \S+ / \S+ points\.(.*)", re.S)  # grader/scoring.py
 BARE_NUMBER = re.compile(r"^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*$")
@@ -194,11 +196,7 @@ def band(score: float | None, max_score: float) -> str:
     """The band a learner sees for a score: coarse enough that no answer can be solved for from it."""
     if score is None:
         return NOT_GRADED
-    fraction = score / max_score if max_score > 0 else 0.0
-    for lower, label in BANDS:
-        if fraction >= lower:
-            return label
-    return NOT_YET
+    return band_of_credit(score / max_score if max_score > 0 else 0.0).label
 
 
 def _learner_message(message: str) -> str:

@@ -871,7 +871,7 @@ def grade(
         if bar is not None:
             bar.close()
 
-    _flag_copies(report, records)
+    _flag_copies(report, records, spec)
     _final_scores(course, spec, report)
     report.seconds = round(time.monotonic() - started, 2)
     return report
@@ -909,7 +909,7 @@ def _final_scores(course: Any, assignment: Any, report: GradeReport) -> None:
                                 ([f"late penalty {penalty:g}"] if penalty else [])
 
 
-def _flag_copies(report: GradeReport, records: dict[str, dict]) -> None:
+def _flag_copies(report: GradeReport, records: dict[str, dict], spec: Assignment) -> None:
     """Copy detection across every graded learner (this run's and earlier runs' records)."""
     answers = {k: r.get("answers") or {} for k, r in records.items()}
     truths = {k: r.get("truths") or {} for k, r in records.items()}
@@ -918,6 +918,6 @@ def _flag_copies(report: GradeReport, records: dict[str, dict]) -> None:
         checks.update(record.get("checks") or {})
     if len(records) < 2:
         return
-    for flag in detect_copies(answers, truths, checks):
+    for flag in detect_copies(answers, truths, checks, {p.grade_id: p.tolerances for p in spec.graded}):
         if flag.learner in report.learners:
             report.learners[flag.learner].copy_flags.append(str(flag))

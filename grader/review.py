@@ -6,12 +6,13 @@ grading records in .theater/grading/<assignment>/<learner>.json (per part: statu
 message; for number and id-set answers also the answer and the hidden truth). Exact scores are
 for staff only: learners see bands (grader.feedback.band).
 
-"Misconception" is only what a check can tell. For a number (each of the two numbers of measure's
-finding, read on its own) that is the direction and size of the error against the check's own
-tolerance; for a set of flagged ids
-(detect) it is precision against recall and whether the learner flagged about as many people as
-used AI at all; for the weekly table it is the column the check says disagrees most. Each band
-carries the reading the assignment's hints support, worded as a likely cause, not a verdict.
+"Misconception" is only what a check can tell, read from the structured `Reading` the check returns
+and the grading record keeps (never from its message to the learner). For a number (each of the
+two numbers of measure's finding, read on its own) that is the direction and size of the error
+against the tolerance it was scored with; for a set of flagged ids (detect) it is precision
+against recall and whether the learner flagged about as many people as used AI at all; for the
+weekly table it is the column that disagrees most. Each band carries the misconception the check
+record names for it, worded as a likely cause, not a verdict.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ from typing import Any
 import pandas as pd
 
 from exercises.assignments import Assignment
-from exercises.checks import (ESTIMATE_RULES, FINDING_PARTS, Incorrect, as_id_set, as_number, f1_score,
-                             flag_thresholds)
+from exercises.checks import CHECKS, CLOSE, FINDING_PARTS, WITHIN, run_check
+from exercises.checks import Reading as CheckReading
+from exercises.checks.estimates import MISSING_NUMBER as MISSING
+from exercises.checks.estimates import OUT_OF_RANGE, PERCENTAGE
+from exercises.checks.tables import MISSING_COLUMNS
 from grader.course_dir import Course, gradebook
 
 NO_SUBMISSION = "no submission"
@@ -153,8 +157,9 @@ def submissions_frame(rows: list[Submission]) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- the gradebook
 
 
-def copy_flags(found: Mapping[str, dict]) -> dict[str, list[str]]:
-    """Copy detection over the records, as grading reports it (grader.copydetect)."""
+def copy_flags(found: Mapping[str, dict], spec: Assignment | None = None) -> dict[str, list[str]]:
+    """Copy detection over the records, as grading reports it (grader.copydetect), with each graded
+    part's own tolerance when the assignment is given."""
     from grader.copydetect import detect_copies
 
     answers = {k: r.get("answers") or {} for k, r in found.items()}
@@ -165,7 +170,8 @@ def copy_flags(found: Mapping[str, dict]) -> dict[str, list[str]]:
     flags: dict[str, list[str]] = {}
     if len(found) < 2:
         return flags
-    for flag in detect_copies(answers, truths, checks):
+    tolerances = {p.grade_id: p.tolerances for p in spec.graded} if spec is not None else None
+    for flag in detect_copies(answers, truths, checks, tolerances):
         flags.setdefault(flag.learner, []).append(str(flag))
     return flags
 
@@ -195,7 +201,7 @@ def gradebook_frame(course: Course, assignment: str) -> pd.DataFrame:
     spec = course.assignment(assignment)
     parts = [p.grade_id for p in spec.graded]
     found = records(course, assignment)
-    copies = copy_flags(found)
+    copies = copy_flags(found, spec)
     learners: dict[str, dict[str, Any]] = {}
     for learner, part, auto, manual, review_needed, penalty in _grade_rows(course, assignment):
         if part not in parts:
@@ -238,7 +244,7 @@ def flags_frame(course: Course, assignment: str) -> pd.DataFrame:
         grade_info = record.get("grade") if isinstance(record.get("grade"), dict) else {}
         for flag in grade_info.get("integrity_flags") or []:
             rows.append({"learner": learner, "kind": "integrity", "detail": str(flag)})
-    for learner, flags in sorted(copy_flags(found).items()):
+    for learner, flags in sorted(copy_flags(found, course.assignment(assignment)).items()):
         for flag in flags:
             rows.append({"learner": learner, "kind": "copy", "detail": flag})
     return pd.DataFrame(rows, columns=["learner", "kind", "detail"])
@@ -270,94 +276,68 @@ class Reading:
 NOT_ATTEMPTED = Reading("no answer", "nothing handed in for this part (or the answer file was missing)")
 UNREADABLE = Reading("answer could not be read", "the answer file has the wrong type or shape: the notebook's "
                      "`save_answer` cell was changed or skipped")
-
-ESTIMATE_READINGS = {
-    "measure.theater_share": {
-        "high": "counts genuine use as theater: e.g. all post-mandate growth, or every event of anyone "
-                "who looks like a tokenmaxxer, converts' later weeks included",
-        "low": "counts only the most blatant theater: misses quieter tokenmaxxing or converts' early weeks",
-    },
-    "measure.productivity_effect": {
-        "high": "credits AI with change that happened anyway: no control group, or users compared before/after only",
-        "low": "subtracts too much: a control group that is not comparable, or abandoned work counted as output",
-    },
-}
-WEEKLY_READINGS = {
-    "closed_items": "output counted wrongly: abandoned items included, or weeks taken from the wrong date",
-    "ai_users": "users counted wrongly: events counted instead of distinct people",
-    "ai_events": "events lost or counted twice in the join to employees",
-}
+MISSING_NUMBER = Reading("number missing", "the finding lacks this number: one number alone earns nothing")
+FINDING_CHECK = "measure.finding"
 
 
-def _value(truth: Any) -> Any:
-    return truth["value"] if isinstance(truth, Mapping) and "value" in truth else truth
+def describe(check_id: str, found: CheckReading | None, status: str = "") -> Reading:
+    """An instructor's band for a check's structured reading (exercises.checks.Reading), with the
+    misconception the check record names for it. Never reads the learner's message."""
+    if status == "not_attempted":
+        return NOT_ATTEMPTED
+    if found is None:
+        return Reading("correct", "", correct=True) if status == "correct" else \
+            Reading(status or "not graded", "no reading recorded: regrade to see it")
+    causes = CHECKS[check_id].misconceptions if check_id in CHECKS else {}
+    if found.problem == MISSING:
+        return MISSING_NUMBER
+    if found.problem in (PERCENTAGE, MISSING_COLUMNS) and found.problem in causes:
+        label = {PERCENTAGE: "a percentage, not a share", MISSING_COLUMNS: "columns missing"}[found.problem]
+        return Reading(label, causes[found.problem])
+    if found.problem == OUT_OF_RANGE:
+        return Reading("outside the possible range", "gave a value the quantity cannot take")
+    if found.problem:
+        return UNREADABLE
+    if found.band == WITHIN.id:
+        return Reading(_CORRECT_BAND.get(found.kind, "correct"), "", correct=True)
+    if found.kind == "estimate" and found.error is not None:
+        side = "high" if found.error > 0 else "low"
+        return Reading(f"too {side} ({'close' if found.band == CLOSE.id else 'far'})",
+                       causes.get(side, f"estimates too {side}"))
+    if found.kind == "flags":
+        return _describe_flags(found, causes)
+    if found.kind == "table" and found.worst_column:
+        return Reading(f"`{found.worst_column}` wrong most", causes.get(found.worst_column, "see the check's message"))
+    return Reading(found.band, "see the check's message")
+
+
+_CORRECT_BAND = {"estimate": "within the tolerance", "flags": "separates them well"}
+
+
+def _describe_flags(found: CheckReading, causes: Mapping[str, str]) -> Reading:
+    """Precision against recall, and whether the flags are simply every AI user."""
+    precision, recall = found.precision or 0.0, found.recall or 0.0
+    if found.ai_users and (found.flagged or 0) >= EVERY_USER_SHARE * found.ai_users:
+        return Reading("flagged about every AI user", causes.get("every user", ""))
+    if precision < 0.5 * recall:
+        return Reading("too many flags", causes.get("too many", ""))
+    if recall < 0.5 * precision:
+        return Reading("too few flags", causes.get("too few", ""))
+    return Reading("partly right", causes.get("partly", ""))
 
 
 def read_estimate(check: str, answer: Any, truth: Any) -> Reading:
-    """Direction and size of a number's error against the check's tolerance."""
-    rule = ESTIMATE_RULES.get(check)
-    try:
-        value = as_number(answer, "an estimate")
-        expected = float(_value(truth))
-    except (Incorrect, TypeError, ValueError):
-        return UNREADABLE
-    if check == "measure.theater_share" and 1.0 < value <= 100.0:
-        return Reading("a percentage, not a share", "gave the share in percent (e.g. 30 for 0.30)")
-    full = float(truth.get("full_within", rule.full_within)) if isinstance(truth, Mapping) and rule else \
-        (rule.full_within if rule else 0.0)
-    zero = float(truth.get("zero_at", rule.zero_at)) if isinstance(truth, Mapping) and rule else \
-        (rule.zero_at if rule else 0.0)
-    error = value - expected
-    if abs(error) <= full:
-        return Reading("within the tolerance", "", correct=True)
-    side = "high" if error > 0 else "low"
-    size = "close" if abs(error) < zero else "far"
-    readings = ESTIMATE_READINGS.get(check, {})
-    return Reading(f"too {side} ({size})", readings.get(side, f"estimates too {side}"))
-
-
-def read_flags(answer: Any, truth: Any, group: str) -> Reading:
-    """Precision against recall, and whether the flags are simply every AI user."""
-    try:
-        flagged = as_id_set(answer)
-    except Incorrect:
-        return UNREADABLE
-    ids = truth.get("ids", ()) if isinstance(truth, Mapping) else truth
-    true_ids = {str(t) for t in ids or ()}
-    users = truth.get("ai_users") if isinstance(truth, Mapping) else None
-    precision, recall, f1 = f1_score(flagged, true_ids)
-    _zero, full = flag_thresholds(truth if isinstance(truth, Mapping) else true_ids)
-    if f1 >= full - 1e-9:
-        return Reading("separates them well", "", correct=True)
-    if users and len(flagged) >= EVERY_USER_SHARE * int(users):
-        return Reading("flagged about every AI user", "reads any AI use as theater: volume alone is not the signal")
-    if precision < 0.5 * recall:
-        return Reading("too many flags", f"mistakes heavy genuine users for {group}: token volume and session "
-                       "counts do not separate them")
-    if recall < 0.5 * precision:
-        return Reading("too few flags", f"flags only the most extreme cases and misses most {group}")
-    return Reading("partly right", f"some {group} found, with as many misses as wrong flags")
-
-
-def read_message(check: str, status: str, message: str) -> Reading:
-    """For answers the record does not keep (tables): the check's own message, grouped."""
-    if status == "correct":
-        return Reading("correct", "", correct=True)
-    if status == "not_attempted":
-        return NOT_ATTEMPTED
-    if check == "explore.weekly_usage_output":
-        for column, reading in WEEKLY_READINGS.items():
-            if f"`{column}` is the column" in message:
-                return Reading(f"`{column}` wrong most", reading)
-        if "missing the column" in message:
-            return Reading("columns missing", "the table lacks required columns")
-    text = message.split(":")[0].strip() or status
-    return Reading(text[:80], "see the check's message")
+    """Direction and size of a number's error against the check's tolerance (the check's reading)."""
+    return describe(check, run_check(check, answer, truth).reading)
 
 
 GROUPS = {"detect.flag_tokenmaxxers": "tokenmaxxers", "detect.flag_converts": "converts"}
-FINDING_CHECK = "measure.finding"
-MISSING_NUMBER = Reading("number missing", "the finding lacks this number: one number alone earns nothing")
+
+
+def read_flags(answer: Any, truth: Any, group: str) -> Reading:
+    """A flag set read by its check (precision, recall, how many flagged against how many use AI)."""
+    check_id = next(c for c, g in GROUPS.items() if g == group)
+    return describe(check_id, run_check(check_id, answer, truth).reading)
 
 
 def finding_readings(answer: Any, truth: Any) -> list[tuple[str, Reading]]:
@@ -365,31 +345,31 @@ def finding_readings(answer: Any, truth: Any) -> list[tuple[str, Reading]]:
     shows which number a class gets wrong."""
     if not isinstance(answer, Mapping):
         return [("", UNREADABLE)]
-    found = []
-    for key, check_id in FINDING_PARTS.items():
-        value = answer.get(key)
-        expected = truth.get(key) if isinstance(truth, Mapping) else None
-        if value is None or expected is None:
-            found.append((key, MISSING_NUMBER if value is None else UNREADABLE))
-        else:
-            found.append((key, read_estimate(check_id, value, expected)))
-    return found
+    result = run_check(FINDING_CHECK, answer, truth if isinstance(truth, Mapping) else {})
+    return _finding_parts(result.reading)
+
+
+def _finding_parts(found: CheckReading | None) -> list[tuple[str, Reading]]:
+    parts = found.parts if found is not None else {}
+    if not parts:
+        return [(key, UNREADABLE) for key in FINDING_PARTS]
+    return [(key, describe(check_id, parts.get(key)) if key in parts else UNREADABLE)
+            for key, check_id in FINDING_PARTS.items()]
 
 
 def reading(part_check: str, part_record: Mapping[str, Any], answer: Any, truth: Any) -> Reading:
-    """One learner's answer to one part, as a band with what it suggests."""
+    """One learner's answer to one part, as a band with what it suggests: from the check's reading
+    kept in the grading record, else (a record from before readings were kept) from the answer
+    and truth the record holds, checked again."""
     status = str(part_record.get("status", ""))
     if status == "not_attempted":
         return NOT_ATTEMPTED
-    if answer is None and truth is None:
-        return read_message(part_check, status, str(part_record.get("message", "")))
-    if answer is None:
+    found = CheckReading.from_dict(part_record.get("reading"))
+    if found is None and answer is not None and truth is not None:
+        found = run_check(part_check, answer, truth).reading
+    if found is None and answer is None and truth is not None:
         return UNREADABLE if status else NOT_ATTEMPTED
-    if part_check in ESTIMATE_RULES:
-        return read_estimate(part_check, answer, truth)
-    if part_check in GROUPS:
-        return read_flags(answer, truth, GROUPS[part_check])
-    return read_message(part_check, status, str(part_record.get("message", "")))
+    return describe(part_check, found, status)
 
 
 def answer_spread(course: Course, assignment: str) -> pd.DataFrame:
@@ -410,10 +390,13 @@ def answer_spread(course: Course, assignment: str) -> pd.DataFrame:
             if part.check == FINDING_CHECK:
                 # each number is a row group of its own, over every learner graded on the part: a
                 # learner with no readable finding counts once in each (so shares add up to 1)
-                if isinstance(answer, Mapping):
+                found = CheckReading.from_dict(part_record.get("reading"))
+                if found is not None and found.parts:
+                    readings = _finding_parts(found)
+                elif isinstance(answer, Mapping) and found is None:
                     readings = finding_readings(answer, truth)
                 else:
-                    whole = reading(part.check, part_record, answer, truth) if answer is None else UNREADABLE
+                    whole = reading(part.check, part_record, answer, truth)
                     readings = [(key, whole) for key in FINDING_PARTS]
                 pieces = [(f"{part.grade_id}: {key}", found) for key, found in readings]
             else:

@@ -17,7 +17,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from exercises.assignments import Assignment, ArtifactRejected, GradedPart, load_artifact
-from exercises.checks import CHECKS, INCORRECT, Incorrect, is_empty, run_check
+from exercises.checks import CHECKS, INCORRECT, UNREADABLE, Incorrect, Reading, is_empty, run_check
 from exercises.truth import TRUTHS
 
 SCORE_DIGITS = 4
@@ -38,6 +38,9 @@ class PartScore:
     message: str
     form: str = WELL_FORMED  # WELL_FORMED, MISSING, MALFORMED or NOT_READ: never depends on the truth
     form_message: str = ""
+    # the check's Reading as JSON, for the instructor's review only (grader.review): the learner's
+    # number, its error, the band ... never shown to a learner
+    reading: dict[str, Any] | None = None
 
 
 def answer_form(check_id: str, answer: Any) -> tuple[str, str]:
@@ -59,13 +62,15 @@ def answer_form(check_id: str, answer: Any) -> tuple[str, str]:
 
 
 def score_part(part: GradedPart, answer: Any, truth: Any) -> PartScore:
-    """One graded part: the check's credit against the truth, and the answer's form without it."""
-    result = run_check(part.check, answer, truth)
+    """One graded part: the check's credit against the truth (with the part's own tolerance), the
+    answer's form without it, and the check's reading for the instructor."""
+    result = run_check(part.check, answer, truth, tolerance=part.tolerances)
     fraction = min(1.0, max(0.0, float(result.score))) if math.isfinite(result.score) else 0.0
     form, form_message = answer_form(part.check, answer)
     return PartScore(grade_id=part.grade_id, points=round(fraction * part.points, SCORE_DIGITS),
                      max_points=part.points, status=result.status, message=result.message,
-                     form=form, form_message=form_message)
+                     form=form, form_message=form_message,
+                     reading=None if result.reading is None else result.reading.to_dict())
 
 
 def score_submission(assignment: Assignment, folder: Path, company: Any,
@@ -82,7 +87,8 @@ def score_submission(assignment: Assignment, folder: Path, company: Any,
         except ArtifactRejected as exc:  # past a size, shape or nesting limit: refused unread, said why
             answers[part.grade_id] = None
             scores[part.grade_id] = PartScore(part.grade_id, 0.0, part.points, INCORRECT, f"Not scored: {exc}",
-                                              NOT_READ, f"Not read: {exc}")
+                                              NOT_READ, f"Not read: {exc}",
+                                              Reading("answer", "off", problem=UNREADABLE).to_dict())
         else:
             answers[part.grade_id] = answer
             scores[part.grade_id] = score_part(part, answer, truths[part.truth])

@@ -29,7 +29,7 @@ if course_sections := sections(course):
     chosen = st.selectbox("Section", ["All sections", *course_sections], key="_gradebook_section")
     section = None if chosen == "All sections" else chosen
     frame = with_sections(course, frame, section)
-st.caption("Exact scores are for staff: learners see only bands (full marks, close, partly, not yet) "
+st.caption("Exact scores are for staff: learners see only bands (full marks, close, not yet) "
            "in their feedback. An override wins over the autograder and survives regrading.")
 
 if frame.empty:

@@ -5,21 +5,20 @@ import streamlit as st
 
 from course.app_pages import common
 from course.charts import PALETTE
-from course.practice import feedback_band
+from exercises.checks import band_of_credit
 from course.progress import learning_mirror, pre_post_scores
 
 # What a learner sees of an exercise: its band, never the exact score (that stays in the progress
 # store and on the instructor's pages). An exact score in the "close" band would give the distance
-# to the hidden truth, which is what the banded feedback exists to withhold.
-EXERCISE_BANDS = {"correct": "within the tolerance", "close": "close", "off": "off"}
+# to the hidden truth, which is what the banded feedback exists to withhold. The bands are the one
+# ladder of exercises.checks.bands, in words.
 
 
 def exercise_band(score) -> str:
     """The band of the learner's best checked answer, in words ('not checked yet' without one)."""
     if score is None or score != score:    # None or NaN
         return "not checked yet"
-    band, _ = feedback_band(float(score))
-    return EXERCISE_BANDS.get(band, band)
+    return band_of_credit(float(score)).name
 
 
 def share_in_words(share) -> str:

@@ -17,7 +17,7 @@ from grader.deadlines import deadlines
 
 POLL_SECONDS = 1.0
 BAND_ICONS = {"full marks": ":material/check_circle:", "close": ":material/adjust:",
-              "partly": ":material/incomplete_circle:", "not yet": ":material/radio_button_unchecked:",
+              "not yet": ":material/radio_button_unchecked:",
               "well formed": ":material/task_alt:", "missing": ":material/help:",
               "not in the expected form": ":material/error:", "not read": ":material/error:"}
 

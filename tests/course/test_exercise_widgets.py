@@ -151,3 +151,23 @@ def test_inputs_saved_by_an_older_exercise_are_dropped_not_a_crash(app_home):
     at = _open_module(at, module)
     _ok(at, "stale inputs")
     assert at.multiselect(key=f"{key}:features").value == []
+
+
+def test_every_widget_kind_of_the_registry_has_an_answer_widget_and_the_pages_dispatch_on_it():
+    """The app picks an exercise's answer widget by its check record's widget kind: every kind a
+    record may name has a widget, and no widget module compares check ids."""
+    import inspect
+
+    from course.app_pages import widgets
+    from course.app_pages.widgets import answers, exercise
+    from exercises.checks import CHECKS, WIDGET_KINDS
+
+    assert set(answers.ANSWER_WIDGETS) == set(WIDGET_KINDS)
+    assert set(answers.REFUSALS) <= set(WIDGET_KINDS)
+    assert {c.widget.kind for c in CHECKS.values()} <= set(answers.ANSWER_WIDGETS)
+    for module in (answers, exercise):
+        source = inspect.getsource(module)
+        assert ".check ==" not in source and "check.startswith" not in source, module.__name__
+        assert not any(f'"{check_id}"' in source for check_id in CHECKS), module.__name__
+    for check_id, chk in CHECKS.items():
+        assert widgets.uses_practice_company(check_id) is chk.widget.company

@@ -205,7 +205,7 @@ def _cache_args(learner: str) -> tuple:
 
 
 def test_my_learning_shows_bands_never_an_exercise_score(app_home):
-    from course.practice import feedback_band
+    from exercises.checks import band_of_credit
 
     modules, _ = load_modules(CONTENT_DIR)
     with_exercise = [m for m in modules if m.exercise is not None]
@@ -224,10 +224,8 @@ def test_my_learning_shows_bands_never_an_exercise_score(app_home):
         assert exact not in shown, exact
     table = next(t for t in tables if "best exercise check" in t.columns)
     bands = dict(zip(table["module"], table["best exercise check"]))
-    words = {"correct": "within the tolerance", "close": "close", "off": "off"}
     for module, score in zip(with_exercise, scores):
-        band = feedback_band(score)[0]
-        assert bands[f"{module.number}. {module.title}"] == words.get(band, band), module.id
+        assert bands[f"{module.number}. {module.title}"] == band_of_credit(score).name, module.id
     assert bands[f"{with_exercise[-1].number}. {with_exercise[-1].title}"] == "not checked yet"
 
 

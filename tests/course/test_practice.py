@@ -128,8 +128,8 @@ def test_answering_every_option_until_right_does_not_make_a_learner_proficient(t
     assert summary["modules"]["m1"]["attempts"] == 9     # every answer is still recorded
 
 
-@pytest.mark.parametrize("score, band", [(1.0, "correct"), (0.8, "close"), (0.5, "close"),
-                                         (0.49, "off"), (0.0, "off")])
+@pytest.mark.parametrize("score, band", [(1.0, "within"), (0.8, "close"), (0.5, "close"),
+                                         (0.01, "close"), (0.0, "off")])
 def test_feedback_bands_hide_the_exact_score(score, band):
     got, text = practice.feedback_band(score)
     assert got == band and "%" not in text and not any(ch.isdigit() for ch in text)

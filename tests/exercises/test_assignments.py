@@ -20,6 +20,7 @@ from exercises.assignments import (
     score_parts,
     validate_notebook,
 )
+from exercises.checks import ESTIMATE_RULES, Tolerance, run_check
 
 ASSIGNMENTS = list_assignments()
 GOOD_YAML = """\
@@ -27,6 +28,14 @@ title: T
 notebook: t.ipynb
 graded:
   - {grade_id: g, artifact: answers/x.json, reader: json_set, check: detect.flag_tokenmaxxers, truth: tokenmaxxer_ids, points: 2}
+"""
+
+
+MEASURE_YAML = """\
+title: M
+notebook: m.ipynb
+graded:
+  - {grade_id: f, artifact: answers/e.json, reader: json_object, check: measure.finding, points: 8, tolerance: TOL}
 """
 
 
@@ -117,6 +126,16 @@ def _write(tmp_path, text, notebook=True):
         (GOOD_YAML.replace("t.ipynb", "t.py"), "ending in .ipynb"),
         (GOOD_YAML + "data: {employees: -3}\n", "data.employees"),
         (GOOD_YAML + "data: {format: xlsx}\n", "data.format"),
+        (GOOD_YAML.replace("points: 2}", "points: 2, tolerance: {full_within: 1, zero_at: 2}}"),
+         "the check detect.flag_tokenmaxxers has no tolerance to override"),
+        (MEASURE_YAML.replace("TOL", "{theater_share: {full_within: 0.2, zero_at: 0.1}}"),
+         "must be larger than full_within"),
+        (MEASURE_YAML.replace("TOL", "{full_within: 0.02, zero_at: 0.04}"),
+         "scores 2 numbers: give the tolerance of each by name (theater_share, productivity_effect_pct)"),
+        (MEASURE_YAML.replace("TOL", "{share: {full_within: 0.01, zero_at: 0.02}}"),
+         "the check measure.finding has a tolerance for theater_share, productivity_effect_pct only"),
+        (MEASURE_YAML.replace("TOL", "{theater_share: {full_within: -1, zero_at: 0.1}}"), "full_within"),
+        (MEASURE_YAML.replace("TOL", "{theater_share: {full_within: .nan, zero_at: 0.1}}"), "full_within"),
     ],
 )
 def test_bad_assignment_yaml_names_the_file_and_the_problem(tmp_path, text, problem):
@@ -210,3 +229,42 @@ def test_score_parts_scores_each_graded_part_against_its_truth(company, tmp_path
     # the share is within its tolerance (credit 1), the effect 8 points off (credit 0.5): one finding, 0.5
     assert results["measure_finding"].score == pytest.approx(0.5)
     assert "within the tolerance" in results["measure_finding"].message
+
+
+def test_a_graded_parts_tolerance_overrides_the_checks_default(company, tmp_path):
+    """The same answer earns nothing on measure's shipped tolerance and full credit where an
+    instructor's assignment.yaml widens the effect's tolerance; the share keeps the check's default."""
+    answer = {"theater_share": 4 / 6, "productivity_effect_pct": 80.0}   # the effect 20 points off
+    (tmp_path / "answers").mkdir()
+    (tmp_path / "answers" / "estimates.json").write_text(json.dumps(answer))
+    company.work_items.loc[company.work_items["work_item_id"] == "W6", "status"] = "abandoned"  # effect +100%
+    shipped = score_parts(load_assignment(SOURCE_DIR / "measure"), tmp_path, company)["measure_finding"]
+    assert shipped.score == 0.0
+    (tmp_path / "course").mkdir()
+    folder = _write(tmp_path / "course", MEASURE_YAML.replace(
+        "TOL", "{productivity_effect_pct: {full_within: 25, zero_at: 40}}"))
+    widened = load_assignment(folder)
+    [part] = widened.graded
+    assert part.tolerances["productivity_effect_pct"].full_within == 25
+    assert "theater_share" not in part.tolerances
+    (folder / "answers").mkdir()
+    (folder / "answers" / "e.json").write_text(json.dumps(answer))
+    result = score_parts(widened, folder, company)["f"]
+    assert result.score == 1.0 and result.reading.parts["productivity_effect_pct"].full_within == 25
+    assert result.reading.parts["theater_share"].full_within == ESTIMATE_RULES["measure.theater_share"].full_within
+    from grader.scoring import score_part
+    assert score_part(part, answer, {"theater_share": 4 / 6, "productivity_effect_pct": 100.0}).points == 8.0
+
+
+def test_a_single_number_check_takes_its_tolerance_without_naming_the_number(tmp_path):
+    folder = _write(tmp_path, """\
+title: S
+notebook: s.ipynb
+graded:
+  - {grade_id: s, artifact: answers/s.json, reader: json_number, check: measure.theater_share, points: 2,
+     tolerance: {full_within: 0.2, zero_at: 0.3}}
+""")
+    [part] = load_assignment(folder).graded
+    assert part.tolerances == {"theater_share": Tolerance(0.2, 0.3)}
+    assert run_check(part.check, 0.45, 0.3, tolerance=part.tolerances).score == 1.0
+    assert run_check(part.check, 0.45, 0.3).score == 0.0

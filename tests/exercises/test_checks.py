@@ -235,3 +235,33 @@ def test_every_registered_truth_is_a_truth_function_and_every_company_truth_is_r
     assert set(paired.values()) <= set(TRUTHS)
     assert set(TRUTHS) == set(paired.values())  # no truth function that no check scores against
     assert paired["measure.finding"] == "measure_finding" and paired["detect.flag_converts"] == "convert_ids"
+
+
+@pytest.mark.parametrize("check_id", sorted(FIXED_IDS))
+def test_every_check_is_one_complete_record(check_id):
+    """Everything an exercise knows is on its record: where its truth comes from, the ladder its
+    credit is read on, what a learner may see, the app widget, and the misconceptions or
+    tolerances the instructor's reading relies on."""
+    chk = CHECKS[check_id]
+    assert chk.truth_source in checks.TRUTH_SOURCES
+    assert (chk.truth is not None) == (chk.truth_source == "company"), "a company truth is named"
+    assert [b.id for b in chk.ladder] == ["within", "close", "off"]
+    assert chk.ladder is checks.LADDER                          # one ladder, not a copy
+    assert chk.visibility in checks.VISIBILITIES
+    assert chk.widget.kind in checks.WIDGET_KINDS
+    result = run_check(check_id, chk.failing[0].answer, chk.failing[0].truth)
+    assert isinstance(result.reading, checks.Reading) and result.reading.band in {b.id for b in chk.ladder}
+    assert checks.Reading.from_dict(result.reading.to_dict()) == result.reading   # survives the record
+    if check_id.startswith("measure."):
+        assert chk.tolerances, "an estimate's tolerance lives on its record"
+    if chk.tolerances and check_id != "measure.finding":
+        assert {"high", "low"} <= set(chk.misconceptions)
+    if check_id.startswith("detect."):
+        assert {"every user", "too many", "too few", "partly"} <= set(chk.misconceptions)
+
+
+def test_the_reading_band_is_the_band_of_the_credit_on_the_one_ladder():
+    for answer in (0.30, 0.33, 0.37, 0.42, 0.9):
+        result = run_check("measure.theater_share", answer, 0.30)
+        assert result.reading.band == checks.band_of_credit(result.score).id == result.band.id
+        assert result.reading.error == pytest.approx(answer - 0.30)

@@ -139,3 +139,20 @@ def test_when_both_fits_reach_full_marks_in_a_class_the_source_is_not_accused():
     answers["learner04"]["finding"] = dict(answers["learner03"]["finding"])
     flags = [f for f in detect_copies(answers, truths, CHECKS) if f.grade_id == "finding"]
     assert [(f.learner, f.other) for f in flags] == [("learner04", "learner03")]
+
+
+def test_a_parts_own_tolerance_scores_the_fits_as_the_part_is_graded():
+    """ada hands in bob's answer. The flag reports both fits as the part is graded: on the default
+    tolerance her answer earns nothing on her own data and full credit on bob's; on a part
+    tolerance wide enough to pay both truths in full, both fits are full credit, and the identical
+    answer, closer to bob's truth, is still flagged."""
+    from exercises.checks import Tolerance
+
+    truths = {"ada": {"share": 0.10}, "bob": {"share": 0.45}, "cy": {"share": 0.3}}
+    answers = {"ada": {"share": 0.4471938}, "bob": {"share": 0.4471938}, "cy": {"share": 0.3}}
+    checks = {"share": "measure.theater_share"}
+    [default] = detect_copies(answers, truths, checks)
+    assert (default.learner, default.other, default.own_score, default.other_score) == ("ada", "bob", 0.0, 1.0)
+    wide = {"share": {"theater_share": Tolerance(0.5, 0.9)}}
+    [widened] = detect_copies(answers, truths, checks, wide)
+    assert (widened.learner, widened.other, widened.own_score, widened.other_score) == ("ada", "bob", 1.0, 1.0)

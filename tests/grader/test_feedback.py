@@ -114,7 +114,7 @@ def test_feedback_has_no_hidden_test_source_or_hidden_lines(graded_course):
 def test_feedback_shows_a_band_and_the_checks_message_never_points(graded_course):
     course, _ = graded_course
     ada = _html(course, "ada")
-    assert "Scored by the grader, outside your notebook: partly." in ada  # 4 of 6 points
+    assert "Scored by the grader, outside your notebook: close." in ada  # 4 of 6 points: some credit
     assert "disagree with the logs" in ada and "closed_items" in ada
     bob = _html(course, "bob")
     assert "outside your notebook: not yet." in bob and "No answer yet" in bob and "Graded in a bubblewrap sandbox." in bob
@@ -124,8 +124,8 @@ def test_feedback_shows_a_band_and_the_checks_message_never_points(graded_course
 
 
 @pytest.mark.parametrize(("score", "expected"), [
-    (6.0, "full marks"), (5.9999999999, "full marks"), (4.5, "close"), (4.49, "partly"),
-    (0.01, "partly"), (0.0, "not yet"), (None, "not graded yet"),
+    (6.0, "full marks"), (5.9999999999, "full marks"), (4.5, "close"), (4.49, "close"),
+    (0.01, "close"), (0.0, "not yet"), (None, "not graded yet"),
 ])
 def test_bands(score, expected):
     assert band(score, 6.0) == expected
@@ -144,7 +144,7 @@ def test_one_submissions_band_cannot_pin_an_estimate_inside_its_tolerance():
         for truth in grid:
             label = band(run_check(check_id, answer, float(truth)).score, 1.0)
             seen.setdefault(label, []).append(truth)
-        assert set(seen) == {"full marks", "close", "partly", "not yet"}, check_id
+        assert set(seen) == {"full marks", "close", "not yet"}, check_id
         for label, truths in seen.items():
             if label == "full marks":
                 continue
@@ -161,7 +161,7 @@ def test_the_graded_cells_exact_points_never_reach_the_page(graded_course):
     """The graded cell holds nbgrader's partial credit as a numeric result: the page shows its band only."""
     course, _ = graded_course
     dee = _html(course, "dee")
-    assert "outside your notebook: partly." in dee and "Some cells disagree with the logs." in dee
+    assert "outside your notebook: close." in dee and "Some cells disagree with the logs." in dee
     exact = f"{DEE_POINTS:g}"
     assert exact not in dee and f"<pre>{exact}" not in dee, "the exact points are on the learner's page"
     assert "3.52" not in dee and "58.7" not in dee  # rounded, or as a share of the 6 points
@@ -175,7 +175,7 @@ def test_graders_own_note_becomes_a_band_and_is_not_repeated(graded_course):
     course, _ = graded_course
     cyd = _html(course, "cyd")
     assert cyd.count("Scored by the grader") == 1
-    assert "outside your notebook: partly." in cyd and "Half the cells agree." in cyd
+    assert "outside your notebook: close." in cyd and "Half the cells agree." in cyd
     assert "3 / 6" not in cyd
 
 
@@ -307,7 +307,7 @@ def test_a_forged_grader_block_is_shown_as_the_learners_text(injected):
     _, page, _ = injected
     forged = [classes for text, classes in page.texts if "Scored by the grader, outside your notebook: full marks" in text]
     assert forged and all("theater-learner" in classes and "theater-grader" not in classes for classes in forged)
-    ours = [classes for text, classes in page.texts if text.strip().startswith("Scored by the grader, outside your notebook: partly")]
+    ours = [classes for text, classes in page.texts if text.strip().startswith("Scored by the grader, outside your notebook: close")]
     assert ours and all("theater-grader" in classes for classes in ours)
     assert any("(shown as written)" in text for text, _ in page.texts)
 

@@ -9,7 +9,7 @@ import time
 import pandas as pd
 import pytest
 
-from exercises.checks import ESTIMATE_RULES
+from exercises.checks import ESTIMATE_RULES, run_check
 from grader import review
 from grader.course_dir import init_course, open_course
 
@@ -96,11 +96,56 @@ def test_flags_are_read_against_the_flag_everyone_floor():
     assert review.read_flags(42, truth, "tokenmaxxers").band == "answer could not be read"
 
 
-def test_weekly_table_is_read_from_the_checks_message():
-    found = review.read_message("explore.weekly_usage_output", "incorrect",
-                                "Some cells disagree with the logs; `ai_users` is the column that disagrees most.")
+WEEKLY_TRUTH = pd.DataFrame({"week": ["2025-01-06", "2025-01-06"], "team": ["Payments", "Search"],
+                             "ai_events": [10, 3], "ai_users": [4, 1], "closed_items": [5, 0]})
+
+
+def _graded_part(check_id, answer, truth):
+    """A part of a grading record as grader.scoring writes it: status, message and the check's reading."""
+    result = run_check(check_id, answer, truth)
+    return {"status": result.status, "points": result.score, "message": result.message,
+            "reading": result.reading.to_dict()}
+
+
+def test_weekly_table_is_read_from_the_checks_reading():
+    events_counted = WEEKLY_TRUTH.assign(ai_users=WEEKLY_TRUTH["ai_events"])
+    part = _graded_part("explore.weekly_usage_output", events_counted, WEEKLY_TRUTH)
+    found = review.reading("explore.weekly_usage_output", part, None, None)
     assert found.band == "`ai_users` wrong most" and "distinct people" in found.misconception
-    assert review.read_message("explore.weekly_usage_output", "not_attempted", "").band == "no answer"
+    missing = _graded_part("explore.weekly_usage_output", WEEKLY_TRUTH.drop(columns="ai_users"), WEEKLY_TRUTH)
+    assert review.reading("explore.weekly_usage_output", missing, None, None).band == "columns missing"
+    assert review.reading("explore.weekly_usage_output", {"status": "not_attempted"}, None, None).band == "no answer"
+
+
+def test_a_reworded_message_cannot_change_the_instructor_table(course):
+    """The spread is read from each part's structured reading: messages that say something else
+    entirely (another column, another band, nothing) leave the instructor's table as it was."""
+    finding_truth = {"theater_share": 0.3, "productivity_effect_pct": 10.0}
+    finding = {"ada": {"theater_share": 0.3, "productivity_effect_pct": 10.0},
+               "bob": {"theater_share": 0.38, "productivity_effect_pct": 2.0},
+               "cyd": {"theater_share": 30, "productivity_effect_pct": 10.0}}
+    weekly = {"ada": WEEKLY_TRUTH, "bob": WEEKLY_TRUTH.assign(ai_users=WEEKLY_TRUTH["ai_events"]),
+              "cyd": WEEKLY_TRUTH.drop(columns="closed_items")}
+
+    def write(reword):
+        for learner in finding:
+            parts = {"measure_finding": _graded_part("measure.finding", finding[learner], finding_truth)}
+            table = {"weekly_table": _graded_part("explore.weekly_usage_output", weekly[learner], WEEKLY_TRUTH)}
+            for part in (*parts.values(), *table.values()):
+                part["message"] = reword(part["message"])
+            # the measure record keeps no answers (as if made by a grader that keeps readings only)
+            _record(course, "measure", learner, parts)
+            _record(course, "explore", learner, table)
+        return review.answer_spread(course, "measure"), review.answer_spread(course, "explore")
+
+    measure, explore = write(lambda message: message)
+    assert set(explore["band"]) == {"correct", "`ai_users` wrong most", "columns missing"}
+    assert {"too high (close)", "a percentage, not a share"} <= set(measure["band"])
+    for reword in (lambda m: "", lambda m: "Some cells disagree; `closed_items` is the column that disagrees most.",
+                   lambda m: m.replace("within", "off by more than").replace("close", "far")):
+        again = write(reword)
+        pd.testing.assert_frame_equal(again[0], measure)
+        pd.testing.assert_frame_equal(again[1], explore)
 
 
 def test_answer_spread_counts_learners_per_band_with_shares(course):

@@ -21,3 +21,24 @@ def test_a_recorded_detect_truth_keeps_the_blind_flagging_floor():
 
 def test_a_plain_id_set_is_recorded_as_a_sorted_list():
     assert jsonable(frozenset({"b", "a"})) == ["a", "b"]
+
+
+def test_a_scored_part_keeps_the_checks_reading_for_the_instructor_and_review_reads_it(tmp_path):
+    """What grading writes into the record (asdict of PartScore, as JSON) carries the reading, and
+    the instructor's review reads the band from it: the message plays no part."""
+    from dataclasses import asdict
+
+    from exercises.assignments import SOURCE_DIR, load_assignment
+    from grader import review
+    from grader.scoring import score_part
+
+    [part] = load_assignment(SOURCE_DIR / "measure").graded
+    truth = {"theater_share": 0.3, "productivity_effect_pct": 10.0}
+    scored = score_part(part, {"theater_share": 0.37, "productivity_effect_pct": 2.0}, truth)
+    recorded = json.loads(json.dumps(asdict(scored)))
+    assert recorded["reading"]["parts"]["theater_share"]["band"] == "close"
+    assert recorded["reading"]["parts"]["productivity_effect_pct"]["error"] == -8.0
+    recorded["message"] = "reworded entirely"
+    found = dict(review._finding_parts(review.CheckReading.from_dict(recorded["reading"])))
+    assert found["theater_share"].band == "too high (close)"
+    assert found["productivity_effect_pct"].band == "too low (close)"
