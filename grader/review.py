@@ -33,6 +33,7 @@ from exercises.checks.estimates import MISSING_NUMBER as MISSING
 from exercises.checks.estimates import OUT_OF_RANGE, PERCENTAGE
 from exercises.checks.tables import MISSING_COLUMNS
 from grader.course_dir import Course, gradebook
+from grader.deadlines import deadlines
 
 NO_SUBMISSION = "no submission"
 NOT_GRADED = "not graded"
@@ -131,8 +132,13 @@ def submissions(course: Course, assignment: str, learners: list[str] | None = No
             continue
         when = submission_time(folder)
         late = None
-        if when is not None and due is not None and when > due:
-            late = round((when - due).total_seconds() / 3600.0, 1)
+        own = deadlines(course, assignment, learner)
+        if own.extended:   # an extension moves this learner's due date, as grading and export do
+            due_for_learner = own.due
+        else:
+            due_for_learner = due
+        if when is not None and due_for_learner is not None and when > due_for_learner:
+            late = round((when - due_for_learner).total_seconds() / 3600.0, 1)
         record = course.state_dir / "grading" / assignment / f"{learner}.json"
         if not record.is_file():
             status = NOT_GRADED

@@ -157,3 +157,16 @@ def test_grading_commits_each_learners_extension_and_penalty(course):
         ada, bob = gb.find_submission("explore", "ada"), gb.find_submission("explore", "bob")
         assert ada.extension == timedelta(days=2) and ada.late_submission_penalty == 0
         assert bob.extension is None and bob.late_submission_penalty == 2.0  # 2 started days x 25% of 4
+
+
+def test_the_instructors_submissions_table_measures_lateness_against_each_learners_own_due_date(course):
+    from grader.review import submissions
+
+    for learner in ("ada", "bob"):
+        folder = course.path("submitted", learner, "explore")
+        folder.mkdir(parents=True)
+        (folder / "timestamp.txt").write_text("2026-03-02 13:00:00 UTC")
+    extend(course, "explore", "ada", days=3)
+    rows = {row.learner: row for row in submissions(open_course(course.root), "explore")}
+    assert rows["ada"].late_by_hours is None          # within the extension
+    assert rows["bob"].late_by_hours == 25.0          # a day and an hour after the class's due date
