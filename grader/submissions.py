@@ -670,7 +670,7 @@ def _wake_workers(course: Course) -> None:
 @dataclass(frozen=True)
 class PartResult:
     grade_id: str
-    band: str  # final: grader.feedback.band (full marks / close / partly / not yet); before: the answer's form
+    band: str  # final: grader.feedback.band (the one ladder of exercises.checks.bands); before: the answer's form
     message: str
 
 
