@@ -39,12 +39,11 @@ class Family:
 FAMILY_TABLE: tuple[Family, ...] = (
     Family("theater", 0.40, "a usage mandate with performers (12-56% of staff)"),
     Family("worked", 0.20, "a mandate that worked: 2-6% performers and a real gain",
-           overrides={"performative_share": (0.02, 0.06), "productivity_gain": (0.10, 0.45)}),
+           overrides={"performative_share": (0.02, 0.06), "productivity_gain": (0.20, 0.90)}),
     Family("selection", 0.20, "newer staff adopt AI, and newer staff get faster anyway",
            adopters_are_newer=True, tenure_median_years=1.2),
     Family("spillover", 0.20, "squads are licensed together; reviewers gain from AI-assisted work",
-           randomised_by="squad", spillover=0.5, squad_drift_sd=0.20,
-           overrides={"productivity_gain": (0.0, 0.65)}),
+           randomised_by="squad", spillover=0.5, squad_drift_sd=0.30),
 )
 FAMILIES: dict[str, Family] = {row.name: row for row in FAMILY_TABLE}
 DEFAULT_FAMILY = "theater"

@@ -24,7 +24,7 @@ How the lesson is planted (the behaviour model):
   work without access (lambda0: the role's rate, the person's own level, a learning curve for new
   hires, a company-wide trend and quarterly swing, the squad's own drift) and with access (lambda1 =
   lambda0 times the effect of access). Genuine adopters and converts (after converting) gain the
-  scenario's productivity_gain, ramping in over 30 days from access (negative in some drawn
+  scenario's productivity_gain, ramping in over 14 days from access (negative in some drawn
   companies: AI can cost time); performers lose a little time, more under the mandate's pressure;
   in the spillover family everyone else in a licensed squad gains part of it. Quiet experts are
   faster with or without AI. Work is drawn from the realised rate: lambda1 from the person's
@@ -118,9 +118,9 @@ WORK_KIND_MIX = np.array([[0.35, 0.55, 0.10], [0.45, 0.0, 0.55], [0.40, 0.0, 0.6
 CYCLE_MEDIAN_HOURS = np.array([40.0, 26.0, 50.0])
 ROLE_USAGE = np.array([1.15, 0.9, 0.7])
 ROLE_OUTPUT = np.array([1.3, 1.1, 0.7])
-GAIN_RAMP_DAYS = 30        # AI's effect on a gaining person's output builds up over a month of access
+GAIN_RAMP_DAYS = 14        # AI's effect on a gaining person's output builds up over two weeks of access
 PRESSURE_BEFORE_MANDATE = 0.4   # performers' output loss before the mandate, as a share of its full size
-NEW_HIRE_DEFICIT = 0.3     # a new hire's output starts this much below their level ...
+NEW_HIRE_DEFICIT = 0.45    # a new hire's output starts this much below their level ...
 NEW_HIRE_DAYS = 240.0      # ... and closes the gap with this time constant (days of tenure)
 SEASON_DAYS = 91           # the company-wide swing in output is quarterly
 
@@ -385,7 +385,7 @@ def build_population(scenario: Scenario, employees: int, seed: int, timeline: Ti
 def _newer_staff_adopt(seed: int, archetype: np.ndarray, tenure_days: np.ndarray) -> np.ndarray:
     """Selection into use: the same archetypes, dealt so that the newest staff (ranked by tenure
     with noise) become AI users and the longest-serving the non-users."""
-    noise = keyed_stream(seed, "selection").normal(0.0, 0.6, len(archetype))
+    noise = keyed_stream(seed, "selection").normal(0.0, 0.35, len(archetype))
     order = np.argsort(np.log(tenure_days) + noise, kind="stable")   # newest first
     users_first = np.sort(archetype, kind="stable")
     users_first = np.concatenate([users_first[users_first != NON_USER], users_first[users_first == NON_USER]])

@@ -48,7 +48,7 @@ RANGES: dict[str, Range] = {
     "output_trend": Range(-0.10, 0.15, "everyone's output change over the period, with or without AI"),
     "output_seasonality": Range(0.0, 0.06, "amplitude of a quarterly swing in everyone's output"),
     "mandate_strength": Range(0.70, 1.00, "how hard the mandate pushes (0-1)"),
-    "productivity_gain": Range(-0.25, 0.65, "genuine adopters' mean output change once AI use settles in"),
+    "productivity_gain": Range(-0.40, 0.90, "genuine adopters' mean output change once AI use settles in"),
     "team_weight_log": Range(-0.7, 0.7, "log-factor applied to each team's size"),
     "manager_span": Range(4, 12, "people per manager"),
 }
