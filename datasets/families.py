@@ -11,7 +11,8 @@ differ in what happened around it:
   comparing users with non-users is biased by construction;
 - spillover: the pilot licenses whole squads (a manager's direct reports), and people who gain
   nothing themselves gain part of their squad's effect (they review AI-assisted work). Squads
-  also drift apart over time, so an interval that treats people as independent is too narrow.
+  also drift apart and swing month to month (projects, on-call, a reorganisation), so an
+  interval that treats people as independent is too narrow.
 
 A staggered rollout in several waves is not built yet (docs/data-model.md).
 `overrides` replaces ranges of datasets/variation.py RANGES for the family.
@@ -34,6 +35,7 @@ class Family:
     tenure_median_years: float = 3.0
     spillover: float = 0.0             # share of the gain that non-gaining squad members get
     squad_drift_sd: float = 0.04       # sd of each squad's own output trend over the period
+    squad_shock_sd: float = 0.03       # sd of a squad's own month-to-month swings in output (log scale)
 
 
 FAMILY_TABLE: tuple[Family, ...] = (
@@ -43,7 +45,8 @@ FAMILY_TABLE: tuple[Family, ...] = (
     Family("selection", 0.20, "newer staff adopt AI, and newer staff get faster anyway",
            adopters_are_newer=True, tenure_median_years=1.2),
     Family("spillover", 0.20, "squads are licensed together; reviewers gain from AI-assisted work",
-           randomised_by="squad", spillover=0.5, squad_drift_sd=0.30),
+           randomised_by="squad", spillover=0.5, squad_drift_sd=0.15,
+           squad_shock_sd=0.16),
 )
 FAMILIES: dict[str, Family] = {row.name: row for row in FAMILY_TABLE}
 DEFAULT_FAMILY = "theater"

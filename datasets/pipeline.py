@@ -22,7 +22,8 @@ How the lesson is planted (the behaviour model):
   before their access date.
 - Output (work items) has potential outcomes: for every person and day an expected rate of new
   work without access (lambda0: the role's rate, the person's own level, a learning curve for new
-  hires, a company-wide trend and quarterly swing, the squad's own drift) and with access (lambda1 =
+  hires, a company-wide trend and quarterly swing, the squad's own drift and
+  monthly swings) and with access (lambda1 =
   lambda0 times the effect of access). Genuine adopters and converts (after converting) gain the
   scenario's productivity_gain, ramping in over 14 days from access (negative in some drawn
   companies: AI can cost time); performers lose a little time, more under the mandate's pressure;
@@ -123,6 +124,7 @@ PRESSURE_BEFORE_MANDATE = 0.4   # performers' output loss before the mandate, as
 NEW_HIRE_DEFICIT = 0.45    # a new hire's output starts this much below their level ...
 NEW_HIRE_DAYS = 240.0      # ... and closes the gap with this time constant (days of tenure)
 SEASON_DAYS = 91           # the company-wide swing in output is quarterly
+SHOCK_DAYS = 28            # a squad's own swings in output change every four weeks
 
 
 @dataclass(frozen=True)
@@ -378,6 +380,13 @@ def build_population(scenario: Scenario, employees: int, seed: int, timeline: Ti
     traits["group"] = group
     drift = keyed_stream(seed, "squad-drift").normal(0.0, family.squad_drift_sd, n)  # one per squad head
     traits["drift"] = drift[squad]
+    shocks = keyed_stream(seed, "squad-shocks").normal(0.0, family.squad_shock_sd,
+                                                      (n, -(-timeline.days // SHOCK_DAYS)))
+    traits["shock"] = np.exp(shocks[squad])    # (person, four-week block): the squad's swing
+    if family.adopters_are_newer:   # ... and the newest of them use AI the most
+        log_tenure = np.log(tenure_days)
+        traits["usage_rate"] = traits["usage_rate"] * np.exp(
+            -0.5 * (log_tenure - log_tenure.mean()) / max(log_tenure.std(), 1e-9))
     return Population(table=table, archetype=archetype, convert_day=convert_day, access_day=access_day,
                       unit=unit, tenure_at_start=tenure_days, traits=traits)
 
@@ -582,7 +591,8 @@ def output_multipliers(ctx: Context, members: np.ndarray, days: np.ndarray,
     trend = 1.0 + scenario.output_trend * fraction + \
         scenario.output_seasonality * np.sin(2 * np.pi * d / SEASON_DAYS)
     drift = np.exp(tr["drift"][members][:, None] * fraction)
-    without = tr["output_base"][members][:, None] * learning * trend * drift
+    shock = tr["shock"][members][:, np.minimum(days // SHOCK_DAYS, tr["shock"].shape[1] - 1)]
+    without = tr["output_base"][members][:, None] * learning * trend * drift * shock
 
     since_access = np.clip((d - access[:, None]) / GAIN_RAMP_DAYS, 0.0, 1.0)
     converted = (archetype == CONVERT) & (d >= convert_day)

@@ -44,9 +44,9 @@ from datasets.measures import Company, closed_work, data_period, non_users
 
 BOOTSTRAP_SAMPLES = 2000
 BOOTSTRAP_SEED = 20261206        # fixed: the reference width of a company is one number
-INTERVAL_SLACK = 0.25            # of the learner's half-width, added on each side before checking coverage
-WIDTH_FULL = 1.25                # full credit up to this multiple of the reference interval's width
-WIDTH_ZERO = 2.0                 # no credit from this multiple on
+INTERVAL_SLACK = 0.3             # of the learner's half-width, added on each side before checking coverage
+WIDTH_FULL = 1.15                # full credit up to this multiple of the reference interval's width
+WIDTH_ZERO = 1.6                 # no credit from this multiple on
 SHARE_FULL_WITHIN = 0.05         # the theater share's tolerance (as exercises/checks.py ESTIMATE_RULES)
 SHARE_ZERO_AT = 0.10
 FINDING_KEYS = ("theater_share", "access_effect_pct", "access_effect_low", "access_effect_high")

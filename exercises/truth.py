@@ -211,14 +211,14 @@ def productivity_effect(company: Company) -> float:
 
 def access_effect(company: Company) -> dict[str, float]:
     """The pilot wave's effect of AI access in percent (`value`) and the reference interval's width."""
-    labels = _labels(company)
-    if "pilot_expected_with" not in labels.columns:
-        raise TruthError("these labels have no potential outcomes: regenerate the company with this generator")
     try:
         pilot = causal.pilot_design(company)
         reference = causal.reference_estimate(company)
     except causal.CausalError as exc:
         raise TruthError(str(exc)) from None
+    labels = _labels(company)
+    if "pilot_expected_with" not in labels.columns:
+        raise TruthError("these labels have no potential outcomes: regenerate the company with this generator")
     wave_ids = set(pilot.people.loc[pilot.people["wave"], "employee_id"])
     wave = labels[labels["employee_id"].astype(str).isin(wave_ids)]
     without = float(wave["pilot_expected_without"].sum())
