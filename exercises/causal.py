@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from datasets.errors import UserError
-from datasets.measures import Company, closed_work, data_period, non_users
+from datasets.measures import Company, closed_work, data_period, non_user_ids
 
 BOOTSTRAP_SAMPLES = 2000
 BOOTSTRAP_SEED = 20261206        # fixed: the reference width of a company is one number
@@ -172,7 +172,8 @@ def reference_estimate(company: Company, unit: Unit | None = None) -> Estimate:
 
 def naive_estimate(company: Company) -> Estimate:
     """Heavy users (at least the median AI events since the mandate among people with any) against
-    non-users (under a tenth of the median person's events), pre-pilot vs since the mandate."""
+    non-users (datasets.measures: under a tenth of the median person's events over the whole
+    period), pre-pilot vs since the mandate."""
     pilot = pilot_design(company)
     people = pilot.people
     events = company.ai_events
@@ -182,7 +183,7 @@ def naive_estimate(company: Company) -> Estimate:
     per_person = per_person.reindex(people["employee_id"], fill_value=0)
     active = per_person[per_person > 0]
     users = (per_person >= active.median()).to_numpy() if len(active) else np.zeros(len(people), bool)
-    lacking = non_users(per_person).to_numpy()
+    lacking = people["employee_id"].isin(non_user_ids(company)).to_numpy() & ~users
     keep = users | lacking
     counts = _closed_counts(company, people["employee_id"][keep],
                             [(pilot.start, pilot.pilot), (pilot.mandate, pilot.end)])
