@@ -241,6 +241,5 @@ TRUTHS = {
     "convert_ids": convert_ids,
     "theater_share": theater_share,
     "productivity_effect": productivity_effect,
-    "access_effect": access_effect,
     "measure_finding": measure_finding,
 }
