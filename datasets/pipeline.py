@@ -17,7 +17,7 @@ How the lesson is planted (the behaviour model):
   independent habits on each of these, so no single one separates the archetypes well, while
   several together do.
 - Access is a released fact (`employees.ai_access_from`): a keyed random pilot wave (a third of
-  each team, or a third of the squads in the spillover family) gets AI access on the pilot day,
+  each team, or half of the squads in the spillover family) gets AI access on the pilot day,
   some whole weeks before the mandate; everyone else on the mandate day. Nobody has an AI event
   before their access date.
 - Output (work items) has potential outcomes: for every person and day an expected rate of new
@@ -304,7 +304,8 @@ def build_timeline(scenario: Scenario, days: int, start: date) -> Timeline:
     calendar = calendar.assign(_rank=calendar["event_type"].map(type_order)) \
         .sort_values(["date", "_rank"], kind="stable").drop(columns="_rank").reset_index(drop=True)
     return Timeline(start=start, days=days, day_kind=day_kind, mandate_day=mandate_day,
-                    pilot_day=pilot_day_of(scenario, mandate_day), burst_factor_base=factor, survey_days=survey_days, calendar=calendar)
+                    pilot_day=pilot_day_of(scenario, mandate_day), burst_factor_base=factor,
+                    survey_days=survey_days, calendar=calendar)
 
 
 def _next_business(business: np.ndarray, day: int) -> int:
@@ -405,7 +406,7 @@ def _newer_staff_adopt(seed: int, archetype: np.ndarray, tenure_days: np.ndarray
 
 def _access_days(seed: int, timeline: Timeline, unit: np.ndarray, by_unit: bool) -> np.ndarray:
     """Each person's first day of AI access: the pilot day for a keyed random third of each unit
-    (or of the units, when whole units are licensed together), the mandate day for the rest."""
+    (or half of the units, when whole units are licensed together), the mandate day for the rest."""
     n = len(unit)
     if timeline.mandate_day is None:
         return np.zeros(n, dtype=np.int64)
@@ -414,8 +415,8 @@ def _access_days(seed: int, timeline: Timeline, unit: np.ndarray, by_unit: bool)
         return access
     rng = keyed_stream(seed, "pilot-wave")
     if by_unit:
-        units = np.unique(unit)
-        k = min(max(1, int(round(len(units) / 3))), max(len(units) - 1, 1))
+        units = np.unique(unit)   # half of them: a bootstrap over few licensed squads is too narrow
+        k = min(max(1, int(round(len(units) / 2))), max(len(units) - 1, 1))
         wave = np.isin(unit, rng.permutation(units)[:k]) if len(units) > 1 else np.zeros(n, bool)
     else:
         wave = np.zeros(n, dtype=bool)

@@ -21,9 +21,11 @@ measures the effect of *access* (intent-to-treat), whoever in the wave ends up u
   targets the effect on self-selected users and is biased wherever who uses AI is related to
   how their output moves anyway (benchmarks/estimands.py measures it per family).
 - `interval_credit`: full credit when the interval, widened by INTERVAL_SLACK of its half-width on
-  each side, covers the truth and is at most WIDTH_FULL times as wide as the reference interval on
-  the same company; linear to zero at WIDTH_ZERO times; zero when it misses. The width cap is what
-  stops an interval wide enough to cover everything.
+  each side, covers the truth and its width is between NARROW_FULL and WIDTH_FULL times the
+  reference interval's on the same company; linear to zero at NARROW_ZERO and WIDTH_ZERO times;
+  zero when it misses. The upper cap stops an interval wide enough to cover everything; the lower
+  one fails an interval that resamples people where whole squads were licensed (too narrow, even
+  when it happens to cover).
 - `finding_credit`: the measure report (theater share and the access effect with its interval)
   as one finding: share credit times interval credit.
 """
@@ -44,9 +46,11 @@ from datasets.measures import Company, closed_work, data_period, non_user_ids
 
 BOOTSTRAP_SAMPLES = 2000
 BOOTSTRAP_SEED = 20261206        # fixed: the reference width of a company is one number
-INTERVAL_SLACK = 0.3             # of the learner's half-width, added on each side before checking coverage
+INTERVAL_SLACK = 0.4             # of the learner's half-width, added on each side before checking coverage
 WIDTH_FULL = 1.15                # full credit up to this multiple of the reference interval's width
 WIDTH_ZERO = 1.6                 # no credit from this multiple on
+NARROW_FULL = 0.85               # ... and down to this multiple: a narrower interval claims a certainty
+NARROW_ZERO = 0.6                # the design does not give (no credit from this multiple down)
 SHARE_FULL_WITHIN = 0.05         # the theater share's tolerance (as exercises/checks.py ESTIMATE_RULES)
 SHARE_ZERO_AT = 0.10
 FINDING_KEYS = ("theater_share", "access_effect_pct", "access_effect_low", "access_effect_high")
@@ -230,6 +234,11 @@ def interval_credit(estimate: Any, low: Any, high: Any, truth: float,
     if not low - slack <= truth <= high + slack:
         return 0.0, "Your interval misses the true effect: no credit."
     ratio = (high - low) / reference_width
+    if ratio < NARROW_FULL:
+        credit = max(0.0, (ratio - NARROW_ZERO) / (NARROW_FULL - NARROW_ZERO))
+        return credit, ("Your interval covers the true effect, but it is narrower than this design "
+                        "allows: it claims more certainty than the data hold"
+                        + (": partial credit." if credit > 0 else ": no credit."))
     if ratio <= WIDTH_FULL:
         return 1.0, "Your interval covers the true effect and is no wider than the design needs."
     if ratio >= WIDTH_ZERO:

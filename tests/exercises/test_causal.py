@@ -99,10 +99,19 @@ def test_interval_credit_rewards_covering_the_truth_at_the_reference_width():
 def test_a_wide_interval_loses_credit_linearly_and_a_huge_one_earns_nothing():
     full = causal.WIDTH_FULL * 20
     assert causal.interval_credit(0, -full / 2, full / 2, truth=0, reference_width=20)[0] == 1.0
+    assert causal.interval_credit(0, -10, 10, truth=0, reference_width=20)[0] == 1.0
     middle = (causal.WIDTH_FULL + causal.WIDTH_ZERO) / 2 * 20
     credit, message = causal.interval_credit(0, -middle / 2, middle / 2, truth=0, reference_width=20)
     assert credit == pytest.approx(0.5) and "wider than the design needs" in message
     assert causal.interval_credit(0, -500, 500, truth=0, reference_width=20)[0] == 0.0
+
+
+def test_an_interval_narrower_than_the_design_allows_fails_even_when_it_covers():
+    narrow = causal.NARROW_ZERO * 20 - 1
+    credit, message = causal.interval_credit(0, -narrow / 2, narrow / 2, truth=0, reference_width=20)
+    assert credit == 0.0 and "narrower than this design allows" in message
+    just = causal.NARROW_FULL * 20 + 0.01
+    assert causal.interval_credit(0, -just / 2, just / 2, truth=0, reference_width=20)[0] == 1.0
 
 
 def test_the_messages_never_name_the_truth_or_its_direction():

@@ -53,8 +53,10 @@ def test_the_measure_finding_holds_the_share_and_the_access_effect_with_its_refe
     assert set(finding) == {"theater_share", "access_effect_pct", "access_effect_reference_width"}
     assert finding["theater_share"] == pytest.approx(truth.theater_share(company))
     assert finding["access_effect_reference_width"] == pytest.approx(reference_estimate(company).width)
+    half = finding["access_effect_reference_width"] / 2
     exact = {"theater_share": finding["theater_share"], "access_effect_pct": finding["access_effect_pct"],
-             "access_effect_low": finding["access_effect_pct"] - 5, "access_effect_high": finding["access_effect_pct"] + 5}
+             "access_effect_low": finding["access_effect_pct"] - half,
+             "access_effect_high": finding["access_effect_pct"] + half}
     assert finding_credit(exact, finding)[0] == 1.0
 
 
