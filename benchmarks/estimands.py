@@ -98,8 +98,8 @@ def main() -> None:
         args.save.write_text(json.dumps(rows, indent=1))
     print(f"{len(rows)} companies ({PROFILE}, {EMPLOYEES} employees x {DAYS} days) in "
           f"{time.perf_counter() - started:.0f} s; credit = exercises/causal.py interval_credit "
-          f"(slack {causal.INTERVAL_SLACK:g} of the half-width, full to {causal.WIDTH_FULL:g}x, "
-          f"none from {causal.WIDTH_ZERO:g}x the reference width)")
+          f"(slack {causal.INTERVAL_SLACK:g} of the half-width, full from {causal.NARROW_FULL:g}x to {causal.WIDTH_FULL:g}x, "
+          f"none below {causal.NARROW_ZERO:g}x or from {causal.WIDTH_ZERO:g}x the reference width)")
     header = (f"{'family':<10} {'truth p5..p95':>15} {'ref width':>9} {'ref full':>8} {'ref mean':>8} "
               f"{'ref bias':>8} {'naive full':>10} {'naive mean':>10} {'naive bias':>10} "
               f"{'person full':>11} {'unit':>7}")
