@@ -7,8 +7,9 @@ with keyed uniform draws (datasets.keyed: a learner cannot work back from their 
 seed). The ranges are wider than the grading tolerances, so the best single constant answer and
 a classmate's answer earn little (benchmarks/guessing.py prints the figures), and narrow enough
 that the lesson holds everywhere inside them (tests/datasets/test_lesson.py runs at their
-extremes; widening them was measured to break the measure notebook's effect estimate where
-performers are many and the gain is large). docs/data-model.md lists them.
+extremes). The gain's range is wide on purpose: the access effect is graded with an interval
+about 20 points wide at the course size, so the truths must spread much further than that for a
+constant guess to earn little (benchmarks/estimands.py prints both). docs/data-model.md lists them.
 
 Each seed also draws its scenario family (datasets/families.py, keyed by the seed with the
 family table's shares); a family replaces some ranges with its own (`Family.overrides`).
