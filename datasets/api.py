@@ -144,6 +144,7 @@ def _meta(ctx: pipeline.Context) -> dict[str, Any]:
         "end_date": (tl.start + timedelta(days=tl.days - 1)).isoformat(),
         "mandate_date": mandate,
         "mandate_strength": ctx.scenario.mandate.strength,
+        "family": pipeline.family_of(ctx.scenario).name,   # in memory only: the manifest leaves it out
         "generator_version": pipeline.GENERATOR_VERSION,
     }
 

@@ -16,10 +16,22 @@ How the lesson is planted (the behaviour model):
   reporting deadlines, and seldom feeds a work item that gets merged or closed. Each employee has
   independent habits on each of these, so no single one separates the archetypes well, while
   several together do.
-- Output (work items) follows archetype and period, not usage: genuine adopters and converts
-  (after converting) change their output after the mandate by the scenario's productivity_gain
-  (negative in some drawn companies: AI can cost time), performative users lose a little time,
-  and quiet experts are faster throughout.
+- Access is a released fact (`employees.ai_access_from`): a keyed random pilot wave (a third of
+  each team, or half of the squads in the spillover family) gets AI access on the pilot day,
+  some whole weeks before the mandate; everyone else on the mandate day. Nobody has an AI event
+  before their access date.
+- Output (work items) has potential outcomes: for every person and day an expected rate of new
+  work without access (lambda0: the role's rate, the person's own level, a learning curve for new
+  hires, a company-wide trend and quarterly swing, the squad's own drift and
+  monthly swings) and with access (lambda1 =
+  lambda0 times the effect of access). Genuine adopters and converts (after converting) gain the
+  scenario's productivity_gain, ramping in over 14 days from access (negative in some drawn
+  companies: AI can cost time); performers lose a little time, more under the mandate's pressure;
+  in the spillover family everyone else in a licensed squad gains part of it. Quiet experts are
+  faster with or without AI. Work is drawn from the realised rate: lambda1 from the person's
+  access date on, lambda0 before. The labels keep each person's sums of both over the pilot window
+  (the truth of exercises/truth.py access_effect).
+- Behaviour per archetype is the table of datasets/archetypes.py; per family, datasets/families.py.
 """
 
 from __future__ import annotations
@@ -33,12 +45,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datasets import archetypes as archetype_table
+from datasets.archetypes import ARCHETYPES
+from datasets.families import DEFAULT_FAMILY, FAMILIES, Family
 from datasets.keyed import derive_key, keyed_int, keyed_stream, keyed_words
 from datasets.provider import company_faker, name_pools
-from datasets.scenario import ARCHETYPES, Scenario, default_teams
+from datasets.scenario import Scenario, default_teams
 from datasets.variation import feeds_work
 
-GENERATOR_VERSION = "2.1"  # bump whenever the same arguments would give different data (the grader checks it)
+GENERATOR_VERSION = "3.0"  # bump whenever the same arguments would give different data (the grader checks it)
 BLOCK_EMPLOYEES = 200
 NS_PER_SECOND = 1_000_000_000
 SECONDS_PER_DAY = 86_400
@@ -104,6 +119,12 @@ WORK_KIND_MIX = np.array([[0.35, 0.55, 0.10], [0.45, 0.0, 0.55], [0.40, 0.0, 0.6
 CYCLE_MEDIAN_HOURS = np.array([40.0, 26.0, 50.0])
 ROLE_USAGE = np.array([1.15, 0.9, 0.7])
 ROLE_OUTPUT = np.array([1.3, 1.1, 0.7])
+GAIN_RAMP_DAYS = 14        # AI's effect on a gaining person's output builds up over two weeks of access
+PRESSURE_BEFORE_MANDATE = 0.4   # performers' output loss before the mandate, as a share of its full size
+NEW_HIRE_DEFICIT = 0.45    # a new hire's output starts this much below their level ...
+NEW_HIRE_DAYS = 240.0      # ... and closes the gap with this time constant (days of tenure)
+SEASON_DAYS = 91           # the company-wide swing in output is quarterly
+SHOCK_DAYS = 28            # a squad's own swings in output change every four weeks
 
 
 @dataclass(frozen=True)
@@ -114,6 +135,7 @@ class Timeline:
     days: int
     day_kind: np.ndarray  # 0 business day, 1 weekend, 2 holiday; index 0 = start
     mandate_day: int | None
+    pilot_day: int | None      # the pilot wave's access day (None: no pilot)
     burst_factor_base: np.ndarray  # per day: burst-window multiplier for performative sessions
     survey_days: np.ndarray
     calendar: pd.DataFrame
@@ -130,6 +152,9 @@ class Population:
     table: pd.DataFrame
     archetype: np.ndarray
     convert_day: np.ndarray
+    access_day: np.ndarray     # first day of AI access (index into the period)
+    unit: np.ndarray           # unit of randomisation: the team (person families) or the squad
+    tenure_at_start: np.ndarray
     traits: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -194,6 +219,18 @@ def mandate_day_of(scenario: Scenario, days: int, start: date) -> int | None:
         offset = (at - start).days
         return offset if 0 <= offset < days else None
     return int(round(float(at) * days)) if days > 1 else None
+
+
+def pilot_day_of(scenario: Scenario, mandate_day: int | None) -> int | None:
+    """The pilot day: whole weeks before the mandate, leaving a pre-pilot period at least as long."""
+    if mandate_day is None:
+        return None
+    weeks = min(scenario.pilot_weeks, mandate_day // 14)
+    return mandate_day - 7 * weeks if weeks >= 1 else None
+
+
+def family_of(scenario: Scenario) -> Family:
+    return FAMILIES[scenario.family or DEFAULT_FAMILY]
 
 
 def build_timeline(scenario: Scenario, days: int, start: date) -> Timeline:
@@ -267,7 +304,8 @@ def build_timeline(scenario: Scenario, days: int, start: date) -> Timeline:
     calendar = calendar.assign(_rank=calendar["event_type"].map(type_order)) \
         .sort_values(["date", "_rank"], kind="stable").drop(columns="_rank").reset_index(drop=True)
     return Timeline(start=start, days=days, day_kind=day_kind, mandate_day=mandate_day,
-                    burst_factor_base=factor, survey_days=survey_days, calendar=calendar)
+                    pilot_day=pilot_day_of(scenario, mandate_day), burst_factor_base=factor,
+                    survey_days=survey_days, calendar=calendar)
 
 
 def _next_business(business: np.ndarray, day: int) -> int:
@@ -311,7 +349,14 @@ def build_population(scenario: Scenario, employees: int, seed: int, timeline: Ti
         emails.append(f"{local}{count + 1 if count else ''}@{scenario.email_domain}")
 
     manager = _managers(rng, team_of, group, scenario.manager_span)
-    tenure_days = np.minimum(rng.lognormal(np.log(3 * 365), 0.8, n), 25 * 365).astype(np.int64) + 1
+    family = family_of(scenario)
+    tenure_days = np.minimum(rng.lognormal(np.log(family.tenure_median_years * 365), 0.8, n),
+                             25 * 365).astype(np.int64) + 1
+    if family.adopters_are_newer:
+        archetype = _newer_staff_adopt(seed, archetype, tenure_days)
+    squad = np.where(manager >= 0, manager, np.arange(n))
+    unit = squad if family.randomised_by == "squad" else team_of
+    access_day = _access_days(seed, timeline, unit, by_unit=family.randomised_by == "squad")
     hire = np.datetime64(timeline.start, "D") - tenure_days.astype("timedelta64[D]")
     ids = _format_ids("E", np.arange(1, n + 1), 5)
     table = pd.DataFrame({
@@ -322,6 +367,7 @@ def build_population(scenario: Scenario, employees: int, seed: int, timeline: Ti
         "role": pd.array(list(roles), dtype="str"),
         "manager_id": pd.array([ids[m] if m >= 0 else None for m in manager], dtype="str"),
         "hire_date": hire.astype("datetime64[ns]"),
+        "ai_access_from": (np.datetime64(timeline.start, "D") + access_day).astype("datetime64[ns]"),
     })
 
     convert_day = np.full(n, -1, dtype=np.int64)
@@ -333,7 +379,52 @@ def build_population(scenario: Scenario, employees: int, seed: int, timeline: Ti
 
     traits = _traits(rng, archetype, group, scenario)
     traits["group"] = group
-    return Population(table=table, archetype=archetype, convert_day=convert_day, traits=traits)
+    drift = keyed_stream(seed, "squad-drift").normal(0.0, family.squad_drift_sd, n)  # one per squad head
+    traits["drift"] = drift[squad]
+    shocks = keyed_stream(seed, "squad-shocks").normal(0.0, family.squad_shock_sd,
+                                                      (n, -(-timeline.days // SHOCK_DAYS)))
+    traits["shock"] = np.exp(shocks[squad])    # (person, four-week block): the squad's swing
+    if family.adopters_are_newer:   # ... and the newest of them use AI the most
+        log_tenure = np.log(tenure_days)
+        traits["usage_rate"] = traits["usage_rate"] * np.exp(
+            -0.5 * (log_tenure - log_tenure.mean()) / max(log_tenure.std(), 1e-9))
+    return Population(table=table, archetype=archetype, convert_day=convert_day, access_day=access_day,
+                      unit=unit, tenure_at_start=tenure_days, traits=traits)
+
+
+def _newer_staff_adopt(seed: int, archetype: np.ndarray, tenure_days: np.ndarray) -> np.ndarray:
+    """Selection into use: the same archetypes, dealt so that the newest staff (ranked by tenure
+    with noise) become AI users and the longest-serving the non-users."""
+    noise = keyed_stream(seed, "selection").normal(0.0, 0.35, len(archetype))
+    order = np.argsort(np.log(tenure_days) + noise, kind="stable")   # newest first
+    users_first = np.sort(archetype, kind="stable")
+    users_first = np.concatenate([users_first[users_first != NON_USER], users_first[users_first == NON_USER]])
+    dealt = np.empty_like(archetype)
+    dealt[order] = users_first
+    return dealt
+
+
+def _access_days(seed: int, timeline: Timeline, unit: np.ndarray, by_unit: bool) -> np.ndarray:
+    """Each person's first day of AI access: the pilot day for a keyed random third of each unit
+    (or half of the units, when whole units are licensed together), the mandate day for the rest."""
+    n = len(unit)
+    if timeline.mandate_day is None:
+        return np.zeros(n, dtype=np.int64)
+    access = np.full(n, timeline.mandate_day, dtype=np.int64)
+    if timeline.pilot_day is None or n == 0:
+        return access
+    rng = keyed_stream(seed, "pilot-wave")
+    if by_unit:
+        units = np.unique(unit)   # half of them: a bootstrap over few licensed squads is too narrow
+        k = min(max(1, int(round(len(units) / 2))), max(len(units) - 1, 1))
+        wave = np.isin(unit, rng.permutation(units)[:k]) if len(units) > 1 else np.zeros(n, bool)
+    else:
+        wave = np.zeros(n, dtype=bool)
+        for u in np.unique(unit):
+            members = np.flatnonzero(unit == u)
+            wave[rng.permutation(members)[: int(round(len(members) / 3))]] = True
+    access[wave] = timeline.pilot_day
+    return access
 
 
 def _managers(rng: np.random.Generator, team_of: np.ndarray, group: np.ndarray, span: int) -> np.ndarray:
@@ -369,22 +460,19 @@ def _traits(rng: np.random.Generator, archetype: np.ndarray, group: np.ndarray,
     n = len(archetype)
     noise = scenario.noise
     strength = scenario.mandate.strength
-    is_ = {a: archetype == a for a in range(5)}
-
-    perf_pre_mean = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
-                              [0.35, 0.8, 0.03], 0.04)
-    perf_post_mean = np.select(
-        [is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
-        [0.35 + (0.85 - 0.35) * strength, 0.8, 0.05], 0.04 + 0.08 * strength)
-    usage_pre = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
-                          [0.75, 0.0, 0.3], 1.0)
-    usage_post = np.select([is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
-                           [1.1 * genuine_usage_after(strength), 0.04 * strength, 0.32], genuine_usage_after(strength))
-    output_gain = np.select([is_[GENUINE] | is_[CONVERT], is_[QUIET_EXPERT]],
-                            [rng.normal(scenario.productivity_gain, 0.03, n).clip(-0.5, None), np.zeros(n)], 0.0)
-    output_loss = np.where(is_[TOKENMAXXER] | is_[CONVERT], rng.normal(0.07, 0.02, n).clip(0.0, None), 0.0)
-    output_base = np.where(is_[QUIET_EXPERT], 1.0 + rng.normal(0.25, 0.06, n).clip(0.05, None), 1.0)
-    acc_gen_mean = np.where(is_[QUIET_EXPERT], 0.6, 0.42)
+    table = archetype_table
+    perf_pre_mean = table.column("perf_pre")[archetype]
+    perf_post_mean = table.at_strength("perf_post", strength)[archetype]
+    usage_pre = table.column("usage_pre")[archetype]
+    usage_post = table.at_strength("usage_post", strength)[archetype]
+    gains = table.column("gains")[archetype] > 0
+    output_gain = np.where(gains, rng.normal(scenario.productivity_gain, 0.03, n).clip(-0.5, None), 0.0)
+    loss = table.column("output_loss")[archetype]
+    output_loss = np.where(loss > 0, rng.normal(loss, 0.02, n).clip(0.0, None), 0.0)
+    bonus = table.column("output_bonus")[archetype]
+    output_base = np.where(bonus > 0, 1.0 + rng.normal(bonus, 0.06, n).clip(0.05, None), 1.0)
+    acc_gen_mean = table.column("acceptance_genuine")[archetype]
+    obliged_mean = table.column("obliged")[archetype]
 
     traits = {
         "usage_rate": 8.0 * ROLE_USAGE[group] * rng.lognormal(0.0, 0.55 * noise, n),
@@ -408,11 +496,9 @@ def _traits(rng: np.random.Generator, archetype: np.ndarray, group: np.ndarray,
         "hour_shift": rng.normal(0.0, 0.8, n),
         "output_rate": 1.0 * ROLE_OUTPUT[group] * rng.lognormal(0.0, 0.35, n),
         "output_base": output_base, "output_gain": output_gain, "output_loss": output_loss,
-        "cycle_scale": rng.lognormal(0.0, 0.25, n) * np.where(is_[QUIET_EXPERT], 0.75, 1.0),
-        "obliged": np.select(
-            [is_[TOKENMAXXER] | is_[CONVERT], is_[NON_USER], is_[QUIET_EXPERT]],
-            [_beta(rng, 0.38, 5, n), _beta(rng, 0.45, 5, n), _beta(rng, 0.05, 5, n)],
-            _beta(rng, 0.14, 5, n)),
+        "spillover": np.where(gains, 0.0, family_of(scenario).spillover * scenario.productivity_gain),
+        "cycle_scale": rng.lognormal(0.0, 0.25, n) * np.where(bonus > 0, 0.75, 1.0),
+        "obliged": _beta(rng, obliged_mean, 5, n),
         "speed_bias": rng.normal(0.0, 8.0, n),
         "satisfaction": rng.normal(0.0, 0.6, n),
     }
@@ -480,15 +566,49 @@ def _period_matrices(ctx: Context, members: np.ndarray, days: np.ndarray) -> dic
     converted = (archetype == CONVERT) & (d >= convert_day)
     genuine_post = genuine_usage_after(ctx.scenario.mandate.strength)
     usage = np.where(converted, genuine_post, usage)
+    usage = np.where(d >= ctx.population.access_day[members][:, None], usage, 0.0)  # no AI before access
     perf = np.where(converted, tr["perf_converted"][members][:, None], perf)
 
-    gain_ramp = np.clip((d - mandate) / 30.0, 0.0, 1.0)
-    convert_ramp = np.clip((d - convert_day) / 30.0, 0.0, 1.0)
-    gain = np.where(archetype == CONVERT, convert_ramp * (convert_day >= 0), gain_ramp)
-    output = tr["output_base"][members][:, None] * (
-        1.0 + tr["output_gain"][members][:, None] * gain
-        - tr["output_loss"][members][:, None] * np.where(converted, 0.0, ramp))
+    access = ctx.population.access_day[members]
+    without, with_access = output_multipliers(ctx, members, days, access)
+    output = np.where(d >= access[:, None], with_access, without)
     return {"usage": usage, "perf": perf, "output": output}
+
+
+def output_multipliers(ctx: Context, members: np.ndarray, days: np.ndarray,
+                       access: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Potential outcomes per (employee, day), as multipliers of the person's output rate:
+    without AI access, and with access that started on `access` (per employee)."""
+    tl = ctx.timeline
+    tr = ctx.population.traits
+    scenario = ctx.scenario
+    mandate = tl.mandate_day if tl.mandate_day is not None else tl.days * 10
+    archetype = ctx.population.archetype[members][:, None]
+    convert_day = ctx.population.convert_day[members][:, None]
+    d = days[None, :]
+    tenure = ctx.population.tenure_at_start[members][:, None] + d
+    learning = 1.0 - NEW_HIRE_DEFICIT * np.exp(-tenure / NEW_HIRE_DAYS)
+    fraction = d / max(tl.days, 1)
+    trend = 1.0 + scenario.output_trend * fraction + \
+        scenario.output_seasonality * np.sin(2 * np.pi * d / SEASON_DAYS)
+    drift = np.exp(tr["drift"][members][:, None] * fraction)
+    shock = tr["shock"][members][:, np.minimum(days // SHOCK_DAYS, tr["shock"].shape[1] - 1)]
+    without = tr["output_base"][members][:, None] * learning * trend * drift * shock
+
+    since_access = np.clip((d - access[:, None]) / GAIN_RAMP_DAYS, 0.0, 1.0)
+    converted = (archetype == CONVERT) & (d >= convert_day)
+    convert_ramp = np.clip((d - convert_day) / GAIN_RAMP_DAYS, 0.0, 1.0) * (convert_day >= 0)
+    gain = np.where(archetype == CONVERT, convert_ramp, since_access)
+    pressure = PRESSURE_BEFORE_MANDATE + (1 - PRESSURE_BEFORE_MANDATE) * np.clip((d - mandate) / 10.0, 0.0, 1.0)
+    effect = (tr["output_gain"][members][:, None] * gain
+              - tr["output_loss"][members][:, None] * np.where(converted, 0.0, pressure)
+              + tr["spillover"][members][:, None] * since_access)
+    return without, without * (1.0 + effect)
+
+
+def day_output_weight(day_kind: np.ndarray) -> np.ndarray:
+    """How much of a business day's new work a weekend day or a holiday sees."""
+    return np.choose(day_kind, [1.0, 0.05, 0.02])
 
 
 def generate_block(ctx: Context, block: int, offsets: Offsets) -> dict[str, pa.Table]:
@@ -666,7 +786,7 @@ def _work_items(ctx: Context, rng: np.random.Generator, block: int, members: np.
     nb = len(members)
     backlog_kind = _backlog_day_kind(tl)
     all_kind = np.concatenate([backlog_kind, tl.day_kind])
-    weight = np.choose(all_kind, [1.0, 0.05, 0.02])
+    weight = day_output_weight(all_kind)
     output = np.concatenate([np.repeat(level["output"][:, :1], BACKLOG_DAYS, axis=1), level["output"]], axis=1)
     rate = tr["output_rate"][members][:, None] * output * weight[None, :]
     counts = rng.poisson(rate).reshape(-1)
@@ -827,9 +947,30 @@ def _decoded(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
+def pilot_expectations(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """Per employee: expected new work over the pilot window (pilot day to the day before the
+    mandate) without AI access and with access from the pilot day (zeros without a pilot)."""
+    pop, tl = ctx.population, ctx.timeline
+    n = len(pop)
+    without, with_access = np.zeros(n), np.zeros(n)
+    if tl.pilot_day is None or tl.mandate_day is None or n == 0:
+        return without, with_access
+    days = np.arange(tl.pilot_day, tl.mandate_day)
+    weight = day_output_weight(tl.day_kind[days])[None, :]
+    for lo in range(0, n, BLOCK_EMPLOYEES):
+        members = np.arange(lo, min(lo + BLOCK_EMPLOYEES, n))
+        m0, m1 = output_multipliers(ctx, members, days, np.full(len(members), tl.pilot_day))
+        rate = pop.traits["output_rate"][members][:, None] * weight
+        without[members] = (rate * m0).sum(axis=1)
+        with_access[members] = (rate * m1).sum(axis=1)
+    return without, with_access
+
+
 def labels_table(ctx: Context) -> pd.DataFrame:
-    """Per-employee truth: archetype and, for converts, the day they turned genuine."""
+    """Per-employee truth: archetype, for converts the day they turned genuine, and the expected
+    new work over the pilot window without and with AI access (the potential outcomes)."""
     pop = ctx.population
+    without, with_access = pilot_expectations(ctx)
     convert_date = pd.Series(pd.NaT, index=range(len(pop)), dtype="datetime64[ns]")
     has = pop.convert_day >= 0
     convert_date[has] = (np.datetime64(ctx.timeline.start, "D") + pop.convert_day[has]).astype("datetime64[ns]")
@@ -837,4 +978,6 @@ def labels_table(ctx: Context) -> pd.DataFrame:
         "employee_id": pop.table["employee_id"],
         "archetype": pd.array([ARCHETYPES[a] for a in pop.archetype], dtype="str"),
         "convert_date": convert_date.to_numpy(),
+        "pilot_expected_without": without,
+        "pilot_expected_with": with_access,
     })

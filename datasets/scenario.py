@@ -9,11 +9,12 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from datasets.archetypes import ARCHETYPES
 from datasets.errors import UserError
+from datasets.families import FAMILIES
 from datasets.validation import InvalidFile, invalid_file
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
-ARCHETYPES = ("genuine", "tokenmaxxer", "convert", "non_user", "quiet_expert")
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -80,6 +81,16 @@ class Scenario(_Strict):
     productivity_gain: float = Field(
         default=0.08, ge=-0.5, le=1.0,
         description="genuine adopters' mean output change once AI use settles in (0.08: +8%)")
+    family: str | None = Field(
+        default=None, description="scenario family (datasets/families.py); null: drawn per seed "
+                                  "when vary is true, else 'theater'")
+    pilot_weeks: int = Field(default=6, ge=0, le=26,
+                             description="weeks before the mandate that a random pilot wave gets AI "
+                                         "access (0: everyone at the mandate)")
+    output_trend: float = Field(default=0.0, ge=-0.5, le=0.5,
+                                description="company-wide change of output over the period, with or without AI")
+    output_seasonality: float = Field(default=0.0, ge=0.0, le=0.3,
+                                      description="amplitude of a quarterly swing of everyone's output")
     vary: bool = Field(default=True, description="draw the company per seed (datasets/variation.py); "
                                                  "false: generate the scenario exactly as written")
 
@@ -95,6 +106,13 @@ class Scenario(_Strict):
         if abs(total - 1.0) > 0.01:
             raise ValueError(f"archetype shares must add up to 1, they add up to {total:.3f}")
         return {name: float(mix.get(name, 0.0)) / total for name in ARCHETYPES}
+
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, family: str | None) -> str | None:
+        if family is not None and family not in FAMILIES:
+            raise ValueError(f"unknown family {family!r}; use one of {list(FAMILIES)}")
+        return family
 
     @field_validator("holidays")
     @classmethod

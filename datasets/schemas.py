@@ -51,6 +51,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "role": "Job title.",
         "manager_id": "The employee's manager (another employee_id); empty for the top of the tree.",
         "hire_date": "The day the employee joined.",
+        "ai_access_from": "The first day the employee had access to the AI tools (licensed). A "
+                          "randomly drawn pilot wave got access weeks before the mandate, everyone "
+                          "else on the mandate day; nobody has AI events before it.",
     },
     "ai_events": {
         "event_id": "One AI interaction (a prompt and its answer).",
@@ -96,6 +99,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "employee_id": "The employee.",
         "archetype": "Hidden truth: how the employee really uses AI.",
         "convert_date": "Hidden truth: when a convert's use turned genuine.",
+        "pilot_expected_without": "Hidden truth: expected new work over the pilot window (pilot day "
+                                  "to the day before the mandate) without AI access.",
+        "pilot_expected_with": "Hidden truth: the same with AI access from the pilot day.",
     },
     "event_labels": {
         "event_id": "The AI event.",
@@ -108,7 +114,7 @@ ARROW_COLUMNS: dict[str, list[tuple[str, arrow.DataType, arrow.DataType]]] = {
     "employees": [
         ("employee_id", STRING, STRING), ("name", STRING, STRING), ("email", STRING, STRING),
         ("team", STRING, DICT32), ("role", STRING, DICT32), ("manager_id", STRING, STRING),
-        ("hire_date", DATE, DATE),
+        ("hire_date", DATE, DATE), ("ai_access_from", DATE, DATE),
     ],
     "ai_events": [
         ("event_id", arrow.int64(), arrow.int64()), ("employee_id", STRING, DICT32),
@@ -132,7 +138,9 @@ ARROW_COLUMNS: dict[str, list[tuple[str, arrow.DataType, arrow.DataType]]] = {
         ("uses_ai_because_obliged", arrow.bool_(), arrow.bool_()),
         ("satisfaction", arrow.int64(), arrow.int64()),
     ],
-    "labels": [("employee_id", STRING, STRING), ("archetype", STRING, DICT8), ("convert_date", DATE, DATE)],
+    "labels": [("employee_id", STRING, STRING), ("archetype", STRING, DICT8), ("convert_date", DATE, DATE),
+               ("pilot_expected_without", arrow.float64(), arrow.float64()),
+               ("pilot_expected_with", arrow.float64(), arrow.float64())],
     "event_labels": [("event_id", arrow.int64(), arrow.int64()), ("is_theater", arrow.bool_(), arrow.bool_())],
 }
 DATE_COLUMNS = {name: [c for c, t, _ in cols if t == DATE] for name, cols in ARROW_COLUMNS.items()}
@@ -162,6 +170,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         "role": pa.Column(_TEXT, pa.Check.str_length(min_value=1)),
         "manager_id": pa.Column(_TEXT, _id(_EMPLOYEE_ID), nullable=True),
         "hire_date": pa.Column(_TIME),
+        "ai_access_from": pa.Column(_TIME),
     }, strict=True, ordered=True),
     "ai_events": pa.DataFrameSchema({
         "event_id": pa.Column("int64", pa.Check.ge(1), unique=True),
@@ -210,6 +219,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         "employee_id": pa.Column(_TEXT, _id(_EMPLOYEE_ID), unique=True),
         "archetype": pa.Column(_TEXT, pa.Check.isin(ARCHETYPE_NAMES)),
         "convert_date": pa.Column(_TIME, nullable=True),
+        "pilot_expected_without": pa.Column(float, pa.Check.ge(0)),
+        "pilot_expected_with": pa.Column(float, pa.Check.ge(0)),
     }, strict=True, ordered=True, checks=[
         pa.Check(lambda df: df["convert_date"].notna() == (df["archetype"] == "convert"),
                  error="exactly the converts have a convert_date"),

@@ -7,8 +7,12 @@ with keyed uniform draws (datasets.keyed: a learner cannot work back from their 
 seed). The ranges are wider than the grading tolerances, so the best single constant answer and
 a classmate's answer earn little (benchmarks/guessing.py prints the figures), and narrow enough
 that the lesson holds everywhere inside them (tests/datasets/test_lesson.py runs at their
-extremes; widening them was measured to break the measure notebook's effect estimate where
-performers are many and the gain is large). docs/data-model.md lists them.
+extremes). The gain's range is wide on purpose: the access effect is graded with an interval
+about 20 points wide at the course size, so the truths must spread much further than that for a
+constant guess to earn little (benchmarks/estimands.py prints both). docs/data-model.md lists them.
+
+Each seed also draws its scenario family (datasets/families.py, keyed by the seed with the
+family table's shares); a family replaces some ranges with its own (`Family.overrides`).
 
 A scenario with `vary: false` is generated exactly as written (demos, tests of a fixed company).
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from datasets.families import DEFAULT_FAMILY, FAMILIES, family_at
 from datasets.keyed import keyed_uniform
 from datasets.scenario import Scenario, default_teams
 
@@ -39,9 +44,12 @@ RANGES: dict[str, Range] = {
     "convert_fraction": Range(0.20, 0.50, "of the performers, the share who later turn genuine"),
     "non_user_share": Range(0.10, 0.22, "share of staff who do not use AI"),
     "quiet_expert_share": Range(0.04, 0.10, "share of quiet experts (fast, light users)"),
-    "mandate_at": Range(0.30, 0.45, "when the mandate starts, as a fraction of the period"),
+    "mandate_at": Range(0.45, 0.60, "when the mandate starts, as a fraction of the period"),
+    "pilot_weeks": Range(4, 7.999, "weeks before the mandate that the random pilot wave gets access (whole weeks)"),
+    "output_trend": Range(-0.10, 0.15, "everyone's output change over the period, with or without AI"),
+    "output_seasonality": Range(0.0, 0.06, "amplitude of a quarterly swing in everyone's output"),
     "mandate_strength": Range(0.70, 1.00, "how hard the mandate pushes (0-1)"),
-    "productivity_gain": Range(-0.25, 0.65, "genuine adopters' mean output change once AI use settles in"),
+    "productivity_gain": Range(-0.40, 0.90, "genuine adopters' mean output change once AI use settles in"),
     "team_weight_log": Range(-0.7, 0.7, "log-factor applied to each team's size"),
     "manager_span": Range(4, 12, "people per manager"),
 }
@@ -66,10 +74,25 @@ def draws(seed: int) -> dict[str, float]:
     return {name: keyed_uniform(seed, PURPOSE, name) for name in RANGES}
 
 
-def at_draws(scenario: Scenario, u: dict[str, float], team_u: list[float] | None = None) -> Scenario:
-    """The scenario with every varied quantity set from the uniform draws `u` (name -> [0, 1]);
-    `team_u` scales each team's size (default: as written)."""
-    value = {name: RANGES[name].at(u[name]) for name in RANGES}
+def family_of_seed(seed: int) -> str:
+    """The seed's scenario family: a keyed draw with the shares of datasets/families.py."""
+    return family_at(keyed_uniform(seed, PURPOSE, "family"))
+
+
+def ranges_of(family: str) -> dict[str, Range]:
+    """RANGES with the family's own ranges in place of the common ones."""
+    overrides = FAMILIES[family].overrides
+    return {name: (Range(*overrides[name], rng.what) if name in overrides else rng)
+            for name, rng in RANGES.items()}
+
+
+def at_draws(scenario: Scenario, u: dict[str, float], team_u: list[float] | None = None,
+             family: str | None = None) -> Scenario:
+    """The scenario with every varied quantity set from the uniform draws `u` (name -> [0, 1]) in
+    the ranges of `family` (default: the scenario's own, else theater); `team_u` scales each
+    team's size (default: as written)."""
+    family = family or scenario.family or DEFAULT_FAMILY
+    value = {name: rng.at(u[name]) for name, rng in ranges_of(family).items()}
     performers = value["performative_share"]
     converts = performers * value["convert_fraction"]
     non_users, quiet = value["non_user_share"], value["quiet_expert_share"]
@@ -90,6 +113,10 @@ def at_draws(scenario: Scenario, u: dict[str, float], team_u: list[float] | None
         "productivity_gain": round(value["productivity_gain"], 4),
         "teams": teams,
         "manager_span": int(round(value["manager_span"])),
+        "family": family,
+        "pilot_weeks": int(value["pilot_weeks"]),
+        "output_trend": round(value["output_trend"], 4),
+        "output_seasonality": round(value["output_seasonality"], 4),
         "vary": False,  # drawn once: generating it again keeps these values
     })
 
@@ -100,7 +127,7 @@ def for_seed(scenario: Scenario, seed: int) -> Scenario:
         return scenario
     teams = scenario.teams or default_teams()
     team_u = [keyed_uniform(seed, PURPOSE, f"team:{team.name}") for team in teams]
-    return at_draws(scenario, draws(seed), team_u)
+    return at_draws(scenario, draws(seed), team_u, scenario.family or family_of_seed(seed))
 
 
 def extremes(scenario: Scenario) -> dict[str, Scenario]:

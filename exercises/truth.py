@@ -10,6 +10,17 @@ datasets.measures (the notebooks and docs/instructors.md state the same ones to 
   logs, approximate): closed work per person per week before the mandate (pre) and from it on (post);
   effect = 100 * ((G_post / G_pre) / (N_post / N_pre) - 1). Periods run from the first day of the
   data to the day before the mandate, and from the mandate to the last day of the data.
+- Access effect (what the measure notebook grades): the effect of AI access on closed work during
+  the pilot window (pilot day P to the day before the mandate M) for the pilot wave (everyone whose
+  `ai_access_from` is the earliest access date), in percent: 100 * (sum of lambda1 / sum of
+  lambda0 - 1) over the wave's person-days in the window, where lambda1 and lambda0 are the
+  generator's expected rates of new work with and without access (the labels'
+  `pilot_expected_with` / `pilot_expected_without`: expected rates, not realised counts). The wave
+  is random, so this is the intent-to-treat effect of access. The grade also needs the width of the
+  reference method's interval on the same released data (exercises/causal.py).
+- Productivity effect (kept for the older checks; no notebook grades it any more): a
+  difference-in-differences between the labelled genuine adopters and non-users — a contrast
+  between hidden groups, not a causal estimand.
 - A session is theater when more than half of its events are labelled theater.
 """
 
@@ -21,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from datasets.errors import UserError
+from exercises import causal
 from datasets.measures import (Company, closed_work, data_period, linked_work_per_session, mandate_date,
                                week_label, weekly_output_rate)
 
@@ -197,9 +209,30 @@ def productivity_effect(company: Company) -> float:
     return float(100.0 * ((g_post / g_pre) / (n_post / n_pre) - 1.0))
 
 
+def access_effect(company: Company) -> dict[str, float]:
+    """The pilot wave's effect of AI access in percent (`value`) and the reference interval's width."""
+    try:
+        pilot = causal.pilot_design(company)
+        reference = causal.reference_estimate(company)
+    except causal.CausalError as exc:
+        raise TruthError(str(exc)) from None
+    labels = _labels(company)
+    if "pilot_expected_with" not in labels.columns:
+        raise TruthError("these labels have no potential outcomes: regenerate the company with this generator")
+    wave_ids = set(pilot.people.loc[pilot.people["wave"], "employee_id"])
+    wave = labels[labels["employee_id"].astype(str).isin(wave_ids)]
+    without = float(wave["pilot_expected_without"].sum())
+    if without <= 0:
+        raise TruthError("the pilot wave expects no work in the pilot window: the effect is undefined")
+    value = 100.0 * (float(wave["pilot_expected_with"].sum()) / without - 1.0)
+    return {"value": value, "reference_width": reference.width}
+
+
 def measure_finding(company: Any) -> dict[str, float]:
-    """The measure report's two numbers, keyed as the learner writes them in answers/estimates.json."""
-    return {"theater_share": theater_share(company), "productivity_effect_pct": productivity_effect(company)}
+    """The measure report's truth: the theater share and the access effect with the reference width."""
+    effect = access_effect(company)
+    return {"theater_share": theater_share(company), "access_effect_pct": effect["value"],
+            "access_effect_reference_width": effect["reference_width"]}
 
 
 TRUTHS = {

@@ -145,17 +145,22 @@ def test_detect_worked_example_links_sessions_as_the_measures_do(company, releas
                                    check_names=False)
 
 
-def test_measure_groups_and_detect_scale_agree_with_module_three(company, released):
-    """The measure notebook's groups are the app's module 3 groups at the notebook's cut, and its
-    `performed` scale is the detect notebook's (same habits, same weights)."""
+def test_measure_pilot_estimate_is_the_reference_and_its_shortcut_the_naive_one(company, released):
+    """The measure notebook's pilot estimate is exercises/causal.py's reference (same periods, same
+    count of closed work by the day it was opened, same unit), its shortcut compares the
+    measures' non-users, and its `performed` scale is the detect notebook's (same habits, weights)."""
     from course import exercise_tools as tools
+    from exercises import causal
 
     cells, space = _cells("measure/measure.ipynb"), {}
-    for grade_id in ("setup", "toolbox", "part1-worked", "part2-effect"):
+    for grade_id in ("setup", "toolbox", "part1-worked", "part2-plot", "part2-effect", "part2-naive"):
         exec(cells[grade_id], space)   # noqa: S102  (our own source notebook)
-    assert space["genuine_users"] == tools.genuine_looking_users(company, tools.GENUINE_AT_MOST)
-    assert "0.44" in cells["part2-effect"] and tools.GENUINE_AT_MOST == 0.44
-    assert space["non_users"] == measures.non_user_ids(company)
+    reference = causal.reference_estimate(company)
+    assert space["access_effect_pct"] == pytest.approx(reference.value)
+    assert (space["unit"] or "person") == reference.unit
+    width = space["access_effect_high"] - space["access_effect_low"]
+    assert abs(width / reference.width - 1) < 0.1, "the notebook's bootstrap is the reference's"
+    assert space["non_users"] == measures.non_user_ids(company) - space["users"]
     assert space["WEIGHTS"] == tools.PERFORMED_WEIGHTS
     detect = _cells("detect/detect.ipynb")["part3-detector"]
     for habit, weight in {"repeated": 2, "unlinked": 1.5, "discarded": 1, "self_doc": 1, "near": 0.5}.items():

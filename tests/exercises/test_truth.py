@@ -38,10 +38,26 @@ def test_productivity_effect_is_the_ratio_difference_in_differences(company):
     assert truth.productivity_effect(company) == pytest.approx(100.0)
 
 
-def test_the_measure_finding_holds_both_numbers_keyed_as_the_learner_writes_them(company):
+def test_the_measure_finding_needs_a_pilot_and_says_so(company):
+    """The graded effect is the pilot's effect of access: a company without access dates has none."""
+    with pytest.raises(truth.TruthError, match="ai_access_from"):
+        truth.measure_finding(company)
+
+
+def test_the_measure_finding_holds_the_share_and_the_access_effect_with_its_reference_width():
+    from datasets.api import generate_company
+    from exercises.causal import finding_credit, reference_estimate
+
+    company = generate_company("mandate-bigco", 150, 180, seed=7)
     finding = truth.measure_finding(company)
-    assert finding == {"theater_share": pytest.approx(4 / 6), "productivity_effect_pct": pytest.approx(0.0)}
-    assert run_check("measure.finding", dict(finding), finding).score == 1.0
+    assert set(finding) == {"theater_share", "access_effect_pct", "access_effect_reference_width"}
+    assert finding["theater_share"] == pytest.approx(truth.theater_share(company))
+    assert finding["access_effect_reference_width"] == pytest.approx(reference_estimate(company).width)
+    half = finding["access_effect_reference_width"] / 2
+    exact = {"theater_share": finding["theater_share"], "access_effect_pct": finding["access_effect_pct"],
+             "access_effect_low": finding["access_effect_pct"] - half,
+             "access_effect_high": finding["access_effect_pct"] + half}
+    assert finding_credit(exact, finding)[0] == 1.0
 
 
 def test_archetype_truths_read_the_labels(company):

@@ -1,0 +1,125 @@
+"""Does the graded access effect reward the design and fail the shortcut? Figures per scenario family.
+
+For each family (datasets/families.py), over N companies of the course size (mandate-bigco,
+150 employees x 180 days), it prints:
+  - the truth's spread (exercises/truth.py access_effect) and the reference interval's mean width;
+  - the reference method's interval credit (exercises/causal.py reference_estimate scored with
+    interval_credit): the share of companies with full credit and the mean credit;
+  - the naive users-vs-non-users estimate with its own bootstrap interval, scored the same way;
+  - a person-level bootstrap interval, scored the same way (wrong where whole squads were licensed);
+  - the best constant interval in hindsight over all companies (what guessing earns).
+Figures, never asserts: tests/exercises/test_causal.py checks the directions on a few companies.
+
+    .venv/bin/python benchmarks/estimands.py [--companies 200] [--procs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from datasets.api import generate_company  # noqa: E402
+from datasets.families import FAMILY_TABLE  # noqa: E402
+from datasets.variation import family_of_seed  # noqa: E402
+from exercises import causal, truth  # noqa: E402
+
+PROFILE, EMPLOYEES, DAYS = "mandate-bigco", 150, 180
+
+
+def seeds_per_family(count: int, first: int = 1_000_000) -> dict[str, list[int]]:
+    """The first `count` seeds from `first` on that draw each family (the draw is keyed, so cheap)."""
+    found: dict[str, list[int]] = {row.name: [] for row in FAMILY_TABLE}
+    seed = first
+    while any(len(seeds) < count for seeds in found.values()):
+        family = family_of_seed(seed)
+        if len(found[family]) < count:
+            found[family].append(seed)
+        seed += 1
+    return found
+
+
+def _interval(estimate: causal.Estimate) -> list[float]:
+    return [estimate.value, estimate.low, estimate.high]
+
+
+def score(estimate: causal.Estimate, effect: dict[str, float]) -> float:
+    credit, _ = causal.interval_credit(estimate.value, estimate.low, estimate.high,
+                                       effect["value"], effect["reference_width"])
+    return credit
+
+
+def one_company(seed: int) -> dict[str, float]:
+    company = generate_company(PROFILE, EMPLOYEES, DAYS, seed)
+    effect = truth.access_effect(company)
+    reference = causal.reference_estimate(company)
+    naive = causal.naive_estimate(company)
+    person = causal.reference_estimate(company, unit="person")
+    return {"seed": seed, "family": family_of_seed(seed), "truth": effect["value"],
+            "width": effect["reference_width"], "reference": score(reference, effect),
+            "reference_error": reference.value - effect["value"], "naive": score(naive, effect),
+            "naive_error": naive.value - effect["value"], "person": score(person, effect),
+            "person_width": person.width, "unit": reference.unit,
+            "intervals": {"reference": _interval(reference), "naive": _interval(naive),
+                          "person": _interval(person)}}
+
+
+def best_constant(rows: list[dict[str, float]]) -> tuple[float, float, float]:
+    """The constant (centre, half-width) with the highest mean credit over all companies."""
+    best = (0.0, 0.0, 0.0)
+    for centre in np.arange(-10, 25.01, 0.5):
+        for half in np.arange(2, 40.01, 1.0):
+            credit = np.mean([causal.interval_credit(centre, centre - half, centre + half,
+                                                     r["truth"], r["width"])[0] for r in rows])
+            if credit > best[0]:
+                best = (float(credit), float(centre), float(half))
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--companies", type=int, default=200, help="companies per family")
+    parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument("--save", type=Path, help="write every company's figures to this JSON file")
+    args = parser.parse_args()
+    seeds = seeds_per_family(args.companies)
+    started = time.perf_counter()
+    with Pool(args.procs) as pool:
+        rows = pool.map(one_company, [s for family in seeds.values() for s in family], chunksize=4)
+    if args.save:
+        args.save.write_text(json.dumps(rows, indent=1))
+    print(f"{len(rows)} companies ({PROFILE}, {EMPLOYEES} employees x {DAYS} days) in "
+          f"{time.perf_counter() - started:.0f} s; credit = exercises/causal.py interval_credit "
+          f"(slack {causal.INTERVAL_SLACK:g} of the half-width, full from {causal.NARROW_FULL:g}x to {causal.WIDTH_FULL:g}x, "
+          f"none below {causal.NARROW_ZERO:g}x or from {causal.WIDTH_ZERO:g}x the reference width)")
+    header = (f"{'family':<10} {'truth p5..p95':>15} {'ref width':>9} {'ref full':>8} {'ref mean':>8} "
+              f"{'ref bias':>8} {'naive full':>10} {'naive mean':>10} {'naive bias':>10} "
+              f"{'person full':>11} {'unit':>7}")
+    print(header)
+    for family in seeds:
+        part = [r for r in rows if r["family"] == family]
+        t = np.array([r["truth"] for r in part])
+        col = {key: np.array([r[key] for r in part]) for key in part[0]
+               if key not in ("family", "unit", "intervals")}
+        units = sorted({r["unit"] for r in part})
+        print(f"{family:<10} {np.percentile(t, 5):>6.1f}..{np.percentile(t, 95):>6.1f} "
+              f"{col['width'].mean():>9.1f} {np.mean(col['reference'] == 1):>8.1%} "
+              f"{col['reference'].mean():>8.2f} {col['reference_error'].mean():>+8.1f} "
+              f"{np.mean(col['naive'] == 1):>10.1%} {col['naive'].mean():>10.2f} "
+              f"{col['naive_error'].mean():>+10.1f} {np.mean(col['person'] == 1):>11.1%} "
+              f"{'/'.join(units):>7}")
+    credit, centre, half = best_constant(rows)
+    print(f"best constant interval in hindsight over all {len(rows)} companies: "
+          f"{centre:+.1f} +/- {half:.0f} points, mean credit {credit:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,294 @@
+"""The effect of AI access, estimated the way a field experiment is, and graded with its interval.
+
+Every synthetic company runs a randomised pilot: a random wave of staff got AI access on the
+pilot day P, weeks before the mandate day M; everyone else on M (`employees.ai_access_from`).
+Because the wave is random, comparing it with the not-yet-licensed staff over the pilot window
+measures the effect of *access* (intent-to-treat), whoever in the wave ends up using AI.
+
+- Work is attributed to the day it was opened: "closed work" here counts the closed or merged
+  items (datasets.measures.closed_work) by `created_at`, so work started before someone's access
+  and finished after it counts as work without access (counting at `closed_at` would smear the
+  days before the pilot into the pilot window and understate a growing effect).
+- Reference estimator (`reference_estimate`, released tables only): a difference-in-differences
+  of closed work, pilot wave against not-yet-licensed staff, pre-pilot period [first day, P)
+  against the pilot window [P, M), in percent as a ratio of ratios:
+  100 * ((wave_window / wave_pre) / (rest_window / rest_pre) - 1). Per person-week rates give the
+  same number (the periods and groups are the same in numerator and denominator). Its 95%
+  interval is a percentile bootstrap over the units of randomisation, resampled within each arm:
+  people, or whole squads/teams when everyone in one shares one access date (`randomisation_unit`).
+- Naive estimator (`naive_estimate`): heavy AI users against non-users, pre-pilot period against
+  the time since the mandate: the users-versus-non-users contrast vendors' dashboards show. It
+  targets the effect on self-selected users and is biased wherever who uses AI is related to
+  how their output moves anyway (benchmarks/estimands.py measures it per family).
+- `interval_credit`: full credit when the interval, widened by INTERVAL_SLACK of its half-width on
+  each side, covers the truth and its width is between NARROW_FULL and WIDTH_FULL times the
+  reference interval's on the same company; linear to zero at NARROW_ZERO and WIDTH_ZERO times;
+  zero when it misses. The upper cap stops an interval wide enough to cover everything; the lower
+  one fails an interval that resamples people where whole squads were licensed (too narrow, even
+  when it happens to cover).
+- `finding_credit`: the measure report (theater share and the access effect with its interval)
+  as one finding: share credit times interval credit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from datasets.errors import UserError
+from datasets.measures import Company, closed_work, data_period, non_user_ids
+
+BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_SEED = 20261206        # fixed: the reference width of a company is one number
+INTERVAL_SLACK = 0.4             # of the learner's half-width, added on each side before checking coverage
+WIDTH_FULL = 1.15                # full credit up to this multiple of the reference interval's width
+WIDTH_ZERO = 1.6                 # no credit from this multiple on
+NARROW_FULL = 0.85               # ... and down to this multiple: a narrower interval claims a certainty
+NARROW_ZERO = 0.6                # the design does not give (no credit from this multiple down)
+SHARE_FULL_WITHIN = 0.05         # the theater share's tolerance (as exercises/checks.py ESTIMATE_RULES)
+SHARE_ZERO_AT = 0.10
+FINDING_KEYS = ("theater_share", "access_effect_pct", "access_effect_low", "access_effect_high")
+
+Unit = Literal["person", "squad", "team"]
+
+
+class CausalError(UserError):
+    """The company has no pilot to compare (one access date for everyone), or too little work."""
+
+
+class AnswerError(ValueError):
+    """A malformed interval answer: the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float        # percent
+    low: float
+    high: float
+    unit: str           # what the bootstrap resampled
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+
+@dataclass(frozen=True)
+class Pilot:
+    """Who got access when, and the three periods, from the released tables."""
+
+    people: pd.DataFrame      # employee_id, team, manager_id, wave (bool)
+    start: pd.Timestamp
+    pilot: pd.Timestamp
+    mandate: pd.Timestamp
+    end: pd.Timestamp
+
+
+def pilot_design(company: Company) -> Pilot:
+    """The pilot wave (everyone licensed on the earliest access date) and the periods around it."""
+    employees = company.employees
+    if "ai_access_from" not in employees.columns:
+        raise CausalError("the employees table has no ai_access_from column: this company has no pilot")
+    access = pd.to_datetime(employees["ai_access_from"]).dt.normalize()
+    first, last = access.min(), access.max()
+    if pd.isna(first) or first == last:
+        raise CausalError("everyone got AI access on the same day: there is no pilot wave to compare")
+    start, end = data_period(company)
+    if first <= start:
+        raise CausalError("the pilot started on the first day of the data: there is no pre-pilot period")
+    people = pd.DataFrame({"employee_id": employees["employee_id"].astype(str),
+                           "team": employees["team"].astype(str),
+                           "manager_id": employees["manager_id"].astype("string").fillna("-"),
+                           "wave": (access == first).to_numpy()})
+    return Pilot(people=people, start=start, pilot=first, mandate=last, end=end)
+
+
+def randomisation_unit(company: Company, pilot: Pilot | None = None) -> Unit:
+    """Teams, when every team shares one access date; squads (people with the same manager),
+    when every squad of two or more does; else people."""
+    pilot = pilot or pilot_design(company)
+    people = pilot.people
+    if people.groupby("team")["wave"].nunique().max() == 1:
+        return "team"
+    squads = people.groupby("manager_id")["wave"].agg(["nunique", "size"])
+    if (squads.loc[squads["size"] >= 2, "nunique"] == 1).all():
+        return "squad"
+    return "person"
+
+
+def _closed_counts(company: Company, ids: pd.Series, periods: list[tuple[pd.Timestamp, pd.Timestamp]]) -> np.ndarray:
+    """(people, periods) counts of closed work per person, by the day it was opened, in each period."""
+    done = closed_work(company.work_items)[["employee_id", "created_at"]]
+    done = done.assign(employee_id=done["employee_id"].astype(str), created_at=pd.to_datetime(done["created_at"]))
+    columns = []
+    for lo, hi in periods:
+        inside = done[(done["created_at"] >= lo) & (done["created_at"] < hi)]
+        columns.append(inside.groupby("employee_id").size().reindex(ids, fill_value=0).to_numpy())
+    return np.column_stack(columns).astype(float)
+
+
+def _ratio_of_ratios(treated: np.ndarray, control: np.ndarray) -> np.ndarray:
+    """100 * ((T1/T0) / (C1/C0) - 1) along the last axis (columns: before, after)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 100.0 * ((treated[..., 1] / treated[..., 0]) / (control[..., 1] / control[..., 0]) - 1.0)
+
+
+def did_with_interval(counts: np.ndarray, treated: np.ndarray, units: np.ndarray, unit_name: str,
+                      samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED) -> Estimate:
+    """The ratio-of-ratios DiD of per-person (before, after) counts, with a 95% percentile
+    bootstrap over `units` (each unit wholly treated or not), resampled within each arm."""
+    unit_codes, unit_of = np.unique(units, return_inverse=True)
+    sums = np.zeros((len(unit_codes), 2))
+    np.add.at(sums, unit_of, counts)
+    unit_treated = np.zeros(len(unit_codes), dtype=bool)
+    unit_treated[unit_of[treated]] = True
+    t_units, c_units = sums[unit_treated], sums[~unit_treated]
+    if len(t_units) < 2 or len(c_units) < 2:
+        raise CausalError("fewer than two units in the pilot wave or in the rest: no interval")
+    value = float(_ratio_of_ratios(t_units.sum(axis=0), c_units.sum(axis=0)))
+    if not math.isfinite(value):
+        raise CausalError("a group closed no work in one of the periods: the effect is undefined")
+    rng = np.random.default_rng(seed)
+    t_draw = t_units[rng.integers(0, len(t_units), (samples, len(t_units)))].sum(axis=1)
+    c_draw = c_units[rng.integers(0, len(c_units), (samples, len(c_units)))].sum(axis=1)
+    boot = _ratio_of_ratios(t_draw, c_draw)
+    boot = boot[np.isfinite(boot)]
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return Estimate(value=value, low=float(low), high=float(high), unit=unit_name)
+
+
+def reference_estimate(company: Company, unit: Unit | None = None) -> Estimate:
+    """The reference method: pilot wave vs not-yet-licensed, pre-pilot vs pilot window, with a
+    bootstrap over the units of randomisation (`unit` forces one, for the benchmark)."""
+    pilot = pilot_design(company)
+    unit = unit or randomisation_unit(company, pilot)
+    people = pilot.people
+    counts = _closed_counts(company, people["employee_id"],
+                            [(pilot.start, pilot.pilot), (pilot.pilot, pilot.mandate)])
+    groups = {"person": people["employee_id"], "team": people["team"], "squad": people["manager_id"]}[unit]
+    return did_with_interval(counts, people["wave"].to_numpy(), groups.to_numpy(), unit)
+
+
+def naive_estimate(company: Company) -> Estimate:
+    """Heavy users (at least the median AI events since the mandate among people with any) against
+    non-users (datasets.measures: under a tenth of the median person's events over the whole
+    period), pre-pilot vs since the mandate."""
+    pilot = pilot_design(company)
+    people = pilot.people
+    events = company.ai_events
+    since = events[pd.to_datetime(events["timestamp"]) >= pilot.mandate]
+    per_person = since.groupby("employee_id", observed=True).size()
+    per_person.index = per_person.index.astype(str)
+    per_person = per_person.reindex(people["employee_id"], fill_value=0)
+    active = per_person[per_person > 0]
+    users = (per_person >= active.median()).to_numpy() if len(active) else np.zeros(len(people), bool)
+    lacking = people["employee_id"].isin(non_user_ids(company)).to_numpy() & ~users
+    keep = users | lacking
+    counts = _closed_counts(company, people["employee_id"][keep],
+                            [(pilot.start, pilot.pilot), (pilot.mandate, pilot.end)])
+    return did_with_interval(counts, users[keep], people["employee_id"][keep].to_numpy(), "person")
+
+
+# ----------------------------------------------------------------------------- grading
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or value is None:
+        raise AnswerError(f"{what} must be a number")
+    if isinstance(value, str):
+        text = value.strip().rstrip("%").strip()
+        try:
+            value = float(text)
+        except ValueError:
+            raise AnswerError(f"{what} must be a number, not {value[:40]!r}") from None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise AnswerError(f"{what} must be a number, not a {type(value).__name__}") from None
+    if not math.isfinite(number):
+        raise AnswerError(f"{what} must be a finite number")
+    return number
+
+
+def interval_credit(estimate: Any, low: Any, high: Any, truth: float,
+                    reference_width: float) -> tuple[float, str]:
+    """Credit for an estimate with its interval: coverage first, then width against the reference.
+
+    The message names a band only (covers and narrow enough / covers but too wide / misses):
+    never the truth, its direction or the reference width.
+    """
+    estimate = _number(estimate, "the effect estimate")
+    low = _number(low, "the interval's lower end")
+    high = _number(high, "the interval's upper end")
+    if low > high:
+        raise AnswerError("the interval's lower end is above its upper end")
+    if not low <= estimate <= high:
+        raise AnswerError("the estimate must lie inside its own interval")
+    if not (math.isfinite(truth) and math.isfinite(reference_width) and reference_width > 0):
+        raise ValueError("the truth needs a finite value and a positive reference width")
+    slack = INTERVAL_SLACK * (high - low) / 2
+    if not low - slack <= truth <= high + slack:
+        return 0.0, "Your interval misses the true effect: no credit."
+    ratio = (high - low) / reference_width
+    if ratio < NARROW_FULL:
+        credit = max(0.0, (ratio - NARROW_ZERO) / (NARROW_FULL - NARROW_ZERO))
+        return credit, ("Your interval covers the true effect, but it is narrower than this design "
+                        "allows: it claims more certainty than the data hold"
+                        + (": partial credit." if credit > 0 else ": no credit."))
+    if ratio <= WIDTH_FULL:
+        return 1.0, "Your interval covers the true effect and is no wider than the design needs."
+    if ratio >= WIDTH_ZERO:
+        return 0.0, ("Your interval covers the true effect only by being far wider than the design "
+                     "needs: no credit.")
+    credit = (WIDTH_ZERO - ratio) / (WIDTH_ZERO - WIDTH_FULL)
+    return credit, "Your interval covers the true effect but is wider than the design needs: partial credit."
+
+
+def share_credit(value: Any, truth: float) -> tuple[float, str]:
+    """The theater share (0-1): full within SHARE_FULL_WITHIN, linear to none at SHARE_ZERO_AT."""
+    share = _number(value, "the theater share")
+    if 1.0 < share <= 100.0:
+        raise AnswerError("the theater share looks like a percentage: give it between 0 and 1")
+    if not 0.0 <= share <= 1.0:
+        raise AnswerError("a share lies between 0 and 1")
+    error = abs(share - truth)
+    if error <= SHARE_FULL_WITHIN:
+        return 1.0, f"Your theater share is within the tolerance ({SHARE_FULL_WITHIN:g})."
+    if error < SHARE_ZERO_AT:
+        credit = (SHARE_ZERO_AT - error) / (SHARE_ZERO_AT - SHARE_FULL_WITHIN)
+        return credit, (f"Your theater share is close, but off by more than the tolerance "
+                        f"({SHARE_FULL_WITHIN:g}): partial credit.")
+    return 0.0, f"Your theater share is off by more than {SHARE_ZERO_AT:g}: no credit."
+
+
+def finding_credit(answer: Any, truth: Mapping[str, Any]) -> tuple[float, str]:
+    """The measure finding: share credit times interval credit, from answers/estimates.json keys
+    theater_share, access_effect_pct, access_effect_low and access_effect_high; `truth` is
+    exercises.truth.measure_finding's dict. A malformed answer earns 0 with a message saying why."""
+    if isinstance(answer, str):
+        try:
+            answer = json.loads(answer)
+        except json.JSONDecodeError:
+            return 0.0, "Expected the estimates as a JSON object; the text is not valid JSON."
+    if not isinstance(answer, Mapping):
+        return 0.0, f"Expected the estimates as an object with the keys {', '.join(FINDING_KEYS)}."
+    missing = [key for key in FINDING_KEYS if answer.get(key) is None or answer.get(key) == ""]
+    if missing:
+        return 0.0, (f"The finding needs {', '.join(FINDING_KEYS)}; missing: {', '.join(missing)}. "
+                     "One number alone earns nothing.")
+    try:
+        share, share_message = share_credit(answer["theater_share"], float(truth["theater_share"]))
+        effect, effect_message = interval_credit(
+            answer["access_effect_pct"], answer["access_effect_low"], answer["access_effect_high"],
+            float(truth["access_effect_pct"]), float(truth["access_effect_reference_width"]))
+    except AnswerError as exc:
+        return 0.0, f"The finding cannot be scored: {exc}."
+    credit = share * effect
+    message = f"{share_message} {effect_message}"
+    if credit < 1.0:
+        message += " The finding earns credit only as far as both parts are right."
+    return credit, message
