@@ -26,13 +26,12 @@ measures the effect of *access* (intent-to-treat), whoever in the wave ends up u
   zero when it misses. The upper cap stops an interval wide enough to cover everything; the lower
   one fails an interval that resamples people where whole squads were licensed (too narrow, even
   when it happens to cover).
-- `finding_credit`: the measure report (theater share and the access effect with its interval)
-  as one finding: share credit times interval credit.
+- The measure report (theater share and the access effect with its interval) is one finding,
+  share credit times interval credit: exercises/checks/estimates.py `measure.finding`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,8 +50,6 @@ WIDTH_FULL = 1.15                # full credit up to this multiple of the refere
 WIDTH_ZERO = 1.6                 # no credit from this multiple on
 NARROW_FULL = 0.85               # ... and down to this multiple: a narrower interval claims a certainty
 NARROW_ZERO = 0.6                # the design does not give (no credit from this multiple down)
-SHARE_FULL_WITHIN = 0.05         # the theater share's tolerance (as exercises/checks.py ESTIMATE_RULES)
-SHARE_ZERO_AT = 0.10
 FINDING_KEYS = ("theater_share", "access_effect_pct", "access_effect_low", "access_effect_high")
 
 Unit = Literal["person", "squad", "team"]
@@ -196,7 +193,7 @@ def naive_estimate(company: Company) -> Estimate:
 
 # ----------------------------------------------------------------------------- grading
 
-def _number(value: Any, what: str) -> float:
+def number_of(value: Any, what: str = "the number") -> float:
     if isinstance(value, bool) or value is None:
         raise AnswerError(f"{what} must be a number")
     if isinstance(value, str):
@@ -214,16 +211,18 @@ def _number(value: Any, what: str) -> float:
     return number
 
 
-def interval_credit(estimate: Any, low: Any, high: Any, truth: float,
-                    reference_width: float) -> tuple[float, str]:
-    """Credit for an estimate with its interval: coverage first, then width against the reference.
+COVERS, MISSES, TOO_NARROW, TOO_WIDE = "covers", "misses", "too narrow", "too wide"
 
-    The message names a band only (covers and narrow enough / covers but too wide / misses):
-    never the truth, its direction or the reference width.
-    """
-    estimate = _number(estimate, "the effect estimate")
-    low = _number(low, "the interval's lower end")
-    high = _number(high, "the interval's upper end")
+
+def interval_verdict(estimate: Any, low: Any, high: Any, truth: float,
+                     reference_width: float) -> tuple[float, str, str]:
+    """(credit, message, verdict) for an estimate with its interval: coverage first, then width
+    against the reference; the verdict (covers / misses / too narrow / too wide) is what an
+    instructor reads. The message names a band only: never the truth, its direction or the
+    reference width."""
+    estimate = number_of(estimate, "the effect estimate")
+    low = number_of(low, "the interval's lower end")
+    high = number_of(high, "the interval's upper end")
     if low > high:
         raise AnswerError("the interval's lower end is above its upper end")
     if not low <= estimate <= high:
@@ -232,63 +231,24 @@ def interval_credit(estimate: Any, low: Any, high: Any, truth: float,
         raise ValueError("the truth needs a finite value and a positive reference width")
     slack = INTERVAL_SLACK * (high - low) / 2
     if not low - slack <= truth <= high + slack:
-        return 0.0, "Your interval misses the true effect: no credit."
+        return 0.0, "Your interval misses the true effect: no credit.", MISSES
     ratio = (high - low) / reference_width
     if ratio < NARROW_FULL:
         credit = max(0.0, (ratio - NARROW_ZERO) / (NARROW_FULL - NARROW_ZERO))
         return credit, ("Your interval covers the true effect, but it is narrower than this design "
                         "allows: it claims more certainty than the data hold"
-                        + (": partial credit." if credit > 0 else ": no credit."))
+                        + (": partial credit." if credit > 0 else ": no credit.")), TOO_NARROW
     if ratio <= WIDTH_FULL:
-        return 1.0, "Your interval covers the true effect and is no wider than the design needs."
+        return 1.0, "Your interval covers the true effect and is no wider than the design needs.", COVERS
     if ratio >= WIDTH_ZERO:
         return 0.0, ("Your interval covers the true effect only by being far wider than the design "
-                     "needs: no credit.")
+                     "needs: no credit."), TOO_WIDE
     credit = (WIDTH_ZERO - ratio) / (WIDTH_ZERO - WIDTH_FULL)
-    return credit, "Your interval covers the true effect but is wider than the design needs: partial credit."
+    return credit, "Your interval covers the true effect but is wider than the design needs: partial credit.", TOO_WIDE
 
 
-def share_credit(value: Any, truth: float) -> tuple[float, str]:
-    """The theater share (0-1): full within SHARE_FULL_WITHIN, linear to none at SHARE_ZERO_AT."""
-    share = _number(value, "the theater share")
-    if 1.0 < share <= 100.0:
-        raise AnswerError("the theater share looks like a percentage: give it between 0 and 1")
-    if not 0.0 <= share <= 1.0:
-        raise AnswerError("a share lies between 0 and 1")
-    error = abs(share - truth)
-    if error <= SHARE_FULL_WITHIN:
-        return 1.0, f"Your theater share is within the tolerance ({SHARE_FULL_WITHIN:g})."
-    if error < SHARE_ZERO_AT:
-        credit = (SHARE_ZERO_AT - error) / (SHARE_ZERO_AT - SHARE_FULL_WITHIN)
-        return credit, (f"Your theater share is close, but off by more than the tolerance "
-                        f"({SHARE_FULL_WITHIN:g}): partial credit.")
-    return 0.0, f"Your theater share is off by more than {SHARE_ZERO_AT:g}: no credit."
-
-
-def finding_credit(answer: Any, truth: Mapping[str, Any]) -> tuple[float, str]:
-    """The measure finding: share credit times interval credit, from answers/estimates.json keys
-    theater_share, access_effect_pct, access_effect_low and access_effect_high; `truth` is
-    exercises.truth.measure_finding's dict. A malformed answer earns 0 with a message saying why."""
-    if isinstance(answer, str):
-        try:
-            answer = json.loads(answer)
-        except json.JSONDecodeError:
-            return 0.0, "Expected the estimates as a JSON object; the text is not valid JSON."
-    if not isinstance(answer, Mapping):
-        return 0.0, f"Expected the estimates as an object with the keys {', '.join(FINDING_KEYS)}."
-    missing = [key for key in FINDING_KEYS if answer.get(key) is None or answer.get(key) == ""]
-    if missing:
-        return 0.0, (f"The finding needs {', '.join(FINDING_KEYS)}; missing: {', '.join(missing)}. "
-                     "One number alone earns nothing.")
-    try:
-        share, share_message = share_credit(answer["theater_share"], float(truth["theater_share"]))
-        effect, effect_message = interval_credit(
-            answer["access_effect_pct"], answer["access_effect_low"], answer["access_effect_high"],
-            float(truth["access_effect_pct"]), float(truth["access_effect_reference_width"]))
-    except AnswerError as exc:
-        return 0.0, f"The finding cannot be scored: {exc}."
-    credit = share * effect
-    message = f"{share_message} {effect_message}"
-    if credit < 1.0:
-        message += " The finding earns credit only as far as both parts are right."
+def interval_credit(estimate: Any, low: Any, high: Any, truth: float,
+                    reference_width: float) -> tuple[float, str]:
+    """Credit and message for an estimate with its interval (interval_verdict without the verdict)."""
+    credit, message, _ = interval_verdict(estimate, low, high, truth, reference_width)
     return credit, message

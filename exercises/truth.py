@@ -5,11 +5,6 @@ datasets.measures (the notebooks and docs/instructors.md state the same ones to 
 
 - Theater share: among AI events at or after the mandate date (the `mandate` row of the calendar,
   else `meta["mandate_date"]`), the share labelled `is_theater`. Without a mandate: all events.
-- Productivity effect: a difference-in-differences in percent. For the labelled genuine adopters
-  (G) and labelled non-users (N) (the truth that the learner's groups, built from the public
-  logs, approximate): closed work per person per week before the mandate (pre) and from it on (post);
-  effect = 100 * ((G_post / G_pre) / (N_post / N_pre) - 1). Periods run from the first day of the
-  data to the day before the mandate, and from the mandate to the last day of the data.
 - Access effect (what the measure notebook grades): the effect of AI access on closed work during
   the pilot window (pilot day P to the day before the mandate M) for the pilot wave (everyone whose
   `ai_access_from` is the earliest access date), in percent: 100 * (sum of lambda1 / sum of
@@ -33,8 +28,7 @@ import pandas as pd
 
 from datasets.errors import UserError
 from exercises import causal
-from datasets.measures import (Company, closed_work, data_period, linked_work_per_session, mandate_date,
-                               week_label, weekly_output_rate)
+from datasets.measures import Company, closed_work, linked_work_per_session, mandate_date, week_label
 
 
 class TruthError(UserError):
@@ -191,24 +185,6 @@ def theater_share(company: Company) -> float:
     return float(events["is_theater"].astype(bool).mean())
 
 
-def productivity_effect(company: Company) -> float:
-    """Difference-in-differences change in weekly closed work, genuine adopters vs non-users, in %."""
-    mandate = mandate_date(company)
-    if mandate is None:
-        raise TruthError("this company has no mandate date: the before/after effect is undefined")
-    start, end = data_period(company)
-    genuine = _archetype_ids(company, "genuine")
-    non_users = _archetype_ids(company, "non_user")
-    g_pre = weekly_output_rate(company, genuine, start, mandate)
-    g_post = weekly_output_rate(company, genuine, mandate, end)
-    n_pre = weekly_output_rate(company, non_users, start, mandate)
-    n_post = weekly_output_rate(company, non_users, mandate, end)
-    rates = (g_pre, g_post, n_pre, n_post)
-    if any(not np.isfinite(r) or r <= 0 for r in rates):
-        raise TruthError("too few genuine adopters or non-users with closed work to measure the effect")
-    return float(100.0 * ((g_post / g_pre) / (n_post / n_pre) - 1.0))
-
-
 def access_effect(company: Company) -> dict[str, float]:
     """The pilot wave's effect of AI access in percent (`value`) and the reference interval's width."""
     try:
@@ -228,6 +204,15 @@ def access_effect(company: Company) -> dict[str, float]:
     return {"value": value, "reference_width": reference.width}
 
 
+def access_effect_point(company: Company) -> dict[str, float]:
+    """The practice exercise's truth: the access effect with a tolerance the size of the reference
+    interval on this company (full credit within its half-width, none beyond its whole width), so
+    the reference method's own estimate earns full credit about as often as its interval covers."""
+    effect = access_effect(company)
+    width = effect["reference_width"]
+    return {"value": effect["value"], "full_within": width / 2, "zero_at": width}
+
+
 def measure_finding(company: Any) -> dict[str, float]:
     """The measure report's truth: the theater share and the access effect with the reference width."""
     effect = access_effect(company)
@@ -240,6 +225,6 @@ TRUTHS = {
     "tokenmaxxer_ids": tokenmaxxer_ids,
     "convert_ids": convert_ids,
     "theater_share": theater_share,
-    "productivity_effect": productivity_effect,
+    "access_effect_point": access_effect_point,
     "measure_finding": measure_finding,
 }

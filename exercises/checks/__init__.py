@@ -24,20 +24,20 @@ from exercises.checks.readers import as_id_set, as_number, frame_from_answer, tr
 from exercises.checks.flags import (FLAG_FULL_F1, FLAG_MARGIN, FLAG_ZERO_F1, chance_f1, f1_score,  # noqa: I001
                                     flag_converts, flag_thresholds, flag_tokenmaxxers)
 from exercises.checks.tables import WEEKLY_KEYS, WEEKLY_VALUES, label_sessions, weekly_usage_output
-from exercises.checks.estimates import (ESTIMATE_RULES, FINDING_PARTS, EstimateRule, default_tolerance,
-                                        measure_finding, productivity_effect, theater_share)
+from exercises.checks.estimates import (ESTIMATE_RULES, FINDING_KEYS, FINDING_PARTS, INTERVAL_KEYS, EstimateRule,
+                                        access_effect, default_tolerance, measure_finding, theater_share)
 from exercises.checks.simulator import COLLAPSE_FULL_WITHIN, COLLAPSE_GRID, collapse_point
 from exercises.checks.design import DASHBOARD_MAX, DASHBOARD_MIN, dashboard_design
 
 __all__ = [
     "CHECKS", "CLOSE", "COLLAPSE_FULL_WITHIN", "COLLAPSE_GRID", "CORRECT", "DASHBOARD_MAX", "DASHBOARD_MIN",
-    "ESTIMATE_RULES", "FINDING_PARTS", "FLAG_FULL_F1", "FLAG_MARGIN", "FLAG_ZERO_F1", "INCORRECT", "LADDER",
+    "ESTIMATE_RULES", "FINDING_KEYS", "FINDING_PARTS", "INTERVAL_KEYS", "FLAG_FULL_F1", "FLAG_MARGIN", "FLAG_ZERO_F1", "INCORRECT", "LADDER",
     "NOT_ATTEMPTED", "OFF", "TRUTH_SOURCES", "UNREADABLE", "VISIBILITIES", "WEEKLY_KEYS", "WEEKLY_VALUES",
     "WIDGET_KINDS", "WITHIN",
     "AppWidget", "Band", "Check", "EstimateRule", "Example", "Incorrect", "Reading", "Result", "Tolerance",
     "_clip_score", "as_id_set", "as_number", "band_by_id", "band_of_credit", "chance_f1", "check", "clip_score",
     "collapse_point", "dashboard_design", "default_tolerance", "estimate_band", "f1_score", "flag_converts",
     "flag_thresholds", "flag_tokenmaxxers", "frame_from_answer", "is_empty", "label_sessions", "linear_credit",
-    "measure_finding", "productivity_effect", "run_check", "score_with", "theater_share", "truth_number",
+    "access_effect", "measure_finding", "run_check", "score_with", "theater_share", "truth_number",
     "weekly_usage_output",
 ]

@@ -2,8 +2,11 @@
 
 - each number: full credit within its tolerance of the truth, falling linearly to none at a
   documented error (`ESTIMATE_RULES`, overridable per graded part in assignment.yaml);
-- the finding (`measure.finding`, what the grader scores): both estimates as one answer, credit =
-  the share's credit x the effect's, so one number right and the other wrong earns nothing.
+- the finding (`measure.finding`, what the grader scores): the theater share and the effect of AI
+  access with its 95% interval as one answer, credit = the share's credit x the interval's
+  (exercises/causal.py interval_verdict), so one part right and the other wrong earns nothing;
+- `measure.access_effect`: the app's practice exercise, the effect estimate alone against the
+  practice company's truth, with a tolerance the size of the reference interval there.
 
 Every estimate of the measure assignment lives here, so replacing what is estimated touches one
 module.
@@ -16,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from exercises import causal
 from exercises.checks.bands import Tolerance, band_of_credit, linear_credit
 from exercises.checks.core import AppWidget, CHECKS, Example, Incorrect, Reading, check, clip_score, is_empty
 from exercises.checks.readers import as_number, truth_number
@@ -35,25 +39,24 @@ class EstimateRule:
     unit: str
 
 
-# Calibrated with benchmarks/guessing.py on 50 learners' mandate-bigco companies (150 employees,
-# 180 days, drawn per seed across the ranges of datasets/variation.py). The truths spread over
-# about 0.2-0.55 (theater share) and -17 to +60 points (effect). The tolerances follow the measure
-# notebook's own errors (share: median 0.022, 90th percentile 0.052, no bias across the range;
-# effect: median 1.7, 90th percentile 5.6 points): its reference solution earns 96% of the finding
-# (measure.finding: the product of the two credits), the best constant pair 16% in hindsight (13%
-# for the best pair over 50 companies a learner generates at home with the open generator), a
-# classmate's answers 8%. The effect cannot be tightened: its estimate's errors still reach the
-# tolerance on about one company in ten (docs/grading.md).
+# The theater share's tolerance follows the measure notebook's own errors (median 0.022, 90th
+# percentile 0.052 over 50 learners' companies, no bias across the range). The access effect's
+# in-app tolerance is a default only: the truth of the practice exercise carries its own, the
+# reference interval's half-width and width on that company (exercises/truth.py access_effect_point),
+# since how precisely a pilot pins the effect depends on the company's size and design.
 ESTIMATE_RULES: dict[str, EstimateRule] = {
     "measure.theater_share": EstimateRule("the theater share", 0.05, 0.10, "share points"),
-    "measure.productivity_effect": EstimateRule("the productivity effect", 6.0, 10.0, "percentage points"),
+    "measure.access_effect": EstimateRule("the effect of AI access", 10.0, 20.0, "percentage points"),
 }
 
-# The measure report is one finding: how much of the adoption is theater, and what the genuine use
-# did to delivered work. Its keys in answers/estimates.json, with the check that scores each number.
+# The measure report is one finding: how much of the adoption is theater, and what giving people
+# AI access did to delivered work, with the interval that says how sure the estimate is. Its keys
+# in answers/estimates.json; FINDING_PARTS names the check whose reading each part has.
+INTERVAL_KEYS = ("access_effect_pct", "access_effect_low", "access_effect_high")
+FINDING_KEYS = ("theater_share", *INTERVAL_KEYS)
 FINDING_PARTS: dict[str, str] = {
     "theater_share": "measure.theater_share",
-    "productivity_effect_pct": "measure.productivity_effect",
+    "access_effect_pct": "measure.access_effect",
 }
 NUMBER_OF_CHECK = {check_id: key for key, check_id in FINDING_PARTS.items()}
 
@@ -123,107 +126,143 @@ def theater_share(answer: Any, truth: Any, tolerance: Mapping[str, Tolerance] | 
 
 
 @check(
-    "measure.productivity_effect",
-    truth="productivity_effect",
-    widget=AppWidget("comparison_estimate", label="Productivity effect (percent)", tables=True),
-    tolerances={"productivity_effect_pct": default_tolerance("measure.productivity_effect")},
+    "measure.access_effect",
+    truth="access_effect_point",
+    widget=AppWidget("number", label="Effect of AI access in the pilot (percent)", tables=True),
+    tolerances={"access_effect_pct": default_tolerance("measure.access_effect")},
     misconceptions={
-        "high": "credits AI with change that happened anyway: no control group, or users compared before/after only",
-        "low": "subtracts too much: a control group that is not comparable, or abandoned work counted as output",
+        "high": "credits access with change that happened anyway: a before/after of the pilot wave "
+                "alone, or heavy users against non-users",
+        "low": "subtracts too much: the wrong comparison group, or work counted on the day it closed "
+               "instead of the day it was opened",
     },
     hints=[
-        "Compare closed or merged work per person per week before and after the mandate.",
-        "Non-users are your control group: their change is what would have happened anyway.",
-        "Take the ratio of the two changes: (after/before for users) / (after/before for "
-        "non-users), minus 1, in percent.",
+        "Who got access first? Everyone whose ai_access_from is the earliest date is the pilot wave; "
+        "the rest got access at the mandate.",
+        "Count closed work by the day it was opened, per group, before the pilot day and between the "
+        "pilot day and the mandate.",
+        "The effect: (wave's window / wave's pre-pilot) / (rest's window / rest's pre-pilot), minus 1, "
+        "in percent.",
     ],
-    passing=[(12.0, 10.0), ("-3%", 0.0)],
+    passing=[(12.0, {"value": 10.0, "full_within": 8.0, "zero_at": 16.0}), ("-3%", 0.0)],
     failing=[
-        Example(60.0, 10.0, "far too high"),
+        Example(60.0, {"value": 10.0, "full_within": 8.0, "zero_at": 16.0}, "far too high"),
         Example("about ten", 10.0, "words"),
         Example(float("inf"), 10.0, "infinite"),
     ],
 )
-def productivity_effect(answer: Any, truth: Any, tolerance: Mapping[str, Tolerance] | None = None
-                        ) -> tuple[float, str, Reading]:
-    """The estimated difference-in-differences change in weekly closed work, in percent."""
-    value = as_number(answer, "the productivity effect (in percent)")
-    return _estimate("measure.productivity_effect", value, truth, tolerance)
+def access_effect(answer: Any, truth: Any, tolerance: Mapping[str, Tolerance] | None = None
+                  ) -> tuple[float, str, Reading]:
+    """The estimated effect of AI access on closed work in the pilot window, in percent."""
+    value = as_number(answer, "the effect of AI access (in percent)")
+    return _estimate("measure.access_effect", value, truth, tolerance)
+
+
+def _interval(answer: Mapping[str, Any], truth: Mapping[str, Any]) -> tuple[float, str, Reading]:
+    """The effect with its interval, scored by exercises.causal; the reading keeps the verdict."""
+    try:
+        credit, message, verdict = causal.interval_verdict(
+            answer["access_effect_pct"], answer["access_effect_low"], answer["access_effect_high"],
+            float(truth["access_effect_pct"]), float(truth["access_effect_reference_width"]))
+    except causal.AnswerError as exc:
+        raise Incorrect(f"The effect's interval cannot be scored: {exc}.",
+                        Reading("interval", "off", problem="unreadable")) from None
+    estimate = float(causal.number_of(answer["access_effect_pct"]))
+    band = "within" if credit >= 1.0 else ("off" if credit <= 0.0 else "close")
+    reading = Reading("interval", band, problem="" if verdict == causal.COVERS else verdict,
+                      value=estimate, error=estimate - float(truth["access_effect_pct"]))
+    return credit, message, reading
+
+
+_TRUTH = {"theater_share": 0.30, "access_effect_pct": 12.0, "access_effect_reference_width": 16.0}
+_GOOD = {"theater_share": 0.31, "access_effect_pct": 10.0, "access_effect_low": 2.0, "access_effect_high": 18.0}
 
 
 @check(
     "measure.finding",
     truth="measure_finding",
     widget=AppWidget("notebook"),
-    tolerances={key: default_tolerance(check_id) for key, check_id in FINDING_PARTS.items()},
+    tolerances={"theater_share": default_tolerance("measure.theater_share")},
+    misconceptions={
+        causal.MISSES: "the interval misses the truth: a biased comparison (users against non-users, "
+                       "a before/after) or an interval that ignores what was randomised",
+        causal.TOO_NARROW: "an interval narrower than the design allows: people resampled where whole "
+                           "squads were licensed, or no bootstrap at all",
+        causal.TOO_WIDE: "an interval wider than the design needs: covering the truth by width alone",
+    },
     hints=[
-        "The finding has two numbers and both count: a right share with a wrong effect (or the "
-        "reverse) tells the board the wrong story, so it earns nothing.",
-        "Theater share: of the AI events on or after the mandate, the share that is performance. "
-        "Effect: the genuine users' change in closed work per person per week, relative to non-users.",
-        "Write both with the notebook's cell into answers/estimates.json, keys theater_share and "
-        "productivity_effect_pct.",
+        "The finding has two parts and both count: the theater share, and the effect of AI access "
+        "with its 95% interval.",
+        "The effect: pilot wave against the staff not yet licensed, pre-pilot period against the pilot "
+        "window, as a ratio of ratios. The interval: a bootstrap over what was randomised (people, or "
+        "whole squads when each squad shares one access date).",
+        "Write them with the notebook's cell into answers/estimates.json: " + ", ".join(FINDING_KEYS) + ".",
     ],
     passing=[
-        ({"theater_share": 0.31, "productivity_effect_pct": 12.0},
-         {"theater_share": 0.30, "productivity_effect_pct": 10.0}),
-        Example({"theater_share": "0.28", "productivity_effect_pct": "-3%"},
-                {"theater_share": 0.30, "productivity_effect_pct": 0.0}, "numbers as text"),
+        (_GOOD, _TRUTH),
+        Example({"theater_share": "0.28", "access_effect_pct": "10", "access_effect_low": "2",
+                 "access_effect_high": "18"}, _TRUTH, "numbers as text"),
     ],
     failing=[
-        Example({"theater_share": 0.30, "productivity_effect_pct": 40.0},
-                {"theater_share": 0.30, "productivity_effect_pct": 10.0}, "right share, wrong effect"),
-        Example({"theater_share": 0.60, "productivity_effect_pct": 10.0},
-                {"theater_share": 0.30, "productivity_effect_pct": 10.0}, "right effect, wrong share"),
-        Example({"theater_share": 0.30}, {"theater_share": 0.30, "productivity_effect_pct": 10.0},
-                "the effect is missing"),
-        Example({"theater_share": 30, "productivity_effect_pct": 10.0},
-                {"theater_share": 0.30, "productivity_effect_pct": 10.0}, "a percentage for the share"),
-        Example([0.3, 10.0], {"theater_share": 0.30, "productivity_effect_pct": 10.0}, "a list, not keyed"),
+        Example({**_GOOD, "access_effect_pct": 25.0, "access_effect_low": 20.0, "access_effect_high": 30.0},
+                _TRUTH, "the interval misses"),
+        Example({**_GOOD, "access_effect_low": -100.0, "access_effect_high": 100.0}, _TRUTH,
+                "an interval covering everything"),
+        Example({**_GOOD, "access_effect_pct": 12.0, "access_effect_low": 11.0, "access_effect_high": 13.0},
+                _TRUTH, "too narrow"),
+        Example({**_GOOD, "theater_share": 0.6}, _TRUTH, "right effect, wrong share"),
+        Example({"theater_share": 0.3}, _TRUTH, "the effect is missing"),
+        Example({**_GOOD, "theater_share": 30}, _TRUTH, "a percentage for the share"),
+        Example([0.3, 10, 2, 18], _TRUTH, "a list, not keyed"),
     ],
 )
 def measure_finding(answer: Any, truth: Mapping[str, Any],
                     tolerance: Mapping[str, Tolerance] | None = None) -> tuple[float, str, Reading]:
-    """The theater share and the productivity effect as one finding: the credit of each number, multiplied.
+    """The theater share and the effect of AI access with its interval as one finding: the credit
+    of each part, multiplied.
 
-    A report is right only when both numbers are right, so one lucky number earns nothing and a
-    guess has to land inside two tolerances at once. Each number keeps its own band in the message
-    (no credit, no direction): the learner learns which number to revisit, not where the truth is.
+    A report is right only when both parts are right, so one lucky number earns nothing. Each part
+    keeps its own band in the message (no credit, no direction): the learner learns which part to
+    revisit, not where the truth is.
     """
     if isinstance(answer, str):
         try:
             answer = json.loads(answer)
         except json.JSONDecodeError:
-            raise Incorrect("Expected the two estimates as a JSON object; the text is not valid JSON.") from None
+            raise Incorrect("Expected the estimates as a JSON object; the text is not valid JSON.") from None
     if not isinstance(answer, Mapping):
-        raise Incorrect("Expected the two estimates as an object with the keys "
-                        + " and ".join(FINDING_PARTS) + f", not a {type(answer).__name__}.")
-    missing = [key for key in FINDING_PARTS if is_empty(answer.get(key))]
-    parts = {key: Reading("estimate", "off", problem=MISSING_NUMBER) for key in missing}
+        raise Incorrect("Expected the estimates as an object with the keys " + ", ".join(FINDING_KEYS)
+                        + f", not a {type(answer).__name__}.")
+    missing = [key for key in FINDING_KEYS if is_empty(answer.get(key))]
+    parts: dict[str, Reading] = {}
+    if "theater_share" in missing:
+        parts["theater_share"] = Reading("estimate", "off", problem=MISSING_NUMBER)
+    if any(key in missing for key in INTERVAL_KEYS):
+        parts["access_effect_pct"] = Reading("interval", "off", problem=MISSING_NUMBER)
+    if missing:
+        raise Incorrect(f"The finding needs {', '.join(FINDING_KEYS)}; missing: {', '.join(missing)}. "
+                        "One part alone earns nothing.", Reading("finding", "off", parts=parts))
     credit, messages = 1.0, []
-    refused: Incorrect | None = None   # the first number that could not be read, said to the learner
-    for key, check_id in FINDING_PARTS.items():
-        if key in missing:
-            continue
+    refused: Incorrect | None = None   # the first part that could not be read, said to the learner
+    scorers = {"theater_share": lambda: CHECKS["measure.theater_share"].func(
+                   answer["theater_share"], truth["theater_share"], tolerance=tolerance),
+               "access_effect_pct": lambda: _interval(answer, truth)}
+    for key, score_part in scorers.items():
         try:
-            score, message, parts[key] = CHECKS[check_id].func(answer[key], truth[key], tolerance=tolerance)
+            score, message, parts[key] = score_part()
         except Incorrect as exc:
             parts[key] = exc.reading or Reading("estimate", "off", problem="unreadable")
             refused = refused or exc
             continue
         credit *= clip_score(score)
         messages.append(message)
-    if missing:
-        raise Incorrect(f"The finding needs both numbers; {' and '.join(missing)} "
-                        f"{'is' if len(missing) == 1 else 'are'} missing. "
-                        "One number alone earns nothing.", Reading("finding", "off", parts=parts))
     if refused is not None:
         raise Incorrect(str(refused), Reading("finding", "off", parts=parts))
     reading = Reading("finding", "", parts=parts)
     if credit >= 1.0:
         return 1.0, " ".join(messages), reading
-    return credit, " ".join(messages) + " The finding earns credit only as far as both numbers are right.", reading
+    return credit, " ".join(messages) + " The finding earns credit only as far as both parts are right.", reading
 
 
-__all__ = ["ESTIMATE_RULES", "FINDING_PARTS", "EstimateRule", "default_tolerance", "measure_finding",
-           "productivity_effect", "theater_share"]
+__all__ = ["ESTIMATE_RULES", "FINDING_KEYS", "FINDING_PARTS", "INTERVAL_KEYS", "EstimateRule", "access_effect",
+           "default_tolerance", "measure_finding", "theater_share"]

@@ -130,10 +130,10 @@ def _write(tmp_path, text, notebook=True):
          "the check detect.flag_tokenmaxxers has no tolerance to override"),
         (MEASURE_YAML.replace("TOL", "{theater_share: {full_within: 0.2, zero_at: 0.1}}"),
          "must be larger than full_within"),
-        (MEASURE_YAML.replace("TOL", "{full_within: 0.02, zero_at: 0.04}"),
-         "scores 2 numbers: give the tolerance of each by name (theater_share, productivity_effect_pct)"),
         (MEASURE_YAML.replace("TOL", "{share: {full_within: 0.01, zero_at: 0.02}}"),
-         "the check measure.finding has a tolerance for theater_share, productivity_effect_pct only"),
+         "the check measure.finding has a tolerance for theater_share only"),
+        (MEASURE_YAML.replace("TOL", "{access_effect_pct: {full_within: 5, zero_at: 9}}"),
+         "the check measure.finding has a tolerance for theater_share only"),  # the interval has none
         (MEASURE_YAML.replace("TOL", "{theater_share: {full_within: -1, zero_at: 0.1}}"), "full_within"),
         (MEASURE_YAML.replace("TOL", "{theater_share: {full_within: .nan, zero_at: 0.1}}"), "full_within"),
     ],
@@ -218,42 +218,52 @@ def test_artifact_symlinked_outside_the_folder_is_not_followed(tmp_path):
     assert read_artifact(folder, _part("json_set")) is None
 
 
-def test_score_parts_scores_each_graded_part_against_its_truth(company, tmp_path):
+@pytest.fixture(scope="module")
+def piloted_company():
+    """A small generated company with its pilot, labels and truths (the tiny fixture has no pilot)."""
+    from datasets import api
+
+    return api.generate_company(profile="mandate-bigco", employees=60, days=120, seed=20261207)
+
+
+def _reference_answer(company, share_off: float = 0.0) -> dict:
+    from exercises import causal
+    from exercises.truth import theater_share
+
+    ref = causal.reference_estimate(company)
+    return {"theater_share": theater_share(company) + share_off, "access_effect_pct": ref.value,
+            "access_effect_low": ref.low, "access_effect_high": ref.high}
+
+
+def test_score_parts_scores_each_graded_part_against_its_truth(piloted_company, tmp_path):
     measure = load_assignment(SOURCE_DIR / "measure")
     (tmp_path / "answers").mkdir()
-    (tmp_path / "answers" / "estimates.json").write_text(
-        json.dumps({"theater_share": 4 / 6, "productivity_effect_pct": 92.0})
-    )
-    company.work_items.loc[company.work_items["work_item_id"] == "W6", "status"] = "abandoned"  # effect +100%
-    results = score_parts(measure, tmp_path, company)
-    # the share is within its tolerance (credit 1), the effect 8 points off (credit 0.5): one finding, 0.5
-    assert results["measure_finding"].score == pytest.approx(0.5)
+    (tmp_path / "answers" / "estimates.json").write_text(json.dumps(_reference_answer(piloted_company, 0.03)))
+    results = score_parts(measure, tmp_path, piloted_company)
+    # the share within its tolerance, the reference interval on its own company: the whole finding
+    assert results["measure_finding"].score == pytest.approx(1.0), results["measure_finding"].message
     assert "within the tolerance" in results["measure_finding"].message
+    assert "covers the true effect" in results["measure_finding"].message
 
 
-def test_a_graded_parts_tolerance_overrides_the_checks_default(company, tmp_path):
+def test_a_graded_parts_tolerance_overrides_the_checks_default(piloted_company, tmp_path):
     """The same answer earns nothing on measure's shipped tolerance and full credit where an
-    instructor's assignment.yaml widens the effect's tolerance; the share keeps the check's default."""
-    answer = {"theater_share": 4 / 6, "productivity_effect_pct": 80.0}   # the effect 20 points off
+    instructor's assignment.yaml widens the share's tolerance."""
+    answer = _reference_answer(piloted_company, 0.2)   # the share 0.2 off
     (tmp_path / "answers").mkdir()
     (tmp_path / "answers" / "estimates.json").write_text(json.dumps(answer))
-    company.work_items.loc[company.work_items["work_item_id"] == "W6", "status"] = "abandoned"  # effect +100%
-    shipped = score_parts(load_assignment(SOURCE_DIR / "measure"), tmp_path, company)["measure_finding"]
+    shipped = score_parts(load_assignment(SOURCE_DIR / "measure"), tmp_path, piloted_company)["measure_finding"]
     assert shipped.score == 0.0
     (tmp_path / "course").mkdir()
     folder = _write(tmp_path / "course", MEASURE_YAML.replace(
-        "TOL", "{productivity_effect_pct: {full_within: 25, zero_at: 40}}"))
+        "TOL", "{theater_share: {full_within: 0.25, zero_at: 0.4}}"))
     widened = load_assignment(folder)
     [part] = widened.graded
-    assert part.tolerances["productivity_effect_pct"].full_within == 25
-    assert "theater_share" not in part.tolerances
+    assert part.tolerances["theater_share"].full_within == 0.25
     (folder / "answers").mkdir()
     (folder / "answers" / "e.json").write_text(json.dumps(answer))
-    result = score_parts(widened, folder, company)["f"]
-    assert result.score == 1.0 and result.reading.parts["productivity_effect_pct"].full_within == 25
-    assert result.reading.parts["theater_share"].full_within == ESTIMATE_RULES["measure.theater_share"].full_within
-    from grader.scoring import score_part
-    assert score_part(part, answer, {"theater_share": 4 / 6, "productivity_effect_pct": 100.0}).points == 8.0
+    result = score_parts(widened, folder, piloted_company)["f"]
+    assert result.score == 1.0 and result.reading.parts["theater_share"].full_within == 0.25
 
 
 def test_a_single_number_check_takes_its_tolerance_without_naming_the_number(tmp_path):
