@@ -358,6 +358,8 @@ class LtiRoutes:
             response = HTMLResponse(refusal_page(f"LTI is not set up for this course: {error}."), status_code=404)
         except UserError as error:   # the app's course cannot be opened (course.config)
             response = HTMLResponse(refusal_page(f"The course cannot be opened: {error}."), status_code=503)
+        except sa.exc.OperationalError:   # the progress database is locked or unreachable just now
+            response = HTMLResponse(refusal_page("The app's database is busy." + AGAIN), status_code=503)
         await response(scope, receive, send)
 
     def _client(self, request) -> str:

@@ -147,6 +147,31 @@ def test_a_launch_signs_the_roster_learner_in_on_the_deep_linked_page(world):
     assert context.lineitems.endswith("/course-101/lineitems") and lti.SCORE_SCOPE in context.scope
 
 
+def test_the_handle_a_launch_gives_opens_the_app_signed_in(world, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    response = _launch(world, "lms-ada", custom_assignment="explore")
+    monkeypatch.setenv("THEATER_HOME", str(world["config"].home))
+    monkeypatch.setenv("THEATER_COURSE", str(world["course"].root))
+    at = AppTest.from_file(str(ROOT / "course" / "app.py"), default_timeout=120)
+    at.query_params["u"] = _handle(response.headers["location"])
+    at.run()
+    assert not at.exception and at.session_state["learner_id"] == "ada"
+    stranger = AppTest.from_file(str(ROOT / "course" / "app.py"), default_timeout=120)
+    stranger.query_params["u"] = "not-a-handle-any-launch-gave"
+    stranger.run()
+    assert "learner_id" not in stranger.session_state
+
+
+def test_a_custom_lms_user_id_claim_finds_the_learner_when_the_sub_is_opaque(world):
+    response = _launch(world, "opaque-7f3a", custom_lms_user_id="lms-dan")
+    assert response.status_code == 303
+    handle = _handle(response.headers["location"])
+    assert course_data.learner_from_token(world["config"], handle, world["sessions"]) == "dan"
+    (context,) = lti.contexts(world["course"])
+    assert context.members["dan"] == "opaque-7f3a"   # what push posts to, not the roster's id
+
+
 def test_a_module_link_lands_on_the_module_and_a_plain_link_on_home(world):
     response = _launch(world, "lms-bob", custom_module="m1")
     assert response.status_code == 303 and "/module-m1?u=" in response.headers["location"]
@@ -224,6 +249,27 @@ def test_an_unregistered_platform_cannot_launch(world):
         stranger.stop()
 
 
+def test_a_deployment_the_course_did_not_register_cannot_launch(world):
+    """The registered LMS (same issuer, client and keys) launching from another deployment."""
+    platform = world["platform"]
+    other = Platform(deployment_id="deployment-9")
+    other.private_key, other.public_key, other.issuer = platform.private_key, platform.public_key, platform.issuer
+    other.configure_tool(world["tool_url"])
+    other.serve()
+    try:
+        browser = httpx.Client(timeout=20)
+        login = browser.get(other.launch_url("lms-ada")).headers["location"]
+        authorize = browser.get(login).headers["location"]
+        assert authorize.startswith(platform.base + "/authorize?")   # the registration's auth URL
+        page = browser.get(other.base + authorize[len(platform.base):])   # served by the other deployment
+        action, fields = launch_form(page.text)
+        count = _session_count(world)
+        _refused(browser.post(action, data=fields), 400, "deployment is not registered")
+        assert _session_count(world) == count
+    finally:
+        other.stop()
+
+
 def test_the_tool_serves_its_public_key_and_only_posts_reach_the_launch(world):
     keys = httpx.get(world["tool_url"] + "/lti/jwks").json()
     assert keys == lti.tool_jwks(world["course"]) and "d" not in keys["keys"][0]   # no private part
@@ -272,19 +318,20 @@ def test_push_posts_each_effective_score_once_and_says_what_failed(world, capsys
     assert len(platform.lineitems) == 1
 
 
-def test_push_with_nothing_failing_exits_zero(world, tmp_path):
+def test_push_with_nothing_failing_exits_zero(world):
     course = world["course"]
-    with gradebook(course) as gb:   # cyd gets an LMS id, eve leaves the class list's LMS side
-        gb.update_or_create_student("cyd", lms_user_id="lms-dan-2")
-        gb.update_or_create_student("eve", lms_user_id="lms-dan-3")
-    world["platform"].members |= {"lms-dan-2", "lms-dan-3"}
+    with gradebook(course) as gb:   # the roster gives cyd an LMS id and eve one the LMS course knows
+        gb.update_or_create_student("cyd", lms_user_id="lms-cyd")
+        gb.update_or_create_student("eve", lms_user_id="lms-eve-2")
+    world["platform"].members |= {"lms-cyd", "lms-eve-2"}
     try:
         assert theater(["lti", "push", "explore", "--course", str(course.root)]) == 0
+        assert _scores(world["platform"])["lms-cyd"] == 3.0 and _scores(world["platform"])["lms-eve-2"] == 2.0
     finally:
         with gradebook(course) as gb:
             gb.update_or_create_student("cyd", lms_user_id=None)
             gb.update_or_create_student("eve", lms_user_id="lms-eve")
-        world["platform"].members -= {"lms-dan-2", "lms-dan-3"}
+        world["platform"].members -= {"lms-cyd", "lms-eve-2"}
 
 
 # ----------------------------------------------------------------------------- no server needed
