@@ -433,9 +433,9 @@ def push_scores(course: Course, assignment: str, dry_run: bool = False, force: b
             lines.append(PushLine(row.student_id, score, "unchanged"))
             continue
         todo.append((row, user, score))
+    if dry_run:
+        lines += [PushLine(row.student_id, score, "would post") for row, _, score in todo]
     if dry_run or not todo:
-        lines += [PushLine(row.student_id, score, "would post" if dry_run else "posted")
-                  for row, _, score in todo]
         return sorted(lines, key=lambda line: line.learner)
     service = AssignmentsGradesService(_connector(course, context, session),
                                        {"scope": list(context.scope), "lineitems": context.lineitems})
@@ -456,7 +456,10 @@ def push_scores(course: Course, assignment: str, dry_run: bool = False, force: b
         try:
             service.put_grade(grade, lineitem)
         except (LtiException, requests.RequestException) as error:
-            lines.append(PushLine(row.student_id, score, "failed", _failure(error)))
+            hint = "" if row.student_id in context.members else (
+                f" (sent as the roster's lms_user_id {user}: the LMS may know this learner by another "
+                "id until they open the app from the LMS once)")
+            lines.append(PushLine(row.student_id, score, "failed", _failure(error) + hint))
             continue
         lines.append(PushLine(row.student_id, score, "posted"))
         delivered[row.student_id] = [user, score, row.max_score]
