@@ -381,3 +381,11 @@ def test_register_refuses_a_bad_url_and_push_without_a_launch_says_what_to_do(tm
     assert "http://localhost:8501/lti/login" in out and "theater lti keys" in out
     assert theater(["lti", "push", "explore", "--course", str(course.root)]) == 2
     assert "open any assignment link from the LMS once" in capsys.readouterr().err
+
+
+def test_the_grader_side_of_lti_imports_nothing_of_the_app():
+    code = ("import sys, grader.lti, grader.lti_commands, grader.export; "
+            "print(sorted(m for m in sys.modules if m == 'course' or m.startswith('course.')))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout.strip()
+    assert found == "[]"
