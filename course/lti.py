@@ -343,9 +343,9 @@ class LtiRoutes:
                     location, cookies = await run_in_threadpool(start_login, self.site(), params,
                                                                 dict(request.cookies))
                     response = RedirectResponse(location, status_code=302)
-                    secure = location and lti.tool_url(self.site().course).startswith("https://")
-                    for name, value, seconds in cookies:
-                        response.set_cookie(name, value, max_age=seconds, httponly=True, secure=bool(secure),
+                    secure = lti.tool_url(self.site().course).startswith("https://")
+                    for name, value, seconds in cookies:   # cross-site (the LMS posts the launch): None over HTTPS
+                        response.set_cookie(name, value, max_age=seconds, httponly=True, secure=secure,
                                             samesite="none" if secure else "lax")
                 else:
                     client = self._client(request)
