@@ -15,6 +15,7 @@ import math
 import os
 import re
 import unicodedata
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -243,10 +244,18 @@ def shown(value: Any) -> str:
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 
+_IDENTITIES: dict[str, str] = {}
+
+
 def identity(text: str) -> str:
     """One spelling per person: Unicode NFC, zero-width characters removed, outer space stripped,
     so an id typed or exported two ways (NFD "é", a stray zero-width space) is one user."""
-    return unicodedata.normalize("NFC", text).translate(ZERO_WIDTH).strip()
+    known = _IDENTITIES.get(text)
+    if known is None:
+        known = unicodedata.normalize("NFC", text).translate(ZERO_WIDTH).strip()
+        if len(_IDENTITIES) < 200_000:
+            _IDENTITIES[text] = known
+    return known
 
 
 def text_of(path: Path, where: str, value: Any, field: str) -> str:
@@ -298,39 +307,73 @@ class Dates:
 
 class Sink:
     """Records keyed by the vendor's natural key: a key seen again keeps the later record and is
-    counted as a duplicate (the same export given twice, overlapping exports)."""
+    counted as a duplicate (the same export given twice, overlapping exports).
+
+    Kept compact, since a big export has millions of records: one small index per natural key, and
+    the counts in typed arrays (users and files as numbers into a list), so memory per record is a
+    dictionary entry and a few machine numbers, not Python objects."""
 
     def __init__(self) -> None:
-        self.rows: dict[tuple, tuple] = {}
-        self.origin: dict[tuple, str] = {}
+        self.index: dict[tuple, int] = {}
+        self.users: dict[str, int] = {}
+        self.sources: dict[str, int] = {}
+        self.files: list[str] = []
+        self.user_of = array("l")
+        self.source_of = array("l")
+        self.day_of = array("l")                           # proleptic ordinal of the date
+        self.file_of = array("l")
+        self.counts = [array("d") for _ in COUNT_COLUMNS]
+        self.extra_values: dict[str, array] = {}          # a vendor column -> value per record (NaN if none)
+        self.extra_aggregates: dict[str, str] = {}        # column -> "sum" or "max", from the readers
         self.duplicates = 0
         self.conflicts: list[str] = []   # duplicates whose counts differ: which record won, and why
         self.records = 0
         self.current = ""                # the file being read, for the conflict messages
         self.coverage: dict[str, list[tuple[str, tuple, int, int]]] = {}  # see the OpenAI reader
-        self.extras: dict[tuple, dict[str, float]] = {}
         self.plain: dict[tuple, Any] = {}             # rows of a report with its own table (add_row)
-        self.extra_aggregates: dict[str, str] = {}   # column -> "sum" or "max", from the readers
+
+    def _code(self, codes: dict[str, int], value: str) -> int:
+        code = codes.get(value)
+        if code is None:
+            code = codes[value] = len(codes)
+        return code
 
     def add(self, key: tuple, user: str, day: date, source: str, counts: tuple[float, ...],
             extra: dict[str, float] | None = None) -> None:
         """One record; `extra` holds a vendor's own columns beyond the tidy counts (see Reader.extra)."""
         self.records += 1
+        if not self.files or self.files[-1] != self.current:
+            self.files.append(self.current)
         natural = (source, *key)
-        row = (user, day, source, *counts)
-        if extra:
-            self.extras[natural] = extra
-        elif self.extras:
-            self.extras.pop(natural, None)
-        if natural in self.rows:
+        at = self.index.get(natural)
+        if at is None:
+            at = self.index[natural] = len(self.user_of)
+            self.user_of.append(self._code(self.users, user))
+            self.source_of.append(self._code(self.sources, source))
+            self.day_of.append(day.toordinal())
+            self.file_of.append(len(self.files) - 1)
+            for column, value in zip(self.counts, counts, strict=True):
+                column.append(value)
+            for values in self.extra_values.values():
+                values.append(math.nan)
+        else:
             self.duplicates += 1
-            if not _same_counts(self.rows[natural][3:], counts):
+            earlier = tuple(column[at] for column in self.counts)
+            if not _same_counts(earlier, counts):
                 self.conflicts.append(
-                    f"{user} on {day} ({source}): {self.origin[natural]} and {self.current} disagree; "
+                    f"{user} on {day} ({source}): {self.files[self.file_of[at]]} and {self.current} disagree; "
                     f"kept {self.current}, read later (files are read in the order given, a folder's "
                     "in name order)")
-        self.rows[natural] = row
-        self.origin[natural] = self.current
+            self.file_of[at] = len(self.files) - 1
+            for column, value in zip(self.counts, counts, strict=True):
+                column[at] = value
+            for values in self.extra_values.values():
+                values[at] = math.nan
+        for name, value in (extra or {}).items():
+            values = self.extra_values.get(name)
+            if values is None:
+                values = self.extra_values[name] = array("d", [math.nan]) * len(self.user_of)
+            values[at] = value
 
     def add_row(self, natural: tuple, row: Any) -> None:
         """A record of a report with a table of its own (teams, repositories): the later one of a key wins."""
@@ -345,30 +388,43 @@ class Sink:
         return rows
 
     def table(self) -> pd.DataFrame:
-        """The tidy table: records of one user-day and source added up, extra columns after the tidy ones."""
-        extra_columns = [c for c in self.extra_aggregates if any(c in e for e in self.extras.values())]
-        frame = pd.DataFrame(list(self.rows.values()), columns=TIDY_COLUMNS)
-        if extra_columns:
-            extras = [self.extras.get(natural, {}) for natural in self.rows]
-            for column in extra_columns:
-                frame[column] = pd.to_numeric(pd.Series([e.get(column, np.nan) for e in extras], dtype="float64"))
-        self.rows.clear()
-        self.origin.clear()
-        self.extras.clear()
-        frame["user"] = frame["user"].astype("string")
-        frame["day"] = pd.to_datetime(frame["day"]).astype("datetime64[ns]")
-        for column in COUNT_COLUMNS:
-            frame[column] = pd.to_numeric(frame[column]).astype("float64")
-        frame["source"] = frame["source"].astype("string")
-        groups = frame.groupby(["user", "day", "source"], sort=True)
+        """The tidy table: records of one user-day and source added up (sorted by user, day and source),
+        extra columns after the tidy ones."""
+        users = np.array(list(self.users), dtype=object)
+        sources = np.array(list(self.sources), dtype=object)
+        user_order, source_order = np.argsort(users, kind="stable"), np.argsort(sources, kind="stable")
+        user_rank = np.empty(len(users), dtype=np.int64)
+        user_rank[user_order] = np.arange(len(users))
+        source_rank = np.empty(len(sources), dtype=np.int64)
+        source_rank[source_order] = np.arange(len(sources))
+        days = np.frombuffer(self.day_of, dtype=np.int_).astype(np.int64)
+        first = int(days.min()) if len(days) else 0
+        span = (int(days.max()) - first + 1) if len(days) else 1
+        width = max(len(sources), 1)
+        # one integer per user-day-source, ordered as (user, day, source): a fast, small group key
+        key = ((user_rank[np.frombuffer(self.user_of, dtype=np.int_)] * span + (days - first)) * width
+               + source_rank[np.frombuffer(self.source_of, dtype=np.int_)])
+        values = {name: np.frombuffer(column, dtype=np.float64) for name, column in zip(COUNT_COLUMNS, self.counts)}
+        extra_columns = [c for c in self.extra_aggregates if c in self.extra_values]
+        values.update({c: np.frombuffer(self.extra_values[c], dtype=np.float64) for c in extra_columns})
+        frame = pd.DataFrame(values)
+        frame.index = key
+        groups = frame.groupby(level=0, sort=True)
         tidy = groups[COUNT_COLUMNS].sum(min_count=1)
         for column in extra_columns:
-            values = groups[column]
-            tidy[column] = values.max() if self.extra_aggregates[column] == "max" else values.sum(min_count=1)
-        tidy = tidy.reset_index()
-        tidy["user"] = tidy["user"].astype("string")
-        tidy["source"] = tidy["source"].astype("string")
-        tidy = tidy[TIDY_COLUMNS + extra_columns]
+            grouped = groups[column]
+            tidy[column] = grouped.max() if self.extra_aggregates[column] == "max" else grouped.sum(min_count=1)
+        codes = tidy.index.to_numpy()
+        source_at, rest = codes % width, codes // width
+        day_at, user_at = rest % span + first, rest // span
+        epoch = date(1970, 1, 1).toordinal()
+        tidy.insert(0, "source", pd.array(sources[source_order][source_at] if len(codes) else [], dtype="string"))
+        tidy.insert(0, "day", (day_at - epoch).astype("datetime64[D]").astype("datetime64[ns]"))
+        tidy.insert(0, "user", pd.array(users[user_order][user_at] if len(codes) else [], dtype="string"))
+        tidy = tidy.reset_index(drop=True)[TIDY_COLUMNS + extra_columns]
+        tidy.attrs["duplicates"] = self.duplicates
+        tidy.attrs["conflicts"] = list(self.conflicts)
+        self.__init__()   # the records are in the table now: free them
         counts = tidy[COUNT_COLUMNS].to_numpy(dtype=float)
         overflow = np.isinf(counts) | (counts > MAX_COUNT)
         if overflow.any():
@@ -376,8 +432,6 @@ class Sink:
             raise ExportFormatError(f"{tidy['user'].iloc[row]} on {tidy['day'].iloc[row]:%Y-%m-%d}: the "
                                     f"{COUNT_COLUMNS[column]} of the day's records add up to more than "
                                     "this importer can hold; the exports are corrupt or counted twice")
-        tidy.attrs["duplicates"] = self.duplicates
-        tidy.attrs["conflicts"] = list(self.conflicts)
         return tidy
 
 
@@ -437,18 +491,26 @@ def csv_rows(path: Path, shape: str, header_of: Callable[[list[str]], list[str]]
     return header, rows()
 
 
+_CSV_COUNTS: dict[str, float] = {}    # cell text -> count, for the texts already checked (counts repeat)
+
+
 def csv_count(path: Path, line: int, text: str, column: str) -> float:
     """A CSV count (blank means 0): finite and non-negative."""
-    text = text.strip()
-    if not text:
+    known = _CSV_COUNTS.get(text)
+    if known is not None:
+        return known
+    stripped = text.strip()
+    if not stripped:
         return 0.0
-    if not CSV_COUNT.fullmatch(text):
+    if not CSV_COUNT.fullmatch(stripped):
         raise ExportFormatError(f"{path}: line {line}: column {column!r} is not a number written as a whole "
-                                f"count in digits 0-9 ({shown(text)})")
-    number = float(text)
+                                f"count in digits 0-9 ({shown(stripped)})")
+    number = float(stripped)
     if not math.isfinite(number) or number > MAX_COUNT:
         raise ExportFormatError(f"{path}: line {line}: column {column!r} is not a count this importer can "
-                                f"hold ({shown(text)})")
+                                f"hold ({shown(stripped)})")
+    if len(_CSV_COUNTS) < 100_000:
+        _CSV_COUNTS[text] = number
     return number
 
 
