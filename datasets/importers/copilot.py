@@ -178,6 +178,9 @@ def _flat_counts(path: Path, where: str, record: dict, prefix: str = "") -> dict
             counts.update(_flat_counts(path, where, value, f"{field}."))
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and not name.endswith("_id"):
             counts[field] = amount_of(path, where, value, field)
+        elif prefix and value is not None and not isinstance(value, list):
+            # inside a group of counts (pull_requests, code_review) a text or true/false is a wrong file
+            raise ExportFormatError(f"{path}: {where}: field {field!r} is not a number ({shown(value)})")
     return counts
 
 

@@ -113,6 +113,7 @@ class OpenAIUsageReader(Reader):
 
     def records(self, path: Path, sink: Sink) -> None:
         """Completions usage buckets (any width) summed per user and UTC day across models."""
+        groupings: dict[tuple, tuple] = {}
         for number, bucket in enumerate(_buckets(path), start=1):
             where = f"bucket {number}"
             if not isinstance(bucket, dict):
@@ -122,18 +123,24 @@ class OpenAIUsageReader(Reader):
             results = bucket["results"] or []
             if not isinstance(results, list):
                 raise ExportFormatError(f"{path}: {where}: field 'results' is not a list")
+            width = _bucket_width(path, where, bucket, start) if results else 0
+            layouts: set[tuple] = set()
             for index, result in enumerate(results, start=1):
-                spot = f"{where} result {index}"
                 if not isinstance(result, dict):
-                    raise ExportFormatError(f"{path}: {spot}: expected a JSON object (not an {OPENAI_SHAPE})")
+                    raise ExportFormatError(f"{path}: {where} result {index}: expected a JSON object "
+                                            f"(not an {OPENAI_SHAPE})")
+                spot = f"{where} result {index}"
                 require(path, spot, result, ("input_tokens", "output_tokens", "num_model_requests"), OPENAI_SHAPE)
                 user = result.get("user_id")
                 user = UNATTRIBUTED if user is None else text_of(path, spot, user, "user_id")
                 # whatever the export was grouped by (project, key, model, api_source, ...) splits a bucket
                 grouping = tuple(sorted((name, str(value)) for name, value in result.items()
                                         if name not in OPENAI_COUNT_FIELDS and name != "user_id"))
-                width = _bucket_width(path, where, bucket, start)
-                _check_overlap(path, sink, (width, tuple(n for n, _ in grouping)), start, start + max(width, 1))
+                grouping = groupings.setdefault(grouping, grouping)   # one copy of each, however many records
+                layout = (width, tuple(n for n, _ in grouping))
+                if layout not in layouts:
+                    layouts.add(layout)
+                    _check_overlap(path, sink, layout, start, start + max(width, 1))
                 key = (start, user, grouping)
                 sink.add(key, user, day, self.kind, (
                     count_of(path, spot, result["num_model_requests"], "num_model_requests"),

@@ -242,3 +242,12 @@ def test_theater_import_of_the_repository_report_writes_its_own_table(tmp_path, 
     assert main(["import", str(REPOS), "--out", str(out)]) == 0
     assert "2 repository-days of 2 repositories" in capsys.readouterr().out
     assert out.read_text().splitlines()[0].startswith("repository,day,source,")
+
+
+def test_a_text_inside_the_repository_report_counts_is_refused(tmp_path):
+    record = json.loads(REPOS.read_text().splitlines()[0])
+    record["pull_requests"]["total_merged_created_by_copilot"] = "2"
+    path = tmp_path / "repos.ndjson"
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(UserError, match=r"line 1: field 'pull_requests.total_merged_created_by_copilot' is not a number"):
+        read_export(path)
