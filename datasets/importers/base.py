@@ -407,13 +407,19 @@ class Sink:
         values = {name: np.frombuffer(column, dtype=np.float64) for name, column in zip(COUNT_COLUMNS, self.counts)}
         extra_columns = [c for c in self.extra_aggregates if c in self.extra_values]
         values.update({c: np.frombuffer(self.extra_values[c], dtype=np.float64) for c in extra_columns})
-        frame = pd.DataFrame(values)
-        frame.index = key
-        groups = frame.groupby(level=0, sort=True)
-        tidy = groups[COUNT_COLUMNS].sum(min_count=1)
-        for column in extra_columns:
-            grouped = groups[column]
-            tidy[column] = grouped.max() if self.extra_aggregates[column] == "max" else grouped.sum(min_count=1)
+        order = np.argsort(key, kind="stable")
+        ordered = key[order]
+        if len(ordered) < 2 or (np.diff(ordered) != 0).all():    # one record per user-day: no adding up
+            tidy = pd.DataFrame({name: column[order] for name, column in values.items()}, index=ordered)
+        else:
+            frame = pd.DataFrame(values, index=key)
+            groups = frame.groupby(level=0, sort=True)
+            tidy = groups[COUNT_COLUMNS].sum(min_count=1)
+            for column in extra_columns:
+                grouped = groups[column]
+                tidy[column] = grouped.max() if self.extra_aggregates[column] == "max" else grouped.sum(min_count=1)
+            del frame, groups
+        del order, ordered, key, values
         codes = tidy.index.to_numpy()
         source_at, rest = codes % width, codes // width
         day_at, user_at = rest % span + first, rest // span
