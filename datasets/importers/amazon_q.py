@@ -54,6 +54,7 @@ class AmazonQReader(Reader):
         user_at, date_at = header.index("UserId"), header.index("Date")
         targets = {target: [(header.index(c), c) for c in columns if c in header]
                    for target, columns in AMAZON_Q_COUNTS.items()}
+        plan = (targets["interactions"], targets["acceptances"], targets["lines_added"])
         for line, cells in rows:
             user = identity(cells[user_at])
             if not user:
@@ -61,7 +62,7 @@ class AmazonQReader(Reader):
             if not cells[date_at].strip():
                 raise ExportFormatError(f"{path}: line {line}: column 'Date' is blank")
             day = AMAZON_Q_DATES.parse(path, f"line {line}", cells[date_at], "Date", "column")
-            counts = {target: (sum(csv_count(path, line, cells[i], column) for i, column in present)
-                               if present else np.nan) for target, present in targets.items()}
-            sink.add((user, day), user, day, self.kind,
-                     (counts["interactions"], counts["acceptances"], np.nan, np.nan, counts["lines_added"]))
+            interactions, acceptances, lines_added = (
+                sum([csv_count(path, line, cells[i], column) for i, column in present]) if present else np.nan
+                for present in plan)
+            sink.add((user, day), user, day, self.kind, (interactions, acceptances, np.nan, np.nan, lines_added))

@@ -19,7 +19,10 @@ from datasets.importers.base import (
 )
 
 KIRO_SHAPE = "Kiro per-client user report"
-KIRO_DATES = Dates(("%Y-%m-%d", "%m-%d-%Y"), "the form YYYY-MM-DD (or MM-DD-YYYY)")
+# Kiro's date spelling is not published either: only the unambiguous ISO form is read, since
+# 02-11-2026 could be 11 February or 2 November and a guess would move every count silently.
+KIRO_DATES = Dates(("%Y-%m-%d",), "the form YYYY-MM-DD (02-11-2026 could be day or month first: convert "
+                                 "the dates to YYYY-MM-DD)")
 # role of each column -> the spellings accepted, compared after _squash
 KIRO_COLUMNS: dict[str, tuple[str, ...]] = {
     "user": ("userid", "user", "username", "email"),
@@ -77,6 +80,7 @@ class KiroReader(Reader):
             return header
 
         header, rows = csv_rows(path, KIRO_SHAPE, check)
+        clients: dict[str, str] = {}
         counted = [role for role in ("messages", "conversations", "credits_used", "overage_credits") if role in at]
         for line, cells in rows:
             user = identity(cells[at["user"]])
@@ -87,6 +91,7 @@ class KiroReader(Reader):
                 raise ExportFormatError(f"{path}: line {line}: column {header[at['day']]!r} is blank")
             day = KIRO_DATES.parse(path, f"line {line}", text, header[at["day"]], "column")
             client = cells[at["client"]].strip().upper()
+            client = clients.setdefault(client, client)     # one copy per client name, kept in every key
             if not client:
                 raise ExportFormatError(f"{path}: line {line}: column {header[at['client']]!r} is blank "
                                         f"(expected one of {', '.join(KIRO_CLIENTS)})")

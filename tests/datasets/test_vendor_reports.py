@@ -168,6 +168,7 @@ def test_kiro_read_as_amazon_q_would_have_lost_rows_and_now_a_repeated_row_is_a_
 @pytest.mark.parametrize(("header", "row", "message"), [
     ("UserId,Date,Client_Type,Messages", "u-1,2026-11-02,,4", r"line 2: column 'Client_Type' is blank"),
     ("UserId,Date,Client_Type,Messages", "u-1,02/11/2026,KIRO_IDE,4", r"line 2: column 'Date' is not a date"),
+    ("UserId,Date,Client_Type,Messages", "u-1,02-11-2026,KIRO_IDE,4", r"could be day or month first"),
     ("UserId,Date,Client_Type,Credits_Used", "u-1,2026-11-02,KIRO_IDE,1e3", r"line 2: column 'Credits_Used'"),
     ("UserId,Date,Client_Type,Region", "u-1,2026-11-02,KIRO_IDE,eu", r"none of the count columns"),
 ])
