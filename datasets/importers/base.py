@@ -735,7 +735,8 @@ class JsonStream:
                 return
             if following != ",":
                 self.pos -= 1
-                raise self.fail("Expecting ',' delimiter")
+                raise self.fail("the file ends inside the document: cut short?" if following == ""
+                                else "Expecting ',' delimiter")
 
     def members(self, streamed: str) -> Iterator[tuple[str, Any]]:
         """(name, value) of the object that starts here; the member named `streamed`, when a list,
@@ -759,7 +760,8 @@ class JsonStream:
                 return
             if following != ",":
                 self.pos -= 1
-                raise self.fail("Expecting ',' delimiter")
+                raise self.fail("the file ends inside the document: cut short?" if following == ""
+                                else "Expecting ',' delimiter")
 
     def end(self) -> None:
         """Nothing but white space may follow the document."""

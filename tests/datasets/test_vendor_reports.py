@@ -252,3 +252,12 @@ def test_a_text_inside_the_repository_report_counts_is_refused(tmp_path):
     path.write_text(json.dumps(record) + "\n")
     with pytest.raises(UserError, match=r"line 1: field 'pull_requests.total_merged_created_by_copilot' is not a number"):
         read_export(path)
+
+
+def test_a_cut_short_openai_page_says_so_with_its_last_line(tmp_path):
+    text = json.dumps(_openai_page(5), indent=2)
+    path = tmp_path / "usage.json"
+    cut = text[: len(text) - 3]
+    path.write_text(cut)
+    with pytest.raises(UserError, match=rf"usage\.json: line {cut.count(chr(10)) + 1}: .*ends inside the document"):
+        read_export(path)
