@@ -390,6 +390,7 @@ class Sink:
     def table(self) -> pd.DataFrame:
         """The tidy table: records of one user-day and source added up (sorted by user, day and source),
         extra columns after the tidy ones."""
+        self.index = {}   # the keys only served to find duplicates: free them before the table is built
         users = np.array(list(self.users), dtype=object)
         sources = np.array(list(self.sources), dtype=object)
         user_order, source_order = np.argsort(users, kind="stable"), np.argsort(sources, kind="stable")
@@ -404,22 +405,29 @@ class Sink:
         # one integer per user-day-source, ordered as (user, day, source): a fast, small group key
         key = ((user_rank[np.frombuffer(self.user_of, dtype=np.int_)] * span + (days - first)) * width
                + source_rank[np.frombuffer(self.source_of, dtype=np.int_)])
+        self.user_of = self.source_of = self.day_of = self.file_of = array("l")
+        del days
         values = {name: np.frombuffer(column, dtype=np.float64) for name, column in zip(COUNT_COLUMNS, self.counts)}
         extra_columns = [c for c in self.extra_aggregates if c in self.extra_values]
         values.update({c: np.frombuffer(self.extra_values[c], dtype=np.float64) for c in extra_columns})
         order = np.argsort(key, kind="stable")
         ordered = key[order]
-        if len(ordered) < 2 or (np.diff(ordered) != 0).all():    # one record per user-day: no adding up
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else ordered
+        if len(starts) == len(ordered):    # one record per user-day (Amazon Q, Copilot): nothing to add up
             tidy = pd.DataFrame({name: column[order] for name, column in values.items()}, index=ordered)
-        else:
-            frame = pd.DataFrame(values, index=key)
-            groups = frame.groupby(level=0, sort=True)
-            tidy = groups[COUNT_COLUMNS].sum(min_count=1)
-            for column in extra_columns:
-                grouped = groups[column]
-                tidy[column] = grouped.max() if self.extra_aggregates[column] == "max" else grouped.sum(min_count=1)
-            del frame, groups
-        del order, ordered, key, values
+        else:                              # several (hourly buckets, Kiro clients): add up, NaN if none known
+            combined = {}
+            for name, column in values.items():
+                sorted_values = column[order]
+                if self.extra_aggregates.get(name) == "max":
+                    combined[name] = np.fmax.reduceat(sorted_values, starts)
+                    continue
+                known = ~np.isnan(sorted_values)
+                sums = np.add.reduceat(np.where(known, sorted_values, 0.0), starts)
+                combined[name] = np.where(np.add.reduceat(known, starts) > 0, sums, np.nan)
+            tidy = pd.DataFrame(combined, index=ordered[starts])
+            del combined
+        del order, ordered, key, values, starts
         codes = tidy.index.to_numpy()
         source_at, rest = codes % width, codes // width
         day_at, user_at = rest % span + first, rest // span
