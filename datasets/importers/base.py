@@ -12,7 +12,6 @@ import csv
 import gzip
 import json
 import math
-import os
 import re
 import unicodedata
 from array import array
@@ -613,6 +612,10 @@ class Reader:
     def records(self, path: Path, sink: Sink) -> None:
         """Stream the file's records into `sink`, raising ExportFormatError naming file and place."""
         raise NotImplementedError
+
+    def column_roles(self, table: pd.DataFrame) -> dict[str, str]:
+        """What each of the table's columns measures (one of ROLES)."""
+        return {column: role for column, role in self.roles.items() if column in table.columns}
 
     def build(self, sink: Sink) -> pd.DataFrame:
         """The table of everything read into `sink` (the usage table unless a reader has its own)."""

@@ -61,7 +61,8 @@ def _copilot_extra(path: Path, where: str, record: dict) -> dict[str, float]:
     return extra
 
 
-def _first_record(loaded: Any) -> list | None:
+def _record_list(loaded: Any) -> list | None:
+    """A JSON document's records: the document itself when it is a list."""
     return loaded if isinstance(loaded, list) else None
 
 
@@ -102,7 +103,8 @@ class CopilotUsersReader(Reader):
                 completions = sum(
                     count_of(path, where, feature.get("code_generation_activity_count", 0),
                            "totals_by_feature.code_generation_activity_count")
-                    for feature in features if isinstance(feature, dict) and feature.get("feature") == "code_completion")
+                    for feature in features
+                    if isinstance(feature, dict) and feature.get("feature") == "code_completion")
             else:  # no per-feature breakdown: the day-level count is all there is
                 completions = count_of(path, where, record.get("code_generation_activity_count", 0),
                                      "code_generation_activity_count")
@@ -148,7 +150,7 @@ class CopilotTeamsReader(Reader):
                 and ("user_login" in first or "user_id" in first) and "user_initiated_interaction_count" not in first)
 
     def records(self, path: Path, sink: Sink) -> None:
-        for where, record in json_records(path, _first_record, TEAMS_SHAPE):
+        for where, record in json_records(path, _record_list, TEAMS_SHAPE):
             require(path, where, record, ("day", "user_login"), TEAMS_SHAPE)
             if record.get("slug") is None and record.get("team_id") is None:
                 raise ExportFormatError(f"{path}: {where}: neither 'slug' nor 'team_id' (not a {TEAMS_SHAPE})")
@@ -200,7 +202,7 @@ class CopilotRepositoriesReader(Reader):
                 and "user_login" not in first)
 
     def records(self, path: Path, sink: Sink) -> None:
-        for where, record in json_records(path, _first_record, REPOS_SHAPE):
+        for where, record in json_records(path, _record_list, REPOS_SHAPE):
             require(path, where, record, ("day",), REPOS_SHAPE)
             field = next((f for f in REPOSITORY_FIELDS if record.get(f) is not None), None)
             if field is None:
@@ -219,7 +221,7 @@ class CopilotRepositoriesReader(Reader):
         counts = sorted(c for c in frame.columns if c not in ("repository", "day", "source"))
         return frame[["repository", "day", "source", *counts]].sort_values(["repository", "day"], ignore_index=True)
 
-    @staticmethod
-    def role_of(column: str) -> str:
+    def column_roles(self, table: pd.DataFrame) -> dict[str, str]:
         """Pull requests are outcome-proximal; code-review comments and suggestions are activity."""
-        return OUTCOME_PROXIMAL if column.startswith("pull_requests") or "pr" in column.split("_") else ACTIVITY
+        return {column: OUTCOME_PROXIMAL if column.startswith("pull_requests") else ACTIVITY
+                for column in table.columns if column not in ("repository", "day", "source")}

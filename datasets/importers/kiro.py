@@ -95,7 +95,8 @@ class KiroReader(Reader):
             if not client:
                 raise ExportFormatError(f"{path}: line {line}: column {header[at['client']]!r} is blank "
                                         f"(expected one of {', '.join(KIRO_CLIENTS)})")
-            values = {role: (csv_amount if "credits" in role else csv_count)(path, line, cells[at[role]], header[at[role]])
+            values = {role: (csv_amount if "credits" in role else csv_count)(path, line, cells[at[role]],
+                                                                             header[at[role]])
                       for role in counted}
             sink.add((user, day, client), user, day, self.kind,
                      (values.get("messages", np.nan), np.nan, np.nan, np.nan, np.nan),

@@ -152,7 +152,8 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
 def _export_files(folder: Path) -> list[Path]:
     """The export files of a folder, in name order (hidden and temporary files skipped)."""
     files = sorted(
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and export_suffix(p) in EXPORT_SUFFIXES
+        p for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and export_suffix(p) in EXPORT_SUFFIXES
     )
     if not files:
         raise ExportFormatError(f"{folder}: no export files ({', '.join(EXPORT_SUFFIXES)}) in this folder")
@@ -203,9 +204,7 @@ def _with_metadata(table: pd.DataFrame, readers: list[Reader]) -> pd.DataFrame:
     changes: list[dict[str, str]] = []
     for reader in dict.fromkeys(readers):
         columns = set(table.columns)
-        roles[reader.kind] = {c: r for c, r in reader.roles.items() if c in columns}
-        if isinstance(reader, CopilotRepositoriesReader):
-            roles[reader.kind] = {c: reader.role_of(c) for c in table.columns if c not in ("repository", "day", "source")}
+        roles[reader.kind] = reader.column_roles(table)
         notes.extend(f"{reader.kind}: {note}" for note in reader.notes)
         days = table.loc[table["source"] == reader.kind, "day"] if "source" in columns and len(table) else None
         if days is None or days.empty:
