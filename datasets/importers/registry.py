@@ -142,6 +142,9 @@ def detect_kind(path: str | os.PathLike[str]) -> str:
     for reader in READERS:
         if reader.detect(head):
             return reader.kind
+    if head.first is not None and "download_links" in head.first:
+        raise UnknownExportError(f"{path}: this is GitHub's answer listing the report's download links, not "
+                                 "the report: download the NDJSON file(s) it links to and import those")
     raise _unknown(path)
 
 

@@ -261,3 +261,10 @@ def test_a_cut_short_openai_page_says_so_with_its_last_line(tmp_path):
     path.write_text(cut)
     with pytest.raises(UserError, match=rf"usage\.json: line {cut.count(chr(10)) + 1}: .*ends inside the document"):
         read_export(path)
+
+
+def test_the_download_links_answer_is_named_for_what_it_is(tmp_path):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"download_links": ["https://example.invalid/part-1"], "report_day": "2026-04-10"}))
+    with pytest.raises(UserError, match="download the NDJSON file"):
+        read_export(path)
