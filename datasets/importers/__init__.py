@@ -23,13 +23,14 @@ from datasets.importers.base import (
     export_suffix,
     identity,
 )
-from datasets.importers.registry import IMPORTERS, READERS, detect_kind, read_export, read_exports
+from datasets.importers.registry import IMPORTERS, READERS, USAGE_KINDS, detect_kind, read_export, read_exports
 
 __all__ = [
     "COUNT_COLUMNS",
     "IMPORTERS",
     "READERS",
     "TIDY_COLUMNS",
+    "USAGE_KINDS",
     "ExportFormatError",
     "Reader",
     "UnknownExportError",

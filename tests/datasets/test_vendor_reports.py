@@ -268,3 +268,12 @@ def test_the_download_links_answer_is_named_for_what_it_is(tmp_path):
     path.write_text(json.dumps({"download_links": ["https://example.invalid/part-1"], "report_day": "2026-04-10"}))
     with pytest.raises(UserError, match="download the NDJSON file"):
         read_export(path)
+
+
+def test_theater_audit_leaves_the_team_report_out_with_its_reason(tmp_path, capsys):
+    from grader.cli import main
+
+    code = main(["audit", str(USERS / "part-1.ndjson"), str(TEAMS), "--html", str(tmp_path / "audit.html")])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert f"left out: {TEAMS}: a github-copilot-teams report" in printed.out
