@@ -65,4 +65,4 @@ class AmazonQReader(Reader):
             interactions, acceptances, lines_added = (
                 sum([csv_count(path, line, cells[i], column) for i, column in present]) if present else np.nan
                 for present in plan)
-            sink.add((user, day), user, day, self.kind, (interactions, acceptances, np.nan, np.nan, lines_added))
+            sink.add(user, day, self.kind, (interactions, acceptances, np.nan, np.nan, lines_added))

@@ -305,22 +305,21 @@ class Dates:
 
 
 class Sink:
-    """Records keyed by the vendor's natural key: a key seen again keeps the later record and is
-    counted as a duplicate (the same export given twice, overlapping exports).
+    """Records keyed by the vendor's natural key — user, day, source and what the vendor splits a
+    day by — where a key seen again keeps the later record and counts as a duplicate (the same
+    export given twice, overlapping exports).
 
-    Kept compact, since a big export has millions of records: one small index per natural key, and
-    the counts in typed arrays (users and files as numbers into a list), so memory per record is a
-    dictionary entry and a few machine numbers, not Python objects."""
+    Kept compact, since a big export has millions of records: each record is a few numbers in
+    typed arrays (users, sources, files and splits as codes into small dictionaries), and the
+    duplicates are found once, by sorting, when the table is built."""
 
     def __init__(self) -> None:
-        self.index: dict[tuple, int] = {}
         self.users: dict[str, int] = {}
         self.sources: dict[str, int] = {}
+        self.splits: dict[tuple, int] = {(): 0}
         self.files: list[str] = []
-        self.user_of = array("l")
-        self.source_of = array("l")
-        self.day_of = array("l")                           # proleptic ordinal of the date
-        self.file_of = array("l")
+        self.user_of, self.source_of, self.day_of = array("i"), array("i"), array("i")  # day: date ordinal
+        self.file_of, self.split_of = array("i"), array("i")
         self.counts = [array("d") for _ in COUNT_COLUMNS]
         self.extra_values: dict[str, array] = {}          # a vendor column -> value per record (NaN if none)
         self.extra_aggregates: dict[str, str] = {}        # column -> "sum" or "max", from the readers
@@ -331,48 +330,34 @@ class Sink:
         self.coverage: dict[str, list[tuple[str, tuple, int, int]]] = {}  # see the OpenAI reader
         self.plain: dict[tuple, Any] = {}             # rows of a report with its own table (add_row)
 
-    def _code(self, codes: dict[str, int], value: str) -> int:
+    @staticmethod
+    def _code(codes: dict, value: Any) -> int:
         code = codes.get(value)
         if code is None:
             code = codes[value] = len(codes)
         return code
 
-    def add(self, key: tuple, user: str, day: date, source: str, counts: tuple[float, ...],
-            extra: dict[str, float] | None = None) -> None:
-        """One record; `extra` holds a vendor's own columns beyond the tidy counts (see Reader.extra)."""
+    def add(self, user: str, day: date, source: str, counts: tuple[float, ...],
+            extra: dict[str, float] | None = None, split: tuple = ()) -> None:
+        """One record. `split` is what else the vendor's key holds (an OpenAI bucket and grouping, a
+        Claude terminal, a Kiro client); `extra` a vendor's own columns (see Reader.extra)."""
         self.records += 1
         if not self.files or self.files[-1] != self.current:
             self.files.append(self.current)
-        natural = (source, *key)
-        at = self.index.get(natural)
-        if at is None:
-            at = self.index[natural] = len(self.user_of)
-            self.user_of.append(self._code(self.users, user))
-            self.source_of.append(self._code(self.sources, source))
-            self.day_of.append(day.toordinal())
-            self.file_of.append(len(self.files) - 1)
-            for column, value in zip(self.counts, counts, strict=True):
-                column.append(value)
-            for values in self.extra_values.values():
-                values.append(math.nan)
-        else:
-            self.duplicates += 1
-            earlier = tuple(column[at] for column in self.counts)
-            if not _same_counts(earlier, counts):
-                self.conflicts.append(
-                    f"{user} on {day} ({source}): {self.files[self.file_of[at]]} and {self.current} disagree; "
-                    f"kept {self.current}, read later (files are read in the order given, a folder's "
-                    "in name order)")
-            self.file_of[at] = len(self.files) - 1
-            for column, value in zip(self.counts, counts, strict=True):
-                column[at] = value
-            for values in self.extra_values.values():
-                values[at] = math.nan
+        self.user_of.append(self._code(self.users, user))
+        self.source_of.append(self._code(self.sources, source))
+        self.day_of.append(day.toordinal())
+        self.file_of.append(len(self.files) - 1)
+        self.split_of.append(self._code(self.splits, split))
+        for column, value in zip(self.counts, counts, strict=True):
+            column.append(value)
+        for values in self.extra_values.values():
+            values.append(math.nan)
         for name, value in (extra or {}).items():
             values = self.extra_values.get(name)
             if values is None:
                 values = self.extra_values[name] = array("d", [math.nan]) * len(self.user_of)
-            values[at] = value
+            values[-1] = value
 
     def add_row(self, natural: tuple, row: Any) -> None:
         """A record of a report with a table of its own (teams, repositories): the later one of a key wins."""
@@ -386,57 +371,86 @@ class Sink:
         self.plain.clear()
         return rows
 
+    def _ranks(self, codes: dict) -> tuple[np.ndarray, np.ndarray]:
+        """(names in code order, each code's rank in name order), to sort by name while holding codes."""
+        names = np.array(list(codes), dtype=object)
+        order = np.argsort(names, kind="stable")
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[order] = np.arange(len(names))
+        return names, rank
+
+    def _conflicts(self, earlier: np.ndarray, later: np.ndarray, users, sources, days) -> list[str]:
+        """The duplicates whose counts differ from the record they replace, in reading order."""
+        differ = np.zeros(len(earlier), dtype=bool)
+        for column in self.counts:
+            values = np.frombuffer(column, dtype=np.float64)
+            a, b = values[earlier], values[later]
+            differ |= ~((a == b) | (np.isnan(a) & np.isnan(b)))
+        notes = []
+        pairs = sorted(zip(earlier[differ].tolist(), later[differ].tolist(), strict=True), key=lambda pair: pair[1])
+        for old, new in pairs:
+            notes.append(f"{users[self.user_of[new]]} on {date.fromordinal(int(days[new]))} "
+                         f"({sources[self.source_of[new]]}): {self.files[self.file_of[old]]} and "
+                         f"{self.files[self.file_of[new]]} disagree; kept {self.files[self.file_of[new]]}, read "
+                         "later (files are read in the order given, a folder's in name order)")
+        return notes
+
     def table(self) -> pd.DataFrame:
-        """The tidy table: records of one user-day and source added up (sorted by user, day and source),
-        extra columns after the tidy ones."""
-        self.index = {}   # the keys only served to find duplicates: free them before the table is built
-        users = np.array(list(self.users), dtype=object)
-        sources = np.array(list(self.sources), dtype=object)
-        user_order, source_order = np.argsort(users, kind="stable"), np.argsort(sources, kind="stable")
-        user_rank = np.empty(len(users), dtype=np.int64)
-        user_rank[user_order] = np.arange(len(users))
-        source_rank = np.empty(len(sources), dtype=np.int64)
-        source_rank[source_order] = np.arange(len(sources))
-        days = np.frombuffer(self.day_of, dtype=np.int_).astype(np.int64)
-        first = int(days.min()) if len(days) else 0
-        span = (int(days.max()) - first + 1) if len(days) else 1
-        width = max(len(sources), 1)
-        # one integer per user-day-source, ordered as (user, day, source): a fast, small group key
-        key = ((user_rank[np.frombuffer(self.user_of, dtype=np.int_)] * span + (days - first)) * width
-               + source_rank[np.frombuffer(self.source_of, dtype=np.int_)])
-        self.user_of = self.source_of = self.day_of = self.file_of = array("l")
-        del days
-        values = {name: np.frombuffer(column, dtype=np.float64) for name, column in zip(COUNT_COLUMNS, self.counts)}
+        """The tidy table: the later record of each natural key, the records of one user-day and
+        source added up (sorted by user, day and source), extra columns after the tidy ones."""
+        users, user_rank = self._ranks(self.users)
+        sources, source_rank = self._ranks(self.sources)
+        user = user_rank[np.frombuffer(self.user_of, dtype=np.int32)]
+        source = source_rank[np.frombuffer(self.source_of, dtype=np.int32)]
+        days = np.frombuffer(self.day_of, dtype=np.int32)
+        split = np.frombuffer(self.split_of, dtype=np.int32)
+        # by user, day, source, split, then reading order: a key's records side by side, the latest last
+        order = np.lexsort((np.arange(len(days)), split, source, days, user))
+        if len(order) > 1:
+            a, b = order[:-1], order[1:]
+            replaced = ((user[a] == user[b]) & (days[a] == days[b]) & (source[a] == source[b])
+                        & (split[a] == split[b]))
+            self.duplicates = int(replaced.sum())
+            if self.duplicates:
+                self.conflicts = self._conflicts(a[replaced], b[replaced], users, sources, days)
+            winners = order[np.r_[~replaced, True]]
+            del a, b, replaced
+        else:
+            winners = order
+        del order
+        # where one user-day ends and the next begins among the kept records
+        w_user, w_days, w_source = user[winners], days[winners], source[winners]
+        if len(winners) > 1:
+            new_group = np.r_[True, (w_user[1:] != w_user[:-1]) | (w_days[1:] != w_days[:-1])
+                              | (w_source[1:] != w_source[:-1])]
+        else:
+            new_group = np.ones(len(winners), dtype=bool)
+        starts = np.flatnonzero(new_group)
         extra_columns = [c for c in self.extra_aggregates if c in self.extra_values]
-        values.update({c: np.frombuffer(self.extra_values[c], dtype=np.float64) for c in extra_columns})
-        order = np.argsort(key, kind="stable")
-        ordered = key[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else ordered
-        if len(starts) == len(ordered):    # one record per user-day (Amazon Q, Copilot): nothing to add up
-            tidy = pd.DataFrame({name: column[order] for name, column in values.items()}, index=ordered)
-        else:                              # several (hourly buckets, Kiro clients): add up, NaN if none known
-            combined = {}
-            for name, column in values.items():
-                sorted_values = column[order]
-                if self.extra_aggregates.get(name) == "max":
-                    combined[name] = np.fmax.reduceat(sorted_values, starts)
-                    continue
-                known = ~np.isnan(sorted_values)
-                sums = np.add.reduceat(np.where(known, sorted_values, 0.0), starts)
+        columns = {name: np.frombuffer(column, dtype=np.float64) for name, column in zip(COUNT_COLUMNS, self.counts)}
+        columns.update({c: np.frombuffer(self.extra_values[c], dtype=np.float64) for c in extra_columns})
+        combined = {}
+        for name, column in columns.items():
+            kept = column[winners]
+            if len(starts) == len(winners):          # one record per user-day (Amazon Q, Copilot)
+                combined[name] = kept
+            elif self.extra_aggregates.get(name) == "max":
+                combined[name] = np.fmax.reduceat(kept, starts)
+            else:                                    # add up; NaN only when no record knows the count
+                known = ~np.isnan(kept)
+                sums = np.add.reduceat(np.where(known, kept, 0.0), starts)
                 combined[name] = np.where(np.add.reduceat(known, starts) > 0, sums, np.nan)
-            tidy = pd.DataFrame(combined, index=ordered[starts])
-            del combined
-        del order, ordered, key, values, starts
-        codes = tidy.index.to_numpy()
-        source_at, rest = codes % width, codes // width
-        day_at, user_at = rest % span + first, rest // span
         epoch = date(1970, 1, 1).toordinal()
-        tidy.insert(0, "source", pd.array(sources[source_order][source_at] if len(codes) else [], dtype="string"))
-        tidy.insert(0, "day", (day_at - epoch).astype("datetime64[D]").astype("datetime64[ns]"))
-        tidy.insert(0, "user", pd.array(users[user_order][user_at] if len(codes) else [], dtype="string"))
-        tidy = tidy.reset_index(drop=True)[TIDY_COLUMNS + extra_columns]
+        first_of_day = winners[starts]
+        tidy = pd.DataFrame({
+            "user": pd.array(users[np.frombuffer(self.user_of, dtype=np.int32)[first_of_day]], dtype="string"),
+            "day": (days[first_of_day].astype(np.int64) - epoch).astype("datetime64[D]").astype("datetime64[ns]"),
+            "source": pd.array(sources[np.frombuffer(self.source_of, dtype=np.int32)[first_of_day]], dtype="string"),
+            **combined,
+        })[TIDY_COLUMNS + extra_columns]
         tidy.attrs["duplicates"] = self.duplicates
         tidy.attrs["conflicts"] = list(self.conflicts)
+        del combined, columns, winners, first_of_day, user, source, days, split
         self.__init__()   # the records are in the table now: free them
         counts = tidy[COUNT_COLUMNS].to_numpy(dtype=float)
         overflow = np.isinf(counts) | (counts > MAX_COUNT)

@@ -51,11 +51,11 @@ class ClaudeCodeReader(Reader):
             tokens = [m.get("tokens") if isinstance(m.get("tokens"), dict) else {} for m in models]
             core = record.get("core_metrics") if isinstance(record.get("core_metrics"), dict) else {}
             lines = core.get("lines_of_code") if isinstance(core.get("lines_of_code"), dict) else {}
-            key = (user, day, str(record.get("terminal_type")), str(record.get("customer_type")))
-            sink.add(key, user, day, self.kind, (
+            split = (str(record.get("terminal_type")), str(record.get("customer_type")))   # one record each
+            sink.add(user, day, self.kind, (
                 accepted + rejected if actions else np.nan,
                 accepted if actions else np.nan,
                 sum(count_of(path, where, t.get("input", 0), "tokens.input") for t in tokens) if models else np.nan,
                 sum(count_of(path, where, t.get("output", 0), "tokens.output") for t in tokens) if models else np.nan,
                 count_of(path, where, lines.get("added"), "lines_of_code.added", optional=True),
-            ))
+            ), split=split)

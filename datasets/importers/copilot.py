@@ -120,7 +120,7 @@ class CopilotUsersReader(Reader):
             interactions = (count_of(path, where, record["user_initiated_interaction_count"],
                                      "user_initiated_interaction_count")
                             + completions + separate_cli)
-            sink.add((user, day), user, day, self.kind, (
+            sink.add(user, day, self.kind, (
                 interactions,
                 count_of(path, where, record["code_acceptance_activity_count"], "code_acceptance_activity_count"),
                 # only the CLI reports tokens; IDE usage has none, so no CLI means unknown

@@ -60,5 +60,5 @@ class CursorReader(Reader):
             counts = {target: (sum(count_of(path, where, record.get(name) or 0, name) for name in names)
                                if any(name in record for name in names) else np.nan)
                       for target, names in CURSOR_COUNTS.items()}
-            sink.add((user, day), user, day, self.kind,
+            sink.add(user, day, self.kind,
                      (counts["interactions"], counts["acceptances"], np.nan, np.nan, counts["lines_added"]))

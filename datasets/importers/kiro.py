@@ -98,7 +98,7 @@ class KiroReader(Reader):
             values = {role: (csv_amount if "credits" in role else csv_count)(path, line, cells[at[role]],
                                                                              header[at[role]])
                       for role in counted}
-            sink.add((user, day, client), user, day, self.kind,
+            sink.add(user, day, self.kind,
                      (values.get("messages", np.nan), np.nan, np.nan, np.nan, np.nan),
                      {role: values[role] for role in ("conversations", "credits_used", "overage_credits")
-                      if role in values})
+                      if role in values}, split=(client,))

@@ -48,4 +48,4 @@ class M365CopilotReader(Reader):
             # the overall Last Activity Date repeats one of the per-app dates: a day is one record
             days = {M365_DATES.parse(path, f"line {line}", text, column, "column") for column, text in dates}
             for day in sorted(days):
-                sink.add((user, day.isoformat()), user, day, self.kind, NO_COUNTS)
+                sink.add(user, day, self.kind, NO_COUNTS)

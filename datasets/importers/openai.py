@@ -141,11 +141,10 @@ class OpenAIUsageReader(Reader):
                 if layout not in layouts:
                     layouts.add(layout)
                     _check_overlap(path, sink, layout, start, start + max(width, 1))
-                key = (start, user, grouping)
-                sink.add(key, user, day, self.kind, (
+                sink.add(user, day, self.kind, (
                     count_of(path, spot, result["num_model_requests"], "num_model_requests"),
                     np.nan,
                     count_of(path, spot, result["input_tokens"], "input_tokens"),
                     count_of(path, spot, result["output_tokens"], "output_tokens"),
                     np.nan,
-                ))
+                ), split=(start, grouping))   # one record per bucket, user and grouping
