@@ -426,6 +426,7 @@ class Sink:
         else:
             new_group = np.ones(len(winners), dtype=bool)
         starts = np.flatnonzero(new_group)
+        del w_user, w_days, w_source, new_group
         extra_columns = [c for c in self.extra_aggregates if c in self.extra_values]
         columns = {name: np.frombuffer(column, dtype=np.float64) for name, column in zip(COUNT_COLUMNS, self.counts)}
         columns.update({c: np.frombuffer(self.extra_values[c], dtype=np.float64) for c in extra_columns})
