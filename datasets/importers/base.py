@@ -443,20 +443,27 @@ class Sink:
                 combined[name] = np.where(np.add.reduceat(known, starts) > 0, sums, np.nan)
         epoch = date(1970, 1, 1).toordinal()
         first_of_day = winners[starts]
-        tidy = pd.DataFrame({
+        del winners, starts, user, source, split
+        frame = {
             "user": pd.array(users[np.frombuffer(self.user_of, dtype=np.int32)[first_of_day]], dtype="string"),
             "day": (days[first_of_day].astype(np.int64) - epoch).astype("datetime64[D]").astype("datetime64[ns]"),
             "source": pd.array(sources[np.frombuffer(self.source_of, dtype=np.int32)[first_of_day]], dtype="string"),
-            **combined,
-        })[TIDY_COLUMNS + extra_columns]
+        }
+        del first_of_day, days, columns
+        frame.update((name, combined.pop(name)) for name in COUNT_COLUMNS + extra_columns)
+        tidy = pd.DataFrame(frame, copy=False)    # the arrays become the columns: no second copy
+        del frame
         tidy.attrs["duplicates"] = self.duplicates
         tidy.attrs["conflicts"] = list(self.conflicts)
-        del combined, columns, winners, first_of_day, user, source, days, split
         self.__init__()   # the records are in the table now: free them
-        counts = tidy[COUNT_COLUMNS].to_numpy(dtype=float)
-        overflow = np.isinf(counts) | (counts > MAX_COUNT)
-        if overflow.any():
-            row, column = map(int, np.argwhere(overflow)[0])
+        first_bad = {}   # column by column, not as one block: no copy of the table
+        for index, name in enumerate(COUNT_COLUMNS):
+            values = tidy[name].to_numpy()
+            bad = np.flatnonzero(np.isinf(values) | (values > MAX_COUNT))
+            if len(bad):
+                first_bad[index] = int(bad[0])
+        if first_bad:
+            row, column = min((row, column) for column, row in first_bad.items())
             raise ExportFormatError(f"{tidy['user'].iloc[row]} on {tidy['day'].iloc[row]:%Y-%m-%d}: the "
                                     f"{COUNT_COLUMNS[column]} of the day's records add up to more than "
                                     "this importer can hold; the exports are corrupt or counted twice")
