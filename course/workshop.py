@@ -440,12 +440,22 @@ class RoomAggregate:
         return frame[columns]
 
 
-def join_url(app_url: str, code: str) -> str:
-    """The address a phone opens to join: the app's join page with the code filled in."""
-    from urllib.parse import urlsplit, urlunsplit
+def join_url(app_url: str, code: str, public_url: str | None = None) -> str:
+    """The address a phone opens to join: the app's join page with the code filled in.
 
-    parts = urlsplit(app_url or "http://localhost:8501/")
-    return urlunsplit((parts.scheme or "http", parts.netloc, "/workshop", f"code={code}", ""))
+    With a configured `public_url` (config.check_public_url) the link is built on it, path
+    included (an app served under /theater/ behind a proxy); otherwise on the host the page was
+    opened with, which is only right when the projector's tab used the room's address."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    if public_url:
+        parts = urlsplit(public_url)
+        path = parts.path.rstrip("/") + "/workshop"
+    else:
+        parts = urlsplit(app_url or "http://localhost:8501/")
+        path = "/workshop"
+    return urlunsplit((parts.scheme or "http", parts.netloc, path,
+                       f"code={quote(normalize_code(code))}", ""))
 
 
 def join_qr_png(url: str, scale: int = 12) -> bytes:

@@ -73,7 +73,7 @@ STYLES = {   # inline: Streamlit's own paragraph style would win over a class
     "present-note": "font-size:1.3rem;color:#444444;margin:.2rem 0",
 }
 
-link = workshop.join_url(st.context.url or "", room.code)
+link = workshop.join_url(st.context.url or "", room.code, config.public_url)
 
 
 def join_panel(now_room: workshop.Workshop) -> None:
