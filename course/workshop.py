@@ -961,8 +961,11 @@ class WorkshopStore:
         return sorted(rows, key=lambda a: (a.state is not None, a.text))
 
     def moderate(self, code: str, answer_id: int, state: str | None,
-                 owner: str | None = None) -> None:
-        """Approve an open-text answer for the projector, hide it, or put it back in the queue."""
+                 owner: str | None = None, seen_text: str | None = None) -> None:
+        """Approve an open-text answer for the projector, hide it, or put it back in the queue.
+
+        With `seen_text` (what the trainer read) the change applies only while the answer still
+        says that: one changed after the trainer read it is not approved unseen."""
         if state is not None and state not in MODERATION_STATES:
             raise WorkshopError(f"Unknown moderation {state!r}; approve or hide.")
         workshop = self.get_workshop(code) if owner is None else self.owned_workshop(code, owner)
@@ -971,14 +974,16 @@ class WorkshopStore:
                      .where(workshop_answers.c.id == int(answer_id),
                             workshop_answers.c.round_id.in_(in_room))
                      .values(moderation=state))
+        if seen_text is not None:
+            statement = statement.where(workshop_answers.c.answer == seen_text)
 
         def write() -> int:
             with self.engine.begin() as conn:
                 return conn.execute(statement).rowcount
 
         if not _retry(write):
-            raise WorkshopError("That answer is not in this room any more (it was changed or "
-                                "the room deleted).")
+            raise WorkshopError("That answer changed after you read it, or is no longer in this "
+                                "room: read it again in the queue.")
 
     def approved_texts(self, round_: Round) -> list[str]:
         """The answers the trainer approved, for the projector: anonymous, in an order keyed to

@@ -371,14 +371,20 @@ def moderation_queue(latest: workshop.Round) -> None:
             text, state, approve, hide = st.columns([6, 2, 1, 1], vertical_alignment="center")
             text.text(answer.text)            # plain text: nothing in an answer is markup
             state.caption(labels[answer.state])
-            if answer.state != "approved" and approve.button(
-                    "Approve", key=f"approve_{answer.id}", icon=":material/check:"):
-                rooms.moderate(room.code, answer.id, "approved", owner=owner)
-                st.rerun(scope="fragment")
-            if answer.state != "hidden" and hide.button(
-                    "Hide", key=f"hide_{answer.id}", icon=":material/visibility_off:"):
-                rooms.moderate(room.code, answer.id, "hidden", owner=owner)
-                st.rerun(scope="fragment")
+            # A callback runs before the view redraws, so the list shows the new state at once.
+            if answer.state != "approved":
+                approve.button("Approve", key=f"approve_{answer.id}", icon=":material/check:",
+                               on_click=_moderate, args=(answer.id, "approved", answer.text))
+            if answer.state != "hidden":
+                hide.button("Hide", key=f"hide_{answer.id}", icon=":material/visibility_off:",
+                            on_click=_moderate, args=(answer.id, "hidden", answer.text))
+
+
+def _moderate(answer_id: int, state: str, seen_text: str) -> None:
+    try:
+        rooms.moderate(room.code, answer_id, state, owner=owner, seen_text=seen_text)
+    except UserError as error:       # the answer changed or went meanwhile: say so, carry on
+        st.toast(str(error))
 
 
 def live_view() -> None:

@@ -120,6 +120,18 @@ def test_open_text_answers_wait_for_the_trainer_and_only_approved_ones_show(stor
                for a in store.text_answers(current.id))
 
 
+def test_an_answer_changed_after_the_trainer_read_it_is_not_approved_unseen(store):
+    room = store.create_workshop("startup")
+    current = _text_round(store, room.code)
+    person = store.join(room.code, "Ada")
+    store.submit_answer(room.code, person.token, current.id, "a harmless sentence")
+    read = store.text_answers(current.id)[0]
+    store.submit_answer(room.code, person.token, current.id, "something the trainer never saw")
+    with pytest.raises(WorkshopError, match="changed after you read it"):
+        store.moderate(room.code, read.id, "approved", seen_text=read.text)
+    assert store.approved_texts(current) == []
+
+
 def test_an_open_text_answer_is_at_most_280_characters_and_not_empty(store):
     room = store.create_workshop("startup")
     current = _text_round(store, room.code)
@@ -139,7 +151,7 @@ def test_a_trainer_cannot_moderate_another_rooms_answers(store):
     person = store.join(theirs.code, "Ada")
     store.submit_answer(theirs.code, person.token, current.id, "their words")
     answer_id = store.text_answers(current.id)[0].id
-    with pytest.raises(WorkshopError, match="not in this room"):
+    with pytest.raises(WorkshopError, match="no longer in this room"):
         store.moderate(mine.code, answer_id, "approved", owner="Grace")
     with pytest.raises(WorkshopError, match="No workshop of yours"):
         store.moderate(theirs.code, answer_id, "approved", owner="Grace")
