@@ -143,6 +143,16 @@ workshop_questions = sa.Table(
     sa.Column("question_json", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+# Staff accounts the room's owner lets run the room too (a co-host): not delete it, not add others.
+workshop_cohosts = sa.Table(
+    "workshop_cohosts", metadata,
+    sa.Column("code", sa.String(CODE_LENGTH), sa.ForeignKey("workshops.code"), nullable=False,
+              index=True),
+    sa.Column("account", sa.String(OWNER_MAX), nullable=False),
+    sa.Column("account_key", sa.String(OWNER_MAX), nullable=False, index=True),
+    sa.Column("added_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("code", "account_key", name="uq_workshop_cohost"),
+)
 # Columns added after the first release, created on an older database when it is opened.
 _ADDED_COLUMNS = {"workshops": ("owner", "paused_at", "paused_timer_seconds", "kit_version",
                                 "kit_step", "kit_block_at"),
@@ -630,12 +640,52 @@ class WorkshopStore:
         raise WorkshopError("Could not find a free join code; close some old workshops.")
 
     def owned_workshop(self, code: str, owner: str) -> Workshop:
-        """The room, if `owner` opened it; another staff account gets the same answer as for a
-        code that does not exist, so rooms of others cannot even be found by trying codes."""
+        """The room, if `owner` opened it or co-hosts it; another staff account gets the same
+        answer as for a code that does not exist, so rooms of others cannot even be found by
+        trying codes."""
         workshop = self.get_workshop(code)
-        if workshop.owner is not None and workshop.owner.casefold() != owner.casefold():
+        if workshop.owner is not None and workshop.owner.casefold() != owner.casefold() and \
+                owner.casefold() not in {c.casefold() for c in self.cohosts(workshop.code)}:
             raise WorkshopError(f"No workshop of yours has the code {workshop.code}.")
         return workshop
+
+    def _owners_own(self, code: str, owner: str) -> Workshop:
+        """The room, if `owner` opened it: what only the owner may do (co-hosts, delete)."""
+        workshop = self.owned_workshop(code, owner)
+        if workshop.owner is not None and workshop.owner.casefold() != owner.casefold():
+            raise WorkshopError(f"Only {workshop.owner}, who opened workshop {workshop.code}, "
+                                "can do that.")
+        return workshop
+
+    def is_owner(self, workshop: Workshop, account: str) -> bool:
+        return workshop.owner is None or workshop.owner.casefold() == account.casefold()
+
+    def add_cohost(self, code: str, owner: str, account: str) -> None:
+        """Let another staff account run the room (open questions, moderate, pause, close);
+        the page checks that the account exists."""
+        workshop = self._owners_own(code, owner)
+        name = clean_owner(account)
+        if workshop.owner is not None and name.casefold() == workshop.owner.casefold():
+            raise WorkshopError("You run this workshop already; add another staff account.")
+        row = {"code": workshop.code, "account": name, "account_key": name.casefold(),
+               "added_at": self.clock()}
+        try:
+            _retry(lambda: self._execute(workshop_cohosts.insert().values(**row)))
+        except sa.exc.IntegrityError:
+            raise WorkshopError(f"{name} already co-hosts workshop {workshop.code}.") from None
+
+    def remove_cohost(self, code: str, owner: str, account: str) -> None:
+        workshop = self._owners_own(code, owner)
+        _retry(lambda: self._execute(workshop_cohosts.delete().where(
+            workshop_cohosts.c.code == workshop.code,
+            workshop_cohosts.c.account_key == " ".join(account.split()).casefold())))
+
+    def cohosts(self, code: str) -> list[str]:
+        query = (sa.select(workshop_cohosts.c.account)
+                 .where(workshop_cohosts.c.code == normalize_code(code))
+                 .order_by(workshop_cohosts.c.account_key))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
 
     def close_workshop(self, code: str, owner: str | None = None) -> None:
         workshop = self.get_workshop(code) if owner is None else self.owned_workshop(code, owner)
@@ -687,8 +737,9 @@ class WorkshopStore:
         _retry(write)
 
     def delete_workshop(self, code: str, owner: str | None = None) -> None:
-        """Delete a closed room now: its questions, answers, answer log and nicknames."""
-        workshop = self.get_workshop(code) if owner is None else self.owned_workshop(code, owner)
+        """Delete a closed room now: its questions, answers, answer log and nicknames (its owner
+        only, not a co-host)."""
+        workshop = self.get_workshop(code) if owner is None else self._owners_own(code, owner)
         if workshop.is_open(self.clock()):
             raise WorkshopError(f"Workshop {workshop.code} is still open; close it before "
                                 "deleting it.")
@@ -715,7 +766,8 @@ class WorkshopStore:
                     conn.exec_driver_sql("PRAGMA secure_delete = ON")
                 for table in (workshop_answers, workshop_answer_log):
                     conn.execute(table.delete().where(table.c.round_id.in_(rounds)))
-                for table in (workshop_participants, workshop_questions, workshop_rounds):
+                for table in (workshop_participants, workshop_questions, workshop_cohosts,
+                              workshop_rounds):
                     conn.execute(table.delete().where(table.c.code.in_(codes)))
                 conn.execute(workshops.delete().where(workshops.c.code.in_(codes)))
 
@@ -734,8 +786,11 @@ class WorkshopStore:
         """Every room, open or closed, newest first (only `owner`'s when given): a closed room's
         results stay reachable for the debrief and the export."""
         query = sa.select(workshops).order_by(workshops.c.created_at.desc())
-        if owner is not None:
-            query = query.where(sa.func.lower(workshops.c.owner) == owner.casefold())
+        if owner is not None:      # the rooms it opened, and those it co-hosts
+            cohosted = sa.select(workshop_cohosts.c.code).where(
+                workshop_cohosts.c.account_key == owner.casefold())
+            query = query.where(sa.or_(sa.func.lower(workshops.c.owner) == owner.casefold(),
+                                       workshops.c.code.in_(cohosted)))
         with self.engine.connect() as conn:
             return [Workshop(**row._mapping) for row in conn.execute(query)]
 

@@ -119,6 +119,44 @@ if is_open:   # a link that shows this room and nothing else, and ends when the 
                    "(docs/workshops.md).")
 
 
+def co_hosts() -> None:
+    """The owner adds or removes another staff account that can run this room with them."""
+    names = rooms.cohosts(room.code)
+    if not rooms.is_owner(room, owner):
+        st.caption(f"You co-host this workshop for **{room.owner}**: you can run it; only they "
+                   "can delete it or change its co-hosts.")
+        return
+    with st.expander(f"Co-hosts ({len(names)})" if names else "Co-hosts"):
+        st.caption("Another staff account you add here sees this room under *Your workshops* and "
+                   "can run it with you: open questions, moderate, pause, close. Only you can "
+                   "delete the room or change its co-hosts.")
+        for name in names:
+            who, remove = st.columns([4, 1], vertical_alignment="center")
+            who.markdown(f"**{name}**")
+            if remove.button("Remove", key=f"cohost_remove_{name}"):
+                rooms.remove_cohost(room.code, owner, name)
+                st.rerun()
+        with st.form("add_cohost", clear_on_submit=True):
+            account = st.text_input("Staff account to add", max_chars=workshop.OWNER_MAX)
+            add = st.form_submit_button("Add co-host", icon=":material/group_add:")
+        if add:
+            known = {name.casefold(): name for name in common.staff_accounts()}
+            name = known.get(" ".join(account.split()).casefold())
+            if name is None:
+                st.error("No staff account has that name; ask whoever runs the app to create it "
+                         "(`theater users add NAME --role trainer`).")
+                return
+            try:
+                rooms.add_cohost(room.code, owner, name)
+            except UserError as error:
+                st.error(str(error))
+            else:
+                st.rerun()
+
+
+co_hosts()
+
+
 def _room_company(scenario: str, seed: int):
     with st.spinner("Generating the room's company (once per workshop)…"):
         return workshop.room_company(scenario, seed)
@@ -485,7 +523,7 @@ if is_open and left.button("Close the workshop", icon=":material/lock:"):
 if right.button("Back to my workshops (this one stays as it is)"):
     st.session_state.pop(HOST_CODE_KEY, None)
     st.rerun()
-if not is_open:
+if not is_open and rooms.is_owner(room, owner):
     with st.expander("Delete this workshop now"):
         st.write("Deletes the room's questions, every answer and every nickname at once, instead "
                  f"of on {room.deleted_after():%Y-%m-%d}. Download the results first if you need "

@@ -115,3 +115,30 @@ def test_open_text_answers_reach_the_projector_only_when_approved_and_escaped(ap
     assert "<script" not in shown and "<img" not in shown and "](javascript" not in shown
     assert "&lt;script&gt;" in shown and "&#91;win&#93;&#40;javascript&#58;" in shown
     assert sum("stop counting" in m.value for m in projector.markdown) == 1   # hidden ones stay off
+
+
+def test_the_owner_adds_a_co_host_who_then_runs_the_room(app_home, rooms):
+    from course.auth import add_staff
+    from course.config import load_config
+
+    staff = load_config().staff_path
+    add_staff(staff, "Alan", "trainer", "a-long-trainer-password")
+    at = trainer()
+    code = _new_room(at)
+    form = next(t for t in at.text_input if t.label == "Staff account to add")
+    form.input("nobody-here")
+    button(at, "Add co-host").click().run()
+    assert any("No staff account has that name" in e.value for e in at.error)
+    next(t for t in at.text_input if t.label == "Staff account to add").input("alan")
+    button(at, "Add co-host").click().run()
+    assert not at.exception and rooms.cohosts(code) == ["Alan"]
+    cohost = page("workshop_host.py", staff_role="trainer", staff_user="Alan",
+                  workshop_host_code=code).run()
+    assert not cohost.exception
+    assert "You co-host this workshop for Grace" in texts(cohost).replace("**", "")
+    assert not any(t.label == "Staff account to add" for t in cohost.text_input)
+    button(cohost, "Open this question").click().run()
+    assert rooms.current_round(code) is not None
+    button(cohost, "Close the workshop").click().run()
+    assert not cohost.exception
+    assert not any(b.label == "Delete the workshop" for b in cohost.button)

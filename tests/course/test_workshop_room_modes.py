@@ -250,3 +250,39 @@ def test_a_room_remembers_where_it_is_in_the_kit(store):
     assert store.get_workshop(room.code).kit_step is None
     with pytest.raises(WorkshopError, match="No workshop of yours"):
         store.follow_kit(room.code, "full", owner="Alan")
+
+
+# ----------------------------------------------------------------------------- a co-host
+
+def test_a_co_host_runs_the_room_but_only_the_owner_deletes_it_or_adds_others(store):
+    room = store.create_workshop("startup", "Shared", owner="Grace")
+    with pytest.raises(WorkshopError, match="No workshop of yours"):
+        store.owned_workshop(room.code, "Alan")
+    store.add_cohost(room.code, "Grace", "Alan")
+    assert store.cohosts(room.code) == ["Alan"]
+    assert store.owned_workshop(room.code, "alan").code == room.code       # case does not matter
+    assert [w.code for w in store.workshop_history("Alan")] == [room.code]
+    store.pause_workshop(room.code, owner="Alan")
+    store.resume_workshop(room.code, owner="Alan")
+    store.follow_kit(room.code, "short", owner="Alan")
+    for not_theirs in (lambda: store.add_cohost(room.code, "Alan", "Joan"),
+                       lambda: store.remove_cohost(room.code, "Alan", "Alan")):
+        with pytest.raises(WorkshopError, match="Only Grace"):
+            not_theirs()
+    with pytest.raises(WorkshopError, match="already co-hosts"):
+        store.add_cohost(room.code, "Grace", "ALAN")
+    with pytest.raises(WorkshopError, match="run this workshop already"):
+        store.add_cohost(room.code, "Grace", "grace")
+    with pytest.raises(WorkshopError, match="No workshop of yours"):
+        store.owned_workshop(room.code, "Joan")
+    store.close_workshop(room.code, owner="Alan")
+    with pytest.raises(WorkshopError, match="Only Grace"):
+        store.delete_workshop(room.code, owner="Alan")
+    store.remove_cohost(room.code, "Grace", "Alan")
+    with pytest.raises(WorkshopError, match="No workshop of yours"):
+        store.owned_workshop(room.code, "Alan")
+    store.add_cohost(room.code, "Grace", "Alan")
+    store.delete_workshop(room.code, owner="Grace")                       # co-hosts go with it
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count())
+                            .select_from(workshop.workshop_cohosts)).scalar() == 0
