@@ -47,8 +47,13 @@ def room_team(room_seed: int) -> cg.TeamVariant:
 
 
 def checker_question(game: Any) -> RoundQuestion:
-    """The round to open: the game's prompt and target; the lesson is what the reveal says."""
-    return RoundQuestion(key=KEY, prompt=game.prompt, options=(), answer=None, misconceptions=(),
+    """The round to open: the game's target, in a prompt short enough for a projector (the
+    learner's prompt talks of a checker button the room does not have); the game's lesson is
+    what the reveal says."""
+    prompt = (f"You lead a team. The company's AI dashboard turns it green at {game.target:g} AI "
+              "sessions per person per week. Set your team's habits on your phone and send "
+              "your plan: can you get it green?")
+    return RoundQuestion(key=KEY, prompt=prompt, options=(), answer=None, misconceptions=(),
                          explanation=game.lesson, kind=KIND, dashboard_target=float(game.target))
 
 
@@ -131,7 +136,8 @@ def room_plans(answers: list[str], room_seed: int, target: float,
                      score_plan(best_real, best_padded, team, target), target, min_group)
 
 
-def plans_chart(room: RoomPlans, font_size: int = 16, width: int | str = "container") -> alt.Chart:
+def plans_chart(room: RoomPlans, font_size: int = 16, width: int | str = "container",
+                height: int | None = None) -> alt.Chart:
     """One dot per plan: its dashboard score across, its hidden output change up; the best plan
     as a line. The green plans sit right, and all below the line: the lesson in one picture."""
     rows = [{"plan": f"{p.real} real + {p.padded} padded", "dashboard": p.dashboard,
@@ -145,7 +151,8 @@ def plans_chart(room: RoomPlans, font_size: int = 16, width: int | str = "contai
                 scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", **axis)),
         y=alt.Y("output:Q", title="Hidden team's output change (%)", axis=alt.Axis(**axis)),
         color=alt.Color("verdict:N", scale=colors, title=None,
-                        legend=alt.Legend(orient="top", labelFontSize=font_size * 0.8)),
+                        legend=alt.Legend(orient="top", labelFontSize=font_size * 0.8,
+                                          labelLimit=1000)),
         shape=alt.Shape("verdict:N", title=None, legend=None),   # not by colour alone
         tooltip=["plan:N", alt.Tooltip("dashboard:Q", format=".0%"),
                  alt.Tooltip("output:Q", format="+.1f")])
@@ -155,4 +162,4 @@ def plans_chart(room: RoomPlans, font_size: int = 16, width: int | str = "contai
     text = alt.Chart(best).mark_text(align="left", dx=4, dy=-font_size * 0.6, x=0,
                                      fontSize=font_size * 0.8, color="#222222").encode(
         y="output:Q", text="label:N")
-    return alt.layer(dots, line, text).properties(width=width, height=font_size * 22)
+    return alt.layer(dots, line, text).properties(width=width, height=height or font_size * 22)

@@ -189,10 +189,14 @@ def checker_board(latest: workshop.Round, participants: int) -> None:
         _big(plans.status, "present-small")
         return
     _big(plans.visible_summary(), "present-small")
-    if latest.revealed:
-        st.vega_lite_chart(checker.plans_chart(plans, font_size=FONT).to_dict(), width="stretch")
-        _big(plans.hidden_summary(), "present-small")
-        _big(latest.question.explanation, "present-note")
+    if latest.revealed:        # the chart beside its words: all of it above a 1080p fold
+        chart, words = st.columns([3, 2], gap="large")
+        with chart:
+            st.vega_lite_chart(checker.plans_chart(plans, font_size=24, height=460)
+                               .to_dict(), width="stretch")
+        with words:
+            _big(plans.hidden_summary(), "present-note")
+            _big(latest.question.explanation, "present-note")
 
 
 def text_board(latest: workshop.Round, participants: int) -> None:
