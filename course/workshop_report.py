@@ -131,9 +131,12 @@ def shift_summary(first: RoomAggregate, second: RoomAggregate, revealed: bool) -
 
 
 def spread_summary(aggregate: RoomAggregate, revealed: bool) -> str:
-    """The bar chart in words."""
+    """The bar chart in words (a plan or a text round has no bars: its count of answers)."""
     if not aggregate.shown:
         return aggregate.status
+    if aggregate.round.question.free:
+        noun = "plans" if aggregate.round.question.kind == "checker" else "answers"
+        return f"{aggregate.answers} {noun}; the summary download has the room's result."
     parts = [f"“{o.option}”{' (right answer)' if revealed and o.correct else ''}: "
              f"{aggregate.share(o):.0%}" for o in aggregate.options]
     return f"{aggregate.answers} answers. " + "; ".join(parts) + "."

@@ -14,6 +14,8 @@ from typing import Any
 from course import workshop
 from course.workshop_kit import BOARD, CHECKER, TEXT_PREFIX, Kit, KitError
 
+STEP_LABEL_MAX = 110
+
 
 def step_question(key: str, room: workshop.Workshop, kit: Kit, choices: dict[str, tuple[str, Any]],
                   modules: list[Any], room_company: Callable[[], Any]) -> tuple[str, Any]:
@@ -59,4 +61,6 @@ def step_label(step: Any, choices: dict[str, tuple[str, Any]], kit: Kit) -> str:
             what = step.key
     else:
         what = choices.get(step.key, (step.key, None))[0]
+    if len(what) > STEP_LABEL_MAX:      # a button, not a paragraph: the control view shows the rest
+        what = what[:STEP_LABEL_MAX - 1].rstrip() + "…"
     return f"{step.block.title} · {what}"

@@ -406,7 +406,7 @@ def moderation_queue(latest: workshop.Round) -> None:
     labels = {None: "waiting", "approved": "on the projector", "hidden": "hidden"}
     for answer in answers:
         with st.container(border=True):
-            text, state, approve, hide = st.columns([6, 2, 1, 1], vertical_alignment="center")
+            text, state, approve, hide = st.columns([5, 2, 2, 2], vertical_alignment="center")
             text.text(answer.text)            # plain text: nothing in an answer is markup
             state.caption(labels[answer.state])
             # A callback runs before the view redraws, so the list shows the new state at once.

@@ -196,6 +196,8 @@ def test_the_export_counts_green_and_not_green_plans(store):
     rows = report.room_results(store, store.get_workshop(room.code))
     assert dict(zip(rows["option"], rows["count"])) == {checker.GREEN: 3, checker.NOT_GREEN: 2}
     assert "hidden check" in report.room_summary(store, store.get_workshop(room.code))
+    aggregate = store.aggregate(current.id)
+    assert aggregate.answers == 5 and report.spread_summary(aggregate, True).startswith("5 plans")
 
 
 def test_plans_are_stored_in_one_readable_form():

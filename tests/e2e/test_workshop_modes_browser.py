@@ -33,7 +33,7 @@ def live_app(tmp_path_factory):
     with running_app(home, commands.streamlit_flags()) as url:
         progress = ProgressStore(load_config(home).database_url)
         rooms = WorkshopStore(progress.engine)
-        yield url, rooms, SessionStore(progress.engine)
+        yield url, rooms, SessionStore(progress.engine), home
         progress.engine.dispose()
 
 
@@ -55,6 +55,21 @@ def _phone(browser, url, code, nickname):
     return phone
 
 
+def _choose(page, box: str, option: str, attempts: int = 3) -> None:
+    """Pick an option of a selectbox; a rerun landing just then closes the list, so try again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        page.get_by_test_id("stSelectbox").filter(has_text=box).first.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+
+
 def _slide(phone, index: int, steps: int) -> None:
     handle = phone.get_by_role("slider").nth(index)
     handle.focus()
@@ -63,7 +78,7 @@ def _slide(phone, index: int, steps: int) -> None:
 
 
 def test_phones_play_the_checker_game_and_the_projector_reveals_the_hidden_check(live_app, browser):
-    url, rooms, sessions = live_app
+    url, rooms, sessions, home = live_app
     room, link = _room(rooms, sessions, "Checker in the room")
     game = checker.load_game(load_modules()[0])
     current = rooms.open_question(room.code, checker.KEY, checker.checker_question(game))
@@ -105,7 +120,7 @@ def test_phones_play_the_checker_game_and_the_projector_reveals_the_hidden_check
 
 
 def test_open_text_reaches_the_projector_only_approved_and_as_plain_text(live_app, browser):
-    url, rooms, sessions = live_app
+    url, rooms, sessions, home = live_app
     room, link = _room(rooms, sessions, "Commitments")
     current = rooms.open_question(room.code, "text/commitment",
                                   trainer_question("One sentence: what will you stop targeting?",
@@ -138,3 +153,39 @@ def test_open_text_reaches_the_projector_only_approved_and_as_plain_text(live_ap
     assert projector.locator("a[href^='javascript']").count() == 0
     phone.close()
     projector.close()
+
+
+def test_the_control_view_follows_the_kit_and_moderates(live_app, browser):
+    """The trainer's screen in a browser: pick the 45-minute run-of-show, press Next in the kit,
+    and approve an open-text answer (screenshot var/screenshots/workshop-control-kit.png)."""
+    from course.auth import add_staff
+
+    url, rooms, sessions, home = live_app
+    account = add_staff(load_config(home).staff_path, "Grace", "trainer", "a-long-trainer-password")
+    staff = auth.staff_session(sessions, account)
+    room, _ = _room(rooms, sessions, "Kit run")
+    trainer = browser.new_page(viewport={"width": 1440, "height": 900})
+    trainer.goto(f"{url}/?staff={staff}")
+    go = trainer.get_by_role("button", name="Go to this workshop")
+    go.wait_for(timeout=60_000)
+    go.click()
+    _wait_text(trainer, "Ask the room", timeout=60_000)
+    _choose(trainer, "Run-of-show", "45 minutes")
+    next_step = trainer.get_by_role("button", name="Next in the kit")
+    next_step.wait_for(timeout=30_000)
+    next_step.click()
+    _wait_text(trainer, "Block 1 of 6", timeout=30_000)
+    assert rooms.current_round(room.code).question.key == "pretest/pp-usage-outcome"
+    text = rooms.open_question(room.code, "text/commitment",
+                               trainer_question("What will you stop targeting?", "text"))
+    for i in range(5):
+        person = rooms.join(room.code, f"m{i}")
+        rooms.submit_answer(room.code, person.token, text.id, f"<b>answer</b> number {i}")
+    _wait_text(trainer, "5 waiting", timeout=30_000)      # the control view refreshes by itself
+    assert trainer.locator("b", has_text="answer").count() == 0     # shown as text, not markup
+    trainer.get_by_role("button", name="Approve").first.click()
+    _wait_text(trainer, "1 approved for the projector", timeout=30_000)
+    assert [a.state for a in rooms.text_answers(text.id)].count("approved") == 1
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    trainer.screenshot(path=str(SCREENSHOTS / "workshop-control-kit.png"), full_page=True)
+    trainer.close()
