@@ -8,7 +8,7 @@ question (course.workshop.question_choices), "board", a Goodhart live stage ("si
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from course import workshop
@@ -42,6 +42,14 @@ def step_question(key: str, room: workshop.Workshop, kit: Kit, choices: dict[str
         return key, choices[key][1]
     raise KitError(f"The kit asks {key!r}, which this course does not have; pick a question "
                    "from the list instead.")
+
+
+def asked_kit_keys(round_keys: Iterable[str]) -> set[str]:
+    """The kit's names of the questions a room was asked (the board question's round has its own
+    key), so the kit passes over what was asked by hand."""
+    from course.workshop_board import BOARD_KEY
+
+    return {BOARD if key == BOARD_KEY else key for key in round_keys}
 
 
 def step_label(step: Any, choices: dict[str, tuple[str, Any]], kit: Kit) -> str:

@@ -245,23 +245,23 @@ def open_step_question(step, seconds: int | None) -> None:
 
 def follow_the_kit(seconds: int | None) -> None:
     """The run-of-show, step by step: one button opens the next block's next question."""
-    from course.workshop_steps import step_label
+    from course.workshop_steps import asked_kit_keys, step_label
 
     versions = {"": "none (pick questions from the list)",
                 **{v.id: f"{v.minutes} minutes" for v in kit.versions}}
-    chosen = st.selectbox("Run-of-show from the workshop kit", list(versions),
-                          index=list(versions).index(room.kit_version or ""),
-                          format_func=versions.get, key=f"workshop_kit_version_{room.code}")
-    if (chosen or None) != room.kit_version:
-        rooms.follow_kit(room.code, chosen or None, owner=owner)
-        st.rerun()
+    key = f"workshop_kit_version_{room.code}"
+    # The room's choice, not this browser's: a co-host may have changed it since.
+    st.session_state[key] = room.kit_version if room.kit_version in versions else ""
+    st.selectbox("Run-of-show from the workshop kit", list(versions), format_func=versions.get,
+                 key=key, on_change=lambda: rooms.follow_kit(
+                     room.code, st.session_state[key] or None, owner=owner))
     if not room.kit_version:
         return
     current = kit_lib.current_kit_step(steps, room.kit_step)
     if current is not None:
         st.markdown(f"**Now:** {current.budget}")
         st.caption(f"Goal: {current.block.goal}  \nSay: {current.block.script}")
-    asked = {r.question.key for r in rooms.rounds(room.code)}
+    asked = asked_kit_keys(r.question.key for r in rooms.rounds(room.code))
     following = kit_lib.next_kit_step(steps, room.kit_step, asked)
     if following is None:
         st.success("That was the last step of the run-of-show.", icon=":material/flag:")

@@ -49,6 +49,13 @@ def test_the_trainer_steps_through_the_kit_and_the_presenter_shows_the_block(app
     assert rooms.current_round(code).question.kind == "board"
     projector.run()
     assert "Block 2 of 8 · The story and the board question · 10 min" in texts(projector)
+    # A co-host (here: the store) switches to the 45-minute cut: this screen follows the room.
+    rooms.follow_kit(code, "short")
+    at.run()
+    assert next(s for s in at.selectbox if s.label.startswith("Run-of-show")).value == "short"
+    assert rooms.get_workshop(code).kit_version == "short"
+    # Its start: the two form-A items and the board question were asked, so it goes on from there.
+    assert "Signals and people" in _next_button(at).label
 
 
 def test_the_room_plays_the_checker_game_on_phones_and_sees_the_hidden_check(app_home, rooms):
