@@ -66,7 +66,8 @@ def check_public_url(raw: str) -> str:
     elif any(ch.isspace() or not ch.isprintable() for ch in url):
         problem = "it must hold no spaces"
     if problem:
-        shown = "" if parts is not None and parts.password is not None else f" {url!r}"  # never echo a password
+        secret = parts is not None and parts.password is not None
+        shown = "" if secret else f" {url!r}"          # a password is never echoed to a console
         raise ConfigError(f"public_url{shown} cannot be used: {problem}, e.g. "
                           "https://workshop.example.org/")
     return url.rstrip("/") + "/"
