@@ -1,6 +1,6 @@
 """Does the graded access effect reward the design and fail the shortcut? Figures per scenario family.
 
-For each family (datasets/families.py), over N companies of the course size (mandate-bigco,
+For each family (datasets/families.py, staggered rollouts included), over N companies of the course size (mandate-bigco,
 150 employees x 180 days), it prints:
   - the truth's spread (exercises/truth.py access_effect) and the reference interval's mean width;
   - the reference method's interval credit (exercises/causal.py reference_estimate scored with
@@ -35,13 +35,15 @@ from exercises import causal, truth  # noqa: E402
 PROFILE, EMPLOYEES, DAYS = "mandate-bigco", 150, 180
 
 
-def seeds_per_family(count: int, first: int = 1_000_000) -> dict[str, list[int]]:
+def seeds_per_family(count: int, first: int = 1_000_000,
+                     families: list[str] | None = None) -> dict[str, list[int]]:
     """The first `count` seeds from `first` on that draw each family (the draw is keyed, so cheap)."""
-    found: dict[str, list[int]] = {row.name: [] for row in FAMILY_TABLE}
+    found: dict[str, list[int]] = {row.name: [] for row in FAMILY_TABLE
+                                   if families is None or row.name in families}
     seed = first
     while any(len(seeds) < count for seeds in found.values()):
         family = family_of_seed(seed)
-        if len(found[family]) < count:
+        if family in found and len(found[family]) < count:
             found[family].append(seed)
         seed += 1
     return found
@@ -89,8 +91,10 @@ def main() -> None:
     parser.add_argument("--companies", type=int, default=200, help="companies per family")
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--save", type=Path, help="write every company's figures to this JSON file")
+    parser.add_argument("--families", nargs="+", choices=[row.name for row in FAMILY_TABLE],
+                        help="only these families (default: all)")
     args = parser.parse_args()
-    seeds = seeds_per_family(args.companies)
+    seeds = seeds_per_family(args.companies, families=args.families)
     started = time.perf_counter()
     with Pool(args.procs) as pool:
         rows = pool.map(one_company, [s for family in seeds.values() for s in family], chunksize=4)
