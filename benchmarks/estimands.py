@@ -7,6 +7,9 @@ For each family (datasets/families.py, staggered rollouts included), over N comp
     interval_credit): the share of companies with full credit and the mean credit;
   - the naive users-vs-non-users estimate with its own bootstrap interval, scored the same way;
   - a person-level bootstrap interval, scored the same way (wrong where whole squads were licensed);
+  - the two-wave recipe pasted into any rollout: the reference design with the window running to
+    the last access date (the mandate) instead of the second; the same as the reference where
+    there are two waves, wrong in a staggered rollout (its "control" is partly licensed);
   - the best constant interval in hindsight over all companies (what guessing earns).
 Figures, never asserts: tests/exercises/test_causal.py checks the directions on a few companies.
 
@@ -59,17 +62,31 @@ def score(estimate: causal.Estimate, effect: dict[str, float]) -> float:
     return credit
 
 
+def to_mandate_estimate(company) -> causal.Estimate:
+    """The reference design with the window [first access date, last access date): what a learner
+    who pasted the two-wave recipe (access.min(), access.max()) computes."""
+    pilot = causal.pilot_design(company)
+    unit = causal.randomisation_unit(company, pilot)
+    people = pilot.people
+    counts = causal._closed_counts(company, people["employee_id"],
+                                   [(pilot.start, pilot.pilot), (pilot.pilot, pilot.mandate)])
+    groups = {"person": people["employee_id"], "team": people["team"], "squad": people["manager_id"]}[unit]
+    return causal.did_with_interval(counts, people["wave"].to_numpy(), groups.to_numpy(), unit)
+
+
 def one_company(seed: int) -> dict[str, float]:
     company = generate_company(PROFILE, EMPLOYEES, DAYS, seed)
     effect = truth.access_effect(company)
     reference = causal.reference_estimate(company)
     naive = causal.naive_estimate(company)
     person = causal.reference_estimate(company, unit="person")
+    to_mandate = to_mandate_estimate(company)
     return {"seed": seed, "family": family_of_seed(seed), "truth": effect["value"],
             "width": effect["reference_width"], "reference": score(reference, effect),
             "reference_error": reference.value - effect["value"], "naive": score(naive, effect),
             "naive_error": naive.value - effect["value"], "person": score(person, effect),
             "person_width": person.width, "unit": reference.unit,
+            "to_mandate": score(to_mandate, effect), "to_mandate_error": to_mandate.value - effect["value"],
             "intervals": {"reference": _interval(reference), "naive": _interval(naive),
                           "person": _interval(person)}}
 
@@ -106,7 +123,7 @@ def main() -> None:
           f"none below {causal.NARROW_ZERO:g}x or from {causal.WIDTH_ZERO:g}x the reference width)")
     header = (f"{'family':<10} {'truth p5..p95':>15} {'ref width':>9} {'ref full':>8} {'ref mean':>8} "
               f"{'ref bias':>8} {'naive full':>10} {'naive mean':>10} {'naive bias':>10} "
-              f"{'person full':>11} {'unit':>7}")
+              f"{'person full':>11} {'to-M full':>9} {'to-M bias':>9} {'unit':>7}")
     print(header)
     for family in seeds:
         part = [r for r in rows if r["family"] == family]
@@ -119,6 +136,7 @@ def main() -> None:
               f"{col['reference'].mean():>8.2f} {col['reference_error'].mean():>+8.1f} "
               f"{np.mean(col['naive'] == 1):>10.1%} {col['naive'].mean():>10.2f} "
               f"{col['naive_error'].mean():>+10.1f} {np.mean(col['person'] == 1):>11.1%} "
+              f"{np.mean(col['to_mandate'] == 1):>9.1%} {col['to_mandate_error'].mean():>+9.1f} "
               f"{'/'.join(units):>7}")
     credit, centre, half = best_constant(rows)
     print(f"best constant interval in hindsight over all {len(rows)} companies: "

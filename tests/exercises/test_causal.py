@@ -75,7 +75,8 @@ def test_in_a_staggered_rollout_the_window_ends_at_the_second_access_date():
     company = pilot_company()
     company.employees["ai_access_from"] = pd.to_datetime(["2025-01-20", "2025-01-20", "2025-01-23", "2025-01-27"])
     pilot = causal.pilot_design(company)
-    assert (pilot.pilot, pilot.second, pilot.mandate) == tuple(pd.Timestamp(d) for d in ("2025-01-20", "2025-01-23", "2025-01-27"))
+    dates = ("2025-01-20", "2025-01-23", "2025-01-27")
+    assert (pilot.pilot, pilot.second, pilot.mandate) == tuple(pd.Timestamp(d) for d in dates)
     assert list(pilot.people["wave"]) == [True, True, False, False]
     assert causal.reference_estimate(company).value == pytest.approx(100.0)
     assert truth.access_effect(company)["value"] == pytest.approx(100 * (4.7 / 4.0 - 1))  # the wave's labels
