@@ -173,10 +173,10 @@ def clear_override(course: Course, assignment: str, learner: str, part: str) -> 
 
 
 def part_comments(gb, assignment: Assignment, learner: str) -> dict[str, str]:
-    """The reason of each overridden part of one learner (for feedback); unprefixed lines of a
-    cell's manual comment go to every part that cell answers."""
+    """The reason of each overridden part of one learner, and the grader's comment on each rubric
+    part (for feedback); unprefixed lines of a cell's manual comment go to every part that cell answers."""
     found: dict[str, str] = {}
-    for part in assignment.graded:
+    for part in (*assignment.graded, *assignment.rubric):
         row = _comment_row(gb, assignment, learner, part.grade_id)
         if row is None or not row.manual_comment:
             continue
