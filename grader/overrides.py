@@ -54,7 +54,7 @@ def answer_cells(assignment: Assignment) -> dict[str, str | None]:
     nb = nbformat.read(notebook_for_cells(assignment), as_version=4)
     last: str | None = None
     found: dict[str, str | None] = {}
-    wanted = {part.grade_id for part in assignment.graded}
+    wanted = set(assignment.part_points)  # a rubric part's answer cell is its own grade cell
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
         if meta.get("solution") and meta.get("grade_id"):

@@ -1,0 +1,146 @@
+"""The memo, graded by a person against its rubric: `theater grade` runs nothing and leaves each
+part to a grader; a rubric grade is nbgrader's manual grade, reaches feedback and the export."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import nbformat
+import pytest
+
+from grader.assign import assign, import_roster
+from grader.cli import main
+from grader.course_dir import gradebook
+from grader.export import export_grades
+from grader.feedback import feedback_for
+from grader.grade import NOT_RUN, grade
+from grader.rubric import RubricError, answers, audit_trail, grade_answer, progress
+from tests.grader.gradebook_fixtures import ROSTER, small_course
+
+MEMO = {
+    "ada": {"memo_shows": "Theater is 30% (24% to 36%); access raised closed work 8% (2% to 14%).",
+            "memo_limits": "Activity can be performed. <script>alert('x')</script><b>bold claim</b>",
+            "memo_next": "Track delivered work in a staggered, randomised rollout."},
+    "bob": {"memo_shows": "Adoption is at 90%.", "memo_limits": "", "memo_next": "More dashboards."},
+}
+
+
+def submit(course, learner: str, texts: dict[str, str], stamp: str = "2026-03-01 09:00:00.000000 UTC") -> None:
+    """The released memo with the learner's answers, as `theater collect` leaves it in submitted/."""
+    release = course.path("release", "memo", "memo.ipynb")
+    nb = nbformat.read(release, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in texts and texts[grade_id]:
+            cell.source = texts[grade_id]
+    folder = course.path("submitted", learner, "memo")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "memo.ipynb")
+    (folder / "timestamp.txt").write_text(stamp)
+
+
+@pytest.fixture(scope="module")
+def memo_course(tmp_path_factory):
+    course = small_course(tmp_path_factory.mktemp("rubric") / "course")
+    import_roster(course, ROSTER)
+    assign(course, "memo", ROSTER)
+    for learner, texts in MEMO.items():
+        submit(course, learner, texts)
+    report = grade(course.root, "memo", workers=1, progress=False)
+    return course, report
+
+
+def test_grading_the_memo_runs_nothing_and_leaves_every_part_to_a_grader(memo_course):
+    course, report = memo_course
+    assert sorted(report.learners) == ["ada", "bob"] and not report.errors
+    for learner in ("ada", "bob"):
+        entry = report.learners[learner]
+        assert entry.isolation == NOT_RUN and entry.score == 0 and entry.max_score == 10
+        assert entry.to_grade == ["memo_shows", "memo_limits", "memo_next"]
+        assert not entry.comments  # no "no response" note: nothing was meant to run
+    assert "needs a manual grade: memo_shows, memo_limits, memo_next" in report.summary()
+    with gradebook(course) as gb:
+        row = gb.find_grade("memo_limits", "memo", "memo", "ada")
+        assert row.needs_manual_grade and row.manual_score is None and row.max_score == 3
+
+
+def test_a_rubric_grade_is_nbgraders_manual_grade_with_the_comment_and_who_graded(memo_course, tmp_path):
+    course, _ = memo_course
+    [ada, bob] = answers(course, "memo", "memo_shows")
+    assert ada.learner == "ada" and "8% (2% to 14%)" in ada.text and ada.needs_grade and ada.points is None
+    assert bob.text == "Adoption is at 90%."
+    done = grade_answer(course, "memo", "ada", "memo_shows", 4, "Both numbers, with intervals.", grader="tia")
+    assert done.points == 4 and done.graded_by == "tia" and done.graded_at.endswith("Z")
+    grade_answer(course, "memo", "bob", "memo_shows", 0, "Adoption is not an effect.", grader="tia")
+    with gradebook(course) as gb:
+        row = gb.find_grade("memo_shows", "memo", "memo", "ada")
+        assert row.manual_score == 4 and not row.needs_manual_grade
+        comment = gb.find_comment("memo_shows", "memo", "memo", "ada").manual_comment
+        assert comment == "[memo_shows] Both numbers, with intervals."
+    assert progress(course, "memo")["memo_shows"] == (2, 2) and progress(course, "memo")["memo_next"] == (0, 2)
+    assert [(e["learner"], e["points"], e["grader"]) for e in audit_trail(course, "memo")][:2] == \
+        [("ada", 4.0, "tia"), ("bob", 0.0, "tia")]
+
+    path = export_grades(course, fmt="nbgrader", to=tmp_path / "grades.csv", assignments=["memo"])
+    rows = {r["student_id"]: r for r in csv.DictReader(path.open())}
+    assert float(rows["ada"]["score"]) == 4 and float(rows["ada"]["max_score"]) == 10
+    canvas = export_grades(course, fmt="canvas", to=tmp_path / "canvas.csv", assignments=["memo"])
+    table = list(csv.reader(canvas.open()))
+    memo_column = next(i for i, name in enumerate(table[0]) if name.startswith("memo"))
+    by_name = {row[0]: row[memo_column] for row in table[2:]}
+    assert float(by_name["Lovelace, Ada"]) == 4 and float(by_name["Builder, Bob"]) == 0
+    assert float(table[1][memo_column]) == 10  # Points Possible
+
+
+@pytest.mark.parametrize(("part", "points", "problem"), [
+    ("memo_shows", 3, "graded on its rubric's levels (4, 2, 1, 0), not 3"),
+    ("memo_shows", float("nan"), "rubric's levels"),
+    ("nope", 1, "no rubric part 'nope' (rubric parts: memo_shows, memo_limits, memo_next)"),
+    ("memo_shows", "many", "must be a number"),
+])
+def test_a_grade_off_the_rubric_is_refused_in_one_line(memo_course, part, points, problem):
+    course, _ = memo_course
+    with pytest.raises(RubricError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        grade_answer(course, "memo", "ada", part, points, "", grader="tia")
+
+
+def test_feedback_shows_the_level_and_the_comment_once_read_and_the_memo_as_escaped_text(memo_course):
+    course, _ = memo_course
+    grade_answer(course, "memo", "ada", "memo_limits", 2, "Name a second limit <i>of this data</i>.", grader="tia")
+    html = feedback_for(course, course.assignment("memo"), "ada").read_text()
+    assert "Your instructor: Name a second limit &lt;i&gt;of this data&lt;/i&gt;." in html
+    assert "Names one limit tied to this data" in html  # the chosen level's descriptor
+    assert "waiting to be read by your grader" in html  # memo_next is not graded yet
+    assert "<script>" not in html and "<b>bold claim</b>" not in html
+    assert "&lt;b&gt;bold claim&lt;/b&gt;" in html or "&amp;lt;b&amp;gt;" in html
+    assert "2 / 3" not in html and "2.0" not in html  # a band and a descriptor, never the points
+
+
+def test_a_changed_memo_goes_back_to_the_grader_and_an_unchanged_one_keeps_its_grade(memo_course):
+    course, _ = memo_course
+    grade_answer(course, "memo", "bob", "memo_next", 1, "", grader="tia")
+    texts = {**MEMO["bob"], "memo_shows": "Adoption is at 90%, and output rose 2% (-1% to 5%)."}
+    submit(course, "bob", texts, stamp="2026-03-02 09:00:00.000000 UTC")
+    report = grade(course.root, "memo", workers=1, progress=False, learners=["bob"])
+    assert report.learners["bob"].to_grade == ["memo_shows", "memo_limits"]  # memo_next unchanged: kept
+    [bob] = [a for a in answers(course, "memo", "memo_shows") if a.learner == "bob"]
+    assert bob.needs_grade and bob.points == 0  # the earlier grade stays in view for the grader
+    with gradebook(course) as gb:
+        assert not gb.find_grade("memo_next", "memo", "memo", "bob").needs_manual_grade
+
+
+def test_theater_rubric_grades_from_the_command_line_and_shows_progress(memo_course, capsys):
+    course, _ = memo_course
+    assert main(["rubric", "memo", "--course", str(course.root), "--learner", "ada", "--part", "memo_next",
+                 "--points", "3", "--comment", "A design and a measure.", "--grader", "ivy"]) == 0
+    assert "memo/ada/memo_next: 3/3 by ivy" in capsys.readouterr().out
+    assert main(["rubric", "memo", "--course", str(course.root)]) == 0
+    out = capsys.readouterr().out
+    assert "memo_next (What to measure instead, 3 points):" in out and "  0: More usage" in out
+    assert main(["rubric", "memo", "--course", str(course.root), "--learner", "ada", "--part", "memo_next",
+                 "--points", "2.5"]) != 0
+    assert "not 2.5" in capsys.readouterr().err
+    assert main(["rubric", "measure", "--course", str(course.root)]) != 0
+    assert "no rubric part" in capsys.readouterr().err
