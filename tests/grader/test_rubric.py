@@ -4,9 +4,7 @@ part to a grader; a rubric grade is nbgrader's manual grade, reaches feedback an
 from __future__ import annotations
 
 import csv
-import shutil
 
-import nbformat
 import pytest
 
 from grader.assign import assign, import_roster
@@ -16,7 +14,7 @@ from grader.export import export_grades
 from grader.feedback import feedback_for
 from grader.grade import NOT_RUN, grade
 from grader.rubric import RubricError, answers, audit_trail, grade_answer, progress
-from tests.grader.gradebook_fixtures import ROSTER, small_course
+from tests.grader.gradebook_fixtures import ROSTER, small_course, submit_memo as submit
 
 MEMO = {
     "ada": {"memo_shows": "Theater is 30% (24% to 36%); access raised closed work 8% (2% to 14%).",
@@ -24,21 +22,6 @@ MEMO = {
             "memo_next": "Track delivered work in a staggered, randomised rollout."},
     "bob": {"memo_shows": "Adoption is at 90%.", "memo_limits": "", "memo_next": "More dashboards."},
 }
-
-
-def submit(course, learner: str, texts: dict[str, str], stamp: str = "2026-03-01 09:00:00.000000 UTC") -> None:
-    """The released memo with the learner's answers, as `theater collect` leaves it in submitted/."""
-    release = course.path("release", "memo", "memo.ipynb")
-    nb = nbformat.read(release, as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in texts and texts[grade_id]:
-            cell.source = texts[grade_id]
-    folder = course.path("submitted", learner, "memo")
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    nbformat.write(nb, folder / "memo.ipynb")
-    (folder / "timestamp.txt").write_text(stamp)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +97,7 @@ def test_feedback_shows_the_level_and_the_comment_once_read_and_the_memo_as_esca
     assert "Names one limit tied to this data" in html  # the chosen level's descriptor
     assert "waiting to be read by your grader" in html  # memo_next is not graded yet
     assert "<script>" not in html and "<b>bold claim</b>" not in html
-    assert "&lt;b&gt;bold claim&lt;/b&gt;" in html or "&amp;lt;b&amp;gt;" in html
+    assert "&lt;script&gt;alert('x')&lt;/script&gt;&lt;b&gt;bold claim&lt;/b&gt;" in html  # shown as written
     assert "2 / 3" not in html and "2.0" not in html  # a band and a descriptor, never the points
 
 
