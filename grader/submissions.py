@@ -289,7 +289,7 @@ def _assignment_cell_ids(course: Course, spec: Assignment) -> set[str]:
         source = released if released.is_file() else notebook_for_cells(spec)
         return notebook_cell_ids(json.loads(source.read_text(encoding="utf-8")))
     except (OSError, ValueError, UserError):
-        return {part.grade_id for part in spec.graded}
+        return set(spec.part_points)
 
 
 def _belongs_to(ids: set[str], candidates: dict[str, tuple[Assignment, set[str]]]) -> Assignment | None:
