@@ -436,7 +436,10 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
             messages.setdefault(grade_id, result.message)
     for part in assignment.rubric:  # the level the grader chose, before their comment
         messages[part.grade_id] = level_message(part, scores.get(part.grade_id, (None, part.points))[0])
+    waiting = {p.grade_id for p in assignment.rubric if scores.get(p.grade_id, (None, 0))[0] is None}
     for grade_id, note in instructor_notes.items():  # the override's reason, after the check's message
+        if grade_id in waiting:  # a comment on an earlier text of a resubmitted answer
+            continue
         messages[grade_id] = " ".join(x for x in (messages.get(grade_id, ""), f"Your instructor: {note}") if x)
     notes = {
         part.grade_id: PartNote(part.grade_id, scores.get(part.grade_id, (None, part.points))[0],

@@ -523,10 +523,11 @@ def queue_status(course: Course, assignment: str, learner: str) -> QueueStatus:
 
 def _graded_outside_the_app(course: Course, assignment: str, learner: str, status: dict[str, Any]) -> bool:
     """A submission the app never queued (collected from an LMS, graded with `theater grade`) that
-    has a grading record: the learner sees its result too."""
+    has a grading record: the learner sees its result too (a memo's record has written answers, no parts)."""
     from grader import feedback
 
-    return not status and bool(feedback._record(course, assignment, learner).get("parts"))
+    record = feedback._record(course, assignment, learner)
+    return not status and bool(record.get("parts") or record.get("written"))
 
 
 GradeFunction = Callable[..., Any]
@@ -733,7 +734,8 @@ def learner_view(spec: Assignment, scores: dict[str, tuple[float | None, float]]
         total += score or 0.0
         message = (level_message(part, score) if part in spec.rubric
                    else feedback._learner_message(messages.get(part.grade_id, "")))
-        note = instructor_notes.get(part.grade_id)  # an override's reason, as the feedback page shows it
+        # an override's reason, as the feedback page shows it (a rubric comment only once its part is read)
+        note = None if part in spec.rubric and score is None else instructor_notes.get(part.grade_id)
         message = " ".join(x for x in (message, note and f"Your instructor: {note}") if x)
         parts.append(PartResult(part.grade_id, feedback.band(score, max_score), message))
     # a total is shown once every rubric part has been read: part of a memo is not a band of the whole

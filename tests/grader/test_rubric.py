@@ -127,3 +127,22 @@ def test_theater_rubric_grades_from_the_command_line_and_shows_progress(memo_cou
     assert "not 2.5" in capsys.readouterr().err
     assert main(["rubric", "measure", "--course", str(course.root)]) != 0
     assert "no rubric part" in capsys.readouterr().err
+
+
+def test_the_learners_result_shows_each_read_part_and_no_total_until_every_part_is_read(memo_course):
+    from grader.feedback import NOT_GRADED
+    from grader.submissions import RECEIVED, RUBRIC_LATER, Release, learner_result, learner_view
+
+    course, _ = memo_course
+    spec = course.assignment("memo")
+    result = learner_result(course, "memo", "bob")  # collected by the instructor: final
+    assert result.final and result.band == NOT_GRADED  # memo_shows (resubmitted) and memo_limits wait
+    parts = {p.grade_id: p for p in result.parts}
+    assert parts["memo_next"].message == "Rubric: A vague wish to \"measure outcomes\" with nothing to track."
+    assert parts["memo_shows"].message == "Your answer is waiting to be read by your grader."  # not the old comment
+    assert parts["memo_shows"].band == parts["memo_limits"].band == NOT_GRADED
+    scores = {"memo_shows": (4.0, 4.0), "memo_limits": (None, 3.0), "memo_next": (3.0, 3.0)}
+    early = learner_view(spec, scores, 0.0, {}, {}, Release(False, "not yet"))
+    assert [(p.band, p.message) for p in early.parts] == [(RECEIVED, RUBRIC_LATER)] * 3  # nothing before final
+    done = learner_view(spec, {**scores, "memo_limits": (3.0, 3.0)}, 0.0, {}, {}, Release(True, ""))
+    assert done.band == "full marks" and all(p.band == "full marks" for p in done.parts)
