@@ -28,8 +28,7 @@ from datasets.errors import UserError
 from exercises.assignments import Assignment, RubricPart
 from exercises.student_version import TEXT_STUB
 from grader.course_dir import Course, gradebook, validate_learner_id
-from grader.overrides import (MAX_COMMENT, _comment_row, _reapply_late_penalty, join_comment,
-                              split_comment)
+from grader.overrides import MAX_COMMENT, comment_row, join_comment, reapply_late_penalty, split_comment
 
 MAX_GRADER_NAME = 64
 
@@ -127,7 +126,7 @@ def answers(course: Course, assignment: str, part: str) -> list[RubricAnswer]:
                 grade = gb.find_grade(part, notebook, spec.name, learner)
             except MissingEntry:
                 continue
-            row = _comment_row(gb, spec, learner, part)
+            row = comment_row(gb, spec, learner, part)
             comment = split_comment(row.manual_comment)[0].get(part, "") if row is not None else ""
             audit = latest.get((learner, part), {})
             points = None if grade.manual_score is None else float(grade.manual_score)
@@ -177,7 +176,7 @@ def grade_answer(course: Course, assignment: str, learner: str, part: str, point
                               f"run `theater grade {spec.name}` first") from None
         grade.manual_score = points
         grade.needs_manual_grade = False
-        row = _comment_row(gb, spec, learner, part)
+        row = comment_row(gb, spec, learner, part)
         if row is not None:
             parts, other = split_comment(row.manual_comment)
             if comment:
@@ -185,7 +184,7 @@ def grade_answer(course: Course, assignment: str, learner: str, part: str, point
             else:
                 parts.pop(part, None)
             row.manual_comment = join_comment(parts, other)
-        _reapply_late_penalty(course, gb, spec, learner)
+        reapply_late_penalty(course, gb, spec, learner)
     at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     _append_audit(course, spec.name, {"learner": learner, "part": part, "points": points, "comment": comment,
                                       "grader": grader, "at": at})

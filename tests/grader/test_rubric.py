@@ -4,6 +4,7 @@ part to a grader; a rubric grade is nbgrader's manual grade, reaches feedback an
 from __future__ import annotations
 
 import csv
+import shutil
 
 import pytest
 
@@ -25,7 +26,8 @@ MEMO = {
 
 
 @pytest.fixture(scope="module")
-def memo_course(tmp_path_factory):
+def graded_memos(tmp_path_factory):
+    """The memo released to ada and bob, submitted and graded once: no part read yet."""
     course = small_course(tmp_path_factory.mktemp("rubric") / "course")
     import_roster(course, ROSTER)
     assign(course, "memo", ROSTER)
@@ -33,6 +35,17 @@ def memo_course(tmp_path_factory):
         submit(course, learner, texts)
     report = grade(course.root, "memo", workers=1, progress=False)
     return course, report
+
+
+@pytest.fixture
+def memo_course(graded_memos, tmp_path):
+    """A copy of the graded course for one test (its paths are relative to the folder), so tests
+    share no rubric grade, whatever order or worker runs them."""
+    from grader.course_dir import open_course
+
+    course, report = graded_memos
+    shutil.copytree(course.root, tmp_path / "course")
+    return open_course(tmp_path / "course"), report
 
 
 def test_grading_the_memo_runs_nothing_and_leaves_every_part_to_a_grader(memo_course):
@@ -103,6 +116,7 @@ def test_feedback_shows_the_level_and_the_comment_once_read_and_the_memo_as_esca
 
 def test_a_changed_memo_goes_back_to_the_grader_and_an_unchanged_one_keeps_its_grade(memo_course):
     course, _ = memo_course
+    grade_answer(course, "memo", "bob", "memo_shows", 0, "Adoption is not an effect.", grader="tia")
     grade_answer(course, "memo", "bob", "memo_next", 1, "", grader="tia")
     texts = {**MEMO["bob"], "memo_shows": "Adoption is at 90%, and output rose 2% (-1% to 5%)."}
     submit(course, "bob", texts, stamp="2026-03-02 09:00:00.000000 UTC")
@@ -135,6 +149,11 @@ def test_the_learners_result_shows_each_read_part_and_no_total_until_every_part_
 
     course, _ = memo_course
     spec = course.assignment("memo")
+    grade_answer(course, "memo", "bob", "memo_shows", 0, "Adoption is not an effect.", grader="tia")
+    grade_answer(course, "memo", "bob", "memo_next", 1, "", grader="tia")
+    submit(course, "bob", {**MEMO["bob"], "memo_shows": "Adoption is 90%; output rose 2%."},
+           stamp="2026-03-02 09:00:00.000000 UTC")
+    grade(course.root, "memo", workers=1, progress=False, learners=["bob"])
     result = learner_result(course, "memo", "bob")  # collected by the instructor: final
     assert result.final and result.band == NOT_GRADED  # memo_shows (resubmitted) and memo_limits wait
     parts = {p.grade_id: p for p in result.parts}
