@@ -509,3 +509,21 @@ def test_saving_without_a_level_is_one_clear_line(memos):
     assert not at.exception and [e.value for e in at.error] == ["Pick a rubric level first."]
     with gradebook(memos) as gb:
         assert gb.find_grade("memo_shows", "memo", "memo", "ada").manual_score is None
+
+
+def test_the_gradebook_and_assignments_pages_take_the_memo(memos):
+    from grader.rubric import grade_answer
+
+    grade_answer(memos, "memo", "ada", "memo_shows", 4, "", grader="tia")
+    at = page("instructor_gradebook.py", **SIGNED_IN)
+    at.session_state["_instructor_assignment"] = "memo"
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("learner")
+    assert table.loc["ada", "memo_shows"] == 4 and table.loc["ada", "to grade"] == "memo_limits, memo_next"
+    assert table.loc["bob", "to grade"] == "memo_shows, memo_limits, memo_next"
+    assert not [b for b in at.button if b.label == "Save override"]  # rubric parts are graded on their page
+    assert "Rubric grading page" in shown(at)
+    at = page("instructor_assignments.py", **SIGNED_IN)
+    at.session_state["_instructor_assignment"] = "memo"
+    assert not at.run().exception
