@@ -58,6 +58,7 @@ STAFF_PAGE_ROLES: dict[str, str] = {
     "instructor_roster.py": "instructor",
     "instructor_assignments.py": "ta",   # a TA grades here; releasing stays with instructors
     "instructor_gradebook.py": "ta",
+    "instructor_rubric.py": "ta",        # reading memos against the rubric is grading
     "instructor_sessions.py": "instructor",
 }
 SESSION_ROLE_KEY = "staff_role"

@@ -184,6 +184,56 @@ class GradedPart(FileRecord):
         return self
 
 
+@file_record
+class RubricLevel(FileRecord):
+    """One level of a rubric: the points it earns and what an answer at that level does."""
+
+    points: Annotated[float, Strict(), Field(ge=0)]
+    descriptor: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+@file_record
+class RubricPart(FileRecord):
+    """A written answer graded by a person against a rubric (`kind: rubric` in graded): no
+    artifact, no check. The grader picks one level per learner; the highest level is the part's points.
+
+    Its cell is nbgrader's manually graded answer: a markdown cell with solution and grade set."""
+
+    grade_id: Annotated[str, StringConstraints(min_length=1)]
+    kind: Literal["rubric"]
+    points: Annotated[float, Strict(), Field(gt=0)]
+    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    rubric: Annotated[tuple[RubricLevel, ...], Field(min_length=2)]
+
+    @model_validator(mode="after")
+    def _levels_span_the_points(self) -> RubricPart:
+        levels = [level.points for level in self.rubric]
+        if len(set(levels)) != len(levels):
+            raise ValueError(f"two rubric levels of {self.grade_id} give the same points: each level needs its own")
+        if max(levels) != self.points:
+            raise ValueError(f"the top rubric level of {self.grade_id} gives {max(levels):g} points, "
+                             f"the part is worth {self.points:g}")
+        if min(levels) != 0:
+            raise ValueError(f"the rubric of {self.grade_id} needs a level worth 0 points (an answer that misses)")
+        return self
+
+    def level(self, points: float) -> RubricLevel | None:
+        """The rubric level worth exactly `points`, if there is one."""
+        return next((level for level in self.rubric if level.points == points), None)
+
+
+def _split_rubric_parts(values: Any) -> Any:
+    """`graded` entries with `kind: rubric` become the assignment's rubric parts."""
+    if not isinstance(values, dict) or not isinstance(values.get("graded"), list):
+        return values
+    if "rubric" in values:
+        raise ValueError("list rubric parts under graded with `kind: rubric`, not under a rubric key")
+    entries = values["graded"]
+    manual = [e for e in entries if isinstance(e, dict) and e.get("kind") == "rubric"]
+    auto = [e for e in entries if not (isinstance(e, dict) and e.get("kind") == "rubric")]
+    return {**values, "graded": auto, "rubric": manual}
+
+
 class AssignmentFile(BaseModel):
     """assignment.yaml as written; keys beyond these are kept in Assignment.extra."""
 
@@ -192,7 +242,8 @@ class AssignmentFile(BaseModel):
     title: Annotated[str, StringConstraints(min_length=1)]
     notebook: Annotated[str, AfterValidator(_notebook_file)]
     data: Annotated[DataSpec, BeforeValidator(lambda value: {} if value is None else value)] = DataSpec()
-    graded: Annotated[tuple[GradedPart, ...], Field(min_length=1)]
+    graded: tuple[GradedPart, ...]
+    rubric: tuple[RubricPart, ...] = ()  # graded entries of kind rubric (_split_rubric_parts)
     # how long the notebook takes a first-time learner, low and high, setup included
     minutes: tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]] | None = None
 
@@ -203,13 +254,19 @@ class AssignmentFile(BaseModel):
             raise ValueError("write minutes as [low, high], the low figure first")
         return minutes
 
-    @field_validator("graded")
+    @model_validator(mode="before")
     @classmethod
-    def _unique_grade_ids(cls, graded: tuple[GradedPart, ...]) -> tuple[GradedPart, ...]:
-        ids = [part.grade_id for part in graded]
+    def _rubric_parts(cls, values: Any) -> Any:
+        return _split_rubric_parts(values)
+
+    @model_validator(mode="after")
+    def _unique_grade_ids(self) -> AssignmentFile:
+        ids = [part.grade_id for part in (*self.graded, *self.rubric)]
+        if not ids:
+            raise ValueError("graded lists no part: an assignment needs at least one")
         if len(set(ids)) != len(ids):
             raise ValueError("a grade_id appears twice in graded")
-        return graded
+        return self
 
 
 @dataclass(frozen=True)
@@ -222,6 +279,7 @@ class Assignment:
     folder: Path
     extra: Mapping[str, Any] = field(default_factory=dict)
     minutes: tuple[int, int] | None = None
+    rubric: tuple[RubricPart, ...] = ()  # parts a person grades (grader.rubric); `graded` is autograded
 
     @property
     def notebook_path(self) -> Path:
@@ -229,7 +287,15 @@ class Assignment:
 
     @property
     def max_score(self) -> float:
-        return float(sum(part.points for part in self.graded))
+        return float(sum(part.points for part in (*self.graded, *self.rubric)))
+
+    @property
+    def part_points(self) -> dict[str, float]:
+        """grade_id -> points of every part, autograded and rubric: the notebook's grade cells."""
+        return {part.grade_id: part.points for part in (*self.graded, *self.rubric)}
+
+    def rubric_part(self, grade_id: str) -> RubricPart | None:
+        return next((part for part in self.rubric if part.grade_id == grade_id), None)
 
 
 def load_assignment(path: Path | str) -> Assignment:
@@ -264,6 +330,7 @@ def load_assignment(path: Path | str) -> Assignment:
         folder=folder,
         extra=dict(parsed.model_extra or {}),
         minutes=parsed.minutes,
+        rubric=parsed.rubric,
     )
 
 
@@ -287,7 +354,14 @@ def validate_notebook(assignment: Assignment) -> None:
     except Exception as exc:
         raise AssignmentError(f"{path}: not a readable notebook ({type(exc).__name__})") from None
     cells = grade_cells(notebook)
-    for part in assignment.graded:
+    manual = {str(c.metadata.nbgrader.get("grade_id")) for c in notebook.cells
+              if c.get("cell_type") == "markdown" and (c.get("metadata", {}).get("nbgrader") or {}).get("solution")
+              and c.metadata.nbgrader.get("grade")}
+    for part in assignment.rubric:
+        if part.grade_id not in manual:
+            raise AssignmentError(f"{path}: no manually graded markdown answer cell with grade_id {part.grade_id!r} "
+                                  "(nbgrader's solution and grade both set)")
+    for part in (*assignment.graded, *assignment.rubric):
         if part.grade_id not in cells:
             raise AssignmentError(f"{path}: no autograder cell with grade_id {part.grade_id!r}")
         if cells[part.grade_id] != part.points:
@@ -295,7 +369,7 @@ def validate_notebook(assignment: Assignment) -> None:
                 f"{path}: cell {part.grade_id!r} has {cells[part.grade_id]:g} points, "
                 f"{ASSIGNMENT_FILE} says {part.points:g}"
             )
-    extra = sorted(set(cells) - {part.grade_id for part in assignment.graded})
+    extra = sorted(set(cells) - set(assignment.part_points))
     if extra:
         raise AssignmentError(
             f"{path}: grade cells {', '.join(extra)} are not in {ASSIGNMENT_FILE}: "

@@ -32,6 +32,7 @@ import nbformat
 from exercises.assignments import ASSIGNMENT_FILE, CODE_STUB, SOURCE_DIR, Assignment, AssignmentError, load_assignment
 
 RELEASE_DIR = Path(__file__).resolve().parent / "release"
+TEXT_STUB = "YOUR ANSWER HERE"  # what ClearSolutions leaves of a written (markdown) answer
 
 
 # nbgrader's region markers (the ClearSolutions and ClearHiddenTests delimiters; a test checks that
@@ -69,11 +70,16 @@ def is_student_version(notebook: nbformat.NotebookNode) -> bool:
     """True for a notebook whose solutions were already cleared (running nbgrader on it again would
     replace each partly filled answer cell by a bare stub)."""
     markers = instructor_markers()
-    answers = [str(c.get("source", "")) for c in notebook.cells
-               if (c.get("metadata", {}).get("nbgrader") or {}).get("solution") and c.get("cell_type") == "code"]
+    answers = [c for c in notebook.cells if (c.get("metadata", {}).get("nbgrader") or {}).get("solution")]
     text = "\n".join(str(c.get("source", "")) for c in notebook.cells)
-    return (bool(answers) and all(CODE_STUB in answer for answer in answers)
+    return (bool(answers) and all(_is_stub(cell) for cell in answers)
             and not any(marker in text for marker in markers))
+
+
+def _is_stub(cell: nbformat.NotebookNode) -> bool:
+    """An answer cell as nbgrader's ClearSolutions leaves it: the code stub, or the written-answer stub."""
+    source = str(cell.get("source", ""))
+    return CODE_STUB in source if cell.get("cell_type") == "code" else source.strip() == TEXT_STUB
 
 
 def has_source_notebook(assignment: Assignment) -> bool:
@@ -99,7 +105,7 @@ def packaged_student_notebook(assignment: Assignment, release_dir: Path = RELEAS
         raise AssignmentError(f"this installation carries no student version of {assignment.name!r} "
                               f"({path} is missing)")
     cells = grade_cells(nbformat.read(str(path), as_version=4))
-    wanted = {part.grade_id: part.points for part in assignment.graded}
+    wanted = assignment.part_points
     if cells != wanted:
         raise AssignmentError(f"the student version of {assignment.name!r} this installation carries does not "
                               f"match {assignment.folder / ASSIGNMENT_FILE} (its graded cells differ)")

@@ -1,4 +1,4 @@
-"""`theater course init | assign | collect | grade | feedback | override | extend | export`: one
+"""`theater course init | assign | collect | grade | feedback | override | rubric | extend | export`: one
 documented function each.
 
 Every command but `course init` works on a course directory: `--course DIR`, or the nearest
@@ -114,6 +114,35 @@ def _cmd_override(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rubric(args: argparse.Namespace) -> int:
+    """Grade one rubric answer, or (without --points) show each question's rubric and what is left."""
+    import getpass
+
+    from grader import rubric
+
+    course = _course(args)
+    spec = course.assignment(args.assignment)
+    if not spec.rubric:
+        raise UserError(f"{spec.name} has no rubric part: its parts are autograded (use `theater override`)")
+    if args.points is None:
+        if args.learner or args.comment:
+            raise UserError("give --points with --learner and --part to grade an answer")
+        done = rubric.progress(course, spec.name)
+        for part in spec.rubric:
+            graded, total = done.get(part.grade_id, (0, 0))
+            print(f"{part.grade_id} ({part.question}, {part.points:g} points): {graded} of {total} graded")
+            for level in part.rubric:
+                print(f"  {level.points:g}: {level.descriptor}")
+        return 0
+    if not args.learner or not args.part:
+        raise UserError("give --learner and --part with --points")
+    grader = args.grader or getpass.getuser()
+    done = rubric.grade_answer(course, spec.name, args.learner, args.part, args.points, args.comment or "", grader)
+    print(f"{spec.name}/{done.learner}/{done.part}: {done.points:g}/{rubric.rubric_part(spec, done.part).points:g} "
+          f"by {done.graded_by} at {done.graded_at}" + (f"; comment: {done.comment}" if done.comment else ""))
+    return 0
+
+
 def _cmd_extend(args: argparse.Namespace) -> int:
     from grader.deadlines import extend
 
@@ -195,6 +224,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     override.add_argument("--clear", action="store_true", help="remove the override: the autograder's score counts")
     _add_course_option(override)
     override.set_defaults(func=_cmd_override)
+
+    rubric = subparsers.add_parser("rubric", help="grade a written answer against its rubric (the memo), "
+                                                  "or show each question's rubric and progress")
+    rubric.add_argument("assignment", metavar="ASSIGNMENT")
+    rubric.add_argument("--learner", help="the learner whose answer is graded")
+    rubric.add_argument("--part", help="the rubric part's grade_id (see assignment.yaml)")
+    rubric.add_argument("--points", type=float, help="one of the rubric's levels")
+    rubric.add_argument("--comment", help="for the learner: shown in their feedback beside the level")
+    rubric.add_argument("--grader", help="who graded (default: your user name), kept in the audit trail")
+    _add_course_option(rubric)
+    rubric.set_defaults(func=_cmd_rubric)
 
     extend = subparsers.add_parser("extend", help="give a learner their own due date for an assignment")
     extend.add_argument("assignment", metavar="ASSIGNMENT")

@@ -38,6 +38,7 @@ from exercises.assignments import Assignment, score_parts
 from exercises.checks.bands import EPSILON, LADDER, band_of_credit
 from exercises.student_version import HIDDEN_BEGIN, HIDDEN_END
 from grader.course_dir import Course, find_course, gradebook, learner_company, load_secret
+from grader.rubric import level_message
 
 BEGIN_HIDDEN = HIDDEN_BEGIN  # nbgrader's markers (exercises.student_version)
 END_HIDDEN = HIDDEN_END
@@ -330,7 +331,8 @@ def _record_comments(record: dict[str, Any]) -> list[str]:
 def _gradebook_scores(course: Course, assignment: Assignment,
                       learner: str) -> tuple[dict[str, tuple[float | None, float]], float, dict[str, str]]:
     """grade_id -> (score, max_score) from nbgrader's gradebook (an instructor's override wins, as in
-    nbgrader), the late penalty, and the instructor's reason for each overridden part."""
+    nbgrader; a rubric part not graded yet, or changed since, is None), the late penalty, and the
+    instructor's reason for each overridden part or comment on each rubric part."""
     from nbgrader.api import MissingEntry
 
     from grader.overrides import part_comments
@@ -340,12 +342,13 @@ def _gradebook_scores(course: Course, assignment: Assignment,
     notebook_id = Path(assignment.notebook).stem
     with gradebook(course) as gb:
         comments = part_comments(gb, assignment, learner)
-        for part in assignment.graded:
+        for part in (*assignment.graded, *assignment.rubric):
             try:
                 grade = gb.find_grade(part.grade_id, notebook_id, assignment.name, learner)
             except MissingEntry:
                 continue
-            scores[part.grade_id] = (grade.score, float(grade.max_score))
+            waiting = part in assignment.rubric and (grade.manual_score is None or grade.needs_manual_grade)
+            scores[part.grade_id] = (None if waiting else grade.score, float(grade.max_score))
         try:
             submitted = gb.find_submission_notebook(notebook_id, assignment.name, learner)
             penalty = float(submitted.late_submission_penalty or 0.0)
@@ -431,12 +434,17 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
             results = {}
         for grade_id, result in results.items():
             messages.setdefault(grade_id, result.message)
+    for part in assignment.rubric:  # the level the grader chose, before their comment
+        messages[part.grade_id] = level_message(part, scores.get(part.grade_id, (None, part.points))[0])
+    waiting = {p.grade_id for p in assignment.rubric if scores.get(p.grade_id, (None, 0))[0] is None}
     for grade_id, note in instructor_notes.items():  # the override's reason, after the check's message
+        if grade_id in waiting:  # a comment on an earlier text of a resubmitted answer
+            continue
         messages[grade_id] = " ".join(x for x in (messages.get(grade_id, ""), f"Your instructor: {note}") if x)
     notes = {
         part.grade_id: PartNote(part.grade_id, scores.get(part.grade_id, (None, part.points))[0],
                                 scores.get(part.grade_id, (None, part.points))[1], messages.get(part.grade_id, ""))
-        for part in assignment.graded
+        for part in (*assignment.graded, *assignment.rubric)
     }
     from grader.submissions import CHECKED, learner_view, release, submitted_late
 
@@ -459,7 +467,9 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
         nb.cells.insert(0, cell)
 
     total = sum(n.score or 0.0 for n in notes.values())
-    graded = any(n.score is not None for n in notes.values())
+    # a total is shown once every rubric part has been read: part of a memo is not a band of the whole
+    graded = any(n.score is not None for n in notes.values()) and \
+        all(scores.get(part.grade_id, (None, 0))[0] is not None for part in assignment.rubric)
     total_band = band(max(0.0, total - penalty) if graded else None, assignment.max_score) if held.final else CHECKED
     html = _render(nb, Path(assignment.notebook).stem, total_band, late, held.final)
     secret = secret or load_secret(course)

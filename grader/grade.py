@@ -83,6 +83,7 @@ class LearnerGrade:
     seconds: float = 0.0
     final: float | None = None  # what export writes: overrides win, the late penalty off (None: as `score`)
     adjustments: list[str] = field(default_factory=list)  # why `final` differs from the autograder's `score`
+    to_grade: list[str] = field(default_factory=list)  # rubric parts waiting for a person (grader.rubric)
 
 
 @dataclass
@@ -109,6 +110,7 @@ class GradeReport:
             line = f"\n  {learner}: {shown:g}/{g.max_score:g} [{g.status}, {g.isolation or '-'}]"
             notes = ([f"autograder {g.score:g}, " + ", ".join(g.adjustments)] if g.adjustments and g.final is not None
                      else [])
+            notes += [f"needs a manual grade: {', '.join(g.to_grade)}"] if g.to_grade else []
             notes += g.comments + [f"integrity: {f}" for f in g.integrity_flags] + [f"copy: {f}" for f in g.copy_flags]
             if notes:
                 line += " — " + "; ".join(notes)
@@ -315,6 +317,7 @@ class Outcome:
     seconds: float = 0.0
     error: str = ""
     worker: str = ""
+    written: dict[str, str] = field(default_factory=dict)  # rubric part -> sha256 of the learner's answer text
 
 
 _COMPANIES: dict[tuple[DataSpec, int], Any] = {}
@@ -436,7 +439,10 @@ def grade_one(job: Job) -> Outcome:
         flags = flags + scan_sources(learner_code)
         workdir = scratch / "work"
         workdir.mkdir()
-        if learner_code:
+        if not assignment.graded:  # every part is read by a person (grader.rubric): nothing runs, nothing is generated
+            company = None
+            run = RunResult(notebook=nb, isolation=NOT_RUN, problems=[])
+        elif learner_code:
             data_dir = Path(job.data_dir) if job.data_dir else _write_data(job.data, job.seed, scratch)
             with futures.ThreadPoolExecutor(max_workers=1) as helper:
                 # the truth is regenerated while the kernel runs (it mostly waits on another process)
@@ -458,7 +464,10 @@ def grade_one(job: Job) -> Outcome:
         outcome.comments = comments
         outcome.flags = [str(f) for f in flags]
         outcome.isolation = run.isolation
-        outcome.isolation_detail = run.isolation_detail if run.isolation != NOT_RUN else "not executed (no response)"
+        outcome.isolation_detail = (run.isolation_detail if run.isolation != NOT_RUN else
+                                    "not executed (no response)" if assignment.graded else
+                                    "not executed (graded by a person against the rubric)")
+        outcome.written = written_answers(run.notebook, assignment)
         for part in assignment.graded:
             if part.reader in COPY_READERS:
                 outcome.answers[part.grade_id] = jsonable(answers.get(part.grade_id))
@@ -470,6 +479,17 @@ def grade_one(job: Job) -> Outcome:
         shutil.rmtree(scratch, ignore_errors=True)
         outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def written_answers(nb: NotebookNode, assignment: Assignment) -> dict[str, str]:
+    """sha256 of each rubric part's answer text: a changed memo sends its parts back to the grader."""
+    wanted = {part.grade_id for part in assignment.rubric}
+    found = {}
+    for cell in nb.cells:
+        grade_id = _nbgrader_meta(cell).get("grade_id")
+        if grade_id in wanted:
+            found[grade_id] = hashlib.sha256(_source_text(cell).encode("utf-8")).hexdigest()
+    return found
 
 
 def _add_grader_notes(nb: NotebookNode, comments: list[str], flags: list[Flag]) -> None:
@@ -550,7 +570,7 @@ def _timestamp(submitted_dir: Path) -> Any:
 
 
 def _save_to_gradebook(gb: Any, assignment: Any, learner: str, parts: dict[str, dict], submitted_dir: Path,
-                       late: Any = None, extension: Any = None) -> None:
+                       late: Any = None, extension: Any = None, changed: set[str] | None = None) -> None:
     """Partial credit, then the late penalty, into nbgrader's gradebook (set, never add: safe to repeat)."""
     from grader.export import set_late_penalty
 
@@ -558,7 +578,7 @@ def _save_to_gradebook(gb: Any, assignment: Any, learner: str, parts: dict[str, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nbgrader's update_or_create_submission trips SQLAlchemy warnings
         try:
-            _set_scores(gb, assignment, notebook_id, learner, parts, submitted_dir, extension)
+            _set_scores(gb, assignment, notebook_id, learner, parts, submitted_dir, extension, changed)
             if late is not None:  # the penalty depends on the score just committed
                 set_late_penalty(late, gb.find_submission(assignment.name, learner))
                 gb.db.commit()
@@ -568,8 +588,11 @@ def _save_to_gradebook(gb: Any, assignment: Any, learner: str, parts: dict[str, 
 
 
 def _set_scores(gb: Any, assignment: Any, notebook_id: str, learner: str, parts: dict[str, dict],
-                submitted_dir: Path, extension: Any = None) -> None:
-    """The student, the submission (with its timestamp and the learner's extension) and each part's auto score."""
+                submitted_dir: Path, extension: Any = None, changed: set[str] | None = None) -> None:
+    """The student, the submission (with its timestamp and the learner's extension) and each part's auto score.
+
+    A rubric part needs a manual grade (nbgrader's needs_manual_grade) until a person grades it, and
+    again when its answer changed since (`changed`: the rubric parts whose text differs; None: all)."""
     gb.update_or_create_student(learner)
     stamp = _timestamp(submitted_dir)
     if stamp is not None:
@@ -580,6 +603,9 @@ def _set_scores(gb: Any, assignment: Any, notebook_id: str, learner: str, parts:
         grade = gb.find_grade(grade_id, notebook_id, assignment.name, learner)
         grade.auto_score = float(part["points"])
         grade.needs_manual_grade = grade.manual_score is not None
+    for part in assignment.rubric:
+        grade = gb.find_grade(part.grade_id, notebook_id, assignment.name, learner)
+        grade.needs_manual_grade = grade.manual_score is None or changed is None or part.grade_id in changed
     gb.db.commit()
 
 
@@ -596,7 +622,9 @@ def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_d
     from grader.deadlines import gradebook_extension
 
     extension = gradebook_extension(course, assignment.name, learner, gb.find_assignment(assignment.name).duedate)
-    _save_to_gradebook(gb, assignment, learner, outcome.parts, submitted_dir, late, extension)
+    before = (_read_record(_record_path(course, assignment.name, learner)) or {}).get("written") or {}
+    changed = {part for part, digest in outcome.written.items() if before.get(part) != digest}
+    _save_to_gradebook(gb, assignment, learner, outcome.parts, submitted_dir, late, extension, changed)
     grade = LearnerGrade(
         learner=learner,
         score=round(sum(p["points"] for p in outcome.parts.values()), 4),
@@ -609,7 +637,7 @@ def _commit(gb: Any, course: Any, assignment: Any, outcome: Outcome, submitted_d
         seconds=round(outcome.seconds, 2),
     )
     record = {"version": RECORD_VERSION, "digest": digest, "grade": asdict(grade), "parts": outcome.parts,
-              "answers": outcome.answers, "truths": outcome.truths,
+              "answers": outcome.answers, "truths": outcome.truths, "written": outcome.written,
               "checks": {p.grade_id: p.check for p in assignment.graded}}
     _atomic_write(_record_path(course, assignment.name, learner), json.dumps(record, indent=1).encode("utf-8"))
     return grade
@@ -903,9 +931,21 @@ def _final_scores(course: Any, assignment: Any, report: GradeReport) -> None:
                     continue
                 if row.manual_score is not None:
                     overridden.append(f"{part.grade_id} {float(row.manual_score):g}")
+            rubric = []
+            entry.to_grade = []
+            for part in assignment.rubric:
+                try:
+                    row = gb.find_grade(part.grade_id, notebook_id, assignment.name, learner)
+                except MissingEntry:
+                    continue
+                if row.manual_score is None or row.needs_manual_grade:
+                    entry.to_grade.append(part.grade_id)
+                else:
+                    rubric.append(f"{part.grade_id} {float(row.manual_score):g}")
             penalty = float(notebook.late_submission_penalty or 0.0)
             entry.final = round(max(0.0, float(notebook.score) - penalty), 4)
             entry.adjustments = ([f"override {', '.join(overridden)}"] if overridden else []) + \
+                                ([f"rubric {', '.join(rubric)}"] if rubric else []) + \
                                 ([f"late penalty {penalty:g}"] if penalty else [])
 
 

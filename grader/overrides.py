@@ -54,7 +54,7 @@ def answer_cells(assignment: Assignment) -> dict[str, str | None]:
     nb = nbformat.read(notebook_for_cells(assignment), as_version=4)
     last: str | None = None
     found: dict[str, str | None] = {}
-    wanted = {part.grade_id for part in assignment.graded}
+    wanted = set(assignment.part_points)  # a rubric part's answer cell is its own grade cell
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
         if meta.get("solution") and meta.get("grade_id"):
@@ -90,7 +90,7 @@ def _part(assignment: Assignment, part: str):
     raise OverrideError(f"{assignment.name} has no graded part {part!r} (parts: {known})")
 
 
-def _comment_row(gb, assignment: Assignment, learner: str, part: str):
+def comment_row(gb, assignment: Assignment, learner: str, part: str):
     from nbgrader.api import MissingEntry
 
     cell = answer_cells(assignment).get(part)
@@ -111,7 +111,7 @@ def _grade_row(gb, assignment: Assignment, learner: str, part: str):
         raise OverrideError(f"{learner} has no graded submission of {assignment.name}: grade it first") from None
 
 
-def _reapply_late_penalty(course: Course, gb, assignment: Assignment, learner: str) -> None:
+def reapply_late_penalty(course: Course, gb, assignment: Assignment, learner: str) -> None:
     """The submission's late penalty again, on its new score: the gradebook, feedback and export
     read the stored penalty, so it must follow every override (as grading and export set it)."""
     from grader.deadlines import late_plugin_for, sync_extension
@@ -146,12 +146,12 @@ def override(course: Course, assignment: str, learner: str, part: str, score: fl
         grade = _grade_row(gb, spec, learner, part)
         grade.manual_score = score
         grade.needs_manual_grade = False
-        row = _comment_row(gb, spec, learner, part)
+        row = comment_row(gb, spec, learner, part)
         if row is not None:
             parts, other = split_comment(row.manual_comment)
             parts[part] = comment
             row.manual_comment = join_comment(parts, other)
-        _reapply_late_penalty(course, gb, spec, learner)
+        reapply_late_penalty(course, gb, spec, learner)
         return Override(assignment, learner, part, score, grade.auto_score, float(grade.max_score), comment, False)
 
 
@@ -164,20 +164,20 @@ def clear_override(course: Course, assignment: str, learner: str, part: str) -> 
         grade = _grade_row(gb, spec, learner, part)
         grade.manual_score = None
         grade.needs_manual_grade = False
-        row = _comment_row(gb, spec, learner, part)
+        row = comment_row(gb, spec, learner, part)
         if row is not None:
             parts, other = split_comment(row.manual_comment)
             parts.pop(part, None)
             row.manual_comment = join_comment(parts, other)
-        _reapply_late_penalty(course, gb, spec, learner)
+        reapply_late_penalty(course, gb, spec, learner)
 
 
 def part_comments(gb, assignment: Assignment, learner: str) -> dict[str, str]:
-    """The reason of each overridden part of one learner (for feedback); unprefixed lines of a
-    cell's manual comment go to every part that cell answers."""
+    """The reason of each overridden part of one learner, and the grader's comment on each rubric
+    part (for feedback); unprefixed lines of a cell's manual comment go to every part that cell answers."""
     found: dict[str, str] = {}
-    for part in assignment.graded:
-        row = _comment_row(gb, assignment, learner, part.grade_id)
+    for part in (*assignment.graded, *assignment.rubric):
+        row = comment_row(gb, assignment, learner, part.grade_id)
         if row is None or not row.manual_comment:
             continue
         parts, other = split_comment(row.manual_comment)

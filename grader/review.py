@@ -203,26 +203,31 @@ def _grade_rows(course: Course, assignment: str) -> list[tuple]:
 def gradebook_frame(course: Course, assignment: str) -> pd.DataFrame:
     """One row per learner with a graded submission: each part's score (an override wins, as in
     nbgrader's Grade.score), the total, the late penalty, the final score, overrides, flags and the
-    grader's notes (the comments the learner's feedback shows)."""
+    grader's notes (the comments the learner's feedback shows). An assignment with rubric parts
+    also gets "to grade": its parts no person has graded yet, or whose answer changed since."""
     spec = course.assignment(assignment)
-    parts = [p.grade_id for p in spec.graded]
+    parts = [p.grade_id for p in (*spec.graded, *spec.rubric)]
+    rubric = {p.grade_id for p in spec.rubric}
     found = records(course, assignment)
     copies = copy_flags(found, spec)
     learners: dict[str, dict[str, Any]] = {}
     for learner, part, auto, manual, review_needed, penalty in _grade_rows(course, assignment):
         if part not in parts:
             continue
-        entry = learners.setdefault(learner, {"scores": {}, "overridden": [], "review": False,
+        entry = learners.setdefault(learner, {"scores": {}, "overridden": [], "review": False, "to grade": [],
                                               "penalty": float(penalty or 0.0)})
         score = manual if manual is not None else auto
         entry["scores"][part] = None if score is None else float(score)
-        if manual is not None:
+        if part in rubric:  # a rubric grade is the part's score, not an override of one
+            if manual is None or review_needed:
+                entry["to grade"].append(part)
+        elif manual is not None:
             entry["overridden"].append(part)
             entry["review"] |= bool(review_needed)
     rows = []
     for learner, entry in sorted(learners.items()):
         scores = entry["scores"]
-        if all(v is None for v in scores.values()):
+        if all(v is None for v in scores.values()) and not entry["to grade"]:
             continue
         raw = sum(v for v in scores.values() if v is not None)
         record = found.get(learner, {})
@@ -236,9 +241,10 @@ def gradebook_frame(course: Course, assignment: str) -> pd.DataFrame:
             "copy flags": len(copies.get(learner, [])),
             # what the learner's feedback says the grader did: a time-out, the memory limit, a repair
             "grader notes": "; ".join(str(c) for c in grade_info.get("comments") or []),
+            **({"to grade": ", ".join(p for p in parts if p in entry["to grade"])} if rubric else {}),
         })
     columns = ["learner", *parts, "total", "late penalty", "score", "max", "overridden", "integrity flags",
-               "copy flags", "grader notes"]
+               "copy flags", "grader notes", *(["to grade"] if rubric else [])]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -259,7 +265,7 @@ def flags_frame(course: Course, assignment: str) -> pd.DataFrame:
 def part_difficulty(frame: pd.DataFrame, assignment: Assignment) -> pd.DataFrame:
     """Per part: mean share of the points and share of learners with full marks."""
     rows = []
-    for part in assignment.graded:
+    for part in (*assignment.graded, *assignment.rubric):
         scores = pd.to_numeric(frame.get(part.grade_id, pd.Series(dtype=float)), errors="coerce").dropna()
         if scores.empty:
             continue

@@ -64,6 +64,9 @@ DEFAULT_ATTEMPTS = 3  # as the app's in-app checks (attempt_budget)
 UNLIMITED = "unlimited"
 FINAL_FILE = "final.json"  # in a learner's history: the attempt they made final
 CHECKED = "checked"  # the total's label before the submission is final: no band yet
+RECEIVED = "received"  # a rubric part's label before the submission is final
+RUBRIC_LATER = ("Read by your grader against the rubric; its band and your grader's comment appear once "
+                "your submission is final.")
 LOG = logging.getLogger(__name__)
 
 
@@ -286,7 +289,7 @@ def _assignment_cell_ids(course: Course, spec: Assignment) -> set[str]:
         source = released if released.is_file() else notebook_for_cells(spec)
         return notebook_cell_ids(json.loads(source.read_text(encoding="utf-8")))
     except (OSError, ValueError, UserError):
-        return {part.grade_id for part in spec.graded}
+        return set(spec.part_points)
 
 
 def _belongs_to(ids: set[str], candidates: dict[str, tuple[Assignment, set[str]]]) -> Assignment | None:
@@ -520,10 +523,11 @@ def queue_status(course: Course, assignment: str, learner: str) -> QueueStatus:
 
 def _graded_outside_the_app(course: Course, assignment: str, learner: str, status: dict[str, Any]) -> bool:
     """A submission the app never queued (collected from an LMS, graded with `theater grade`) that
-    has a grading record: the learner sees its result too."""
+    has a grading record: the learner sees its result too (a memo's record has written answers, no parts)."""
     from grader import feedback
 
-    return not status and bool(feedback._record(course, assignment, learner).get("parts"))
+    record = feedback._record(course, assignment, learner)
+    return not status and bool(record.get("parts") or record.get("written"))
 
 
 GradeFunction = Callable[..., Any]
@@ -709,6 +713,7 @@ def learner_view(spec: Assignment, scores: dict[str, tuple[float | None, float]]
     Once final: the bands and the checks' messages (without a stated credit), whether a late
     penalty was applied, and an instructor's override notes."""
     from grader import feedback
+    from grader.rubric import level_message
 
     comments = feedback._record_comments(record)
     parts_record = record.get("parts") if isinstance(record.get("parts"), dict) else {}
@@ -717,19 +722,25 @@ def learner_view(spec: Assignment, scores: dict[str, tuple[float | None, float]]
         for part in spec.graded:
             label, message = _form(parts_record.get(part.grade_id) or {})
             parts.append(PartResult(part.grade_id, label, message))
+        for part in spec.rubric:  # read by a person: nothing to check before then
+            parts.append(PartResult(part.grade_id, RECEIVED, RUBRIC_LATER))
         return LearnerResult(attempt=attempt, band=CHECKED, late=late, parts=parts, comments=comments,
                              final=False, why=shown.why)
     messages = feedback._record_messages(record)
     parts = []
     total = 0.0
-    for part in spec.graded:
+    for part in (*spec.graded, *spec.rubric):
         score, max_score = scores.get(part.grade_id, (None, part.points))
         total += score or 0.0
-        message = feedback._learner_message(messages.get(part.grade_id, ""))
-        note = instructor_notes.get(part.grade_id)  # an override's reason, as the feedback page shows it
+        message = (level_message(part, score) if part in spec.rubric
+                   else feedback._learner_message(messages.get(part.grade_id, "")))
+        # an override's reason, as the feedback page shows it (a rubric comment only once its part is read)
+        note = None if part in spec.rubric and score is None else instructor_notes.get(part.grade_id)
         message = " ".join(x for x in (message, note and f"Your instructor: {note}") if x)
         parts.append(PartResult(part.grade_id, feedback.band(score, max_score), message))
-    graded = any(score is not None for score, _ in scores.values())
+    # a total is shown once every rubric part has been read: part of a memo is not a band of the whole
+    graded = any(score is not None for score, _ in scores.values()) and \
+        all(scores.get(part.grade_id, (None, 0))[0] is not None for part in spec.rubric)
     return LearnerResult(
         attempt=attempt,
         band=feedback.band(max(0.0, total - penalty) if graded else None, spec.max_score),

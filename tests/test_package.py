@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from exercises.assignments import CODE_STUB, SOURCE_DIR, list_assignments, load_assignment
-from exercises.student_version import (HIDDEN_BEGIN, HIDDEN_END, RELEASE_DIR, SOLUTION_BEGIN, SOLUTION_END,
+from exercises.student_version import (HIDDEN_BEGIN, HIDDEN_END, RELEASE_DIR, SOLUTION_BEGIN, SOLUTION_END, TEXT_STUB,
                                        instructor_markers, student_version_bytes)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +32,10 @@ def _solution_lines() -> set[str]:
     for name in NAMES:
         notebook = nbformat.read(load_assignment(SOURCE_DIR / name).notebook_path, as_version=4)
         for cell in notebook.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "markdown" and meta.get("solution"):  # a reference written answer (the memo)
+                lines.update(sentence.strip() for sentence in cell.source.split(". ") if len(sentence.strip()) >= 30)
+                continue
             inside = False
             for line in cell.source.split("\n"):
                 if SOLUTION_BEGIN in line or HIDDEN_BEGIN in line:
@@ -71,7 +75,8 @@ def test_a_student_version_holds_no_solution_and_no_hidden_test(name):
     text = (RELEASE_DIR / name / f"{name}.ipynb").read_text(encoding="utf-8")
     assert not [marker for marker in instructor_markers() if marker in text]
     assert not [line for line in _solution_lines() if line in text]
-    assert CODE_STUB in text
+    written = load_assignment(SOURCE_DIR / name).rubric  # a memo's answers are written, not coded
+    assert (TEXT_STUB if written and not load_assignment(SOURCE_DIR / name).graded else CODE_STUB) in text
 
 
 def test_the_solutions_are_distinctive_enough_to_be_searched_for():

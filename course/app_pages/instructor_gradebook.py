@@ -78,36 +78,40 @@ else:
     # ------------------------------------------------------------------------- overrides
     st.header("Override a score")
     parts = {p.grade_id: p.points for p in spec.graded}
-    with st.form("override"):
-        c1, c2, c3 = st.columns(3)
-        learner = c1.selectbox("Learner", frame["learner"].tolist())
-        part = c2.selectbox("Part", list(parts))
-        score = c3.number_input("Points", min_value=0.0, max_value=float(max(parts.values())), step=0.5)
-        comment = st.text_input("Why (the learner reads this in their feedback)")
-        save = st.form_submit_button("Save override", type="primary")
-    if save:
-        try:
-            done = override(course, assignment, learner, part, score, comment)
-        except UserError as error:
-            st.error(one_line(error), icon=":material/error:")
-        else:
-            st.success(f"{learner} · {part}: {done.score:g} of {done.max_score:g} (autograder: "
-                       f"{'-' if done.auto_score is None else format(done.auto_score, 'g')}). Write feedback "
-                       "again for the learner to see it.")
-            st.rerun()
-    existing = overrides(course, assignment)
-    for item in existing:
-        c1, c2 = st.columns([5, 1])
-        review_note = " · regraded since: review" if item.regraded_since else ""
-        c1.write(f"**{item.learner}** · {item.part}: {item.score:g} of {item.max_score:g} (autograder "
-                 f"{'-' if item.auto_score is None else format(item.auto_score, 'g')}) — {item.comment}{review_note}")
-        if c2.button("Remove", key=f"clear_{item.learner}_{item.part}"):
+    if spec.rubric:
+        st.caption(f"{', '.join(p.grade_id for p in spec.rubric)}: graded by a person on the Rubric grading page "
+                   "(or `theater rubric`), not overridden here.")
+    if parts:  # the autograded parts (a memo has none)
+        with st.form("override"):
+            c1, c2, c3 = st.columns(3)
+            learner = c1.selectbox("Learner", frame["learner"].tolist())
+            part = c2.selectbox("Part", list(parts))
+            score = c3.number_input("Points", min_value=0.0, max_value=float(max(parts.values())), step=0.5)
+            comment = st.text_input("Why (the learner reads this in their feedback)")
+            save = st.form_submit_button("Save override", type="primary")
+        if save:
             try:
-                clear_override(course, assignment, item.learner, item.part)
+                done = override(course, assignment, learner, part, score, comment)
             except UserError as error:
                 st.error(one_line(error), icon=":material/error:")
             else:
+                st.success(f"{learner} · {part}: {done.score:g} of {done.max_score:g} (autograder: "
+                           f"{'-' if done.auto_score is None else format(done.auto_score, 'g')}). Write feedback "
+                           "again for the learner to see it.")
                 st.rerun()
+        existing = overrides(course, assignment)
+        for item in existing:
+            c1, c2 = st.columns([5, 1])
+            review_note = " · regraded since: review" if item.regraded_since else ""
+            c1.write(f"**{item.learner}** · {item.part}: {item.score:g} of {item.max_score:g} (autograder "
+                     f"{'-' if item.auto_score is None else format(item.auto_score, 'g')}) — {item.comment}{review_note}")
+            if c2.button("Remove", key=f"clear_{item.learner}_{item.part}"):
+                try:
+                    clear_override(course, assignment, item.learner, item.part)
+                except UserError as error:
+                    st.error(one_line(error), icon=":material/error:")
+                else:
+                    st.rerun()
 
 # ----------------------------------------------------------------------------- regrade requests
 st.header("Regrade requests")

@@ -10,13 +10,13 @@ from streamlit.testing.v1 import AppTest
 
 from grader.assign import assign, import_roster, roster
 from grader.course_dir import gradebook
-from tests.grader.gradebook_fixtures import ROSTER, autograde, small_course
+from tests.grader.gradebook_fixtures import ROSTER, autograde, small_course, submit_memo
 
 PAGES = Path(__file__).resolve().parents[2] / "course" / "app_pages"
 APP = str(PAGES.parent / "app.py")
 TIMEOUT = 120
 INSTRUCTOR_PAGES = ["instructor.py", "instructor_roster.py", "instructor_assignments.py", "instructor_gradebook.py",
-                    "instructor_sessions.py"]
+                    "instructor_sessions.py", "instructor_rubric.py"]
 ROSTER_CSV = b"id,first_name,last_name,email\nada,Ada,Lovelace,ada@x.org\nbob,Bob,Builder,bob@x.org\n"
 SIGNED_IN = {"staff_role": "instructor", "staff_user": "staff"}
 
@@ -417,3 +417,113 @@ def test_the_class_page_shows_the_pre_post_gain_with_its_interval_and_the_miscon
     assert "Which misconceptions moved" in [s.value for s in at.subheader]
     moved = next(d.value for d in at.dataframe if "misconception" in d.value.columns)
     assert (moved["post-test"] == 0).all() and (moved["pre-test"] > 0).any()
+
+
+# ----------------------------------------------------------------------------- rubric grading
+
+
+@pytest.fixture
+def memos(served):
+    """The memo released to ada and bob, submitted (ada's answer holds HTML) and graded: nothing read yet."""
+    from grader.grade import grade
+
+    import_roster(served, ROSTER)
+    assign(served, "memo", ROSTER)
+    submit_memo(served, "ada", {"memo_shows": "Theater 30% (24-36%), access +8% (2-14%).",
+                                "memo_limits": "<script>alert(1)</script> **activity** is not value"})
+    submit_memo(served, "bob", {"memo_shows": "Adoption is 90%.", "memo_limits": "Nothing."})
+    grade(served.root, "memo", workers=1, progress=False)
+    return served
+
+
+def _level(at: AppTest, points: float) -> None:
+    next(r for r in at.radio if r.label == "Rubric level").set_value(points)
+
+
+def _button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_rubric_grading_goes_learner_by_learner_and_question_by_question_into_the_gradebook(memos):
+    from grader.rubric import audit_trail
+
+    at = page("instructor_rubric.py", staff_role="ta", staff_user="tia").run()
+    assert not at.exception
+    assert "0 of 2 graded for this question" in at.get("progress")[0].proto.text
+    assert at.subheader[0].value == "ada · 1 of 2" and "access +8%" in at.text[0].value
+    _level(at, 4.0)
+    next(t for t in at.text_area if t.label.startswith("Comment")).input("Both numbers, with intervals.")
+    _button(at, "Save and next learner").click().run()
+    assert not at.exception and at.subheader[0].value == "bob · 2 of 2"
+    assert "1 of 2 graded for this question" in at.get("progress")[0].proto.text
+    _level(at, 0.0)
+    _button(at, "Save and next learner").click().run()
+    _button(at, "Next question").click().run()
+    assert next(r for r in at.radio if r.label == "Question").value == "memo_limits"
+    assert "0 of 2 graded for this question" in at.get("progress")[0].proto.text
+    _level(at, 2.0)
+    next(t for t in at.text_area if t.label.startswith("Comment")).input("Name a second limit.")
+    _button(at, "Save and next learner").click().run()
+    _level(at, 1.0)
+    _button(at, "Save and next learner").click().run()
+    assert not at.exception and "2 of 2 graded for this question" in at.get("progress")[0].proto.text
+
+    with gradebook(memos) as gb:
+        scores = {(learner, part): gb.find_grade(part, "memo", "memo", learner).manual_score
+                  for learner in ("ada", "bob") for part in ("memo_shows", "memo_limits")}
+        assert scores == {("ada", "memo_shows"): 4, ("bob", "memo_shows"): 0,
+                          ("ada", "memo_limits"): 2, ("bob", "memo_limits"): 1}
+        assert gb.find_comment("memo_limits", "memo", "memo", "ada").manual_comment == \
+            "[memo_limits] Name a second limit."
+        assert gb.find_submission("memo", "ada").score == 6
+    assert {e["grader"] for e in audit_trail(memos, "memo")} == {"tia"}
+    frame = review_frame(memos)
+    assert frame.loc["ada", "total"] == 6 and frame.loc["ada", "to grade"] == "memo_next"
+
+
+def review_frame(course):
+    from grader import review
+
+    return review.gradebook_frame(course, "memo").set_index("learner")
+
+
+def test_a_memo_holding_html_is_shown_as_written_never_rendered(memos):
+    at = page("instructor_rubric.py", **SIGNED_IN).run()
+    next(r for r in at.radio if r.label == "Question").set_value("memo_limits").run()
+    assert at.text[0].value == "<script>alert(1)</script> **activity** is not value"
+    assert not any("alert(1)" in m.value for m in at.markdown)  # never handed to the markdown renderer
+
+
+def test_anonymous_grading_hides_the_learner_ids(memos):
+    at = page("instructor_rubric.py", **SIGNED_IN).run()
+    next(t for t in at.toggle if "Anonymous" in t.label).set_value(True).run()
+    heading = at.subheader[0].value
+    assert heading.startswith("Learner 1 · 1 of 2")
+    everything = "\n".join([shown(at), heading] + [t.value for t in at.text])
+    assert "ada" not in everything and "bob" not in everything
+
+
+def test_saving_without_a_level_is_one_clear_line(memos):
+    at = page("instructor_rubric.py", **SIGNED_IN).run()
+    _button(at, "Save and next learner").click().run()
+    assert not at.exception and [e.value for e in at.error] == ["Pick a rubric level first."]
+    with gradebook(memos) as gb:
+        assert gb.find_grade("memo_shows", "memo", "memo", "ada").manual_score is None
+
+
+def test_the_gradebook_and_assignments_pages_take_the_memo(memos):
+    from grader.rubric import grade_answer
+
+    grade_answer(memos, "memo", "ada", "memo_shows", 4, "", grader="tia")
+    at = page("instructor_gradebook.py", **SIGNED_IN)
+    at.session_state["_instructor_assignment"] = "memo"
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("learner")
+    assert table.loc["ada", "memo_shows"] == 4 and table.loc["ada", "to grade"] == "memo_limits, memo_next"
+    assert table.loc["bob", "to grade"] == "memo_shows, memo_limits, memo_next"
+    assert not [b for b in at.button if b.label == "Save override"]  # rubric parts are graded on their page
+    assert "Rubric grading page" in shown(at)
+    at = page("instructor_assignments.py", **SIGNED_IN)
+    at.session_state["_instructor_assignment"] = "memo"
+    assert not at.run().exception

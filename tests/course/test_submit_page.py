@@ -113,7 +113,7 @@ def test_policy_queue_validity_then_bands_for_the_learner_and_nothing_for_anothe
     assert "3 attempt(s) left." in text
     assert "Bands appear once your submission is final" in text  # said before the first upload, with why
     assert "submit:detect" in _forms(at) and "finalise:detect" not in _forms(at)
-    assert len(at.get("file_uploader")) == 3  # one per assignment of the self-study course
+    assert len(at.get("file_uploader")) == 4  # one per assignment of the self-study course (the memo too)
 
     submissions.submit(course, "detect", "ada", _notebook(course), filename="detect.ipynb")
     at.run()
@@ -205,7 +205,7 @@ def test_a_course_with_a_roster_keeps_unreleased_assignments_closed(course):
     next(b for b in at.button if b.label == "Sign in").click().run()
     at.switch_page(CAPSTONE).run()
     assert not at.exception
-    assert sum("Submissions open when your instructor releases" in i.value for i in at.info) == 2
+    assert sum("Submissions open when your instructor releases" in i.value for i in at.info) == 3  # explore, measure, memo
     assert [f for f in _forms(at) if f.startswith("submit:")] == ["submit:detect"]
 
 

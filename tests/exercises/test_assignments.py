@@ -23,6 +23,8 @@ from exercises.assignments import (
 from exercises.checks import ESTIMATE_RULES, Tolerance, run_check
 
 ASSIGNMENTS = list_assignments()
+# notebooks whose points the autograder scores (the memo's answers are read by a person instead)
+AUTOGRADED = [name for name in ASSIGNMENTS if load_assignment(SOURCE_DIR / name).graded]
 GOOD_YAML = """\
 title: T
 notebook: t.ipynb
@@ -39,8 +41,9 @@ graded:
 """
 
 
-def test_the_three_assignments_exist():
-    assert set(ASSIGNMENTS) >= {"explore", "detect", "measure"}
+def test_the_four_assignments_exist():
+    assert set(ASSIGNMENTS) >= {"explore", "detect", "measure", "memo"}
+    assert set(AUTOGRADED) >= {"explore", "detect", "measure"} and "memo" not in AUTOGRADED
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
@@ -57,7 +60,7 @@ def _cells(name):
     return nb.cells
 
 
-@pytest.mark.parametrize("name", ASSIGNMENTS)
+@pytest.mark.parametrize("name", AUTOGRADED)
 def test_notebook_follows_nbgrader_conventions(name):
     cells = _cells(name)
     metas = [c.metadata.get("nbgrader", {}) for c in cells]
@@ -76,7 +79,7 @@ def test_notebook_follows_nbgrader_conventions(name):
             assert "assert" in public, "each graded cell has visible (formative) checks"
 
 
-@pytest.mark.parametrize("name", ASSIGNMENTS)
+@pytest.mark.parametrize("name", AUTOGRADED)
 def test_notebook_fades_from_worked_to_partly_filled_to_blank_with_a_skip_path(name):
     cells = _cells(name)
     intro = cells[0].source
@@ -90,7 +93,7 @@ def test_notebook_fades_from_worked_to_partly_filled_to_blank_with_a_skip_path(n
     assert cells.index(worked[0]) < cells.index(partly[0]) < cells.index(blank[-1])
 
 
-@pytest.mark.parametrize("name", ASSIGNMENTS)
+@pytest.mark.parametrize("name", AUTOGRADED)
 def test_public_tests_check_shape_not_values(name):
     """Visible tests must not give the answer away: no literal expected scores or ids."""
     for cell in _cells(name):
@@ -175,6 +178,83 @@ def test_extra_grade_cells_are_refused_because_their_points_would_come_from_the_
     nbformat.write(nb, folder / "t.ipynb")
     with pytest.raises(AssignmentError, match="sneaky"):
         validate_notebook(load_assignment(folder))
+
+
+RUBRIC_YAML = """\
+title: Memo
+notebook: t.ipynb
+graded:
+  - grade_id: q
+    kind: rubric
+    points: 3
+    question: What the data shows
+    rubric:
+      - {points: 3, descriptor: Both numbers with their intervals.}
+      - {points: 1, descriptor: One number.}
+      - {points: 0, descriptor: No number.}
+"""
+
+
+def test_a_rubric_part_is_graded_by_a_person_and_counts_in_the_maximum(tmp_path):
+    assignment = load_assignment(_write(tmp_path, RUBRIC_YAML))
+    assert assignment.graded == () and [p.grade_id for p in assignment.rubric] == ["q"]
+    part = assignment.rubric_part("q")
+    assert [level.points for level in part.rubric] == [3.0, 1.0, 0.0]
+    assert part.level(1.0).descriptor == "One number." and part.level(2.0) is None
+    assert assignment.max_score == 3.0 and assignment.part_points == {"q": 3.0}
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (("{points: 3, descriptor: Both", "{points: 2, descriptor: Both"), "top rubric level of q gives 2 points"),
+        (("{points: 1, descriptor: One", "{points: 0, descriptor: One"), "two rubric levels of q give the same"),
+        (("{points: 0, descriptor: No number.}", "{points: 0.5, descriptor: No number.}"), "a level worth 0"),
+        (("descriptor: One number.", "descriptor: ''"), "descriptor"),
+        (("    question: What the data shows\n", ""), "question"),
+        (("      - {points: 1, descriptor: One number.}\n      - {points: 0, descriptor: No number.}\n", ""),
+         "at least 2"),
+        (("kind: rubric", "kind: essay"), "graded"),
+        (("points: 3, descriptor", "points: -3, descriptor"), "greater than or equal to 0"),
+    ],
+)
+def test_a_bad_rubric_is_refused_in_one_message_naming_the_file(tmp_path, change, problem):
+    folder = _write(tmp_path, RUBRIC_YAML.replace(*change))
+    with pytest.raises(AssignmentError) as info:
+        load_assignment(folder)
+    assert problem in str(info.value) and str(folder / "assignment.yaml") in str(info.value)
+    assert "\n" not in str(info.value).strip()
+
+
+def test_a_rubric_part_needs_a_manually_graded_markdown_cell(tmp_path):
+    folder = _write(tmp_path, RUBRIC_YAML)
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("answer = 1")  # a code cell cannot hold a written answer
+    cell.metadata["nbgrader"] = {"grade": True, "solution": True, "locked": False, "grade_id": "q",
+                                 "points": 3, "schema_version": 3}
+    nb.cells = [cell]
+    nbformat.write(nb, folder / "t.ipynb")
+    with pytest.raises(AssignmentError, match="manually graded markdown answer cell with grade_id 'q'"):
+        validate_notebook(load_assignment(folder))
+    nb.cells = [nbformat.v4.new_markdown_cell("My memo."), ]
+    nb.cells[0].metadata["nbgrader"] = {**cell.metadata["nbgrader"]}
+    nbformat.write(nb, folder / "t.ipynb")
+    validate_notebook(load_assignment(folder))
+
+
+def test_the_memo_asks_one_rubric_question_per_answer_cell_after_a_read_only_prompt():
+    assignment = load_assignment(SOURCE_DIR / "memo")
+    assert not assignment.graded and assignment.max_score == 10
+    cells = _cells("memo")
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in cells]
+    for part in assignment.rubric:
+        answer = cells[ids.index(part.grade_id)]
+        prompt = cells[ids.index(part.grade_id) - 1]
+        assert answer.cell_type == "markdown" and not answer.metadata.nbgrader["locked"]
+        assert prompt.metadata.nbgrader["locked"] and part.question in prompt.source
+        assert f"({part.points:g} points)" in prompt.source
+        assert 40 <= len(answer.source.split()) <= 150, "the reference answer is a short paragraph"
+    assert "graded" in cells[0].source.lower() and "rubric" in cells[0].source
 
 
 def _part(reader, artifact="answers/a.json", key=None):

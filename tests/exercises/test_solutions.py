@@ -25,6 +25,8 @@ pytestmark = pytest.mark.slow
 # drawn company: `measure`'s share is off by more than its tolerance on a few percent of them (and
 # the effect on a few more), which benchmarks/guessing.py and tests/exercises/test_guessing.py measure.
 SEED = 20261126
+# notebooks the autograder scores; the memo's written answers are graded by a person (grader.rubric)
+AUTOGRADED = [name for name in list_assignments() if load_assignment(SOURCE_DIR / name).graded]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,7 @@ def _workspace(tmp_path, released_data, name):
     return folder
 
 
-@pytest.mark.parametrize("name", list_assignments())
+@pytest.mark.parametrize("name", AUTOGRADED)
 def test_reference_solution_scores_full_marks(name, company, released_data, tmp_path):
     assignment = load_assignment(SOURCE_DIR / name)
     folder = _workspace(tmp_path, released_data, name)
@@ -65,7 +67,7 @@ def test_reference_solution_scores_full_marks(name, company, released_data, tmp_
     assert {k: r.score for k, r in results.items()} == {p.grade_id: 1.0 for p in assignment.graded}, results
 
 
-@pytest.mark.parametrize("name", list_assignments())
+@pytest.mark.parametrize("name", AUTOGRADED)
 def test_untouched_student_version_earns_nothing(name, company, released_data, tmp_path):
     assignment = load_assignment(SOURCE_DIR / name)
     folder = _workspace(tmp_path, released_data, name)
@@ -79,6 +81,24 @@ def test_untouched_student_version_earns_nothing(name, company, released_data, t
     results = score_parts(assignment, folder, company)
     assert all(r.score < 1.0 for r in results.values())
     assert any(r.status == NOT_ATTEMPTED for r in results.values())
+
+
+def test_the_memo_runs_beside_the_measure_answers_and_its_student_version_leaves_every_answer_blank(tmp_path):
+    """The memo's one code cell shows the learner's own measure numbers; its answers are blank stubs."""
+    from exercises.student_version import TEXT_STUB, student_version
+
+    assignment = load_assignment(SOURCE_DIR / "memo")
+    folder = tmp_path / "memo"
+    folder.mkdir()
+    (tmp_path / "measure" / "answers").mkdir(parents=True)
+    (tmp_path / "measure" / "answers" / "estimates.json").write_text('{"theater_share": 0.31}')
+    released = student_version(nbformat.read(assignment.notebook_path, as_version=4))
+    assert not _run(released, folder)
+    printed = "".join(o.get("text", "") for c in released.cells for o in c.get("outputs", []))
+    assert '"theater_share": 0.31' in printed
+    answers = [c for c in released.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert [c.metadata.nbgrader.grade_id for c in answers] == [p.grade_id for p in assignment.rubric]
+    assert all(c.source == TEXT_STUB for c in answers)
 
 
 def test_flagging_the_heaviest_token_users_earns_little(company):

@@ -54,3 +54,20 @@ def autograde(course, assignment: str, learner: str, points: dict[str, float],
         "checks": {p.grade_id: p.check for p in spec.graded},
         "grade": {"learner": learner, "score": sum(points.values()), "max_score": spec.max_score,
                   "integrity_flags": [], "comments": []}}))
+
+
+def submit_memo(course, learner: str, texts: dict[str, str], stamp: str = "2026-03-01 09:00:00.000000 UTC") -> None:
+    """The released memo with the learner's written answers, as `theater collect` leaves it in submitted/."""
+    import nbformat
+
+    release = course.path("release", "memo", "memo.ipynb")
+    nb = nbformat.read(release, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if texts.get(grade_id):
+            cell.source = texts[grade_id]
+    folder = course.path("submitted", learner, "memo")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "memo.ipynb")
+    (folder / "timestamp.txt").write_text(stamp)

@@ -96,7 +96,7 @@ def test_bad_roster_is_one_line_naming_the_row(tmp_path, capsys):
 def test_unknown_assignment_lists_the_known_ones(tmp_path, capsys):
     _run(capsys, "course", "init", tmp_path / "c")
     code, _, err = _run(capsys, "feedback", "nope", "--course", tmp_path / "c")
-    assert code == 2 and "known: detect, explore, measure" in err
+    assert code == 2 and "known: detect, explore, measure, memo" in err
     _one_line_error(err)
 
 

@@ -129,7 +129,7 @@ def test_release_record_pins_the_dataset_after_release(course):
 
 
 def test_unknown_assignment_lists_the_known_ones(course):
-    with pytest.raises(CourseError, match="known: detect, explore, measure"):
+    with pytest.raises(CourseError, match="known: detect, explore, measure, memo"):
         course.assignment("nope")
 
 

@@ -403,3 +403,35 @@ def test_only_folders_named_by_the_learner_id_rule_are_graded(tmp_path):
     for folder in ("ada", "_draft", "-x", "b.o.b"):
         (course.root / "submitted" / folder / "detect").mkdir(parents=True)
     assert _learners(open_course(course.root), "detect", None) == ["ada", "b.o.b"]
+
+
+def test_a_memo_runs_nothing_even_with_code_added_and_its_parts_wait_for_a_grader(tmp_path):
+    """A learner who adds code to the memo (to write an answer file, print a fake grade) gets none of it
+    run, and points claimed in a cell's metadata are the release's."""
+    from grader.assign import import_roster
+    from tests.grader.gradebook_fixtures import ROSTER, small_course, submit_memo
+
+    course = small_course(tmp_path / "course")
+    import_roster(course, ROSTER)
+    assign(course, "memo", ROSTER[:1])
+    submit_memo(course, "ada", {"memo_shows": "Theater 30%; access +8% (2% to 14%)."})
+    submitted = course.path("submitted", "ada", "memo", "memo.ipynb")
+    nb = nbformat.read(submitted, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("open('ran.txt', 'w').write('x'); print('10 / 10 points')"))
+    for cell in nb.cells:  # and claims more points for an answer
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "memo_shows":
+            cell.metadata.nbgrader["points"] = 100
+    nbformat.write(nb, submitted)
+    report = grade(course.root, "memo", workers=1, progress=False)
+    entry = report.learners["ada"]
+    assert entry.status == "graded" and entry.isolation == NOT_RUN and entry.score == 0 and entry.max_score == 10
+    assert entry.to_grade == ["memo_shows", "memo_limits", "memo_next"]
+    graded = nbformat.read(course.path("autograded", "ada", "memo", "memo.ipynb"), as_version=4)
+    assert not any(c.get("outputs") for c in graded.cells if c.cell_type == "code")
+    assert not list(course.root.rglob("ran.txt"))
+    answer = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "memo_shows")
+    assert answer.source == "Theater 30%; access +8% (2% to 14%)." and answer.metadata.nbgrader["points"] == 4
+    with gradebook(course) as gb:
+        assert gb.find_submission("memo", "ada").score == 0
+        assert all(gb.find_grade(p, "memo", "memo", "ada").needs_manual_grade
+                   for p in ("memo_shows", "memo_limits", "memo_next"))
