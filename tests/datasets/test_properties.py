@@ -386,3 +386,25 @@ def test_a_plain_vendor_csv_is_read_by_columns_not_row_by_row(tmp_path, vendor):
     assert len(table) > 0 and table["source"].eq(vendor).all()
     if vendor == "amazon-q":
         assert table["interactions"].tolist() == [3, 4] and table["lines_added"].tolist() == [12, 0]
+
+
+graph_records = st.fixed_dictionaries(
+    {},
+    optional={
+        "userPrincipalName": logins,
+        "lastActivityDate": st.one_of(days, st.just("")),
+        "wordCopilotLastActivityDate": st.one_of(days, st.just("")),
+        "copilotChatLastActivityDate": st.one_of(days, st.just(""), counts),
+        "reportRefreshDate": days,
+        "copilotActivityUserDetailsByPeriod": st.just([{"reportPeriod": 7}]),
+    },
+)
+
+
+@SETTINGS
+@given(records=st.lists(graph_records, max_size=5), wrapped=st.booleans())
+def test_any_graph_m365_answer_gives_a_correct_table_or_one_clear_error(tmp_path, records, wrapped):
+    path = tmp_path / "m365.json"
+    path.write_text(json.dumps({"value": records} if wrapped else records))
+    _read(path, kind="m365-copilot")
+    _read(path)
