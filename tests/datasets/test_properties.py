@@ -408,3 +408,21 @@ def test_any_graph_m365_answer_gives_a_correct_table_or_one_clear_error(tmp_path
     path.write_text(json.dumps({"value": records} if wrapped else records))
     _read(path, kind="m365-copilot")
     _read(path)
+
+
+def test_columns_of_hardly_repeating_counts_agree_with_the_row_reader(tmp_path):
+    """Past a few distinct texts a block is converted by whole-column arithmetic, not per text."""
+    from unittest import mock
+
+    from datasets.importers import fastcsv
+    lines = ["UserId,Date,Client_Type,Conversations,Messages,Credits_Used,Overage_Credits_Used"]
+    lines += [f"u-{n % 50},2026-11-{1 + n % 28:02d},{('KIRO_IDE', 'KIRO_CLI', 'PLUGIN')[n % 3]},"
+              f" {n} ,{n * 7}.000,{n}.{n % 997:03d},{n % 89}.{n}" for n in range(4000)]
+    path = tmp_path / "kiro.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fast = read_export(path)
+    with mock.patch.object(fastcsv, "blocks", side_effect=fastcsv.NotFast):
+        slow = read_export(path)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert fast.attrs["duplicates"] == slow.attrs["duplicates"] == 4000 - 2100   # 50 users x 28 days x 3 clients
+    assert fast.attrs["conflicts"] == slow.attrs["conflicts"] and len(fast.attrs["conflicts"]) == 1900
