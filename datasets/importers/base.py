@@ -445,8 +445,8 @@ class Sink:
         """(names in code order, each code's rank in name order), to sort by name while holding codes."""
         names = np.array(list(codes), dtype=object)
         order = np.argsort(names, kind="stable")
-        rank = np.empty(len(names), dtype=np.int64)
-        rank[order] = np.arange(len(names))
+        rank = np.empty(len(names), dtype=np.int32)     # 4 bytes a record below, not 8
+        rank[order] = np.arange(len(names), dtype=np.int32)
         return names, rank
 
     def _conflicts(self, earlier: np.ndarray, later: np.ndarray, users, sources, days) -> list[str]:
@@ -477,7 +477,7 @@ class Sink:
         days = np.frombuffer(self.day_of, dtype=np.int32)
         split = np.frombuffer(self.split_of, dtype=np.int32)
         # by user, day, source, split, then reading order: a key's records side by side, the latest last
-        order = np.lexsort((np.arange(len(days)), split, source, days, user))
+        order = np.lexsort((np.arange(len(days), dtype=np.int32), split, source, days, user))
         if len(order) > 1:
             a, b = order[:-1], order[1:]
             replaced = ((user[a] == user[b]) & (days[a] == days[b]) & (source[a] == source[b])
