@@ -467,6 +467,13 @@ class Sink:
                          "later (files are read in the order given, a folder's in name order)")
         return notes
 
+    def _release(self, name: str) -> None:
+        """Free the records' values of one column (the table being built holds them now)."""
+        if name in COUNT_COLUMNS:
+            self.counts[COUNT_COLUMNS.index(name)] = None
+        else:
+            self.extra_values.pop(name, None)
+
     def table(self) -> pd.DataFrame:
         """The tidy table: the later record of each natural key, the records of one user-day and
         source added up (sorted by user, day and source), extra columns after the tidy ones."""
@@ -504,8 +511,9 @@ class Sink:
                    for name, column in zip(COUNT_COLUMNS, self.counts, strict=True) if column is not None}
         columns.update({c: np.frombuffer(self.extra_values[c], dtype=np.float64) for c in extra_columns})
         combined = {name: np.full(len(starts), np.nan) for name in COUNT_COLUMNS if name not in columns}
-        for name, column in columns.items():
-            kept = column[winners]
+        for name in list(columns):
+            kept = columns.pop(name)[winners]
+            self._release(name)    # the records' column is in `kept` now: free it before the next one
             if len(starts) == len(winners):          # one record per user-day (Amazon Q, Copilot)
                 combined[name] = kept
             elif self.extra_aggregates.get(name) == "max":

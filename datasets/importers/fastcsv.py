@@ -56,6 +56,8 @@ def blocks(path: Path, names: int, delimiter: str, header_lines: int) -> Iterato
                 yield [_unquoted(batch.column(i)) for i in range(names)]
     except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
         raise NotFast from exc
+    finally:
+        pa.default_memory_pool().release_unused()   # give the parser's blocks back before the table is built
 
 
 def _unquoted(cells: pa.Array) -> pa.Array:
