@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from datasets.errors import UserError
 
@@ -526,9 +527,9 @@ class Sink:
         first_of_day = winners[starts]
         del winners, starts, user, source, split
         frame = {
-            "user": pd.array(users[np.frombuffer(self.user_of, dtype=np.int32)[first_of_day]], dtype="string"),
+            "user": _strings(users, np.frombuffer(self.user_of, dtype=np.int32)[first_of_day]),
             "day": (days[first_of_day].astype(np.int64) - epoch).astype("datetime64[D]").astype("datetime64[ns]"),
-            "source": pd.array(sources[np.frombuffer(self.source_of, dtype=np.int32)[first_of_day]], dtype="string"),
+            "source": _strings(sources, np.frombuffer(self.source_of, dtype=np.int32)[first_of_day]),
         }
         del first_of_day, days, columns
         frame.update((name, combined.pop(name)) for name in COUNT_COLUMNS + extra_columns)
@@ -549,6 +550,15 @@ class Sink:
                                     f"{COUNT_COLUMNS[column]} of the day's records add up to more than "
                                     "this importer can hold; the exports are corrupt or counted twice")
         return tidy
+
+
+def _strings(names: np.ndarray, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The column of `names[codes]` as pandas' string dtype, built from the few distinct names
+    (not one Python string per row: for millions of user-days this is the slow part)."""
+    try:
+        return pd.array(pa.array(names, type=pa.large_string()).take(pa.array(codes)), dtype="string")
+    except (pa.ArrowException, UnicodeEncodeError):   # a name pyarrow cannot hold: pandas' own way
+        return pd.array(names[codes], dtype="string")
 
 
 def _same_counts(first: tuple, second: tuple) -> bool:
