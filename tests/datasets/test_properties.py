@@ -317,7 +317,8 @@ def test_any_github_team_or_repository_report_gives_a_correct_table_or_one_clear
 csv_cells = st.one_of(
     st.integers(min_value=0, max_value=10**16).map(str),
     st.sampled_from(["", " ", "0", "007", "5.", "5.000", "5.25", " 7 ", "\t3", "1_000", "+5", "-1", "0x10",
-                     "1e3", "\u0663", "\xa012", '"4"', '""', '"4', 'a"b', "12.5.1", ".5", "9" * 30]),
+                     "1e3", "\u0663", "\xa012", '"4"', '""', '"4', 'a"b', "12.5.1", ".5", "9" * 30, "\x0c4", "4\x85",
+                     "a\x00b", "a\rb", "a\u2028b", "0" * 25 + "1"]),
     st.sampled_from(["ada", "Ada ", "e\u0301", "\xe9", "b\u200bob", " ", '"ada"', "KIRO_IDE", "kiro_cli ",
                      "PLUGIN", '"PLUGIN"']),
     st.sampled_from(["2026-11-02", "2026-11-03", "11-02-2026", " 2026-11-02", "2026-02-30", '"2026-11-02"']),
