@@ -75,7 +75,8 @@ class AmazonQReader(Reader):
         """The fast path: a block of rows at a time, whole columns converted at once."""
         user_at, date_at = header.index("UserId"), header.index("Date")
         plan = self._plan(header)
-        parse = partial(AMAZON_Q_DATES.parse, path, "line ?", field="Date", noun="column")
+        # a date it refuses sends the file to the row reader, which names the line: no place needed here
+        parse = partial(AMAZON_Q_DATES.parse, path, "", field="Date", noun="column")
         for cells in fastcsv.blocks(path, len(header), delimiter, header_lines):
             users = fastcsv.codes(sink, "user", cells[user_at], fastcsv.checked(identity))
             days = fastcsv.day_ordinals(cells[date_at], parse)

@@ -129,7 +129,7 @@ def _by_distinct(cells: pa.Array, convert: Callable[[Path, int, str, str], float
     encoded = pc.dictionary_encode(cells)
     if len(encoded.dictionary) > len(cells) // 4 + 64:
         return None
-    run = checked(lambda text: convert(Path(), 0, text, ""))
+    run = checked(lambda text: convert(Path(), 0, text, ""))   # no place: a refusal goes to the row reader
     values = np.array([run(text) for text in encoded.dictionary.to_pylist()], dtype=np.float64)
     return values[encoded.indices.to_numpy(zero_copy_only=False)]
 

@@ -100,7 +100,8 @@ class KiroReader(Reader):
     def _columns(self, path: Path, sink: Sink, header: list[str], at: dict[str, int], delimiter: str,
                  header_lines: int) -> None:
         """The fast path: a block of rows at a time, whole columns converted at once."""
-        parse = partial(KIRO_DATES.parse, path, "line ?", field=header[at["day"]], noun="column")
+        # a date it refuses sends the file to the row reader, which names the line: no place needed here
+        parse = partial(KIRO_DATES.parse, path, "", field=header[at["day"]], noun="column")
         counted = [role for role in COUNTED if role in at]
         for cells in fastcsv.blocks(path, len(header), delimiter, header_lines):
             users = fastcsv.codes(sink, "user", cells[at["user"]], fastcsv.checked(identity))
