@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from datasets.importers import fastcsv
 from datasets.importers.base import (
-    ACCEPTANCE, ACTIVITY, Dates, ExportFormatError, Head, Reader, Sink, csv_count, csv_rows, identity,
+    ACCEPTANCE, ACTIVITY, Dates, ExportFormatError, Head, Reader, Sink, csv_count, csv_header, csv_rows, identity,
 )
 
 # Which metric columns make up each tidy count.
@@ -38,6 +41,16 @@ class AmazonQReader(Reader):
 
     def records(self, path: Path, sink: Sink) -> None:
         """Amazon Q per-user daily CSV: chat, inline and inline-chat counts summed into tidy counts."""
+        header, delimiter, header_lines = csv_header(path, self._header_check(path))
+        mark = sink.mark()
+        try:
+            self._columns(path, sink, header, delimiter, header_lines)
+        except fastcsv.NotFast:     # something only the row reader judges exactly: read it again row by row
+            sink.rollback(mark)
+            self._rows(path, sink)
+
+    @staticmethod
+    def _header_check(path: Path) -> Callable[[list[str]], list[str]]:
         # the columns are matched whatever their case (Athena tables over these files lower-case them)
         canonical = {name.lower(): name for names in AMAZON_Q_COUNTS.values() for name in names}
         canonical.update({"userid": "UserId", "date": "Date"})
@@ -49,12 +62,39 @@ class AmazonQReader(Reader):
                 names = ", ".join(repr(column) for column in missing)
                 raise ExportFormatError(f"{path}: missing column(s) {names} (not an {AMAZON_Q_SHAPE})")
             return header
+        return check
 
-        header, rows = csv_rows(path, AMAZON_Q_SHAPE, check)
-        user_at, date_at = header.index("UserId"), header.index("Date")
+    @staticmethod
+    def _plan(header: list[str]) -> tuple[list[tuple[int, str]], ...]:
+        """For interactions, acceptances and lines added: the (position, name) of the columns summed."""
         targets = {target: [(header.index(c), c) for c in columns if c in header]
                    for target, columns in AMAZON_Q_COUNTS.items()}
-        plan = (targets["interactions"], targets["acceptances"], targets["lines_added"])
+        return targets["interactions"], targets["acceptances"], targets["lines_added"]
+
+    def _columns(self, path: Path, sink: Sink, header: list[str], delimiter: str, header_lines: int) -> None:
+        """The fast path: a block of rows at a time, whole columns converted at once."""
+        user_at, date_at = header.index("UserId"), header.index("Date")
+        plan = self._plan(header)
+        # a date it refuses sends the file to the row reader, which names the line: no place needed here
+        parse = partial(AMAZON_Q_DATES.parse, path, "", field="Date", noun="column")
+        for cells in fastcsv.blocks(path, len(header), delimiter, header_lines):
+            users = fastcsv.codes(sink, "user", cells[user_at], fastcsv.checked(identity))
+            days = fastcsv.day_ordinals(cells[date_at], parse)
+            totals = []
+            for present in plan:
+                total = None
+                for index, _ in present:
+                    values = fastcsv.counts(cells[index])
+                    total = values if total is None else total + values
+                totals.append(total)
+            interactions, acceptances, lines_added = totals
+            sink.add_block(users, days, self.kind, [interactions, acceptances, None, None, lines_added])
+
+    def _rows(self, path: Path, sink: Sink) -> None:
+        """Row by row: slower, and the reader that names the file and line of a bad cell."""
+        header, rows = csv_rows(path, AMAZON_Q_SHAPE, self._header_check(path))
+        user_at, date_at = header.index("UserId"), header.index("Date")
+        plan = self._plan(header)
         for line, cells in rows:
             user = identity(cells[user_at])
             if not user:

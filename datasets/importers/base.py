@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from datasets.errors import UserError
 
@@ -320,7 +321,9 @@ class Sink:
         self.files: list[str] = []
         self.user_of, self.source_of, self.day_of = array("i"), array("i"), array("i")  # day: date ordinal
         self.file_of, self.split_of = array("i"), array("i")
-        self.counts = [array("d") for _ in COUNT_COLUMNS]
+        # None: no record so far has this count (NaN throughout), so a CSV that has no tokens keeps
+        # no array of NaN per record
+        self.counts: list[array | None] = [None for _ in COUNT_COLUMNS]
         self.extra_values: dict[str, array] = {}          # a vendor column -> value per record (NaN if none)
         self.extra_aggregates: dict[str, str] = {}        # column -> "sum" or "max", from the readers
         self.duplicates = 0
@@ -349,7 +352,12 @@ class Sink:
         self.day_of.append(day.toordinal())
         self.file_of.append(len(self.files) - 1)
         self.split_of.append(self._code(self.splits, split))
-        for column, value in zip(self.counts, counts, strict=True):
+        for index, value in enumerate(counts):
+            column = self.counts[index]
+            if column is None:           # a count no record has held so far
+                if value != value:
+                    continue
+                column = self.counts[index] = array("d", [math.nan]) * (len(self.user_of) - 1)
             column.append(value)
         for values in self.extra_values.values():
             values.append(math.nan)
@@ -358,6 +366,69 @@ class Sink:
             if values is None:
                 values = self.extra_values[name] = array("d", [math.nan]) * len(self.user_of)
             values[-1] = value
+
+    def code_of(self, kind: str, value: Any) -> int:
+        """The sink's code for a user, a source or a split (a reader adding a block codes its
+        distinct values once, then the records by those codes)."""
+        return self._code({"user": self.users, "source": self.sources, "split": self.splits}[kind], value)
+
+    def add_block(self, users: np.ndarray, days: np.ndarray, source: str, counts: list[np.ndarray | None],
+                  extra: dict[str, np.ndarray] | None = None, splits: np.ndarray | None = None) -> None:
+        """Many records at once, as `add` would take them one by one: user and split codes (from
+        `code_of`), day ordinals, and per count a column of values (None: NaN throughout)."""
+        size = len(users)
+        if not size:
+            return
+        self.records += size
+        if not self.files or self.files[-1] != self.current:
+            self.files.append(self.current)
+        before = len(self.user_of)
+        self.user_of.frombytes(np.asarray(users, dtype=np.int32).tobytes())
+        self.source_of.frombytes(np.full(size, self._code(self.sources, source), dtype=np.int32).tobytes())
+        self.day_of.frombytes(np.asarray(days, dtype=np.int32).tobytes())
+        self.file_of.frombytes(np.full(size, len(self.files) - 1, dtype=np.int32).tobytes())
+        split_codes = np.zeros(size, dtype=np.int32) if splits is None else np.asarray(splits, dtype=np.int32)
+        self.split_of.frombytes(split_codes.tobytes())
+        for index, values in enumerate(counts):
+            column = self.counts[index]
+            if values is None:
+                if column is not None:
+                    column.extend(array("d", [math.nan]) * size)
+                continue
+            if column is None:
+                column = self.counts[index] = array("d", [math.nan]) * before
+            column.frombytes(np.asarray(values, dtype=np.float64).tobytes())
+        for name, values in self.extra_values.items():
+            if name not in (extra or {}):
+                values.extend(array("d", [math.nan]) * size)
+        for name, given in (extra or {}).items():
+            values = self.extra_values.get(name)
+            if values is None:
+                values = self.extra_values[name] = array("d", [math.nan]) * before
+            values.frombytes(np.asarray(given, dtype=np.float64).tobytes())
+
+    def mark(self) -> tuple:
+        """Where the sink stands, to go back to it (`rollback`) when a fast reading of a file gives up."""
+        return (len(self.user_of), self.records, len(self.files), [column is not None for column in self.counts],
+                set(self.extra_values))
+
+    def rollback(self, mark: tuple) -> None:
+        """Forget every record added since `mark`."""
+        size, records, files, had_counts, had_extra = mark
+        for values in (self.user_of, self.source_of, self.day_of, self.file_of, self.split_of):
+            del values[size:]
+        self.records = records
+        del self.files[files:]
+        for index, had in enumerate(had_counts):
+            if not had:
+                self.counts[index] = None
+            elif self.counts[index] is not None:
+                del self.counts[index][size:]
+        for name in list(self.extra_values):
+            if name in had_extra:
+                del self.extra_values[name][size:]
+            else:
+                del self.extra_values[name]
 
     def add_row(self, natural: tuple, row: Any) -> None:
         """A record of a report with a table of its own (teams, repositories): the later one of a key wins."""
@@ -375,14 +446,16 @@ class Sink:
         """(names in code order, each code's rank in name order), to sort by name while holding codes."""
         names = np.array(list(codes), dtype=object)
         order = np.argsort(names, kind="stable")
-        rank = np.empty(len(names), dtype=np.int64)
-        rank[order] = np.arange(len(names))
+        rank = np.empty(len(names), dtype=np.int32)     # 4 bytes a record below, not 8
+        rank[order] = np.arange(len(names), dtype=np.int32)
         return names, rank
 
     def _conflicts(self, earlier: np.ndarray, later: np.ndarray, users, sources, days) -> list[str]:
         """The duplicates whose counts differ from the record they replace, in reading order."""
         differ = np.zeros(len(earlier), dtype=bool)
         for column in self.counts:
+            if column is None:
+                continue
             values = np.frombuffer(column, dtype=np.float64)
             a, b = values[earlier], values[later]
             differ |= ~((a == b) | (np.isnan(a) & np.isnan(b)))
@@ -395,6 +468,13 @@ class Sink:
                          "later (files are read in the order given, a folder's in name order)")
         return notes
 
+    def _release(self, name: str) -> None:
+        """Free the records' values of one column (the table being built holds them now)."""
+        if name in COUNT_COLUMNS:
+            self.counts[COUNT_COLUMNS.index(name)] = None
+        else:
+            self.extra_values.pop(name, None)
+
     def table(self) -> pd.DataFrame:
         """The tidy table: the later record of each natural key, the records of one user-day and
         source added up (sorted by user, day and source), extra columns after the tidy ones."""
@@ -405,7 +485,7 @@ class Sink:
         days = np.frombuffer(self.day_of, dtype=np.int32)
         split = np.frombuffer(self.split_of, dtype=np.int32)
         # by user, day, source, split, then reading order: a key's records side by side, the latest last
-        order = np.lexsort((np.arange(len(days)), split, source, days, user))
+        order = np.lexsort((np.arange(len(days), dtype=np.int32), split, source, days, user))
         if len(order) > 1:
             a, b = order[:-1], order[1:]
             replaced = ((user[a] == user[b]) & (days[a] == days[b]) & (source[a] == source[b])
@@ -428,11 +508,13 @@ class Sink:
         starts = np.flatnonzero(new_group)
         del w_user, w_days, w_source, new_group
         extra_columns = [c for c in self.extra_aggregates if c in self.extra_values]
-        columns = {name: np.frombuffer(column, dtype=np.float64) for name, column in zip(COUNT_COLUMNS, self.counts)}
+        columns = {name: np.frombuffer(column, dtype=np.float64)
+                   for name, column in zip(COUNT_COLUMNS, self.counts, strict=True) if column is not None}
         columns.update({c: np.frombuffer(self.extra_values[c], dtype=np.float64) for c in extra_columns})
-        combined = {}
-        for name, column in columns.items():
-            kept = column[winners]
+        combined = {name: np.full(len(starts), np.nan) for name in COUNT_COLUMNS if name not in columns}
+        for name in list(columns):
+            kept = columns.pop(name)[winners]
+            self._release(name)    # the records' column is in `kept` now: free it before the next one
             if len(starts) == len(winners):          # one record per user-day (Amazon Q, Copilot)
                 combined[name] = kept
             elif self.extra_aggregates.get(name) == "max":
@@ -445,9 +527,9 @@ class Sink:
         first_of_day = winners[starts]
         del winners, starts, user, source, split
         frame = {
-            "user": pd.array(users[np.frombuffer(self.user_of, dtype=np.int32)[first_of_day]], dtype="string"),
+            "user": _strings(users, np.frombuffer(self.user_of, dtype=np.int32)[first_of_day]),
             "day": (days[first_of_day].astype(np.int64) - epoch).astype("datetime64[D]").astype("datetime64[ns]"),
-            "source": pd.array(sources[np.frombuffer(self.source_of, dtype=np.int32)[first_of_day]], dtype="string"),
+            "source": _strings(sources, np.frombuffer(self.source_of, dtype=np.int32)[first_of_day]),
         }
         del first_of_day, days, columns
         frame.update((name, combined.pop(name)) for name in COUNT_COLUMNS + extra_columns)
@@ -470,20 +552,22 @@ class Sink:
         return tidy
 
 
+def _strings(names: np.ndarray, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The column of `names[codes]` as pandas' string dtype, built from the few distinct names
+    (not one Python string per row: for millions of user-days this is the slow part)."""
+    try:
+        return pd.array(pa.array(names, type=pa.large_string()).take(pa.array(codes)), dtype="string")
+    except (pa.ArrowException, UnicodeEncodeError):   # a name pyarrow cannot hold: pandas' own way
+        return pd.array(names[codes], dtype="string")
+
+
 def _same_counts(first: tuple, second: tuple) -> bool:
     return all((a == b) or (a != a and b != b) for a, b in zip(first, second, strict=True))  # NaN == NaN
 
 
-def csv_rows(path: Path, shape: str, header_of: Callable[[list[str]], list[str]]
-              ) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """Header and (line, cells) of a CSV file, streamed; the delimiter is sniffed from the header.
-
-    `header_of` checks the header (raising for missing columns) and may rename its columns."""
-    head = read_head(path)
-    first_line = head.splitlines()[0] if head.splitlines() else ""
-    delimiter = max(CSV_DELIMITERS, key=first_line.count)
-    if first_line.count(delimiter) == 0:
-        delimiter = ","
+def _csv_open(path: Path, header_of: Callable[[list[str]], list[str]]):
+    """(open handle, csv reader past the header, checked header); the handle is closed on errors."""
+    delimiter = csv_delimiter(path)
     handle = open_text(path)
     reader = csv.reader(handle, delimiter=delimiter)
     try:
@@ -505,6 +589,31 @@ def csv_rows(path: Path, shape: str, header_of: Callable[[list[str]], list[str]]
     except BaseException:
         handle.close()
         raise
+    return handle, reader, header
+
+
+def csv_delimiter(path: Path) -> str:
+    """The delimiter of a CSV export, sniffed from its header line (comma when none is used)."""
+    head = read_head(path)
+    first_line = head.splitlines()[0] if head.splitlines() else ""
+    delimiter = max(CSV_DELIMITERS, key=first_line.count)
+    return delimiter if first_line.count(delimiter) else ","
+
+
+def csv_header(path: Path, header_of: Callable[[list[str]], list[str]]) -> tuple[list[str], str, int]:
+    """The checked header of a CSV file (as `csv_rows` reads it), its delimiter, and the line the
+    data starts after (1 unless a quoted header name holds a line break)."""
+    handle, reader, header = _csv_open(path, header_of)
+    handle.close()
+    return header, reader.dialect.delimiter, reader.line_num
+
+
+def csv_rows(path: Path, shape: str, header_of: Callable[[list[str]], list[str]]
+              ) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """Header and (line, cells) of a CSV file, streamed; the delimiter is sniffed from the header.
+
+    `header_of` checks the header (raising for missing columns) and may rename its columns."""
+    handle, reader, header = _csv_open(path, header_of)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         line = 1

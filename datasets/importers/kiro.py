@@ -10,12 +10,16 @@ columns is refused rather than read as days with empty counts.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from datasets.importers import fastcsv
 from datasets.importers.base import (
-    ACTIVITY, CONSUMPTION, Dates, ExportFormatError, Head, Reader, Sink, csv_amount, csv_count, csv_rows, identity,
+    ACTIVITY, CONSUMPTION, Dates, ExportFormatError, Head, Reader, Sink, csv_amount, csv_count, csv_header,
+    csv_rows, identity,
 )
 
 KIRO_SHAPE = "Kiro per-client user report"
@@ -34,6 +38,8 @@ KIRO_COLUMNS: dict[str, tuple[str, ...]] = {
     "overage_credits": ("overagecreditsused", "overagecredits", "overage"),
 }
 KIRO_CLIENTS = ("KIRO_IDE", "KIRO_CLI", "PLUGIN")
+COUNTED = ("messages", "conversations", "credits_used", "overage_credits")
+EXTRA_ROLES = ("conversations", "credits_used", "overage_credits")
 
 
 def _squash(name: str) -> str:
@@ -64,8 +70,19 @@ class KiroReader(Reader):
 
     def records(self, path: Path, sink: Sink) -> None:
         at: dict[str, int] = {}
+        header, delimiter, header_lines = csv_header(path, self._header_check(path, at))
+        mark = sink.mark()
+        try:
+            self._columns(path, sink, header, at, delimiter, header_lines)
+        except fastcsv.NotFast:     # something only the row reader judges exactly: read it again row by row
+            sink.rollback(mark)
+            self._rows(path, sink)
 
+    @staticmethod
+    def _header_check(path: Path, at: dict[str, int]) -> Callable[[list[str]], list[str]]:
+        """The header check, filling `at` with the position of each role's column."""
         def check(header: list[str]) -> list[str]:
+            at.clear()
             for index, name in enumerate(header):
                 role = _role_of(name)
                 if role is not None and role not in at:
@@ -78,10 +95,30 @@ class KiroReader(Reader):
                 raise ExportFormatError(f"{path}: none of the count columns (messages, conversations, credits "
                                         f"used) are in the header (not a {KIRO_SHAPE})")
             return header
+        return check
 
-        header, rows = csv_rows(path, KIRO_SHAPE, check)
+    def _columns(self, path: Path, sink: Sink, header: list[str], at: dict[str, int], delimiter: str,
+                 header_lines: int) -> None:
+        """The fast path: a block of rows at a time, whole columns converted at once."""
+        # a date it refuses sends the file to the row reader, which names the line: no place needed here
+        parse = partial(KIRO_DATES.parse, path, "", field=header[at["day"]], noun="column")
+        counted = [role for role in COUNTED if role in at]
+        for cells in fastcsv.blocks(path, len(header), delimiter, header_lines):
+            users = fastcsv.codes(sink, "user", cells[at["user"]], fastcsv.checked(identity))
+            days = fastcsv.day_ordinals(cells[at["day"]], parse)
+            splits = fastcsv.codes(sink, "split", cells[at["client"]],
+                                   lambda text: (fastcsv.checked(_client)(text),))
+            values = {role: (fastcsv.amounts if "credits" in role else fastcsv.counts)(cells[at[role]])
+                      for role in counted}
+            sink.add_block(users, days, self.kind, [values.get("messages"), None, None, None, None],
+                           {role: values[role] for role in EXTRA_ROLES if role in values}, splits=splits)
+
+    def _rows(self, path: Path, sink: Sink) -> None:
+        """Row by row: slower, and the reader that names the file and line of a bad cell."""
+        at: dict[str, int] = {}
+        header, rows = csv_rows(path, KIRO_SHAPE, self._header_check(path, at))
         clients: dict[str, str] = {}
-        counted = [role for role in ("messages", "conversations", "credits_used", "overage_credits") if role in at]
+        counted = [role for role in COUNTED if role in at]
         for line, cells in rows:
             user = identity(cells[at["user"]])
             if not user:
@@ -90,7 +127,7 @@ class KiroReader(Reader):
             if not text.strip():
                 raise ExportFormatError(f"{path}: line {line}: column {header[at['day']]!r} is blank")
             day = KIRO_DATES.parse(path, f"line {line}", text, header[at["day"]], "column")
-            client = cells[at["client"]].strip().upper()
+            client = _client(cells[at["client"]])
             client = clients.setdefault(client, client)     # one copy per client name, kept in every key
             if not client:
                 raise ExportFormatError(f"{path}: line {line}: column {header[at['client']]!r} is blank "
@@ -100,5 +137,9 @@ class KiroReader(Reader):
                       for role in counted}
             sink.add(user, day, self.kind,
                      (values.get("messages", np.nan), np.nan, np.nan, np.nan, np.nan),
-                     {role: values[role] for role in ("conversations", "credits_used", "overage_credits")
-                      if role in values}, split=(client,))
+                     {role: values[role] for role in EXTRA_ROLES if role in values}, split=(client,))
+
+
+def _client(text: str) -> str:
+    """The client as the key holds it: KIRO_IDE whatever its spacing or case."""
+    return text.strip().upper()

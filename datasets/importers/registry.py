@@ -85,6 +85,13 @@ def _first_json_record(path: Path, head: str) -> Any:
         return _first_of_document(path)
     if isinstance(first, dict) and isinstance(first.get("data"), list) and first.get("object") != "page":
         first = first["data"][0] if first["data"] else {"object": "page"}
+    return _first_of_value(first)
+
+
+def _first_of_value(first: Any) -> Any:
+    """A Microsoft Graph answer's first record: the first item of its `value` list."""
+    if isinstance(first, dict) and isinstance(first.get("value"), list) and first["value"]:
+        return first["value"][0]
     return first
 
 
@@ -97,7 +104,7 @@ def _first_of_document(path: Path) -> Any:
             first = next(stream.items(), None)
             if isinstance(first, dict) and isinstance(first.get("data"), list) and first.get("object") != "page":
                 first = first["data"][0] if first["data"] else {"object": "page"}
-            return first
+            return _first_of_value(first)
         if stream.peek() != "{":
             stream.value()                # a syntax error, reported with its line
             return None
@@ -110,7 +117,7 @@ def _first_of_document(path: Path) -> Any:
             members[name] = value
         if isinstance(members.get("data"), list) and members.get("object") != "page":
             return members["data"][0] if members["data"] else {"object": "page"}
-        return members
+        return _first_of_value(members)
     finally:
         stream.close()
 

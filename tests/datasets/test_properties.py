@@ -310,3 +310,120 @@ def test_any_github_team_or_repository_report_gives_a_correct_table_or_one_clear
     path = tmp_path / "report.ndjson"
     path.write_text("\n".join(_dumps(r) for r in records) + "\n", encoding="utf-8")
     _read(path)
+
+
+# ----- the fast CSV path (whole columns) and the row reader never disagree ------------------------
+
+csv_cells = st.one_of(
+    st.integers(min_value=0, max_value=10**16).map(str),
+    st.sampled_from(["", " ", "0", "007", "5.", "5.000", "5.25", " 7 ", "\t3", "1_000", "+5", "-1", "0x10",
+                     "1e3", "\u0663", "\xa012", '"4"', '""', '"4', 'a"b', "12.5.1", ".5", "9" * 30, "\x0c4", "4\x85",
+                     "a\x00b", "a\rb", "a\u2028b", "0" * 25 + "1"]),
+    st.sampled_from(["ada", "Ada ", "e\u0301", "\xe9", "b\u200bob", " ", '"ada"', "KIRO_IDE", "kiro_cli ",
+                     "PLUGIN", '"PLUGIN"']),
+    st.sampled_from(["2026-11-02", "2026-11-03", "11-02-2026", " 2026-11-02", "2026-02-30", '"2026-11-02"']),
+    st.text(alphabet="ab1.\" \t,", max_size=4),
+)
+CSV_FAST_HEADERS = (
+    ["UserId", "Date", "Chat_MessagesSent", "Inline_AcceptanceCount", "Chat_AICodeLines", "Inline_AICodeLines"],
+    ["UserId", "Date", "Client_Type", "Conversations", "Messages", "Credits_Used", "Overage_Credits_Used"],
+)
+
+
+def _outcome(path: Path) -> tuple:
+    try:
+        table = read_export(path)
+    except UserError as error:
+        return ("error", str(error))
+    return ("table", table, table.attrs["duplicates"], table.attrs["conflicts"])
+
+
+@SETTINGS
+@given(header=st.sampled_from(CSV_FAST_HEADERS), seed_rows=st.lists(
+    st.tuples(st.sampled_from(["ada", "bob", "e\u0301", "\xe9"]), st.sampled_from(["2026-11-02", "11-02-2026"]),
+              st.sampled_from(["KIRO_IDE", "KIRO_CLI"]), st.lists(st.integers(0, 99), min_size=4, max_size=4)),
+    min_size=1, max_size=8), hostile=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 6), csv_cells), max_size=3),
+    delimiter=st.sampled_from([",", ";"]), line_end=st.sampled_from(["\n", "\r\n"]))
+def test_the_column_reader_and_the_row_reader_give_the_same_table_or_message(
+        tmp_path, header, seed_rows, hostile, delimiter, line_end):
+    from unittest import mock
+
+    from datasets.importers import fastcsv
+    rows = []
+    for user, day, client, numbers in seed_rows:   # mostly valid rows, then a few cells made hostile
+        if "Client_Type" in header:
+            rows.append([user, day.replace("11-02-2026", "2026-11-02"), client, *map(str, numbers[:3]), "0"])
+        else:
+            rows.append([user, day, *map(str, numbers)])
+    for row, column, cell in hostile:
+        if row < len(rows):
+            rows[row][column % len(header)] = cell
+    path = tmp_path / "report.csv"
+    path.write_text(line_end.join(delimiter.join(cells) for cells in [header, *rows]) + line_end, encoding="utf-8")
+    fast = _outcome(path)
+    with mock.patch.object(fastcsv, "blocks", side_effect=fastcsv.NotFast):
+        slow = _outcome(path)
+    assert fast[0] == slow[0] and fast[2:] == slow[2:]
+    if fast[0] == "table":
+        pd.testing.assert_frame_equal(fast[1], slow[1], check_exact=True)
+    else:
+        assert fast[1] == slow[1]
+
+
+@pytest.mark.parametrize("vendor", ["kiro", "amazon-q"])
+def test_a_plain_vendor_csv_is_read_by_columns_not_row_by_row(tmp_path, vendor):
+    from unittest import mock
+
+    from datasets.importers.amazon_q import AmazonQReader
+    from datasets.importers.kiro import KiroReader
+    if vendor == "kiro":
+        reader, path = KiroReader, Path(__file__).parent / "fixtures" / "vendors" / "kiro-user-report-per-client.csv"
+    else:
+        reader, path = AmazonQReader, tmp_path / "amazon-q.csv"
+        path.write_text('UserId,Date,Chat_MessagesSent,Inline_AICodeLines\r\n"d-1",11-02-2026,3,12.0\r\n'
+                        "d-2,11-02-2026, 4 ,\r\n", encoding="utf-8")
+    with mock.patch.object(reader, "_rows", side_effect=AssertionError("read row by row")):
+        table = read_export(path)
+    assert len(table) > 0 and table["source"].eq(vendor).all()
+    if vendor == "amazon-q":
+        assert table["interactions"].tolist() == [3, 4] and table["lines_added"].tolist() == [12, 0]
+
+
+graph_records = st.fixed_dictionaries(
+    {},
+    optional={
+        "userPrincipalName": logins,
+        "lastActivityDate": st.one_of(days, st.just("")),
+        "wordCopilotLastActivityDate": st.one_of(days, st.just("")),
+        "copilotChatLastActivityDate": st.one_of(days, st.just(""), counts),
+        "reportRefreshDate": days,
+        "copilotActivityUserDetailsByPeriod": st.just([{"reportPeriod": 7}]),
+    },
+)
+
+
+@SETTINGS
+@given(records=st.lists(graph_records, max_size=5), wrapped=st.booleans())
+def test_any_graph_m365_answer_gives_a_correct_table_or_one_clear_error(tmp_path, records, wrapped):
+    path = tmp_path / "m365.json"
+    path.write_text(json.dumps({"value": records} if wrapped else records))
+    _read(path, kind="m365-copilot")
+    _read(path)
+
+
+def test_columns_of_hardly_repeating_counts_agree_with_the_row_reader(tmp_path):
+    """Past a few distinct texts a block is converted by whole-column arithmetic, not per text."""
+    from unittest import mock
+
+    from datasets.importers import fastcsv
+    lines = ["UserId,Date,Client_Type,Conversations,Messages,Credits_Used,Overage_Credits_Used"]
+    lines += [f"u-{n % 50},2026-11-{1 + n % 28:02d},{('KIRO_IDE', 'KIRO_CLI', 'PLUGIN')[n % 3]},"
+              f" {n} ,{n * 7}.000,{n}.{n % 997:03d},{n % 89}.{n}" for n in range(4000)]
+    path = tmp_path / "kiro.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fast = read_export(path)
+    with mock.patch.object(fastcsv, "blocks", side_effect=fastcsv.NotFast):
+        slow = read_export(path)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert fast.attrs["duplicates"] == slow.attrs["duplicates"] == 4000 - 2100   # 50 users x 28 days x 3 clients
+    assert fast.attrs["conflicts"] == slow.attrs["conflicts"] and len(fast.attrs["conflicts"]) == 1900

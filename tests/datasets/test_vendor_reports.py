@@ -19,6 +19,7 @@ USERS = FIXTURES / "copilot-users-28-day"
 TEAMS = FIXTURES / "copilot-user-teams-1-day.ndjson"
 REPOS = FIXTURES / "copilot-repos-1-day.ndjson"
 KIRO = FIXTURES / "kiro-user-report-per-client.csv"
+GRAPH = FIXTURES / "m365-copilot-usage-user-detail.json"
 
 
 # ----- the registry ---------------------------------------------------------------------------------
@@ -39,6 +40,7 @@ def test_every_reader_has_a_unique_kind_a_shape_and_known_roles():
     (TEAMS, "github-copilot-teams"),
     (REPOS, "github-copilot-repos"),
     (KIRO, "kiro"),
+    (GRAPH, "m365-copilot"),
 ])
 def test_each_fixture_is_detected_as_its_own_report_and_by_no_other_reader(path, kind):
     assert detect_kind(path) == kind
@@ -177,6 +179,91 @@ def test_hostile_kiro_files_are_refused_naming_line_and_column(tmp_path, header,
     path.write_text(f"{header}\n{row}\n")
     with pytest.raises(UserError, match=message):
         read_export(path)
+
+
+# ----- Microsoft 365 Copilot user detail as Graph answers by default (JSON) ---------------------------
+
+
+def _graph_as_csv(path: Path) -> None:
+    """The same report as Graph writes it with $format=text/csv."""
+    columns = {"reportRefreshDate": "Report Refresh Date", "userPrincipalName": "User Principal Name",
+               "displayName": "Display Name", "lastActivityDate": "Last Activity Date",
+               "copilotChatLastActivityDate": "Copilot Chat Last Activity Date",
+               "microsoftTeamsCopilotLastActivityDate": "Microsoft Teams Copilot Last Activity Date",
+               "wordCopilotLastActivityDate": "Word Copilot Last Activity Date",
+               "excelCopilotLastActivityDate": "Excel Copilot Last Activity Date",
+               "powerPointCopilotLastActivityDate": "PowerPoint Copilot Last Activity Date",
+               "outlookCopilotLastActivityDate": "Outlook Copilot Last Activity Date",
+               "oneNoteCopilotLastActivityDate": "OneNote Copilot Last Activity Date",
+               "loopCopilotLastActivityDate": "Loop Copilot Last Activity Date"}
+    records = json.loads(GRAPH.read_text())["value"]
+    lines = [",".join(columns.values())]
+    lines += [",".join(record[field] or "" for field in columns) for record in records]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_the_graph_json_report_reads_into_the_same_table_as_its_csv(tmp_path):
+    table = read_export(GRAPH)
+    _graph_as_csv(tmp_path / "m365.csv")
+    assert table.equals(read_export(tmp_path / "m365.csv"))
+    ada = table.loc[table["user"] == "ada.lovelace@contoso.example", "day"].dt.strftime("%Y-%m-%d").tolist()
+    assert ada == ["2026-10-30", "2026-11-05", "2026-11-07"]      # lastActivityDate repeats one: no duplicate
+    assert table.attrs["duplicates"] == 0 and set(table["source"]) == {"m365-copilot"}
+    assert "grace.hopper@contoso.example" not in set(table["user"])   # licensed, never used: no day of use
+    assert table[["interactions", "acceptances"]].isna().all().all()   # the report has dates only
+
+
+def test_graph_pages_saved_one_per_line_or_in_a_list_read_as_one_report(tmp_path):
+    document = json.loads(GRAPH.read_text())
+    pages = [{"value": document["value"][:1], "@odata.nextLink": "https://graph.microsoft.com/next"},
+             {"value": document["value"][1:]}]
+    (tmp_path / "pages.ndjson").write_text("\n".join(json.dumps(page) for page in pages) + "\n")
+    (tmp_path / "pages.json").write_text(json.dumps(pages))
+    (tmp_path / "bare.json").write_text(json.dumps(document["value"]))
+    whole = read_export(GRAPH)
+    for name in ("pages.ndjson", "pages.json", "bare.json"):
+        assert read_export(tmp_path / name).equals(whole), name
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"lastActivityDate": "11/07/2026"}, r"record 1: field 'lastActivityDate' is not a date in the report's form"),
+    ({"wordCopilotLastActivityDate": 20261107}, r"record 1: field 'wordCopilotLastActivityDate' is not a date"),
+    ({"userPrincipalName": None}, r"record 1: field 'userPrincipalName' must be a non-empty text, got None"),
+    ({"userPrincipalName": " \u200b"}, r"record 1: field 'userPrincipalName' must be a non-empty text"),
+])
+def test_hostile_graph_records_are_refused_naming_record_and_field(tmp_path, change, message):
+    document = json.loads(GRAPH.read_text())
+    document["value"][0].update(change)
+    path = tmp_path / "m365.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(UserError, match=message):
+        read_export(path)
+
+
+def test_a_graph_record_without_its_user_or_cut_short_is_refused(tmp_path):
+    document = json.loads(GRAPH.read_text())
+    del document["value"][1]["userPrincipalName"]
+    path = tmp_path / "m365.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(UserError, match=r"record 2: missing field 'userPrincipalName'"):
+        read_export(path, kind="m365-copilot")
+    path.write_text(GRAPH.read_text()[:700])
+    with pytest.raises(UserError, match=r"m365\.json: line \d+: not valid JSON"):
+        read_export(path)
+    path.write_text(json.dumps({"value": "none"}))
+    with pytest.raises(UserError, match=r"expected a list of records"):
+        read_export(path, kind="m365-copilot")
+
+
+def test_a_graph_user_with_nfd_or_zero_width_spelling_is_one_user(tmp_path):
+    document = json.loads(GRAPH.read_text())
+    twin = dict(document["value"][0], userPrincipalName="ada.lovelace@contoso.example\u200b",
+                lastActivityDate="2026-11-08", wordCopilotLastActivityDate="2026-11-08")
+    document["value"].append(twin)
+    path = tmp_path / "m365.json"
+    path.write_text(json.dumps(document))
+    table = read_export(path)
+    assert table["user"].str.startswith("ada").sum() == 4 and table.attrs["duplicates"] == 3
 
 
 # ----- streaming JSON ---------------------------------------------------------------------------------
