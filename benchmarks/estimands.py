@@ -3,7 +3,7 @@
 For each family (datasets/families.py, staggered rollouts included), over N companies of the course size (mandate-bigco,
 150 employees x 180 days), it prints:
   - the truth's spread (exercises/truth.py access_effect) and the reference interval's mean width;
-  - the reference method's interval credit (exercises/causal.py reference_estimate scored with
+  - the reference method's interval credit (benchmarks/reference_method.py notebook_estimate scored with
     interval_credit): the share of companies with full credit and the mean credit;
   - the naive users-vs-non-users estimate with its own bootstrap interval, scored the same way;
   - a person-level bootstrap interval, scored the same way (wrong where whole squads were licensed);
@@ -34,6 +34,7 @@ from datasets.api import generate_company  # noqa: E402
 from datasets.families import FAMILY_TABLE  # noqa: E402
 from datasets.variation import family_of_seed  # noqa: E402
 from exercises import causal, truth  # noqa: E402
+from benchmarks.reference_method import notebook_estimate, randomisation_unit  # noqa: E402
 
 PROFILE, EMPLOYEES, DAYS = "mandate-bigco", 150, 180
 
@@ -66,7 +67,7 @@ def to_mandate_estimate(company) -> causal.Estimate:
     """The reference design with the window [first access date, last access date): what a learner
     who pasted the two-wave recipe (access.min(), access.max()) computes."""
     pilot = causal.pilot_design(company)
-    unit = causal.randomisation_unit(company, pilot)
+    unit = randomisation_unit(company, pilot)
     people = pilot.people
     counts = causal._closed_counts(company, people["employee_id"],
                                    [(pilot.start, pilot.pilot), (pilot.pilot, pilot.mandate)])
@@ -77,9 +78,9 @@ def to_mandate_estimate(company) -> causal.Estimate:
 def one_company(seed: int) -> dict[str, float]:
     company = generate_company(PROFILE, EMPLOYEES, DAYS, seed)
     effect = truth.access_effect(company)
-    reference = causal.reference_estimate(company)
+    reference = notebook_estimate(company)
     naive = causal.naive_estimate(company)
-    person = causal.reference_estimate(company, unit="person")
+    person = causal.reference_estimate(company, "person")
     to_mandate = to_mandate_estimate(company)
     return {"seed": seed, "family": family_of_seed(seed), "truth": effect["value"],
             "width": effect["reference_width"], "reference": score(reference, effect),

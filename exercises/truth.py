@@ -191,7 +191,7 @@ def access_effect(company: Company) -> dict[str, float]:
     reference interval's width."""
     try:
         pilot = causal.pilot_design(company)
-        reference = causal.reference_estimate(company)
+        reference = causal.reference_estimate(company, causal.design_unit(company))
     except causal.CausalError as exc:
         raise TruthError(str(exc)) from None
     labels = _labels(company)

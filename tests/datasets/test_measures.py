@@ -19,6 +19,7 @@ from datasets.api import generate_company, write_company
 from exercises import truth
 from exercises.assignments import SOURCE_DIR
 from tests.exercises.conftest import tiny_company
+from benchmarks.reference_method import notebook_estimate
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +156,7 @@ def test_measure_pilot_estimate_is_the_reference_and_its_shortcut_the_naive_one(
     cells, space = _cells("measure/measure.ipynb"), {}
     for grade_id in ("setup", "toolbox", "part1-worked", "part2-plot", "part2-effect", "part2-naive"):
         exec(cells[grade_id], space)   # noqa: S102  (our own source notebook)
-    reference = causal.reference_estimate(company)
+    reference = notebook_estimate(company)
     assert space["access_effect_pct"] == pytest.approx(reference.value)
     assert (space["unit"] or "person") == reference.unit
     width = space["access_effect_high"] - space["access_effect_low"]

@@ -21,6 +21,7 @@ from exercises.assignments import (
     validate_notebook,
 )
 from exercises.checks import ESTIMATE_RULES, Tolerance, run_check
+from benchmarks.reference_method import notebook_estimate
 
 ASSIGNMENTS = list_assignments()
 # notebooks whose points the autograder scores (the memo's answers are read by a person instead)
@@ -307,10 +308,9 @@ def piloted_company():
 
 
 def _reference_answer(company, share_off: float = 0.0) -> dict:
-    from exercises import causal
     from exercises.truth import theater_share
 
-    ref = causal.reference_estimate(company)
+    ref = notebook_estimate(company)
     return {"theater_share": theater_share(company) + share_off, "access_effect_pct": ref.value,
             "access_effect_low": ref.low, "access_effect_high": ref.high}
 

@@ -13,6 +13,7 @@ import pytest
 from datasets.api import generate_company
 from datasets.families import FAMILIES
 from datasets.variation import family_of_seed
+from benchmarks.reference_method import notebook_estimate, randomisation_unit
 from exercises import causal, truth
 
 
@@ -50,21 +51,32 @@ def pilot_company() -> SimpleNamespace:
     return SimpleNamespace(employees=employees, work_items=work_items, labels=labels,
                            ai_events=pd.DataFrame({"timestamp": pd.to_datetime([])}),
                            calendar=pd.DataFrame(), survey=pd.DataFrame(),
-                           meta={"start_date": "2025-01-06", "days": 28})
+                           meta={"start_date": "2025-01-06", "days": 28, "family": "theater"})
 
 
 def test_the_reference_estimate_is_the_ratio_of_ratios_by_the_day_work_was_opened():
     company = pilot_company()
-    assert causal.randomisation_unit(company) == "person"
-    estimate = causal.reference_estimate(company)
+    assert randomisation_unit(company) == "person"
+    estimate = notebook_estimate(company)
     assert estimate.value == pytest.approx(50.0)
     assert estimate.low <= estimate.value <= estimate.high and estimate.width > 0
+
+
+def test_the_grader_takes_the_unit_from_the_generator_not_from_the_data():
+    """The package holds no rule that reads the unit from the access dates (the learner's step):
+    a company without its generator's record of the design gets no reference interval."""
+    company = pilot_company()
+    assert causal.design_unit(company) == "person"
+    assert not hasattr(causal, "randomisation_unit")
+    company.meta.pop("family")
+    with pytest.raises(causal.CausalError, match="randomised"):
+        causal.design_unit(company)
 
 
 def test_the_truth_is_the_wave_s_expected_work_with_access_over_without():
     effect = truth.access_effect(pilot_company())
     assert effect["value"] == pytest.approx(100 * (4.7 / 4.0 - 1))      # E1, E2 only
-    assert effect["reference_width"] == pytest.approx(causal.reference_estimate(pilot_company()).width)
+    assert effect["reference_width"] == pytest.approx(notebook_estimate(pilot_company()).width)
 
 
 def test_in_a_staggered_rollout_the_window_ends_at_the_second_access_date():
@@ -78,7 +90,7 @@ def test_in_a_staggered_rollout_the_window_ends_at_the_second_access_date():
     dates = ("2025-01-20", "2025-01-23", "2025-01-27")
     assert (pilot.pilot, pilot.second, pilot.mandate) == tuple(pd.Timestamp(d) for d in dates)
     assert list(pilot.people["wave"]) == [True, True, False, False]
-    assert causal.reference_estimate(company).value == pytest.approx(100.0)
+    assert notebook_estimate(company).value == pytest.approx(100.0)
     assert truth.access_effect(company)["value"] == pytest.approx(100 * (4.7 / 4.0 - 1))  # the wave's labels
 
 
@@ -96,17 +108,17 @@ def test_the_event_study_compares_each_week_with_the_mean_week_before_access():
 def test_whole_squads_or_teams_sharing_a_date_are_the_unit():
     company = pilot_company()
     company.employees["team"] = ["A", "A", "B", "B"]
-    assert causal.randomisation_unit(company) == "team"
+    assert randomisation_unit(company) == "team"
     company.employees["team"] = ["A", "B", "A", "B"]
     company.employees["manager_id"] = [None, "E1", "E4", None]   # squads {E2} / {E3}: size one
-    assert causal.randomisation_unit(company) == "person"
+    assert randomisation_unit(company) == "person"
 
 
 def test_a_company_without_a_pilot_is_a_clear_error():
     company = pilot_company()
     company.employees["ai_access_from"] = pd.Timestamp("2025-01-27")
     with pytest.raises(causal.CausalError, match="same day"):
-        causal.reference_estimate(company)
+        notebook_estimate(company)
     with pytest.raises(truth.TruthError, match="same day"):
         truth.access_effect(company)
 
@@ -159,18 +171,23 @@ def test_malformed_intervals_get_a_clear_message(answer, problem):
 
 
 def test_the_finding_multiplies_share_credit_by_interval_credit():
+    from exercises.checks import run_check
+
+    def finding(answer):
+        result = run_check("measure.finding", answer, truth_)
+        return result.score, result.message
+
     truth_ = {"theater_share": 0.30, "access_effect_pct": 12.0, "access_effect_reference_width": 16.0}
     good = {"theater_share": 0.31, "access_effect_pct": 10.0, "access_effect_low": 3.0, "access_effect_high": 18.0}
-    assert causal.finding_credit(good, truth_)[0] == 1.0
-    assert causal.finding_credit({**good, "theater_share": 0.6}, truth_)[0] == 0.0
-    assert causal.finding_credit({**good, "access_effect_low": 1.0, "access_effect_high": 2.0,
-                                  "access_effect_pct": 1.5}, truth_)[0] == 0.0
-    score, message = causal.finding_credit({"theater_share": 0.3}, truth_)
+    assert finding(good)[0] == 1.0
+    assert finding({**good, "theater_share": 0.6})[0] == 0.0
+    assert finding({**good, "access_effect_low": 1.0, "access_effect_high": 2.0, "access_effect_pct": 1.5})[0] == 0.0
+    score, message = finding({"theater_share": 0.3})
     assert score == 0.0 and "access_effect_low" in message
-    score, message = causal.finding_credit({**good, "access_effect_low": 30.0}, truth_)
+    score, message = finding({**good, "access_effect_low": 30.0})
     assert score == 0.0 and "cannot be scored" in message
-    assert causal.finding_credit("not json", truth_)[0] == 0.0
-    assert causal.finding_credit([1, 2], truth_)[0] == 0.0
+    assert finding("not json")[0] == 0.0
+    assert finding([1, 2])[0] == 0.0
 
 
 # ----------------------------------------------------------------------------- on generated companies
@@ -198,9 +215,9 @@ def scored() -> dict[str, list[dict[str, float]]]:
         for seed in _seeds(family, count):
             company = generate_company("mandate-bigco", 150, 180, seed)
             effect = truth.access_effect(company)
-            rows.append({"reference": _credit(causal.reference_estimate(company), effect),
+            rows.append({"reference": _credit(notebook_estimate(company), effect),
                          "naive": _credit(causal.naive_estimate(company), effect),
-                         "unit": causal.randomisation_unit(company),
+                         "unit": randomisation_unit(company),
                          "waves": company.employees["ai_access_from"].nunique(),
                          "event_study": causal.event_study(company)})
         out[family] = rows
