@@ -400,6 +400,7 @@ INSTRUCTOR_PAGES = (
     ("instructor_roster.py", "Roster & access codes", "instructor-roster", ":material/badge:"),
     ("instructor_assignments.py", "Assignments & grading", "instructor-assignments", ":material/grading:"),
     ("instructor_gradebook.py", "Gradebook", "instructor-gradebook", ":material/table_chart:"),
+    ("instructor_rubric.py", "Rubric grading", "instructor-rubric", ":material/rate_review:"),
     ("instructor_sessions.py", "Sign-in sessions", "instructor-sessions", ":material/key:"),
 )
 

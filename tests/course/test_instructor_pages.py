@@ -151,8 +151,8 @@ def test_navigation_offers_grading_pages_to_instructors_only(served):
     instructor = AppTest.from_file(APP, default_timeout=TIMEOUT)
     instructor.session_state["staff_role"] = "instructor"
     instructor.run()
-    assert {"instructor", "instructor-roster", "instructor-assignments", "instructor-gradebook"} <= \
-        set(instructor.session_state[PAGES_KEY])
+    assert {"instructor", "instructor-roster", "instructor-assignments", "instructor-gradebook",
+            "instructor-rubric"} <= set(instructor.session_state[PAGES_KEY])
     trainer = AppTest.from_file(APP, default_timeout=TIMEOUT)
     trainer.session_state["staff_role"] = "trainer"
     trainer.run()
@@ -162,7 +162,7 @@ def test_navigation_offers_grading_pages_to_instructors_only(served):
     ta.run()
     assert not ta.exception
     offered = set(ta.session_state[PAGES_KEY])
-    assert {"instructor-gradebook", "instructor-assignments"} <= offered      # a TA grades
+    assert {"instructor-gradebook", "instructor-assignments", "instructor-rubric"} <= offered  # a TA grades
     assert not {"instructor", "instructor-roster", "instructor-sessions"} & offered
     assert not {"workshop-host", "workshop-kit", "workshop-present", "audit-logs"} & offered  # runs no room
     assert ta.session_state[PAGES_KEY]["instructor-gradebook"]._default or \
