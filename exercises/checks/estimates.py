@@ -144,9 +144,9 @@ def theater_share(answer: Any, truth: Any, tolerance: Mapping[str, Tolerance] | 
         "The effect: (wave's window / wave's pre-pilot) / (rest's window / rest's pre-pilot), minus 1, "
         "in percent.",
     ],
-    passing=[(12.0, {"value": 10.0, "full_within": 8.0, "zero_at": 16.0}), ("-3%", 0.0)],
+    passing=[(32.0, {"value": 30.0, "full_within": 8.0, "zero_at": 16.0}), ("-3%", 0.0)],
     failing=[
-        Example(60.0, {"value": 10.0, "full_within": 8.0, "zero_at": 16.0}, "far too high"),
+        Example(60.0, {"value": 30.0, "full_within": 8.0, "zero_at": 16.0}, "far too high"),
         Example("about ten", 10.0, "words"),
         Example(float("inf"), 10.0, "infinite"),
     ],

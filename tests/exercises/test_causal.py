@@ -14,6 +14,7 @@ from datasets.api import generate_company
 from datasets.families import FAMILIES
 from datasets.variation import family_of_seed
 from exercises import causal, truth
+from exercises.checks import run_check
 
 
 def pilot_company() -> SimpleNamespace:
@@ -135,16 +136,16 @@ def test_malformed_intervals_get_a_clear_message(answer, problem):
 def test_the_finding_multiplies_share_credit_by_interval_credit():
     truth_ = {"theater_share": 0.30, "access_effect_pct": 12.0, "access_effect_reference_width": 16.0}
     good = {"theater_share": 0.31, "access_effect_pct": 10.0, "access_effect_low": 3.0, "access_effect_high": 18.0}
-    assert causal.finding_credit(good, truth_)[0] == 1.0
-    assert causal.finding_credit({**good, "theater_share": 0.6}, truth_)[0] == 0.0
-    assert causal.finding_credit({**good, "access_effect_low": 1.0, "access_effect_high": 2.0,
-                                  "access_effect_pct": 1.5}, truth_)[0] == 0.0
-    score, message = causal.finding_credit({"theater_share": 0.3}, truth_)
-    assert score == 0.0 and "access_effect_low" in message
-    score, message = causal.finding_credit({**good, "access_effect_low": 30.0}, truth_)
-    assert score == 0.0 and "cannot be scored" in message
-    assert causal.finding_credit("not json", truth_)[0] == 0.0
-    assert causal.finding_credit([1, 2], truth_)[0] == 0.0
+    assert run_check("measure.finding", good, truth_).score == 1.0
+    assert run_check("measure.finding", {**good, "theater_share": 0.6}, truth_).score == 0.0
+    assert run_check("measure.finding", {**good, "access_effect_low": 1.0, "access_effect_high": 2.0,
+                                         "access_effect_pct": 1.5}, truth_).score == 0.0
+    result = run_check("measure.finding", {"theater_share": 0.3}, truth_)
+    assert result.score == 0.0 and "access_effect_low" in result.message
+    result = run_check("measure.finding", {**good, "access_effect_low": 30.0}, truth_)
+    assert result.score == 0.0 and "cannot be scored" in result.message
+    assert run_check("measure.finding", "not json", truth_).score == 0.0
+    assert run_check("measure.finding", [1, 2], truth_).score == 0.0
 
 
 # ----------------------------------------------------------------------------- on generated companies
