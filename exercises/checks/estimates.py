@@ -128,7 +128,7 @@ def theater_share(answer: Any, truth: Any, tolerance: Mapping[str, Tolerance] | 
 @check(
     "measure.access_effect",
     truth="access_effect_point",
-    widget=AppWidget("number", label="Effect of AI access in the pilot (percent)", tables=True),
+    widget=AppWidget("pilot_estimate", label="Effect of AI access in the pilot (percent)", tables=True),
     tolerances={"access_effect_pct": default_tolerance("measure.access_effect")},
     misconceptions={
         "high": "credits access with change that happened anyway: a before/after of the pilot wave "
