@@ -527,6 +527,16 @@ def _monthly_categories(company: Company) -> pd.DataFrame:
     return full
 
 
+def cohort_months(company: Company, months: list) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The two whole months the cohort summary compares: the first that starts on or after the
+    mandate (before it most people had no AI access yet, only the pilot wave) and the last; the
+    first and last whole months when the mandate leaves fewer than two after it."""
+    mandate = measures.mandate_date(company)
+    after = [m for m in months if mandate is not None and pd.Timestamp(m) >= mandate.normalize()]
+    chosen = after if len(after) >= 2 else list(months)
+    return pd.Timestamp(chosen[0]), pd.Timestamp(chosen[-1])
+
+
 def cohort_flows(company: Company) -> ChartResult:
     """Each month, how many people use AI in ways linked to outcomes, only perform it, or not at all."""
     full = _monthly_categories(company)
@@ -553,8 +563,8 @@ def cohort_flows(company: Company) -> ChartResult:
     short = table["category"].map(lambda name: "+".join(shorts[part] for part in name.split(" + ")))
     labels = labels.properties(data=table.assign(short=short))
     chart = alt.layer(chart, labels).properties(height=320)
-    months = sorted(full["month"].unique())
-    first, last = full[full["month"] == months[0]], full[full["month"] == months[-1]]
+    first_month, last_month = cohort_months(company, sorted(full["month"].unique()))
+    first, last = full[full["month"] == first_month], full[full["month"] == last_month]
     moved = first.merge(last, on="employee_id", suffixes=("_first", "_last"))
     converts = int(((moved["category_first"] == "activity without outcome")
                     & (moved["category_last"] == "outcome-linked use")).sum())
@@ -562,8 +572,9 @@ def cohort_flows(company: Company) -> ChartResult:
                      & (moved["category_last"] == "activity without outcome")).sum())
     def shown(n: int) -> str:
         return str(n) if n >= MIN_GROUP or n == 0 else f"fewer than {MIN_GROUP}"
-    summary = (f"Between the first and the last full month ({pd.Timestamp(months[0]):%B %Y} and "
-               f"{pd.Timestamp(months[-1]):%B %Y}), {shown(converts)} people moved from activity "
+    summary = (f"Between the first full month after the mandate and the last full month "
+               f"({pd.Timestamp(first_month):%B %Y} and {pd.Timestamp(last_month):%B %Y}), "
+               f"{shown(converts)} people moved from activity "
                f"without outcome to outcome-linked use (converts), while {shown(calcified)} stayed in "
                "activity without outcome (calcified).")
     table = table.drop(columns="category_order")

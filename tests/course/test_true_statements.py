@@ -192,9 +192,13 @@ def outcome_detector_beats_tokens_but_errs(learner: str) -> bool:
 
 
 def first_and_last_month(learner: str) -> pd.DataFrame:
-    """Each employee's category in the first and the last whole month (recomputed from events)."""
+    """Each employee's category in the first whole month after the mandate and the last whole
+    month (recomputed from events)."""
     c = company(learner)
-    months = measures.complete_months(c)
+    mandate = measures.mandate_date(c)
+    whole = measures.complete_months(c)
+    months = [m for m in whole if m >= mandate.normalize()]
+    months = months if len(months) >= 2 else whole
     events = c.ai_events.assign(month=pd.to_datetime(c.ai_events["timestamp"]).dt.to_period("M").dt.start_time)
     events = events[events["month"].isin([months[0], months[-1]])]
     linked = events["session_id"].isin(measures.delivered_sessions(c.work_items))
@@ -329,7 +333,8 @@ def test_chart_summaries_state_the_learners_numbers(learner):
         assert float(after_h) == pytest.approx(medians[(kind, True)], abs=1)
 
     months = measures.complete_months(c)
-    assert pd.Timestamp(months[0]).strftime("%B %Y") in results["cohort_flows"].summary
+    after_mandate = [m for m in months if m >= measures.mandate_date(c).normalize()]
+    assert pd.Timestamp(after_mandate[0]).strftime("%B %Y") in results["cohort_flows"].summary
     assert pd.Timestamp(months[-1]).strftime("%B %Y") in results["cohort_flows"].summary
     shown = pd.to_datetime(results["cohort_flows"].table["month"]).unique()
     assert set(shown) <= set(months), "a month the data covers only in part is drawn as a full bar"
