@@ -128,7 +128,13 @@ def self_authored_one_hump(learner: str) -> bool:
     shares = features.loc[regular, "self_authored_share"].dropna()
     counts = np.bincount(np.minimum((shares * 10).astype(int), 9), minlength=10).tolist()
     top = max(i for i, n in enumerate(counts) if n)
-    return shares.median() < 0.35 and not self_authored_gap(counts) and counts[top] < max(counts)
+    # fewer than MIN_GROUP people beyond an empty bin are not a group set apart (the chart draws
+    # them in one open-ended top bar, hidden): only a gap with a group above it counts
+    grouped = list(counts)
+    while len(grouped) > 1 and grouped[-1] < MIN_GROUP:
+        last = grouped.pop()
+        grouped[-1] += last
+    return shares.median() < 0.35 and not self_authored_gap(grouped) and counts[top] < max(counts)
 
 
 def linked_share_falls(learner: str) -> bool:
