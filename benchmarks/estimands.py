@@ -1,12 +1,15 @@
 """Does the graded access effect reward the design and fail the shortcut? Figures per scenario family.
 
-For each family (datasets/families.py), over N companies of the course size (mandate-bigco,
+For each family (datasets/families.py, staggered rollouts included), over N companies of the course size (mandate-bigco,
 150 employees x 180 days), it prints:
   - the truth's spread (exercises/truth.py access_effect) and the reference interval's mean width;
   - the reference method's interval credit (exercises/causal.py reference_estimate scored with
     interval_credit): the share of companies with full credit and the mean credit;
   - the naive users-vs-non-users estimate with its own bootstrap interval, scored the same way;
   - a person-level bootstrap interval, scored the same way (wrong where whole squads were licensed);
+  - the two-wave recipe pasted into any rollout: the reference design with the window running to
+    the last access date (the mandate) instead of the second; the same as the reference where
+    there are two waves, wrong in a staggered rollout (its "control" is partly licensed);
   - the best constant interval in hindsight over all companies (what guessing earns).
 Figures, never asserts: tests/exercises/test_causal.py checks the directions on a few companies.
 
@@ -35,13 +38,15 @@ from exercises import causal, truth  # noqa: E402
 PROFILE, EMPLOYEES, DAYS = "mandate-bigco", 150, 180
 
 
-def seeds_per_family(count: int, first: int = 1_000_000) -> dict[str, list[int]]:
+def seeds_per_family(count: int, first: int = 1_000_000,
+                     families: list[str] | None = None) -> dict[str, list[int]]:
     """The first `count` seeds from `first` on that draw each family (the draw is keyed, so cheap)."""
-    found: dict[str, list[int]] = {row.name: [] for row in FAMILY_TABLE}
+    found: dict[str, list[int]] = {row.name: [] for row in FAMILY_TABLE
+                                   if families is None or row.name in families}
     seed = first
     while any(len(seeds) < count for seeds in found.values()):
         family = family_of_seed(seed)
-        if len(found[family]) < count:
+        if family in found and len(found[family]) < count:
             found[family].append(seed)
         seed += 1
     return found
@@ -57,17 +62,31 @@ def score(estimate: causal.Estimate, effect: dict[str, float]) -> float:
     return credit
 
 
+def to_mandate_estimate(company) -> causal.Estimate:
+    """The reference design with the window [first access date, last access date): what a learner
+    who pasted the two-wave recipe (access.min(), access.max()) computes."""
+    pilot = causal.pilot_design(company)
+    unit = causal.randomisation_unit(company, pilot)
+    people = pilot.people
+    counts = causal._closed_counts(company, people["employee_id"],
+                                   [(pilot.start, pilot.pilot), (pilot.pilot, pilot.mandate)])
+    groups = {"person": people["employee_id"], "team": people["team"], "squad": people["manager_id"]}[unit]
+    return causal.did_with_interval(counts, people["wave"].to_numpy(), groups.to_numpy(), unit)
+
+
 def one_company(seed: int) -> dict[str, float]:
     company = generate_company(PROFILE, EMPLOYEES, DAYS, seed)
     effect = truth.access_effect(company)
     reference = causal.reference_estimate(company)
     naive = causal.naive_estimate(company)
     person = causal.reference_estimate(company, unit="person")
+    to_mandate = to_mandate_estimate(company)
     return {"seed": seed, "family": family_of_seed(seed), "truth": effect["value"],
             "width": effect["reference_width"], "reference": score(reference, effect),
             "reference_error": reference.value - effect["value"], "naive": score(naive, effect),
             "naive_error": naive.value - effect["value"], "person": score(person, effect),
             "person_width": person.width, "unit": reference.unit,
+            "to_mandate": score(to_mandate, effect), "to_mandate_error": to_mandate.value - effect["value"],
             "intervals": {"reference": _interval(reference), "naive": _interval(naive),
                           "person": _interval(person)}}
 
@@ -89,8 +108,10 @@ def main() -> None:
     parser.add_argument("--companies", type=int, default=200, help="companies per family")
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--save", type=Path, help="write every company's figures to this JSON file")
+    parser.add_argument("--families", nargs="+", choices=[row.name for row in FAMILY_TABLE],
+                        help="only these families (default: all)")
     args = parser.parse_args()
-    seeds = seeds_per_family(args.companies)
+    seeds = seeds_per_family(args.companies, families=args.families)
     started = time.perf_counter()
     with Pool(args.procs) as pool:
         rows = pool.map(one_company, [s for family in seeds.values() for s in family], chunksize=4)
@@ -102,7 +123,7 @@ def main() -> None:
           f"none below {causal.NARROW_ZERO:g}x or from {causal.WIDTH_ZERO:g}x the reference width)")
     header = (f"{'family':<10} {'truth p5..p95':>15} {'ref width':>9} {'ref full':>8} {'ref mean':>8} "
               f"{'ref bias':>8} {'naive full':>10} {'naive mean':>10} {'naive bias':>10} "
-              f"{'person full':>11} {'unit':>7}")
+              f"{'person full':>11} {'to-M full':>9} {'to-M bias':>9} {'unit':>7}")
     print(header)
     for family in seeds:
         part = [r for r in rows if r["family"] == family]
@@ -115,6 +136,7 @@ def main() -> None:
               f"{col['reference'].mean():>8.2f} {col['reference_error'].mean():>+8.1f} "
               f"{np.mean(col['naive'] == 1):>10.1%} {col['naive'].mean():>10.2f} "
               f"{col['naive_error'].mean():>+10.1f} {np.mean(col['person'] == 1):>11.1%} "
+              f"{np.mean(col['to_mandate'] == 1):>9.1%} {col['to_mandate_error'].mean():>+9.1f} "
               f"{'/'.join(units):>7}")
     credit, centre, half = best_constant(rows)
     print(f"best constant interval in hindsight over all {len(rows)} companies: "

@@ -40,7 +40,7 @@ def _files(paths: list[Path]) -> list[Path]:
 
 def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[str]]:
     """(usage files, outcome files, skipped with reasons), telling each file by its content."""
-    from datasets.importers import ExportFormatError, detect_kind
+    from datasets.importers import USAGE_KINDS, ExportFormatError, detect_kind
     from datasets.outcomes import outcome_kind
 
     usage, outcomes, skipped = [], [], []
@@ -49,10 +49,14 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[str]]:
             outcomes.append(file)
             continue
         try:
-            detect_kind(file)
-            usage.append(file)
+            kind = detect_kind(file)
         except ExportFormatError as error:
             skipped.append(f"{file}: neither a usage export nor a delivery file ({error})"[:300])
+            continue
+        if kind in USAGE_KINDS:
+            usage.append(file)
+        else:   # GitHub's team and repository reports are tables of their own, not per-person usage
+            skipped.append(f"{file}: a {kind} report, not per-person usage (teams come from --roster)")
     return usage, outcomes, skipped
 
 

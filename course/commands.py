@@ -46,7 +46,8 @@ LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")   # reachable from this mach
 
 
 def run_app(port: int = 8501, headless: bool = True, home: str | None = None,
-            course: str | None = None, address: str | None = None) -> int:
+            course: str | None = None, address: str | None = None,
+            public_url: str | None = None) -> int:
     """Run the course app's server (course.serve: `streamlit run course/app.py` with Streamlit's
     metrics endpoint closed and the grading worker started); state lives under var/ unless home
     or THEATER_HOME is set.
@@ -54,13 +55,18 @@ def run_app(port: int = 8501, headless: bool = True, home: str | None = None,
     `course` is the instructor's course directory to serve (else `course:` in var/config.yaml,
     else var/course/, created on first start). The course is checked before Streamlit starts, so a
     wrong path is one clear error, not a broken page. `address` is where the server listens (else
-    `address:` in var/config.yaml, else 127.0.0.1: this machine only)."""
+    `address:` in var/config.yaml, else 127.0.0.1: this machine only). `public_url` is the address
+    participants' phones open, which the workshop's QR code and join link carry (else
+    `public_url:` in var/config.yaml, else the address the projector's tab was opened with)."""
     env = os.environ.copy()
     if home:
         env["THEATER_HOME"] = str(Path(home).expanduser().resolve())
     if course:
         env["THEATER_COURSE"] = str(Path(course).expanduser().resolve())
-    from course.config import ADDRESS_PATTERN
+    from course.config import ADDRESS_PATTERN, PUBLIC_URL_ENV, check_public_url
+
+    if public_url is not None:
+        env[PUBLIC_URL_ENV] = check_public_url(public_url)   # checked before anything starts
 
     config = _check_course(env)  # var/ and the course are made 0700 here, so all the app writes there is private
     listen = address or config.address
@@ -77,6 +83,10 @@ def run_app(port: int = 8501, headless: bool = True, home: str | None = None,
     print(f"Signal or Theater: listening on {listen}:{port}"
           + (" (this machine only; --address 0.0.0.0 for every network interface)"
              if listen in LOCAL_ADDRESSES else ""), file=sys.stderr, flush=True)
+    joins = env.get(PUBLIC_URL_ENV) or config.public_url
+    if joins:
+        print(f"Signal or Theater: workshop join links and QR codes open {joins}",
+              file=sys.stderr, flush=True)
     try:
         return run_server(cmd, env)
     except KeyboardInterrupt:   # Ctrl-C before the server started stops the app; that is not an error
@@ -138,8 +148,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     app.add_argument("--address", default=None,
                      help="the network address to listen on (default: `address:` in var/config.yaml, "
                           "else 127.0.0.1, this machine only; 0.0.0.0 for every interface)")
+    app.add_argument("--public-url", default=None, metavar="URL",
+                     help="the address participants' phones open, e.g. https://workshop.example.org/; "
+                          "the workshop's QR code and join link use it (default: `public_url:` in "
+                          "var/config.yaml, else the address the projector's tab was opened with)")
     app.set_defaults(func=lambda a: run_app(port=a.port, home=a.home, course=a.course,
-                                            address=a.address))
+                                            address=a.address, public_url=a.public_url))
     _register_workshop(subparsers)
     _register_users(subparsers)
 

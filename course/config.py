@@ -40,8 +40,37 @@ DATA_KEYS = ("profile", "employees", "days")
 
 LOCAL_ADDRESS = "127.0.0.1"   # the server's default address: reachable from this machine only
 ADDRESS_PATTERN = r"^[A-Za-z0-9.:-]+$"   # an IPv4 or IPv6 address or a host name, nothing else
+PUBLIC_URL_ENV = "THEATER_PUBLIC_URL"    # set by `theater app --public-url URL`
 PositiveNumber = Annotated[float, Strict(), Field(gt=0)]
 PositiveWhole = Annotated[int, Strict(), Field(gt=0)]
+
+
+def check_public_url(raw: str) -> str:
+    """The address participants' phones reach the app at, as the QR code and the join link give
+    it: http(s), a host, no credentials, no query or fragment (a link on a projector is public)."""
+    from urllib.parse import urlsplit
+
+    url = (raw or "").strip()
+    try:
+        parts = urlsplit(url)
+        parts.port       # raises on a port that is not a number
+    except ValueError:
+        parts = None
+    problem = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        problem = "give the address phones open, starting with https:// or http://"
+    elif parts.username is not None or parts.password is not None:
+        problem = "it must hold no user name or password (everyone in the room reads it)"
+    elif parts.query or parts.fragment or "?" in url or "#" in url:
+        problem = "it must hold no ?query or #fragment: the join link adds its own"
+    elif any(ch.isspace() or not ch.isprintable() for ch in url):
+        problem = "it must hold no spaces"
+    if problem:
+        secret = parts is not None and parts.password is not None
+        shown = "" if secret else f" {url!r}"          # a password is never echoed to a console
+        raise ConfigError(f"public_url{shown} cannot be used: {problem}, e.g. "
+                          "https://workshop.example.org/")
+    return url.rstrip("/") + "/"
 
 
 class OidcSettings(FileModel):
@@ -72,6 +101,9 @@ class ConfigFile(FileModel):
     address: Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN)] = Field(
         default=LOCAL_ADDRESS, description="where `theater app` listens: 127.0.0.1 is this machine "
         "only (behind a reverse proxy on the same host); 0.0.0.0 every network interface")
+    public_url: Annotated[str, StringConstraints(min_length=1)] | None = Field(
+        default=None, description="the address participants open, e.g. https://workshop.example.org/: "
+        "the workshop's QR code and join link use it")
     profile: Annotated[str, StringConstraints(min_length=1)] | None = None
     employees: PositiveWhole | None = None
     days: PositiveWhole | None = None
@@ -90,6 +122,16 @@ class ConfigFile(FileModel):
         if unknown:
             raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(cls.model_fields)}")
         return data
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check_public_url(value)
+        except ConfigError as error:
+            raise ValueError(str(error)) from None
 
     @field_validator("oidc", mode="before")
     @classmethod
@@ -124,6 +166,7 @@ class AppConfig:
     session_idle_hours: float = 2.0       # a session unused this long ends (course.sessions)
     client_address_header: str | None = None   # the proxy's client header, e.g. X-Forwarded-For
     address: str = LOCAL_ADDRESS               # where `theater app` listens (docs/app.md, Security)
+    public_url: str | None = None              # what the workshop's QR code and join link open
 
     @property
     def data_spec(self) -> DataSpec:
@@ -294,6 +337,9 @@ def load_config(home: Path | None = None, course: Path | str | None = None) -> A
     if progress_file.exists():
         make_private(progress_file)
     code = os.environ.get("THEATER_COURSE_CODE", settings.course_code)
+    public_url = os.environ.get(PUBLIC_URL_ENV) or settings.public_url
+    if public_url:
+        public_url = check_public_url(public_url)
     return AppConfig(
         home=home,
         database_url=str(database_url),
@@ -309,6 +355,7 @@ def load_config(home: Path | None = None, course: Path | str | None = None) -> A
         session_idle_hours=float(settings.session_idle_hours),
         client_address_header=settings.client_address_header,
         address=settings.address,
+        public_url=public_url or None,
     )
 
 

@@ -3,6 +3,8 @@
 `theater app` starts `python -m course.serve run course/app.py --flags…` where it used to start
 `python -m streamlit run …`; the arguments are Streamlit's own. Before Streamlit serves, this
 process
+- answers the LTI 1.3 routes an LMS launches learners through (`/lti/login`, `/lti/launch`,
+  `/lti/jwks`: course.lti) in front of Streamlit's own;
 - closes the server endpoints a course must not answer to anyone who asks: `/_stcore/metrics`
   (Streamlit's session and cache counts, served without sign-in, with no setting to turn it off)
   answers 404 as if absent. A deployment that wants metrics scrapes its reverse proxy instead;
@@ -77,8 +79,11 @@ def close_endpoints() -> None:
         return
 
     def create_starlette_app(runtime: Any) -> Any:
+        from course.lti import LtiRoutes
+
         app = build(runtime)
         app.add_middleware(CloseEndpoints)
+        app.add_middleware(LtiRoutes)
         return app
 
     create_starlette_app.closes_endpoints = True  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from course.analytics import (MIN_GROUP_SIZE, RETEACH_SHARE, GainSummary, poll_spread,
                               pre_post_gain)
+from course import checker_game
 from course.practice import keyed_unit
 from datasets.errors import UserError
 
@@ -48,7 +49,11 @@ ROOM_CHARTS = ("adoption_vs_output", "sessions_linked_to_work", "cycle_time_befo
 ROOM_EMPLOYEES = 150
 ROOM_DAYS = 180
 OWNER_MAX = 64
-QUESTION_KINDS = ("choice", "scale", "board", "simulator")
+QUESTION_KINDS = ("choice", "scale", "board", "simulator", "checker", "text")
+# Kinds whose answer is not one of a list of options: a checker-game plan, a free text.
+FREE_KINDS = ("checker", "text")
+TEXT_MAX = 280                          # characters of one open-text answer
+PLAN_PATTERN = re.compile(r"(\d{1,3}) real, (\d{1,3}) padded")   # a checker-game plan as stored
 SCALE_OPTIONS = ("1", "2", "3", "4", "5")
 OPTION_LETTERS = "ABCDEFGH"            # a question has at most 8 options (trainer_question)
 TRAINER_KEY_PREFIX = "room/"          # questions a trainer wrote keep the order they were written in
@@ -74,6 +79,9 @@ workshops = sa.Table(
     sa.Column("owner", sa.String(OWNER_MAX), index=True),
     sa.Column("paused_at", sa.DateTime),            # the trainer paused the room: no voting
     sa.Column("paused_timer_seconds", sa.Float),    # what the open question's timer had left
+    sa.Column("kit_version", sa.String(40)),        # the kit's run-of-show the trainer follows
+    sa.Column("kit_step", sa.Integer),              # where in it (workshop_kit.kit_steps)
+    sa.Column("kit_block_at", sa.DateTime),         # when the current block began
 )
 workshop_rounds = sa.Table(
     "workshop_rounds", metadata,
@@ -112,6 +120,8 @@ workshop_answers = sa.Table(
     sa.Column("answer", sa.Text, nullable=False),
     sa.Column("correct", sa.Boolean, nullable=False),
     sa.Column("answered_at", sa.DateTime, nullable=False),
+    # An open-text answer's moderation: None waiting, "approved" (on the projector) or "hidden".
+    sa.Column("moderation", sa.String(10)),
     sa.UniqueConstraint("round_id", "token", name="uq_workshop_answer"),
 )
 # Every answer sent, changes included, in arrival order: the current answer above is the last.
@@ -133,10 +143,23 @@ workshop_questions = sa.Table(
     sa.Column("question_json", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+# Staff accounts the room's owner lets run the room too (a co-host): not delete it, not add others.
+workshop_cohosts = sa.Table(
+    "workshop_cohosts", metadata,
+    sa.Column("code", sa.String(CODE_LENGTH), sa.ForeignKey("workshops.code"), nullable=False,
+              index=True),
+    sa.Column("account", sa.String(OWNER_MAX), nullable=False),
+    sa.Column("account_key", sa.String(OWNER_MAX), nullable=False, index=True),
+    sa.Column("added_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("code", "account_key", name="uq_workshop_cohost"),
+)
 # Columns added after the first release, created on an older database when it is opened.
-_ADDED_COLUMNS = {"workshops": ("owner", "paused_at", "paused_timer_seconds"),
+_ADDED_COLUMNS = {"workshops": ("owner", "paused_at", "paused_timer_seconds", "kit_version",
+                                "kit_step", "kit_block_at"),
                   "workshop_rounds": ("closes_at", "revealed_at", "vote", "first_vote_id"),
-                  "workshop_participants": ("seat_code",)}
+                  "workshop_participants": ("seat_code",),
+                  "workshop_answers": ("moderation",)}
+MODERATION_STATES = ("approved", "hidden")
 
 
 class WorkshopError(UserError):
@@ -174,7 +197,8 @@ class RoundQuestion:
     misconceptions: tuple[str | None, ...]
     explanation: str = ""                    # why the right answer is right (the content's text)
     feedback: tuple[str, ...] = ()           # per option: what the content says to someone who chose it
-    kind: str = "choice"                     # choice, scale, board or simulator (QUESTION_KINDS)
+    kind: str = "choice"                     # one of QUESTION_KINDS
+    dashboard_target: float | None = None    # a checker-game round: sessions that turn it green
 
     @classmethod
     def from_question(cls, key: str, question: Any) -> RoundQuestion:
@@ -188,6 +212,41 @@ class RoundQuestion:
     @property
     def has_answer(self) -> bool:
         return self.answer is not None
+
+    @property
+    def free(self) -> bool:
+        """Answered with a plan or a text, not by choosing one of the options."""
+        return self.kind in FREE_KINDS
+
+    @property
+    def revealable(self) -> bool:
+        """Something to reveal after the vote: a right answer, or a checker game's hidden check."""
+        return self.has_answer or self.kind == "checker"
+
+    def clean_answer(self, raw: str) -> str:
+        """The answer as stored, or a WorkshopError a participant can act on."""
+        if self.kind == "text":
+            text = " ".join((raw or "").split())
+            if not text:
+                raise WorkshopError("Write your answer first.")
+            if len(text) > TEXT_MAX:
+                raise WorkshopError(f"Keep your answer to {TEXT_MAX} characters; it has {len(text)}.")
+            if any(not ch.isprintable() for ch in text):
+                raise WorkshopError("Your answer holds characters that cannot be shown.")
+            return text
+        if self.kind == "checker":
+            real, padded = parse_plan(raw)
+            return plan_answer(real, padded)
+        if raw not in self.options:
+            raise WorkshopError("Choose one of the options shown.")
+        return raw
+
+    def counts_as_correct(self, answer: str) -> bool:
+        """What the round's `correct` column records: the right option; for a checker-game plan,
+        whether it turns the visible dashboard green."""
+        if self.kind == "checker":
+            return checker_game.dashboard_score(*parse_plan(answer), self.dashboard_target) >= 1.0
+        return self.answer is not None and answer == self.answer
 
     def misconception_words(self, option: str) -> str | None:
         """The misconception a wrong option reveals, in words ('usage-equals-value' → 'usage
@@ -241,14 +300,43 @@ class RoundQuestion:
         return json.dumps({"key": self.key, "prompt": self.prompt, "options": list(self.options),
                            "answer": self.answer, "misconceptions": list(self.misconceptions),
                            "explanation": self.explanation, "feedback": list(self.feedback),
-                           "kind": self.kind})
+                           "kind": self.kind, "dashboard_target": self.dashboard_target})
 
     @classmethod
     def from_json(cls, text: str) -> RoundQuestion:
         data = json.loads(text)
         return cls(data["key"], data["prompt"], tuple(data["options"]), data["answer"],
                    tuple(data["misconceptions"]), data.get("explanation", ""),
-                   tuple(data.get("feedback", ())), data.get("kind", "choice"))
+                   tuple(data.get("feedback", ())), data.get("kind", "choice"),
+                   data.get("dashboard_target"))
+
+
+def as_plain_html(text: str) -> str:
+    """A participant's text for an HTML page: every tag escaped, and the characters Markdown or
+    Streamlit would read as a link, emphasis, icon or formula written as entities, so an answer
+    shows as the letters typed and nothing else."""
+    import html
+
+    return "".join(f"&#{ord(ch)};" if ch in "[]()*_`$:~|!#\\{}" else html.escape(ch, quote=True)
+                   for ch in text)
+
+
+def plan_answer(real: int, padded: int) -> str:
+    """A checker-game plan as a round stores it (one readable text, like an option)."""
+    return f"{int(real)} real, {int(padded)} padded"
+
+
+def parse_plan(answer: str) -> tuple[int, int]:
+    """(real, padded) sessions per person per week of a stored or sent plan, within the game's
+    sliders; anything else is refused, so a hand-made request cannot send a plan the game has not."""
+    match = PLAN_PATTERN.fullmatch((answer or "").strip())
+    if match is None:
+        raise WorkshopError("Set your plan with the two sliders and send it.")
+    real, padded = int(match[1]), int(match[2])
+    if not (0 <= real <= checker_game.REAL_MAX and 0 <= padded <= checker_game.PADDED_MAX):
+        raise WorkshopError(f"A plan has 0 to {checker_game.REAL_MAX} real and 0 to "
+                            f"{checker_game.PADDED_MAX} padded sessions a week.")
+    return real, padded
 
 
 def misconception_in_words(code: str | None) -> str | None:
@@ -261,14 +349,18 @@ def misconception_in_words(code: str | None) -> str | None:
 def trainer_question(prompt: str, kind: str, options: Iterable[str] = (),
                      answer: str | None = None, explanation: str = "") -> RoundQuestion:
     """A question the trainer writes for the room: multiple choice (with or without a right
-    answer) or a 1–5 scale; checked here so the page only shows the one message."""
+    answer), a 1–5 scale, or an open text (answers up to TEXT_MAX characters, moderated before
+    the projector shows any); checked here so the page only shows the one message."""
     clean_prompt = " ".join((prompt or "").split())
     if not clean_prompt:
         raise WorkshopError("Write the question first.")
     if len(clean_prompt) > 500:
         raise WorkshopError("Keep the question under 500 characters.")
-    if kind == "scale":
-        texts: tuple[str, ...] = SCALE_OPTIONS
+    if kind == "text":
+        texts: tuple[str, ...] = ()
+        answer = None
+    elif kind == "scale":
+        texts = SCALE_OPTIONS
         answer = None
     elif kind == "choice":
         texts = tuple(dict.fromkeys(t for t in (" ".join(o.split()) for o in options) if t))
@@ -280,7 +372,7 @@ def trainer_question(prompt: str, kind: str, options: Iterable[str] = (),
         if answer is not None and answer not in texts:
             raise WorkshopError(f"The right answer {answer!r} is not one of the options.")
     else:
-        raise WorkshopError(f"Unknown question kind {kind!r}; choose choice or scale.")
+        raise WorkshopError(f"Unknown question kind {kind!r}; choose choice, scale or text.")
     key = TRAINER_KEY_PREFIX + re.sub(r"[^a-z0-9]+", "-", clean_prompt.lower()).strip("-")[:60]
     return RoundQuestion(key=key, prompt=clean_prompt, options=texts, answer=answer,
                          misconceptions=(None,) * len(texts),
@@ -315,6 +407,9 @@ class Workshop:
     owner: str | None = None
     paused_at: dt.datetime | None = None
     paused_timer_seconds: float | None = None
+    kit_version: str | None = None
+    kit_step: int | None = None
+    kit_block_at: dt.datetime | None = None
 
     def is_open(self, now: dt.datetime) -> bool:
         return self.closed_at is None and now < self.expires_at
@@ -384,6 +479,15 @@ class Participant:
 
 
 @dataclass(frozen=True)
+class TextAnswer:
+    """One open-text answer as the trainer moderates it: no nickname, no time."""
+
+    id: int
+    text: str
+    state: str | None          # None: waiting; "approved" or "hidden" (MODERATION_STATES)
+
+
+@dataclass(frozen=True)
 class OptionCount:
     option: str
     count: int | None          # None: hidden (fewer than MIN_GROUP_SIZE answers so far)
@@ -440,12 +544,22 @@ class RoomAggregate:
         return frame[columns]
 
 
-def join_url(app_url: str, code: str) -> str:
-    """The address a phone opens to join: the app's join page with the code filled in."""
-    from urllib.parse import urlsplit, urlunsplit
+def join_url(app_url: str, code: str, public_url: str | None = None) -> str:
+    """The address a phone opens to join: the app's join page with the code filled in.
 
-    parts = urlsplit(app_url or "http://localhost:8501/")
-    return urlunsplit((parts.scheme or "http", parts.netloc, "/workshop", f"code={code}", ""))
+    With a configured `public_url` (config.check_public_url) the link is built on it, path
+    included (an app served under /theater/ behind a proxy); otherwise on the host the page was
+    opened with, which is only right when the projector's tab used the room's address."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    if public_url:
+        parts = urlsplit(public_url)
+        path = parts.path.rstrip("/") + "/workshop"
+    else:
+        parts = urlsplit(app_url or "http://localhost:8501/")
+        path = "/workshop"
+    return urlunsplit((parts.scheme or "http", parts.netloc, path,
+                       f"code={quote(normalize_code(code))}", ""))
 
 
 def join_qr_png(url: str, scale: int = 12) -> bytes:
@@ -526,12 +640,52 @@ class WorkshopStore:
         raise WorkshopError("Could not find a free join code; close some old workshops.")
 
     def owned_workshop(self, code: str, owner: str) -> Workshop:
-        """The room, if `owner` opened it; another staff account gets the same answer as for a
-        code that does not exist, so rooms of others cannot even be found by trying codes."""
+        """The room, if `owner` opened it or co-hosts it; another staff account gets the same
+        answer as for a code that does not exist, so rooms of others cannot even be found by
+        trying codes."""
         workshop = self.get_workshop(code)
-        if workshop.owner is not None and workshop.owner.casefold() != owner.casefold():
+        if workshop.owner is not None and workshop.owner.casefold() != owner.casefold() and \
+                owner.casefold() not in {c.casefold() for c in self.cohosts(workshop.code)}:
             raise WorkshopError(f"No workshop of yours has the code {workshop.code}.")
         return workshop
+
+    def _owners_own(self, code: str, owner: str) -> Workshop:
+        """The room, if `owner` opened it: what only the owner may do (co-hosts, delete)."""
+        workshop = self.owned_workshop(code, owner)
+        if workshop.owner is not None and workshop.owner.casefold() != owner.casefold():
+            raise WorkshopError(f"Only {workshop.owner}, who opened workshop {workshop.code}, "
+                                "can do that.")
+        return workshop
+
+    def is_owner(self, workshop: Workshop, account: str) -> bool:
+        return workshop.owner is None or workshop.owner.casefold() == account.casefold()
+
+    def add_cohost(self, code: str, owner: str, account: str) -> None:
+        """Let another staff account run the room (open questions, moderate, pause, close);
+        the page checks that the account exists."""
+        workshop = self._owners_own(code, owner)
+        name = clean_owner(account)
+        if workshop.owner is not None and name.casefold() == workshop.owner.casefold():
+            raise WorkshopError("You run this workshop already; add another staff account.")
+        row = {"code": workshop.code, "account": name, "account_key": name.casefold(),
+               "added_at": self.clock()}
+        try:
+            _retry(lambda: self._execute(workshop_cohosts.insert().values(**row)))
+        except sa.exc.IntegrityError:
+            raise WorkshopError(f"{name} already co-hosts workshop {workshop.code}.") from None
+
+    def remove_cohost(self, code: str, owner: str, account: str) -> None:
+        workshop = self._owners_own(code, owner)
+        _retry(lambda: self._execute(workshop_cohosts.delete().where(
+            workshop_cohosts.c.code == workshop.code,
+            workshop_cohosts.c.account_key == " ".join(account.split()).casefold())))
+
+    def cohosts(self, code: str) -> list[str]:
+        query = (sa.select(workshop_cohosts.c.account)
+                 .where(workshop_cohosts.c.code == normalize_code(code))
+                 .order_by(workshop_cohosts.c.account_key))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
 
     def close_workshop(self, code: str, owner: str | None = None) -> None:
         workshop = self.get_workshop(code) if owner is None else self.owned_workshop(code, owner)
@@ -583,8 +737,9 @@ class WorkshopStore:
         _retry(write)
 
     def delete_workshop(self, code: str, owner: str | None = None) -> None:
-        """Delete a closed room now: its questions, answers, answer log and nicknames."""
-        workshop = self.get_workshop(code) if owner is None else self.owned_workshop(code, owner)
+        """Delete a closed room now: its questions, answers, answer log and nicknames (its owner
+        only, not a co-host)."""
+        workshop = self.get_workshop(code) if owner is None else self._owners_own(code, owner)
         if workshop.is_open(self.clock()):
             raise WorkshopError(f"Workshop {workshop.code} is still open; close it before "
                                 "deleting it.")
@@ -611,7 +766,8 @@ class WorkshopStore:
                     conn.exec_driver_sql("PRAGMA secure_delete = ON")
                 for table in (workshop_answers, workshop_answer_log):
                     conn.execute(table.delete().where(table.c.round_id.in_(rounds)))
-                for table in (workshop_participants, workshop_questions, workshop_rounds):
+                for table in (workshop_participants, workshop_questions, workshop_cohosts,
+                              workshop_rounds):
                     conn.execute(table.delete().where(table.c.code.in_(codes)))
                 conn.execute(workshops.delete().where(workshops.c.code.in_(codes)))
 
@@ -630,8 +786,11 @@ class WorkshopStore:
         """Every room, open or closed, newest first (only `owner`'s when given): a closed room's
         results stay reachable for the debrief and the export."""
         query = sa.select(workshops).order_by(workshops.c.created_at.desc())
-        if owner is not None:
-            query = query.where(sa.func.lower(workshops.c.owner) == owner.casefold())
+        if owner is not None:      # the rooms it opened, and those it co-hosts
+            cohosted = sa.select(workshop_cohosts.c.code).where(
+                workshop_cohosts.c.account_key == owner.casefold())
+            query = query.where(sa.or_(sa.func.lower(workshops.c.owner) == owner.casefold(),
+                                       workshops.c.code.in_(cohosted)))
         with self.engine.connect() as conn:
             return [Workshop(**row._mapping) for row in conn.execute(query)]
 
@@ -646,8 +805,12 @@ class WorkshopStore:
             else RoundQuestion.from_question(question_key, question)
         if first_vote_id is None:     # a revote keeps the first vote's order, whatever it was
             snapshot = snapshot.in_room_order(workshop.code)
-        if len(snapshot.options) < 2 or (snapshot.answer is not None
-                                         and snapshot.answer not in snapshot.options):
+        if snapshot.kind not in QUESTION_KINDS:
+            raise WorkshopError(f"Question {question_key!r} is of an unknown kind {snapshot.kind!r}.")
+        if snapshot.kind == "checker" and not (snapshot.dashboard_target or 0) > 0:
+            raise WorkshopError("A checker-game round needs the dashboard's target.")
+        if not snapshot.free and (len(snapshot.options) < 2 or (
+                snapshot.answer is not None and snapshot.answer not in snapshot.options)):
             raise WorkshopError(f"Question {question_key!r} needs at least two options and its "
                                 "answer among them.")
         if seconds is not None and not 5 <= seconds <= MAX_TIMER_SECONDS:
@@ -680,6 +843,8 @@ class WorkshopStore:
             raise WorkshopError("That question was asked in another room.")
         if first.vote != 1:
             raise WorkshopError("Only a first vote can be voted on again.")
+        if first.question.free:
+            raise WorkshopError("Only a question with options can be voted on again.")
         if first.revealed:
             raise WorkshopError("The answer is already revealed: a second vote would measure "
                                 "nothing. Ask a new question instead.")
@@ -705,6 +870,25 @@ class WorkshopStore:
                                      .where(workshop_rounds.c.id.in_(ids),
                                             workshop_rounds.c.revealed_at.is_(None))
                                      .values(revealed_at=now)))
+
+    def follow_kit(self, code: str, version: str | None, owner: str | None = None) -> None:
+        """Follow one of the kit's run-of-shows in this room (None: none), from its start."""
+        workshop = self._owned_open(code, owner)
+        _retry(lambda: self._execute(workshops.update().where(workshops.c.code == workshop.code)
+                                     .values(kit_version=version, kit_step=None,
+                                             kit_block_at=None)))
+
+    def mark_kit_step(self, code: str, step: int, new_block: bool,
+                      owner: str | None = None) -> None:
+        """Record that the room is at `step` of its run-of-show; a new block starts its clock."""
+        workshop = self._owned_open(code, owner)
+        if workshop.kit_version is None:
+            raise WorkshopError("Choose a run-of-show first.")
+        values: dict[str, Any] = {"kit_step": int(step)}
+        if new_block or workshop.kit_block_at is None:
+            values["kit_block_at"] = self.clock()
+        _retry(lambda: self._execute(workshops.update().where(workshops.c.code == workshop.code)
+                                     .values(**values)))
 
     def save_question(self, code: str, question: RoundQuestion) -> None:
         """Keep a trainer-written question with the room, to ask now or later."""
@@ -791,9 +975,8 @@ class WorkshopStore:
         current = self.current_round(participant.code)
         if current is None or current.id != round_id:
             raise WorkshopError("That question is closed; wait for the trainer's next one.")
-        if answer not in current.question.options:
-            raise WorkshopError("Choose one of the options shown.")
-        correct = answer == current.question.answer
+        answer = current.question.clean_answer(answer)
+        correct = current.question.counts_as_correct(answer)
         now = self.clock()
         values = {"round_id": round_id, "token": token, "answer": answer, "correct": correct,
                   "answered_at": now}
@@ -812,6 +995,60 @@ class WorkshopStore:
                                                            workshop_answers.c.token == token)
         with self.engine.connect() as conn:
             return conn.execute(query).scalar()
+
+    def current_answers(self, round_id: int) -> list[str]:
+        """Every participant's current answer to a round, sorted by its text (never in the order
+        they came in, which a room could match to who pressed Send when)."""
+        query = (sa.select(workshop_answers.c.answer)
+                 .where(workshop_answers.c.round_id == round_id)
+                 .order_by(workshop_answers.c.answer))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def text_answers(self, round_id: int) -> list[TextAnswer]:
+        """An open-text round's answers for the trainer's moderation: text and state, no
+        nickname, waiting ones first (then by text)."""
+        query = (sa.select(workshop_answers.c.id, workshop_answers.c.answer,
+                           workshop_answers.c.moderation)
+                 .where(workshop_answers.c.round_id == round_id))
+        with self.engine.connect() as conn:
+            rows = [TextAnswer(int(i), text, state) for i, text, state in conn.execute(query)]
+        return sorted(rows, key=lambda a: (a.state is not None, a.text))
+
+    def moderate(self, code: str, answer_id: int, state: str | None,
+                 owner: str | None = None, seen_text: str | None = None) -> None:
+        """Approve an open-text answer for the projector, hide it, or put it back in the queue.
+
+        With `seen_text` (what the trainer read) the change applies only while the answer still
+        says that: one changed after the trainer read it is not approved unseen."""
+        if state is not None and state not in MODERATION_STATES:
+            raise WorkshopError(f"Unknown moderation {state!r}; approve or hide.")
+        workshop = self.get_workshop(code) if owner is None else self.owned_workshop(code, owner)
+        in_room = sa.select(workshop_rounds.c.id).where(workshop_rounds.c.code == workshop.code)
+        statement = (workshop_answers.update()
+                     .where(workshop_answers.c.id == int(answer_id),
+                            workshop_answers.c.round_id.in_(in_room))
+                     .values(moderation=state))
+        if seen_text is not None:
+            statement = statement.where(workshop_answers.c.answer == seen_text)
+
+        def write() -> int:
+            with self.engine.begin() as conn:
+                return conn.execute(statement).rowcount
+
+        if not _retry(write):
+            raise WorkshopError("That answer changed after you read it, or is no longer in this "
+                                "room: read it again in the queue.")
+
+    def approved_texts(self, round_: Round) -> list[str]:
+        """The answers the trainer approved, for the projector: anonymous, in an order keyed to
+        the room and the text (not arrival, not the queue's), the same on every refresh."""
+        query = sa.select(workshop_answers.c.answer).where(
+            workshop_answers.c.round_id == round_.id, workshop_answers.c.moderation == "approved")
+        with self.engine.connect() as conn:
+            texts = list(conn.execute(query).scalars())
+        return sorted(texts, key=lambda t: keyed_unit(_ROOM_ORDER_KEY, round_.code,
+                                                      str(round_.id), t))
 
     def answer_changes(self, round_id: int) -> int:
         """How many answers were sent to a round, changes included (the log's length)."""
@@ -922,7 +1159,8 @@ class WorkshopStore:
                         question.has_answer and option == question.answer,
                         question.misconception_words(option))
             for option in question.options)
-        return RoomAggregate(current, self.participant_count(current.code), int(counts.sum()),
+        # Every answer counts, a plan or a text too (their rounds have no options to count by).
+        return RoomAggregate(current, self.participant_count(current.code), sum(raw.values()),
                              options, min_group)
 
     def gain(self, code: str, min_group: int = MIN_GROUP_SIZE) -> GainSummary:
@@ -948,7 +1186,9 @@ class WorkshopStore:
     # ---------------------------------------------------------------- internals
     def _upsert_answer(self, values: dict) -> sa.Executable:
         """INSERT … ON CONFLICT (round, participant) DO UPDATE: one atomic statement."""
-        changes = {k: values[k] for k in ("answer", "correct", "answered_at")}
+        # A changed answer goes back to the moderation queue: an approval was for the old text.
+        changes = {**{k: values[k] for k in ("answer", "correct", "answered_at")},
+                   "moderation": None}
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert

@@ -4,6 +4,8 @@ ground rules for a room with managers in it, and the one-page leader brief, as v
 from __future__ import annotations
 
 import html
+from collections.abc import Collection
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +19,8 @@ from datasets.validation import FileModel, InvalidFile, invalid_file
 KIT_FILE = Path(__file__).resolve().parent / "content" / "workshop-kit.yaml"
 Text = Annotated[str, StringConstraints(min_length=2)]
 BOARD = "board"
+CHECKER = "checker-game"     # module 1's checker game, played by the room (course.workshop_checker)
+TEXT_PREFIX = "text/"        # an open-text prompt of the kit's `texts`, moderated before it shows
 
 
 class KitError(UserError):
@@ -44,6 +48,17 @@ class Block(FileModel):
     ask: tuple[Text, ...] = ()
 
 
+class TextPrompt(FileModel):
+    """An open question the room answers in a sentence (course.workshop TEXT_MAX characters)."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
+    prompt: Annotated[str, StringConstraints(min_length=2, max_length=500)]
+
+    @property
+    def key(self) -> str:
+        return TEXT_PREFIX + self.id
+
+
 class Version(FileModel):
     id: Text
     minutes: Annotated[int, Field(gt=0)]
@@ -67,6 +82,7 @@ class Kit(FileModel):
     versions: Annotated[tuple[Version, ...], Field(min_length=1)]
     blocks: Annotated[tuple[Block, ...], Field(min_length=1)]
     leader_brief: LeaderBrief
+    texts: tuple[TextPrompt, ...] = ()
 
     @model_validator(mode="after")
     def _versions_add_up(self) -> "Kit":
@@ -82,6 +98,12 @@ class Kit(FileModel):
                 raise ValueError(f"version {version.id} is {version.minutes} minutes, but its blocks add "
                                  f"up to {total}")
         return self
+
+    def text_prompt(self, key: str) -> TextPrompt:
+        for text in self.texts:
+            if text.key == key:
+                return text
+        raise KitError(f"the kit has no open-text prompt {key!r}")
 
     def version(self, version_id: str) -> list[Block]:
         known = {block.id: block for block in self.blocks}
@@ -109,9 +131,60 @@ def unknown_questions(kit: Kit, choices: dict) -> list[str]:
     course.workshop.question_choices, the board question or a stage of Goodhart live."""
     from course.workshop_simulator import load_simulator_room
 
-    room_modes = {BOARD, *(stage.key for stage in load_simulator_room().stages)}
+    room_modes = {BOARD, CHECKER, *(stage.key for stage in load_simulator_room().stages),
+                  *(text.key for text in kit.texts)}
     return [f"{block.id}: {key}" for block in kit.blocks for key in block.ask
             if key not in room_modes and key not in choices]
+
+
+@dataclass(frozen=True)
+class KitStep:
+    """One step of a run-of-show: a block's next question, or a block that asks none."""
+
+    index: int           # position among the version's steps
+    block: Block
+    block_number: int    # 1-based, among the version's blocks
+    blocks: int          # how many blocks the version has
+    start_minute: int    # when the block starts in the version's plan
+    total_minutes: int
+    key: str | None      # the question to open (a key of Block.ask); None: the block asks none
+
+    @property
+    def budget(self) -> str:
+        """The block's place and time budget, as the presenter and the trainer read it."""
+        end = self.start_minute + self.block.minutes
+        return (f"Block {self.block_number} of {self.blocks} · {self.block.title} · "
+                f"{self.block.minutes} min (minute {self.start_minute}–{end} of "
+                f"{self.total_minutes})")
+
+
+def kit_steps(kit: Kit, version_id: str) -> list[KitStep]:
+    """The version's blocks in order, each block once per question it asks (once if none)."""
+    blocks = kit.version(version_id)
+    total = sum(block.minutes for block in blocks)
+    steps: list[KitStep] = []
+    start = 0
+    for number, block in enumerate(blocks, start=1):
+        for key in block.ask or (None,):
+            steps.append(KitStep(len(steps), block, number, len(blocks), start, total, key))
+        start += block.minutes
+    return steps
+
+
+def next_kit_step(steps: list[KitStep], current: int | None,
+                  asked: Collection[str] = ()) -> KitStep | None:
+    """The step after `current` (None: the start), passing over questions the room was already
+    asked by hand from the full list; None once the run-of-show is done."""
+    first = 0 if current is None else current + 1
+    for step in steps[first:]:
+        if step.key is None or step.key not in asked:
+            return step
+    return None
+
+
+def current_kit_step(steps: list[KitStep], current: int | None) -> KitStep | None:
+    """The step the room is at, or None before the first (or if the kit changed under it)."""
+    return steps[current] if current is not None and 0 <= current < len(steps) else None
 
 
 def leader_brief_html(kit: Kit) -> str:

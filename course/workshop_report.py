@@ -131,9 +131,12 @@ def shift_summary(first: RoomAggregate, second: RoomAggregate, revealed: bool) -
 
 
 def spread_summary(aggregate: RoomAggregate, revealed: bool) -> str:
-    """The bar chart in words."""
+    """The bar chart in words (a plan or a text round has no bars: its count of answers)."""
     if not aggregate.shown:
         return aggregate.status
+    if aggregate.round.question.free:
+        noun = "plans" if aggregate.round.question.kind == "checker" else "answers"
+        return f"{aggregate.answers} {noun}; the summary download has the room's result."
     parts = [f"“{o.option}”{' (right answer)' if revealed and o.correct else ''}: "
              f"{aggregate.share(o):.0%}" for o in aggregate.options]
     return f"{aggregate.answers} answers. " + "; ".join(parts) + "."
@@ -145,12 +148,39 @@ EXPORT_COLUMNS = ["room", "title", "question_no", "vote", "question", "option", 
                   "count", "share", "answers", "participants", "opened_at", "closed_at"]
 
 
+def free_rows(store: WorkshopStore, round_: Round) -> list[tuple[str, int | None]]:
+    """(option, count) rows for a round answered without options, from 5 answers on: a checker
+    game's green and not-green plans, or an open text's approved answers (count left blank)."""
+    from course.analytics import MIN_GROUP_SIZE
+    from course import workshop_checker as checker
+
+    answers = store.current_answers(round_.id)
+    if len(answers) < MIN_GROUP_SIZE:
+        return []
+    if round_.question.kind == "checker":
+        # Green or not is the visible checker's verdict: no hidden team needed (seed 0 unused).
+        plans = checker.room_plans(answers, 0, round_.question.dashboard_target)
+        return [(checker.GREEN, len(plans.green)),
+                (checker.NOT_GREEN, len(plans.plans) - len(plans.green))]
+    return [(text, None) for text in store.approved_texts(round_)]
+
+
 def room_results(store: WorkshopStore, workshop: Workshop) -> pd.DataFrame:
     """Every question of a room, one row per option: counts (blank below 5 answers), shares, and
     which option was right where the question had one. Nothing about any one participant."""
     rows: list[dict[str, Any]] = []
     for round_ in store.rounds(workshop.code):
         aggregate = store.aggregate(round_.id, round_=round_)
+        if round_.question.free:
+            for option, count in free_rows(store, round_):
+                rows.append({
+                    "room": workshop.code, "title": workshop.title, "question_no": round_.seq,
+                    "vote": round_.vote, "question": round_.question.prompt, "option": option,
+                    "right_answer": None, "count": count,
+                    "share": None if count is None else round(count / aggregate.answers, 4),
+                    "answers": aggregate.answers, "participants": aggregate.participants,
+                    "opened_at": round_.opened_at, "closed_at": round_.closed_at})
+            continue
         for option in aggregate.options:
             share = aggregate.share(option)
             rows.append({
@@ -188,7 +218,9 @@ def room_summary(store: WorkshopStore, workshop: Workshop) -> str:
             r.first_vote_id == round_.id for r in rounds) else ""
         lines.append(f"**{round_.seq}. {round_.question.prompt}**{vote}")
         lines.append("")
-        if not aggregate.shown:
+        if round_.question.free:
+            lines.extend(_free_summary(store, workshop, round_))
+        elif not aggregate.shown:
             lines.append(f"- fewer than {aggregate.min_group} answers: spread not shown")
         else:
             for option in aggregate.options:
@@ -213,6 +245,30 @@ def room_summary(store: WorkshopStore, workshop: Workshop) -> str:
     else:
         lines.append("Pre/post test: fewer than 5 people took both, so no gain is shown.")
     return "\n".join(lines) + "\n"
+
+
+def _free_summary(store: WorkshopStore, workshop: Workshop, round_: Round) -> list[str]:
+    """A checker game's two verdicts, or an open text's approved answers (as quoted text)."""
+    from course.analytics import MIN_GROUP_SIZE
+    from course import workshop_checker as checker
+
+    answers = store.current_answers(round_.id)
+    if len(answers) < MIN_GROUP_SIZE:
+        return [f"- fewer than {MIN_GROUP_SIZE} answers: not shown"]
+    if round_.question.kind == "checker":
+        plans = checker.room_plans(answers, workshop.seed, round_.question.dashboard_target)
+        return [f"- {plans.visible_summary()}", f"- hidden check: {plans.hidden_summary()}"]
+    approved = store.approved_texts(round_)
+    return [f"- {len(answers)} answers, {len(approved)} approved for the room:",
+            *(f"  - {escape_markdown(text)}" for text in approved)]
+
+
+def escape_markdown(text: str) -> str:
+    """A participant's text as plain text in Markdown: no HTML, link or emphasis it could carry."""
+    import html
+    import re
+
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|>~])", r"\\\1", html.escape(text, quote=False))
 
 
 def round_label(round_: Round) -> str:

@@ -42,9 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     importer = subparsers.add_parser(
         "import",
         help="read real AI-usage exports into one per-user-per-day CSV",
-        description="Read vendor exports (GitHub Copilot NDJSON, OpenAI usage pages, Microsoft 365 Copilot "
-                    "CSV, Amazon Q Developer CSV, Claude Code analytics) into one tidy table: user, day, "
-                    "source, interactions, acceptances, tokens_in, tokens_out, lines_added.",
+        description="Read vendor exports (GitHub Copilot usage-metrics NDJSON, OpenAI usage pages, Microsoft "
+                    "365 Copilot CSV, Amazon Q Developer and Kiro CSV, Claude Code analytics, Cursor daily "
+                    "usage) into one tidy table: user, day, source, interactions, acceptances, tokens_in, "
+                    "tokens_out, lines_added, then any vendor columns (credits, adoption phase). GitHub's "
+                    "team and repository reports each give a table of their own. FILE.csv.meta.json beside "
+                    "it says what each column measures and which definition changes fall in the period.",
     )
     importer.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="export files or folders")
     importer.add_argument("--kind", choices=sorted(IMPORTERS),
@@ -106,6 +109,18 @@ def _inputs_of(paths: list[Path]) -> set[Path]:
     return found
 
 
+def _write_metadata(out: Path, table) -> Path:
+    """The sidecar beside the CSV: column roles, what the reports leave out, dated definition changes."""
+    sidecar = out.with_name(out.name + ".meta.json")
+    meta = {key: table.attrs.get(key, []) for key in ("roles", "notes", "definition_changes")}
+    meta["duplicates"] = int(table.attrs.get("duplicates", 0))
+    try:
+        sidecar.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise GenerationError(f"cannot write {sidecar}: {exc.strerror or exc}") from exc
+    return sidecar
+
+
 def run_import(args: argparse.Namespace) -> int:
     from datasets.importers import ExportFormatError, read_exports
 
@@ -115,6 +130,10 @@ def run_import(args: argparse.Namespace) -> int:
                                 "destroy it: choose another file")
     if out.is_dir():
         raise ExportFormatError(f"--out {out} is a folder; give a file name such as {out / 'usage.csv'}")
+    sidecar = out.with_name(out.name + ".meta.json")
+    if sidecar.exists() and sidecar.resolve() in _inputs_of(args.paths):
+        raise ExportFormatError(f"--out {out} would write its notes to {sidecar}, one of the exports being "
+                                "read: choose another file")
     table = read_exports(args.paths, kind=args.kind)
     partial = out.with_name(f".{out.name}.partial")
     try:
@@ -125,9 +144,18 @@ def run_import(args: argparse.Namespace) -> int:
         raise GenerationError(f"cannot write {out}: {exc.strerror or exc}") from exc
     sources = ", ".join(sorted(table["source"].unique()))
     duplicates = table.attrs.get("duplicates", 0)
-    note = (f"; {duplicates:,} duplicate record(s) (same user, day and source, e.g. overlapping exports) "
+    note = (f"; {duplicates:,} duplicate record(s) (same key and source, e.g. overlapping exports) "
             "counted once" if duplicates else "")
-    print(f"wrote {args.out}: {len(table):,} user-days of {table['user'].nunique():,} users ({sources}){note}")
+    if "repository" in table.columns:
+        rows = f"{len(table):,} repository-days of {table['repository'].nunique():,} repositories"
+    elif "team" in table.columns:
+        rows = f"{len(table):,} memberships of {table['user'].nunique():,} users in {table['team'].nunique():,} teams"
+    else:
+        rows = f"{len(table):,} user-days of {table['user'].nunique():,} users"
+    print(f"wrote {args.out}: {rows} ({sources}){note}")
+    sidecar = _write_metadata(out, table)
+    for change in table.attrs.get("definition_changes", []):
+        print(f"series break: from {change['since']} {change['source']} {change['what']} (see {sidecar.name})")
     conflicts = table.attrs.get("conflicts", [])
     if conflicts:
         print(f"{len(conflicts):,} of the duplicates disagree on their counts; the record read later was kept:")

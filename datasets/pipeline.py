@@ -18,8 +18,9 @@ How the lesson is planted (the behaviour model):
   several together do.
 - Access is a released fact (`employees.ai_access_from`): a keyed random pilot wave (a third of
   each team, or half of the squads in the spillover family) gets AI access on the pilot day,
-  some whole weeks before the mandate; everyone else on the mandate day. Nobody has an AI event
-  before their access date.
+  some whole weeks before the mandate; everyone else on the mandate day. In the staggered family
+  whole squads are licensed in 3-4 waves in a keyed random order, whole weeks apart from the
+  pilot day to the mandate. Nobody has an AI event before their access date.
 - Output (work items) has potential outcomes: for every person and day an expected rate of new
   work without access (lambda0: the role's rate, the person's own level, a learning curve for new
   hires, a company-wide trend and quarterly swing, the squad's own drift and
@@ -29,8 +30,8 @@ How the lesson is planted (the behaviour model):
   companies: AI can cost time); performers lose a little time, more under the mandate's pressure;
   in the spillover family everyone else in a licensed squad gains part of it. Quiet experts are
   faster with or without AI. Work is drawn from the realised rate: lambda1 from the person's
-  access date on, lambda0 before. The labels keep each person's sums of both over the pilot window
-  (the truth of exercises/truth.py access_effect).
+  access date on, lambda0 before. The labels keep each person's sums of both over the comparison
+  window, the first access date to the second (the truth of exercises/truth.py access_effect).
 - Behaviour per archetype is the table of datasets/archetypes.py; per family, datasets/families.py.
 """
 
@@ -53,7 +54,7 @@ from datasets.provider import company_faker, name_pools
 from datasets.scenario import Scenario, default_teams
 from datasets.variation import feeds_work
 
-GENERATOR_VERSION = "3.0"  # bump whenever the same arguments would give different data (the grader checks it)
+GENERATOR_VERSION = "3.1"  # bump whenever the same arguments would give different data (the grader checks it)
 BLOCK_EMPLOYEES = 200
 NS_PER_SECOND = 1_000_000_000
 SECONDS_PER_DAY = 86_400
@@ -356,7 +357,8 @@ def build_population(scenario: Scenario, employees: int, seed: int, timeline: Ti
         archetype = _newer_staff_adopt(seed, archetype, tenure_days)
     squad = np.where(manager >= 0, manager, np.arange(n))
     unit = squad if family.randomised_by == "squad" else team_of
-    access_day = _access_days(seed, timeline, unit, by_unit=family.randomised_by == "squad")
+    access_day = _access_days(seed, timeline, unit, by_unit=family.randomised_by == "squad",
+                              waves=_wave_count(seed, family, timeline))
     hire = np.datetime64(timeline.start, "D") - tenure_days.astype("timedelta64[D]")
     ids = _format_ids("E", np.arange(1, n + 1), 5)
     table = pd.DataFrame({
@@ -404,9 +406,31 @@ def _newer_staff_adopt(seed: int, archetype: np.ndarray, tenure_days: np.ndarray
     return dealt
 
 
-def _access_days(seed: int, timeline: Timeline, unit: np.ndarray, by_unit: bool) -> np.ndarray:
-    """Each person's first day of AI access: the pilot day for a keyed random third of each unit
-    (or half of the units, when whole units are licensed together), the mandate day for the rest."""
+def _wave_count(seed: int, family: Family, timeline: Timeline) -> int:
+    """How many access waves the company has: the family's keyed draw, fewer when the rollout is too
+    short to give the first wave three weeks and every later one two."""
+    drawn = family.waves[keyed_int(seed, "rollout-waves", bits=31) % len(family.waves)]
+    if timeline.pilot_day is None or timeline.mandate_day is None:
+        return 1
+    weeks = (timeline.mandate_day - timeline.pilot_day) // 7
+    return max(2, min(drawn, 2 + (weeks - 3) // 2))
+
+
+def wave_days(timeline: Timeline, waves: int) -> list[int]:
+    """The access days of `waves` waves from the pilot day to the mandate day, whole weeks apart,
+    the earlier gaps the longer ones (the first wave's window is the graded one)."""
+    weeks = (timeline.mandate_day - timeline.pilot_day) // 7
+    gaps = _apportion(np.ones(waves - 1), weeks)
+    return [int(timeline.pilot_day + 7 * g) for g in np.concatenate([[0], np.cumsum(gaps)])]
+
+
+def _access_days(seed: int, timeline: Timeline, unit: np.ndarray, by_unit: bool,
+                 waves: int = 2) -> np.ndarray:
+    """Each person's first day of AI access. Two waves: the pilot day for a keyed random third of
+    each unit (or half of the units, when whole units are licensed together), the mandate day for
+    the rest. More waves (always whole units): the units in a keyed random order, split into equal
+    waves, each licensed on its own day (datasets/families.py staggered), with at least two units
+    in each wave so that a bootstrap over units has something to redraw."""
     n = len(unit)
     if timeline.mandate_day is None:
         return np.zeros(n, dtype=np.int64)
@@ -414,6 +438,14 @@ def _access_days(seed: int, timeline: Timeline, unit: np.ndarray, by_unit: bool)
     if timeline.pilot_day is None or n == 0:
         return access
     rng = keyed_stream(seed, "pilot-wave")
+    if waves > 2:
+        units = np.unique(unit)
+        waves = max(2, min(waves, len(units) // 2))
+        days = wave_days(timeline, waves)
+        order = rng.permutation(units)
+        for day, chunk in zip(days, np.array_split(order, waves), strict=True):
+            access[np.isin(unit, chunk)] = day
+        return access
     if by_unit:
         units = np.unique(unit)   # half of them: a bootstrap over few licensed squads is too narrow
         k = min(max(1, int(round(len(units) / 2))), max(len(units) - 1, 1))
@@ -947,19 +979,28 @@ def _decoded(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
+def comparison_window(ctx: Context) -> tuple[int, int] | None:
+    """The graded window: the first access day to the second (in a two-wave rollout, the pilot
+    day to the mandate), when the first wave alone has access (None with one access date)."""
+    starts = np.unique(ctx.population.access_day)
+    return (int(starts[0]), int(starts[1])) if len(starts) >= 2 else None
+
+
 def pilot_expectations(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
-    """Per employee: expected new work over the pilot window (pilot day to the day before the
-    mandate) without AI access and with access from the pilot day (zeros without a pilot)."""
+    """Per employee: expected new work over the comparison window (comparison_window: the first
+    access day to the day before the second) without AI access and with access from the first
+    access day (zeros with a single access date)."""
     pop, tl = ctx.population, ctx.timeline
     n = len(pop)
     without, with_access = np.zeros(n), np.zeros(n)
-    if tl.pilot_day is None or tl.mandate_day is None or n == 0:
+    window = comparison_window(ctx)
+    if window is None or n == 0:
         return without, with_access
-    days = np.arange(tl.pilot_day, tl.mandate_day)
+    days = np.arange(*window)
     weight = day_output_weight(tl.day_kind[days])[None, :]
     for lo in range(0, n, BLOCK_EMPLOYEES):
         members = np.arange(lo, min(lo + BLOCK_EMPLOYEES, n))
-        m0, m1 = output_multipliers(ctx, members, days, np.full(len(members), tl.pilot_day))
+        m0, m1 = output_multipliers(ctx, members, days, np.full(len(members), window[0]))
         rate = pop.traits["output_rate"][members][:, None] * weight
         without[members] = (rate * m0).sum(axis=1)
         with_access[members] = (rate * m1).sum(axis=1)
@@ -968,7 +1009,7 @@ def pilot_expectations(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
 
 def labels_table(ctx: Context) -> pd.DataFrame:
     """Per-employee truth: archetype, for converts the day they turned genuine, and the expected
-    new work over the pilot window without and with AI access (the potential outcomes)."""
+    new work over the comparison window without and with AI access (the potential outcomes)."""
     pop = ctx.population
     without, with_access = pilot_expectations(ctx)
     convert_date = pd.Series(pd.NaT, index=range(len(pop)), dtype="datetime64[ns]")

@@ -1,21 +1,27 @@
 """The effect of AI access, estimated the way a field experiment is, and graded with its interval.
 
-Every synthetic company runs a randomised pilot: a random wave of staff got AI access on the
-pilot day P, weeks before the mandate day M; everyone else on M (`employees.ai_access_from`).
-Because the wave is random, comparing it with the not-yet-licensed staff over the pilot window
-measures the effect of *access* (intent-to-treat), whoever in the wave ends up using AI.
+Every synthetic company rolls AI access out in random waves (`employees.ai_access_from`): the
+first wave on its first access date P, the next on the second access date P2, ..., the last on
+the mandate day M. Most have two waves (a pilot, then everyone at the mandate: P2 = M); a
+staggered rollout has three or four. Because the waves are random, comparing the first wave with
+everyone not yet licensed over the window [P, P2) measures the effect of *access*
+(intent-to-treat), whoever in the wave ends up using AI. The later waves are the comparison group
+only until their own start: from P2 on, some of them have access too.
 
 - Work is attributed to the day it was opened: "closed work" here counts the closed or merged
   items (datasets.measures.closed_work) by `created_at`, so work started before someone's access
   and finished after it counts as work without access (counting at `closed_at` would smear the
   days before the pilot into the pilot window and understate a growing effect).
 - Reference estimator (`reference_estimate`, released tables only): a difference-in-differences
-  of closed work, pilot wave against not-yet-licensed staff, pre-pilot period [first day, P)
-  against the pilot window [P, M), in percent as a ratio of ratios:
+  of closed work, first wave against not-yet-licensed staff, pre-pilot period [first day, P)
+  against the comparison window [P, P2), in percent as a ratio of ratios:
   100 * ((wave_window / wave_pre) / (rest_window / rest_pre) - 1). Per person-week rates give the
   same number (the periods and groups are the same in numerator and denominator). Its 95%
   interval is a percentile bootstrap over the units of randomisation, resampled within each arm:
   people, or whole squads/teams when everyone in one shares one access date (`randomisation_unit`).
+- Event study (`event_study`): the same comparison week by week around each wave's start,
+  pooled over the waves that have a not-yet-licensed group: flat before the start when the groups
+  were on parallel paths, and the effect building up after it.
 - Naive estimator (`naive_estimate`): heavy AI users against non-users, pre-pilot period against
   the time since the mandate: the users-versus-non-users contrast vendors' dashboards show. It
   targets the effect on self-selected users and is biased wherever who uses AI is related to
@@ -77,32 +83,39 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Pilot:
-    """Who got access when, and the three periods, from the released tables."""
+    """Who got access when, and the periods around the first wave, from the released tables."""
 
-    people: pd.DataFrame      # employee_id, team, manager_id, wave (bool)
+    people: pd.DataFrame      # employee_id, team, manager_id, wave (bool: the first wave), access
     start: pd.Timestamp
-    pilot: pd.Timestamp
-    mandate: pd.Timestamp
+    pilot: pd.Timestamp       # the first access date
+    second: pd.Timestamp      # the second access date: the comparison window ends here
+    mandate: pd.Timestamp     # the last access date (everyone licensed)
     end: pd.Timestamp
+
+    @property
+    def wave_starts(self) -> list[pd.Timestamp]:
+        return sorted(self.people["access"].unique())
 
 
 def pilot_design(company: Company) -> Pilot:
-    """The pilot wave (everyone licensed on the earliest access date) and the periods around it."""
+    """The first wave (everyone licensed on the earliest access date) and the periods around it."""
     employees = company.employees
     if "ai_access_from" not in employees.columns:
         raise CausalError("the employees table has no ai_access_from column: this company has no pilot")
     access = pd.to_datetime(employees["ai_access_from"]).dt.normalize()
-    first, last = access.min(), access.max()
-    if pd.isna(first) or first == last:
+    starts = sorted(access.dropna().unique())
+    if len(starts) < 2:
         raise CausalError("everyone got AI access on the same day: there is no pilot wave to compare")
+    first, second, last = pd.Timestamp(starts[0]), pd.Timestamp(starts[1]), pd.Timestamp(starts[-1])
     start, end = data_period(company)
     if first <= start:
         raise CausalError("the pilot started on the first day of the data: there is no pre-pilot period")
     people = pd.DataFrame({"employee_id": employees["employee_id"].astype(str),
                            "team": employees["team"].astype(str),
                            "manager_id": employees["manager_id"].astype("string").fillna("-"),
-                           "wave": (access == first).to_numpy()})
-    return Pilot(people=people, start=start, pilot=first, mandate=last, end=end)
+                           "wave": (access == first).to_numpy(),
+                           "access": access.to_numpy()})
+    return Pilot(people=people, start=start, pilot=first, second=second, mandate=last, end=end)
 
 
 def randomisation_unit(company: Company, pilot: Pilot | None = None) -> Unit:
@@ -160,15 +173,62 @@ def did_with_interval(counts: np.ndarray, treated: np.ndarray, units: np.ndarray
 
 
 def reference_estimate(company: Company, unit: Unit | None = None) -> Estimate:
-    """The reference method: pilot wave vs not-yet-licensed, pre-pilot vs pilot window, with a
-    bootstrap over the units of randomisation (`unit` forces one, for the benchmark)."""
+    """The reference method: first wave vs not-yet-licensed, pre-pilot vs the comparison window
+    [first, second access date), with a bootstrap over the units of randomisation (`unit` forces
+    one, for the benchmark)."""
     pilot = pilot_design(company)
     unit = unit or randomisation_unit(company, pilot)
     people = pilot.people
     counts = _closed_counts(company, people["employee_id"],
-                            [(pilot.start, pilot.pilot), (pilot.pilot, pilot.mandate)])
+                            [(pilot.start, pilot.pilot), (pilot.pilot, pilot.second)])
     groups = {"person": people["employee_id"], "team": people["team"], "squad": people["manager_id"]}[unit]
     return did_with_interval(counts, people["wave"].to_numpy(), groups.to_numpy(), unit)
+
+
+EVENT_PRE_WEEKS = 6   # weeks before each wave's start that the event study shows
+
+
+def event_study(company: Company, pre_weeks: int = EVENT_PRE_WEEKS) -> pd.DataFrame:
+    """Week-by-week DiD around each wave's start, pooled across waves (a diagnostic, not graded).
+
+    For every wave that has a not-yet-licensed group (all but the last), and every whole week
+    from `pre_weeks` before its start until the next wave's start: the wave's closed work in that
+    week over its mean pre-start week, against the same ratio of everyone licensed later, in
+    percent. The baseline is the mean of the pre-start weeks, not the single week before, because
+    one week of one wave is too few items to compare against. Waves are pooled week by week,
+    weighted by the wave's size. Rows: `week` (0 = the wave's first week of access), `effect_pct`,
+    `waves` (how many waves the week pools). Flat before week 0 is what parallel paths look like;
+    a tilt there means the later waves are no fair comparison.
+    """
+    pilot = pilot_design(company)
+    people = pilot.people
+    starts = pilot.wave_starts
+    if pre_weeks < 1:
+        raise CausalError("the event study needs at least one week before each wave's start")
+    week = pd.Timedelta(days=7)
+    rows: list[tuple[int, float, float]] = []
+    for wave_start, next_start in zip(starts[:-1], starts[1:]):
+        first_week = max(-pre_weeks, -int((wave_start - pilot.start) // week))
+        post_weeks = int((next_start - wave_start) // week)
+        if first_week > -1 or post_weeks < 1:
+            continue
+        weeks = list(range(first_week, post_weeks))
+        periods = [(wave_start + k * week, wave_start + (k + 1) * week) for k in weeks]
+        counts = _closed_counts(company, people["employee_id"], periods)
+        treated = (people["access"] == wave_start).to_numpy()
+        later = (people["access"] > wave_start).to_numpy()
+        t, c = counts[treated].sum(axis=0), counts[later].sum(axis=0)
+        pre = np.array(weeks) < 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            effect = 100.0 * ((t / t[pre].mean()) / (c / c[pre].mean()) - 1.0)
+        rows += [(k, float(e), float(treated.sum())) for k, e in zip(weeks, effect) if np.isfinite(e)]
+    if not rows:
+        raise CausalError("no wave has both a week before its start and a not-yet-licensed group")
+    table = pd.DataFrame(rows, columns=["week", "effect_pct", "size"])
+    pooled = table.groupby("week").apply(
+        lambda g: pd.Series({"effect_pct": np.average(g["effect_pct"], weights=g["size"]),
+                             "waves": len(g)}), include_groups=False)
+    return pooled.reset_index().astype({"week": int, "waves": int})
 
 
 def naive_estimate(company: Company) -> Estimate:

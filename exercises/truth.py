@@ -183,7 +183,9 @@ def theater_share(company: Company) -> float:
 
 
 def access_effect(company: Company) -> dict[str, float]:
-    """The pilot wave's effect of AI access in percent (`value`) and the reference interval's width."""
+    """The first wave's effect of AI access in percent (`value`) over the comparison window (its
+    access date to the second access date, as the labels' pilot_expected_* sums) and the
+    reference interval's width."""
     try:
         pilot = causal.pilot_design(company)
         reference = causal.reference_estimate(company)

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from datasets.errors import UserError
 from datasets.filelocks import busy_message, is_locked_error
 
-COMMAND_MODULES = ("datasets.commands", "course.commands", "course.audit_command", "grader.commands")
+COMMAND_MODULES = ("datasets.commands", "course.commands", "course.audit_command", "grader.commands",
+                   "grader.lti_commands")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from course import auth, workshop
+from course import workshop_kit as kit_lib
 from course import workshop_report as report
 from course.app_pages import common
 from course.modules import pre_post_test
@@ -111,6 +112,49 @@ if is_open:   # a link that shows this room and nothing else, and ends when the 
                 f"{room.code}&{common.PRESENTER_PARAM}={presenter}) (opens in a new tab: drag it to the "
                 "projector and go full screen; the link shows this room only, grants nothing "
                 "else and stops working when the workshop closes)")
+    if not config.public_url:
+        st.caption("The projector's QR code and join link use the address that tab was opened "
+                   "with. If phones cannot reach it (127.0.0.1, localhost), set `public_url` in "
+                   "var/config.yaml or start the app with `theater app --public-url URL` "
+                   "(docs/workshops.md).")
+
+
+def co_hosts() -> None:
+    """The owner adds or removes another staff account that can run this room with them."""
+    names = rooms.cohosts(room.code)
+    if not rooms.is_owner(room, owner):
+        st.caption(f"You co-host this workshop for **{room.owner}**: you can run it; only they "
+                   "can delete it or change its co-hosts.")
+        return
+    with st.expander(f"Co-hosts ({len(names)})" if names else "Co-hosts"):
+        st.caption("Another staff account you add here sees this room under *Your workshops* and "
+                   "can run it with you: open questions, moderate, pause, close. Only you can "
+                   "delete the room or change its co-hosts.")
+        for name in names:
+            who, remove = st.columns([4, 1], vertical_alignment="center")
+            who.markdown(f"**{name}**")
+            if remove.button("Remove", key=f"cohost_remove_{name}"):
+                rooms.remove_cohost(room.code, owner, name)
+                st.rerun()
+        with st.form("add_cohost", clear_on_submit=True):
+            account = st.text_input("Staff account to add", max_chars=workshop.OWNER_MAX)
+            add = st.form_submit_button("Add co-host", icon=":material/group_add:")
+        if add:
+            known = {name.casefold(): name for name in common.staff_accounts()}
+            name = known.get(" ".join(account.split()).casefold())
+            if name is None:
+                st.error("No staff account has that name; ask whoever runs the app to create it "
+                         "(`theater users add NAME --role trainer`).")
+                return
+            try:
+                rooms.add_cohost(room.code, owner, name)
+            except UserError as error:
+                st.error(str(error))
+            else:
+                st.rerun()
+
+
+co_hosts()
 
 
 def _room_company(scenario: str, seed: int):
@@ -181,14 +225,89 @@ def goodhart_live(room: workshop.Workshop, seconds: int | None) -> None:
         st.rerun()
 
 
+def open_step_question(step, seconds: int | None) -> None:
+    """Open a kit step's question (a step without one only marks its block as on)."""
+    from course.workshop_steps import step_question
+
+    if step.key is not None:
+        try:
+            key, question = step_question(step.key, room, kit, choices, modules,
+                                          lambda: _room_company(room.scenario, room.seed))
+            rooms.open_question(room.code, key, question, seconds=seconds)
+        except UserError as error:
+            st.error(str(error))
+            return
+    current = kit_lib.current_kit_step(steps, room.kit_step)
+    rooms.mark_kit_step(room.code, step.index, current is None or current.block.id != step.block.id,
+                        owner=owner)
+    st.rerun()
+
+
+def follow_the_kit(seconds: int | None) -> None:
+    """The run-of-show, step by step: one button opens the next block's next question."""
+    from course.workshop_steps import asked_kit_keys, step_label
+
+    versions = {"": "none (pick questions from the list)",
+                **{v.id: f"{v.minutes} minutes" for v in kit.versions}}
+    key = f"workshop_kit_version_{room.code}"
+    # The room's choice, not this browser's: a co-host may have changed it since.
+    st.session_state[key] = room.kit_version if room.kit_version in versions else ""
+    st.selectbox("Run-of-show from the workshop kit", list(versions), format_func=versions.get,
+                 key=key, on_change=lambda: rooms.follow_kit(
+                     room.code, st.session_state[key] or None, owner=owner))
+    if not room.kit_version:
+        return
+    current = kit_lib.current_kit_step(steps, room.kit_step)
+    if current is not None:
+        st.markdown(f"**Now:** {current.budget}")
+        st.caption(f"Goal: {current.block.goal}  \nSay: {current.block.script}")
+    asked = asked_kit_keys(r.question.key for r in rooms.rounds(room.code))
+    following = kit_lib.next_kit_step(steps, room.kit_step, asked)
+    if following is None:
+        st.success("That was the last step of the run-of-show.", icon=":material/flag:")
+        return
+    if st.button(f"Next in the kit: {step_label(following, choices, kit)}", type="primary",
+                 icon=":material/skip_next:", key="workshop_kit_next"):
+        open_step_question(following, seconds)
+
+
+def play_the_checker_game(seconds: int | None) -> None:
+    from course import workshop_checker as checker
+
+    if st.button("Play the checker game with the room", icon=":material/sports_esports:",
+                 help="Every phone sets a plan with module 1's two sliders; the projector shows "
+                      "how much of the room turns the dashboard green, and on reveal each plan's "
+                      "hidden score."):
+        try:
+            question = checker.checker_question(checker.load_game(modules))
+            rooms.open_question(room.code, checker.KEY, question, seconds=seconds)
+        except UserError as error:
+            st.error(str(error))
+        else:
+            st.rerun()
+
+
+try:
+    kit = kit_lib.load_kit()
+except UserError as error:
+    kit, steps = None, []
+    st.caption(f"The workshop kit could not be loaded: {error}")
+else:
+    try:
+        steps = kit_lib.kit_steps(kit, room.kit_version) if room.kit_version else []
+    except UserError:          # the kit lost the version this room followed
+        steps = []
+
 timer = "no timer"
 if is_open and not room.paused:
     with st.container(border=True):
         st.subheader("Ask the room")
+        timer = st.radio("Timer (closes the question by itself)", list(TIMER_CHOICES),
+                         horizontal=True, key="workshop_timer")
+        if kit is not None:
+            follow_the_kit(TIMER_CHOICES[timer])
         if choices:
             key = st.selectbox("Question", list(choices), format_func=lambda k: choices[k][0])
-            timer = st.radio("Timer (closes the question by itself)", list(TIMER_CHOICES),
-                             horizontal=True, key="workshop_timer")
             ask, stop = st.columns(2)
             if ask.button("Open this question", type="primary", icon=":material/play_arrow:"):
                 rooms.open_question(room.code, key.split("#", 1)[0], choices[key][1],
@@ -214,24 +333,30 @@ if is_open and not room.paused:
                 rooms.open_question(room.code, BOARD_KEY, board, seconds=TIMER_CHOICES[timer])
                 st.rerun()
         goodhart_live(room, TIMER_CHOICES[timer])
+        play_the_checker_game(TIMER_CHOICES[timer])
         latest = rooms.latest_round(room.code)
         if latest is not None and not latest.is_open:
-            steps = st.columns(2)
+            actions = st.columns(2)
             if latest.vote == 1 and not latest.revealed and latest.question.has_answer and \
-                    steps[0].button("Vote again on this question (peer instruction)",
+                    not latest.question.free and \
+                    actions[0].button("Vote again on this question (peer instruction)",
                                     icon=":material/replay:"):
                 rooms.revote(room.code, latest.id, seconds=TIMER_CHOICES[timer])
                 st.rerun()
-            if latest.question.has_answer and not latest.revealed and \
-                    steps[1].button("Reveal the answer to the room", icon=":material/visibility:"):
+            if latest.question.revealable and not latest.revealed and \
+                    actions[1].button("Reveal the hidden check to the room"
+                                    if latest.question.kind == "checker"
+                                    else "Reveal the answer to the room",
+                                    icon=":material/visibility:"):
                 rooms.reveal(room.code, latest.id)
                 st.rerun()
         with st.expander("Write your own question"):
             with st.form("own_question", clear_on_submit=True):
                 prompt = st.text_area("Question", max_chars=500)
-                kind = st.radio("Kind", ["choice", "scale"], horizontal=True,
+                kind = st.radio("Kind", ["choice", "scale", "text"], horizontal=True,
                                 format_func={"choice": "multiple choice",
-                                             "scale": "scale from 1 to 5"}.get)
+                                             "scale": "scale from 1 to 5",
+                                             "text": "open text (you approve answers)"}.get)
                 options = st.text_area("Options, one per line (multiple choice)")
                 right = st.text_input("Right answer, copied from the options (leave empty for "
                                       "an opinion question)")
@@ -253,6 +378,53 @@ paused = st.toggle("Pause live updates", key="workshop_host_paused",
                         "or discuss without it moving.")
 
 
+def checker_live(latest: workshop.Round) -> None:
+    """The room's plans: the dashboard's verdict and, for the trainer before the reveal, the
+    hidden check of every plan (the projector shows it once revealed)."""
+    from course import workshop_checker as checker
+
+    plans = checker.room_plans(rooms.current_answers(latest.id), room.seed,
+                               latest.question.dashboard_target)
+    if not plans.shown:
+        st.info(plans.status, icon=":material/hourglass_top:")
+        return
+    st.markdown(f"**Dashboard:** {plans.visible_summary()}")
+    st.vega_lite_chart(checker.plans_chart(plans).to_dict(), width="stretch")
+    st.caption(f"Hidden check{'' if latest.revealed else ' (only you see it until the reveal)'}: "
+               f"{plans.hidden_summary()}")
+
+
+def moderation_queue(latest: workshop.Round) -> None:
+    """Open-text answers to approve for the projector or hide: text only, never who wrote it."""
+    answers = rooms.text_answers(latest.id)
+    approved = sum(a.state == "approved" for a in answers)
+    waiting = sum(a.state is None for a in answers)
+    st.markdown(f"**Moderation:** {waiting} waiting · {approved} approved for the projector · "
+                f"{len(answers) - waiting - approved} hidden")
+    st.caption(f"The projector shows approved answers, anonymous, once {workshop.MIN_GROUP_SIZE} "
+               "people have answered. A changed answer comes back here to approve again.")
+    labels = {None: "waiting", "approved": "on the projector", "hidden": "hidden"}
+    for answer in answers:
+        with st.container(border=True):
+            text, state, approve, hide = st.columns([5, 2, 2, 2], vertical_alignment="center")
+            text.text(answer.text)            # plain text: nothing in an answer is markup
+            state.caption(labels[answer.state])
+            # A callback runs before the view redraws, so the list shows the new state at once.
+            if answer.state != "approved":
+                approve.button("Approve", key=f"approve_{answer.id}", icon=":material/check:",
+                               on_click=_moderate, args=(answer.id, "approved", answer.text))
+            if answer.state != "hidden":
+                hide.button("Hide", key=f"hide_{answer.id}", icon=":material/visibility_off:",
+                            on_click=_moderate, args=(answer.id, "hidden", answer.text))
+
+
+def _moderate(answer_id: int, state: str, seen_text: str) -> None:
+    try:
+        rooms.moderate(room.code, answer_id, state, owner=owner, seen_text=seen_text)
+    except UserError as error:       # the answer changed or went meanwhile: say so, carry on
+        st.toast(str(error))
+
+
 def live_view() -> None:
     """The room now, for the trainer only: the spread live, the right answer marked."""
     latest = rooms.latest_round(room.code)
@@ -267,7 +439,7 @@ def live_view() -> None:
         state += ", answer revealed"
     vote = f", vote {latest.vote}" if latest.vote > 1 else ""
     st.markdown(f"**Question {latest.seq}{vote}** ({state}): {latest.question.prompt}")
-    if latest.question.kind != "scale":
+    if latest.question.kind not in ("scale", *workshop.FREE_KINDS):
         # The room's order, lettered as on the projector and the phones; the key marked for the
         # trainer alone.
         st.markdown("  \n".join(
@@ -279,6 +451,12 @@ def live_view() -> None:
     seconds = latest.seconds_left(workshop.utcnow())
     if seconds is not None:
         right.metric("Closes in", f"{int(seconds)} s")
+    if latest.question.kind == "checker":
+        checker_live(latest)
+        return
+    if latest.question.kind == "text":
+        moderation_queue(latest)
+        return
     if not aggregate.shown:
         st.info(aggregate.status, icon=":material/hourglass_top:")
         return
@@ -345,7 +523,7 @@ if is_open and left.button("Close the workshop", icon=":material/lock:"):
 if right.button("Back to my workshops (this one stays as it is)"):
     st.session_state.pop(HOST_CODE_KEY, None)
     st.rerun()
-if not is_open:
+if not is_open and rooms.is_owner(room, owner):
     with st.expander("Delete this workshop now"):
         st.write("Deletes the room's questions, every answer and every nickname at once, instead "
                  f"of on {room.deleted_after():%Y-%m-%d}. Download the results first if you need "

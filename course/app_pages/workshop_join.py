@@ -84,6 +84,9 @@ if paused:
 
 def show_result(round_: workshop.Round) -> None:
     """After voting closed: how the room answered; after the reveal, the answer and why."""
+    if round_.question.free:
+        free_result(round_)
+        return
     mine = rooms.my_answer(token, round_.id)
     question = round_.question
     if round_.revealed and question.has_answer:
@@ -110,6 +113,80 @@ def show_result(round_: workshop.Round) -> None:
     st.vega_lite_chart(report.spread_chart(aggregate, round_.revealed, font_size=14).to_dict(),
                        width="stretch")
     st.caption(report.spread_summary(aggregate, round_.revealed))
+
+
+def free_answer(current: workshop.Round, mine: str | None) -> None:
+    """A checker-game plan (the game's two sliders) or an open-text answer, sent and changeable
+    until the round closes."""
+    from course import checker_game as cg
+
+    question = current.question
+    with st.form(f"answer_{current.id}"):
+        if question.kind == "checker":
+            real, padded = workshop.parse_plan(mine) if mine else (cg.BASELINE_REAL, 0)
+            real = st.slider("AI sessions per person per week on real work", 0, cg.REAL_MAX,
+                             real, key=f"workshop_real_{current.id}")
+            padded = st.slider("Extra sessions per person per week just for the count", 0,
+                               cg.PADDED_MAX, padded, key=f"workshop_padded_{current.id}")
+            answer = workshop.plan_answer(real, padded)
+        else:
+            answer = st.text_area("Your answer (anonymous; the trainer approves what the room "
+                                  "sees)", value=mine or "", max_chars=workshop.TEXT_MAX,
+                                  key=f"workshop_text_{current.id}")
+        send = st.form_submit_button("Send my answer", type="primary",
+                                     key=f"workshop_send_{current.id}")
+    if send:
+        try:
+            green = rooms.submit_answer(room.code, token, current.id, answer)
+        except UserError as error:
+            st.error(str(error))
+        else:
+            mine = workshop.plan_answer(*workshop.parse_plan(answer)) \
+                if question.kind == "checker" else " ".join(answer.split())
+            if question.kind == "checker":
+                score = cg.dashboard_score(*workshop.parse_plan(mine), question.dashboard_target)
+                st.metric("Dashboard score", f"{score:.0%}")
+                if not green:
+                    st.warning(f"Not green yet: the target is {question.dashboard_target:g} "
+                               "sessions per person per week. Change your plan and send again.")
+    if mine is not None and question.kind == "checker":
+        st.success(f"Your plan ({mine}) is in. You can change it until the round closes.",
+                   icon=":material/check:")
+    elif mine is not None:        # a text is shown as typed, never read as Markdown
+        st.success("Your answer is in. You can change it until the round closes.",
+                   icon=":material/check:")
+        st.text(mine)
+
+
+def free_result(round_: workshop.Round) -> None:
+    """After a checker game or an open question closed: the room's verdict, your own plan's."""
+    from course import workshop_checker as checker
+
+    mine = rooms.my_answer(token, round_.id)
+    if round_.question.kind == "text":
+        if mine is not None:
+            st.markdown("You answered:")
+            st.text(mine)
+        st.caption("Answers the trainer approves appear on the projector, without names.")
+        return
+    plans = checker.room_plans(rooms.current_answers(round_.id), room.seed,
+                               round_.question.dashboard_target)
+    if mine is not None:
+        st.markdown(f"Your plan: {mine}.")
+    if not plans.shown:
+        st.info(plans.status, icon=":material/hourglass_top:")
+        return
+    st.markdown(f"**The room:** {plans.visible_summary()}")
+    if not round_.revealed:
+        st.caption("The trainer reveals the hidden check after the discussion.")
+        return
+    if mine is not None:
+        score = checker.score_plan(*workshop.parse_plan(mine), checker.room_team(room.seed),
+                                   round_.question.dashboard_target)
+        st.markdown(f"On the hidden team your plan scores {score.dashboard:.0%} on the dashboard "
+                    f"and changes output by {score.output_change_pct:+.1f}%.")
+    st.markdown(plans.hidden_summary())
+    st.info(round_.question.explanation, icon=":material/lightbulb:")
 
 
 def question_view() -> None:
@@ -147,6 +224,9 @@ def question_view() -> None:
     if seconds is not None:
         st.caption(f"Closes in about {int(seconds)} s.")
     mine = rooms.my_answer(token, current.id)
+    if current.question.free:
+        free_answer(current, mine)
+        return
     options = list(current.question.options)
     with st.form(f"answer_{current.id}"):
         # Letters as on the projector (the room's own order of the options); the answer sent is

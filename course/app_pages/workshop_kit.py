@@ -32,7 +32,8 @@ for block in blocks:
         st.markdown(f"**Goal.** {block.goal}")
         st.markdown(f"**Room activity.** {block.activity}")
         if block.ask:
-            st.caption("Questions to open in *Run a workshop*: " + ", ".join(f"`{key}`" for key in block.ask))
+            st.caption("Questions *Next in the kit* opens in *Run a workshop*, in this order: "
+                       + ", ".join(f"`{key}`" for key in block.ask))
         st.markdown(f"**Say.** {block.script}")
         st.markdown(f"**Notes.** {block.notes}")
         st.markdown("**If the answers look like this…**\n"

@@ -73,7 +73,7 @@ STYLES = {   # inline: Streamlit's own paragraph style would win over a class
     "present-note": "font-size:1.3rem;color:#444444;margin:.2rem 0",
 }
 
-link = workshop.join_url(st.context.url or "", room.code)
+link = workshop.join_url(st.context.url or "", room.code, config.public_url)
 
 
 def join_panel(now_room: workshop.Workshop) -> None:
@@ -144,7 +144,77 @@ def screen() -> None:
             _big("⏸ Paused: eyes on the front", "present-question")
             _big("Voting resumes when the trainer says so.", "present-status")
             return
+        kit_banner(now_room)
         board(latest)
+
+
+def kit_banner(now_room: workshop.Workshop) -> None:
+    """Which block of the run-of-show is on and its time budget, when the trainer follows one."""
+    from course import workshop_kit as kit_lib
+
+    if not now_room.kit_version:
+        return
+    try:
+        step = kit_lib.current_kit_step(kit_lib.kit_steps(kit_lib.load_kit(), now_room.kit_version),
+                                        now_room.kit_step)
+    except UserError:
+        return
+    if step is None:
+        return
+    running = ""
+    if now_room.kit_block_at is not None:
+        minutes = int((workshop.utcnow() - now_room.kit_block_at).total_seconds() // 60)
+        running = f" · on for {minutes} min"
+    _big(step.budget + running, "present-note")
+
+
+def checker_board(latest: workshop.Round, participants: int) -> None:
+    """The room's checker game: plans coming in, the share that turns the dashboard green once
+    the round closed, and on reveal every plan's hidden score beside the best plan's."""
+    from course import workshop_checker as checker
+
+    plans = checker.room_plans(rooms.current_answers(latest.id), room.seed,
+                               latest.question.dashboard_target)
+    target = f"{latest.question.dashboard_target:g}"
+    if latest.is_open:
+        seconds = latest.seconds_left(workshop.utcnow())
+        timer = f" · {int(seconds)} s left" if seconds is not None else ""
+        _big(f"{len(plans.plans)} of {participants} sent a plan{timer}", "present-status")
+        _big(f"The dashboard turns green at {target} AI sessions per person per week.",
+             "present-small")
+        return
+    _big(f"{len(plans.plans)} of {participants} sent a plan · the game is closed",
+         "present-status")
+    if not plans.shown:
+        _big(plans.status, "present-small")
+        return
+    _big(plans.visible_summary(), "present-small")
+    if latest.revealed:        # the chart beside its words: all of it above a 1080p fold
+        chart, words = st.columns([3, 2], gap="large")
+        with chart:
+            st.vega_lite_chart(checker.plans_chart(plans, font_size=24, height=460)
+                               .to_dict(), width="stretch")
+        with words:
+            _big(plans.hidden_summary(), "present-note")
+            _big(latest.question.explanation, "present-note")
+
+
+def text_board(latest: workshop.Round, participants: int) -> None:
+    """An open question: how many answered, then the answers the trainer approved, anonymous."""
+    answered = rooms.answer_count(latest.id)
+    state = "" if latest.is_open else " · closed"
+    _big(f"{answered} of {participants} answered{state}", "present-status")
+    if answered < workshop.MIN_GROUP_SIZE:
+        if not latest.is_open:
+            _big(f"Answers show once {workshop.MIN_GROUP_SIZE} people have answered.",
+                 "present-small")
+        return
+    approved = rooms.approved_texts(latest)
+    columns = st.columns(2, gap="medium")
+    for number, text in enumerate(approved):
+        with columns[number % 2].container(border=True):
+            st.markdown(f"<p style='{STYLES['present-small']}'>{workshop.as_plain_html(text)}</p>",
+                        unsafe_allow_html=True)
 
 
 def simulator_reveal(latest: workshop.Round, aggregate: workshop.RoomAggregate) -> None:
@@ -174,6 +244,12 @@ def board(latest: workshop.Round | None) -> None:
         return
     vote = f" · vote {latest.vote}" if latest.vote > 1 else ""
     _big(f"{latest.seq}{vote}. {latest.question.prompt}", "present-question")
+    if latest.question.kind == "checker":
+        checker_board(latest, participants)
+        return
+    if latest.question.kind == "text":
+        text_board(latest, participants)
+        return
     if latest.question.kind == "board" and (latest.is_open or not latest.revealed):
         spec, summary = _dashboard(room.scenario, room.seed)
         st.vega_lite_chart(spec, width="stretch", key="board_dashboard")

@@ -171,3 +171,22 @@ def test_a_server_that_ignores_the_stop_signal_is_killed_after_the_grace_period(
         for child in children:
             if child.is_running():
                 child.kill()
+
+
+def test_the_public_url_flag_reaches_the_app_and_a_bad_one_stops_it(monkeypatch, tmp_path):
+    from course.config import PUBLIC_URL_ENV
+    from datasets.errors import UserError
+
+    monkeypatch.delenv(PUBLIC_URL_ENV, raising=False)
+    envs = []
+    monkeypatch.setattr(commands, "run_server", lambda cmd, env: envs.append(env) or 0)
+    parser = argparse.ArgumentParser()
+    commands.register(parser.add_subparsers())
+    args = parser.parse_args(["app", "--home", str(tmp_path / "home"),
+                              "--public-url", "https://room.example.org"])
+    assert args.func(args) == 0
+    assert envs[0][PUBLIC_URL_ENV] == "https://room.example.org/"
+    monkeypatch.setattr(commands, "run_server", lambda cmd, env: pytest.fail("started anyway"))
+    for bad in ("https://room.example.org/?x=1", "https://me:pw@room.example.org/", "room.example.org"):
+        with pytest.raises(UserError, match="public_url"):
+            commands.run_app(home=str(tmp_path / "home"), public_url=bad)

@@ -182,3 +182,23 @@ def test_a_bad_config_file_is_named_with_what_is_wrong(tmp_path, text, message):
     with pytest.raises(ConfigError, match=re.escape(message)) as caught:
         load_config(tmp_path)
     assert str(tmp_path / "config.yaml") in str(caught.value)
+
+
+def test_the_public_url_for_workshop_join_links_is_a_checked_setting(tmp_path, monkeypatch):
+    monkeypatch.delenv("THEATER_PUBLIC_URL", raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    assert load_config(home).public_url is None
+    (home / "config.yaml").write_text("public_url: https://workshop.example.org/theater\n")
+    assert load_config(home).public_url == "https://workshop.example.org/theater/"
+    monkeypatch.setenv("THEATER_PUBLIC_URL", "http://10.0.0.5:8501")   # theater app --public-url
+    assert load_config(home).public_url == "http://10.0.0.5:8501/"
+    monkeypatch.delenv("THEATER_PUBLIC_URL")
+    for bad, why in (("ftp://example.org/", "https://"), ("example.org", "https://"),
+                     ("https://ann:hunter2@example.org/", "no user name or password"),
+                     ("https://example.org/?room=1", "no \\?query"),
+                     ("https://example.org/#join", "#fragment")):
+        (home / "config.yaml").write_text(f"public_url: '{bad}'\n")
+        with pytest.raises(ConfigError, match=why) as raised:
+            load_config(home)
+        assert "hunter2" not in str(raised.value)          # a password is never echoed back

@@ -61,3 +61,13 @@ def test_the_kit_page_is_behind_the_staff_sign_in(app_home):
     assert not at.exception
     assert any(t.label == "Staff account" for t in at.text_input)
     assert not any("Goal." in m.value for m in at.markdown)
+
+
+def test_the_kit_check_fails_on_an_open_text_prompt_it_does_not_define():
+    modules, _ = load_modules()
+    choices = question_choices(modules, load_pre_post_test())
+    kit = load_kit()
+    assert {t.key for t in kit.texts} == {"text/dashboard", "text/commitment"}
+    broken = kit.model_copy(update={"texts": ()})
+    missing = unknown_questions(broken, choices)
+    assert missing and all(": text/" in entry for entry in missing)

@@ -322,3 +322,19 @@ def test_phone_projector_and_trainer_show_the_rooms_one_order_of_the_options(app
                                                                         min_group=1).options}
     assert counts[asked.answer] == (1, True)
     assert sum(c for c, _ in counts.values()) == 1
+
+
+def test_the_qr_code_and_join_link_carry_the_configured_public_url(app_home, rooms, monkeypatch):
+    from course import workshop as live
+
+    (app_home / "config.yaml").write_text("public_url: https://qr-test.example.org/theater\n")
+    encoded = []
+    real_qr = live.join_qr_png
+    monkeypatch.setattr(live, "join_qr_png", lambda url, **kw: encoded.append(url) or real_qr(url, **kw))
+    room = rooms.create_workshop("startup", "Hall", owner="Grace")
+    at = _presenter(room.code)
+    assert not at.exception
+    expected = f"https://qr-test.example.org/theater/workshop?code={room.code}"
+    assert expected in texts(at)
+    assert encoded == [expected]                  # the QR code encodes the same link
+    assert "localhost" not in texts(at) and "127.0.0.1" not in texts(at)

@@ -15,6 +15,7 @@ from datasets import api
 from datasets.api import (Company, GenerationError, OutputError, generate_company, generate_to_dir, learner_seed, load_company,
                           write_company)
 from datasets.errors import UserError
+from datasets.scenario import load_scenario
 from datasets.schemas import LABEL_TABLES, PUBLIC_TABLES
 
 
@@ -314,16 +315,28 @@ def test_export_is_written_inside_the_same_atomic_folder(tmp_path, monkeypatch, 
 # The grader regenerates a learner's labels long after the release: the same version must give
 # the same data. Update this digest only together with GENERATOR_VERSION.
 DATA_DIGEST = {"2.1": "12fa8dc96d1edd64250edbc0f4e2b95756f204817560ed9bb0816072ed3a3799",
-               "3.0": "043f5c3993621cf184c1be5373d452b11ab999aac0e718c914e3535d809f8cf9"}
+               "3.0": "043f5c3993621cf184c1be5373d452b11ab999aac0e718c914e3535d809f8cf9",
+               # 3.1 added the staggered family: this seed still draws theater, so its data is
+               # unchanged, but other seeds' families moved (the shares changed)
+               "3.1": "043f5c3993621cf184c1be5373d452b11ab999aac0e718c914e3535d809f8cf9"}
+# ... and a staggered rollout, which the digest above never reaches (since 3.1)
+STAGGERED_DIGEST = {"3.1": "4b0eb1d9408f2b998f164cc1e3d83c12f91b5f6dc71558c200886c2e4740c9b8"}
+
+
+def _digest(company) -> str:
+    digest = hashlib.sha256()
+    for name, frame in company.tables(with_labels=True).items():
+        digest.update(name.encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def test_generator_version_changes_whenever_the_data_does():
     from datasets.pipeline import GENERATOR_VERSION
 
     company = generate_company("mandate-bigco", 40, 30, 12345)
-    digest = hashlib.sha256()
-    for name, frame in company.tables(with_labels=True).items():
-        digest.update(name.encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    assert DATA_DIGEST.get(GENERATOR_VERSION) == digest.hexdigest(), \
+    assert DATA_DIGEST.get(GENERATOR_VERSION) == _digest(company), \
         "the generated data changed: bump GENERATOR_VERSION and record the new digest"
+    staggered = load_scenario("mandate-bigco").model_copy(update={"family": "staggered"})
+    assert STAGGERED_DIGEST.get(GENERATOR_VERSION) == _digest(generate_company(staggered, 60, 180, 12345)), \
+        "the generated staggered rollout changed: bump GENERATOR_VERSION and record the new digest"

@@ -12,8 +12,9 @@ def test_import_reads_a_generated_export_into_a_tidy_csv(tmp_path, capsys):
     out = tmp_path / "tidy.csv"
     assert main(["import", str(folder), "--out", str(out)]) == 0
     table = pd.read_csv(out)
-    assert list(table.columns) == ["user", "day", "source", "interactions", "acceptances",
-                                   "tokens_in", "tokens_out", "lines_added"]
+    assert list(table.columns[:8]) == ["user", "day", "source", "interactions", "acceptances",
+                                       "tokens_in", "tokens_out", "lines_added"]
+    assert set(table.columns[8:]) <= {"used_copilot_code_review_active", "used_copilot_code_review_passive"}
     assert set(table["source"]) == {"github-copilot"}
     assert table["interactions"].sum() > 0
     assert "user-days" in capsys.readouterr().out

@@ -51,7 +51,10 @@ def per_user_day(events: pd.DataFrame, user_of: pd.Series) -> pd.DataFrame:
 def test_every_import_has_the_tidy_columns_and_types(exported):
     for kind, folder in exported.items():
         tidy = read_export(folder)
-        assert list(tidy.columns) == TIDY_COLUMNS
+        # the tidy columns first; after them only the vendor's own declared columns, each with its role
+        assert list(tidy.columns[:len(TIDY_COLUMNS)]) == TIDY_COLUMNS
+        extra = list(tidy.columns[len(TIDY_COLUMNS):])
+        assert set(extra) <= set(tidy.attrs["roles"][kind]), extra
         assert (tidy["source"] == kind).all()
         assert tidy["day"].dtype == "datetime64[ns]"
         assert all(tidy[c].dtype == "float64" for c in TIDY_COLUMNS[3:])

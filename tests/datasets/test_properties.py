@@ -25,16 +25,36 @@ SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[Heal
 
 def _check_tidy(table: pd.DataFrame) -> None:
     """What every successful import guarantees."""
-    assert list(table.columns) == TIDY_COLUMNS
+    if "team" in table.columns or "repository" in table.columns:
+        _check_side_table(table)
+        return
+    assert list(table.columns[:len(TIDY_COLUMNS)]) == TIDY_COLUMNS
+    extra = list(table.columns[len(TIDY_COLUMNS):])
+    assert all(column in table.attrs["roles"][source] for column in extra for source in set(table["source"]))
     assert len(table) > 0
     assert not table.duplicated(["user", "day", "source"]).any()
     assert table["day"].dtype == "datetime64[ns]" and table["day"].notna().all()
     users = table["user"].astype(str)
     assert (users.str.strip() != "").all() and not users.isin(["None", "nan", "<NA>"]).any()
-    for column in COUNT_COLUMNS:
+    for column in COUNT_COLUMNS + extra:
         values = table[column].to_numpy(dtype="float64")
         known = values[~np.isnan(values)]
         assert np.isfinite(known).all() and (known >= 0).all(), column
+    if "ai_adoption_phase" in extra:
+        phases = table["ai_adoption_phase"].dropna()
+        assert phases.isin([0, 1, 2, 3]).all()
+
+
+def _check_side_table(table: pd.DataFrame) -> None:
+    """GitHub's team and repository reports: no blank names, real days, finite non-negative counts."""
+    assert len(table) > 0 and table["day"].notna().all()
+    names = table["team" if "team" in table.columns else "repository"].astype(str)
+    assert (names.str.strip() != "").all() and not names.isin(["None", "nan", "<NA>"]).any()
+    for column in table.columns:
+        if column not in ("user", "day", "team", "repository", "source"):
+            values = table[column].to_numpy(dtype="float64")
+            known = values[~np.isnan(values)]
+            assert np.isfinite(known).all() and (known >= 0).all(), column
 
 
 def _read(path: Path, kind: str | None = None) -> None:
@@ -74,6 +94,10 @@ copilot_records = st.fixed_dictionaries(
         "totals_by_feature": st.one_of(st.none(), st.lists(st.fixed_dictionaries(
             {"feature": st.sampled_from(["code_completion", "agent_edit", "chat_panel_ask_mode"])},
             optional={"code_generation_activity_count": counts}), max_size=3), st.just("x")),
+        "ai_credits_used": st.one_of(counts, st.floats(min_value=0, max_value=1e6)),
+        "ai_adoption_phase": st.one_of(st.none(), counts, st.fixed_dictionaries(
+            {"phase": st.one_of(st.integers(min_value=-1, max_value=5), counts)}, optional={"version": st.just("v1")})),
+        "used_copilot_code_review_active": st.one_of(st.booleans(), counts),
         "totals_by_cli": st.one_of(st.none(), st.fixed_dictionaries({}, optional={
             "prompt_count": counts,
             "token_usage": st.one_of(st.none(), st.fixed_dictionaries(
@@ -150,6 +174,8 @@ cells = st.one_of(
     ["User Principal Name", "Display Name", "Last Activity Date", "Word Copilot Last Activity Date"],
     ["UserId", "Date", "Chat_MessagesSent", "Inline_AcceptanceCount", "Chat_AICodeLines"],
     ["userid", "date", "chat_messagessent"],
+    ["UserId", "Date", "Client_Type", "Conversations", "Messages", "Credits_Used"],
+    ["user_id", "date", "client type", "credits used"],
     ["Name", "Email"],
 ]), rows=st.lists(st.lists(cells, min_size=0, max_size=6), max_size=6),
     delimiter=st.sampled_from([",", ";", "\t"]), bom=st.booleans())
@@ -264,3 +290,23 @@ def test_any_roster_csv_gives_learners_or_one_clear_error(tmp_path, read_roster,
         return
     ids = [learner.id for learner in learners]
     assert ids and len(set(ids)) == len(ids) and all(ids)
+
+
+team_records = st.fixed_dictionaries({}, optional={
+    "day": days, "user_login": logins, "user_id": st.integers(), "team_id": st.one_of(st.none(), st.integers()),
+    "slug": st.one_of(st.none(), st.text(max_size=6)),
+})
+repo_records = st.fixed_dictionaries({"day": days}, optional={
+    "repository": st.one_of(st.none(), st.text(max_size=8), st.integers()),
+    "pull_requests": st.one_of(counts, st.fixed_dictionaries({}, optional={
+        "total_created_by_copilot": counts, "total_merged_created_by_copilot": counts})),
+    "code_review": st.fixed_dictionaries({}, optional={"total_suggestions": counts}),
+})
+
+
+@SETTINGS
+@given(records=st.one_of(st.lists(team_records, max_size=5), st.lists(repo_records, max_size=5)))
+def test_any_github_team_or_repository_report_gives_a_correct_table_or_one_clear_error(tmp_path, records):
+    path = tmp_path / "report.ndjson"
+    path.write_text("\n".join(_dumps(r) for r in records) + "\n", encoding="utf-8")
+    _read(path)

@@ -68,6 +68,32 @@ def test_the_truth_is_the_wave_s_expected_work_with_access_over_without():
     assert effect["reference_width"] == pytest.approx(causal.reference_estimate(pilot_company()).width)
 
 
+def test_in_a_staggered_rollout_the_window_ends_at_the_second_access_date():
+    """E3 is licensed on Thu 01-23, E4 at the mandate: the later waves are the control only until
+    the first of them starts. Window [01-20, 01-23): wave E1 1 (01-21), E2 1 -> 2 of pre 4; rest
+    E3 1 (01-21; 01-22 was abandoned), E4 0 -> 1 of pre 4 -> +100% (with the mandate as the end,
+    +50%)."""
+    company = pilot_company()
+    company.employees["ai_access_from"] = pd.to_datetime(["2025-01-20", "2025-01-20", "2025-01-23", "2025-01-27"])
+    pilot = causal.pilot_design(company)
+    dates = ("2025-01-20", "2025-01-23", "2025-01-27")
+    assert (pilot.pilot, pilot.second, pilot.mandate) == tuple(pd.Timestamp(d) for d in dates)
+    assert list(pilot.people["wave"]) == [True, True, False, False]
+    assert causal.reference_estimate(company).value == pytest.approx(100.0)
+    assert truth.access_effect(company)["value"] == pytest.approx(100 * (4.7 / 4.0 - 1))  # the wave's labels
+
+
+def test_the_event_study_compares_each_week_with_the_mean_week_before_access():
+    """Closed work by the week it was opened, wave E1+E2 against E3+E4: weeks -2 and -1 are 2 and 2
+    in both groups, week 0 is 3 against 2 (E3's abandoned item does not count) -> 0, 0, +50%."""
+    study = causal.event_study(pilot_company())
+    assert list(study["week"]) == [-2, -1, 0]
+    assert list(study["effect_pct"]) == pytest.approx([0.0, 0.0, 50.0])
+    assert list(study["waves"]) == [1, 1, 1]
+    with pytest.raises(causal.CausalError, match="at least one week"):
+        causal.event_study(pilot_company(), pre_weeks=0)
+
+
 def test_whole_squads_or_teams_sharing_a_date_are_the_unit():
     company = pilot_company()
     company.employees["team"] = ["A", "A", "B", "B"]
@@ -168,14 +194,16 @@ def _credit(estimate: causal.Estimate, effect: dict[str, float]) -> float:
 def scored() -> dict[str, list[dict[str, float]]]:
     """Reference and naive credit on course-sized companies of the families the test needs."""
     out: dict[str, list[dict[str, float]]] = {}
-    for family, count in (("selection", 10), ("theater", 5), ("spillover", 5)):
+    for family, count in (("selection", 10), ("theater", 5), ("spillover", 5), ("staggered", 6)):
         rows = []
         for seed in _seeds(family, count):
             company = generate_company("mandate-bigco", 150, 180, seed)
             effect = truth.access_effect(company)
             rows.append({"reference": _credit(causal.reference_estimate(company), effect),
                          "naive": _credit(causal.naive_estimate(company), effect),
-                         "unit": causal.randomisation_unit(company)})
+                         "unit": causal.randomisation_unit(company),
+                         "waves": company.employees["ai_access_from"].nunique(),
+                         "event_study": causal.event_study(company)})
         out[family] = rows
     return out
 
@@ -192,18 +220,32 @@ def test_users_vs_non_users_fails_where_newer_staff_adopt(scored):
 
 
 def test_the_unit_of_randomisation_follows_the_family(scored):
-    assert {row["unit"] for row in scored["spillover"]} == {"squad"}
+    assert {row["unit"] for row in scored["spillover"] + scored["staggered"]} == {"squad"}
     assert {row["unit"] for row in scored["theater"] + scored["selection"]} == {"person"}
     assert FAMILIES["spillover"].randomised_by == "squad"
 
 
-def test_the_labels_expected_work_matches_what_the_generator_draws():
-    """A Monte-Carlo check of the potential outcomes: work opened in the pilot window is drawn
-    from lambda1 for the wave and lambda0 for the rest, so realised counts match the labels' sums."""
-    company = generate_company("mandate-bigco", 600, 180, _seeds("theater", 1)[0])
+def test_a_staggered_rollout_has_three_or_four_waves_and_an_event_study_over_them(scored):
+    rows = scored["staggered"]
+    assert {row["waves"] for row in rows} <= {3, 4} and len({row["waves"] for row in rows}) == 2
+    for row in rows:
+        study = row["event_study"]
+        assert study["week"].min() == -causal.EVENT_PRE_WEEKS and study["week"].max() >= 2
+        # every wave but the last has a later, not-yet-licensed group in its first weeks
+        assert study.loc[study["week"].between(-causal.EVENT_PRE_WEEKS, 0), "waves"].eq(row["waves"] - 1).all()
+        assert study.loc[study["week"] < 0, "effect_pct"].abs().mean() < 15   # flat before access
+
+
+@pytest.mark.parametrize("family", ["theater", "staggered"])
+def test_the_labels_expected_work_matches_what_the_generator_draws(family):
+    """A Monte-Carlo check of the potential outcomes: work opened in the window (first to second
+    access date) is drawn from lambda1 for the first wave and lambda0 for everyone not yet
+    licensed, so realised counts match the labels' sums over that same window."""
+    company = generate_company("mandate-bigco", 600, 180, _seeds(family, 1)[0])
     pilot = causal.pilot_design(company)
+    assert (pilot.second < pilot.mandate) == (family == "staggered")
     opened = pd.to_datetime(company.work_items["created_at"])
-    in_window = company.work_items[(opened >= pilot.pilot) & (opened < pilot.mandate)]
+    in_window = company.work_items[(opened >= pilot.pilot) & (opened < pilot.second)]
     counts = in_window.groupby("employee_id").size().reindex(pilot.people["employee_id"], fill_value=0)
     labels = company.labels.set_index("employee_id").loc[pilot.people["employee_id"]]
     wave = pilot.people["wave"].to_numpy()

@@ -1,0 +1,369 @@
+"""LTI 1.3 launch into the app: the HTTP routes an LMS calls, in front of Streamlit (course.serve).
+
+- `/lti/login` (GET or POST): the LMS's third-party-initiated OIDC login. The tool answers with a
+  redirect to the platform's auth URL, carrying a fresh `state` (also set as a short-lived cookie in
+  this browser) and a one-time `nonce` (kept server-side).
+- `/lti/launch` (POST `id_token`, `state`): the platform's signed launch. pylti1p3next checks it —
+  state against this browser's cookie, the signature against the platform's JWKS, issuer and client
+  id (aud) against the registration, the deployment id, the expiry, the message type — and this
+  module consumes the nonce, so a replayed launch is refused. The launch's LMS user becomes the
+  roster learner (grader.lti.learner_for_launch), a server-side session is opened (course.sessions)
+  and the browser is sent (303) to the deep-linked page with `?u=HANDLE`, as any sign-in.
+- `/lti/jwks`: the tool's public key set, where the LMS checks the tool's signed requests.
+
+Every refusal is a plain page that says what went wrong and what to do; none opens a session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import sqlalchemy as sa
+from pylti1p3.cookie import CookieService
+from pylti1p3.exception import LtiException, OIDCException, ToolConfException
+from pylti1p3.launch_data_storage.base import LaunchDataStorage
+from pylti1p3.message_launch import MessageLaunch
+from pylti1p3.oidc_login import OIDCLogin
+from pylti1p3.redirect import Redirect
+from pylti1p3.request import Request
+from pylti1p3.session import SessionService
+
+from datasets.errors import UserError
+from grader import lti
+
+STATE_SECONDS = 5 * 60        # a login must come back as a launch within this
+NONCE_SECONDS = 15 * 60       # a nonce is forgotten after this (the id_token expires well before)
+COOKIE_PREFIX = "lti1p3-"
+PAGE_PATTERN = re.compile(r"^(home|capstone|my-learning|module-[A-Za-z0-9_-]{1,64})$")
+MODULE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+metadata = sa.MetaData()
+launch_data = sa.Table(
+    "lti_launch_data", metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class LaunchStore(LaunchDataStorage):
+    """pylti1p3's launch-data storage in the progress database (SQLite or PostgreSQL), so nonces and
+    states hold across threads and app replicas. `check_value` (the library asks it only about
+    nonces) consumes the key: a nonce lets one launch in, a replay finds it gone."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        metadata.create_all(engine)
+
+    def get_session_cookie_name(self):
+        return None      # keys are random (state, nonce): no per-browser prefix needed
+
+    def can_set_keys_expiration(self) -> bool:
+        return True
+
+    def get_value(self, key: str) -> Any:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(launch_data.c.value).where(launch_data.c.key == self._prepare_key(key))
+                               .where(launch_data.c.expires_at > _now())).first()
+        return json.loads(row[0]) if row is not None else None
+
+    def set_value(self, key: str, value: Any, exp: int | None = None) -> None:
+        key = self._prepare_key(key)
+        ends = _now() + dt.timedelta(seconds=exp or NONCE_SECONDS)
+        with self.engine.begin() as conn:
+            conn.execute(launch_data.delete().where(launch_data.c.key == key))
+            conn.execute(launch_data.insert().values(key=key, value=json.dumps(value), expires_at=ends))
+            if secrets.randbelow(50) == 0:
+                conn.execute(launch_data.delete().where(launch_data.c.expires_at <= _now()))
+
+    def check_value(self, key: str) -> bool:
+        with self.engine.begin() as conn:
+            deleted = conn.execute(launch_data.delete().where(launch_data.c.key == self._prepare_key(key))
+                                   .where(launch_data.c.expires_at > _now())).rowcount
+        return deleted > 0
+
+
+class LtiRequest(Request):
+    """One HTTP request's parameters (query and form) for pylti1p3."""
+
+    def __init__(self, params: Mapping[str, str], cookies: Mapping[str, str], secure: bool):
+        self.params, self.cookies, self.secure = dict(params), dict(cookies), secure
+
+    @property
+    def session(self):
+        raise LtiException("the tool keeps no framework session")
+
+    def is_secure(self) -> bool:
+        return self.secure
+
+    def get_param(self, key: str) -> str:
+        return self.params.get(key, "")
+
+
+class Cookies(CookieService):
+    """Cookies read from the request and the ones to set on the response (the login's state)."""
+
+    def __init__(self, request: LtiRequest):
+        self.request = request
+        self.to_set: list[tuple[str, str, int]] = []
+
+    def get_cookie(self, name: str) -> str | None:
+        return self.request.cookies.get(COOKIE_PREFIX + name)
+
+    def set_cookie(self, name: str, value, exp: int | None = 3600) -> None:
+        self.to_set.append((COOKIE_PREFIX + name, str(value), int(exp or STATE_SECONDS)))
+
+
+class ToRedirect(Redirect):
+    def __init__(self, location: str):
+        self.location = location
+
+    def do_redirect(self):
+        return self.location
+
+    def do_js_redirect(self):
+        return self.location
+
+    def set_redirect_url(self, location: str) -> None:
+        self.location = location
+
+    def get_redirect_url(self) -> str:
+        return self.location
+
+
+class Login(OIDCLogin):
+    def get_redirect(self, url: str) -> ToRedirect:
+        return ToRedirect(url)
+
+
+class Launch(MessageLaunch):
+    def _get_request_param(self, key: str) -> str:
+        return self._request.get_param(key)
+
+
+def _services(request: LtiRequest, store: LaunchStore) -> tuple[SessionService, Cookies]:
+    sessions = SessionService(request)
+    sessions.set_data_storage(store)
+    store.set_request(request)
+    sessions.set_launch_data_lifetime(NONCE_SECONDS)
+    return sessions, Cookies(request)
+
+
+# ----------------------------------------------------------------------------- what the routes decide
+
+
+class Refused(Exception):
+    """A launch or login the tool turns down: `message` is for the person in front of the browser."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+AGAIN = " Go back to your LMS and open the assignment link again."
+
+
+def _plain_reason(error: Exception) -> str:
+    """The library's exception in words a learner or an instructor can act on."""
+    text = str(error)
+    if isinstance(error, ToolConfException) or "registration" in text.lower():
+        return ("This LMS is not registered with the course, so the app cannot trust its launch. The "
+                "instructor registers it with `theater lti register`.")
+    if "expired" in text.lower():
+        return "The launch from your LMS has expired (it is valid for a few minutes)." + AGAIN
+    if "nonce" in text.lower():
+        return "This launch was already used (a launch can sign in only once)." + AGAIN
+    if "state" in text.lower():
+        return ("This launch did not start in this browser (its sign-in state is missing or wrong; "
+                "the app needs cookies allowed for it)." + AGAIN)
+    if "signature" in text.lower() or "public key" in text.lower() or "kid" in text.lower():
+        return ("This launch is not signed by the registered LMS, so the app refuses it. If this keeps "
+                "happening, tell your instructor.")
+    if "deployment" in text.lower():
+        return ("This LMS deployment is not registered with the course. The instructor adds its "
+                "deployment id with `theater lti register`.")
+    return f"The launch from your LMS could not be checked ({text[:200]})." + AGAIN
+
+
+def landing_page(claims: Mapping[str, Any], assignments: set[str]) -> str:
+    """The app page a launch deep-links to: the custom parameter `module=ID` (a module page),
+    `assignment=NAME` (a course assignment: the Capstone page, where assignments are downloaded and
+    submitted), else the page named by the target link's last path segment, else the home page."""
+    custom = claims.get(lti.CUSTOM_CLAIM) if isinstance(claims.get(lti.CUSTOM_CLAIM), Mapping) else {}
+    module = str(custom.get("module", "")).strip()
+    if module and MODULE_PATTERN.match(module):
+        return f"module-{module}"
+    if str(custom.get("assignment", "")).strip() in assignments:
+        return "capstone"
+    target = claims.get("https://purl.imsglobal.org/spec/lti/claim/target_link_uri", "")
+    last = urlparse(str(target)).path.rstrip("/").rsplit("/", 1)[-1]
+    return last if PAGE_PATTERN.match(last) else "home"
+
+
+@dataclass
+class Site:
+    """What the routes need from the app: its configuration, sign-in sessions and launch store."""
+
+    config: Any                 # course.config.AppConfig
+    sessions: Any               # course.sessions.SessionStore
+    store: LaunchStore
+
+    @property
+    def course(self):
+        return self.config.course
+
+
+def open_site(home: str | None = None, course: str | None = None) -> Site:
+    """The app's course, progress database and sessions, as `theater app` serves them."""
+    from pathlib import Path
+
+    from course.config import load_config
+    from course.progress import ProgressStore
+    from course.sessions import SessionStore
+
+    config = load_config(Path(home) if home else None, course or None)
+    engine = ProgressStore(config.database_url).engine
+    return Site(config, SessionStore(engine, config.session_idle_hours * 3600.0, config.session_hours * 3600.0),
+                LaunchStore(engine))
+
+
+def start_login(site: Site, params: Mapping[str, str], cookies: Mapping[str, str]) -> tuple[str, list]:
+    """The OIDC login: (the platform auth URL to redirect to, the cookies to set)."""
+    request = LtiRequest(params, cookies, lti.tool_url(site.course).startswith("https://"))
+    sessions, cookie_service = _services(request, site.store)
+    try:
+        login = Login(request, lti.tool_config(site.course), session_service=sessions,
+                      cookie_service=cookie_service, launch_data_storage=site.store)
+        location = login.redirect(lti.tool_urls(site.course)["launch"])
+    except lti.LtiError as error:
+        raise Refused(f"LTI is not set up for this course: {error}.", 404) from None
+    except (OIDCException, LtiException, ToolConfException) as error:
+        raise Refused(_plain_reason(error)) from None
+    return location, cookie_service.to_set
+
+
+def finish_launch(site: Site, params: Mapping[str, str], cookies: Mapping[str, str], client: str = "",
+                  requests_session: Any = None) -> str:
+    """Validate the launch, open the learner's session; returns where to send the browser."""
+    from course import data as course_data
+
+    request = LtiRequest(params, cookies, lti.tool_url(site.course).startswith("https://"))
+    sessions, cookie_service = _services(request, site.store)
+    try:
+        launch = Launch(request, lti.tool_config(site.course), session_service=sessions,
+                        cookie_service=cookie_service, launch_data_storage=site.store,
+                        requests_session=requests_session)
+        claims = launch.get_launch_data()
+        if not launch.is_resource_launch():
+            raise Refused("This kind of LTI launch (deep-linking set-up, data privacy or review) is not "
+                          "supported: add the app to your LMS course as an external-tool link.")
+    except lti.LtiError as error:
+        raise Refused(f"LTI is not set up for this course: {error}.", 404) from None
+    except (OIDCException, LtiException, ToolConfException) as error:
+        raise Refused(_plain_reason(error)) from None
+    try:
+        learner = lti.learner_for_launch(site.course, claims)
+    except lti.UnknownLearner as error:
+        staff = launch.check_staff_access() or launch.check_teacher_access()
+        hint = (" Staff sign in to the app with their staff account (`theater users add`)." if staff else "")
+        raise Refused(str(error) + hint, 403) from None
+    lti.record_launch(site.course, claims, learner)
+    handle = course_data.sign_in_token(site.config, learner, site.sessions, client)
+    assignments = {a.name for a in course_data.course_assignments(site.config)}
+    return f"{lti.tool_url(site.course)}/{landing_page(claims, assignments)}?u={handle}"
+
+
+def refusal_page(message: str) -> str:
+    return ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Signal or Theater: "
+            "launch refused</title></head><body style='font-family:sans-serif;max-width:40em;margin:3em auto'>"
+            f"<h1>The app could not open from your LMS</h1><p>{html.escape(message)}</p></body></html>")
+
+
+# ----------------------------------------------------------------------------- ASGI
+
+
+ROUTES = (lti.LOGIN_PATH, lti.LAUNCH_PATH, lti.JWKS_PATH)
+
+
+def route_of(path: str) -> str | None:
+    """Which LTI route a request path is (under any base URL), or None for Streamlit's own."""
+    normal = re.sub(r"/+", "/", "/" + path).rstrip("/")
+    return next((route for route in ROUTES if normal.endswith(route)), None)
+
+
+class LtiRoutes:
+    """ASGI middleware in front of Streamlit's app: the LTI routes are answered here, every other
+    request passes through unchanged. `site` is opened on the first LTI request (`open_site`)."""
+
+    def __init__(self, app: Callable, site: Callable[[], Site] | None = None,
+                 requests_session: Any = None):
+        self.app = app
+        self._open = site or (lambda: open_site())
+        self._site: Site | None = None
+        self.requests_session = requests_session
+
+    def site(self) -> Site:
+        if self._site is None:
+            self._site = self._open()
+        return self._site
+
+    async def __call__(self, scope, receive, send) -> None:
+        route = route_of(scope.get("path", "")) if scope["type"] == "http" else None
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        from starlette.concurrency import run_in_threadpool
+        from starlette.requests import Request as HttpRequest
+        from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+
+        request = HttpRequest(scope, receive)
+        try:
+            if route == lti.JWKS_PATH:
+                response = JSONResponse(await run_in_threadpool(lambda: lti.tool_jwks(self.site().course)))
+            elif request.method not in ("GET", "POST") or (route == lti.LAUNCH_PATH and request.method != "POST"):
+                response = PlainTextResponse("Method Not Allowed", status_code=405)
+            else:
+                params = dict(request.query_params)
+                if request.method == "POST":
+                    params.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
+                if route == lti.LOGIN_PATH:
+                    location, cookies = await run_in_threadpool(start_login, self.site(), params,
+                                                                dict(request.cookies))
+                    response = RedirectResponse(location, status_code=302)
+                    secure = lti.tool_url(self.site().course).startswith("https://")
+                    for name, value, seconds in cookies:   # cross-site (the LMS posts the launch): None over HTTPS
+                        response.set_cookie(name, value, max_age=seconds, httponly=True, secure=secure,
+                                            samesite="none" if secure else "lax")
+                else:
+                    client = self._client(request)
+                    location = await run_in_threadpool(finish_launch, self.site(), params,
+                                                       dict(request.cookies), client, self.requests_session)
+                    response = RedirectResponse(location, status_code=303)
+        except Refused as refused:
+            response = HTMLResponse(refusal_page(refused.message), status_code=refused.status)
+        except lti.LtiError as error:
+            response = HTMLResponse(refusal_page(f"LTI is not set up for this course: {error}."), status_code=404)
+        except UserError as error:   # the app's course cannot be opened (course.config)
+            response = HTMLResponse(refusal_page(f"The course cannot be opened: {error}."), status_code=503)
+        except sa.exc.OperationalError:   # the progress database is locked or unreachable just now
+            response = HTMLResponse(refusal_page("The app's database is busy." + AGAIN), status_code=503)
+        await response(scope, receive, send)
+
+    def _client(self, request) -> str:
+        from course import auth
+
+        peer = request.client.host if request.client else None
+        return auth.client_address(request.headers, self.site().config.client_address_header, peer)

@@ -1,0 +1,150 @@
+"""OpenAI organization usage, completions (GET /v1/organization/usage/completions): JSON pages of
+time buckets, or several pages saved together, read bucket by bucket (memory flat in file size)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datasets.importers.base import (
+    ACTIVITY, CONSUMPTION, UNATTRIBUTED, ExportFormatError, Head, JsonStream, Reader, Sink, count_of,
+    looks_like_ndjson, ndjson_records, read_head, require, text_of, unix_day,
+)
+
+OPENAI_SHAPE = "OpenAI organization usage completions page"
+OPENAI_COUNT_FIELDS = frozenset({"input_tokens", "output_tokens", "input_cached_tokens", "input_audio_tokens",
+                                 "output_audio_tokens", "num_model_requests", "object"})
+
+
+def _page_buckets(path: Path, where: str, page: dict) -> list:
+    buckets = page["data"] or []
+    if not isinstance(buckets, list):
+        raise ExportFormatError(f"{path}: {where}'data' is not a list (not an {OPENAI_SHAPE})")
+    return buckets
+
+
+def _buckets(path: Path) -> Iterator[Any]:
+    """Every bucket of a page (`{"data": [...]}`), of a list of pages or buckets, or of pages saved one
+    per line, streamed: only one bucket (or one saved page) is decoded at a time."""
+    head = read_head(path)
+    if head.lstrip()[:1] == "{" and looks_like_ndjson(head):
+        for where, page in ndjson_records(path):
+            if "data" not in page:
+                raise ExportFormatError(f"{path}: {where}: expected a page with a 'data' list of buckets "
+                                        f"(not an {OPENAI_SHAPE})")
+            yield from _page_buckets(path, f"{where}: ", page)
+        return
+    stream = JsonStream(path)
+    try:
+        start = stream.peek()
+        if start == "{":
+            found = False
+            for name, value in stream.members("data"):
+                if name != "data":
+                    continue
+                found = True
+                if not isinstance(value, Iterator):
+                    if not isinstance(value, list):
+                        raise ExportFormatError(f"{path}: 'data' is not a list (not an {OPENAI_SHAPE})")
+                    value = iter(value)
+                yield from value
+            if not found:
+                raise ExportFormatError(f"{path}: expected a page with a 'data' list of buckets "
+                                        f"(not an {OPENAI_SHAPE})")
+        elif start == "[":
+            for item in stream.items():
+                if isinstance(item, dict) and "data" in item and "start_time" not in item:
+                    yield from _page_buckets(path, "", item)     # several response pages saved together
+                else:
+                    yield item
+        else:
+            stream.value()   # reports the syntax error with its line
+            raise ExportFormatError(f"{path}: expected a page with a 'data' list of buckets (not an {OPENAI_SHAPE})")
+        stream.end()
+    finally:
+        stream.close()
+
+
+def _bucket_width(path: Path, where: str, bucket: dict, start: int) -> int:
+    if bucket.get("end_time") is None:
+        return 0
+    end, _ = unix_day(path, where, bucket["end_time"], "end_time")
+    return end - start
+
+
+def _check_overlap(path: Path, sink: Sink, layout: tuple, start: int, end: int) -> None:
+    """Two exports of the same period with another bucket width or grouping would each count every
+    request once, so their sum counts it twice: refuse, naming both files."""
+    seen = sink.coverage.setdefault("openai-usage", [])
+    for other, other_layout, first, last in seen:
+        if other != str(path) and other_layout != layout and start < last and end > first:
+            raise ExportFormatError(
+                f"{path}: covers the same hours as {other} with another bucket width or grouping "
+                f"({_layout(layout)} against {_layout(other_layout)}); adding both would count each "
+                "request twice: import one of them")
+    for index, (other, other_layout, first, last) in enumerate(seen):
+        if other == str(path) and other_layout == layout:
+            seen[index] = (other, layout, min(first, start), max(last, end))
+            return
+    seen.append((str(path), layout, start, end))
+
+
+def _layout(layout: tuple) -> str:
+    width, fields = layout
+    names = {60: "1m", 3600: "1h", 86400: "1d"}
+    return f"buckets of {names.get(width, f'{width} s')}, grouped by {', '.join(fields) or 'nothing'}"
+
+
+
+class OpenAIUsageReader(Reader):
+    """Completions usage buckets (any width) summed per user and UTC day across models and groupings."""
+
+    kind = "openai-usage"
+    shape = OPENAI_SHAPE
+    roles = {"interactions": ACTIVITY, "tokens_in": CONSUMPTION, "tokens_out": CONSUMPTION}
+    notes = ("input_tokens includes cached and cache-write tokens.",)
+
+    def detect(self, head: Head) -> bool:
+        first = head.first
+        return first is not None and (first.get("object") in {"page", "bucket"} or "start_time" in first)
+
+    def records(self, path: Path, sink: Sink) -> None:
+        """Completions usage buckets (any width) summed per user and UTC day across models."""
+        groupings: dict[tuple, tuple] = {}
+        for number, bucket in enumerate(_buckets(path), start=1):
+            where = f"bucket {number}"
+            if not isinstance(bucket, dict):
+                raise ExportFormatError(f"{path}: {where}: expected a JSON object (not an {OPENAI_SHAPE})")
+            require(path, where, bucket, ("start_time", "results"), OPENAI_SHAPE)
+            start, day = unix_day(path, where, bucket["start_time"], "start_time")
+            results = bucket["results"] or []
+            if not isinstance(results, list):
+                raise ExportFormatError(f"{path}: {where}: field 'results' is not a list")
+            width = _bucket_width(path, where, bucket, start) if results else 0
+            layouts: set[tuple] = set()
+            for index, result in enumerate(results, start=1):
+                if not isinstance(result, dict):
+                    raise ExportFormatError(f"{path}: {where} result {index}: expected a JSON object "
+                                            f"(not an {OPENAI_SHAPE})")
+                spot = f"{where} result {index}"
+                require(path, spot, result, ("input_tokens", "output_tokens", "num_model_requests"), OPENAI_SHAPE)
+                user = result.get("user_id")
+                user = UNATTRIBUTED if user is None else text_of(path, spot, user, "user_id")
+                # whatever the export was grouped by (project, key, model, api_source, ...) splits a bucket
+                grouping = tuple(sorted((name, str(value)) for name, value in result.items()
+                                        if name not in OPENAI_COUNT_FIELDS and name != "user_id"))
+                grouping = groupings.setdefault(grouping, grouping)   # one copy of each, however many records
+                layout = (width, tuple(n for n, _ in grouping))
+                if layout not in layouts:
+                    layouts.add(layout)
+                    _check_overlap(path, sink, layout, start, start + max(width, 1))
+                sink.add(user, day, self.kind, (
+                    count_of(path, spot, result["num_model_requests"], "num_model_requests"),
+                    np.nan,
+                    count_of(path, spot, result["input_tokens"], "input_tokens"),
+                    count_of(path, spot, result["output_tokens"], "output_tokens"),
+                    np.nan,
+                ), split=(start, grouping))   # one record per bucket, user and grouping

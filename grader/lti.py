@@ -1,0 +1,471 @@
+"""LTI 1.3 (Advantage) for a course: the tool's keys, the registered platforms, and grade pass-back.
+
+An LMS (Canvas, Moodle, Blackboard, Brightspace…) launches learners into the app and receives
+their scores through Assignment and Grade Services (AGS). What the course keeps, under .theater/:
+
+- `lti_private.pem` (0600) and `lti_public.pem`: the tool's RSA key pair (`theater lti keys`). The
+  LMS checks the tool's signed requests (AGS tokens) against the public half, served at /lti/jwks.
+- `lti.json`: the tool's public address and each registered platform — issuer, client id,
+  deployment ids, the platform's OIDC auth, token and JWKS URLs (`theater lti register`).
+- `lti_launches.json`: what launches taught the course — each LMS context's AGS endpoint (where
+  line items live) and each launched learner's LMS user id (`sub`), so `theater lti push` needs no
+  browser. The app writes it at every launch (course.lti).
+- `lti_pushed.json`: the score last delivered per learner, so a second push sends only what changed.
+
+The protocol work (OIDC login, id_token checks, the AGS client) is pylti1p3next's, a maintained fork
+of PyLTI1p3 (docs/lti.md says why); this module holds what the course decides: who a launch is on the
+roster, which score a learner gets (the gradebook's, after overrides and late penalties, as
+`theater export` writes it), and which line item it goes to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from datasets.errors import UserError
+from grader.course_dir import Course, gradebook, write_private
+
+PRIVATE_KEY_FILE = "lti_private.pem"
+PUBLIC_KEY_FILE = "lti_public.pem"
+SETTINGS_FILE = "lti.json"
+LAUNCHES_FILE = "lti_launches.json"
+PUSHED_FILE = "lti_pushed.json"
+KEY_BITS = 2048
+DEFAULT_TOOL_URL = "http://localhost:8501"
+LOGIN_PATH, LAUNCH_PATH, JWKS_PATH = "/lti/login", "/lti/launch", "/lti/jwks"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+CONTEXT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/context"
+DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
+CUSTOM_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/custom"
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+
+
+class LtiError(UserError):
+    """The course's LTI set-up cannot do what was asked (no keys, no registration, bad URL)."""
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def private_key_path(course: Course) -> Path:
+    return course.state_dir / PRIVATE_KEY_FILE
+
+
+def public_key_path(course: Course) -> Path:
+    return course.state_dir / PUBLIC_KEY_FILE
+
+
+@contextlib.contextmanager
+def _locked(course: Course) -> Iterator[None]:
+    """One writer at a time: the app records launches while the CLI registers or pushes."""
+    course.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(course.state_dir / ".lti.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _read(course: Course, name: str) -> dict[str, Any]:
+    path = course.state_dir / name
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise LtiError(f"{path} cannot be read ({error}): fix or remove it") from None
+    if not isinstance(data, dict):
+        raise LtiError(f"{path} is not an LTI settings object: fix or remove it")
+    return data
+
+
+def _write(course: Course, name: str, data: Mapping[str, Any]) -> None:
+    write_private(course.state_dir / name, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+# ----------------------------------------------------------------------------- keys
+
+
+def make_keys(course: Course, replace: bool = False) -> Path:
+    """Create the tool's RSA key pair (the private half 0600); refuses to replace one unless asked,
+    since every registered LMS would have to fetch the new public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private, public = private_key_path(course), public_key_path(course)
+    if private.exists() and not replace:
+        raise LtiError(f"{private} exists: the tool already has keys (use --replace to make new ones; "
+                       "every LMS then reads the new public key from /lti/jwks)")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode("ascii")
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+    course.state_dir.mkdir(parents=True, exist_ok=True)
+    write_private(private, pem)
+    public.write_text(public_pem, encoding="ascii")
+    os.chmod(public, 0o644)
+    return private
+
+
+def _keys(course: Course) -> tuple[str, str]:
+    try:
+        return (private_key_path(course).read_text(encoding="ascii"),
+                public_key_path(course).read_text(encoding="ascii"))
+    except FileNotFoundError:
+        raise LtiError("the tool has no keys yet: run `theater lti keys`") from None
+
+
+def tool_jwks(course: Course) -> dict[str, Any]:
+    """The tool's public key set, as an LMS reads it from /lti/jwks."""
+    from pylti1p3.registration import Registration
+
+    _, public = _keys(course)
+    return {"keys": [dict(Registration.get_jwk(public))]}
+
+
+# ----------------------------------------------------------------------------- registration
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One LMS registration: what `theater lti register` stores."""
+
+    issuer: str
+    client_id: str
+    deployment_ids: tuple[str, ...]
+    auth_login_url: str
+    auth_token_url: str
+    key_set_url: str
+
+
+def _check_url(name: str, value: str) -> str:
+    parsed = urlparse(value or "")
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise LtiError(f"--{name} {value!r} is not an http(s) URL")
+    return value
+
+
+def tool_url(course: Course) -> str:
+    """The app's public address as the LMS reaches it (the launch's redirect_uri is built on it)."""
+    return str(_read(course, SETTINGS_FILE).get("tool_url") or DEFAULT_TOOL_URL).rstrip("/")
+
+
+def tool_urls(course: Course) -> dict[str, str]:
+    base = tool_url(course)
+    return {"login": base + LOGIN_PATH, "launch": base + LAUNCH_PATH, "jwks": base + JWKS_PATH}
+
+
+def platforms(course: Course) -> list[Platform]:
+    """The registered platforms, as stored."""
+    out = []
+    for item in _read(course, SETTINGS_FILE).get("platforms", []):
+        try:
+            out.append(Platform(item["issuer"], item["client_id"], tuple(item["deployment_ids"]),
+                                item["auth_login_url"], item["auth_token_url"], item["key_set_url"]))
+        except (KeyError, TypeError):
+            raise LtiError(f"{course.state_dir / SETTINGS_FILE}: a platform entry is incomplete: "
+                           "register it again with `theater lti register`") from None
+    return out
+
+
+def register_platform(course: Course, issuer: str, client_id: str, deployment_id: str, auth_url: str,
+                      token_url: str, jwks_url: str, tool_base_url: str | None = None) -> Platform:
+    """Store (or update) a platform registration; a new deployment id of the same issuer and client
+    is added to the ones it has."""
+    if not issuer.strip() or not client_id.strip() or not deployment_id.strip():
+        raise LtiError("--issuer, --client-id and --deployment-id must not be empty")
+    for name, value in (("auth-url", auth_url), ("token-url", token_url), ("jwks-url", jwks_url)):
+        _check_url(name, value)
+    if tool_base_url is not None:
+        _check_url("tool-url", tool_base_url)
+    with _locked(course):
+        settings = _read(course, SETTINGS_FILE)
+        entries = [p for p in settings.get("platforms", []) if isinstance(p, dict)]
+        old = next((p for p in entries if p.get("issuer") == issuer and p.get("client_id") == client_id), None)
+        deployments = sorted(set((old or {}).get("deployment_ids", [])) | {deployment_id})
+        entry = {"issuer": issuer, "client_id": client_id, "deployment_ids": deployments,
+                 "auth_login_url": auth_url, "auth_token_url": token_url, "key_set_url": jwks_url}
+        settings["platforms"] = [p for p in entries if p is not old] + [entry]
+        if tool_base_url is not None:
+            settings["tool_url"] = tool_base_url.rstrip("/")
+        _write(course, SETTINGS_FILE, settings)
+    return Platform(issuer, client_id, tuple(deployments), auth_url, token_url, jwks_url)
+
+
+def tool_config(course: Course) -> Any:
+    """The registrations as pylti1p3's ToolConfDict (one issuer may have several client ids), with
+    the tool's keys; LtiError when nothing is registered."""
+    from pylti1p3.tool_config import ToolConfDict
+
+    registered = platforms(course)
+    if not registered:
+        raise LtiError("no LMS is registered: run `theater lti register`")
+    private, public = _keys(course)
+    data: dict[str, list[dict[str, Any]]] = {}
+    for number, platform in enumerate(registered):
+        data.setdefault(platform.issuer, []).append({
+            "default": not any(p.issuer == platform.issuer for p in registered[:number]),
+            "client_id": platform.client_id, "auth_login_url": platform.auth_login_url,
+            "auth_token_url": platform.auth_token_url, "auth_audience": None,
+            "key_set_url": platform.key_set_url, "key_set": None,
+            "deployment_ids": list(platform.deployment_ids)})
+    config = ToolConfDict(data)
+    for platform in registered:
+        config.set_private_key(platform.issuer, private, client_id=platform.client_id)
+        config.set_public_key(platform.issuer, public, client_id=platform.client_id)
+    return config
+
+
+# ----------------------------------------------------------------------------- launches
+
+
+class UnknownLearner(LtiError):
+    """A launch whose LMS user is nobody (or more than one learner) on the roster."""
+
+
+def _lms_ids(course: Course) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    with gradebook(course) as gb:
+        for student in gb.students:
+            lms = str(student.lms_user_id or "").strip()
+            if lms:
+                found.setdefault(lms, []).append(str(student.id))
+    return found
+
+
+def learner_for_launch(course: Course, claims: Mapping[str, Any]) -> str:
+    """The roster learner a validated launch is: the roster's lms_user_id equal to the launch's
+    `sub`, or to the custom claim `lms_user_id` (an LMS can send its own user id there, e.g.
+    Canvas's `$Canvas.user.id`). UnknownLearner otherwise, with what to do."""
+    custom = claims.get(CUSTOM_CLAIM) if isinstance(claims.get(CUSTOM_CLAIM), Mapping) else {}
+    candidates = [str(v).strip() for v in (claims.get("sub"), custom.get("lms_user_id")) if v not in (None, "")]
+    if not candidates:
+        raise UnknownLearner("The LMS sent no user id, so the app cannot tell who you are.")
+    ids = _lms_ids(course)
+    for value in candidates:
+        matches = ids.get(value, [])
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise UnknownLearner(f"{len(matches)} learners on the class list share the LMS user id {value}: "
+                                 "ask your instructor to fix the roster.")
+    raise UnknownLearner(f"Your LMS account ({' / '.join(candidates)}) is not on this course's class list. "
+                         "Ask your instructor to add your LMS user id to the roster "
+                         "(`theater assign --roster`, column lms_user_id).")
+
+
+def _context_key(issuer: str, client_id: str, deployment_id: str, context_id: str) -> str:
+    return json.dumps([issuer, client_id, deployment_id, context_id])
+
+
+def record_launch(course: Course, claims: Mapping[str, Any], learner: str) -> None:
+    """Remember the launch's AGS endpoint (per LMS context) and the learner's LMS user id (`sub`),
+    which `theater lti push` posts to."""
+    aud = claims.get("aud")
+    client_id = str(aud[0] if isinstance(aud, list) else aud)
+    issuer = str(claims.get("iss"))
+    deployment = str(claims.get(DEPLOYMENT_CLAIM, ""))
+    context = claims.get(CONTEXT_CLAIM) if isinstance(claims.get(CONTEXT_CLAIM), Mapping) else {}
+    context_id = str(context.get("id", ""))
+    key = _context_key(issuer, client_id, deployment, context_id)
+    with _locked(course):
+        launches = _read(course, LAUNCHES_FILE)
+        contexts = launches.setdefault("contexts", {})
+        entry = contexts.setdefault(key, {"issuer": issuer, "client_id": client_id,
+                                          "deployment_id": deployment, "context_id": context_id,
+                                          "title": str(context.get("title", ""))})
+        endpoint = claims.get(AGS_CLAIM)
+        if isinstance(endpoint, Mapping) and endpoint.get("lineitems"):
+            entry["ags"] = {"lineitems": str(endpoint["lineitems"]),
+                            "scope": [str(s) for s in endpoint.get("scope", [])]}
+        entry.setdefault("members", {})[learner] = str(claims.get("sub", ""))
+        entry["last_launch"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        _write(course, LAUNCHES_FILE, launches)
+
+
+@dataclass(frozen=True)
+class Context:
+    """An LMS course (context) the tool was launched from, with its AGS endpoint if it gave one."""
+
+    issuer: str
+    client_id: str
+    deployment_id: str
+    context_id: str
+    title: str
+    lineitems: str
+    scope: tuple[str, ...]
+    members: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.title or self.context_id} ({self.issuer})"
+
+
+def contexts(course: Course) -> list[Context]:
+    out = []
+    for entry in _read(course, LAUNCHES_FILE).get("contexts", {}).values():
+        ags = entry.get("ags") or {}
+        out.append(Context(entry.get("issuer", ""), entry.get("client_id", ""), entry.get("deployment_id", ""),
+                           entry.get("context_id", ""), entry.get("title", ""), ags.get("lineitems", ""),
+                           tuple(ags.get("scope", [])), dict(entry.get("members", {}))))
+    return out
+
+
+def _pick_context(course: Course, context_id: str | None) -> Context:
+    known = [c for c in contexts(course) if c.lineitems]
+    if context_id is not None:
+        known = [c for c in known if c.context_id == context_id]
+    if not known:
+        raise LtiError("no LMS course has launched the app with grade services yet" +
+                       (f" (context {context_id!r})" if context_id else "") +
+                       ": open any assignment link from the LMS once, as instructor or learner, then push")
+    if len(known) > 1:
+        raise LtiError(f"{len(known)} LMS courses launched the app: choose one with --context "
+                       f"({', '.join(c.context_id + ' = ' + c.label for c in known)})")
+    return known[0]
+
+
+# ----------------------------------------------------------------------------- grade pass-back
+
+
+@dataclass(frozen=True)
+class PushLine:
+    learner: str
+    score: float | None
+    outcome: str          # posted | unchanged | would post | no submission | failed
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+
+def _connector(course: Course, context: Context, session: Any = None) -> Any:
+    from pylti1p3.exception import ToolConfException
+    from pylti1p3.service_connector import ServiceConnector
+
+    class CachingConnector(ServiceConnector):
+        """pylti1p3 leaves token caching to the framework: one push keeps its tokens in memory."""
+
+        tokens: dict[str, tuple[str, float]] = {}
+
+        def _get_cached_access_token(self, scope_key):
+            token = self.tokens.get(scope_key)
+            return token[0] if token and token[1] > time.time() else None
+
+        def _cache_access_token(self, scope_key, access_token, expires_in):
+            self.tokens[scope_key] = (access_token, time.time() + max(0.0, float(expires_in or 0) - 30))
+
+    config = tool_config(course)
+    try:
+        registration = config.find_registration_by_params(context.issuer, context.client_id)
+    except ToolConfException:
+        registration = None
+    if registration is None:
+        raise LtiError(f"the LMS {context.issuer} (client {context.client_id}) that launched this course is "
+                       "no longer registered: run `theater lti register` again")
+    connector = CachingConnector(registration, session)
+    connector.tokens = {}
+    return connector
+
+
+def _failure(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    if response is not None:
+        text = re.sub(r"\s+", " ", getattr(response, "text", "") or "")[:160]
+        return f"the LMS answered HTTP {response.status_code}: {text}".rstrip(": ")
+    return re.sub(r"\s+", " ", str(error))[:200] or type(error).__name__
+
+
+def push_scores(course: Course, assignment: str, dry_run: bool = False, force: bool = False,
+                context_id: str | None = None, session: Any = None) -> list[PushLine]:
+    """Post each learner's effective score (the gradebook's after overrides and late penalties, as
+    `theater export` computes it) to the assignment's line item in the LMS course, creating the line
+    item (tag = the assignment's name) when it is missing. A score already delivered is not sent
+    again unless `force`; a learner without a submission gets nothing; `session` is a
+    requests.Session (tests pass one).
+
+    Returns one line per learner; a failure for one learner does not stop the others."""
+    import requests
+    from pylti1p3.assignments_grades import AssignmentsGradesService
+    from pylti1p3.exception import LtiException
+    from pylti1p3.grade import Grade
+    from pylti1p3.lineitem import LineItem
+
+    from grader.export import apply_late_penalties, grade_rows
+
+    course.assignment(assignment)   # an unknown assignment: the course's own clear error
+    context = _pick_context(course, context_id)
+    if SCORE_SCOPE not in context.scope:
+        raise LtiError(f"the LMS course {context.label} does not let the tool post scores "
+                       "(no AGS score scope in its launches): enable grade pass-back for the tool there")
+    apply_late_penalties(course)
+    rows = [row for row in grade_rows(course, [assignment]) if row.assignment == assignment]
+    pushed_key = json.dumps([context.issuer, context.client_id, context.context_id, assignment])
+    pushed = _read(course, PUSHED_FILE).get(pushed_key, {})
+    lines: list[PushLine] = []
+    todo = []
+    for row in rows:
+        score = round(row.score, 4)
+        if not row.submitted:
+            lines.append(PushLine(row.student_id, None, "no submission"))
+            continue
+        user = context.members.get(row.student_id) or row.lms_user_id
+        if not user:
+            lines.append(PushLine(row.student_id, score, "failed",
+                                  "no LMS user id: the learner never launched from the LMS and the roster has "
+                                  "no lms_user_id for them"))
+            continue
+        if not force and pushed.get(row.student_id) == [user, score, row.max_score]:
+            lines.append(PushLine(row.student_id, score, "unchanged"))
+            continue
+        todo.append((row, user, score))
+    if dry_run:
+        lines += [PushLine(row.student_id, score, "would post") for row, _, score in todo]
+    if dry_run or not todo:
+        return sorted(lines, key=lambda line: line.learner)
+    service = AssignmentsGradesService(_connector(course, context, session),
+                                       {"scope": list(context.scope), "lineitems": context.lineitems})
+    max_score = todo[0][0].max_score
+    try:
+        wanted = (LineItem().set_tag(assignment).set_label(assignment).set_resource_id(assignment)
+                  .set_score_maximum(max_score))
+        lineitem = service.find_or_create_lineitem(wanted, find_by="tag")
+    except (LtiException, requests.RequestException) as error:
+        detail = f"the line item for {assignment} could not be found or created: {_failure(error)}"
+        return sorted(lines + [PushLine(row.student_id, score, "failed", detail) for row, _, score in todo],
+                      key=lambda line: line.learner)
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    delivered: dict[str, list] = {}
+    for row, user, score in todo:
+        grade = (Grade().set_score_given(score).set_score_maximum(row.max_score).set_user_id(user)
+                 .set_activity_progress("Completed").set_grading_progress("FullyGraded").set_timestamp(now))
+        try:
+            service.put_grade(grade, lineitem)
+        except (LtiException, requests.RequestException) as error:
+            hint = "" if row.student_id in context.members else (
+                f" (sent as the roster's lms_user_id {user}: the LMS may know this learner by another "
+                "id until they open the app from the LMS once)")
+            lines.append(PushLine(row.student_id, score, "failed", _failure(error) + hint))
+            continue
+        lines.append(PushLine(row.student_id, score, "posted"))
+        delivered[row.student_id] = [user, score, row.max_score]
+    if delivered:
+        with _locked(course):
+            record = _read(course, PUSHED_FILE)
+            record.setdefault(pushed_key, {}).update(delivered)
+            _write(course, PUSHED_FILE, record)
+    return sorted(lines, key=lambda line: line.learner)
