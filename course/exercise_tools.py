@@ -270,13 +270,14 @@ def group_timeline(signals: WeeklySignals, signal: str, flagged: Iterable[str]) 
 
 # ----------------------------------------------------------------------------- module 3: the pilot
 
-PILOT_GROUPS = ("pilot wave", "not yet licensed")
+PILOT_GROUPS = ("first wave", "not yet licensed")
 
 
 def pilot_rates(company: Any) -> pd.DataFrame:
     """The pilot's two groups in the released tables: how many people, and closed work per
-    person-week before the pilot day and in the pilot window (pilot day to the day before the
-    mandate), work counted by the day it was opened, as exercises.causal's reference does.
+    person-week before the first access date and in the window from it to the day before the
+    second (a later wave is a fair comparison only until its own access begins), work counted by
+    the day it was opened, as exercises.causal's reference does.
 
     The ratio of the two groups' window-to-before ratios, minus one, is the reference estimate;
     the app shows the rates and leaves that step, and the choice of groups and periods it rests
@@ -291,7 +292,7 @@ def pilot_rates(company: Any) -> pd.DataFrame:
         ids = set(people.loc[people["wave"] == in_wave, "employee_id"])
         row: dict[str, Any] = {"group": name, "people": len(ids)}
         for column, (lo, hi) in (("before the pilot", (pilot.start, pilot.pilot)),
-                                 ("pilot window", (pilot.pilot, pilot.mandate))):
+                                 ("pilot window", (pilot.pilot, pilot.second))):
             weeks = (hi - lo) / pd.Timedelta(days=7)
             closed = int((owner.isin(ids) & (opened >= lo) & (opened < hi)).sum())
             row[column] = round(closed / (len(ids) * weeks), 3) if ids and weeks > 0 else float("nan")
@@ -299,7 +300,7 @@ def pilot_rates(company: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pilot_dates(company: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The pilot day and the mandate day (when everyone else got access)."""
+def pilot_dates(company: Any) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+    """The first access date, the second (the window's end) and the last (everyone licensed)."""
     pilot = causal.pilot_design(company)
-    return pilot.pilot, pilot.mandate
+    return pilot.pilot, pilot.second, pilot.mandate

@@ -34,19 +34,21 @@ def number_answer(check: Check, learner: str, company, key: str) -> Any:
 
 def pilot_estimate(check: Check, learner: str, company, key: str) -> float | None:
     """Module 3 in the app: the pilot's two groups (their sizes and closed work per person-week
-    before the pilot and in the pilot window) from the practice company's released tables, the
+    before the first access date and up to the second) from the practice company's released tables, the
     dashboard shortcut's number beside them for comparison, and the learner's estimate."""
     st.caption("Do it here, or in pandas: your practice company's tables (`employees` with "
                "`ai_access_from`, `work_items`, `ai_events`, `calendar`) are in the practice zip "
                "below this exercise, under `company-practice-<your id>/data/`; the *measure* "
                "notebook on the Capstone page asks the same of your own company, with an interval.")
-    pilot_day, mandate = tools.pilot_dates(company)
-    st.caption(f"In your practice company the pilot wave got access on **{pilot_day:%d %B %Y}**, "
-               f"everyone else on **{mandate:%d %B %Y}**. Closed work is counted by the day it was "
-               "opened, so work started before someone's access counts as work without it.")
+    first, second, last = tools.pilot_dates(company)
+    later = ("everyone else" if second == last else "the next wave") + f" on **{second:%d %B %Y}**"
+    st.caption(f"In your practice company the first wave got AI access on **{first:%d %B %Y}**, "
+               f"{later}" + ("" if second == last else f", the last on **{last:%d %B %Y}**") + ". "
+               "Closed work is counted by the day it was opened, so work started before someone's "
+               "access counts as work without it.")
     rates = _pilot_rates(learner, company)
     st.dataframe(rates.rename(columns={"before the pilot": "closed work per person-week, before the pilot",
-                                       "pilot window": "closed work per person-week, pilot day to mandate"}),
+                                       "pilot window": "closed work per person-week, first to second access date"}),
                  hide_index=True, width="stretch")
     st.caption(f"For comparison, the dashboard shortcut (heavy AI users against non-users, before "
                f"the pilot against after the mandate) gives **{_shortcut(learner, company):+.1f}%** "
