@@ -78,11 +78,12 @@ def test_weekly_signals_leave_non_users_out_and_draw_the_flagged_timeline(small_
     assert timeline["level"].dropna().between(0, 1).all()
 
 
-def test_the_pilots_rates_give_the_reference_estimate_and_count_everyone_once():
+@pytest.mark.parametrize("seed", [7, 5], ids=["one pilot wave", "staggered rollout"])
+def test_the_pilots_rates_give_the_reference_estimate_and_count_everyone_once(seed):
     from datasets.api import generate_company
     from exercises import causal
 
-    company = generate_company("mandate-bigco", 150, 180, seed=7)
+    company = generate_company("mandate-bigco", 150, 180, seed=seed)
     rates = tools.pilot_rates(company).set_index("group")
     assert list(rates.index) == list(tools.PILOT_GROUPS)
     assert rates["people"].sum() == len(company.employees)
