@@ -137,10 +137,10 @@ def theater_share(answer: Any, truth: Any, tolerance: Mapping[str, Tolerance] | 
                "instead of the day it was opened",
     },
     hints=[
-        "Who got access first? Everyone whose ai_access_from is the earliest date is the pilot wave; "
-        "the rest got access at the mandate.",
-        "Count closed work by the day it was opened, per group, before the pilot day and between the "
-        "pilot day and the mandate.",
+        "Who got access first? Everyone whose ai_access_from is the earliest date is the first wave; "
+        "everyone else was still waiting until the second access date.",
+        "Count closed work by the day it was opened, per group, before the first access date and "
+        "from it to the day before the second (a later wave is a fair comparison only until then).",
         "The effect: (wave's window / wave's pre-pilot) / (rest's window / rest's pre-pilot), minus 1, "
         "in percent.",
     ],
