@@ -527,14 +527,19 @@ def _monthly_categories(company: Company) -> pd.DataFrame:
     return full
 
 
-def cohort_months(company: Company, months: list) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The two whole months the cohort summary compares: the first that starts on or after the
-    mandate (before it most people had no AI access yet, only the pilot wave) and the last; the
-    first and last whole months when the mandate leaves fewer than two after it."""
-    mandate = measures.mandate_date(company)
-    after = [m for m in months if mandate is not None and pd.Timestamp(m) >= mandate.normalize()]
-    chosen = after if len(after) >= 2 else list(months)
-    return pd.Timestamp(chosen[0]), pd.Timestamp(chosen[-1])
+def first_months_with_access(company: Company, months: list) -> pd.Series:
+    """Per employee, the first whole month that starts on or after their AI access (NaT when none
+    does; every month when the company has no access dates): before it they could not use AI, so
+    nobody can be said to move out of activity without outcome there."""
+    employees = company.employees
+    ids = employees["employee_id"]
+    if "ai_access_from" not in employees.columns or not months:
+        return pd.Series(pd.Timestamp(months[0]) if months else pd.NaT, index=ids.to_numpy())
+    starts = pd.DatetimeIndex(sorted(pd.Timestamp(m) for m in months))
+    access = pd.to_datetime(employees["ai_access_from"]).dt.normalize().to_numpy()
+    position = starts.searchsorted(access)
+    first = [starts[p] if p < len(starts) else pd.NaT for p in position]
+    return pd.Series(first, index=ids.to_numpy())
 
 
 def cohort_flows(company: Company) -> ChartResult:
@@ -563,8 +568,13 @@ def cohort_flows(company: Company) -> ChartResult:
     short = table["category"].map(lambda name: "+".join(shorts[part] for part in name.split(" + ")))
     labels = labels.properties(data=table.assign(short=short))
     chart = alt.layer(chart, labels).properties(height=320)
-    first_month, last_month = cohort_months(company, sorted(full["month"].unique()))
-    first, last = full[full["month"] == first_month], full[full["month"] == last_month]
+    months = sorted(full["month"].unique())
+    last_month = pd.Timestamp(months[-1])
+    first_month = first_months_with_access(company, months)
+    first_month = first_month[first_month.notna() & (first_month < last_month)]
+    start = pd.DataFrame({"employee_id": first_month.index, "month": first_month.to_numpy()})
+    first = start.merge(full, on=["employee_id", "month"])
+    last = full[full["month"] == last_month]
     moved = first.merge(last, on="employee_id", suffixes=("_first", "_last"))
     converts = int(((moved["category_first"] == "activity without outcome")
                     & (moved["category_last"] == "outcome-linked use")).sum())
@@ -572,9 +582,8 @@ def cohort_flows(company: Company) -> ChartResult:
                      & (moved["category_last"] == "activity without outcome")).sum())
     def shown(n: int) -> str:
         return str(n) if n >= MIN_GROUP or n == 0 else f"fewer than {MIN_GROUP}"
-    summary = (f"Between the first full month after the mandate and the last full month "
-               f"({pd.Timestamp(first_month):%B %Y} and {pd.Timestamp(last_month):%B %Y}), "
-               f"{shown(converts)} people moved from activity "
+    summary = (f"Between each person's first full month with AI access and the last full month "
+               f"({last_month:%B %Y}), {shown(converts)} people moved from activity "
                f"without outcome to outcome-linked use (converts), while {shown(calcified)} stayed in "
                "activity without outcome (calcified).")
     table = table.drop(columns="category_order")

@@ -198,20 +198,20 @@ def outcome_detector_beats_tokens_but_errs(learner: str) -> bool:
 
 
 def first_and_last_month(learner: str) -> pd.DataFrame:
-    """Each employee's category in the first whole month after the mandate and the last whole
-    month (recomputed from events)."""
+    """Each employee's category in their first whole month with AI access and in the last whole
+    month (recomputed from events and access dates, month by month)."""
     c = company(learner)
-    mandate = measures.mandate_date(c)
-    whole = measures.complete_months(c)
-    months = [m for m in whole if m >= mandate.normalize()]
-    months = months if len(months) >= 2 else whole
+    months = measures.complete_months(c)
+    access = pd.to_datetime(c.employees.set_index("employee_id")["ai_access_from"]).dt.normalize()
+    first = {e: next((m for m in months if m >= day), None) for e, day in access.items()}
+    first = {e: m for e, m in first.items() if m is not None and m < months[-1]}
     events = c.ai_events.assign(month=pd.to_datetime(c.ai_events["timestamp"]).dt.to_period("M").dt.start_time)
-    events = events[events["month"].isin([months[0], months[-1]])]
     linked = events["session_id"].isin(measures.delivered_sessions(c.work_items))
     per = events.assign(linked=linked).groupby(["employee_id", "month"]).agg(
         accepted=("accepted", "mean"), linked=("linked", "mean"))
-    outcome = (per["accepted"] >= 0.4) | (per["linked"] >= 0.2)
-    return outcome.unstack().reindex(columns=[months[0], months[-1]])
+    outcome = ((per["accepted"] >= 0.4) | (per["linked"] >= 0.2)).to_dict()
+    return pd.DataFrame({"first": [outcome.get((e, m)) for e, m in first.items()],
+                         "last": [outcome.get((e, months[-1])) for e in first]}, index=list(first))
 
 
 def some_convert_many_stay(learner: str) -> bool:
@@ -339,8 +339,7 @@ def test_chart_summaries_state_the_learners_numbers(learner):
         assert float(after_h) == pytest.approx(medians[(kind, True)], abs=1)
 
     months = measures.complete_months(c)
-    after_mandate = [m for m in months if m >= measures.mandate_date(c).normalize()]
-    assert pd.Timestamp(after_mandate[0]).strftime("%B %Y") in results["cohort_flows"].summary
+    assert "first full month with AI access" in results["cohort_flows"].summary
     assert pd.Timestamp(months[-1]).strftime("%B %Y") in results["cohort_flows"].summary
     shown = pd.to_datetime(results["cohort_flows"].table["month"]).unique()
     assert set(shown) <= set(months), "a month the data covers only in part is drawn as a full bar"
