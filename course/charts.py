@@ -527,6 +527,21 @@ def _monthly_categories(company: Company) -> pd.DataFrame:
     return full
 
 
+def first_months_with_access(company: Company, months: list) -> pd.Series:
+    """Per employee, the first whole month that starts on or after their AI access (NaT when none
+    does; every month when the company has no access dates): before it they could not use AI, so
+    nobody can be said to move out of activity without outcome there."""
+    employees = company.employees
+    ids = employees["employee_id"]
+    if "ai_access_from" not in employees.columns or not months:
+        return pd.Series(pd.Timestamp(months[0]) if months else pd.NaT, index=ids.to_numpy())
+    starts = pd.DatetimeIndex(sorted(pd.Timestamp(m) for m in months))
+    access = pd.to_datetime(employees["ai_access_from"]).dt.normalize().to_numpy()
+    position = starts.searchsorted(access)
+    first = [starts[p] if p < len(starts) else pd.NaT for p in position]
+    return pd.Series(first, index=ids.to_numpy())
+
+
 def cohort_flows(company: Company) -> ChartResult:
     """Each month, how many people use AI in ways linked to outcomes, only perform it, or not at all."""
     full = _monthly_categories(company)
@@ -554,7 +569,12 @@ def cohort_flows(company: Company) -> ChartResult:
     labels = labels.properties(data=table.assign(short=short))
     chart = alt.layer(chart, labels).properties(height=320)
     months = sorted(full["month"].unique())
-    first, last = full[full["month"] == months[0]], full[full["month"] == months[-1]]
+    last_month = pd.Timestamp(months[-1])
+    first_month = first_months_with_access(company, months)
+    first_month = first_month[first_month.notna() & (first_month < last_month)]
+    start = pd.DataFrame({"employee_id": first_month.index, "month": first_month.to_numpy()})
+    first = start.merge(full, on=["employee_id", "month"])
+    last = full[full["month"] == last_month]
     moved = first.merge(last, on="employee_id", suffixes=("_first", "_last"))
     converts = int(((moved["category_first"] == "activity without outcome")
                     & (moved["category_last"] == "outcome-linked use")).sum())
@@ -562,8 +582,8 @@ def cohort_flows(company: Company) -> ChartResult:
                      & (moved["category_last"] == "activity without outcome")).sum())
     def shown(n: int) -> str:
         return str(n) if n >= MIN_GROUP or n == 0 else f"fewer than {MIN_GROUP}"
-    summary = (f"Between the first and the last full month ({pd.Timestamp(months[0]):%B %Y} and "
-               f"{pd.Timestamp(months[-1]):%B %Y}), {shown(converts)} people moved from activity "
+    summary = (f"Between each person's first full month with AI access and the last full month "
+               f"({last_month:%B %Y}), {shown(converts)} people moved from activity "
                f"without outcome to outcome-linked use (converts), while {shown(calcified)} stayed in "
                "activity without outcome (calcified).")
     table = table.drop(columns="category_order")

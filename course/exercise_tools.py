@@ -5,8 +5,8 @@ threshold; module 5 follows each person's weekly outcome-linked signals and flag
 level rose at a change point. Both show their trade-off (precision, recall, F1, flag count) on
 the course's labelled tuning company; the learner's flags are made on their practice company and
 checked against its hidden truth. The graded company's truth is never used in the app.
-Module 3's estimate gets its group rates here (closed work per person per week, before and
-after the mandate), so it can be done in the app with the notebook's definitions.
+Module 3's pilot estimate gets its two groups' rates here (closed work per person-week before
+the pilot and in the pilot window), so it can be done in the app.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pandas as pd
 
 from course import charts
 from datasets import measures
+from exercises import causal
 from exercises.checks import f1_score
 
 # Per-employee features a score may use (columns of charts.employee_features). The learner picks
@@ -267,102 +268,39 @@ def group_timeline(signals: WeeklySignals, signal: str, flagged: Iterable[str]) 
         columns=["week", "group", "level", "people"])
 
 
-# ----------------------------------------------------------------------------- module 3 groups
+# ----------------------------------------------------------------------------- module 3: the pilot
 
-# How much each habit counts towards "looks performed", as in the detect and measure notebooks: a
-# negative weight counts the share's complement (output thrown away, repeated prompts, sessions that
-# fed no shipped work). The better a habit separates the two kinds of use, the more it counts.
-PERFORMED_WEIGHTS: dict[str, float] = {"accept": -1.0, "self_doc": 1.0, "variety": -2.0, "linked": -1.5,
-                                       "near": 0.5}
-# The measure notebook's genuine-looking users: performed score at most this in both halves of the
-# time since the mandate (strict: performers and converts let in pull the effect towards zero).
-GENUINE_AT_MOST = 0.44
+PILOT_GROUPS = ("first wave", "not yet licensed")
 
 
-def performed_score(habits: pd.DataFrame) -> pd.Series:
-    """Per person, the weighted mean of the habits as shares that look performed (0-1, the same
-    scale in every company); a missing habit counts as the middle."""
-    return weighted_share_mean(habits, PERFORMED_WEIGHTS).rename("performed")
+def pilot_rates(company: Any) -> pd.DataFrame:
+    """The pilot's two groups in the released tables: how many people, and closed work per
+    person-week before the first access date and in the window from it to the day before the
+    second (a later wave is a fair comparison only until its own access begins), work counted by
+    the day it was opened, as exercises.causal's reference does.
 
-
-def habit_scores(company: Any, since: pd.Timestamp | None = None,
-                 until: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Per person, from AI events in [since, until): the event count, the five habits (kept output,
-    prompts on own documents, prompt variety, sessions that fed closed work, use near deadlines)
-    and `performed`, their weighted mean as shares (the measure notebook's toolbox)."""
-    events = company.ai_events
-    stamps = pd.to_datetime(events["timestamp"])
-    keep = pd.Series(True, index=events.index)
-    if since is not None:
-        keep &= stamps >= since
-    if until is not None:
-        keep &= stamps < until
-    events, stamps = events[keep], stamps[keep]
-    calendar = company.calendar
-    deadlines = pd.to_datetime(calendar.loc[calendar["event_type"].isin(
-        ["dashboard_refresh", "reporting_deadline"]), "date"])
-    near_days = {day - pd.Timedelta(days=k) for day in deadlines for k in range(3)}
-    fed_work = measures.delivered_sessions(company.work_items)
-    frame = pd.DataFrame({"employee_id": events["employee_id"].astype(str),
-                          "accepted": events["accepted"].astype("float64"),
-                          "self_doc": events["doc_authored_by_self"].astype("float64"),
-                          "fingerprint": events["prompt_fingerprint"],
-                          "session_id": events["session_id"],
-                          "near": stamps.dt.normalize().isin(near_days).astype("float64"),
-                          "linked": events["session_id"].isin(fed_work).astype("float64")})
-    grouped = frame.groupby("employee_id")
-    habits = pd.DataFrame({
-        "events": grouped.size(),
-        "accept": grouped["accepted"].mean(),
-        "self_doc": grouped["self_doc"].mean(),
-        "variety": grouped["fingerprint"].nunique() / grouped.size(),
-        "near": grouped["near"].mean(),
-        "linked": frame.drop_duplicates("session_id").groupby("employee_id")["linked"].mean(),
-    })
-    habits["performed"] = performed_score(habits)
-    return habits
-
-
-def genuine_looking_users(company: Any, most_performed: float = GENUINE_AT_MOST) -> set[str]:
-    """The measure notebook's user group: among people with at least the median number of AI
-    events since the mandate, those whose habits look performed at most `most_performed` in each
-    half of the time since then (a convert looks performed in the first half)."""
-    since = measures.mandate_date(company)
-    if since is None:
-        return set()
-    habits = habit_scores(company, since=since)
-    if habits.empty:
-        return set()
-    active = habits.index[habits["events"] >= habits["events"].median()]
-    halfway = since + (measures.data_period(company)[1] - since) / 2
-    early = habit_scores(company, since=since, until=halfway)["performed"]
-    late = habit_scores(company, since=halfway)["performed"]
-    cut = float(most_performed)
-    looks_genuine = (early.reindex(active) <= cut) & (late.reindex(active) <= cut)  # no use in a half: unknown
-    return set(active[looks_genuine.to_numpy()].astype(str))
-
-
-def group_rates(company: Any, groups: Mapping[str, set[str]]) -> pd.DataFrame:
-    """Closed or merged work per person per week, before and after the mandate, per group."""
-    mandate = measures.mandate_date(company)
-    start, end = measures.data_period(company)
-    if mandate is None:
-        mandate = start + (end - start) / 2
+    The ratio of the two groups' window-to-before ratios, minus one, is the reference estimate;
+    the app shows the rates and leaves that step, and the choice of groups and periods it rests
+    on, to the learner."""
+    pilot = causal.pilot_design(company)
+    people = pilot.people
+    done = measures.closed_work(company.work_items)
+    opened = pd.to_datetime(done["created_at"])
+    owner = done["employee_id"].astype(str)
     rows = []
-    for name, ids in groups.items():
-        before = measures.weekly_output_rate(company, ids, start, mandate)
-        after = measures.weekly_output_rate(company, ids, mandate, end)
-        rows.append({"group": name, "people": len(ids), "before": round(before, 3),
-                     "after": round(after, 3)})
+    for name, in_wave in zip(PILOT_GROUPS, (True, False), strict=True):
+        ids = set(people.loc[people["wave"] == in_wave, "employee_id"])
+        row: dict[str, Any] = {"group": name, "people": len(ids)}
+        for column, (lo, hi) in (("before the pilot", (pilot.start, pilot.pilot)),
+                                 ("pilot window", (pilot.pilot, pilot.second))):
+            weeks = (hi - lo) / pd.Timedelta(days=7)
+            closed = int((owner.isin(ids) & (opened >= lo) & (opened < hi)).sum())
+            row[column] = round(closed / (len(ids) * weeks), 3) if ids and weeks > 0 else float("nan")
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
-def comparison_group_ids(features: pd.DataFrame, definition: str) -> set[str]:
-    """The comparison group a definition of course.practice.COMPARISON_GROUPS selects (every
-    employee counts towards the median, as in the measure notebook)."""
-    from course.practice import COMPARISON_GROUPS
-
-    share = COMPARISON_GROUPS[definition][1]
-    events = features["ai_events"].astype("float64")
-    chosen = events == 0 if share == 0.0 else events < share * events.median()
-    return set(features.loc[chosen, "employee_id"].astype(str))
+def pilot_dates(company: Any) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+    """The first access date, the second (the window's end) and the last (everyone licensed)."""
+    pilot = causal.pilot_design(company)
+    return pilot.pilot, pilot.second, pilot.mandate

@@ -16,7 +16,6 @@ from typing import TypeVar
 
 import pandas as pd
 
-from datasets.measures import NON_USER_SHARE, non_users
 from exercises.checks import CHECKS, LADDER, OFF, WITHIN, band_of_credit
 
 T = TypeVar("T")
@@ -157,26 +156,6 @@ def learner_feedback(check_id: str, result) -> tuple[str, str]:
 
 # ----------------------------------------------------------------------------- degenerate answers
 
-MIN_COMPARISON_GROUP = 10     # fewer people than this and one person's month moves the answer
-
-# The comparison group of module 3's estimate, as the learner may define it. The notebook and the
-# lesson use "fewer than a tenth of the median person's AI events"; "no AI events at all" is the
-# tempting definition that leaves almost nobody in most companies.
-COMPARISON_GROUPS: dict[str, tuple[str, float]] = {
-    "tenth-of-median": ("Fewer than a tenth of the median person's AI events", NON_USER_SHARE),
-    "no-events": ("No AI events at all", 0.0),
-    "quarter-of-median": ("Fewer than a quarter of the median person's AI events", 0.25),
-}
-
-
-def comparison_group_size(events_per_person, definition: str) -> int:
-    """How many people a comparison-group definition selects (events_per_person: every employee)."""
-    if definition not in COMPARISON_GROUPS:
-        raise ValueError(f"unknown comparison group {definition!r}")
-    events = pd.Series([float(e) for e in events_per_person], dtype="float64")
-    return int(non_users(events, COMPARISON_GROUPS[definition][1]).sum())
-
-
 @dataclass(frozen=True)
 class Rejected:
     """An answer refused before it is scored: it does not use up an attempt."""
@@ -188,17 +167,6 @@ class Rejected:
     @property
     def correct(self) -> bool:
         return False
-
-
-def comparison_group_problem(size: int, total: int) -> str | None:
-    """Why a comparison group is too small to mean anything, or None when it will do."""
-    if size >= MIN_COMPARISON_GROUP:
-        return None
-    people = "nobody" if size == 0 else ("1 person" if size == 1 else f"{size} people")
-    return (f"Your comparison group holds {people} of {total}: their change in output is mostly "
-            "chance, so it cannot show what would have happened anyway. Choose a definition that "
-            f"keeps at least {MIN_COMPARISON_GROUP} people, such as fewer than a tenth of the "
-            "median person's AI events. This answer did not use up an attempt.")
 
 
 # Kinds whose first answer is the one mastery counts: a question shows its explained feedback at
@@ -252,16 +220,6 @@ def reviews_passed(reviews: pd.DataFrame, keys: Sequence[str] = ()) -> pd.Series
     if not keys:
         return bool(first.any())
     return first.groupby(level=list(keys), sort=False).any()
-
-
-def user_group_problem(size: int, total: int) -> str | None:
-    """Why the group of outcome-linked users is too small to compare, or None when it will do."""
-    if size >= MIN_COMPARISON_GROUP:
-        return None
-    people = "nobody" if size == 0 else ("1 person" if size == 1 else f"{size} people")
-    return (f"Your group of users holds {people} of {total}: one person's month would move the "
-            f"answer. Keep a larger share until it holds at least "
-            f"{MIN_COMPARISON_GROUP} people. This answer did not use up an attempt.")
 
 
 def blind_flags_problem(flagged: int, ai_users: int) -> str | None:

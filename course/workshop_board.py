@@ -2,7 +2,7 @@
 believe, and the reveal tells the truth from that company's hidden labels.
 
 Dashboard figures come from the same weekly table the exercises grade against, the truth from
-`exercises.truth` (theater share, measured effect): nothing here re-derives a label.
+`exercises.truth` (theater share, the pilot's effect of AI access): nothing here re-derives a label.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class BoardFigures:
     weekly_users: float          # share of employees using AI in an average week after it
     output_change: float         # % change in closed work per week, after vs before
     theater_share: float         # share of AI events after the mandate that are theater
-    measured_effect: float       # % effect of genuine AI use on closed work (diff-in-diff)
+    measured_effect: float       # % effect of AI access on the pilot wave's closed work (exercises.truth.access_effect)
 
 
 def board_figures(company: Any) -> BoardFigures:
@@ -54,7 +54,7 @@ def board_figures(company: Any) -> BoardFigures:
         weekly_users=float(later["ai_users"].mean() / employees),
         output_change=change("closed_items"),
         theater_share=truth.theater_share(company),
-        measured_effect=truth.productivity_effect(company))
+        measured_effect=truth.access_effect(company)["value"])
 
 
 def _signed(value: float) -> str:
@@ -69,12 +69,13 @@ def board_question(company: Any) -> tuple[RoundQuestion, BoardFigures]:
     output = f"Closed work per week: {_signed(figures.output_change)} since the mandate"
     explanation = (
         f"The truth, from this company's hidden labels: {figures.theater_share:.0%} of the AI "
-        f"activity after the mandate was theater, and genuine AI use changed closed work by "
-        f"{_signed(figures.measured_effect)} against colleagues who did not use AI (a "
-        f"difference-in-differences). Usage ({_signed(figures.usage_change)}) and the share of "
-        "users answer the mandate, not the question whether work got better; closed work is "
-        "the only outcome on the dashboard — and even it needs a comparison group before it "
-        "says what AI caused.")
+        f"activity after the mandate was theater, and AI access changed the pilot wave's closed "
+        f"work by {_signed(figures.measured_effect)} (the effect of access: the randomly chosen "
+        "staff who got AI before the mandate, with and without it). Usage "
+        f"({_signed(figures.usage_change)}) and the share of users answer the mandate, not the "
+        "question whether work got better; closed work is the only outcome on the dashboard — "
+        "and even it needs a comparison group, such as the colleagues still waiting for access "
+        "during the pilot, before it says what AI caused.")
     question = RoundQuestion(
         key=BOARD_KEY, prompt=PROMPT, options=(usage, users, output), answer=output,
         misconceptions=("usage-equals-value", "adoption-equals-impact", None),

@@ -13,9 +13,6 @@ datasets.measures (the notebooks and docs/instructors.md state the same ones to 
   `pilot_expected_with` / `pilot_expected_without`: expected rates, not realised counts). The wave
   is random, so this is the intent-to-treat effect of access. The grade also needs the width of the
   reference method's interval on the same released data (exercises/causal.py).
-- Productivity effect (kept for the older checks; no notebook grades it any more): a
-  difference-in-differences between the labelled genuine adopters and non-users — a contrast
-  between hidden groups, not a causal estimand.
 - A session is theater when more than half of its events are labelled theater.
 """
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from exercises import causal
 from exercises.assignments import Assignment
 from exercises.checks import CHECKS, CLOSE, FINDING_PARTS, WITHIN, run_check
 from exercises.checks import Reading as CheckReading
@@ -308,6 +309,9 @@ def describe(check_id: str, found: CheckReading | None, status: str = "") -> Rea
         return Reading(label, causes[found.problem])
     if found.problem == OUT_OF_RANGE:
         return Reading("outside the possible range", "gave a value the quantity cannot take")
+    if found.kind == "interval" and found.problem in INTERVAL_VERDICTS:
+        # the effect's interval is scored inside the finding, whose record names what each verdict suggests
+        return Reading(f"interval {found.problem}", CHECKS[FINDING_CHECK].misconceptions.get(found.problem, ""))
     if found.problem:
         return UNREADABLE
     if found.band == WITHIN.id:
@@ -323,7 +327,9 @@ def describe(check_id: str, found: CheckReading | None, status: str = "") -> Rea
     return Reading(found.band, "see the check's message")
 
 
-_CORRECT_BAND = {"estimate": "within the tolerance", "flags": "separates them well"}
+_CORRECT_BAND = {"estimate": "within the tolerance", "interval": "interval covers the truth",
+                 "flags": "separates them well"}
+INTERVAL_VERDICTS = (causal.MISSES, causal.TOO_NARROW, causal.TOO_WIDE)
 
 
 def _describe_flags(found: CheckReading, causes: Mapping[str, str]) -> Reading:
@@ -353,8 +359,8 @@ def read_flags(answer: Any, truth: Any, group: str) -> Reading:
 
 
 def finding_readings(answer: Any, truth: Any) -> list[tuple[str, Reading]]:
-    """measure's finding holds two numbers scored together: each is read on its own, so the spread
-    shows which number a class gets wrong."""
+    """measure's finding holds two parts scored together (the theater share, the access effect with
+    its interval): each is read on its own, so the spread shows which part a class gets wrong."""
     if not isinstance(answer, Mapping):
         return [("", UNREADABLE)]
     result = run_check(FINDING_CHECK, answer, truth if isinstance(truth, Mapping) else {})

@@ -126,7 +126,7 @@ class Example:
 TruthSource = Literal["company", "simulator", "session_sample", "catalogue"]
 TRUTH_SOURCES: tuple[str, ...] = TruthSource.__args__  # type: ignore[attr-defined]
 
-WidgetKind = Literal["number", "comparison_estimate", "label_sessions", "flag_employees",
+WidgetKind = Literal["number", "pilot_estimate", "label_sessions", "flag_employees",
                      "flag_converts", "choose_metrics", "upload_table", "notebook"]
 WIDGET_KINDS: tuple[str, ...] = WidgetKind.__args__  # type: ignore[attr-defined]
 

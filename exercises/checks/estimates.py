@@ -128,7 +128,7 @@ def theater_share(answer: Any, truth: Any, tolerance: Mapping[str, Tolerance] | 
 @check(
     "measure.access_effect",
     truth="access_effect_point",
-    widget=AppWidget("number", label="Effect of AI access in the pilot (percent)", tables=True),
+    widget=AppWidget("pilot_estimate", label="Effect of AI access in the pilot (percent)", tables=True),
     tolerances={"access_effect_pct": default_tolerance("measure.access_effect")},
     misconceptions={
         "high": "credits access with change that happened anyway: a before/after of the pilot wave "
@@ -137,16 +137,16 @@ def theater_share(answer: Any, truth: Any, tolerance: Mapping[str, Tolerance] | 
                "instead of the day it was opened",
     },
     hints=[
-        "Who got access first? Everyone whose ai_access_from is the earliest date is the pilot wave; "
-        "the rest got access at the mandate.",
-        "Count closed work by the day it was opened, per group, before the pilot day and between the "
-        "pilot day and the mandate.",
+        "Who got access first? Everyone whose ai_access_from is the earliest date is the first wave; "
+        "everyone else was still waiting until the second access date.",
+        "Count closed work by the day it was opened, per group, before the first access date and "
+        "from it to the day before the second (a later wave is a fair comparison only until then).",
         "The effect: (wave's window / wave's pre-pilot) / (rest's window / rest's pre-pilot), minus 1, "
         "in percent.",
     ],
-    passing=[(12.0, {"value": 10.0, "full_within": 8.0, "zero_at": 16.0}), ("-3%", 0.0)],
+    passing=[(32.0, {"value": 30.0, "full_within": 8.0, "zero_at": 16.0}), ("-3%", 0.0)],
     failing=[
-        Example(60.0, {"value": 10.0, "full_within": 8.0, "zero_at": 16.0}, "far too high"),
+        Example(60.0, {"value": 30.0, "full_within": 8.0, "zero_at": 16.0}, "far too high"),
         Example("about ten", 10.0, "words"),
         Example(float("inf"), 10.0, "infinite"),
     ],

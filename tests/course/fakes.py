@@ -54,6 +54,12 @@ def make_company(employees: int = 60, days: int = 70, seed: int = 1) -> FakeComp
         "manager_id": pd.array([None] + ids[:-1], dtype="string"),
         "hire_date": pd.to_datetime(["2020-01-01"] * employees).date,
     })
+    # a pilot as the generator runs one: every third person got AI access three weeks before the
+    # mandate (no potential-outcome model here: the labels below expect 20% more work with access
+    # for the genuine and quiet experts, none for the rest)
+    pilot_day = start + pd.Timedelta(days=max(1, days // 2 - 21))
+    in_wave = np.arange(employees) % 3 == 0
+    emp["ai_access_from"] = np.where(in_wave, pilot_day.date(), mandate.date())
     rows = []
     session = 0
     for e, kind in zip(ids, archetype):
@@ -124,9 +130,14 @@ def make_company(employees: int = 60, days: int = 70, seed: int = 1) -> FakeComp
         "uses_ai_because_obliged": rng.random(employees * 2) < 0.3,
         "satisfaction": rng.integers(1, 6, employees * 2),
     })
+    window_days = (mandate - pilot_day).days
+    expected_without = np.where(in_wave, window_days * (days // 3) / days, 0.0)
+    lift = np.isin(archetype, ["genuine", "quiet_expert"]) * 0.2
     labels = pd.DataFrame({"employee_id": pd.array(ids, dtype="string"),
                            "archetype": pd.array(archetype, dtype="string"),
-                           "convert_date": [mandate.date() if a == "convert" else None for a in archetype]})
+                           "convert_date": [mandate.date() if a == "convert" else None for a in archetype],
+                           "pilot_expected_without": expected_without,
+                           "pilot_expected_with": expected_without * (1 + lift)})
     event_labels = pd.DataFrame({"event_id": events["event_id"], "is_theater": theater})
     meta = {"profile": "fake", "employees": employees, "days": days,
             "start_date": str(start.date()), "mandate_date": str(mandate.date()), "version": "fake"}

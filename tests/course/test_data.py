@@ -194,9 +194,10 @@ def test_missing_generator_is_a_clear_error(config, monkeypatch):
 
 @pytest.mark.parametrize("check_id, answer", [
     ("goodhart.collapse_point", 0.9), ("measure.theater_share", 0.99),
-    ("measure.productivity_effect", 80.0), ("detect.flag_tokenmaxxers", "E00001"),
+    ("measure.access_effect", 500.0), ("detect.flag_tokenmaxxers", "E00001"),
     ("detect.flag_converts", "E00001"), ("metrics.dashboard_design", ["tokens_per_user"]),
-    ("measure.finding", {"theater_share": 0.99, "productivity_effect_pct": 80.0}),
+    ("measure.finding", {"theater_share": 0.99, "access_effect_pct": 80.0, "access_effect_low": 70.0,
+                         "access_effect_high": 90.0}),
 ])
 def test_every_in_app_check_has_truth_and_a_wrong_answer_fails(small_company, check_id, answer):
     truth = course_data.exercise_truth(check_id, small_company, answer)

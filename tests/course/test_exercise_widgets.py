@@ -7,7 +7,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from course import exercise_tools as tools
-from course import practice
 from course.progress import ProgressStore
 from tests.course.test_app_pages import APP, TIMEOUT, _app, _module_with_check, _open_module, _sign_in
 
@@ -88,28 +87,19 @@ def test_every_change_point_option_runs(app_home):
     assert _exercise_rows(app_home, module) == 1
 
 
-def test_module_3_is_done_in_the_app_and_a_tiny_user_group_is_refused(app_home):
-    module = _module_with_check("measure.productivity_effect")
+def test_module_3_is_done_in_the_app_on_the_pilots_two_groups(app_home):
+    module = _module_with_check("measure.access_effect")
     key = f"exercise:{module.exercise.id}"
     at = _open_module(_sign_in(_app()), module)
     assert any("practice zip below" in c.value for c in at.caption)   # where the data is
     assert any("uses your **practice company**" in c.value for c in at.caption)
+    assert any("dashboard shortcut" in c.value for c in at.caption)
     assert any(b.proto.label.startswith("Download your practice company's tables")
                for b in at.get("download_button"))
-    for group in practice.COMPARISON_GROUPS:
-        at.radio(key=f"{key}:group").set_value(group)
-        for most in (0.2, 0.44, 1.0):
-            at.slider(key=f"{key}:performed").set_value(most).run()
-            _ok(at, (group, most))
     rates = at.dataframe[-1].value
-    assert list(rates["group"]) == ["your users", "comparison group"]
-    at.radio(key=f"{key}:group").set_value("tenth-of-median")
-    at.slider(key=f"{key}:performed").set_value(0.2)
+    assert list(rates["group"]) == list(tools.PILOT_GROUPS)
+    assert (rates["people"] > 0).all()
     at.number_input(key=f"{key}:number").set_value(5.0)
-    at.button(key=f"{key}:check").click().run()
-    assert any("users holds" in e.value for e in at.error), [e.value for e in at.error]
-    assert _exercise_rows(app_home, module) == 0
-    at.slider(key=f"{key}:performed").set_value(1.0)
     at.button(key=f"{key}:check").click().run()
     _ok(at, "estimate")
     assert _exercise_rows(app_home, module) == 1

@@ -46,15 +46,19 @@ def served(request, app_home, tmp_path, monkeypatch):
 
 @pytest.fixture
 def graded(served):
-    """`measure` released to ada and bob and autograded: ada 5/8 (share too high), bob 4/8 (effect too high)."""
+    """`measure` released to ada and bob and autograded: ada 5/8 (share too high), bob 4/8 (interval misses)."""
     import_roster(served, ROSTER)
     assign(served, "measure", ROSTER)
     autograde(served, "measure", "ada", {"measure_finding": 5.0},
-              answers={"measure_finding": {"theater_share": 0.9, "productivity_effect_pct": 12.0}},
-              truths={"measure_finding": {"theater_share": 0.3, "productivity_effect_pct": 10.0}})
+              answers={"measure_finding": {"theater_share": 0.9, "access_effect_pct": 12.0,
+                                               "access_effect_low": 4.0, "access_effect_high": 20.0}},
+              truths={"measure_finding": {"theater_share": 0.3, "access_effect_pct": 10.0,
+                                              "access_effect_reference_width": 16.0}})
     autograde(served, "measure", "bob", {"measure_finding": 4.0},
-              answers={"measure_finding": {"theater_share": 0.31, "productivity_effect_pct": 60.0}},
-              truths={"measure_finding": {"theater_share": 0.32, "productivity_effect_pct": 5.0}})
+              answers={"measure_finding": {"theater_share": 0.31, "access_effect_pct": 60.0,
+                                               "access_effect_low": 52.0, "access_effect_high": 68.0}},
+              truths={"measure_finding": {"theater_share": 0.32, "access_effect_pct": 5.0,
+                                              "access_effect_reference_width": 16.0}})
     return served
 
 
@@ -318,9 +322,9 @@ def test_gradebook_shows_exact_scores_charts_spread_and_flags(graded):
     assert len(at.get("vega_lite_chart")) == 3  # distribution, difficulty, spread
     spread = at.table[0].value.reset_index()
     bands = dict(zip(zip(spread["part"], spread["band"]), spread["learners"], strict=True))
-    share, effect = "measure_finding: theater_share", "measure_finding: productivity_effect_pct"
+    share, effect = "measure_finding: theater_share", "measure_finding: access_effect_pct"
     assert bands[(share, "too high (far)")] == 1 and bands[(share, "within the tolerance")] == 1
-    assert bands[(effect, "too high (far)")] == 1 and bands[(effect, "within the tolerance")] == 1
+    assert bands[(effect, "interval misses")] == 1 and bands[(effect, "interval covers the truth")] == 1
     import pyarrow as pa
 
     for frame in at.dataframe:

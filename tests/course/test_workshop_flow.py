@@ -265,7 +265,7 @@ def test_board_question_reveals_the_truth_of_the_rooms_company(small_company):
 
     question, figures = board_question(small_company)
     assert figures.theater_share == truth.theater_share(small_company)
-    assert figures.measured_effect == truth.productivity_effect(small_company)
+    assert figures.measured_effect == truth.access_effect(small_company)["value"]
     assert question.kind == "board" and len(question.options) == 3
     assert question.answer.startswith("Closed work per week")
     assert f"{figures.theater_share:.0%} of the AI activity" in question.explanation

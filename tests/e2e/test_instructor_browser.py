@@ -20,11 +20,15 @@ def graded_app(tmp_path_factory):
     codes = import_roster(course, ROSTER)
     assign(course, "measure", ROSTER)
     autograde(course, "measure", "ada", {"measure_finding": 5.0},
-              answers={"measure_finding": {"theater_share": 0.9, "productivity_effect_pct": 12.0}},
-              truths={"measure_finding": {"theater_share": 0.3, "productivity_effect_pct": 10.0}})
+              answers={"measure_finding": {"theater_share": 0.9, "access_effect_pct": 12.0,
+                                               "access_effect_low": 4.0, "access_effect_high": 20.0}},
+              truths={"measure_finding": {"theater_share": 0.3, "access_effect_pct": 10.0,
+                                              "access_effect_reference_width": 16.0}})
     autograde(course, "measure", "bob", {"measure_finding": 4.0},
-              answers={"measure_finding": {"theater_share": 0.31, "productivity_effect_pct": 60.0}},
-              truths={"measure_finding": {"theater_share": 0.32, "productivity_effect_pct": 5.0}})
+              answers={"measure_finding": {"theater_share": 0.31, "access_effect_pct": 60.0,
+                                               "access_effect_low": 52.0, "access_effect_high": 68.0}},
+              truths={"measure_finding": {"theater_share": 0.32, "access_effect_pct": 5.0,
+                                              "access_effect_reference_width": 16.0}})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("THEATER_COURSE", str(course.root))
         home = root / "home"

@@ -15,6 +15,7 @@ from datasets.families import FAMILIES
 from datasets.variation import family_of_seed
 from benchmarks.reference_method import notebook_estimate, randomisation_unit
 from exercises import causal, truth
+from exercises.checks import run_check
 
 
 def pilot_company() -> SimpleNamespace:
@@ -171,23 +172,18 @@ def test_malformed_intervals_get_a_clear_message(answer, problem):
 
 
 def test_the_finding_multiplies_share_credit_by_interval_credit():
-    from exercises.checks import run_check
-
-    def finding(answer):
-        result = run_check("measure.finding", answer, truth_)
-        return result.score, result.message
-
     truth_ = {"theater_share": 0.30, "access_effect_pct": 12.0, "access_effect_reference_width": 16.0}
     good = {"theater_share": 0.31, "access_effect_pct": 10.0, "access_effect_low": 3.0, "access_effect_high": 18.0}
-    assert finding(good)[0] == 1.0
-    assert finding({**good, "theater_share": 0.6})[0] == 0.0
-    assert finding({**good, "access_effect_low": 1.0, "access_effect_high": 2.0, "access_effect_pct": 1.5})[0] == 0.0
-    score, message = finding({"theater_share": 0.3})
-    assert score == 0.0 and "access_effect_low" in message
-    score, message = finding({**good, "access_effect_low": 30.0})
-    assert score == 0.0 and "cannot be scored" in message
-    assert finding("not json")[0] == 0.0
-    assert finding([1, 2])[0] == 0.0
+    assert run_check("measure.finding", good, truth_).score == 1.0
+    assert run_check("measure.finding", {**good, "theater_share": 0.6}, truth_).score == 0.0
+    assert run_check("measure.finding", {**good, "access_effect_low": 1.0, "access_effect_high": 2.0,
+                                         "access_effect_pct": 1.5}, truth_).score == 0.0
+    result = run_check("measure.finding", {"theater_share": 0.3}, truth_)
+    assert result.score == 0.0 and "access_effect_low" in result.message
+    result = run_check("measure.finding", {**good, "access_effect_low": 30.0}, truth_)
+    assert result.score == 0.0 and "cannot be scored" in result.message
+    assert run_check("measure.finding", "not json", truth_).score == 0.0
+    assert run_check("measure.finding", [1, 2], truth_).score == 0.0
 
 
 # ----------------------------------------------------------------------------- on generated companies

@@ -18,7 +18,7 @@ FIXED_IDS = {
     "detect.flag_tokenmaxxers",
     "detect.flag_converts",
     "measure.theater_share",
-    "measure.productivity_effect",
+    "measure.access_effect",
     "measure.finding",
     "goodhart.collapse_point",
     "metrics.dashboard_design",
@@ -130,48 +130,66 @@ def test_flagging_everyone_earns_nothing():
 
 
 def test_estimate_credit_falls_linearly_between_tolerance_and_zero_point():
-    rule = checks.ESTIMATE_RULES["measure.productivity_effect"]
+    rule = checks.ESTIMATE_RULES["measure.access_effect"]
     midway = 10.0 + (rule.full_within + rule.zero_at) / 2
-    assert run_check("measure.productivity_effect", midway, 10.0).score == pytest.approx(0.5)
-    assert run_check("measure.productivity_effect", 10.0 + rule.zero_at, 10.0).score == 0.0
-    assert run_check("measure.productivity_effect", 10.0 - rule.full_within, 10.0).score == 1.0
+    assert run_check("measure.access_effect", midway, 10.0).score == pytest.approx(0.5)
+    assert run_check("measure.access_effect", 10.0 + rule.zero_at, 10.0).score == 0.0
+    assert run_check("measure.access_effect", 10.0 - rule.full_within, 10.0).score == 1.0
 
 
-FINDING_TRUTH = {"theater_share": 0.30, "productivity_effect_pct": 10.0}
+def test_the_practice_access_effect_takes_its_tolerance_from_the_truth():
+    truth = {"value": 10.0, "full_within": 4.0, "zero_at": 8.0}   # a small reference interval
+    assert run_check("measure.access_effect", 13.9, truth).status == CORRECT
+    assert run_check("measure.access_effect", 16.0, truth).score == pytest.approx(0.5)
+    assert run_check("measure.access_effect", 18.0, truth).score == 0.0
 
 
-def test_the_finding_earns_the_product_of_its_two_numbers_credits():
+FINDING_TRUTH = {"theater_share": 0.30, "access_effect_pct": 10.0, "access_effect_reference_width": 16.0}
+COVERING = {"access_effect_pct": 9.0, "access_effect_low": 1.0, "access_effect_high": 17.0}   # width 1.0x the reference
+
+
+def test_the_finding_earns_the_product_of_its_two_parts_credits():
     share_rule = checks.ESTIMATE_RULES["measure.theater_share"]
-    effect_rule = checks.ESTIMATE_RULES["measure.productivity_effect"]
     half_share = 0.30 + (share_rule.full_within + share_rule.zero_at) / 2
-    half_effect = 10.0 - (effect_rule.full_within + effect_rule.zero_at) / 2
-    answer = {"theater_share": half_share, "productivity_effect_pct": half_effect}
+    # an interval that covers but is 1.375x the reference width: half the interval's credit
+    wide = {"access_effect_pct": 10.0, "access_effect_low": -1.0, "access_effect_high": 21.0}
+    assert run_check("measure.finding", {"theater_share": 0.30, **wide}, FINDING_TRUTH).score == pytest.approx(0.5)
+    answer = {"theater_share": half_share, **wide}
     assert run_check("measure.finding", answer, FINDING_TRUTH).score == pytest.approx(0.25)
-    both_within = {"theater_share": 0.30 + share_rule.full_within, "productivity_effect_pct": 10.0 - effect_rule.full_within}
-    assert run_check("measure.finding", both_within, FINDING_TRUTH).status == CORRECT
-    one_far = {"theater_share": 0.30, "productivity_effect_pct": 10.0 + effect_rule.zero_at}
-    result = run_check("measure.finding", one_far, FINDING_TRUTH)
-    assert result.score == 0.0 and "within the tolerance" in result.message and "no credit" in result.message
+    both_right = {"theater_share": 0.30 + share_rule.full_within, **COVERING}
+    assert run_check("measure.finding", both_right, FINDING_TRUTH).status == CORRECT
+    missing_the_truth = {"theater_share": 0.30, "access_effect_pct": 30.0, "access_effect_low": 22.0,
+                         "access_effect_high": 38.0}
+    result = run_check("measure.finding", missing_the_truth, FINDING_TRUTH)
+    assert result.score == 0.0 and "within the tolerance" in result.message and "misses" in result.message
 
 
-def test_the_finding_names_a_missing_or_malformed_number():
-    result = run_check("measure.finding", {"productivity_effect_pct": 10.0}, FINDING_TRUTH)
-    assert result.status == INCORRECT and "theater_share is missing" in result.message
-    result = run_check("measure.finding", {"theater_share": 30, "productivity_effect_pct": 10.0}, FINDING_TRUTH)
+def test_the_finding_names_a_missing_or_malformed_part():
+    result = run_check("measure.finding", COVERING, FINDING_TRUTH)
+    assert result.status == INCORRECT and "missing: theater_share" in result.message
+    result = run_check("measure.finding", {"theater_share": 0.3, "access_effect_pct": 9.0}, FINDING_TRUTH)
+    assert result.status == INCORRECT and "access_effect_low, access_effect_high" in result.message
+    result = run_check("measure.finding", {"theater_share": 30, **COVERING}, FINDING_TRUTH)
     assert result.status == INCORRECT and "percentage" in result.message
-    result = run_check("measure.finding", {"theater_share": 0.3, "productivity_effect_pct": "ten"}, FINDING_TRUTH)
-    assert result.status == INCORRECT and "productivity effect" in result.message
+    result = run_check("measure.finding", {"theater_share": 0.3, **COVERING, "access_effect_pct": "ten"}, FINDING_TRUTH)
+    assert result.status == INCORRECT and "effect estimate" in result.message
+    result = run_check("measure.finding", {"theater_share": 0.3, **COVERING, "access_effect_pct": 20.0}, FINDING_TRUTH)
+    assert result.status == INCORRECT and "inside its own interval" in result.message
     # extra keys are ignored; JSON text is read
-    answer = {"theater_share": 0.3, "productivity_effect_pct": 10.0, "note": "see reflection"}
+    answer = {"theater_share": 0.3, **COVERING, "note": "see reflection"}
     assert run_check("measure.finding", answer, FINDING_TRUTH).status == CORRECT
-    assert run_check("measure.finding", '{"theater_share": 0.3, "productivity_effect_pct": 10}', FINDING_TRUTH).status == CORRECT
+    assert run_check("measure.finding", '{"theater_share": 0.3, "access_effect_pct": 9, "access_effect_low": 1, '
+                                        '"access_effect_high": 17}', FINDING_TRUTH).status == CORRECT
 
 
-def test_the_finding_message_never_prints_either_expected_value():
-    truth = {"theater_share": 0.3172, "productivity_effect_pct": 13.46}
-    for share, effect in ((0.01, -30.0), (0.2, 5.0), (0.5, 13.0), (0.99, 60.0)):
-        message = run_check("measure.finding", {"theater_share": share, "productivity_effect_pct": effect}, truth).message
-        assert "0.317" not in message and "31.7" not in message and "13.4" not in message and "13.5" not in message
+def test_the_finding_message_never_prints_an_expected_value_or_the_reference_width():
+    truth = {"theater_share": 0.3172, "access_effect_pct": 13.46, "access_effect_reference_width": 17.3}
+    for share, effect, half in ((0.01, -30.0, 2.0), (0.2, 5.0, 9.0), (0.5, 13.0, 8.6), (0.99, 60.0, 40.0)):
+        answer = {"theater_share": share, "access_effect_pct": effect, "access_effect_low": effect - half,
+                  "access_effect_high": effect + half}
+        message = run_check("measure.finding", answer, truth).message
+        for leaked in ("0.317", "31.7", "13.4", "13.5", "17.3", "8.65"):
+            assert leaked not in message
 
 
 def test_weekly_table_scores_the_share_of_agreeing_cells():

@@ -111,7 +111,7 @@ def test_flagging_the_heaviest_token_users_earns_little(company):
 
 
 def test_a_half_finished_measure_notebook_earns_nothing_and_is_told_what_is_missing(company, released_data, tmp_path):
-    """The two numbers are one finding: a share without an effect tells the board nothing it can act on."""
+    """The share and the interval are one finding: a share without an effect tells the board nothing it can act on."""
     assignment = load_assignment(SOURCE_DIR / "measure")
     folder = _workspace(tmp_path, released_data, "measure")
     notebook = nbformat.read(assignment.notebook_path, as_version=4)
@@ -120,7 +120,7 @@ def test_a_half_finished_measure_notebook_earns_nothing_and_is_told_what_is_miss
     _run(notebook, folder)
     results = score_parts(assignment, folder, company)
     assert results["measure_finding"].score == 0.0
-    assert "productivity_effect_pct is missing" in results["measure_finding"].message
+    assert "missing: access_effect_pct" in results["measure_finding"].message
 
 
 def test_notebooks_read_parquet_releases_too(company, tmp_path):

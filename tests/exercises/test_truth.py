@@ -29,35 +29,39 @@ def test_theater_share_counts_only_events_from_the_mandate_on(company):
     assert truth.theater_share(company) == pytest.approx(4 / 6)
 
 
-def test_productivity_effect_is_the_ratio_difference_in_differences(company):
-    # E1 genuine: 1 closed in 2 pre weeks, 2 in 2 post weeks -> rate 0.5 then 1.0 (x2)
-    # E3 non-user: 1 closed pre, 2 post -> x2 as well: no effect beyond the trend
-    assert truth.productivity_effect(company) == pytest.approx(0.0)
-    company.work_items.loc[company.work_items["work_item_id"] == "W6", "status"] = "abandoned"
-    # non-user now x1: genuine doubled relative to the control -> +100%
-    assert truth.productivity_effect(company) == pytest.approx(100.0)
-
-
 def test_the_measure_finding_needs_a_pilot_and_says_so(company):
     """The graded effect is the pilot's effect of access: a company without access dates has none."""
     with pytest.raises(truth.TruthError, match="ai_access_from"):
         truth.measure_finding(company)
 
 
-def test_the_measure_finding_holds_the_share_and_the_access_effect_with_its_reference_width():
+@pytest.fixture(scope="module")
+def piloted():
     from datasets.api import generate_company
-    from exercises.causal import finding_credit, reference_estimate
+    return generate_company("mandate-bigco", 150, 180, seed=7)
 
-    company = generate_company("mandate-bigco", 150, 180, seed=7)
-    finding = truth.measure_finding(company)
+
+def test_the_measure_finding_holds_the_share_and_the_access_effect_with_its_reference_width(piloted):
+    from exercises.causal import reference_estimate
+
+    finding = truth.measure_finding(piloted)
     assert set(finding) == {"theater_share", "access_effect_pct", "access_effect_reference_width"}
-    assert finding["theater_share"] == pytest.approx(truth.theater_share(company))
-    assert finding["access_effect_reference_width"] == pytest.approx(reference_estimate(company).width)
+    assert finding["theater_share"] == pytest.approx(truth.theater_share(piloted))
+    assert finding["access_effect_reference_width"] == pytest.approx(reference_estimate(piloted).width)
     half = finding["access_effect_reference_width"] / 2
     exact = {"theater_share": finding["theater_share"], "access_effect_pct": finding["access_effect_pct"],
              "access_effect_low": finding["access_effect_pct"] - half,
              "access_effect_high": finding["access_effect_pct"] + half}
-    assert finding_credit(exact, finding)[0] == 1.0
+    assert run_check("measure.finding", exact, finding).score == 1.0
+
+
+def test_the_practice_effect_is_the_access_effect_with_the_reference_interval_as_tolerance(piloted):
+    effect = truth.access_effect(piloted)
+    point = truth.access_effect_point(piloted)
+    assert point == pytest.approx({"value": effect["value"], "full_within": effect["reference_width"] / 2,
+                                   "zero_at": effect["reference_width"]})
+    assert run_check("measure.access_effect", effect["value"] + 0.9 * point["full_within"], point).score == 1.0
+    assert run_check("measure.access_effect", effect["value"] - point["zero_at"], point).score == 0.0
 
 
 def test_archetype_truths_read_the_labels(company):

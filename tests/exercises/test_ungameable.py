@@ -13,6 +13,7 @@ from datasets.api import generate_company
 from datasets.scenario import load_scenario
 from exercises import truth as truths
 from exercises.checks import ESTIMATE_RULES, chance_f1, linear_credit, run_check
+from exercises.causal import interval_credit
 
 DETECT = {"detect.flag_tokenmaxxers": truths.tokenmaxxer_ids, "detect.flag_converts": truths.convert_ids}
 
@@ -64,7 +65,7 @@ NUMBER = re.compile(r"\d+\.\d{2,}|\d+%")
 DIRECTION = re.compile(r"\b(high|low|above|below|over|under|more than the truth|less than)\b", re.I)
 
 
-@pytest.mark.parametrize("check_id", ["measure.theater_share", "measure.productivity_effect"])
+@pytest.mark.parametrize("check_id", ["measure.theater_share", "measure.access_effect"])
 def test_estimate_messages_are_bands_without_credit_or_direction(check_id):
     rule = ESTIMATE_RULES[check_id]
     truth = 0.3 if check_id.endswith("share") else 10.0
@@ -91,8 +92,8 @@ def _consistent(check_id, probes, truth_grid, seen):
 
 
 @pytest.mark.parametrize("check_id,truth,first", [
-    ("measure.productivity_effect", 13.7, 20.0),
-    ("measure.productivity_effect", -4.2, 2.0),
+    ("measure.access_effect", 13.7, 30.0),
+    ("measure.access_effect", -4.2, 10.0),
 ])
 def test_reading_only_the_messages_a_learner_cannot_solve_for_the_truth(check_id, truth, first):
     """The old feedback (4-decimal credit plus 'too high/low') gave the truth from one answer.
@@ -117,29 +118,39 @@ def test_reading_only_the_messages_a_learner_cannot_solve_for_the_truth(check_id
 
 # --------------------------------------------------------------------------- the measure finding
 
-FINDING_TRUTH = {"theater_share": 0.37, "productivity_effect_pct": 13.7}
+FINDING_TRUTH = {"theater_share": 0.37, "access_effect_pct": 13.7, "access_effect_reference_width": 16.0}
 
 
-def _finding(share: float, effect: float) -> dict[str, float]:
-    return {"theater_share": float(share), "productivity_effect_pct": float(effect)}
+def _finding(share: float, centre: float, width: float) -> dict[str, float]:
+    return {"theater_share": float(share), "access_effect_pct": float(centre),
+            "access_effect_low": float(centre - width / 2), "access_effect_high": float(centre + width / 2)}
 
 
-def test_finding_messages_are_bands_for_each_number_without_credit_or_direction():
+def test_finding_messages_are_bands_for_each_part_without_credit_or_direction():
+    """Each part's message is a band: no number, no direction, and the same text for an interval
+    the same distance above the truth as below it, so the messages cannot say where the truth is."""
     share_rule = ESTIMATE_RULES["measure.theater_share"]
-    effect_rule = ESTIMATE_RULES["measure.productivity_effect"]
-    tolerances = {f"{r.full_within:g}" for r in (share_rule, effect_rule)} | {f"{r.zero_at:g}" for r in (share_rule, effect_rule)}
+    tolerances = {f"{share_rule.full_within:g}", f"{share_rule.zero_at:g}"}
+    reference = FINDING_TRUTH["access_effect_reference_width"]
     messages = set()
     # 8 points a side: none lies on a tolerance's edge, where rounding alone would pick the band
     for share in np.linspace(0.37 - 0.2, 0.37 + 0.2, 8):
-        for effect in np.linspace(13.7 - 15, 13.7 + 15, 8):
-            result = run_check("measure.finding", _finding(share, effect), FINDING_TRUTH)
-            text = result.message
-            for tolerance in sorted(tolerances, key=len, reverse=True):
-                text = text.replace(tolerance, "")
-            assert not NUMBER.search(text), result.message
-            assert not DIRECTION.search(text.replace("more than", "")), result.message
-            messages.add(result.message)
-            expected = (linear_credit(abs(share - 0.37), share_rule.full_within, share_rule.zero_at)
-                        * linear_credit(abs(effect - 13.7), effect_rule.full_within, effect_rule.zero_at))
-            assert result.score == pytest.approx(expected)
-    assert len(messages) == 9  # three bands for each number, the same text either side of the truth
+        for width in reference * np.array([0.5, 0.7, 1.0, 1.3, 2.0]):
+            for offset in (0.3, 3.3, 7.7, 12.9, 21.1, 40.3):
+                above, below = (run_check("measure.finding", _finding(share, 13.7 + sign * offset, width),
+                                          FINDING_TRUTH) for sign in (1, -1))
+                assert above.message == below.message
+                assert above.score == pytest.approx(below.score)
+                text = above.message
+                for tolerance in sorted(tolerances, key=len, reverse=True):
+                    text = text.replace(tolerance, "")
+                assert not NUMBER.search(text), above.message
+                assert not DIRECTION.search(text.replace("more than", "")), above.message
+                messages.add(above.message)
+                answer = _finding(share, 13.7 + offset, width)
+                expected = (linear_credit(abs(share - 0.37), share_rule.full_within, share_rule.zero_at)
+                            * interval_credit(answer["access_effect_pct"], answer["access_effect_low"],
+                                              answer["access_effect_high"], 13.7, reference)[0])
+                assert above.score == pytest.approx(expected)
+    # three share bands times the interval's: misses, too narrow (partial, none), covers, too wide (partial, none)
+    assert len(messages) == 3 * 6

@@ -20,19 +20,29 @@ def _honest_class(rng: np.random.Generator, learners: int = 30) -> tuple[dict, d
         true_ids = set(rng.choice(IDS, int(rng.uniform(0.03, 0.4) * len(IDS)), replace=False))
         found = {i for i in true_ids if rng.random() < 0.8}
         wrong = set(rng.choice(sorted(set(IDS) - true_ids), max(1, len(true_ids) // 5), replace=False))
-        truths[name] = {"finding": _pair(share, effect), "flagged": sorted(true_ids)}
+        truths[name] = {"finding": _truth(share, effect), "flagged": sorted(true_ids)}
         estimate = _pair(float(np.clip(share + rng.normal(0, 0.03), 0, 1)), effect + rng.normal(0, 3.0))
         if i % 3 == 0:  # some learners round what they hand in: coincidences become likely, still honest
-            estimate = _pair(round(estimate["theater_share"], 2), round(estimate["productivity_effect_pct"]))
+            estimate = _pair(round(estimate["theater_share"], 2), round(estimate["access_effect_pct"]))
         elif i % 3 == 1:  # others round one number only
-            estimate = _pair(round(estimate["theater_share"], 3), estimate["productivity_effect_pct"])
+            estimate = _pair(round(estimate["theater_share"], 3), estimate["access_effect_pct"])
         answers[name] = {"finding": estimate, "flagged": sorted(found | wrong)}
     return answers, truths
 
 
 def _pair(share: float, effect: float) -> dict[str, float]:
-    """The measure finding as answers/estimates.json holds it."""
-    return {"theater_share": share, "productivity_effect_pct": effect}
+    """The measure finding as answers/estimates.json holds it: the effect with an interval as wide
+    as the reference's (REFERENCE_WIDTH)."""
+    return {"theater_share": share, "access_effect_pct": effect,
+            "access_effect_low": effect - REFERENCE_WIDTH / 2, "access_effect_high": effect + REFERENCE_WIDTH / 2}
+
+
+REFERENCE_WIDTH = 16.0
+
+
+def _truth(share: float, effect: float) -> dict[str, float]:
+    """The finding's truth as exercises.truth.measure_finding gives it."""
+    return {"theater_share": share, "access_effect_pct": effect, "access_effect_reference_width": REFERENCE_WIDTH}
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -55,7 +65,7 @@ def test_a_pair_copied_to_a_few_digits_is_flagged_though_each_number_alone_is_no
     answers, truths = _honest_class(np.random.default_rng(200 + seed))
     honest = answers["learner10"]["finding"]
     source = answers["learner10"]["finding"] = _pair(round(honest["theater_share"], 3),
-                                                     round(honest["productivity_effect_pct"], 1))
+                                                     round(honest["access_effect_pct"], 1))
     answers["learner11"] = {**answers["learner11"], "finding": dict(source)}
     share_only = {k: {"share": v["finding"]["theater_share"]} for k, v in answers.items()}
     share_truths = {k: {"share": v["finding"]["theater_share"]} for k, v in truths.items()}
@@ -68,7 +78,7 @@ def test_a_copied_pair_with_one_number_changed_still_counts_the_other():
     answers, truths = _honest_class(np.random.default_rng(103))
     source = answers["learner05"]["finding"]  # written to full precision
     answers["learner06"] = {**answers["learner06"], "finding": _pair(source["theater_share"],
-                                                                     source["productivity_effect_pct"] + 4.0)}
+                                                                     source["access_effect_pct"] + 4.0)}
     flags = detect_copies(answers, truths, CHECKS)
     assert [(f.learner, f.other) for f in flags] == [("learner06", "learner05")]
 
@@ -83,7 +93,8 @@ def test_a_copied_flag_set_is_attributed_to_its_source():
 def test_an_answer_that_is_a_classmates_hidden_truth_is_flagged():
     answers, truths = _honest_class(np.random.default_rng(102))
     answers["learner04"] = {**answers["learner04"], "flagged": truths["learner09"]["flagged"],
-                            "finding": dict(truths["learner09"]["finding"])}
+                            "finding": _pair(truths["learner09"]["finding"]["theater_share"],
+                                             truths["learner09"]["finding"]["access_effect_pct"])}
     flags = {(f.learner, f.grade_id, f.other, f.kind) for f in detect_copies(answers, truths, CHECKS)}
     assert ("learner04", "flagged", "learner09", "data") in flags
     assert ("learner04", "finding", "learner09", "data") in flags
@@ -104,7 +115,7 @@ def test_missing_answers_and_truths_raise_no_flag():
     truths = {"ada": {"flagged": ["E00001", "E00002"]}, "bob": {"flagged": ["E00010"]}}
     assert detect_copies(answers, truths, CHECKS) == []
     # a finding with a number missing, or not an object at all, is compared on what it holds
-    truths = {name: {"finding": _pair(s, e)} for name, s, e in (("ada", 0.2, 5.0), ("bob", 0.5, 40.0), ("cy", 0.35, 20.0))}
+    truths = {name: {"finding": _truth(s, e)} for name, s, e in (("ada", 0.2, 5.0), ("bob", 0.5, 40.0), ("cy", 0.35, 20.0))}
     answers = {"ada": {"finding": {"theater_share": 0.31}}, "bob": {"finding": {"theater_share": 0.31}},
                "cy": {"finding": [0.3, 20.0]}}
     assert detect_copies(answers, truths, {"finding": "measure.finding"}) == []
@@ -120,7 +131,7 @@ def test_chances():
 def test_when_both_fits_reach_full_marks_only_the_copier_is_accused():
     """Two learners whose truths lie close: bchen's own answer, pasted by qali, earns full marks on
     both companies; it lies closer to bchen's truth, so qali copied it from bchen, not the reverse."""
-    truths = {"bchen": {"finding": _pair(0.278, 31.3)}, "qali": {"finding": _pair(0.318, 35.6)}}
+    truths = {"bchen": {"finding": _truth(0.278, 31.3)}, "qali": {"finding": _truth(0.318, 35.6)}}
     answer = _pair(0.2791, 31.27)
     answers = {"bchen": {"finding": dict(answer)}, "qali": {"finding": dict(answer)}}
     from exercises.checks import run_check
@@ -134,8 +145,8 @@ def test_when_both_fits_reach_full_marks_only_the_copier_is_accused():
 def test_when_both_fits_reach_full_marks_in_a_class_the_source_is_not_accused():
     answers, truths = _honest_class(np.random.default_rng(104))
     source = truths["learner03"]["finding"]
-    truths["learner04"]["finding"] = _pair(source["theater_share"] + 0.01, source["productivity_effect_pct"] + 1.0)
-    answers["learner03"]["finding"] = _pair(source["theater_share"] + 0.0021, source["productivity_effect_pct"] - 0.37)
+    truths["learner04"]["finding"] = _truth(source["theater_share"] + 0.01, source["access_effect_pct"] + 1.0)
+    answers["learner03"]["finding"] = _pair(source["theater_share"] + 0.0021, source["access_effect_pct"] - 0.37)
     answers["learner04"]["finding"] = dict(answers["learner03"]["finding"])
     flags = [f for f in detect_copies(answers, truths, CHECKS) if f.grade_id == "finding"]
     assert [(f.learner, f.other) for f in flags] == [("learner04", "learner03")]

@@ -15,6 +15,12 @@ from grader.course_dir import init_course, open_course
 
 DETECT_TRUTH = {"ids": [f"E{n:05d}" for n in range(1, 11)], "ai_users": 60}
 
+FINDING_TRUTH = {"theater_share": 0.3, "access_effect_pct": 10.0, "access_effect_reference_width": 16.0}
+COVERING = {"access_effect_pct": 9.0, "access_effect_low": 1.0, "access_effect_high": 17.0}
+MISSING_THE_TRUTH = {"access_effect_pct": 30.0, "access_effect_low": 22.0, "access_effect_high": 38.0}
+NARROW = {"access_effect_pct": 10.0, "access_effect_low": 9.0, "access_effect_high": 11.0}
+EVERYTHING = {"access_effect_pct": 10.0, "access_effect_low": -90.0, "access_effect_high": 110.0}
+
 
 def _submit(course, learner, assignment, stamp):
     folder = course.path("submitted", learner, assignment)
@@ -80,9 +86,9 @@ def test_estimates_are_read_by_direction_and_tolerance(answer, band):
 
 
 def test_an_estimate_band_carries_the_misconception_it_suggests():
-    high = review.read_estimate("measure.productivity_effect", 40.0, 10.0)
-    assert high.band == "too high (far)" and "control group" in high.misconception
-    assert review.read_estimate("measure.productivity_effect", 12.0, 10.0).correct
+    high = review.read_estimate("measure.access_effect", 40.0, 10.0)
+    assert high.band == "too high (far)" and "before/after" in high.misconception
+    assert review.read_estimate("measure.access_effect", 12.0, 10.0).correct
 
 
 def test_flags_are_read_against_the_flag_everyone_floor():
@@ -120,10 +126,10 @@ def test_weekly_table_is_read_from_the_checks_reading():
 def test_a_reworded_message_cannot_change_the_instructor_table(course):
     """The spread is read from each part's structured reading: messages that say something else
     entirely (another column, another band, nothing) leave the instructor's table as it was."""
-    finding_truth = {"theater_share": 0.3, "productivity_effect_pct": 10.0}
-    finding = {"ada": {"theater_share": 0.3, "productivity_effect_pct": 10.0},
-               "bob": {"theater_share": 0.38, "productivity_effect_pct": 2.0},
-               "cyd": {"theater_share": 30, "productivity_effect_pct": 10.0}}
+    finding_truth = FINDING_TRUTH
+    finding = {"ada": {"theater_share": 0.3, **COVERING},
+               "bob": {"theater_share": 0.38, **MISSING_THE_TRUTH},
+               "cyd": {"theater_share": 30, **COVERING}}
     weekly = {"ada": WEEKLY_TRUTH, "bob": WEEKLY_TRUTH.assign(ai_users=WEEKLY_TRUTH["ai_events"]),
               "cyd": WEEKLY_TRUTH.drop(columns="closed_items")}
 
@@ -140,7 +146,7 @@ def test_a_reworded_message_cannot_change_the_instructor_table(course):
 
     measure, explore = write(lambda message: message)
     assert set(explore["band"]) == {"correct", "`ai_users` wrong most", "columns missing"}
-    assert {"too high (close)", "a percentage, not a share"} <= set(measure["band"])
+    assert {"too high (close)", "a percentage, not a share", "interval misses"} <= set(measure["band"])
     for reword in (lambda m: "", lambda m: "Some cells disagree; `closed_items` is the column that disagrees most.",
                    lambda m: m.replace("within", "off by more than").replace("close", "far")):
         again = write(reword)
@@ -171,13 +177,17 @@ def test_part_difficulty_is_the_mean_share_of_points(course):
     assert difficulty.loc["measure_finding", "learners"] == 2
 
 
-def test_the_finding_is_read_one_number_at_a_time():
-    found = dict(review.finding_readings({"theater_share": 30, "productivity_effect_pct": 12.0},
-                                         {"theater_share": 0.3, "productivity_effect_pct": 10.0}))
+def test_the_finding_is_read_one_part_at_a_time():
+    found = dict(review.finding_readings({"theater_share": 30, **COVERING}, FINDING_TRUTH))
     assert found["theater_share"].band == "a percentage, not a share"
-    assert found["productivity_effect_pct"].correct
-    missing = dict(review.finding_readings({"theater_share": 0.3}, {"theater_share": 0.3, "productivity_effect_pct": 1}))
-    assert missing["productivity_effect_pct"].band == "number missing"
+    assert found["access_effect_pct"].correct and found["access_effect_pct"].band == "interval covers the truth"
+    missing = dict(review.finding_readings({"theater_share": 0.3}, FINDING_TRUTH))
+    assert missing["access_effect_pct"].band == "number missing"
+    verdicts = {name: dict(review.finding_readings({"theater_share": 0.3, **answer}, FINDING_TRUTH))["access_effect_pct"]
+                for name, answer in (("misses", MISSING_THE_TRUTH), ("narrow", NARROW), ("wide", EVERYTHING))}
+    assert verdicts["misses"].band == "interval misses" and "biased comparison" in verdicts["misses"].misconception
+    assert verdicts["narrow"].band == "interval too narrow" and "squads" in verdicts["narrow"].misconception
+    assert verdicts["wide"].band == "interval too wide" and not any(v.correct for v in verdicts.values())
     assert review.finding_readings([0.3, 10.0], {})[0][1].band == "answer could not be read"
 
 
@@ -193,22 +203,23 @@ def test_the_spread_of_a_finding_counts_every_graded_learner_in_each_number(cour
     checks = {"measure_finding": "measure.finding"}
     right = {"measure_finding": {"status": "correct", "points": 8, "message": ""}}
     none = {"measure_finding": {"status": "not_attempted", "points": 0, "message": ""}}
-    truth = {"theater_share": 0.3, "productivity_effect_pct": 10.0}
+    truth = FINDING_TRUTH
     for learner in ("ada", "bob"):
-        path = _record(course, "measure", learner, right, {"measure_finding": dict(truth)}, {"measure_finding": truth})
+        path = _record(course, "measure", learner, right, {"measure_finding": {"theater_share": 0.3, **COVERING}},
+                       {"measure_finding": truth})
         path.write_text(json.dumps({**json.loads(path.read_text()), "checks": checks}))
     for learner, answer in (("cyd", None), ("dee", None), ("eve", None), ("fay", [0.3, 10.0])):
         parts = none if answer is None else {"measure_finding": {"status": "incorrect", "points": 0, "message": ""}}
         path = _record(course, "measure", learner, parts, {"measure_finding": answer}, {"measure_finding": truth})
         path.write_text(json.dumps({**json.loads(path.read_text()), "checks": checks}))
     spread = review.answer_spread(course, "measure")
-    for number in ("theater_share", "productivity_effect_pct"):
+    for number, right_band in (("theater_share", "within the tolerance"), ("access_effect_pct", "interval covers the truth")):
         rows = spread[spread["part"] == f"measure_finding: {number}"]
         assert rows["learners"].sum() == 6 and rows["share"].sum() == pytest.approx(1.0)
         shares = dict(zip(rows["band"], rows["share"], strict=True))
-        assert shares == {"within the tolerance": pytest.approx(2 / 6), "no answer": pytest.approx(3 / 6),
+        assert shares == {right_band: pytest.approx(2 / 6), "no answer": pytest.approx(3 / 6),
                           "answer could not be read": pytest.approx(1 / 6)}
-    assert set(spread["part"]) == {"measure_finding: theater_share", "measure_finding: productivity_effect_pct"}
+    assert set(spread["part"]) == {"measure_finding: theater_share", "measure_finding: access_effect_pct"}
 
 
 def test_the_gradebook_shows_the_grader_notes_the_feedback_shows(tmp_path):

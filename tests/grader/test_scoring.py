@@ -33,12 +33,13 @@ def test_a_scored_part_keeps_the_checks_reading_for_the_instructor_and_review_re
     from grader.scoring import score_part
 
     [part] = load_assignment(SOURCE_DIR / "measure").graded
-    truth = {"theater_share": 0.3, "productivity_effect_pct": 10.0}
-    scored = score_part(part, {"theater_share": 0.37, "productivity_effect_pct": 2.0}, truth)
+    truth = {"theater_share": 0.3, "access_effect_pct": 10.0, "access_effect_reference_width": 16.0}
+    answer = {"theater_share": 0.37, "access_effect_pct": 2.0, "access_effect_low": -1.0, "access_effect_high": 5.0}
+    scored = score_part(part, answer, truth)
     recorded = json.loads(json.dumps(asdict(scored)))
     assert recorded["reading"]["parts"]["theater_share"]["band"] == "close"
-    assert recorded["reading"]["parts"]["productivity_effect_pct"]["error"] == -8.0
+    assert recorded["reading"]["parts"]["access_effect_pct"]["error"] == -8.0
     recorded["message"] = "reworded entirely"
     found = dict(review._finding_parts(review.CheckReading.from_dict(recorded["reading"])))
     assert found["theater_share"].band == "too high (close)"
-    assert found["productivity_effect_pct"].band == "too low (close)"
+    assert found["access_effect_pct"].band == "interval misses"

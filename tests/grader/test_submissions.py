@@ -524,13 +524,14 @@ def test_before_it_is_final_the_view_is_the_same_whatever_the_truth():
 
     measure = load_assignment(ROOT / "exercises" / "source" / "measure" / "assignment.yaml")
     part = measure.graded[0]
-    answers = [{"theater_share": 0.3, "productivity_effect_pct": 12.0}, {"theater_share": 30, "productivity_effect_pct": 1},
-               {"theater_share": 0.3}, None]
+    interval = {"access_effect_pct": 12.0, "access_effect_low": 4.0, "access_effect_high": 20.0}
+    answers = [{"theater_share": 0.3, **interval}, {"theater_share": 30, **interval}, {"theater_share": 0.3}, None]
     for answer in answers:
         views, banded = set(), set()
         for share in (0.05, 0.28, 0.31, 0.5, 0.9):
             for effect in (-20.0, 10.0, 13.0, 40.0):
-                score = score_part(part, answer, {"theater_share": share, "productivity_effect_pct": effect})
+                score = score_part(part, answer, {"theater_share": share, "access_effect_pct": effect,
+                                                  "access_effect_reference_width": 16.0})
                 record = {"parts": {part.grade_id: score.__dict__}, "comments": []}
                 scores = {part.grade_id: (score.points, part.points)}
                 penalty = 0.1 * score.points  # late: the plugin takes a share of the score

@@ -18,8 +18,9 @@ from course import exercise_tools as tools
 from course import practice
 from course.app_pages import common
 from course.app_pages.widgets.detectors import change_point_detector, score_detector
-from course.app_pages.widgets.practice_data import _features_cached, practice_features, session_sample
+from course.app_pages.widgets.practice_data import practice_features, session_sample
 from course.app_pages.widgets.state import init_widget
+from exercises import causal
 from exercises.checks import Check
 
 AnswerWidget = Callable[[Check, str, Any, str], Any]   # (check, learner, company, key) -> answer
@@ -31,60 +32,48 @@ def number_answer(check: Check, learner: str, company, key: str) -> Any:
                            key=f"{key}:number", placeholder="type a number")
 
 
-def comparison_estimate(check: Check, learner: str, company, key: str) -> dict | None:
-    """Module 3 in the app: the learner defines both groups (their sizes are shown), reads the
-    groups' closed work per person per week before and after the mandate, and gives the estimate."""
-    features = practice_features(learner, company)
-    groups = practice.COMPARISON_GROUPS
-    st.caption("Do it here, or in pandas: your practice company's tables (`ai_events`, "
-               "`work_items`, `employees`, `calendar`) are in the practice zip below this "
-               "exercise, under `company-practice-<your id>/data/`; the *measure* notebook on the "
-               "Capstone page uses the same definitions on your own company.")
-    init_widget(f"{key}:group", "tenth-of-median")
-    choice = st.radio("Your comparison group (the non-users)", list(groups),
-                      format_func=lambda g: groups[g][0], key=f"{key}:group")
-    comparison = tools.comparison_group_ids(features, choice)
-    st.caption(f"In your practice company this definition selects **{len(comparison)}** of "
-               f"{len(features)} people.")
-    init_widget(f"{key}:performed", 1.0)
-    most = st.slider("Your users: among people with at least the median number of AI events since "
-                     "the mandate, keep those whose habits look performed at most this much in both "
-                     "halves of the time since then (0–1, the detect notebook's scale)", 0.2, 1.0,
-                     step=0.02, key=f"{key}:performed", format="%.2f")
-    users = _genuine_looking(learner, company, most) - comparison
-    st.caption(f"Your users: **{len(users)}** people.")
-    rates = _group_rates(learner, company, choice, round(float(most), 2))
-    st.dataframe(rates.rename(columns={"before": "closed work per person-week, before the mandate",
-                                       "after": "closed work per person-week, after"}),
+def pilot_estimate(check: Check, learner: str, company, key: str) -> float | None:
+    """Module 3 in the app: the pilot's two groups (their sizes and closed work per person-week
+    before the first access date and up to the second) from the practice company's released tables, the
+    dashboard shortcut's number beside them for comparison, and the learner's estimate."""
+    st.caption("Do it here, or in pandas: your practice company's tables (`employees` with "
+               "`ai_access_from`, `work_items`, `ai_events`, `calendar`) are in the practice zip "
+               "below this exercise, under `company-practice-<your id>/data/`; the *measure* "
+               "notebook on the Capstone page asks the same of your own company, with an interval.")
+    first, second, last = tools.pilot_dates(company)
+    later = ("everyone else" if second == last else "the next wave") + f" on **{second:%d %B %Y}**"
+    st.caption(f"In your practice company the first wave got AI access on **{first:%d %B %Y}**, "
+               f"{later}" + ("" if second == last else f", the last on **{last:%d %B %Y}**") + ". "
+               "Closed work is counted by the day it was opened, so work started before someone's "
+               "access counts as work without it.")
+    rates = _pilot_rates(learner, company)
+    st.dataframe(rates.rename(columns={"before the pilot": "closed work per person-week, before the pilot",
+                                       "pilot window": "closed work per person-week, first to second access date"}),
                  hide_index=True, width="stretch")
+    st.caption(f"For comparison, the dashboard shortcut (heavy AI users against non-users, before "
+               f"the pilot against after the mandate) gives **{_shortcut(learner, company):+.1f}%** "
+               "here. It compares two different populations, so it need not agree with the pilot.")
     init_widget(f"{key}:number", None)
-    estimate = st.number_input(check.widget.label or "Your estimate", step=0.1, key=f"{key}:number",
-                               placeholder="type a number")
-    if estimate is None:
-        return None
-    return {"comparison_group": choice, "most_performed": most, "users": len(users),
-            "estimate": estimate}
+    return st.number_input(check.widget.label or "Your estimate", step=0.1, key=f"{key}:number",
+                           placeholder="type a number")
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _genuine_looking_cached(key: str, most: float, _company) -> set[str]:
-    return tools.genuine_looking_users(_company, most)
+def _pilot_rates_cached(key: str, _company) -> pd.DataFrame:
+    return tools.pilot_rates(_company)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _group_rates_cached(key: str, choice: str, most: float, _company) -> pd.DataFrame:
-    features = _features_cached(key, _company)
-    comparison = tools.comparison_group_ids(features, choice)
-    users = _genuine_looking_cached(key, most, _company) - comparison
-    return tools.group_rates(_company, {"your users": users, "comparison group": comparison})
+def _shortcut_cached(key: str, _company) -> float:
+    return float(causal.naive_estimate(_company).value)
 
 
-def _group_rates(learner: str, company, choice: str, most: float) -> pd.DataFrame:
-    return _group_rates_cached(common.practice_key(learner), choice, most, company)
+def _pilot_rates(learner: str, company) -> pd.DataFrame:
+    return _pilot_rates_cached(common.practice_key(learner), company)
 
 
-def _genuine_looking(learner: str, company, most: float) -> set[str]:
-    return _genuine_looking_cached(common.practice_key(learner), round(float(most), 2), company)
+def _shortcut(learner: str, company) -> float:
+    return _shortcut_cached(common.practice_key(learner), company)
 
 
 def label_sessions(check: Check, learner: str, company, key: str) -> dict[int, str]:
@@ -137,7 +126,7 @@ def _detector(draw: Callable[[str, Any, str], list[str]]) -> AnswerWidget:
 
 ANSWER_WIDGETS: dict[str, AnswerWidget] = {
     "number": number_answer,
-    "comparison_estimate": comparison_estimate,
+    "pilot_estimate": pilot_estimate,
     "label_sessions": label_sessions,
     "flag_employees": _detector(score_detector),
     "flag_converts": _detector(change_point_detector),
@@ -145,18 +134,6 @@ ANSWER_WIDGETS: dict[str, AnswerWidget] = {
     "upload_table": upload_table,
     "notebook": notebook_only,
 }
-
-
-def comparison_group_refusal(answer: Any, learner: str, company) -> str | None:
-    """A comparison group (or a group of users) too small to compare is refused before scoring."""
-    if not isinstance(answer, dict):
-        return None
-    features = practice_features(learner, company)
-    size = practice.comparison_group_size(features["ai_events"], answer["comparison_group"])
-    problem = practice.comparison_group_problem(size, len(features))
-    if problem is None and "users" in answer:
-        problem = practice.user_group_problem(int(answer["users"]), len(features))
-    return problem
 
 
 def blind_flags_refusal(answer: Any, learner: str, company) -> str | None:
@@ -168,7 +145,6 @@ def blind_flags_refusal(answer: Any, learner: str, company) -> str | None:
 
 
 REFUSALS: dict[str, Callable[[Any, str, Any], str | None]] = {
-    "comparison_estimate": comparison_group_refusal,
     "flag_employees": blind_flags_refusal,
     "flag_converts": blind_flags_refusal,
 }
