@@ -46,8 +46,8 @@ class Family:
 
 FAMILY_TABLE: tuple[Family, ...] = (
     Family("theater", 0.32, "a usage mandate with performers (12-56% of staff)"),
-    Family("worked", 0.17, "a mandate that worked: 2-6% performers and a real gain",
-           overrides={"performative_share": (0.02, 0.06), "productivity_gain": (0.20, 0.90)}),
+    Family("worked", 0.17, "a mandate that worked: 8-12% performers and a real gain",
+           overrides={"performative_share": (0.08, 0.12), "productivity_gain": (0.20, 0.90)}),
     Family("selection", 0.17, "newer staff adopt AI, and newer staff get faster anyway",
            adopters_are_newer=True, tenure_median_years=1.2),
     Family("spillover", 0.17, "squads are licensed together; reviewers gain from AI-assisted work",

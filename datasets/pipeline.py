@@ -54,7 +54,7 @@ from datasets.provider import company_faker, name_pools
 from datasets.scenario import Scenario, default_teams
 from datasets.variation import feeds_work
 
-GENERATOR_VERSION = "3.1"  # bump whenever the same arguments would give different data (the grader checks it)
+GENERATOR_VERSION = "3.2"  # bump whenever the same arguments would give different data (the grader checks it)
 BLOCK_EMPLOYEES = 200
 NS_PER_SECOND = 1_000_000_000
 SECONDS_PER_DAY = 86_400

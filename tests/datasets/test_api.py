@@ -318,9 +318,12 @@ DATA_DIGEST = {"2.1": "12fa8dc96d1edd64250edbc0f4e2b95756f204817560ed9bb0816072e
                "3.0": "043f5c3993621cf184c1be5373d452b11ab999aac0e718c914e3535d809f8cf9",
                # 3.1 added the staggered family: this seed still draws theater, so its data is
                # unchanged, but other seeds' families moved (the shares changed)
-               "3.1": "043f5c3993621cf184c1be5373d452b11ab999aac0e718c914e3535d809f8cf9"}
+               "3.1": "043f5c3993621cf184c1be5373d452b11ab999aac0e718c914e3535d809f8cf9",
+               # 3.2 gave the "worked" family 8-12% performers (was 2-6%): this seed is theater
+               "3.2": "043f5c3993621cf184c1be5373d452b11ab999aac0e718c914e3535d809f8cf9"}
 # ... and a staggered rollout, which the digest above never reaches (since 3.1)
-STAGGERED_DIGEST = {"3.1": "4b0eb1d9408f2b998f164cc1e3d83c12f91b5f6dc71558c200886c2e4740c9b8"}
+STAGGERED_DIGEST = {"3.1": "4b0eb1d9408f2b998f164cc1e3d83c12f91b5f6dc71558c200886c2e4740c9b8",
+                    "3.2": "4b0eb1d9408f2b998f164cc1e3d83c12f91b5f6dc71558c200886c2e4740c9b8"}
 
 
 def _digest(company) -> str:

@@ -37,8 +37,9 @@ TARGET = 0.20  # issue 8: a constant and a classmate's answers each earn at most
 # another class 22.2%, the true share beside a class-middle interval 60.6%, and the prober under
 # the course's policy 34.5% of the reference (30.6% against 88.7%). At the course's size (150 x
 # 180, benchmarks/guessing.py, 30 learners): 30.7%, 15.9%, and 16.5% of the reference for the
-# prober. Strict: the tests report when a fix (a larger company, a longer window, a wider spread
-# of the true effect) makes them pass.
+# prober. The prober and the constant a learner could find are therefore scored on course-sized
+# companies below (and pass); the hindsight constant and the half-done finding stay strict expected
+# failures that report when a fix (a larger company, measured: 400 employees) makes them pass.
 GUESSABLE_INTERVAL = pytest.mark.xfail(strict=True, reason="the effect's spread across companies is about one "
                                        "reference interval wide: a constant interval covers too many truths")
 
@@ -87,11 +88,12 @@ def test_the_best_constant_in_hindsight_earns_little(truths):
     assert per_part > 0.3
 
 
-@GUESSABLE_INTERVAL
-def test_the_best_constant_a_learner_could_find_earns_little(truths, other_class_truths):
-    """A learner generates companies at home, finds the answer that does best there, and submits it."""
-    answer = guessing.best_constant(other_class_truths)[2]
-    assert _mean_score([answer] * len(truths), truths) <= TARGET, answer
+def test_the_best_constant_a_learner_could_find_earns_little(probed):
+    """A learner generates companies of the course's size at home, finds the answer that does best
+    there, and submits it: scored on the class's own companies."""
+    pairs, _, home = probed
+    answer = guessing.best_constant(home)[2]
+    assert _mean_score([answer] * len(pairs), pairs) <= TARGET, answer
 
 
 def test_a_classmates_exact_truths_earn_little(truths):
@@ -115,10 +117,14 @@ def test_a_classmates_answers_with_noise_earn_little(truths):
     assert copied <= TARGET, copied
 
 
-@GUESSABLE_INTERVAL
-def test_one_part_right_and_the_other_guessed_earns_little(truths):
+@pytest.mark.xfail(strict=True, reason="measured 2026-12-07 at 150 x 180: the own share beside the class's middle "
+                   "interval earns 57% (a constant interval covers about half the truths: sd of the effect 16, "
+                   "reference width 21); at 400 employees the same constant interval earns 0.33 of the interval "
+                   "credit with the reference at full credit on 300/300 companies")
+def test_one_part_right_and_the_other_guessed_earns_little(probed):
     """A learner who does only the easy half: their own true share, the class's middle effect with
-    the class's middle reference-wide interval."""
+    the class's middle reference-wide interval (course-sized companies)."""
+    truths, _, _ = probed
     middle = np.median(truths[:, 1]), np.median(truths[:, 2]) / 2
     half = [(t[0], *middle) for t in truths]
     assert _mean_score(half, truths) <= 0.5
@@ -176,13 +182,23 @@ PROBED = 20  # learners of the class the prober plays (every allowed submission 
 PARTICLES = 4000  # truths (share, effect, reference width) it draws from its prior
 
 
+COURSE_SIZE = (150, 180)  # the measure assignment's company (exercises/source/measure/assignment.yaml)
+HOME_POOL = 30
+
+
 @pytest.fixture(scope="module")
-def probed(class_companies, truths, other_class_truths):
-    """The first learners' truths and reference scores; the prior: the other class, generated at home."""
-    companies = class_companies[:PROBED]
-    pairs = truths[:PROBED]
+def probed():
+    """Learners' truths and reference scores at the course's own company size (the small class
+    above has reference intervals about as wide as the spread of the effect, which no course
+    company has); the prior: companies of that size a learner generates at home."""
+    companies = [generate_company("mandate-bigco", *COURSE_SIZE, learner_seed("guessing-test", f"c{i}"))
+                 for i in range(PROBED)]
+    pairs = np.array([guessing.truth_triple(c) for c in companies])
     reference = guessing.finding_scores(np.array([reference_answers(c) for c in companies]), pairs)
-    return pairs, reference, other_class_truths
+    home = np.array([guessing.truth_triple(generate_company("mandate-bigco", *COURSE_SIZE,
+                                                            learner_seed("guessing-test", f"home{i}")))
+                     for i in range(HOME_POOL)])
+    return pairs, reference, home
 
 
 def test_the_probers_model_of_a_page_is_the_page():
@@ -212,7 +228,6 @@ def test_the_adaptive_prober_learns_nothing_until_bands_are_final(probed):
     assert banded.mean() >= held_scores.mean() + 0.25
 
 
-@GUESSABLE_INTERVAL
 def test_the_adaptive_prober_earns_little_once_bands_wait_for_the_final_submission(probed):
     """The prober's final answer, scored by the real check: at most 20% of the reference under the
     course's policy."""
