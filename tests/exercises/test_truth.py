@@ -42,12 +42,12 @@ def piloted():
 
 
 def test_the_measure_finding_holds_the_share_and_the_access_effect_with_its_reference_width(piloted):
-    from exercises.causal import reference_estimate
+    from exercises.causal import design_unit, reference_estimate
 
     finding = truth.measure_finding(piloted)
     assert set(finding) == {"theater_share", "access_effect_pct", "access_effect_reference_width"}
     assert finding["theater_share"] == pytest.approx(truth.theater_share(piloted))
-    assert finding["access_effect_reference_width"] == pytest.approx(reference_estimate(piloted).width)
+    assert finding["access_effect_reference_width"] == pytest.approx(reference_estimate(piloted, design_unit(piloted)).width)
     half = finding["access_effect_reference_width"] / 2
     exact = {"theater_share": finding["theater_share"], "access_effect_pct": finding["access_effect_pct"],
              "access_effect_low": finding["access_effect_pct"] - half,
