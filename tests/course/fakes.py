@@ -140,7 +140,8 @@ def make_company(employees: int = 60, days: int = 70, seed: int = 1) -> FakeComp
                            "pilot_expected_with": expected_without * (1 + lift)})
     event_labels = pd.DataFrame({"event_id": events["event_id"], "is_theater": theater})
     meta = {"profile": "fake", "employees": employees, "days": days,
-            "start_date": str(start.date()), "mandate_date": str(mandate.date()), "version": "fake"}
+            "start_date": str(start.date()), "mandate_date": str(mandate.date()), "version": "fake",
+            "family": "theater"}   # in memory only, as the real generator keeps it (people were randomised)
     return FakeCompany(emp, events, items, calendar, survey, labels, event_labels, meta)
 
 
@@ -156,7 +157,8 @@ def _write(company: FakeCompany, out_dir: Path, fmt: str = "parquet", with_label
             frame.to_csv(out / f"{name}.csv", index=False)
         else:
             frame.to_parquet(out / f"{name}.parquet", index=False)
-    (out / "manifest.json").write_text(json.dumps({"files": names, **company.meta}))
+    released_meta = {k: v for k, v in company.meta.items() if k != "family"}   # as datasets.api writes it
+    (out / "manifest.json").write_text(json.dumps({"files": names, **released_meta}))
     return out
 
 

@@ -21,7 +21,7 @@ def files(tmp_path_factory):
     """A company's Copilot export, a `gh pr list --json` file of its merged pull requests, and a
     roster of logins and emails by team, with one team cut to three people."""
     folder = tmp_path_factory.mktemp("audit")
-    company = generate_company("startup", employees=60, days=84, seed=5)
+    company = generate_company("startup", employees=60, days=140, seed=5)  # usage starts at the pilot: 8+ weeks of it
     exports = folder / "exports"
     write_export(company, "github-copilot", exports)
     ids = vendor_identities(company.employees).merge(company.employees[["employee_id", "team"]], on="employee_id")

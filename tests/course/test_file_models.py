@@ -87,7 +87,7 @@ def test_a_malformed_pre_post_test_names_the_file_and_the_field(tmp_path):
     (lambda d: d["data"].update(days=0), "field 'data.days': must be greater than or equal to 1, not 0"),
     (lambda d: d["graded"][0].pop("check"), "field 'graded[0]': missing required field 'check'"),
     (lambda d: d["graded"][0].update(colour="blue"), "field 'graded[0]': unknown field(s) colour (allowed:"),
-    (lambda d: d["graded"].append(dict(d["graded"][0])), "field 'graded': a grade_id appears twice"),
+    (lambda d: d["graded"].append(dict(d["graded"][0])), "a grade_id appears twice in graded"),
 ])
 def test_a_malformed_assignment_names_the_file_and_the_field(tmp_path, change, expected):
     raw = yaml.safe_load(yaml.safe_dump(GOOD_ASSIGNMENT))
