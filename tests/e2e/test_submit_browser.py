@@ -42,11 +42,16 @@ def _sign_in(page, url: str, learner: str) -> None:
     _settle(page)
 
 
+OTHER_TITLES = ("Explore your company", "Measure it", "Memo to the board")
+
+
 def _detect_box(page):
-    """The innermost block holding the Detect assignment's title and its upload."""
-    return (page.locator("[data-testid='stVerticalBlock']")
-            .filter(has=page.get_by_text("Detect the theater", exact=True))
-            .filter(has=page.locator("input[type=file]")).last)
+    """The Detect assignment's whole block: the outermost one holding its title and no other
+    assignment's (the capstone page lists four)."""
+    box = page.locator("[data-testid='stVerticalBlock']").filter(has=page.get_by_text("Detect the theater", exact=True))
+    for title in OTHER_TITLES:
+        box = box.filter(has_not=page.get_by_text(title, exact=True))
+    return box.first
 
 
 def test_learner_uploads_a_notebook_sees_its_form_then_makes_it_final_and_nobody_else_sees_it(small_course_app, browser, tmp_path):
