@@ -8,6 +8,8 @@ by item), so memory follows the number of user-days, not the size of the file.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import csv
 import gzip
 import json
@@ -717,7 +719,7 @@ class Head:
     first: dict | None = None
 
 
-class Reader:
+class Reader(ABC):
     """One vendor report. A new vendor is a subclass in its own module plus one line in registry.py.
 
     `kind` names it (the tidy table's `source` and the --kind option), `shape` describes it in
@@ -736,13 +738,13 @@ class Reader:
     definition_changes: tuple[DefinitionChange, ...] = ()
     notes: tuple[str, ...] = ()
 
+    @abstractmethod
     def detect(self, head: Head) -> bool:
         """Whether a file starting with `head` is this report."""
-        raise NotImplementedError
 
+    @abstractmethod
     def records(self, path: Path, sink: Sink) -> None:
         """Stream the file's records into `sink`, raising ExportFormatError naming file and place."""
-        raise NotImplementedError
 
     def column_roles(self, table: pd.DataFrame) -> dict[str, str]:
         """What each of the table's columns measures (one of ROLES)."""

@@ -364,3 +364,14 @@ def test_theater_audit_leaves_the_team_report_out_with_its_reason(tmp_path, caps
     printed = capsys.readouterr()
     assert code == 0, printed.err
     assert f"left out: {TEAMS}: a github-copilot-teams report" in printed.out
+
+
+def test_every_registered_reader_implements_the_interface_and_the_interface_alone_is_no_reader():
+    from datasets.importers.base import Reader
+    from datasets.importers.registry import READERS
+
+    with pytest.raises(TypeError, match="abstract"):
+        Reader()
+    for reader in READERS:
+        assert isinstance(reader, Reader) and reader.kind, reader
+        assert type(reader).detect is not Reader.detect and type(reader).records is not Reader.records
