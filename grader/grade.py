@@ -50,7 +50,7 @@ from datasets.errors import UserError
 from exercises.assignments import Assignment, DataSpec, json_depth
 from grader.copydetect import detect_copies
 from grader.integrity import Flag, edited_cells, scan_outputs, scan_sources
-from grader.sandbox import ISOLATION_BWRAP, Limits, RunResult, probe_isolation, run_notebook_sandboxed
+from grader.sandbox import ISOLATION_BWRAP, Limits, RunResult, first_error, probe_isolation, run_notebook_sandboxed
 from grader.scoring import fill_grade_cells, jsonable, score_submission
 from grader.settings import LOCAL_SCHEDULER, SCHEDULER_SCHEMES, check_scheduler  # noqa: F401 (names kept here)
 
@@ -457,6 +457,11 @@ def grade_one(job: Job) -> Outcome:
         flags += scan_outputs(run.notebook)
         truths: dict[str, Any] = {}
         scores, answers = score_submission(assignment, workdir, company, truths)
+        if run.isolation != NOT_RUN and assignment.graded and all(
+                answers.get(part.grade_id) is None for part in assignment.graded):
+            error = first_error(run.notebook)
+            comments.append(f"no answer file was written; the first error in the run: {error}" if error else
+                            "the run raised no error but left no answer file in answers/")
         fill_grade_cells(run.notebook, scores)
         _add_grader_notes(run.notebook, comments, flags)
         outcome.notebook_json = nbformat.writes(run.notebook)

@@ -90,6 +90,18 @@ class RunResult:
                 + (", no nested user namespaces" if self.userns_blocked else ""))
 
 
+def first_error(nb: NotebookNode) -> str:
+    """The first error the run raised, as "cell N raised Name: message" (empty when none did): a notebook
+    that wrote no answer usually stopped there, and the learner and the instructor should see where."""
+    for number, cell in enumerate((c for c in nb.cells if c.cell_type == "code"), start=1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                message = " ".join(str(output.get("evalue", "")).split())[:200]
+                return f"code cell {number} raised {str(output.get('ename', 'an error'))[:80]}" + (
+                    f": {message}" if message else "")
+    return ""
+
+
 def _system_binds() -> list[str]:
     """Read-only binds for the interpreter, its libraries and the handful of /etc files it reads."""
     args: list[str] = ["--ro-bind", "/usr", "/usr"]

@@ -43,3 +43,22 @@ def test_a_scored_part_keeps_the_checks_reading_for_the_instructor_and_review_re
     found = dict(review._finding_parts(review.CheckReading.from_dict(recorded["reading"])))
     assert found["theater_share"].band == "too high (close)"
     assert found["access_effect_pct"].band == "interval misses"
+
+
+def test_the_first_error_of_a_run_names_its_code_cell_and_exception():
+    """A notebook that wrote no answer gets a grader note saying where its run first failed."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from grader.sandbox import first_error
+
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Title"),
+        new_code_cell("import pandas as pd", outputs=[new_output("stream", name="stdout", text="ok\n")]),
+        new_code_cell("pd.read_csv('data/x.csv')", outputs=[new_output(
+            "error", ename="FileNotFoundError", evalue="[Errno 2]\n No such file:   'data/x.csv'", traceback=[])]),
+        new_code_cell("1/0", outputs=[new_output("error", ename="ZeroDivisionError", evalue="division by zero",
+                                                 traceback=[])]),
+    ])
+    assert first_error(nb) == "code cell 2 raised FileNotFoundError: [Errno 2] No such file: 'data/x.csv'"
+    assert first_error(nbformat.v4.new_notebook(cells=[new_code_cell("x = 1")])) == ""
