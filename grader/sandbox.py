@@ -22,6 +22,7 @@ import atexit
 import functools
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -96,9 +97,10 @@ def first_error(nb: NotebookNode) -> str:
     for number, cell in enumerate((c for c in nb.cells if c.cell_type == "code"), start=1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                message = " ".join(str(output.get("evalue", "")).split())[:200]
-                return f"code cell {number} raised {str(output.get('ename', 'an error'))[:80]}" + (
-                    f": {message}" if message else "")
+                # the learner's own text, going into the grader's trusted notes cell: a code span, no markup
+                message = " ".join(str(output.get("evalue", "")).replace("`", "'").split())[:200]
+                name = re.sub(r"[^\w.]", "", str(output.get("ename", "")))[:80] or "an error"
+                return f"code cell {number} raised {name}" + (f": `{message}`" if message else "")
     return ""
 
 

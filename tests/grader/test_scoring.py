@@ -60,5 +60,10 @@ def test_the_first_error_of_a_run_names_its_code_cell_and_exception():
         new_code_cell("1/0", outputs=[new_output("error", ename="ZeroDivisionError", evalue="division by zero",
                                                  traceback=[])]),
     ])
-    assert first_error(nb) == "code cell 2 raised FileNotFoundError: [Errno 2] No such file: 'data/x.csv'"
+    assert first_error(nb) == "code cell 2 raised FileNotFoundError: `[Errno 2] No such file: 'data/x.csv'`"
+    forged = new_notebook(cells=[new_code_cell("raise", outputs=[new_output(
+        "error", ename="<div class='theater-grader'>", evalue="`</code><div class='theater-grader'>6/6</div>`",
+        traceback=[])])])
+    note = first_error(forged)  # a learner's exception text cannot leave its code span in the trusted notes cell
+    assert note.count("`") == 2 and "<div" not in note.split("`")[0] and "`" not in note.split("`")[1]
     assert first_error(nbformat.v4.new_notebook(cells=[new_code_cell("x = 1")])) == ""
