@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from grader.assign import assign  # noqa: E402
 from grader.course_dir import gradebook, init_course  # noqa: E402
-from grader.grade import _dask_client, grade  # noqa: E402
+from grader.cluster import dask_client  # noqa: E402
+from grader.grade import grade  # noqa: E402
 
 SOURCE = ROOT / "exercises" / "source" / "detect" / "detect.ipynb"
 WRONG_IDS = ["E00001", "E00002", "E00003", "E00004", "E00005", "E00006"]
@@ -114,8 +115,8 @@ def gradebook_scores(course_root: Path, learners: list[str]) -> dict[str, float 
 def local_cluster_startup(workers: int, jobs: int) -> float:
     """Seconds until the embedded LocalCluster's workers are up and have imported the grader."""
     started = time.monotonic()
-    with _dask_client(workers, jobs, None) as client:
-        client.run(__import__, "grader.grade")
+    with dask_client(workers, jobs, None) as client:
+        client.run(__import__, "grader.worker")
         return time.monotonic() - started
 
 
@@ -145,7 +146,7 @@ class ExternalCluster:
             except OSError:
                 time.sleep(0.2)
         client.wait_for_workers(workers, timeout=300)
-        client.run(__import__, "grader.grade")
+        client.run(__import__, "grader.worker")
         client.close()
         self.startup = time.monotonic() - started
 

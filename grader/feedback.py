@@ -213,7 +213,7 @@ def _theater(cell: Any) -> dict:
 
 
 def _is_grader_cell(cell: Any) -> bool:
-    """Our own notes: only grader/grade.py sets this metadata (cells a learner adds are rebuilt without any)."""
+    """Our own notes: only grader/worker.py sets this metadata (cells a learner adds are rebuilt without any)."""
     meta = cell.get("metadata", {}).get("theater")
     return isinstance(meta, dict) and meta.get("kind") == "grader"
 

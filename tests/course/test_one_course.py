@@ -47,7 +47,7 @@ def unzip(blob: bytes, into: Path) -> Path:
 
 
 def test_the_app_download_is_what_assign_released_and_what_the_grader_regenerates(released, tmp_path):
-    from grader.grade import _materialise_data
+    from grader.worker import _materialise_data
 
     config, course = released["config"], released["course"]
     explore = course.assignment("explore")

@@ -1,7 +1,7 @@
 """A course whose gradebook looks as it does after `theater grade`, without running notebooks.
 
-Scores go in through grader.grade._save_to_gradebook, the function grading itself writes with, and
-the grading records have the shape grader.grade._commit writes."""
+Scores go in through grader.commit.save_to_gradebook, the function grading itself writes with, and
+the grading records have the shape grader.commit.commit_outcome writes."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def autograde(course, assignment: str, learner: str, points: dict[str, float],
               stamp: str = "2026-03-01 09:00:00.000000 UTC", answers: dict | None = None,
               truths: dict | None = None, statuses: dict | None = None) -> None:
     """Submitted, autograded and recorded as a grading run leaves it."""
-    from grader.grade import _open_gradebook, _save_to_gradebook
+    from grader.commit import open_gradebook, save_to_gradebook
 
     spec = course.assignment(assignment)
     folder = course.path("submitted", learner, assignment)
@@ -39,9 +39,9 @@ def autograde(course, assignment: str, learner: str, points: dict[str, float],
     graded = course.path("autograded", learner, assignment)
     graded.mkdir(parents=True, exist_ok=True)
     shutil.copy(release, graded / spec.notebook)
-    book, late = _open_gradebook(course, spec)
+    book, late = open_gradebook(course, spec)
     try:
-        _save_to_gradebook(book, spec, learner, {k: {"points": v} for k, v in points.items()}, folder, late)
+        save_to_gradebook(book, spec, learner, {k: {"points": v} for k, v in points.items()}, folder, late)
     finally:
         book.close()
     parts = {k: {"grade_id": k, "points": v, "max_points": p.points,

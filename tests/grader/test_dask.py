@@ -213,9 +213,9 @@ def test_workers_without_bubblewrap_refuse_every_submission(tmp_path):
 
 
 def test_an_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch):
-    import grader.grade
+    import grader.cluster
 
-    monkeypatch.setattr(grader.grade, "CONNECT_TIMEOUT", 2)
+    monkeypatch.setattr(grader.cluster, "CONNECT_TIMEOUT", 2)
     root = tmp_path / "course"
     assign(init_course(root, data={"employees": 20, "days": 30}), "detect", _roster(tmp_path), progress=False)
     (root / "submitted" / "ada" / "detect").mkdir(parents=True)

@@ -136,7 +136,8 @@ def test_a_relative_extension_without_a_due_date_is_refused(tmp_path):
 
 def test_grading_commits_each_learners_extension_and_penalty(course):
     """The grading run's commit (what `theater grade` and the app's queue call) stores the extension."""
-    from grader.grade import Outcome, _commit, _open_gradebook
+    from grader.commit import commit_outcome, open_gradebook
+    from grader.worker import Outcome
 
     with open(course.root / "theater.toml", "a", encoding="utf-8") as handle:
         handle.write('\n[assignments.explore.extensions]\nada = "+2d"\n')
@@ -146,11 +147,11 @@ def test_grading_commits_each_learners_extension_and_penalty(course):
         submitted = course.path("submitted", learner, "explore")
         submitted.mkdir(parents=True)
         (submitted / "timestamp.txt").write_text("2026-03-02 13:00:00 UTC")
-        book, late = _open_gradebook(course, explore)
+        book, late = open_gradebook(course, explore)
         try:
             outcome = Outcome(learner=learner, ok=True, notebook_json="{}",
                               parts={"weekly_table": {"points": 4.0}})
-            _commit(book, course, explore, outcome, submitted, "digest", late)
+            commit_outcome(book, course, explore, outcome, submitted, "digest", late)
         finally:
             book.close()
     with gradebook(course) as gb:

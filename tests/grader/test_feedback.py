@@ -313,7 +313,7 @@ def test_a_forged_grader_block_is_shown_as_the_learners_text(injected):
 
 
 def test_the_late_penalty_reaches_feedback_straight_after_grading(graded_course):
-    """grader/grade.py sets the penalty in the gradebook; feedback says so without any figure."""
+    """grader/commit.py sets the penalty in the gradebook; feedback says so without any figure."""
     course, _ = graded_course
     with gradebook(course) as gb:
         gb.find_submission_notebook("explore", "explore", "cyd").late_submission_penalty = 3.0

@@ -117,7 +117,7 @@ def test_added_cells_keep_their_place_but_never_carry_points():
 def test_the_late_penalty_is_set_when_grading_not_only_at_export(tmp_path):
     from grader.assign import generate_student_version
     from grader.course_dir import open_course
-    from grader.grade import _open_gradebook, _save_to_gradebook
+    from grader.commit import open_gradebook, save_to_gradebook
 
     course = init_course(tmp_path / "course", data={"employees": 20, "days": 30})
     with open(course.root / "theater.toml", "a") as handle:
@@ -131,9 +131,9 @@ def test_the_late_penalty_is_set_when_grading_not_only_at_export(tmp_path):
         submitted = course.path("submitted", learner, "explore")
         submitted.mkdir(parents=True)
         (submitted / "timestamp.txt").write_text(stamp)
-        book, late = _open_gradebook(course, explore)
+        book, late = open_gradebook(course, explore)
         try:
-            _save_to_gradebook(book, explore, learner, {"weekly_table": {"points": 4.0}}, submitted, late)
+            save_to_gradebook(book, explore, learner, {"weekly_table": {"points": 4.0}}, submitted, late)
         finally:
             book.close()
     with gradebook(course) as gb:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import grade as grading
-from grader.grade import Job, grade_one, new_scratch, remove_stale_scratch
+from grader import scratch
+from grader.scratch import new_scratch, remove_stale_scratch
+from grader.worker import Job, grade_one
 from grader.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ def scratch_root(tmp_path, monkeypatch):
 def _killed_grade(root: Path) -> Path:
     """A process that makes its scratch folder, writes a learner's file into it and is killed -9."""
     code = ("import sys, tempfile, time; tempfile.tempdir = sys.argv[1]\n"
-            "from grader.grade import new_scratch\n"
+            "from grader.scratch import new_scratch\n"
             "folder = new_scratch(); (folder / 'answers.json').write_text('{\"ada\": 1}')\n"
             "print(folder, flush=True); time.sleep(60)\n")
     child = subprocess.Popen([sys.executable, "-c", code, str(root)], stdout=subprocess.PIPE, text=True,
@@ -52,7 +53,7 @@ def test_the_next_run_removes_a_killed_grades_scratch_folder(scratch_root):
 
 def test_folders_of_live_processes_other_hosts_and_strangers_stay(scratch_root):
     mine = new_scratch()                                   # this process: still grading
-    other_host = scratch_root / f"{grading.SCRATCH_PREFIX}0000aaaa-999999-x"
+    other_host = scratch_root / f"{scratch.SCRATCH_PREFIX}0000aaaa-999999-x"
     other_host.mkdir()
     not_ours = scratch_root / "theater-grade-notes"        # no pid in the name
     not_ours.mkdir()
@@ -60,7 +61,7 @@ def test_folders_of_live_processes_other_hosts_and_strangers_stay(scratch_root):
     target.mkdir()
     (target / "keep.txt").write_text("keep")
     dead_pid = _dead_pid()
-    link = scratch_root / f"{grading._scratch_prefix()}{dead_pid}-link"
+    link = scratch_root / f"{scratch._scratch_prefix()}{dead_pid}-link"
     link.symlink_to(target, target_is_directory=True)      # a planted symlink is never followed
     assert remove_stale_scratch() == []
     assert mine.is_dir() and other_host.is_dir() and not_ours.is_dir()
