@@ -147,11 +147,14 @@ INSTALLED_CHECK = textwrap.dedent('''
     import grader, exercises.student_version as sv
     from course import config as app_config, data as course_data
     from grader.assign import AssignError, assign, generate_student_version
-    from grader.cli import main
+    from theater.cli import main
     from grader.course_dir import init_course
+    import grader.cli, theater
 
     out, here = {}, Path(sys.argv[1])
     out["imported_from"] = grader.__file__
+    out["cli_imported_from"] = theater.__file__
+    out["old_cli_is_the_new_one"] = grader.cli.main is main  # `python -m grader.cli` still works
     out["init_without_sources"] = main(["course", "init", str(here / "instructor")])
     out["left_behind"] = (here / "instructor").exists()
     out["init_with_sources"] = main(["course", "init", str(here / "with-sources"), "--source", sys.argv[2]])
@@ -195,6 +198,10 @@ def test_an_installed_wheel_makes_courses_and_downloads_without_solutions(built,
     assert run.returncode == 0, run.stderr[-3000:]
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["imported_from"].startswith(str(target)), out["imported_from"]
+    assert out["cli_imported_from"].startswith(str(target)) and out["old_cli_is_the_new_one"]
+    command = subprocess.run([str(target / "bin" / "theater"), "--help"], capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "PYTHONPATH": str(target)}, cwd=tmp_path)
+    assert command.returncode == 0 and "Signal or Theater" in command.stdout, command.stderr[-2000:]
     assert out["init_without_sources"] != 0 and not out["left_behind"]
     message = [line for line in run.stderr.splitlines() if line.startswith("theater course: error")]
     assert len(message) == 1 and "--source DIR" in message[0] and "student notebooks only" in message[0], run.stderr

@@ -111,7 +111,7 @@ def _start_app(tmp_path: Path, port: int) -> tuple[subprocess.Popen, psutil.Proc
     """`theater app` on `port`, once Streamlit says it serves (it sets up its own signal handlers
     right after that line: a signal before them would end it by default, with no clean exit)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    app = subprocess.Popen([sys.executable, "-m", "grader.cli", "app", "--port", str(port), "--home", str(tmp_path)],
+    app = subprocess.Popen([sys.executable, "-m", "theater.cli", "app", "--port", str(port), "--home", str(tmp_path)],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 180
     for line in app.stdout:  # type: ignore[union-attr]

@@ -13,7 +13,7 @@ from datasets.api import generate_company
 from datasets.exports import vendor_identities, write_export
 from datasets.importers import read_exports
 from datasets.outcomes import read_outcomes, read_roster
-from grader.cli import main
+from theater.cli import main
 
 
 @pytest.fixture(scope="module")

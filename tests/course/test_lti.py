@@ -30,7 +30,7 @@ from course.progress import ProgressStore
 from course.sessions import SessionStore, sessions as sessions_table
 from grader import lti
 from grader.assign import generate_student_version
-from grader.cli import main as theater
+from theater.cli import main as theater
 from grader.course_dir import gradebook, init_course
 from grader.export import export_grades
 from grader.overrides import override
@@ -85,7 +85,7 @@ def world(tmp_path_factory):
     home = tmp / "home"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     env.pop("THEATER_COURSE", None)
-    app = subprocess.Popen([sys.executable, "-m", "grader.cli", "app", "--port", str(port), "--home", str(home),
+    app = subprocess.Popen([sys.executable, "-m", "theater.cli", "app", "--port", str(port), "--home", str(home),
                             "--course", str(course.root)], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

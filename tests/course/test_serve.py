@@ -79,7 +79,7 @@ def test_theater_app_closes_metrics_listens_locally_and_grades_what_was_queued_b
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     env.pop("THEATER_COURSE", None)
-    app = subprocess.Popen([sys.executable, "-m", "grader.cli", "app", "--port", str(port), "--home",
+    app = subprocess.Popen([sys.executable, "-m", "theater.cli", "app", "--port", str(port), "--home",
                             str(tmp_path / "home"), "--course", str(course.root)],
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -8,7 +8,7 @@ import pytest
 
 from course import commands
 from course.auth import load_staff, verify_staff
-from grader.cli import main
+from theater.cli import main
 from grader.course_dir import init_course
 
 

@@ -2,7 +2,7 @@
 
 import re
 
-from grader.cli import main
+from theater.cli import main
 
 
 def test_a_room_created_from_the_shell_can_be_listed_and_closed(tmp_path, capsys):

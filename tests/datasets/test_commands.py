@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from grader.cli import main
+from theater.cli import main
 
 
 def _args(out, *extra):

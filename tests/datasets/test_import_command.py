@@ -3,7 +3,7 @@
 import pandas as pd
 
 from datasets.api import generate_company, write_company
-from grader.cli import main
+from theater.cli import main
 
 
 def test_import_reads_a_generated_export_into_a_tidy_csv(tmp_path, capsys):

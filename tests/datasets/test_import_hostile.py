@@ -13,7 +13,7 @@ import pytest
 
 from datasets.errors import UserError
 from datasets.importers import read_exports
-from grader.cli import main
+from theater.cli import main
 
 
 def _copilot(day: str, login: str = "ada", interactions: int = 3, accepted: int = 1) -> str:

@@ -312,7 +312,7 @@ def test_openai_pages_saved_one_per_line_are_read_and_trailing_text_is_refused(t
 
 
 def test_theater_import_writes_the_metadata_sidecar_and_names_the_series_break(tmp_path, capsys):
-    from grader.cli import main
+    from theater.cli import main
 
     out = tmp_path / "usage.csv"
     assert main(["import", str(USERS), "--out", str(out)]) == 0
@@ -324,7 +324,7 @@ def test_theater_import_writes_the_metadata_sidecar_and_names_the_series_break(t
 
 
 def test_theater_import_of_the_repository_report_writes_its_own_table(tmp_path, capsys):
-    from grader.cli import main
+    from theater.cli import main
 
     out = tmp_path / "repos.csv"
     assert main(["import", str(REPOS), "--out", str(out)]) == 0
@@ -358,7 +358,7 @@ def test_the_download_links_answer_is_named_for_what_it_is(tmp_path):
 
 
 def test_theater_audit_leaves_the_team_report_out_with_its_reason(tmp_path, capsys):
-    from grader.cli import main
+    from theater.cli import main
 
     code = main(["audit", str(USERS / "part-1.ndjson"), str(TEAMS), "--html", str(tmp_path / "audit.html")])
     printed = capsys.readouterr()

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from exercises.assignments import SOURCE_DIR
-from grader.cli import main
+from theater.cli import main
 
 ROSTER = "id,first_name,last_name,email,lms_user_id\nada,Ada,Lovelace,ada@x.org,5001\nbob,Bob,Builder,bob@x.org,5002\n"
 
@@ -181,3 +181,22 @@ def test_a_gradebook_locked_by_another_program_is_one_line_naming_it_and_is_left
     assert "internal error" not in err
     assert db.read_bytes() == before and not (tmp_path / "grades.csv").exists()   # nothing moved or written
     assert sorted(p.name for p in course.root.glob("gradebook.db*")) == ["gradebook.db"]
+
+
+def test_python_m_grader_cli_still_runs_the_theater_command(tmp_path):
+    """The console script moved to theater/cli.py; scripts and installs that call grader.cli keep working."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import grader.cli
+    import theater.cli
+
+    assert grader.cli.main is theater.cli.main
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-m", "grader.cli", "course", "init", str(tmp_path / "c"),
+                          "--employees", "20", "--days", "30"], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(root)})
+    assert run.returncode == 0 and "created course" in run.stdout, run.stderr[-2000:]
+    assert (tmp_path / "c" / "theater.toml").is_file()

@@ -183,7 +183,7 @@ def installed(tmp_path, monkeypatch):
 
 
 def test_an_instructors_course_without_source_notebooks_stops_naming_the_fix(installed, tmp_path, capsys):
-    from grader.cli import main
+    from theater.cli import main
 
     with pytest.raises(CourseError, match=r"student notebooks only.*--source DIR") as error:
         init_course(tmp_path / "c", require_sources=True)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from grader.assign import generate_student_version
-from grader.cli import main
+from theater.cli import main
 from grader.course_dir import CourseError, gradebook, init_course, open_course
 from grader.deadlines import deadlines, extend
 from grader.export import export_grades

@@ -159,7 +159,7 @@ def test_export_of_one_section_has_only_its_learners(course, tmp_path):
 
 
 def test_theater_export_takes_a_section(course, tmp_path, capsys):
-    from grader.cli import main
+    from theater.cli import main
 
     _with_sections(course)
     target = tmp_path / "t.csv"

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from grader.assign import assign
-from grader.cli import main
+from theater.cli import main
 from grader.course_dir import gradebook
 from grader.export import export_grades
 from grader.overrides import (OverrideError, answer_cells, clear_override, join_comment, override, overrides,

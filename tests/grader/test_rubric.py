@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from grader.assign import assign, import_roster
-from grader.cli import main
+from theater.cli import main
 from grader.course_dir import gradebook
 from grader.export import export_grades
 from grader.feedback import feedback_for

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from grader.cli import main
+from theater.cli import main
 from grader.course_dir import CourseError, init_course, open_course
 from grader.settings import Extension
 
