@@ -1,9 +1,10 @@
 """Commit: what the submitting process writes for one graded submission, in a crash-safe order.
 
 autograded/<learner>/<assignment>/ first, then nbgrader's gradebook, then the grading record
-(.theater/grading/<assignment>/<learner>.json), each atomically. The record says which submission
-content it is valid for (`submission_digest`), so a batch killed between steps, or a worker lost,
-only repeats work when run again: nothing is lost or counted twice.
+(.theater/grading/<assignment>/<learner>.json): files by atomic rename, the gradebook in one
+transaction. The record says which submission content it is valid for (`submission_digest`), so
+a batch killed between steps, or a worker lost, only repeats work when run again: nothing is
+lost or counted twice.
 """
 
 from __future__ import annotations

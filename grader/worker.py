@@ -29,7 +29,7 @@ from grader.sandbox import ISOLATION_BWRAP, Limits, RunResult, first_error, prob
 from grader.scoring import fill_grade_cells, jsonable, score_submission
 from grader.scratch import new_scratch, remove_stale_scratch
 
-COPY_READERS = ("json_set", "json_number", "json_object")
+COPY_READERS = ("json_set", "json_number", "json_object")  # answers copy detection compares across learners
 NOT_RUN = "not-run"  # isolation of a submission with nothing of the learner's to execute
 
 
@@ -56,6 +56,8 @@ class Job:
 
 @dataclass
 class Outcome:
+    """What a worker sends back: the graded notebook and per-part scores, or why it could not grade."""
+
     learner: str
     ok: bool
     notebook_json: str = ""
