@@ -1,7 +1,7 @@
 """Does the graded access effect reward the design and fail the shortcut? Figures per scenario family.
 
 For each family (datasets/families.py, staggered rollouts included), over N companies of the course size (mandate-bigco,
-150 employees x 180 days), it prints:
+400 employees x 180 days unless --employees/--days say otherwise), it prints:
   - the truth's spread (exercises/truth.py access_effect) and the reference interval's mean width;
   - the reference method's interval credit (benchmarks/reference_method.py notebook_estimate scored with
     interval_credit): the share of companies with full credit and the mean credit;
@@ -13,12 +13,13 @@ For each family (datasets/families.py, staggered rollouts included), over N comp
   - the best constant interval in hindsight over all companies (what guessing earns).
 Figures, never asserts: tests/exercises/test_causal.py checks the directions on a few companies.
 
-    .venv/bin/python benchmarks/estimands.py [--companies 200] [--procs 2]
+    .venv/bin/python benchmarks/estimands.py [--companies 200] [--procs 2] [--employees 400] [--days 180]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -34,9 +35,11 @@ from datasets.api import generate_company  # noqa: E402
 from datasets.families import FAMILY_TABLE  # noqa: E402
 from datasets.variation import family_of_seed  # noqa: E402
 from exercises import causal, truth  # noqa: E402
+from exercises.assignments import DataSpec  # noqa: E402
 from benchmarks.reference_method import notebook_estimate, randomisation_unit  # noqa: E402
 
-PROFILE, EMPLOYEES, DAYS = "mandate-bigco", 150, 180
+PROFILE = "mandate-bigco"
+EMPLOYEES, DAYS = DataSpec().employees, DataSpec().days  # the course's own company size
 
 
 def seeds_per_family(count: int, first: int = 1_000_000,
@@ -75,8 +78,8 @@ def to_mandate_estimate(company) -> causal.Estimate:
     return causal.did_with_interval(counts, people["wave"].to_numpy(), groups.to_numpy(), unit)
 
 
-def one_company(seed: int) -> dict[str, float]:
-    company = generate_company(PROFILE, EMPLOYEES, DAYS, seed)
+def one_company(seed: int, employees: int = EMPLOYEES, days: int = DAYS) -> dict[str, float]:
+    company = generate_company(PROFILE, employees, days, seed)
     effect = truth.access_effect(company)
     reference = notebook_estimate(company)
     naive = causal.naive_estimate(company)
@@ -111,14 +114,17 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="write every company's figures to this JSON file")
     parser.add_argument("--families", nargs="+", choices=[row.name for row in FAMILY_TABLE],
                         help="only these families (default: all)")
+    parser.add_argument("--employees", type=int, default=EMPLOYEES)
+    parser.add_argument("--days", type=int, default=DAYS)
     args = parser.parse_args()
     seeds = seeds_per_family(args.companies, families=args.families)
     started = time.perf_counter()
     with Pool(args.procs) as pool:
-        rows = pool.map(one_company, [s for family in seeds.values() for s in family], chunksize=4)
+        measure = functools.partial(one_company, employees=args.employees, days=args.days)
+        rows = pool.map(measure, [s for family in seeds.values() for s in family], chunksize=4)
     if args.save:
         args.save.write_text(json.dumps(rows, indent=1))
-    print(f"{len(rows)} companies ({PROFILE}, {EMPLOYEES} employees x {DAYS} days) in "
+    print(f"{len(rows)} companies ({PROFILE}, {args.employees} employees x {args.days} days) in "
           f"{time.perf_counter() - started:.0f} s; credit = exercises/causal.py interval_credit "
           f"(slack {causal.INTERVAL_SLACK:g} of the half-width, full from {causal.NARROW_FULL:g}x to {causal.WIDTH_FULL:g}x, "
           f"none below {causal.NARROW_ZERO:g}x or from {causal.WIDTH_ZERO:g}x the reference width)")

@@ -5,7 +5,7 @@ the real grade(): sandbox and out-of-kernel scoring), submits the reference solu
 learner and times `submit` → the status "graded" → the learner's banded result; then N learners
 at once, to show how the queue drains.
 
-    .venv/bin/python benchmarks/submit.py [--employees 150] [--days 180] [--learners 4]
+    .venv/bin/python benchmarks/submit.py [--employees 400] [--days 180] [--learners 4]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from grader.assign import generate_student_version  # noqa: E402
 from grader.course_dir import init_course  # noqa: E402
 from grader import submissions  # noqa: E402
+from exercises.assignments import DataSpec  # noqa: E402
 
 SOLVED = ROOT / "exercises" / "source" / "detect" / "detect.ipynb"
 
@@ -37,8 +38,8 @@ def _wait(course, learners: list[str], timeout: float = 600) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--employees", type=int, default=150)
-    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--employees", type=int, default=DataSpec().employees)
+    parser.add_argument("--days", type=int, default=DataSpec().days)
     parser.add_argument("--learners", type=int, default=4)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

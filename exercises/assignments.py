@@ -77,7 +77,7 @@ class DataSpec(FileRecord):
     """The learner's dataset: generator profile, size and file format."""
 
     profile: Annotated[str, StringConstraints(min_length=1)] = "mandate-bigco"
-    employees: PositiveWhole = 150
+    employees: PositiveWhole = 400
     days: PositiveWhole = 180
     format: DataFormat = "csv"
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from datasets.errors import UserError
 from datasets.filelocks import busy_message, is_locked_error
-from exercises.assignments import CODE_STUB, SOURCE_DIR, Assignment, DataSpec, load_assignment
+from exercises.assignments import CODE_STUB, SOURCE_DIR, Assignment, AssignmentError, DataSpec, load_assignment
 from grader.settings import AssignmentSettings, CourseSettings, validate_settings
 
 SETTINGS_FILE = "theater.toml"
@@ -77,11 +77,23 @@ class Course:
         return self.state_dir / STAFF_FILE
 
     def course_data_spec(self) -> DataSpec:
-        """The course-wide dataset: DataSpec defaults, then theater.toml [data].
+        """The course-wide dataset: the one the course's own assignments release, then theater.toml [data].
 
         The app's learner company uses it; an assignment uses it too unless its assignment.yaml
-        or [assignments.NAME.data] says otherwise (see `data_spec`)."""
-        return DataSpec().updated(self.config.data.as_overrides())
+        or [assignments.NAME.data] says otherwise (see `data_spec`). The base is the dataset every
+        assignment.yaml in the course's source/ names when they agree, else DataSpec's defaults:
+        a course created with 150-employee assignments keeps a 150-employee app company after an
+        upgrade moves the defaults, so the app's charts and the notebooks stay one company."""
+        return self._sources_data_spec().updated(self.config.data.as_overrides())
+
+    def _sources_data_spec(self) -> DataSpec:
+        specs = set()
+        for path in sorted((self.root / "source").glob("*/assignment.yaml")):
+            try:
+                specs.add(load_assignment(path.parent).data)
+            except AssignmentError:  # reported where the assignment is used, not here
+                continue
+        return specs.pop() if len(specs) == 1 else DataSpec()
 
     @property
     def db_url(self) -> str:
@@ -133,7 +145,7 @@ def _default_course_id(root: Path) -> str:
 
 
 def _data_lines(data: Mapping[str, Any] | None) -> str:
-    defaults = {"profile": "mandate-bigco", "employees": 150, "days": 180, "format": "csv"}
+    defaults = DataSpec().as_dict()  # shown commented out: what the course uses unless set
     lines = []
     for key, default in defaults.items():
         value = (data or {}).get(key)

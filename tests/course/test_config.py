@@ -27,7 +27,7 @@ def test_defaults_put_everything_under_the_home_and_create_a_course(tmp_path):
     assert config.course.root == tmp_path / "course"
     assert (config.course.root / "theater.toml").is_file()
     assert config.course_secret == load_secret(config.course)
-    assert (config.profile, config.employees, config.days) == ("mandate-bigco", 150, 180)
+    assert (config.profile, config.employees, config.days) == ("mandate-bigco", 400, 180)
     assert config.course_code is None and config.data_dir == tmp_path / "data" / "learners"
 
 

@@ -273,6 +273,18 @@ def modules():
     return found
 
 
+def test_the_learners_meet_every_scenario_family_at_least_twice():
+    """A sentence that holds only where the mandate produced theater must fail here: the sample has
+    companies of every family (datasets/families.py), "a mandate that worked" included."""
+    from datasets import api
+    from datasets.families import FAMILIES
+    from datasets.variation import family_of_seed
+
+    drawn = [family_of_seed(api.learner_seed(secret=SECRET, learner_id=learner)) for learner in LEARNERS]
+    assert {family: drawn.count(family) for family in FAMILIES} == \
+        {family: max(2, drawn.count(family)) for family in FAMILIES}, drawn
+
+
 def test_every_takeaway_has_a_premise_checked_on_the_data(modules):
     shown = {(m.id, c.id) for m in modules for c in m.charts if c.id != "goodhart_simulator"}
     assert shown == set(TAKEAWAYS), "a chart takeaway needs a premise in TAKEAWAYS (or lost one)"

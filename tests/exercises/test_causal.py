@@ -15,6 +15,7 @@ from datasets.families import FAMILIES
 from datasets.variation import family_of_seed
 from benchmarks.reference_method import notebook_estimate, randomisation_unit
 from exercises import causal, truth
+from exercises.assignments import DataSpec
 from exercises.checks import run_check
 
 
@@ -188,6 +189,9 @@ def test_the_finding_multiplies_share_credit_by_interval_credit():
 
 # ----------------------------------------------------------------------------- on generated companies
 
+COURSE_SIZE = (DataSpec().employees, DataSpec().days)
+
+
 def _seeds(family: str, count: int, first: int = 5_000_000) -> list[int]:
     seeds, seed = [], first
     while len(seeds) < count:
@@ -209,7 +213,7 @@ def scored() -> dict[str, list[dict[str, float]]]:
     for family, count in (("selection", 10), ("theater", 5), ("spillover", 5), ("staggered", 6)):
         rows = []
         for seed in _seeds(family, count):
-            company = generate_company("mandate-bigco", 150, 180, seed)
+            company = generate_company("mandate-bigco", *COURSE_SIZE, seed)
             effect = truth.access_effect(company)
             rows.append({"reference": _credit(notebook_estimate(company), effect),
                          "naive": _credit(causal.naive_estimate(company), effect),

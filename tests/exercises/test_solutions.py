@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
 from datasets.api import generate_company, write_company
-from exercises.assignments import SOURCE_DIR, list_assignments, load_assignment, score_parts
+from exercises.assignments import SOURCE_DIR, DataSpec, list_assignments, load_assignment, score_parts
 from exercises.checks import NOT_ATTEMPTED, run_check
 from exercises.truth import tokenmaxxer_ids
 
@@ -31,7 +31,7 @@ AUTOGRADED = [name for name in list_assignments() if load_assignment(SOURCE_DIR 
 
 @pytest.fixture(scope="module")
 def company():
-    return generate_company("mandate-bigco", employees=150, days=180, seed=SEED)
+    return generate_company("mandate-bigco", employees=DataSpec().employees, days=DataSpec().days, seed=SEED)
 
 
 @pytest.fixture(scope="module")

@@ -120,6 +120,26 @@ def test_dataset_settings_layer_assignment_course_and_per_assignment(course):
     assert course.data_spec(course.assignment("explore")).employees == 40
 
 
+def test_the_apps_company_is_the_one_the_courses_own_assignments_release(tmp_path):
+    """A course created when the assignments named 150 employees keeps a 150-employee app company
+    after the defaults move, so the app's charts and the notebooks stay one company."""
+    fresh = init_course(tmp_path / "fresh")
+    assert fresh.course_data_spec() == DataSpec() == fresh.data_spec(fresh.assignment("measure"))
+    older = init_course(tmp_path / "older")
+    for path in (older.root / "source").glob("*/assignment.yaml"):
+        path.write_text(path.read_text().replace(f"employees: {DataSpec().employees}", "employees: 150"))
+    older = open_course(older.root)
+    assert older.course_data_spec().employees == 150
+    assert {older.data_spec(older.assignment(name)).employees for name in ("detect", "explore", "measure")} == {150}
+    # assignments that disagree leave the defaults; theater.toml [data] overrides either way
+    detect = older.root / "source" / "detect" / "assignment.yaml"
+    detect.write_text(detect.read_text().replace("employees: 150", "employees: 90"))
+    assert open_course(older.root).course_data_spec() == DataSpec()
+    toml = older.root / "theater.toml"
+    toml.write_text(toml.read_text().replace(f"# employees = {DataSpec().employees}", "employees = 120"))
+    assert open_course(older.root).course_data_spec().employees == 120
+
+
 def test_release_record_pins_the_dataset_after_release(course):
     explore = course.assignment("explore")
     record = course.release_record_path("explore")
