@@ -66,8 +66,11 @@ class Version(FileModel):
 
 
 class BriefSection(FileModel):
+    """One recommendation of the leader brief, with the course modules it comes from (ids)."""
+
     heading: Text
     points: Annotated[tuple[Text, ...], Field(min_length=1)]
+    modules: Annotated[tuple[Text, ...], Field(min_length=1)]
 
 
 class LeaderBrief(FileModel):
@@ -135,6 +138,13 @@ def unknown_questions(kit: Kit, choices: dict) -> list[str]:
                   *(text.key for text in kit.texts)}
     return [f"{block.id}: {key}" for block in kit.blocks for key in block.ask
             if key not in room_modes and key not in choices]
+
+
+def unknown_brief_modules(kit: Kit, module_ids: Collection[str]) -> list[str]:
+    """Leader-brief sections that cite a module the course does not have: the brief may only
+    recommend what a module teaches."""
+    return [f"{section.heading}: {module}" for section in kit.leader_brief.sections
+            for module in section.modules if module not in module_ids]
 
 
 @dataclass(frozen=True)
