@@ -17,11 +17,10 @@ from course import workshop_checker
 from course.analytics import GainSummary
 from course.charts import MIN_GROUP
 from course.workshop import Round, Workshop, WorkshopStore
-from course.workshop_kit import TEXT_PREFIX, Kit, load_kit
+from course.workshop_kit import COMMITMENT_KEY, Kit, load_kit
 from course.workshop_report import escape_markdown
 from datasets.errors import UserError
 
-COMMITMENT_KEY = TEXT_PREFIX + "commitment"     # the kit's "one commitment each" prompt
 STAGE_NAMES = {"pretest": "before, form A", "posttest": "after, form B"}
 
 

@@ -21,6 +21,7 @@ Text = Annotated[str, StringConstraints(min_length=2)]
 BOARD = "board"
 CHECKER = "checker-game"     # module 1's checker game, played by the room (course.workshop_checker)
 TEXT_PREFIX = "text/"        # an open-text prompt of the kit's `texts`, moderated before it shows
+COMMITMENT_KEY = TEXT_PREFIX + "commitment"   # the last block's "one commitment each"
 
 
 class KitError(UserError):
