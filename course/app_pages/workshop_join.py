@@ -50,10 +50,11 @@ if seat is None:
                              value=workshop.normalize_code(st.query_params.get(CODE_PARAM))[:12])
         nickname = st.text_input("Nickname", max_chars=workshop.NICKNAME_MAX)
         rejoin = st.text_input("Rejoin code or link (only to get your seat back)",
-                               max_chars=workshop.REJOIN_MAX,
-                               help="Shown on the device you joined with, under \"Keep this to "
-                                    "rejoin\": with it you get your own seat and answers back, "
-                                    "and are counted once. Leave the nickname empty then.")
+                               max_chars=workshop.REJOIN_MAX)
+        # A caption, not a help tooltip: its button would share the Join button's name.
+        st.caption("The rejoin code is on the device you joined with, under *Keep this to "
+                   "rejoin*: with it you get your own seat and answers back and are counted "
+                   "once. Leave the nickname empty then.")
         join = st.form_submit_button("Join", type="primary")
     if join:
         try:
