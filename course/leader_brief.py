@@ -157,7 +157,8 @@ def gain_sentence(gain: GainSummary, min_group: int = MIN_GROUP) -> str:
                 f"answers went from {gain.pre_mean:.0%} before (form A) to {gain.post_mean:.0%} "
                 f"after (form B): {points:+d} points, 95% interval {low:+d} to {high:+d}.")
     if low <= 0 <= high:
-        sentence += " The interval includes no change: with a room this size, read the direction, not the figure."
+        sentence += (" The interval includes no change: with a room this size, read the "
+                     "direction, not the figure.")
     return sentence
 
 

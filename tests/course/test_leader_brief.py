@@ -38,7 +38,7 @@ def _commitments(store, code, people, texts):
 @pytest.fixture
 def full_room(store):
     """A room of 8: a form-A and a form-B item, a module question, six commitments."""
-    room = store.create_workshop("mandate-bigco", "Leaders' offsite")
+    room = store.create_workshop("mandate-bigco", "Leaders' <i>offsite</i> [x](y)")
     people = _people(store, room.code, 8)
     pre = store.open_question(room.code, "pretest/usage", QUESTION)
     for i, person in enumerate(people):      # 2 of 8 right before
@@ -106,6 +106,8 @@ def test_no_nickname_and_no_raw_participant_text_reaches_either_file(full_room):
     assert "Hide me" not in page and "Hide me" not in markdown
     assert page.startswith("<!doctype html>") and "<link" not in page and "src=" not in page
     assert "@media print" in page
+    assert "<i>offsite" not in page and "&lt;i&gt;offsite&lt;/i&gt;" in page   # the room's title
+    assert r"\[x\]\(y\)" in markdown
 
 
 def test_groups_under_min_group_are_not_shown(store):
