@@ -17,7 +17,7 @@ from course import workshop_checker
 from course.analytics import GainSummary
 from course.charts import MIN_GROUP
 from course.workshop import Round, Workshop, WorkshopStore
-from course.workshop_kit import COMMITMENT_KEY, Kit, load_kit
+from course.workshop_kit import COMMITMENT_KEY, Kit, load_kit, module_sources
 from course.workshop_report import escape_markdown
 from datasets.errors import UserError
 
@@ -81,18 +81,6 @@ def _company(scenario: str) -> str:
     return f"{scenario}: {description}" if description else scenario
 
 
-def _module_sources(module_ids: tuple[str, ...]) -> tuple[str, ...]:
-    try:
-        from course.modules import load_modules_cached
-
-        modules, _ = load_modules_cached()
-    except UserError:
-        modules = []
-    by_id = {m.id: m for m in modules}
-    return tuple(f"Module {by_id[m].number} · {by_id[m].title}" if m in by_id else m
-                 for m in module_ids)
-
-
 def _finding(store: WorkshopStore, room: Workshop, round_: Round, min_group: int) -> Finding:
     question = round_.question
     aggregate = store.aggregate(round_.id, min_group=min_group, round_=round_)
@@ -136,7 +124,7 @@ def room_brief(store: WorkshopStore, room: Workshop, kit: Kit | None = None,
     held = (f"{room.created_at:%Y-%m-%d}, {room.created_at:%H:%M} to "
             f"{ended:%H:%M} UTC" + ("" if ended.date() == room.created_at.date()
                                     else f" on {ended:%Y-%m-%d}"))
-    recommendations = tuple(Recommendation(s.heading, s.points, _module_sources(s.modules))
+    recommendations = tuple(Recommendation(s.heading, s.points, module_sources(s.modules))
                             for s in kit.leader_brief.sections)
     return RoomBrief(kit.leader_brief.title, room.title, room.code, held, _company(room.scenario),
                      store.participant_count(room.code), tuple(findings),
