@@ -32,7 +32,8 @@ def take_seat(participant: workshop.Participant) -> None:
 
 
 seat = st.session_state.get(SEAT_KEY)
-if seat is None and st.query_params.get(REJOIN_PARAM):
+linked = st.query_params.get(REJOIN_PARAM)
+if linked and (seat is None or seat[3] != linked):      # a rejoin link opened here wins
     try:
         take_seat(rooms.rejoin(st.query_params.get(CODE_PARAM, ""),
                                st.query_params[REJOIN_PARAM]))
@@ -69,6 +70,9 @@ if seat is None:
     st.stop()
 
 code, token, nickname, rejoin_code = seat
+if st.query_params.get(REJOIN_PARAM) != rejoin_code:    # the address is the rejoin link again
+    st.query_params[CODE_PARAM] = code
+    st.query_params[REJOIN_PARAM] = rejoin_code
 try:
     room, _ = rooms.room_now(code)       # a deleted room says so (not "no such code")
     rooms.participant(code, token)     # a seat of a deleted room is gone with it

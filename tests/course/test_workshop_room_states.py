@@ -186,3 +186,18 @@ def test_after_the_room_closes_the_rejoin_link_still_shows_the_own_commitment(ap
     assert any("This workshop has closed" in w.value for w in later.warning)
     assert "**Your commitment**" in texts(later)
     assert "Stop ranking people by **tokens**" in [t.value for t in later.text]   # as typed
+
+
+def test_a_rejoin_link_opened_in_a_session_with_another_seat_takes_that_seat(app_home, rooms):
+    first = rooms.create_workshop("startup", owner="Grace")
+    second = rooms.create_workshop("startup", owner="Grace")
+    phone = _join(first.code, "Ada")
+    bob = rooms.join(second.code, "Bob")
+    phone.query_params["code"] = second.code
+    phone.query_params["rejoin"] = bob.rejoin
+    phone.run()
+    assert not phone.exception
+    assert phone.session_state["workshop_seat"][:3] == (second.code, bob.token, "Bob")
+    del phone.query_params["rejoin"]                   # the page opened from the menu, no link
+    phone.run()
+    assert phone.query_params["rejoin"] == bob.rejoin  # the address is the rejoin link again
