@@ -288,8 +288,9 @@ def workshop_close(code: str, home: str | None) -> int:
 
 
 def workshop_export(code: str, csv_path: str | None, summary_path: str | None,
-                    home: str | None) -> int:
-    """A room's results as CSV (counts per option) and a one-page Markdown summary."""
+                    home: str | None, brief_path: str | None = None) -> int:
+    """A room's results as CSV (counts per option) and a one-page Markdown summary; with
+    `brief_path` also its leader brief (HTML there, Markdown beside it as .md)."""
     from course.workshop_report import results_csv, room_summary
 
     store = _workshop_store(home)
@@ -298,7 +299,16 @@ def workshop_export(code: str, csv_path: str | None, summary_path: str | None,
     summary_file = Path(summary_path or f"workshop-{room.code}-summary.md")
     csv_file.write_bytes(results_csv(store, room))
     summary_file.write_text(room_summary(store, room), encoding="utf-8")
-    print(f"wrote {csv_file} and {summary_file}")
+    written = [csv_file, summary_file]
+    if brief_path:
+        from course.leader_brief import leader_brief_files
+
+        page, markdown = leader_brief_files(store, room)
+        brief_file = Path(brief_path).with_suffix(".html")
+        brief_file.write_text(page, encoding="utf-8")
+        brief_file.with_suffix(".md").write_text(markdown, encoding="utf-8")
+        written += [brief_file, brief_file.with_suffix(".md")]
+    print(f"wrote {', '.join(map(str, written[:-1]))} and {written[-1]}")
     return 0
 
 
@@ -324,4 +334,7 @@ def _register_workshop(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("code")
     export.add_argument("--csv", default=None, help="default: workshop-CODE.csv")
     export.add_argument("--summary", default=None, help="default: workshop-CODE-summary.md")
-    export.set_defaults(func=lambda a: workshop_export(a.code, a.csv, a.summary, a.home))
+    export.add_argument("--leader-brief", default=None, metavar="PATH",
+                        help="also write the room's leader brief: PATH.html and PATH.md")
+    export.set_defaults(func=lambda a: workshop_export(a.code, a.csv, a.summary, a.home,
+                                                       a.leader_brief))

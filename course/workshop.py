@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
 import re
 import secrets
@@ -62,9 +63,12 @@ MAX_TIMER_SECONDS = 3600
 # A closed or expired room, with its answers and nicknames, is deleted this many days after it
 # ended (docs/workshops.md, "After the session"): long enough for a debrief and the export.
 RETENTION_DAYS = 30
-# 31**6 ≈ 900 million codes: at 100 tries a second a held seat would take months to guess, far
-# longer than a room is open.
-SEAT_CODE_LENGTH = 6
+# A seat's rejoin code (secrets.token_urlsafe: 96 random bits, 16 characters): it brings the seat
+# back on another device or after a browser restart, so nobody is counted twice. Only its hash
+# is stored, keyed to the room's code, and it goes with the seat when the room is deleted.
+REJOIN_BYTES = 12
+REJOIN_PARAM = "rejoin"                 # the rejoin code in a join link's query
+REJOIN_MAX = 400                        # characters of a pasted rejoin code or link we read
 
 metadata = sa.MetaData()
 workshops = sa.Table(
@@ -107,7 +111,8 @@ workshop_participants = sa.Table(
     sa.Column("nickname", sa.String(NICKNAME_MAX), nullable=False),
     sa.Column("nickname_key", sa.String(NICKNAME_MAX), nullable=False),
     sa.Column("joined_at", sa.DateTime, nullable=False),
-    sa.Column("seat_code", sa.String(SEAT_CODE_LENGTH)),   # re-claims the seat on another device
+    # sha256 of the room code and the seat's rejoin code (rejoin_hash): never the code itself.
+    sa.Column("rejoin_hash", sa.String(64), index=True),
     sa.UniqueConstraint("code", "nickname_key", name="uq_workshop_nickname"),
 )
 workshop_answers = sa.Table(
@@ -157,7 +162,7 @@ workshop_cohosts = sa.Table(
 _ADDED_COLUMNS = {"workshops": ("owner", "paused_at", "paused_timer_seconds", "kit_version",
                                 "kit_step", "kit_block_at"),
                   "workshop_rounds": ("closes_at", "revealed_at", "vote", "first_vote_id"),
-                  "workshop_participants": ("seat_code",),
+                  "workshop_participants": ("rejoin_hash",),
                   "workshop_answers": ("moderation",)}
 MODERATION_STATES = ("approved", "hidden")
 
@@ -173,6 +178,11 @@ def utcnow() -> dt.datetime:
 def normalize_code(raw: str | None) -> str:
     """What the participant typed, as a code: case, spaces and dashes do not matter."""
     return re.sub(r"[\s\-]", "", raw or "").upper()
+
+
+def is_room_code(code: str) -> bool:
+    """Whether a normalized code could be a room's (so it is safe to repeat in a message)."""
+    return len(code) == CODE_LENGTH and set(code) <= set(CODE_ALPHABET)
 
 
 def new_code() -> str:
@@ -472,10 +482,36 @@ class Round:
 
 @dataclass(frozen=True)
 class Participant:
-    token: str
+    token: str                   # the seat's key on the server; never shown or put in a link
     code: str
     nickname: str
-    seat_code: str = ""          # typed with the nickname on another device: the same seat
+    rejoin: str = ""             # the seat's rejoin code, known only where it was just given
+
+
+def rejoin_hash(code: str, rejoin: str) -> str:
+    """What the store keeps of a rejoin code: bound to one room, so another room's code, even
+    the same one, never matches; a random 96-bit code needs no slow hash."""
+    return hashlib.sha256(f"{normalize_code(code)}\n{rejoin}".encode()).hexdigest()
+
+
+def parse_rejoin(raw: str | None) -> tuple[str, str]:
+    """(room code, rejoin code) in what a participant pasted or typed: the rejoin code alone
+    (no room code then), or the whole rejoin link."""
+    from urllib.parse import parse_qs, urlsplit
+
+    text = (raw or "").strip()[:REJOIN_MAX]
+    if "?" not in text and "=" not in text:
+        return "", text
+    query = parse_qs(urlsplit(text).query or text.split("?", 1)[-1])
+    return (normalize_code((query.get("code") or [""])[0]),
+            (query.get(REJOIN_PARAM) or [""])[0].strip())
+
+
+def rejoin_url(app_url: str, code: str, rejoin: str, public_url: str | None = None) -> str:
+    """A seat's personal link: the room's join link with the rejoin code added."""
+    from urllib.parse import quote
+
+    return f"{join_url(app_url, code, public_url)}&{REJOIN_PARAM}={quote(rejoin, safe='')}"
 
 
 @dataclass(frozen=True)
@@ -904,53 +940,58 @@ class WorkshopStore:
             return [RoundQuestion.from_json(text) for text in conn.execute(query).scalars()]
 
     # ---------------------------------------------------------------- participant side
-    def join(self, code: str, nickname: str, seat_code: str | None = None) -> Participant:
+    def join(self, code: str, nickname: str) -> Participant:
         """Enter a room with a nickname; no real name or account is needed.
 
-        The new seat gets a short seat code. Someone switching device types the same nickname
-        with that code and gets the same seat back (the same answers, counted once); the
-        nickname alone never takes a seat that is already held."""
+        The new seat comes with a rejoin code (Participant.rejoin), shown once on the phone
+        inside a personal link: opened later, on this device or another, it gives the same seat
+        back (rejoin), so leaving, a browser restart or a new device never counts anyone twice.
+        The nickname alone never takes a seat that is already held."""
         workshop = self._open_workshop(code)
         clean = " ".join((nickname or "").split())
         if not clean:
             raise WorkshopError("Choose a nickname (any name you like; it need not be your own).")
         if len(clean) > NICKNAME_MAX or any(not ch.isprintable() for ch in clean):
             raise WorkshopError(f"A nickname is at most {NICKNAME_MAX} printable characters.")
-        typed_seat = normalize_code(seat_code)
-        if typed_seat:
-            return self._reclaim_seat(workshop.code, clean, typed_seat)
         token = secrets.token_urlsafe(24)
-        seat = "".join(secrets.choice(CODE_ALPHABET) for _ in range(SEAT_CODE_LENGTH))
+        rejoin = secrets.token_urlsafe(REJOIN_BYTES)
         row = {"token": token, "code": workshop.code, "nickname": clean,
-               "nickname_key": clean.casefold(), "joined_at": self.clock(), "seat_code": seat}
+               "nickname_key": clean.casefold(), "joined_at": self.clock(),
+               "rejoin_hash": rejoin_hash(workshop.code, rejoin)}
         try:
             _retry(lambda: self._execute(workshop_participants.insert().values(**row)))
         except sa.exc.IntegrityError:
             raise WorkshopError(f"The nickname {clean!r} is already taken in this room; pick "
-                                "another, or, if it is yours from another device, type its "
-                                "seat code too.") from None
-        return Participant(token, workshop.code, clean, seat)
+                                "another, or, if it is yours, open your rejoin link or type its "
+                                "rejoin code.") from None
+        return Participant(token, workshop.code, clean, rejoin)
 
-    def _reclaim_seat(self, code: str, nickname: str, seat_code: str) -> Participant:
+    def rejoin(self, code: str, rejoin: str) -> Participant:
+        """The seat a rejoin code (or a pasted rejoin link) was given for, in this room: open,
+        paused or closed (its results stay readable until the room is deleted)."""
+        linked_code, typed = parse_rejoin(rejoin)
+        clean_code = normalize_code(code) or linked_code
+        if not typed:
+            raise WorkshopError("Paste your rejoin link or type its rejoin code.")
+        if not clean_code:
+            raise WorkshopError("Enter the workshop code your trainer shows.")
+        if not is_room_code(clean_code) or (linked_code and not is_room_code(linked_code)):
+            raise WorkshopError("That is not a workshop code: it has 6 letters and digits, as "
+                                "on the trainer's screen or in your rejoin link.")
+        if linked_code and linked_code != clean_code:
+            raise WorkshopError(f"That rejoin link is for workshop {linked_code}, not "
+                                f"{clean_code}: open the link itself.")
+        self.room_now(clean_code)              # a deleted room says so, not "wrong code"
         query = sa.select(workshop_participants).where(
-            workshop_participants.c.code == code,
-            workshop_participants.c.nickname_key == nickname.casefold())
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None or not row.seat_code or \
-                not secrets.compare_digest(row.seat_code, seat_code[:SEAT_CODE_LENGTH * 2]):
-            raise WorkshopError(f"No seat {nickname!r} with that seat code is in this room. "
-                                "Check both on your other device, or join with a new nickname.")
-        return Participant(row.token, row.code, row.nickname, row.seat_code)
-
-    def participant_by_token(self, token: str) -> Participant:
-        """The seat a returning browser holds (its token survives a page reload in the URL)."""
-        query = sa.select(workshop_participants).where(workshop_participants.c.token == token)
+            workshop_participants.c.code == clean_code,
+            workshop_participants.c.rejoin_hash == rejoin_hash(clean_code, typed))
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
-            raise WorkshopError("That workshop seat no longer exists; join again with the code.")
-        return Participant(row.token, row.code, row.nickname, row.seat_code or "")
+            raise WorkshopError(f"That rejoin code is not for a seat in workshop {clean_code}. "
+                                "Check that you copied all of it and that the workshop code is "
+                                "right, or join with a new nickname.")
+        return Participant(row.token, row.code, row.nickname, typed)
 
     def participant(self, code: str, token: str) -> Participant:
         """The participant behind a session token, checked against the room it was issued for."""
@@ -961,7 +1002,7 @@ class WorkshopStore:
             row = conn.execute(query).first()
         if row is None:
             raise WorkshopError("You are not in this workshop any more; join again with the code.")
-        return Participant(row.token, row.code, row.nickname, row.seat_code or "")
+        return Participant(row.token, row.code, row.nickname)
 
     def submit_answer(self, code: str, token: str, round_id: int, answer: str) -> bool:
         """Record (or change) a participant's answer to the open question; True if correct.

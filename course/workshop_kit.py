@@ -21,6 +21,7 @@ Text = Annotated[str, StringConstraints(min_length=2)]
 BOARD = "board"
 CHECKER = "checker-game"     # module 1's checker game, played by the room (course.workshop_checker)
 TEXT_PREFIX = "text/"        # an open-text prompt of the kit's `texts`, moderated before it shows
+COMMITMENT_KEY = TEXT_PREFIX + "commitment"   # the last block's "one commitment each"
 
 
 class KitError(UserError):
@@ -66,8 +67,11 @@ class Version(FileModel):
 
 
 class BriefSection(FileModel):
+    """One recommendation of the leader brief, with the course modules it comes from (ids)."""
+
     heading: Text
     points: Annotated[tuple[Text, ...], Field(min_length=1)]
+    modules: Annotated[tuple[Text, ...], Field(min_length=1)]
 
 
 class LeaderBrief(FileModel):
@@ -137,6 +141,13 @@ def unknown_questions(kit: Kit, choices: dict) -> list[str]:
             if key not in room_modes and key not in choices]
 
 
+def unknown_brief_modules(kit: Kit, module_ids: Collection[str]) -> list[str]:
+    """Leader-brief sections that cite a module the course does not have: the brief may only
+    recommend what a module teaches."""
+    return [f"{section.heading}: {module}" for section in kit.leader_brief.sections
+            for module in section.modules if module not in module_ids]
+
+
 @dataclass(frozen=True)
 class KitStep:
     """One step of a run-of-show: a block's next question, or a block that asks none."""
@@ -187,13 +198,29 @@ def current_kit_step(steps: list[KitStep], current: int | None) -> KitStep | Non
     return steps[current] if current is not None and 0 <= current < len(steps) else None
 
 
+def module_sources(module_ids: Collection[str]) -> tuple[str, ...]:
+    """A brief section's modules as a reader finds them: "Module 3 · Activity versus outcome"."""
+    from course.modules import load_modules_cached
+
+    try:
+        modules, _ = load_modules_cached()
+    except UserError:
+        modules = []
+    by_id = {m.id: m for m in modules}
+    return tuple(f"Module {by_id[m].number} · {by_id[m].title}" if m in by_id else m
+                 for m in module_ids)
+
+
 def leader_brief_html(kit: Kit) -> str:
     """The leader brief as one self-contained page to print or send."""
     brief = kit.leader_brief
     sections = "".join(
         f"<h2>{html.escape(s.heading)}</h2><ul>"
-        + "".join(f"<li>{html.escape(p)}</li>" for p in s.points) + "</ul>" for s in brief.sections)
+        + "".join(f"<li>{html.escape(p)}</li>" for p in s.points) + "</ul>"
+        + f"<p class=\"src\">From the course: {html.escape('; '.join(module_sources(s.modules)))}"
+          "</p>" for s in brief.sections)
     return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(brief.title)}"
             "</title><style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;"
             "line-height:1.4;color:#222}h2{font-size:1.05rem;margin:1.2rem 0 .3rem}ul{margin:0}"
+            ".src{color:#555;font-size:.9em;margin:.2rem 0}"
             f"</style></head><body><h1>{html.escape(brief.title)}</h1>{sections}</body></html>\n")

@@ -7,7 +7,7 @@ screen, so it shows the room's spread live and the right answer before the revea
 import pandas as pd
 import streamlit as st
 
-from course import auth, workshop
+from course import auth, leader_brief, workshop
 from course import workshop_kit as kit_lib
 from course import workshop_report as report
 from course.app_pages import common
@@ -508,6 +508,20 @@ if history:
                                     file_name=f"workshop-{room.code}-summary.md",
                                     mime="text/markdown", on_click="ignore",
                                     icon=":material/description:")
+        st.markdown("**Leader brief**: what the room found, its change from form A to form B, "
+                    "the commitments you approved and the course's recommendations; no "
+                    f"nicknames, nothing from fewer than {leader_brief.MIN_GROUP} answers.")
+        brief_html, brief_markdown = leader_brief.leader_brief_files(rooms, room)
+        html_col, markdown_col = st.columns(2)
+        html_col.download_button("Download the leader brief (printable HTML)",
+                                 brief_html.encode("utf-8"),
+                                 file_name=f"workshop-{room.code}-leader-brief.html",
+                                 mime="text/html", on_click="ignore", icon=":material/print:")
+        markdown_col.download_button("Download the leader brief (Markdown)",
+                                     brief_markdown.encode("utf-8"),
+                                     file_name=f"workshop-{room.code}-leader-brief.md",
+                                     mime="text/markdown", on_click="ignore",
+                                     icon=":material/description:")
 
 st.divider()
 left, middle, right = st.columns(3)

@@ -8,27 +8,40 @@ from course import workshop_report as report
 from course.app_pages import common
 from datasets.errors import UserError
 
-SEAT_KEY = "workshop_seat"          # (code, token, nickname) of this browser session's seat
-SEAT_PARAM = "seat"                 # the seat token in the URL, so a reload keeps the seat
-CODE_PARAM = "code"                 # the join link / QR code fills the code in
+SEAT_KEY = "workshop_seat"          # (code, token, nickname, rejoin code) of this session's seat
+REJOIN_PARAM = workshop.REJOIN_PARAM   # the seat's rejoin code in the address: a reload, a
+CODE_PARAM = "code"                    # bookmark or another device gets the same seat back
 # Every open phone reruns its fragment this often: 50 phones at 4 s cost the server about as much
 # as the projector and the trainer together, and a new question still reaches all within 5 s.
 REFRESH_SECONDS = 4
+JUST_JOINED_KEY = "workshop_just_joined"   # a new seat shows its rejoin link unfolded, once
 
 config = common.get_config()
 st.title("Join a workshop")
 
 
 rooms = common.workshop_store()
+
+
+def take_seat(participant: workshop.Participant) -> None:
+    """Hold the seat in this session, and put its rejoin link in the address bar."""
+    st.session_state[SEAT_KEY] = (participant.code, participant.token, participant.nickname,
+                                  participant.rejoin)
+    st.query_params[CODE_PARAM] = participant.code
+    st.query_params[REJOIN_PARAM] = participant.rejoin
+
+
 seat = st.session_state.get(SEAT_KEY)
-if seat is None and st.query_params.get(SEAT_PARAM):
+linked = st.query_params.get(REJOIN_PARAM)
+if linked and (seat is None or seat[3] != linked):      # a rejoin link opened here wins
     try:
-        returning = rooms.participant_by_token(st.query_params[SEAT_PARAM])
-    except UserError:
-        del st.query_params[SEAT_PARAM]
+        take_seat(rooms.rejoin(st.query_params.get(CODE_PARAM, ""),
+                               st.query_params[REJOIN_PARAM]))
+    except UserError as error:
+        del st.query_params[REJOIN_PARAM]
+        st.error(str(error), icon=":material/error:")
     else:
-        seat = (returning.code, returning.token, returning.nickname)
-        st.session_state[SEAT_KEY] = seat
+        seat = st.session_state[SEAT_KEY]
 
 if seat is None:
     st.markdown("Type the code on the trainer's screen and pick a nickname. The nickname can be "
@@ -37,43 +50,54 @@ if seat is None:
         code = st.text_input("Workshop code", max_chars=12, placeholder="e.g. K7Q2MX",
                              value=workshop.normalize_code(st.query_params.get(CODE_PARAM))[:12])
         nickname = st.text_input("Nickname", max_chars=workshop.NICKNAME_MAX)
-        seat_code = st.text_input("Seat code (only to continue a seat from another device)",
-                                  max_chars=workshop.SEAT_CODE_LENGTH + 4,
-                                  help="Shown under your nickname on the device you joined "
-                                       "with: the same nickname and seat code give you the same "
-                                       "seat, so you are counted once.")
+        rejoin = st.text_input("Rejoin code or link (only to get your seat back)",
+                               max_chars=workshop.REJOIN_MAX)
+        # A caption, not a help tooltip: its button would share the Join button's name.
+        st.caption("The rejoin code is on the device you joined with, under *Keep this to "
+                   "rejoin*: with it you get your own seat and answers back and are counted "
+                   "once. Leave the nickname empty then.")
         join = st.form_submit_button("Join", type="primary")
     if join:
         try:
-            participant = rooms.join(code, nickname, seat_code)
+            participant = (rooms.rejoin(code, rejoin) if rejoin.strip()
+                           else rooms.join(code, nickname))
         except UserError as error:
             st.error(str(error), icon=":material/error:")
         else:
-            st.session_state[SEAT_KEY] = (participant.code, participant.token,
-                                          participant.nickname)
-            st.query_params.pop(CODE_PARAM, None)
-            st.query_params[SEAT_PARAM] = participant.token
+            take_seat(participant)
+            st.session_state[JUST_JOINED_KEY] = not rejoin.strip()
             st.rerun()
     st.stop()
 
-code, token, nickname = seat
+code, token, nickname, rejoin_code = seat
+if st.query_params.get(REJOIN_PARAM) != rejoin_code:    # the address is the rejoin link again
+    st.query_params[CODE_PARAM] = code
+    st.query_params[REJOIN_PARAM] = rejoin_code
 try:
     room, _ = rooms.room_now(code)       # a deleted room says so (not "no such code")
-    me = rooms.participant(code, token)
+    rooms.participant(code, token)     # a seat of a deleted room is gone with it
 except UserError as error:
     st.session_state.pop(SEAT_KEY, None)
-    st.query_params.pop(SEAT_PARAM, None)
+    st.query_params.pop(REJOIN_PARAM, None)
     st.error(str(error))
     st.stop()
 
-st.caption(f"Workshop **{room.code}** · {room.title} · you are **{nickname}**"
-           + (f" · seat code **{me.seat_code}** (to continue on another device, join there with "
-              "the same nickname and this code)" if me.seat_code else ""))
+st.caption(f"Workshop **{room.code}** · {room.title} · you are **{nickname}**")
+with st.expander("Keep this to rejoin", icon=":material/key:",
+                 expanded=st.session_state.pop(JUST_JOINED_KEY, False)):
+    st.markdown("Your personal link brings this seat back, with your answers, after a browser "
+                "restart or on another device, so you are counted once. Bookmark it or copy it "
+                "somewhere; anyone with it can answer as you. It stops working when the room is "
+                "deleted.")
+    st.code(workshop.rejoin_url(st.context.url or "", room.code, rejoin_code, config.public_url),
+            language=None, wrap_lines=True)
+    st.markdown("Or, on the other device, type the workshop code and this rejoin code:")
+    st.code(rejoin_code, language=None)
 if st.button("Leave the workshop", help="Frees this device. To come back, on this device or "
-                                          "another, join with the same nickname and your seat "
-                                          "code: your answers stay yours and count once."):
+                                          "another, open your rejoin link: your answers stay "
+                                          "yours and count once."):
     st.session_state.pop(SEAT_KEY, None)
-    st.query_params.pop(SEAT_PARAM, None)
+    st.query_params.pop(REJOIN_PARAM, None)
     st.rerun()
 paused = st.toggle("Pause live updates", key="workshop_join_paused",
                    help=f"This page checks for the trainer's next question every "
@@ -189,6 +213,19 @@ def free_result(round_: workshop.Round) -> None:
     st.info(round_.question.explanation, icon=":material/lightbulb:")
 
 
+def my_commitment() -> None:
+    """After the room closed: the commitment this seat wrote, to take away (the rejoin link
+    shows it until the room is deleted)."""
+    from course.workshop_kit import COMMITMENT_KEY
+
+    mine = [rooms.my_answer(token, r.id) for r in rooms.rounds(room.code)
+            if r.question.key == COMMITMENT_KEY]
+    mine = [text for text in mine if text]
+    if mine:
+        st.markdown("**Your commitment**")
+        st.text(mine[-1])
+
+
 def question_view() -> None:
     """The open question to answer, or the last one's result while the trainer prepares."""
     try:
@@ -199,6 +236,7 @@ def question_view() -> None:
     if not now_room.is_open(workshop.utcnow()):
         st.warning("This workshop has closed. Thank you for taking part!",
                    icon=":material/lock:")
+        my_commitment()
         if latest is not None and not latest.is_open:
             st.markdown(f"**Last question** ({latest.seq}): {latest.question.prompt}")
             show_result(latest)

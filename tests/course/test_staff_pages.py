@@ -154,7 +154,8 @@ def test_a_reloaded_join_page_keeps_the_seat_from_its_address(app_home):
     room = rooms.create_workshop("consultancy", "Reload room")
     seat = rooms.join(room.code, "Grace")
     at = page("workshop_join.py")
-    at.query_params["seat"] = seat.token
+    at.query_params["code"] = room.code
+    at.query_params["rejoin"] = seat.rejoin
     at.run()
     assert not at.exception
     assert "you are **Grace**" in texts(at)

@@ -282,12 +282,12 @@ def test_popular_wrong_answer_is_pointed_out_for_discussion(room):
     assert store.aggregate(other.id).popular_wrong_answer is None
 
 
-def test_a_seat_is_found_again_by_its_token_alone(room):
+def test_a_seat_is_found_again_by_its_rejoin_code_alone(room):
     store, workshop = room
     ada = store.join(workshop.code, "Ada")
-    assert store.participant_by_token(ada.token) == ada
-    with pytest.raises(WorkshopError, match="join again"):
-        store.participant_by_token("not-a-token")
+    assert store.rejoin(workshop.code, ada.rejoin) == ada
+    with pytest.raises(WorkshopError, match="not for a seat in workshop"):
+        store.rejoin(workshop.code, "not-a-code")
 
 
 @pytest.mark.slow

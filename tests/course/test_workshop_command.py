@@ -24,6 +24,13 @@ def test_a_room_created_from_the_shell_can_be_listed_and_closed(tmp_path, capsys
     assert main([*home, "export", code, "--csv", str(csv), "--summary", str(summary)]) == 0
     assert csv.read_text().startswith("room,title,question_no")
     assert "# Tuesday cohort" in summary.read_text()
+    brief = tmp_path / "brief"
+    assert main([*home, "export", code, "--csv", str(csv), "--summary", str(summary),
+                 "--leader-brief", str(brief)]) == 0
+    assert f"and {brief}.md" in capsys.readouterr().out
+    page, markdown = (tmp_path / "brief.html").read_text(), (tmp_path / "brief.md").read_text()
+    assert page.startswith("<!doctype html>") and "Tuesday cohort" in page
+    assert "## What the course recommends" in markdown and "asked no questions" in markdown
 
 
 def test_unknown_rooms_and_scenarios_are_one_line_errors(tmp_path, capsys):

@@ -97,8 +97,8 @@ def test_an_older_database_gets_the_new_columns(tmp_path):
     store.open_question("ABCDEF", QUESTION.key, QUESTION, seconds=60)
     store.pause_workshop("ABCDEF")
     store.resume_workshop("ABCDEF")
-    ada = store.join("ABCDEF", "Ada")                 # the seat code column was added
-    assert store.join("ABCDEF", "ada", ada.seat_code).token == ada.token
+    ada = store.join("ABCDEF", "Ada")                 # the rejoin column was added
+    assert store.rejoin("ABCDEF", ada.rejoin).token == ada.token
 
 
 # ----------------------------------------------------------------------------- ownership, history

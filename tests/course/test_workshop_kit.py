@@ -71,3 +71,18 @@ def test_the_kit_check_fails_on_an_open_text_prompt_it_does_not_define():
     broken = kit.model_copy(update={"texts": ()})
     missing = unknown_questions(broken, choices)
     assert missing and all(": text/" in entry for entry in missing)
+
+
+def test_every_leader_brief_section_cites_modules_the_course_has():
+    from course.workshop_kit import unknown_brief_modules
+
+    modules, _ = load_modules()
+    ids = {m.id for m in modules}
+    kit = load_kit()
+    assert unknown_brief_modules(kit, ids) == []
+    cited = {m for s in kit.leader_brief.sections for m in s.modules}
+    assert {"activity-vs-outcome", "building-a-detector", "metrics-that-survive"} <= cited
+    broken = kit.leader_brief.sections[0].model_copy(update={"modules": ("no-such-module",)})
+    brief = kit.leader_brief.model_copy(update={"sections": (broken, *kit.leader_brief.sections[1:])})
+    assert unknown_brief_modules(kit.model_copy(update={"leader_brief": brief}), ids) == \
+        [f"{broken.heading}: no-such-module"]

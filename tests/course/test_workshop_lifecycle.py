@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from course import workshop_report as report
 from course.progress import ProgressStore
-from course.workshop import (RETENTION_DAYS, SEAT_CODE_LENGTH, RoundQuestion, WorkshopError,
-                             WorkshopStore, workshop_answer_log, workshop_answers,
+from course.workshop import (RETENTION_DAYS, RoundQuestion, WorkshopError, WorkshopStore,
+                             rejoin_hash, rejoin_url, workshop_answer_log, workshop_answers,
                              workshop_participants, workshop_rounds, workshops)
 from tests.course.workshop_fixtures import Clock
 
@@ -95,36 +95,70 @@ def test_pausing_between_questions_and_a_closed_room(timed):
 
 
 # ------------------------------------------------------------------------------ one seat
-def test_the_same_nickname_with_its_seat_code_gets_the_same_seat_on_another_device(timed):
+def test_a_rejoin_link_gives_the_same_seat_back_on_another_device(timed):
     store, _, _ = timed
     room = store.create_workshop("startup")
     phone = store.join(room.code, "Ada")
-    assert len(phone.seat_code) == SEAT_CODE_LENGTH
+    assert len(phone.rejoin) >= 16                       # secrets.token_urlsafe(12): 96 bits
     round_ = store.open_question(room.code, QUESTION.key, QUESTION)
     store.submit_answer(room.code, phone.token, round_.id, "Value doubled")
-    laptop = store.join(room.code, "  ada ", phone.seat_code.lower())
+    link = rejoin_url("http://10.0.0.5:8501/workshop", room.code, phone.rejoin)
+    assert link == f"http://10.0.0.5:8501/workshop?code={room.code}&rejoin={phone.rejoin}"
+    laptop = store.rejoin("", link)                      # the whole link pasted: its room too
     assert laptop.token == phone.token and laptop.nickname == "Ada"
+    assert store.rejoin(room.code.lower(), f"  {phone.rejoin} ").token == phone.token
     store.submit_answer(room.code, laptop.token, round_.id, "Nothing about value yet")
     assert store.participant_count(room.code) == 1
     assert store.aggregate(round_.id, min_group=1).answers == 1     # one person, counted once
     assert store.my_answer(phone.token, round_.id) == "Nothing about value yet"
 
 
-def test_a_held_nickname_is_not_taken_without_its_seat_code(timed):
+def test_only_a_hash_of_the_rejoin_code_is_stored_and_it_is_bound_to_its_room(timed):
+    store, _, path = timed
+    room = store.create_workshop("startup")
+    ada = store.join(room.code, "Ada")
+    with store.engine.connect() as conn:
+        stored = conn.execute(sa.select(workshop_participants.c.rejoin_hash)).scalar()
+    assert stored == rejoin_hash(room.code, ada.rejoin) and ada.rejoin not in stored
+    assert ada.rejoin.encode() not in path.read_bytes()
+    assert rejoin_hash("ZZZZZZ", ada.rejoin) != stored        # the same code, another room
+
+
+def test_a_held_nickname_is_not_taken_and_a_wrong_or_foreign_rejoin_code_is_refused(timed):
     store, _, _ = timed
     room = store.create_workshop("startup")
     other = store.create_workshop("startup")
     ada = store.join(room.code, "Ada")
-    with pytest.raises(WorkshopError, match="seat code"):
+    bob = store.join(other.code, "Bob")
+    with pytest.raises(WorkshopError, match="already taken.*rejoin link"):
         store.join(room.code, "Ada")
-    wrong = "A" * SEAT_CODE_LENGTH if ada.seat_code != "A" * SEAT_CODE_LENGTH else "B" * 6
-    with pytest.raises(WorkshopError, match="No seat"):
-        store.join(room.code, "Ada", wrong)
-    with pytest.raises(WorkshopError, match="No seat"):            # a code is for its room
-        store.join(other.code, "Ada", ada.seat_code)
-    with pytest.raises(WorkshopError, match="No seat"):            # and for its nickname
-        store.join(room.code, "Bob", ada.seat_code)
+    with pytest.raises(WorkshopError, match=f"not for a seat in workshop {room.code}"):
+        store.rejoin(room.code, ada.rejoin[:-1] + ("A" if ada.rejoin[-1] != "A" else "B"))
+    with pytest.raises(WorkshopError, match=f"not for a seat in workshop {room.code}"):
+        store.rejoin(room.code, bob.rejoin)                   # another room's seat
+    with pytest.raises(WorkshopError, match=f"not for a seat in workshop {other.code}"):
+        store.rejoin(other.code, ada.rejoin)
+    with pytest.raises(WorkshopError, match=f"is for workshop {other.code}, not {room.code}"):
+        store.rejoin(room.code, rejoin_url("http://x/", other.code, bob.rejoin))
+    with pytest.raises(WorkshopError, match="Paste your rejoin link"):
+        store.rejoin(room.code, "   ")
+    with pytest.raises(WorkshopError, match="not a workshop code"):   # nothing echoed back
+        store.rejoin("[CLICK](HTTPS://EVIL)", ada.rejoin)
     assert store.participant_count(room.code) == 1
+
+
+def test_a_rejoin_code_still_shows_a_closed_room_and_is_useless_once_it_is_deleted(timed):
+    store, _, _ = timed
+    room = store.create_workshop("startup")
+    ada = store.join(room.code, "Ada")
+    store.close_workshop(room.code)
+    assert store.rejoin(room.code, ada.rejoin).token == ada.token    # results stay readable
+    store.delete_workshop(room.code)
+    with pytest.raises(WorkshopError, match="no longer exists"):
+        store.rejoin(room.code, ada.rejoin)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(workshop_participants)
+                            ).scalar() == 0
 
 
 # ------------------------------------------------------------------------------ deletion
@@ -223,7 +257,7 @@ def test_pause_timed_close_seat_and_delete_on_postgresql(postgres_url):
     room = store.create_workshop("startup", owner="Grace")
     round_ = store.open_question(room.code, QUESTION.key, QUESTION, seconds=30)
     ada = store.join(room.code, "Ada")
-    assert store.join(room.code, "ADA", ada.seat_code).token == ada.token
+    assert store.rejoin(room.code, ada.rejoin).token == ada.token
     store.submit_answer(room.code, ada.token, round_.id, QUESTION.options[0])
     clock.now += dt.timedelta(seconds=10)
     store.pause_workshop(room.code)

@@ -338,3 +338,18 @@ def test_the_qr_code_and_join_link_carry_the_configured_public_url(app_home, roo
     assert expected in texts(at)
     assert encoded == [expected]                  # the QR code encodes the same link
     assert "localhost" not in texts(at) and "127.0.0.1" not in texts(at)
+
+
+def test_the_trainer_downloads_the_leader_brief_of_a_room_with_answers(app_home, rooms):
+    room = rooms.create_workshop("startup", "Brief me", owner="Grace")
+    asked = rooms.open_question(room.code, QUESTION.key, QUESTION)
+    for i in range(6):
+        person = rooms.join(room.code, f"Nick<{i}>")
+        rooms.submit_answer(room.code, person.token, asked.id, QUESTION.options[i % 2])
+    rooms.close_workshop(room.code)
+    at = trainer(workshop_host_code=room.code).run()
+    assert not at.exception
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download the leader brief (printable HTML)" in labels
+    assert "Download the leader brief (Markdown)" in labels
+    assert "Nick<" not in texts(at)

@@ -74,7 +74,7 @@ def test_the_room_plays_the_checker_game_on_phones_and_sees_the_hidden_check(app
     phone.slider[1].set_value(20)
     button(phone, "Send my answer").click().run()
     assert not phone.exception
-    assert rooms.my_answer(rooms.participant_by_token(phone.session_state["workshop_seat"][1]).token,
+    assert rooms.my_answer(phone.session_state["workshop_seat"][1],
                            current.id) == "5 real, 20 padded"
     assert "Your plan (5 real, 20 padded) is in" in texts(phone)
     projector = _presenter(code)

@@ -5,7 +5,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from course.workshop import RETENTION_DAYS, workshops
-from tests.course.test_staff_pages import texts
+from tests.course.test_staff_pages import page, texts
 from tests.course.test_workshop_pages import (QUESTION, _join, _presenter, button,  # noqa: F401
                                               rooms, trainer)
 
@@ -113,23 +113,91 @@ def test_listing_rooms_deletes_those_past_their_retention(app_home, rooms):
     assert rooms.participant_count(old.code) == 0
 
 
-def test_a_second_device_takes_the_same_seat_with_the_seat_code(app_home, rooms):
+def test_a_dropped_session_rejoins_by_its_link_and_is_counted_once(app_home, rooms):
     room = rooms.create_workshop("startup", owner="Grace")
     current = rooms.open_question(room.code, QUESTION.key, QUESTION)
     phone = _join(room.code, "Ada")
-    seat = rooms.participant_by_token(phone.session_state["workshop_seat"][1])
-    assert f"seat code **{seat.seat_code}**" in texts(phone)
+    code, token, _, rejoin = phone.session_state["workshop_seat"]
+    assert phone.query_params["rejoin"] == rejoin and phone.query_params["code"] == code
+    assert token not in str(phone.query_params)                   # the seat's key stays inside
+    shown = [c.value for c in phone.code]
+    assert any(v.endswith(f"/workshop?code={room.code}&rejoin={rejoin}") for v in shown)
+    assert rejoin in shown and "Keep this to rejoin" in [e.label for e in phone.expander]
     phone.radio[0].set_value("Value doubled")
     button(phone, "Send my answer").click().run()
 
     laptop = _join(room.code, "Ada")                      # the nickname alone: refused
     assert "already taken" in texts(laptop) and "workshop_seat" not in laptop.session_state
-    laptop.text_input[2].input(seat.seat_code.lower())
-    laptop.button[0].click().run()
-    assert not laptop.exception
-    assert laptop.session_state["workshop_seat"][1] == seat.token
-    assert laptop.radio[0].value == "Value doubled"      # the seat's answer, on the new device
-    laptop.radio[0].set_value("Nothing about value yet")
-    button(laptop, "Send my answer").click().run()
+
+    restarted = page("workshop_join.py")                  # the session is gone; the link is not
+    restarted.query_params["code"] = room.code
+    restarted.query_params["rejoin"] = rejoin
+    restarted.run()
+    assert not restarted.exception
+    assert restarted.session_state["workshop_seat"][1] == token
+    assert "you are **Ada**" in texts(restarted)
+    assert restarted.radio[0].value == "Value doubled"    # the seat's answer, back again
+    restarted.radio[0].set_value("Nothing about value yet")
+    button(restarted, "Send my answer").click().run()
+    assert rooms.my_answer(token, current.id) == "Nothing about value yet"
     aggregate = rooms.aggregate(current.id, min_group=1)
     assert aggregate.answers == 1 and aggregate.participants == 1
+
+    typed = page("workshop_join.py").run()               # on another device, by hand
+    typed.text_input[0].input(room.code.lower())
+    typed.text_input[2].input(rejoin)
+    typed.button[0].click().run()
+    assert not typed.exception and typed.session_state["workshop_seat"][1] == token
+
+
+def test_a_wrong_or_foreign_rejoin_link_is_refused_with_a_plain_message(app_home, rooms):
+    room = rooms.create_workshop("startup", owner="Grace")
+    other = rooms.create_workshop("startup", owner="Grace")
+    theirs = rooms.join(other.code, "Bob")
+    for rejoin in ("not-a-real-code", theirs.rejoin):
+        at = page("workshop_join.py")
+        at.query_params["code"] = room.code
+        at.query_params["rejoin"] = rejoin
+        at.run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [
+            f"That rejoin code is not for a seat in workshop {room.code}. Check that you copied "
+            "all of it and that the workshop code is right, or join with a new nickname."]
+        assert "workshop_seat" not in at.session_state and "rejoin" not in at.query_params
+        assert at.text_input[0].value == room.code         # the join form, ready for a nickname
+    assert rooms.participant_count(room.code) == 0
+
+
+def test_after_the_room_closes_the_rejoin_link_still_shows_the_own_commitment(app_home, rooms):
+    from course.workshop import trainer_question
+    from course.workshop_kit import COMMITMENT_KEY
+
+    room = rooms.create_workshop("startup", owner="Grace")
+    current = rooms.open_question(room.code, COMMITMENT_KEY,
+                                  trainer_question("One sentence: what will you change?", "text"))
+    ada = rooms.join(room.code, "Ada")
+    rooms.submit_answer(room.code, ada.token, current.id, "Stop ranking people by **tokens**")
+    rooms.close_workshop(room.code, owner="Grace")
+    later = page("workshop_join.py")
+    later.query_params["code"] = room.code
+    later.query_params["rejoin"] = ada.rejoin
+    later.run()
+    assert not later.exception
+    assert any("This workshop has closed" in w.value for w in later.warning)
+    assert "**Your commitment**" in texts(later)
+    assert "Stop ranking people by **tokens**" in [t.value for t in later.text]   # as typed
+
+
+def test_a_rejoin_link_opened_in_a_session_with_another_seat_takes_that_seat(app_home, rooms):
+    first = rooms.create_workshop("startup", owner="Grace")
+    second = rooms.create_workshop("startup", owner="Grace")
+    phone = _join(first.code, "Ada")
+    bob = rooms.join(second.code, "Bob")
+    phone.query_params["code"] = second.code
+    phone.query_params["rejoin"] = bob.rejoin
+    phone.run()
+    assert not phone.exception
+    assert phone.session_state["workshop_seat"][:3] == (second.code, bob.token, "Bob")
+    del phone.query_params["rejoin"]                   # the page opened from the menu, no link
+    phone.run()
+    assert phone.query_params["rejoin"] == bob.rejoin  # the address is the rejoin link again

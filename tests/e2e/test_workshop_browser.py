@@ -194,3 +194,46 @@ def test_goodhart_live_reveal_fits_the_projector(live_room, browser):
     box = charts.nth(1).bounding_box()
     assert box["x"] + box["width"] <= 1920, box              # the stage's chart is not cut off
     page.close()
+
+
+def test_a_phone_rejoins_its_seat_by_its_link_after_the_browser_is_gone(live_room, browser):
+    """Join, answer, close the browser; the rejoin link on a new device gives the same seat back
+    (its answer shown, a change counted once); another room's rejoin code is refused plainly."""
+    url, rooms, _, _, _ = live_room
+    room = rooms.create_workshop("startup", "Rejoin", owner="Grace")
+    asked = rooms.open_question(room.code, QUESTION.key, QUESTION)
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(f"{url}/workshop?code={room.code}")
+    phone.get_by_role("textbox", name="Nickname").fill("Ada")
+    phone.get_by_role("button", name="Join").click()
+    _wait_text(phone, "Keep this to rejoin")
+    _wait_text(phone, "rejoin=")
+    link = next(line for line in phone.inner_text("body").split() if "rejoin=" in line)
+    assert link.startswith("http") and f"code={room.code}" in link
+    assert "rejoin=" in phone.url                       # a reload or restored tab keeps the seat
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(SCREENSHOTS / "workshop-phone-rejoin.png"), full_page=True)
+    phone.get_by_text("Value doubled").click()
+    phone.get_by_role("button", name="Send my answer").click()
+    _wait_text(phone, "is in")
+    phone.context.close()                               # the browser, and its session, are gone
+
+    laptop = browser.new_page(viewport={"width": 1280, "height": 800})
+    laptop.goto(link)
+    _wait_text(laptop, "you are Ada")
+    _wait_text(laptop, "Your answer “Value doubled” is in")
+    laptop.get_by_text("Nothing about value yet").click()
+    laptop.get_by_role("button", name="Send my answer").click()
+    _wait_text(laptop, "Your answer “Nothing about value yet” is in")
+    aggregate = rooms.aggregate(asked.id, min_group=1)
+    assert aggregate.answers == 1 and aggregate.participants == 1       # counted once
+    laptop.context.close()
+
+    other = rooms.create_workshop("startup", "Elsewhere", owner="Grace")
+    stranger = rooms.join(other.code, "Bob")
+    intruder = browser.new_page(viewport={"width": 390, "height": 844})
+    intruder.goto(f"{url}/workshop?code={room.code}&rejoin={stranger.rejoin}")
+    _wait_text(intruder, f"That rejoin code is not for a seat in workshop {room.code}")
+    intruder.get_by_role("textbox", name="Nickname").wait_for(timeout=30_000)   # the join form
+    assert rooms.participant_count(room.code) == 1
+    intruder.context.close()
