@@ -426,20 +426,22 @@ _PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
 
 
 def _made_unreadable(folder: Path, relative: str) -> bool:
-    """Whether the answers folder, or a folder or file on the way to the answer, belongs to the
-    grader's user (whom the sandbox runs learner code as) and has lost its owner's search or read
-    right: a chmod by the learner's code. Anything else denied is the machine's problem."""
+    """Whether a permission error reading an answer is the learner's arrangement: the answers folder,
+    the grader's own (the sandbox runs learner code as the grader's user), has lost its owner's
+    search right; or below it, something on the way (followed through symlinks) denies its owner
+    search or read, belongs to someone else, or cannot be looked at. Else it is the machine's."""
     parts = PurePosixPath(relative).parts
     path = folder
     for depth in range(len(parts) + 1):
         if depth:
             path = path / parts[depth - 1]
         try:
-            info = os.lstat(path)
-        except OSError:
-            return False
-        needed = stat.S_IRUSR if depth == len(parts) else stat.S_IXUSR
-        if info.st_uid == os.geteuid() and not info.st_mode & needed:
+            info = os.stat(path)
+        except OSError as exc:
+            return depth > 0 and exc.errno in _PERMISSION_ERRNOS
+        if info.st_uid != os.geteuid():
+            return depth > 0  # only a learner's symlink leads below their folder to someone else's file
+        if not info.st_mode & (stat.S_IRUSR if depth == len(parts) else stat.S_IXUSR):
             return True
     return False
 

@@ -370,6 +370,31 @@ def test_an_answer_the_learners_code_made_unreadable_is_theirs_not_a_grader_prob
         target.chmod(0o700)
 
 
+def test_an_answers_folder_symlinked_to_a_locked_folder_is_the_learners_too(tmp_path, monkeypatch):
+    import exercises.assignments
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.json").write_bytes(b'["E00001"]')
+    (tmp_path / "answers").symlink_to(real)
+    real.chmod(0)
+    monkeypatch.setattr(exercises.assignments, "open", _failing_open(errno.EACCES), raising=False)
+    try:
+        assert read_artifact(tmp_path, _part("json_set")) is None
+    finally:
+        real.chmod(0o700)
+
+
+def test_a_permission_error_the_learner_did_not_cause_is_the_machines(tmp_path, monkeypatch):
+    """Everything readable by its owner, yet refused (another user's scratch, a security module)."""
+    import exercises.assignments
+
+    _answer(tmp_path)
+    monkeypatch.setattr(exercises.assignments, "open", _failing_open(errno.EPERM), raising=False)
+    with pytest.raises(GraderReadError, match="EPERM"):
+        read_artifact(tmp_path, _part("json_set"))
+
+
 @pytest.fixture(scope="module")
 def piloted_company():
     """A small generated company with its pilot, labels and truths (the tiny fixture has no pilot)."""
