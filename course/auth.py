@@ -7,8 +7,9 @@ files only their owner can read; a plaintext password or code is never stored, l
 - Staff accounts (`theater users add NAME --role instructor|ta|trainer`) live in the course's
   `.theater/staff.json`. THEATER_STAFF_PASSWORD, the old single staff password, still works as an
   account named `staff` (instructor); an old var/staff_password file is migrated into one.
-- Access codes (`theater assign --roster`) live in `.theater/access_codes.json`; once a course has
-  any, a learner signs in with their id AND their code.
+- Access codes (`theater assign --roster`) live in `.theater/access_codes.json`, stored and issued
+  by grader.access_codes (so the grader never imports the app); once a course has any, a learner
+  signs in with their id AND their code.
 - Wrong guesses are counted per account and client address, never for the whole app, with an
   exponential back-off; an account's owner on their usual address is never locked out by someone
   else's guesses (see "throttling" below). Every lock is logged (logger `course.auth`) and listed
@@ -20,27 +21,27 @@ files only their owner can read; a plaintext password or code is never stored, l
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import hmac
-import json
 import logging
-import os
 import re
 import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from datasets.errors import UserError
+from grader.access_codes import (AuthError, credentials_lock, hash_version, read_credentials, verify_access_code,
+                                 verify_hash, write_credentials)
+# Access codes are stored and issued beside the course by grader.access_codes (`theater assign`
+# issues them); their names stay importable from here for the app's pages and instructors' scripts.
+from grader.access_codes import (CODE_ALPHABET, CODE_HASHER, CODE_LENGTH, code_version,  # noqa: F401
+                                 issue_access_codes, load_access_codes, new_access_code, normalise_code)
 
 ROLES = ("instructor", "ta", "trainer")
 # An instructor also grades and runs workshops. A teaching assistant ("ta") grades: the gradebook,
@@ -70,62 +71,6 @@ MIN_PASSWORD_LENGTH = 10
 
 # Staff passwords are chosen by people: OWASP's argon2id minimum (19 MiB, 2 passes).
 STAFF_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-# Access codes are 60 random bits, so a lighter hash is as safe and keeps a 500-learner roster fast.
-CODE_HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
-CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read aloud and typed safely
-CODE_LENGTH = 12
-
-
-
-class AuthError(UserError):
-    """A staff account or access code that cannot be created or used; the message says why."""
-
-
-# ----------------------------------------------------------------------------- files
-
-
-def _write_private(path: Path, data: Mapping) -> None:
-    from grader.course_dir import write_private
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_private(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise AuthError(f"{path}: cannot be read ({exc.__class__.__name__}); restore it from a backup") from None
-    if not isinstance(loaded, dict):
-        raise AuthError(f"{path}: expected a JSON object; restore it from a backup")
-    return loaded
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One writer at a time (the CLI and the app may both change a credentials file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "r+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _verify(hasher: PasswordHasher, stored: str, given: str) -> bool:
-    try:
-        return hasher.verify(stored, given)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
-def _version(stored_hash: str) -> str:
-    """A short fingerprint of a stored hash: sessions keep it, so a new password ends old sessions."""
-    return hashlib.sha256(stored_hash.encode()).hexdigest()[:12]
 
 
 # ----------------------------------------------------------------------------- staff accounts
@@ -139,7 +84,7 @@ class StaffAccount:
 
     @property
     def version(self) -> str:
-        return _version(self.password_hash)
+        return hash_version(self.password_hash)
 
 
 def _check_role(role: str) -> str:
@@ -158,7 +103,7 @@ def _check_name(name: str) -> str:
 def load_staff(path: Path, legacy_password: str | None = None) -> dict[str, StaffAccount]:
     """The course's staff accounts; the old single staff password (if set) as instructor `staff`."""
     accounts = {}
-    for name, record in (_read_json(path).get("accounts") or {}).items():
+    for name, record in (read_credentials(path).get("accounts") or {}).items():
         if isinstance(record, dict) and record.get("role") in ROLES and record.get("hash"):
             accounts[name] = StaffAccount(name, record["role"], record["hash"])
     if legacy_password and LEGACY_ACCOUNT not in accounts:
@@ -193,25 +138,25 @@ def add_staff(path: Path, name: str, role: str, password: str, replace: bool = F
     _check_role(role)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AuthError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    with _locked(path):
-        data = _read_json(path)
+    with credentials_lock(path):
+        data = read_credentials(path)
         accounts = data.setdefault("accounts", {})
         if name in accounts and not replace:
             raise AuthError(f"a staff account {name!r} exists already; pass --replace to set a new password")
         account = StaffAccount(name, role, STAFF_HASHER.hash(password))
         accounts[name] = {"role": role, "hash": account.password_hash,
                           "changed": datetime.now(UTC).isoformat(timespec="seconds")}
-        _write_private(path, data)
+        write_credentials(path, data)
     return account
 
 
 def remove_staff(path: Path, name: str) -> None:
-    with _locked(path):
-        data = _read_json(path)
+    with credentials_lock(path):
+        data = read_credentials(path)
         if name not in (data.get("accounts") or {}):
             raise AuthError(f"no staff account {name!r}")
         del data["accounts"][name]
-        _write_private(path, data)
+        write_credentials(path, data)
 
 
 _DUMMY_HASH = STAFF_HASHER.hash("not-an-account-" + secrets.token_hex(8))
@@ -222,72 +167,10 @@ def verify_staff(accounts: Mapping[str, StaffAccount], name: str | None,
     """The account when the password matches; an unknown name costs the same time as a known one."""
     account = accounts.get((name or "").strip())
     if account is None:
-        _verify(STAFF_HASHER, _DUMMY_HASH, password or "")
+        verify_hash(STAFF_HASHER, _DUMMY_HASH, password or "")
         return None
-    matches = _verify(STAFF_HASHER, account.password_hash, password or "")
+    matches = verify_hash(STAFF_HASHER, account.password_hash, password or "")
     return account if password and matches else None
-
-
-# ----------------------------------------------------------------------------- access codes
-
-
-def normalise_code(code: str | None) -> str:
-    """Codes are shown as XXXX-XXXX-XXXX; case, spaces and dashes do not matter when typed."""
-    return re.sub(r"[\s-]+", "", code or "").upper()
-
-
-def new_access_code() -> str:
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    return "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
-
-
-def load_access_codes(path: Path) -> dict[str, str]:
-    """learner id -> argon2 hash of their code; empty for a course without a roster."""
-    return {str(k): str(v) for k, v in (_read_json(path).get("learners") or {}).items()}
-
-
-def issue_access_codes(path: Path, learner_ids: Iterable[str],
-                       reissue: Iterable[str] = ()) -> dict[str, str]:
-    """New codes for the learners who have none (and those in `reissue`): learner id -> code.
-
-    Only hashes are kept; the returned plaintext codes are the instructor's to hand out. A learner
-    who already has a code keeps it, so running `assign` again for the next assignment changes
-    nothing; a re-issued code replaces the old one (and signs that learner out everywhere).
-    """
-    learner_ids = list(learner_ids)
-    again = set(reissue)
-    unknown = sorted(again - set(learner_ids))
-    if unknown:
-        raise AuthError(f"cannot re-issue a code for {', '.join(unknown)}: not on the roster")
-    with _locked(path):
-        data = _read_json(path)
-        stored = data.setdefault("learners", {})
-        issued = {}
-        for learner in learner_ids:
-            if learner in stored and learner not in again:
-                continue
-            code = new_access_code()
-            stored[learner] = CODE_HASHER.hash(normalise_code(code))
-            issued[learner] = code
-        if issued:
-            _write_private(path, data)
-    return issued
-
-
-_DUMMY_CODE_HASH = CODE_HASHER.hash(normalise_code(new_access_code()))
-
-
-def verify_access_code(codes: Mapping[str, str], learner_id: str, code: str | None) -> bool:
-    stored = codes.get(learner_id)
-    if stored is None:
-        _verify(CODE_HASHER, _DUMMY_CODE_HASH, normalise_code(code))
-        return False
-    return bool(code) and _verify(CODE_HASHER, stored, normalise_code(code))
-
-
-def code_version(codes: Mapping[str, str], learner_id: str) -> str:
-    stored = codes.get(learner_id)
-    return _version(stored) if stored else ""
 
 
 # ----------------------------------------------------------------------------- throttling

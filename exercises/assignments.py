@@ -8,10 +8,13 @@ read it, the check (exercises.checks) and the truth function (exercises.truth) t
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -385,7 +388,9 @@ def list_assignments(source_dir: Path | str = SOURCE_DIR) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # reading artifacts written by learner code: outside the sandbox, so under size, shape and nesting
-# limits that bound the grader's time and memory; never raises, None = not attempted
+# limits that bound the grader's time and memory. None = not attempted (missing or malformed: the
+# learner's); ArtifactRejected = past a limit (the learner's, said why); GraderReadError = the
+# grading machine failed to read it (not the learner's: they are not graded, and graded again later)
 
 
 @dataclass(frozen=True)
@@ -406,14 +411,64 @@ class ArtifactRejected(ValueError):
     """An answers file the grader refuses to parse; the message names the file and the limit."""
 
 
+class GraderReadError(UserError):
+    """The grading machine could not read a learner's answers file (no file handles left, an I/O
+    error, a folder it cannot enter): its own problem to fix, never the learner's missing answer."""
+
+
+# What a learner's own answers folder can do to a read: a file that is not there, a folder where a
+# file should be, a symlink loop, a name too long, a FIFO or device (and a file or folder they made
+# unreadable, see `_made_unreadable`). Any other OSError (EMFILE, ENFILE, EIO, ENOMEM, ESTALE, an
+# EACCES they did not cause ...) is the grading machine's.
+_LEARNER_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.ENAMETOOLONG,
+                             errno.ENXIO, errno.ENODEV})
+_PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
+
+
+def _made_unreadable(folder: Path, relative: str) -> bool:
+    """Whether a permission error reading an answer is the learner's arrangement: the answers folder,
+    the grader's own (the sandbox runs learner code as the grader's user), has lost its owner's
+    search right; or below it, something on the way (followed through symlinks) denies its owner
+    search or read, belongs to someone else, or cannot be looked at. Else it is the machine's."""
+    parts = PurePosixPath(relative).parts
+    path = folder
+    for depth in range(len(parts) + 1):
+        if depth:
+            path = path / parts[depth - 1]
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            return depth > 0 and exc.errno in _PERMISSION_ERRNOS
+        if info.st_uid != os.geteuid():
+            return depth > 0  # only a learner's symlink leads below their folder to someone else's file
+        if not info.st_mode & (stat.S_IRUSR if depth == len(parts) else stat.S_IXUSR):
+            return True
+    return False
+
+
+def _learners_own(exc: OSError, folder: Path, relative: str) -> bool:
+    """Whether an OSError reading an answer comes from the learner's folder, not the grading machine."""
+    if exc.errno in _LEARNER_ERRNOS:
+        return True
+    return exc.errno in _PERMISSION_ERRNOS and _made_unreadable(folder, relative)
+
+
+def _grader_read_error(exc: OSError, relative: str) -> GraderReadError:
+    code = errno.errorcode.get(exc.errno, "no errno") if exc.errno is not None else "no errno"
+    return GraderReadError(f"the grader could not read {relative} ({code}: {exc.strerror or exc}); this is a "
+                           "problem on the grading machine, not in the submission: fix it, then grade again")
+
+
 def _artifact_path(folder: Path, relative: str) -> Path | None:
+    """The answer file inside `folder`, or None when there is no regular file there of the learner's own
+    (a symlink, or a path that leads out of the folder, is not theirs to offer). OSError propagates."""
     folder = Path(folder).resolve()
     candidate = folder / relative
+    if candidate.is_symlink():
+        return None
     try:
-        if candidate.is_symlink():
-            return None
         resolved = candidate.resolve(strict=True)
-    except (OSError, RuntimeError):
+    except RuntimeError:  # a symlink loop on the way
         return None
     if not resolved.is_relative_to(folder) or not resolved.is_file():
         return None
@@ -499,20 +554,27 @@ _READERS = {"json_set": _json_set, "json_number": _json_number, "json_object": _
 
 
 def load_artifact(folder: Path | str, part: GradedPart, limits: ArtifactLimits = ARTIFACT_LIMITS) -> Any:
-    """The learner's answer for one graded part, None when missing or malformed; ArtifactRejected past a limit."""
-    path = _artifact_path(Path(folder), part.artifact)
-    if path is None:
-        return None
+    """The learner's answer for one graded part, None when missing or malformed; ArtifactRejected past a
+    limit; GraderReadError when the grading machine failed to read it (so no one scores 0 for that)."""
+    folder = Path(folder)
     try:
+        path = _artifact_path(folder, part.artifact)
+        if path is None:
+            return None
         return _READERS[part.reader](path, part, limits)
     except ArtifactRejected:
         raise
+    except OSError as exc:
+        if _learners_own(exc, folder.resolve(), part.artifact):
+            return None
+        raise _grader_read_error(exc, part.artifact) from exc
     except Exception:  # malformed artifacts are "not attempted", never a crash of the batch
         return None
 
 
 def read_artifact(folder: Path | str, part: GradedPart, limits: ArtifactLimits = ARTIFACT_LIMITS) -> Any:
-    """The learner's answer for one graded part, or None when it is missing, malformed or past a limit."""
+    """The learner's answer for one graded part, or None when it is missing, malformed or past a limit;
+    GraderReadError when the grading machine could not read it."""
     try:
         return load_artifact(folder, part, limits)
     except ArtifactRejected:

@@ -11,8 +11,8 @@ Order of work, and why:
 5. per learner, build outbound/<learner>/<assignment>/ in a temporary folder (student notebook +
    data/ without labels; never the seed, the secret or assignment.yaml) and swap it in;
 6. issue a personal access code to each learner who has none yet (the app's sign-in), stored
-   argon2-hashed in .theater/access_codes.json; the new codes go to a CSV only the instructor
-   can read (access-codes.csv in the course, mode 0600) for handing out.
+   argon2-hashed in .theater/access_codes.json (grader.access_codes); the new codes go to a CSV
+   only the instructor can read (access-codes.csv in the course, mode 0600) for handing out.
 Re-running is safe: the same roster gives byte-identical folders; new learners are added and get
 codes, learners who have a code keep it.
 """
@@ -30,6 +30,7 @@ from pathlib import Path
 
 from datasets.errors import UserError
 from exercises.assignments import ASSIGNMENT_FILE, Assignment, validate_notebook
+from grader.access_codes import issue_access_codes
 from grader.course_dir import (LEARNER_ID_RULE, Course, find_course, gradebook, is_learner_id, nbgrader_config,
                                write_learner_data)
 
@@ -137,8 +138,6 @@ def write_codes(path: Path, learners: list[Learner], codes: dict[str, str]) -> P
 def issue_codes(course: Course, learners: list[Learner], codes_file: Path | None = None,
                 reissue: list[str] | tuple[str, ...] = ()) -> tuple[list[str], Path | None]:
     """Access codes for learners who have none (and those named in `reissue`); see the module doc."""
-    from course.auth import issue_access_codes
-
     issued = issue_access_codes(course.access_codes_path, [learner.id for learner in learners], reissue)
     if not issued:
         return [], None
@@ -288,8 +287,6 @@ def _register_learners(course: Course, assignment: Assignment | None, learners: 
 def import_roster(course: Course, learners: list[Learner]) -> dict[str, str]:
     """Add (or update) the roster's learners in the gradebook and issue access codes to those
     who have none, without releasing anything; returns the new codes (to hand out, never stored)."""
-    from course.auth import issue_access_codes
-
     _register_learners(course, None, learners)
     return issue_access_codes(course.access_codes_path, [learner.id for learner in learners])
 

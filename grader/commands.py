@@ -78,7 +78,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
                    progress=not args.quiet, force=args.force, scheduler=scheduler)
     summary = getattr(report, "summary", None)
     print(summary() if callable(summary) else report)
-    return 0
+    # a learner who could not be graded (a grader-side problem) fails the command: scripts must not
+    # take a partial gradebook for a finished one
+    return 1 if getattr(report, "errors", None) else 0
 
 
 def _cmd_feedback(args: argparse.Namespace) -> int:

@@ -34,7 +34,7 @@ from typing import Any
 import nbformat
 
 from datasets.errors import UserError
-from exercises.assignments import Assignment, score_parts
+from exercises.assignments import Assignment, GraderReadError, score_parts
 from exercises.checks.bands import EPSILON, LADDER, band_of_credit
 from exercises.student_version import HIDDEN_BEGIN, HIDDEN_END
 from grader.course_dir import Course, find_course, gradebook, learner_company, load_secret
@@ -430,6 +430,8 @@ def feedback_for(course: Course, assignment: Assignment, learner: str, secret: s
     if len(messages) < len(assignment.graded) and has_artifacts:
         try:
             results = score_parts(assignment, folder, learner_company(course, assignment, learner))
+        except GraderReadError:  # the machine's problem, not a missing answer: this feedback fails, said why
+            raise
         except UserError:
             results = {}
         for grade_id, result in results.items():

@@ -54,6 +54,9 @@ class GradeReport:
                 f"{len(self.errors)} failed, {flagged} flagged for review; isolation: {', '.join(isolations)}; "
                 f"{self.seconds:.1f} s")
         for learner, g in sorted(self.learners.items()):
+            if g.status == "error":  # no score: nothing was written for them (never shown as a 0)
+                text += f"\n  {learner}: NOT GRADED [error] — " + "; ".join(g.comments)
+                continue
             shown = g.score if g.final is None or not g.adjustments else g.final
             line = f"\n  {learner}: {shown:g}/{g.max_score:g} [{g.status}, {g.isolation or '-'}]"
             notes = ([f"autograder {g.score:g}, " + ", ".join(g.adjustments)] if g.adjustments and g.final is not None

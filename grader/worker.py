@@ -22,7 +22,7 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from exercises.assignments import Assignment, DataSpec
+from exercises.assignments import Assignment, DataSpec, GraderReadError
 from grader.integrity import Flag, scan_outputs, scan_sources
 from grader.repair import nbgrader_meta, repair_notebook, source_text
 from grader.sandbox import ISOLATION_BWRAP, Limits, RunResult, first_error, probe_isolation, run_notebook_sandboxed
@@ -173,6 +173,8 @@ def grade_one(job: Job) -> Outcome:
                 outcome.answers[part.grade_id] = jsonable(answers.get(part.grade_id))
                 outcome.truths[part.grade_id] = jsonable(truths.get(part.truth))
         outcome.ok = True
+    except GraderReadError as exc:  # the grading machine failed to read an answer: said plainly, retried
+        outcome.error = str(exc)[:300]
     except Exception as exc:  # noqa: BLE001 - one submission never stops the batch
         outcome.error = f"{type(exc).__name__}: {str(exc)[:300]}"
     finally:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 
 import nbformat
@@ -14,6 +16,7 @@ from exercises.assignments import (
     SOURCE_DIR,
     AssignmentError,
     GradedPart,
+    GraderReadError,
     list_assignments,
     load_assignment,
     read_artifact,
@@ -297,6 +300,99 @@ def test_artifact_symlinked_outside_the_folder_is_not_followed(tmp_path):
     (folder / "answers").mkdir(parents=True)
     (folder / "answers" / "a.json").symlink_to(secret)
     assert read_artifact(folder, _part("json_set")) is None
+
+
+# A read the grading machine fails (out of file handles, an I/O error ...) is its problem, never the
+# learner's missing answer; what the learner's own folder does to a read still is.
+
+
+def _answer(tmp_path, content: bytes = b'["E00001"]'):
+    (tmp_path / "answers").mkdir(exist_ok=True)
+    (tmp_path / "answers" / "a.json").write_bytes(content)
+
+
+def _failing_open(code: int):
+    def fake_open(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+    return fake_open
+
+
+@pytest.mark.parametrize("code", [errno.EMFILE, errno.ENFILE, errno.EIO, errno.ENOMEM, errno.EACCES])
+def test_a_read_the_grading_machine_fails_is_a_grader_problem_not_a_missing_answer(tmp_path, monkeypatch, code):
+    import exercises.assignments
+
+    _answer(tmp_path)  # readable by its owner: an EACCES here is not the learner's doing
+    monkeypatch.setattr(exercises.assignments, "open", _failing_open(code), raising=False)
+    name = errno.errorcode[code]
+    with pytest.raises(GraderReadError, match=rf"could not read answers/a.json \({name}: .*grading machine"):
+        read_artifact(tmp_path, _part("json_set"))
+
+
+def test_a_stat_the_grading_machine_fails_is_a_grader_problem(tmp_path, monkeypatch):
+    _answer(tmp_path)
+    real_lstat = os.lstat
+
+    def failing_lstat(path, *args, **kwargs):
+        if str(path).endswith("a.json"):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_lstat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "lstat", failing_lstat)
+    with pytest.raises(GraderReadError, match="EIO"):
+        read_artifact(tmp_path, _part("json_set"))
+
+
+def test_the_learners_malformed_or_absent_answer_is_still_missing(tmp_path, monkeypatch):
+    import exercises.assignments
+
+    _answer(tmp_path, b"{not json")
+    assert read_artifact(tmp_path, _part("json_set")) is None
+    (tmp_path / "answers" / "a.json").unlink()
+    (tmp_path / "answers" / "a.json").mkdir()  # a folder where the file should be
+    assert read_artifact(tmp_path, _part("json_set")) is None
+    monkeypatch.setattr(exercises.assignments, "open", _failing_open(errno.EMFILE), raising=False)
+    assert read_artifact(tmp_path / "nowhere", _part("json_set")) is None, "no file: nothing is opened"
+
+
+@pytest.mark.parametrize("locked", ["answers/a.json", "answers", "."])
+def test_an_answer_the_learners_code_made_unreadable_is_theirs_not_a_grader_problem(tmp_path, monkeypatch, locked):
+    """A learner cannot dodge a 0 by chmod-ing their answer away: that reads as missing, not as a retry.
+    (The grader may run as root, which reads any mode: the refusal a non-root grader gets is made here.)"""
+    import exercises.assignments
+
+    _answer(tmp_path)
+    target = tmp_path / locked
+    target.chmod(0)
+    monkeypatch.setattr(exercises.assignments, "open", _failing_open(errno.EACCES), raising=False)
+    try:
+        assert read_artifact(tmp_path, _part("json_set")) is None
+    finally:
+        target.chmod(0o700)
+
+
+def test_an_answers_folder_symlinked_to_a_locked_folder_is_the_learners_too(tmp_path, monkeypatch):
+    import exercises.assignments
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.json").write_bytes(b'["E00001"]')
+    (tmp_path / "answers").symlink_to(real)
+    real.chmod(0)
+    monkeypatch.setattr(exercises.assignments, "open", _failing_open(errno.EACCES), raising=False)
+    try:
+        assert read_artifact(tmp_path, _part("json_set")) is None
+    finally:
+        real.chmod(0o700)
+
+
+def test_a_permission_error_the_learner_did_not_cause_is_the_machines(tmp_path, monkeypatch):
+    """Everything readable by its owner, yet refused (another user's scratch, a security module)."""
+    import exercises.assignments
+
+    _answer(tmp_path)
+    monkeypatch.setattr(exercises.assignments, "open", _failing_open(errno.EPERM), raising=False)
+    with pytest.raises(GraderReadError, match="EPERM"):
+        read_artifact(tmp_path, _part("json_set"))
 
 
 @pytest.fixture(scope="module")

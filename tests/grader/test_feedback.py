@@ -204,6 +204,24 @@ def test_unreadable_autograded_notebook_fails_alone(graded_course):
         shutil.rmtree(course.path("autograded", "zed"))
 
 
+def test_an_answer_this_machine_cannot_read_fails_that_learners_feedback_with_the_reason(graded_course, monkeypatch):
+    """Not feedback without the check's message, as if the answer were missing (EMFILE is the machine's)."""
+    import errno
+    import os
+
+    import exercises.assignments
+
+    course, _ = graded_course
+
+    def out_of_file_handles(*args, **kwargs):
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+    monkeypatch.setattr(exercises.assignments, "open", out_of_file_handles, raising=False)
+    report = feedback(course, "explore", learners=["ada", "bob"])
+    assert sorted(report.failed) == ["ada"] and sorted(report.written) == ["bob"]
+    assert "answers/weekly.csv (EMFILE" in report.failed["ada"] and "grading machine" in report.failed["ada"]
+
+
 def test_split_hidden_keeps_public_lines_only():
     public, hidden = split_hidden("a = 1\n### BEGIN HIDDEN TESTS\nassert secret_check()\n### END HIDDEN TESTS\nb = 2")
     assert public == "a = 1\nb = 2" and hidden == ["assert secret_check()"]
