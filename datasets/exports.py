@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from datasets.errors import UserError
+from datasets.importers.copilot import CLI_IN_TOTALS
 
 EXPORT_TOOLS: dict[str, tuple[str, ...]] = {
     "github-copilot": ("ide-assistant", "cli-agent"),
@@ -417,6 +418,10 @@ def _copilot_record(
     """One user-day record in the documented shape, from its aggregated row and feature rows."""
     feature_rows = features.get((row.record,), [])
     counts = {name: int(getattr(row, name)) for name in COPILOT_FEATURE_COUNTS}
+    ide_counts = dict(counts)
+    cli_in_totals = bool(row.used_cli) and row.day_text >= CLI_IN_TOTALS.isoformat()
+    if cli_in_totals:  # GitHub's totals include Copilot CLI prompts from this date, as feature copilot_cli
+        counts["user_initiated_interaction_count"] += int(row.request_count)
     record: dict[str, Any] = {
         "day": row.day_text,
         "enterprise_id": enterprise_id,
@@ -429,7 +434,9 @@ def _copilot_record(
         "used_cli": bool(row.used_cli),
         "used_copilot_code_review_active": bool(row.used_copilot_code_review_active),
         "used_copilot_code_review_passive": False,
-        "totals_by_feature": feature_rows,
+        "totals_by_feature": feature_rows + ([{
+            **dict.fromkeys(COPILOT_FEATURE_COUNTS, 0), "feature": "copilot_cli",
+            "user_initiated_interaction_count": int(row.request_count)}] if cli_in_totals else []),
         "totals_by_ide": [],
         "totals_by_language_feature": [
             {
@@ -453,7 +460,7 @@ def _copilot_record(
                     "plugin_version": plugin_version,
                     "sampled_at": row.ide_sampled_at,
                 },
-                **counts,
+                **ide_counts,
             }
         ]
     if row.used_cli:

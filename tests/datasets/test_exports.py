@@ -31,10 +31,11 @@ TOOL_FEATURES = {
 CATEGORIES = ["code", "summarize", "draft", "question", "analysis", "rewrite"]
 
 
-def small_company(seed: int = 7, employees: int = 6, days: int = 10, events: int = 400) -> SimpleNamespace:
+def small_company(seed: int = 7, employees: int = 6, days: int = 10, events: int = 400,
+                  start: str = "2025-03-03") -> SimpleNamespace:
     """A hand-made company with exactly the data-model columns, small enough to check by eye."""
     rng = np.random.default_rng(seed)
-    start = pd.Timestamp("2025-03-03")
+    start = pd.Timestamp(start)
     ids = [f"E{n:05d}" for n in range(1, employees + 1)]
     people = pd.DataFrame(
         {

@@ -82,6 +82,27 @@ def test_copilot_round_trip_agrees_with_the_events(company, exported):
     assert tidy["tokens_out"].dropna().sum() == cli["tokens_out"].sum()
 
 
+def test_copilot_cli_prompts_survive_the_round_trip_across_githubs_definition_change(tmp_path):
+    """From 2026-04-10 GitHub's top-level interaction count includes Copilot CLI prompts (feature
+    copilot_cli); the generated export follows the date, and the reader counts each prompt once on
+    both sides of it."""
+    from datasets.importers.copilot import CLI_IN_TOTALS
+
+    company = small_company(seed=5, employees=6, days=20, events=1200, start="2026-03-31")
+    write_export(company, "github-copilot", tmp_path)
+    tidy = read_export(tmp_path, kind="github-copilot").set_index(["user", "day"])
+    logins = vendor_identities(company.employees).set_index("employee_id")["github_login"]
+    events = company.ai_events[company.ai_events["tool"].isin(EXPORT_TOOLS["github-copilot"])]
+    expected = per_user_day(events, logins).size().reindex(tidy.index)
+    after = tidy.index.get_level_values("day") >= pd.Timestamp(CLI_IN_TOTALS)
+    cli_after = events[(events["tool"] == "cli-agent") & (events["timestamp"] >= pd.Timestamp(CLI_IN_TOTALS))]
+    assert after.any() and (~after).any() and len(cli_after) > 0
+    assert (tidy["interactions"] == expected).all()
+    records = [json.loads(line) for path in sorted(tmp_path.rglob("*.ndjson")) for line in path.read_text().splitlines()]
+    later = [r for r in records if r["day"] >= CLI_IN_TOTALS.isoformat() and r["used_cli"]]
+    assert later and all(any(f["feature"] == "copilot_cli" for f in r["totals_by_feature"]) for r in later)
+
+
 def test_openai_round_trip_agrees_with_the_events(company, exported):
     tidy = read_export(exported["openai-usage"]).set_index(["user", "day"])
     users = vendor_identities(company.employees).set_index("employee_id")["openai_user_id"]
