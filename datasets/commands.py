@@ -87,16 +87,48 @@ def run_generate(args: argparse.Namespace) -> int:
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+WRITE_ROWS = 100_000   # rows made safe and written at a time: the table is never held twice as text
+
+
+def _safe_text(values):
+    """A text column with an apostrophe before each cell a spreadsheet would run as a formula."""
+    values = values.astype("string")
+    risky = values.str.startswith(FORMULA_START).fillna(False)
+    return values.where(~risky, "'" + values)
+
+
 def spreadsheet_safe(table):
     """Text cells a spreadsheet would run as a formula (=, +, -, @, tab, CR first) get a leading
-    apostrophe, the OWASP advice for CSV files that people open in Excel or Sheets."""
-    safe = table.copy()
+    apostrophe, the OWASP advice for CSV files that people open in Excel or Sheets.
+
+    A categorical column (the usage table's user and source) is made safe through its few names,
+    then written as plain text; float32 counts are written as float64 are, digit for digit."""
+    import numpy as np
+    import pandas as pd
+
+    safe = table.copy(deep=False)
     for column in safe.columns:
-        if safe[column].dtype.kind in "OSU" or str(safe[column].dtype).startswith("string"):
-            values = safe[column].astype("string")
-            risky = values.str.startswith(FORMULA_START).fillna(False)
-            safe[column] = values.where(~risky, "'" + values)
+        values = safe[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            names = np.asarray(_safe_text(pd.Series(values.cat.categories)).to_numpy(dtype=object), dtype=object)
+            codes = values.cat.codes.to_numpy()
+            text = names[codes] if len(names) else np.zeros(len(codes), dtype=object)
+            text[codes < 0] = None
+            safe[column] = pd.array(text, dtype="string")
+        elif values.dtype == "float32":
+            safe[column] = values.astype("float64")
+        elif values.dtype.kind in "OSU" or str(values.dtype).startswith("string"):
+            safe[column] = _safe_text(values)
     return safe
+
+
+def write_csv(table, path: Path) -> None:
+    """The table as a spreadsheet-safe CSV, WRITE_ROWS rows at a time (the bytes are those of
+    writing the whole safe table at once)."""
+    rows = WRITE_ROWS
+    with path.open("w", encoding="utf-8", newline="") as out:
+        for start in range(0, max(len(table), 1), rows):
+            spreadsheet_safe(table.iloc[start:start + rows]).to_csv(out, index=False, header=start == 0)
 
 
 def _inputs_of(paths: list[Path]) -> set[Path]:
@@ -137,7 +169,7 @@ def run_import(args: argparse.Namespace) -> int:
     table = read_exports(args.paths, kind=args.kind)
     partial = out.with_name(f".{out.name}.partial")
     try:
-        spreadsheet_safe(table).to_csv(partial, index=False)
+        write_csv(table, partial)
         os.replace(partial, out)
     except OSError as exc:
         partial.unlink(missing_ok=True)

@@ -313,6 +313,7 @@ _CODE_TYPES = {"b": np.int8, "h": np.int16, "i": np.int32}
 _CODE_LIMITS = {"b": 2**7 - 1, "h": 2**15 - 1, "i": 2**31 - 1}
 _VALUE_TYPES = {**_CODE_TYPES, "f": np.float32, "d": np.float64}
 _CHUNK = 1 << 20      # records a page holds, and handled at a time where a temporary would be large
+_PACKED_BITS = 63     # a sort key of user, day, source, split and record index this wide fits one int64
 _TAIL = 4096          # records `add` collects before they go into a page
 _FLOAT32 = array("f", [0.0])
 
@@ -655,7 +656,7 @@ class Sink:
         last_day = max(int(days.max()) for days in self.day_of.chunks())
         widths = (_bits(len(user_rank)), _bits(last_day - first_day + 1), _bits(len(source_rank)),
                   0 if self.split_of is None else _bits(len(self.splits)), _bits(size))
-        if sum(widths) > 63:
+        if sum(widths) > _PACKED_BITS:
             splits = None if self.split_of is None else self.split_of.values()
             return self._lexsorted(user_rank, source_rank, self.user_of.values(), self.day_of.values(), splits)
         w_user, w_day, w_source, w_split, w_index = widths

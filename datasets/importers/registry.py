@@ -212,14 +212,14 @@ def _with_metadata(table: pd.DataFrame, readers: list[Reader]) -> pd.DataFrame:
     roles: dict[str, dict[str, str]] = {}
     notes: list[str] = []
     changes: list[dict[str, str]] = []
+    spans = (table.groupby("source", observed=True)["day"].agg(["min", "max"])   # no copy of the days
+             if "source" in table.columns and len(table) else pd.DataFrame(columns=["min", "max"]))
     for reader in dict.fromkeys(readers):
-        columns = set(table.columns)
         roles[reader.kind] = reader.column_roles(table)
         notes.extend(f"{reader.kind}: {note}" for note in reader.notes)
-        days = table.loc[table["source"] == reader.kind, "day"] if "source" in columns and len(table) else None
-        if days is None or days.empty:
+        if reader.kind not in spans.index:
             continue
-        first, last = days.min().date(), days.max().date()
+        first, last = spans.loc[reader.kind, "min"].date(), spans.loc[reader.kind, "max"].date()
         for change in reader.definition_changes:
             if first < change.since <= last:
                 changes.append({"source": reader.kind, "since": change.since.isoformat(), "what": change.what,

@@ -41,5 +41,14 @@ def test_import_writes_the_same_bytes_as_before(name, tmp_path, capsys):
     assert out.read_bytes() == (EXPECTED / f"{name}.csv").read_bytes()
 
 
+@pytest.mark.parametrize("name", ["amazon-q-odd-cells", "mixed-vendors", "kiro-fractional-credits"])
+def test_writing_a_few_rows_at_a_time_gives_the_same_bytes(name, tmp_path, capsys, monkeypatch):
+    from datasets import commands
+    monkeypatch.setattr(commands, "WRITE_ROWS", 7)     # slices end inside users, days and sources
+    out = tmp_path / f"{name}.csv"
+    assert main(["import", *map(str, RUNS[name]), "--out", str(out)]) == 0
+    assert out.read_bytes() == (EXPECTED / f"{name}.csv").read_bytes()
+
+
 def test_every_expected_file_is_checked():
     assert {path.stem for path in EXPECTED.glob("*.csv")} == set(RUNS)
