@@ -803,6 +803,8 @@ class Sink:
         del key_starts, fields
         kept = indices(winners)      # after `fields`: may be the sort's own memory
         del winners, indices
+        if kept.dtype == np.int64 and size < 2**31:
+            kept = kept.astype(np.int32)     # and the sort's 8 bytes a record are freed
         extra_columns = [c for c in self.extra_aggregates if c in self.extra_values]
         combined = {}
         for name in COUNT_COLUMNS + extra_columns:

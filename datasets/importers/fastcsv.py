@@ -128,10 +128,19 @@ def distinct(cells: pa.Array, convert: Callable[[str], Any]) -> tuple[np.ndarray
     return indices, [convert(text) for text in encoded.dictionary.to_pylist()]
 
 
-def codes(sink: Sink, kind: str, cells: pa.Array, convert: Callable[[str], Any]) -> np.ndarray:
-    """The sink's code (user or split) of each cell, converting each distinct text once."""
-    indices, values = distinct(cells, convert)
-    table = np.array([sink.code_of(kind, value) for value in values], dtype=np.int32)
+def codes(sink: Sink, kind: str, cells: pa.Array, convert: Callable[[str], Any],
+          known: dict[str, int] | None = None) -> np.ndarray:
+    """The sink's code (user or split) of each cell, converting each distinct text once (once a
+    file when the caller keeps `known`, the codes of the texts already seen)."""
+    known = {} if known is None else known
+    encoded = pc.dictionary_encode(cells, memory_pool=POOL)
+    table = np.empty(len(encoded.dictionary), dtype=np.int32)
+    for index, text in enumerate(encoded.dictionary.to_pylist()):
+        code = known.get(text)
+        if code is None:
+            code = known[text] = sink.code_of(kind, convert(text))
+        table[index] = code
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
     return table[indices] if len(table) else np.zeros(0, dtype=np.int32)
 
 

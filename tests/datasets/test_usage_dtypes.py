@@ -94,3 +94,21 @@ def test_many_users_and_records_keep_their_names_and_order(tmp_path, monkeypatch
     assert table["user"].astype(str).tolist() == [f"u{n:05d}" for n in range(users)]
     assert (table["day"].dt.day.to_numpy() == 1 + np.arange(users) % 3).all()
     assert (table["interactions"].to_numpy() == np.arange(users) % 7).all()
+
+
+def test_each_sources_first_and_last_day_are_found_without_a_groupby():
+    from datetime import date
+
+    from datasets.importers.registry import _day_spans
+    table = pd.DataFrame({
+        "user": pd.Categorical(["a", "b", "a", "c"]),
+        "day": pd.to_datetime(["2026-04-09", "2026-04-12", "2026-01-02", "2026-05-01"]).astype("datetime64[ns]"),
+        "source": pd.Categorical(["kiro", "github-copilot", "github-copilot", "kiro"],
+                                 categories=["amazon-q", "github-copilot", "kiro"]),
+    })
+    assert _day_spans(table) == {"github-copilot": (date(2026, 1, 2), date(2026, 4, 12)),
+                                 "kiro": (date(2026, 4, 9), date(2026, 5, 1))}   # no rows: no amazon-q
+    single = table[table["source"] == "kiro"].assign(source=pd.Categorical(["kiro", "kiro"]))
+    assert _day_spans(single) == {"kiro": (date(2026, 4, 9), date(2026, 5, 1))}
+    plain = table.astype({"source": "string"})
+    assert _day_spans(plain) == _day_spans(table)
