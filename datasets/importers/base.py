@@ -447,15 +447,6 @@ def _append_values(column: _Column, values: np.ndarray) -> _Column:
     return column
 
 
-def _append_value(column: _Column, value: float) -> _Column:
-    if column.typecode == "f" and value == value:
-        _FLOAT32[0] = value
-        if _FLOAT32[0] != value:       # float32 would round it
-            column = column.retyped("d")
-    column.append(value)
-    return column
-
-
 def _record_values(column: _Column) -> np.ndarray:
     return column.values()
 
@@ -491,6 +482,8 @@ class Sink:
         self.current = ""                # the file being read, for the conflict messages
         self.coverage: dict[str, list[tuple[str, tuple, int, int]]] = {}  # see the OpenAI reader
         self.plain: dict[tuple, Any] = {}             # rows of a report with its own table (add_row)
+        self._run_source: str | None = None          # the source and file of the last record added
+        self._run_file: str | None = None
 
     @staticmethod
     def _code(codes: dict, value: Any) -> int:
@@ -507,40 +500,71 @@ class Sink:
         start = len(self.day_of)
         if not self.runs or self.runs[-1][1:] != run:
             self.runs.append((start, *run))
+        self._run_source, self._run_file = source, self.current
         return start
 
     def add(self, user: str, day: date, source: str, counts: tuple[float, ...],
             extra: dict[str, float] | None = None, split: tuple = ()) -> None:
         """One record. `split` is what else the vendor's key holds (an OpenAI bucket and grouping, a
-        Claude terminal, a Kiro client); `extra` a vendor's own columns (see Reader.extra)."""
+        Claude terminal, a Kiro client); `extra` a vendor's own columns (see Reader.extra).
+
+        Called once per record of a JSON export, so written for speed: values go straight into
+        the columns' tails, which `_Column` moves into pages."""
         self.records += 1
-        index = self._start(source)
-        code = self._code(self.users, user)
-        if code > _CODE_LIMITS[self.user_of.typecode]:
-            self.user_of = _widened(self.user_of, code)
-        self.user_of.append(code)
-        self.day_of.append(day.toordinal())
-        split_code = self._code(self.splits, split)
+        if source != self._run_source or self.current != self._run_file:
+            self._start(source)
+        code = self.users.get(user)
+        if code is None:
+            code = self.users[user] = len(self.users)
+            if code > _CODE_LIMITS[self.user_of.typecode]:
+                self.user_of = _widened(self.user_of, code)
+        self.user_of.tail.append(code)
+        day_of = self.day_of
+        day_of.tail.append(day.toordinal())
+        split_code = self.splits.get(split)
+        if split_code is None:
+            split_code = self.splits[split] = len(self.splits)
         if split_code and self.split_of is None:
-            self.split_of = _Column("b", index)
+            self.split_of = _Column("b", len(day_of) - 1)
         if self.split_of is not None:
             if split_code > _CODE_LIMITS[self.split_of.typecode]:
                 self.split_of = _widened(self.split_of, split_code)
-            self.split_of.append(split_code)
+            self.split_of.tail.append(split_code)
+        columns = self.counts
         for position, value in enumerate(counts):
-            column = self.counts[position]
+            column = columns[position]
             if column is None:           # a count no record has held so far
                 if value != value:
                     continue
-                column = _values_array(index)
-            self.counts[position] = _append_value(column, value)
-        extra = extra or {}
-        for name in list(self.extra_values):
-            if name not in extra:
-                self.extra_values[name].append(math.nan)
-        for name, value in extra.items():
-            column = self.extra_values.get(name)
-            self.extra_values[name] = _append_value(_values_array(index) if column is None else column, value)
+                column = columns[position] = _values_array(len(day_of) - 1)
+            if column.typecode == "f" and value == value:
+                _FLOAT32[0] = value
+                if _FLOAT32[0] != value:                  # float32 would round it: float64 from now on
+                    column = columns[position] = column.retyped("d")
+            column.tail.append(value)
+        extras = self.extra_values
+        if extras or extra:
+            extra = extra or {}
+            for name, column in extras.items():
+                if name not in extra:
+                    column.tail.append(math.nan)
+            for name, value in extra.items():
+                column = extras.get(name)
+                if column is None:
+                    column = extras[name] = _values_array(len(day_of) - 1)
+                if column.typecode == "f" and value == value:
+                    _FLOAT32[0] = value
+                    if _FLOAT32[0] != value:
+                        column = extras[name] = column.retyped("d")
+                column.tail.append(value)
+        if len(day_of.tail) >= _TAIL:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Move every column's tail into its pages (keeps the tails small)."""
+        for column in (self.user_of, self.day_of, self.split_of, *self.counts, *self.extra_values.values()):
+            if column is not None:
+                column._flush()
 
     def code_of(self, kind: str, value: Any) -> int:
         """The sink's code for a user, a source or a split (a reader adding a block codes its
@@ -587,6 +611,7 @@ class Sink:
     def rollback(self, mark: tuple) -> None:
         """Forget every record added since `mark`."""
         size, records, files, runs, no_splits, had_counts, had_extra = mark
+        self._run_source = self._run_file = None
         self.user_of.truncate(size)
         self.day_of.truncate(size)
         if no_splits:
