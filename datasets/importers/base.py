@@ -926,14 +926,19 @@ def _tidy_frame(users: np.ndarray, sources: np.ndarray, user: np.ndarray, day: n
 
 
 def _categorical(names: np.ndarray, codes: np.ndarray) -> pd.Categorical:
-    """A categorical column: one copy of each name (sorted), a small integer code per row. The
-    names are pandas' string dtype, or plain objects for a name pyarrow cannot hold."""
-    try:
-        categories = pd.Index(names, dtype="string")
-    except (pa.ArrowException, UnicodeEncodeError):
-        categories = pd.Index(names, dtype=object)
+    """A categorical column: one copy of each name (sorted), a small integer code per row, the
+    names in pandas' string dtype. A name that is not valid Unicode (a lone surrogate, which a
+    JSON escape such as \\ud800 can write) could not be written to any file: it is refused."""
+    for name in names:
+        if isinstance(name, str) and not name.isascii():
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise ExportFormatError(f"the id {shown(name)} holds {name[error.start]!r}, half of a character "
+                                        "(a lone surrogate): it is not text any file can hold; fix it in the "
+                                        "export") from None
     return pd.Categorical.from_codes(codes.astype(_narrow_int(max(len(names), 1)), copy=False),
-                                     categories=categories)
+                                     categories=pd.Index(names, dtype="string"))
 
 
 def _csv_open(path: Path, header_of: Callable[[list[str]], list[str]]):

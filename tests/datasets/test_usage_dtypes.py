@@ -112,3 +112,13 @@ def test_each_sources_first_and_last_day_are_found_without_a_groupby():
     assert _day_spans(single) == {"kiro": (date(2026, 4, 9), date(2026, 5, 1))}
     plain = table.astype({"source": "string"})
     assert _day_spans(plain) == _day_spans(table)
+
+
+def test_an_id_with_a_lone_surrogate_is_one_clear_error(tmp_path, capsys):
+    from grader.cli import main
+    path = tmp_path / "users.ndjson"     # JSON's \ud800 escape: half of a character, no file can hold it
+    path.write_text('{"day": "2025-10-01", "user_login": "a\\ud800b", "user_initiated_interaction_count": 3, '
+                    '"code_acceptance_activity_count": 1}\n', encoding="utf-8")
+    assert main(["import", str(path), "--out", str(tmp_path / "out.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "lone surrogate" in err and "internal error" not in err and not (tmp_path / "out.csv").exists()
