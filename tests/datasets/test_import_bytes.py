@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grader.cli import main
+from theater.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 INPUTS = FIXTURES / "import_golden" / "inputs"

@@ -115,7 +115,7 @@ def test_each_sources_first_and_last_day_are_found_without_a_groupby():
 
 
 def test_an_id_with_a_lone_surrogate_is_one_clear_error(tmp_path, capsys):
-    from grader.cli import main
+    from theater.cli import main
     path = tmp_path / "users.ndjson"     # JSON's \ud800 escape: half of a character, no file can hold it
     path.write_text('{"day": "2025-10-01", "user_login": "a\\ud800b", "user_initiated_interaction_count": 3, '
                     '"code_acceptance_activity_count": 1}\n', encoding="utf-8")
