@@ -323,7 +323,8 @@ class _Column:
 
     A growing contiguous array is copied to ever larger blocks as it grows, and the blocks it
     leaves behind stay with the process (tens of MB for a big export); pages are written once.
-    Single records (`append`) gather in a small tail first, so adding one is cheap."""
+    Single records go into `tail` (a plain array, cheap to append to), which every read and
+    `extend` first moves into the pages; `Sink.add` keeps it short."""
 
     def __init__(self, typecode: str, size: int = 0, fill: float = 0) -> None:
         self.typecode = typecode
@@ -336,11 +337,6 @@ class _Column:
 
     def __len__(self) -> int:
         return self.stored + len(self.tail)
-
-    def append(self, value: float) -> None:
-        self.tail.append(value)
-        if len(self.tail) >= _TAIL:
-            self._flush()
 
     def extend(self, values: np.ndarray) -> None:
         self._flush()
@@ -445,10 +441,6 @@ def _append_values(column: _Column, values: np.ndarray) -> _Column:
         column = column.retyped("d")
     column.extend(values)
     return column
-
-
-def _record_values(column: _Column) -> np.ndarray:
-    return column.values()
 
 
 class Sink:
@@ -771,7 +763,7 @@ class Sink:
         for column in self.counts:
             if column is None:
                 continue
-            values = _record_values(column)
+            values = column.values()
             a, b = values[earlier], values[later]
             differ |= ~((a == b) | (np.isnan(a) & np.isnan(b)))
         user, day, source = fields(replaced[differ] + 1)
