@@ -88,7 +88,8 @@ def _chunks(path: Path) -> Iterator[memoryview]:
     buffer = bytearray(CHUNK_BYTES)
     view = memoryview(buffer)
     with open_binary(path) as handle:
-        handle.readline()                       # the header (header_lines is 1)
+        if not handle.readline().endswith(b"\n"):   # the header (header_lines is 1), or lines ended by CR alone
+            raise NotFast
         held = 0
         while True:
             end = held + handle.readinto(view[held:])

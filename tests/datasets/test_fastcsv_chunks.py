@@ -49,6 +49,20 @@ def test_a_chunk_may_end_anywhere(tmp_path, monkeypatch, chunk, body):
     assert kind == "table" and len(table) > 0
 
 
+@pytest.mark.parametrize("text", [
+    HEADER + "\rd-1,11-02-2026,3,1,4\rd-2,11-02-2026,4,0,1\r",     # every line ended by CR alone
+    HEADER + "\rd-1,11-02-2026,3,1,4",
+    HEADER,                                                          # a header and nothing else
+    HEADER + "\r\n",
+])
+def test_a_header_not_ended_by_a_line_feed_goes_to_the_row_reader(tmp_path, text):
+    path = tmp_path / "amazon-q.csv"
+    path.write_bytes(text.encode())
+    kind, outcome = _same_as_row_reader(path)
+    if "d-1" in text:
+        assert kind == "table" and outcome["interactions"].tolist()[:1] == [3]
+
+
 def test_a_plain_file_in_many_chunks_is_read_by_blocks(tmp_path, monkeypatch):
     from datasets.importers.amazon_q import AmazonQReader
     monkeypatch.setattr(fastcsv, "CHUNK_BYTES", 100)
