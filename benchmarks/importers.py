@@ -9,7 +9,11 @@ activity CSV and a Kiro per-client CSV — then reads each with `datasets.import
 child process and prints the child's peak resident memory and MB/s (so this script's own memory
 does not count). Figures, never asserts.
 
-    .venv/bin/python benchmarks/importers.py [--mb 200] [--vendor github-copilot ...]
+    .venv/bin/python benchmarks/importers.py [--mb 200] [--vendor github-copilot ...] [--against ../main]
+
+With --against, each export is also read by the other checkout's code, right after this one's
+on the same file, so the two are compared under the same load (the machine's load average is
+printed beside each run).
 """
 
 from __future__ import annotations
@@ -138,28 +142,41 @@ def write_export(path: Path, lines: Iterator[str], closing: str, megabytes: floa
         out.write(closing)
 
 
+def _run(root: Path, path: Path) -> tuple[int, float, int] | str:
+    """(rows, seconds, peak kB) of reading `path` with the code in `root`, or why it failed."""
+    child = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=root, capture_output=True,
+                           text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    if child.returncode != 0:
+        return child.stderr.strip().splitlines()[-1]
+    rows, seconds, peak_kb = child.stdout.split()
+    return int(rows), float(seconds), int(peak_kb)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=200, help="size of each export in MB (default 200)")
     parser.add_argument("--vendor", action="append", choices=sorted(VENDORS), help="only these (repeatable)")
+    parser.add_argument("--against", type=Path, help="another checkout to compare with (e.g. ../main)")
     args = parser.parse_args()
-    print(f"{'vendor':<16} {'file MB':>8} {'rows':>10} {'seconds':>8} {'MB/s':>7} {'peak MB':>8}")
+    roots = [("this", ROOT)] + ([("against", args.against.resolve())] if args.against else [])
+    print(f"{'vendor':<16} {'code':<8} {'file MB':>8} {'rows':>10} {'seconds':>8} {'MB/s':>7} {'peak MB':>8} "
+          f"{'load':>5}")
     for kind in args.vendor or list(VENDORS):
         name, lines, closing = VENDORS[kind]
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / name
             write_export(path, lines(), closing, args.mb)
             size = path.stat().st_size / 1024**2
-            child = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=ROOT, capture_output=True,
-                                   text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        if child.returncode != 0:
-            print(f"{kind:<16} failed: {child.stderr.strip().splitlines()[-1]}")
-            continue
-        rows, seconds, peak_kb = child.stdout.split()
-        print(f"{kind:<16} {size:>8,.0f} {int(rows):>10,} {float(seconds):>8.1f} {size / float(seconds):>7.0f} "
-              f"{int(peak_kb) / 1024:>8,.0f}")
-    print(f"target: a 200 MB export in <= 300 MB at >= 100 MB/s; load average {os.getloadavg()[0]:.1f} "
-          f"on {os.cpu_count()} cores")
+            for label, root in roots:
+                result = _run(root, path)
+                load = os.getloadavg()[0]
+                if isinstance(result, str):
+                    print(f"{kind:<16} {label:<8} failed: {result}")
+                    continue
+                rows, seconds, peak_kb = result
+                print(f"{kind:<16} {label:<8} {size:>8,.0f} {rows:>10,} {seconds:>8.1f} {size / seconds:>7.0f} "
+                      f"{peak_kb / 1024:>8,.0f} {load:>5.1f}")
+    print(f"target: a 200 MB export in <= 300 MB at >= 100 MB/s; {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

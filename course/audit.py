@@ -53,8 +53,12 @@ def _fmt(value: float) -> str:
 def build_audit(usage: pd.DataFrame, outcomes: pd.DataFrame, roster: Roster | None = None,
                 min_group: int = MIN_GROUP) -> Audit:
     """Aggregate usage (the importers' tidy table) and outcomes (datasets.outcomes) by team and week."""
+    # counts in float64 whatever the importer stored them as (float32 where exact): sums over a
+    # company's weeks would otherwise round
+    counts = {column: usage[column].astype("float64") for column in usage.columns
+              if column not in ("user", "day", "source") and usage[column].dtype == "float32"}
     usage = usage.assign(team=_team_of(usage["user"].astype("object"), roster),
-                         week=monday(usage["day"]))
+                         week=monday(usage["day"]), **counts)
     outcomes = outcomes.copy()
     if len(outcomes):
         by_person = _team_of(outcomes["person"].astype("object"), roster)
@@ -207,7 +211,7 @@ def _findings(audit: Audit, usage: pd.DataFrame, delivered: pd.DataFrame, weekly
 def _cautions(audit: Audit, usage: pd.DataFrame) -> None:
     last_day = pd.to_datetime(usage["day"]).max()
     recent = usage[pd.to_datetime(usage["day"]) > last_day - pd.Timedelta(days=28)]
-    days_used = recent.groupby("user")["day"].nunique()
+    days_used = recent.groupby("user", observed=True)["day"].nunique()   # only users seen recently
     if len(days_used) >= MIN_GROUP:
         adopted = int((days_used >= ADOPTED_DAYS).sum())
         regular = int((days_used >= ACTIVE_DAYS).sum())

@@ -87,16 +87,112 @@ def run_generate(args: argparse.Namespace) -> int:
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+WRITE_ROWS = 100_000   # rows made safe and written at a time: the table is never held twice as text
+
+
+def _safe_text(values):
+    """A text column with an apostrophe before each cell a spreadsheet would run as a formula."""
+    values = values.astype("string")
+    risky = values.str.startswith(FORMULA_START).fillna(False)
+    return values.where(~risky, "'" + values)
+
+
 def spreadsheet_safe(table):
     """Text cells a spreadsheet would run as a formula (=, +, -, @, tab, CR first) get a leading
-    apostrophe, the OWASP advice for CSV files that people open in Excel or Sheets."""
-    safe = table.copy()
+    apostrophe, the OWASP advice for CSV files that people open in Excel or Sheets.
+
+    A categorical column (the usage table's user and source) is made safe through its few names,
+    then written as plain text; float32 counts are written as float64 are, digit for digit."""
+    import numpy as np
+    import pandas as pd
+
+    safe = table.copy(deep=False)
     for column in safe.columns:
-        if safe[column].dtype.kind in "OSU" or str(safe[column].dtype).startswith("string"):
-            values = safe[column].astype("string")
-            risky = values.str.startswith(FORMULA_START).fillna(False)
-            safe[column] = values.where(~risky, "'" + values)
+        values = safe[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            names = np.asarray(_safe_text(pd.Series(values.cat.categories)).to_numpy(dtype=object), dtype=object)
+            codes = values.cat.codes.to_numpy()
+            text = names[codes] if len(names) else np.zeros(len(codes), dtype=object)
+            text[codes < 0] = None
+            safe[column] = pd.array(text, dtype="string")
+        elif values.dtype == "float32":
+            safe[column] = values.astype("float64")
+        elif values.dtype.kind in "OSU" or str(values.dtype).startswith("string"):
+            safe[column] = _safe_text(values)
     return safe
+
+
+def write_csv(table, path: Path) -> None:
+    """The table as a spreadsheet-safe CSV, WRITE_ROWS rows at a time (the bytes are those of
+    writing the whole safe table at once with pandas). The usage table's rows are put together by
+    whole columns (`_usage_rows`); any other table is written by pandas."""
+    rows = WRITE_ROWS
+    with path.open("wb") as out:
+        for start in range(0, max(len(table), 1), rows):
+            part = table.iloc[start:start + rows]
+            lines = _usage_rows(part)
+            if lines is None:
+                out.write(spreadsheet_safe(part).to_csv(index=False, header=start == 0).encode("utf-8"))
+                continue
+            if start == 0:
+                out.write(part.iloc[:0].to_csv(index=False).encode("utf-8"))   # the header, as pandas writes it
+            out.write(lines)
+
+
+def _csv_cell(text: str) -> str:
+    """A text as pandas' to_csv writes it: through the csv module (QUOTE_MINIMAL, lines ended by
+    "\\n", so a lone CR is not quoted), beside a blank cell as in a row of the table."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([text, ""])
+    return buffer.getvalue()[:-2]
+
+
+def _as_pandas_writes(values) -> list[str]:
+    """Each value as pandas' to_csv writes it on its own (floats, dates; NaN and NaT as blank)."""
+    import pandas as pd
+
+    # beside a second column, as in the table (a row of one blank cell would be written '""')
+    written = pd.DataFrame({"value": values, "other": 0}).to_csv(index=False, header=False, lineterminator="\n")
+    return [line.rsplit(",", 1)[0] for line in written.split("\n")[:len(values)]]
+
+
+def _usage_rows(part) -> bytes | None:
+    """The CSV lines (UTF-8) of a slice of the usage table (categorical text, dates at midnight, float
+    counts), a whole column at a time: each distinct name, day and count is formatted once, as
+    pandas would, and pyarrow joins the cells. None for a column of another kind."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(part):
+        return b""
+    cells = []
+    for column in part.columns:
+        values = part[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            if values.isna().any():
+                return None
+            names = _safe_text(pd.Series(values.cat.categories, dtype="string")).tolist()
+            texts, index = [_csv_cell(name) for name in names], values.cat.codes.to_numpy()
+        elif values.dtype == "datetime64[ns]" or values.dtype.kind == "f":
+            if values.dtype.kind == "M" and (values.dropna() != values.dropna().dt.normalize()).any():
+                return None      # a time of day: pandas' own format then
+            distinct, index = np.unique(values.to_numpy(dtype=values.dtype if values.dtype.kind == "M"
+                                                        else np.float64), return_inverse=True)
+            texts = _as_pandas_writes(pd.Series(distinct, dtype=values.dtype if values.dtype.kind == "M"
+                                                else "float64"))
+        else:
+            return None
+        cells.append(pa.array(texts, type=pa.large_string()).take(pa.array(index.astype(np.int64))))
+    text = pa.large_string()
+    cells[-1] = pc.binary_join_element_wise(cells[-1], pa.scalar("\n", text), pa.scalar("", text))
+    lines = pc.binary_join_element_wise(*cells, pa.scalar(",", text))
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
+    return lines.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]]
 
 
 def _inputs_of(paths: list[Path]) -> set[Path]:
@@ -137,7 +233,7 @@ def run_import(args: argparse.Namespace) -> int:
     table = read_exports(args.paths, kind=args.kind)
     partial = out.with_name(f".{out.name}.partial")
     try:
-        spreadsheet_safe(table).to_csv(partial, index=False)
+        write_csv(table, partial)
         os.replace(partial, out)
     except OSError as exc:
         partial.unlink(missing_ok=True)

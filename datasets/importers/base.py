@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 
 import csv
 import gzip
+import itertools
 import json
 import math
 import re
@@ -307,13 +308,150 @@ class Dates:
         return stamp.date()
 
 
+# The narrowest integer type that holds a dictionary's codes, widened as the dictionary grows.
+_CODE_TYPES = {"b": np.int8, "h": np.int16, "i": np.int32}
+_CODE_LIMITS = {"b": 2**7 - 1, "h": 2**15 - 1, "i": 2**31 - 1}
+_VALUE_TYPES = {**_CODE_TYPES, "f": np.float32, "d": np.float64}
+_CHUNK = 1 << 20      # records a page holds, and handled at a time where a temporary would be large
+_PACKED_BITS = 63     # a sort key of user, day, source, split and record index this wide fits one int64
+_TAIL = 4096          # records `add` collects before they go into a page
+_FLOAT32 = array("f", [0.0])
+
+
+class _Column:
+    """One value per record, in pages of _CHUNK records that never move once allocated.
+
+    A growing contiguous array is copied to ever larger blocks as it grows, and the blocks it
+    leaves behind stay with the process (tens of MB for a big export); pages are written once.
+    Single records go into `tail` (a plain array, cheap to append to), which every read and
+    `extend` first moves into the pages; `Sink.add` keeps it short."""
+
+    def __init__(self, typecode: str, size: int = 0, fill: float = 0) -> None:
+        self.typecode = typecode
+        self.dtype = _VALUE_TYPES[typecode]
+        self.pages: list[np.ndarray] = []
+        self.stored = 0
+        self.tail = array(typecode)
+        if size:
+            self.extend(np.full(size, fill, dtype=self.dtype))
+
+    def __len__(self) -> int:
+        return self.stored + len(self.tail)
+
+    def extend(self, values: np.ndarray) -> None:
+        self._flush()
+        self._store(np.asarray(values, dtype=self.dtype))
+
+    def _flush(self) -> None:
+        if self.tail:
+            values, self.tail = np.frombuffer(self.tail, dtype=self.dtype).copy(), array(self.typecode)
+            self._store(values)
+
+    def _store(self, values: np.ndarray) -> None:
+        done = 0
+        while done < len(values):
+            at = self.stored % _CHUNK
+            if at == 0:
+                self.pages.append(np.empty(_CHUNK, dtype=self.dtype))   # not in memory until written
+            step = min(_CHUNK - at, len(values) - done)
+            self.pages[-1][at:at + step] = values[done:done + step]
+            self.stored += step
+            done += step
+
+    def truncate(self, size: int) -> None:
+        self._flush()
+        self.stored = min(size, self.stored)
+        del self.pages[-(-self.stored // _CHUNK):]
+
+    def chunk(self, start: int, stop: int) -> np.ndarray:
+        """Records start .. stop, `start` a multiple of _CHUNK and at most _CHUNK of them (no copy)."""
+        self._flush()
+        return self.pages[start // _CHUNK][:stop - start]
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        for start in range(0, len(self), _CHUNK):
+            yield self.chunk(start, min(start + _CHUNK, len(self)))
+
+    def values(self) -> np.ndarray:
+        """All the values as one array (a copy)."""
+        self._flush()
+        if not self.pages:
+            return np.zeros(0, dtype=self.dtype)
+        return np.concatenate([*self.pages[:-1], self.pages[-1][:self.stored - _CHUNK * (len(self.pages) - 1)]])
+
+    def drain(self) -> Iterator[np.ndarray]:
+        """The values a page at a time, each page freed once the next is asked for (the column is
+        left empty): what is copied elsewhere never sits in memory twice."""
+        self._flush()
+        pages, stored = self.pages, self.stored
+        self.pages, self.stored = [], 0
+        for start in range(0, stored, _CHUNK):
+            page, pages[start // _CHUNK] = pages[start // _CHUNK], None
+            yield page[:min(_CHUNK, stored - start)]
+            del page
+
+    def drained(self) -> np.ndarray:
+        """All the values as one array, the pages freed as they are copied."""
+        values = np.empty(len(self), dtype=self.dtype)
+        done = 0
+        for page in self.drain():
+            values[done:done + len(page)] = page
+            done += len(page)
+        return values
+
+    def retyped(self, typecode: str) -> "_Column":
+        wider = _Column(typecode)
+        for values in self.chunks():
+            wider.extend(values)
+        return wider
+
+
+def _widened(codes: _Column, largest: int) -> _Column:
+    """`codes`, copied into a wider integer type when `largest` does not fit its own."""
+    if largest <= _CODE_LIMITS[codes.typecode]:
+        return codes
+    return codes.retyped(next(kind for kind, limit in _CODE_LIMITS.items() if largest <= limit))
+
+
+def _narrow_int(count: int) -> type:
+    """The smallest signed integer type for codes 0 .. count - 1 (pandas' own choice for categories)."""
+    return next(_CODE_TYPES[kind] for kind, limit in _CODE_LIMITS.items() if count - 1 <= limit)
+
+
+def _exact_in_float32(values: np.ndarray) -> bool:
+    """Whether every value survives float32 unchanged (NaN counts as surviving)."""
+    narrow = values.astype(np.float32)
+    return bool(np.all((narrow == values) | np.isnan(values)))
+
+
+def _bits(count: int) -> int:
+    """Bits needed for the codes 0 .. count - 1."""
+    return max(count - 1, 0).bit_length()
+
+
+def _values_array(before: int) -> _Column:
+    """A new column of per-record values, NaN for the `before` records that did not have it."""
+    return _Column("f", before, math.nan)
+
+
+def _append_values(column: _Column, values: np.ndarray) -> _Column:
+    """`column` with float64 `values` appended: kept float32 while every value is exact in float32,
+    widened to float64 (once, for good) at the first value that is not."""
+    if column.typecode == "f" and not _exact_in_float32(values):
+        column = column.retyped("d")
+    column.extend(values)
+    return column
+
+
 class Sink:
     """Records keyed by the vendor's natural key — user, day, source and what the vendor splits a
     day by — where a key seen again keeps the later record and counts as a duplicate (the same
     export given twice, overlapping exports).
 
-    Kept compact, since a big export has millions of records: each record is a few numbers in
-    typed arrays (users, sources, files and splits as codes into small dictionaries), and the
+    Kept compact, since a big export has millions of records: a record is a user code (as narrow
+    an integer as the number of users allows), a day ordinal and its values (float32 while every
+    value so far is exact in float32, float64 from the first that is not: nothing is rounded);
+    sources and files are runs of records, splits are stored only once a record has one. The
     duplicates are found once, by sorting, when the table is built."""
 
     def __init__(self) -> None:
@@ -321,12 +459,14 @@ class Sink:
         self.sources: dict[str, int] = {}
         self.splits: dict[tuple, int] = {(): 0}
         self.files: list[str] = []
-        self.user_of, self.source_of, self.day_of = array("i"), array("i"), array("i")  # day: date ordinal
-        self.file_of, self.split_of = array("i"), array("i")
+        self.user_of = _Column("b")
+        self.day_of = _Column("i")                     # date ordinal
+        self.split_of: _Column | None = None           # None while no record has a split
+        self.runs: list[tuple[int, int, int]] = []     # (first record, source code, file index)
         # None: no record so far has this count (NaN throughout), so a CSV that has no tokens keeps
         # no array of NaN per record
-        self.counts: list[array | None] = [None for _ in COUNT_COLUMNS]
-        self.extra_values: dict[str, array] = {}          # a vendor column -> value per record (NaN if none)
+        self.counts: list[_Column | None] = [None for _ in COUNT_COLUMNS]
+        self.extra_values: dict[str, _Column] = {}          # a vendor column -> value per record (NaN if none)
         self.extra_aggregates: dict[str, str] = {}        # column -> "sum" or "max", from the readers
         self.duplicates = 0
         self.conflicts: list[str] = []   # duplicates whose counts differ: which record won, and why
@@ -334,6 +474,8 @@ class Sink:
         self.current = ""                # the file being read, for the conflict messages
         self.coverage: dict[str, list[tuple[str, tuple, int, int]]] = {}  # see the OpenAI reader
         self.plain: dict[tuple, Any] = {}             # rows of a report with its own table (add_row)
+        self._run_source: str | None = None          # the source and file of the last record added
+        self._run_file: str | None = None
 
     @staticmethod
     def _code(codes: dict, value: Any) -> int:
@@ -342,32 +484,79 @@ class Sink:
             code = codes[value] = len(codes)
         return code
 
+    def _start(self, source: str) -> int:
+        """The index the next records get; a new run when the source or the file changes."""
+        if not self.files or self.files[-1] != self.current:
+            self.files.append(self.current)
+        run = (self._code(self.sources, source), len(self.files) - 1)
+        start = len(self.day_of)
+        if not self.runs or self.runs[-1][1:] != run:
+            self.runs.append((start, *run))
+        self._run_source, self._run_file = source, self.current
+        return start
+
     def add(self, user: str, day: date, source: str, counts: tuple[float, ...],
             extra: dict[str, float] | None = None, split: tuple = ()) -> None:
         """One record. `split` is what else the vendor's key holds (an OpenAI bucket and grouping, a
-        Claude terminal, a Kiro client); `extra` a vendor's own columns (see Reader.extra)."""
+        Claude terminal, a Kiro client); `extra` a vendor's own columns (see Reader.extra).
+
+        Called once per record of a JSON export, so written for speed: values go straight into
+        the columns' tails, which `_Column` moves into pages."""
         self.records += 1
-        if not self.files or self.files[-1] != self.current:
-            self.files.append(self.current)
-        self.user_of.append(self._code(self.users, user))
-        self.source_of.append(self._code(self.sources, source))
-        self.day_of.append(day.toordinal())
-        self.file_of.append(len(self.files) - 1)
-        self.split_of.append(self._code(self.splits, split))
-        for index, value in enumerate(counts):
-            column = self.counts[index]
+        if source != self._run_source or self.current != self._run_file:
+            self._start(source)
+        code = self.users.get(user)
+        if code is None:
+            code = self.users[user] = len(self.users)
+            if code > _CODE_LIMITS[self.user_of.typecode]:
+                self.user_of = _widened(self.user_of, code)
+        self.user_of.tail.append(code)
+        day_of = self.day_of
+        day_of.tail.append(day.toordinal())
+        split_code = self.splits.get(split)
+        if split_code is None:
+            split_code = self.splits[split] = len(self.splits)
+        if split_code and self.split_of is None:
+            self.split_of = _Column("b", len(day_of) - 1)
+        if self.split_of is not None:
+            if split_code > _CODE_LIMITS[self.split_of.typecode]:
+                self.split_of = _widened(self.split_of, split_code)
+            self.split_of.tail.append(split_code)
+        columns = self.counts
+        for position, value in enumerate(counts):
+            column = columns[position]
             if column is None:           # a count no record has held so far
                 if value != value:
                     continue
-                column = self.counts[index] = array("d", [math.nan]) * (len(self.user_of) - 1)
-            column.append(value)
-        for values in self.extra_values.values():
-            values.append(math.nan)
-        for name, value in (extra or {}).items():
-            values = self.extra_values.get(name)
-            if values is None:
-                values = self.extra_values[name] = array("d", [math.nan]) * len(self.user_of)
-            values[-1] = value
+                column = columns[position] = _values_array(len(day_of) - 1)
+            if column.typecode == "f" and value == value:
+                _FLOAT32[0] = value
+                if _FLOAT32[0] != value:                  # float32 would round it: float64 from now on
+                    column = columns[position] = column.retyped("d")
+            column.tail.append(value)
+        extras = self.extra_values
+        if extras or extra:
+            extra = extra or {}
+            for name, column in extras.items():
+                if name not in extra:
+                    column.tail.append(math.nan)
+            for name, value in extra.items():
+                column = extras.get(name)
+                if column is None:
+                    column = extras[name] = _values_array(len(day_of) - 1)
+                if column.typecode == "f" and value == value:
+                    _FLOAT32[0] = value
+                    if _FLOAT32[0] != value:
+                        column = extras[name] = column.retyped("d")
+                column.tail.append(value)
+        if len(day_of.tail) >= _TAIL:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Move every column's tail into its pages (keeps the tails small)."""
+        for column in (self.user_of, self.day_of, self.split_of, *self.counts, *self.extra_values.values()):
+            if column is not None:
+                column._flush()
 
     def code_of(self, kind: str, value: Any) -> int:
         """The sink's code for a user, a source or a split (a reader adding a block codes its
@@ -382,53 +571,56 @@ class Sink:
         if not size:
             return
         self.records += size
-        if not self.files or self.files[-1] != self.current:
-            self.files.append(self.current)
-        before = len(self.user_of)
-        self.user_of.frombytes(np.asarray(users, dtype=np.int32).tobytes())
-        self.source_of.frombytes(np.full(size, self._code(self.sources, source), dtype=np.int32).tobytes())
-        self.day_of.frombytes(np.asarray(days, dtype=np.int32).tobytes())
-        self.file_of.frombytes(np.full(size, len(self.files) - 1, dtype=np.int32).tobytes())
-        split_codes = np.zeros(size, dtype=np.int32) if splits is None else np.asarray(splits, dtype=np.int32)
-        self.split_of.frombytes(split_codes.tobytes())
-        for index, values in enumerate(counts):
-            column = self.counts[index]
+        before = self._start(source)
+        self.user_of = _widened(self.user_of, len(self.users) - 1)
+        self.user_of.extend(users)
+        self.day_of.extend(days)
+        if splits is not None and self.split_of is None and np.any(splits):
+            self.split_of = _Column("b", before)
+        if self.split_of is not None:
+            self.split_of = _widened(self.split_of, len(self.splits) - 1)
+            self.split_of.extend(np.zeros(size) if splits is None else splits)
+        for position, values in enumerate(counts):
+            column = self.counts[position]
             if values is None:
                 if column is not None:
-                    column.extend(array("d", [math.nan]) * size)
+                    self.counts[position] = _append_values(column, np.full(size, np.nan))
                 continue
-            if column is None:
-                column = self.counts[index] = array("d", [math.nan]) * before
-            column.frombytes(np.asarray(values, dtype=np.float64).tobytes())
-        for name, values in self.extra_values.items():
-            if name not in (extra or {}):
-                values.extend(array("d", [math.nan]) * size)
-        for name, given in (extra or {}).items():
-            values = self.extra_values.get(name)
-            if values is None:
-                values = self.extra_values[name] = array("d", [math.nan]) * before
-            values.frombytes(np.asarray(given, dtype=np.float64).tobytes())
+            self.counts[position] = _append_values(_values_array(before) if column is None else column, values)
+        extra = extra or {}
+        for name in list(self.extra_values):
+            if name not in extra:
+                self.extra_values[name] = _append_values(self.extra_values[name], np.full(size, np.nan))
+        for name, given in extra.items():
+            column = self.extra_values.get(name)
+            self.extra_values[name] = _append_values(_values_array(before) if column is None else column, given)
 
     def mark(self) -> tuple:
         """Where the sink stands, to go back to it (`rollback`) when a fast reading of a file gives up."""
-        return (len(self.user_of), self.records, len(self.files), [column is not None for column in self.counts],
-                set(self.extra_values))
+        return (len(self.day_of), self.records, len(self.files), len(self.runs), self.split_of is None,
+                [column is not None for column in self.counts], set(self.extra_values))
 
     def rollback(self, mark: tuple) -> None:
         """Forget every record added since `mark`."""
-        size, records, files, had_counts, had_extra = mark
-        for values in (self.user_of, self.source_of, self.day_of, self.file_of, self.split_of):
-            del values[size:]
+        size, records, files, runs, no_splits, had_counts, had_extra = mark
+        self._run_source = self._run_file = None
+        self.user_of.truncate(size)
+        self.day_of.truncate(size)
+        if no_splits:
+            self.split_of = None
+        elif self.split_of is not None:
+            self.split_of.truncate(size)
+        del self.runs[runs:]
         self.records = records
         del self.files[files:]
         for index, had in enumerate(had_counts):
             if not had:
                 self.counts[index] = None
             elif self.counts[index] is not None:
-                del self.counts[index][size:]
+                self.counts[index].truncate(size)
         for name in list(self.extra_values):
             if name in had_extra:
-                del self.extra_values[name][size:]
+                self.extra_values[name].truncate(size)
             else:
                 del self.extra_values[name]
 
@@ -444,30 +636,146 @@ class Sink:
         self.plain.clear()
         return rows
 
-    def _ranks(self, codes: dict) -> tuple[np.ndarray, np.ndarray]:
-        """(names in code order, each code's rank in name order), to sort by name while holding codes."""
+    @staticmethod
+    def _ranks(codes: dict) -> tuple[np.ndarray, np.ndarray]:
+        """(names in name order, each code's rank in that order), to sort by name while holding codes."""
         names = np.array(list(codes), dtype=object)
         order = np.argsort(names, kind="stable")
-        rank = np.empty(len(names), dtype=np.int32)     # 4 bytes a record below, not 8
+        rank = np.empty(len(names), dtype=np.int32)
         rank[order] = np.arange(len(names), dtype=np.int32)
-        return names, rank
+        return names[order], rank
 
-    def _conflicts(self, earlier: np.ndarray, later: np.ndarray, users, sources, days) -> list[str]:
-        """The duplicates whose counts differ from the record they replace, in reading order."""
+    def _run_of(self, records: np.ndarray) -> np.ndarray:
+        """The run (source and file) each record index belongs to."""
+        starts = np.array([run[0] for run in self.runs], dtype=np.int64)
+        return np.searchsorted(starts, records, side="right") - 1
+
+    def _sources(self, source_rank: np.ndarray, size: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """The source rank of records start .. stop (of `size` in all), from the runs."""
+        stop = size if stop is None else stop
+        runs = np.array([(run[0], source_rank[run[1]]) for run in self.runs], dtype=np.int64)
+        ends = np.r_[runs[1:, 0], size]
+        lengths = np.clip(ends, start, stop) - np.clip(runs[:, 0], start, stop)
+        return np.repeat(runs[:, 1], lengths)
+
+    def _sorted(self, user_rank: np.ndarray, source_rank: np.ndarray) -> tuple:
+        """The records in the table's order — by user name, day, source, split, then reading order,
+        so a key's records are side by side with the latest last — as (a function giving the record
+        index at sorted positions, where a natural key starts, where a user-day-source starts, a
+        function giving the user code, day and source code at sorted positions). Asked for every
+        position at once, `indices` may reuse the sort's memory: `fields` is then no more usable.
+
+        The key and the record index are packed into one int64 sorted in place when they fit in
+        63 bits (8 bytes a record; the sink's per-record codes are freed once packed); otherwise a
+        lexsort over separate arrays."""
+        size = len(self.day_of)
+        first_day = min(int(days.min()) for days in self.day_of.chunks())
+        last_day = max(int(days.max()) for days in self.day_of.chunks())
+        widths = (_bits(len(user_rank)), _bits(last_day - first_day + 1), _bits(len(source_rank)),
+                  0 if self.split_of is None else _bits(len(self.splits)), _bits(size))
+        if sum(widths) > _PACKED_BITS:
+            splits = None if self.split_of is None else self.split_of.values()
+            return self._lexsorted(user_rank, source_rank, self.user_of.values(), self.day_of.values(), splits)
+        w_user, w_day, w_source, w_split, w_index = widths
+        packed = np.empty(size, dtype=np.int64)
+        # each page of the sink's codes is freed once packed: the codes never sit in memory twice
+        splits = itertools.repeat(None) if self.split_of is None else self.split_of.drain()
+        pages = zip(range(0, size, _CHUNK), self.user_of.drain(), self.day_of.drain(), splits)
+        for start, users, days, split in pages:
+            stop = start + len(days)
+            key = user_rank[users].astype(np.int64)
+            key <<= w_day
+            key |= days - first_day
+            key <<= w_source
+            if w_source:
+                key |= self._sources(source_rank, size, start, stop)
+            key <<= w_split
+            if w_split:
+                key |= split
+            key <<= w_index
+            key |= np.arange(start, stop, dtype=np.int64)
+            packed[start:stop] = key
+            del users, days, split, key
+        del pages, splits
+        self.split_of = None
+        packed.sort()
+
+        def starts(shift: int) -> np.ndarray:
+            changes = np.empty(size, dtype=bool)
+            changes[0] = True
+            for start in range(1, size, _CHUNK):
+                stop = min(start + _CHUNK, size)
+                changes[start:stop] = (packed[start:stop] >> shift) != (packed[start - 1:stop - 1] >> shift)
+            return changes
+
+        new_key, new_group = starts(w_index), starts(w_index + w_split)
+        shift = w_index + w_split
+
+        def fields(positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            count = size if positions is None else len(positions)
+            user = np.empty(count, dtype=_narrow_int(len(user_rank)))
+            day = np.empty(count, dtype=np.int64)
+            source = np.empty(count, dtype=_narrow_int(len(source_rank)))
+            for start in range(0, count, _CHUNK):     # a chunk at a time: no int64 temporaries per row
+                stop = min(start + _CHUNK, count)
+                keys = packed[start:stop] if positions is None else packed[positions[start:stop]]
+                keys = keys >> shift
+                source[start:stop] = keys & ((1 << w_source) - 1)
+                keys >>= w_source
+                day[start:stop] = _nanoseconds((keys & ((1 << w_day) - 1)) + first_day)
+                user[start:stop] = keys >> w_day
+            return user, day, source
+
+        def indices(positions: np.ndarray | None) -> np.ndarray:
+            if positions is not None:
+                return packed[positions] & ((1 << w_index) - 1)
+            packed[:] &= (1 << w_index) - 1     # in place: the keys become the record indices (fields no more)
+            return packed
+
+        return indices, new_key, new_group, fields
+
+    def _lexsorted(self, user_rank, source_rank, users, days, splits) -> tuple:
+        """As `_sorted`, for keys too wide to pack: a lexsort over one array per key part."""
+        size = len(days)
+        user = user_rank[users]
+        source = self._sources(source_rank, size)
+        split = np.zeros(size, dtype=np.int8) if splits is None else splits
+        order = np.lexsort((np.arange(size), split, source, days, user))
+        user, day, source, split = user[order], days[order], source[order], split[order]
+        new_group = np.r_[True, (user[1:] != user[:-1]) | (day[1:] != day[:-1]) | (source[1:] != source[:-1])]
+        new_key = new_group | np.r_[True, split[1:] != split[:-1]]
+
+        def fields(positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            if positions is None:
+                return user, _nanoseconds(day), source
+            return user[positions], _nanoseconds(day[positions]), source[positions]
+
+        def indices(positions: np.ndarray | None) -> np.ndarray:
+            return order if positions is None else order[positions]
+
+        return indices, new_key, new_group, fields
+
+    def _conflicts(self, indices, replaced: np.ndarray, fields, users, sources) -> list[str]:
+        """The duplicates whose counts differ from the record they replace, in reading order
+        (`replaced`: the sorted positions whose record the next position's replaces)."""
+        earlier, later = indices(replaced), indices(replaced + 1)
         differ = np.zeros(len(earlier), dtype=bool)
         for column in self.counts:
             if column is None:
                 continue
-            values = np.frombuffer(column, dtype=np.float64)
+            values = column.values()
             a, b = values[earlier], values[later]
             differ |= ~((a == b) | (np.isnan(a) & np.isnan(b)))
+        user, day, source = fields(replaced[differ] + 1)
+        files = [run[2] for run in self.runs]
+        old_file = [files[run] for run in self._run_of(earlier[differ])]
+        new_file = [files[run] for run in self._run_of(later[differ])]
         notes = []
-        pairs = sorted(zip(earlier[differ].tolist(), later[differ].tolist(), strict=True), key=lambda pair: pair[1])
-        for old, new in pairs:
-            notes.append(f"{users[self.user_of[new]]} on {date.fromordinal(int(days[new]))} "
-                         f"({sources[self.source_of[new]]}): {self.files[self.file_of[old]]} and "
-                         f"{self.files[self.file_of[new]]} disagree; kept {self.files[self.file_of[new]]}, read "
-                         "later (files are read in the order given, a folder's in name order)")
+        rows = zip(later[differ].tolist(), user.tolist(), day.tolist(), source.tolist(), old_file, new_file, strict=True)
+        for _, u, d, s, old, new in sorted(rows):
+            notes.append(f"{users[u]} on {_day_of(d)} ({sources[s]}): {self.files[old]} and "
+                         f"{self.files[new]} disagree; kept {self.files[new]}, read later (files are read in "
+                         "the order given, a folder's in name order)")
         return notes
 
     def _release(self, name: str) -> None:
@@ -479,64 +787,58 @@ class Sink:
 
     def table(self) -> pd.DataFrame:
         """The tidy table: the later record of each natural key, the records of one user-day and
-        source added up (sorted by user, day and source), extra columns after the tidy ones."""
+        source added up (sorted by user, day and source), extra columns after the tidy ones.
+
+        Its dtypes (see TIDY_DTYPES): `user` and `source` categorical, their categories the names in
+        sorted order; `day` datetime64[ns]; each count float32 when every value of the column is
+        exact in float32, float64 otherwise (a count is never rounded)."""
+        size = len(self.day_of)
         users, user_rank = self._ranks(self.users)
         sources, source_rank = self._ranks(self.sources)
-        user = user_rank[np.frombuffer(self.user_of, dtype=np.int32)]
-        source = source_rank[np.frombuffer(self.source_of, dtype=np.int32)]
-        days = np.frombuffer(self.day_of, dtype=np.int32)
-        split = np.frombuffer(self.split_of, dtype=np.int32)
-        # by user, day, source, split, then reading order: a key's records side by side, the latest last
-        order = np.lexsort((np.arange(len(days), dtype=np.int32), split, source, days, user))
-        if len(order) > 1:
-            a, b = order[:-1], order[1:]
-            replaced = ((user[a] == user[b]) & (days[a] == days[b]) & (source[a] == source[b])
-                        & (split[a] == split[b]))
-            self.duplicates = int(replaced.sum())
-            if self.duplicates:
-                self.conflicts = self._conflicts(a[replaced], b[replaced], users, sources, days)
-            winners = order[np.r_[~replaced, True]]
-            del a, b, replaced
+        if not size:
+            return _tidy_frame(users, sources, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                               {name: np.zeros(0) for name in COUNT_COLUMNS})
+        indices, new_key, new_group, fields = self._sorted(user_rank, source_rank)
+        # the kept records (a key's last: the one read last) and where each user-day-source starts
+        # among them; index arrays only where there are duplicates or several records a day
+        key_starts = None if new_key.all() else np.flatnonzero(new_key)
+        del new_key
+        self.duplicates = 0 if key_starts is None else size - len(key_starts)
+        winners = None
+        if key_starts is not None:
+            winners = np.r_[key_starts[1:] - 1, size - 1]
+            replaced = np.setdiff1d(np.arange(size - 1), winners, assume_unique=True)
+            self.conflicts = self._conflicts(indices, replaced, fields, users, sources)
+            del replaced
+        groups = new_group if key_starts is None else new_group[key_starts]
+        group_starts = None if groups.all() else np.flatnonzero(groups).astype(np.int32 if size < 2**31 else np.int64)
+        del groups, new_group
+        if group_starts is None:
+            user, day, source = fields(key_starts)
         else:
-            winners = order
-        del order
-        # where one user-day ends and the next begins among the kept records
-        w_user, w_days, w_source = user[winners], days[winners], source[winners]
-        if len(winners) > 1:
-            new_group = np.r_[True, (w_user[1:] != w_user[:-1]) | (w_days[1:] != w_days[:-1])
-                              | (w_source[1:] != w_source[:-1])]
-        else:
-            new_group = np.ones(len(winners), dtype=bool)
-        starts = np.flatnonzero(new_group)
-        del w_user, w_days, w_source, new_group
+            user, day, source = fields(group_starts if key_starts is None else key_starts[group_starts])
+        del key_starts, fields
+        kept = indices(winners)      # after `fields`: may be the sort's own memory
+        del winners, indices
+        if kept.dtype == np.int64 and size < 2**31:
+            kept = kept.astype(np.int32)     # and the sort's 8 bytes a record are freed
         extra_columns = [c for c in self.extra_aggregates if c in self.extra_values]
-        columns = {name: np.frombuffer(column, dtype=np.float64)
-                   for name, column in zip(COUNT_COLUMNS, self.counts, strict=True) if column is not None}
-        columns.update({c: np.frombuffer(self.extra_values[c], dtype=np.float64) for c in extra_columns})
-        combined = {name: np.full(len(starts), np.nan) for name in COUNT_COLUMNS if name not in columns}
-        for name in list(columns):
-            kept = columns.pop(name)[winners]
-            self._release(name)    # the records' column is in `kept` now: free it before the next one
-            if len(starts) == len(winners):          # one record per user-day (Amazon Q, Copilot)
-                combined[name] = kept
-            elif self.extra_aggregates.get(name) == "max":
-                combined[name] = np.fmax.reduceat(kept, starts)
-            else:                                    # add up; NaN only when no record knows the count
-                known = ~np.isnan(kept)
-                sums = np.add.reduceat(np.where(known, kept, 0.0), starts)
-                combined[name] = np.where(np.add.reduceat(known, starts) > 0, sums, np.nan)
-        epoch = date(1970, 1, 1).toordinal()
-        first_of_day = winners[starts]
-        del winners, starts, user, source, split
-        frame = {
-            "user": _strings(users, np.frombuffer(self.user_of, dtype=np.int32)[first_of_day]),
-            "day": (days[first_of_day].astype(np.int64) - epoch).astype("datetime64[D]").astype("datetime64[ns]"),
-            "source": _strings(sources, np.frombuffer(self.source_of, dtype=np.int32)[first_of_day]),
-        }
-        del first_of_day, days, columns
-        frame.update((name, combined.pop(name)) for name in COUNT_COLUMNS + extra_columns)
-        tidy = pd.DataFrame(frame, copy=False)    # the arrays become the columns: no second copy
-        del frame
+        combined = {}
+        for name in COUNT_COLUMNS + extra_columns:
+            column = (self.counts[COUNT_COLUMNS.index(name)] if name in COUNT_COLUMNS
+                      else self.extra_values[name])
+            if column is None:
+                combined[name] = np.full(len(user), np.nan, dtype=np.float32)
+                continue
+            values = column.drained()[kept]       # the records' pages are freed as they are copied
+            self._release(name)
+            if group_starts is None:          # one record per user-day (Amazon Q, Copilot)
+                combined[name] = values
+                continue
+            combined[name] = _combined(values, group_starts, self.extra_aggregates.get(name, "sum"))
+            del values
+        del kept
+        tidy = _tidy_frame(users, sources, user, day, source, combined)
         tidy.attrs["duplicates"] = self.duplicates
         tidy.attrs["conflicts"] = list(self.conflicts)
         self.__init__()   # the records are in the table now: free them
@@ -554,17 +856,81 @@ class Sink:
         return tidy
 
 
-def _strings(names: np.ndarray, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """The column of `names[codes]` as pandas' string dtype, built from the few distinct names
-    (not one Python string per row: for millions of user-days this is the slow part)."""
-    try:
-        return pd.array(pa.array(names, type=pa.large_string()).take(pa.array(codes)), dtype="string")
-    except (pa.ArrowException, UnicodeEncodeError):   # a name pyarrow cannot hold: pandas' own way
-        return pd.array(names[codes], dtype="string")
+TIDY_DTYPES = {"user": "category", "day": "datetime64[ns]", "source": "category"}
+"""The usage table's dtypes; each count column is float32, or float64 where a value needs it."""
 
 
-def _same_counts(first: tuple, second: tuple) -> bool:
-    return all((a == b) or (a != a and b != b) for a, b in zip(first, second, strict=True))  # NaN == NaN
+def _combined(values: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:
+    """Each group's values (groups start at `starts`) combined in float64: their maximum, or their
+    sum with NaN only where no record of the group knows the value. Float32 when every result is
+    exact in float32. A chunk of groups at a time: no float64 copy of all the records is made."""
+    narrow: np.ndarray | None = np.empty(len(starts), dtype=np.float32)
+    wide: np.ndarray | None = None
+    step = max(1, len(starts) * _CHUNK // max(len(values), 1))
+    for first in range(0, len(starts), step):
+        last = min(first + step, len(starts))
+        begin, end = int(starts[first]), int(starts[last]) if last < len(starts) else len(values)
+        part = values[begin:end].astype(np.float64)
+        at = starts[first:last] - begin
+        if how == "max":
+            sums = np.fmax.reduceat(part, at)
+        else:
+            known = ~np.isnan(part)
+            part[~known] = 0.0
+            sums = np.add.reduceat(part, at)
+            sums[~np.logical_or.reduceat(known, at)] = np.nan
+        if wide is None and _exact_in_float32(sums):
+            narrow[first:last] = sums
+            continue
+        if wide is None:                 # the first result float32 would round: float64 from here on
+            wide, narrow = narrow.astype(np.float64), None
+        wide[first:last] = sums
+    return narrow if wide is None else wide
+
+
+_EPOCH = date(1970, 1, 1).toordinal()
+_DAY_NS = 86_400 * 10**9
+
+
+def _nanoseconds(ordinals: np.ndarray) -> np.ndarray:
+    """Date ordinals as int64 nanoseconds since 1970 (datetime64[ns] once viewed so)."""
+    result = ordinals.astype(np.int64)
+    result -= _EPOCH
+    result *= _DAY_NS
+    return result
+
+
+def _day_of(nanoseconds: int) -> date:
+    return date.fromordinal(int(nanoseconds) // _DAY_NS + _EPOCH)
+
+
+def _tidy_frame(users: np.ndarray, sources: np.ndarray, user: np.ndarray, day: np.ndarray, source: np.ndarray,
+                counts: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The usage table from its parts: rank codes into the sorted names, days (int64 nanoseconds
+    since 1970), count columns."""
+    frame = {
+        "user": _categorical(users, user),
+        "day": day.view("datetime64[ns]"),
+        "source": _categorical(sources, source),
+    }
+    frame.update((name, counts.pop(name)) for name in list(counts))
+    return pd.DataFrame(frame, copy=False)    # the arrays become the columns: no second copy
+
+
+def _categorical(names: np.ndarray, codes: np.ndarray) -> pd.Categorical:
+    """A categorical column: one copy of each name (sorted), a small integer code per row, the
+    names in pandas' string dtype. A name that is not valid Unicode (a lone surrogate, which a
+    JSON escape such as \\ud800 can write) could not be written to any file: it is refused."""
+    for name in names:
+        if isinstance(name, str) and not name.isascii():
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise ExportFormatError(f"the id {shown(name)} holds {name[error.start]!r}, half of a character "
+                                        "(a lone surrogate): it is not text any file can hold; fix it in the "
+                                        "export") from None
+    return pd.Categorical.from_codes(codes.astype(_narrow_int(max(len(names), 1)), copy=False),
+                                     categories=pd.Index(names, dtype="string"))
 
 
 def _csv_open(path: Path, header_of: Callable[[list[str]], list[str]]):

@@ -103,11 +103,13 @@ class KiroReader(Reader):
         # a date it refuses sends the file to the row reader, which names the line: no place needed here
         parse = partial(KIRO_DATES.parse, path, "", field=header[at["day"]], noun="column")
         counted = [role for role in COUNTED if role in at]
+        seen_users: dict[str, int] = {}
+        seen_clients: dict[str, int] = {}
         for cells in fastcsv.blocks(path, len(header), delimiter, header_lines):
-            users = fastcsv.codes(sink, "user", cells[at["user"]], fastcsv.checked(identity))
+            users = fastcsv.codes(sink, "user", cells[at["user"]], fastcsv.checked(identity), seen_users)
             days = fastcsv.day_ordinals(cells[at["day"]], parse)
             splits = fastcsv.codes(sink, "split", cells[at["client"]],
-                                   lambda text: (fastcsv.checked(_client)(text),))
+                                   lambda text: (fastcsv.checked(_client)(text),), seen_clients)
             values = {role: (fastcsv.amounts if "credits" in role else fastcsv.counts)(cells[at[role]])
                       for role in counted}
             sink.add_block(users, days, self.kind, [values.get("messages"), None, None, None, None],

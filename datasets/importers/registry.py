@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Callable, Iterable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from datasets.importers.amazon_q import AmazonQReader
@@ -206,20 +208,41 @@ def _files_of(path: Path, kind: str | None, skipped: list[str] | None = None) ->
     return detected
 
 
+def _day_spans(table: pd.DataFrame) -> dict[str, tuple[date, date]]:
+    """The first and last day of each source in the table, without copying the days (a 200 MB
+    export's table has millions of them)."""
+    if "source" not in table.columns or not len(table):
+        return {}
+    source = table["source"]
+    if not isinstance(source.dtype, pd.CategoricalDtype):       # the small team and repository tables
+        spans = table.groupby("source")["day"].agg(["min", "max"])
+        return {name: (row["min"].date(), row["max"].date()) for name, row in spans.iterrows()}
+    days = table["day"].to_numpy().view(np.int64)
+    codes = source.cat.codes.to_numpy()
+    result = {}
+    for code, name in enumerate(source.cat.categories):
+        where = None if len(source.cat.categories) == 1 else codes == code
+        if where is not None and not where.any():
+            continue
+        first = days.min(where=where, initial=np.iinfo(np.int64).max) if where is not None else days.min()
+        last = days.max(where=where, initial=np.iinfo(np.int64).min) if where is not None else days.max()
+        result[name] = (pd.Timestamp(first).date(), pd.Timestamp(last).date())
+    return result
+
+
 def _with_metadata(table: pd.DataFrame, readers: list[Reader]) -> pd.DataFrame:
     """What an audit must know beside the numbers: each column's role, what each report leaves out,
     and the vendors' definition changes dated inside the period read (a break in the series)."""
     roles: dict[str, dict[str, str]] = {}
     notes: list[str] = []
     changes: list[dict[str, str]] = []
+    spans = _day_spans(table)
     for reader in dict.fromkeys(readers):
-        columns = set(table.columns)
         roles[reader.kind] = reader.column_roles(table)
         notes.extend(f"{reader.kind}: {note}" for note in reader.notes)
-        days = table.loc[table["source"] == reader.kind, "day"] if "source" in columns and len(table) else None
-        if days is None or days.empty:
+        if reader.kind not in spans:
             continue
-        first, last = days.min().date(), days.max().date()
+        first, last = spans[reader.kind]
         for change in reader.definition_changes:
             if first < change.since <= last:
                 changes.append({"source": reader.kind, "since": change.since.isoformat(), "what": change.what,

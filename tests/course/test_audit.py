@@ -122,3 +122,22 @@ def test_the_audit_page_is_behind_the_staff_sign_in(app_home):
     assert not at.exception
     assert any(t.label == "Staff account" for t in at.text_input)
     assert "Build the report" not in [b.label for b in at.button]
+
+
+def test_the_report_is_the_same_whatever_the_usage_table_dtypes(files):
+    """The importers' categorical user and source and float32 counts give the report the old
+    string and float64 columns gave, number for number and sentence for sentence."""
+    usage = read_exports([files["exports"] / "copilot-usage-users.ndjson"])
+    assert usage["user"].dtype == "category" and (usage[["interactions", "acceptances"]].dtypes == "float32").all()
+    counts = [column for column in usage.columns if column not in ("user", "day", "source")]
+    plain = usage.astype({"user": "string", "source": "string", **dict.fromkeys(counts, "float64")})
+    outcomes = read_outcomes([files["exports"] / "prs.json"])
+    roster = read_roster(files["roster"])
+    ours, theirs = build_audit(usage, outcomes, roster), build_audit(plain, outcomes, roster)
+    pd.testing.assert_frame_equal(ours.weekly, theirs.weekly, check_exact=True)
+    assert (ours.findings, ours.cautions, ours.dropped, ours.period) == (
+        theirs.findings, theirs.cautions, theirs.dropped, theirs.period)
+    # a roster that leaves most identities out: categories with no rows must not count as users
+    few = build_audit(usage[usage["user"].astype(str) < str(usage["user"].iloc[len(usage) // 2])], outcomes)
+    fewer = build_audit(plain[plain["user"] < str(usage["user"].iloc[len(usage) // 2])], outcomes)
+    assert few.cautions == fewer.cautions and few.findings == fewer.findings

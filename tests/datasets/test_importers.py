@@ -57,7 +57,8 @@ def test_every_import_has_the_tidy_columns_and_types(exported):
         assert set(extra) <= set(tidy.attrs["roles"][kind]), extra
         assert (tidy["source"] == kind).all()
         assert tidy["day"].dtype == "datetime64[ns]"
-        assert all(tidy[c].dtype == "float64" for c in TIDY_COLUMNS[3:])
+        assert tidy["user"].dtype == "category" and tidy["source"].dtype == "category"
+        assert all(tidy[c].dtype in ("float32", "float64") for c in TIDY_COLUMNS[3:])
         assert not tidy.duplicated(["user", "day", "source"]).any()
 
 
@@ -104,13 +105,14 @@ def test_copilot_cli_prompts_survive_the_round_trip_across_githubs_definition_ch
 
 
 def test_openai_round_trip_agrees_with_the_events(company, exported):
-    tidy = read_export(exported["openai-usage"]).set_index(["user", "day"])
+    tidy = read_export(exported["openai-usage"]).astype({"user": "string"}).set_index(["user", "day"])
     users = vendor_identities(company.employees).set_index("employee_id")["openai_user_id"]
     chat = company.ai_events[company.ai_events["tool"] == "chat-assistant"]
     grouped = per_user_day(chat, users)
     expected = grouped.agg(interactions=("event_id", "size"), tokens_in=("tokens_in", "sum"), tokens_out=("tokens_out", "sum"))
     pd.testing.assert_frame_equal(
-        tidy[["interactions", "tokens_in", "tokens_out"]].sort_index(), expected.astype("float64").sort_index()
+        tidy[["interactions", "tokens_in", "tokens_out"]].astype("float64").sort_index(),
+        expected.astype("float64").sort_index()
     )
     assert tidy["acceptances"].isna().all() and tidy["lines_added"].isna().all()
 

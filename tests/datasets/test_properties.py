@@ -343,7 +343,7 @@ def _outcome(path: Path) -> tuple:
     st.tuples(st.sampled_from(["ada", "bob", "e\u0301", "\xe9"]), st.sampled_from(["2026-11-02", "11-02-2026"]),
               st.sampled_from(["KIRO_IDE", "KIRO_CLI"]), st.lists(st.integers(0, 99), min_size=4, max_size=4)),
     min_size=1, max_size=8), hostile=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 6), csv_cells), max_size=3),
-    delimiter=st.sampled_from([",", ";"]), line_end=st.sampled_from(["\n", "\r\n"]))
+    delimiter=st.sampled_from([",", ";"]), line_end=st.sampled_from(["\n", "\r\n", "\r"]))
 def test_the_column_reader_and_the_row_reader_give_the_same_table_or_message(
         tmp_path, header, seed_rows, hostile, delimiter, line_end):
     from unittest import mock
