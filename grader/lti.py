@@ -27,7 +27,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -351,6 +351,15 @@ class PushLine:
     @property
     def failed(self) -> bool:
         return self.outcome == "failed"
+
+
+def push_summary(assignment: str, lines: Sequence[PushLine]) -> str:
+    """One line for the CLI and the gradebook page: how many learners had each outcome."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line.outcome] = counts.get(line.outcome, 0) + 1
+    return f"{assignment}: " + (", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+                                or "no learner in the gradebook")
 
 
 def _connector(course: Course, context: Context, session: Any = None) -> Any:

@@ -57,16 +57,14 @@ def _cmd_push(args: argparse.Namespace) -> int:
 
     lines = lti.push_scores(_course(args), args.assignment, dry_run=args.dry_run, force=args.force,
                             context_id=args.context)
-    counts: dict[str, int] = {}
     for line in lines:
-        counts[line.outcome] = counts.get(line.outcome, 0) + 1
         if line.failed:
             print(f"{line.learner}: not posted: {line.detail}")
         elif args.verbose or line.outcome == "would post":
             score = "" if line.score is None else f" {line.score:g}"
             print(f"{line.learner}:{score} {line.outcome}")
-    print(f"{args.assignment}: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())))
-    failed = counts.get("failed", 0)
+    print(lti.push_summary(args.assignment, lines))
+    failed = sum(line.failed for line in lines)
     if failed:
         raise PushFailed(f"{failed} score{'s' if failed != 1 else ''} did not reach the LMS (listed above)")
     return 0

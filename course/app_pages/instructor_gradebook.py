@@ -10,7 +10,7 @@ import streamlit as st
 from course import auth, gradebook_charts
 from course.app_pages.instructor_common import choose_assignment, one_line, open_page
 from datasets.errors import UserError
-from grader import regrades, review
+from grader import lti, regrades, review
 from grader.assign import sections, with_sections
 from grader.export import export_grades
 from grader.feedback import feedback
@@ -180,3 +180,32 @@ if exports:
                        icon=":material/download:")
     c2.download_button("Canvas gradebook CSV", data=exports["canvas"], file_name="grades-canvas.csv",
                        mime="text/csv", icon=":material/download:")
+
+# ----------------------------------------------------------------------------- LMS grade pass-back
+st.header("Send scores to the LMS")
+lms_courses = lti.contexts(course)
+if not lms_courses:
+    st.caption("No LMS course has launched this app yet. Once learners open it from an LMS assignment "
+               "(LTI 1.3, `theater lti register`), their scores can be sent back from here.")
+elif not auth.has_grant(st.session_state.get(auth.SESSION_ROLE_KEY), "instructor"):
+    st.caption("Only an instructor sends scores to the LMS.")
+else:
+    st.caption("As `theater lti push`: each learner's effective score (overrides and late penalties applied, "
+               "as in the export) goes to the assignment's column in the LMS course, created when missing. "
+               "A score the LMS already has is not sent again.")
+    labels = {context.label: context.context_id for context in lms_courses}
+    chosen_lms = st.selectbox("LMS course", list(labels), key="_lms_course")
+    c1, c2 = st.columns(2)
+    preview = c1.button("Preview (nothing is sent)", icon=":material/visibility:")
+    send = c2.button(f"Send {assignment} scores", type="primary", icon=":material/send:")
+    if preview or send:
+        try:
+            with st.spinner("Talking to the LMS…"):
+                lines = lti.push_scores(course, assignment, dry_run=preview, context_id=labels[chosen_lms])
+        except UserError as error:
+            st.error(one_line(error), icon=":material/error:")
+        else:
+            failed = [line for line in lines if line.failed]
+            (st.warning if failed else st.success)(lti.push_summary(assignment, lines))
+            st.dataframe([{"learner": line.learner, "score": line.score, "outcome": line.outcome,
+                           "why": line.detail} for line in lines], hide_index=True, width="stretch")

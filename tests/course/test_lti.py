@@ -335,6 +335,41 @@ def test_push_with_nothing_failing_exits_zero(world):
         world["platform"].members -= {"lms-cyd", "lms-eve-2"}
 
 
+def _gradebook_page(world, monkeypatch, role: str):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("THEATER_HOME", str(world["config"].home))
+    monkeypatch.setenv("THEATER_COURSE", str(world["course"].root))
+    at = AppTest.from_file(str(ROOT / "course" / "app_pages" / "instructor_gradebook.py"), default_timeout=120)
+    at.session_state["staff_role"] = role
+    at.session_state["staff_user"] = "staff"
+    return at.run()
+
+
+def test_the_gradebook_page_previews_and_sends_scores_to_the_lms(world, monkeypatch):
+    """The instructor's button does what `theater lti push` does; a TA sees no button."""
+    course, platform = world["course"], world["platform"]
+    for user in ("lms-ada", "lms-bob"):
+        assert _launch(world, user).status_code == 303
+    override(course, "explore", "bob", "weekly_table", 5.5, "one week is off")
+
+    ta = _gradebook_page(world, monkeypatch, "ta")
+    assert not ta.exception and "Only an instructor sends scores to the LMS." in [c.value for c in ta.caption]
+    assert not [b for b in ta.button if b.label.startswith("Send ")]
+
+    at = _gradebook_page(world, monkeypatch, "instructor")
+    assert not at.exception
+    posted = len(platform.scores)
+    next(b for b in at.button if b.label == "Preview (nothing is sent)").click().run()
+    assert not at.exception and len(platform.scores) == posted
+    assert any("would post" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "Send explore scores").click().run()
+    assert not at.exception
+    summary = " ".join(w.value for w in at.warning)
+    assert "posted" in summary and "failed" in summary          # cyd and eve cannot be posted
+    assert _scores(platform)["lms-bob"] == 5.5                  # the override, as the export has it
+
+
 # ----------------------------------------------------------------------------- no server needed
 
 
