@@ -52,6 +52,12 @@ class Course:
     course_id: str
     settings: Mapping[str, Any] = field(default_factory=dict)  # theater.toml as parsed, for other tables' readers
     config: CourseSettings = field(default_factory=CourseSettings)  # the same, typed and checked at open
+    settings_stamp: tuple[int, int] | None = None  # theater.toml's (mtime_ns, size) when it was read
+
+    def settings_changed(self) -> bool:
+        """True once theater.toml differs from what this object read: a long-running reader (the app)
+        opens the course again, so an instructor's new due date or attempt limit applies at once."""
+        return settings_stamp(self.root) != self.settings_stamp
 
     @property
     def state_dir(self) -> Path:
@@ -370,13 +376,23 @@ def open_course(root: Path | str) -> Course:
     settings_path = root / SETTINGS_FILE
     if not settings_path.is_file():
         raise CourseError(f"{root} is not a course directory (no {SETTINGS_FILE}); run `theater course init DIR`")
+    stamp = settings_stamp(root)
     try:
         settings = tomllib.loads(settings_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise CourseError(f"{settings_path}: invalid TOML ({exc})") from None
     config = validate_settings(settings, settings_path, CourseError)
     course_id = str(config.course_id or _default_course_id(root))
-    return Course(root=root, course_id=course_id, settings=settings, config=config)
+    return Course(root=root, course_id=course_id, settings=settings, config=config, settings_stamp=stamp)
+
+
+def settings_stamp(root: Path) -> tuple[int, int] | None:
+    """theater.toml's (mtime_ns, size): what a long-running reader compares to see an edit."""
+    try:
+        info = (Path(root) / SETTINGS_FILE).stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 def find_course(start: Path | str | None = None, course: Path | str | None = None) -> Course:

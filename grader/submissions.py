@@ -52,7 +52,7 @@ from typing import Any
 from datasets.errors import UserError
 from exercises.assignments import Assignment, json_depth
 from grader.collect import TIMESTAMP_FORMAT, CollectError, _write_submission
-from grader.course_dir import Course, CourseError, is_learner_id
+from grader.course_dir import Course, CourseError, is_learner_id, open_course
 from grader.deadlines import DEFAULT_LATE_DAYS, deadlines, late_plugin_for  # noqa: F401 (DEFAULT_LATE_DAYS: API)
 from grader.grade import MAX_CELLS, MAX_NOTEBOOK_BYTES, MAX_NOTEBOOK_DEPTH
 
@@ -591,6 +591,11 @@ class GradingQueue:
         return True
 
     def _grade(self, assignment: str, learner: str) -> None:
+        if self.course.settings_changed():  # theater.toml edited since: its scheduler and dates apply now
+            try:
+                self.course = open_course(self.course.root)
+            except UserError:
+                pass  # grade() opens the course itself and reports the bad file on this job
         done = attempts(self.course, assignment, learner)
         number = done[-1].number if done else None
         results: list[Any] = []

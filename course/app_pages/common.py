@@ -7,6 +7,7 @@ and render. Nothing here decides what is right or wrong; it only wires state to 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import threading
 import time
@@ -21,7 +22,7 @@ from course.config import AppConfig, ConfigError, announce, load_config
 from course.progress import (RETRY_ATTEMPTS, DatabaseBusy, ProgressError, ProgressStore,
                              open_progress_store)
 from datasets.errors import UserError
-from grader.course_dir import make_private, sqlite_file
+from grader.course_dir import CourseError, make_private, open_course, settings_stamp, sqlite_file
 
 PAGES_DIR = Path(__file__).parent
 LEARNER_KEY = "learner_id"
@@ -45,10 +46,26 @@ def _config_for(home: str, course: str) -> AppConfig:
     return config
 
 
-def get_config() -> AppConfig:
-    """The app's config; a broken config file stops the page with a clear message."""
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _config_with_settings(home: str, course: str, stamp: tuple[int, int] | None) -> AppConfig:
+    config = _config_for(home, course)
     try:
-        return _config_for(os.environ.get("THEATER_HOME", ""), os.environ.get("THEATER_COURSE", ""))
+        reopened = open_course(config.course.root)
+    except CourseError as error:
+        raise ConfigError(f"the course {config.course.root} cannot be served: {error}") from None
+    return dataclasses.replace(config, course=reopened)
+
+
+def get_config() -> AppConfig:
+    """The app's config; a broken config file stops the page with a clear message. An edited
+    theater.toml (a due date, an extension, an attempt limit) applies on the next page run,
+    without a restart: the course is opened again when the file's stamp changes."""
+    home, course = os.environ.get("THEATER_HOME", ""), os.environ.get("THEATER_COURSE", "")
+    try:
+        config = _config_for(home, course)
+        if config.course.settings_changed():
+            config = _config_with_settings(home, course, settings_stamp(config.course.root))
+        return config
     except ConfigError as error:
         st.error(f"The course configuration cannot be used: {error}")
         st.stop()
@@ -135,8 +152,9 @@ def get_modules() -> tuple[list, list]:
 
 @st.cache_resource(show_spinner="Generating your company's logs (first sign-in only)…",
                    max_entries=32)
-def _company_for(course: str, learner_id: str, profile: str, employees: int, days: int) -> Any:
-    return course_data.generate_learner_company(get_config(), learner_id)
+def _company_for(course: str, learner_id: str, profile: str, employees: int, days: int,
+                 _config: AppConfig) -> Any:
+    return course_data.generate_learner_company(_config, learner_id)
 
 
 def get_company(learner_id: str) -> Any:
@@ -146,15 +164,15 @@ def get_company(learner_id: str) -> Any:
     practice company are prepared in the background (see warm_up)."""
     config = get_config()
     company = _company_for(str(config.course.root), learner_id, config.profile, config.employees,
-                           config.days)
+                           config.days, config)
     warm_up(learner_id, company)
     return company
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _practice_company_for(course: str, learner_id: str, profile: str, employees: int,
-                          days: int) -> Any:
-    return course_data.learner_practice_company(get_config(), learner_id)
+                          days: int, _config: AppConfig) -> Any:
+    return course_data.learner_practice_company(_config, learner_id)
 
 
 def get_practice_company(learner_id: str) -> Any:
@@ -164,7 +182,7 @@ def get_practice_company(learner_id: str) -> Any:
     config = get_config()
     args = (str(config.course.root), learner_id, config.profile, config.employees, config.days)
     with st.spinner("Preparing your practice company (once)…"):
-        return _practice_company_for(*args)
+        return _practice_company_for(*args, config)
 
 
 def practice_key(learner_id: str) -> str:
@@ -190,16 +208,17 @@ def warm_up(learner: str, graded: Any) -> None:
         _WARMED.add(key)
     config = get_config()
     args = (str(config.course.root), learner, config.profile, config.employees, config.days)
+    practice_target_key = practice_key(learner)
 
     def build() -> None:
         from course.charts import CHARTS, NEEDS_LABELS
 
         try:
-            practice = _practice_company_for(*args)
+            practice = _practice_company_for(*args, config)  # the config of the page that started it
         except Exception:     # the page shows the error when the learner gets there
             practice = None
         for chart_id in CHARTS:
-            target, target_key = ((practice, practice_key(learner)) if chart_id in NEEDS_LABELS
+            target, target_key = ((practice, practice_target_key) if chart_id in NEEDS_LABELS
                                   else (graded, key))
             if target is None:
                 continue
@@ -225,15 +244,15 @@ def warm_up(learner: str, graded: Any) -> None:
 
 @st.cache_resource(show_spinner="Preparing the labelled tuning company (once per course)…",
                    max_entries=4)
-def _tuning_for(course: str, profile: str, employees: int, days: int) -> Any:
-    return course_data.tuning_company(get_config())
+def _tuning_for(course: str, profile: str, employees: int, days: int, _config: AppConfig) -> Any:
+    return course_data.tuning_company(_config)
 
 
 def get_tuning_company() -> Any:
     """The course's one labelled tuning company (the detectors' precision, recall and F1 are
     shown on it; see course.data.tuning_company for why it is not the practice company)."""
     config = get_config()
-    return _tuning_for(str(config.course.root), config.profile, config.employees, config.days)
+    return _tuning_for(str(config.course.root), config.profile, config.employees, config.days, config)
 
 
 def company_key(learner_id: str) -> str:

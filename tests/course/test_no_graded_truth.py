@@ -201,7 +201,7 @@ def _cache_args(learner: str) -> tuple:
     from course.config import load_config
 
     config = load_config()
-    return (str(config.course.root), learner, config.profile, config.employees, config.days)
+    return (str(config.course.root), learner, config.profile, config.employees, config.days, config)
 
 
 def test_my_learning_shows_bands_never_an_exercise_score(app_home):

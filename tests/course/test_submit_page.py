@@ -294,3 +294,17 @@ def test_a_regrade_request_is_refused_when_empty_too_long_or_too_many(course):
         regrades.request_regrade(course, "detect", "../ada", "Please")
     path = course.state_dir / "regrades" / "detect" / "ada.json"
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_edited_theater_toml_applies_on_the_next_page_run_without_a_restart(course):
+    at = _page("ada")
+    assert "Policy: no deadline; 3 attempt(s)" in _text(at)
+    (course.root / "theater.toml").write_text((course.root / "theater.toml").read_text()
+                                             + "\n[assignments.detect]\nattempts = 5\n")
+    at.run()
+    assert "Policy: no deadline; 5 attempt(s)" in _text(at)
+    (course.root / "theater.toml").write_text((course.root / "theater.toml").read_text()
+                                             + "\n[assignments.detect.bogus]\n")
+    at.run()
+    assert not at.exception
+    assert any("bogus" in e.value for e in at.error), [e.value for e in at.error]
