@@ -196,6 +196,19 @@ def available_scenarios(profiles_dir: Path = PROFILES_DIR) -> tuple[str, ...]:
     return found or FALLBACK_SCENARIOS
 
 
+@functools.lru_cache(maxsize=32)
+def scenario_label(scenario: str, profiles_dir: Path = PROFILES_DIR) -> str:
+    """A scenario as the trainer picks it: its name and the profile's own description, so a mixed
+    room's trainer sees which company is about support or sales work rather than code."""
+    from datasets.scenario import ScenarioError, load_scenario
+
+    try:
+        description = " ".join(load_scenario(profiles_dir / f"{scenario}.yaml").description.split())
+    except ScenarioError:
+        return scenario
+    return f"{scenario} · {description}" if description else scenario
+
+
 @dataclass(frozen=True)
 class RoundQuestion:
     """A snapshot of the question asked, so a round reads the same after content changes."""

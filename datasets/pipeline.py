@@ -200,8 +200,20 @@ def _apportion(weights: np.ndarray, total: int) -> np.ndarray:
     return counts
 
 
+# Roles whose title the keyword rule of role_group reads wrong, one row each. A role's group sets
+# its work kinds (WORK_KIND_MIX), its AI usage and its output rate, and who leads a team.
+ROLE_GROUPS = {
+    "Team Lead": MANAGEMENT,                  # leads a support or success team
+    "Customer Success Manager": BUSINESS,     # manages customer accounts, not people
+    "Contracts Manager": BUSINESS,            # manages contracts, not people
+}
+
+
 def role_group(role: str) -> int:
-    """Engineers write code; managers write documents; everyone else is business staff."""
+    """Engineers write code; managers write documents; everyone else is business staff (ROLE_GROUPS
+    first, for titles that say otherwise)."""
+    if role in ROLE_GROUPS:
+        return ROLE_GROUPS[role]
     lowered = role.lower()
     if any(word in lowered for word in ("manager", "partner", "director", "head")):
         return MANAGEMENT

@@ -51,7 +51,10 @@ if not code:
     with st.form("create_workshop"):
         title = st.text_input("Title", placeholder="e.g. Leadership offsite: AI metrics")
         scenario = st.selectbox("Company scenario", workshop.available_scenarios(),
-                                help="The kind of company whose logs the room discusses.")
+                                format_func=workshop.scenario_label,
+                                help="The kind of company whose logs the room discusses. Pick the "
+                                     "one closest to the room's own work, so people recognise it "
+                                     "in the data.")
         hours = st.number_input("Closes by itself after (hours)", min_value=0.5,
                                 max_value=workshop.MAX_HOURS, value=workshop.DEFAULT_HOURS,
                                 step=0.5)

@@ -26,7 +26,7 @@ from exercises.assignments import DataSpec
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("true_statements")]
 
-PROFILES = ("mandate-bigco", "startup", "consultancy")
+PROFILES = ("mandate-bigco", "startup", "consultancy", "service-desk")
 LEARNERS = tuple(f"learner-{i:02d}" for i in range(20))
 SECRET = "statements-test-secret"
 EMPLOYEES, DAYS = DataSpec().employees, DataSpec().days     # the course's default size
