@@ -157,6 +157,7 @@ class Population:
     unit: np.ndarray           # unit of randomisation: the team (person families) or the squad
     tenure_at_start: np.ndarray
     traits: dict[str, np.ndarray] = field(default_factory=dict)
+    work_kind_mix: np.ndarray = field(default_factory=lambda: WORK_KIND_MIX)  # rows: traits["kind_row"]
 
     def __len__(self) -> int:
         return len(self.archetype)
@@ -347,6 +348,7 @@ def build_population(scenario: Scenario, employees: int, seed: int, timeline: Ti
         roles[members] = np.array(names, dtype=object)[rng.choice(len(names), size=len(members),
                                                                    p=weights / weights.sum())]
     group = np.array([role_group(r) for r in roles], dtype=np.int8) if n else np.zeros(0, np.int8)
+    work_kind_mix, kind_row = _team_work_kinds(teams, team_of, group)
 
     fake = company_faker(keyed_int(seed, "faker", bits=31))  # names are released: no raw draw of `rng`
     first, last = name_pools(fake, 400)
@@ -393,6 +395,7 @@ def build_population(scenario: Scenario, employees: int, seed: int, timeline: Ti
 
     traits = _traits(rng, archetype, group, scenario)
     traits["group"] = group
+    traits["kind_row"] = kind_row
     drift = keyed_stream(seed, "squad-drift").normal(0.0, family.squad_drift_sd, n)  # one per squad head
     traits["drift"] = drift[squad]
     shocks = keyed_stream(seed, "squad-shocks").normal(0.0, family.squad_shock_sd,
@@ -403,7 +406,20 @@ def build_population(scenario: Scenario, employees: int, seed: int, timeline: Ti
         traits["usage_rate"] = traits["usage_rate"] * np.exp(
             -0.5 * (log_tenure - log_tenure.mean()) / max(log_tenure.std(), 1e-9))
     return Population(table=table, archetype=archetype, convert_day=convert_day, access_day=access_day,
-                      unit=unit, tenure_at_start=tenure_days, traits=traits)
+                      unit=unit, tenure_at_start=tenure_days, traits=traits, work_kind_mix=work_kind_mix)
+
+
+def _team_work_kinds(teams, team_of: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The work-kind table and each person's row in it: their role group's row (WORK_KIND_MIX),
+    or, for the business staff of a team with `work_kinds`, that team's own row appended after."""
+    table = [WORK_KIND_MIX]
+    kind_row = group.astype(np.int16)
+    for t, team in enumerate(teams):
+        if team.work_kinds:
+            row = np.array([[team.work_kinds.get(kind, 0.0) for kind in WORK_KINDS]], dtype=float)
+            kind_row[(team_of == t) & (group == BUSINESS)] = len(WORK_KIND_MIX) + len(table) - 1
+            table.append(row / row.sum())
+    return np.vstack(table), kind_row
 
 
 def _newer_staff_adopt(seed: int, archetype: np.ndarray, tenure_days: np.ndarray) -> np.ndarray:
@@ -844,8 +860,7 @@ def _work_items(ctx: Context, rng: np.random.Generator, block: int, members: np.
     order = np.argsort((w_emp << 34) + created + (np.int64(BACKLOG_DAYS) * SECONDS_PER_DAY), kind="stable")
     w_emp, w_day, created = w_emp[order], w_day[order], created[order]
 
-    group = tr["group"][members][w_emp]
-    kind = _sample_rows(rng, WORK_KIND_MIX, group)
+    kind = _sample_rows(rng, ctx.population.work_kind_mix, tr["kind_row"][members][w_emp])
     cycle_hours = CYCLE_MEDIAN_HOURS[kind] * tr["cycle_scale"][members][w_emp] * \
         np.exp(0.9 * rng.standard_normal(n))
     closed = created + (np.maximum(cycle_hours, 0.25) * 3600).astype(np.int64)

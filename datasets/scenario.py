@@ -39,10 +39,29 @@ class Mandate(_Strict):
     strength: Fraction = 0.8
 
 
+WorkKind = Literal["ticket", "pull_request", "document"]  # the work_items `kind` vocabulary, in its order
+
+
 class Team(_Strict):
     name: str = Field(min_length=1)
     weight: float = Field(gt=0, le=1e6)
     roles: dict[str, float] = Field(min_length=1, description="role name -> weight inside the team")
+    work_kinds: dict[WorkKind, float] | None = Field(
+        default=None, description="the kinds of work this team's business staff close, kind -> weight "
+                                  "(a support desk closes tickets, a legal team writes documents); "
+                                  "engineers and managers keep their role's mix")
+
+    @field_validator("work_kinds")
+    @classmethod
+    def _some_work(cls, kinds: dict[str, float] | None) -> dict[str, float] | None:
+        if kinds is None:
+            return None
+        for kind, weight in kinds.items():
+            if not 0 <= weight <= 1e6:
+                raise ValueError(f"work kind {kind!r} needs a weight from 0 to 1e6, got {weight}")
+        if not sum(kinds.values()) > 0:
+            raise ValueError("work_kinds needs at least one kind with a positive weight")
+        return kinds
 
     @field_validator("roles")
     @classmethod

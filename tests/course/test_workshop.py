@@ -438,3 +438,12 @@ def test_a_revote_keeps_the_order_its_first_vote_was_asked_in(store):
     store.close_question(workshop.code)
     second = store.revote(workshop.code, first.id)
     assert second.question.options == file_order.options
+
+
+def test_the_scenario_menu_describes_each_company_and_offers_one_without_code(tmp_path):
+    from course.workshop import scenario_label
+
+    assert "service-desk" in available_scenarios()
+    label = scenario_label("service-desk")
+    assert label.startswith("service-desk · ") and "tickets" in label
+    assert scenario_label("no-such-profile", tmp_path) == "no-such-profile"   # a name, never an error

@@ -9,8 +9,8 @@ import pytest
 from datasets.scenario import Scenario, ScenarioError, available_profiles, load_scenario
 
 
-def test_the_three_shipped_profiles_load():
-    assert {"mandate-bigco", "startup", "consultancy"} <= set(available_profiles())
+def test_the_shipped_profiles_load():
+    assert {"mandate-bigco", "startup", "consultancy", "service-desk"} <= set(available_profiles())
     for name in available_profiles():
         scenario = load_scenario(name)
         assert abs(sum(scenario.archetype_mix.values()) - 1.0) < 1e-9
@@ -62,6 +62,12 @@ def test_invalid_yaml_names_the_file_and_the_line(tmp_path):
     ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: -.inf}}]\n", "teams[0].roles"),
     ("archetype_mix: {genuine: 1.0}\nmandate: {strength: .nan}\n", "mandate.strength"),
     ("archetype_mix: {genuine: 1.0}\nnoise: .nan\n", "noise"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: 1}, work_kinds: {memo: 1}}]\n",
+     "teams[0].work_kinds"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: 1}, work_kinds: {ticket: 0}}]\n",
+     "teams[0].work_kinds"),
+    ("archetype_mix: {genuine: 1.0}\nteams: [{name: A, weight: 1, roles: {Analyst: 1}, work_kinds: {ticket: .nan}}]\n",
+     "teams[0].work_kinds"),
 ])
 def test_bad_values_name_the_file_and_the_field(tmp_path, body, field):
     path = tmp_path / "custom.yaml"
@@ -95,3 +101,28 @@ def test_a_valid_yaml_date_still_loads_as_a_date(tmp_path):
     path.write_text("start_date: 2026-02-02\narchetype_mix: {genuine: 1.0}\nmandate: {at: 2026-03-02}\n")
     scenario = load_scenario(path)
     assert scenario.start_date == date(2026, 2, 2) and scenario.mandate.at == date(2026, 3, 2)
+
+
+def test_the_work_kind_vocabulary_is_the_one_the_tables_use():
+    from typing import get_args
+
+    from datasets.pipeline import WORK_KINDS
+    from datasets.scenario import WorkKind
+    from datasets.schemas import WORK_KINDS as SCHEMA_KINDS
+
+    assert get_args(WorkKind) == WORK_KINDS == tuple(SCHEMA_KINDS)
+
+
+def test_a_support_desk_closes_tickets_its_lawyers_write_documents_and_its_developers_merge_code():
+    import pandas as pd
+
+    from datasets.api import generate_company
+
+    company = generate_company("service-desk", 300, 90, seed=5)
+    work = company.work_items.merge(company.employees[["employee_id", "team", "role"]])
+    share = pd.crosstab(work.team, work.kind, normalize="index")
+    assert share.loc["Customer Support", "ticket"] > 0.7
+    assert share.loc["Legal & Contracts", "document"] > 0.7
+    assert (work.kind == "pull_request").mean() < 0.05            # almost no code in this company
+    developers = work[work.role == "CRM Developer"]
+    assert (developers.kind == "pull_request").mean() > 0.4      # an engineer keeps their role's mix
