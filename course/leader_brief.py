@@ -66,7 +66,7 @@ class RoomBrief:
     findings: tuple[Finding, ...]
     gain: GainSummary
     commitments: tuple[str, ...]       # approved commitments, in a keyed (not arrival) order
-    commitments_written: int           # answers to the commitment prompt(s), approved or not
+    commitments_written: int           # people who answered the commitment prompt(s), approved or not
     recommendations: tuple[Recommendation, ...]
     min_group: int = MIN_GROUP
 
@@ -111,15 +111,15 @@ def room_brief(store: WorkshopStore, room: Workshop, kit: Kit | None = None,
     """Everything the leader brief shows for `room`, read from the store (during or after it)."""
     kit = kit or load_kit()
     rounds = store.rounds(room.code)
-    findings, commitments, written = [], [], 0
+    findings, commitments, asked = [], [], []
     for round_ in rounds:
         if round_.question.key == COMMITMENT_KEY:
-            answers = store.answer_count(round_.id)
-            written += answers
-            if answers >= min_group:
+            asked.append(round_.id)
+            if store.answer_count(round_.id) >= min_group:
                 commitments.extend(t for t in store.approved_texts(round_) if t not in commitments)
             continue
         findings.append(_finding(store, room, round_, min_group))
+    written = store.answerer_count(asked)   # people, not answers: the prompt may be asked twice
     ended = min(room.ended_at(), store.clock())
     held = (f"{room.created_at:%Y-%m-%d}, {room.created_at:%H:%M} to "
             f"{ended:%H:%M} UTC" + ("" if ended.date() == room.created_at.date()

@@ -1195,6 +1195,15 @@ class WorkshopStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
+    def answerer_count(self, round_ids: list[int]) -> int:
+        """People who answered at least one of these rounds: a prompt asked twice counts each once."""
+        if not round_ids:
+            return 0
+        query = sa.select(sa.func.count(sa.distinct(workshop_answers.c.token))).where(
+            workshop_answers.c.round_id.in_(round_ids))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
     def aggregate(self, round_id: int, min_group: int = MIN_GROUP_SIZE,
                   round_: Round | None = None) -> RoomAggregate:
         """Answer counts per option for one round, all shown from `min_group` answers on."""

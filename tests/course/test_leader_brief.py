@@ -85,6 +85,17 @@ def test_the_brief_holds_the_rooms_findings_change_and_commitments(full_room):
     assert all(s.startswith("Module ") for r in brief.recommendations for s in r.sources)
 
 
+def test_a_commitment_prompt_asked_twice_counts_each_person_once(store):
+    room = store.create_workshop("mandate-bigco", "Asked twice")
+    people = _people(store, room.code, 7)
+    first = _commitments(store, room.code, people[:6], [f"First try {i}." for i in range(6)])
+    second = _commitments(store, room.code, people[1:7], [f"Second try {i}." for i in range(6)])
+    assert first.id != second.id
+    brief = lb.room_brief(store, store.get_workshop(room.code))
+    assert brief.commitments_written == 7          # seven people wrote, twelve answers in all
+    assert "7 people wrote a commitment" in lb._commitments_intro(brief)
+
+
 def test_the_change_from_form_a_to_form_b_reads_with_its_interval(full_room):
     store, room = full_room
     sentence = lb.gain_sentence(lb.room_brief(store, room).gain)
