@@ -14,7 +14,7 @@ import altair as alt
 import pandas as pd
 
 from course.charts import PALETTE
-from course.workshop import RoomAggregate, Round, Workshop, WorkshopStore
+from course.workshop import MIN_GROUP_SIZE, RoomAggregate, Round, Workshop, WorkshopStore
 
 RIGHT_LABEL = "right answer"
 OTHER_LABEL = "other options"
@@ -274,3 +274,12 @@ def escape_markdown(text: str) -> str:
 def round_label(round_: Round) -> str:
     vote = f" · vote {round_.vote}" if round_.vote > 1 else ""
     return f"{round_.seq}. {round_.question.prompt[:90]}{vote}"
+
+
+def gallery(store: WorkshopStore, round_: Round) -> list[str] | None:
+    """The open answers the whole room may see (projector and phones alike): the ones the trainer
+    approved, in the room's keyed order; None while fewer than MIN_GROUP_SIZE people answered, so
+    nobody's text is shown where it could be told apart from three others."""
+    if store.answer_count(round_.id) < MIN_GROUP_SIZE:
+        return None
+    return store.approved_texts(round_)

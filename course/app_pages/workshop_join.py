@@ -180,6 +180,24 @@ def free_answer(current: workshop.Round, mine: str | None) -> None:
         st.success("Your answer is in. You can change it until the round closes.",
                    icon=":material/check:")
         st.text(mine)
+        room_gallery(current)     # only once this seat has answered: nobody copies the first ones
+
+
+def room_gallery(round_: workshop.Round) -> None:
+    """The answers the trainer approved for the room, the same as on the projector, anonymous
+    and as plain text, so a participant at the back or on a call reads them on the phone."""
+    approved = report.gallery(rooms, round_)
+    if approved is None:
+        st.caption(f"The room's approved answers appear here once {workshop.MIN_GROUP_SIZE} people "
+                   "have answered.")
+        return
+    if not approved:
+        st.caption("The trainer has not approved any answers for the room yet.")
+        return
+    st.markdown(f"**The room's answers** ({len(approved)} approved by the trainer, without names)")
+    for text in approved:
+        with st.container(border=True):
+            st.text(text)
 
 
 def free_result(round_: workshop.Round) -> None:
@@ -191,7 +209,7 @@ def free_result(round_: workshop.Round) -> None:
         if mine is not None:
             st.markdown("You answered:")
             st.text(mine)
-        st.caption("Answers the trainer approves appear on the projector, without names.")
+        room_gallery(round_)
         return
     plans = checker.room_plans(rooms.current_answers(round_.id), room.seed,
                                round_.question.dashboard_target)

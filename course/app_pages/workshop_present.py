@@ -204,12 +204,12 @@ def text_board(latest: workshop.Round, participants: int) -> None:
     answered = rooms.answer_count(latest.id)
     state = "" if latest.is_open else " · closed"
     _big(f"{answered} of {participants} answered{state}", "present-status")
-    if answered < workshop.MIN_GROUP_SIZE:
+    approved = report.gallery(rooms, latest)
+    if approved is None:
         if not latest.is_open:
             _big(f"Answers show once {workshop.MIN_GROUP_SIZE} people have answered.",
                  "present-small")
         return
-    approved = rooms.approved_texts(latest)
     columns = st.columns(2, gap="medium")
     for number, text in enumerate(approved):
         with columns[number % 2].container(border=True):

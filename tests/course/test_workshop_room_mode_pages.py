@@ -149,3 +149,33 @@ def test_the_owner_adds_a_co_host_who_then_runs_the_room(app_home, rooms):
     button(cohost, "Close the workshop").click().run()
     assert not cohost.exception
     assert not any(b.label == "Delete the workshop" for b in cohost.button)
+
+
+def test_phones_see_the_approved_answers_after_sending_their_own_and_never_a_hidden_one(app_home, rooms):
+    at = trainer()
+    code = _new_room(at)
+    current = rooms.open_question(code, "room/design", trainer_question("One outcome metric?", "text"))
+    early, late = _join(code, "Ada"), _join(code, "Bea")
+    early.text_area[0].input("Cycle time per team")
+    button(early, "Send my answer").click().run()
+    people = [rooms.join(code, f"p{i}") for i in range(3)]
+    texts_sent = [HOSTILE, "Escaped defects per release", "Hide this one"]
+    for person, text in zip(people, texts_sent):
+        rooms.submit_answer(code, person.token, current.id, text)
+    early.run()
+    assert "appear here once 5 people have answered" in texts(early)     # four so far
+    rooms.submit_answer(code, rooms.join(code, "p9").token, current.id, "Rework rate")
+    for answer in rooms.text_answers(current.id):
+        rooms.moderate(code, answer.id, "hidden" if answer.text == "Hide this one" else "approved")
+    early.run()
+    plain = [t.value for t in early.text]
+    assert "**The room's answers** (4 approved by the trainer, without names)" in texts(early)
+    assert HOSTILE in plain and "Escaped defects per release" in plain     # as typed, never as HTML
+    assert "Hide this one" not in texts(early) and "Hide this one" not in plain
+    assert not any(HOSTILE in m.value for m in early.markdown)
+    late.run()
+    assert "Escaped defects per release" not in [t.value for t in late.text]   # not before answering
+    rooms.close_question(code)
+    late.run()                                                              # closed: everyone reads them
+    assert "Escaped defects per release" in [t.value for t in late.text]
+    assert "Hide this one" not in [t.value for t in late.text]
