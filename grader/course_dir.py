@@ -335,11 +335,22 @@ def init_course(directory: Path | str, course_id: str | None = None, source_dir:
     course_id = course_id or _default_course_id(root)
     if not ID_PATTERN.match(course_id):
         raise CourseError(f"course id {course_id!r} may only use letters, digits, '.', '_' and '-'")
-    umask = os.umask(0o077)  # every folder 0700 and file 0600: learners' data, grades, the secret
-    try:
-        return _init_course(root, course_id, source_dir, data, secret, create_gradebook, require_sources)
-    finally:
-        os.umask(umask)
+    course = _init_course(root, course_id, source_dir, data, secret, create_gradebook, require_sources)
+    _make_tree_private(root)  # every folder 0700 and file 0600: learners' data, grades, the secret
+    return course
+
+
+def _make_tree_private(root: Path) -> None:
+    """chmod, never the umask: the umask is the whole process's, so setting it here made files
+    another thread wrote meanwhile (a learner's released data, read by the sandboxed kernel's own
+    uid) unreadable to the kernel. The root is 0700 from its first moment, so nothing is exposed
+    before this walk."""
+    for folder, _dirs, files in os.walk(root):
+        os.chmod(folder, 0o700)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o600)
 
 
 def _init_course(root: Path, course_id: str, source_dir: Path | None, data: Mapping[str, Any],

@@ -272,3 +272,26 @@ def test_a_self_study_submission_is_graded_in_a_course_without_sources(installed
     assert course.path("release", "explore", "explore.ipynb").read_bytes() == notebook
     with gradebook(course) as gb:
         assert gb.find_grade("weekly_table", "explore", "explore", "ada").score == 0.0  # nothing answered
+
+
+def test_creating_a_course_leaves_files_other_threads_write_meanwhile_as_they_would_be(tmp_path, monkeypatch):
+    """The app creates its course while a grading thread may be releasing a learner's data, which
+    the sandboxed kernel (another uid) must read: course creation must not change the umask."""
+    import grader.course_dir as course_dir
+
+    copy_sources = course_dir._copy_sources
+    written = tmp_path / "elsewhere.csv"
+
+    def copy_and_meanwhile_write(*args, **kwargs):
+        written.write_text("employee_id\n")          # what another thread writes during init
+        return copy_sources(*args, **kwargs)
+
+    monkeypatch.setattr(course_dir, "_copy_sources", copy_and_meanwhile_write)
+    umask = os.umask(0o022)
+    try:
+        course = init_course(tmp_path / "course")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o644
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in course.root.rglob("*") if not p.is_symlink()}
+    assert modes <= {0o700, 0o600}, modes                    # the course itself stays private
