@@ -56,10 +56,16 @@ def _config_with_settings(home: str, course: str, stamp: tuple[int, int] | None)
     return dataclasses.replace(config, course=reopened)
 
 
+_THREAD_CONFIG = threading.local()
+
+
 def get_config() -> AppConfig:
     """The app's config; a broken config file stops the page with a clear message. An edited
     theater.toml (a due date, an extension, an attempt limit) applies on the next page run,
     without a restart: the course is opened again when the file's stamp changes."""
+    pinned = getattr(_THREAD_CONFIG, "config", None)
+    if pinned is not None:      # a background thread of a page: that page's config, not a new read
+        return pinned
     home, course = os.environ.get("THEATER_HOME", ""), os.environ.get("THEATER_COURSE", "")
     try:
         config = _config_for(home, course)
@@ -212,6 +218,8 @@ def warm_up(learner: str, graded: Any) -> None:
 
     def build() -> None:
         from course.charts import CHARTS, NEEDS_LABELS
+
+        _THREAD_CONFIG.config = config   # everything this thread reads uses the page's config
 
         try:
             practice = _practice_company_for(*args, config)  # the config of the page that started it
