@@ -1,5 +1,7 @@
 """The board question: the room reads its company's adoption dashboard, votes which number to
-believe, and the reveal tells the truth from that company's hidden labels.
+believe, and the reveal tells the truth from that company's hidden labels. In a room created on
+an organisation's own audit file (course.audit_room) the same three numbers come from the audit's
+team-week aggregates, and the reveal says there is no hidden truth (audit_board_question).
 
 Dashboard figures come from the same weekly table the exercises grade against, the truth from
 `exercises.truth` (theater share, the pilot's effect of AI access): nothing here re-derives a label.
@@ -10,12 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from course.workshop import RoundQuestion
 from exercises import truth
 
 BOARD_KEY = "board/which-number"
+USAGE_FEEDBACK = "Usage rose because the mandate asked for it; it says nothing yet about work."
+# An audit has no mandate date and its usage may fall: the same lesson, without the mandate.
+AUDIT_USAGE_FEEDBACK = "Usage counts how much the tool was used; it says nothing yet about work."
+ADOPTION_FEEDBACK = "Adoption counts people who touched the tool, not what it did for their work."
+AUDIT_PROMPT = ("Your board sees this dashboard of your organisation's own AI usage. Which number "
+                "should it believe about what AI does for the organisation?")
 PROMPT = ("Your board sees this adoption dashboard of the room's company. Which number should "
           "it believe about what AI does for the company?")
 
@@ -80,8 +89,126 @@ def board_question(company: Any) -> tuple[RoundQuestion, BoardFigures]:
         key=BOARD_KEY, prompt=PROMPT, options=(usage, users, output), answer=output,
         misconceptions=("usage-equals-value", "adoption-equals-impact", None),
         explanation=explanation,
-        feedback=("Usage rose because the mandate asked for it; it says nothing yet about work.",
-                  "Adoption counts people who touched the tool, not what it did for their work.",
-                  ""),
+        feedback=(USAGE_FEEDBACK, ADOPTION_FEEDBACK, ""),
         kind="board")
+    return question, figures
+
+
+# ----------------------------------------------------------------------------- an audit room
+
+@dataclass(frozen=True)
+class AuditBoardFigures:
+    """The same three dashboard numbers, from an audit's team-week aggregates (no truth behind
+    them: it is the organisation's own data). NaN where the file cannot give a number."""
+
+    weeks: int                   # whole weeks in the file
+    window: int                  # weeks compared at each end (0: too few weeks to compare)
+    usage_before: float          # mean AI interactions per week, first `window` weeks
+    usage_after: float           # … last `window` weeks
+    output_before: float         # mean delivered items per week, first `window` weeks
+    output_after: float
+    weekly_users: float          # mean share of the people shown active in a week, last weeks
+    users_suppressed: bool       # a team-week under five people counted as none: a lower bound
+    people: int                  # people in the teams shown
+
+    @property
+    def usage_change(self) -> float:
+        return _change(self.usage_before, self.usage_after)
+
+    @property
+    def output_change(self) -> float:
+        return _change(self.output_before, self.output_after)
+
+
+def _change(before: float, after: float) -> float:
+    return float(100.0 * (after / before - 1.0)) if before and np.isfinite(before) \
+        and np.isfinite(after) else float("nan")
+
+
+def audit_board_figures(file: Any) -> AuditBoardFigures:
+    """First vs last weeks of an audit room file (course.audit_room.AuditRoomFile)."""
+    weekly = file.weekly_frame()
+    per_week = weekly.groupby("week")[["interactions", "delivered"]].sum(min_count=1).sort_index()
+    active = weekly.groupby("week")["active_users"].sum(min_count=0).reindex(per_week.index)
+    suppressed = weekly["active_users"].isna().groupby(weekly["week"]).any().reindex(per_week.index)
+    weeks = len(per_week)
+    window = min(file.window_weeks, weeks // 2)
+    first, last = per_week.iloc[:window], per_week.iloc[weeks - window:] if window else per_week.iloc[:0]
+    nan = float("nan")
+
+    def mean(frame: pd.DataFrame, column: str) -> float:
+        return float(frame[column].mean()) if window else nan
+
+    last_weeks = per_week.index[weeks - window:] if window else per_week.index[:0]
+    people = file.people
+    users = float(active.reindex(last_weeks).mean() / people) if window and people else nan
+    return AuditBoardFigures(
+        weeks=weeks, window=window,
+        usage_before=mean(first, "interactions"), usage_after=mean(last, "interactions"),
+        output_before=mean(first, "delivered"), output_after=mean(last, "delivered"),
+        weekly_users=users, users_suppressed=bool(window and suppressed.reindex(last_weeks).any()),
+        people=people)
+
+
+def _weeks(count: int) -> str:
+    return f"{count} week{'' if count == 1 else 's'}"
+
+
+def _change_words(before: float, after: float, window: int, weeks: int, what: str) -> str:
+    """A change from the first weeks to the last, or why this file gives none."""
+    if not window:
+        return f"no change to show: the file holds {_weeks(weeks)}, and a change needs two"
+    span = f"from the first {_weeks(window)} to the last {_weeks(window)}"
+    if not (np.isfinite(before) or np.isfinite(after)):
+        return f"not in this file (it holds no {what})"
+    if not (np.isfinite(before) and np.isfinite(after)):
+        end = "first" if not np.isfinite(before) else "last"
+        return f"no change to show: the file holds no {what} in the {end} {_weeks(window)}"
+    if not before:
+        return (f"none in the first {_weeks(window)} and none in the last" if not after
+                else f"none in the first {_weeks(window)}, {after:,.1f} a week in the last "
+                     f"{_weeks(window)}: no percentage to give")
+    return f"{_signed(_change(before, after))} {span}"
+
+
+def _users_words(figures: AuditBoardFigures) -> str:
+    if not figures.people:
+        return "no team in the file, so no share to give"
+    if not figures.window:
+        return f"no weeks to average over, of the {figures.people:,} people shown"
+    if not np.isfinite(figures.weekly_users):
+        return f"not in this file, of the {figures.people:,} people shown"
+    bound = "at least " if figures.users_suppressed else ""
+    span = f"over the last {_weeks(figures.window)}"
+    return f"{bound}{figures.weekly_users:.0%} of the {figures.people:,} people shown, {span}"
+
+
+def audit_board_question(file: Any) -> tuple[RoundQuestion, AuditBoardFigures]:
+    """The board question on an organisation's own audit: the same three numbers and the same
+    key (delivered work, the only outcome on the dashboard); the reveal says there is no hidden
+    truth and what the two changes can and cannot say, in sentences true for this file."""
+    figures = audit_board_figures(file)
+    window, weeks = figures.window, figures.weeks
+    usage_words = _change_words(figures.usage_before, figures.usage_after, window, weeks,
+                                "AI interaction counts")
+    output_words = _change_words(figures.output_before, figures.output_after, window, weeks,
+                                 "delivered work")
+    usage = f"AI interactions per week: {usage_words}"
+    users = f"People using AI in a week: {_users_words(figures)}"
+    output = f"Delivered work per week: {output_words}"
+    caused = ("Without a rollout or a pilot neither number says what AI caused: usage and "
+              "delivered work both move with deadlines, staffing and the kind of work.")
+    suppressed = (" The share of people using AI counts a team-week of fewer than five as none, "
+                  "so it is a lower bound." if figures.users_suppressed else "")
+    explanation = (
+        "This is your organisation's own data: there is no hidden truth to reveal. "
+        f"Delivered work per week: {output_words}; AI interactions per week: {usage_words}. "
+        f"{caused} Delivered work is still the number to read, because it is the only outcome "
+        "on the dashboard; a staggered rollout or a randomised pilot is what would show whether "
+        f"AI moved it.{suppressed}")
+    question = RoundQuestion(
+        key=BOARD_KEY, prompt=AUDIT_PROMPT, options=(usage, users, output), answer=output,
+        misconceptions=("usage-equals-value", "adoption-equals-impact", None),
+        explanation=explanation,
+        feedback=(AUDIT_USAGE_FEEDBACK, ADOPTION_FEEDBACK, ""), kind="board")
     return question, figures
