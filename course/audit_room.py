@@ -146,6 +146,14 @@ def room_file(audit: Any) -> AuditRoomFile:
         for row in weekly.itertuples(index=False)]
     shown = set(weekly["team"]) if len(weekly) else set()
     period = audit.period or (None, None)
+    try:
+        return _validated_file(audit_lib, audit, rows, shown, period)
+    except ValidationError as exc:
+        raise AuditRoomError(f"this audit cannot become a room file: {describe(exc)}") from None
+
+
+def _validated_file(audit_lib: Any, audit: Any, rows: list[dict], shown: set,
+                    period: tuple) -> AuditRoomFile:
     return AuditRoomFile.model_validate({
         "format": FORMAT, "version": VERSION, "min_group": audit_lib.MIN_GROUP,
         "window_weeks": audit_lib.WINDOW_WEEKS,

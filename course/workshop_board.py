@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from course.workshop import RoundQuestion
+from course.workshop import RoundQuestion, WorkshopError
 from exercises import truth
 
 BOARD_KEY = "board/which-number"
@@ -212,3 +212,15 @@ def audit_board_question(file: Any) -> tuple[RoundQuestion, AuditBoardFigures]:
         explanation=explanation,
         feedback=(AUDIT_USAGE_FEEDBACK, ADOPTION_FEEDBACK, ""), kind="board")
     return question, figures
+
+
+def room_board_question(room: Any, store: Any, room_company: Any) -> RoundQuestion:
+    """The board question of a room: on its audit file for an audit room (never generating a
+    company), else on the company `room_company()` generates."""
+    if room.is_audit:
+        audit = store.room_audit(room.code)
+        if audit is None:
+            raise WorkshopError(f"Workshop {room.code} has lost its audit file; create the "
+                                   "room again from the file.")
+        return audit_board_question(audit)[0]
+    return board_question(room_company())[0]
