@@ -293,3 +293,14 @@ def test_cli_refusals_are_one_line_and_exit_2(files, tmp_path, capsys):  # noqa:
     assert "--html FILE" in errors[0] and "overwrite an input" in errors[1]
     assert "no person-level column" in errors[2] and "at most 5 MB" in errors[3]
     assert "cannot read" in errors[4] and "not both" in errors[5] and "needs its audit file" in errors[6]
+
+
+def test_the_leader_brief_of_an_audit_room_does_not_call_its_data_synthetic(real_audit, store):
+    from course.leader_brief import leader_brief_files
+
+    room = store.create_workshop("startup", "Own data", owner="Grace", audit=room_file(real_audit))
+    page, markdown = leader_brief_files(store, room)
+    assert "(synthetic)" not in markdown and "(synthetic)" not in page
+    assert "discussed its own organisation" in markdown and "discussed its own organisation" in page
+    synthetic = store.create_workshop("startup", "Generated", owner="Grace")
+    assert "The company the room discussed (synthetic): startup" in leader_brief_files(store, synthetic)[1]
