@@ -75,6 +75,9 @@ class AuditRoomFile(FileModel):
     window_weeks: Annotated[int, Field(ge=1, le=52)] = 4
     period_start: dt.date | None = None
     period_end: dt.date | None = None
+    # the board question compares the weeks before this date's week with the weeks from it (a
+    # rollout's date, say); without it, the first and the last `window_weeks` weeks
+    compare_from: dt.date | None = None
     teams: Annotated[list[Team], Field(max_length=MAX_TEAMS)] = []
     weekly: Annotated[list[TeamWeek], Field(max_length=MAX_ROWS)] = []
     findings: Annotated[list[Line], Field(max_length=MAX_LINES)] = []
@@ -125,6 +128,14 @@ class AuditRoomFile(FileModel):
         for column in WEEKLY_COLUMNS[2:]:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
         return frame.sort_values(["week", "team"], ignore_index=True)
+
+
+def with_comparison(file: AuditRoomFile, compare_from: dt.date | None) -> AuditRoomFile:
+    """The file with the date its board question compares before and after (None: first and
+    last weeks), validated again."""
+    data = file.model_dump()
+    data["compare_from"] = compare_from
+    return AuditRoomFile.model_validate(data)
 
 
 def _number(value: Any) -> float | int | None:

@@ -9,6 +9,7 @@ Dashboard figures come from the same weekly table the exercises grade against, t
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,12 +103,14 @@ class AuditBoardFigures:
     them: it is the organisation's own data). NaN where the file cannot give a number."""
 
     weeks: int                   # whole weeks in the file
-    window: int                  # weeks compared at each end (0: too few weeks to compare)
-    usage_before: float          # mean AI interactions per week, first `window` weeks
-    usage_after: float           # … last `window` weeks
-    output_before: float         # mean delivered items per week, first `window` weeks
+    before_weeks: int            # weeks compared on each side (0: nothing to compare there)
+    after_weeks: int
+    compare_from: dt.date | None  # the trainer's date splitting before from after, if any
+    usage_before: float          # mean AI interactions per week, before
+    usage_after: float           # … after
+    output_before: float         # mean delivered items per week, before
     output_after: float
-    weekly_users: float          # mean share of the people shown active in a week, last weeks
+    weekly_users: float          # mean share of the people shown active in a week, after
     users_suppressed: bool       # a team-week under five people counted as none: a lower bound
     people: int                  # people in the teams shown
 
@@ -119,6 +122,10 @@ class AuditBoardFigures:
     def output_change(self) -> float:
         return _change(self.output_before, self.output_after)
 
+    @property
+    def comparable(self) -> bool:
+        return bool(self.before_weeks and self.after_weeks)
+
 
 def _change(before: float, after: float) -> float:
     return float(100.0 * (after / before - 1.0)) if before and np.isfinite(before) \
@@ -126,27 +133,33 @@ def _change(before: float, after: float) -> float:
 
 
 def audit_board_figures(file: Any) -> AuditBoardFigures:
-    """First vs last weeks of an audit room file (course.audit_room.AuditRoomFile)."""
+    """Before vs after in an audit room file (course.audit_room.AuditRoomFile): the weeks before
+    and from its `compare_from` date, or else its first and last `window_weeks` weeks."""
     weekly = file.weekly_frame()
     per_week = weekly.groupby("week")[["interactions", "delivered"]].sum(min_count=1).sort_index()
     active = weekly.groupby("week")["active_users"].sum(min_count=0).reindex(per_week.index)
     suppressed = weekly["active_users"].isna().groupby(weekly["week"]).any().reindex(per_week.index)
     weeks = len(per_week)
-    window = min(file.window_weeks, weeks // 2)
-    first, last = per_week.iloc[:window], per_week.iloc[weeks - window:] if window else per_week.iloc[:0]
+    if file.compare_from is not None:
+        split = pd.Timestamp(file.compare_from) - pd.Timedelta(days=pd.Timestamp(file.compare_from).weekday())
+        later = per_week.index >= split
+        before, after = per_week[~later], per_week[later]
+    else:
+        window = min(file.window_weeks, weeks // 2)
+        before, after = per_week.iloc[:window], per_week.iloc[weeks - window:weeks if window else 0]
     nan = float("nan")
 
     def mean(frame: pd.DataFrame, column: str) -> float:
-        return float(frame[column].mean()) if window else nan
+        return float(frame[column].mean()) if len(frame) else nan
 
-    last_weeks = per_week.index[weeks - window:] if window else per_week.index[:0]
     people = file.people
-    users = float(active.reindex(last_weeks).mean() / people) if window and people else nan
+    users = float(active.reindex(after.index).mean() / people) if len(after) and people else nan
     return AuditBoardFigures(
-        weeks=weeks, window=window,
-        usage_before=mean(first, "interactions"), usage_after=mean(last, "interactions"),
-        output_before=mean(first, "delivered"), output_after=mean(last, "delivered"),
-        weekly_users=users, users_suppressed=bool(window and suppressed.reindex(last_weeks).any()),
+        weeks=weeks, before_weeks=len(before), after_weeks=len(after),
+        compare_from=file.compare_from,
+        usage_before=mean(before, "interactions"), usage_after=mean(after, "interactions"),
+        output_before=mean(before, "delivered"), output_after=mean(after, "delivered"),
+        weekly_users=users, users_suppressed=bool(len(after) and suppressed.reindex(after.index).any()),
         people=people)
 
 
@@ -154,33 +167,50 @@ def _weeks(count: int) -> str:
     return f"{count} week{'' if count == 1 else 's'}"
 
 
-def _change_words(before: float, after: float, window: int, weeks: int, what: str) -> str:
-    """A change from the first weeks to the last, or why this file gives none."""
-    if not window:
-        return f"no change to show: the file holds {_weeks(weeks)}, and a change needs two"
-    span = f"from the first {_weeks(window)} to the last {_weeks(window)}"
+def _week_of(day: dt.date) -> str:
+    """The trainer's date as the whole week it falls in: weeks are compared whole."""
+    return "the week of " + f"{day:%d %B %Y}".lstrip("0")
+
+
+def _sides(figures: AuditBoardFigures) -> tuple[str, str]:
+    """How the two sides compared are named: ("the first 4 weeks", "the last 4 weeks")."""
+    if figures.compare_from is not None:
+        when = _week_of(figures.compare_from)
+        return (f"the {_weeks(figures.before_weeks)} before {when}",
+                f"the {_weeks(figures.after_weeks)} from {when}")
+    return f"the first {_weeks(figures.before_weeks)}", f"the last {_weeks(figures.after_weeks)}"
+
+
+def _change_words(before: float, after: float, figures: AuditBoardFigures, what: str) -> str:
+    """A change from before to after, or why this file gives none."""
+    if not figures.comparable:
+        if figures.compare_from is not None:
+            when = _week_of(figures.compare_from)
+            side = "before" if not figures.before_weeks else "from"
+            return f"no change to show: the file holds no whole week {side} {when}"
+        return (f"no change to show: the file holds {_weeks(figures.weeks)}, and a change "
+                "needs two")
+    first, last = _sides(figures)
     if not (np.isfinite(before) or np.isfinite(after)):
         return f"not in this file (it holds no {what})"
     if not (np.isfinite(before) and np.isfinite(after)):
-        end = "first" if not np.isfinite(before) else "last"
-        return f"no change to show: the file holds no {what} in the {end} {_weeks(window)}"
+        return f"no change to show: the file holds no {what} in {first if not np.isfinite(before) else last}"
     if not before:
-        return (f"none in the first {_weeks(window)} and none in the last" if not after
-                else f"none in the first {_weeks(window)}, {after:,.1f} a week in the last "
-                     f"{_weeks(window)}: no percentage to give")
-    return f"{_signed(_change(before, after))} {span}"
+        return (f"none in {first} and none in {last}" if not after
+                else f"none in {first}, {after:,.1f} a week in {last}: no percentage to give")
+    return f"{_signed(_change(before, after))} from {first} to {last}"
 
 
 def _users_words(figures: AuditBoardFigures) -> str:
     if not figures.people:
         return "no team in the file, so no share to give"
-    if not figures.window:
+    if not figures.after_weeks:
         return f"no weeks to average over, of the {figures.people:,} people shown"
     if not np.isfinite(figures.weekly_users):
         return f"not in this file, of the {figures.people:,} people shown"
     bound = "at least " if figures.users_suppressed else ""
-    span = f"over the last {_weeks(figures.window)}"
-    return f"{bound}{figures.weekly_users:.0%} of the {figures.people:,} people shown, {span}"
+    return (f"{bound}{figures.weekly_users:.0%} of the {figures.people:,} people shown, "
+            f"over {_sides(figures)[1]}")
 
 
 def audit_board_question(file: Any) -> tuple[RoundQuestion, AuditBoardFigures]:
@@ -188,16 +218,18 @@ def audit_board_question(file: Any) -> tuple[RoundQuestion, AuditBoardFigures]:
     key (delivered work, the only outcome on the dashboard); the reveal says there is no hidden
     truth and what the two changes can and cannot say, in sentences true for this file."""
     figures = audit_board_figures(file)
-    window, weeks = figures.window, figures.weeks
-    usage_words = _change_words(figures.usage_before, figures.usage_after, window, weeks,
+    usage_words = _change_words(figures.usage_before, figures.usage_after, figures,
                                 "AI interaction counts")
-    output_words = _change_words(figures.output_before, figures.output_after, window, weeks,
+    output_words = _change_words(figures.output_before, figures.output_after, figures,
                                  "delivered work")
     usage = f"AI interactions per week: {usage_words}"
     users = f"People using AI in a week: {_users_words(figures)}"
     output = f"Delivered work per week: {output_words}"
     caused = ("Without a rollout or a pilot neither number says what AI caused: usage and "
               "delivered work both move with deadlines, staffing and the kind of work.")
+    if figures.compare_from is not None:
+        caused += (" A date you chose splits the weeks, but it is no comparison group: "
+                   "everything else that changed around it changed too.")
     suppressed = (" The share of people using AI counts a team-week of fewer than five as none, "
                   "so it is a lower bound." if figures.users_suppressed else "")
     explanation = (

@@ -60,6 +60,10 @@ if not code:
             help="The room file `theater audit --room-file` or the Audit your own logs page "
                  "writes: teams and weeks only. The room then discusses your own data instead "
                  "of a generated company; the board question has no hidden truth to reveal.")
+        compare_from = st.date_input(
+            "With your audit file: compare the weeks before and from (optional)", value=None,
+            help="A rollout's date, say. Left empty, the board question compares the audit's "
+                 "first and last four weeks.")
         hours = st.number_input("Closes by itself after (hours)", min_value=0.5,
                                 max_value=workshop.MAX_HOURS, value=workshop.DEFAULT_HOURS,
                                 step=0.5)
@@ -71,6 +75,10 @@ if not code:
                 from course.audit_room import read_room_file
 
                 audit = read_room_file(audit_upload.getvalue(), name=audit_upload.name)
+                if compare_from is not None:
+                    from course.audit_room import with_comparison
+
+                    audit = with_comparison(audit, compare_from)
             created = rooms.create_workshop(scenario, title, hours=float(hours), owner=owner,
                                             audit=audit)
         except UserError as error:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from course import workshop
 from course.audit import build_audit
 from course.audit_room import (FORMAT, MAX_FILE_BYTES, AuditRoomError, AuditRoomFile,
-                               read_room_file, room_file, room_file_json)
+                               read_room_file, room_file, room_file_json, with_comparison)
 from course.progress import ProgressStore
 from course.workshop import AUDIT_SCENARIO, WorkshopError, WorkshopStore
 from course.workshop_board import (ADOPTION_FEEDBACK, BOARD_KEY, audit_board_figures,
@@ -73,7 +73,7 @@ def test_audit_to_room_file_to_room_to_board_question_keeps_the_aggregates_numbe
     figures = audit_board_figures(stored)
     org = expected.groupby("week")[["interactions", "delivered"]].sum()
     first, last = org.iloc[:4], org.iloc[-4:]
-    assert figures.window == 4 and figures.weeks == len(org)
+    assert (figures.before_weeks, figures.after_weeks) == (4, 4) and figures.weeks == len(org)
     assert figures.usage_change == pytest.approx(100 * (last["interactions"].mean() / first["interactions"].mean() - 1))
     assert figures.output_change == pytest.approx(100 * (last["delivered"].mean() / first["delivered"].mean() - 1))
     active = expected.groupby("week")["active_users"].sum().iloc[-4:].mean()
@@ -160,7 +160,26 @@ EDGE_FILES = {
     "interactions only at the end": lambda: _file(_rows([None] * 4 + [9] * 4, [1] * 8)),
     "every team-week under five": lambda: _file(_rows([4] * 8, [1] * 8, active=[None] * 8)),
     "some under five": lambda: _file(_rows([4] * 8, [1] * 8, active=[6, None] * 4)),
+    "a date before every week": lambda: with_comparison(_file(_rows([4] * 8, [1] * 8)),
+                                                        pd.Timestamp("2025-06-01").date()),
+    "a date and no data": lambda: with_comparison(_file([], teams={}), pd.Timestamp("2026-03-02").date()),
 }
+
+
+def test_a_date_the_trainer_gives_splits_before_from_after():
+    file = with_comparison(_file(_rows([10, 10, 10, 20, 20, 20, 20, 20], [5, 5, 5, 4, 4, 4, 4, 4])),
+                           pd.Timestamp("2026-01-28").date())          # a Wednesday: its week counts as after
+    question, figures = audit_board_question(file)
+    assert (figures.before_weeks, figures.after_weeks) == (3, 5)
+    assert figures.usage_change == pytest.approx(100) and figures.output_change == pytest.approx(-20)
+    assert question.options[0] == ("AI interactions per week: +100% from the 3 weeks before the week of "
+                                   "28 January 2026 to the 5 weeks from the week of 28 January 2026")
+    assert question.answer.startswith("Delivered work per week: -20% from the 3 weeks before")
+    assert "no comparison group" in question.explanation
+    too_late = with_comparison(file, pd.Timestamp("2027-01-04").date())
+    question, _ = audit_board_question(too_late)
+    assert "no whole week from the week of 4 January 2027" in question.answer
+    assert "no weeks to average over" in question.options[1]
 
 
 @pytest.mark.parametrize("case", list(EDGE_FILES))
@@ -171,8 +190,8 @@ def test_every_sentence_holds_for_any_valid_file(case):
         assert wrong not in words, (case, words)
     assert len(set(question.options)) == 3 and question.answer == question.options[2]
     assert "no hidden truth" in question.explanation
-    if figures.window == 0:
-        assert "a change needs two" in question.answer
+    if not figures.comparable:
+        assert "no change to show" in question.answer
     if case == "zero baselines":
         assert "no percentage to give" in question.options[0]
         assert "none in the first 4 weeks and none in the last" in question.answer
@@ -293,6 +312,20 @@ def test_cli_refusals_are_one_line_and_exit_2(files, tmp_path, capsys):  # noqa:
     assert "--html FILE" in errors[0] and "overwrite an input" in errors[1]
     assert "no person-level column" in errors[2] and "at most 5 MB" in errors[3]
     assert "cannot read" in errors[4] and "not both" in errors[5] and "needs its audit file" in errors[6]
+
+
+def test_the_shell_takes_a_comparison_date_for_an_audit_room(tmp_path, capsys):
+    room_path = tmp_path / "room.json"
+    room_path.write_text(json.dumps(_good()))
+    home = ["workshop", "--home", str(tmp_path / "home"), "create", "--owner", "Grace"]
+    assert main([*home, "--audit-file", str(room_path), "--compare-from", "2026-02-02"]) == 0
+    code = capsys.readouterr().out.split()[0]
+    store = WorkshopStore(ProgressStore(f"sqlite:///{tmp_path / 'home' / 'progress.sqlite'}").engine)
+    assert str(store.room_audit(code).compare_from) == "2026-02-02"
+    assert main([*home, "--audit-file", str(room_path), "--compare-from", "02/03/2026"]) == 2
+    assert main([*home, "--compare-from", "2026-02-02"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert "YYYY-MM-DD" in errors[0] and "give --audit-file too" in errors[1]
 
 
 def test_the_leader_brief_of_an_audit_room_does_not_call_its_data_synthetic(real_audit, store):

@@ -1,6 +1,8 @@
 """A room on an organisation's own audit, through AppTest: the trainer uploads the room file, the
 host page, the projector and the phones work on it, and no page generates a company."""
 
+from datetime import date
+
 import pandas as pd
 import pytest
 
@@ -43,10 +45,12 @@ def test_the_trainer_creates_a_room_on_an_uploaded_audit_file(rooms):
     uploader = next(u for u in at.file_uploader if "audit file" in u.label)
     uploader.set_value(("audit-room.json", to_json(audit_file()).encode(), "application/json"))
     at.text_input[0].input("Our own data")
+    at.date_input[0].set_value(date(2026, 2, 2))
     button(at, "Create workshop and get a join code").click().run()
     assert not at.exception
     room = rooms.get_workshop(at.session_state["workshop_host_code"])
     assert room.is_audit and rooms.room_audit(room.code).teams[0].team == "Core"
+    assert rooms.room_audit(room.code).compare_from == date(2026, 2, 2)
     assert "your organisation's own audit" in texts(at)
 
 
