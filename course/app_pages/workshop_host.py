@@ -205,7 +205,7 @@ def _room_board():
 def audit_company() -> None:
     """An audit room's data: the audit's own weekly chart and sentences (plain text: they come
     from a file the trainer uploaded), never a generated company."""
-    from course.audit import weekly_chart
+    from course.audit import WINDOW_WEEKS, weekly_chart
 
     try:
         audit = rooms.room_audit(room.code)
@@ -221,7 +221,7 @@ def audit_company() -> None:
             st.vega_lite_chart(spec=weekly_chart(frame).to_dict(), width="stretch",
                                key="room_audit_chart")
         st.caption(f"AI interactions and delivered work per week, each as an index of its first "
-                   f"{audit.window_weeks} weeks (= 100), over {len(audit.teams)} team(s) of at "
+                   f"{WINDOW_WEEKS} weeks (= 100), over {len(audit.teams)} team(s) of at "
                    f"least {audit.min_group} people: teams and weeks only.")
         st.markdown("  \n".join(f"• {workshop.as_plain_html(line)}" for line in audit.findings),
                     unsafe_allow_html=True)

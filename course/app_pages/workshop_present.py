@@ -106,7 +106,7 @@ def _dashboard(scenario: str, seed: int) -> tuple[dict, str]:
 def _audit_dashboard(code: str, created_at) -> tuple[dict | None, str]:
     """An audit room's dashboard: the audit's own weekly chart (no generated company); cached
     per room (`created_at` tells a room from a later one with the same code)."""
-    from course.audit import weekly_chart
+    from course.audit import WINDOW_WEEKS, weekly_chart
 
     try:
         audit = rooms.room_audit(code)
@@ -116,7 +116,7 @@ def _audit_dashboard(code: str, created_at) -> tuple[dict | None, str]:
         return None, "This room has lost its audit file."
     frame = audit.weekly_frame()
     summary = (f"Your organisation's own data: AI interactions and delivered work per week, each "
-               f"as an index of its first {audit.window_weeks} weeks (= 100), over "
+               f"as an index of its first {WINDOW_WEEKS} weeks (= 100), over "
                f"{len(audit.teams)} team(s) of at least {audit.min_group} people.")
     if not len(frame):
         return None, "The audit file holds no whole week of data to draw."
