@@ -178,8 +178,16 @@ def _validated_file(audit_lib: Any, audit: Any, rows: list[dict], shown: set,
 
 
 def room_file_json(audit: Any) -> str:
-    """The room file as the text `theater audit --room-file` writes and the audit page offers."""
-    return to_json(room_file(audit))
+    """The room file as the text `theater audit --room-file` writes and the audit page offers;
+    refused, like on reading, past MAX_FILE_BYTES (never a file the room would not take)."""
+    file = room_file(audit)
+    text = to_json(file)
+    if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        raise AuditRoomError(f"this audit is too large for a room file ({len(file.teams)} teams "
+                             f"over {len({row.week for row in file.weekly})} weeks make "
+                             f"{len(text.encode('utf-8')) / 1e6:.1f} MB, at most "
+                             f"{MAX_FILE_BYTES / 1e6:.0f} MB): audit fewer teams or a shorter period")
+    return text
 
 
 def to_json(file: AuditRoomFile) -> str:

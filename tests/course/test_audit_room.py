@@ -337,3 +337,11 @@ def test_the_leader_brief_of_an_audit_room_does_not_call_its_data_synthetic(real
     assert "discussed its own organisation" in markdown and "discussed its own organisation" in page
     synthetic = store.create_workshop("startup", "Generated", owner="Grace")
     assert "The company the room discussed (synthetic): startup" in leader_brief_files(store, synthetic)[1]
+
+
+def test_an_audit_too_large_for_a_room_file_is_refused_when_written(monkeypatch, real_audit):
+    import course.audit_room
+
+    monkeypatch.setattr(course.audit_room, "MAX_FILE_BYTES", 1_000)
+    with pytest.raises(AuditRoomError, match="too large for a room file"):
+        room_file_json(real_audit)
