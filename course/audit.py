@@ -34,6 +34,7 @@ class Audit:
     dropped: list[str] = field(default_factory=list)
     design: list[str] = field(default_factory=list)
     period: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    people: dict[str, int] = field(default_factory=dict)   # size of each team shown (all >= MIN_GROUP)
 
 
 def _team_of(ids: pd.Series, roster: Roster | None) -> pd.Series:
@@ -87,6 +88,7 @@ def build_audit(usage: pd.DataFrame, outcomes: pd.DataFrame, roster: Roster | No
                              "left out entirely, and the totals below leave them out too, so they cannot "
                              "be worked out by subtraction")
     shown = [team for team in sizes.index if team not in small]
+    audit.people = {str(team): int(sizes[team]) for team in shown}
     usage = usage[usage["team"].isin(shown)]
     outcomes = outcomes[outcomes["team"].isin(shown)] if len(outcomes) else outcomes
 

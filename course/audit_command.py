@@ -15,9 +15,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Reads AI-usage exports (every kind `theater import` reads) and delivery files "
                     "(a GitHub pull-request export, a Jira issues CSV, an incident list CSV), joins "
                     "them by team and week through --roster, and writes a self-contained HTML report "
-                    "that shows no person and no team under five people.")
+                    "that shows no person and no team under five people, and/or a room file of "
+                    "its team-week aggregates for a live workshop.")
     audit.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="export files or folders")
-    audit.add_argument("--html", required=True, type=Path, metavar="FILE", help="where to write the report")
+    audit.add_argument("--html", type=Path, metavar="FILE", help="where to write the report")
+    audit.add_argument("--room-file", type=Path, metavar="FILE.json",
+                       help="also (or instead) write the audit's team-week aggregates as a file a "
+                            "trainer creates a workshop room on (`theater workshop create "
+                            "--audit-file`)")
     audit.add_argument("--roster", type=Path, metavar="CSV",
                        help="who is in which team: a 'team' column and 'user'/'login'/'email' columns")
     audit.add_argument("--title", default="AI usage beside delivered work", help="the report's title")
@@ -60,27 +65,48 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[str]]:
     return usage, outcomes, skipped
 
 
-def run_audit(args: argparse.Namespace) -> int:
-    from course.audit import audit_html, build_audit
-    from datasets.importers import read_exports
-    from datasets.outcomes import read_outcomes, read_roster
-
-    usage_files, outcome_files, skipped = split_inputs(args.paths)
-    if not usage_files:
-        raise UserError("no AI-usage export among the inputs: give at least one file `theater import` reads")
-    roster = read_roster(args.roster) if args.roster else None
-    audit = build_audit(read_exports(usage_files), read_outcomes(outcome_files), roster)
-    page = audit_html(audit, args.title)
-    out: Path = args.html
+def _write(out: Path, text: str) -> None:
+    """All of it or nothing: a half-written file is never left where the trainer looks."""
     partial = out.with_name(f".{out.name}.partial")
     try:
-        partial.write_text(page, encoding="utf-8")
+        partial.write_text(text, encoding="utf-8")
         os.replace(partial, out)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    print(f"wrote {out}: {len(usage_files)} usage file(s), {len(outcome_files)} delivery file(s), "
-          f"{audit.weekly['team'].nunique() if len(audit.weekly) else 0} team(s) shown")
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from course.audit import audit_html, build_audit
+    from course.audit_room import room_file_json
+    from datasets.importers import read_exports
+    from datasets.outcomes import read_outcomes, read_roster
+
+    if args.html is None and args.room_file is None:
+        raise UserError("give --html FILE (the report), --room-file FILE.json (for a workshop "
+                        "room) or both")
+    outputs = [path.resolve() for path in (args.html, args.room_file) if path is not None]
+    usage_files, outcome_files, skipped = split_inputs(args.paths)
+    if not usage_files:
+        raise UserError("no AI-usage export among the inputs: give at least one file `theater import` reads")
+    inputs = {file.resolve() for file in usage_files + outcome_files + ([args.roster] if args.roster else [])}
+    clash = [str(path) for path in outputs if path in inputs]
+    if clash or len(set(outputs)) < len(outputs):
+        raise UserError(f"{(clash or [str(outputs[0])])[0]}: an output would overwrite an input or "
+                        "the other output; write it elsewhere")
+    roster = read_roster(args.roster) if args.roster else None
+    audit = build_audit(read_exports(usage_files), read_outcomes(outcome_files), roster)
+    teams = audit.weekly['team'].nunique() if len(audit.weekly) else 0
+    room_text = room_file_json(audit) if args.room_file is not None else None   # may refuse: before any write
+    if args.html is not None:
+        _write(args.html, audit_html(audit, args.title))
+        print(f"wrote {args.html}: {len(usage_files)} usage file(s), {len(outcome_files)} "
+              f"delivery file(s), {teams} team(s) shown")
+    if args.room_file is not None:
+        _write(args.room_file, room_text)
+        print(f"wrote {args.room_file}: team-week aggregates of {teams} team(s) over "
+              f"{audit.weekly['week'].nunique() if len(audit.weekly) else 0} week(s), for "
+              "`theater workshop create --audit-file`")
     for line in skipped + audit.dropped:
         print(f"left out: {line}")
     if args.purge:

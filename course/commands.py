@@ -254,17 +254,50 @@ def _room_line(room) -> str:
     return f"{room.code}  {room.title} ({room.scenario}), {state}, owner {room.owner or '-'}"
 
 
-def workshop_create(scenario: str, title: str | None, hours: float, home: str | None,
-                    owner: str | None = None) -> int:
+def read_audit_file(path: Path):
+    """An audit room file from disk, read no further than its size cap (course.audit_room)."""
+    from course.audit_room import MAX_FILE_BYTES, AuditRoomError, read_room_file
+
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise AuditRoomError(f"{path}: a folder, not an audit room file") from None
+    except OSError as exc:
+        raise AuditRoomError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return read_room_file(data, name=str(path))
+
+
+def workshop_create(scenario: str | None, title: str | None, hours: float, home: str | None,
+                    owner: str | None = None, audit_file: str | None = None,
+                    compare_from: str | None = None) -> int:
     """Open a room before the session starts, so the join code can go on the first slide. It
-    belongs to `owner`, the staff account name the trainer gives in the app."""
+    belongs to `owner`, the staff account name the trainer gives in the app. With `audit_file`
+    the room discusses that organisation's own audit instead of a generated company."""
     from course.workshop import DEFAULT_HOURS, WorkshopError
 
     if not owner:
         raise WorkshopError("give --owner: the staff account name that will run the room in "
                             "the app (rooms belong to the account that opened them)")
-    room = _workshop_store(home).create_workshop(scenario, title,
-                                                 hours if hours else DEFAULT_HOURS, owner=owner)
+    if scenario and audit_file:
+        raise WorkshopError("give --scenario or --audit-file, not both: a room discusses one "
+                            "company")
+    audit = read_audit_file(Path(audit_file)) if audit_file else None
+    if compare_from:
+        import datetime as dt
+
+        from course.audit_room import with_comparison
+
+        if audit is None:
+            raise WorkshopError("--compare-from splits an audit file's weeks: give --audit-file too")
+        try:
+            day = dt.date.fromisoformat(compare_from)
+        except ValueError:
+            raise WorkshopError(f"--compare-from {compare_from[:40]!r}: give a date as YYYY-MM-DD") from None
+        audit = with_comparison(audit, day)
+    room = _workshop_store(home).create_workshop(scenario or "mandate-bigco", title,
+                                                 hours if hours else DEFAULT_HOURS, owner=owner,
+                                                 audit=audit)
     print(_room_line(room))
     return 0
 
@@ -317,12 +350,21 @@ def _register_workshop(subparsers: argparse._SubParsersAction) -> None:
     workshop.add_argument("--home", default=None, help="the app's state folder (default: var/, or $THEATER_HOME)")
     actions = workshop.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="open a room and print its join code")
-    create.add_argument("--scenario", default="mandate-bigco", help="company profile the room works on")
+    create.add_argument("--scenario", default=None,
+                        help="company profile the room works on (default: mandate-bigco)")
+    create.add_argument("--audit-file", default=None, metavar="FILE.json",
+                        help="instead, your own organisation's audit: the room file `theater "
+                             "audit --room-file` writes (teams and weeks only)")
+    create.add_argument("--compare-from", default=None, metavar="YYYY-MM-DD",
+                        help="with --audit-file: the board question compares the weeks before "
+                             "this date with the weeks from it (default: the first and the last "
+                             "four weeks)")
     create.add_argument("--title", default=None)
     create.add_argument("--hours", type=float, default=0, help="how long the room stays open")
     create.add_argument("--owner", default=None,
                         help="staff account name that runs the room in the app")
-    create.set_defaults(func=lambda a: workshop_create(a.scenario, a.title, a.hours, a.home, a.owner))
+    create.set_defaults(func=lambda a: workshop_create(a.scenario, a.title, a.hours, a.home, a.owner,
+                                                       a.audit_file, a.compare_from))
     listing = actions.add_parser("list", help="rooms still open (--all: closed ones too)")
     listing.add_argument("--all", action="store_true", help="include closed rooms")
     listing.add_argument("--owner", default=None, help="only this staff account's rooms")

@@ -69,6 +69,15 @@ class RoomBrief:
     commitments_written: int           # people who answered the commitment prompt(s), approved or not
     recommendations: tuple[Recommendation, ...]
     min_group: int = MIN_GROUP
+    own_data: bool = False             # the room discussed its organisation's own audit
+
+    @property
+    def company_line(self) -> str:
+        """What the room discussed, in words true for the room (an audit room is not synthetic)."""
+        if self.own_data:
+            return ("The room discussed its own organisation's audit: team-week aggregates of "
+                    "real usage and delivered work, no person, no team under five.")
+        return f"The company the room discussed (synthetic): {self.company}"
 
 
 def _company(scenario: str) -> str:
@@ -129,7 +138,7 @@ def room_brief(store: WorkshopStore, room: Workshop, kit: Kit | None = None,
     return RoomBrief(kit.leader_brief.title, room.title, room.code, held, _company(room.scenario),
                      store.participant_count(room.code), tuple(findings),
                      store.gain(room.code, min_group=min_group), tuple(commitments), written,
-                     recommendations, min_group)
+                     recommendations, min_group, own_data=room.is_audit)
 
 
 # ----------------------------------------------------------------------------- the words
@@ -170,7 +179,7 @@ def brief_markdown(brief: RoomBrief) -> str:
     lines = [f"# {brief.title}", "",
              f"**{md(brief.room_title)}** · room {brief.code} · {brief.held} · "
              f"{brief.participants} participants", "",
-             f"The company the room discussed (synthetic): {brief.company}", "",
+             brief.company_line, "",
              "## What the room found", ""]
     if not brief.findings:
         lines += ["The room was asked no questions.", ""]
@@ -242,8 +251,7 @@ def brief_html(brief: RoomBrief) -> str:
            f"<title>{e(brief.title)} - {e(brief.room_title)}</title><style>{_STYLE}</style>"
            f"</head><body><h1>{e(brief.title)}</h1>",
            f"<p class=\"meta\"><strong>{e(brief.room_title)}</strong> · room {e(brief.code)} · "
-           f"{e(brief.held)} · {brief.participants} participants<br>The company the room "
-           f"discussed (synthetic): {e(brief.company)}</p>",
+           f"{e(brief.held)} · {brief.participants} participants<br>{e(brief.company_line)}</p>",
            "<h2>What the room found</h2>"]
     if not brief.findings:
         out.append("<p>The room was asked no questions.</p>")

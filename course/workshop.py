@@ -44,6 +44,7 @@ NICKNAME_MAX = 24
 FALLBACK_SCENARIOS = ("mandate-bigco", "startup", "consultancy")
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "datasets" / "profiles"
 TEST_STAGES = ("pretest", "posttest")
+AUDIT_SCENARIO = "audit"      # a room on an organisation's own audit file, not a generated company
 # Charts a trainer can project from the room's shared company (all aggregate, no labels shown).
 ROOM_CHARTS = ("adoption_vs_output", "sessions_linked_to_work", "cycle_time_before_after",
                "acceptance_vs_tokens", "deadline_bursts", "perception_vs_measured")
@@ -157,6 +158,15 @@ workshop_cohosts = sa.Table(
     sa.Column("account_key", sa.String(OWNER_MAX), nullable=False, index=True),
     sa.Column("added_at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("code", "account_key", name="uq_workshop_cohost"),
+)
+# A room created on an organisation's own audit (course.audit_room): the room file, as the trainer
+# gave it, validated again whenever it is read. A table of its own, so an older database gets it
+# from create_all; it goes with the room when the room is deleted.
+workshop_audits = sa.Table(
+    "workshop_audits", metadata,
+    sa.Column("code", sa.String(CODE_LENGTH), sa.ForeignKey("workshops.code"), primary_key=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
 )
 # Columns added after the first release, created on an older database when it is opened.
 _ADDED_COLUMNS = {"workshops": ("owner", "paused_at", "paused_timer_seconds", "kit_version",
@@ -438,6 +448,12 @@ class Workshop:
         return self.closed_at is None and now < self.expires_at
 
     @property
+    def is_audit(self) -> bool:
+        """The room discusses its organisation's own audit (WorkshopStore.room_audit), so there
+        is no generated company: never call room_company for it."""
+        return self.scenario == AUDIT_SCENARIO
+
+    @property
     def paused(self) -> bool:
         return self.paused_at is not None
 
@@ -663,10 +679,23 @@ class WorkshopStore:
 
     # ---------------------------------------------------------------- trainer side
     def create_workshop(self, scenario: str, title: str | None = None,
-                        hours: float = DEFAULT_HOURS, owner: str | None = None) -> Workshop:
-        """A new room with a fresh join code, belonging to `owner`; it closes after `hours`."""
+                        hours: float = DEFAULT_HOURS, owner: str | None = None,
+                        audit: Any = None) -> Workshop:
+        """A new room with a fresh join code, belonging to `owner`; it closes after `hours`.
+        With `audit` (a course.audit_room.AuditRoomFile) the room discusses that organisation's
+        own data instead of a generated company, and `scenario` is ignored."""
+        payload = None
+        if audit is not None:
+            from course.audit_room import AuditRoomFile, to_json
+
+            if not isinstance(audit, AuditRoomFile):
+                raise WorkshopError("An audit room needs a validated audit room file.")
+            scenario, payload = AUDIT_SCENARIO, to_json(audit)
+        elif scenario == AUDIT_SCENARIO:
+            raise WorkshopError("A room on your own audit needs its audit file (theater workshop "
+                                "create --audit-file FILE.json).")
         scenarios = available_scenarios()
-        if scenario not in scenarios:
+        if payload is None and scenario not in scenarios:
             raise WorkshopError(f"Unknown scenario {scenario!r}; choose one of: "
                                 f"{', '.join(scenarios)}.")
         if not 0 < hours <= MAX_HOURS:
@@ -682,11 +711,31 @@ class WorkshopStore:
                    "expires_at": now + dt.timedelta(hours=hours), "closed_at": None,
                    "owner": owner}
             try:
-                _retry(lambda: self._execute(workshops.insert().values(**row)))
+                _retry(lambda: self._insert_room(row, payload))
             except sa.exc.IntegrityError:
                 continue
             return Workshop(**row)
         raise WorkshopError("Could not find a free join code; close some old workshops.")
+
+    def _insert_room(self, row: dict, audit_payload: str | None) -> None:
+        with self.engine.begin() as conn:           # a room and its audit, or neither
+            conn.execute(workshops.insert().values(**row))
+            if audit_payload is not None:
+                conn.execute(workshop_audits.insert().values(
+                    code=row["code"], payload=audit_payload, created_at=row["created_at"]))
+
+    def room_audit(self, code: str) -> Any:
+        """The audit room file (course.audit_room.AuditRoomFile) a room was created on, validated
+        again as it is read; None for a room on a generated company."""
+        from course.audit_room import read_room_file
+
+        query = sa.select(workshop_audits.c.payload).where(
+            workshop_audits.c.code == normalize_code(code))
+        with self.engine.connect() as conn:
+            payload = conn.execute(query).scalar()
+        if payload is None:
+            return None
+        return read_room_file(payload, name=f"workshop {normalize_code(code)}'s audit file")
 
     def owned_workshop(self, code: str, owner: str) -> Workshop:
         """The room, if `owner` opened it or co-hosts it; another staff account gets the same
@@ -786,8 +835,8 @@ class WorkshopStore:
         _retry(write)
 
     def delete_workshop(self, code: str, owner: str | None = None) -> None:
-        """Delete a closed room now: its questions, answers, answer log and nicknames (its owner
-        only, not a co-host)."""
+        """Delete a closed room now: its questions, answers, answer log, nicknames and audit file
+        (its owner only, not a co-host)."""
         workshop = self.get_workshop(code) if owner is None else self._owners_own(code, owner)
         if workshop.is_open(self.clock()):
             raise WorkshopError(f"Workshop {workshop.code} is still open; close it before "
@@ -816,7 +865,7 @@ class WorkshopStore:
                 for table in (workshop_answers, workshop_answer_log):
                     conn.execute(table.delete().where(table.c.round_id.in_(rounds)))
                 for table in (workshop_participants, workshop_questions, workshop_cohosts,
-                              workshop_rounds):
+                              workshop_audits, workshop_rounds):
                     conn.execute(table.delete().where(table.c.code.in_(codes)))
                 conn.execute(workshops.delete().where(workshops.c.code.in_(codes)))
 

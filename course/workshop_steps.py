@@ -18,16 +18,16 @@ STEP_LABEL_MAX = 110
 
 
 def step_question(key: str, room: workshop.Workshop, kit: Kit, choices: dict[str, tuple[str, Any]],
-                  modules: list[Any], room_company: Callable[[], Any]) -> tuple[str, Any]:
-    """(round key, question) to open for a kit step; `room_company` is called only for the board
-    question (generating the room's company takes seconds)."""
+                  modules: list[Any], room_board: Callable[[], Any]) -> tuple[str, Any]:
+    """(round key, question) to open for a kit step; `room_board` gives the room's board
+    question (course.workshop_board.room_board_question) and is called only for that step
+    (generating the room's company takes seconds)."""
     from course import workshop_checker, workshop_simulator
 
     if key == BOARD:
-        from course.workshop_board import BOARD_KEY, board_question
+        from course.workshop_board import BOARD_KEY
 
-        board, _ = board_question(room_company())
-        return BOARD_KEY, board
+        return BOARD_KEY, room_board()
     if key.startswith(workshop_simulator.KEY_PREFIX):
         stage = workshop_simulator.load_simulator_room().stage(key)
         return stage.key, workshop_simulator.stage_question(stage, room.seed)

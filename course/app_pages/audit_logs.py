@@ -85,3 +85,17 @@ if "_audit_report" in st.session_state:
         st.dataframe(audit.weekly, hide_index=True, width="stretch")
     st.download_button("Download the report (self-contained HTML)", data=page, file_name="audit.html",
                        mime="text/html", icon=":material/download:")
+    from course.audit_room import room_file_json
+
+    try:
+        room_text = room_file_json(audit)
+    except UserError as error:
+        st.caption(f"No room file for a workshop: {error}")
+    else:
+        st.download_button(
+            "Download the room file for a workshop (JSON)", data=room_text,
+            file_name="audit-room.json", mime="application/json",
+            icon=":material/groups:", on_click="ignore",
+            help="The team-week aggregates above (no person, no team under five), the "
+                 "period and the findings: create a live workshop on it under Run a "
+                 "live workshop, so the room's board question is about your own data.")

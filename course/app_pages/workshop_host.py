@@ -55,13 +55,32 @@ if not code:
                                 help="The kind of company whose logs the room discusses. Pick the "
                                      "one closest to the room's own work, so people recognise it "
                                      "in the data.")
+        audit_upload = st.file_uploader(
+            "…or your own organisation's audit file", type=["json"],
+            help="The room file `theater audit --room-file` or the Audit your own logs page "
+                 "writes: teams and weeks only. The room then discusses your own data instead "
+                 "of a generated company; the board question has no hidden truth to reveal.")
+        compare_from = st.date_input(
+            "With your audit file: compare the weeks before and from (optional)", value=None,
+            help="A rollout's date, say. Left empty, the board question compares the audit's "
+                 "first and last four weeks.")
         hours = st.number_input("Closes by itself after (hours)", min_value=0.5,
                                 max_value=workshop.MAX_HOURS, value=workshop.DEFAULT_HOURS,
                                 step=0.5)
         create = st.form_submit_button("Create workshop and get a join code", type="primary")
     if create:
         try:
-            created = rooms.create_workshop(scenario, title, hours=float(hours), owner=owner)
+            audit = None
+            if audit_upload is not None:
+                from course.audit_room import read_room_file
+
+                audit = read_room_file(audit_upload.getvalue(), name=audit_upload.name)
+                if compare_from is not None:
+                    from course.audit_room import with_comparison
+
+                    audit = with_comparison(audit, compare_from)
+            created = rooms.create_workshop(scenario, title, hours=float(hours), owner=owner,
+                                            audit=audit)
         except UserError as error:
             st.error(str(error))
         else:
@@ -105,7 +124,9 @@ else:
     st.markdown("Participants open **Join a workshop** in this app and type the code")
     st.markdown(f"<p style='font-size:3.5rem;font-weight:700;letter-spacing:0.3rem;margin:0'>"
                 f"{room.code}</p>", unsafe_allow_html=True)
-st.caption(f"{room.title} · scenario **{room.scenario}** · "
+company_words = ("your organisation's own audit" if room.is_audit
+                 else f"scenario **{room.scenario}**")
+st.caption(f"{room.title} · {company_words} · "
            f"{'closes' if is_open else 'closed'} at {room.ended_at():%H:%M} UTC · staff account "
            f"**{owner}**. Participants choose a nickname; nobody, you included, sees who "
            "answered what.")
@@ -174,9 +195,50 @@ def _room_chart(chart_id: str, scenario: str, seed: int) -> tuple[dict, str, pd.
     return result.chart.to_dict(), result.summary, result.table
 
 
-if st.toggle("Show the room's company", key="workshop_show_company",
-             help="Charts of the workshop's synthetic company, the same for everyone: put them "
-                  "on the projector."):
+def _room_board():
+    """The room's board question: on its audit file, or on its generated company."""
+    from course.workshop_board import room_board_question
+
+    return room_board_question(room, rooms, lambda: _room_company(room.scenario, room.seed))
+
+
+def audit_company() -> None:
+    """An audit room's data: the audit's own weekly chart and sentences (plain text: they come
+    from a file the trainer uploaded), never a generated company."""
+    from course.audit import WINDOW_WEEKS, weekly_chart
+
+    try:
+        audit = rooms.room_audit(room.code)
+    except UserError as error:
+        st.error(str(error))
+        return
+    if audit is None:
+        st.error("This room has lost its audit file; create the room again from the file.")
+        return
+    frame = audit.weekly_frame()
+    with st.container(border=True):
+        if len(frame):
+            st.vega_lite_chart(spec=weekly_chart(frame).to_dict(), width="stretch",
+                               key="room_audit_chart")
+        st.caption(f"AI interactions and delivered work per week, each as an index of its first "
+                   f"{WINDOW_WEEKS} weeks (= 100), over {len(audit.teams)} team(s) of at "
+                   f"least {audit.min_group} people: teams and weeks only.")
+        st.markdown("  \n".join(f"• {workshop.as_plain_html(line)}" for line in audit.findings),
+                    unsafe_allow_html=True)
+        with st.expander("Cautions and the team-week table"):
+            st.markdown("  \n".join(f"• {workshop.as_plain_html(line)}" for line in audit.cautions),
+                        unsafe_allow_html=True)
+            st.dataframe(frame, hide_index=True, width="stretch")
+
+
+if room.is_audit:
+    if st.toggle("Show the room's organisation", key="workshop_show_company",
+                 help="Your own audit's weekly chart and findings, the same for everyone: put "
+                      "them on the projector."):
+        audit_company()
+elif st.toggle("Show the room's company", key="workshop_show_company",
+               help="Charts of the workshop's synthetic company, the same for everyone: put them "
+                    "on the projector."):
     with st.container(border=True):
         chart_id = st.selectbox("Chart", workshop.ROOM_CHARTS,
                                 format_func=lambda c: c.replace("_", " ").capitalize())
@@ -234,8 +296,7 @@ def open_step_question(step, seconds: int | None) -> None:
 
     if step.key is not None:
         try:
-            key, question = step_question(step.key, room, kit, choices, modules,
-                                          lambda: _room_company(room.scenario, room.seed))
+            key, question = step_question(step.key, room, kit, choices, modules, _room_board)
             rooms.open_question(room.code, key, question, seconds=seconds)
         except UserError as error:
             st.error(str(error))
@@ -323,13 +384,16 @@ if is_open and not room.paused:
             st.write("No questions are available: the course content did not load.")
         if st.button("Ask the board question: which dashboard number to believe?",
                      icon=":material/dashboard:",
-                     help="The projector shows the room company's adoption dashboard; the "
-                          "reveal tells the truth from the company's hidden labels."):
-            from course.workshop_board import BOARD_KEY, board_question
+                     help="The projector shows your audit's weekly dashboard; the reveal says "
+                          "there is no hidden truth and what the numbers cannot show."
+                     if room.is_audit else
+                     "The projector shows the room company's adoption dashboard; the "
+                     "reveal tells the truth from the company's hidden labels."):
+            from course.workshop_board import BOARD_KEY
 
             try:
                 with st.spinner("Reading the room's company…"):
-                    board, _ = board_question(_room_company(room.scenario, room.seed))
+                    board = _room_board()
             except UserError as error:
                 st.error(str(error))
             else:

@@ -102,6 +102,27 @@ def _dashboard(scenario: str, seed: int) -> tuple[dict, str]:
     return result.chart.to_dict(), result.summary
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _audit_dashboard(code: str, created_at) -> tuple[dict | None, str]:
+    """An audit room's dashboard: the audit's own weekly chart (no generated company); cached
+    per room (`created_at` tells a room from a later one with the same code)."""
+    from course.audit import WINDOW_WEEKS, weekly_chart
+
+    try:
+        audit = rooms.room_audit(code)
+    except UserError as error:
+        return None, str(error)
+    if audit is None:
+        return None, "This room has lost its audit file."
+    frame = audit.weekly_frame()
+    summary = (f"Your organisation's own data: AI interactions and delivered work per week, each "
+               f"as an index of its first {WINDOW_WEEKS} weeks (= 100), over "
+               f"{len(audit.teams)} team(s) of at least {audit.min_group} people.")
+    if not len(frame):
+        return None, "The audit file holds no whole week of data to draw."
+    return weekly_chart(frame).to_dict(), summary
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _simulator_stage(key: str, seed: int) -> dict | None:
     """The revealed stage of Goodhart live, run on the room's population (module 1's chart)."""
@@ -251,8 +272,10 @@ def board(latest: workshop.Round | None) -> None:
         text_board(latest, participants)
         return
     if latest.question.kind == "board" and (latest.is_open or not latest.revealed):
-        spec, summary = _dashboard(room.scenario, room.seed)
-        st.vega_lite_chart(spec, width="stretch", key="board_dashboard")
+        spec, summary = (_audit_dashboard(room.code, room.created_at) if room.is_audit
+                         else _dashboard(room.scenario, room.seed))
+        if spec is not None:
+            st.vega_lite_chart(spec, width="stretch", key="board_dashboard")
         _big(summary, "present-note")
     if latest.is_open:
         answered = rooms.answer_count(latest.id)
