@@ -7,11 +7,49 @@ import json
 import os
 from pathlib import Path
 
-from datasets.api import EXPORTS, FORMATS, GenerationError, generate_to_dir, learner_seed
-from datasets.importers import IMPORTERS
+from collections.abc import Callable, Iterable, Iterator
+
 from datasets.scenario import available_profiles
 
 SECRET_ENV = "THEATER_SECRET"
+
+
+class LazyChoices:
+    """argparse `choices` read on first use, so `theater --help` and every other subcommand start
+    without importing pandas and the vendor readers only to list what an option accepts."""
+
+    def __init__(self, load: Callable[[], Iterable[str]]):
+        self._load = load
+        self._values: tuple[str, ...] | None = None
+
+    def _all(self) -> tuple[str, ...]:
+        if self._values is None:
+            self._values = tuple(self._load())
+        return self._values
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._all()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+
+def _formats() -> Iterable[str]:
+    from datasets.api import FORMATS
+
+    return FORMATS
+
+
+def _exports() -> Iterable[str]:
+    from datasets.api import EXPORTS
+
+    return EXPORTS
+
+
+def _import_kinds() -> Iterable[str]:
+    from datasets.importers import IMPORTERS
+
+    return sorted(IMPORTERS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,10 +69,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"course secret used with --learner (default: ${SECRET_ENV}, which keeps it "
                              "out of the shell history)")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="new or empty output folder")
-    parser.add_argument("--format", choices=FORMATS, default="parquet", help="file format (default parquet)")
+    parser.add_argument("--format", choices=LazyChoices(_formats), default="parquet", metavar="FORMAT",
+                        help="file format: parquet (default) or csv")
     parser.add_argument("--with-labels", action="store_true",
                         help="also write labels and event_labels (the hidden truth)")
-    parser.add_argument("--export", choices=EXPORTS, help="also write a vendor-shaped usage export")
+    parser.add_argument("--export", choices=LazyChoices(_exports), metavar="KIND",
+                        help="also write a vendor-shaped usage export: github-copilot, openai-usage or "
+                             "m365-copilot")
     parser.add_argument("--start-date", metavar="YYYY-MM-DD", help="first day (default: the profile's)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_generate)
@@ -50,14 +91,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "it says what each column measures and which definition changes fall in the period.",
     )
     importer.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="export files or folders")
-    importer.add_argument("--kind", choices=sorted(IMPORTERS),
-                          help="the export kind, when it should not be detected from the content")
+    importer.add_argument("--kind", choices=LazyChoices(_import_kinds), metavar="KIND",
+                          help="the export kind, when it should not be detected from the content "
+                               "(docs/exports.md lists them)")
     importer.add_argument("--out", required=True, type=Path, metavar="FILE.csv", help="where to write the table")
     importer.set_defaults(func=run_import)
 
 
 def seed_from_args(seed: int | None, learner: str | None, secret: str | None) -> int:
     """Exactly one source of randomness: a seed, or a learner id with the course secret."""
+    from datasets.api import GenerationError, learner_seed
+
     if secret is None and learner is not None and seed is None:
         secret = os.environ.get(SECRET_ENV) or None
     if seed is not None and (learner is not None or secret is not None):
@@ -72,6 +116,8 @@ def seed_from_args(seed: int | None, learner: str | None, secret: str | None) ->
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from datasets.api import generate_to_dir
+
     seed = seed_from_args(args.seed, args.learner, args.secret)
     out = generate_to_dir(args.profile, args.employees, args.days, seed, args.out, fmt=args.format,
                           with_labels=args.with_labels, export=args.export,
@@ -207,6 +253,8 @@ def _inputs_of(paths: list[Path]) -> set[Path]:
 
 def _write_metadata(out: Path, table) -> Path:
     """The sidecar beside the CSV: column roles, what the reports leave out, dated definition changes."""
+    from datasets.api import GenerationError
+
     sidecar = out.with_name(out.name + ".meta.json")
     meta = {key: table.attrs.get(key, []) for key in ("roles", "notes", "definition_changes")}
     meta["duplicates"] = int(table.attrs.get("duplicates", 0))
@@ -218,6 +266,7 @@ def _write_metadata(out: Path, table) -> Path:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from datasets.api import GenerationError
     from datasets.importers import ExportFormatError, read_exports
 
     out: Path = args.out

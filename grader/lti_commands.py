@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from datasets.errors import UserError
-from grader.lti import DEFAULT_TOOL_URL
 
 
 class PushFailed(UserError):
@@ -89,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reg.add_argument("--jwks-url", required=True, help="the platform's public key set (JWKS) URL")
     reg.add_argument("--tool-url", default=None,
                      help="the app's public address as the LMS reaches it, e.g. https://course.example.org "
-                          f"(default: the one stored before, else {DEFAULT_TOOL_URL})")
+                          "(default: the one stored before, else the app's own local address)")
     _add_course_option(reg)
     reg.set_defaults(func=_cmd_register)
 
