@@ -146,6 +146,7 @@ def commit_outcome(gb: Any, course: Any, assignment: Any, outcome: Outcome, subm
     )
     record = {"version": RECORD_VERSION, "digest": digest, "grade": asdict(grade), "parts": outcome.parts,
               "answers": outcome.answers, "truths": outcome.truths, "written": outcome.written,
+              "phrases": outcome.phrases,
               "checks": {p.grade_id: p.check for p in assignment.graded}}
     _atomic_write(record_path(course, assignment.name, learner), json.dumps(record, indent=1).encode("utf-8"))
     return grade

@@ -21,10 +21,17 @@ data better than their own (an answer copied from the source fits the source's d
 both fits reach the check's cap, lies closer to the classmate's truth than to their own; so the
 source is not accused. Flags are for the instructor only: they never go into a learner's
 feedback (they would name another learner).
+
+Written answers (rubric parts, read by a person) are compared by their distinctive five-word
+phrases (`phrase_prints`): phrases of the released notebook are removed in the worker, and phrases
+that many learners share (the course's own wording, a common sentence) are removed here. Two
+memos written apart share almost none of what is left; a pair that shares at least SHARED_TEXT of
+the shorter one's phrases is flagged on both sides, because text does not tell who wrote first.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Mapping
@@ -37,6 +44,11 @@ from exercises.checks import Incorrect, as_id_set, as_number, run_check
 
 ALPHA = 0.01  # chance, over the whole class, of accusing someone whose answers match by luck
 MIN_MARGIN = 0.25  # an answer that fits a classmate's data must fit it this much better than its own
+PHRASE_WORDS = 5      # a written answer's phrases: every run of five words
+MAX_PRINTS = 4000     # the smallest phrase hashes kept per answer (a bottom-k sketch of a long text)
+MIN_PRINTS = 25       # an answer with fewer distinctive phrases is too short to compare
+SHARED_TEXT = 0.5     # share of the shorter answer's distinctive phrases two answers must share
+COMMON_SHARE = 0.2    # a phrase in more than this share of the class (and at least 3) is common wording
 
 
 @dataclass(frozen=True)
@@ -249,3 +261,73 @@ def _chance_function(given: Mapping[str, Any], known: Mapping[str, Any]):
         return 1.0 if not x or not y else set_overlap_chance(x, y, len(seen))
 
     return id_sets
+
+
+def phrase_prints(text: str, released: str = "") -> list[int]:
+    """The answer's five-word phrases as 52-bit hashes, minus the released notebook's own phrases
+    (the question and any template), the smallest MAX_PRINTS of them, sorted. Case, punctuation and
+    spacing do not change a phrase."""
+    def prints(words: list[str]) -> set[int]:
+        return {int.from_bytes(hashlib.blake2b(" ".join(words[i:i + PHRASE_WORDS]).encode("utf-8"),
+                                               digest_size=8).digest(), "big") >> 12
+                for i in range(len(words) - PHRASE_WORDS + 1)}
+
+    own = prints(re.findall(r"\w+", text.lower())) - prints(re.findall(r"\w+", released.lower()))
+    return sorted(own)[:MAX_PRINTS]
+
+
+@dataclass(frozen=True)
+class SharedTextFlag:
+    learner: str
+    grade_id: str
+    other: str
+    shared: int       # distinctive phrases the two answers share
+    of: int           # distinctive phrases of the shorter answer
+
+    def __str__(self) -> str:
+        return (f"{self.grade_id}: written answer shares {self.shared} of {self.of} distinctive "
+                f"five-word phrases ({self.shared / self.of:.0%}) with {self.other}'s; the text does not "
+                "show who wrote it first: read both")
+
+
+def detect_shared_text(prints: Mapping[str, Mapping[str, list[int]]]) -> list[SharedTextFlag]:
+    """prints[learner][grade_id] (phrase_prints) -> a flag on both learners of every pair of
+    written answers that share at least SHARED_TEXT of the shorter one's distinctive phrases."""
+    flags: list[SharedTextFlag] = []
+    parts = sorted({grade_id for by_part in prints.values() for grade_id in by_part})
+    for grade_id in parts:
+        answers = {k: set(v[grade_id]) for k, v in prints.items() if v.get(grade_id)}
+        seen: dict[int, int] = {}
+        for phrases in answers.values():
+            for phrase in phrases:
+                seen[phrase] = seen.get(phrase, 0) + 1
+        common_at = max(3, math.ceil(COMMON_SHARE * len(answers)))
+        distinctive = {k: {p for p in v if seen[p] < common_at} for k, v in answers.items()}
+        learners = sorted(k for k, v in distinctive.items() if len(v) >= MIN_PRINTS)
+        for i, learner in enumerate(learners):
+            for other in learners[i + 1:]:
+                a, b = distinctive[learner], distinctive[other]
+                shared, of = len(a & b), min(len(a), len(b))
+                if shared >= SHARED_TEXT * of:
+                    flags.append(SharedTextFlag(learner, grade_id, other, shared, of))
+                    flags.append(SharedTextFlag(other, grade_id, learner, shared, of))
+    return sorted(flags, key=lambda f: (f.learner, f.grade_id, f.other))
+
+
+def class_copy_flags(records: Mapping[str, Mapping[str, Any]],
+                     tolerances: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, list[str]]:
+    """Every copy flag of a class from its grading records (grader.commit): answers matched against
+    data and classmates (detect_copies) and written answers sharing text (detect_shared_text)."""
+    flags: dict[str, list[str]] = {}
+    if len(records) < 2:
+        return flags
+    answers = {k: r.get("answers") or {} for k, r in records.items()}
+    truths = {k: r.get("truths") or {} for k, r in records.items()}
+    checks: dict[str, str] = {}
+    for record in records.values():
+        checks.update(record.get("checks") or {})
+    found: list[Any] = list(detect_copies(answers, truths, checks, tolerances))
+    found += detect_shared_text({k: r.get("phrases") or {} for k, r in records.items()})
+    for flag in found:
+        flags.setdefault(flag.learner, []).append(str(flag))
+    return flags

@@ -32,7 +32,7 @@ from nbformat import NotebookNode
 from exercises.assignments import Assignment
 from grader.cluster import run_jobs, scheduler_address
 from grader.commit import commit_outcome, open_gradebook, read_record, record_path, submission_digest
-from grader.copydetect import detect_copies
+from grader.copydetect import class_copy_flags
 from grader.repair import read_notebook
 from grader.report import GradeError, GradeReport, LearnerGrade
 from grader.sandbox import ISOLATION_BWRAP, Limits, probe_isolation
@@ -236,13 +236,7 @@ def _final_scores(course: Any, assignment: Any, report: GradeReport) -> None:
 
 def _flag_copies(report: GradeReport, records: dict[str, dict], spec: Assignment) -> None:
     """Copy detection across every graded learner (this run's and earlier runs' records)."""
-    answers = {k: r.get("answers") or {} for k, r in records.items()}
-    truths = {k: r.get("truths") or {} for k, r in records.items()}
-    checks: dict[str, str] = {}
-    for record in records.values():
-        checks.update(record.get("checks") or {})
-    if len(records) < 2:
-        return
-    for flag in detect_copies(answers, truths, checks, {p.grade_id: p.tolerances for p in spec.graded}):
-        if flag.learner in report.learners:
-            report.learners[flag.learner].copy_flags.append(str(flag))
+    tolerances = {p.grade_id: p.tolerances for p in spec.graded}
+    for learner, flags in class_copy_flags(records, tolerances).items():
+        if learner in report.learners:
+            report.learners[learner].copy_flags.extend(flags)

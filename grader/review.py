@@ -167,20 +167,10 @@ def submissions_frame(rows: list[Submission]) -> pd.DataFrame:
 def copy_flags(found: Mapping[str, dict], spec: Assignment | None = None) -> dict[str, list[str]]:
     """Copy detection over the records, as grading reports it (grader.copydetect), with each graded
     part's own tolerance when the assignment is given."""
-    from grader.copydetect import detect_copies
+    from grader.copydetect import class_copy_flags
 
-    answers = {k: r.get("answers") or {} for k, r in found.items()}
-    truths = {k: r.get("truths") or {} for k, r in found.items()}
-    checks: dict[str, str] = {}
-    for record in found.values():
-        checks.update(record.get("checks") or {})
-    flags: dict[str, list[str]] = {}
-    if len(found) < 2:
-        return flags
     tolerances = {p.grade_id: p.tolerances for p in spec.graded} if spec is not None else None
-    for flag in detect_copies(answers, truths, checks, tolerances):
-        flags.setdefault(flag.learner, []).append(str(flag))
-    return flags
+    return class_copy_flags(found, tolerances)
 
 
 def _grade_rows(course: Course, assignment: str) -> list[tuple]:

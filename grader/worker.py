@@ -23,6 +23,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from exercises.assignments import Assignment, DataSpec, GraderReadError
+from grader.copydetect import phrase_prints
 from grader.integrity import Flag, scan_outputs, scan_sources
 from grader.repair import nbgrader_meta, repair_notebook, source_text
 from grader.sandbox import ISOLATION_BWRAP, Limits, RunResult, first_error, probe_isolation, run_notebook_sandboxed
@@ -72,6 +73,7 @@ class Outcome:
     error: str = ""
     worker: str = ""
     written: dict[str, str] = field(default_factory=dict)  # rubric part -> sha256 of the learner's answer text
+    phrases: dict[str, list[int]] = field(default_factory=dict)  # rubric part -> its distinctive phrases (copy detection)
 
 
 _COMPANIES: dict[tuple[DataSpec, int], Any] = {}
@@ -168,6 +170,7 @@ def grade_one(job: Job) -> Outcome:
                                     "not executed (no response)" if assignment.graded else
                                     "not executed (graded by a person against the rubric)")
         outcome.written = written_answers(run.notebook, assignment)
+        outcome.phrases = written_phrases(run.notebook, student, assignment)
         for part in assignment.graded:
             if part.reader in COPY_READERS:
                 outcome.answers[part.grade_id] = jsonable(answers.get(part.grade_id))
@@ -191,6 +194,19 @@ def written_answers(nb: NotebookNode, assignment: Assignment) -> dict[str, str]:
         grade_id = nbgrader_meta(cell).get("grade_id")
         if grade_id in wanted:
             found[grade_id] = hashlib.sha256(source_text(cell).encode("utf-8")).hexdigest()
+    return found
+
+
+def written_phrases(nb: NotebookNode, student: NotebookNode, assignment: Assignment) -> dict[str, list[int]]:
+    """Each rubric part's distinctive phrases (grader.copydetect.phrase_prints), without the
+    released cell's own words, so two learners who keep the template are not alike by it."""
+    wanted = {part.grade_id for part in assignment.rubric}
+    released = {nbgrader_meta(c).get("grade_id"): source_text(c) for c in student.cells}
+    found = {}
+    for cell in nb.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if grade_id in wanted:
+            found[grade_id] = phrase_prints(source_text(cell), released.get(grade_id, ""))
     return found
 
 

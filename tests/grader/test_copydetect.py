@@ -167,3 +167,78 @@ def test_a_parts_own_tolerance_scores_the_fits_as_the_part_is_graded():
     wide = {"share": {"theater_share": Tolerance(0.5, 0.9)}}
     [widened] = detect_copies(answers, truths, checks, wide)
     assert (widened.learner, widened.other, widened.own_score, widened.other_score) == ("ada", "bob", 1.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- written answers
+
+MEMO_A = ("Theater is about a third of the activity since the mandate: 31 percent, with an interval "
+          "from 26 to 37. The effect of access on delivered work, read from the randomised pilot "
+          "wave against the staff still waiting, is plus 7 percent, from 1 to 13. Usage rose with the "
+          "mandate and says nothing about value; the board should stop ranking teams by sessions and "
+          "track cycle time and escaped defects per team instead, with rework as the guardrail.")
+MEMO_B = ("Our company shows heavy padding of the dashboard after the target was announced. I estimate "
+          "that 28 percent of AI events are performative (22 to 34). Comparing the pilot group with "
+          "colleagues who had no licence yet gives a 9 percent rise in closed tickets, interval 3 to 15. "
+          "I would retire the adoption leaderboard, report outcomes per team only and keep usage data "
+          "away from performance reviews.")
+TEMPLATE = "Write your memo to the board here. Say what the data shows and what it cannot show."
+
+
+def _copied(text: str) -> str:
+    """A copy with its case, punctuation and one sentence changed: what a copier does to hide it."""
+    sentences = text.split(". ")
+    sentences[1] = "I also looked at the pilot, which was the cleanest comparison we had"
+    return ". ".join(sentences).upper().replace(",", " ;")
+
+
+def _prints(texts: dict[str, str]) -> dict[str, dict[str, list[int]]]:
+    from grader.copydetect import phrase_prints
+
+    return {learner: {"memo_shows": phrase_prints(f"{TEMPLATE}\n{text}", TEMPLATE)} for learner, text in texts.items()}
+
+
+def test_a_lightly_edited_copy_of_a_memo_is_flagged_on_both_sides_and_honest_memos_are_not():
+    from grader.copydetect import detect_shared_text
+
+    flags = detect_shared_text(_prints({"ada": MEMO_A, "bob": MEMO_B, "cy": _copied(MEMO_A)}))
+    assert {(f.learner, f.other) for f in flags} == {("ada", "cy"), ("cy", "ada")}
+    assert all(f.shared >= 0.5 * f.of and "does not show who wrote it first" in str(f) for f in flags)
+
+
+def test_the_released_template_and_wording_the_whole_class_shares_make_nobody_alike():
+    from grader.copydetect import detect_shared_text
+
+    lesson = ("the course says that a usage number which counts in a review becomes a target and "
+              "targets get gamed so the firewall between usage data and evaluation matters more than "
+              "any threshold a vendor calls healthy adoption and teams should report outcomes per team "
+              "never per person")                                  # quoted from the lesson by three people
+    own = [MEMO_A[:230], MEMO_B[:230], MEMO_A[230:], MEMO_B[230:], MEMO_A[::-1]]
+    texts = {f"l{i}": (f"{lesson}. " if i < 3 else "") + text for i, text in enumerate(own)}
+    assert detect_shared_text(_prints(texts)) == []
+    assert detect_shared_text(_prints({"ada": "", "bob": ""})) == []          # template only: nothing of their own
+    short = "Stop ranking teams by sessions and track delivered work instead."
+    assert detect_shared_text(_prints({"ada": short, "bob": short})) == []    # too short to tell
+
+
+def test_a_graded_class_reports_a_copied_memo_to_the_instructor_only(tmp_path):
+    from grader.assign import assign, import_roster
+    from grader.feedback import feedback_for
+    from grader.grade import grade
+    from grader.review import copy_flags
+    from grader.commit import read_record, record_path
+    from tests.grader.gradebook_fixtures import Learner, small_course, submit_memo
+
+    roster = [Learner(n, n.title(), "X", f"{n}@x.org") for n in ("ada", "bob", "cy")]
+    course = small_course(tmp_path / "course")
+    import_roster(course, roster)
+    assign(course, "memo", roster)
+    for learner, text in {"ada": MEMO_A, "bob": MEMO_B, "cy": _copied(MEMO_A)}.items():
+        submit_memo(course, learner, {"memo_shows": text})
+    report = grade(course.root, "memo", workers=1, progress=False)
+    assert [f for f in report.learners["bob"].copy_flags] == []
+    for learner, other in (("ada", "cy"), ("cy", "ada")):
+        assert any(f"with {other}'s" in f for f in report.learners[learner].copy_flags)
+    found = {k: read_record(record_path(course, "memo", k)) for k in ("ada", "bob", "cy")}
+    assert sorted(copy_flags(found, course.assignment("memo"))) == ["ada", "cy"]   # the review page agrees
+    page = feedback_for(course, course.assignment("memo"), "ada").read_text(encoding="utf-8")
+    assert "five-word phrases" not in page and "cy's" not in page     # never in the learner's feedback
