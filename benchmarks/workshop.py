@@ -9,6 +9,7 @@ not fit on the 2 cores this runs on.
 
     python benchmarks/workshop.py --participants 10
     python benchmarks/workshop.py --participants 50 --streamlit-defaults   # without our settings
+    python benchmarks/workshop.py --participants 300 --phone-refresh 5     # a hall, phones slower
 
 Prints, from one run: join time, opened question → phone latency, send → board latency (median,
 p95), the server's CPU idle and while answers come in, the answers the database kept, and the
@@ -243,14 +244,17 @@ class CpuMeter:
 
 
 async def run(participants: int, defaults: bool, idle_seconds: float,
-              answer_window: float, change_within: float) -> int:
+              answer_window: float, change_within: float, phone_refresh: float | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="theater-bench-workshop-"))
+    if phone_refresh is not None:    # the app's own setting, as a trainer would write it
+        (home / "config.yaml").write_text(f"workshop_refresh_seconds: {phone_refresh}\n")
     port = _free_port()
     load_before = os.getloadavg()
     print(f"machine: {psutil.cpu_count()} cores, load average {load_before[0]:.2f} / "
           f"{load_before[1]:.2f} / {load_before[2]:.2f} (1/5/15 min) before start")
     print(f"settings: {'Streamlit defaults' if defaults else 'shipped (theater app flags)'}; "
-          f"{participants} participants")
+          f"{participants} participants; phones refresh every "
+          f"{phone_refresh if phone_refresh is not None else 'default'} s")
     server = start_server(home, port, defaults)
     url = f"ws://127.0.0.1:{port}"
     meter = CpuMeter(server.pid)
@@ -395,11 +399,13 @@ def main() -> int:
                              "after sending it, before the page updates; 0 to answer once")
     parser.add_argument("--streamlit-defaults", action="store_true",
                         help="run the server without the shipped settings, for comparison")
+    parser.add_argument("--phone-refresh", type=float, default=None, metavar="S",
+                        help="the app's workshop_refresh_seconds (default: the app's own default)")
     args = parser.parse_args()
     if args.participants < 1:
         parser.error("--participants must be at least 1")
     return asyncio.run(run(args.participants, args.streamlit_defaults, args.idle_seconds,
-                           args.answer_window, args.change_within))
+                           args.answer_window, args.change_within, args.phone_refresh))
 
 
 if __name__ == "__main__":

@@ -104,6 +104,10 @@ class ConfigFile(FileModel):
     public_url: Annotated[str, StringConstraints(min_length=1)] | None = Field(
         default=None, description="the address participants open, e.g. https://workshop.example.org/: "
         "the workshop's QR code and join link use it")
+    workshop_refresh_seconds: Annotated[float, Field(ge=1, le=30)] = Field(
+        default=2.5, description="how often each workshop phone checks for the trainer's next question: "
+        "2.5 s reaches 50 phones within 3 s on 2 cores; a hall of hundreds on a small server "
+        "may need 4-6 s (docs/workshops.md)")
     profile: Annotated[str, StringConstraints(min_length=1)] | None = None
     employees: PositiveWhole | None = None
     days: PositiveWhole | None = None
@@ -167,6 +171,7 @@ class AppConfig:
     client_address_header: str | None = None   # the proxy's client header, e.g. X-Forwarded-For
     address: str = LOCAL_ADDRESS               # where `theater app` listens (docs/app.md, Security)
     public_url: str | None = None              # what the workshop's QR code and join link open
+    workshop_refresh_seconds: float = 2.5      # how often a workshop phone checks for a new question
 
     @property
     def data_spec(self) -> DataSpec:
@@ -356,6 +361,7 @@ def load_config(home: Path | None = None, course: Path | str | None = None) -> A
         client_address_header=settings.client_address_header,
         address=settings.address,
         public_url=public_url or None,
+        workshop_refresh_seconds=float(settings.workshop_refresh_seconds),
     )
 
 

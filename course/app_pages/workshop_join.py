@@ -11,12 +11,13 @@ from datasets.errors import UserError
 SEAT_KEY = "workshop_seat"          # (code, token, nickname, rejoin code) of this session's seat
 REJOIN_PARAM = workshop.REJOIN_PARAM   # the seat's rejoin code in the address: a reload, a
 CODE_PARAM = "code"                    # bookmark or another device gets the same seat back
-# Every open phone reruns its fragment this often: 50 phones at 4 s cost the server about as much
-# as the projector and the trainer together, and a new question still reaches all within 5 s.
-REFRESH_SECONDS = 4
+# Every open phone reruns its fragment this often (config.yaml `workshop_refresh_seconds`, 2.5 s by
+# default): 50 phones then cost the server 15% of one core idle, and a new question reaches 95% of
+# them within 2.4 s (benchmarks/workshop.py). A bigger hall on a small server sets it higher.
 JUST_JOINED_KEY = "workshop_just_joined"   # a new seat shows its rejoin link unfolded, once
 
 config = common.get_config()
+REFRESH_SECONDS = config.workshop_refresh_seconds
 st.title("Join a workshop")
 
 
@@ -101,7 +102,7 @@ if st.button("Leave the workshop", help="Frees this device. To come back, on thi
     st.rerun()
 paused = st.toggle("Pause live updates", key="workshop_join_paused",
                    help=f"This page checks for the trainer's next question every "
-                        f"{REFRESH_SECONDS} s; pause it if the movement distracts you.")
+                        f"{REFRESH_SECONDS:g} s; pause it if the movement distracts you.")
 if paused:
     st.button("Check for a new question now", icon=":material/refresh:")
 

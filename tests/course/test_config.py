@@ -109,6 +109,18 @@ def test_session_lifetimes_and_the_proxy_header_are_settings(tmp_path):
         load_config(home)
 
 
+@pytest.mark.parametrize("value", ["0.2", "300", "fast"])
+def test_the_phones_refresh_is_a_setting_within_bounds(tmp_path, value):
+    home = tmp_path / "home"
+    home.mkdir()
+    assert load_config(home).workshop_refresh_seconds == 2.5
+    (home / "config.yaml").write_text("workshop_refresh_seconds: 5\n")
+    assert load_config(home).workshop_refresh_seconds == 5
+    (home / "config.yaml").write_text(f"workshop_refresh_seconds: {value}\n")
+    with pytest.raises(ConfigError, match="workshop_refresh_seconds"):
+        load_config(home)
+
+
 def test_a_folder_that_is_not_a_course_is_one_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="theater course init"):

@@ -98,6 +98,16 @@ def _join(code: str, name: str) -> AppTest:
     return at
 
 
+def test_a_phone_checks_for_the_next_question_as_often_as_the_setting_says(app_home, rooms):
+    room = rooms.create_workshop("startup", "Test room", owner="Grace")
+    assert "every 2.5 s" in next(t for t in _join(room.code, "Ada").toggle).help
+    (app_home / "config.yaml").write_text("workshop_refresh_seconds: 5\n")
+    from course.app_pages import common
+
+    common._config_for.clear()       # a restart: config.yaml is read when the app starts
+    assert "every 5 s" in next(t for t in _join(room.code, "Bea").toggle).help
+
+
 def test_phone_sees_no_spread_while_voting_then_answer_and_explanation_on_reveal(app_home, rooms):
     room = rooms.create_workshop("startup", "Test room", owner="Grace")
     current = rooms.open_question(room.code, QUESTION.key, QUESTION)

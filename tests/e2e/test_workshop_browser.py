@@ -47,8 +47,8 @@ def live_room(tmp_path_factory):
         progress.engine.dispose()
 
 
-PHONE_REFRESH_SECONDS = 4        # REFRESH_SECONDS of course/app_pages/workshop_join.py (a page
-                                 # script: importing it would run it)
+PHONE_REFRESH_SECONDS = 4        # at least config.yaml's workshop_refresh_seconds (2.5 s by default),
+                                 # with room for a loaded machine
 
 
 def _wait_text(page, text: str, timeout: float = 30_000) -> None:
