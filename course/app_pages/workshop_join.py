@@ -12,12 +12,11 @@ SEAT_KEY = "workshop_seat"          # (code, token, nickname, rejoin code) of th
 REJOIN_PARAM = workshop.REJOIN_PARAM   # the seat's rejoin code in the address: a reload, a
 CODE_PARAM = "code"                    # bookmark or another device gets the same seat back
 # Every open phone reruns its fragment this often (config.yaml `workshop_refresh_seconds`, 2.5 s by
-# default): 50 phones then cost the server 15% of one core idle, and a new question reaches 95% of
-# them within 2.4 s (benchmarks/workshop.py). A bigger hall on a small server sets it higher.
+# default, slower in a big room: workshop.phone_refresh_seconds): 50 phones then cost the server 15%
+# of one core idle, and a new question reaches 95% of them within 2.5 s (benchmarks/workshop.py).
 JUST_JOINED_KEY = "workshop_just_joined"   # a new seat shows its rejoin link unfolded, once
 
 config = common.get_config()
-REFRESH_SECONDS = config.workshop_refresh_seconds
 st.title("Join a workshop")
 
 
@@ -100,6 +99,9 @@ if st.button("Leave the workshop", help="Frees this device. To come back, on thi
     st.session_state.pop(SEAT_KEY, None)
     st.query_params.pop(REJOIN_PARAM, None)
     st.rerun()
+# Set on every full run of the page (joining, a reload): a phone that joins a hall checks less often.
+REFRESH_SECONDS = workshop.phone_refresh_seconds(config.workshop_refresh_seconds,
+                                                 rooms.participant_count(room.code))
 paused = st.toggle("Pause live updates", key="workshop_join_paused",
                    help=f"This page checks for the trainer's next question every "
                         f"{REFRESH_SECONDS:g} s; pause it if the movement distracts you.")

@@ -108,6 +108,20 @@ def test_a_phone_checks_for_the_next_question_as_often_as_the_setting_says(app_h
     assert "every 5 s" in next(t for t in _join(room.code, "Bea").toggle).help
 
 
+def test_a_hall_slows_its_phones_so_the_server_keeps_up(app_home, rooms):
+    from course.workshop import phone_refresh_seconds
+
+    assert [phone_refresh_seconds(2.5, n) for n in (1, 150, 151, 300, 301, 1000)] == [2.5, 2.5, 5, 5, 7.5, 17.5]
+    assert phone_refresh_seconds(4, 300) == 8
+    room = rooms.create_workshop("startup", "Hall", owner="Grace")
+    phone = _join(room.code, "Ada")
+    assert "every 2.5 s" in next(t for t in phone.toggle).help
+    for i in range(200):
+        rooms.join(room.code, f"p{i}")
+    late = _join(room.code, "Bea")    # joining a hall: this phone checks every 5 s
+    assert "every 5 s" in next(t for t in late.toggle).help
+
+
 def test_phone_sees_no_spread_while_voting_then_answer_and_explanation_on_reveal(app_home, rooms):
     room = rooms.create_workshop("startup", "Test room", owner="Grace")
     current = rooms.open_question(room.code, QUESTION.key, QUESTION)
