@@ -7,7 +7,6 @@ and render. Nothing here decides what is right or wrong; it only wires state to 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 import threading
 import time
@@ -22,7 +21,7 @@ from course.config import AppConfig, ConfigError, announce, load_config
 from course.progress import (RETRY_ATTEMPTS, DatabaseBusy, ProgressError, ProgressStore,
                              open_progress_store)
 from datasets.errors import UserError
-from grader.course_dir import CourseError, make_private, open_course, settings_stamp, sqlite_file
+from grader.course_dir import make_private, sqlite_file
 
 PAGES_DIR = Path(__file__).parent
 LEARNER_KEY = "learner_id"
@@ -46,31 +45,22 @@ def _config_for(home: str, course: str) -> AppConfig:
     return config
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _config_with_settings(home: str, course: str, stamp: tuple[int, int] | None) -> AppConfig:
-    config = _config_for(home, course)
-    try:
-        reopened = open_course(config.course.root)
-    except CourseError as error:
-        raise ConfigError(f"the course {config.course.root} cannot be served: {error}") from None
-    return dataclasses.replace(config, course=reopened)
-
-
 _THREAD_CONFIG = threading.local()
 
 
 def get_config() -> AppConfig:
     """The app's config; a broken config file stops the page with a clear message. An edited
     theater.toml (a due date, an extension, an attempt limit) applies on the next page run,
-    without a restart: the course is opened again when the file's stamp changes."""
+    without a restart: the config is loaded again when the file's stamp changes."""
     pinned = getattr(_THREAD_CONFIG, "config", None)
     if pinned is not None:      # a background thread of a page: that page's config, not a new read
         return pinned
     home, course = os.environ.get("THEATER_HOME", ""), os.environ.get("THEATER_COURSE", "")
     try:
         config = _config_for(home, course)
-        if config.course.settings_changed():
-            config = _config_with_settings(home, course, settings_stamp(config.course.root))
+        if config.course.settings_changed():   # read the whole config again, checked as at start
+            _config_for.clear()
+            config = _config_for(home, course)
         return config
     except ConfigError as error:
         st.error(f"The course configuration cannot be used: {error}")
