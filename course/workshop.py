@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import math
 import hashlib
 import json
+import math
 import re
 import secrets
 import time
@@ -43,15 +43,6 @@ DEFAULT_HOURS = 8.0
 MAX_HOURS = 72.0
 PHONE_CHECKS_PER_SECOND = 60   # phone checks one app process answers with room left for a vote's
                                # answers (benchmarks/workshop.py: 300 phones at 2.5 s saturate it)
-
-
-def phone_refresh_seconds(setting: float, participants: int) -> float:
-    """How often each phone of a room checks for the next question: the configured interval, or,
-    in a room too big for it, the next multiple of it that keeps the checks under
-    PHONE_CHECKS_PER_SECOND (300 phones at 2.5 s → 5 s), so a hall slows its phones a little
-    instead of leaving the projector's count seconds behind."""
-    needed = participants / PHONE_CHECKS_PER_SECOND
-    return setting * max(1, math.ceil(needed / setting - 1e-9))
 NICKNAME_MAX = 24
 FALLBACK_SCENARIOS = ("mandate-bigco", "startup", "consultancy")
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "datasets" / "profiles"
@@ -216,6 +207,15 @@ def available_scenarios(profiles_dir: Path = PROFILES_DIR) -> tuple[str, ...]:
     found = tuple(sorted(p.stem for p in profiles_dir.glob("*.yaml"))) \
         if profiles_dir.is_dir() else ()
     return found or FALLBACK_SCENARIOS
+
+
+def phone_refresh_seconds(setting: float, participants: int) -> float:
+    """How often each phone of a room checks for the next question: the configured interval, or,
+    in a room too big for it, the next multiple of it that keeps the checks under
+    PHONE_CHECKS_PER_SECOND (300 phones at 2.5 s → 5 s), so a hall slows its phones a little
+    instead of leaving the projector's count seconds behind."""
+    needed = participants / PHONE_CHECKS_PER_SECOND
+    return setting * max(1, math.ceil(needed / setting - 1e-9))
 
 
 @functools.lru_cache(maxsize=32)

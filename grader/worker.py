@@ -186,28 +186,25 @@ def grade_one(job: Job) -> Outcome:
     return outcome
 
 
+def _rubric_texts(nb: NotebookNode, assignment: Assignment) -> dict[str, str]:
+    """The text of each rubric part's cell (the learner's written answers, or the released cells)."""
+    wanted = {part.grade_id for part in assignment.rubric}
+    return {grade_id: source_text(cell) for cell in nb.cells
+            if (grade_id := nbgrader_meta(cell).get("grade_id")) in wanted}
+
+
 def written_answers(nb: NotebookNode, assignment: Assignment) -> dict[str, str]:
     """sha256 of each rubric part's answer text: a changed memo sends its parts back to the grader."""
-    wanted = {part.grade_id for part in assignment.rubric}
-    found = {}
-    for cell in nb.cells:
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        if grade_id in wanted:
-            found[grade_id] = hashlib.sha256(source_text(cell).encode("utf-8")).hexdigest()
-    return found
+    return {grade_id: hashlib.sha256(text.encode("utf-8")).hexdigest()
+            for grade_id, text in _rubric_texts(nb, assignment).items()}
 
 
 def written_phrases(nb: NotebookNode, student: NotebookNode, assignment: Assignment) -> dict[str, list[int]]:
     """Each rubric part's distinctive phrases (grader.copydetect.phrase_prints), without the
     released cell's own words, so two learners who keep the template are not alike by it."""
-    wanted = {part.grade_id for part in assignment.rubric}
-    released = {nbgrader_meta(c).get("grade_id"): source_text(c) for c in student.cells}
-    found = {}
-    for cell in nb.cells:
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        if grade_id in wanted:
-            found[grade_id] = phrase_prints(source_text(cell), released.get(grade_id, ""))
-    return found
+    released = _rubric_texts(student, assignment)
+    return {grade_id: phrase_prints(text, released.get(grade_id, ""))
+            for grade_id, text in _rubric_texts(nb, assignment).items()}
 
 
 def _add_grader_notes(nb: NotebookNode, comments: list[str], flags: list[Flag]) -> None:
