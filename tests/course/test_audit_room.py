@@ -25,9 +25,12 @@ from tests.course.test_audit import files  # noqa: F401  (the module's generated
 from theater.cli import main
 
 
-@pytest.fixture
-def store(tmp_path):
-    progress = ProgressStore(f"sqlite:///{tmp_path / 'progress.sqlite'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def store(request, tmp_path):
+    """The room store on SQLite (the app's default) and on a real PostgreSQL server (replicas)."""
+    url = (f"sqlite:///{tmp_path / 'progress.sqlite'}" if request.param == "sqlite"
+           else request.getfixturevalue("postgres_url"))
+    progress = ProgressStore(url)
     yield WorkshopStore(progress.engine)
     progress.engine.dispose()
 
