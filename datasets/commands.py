@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 from pathlib import Path
 
 from collections.abc import Callable, Iterable, Iterator
 
-from datasets.scenario import available_profiles
+from datasets.profile_files import available_profiles
 
 SECRET_ENV = "THEATER_SECRET"
+
+
+class LazyHelpFormatter(argparse.HelpFormatter):
+    """Help that leaves `LazyChoices` unread: argparse expands every action's choices for its help
+    text, even where the text does not show them, which would import what the choices come from."""
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        if isinstance(action.choices, LazyChoices) and "%(choices)" not in (action.help or ""):
+            action = copy.copy(action)
+            action.choices = None
+        return super()._expand_help(action)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The `theater` parser and, through argparse's default, every subcommand's (LazyHelpFormatter)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", LazyHelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 class LazyChoices:

@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from datasets.archetypes import ARCHETYPES
 from datasets.errors import UserError
 from datasets.families import FAMILIES
+from datasets.profile_files import PROFILES_DIR, available_profiles  # noqa: F401  (re-exported)
 from datasets.validation import InvalidFile, invalid_file
 
-PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -165,11 +165,6 @@ class _TextDatesLoader(yaml.SafeLoader):
 
 
 _TextDatesLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)
-
-
-def available_profiles() -> list[str]:
-    """Profile names shipped with the project, for help texts and error messages."""
-    return sorted(path.stem for path in PROFILES_DIR.glob("*.yaml"))
 
 
 def load_scenario(profile: str | Path | Scenario) -> Scenario:

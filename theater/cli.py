@@ -12,6 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from datasets.commands import CommandParser
 from datasets.errors import UserError
 from datasets.filelocks import busy_message, is_locked_error
 
@@ -20,7 +21,7 @@ COMMAND_MODULES = ("datasets.commands", "course.commands", "course.audit_command
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="theater",
         description="Signal or Theater: the course app, the synthetic-company generator and the grader.",
     )
