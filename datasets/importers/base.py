@@ -443,6 +443,9 @@ def _append_values(column: _Column, values: np.ndarray) -> _Column:
     return column
 
 
+_CODE_TABLES = {"user": "users", "source": "sources", "split": "splits"}   # Sink.code_of's kinds
+
+
 class Sink:
     """Records keyed by the vendor's natural key — user, day, source and what the vendor splits a
     day by — where a key seen again keeps the later record and counts as a duplicate (the same
@@ -561,7 +564,7 @@ class Sink:
     def code_of(self, kind: str, value: Any) -> int:
         """The sink's code for a user, a source or a split (a reader adding a block codes its
         distinct values once, then the records by those codes)."""
-        return self._code({"user": self.users, "source": self.sources, "split": self.splits}[kind], value)
+        return self._code(getattr(self, _CODE_TABLES[kind]), value)
 
     def add_block(self, users: np.ndarray, days: np.ndarray, source: str, counts: list[np.ndarray | None],
                   extra: dict[str, np.ndarray] | None = None, splits: np.ndarray | None = None) -> None:

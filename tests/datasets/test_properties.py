@@ -427,3 +427,67 @@ def test_columns_of_hardly_repeating_counts_agree_with_the_row_reader(tmp_path):
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert fast.attrs["duplicates"] == slow.attrs["duplicates"] == 4000 - 2100   # 50 users x 28 days x 3 clients
     assert fast.attrs["conflicts"] == slow.attrs["conflicts"] and len(fast.attrs["conflicts"]) == 1900
+
+
+# ----- OpenAI pages: results read in bulk and result by result never disagree --------------------
+
+openai_cells = st.one_of(
+    st.integers(min_value=0, max_value=10**6), st.sampled_from([0, 2**53 + 1, 10**16, 10**400, -1, 1.0, 2.5, True,
+                                                                None, "7", float("nan")]))
+openai_users = st.sampled_from([None, "user-a", "user-b", "e\u0301", "\xe9", "b\u200bob", "", " ", 17, True, ["x"]])
+openai_groupings = st.sampled_from([None, "gpt-5", 3, "", ["a"], {"k": 1}])
+
+
+@SETTINGS
+@given(buckets=st.lists(st.tuples(
+    st.integers(0, 3),                                  # the bucket's hour
+    st.sampled_from([3600, 86400]),                     # its width
+    st.lists(st.tuples(openai_users, openai_cells, openai_cells, openai_cells, openai_groupings,
+                       st.sampled_from(["plain", "model", "no-requests", "reordered"])), min_size=1, max_size=5)),
+    min_size=1, max_size=5))
+def test_the_bulk_and_the_per_result_openai_readers_give_the_same_table_or_message(tmp_path, buckets):
+    from unittest import mock
+
+    from datasets.importers import openai
+
+    data = []
+    for hour, width, results in buckets:
+        rows = []
+        for user, requests, tokens_in, tokens_out, group, layout in results:
+            row = {"object": "organization.usage.completions.result", "input_tokens": tokens_in,
+                   "output_tokens": tokens_out, "num_model_requests": requests, "user_id": user}
+            if layout == "model":
+                row["model"] = group
+            elif layout == "no-requests":
+                del row["num_model_requests"]
+            elif layout == "reordered":
+                row = dict(reversed(list(row.items())))
+            rows.append(row)
+        start = 1_735_689_600 + 3600 * hour
+        data.append({"object": "bucket", "start_time": start, "end_time": start + width, "results": rows})
+    path = tmp_path / "usage.json"
+    path.write_text(json.dumps({"object": "page", "data": data}), encoding="utf-8")
+    bulk = _outcome(path)
+    with mock.patch.object(openai._PlainResults, "read", return_value=None):
+        checked = _outcome(path)
+    assert bulk[0] == checked[0] and bulk[2:] == checked[2:]
+    if bulk[0] == "table":
+        pd.testing.assert_frame_equal(bulk[1], checked[1], check_exact=True)
+    else:
+        assert bulk[1] == checked[1]
+
+
+def test_a_plain_openai_page_is_read_in_bulk(tmp_path):
+    from unittest import mock
+
+    from datasets.importers import openai
+
+    results = [{"input_tokens": 10 + u, "output_tokens": 5, "num_model_requests": 1, "user_id": f"user-{u % 3}",
+                "model": None} for u in range(6)]
+    data = [{"object": "bucket", "start_time": 1_735_689_600 + 3600 * h, "end_time": 1_735_689_600 + 3600 * (h + 1),
+             "results": results} for h in range(30)]
+    path = tmp_path / "usage.json"
+    path.write_text(json.dumps({"object": "page", "data": data}), encoding="utf-8")
+    with mock.patch.object(openai.Sink, "add", side_effect=AssertionError("read result by result")):
+        table = read_export(path)
+    assert table["interactions"].sum() == 90 and table.attrs["duplicates"] == 30 * 3   # a user twice in a bucket: the later counts
