@@ -80,9 +80,24 @@ def _shot(page, name: str) -> None:
     height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
                            " return m ? m.scrollHeight : document.body.scrollHeight; }")
     page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 12000)})
-    page.wait_for_timeout(2500)   # elements below the old fold render after the resize
+    _charts_drawn(page)           # charts below the old fold draw only after the resize
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     page.set_viewport_size(size)
+
+
+def _charts_drawn(page, timeout: float = 10_000) -> None:
+    """Wait until every chart on the page has drawn its canvas or svg (a screenshot taken earlier shows
+    empty frames); a chart that never draws is left to the test's own checks, not failed here."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')].every(chart => {"
+            " const drawn = chart.querySelector('canvas, svg'); return drawn && drawn.getBoundingClientRect().width > 0; })",
+            timeout=timeout)
+    except PlaywrightTimeoutError:
+        pass
+    page.wait_for_timeout(500)
 
 
 def _sign_in(page, url: str, learner: str) -> None:
