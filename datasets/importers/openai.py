@@ -128,19 +128,23 @@ class _Block:
             column.clear()
 
 
-def _whole_counts(values: list) -> bool:
+def _whole_counts(values: tuple) -> bool:
     """Every value a plain int in a count's range (anything else goes the checked way, which names it)."""
     return set(map(type, values)) == {int} and min(values) >= 0 and max(values) <= MAX_COUNT
 
 
+COUNTS_OF = operator.itemgetter("num_model_requests", "input_tokens", "output_tokens")
+
+
 class _PlainResults:
-    """A bucket whose results all have one set of fields, plain counts and text users, read in bulk;
-    None from `read` sends the bucket through the per-result checks instead."""
+    """A bucket whose results all have one set of fields, plain counts and text users, read in bulk
+    (each step over the results is one C-level pass); None from `read` sends the bucket through
+    the per-result checks instead."""
 
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
         self.layouts: dict[tuple, tuple] = {}        # field names -> (grouping names, their getter)
-        self.groupings: dict[tuple, tuple] = {}      # grouping values -> ((name, str(value)), ...)
+        self.groupings: dict[tuple, tuple] = {}      # (names, values) -> ((name, str(value)), ...)
         self.users: dict[Any, int] = {}              # user_id as found -> sink code
 
     def _layout(self, first: dict) -> tuple | None:
@@ -150,17 +154,30 @@ class _PlainResults:
             if not {"input_tokens", "output_tokens", "num_model_requests"} <= first.keys():
                 return None
             grouping = tuple(sorted(n for n in names if n not in OPENAI_COUNT_FIELDS and n != "user_id"))
-            getter = operator.itemgetter(*grouping) if len(grouping) > 1 else (
-                (lambda r, name=grouping[0]: (r[name],)) if grouping else (lambda r: ()))
-            known = self.layouts[names] = (names, grouping, getter)
+            getter = operator.itemgetter(*grouping) if grouping else (lambda r: ())
+            known = self.layouts[names] = (grouping, getter, "user_id" in first)
         return known
 
-    def _named(self, values: tuple, grouping: tuple) -> tuple:
-        """((name, str(value)), ...) as the per-result path builds it, one copy per distinct value."""
-        named = self.groupings.get(values)
+    def _named(self, values: Any, grouping: tuple) -> tuple:
+        """((name, str(value)), ...) as the per-result path builds it, one copy per distinct value
+        (`values` is the value itself when the bucket is grouped by one field, as itemgetter gives it)."""
+        key = (grouping, values)
+        named = self.groupings.get(key)
         if named is None:
-            named = self.groupings[values] = tuple(zip(grouping, map(str, values)))
+            shown = (values,) if len(grouping) == 1 else values
+            named = self.groupings[key] = tuple(zip(grouping, map(str, shown)))
         return named
+
+    def _user_code(self, user: Any) -> int | None:
+        code = self.users.get(user)
+        if code is None:
+            if user is not None and type(user) is not str:
+                return None              # a number, a list...: the checks say what is wrong
+            text = UNATTRIBUTED if user is None else identity(user)
+            if not text:
+                return None              # an empty user_id: likewise
+            code = self.users[user] = self.sink.code_of("user", text)
+        return code
 
     def read(self, results: list, start: int, day: int, block: _Block) -> tuple | None:
         """The bucket's grouping names when it was read into `block`, else None (nothing added)."""
@@ -169,34 +186,24 @@ class _PlainResults:
         layout = self._layout(results[0])
         if layout is None:
             return None
-        _names, grouping, getter = layout
-        requests = [r["num_model_requests"] for r in results]
-        tokens_in = [r["input_tokens"] for r in results]
-        tokens_out = [r["output_tokens"] for r in results]
+        grouping, getter, has_user = layout
+        requests, tokens_in, tokens_out = zip(*map(COUNTS_OF, results))
         if not (_whole_counts(requests) and _whole_counts(tokens_in) and _whole_counts(tokens_out)):
             return None
+        values = list(map(getter, results))
+        user_ids = list(map(operator.itemgetter("user_id"), results)) if has_user else [None] * len(results)
         try:
-            named_groupings = [self._named(values, grouping) for values in map(getter, results)]
-        except TypeError:        # a list or an object as a grouping value: the checks take it
+            distinct_values, distinct_users = set(values), set(user_ids)
+        except TypeError:        # a list or an object as a grouping value or user: the checks take it
             return None
-        users = self.users
-        codes = []
-        for result in results:
-            user = result.get("user_id")
-            if user is not None and type(user) is not str:
-                return None              # a number, a list...: the checks say what is wrong
-            code = users.get(user)
-            if code is None:
-                text = UNATTRIBUTED if user is None else identity(user)
-                if not text:
-                    return None          # an empty user_id: likewise
-                code = users[user] = self.sink.code_of("user", text)
-            codes.append(code)
-        split_code = functools.partial(self.sink.code_of, "split")
-        splits = [split_code((start, named)) for named in named_groupings]
-        block.users += codes
+        user_codes = {user: self._user_code(user) for user in distinct_users}
+        if None in user_codes.values():
+            return None
+        split_codes = {value: self.sink.code_of("split", (start, self._named(value, grouping)))
+                       for value in distinct_values}
+        block.users += map(user_codes.__getitem__, user_ids)
         block.days += [day] * len(results)
-        block.splits += splits
+        block.splits += map(split_codes.__getitem__, values)
         block.requests += requests
         block.tokens_in += tokens_in
         block.tokens_out += tokens_out

@@ -443,7 +443,8 @@ openai_groupings = st.sampled_from([None, "gpt-5", 3, "", ["a"], {"k": 1}])
     st.integers(0, 3),                                  # the bucket's hour
     st.sampled_from([3600, 86400]),                     # its width
     st.lists(st.tuples(openai_users, openai_cells, openai_cells, openai_cells, openai_groupings,
-                       st.sampled_from(["plain", "model", "no-requests", "reordered"])), min_size=1, max_size=5)),
+                       st.sampled_from(["plain", "model", "project", "model+project", "no-requests", "reordered"])),
+             min_size=1, max_size=5)),
     min_size=1, max_size=5))
 def test_the_bulk_and_the_per_result_openai_readers_give_the_same_table_or_message(tmp_path, buckets):
     from unittest import mock
@@ -456,8 +457,10 @@ def test_the_bulk_and_the_per_result_openai_readers_give_the_same_table_or_messa
         for user, requests, tokens_in, tokens_out, group, layout in results:
             row = {"object": "organization.usage.completions.result", "input_tokens": tokens_in,
                    "output_tokens": tokens_out, "num_model_requests": requests, "user_id": user}
-            if layout == "model":
+            if layout in ("model", "model+project"):
                 row["model"] = group
+            if layout in ("project", "model+project"):
+                row["project_id"] = group
             elif layout == "no-requests":
                 del row["num_model_requests"]
             elif layout == "reordered":
@@ -491,3 +494,16 @@ def test_a_plain_openai_page_is_read_in_bulk(tmp_path):
     with mock.patch.object(openai.Sink, "add", side_effect=AssertionError("read result by result")):
         table = read_export(path)
     assert table["interactions"].sum() == 90 and table.attrs["duplicates"] == 30 * 3   # a user twice in a bucket: the later counts
+
+
+def test_two_groupings_by_different_fields_with_one_value_stay_two_records(tmp_path):
+    """A bucket grouped by model and one grouped by project, both "x": each record counts."""
+    hour = {"start_time": 1_735_689_600, "end_time": 1_735_693_200}
+    data = [{"object": "bucket", **hour, "results": [{"input_tokens": 1, "output_tokens": 1, "num_model_requests": 1,
+                                                       "user_id": "u", "model": "x"}]},
+            {"object": "bucket", **hour, "results": [{"input_tokens": 1, "output_tokens": 1, "num_model_requests": 2,
+                                                       "user_id": "u", "project_id": "x"}]}]
+    path = tmp_path / "usage.json"
+    path.write_text(json.dumps({"object": "page", "data": data}), encoding="utf-8")
+    table = read_export(path)
+    assert table["interactions"].tolist() == [3.0] and table.attrs["duplicates"] == 0
