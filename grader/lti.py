@@ -48,7 +48,10 @@ AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 CONTEXT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/context"
 DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
 CUSTOM_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/custom"
+ROLES_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/roles"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 
 
 class LtiError(UserError):
@@ -271,9 +274,10 @@ def _context_key(issuer: str, client_id: str, deployment_id: str, context_id: st
     return json.dumps([issuer, client_id, deployment_id, context_id])
 
 
-def record_launch(course: Course, claims: Mapping[str, Any], learner: str) -> None:
-    """Remember the launch's AGS endpoint (per LMS context) and the learner's LMS user id (`sub`),
-    which `theater lti push` posts to."""
+def record_launch(course: Course, claims: Mapping[str, Any], learner: str | None) -> None:
+    """Remember the launch's AGS endpoint and NRPS membership URL (per LMS context) and the
+    learner's LMS user id (`sub`), which `theater lti push` posts to; `learner` is None for a
+    staff launch, or one the app refused, which still teach the course its LMS course's services."""
     aud = claims.get("aud")
     client_id = str(aud[0] if isinstance(aud, list) else aud)
     issuer = str(claims.get("iss"))
@@ -291,7 +295,12 @@ def record_launch(course: Course, claims: Mapping[str, Any], learner: str) -> No
         if isinstance(endpoint, Mapping) and endpoint.get("lineitems"):
             entry["ags"] = {"lineitems": str(endpoint["lineitems"]),
                             "scope": [str(s) for s in endpoint.get("scope", [])]}
-        entry.setdefault("members", {})[learner] = str(claims.get("sub", ""))
+        nrps = claims.get(NRPS_CLAIM)
+        if isinstance(nrps, Mapping) and nrps.get("context_memberships_url"):
+            entry["memberships_url"] = str(nrps["context_memberships_url"])
+        members = entry.setdefault("members", {})
+        if learner is not None:
+            members[learner] = str(claims.get("sub", ""))
         entry["last_launch"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         _write(course, LAUNCHES_FILE, launches)
 
@@ -308,6 +317,7 @@ class Context:
     lineitems: str
     scope: tuple[str, ...]
     members: Mapping[str, str] = field(default_factory=dict)
+    memberships_url: str = ""
 
     @property
     def label(self) -> str:
@@ -320,7 +330,8 @@ def contexts(course: Course) -> list[Context]:
         ags = entry.get("ags") or {}
         out.append(Context(entry.get("issuer", ""), entry.get("client_id", ""), entry.get("deployment_id", ""),
                            entry.get("context_id", ""), entry.get("title", ""), ags.get("lineitems", ""),
-                           tuple(ags.get("scope", [])), dict(entry.get("members", {}))))
+                           tuple(ags.get("scope", [])), dict(entry.get("members", {})),
+                           str(entry.get("memberships_url", ""))))
     return out
 
 
@@ -478,3 +489,245 @@ def push_scores(course: Course, assignment: str, dry_run: bool = False, force: b
             record.setdefault(pushed_key, {}).update(delivered)
             _write(course, PUSHED_FILE, record)
     return sorted(lines, key=lambda line: line.learner)
+
+
+# ----------------------------------------------------------------------------- roster (NRPS)
+#
+# Names and Role Provisioning Services: the LMS course's member list, fetched with the same
+# client-credentials token (signed with the tool's key) as grade pass-back, page by page (the LMS
+# names the next page in a `Link: <…>; rel="next"` header). Learners merge into the gradebook's
+# roster with their `lms_user_id`; nobody is ever removed: who is on the roster but not listed by the
+# LMS is reported, and the instructor decides.
+
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+NRPS_MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+MAX_MEMBER_PAGES = 500
+
+
+@dataclass(frozen=True)
+class Member:
+    """One LMS course member as NRPS lists them."""
+
+    user_id: str
+    name: str = ""
+    given_name: str = ""
+    family_name: str = ""
+    email: str = ""
+    sourcedid: str = ""
+    status: str = "Active"
+    learner: bool = False
+    staff: bool = False
+
+
+@dataclass
+class RosterSync:
+    """What a roster sync found and did (or, with dry_run, would do)."""
+
+    context: str
+    added: list[tuple[str, str]] = field(default_factory=list)        # (learner id, LMS user id)
+    linked: list[tuple[str, str, str]] = field(default_factory=list)  # (learner id, LMS user id, matched by)
+    unchanged: list[str] = field(default_factory=list)
+    absent: list[tuple[str, str]] = field(default_factory=list)       # (learner id, why)
+    conflicts: list[str] = field(default_factory=list)                # members not merged, and why
+    staff: int = 0
+    pages: int = 0
+    codes_issued: list[str] = field(default_factory=list)
+    codes_file: Path | None = None
+
+    def summary(self) -> str:
+        return (f"{self.context}: {len(self.added)} added, {len(self.linked)} linked to their LMS id, "
+                f"{len(self.unchanged)} unchanged, {len(self.absent)} on the roster but not active learners "
+                f"in the LMS (kept), {len(self.conflicts)} not merged, {self.staff} staff skipped "
+                f"({self.pages} page{'s' if self.pages != 1 else ''} read)")
+
+
+def _roles_say(roles: Sequence[str], role_class: Any) -> bool:
+    return role_class({ROLES_CLAIM: list(roles)}).check()
+
+
+def _member(raw: Any) -> Member | None:
+    from pylti1p3.roles import StudentRole, TeacherRole, TeachingAssistantRole
+
+    if not isinstance(raw, Mapping) or not str(raw.get("user_id") or "").strip():
+        return None
+    roles = [str(r) for r in raw.get("roles") or [] if isinstance(r, str)]
+    staff = _roles_say(roles, TeacherRole) or _roles_say(roles, TeachingAssistantRole)
+    text = {key: str(raw.get(key) or "").strip() for key in ("name", "given_name", "family_name", "email",
+                                                               "lis_person_sourcedid")}
+    return Member(str(raw["user_id"]).strip(), text["name"], text["given_name"], text["family_name"],
+                  text["email"], text["lis_person_sourcedid"], str(raw.get("status") or "Active"),
+                  learner=not staff and _roles_say(roles, StudentRole), staff=staff)
+
+
+def fetch_members(course: Course, context: Context, url: str, session: Any = None) -> tuple[list[Member], int]:
+    """Every member of the LMS course at `url`, following `rel="next"` pages; (members, pages read).
+    LtiError with the LMS's answer when a page cannot be had or is not an NRPS member list."""
+    import requests
+    from pylti1p3.exception import LtiException
+
+    connector = _connector(course, context, session)
+    members: list[Member] = []
+    seen: set[str] = set()
+    page_url: str | None = url
+    pages = 0
+    while page_url:
+        if page_url in seen or pages >= MAX_MEMBER_PAGES:
+            raise LtiError(f"the LMS's member list does not end (page {pages + 1} at {page_url} was read before "
+                           f"or exceeds {MAX_MEMBER_PAGES} pages)")
+        seen.add(page_url)
+        _check_url("url", page_url)
+        try:
+            answer = connector.make_service_request([NRPS_SCOPE], page_url, accept=NRPS_MEDIA_TYPE)
+        except ValueError as error:   # requests' JSONDecodeError: the body is not JSON
+            raise LtiError(f"page {pages + 1} of the LMS's member list ({page_url}) is not JSON ({error})") from None
+        except (LtiException, requests.RequestException) as error:
+            raise LtiError(f"the LMS's member list ({page_url}) could not be read: {_failure(error)}") from None
+        pages += 1
+        body = answer.get("body")
+        if not isinstance(body, Mapping) or not isinstance(body.get("members"), list):
+            raise LtiError(f"page {pages} of the LMS's member list ({page_url}) is JSON but not an NRPS "
+                           "membership container (no `members` list)")
+        members += [m for m in (_member(raw) for raw in body["members"]) if m is not None]
+        page_url = answer.get("next_page_url")
+    return members, pages
+
+
+def _learner_id_for(member: Member, taken: set[str]) -> str:
+    """A new learner's id: the e-mail's local part, else the name, else the LMS user id, made to the
+    learner-id rule and unique (a suffix -2, -3…)."""
+    import unicodedata
+
+    from grader.course_dir import is_learner_id
+
+    for source in (member.email.split("@")[0], f"{member.given_name}.{member.family_name}".strip("."),
+                   member.name.replace(" ", "."), "lms-" + member.user_id):
+        ascii_text = unicodedata.normalize("NFKD", source).encode("ascii", "ignore").decode()
+        base = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_text).strip("._-").lower()[:56]
+        if base and is_learner_id(base):
+            break
+    else:
+        base = "learner"
+    candidate, number = base, 2
+    while candidate in taken:
+        candidate, number = f"{base}-{number}", number + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _memberships_context(course: Course, context_id: str | None, url: str | None) -> tuple[Context, str]:
+    if url is not None:
+        _check_url("url", url)
+    known = [c for c in contexts(course) if c.memberships_url or url]
+    if context_id is not None:
+        known = [c for c in known if c.context_id == context_id]
+    registered = platforms(course)
+    if not known and url and context_id is None and len(registered) == 1:   # no launch yet: the one LMS
+        platform = registered[0]
+        known = [Context(platform.issuer, platform.client_id, platform.deployment_ids[0], "", "", "", ())]
+    if not known:
+        raise LtiError("no LMS course has launched the app with Names and Role Provisioning yet" +
+                       (f" (context {context_id!r})" if context_id else "") +
+                       ": open the app's link from the LMS once (an instructor's launch is enough), or "
+                       "give the LMS's context memberships URL with --url")
+    if len(known) > 1:
+        raise LtiError(f"{len(known)} LMS courses launched the app: choose one with --context "
+                       f"({', '.join(c.context_id + ' = ' + c.label for c in known)})")
+    return known[0], url or known[0].memberships_url
+
+
+def _remember_members(course: Course, context: Context, subs: Mapping[str, str]) -> None:
+    """Record learners' LMS user ids in the context, as their launches would (push posts to them)."""
+    key = _context_key(context.issuer, context.client_id, context.deployment_id, context.context_id)
+    with _locked(course):
+        launches = _read(course, LAUNCHES_FILE)
+        entry = launches.setdefault("contexts", {}).get(key)
+        if entry is not None:
+            entry.setdefault("members", {}).update(subs)
+            _write(course, LAUNCHES_FILE, launches)
+
+
+def sync_roster(course: Course, context_id: str | None = None, url: str | None = None, dry_run: bool = False,
+                session: Any = None, codes_file: Path | None = None) -> RosterSync:
+    """Merge the LMS course's active learners into the roster (grader.assign's), matching each to a
+    learner by their lms_user_id, the LMS user id a launch recorded, their SIS id, or their e-mail
+    (in that order). A matched learner keeps their id (and an lms_user_id they have); a new one gets
+    an id and an access code like `theater assign --roster` gives. Nobody is removed."""
+    from grader.assign import Learner, _register_learners, issue_codes, roster, roster_details
+
+    context, members_url = _memberships_context(course, context_id, url)
+    members, pages = fetch_members(course, context, members_url, session)
+    result = RosterSync(context.label, pages=pages)
+    learners = roster(course)
+    by_lms = {l.lms_user_id: l for l in learners if l.lms_user_id}
+    by_launch = {sub: learner for learner, sub in context.members.items()}
+    sis = {d["sis_user_id"]: learner for learner, d in roster_details(course).items() if d.get("sis_user_id")}
+    by_id = {l.id: l for l in learners}
+    emails: dict[str, list[Learner]] = {}
+    for learner in learners:
+        if learner.email:
+            emails.setdefault(learner.email.casefold(), []).append(learner)
+    taken = set(by_id)
+    matched: set[str] = set()
+    writes: list[Learner] = []
+    subs: dict[str, str] = {}
+    for member in members:
+        if member.staff:
+            result.staff += 1
+            continue
+        if not member.learner or member.status != "Active":
+            continue
+        if member.user_id in by_lms:
+            result.unchanged.append(by_lms[member.user_id].id)
+            matched.add(by_lms[member.user_id].id)
+            continue
+        found, how = None, ""
+        if member.user_id in by_launch and by_launch[member.user_id] in by_id:
+            found, how = by_id[by_launch[member.user_id]], "their launch"
+        elif member.sourcedid and member.sourcedid in sis:
+            found, how = by_id.get(sis[member.sourcedid]), "SIS id"
+        elif member.email and len(emails.get(member.email.casefold(), [])) == 1:
+            found, how = emails[member.email.casefold()][0], "e-mail"
+        if found is not None and found.id in matched:
+            result.conflicts.append(f"LMS user {member.user_id} ({member.name or member.email}) matches {found.id} "
+                                    f"by {how}, who is already matched to another LMS user")
+            continue
+        if found is not None:
+            matched.add(found.id)
+            if how == "their launch":
+                result.unchanged.append(found.id)
+            elif found.lms_user_id:   # the roster's id stays (e.g. Canvas's numeric id, which collect
+                # matches in submission zips); push posts to the LMS's own id, as after a launch
+                subs[found.id] = member.user_id
+                result.linked.append((found.id, member.user_id, f"{how}; the roster keeps lms_user_id "
+                                                                f"{found.lms_user_id}"))
+            else:
+                writes.append(Learner(found.id, found.first_name, found.last_name, found.email, member.user_id))
+                result.linked.append((found.id, member.user_id, how))
+            continue
+        if member.email and len(emails.get(member.email.casefold(), [])) > 1:
+            result.conflicts.append(f"LMS user {member.user_id} ({member.email}): several roster learners have "
+                                    "that e-mail; fix the roster, then sync again")
+            continue
+        new_id = _learner_id_for(member, taken)
+        first = member.given_name or (member.name.split(" ")[0] if member.name else "")
+        last = member.family_name or (" ".join(member.name.split(" ")[1:]) if member.name else "")
+        email = member.email if "@" in member.email else ""
+        writes.append(Learner(new_id, first, last, email, member.user_id))
+        result.added.append((new_id, member.user_id))
+    listed = {m.user_id: m for m in members}
+    for learner in learners:
+        if learner.id in matched:
+            continue
+        member = listed.get(learner.lms_user_id) if learner.lms_user_id else None
+        why = (f"{member.status.lower()} in the LMS" if member is not None and member.status != "Active" else
+               "not a learner in the LMS course" if member is not None else "not listed by the LMS")
+        result.absent.append((learner.id, why))
+    result.unchanged.sort()
+    if subs and not dry_run:
+        _remember_members(course, context, subs)
+    if writes and not dry_run:
+        _register_learners(course, None, writes)
+        new = [learner for learner in writes if learner.id in dict(result.added)]
+        if new:
+            result.codes_issued, result.codes_file = issue_codes(course, new, codes_file)
+    return result

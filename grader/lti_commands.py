@@ -1,4 +1,5 @@
-"""`theater lti keys | register | push`: the course's LTI 1.3 set-up and grade pass-back (grader.lti)."""
+"""`theater lti keys | register | push | roster`: the course's LTI 1.3 set-up, grade pass-back and
+roster sync (grader.lti)."""
 
 from __future__ import annotations
 
@@ -69,9 +70,30 @@ def _cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_roster(args: argparse.Namespace) -> int:
+    from grader import lti
+
+    result = lti.sync_roster(_course(args), context_id=args.context, url=args.url, dry_run=args.dry_run,
+                             codes_file=args.codes)
+    verb = "would add" if args.dry_run else "added"
+    for learner, user in result.added:
+        print(f"{learner}: {verb} (LMS user {user})")
+    for learner, user, how in result.linked:
+        print(f"{learner}: {'would link' if args.dry_run else 'linked'} to LMS user {user} (matched by {how})")
+    for learner, why in result.absent:
+        print(f"{learner}: on the roster but {why}: kept (remove them yourself if they left)")
+    for conflict in result.conflicts:
+        print(f"not merged: {conflict}")
+    print(result.summary() + (" (dry run: nothing written)" if args.dry_run else ""))
+    if result.codes_issued:
+        print(f"{len(result.codes_issued)} new access code(s) for the app's sign-in written to {result.codes_file} "
+              "(only you can read it): hand each learner their code, then delete the file")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `theater lti` to the CLI."""
-    lti_parser = subparsers.add_parser("lti", help="LTI 1.3: the tool's keys, LMS registration, grade pass-back")
+    lti_parser = subparsers.add_parser("lti", help="LTI 1.3: the tool's keys, LMS registration, grade pass-back, roster sync")
     sub = lti_parser.add_subparsers(dest="lti_command", metavar="ACTION", required=True)
 
     keys = sub.add_parser("keys", help="make the tool's RSA key pair (private key 0600 in .theater/)")
@@ -101,3 +123,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     push.add_argument("--verbose", action="store_true", help="one line per learner, not only failures")
     _add_course_option(push)
     push.set_defaults(func=_cmd_push)
+
+    roster = sub.add_parser("roster", help="merge the LMS course's learners into the roster (Names and Role "
+                                           "Provisioning); nobody is removed")
+    roster.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    roster.add_argument("--context", default=None, metavar="ID",
+                        help="the LMS course (context id) to read, when several launched the app")
+    roster.add_argument("--url", default=None,
+                        help="the LMS's context memberships URL (default: the one the launches carried)")
+    roster.add_argument("--codes", type=Path, default=None, metavar="CSV",
+                        help="where new learners' access codes go (default: the course's access-codes.csv)")
+    _add_course_option(roster)
+    roster.set_defaults(func=_cmd_roster)
