@@ -531,14 +531,25 @@ class RosterSync:
     conflicts: list[str] = field(default_factory=list)                # members not merged, and why
     staff: int = 0
     pages: int = 0
-    codes_issued: list[str] = field(default_factory=list)
-    codes_file: Path | None = None
+    dry_run: bool = False
+    new_learners: list[Any] = field(default_factory=list)            # grader.assign.Learner, for the codes CSV
+    codes: dict[str, str] = field(default_factory=dict)              # new access codes (hand out; never stored)
 
     def summary(self) -> str:
         return (f"{self.context}: {len(self.added)} added, {len(self.linked)} linked to their LMS id, "
                 f"{len(self.unchanged)} unchanged, {len(self.absent)} on the roster but not active learners "
                 f"in the LMS (kept), {len(self.conflicts)} not merged, {self.staff} staff skipped "
-                f"({self.pages} page{'s' if self.pages != 1 else ''} read)")
+                f"({self.pages} page{'s' if self.pages != 1 else ''} read)" +
+                (" (dry run: nothing written)" if self.dry_run else ""))
+
+    def lines(self) -> list[str]:
+        """One line per learner the sync touched or could not merge, for the CLI and the roster page."""
+        add, link = ("would add", "would link") if self.dry_run else ("added", "linked")
+        return ([f"{learner}: {add} (LMS user {user})" for learner, user in self.added] +
+                [f"{learner}: {link} to LMS user {user} (matched by {how})" for learner, user, how in self.linked] +
+                [f"{learner}: on the roster but {why}: kept (remove them yourself if they left)"
+                 for learner, why in self.absent] +
+                [f"not merged: {conflict}" for conflict in self.conflicts])
 
 
 def _roles_say(roles: Sequence[str], role_class: Any) -> bool:
@@ -647,16 +658,17 @@ def _remember_members(course: Course, context: Context, subs: Mapping[str, str])
 
 
 def sync_roster(course: Course, context_id: str | None = None, url: str | None = None, dry_run: bool = False,
-                session: Any = None, codes_file: Path | None = None) -> RosterSync:
+                session: Any = None) -> RosterSync:
     """Merge the LMS course's active learners into the roster (grader.assign's), matching each to a
     learner by their lms_user_id, the LMS user id a launch recorded, their SIS id, or their e-mail
     (in that order). A matched learner keeps their id (and an lms_user_id they have); a new one gets
     an id and an access code like `theater assign --roster` gives. Nobody is removed."""
-    from grader.assign import Learner, _register_learners, issue_codes, roster, roster_details
+    from grader.access_codes import issue_access_codes
+    from grader.assign import Learner, _register_learners, roster, roster_details
 
     context, members_url = _memberships_context(course, context_id, url)
     members, pages = fetch_members(course, context, members_url, session)
-    result = RosterSync(context.label, pages=pages)
+    result = RosterSync(context.label, pages=pages, dry_run=dry_run)
     learners = roster(course)
     by_lms = {l.lms_user_id: l for l in learners if l.lms_user_id}
     by_launch = {sub: learner for learner, sub in context.members.items()}
@@ -727,7 +739,7 @@ def sync_roster(course: Course, context_id: str | None = None, url: str | None =
         _remember_members(course, context, subs)
     if writes and not dry_run:
         _register_learners(course, None, writes)
-        new = [learner for learner in writes if learner.id in dict(result.added)]
-        if new:
-            result.codes_issued, result.codes_file = issue_codes(course, new, codes_file)
+        result.new_learners = [learner for learner in writes if learner.id in dict(result.added)]
+        if result.new_learners:   # the same sign-in as `theater assign --roster` gives (access codes)
+            result.codes = issue_access_codes(course.access_codes_path, [l.id for l in result.new_learners])
     return result

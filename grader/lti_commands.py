@@ -72,22 +72,17 @@ def _cmd_push(args: argparse.Namespace) -> int:
 
 def _cmd_roster(args: argparse.Namespace) -> int:
     from grader import lti
+    from grader.assign import CODES_FILE, write_codes
 
-    result = lti.sync_roster(_course(args), context_id=args.context, url=args.url, dry_run=args.dry_run,
-                             codes_file=args.codes)
-    verb = "would add" if args.dry_run else "added"
-    for learner, user in result.added:
-        print(f"{learner}: {verb} (LMS user {user})")
-    for learner, user, how in result.linked:
-        print(f"{learner}: {'would link' if args.dry_run else 'linked'} to LMS user {user} (matched by {how})")
-    for learner, why in result.absent:
-        print(f"{learner}: on the roster but {why}: kept (remove them yourself if they left)")
-    for conflict in result.conflicts:
-        print(f"not merged: {conflict}")
-    print(result.summary() + (" (dry run: nothing written)" if args.dry_run else ""))
-    if result.codes_issued:
-        print(f"{len(result.codes_issued)} new access code(s) for the app's sign-in written to {result.codes_file} "
-              "(only you can read it): hand each learner their code, then delete the file")
+    course = _course(args)
+    result = lti.sync_roster(course, context_id=args.context, url=args.url, dry_run=args.dry_run)
+    for line in result.lines():
+        print(line)
+    print(result.summary())
+    if result.codes:
+        path = write_codes(args.codes or course.path(CODES_FILE), result.new_learners, result.codes)
+        print(f"{len(result.codes)} new access code(s) for the app's sign-in written to {path} (only you can "
+              "read it): hand each learner their code, then delete the file; codes are stored hashed")
     return 0
 
 

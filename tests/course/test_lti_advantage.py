@@ -300,6 +300,30 @@ def test_roster_sync_merges_the_lms_learners_pages_and_all_and_removes_nobody(tl
     assert {l.id for l in roster(course)} == set(now)
 
 
+def test_the_roster_page_previews_and_merges_the_lms_roster(tls, monkeypatch):
+    """The instructor's buttons do what `theater lti roster` does (after the command's test: file order)."""
+    from streamlit.testing.v1 import AppTest
+
+    course, platform = tls["course"], tls["platform"]
+    assert _launch(tls, "lms-prof", role=INSTRUCTOR_ROLE).status_code == 303
+    platform.roster = [member("lms-ada", "Ada Test", "ada@uni.example"), member("lms-page", "Pia Page", "pia@uni.example")]
+    monkeypatch.setenv("THEATER_HOME", str(tls["home"]))
+    monkeypatch.setenv("THEATER_COURSE", str(course.root))
+    at = AppTest.from_file(str(ROOT / "course" / "app_pages" / "instructor_roster.py"), default_timeout=120)
+    at.session_state["staff_role"] = "instructor"
+    at.session_state["staff_user"] = "prof"
+    at.run()
+    assert not at.exception
+    next(b for b in at.button if b.label == "Preview the LMS roster (nothing is written)").click().run()
+    assert not at.exception and "pia" not in {l.id for l in roster(course)}
+    assert any("1 added" in s.value and "dry run" in s.value for s in at.success)
+    assert any("pia: would add (LMS user lms-page)" in m.value for m in at.markdown)
+    next(b for b in at.button if b.label == "Merge the LMS roster").click().run()
+    assert not at.exception
+    assert {l.lms_user_id for l in roster(course) if l.id == "pia"} == {"lms-page"}
+    assert any(b.label.startswith("Download the 1 new learners' access codes") for b in at.get("download_button"))
+
+
 @pytest.mark.parametrize("fault, words", [
     ("not-json", "is not JSON"),
     ("unauthorised", "the LMS answered HTTP 401"),
@@ -415,3 +439,15 @@ def test_deep_linking_is_for_linked_staff_and_checks_the_choice(tls):
     module = picker.text.split('value="module:')[1].split('"')[0]
     _refused(browser.post(url, data={"token": _token(picker.text), "item": ["assignment:explore", f"module:{module}"]}),
              400, "takes one link")
+
+
+def test_a_deep_linking_request_from_an_unregistered_platform_is_refused(tls):
+    stranger = Platform(client_id="someone-else")
+    stranger.configure_tool(tls["tool_url"])
+    stranger.serve()
+    try:
+        browser = _browser(tls)
+        response = browser.get(stranger.launch_url("lms-prof", role=INSTRUCTOR_ROLE, message="deep_link"))
+        _refused(browser.get(response.headers["location"]), 400, "not registered with the course")
+    finally:
+        stranger.stop()
