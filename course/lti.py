@@ -7,8 +7,13 @@
   state against this browser's cookie, the signature against the platform's JWKS, issuer and client
   id (aud) against the registration, the deployment id, the expiry, the message type — and this
   module consumes the nonce, so a replayed launch is refused. The launch's LMS user becomes the
-  roster learner (grader.lti.learner_for_launch), a server-side session is opened (course.sessions)
-  and the browser is sent (303) to the deep-linked page with `?u=HANDLE`, as any sign-in.
+  staff account the course linked to them (staff_for_launch: a staff role in the LMS course AND a
+  link made with `theater users link`), else the roster learner (grader.lti.learner_for_launch); a
+  server-side session is opened (course.sessions) and the browser is sent (303) to the
+  deep-linked page with `?staff=HANDLE` or `?u=HANDLE`, as any sign-in. A deep-linking request
+  from linked staff gets the picker of assignments and modules instead.
+- `/lti/deep-link` (POST): the picker's choice, answered with the signed LtiDeepLinkingResponse
+  the browser posts back to the LMS.
 - `/lti/jwks`: the tool's public key set, where the LMS checks the tool's signed requests.
 
 Every refusal is a plain page that says what went wrong and what to do; none opens a session.
