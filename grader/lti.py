@@ -556,16 +556,24 @@ def _roles_say(roles: Sequence[str], role_class: Any) -> bool:
     return role_class({ROLES_CLAIM: list(roles)}).check()
 
 
+def _text(value: Any, limit: int) -> str:
+    """A member field as the roster can keep it: printable, trimmed, at most `limit` characters."""
+    text = "".join(ch for ch in str(value if isinstance(value, str | int) else "") if ch.isprintable())
+    return text.strip()[:limit]
+
+
 def _member(raw: Any) -> Member | None:
+    """One NRPS member entry; None for an entry without a usable user id."""
     from pylti1p3.roles import StudentRole, TeacherRole, TeachingAssistantRole
 
-    if not isinstance(raw, Mapping) or not str(raw.get("user_id") or "").strip():
+    user_id = _text(raw.get("user_id"), 300) if isinstance(raw, Mapping) else ""
+    if not user_id or len(user_id) > 255:
         return None
     roles = [str(r) for r in raw.get("roles") or [] if isinstance(r, str)]
     staff = _roles_say(roles, TeacherRole) or _roles_say(roles, TeachingAssistantRole)
-    text = {key: str(raw.get(key) or "").strip() for key in ("name", "given_name", "family_name", "email",
-                                                               "lis_person_sourcedid")}
-    return Member(str(raw["user_id"]).strip(), text["name"], text["given_name"], text["family_name"],
+    text = {key: _text(raw.get(key), 100) for key in ("name", "given_name", "family_name", "email")}
+    text["lis_person_sourcedid"] = _text(raw.get("lis_person_sourcedid"), 64)
+    return Member(user_id, text["name"], text["given_name"], text["family_name"],
                   text["email"], text["lis_person_sourcedid"], str(raw.get("status") or "Active"),
                   learner=not staff and _roles_say(roles, StudentRole), staff=staff)
 
@@ -658,11 +666,14 @@ def _remember_members(course: Course, context: Context, subs: Mapping[str, str])
 
 
 def sync_roster(course: Course, context_id: str | None = None, url: str | None = None, dry_run: bool = False,
-                session: Any = None) -> RosterSync:
-    """Merge the LMS course's active learners into the roster (grader.assign's), matching each to a
-    learner by their lms_user_id, the LMS user id a launch recorded, their SIS id, or their e-mail
-    (in that order). A matched learner keeps their id (and an lms_user_id they have); a new one gets
-    an id and an access code like `theater assign --roster` gives. Nobody is removed."""
+                match_email: bool = False, session: Any = None) -> RosterSync:
+    """Merge the LMS course's active learners into the roster (grader.assign's). Each member is
+    matched to a roster learner by what the LMS or the institution vouches for: the roster's
+    lms_user_id, the LMS user id a launch of theirs recorded, their SIS id; by e-mail only with
+    `match_email` and only to a learner with no LMS id yet (in many LMSs a user can change their own
+    e-mail: matching on it by default would let anyone take a classmate's place). A matched learner
+    keeps their id (and an lms_user_id they have); a new one gets an id and an access code like
+    `theater assign --roster` gives. Nobody is removed."""
     from grader.access_codes import issue_access_codes
     from grader.assign import Learner, _register_learners, roster, roster_details
 
@@ -670,67 +681,85 @@ def sync_roster(course: Course, context_id: str | None = None, url: str | None =
     members, pages = fetch_members(course, context, members_url, session)
     result = RosterSync(context.label, pages=pages, dry_run=dry_run)
     learners = roster(course)
-    by_lms = {l.lms_user_id: l for l in learners if l.lms_user_id}
-    by_launch = {sub: learner for learner, sub in context.members.items()}
-    sis = {d["sis_user_id"]: learner for learner, d in roster_details(course).items() if d.get("sis_user_id")}
     by_id = {l.id: l for l in learners}
+    by_lms = {l.lms_user_id: l for l in learners if l.lms_user_id}
+    by_launch = {sub: by_id[learner] for learner, sub in context.members.items() if learner in by_id}
+    launched = {learner for learner in context.members if learner in by_id}
+    sis = {d["sis_user_id"]: by_id[learner] for learner, d in roster_details(course).items()
+           if d.get("sis_user_id") and learner in by_id}
     emails: dict[str, list[Learner]] = {}
     for learner in learners:
         if learner.email:
             emails.setdefault(learner.email.casefold(), []).append(learner)
-    taken = set(by_id)
-    matched: set[str] = set()
-    writes: list[Learner] = []
-    subs: dict[str, str] = {}
+    active = []
     for member in members:
         if member.staff:
             result.staff += 1
-            continue
-        if not member.learner or member.status != "Active":
-            continue
-        if member.user_id in by_lms:
-            result.unchanged.append(by_lms[member.user_id].id)
-            matched.add(by_lms[member.user_id].id)
-            continue
-        found, how = None, ""
-        if member.user_id in by_launch and by_launch[member.user_id] in by_id:
-            found, how = by_id[by_launch[member.user_id]], "their launch"
-        elif member.sourcedid and member.sourcedid in sis:
-            found, how = by_id.get(sis[member.sourcedid]), "SIS id"
-        elif member.email and len(emails.get(member.email.casefold(), [])) == 1:
-            found, how = emails[member.email.casefold()][0], "e-mail"
+        elif member.learner and member.status == "Active":
+            active.append(member)
+    matched: set[str] = set()
+    conflicted: set[str] = set()   # learners a member could not be merged with: reported there, not as absent
+    rest = []
+    for member in active:   # first what the LMS itself says: its user id, on the roster or from a launch
+        strong = by_lms.get(member.user_id) or by_launch.get(member.user_id)
+        if strong is None:
+            rest.append(member)
+        elif strong.id in matched:
+            result.conflicts.append(f"LMS user {member.user_id} is {strong.id} too, who is already matched to "
+                                    "another LMS user")
+            conflicted.add(strong.id)
+        else:
+            matched.add(strong.id)
+            result.unchanged.append(strong.id)
+    taken = set(by_id)
+    writes: list[Learner] = []
+    subs: dict[str, str] = {}
+    for member in rest:
+        who = f"LMS user {member.user_id} ({member.name or member.email or 'no name'})"
+        same_email = emails.get(member.email.casefold(), []) if member.email else []
+        found, how = (sis.get(member.sourcedid), "SIS id") if member.sourcedid in sis else (None, "")
+        if found is None and len(same_email) == 1:
+            candidate = same_email[0]
+            free = not candidate.lms_user_id and candidate.id not in launched
+            if not match_email or not free:
+                conflicted.add(candidate.id)
+                result.conflicts.append(
+                    f"{who} has the e-mail of {candidate.id}, who " +
+                    ("is known to the LMS by another id" if not free else "has no LMS id yet") +
+                    (": not merged" if not free else
+                     ": not merged (a user can often change their own e-mail in the LMS); if yours manages them, "
+                     "merge with --match-email (in the app: match by e-mail), or add the lms_user_id to the roster"))
+                continue
+            found, how = candidate, "e-mail"
         if found is not None and found.id in matched:
-            result.conflicts.append(f"LMS user {member.user_id} ({member.name or member.email}) matches {found.id} "
-                                    f"by {how}, who is already matched to another LMS user")
+            conflicted.add(found.id)
+            result.conflicts.append(f"{who} matches {found.id} by {how}, who is already matched to another LMS user")
             continue
         if found is not None:
             matched.add(found.id)
-            if how == "their launch":
-                result.unchanged.append(found.id)
-            elif found.lms_user_id:   # the roster's id stays (e.g. Canvas's numeric id, which collect
+            if found.lms_user_id:   # the roster's id stays (e.g. Canvas's numeric id, which collect
                 # matches in submission zips); push posts to the LMS's own id, as after a launch
                 subs[found.id] = member.user_id
-                result.linked.append((found.id, member.user_id, f"{how}; the roster keeps lms_user_id "
-                                                                f"{found.lms_user_id}"))
+                result.linked.append((found.id, member.user_id,
+                                      f"{how}; the roster keeps lms_user_id {found.lms_user_id}"))
             else:
                 writes.append(Learner(found.id, found.first_name, found.last_name, found.email, member.user_id))
                 result.linked.append((found.id, member.user_id, how))
             continue
-        if member.email and len(emails.get(member.email.casefold(), [])) > 1:
-            result.conflicts.append(f"LMS user {member.user_id} ({member.email}): several roster learners have "
-                                    "that e-mail; fix the roster, then sync again")
+        if len(same_email) > 1:
+            result.conflicts.append(f"{who}: several roster learners have the e-mail {member.email}; fix the "
+                                    "roster, then sync again")
             continue
         new_id = _learner_id_for(member, taken)
         first = member.given_name or (member.name.split(" ")[0] if member.name else "")
         last = member.family_name or (" ".join(member.name.split(" ")[1:]) if member.name else "")
-        email = member.email if "@" in member.email else ""
-        writes.append(Learner(new_id, first, last, email, member.user_id))
+        writes.append(Learner(new_id, first, last, member.email if "@" in member.email else "", member.user_id))
         result.added.append((new_id, member.user_id))
     listed = {m.user_id: m for m in members}
     for learner in learners:
-        if learner.id in matched:
+        if learner.id in matched or learner.id in conflicted:
             continue
-        member = listed.get(learner.lms_user_id) if learner.lms_user_id else None
+        member = listed.get(learner.lms_user_id) or listed.get(context.members.get(learner.id, ""))
         why = (f"{member.status.lower()} in the LMS" if member is not None and member.status != "Active" else
                "not a learner in the LMS course" if member is not None else "not listed by the LMS")
         result.absent.append((learner.id, why))

@@ -75,7 +75,8 @@ def _cmd_roster(args: argparse.Namespace) -> int:
     from grader.assign import CODES_FILE, write_codes
 
     course = _course(args)
-    result = lti.sync_roster(course, context_id=args.context, url=args.url, dry_run=args.dry_run)
+    result = lti.sync_roster(course, context_id=args.context, url=args.url, dry_run=args.dry_run,
+                             match_email=args.match_email)
     for line in result.lines():
         print(line)
     print(result.summary())
@@ -126,6 +127,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the LMS course (context id) to read, when several launched the app")
     roster.add_argument("--url", default=None,
                         help="the LMS's context memberships URL (default: the one the launches carried)")
+    roster.add_argument("--match-email", action="store_true",
+                        help="also match an LMS learner to a roster learner without an LMS id by e-mail (only if "
+                             "your LMS does not let users change their own e-mail)")
     roster.add_argument("--codes", type=Path, default=None, metavar="CSV",
                         help="where new learners' access codes go (default: the course's access-codes.csv)")
     _add_course_option(roster)

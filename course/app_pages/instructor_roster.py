@@ -87,12 +87,15 @@ else:
                "`theater lti roster` does: known learners keep their ids, new ones get an id and an access "
                "code, nobody is removed (who is not listed by the LMS any more is only reported).")
     chosen = st.selectbox("LMS course", lms_courses, format_func=lambda c: c.label)
+    match_email = st.checkbox("Also match by e-mail a learner who has no LMS id yet", help=(
+        "Only if your LMS does not let its users change their own e-mail: otherwise anyone could take a "
+        "classmate's place on the roster."))
     preview_col, merge_col = st.columns(2)
     preview = preview_col.button("Preview the LMS roster (nothing is written)", icon=":material/visibility:")
     merge = merge_col.button("Merge the LMS roster", type="primary", icon=":material/sync:")
     if preview or merge:
         try:
-            result = lti.sync_roster(course, context_id=chosen.context_id, dry_run=preview)
+            result = lti.sync_roster(course, context_id=chosen.context_id, dry_run=preview, match_email=match_email)
         except UserError as error:
             st.error(one_line(error), icon=":material/error:")
         else:

@@ -32,8 +32,8 @@ from course import auth
 from course.lti import LtiRoutes, open_site
 from course.sessions import sessions as sessions_table
 from grader import lti
-from grader.assign import roster, roster_details
-from grader.course_dir import gradebook, init_course
+from grader.assign import Learner, _register_learners, roster
+from grader.course_dir import init_course
 from tests.course.lti_platform import (INSTITUTION_INSTRUCTOR_ROLE, INSTRUCTOR_ROLE, LEARNER_ROLE, TA_ROLE, Platform,
                                        free_port, launch_form, member)
 from theater.cli import main as theater
@@ -71,11 +71,9 @@ async def _not_lti(scope, receive, send):   # where Streamlit would answer: not 
 def tls(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lti-tls")
     course = init_course(tmp / "course", data={"employees": 20, "days": 30}, secret="lti-tls-secret")
-    with gradebook(course) as gb:
-        for learner, lms, email in (("ada", "lms-ada", "ada@uni.example"), ("bob", "", "bob@uni.example"),
-                                    ("cyd", "", ""), ("kim", "8817", "kim@uni.example")):
-            gb.update_or_create_student(learner, first_name=learner.title(), last_name="Test",
-                                        email=email or None, lms_user_id=lms or None)
+    _register_learners(course, None, [      # kim: Canvas's numeric id and a SIS id, from a CSV roster
+        Learner("ada", "Ada", "Test", "ada@uni.example", "lms-ada"), Learner("bob", "Bob", "Test", "bob@uni.example"),
+        Learner("cyd", "Cyd", "Test"), Learner("kim", "Kim", "Test", "kim@uni.example", "8817", sis_user_id="S-0042")])
     cert, key = _self_signed(tmp)
     port = free_port()
     tool_url = f"https://127.0.0.1:{port}"
@@ -262,40 +260,51 @@ def test_roster_sync_merges_the_lms_learners_pages_and_all_and_removes_nobody(tl
     assert context.memberships_url == f"{platform.base}/course-101/memberships"
     platform.roster = [
         member("lms-ada", "Ada Test", "ada@uni.example"),                       # known by lms_user_id
-        member("lms-bob", "Bob Test", "BOB@uni.example"),                       # known by e-mail
+        member("lms-bob", "Bob Test", "BOB@uni.example"),                       # known by e-mail only
         member("lms-new", "Zoë Ångström", "zoe.angstrom@uni.example"),          # new
         member("lms-prof", "Pat Prof", "prof@uni.example", role=INSTRUCTOR_ROLE),   # staff: not a learner
-        member("lms-kim", "Kim Test", "kim@uni.example"),                       # kim: roster keeps 8817
+        member("lms-kim", "Kim Test", "kim@uni.example", lis_person_sourcedid="S-0042"),   # by SIS id
         member("lms-gone", "Gus Gone", "gus@uni.example", status="Inactive"),
         member("lms-new2", "Zoe Angstrom", ""),                                 # same name: another id
+        member("lms-eve", "Eve Evil", "kim@uni.example"),                       # kim's e-mail, kim is taken
     ]
+    root = ["--course", str(course.root)]
     before = roster(course)
     pages = platform.member_pages_served
-    assert theater(["lti", "roster", "--dry-run", "--course", str(course.root)]) == 0
+    assert theater(["lti", "roster", "--dry-run", *root]) == 0
     out = capsys.readouterr().out
     assert roster(course) == before and "dry run: nothing written" in out
     assert "zoe.angstrom: would add (LMS user lms-new)" in out
 
-    assert theater(["lti", "roster", "--course", str(course.root)]) == 0
+    assert theater(["lti", "roster", *root]) == 0
     out = capsys.readouterr().out
-    assert platform.member_pages_served - pages == 2 * 4               # 7 members, 2 a page: 4 pages, twice
+    assert platform.member_pages_served - pages == 2 * 4               # 8 members, 2 a page: 4 pages, twice
     now = {learner.id: learner for learner in roster(course)}
-    assert set(before_ids := {l.id for l in before}) <= set(now)       # nobody removed
-    assert now["ada"].lms_user_id == "lms-ada" and now["bob"].lms_user_id == "lms-bob"
+    assert {l.id for l in before} <= set(now)                           # nobody removed
+    assert set(now) - {l.id for l in before} == {"zoe.angstrom", "zoe.angstrom-2"}
+    assert now["ada"].lms_user_id == "lms-ada"
     assert now["zoe.angstrom"].lms_user_id == "lms-new" and now["zoe.angstrom"].first_name == "Zoë"
     assert now["zoe.angstrom-2"].lms_user_id == "lms-new2"
     assert now["kim"].lms_user_id == "8817"                            # the roster's id stays …
     assert lti.contexts(course)[0].members["kim"] == "lms-kim"         # … push posts to the LMS's
-    assert not any(l.lms_user_id == "lms-prof" for l in now.values()) and "lms-gone" not in {
-        l.lms_user_id for l in now.values()}
-    assert set(now) - before_ids == {"zoe.angstrom", "zoe.angstrom-2"}
+    assert "kim: linked to LMS user lms-kim (matched by SIS id; the roster keeps lms_user_id 8817)" in out
+    # an e-mail alone does not make an LMS user someone on the roster: anyone may change theirs
+    assert now["bob"].lms_user_id == ""
+    assert "LMS user lms-bob (Bob Test) has the e-mail of bob, who has no LMS id yet: not merged" in out
+    assert "LMS user lms-eve (Eve Evil) has the e-mail of kim, who is known to the LMS by another id" in out
+    lms_ids = {l.lms_user_id for l in now.values()}
+    assert not {"lms-prof", "lms-gone", "lms-eve"} & lms_ids
     assert "cyd: on the roster but not listed by the LMS: kept" in out
+    assert "2 added, 1 linked to their LMS id, 1 unchanged, 1 on the roster but not active learners in the " \
+           "LMS (kept), 2 not merged, 1 staff skipped (4 pages read)" in out
+    assert "2 new access code(s)" in out and (course.root / "access-codes.csv").is_file()
+
+    assert theater(["lti", "roster", "--match-email", *root]) == 0     # the instructor trusts the LMS's e-mails
+    out = capsys.readouterr().out
+    assert roster(course)[[l.id for l in roster(course)].index("bob")].lms_user_id == "lms-bob"
     assert "bob: linked to LMS user lms-bob (matched by e-mail)" in out
-    assert "2 added, 2 linked to their LMS id, 1 unchanged, 1 on the roster but not active" in out
-    assert "1 staff skipped (4 pages read)" in out
-    assert "2 new access code(s)" in out
-    # a second sync changes nothing
-    assert theater(["lti", "roster", "--course", str(course.root)]) == 0
+    assert "0 added, 1 linked to their LMS id, 4 unchanged" in out and "lms-eve" in out   # eve: still not kim
+    assert theater(["lti", "roster", *root]) == 0                     # again: nothing to do
     assert "0 added, 0 linked to their LMS id, 5 unchanged" in capsys.readouterr().out
     assert {l.id for l in roster(course)} == set(now)
 
