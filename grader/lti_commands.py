@@ -89,7 +89,8 @@ def _cmd_roster(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `theater lti` to the CLI."""
-    lti_parser = subparsers.add_parser("lti", help="LTI 1.3: the tool's keys, LMS registration, grade pass-back, roster sync")
+    lti_parser = subparsers.add_parser("lti", help="LTI 1.3: the tool's keys, LMS registration, grade pass-back, "
+                                                   "roster sync")
     sub = lti_parser.add_subparsers(dest="lti_command", metavar="ACTION", required=True)
 
     keys = sub.add_parser("keys", help="make the tool's RSA key pair (private key 0600 in .theater/)")

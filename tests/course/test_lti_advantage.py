@@ -13,15 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import html
 import ipaddress
-import json
+import re
 import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import jwt as pyjwt
 import pytest
-import sqlalchemy as sa
 import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -30,12 +30,11 @@ from cryptography.x509.oid import NameOID
 
 from course import auth
 from course.lti import LtiRoutes, open_site
-from course.sessions import sessions as sessions_table
 from grader import lti
 from grader.assign import Learner, _register_learners, roster
 from grader.course_dir import init_course
 from tests.course.lti_platform import (INSTITUTION_INSTRUCTOR_ROLE, INSTRUCTOR_ROLE, LEARNER_ROLE, TA_ROLE, Platform,
-                                       free_port, launch_form, member)
+                                       free_port, launch_form, member, rsa_pair)
 from theater.cli import main as theater
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -315,7 +314,8 @@ def test_the_roster_page_previews_and_merges_the_lms_roster(tls, monkeypatch):
 
     course, platform = tls["course"], tls["platform"]
     assert _launch(tls, "lms-prof", role=INSTRUCTOR_ROLE).status_code == 303
-    platform.roster = [member("lms-ada", "Ada Test", "ada@uni.example"), member("lms-page", "Pia Page", "pia@uni.example")]
+    platform.roster = [member("lms-ada", "Ada Test", "ada@uni.example"),
+                       member("lms-page", "Pia Page", "pia@uni.example")]
     monkeypatch.setenv("THEATER_HOME", str(tls["home"]))
     monkeypatch.setenv("THEATER_COURSE", str(course.root))
     at = AppTest.from_file(str(ROOT / "course" / "app_pages" / "instructor_roster.py"), default_timeout=120)
@@ -377,8 +377,6 @@ PICKER_FIELD = r'<input type=hidden name=token value="([^"]+)">'
 
 
 def _token(page: str) -> str:
-    import re
-
     return re.search(PICKER_FIELD, page).group(1)
 
 
@@ -393,7 +391,8 @@ def test_deep_linking_answers_the_lms_with_signed_links_it_then_launches(tls):
     answer = browser.post(tls["tool_url"] + "/lti/deep-link",
                           data={"token": _token(picker.text), "item": ["assignment:explore", f"module:{module}"]})
     assert answer.status_code == 200
-    action, fields = answer.text.split('action="')[1].split('"')[0], {"JWT": answer.text.split('value="')[1].split('"')[0]}
+    action = answer.text.split('action="')[1].split('"')[0]
+    fields = {"JWT": answer.text.split('value="')[1].split('"')[0]}
     assert action == platform.base + "/deep-link-return"
     returned = httpx.post(action, data=fields)                   # the platform checks the tool's signature
     assert returned.status_code == 200, returned.text
@@ -410,20 +409,20 @@ def test_deep_linking_answers_the_lms_with_signed_links_it_then_launches(tls):
     landed = _launch(tls, "lms-ada", custom_module=module)
     assert f"/module-{module}?u=" in landed.headers["location"]
     # the picker answers once
-    again = browser.post(tls["tool_url"] + "/lti/deep-link", data={"token": _token(picker.text), "item": "assignment:explore"})
+    again = browser.post(tls["tool_url"] + "/lti/deep-link",
+                         data={"token": _token(picker.text), "item": "assignment:explore"})
     _refused(again, 400, "already sent")
 
 
 def test_a_forged_deep_linking_response_is_refused_by_the_platform(tls):
-    import jwt as pyjwt
-
     platform = tls["platform"]
     browser, picker = _picker(tls)
-    answer = browser.post(tls["tool_url"] + "/lti/deep-link", data={"token": _token(picker.text), "item": "assignment:explore"})
+    answer = browser.post(tls["tool_url"] + "/lti/deep-link",
+                          data={"token": _token(picker.text), "item": "assignment:explore"})
     signed = answer.text.split('value="')[1].split('"')[0]
     claims = pyjwt.decode(signed, options={"verify_signature": False})
     claims["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"][0]["custom"] = {"assignment": "other"}
-    other_key, _ = __import__("tests.course.lti_platform", fromlist=["rsa_pair"]).rsa_pair()
+    other_key, _ = rsa_pair()
     forged = pyjwt.encode(claims, other_key, algorithm="RS256", headers=pyjwt.get_unverified_header(signed))
     before = len(platform.content_items)
     assert httpx.post(platform.base + "/deep-link-return", data={"JWT": forged}).status_code == 400
@@ -438,7 +437,8 @@ def test_deep_linking_is_for_linked_staff_and_checks_the_choice(tls):
     url = tls["tool_url"] + "/lti/deep-link"
     _refused(browser.post(url, data={"token": token}), 400, "Choose an assignment or a module")
     _refused(browser.post(url, data={"token": token, "item": "assignment:../../etc"}), 400, "Choose an assignment")
-    _refused(browser.post(url, data={"token": "made-up", "item": "assignment:explore"}), 400, "expired or was already sent")
+    _refused(browser.post(url, data={"token": "made-up", "item": "assignment:explore"}), 400,
+             "expired or was already sent")
     assert browser.get(url).status_code == 405
     # still usable after the wrong tries: the token is spent only by a valid answer
     assert browser.post(url, data={"token": token, "item": "assignment:explore"}).status_code == 200
