@@ -1,20 +1,18 @@
 """LTI Advantage beyond the learner's launch, end to end against the real platform of lti_platform.py:
 staff launches (who the course vouched for, with which role), roster sync through Names and Role
-Provisioning, Deep Linking, all through the tool served over HTTPS (TLS, a self-signed certificate
-the test's browser and platform trust), so the login's state cookie takes its `Secure;
-SameSite=None` path.
-
-The tool here is course.lti's ASGI routes (LtiRoutes, what course.serve puts in front of Streamlit)
-on the app's own course, progress database and sessions (open_site), served by uvicorn in this
-process: no Streamlit is needed until a test opens the app itself (AppTest) with a launch's handle."""
+Provisioning, Deep Linking, all through the real `theater app` serving HTTPS itself (Streamlit's
+TLS options, a self-signed certificate the test's browser and platform trust), so the login's
+state cookie takes its `Secure; SameSite=None` path."""
 
 from __future__ import annotations
 
 import datetime as dt
 import html
 import ipaddress
+import os
 import re
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -22,14 +20,13 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import jwt as pyjwt
 import pytest
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from course import auth
-from course.lti import LtiRoutes, open_site
+from course.lti import open_site
 from grader import lti
 from grader.assign import Learner, _register_learners, roster
 from grader.course_dir import init_course
@@ -60,12 +57,6 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-async def _not_lti(scope, receive, send):   # where Streamlit would answer: not needed here
-    if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": 404, "headers": []})
-        await send({"type": "http.response.body", "body": b"not an LTI route"})
-
-
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lti-tls")
@@ -84,7 +75,7 @@ def tls(tmp_path_factory):
     assert theater(["lti", "register", *platform.register_args(), "--tool-url", tool_url,
                     "--course", str(course.root)]) == 0
     home = tmp / "home"
-    site = open_site(str(home), str(course.root))
+    site = open_site(str(home), str(course.root))     # the app's own files, read by the tests
     staff_file = site.config.staff_path
     auth.add_staff(staff_file, "prof", "instructor", PASSWORD)
     auth.add_staff(staff_file, "tia", "ta", PASSWORD)
@@ -93,23 +84,37 @@ def tls(tmp_path_factory):
                     "--home", str(home), "--course", str(course.root)]) == 0
     auth.link_staff(staff_file, "tia", platform.issuer, "lms-tia")
 
-    server = uvicorn.Server(uvicorn.Config(LtiRoutes(_not_lti, site=lambda: site), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off", timeout_graceful_shutdown=1,
-                                           ssl_certfile=str(cert),
-                                           ssl_keyfile=str(key)))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the tool did not start"
-        time.sleep(0.05)
-    with pytest.MonkeyPatch.context() as patch:   # the platform fetches the tool's key set over TLS
-        patch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-        yield {"course": course, "platform": platform, "tool_url": tool_url, "site": site, "home": home,
-               "cert": str(cert)}
-    server.should_exit = True
-    thread.join(10)
-    platform.stop()
+    # the real `theater app`, serving TLS itself (Streamlit's server.sslCertFile / sslKeyFile)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+           "STREAMLIT_SERVER_SSL_CERT_FILE": str(cert), "STREAMLIT_SERVER_SSL_KEY_FILE": str(key)}
+    env.pop("THEATER_COURSE", None)
+    app = subprocess.Popen([sys.executable, "-m", "theater.cli", "app", "--port", str(port), "--home", str(home),
+                            "--course", str(course.root)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while not _answers(tool_url + "/lti/jwks", str(cert)) and app.poll() is None:
+            assert time.monotonic() < deadline, "theater app did not serve /lti/jwks over TLS in 180 s"
+            time.sleep(0.3)
+        assert app.poll() is None, f"theater app exited with {app.returncode}"
+        with pytest.MonkeyPatch.context() as patch:   # the platform fetches the tool's key set over TLS
+            patch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+            yield {"course": course, "platform": platform, "tool_url": tool_url, "site": site, "home": home,
+                   "cert": str(cert)}
+    finally:
+        app.terminate()
+        try:
+            app.wait(60)
+        except subprocess.TimeoutExpired:
+            app.kill()
+        platform.stop()
+
+
+def _answers(url: str, cert: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2, verify=cert).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _browser(tls) -> httpx.Client:
@@ -153,6 +158,7 @@ def _refused(response: httpx.Response, status: int, words: str) -> None:
 
 def test_over_https_the_state_cookie_is_secure_and_cross_site_and_the_launch_signs_in(tls):
     browser = _browser(tls)
+    assert browser.get(tls["tool_url"] + "/_stcore/health").status_code == 200   # Streamlit itself, over TLS
     action, fields, login = _to_form(browser, tls["platform"].launch_url("lms-ada"))
     cookie = login.headers["set-cookie"].lower()
     assert cookie.startswith("lti1p3-") and "secure" in cookie and "samesite=none" in cookie and "httponly" in cookie
