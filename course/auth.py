@@ -546,7 +546,7 @@ def staff_session(sessions, account: StaffAccount, client: str = "", role: str |
     passes the `role` it earned (never more than the account's) and the LMS identity it came from."""
     role = role or account.role
     if role != account.role and role not in ROLE_GRANTS.get(account.role, frozenset()):
-        raise AuthError(f"a {account.role} account cannot hold a {role} session")
+        raise AuthError(f"the {account.role} account {account.name!r} cannot hold a session with the {role} role")
     scope = lms_link_scope(*lms_identity) if lms_identity else None
     return sessions.create("staff", account.name, role, credential=account.version, client=client, scope=scope)
 

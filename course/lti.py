@@ -197,6 +197,9 @@ def _plain_reason(error: Exception) -> str:
     if "signature" in text.lower() or "public key" in text.lower() or "kid" in text.lower():
         return ("This launch is not signed by the registered LMS, so the app refuses it. If this keeps "
                 "happening, tell your instructor.")
+    if "resource link placement" in text.lower():   # a deep-linking request for files or HTML only
+        return ("This LMS place accepts no LTI links (its deep-linking request lacks ltiResourceLink): add "
+                "the app as an external-tool assignment or module item instead.")
     if "deployment" in text.lower():
         return ("This LMS deployment is not registered with the course. The instructor adds its "
                 "deployment id with `theater lti register`.")

@@ -70,6 +70,7 @@ class Pending:
     expires_in: int = 300
     deep_link: bool = False
     accept_multiple: bool = True
+    accept_types: tuple[str, ...] = ("ltiResourceLink",)
 
 
 class Login(OIDCLoginAbstract):
@@ -150,7 +151,8 @@ class Platform:
         custom = {k[len("custom_"):]: v for k, v in query.items() if k.startswith("custom_")}
         self.pending[hint] = Pending(query["user"], query.get("role", LEARNER_ROLE).split(","), custom,
                                      int(query.get("expires_in", "300")), query.get("message") == "deep_link",
-                                     query.get("accept_multiple", "true") == "true")
+                                     query.get("accept_multiple", "true") == "true",
+                                     tuple(query.get("accept_types", "ltiResourceLink").split(",")))
         login = Login(request, self.conf())
         login.set_lti_message_hint(hint=hint)
         return login.initiate_login(query["user"])
@@ -174,7 +176,7 @@ class Platform:
         launch.set_nrps(f"{self.base}/{self.context_id}/memberships")
         if pending.deep_link:   # the instructor adds the tool to the course: an LtiDeepLinkingRequest
             launch.set_dl(f"{self.base}/deep-link-return", title="Add the course app",
-                          accept_types={"ltiResourceLink"}, extra_data={"placement": "module-7"})
+                          accept_types=set(pending.accept_types), extra_data={"placement": "module-7"})
             if not pending.accept_multiple:
                 launch._deep_linking_launch_data[
                     "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"]["accept_multiple"] = False

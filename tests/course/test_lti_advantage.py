@@ -449,6 +449,8 @@ def test_deep_linking_is_for_linked_staff_and_checks_the_choice(tls):
     # still usable after the wrong tries: the token is spent only by a valid answer
     assert browser.post(url, data={"token": token, "item": "assignment:explore"}).status_code == 200
     # a place that takes one link
+    # a place that takes no LTI link (only files or HTML)
+    _refused(_picker(tls, accept_types="file,html")[1], 400, "accepts no LTI links")
     browser, picker = _picker(tls, accept_multiple="false")
     assert "type=radio" in picker.text and "type=checkbox" not in picker.text
     module = picker.text.split('value="module:')[1].split('"')[0]
@@ -466,3 +468,42 @@ def test_a_deep_linking_request_from_an_unregistered_platform_is_refused(tls):
         _refused(browser.get(response.headers["location"]), 400, "not registered with the course")
     finally:
         stranger.stop()
+
+
+# ----------------------------------------------------------------------------- no server needed
+
+
+def test_links_name_an_existing_account_and_survive_a_new_password(tmp_path):
+    path = tmp_path / "staff.json"
+    auth.add_staff(path, "prof", "instructor", PASSWORD)
+    with pytest.raises(auth.AuthError, match="no staff account 'nobody'"):
+        auth.link_staff(path, "nobody", "https://lms.example", "u1")
+    with pytest.raises(auth.AuthError, match="must not be empty"):
+        auth.link_staff(path, "prof", "https://lms.example", "  ")
+    auth.link_staff(path, "prof", "https://lms.example", "u1")
+    auth.link_staff(path, "prof", "https://lms.example", "u1")          # twice: still one link
+    assert auth.load_staff(path)["prof"].lms_identities == {("https://lms.example", "u1")}
+    auth.add_staff(path, "prof", "instructor", PASSWORD + "-new", replace=True)
+    assert auth.load_staff(path)["prof"].lms_identities == {("https://lms.example", "u1")}
+    assert auth.staff_for_lms(auth.load_staff(path), "https://lms.example", "u1").name == "prof"
+    assert auth.staff_for_lms(auth.load_staff(path), "https://other.example", "u1") is None
+    with pytest.raises(auth.AuthError, match="has no link to that LMS user"):
+        auth.unlink_staff(path, "prof", "https://lms.example", "u2")
+    auth.unlink_staff(path, "prof", "https://lms.example", "u1")
+    assert auth.load_staff(path)["prof"].lms_identities == frozenset()
+
+
+def test_a_session_never_holds_more_than_its_account(tmp_path):
+    from course.progress import ProgressStore
+    from course.sessions import SessionStore
+
+    path = tmp_path / "staff.json"
+    auth.add_staff(path, "tia", "ta", PASSWORD)
+    sessions = SessionStore(ProgressStore(f"sqlite:///{tmp_path / 'p.db'}").engine)
+    account = auth.load_staff(path)["tia"]
+    with pytest.raises(auth.AuthError, match="cannot hold a session with the instructor role"):
+        auth.staff_session(sessions, account, role="instructor")
+    auth.add_staff(path, "ines", "instructor", PASSWORD)
+    handle = auth.staff_session(sessions, auth.load_staff(path)["ines"], role="ta")
+    auth.add_staff(path, "ines", "trainer", PASSWORD, replace=True)      # role changed (and password)
+    assert auth.staff_from_session(sessions, handle, auth.load_staff(path)) is None
