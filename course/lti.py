@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import logging
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -49,6 +50,7 @@ NONCE_SECONDS = 15 * 60       # a nonce is forgotten after this (the id_token ex
 COOKIE_PREFIX = "lti1p3-"
 PAGE_PATTERN = re.compile(r"^(home|capstone|my-learning|module-[A-Za-z0-9_-]{1,64})$")
 MODULE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LOG = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
 launch_data = sa.Table(
@@ -349,15 +351,14 @@ def finish_launch(site: Site, params: Mapping[str, str], cookies: Mapping[str, s
         raise Refused(_plain_reason(error)) from None
     assignments = {a.name for a in course_data.course_assignments(site.config)}
     staff = staff_for_launch(site, claims, lms_roles)
+    if deep_link or staff is not None:   # the launch still says where the LMS keeps grades and members
+        lti.record_launch(site.course, claims, None)
     if deep_link:
         if staff is None:
-            lti.record_launch(site.course, claims, None)
             raise Refused("Only the course's staff choose what an LMS link opens." +
                           (_unlinked_staff_hint(claims) if lms_roles else ""), 403)
-        lti.record_launch(site.course, claims, None)
-        return Page(picker_page(site, launch, claims, staff))
+        return Page(picker_page(site, claims, staff))
     if staff is not None:
-        lti.record_launch(site.course, claims, None)
         handle = auth.staff_session(site.sessions, staff.account, client, role=staff.role,
                                     lms_identity=(staff.issuer, staff.sub))
         return f"{lti.tool_url(site.course)}/{_staff_page(staff.role, claims, assignments)}?staff={handle}"
@@ -413,7 +414,7 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-def picker_page(site: Site, launch: MessageLaunch, claims: Mapping[str, Any], staff: StaffLaunch) -> str:
+def picker_page(site: Site, claims: Mapping[str, Any], staff: StaffLaunch) -> str:
     """The picker for a validated deep-linking request (plain HTML, every value escaped)."""
     settings = claims.get(DEEP_LINK_SETTINGS_CLAIM)
     if not isinstance(settings, Mapping) or not settings.get("deep_link_return_url"):
@@ -486,6 +487,8 @@ def answer_deep_link(site: Site, params: Mapping[str, Any]) -> str:
                                   .set_score_maximum(choice.points))
         resources.append(resource)
     signed = DeepLink(registration, saved["deployment_id"], settings).get_response_jwt(resources)
+    LOG.info("deep link for %s (%s): %s linked %s", saved["issuer"], saved["client_id"], saved["staff"],
+             ", ".join(items))
     return_url = html.escape(str(settings["deep_link_return_url"]))
     return _page("Sending your choice to the LMS",
                  f"<form id=answer method=post action=\"{return_url}\"><input type=hidden name=JWT "
