@@ -351,7 +351,7 @@ def finish_launch(site: Site, params: Mapping[str, str], cookies: Mapping[str, s
         raise Refused(_plain_reason(error)) from None
     assignments = {a.name for a in course_data.course_assignments(site.config)}
     staff = staff_for_launch(site, claims, lms_roles)
-    if deep_link or staff is not None:   # the launch still says where the LMS keeps grades and members
+    if staff is not None:   # staff launches say where the LMS keeps grades and members too
         lti.record_launch(site.course, claims, None)
     if deep_link:
         if staff is None:
@@ -364,8 +364,7 @@ def finish_launch(site: Site, params: Mapping[str, str], cookies: Mapping[str, s
         return f"{lti.tool_url(site.course)}/{_staff_page(staff.role, claims, assignments)}?staff={handle}"
     try:
         learner = lti.learner_for_launch(site.course, claims)
-    except lti.UnknownLearner as error:
-        lti.record_launch(site.course, claims, None)   # still: where the LMS keeps grades and members
+    except lti.UnknownLearner as error:   # recorded nothing: any LMS course of the deployment may launch
         raise Refused(str(error) + (_unlinked_staff_hint(claims) if lms_roles else ""), 403) from None
     lti.record_launch(site.course, claims, learner)
     handle = course_data.sign_in_token(site.config, learner, site.sessions, client)

@@ -51,7 +51,6 @@ CUSTOM_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 ROLES_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/roles"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
-LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 
 
 class LtiError(UserError):
@@ -277,7 +276,7 @@ def _context_key(issuer: str, client_id: str, deployment_id: str, context_id: st
 def record_launch(course: Course, claims: Mapping[str, Any], learner: str | None) -> None:
     """Remember the launch's AGS endpoint and NRPS membership URL (per LMS context) and the
     learner's LMS user id (`sub`), which `theater lti push` posts to; `learner` is None for a
-    staff launch, or one the app refused, which still teach the course its LMS course's services."""
+    staff launch, which teaches the course its LMS course's services all the same."""
     aud = claims.get("aud")
     client_id = str(aud[0] if isinstance(aud, list) else aud)
     issuer = str(claims.get("iss"))

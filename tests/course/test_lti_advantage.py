@@ -507,3 +507,24 @@ def test_a_session_never_holds_more_than_its_account(tmp_path):
     handle = auth.staff_session(sessions, auth.load_staff(path)["ines"], role="ta")
     auth.add_staff(path, "ines", "trainer", PASSWORD, replace=True)      # role changed (and password)
     assert auth.staff_from_session(sessions, handle, auth.load_staff(path)) is None
+
+
+def test_a_refused_launch_from_another_lms_course_records_nothing(tls):
+    """Another LMS course of the same deployment (same issuer, client and keys): its stranger's
+    launch is refused and does not become an LMS course `theater lti push` must choose among."""
+    platform = tls["platform"]
+    other = Platform(context_id="course-999")
+    other.private_key, other.public_key, other.issuer = platform.private_key, platform.public_key, platform.issuer
+    other.configure_tool(tls["tool_url"])
+    other.serve()
+    try:
+        before = lti.contexts(tls["course"])
+        browser = _browser(tls)
+        login = browser.get(other.launch_url("lms-stranger")).headers["location"]
+        authorize = browser.get(login).headers["location"]
+        page = browser.get(other.base + authorize[len(platform.base):])   # served by the other course
+        action, fields = launch_form(page.text)
+        _refused(browser.post(action, data=fields), 403, "not on this course")
+        assert lti.contexts(tls["course"]) == before
+    finally:
+        other.stop()
