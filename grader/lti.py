@@ -588,7 +588,11 @@ def fetch_members(course: Course, context: Context, url: str, session: Any = Non
     seen: set[str] = set()
     page_url: str | None = url
     pages = 0
+    origin = urlparse(url)[:2]
     while page_url:
+        if urlparse(page_url)[:2] != origin:   # the access token goes with each page: never elsewhere
+            raise LtiError(f"page {pages + 1} of the LMS's member list is on another server ({page_url}) than "
+                           f"the list ({url}): not followed")
         if page_url in seen or pages >= MAX_MEMBER_PAGES:
             raise LtiError(f"the LMS's member list does not end (page {pages + 1} at {page_url} was read before "
                            f"or exceeds {MAX_MEMBER_PAGES} pages)")

@@ -111,7 +111,7 @@ class Platform:
     members: set[str] = field(default_factory=set)   # the LMS user ids enrolled in the course
     roster: list[dict] = field(default_factory=list)  # what NRPS lists (user_id, name, email, roles, status)
     page_size: int = 2
-    memberships_fault: str = ""                       # "" | "not-json" | "unauthorised" | "not-members"
+    memberships_fault: str = ""   # "" | "not-json" | "unauthorised" | "not-members" | "foreign-next" | "loop"
     member_pages_served: int = 0
     content_items: list[dict] = field(default_factory=list)   # what deep-linking responses added
 
@@ -251,6 +251,10 @@ class Platform:
         headers = {}
         if start + self.page_size < len(self.roster):
             headers["Link"] = f'<{url}?page={page + 1}>; rel="next"'
+        if self.memberships_fault == "foreign-next":
+            headers["Link"] = '<https://elsewhere.example/members?page=2>; rel="next"'
+        if self.memberships_fault == "loop":
+            headers["Link"] = f'<{url}?page=1>; rel="next"'
         return JSONResponse({"id": url, "context": {"id": self.context_id, "title": "Signal or Theater 101"},
                              "members": members}, headers=headers,
                             media_type="application/vnd.ims.lti-nrps.v2.membershipcontainer+json")

@@ -343,6 +343,8 @@ def test_the_roster_page_previews_and_merges_the_lms_roster(tls, monkeypatch):
     ("not-json", "is not JSON"),
     ("unauthorised", "the LMS answered HTTP 401"),
     ("not-members", "not an NRPS membership container"),
+    ("foreign-next", "is on another server (https://elsewhere.example/members?page=2)"),
+    ("loop", "does not end"),
 ])
 def test_roster_sync_says_what_the_lms_answered_and_changes_nothing(tls, capsys, fault, words):
     course, platform = tls["course"], tls["platform"]
