@@ -212,6 +212,15 @@ def lms_link_scope(issuer: str, sub: str) -> str:
     return "lti:" + hashlib.sha256(f"{issuer}\n{sub}".encode()).hexdigest()[:40]
 
 
+def session_role_label(record) -> str:
+    """A session's role as the Sign-in sessions page lists it: a presenter link names its room, a
+    staff session an LTI launch opened says so."""
+    scope = getattr(record, "scope", None) or ""
+    if scope.startswith("lti:"):
+        return f"{record.role} (from an LMS launch)"
+    return record.role + (f" of room {scope}" if scope else "")
+
+
 def lms_staff_role(account_role: str, lms_roles: Iterable[str]) -> str | None:
     """The role an LMS launch of a linked account gets: the lesser of the account's role and the
     highest staff role the LMS gives in that course ("instructor" or "ta"); None when they share

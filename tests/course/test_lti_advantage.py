@@ -530,3 +530,18 @@ def test_a_refused_launch_from_another_lms_course_records_nothing(tls):
         assert lti.contexts(tls["course"]) == before
     finally:
         other.stop()
+
+
+def test_the_sessions_page_says_which_staff_sessions_an_lms_launch_opened(tmp_path):
+    from course.progress import ProgressStore
+    from course.sessions import SessionStore
+
+    path = tmp_path / "staff.json"
+    auth.add_staff(path, "prof", "instructor", PASSWORD)
+    auth.link_staff(path, "prof", "https://lms.example", "u1")
+    sessions = SessionStore(ProgressStore(f"sqlite:///{tmp_path / 'p.db'}").engine)
+    account = auth.load_staff(path)["prof"]
+    auth.staff_session(sessions, account, role="ta", lms_identity=("https://lms.example", "u1"))
+    auth.staff_session(sessions, account)
+    assert sorted(auth.session_role_label(r) for r in sessions.active(("staff",))) == [
+        "instructor", "ta (from an LMS launch)"]
