@@ -99,8 +99,11 @@ def tls(tmp_path_factory):
         assert app.poll() is None, f"theater app exited with {app.returncode}"
         with pytest.MonkeyPatch.context() as patch:   # the platform fetches the tool's key set over TLS
             patch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+            browsers: list[httpx.Client] = []
             yield {"course": course, "platform": platform, "tool_url": tool_url, "site": site, "home": home,
-                   "cert": str(cert)}
+                   "cert": str(cert), "browsers": browsers}
+            for browser in browsers:   # an open keep-alive connection holds the server's shutdown
+                browser.close()
     finally:
         app.terminate()
         try:
@@ -118,7 +121,9 @@ def _answers(url: str, cert: str) -> bool:
 
 
 def _browser(tls) -> httpx.Client:
-    return httpx.Client(timeout=20, verify=tls["cert"])
+    browser = httpx.Client(timeout=20, verify=tls["cert"])
+    tls["browsers"].append(browser)
+    return browser
 
 
 def _to_form(browser: httpx.Client, start: str) -> tuple[str, dict[str, str], httpx.Response]:
