@@ -81,6 +81,9 @@ class StaffAccount:
     name: str
     role: str
     password_hash: str
+    # the LMS identities (issuer, sub) `theater users link` vouched for: an LTI launch by one of
+    # them, with a staff role in the LMS course, signs in as this account (course.lti)
+    lms_identities: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def version(self) -> str:
@@ -105,7 +108,9 @@ def load_staff(path: Path, legacy_password: str | None = None) -> dict[str, Staf
     accounts = {}
     for name, record in (read_credentials(path).get("accounts") or {}).items():
         if isinstance(record, dict) and record.get("role") in ROLES and record.get("hash"):
-            accounts[name] = StaffAccount(name, record["role"], record["hash"])
+            links = frozenset((str(link.get("issuer", "")), str(link.get("sub", "")))
+                              for link in record.get("lms") or [] if isinstance(link, dict))
+            accounts[name] = StaffAccount(name, record["role"], record["hash"], links)
     if legacy_password and LEGACY_ACCOUNT not in accounts:
         accounts[LEGACY_ACCOUNT] = StaffAccount(LEGACY_ACCOUNT, "instructor",
                                                 _legacy_hash(legacy_password))
@@ -144,8 +149,11 @@ def add_staff(path: Path, name: str, role: str, password: str, replace: bool = F
         if name in accounts and not replace:
             raise AuthError(f"a staff account {name!r} exists already; pass --replace to set a new password")
         account = StaffAccount(name, role, STAFF_HASHER.hash(password))
+        links = (accounts.get(name) or {}).get("lms") if replace else None
         accounts[name] = {"role": role, "hash": account.password_hash,
                           "changed": datetime.now(UTC).isoformat(timespec="seconds")}
+        if links:   # a new password keeps the account's LMS links
+            accounts[name]["lms"] = links
         write_credentials(path, data)
     return account
 
@@ -157,6 +165,77 @@ def remove_staff(path: Path, name: str) -> None:
             raise AuthError(f"no staff account {name!r}")
         del data["accounts"][name]
         write_credentials(path, data)
+
+
+def link_staff(path: Path, name: str, issuer: str, sub: str) -> None:
+    """Vouch that the LMS user `sub` of the platform `issuer` is staff account `name`: their LTI
+    launches with an instructor or TA role sign in as it. One LMS identity links one account."""
+    issuer, sub = (issuer or "").strip(), (sub or "").strip()
+    if not issuer or not sub:
+        raise AuthError("--issuer and --sub must not be empty (the refusal page of the launch shows both)")
+    with credentials_lock(path):
+        data = read_credentials(path)
+        accounts = data.get("accounts") or {}
+        if name not in accounts:
+            raise AuthError(f"no staff account {name!r}: create it first with `theater users add {name} --role ...`")
+        for other, record in accounts.items():
+            if other != name and {"issuer": issuer, "sub": sub} in (record.get("lms") or []):
+                raise AuthError(f"that LMS user is linked to staff account {other!r} already: "
+                                f"`theater users unlink {other} --issuer ... --sub ...` first")
+        links = [link for link in accounts[name].get("lms") or [] if link != {"issuer": issuer, "sub": sub}]
+        accounts[name]["lms"] = links + [{"issuer": issuer, "sub": sub}]
+        write_credentials(path, data)
+
+
+def unlink_staff(path: Path, name: str, issuer: str, sub: str) -> None:
+    """Forget one LMS identity of a staff account; the sessions its launches opened end at their
+    next request (staff_from_session)."""
+    with credentials_lock(path):
+        data = read_credentials(path)
+        record = (data.get("accounts") or {}).get(name)
+        if record is None:
+            raise AuthError(f"no staff account {name!r}")
+        link = {"issuer": (issuer or "").strip(), "sub": (sub or "").strip()}
+        if link not in (record.get("lms") or []):
+            raise AuthError(f"staff account {name!r} has no link to that LMS user")
+        record["lms"] = [other for other in record["lms"] if other != link]
+        write_credentials(path, data)
+
+
+def staff_for_lms(accounts: Mapping[str, StaffAccount], issuer: str, sub: str) -> StaffAccount | None:
+    """The staff account linked to an LMS identity, or None."""
+    return next((a for a in accounts.values() if (issuer, sub) in a.lms_identities), None)
+
+
+def lms_link_scope(issuer: str, sub: str) -> str:
+    """What an LTI staff session keeps of the LMS identity that opened it (course.sessions' scope)."""
+    return "lti:" + hashlib.sha256(f"{issuer}\n{sub}".encode()).hexdigest()[:40]
+
+
+def session_role_label(record) -> str:
+    """A session's role as the Sign-in sessions page lists it: a presenter link names its room, a
+    staff session an LTI launch opened says so."""
+    scope = getattr(record, "scope", None) or ""
+    if scope.startswith("lti:"):
+        return f"{record.role} (from an LMS launch)"
+    return record.role + (f" of room {scope}" if scope else "")
+
+
+def lms_staff_role(account_role: str, lms_roles: Iterable[str]) -> str | None:
+    """The role an LMS launch of a linked account gets: the lesser of the account's role and the
+    highest staff role the LMS gives in that course ("instructor" or "ta"); None when they share
+    nothing (a trainer's account, or no staff role in the LMS course)."""
+    best = None
+    for lms_role in lms_roles:
+        if account_role in ROLE_GRANTS.get(lms_role, frozenset()):
+            granted = account_role
+        elif lms_role in ROLE_GRANTS.get(account_role, frozenset()):
+            granted = lms_role
+        else:
+            continue
+        if best is None or best in ROLE_GRANTS.get(granted, frozenset()):
+            best = granted
+    return best
 
 
 _DUMMY_HASH = STAFF_HASHER.hash("not-an-account-" + secrets.token_hex(8))
@@ -470,16 +549,24 @@ def staff_user(session: Mapping) -> str | None:
 # ----------------------------------------------------------------------------- sessions
 
 
-def staff_session(sessions, account: StaffAccount, client: str = "") -> str:
-    """A new server-side session for a signed-in staff account; returns its handle."""
-    return sessions.create("staff", account.name, account.role, credential=account.version,
-                           client=client)
+def staff_session(sessions, account: StaffAccount, client: str = "", role: str | None = None,
+                  lms_identity: tuple[str, str] | None = None) -> str:
+    """A new server-side session for a signed-in staff account; returns its handle. An LTI launch
+    passes the `role` it earned (never more than the account's) and the LMS identity it came from."""
+    role = role or account.role
+    if role != account.role and role not in ROLE_GRANTS.get(account.role, frozenset()):
+        raise AuthError(f"the {account.role} account {account.name!r} cannot hold a session with the {role} role")
+    scope = lms_link_scope(*lms_identity) if lms_identity else None
+    return sessions.create("staff", account.name, role, credential=account.version, client=client, scope=scope)
 
 
 def staff_from_session(sessions, handle: str | None,
                        accounts: Mapping[str, StaffAccount]) -> StaffAccount | None:
-    """The account an active staff session belongs to, unless the account is gone or its password
-    changed since the sign-in (then the session is revoked: a new password signs every old link out)."""
+    """The account an active staff session belongs to, with the session's role, unless the account
+    is gone, its password changed since the sign-in (a new password signs every old link out), or
+    (for a session an LTI launch opened) the LMS link was removed: then the session is revoked."""
+    import dataclasses
+
     record = sessions.lookup(handle, kind="staff")
     if record is None:
         return None
@@ -490,6 +577,15 @@ def staff_from_session(sessions, handle: str | None,
     if account.version != record.credential:
         sessions.revoke_user("staff", account.name, "password changed", account.version)
         return None
+    scope = getattr(record, "scope", None)
+    if scope and scope.startswith("lti:") and scope not in {lms_link_scope(*i) for i in account.lms_identities}:
+        sessions.revoke(handle, "LMS link removed")
+        return None
+    if record.role != account.role:   # a narrower session (an LMS TA launch of an instructor's account)
+        if record.role not in ROLE_GRANTS.get(account.role, frozenset()):
+            sessions.revoke(handle, "role changed")
+            return None
+        return dataclasses.replace(account, role=record.role)
     return account
 
 

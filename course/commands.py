@@ -203,7 +203,19 @@ def users_list(home: str | None = None, course: str | None = None) -> int:
     if not accounts:
         print("no staff accounts; create one with `theater users add NAME --role instructor`")
     for account in sorted(accounts.values(), key=lambda a: a.name):
-        print(f"{account.name}  {account.role}")
+        links = "".join(f"  LMS {issuer} user {sub}" for issuer, sub in sorted(account.lms_identities))
+        print(f"{account.name}  {account.role}{links}")
+    return 0
+
+
+def users_link(name: str, issuer: str, sub: str, home: str | None = None, course: str | None = None,
+               unlink: bool = False) -> int:
+    """Vouch (or stop vouching) that an LMS user is this staff account: their LTI launches with an
+    instructor or TA role in the LMS course then sign in as it (docs/lti.md)."""
+    from course.auth import link_staff, unlink_staff
+
+    (unlink_staff if unlink else link_staff)(_users_path(home, course), name, issuer, sub)
+    print(f"{'unlinked' if unlink else 'linked'} LMS user {sub} of {issuer} {'from' if unlink else 'to'} {name!r}")
     return 0
 
 
@@ -236,6 +248,14 @@ def _register_users(subparsers: argparse._SubParsersAction) -> None:
     remove = actions.add_parser("remove", parents=[where], help="delete an account")
     remove.add_argument("name")
     remove.set_defaults(func=lambda a: users_remove(a.name, a.home, a.course))
+    for action, undo in (("link", False), ("unlink", True)):
+        link = actions.add_parser(action, parents=[where], help=(
+            "stop an LMS user's LTI launches signing in as this account" if undo else
+            "let an LMS user's LTI launches (instructor or TA role) sign in as this account"))
+        link.add_argument("name")
+        link.add_argument("--issuer", required=True, help="the LMS's issuer, as registered with `theater lti register`")
+        link.add_argument("--sub", required=True, help="the LMS user id the launch carries (the refusal page shows it)")
+        link.set_defaults(func=lambda a, undo=undo: users_link(a.name, a.issuer, a.sub, a.home, a.course, undo))
 
 
 def _workshop_store(home: str | None):

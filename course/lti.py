@@ -7,8 +7,13 @@
   state against this browser's cookie, the signature against the platform's JWKS, issuer and client
   id (aud) against the registration, the deployment id, the expiry, the message type — and this
   module consumes the nonce, so a replayed launch is refused. The launch's LMS user becomes the
-  roster learner (grader.lti.learner_for_launch), a server-side session is opened (course.sessions)
-  and the browser is sent (303) to the deep-linked page with `?u=HANDLE`, as any sign-in.
+  staff account the course linked to them (staff_for_launch: a staff role in the LMS course AND a
+  link made with `theater users link`), else the roster learner (grader.lti.learner_for_launch); a
+  server-side session is opened (course.sessions) and the browser is sent (303) to the
+  deep-linked page with `?staff=HANDLE` or `?u=HANDLE`, as any sign-in. A deep-linking request
+  from linked staff gets the picker of assignments and modules instead.
+- `/lti/deep-link` (POST): the picker's choice, answered with the signed LtiDeepLinkingResponse
+  the browser posts back to the LMS.
 - `/lti/jwks`: the tool's public key set, where the LMS checks the tool's signed requests.
 
 Every refusal is a plain page that says what went wrong and what to do; none opens a session.
@@ -19,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import logging
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -44,6 +50,7 @@ NONCE_SECONDS = 15 * 60       # a nonce is forgotten after this (the id_token ex
 COOKIE_PREFIX = "lti1p3-"
 PAGE_PATTERN = re.compile(r"^(home|capstone|my-learning|module-[A-Za-z0-9_-]{1,64})$")
 MODULE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LOG = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
 launch_data = sa.Table(
@@ -192,6 +199,9 @@ def _plain_reason(error: Exception) -> str:
     if "signature" in text.lower() or "public key" in text.lower() or "kid" in text.lower():
         return ("This launch is not signed by the registered LMS, so the app refuses it. If this keeps "
                 "happening, tell your instructor.")
+    if "resource link placement" in text.lower():   # a deep-linking request for files or HTML only
+        return ("This LMS place accepts no LTI links (its deep-linking request lacks ltiResourceLink): add "
+                "the app as an external-tool assignment or module item instead.")
     if "deployment" in text.lower():
         return ("This LMS deployment is not registered with the course. The instructor adds its "
                 "deployment id with `theater lti register`.")
@@ -255,9 +265,72 @@ def start_login(site: Site, params: Mapping[str, str], cookies: Mapping[str, str
     return location, cookie_service.to_set
 
 
+def _lms_staff_roles(launch: MessageLaunch) -> list[str]:
+    """The staff roles the launch's LMS gives its user in this LMS course (context roles only: an
+    institution-wide "Instructor" is no staff role in a course where the user is a learner)."""
+    roles = []
+    if launch.check_teacher_access():
+        roles.append("instructor")
+    if launch.check_teaching_assistant_access():
+        roles.append("ta")
+    return roles
+
+
+def _staff_page(role: str, claims: Mapping[str, Any], assignments: set[str]) -> str:
+    """Where a staff launch lands: an assignment's link opens grading, any other the role's home."""
+    custom = claims.get(lti.CUSTOM_CLAIM) if isinstance(claims.get(lti.CUSTOM_CLAIM), Mapping) else {}
+    if str(custom.get("assignment", "")).strip() in assignments:
+        return "instructor-assignments"
+    return "instructor" if role == "instructor" else "instructor-gradebook"
+
+
+@dataclass(frozen=True)
+class StaffLaunch:
+    """A launch the course vouched for as staff: the account, the role it earned, where it came from."""
+
+    account: Any               # course.auth.StaffAccount
+    role: str
+    issuer: str
+    sub: str
+
+
+def staff_for_launch(site: Site, claims: Mapping[str, Any], lms_roles: list[str]) -> StaffLaunch | None:
+    """The staff sign-in a validated launch earns, or None. The rule (docs/lti.md): the LMS must
+    give its user a staff role in the LMS course (Instructor, TeachingAssistant) AND the course must
+    have linked that exact LMS identity (issuer + sub) to a staff account (`theater users link`);
+    the session gets the lesser of the two roles. A role claim alone never makes anyone staff."""
+    from course import auth
+
+    issuer, sub = str(claims.get("iss", "")), str(claims.get("sub", ""))
+    if not lms_roles or not issuer or not sub:
+        return None
+    accounts = auth.load_staff(site.config.staff_path, site.config.legacy_staff_password)
+    account = auth.staff_for_lms(accounts, issuer, sub)
+    if account is None:
+        return None
+    role = auth.lms_staff_role(account.role, lms_roles)
+    return StaffLaunch(account, role, issuer, sub) if role else None
+
+
+def _unlinked_staff_hint(claims: Mapping[str, Any]) -> str:
+    return (" You launched as staff of the LMS course, but the app gives staff power only to staff "
+            "accounts the course has linked to an LMS user. Whoever runs the app links yours with "
+            f"`theater users link YOUR-ACCOUNT --issuer {claims.get('iss', '')} --sub {claims.get('sub', '')}`; "
+            "meanwhile, sign in to the app with your staff account.")
+
+
+@dataclass(frozen=True)
+class Page:
+    """An answer that is a page of the tool's own (the deep-linking picker), not a redirect."""
+
+    html: str
+
+
 def finish_launch(site: Site, params: Mapping[str, str], cookies: Mapping[str, str], client: str = "",
-                  requests_session: Any = None) -> str:
-    """Validate the launch, open the learner's session; returns where to send the browser."""
+                  requests_session: Any = None) -> str | Page:
+    """Validate the launch and open the learner's or the staff member's session; returns where to
+    send the browser, or (a deep-linking request from staff) the picker page."""
+    from course import auth
     from course import data as course_data
 
     request = LtiRequest(params, cookies, lti.tool_url(site.course).startswith("https://"))
@@ -267,35 +340,176 @@ def finish_launch(site: Site, params: Mapping[str, str], cookies: Mapping[str, s
                         cookie_service=cookie_service, launch_data_storage=site.store,
                         requests_session=requests_session)
         claims = launch.get_launch_data()
-        if not launch.is_resource_launch():
-            raise Refused("This kind of LTI launch (deep-linking set-up, data privacy or review) is not "
+        deep_link = launch.is_deep_link_launch()
+        if not deep_link and not launch.is_resource_launch():
+            raise Refused("This kind of LTI launch (data privacy or submission review) is not "
                           "supported: add the app to your LMS course as an external-tool link.")
+        lms_roles = _lms_staff_roles(launch)
     except lti.LtiError as error:
         raise Refused(f"LTI is not set up for this course: {error}.", 404) from None
     except (OIDCException, LtiException, ToolConfException) as error:
         raise Refused(_plain_reason(error)) from None
+    assignments = {a.name for a in course_data.course_assignments(site.config)}
+    staff = staff_for_launch(site, claims, lms_roles)
+    if staff is not None:   # staff launches say where the LMS keeps grades and members too
+        lti.record_launch(site.course, claims, None)
+    if deep_link:
+        if staff is None:
+            raise Refused("Only the course's staff choose what an LMS link opens." +
+                          (_unlinked_staff_hint(claims) if lms_roles else ""), 403)
+        return Page(picker_page(site, claims, staff))
+    if staff is not None:
+        handle = auth.staff_session(site.sessions, staff.account, client, role=staff.role,
+                                    lms_identity=(staff.issuer, staff.sub))
+        return f"{lti.tool_url(site.course)}/{_staff_page(staff.role, claims, assignments)}?staff={handle}"
     try:
         learner = lti.learner_for_launch(site.course, claims)
-    except lti.UnknownLearner as error:
-        staff = launch.check_staff_access() or launch.check_teacher_access()
-        hint = (" Staff sign in to the app with their staff account (`theater users add`)." if staff else "")
-        raise Refused(str(error) + hint, 403) from None
+    except lti.UnknownLearner as error:   # recorded nothing: any LMS course of the deployment may launch
+        raise Refused(str(error) + (_unlinked_staff_hint(claims) if lms_roles else ""), 403) from None
     lti.record_launch(site.course, claims, learner)
     handle = course_data.sign_in_token(site.config, learner, site.sessions, client)
-    assignments = {a.name for a in course_data.course_assignments(site.config)}
     return f"{lti.tool_url(site.course)}/{landing_page(claims, assignments)}?u={handle}"
 
 
-def refusal_page(message: str) -> str:
+# ----------------------------------------------------------------------------- deep linking
+#
+# An instructor adding the app to an LMS course (Canvas: an external-tool assignment or module item)
+# gets an LtiDeepLinkingRequest launch. The tool answers with a small picker of the course's
+# assignments and modules; the choice goes back to the LMS as a signed LtiDeepLinkingResponse
+# (pylti1p3's DeepLink) whose content items carry the `assignment=`/`module=` custom parameter
+# landing_page reads, plus a line item (tag = the assignment's name, what `theater lti push` posts
+# to) for an assignment. What the picker needs between the two requests is kept one-time in the
+# launch store under a random token, like a nonce.
+
+DEEP_LINK_PATH = "/lti/deep-link"
+DEEP_LINK_SETTINGS_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+DEEP_LINK_PREFIX = "deep-link-"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One thing an LMS link can open: `value` is what the picker posts (assignment:NAME, module:ID)."""
+
+    value: str
+    title: str
+    detail: str = ""
+    points: float | None = None   # an assignment's: the LMS gradebook column's maximum
+
+
+def deep_link_choices(site: Site) -> list[Choice]:
+    """The course's assignments and modules, in the order the picker lists them."""
+    from course import data as course_data
+    from course.modules import content_dir_from_env, load_modules_cached
+
+    choices = [Choice(f"assignment:{a.name}", a.title, f"assignment {a.name}, {a.max_score:g} points",
+                      float(a.max_score)) for a in course_data.course_assignments(site.config)]
+    modules, _ = load_modules_cached(content_dir_from_env())
+    choices += [Choice(f"module:{m.id}", f"{m.number}. {m.title}", "module") for m in modules
+                if MODULE_PATTERN.match(m.id)]
+    return choices
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def picker_page(site: Site, claims: Mapping[str, Any], staff: StaffLaunch) -> str:
+    """The picker for a validated deep-linking request (plain HTML, every value escaped)."""
+    settings = claims.get(DEEP_LINK_SETTINGS_CLAIM)
+    if not isinstance(settings, Mapping) or not settings.get("deep_link_return_url"):
+        raise Refused("The LMS's deep-linking request has no return address, so the app cannot answer it.")
+    return_url = str(settings["deep_link_return_url"])
+    if urlparse(return_url).scheme not in ("http", "https"):
+        raise Refused("The LMS's deep-linking return address is not an http(s) URL.")
+    if "ltiResourceLink" not in (settings.get("accept_types") or []):
+        raise Refused("This LMS place accepts no LTI links (accept_types lacks ltiResourceLink): add the app "
+                      "as an external-tool assignment or module item instead.")
+    choices = deep_link_choices(site)
+    if not choices:
+        raise Refused("The course has no assignment or module to link to yet.")
+    token = secrets.token_urlsafe(24)
+    aud = claims.get("aud")
+    site.store.set_value(DEEP_LINK_PREFIX + token, {
+        "issuer": str(claims.get("iss", "")), "client_id": str(aud[0] if isinstance(aud, list) else aud),
+        "deployment_id": str(claims.get(lti.DEPLOYMENT_CLAIM, "")), "settings": dict(settings),
+        "staff": staff.account.name}, NONCE_SECONDS)
+    multiple = _truthy(settings.get("accept_multiple"))
+    kind = "checkbox" if multiple else "radio"
+    rows = "".join(f"<p><label><input type={kind} name=item value=\"{html.escape(c.value)}\"> "
+                   f"{html.escape(c.title)} <small>({html.escape(c.detail)})</small></label></p>" for c in choices)
+    action = html.escape(lti.tool_url(site.course) + DEEP_LINK_PATH)
+    return _page("Add the course app to your LMS",
+                 f"<h1>What should this link open?</h1><p>Choose {'one or more' if multiple else 'one'}; the "
+                 "LMS then adds the link (and, for an assignment, its gradebook column).</p>"
+                 f"<form method=post action=\"{action}\"><input type=hidden name=token value=\"{html.escape(token)}\">"
+                 f"{rows}<p><button type=submit>Add to the LMS</button></p></form>")
+
+
+def answer_deep_link(site: Site, params: Mapping[str, Any]) -> str:
+    """The picker's choice as the auto-posting form that carries the signed LtiDeepLinkingResponse
+    back to the LMS. The token is one-time: a second post, or a forged one, is refused."""
+    from pylti1p3.deep_link import DeepLink
+    from pylti1p3.deep_link_resource import DeepLinkResource
+    from pylti1p3.lineitem import LineItem
+
+    token = str(params.get("token", ""))
+    saved = site.store.get_value(DEEP_LINK_PREFIX + token) if token else None
+    expired = ("This choice is expired or was already sent (the picker is valid for one answer within a "
+               "few minutes). Start again from your LMS.")
+    if not isinstance(saved, dict):
+        raise Refused(expired)
+    items = params.get("item") or []
+    items = [items] if isinstance(items, str) else list(items)
+    known = {choice.value: choice for choice in deep_link_choices(site)}
+    if not items or any(item not in known for item in items):
+        raise Refused("Choose an assignment or a module the course has: go back to the list.")
+    settings = saved["settings"]
+    if len(items) > 1 and not _truthy(settings.get("accept_multiple")):
+        raise Refused("This LMS place takes one link: go back and choose one item.")
+    if not site.store.check_value(DEEP_LINK_PREFIX + token):   # consumed: one answer per picker
+        raise Refused(expired)
+    try:
+        registration = lti.tool_config(site.course).find_registration_by_params(saved["issuer"], saved["client_id"])
+    except ToolConfException:
+        registration = None
+    if registration is None:
+        raise Refused("The LMS that asked for this link is no longer registered with the course.")
+    launch_url = lti.tool_urls(site.course)["launch"]
+    resources = []
+    for item in items:
+        kind, name = item.split(":", 1)
+        choice = known[item]
+        resource = (DeepLinkResource().set_url(launch_url).set_title(choice.title)
+                    .set_custom_params({kind: name}).set_target("window"))
+        if kind == "assignment" and choice.points:   # the column `theater lti push` finds by its tag
+            resource.set_lineitem(LineItem().set_tag(name).set_label(name).set_resource_id(name)
+                                  .set_score_maximum(choice.points))
+        resources.append(resource)
+    signed = DeepLink(registration, saved["deployment_id"], settings).get_response_jwt(resources)
+    LOG.info("deep link for %s (%s): %s linked %s", saved["issuer"], saved["client_id"], saved["staff"],
+             ", ".join(items))
+    return_url = html.escape(str(settings["deep_link_return_url"]))
+    return _page("Sending your choice to the LMS",
+                 f"<form id=answer method=post action=\"{return_url}\"><input type=hidden name=JWT "
+                 f"value=\"{html.escape(signed)}\"><p>Sending your choice to the LMS…</p>"
+                 "<noscript><button type=submit>Continue</button></noscript></form>"
+                 "<script>document.getElementById('answer').submit()</script>")
+
+
+def _page(title: str, body: str) -> str:
     return ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Signal or Theater: "
-            "launch refused</title></head><body style='font-family:sans-serif;max-width:40em;margin:3em auto'>"
-            f"<h1>The app could not open from your LMS</h1><p>{html.escape(message)}</p></body></html>")
+            f"{html.escape(title)}</title></head><body style='font-family:sans-serif;max-width:40em;margin:3em auto'>"
+            f"{body}</body></html>")
+
+
+def refusal_page(message: str) -> str:
+    return _page("launch refused", f"<h1>The app could not open from your LMS</h1><p>{html.escape(message)}</p>")
 
 
 # ----------------------------------------------------------------------------- ASGI
 
 
-ROUTES = (lti.LOGIN_PATH, lti.LAUNCH_PATH, lti.JWKS_PATH)
+ROUTES = (lti.LOGIN_PATH, lti.LAUNCH_PATH, lti.JWKS_PATH, DEEP_LINK_PATH)
 
 
 def route_of(path: str) -> str | None:
@@ -333,8 +547,14 @@ class LtiRoutes:
         try:
             if route == lti.JWKS_PATH:
                 response = JSONResponse(await run_in_threadpool(lambda: lti.tool_jwks(self.site().course)))
-            elif request.method not in ("GET", "POST") or (route == lti.LAUNCH_PATH and request.method != "POST"):
+            elif request.method not in ("GET", "POST") or (route in (lti.LAUNCH_PATH, DEEP_LINK_PATH)
+                                                            and request.method != "POST"):
                 response = PlainTextResponse("Method Not Allowed", status_code=405)
+            elif route == DEEP_LINK_PATH:
+                form = await request.form()
+                params = {"token": str(form.get("token") or ""),
+                          "item": [v for v in form.getlist("item") if isinstance(v, str)]}
+                response = HTMLResponse(await run_in_threadpool(answer_deep_link, self.site(), params))
             else:
                 params = dict(request.query_params)
                 if request.method == "POST":
@@ -349,9 +569,10 @@ class LtiRoutes:
                                             samesite="none" if secure else "lax")
                 else:
                     client = self._client(request)
-                    location = await run_in_threadpool(finish_launch, self.site(), params,
-                                                       dict(request.cookies), client, self.requests_session)
-                    response = RedirectResponse(location, status_code=303)
+                    landing = await run_in_threadpool(finish_launch, self.site(), params,
+                                                      dict(request.cookies), client, self.requests_session)
+                    response = (HTMLResponse(landing.html) if isinstance(landing, Page)
+                                else RedirectResponse(landing, status_code=303))
         except Refused as refused:
             response = HTMLResponse(refusal_page(refused.message), status_code=refused.status)
         except lti.LtiError as error:

@@ -48,6 +48,8 @@ AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 CONTEXT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/context"
 DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
 CUSTOM_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/custom"
+ROLES_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/roles"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 
 
@@ -271,9 +273,10 @@ def _context_key(issuer: str, client_id: str, deployment_id: str, context_id: st
     return json.dumps([issuer, client_id, deployment_id, context_id])
 
 
-def record_launch(course: Course, claims: Mapping[str, Any], learner: str) -> None:
-    """Remember the launch's AGS endpoint (per LMS context) and the learner's LMS user id (`sub`),
-    which `theater lti push` posts to."""
+def record_launch(course: Course, claims: Mapping[str, Any], learner: str | None) -> None:
+    """Remember the launch's AGS endpoint and NRPS membership URL (per LMS context) and the
+    learner's LMS user id (`sub`), which `theater lti push` posts to; `learner` is None for a
+    staff launch, which teaches the course its LMS course's services all the same."""
     aud = claims.get("aud")
     client_id = str(aud[0] if isinstance(aud, list) else aud)
     issuer = str(claims.get("iss"))
@@ -291,7 +294,12 @@ def record_launch(course: Course, claims: Mapping[str, Any], learner: str) -> No
         if isinstance(endpoint, Mapping) and endpoint.get("lineitems"):
             entry["ags"] = {"lineitems": str(endpoint["lineitems"]),
                             "scope": [str(s) for s in endpoint.get("scope", [])]}
-        entry.setdefault("members", {})[learner] = str(claims.get("sub", ""))
+        nrps = claims.get(NRPS_CLAIM)
+        if isinstance(nrps, Mapping) and nrps.get("context_memberships_url"):
+            entry["memberships_url"] = str(nrps["context_memberships_url"])
+        members = entry.setdefault("members", {})
+        if learner is not None:
+            members[learner] = str(claims.get("sub", ""))
         entry["last_launch"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         _write(course, LAUNCHES_FILE, launches)
 
@@ -308,6 +316,7 @@ class Context:
     lineitems: str
     scope: tuple[str, ...]
     members: Mapping[str, str] = field(default_factory=dict)
+    memberships_url: str = ""
 
     @property
     def label(self) -> str:
@@ -320,7 +329,8 @@ def contexts(course: Course) -> list[Context]:
         ags = entry.get("ags") or {}
         out.append(Context(entry.get("issuer", ""), entry.get("client_id", ""), entry.get("deployment_id", ""),
                            entry.get("context_id", ""), entry.get("title", ""), ags.get("lineitems", ""),
-                           tuple(ags.get("scope", [])), dict(entry.get("members", {}))))
+                           tuple(ags.get("scope", [])), dict(entry.get("members", {})),
+                           str(entry.get("memberships_url", ""))))
     return out
 
 
@@ -478,3 +488,290 @@ def push_scores(course: Course, assignment: str, dry_run: bool = False, force: b
             record.setdefault(pushed_key, {}).update(delivered)
             _write(course, PUSHED_FILE, record)
     return sorted(lines, key=lambda line: line.learner)
+
+
+# ----------------------------------------------------------------------------- roster (NRPS)
+#
+# Names and Role Provisioning Services: the LMS course's member list, fetched with the same
+# client-credentials token (signed with the tool's key) as grade pass-back, page by page (the LMS
+# names the next page in a `Link: <…>; rel="next"` header). Learners merge into the gradebook's
+# roster with their `lms_user_id`; nobody is ever removed: who is on the roster but not listed by the
+# LMS is reported, and the instructor decides.
+
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+NRPS_MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+MAX_MEMBER_PAGES = 500
+
+
+@dataclass(frozen=True)
+class Member:
+    """One LMS course member as NRPS lists them."""
+
+    user_id: str
+    name: str = ""
+    given_name: str = ""
+    family_name: str = ""
+    email: str = ""
+    sourcedid: str = ""
+    status: str = "Active"
+    learner: bool = False
+    staff: bool = False
+
+
+@dataclass
+class RosterSync:
+    """What a roster sync found and did (or, with dry_run, would do)."""
+
+    context: str
+    added: list[tuple[str, str]] = field(default_factory=list)        # (learner id, LMS user id)
+    linked: list[tuple[str, str, str]] = field(default_factory=list)  # (learner id, LMS user id, matched by)
+    unchanged: list[str] = field(default_factory=list)
+    absent: list[tuple[str, str]] = field(default_factory=list)       # (learner id, why)
+    conflicts: list[str] = field(default_factory=list)                # members not merged, and why
+    staff: int = 0
+    pages: int = 0
+    dry_run: bool = False
+    new_learners: list[Any] = field(default_factory=list)            # grader.assign.Learner, for the codes CSV
+    codes: dict[str, str] = field(default_factory=dict)              # new access codes (hand out; never stored)
+
+    def summary(self) -> str:
+        return (f"{self.context}: {len(self.added)} added, {len(self.linked)} linked to their LMS id, "
+                f"{len(self.unchanged)} unchanged, {len(self.absent)} on the roster but not active learners "
+                f"in the LMS (kept), {len(self.conflicts)} not merged, {self.staff} staff skipped "
+                f"({self.pages} page{'s' if self.pages != 1 else ''} read)" +
+                (" (dry run: nothing written)" if self.dry_run else ""))
+
+    def lines(self) -> list[str]:
+        """One line per learner the sync touched or could not merge, for the CLI and the roster page."""
+        add, link = ("would add", "would link") if self.dry_run else ("added", "linked")
+        return ([f"{learner}: {add} (LMS user {user})" for learner, user in self.added] +
+                [f"{learner}: {link} to LMS user {user} (matched by {how})" for learner, user, how in self.linked] +
+                [f"{learner}: on the roster but {why}: kept (remove them yourself if they left)"
+                 for learner, why in self.absent] +
+                [f"not merged: {conflict}" for conflict in self.conflicts])
+
+
+def _roles_say(roles: Sequence[str], role_class: Any) -> bool:
+    return role_class({ROLES_CLAIM: list(roles)}).check()
+
+
+def _text(value: Any, limit: int) -> str:
+    """A member field as the roster can keep it: printable, trimmed, at most `limit` characters."""
+    text = "".join(ch for ch in str(value if isinstance(value, str | int) else "") if ch.isprintable())
+    return text.strip()[:limit]
+
+
+def _member(raw: Any) -> Member | None:
+    """One NRPS member entry; None for an entry without a usable user id."""
+    from pylti1p3.roles import StudentRole, TeacherRole, TeachingAssistantRole
+
+    user_id = _text(raw.get("user_id"), 300) if isinstance(raw, Mapping) else ""
+    if not user_id or len(user_id) > 255:
+        return None
+    roles = [str(r) for r in raw.get("roles") or [] if isinstance(r, str)]
+    staff = _roles_say(roles, TeacherRole) or _roles_say(roles, TeachingAssistantRole)
+    text = {key: _text(raw.get(key), 100) for key in ("name", "given_name", "family_name", "email")}
+    text["lis_person_sourcedid"] = _text(raw.get("lis_person_sourcedid"), 64)
+    return Member(user_id, text["name"], text["given_name"], text["family_name"],
+                  text["email"], text["lis_person_sourcedid"], str(raw.get("status") or "Active"),
+                  learner=not staff and _roles_say(roles, StudentRole), staff=staff)
+
+
+def fetch_members(course: Course, context: Context, url: str, session: Any = None) -> tuple[list[Member], int]:
+    """Every member of the LMS course at `url`, following `rel="next"` pages; (members, pages read).
+    LtiError with the LMS's answer when a page cannot be had or is not an NRPS member list."""
+    import requests
+    from pylti1p3.exception import LtiException
+
+    connector = _connector(course, context, session)
+    members: list[Member] = []
+    seen: set[str] = set()
+    page_url: str | None = url
+    pages = 0
+    origin = urlparse(url)[:2]
+    while page_url:
+        if urlparse(page_url)[:2] != origin:   # the access token goes with each page: never elsewhere
+            raise LtiError(f"page {pages + 1} of the LMS's member list is on another server ({page_url}) than "
+                           f"the list ({url}): not followed")
+        if page_url in seen or pages >= MAX_MEMBER_PAGES:
+            raise LtiError(f"the LMS's member list does not end (page {pages + 1} at {page_url} was read before "
+                           f"or exceeds {MAX_MEMBER_PAGES} pages)")
+        seen.add(page_url)
+        _check_url("url", page_url)
+        try:
+            answer = connector.make_service_request([NRPS_SCOPE], page_url, accept=NRPS_MEDIA_TYPE)
+        except ValueError as error:   # requests' JSONDecodeError: the body is not JSON
+            raise LtiError(f"page {pages + 1} of the LMS's member list ({page_url}) is not JSON ({error})") from None
+        except (LtiException, requests.RequestException) as error:
+            raise LtiError(f"the LMS's member list ({page_url}) could not be read: {_failure(error)}") from None
+        pages += 1
+        body = answer.get("body")
+        if not isinstance(body, Mapping) or not isinstance(body.get("members"), list):
+            raise LtiError(f"page {pages} of the LMS's member list ({page_url}) is JSON but not an NRPS "
+                           "membership container (no `members` list)")
+        members += [m for m in (_member(raw) for raw in body["members"]) if m is not None]
+        page_url = answer.get("next_page_url")
+    return members, pages
+
+
+def _learner_id_for(member: Member, taken: set[str]) -> str:
+    """A new learner's id: the e-mail's local part, else the name, else the LMS user id, made to the
+    learner-id rule and unique (a suffix -2, -3…)."""
+    import unicodedata
+
+    from grader.course_dir import is_learner_id
+
+    for source in (member.email.split("@")[0], f"{member.given_name}.{member.family_name}".strip("."),
+                   member.name.replace(" ", "."), "lms-" + member.user_id):
+        ascii_text = unicodedata.normalize("NFKD", source).encode("ascii", "ignore").decode()
+        base = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_text).strip("._-").lower()[:56]
+        if base and is_learner_id(base):
+            break
+    else:
+        base = "learner"
+    candidate, number = base, 2
+    while candidate in taken:
+        candidate, number = f"{base}-{number}", number + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _memberships_context(course: Course, context_id: str | None, url: str | None) -> tuple[Context, str]:
+    if url is not None:
+        _check_url("url", url)
+    known = [c for c in contexts(course) if c.memberships_url or url]
+    if context_id is not None:
+        known = [c for c in known if c.context_id == context_id]
+    registered = platforms(course)
+    if not known and url and context_id is None and len(registered) == 1:   # no launch yet: the one LMS
+        platform = registered[0]
+        known = [Context(platform.issuer, platform.client_id, platform.deployment_ids[0], "", "", "", ())]
+    if not known:
+        raise LtiError("no LMS course has launched the app with Names and Role Provisioning yet" +
+                       (f" (context {context_id!r})" if context_id else "") +
+                       ": open the app's link from the LMS once (an instructor's launch is enough), or "
+                       "give the LMS's context memberships URL with --url")
+    if len(known) > 1:
+        raise LtiError(f"{len(known)} LMS courses launched the app: choose one with --context "
+                       f"({', '.join(c.context_id + ' = ' + c.label for c in known)})")
+    return known[0], url or known[0].memberships_url
+
+
+def _remember_members(course: Course, context: Context, subs: Mapping[str, str]) -> None:
+    """Record learners' LMS user ids in the context, as their launches would (push posts to them)."""
+    key = _context_key(context.issuer, context.client_id, context.deployment_id, context.context_id)
+    with _locked(course):
+        launches = _read(course, LAUNCHES_FILE)
+        entry = launches.setdefault("contexts", {}).get(key)
+        if entry is not None:
+            entry.setdefault("members", {}).update(subs)
+            _write(course, LAUNCHES_FILE, launches)
+
+
+def sync_roster(course: Course, context_id: str | None = None, url: str | None = None, dry_run: bool = False,
+                match_email: bool = False, session: Any = None) -> RosterSync:
+    """Merge the LMS course's active learners into the roster (grader.assign's). Each member is
+    matched to a roster learner by what the LMS or the institution vouches for: the roster's
+    lms_user_id, the LMS user id a launch of theirs recorded, their SIS id; by e-mail only with
+    `match_email` and only to a learner with no LMS id yet (in many LMSs a user can change their own
+    e-mail: matching on it by default would let anyone take a classmate's place). A matched learner
+    keeps their id (and an lms_user_id they have); a new one gets an id and an access code like
+    `theater assign --roster` gives. Nobody is removed."""
+    from grader.access_codes import issue_access_codes
+    from grader.assign import Learner, _register_learners, roster, roster_details
+
+    context, members_url = _memberships_context(course, context_id, url)
+    members, pages = fetch_members(course, context, members_url, session)
+    result = RosterSync(context.label, pages=pages, dry_run=dry_run)
+    learners = roster(course)
+    by_id = {l.id: l for l in learners}
+    by_lms = {l.lms_user_id: l for l in learners if l.lms_user_id}
+    by_launch = {sub: by_id[learner] for learner, sub in context.members.items() if learner in by_id}
+    launched = {learner for learner in context.members if learner in by_id}
+    sis = {d["sis_user_id"]: by_id[learner] for learner, d in roster_details(course).items()
+           if d.get("sis_user_id") and learner in by_id}
+    emails: dict[str, list[Learner]] = {}
+    for learner in learners:
+        if learner.email:
+            emails.setdefault(learner.email.casefold(), []).append(learner)
+    active = []
+    for member in members:
+        if member.staff:
+            result.staff += 1
+        elif member.learner and member.status == "Active":
+            active.append(member)
+    matched: set[str] = set()
+    conflicted: set[str] = set()   # learners a member could not be merged with: reported there, not as absent
+    rest = []
+    for member in active:   # first what the LMS itself says: its user id, on the roster or from a launch
+        strong = by_lms.get(member.user_id) or by_launch.get(member.user_id)
+        if strong is None:
+            rest.append(member)
+        elif strong.id in matched:
+            result.conflicts.append(f"LMS user {member.user_id} is {strong.id} too, who is already matched to "
+                                    "another LMS user")
+            conflicted.add(strong.id)
+        else:
+            matched.add(strong.id)
+            result.unchanged.append(strong.id)
+    taken = set(by_id)
+    writes: list[Learner] = []
+    subs: dict[str, str] = {}
+    for member in rest:
+        who = f"LMS user {member.user_id} ({member.name or member.email or 'no name'})"
+        same_email = emails.get(member.email.casefold(), []) if member.email else []
+        found, how = (sis.get(member.sourcedid), "SIS id") if member.sourcedid in sis else (None, "")
+        if found is None and len(same_email) == 1:
+            candidate = same_email[0]
+            free = not candidate.lms_user_id and candidate.id not in launched
+            if not match_email or not free:
+                conflicted.add(candidate.id)
+                result.conflicts.append(
+                    f"{who} has the e-mail of {candidate.id}, who " +
+                    ("is known to the LMS by another id" if not free else "has no LMS id yet") +
+                    (": not merged" if not free else
+                     ": not merged (a user can often change their own e-mail in the LMS); if yours manages them, "
+                     "merge with --match-email (in the app: match by e-mail), or add the lms_user_id to the roster"))
+                continue
+            found, how = candidate, "e-mail"
+        if found is not None and found.id in matched:
+            conflicted.add(found.id)
+            result.conflicts.append(f"{who} matches {found.id} by {how}, who is already matched to another LMS user")
+            continue
+        if found is not None:
+            matched.add(found.id)
+            if found.lms_user_id:   # the roster's id stays (e.g. Canvas's numeric id, which collect
+                # matches in submission zips); push posts to the LMS's own id, as after a launch
+                subs[found.id] = member.user_id
+                result.linked.append((found.id, member.user_id,
+                                      f"{how}; the roster keeps lms_user_id {found.lms_user_id}"))
+            else:
+                writes.append(Learner(found.id, found.first_name, found.last_name, found.email, member.user_id))
+                result.linked.append((found.id, member.user_id, how))
+            continue
+        if len(same_email) > 1:
+            result.conflicts.append(f"{who}: several roster learners have the e-mail {member.email}; fix the "
+                                    "roster, then sync again")
+            continue
+        new_id = _learner_id_for(member, taken)
+        first = member.given_name or (member.name.split(" ")[0] if member.name else "")
+        last = member.family_name or (" ".join(member.name.split(" ")[1:]) if member.name else "")
+        writes.append(Learner(new_id, first, last, member.email if "@" in member.email else "", member.user_id))
+        result.added.append((new_id, member.user_id))
+    listed = {m.user_id: m for m in members}
+    for learner in learners:
+        if learner.id in matched or learner.id in conflicted:
+            continue
+        member = listed.get(learner.lms_user_id) or listed.get(context.members.get(learner.id, ""))
+        why = (f"{member.status.lower()} in the LMS" if member is not None and member.status != "Active" else
+               "not a learner in the LMS course" if member is not None else "not listed by the LMS")
+        result.absent.append((learner.id, why))
+    result.unchanged.sort()
+    if subs and not dry_run:
+        _remember_members(course, context, subs)
+    if writes and not dry_run:
+        _register_learners(course, None, writes)
+        result.new_learners = [learner for learner in writes if learner.id in dict(result.added)]
+        if result.new_learners:   # the same sign-in as `theater assign --roster` gives (access codes)
+            result.codes = issue_access_codes(course.access_codes_path, [l.id for l in result.new_learners])
+    return result

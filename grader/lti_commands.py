@@ -1,4 +1,5 @@
-"""`theater lti keys | register | push`: the course's LTI 1.3 set-up and grade pass-back (grader.lti)."""
+"""`theater lti keys | register | push | roster`: the course's LTI 1.3 set-up, grade pass-back and
+roster sync (grader.lti)."""
 
 from __future__ import annotations
 
@@ -69,9 +70,27 @@ def _cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_roster(args: argparse.Namespace) -> int:
+    from grader import lti
+    from grader.assign import CODES_FILE, write_codes
+
+    course = _course(args)
+    result = lti.sync_roster(course, context_id=args.context, url=args.url, dry_run=args.dry_run,
+                             match_email=args.match_email)
+    for line in result.lines():
+        print(line)
+    print(result.summary())
+    if result.codes:
+        path = write_codes(args.codes or course.path(CODES_FILE), result.new_learners, result.codes)
+        print(f"{len(result.codes)} new access code(s) for the app's sign-in written to {path} (only you can "
+              "read it): hand each learner their code, then delete the file; codes are stored hashed")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `theater lti` to the CLI."""
-    lti_parser = subparsers.add_parser("lti", help="LTI 1.3: the tool's keys, LMS registration, grade pass-back")
+    lti_parser = subparsers.add_parser("lti", help="LTI 1.3: the tool's keys, LMS registration, grade pass-back, "
+                                                   "roster sync")
     sub = lti_parser.add_subparsers(dest="lti_command", metavar="ACTION", required=True)
 
     keys = sub.add_parser("keys", help="make the tool's RSA key pair (private key 0600 in .theater/)")
@@ -101,3 +120,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     push.add_argument("--verbose", action="store_true", help="one line per learner, not only failures")
     _add_course_option(push)
     push.set_defaults(func=_cmd_push)
+
+    roster = sub.add_parser("roster", help="merge the LMS course's learners into the roster (Names and Role "
+                                           "Provisioning); nobody is removed")
+    roster.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    roster.add_argument("--context", default=None, metavar="ID",
+                        help="the LMS course (context id) to read, when several launched the app")
+    roster.add_argument("--url", default=None,
+                        help="the LMS's context memberships URL (default: the one the launches carried)")
+    roster.add_argument("--match-email", action="store_true",
+                        help="also match an LMS learner to a roster learner without an LMS id by e-mail (only if "
+                             "your LMS does not let users change their own e-mail)")
+    roster.add_argument("--codes", type=Path, default=None, metavar="CSV",
+                        help="where new learners' access codes go (default: the course's access-codes.csv)")
+    _add_course_option(roster)
+    roster.set_defaults(func=_cmd_roster)

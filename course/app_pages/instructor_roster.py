@@ -6,6 +6,7 @@ import streamlit as st
 from course import auth
 from course.app_pages.instructor_common import one_line, open_page
 from datasets.errors import UserError
+from grader import lti
 from grader.assign import codes_csv, import_roster, parse_roster, roster
 
 course = open_page("Roster and access codes")
@@ -75,3 +76,34 @@ else:
             st.error(one_line(error), icon=":material/error:")
         else:
             st.success(f"New access code for {who}: **{codes[who]}** (shown once; it signs them out everywhere).")
+
+st.header("From the LMS")
+lms_courses = [c for c in lti.contexts(course) if c.memberships_url]
+if not lms_courses:
+    st.caption("With LTI 1.3 set up (docs/lti.md), the LMS course's class list can be merged here once "
+               "anyone (an instructor's launch is enough) has opened the app from the LMS course.")
+else:
+    st.caption("Merges the LMS course's active learners into the roster (Names and Role Provisioning), as "
+               "`theater lti roster` does: known learners keep their ids, new ones get an id and an access "
+               "code, nobody is removed (who is not listed by the LMS any more is only reported).")
+    chosen = st.selectbox("LMS course", lms_courses, format_func=lambda c: c.label)
+    match_email = st.checkbox("Also match by e-mail a learner who has no LMS id yet", help=(
+        "Only if your LMS does not let its users change their own e-mail: otherwise anyone could take a "
+        "classmate's place on the roster."))
+    preview_col, merge_col = st.columns(2)
+    preview = preview_col.button("Preview the LMS roster (nothing is written)", icon=":material/visibility:")
+    merge = merge_col.button("Merge the LMS roster", type="primary", icon=":material/sync:")
+    if preview or merge:
+        try:
+            result = lti.sync_roster(course, context_id=chosen.context_id, dry_run=preview, match_email=match_email)
+        except UserError as error:
+            st.error(one_line(error), icon=":material/error:")
+        else:
+            st.success(result.summary())
+            for line in result.lines():
+                st.write(line)
+            if result.codes:
+                st.session_state[NEW_CODES_KEY] = codes_csv(result.new_learners, result.codes)
+                st.download_button(f"Download the {len(result.codes)} new learners' access codes (CSV; shown only "
+                                   "now, stored hashed)", data=codes_csv(result.new_learners, result.codes),
+                                   file_name="access-codes-lms.csv", mime="text/csv", icon=":material/key:")

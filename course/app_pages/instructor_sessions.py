@@ -51,13 +51,13 @@ else:
     st.dataframe(pd.DataFrame({
         "session": [r.short_id + (" (this one)" if r.id == mine_id else "") for r in active],
         "account": [r.who for r in active],
-        "role": [r.role + (f" of room {r.scope}" if r.scope else "") for r in active],
+        "role": [auth.session_role_label(r) for r in active],
         "address": [r.client or "unknown" for r in active],
         "signed in": [f"{r.created_at:%Y-%m-%d %H:%M} UTC" for r in active],
         "last used": [_age(r.last_seen) for r in active],
         "ends by": [f"{r.expires_at:%Y-%m-%d %H:%M} UTC" for r in active],
     }), hide_index=True, width="stretch")
-    by_label = {f"{r.short_id} · {r.who} · {r.role}{' ' + r.scope if r.scope else ''}"
+    by_label = {f"{r.short_id} · {r.who} · {auth.session_role_label(r)}"
                 + (" (this session)" if r.id == mine_id else ""): r.id for r in active}
     with st.form("revoke_session"):
         label = st.selectbox("Session", list(by_label))

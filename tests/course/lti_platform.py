@@ -1,7 +1,9 @@
-"""A real LTI 1.3 platform for the tests: lti1p3platform's OIDC login, signed launch, key set and
-access tokens, served over HTTP by uvicorn, with the Assignment and Grade Services line items and
-scores an LMS keeps (in memory). Nothing here writes a JWT by hand: the platform library signs the
-launches and tokens and checks the tool's signed client assertions against the tool's /lti/jwks."""
+"""A real LTI 1.3 platform for the tests: lti1p3platform's OIDC login, signed launch (resource links
+and deep-linking requests), key set and access tokens, served over HTTP by uvicorn, with the
+Assignment and Grade Services line items and scores, the Names and Role Provisioning member list
+(paged with `Link: rel="next"`) and the deep-linked content items an LMS keeps (in memory). Nothing
+here writes a JWT by hand: the platform library signs the launches and tokens and checks the tool's
+signed client assertions and deep-linking responses against the tool's /lti/jwks."""
 
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ from starlette.routing import Route
 
 LEARNER_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+TA_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
+INSTITUTION_INSTRUCTOR_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Instructor"
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 
@@ -63,6 +68,9 @@ class Pending:
     roles: list[str]
     custom: dict[str, str]
     expires_in: int = 300
+    deep_link: bool = False
+    accept_multiple: bool = True
+    accept_types: tuple[str, ...] = ("ltiResourceLink",)
 
 
 class Login(OIDCLoginAbstract):
@@ -101,6 +109,11 @@ class Platform:
     token_requests: int = 0
     pending: dict[str, Pending] = field(default_factory=dict)
     members: set[str] = field(default_factory=set)   # the LMS user ids enrolled in the course
+    roster: list[dict] = field(default_factory=list)  # what NRPS lists (user_id, name, email, roles, status)
+    page_size: int = 2
+    memberships_fault: str = ""   # "" | "not-json" | "unauthorised" | "not-members" | "foreign-next" | "loop"
+    member_pages_served: int = 0
+    content_items: list[dict] = field(default_factory=list)   # what deep-linking responses added
 
     def __post_init__(self):
         self.private_key, self.public_key = rsa_pair()
@@ -114,7 +127,8 @@ class Platform:
                              .set_oidc_login_url(tool_url + "/lti/login")
                              .set_launch_url(tool_url + "/lti/launch")
                              .set_platform_public_key(self.public_key)
-                             .set_platform_private_key(self.private_key))
+                             .set_platform_private_key(self.private_key)
+                             .set_deeplink_launch_url(tool_url + "/lti/launch"))
         self.registration.set_tool_key_set_url(tool_url + "/lti/jwks")
         self.tool_url = tool_url
 
@@ -135,8 +149,10 @@ class Platform:
         hint = f"hint-{len(self.pending)}-{time.monotonic_ns()}"
         query = request.query_params
         custom = {k[len("custom_"):]: v for k, v in query.items() if k.startswith("custom_")}
-        self.pending[hint] = Pending(query["user"], [query.get("role", LEARNER_ROLE)], custom,
-                                     int(query.get("expires_in", "300")))
+        self.pending[hint] = Pending(query["user"], query.get("role", LEARNER_ROLE).split(","), custom,
+                                     int(query.get("expires_in", "300")), query.get("message") == "deep_link",
+                                     query.get("accept_multiple", "true") == "true",
+                                     tuple(query.get("accept_types", "ltiResourceLink").split(",")))
         login = Login(request, self.conf())
         login.set_lti_message_hint(hint=hint)
         return login.initiate_login(query["user"])
@@ -157,6 +173,13 @@ class Platform:
         if pending.custom:
             launch.set_custom_parameters_claim(pending.custom)
         launch.set_ags(lineitems_url=f"{self.base}/{self.context_id}/lineitems", allow_creating_lineitems=True)
+        launch.set_nrps(f"{self.base}/{self.context_id}/memberships")
+        if pending.deep_link:   # the instructor adds the tool to the course: an LtiDeepLinkingRequest
+            launch.set_dl(f"{self.base}/deep-link-return", title="Add the course app",
+                          accept_types=set(pending.accept_types), extra_data={"placement": "module-7"})
+            if not pending.accept_multiple:
+                launch._deep_linking_launch_data[
+                    "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"]["accept_multiple"] = False
         launch.set_id_token_expiration(pending.expires_in)
         return launch.lti_launch()
 
@@ -212,8 +235,51 @@ class Platform:
         self.scores.append({"lineitem": item_id, **score})
         return PlainTextResponse("", status_code=204)
 
+    async def memberships(self, request: Request):
+        """NRPS: the course's members, `page_size` a page, the next page named in a Link header."""
+        if self.memberships_fault == "unauthorised" or not self._authorised(request, NRPS_SCOPE):
+            return PlainTextResponse("unauthorised", status_code=401)
+        self.member_pages_served += 1
+        if self.memberships_fault == "not-json":
+            return HTMLResponse("<html><body>Maintenance</body></html>")
+        if self.memberships_fault == "not-members":
+            return JSONResponse({"id": "x", "error": "no such course"})
+        page = int(request.query_params.get("page", "1"))
+        start = (page - 1) * self.page_size
+        members = self.roster[start:start + self.page_size]
+        url = f"{self.base}/{self.context_id}/memberships"
+        headers = {}
+        if start + self.page_size < len(self.roster):
+            headers["Link"] = f'<{url}?page={page + 1}>; rel="next"'
+        if self.memberships_fault == "foreign-next":
+            headers["Link"] = '<https://elsewhere.example/members?page=2>; rel="next"'
+        if self.memberships_fault == "loop":
+            headers["Link"] = f'<{url}?page=1>; rel="next"'
+        return JSONResponse({"id": url, "context": {"id": self.context_id, "title": "Signal or Theater 101"},
+                             "members": members}, headers=headers,
+                            media_type="application/vnd.ims.lti-nrps.v2.membershipcontainer+json")
+
+    async def deep_link_return(self, request: Request):
+        """The tool's LtiDeepLinkingResponse: checked against the tool's key set, then kept; an item
+        with a lineItem gets its gradebook column, as an LMS creates it."""
+        form = dict(await request.form())
+        conf = self.conf()
+        conf.get_registration()
+        try:
+            items = conf.validate_deeplinking_resp(form)
+        except Exception as error:   # noqa: BLE001 - an LMS refuses a response it cannot verify
+            return PlainTextResponse(f"deep-linking response refused: {error}", status_code=400)
+        for item in items:
+            self.content_items.append(item)
+            if item.get("lineItem"):
+                item_id = f"{self.base}/{self.context_id}/lineitems/{len(self.lineitems) + 1}"
+                self.lineitems[item_id] = {"id": item_id, **item["lineItem"]}
+        return HTMLResponse(f"<p>{len(items)} item(s) added</p>")
+
     def app(self) -> Starlette:
         return Starlette(routes=[
+            Route(f"/{self.context_id}/memberships", self.memberships),
+            Route("/deep-link-return", self.deep_link_return, methods=["POST"]),
             Route("/start", self.start_launch), Route("/authorize", self.authorize),
             Route("/jwks", self.jwks), Route("/token", self.token, methods=["POST"]),
             Route(f"/{self.context_id}/lineitems", self.lineitems_endpoint, methods=["GET", "POST"]),
@@ -238,6 +304,14 @@ class Platform:
 
     def launch_url(self, user: str, **params: str) -> str:
         return f"{self.base}/start?{urlencode({'user': user, **params})}"
+
+
+def member(user_id: str, name: str, email: str = "", role: str = LEARNER_ROLE, status: str = "Active",
+           **extra: str) -> dict:
+    """One NRPS member entry, as an LMS lists it."""
+    given, _, family = name.partition(" ")
+    return {"user_id": user_id, "name": name, "given_name": given, "family_name": family,
+            "email": email, "roles": [role], "status": status, **extra}
 
 
 FORM_FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
