@@ -358,7 +358,7 @@ def test_the_qr_code_and_join_link_carry_the_configured_public_url(app_home, roo
     room = rooms.create_workshop("startup", "Hall", owner="Grace")
     at = _presenter(room.code)
     assert not at.exception
-    expected = f"https://qr-test.example.org/theater/workshop?code={room.code}"
+    expected = f"https://qr-test.example.org/theater/room?code={room.code}"   # the light phone page
     assert expected in texts(at)
     assert encoded == [expected]                  # the QR code encodes the same link
     assert "localhost" not in texts(at) and "127.0.0.1" not in texts(at)
