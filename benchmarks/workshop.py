@@ -314,9 +314,15 @@ class LightPhone:
         self.round_id: int | None = None
         self.prompts: list[tuple[float, str]] = []
         self.poller: asyncio.Task | None = None
+        self.busy = asyncio.Lock()      # one request at a time on the kept-alive connection
 
     async def _request(self, method: str, path: str, body: bytes = b"",
                        headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+        async with self.busy:
+            return await self._exchange(method, path, body, headers)
+
+    async def _exchange(self, method: str, path: str, body: bytes,
+                        headers: dict[str, str] | None) -> tuple[int, dict, bytes]:
         for attempt in range(2):      # a dropped keep-alive connection is opened again once
             try:
                 if self.writer is None:

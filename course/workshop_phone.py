@@ -149,7 +149,8 @@ class PhoneRooms:
         self.ttl = ttl
         self.monotonic = monotonic
         self._snapshots: dict[str, RoomSnapshot] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        # A fixed set of locks, one picked per room code: made-up codes cannot grow it.
+        self._locks = tuple(threading.Lock() for _ in range(16))
         self._guard = threading.Lock()
         self._sent: dict[str, deque[float]] = {}
 
@@ -165,15 +166,15 @@ class PhoneRooms:
     def snapshot(self, code: str) -> RoomSnapshot:
         """The room's shared state, read again if it is older than the TTL; RoomGone if none."""
         clean = workshop.normalize_code(code)
+        if not clean:
+            raise WorkshopError("Enter the workshop code your trainer shows.")
         if not workshop.is_room_code(clean):
             raise RoomGone("That is not a workshop code: it has 6 letters and digits, as on the "
                            "trainer's screen.")
         ready = self.fresh(clean)
         if ready is not None:
             return ready
-        with self._guard:
-            lock = self._locks.setdefault(clean, threading.Lock())
-        with lock:
+        with self._locks[hash(clean) % len(self._locks)]:
             ready = self.fresh(clean)       # another thread read it while this one waited
             if ready is not None:
                 return ready
@@ -302,8 +303,9 @@ class PhoneRooms:
         return self._seat(self.store.join(code, nickname), app_url)
 
     def rejoin(self, code: str, rejoin: str, app_url: str) -> dict[str, Any]:
-        linked, _ = workshop.parse_rejoin(rejoin)
-        self.snapshot(code or linked)
+        linked, typed = workshop.parse_rejoin(rejoin)
+        if typed and (workshop.normalize_code(code) or linked):
+            self.snapshot(workshop.normalize_code(code) or linked)   # an unknown room: 404
         return self._seat(self.store.rejoin(code, rejoin), app_url)
 
     def _seat(self, participant: workshop.Participant, app_url: str) -> dict[str, Any]:

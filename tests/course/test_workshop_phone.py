@@ -417,6 +417,10 @@ def test_an_unknown_room_answers_404_with_a_message(live):
         assert response.status_code == 404 and "code" in response.json()["error"]
         assert "<script>" not in response.text
     assert client.get("/room/api/join").status_code == 405
+    empty = client.post("/room/api/join", json={"code": " ", "nickname": "Ada"})
+    assert empty.status_code == 400 and "Enter the workshop code" in empty.json()["error"]
+    no_code = client.post("/room/api/rejoin", json={"code": "", "rejoin": ""})
+    assert no_code.status_code == 400 and "rejoin" in no_code.json()["error"]
 
 
 def test_a_server_fault_is_a_message_never_a_traceback(live, monkeypatch):
