@@ -94,6 +94,17 @@ def close_endpoints() -> None:
     starlette_server.create_starlette_app = create_starlette_app
 
 
+def phone_page_served() -> bool:
+    """Whether this process answers the light phone page (/room): the app was started through
+    course.serve. A plain `streamlit run` has only the Streamlit page, so a join link must open
+    that one there."""
+    try:
+        from streamlit.web.server.starlette import starlette_server
+    except ImportError:
+        return False
+    return bool(getattr(starlette_server.create_starlette_app, "closes_endpoints", False))
+
+
 def start_grading(home: str | None = None, course: str | None = None) -> Any:
     """Clear killed gradings' scratch folders and start this process's grading worker for the
     course the app serves (the same worker the Capstone page would otherwise start on first visit)."""
