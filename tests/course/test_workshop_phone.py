@@ -330,8 +330,9 @@ def test_the_state_never_carries_the_key_the_explanation_or_anyones_nickname(liv
     room = store.create_workshop("startup")
     asked = store.open_question(room.code, QUESTION.key, QUESTION)
     seats = [_join(client, room.code, name) for name in ("Ada<script>", "Bob", "Cy", "Di", "Ed")]
-    for seat in seats:
-        _answer(client, room.code, seat["token"], asked.id, QUESTION.answer)
+    for seat in seats:                           # the reply says what was stored, not if it is right
+        assert _answer(client, room.code, seat["token"], asked.id, QUESTION.answer).json() == \
+            {"answer": QUESTION.answer}
     raw = _state(client, room.code, seats[1]["token"]).text
     for secret in (QUESTION.explanation, "usage-is-value", "usage is value", "lazy-teams",
                    "Usage is what was rewarded", "Ada", "Bob", seats[0]["token"], "correct\":true",

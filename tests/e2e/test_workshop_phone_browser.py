@@ -33,6 +33,7 @@ def _wait_text(page, text: str, timeout: float = 30_000) -> None:
 def test_a_phone_on_the_light_page_answers_and_the_projector_counts_it(tmp_path, browser):
     home = tmp_path / "home"
     home.mkdir()
+    (home / "config.yaml").write_text("workshop_refresh_seconds: 1\n")   # the phone checks often
     os.environ["THEATER_STAFF_PASSWORD"] = STAFF_PASSWORD
     with running_app(home, commands.streamlit_flags(), serve=True) as url:
         progress = ProgressStore(load_config(home).database_url)
@@ -53,6 +54,7 @@ def test_a_phone_on_the_light_page_answers_and_the_projector_counts_it(tmp_path,
             board = browser.new_page(viewport={"width": 1920, "height": 1080})
             board.goto(f"{url}/workshop-present?room={room.code}&view={presenter}")
             _wait_text(board, "1 joined", timeout=60_000)
+            assert f"{url}/room?code={room.code}" in board.inner_text("body")   # its QR code's link
 
             asked = rooms.open_question(room.code, QUESTION.key, QUESTION)
             _wait_text(phone, QUESTION.prompt)
