@@ -89,7 +89,10 @@ class PhoneRoutes:
 
     def phones(self) -> PhoneRooms:
         if self._phones is None:
-            self._phones = open_phones()
+            try:
+                self._phones = open_phones()
+            except UserError as error:      # a broken config.yaml: say so, try again next time
+                raise _Refusal(503, f"The app cannot open its rooms: {error}") from None
         return self._phones
 
     async def __call__(self, scope, receive, send) -> None:

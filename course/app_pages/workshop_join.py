@@ -1,5 +1,9 @@
 """Join a live workshop with the trainer's code and any nickname, answer, see the room's spread
-once voting closed and the answer with its explanation once the trainer reveals it."""
+once voting closed and the answer with its explanation once the trainer reveals it.
+
+The full Streamlit page: the QR code opens the light phone page (/room, course.phone_routes),
+which shows the same room without a Streamlit rerun per check; this one stays for anyone who
+follows its "full page" link or opens Join a workshop in the menu."""
 
 import streamlit as st
 

@@ -438,6 +438,19 @@ def test_a_server_fault_is_a_message_never_a_traceback(live, monkeypatch):
     assert "secret internals" not in response.text and "Traceback" not in response.text
 
 
+def test_a_broken_app_config_is_a_503_with_its_reason(monkeypatch):
+    from course import phone_routes
+    from course.config import ConfigError
+
+    def broken():
+        raise ConfigError("config.yaml: workshop_refresh_seconds must be 1-30")
+
+    monkeypatch.setattr(phone_routes, "open_phones", broken)
+    client = TestClient(PhoneRoutes(Streamlit()))
+    response = client.post("/room/api/join", json={"code": "ABCDEF", "nickname": "Ada"})
+    assert response.status_code == 503 and "workshop_refresh_seconds" in response.json()["error"]
+
+
 def test_one_seat_sending_answers_in_a_loop_is_slowed_down(live):
     client, store, _, _, _ = live
     room = store.create_workshop("startup")
