@@ -30,6 +30,19 @@ def _wait_text(page, text: str, timeout: float = 30_000) -> None:
     page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
 
 
+def _http(url: str, body: bytes | None = None, content_type: str = "application/json"):
+    """(status, body) of one request to the real server, refusals included."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
 def test_a_phone_on_the_light_page_answers_and_the_projector_counts_it(tmp_path, browser):
     home = tmp_path / "home"
     home.mkdir()
@@ -41,7 +54,14 @@ def test_a_phone_on_the_light_page_answers_and_the_projector_counts_it(tmp_path,
         room = rooms.create_workshop("startup", "Leadership offsite", owner="Grace")
         presenter = auth.presenter_session(SessionStore(progress.engine), room.code, "Grace",
                                            room.expires_at)
-        try:
+        try:                    # the real server's refusals, through Streamlit's whole stack
+            assert _http(f"{url}/room/api/join", b'{"code": "ZZZZZZ", "nickname": "A"}')[0] == 404
+            status, text = _http(f"{url}/room/api/join", b"{oops")
+            assert status == 400 and "not valid JSON" in text and "Traceback" not in text
+            assert _http(f"{url}/room/api/join", b"x" * 10_000)[0] == 413
+            assert _http(f"{url}/_stcore/health")[0] == 200                # Streamlit's own
+            assert _http(f"{url}/_stcore/metrics")[0] == 404               # still closed
+
             phone = browser.new_page(viewport={"width": 390, "height": 844})
             phone.goto(join_url(url, room.code))                     # what the QR code opens
             assert phone.get_by_role("textbox", name="Workshop code").input_value() == room.code
