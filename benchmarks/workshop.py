@@ -1,20 +1,26 @@
-"""A live workshop under load: N phones and a projector against a real `streamlit run` server.
+"""A live workshop under load: N phones and a projector against the app as `theater app` serves it.
 
-Each participant is a Streamlit websocket client speaking the app's own protocol (the messages a
-browser tab sends: page load, widget values, the timer-driven fragment reruns `st.fragment(
-run_every=…)` asks the browser for). It opens the join page, types the code and a nickname,
-waits for the question, answers and keeps polling like a phone left open. A projector client
-holds the presenter view. Browsers would measure the same server work; 50 Chromium tabs would
-not fit on the 2 cores this runs on.
+Two kinds of phone, each measured on a fresh server (`python -m course.serve run …`, the app's
+own front, so the light page's routes are there):
+- the Streamlit page (/workshop): each participant is a Streamlit websocket client speaking the
+  app's own protocol (the messages a browser tab sends: page load, widget values, the
+  timer-driven fragment reruns `st.fragment(run_every=…)` asks the browser for);
+- the light page (/room): each participant joins with one POST, polls the JSON state at the
+  interval the state carries (If-None-Match, as the page's script does) and answers with a POST.
+Either opens its page, types the code and a nickname, waits for the question, answers (and
+changes its mind a moment later) and keeps polling like a phone left open. A projector client
+holds the presenter view (a websocket tab). Browsers would measure the same server work; 300
+Chromium tabs would not fit on the 2 cores this runs on.
 
     python benchmarks/workshop.py --participants 10
+    python benchmarks/workshop.py --participants 300 50                # both pages, side by side
+    python benchmarks/workshop.py --participants 300 --client light
     python benchmarks/workshop.py --participants 50 --streamlit-defaults   # without our settings
-    python benchmarks/workshop.py --participants 300 --phone-refresh 5     # a hall, phones slower
 
-Prints, from one run: join time, opened question → phone latency, send → board latency (median,
+Prints, per run: join time, opened question → phone latency, send → board latency (median,
 p95), the server's CPU idle and while answers come in, the answers the database kept, and the
-machine's load at the time. Targets (issue 11): p95 send → board ≤ 3 s, question → every phone
-≤ 5 s, idle CPU ≤ 15% with 50 participants.
+machine's load at the time; then every run side by side. Targets (issue 22, a hall of 300):
+question → phone p95 ≤ 3 s, send → board p95 ≤ 2 s, 0 answers lost, idle CPU ≤ 15%.
 """
 
 from __future__ import annotations
@@ -63,13 +69,16 @@ def _free_port() -> int:
 
 
 def start_server(home: Path, port: int, defaults: bool) -> subprocess.Popen:
-    """The app as a deployment runs it (`theater app`'s flags), or on Streamlit's defaults."""
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "course" / "app.py"),
+    """The app as a deployment runs it (course.serve with `theater app`'s flags), or on
+    Streamlit's defaults."""
+    cmd = [sys.executable, "-m", "course.serve", "run", str(ROOT / "course" / "app.py"),
            "--server.port", str(port), "--server.headless", "true",
            "--browser.gatherUsageStats", "false"]
     if not defaults:
         cmd += commands.streamlit_flags()
-    env = {**os.environ, "THEATER_HOME": str(home), "THEATER_STAFF_PASSWORD": PASSWORD}
+    env = {**os.environ, "THEATER_HOME": str(home), "THEATER_STAFF_PASSWORD": PASSWORD,
+           # this checkout's code, whatever the environment has installed
+           "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
     # From the home folder, so only the flags decide (the repo's .streamlit/ is not read).
     process = subprocess.Popen(cmd, cwd=home, env=env, stdout=open(home / "app.log", "w"),
                                stderr=subprocess.STDOUT)
@@ -243,18 +252,209 @@ class CpuMeter:
         return times.user + times.system
 
 
-async def run(participants: int, defaults: bool, idle_seconds: float,
-              answer_window: float, change_within: float, phone_refresh: float | None = None) -> int:
+class StreamlitPhone:
+    """A phone on the Streamlit page (/workshop): a websocket tab rerunning its fragment."""
+
+    def __init__(self, url: str) -> None:
+        self.tab = Client(url, "workshop")
+        self.nickname = ""
+
+    @property
+    def errors(self) -> int:
+        return self.tab.errors
+
+    async def join(self, code: str, nickname: str) -> bool:
+        phone = self.tab
+        await phone.connect()
+        if not await wait_for(lambda: "Nickname" in phone.widgets and "Join" in phone.form_button,
+                              60):
+            return False
+        self.nickname = nickname
+        await phone.rerun([(phone.widgets["Workshop code"], "string_value", code),
+                           (phone.widgets["Nickname"], "string_value", nickname),
+                           (phone.form_button["Join"], "trigger_value", True)])
+        return bool(await wait_for(lambda: phone.saw("Waiting for the trainer"), 60))
+
+    def saw(self, prompt: str, since: float) -> float | None:
+        return self.tab.saw(prompt, since)
+
+    async def answer(self, choices: list[str], change_within: float, rng: random.Random) -> bool:
+        """Send the first choice, and (within `change_within` s) the second; False if the
+        answer form never showed."""
+        phone = self.tab
+        radio = await wait_for(lambda: phone.widgets.get("Your answer"), 10)
+        button = phone.form_button.get("Send my answer")
+        if not radio or not button:
+            return False
+        fragment = phone.widget_fragment.get(button, "")
+        for index, choice in enumerate(choices):
+            if index:
+                await asyncio.sleep(rng.uniform(0, change_within))
+            await phone.rerun([(radio, "string_value", choice), (button, "trigger_value", True)],
+                              fragment_id=fragment)
+        return True
+
+    async def close(self) -> None:
+        await self.tab.close()
+
+
+class LightPhone:
+    """A phone on the light page (/room): joins over HTTP, then polls the JSON state at the
+    interval the state carries (with If-None-Match, as the page does) on one kept-alive
+    connection, and answers with a POST. A minimal HTTP/1.1 client on asyncio streams, so 300
+    of them cost the benchmark's process little."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader = self.writer = None
+        self.nickname = self.code = self.token = ""
+        self.errors = 0
+        self.etag = ""
+        self.refresh = 2.5
+        self.round_id: int | None = None
+        self.prompts: list[tuple[float, str]] = []
+        self.poller: asyncio.Task | None = None
+        self.busy = asyncio.Lock()      # one request at a time on the kept-alive connection
+
+    async def _request(self, method: str, path: str, body: bytes = b"",
+                       headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+        async with self.busy:
+            return await self._exchange(method, path, body, headers)
+
+    async def _exchange(self, method: str, path: str, body: bytes,
+                        headers: dict[str, str] | None) -> tuple[int, dict, bytes]:
+        for attempt in range(2):      # a dropped keep-alive connection is opened again once
+            try:
+                if self.writer is None:
+                    self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+                lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
+                         f"Content-Length: {len(body)}"]
+                lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+                self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+                await self.writer.drain()
+                status_line = await self.reader.readline()
+                if not status_line:
+                    raise ConnectionError("closed")
+                status = int(status_line.split()[1])
+                head: dict[str, str] = {}
+                while (line := await self.reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    head[name.strip().lower()] = value.strip()
+                length = int(head.get("content-length", "0"))
+                data = await self.reader.readexactly(length) if length else b""
+                return status, head, data
+            except (ConnectionError, OSError, asyncio.IncompleteReadError):
+                if self.writer is not None:
+                    self.writer.close()
+                self.reader = self.writer = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _post(self, route: str, payload: dict) -> tuple[int, dict]:
+        import json
+
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["X-Seat-Token"] = self.token
+        status, _, data = await self._request("POST", f"/room/api/{route}",
+                                              json.dumps(payload).encode(), headers)
+        return status, json.loads(data or b"{}")
+
+    async def join(self, code: str, nickname: str) -> bool:
+        self.code, self.nickname = code, nickname
+        status, seat = await self._post("join", {"code": code, "nickname": nickname})
+        if status != 200:
+            return False
+        self.token = seat["token"]
+        await self._poll_once()
+        self.poller = asyncio.get_running_loop().create_task(self._poll())
+        return True
+
+    async def _poll_once(self) -> None:
+        import json
+
+        headers = {"X-Seat-Token": self.token}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        try:
+            status, head, data = await self._request("GET", f"/room/api/state?code={self.code}",
+                                                     headers=headers)
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            self.errors += 1
+            return
+        if status == 304:
+            return
+        if status != 200:
+            self.errors += 1
+            return
+        now = time.monotonic()
+        self.etag = head.get("etag", "")
+        state = json.loads(data)["state"]
+        self.refresh = state["refresh_seconds"]
+        round_ = state["round"]
+        if round_ is not None:
+            self.round_id = round_["id"]
+            self.prompts.append((now, round_["prompt"]))
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh)
+            await self._poll_once()
+
+    def saw(self, prompt: str, since: float) -> float | None:
+        return next((t for t, text in self.prompts if t >= since and text == prompt), None)
+
+    async def answer(self, choices: list[str], change_within: float, rng: random.Random) -> bool:
+        for index, choice in enumerate(choices):
+            if index:
+                await asyncio.sleep(rng.uniform(0, change_within))
+            status, _ = await self._post("answer", {"code": self.code, "round": self.round_id,
+                                                    "answer": choice})
+            if status != 200:
+                self.errors += 1
+                return False
+        return True
+
+    async def close(self) -> None:
+        if self.poller is not None:
+            self.poller.cancel()
+        if self.writer is not None:
+            self.writer.close()
+
+
+@dataclass
+class Result:
+    """One run's figures: one client kind, one room size."""
+
+    client: str
+    participants: int
+    seated: int = 0
+    join: list[float] = field(default_factory=list)
+    to_phone: list[float] = field(default_factory=list)
+    to_board: list[float] = field(default_factory=list)
+    sent: int = 0
+    lost: int = 0
+    stored: int = 0
+    idle_cpu: float = float("nan")
+    busy_cpu: float = float("nan")
+    errors: int = 0
+
+
+async def run(client: str, participants: int, defaults: bool, idle_seconds: float,
+              answer_window: float, change_within: float,
+              phone_refresh: float | None = None) -> Result:
+    """One room of `participants` phones of one kind on a fresh server, measured end to end."""
+    result = Result(client, participants)
     home = Path(tempfile.mkdtemp(prefix="theater-bench-workshop-"))
     if phone_refresh is not None:    # the app's own setting, as a trainer would write it
         (home / "config.yaml").write_text(f"workshop_refresh_seconds: {phone_refresh}\n")
     port = _free_port()
     load_before = os.getloadavg()
-    print(f"machine: {psutil.cpu_count()} cores, load average {load_before[0]:.2f} / "
-          f"{load_before[1]:.2f} / {load_before[2]:.2f} (1/5/15 min) before start")
-    print(f"settings: {'Streamlit defaults' if defaults else 'shipped (theater app flags)'}; "
-          f"{participants} participants; phones refresh every "
-          f"{phone_refresh if phone_refresh is not None else 'default'} s")
+    print(f"\n=== {participants} phones on the {client} page; machine: {psutil.cpu_count()} "
+          f"cores, load {load_before[0]:.2f} / {load_before[1]:.2f} / {load_before[2]:.2f} "
+          f"(1/5/15 min); {'Streamlit defaults' if defaults else 'shipped settings'}; "
+          f"workshop_refresh_seconds {phone_refresh if phone_refresh is not None else 'default'}")
     server = start_server(home, port, defaults)
     url = f"ws://127.0.0.1:{port}"
     meter = CpuMeter(server.pid)
@@ -276,39 +476,33 @@ async def run(participants: int, defaults: bool, idle_seconds: float,
         if not await wait_for(lambda: board.saw(room.title) or board.saw("joined"), 60):
             raise SystemExit("the presenter view did not load:\n" + (home / "app.log").read_text())
 
-        # ---- joining: every phone loads the join page, types code and nickname, presses Join
-        phones = [Client(url, "workshop") for _ in range(participants)]
-        join_times: list[float] = []
+        # ---- joining: every phone opens its page, types code and nickname, presses Join
+        phones = [StreamlitPhone(url) if client == "streamlit" else LightPhone("127.0.0.1", port)
+                  for _ in range(participants)]
 
-        async def join(index: int, phone: Client) -> None:
+        async def join(index: int, phone) -> None:
             await asyncio.sleep(index * 0.1)            # people arrive over a few seconds
             start = time.monotonic()
-            await phone.connect()
-            if not await wait_for(lambda: "Nickname" in phone.widgets and
-                                  "Join" in phone.form_button, 60):
-                phone.errors += 1
-                return
-            phone.nickname = f"phone {index}"
-            await phone.rerun([(phone.widgets["Workshop code"], "string_value", room.code),
-                               (phone.widgets["Nickname"], "string_value", phone.nickname),
-                               (phone.form_button["Join"], "trigger_value", True)])
-            seated = await wait_for(lambda: phone.saw("Waiting for the trainer"), 60)
+            try:
+                seated = await phone.join(room.code, f"phone {index}")
+            except (OSError, ConnectionError, asyncio.IncompleteReadError):
+                seated = False
             if seated:
-                join_times.append(seated - start)
+                result.join.append(time.monotonic() - start)
             else:
                 phone.errors += 1
 
         started = time.monotonic()
         await asyncio.gather(*(join(i, p) for i, p in enumerate(phones)))
-        print(line("join (load page → seated)", join_times))
-        print(f"{'joined':<34} {len(join_times)} of {participants} in "
-              f"{time.monotonic() - started:.1f} s; seats in the database: "
-              f"{rooms.participant_count(room.code)}")
+        result.seated = rooms.participant_count(room.code)
+        print(line("join (open page → seated)", result.join))
+        print(f"{'joined':<34} {len(result.join)} of {participants} in "
+              f"{time.monotonic() - started:.1f} s; seats in the database: {result.seated}")
 
         # ---- idle: everyone waits for the first question, phones and board polling
         meter.start()
         await asyncio.sleep(idle_seconds)
-        idle_server, idle_machine = meter.stop()
+        result.idle_cpu, idle_machine = meter.stop()
 
         # ---- a question opens: how long until every phone shows it
         # In a thread, so the phones' timers keep running; the clock starts at the commit.
@@ -318,68 +512,64 @@ async def run(participants: int, defaults: bool, idle_seconds: float,
         print(f"{'opening the question took':<34} {opened_at - asked:.2f} s (database write)")
         seen = await asyncio.gather(*(wait_for(lambda p=p: p.saw(QUESTION.prompt, opened_at),
                                                60) for p in phones))
-        to_phone = [t - opened_at for t in seen if t]
-        print(line("opened question → phone", to_phone))
-        print(f"{'question reached':<34} {len(to_phone)} of {participants} phones; all within "
-              f"{max(to_phone) if to_phone else float('nan'):.2f} s")
+        result.to_phone = [t - opened_at for t in seen if t]
+        print(line("opened question → phone", result.to_phone))
+        print(f"{'question reached':<34} {len(result.to_phone)} of {participants} phones")
 
-        # ---- answers: each phone answers once at a random moment in the window
+        # ---- answers: each phone answers once at a random moment in the window (and changes
+        # its mind a moment later, before its page has updated)
         rng = random.Random(11)
         sent: list[float] = []
         final: dict[str, str] = {}
 
-        async def answer(phone: Client) -> None:
+        async def answer(phone) -> None:
             await asyncio.sleep(rng.uniform(0.5, answer_window))
-            radio = await wait_for(lambda: phone.widgets.get("Your answer"), 10)
-            button = phone.form_button.get("Send my answer")
-            if not radio or not button:
-                phone.errors += 1
-                return
-            choice = rng.choice(QUESTION.options)        # a radio's state is its option text
+            first = rng.choice(QUESTION.options)        # a radio's state is its option text
+            choices = [first] + ([next(o for o in QUESTION.options if o != first)]
+                                 if change_within else [])
             sent.append(time.monotonic())
-            fragment = phone.widget_fragment.get(button, "")
-            await phone.rerun([(radio, "string_value", choice), (button, "trigger_value", True)],
-                              fragment_id=fragment)
-            if change_within:    # a second thought before the page has even updated
-                await asyncio.sleep(rng.uniform(0, change_within))
-                choice = next(o for o in QUESTION.options if o != choice)
-                await phone.rerun([(radio, "string_value", choice),
-                                   (button, "trigger_value", True)], fragment_id=fragment)
-            final[phone.nickname] = choice
+            try:
+                ok = await phone.answer(choices, change_within, rng)
+            except (OSError, ConnectionError, asyncio.IncompleteReadError):
+                ok = False
+            if ok:
+                final[phone.nickname] = choices[-1]
+            else:
+                sent.pop()
+                phone.errors += 1
 
         meter.start()
         await asyncio.gather(*(answer(p) for p in phones))
         expected = len(sent)
         await wait_for(lambda: board_counts and board_counts[-1][1] >= expected, 60)
-        busy_server, busy_machine = meter.stop()
+        result.busy_cpu, busy_machine = meter.stop()
         # The k-th answer sent is on the board when the board first counts k answers.
-        order = sorted(sent)
-        to_board = []
-        for k, t_sent in enumerate(order, start=1):
+        for k, t_sent in enumerate(sorted(sent), start=1):
             shown = next((t for t, n in board_counts if n >= k and t >= t_sent), None)
             if shown is not None:
-                to_board.append(shown - t_sent)
-        print(line("send → board", to_board))
-        stored = rooms.aggregate(round_.id).answers
+                result.to_board.append(shown - t_sent)
+        print(line("send → board", result.to_board))
+        result.sent = expected
+        result.stored = rooms.aggregate(round_.id).answers
         kept = stored_answers(progress.engine, round_.id)
-        lost = sum(kept.get(name) != choice for name, choice in final.items())
-        if change_within:
-            print(f"{'answers changed within':<34} {change_within * 1000:.0f} ms of the first: "
-                  f"{lost} of {len(final)} final answers lost")
-        print(f"{'answers':<34} sent {expected}, on the board "
-              f"{board_counts[-1][1] if board_counts else 0}, in the database {stored}")
-        print(f"{'server CPU idle (% of one core)':<34} {idle_server:5.1f}%   machine busy "
-              f"{idle_machine:5.1f}% ({idle_seconds:.0f} s, {participants} phones + board "
-              "polling)")
-        print(f"{'server CPU under answers':<34} {busy_server:5.1f}%   machine busy "
+        result.lost = sum(kept.get(name) != choice for name, choice in final.items()) + \
+            (participants - len(final))
+        print(f"{'answers':<34} sent by {expected}, on the board "
+              f"{board_counts[-1][1] if board_counts else 0}, in the database {result.stored}; "
+              f"final answers lost {result.lost} of {participants}")
+        print(f"{'server CPU idle (% of one core)':<34} {result.idle_cpu:5.1f}%   machine busy "
+              f"{idle_machine:5.1f}% ({idle_seconds:.0f} s, {participants} phones + board polling)")
+        print(f"{'server CPU under answers':<34} {result.busy_cpu:5.1f}%   machine busy "
               f"{busy_machine:5.1f}%")
+        result.errors = sum(p.errors for p in phones)
         load_after = os.getloadavg()
         print(f"machine load average after: {load_after[0]:.2f} / {load_after[1]:.2f} / "
-              f"{load_after[2]:.2f}; client errors: {sum(p.errors for p in phones)}")
-        for client in (*phones, board):
-            await client.close()
+              f"{load_after[2]:.2f}; client errors: {result.errors}")
+        for phone in phones:
+            await phone.close()
+        await board.close()
         progress.engine.dispose()
-        return 0
+        return result
     finally:
         server.terminate()
         try:
@@ -388,9 +578,36 @@ async def run(participants: int, defaults: bool, idle_seconds: float,
             server.kill()
 
 
+def side_by_side(results: list[Result]) -> str:
+    """Every run in one table: a column per (client, room size)."""
+    def fmt(values: list[float], q: float | None) -> str:
+        if not values:
+            return "no data"
+        return f"{(statistics.median(values) if q is None else pct(values, q)):.2f} s"
+
+    rows = [("seated", lambda r: f"{r.seated} of {r.participants}"),
+            ("question → phone p50", lambda r: fmt(r.to_phone, None)),
+            ("question → phone p95", lambda r: fmt(r.to_phone, 0.95)),
+            ("question reached", lambda r: f"{len(r.to_phone)} of {r.participants}"),
+            ("send → board p95", lambda r: fmt(r.to_board, 0.95)),
+            ("answers lost", lambda r: f"{r.lost} of {r.participants}"),
+            ("idle server CPU (% of a core)", lambda r: f"{r.idle_cpu:.1f}%"),
+            ("server CPU under answers", lambda r: f"{r.busy_cpu:.1f}%"),
+            ("client errors", lambda r: str(r.errors))]
+    header = [f"{r.client} × {r.participants}" for r in results]
+    width = max(16, *(len(h) for h in header)) + 2
+    out = [f"{'':<32}" + "".join(f"{h:>{width}}" for h in header)]
+    out += [f"{name:<32}" + "".join(f"{get(r):>{width}}" for r in results) for name, get in rows]
+    return "\n".join(out)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--participants", type=int, default=10)
+    parser.add_argument("--participants", type=int, nargs="+", default=[10],
+                        help="room sizes to run, e.g. 300 50 (one fresh server each)")
+    parser.add_argument("--client", choices=("both", "light", "streamlit"), default="both",
+                        help="the phones' page: the light page /room, the Streamlit page "
+                             "/workshop, or both, one after the other (default)")
     parser.add_argument("--idle-seconds", type=float, default=15.0)
     parser.add_argument("--answer-window", type=float, default=10.0,
                         help="participants answer at random moments within this many seconds")
@@ -402,10 +619,17 @@ def main() -> int:
     parser.add_argument("--phone-refresh", type=float, default=None, metavar="S",
                         help="the app's workshop_refresh_seconds (default: the app's own default)")
     args = parser.parse_args()
-    if args.participants < 1:
+    if min(args.participants) < 1:
         parser.error("--participants must be at least 1")
-    return asyncio.run(run(args.participants, args.streamlit_defaults, args.idle_seconds,
-                           args.answer_window, args.change_within, args.phone_refresh))
+    clients = ("streamlit", "light") if args.client == "both" else (args.client,)
+    results = []
+    for participants in args.participants:
+        for client in clients:
+            results.append(asyncio.run(run(client, participants, args.streamlit_defaults,
+                                           args.idle_seconds, args.answer_window,
+                                           args.change_within, args.phone_refresh)))
+    print("\n" + side_by_side(results))
+    return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
 process
 - answers the LTI 1.3 routes an LMS launches learners through (`/lti/login`, `/lti/launch`,
   `/lti/jwks`: course.lti) in front of Streamlit's own;
+- answers the light phone page of live workshops (`/room` and `/room/api/…`: course.phone_routes),
+  so a hall's phones poll a small shared JSON state instead of rerunning Streamlit scripts;
 - closes the server endpoints a course must not answer to anyone who asks: `/_stcore/metrics`
   (Streamlit's session and cache counts, served without sign-in, with no setting to turn it off)
   answers 404 as if absent. A deployment that wants metrics scrapes its reverse proxy instead;
@@ -80,14 +82,27 @@ def close_endpoints() -> None:
 
     def create_starlette_app(runtime: Any) -> Any:
         from course.lti import LtiRoutes
+        from course.phone_routes import PhoneRoutes
 
         app = build(runtime)
         app.add_middleware(CloseEndpoints)
         app.add_middleware(LtiRoutes)
+        app.add_middleware(PhoneRoutes)
         return app
 
     create_starlette_app.closes_endpoints = True  # type: ignore[attr-defined]
     starlette_server.create_starlette_app = create_starlette_app
+
+
+def phone_page_served() -> bool:
+    """Whether this process answers the light phone page (/room): the app was started through
+    course.serve. A plain `streamlit run` has only the Streamlit page, so a join link must open
+    that one there."""
+    try:
+        from streamlit.web.server.starlette import starlette_server
+    except ImportError:
+        return False
+    return bool(getattr(starlette_server.create_starlette_app, "closes_endpoints", False))
 
 
 def start_grading(home: str | None = None, course: str | None = None) -> Any:

@@ -73,6 +73,10 @@ RETENTION_DAYS = 30
 REJOIN_BYTES = 12
 REJOIN_PARAM = "rejoin"                 # the rejoin code in a join link's query
 REJOIN_MAX = 400                        # characters of a pasted rejoin code or link we read
+# What a join link opens: the light phone page (course/static/room.html, served by course.serve
+# in front of Streamlit), or the full Streamlit page, which stays for anyone who prefers it.
+PHONE_PAGE = "room"
+FULL_PAGE = "workshop"
 
 metadata = sa.MetaData()
 workshops = sa.Table(
@@ -209,12 +213,14 @@ def available_scenarios(profiles_dir: Path = PROFILES_DIR) -> tuple[str, ...]:
     return found or FALLBACK_SCENARIOS
 
 
-def phone_refresh_seconds(setting: float, participants: int) -> float:
+def phone_refresh_seconds(setting: float, participants: int,
+                          checks_per_second: float = PHONE_CHECKS_PER_SECOND) -> float:
     """How often each phone of a room checks for the next question: the configured interval, or,
     in a room too big for it, the next multiple of it that keeps the checks under
-    PHONE_CHECKS_PER_SECOND (300 phones at 2.5 s → 5 s), so a hall slows its phones a little
+    `checks_per_second` (Streamlit phones: PHONE_CHECKS_PER_SECOND, 300 phones at 2.5 s → 5 s;
+    the light page answers far more, course.workshop_phone), so a hall slows its phones a little
     instead of leaving the projector's count seconds behind."""
-    needed = participants / PHONE_CHECKS_PER_SECOND
+    needed = participants / checks_per_second
     return setting * max(1, math.ceil(needed / setting - 1e-9))
 
 
@@ -548,11 +554,12 @@ def parse_rejoin(raw: str | None) -> tuple[str, str]:
             (query.get(REJOIN_PARAM) or [""])[0].strip())
 
 
-def rejoin_url(app_url: str, code: str, rejoin: str, public_url: str | None = None) -> str:
-    """A seat's personal link: the room's join link with the rejoin code added."""
+def rejoin_url(app_url: str, code: str, rejoin: str, public_url: str | None = None,
+               page: str = PHONE_PAGE) -> str:
+    """A seat's personal link: the room's join link (to `page`) with the rejoin code added."""
     from urllib.parse import quote
 
-    return f"{join_url(app_url, code, public_url)}&{REJOIN_PARAM}={quote(rejoin, safe='')}"
+    return f"{join_url(app_url, code, public_url, page)}&{REJOIN_PARAM}={quote(rejoin, safe='')}"
 
 
 @dataclass(frozen=True)
@@ -621,8 +628,10 @@ class RoomAggregate:
         return frame[columns]
 
 
-def join_url(app_url: str, code: str, public_url: str | None = None) -> str:
-    """The address a phone opens to join: the app's join page with the code filled in.
+def join_url(app_url: str, code: str, public_url: str | None = None,
+             page: str = PHONE_PAGE) -> str:
+    """The address a phone opens to join: the light phone page (or `page`, e.g. FULL_PAGE, the
+    Streamlit one) with the code filled in.
 
     With a configured `public_url` (config.check_public_url) the link is built on it, path
     included (an app served under /theater/ behind a proxy); otherwise on the host the page was
@@ -631,10 +640,10 @@ def join_url(app_url: str, code: str, public_url: str | None = None) -> str:
 
     if public_url:
         parts = urlsplit(public_url)
-        path = parts.path.rstrip("/") + "/workshop"
+        path = parts.path.rstrip("/") + "/" + page
     else:
         parts = urlsplit(app_url or "http://localhost:8501/")
-        path = "/workshop"
+        path = "/" + page
     return urlunsplit((parts.scheme or "http", parts.netloc, path,
                        f"code={quote(normalize_code(code))}", ""))
 

@@ -139,6 +139,7 @@ def test_the_built_package_carries_student_versions_only(built, kind):
         assert files.get(f"exercises/release/{name}/{name}.ipynb") == (RELEASE_DIR / name / f"{name}.ipynb").read_bytes()
         assert f"exercises/source/{name}/assignment.yaml" in files
     assert "course/content/pre-post-test.yaml" in files  # the app scores the test server-side (docs/instructors.md)
+    assert "course/static/room.html" in files   # the light phone page (course.phone_routes)
 
 
 INSTALLED_CHECK = textwrap.dedent('''

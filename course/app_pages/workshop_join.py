@@ -1,5 +1,9 @@
 """Join a live workshop with the trainer's code and any nickname, answer, see the room's spread
-once voting closed and the answer with its explanation once the trainer reveals it."""
+once voting closed and the answer with its explanation once the trainer reveals it.
+
+The full Streamlit page: the QR code opens the light phone page (/room, course.phone_routes),
+which shows the same room without a Streamlit rerun per check; this one stays for anyone who
+follows its "full page" link or opens Join a workshop in the menu."""
 
 import streamlit as st
 
@@ -89,8 +93,8 @@ with st.expander("Keep this to rejoin", icon=":material/key:",
                 "restart or on another device, so you are counted once. Bookmark it or copy it "
                 "somewhere; anyone with it can answer as you. It stops working when the room is "
                 "deleted.")
-    st.code(workshop.rejoin_url(st.context.url or "", room.code, rejoin_code, config.public_url),
-            language=None, wrap_lines=True)
+    st.code(workshop.rejoin_url(st.context.url or "", room.code, rejoin_code, config.public_url,
+                                page=workshop.FULL_PAGE), language=None, wrap_lines=True)
     st.markdown("Or, on the other device, type the workshop code and this rejoin code:")
     st.code(rejoin_code, language=None)
 if st.button("Leave the workshop", help="Frees this device. To come back, on this device or "

@@ -9,7 +9,7 @@ import html
 
 import streamlit as st
 
-from course import auth, workshop
+from course import auth, serve, workshop
 from course import workshop_report as report
 from course.app_pages import common
 from datasets.errors import UserError
@@ -73,7 +73,9 @@ STYLES = {   # inline: Streamlit's own paragraph style would win over a class
     "present-note": "font-size:1.3rem;color:#444444;margin:.2rem 0",
 }
 
-link = workshop.join_url(st.context.url or "", room.code, config.public_url)
+# The light phone page where this server answers it (`theater app`), else the Streamlit one.
+link = workshop.join_url(st.context.url or "", room.code, config.public_url,
+                         workshop.PHONE_PAGE if serve.phone_page_served() else workshop.FULL_PAGE)
 
 
 def join_panel(now_room: workshop.Workshop) -> None:

@@ -103,7 +103,7 @@ def test_a_rejoin_link_gives_the_same_seat_back_on_another_device(timed):
     round_ = store.open_question(room.code, QUESTION.key, QUESTION)
     store.submit_answer(room.code, phone.token, round_.id, "Value doubled")
     link = rejoin_url("http://10.0.0.5:8501/workshop", room.code, phone.rejoin)
-    assert link == f"http://10.0.0.5:8501/workshop?code={room.code}&rejoin={phone.rejoin}"
+    assert link == f"http://10.0.0.5:8501/room?code={room.code}&rejoin={phone.rejoin}"  # light page
     laptop = store.rejoin("", link)                      # the whole link pasted: its room too
     assert laptop.token == phone.token and laptop.nickname == "Ada"
     assert store.rejoin(room.code.lower(), f"  {phone.rejoin} ").token == phone.token

@@ -364,6 +364,18 @@ def test_the_qr_code_and_join_link_carry_the_configured_public_url(app_home, roo
     assert "localhost" not in texts(at) and "127.0.0.1" not in texts(at)
 
 
+def test_under_theater_app_the_qr_code_and_join_link_open_the_light_phone_page(app_home, rooms,
+                                                                              monkeypatch):
+    from course import serve
+
+    (app_home / "config.yaml").write_text("public_url: https://qr-test.example.org/theater\n")
+    monkeypatch.setattr(serve, "phone_page_served", lambda: True)   # started through course.serve
+    room = rooms.create_workshop("startup", "Hall", owner="Grace")
+    at = _presenter(room.code)
+    assert not at.exception
+    assert f"https://qr-test.example.org/theater/room?code={room.code}" in texts(at)
+
+
 def test_the_trainer_downloads_the_leader_brief_of_a_room_with_answers(app_home, rooms):
     room = rooms.create_workshop("startup", "Brief me", owner="Grace")
     asked = rooms.open_question(room.code, QUESTION.key, QUESTION)

@@ -33,13 +33,16 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(home: Path, flags: list[str]) -> Iterator[str]:
-    """The app started with `streamlit run` on a free port, its state in `home`; yields its url."""
+def running_app(home: Path, flags: list[str], serve: bool = False) -> Iterator[str]:
+    """The app started with `streamlit run` on a free port, its state in `home`; yields its url.
+    With `serve`, through course.serve as `theater app` starts it (the light phone page
+    /room and the other routes in front of Streamlit's own)."""
     port = _free_port()
     env = {**os.environ, "THEATER_HOME": str(home), "THEATER_STAFF_PASSWORD": STAFF_PASSWORD}
     log = open(home / "app.log", "w")
+    runner = ["course.serve"] if serve else ["streamlit"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "course" / "app.py"),
+        [sys.executable, "-m", *runner, "run", str(ROOT / "course" / "app.py"),
          "--server.port", str(port), "--server.headless", "true", *flags],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
