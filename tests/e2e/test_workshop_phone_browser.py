@@ -68,6 +68,7 @@ def test_a_phone_on_the_light_page_answers_and_the_projector_counts_it(tmp_path,
             phone.get_by_role("textbox", name="Nickname").fill(HOSTILE)
             phone.get_by_role("button", name="Join").click()
             _wait_text(phone, "Waiting for the trainer's first question")
+            assert phone.eval_on_selector("#keep", "box => box.open")   # a new seat shows its link
             assert f"you are {HOSTILE}" in phone.inner_text("#whoami")   # shown as typed
             assert "rejoin=" in phone.url                            # a reload keeps the seat
 
@@ -78,6 +79,8 @@ def test_a_phone_on_the_light_page_answers_and_the_projector_counts_it(tmp_path,
 
             asked = rooms.open_question(room.code, QUESTION.key, QUESTION)
             _wait_text(phone, QUESTION.prompt)
+            # the rejoin link, unfolded when the seat was new, folds so the question fills the screen
+            assert not phone.eval_on_selector("#keep", "box => box.open")
             letter = asked.question.letter_of("Nothing about value yet")
             phone.get_by_text(f"{letter}. Nothing about value yet").click()
             phone.get_by_role("button", name="Send my answer").click()
