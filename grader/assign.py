@@ -405,7 +405,7 @@ def _build_outbound(course: Course, assignment: Assignment, release: Path, learn
                 shutil.copytree(item, building / item.name)
             else:
                 shutil.copy2(item, building / item.name)
-        write_learner_data(course, assignment, learner.id, building / "data")
+        write_learner_data(course, assignment, learner.id, building / "data", keep_truths=True)
         old = None
         if target.exists():
             old = target.with_name(f".{target.name}.old")

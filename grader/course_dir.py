@@ -489,9 +489,10 @@ def learner_company(course: Course, assignment: Assignment, learner_id: str) -> 
 
 
 def write_learner_data(course: Course, assignment: Assignment, learner_id: str, folder: Path,
-                       company: Any = None, api: Any = None) -> Path:
+                       company: Any = None, api: Any = None, keep_truths: bool = False) -> Path:
     """The learner's data/ for an assignment, without labels: the files `assign` releases, the app's
-    download holds and the grader mounts are all written by this one function."""
+    download holds and the grader mounts are all written by this one function. With `keep_truths`
+    (a release), the company's graded truths are kept for the grader too (grader.truth_cache)."""
     if api is None:
         from datasets import api
 
@@ -499,7 +500,15 @@ def write_learner_data(course: Course, assignment: Assignment, learner_id: str, 
     spec = course.data_spec(assignment)
     if company is None:
         company = company_for_spec(course, spec, learner_id, api=api)
-    return write_spec_data(spec, company, folder, api=api)
+    written = write_spec_data(spec, company, folder, api=api)
+    if keep_truths and assignment.graded:
+        from grader import truth_cache
+
+        key = truth_cache.cache_key(assignment, spec, learner_seed(course, learner_id, api=api))
+        if truth_cache.load(course.state_dir, assignment, learner_id, key) is None:
+            truth_cache.store(course.state_dir, assignment, learner_id, key,
+                              truth_cache.compute(assignment, company))
+    return written
 
 
 def write_spec_data(spec: DataSpec, company: Any, folder: Path, api: Any = None) -> Path:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from grader.commit import commit_outcome, open_gradebook, read_record, record_pa
 from grader.copydetect import class_copy_flags
 from grader.repair import read_notebook
 from grader.report import GradeError, GradeReport, LearnerGrade
+from grader import truth_cache
 from grader.sandbox import ISOLATION_BWRAP, Limits, probe_isolation
 from grader.worker import Job
 
@@ -144,11 +146,14 @@ def grade(
         for item in pending:
             released = course.path("outbound", item.learner, assignment, "data")
             shared_disk = scheduler is None and released.is_dir()  # a remote worker regenerates the data
+            seed = learner_seed(course, item.learner)
             yield Job(assignment=spec, learner=item.learner,
                       notebook=read_notebook(item.submitted_dir / spec.notebook), student_json=student_json,
-                      data=data_spec, seed=learner_seed(course, item.learner),
+                      data=data_spec, seed=seed,
                       generator_version=GENERATOR_VERSION, limits=limits, isolation=isolation,
-                      data_dir=str(released) if shared_disk else None), item
+                      data_dir=str(released) if shared_disk else None,
+                      truths=truth_cache.load(course.state_dir, spec, item.learner,
+                                              truth_cache.cache_key(spec, data_spec, seed))), item
 
     resumed = len(report.learners)
     bar = None
@@ -164,6 +169,10 @@ def grade(
             if should_stop is not None and should_stop():
                 break
             if outcome.ok:
+                if outcome.truth_cache:   # computed by this grading: the next one of this learner reads it
+                    truth_cache.store(course.state_dir, spec, item.learner,
+                                      truth_cache.cache_key(spec, data_spec, learner_seed(course, item.learner)),
+                                      pickle.loads(outcome.truth_cache))
                 if book is None:
                     book, late = open_gradebook(course, spec)
                 grade_entry = commit_outcome(book, course, spec, outcome, item.submitted_dir, item.digest, late)

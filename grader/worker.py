@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import hashlib
+import pickle
 import shutil
 import socket
 import time
@@ -53,6 +54,7 @@ class Job:
     limits: Limits
     isolation: str  # what the grader requires; a worker that cannot provide it refuses the job
     data_dir: str | None = None
+    truths: bytes | None = None  # this learner's truths, pickled (grader.truth_cache): no company to regenerate
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Outcome:
     worker: str = ""
     written: dict[str, str] = field(default_factory=dict)  # rubric part -> sha256 of the learner's answer text
     phrases: dict[str, list[int]] = field(default_factory=dict)  # rubric part -> its distinctive phrases (copy detection)
+    truth_cache: bytes = b""  # the truths this worker computed, pickled, for grader.truth_cache to keep
 
 
 _COMPANIES: dict[tuple[DataSpec, int], Any] = {}
@@ -141,19 +144,25 @@ def grade_one(job: Job) -> Outcome:
             run = RunResult(notebook=nb, isolation=NOT_RUN, problems=[])
         elif learner_code:
             data_dir = Path(job.data_dir) if job.data_dir else _write_data(job.data, job.seed, scratch)
-            with futures.ThreadPoolExecutor(max_workers=1) as helper:
-                # the truth is regenerated while the kernel runs (it mostly waits on another process)
-                company = helper.submit(_company, job.data, job.seed)
+            if job.truths is not None:
+                company = None
                 run = run_notebook_sandboxed(nb, workdir, data_dir, job.limits, job.isolation)
-                company = company.result()
+            else:
+                with futures.ThreadPoolExecutor(max_workers=1) as helper:
+                    # the truth is regenerated while the kernel runs (it mostly waits on another process)
+                    company = helper.submit(_company, job.data, job.seed)
+                    run = run_notebook_sandboxed(nb, workdir, data_dir, job.limits, job.isolation)
+                    company = company.result()
         else:  # nbgrader's "No response": nothing the learner wrote would run, so nothing runs
-            company = _company(job.data, job.seed)
+            company = None if job.truths is not None else _company(job.data, job.seed)
             run = RunResult(notebook=nb, isolation=NOT_RUN,
                             problems=["no response: no answer cell differs from the released notebook, so it was not run"])
         comments += run.problems
         flags += scan_outputs(run.notebook)
-        truths: dict[str, Any] = {}
+        truths: dict[str, Any] = pickle.loads(job.truths) if job.truths is not None else {}
         scores, answers = score_submission(assignment, workdir, company, truths)
+        if job.truths is None and company is not None:
+            outcome.truth_cache = pickle.dumps(truths, protocol=pickle.HIGHEST_PROTOCOL)
         if run.isolation != NOT_RUN and assignment.graded and all(
                 answers.get(part.grade_id) is None for part in assignment.graded):
             error = first_error(run.notebook)
