@@ -648,15 +648,17 @@ def join_url(app_url: str, code: str, public_url: str | None = None,
                        f"code={quote(normalize_code(code))}", ""))
 
 
-def join_qr_png(url: str, scale: int = 12) -> bytes:
-    """A QR code of the join link (segno), large enough to scan from the back of a room."""
+def join_qr_svg(url: str) -> str:
+    """A QR code of the join link (segno) as SVG with a viewBox: it scales to whatever the
+    projector gives it without blurring, so it scans from the back of a room."""
     import io
 
     import segno
 
     buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="png", scale=scale, border=2)
-    return buffer.getvalue()
+    segno.make(url, error="m").save(buffer, kind="svg", border=2, omitsize=True, xmldecl=False,
+                                    nl=False, dark="#000", light="#fff")
+    return buffer.getvalue().decode("ascii")
 
 
 def _retry(action: Callable[[], Any], attempts: int = 12) -> Any:

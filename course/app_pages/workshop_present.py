@@ -91,8 +91,8 @@ def join_panel(now_room: workshop.Workshop) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _qr(url: str) -> bytes:
-    return workshop.join_qr_png(url)
+def _qr(url: str) -> str:
+    return workshop.join_qr_svg(url)
 
 
 @st.cache_data(show_spinner="Drawing the room company's dashboard…", max_entries=8)

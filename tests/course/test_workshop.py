@@ -447,3 +447,12 @@ def test_the_scenario_menu_describes_each_company_and_offers_one_without_code(tm
     label = scenario_label("service-desk")
     assert label.startswith("service-desk · ") and "tickets" in label
     assert scenario_label("no-such-profile", tmp_path) == "no-such-profile"   # a name, never an error
+
+
+def test_the_join_qr_code_is_an_svg_that_scales_without_blurring():
+    from course.workshop import join_qr_svg
+
+    first, second = join_qr_svg("https://example.org/room?code=ABCDEF"), join_qr_svg("https://example.org/room?code=GHJKLM")
+    assert first.startswith("<svg") and 'viewBox="0 0 ' in first
+    assert " width=" not in first.split(">", 1)[0]      # no fixed size: the projector's width decides
+    assert first != second

@@ -353,8 +353,8 @@ def test_the_qr_code_and_join_link_carry_the_configured_public_url(app_home, roo
 
     (app_home / "config.yaml").write_text("public_url: https://qr-test.example.org/theater\n")
     encoded = []
-    real_qr = live.join_qr_png
-    monkeypatch.setattr(live, "join_qr_png", lambda url, **kw: encoded.append(url) or real_qr(url, **kw))
+    real_qr = live.join_qr_svg
+    monkeypatch.setattr(live, "join_qr_svg", lambda url, **kw: encoded.append(url) or real_qr(url, **kw))
     room = rooms.create_workshop("startup", "Hall", owner="Grace")
     at = _presenter(room.code)
     assert not at.exception
