@@ -16,6 +16,15 @@ Chromium tabs would not fit on the 2 cores this runs on.
     python benchmarks/workshop.py --participants 300 50                # both pages, side by side
     python benchmarks/workshop.py --participants 300 --client light
     python benchmarks/workshop.py --participants 50 --streamlit-defaults   # without our settings
+    python benchmarks/workshop.py --participants 1000 --client light --replicas 2
+
+With `--replicas N` each room size runs twice, with one app process and with N, side by side:
+every process is a replica as docs/workshops.md sets them up (one PostgreSQL database, one course
+directory, one home); the phones are spread round-robin over the replicas (the light page needs
+no sticky session), the projector and the trainer stay on the first. The database is a
+throw-away PostgreSQL server started for the run (Debian's postgresql, as the test suite starts
+it), or `--database-url`. On one machine the replicas share its cores: such a run shows that the
+set-up works and what a second process costs, not what two machines would serve.
 
 Prints, per run: join time, opened question → phone latency, send → board latency (median,
 p95), the server's CPU idle and while answers come in, the answers the database kept, and the
@@ -27,9 +36,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import glob
 import os
 import random
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -37,6 +49,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,9 +82,73 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A PostgreSQL server for this run only (Unix socket in a temporary folder, as the test
+    suite's fixture starts it); yields its admin URL, and removes it all afterwards."""
+    folders = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    found = shutil.which("initdb")
+    bindir = Path(folders[0]) if folders else Path(found).resolve().parent if found else None
+    if bindir is None or not (bindir / "initdb").exists():
+        raise SystemExit("--replicas needs PostgreSQL: run `make system-deps` (Debian's "
+                         "postgresql), or give --database-url")
+
+    def as_server_user(cmd: list[str]) -> list[str]:     # PostgreSQL refuses to run as root
+        return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+    root = Path(tempfile.mkdtemp(prefix="theater-bench-pg-"))
+    data, sockets = root / "data", root / "sock"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+        root.chmod(0o755)
+    subprocess.run(as_server_user([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U",
+                                   "postgres", "--no-sync", "-E", "UTF8"]),
+                   check=True, capture_output=True)
+    options = f"-k {sockets} -c listen_addresses='' -c max_connections=300"
+    subprocess.run(as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w",
+                                   "-l", str(root / "server.log"), "start"]),
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://postgres@/postgres?host={sockets}"
+    finally:
+        subprocess.run(as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast",
+                                       "-w", "stop"]), capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def fresh_database(admin_url: str) -> str:
+    """A new empty database on the throw-away server, so every run starts like a new hall."""
+    import sqlalchemy as sa
+
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return admin_url.replace("/postgres?", f"/{name}?")
+
+
+def start_servers(home: Path, ports: list[int], defaults: bool) -> list[subprocess.Popen]:
+    """One app process per port on the same home (so the same config.yaml, database and course),
+    started together as a deployment's replicas would be; returns once every one is serving."""
+    processes = [launch_server(home, port, defaults) for port in ports]
+    for process, port in zip(processes, ports):
+        wait_served(process, home, port)
+    return processes
+
+
 def start_server(home: Path, port: int, defaults: bool) -> subprocess.Popen:
     """The app as a deployment runs it (course.serve with `theater app`'s flags), or on
     Streamlit's defaults."""
+    process = launch_server(home, port, defaults)
+    wait_served(process, home, port)
+    return process
+
+
+def launch_server(home: Path, port: int, defaults: bool) -> subprocess.Popen:
+    """Start the app's process without waiting for it (its log: home/app-PORT.log)."""
     cmd = [sys.executable, "-m", "course.serve", "run", str(ROOT / "course" / "app.py"),
            "--server.port", str(port), "--server.headless", "true",
            "--browser.gatherUsageStats", "false"]
@@ -80,16 +158,23 @@ def start_server(home: Path, port: int, defaults: bool) -> subprocess.Popen:
            # this checkout's code, whatever the environment has installed
            "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
     # From the home folder, so only the flags decide (the repo's .streamlit/ is not read).
-    process = subprocess.Popen(cmd, cwd=home, env=env, stdout=open(home / "app.log", "w"),
-                               stderr=subprocess.STDOUT)
+    return subprocess.Popen(cmd, cwd=home, env=env, stdout=open(home / f"app-{port}.log", "w"),
+                            stderr=subprocess.STDOUT)
+
+
+def app_logs(home: Path) -> str:
+    return "\n".join(path.read_text() for path in sorted(home.glob("app-*.log")))
+
+
+def wait_served(process: subprocess.Popen, home: Path, port: int) -> None:
     deadline = time.monotonic() + 120
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return process
+                return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the app did not start:\n" + (home / "app.log").read_text())
+                raise SystemExit("the app did not start:\n" + app_logs(home))
             time.sleep(0.5)
 
 
@@ -233,10 +318,10 @@ def line(name: str, values: list[float], unit: str = "s") -> str:
 
 
 class CpuMeter:
-    """The server process's CPU, as % of one core, over a window."""
+    """The server processes' CPU (every replica's together), as % of one core, over a window."""
 
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
+    def __init__(self, *pids: int) -> None:
+        self.processes = [psutil.Process(pid) for pid in pids]
 
     def start(self) -> None:
         self.t0, self.c0 = time.monotonic(), self._cpu()
@@ -248,8 +333,7 @@ class CpuMeter:
         return 100 * (self._cpu() - self.c0) / elapsed, psutil.cpu_percent()
 
     def _cpu(self) -> float:
-        times = self.process.cpu_times()
-        return times.user + times.system
+        return sum(t.user + t.system for t in (p.cpu_times() for p in self.processes))
 
 
 class StreamlitPhone:
@@ -429,6 +513,7 @@ class Result:
 
     client: str
     participants: int
+    replicas: int = 1
     seated: int = 0
     join: list[float] = field(default_factory=list)
     to_phone: list[float] = field(default_factory=list)
@@ -443,21 +528,35 @@ class Result:
 
 async def run(client: str, participants: int, defaults: bool, idle_seconds: float,
               answer_window: float, change_within: float,
-              phone_refresh: float | None = None) -> Result:
-    """One room of `participants` phones of one kind on a fresh server, measured end to end."""
-    result = Result(client, participants)
+              phone_refresh: float | None = None, replicas: int = 1,
+              database_url: str | None = None) -> Result:
+    """One room of `participants` phones of one kind on fresh servers (`replicas` app processes
+    on `database_url`, else on the app's default database), measured end to end."""
+    result = Result(client, participants, replicas)
     home = Path(tempfile.mkdtemp(prefix="theater-bench-workshop-"))
-    if phone_refresh is not None:    # the app's own setting, as a trainer would write it
-        (home / "config.yaml").write_text(f"workshop_refresh_seconds: {phone_refresh}\n")
-    port = _free_port()
+    settings = []                    # the app's own settings, as a trainer would write them
+    if phone_refresh is not None:
+        settings.append(f"workshop_refresh_seconds: {phone_refresh}")
+    if database_url is not None:
+        settings.append(f'database_url: "{database_url}"')
+    if settings:
+        (home / "config.yaml").write_text("\n".join(settings) + "\n")
+    ports = [_free_port() for _ in range(replicas)]
     load_before = os.getloadavg()
-    print(f"\n=== {participants} phones on the {client} page; machine: {psutil.cpu_count()} "
-          f"cores, load {load_before[0]:.2f} / {load_before[1]:.2f} / {load_before[2]:.2f} "
-          f"(1/5/15 min); {'Streamlit defaults' if defaults else 'shipped settings'}; "
+    print(f"\n=== {participants} phones on the {client} page, {replicas} replica(s) "
+          f"({'PostgreSQL' if database_url else 'default database'}); machine: "
+          f"{psutil.cpu_count()} cores, load {load_before[0]:.2f} / {load_before[1]:.2f} / "
+          f"{load_before[2]:.2f} (1/5/15 min); "
+          f"{'Streamlit defaults' if defaults else 'shipped settings'}; "
           f"workshop_refresh_seconds {phone_refresh if phone_refresh is not None else 'default'}")
-    server = start_server(home, port, defaults)
+    if replicas > 1:
+        print(f"    the {replicas} replicas share this machine's {psutil.cpu_count()} cores "
+              "(and the database's): the figures show the set-up works and what another "
+              "process costs, not what separate machines would serve")
+    servers = start_servers(home, ports, defaults)
+    port = ports[0]                  # the trainer's and the projector's replica
     url = f"ws://127.0.0.1:{port}"
-    meter = CpuMeter(server.pid)
+    meter = CpuMeter(*(server.pid for server in servers))
     try:
         os.environ["THEATER_STAFF_PASSWORD"] = PASSWORD
         config = load_config(home)
@@ -474,11 +573,13 @@ async def run(client: str, participants: int, defaults: bool, idle_seconds: floa
             (t, int(m.group(1))))
         await board.connect()
         if not await wait_for(lambda: board.saw(room.title) or board.saw("joined"), 60):
-            raise SystemExit("the presenter view did not load:\n" + (home / "app.log").read_text())
+            raise SystemExit("the presenter view did not load:\n" + app_logs(home))
 
         # ---- joining: every phone opens its page, types code and nickname, presses Join
-        phones = [StreamlitPhone(url) if client == "streamlit" else LightPhone("127.0.0.1", port)
-                  for _ in range(participants)]
+        # Round-robin over the replicas: phone i on replica i mod N (a proxy without stickiness).
+        phones = [StreamlitPhone(f"ws://127.0.0.1:{ports[i % replicas]}")
+                  if client == "streamlit" else LightPhone("127.0.0.1", ports[i % replicas])
+                  for i in range(participants)]
 
         async def join(index: int, phone) -> None:
             await asyncio.sleep(index * 0.1)            # people arrive over a few seconds
@@ -571,11 +672,13 @@ async def run(client: str, participants: int, defaults: bool, idle_seconds: floa
         progress.engine.dispose()
         return result
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 def side_by_side(results: list[Result]) -> str:
@@ -592,9 +695,11 @@ def side_by_side(results: list[Result]) -> str:
             ("send → board p95", lambda r: fmt(r.to_board, 0.95)),
             ("answers lost", lambda r: f"{r.lost} of {r.participants}"),
             ("idle server CPU (% of a core)", lambda r: f"{r.idle_cpu:.1f}%"),
+            ("  per replica", lambda r: f"{r.idle_cpu / r.replicas:.1f}%"),
             ("server CPU under answers", lambda r: f"{r.busy_cpu:.1f}%"),
             ("client errors", lambda r: str(r.errors))]
-    header = [f"{r.client} × {r.participants}" for r in results]
+    header = [f"{r.client} × {r.participants}" + (f" · {r.replicas} repl." if any(
+        x.replicas > 1 for x in results) else "") for r in results]
     width = max(16, *(len(h) for h in header)) + 2
     out = [f"{'':<32}" + "".join(f"{h:>{width}}" for h in header)]
     out += [f"{name:<32}" + "".join(f"{get(r):>{width}}" for r in results) for name, get in rows]
@@ -618,17 +723,38 @@ def main() -> int:
                         help="run the server without the shipped settings, for comparison")
     parser.add_argument("--phone-refresh", type=float, default=None, metavar="S",
                         help="the app's workshop_refresh_seconds (default: the app's own default)")
+    parser.add_argument("--replicas", type=int, default=1, metavar="N",
+                        help="also run every room size on N app processes sharing one "
+                             "PostgreSQL database, phones spread round-robin, side by side "
+                             "with one process (default 1: one process only)")
+    parser.add_argument("--database-url", default=None, metavar="URL",
+                        help="the PostgreSQL database every run uses (default with --replicas: "
+                             "a throw-away server started for the run, a fresh database per run)")
     args = parser.parse_args()
     if min(args.participants) < 1:
         parser.error("--participants must be at least 1")
+    if args.replicas < 1:
+        parser.error("--replicas must be at least 1")
     clients = ("streamlit", "light") if args.client == "both" else (args.client,)
+    counts = sorted({1, args.replicas})
     results = []
-    for participants in args.participants:
-        for client in clients:
-            results.append(asyncio.run(run(client, participants, args.streamlit_defaults,
-                                           args.idle_seconds, args.answer_window,
-                                           args.change_within, args.phone_refresh)))
+    with contextlib.ExitStack() as stack:
+        server = None
+        if args.database_url is None and args.replicas > 1:
+            server = stack.enter_context(throwaway_postgres())
+        for participants in args.participants:
+            for client in clients:
+                for replicas in counts:
+                    database = args.database_url or (fresh_database(server) if server else None)
+                    results.append(asyncio.run(run(
+                        client, participants, args.streamlit_defaults, args.idle_seconds,
+                        args.answer_window, args.change_within, args.phone_refresh,
+                        replicas=replicas, database_url=database)))
     print("\n" + side_by_side(results))
+    if args.replicas > 1:
+        print(f"(replicas share this machine's {psutil.cpu_count()} cores: CPU is every "
+              "replica's together; the run shows the set-up works and what a second process "
+              "costs, not the speed of separate machines)")
     return 0
 
 

@@ -42,6 +42,7 @@ from pylti1p3.redirect import Redirect
 from pylti1p3.request import Request
 from pylti1p3.session import SessionService
 
+from course.schema import create_tables
 from datasets.errors import UserError
 from grader import lti
 
@@ -73,7 +74,7 @@ class LaunchStore(LaunchDataStorage):
     def __init__(self, engine: sa.Engine) -> None:
         super().__init__()
         self.engine = engine
-        metadata.create_all(engine)
+        create_tables(engine, metadata)
 
     def get_session_cookie_name(self):
         return None      # keys are random (state, nonce): no per-browser prefix needed

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from course.modules import mastery
 from course.practice import mastery_item_scores, reviews_passed
+from course.schema import lock_schema
 from datasets.errors import UserError
 from datasets.filelocks import lock_holders
 
@@ -218,6 +219,7 @@ class ProgressStore:
                 status = conn.exec_driver_sql("PRAGMA quick_check").scalar()
                 if status != "ok":
                     raise sa.exc.DatabaseError("PRAGMA quick_check", None, Exception(status))
+            lock_schema(conn)        # replicas opening one empty database at once (course.schema)
             metadata.create_all(conn)
             _upgrade_attempts(conn)
 

@@ -28,6 +28,8 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 
+from course.schema import create_tables
+
 KINDS = ("learner", "staff", "presenter")
 HANDLE_BYTES = 32                    # 256 random bits per handle
 TOUCH_SECONDS = 60.0                 # last_seen is written at most once a minute per session
@@ -112,7 +114,7 @@ class SessionStore:
         self.absolute = dt.timedelta(seconds=absolute_seconds)
         self.clock = clock or (lambda: utcnow())   # looked up at each call, so a test can move it
         self.is_sqlite = engine.dialect.name == "sqlite"
-        _retry(lambda: metadata.create_all(engine))
+        _retry(lambda: create_tables(engine, metadata))
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:

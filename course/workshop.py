@@ -34,6 +34,7 @@ from course.analytics import (MIN_GROUP_SIZE, RETEACH_SHARE, GainSummary, poll_s
                               pre_post_gain)
 from course import checker_game
 from course.practice import keyed_unit
+from course.schema import lock_schema
 from datasets.errors import UserError
 
 # No 0/O, 1/I/L: a code read aloud or from a projector is typed right the first time.
@@ -696,8 +697,10 @@ class WorkshopStore:
     def __init__(self, engine: sa.Engine, clock: Callable[[], dt.datetime] = utcnow):
         self.engine = engine
         self.clock = clock
-        metadata.create_all(engine)
-        self._add_missing_columns()
+        with engine.begin() as conn:       # under the lock replicas share (course.schema)
+            lock_schema(conn)
+            metadata.create_all(conn)
+            self._add_missing_columns(conn)
         self.delete_expired_workshops()
 
     # ---------------------------------------------------------------- trainer side
@@ -1334,9 +1337,9 @@ class WorkshopStore:
         return insert(workshop_answers).values(**values).on_conflict_do_update(
             index_elements=["round_id", "token"], set_=changes)
 
-    def _add_missing_columns(self) -> None:
+    def _add_missing_columns(self, conn: sa.Connection) -> None:
         """A database made by an earlier version gets the columns added since (all nullable)."""
-        inspector = sa.inspect(self.engine)
+        inspector = sa.inspect(conn)
         for table_name, names in _ADDED_COLUMNS.items():
             existing = {c["name"] for c in inspector.get_columns(table_name)}
             table = metadata.tables[table_name]
@@ -1345,8 +1348,7 @@ class WorkshopStore:
                     continue
                 column = table.c[name]
                 kind = column.type.compile(dialect=self.engine.dialect)
-                with self.engine.begin() as conn:
-                    conn.execute(sa.text(f'ALTER TABLE {table_name} ADD COLUMN "{name}" {kind}'))
+                conn.execute(sa.text(f'ALTER TABLE {table_name} ADD COLUMN "{name}" {kind}'))
 
     def _execute(self, statement: sa.Executable) -> None:
         with self.engine.begin() as conn:
