@@ -139,7 +139,8 @@ def test_pause_and_close_reach_a_phone_and_the_projector_without_a_reload(live_r
     projector = browser.new_page(viewport={"width": 1920, "height": 1080})
     projector.goto(f"{url}/workshop-present?room={room.code}&view={link}")
     _wait_text(projector, "0 of 0 answered")
-    assert projector.locator("[data-testid='stImage']").count() == 1      # the QR code
+    projector.locator("[data-testid='stImage']").first.wait_for(timeout=30_000)   # the QR code (an SVG,
+    assert projector.locator("[data-testid='stImage']").count() == 1            # drawn a moment later)
     phone = browser.new_page(viewport={"width": 390, "height": 844})
     phone.goto(f"{url}/workshop?code={room.code}")
     phone.get_by_role("textbox", name="Nickname").fill("Ada")
