@@ -37,11 +37,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import glob
 import os
 import random
 import re
-import shutil
 import socket
 import statistics
 import subprocess
@@ -49,7 +47,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +64,7 @@ from course.config import load_config  # noqa: E402
 from course.progress import ProgressStore  # noqa: E402
 from course.sessions import SessionStore  # noqa: E402
 from course.workshop import RoundQuestion, WorkshopStore  # noqa: E402
+from tests.postgres_server import PostgresMissing, create_database, throwaway_server  # noqa: E402
 
 PASSWORD = "bench-staff-password"
 QUESTION = RoundQuestion(
@@ -84,50 +82,19 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def throwaway_postgres() -> Iterator[str]:
-    """A PostgreSQL server for this run only (Unix socket in a temporary folder, as the test
-    suite's fixture starts it); yields its admin URL, and removes it all afterwards."""
-    folders = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    found = shutil.which("initdb")
-    bindir = Path(folders[0]) if folders else Path(found).resolve().parent if found else None
-    if bindir is None or not (bindir / "initdb").exists():
-        raise SystemExit("--replicas needs PostgreSQL: run `make system-deps` (Debian's "
-                         "postgresql), or give --database-url")
-
-    def as_server_user(cmd: list[str]) -> list[str]:     # PostgreSQL refuses to run as root
-        return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-    root = Path(tempfile.mkdtemp(prefix="theater-bench-pg-"))
-    data, sockets = root / "data", root / "sock"
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sockets, "postgres")
-        root.chmod(0o755)
-    subprocess.run(as_server_user([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U",
-                                   "postgres", "--no-sync", "-E", "UTF8"]),
-                   check=True, capture_output=True)
-    options = f"-k {sockets} -c listen_addresses='' -c max_connections=300"
-    subprocess.run(as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w",
-                                   "-l", str(root / "server.log"), "start"]),
-                   check=True, capture_output=True)
+    """A PostgreSQL server for this run only (tests/postgres_server.py, as the test suite starts
+    it); yields its admin URL, and removes it all afterwards."""
     try:
-        yield f"postgresql+psycopg://postgres@/postgres?host={sockets}"
-    finally:
-        subprocess.run(as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast",
-                                       "-w", "stop"]), capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        with throwaway_server(max_connections=300, prefix="theater-bench-pg-") as admin_url:
+            yield admin_url
+    except PostgresMissing:
+        raise SystemExit("--replicas needs PostgreSQL: run `make system-deps` (Debian's "
+                         "postgresql), or give --database-url") from None
 
 
 def fresh_database(admin_url: str) -> str:
     """A new empty database on the throw-away server, so every run starts like a new hall."""
-    import sqlalchemy as sa
-
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return admin_url.replace("/postgres?", f"/{name}?")
+    return create_database(admin_url, prefix="bench_")
 
 
 def start_servers(home: Path, ports: list[int], defaults: bool) -> list[subprocess.Popen]:
