@@ -35,6 +35,7 @@ from grader.course_dir import gradebook, init_course
 from grader.export import export_grades
 from grader.overrides import override
 from tests.course.lti_platform import INSTRUCTOR_ROLE, Platform, free_port, launch_form, rsa_pair
+from tests.e2e.support import theater_app
 
 ROOT = Path(__file__).resolve().parents[2]
 DUE = datetime(2026, 3, 1, 12, 0, 0)
@@ -83,25 +84,16 @@ def world(tmp_path_factory):
                     "--course", str(course.root)]) == 0
 
     home = tmp / "home"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    env.pop("THEATER_COURSE", None)
-    app = subprocess.Popen([sys.executable, "-m", "theater.cli", "app", "--port", str(port), "--home", str(home),
-                            "--course", str(course.root)], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait(lambda: _answers(tool_url + "/lti/jwks") or app.poll() is not None, 180,
-              "theater app did not serve /lti/jwks in 180 s")
-        assert app.poll() is None, f"theater app exited with {app.returncode}"
-        config = load_config(home, course.root)
-        engine = ProgressStore(config.database_url).engine
-        yield {"course": course, "platform": platform, "tool_url": tool_url, "config": config,
-               "sessions": SessionStore(engine), "engine": engine}
+        with theater_app(port, home, course.root) as app:
+            _wait(lambda: _answers(tool_url + "/lti/jwks") or app.poll() is not None, 180,
+                  "theater app did not serve /lti/jwks in 180 s")
+            assert app.poll() is None, f"theater app exited with {app.returncode}"
+            config = load_config(home, course.root)
+            engine = ProgressStore(config.database_url).engine
+            yield {"course": course, "platform": platform, "tool_url": tool_url, "config": config,
+                   "sessions": SessionStore(engine), "engine": engine}
     finally:
-        app.terminate()
-        try:
-            app.wait(60)
-        except subprocess.TimeoutExpired:
-            app.kill()
         platform.stop()
 
 

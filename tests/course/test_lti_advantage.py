@@ -9,10 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import ipaddress
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -32,6 +29,7 @@ from grader.assign import Learner, _register_learners, roster
 from grader.course_dir import init_course
 from tests.course.lti_platform import (INSTITUTION_INSTRUCTOR_ROLE, INSTRUCTOR_ROLE, LEARNER_ROLE, TA_ROLE, Platform,
                                        free_port, launch_form, member, rsa_pair)
+from tests.e2e.support import theater_app
 from theater.cli import main as theater
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,31 +83,22 @@ def tls(tmp_path_factory):
     auth.link_staff(staff_file, "tia", platform.issuer, "lms-tia")
 
     # the real `theater app`, serving TLS itself (Streamlit's server.sslCertFile / sslKeyFile)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-           "STREAMLIT_SERVER_SSL_CERT_FILE": str(cert), "STREAMLIT_SERVER_SSL_KEY_FILE": str(key)}
-    env.pop("THEATER_COURSE", None)
-    app = subprocess.Popen([sys.executable, "-m", "theater.cli", "app", "--port", str(port), "--home", str(home),
-                            "--course", str(course.root)], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tls_files = {"STREAMLIT_SERVER_SSL_CERT_FILE": str(cert), "STREAMLIT_SERVER_SSL_KEY_FILE": str(key)}
     try:
-        deadline = time.monotonic() + 180
-        while not _answers(tool_url + "/lti/jwks", str(cert)) and app.poll() is None:
-            assert time.monotonic() < deadline, "theater app did not serve /lti/jwks over TLS in 180 s"
-            time.sleep(0.3)
-        assert app.poll() is None, f"theater app exited with {app.returncode}"
-        with pytest.MonkeyPatch.context() as patch:   # the platform fetches the tool's key set over TLS
-            patch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-            browsers: list[httpx.Client] = []
-            yield {"course": course, "platform": platform, "tool_url": tool_url, "site": site, "home": home,
-                   "cert": str(cert), "browsers": browsers}
-            for browser in browsers:   # an open keep-alive connection holds the server's shutdown
-                browser.close()
+        with theater_app(port, home, course.root, env=tls_files) as app:
+            deadline = time.monotonic() + 180
+            while not _answers(tool_url + "/lti/jwks", str(cert)) and app.poll() is None:
+                assert time.monotonic() < deadline, "theater app did not serve /lti/jwks over TLS in 180 s"
+                time.sleep(0.3)
+            assert app.poll() is None, f"theater app exited with {app.returncode}"
+            with pytest.MonkeyPatch.context() as patch:   # the platform fetches the tool's key set over TLS
+                patch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+                browsers: list[httpx.Client] = []
+                yield {"course": course, "platform": platform, "tool_url": tool_url, "site": site, "home": home,
+                       "cert": str(cert), "browsers": browsers}
+                for browser in browsers:   # an open keep-alive connection holds the server's shutdown
+                    browser.close()
     finally:
-        app.terminate()
-        try:
-            app.wait(60)
-        except subprocess.TimeoutExpired:
-            app.kill()
         platform.stop()
 
 

@@ -4,9 +4,6 @@ and the grading worker started with the server, not by the first visitor of the 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +17,7 @@ from grader.assign import generate_student_version
 from grader.course_dir import init_course
 from grader.submissions import queue_status, submit
 from tests.course.test_app_command import _free_port, _listening
+from tests.e2e.support import theater_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,12 +75,7 @@ def test_theater_app_closes_metrics_listens_locally_and_grades_what_was_queued_b
     assert queue_status(course, "detect", "ada").state == "queued"
 
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    env.pop("THEATER_COURSE", None)
-    app = subprocess.Popen([sys.executable, "-m", "theater.cli", "app", "--port", str(port), "--home",
-                            str(tmp_path / "home"), "--course", str(course.root)],
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with theater_app(port, tmp_path / "home", course.root) as app:
         _wait_for(lambda: _listening(port) or app.poll() is not None, 180, "theater app did not serve in 180 s")
         assert app.poll() is None, f"theater app exited with {app.returncode}"
         _wait_for(lambda: _get(port, "/_stcore/health") == 200, 60, "the health check never answered")
@@ -97,9 +90,3 @@ def test_theater_app_closes_metrics_listens_locally_and_grades_what_was_queued_b
         _wait_for(lambda: queue_status(course, "detect", "ada").state in ("graded", "error"), 240,
                   "the queued submission was not graded")
         assert queue_status(course, "detect", "ada").state == "graded", queue_status(course, "detect", "ada")
-    finally:
-        app.terminate()
-        try:
-            app.wait(60)
-        except subprocess.TimeoutExpired:
-            app.kill()

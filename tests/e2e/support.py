@@ -128,3 +128,25 @@ def _open(page, link_text: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_text(link_text, exact=False).first.click()
     page.wait_for_timeout(1500)   # the rerun starts a moment after the click
     _settle(page)
+
+
+@contextlib.contextmanager
+def theater_app(port: int, home: Path, course: Path | None = None,
+                env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """`theater app` (course.serve in front of Streamlit) as a deployment starts it, on `port`;
+    yields the process without waiting for it to serve (each test waits for what it needs) and
+    stops it, killed if it does not stop within a minute."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
+    environment.pop("THEATER_COURSE", None)
+    command = [sys.executable, "-m", "theater.cli", "app", "--port", str(port), "--home", str(home)]
+    if course is not None:
+        command += ["--course", str(course)]
+    app = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield app
+    finally:
+        app.terminate()
+        try:
+            app.wait(60)
+        except subprocess.TimeoutExpired:
+            app.kill()
