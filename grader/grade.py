@@ -31,12 +31,12 @@ import nbformat
 from nbformat import NotebookNode
 
 from exercises.assignments import Assignment
+from grader import truth_cache
 from grader.cluster import run_jobs, scheduler_address
 from grader.commit import commit_outcome, open_gradebook, read_record, record_path, submission_digest
 from grader.copydetect import class_copy_flags
 from grader.repair import read_notebook
 from grader.report import GradeError, GradeReport, LearnerGrade
-from grader import truth_cache
 from grader.sandbox import ISOLATION_BWRAP, Limits, probe_isolation
 from grader.worker import Job
 
@@ -141,19 +141,21 @@ def grade(
             continue
         pending.append(_Pending(learner, submitted_dir, digest))
 
+    truth_keys: dict[str, tuple] = {}   # learner -> the key their kept truths are stored under
+
     def jobs() -> Iterator[tuple[Job, _Pending]]:
         """Built as they are handed out: each notebook is read when its task is submitted."""
         for item in pending:
             released = course.path("outbound", item.learner, assignment, "data")
             shared_disk = scheduler is None and released.is_dir()  # a remote worker regenerates the data
             seed = learner_seed(course, item.learner)
+            truth_keys[item.learner] = truth_cache.cache_key(spec, data_spec, seed)
             yield Job(assignment=spec, learner=item.learner,
                       notebook=read_notebook(item.submitted_dir / spec.notebook), student_json=student_json,
                       data=data_spec, seed=seed,
                       generator_version=GENERATOR_VERSION, limits=limits, isolation=isolation,
                       data_dir=str(released) if shared_disk else None,
-                      truths=truth_cache.load(course.state_dir, spec, item.learner,
-                                              truth_cache.cache_key(spec, data_spec, seed))), item
+                      truths=truth_cache.load(course.state_dir, spec, item.learner, truth_keys[item.learner])), item
 
     resumed = len(report.learners)
     bar = None
@@ -170,8 +172,7 @@ def grade(
                 break
             if outcome.ok:
                 if outcome.truth_cache:   # computed by this grading: the next one of this learner reads it
-                    truth_cache.store(course.state_dir, spec, item.learner,
-                                      truth_cache.cache_key(spec, data_spec, learner_seed(course, item.learner)),
+                    truth_cache.store(course.state_dir, spec, item.learner, truth_keys[item.learner],
                                       pickle.loads(outcome.truth_cache))
                 if book is None:
                     book, late = open_gradebook(course, spec)

@@ -3,7 +3,6 @@ time buckets, or several pages saved together, read bucket by bucket (memory fla
 
 from __future__ import annotations
 
-import functools
 import operator
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,11 +118,13 @@ class _Block:
     def flush(self) -> None:
         if not self.users:
             return
-        as_float = functools.partial(np.fromiter, dtype=np.float64)
+        def counts(values: list[int]) -> np.ndarray:
+            return np.array(values, dtype=np.float64)
+
         self.sink.add_block(
-            np.fromiter(self.users, dtype=np.int64), np.fromiter(self.days, dtype=np.int64), self.kind,
-            [as_float(self.requests), None, as_float(self.tokens_in), as_float(self.tokens_out), None],
-            splits=np.fromiter(self.splits, dtype=np.int64))
+            np.array(self.users, dtype=np.int64), np.array(self.days, dtype=np.int64), self.kind,
+            [counts(self.requests), None, counts(self.tokens_in), counts(self.tokens_out), None],
+            splits=np.array(self.splits, dtype=np.int64))
         for column in (self.users, self.days, self.splits, self.requests, self.tokens_in, self.tokens_out):
             column.clear()
 
