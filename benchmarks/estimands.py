@@ -7,9 +7,10 @@ For each family (datasets/families.py, staggered rollouts included), over N comp
     interval_credit): the share of companies with full credit and the mean credit;
   - the naive users-vs-non-users estimate with its own bootstrap interval, scored the same way;
   - a person-level bootstrap interval, scored the same way (wrong where whole squads were licensed);
-  - the two-wave recipe pasted into any rollout: the reference design with the window running to
-    the last access date (the mandate) instead of the second; the same as the reference where
-    there are two waves, wrong in a staggered rollout (its "control" is partly licensed);
+  - the two-wave recipe pasted into any rollout, two ways: the first wave alone over its window to
+    the second access date (the later waves' windows left out: right, but a wider interval than
+    the pooled design's), and with the window run to the last access date (the mandate; its
+    "control" is partly licensed); both are the reference where there are two waves;
   - the best constant interval in hindsight over all companies (what guessing earns).
 Figures, never asserts: tests/exercises/test_causal.py checks the directions on a few companies.
 
@@ -67,15 +68,16 @@ def score(estimate: causal.Estimate, effect: dict[str, float]) -> float:
 
 
 def to_mandate_estimate(company) -> causal.Estimate:
-    """The reference design with the window [first access date, last access date): what a learner
-    who pasted the two-wave recipe (access.min(), access.max()) computes."""
+    """The two-wave recipe with the window [first access date, last access date): what a learner
+    who pasted it with (access.min(), access.max()) computes."""
     pilot = causal.pilot_design(company)
-    unit = randomisation_unit(company, pilot)
-    people = pilot.people
-    counts = causal._closed_counts(company, people["employee_id"],
-                                   [(pilot.start, pilot.pilot), (pilot.pilot, pilot.mandate)])
-    groups = {"person": people["employee_id"], "team": people["team"], "squad": people["manager_id"]}[unit]
-    return causal.did_with_interval(counts, people["wave"].to_numpy(), groups.to_numpy(), unit)
+    return causal.first_wave_estimate(company, randomisation_unit(company, pilot), end=pilot.mandate)
+
+
+def first_wave_only(company) -> causal.Estimate:
+    """The two-wave recipe with the right window [first, second access date): the later waves'
+    own windows left out."""
+    return causal.first_wave_estimate(company, randomisation_unit(company))
 
 
 def one_company(seed: int, employees: int = EMPLOYEES, days: int = DAYS) -> dict[str, float]:
@@ -85,12 +87,14 @@ def one_company(seed: int, employees: int = EMPLOYEES, days: int = DAYS) -> dict
     naive = causal.naive_estimate(company)
     person = causal.reference_estimate(company, "person")
     to_mandate = to_mandate_estimate(company)
+    first_wave = first_wave_only(company)
     return {"seed": seed, "family": family_of_seed(seed), "truth": effect["value"],
             "width": effect["reference_width"], "reference": score(reference, effect),
             "reference_error": reference.value - effect["value"], "naive": score(naive, effect),
             "naive_error": naive.value - effect["value"], "person": score(person, effect),
             "person_width": person.width, "unit": reference.unit,
             "to_mandate": score(to_mandate, effect), "to_mandate_error": to_mandate.value - effect["value"],
+            "first_wave": score(first_wave, effect), "first_wave_ratio": first_wave.width / reference.width,
             "intervals": {"reference": _interval(reference), "naive": _interval(naive),
                           "person": _interval(person)}}
 
@@ -130,7 +134,7 @@ def main() -> None:
           f"none below {causal.NARROW_ZERO:g}x or from {causal.WIDTH_ZERO:g}x the reference width)")
     header = (f"{'family':<10} {'truth p5..p95':>15} {'ref width':>9} {'ref full':>8} {'ref mean':>8} "
               f"{'ref bias':>8} {'naive full':>10} {'naive mean':>10} {'naive bias':>10} "
-              f"{'person full':>11} {'to-M full':>9} {'to-M bias':>9} {'unit':>7}")
+              f"{'person full':>11} {'1st-wave full':>13} {'to-M full':>9} {'to-M bias':>9} {'unit':>7}")
     print(header)
     for family in seeds:
         part = [r for r in rows if r["family"] == family]
@@ -143,6 +147,7 @@ def main() -> None:
               f"{col['reference'].mean():>8.2f} {col['reference_error'].mean():>+8.1f} "
               f"{np.mean(col['naive'] == 1):>10.1%} {col['naive'].mean():>10.2f} "
               f"{col['naive_error'].mean():>+10.1f} {np.mean(col['person'] == 1):>11.1%} "
+              f"{np.mean(col['first_wave'] == 1):>13.1%} "
               f"{np.mean(col['to_mandate'] == 1):>9.1%} {col['to_mandate_error'].mean():>+9.1f} "
               f"{'/'.join(units):>7}")
     credit, centre, half = best_constant(rows)

@@ -17,9 +17,9 @@ def randomisation_unit(company: Company, pilot: Pilot | None = None) -> Unit:
     when every squad of two or more does; else people."""
     pilot = pilot or pilot_design(company)
     people = pilot.people
-    if people.groupby("team")["wave"].nunique().max() == 1:
+    if people.groupby("team")["access"].nunique().max() == 1:
         return "team"
-    squads = people.groupby("manager_id")["wave"].agg(["nunique", "size"])
+    squads = people.groupby("manager_id")["access"].agg(["nunique", "size"])
     if (squads.loc[squads["size"] >= 2, "nunique"] == 1).all():
         return "squad"
     return "person"

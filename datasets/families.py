@@ -15,9 +15,10 @@ around it:
   also drift apart and swing month to month (projects, on-call, a reorganisation), so an
   interval that treats people as independent is too narrow.
 - staggered: access rolls out by squad in 3-4 waves in a keyed random order, a few weeks apart,
-  the last at the mandate (a later mandate, so that the rollout has room before it). The later
-  waves are the comparison group only until their own start, so the graded window is the first
-  wave's start to the second's (exercises/causal.py).
+  the last at the mandate (a later mandate, so that the rollout has room before it). Squads drift
+  and swing as in the spillover family (an interval that treats people as independent is too
+  narrow). Each wave is compared with the ones still waiting, from its own start to the next
+  wave's, and the graded effect pools those windows (exercises/causal.py).
 
 Shares: theater 32%, worked, selection, spillover and staggered 17% each.
 `overrides` replaces ranges of datasets/variation.py RANGES for the family.
@@ -54,7 +55,7 @@ FAMILY_TABLE: tuple[Family, ...] = (
            randomised_by="squad", spillover=0.5, squad_drift_sd=0.15,
            squad_shock_sd=0.16),
     Family("staggered", 0.17, "access rolls out by squad in 3-4 random waves, the last at the mandate",
-           randomised_by="squad", waves=(3, 4),
+           randomised_by="squad", waves=(3, 4), squad_drift_sd=0.15, squad_shock_sd=0.16,
            overrides={"mandate_at": (0.55, 0.70), "pilot_weeks": (6, 9.999)}),
 )
 FAMILIES: dict[str, Family] = {row.name: row for row in FAMILY_TABLE}

@@ -54,7 +54,7 @@ from datasets.provider import company_faker, name_pools
 from datasets.scenario import Scenario, default_teams
 from datasets.variation import feeds_work
 
-GENERATOR_VERSION = "3.2"  # bump whenever the same arguments would give different data (the grader checks it)
+GENERATOR_VERSION = "3.3"  # bump whenever the same arguments would give different data (the grader checks it)
 BLOCK_EMPLOYEES = 200
 NS_PER_SECOND = 1_000_000_000
 SECONDS_PER_DAY = 86_400
@@ -1006,37 +1006,38 @@ def _decoded(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def comparison_window(ctx: Context) -> tuple[int, int] | None:
-    """The graded window: the first access day to the second (in a two-wave rollout, the pilot
-    day to the mandate), when the first wave alone has access (None with one access date)."""
+def wave_windows(ctx: Context) -> dict[int, tuple[int, int]]:
+    """Each access wave's own comparison window, by its access day: from that day to the next
+    wave's (in a two-wave rollout, the pilot day to the mandate), while a later wave is still
+    unlicensed. The last wave has none; with a single access date there is none at all."""
     starts = np.unique(ctx.population.access_day)
-    return (int(starts[0]), int(starts[1])) if len(starts) >= 2 else None
+    return {int(lo): (int(lo), int(hi)) for lo, hi in zip(starts[:-1], starts[1:])}
 
 
 def pilot_expectations(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
-    """Per employee: expected new work over the comparison window (comparison_window: the first
-    access day to the day before the second) without AI access and with access from the first
-    access day (zeros with a single access date)."""
+    """Per employee: expected new work over their own wave's comparison window (wave_windows)
+    without AI access and with access from the wave's day (zeros for the last wave, and for
+    everyone with a single access date)."""
     pop, tl = ctx.population, ctx.timeline
     n = len(pop)
     without, with_access = np.zeros(n), np.zeros(n)
-    window = comparison_window(ctx)
-    if window is None or n == 0:
-        return without, with_access
-    days = np.arange(*window)
-    weight = day_output_weight(tl.day_kind[days])[None, :]
-    for lo in range(0, n, BLOCK_EMPLOYEES):
-        members = np.arange(lo, min(lo + BLOCK_EMPLOYEES, n))
-        m0, m1 = output_multipliers(ctx, members, days, np.full(len(members), window[0]))
-        rate = pop.traits["output_rate"][members][:, None] * weight
-        without[members] = (rate * m0).sum(axis=1)
-        with_access[members] = (rate * m1).sum(axis=1)
+    for access_day, window in wave_windows(ctx).items():
+        days = np.arange(*window)
+        weight = day_output_weight(tl.day_kind[days])[None, :]
+        wave = np.flatnonzero(pop.access_day == access_day)
+        for lo in range(0, len(wave), BLOCK_EMPLOYEES):
+            members = wave[lo:lo + BLOCK_EMPLOYEES]
+            m0, m1 = output_multipliers(ctx, members, days, np.full(len(members), window[0]))
+            rate = pop.traits["output_rate"][members][:, None] * weight
+            without[members] = (rate * m0).sum(axis=1)
+            with_access[members] = (rate * m1).sum(axis=1)
     return without, with_access
 
 
 def labels_table(ctx: Context) -> pd.DataFrame:
     """Per-employee truth: archetype, for converts the day they turned genuine, and the expected
-    new work over the comparison window without and with AI access (the potential outcomes)."""
+    new work over their wave's comparison window without and with AI access (the potential
+    outcomes; zero for the last wave, which has no not-yet-licensed comparison)."""
     pop = ctx.population
     without, with_access = pilot_expectations(ctx)
     convert_date = pd.Series(pd.NaT, index=range(len(pop)), dtype="datetime64[ns]")

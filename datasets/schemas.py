@@ -99,9 +99,10 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "employee_id": "The employee.",
         "archetype": "Hidden truth: how the employee really uses AI.",
         "convert_date": "Hidden truth: when a convert's use turned genuine.",
-        "pilot_expected_without": "Hidden truth: expected new work over the pilot window (pilot day "
-                                  "to the day before the mandate) without AI access.",
-        "pilot_expected_with": "Hidden truth: the same with AI access from the pilot day.",
+        "pilot_expected_without": "Hidden truth: expected new work over the person's wave's window "
+                                  "(their access date to the day before the next wave's; 0 for "
+                                  "the last wave) without AI access.",
+        "pilot_expected_with": "Hidden truth: the same with AI access from the wave's access date.",
     },
     "event_labels": {
         "event_id": "The AI event.",

@@ -3,22 +3,31 @@
 Every synthetic company rolls AI access out in random waves (`employees.ai_access_from`): the
 first wave on its first access date P, the next on the second access date P2, ..., the last on
 the mandate day M. Most have two waves (a pilot, then everyone at the mandate: P2 = M); a
-staggered rollout has three or four. Because the waves are random, comparing the first wave with
-everyone not yet licensed over the window [P, P2) measures the effect of *access*
-(intent-to-treat), whoever in the wave ends up using AI. The later waves are the comparison group
-only until their own start: from P2 on, some of them have access too.
+staggered rollout has three or four. Because the waves are random, comparing a wave with every
+wave not yet licensed, from its access date to the next wave's, measures the effect of *access*
+(intent-to-treat), whoever in the wave ends up using AI. A later wave is the comparison group
+only until its own start; from then on it is the treated wave of the next comparison. The graded
+effect pools every wave's window (exercises/truth.py access_effect); with two waves it is the
+first wave over [P, M).
 
 - Work is attributed to the day it was opened: "closed work" here counts the closed or merged
   items (datasets.measures.closed_work) by `created_at`, so work started before someone's access
   and finished after it counts as work without access (counting at `closed_at` would smear the
   days before the pilot into the pilot window and understate a growing effect).
 - Reference estimator (`reference_estimate`, released tables only): a difference-in-differences
-  of closed work, first wave against not-yet-licensed staff, pre-pilot period [first day, P)
-  against the comparison window [P, P2), in percent as a ratio of ratios:
-  100 * ((wave_window / wave_pre) / (rest_window / rest_pre) - 1). Per person-week rates give the
-  same number (the periods and groups are the same in numerator and denominator). Its 95%
-  interval is a percentile bootstrap over the units of randomisation, resampled within each arm:
-  people, or whole squads/teams when everyone in one shares one access date (`randomisation_unit`).
+  of closed work for every wave but the last, that wave against the later ones, the period
+  before its start [first day, start) against its window [start, next start). What each wave
+  would have closed in its window without access is its own work before times the later waves'
+  growth; the effect is the waves' window work over that, minus one, in percent
+  (`pooled_effect`). With two waves it is the ratio of ratios
+  100 * ((wave_window / wave_pre) / (rest_window / rest_pre) - 1); per person-week rates give
+  the same number. Its 95% interval is a percentile bootstrap over the units of randomisation,
+  resampled within each wave, one draw serving every comparison a unit is in: people, or whole
+  squads/teams when everyone in one shares one access date (`randomisation_unit`).
+- The two-wave recipe in any rollout (`first_wave_estimate`): the first wave alone. Right, and the
+  reference, with two waves; in a staggered rollout it leaves the later waves' windows out, so its
+  interval is wider than the design gives (and with its window run to the mandate its comparison
+  group is partly licensed).
 - Event study (`event_study`): the same comparison week by week around each wave's start,
   pooled over the waves that have a not-yet-licensed group: flat before the start when the groups
   were on parallel paths, and the effect building up after it.
@@ -85,7 +94,8 @@ class Estimate:
 class Pilot:
     """Who got access when, and the periods around the first wave, from the released tables."""
 
-    people: pd.DataFrame      # employee_id, team, manager_id, wave (bool: the first wave), access
+    people: pd.DataFrame      # employee_id, team, manager_id, wave (bool: the first wave), access,
+                              # wave_index (0 for the first wave, 1 for the next, ...)
     start: pd.Timestamp
     pilot: pd.Timestamp       # the first access date
     second: pd.Timestamp      # the second access date: the comparison window ends here
@@ -114,7 +124,8 @@ def pilot_design(company: Company) -> Pilot:
                            "team": employees["team"].astype(str),
                            "manager_id": employees["manager_id"].astype("string").fillna("-"),
                            "wave": (access == first).to_numpy(),
-                           "access": access.to_numpy()})
+                           "access": access.to_numpy(),
+                           "wave_index": pd.DatetimeIndex(starts).searchsorted(access.to_numpy())})
     return Pilot(people=people, start=start, pilot=first, second=second, mandate=last, end=end)
 
 
@@ -143,44 +154,86 @@ def _closed_counts(company: Company, ids: pd.Series, periods: list[tuple[pd.Time
     return np.column_stack(columns).astype(float)
 
 
-def _ratio_of_ratios(treated: np.ndarray, control: np.ndarray) -> np.ndarray:
-    """100 * ((T1/T0) / (C1/C0) - 1) along the last axis (columns: before, after)."""
+def pooled_effect(sums: np.ndarray) -> np.ndarray:
+    """The pooled effect in percent from per-wave sums (..., waves, stacks, 2 periods: before,
+    window), stack k comparing wave k with every later wave: each wave's expected window work
+    without access is its own work before times the later waves' growth (window over before),
+    and the effect is all waves' window work over all of that expected work, minus one. With two
+    waves this is the ratio of ratios 100 * ((T1/T0) / (C1/C0) - 1)."""
+    stacks = sums.shape[-3] - 1
+    treated = np.stack([sums[..., k, k, :] for k in range(stacks)], axis=-2)
+    later = np.stack([sums[..., k + 1:, k, :].sum(axis=-2) for k in range(stacks)], axis=-2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 100.0 * ((treated[..., 1] / treated[..., 0]) / (control[..., 1] / control[..., 0]) - 1.0)
+        expected = treated[..., 0] * later[..., 1] / later[..., 0]
+        return 100.0 * (treated[..., 1].sum(axis=-1) / expected.sum(axis=-1) - 1.0)
+
+
+def pooled_with_interval(counts: np.ndarray, wave: np.ndarray, units: np.ndarray, unit_name: str,
+                         samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED) -> Estimate:
+    """pooled_effect of per-person (stacks, 2) counts, `wave` the person's wave (0, 1, ...), with
+    a 95% percentile bootstrap over `units` (each unit wholly in one wave), resampled within each
+    wave so that every wave keeps its size."""
+    unit_codes, unit_of = np.unique(units, return_inverse=True)
+    sums = np.zeros((len(unit_codes),) + counts.shape[1:])
+    np.add.at(sums, unit_of, counts)
+    unit_wave = np.full(len(unit_codes), -1)
+    unit_wave[unit_of] = wave
+    by_wave = [sums[unit_wave == w] for w in range(int(wave.max()) + 1)]
+    if min(len(part) for part in by_wave) < 2:
+        raise CausalError("fewer than two units in one of the access waves: no interval")
+    value = float(pooled_effect(np.stack([part.sum(axis=0) for part in by_wave])))
+    if not math.isfinite(value):
+        raise CausalError("a group closed no work in one of the periods: the effect is undefined")
+    rng = np.random.default_rng(seed)
+    draws = np.stack([part[rng.integers(0, len(part), (samples, len(part)))].sum(axis=1)
+                      for part in by_wave], axis=1)
+    boot = pooled_effect(draws)
+    boot = boot[np.isfinite(boot)]
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return Estimate(value=value, low=float(low), high=float(high), unit=unit_name)
 
 
 def did_with_interval(counts: np.ndarray, treated: np.ndarray, units: np.ndarray, unit_name: str,
                       samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED) -> Estimate:
     """The ratio-of-ratios DiD of per-person (before, after) counts, with a 95% percentile
     bootstrap over `units` (each unit wholly treated or not), resampled within each arm."""
-    unit_codes, unit_of = np.unique(units, return_inverse=True)
-    sums = np.zeros((len(unit_codes), 2))
-    np.add.at(sums, unit_of, counts)
-    unit_treated = np.zeros(len(unit_codes), dtype=bool)
-    unit_treated[unit_of[treated]] = True
-    t_units, c_units = sums[unit_treated], sums[~unit_treated]
-    if len(t_units) < 2 or len(c_units) < 2:
-        raise CausalError("fewer than two units in the pilot wave or in the rest: no interval")
-    value = float(_ratio_of_ratios(t_units.sum(axis=0), c_units.sum(axis=0)))
-    if not math.isfinite(value):
-        raise CausalError("a group closed no work in one of the periods: the effect is undefined")
-    rng = np.random.default_rng(seed)
-    t_draw = t_units[rng.integers(0, len(t_units), (samples, len(t_units)))].sum(axis=1)
-    c_draw = c_units[rng.integers(0, len(c_units), (samples, len(c_units)))].sum(axis=1)
-    boot = _ratio_of_ratios(t_draw, c_draw)
-    boot = boot[np.isfinite(boot)]
-    low, high = np.percentile(boot, [2.5, 97.5])
-    return Estimate(value=value, low=float(low), high=float(high), unit=unit_name)
+    return pooled_with_interval(counts[:, None, :], np.where(treated, 0, 1), units, unit_name,
+                                samples, seed)
+
+
+def wave_counts(company: Company, pilot: Pilot | None = None) -> np.ndarray:
+    """(people, stacks, 2): each person's closed work, by the day it was opened, before each
+    wave's start [first day, wave start) and in its window [wave start, next wave's start), for
+    every wave but the last."""
+    pilot = pilot or pilot_design(company)
+    starts = pilot.wave_starts
+    periods = [period for lo, hi in zip(starts[:-1], starts[1:]) for period in ((pilot.start, lo), (lo, hi))]
+    counts = _closed_counts(company, pilot.people["employee_id"], periods)
+    return counts.reshape(len(counts), len(starts) - 1, 2)
 
 
 def reference_estimate(company: Company, unit: Unit) -> Estimate:
-    """The reference method: first wave vs not-yet-licensed, pre-pilot vs the comparison window
-    [first, second access date), with a bootstrap over `unit`, the unit of randomisation (the
-    grader passes design_unit; choosing it from the data is the learner's step)."""
+    """The reference method: every wave against the ones not yet licensed, before its start
+    against its own window [its start, the next wave's start), pooled (pooled_effect), with a
+    bootstrap over `unit`, the unit of randomisation (the grader passes design_unit; choosing it
+    from the data is the learner's step). With two waves: the first wave against the rest, the
+    pre-pilot period against [first, second access date)."""
+    pilot = pilot_design(company)
+    people = pilot.people
+    groups = {"person": people["employee_id"], "team": people["team"], "squad": people["manager_id"]}[unit]
+    return pooled_with_interval(wave_counts(company, pilot), people["wave_index"].to_numpy(),
+                                groups.to_numpy(), unit)
+
+
+def first_wave_estimate(company: Company, unit: Unit, end: pd.Timestamp | None = None) -> Estimate:
+    """The two-wave recipe in any rollout: the first wave against everyone else, the pre-pilot
+    period against [first access date, `end`) (the second access date unless given). Right, and
+    the reference, with two waves; with more it leaves the later waves' own windows out, and with
+    `end` past the second access date its comparison group is partly licensed."""
     pilot = pilot_design(company)
     people = pilot.people
     counts = _closed_counts(company, people["employee_id"],
-                            [(pilot.start, pilot.pilot), (pilot.pilot, pilot.second)])
+                            [(pilot.start, pilot.pilot), (pilot.pilot, end or pilot.second)])
     groups = {"person": people["employee_id"], "team": people["team"], "squad": people["manager_id"]}[unit]
     return did_with_interval(counts, people["wave"].to_numpy(), groups.to_numpy(), unit)
 

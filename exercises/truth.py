@@ -182,32 +182,50 @@ def theater_share(company: Company) -> float:
     return float(events["is_theater"].astype(bool).mean())
 
 
-def access_effect(company: Company) -> dict[str, float]:
-    """The first wave's effect of AI access in percent (`value`) over the comparison window (its
-    access date to the second access date, as the labels' pilot_expected_* sums) and the
-    reference interval's width."""
+def _effect_of_access(company: Company, first_wave_only: bool) -> dict[str, float]:
+    """100 * (expected work with access / without - 1) over the waves' windows, from the labels'
+    potential outcomes, and the width of the matching reference interval."""
     try:
         pilot = causal.pilot_design(company)
-        reference = causal.reference_estimate(company, causal.design_unit(company))
+        unit = causal.design_unit(company)
+        reference = (causal.first_wave_estimate(company, unit) if first_wave_only
+                     else causal.reference_estimate(company, unit))
     except causal.CausalError as exc:
         raise TruthError(str(exc)) from None
     labels = _labels(company)
     if "pilot_expected_with" not in labels.columns:
         raise TruthError("these labels have no potential outcomes: regenerate the company with this generator")
-    wave_ids = set(pilot.people.loc[pilot.people["wave"], "employee_id"])
-    wave = labels[labels["employee_id"].astype(str).isin(wave_ids)]
-    without = float(wave["pilot_expected_without"].sum())
+    people = pilot.people
+    compared = people["wave"] if first_wave_only else people["access"] < pilot.mandate
+    waves = labels[labels["employee_id"].astype(str).isin(set(people.loc[compared, "employee_id"]))]
+    without = float(waves["pilot_expected_without"].sum())
     if without <= 0:
-        raise TruthError("the pilot wave expects no work in the pilot window: the effect is undefined")
-    value = 100.0 * (float(wave["pilot_expected_with"].sum()) / without - 1.0)
+        raise TruthError("the waves expect no work in their windows: the effect is undefined")
+    value = 100.0 * (float(waves["pilot_expected_with"].sum()) / without - 1.0)
     return {"value": value, "reference_width": reference.width}
 
 
+def access_effect(company: Company) -> dict[str, float]:
+    """The effect of AI access in percent (`value`) on every wave that has a not-yet-licensed
+    comparison, each over its own window (its access date to the next wave's, as the labels'
+    pilot_expected_* sums; with two waves: the first wave, pilot day to mandate), and the
+    reference interval's width."""
+    return _effect_of_access(company, first_wave_only=False)
+
+
+def first_wave_effect(company: Company) -> dict[str, float]:
+    """The first wave's effect of access alone, over its own window (first to second access
+    date), with the width of the first wave's reference interval: what module 3's practice
+    exercise asks (the app shows that comparison's rates). With two waves it is access_effect."""
+    return _effect_of_access(company, first_wave_only=True)
+
+
 def access_effect_point(company: Company) -> dict[str, float]:
-    """The practice exercise's truth: the access effect with a tolerance the size of the reference
-    interval on this company (full credit within its half-width, none beyond its whole width), so
-    the reference method's own estimate earns full credit about as often as its interval covers."""
-    effect = access_effect(company)
+    """The practice exercise's truth: the first wave's access effect with a tolerance the size of
+    its reference interval on this company (full credit within its half-width, none beyond its
+    whole width), so the reference method's own estimate earns full credit about as often as its
+    interval covers."""
+    effect = first_wave_effect(company)
     width = effect["reference_width"]
     return {"value": effect["value"], "full_within": width / 2, "zero_at": width}
 

@@ -320,10 +320,14 @@ DATA_DIGEST = {"2.1": "12fa8dc96d1edd64250edbc0f4e2b95756f204817560ed9bb0816072e
                # unchanged, but other seeds' families moved (the shares changed)
                "3.1": "043f5c3993621cf184c1be5373d452b11ab999aac0e718c914e3535d809f8cf9",
                # 3.2 gave the "worked" family 8-12% performers (was 2-6%): this seed is theater
-               "3.2": "043f5c3993621cf184c1be5373d452b11ab999aac0e718c914e3535d809f8cf9"}
+               "3.2": "043f5c3993621cf184c1be5373d452b11ab999aac0e718c914e3535d809f8cf9",
+               # 3.3: the labels' expected work covers each wave's own window (zero for the last)
+               "3.3": "e7eb5c1bed1eb572cd4371502fc4867aa6870e675775ae0a799bf5e00c44a8fd"}
 # ... and a staggered rollout, which the digest above never reaches (since 3.1)
 STAGGERED_DIGEST = {"3.1": "4b0eb1d9408f2b998f164cc1e3d83c12f91b5f6dc71558c200886c2e4740c9b8",
-                    "3.2": "4b0eb1d9408f2b998f164cc1e3d83c12f91b5f6dc71558c200886c2e4740c9b8"}
+                    "3.2": "4b0eb1d9408f2b998f164cc1e3d83c12f91b5f6dc71558c200886c2e4740c9b8",
+                    # 3.3: staggered squads drift and swing as the spillover family's do
+                    "3.3": "b07dbb8378b024eef239f7dcf16c9bb7e4ef56824ef7568c12976adfaeacbb59"}
 
 
 def _digest(company) -> str:

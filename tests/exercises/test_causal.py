@@ -4,6 +4,7 @@ an honest interval, and the grade rewards the design while the users-vs-non-user
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -81,19 +82,67 @@ def test_the_truth_is_the_wave_s_expected_work_with_access_over_without():
     assert effect["reference_width"] == pytest.approx(notebook_estimate(pilot_company()).width)
 
 
-def test_in_a_staggered_rollout_the_window_ends_at_the_second_access_date():
-    """E3 is licensed on Thu 01-23, E4 at the mandate: the later waves are the control only until
-    the first of them starts. Window [01-20, 01-23): wave E1 1 (01-21), E2 1 -> 2 of pre 4; rest
-    E3 1 (01-21; 01-22 was abandoned), E4 0 -> 1 of pre 4 -> +100% (with the mandate as the end,
-    +50%)."""
+def staggered_company() -> SimpleNamespace:
+    """pilot_company with three waves: E1, E2 on 01-20; E3 and a new E5 on Thu 01-23; E4 and a new
+    E6 at the mandate 01-27. Closed work by the day it was opened, E5: 01-08, 01-24; E6: 01-09,
+    01-21, 01-25."""
     company = pilot_company()
-    company.employees["ai_access_from"] = pd.to_datetime(["2025-01-20", "2025-01-20", "2025-01-23", "2025-01-27"])
+    company.employees = pd.concat([company.employees, pd.DataFrame({
+        "employee_id": ["E5", "E6"], "team": ["A", "B"], "manager_id": ["E1", "E1"],
+        "ai_access_from": pd.to_datetime(["2025-01-23", "2025-01-27"])})], ignore_index=True)
+    company.employees["ai_access_from"] = pd.to_datetime(
+        ["2025-01-20", "2025-01-20", "2025-01-23", "2025-01-27", "2025-01-23", "2025-01-27"])
+    extra = pd.DataFrame([("E5", "2025-01-08", "2025-01-09", "closed"), ("E5", "2025-01-24", "2025-01-27", "closed"),
+                          ("E6", "2025-01-09", "2025-01-10", "closed"), ("E6", "2025-01-21", "2025-01-22", "closed"),
+                          ("E6", "2025-01-25", "2025-01-27", "merged")], columns=company.work_items.columns)
+    extra["created_at"], extra["closed_at"] = pd.to_datetime(extra["created_at"]), pd.to_datetime(extra["closed_at"])
+    company.work_items = pd.concat([company.work_items, extra], ignore_index=True)
+    company.labels = pd.concat([company.labels, pd.DataFrame({
+        "employee_id": ["E5", "E6"], "pilot_expected_without": [1.0, 0.0],
+        "pilot_expected_with": [1.5, 0.0]})], ignore_index=True)
+    return company
+
+
+def test_in_a_staggered_rollout_each_wave_is_compared_with_the_later_ones_in_its_own_window():
+    """Comparison 0, window [01-20, 01-23): wave E1+E2 2 of pre 4; later E3-E6 2 of pre 6 ->
+    without access the wave would have closed 4 * 2/6 = 4/3. Comparison 1, window [01-23, 01-27),
+    before it everything up to 01-23: wave E3+E5 1 of pre 4; later E4+E6 2 of pre 4 -> 4 * 2/4 = 2.
+    Pooled: 100 * ((2 + 1) / (4/3 + 2) - 1) = -10%. The first wave alone says +50%."""
+    company = staggered_company()
     pilot = causal.pilot_design(company)
     dates = ("2025-01-20", "2025-01-23", "2025-01-27")
     assert (pilot.pilot, pilot.second, pilot.mandate) == tuple(pd.Timestamp(d) for d in dates)
-    assert list(pilot.people["wave"]) == [True, True, False, False]
-    assert notebook_estimate(company).value == pytest.approx(100.0)
-    assert truth.access_effect(company)["value"] == pytest.approx(100 * (4.7 / 4.0 - 1))  # the wave's labels
+    assert list(pilot.people["wave"]) == [True, True, False, False, False, False]
+    assert list(pilot.people["wave_index"]) == [0, 0, 1, 2, 1, 2]
+    counts = causal.wave_counts(company, pilot)
+    assert counts.shape == (6, 2, 2)
+    assert counts[:, 0].tolist() == [[2, 1], [2, 1], [2, 1], [2, 0], [1, 0], [1, 1]]
+    assert counts[:, 1].tolist() == [[3, 1], [3, 0], [3, 0], [2, 1], [1, 1], [2, 1]]
+    assert notebook_estimate(company).value == pytest.approx(-10.0)
+    assert causal.first_wave_estimate(company, "person").value == pytest.approx(50.0)
+    # the two-wave recipe with the window run to the mandate compares the wave with licensed people
+    assert causal.first_wave_estimate(company, "person", end=pilot.mandate).value == pytest.approx(-10.0)
+    # the truth: every wave with a later one, each over its own window (E4, E6: the last wave)
+    assert truth.access_effect(company)["value"] == pytest.approx(100 * (11.2 / 6.0 - 1))
+    assert truth.first_wave_effect(company)["value"] == pytest.approx(100 * (4.7 / 4.0 - 1))
+    assert truth.access_effect_point(company)["value"] == pytest.approx(100 * (4.7 / 4.0 - 1))
+
+
+def test_with_two_waves_the_pooled_effect_is_the_ratio_of_ratios():
+    rng = np.random.default_rng(3)
+    sums = rng.uniform(5, 50, (100, 2, 1, 2))
+    ratio = 100 * ((sums[:, 0, 0, 1] / sums[:, 0, 0, 0]) / (sums[:, 1, 0, 1] / sums[:, 1, 0, 0]) - 1)
+    assert causal.pooled_effect(sums) == pytest.approx(ratio)
+    company = pilot_company()
+    assert notebook_estimate(company) == causal.first_wave_estimate(company, "person")
+
+
+def test_a_wave_of_one_unit_gets_no_interval():
+    company = staggered_company()
+    company.employees["ai_access_from"] = pd.to_datetime(
+        ["2025-01-20", "2025-01-20", "2025-01-23", "2025-01-27", "2025-01-27", "2025-01-27"])
+    with pytest.raises(causal.CausalError, match="fewer than two units"):
+        notebook_estimate(company)
 
 
 def test_the_event_study_compares_each_week_with_the_mean_week_before_access():
@@ -217,6 +266,8 @@ def scored() -> dict[str, list[dict[str, float]]]:
             effect = truth.access_effect(company)
             rows.append({"reference": _credit(notebook_estimate(company), effect),
                          "naive": _credit(causal.naive_estimate(company), effect),
+                         "person": _credit(causal.reference_estimate(company, "person"), effect),
+                         "first_wave": _credit(causal.first_wave_estimate(company, randomisation_unit(company)), effect),
                          "unit": randomisation_unit(company),
                          "waves": company.employees["ai_access_from"].nunique(),
                          "event_study": causal.event_study(company)})
@@ -233,6 +284,17 @@ def test_users_vs_non_users_fails_where_newer_staff_adopt(scored):
     selection = scored["selection"]
     assert np.mean([row["naive"] for row in selection]) < 0.6
     assert np.mean([row["reference"] for row in selection]) > 0.9
+
+
+def test_two_wave_recipes_pasted_into_a_staggered_rollout_fail(scored):
+    """The first wave alone (the later waves' windows left out: an interval wider than the design
+    gives) and people resampled where squads were licensed (too narrow) earn little; the reference
+    pools every wave and earns full credit."""
+    rows = scored["staggered"]
+    assert np.mean([row["first_wave"] for row in rows]) < 0.6, rows
+    assert np.mean([row["person"] for row in rows]) < 0.6, rows
+    assert sum(row["first_wave"] == 1.0 for row in rows) <= 2 and sum(row["person"] == 1.0 for row in rows) <= 2
+    assert np.mean([row["reference"] for row in rows]) > 0.9
 
 
 def test_the_unit_of_randomisation_follows_the_family(scored):
@@ -254,20 +316,51 @@ def test_a_staggered_rollout_has_three_or_four_waves_and_an_event_study_over_the
 
 @pytest.mark.parametrize("family", ["theater", "staggered"])
 def test_the_labels_expected_work_matches_what_the_generator_draws(family):
-    """A Monte-Carlo check of the potential outcomes: work opened in the window (first to second
-    access date) is drawn from lambda1 for the first wave and lambda0 for everyone not yet
-    licensed, so realised counts match the labels' sums over that same window."""
+    """A Monte-Carlo check of the potential outcomes: work a wave opened in its own window (its
+    access date to the next wave's) is drawn from lambda1, so realised counts match the labels'
+    sums over that window; the last wave has no window and zero labels."""
     company = generate_company("mandate-bigco", 600, 180, _seeds(family, 1)[0])
     pilot = causal.pilot_design(company)
     assert (pilot.second < pilot.mandate) == (family == "staggered")
     opened = pd.to_datetime(company.work_items["created_at"])
-    in_window = company.work_items[(opened >= pilot.pilot) & (opened < pilot.second)]
-    counts = in_window.groupby("employee_id").size().reindex(pilot.people["employee_id"], fill_value=0)
     labels = company.labels.set_index("employee_id").loc[pilot.people["employee_id"]]
-    wave = pilot.people["wave"].to_numpy()
-    for group, column in ((wave, "pilot_expected_with"), (~wave, "pilot_expected_without")):
-        expected = float(labels[column].to_numpy()[group].sum())
-        realised = float(counts.to_numpy()[group].sum())
-        assert abs(realised - expected) < 4 * math.sqrt(expected), (column, realised, expected)
-    # and the two potential outcomes differ for the wave: access changed the expected work
+    starts = pilot.wave_starts
+    for start, next_start in zip(starts[:-1], starts[1:]):
+        wave = (pilot.people["access"] == start).to_numpy()
+        in_window = company.work_items[(opened >= start) & (opened < next_start)]
+        counts = in_window.groupby("employee_id").size().reindex(pilot.people["employee_id"], fill_value=0)
+        expected = float(labels["pilot_expected_with"].to_numpy()[wave].sum())
+        realised = float(counts.to_numpy()[wave].sum())
+        assert abs(realised - expected) < 4 * math.sqrt(expected), (start, realised, expected)
+    last = (pilot.people["access"] == pilot.mandate).to_numpy()
+    assert not labels[["pilot_expected_with", "pilot_expected_without"]].to_numpy()[last].any()
+    # and the two potential outcomes differ for the waves: access changed the expected work
     assert not np.allclose(labels["pilot_expected_with"], labels["pilot_expected_without"])
+
+
+@pytest.mark.parametrize("family", ["theater", "spillover", "staggered"])
+def test_the_measure_notebook_s_solution_computes_the_reference_estimate(family, tmp_path, monkeypatch):
+    """The notebook's own set-up and solution, run on a released company of each design (people,
+    squads, a staggered rollout), give the grader's reference value and an interval of its width."""
+    import nbformat
+
+    from datasets.api import write_company
+    from exercises.assignments import load_assignment
+
+    company = generate_company("mandate-bigco", 200, 180, _seeds(family, 1)[0])
+    write_company(company, tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    notebook = nbformat.read(load_assignment(Path(__file__).parents[2] / "exercises" / "source" / "measure").notebook_path,
+                             as_version=4)
+    namespace: dict = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        exec(compile(cell.source, cell.metadata.get("nbgrader", {}).get("grade_id", "cell"), "exec"), namespace)
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "part2-effect":
+            break
+    reference = causal.reference_estimate(company, causal.design_unit(company))
+    assert namespace["access_effect_pct"] == pytest.approx(reference.value)
+    width = namespace["access_effect_high"] - namespace["access_effect_low"]
+    assert width == pytest.approx(reference.width, rel=0.1)      # another bootstrap seed
+    assert namespace["comparisons"] == company.employees["ai_access_from"].nunique() - 1
