@@ -12,9 +12,11 @@ and the shared staff password becomes the instructor account `staff`.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -363,6 +365,71 @@ def load_config(home: Path | None = None, course: Path | str | None = None) -> A
         public_url=public_url or None,
         workshop_refresh_seconds=float(settings.workshop_refresh_seconds),
     )
+
+
+@dataclass(frozen=True)
+class WorkshopSettings:
+    """The settings a running workshop reads on every refresh, not only at start."""
+    public_url: str | None = None
+    refresh_seconds: float = 2.5
+
+
+LIVE_CHECK_SECONDS = 2.0   # how often a running app looks at config.yaml's modification time
+
+
+class LiveWorkshopSettings:
+    """`public_url` and `workshop_refresh_seconds` as var/config.yaml says now.
+
+    A trainer who fixes the join address or slows the phones for a big hall mid-session should
+    not have to restart the app (and drop every phone's connection). The file's modification time
+    is checked at most every LIVE_CHECK_SECONDS; an edit that does not read or validate keeps the
+    last good values, so a typo never stops a room, and is logged once. `theater app
+    --public-url` (THEATER_PUBLIC_URL) still wins over the file."""
+
+    def __init__(self, home: Path, initial: WorkshopSettings,
+                 monotonic: Any = time.monotonic, check_seconds: float = LIVE_CHECK_SECONDS):
+        self.path = Path(home) / CONFIG_FILE
+        self._value = initial
+        self._monotonic = monotonic
+        self._check_seconds = check_seconds
+        self._checked = monotonic()
+        self._stamp = self._stamp_now()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, config: AppConfig) -> LiveWorkshopSettings:
+        return cls(config.home, WorkshopSettings(config.public_url, config.workshop_refresh_seconds))
+
+    def _stamp_now(self) -> tuple[int, int] | None:
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size
+
+    def current(self) -> WorkshopSettings:
+        now = self._monotonic()
+        if now - self._checked < self._check_seconds:
+            return self._value
+        with self._lock:
+            if now - self._checked < self._check_seconds:
+                return self._value
+            self._checked = now
+            stamp = self._stamp_now()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                self._reload()
+        return self._value
+
+    def _reload(self) -> None:
+        try:
+            settings = _read_config_file(self.path)
+            public_url = os.environ.get(PUBLIC_URL_ENV) or settings.public_url
+            self._value = WorkshopSettings(check_public_url(public_url) if public_url else None,
+                                           float(settings.workshop_refresh_seconds))
+        except (ConfigError, InvalidFile) as error:
+            logging.getLogger(__name__).warning(
+                "%s changed but cannot be used, the workshop keeps its settings: %s", self.path, error)
 
 
 def announce(config: AppConfig) -> None:

@@ -54,14 +54,14 @@ def open_phones() -> PhoneRooms:
     """The phone API on the app's own progress database and settings (as `theater app` serves)."""
     import os
 
-    from course.config import load_config
+    from course.config import LiveWorkshopSettings, load_config
     from course.progress import ProgressStore
     from course.workshop import WorkshopStore
 
     home, course = os.environ.get("THEATER_HOME") or None, os.environ.get("THEATER_COURSE") or None
     config = load_config(Path(home) if home else None, course)
     store = WorkshopStore(ProgressStore(config.database_url).engine)
-    return PhoneRooms(store, config.workshop_refresh_seconds, config.public_url)
+    return PhoneRooms(store, settings=LiveWorkshopSettings.of(config).current)
 
 
 def page_with_policy(html: str) -> tuple[bytes, str]:

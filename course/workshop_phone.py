@@ -142,10 +142,11 @@ class PhoneRooms:
 
     def __init__(self, store: WorkshopStore, refresh_setting: float = 2.5,
                  public_url: str | None = None, ttl: float = STATE_TTL_SECONDS,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic,
+                 settings: Callable[[], Any] | None = None):
         self.store = store
-        self.refresh_setting = refresh_setting
-        self.public_url = public_url
+        self._fixed = (refresh_setting, public_url)
+        self._settings = settings     # () -> course.config.WorkshopSettings, read on every use
         self.ttl = ttl
         self.monotonic = monotonic
         self._snapshots: dict[str, RoomSnapshot] = {}
@@ -153,6 +154,14 @@ class PhoneRooms:
         self._locks = tuple(threading.Lock() for _ in range(16))
         self._guard = threading.Lock()
         self._sent: dict[str, deque[float]] = {}
+
+    @property
+    def refresh_setting(self) -> float:
+        return self._settings().refresh_seconds if self._settings else self._fixed[0]
+
+    @property
+    def public_url(self) -> str | None:
+        return self._settings().public_url if self._settings else self._fixed[1]
 
     # ---------------------------------------------------------------- the shared state
     def fresh(self, code: str) -> RoomSnapshot | None:

@@ -17,7 +17,8 @@ from typing import Any
 import streamlit as st
 
 from course import data as course_data
-from course.config import AppConfig, ConfigError, announce, load_config
+from course.config import (AppConfig, ConfigError, LiveWorkshopSettings, WorkshopSettings, announce,
+                           load_config)
 from course.progress import (RETRY_ATTEMPTS, DatabaseBusy, ProgressError, ProgressStore,
                              open_progress_store)
 from datasets.errors import UserError
@@ -43,6 +44,19 @@ def _config_for(home: str, course: str) -> AppConfig:
     config = load_config(Path(home) if home else None, course or None)
     announce(config)
     return config
+
+
+@st.cache_resource(show_spinner=False)
+def _live_workshop_settings(home: str, public_url: str | None, refresh_seconds: float) -> LiveWorkshopSettings:
+    return LiveWorkshopSettings(Path(home), WorkshopSettings(public_url, refresh_seconds))
+
+
+def workshop_settings() -> WorkshopSettings:
+    """The join address and the phones' refresh as var/config.yaml says now: an edit applies to
+    a running workshop within seconds, without a restart (course.config.LiveWorkshopSettings)."""
+    config = get_config()
+    return _live_workshop_settings(str(config.home), config.public_url,
+                                   config.workshop_refresh_seconds).current()
 
 
 _THREAD_CONFIG = threading.local()

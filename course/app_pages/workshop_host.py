@@ -136,7 +136,7 @@ if is_open:   # a link that shows this room and nothing else, and ends when the 
                 f"{room.code}&{common.PRESENTER_PARAM}={presenter}) (opens in a new tab: drag it to the "
                 "projector and go full screen; the link shows this room only, grants nothing "
                 "else and stops working when the workshop closes)")
-    if not config.public_url:
+    if not common.workshop_settings().public_url:
         st.caption("The projector's QR code and join link use the address that tab was opened "
                    "with. If phones cannot reach it (127.0.0.1, localhost), set `public_url` in "
                    "var/config.yaml or start the app with `theater app --public-url URL` "

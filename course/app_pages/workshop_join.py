@@ -20,7 +20,6 @@ CODE_PARAM = "code"                    # bookmark or another device gets the sam
 # of one core idle, and a new question reaches 95% of them within 2.5 s (benchmarks/workshop.py).
 JUST_JOINED_KEY = "workshop_just_joined"   # a new seat shows its rejoin link unfolded, once
 
-config = common.get_config()
 st.title("Join a workshop")
 
 
@@ -93,7 +92,7 @@ with st.expander("Keep this to rejoin", icon=":material/key:",
                 "restart or on another device, so you are counted once. Bookmark it or copy it "
                 "somewhere; anyone with it can answer as you. It stops working when the room is "
                 "deleted.")
-    st.code(workshop.rejoin_url(st.context.url or "", room.code, rejoin_code, config.public_url,
+    st.code(workshop.rejoin_url(st.context.url or "", room.code, rejoin_code, common.workshop_settings().public_url,
                                 page=workshop.FULL_PAGE), language=None, wrap_lines=True)
     st.markdown("Or, on the other device, type the workshop code and this rejoin code:")
     st.code(rejoin_code, language=None)
@@ -104,7 +103,7 @@ if st.button("Leave the workshop", help="Frees this device. To come back, on thi
     st.query_params.pop(REJOIN_PARAM, None)
     st.rerun()
 # Set on every full run of the page (joining, a reload): a phone that joins a hall checks less often.
-REFRESH_SECONDS = workshop.phone_refresh_seconds(config.workshop_refresh_seconds,
+REFRESH_SECONDS = workshop.phone_refresh_seconds(common.workshop_settings().refresh_seconds,
                                                  rooms.participant_count(room.code))
 paused = st.toggle("Pause live updates", key="workshop_join_paused",
                    help=f"This page checks for the trainer's next question every "

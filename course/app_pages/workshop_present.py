@@ -74,7 +74,7 @@ STYLES = {   # inline: Streamlit's own paragraph style would win over a class
 }
 
 # The light phone page where this server answers it (`theater app`), else the Streamlit one.
-link = workshop.join_url(st.context.url or "", room.code, config.public_url,
+link = workshop.join_url(st.context.url or "", room.code, common.workshop_settings().public_url,
                          workshop.PHONE_PAGE if serve.phone_page_served() else workshop.FULL_PAGE)
 
 

@@ -214,3 +214,44 @@ def test_the_public_url_for_workshop_join_links_is_a_checked_setting(tmp_path, m
         with pytest.raises(ConfigError, match=why) as raised:
             load_config(home)
         assert "hunter2" not in str(raised.value)          # a password is never echoed back
+
+
+def test_a_running_workshop_follows_edits_of_its_join_address_and_refresh(tmp_path, monkeypatch, caplog):
+    """public_url and workshop_refresh_seconds apply without a restart; a broken edit keeps the
+    last good values (a room mid-workshop does not stop) and is logged; the command-line address
+    still wins."""
+    import os
+
+    from course.config import LiveWorkshopSettings, WorkshopSettings
+
+    monkeypatch.delenv("THEATER_PUBLIC_URL", raising=False)
+    path = tmp_path / "config.yaml"
+    path.write_text("workshop_refresh_seconds: 2.5\n")
+    now = [0.0]
+    live = LiveWorkshopSettings(tmp_path, WorkshopSettings(None, 2.5), monotonic=lambda: now[0])
+
+    def edit(text: str) -> None:
+        path.write_text(text)
+        stamp = path.stat().st_mtime_ns + 1_000_000_000
+        os.utime(path, ns=(stamp, stamp))
+
+    edit("public_url: https://hall.example.org/theater/\nworkshop_refresh_seconds: 5\n")
+    assert live.current() == WorkshopSettings(None, 2.5)          # not looked at again yet
+    now[0] += 2.5
+    assert live.current() == WorkshopSettings("https://hall.example.org/theater/", 5.0)
+    edit("workshop_refresh_seconds: 500\n")                        # out of range: kept as it was
+    now[0] += 2.5
+    with caplog.at_level("WARNING"):
+        assert live.current() == WorkshopSettings("https://hall.example.org/theater/", 5.0)
+    assert "workshop_refresh_seconds" in caplog.text and "keeps its settings" in caplog.text
+    edit("public_url: [unclosed\n")                                # not YAML: kept as well
+    now[0] += 2.5
+    assert live.current().refresh_seconds == 5.0
+    monkeypatch.setenv("THEATER_PUBLIC_URL", "https://flag.example.org/")
+    edit("workshop_refresh_seconds: 4\n")
+    now[0] += 2.5
+    assert live.current() == WorkshopSettings("https://flag.example.org/", 4.0)
+    path.unlink()                                                  # no file: the defaults
+    monkeypatch.delenv("THEATER_PUBLIC_URL")
+    now[0] += 2.5
+    assert live.current() == WorkshopSettings(None, 2.5)

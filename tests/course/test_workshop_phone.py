@@ -492,3 +492,31 @@ def test_a_hall_keeps_the_configured_interval_on_the_light_page():
 
     assert phone_refresh_seconds(2.5, 300, workshop_phone.LIGHT_CHECKS_PER_SECOND) == 2.5
     assert phone_refresh_seconds(2.5, 300) == 5            # the Streamlit page's, unchanged
+
+
+def test_an_edited_join_address_and_refresh_reach_phones_without_a_restart(tmp_path):
+    """PhoneRooms reads its settings on every use: the seat's links and the poll interval follow
+    var/config.yaml's edit (course.config.LiveWorkshopSettings) within its check interval."""
+    import os
+
+    from course.config import LiveWorkshopSettings, WorkshopSettings
+
+    now = [0.0]
+    live = LiveWorkshopSettings(tmp_path, WorkshopSettings(None, 2.5), monotonic=lambda: now[0])
+    progress = ProgressStore(f"sqlite:///{tmp_path / 'progress.sqlite'}")
+    store = WorkshopStore(progress.engine, clock=Clock())
+    phones = PhoneRooms(store, ttl=0.0, settings=live.current)
+    room = store.create_workshop("startup", "Hall")
+    with TestClient(PhoneRoutes(Streamlit(), phones), base_url="http://127.0.0.1:8501") as client:
+        seat = _join(client, room.code, "Ada")
+        assert seat["rejoin_link"].startswith("http://127.0.0.1:8501/")
+        assert _state(client, room.code, seat["token"]).json()["state"]["refresh_seconds"] == 2.5
+        path = tmp_path / "config.yaml"
+        path.write_text("public_url: https://hall.example.org/\nworkshop_refresh_seconds: 6\n")
+        os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)
+        now[0] += 3
+        again = client.post("/room/api/rejoin", json={"code": room.code, "rejoin": seat["rejoin"]}).json()
+        assert again["rejoin_link"].startswith("https://hall.example.org/")
+        store.open_question(room.code, QUESTION.key, QUESTION, seconds=60)   # a new state to build
+        assert _state(client, room.code, seat["token"]).json()["state"]["refresh_seconds"] == 6.0
+    progress.engine.dispose()
