@@ -95,6 +95,7 @@ workshops = sa.Table(
     sa.Column("kit_version", sa.String(40)),        # the kit's run-of-show the trainer follows
     sa.Column("kit_step", sa.Integer),              # where in it (workshop_kit.kit_steps)
     sa.Column("kit_block_at", sa.DateTime),         # when the current block began
+    sa.Column("joins_locked_at", sa.DateTime),      # the trainer shut the door: no new seats
 )
 workshop_rounds = sa.Table(
     "workshop_rounds", metadata,
@@ -178,11 +179,16 @@ workshop_audits = sa.Table(
 )
 # Columns added after the first release, created on an older database when it is opened.
 _ADDED_COLUMNS = {"workshops": ("owner", "paused_at", "paused_timer_seconds", "kit_version",
-                                "kit_step", "kit_block_at"),
+                                "kit_step", "kit_block_at", "joins_locked_at"),
                   "workshop_rounds": ("closes_at", "revealed_at", "vote", "first_vote_id"),
                   "workshop_participants": ("rejoin_hash",),
                   "workshop_answers": ("moderation",)}
 MODERATION_STATES = ("approved", "hidden")
+
+
+# Seats per room: a hall of 1,000 with room to spare; past it a join is refused, so a script
+# that invents nicknames cannot flood one room (lock_joins shuts the door once everyone is in).
+MAX_SEATS = 2_000
 
 
 class WorkshopError(UserError):
@@ -462,6 +468,7 @@ class Workshop:
     kit_version: str | None = None
     kit_step: int | None = None
     kit_block_at: dt.datetime | None = None
+    joins_locked_at: dt.datetime | None = None
 
     def is_open(self, now: dt.datetime) -> bool:
         return self.closed_at is None and now < self.expires_at
@@ -819,6 +826,16 @@ class WorkshopStore:
             _retry(lambda: self._execute(workshops.update().where(workshops.c.code == workshop.code)
                                          .values(closed_at=now)))
 
+    def lock_joins(self, code: str, owner: str | None = None, locked: bool = True) -> None:
+        """Shut the room to new seats once everyone is in (or open it again): a script that
+        joins under made-up nicknames cannot then stuff the room's votes. Seats already taken
+        keep answering and can still be rejoined."""
+        workshop = self._owned_open(code, owner)
+        if (workshop.joins_locked_at is not None) == locked:
+            return
+        _retry(lambda: self._execute(workshops.update().where(workshops.c.code == workshop.code)
+                                     .values(joins_locked_at=self.clock() if locked else None)))
+
     def pause_workshop(self, code: str, owner: str | None = None) -> None:
         """Stop the room: no answers are taken, phones and the projector say it is paused, and
         an open question's timer stops with what it had left (resume_workshop restarts it)."""
@@ -1036,9 +1053,16 @@ class WorkshopStore:
         back (rejoin), so leaving, a browser restart or a new device never counts anyone twice.
         The nickname alone never takes a seat that is already held."""
         workshop = self._open_workshop(code)
+        if workshop.joins_locked_at is not None:
+            raise WorkshopError(f"Workshop {workshop.code} takes no new participants: the trainer "
+                                "has closed it to newcomers. If you already had a seat, open your "
+                                "rejoin link or type its rejoin code.")
         clean = " ".join((nickname or "").split())
         if not clean:
             raise WorkshopError("Choose a nickname (any name you like; it need not be your own).")
+        if self.participant_count(workshop.code) >= MAX_SEATS:
+            raise WorkshopError(f"Workshop {workshop.code} is full ({MAX_SEATS:,} seats); ask the "
+                                "trainer to open a second room.")
         if len(clean) > NICKNAME_MAX or any(not ch.isprintable() for ch in clean):
             raise WorkshopError(f"A nickname is at most {NICKNAME_MAX} printable characters.")
         token = secrets.token_urlsafe(24)

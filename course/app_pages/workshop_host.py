@@ -597,6 +597,17 @@ if is_open and not room.paused and middle.button(
         help="Stops voting and tells every phone and the projector: eyes on the front."):
     rooms.pause_workshop(room.code, owner=owner)
     st.rerun()
+if is_open and room.joins_locked_at is None and middle.button(
+        "Close to newcomers", icon=":material/door_front:",
+        help="Once everyone is in: no new seats, so nobody can add votes under invented "
+             "nicknames. Seats already taken keep answering and can be rejoined."):
+    rooms.lock_joins(room.code, owner=owner)
+    st.rerun()
+if is_open and room.joins_locked_at is not None:
+    middle.caption(f"Closed to newcomers since {room.joins_locked_at:%H:%M} UTC.")
+    if middle.button("Let newcomers in", icon=":material/door_open:"):
+        rooms.lock_joins(room.code, owner=owner, locked=False)
+        st.rerun()
 if is_open and left.button("Close the workshop", icon=":material/lock:"):
     rooms.close_workshop(room.code, owner=owner)
     common.end_presenter_links(room.code)

@@ -271,3 +271,32 @@ def test_pause_timed_close_seat_and_delete_on_postgresql(postgres_url):
     assert store.workshop_history() == []
     assert _rows(store, workshop_answer_log) == 0 and _rows(store, workshop_participants) == 0
     progress.engine.dispose()
+
+
+def test_a_room_closed_to_newcomers_refuses_new_seats_but_keeps_its_own(timed, monkeypatch):
+    """Vote stuffing: a script that joins under invented nicknames. Once the trainer closes the
+    door no new seat is given (the seated keep answering and rejoining), and no room ever holds
+    more than MAX_SEATS seats."""
+    from course import workshop
+
+    store, _, _ = timed
+    room = store.create_workshop("startup", owner="trainer")
+    ada = store.join(room.code, "Ada")
+    round_ = store.open_question(room.code, QUESTION.key, QUESTION)
+    with pytest.raises(WorkshopError, match="No workshop of yours"):
+        store.lock_joins(room.code, owner="someone-else")
+    store.lock_joins(room.code, owner="trainer")
+    assert store.get_workshop(room.code).joins_locked_at is not None
+    with pytest.raises(WorkshopError, match="no new participants.*rejoin"):
+        store.join(room.code, "Bot 1")
+    store.submit_answer(room.code, ada.token, round_.id, "Value doubled")
+    assert store.rejoin(room.code, ada.rejoin).token == ada.token
+    assert store.aggregate(round_.id, min_group=1).answers == 1 and store.participant_count(room.code) == 1
+    store.lock_joins(room.code, owner="trainer", locked=False)
+    store.join(room.code, "Grace")
+
+    monkeypatch.setattr(workshop, "MAX_SEATS", 3)
+    store.join(room.code, "Edsger")
+    with pytest.raises(WorkshopError, match="full"):
+        store.join(room.code, "Bot 2")
+    assert store.participant_count(room.code) == 3

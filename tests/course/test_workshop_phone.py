@@ -520,3 +520,14 @@ def test_an_edited_join_address_and_refresh_reach_phones_without_a_restart(tmp_p
         store.open_question(room.code, QUESTION.key, QUESTION, seconds=60)   # a new state to build
         assert _state(client, room.code, seat["token"]).json()["state"]["refresh_seconds"] == 6.0
     progress.engine.dispose()
+
+
+def test_a_room_closed_to_newcomers_tells_a_new_phone_why_and_lets_a_seated_one_back(live):
+    client, store, _, _, _ = live
+    room = store.create_workshop("startup", "Hall")
+    seat = _join(client, room.code, "Ada")
+    store.lock_joins(room.code)
+    refused = client.post("/room/api/join", json={"code": room.code, "nickname": "Bot"})
+    assert refused.status_code == 400 and "no new participants" in refused.json()["error"]
+    back = client.post("/room/api/rejoin", json={"code": room.code, "rejoin": seat["rejoin"]})
+    assert back.status_code == 200 and back.json()["token"] == seat["token"]

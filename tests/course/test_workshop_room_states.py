@@ -2,9 +2,10 @@
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
-from course.workshop import RETENTION_DAYS, workshops
+from course.workshop import RETENTION_DAYS, WorkshopError, workshops
 from tests.course.test_staff_pages import page, texts
 from tests.course.test_workshop_pages import (QUESTION, _join, _presenter, button,  # noqa: F401
                                               rooms, trainer)
@@ -201,3 +202,18 @@ def test_a_rejoin_link_opened_in_a_session_with_another_seat_takes_that_seat(app
     del phone.query_params["rejoin"]                   # the page opened from the menu, no link
     phone.run()
     assert phone.query_params["rejoin"] == bob.rejoin  # the address is the rejoin link again
+
+
+def test_the_trainer_closes_the_room_to_newcomers_and_opens_it_again(app_home, rooms):
+    at = trainer().run()
+    at.button[0].click().run()
+    code = at.session_state["workshop_host_code"]
+    rooms.join(code, "Ada")
+    button(at, "Close to newcomers").click().run()
+    assert not at.exception and rooms.get_workshop(code).joins_locked_at is not None
+    assert "Closed to newcomers since" in texts(at)
+    with pytest.raises(WorkshopError, match="no new participants"):
+        rooms.join(code, "Bot")
+    button(at, "Let newcomers in").click().run()
+    assert not at.exception and rooms.get_workshop(code).joins_locked_at is None
+    rooms.join(code, "Grace")
