@@ -187,6 +187,40 @@ def link_staff(path: Path, name: str, issuer: str, sub: str) -> None:
         write_credentials(path, data)
 
 
+LMS_ACCOUNT_PREFIX = "lms-"
+
+
+def lms_account_name(issuer: str, sub: str) -> str:
+    """The account name made for an LMS user whose staff role a trusted registration vouched for."""
+    return LMS_ACCOUNT_PREFIX + hashlib.sha256(f"{issuer}\n{sub}".encode()).hexdigest()[:12]
+
+
+def add_lms_staff(path: Path, issuer: str, sub: str, role: str) -> StaffAccount:
+    """The staff account of an LMS user from a registration that trusts its staff roles
+    (grader.lti trust_staff): made on the first launch, linked to (issuer, sub), its role raised
+    or lowered to `role` on later launches. Its password is random and never shown, so it signs
+    in only through the LMS; `theater users remove` ends it like any account."""
+    _check_role(role)
+    issuer, sub = (issuer or "").strip(), (sub or "").strip()
+    if not issuer or not sub:
+        raise AuthError("an LMS launch without issuer or user id cannot open a staff account")
+    name = lms_account_name(issuer, sub)
+    link = {"issuer": issuer, "sub": sub}
+    with credentials_lock(path):
+        data = read_credentials(path)
+        accounts = data.setdefault("accounts", {})
+        record = accounts.get(name)
+        if record is None:
+            record = accounts[name] = {"hash": STAFF_HASHER.hash(secrets.token_urlsafe(32)),
+                                       "changed": datetime.now(UTC).isoformat(timespec="seconds"),
+                                       "lms": [link], "from_lms": True}
+        record["role"] = role
+        if link not in (record.get("lms") or []):
+            record["lms"] = (record.get("lms") or []) + [link]
+        write_credentials(path, data)
+    return StaffAccount(name, role, record["hash"], frozenset({(issuer, sub)}))
+
+
 def unlink_staff(path: Path, name: str, issuer: str, sub: str) -> None:
     """Forget one LMS identity of a staff account; the sessions its launches opened end at their
     next request (staff_from_session)."""

@@ -299,16 +299,28 @@ def staff_for_launch(site: Site, claims: Mapping[str, Any], lms_roles: list[str]
     """The staff sign-in a validated launch earns, or None. The rule (docs/lti.md): the LMS must
     give its user a staff role in the LMS course (Instructor, TeachingAssistant) AND the course must
     have linked that exact LMS identity (issuer + sub) to a staff account (`theater users link`);
-    the session gets the lesser of the two roles. A role claim alone never makes anyone staff."""
+    the session gets the lesser of the two roles. A role claim alone never makes anyone staff,
+    unless the course registered this LMS with `--trust-staff ta|instructor`: then an unlinked
+    staff launch signs in under an account made for that LMS user (auth.add_lms_staff), with the
+    lesser of the LMS role and the trusted one."""
     from course import auth
+    from grader import lti
 
     issuer, sub = str(claims.get("iss", "")), str(claims.get("sub", ""))
     if not lms_roles or not issuer or not sub:
         return None
     accounts = auth.load_staff(site.config.staff_path, site.config.legacy_staff_password)
     account = auth.staff_for_lms(accounts, issuer, sub)
-    if account is None:
-        return None
+    if account is None or account.name == auth.lms_account_name(issuer, sub):
+        audience = claims.get("aud")
+        client_id = str(audience[0] if isinstance(audience, list) and audience else audience or "")
+        trusted = lti.trusted_staff_role(site.course, issuer, client_id)
+        role = auth.lms_staff_role(trusted, lms_roles) if trusted else None
+        if role is None:
+            return None
+        made = auth.add_lms_staff(site.config.staff_path, issuer, sub, role)
+        LOG.info("staff launch trusted from %s: %s as %s", issuer, made.name, role)
+        return StaffLaunch(made, role, issuer, sub)
     role = auth.lms_staff_role(account.role, lms_roles)
     return StaffLaunch(account, role, issuer, sub) if role else None
 

@@ -151,6 +151,26 @@ class Platform:
     auth_login_url: str
     auth_token_url: str
     key_set_url: str
+    # the highest staff role a launch from this LMS earns on its role claim alone ("ta" or
+    # "instructor"; None: only staff `theater users link` vouched for); course.lti staff_for_launch
+    trust_staff: str | None = None
+
+
+TRUSTED_STAFF_ROLES = ("ta", "instructor")
+
+
+def _check_trust(value: str | None) -> str | None:
+    if value in (None, "none"):
+        return None
+    if value not in TRUSTED_STAFF_ROLES:
+        raise LtiError(f"--trust-staff {value!r}: choose none, ta or instructor")
+    return value
+
+
+def trusted_staff_role(course: Course, issuer: str, client_id: str) -> str | None:
+    """The staff role this registration trusts the LMS to grant (None: none)."""
+    return next((p.trust_staff for p in platforms(course)
+                 if p.issuer == issuer and p.client_id == client_id), None)
 
 
 def _check_url(name: str, value: str) -> str:
@@ -176,17 +196,20 @@ def platforms(course: Course) -> list[Platform]:
     for item in _read(course, SETTINGS_FILE).get("platforms", []):
         try:
             out.append(Platform(item["issuer"], item["client_id"], tuple(item["deployment_ids"]),
-                                item["auth_login_url"], item["auth_token_url"], item["key_set_url"]))
-        except (KeyError, TypeError):
+                                item["auth_login_url"], item["auth_token_url"], item["key_set_url"],
+                                _check_trust(item.get("trust_staff"))))
+        except (KeyError, TypeError, LtiError):
             raise LtiError(f"{course.state_dir / SETTINGS_FILE}: a platform entry is incomplete: "
                            "register it again with `theater lti register`") from None
     return out
 
 
 def register_platform(course: Course, issuer: str, client_id: str, deployment_id: str, auth_url: str,
-                      token_url: str, jwks_url: str, tool_base_url: str | None = None) -> Platform:
+                      token_url: str, jwks_url: str, tool_base_url: str | None = None,
+                      trust_staff: str | None = None) -> Platform:
     """Store (or update) a platform registration; a new deployment id of the same issuer and client
-    is added to the ones it has."""
+    is added to the ones it has. `trust_staff` ("none", "ta", "instructor"; None keeps what was
+    stored) is how far a launch's staff role counts without a per-person link."""
     if not issuer.strip() or not client_id.strip() or not deployment_id.strip():
         raise LtiError("--issuer, --client-id and --deployment-id must not be empty")
     for name, value in (("auth-url", auth_url), ("token-url", token_url), ("jwks-url", jwks_url)):
@@ -198,13 +221,16 @@ def register_platform(course: Course, issuer: str, client_id: str, deployment_id
         entries = [p for p in settings.get("platforms", []) if isinstance(p, dict)]
         old = next((p for p in entries if p.get("issuer") == issuer and p.get("client_id") == client_id), None)
         deployments = sorted(set((old or {}).get("deployment_ids", [])) | {deployment_id})
+        trust = _check_trust(trust_staff) if trust_staff is not None else (old or {}).get("trust_staff")
         entry = {"issuer": issuer, "client_id": client_id, "deployment_ids": deployments,
                  "auth_login_url": auth_url, "auth_token_url": token_url, "key_set_url": jwks_url}
+        if trust:
+            entry["trust_staff"] = trust
         settings["platforms"] = [p for p in entries if p is not old] + [entry]
         if tool_base_url is not None:
             settings["tool_url"] = tool_base_url.rstrip("/")
         _write(course, SETTINGS_FILE, settings)
-    return Platform(issuer, client_id, tuple(deployments), auth_url, token_url, jwks_url)
+    return Platform(issuer, client_id, tuple(deployments), auth_url, token_url, jwks_url, trust)
 
 
 def tool_config(course: Course) -> Any:

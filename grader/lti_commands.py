@@ -39,10 +39,13 @@ def _cmd_register(args: argparse.Namespace) -> int:
 
     course = _course(args)
     platform = lti.register_platform(course, args.issuer, args.client_id, args.deployment_id, args.auth_url,
-                                     args.token_url, args.jwks_url, args.tool_url)
+                                     args.token_url, args.jwks_url, args.tool_url, args.trust_staff)
     urls = lti.tool_urls(course)
     print(f"registered {platform.issuer} (client {platform.client_id}, deployments "
           f"{', '.join(platform.deployment_ids)})")
+    if platform.trust_staff:
+        print(f"launches with a staff role in the LMS course sign in as staff up to {platform.trust_staff}, "
+              "each under an account made for that LMS user (theater users list shows them)")
     print("paste these into the LMS's tool configuration:")
     print(f"  OIDC login (initiation) URL: {urls['login']}")
     print(f"  launch (redirect) URL:       {urls['launch']}")
@@ -108,6 +111,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reg.add_argument("--tool-url", default=None,
                      help="the app's public address as the LMS reaches it, e.g. https://course.example.org "
                           "(default: the one stored before, else the app's own local address)")
+    reg.add_argument("--trust-staff", choices=("none", "ta", "instructor"), default=None,
+                     help="let this LMS's staff roles count on their own, up to this role: an Instructor "
+                          "or TA launch then signs in as staff without `theater users link` (default: "
+                          "what was stored; a new registration trusts none)")
     _add_course_option(reg)
     reg.set_defaults(func=_cmd_register)
 

@@ -219,6 +219,40 @@ def test_a_role_claim_alone_gives_no_staff_power(tls):
     assert len(_staff_sessions(tls)) == before
 
 
+def test_a_registration_that_trusts_lms_staff_roles_signs_them_in_up_to_its_role(tls, capsys):
+    """`theater lti register --trust-staff ta`: an unlinked Instructor launch signs in as a TA (the
+    lesser of the two) under an account made for that LMS user, a Learner launch stays a learner's,
+    a linked account keeps its own rule, and `--trust-staff none` withdraws it."""
+    course_args = ["--course", str(tls["course"].root)]
+    register = ["lti", "register", *tls["platform"].register_args(), *course_args]
+    staff_file = tls["site"].config.staff_path
+    name = auth.lms_account_name(tls["platform"].issuer, "lms-trusted")
+    try:
+        assert theater([*register, "--trust-staff", "ta"]) == 0
+        assert "sign in as staff up to ta" in capsys.readouterr().out
+        response = _launch(tls, "lms-trusted", role=INSTRUCTOR_ROLE)
+        assert response.status_code == 303, response.text[:400]
+        accounts = auth.load_staff(staff_file)
+        account = auth.staff_from_session(tls["site"].sessions, _handle(response, "staff"), accounts)
+        assert account.name == name and account.role == "ta" and not auth.has_grant(account.role, "instructor")
+        assert accounts[name].lms_identities == {(tls["platform"].issuer, "lms-trusted")}
+        assert auth.verify_staff(accounts, name, PASSWORD) is None       # no password opens it
+        # a learner role in the LMS course gives nothing; a linked account keeps the lesser-role rule
+        _refused(_launch(tls, "lms-other", role=LEARNER_ROLE), 403, "not on this course")
+        linked = _launch(tls, "lms-prof", role=INSTRUCTOR_ROLE)
+        assert auth.staff_from_session(tls["site"].sessions, _handle(linked, "staff"),
+                                       auth.load_staff(staff_file)).name == "prof"
+        # registering again without the flag keeps the trust; --trust-staff none withdraws it
+        assert theater(register) == 0 and _launch(tls, "lms-trusted", role=INSTRUCTOR_ROLE).status_code == 303
+        assert theater([*register, "--trust-staff", "none"]) == 0
+        _refused(_launch(tls, "lms-trusted", role=INSTRUCTOR_ROLE), 403, "theater users link")
+    finally:
+        theater([*register, "--trust-staff", "none"])
+    with pytest.raises(SystemExit):            # argparse names the choices
+        theater([*register, "--trust-staff", "everyone"])
+    assert "choose from 'none', 'ta', 'instructor'" in capsys.readouterr().err
+
+
 def test_a_link_is_to_one_lms_and_unlinking_ends_the_sessions_it_opened(tls, capsys):
     staff_file = tls["site"].config.staff_path
     auth.link_staff(staff_file, "unlinked", "https://another-lms.example", "lms-ulla")
