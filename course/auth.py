@@ -133,14 +133,21 @@ def _legacy_hash(password: str) -> str:
     return _legacy_hashes[key]
 
 
+LMS_ACCOUNT_PREFIX = "lms-"     # accounts add_lms_staff makes for LMS users
+
+
 def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
 def add_staff(path: Path, name: str, role: str, password: str, replace: bool = False) -> StaffAccount:
-    """Create (or with `replace`, reset) a staff account; the password is stored argon2-hashed."""
+    """Create (or with `replace`, reset) a staff account; the password is stored argon2-hashed.
+    Names starting with `lms-` are the LMS's own (add_lms_staff): a trusted launch would reset them."""
     _check_name(name)
     _check_role(role)
+    if name.startswith(LMS_ACCOUNT_PREFIX):
+        raise AuthError(f"account names starting with {LMS_ACCOUNT_PREFIX!r} are kept for staff an LMS "
+                        "registration vouches for (theater lti register --trust-staff); choose another name")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AuthError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     with credentials_lock(path):
@@ -185,9 +192,6 @@ def link_staff(path: Path, name: str, issuer: str, sub: str) -> None:
         links = [link for link in accounts[name].get("lms") or [] if link != {"issuer": issuer, "sub": sub}]
         accounts[name]["lms"] = links + [{"issuer": issuer, "sub": sub}]
         write_credentials(path, data)
-
-
-LMS_ACCOUNT_PREFIX = "lms-"
 
 
 def lms_account_name(issuer: str, sub: str) -> str:

@@ -573,3 +573,13 @@ def test_the_sessions_page_says_which_staff_sessions_an_lms_launch_opened(tmp_pa
     auth.staff_session(sessions, account)
     assert sorted(auth.session_role_label(r) for r in sessions.active(("staff",))) == [
         "instructor", "ta (from an LMS launch)"]
+
+
+def test_the_lms_account_prefix_is_kept_for_trusted_launches(tmp_path):
+    with pytest.raises(auth.AuthError, match="kept for staff an LMS registration vouches for"):
+        auth.add_staff(tmp_path / "staff.json", auth.lms_account_name("https://lms.example", "u1"), "ta", PASSWORD)
+    made = auth.add_lms_staff(tmp_path / "staff.json", "https://lms.example", "u1", "ta")
+    again = auth.add_lms_staff(tmp_path / "staff.json", "https://lms.example", "u1", "instructor")
+    accounts = auth.load_staff(tmp_path / "staff.json")
+    assert made.name == again.name and accounts[made.name].role == "instructor"
+    assert accounts[made.name].password_hash == made.password_hash      # one account, re-roled
