@@ -133,3 +133,22 @@ def test_notebooks_read_parquet_releases_too(company, tmp_path):
     errors = _run(notebook, folder)
     assert not errors, [f"{e['ename']}: {e['evalue']}" for e in errors]
     assert score_parts(assignment, folder, company)["weekly_table"].score == 1.0
+
+
+@pytest.mark.parametrize("seed, waves", [(20261130, 4), (20261132, 3)])
+def test_the_measure_reference_earns_full_marks_on_a_staggered_rollout(seed, waves, tmp_path):
+    """In a real kernel on a released staggered company: the notebook pools every wave's window,
+    resamples squads by wave, and the finding earns full credit against the pooled truth."""
+    from datasets.variation import family_of_seed
+
+    assert family_of_seed(seed) == "staggered"
+    company = generate_company("mandate-bigco", employees=DataSpec().employees, days=DataSpec().days, seed=seed)
+    assert company.employees["ai_access_from"].nunique() == waves
+    write_company(company, tmp_path / "data", fmt="csv", with_labels=False)
+    assignment = load_assignment(SOURCE_DIR / "measure")
+    notebook = nbformat.read(assignment.notebook_path, as_version=4)
+    errors = _run(notebook, tmp_path)
+    assert not errors, [f"{e['ename']}: {e['evalue']}" for e in errors]
+    printed = "".join(o.get("text", "") for c in notebook.cells for o in c.get("outputs", []))
+    assert f"comparisons pooled: {waves - 1}" in printed and "resampled: squad" in printed
+    assert score_parts(assignment, tmp_path, company)["measure_finding"].score == 1.0
