@@ -504,10 +504,16 @@ def write_learner_data(course: Course, assignment: Assignment, learner_id: str, 
     if keep_truths and assignment.graded:
         from grader import truth_cache
 
+        from exercises.truth import TruthError
+
         key = truth_cache.cache_key(assignment, spec, learner_seed(course, learner_id, api=api))
         if truth_cache.load(course.state_dir, assignment, learner_id, key) is None:
-            truth_cache.store(course.state_dir, assignment, learner_id, key,
-                              truth_cache.compute(assignment, company))
+            try:
+                truths = truth_cache.compute(assignment, company)
+            except TruthError:      # e.g. a tiny company with one squad in a wave: nothing to keep;
+                truths = None       # grading computes it again and reports the problem for this learner
+            if truths is not None:
+                truth_cache.store(course.state_dir, assignment, learner_id, key, truths)
     return written
 
 

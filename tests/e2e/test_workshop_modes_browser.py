@@ -71,10 +71,27 @@ def _choose(page, box: str, option: str, attempts: int = 3) -> None:
 
 
 def _slide(phone, index: int, steps: int) -> None:
+    """Move a slider by `steps` with the arrow keys, checking where it landed: a key pressed while
+    the page's fragment reruns can be lost, so press on until the slider shows the target."""
     handle = phone.get_by_role("slider").nth(index)
     handle.focus()
+
+    def value() -> float:     # the number Streamlit draws above the slider's thumb
+        return float(phone.locator('[data-testid="stSliderThumbValue"]').nth(index).inner_text().strip())
+
+    start = value()
+    key = "ArrowRight" if steps > 0 else "ArrowLeft"
     for _ in range(abs(steps)):
-        handle.press("ArrowRight" if steps > 0 else "ArrowLeft")
+        handle.press(key)
+    for _ in range(3 * abs(steps) + 3):
+        now = value()
+        if now == start + steps:
+            return
+        handle.focus()
+        handle.press(key if (now < start + steps) == (steps > 0) else
+                     ("ArrowLeft" if key == "ArrowRight" else "ArrowRight"))
+        phone.wait_for_timeout(100)
+    raise AssertionError(f"slider {index} stayed at {now}, not {start + steps}")
 
 
 def test_phones_play_the_checker_game_and_the_projector_reveals_the_hidden_check(live_app, browser):

@@ -110,3 +110,20 @@ def test_a_stale_or_damaged_entry_is_ignored_and_the_company_regenerated(course,
     report = grade(course.root, "detect", workers=1, progress=False, limits=LIMITS, learners=["right"])
     assert report.learners["right"].status != "error" and report.learners["right"].score > 0
     assert truth_cache.load(course.state_dir, spec, "right", key) is not None   # written again, right
+
+
+def test_a_company_whose_truth_is_undefined_is_released_without_kept_truths(tmp_path):
+    """A tiny company can leave a wave with one squad: its effect has no interval, so its truth
+    cannot be kept. The release still goes out (the grader reports the problem when it grades)."""
+    from datasets.api import generate_company
+    from exercises.truth import TruthError, measure_finding
+    from grader.course_dir import write_learner_data
+
+    course = init_course(tmp_path / "course", data={"employees": 20, "days": 30}, secret="tiny")
+    company = generate_company("mandate-bigco", 20, 30, 307)      # spillover, one squad in a wave
+    with pytest.raises(TruthError, match="fewer than two units"):
+        measure_finding(company)
+    spec = course.assignment("measure")
+    folder = write_learner_data(course, spec, "ada", tmp_path / "data", company=company, keep_truths=True)
+    assert (folder / "employees.csv").exists() or any(folder.iterdir())
+    assert not (course.state_dir / truth_cache.FOLDER / "measure" / "ada.pickle").exists()
