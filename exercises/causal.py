@@ -176,8 +176,8 @@ def pooled_with_interval(counts: np.ndarray, wave: np.ndarray, units: np.ndarray
     unit_codes, unit_of = np.unique(units, return_inverse=True)
     sums = np.zeros((len(unit_codes),) + counts.shape[1:])
     np.add.at(sums, unit_of, counts)
-    unit_wave = np.full(len(unit_codes), -1)
-    unit_wave[unit_of] = wave
+    unit_wave = np.full(len(unit_codes), np.iinfo(np.int64).max)
+    np.minimum.at(unit_wave, unit_of, wave)    # a unit belongs to its earliest-licensed member's wave
     by_wave = [sums[unit_wave == w] for w in range(int(wave.max()) + 1)]
     if min(len(part) for part in by_wave) < 2:
         raise CausalError("fewer than two units in one of the access waves: no interval")
@@ -201,6 +201,11 @@ def did_with_interval(counts: np.ndarray, treated: np.ndarray, units: np.ndarray
                                 samples, seed)
 
 
+def _unit_of(people: pd.DataFrame, unit: Unit) -> np.ndarray:
+    """Each person's unit of randomisation: themselves, their team or their squad (manager)."""
+    return people[{"person": "employee_id", "team": "team", "squad": "manager_id"}[unit]].to_numpy()
+
+
 def wave_counts(company: Company, pilot: Pilot | None = None) -> np.ndarray:
     """(people, stacks, 2): each person's closed work, by the day it was opened, before each
     wave's start [first day, wave start) and in its window [wave start, next wave's start), for
@@ -220,9 +225,8 @@ def reference_estimate(company: Company, unit: Unit) -> Estimate:
     pre-pilot period against [first, second access date)."""
     pilot = pilot_design(company)
     people = pilot.people
-    groups = {"person": people["employee_id"], "team": people["team"], "squad": people["manager_id"]}[unit]
     return pooled_with_interval(wave_counts(company, pilot), people["wave_index"].to_numpy(),
-                                groups.to_numpy(), unit)
+                                _unit_of(people, unit), unit)
 
 
 def first_wave_estimate(company: Company, unit: Unit, end: pd.Timestamp | None = None) -> Estimate:
@@ -234,8 +238,7 @@ def first_wave_estimate(company: Company, unit: Unit, end: pd.Timestamp | None =
     people = pilot.people
     counts = _closed_counts(company, people["employee_id"],
                             [(pilot.start, pilot.pilot), (pilot.pilot, end or pilot.second)])
-    groups = {"person": people["employee_id"], "team": people["team"], "squad": people["manager_id"]}[unit]
-    return did_with_interval(counts, people["wave"].to_numpy(), groups.to_numpy(), unit)
+    return did_with_interval(counts, people["wave"].to_numpy(), _unit_of(people, unit), unit)
 
 
 EVENT_PRE_WEEKS = 6   # weeks before each wave's start that the event study shows

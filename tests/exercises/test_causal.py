@@ -364,3 +364,14 @@ def test_the_measure_notebook_s_solution_computes_the_reference_estimate(family,
     width = namespace["access_effect_high"] - namespace["access_effect_low"]
     assert width == pytest.approx(reference.width, rel=0.1)      # another bootstrap seed
     assert namespace["comparisons"] == company.employees["ai_access_from"].nunique() - 1
+
+
+def test_a_unit_with_members_in_two_waves_belongs_to_the_earliest_licensed_ones():
+    """As the two-arm rule always had it (a unit with any treated member is treated), whatever
+    order its members come in."""
+    counts = np.array([[10, 12], [10, 10], [10, 11], [10, 10], [10, 10]], dtype=float)
+    units = np.array(["a", "a", "b", "c", "d"])
+    for treated in (np.array([True, False, True, False, False]), np.array([False, True, True, False, False])):
+        estimate = causal.did_with_interval(counts, treated, units, "squad", samples=50)
+        # a (both members) and b are treated: (22+11)/(20+10) against (10+10)/(10+10)
+        assert estimate.value == pytest.approx(100 * (33 / 30 - 1))
