@@ -65,27 +65,24 @@ def throwaway_server(max_connections: int = 200, prefix: str = "theater-pg-") ->
         shutil.rmtree(root, ignore_errors=True)
 
 
-def create_database(admin_url: str, prefix: str = "t_") -> str:
-    """A new empty database on the server; returns its URL."""
+def _as_admin(admin_url: str, statement: str) -> None:
     import sqlalchemy as sa
 
-    name = f"{prefix}{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            conn.execute(sa.text(statement))
     finally:
         admin.dispose()
+
+
+def create_database(admin_url: str, prefix: str = "t_") -> str:
+    """A new empty database on the server; returns its URL."""
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    _as_admin(admin_url, f'CREATE DATABASE "{name}"')
     return admin_url.replace("/postgres?", f"/{name}?")
 
 
 def drop_database(admin_url: str, url: str) -> None:
-    import sqlalchemy as sa
-
     name = url.split("/")[-1].split("?")[0]
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    _as_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
