@@ -32,7 +32,8 @@ with st.sidebar:
     learner = common.learner_id()
     role = common.staff_role()
     if learner or role:
-        who = ", ".join(x for x in (learner and f"learner **{learner}**", role) if x)
+        staff = common.signed_in_staff_markdown() if role else None
+        who = ", ".join(x for x in (learner and f"learner **{learner}**", staff or role) if x)
         st.caption(f"Signed in as {who}")
         if st.button("Sign out", key="sidebar_sign_out", icon=":material/logout:"):
             common.sign_out()

@@ -84,10 +84,18 @@ class StaffAccount:
     # the LMS identities (issuer, sub) `theater users link` vouched for: an LTI launch by one of
     # them, with a staff role in the LMS course, signs in as this account (course.lti)
     lms_identities: frozenset[tuple[str, str]] = frozenset()
+    # the person's name as their LMS last sent it (accounts add_lms_staff made); empty otherwise
+    display_name: str = ""
 
     @property
     def version(self) -> str:
         return hash_version(self.password_hash)
+
+    @property
+    def label(self) -> str:
+        """The account as staff pages and `theater users list` name it: an account an LMS launch
+        made is named by a hash, so the person's name from that launch goes beside it."""
+        return f"{self.name} ({self.display_name}, from the LMS)" if self.display_name else self.name
 
 
 def _check_role(role: str) -> str:
@@ -110,7 +118,8 @@ def load_staff(path: Path, legacy_password: str | None = None) -> dict[str, Staf
         if isinstance(record, dict) and record.get("role") in ROLES and record.get("hash"):
             links = frozenset((str(link.get("issuer", "")), str(link.get("sub", "")))
                               for link in record.get("lms") or [] if isinstance(link, dict))
-            accounts[name] = StaffAccount(name, record["role"], record["hash"], links)
+            accounts[name] = StaffAccount(name, record["role"], record["hash"], links,
+                                          clean_display_name(record.get("display_name")))
     if legacy_password and LEGACY_ACCOUNT not in accounts:
         accounts[LEGACY_ACCOUNT] = StaffAccount(LEGACY_ACCOUNT, "instructor",
                                                 _legacy_hash(legacy_password))
@@ -199,12 +208,27 @@ def lms_account_name(issuer: str, sub: str) -> str:
     return LMS_ACCOUNT_PREFIX + hashlib.sha256(f"{issuer}\n{sub}".encode()).hexdigest()[:12]
 
 
-def add_lms_staff(path: Path, issuer: str, sub: str, role: str) -> StaffAccount:
+DISPLAY_NAME_LENGTH = 80
+
+
+def clean_display_name(value: object) -> str:
+    """A person's name from an LMS launch as a page may show it: printable characters, single
+    spaces, at most DISPLAY_NAME_LENGTH characters (the launch is signed, the text is still theirs)."""
+    if not isinstance(value, str):
+        return ""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+    return text[:DISPLAY_NAME_LENGTH].strip()
+
+
+def add_lms_staff(path: Path, issuer: str, sub: str, role: str, display_name: str = "") -> StaffAccount:
     """The staff account of an LMS user from a registration that trusts its staff roles
     (grader.lti trust_staff): made on the first launch, linked to (issuer, sub), its role raised
-    or lowered to `role` on later launches. Its password is random and never shown, so it signs
-    in only through the LMS; `theater users remove` ends it like any account."""
+    or lowered to `role` on later launches, and the person's name the launch carried kept beside
+    its hash name (a later launch's name replaces it; a launch without one keeps it). Its password
+    is random and never shown, so it signs in only through the LMS; `theater users remove` ends it
+    like any account."""
     _check_role(role)
+    display_name = clean_display_name(display_name)
     issuer, sub = (issuer or "").strip(), (sub or "").strip()
     if not issuer or not sub:
         raise AuthError("an LMS launch without issuer or user id cannot open a staff account")
@@ -219,10 +243,13 @@ def add_lms_staff(path: Path, issuer: str, sub: str, role: str) -> StaffAccount:
                                        "changed": datetime.now(UTC).isoformat(timespec="seconds"),
                                        "lms": [link], "from_lms": True}
         record["role"] = role
+        if display_name:
+            record["display_name"] = display_name
         if link not in (record.get("lms") or []):
             record["lms"] = (record.get("lms") or []) + [link]
         write_credentials(path, data)
-    return StaffAccount(name, role, record["hash"], frozenset({(issuer, sub)}))
+    return StaffAccount(name, role, record["hash"], frozenset({(issuer, sub)}),
+                        clean_display_name(record.get("display_name")))
 
 
 def unlink_staff(path: Path, name: str, issuer: str, sub: str) -> None:

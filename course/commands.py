@@ -204,7 +204,7 @@ def users_list(home: str | None = None, course: str | None = None) -> int:
         print("no staff accounts; create one with `theater users add NAME --role instructor`")
     for account in sorted(accounts.values(), key=lambda a: a.name):
         links = "".join(f"  LMS {issuer} user {sub}" for issuer, sub in sorted(account.lms_identities))
-        print(f"{account.name}  {account.role}{links}")
+        print(f"{account.label}  {account.role}{links}")
     return 0
 
 

@@ -318,11 +318,26 @@ def staff_for_launch(site: Site, claims: Mapping[str, Any], lms_roles: list[str]
         role = auth.lms_staff_role(trusted, lms_roles) if trusted else None
         if role is None:
             return None
-        made = auth.add_lms_staff(site.config.staff_path, issuer, sub, role)
+        made = auth.add_lms_staff(site.config.staff_path, issuer, sub, role, launch_display_name(claims))
         LOG.info("staff launch trusted from %s: %s as %s", issuer, made.name, role)
         return StaffLaunch(made, role, issuer, sub)
     role = auth.lms_staff_role(account.role, lms_roles)
     return StaffLaunch(account, role, issuer, sub) if role else None
+
+
+def launch_display_name(claims: Mapping[str, Any]) -> str:
+    """The person's name a launch carries (LTI 1.3 user identity claims, all optional): `name`, else
+    given and family name, else the e-mail address; empty when the LMS sends none."""
+    from course.auth import clean_display_name
+
+    for value in (claims.get("name"),
+                  " ".join(str(claims.get(k) or "") for k in ("given_name", "family_name")
+                           if isinstance(claims.get(k), str)),
+                  claims.get("email")):
+        name = clean_display_name(value)
+        if name:
+            return name
+    return ""
 
 
 def _unlinked_staff_hint(claims: Mapping[str, Any]) -> str:

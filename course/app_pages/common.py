@@ -668,6 +668,18 @@ def staff_user_name() -> str | None:
     return name if isinstance(name, str) else None
 
 
+def signed_in_staff_markdown() -> str | None:
+    """Who the staff sign-in is, for the sidebar: the role and the person's name an LMS launch gave,
+    else the account's name (None for a presenter link or a session without an account)."""
+    from course.workshop_report import escape_markdown
+
+    name, role = staff_user_name(), staff_role()
+    account = staff_accounts().get(name) if name and role else None
+    if account is None:
+        return None
+    return f"{role} **{escape_markdown(account.display_name or account.name)}**"
+
+
 def keep_sign_in_in_url() -> None:
     """Put the handles back after page switches (Streamlit clears query parameters on them).
     A sign-in this browser session holds without a server-side session yet gets one here."""

@@ -48,16 +48,20 @@ st.header(f"Active staff sessions and presenter links ({len(active)})")
 if not active:
     st.write("None.")
 else:
+    def _account(record) -> str:
+        account = accounts.get(record.who)
+        return account.label if account is not None else record.who
+
     st.dataframe(pd.DataFrame({
         "session": [r.short_id + (" (this one)" if r.id == mine_id else "") for r in active],
-        "account": [r.who for r in active],
+        "account": [_account(r) for r in active],
         "role": [auth.session_role_label(r) for r in active],
         "address": [r.client or "unknown" for r in active],
         "signed in": [f"{r.created_at:%Y-%m-%d %H:%M} UTC" for r in active],
         "last used": [_age(r.last_seen) for r in active],
         "ends by": [f"{r.expires_at:%Y-%m-%d %H:%M} UTC" for r in active],
     }), hide_index=True, width="stretch")
-    by_label = {f"{r.short_id} · {r.who} · {auth.session_role_label(r)}"
+    by_label = {f"{r.short_id} · {_account(r)} · {auth.session_role_label(r)}"
                 + (" (this session)" if r.id == mine_id else ""): r.id for r in active}
     with st.form("revoke_session"):
         label = st.selectbox("Session", list(by_label))
@@ -83,6 +87,10 @@ locks = auth.THROTTLES.recent_locks()
 if not locks:
     st.write("No lock since the app started.")
 else:
+    def _account(record) -> str:
+        account = accounts.get(record.who)
+        return account.label if account is not None else record.who
+
     st.dataframe(pd.DataFrame({
         "when": [dt.datetime.fromtimestamp(e.at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") for e in locks],
         "what": [{"pair": "account from this address", "address": "this address, any account",

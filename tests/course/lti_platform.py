@@ -71,6 +71,7 @@ class Pending:
     deep_link: bool = False
     accept_multiple: bool = True
     accept_types: tuple[str, ...] = ("ltiResourceLink",)
+    full_name: str = "A Learner"
 
 
 class Login(OIDCLoginAbstract):
@@ -152,7 +153,8 @@ class Platform:
         self.pending[hint] = Pending(query["user"], query.get("role", LEARNER_ROLE).split(","), custom,
                                      int(query.get("expires_in", "300")), query.get("message") == "deep_link",
                                      query.get("accept_multiple", "true") == "true",
-                                     tuple(query.get("accept_types", "ltiResourceLink").split(",")))
+                                     tuple(query.get("accept_types", "ltiResourceLink").split(",")),
+                                     query.get("name", "A Learner"))
         login = Login(request, self.conf())
         login.set_lti_message_hint(hint=hint)
         return login.initiate_login(query["user"])
@@ -166,7 +168,7 @@ class Platform:
         if pending is None or query.get("login_hint") != pending.user:
             return PlainTextResponse("unknown login", status_code=400)
         launch = Launch(request, self.conf(), query)
-        launch.set_user_data(pending.user, pending.roles, full_name="A Learner")
+        launch.set_user_data(pending.user, pending.roles, full_name=pending.full_name or None)
         launch.set_resource_link_claim("link-" + (pending.custom.get("assignment") or "home"), title="Assignment")
         launch.set_launch_context_claim(self.context_id, context_title="Signal or Theater 101",
                                         context_label="SOT101")

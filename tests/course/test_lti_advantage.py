@@ -230,12 +230,21 @@ def test_a_registration_that_trusts_lms_staff_roles_signs_them_in_up_to_its_role
     try:
         assert theater([*register, "--trust-staff", "ta"]) == 0
         assert "sign in as staff up to ta" in capsys.readouterr().out
-        response = _launch(tls, "lms-trusted", role=INSTRUCTOR_ROLE)
+        response = _launch(tls, "lms-trusted", role=INSTRUCTOR_ROLE, name="Grace\u200b  Hopper\n**boss**")
         assert response.status_code == 303, response.text[:400]
         accounts = auth.load_staff(staff_file)
         account = auth.staff_from_session(tls["site"].sessions, _handle(response, "staff"), accounts)
         assert account.name == name and account.role == "ta" and not auth.has_grant(account.role, "instructor")
         assert accounts[name].lms_identities == {(tls["platform"].issuer, "lms-trusted")}
+        # the hash-named account carries the person's name from the launch (printable, one line)
+        assert accounts[name].display_name == "Grace Hopper **boss**"
+        assert accounts[name].label == f"{name} (Grace Hopper **boss**, from the LMS)"
+        assert theater(["users", "list", "--home", str(tls["home"]), *course_args]) == 0
+        assert f"{name} (Grace Hopper **boss**, from the LMS)  ta" in capsys.readouterr().out
+        # a later launch with another name renames it; one without a name keeps the last
+        _launch(tls, "lms-trusted", role=INSTRUCTOR_ROLE, name="Grace M. Hopper")
+        _launch(tls, "lms-trusted", role=INSTRUCTOR_ROLE, name="")
+        assert auth.load_staff(staff_file)[name].display_name == "Grace M. Hopper"
         assert auth.verify_staff(accounts, name, PASSWORD) is None       # no password opens it
         # a learner role in the LMS course gives nothing; a linked account keeps the lesser-role rule
         _refused(_launch(tls, "lms-other", role=LEARNER_ROLE), 403, "not on this course")
@@ -583,3 +592,14 @@ def test_the_lms_account_prefix_is_kept_for_trusted_launches(tmp_path):
     accounts = auth.load_staff(tmp_path / "staff.json")
     assert made.name == again.name and accounts[made.name].role == "instructor"
     assert accounts[made.name].password_hash == made.password_hash      # one account, re-roled
+
+
+def test_a_launch_names_its_person_by_name_else_given_and_family_else_email():
+    from course.lti import launch_display_name
+
+    assert launch_display_name({"name": "Ada Lovelace", "given_name": "A", "email": "a@x.example"}) == "Ada Lovelace"
+    assert launch_display_name({"name": " \u202e ", "given_name": "Ada", "family_name": "Lovelace"}) == "Ada Lovelace"
+    assert launch_display_name({"given_name": "Ada"}) == "Ada"
+    assert launch_display_name({"name": 7, "email": "ada@uni.example"}) == "ada@uni.example"
+    assert launch_display_name({}) == ""
+    assert len(launch_display_name({"name": "x" * 500})) == auth.DISPLAY_NAME_LENGTH

@@ -354,3 +354,19 @@ def test_a_presenter_link_shows_its_room_only_opens_no_staff_page_and_ends_with_
     assert not reopened.exception and code not in texts(reopened)
     assert "workshop-present" not in reopened.session_state["_pages_by_url"]
     progress.engine.dispose()
+
+
+def test_the_sidebar_names_a_staff_member_an_lms_launch_made_by_their_name(app_home):
+    """An account a trusted LMS launch made is named by a hash; the sidebar shows the person's name
+    from the launch (as plain text: Markdown in it stays literal), a plain account its own name."""
+    from course import auth
+
+    at = staff_sign_in(run_app())
+    assert any("Signed in as instructor **staff**" in c.value for c in at.sidebar.caption)
+    made = auth.add_lms_staff(load_config().staff_path, "https://lms.example", "u-7", "ta", "Grace *Hopper*")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["staff_role"], at.session_state["staff_user"] = "ta", made.name
+    at.run()
+    captions = [c.value for c in at.sidebar.caption]
+    assert any(r"Signed in as ta **Grace \*Hopper\***" in c for c in captions), captions
+    assert not any(made.name in c for c in captions)
