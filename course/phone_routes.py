@@ -28,8 +28,8 @@ from urllib.parse import parse_qs
 
 import sqlalchemy as sa
 
-from course.workshop_phone import (BODY_MAX_BYTES, PhoneRooms, RoomGone, SeatUnknown,
-                                   TooManyAnswers)
+from course.workshop import TooManyAnswers
+from course.workshop_phone import BODY_MAX_BYTES, PhoneRooms, RoomGone, SeatUnknown
 from datasets.errors import UserError
 
 PAGE_FILE = Path(__file__).resolve().parent / "static" / "room.html"

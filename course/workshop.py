@@ -148,6 +148,8 @@ workshop_answer_log = sa.Table(
     sa.Column("token", sa.String(64), nullable=False),
     sa.Column("answer", sa.Text, nullable=False),
     sa.Column("answered_at", sa.DateTime, nullable=False),
+    # a seat's answers of the last few seconds, counted by every replica (ANSWERS_PER_WINDOW)
+    sa.Index("ix_workshop_answer_log_token_at", "token", "answered_at"),
 )
 # Questions a trainer wrote for a room, kept with it.
 workshop_questions = sa.Table(
@@ -183,6 +185,7 @@ _ADDED_COLUMNS = {"workshops": ("owner", "paused_at", "paused_timer_seconds", "k
                   "workshop_rounds": ("closes_at", "revealed_at", "vote", "first_vote_id"),
                   "workshop_participants": ("rejoin_hash",),
                   "workshop_answers": ("moderation",)}
+ADDED_INDEXES = tuple(i for i in workshop_answer_log.indexes if i.name == "ix_workshop_answer_log_token_at")
 MODERATION_STATES = ("approved", "hidden")
 
 
@@ -193,6 +196,14 @@ MAX_SEATS = 2_000
 
 class WorkshopError(UserError):
     """A workshop action that cannot be done: unknown or closed code, taken nickname, …"""
+
+
+ANSWERS_PER_WINDOW = 20         # answers (changes included) one seat may send …
+ANSWER_WINDOW_SECONDS = 10.0    # … within this many seconds, counted in the shared answer log
+
+
+class TooManyAnswers(WorkshopError):
+    """One seat sent more answers than a person changes their mind: the phone API answers 429."""
 
 
 def utcnow() -> dt.datetime:
@@ -708,6 +719,8 @@ class WorkshopStore:
             lock_schema(conn)
             metadata.create_all(conn)
             self._add_missing_columns(conn)
+            for index in ADDED_INDEXES:         # on a table an earlier version made
+                index.create(conn, checkfirst=True)
         self.delete_expired_workshops()
 
     # ---------------------------------------------------------------- trainer side
@@ -1136,12 +1149,26 @@ class WorkshopStore:
 
         def write() -> None:
             with self.engine.begin() as conn:
+                self._check_answer_rate(conn, token, now)
                 conn.execute(workshop_answer_log.insert().values(
                     round_id=round_id, token=token, answer=answer, answered_at=now))
                 conn.execute(self._upsert_answer(values))
 
         _retry(write)
         return correct
+
+    @staticmethod
+    def _check_answer_rate(conn: sa.Connection, token: str, now: dt.datetime) -> None:
+        """Refuse a seat's answer past ANSWERS_PER_WINDOW in ANSWER_WINDOW_SECONDS. The count is
+        the answer log's, which every replica of the app writes: a script that spreads its answers
+        over the replicas behind a load balancer meets the same limit as one that does not."""
+        since = now - dt.timedelta(seconds=ANSWER_WINDOW_SECONDS)
+        log = workshop_answer_log.c
+        sent = conn.execute(sa.select(sa.func.count()).select_from(workshop_answer_log)
+                            .where(log.token == token, log.answered_at > since)).scalar_one()
+        if sent >= ANSWERS_PER_WINDOW:
+            raise TooManyAnswers(f"That is {ANSWERS_PER_WINDOW} answers in {ANSWER_WINDOW_SECONDS:g} s; "
+                                 "wait a moment and send your answer again.")
 
     def my_answer(self, token: str, round_id: int) -> str | None:
         query = sa.select(workshop_answers.c.answer).where(workshop_answers.c.round_id == round_id,

@@ -19,7 +19,6 @@ import hashlib
 import json
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,8 +35,6 @@ from course.workshop import Round, Workshop, WorkshopError, WorkshopStore
 LIGHT_CHECKS_PER_SECOND = 400
 STATE_TTL_SECONDS = 0.25        # how stale a room's shared state may be (adds to question → phone)
 BODY_MAX_BYTES = 4096           # a join, rejoin or answer request; the longest is a pasted link
-ANSWERS_PER_WINDOW = 20         # answers (changes included) one seat may send …
-ANSWER_WINDOW_SECONDS = 10.0    # … within this many seconds
 SNAPSHOTS_KEPT = 64             # rooms whose state stays cached in one process
 
 
@@ -47,10 +44,6 @@ class RoomGone(WorkshopError):
 
 class SeatUnknown(WorkshopError):
     """The seat token is not one of this room's: the phone API answers 403."""
-
-
-class TooManyAnswers(WorkshopError):
-    """One seat sent more answers than a person changes their mind: the phone API answers 429."""
 
 
 @dataclass
@@ -153,7 +146,6 @@ class PhoneRooms:
         # A fixed set of locks, one picked per room code: made-up codes cannot grow it.
         self._locks = tuple(threading.Lock() for _ in range(16))
         self._guard = threading.Lock()
-        self._sent: dict[str, deque[float]] = {}
 
     @property
     def refresh_setting(self) -> float:
@@ -337,7 +329,6 @@ class PhoneRooms:
             raise WorkshopError("Say which question you answer (its number in the state).")
         if not isinstance(answer, str):
             raise WorkshopError("An answer is a text: the option, the plan or what you wrote.")
-        self._count_answer(token)
         green = self.store.submit_answer(snapshot.code, token, round_id, answer)
         stored = self.store.my_answer(token, round_id)
         fresh = self._snapshots.get(snapshot.code)
@@ -350,19 +341,3 @@ class PhoneRooms:
             reply["dashboard"] = cg.dashboard_score(real, padded, latest.question.dashboard_target)
             reply["green"] = green
         return reply
-
-    def _count_answer(self, token: str) -> None:
-        now = self.monotonic()
-        with self._guard:
-            sent = self._sent.setdefault(token, deque())
-            while sent and now - sent[0] > ANSWER_WINDOW_SECONDS:
-                sent.popleft()
-            if len(sent) >= ANSWERS_PER_WINDOW:
-                raise TooManyAnswers(f"That is {ANSWERS_PER_WINDOW} answers in "
-                                     f"{ANSWER_WINDOW_SECONDS:g} s; wait a moment and send "
-                                     "your answer again.")
-            sent.append(now)
-            if len(self._sent) > 10_000:         # forget seats that stopped answering
-                for key in [k for k, v in self._sent.items() if not v or now - v[-1] >
-                            ANSWER_WINDOW_SECONDS]:
-                    del self._sent[key]

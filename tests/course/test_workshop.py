@@ -456,3 +456,22 @@ def test_the_join_qr_code_is_an_svg_that_scales_without_blurring():
     assert first.startswith("<svg") and 'viewBox="0 0 ' in first
     assert " width=" not in first.split(">", 1)[0]      # no fixed size: the projector's width decides
     assert first != second
+
+
+def test_a_store_made_before_the_answer_rate_index_gains_it_on_open(tmp_path):
+    """The shared answer limit counts a seat's recent answers in the log: a database an earlier
+    version made (no index on token and time) gets the index when the app opens it, once."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'progress.sqlite'}"
+    first = ProgressStore(url)
+    WorkshopStore(first.engine)
+    with first.engine.begin() as conn:
+        conn.execute(sa.text("DROP INDEX ix_workshop_answer_log_token_at"))
+    first.engine.dispose()
+    for _ in range(2):                       # upgraded, then opened again: no error, one index
+        progress = ProgressStore(url)
+        WorkshopStore(progress.engine)
+        names = [ix["name"] for ix in sa.inspect(progress.engine).get_indexes("workshop_answer_log")]
+        assert names.count("ix_workshop_answer_log_token_at") == 1
+        progress.engine.dispose()

@@ -14,7 +14,8 @@ from course import workshop_phone
 from course.phone_routes import PAGE_FILE, PhoneRoutes, route_of
 from course.progress import ProgressStore
 from course.workshop import (FULL_PAGE, RoundQuestion, WorkshopStore, join_url, plan_answer)
-from course.workshop_phone import ANSWERS_PER_WINDOW, BODY_MAX_BYTES, PhoneRooms
+from course.workshop import ANSWERS_PER_WINDOW, ANSWER_WINDOW_SECONDS, TooManyAnswers
+from course.workshop_phone import BODY_MAX_BYTES, PhoneRooms
 from tests.course.workshop_fixtures import Clock
 
 QUESTION = RoundQuestion(
@@ -460,6 +461,29 @@ def test_one_seat_sending_answers_in_a_loop_is_slowed_down(live):
              for i in range(ANSWERS_PER_WINDOW + 3)]
     assert codes[:ANSWERS_PER_WINDOW] == [200] * ANSWERS_PER_WINDOW and set(codes[-3:]) == {429}
     assert _answer(client, room.code, other["token"], asked.id, "Value doubled").status_code == 200
+
+
+def test_the_answer_limit_holds_across_replicas_and_lifts_after_its_window(live):
+    """Two app processes on one database (replicas behind a load balancer): a seat that spreads
+    its answers over both still meets one limit, since both count the shared answer log; the
+    Streamlit page's answers (the store's submit_answer) count too. The window then lets it in."""
+    client, store, clock, _, streamlit = live
+    room = store.create_workshop("startup")
+    asked = store.open_question(room.code, QUESTION.key, QUESTION)
+    seat = _join(client, room.code, "Ada")
+    other_replica = PhoneRooms(WorkshopStore(store.engine, clock=clock), refresh_setting=2.5, ttl=0.0)
+    with TestClient(PhoneRoutes(streamlit, other_replica), base_url="http://hall.test") as second:
+        codes = [_answer(client if i % 2 else second, room.code, seat["token"], asked.id,
+                         QUESTION.options[i % 3]).status_code for i in range(ANSWERS_PER_WINDOW - 1)]
+        store.submit_answer(room.code, seat["token"], asked.id, QUESTION.options[0])
+        assert codes == [200] * (ANSWERS_PER_WINDOW - 1)
+        refused = [_answer(c, room.code, seat["token"], asked.id, QUESTION.options[1]) for c in (client, second)]
+        assert [r.status_code for r in refused] == [429, 429] and "wait a moment" in refused[0].json()["error"]
+        with pytest.raises(TooManyAnswers):
+            store.submit_answer(room.code, seat["token"], asked.id, QUESTION.options[1])
+        assert store.my_answer(seat["token"], asked.id) == QUESTION.options[0]    # the refused ones changed nothing
+        clock.now += dt.timedelta(seconds=ANSWER_WINDOW_SECONDS + 0.5)
+        assert _answer(second, room.code, seat["token"], asked.id, QUESTION.options[2]).status_code == 200
 
 
 # ------------------------------------------------------------------------------ cheap state
