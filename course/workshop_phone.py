@@ -146,6 +146,21 @@ class PhoneRooms:
         # A fixed set of locks, one picked per room code: made-up codes cannot grow it.
         self._locks = tuple(threading.Lock() for _ in range(16))
         self._guard = threading.Lock()
+        self._answered: dict[str, float] = {}     # seat token → when this process last took its answer
+
+    def _seen_recently(self, token: str) -> bool:
+        """Has this process taken an answer from the seat within the answer window? Only then is
+        the shared limit counted (a query per answer would slow a hall's burst of first answers):
+        a seat spread over N replicas gets at most N − 1 answers past the limit in a window, one
+        first answer per replica."""
+        now = self.monotonic()
+        with self._guard:
+            last = self._answered.get(token)
+            self._answered[token] = now
+            if len(self._answered) > 10_000:        # forget seats that stopped answering
+                self._answered = {k: t for k, t in self._answered.items()
+                                  if now - t <= workshop.ANSWER_WINDOW_SECONDS}
+        return last is not None and now - last <= workshop.ANSWER_WINDOW_SECONDS
 
     @property
     def refresh_setting(self) -> float:
@@ -329,7 +344,8 @@ class PhoneRooms:
             raise WorkshopError("Say which question you answer (its number in the state).")
         if not isinstance(answer, str):
             raise WorkshopError("An answer is a text: the option, the plan or what you wrote.")
-        green = self.store.submit_answer(snapshot.code, token, round_id, answer)
+        green = self.store.submit_answer(snapshot.code, token, round_id, answer,
+                                         check_rate=self._seen_recently(token))
         stored = self.store.my_answer(token, round_id)
         fresh = self._snapshots.get(snapshot.code)
         if fresh is not None and fresh.latest is not None and fresh.latest.id == round_id:
