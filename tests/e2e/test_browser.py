@@ -78,7 +78,10 @@ def test_screenshot_of_every_page(app_url, browser):
         page.get_by_role("heading", name=f"{module.number}. {module.title}").wait_for()
         assert not page.get_by_test_id("stException").count()
         predictions = _commit_predictions(page)
-        assert page.get_by_test_id("stVegaLiteChart").count() >= predictions
+        # a chart is drawn by the browser after the script ends (vega-embed): wait for it, on a busy
+        # machine the count can lag the script's end
+        page.wait_for_function("n => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length >= n",
+                               arg=predictions, timeout=30_000)
         assert not page.get_by_test_id("stException").count()
         _shot(page, f"10-module-{module.number:02d}")
     for index, (link, name, heading) in enumerate([
