@@ -17,6 +17,8 @@ Chromium tabs would not fit on the 2 cores this runs on.
     python benchmarks/workshop.py --participants 300 --client light
     python benchmarks/workshop.py --participants 50 --streamlit-defaults   # without our settings
     python benchmarks/workshop.py --participants 1000 --client light --replicas 2
+    python benchmarks/workshop.py --participants 1000 --client light \
+        --servers 10.0.0.5:8501 10.0.0.6:8501 --database-url postgresql://…   # replicas elsewhere
 
 With `--replicas N` each room size runs twice, with one app process and with N, side by side:
 every process is a replica as docs/workshops.md sets them up (one PostgreSQL database, one course
@@ -24,7 +26,10 @@ directory, one home); the phones are spread round-robin over the replicas (the l
 no sticky session), the projector and the trainer stay on the first. The database is a
 throw-away PostgreSQL server started for the run (Debian's postgresql, as the test suite starts
 it), or `--database-url`. On one machine the replicas share its cores: such a run shows that the
-set-up works and what a second process costs, not what two machines would serve.
+set-up works and what a second process costs, not what two machines would serve. `--servers`
+measures replicas already running on other machines (started as docs/workshops.md says, on the
+database `--database-url` names, which this machine must reach too): nothing is started, the
+latencies are end to end from here, and the servers' CPU is left to them (n/a).
 
 Prints, per run: join time, opened question → phone latency, send → board latency (median,
 p95), the server's CPU idle and while answers come in, the answers the database kept, and the
@@ -37,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import random
 import re
@@ -295,9 +301,10 @@ class CpuMeter:
         psutil.cpu_percent()
 
     def stop(self) -> tuple[float, float]:
-        """(server % of one core, whole machine % busy) since start()."""
+        """(server % of one core, whole machine % busy) since start(); NaN for servers elsewhere."""
         elapsed = time.monotonic() - self.t0
-        return 100 * (self._cpu() - self.c0) / elapsed, psutil.cpu_percent()
+        server = 100 * (self._cpu() - self.c0) / elapsed if self.processes else math.nan
+        return server, psutil.cpu_percent()
 
     def _cpu(self) -> float:
         return sum(t.user + t.system for t in (p.cpu_times() for p in self.processes))
@@ -496,9 +503,13 @@ class Result:
 async def run(client: str, participants: int, defaults: bool, idle_seconds: float,
               answer_window: float, change_within: float,
               phone_refresh: float | None = None, replicas: int = 1,
-              database_url: str | None = None) -> Result:
+              database_url: str | None = None,
+              remote: list[tuple[str, int]] | None = None) -> Result:
     """One room of `participants` phones of one kind on fresh servers (`replicas` app processes
-    on `database_url`, else on the app's default database), measured end to end."""
+    on `database_url`, else on the app's default database), measured end to end. With `remote`
+    (host, port) of replicas already running on `database_url`, elsewhere, nothing is started
+    and their CPU is not measured (it is not on this machine)."""
+    replicas = len(remote) if remote else replicas
     result = Result(client, participants, replicas)
     home = Path(tempfile.mkdtemp(prefix="theater-bench-workshop-"))
     settings = []                    # the app's own settings, as a trainer would write them
@@ -508,7 +519,7 @@ async def run(client: str, participants: int, defaults: bool, idle_seconds: floa
         settings.append(f'database_url: "{database_url}"')
     if settings:
         (home / "config.yaml").write_text("\n".join(settings) + "\n")
-    ports = [_free_port() for _ in range(replicas)]
+    addresses = remote or [("127.0.0.1", _free_port()) for _ in range(replicas)]
     load_before = os.getloadavg()
     print(f"\n=== {participants} phones on the {client} page, {replicas} replica(s) "
           f"({'PostgreSQL' if database_url else 'default database'}); machine: "
@@ -516,13 +527,17 @@ async def run(client: str, participants: int, defaults: bool, idle_seconds: floa
           f"{load_before[2]:.2f} (1/5/15 min); "
           f"{'Streamlit defaults' if defaults else 'shipped settings'}; "
           f"workshop_refresh_seconds {phone_refresh if phone_refresh is not None else 'default'}")
-    if replicas > 1:
+    if remote:
+        print("    replicas already running at " + ", ".join(f"{h}:{p}" for h, p in remote) +
+              ": their CPU is theirs to measure (below it reads n/a); the latencies are end to end "
+              "from this machine")
+    elif replicas > 1:
         print(f"    the {replicas} replicas share this machine's {psutil.cpu_count()} cores "
               "(and the database's): the figures show the set-up works and what another "
               "process costs, not what separate machines would serve")
-    servers = start_servers(home, ports, defaults)
-    port = ports[0]                  # the trainer's and the projector's replica
-    url = f"ws://127.0.0.1:{port}"
+    servers = [] if remote else start_servers(home, [port for _, port in addresses], defaults)
+    host, port = addresses[0]        # the trainer's and the projector's replica
+    url = f"ws://{host}:{port}"
     meter = CpuMeter(*(server.pid for server in servers))
     try:
         os.environ["THEATER_STAFF_PASSWORD"] = PASSWORD
@@ -544,8 +559,8 @@ async def run(client: str, participants: int, defaults: bool, idle_seconds: floa
 
         # ---- joining: every phone opens its page, types code and nickname, presses Join
         # Round-robin over the replicas: phone i on replica i mod N (a proxy without stickiness).
-        phones = [StreamlitPhone(f"ws://127.0.0.1:{ports[i % replicas]}")
-                  if client == "streamlit" else LightPhone("127.0.0.1", ports[i % replicas])
+        phones = [StreamlitPhone("ws://{}:{}".format(*addresses[i % replicas]))
+                  if client == "streamlit" else LightPhone(*addresses[i % replicas])
                   for i in range(participants)]
 
         async def join(index: int, phone) -> None:
@@ -625,9 +640,9 @@ async def run(client: str, participants: int, defaults: bool, idle_seconds: floa
         print(f"{'answers':<34} sent by {expected}, on the board "
               f"{board_counts[-1][1] if board_counts else 0}, in the database {result.stored}; "
               f"final answers lost {result.lost} of {participants}")
-        print(f"{'server CPU idle (% of one core)':<34} {result.idle_cpu:5.1f}%   machine busy "
+        print(f"{'server CPU idle (% of one core)':<34} {_share(result.idle_cpu):>6}   machine busy "
               f"{idle_machine:5.1f}% ({idle_seconds:.0f} s, {participants} phones + board polling)")
-        print(f"{'server CPU under answers':<34} {result.busy_cpu:5.1f}%   machine busy "
+        print(f"{'server CPU under answers':<34} {_share(result.busy_cpu):>6}   machine busy "
               f"{busy_machine:5.1f}%")
         result.errors = sum(p.errors for p in phones)
         load_after = os.getloadavg()
@@ -648,6 +663,11 @@ async def run(client: str, participants: int, defaults: bool, idle_seconds: floa
                 server.kill()
 
 
+def _share(percent: float) -> str:
+    """A CPU share as printed: n/a for servers on other machines."""
+    return "n/a" if math.isnan(percent) else f"{percent:.1f}%"
+
+
 def side_by_side(results: list[Result]) -> str:
     """Every run in one table: a column per (client, room size)."""
     def fmt(values: list[float], q: float | None) -> str:
@@ -661,9 +681,9 @@ def side_by_side(results: list[Result]) -> str:
             ("question reached", lambda r: f"{len(r.to_phone)} of {r.participants}"),
             ("send → board p95", lambda r: fmt(r.to_board, 0.95)),
             ("answers lost", lambda r: f"{r.lost} of {r.participants}"),
-            ("idle server CPU (% of a core)", lambda r: f"{r.idle_cpu:.1f}%"),
-            ("  per replica", lambda r: f"{r.idle_cpu / r.replicas:.1f}%"),
-            ("server CPU under answers", lambda r: f"{r.busy_cpu:.1f}%"),
+            ("idle server CPU (% of a core)", lambda r: _share(r.idle_cpu)),
+            ("  per replica", lambda r: _share(r.idle_cpu / r.replicas)),
+            ("server CPU under answers", lambda r: _share(r.busy_cpu)),
             ("client errors", lambda r: str(r.errors))]
     header = [f"{r.client} × {r.participants}" + (f" · {r.replicas} repl." if any(
         x.replicas > 1 for x in results) else "") for r in results]
@@ -671,6 +691,14 @@ def side_by_side(results: list[Result]) -> str:
     out = [f"{'':<32}" + "".join(f"{h:>{width}}" for h in header)]
     out += [f"{name:<32}" + "".join(f"{get(r):>{width}}" for r in results) for name, get in rows]
     return "\n".join(out)
+
+
+def _address(text: str, parser: argparse.ArgumentParser) -> tuple[str, int]:
+    """HOST:PORT (or http://HOST:PORT) of a running replica."""
+    host, _, port = text.removeprefix("http://").rstrip("/").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        parser.error(f"--servers: {text!r} is not HOST:PORT (e.g. 10.0.0.5:8501)")
+    return host, int(port)
 
 
 def main() -> int:
@@ -694,6 +722,10 @@ def main() -> int:
                         help="also run every room size on N app processes sharing one "
                              "PostgreSQL database, phones spread round-robin, side by side "
                              "with one process (default 1: one process only)")
+    parser.add_argument("--servers", nargs="+", default=None, metavar="HOST:PORT",
+                        help="measure replicas already running elsewhere (each `theater app` on "
+                             "--database-url, the database they share) instead of starting any; "
+                             "phones spread round-robin, the projector on the first")
     parser.add_argument("--database-url", default=None, metavar="URL",
                         help="the PostgreSQL database every run uses (default with --replicas: "
                              "a throw-away server started for the run, a fresh database per run)")
@@ -702,8 +734,17 @@ def main() -> int:
         parser.error("--participants must be at least 1")
     if args.replicas < 1:
         parser.error("--replicas must be at least 1")
+    remote = None
+    if args.servers:
+        if not args.database_url:
+            parser.error("--servers needs --database-url: the database those replicas share, where "
+                         "the room is made and the answers are counted")
+        if args.replicas != 1 or args.streamlit_defaults or args.phone_refresh is not None:
+            parser.error("--servers measures replicas as they run: --replicas, --streamlit-defaults "
+                         "and --phone-refresh are theirs to set")
+        remote = [_address(text, parser) for text in args.servers]
     clients = ("streamlit", "light") if args.client == "both" else (args.client,)
-    counts = sorted({1, args.replicas})
+    counts = [len(remote)] if remote else sorted({1, args.replicas})
     results = []
     with contextlib.ExitStack() as stack:
         server = None
@@ -716,7 +757,7 @@ def main() -> int:
                     results.append(asyncio.run(run(
                         client, participants, args.streamlit_defaults, args.idle_seconds,
                         args.answer_window, args.change_within, args.phone_refresh,
-                        replicas=replicas, database_url=database)))
+                        replicas=replicas, database_url=database, remote=remote)))
     print("\n" + side_by_side(results))
     if args.replicas > 1:
         print(f"(replicas share this machine's {psutil.cpu_count()} cores: CPU is every "
