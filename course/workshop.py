@@ -148,9 +148,10 @@ workshop_answer_log = sa.Table(
     sa.Column("token", sa.String(64), nullable=False),
     sa.Column("answer", sa.Text, nullable=False),
     sa.Column("answered_at", sa.DateTime, nullable=False),
-    # a seat's answers of the last few seconds, counted by every replica (ANSWERS_PER_WINDOW)
-    sa.Index("ix_workshop_answer_log_token_at", "token", "answered_at"),
 )
+# a seat's answers of the last few seconds, counted by every replica (ANSWERS_PER_WINDOW)
+ANSWER_RATE_INDEX = sa.Index("ix_workshop_answer_log_token_at", workshop_answer_log.c.token,
+                             workshop_answer_log.c.answered_at)
 # Questions a trainer wrote for a room, kept with it.
 workshop_questions = sa.Table(
     "workshop_questions", metadata,
@@ -185,7 +186,7 @@ _ADDED_COLUMNS = {"workshops": ("owner", "paused_at", "paused_timer_seconds", "k
                   "workshop_rounds": ("closes_at", "revealed_at", "vote", "first_vote_id"),
                   "workshop_participants": ("rejoin_hash",),
                   "workshop_answers": ("moderation",)}
-ADDED_INDEXES = tuple(i for i in workshop_answer_log.indexes if i.name == "ix_workshop_answer_log_token_at")
+ADDED_INDEXES = (ANSWER_RATE_INDEX,)     # created on a table an earlier version made
 MODERATION_STATES = ("approved", "hidden")
 
 
@@ -719,7 +720,7 @@ class WorkshopStore:
             lock_schema(conn)
             metadata.create_all(conn)
             self._add_missing_columns(conn)
-            for index in ADDED_INDEXES:         # on a table an earlier version made
+            for index in ADDED_INDEXES:
                 index.create(conn, checkfirst=True)
         self.delete_expired_workshops()
 

@@ -28,6 +28,7 @@ PAGES_DIR = Path(__file__).parent
 LEARNER_KEY = "learner_id"
 STAFF_ROLE_KEY = "staff_role"          # the key course.auth keeps the signed-in staff role under
 STAFF_USER_KEY = "staff_user"          # ... and the signed-in staff account's name
+STAFF_DISPLAY_KEY = "staff_display"    # ... and (account, the person's name an LMS launch gave)
 STAFF_HANDLE_KEY = "_staff_session"    # ... and its server-side session's handle
 PAGES_KEY = "_pages_by_url"
 MODULE_PAGES_KEY = "_module_by_url"
@@ -578,7 +579,7 @@ def _end_learner_here() -> None:
 
 
 def _end_staff_here() -> None:
-    for key in (STAFF_ROLE_KEY, STAFF_USER_KEY, STAFF_HANDLE_KEY):
+    for key in (STAFF_ROLE_KEY, STAFF_USER_KEY, STAFF_HANDLE_KEY, STAFF_DISPLAY_KEY):
         st.session_state.pop(key, None)
     _drop_param(STAFF_TOKEN_PARAM)
 
@@ -614,6 +615,7 @@ def restore_sign_in() -> None:
         else:
             st.session_state[STAFF_ROLE_KEY] = account.role
             st.session_state[STAFF_USER_KEY] = account.name
+            st.session_state[STAFF_DISPLAY_KEY] = (account.name, account.display_name)
             st.session_state[auth.SESSION_HANDLE_KEY] = handle
     elif staff_role() is None:
         _drop_param(STAFF_TOKEN_PARAM)
@@ -670,14 +672,16 @@ def staff_user_name() -> str | None:
 
 def signed_in_staff_markdown() -> str | None:
     """Who the staff sign-in is, for the sidebar: the role and the person's name an LMS launch gave,
-    else the account's name (None for a presenter link or a session without an account)."""
+    else the account's name (None for a presenter link). Read from what restore_sign_in kept: no
+    second read of the accounts file on each run."""
     from course.workshop_report import escape_markdown
 
     name, role = staff_user_name(), staff_role()
-    account = staff_accounts().get(name) if name and role else None
-    if account is None:
+    if not name or not role:
         return None
-    return f"{role} **{escape_markdown(account.display_name or account.name)}**"
+    kept = st.session_state.get(STAFF_DISPLAY_KEY)
+    shown = kept[1] if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == name and kept[1] else name
+    return f"{role} **{escape_markdown(shown)}**"
 
 
 def keep_sign_in_in_url() -> None:

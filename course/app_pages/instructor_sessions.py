@@ -22,6 +22,13 @@ if isinstance(mine, str):
 
     mine_id = session_id(mine)
 
+
+def _account(record) -> str:
+    """A session's account as listed: an account an LMS launch made carries the person's name."""
+    account = accounts.get(record.who)
+    return account.label if account is not None else record.who
+
+
 # a session whose password changed (or whose account is gone) ends at its next use; end it now
 for record in sessions.active(("staff",)):
     account = accounts.get(record.who)
@@ -48,10 +55,6 @@ st.header(f"Active staff sessions and presenter links ({len(active)})")
 if not active:
     st.write("None.")
 else:
-    def _account(record) -> str:
-        account = accounts.get(record.who)
-        return account.label if account is not None else record.who
-
     st.dataframe(pd.DataFrame({
         "session": [r.short_id + (" (this one)" if r.id == mine_id else "") for r in active],
         "account": [_account(r) for r in active],
@@ -87,10 +90,6 @@ locks = auth.THROTTLES.recent_locks()
 if not locks:
     st.write("No lock since the app started.")
 else:
-    def _account(record) -> str:
-        account = accounts.get(record.who)
-        return account.label if account is not None else record.who
-
     st.dataframe(pd.DataFrame({
         "when": [dt.datetime.fromtimestamp(e.at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") for e in locks],
         "what": [{"pair": "account from this address", "address": "this address, any account",

@@ -363,9 +363,16 @@ def test_the_sidebar_names_a_staff_member_an_lms_launch_made_by_their_name(app_h
 
     at = staff_sign_in(run_app())
     assert any("Signed in as instructor **staff**" in c.value for c in at.sidebar.caption)
-    made = auth.add_lms_staff(load_config().staff_path, "https://lms.example", "u-7", "ta", "Grace *Hopper*")
+    from course.progress import ProgressStore
+    from course.sessions import SessionStore
+
+    config = load_config()
+    made = auth.add_lms_staff(config.staff_path, "https://lms.example", "u-7", "ta", "Grace *Hopper*")
+    progress = ProgressStore(config.database_url)
+    handle = auth.staff_session(SessionStore(progress.engine), made, lms_identity=("https://lms.example", "u-7"))
+    progress.engine.dispose()
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["staff_role"], at.session_state["staff_user"] = "ta", made.name
+    at.query_params["staff"] = handle           # as the LMS launch's redirect opens the app
     at.run()
     captions = [c.value for c in at.sidebar.caption]
     assert any(r"Signed in as ta **Grace \*Hopper\***" in c for c in captions), captions
