@@ -12,9 +12,14 @@ For each family (datasets/families.py, staggered rollouts included), over N comp
     the pooled design's), and with the window run to the last access date (the mandate; its
     "control" is partly licensed); both are the reference where there are two waves;
   - the best constant interval in hindsight over all companies (what guessing earns).
+With --slack S ..., the saved intervals are scored again as if INTERVAL_SLACK were each S: what
+the grader's widening of a 95% interval buys the reference (its full-credit share per family)
+against what it gives away (the shortcuts' and the constant's). --load reads a --save file instead
+of drawing the companies again.
 Figures, never asserts: tests/exercises/test_causal.py checks the directions on a few companies.
 
     .venv/bin/python benchmarks/estimands.py [--companies 200] [--procs 2] [--employees 400] [--days 180]
+        [--save FILE | --load FILE] [--slack 0 0.2 0.4]
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ def _interval(estimate: causal.Estimate) -> list[float]:
     return [estimate.value, estimate.low, estimate.high]
 
 
+STRATEGIES = ("reference", "naive", "person", "to_mandate", "first_wave")
+
+
 def score(estimate: causal.Estimate, effect: dict[str, float]) -> float:
     credit, _ = causal.interval_credit(estimate.value, estimate.low, estimate.high,
                                        effect["value"], effect["reference_width"])
@@ -96,16 +104,17 @@ def one_company(seed: int, employees: int = EMPLOYEES, days: int = DAYS) -> dict
             "to_mandate": score(to_mandate, effect), "to_mandate_error": to_mandate.value - effect["value"],
             "first_wave": score(first_wave, effect), "first_wave_ratio": first_wave.width / reference.width,
             "intervals": {"reference": _interval(reference), "naive": _interval(naive),
-                          "person": _interval(person)}}
+                          "person": _interval(person), "to_mandate": _interval(to_mandate),
+                          "first_wave": _interval(first_wave)}}
 
 
-def best_constant(rows: list[dict[str, float]]) -> tuple[float, float, float]:
+def best_constant(rows: list[dict[str, float]], slack: float = causal.INTERVAL_SLACK) -> tuple[float, float, float]:
     """The constant (centre, half-width) with the highest mean credit over all companies."""
     best = (0.0, 0.0, 0.0)
     for centre in np.arange(-10, 25.01, 0.5):
         for half in np.arange(2, 40.01, 1.0):
             credit = np.mean([causal.interval_credit(centre, centre - half, centre + half,
-                                                     r["truth"], r["width"])[0] for r in rows])
+                                                     r["truth"], r["width"], slack)[0] for r in rows])
             if credit > best[0]:
                 best = (float(credit), float(centre), float(half))
     return best
@@ -120,12 +129,23 @@ def main() -> None:
                         help="only these families (default: all)")
     parser.add_argument("--employees", type=int, default=EMPLOYEES)
     parser.add_argument("--days", type=int, default=DAYS)
+    parser.add_argument("--load", type=Path, help="score the companies of a --save file instead of drawing them")
+    parser.add_argument("--slack", type=float, nargs="+",
+                        help="also score the saved intervals with each of these slacks (of the half-width)")
     args = parser.parse_args()
-    seeds = seeds_per_family(args.companies, families=args.families)
-    started = time.perf_counter()
-    with Pool(args.procs) as pool:
-        measure = functools.partial(one_company, employees=args.employees, days=args.days)
-        rows = pool.map(measure, [s for family in seeds.values() for s in family], chunksize=4)
+    if args.load:
+        rows = load_rows(args.load)
+        if args.slack:
+            slack_sweep(rows, args.slack)
+            return
+        seeds = {family: [] for family in dict.fromkeys(r["family"] for r in rows)}
+        started = time.perf_counter()
+    else:
+        seeds = seeds_per_family(args.companies, families=args.families)
+        started = time.perf_counter()
+        with Pool(args.procs) as pool:
+            measure = functools.partial(one_company, employees=args.employees, days=args.days)
+            rows = pool.map(measure, [s for family in seeds.values() for s in family], chunksize=4)
     if args.save:
         args.save.write_text(json.dumps(rows, indent=1))
     print(f"{len(rows)} companies ({PROFILE}, {args.employees} employees x {args.days} days) in "
@@ -153,6 +173,35 @@ def main() -> None:
     credit, centre, half = best_constant(rows)
     print(f"best constant interval in hindsight over all {len(rows)} companies: "
           f"{centre:+.1f} +/- {half:.0f} points, mean credit {credit:.2f}")
+    if args.slack:
+        slack_sweep(rows, args.slack)
+
+
+def load_rows(path: Path) -> list[dict]:
+    """The companies of a --save file; a missing or foreign file is named, never a traceback."""
+    try:
+        rows = json.loads(path.read_text())
+        if not rows or not all(set(STRATEGIES) <= set(r["intervals"]) for r in rows):
+            raise ValueError("no companies with every strategy's interval")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        sys.exit(f"{path}: not a benchmarks/estimands.py --save file of this version ({exc})")
+    return rows
+
+
+def slack_sweep(rows: list[dict], slacks: list[float]) -> None:
+    """Full-credit shares per family and strategy, and the hindsight constant, at each slack."""
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    print(f"full interval credit by slack (grading uses {causal.INTERVAL_SLACK:g}); "
+          f"per family: {', '.join(STRATEGIES)}; then the best constant's mean credit")
+    for slack in slacks:
+        cells = []
+        for family in families:
+            part = [r for r in rows if r["family"] == family]
+            shares = [np.mean([causal.interval_credit(*r["intervals"][key], r["truth"], r["width"], slack)[0] == 1
+                               for r in part]) for key in STRATEGIES]
+            cells.append(f"{family} " + "/".join(f"{share:.1%}" for share in shares))
+        constant = best_constant(rows, slack)[0]
+        print(f"slack {slack:<4g} " + "  ".join(cells) + f"  constant {constant:.2f}")
 
 
 if __name__ == "__main__":

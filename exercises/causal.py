@@ -331,11 +331,11 @@ COVERS, MISSES, TOO_NARROW, TOO_WIDE = "covers", "misses", "too narrow", "too wi
 
 
 def interval_verdict(estimate: Any, low: Any, high: Any, truth: float,
-                     reference_width: float) -> tuple[float, str, str]:
+                     reference_width: float, slack: float = INTERVAL_SLACK) -> tuple[float, str, str]:
     """(credit, message, verdict) for an estimate with its interval: coverage first, then width
     against the reference; the verdict (covers / misses / too narrow / too wide) is what an
     instructor reads. The message names a band only: never the truth, its direction or the
-    reference width."""
+    reference width. `slack` is for benchmarks/estimands.py's sweep; grading uses the default."""
     estimate = number_of(estimate, "the effect estimate")
     low = number_of(low, "the interval's lower end")
     high = number_of(high, "the interval's upper end")
@@ -345,8 +345,8 @@ def interval_verdict(estimate: Any, low: Any, high: Any, truth: float,
         raise AnswerError("the estimate must lie inside its own interval")
     if not (math.isfinite(truth) and math.isfinite(reference_width) and reference_width > 0):
         raise ValueError("the truth needs a finite value and a positive reference width")
-    slack = INTERVAL_SLACK * (high - low) / 2
-    if not low - slack <= truth <= high + slack:
+    margin = slack * (high - low) / 2
+    if not low - margin <= truth <= high + margin:
         return 0.0, "Your interval misses the true effect: no credit.", MISSES
     ratio = (high - low) / reference_width
     if ratio < NARROW_FULL:
@@ -364,7 +364,7 @@ def interval_verdict(estimate: Any, low: Any, high: Any, truth: float,
 
 
 def interval_credit(estimate: Any, low: Any, high: Any, truth: float,
-                    reference_width: float) -> tuple[float, str]:
+                    reference_width: float, slack: float = INTERVAL_SLACK) -> tuple[float, str]:
     """Credit and message for an estimate with its interval (interval_verdict without the verdict)."""
-    credit, message, _ = interval_verdict(estimate, low, high, truth, reference_width)
+    credit, message, _ = interval_verdict(estimate, low, high, truth, reference_width, slack)
     return credit, message

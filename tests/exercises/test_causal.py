@@ -185,6 +185,14 @@ def test_interval_credit_rewards_covering_the_truth_at_the_reference_width():
     assert causal.interval_credit(10, 0, 20, truth=-slack - 0.01, reference_width=20)[0] == 0.0
 
 
+def test_the_benchmarks_slack_sweep_moves_only_the_widening():
+    """benchmarks/estimands.py --slack scores saved intervals with another widening: 0 is the bare interval."""
+    assert causal.interval_credit(10, 0, 20, truth=20.01, reference_width=20, slack=0.0)[0] == 0.0
+    assert causal.interval_credit(10, 0, 20, truth=20.0, reference_width=20, slack=0.0)[0] == 1.0
+    assert causal.interval_credit(10, 0, 20, truth=25.9, reference_width=20, slack=0.6)[0] == 1.0
+    assert causal.interval_credit(10, 0, 20, truth=15, reference_width=10, slack=0.0)[0] == 0.0  # width still counts
+
+
 def test_a_wide_interval_loses_credit_linearly_and_a_huge_one_earns_nothing():
     full = causal.WIDTH_FULL * 20
     assert causal.interval_credit(0, -full / 2, full / 2, truth=0, reference_width=20)[0] == 1.0
