@@ -33,6 +33,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import nbformat
@@ -59,6 +60,7 @@ class Limits:
     cpu_seconds: int = 300
     processes: int = 64
     output_bytes: int = 256 * 1024
+    flood_bytes: int = 64 * 1024**2   # a notebook still printing past this is stopped (it keeps only output_bytes)
     file_bytes: int = 64 * 1024**2
     open_files: int = 256
     tmp_bytes: int = 64 * 1024**2
@@ -76,6 +78,7 @@ class RunResult:
     timed_out: bool = False
     kernel_died: bool = False
     output_truncated: bool = False
+    output_flooded: bool = False   # stopped for printing past Limits.flood_bytes
     seconds: float = 0.0
     private_uid: bool = False
     userns_blocked: bool = False
@@ -317,11 +320,16 @@ class SandboxKernelManager(AsyncKernelManager):
 
 
 class CappedNotebookClient(NotebookClient):
-    """Drops outputs past a byte budget so a flooding notebook cannot exhaust the grader."""
+    """Drops outputs past a byte budget so a flooding notebook cannot exhaust the grader, and
+    stops a notebook that goes on printing past `flood_budget`: every dropped message still costs
+    the grader the work of receiving it, up to the cell's whole time limit."""
 
     output_budget: int = 0
     output_used: int = 0
     truncated: bool = False
+    flood_budget: int = 0
+    dropped: int = 0
+    on_flood: Callable[[], None] | None = None
 
     def output(self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None,
                cell_index: int) -> NotebookNode | None:
@@ -332,6 +340,10 @@ class CappedNotebookClient(NotebookClient):
                 outs.append(nbformat.v4.new_output(
                     "stream", name="stderr",
                     text=f"[grader: output truncated after {self.output_budget} bytes]\n"))
+            self.dropped += size
+            if self.on_flood is not None and self.dropped > self.flood_budget:
+                stop, self.on_flood = self.on_flood, None
+                stop()
             return None
         self.output_used += size
         return super().output(outs, msg, display_id, cell_index)
@@ -424,7 +436,9 @@ def run_notebook_sandboxed(
         resources={"metadata": {"path": cwd}},
     )
     client.output_budget = limits.output_bytes
+    client.flood_budget = limits.flood_bytes
     result = RunResult(notebook=nb, isolation=isolation, private_uid=uid is not None, userns_blocked=blocked)
+    client.on_flood = functools.partial(_stop_flood, km, result, limits)
     watchdog = threading.Timer(limits.notebook_timeout + 10, _kill_kernel_process, args=(km, result))
     watchdog.daemon = True
     watchdog.start()
@@ -441,8 +455,9 @@ def run_notebook_sandboxed(
         result.problems.append(f"execution stopped: a cell exceeded the {which} time limit ({budget:.0f} s)")
     except DeadKernelError:
         result.kernel_died = True
-        result.problems.append("the kernel died during execution (exit, crash or resource limit: "
-                               f"{_gigabytes(limits.memory_bytes)} of memory, {limits.cpu_seconds} s of CPU)")
+        if not result.output_flooded:   # the grader stopped it, and said why
+            result.problems.append("the kernel died during execution (exit, crash or resource limit: "
+                                   f"{_gigabytes(limits.memory_bytes)} of memory, {limits.cpu_seconds} s of CPU)")
     except RuntimeError as exc:  # kernel failed to start or stopped answering
         result.kernel_died = True
         result.problems.append(f"the kernel could not run the notebook: {str(exc)[:200]}")
@@ -485,6 +500,20 @@ def memory_note(limits: Limits) -> str:
 def _ran_out_of_memory(nb: NotebookNode) -> bool:
     return any(out.get("output_type") == "error" and out.get("ename") == "MemoryError"
                for cell in nb.get("cells", []) if cell.get("cell_type") == "code" for out in cell.get("outputs", []))
+
+
+def _stop_flood(km: KernelManager, result: RunResult, limits: Limits) -> None:
+    """Stop a notebook that keeps printing long after its output stopped being kept."""
+    process = getattr(km.provisioner, "process", None)
+    if process is not None and process.poll() is None:
+        result.output_flooded = True
+        result.problems.append(f"execution stopped: the notebook printed more than {_megabytes(limits.flood_bytes)} "
+                               f"(the grader keeps the first {limits.output_bytes // 1024} KB of output)")
+        process.kill()
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024**2:g} MB"
 
 
 def _kill_kernel_process(km: KernelManager, result: RunResult) -> None:

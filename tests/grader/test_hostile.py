@@ -18,7 +18,8 @@ from grader.sandbox import Limits
 from tests.grader.hostile.corpus import BASELINE_IDS, NOTEBOOKS, all_names
 
 SOURCE = Path(__file__).resolve().parents[2] / "exercises" / "source" / "detect" / "detect.ipynb"
-LIMITS = Limits(cell_timeout=10, notebook_timeout=90, output_bytes=100_000)  # the looping notebooks stop at 10 s
+# the looping notebooks stop at 10 s, the flooding one after 4 MB
+LIMITS = Limits(cell_timeout=10, notebook_timeout=90, output_bytes=100_000, flood_bytes=4 * 1024**2)
 EXPECTED_FLAGS = {
     "input_transformer": "ipython-hook",
     "ast_transformer": "ipython-hook",
@@ -163,6 +164,12 @@ def test_a_duplicated_answer_cell_is_graded_from_the_copy_with_the_answer(batch)
     report = batch["after"]
     assert report.learners["duplicated-answer-cell"].score == _baseline_points(batch["root"], "duplicated-answer-cell")
     assert any("duplicated" in c for c in report.learners["duplicated-answer-cell"].comments)
+
+
+def test_an_output_flood_is_stopped_with_a_note_not_left_to_its_time_limit(batch):
+    grade = batch["after"].learners["output-flood"]
+    assert any("execution stopped: the notebook printed more than 4 MB" in c for c in grade.comments), grade.comments
+    assert not any("time limit" in c for c in grade.comments), grade.comments
 
 
 def test_deeply_nested_answers_are_refused_with_a_message(batch):

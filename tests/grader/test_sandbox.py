@@ -155,6 +155,20 @@ def test_output_flood_is_truncated(course):
     assert total < FAST.output_bytes * 3
 
 
+@pytest.mark.slow
+def test_a_notebook_that_never_stops_printing_is_stopped_long_before_its_time_limit(course):
+    """Dropped output still costs the grader the work of receiving it: past flood_bytes the run stops."""
+    limits = Limits(cell_timeout=60, notebook_timeout=120, output_bytes=20_000, flood_bytes=2 * 1024**2)
+    run = run_notebook_sandboxed(_notebook("while True: print('y' * 200)", "print('after')"),
+                                 course["work"], None, limits)
+    assert run.output_flooded and run.output_truncated and not run.timed_out
+    assert run.seconds < 30, run.seconds
+    assert "execution stopped: the notebook printed more than 2 MB (the grader keeps the first 19 KB of output)" in run.problems
+    assert not any("kernel died" in p for p in run.problems), run.problems
+    assert sum(len(nbformat.writes(cell)) for cell in run.notebook.cells) < limits.output_bytes * 3
+    assert run.notebook.cells[1].outputs == []
+
+
 def test_os_exit_is_reported_not_raised(course):
     run = run_notebook_sandboxed(_notebook("import os; os._exit(3)", "print('x')"), course["work"], None, FAST)
     assert run.kernel_died
