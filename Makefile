@@ -7,6 +7,11 @@ STAMP := $(VENV)/.installed
 PORT ?= 8501
 # Where `make run` listens: empty is 127.0.0.1, this machine only; `make run ADDRESS=0.0.0.0` for every interface.
 ADDRESS ?=
+# Keep Python's compiled bytecode (__pycache__, ignored by git) even where the environment turns it
+# off: otherwise every process the app, the grader and the suite start (app servers, grading
+# workers, test collection) compiles the project's modules again. Collecting the tests took 20 s
+# without it and 9 s with it.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install system-deps run test test-fast bench clean
 
@@ -43,3 +48,4 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

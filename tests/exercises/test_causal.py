@@ -263,6 +263,9 @@ def _credit(estimate: causal.Estimate, effect: dict[str, float]) -> float:
                                   effect["value"], effect["reference_width"])[0]
 
 
+ON_ONE_WORKER = pytest.mark.xdist_group("causal-scored")  # the companies below are drawn once, not per worker
+
+
 @pytest.fixture(scope="module")
 def scored() -> dict[str, list[dict[str, float]]]:
     """Reference and naive credit on course-sized companies of the families the test needs."""
@@ -283,17 +286,20 @@ def scored() -> dict[str, list[dict[str, float]]]:
     return out
 
 
+@ON_ONE_WORKER
 def test_the_reference_design_earns_full_interval_credit_almost_everywhere(scored):
     rows = [row for family in scored.values() for row in family]
     assert sum(row["reference"] == 1.0 for row in rows) >= len(rows) - 1
 
 
+@ON_ONE_WORKER
 def test_users_vs_non_users_fails_where_newer_staff_adopt(scored):
     selection = scored["selection"]
     assert np.mean([row["naive"] for row in selection]) < 0.6
     assert np.mean([row["reference"] for row in selection]) > 0.9
 
 
+@ON_ONE_WORKER
 def test_two_wave_recipes_pasted_into_a_staggered_rollout_fail(scored):
     """The first wave alone (the later waves' windows left out: an interval wider than the design
     gives) and people resampled where squads were licensed (too narrow) earn little; the reference
@@ -305,12 +311,14 @@ def test_two_wave_recipes_pasted_into_a_staggered_rollout_fail(scored):
     assert np.mean([row["reference"] for row in rows]) > 0.9
 
 
+@ON_ONE_WORKER
 def test_the_unit_of_randomisation_follows_the_family(scored):
     assert {row["unit"] for row in scored["spillover"] + scored["staggered"]} == {"squad"}
     assert {row["unit"] for row in scored["theater"] + scored["selection"]} == {"person"}
     assert FAMILIES["spillover"].randomised_by == "squad"
 
 
+@ON_ONE_WORKER
 def test_a_staggered_rollout_has_three_or_four_waves_and_an_event_study_over_them(scored):
     rows = scored["staggered"]
     assert {row["waves"] for row in rows} <= {3, 4} and len({row["waves"] for row in rows}) == 2
