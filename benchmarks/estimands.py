@@ -139,17 +139,18 @@ def main() -> None:
             slack_sweep(rows, args.slack)
             return
         seeds = {family: [] for family in dict.fromkeys(r["family"] for r in rows)}
-        started = time.perf_counter()
+        drawn = f"read from {args.load}"
     else:
         seeds = seeds_per_family(args.companies, families=args.families)
         started = time.perf_counter()
         with Pool(args.procs) as pool:
             measure = functools.partial(one_company, employees=args.employees, days=args.days)
             rows = pool.map(measure, [s for family in seeds.values() for s in family], chunksize=4)
+        drawn = (f"{PROFILE}, {args.employees} employees x {args.days} days, "
+                 f"in {time.perf_counter() - started:.0f} s")
     if args.save:
         args.save.write_text(json.dumps(rows, indent=1))
-    print(f"{len(rows)} companies ({PROFILE}, {args.employees} employees x {args.days} days) in "
-          f"{time.perf_counter() - started:.0f} s; credit = exercises/causal.py interval_credit "
+    print(f"{len(rows)} companies ({drawn}); credit = exercises/causal.py interval_credit "
           f"(slack {causal.INTERVAL_SLACK:g} of the half-width, full from {causal.NARROW_FULL:g}x to {causal.WIDTH_FULL:g}x, "
           f"none below {causal.NARROW_ZERO:g}x or from {causal.WIDTH_ZERO:g}x the reference width)")
     header = (f"{'family':<10} {'truth p5..p95':>15} {'ref width':>9} {'ref full':>8} {'ref mean':>8} "
