@@ -502,27 +502,26 @@ def _ran_out_of_memory(nb: NotebookNode) -> bool:
                for cell in nb.get("cells", []) if cell.get("cell_type") == "code" for out in cell.get("outputs", []))
 
 
-def _stop_flood(km: KernelManager, result: RunResult, limits: Limits) -> None:
-    """Stop a notebook that keeps printing long after its output stopped being kept."""
+def _stop_kernel(km: KernelManager, result: RunResult, problem: str, flag: str | None = None) -> None:
+    """Kill a still-running kernel (its sandbox with it), with the problem the learner and the
+    instructor read; `flag` names the RunResult field that says why, set before the kill."""
     process = getattr(km.provisioner, "process", None)
     if process is not None and process.poll() is None:
-        result.output_flooded = True
-        result.problems.append(f"execution stopped: the notebook printed more than {_megabytes(limits.flood_bytes)} "
-                               f"(the grader keeps the first {limits.output_bytes // 1024} KB of output)")
+        if flag:
+            setattr(result, flag, True)
+        result.problems.append("execution stopped: " + problem)
         process.kill()
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1024**2:g} MB"
+def _stop_flood(km: KernelManager, result: RunResult, limits: Limits) -> None:
+    """Stop a notebook that keeps printing long after its output stopped being kept."""
+    _stop_kernel(km, result, f"the notebook printed more than {limits.flood_bytes / 1024**2:g} MB (the grader "
+                             f"keeps the first {limits.output_bytes // 1024} KB of output)", "output_flooded")
 
 
 def _kill_kernel_process(km: KernelManager, result: RunResult) -> None:
     """Hard stop for a notebook that outlives its wall-time budget while still producing output."""
-    process = getattr(km.provisioner, "process", None)
-    if process is not None and process.poll() is None:
-        result.timed_out = True
-        result.problems.append("execution stopped: the notebook exceeded its total time limit")
-        process.kill()
+    _stop_kernel(km, result, "the notebook exceeded its total time limit", "timed_out")
 
 
 def _folder_usage(folder: Path, max_entries: int) -> tuple[int, int]:
@@ -549,10 +548,7 @@ def _guard_folder(folder: Path, limits: Limits, km: KernelManager, result: RunRe
     """Stop a notebook that fills the grader's disk with many files (RLIMIT_FSIZE caps only each one)."""
     while not finished.wait(0.5):
         if _over_budget(folder, limits):
-            process = getattr(km.provisioner, "process", None)
-            if process is not None and process.poll() is None:
-                result.problems.append("execution stopped: " + _folder_problem(limits))
-                process.kill()
+            _stop_kernel(km, result, _folder_problem(limits))
             return
 
 
