@@ -9,16 +9,21 @@ records are deduplicated by their natural key. GitHub changed what some counts m
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from datasets.importers import fastcsv, fastjson
 from datasets.importers.base import (
     ACCEPTANCE, ACTIVITY, CONSUMPTION, OUTCOME_PROXIMAL, Dates, DefinitionChange, ExportFormatError, Head,
-    Reader, Sink, amount_of, count_of, json_records, require, shown, text_of,
+    Reader, Sink, amount_of, count_of, identity, json_records, looks_like_ndjson, read_head, require, shown,
+    text_of,
 )
 
 COPILOT_SHAPE = "GitHub Copilot usage-metrics user record"
@@ -61,6 +66,53 @@ def _copilot_extra(path: Path, where: str, record: dict) -> dict[str, float]:
     return extra
 
 
+def _users_schema(phase_is_object: bool) -> pa.Schema:
+    """The users report's fields the reader uses, as the fast path parses them (the rest is dropped)."""
+    count = pa.int64()
+    phase = pa.struct([("phase", count)]) if phase_is_object else count
+    return pa.schema([
+        ("day", pa.string()), ("user_login", pa.string()),
+        ("user_initiated_interaction_count", count), ("code_generation_activity_count", count),
+        ("code_acceptance_activity_count", count), ("loc_added_sum", count),
+        ("totals_by_feature", pa.list_(pa.struct([("feature", pa.string()),
+                                                   ("code_generation_activity_count", count)]))),
+        ("totals_by_cli", pa.struct([("prompt_count", count), ("token_usage", pa.struct(
+            [("prompt_tokens_sum", count), ("output_tokens_sum", count)]))])),
+        ("ai_credits_used", pa.float64()), ("ai_adoption_phase", phase),
+        ("used_copilot_code_review_active", pa.bool_()), ("used_copilot_code_review_passive", pa.bool_()),
+    ])
+
+
+def _phase_is_object(head: str) -> bool:
+    """Whether the file writes ai_adoption_phase as {"phase": n, ...} (as documented) or as a bare
+    number: the fast path parses the form the first record uses (the other form then fails it)."""
+    try:
+        first = json.loads(head.lstrip().split("\n", 1)[0])
+    except ValueError:
+        return True
+    return not isinstance(first, dict) or not isinstance(first.get("ai_adoption_phase"), int)
+
+
+def _copilot_extra_columns(batch: pa.RecordBatch, phase_is_object: bool) -> dict[str, np.ndarray]:
+    """`_copilot_extra` for a whole batch: each column that any record in it has (NaN where absent)."""
+    extra = {"ai_credits_used": fastjson.amounts(batch.column("ai_credits_used"))}
+    phase = batch.column("ai_adoption_phase")
+    if phase_is_object:
+        present = phase.is_valid().to_numpy(zero_copy_only=False)
+        phase = fastjson.field(phase, "phase")
+        if np.any(present & ~phase.is_valid().to_numpy(zero_copy_only=False)):   # {} without a phase
+            raise fastcsv.NotFast
+    phases = fastjson.counts(phase, optional=True)
+    if np.any(phases[~np.isnan(phases)] > ADOPTION_PHASES[-1]):
+        raise fastcsv.NotFast
+    extra["ai_adoption_phase"] = phases
+    for name in ("used_copilot_code_review_active", "used_copilot_code_review_passive"):
+        flags = batch.column(name)
+        extra[name] = np.where(flags.is_valid().to_numpy(zero_copy_only=False),
+                               flags.fill_null(False).to_numpy(zero_copy_only=False), np.nan).astype(np.float64)
+    return {name: values for name, values in extra.items() if not np.isnan(values).all()}
+
+
 def _record_list(loaded: Any) -> list | None:
     """A JSON document's records: the document itself when it is a list."""
     return loaded if isinstance(loaded, list) else None
@@ -88,7 +140,55 @@ class CopilotUsersReader(Reader):
         return first is not None and ("user_login" in first or "user_initiated_interaction_count" in first)
 
     def records(self, path: Path, sink: Sink) -> None:
-        """Prompts, completions shown and (before CLI_IN_TOTALS) CLI prompts count as interactions."""
+        """Prompts, completions shown and (before CLI_IN_TOTALS) CLI prompts count as interactions.
+        An NDJSON file is read a chunk at a time by whole columns; whatever that path cannot judge
+        exactly sends the file to `_records`, record by record."""
+        head = read_head(path)
+        if head.lstrip()[:1] == "{" and looks_like_ndjson(head):
+            mark = sink.mark()
+            try:
+                self._columns(path, sink, _phase_is_object(head))
+                return
+            except fastcsv.NotFast:
+                sink.rollback(mark)
+        self._records(path, sink)
+
+    def _columns(self, path: Path, sink: Sink, phase_is_object: bool) -> None:
+        """The fast path (datasets/importers/fastjson.py): the same numbers as `_records`."""
+        parse_day = partial(COPILOT_DATES.parse, path, "", field="day")
+        seen: dict[str, int] = {}
+        cli_from = CLI_IN_TOTALS.toordinal()
+        for batch in fastjson.batches(path, _users_schema(phase_is_object)):
+            rows = batch.num_rows
+            for name in ("day", "user_login"):
+                if batch.column(name).null_count:
+                    raise fastcsv.NotFast
+            users = fastcsv.codes(sink, "user", batch.column("user_login"), fastcsv.checked(identity), seen)
+            days = fastcsv.day_ordinals(batch.column("day"), parse_day)
+            features = batch.column("totals_by_feature")
+            has_features = pa.compute.fill_null(pa.compute.greater(pa.compute.list_value_length(features), 0),
+                                                False).to_numpy(zero_copy_only=False)
+            day_level = fastjson.counts(batch.column("code_generation_activity_count"), optional=True)
+            if np.isnan(day_level[~has_features]).any():   # absent is 0 there, null an error: the line reader
+                raise fastcsv.NotFast
+            by_feature = fastjson.summed_where(features, "code_generation_activity_count", "feature",
+                                               "code_completion", rows)
+            completions = np.where(has_features, by_feature, day_level)
+            cli = batch.column("totals_by_cli")
+            cli_prompts = fastjson.counts(fastjson.field(cli, "prompt_count"), optional=True)
+            separate_cli = np.where(np.isnan(cli_prompts) | (days >= cli_from), 0.0, cli_prompts)
+            tokens = fastjson.field(cli, "token_usage")
+            interactions = (fastjson.counts(batch.column("user_initiated_interaction_count"))
+                            + completions + separate_cli)
+            columns = [interactions, fastjson.counts(batch.column("code_acceptance_activity_count")),
+                       fastjson.counts(fastjson.field(tokens, "prompt_tokens_sum"), optional=True),
+                       fastjson.counts(fastjson.field(tokens, "output_tokens_sum"), optional=True),
+                       fastjson.counts(batch.column("loc_added_sum"), optional=True)]
+            sink.add_block(users, days, self.kind, [None if np.isnan(c).all() else c for c in columns],
+                           _copilot_extra_columns(batch, phase_is_object))
+
+    def _records(self, path: Path, sink: Sink) -> None:
+        """Record by record: slower, and the reader that names the file and line of a bad field."""
         def pick(loaded: Any) -> list | None:
             return loaded if isinstance(loaded, list) else None
 

@@ -67,7 +67,7 @@ def blocks(path: Path, names: int, delimiter: str, header_lines: int) -> Iterato
         "memory_pool": POOL,
     }
     try:
-        for chunk in _chunks(path):
+        for chunk in line_chunks(path):
             for batch in pacsv.read_csv(pa.py_buffer(chunk), **options).to_batches():
                 yield [_unquoted(batch.column(i)) for i in range(names)]
     except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
@@ -76,9 +76,10 @@ def blocks(path: Path, names: int, delimiter: str, header_lines: int) -> Iterato
         POOL.release_unused()     # what the parser kept goes back before the table is built
 
 
-def _chunks(path: Path) -> Iterator[memoryview]:
-    """The file's rows after the header, up to CHUNK_BYTES at a time, each cut after a line break,
-    read into one buffer used over and over (each chunk is parsed before the next is read).
+def line_chunks(path: Path, header_lines: int = 1) -> Iterator[memoryview]:
+    """The file's lines after the header (one line, or none), up to CHUNK_BYTES at a time, each cut
+    after a line break, read into one buffer used over and over (each chunk is parsed before the
+    next is read).
 
     Arrow's own streaming reader keeps much of the memory of the blocks it has read (150 MB and
     more for a 200 MB file), and a new 4 MB bytes object per chunk makes the C allocator keep
@@ -88,7 +89,7 @@ def _chunks(path: Path) -> Iterator[memoryview]:
     buffer = bytearray(CHUNK_BYTES)
     view = memoryview(buffer)
     with open_binary(path) as handle:
-        if not handle.readline().endswith(b"\n"):   # the header (header_lines is 1), or lines ended by CR alone
+        if header_lines and not handle.readline().endswith(b"\n"):   # the header, or lines ended by CR alone
             raise NotFast
         held = 0
         while True:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from datasets.errors import UserError
 from datasets.importers import COUNT_COLUMNS, TIDY_COLUMNS, read_export
 from datasets.scenario import Scenario, load_scenario
+from tests.datasets.both_readers import outcome, same_as_slow_reader
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -330,14 +331,6 @@ CSV_FAST_HEADERS = (
 )
 
 
-def _outcome(path: Path) -> tuple:
-    try:
-        table = read_export(path)
-    except UserError as error:
-        return ("error", str(error))
-    return ("table", table, table.attrs["duplicates"], table.attrs["conflicts"])
-
-
 @SETTINGS
 @given(header=st.sampled_from(CSV_FAST_HEADERS), seed_rows=st.lists(
     st.tuples(st.sampled_from(["ada", "bob", "e\u0301", "\xe9"]), st.sampled_from(["2026-11-02", "11-02-2026"]),
@@ -346,8 +339,6 @@ def _outcome(path: Path) -> tuple:
     delimiter=st.sampled_from([",", ";"]), line_end=st.sampled_from(["\n", "\r\n", "\r"]))
 def test_the_column_reader_and_the_row_reader_give_the_same_table_or_message(
         tmp_path, header, seed_rows, hostile, delimiter, line_end):
-    from unittest import mock
-
     from datasets.importers import fastcsv
     rows = []
     for user, day, client, numbers in seed_rows:   # mostly valid rows, then a few cells made hostile
@@ -360,14 +351,7 @@ def test_the_column_reader_and_the_row_reader_give_the_same_table_or_message(
             rows[row][column % len(header)] = cell
     path = tmp_path / "report.csv"
     path.write_text(line_end.join(delimiter.join(cells) for cells in [header, *rows]) + line_end, encoding="utf-8")
-    fast = _outcome(path)
-    with mock.patch.object(fastcsv, "blocks", side_effect=fastcsv.NotFast):
-        slow = _outcome(path)
-    assert fast[0] == slow[0] and fast[2:] == slow[2:]
-    if fast[0] == "table":
-        pd.testing.assert_frame_equal(fast[1], slow[1], check_exact=True)
-    else:
-        assert fast[1] == slow[1]
+    same_as_slow_reader(path, fastcsv, "blocks")
 
 
 @pytest.mark.parametrize("vendor", ["kiro", "amazon-q"])
@@ -447,8 +431,6 @@ openai_groupings = st.sampled_from([None, "gpt-5", 3, "", ["a"], {"k": 1}])
              min_size=1, max_size=5)),
     min_size=1, max_size=5))
 def test_the_bulk_and_the_per_result_openai_readers_give_the_same_table_or_message(tmp_path, buckets):
-    from unittest import mock
-
     from datasets.importers import openai
 
     data = []
@@ -470,14 +452,7 @@ def test_the_bulk_and_the_per_result_openai_readers_give_the_same_table_or_messa
         data.append({"object": "bucket", "start_time": start, "end_time": start + width, "results": rows})
     path = tmp_path / "usage.json"
     path.write_text(json.dumps({"object": "page", "data": data}), encoding="utf-8")
-    bulk = _outcome(path)
-    with mock.patch.object(openai._PlainResults, "read", return_value=None):
-        checked = _outcome(path)
-    assert bulk[0] == checked[0] and bulk[2:] == checked[2:]
-    if bulk[0] == "table":
-        pd.testing.assert_frame_equal(bulk[1], checked[1], check_exact=True)
-    else:
-        assert bulk[1] == checked[1]
+    same_as_slow_reader(path, openai._PlainResults, "read", return_value=None)   # every bucket result by result
 
 
 def test_a_plain_openai_page_is_read_in_bulk(tmp_path):
