@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import sys
 import time
 from multiprocessing import Pool
@@ -171,11 +172,37 @@ def main() -> None:
               f"{np.mean(col['first_wave'] == 1):>13.1%} "
               f"{np.mean(col['to_mandate'] == 1):>9.1%} {col['to_mandate_error'].mean():>+9.1f} "
               f"{'/'.join(units):>7}")
+    naive_by_effect(rows)
     credit, centre, half = best_constant(rows)
     print(f"best constant interval in hindsight over all {len(rows)} companies: "
           f"{centre:+.1f} +/- {half:.0f} points, mean credit {credit:.2f}")
     if args.slack:
         slack_sweep(rows, args.slack)
+
+
+EFFECT_BANDS = (0.0, 5.0, 15.0, math.inf)   # points of true effect, either sign
+
+
+def naive_by_effect(rows: list[dict]) -> None:
+    """Where users-vs-non-users earns full credit, by the size of the true effect, with its slope on
+    the truth: the shortcut estimates the effect on heavy users (a multiple of the effect of access,
+    plus any selection), so it lands inside an interval mostly where both are near zero."""
+    bands = [f"|effect| {lo:g}-{hi:g}" if math.isfinite(hi) else f"|effect| >= {lo:g}"
+             for lo, hi in zip(EFFECT_BANDS, EFFECT_BANDS[1:])]
+    print("users-vs-non-users, full credit by the size of the true effect (companies in the band), "
+          "and its estimate per point of true effect:")
+    print(f"{'family':<10} " + " ".join(f"{band:>20}" for band in bands) + f" {'slope':>6}")
+    for family in dict.fromkeys(r["family"] for r in rows):
+        part = [r for r in rows if r["family"] == family]
+        truth = np.array([r["truth"] for r in part])
+        full = np.array([r["naive"] == 1 for r in part])
+        naive = truth + np.array([r["naive_error"] for r in part])
+        cells = []
+        for lo, hi in zip(EFFECT_BANDS, EFFECT_BANDS[1:]):
+            inside = (np.abs(truth) >= lo) & (np.abs(truth) < hi)
+            cells.append(f"{full[inside].mean():.0%} ({inside.sum()})" if inside.any() else "-")
+        slope = np.polyfit(truth, naive, 1)[0] if len(part) > 2 else math.nan
+        print(f"{family:<10} " + " ".join(f"{cell:>20}" for cell in cells) + f" {slope:>6.2f}")
 
 
 def load_rows(path: Path) -> list[dict]:

@@ -193,6 +193,18 @@ def test_the_benchmarks_slack_sweep_moves_only_the_widening():
     assert causal.interval_credit(10, 0, 20, truth=15, reference_width=10, slack=0.0)[0] == 0.0  # width still counts
 
 
+def test_the_benchmark_splits_the_shortcuts_credit_by_the_size_of_the_effect(capsys):
+    """The shortcut estimating twice the effect passes where the effect is near zero, and the
+    printed slope says twice."""
+    from benchmarks.estimands import naive_by_effect
+    truths = [-3.0, 1.0, 2.0, 8.0, 12.0, 20.0, -25.0]
+    rows = [{"family": "theater", "truth": t, "naive_error": t, "naive": float(abs(t) < 5)} for t in truths]
+    naive_by_effect(rows)
+    line = capsys.readouterr().out.splitlines()[-1].split()
+    assert line[0] == "theater" and line[-1] == "2.00"
+    assert line[1:7] == ["100%", "(3)", "0%", "(2)", "0%", "(2)"]
+
+
 def test_a_wide_interval_loses_credit_linearly_and_a_huge_one_earns_nothing():
     full = causal.WIDTH_FULL * 20
     assert causal.interval_credit(0, -full / 2, full / 2, truth=0, reference_width=20)[0] == 1.0
