@@ -69,10 +69,12 @@ def running_app(home: Path, flags: list[str], serve: bool = False) -> Iterator[s
 
 
 def _settle(page, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has finished running the script (no 'Running…' status)."""
+    """Wait until Streamlit has finished running the script: the app says it is not running (the
+    'Running…' status shows only for a long run) and no status widget is left."""
     page.wait_for_load_state("networkidle")
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]') && document.querySelector("
+        "'[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') !== 'running'", timeout=timeout)
     page.wait_for_timeout(400)
 
 
@@ -119,14 +121,32 @@ def _commit_predictions(page) -> int:
         form = forms.nth(index)
         form.get_by_role("radio").first.click(force=True)
         form.get_by_role("button", name="Commit my prediction").click()
-        page.wait_for_timeout(800)
+        _rerun_started(page, 800)
         _settle(page)
     return forms.count()
 
 
+SCRIPT_RUNNING = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'running'"
+
+
+def _rerun_started(page, timeout: float, before_url: str | None = None) -> None:
+    """Wait until the rerun a click asked for has begun: the script runs, or (a page link) the
+    address changed, which Streamlit does as the new page's run starts. A run too short to be seen
+    costs the whole timeout, the fixed wait this replaces."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    check = SCRIPT_RUNNING if before_url is None else (
+        f"() => location.href !== {before_url!r} || ({SCRIPT_RUNNING})()")
+    try:
+        page.wait_for_function(check, timeout=timeout, polling=20)
+    except PlaywrightTimeoutError:
+        pass
+
+
 def _open(page, link_text: str) -> None:
+    before = page.url
     page.get_by_test_id("stSidebarNav").get_by_text(link_text, exact=False).first.click()
-    page.wait_for_timeout(1500)   # the rerun starts a moment after the click
+    _rerun_started(page, 1500, before)
     _settle(page)
 
 
