@@ -104,8 +104,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "import",
         help="read real AI-usage exports into one per-user-per-day CSV",
         description="Read vendor exports (GitHub Copilot usage-metrics NDJSON, OpenAI usage pages, Microsoft "
-                    "365 Copilot CSV, Amazon Q Developer and Kiro CSV, Claude Code analytics, Cursor daily "
-                    "usage) into one tidy table: user, day, source, interactions, acceptances, tokens_in, "
+                    "365 Copilot CSV, Amazon Q Developer and Kiro CSV, Claude Code and Claude Enterprise "
+                    "analytics, Cursor daily usage) into one tidy table: user, day, source, interactions, "
+                    "acceptances, tokens_in, "
                     "tokens_out, lines_added, then any vendor columns (credits, adoption phase). GitHub's "
                     "team and repository reports each give a table of their own. FILE.csv.meta.json beside "
                     "it says what each column measures and which definition changes fall in the period.",

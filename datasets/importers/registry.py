@@ -23,7 +23,7 @@ from datasets.importers.base import (
     UnknownExportError, export_suffix, first_line_is_object, looks_like_ndjson, ndjson_records, parse_json,
     read_head,
 )
-from datasets.importers.claude import ClaudeCodeReader
+from datasets.importers.claude import ClaudeCodeReader, ClaudeEnterpriseUsersReader
 from datasets.importers.copilot import CopilotRepositoriesReader, CopilotTeamsReader, CopilotUsersReader
 from datasets.importers.cursor import CursorReader
 from datasets.importers.kiro import KiroReader
@@ -36,6 +36,7 @@ READERS: tuple[Reader, ...] = (
     CopilotUsersReader(),
     OpenAIUsageReader(),
     ClaudeCodeReader(),
+    ClaudeEnterpriseUsersReader(),
     CursorReader(),
     M365CopilotReader(),
     KiroReader(),

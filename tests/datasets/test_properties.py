@@ -373,6 +373,31 @@ def test_a_plain_vendor_csv_is_read_by_columns_not_row_by_row(tmp_path, vendor):
         assert table["interactions"].tolist() == [3, 4] and table["lines_added"].tolist() == [12, 0]
 
 
+claude_members = st.fixed_dictionaries({}, optional={
+    "user": st.one_of(st.none(), st.just("ada"), st.fixed_dictionaries({}, optional={
+        "email_address": logins, "id": st.one_of(st.none(), st.just("user_01"))})),
+    "distinct_user_count": st.one_of(st.none(), counts),
+    "last_activity_date": st.one_of(st.none(), st.sampled_from(["2026-11-02", "2026-11-01", ""]), days),
+    "claude_code_metrics": st.one_of(st.none(), st.just([]), st.fixed_dictionaries({}, optional={
+        "core_metrics": st.one_of(st.none(), counts, st.fixed_dictionaries({}, optional={
+            "commit_count": counts, "pull_request_count": counts, "distinct_session_count": counts,
+            "lines_of_code": st.one_of(counts, st.fixed_dictionaries({}, optional={"added_count": counts}))})),
+        "tool_actions": st.one_of(st.none(), counts, st.fixed_dictionaries({}, optional={
+            tool: st.one_of(counts, st.fixed_dictionaries({}, optional={"accepted_count": counts,
+                                                                         "rejected_count": counts}))
+            for tool in ("edit_tool", "write_tool", "unknown_tool")}))})),
+})
+
+
+@SETTINGS
+@given(rows=st.lists(claude_members, max_size=5), name=st.sampled_from(["users-2026-11-02.json", "users.json"]))
+def test_any_claude_enterprise_page_gives_a_correct_table_or_one_clear_error(tmp_path, rows, name):
+    path = tmp_path / name
+    path.write_text(json.dumps({"data": rows, "next_page": None}))
+    _read(path)
+    _read(path, "claude-enterprise")
+
+
 graph_records = st.fixed_dictionaries(
     {},
     optional={

@@ -4,6 +4,7 @@ the streaming JSON reader: what each report says, what it leaves out, and clear 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,7 @@ TEAMS = FIXTURES / "copilot-user-teams-1-day.ndjson"
 REPOS = FIXTURES / "copilot-repos-1-day.ndjson"
 KIRO = FIXTURES / "kiro-user-report-per-client.csv"
 GRAPH = FIXTURES / "m365-copilot-usage-user-detail.json"
+CLAUDE_USERS = FIXTURES / "claude-analytics-users-2026-11-02.json"
 
 
 # ----- the registry ---------------------------------------------------------------------------------
@@ -41,6 +43,7 @@ def test_every_reader_has_a_unique_kind_a_shape_and_known_roles():
     (REPOS, "github-copilot-repos"),
     (KIRO, "kiro"),
     (GRAPH, "m365-copilot"),
+    (CLAUDE_USERS, "claude-enterprise"),
 ])
 def test_each_fixture_is_detected_as_its_own_report_and_by_no_other_reader(path, kind):
     assert detect_kind(path) == kind
@@ -137,6 +140,57 @@ def test_the_repository_report_keeps_its_counts_as_outcome_proximal_and_says_abs
     assert roles["pull_requests.total_merged_created_by_copilot"] == "outcome-proximal"
     assert roles["code_review.total_suggestions"] == "activity"
     assert any("not a zero" in note for note in repos.attrs["notes"])
+
+
+# ----- Claude: the contribution counts of both reports ----------------------------------------------
+
+
+def test_claude_enterprise_rows_are_read_on_the_day_the_file_names_with_contributions_as_outcome_proximal():
+    table = read_export(CLAUDE_USERS).set_index("user")
+    assert (table["day"] == "2026-11-02").all() and set(table["source"]) == {"claude-enterprise"}
+    ada = table.loc["ada@example.com"]
+    assert [ada.interactions, ada.acceptances, ada.lines_added] == [17, 14, 842]   # 10+1+3 accepted, 2+1 rejected
+    assert [ada.sessions, ada.commits_by_claude_code, ada.pull_requests_by_claude_code] == [5, 3, 1]
+    assert table.loc["bob@example.com", ["interactions", "commits_by_claude_code"]].tolist() == [0, 0]
+    roles = table.attrs["roles"]["claude-enterprise"]
+    assert roles["commits_by_claude_code"] == roles["pull_requests_by_claude_code"] == "outcome-proximal"
+    assert roles["interactions"] == "activity" and np.isnan(ada.tokens_in)
+    assert any("not what the tool changed" in note for note in table.attrs["notes"])
+
+
+def test_the_claude_code_usage_report_keeps_its_sessions_commits_and_pull_requests(tmp_path):
+    from tests.datasets.test_importers import CLAUDE_REPORT
+    path = tmp_path / "claude_code.json"
+    path.write_text(json.dumps(CLAUDE_REPORT))
+    table = read_export(path).set_index("user")
+    assert table.loc["ada@example.com", ["sessions", "commits_by_claude_code", "pull_requests_by_claude_code"]].tolist() \
+        == [5, 3, 1]
+    assert table.loc["ci-bot", "sessions"] == 1 and np.isnan(table.loc["ci-bot", "commits_by_claude_code"])
+    assert table.attrs["roles"]["claude-code"]["commits_by_claude_code"] == "outcome-proximal"
+
+
+def _claude_page(**change) -> dict:
+    page = json.loads(CLAUDE_USERS.read_text())
+    page["data"][0].update(change)
+    return page
+
+
+@pytest.mark.parametrize(("name", "page", "message"), [
+    ("claude-users.json", _claude_page(), "does not say which day it covers"),
+    ("claude-users-2026-11-02-to-2026-11-09.json", _claude_page(), "does not say which day it covers"),
+    ("claude-users-2026-11-03.json", _claude_page(), "last active on '2026-11-02', not on 2026-11-03"),
+    ("claude-users-2026-11-02.json", _claude_page(user=None, distinct_user_count=14), "a group of members"),
+    ("claude-users-2026-11-02.json", _claude_page(claude_code_metrics={"tool_actions": {}}),
+     "'claude_code_metrics.core_metrics' is not an object"),
+    ("claude-users-2026-11-02.json", _claude_page(claude_code_metrics={"core_metrics": {"commit_count": -2}}),
+     "'commits_by_claude_code' is negative"),
+    ("claude-users-2026-13-02.json", _claude_page(), "the file name"),
+])
+def test_claude_enterprise_files_that_cannot_be_read_per_day_are_refused(tmp_path, name, page, message):
+    path = tmp_path / name
+    path.write_text(json.dumps(page))
+    with pytest.raises(UserError, match="^" + str(path).replace(".", r"\.") + ".*" + re.escape(message)):
+        read_export(path, kind="claude-enterprise")
 
 
 def test_a_team_record_without_a_team_is_refused(tmp_path):
