@@ -15,10 +15,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Reads AI-usage exports (every kind `theater import` reads) and delivery files "
                     "(a GitHub pull-request export, a Jira issues CSV, an incident list CSV), joins "
                     "them by team and week through --roster, and writes a self-contained HTML report "
-                    "that shows no person and no team under five people, and/or a room file of "
-                    "its team-week aggregates for a live workshop.")
+                    "(or the same report as PDF) that shows no person and no team under five people, "
+                    "and/or a room file of its team-week aggregates for a live workshop.")
     audit.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="export files or folders")
     audit.add_argument("--html", type=Path, metavar="FILE", help="where to write the report")
+    audit.add_argument("--pdf", type=Path, metavar="FILE.pdf",
+                       help="also (or instead) write the report as PDF, printed by headless Chromium")
     audit.add_argument("--room-file", type=Path, metavar="FILE.json",
                        help="also (or instead) write the audit's team-week aggregates as a file a "
                             "trainer creates a workshop room on (`theater workshop create "
@@ -65,11 +67,14 @@ def split_inputs(paths: list[Path]) -> tuple[list[Path], list[Path], list[str]]:
     return usage, outcomes, skipped
 
 
-def _write(out: Path, text: str) -> None:
+def _write(out: Path, content: str | bytes) -> None:
     """All of it or nothing: a half-written file is never left where the trainer looks."""
     partial = out.with_name(f".{out.name}.partial")
     try:
-        partial.write_text(text, encoding="utf-8")
+        if isinstance(content, bytes):
+            partial.write_bytes(content)
+        else:
+            partial.write_text(content, encoding="utf-8")
         os.replace(partial, out)
     except OSError as exc:
         partial.unlink(missing_ok=True)
@@ -79,13 +84,14 @@ def _write(out: Path, text: str) -> None:
 def run_audit(args: argparse.Namespace) -> int:
     from course.audit import audit_html, build_audit
     from course.audit_room import room_file_json
+    from course.pdf import html_to_pdf
     from datasets.importers import read_exports
     from datasets.outcomes import read_outcomes, read_roster
 
-    if args.html is None and args.room_file is None:
-        raise UserError("give --html FILE (the report), --room-file FILE.json (for a workshop "
-                        "room) or both")
-    outputs = [path.resolve() for path in (args.html, args.room_file) if path is not None]
+    if args.html is None and args.pdf is None and args.room_file is None:
+        raise UserError("give --html FILE (the report), --pdf FILE.pdf (the report as PDF), --room-file "
+                        "FILE.json (for a workshop room), or several")
+    outputs = [path.resolve() for path in (args.html, args.pdf, args.room_file) if path is not None]
     usage_files, outcome_files, skipped = split_inputs(args.paths)
     if not usage_files:
         raise UserError("no AI-usage export among the inputs: give at least one file `theater import` reads")
@@ -98,10 +104,13 @@ def run_audit(args: argparse.Namespace) -> int:
     audit = build_audit(read_exports(usage_files), read_outcomes(outcome_files), roster)
     teams = audit.weekly['team'].nunique() if len(audit.weekly) else 0
     room_text = room_file_json(audit) if args.room_file is not None else None   # may refuse: before any write
-    if args.html is not None:
-        _write(args.html, audit_html(audit, args.title))
-        print(f"wrote {args.html}: {len(usage_files)} usage file(s), {len(outcome_files)} "
-              f"delivery file(s), {teams} team(s) shown")
+    page = audit_html(audit, args.title)
+    pdf = html_to_pdf(page) if args.pdf is not None else None                   # as may this
+    for out, content in ((args.html, page), (args.pdf, pdf)):
+        if out is not None:
+            _write(out, content)
+            print(f"wrote {out}: {len(usage_files)} usage file(s), {len(outcome_files)} "
+                  f"delivery file(s), {teams} team(s) shown")
     if args.room_file is not None:
         _write(args.room_file, room_text)
         print(f"wrote {args.room_file}: team-week aggregates of {teams} team(s) over "

@@ -22,7 +22,7 @@ st.markdown(
 st.caption("Privacy: the files are read in a temporary folder that is deleted when the report is "
            "ready; nothing you upload is stored by the app. The report holds team-week aggregates "
            "only. The same report from a shell: `theater audit FILES --roster roster.csv --html "
-           "audit.html` (docs/exports.md).")
+           "audit.html` (or `--pdf audit.pdf`; docs/exports.md).")
 
 with st.form("audit"):
     files = st.file_uploader("Usage exports and delivery files", accept_multiple_files=True,
@@ -60,6 +60,7 @@ if run:
         st.error(" ".join(str(error).split()).replace(str(folder) + "/", ""), icon=":material/error:")
         st.stop()
     st.session_state["_audit_report"] = (audit, page, [line.replace(str(folder) + "/", "") for line in skipped])
+    st.session_state.pop("_audit_pdf", None)     # a PDF of the previous report is not this one's
 
 if "_audit_report" in st.session_state:
     audit, page, skipped = st.session_state["_audit_report"]
@@ -85,6 +86,23 @@ if "_audit_report" in st.session_state:
         st.dataframe(audit.weekly, hide_index=True, width="stretch")
     st.download_button("Download the report (self-contained HTML)", data=page, file_name="audit.html",
                        mime="text/html", icon=":material/download:")
+    from course.pdf import chromium, html_to_pdf
+
+    if chromium() is None:
+        st.caption("A PDF of the report needs Chromium on this server (`make system-deps` installs it); "
+                   "the HTML report prints to PDF from any browser.")
+    elif "_audit_pdf" in st.session_state:
+        st.download_button("Download the report (PDF)", data=st.session_state["_audit_pdf"],
+                           file_name="audit.pdf", mime="application/pdf", icon=":material/picture_as_pdf:",
+                           on_click="ignore")
+    elif st.button("Make a PDF of the report", icon=":material/picture_as_pdf:"):
+        with st.spinner("Printing the report…"):
+            try:
+                st.session_state["_audit_pdf"] = html_to_pdf(page)
+            except UserError as error:
+                st.error(str(error), icon=":material/error:")
+            else:
+                st.rerun()
     from course.audit_room import room_file_json
 
     try:

@@ -4,11 +4,14 @@ team-level report out that shows no person, no team under five and nothing to su
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from course.audit import build_audit
+from course.pdf import chromium, html_to_pdf
 from datasets.api import generate_company
 from datasets.exports import vendor_identities, write_export
 from datasets.importers import read_exports
@@ -79,6 +82,43 @@ def test_the_cli_writes_a_page_with_no_person_and_purges_on_request(files, tmp_p
     assert files["small_team"] not in text
     assert not (work / "copilot-usage-users.ndjson").exists() and not roster.exists()
     assert "deleted" in out
+
+
+def _audit_args(files, out: Path, *flags: str) -> list[str]:
+    return ["audit", str(files["exports"] / "copilot-usage-users.ndjson"), str(files["exports"] / "prs.json"),
+            "--roster", str(files["roster"]), *flags]
+
+
+@pytest.mark.skipif(chromium() is None, reason="no Chromium to print with (make system-deps installs it)")
+def test_the_cli_prints_the_same_report_to_pdf(files, tmp_path, capsys):
+    page, pdf = tmp_path / "audit.html", tmp_path / "audit.pdf"
+    code = main(_audit_args(files, tmp_path, "--html", str(page), "--pdf", str(pdf)))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF") and len(data) > 20_000
+    assert re.search(rb"/Type\s*/Page\b", data), "a PDF with at least one page"
+    assert f"wrote {pdf}" in out and f"wrote {page}" in out
+
+
+@pytest.mark.skipif(chromium() is None, reason="no Chromium to print with (make system-deps installs it)")
+def test_a_script_in_the_page_never_runs_when_it_is_printed():
+    """The report holds no script; if a roster's team name ever smuggled one in, printing would not run it
+    (the PDF's title is the page's title when printed, so a script that changes it shows)."""
+    page = "<html><head><title>clean</title></head><body><script>document.title='ran'</script></body></html>"
+    printed = html_to_pdf(page)
+    assert b"(clean)" in printed and b"(ran)" not in printed
+
+
+@pytest.mark.parametrize("binary", ["/nonexistent/chromium", "/bin/false"])
+def test_without_a_working_chromium_the_pdf_is_refused_in_one_line_and_nothing_is_written(
+        files, tmp_path, capsys, monkeypatch, binary):
+    monkeypatch.setenv("THEATER_CHROMIUM", binary)
+    page, pdf = tmp_path / "audit.html", tmp_path / "audit.pdf"
+    code = main(_audit_args(files, tmp_path, "--html", str(page), "--pdf", str(pdf)))
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and ("needs Chromium" in err or "could not print" in err), err
+    assert not page.exists() and not pdf.exists() and not list(tmp_path.glob(".*partial"))
 
 
 def test_bad_delivery_files_are_one_line_errors(tmp_path, capsys):

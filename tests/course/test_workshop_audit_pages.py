@@ -122,6 +122,14 @@ def test_an_audit_room_with_no_whole_week_still_opens(rooms):
 
 
 def test_the_audit_page_offers_the_room_file(app_home):
+    page_test = _audit_page_with_a_report()
+    page_test.run()
+    assert not page_test.exception
+    labels = [b.label for b in page_test.get("download_button")]
+    assert "Download the room file for a workshop (JSON)" in labels
+
+
+def _audit_page_with_a_report():
     page_test = page("audit_logs.py", staff_role="trainer", staff_user="Grace")
     from course.audit import build_audit
     from datasets.outcomes import read_outcomes
@@ -131,9 +139,33 @@ def test_the_audit_page_offers_the_room_file(app_home):
                           "day": [d for d in days for _ in range(6)], "source": "github-copilot",
                           "interactions": 3.0, "acceptances": 1.0, "tokens_in": float("nan"),
                           "tokens_out": float("nan"), "lines_added": float("nan")})
-    audit = build_audit(usage, read_outcomes([]))
-    page_test.session_state["_audit_report"] = (audit, "<html></html>", [])
+    page_test.session_state["_audit_report"] = (build_audit(usage, read_outcomes([])),
+                                                "<html><head><title>audit</title></head><body>r</body></html>", [])
+    return page_test
+
+
+def test_the_audit_page_prints_the_report_to_pdf_on_request(app_home):
+    from course.pdf import chromium
+    if chromium() is None:
+        pytest.skip("no Chromium to print with (make system-deps installs it)")
+    page_test = _audit_page_with_a_report()
     page_test.run()
-    assert not page_test.exception
-    labels = [b.label for b in page_test.get("download_button")]
-    assert "Download the room file for a workshop (JSON)" in labels
+    assert "Download the report (PDF)" not in [b.label for b in page_test.get("download_button")]
+    next(b for b in page_test.button if b.label == "Make a PDF of the report").click().run(timeout=60)
+    assert not page_test.exception and not page_test.error
+    assert "Download the report (PDF)" in [b.label for b in page_test.get("download_button")]
+    assert page_test.session_state["_audit_pdf"].startswith(b"%PDF-")
+
+
+@pytest.mark.parametrize(("binary", "says"), [("/nonexistent/chromium", "needs Chromium on this server"),
+                                              ("/bin/false", "Chromium could not print")])
+def test_without_a_working_chromium_the_audit_page_says_so_and_keeps_the_html(app_home, monkeypatch, binary, says):
+    monkeypatch.setenv("THEATER_CHROMIUM", binary)
+    page_test = _audit_page_with_a_report()
+    page_test.run()
+    buttons = [b for b in page_test.button if b.label == "Make a PDF of the report"]
+    if buttons:
+        buttons[0].click().run(timeout=30)
+    shown = " ".join([c.value for c in page_test.caption] + [e.value for e in page_test.error])
+    assert says in shown and not page_test.exception
+    assert "Download the report (self-contained HTML)" in [b.label for b in page_test.get("download_button")]
