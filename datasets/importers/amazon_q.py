@@ -99,7 +99,8 @@ class AmazonQReader(Reader):
         for line, cells in rows:
             user = identity(cells[user_at])
             if not user:
-                raise ExportFormatError(f"{path}: line {line}: column 'UserId' is blank")
+                raise ExportFormatError(f"{path}: line {line}: column 'UserId' has no user (blank, or a "
+                                        "missing value such as 'nan')")
             if not cells[date_at].strip():
                 raise ExportFormatError(f"{path}: line {line}: column 'Date' is blank")
             day = AMAZON_Q_DATES.parse(path, f"line {line}", cells[date_at], "Date", "column")

@@ -124,7 +124,8 @@ class KiroReader(Reader):
         for line, cells in rows:
             user = identity(cells[at["user"]])
             if not user:
-                raise ExportFormatError(f"{path}: line {line}: column {header[at['user']]!r} is blank")
+                raise ExportFormatError(f"{path}: line {line}: column {header[at['user']]!r} has no user (blank, "
+                                        "or a missing value such as 'nan')")
             text = cells[at["day"]]
             if not text.strip():
                 raise ExportFormatError(f"{path}: line {line}: column {header[at['day']]!r} is blank")

@@ -61,7 +61,8 @@ class M365CopilotReader(Reader):
                 continue
             user = identity(cells[user_at])
             if not user:
-                raise ExportFormatError(f"{path}: line {line}: column 'User Principal Name' is blank")
+                raise ExportFormatError(f"{path}: line {line}: column 'User Principal Name' has no user (blank, or a "
+                                        "missing value such as 'nan')")
             # the overall Last Activity Date repeats one of the per-app dates: a day is one record
             days = {M365_DATES.parse(path, f"line {line}", text, column, "column") for column, text in dates}
             for day in sorted(days):
