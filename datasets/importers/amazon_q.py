@@ -77,7 +77,7 @@ class AmazonQReader(Reader):
         plan = self._plan(header)
         # a date it refuses sends the file to the row reader, which names the line: no place needed here
         parse = partial(AMAZON_Q_DATES.parse, path, "", field="Date", noun="column")
-        seen: dict[str, int] = {}
+        seen = fastcsv.Known()
         for cells in fastcsv.blocks(path, len(header), delimiter, header_lines):
             users = fastcsv.codes(sink, "user", cells[user_at], fastcsv.checked(identity), seen)
             days = fastcsv.day_ordinals(cells[date_at], parse)

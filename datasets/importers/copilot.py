@@ -156,7 +156,7 @@ class CopilotUsersReader(Reader):
     def _columns(self, path: Path, sink: Sink, phase_is_object: bool) -> None:
         """The fast path (datasets/importers/fastjson.py): the same numbers as `_records`."""
         parse_day = partial(COPILOT_DATES.parse, path, "", field="day")
-        seen: dict[str, int] = {}
+        seen = fastcsv.Known()
         cli_from = CLI_IN_TOTALS.toordinal()
         for batch in fastjson.batches(path, _users_schema(phase_is_object)):
             rows = batch.num_rows

@@ -134,17 +134,42 @@ def distinct(cells: pa.Array, convert: Callable[[str], Any]) -> tuple[np.ndarray
     return indices, [convert(text) for text in encoded.dictionary.to_pylist()]
 
 
+class Known:
+    """The texts a file's blocks have coded so far, with their sink codes, also as an Arrow array,
+    so that a block holding only known texts is coded by one lookup in C (`pc.index_in`)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+        self._texts: pa.Array | None = None
+        self._table = np.zeros(0, dtype=np.int32)
+
+    def lookup(self, cells: pa.Array) -> np.ndarray | None:
+        """The codes of every cell, or None when a cell holds a text not seen yet."""
+        if self._texts is None or len(self._texts) != len(self.codes):
+            if not self.codes:
+                return None
+            self._texts = pa.array(list(self.codes), type=pa.string())
+            self._table = np.fromiter(self.codes.values(), dtype=np.int32, count=len(self.codes))
+        at = pc.index_in(cells, value_set=self._texts, memory_pool=POOL)
+        if at.null_count:
+            return None
+        return self._table[at.to_numpy(zero_copy_only=False)]
+
+
 def codes(sink: Sink, kind: str, cells: pa.Array, convert: Callable[[str], Any],
-          known: dict[str, int] | None = None) -> np.ndarray:
+          known: Known | None = None) -> np.ndarray:
     """The sink's code (user or split) of each cell, converting each distinct text once (once a
     file when the caller keeps `known`, the codes of the texts already seen)."""
-    known = {} if known is None else known
+    known = Known() if known is None else known
+    coded = known.lookup(cells)
+    if coded is not None:
+        return coded
     encoded = pc.dictionary_encode(cells, memory_pool=POOL)
     table = np.empty(len(encoded.dictionary), dtype=np.int32)
     for index, text in enumerate(encoded.dictionary.to_pylist()):
-        code = known.get(text)
+        code = known.codes.get(text)
         if code is None:
-            code = known[text] = sink.code_of(kind, convert(text))
+            code = known.codes[text] = sink.code_of(kind, convert(text))
         table[index] = code
     indices = encoded.indices.to_numpy(zero_copy_only=False)
     return table[indices] if len(table) else np.zeros(0, dtype=np.int32)

@@ -103,8 +103,8 @@ class KiroReader(Reader):
         # a date it refuses sends the file to the row reader, which names the line: no place needed here
         parse = partial(KIRO_DATES.parse, path, "", field=header[at["day"]], noun="column")
         counted = [role for role in COUNTED if role in at]
-        seen_users: dict[str, int] = {}
-        seen_clients: dict[str, int] = {}
+        seen_users = fastcsv.Known()
+        seen_clients = fastcsv.Known()
         for cells in fastcsv.blocks(path, len(header), delimiter, header_lines):
             users = fastcsv.codes(sink, "user", cells[at["user"]], fastcsv.checked(identity), seen_users)
             days = fastcsv.day_ordinals(cells[at["day"]], parse)
