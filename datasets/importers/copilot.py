@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from datasets.importers import fastcsv, fastjson
 from datasets.importers.base import (
@@ -166,8 +167,8 @@ class CopilotUsersReader(Reader):
             users = fastcsv.codes(sink, "user", batch.column("user_login"), fastcsv.checked(identity), seen)
             days = fastcsv.day_ordinals(batch.column("day"), parse_day)
             features = batch.column("totals_by_feature")
-            has_features = pa.compute.fill_null(pa.compute.greater(pa.compute.list_value_length(features), 0),
-                                                False).to_numpy(zero_copy_only=False)
+            has_features = pc.fill_null(pc.greater(pc.list_value_length(features), 0),
+                                        False).to_numpy(zero_copy_only=False)
             day_level = fastjson.counts(batch.column("code_generation_activity_count"), optional=True)
             if np.isnan(day_level[~has_features]).any():   # absent is 0 there, null an error: the line reader
                 raise fastcsv.NotFast
