@@ -90,9 +90,10 @@ def _day_of_file(path: Path) -> date:
     """The day a page was fetched for: its rows do not say, so the file name must (the `date` asked for)."""
     days = set(DAY_IN_NAME.findall(path.name))
     if len(days) != 1:
+        said = "does not say which day it covers" if not days else f"names {len(days)} days in its file name"
         raise ExportFormatError(
-            f"{path}: a {ENTERPRISE_SHAPE} does not say which day it covers; save each day's pages in a file "
-            "named with that day, as asked for with date= (e.g. claude-users-2026-11-02.json)")
+            f"{path}: a {ENTERPRISE_SHAPE} {said}; save each day's pages in a file named with that one "
+            "day, as asked for with date= (e.g. claude-users-2026-11-02.json)")
     return CLAUDE_DATES.parse(path, "the file name", days.pop(), "date", "part")
 
 

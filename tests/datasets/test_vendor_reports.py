@@ -177,7 +177,7 @@ def _claude_page(**change) -> dict:
 
 @pytest.mark.parametrize(("name", "page", "message"), [
     ("claude-users.json", _claude_page(), "does not say which day it covers"),
-    ("claude-users-2026-11-02-to-2026-11-09.json", _claude_page(), "does not say which day it covers"),
+    ("claude-users-2026-11-02-to-2026-11-09.json", _claude_page(), "names 2 days in its file name"),
     ("claude-users-2026-11-03.json", _claude_page(), "last active on '2026-11-02', not on 2026-11-03"),
     ("claude-users-2026-11-02.json", _claude_page(user=None, distinct_user_count=14), "a group of members"),
     ("claude-users-2026-11-02.json", _claude_page(claude_code_metrics={"tool_actions": {}}),
