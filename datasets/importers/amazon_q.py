@@ -10,7 +10,8 @@ import numpy as np
 
 from datasets.importers import fastcsv
 from datasets.importers.base import (
-    ACCEPTANCE, ACTIVITY, Dates, ExportFormatError, Head, Reader, Sink, csv_count, csv_header, csv_rows, identity,
+    ACCEPTANCE, ACTIVITY, Dates, ExportFormatError, Head, Reader, Sink, csv_count, csv_header, csv_identity,
+    csv_rows,
 )
 
 # Which metric columns make up each tidy count.
@@ -79,7 +80,7 @@ class AmazonQReader(Reader):
         parse = partial(AMAZON_Q_DATES.parse, path, "", field="Date", noun="column")
         seen = fastcsv.Known()
         for cells in fastcsv.blocks(path, len(header), delimiter, header_lines):
-            users = fastcsv.codes(sink, "user", cells[user_at], fastcsv.checked(identity), seen)
+            users = fastcsv.codes(sink, "user", cells[user_at], fastcsv.checked(csv_identity), seen)
             days = fastcsv.day_ordinals(cells[date_at], parse)
             totals = []
             for present in plan:
@@ -97,7 +98,7 @@ class AmazonQReader(Reader):
         user_at, date_at = header.index("UserId"), header.index("Date")
         plan = self._plan(header)
         for line, cells in rows:
-            user = identity(cells[user_at])
+            user = csv_identity(cells[user_at])
             if not user:
                 raise ExportFormatError(f"{path}: line {line}: column 'UserId' has no user (blank, or a "
                                         "missing value such as 'nan')")

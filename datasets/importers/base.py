@@ -248,22 +248,27 @@ ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 
 _IDENTITIES: dict[str, str] = {}
-# how pandas, Python and SQL tools write a missing value into a file: never a person
+# how pandas, Python and SQL tools write a missing value into a CSV cell: never a person there
 MISSING_TEXTS = frozenset({"nan", "NaN", "None", "null", "NULL", "<NA>"})
 
 
 def identity(text: str) -> str:
     """One spelling per person: Unicode NFC, zero-width characters removed, outer space stripped,
-    so an id typed or exported two ways (NFD "é", a stray zero-width space) is one user. A missing
-    value as a tool writes it ('nan', 'None', 'null', '<NA>') is no identity: ""."""
+    so an id typed or exported two ways (NFD "é", a stray zero-width space) is one user."""
     known = _IDENTITIES.get(text)
     if known is None:
         known = unicodedata.normalize("NFC", text).translate(ZERO_WIDTH).strip()
-        if known in MISSING_TEXTS:
-            known = ""
         if len(_IDENTITIES) < 200_000:
             _IDENTITIES[text] = known
     return known
+
+
+def csv_identity(text: str) -> str:
+    """`identity` of a CSV cell, where a missing value is written as text ('nan', 'None', 'null',
+    '<NA>': what a file that went through pandas or a database dump holds): "" for those. JSON has
+    its own null, so there such a text is a login like any other (a person may be called Nan)."""
+    known = identity(text)
+    return "" if known in MISSING_TEXTS else known
 
 
 def text_of(path: Path, where: str, value: Any, field: str) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 from datasets.importers import fastcsv
 from datasets.importers.base import (
     ACTIVITY, CONSUMPTION, Dates, ExportFormatError, Head, Reader, Sink, csv_amount, csv_count, csv_header,
-    csv_rows, identity,
+    csv_identity, csv_rows,
 )
 
 KIRO_SHAPE = "Kiro per-client user report"
@@ -106,7 +106,7 @@ class KiroReader(Reader):
         seen_users = fastcsv.Known()
         seen_clients = fastcsv.Known()
         for cells in fastcsv.blocks(path, len(header), delimiter, header_lines):
-            users = fastcsv.codes(sink, "user", cells[at["user"]], fastcsv.checked(identity), seen_users)
+            users = fastcsv.codes(sink, "user", cells[at["user"]], fastcsv.checked(csv_identity), seen_users)
             days = fastcsv.day_ordinals(cells[at["day"]], parse)
             splits = fastcsv.codes(sink, "split", cells[at["client"]],
                                    lambda text: (fastcsv.checked(_client)(text),), seen_clients)
@@ -122,7 +122,7 @@ class KiroReader(Reader):
         clients: dict[str, str] = {}
         counted = [role for role in COUNTED if role in at]
         for line, cells in rows:
-            user = identity(cells[at["user"]])
+            user = csv_identity(cells[at["user"]])
             if not user:
                 raise ExportFormatError(f"{path}: line {line}: column {header[at['user']]!r} has no user (blank, "
                                         "or a missing value such as 'nan')")

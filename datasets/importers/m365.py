@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from datasets.importers.base import (
-    ACTIVITY, NO_COUNTS, Dates, ExportFormatError, Head, Reader, Sink, csv_rows, identity, json_records, read_head,
-    require, shown,
+    ACTIVITY, NO_COUNTS, Dates, ExportFormatError, Head, Reader, Sink, csv_identity, csv_rows, identity, json_records,
+    read_head, require, shown,
 )
 
 M365_SHAPE = "Microsoft 365 Copilot usage user-detail report"
@@ -59,7 +59,7 @@ class M365CopilotReader(Reader):
             sink.records += not dates  # a user who never used Copilot is a record too
             if not dates:
                 continue
-            user = identity(cells[user_at])
+            user = csv_identity(cells[user_at])
             if not user:
                 raise ExportFormatError(f"{path}: line {line}: column 'User Principal Name' has no user (blank, or a "
                                         "missing value such as 'nan')")

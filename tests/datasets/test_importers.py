@@ -447,16 +447,20 @@ def test_a_null_or_blank_login_never_becomes_a_user(tmp_path, login):
     ("m365.csv", "User Principal Name,Last Activity Date\n{user},2026-02-10\n", "column 'User Principal Name' has no user"),
     ("q.csv", "UserId,Date,Chat_MessagesSent\n{user},05-14-2025,4\n", "column 'UserId' has no user"),
     ("kiro.csv", "UserId,Date,Client_Type,Messages\n{user},2026-11-02,KIRO_IDE,4\n", "column 'UserId' has no user"),
-    ("users.ndjson", "copilot", "field 'user_login' must be a non-empty text"),
 ])
-def test_a_missing_value_written_as_text_never_becomes_a_user(tmp_path, missing, name, text, message):
-    """A file that went through pandas or a database writes a missing login as 'nan', 'None' or 'null'."""
+def test_a_missing_value_written_as_text_in_a_csv_never_becomes_a_user(tmp_path, missing, name, text, message):
+    """A CSV that went through pandas or a database dump writes a missing login as 'nan', 'None' or 'null'."""
     path = tmp_path / name
-    if text == "copilot":
-        text = _copilot_line("2025-10-01").replace('"user_login": "ada"', '"user_login": "{user}"') + "\n"
     path.write_text(text.replace("{user}", missing))
-    with pytest.raises(UserError, match=r"line [12]: " + re.escape(message)):
+    with pytest.raises(UserError, match=r"line 2: " + re.escape(message)):
         read_export(path)
+
+
+def test_in_json_a_login_spelled_like_a_missing_value_is_a_login(tmp_path):
+    """JSON writes a missing login as null (refused above); the text "nan" is someone's login (Nan)."""
+    path = tmp_path / "users.ndjson"
+    path.write_text(_copilot_line("2025-10-01").replace('"user_login": "ada"', '"user_login": "nan"') + "\n")
+    assert read_export(path)["user"].tolist() == ["nan"]
 
 
 def test_semicolon_csv_with_a_bom_is_detected_and_read(tmp_path):

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from datasets.errors import UserError
 from datasets.importers import COUNT_COLUMNS, TIDY_COLUMNS, read_export
+from datasets.importers.base import MISSING_TEXTS, identity
 from datasets.scenario import Scenario, load_scenario
 from tests.datasets.both_readers import outcome, same_as_slow_reader
 
@@ -81,7 +82,10 @@ days = st.one_of(
                      "2025-10-01T09:00:00Z"]),
     st.none(), st.integers(),
 )
-logins = st.one_of(st.text(max_size=12), st.none(), st.integers(), st.sampled_from(["ada", "  ", "a\u2028b"]))
+# a JSON login spelled "None" or "nan" is a login, yet in a table it would look like a null made text
+# (what _check_tidy catches), so the generated texts never spell one
+logins = st.one_of(st.text(max_size=12).filter(lambda text: identity(text) not in MISSING_TEXTS), st.none(),
+                   st.integers(), st.sampled_from(["ada", "  ", "a\u2028b"]))
 
 copilot_records = st.fixed_dictionaries(
     {},
