@@ -9,7 +9,8 @@ Arrow's parser accepts a few things `json.loads` on each line refuses, so a chun
 way when it holds any of them:
 
 - two objects on one line, or one object over several lines (the parser does not care where
-  lines end): the chunk's row count must equal its line count, so a blank line goes too;
+  lines end): every line must be "{...}" and the chunk's row count must equal its line count, so
+  a blank line, or a line with space before or after its record, goes too;
 - a line break that is a carriage return alone (Python reads it as a line end);
 - NaN or Infinity anywhere (Arrow skips them in fields it ignores; the line reader refuses them);
 - bytes that are not ASCII (invalid UTF-8 in an ignored field, a byte-order mark inside the file);
@@ -68,7 +69,18 @@ def _checked_lines(chunk: memoryview) -> int:
     ends = np.concatenate(([0], breaks + 1, [len(codes)]))
     if len(brackets) and np.diff(np.searchsorted(brackets, ends)).max() >= DEEP_LINE_BRACKETS:
         raise NotFast
-    return len(breaks) + (not text.endswith(b"\n"))
+    # Every line is "{...}" (a CR before its break allowed). Then no object can run on into the next
+    # line (after a closing brace an open object needs "," or "}", never "{"), so each line holds
+    # at least one whole object, and the row count equal to the line count means exactly one: a
+    # blank line, or a record over two lines, can no longer make up for two records on one line.
+    starts, stops = ends[:-1], np.concatenate((breaks, [len(codes)]))
+    if text.endswith(b"\n"):             # no line after the final break
+        starts, stops = starts[:-1], stops[:-1]
+    last = stops - 1
+    last = np.where((last > starts) & (codes[np.maximum(last, 0)] == ord("\r")), last - 1, last)
+    if np.any(last <= starts) or np.any(codes[starts] != ord("{")) or np.any(codes[last] != ord("}")):
+        raise NotFast
+    return len(starts)
 
 
 def field(batch: pa.RecordBatch | pa.StructArray, name: str) -> pa.Array:

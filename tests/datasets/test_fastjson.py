@@ -114,6 +114,24 @@ def test_a_report_whose_every_phase_is_a_bare_number_is_read_by_columns(tmp_path
     assert sorted(fast["ai_adoption_phase"].unique()) == [0, 1, 2, 3]
 
 
+def _pair_and_blank(lines: list[str]) -> list[str]:
+    """Two records on one line and a blank line: the row count matches the line count again."""
+    return [lines[0], lines[1] + " " + lines[2], "", *lines[3:]]
+
+
+def _split_and_pair(lines: list[str]) -> list[str]:
+    """One record over two lines (the first ending in an inner object's brace) and two on another."""
+    broken = lines[1].replace(', "totals_by_ide"', ',\n"totals_by_ide"')
+    return [lines[0], broken, lines[2] + " " + lines[3], *lines[4:]]
+
+
+@pytest.mark.parametrize("change", [_pair_and_blank, _split_and_pair])
+def test_odd_lines_that_cancel_out_in_the_row_count_still_get_the_record_readers_answer(tmp_path, change):
+    lines = change([json.dumps(_record(n)) for n in range(8)])
+    outcome = _same_as_record_reader(_write(tmp_path / "users.ndjson", lines))
+    assert outcome[0] == "error"
+
+
 @pytest.mark.parametrize("end", ["\r\n", "\r"])
 def test_other_line_ends_give_the_record_readers_table(tmp_path, end):
     lines = [json.dumps(_record(n)) for n in range(8)]
