@@ -11,7 +11,7 @@ import numpy as np
 from datasets.importers import fastcsv
 from datasets.importers.base import (
     ACCEPTANCE, ACTIVITY, Dates, ExportFormatError, Head, Reader, Sink, csv_count, csv_header, csv_identity,
-    csv_rows,
+    csv_rows, no_user,
 )
 
 # Which metric columns make up each tidy count.
@@ -100,8 +100,7 @@ class AmazonQReader(Reader):
         for line, cells in rows:
             user = csv_identity(cells[user_at])
             if not user:
-                raise ExportFormatError(f"{path}: line {line}: column 'UserId' has no user (blank, or a "
-                                        "missing value such as 'nan')")
+                raise no_user(path, line, "UserId")
             if not cells[date_at].strip():
                 raise ExportFormatError(f"{path}: line {line}: column 'Date' is blank")
             day = AMAZON_Q_DATES.parse(path, f"line {line}", cells[date_at], "Date", "column")

@@ -175,6 +175,11 @@ def first_line_is_object(text: str) -> bool:
         return False
 
 
+def ndjson_head(head: str) -> bool:
+    """Whether a file starting with `head` is read as NDJSON (one object a line), not as one document."""
+    return head.lstrip()[:1] == "{" and looks_like_ndjson(head)
+
+
 def looks_like_ndjson(text: str) -> bool:
     """The first line is an object, or is broken while the next line is a whole object on its own
     (so the first bad line is reported, not a confusing error further down the file)."""
@@ -194,7 +199,7 @@ def looks_like_ndjson(text: str) -> bool:
 def json_records(path: Path, pick: Callable[[Any], list | None], shape: str) -> Iterator[tuple[str, dict]]:
     """Records of a JSON document (`pick` finds the list in it) or of an NDJSON file, streamed."""
     head = read_head(path)
-    if head.lstrip()[:1] == "{" and looks_like_ndjson(head):
+    if ndjson_head(head):
         yield from ndjson_records(path)
         return
     loaded = load_json(path)
@@ -269,6 +274,12 @@ def csv_identity(text: str) -> str:
     its own null, so there such a text is a login like any other (a person may be called Nan)."""
     known = identity(text)
     return "" if known in MISSING_TEXTS else known
+
+
+def no_user(path: Path, line: int, column: str) -> ExportFormatError:
+    """The error for a CSV row whose user cell is blank or a missing value (`csv_identity`)."""
+    return ExportFormatError(f"{path}: line {line}: column {column!r} has no user (blank, or a missing "
+                             "value such as 'nan')")
 
 
 def text_of(path: Path, where: str, value: Any, field: str) -> str:

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from datasets.importers import fastcsv, fastjson
 from datasets.importers.base import (
     ACCEPTANCE, ACTIVITY, CONSUMPTION, OUTCOME_PROXIMAL, Dates, DefinitionChange, ExportFormatError, Head,
-    Reader, Sink, amount_of, count_of, identity, json_records, looks_like_ndjson, read_head, require, shown,
+    Reader, Sink, amount_of, count_of, identity, json_records, ndjson_head, read_head, require, shown,
     text_of,
 )
 
@@ -145,7 +145,7 @@ class CopilotUsersReader(Reader):
         An NDJSON file is read a chunk at a time by whole columns; whatever that path cannot judge
         exactly sends the file to `_records`, record by record."""
         head = read_head(path)
-        if head.lstrip()[:1] == "{" and looks_like_ndjson(head):
+        if ndjson_head(head):
             mark = sink.mark()
             try:
                 self._columns(path, sink, _phase_is_object(head))

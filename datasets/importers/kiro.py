@@ -19,7 +19,7 @@ import numpy as np
 from datasets.importers import fastcsv
 from datasets.importers.base import (
     ACTIVITY, CONSUMPTION, Dates, ExportFormatError, Head, Reader, Sink, csv_amount, csv_count, csv_header,
-    csv_identity, csv_rows,
+    csv_identity, csv_rows, no_user,
 )
 
 KIRO_SHAPE = "Kiro per-client user report"
@@ -124,8 +124,7 @@ class KiroReader(Reader):
         for line, cells in rows:
             user = csv_identity(cells[at["user"]])
             if not user:
-                raise ExportFormatError(f"{path}: line {line}: column {header[at['user']]!r} has no user (blank, "
-                                        "or a missing value such as 'nan')")
+                raise no_user(path, line, header[at["user"]])
             text = cells[at["day"]]
             if not text.strip():
                 raise ExportFormatError(f"{path}: line {line}: column {header[at['day']]!r} is blank")

@@ -14,7 +14,7 @@ from typing import Any
 
 from datasets.importers.base import (
     ACTIVITY, NO_COUNTS, Dates, ExportFormatError, Head, Reader, Sink, csv_identity, csv_rows, identity, json_records,
-    read_head, require, shown,
+    no_user, read_head, require, shown,
 )
 
 M365_SHAPE = "Microsoft 365 Copilot usage user-detail report"
@@ -61,8 +61,7 @@ class M365CopilotReader(Reader):
                 continue
             user = csv_identity(cells[user_at])
             if not user:
-                raise ExportFormatError(f"{path}: line {line}: column 'User Principal Name' has no user (blank, or a "
-                                        "missing value such as 'nan')")
+                raise no_user(path, line, "User Principal Name")
             # the overall Last Activity Date repeats one of the per-app dates: a day is one record
             days = {M365_DATES.parse(path, f"line {line}", text, column, "column") for column, text in dates}
             for day in sorted(days):

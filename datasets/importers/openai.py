@@ -12,7 +12,7 @@ import numpy as np
 
 from datasets.importers.base import (
     ACTIVITY, CONSUMPTION, MAX_COUNT, UNATTRIBUTED, ExportFormatError, Head, JsonStream, Reader, Sink, count_of,
-    identity, looks_like_ndjson, ndjson_records, read_head, require, text_of, unix_day,
+    identity, ndjson_head, ndjson_records, read_head, require, text_of, unix_day,
 )
 
 OPENAI_SHAPE = "OpenAI organization usage completions page"
@@ -31,7 +31,7 @@ def _buckets(path: Path) -> Iterator[Any]:
     """Every bucket of a page (`{"data": [...]}`), of a list of pages or buckets, or of pages saved one
     per line, streamed: only one bucket (or one saved page) is decoded at a time."""
     head = read_head(path)
-    if head.lstrip()[:1] == "{" and looks_like_ndjson(head):
+    if ndjson_head(head):
         for where, page in ndjson_records(path):
             if "data" not in page:
                 raise ExportFormatError(f"{path}: {where}: expected a page with a 'data' list of buckets "
