@@ -105,7 +105,7 @@ def run_audit(args: argparse.Namespace) -> int:
     teams = audit.weekly['team'].nunique() if len(audit.weekly) else 0
     room_text = room_file_json(audit) if args.room_file is not None else None   # may refuse: before any write
     page = audit_html(audit, args.title)
-    pdf = html_to_pdf(page) if args.pdf is not None else None                   # as may this
+    pdf = html_to_pdf(page) if args.pdf is not None else None    # may refuse too (no Chromium): before any write
     for out, content in ((args.html, page), (args.pdf, pdf)):
         if out is not None:
             _write(out, content)
